@@ -1,0 +1,43 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+)
+
+// runFlags are the flags of every command that starts a container
+// (DESIGN.md, "Resource flags"). They are kept as the user typed them and
+// parsed by the step that uses them, so that a bad value is reported in the
+// step's own words.
+type runFlags struct {
+	root     string   // --root: the directory the step works in
+	memory   string   // --memory 80M
+	pids     string   // --pids 64
+	cpus     string   // --cpus 0.5
+	hostname string   // --hostname box
+	ns       []string // --ns mount,uts,…
+	timeout  string   // --timeout 10s
+}
+
+// The groups of flags a step can ask for.
+const (
+	withRoot = 1 << iota
+	withNamespaces
+	withLimits
+)
+
+func addRunFlags(c *cobra.Command, f *runFlags, groups int) {
+	fl := c.Flags()
+	if groups&withRoot != 0 {
+		fl.StringVar(&f.root, "root", "", "the container's root directory (default: my-new-root in the state dir)")
+	}
+	if groups&withNamespaces != 0 {
+		fl.StringVar(&f.hostname, "hostname", "", "hostname inside the container (default: a short container id)")
+		fl.StringSliceVar(&f.ns, "ns", []string{"mount", "uts", "ipc", "net", "pid", "user", "cgroup"}, "namespaces to create: mount,uts,ipc,net,pid,user,cgroup")
+	}
+	if groups&withLimits != 0 {
+		fl.StringVar(&f.memory, "memory", "", "memory limit, e.g. 80M (K, M, G suffixes)")
+		fl.StringVar(&f.pids, "pids", "", "the most processes the container may have, e.g. 64")
+		fl.StringVar(&f.cpus, "cpus", "", "CPU share, e.g. 0.5 for half a core")
+		fl.StringVar(&f.timeout, "timeout", "", "kill everything in the container after this long, e.g. 10s")
+	}
+}

@@ -1,0 +1,48 @@
+// Command workshop teaches how containers work by building one, step by step,
+// on this machine, and printing every system call it makes.
+//
+// Synopsis:
+//
+//	workshop steps
+//	workshop step N [flags] [-- CMD ARGS…]
+//	workshop full run [flags] -- CMD ARGS…
+//
+// This package only parses flags, calls a step, and maps errors to exit
+// codes; the container logic lives under steps/.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/reexec"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "0.1.0-dev"
+
+func main() {
+	// A re-executed child (the container's init) never reaches cobra.
+	reexec.Main()
+	os.Exit(run(os.Args[1:]))
+}
+
+// run executes the command line and returns the exit status. Nothing in it
+// may end in a Go panic on the student's screen: an unexpected panic becomes
+// one sentence and exit 125.
+func run(args []string) (status int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(os.Stderr, "workshop: internal error: %v (this is a bug in workshop; please report it)\n", r)
+			status = exit.ToolFailed
+		}
+	}()
+	root := newRootCmd()
+	root.SetArgs(args)
+	err := root.Execute()
+	if err != nil && !exit.Silent(err) {
+		fmt.Fprintf(os.Stderr, "workshop: %v\n", err)
+	}
+	return exit.Status(err)
+}

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/sys"
+)
+
+// globals are the flags every command takes (DESIGN.md, "Command line").
+type globals struct {
+	explain  bool
+	quiet    bool
+	noColor  bool
+	stateDir string
+}
+
+var global globals
+
+// narrator builds the syscall narrator from the global flags.
+func narrator() *sys.Narrator {
+	return sys.New(os.Stderr, sys.Options{
+		Quiet:   global.quiet,
+		Explain: global.explain,
+		Color:   sys.ColorWanted(global.noColor),
+	})
+}
+
+// subcommands are added by the files of this package in their init().
+var subcommands []*cobra.Command
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "workshop",
+		Short: "Build a container step by step and see every system call it makes",
+		Long: `workshop teaches how containers work by building one, step by step, for real,
+on this machine, and printing every system call it makes in strace's notation.
+
+Start with "workshop steps", then "sudo workshop step 1 --explain".`,
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	pf := root.PersistentFlags()
+	pf.BoolVar(&global.explain, "explain", false, "print the lesson first, and a plain-English gloss beside each syscall")
+	pf.BoolVarP(&global.quiet, "quiet", "q", false, "do not narrate the syscalls")
+	pf.BoolVar(&global.noColor, "no-color", false, "no colour (also: NO_COLOR, or stderr not a terminal)")
+	pf.StringVar(&global.stateDir, "state-dir", "/var/lib/workshop", "where workshop keeps roots, images, containers")
+
+	// A bad flag is the tool's failure (125), said in one sentence.
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return exit.Errorf(exit.ToolFailed, "%v (see '%s --help')", err, c.CommandPath())
+	})
+	for _, c := range subcommands {
+		root.AddCommand(c)
+	}
+	return root
+}
+
+// requireRoot is the check every step that makes namespaces, mounts or
+// cgroups does first.
+func requireRoot(what string) error {
+	if os.Geteuid() == 0 {
+		return nil
+	}
+	return exit.Errorf(exit.ToolFailed, "%s needs root: run it with sudo (in the classroom VM: sudo workshop …)", what)
+}
+
+// usageError is a mistake on the command line: exit 125 with a sentence.
+func usageError(format string, args ...any) error {
+	return exit.Errorf(exit.ToolFailed, format, args...)
+}
+
+var _ = fmt.Sprint

@@ -1,0 +1,112 @@
+package sys
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestNotation(t *testing.T) {
+	var buf bytes.Buffer
+	n := New(&buf, Options{})
+	dir := t.TempDir()
+	if err := n.Mkdir(filepath.Join(dir, "a"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	err := n.Mkdir(filepath.Join(dir, "no", "such"), 0o755)
+	if !errors.Is(err, unix.ENOENT) {
+		t.Errorf("Mkdir in a missing dir = %v, want ENOENT", err)
+	}
+	n.WithPid(1).Reported("clone", "flags="+CloneFlagString(unix.CLONE_NEWPID|unix.CLONE_NEWNS|uintptr(unix.SIGCHLD)), 42, nil)
+	want := []string{
+		`mkdirat(AT_FDCWD, "` + dir + `/a", 0755) = 0`,
+		`mkdirat(AT_FDCWD, "` + dir + `/no/such", 0755) = -1 ENOENT (No such file or directory)`,
+		`[pid 1] clone(flags=CLONE_NEWNS|CLONE_NEWPID|SIGCHLD) = 42`,
+	}
+	got := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("narration =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestWriteFileShowsEachCall(t *testing.T) {
+	var buf bytes.Buffer
+	n := New(&buf, Options{})
+	f := filepath.Join(t.TempDir(), "memory.max")
+	if err := os.WriteFile(f, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.WriteFile(f, []byte("83886080")); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, w := range []string{`openat(AT_FDCWD, "` + f + `", O_WRONLY|O_CLOEXEC) = `, `, "83886080", 8) = 8`, "close("} {
+		if !strings.Contains(out, w) {
+			t.Errorf("narration %q lacks %q", out, w)
+		}
+	}
+	if b, _ := os.ReadFile(f); string(b) != "83886080" {
+		t.Errorf("file holds %q, want the bytes written", b)
+	}
+}
+
+func TestQuietAndExplain(t *testing.T) {
+	var buf bytes.Buffer
+	New(&buf, Options{Quiet: true}).Chdir("/")
+	if buf.Len() != 0 {
+		t.Errorf("quiet narrator printed %q", buf.String())
+	}
+	New(&buf, Options{Explain: true}).Because("go home").Chdir("/")
+	if !strings.Contains(buf.String(), `chdir("/") = 0  # go home`) {
+		t.Errorf("explain line = %q, want the gloss after the result", buf.String())
+	}
+	buf.Reset()
+	New(&buf, Options{Explain: true}).Chdir("/")
+	if !strings.Contains(buf.String(), "# move the working directory") {
+		t.Errorf("explain line = %q, want the default gloss", buf.String())
+	}
+}
+
+func TestColorOnlyWhenAsked(t *testing.T) {
+	var plain, colored bytes.Buffer
+	New(&plain, Options{}).Chdir("/nonexistent-dir-for-test")
+	New(&colored, Options{Color: true}).Chdir("/nonexistent-dir-for-test")
+	if strings.Contains(plain.String(), "\x1b[") {
+		t.Errorf("uncoloured narration has escapes: %q", plain.String())
+	}
+	if !strings.Contains(colored.String(), "\x1b[") {
+		t.Errorf("coloured narration has no escapes: %q", colored.String())
+	}
+}
+
+func TestExecReporter(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := NewExecReporter(w)
+	rep.pending("[pid 1] ", `"/bin/true", ["true"], …`)
+	w.Close()
+	var buf bytes.Buffer
+	if !New(&buf, Options{}).AwaitExec(r) {
+		t.Fatalf("AwaitExec = false for an exec that was not reported as failed")
+	}
+	if got := strings.TrimSpace(buf.String()); got != `[pid 1] execve("/bin/true", ["true"], …) = 0` {
+		t.Errorf("AwaitExec printed %q", got)
+	}
+
+	r, w, _ = os.Pipe()
+	rep = NewExecReporter(w)
+	rep.pending("", `"/bin/nope", ["nope"], …`)
+	rep.failed()
+	w.Close()
+	buf.Reset()
+	if New(&buf, Options{}).AwaitExec(r) || buf.Len() != 0 {
+		t.Errorf("a failed exec was reported as done: %q", buf.String())
+	}
+}
