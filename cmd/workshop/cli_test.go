@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/workshop-dev/workshop/internal/testbin"
 )
 
 func TestBadCommandLines(t *testing.T) {
@@ -15,19 +17,19 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"--bogus"}, "unknown flag: --bogus"},
 		{[]string{"step"}, "which step?"},
 	} {
-		r := workshop(t, "", tc.args...)
-		if r.code != 125 {
-			t.Errorf("workshop %q exit = %d, want 125", tc.args, r.code)
+		r := testbin.Run(t, "", tc.args...)
+		if r.Code != 125 {
+			t.Errorf("workshop %q exit = %d, want 125", tc.args, r.Code)
 		}
-		if !strings.Contains(r.stderr, tc.want) || strings.Contains(r.stderr, "goroutine ") {
-			t.Errorf("workshop %q stderr = %q, want one sentence with %q", tc.args, r.stderr, tc.want)
+		if !strings.Contains(r.Stderr, tc.want) || strings.Contains(r.Stderr, "goroutine ") {
+			t.Errorf("workshop %q stderr = %q, want one sentence with %q", tc.args, r.Stderr, tc.want)
 		}
 	}
 }
 
 func TestVersion(t *testing.T) {
-	r := workshop(t, "", "--version")
-	if r.code != 0 || !strings.Contains(r.stdout, "workshop version") {
-		t.Errorf("workshop --version = %d %q", r.code, r.stdout)
+	r := testbin.Run(t, "", "--version")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "workshop version") {
+		t.Errorf("workshop --version = %d %q", r.Code, r.Stdout)
 	}
 }

@@ -1,0 +1,136 @@
+// Package testbin is what the integration tests share: the workshop binary,
+// built once per test process, and the helpers that run it and decide what a
+// test does when it lacks root or a tool. Only _test.go files import it.
+package testbin
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// moduleRoot is the repository's top, found from this file's place in it.
+func moduleRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// Bin returns the path of a freshly built workshop binary. The binary lives in
+// a temp dir that stays until the test process ends (TestMain may call Cleanup).
+func Bin(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		if p := os.Getenv("WORKSHOP_BIN"); p != "" {
+			// The cgroup v2 VM runs tests against a binary built beforehand.
+			binPath = p
+			return
+		}
+		dir, err := os.MkdirTemp("", "workshop-test-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "workshop")
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/workshop")
+		cmd.Dir = moduleRoot()
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("build workshop: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// Cleanup removes the built binary; call it from TestMain after m.Run.
+func Cleanup() {
+	if binPath != "" && os.Getenv("WORKSHOP_BIN") == "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+}
+
+// InCI reports whether this is a CI run, where nothing may be skipped.
+func InCI() bool { return os.Getenv("CI") == "true" }
+
+// NeedRoot skips a test that needs root when not root, except in CI
+// (CI=true), where such a test must fail instead: CI is root, and a skipped
+// test there would hide a broken setup.
+func NeedRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if InCI() {
+		t.Fatalf("this test needs root, and CI runs as root: something is wrong with the CI setup")
+	}
+	t.Skip("needs root (run the tests with sudo)")
+}
+
+// NeedTool returns the path of a host tool a test uses (strace, busybox…).
+// CI installs them (scripts/install-deps), so there a missing tool fails.
+func NeedTool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	if InCI() {
+		t.Fatalf("%s is not installed, and scripts/install-deps must install it", name)
+	}
+	t.Skipf("needs %s", name)
+	return ""
+}
+
+// Result is what one run of the binary did.
+type Result struct {
+	Stdout, Stderr string
+	Code           int
+}
+
+// Run runs the binary with args, stdin from the given string (not a
+// terminal), and returns what it did. It fails the test if the binary could
+// not be run at all or ran past five minutes.
+func Run(t testing.TB, stdin string, args ...string) Result {
+	t.Helper()
+	return RunEnv(t, nil, stdin, args...)
+}
+
+// RunEnv is Run with extra environment variables.
+func RunEnv(t testing.TB, env []string, stdin string, args ...string) Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, Bin(t), args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdin = bytes.NewBufferString(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("workshop %q ran past 5 minutes; stderr:\n%s", args, errb.String())
+	}
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run workshop %q: %v", args, err)
+	}
+	return Result{Stdout: out.String(), Stderr: errb.String(), Code: code}
+}
