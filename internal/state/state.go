@@ -1,0 +1,161 @@
+// Package state records what a run made on this machine (its cgroup, its
+// mounts, its directories) before it makes it, so that `workshop ps` can list
+// the running containers from another terminal and `workshop clean` can undo
+// what a run killed with SIGKILL left behind.
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Run is one container run, as recorded under <state>/containers/<id>/state.json.
+type Run struct {
+	ID      string    `json:"id"`
+	Name    string    `json:"name"`
+	Step    int       `json:"step"` // the step that made it: 4, 6…
+	Image   string    `json:"image,omitempty"`
+	Command []string  `json:"command"`
+	Created time.Time `json:"created"`
+
+	// WorkshopPid is the workshop process in charge of the run; its start
+	// time (field 22 of /proc/PID/stat) tells a live owner from a reused pid.
+	WorkshopPid   int    `json:"workshop_pid"`
+	WorkshopStart uint64 `json:"workshop_start"`
+	// Pid is the container's first process as the host sees it (0 until started).
+	Pid int `json:"pid"`
+
+	Cgroups []string `json:"cgroups,omitempty"` // cgroup directories, to kill and remove
+	Mounts  []string `json:"mounts,omitempty"`  // mount points on the host, to unmount
+	Dirs    []string `json:"dirs,omitempty"`    // directories to remove (upper, work, rootfs)
+	Keep    bool     `json:"keep,omitempty"`    // --keep: the writable layer stays after the run
+
+	dir string
+}
+
+// ContainersDir is where runs are recorded.
+func ContainersDir(stateDir string) string { return filepath.Join(stateDir, "containers") }
+
+// Dir is the directory of this run's state.
+func (r *Run) Dir() string { return r.dir }
+
+// New records a run owned by this process, before it makes anything.
+func New(stateDir string, r *Run) error {
+	r.dir = filepath.Join(ContainersDir(stateDir), r.ID)
+	if err := os.MkdirAll(r.dir, 0o700); err != nil {
+		return fmt.Errorf("record the container: %w", err)
+	}
+	r.WorkshopPid = os.Getpid()
+	r.WorkshopStart = startTime(r.WorkshopPid)
+	if r.Created.IsZero() {
+		r.Created = time.Now()
+	}
+	return r.Save()
+}
+
+// Save writes the record atomically (a reader never sees half of it).
+func (r *Run) Save() error {
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(r.dir, ".state.json.tmp")
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("record the container: %w", err)
+	}
+	return os.Rename(tmp, filepath.Join(r.dir, "state.json"))
+}
+
+// Forget removes the run's record (and its directory, which must hold
+// nothing else by then).
+func (r *Run) Forget() error { return os.RemoveAll(r.dir) }
+
+// Load reads one run by id (or by unique id prefix or name).
+func Load(stateDir, ref string) (*Run, error) {
+	runs, err := List(stateDir)
+	if err != nil {
+		return nil, err
+	}
+	var found []*Run
+	for _, r := range runs {
+		if r.ID == ref || r.Name == ref {
+			return r, nil
+		}
+		if strings.HasPrefix(r.ID, ref) {
+			found = append(found, r)
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		return nil, fmt.Errorf("no container %q (see 'workshop ps')", ref)
+	default:
+		return nil, fmt.Errorf("%q names more than one container: give more of the id", ref)
+	}
+}
+
+// List returns every recorded run, oldest first. A record that cannot be
+// read is skipped: it is a run being written or removed.
+func List(stateDir string) ([]*Run, error) {
+	entries, err := os.ReadDir(ContainersDir(stateDir))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var runs []*Run
+	for _, e := range entries {
+		dir := filepath.Join(ContainersDir(stateDir), e.Name())
+		data, err := os.ReadFile(filepath.Join(dir, "state.json"))
+		if err != nil {
+			continue
+		}
+		r := &Run{dir: dir}
+		if json.Unmarshal(data, r) != nil {
+			continue
+		}
+		runs = append(runs, r)
+	}
+	sort.Slice(runs, func(i, j int) bool { return runs[i].Created.Before(runs[j].Created) })
+	return runs, nil
+}
+
+// Owned reports whether the workshop process in charge of the run is still
+// alive: if not, the run was killed (SIGKILL, a crash) and `workshop clean`
+// may undo it.
+func (r *Run) Owned() bool {
+	if r.WorkshopPid <= 0 {
+		return false
+	}
+	st := startTime(r.WorkshopPid)
+	return st != 0 && st == r.WorkshopStart
+}
+
+// startTime is field 22 of /proc/PID/stat (clock ticks after boot), or 0.
+func startTime(pid int) uint64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces; fields count after its ')'.
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	fields := strings.Fields(s[i+1:])
+	if len(fields) < 20 {
+		return 0
+	}
+	v, _ := strconv.ParseUint(fields[19], 10, 64)
+	return v
+}

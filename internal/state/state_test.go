@@ -1,0 +1,43 @@
+package state
+
+import (
+	"testing"
+	"time"
+)
+
+func TestRecordListLoadForget(t *testing.T) {
+	dir := t.TempDir()
+	a := &Run{ID: "aaaa11112222", Name: "first", Step: 6, Command: []string{"/bin/true"}, Created: time.Unix(100, 0)}
+	b := &Run{ID: "bbbb11112222", Name: "second", Step: 6, Created: time.Unix(200, 0)}
+	for _, r := range []*Run{b, a} {
+		if err := New(dir, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runs, err := List(dir)
+	if err != nil || len(runs) != 2 || runs[0].ID != a.ID {
+		t.Fatalf("List = %v, %v; want both, oldest first", runs, err)
+	}
+	if !runs[0].Owned() {
+		t.Errorf("a run recorded by this live process is not Owned")
+	}
+	for _, ref := range []string{"aaaa", "first", a.ID} {
+		if r, err := Load(dir, ref); err != nil || r.ID != a.ID {
+			t.Errorf("Load(%q) = %v, %v; want %s", ref, r, err, a.ID)
+		}
+	}
+	if _, err := Load(dir, "zzzz"); err == nil {
+		t.Errorf("Load of an unknown id succeeded")
+	}
+	r, _ := Load(dir, "first")
+	r.WorkshopPid = 1 << 22 // no such pid
+	if r.Owned() {
+		t.Errorf("a run whose owner is gone is Owned")
+	}
+	if err := r.Forget(); err != nil {
+		t.Fatal(err)
+	}
+	if runs, _ := List(dir); len(runs) != 1 {
+		t.Errorf("after Forget, List has %d runs, want 1", len(runs))
+	}
+}
