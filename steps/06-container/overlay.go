@@ -1,0 +1,130 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/workshop-dev/workshop/internal/sys"
+	"golang.org/x/sys/unix"
+)
+
+// Layer is a container's root: the image's rootfs seen through an overlay
+// whose upper layer holds everything the container writes.
+type Layer struct {
+	Lower, Upper, Work, Merged string
+	// Copied is true where overlayfs was missing and the image was copied
+	// into Merged instead (slow, but the lesson still runs).
+	Copied bool
+}
+
+// MountLayer makes dir/upper, dir/work and dir/rootfs and mounts the overlay
+// on dir/rootfs. The image itself is never copied, unless the kernel has no
+// overlayfs, and then the student is told.
+func MountLayer(n *sys.Narrator, lower, dir string) (*Layer, error) {
+	l := &Layer{
+		Lower:  lower,
+		Upper:  filepath.Join(dir, "upper"),
+		Work:   filepath.Join(dir, "work"),
+		Merged: filepath.Join(dir, "rootfs"),
+	}
+	for _, d := range []string{l.Upper, l.Work, l.Merged} {
+		if err := n.Mkdir(d, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, err
+		}
+	}
+	// lowerdir is read-only: overlayfs copies a file up into upperdir the
+	// first time the container writes it. workdir is overlayfs's scratch
+	// space and must be on the same filesystem as upperdir.
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", l.Lower, l.Upper, l.Work)
+	err := n.Because("the container's root: the image below, its own writable layer on top").
+		Mount("overlay", l.Merged, "overlay", 0, opts)
+	if err == nil {
+		return l, nil
+	}
+	if !errors.Is(err, unix.ENODEV) {
+		return nil, fmt.Errorf("%w (is overlayfs available? run 'workshop doctor')", err)
+	}
+	n.Note("this kernel has no overlayfs: copying the image into %s instead (slower; every run gets a full copy)", l.Merged)
+	l.Copied = true
+	if err := copyTree(lower, l.Merged); err != nil {
+		return nil, fmt.Errorf("copy the image: %w", err)
+	}
+	return l, nil
+}
+
+// Unmount detaches the overlay; it is safe to call on a copied layer.
+func (l *Layer) Unmount(n *sys.Narrator) error {
+	if l.Copied {
+		return nil
+	}
+	err := n.Unmount(l.Merged, unix.MNT_DETACH)
+	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+		return nil // not mounted: already gone
+	}
+	return err
+}
+
+// copyTree copies a directory tree, keeping modes, owners and symlinks: the
+// fallback where overlayfs is missing.
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		target := filepath.Join(dst, rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		st, _ := info.Sys().(*unix.Stat_t)
+		switch {
+		case d.IsDir():
+			if err := os.MkdirAll(target, info.Mode().Perm()); err != nil {
+				return err
+			}
+		case info.Mode()&fs.ModeSymlink != 0:
+			link, err := os.Readlink(path)
+			if err != nil {
+				return err
+			}
+			if err := os.Symlink(link, target); err != nil {
+				return err
+			}
+		case info.Mode().IsRegular():
+			if err := copyFile(path, target, info.Mode().Perm()); err != nil {
+				return err
+			}
+		default:
+			return nil // device nodes and sockets: /dev is made by the runtime
+		}
+		if st != nil {
+			return os.Lchown(target, int(st.Uid), int(st.Gid))
+		}
+		return nil
+	})
+}
+
+func copyFile(src, dst string, mode fs.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Chmod(dst, mode)
+}

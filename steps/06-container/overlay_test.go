@@ -1,0 +1,37 @@
+package container
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/workshop-dev/workshop/internal/sys"
+	"github.com/workshop-dev/workshop/internal/testbin"
+)
+
+func TestMountLayerWritesGoUp(t *testing.T) {
+	testbin.NeedRoot(t)
+	lower, dir := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(lower, "from-image"), []byte("image"), 0o644)
+	l, err := MountLayer(sys.Discard(), lower, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Unmount(sys.Discard())
+	if b, err := os.ReadFile(filepath.Join(l.Merged, "from-image")); err != nil || string(b) != "image" {
+		t.Fatalf("merged root lacks the image's file: %q, %v", b, err)
+	}
+	os.WriteFile(filepath.Join(l.Merged, "from-image"), []byte("changed"), 0o644)
+	if b, _ := os.ReadFile(filepath.Join(lower, "from-image")); string(b) != "image" {
+		t.Errorf("writing in the container changed the image: %q", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(l.Upper, "from-image")); string(b) != "changed" {
+		t.Errorf("the write is not in the upper layer: %q", b)
+	}
+	if err := l.Unmount(sys.Discard()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(l.Merged, "from-image")); err == nil {
+		t.Errorf("after Unmount the merged dir still shows the image")
+	}
+}
