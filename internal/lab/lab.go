@@ -1,0 +1,101 @@
+// Package lab checks the student's own work: each step's exercise is done by
+// hand, with the walkthrough's tools (chroot, ldd, unshare, cgcreate, tar),
+// and `workshop lab N check` looks at the machine to see whether it worked.
+// A check says what is right, what is missing and a hint; never the
+// solution, unless asked.
+package lab
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+)
+
+// Finding is one thing a check looked at.
+type Finding struct {
+	OK   bool
+	What string // what is right, or what is missing
+	Hint string // for a missing thing: where to look, not the answer
+}
+
+// Report is the outcome of a check.
+type Report struct {
+	Findings []Finding
+	Solution string // printed only with --solution
+}
+
+// Done reports whether every finding is right.
+func (r *Report) Done() bool {
+	if len(r.Findings) == 0 {
+		return false
+	}
+	for _, f := range r.Findings {
+		if !f.OK {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *Report) ok(format string, args ...any) {
+	r.Findings = append(r.Findings, Finding{OK: true, What: fmt.Sprintf(format, args...)})
+}
+
+// missing records a failed finding. A check stops at the first one whose
+// absence makes the rest meaningless, so the student fixes one thing at a time.
+func (r *Report) missing(hint, format string, args ...any) {
+	r.Findings = append(r.Findings, Finding{What: fmt.Sprintf(format, args...), Hint: hint})
+}
+
+// Print writes the report as the student reads it.
+func (r *Report) Print(w io.Writer, solution bool) {
+	for _, f := range r.Findings {
+		if f.OK {
+			fmt.Fprintf(w, "  ok    %s\n", f.What)
+			continue
+		}
+		fmt.Fprintf(w, "  todo  %s\n", f.What)
+		if f.Hint != "" {
+			fmt.Fprintf(w, "        hint: %s\n", f.Hint)
+		}
+	}
+	if r.Done() {
+		fmt.Fprintln(w, "Well done: the exercise is complete.")
+	} else if !solution {
+		fmt.Fprintln(w, "Not done yet. Stuck? 'workshop lab N check --solution' shows one way to do it.")
+	}
+	if solution && r.Solution != "" {
+		fmt.Fprintf(w, "\nOne way to do it:\n%s\n", r.Solution)
+	}
+}
+
+// Options say where the student worked.
+type Options struct {
+	Dir string // the directory the student worked in (my-new-root etc. are in it)
+	// StateDir is workshop's state dir, for step 6's running containers.
+	StateDir string
+}
+
+func (o Options) path(name string) string { return filepath.Join(o.Dir, name) }
+
+// Checker checks one step's exercise.
+type Checker func(Options) (*Report, error)
+
+var checkers = map[int]Checker{}
+
+// Check runs step n's check.
+func Check(n int, o Options) (*Report, error) {
+	c, ok := checkers[n]
+	if !ok {
+		return nil, fmt.Errorf("step %d has no lab", n)
+	}
+	if o.Dir == "" {
+		o.Dir = "."
+	}
+	abs, err := filepath.Abs(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	o.Dir = abs
+	return c(o)
+}

@@ -1,0 +1,56 @@
+package lab
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+func init() { checkers[2] = checkStep2 }
+
+// Step 2's exercise: make `ls` work in my-new-root by hand, with ldd and cp.
+func checkStep2(o Options) (*Report, error) {
+	r := &Report{Solution: `  mkdir -p my-new-root/bin
+  cp /bin/ls my-new-root/bin/
+  ldd /bin/ls        # then, for each library it lists (and the loader, /lib64/ld-linux-x86-64.so.2):
+  mkdir -p my-new-root/lib/x86_64-linux-gnu && cp /lib/x86_64-linux-gnu/libselinux.so.1 my-new-root/lib/x86_64-linux-gnu/   # and so on
+  sudo chroot my-new-root /bin/ls /`}
+	root := o.path("my-new-root")
+	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
+		r.missing("make it in the directory you run the check from: mkdir my-new-root", "there is no directory my-new-root in %s", o.Dir)
+		return r, nil
+	}
+	r.ok("my-new-root exists")
+	ls := ""
+	for _, p := range []string{"bin/ls", "usr/bin/ls"} {
+		if fi, err := os.Lstat(filepath.Join(root, p)); err == nil && !fi.IsDir() {
+			ls = "/" + p
+			break
+		}
+	}
+	if ls == "" {
+		r.missing("which ls tells where the host keeps it; copy it to the same place inside the root", "there is no ls in my-new-root (looked for /bin/ls and /usr/bin/ls)")
+		return r, nil
+	}
+	r.ok("my-new-root has %s", ls)
+	out, err := runIn(root, ls, "/")
+	if err != nil {
+		var pe *os.PathError
+		switch {
+		case errors.As(err, &pe) || strings.Contains(err.Error(), "no such file"):
+			r.missing("the kernel found ls but not its loader or a library: `ldd /bin/ls` lists what it needs, including /lib64/ld-linux-x86-64.so.2; copy each to the same path inside the root",
+				"chroot my-new-root %s fails: %v", ls, err)
+		default:
+			r.missing("ldd /bin/ls lists every library ls needs: is each one copied to the same path inside the root?",
+				"chroot my-new-root %s / fails: %v", ls, err)
+		}
+		return r, nil
+	}
+	if !strings.Contains(out, strings.Split(strings.TrimPrefix(ls, "/"), "/")[0]) {
+		r.missing("ls ran but did not list the root: run it yourself with sudo chroot my-new-root "+ls+" /", "ls in my-new-root printed %q", out)
+		return r, nil
+	}
+	r.ok("chroot my-new-root %s / works and lists: %s", ls, strings.Join(strings.Fields(out), " "))
+	return r, nil
+}

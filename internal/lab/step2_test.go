@@ -1,0 +1,84 @@
+package lab
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/workshop-dev/workshop/internal/testbin"
+)
+
+// sh runs a shell command in dir, as the student types it.
+func sh(t *testing.T, dir, command string) string {
+	t.Helper()
+	cmd := exec.Command("/bin/sh", "-c", command)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", command, err, out)
+	}
+	return string(out)
+}
+
+// lddPaths are the files `ldd prog` names: the libraries after "=>" and the
+// loader on a line of its own.
+func lddPaths(out string) (libs []string, loader string) {
+	for _, m := range regexp.MustCompile(`=> (/\S+)`).FindAllStringSubmatch(out, -1) {
+		libs = append(libs, m[1])
+	}
+	if m := regexp.MustCompile(`(?m)^\s*(/\S+ld-linux\S*)`).FindStringSubmatch(out); m != nil {
+		loader = m[1]
+	}
+	return libs, loader
+}
+
+func findingsText(r *Report) string {
+	var b strings.Builder
+	r.Print(&b, false)
+	return b.String()
+}
+
+func TestLab2ByHand(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir := t.TempDir()
+
+	r, _ := Check(2, Options{Dir: dir})
+	if r.Done() || !strings.Contains(findingsText(r), "mkdir my-new-root") {
+		t.Fatalf("no root yet: report\n%s", findingsText(r))
+	}
+
+	sh(t, dir, "mkdir -p my-new-root/bin && cp /bin/ls my-new-root/bin/")
+	r, _ = Check(2, Options{Dir: dir})
+	if r.Done() || !strings.Contains(findingsText(r), "ldd /bin/ls") {
+		t.Fatalf("ls without its libraries: report\n%s", findingsText(r))
+	}
+
+	// The usual mistake: every library copied, but not the loader.
+	libs, loader := lddPaths(sh(t, dir, "ldd /bin/ls"))
+	if loader == "" || len(libs) == 0 {
+		t.Fatalf("could not read ldd's output")
+	}
+	for _, lib := range libs {
+		sh(t, dir, "mkdir -p my-new-root"+filepath.Dir(lib)+" && cp "+lib+" my-new-root"+lib)
+	}
+	r, _ = Check(2, Options{Dir: dir})
+	if r.Done() || !strings.Contains(findingsText(r), "ld-linux") {
+		t.Fatalf("no loader: report\n%s", findingsText(r))
+	}
+
+	sh(t, dir, "mkdir -p my-new-root"+filepath.Dir(loader)+" && cp "+loader+" my-new-root"+loader)
+	// The loader may be reached through a symlink (/lib64 -> usr/lib64 on merged-/usr hosts).
+	if real, err := filepath.EvalSymlinks(loader); err == nil && real != loader {
+		sh(t, dir, "mkdir -p my-new-root"+filepath.Dir(real)+" && cp "+real+" my-new-root"+real)
+	}
+	r, _ = Check(2, Options{Dir: dir})
+	if !r.Done() {
+		t.Fatalf("the exercise is done, but the check says\n%s", findingsText(r))
+	}
+	if _, err := os.Stat(filepath.Join(dir, "my-new-root", "bin", "ls")); err != nil {
+		t.Errorf("the check changed the student's root: %v", err)
+	}
+}

@@ -1,0 +1,126 @@
+package lab
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+func init() { checkers[3] = checkStep3 }
+
+// Step 3's exercise: start a shell with
+//
+//	unshare --mount --uts --ipc --net --pid --fork --user --map-root-user chroot my-new-root bash
+//
+// and leave it running. The check finds it through /proc: a process whose
+// root (/proc/PID/root) is my-new-root, in PID and mount namespaces of its
+// own.
+func checkStep3(o Options) (*Report, error) {
+	r := &Report{Solution: `  (in a second terminal, from the directory that holds my-new-root, after step 2's exercise)
+  sudo unshare --mount --uts --ipc --net --pid --fork --user --map-root-user chroot my-new-root /bin/bash
+  (leave that shell open, and run the check from the first terminal)`}
+	root := o.path("my-new-root")
+	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
+		r.missing("step 2's exercise makes it: the root needs bash and its libraries", "there is no directory my-new-root in %s", o.Dir)
+		return r, nil
+	}
+	r.ok("my-new-root exists")
+	procs, err := processesRootedAt(root)
+	if err != nil {
+		return nil, err
+	}
+	if len(procs) == 0 {
+		r.missing("start a shell with unshare … chroot my-new-root /bin/bash in another terminal and leave it running; then check again",
+			"no running process has my-new-root as its root")
+		return r, nil
+	}
+	r.ok("process %d runs with my-new-root as its root", procs[0])
+	var best int
+	bestScore := -1
+	for _, pid := range procs {
+		score := 0
+		for _, ns := range []string{"pid", "mnt"} {
+			if differs(pid, ns) {
+				score++
+			}
+		}
+		if score > bestScore {
+			best, bestScore = pid, score
+		}
+	}
+	if !differs(best, "mnt") {
+		r.missing("chroot alone changes only the root: unshare --mount gives the shell a mount namespace of its own",
+			"process %d shares the host's mount namespace", best)
+	} else {
+		r.ok("process %d has its own mount namespace (%s)", best, nsLink(best, "mnt"))
+	}
+	if !differs(best, "pid") {
+		r.missing("unshare --pid needs --fork too: the new PID namespace is for unshare's children, not for unshare itself",
+			"process %d shares the host's PID namespace", best)
+	} else {
+		r.ok("process %d has its own PID namespace (%s): inside, it is PID %s", best, nsLink(best, "pid"), nsPid(best))
+	}
+	for _, ns := range []string{"uts", "ipc", "net", "user"} {
+		if differs(best, ns) {
+			r.ok("and its own %s namespace", ns)
+		}
+	}
+	return r, nil
+}
+
+// processesRootedAt lists the pids whose root directory is root, as the
+// host sees it through /proc/PID/root.
+func processesRootedAt(root string) ([]int, error) {
+	want, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/root", pid))
+		if err == nil && link == want {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
+}
+
+func nsLink(pid int, ns string) string {
+	l, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, ns))
+	return l
+}
+
+// differs reports whether process pid is in another namespace of kind ns
+// than the checker itself.
+func differs(pid int, ns string) bool {
+	theirs, mine := nsLink(pid, ns), nsLink(os.Getpid(), ns)
+	return theirs != "" && mine != "" && theirs != mine
+}
+
+// nsPid is the pid the process has inside its innermost PID namespace
+// (the last NSpid field of /proc/PID/status).
+func nsPid(pid int) string {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return "?"
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if len(line) > 6 && line[:6] == "NSpid:" {
+			f := strings.Fields(line[6:])
+			if len(f) > 0 {
+				return f[len(f)-1]
+			}
+		}
+	}
+	return "?"
+}
