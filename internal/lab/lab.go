@@ -22,6 +22,7 @@ type Finding struct {
 type Report struct {
 	Findings []Finding
 	Solution string // printed only with --solution
+	step     int
 }
 
 // Done reports whether every finding is right.
@@ -62,7 +63,7 @@ func (r *Report) Print(w io.Writer, solution bool) {
 	if r.Done() {
 		fmt.Fprintln(w, "Well done: the exercise is complete.")
 	} else if !solution {
-		fmt.Fprintln(w, "Not done yet. Stuck? 'workshop lab N check --solution' shows one way to do it.")
+		fmt.Fprintf(w, "Not done yet. Stuck? 'workshop lab %d check --solution' shows one way to do it.\n", r.step)
 	}
 	if solution && r.Solution != "" {
 		fmt.Fprintf(w, "\nOne way to do it:\n%s\n", r.Solution)
@@ -97,5 +98,9 @@ func Check(n int, o Options) (*Report, error) {
 		return nil, err
 	}
 	o.Dir = abs
-	return c(o)
+	r, err := c(o)
+	if r != nil {
+		r.step = n
+	}
+	return r, err
 }

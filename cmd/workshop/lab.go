@@ -1,0 +1,77 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/spf13/cobra"
+	lessons "github.com/workshop-dev/workshop"
+	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/lab"
+)
+
+func init() { subcommands = append(subcommands, newLabCmd()) }
+
+// notDone is the exit status of a check whose exercise is not done yet: the
+// tool did not fail (125), the student's work is just not finished.
+const notDone = 1
+
+func newLabCmd() *cobra.Command {
+	var dir string
+	var solution bool
+	c := &cobra.Command{
+		Use:   "lab N [check]",
+		Short: "Print step N's exercise; 'check' looks at your own work",
+		Long: `workshop lab N prints the exercise of step N, from LESSONS.md.
+workshop lab N check looks at the machine to see whether you did it, by hand,
+with the walkthrough's own tools: it says what is right, what is missing and a
+hint, and exits 0 only when the exercise is done.`,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) == 0 || len(args) > 2 {
+				return usageError("give a step number, and 'check' to check your work: workshop lab 2 check")
+			}
+			if len(args) == 2 && args[1] != "check" {
+				return usageError("%q: the only word after the step number is 'check'", args[1])
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			n, err := strconv.Atoi(args[0])
+			if err != nil || n < 1 || n > 6 {
+				return usageError("%q is not a step number: steps are numbered 1 to 6 (see 'workshop steps')", args[0])
+			}
+			if len(args) == 1 {
+				text, err := lessons.Subsection(n, "Exercise")
+				if err != nil {
+					return err
+				}
+				fmt.Fprint(c.OutOrStdout(), text)
+				fmt.Fprintf(c.OutOrStdout(), "\nWhen you are done: sudo workshop lab %d check\n", n)
+				return nil
+			}
+			if err := requireRoot("checking a lab"); err != nil {
+				return err
+			}
+			report, err := lab.Check(n, lab.Options{Dir: dir, StateDir: global.stateDir})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.OutOrStdout(), "Step %d's exercise, in %s:\n", n, displayDir(dir))
+			report.Print(c.OutOrStdout(), solution)
+			if !report.Done() {
+				return exit.Code(notDone, nil)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&dir, "dir", ".", "the directory you did the exercise in")
+	c.Flags().BoolVar(&solution, "solution", false, "show one way to do it")
+	return c
+}
+
+func displayDir(d string) string {
+	if d == "." {
+		return "this directory"
+	}
+	return d
+}

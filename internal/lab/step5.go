@@ -1,0 +1,127 @@
+package lab
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+)
+
+func init() { checkers[5] = checkStep5 }
+
+// Step 5's exercise: package my-new-root by hand with tar so that it runs
+// from container-root. The walkthrough's `tar cvf dockercontainer.tar
+// my-new-root` stores every entry under my-new-root/, which is the mistake
+// this check looks for first.
+func checkStep5(o Options) (*Report, error) {
+	r := &Report{Solution: `  tar -C my-new-root -cvf dockercontainer.tar .      # entries relative to the root
+  mkdir container-root
+  tar -xf dockercontainer.tar -C container-root/
+  sudo chroot container-root /bin/bash -c 'echo it runs'`}
+	tarPath := o.path("dockercontainer.tar")
+	names, err := tarNames(tarPath)
+	if errors.Is(err, os.ErrNotExist) {
+		r.missing("tar -cvf dockercontainer.tar … makes it, in the directory you run the check from", "there is no dockercontainer.tar in %s", o.Dir)
+		return r, nil
+	}
+	if err != nil {
+		r.missing("make it again with tar -cvf; tar -tvf dockercontainer.tar should list it", "dockercontainer.tar cannot be read: %v", err)
+		return r, nil
+	}
+	r.ok("dockercontainer.tar holds %d entries", len(names))
+	top := commonTop(names)
+	if top != "" && top != "." {
+		r.missing("tar stored the directory's name in front of every entry: tar's -C option changes directory first, so the entries start at the root",
+			"every entry in dockercontainer.tar sits under %s/, so unpacking gives container-root/%s/bin/bash and chroot finds no /bin/bash", top, top)
+		return r, nil
+	}
+	shell := ""
+	for _, want := range []string{"bin/bash", "bin/sh"} {
+		for _, n := range names {
+			if cleanName(n) == want {
+				shell = "/" + want
+				break
+			}
+		}
+		if shell != "" {
+			break
+		}
+	}
+	if shell == "" {
+		r.missing("pack the root you populated in step 2: it has /bin/bash", "dockercontainer.tar has no bin/bash (nor bin/sh) at its top")
+		return r, nil
+	}
+	r.ok("its entries are relative to the root, with %s", shell)
+	root := o.path("container-root")
+	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
+		r.missing("mkdir container-root, then tar -xf with -C container-root/", "there is no directory container-root in %s", o.Dir)
+		return r, nil
+	}
+	if _, err := os.Lstat(filepath.Join(root, shell)); err != nil {
+		r.missing("unpack the archive into it: tar -xf dockercontainer.tar -C container-root/", "container-root has no %s", shell)
+		return r, nil
+	}
+	out, err := runIn(root, shell, "-c", "echo it runs")
+	if err != nil || strings.TrimSpace(out) != "it runs" {
+		r.missing("did the archive get the libraries too? tar -tvf dockercontainer.tar | grep lib", "chroot container-root %s -c 'echo it runs' fails: %v", shell, err)
+		return r, nil
+	}
+	r.ok("chroot container-root %s runs", shell)
+	return r, nil
+}
+
+// tarNames lists the entry names of a tar, gzipped or not.
+func tarNames(p string) ([]string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var rd io.Reader = f
+	if gz, err := gzip.NewReader(f); err == nil {
+		rd = gz
+	} else if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	tr := tar.NewReader(rd)
+	var names []string
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("after %d entries: %w", len(names), err)
+		}
+		names = append(names, h.Name)
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("it is empty")
+	}
+	return names, nil
+}
+
+func cleanName(n string) string { return strings.TrimPrefix(path.Clean("/"+n), "/") }
+
+// commonTop is the first path element every entry shares, or "".
+func commonTop(names []string) string {
+	top := ""
+	for _, n := range names {
+		c := cleanName(n)
+		if c == "" {
+			continue // "./" itself
+		}
+		first, _, _ := strings.Cut(c, "/")
+		if top == "" {
+			top = first
+		} else if top != first {
+			return ""
+		}
+	}
+	return top
+}

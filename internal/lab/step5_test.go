@@ -1,0 +1,38 @@
+package lab
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/workshop-dev/workshop/internal/testbin"
+)
+
+func TestLab5ByHand(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir := t.TempDir()
+	populateBash(t, dir)
+
+	r, _ := Check(5, Options{Dir: dir})
+	if r.Done() || !strings.Contains(findingsText(r), "there is no dockercontainer.tar") {
+		t.Fatalf("no tar yet: report\n%s", findingsText(r))
+	}
+
+	// The walkthrough's own command: entries under my-new-root/.
+	sh(t, dir, "tar cvf dockercontainer.tar my-new-root")
+	r, _ = Check(5, Options{Dir: dir})
+	if r.Done() || !strings.Contains(findingsText(r), "sits under my-new-root/") || !strings.Contains(findingsText(r), "-C") {
+		t.Fatalf("walkthrough's tar: report\n%s", findingsText(r))
+	}
+
+	sh(t, dir, "tar -C my-new-root -cvf dockercontainer.tar .")
+	r, _ = Check(5, Options{Dir: dir})
+	if r.Done() || !strings.Contains(findingsText(r), "mkdir container-root") {
+		t.Fatalf("no container-root: report\n%s", findingsText(r))
+	}
+
+	sh(t, dir, "mkdir container-root && tar xf dockercontainer.tar -C container-root/")
+	r, _ = Check(5, Options{Dir: dir})
+	if !r.Done() {
+		t.Fatalf("the exercise is done, but the check says\n%s", findingsText(r))
+	}
+}
