@@ -1,0 +1,104 @@
+package units
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseSize(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+	}{
+		{"80M", 80 << 20},
+		{"80m", 80 << 20},
+		{"80MB", 80 << 20},
+		{"512K", 512 << 10},
+		{"1G", 1 << 30},
+		{"1048576", 1 << 20},
+	} {
+		got, err := ParseSize(tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("ParseSize(%q) = %d, %v, want %d, nil", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestParseSizeRefuses(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"80Q", `"80Q" is not a size`},
+		{"", `"" is not a size`},
+		{"M", `"M" is not a size`},
+		{"8.5M", `"8.5M" is not a size`},
+		{"80BB", `"80BB" is not a size`},
+		{"0", "more than 0"},
+		{"-5M", "more than 0"},
+		{"99999999999G", "too large"},
+		{"99999999999999999999", "too large"},
+	} {
+		_, err := ParseSize(tc.in)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ParseSize(%q) error = %v, want one saying %q", tc.in, err, tc.want)
+		}
+	}
+}
+
+func TestFormatSize(t *testing.T) {
+	for _, tc := range []struct {
+		in   int64
+		want string
+	}{
+		{80 << 20, "80M"},
+		{1536 << 10, "1.5M"},
+		{2 << 30, "2G"},
+		{4096, "4K"},
+		{100, "100B"},
+		{-1, "n/a"},
+	} {
+		if got := FormatSize(tc.in); got != tc.want {
+			t.Errorf("FormatSize(%d) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestParseCPUs(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want float64
+	}{{"0.5", 0.5}, {"2", 2}, {"0.01", 0.01}} {
+		got, err := parseCPUs(tc.in, 2)
+		if err != nil || got != tc.want {
+			t.Errorf("parseCPUs(%q, 2) = %v, %v, want %v, nil", tc.in, got, err, tc.want)
+		}
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"-1", "at least 0.01"},
+		{"0", "at least 0.01"},
+		{"3", "only 2 CPU(s)"},
+		{"half", "not a number of CPUs"},
+		{"NaN", "not a number of CPUs"},
+		{"Inf", "not a number of CPUs"},
+	} {
+		_, err := parseCPUs(tc.in, 2)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("parseCPUs(%q, 2) error = %v, want one saying %q", tc.in, err, tc.want)
+		}
+	}
+}
+
+func TestParsePids(t *testing.T) {
+	if got, err := ParsePids("64"); err != nil || got != 64 {
+		t.Errorf("ParsePids(%q) = %d, %v, want 64, nil", "64", got, err)
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"0", "at least 1 process"},
+		{"-3", "at least 1 process"},
+		{"many", "not a number of processes"},
+		{"6.4", "not a number of processes"},
+	} {
+		_, err := ParsePids(tc.in)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ParsePids(%q) error = %v, want one saying %q", tc.in, err, tc.want)
+		}
+	}
+}
