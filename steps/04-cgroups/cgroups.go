@@ -1,0 +1,455 @@
+package cgroups
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/sys"
+	"golang.org/x/sys/unix"
+)
+
+// Parent is the directory every container's group is made in.
+const Parent = "workshop"
+
+// Files both versions share, under the same name.
+const (
+	procsFile      = "cgroup.procs" // the pids in the group; write one to move it in
+	pidsMaxFile    = "pids.max"     // the most tasks the group may hold
+	pidsEventsFile = "pids.events"  // "max N": N forks refused by pids.max
+)
+
+// Limits are what a container may use. Zero means no limit.
+type Limits struct {
+	Memory int64   // bytes
+	Pids   int64   // processes (tasks, in fact: threads count too)
+	CPUs   float64 // 0.5 is half of one core
+}
+
+// cpuPeriod is the CFS bandwidth period both versions use by default: a
+// CPU share of 0.5 is a quota of 50ms in every 100ms.
+const cpuPeriod = 100000 // µs
+
+func (l Limits) cpuQuota() int64 { return int64(l.CPUs*cpuPeriod + 0.5) }
+
+// Cgroup is one container's control group.
+type Cgroup struct {
+	n    *sys.Narrator
+	h    host
+	id   string
+	mode Mode
+	// dirs are the group's directories: one on v2; on v1 one per
+	// hierarchy, keyed by controller (co-mounted controllers share one).
+	dirs map[string]string
+}
+
+// v2Key is the key of the one directory a v2 group has.
+const v2Key = "unified"
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+// New makes the group of container id with limits l, and writes each limit
+// into its file, by hand. A limit the host cannot apply is an error (exit
+// 125) naming the file, and nothing is left behind.
+func New(n *sys.Narrator, id string, l Limits) (*Cgroup, error) {
+	return realHost.create(n, id, l)
+}
+
+func (h host) create(n *sys.Narrator, id string, l Limits) (*Cgroup, error) {
+	if !idPattern.MatchString(id) {
+		return nil, exit.Errorf(exit.ToolFailed, "%q cannot name a cgroup: use letters, digits, '_', '.' and '-'", id)
+	}
+	mode, err := h.detect()
+	if err != nil {
+		return nil, err
+	}
+	c := &Cgroup{n: n, h: h, id: id, mode: mode}
+	if mode == V2 {
+		err = c.createV2(l)
+	} else {
+		err = c.createV1(l)
+	}
+	if err != nil {
+		// Undo what was made, the parents included, so a refused limit
+		// leaves the machine as it was.
+		c.Remove()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Open finds the existing group of container id (for ps, kill and clean).
+// It narrates nothing until given a narrator with With.
+func Open(id string) (*Cgroup, error) { return realHost.open(id) }
+
+func (h host) open(id string) (*Cgroup, error) {
+	if !idPattern.MatchString(id) {
+		return nil, exit.Errorf(exit.ToolFailed, "%q cannot name a cgroup", id)
+	}
+	mode, err := h.detect()
+	if err != nil {
+		return nil, err
+	}
+	c := &Cgroup{n: sys.Discard(), h: h, id: id, mode: mode, dirs: map[string]string{}}
+	for key, dir := range h.groupDirs(mode, id) {
+		if _, err := os.Stat(dir); err == nil {
+			c.dirs[key] = dir
+		}
+	}
+	if len(c.dirs) == 0 {
+		return nil, exit.Errorf(exit.ToolFailed, "there is no cgroup for container %q under %s", id, filepath.Join(h.root, "…", Parent))
+	}
+	return c, nil
+}
+
+// groupDirs are the directories container id's group has or would have.
+func (h host) groupDirs(mode Mode, id string) map[string]string {
+	if mode == V2 {
+		return map[string]string{v2Key: filepath.Join(h.root, Parent, id)}
+	}
+	dirs := map[string]string{}
+	for c, mnt := range h.v1Mounts() {
+		dirs[c] = filepath.Join(mnt, Parent, id)
+	}
+	return dirs
+}
+
+// parents are the workshop directories groups are made in: one on v2, one
+// per hierarchy on v1.
+func (h host) parents(mode Mode) []string {
+	if mode == V2 {
+		return []string{filepath.Join(h.root, Parent)}
+	}
+	seen := map[string]bool{}
+	var parents []string
+	for _, mnt := range h.v1Mounts() {
+		p := filepath.Join(mnt, Parent)
+		if !seen[p] {
+			seen[p] = true
+			parents = append(parents, p)
+		}
+	}
+	sort.Strings(parents)
+	return parents
+}
+
+// Supported says, for `workshop doctor`, the host's layout and which of
+// memory, cpu and pids workshop can limit where it puts its groups.
+func Supported() (Mode, map[string]bool, error) { return realHost.supported() }
+
+func (h host) supported() (Mode, map[string]bool, error) {
+	mode, err := h.detect()
+	if err != nil {
+		return 0, nil, err
+	}
+	ok := map[string]bool{}
+	if mode == V2 {
+		avail := fieldSet(readString(filepath.Join(h.root, v2Controllers)))
+		for _, ctrl := range v2Wanted {
+			ok[ctrl] = avail[ctrl]
+		}
+		return mode, ok, nil
+	}
+	mounts := h.v1Mounts()
+	for _, ctrl := range v2Wanted {
+		ok[ctrl] = mounts[ctrl] != ""
+	}
+	return mode, ok, nil
+}
+
+// List returns the ids of the groups under workshop/ (for `workshop clean`).
+func List() ([]string, error) { return realHost.list() }
+
+func (h host) list() ([]string, error) {
+	mode, err := h.detect()
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var ids []string
+	for _, p := range h.parents(mode) {
+		entries, err := os.ReadDir(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			if e.IsDir() && !seen[e.Name()] {
+				seen[e.Name()] = true
+				ids = append(ids, e.Name())
+			}
+		}
+	}
+	sort.Strings(ids)
+	return ids, nil
+}
+
+// With returns the group narrating through n.
+func (c *Cgroup) With(n *sys.Narrator) *Cgroup {
+	cp := *c
+	cp.n = n
+	return &cp
+}
+
+// ID is the container id the group is named after.
+func (c *Cgroup) ID() string { return c.id }
+
+// Mode is the host's cgroup layout the group was made in.
+func (c *Cgroup) Mode() Mode { return c.mode }
+
+// Paths are the group's directories: one on v2, one per hierarchy on v1,
+// in the order of v1Controllers (memory first, as the lesson reads).
+func (c *Cgroup) Paths() []string {
+	seen := map[string]bool{}
+	var paths []string
+	for _, key := range append([]string{v2Key}, v1Controllers...) {
+		if d, ok := c.dirs[key]; ok && !seen[d] {
+			seen[d] = true
+			paths = append(paths, d)
+		}
+	}
+	return paths
+}
+
+// Dir is the group's directory that holds controller's files ("memory",
+// "cpu", "pids"…); on v2 every controller's files are in the one directory.
+func (c *Cgroup) Dir(controller string) (string, bool) {
+	if c.mode == V2 {
+		return c.dirs[v2Key], true
+	}
+	d, ok := c.dirs[controller]
+	return d, ok
+}
+
+// Add moves process pid into the group: its pid written into cgroup.procs
+// (on v1, into that of every hierarchy). Its children will be born inside.
+func (c *Cgroup) Add(pid int) error {
+	for _, dir := range c.Paths() {
+		if err := c.write(dir, procsFile, strconv.Itoa(pid), "put the process in the group"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Procs returns the pids in the group.
+func (c *Cgroup) Procs() ([]int, error) {
+	seen := map[int]bool{}
+	var pids []int
+	for _, dir := range c.Paths() {
+		ps, err := readPids(filepath.Join(dir, procsFile))
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range ps {
+			if !seen[p] {
+				seen[p] = true
+				pids = append(pids, p)
+			}
+		}
+	}
+	return pids, nil
+}
+
+// Kill kills every process in the group, including those a fork bomb is
+// making while we kill: v2 has one file for that (cgroup.kill); v1 freezes
+// the group first, so that no process can fork while the others are killed.
+func (c *Cgroup) Kill() error {
+	if c.mode == V2 {
+		return c.killV2()
+	}
+	return c.killV1()
+}
+
+// killEach sends SIGKILL to every pid in the group.
+func (c *Cgroup) killEach() error {
+	pids, err := c.Procs()
+	if err != nil {
+		return err
+	}
+	for _, pid := range pids {
+		if err := c.n.Kill(pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
+			return err
+		}
+	}
+	return nil
+}
+
+// drainWait bounds how long Remove waits for the processes of a killed
+// group to be gone (exit is not instantaneous; in the test VM, work is
+// ten times slower than here).
+const drainWait = 20 * time.Second
+
+// Remove removes the group: each directory, once no process is left in
+// it (rmdir of a populated group fails with EBUSY), and then the workshop
+// parent when no other container's group is in it.
+func (c *Cgroup) Remove() error {
+	var errs []error
+	for _, dir := range c.Paths() {
+		if err := c.removeDir(dir); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, parent := range c.h.parents(c.mode) {
+		c.removeParentIfEmpty(parent)
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Cgroup) removeDir(dir string) error {
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	deadline := time.Now().Add(drainWait)
+	for {
+		pids, err := readPids(filepath.Join(dir, procsFile))
+		if err != nil || len(pids) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// A group whose last process just exited may still be busy for a moment.
+	var err error
+	for try := 0; try < 50; try++ {
+		err = c.n.Rmdir(dir)
+		if !errors.Is(err, unix.EBUSY) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil && !errors.Is(err, unix.ENOENT) {
+		return exit.Errorf(exit.ToolFailed, "cannot remove the cgroup %s: %v (are processes still in it? 'workshop clean' retries)", dir, err)
+	}
+	return nil
+}
+
+// removeParentIfEmpty removes the workshop parent when it holds no group,
+// so a run leaves the machine as it found it. A container starting at the
+// same moment may lose the race; create makes the parent again then.
+func (c *Cgroup) removeParentIfEmpty(parent string) {
+	entries, err := os.ReadDir(parent)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			return
+		}
+	}
+	c.n.Rmdir(parent)
+}
+
+// MemoryCurrent is the memory the group uses now, in bytes.
+func (c *Cgroup) MemoryCurrent() (int64, error) {
+	dir, ok := c.Dir("memory")
+	if !ok {
+		return 0, fmt.Errorf("the memory controller is not mounted, so the group's memory is not counted")
+	}
+	name := v1MemoryUsage
+	if c.mode == V2 {
+		name = v2MemoryCurrent
+	}
+	return readInt(filepath.Join(dir, name))
+}
+
+// write is the one writer of every cgroup file: the openat, write and close
+// it takes are narrated, and a failure says which file and what to do.
+func (c *Cgroup) write(dir, name, value, why string) error {
+	path := filepath.Join(dir, name)
+	err := c.n.Because(why).WriteFile(path, []byte(value))
+	if err == nil {
+		return nil
+	}
+	hint := "see 'workshop doctor'"
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		hint = "the kernel has no such file here: its controller is missing or not enabled; see 'workshop doctor'"
+	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
+		hint = "run workshop as root (sudo); see 'workshop doctor'"
+	}
+	return exit.Errorf(exit.ToolFailed, "cannot write %q to %s: %v: %s", value, path, errnoOf(err), hint)
+}
+
+// missing is the error for a limit whose controller the host lacks.
+func missing(what, controller, where string) error {
+	return exit.Errorf(exit.ToolFailed, "cannot limit %s: the %s controller is not available (%s); "+
+		"run 'workshop doctor' to see what this machine supports, or leave the limit out", what, controller, where)
+}
+
+func errnoOf(err error) error {
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		return errno
+	}
+	return err
+}
+
+func readInt(path string) (int64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "max" {
+		return -1, nil
+	}
+	return strconv.ParseInt(s, 10, 64)
+}
+
+// readKey reads one field of a flat keyed file such as memory.events:
+// "oom_kill 1" lines.
+func readKey(path, key string) (int64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 2 && f[0] == key {
+			return strconv.ParseInt(f[1], 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("%s has no %q field", path, key)
+}
+
+func readPids(path string) ([]int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, f := range strings.Fields(string(b)) {
+		if p, err := strconv.Atoi(f); err == nil {
+			pids = append(pids, p)
+		}
+	}
+	return pids, nil
+}
+
+// exists says whether a file or directory is there.
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// mkdirIfMissing makes a parent directory unless it is already there (made
+// by another container); losing a race to make it is fine.
+func (c *Cgroup) mkdirIfMissing(dir string) error {
+	if exists(dir) {
+		return nil
+	}
+	err := c.n.Because("make the parent group all of workshop's containers live under").Mkdir(dir, 0o755)
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return exit.Errorf(exit.ToolFailed, "cannot make the cgroup %s: %v; see 'workshop doctor'", dir, errnoOf(err))
+	}
+	return nil
+}
