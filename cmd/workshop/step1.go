@@ -1,0 +1,56 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+	chroot "github.com/workshop-dev/workshop/steps/01-chroot"
+)
+
+func init() {
+	var root, demo string
+	c := &cobra.Command{
+		Use:   "1 [--root DIR] [--demo escape]",
+		Short: "chroot into an empty root, and see bash fail to start",
+		Long: `Step 1 makes an empty root (my-new-root), and a child process that calls
+chroot(root), chdir("/") and execve("/bin/bash"): it fails with ENOENT, because
+after chroot every path is looked up inside the root, and the root is empty.
+
+--demo escape shows that chroot is not a security boundary: a root process
+inside a chroot climbs out and lists the host's /.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := requireRoot("step 1"); err != nil {
+				return err
+			}
+			if root == "" {
+				root = filepath.Join(global.stateDir, "step1", "my-new-root")
+			}
+			if err := checkRootFlag(root); err != nil {
+				return err
+			}
+			n := narrator()
+			switch demo {
+			case "":
+				return chroot.Step(n, root, os.Stdin, os.Stdout, os.Stderr)
+			case "escape":
+				return chroot.Escape(n, root, os.Stdout, os.Stderr)
+			default:
+				return usageError("--demo %q: step 1 has one demo, 'escape'", demo)
+			}
+		},
+	}
+	c.Flags().StringVar(&root, "root", "", "the empty root to make and chroot into (default: step1/my-new-root in the state dir)")
+	c.Flags().StringVar(&demo, "demo", "", "'escape': climb out of a chroot as root, and list the host's /")
+	addStep(stepInfo{N: 1, Name: "chroot", Short: "chroot into an empty root: bash is not there (--demo escape: chroot is no jail)", Cmd: c})
+}
+
+// checkRootFlag refuses a --root that exists and is not a directory.
+func checkRootFlag(root string) error {
+	fi, err := os.Stat(root)
+	if err == nil && !fi.IsDir() {
+		return usageError("--root %s is not a directory: a root must be a directory (give a new path, and workshop makes it)", root)
+	}
+	return nil
+}

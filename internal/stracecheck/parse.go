@@ -1,0 +1,264 @@
+package stracecheck
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// A Call is one syscall, from either side: a narrated line or a strace record.
+type Call struct {
+	Name string
+	// Str is the first string argument ("" when there is none), unescaped
+	// to raw bytes; Cut says it was shown cut short ("…"...), so only its
+	// start is known.
+	Str    string
+	HasStr bool
+	Cut    bool
+	// Errno is "" for success, else the errno's name (ENOENT).
+	Errno string
+	// Flags are the names in a flags=A|B|C argument (clone), if any.
+	Flags []string
+	// Line is the text it came from, for messages.
+	Line string
+}
+
+// A Narrated call also says which narrating process printed it: "" for the
+// parent, "[pid N]" for a child.
+type Narrated struct {
+	Call
+	Group string
+}
+
+var (
+	ansi       = regexp.MustCompile(`\x1b\[[0-9;]*m`)
+	narratedRe = regexp.MustCompile(`^(\[pid \d+\] )?([a-z_][a-z0-9_]*)\((.*)\) = (.*)$`)
+	flagsRe    = regexp.MustCompile(`flags=([A-Z0-9_|]+)`)
+)
+
+// ParseNarration returns the syscall lines of a narration (what workshop
+// printed on stderr), in order. Commentary ("==> …"), tables and the
+// command's own output are not syscall lines and are skipped.
+func ParseNarration(text string) []Narrated {
+	var calls []Narrated
+	for _, line := range strings.Split(text, "\n") {
+		line = ansi.ReplaceAllString(strings.TrimRight(line, "\r"), "")
+		if strings.HasPrefix(line, "==> ") {
+			continue
+		}
+		m := narratedRe.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		res, _, _ := strings.Cut(m[4], "  # ") // the gloss of --explain
+		c := Call{Name: m[2], Line: line, Errno: errnoOf(res)}
+		c.Str, c.HasStr, c.Cut = firstString(m[3], unquoteGo)
+		c.Flags = flagsOf(m[3])
+		calls = append(calls, Narrated{Call: c, Group: strings.TrimSpace(m[1])})
+	}
+	return calls
+}
+
+// A Record is one completed syscall in strace's log, with the thread that
+// made it.
+type Record struct {
+	Call
+	Tid int
+	// Ret is the raw return value (the new tid of a clone), as the caller
+	// saw it, or as strace's PID namespace sees it when it says so.
+	Ret int64
+}
+
+var (
+	pidPrefix  = regexp.MustCompile(`^(?:\[pid\s+(\d+)\] |(\d+)\s+)`)
+	callStart  = regexp.MustCompile(`^([a-z_][a-z0-9_]*)\(`)
+	resumed    = regexp.MustCompile(`^<\.\.\. ([a-z_][a-z0-9_]*) resumed>`)
+	translated = regexp.MustCompile(`/\* (\d+) in strace's PID NS \*/`)
+)
+
+// ParseStrace reads a log of strace -f (with -o FILE or on stderr), joins
+// "<unfinished ...>" calls with their "<... resumed>" ends, and returns the
+// completed calls in the order they completed. The first thread seen is
+// reported as root.
+func ParseStrace(log string) (records []Record, root int) {
+	pending := map[int]string{} // tid -> start of an unfinished call
+	for _, line := range strings.Split(log, "\n") {
+		m := pidPrefix.FindStringSubmatch(line)
+		tid := 0
+		if m != nil {
+			s := m[1]
+			if s == "" {
+				s = m[2]
+			}
+			tid, _ = strconv.Atoi(s)
+			line = line[len(m[0]):]
+		}
+		if root == 0 && tid != 0 {
+			root = tid
+		}
+		if before, ok := strings.CutSuffix(line, " <unfinished ...>"); ok {
+			pending[tid] = before
+			continue
+		}
+		if r := resumed.FindStringSubmatch(line); r != nil {
+			start, ok := pending[tid]
+			if !ok {
+				continue
+			}
+			delete(pending, tid)
+			line = start + line[len(r[0]):]
+		}
+		rec, ok := parseRecord(line)
+		if !ok {
+			continue
+		}
+		rec.Tid = tid
+		records = append(records, rec)
+	}
+	return records, root
+}
+
+// parseRecord reads "name(args) = result" as strace prints it.
+func parseRecord(line string) (Record, bool) {
+	m := callStart.FindStringSubmatch(line)
+	if m == nil {
+		return Record{}, false
+	}
+	// The result follows the last ") = ", padded with spaces by strace.
+	end := -1
+	for i := strings.LastIndex(line, " = "); i > 0; i = strings.LastIndex(line[:i], " = ") {
+		if strings.HasSuffix(strings.TrimRight(line[:i], " "), ")") {
+			end = i
+			break
+		}
+	}
+	if end < 0 {
+		return Record{}, false
+	}
+	head := strings.TrimRight(line[:end], " ")
+	args := head[len(m[0]) : len(head)-1]
+	res := strings.TrimSpace(line[end+3:])
+	rec := Record{Call: Call{Name: m[1], Line: line, Errno: errnoOf(res)}}
+	rec.Str, rec.HasStr, rec.Cut = firstString(args, unquoteC)
+	rec.Flags = flagsOf(args)
+	if t := translated.FindStringSubmatch(res); t != nil {
+		rec.Ret, _ = strconv.ParseInt(t[1], 10, 64)
+	} else if f := strings.Fields(res); len(f) > 0 {
+		rec.Ret, _ = strconv.ParseInt(f[0], 0, 64)
+	}
+	return rec, true
+}
+
+// errnoOf returns the errno name of a result ("-1 ENOENT (…)"), "?" for a
+// failure without one, or "" for success. A result strace could not know
+// ("= ?", an execve that ended the process) counts as success.
+func errnoOf(res string) string {
+	f := strings.Fields(res)
+	if len(f) == 0 || f[0] != "-1" {
+		return ""
+	}
+	if len(f) >= 2 && strings.HasPrefix(f[1], "E") {
+		return f[1]
+	}
+	return "?"
+}
+
+func flagsOf(args string) []string {
+	m := flagsRe.FindStringSubmatch(args)
+	if m == nil {
+		return nil
+	}
+	return strings.Split(m[1], "|")
+}
+
+// firstString finds the first quoted string in args and unescapes it.
+func firstString(args string, unquote func(string) (string, error)) (s string, ok, cut bool) {
+	start := strings.IndexByte(args, '"')
+	if start < 0 {
+		return "", false, false
+	}
+	i := start + 1
+	for ; i < len(args); i++ {
+		if args[i] == '\\' {
+			i++
+			continue
+		}
+		if args[i] == '"' {
+			break
+		}
+	}
+	if i >= len(args) {
+		return "", false, false
+	}
+	s, err := unquote(args[start : i+1])
+	if err != nil {
+		return args[start : i+1], true, false
+	}
+	return s, true, strings.HasPrefix(args[i+1:], "...")
+}
+
+func unquoteGo(q string) (string, error) { return strconv.Unquote(q) }
+
+// unquoteC undoes strace's C escapes: \n \t \" \\ \NNN (octal, 1-3 digits)
+// and \xNN.
+func unquoteC(q string) (string, error) {
+	if len(q) < 2 || q[0] != '"' || q[len(q)-1] != '"' {
+		return "", fmt.Errorf("not a quoted string: %s", q)
+	}
+	in := q[1 : len(q)-1]
+	var b strings.Builder
+	for i := 0; i < len(in); i++ {
+		c := in[i]
+		if c != '\\' || i+1 == len(in) {
+			b.WriteByte(c)
+			continue
+		}
+		i++
+		switch e := in[i]; e {
+		case 'n':
+			b.WriteByte('\n')
+		case 't':
+			b.WriteByte('\t')
+		case 'r':
+			b.WriteByte('\r')
+		case 'v':
+			b.WriteByte('\v')
+		case 'f':
+			b.WriteByte('\f')
+		case 'a':
+			b.WriteByte('\a')
+		case 'b':
+			b.WriteByte('\b')
+		case 'x':
+			j := i + 1
+			for j < len(in) && j < i+3 && isHex(in[j]) {
+				j++
+			}
+			v, err := strconv.ParseUint(in[i+1:j], 16, 8)
+			if err != nil {
+				return "", err
+			}
+			b.WriteByte(byte(v))
+			i = j - 1
+		case '0', '1', '2', '3', '4', '5', '6', '7':
+			j := i
+			for j < len(in) && j < i+3 && in[j] >= '0' && in[j] <= '7' {
+				j++
+			}
+			v, err := strconv.ParseUint(in[i:j], 8, 8)
+			if err != nil {
+				return "", err
+			}
+			b.WriteByte(byte(v))
+			i = j - 1
+		default:
+			b.WriteByte(e)
+		}
+	}
+	return b.String(), nil
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}

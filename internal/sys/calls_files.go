@@ -1,0 +1,154 @@
+package sys
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The file calls below are what cp(1) makes when it copies a file, and what
+// mkdir -p makes for the directories on the way. Step 2 uses them to fill a
+// root, so that the student sees the copy as the syscalls it is.
+
+// Openat calls openat(AT_FDCWD, path, flags, mode) with any flags and
+// returns the raw descriptor (Open and Create in calls_image.go are the
+// read-only and create-or-truncate cases, as *os.File). The mode is shown
+// only with O_CREAT, as strace shows it.
+func (n *Narrator) Openat(path string, flags int, mode uint32) (int, error) {
+	fd, err := unix.Openat(unix.AT_FDCWD, path, flags, mode)
+	args := "AT_FDCWD, " + quote(path) + ", " + openFlagString(flags)
+	if flags&unix.O_CREAT != 0 {
+		args += ", " + modeString(mode)
+	}
+	n.record("openat", args, fd, err)
+	return fd, wrap("open", path, err)
+}
+
+// CloseFd calls close(2) on a raw descriptor from Openat.
+func (n *Narrator) CloseFd(fd int) error {
+	err := unix.Close(fd)
+	n.record("close", fmt.Sprint(fd), 0, err)
+	if err != nil {
+		return fmt.Errorf("close fd %d: %w", fd, err)
+	}
+	return nil
+}
+
+// CopyFileRange calls copy_file_range(in, NULL, out, NULL, length, 0): the
+// kernel copies up to length bytes from in to out, at their file offsets,
+// without the bytes passing through this process.
+func (n *Narrator) CopyFileRange(in, out, length int) (int, error) {
+	c, err := unix.CopyFileRange(in, nil, out, nil, length, 0)
+	n.record("copy_file_range", fmt.Sprintf("%d, NULL, %d, NULL, %d, 0", in, out, length), c, err)
+	if err != nil {
+		return c, fmt.Errorf("copy_file_range: %w", err)
+	}
+	return c, nil
+}
+
+// Read calls read(2). Like strace, it shows the start of what was read.
+func (n *Narrator) Read(fd int, buf []byte) (int, error) {
+	r, err := unix.Read(fd, buf)
+	data := "NULL"
+	if r > 0 {
+		data = dataString(buf[:r])
+	} else if err == nil {
+		data = `""`
+	} else {
+		data = fmt.Sprintf("%p", buf) // strace shows the buffer's address when nothing was read
+	}
+	n.record("read", fmt.Sprintf("%d, %s, %d", fd, data, len(buf)), r, err)
+	if err != nil {
+		return r, fmt.Errorf("read: %w", err)
+	}
+	return r, nil
+}
+
+// Write calls write(2) once; it may write less than asked, as the kernel may.
+func (n *Narrator) Write(fd int, data []byte) (int, error) {
+	w, err := unix.Write(fd, data)
+	n.record("write", fmt.Sprintf("%d, %s, %d", fd, dataString(data), len(data)), w, err)
+	if err != nil {
+		return w, fmt.Errorf("write: %w", err)
+	}
+	return w, nil
+}
+
+// Fchmod calls fchmod(2). A new file's mode is first cut by the umask;
+// fchmod sets the bits exactly.
+func (n *Narrator) Fchmod(fd int, mode uint32) error {
+	err := unix.Fchmod(fd, mode)
+	n.record("fchmod", fmt.Sprintf("%d, %s", fd, modeString(mode)), 0, err)
+	if err != nil {
+		return fmt.Errorf("fchmod: %w", err)
+	}
+	return nil
+}
+
+// Futimens sets an open file's access and modification times, as `cp -p`
+// does: utimensat(fd, NULL, times, 0).
+func (n *Narrator) Futimens(fd int, atime, mtime unix.Timespec) error {
+	ts := [2]unix.Timespec{atime, mtime}
+	_, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0)
+	var err error
+	if e != 0 {
+		err = e
+	}
+	n.record("utimensat", fmt.Sprintf("%d, NULL, [%s, %s], 0", fd, timespecString(atime), timespecString(mtime)), 0, err)
+	if err != nil {
+		return fmt.Errorf("utimensat: %w", err)
+	}
+	return nil
+}
+
+// Stat calls stat(2) (newfstatat(AT_FDCWD, path, …, 0) on Linux) and shows
+// the device and inode: the identity of a directory, which is all the
+// escape demo of step 1 needs to know where it is.
+func (n *Narrator) Stat(path string) (unix.Stat_t, error) {
+	var st unix.Stat_t
+	err := unix.Fstatat(unix.AT_FDCWD, path, &st, 0)
+	shown := "0x0"
+	if err == nil {
+		shown = fmt.Sprintf("{st_dev=makedev(%#x, %#x), st_ino=%d, …}", unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino)
+	}
+	n.record("newfstatat", "AT_FDCWD, "+quote(path)+", "+shown+", 0", 0, err)
+	return st, wrap("stat", path, err)
+}
+
+// MkdirAll makes path and its missing parents, as mkdir -p does. It looks
+// first (stat, which changes nothing and is not narrated) and narrates each
+// mkdirat it then makes, so the student sees only the directories that were
+// really created.
+func (n *Narrator) MkdirAll(path string, mode uint32) error {
+	path = filepath.Clean(path)
+	var missing []string
+	for p := path; ; p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		if err == nil {
+			if !fi.IsDir() {
+				return &os.PathError{Op: "mkdir", Path: p, Err: unix.ENOTDIR}
+			}
+			break
+		}
+		if !os.IsNotExist(err) {
+			return err
+		}
+		missing = append(missing, p)
+		if p == filepath.Dir(p) {
+			break
+		}
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := n.Mkdir(missing[i], mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func timespecString(t unix.Timespec) string {
+	return fmt.Sprintf("{tv_sec=%d, tv_nsec=%d}", t.Sec, t.Nsec)
+}

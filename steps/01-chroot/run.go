@@ -1,0 +1,194 @@
+package chroot
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/reexec"
+	"github.com/workshop-dev/workshop/internal/sys"
+	"golang.org/x/sys/unix"
+)
+
+// DefaultPath is the PATH a command gets inside a root. The host's own PATH
+// names directories (~/go/bin, /snap/bin…) that a small root does not have.
+const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// initName is the hidden command of the child: workshop __init chroot.
+const initName = "chroot"
+
+func init() { reexec.Register(initName, childMain) }
+
+// spec is what the parent tells the child, on fd 3.
+type spec struct {
+	Root      string      `json:"root"`
+	Path      string      `json:"path"` // "" means: look argv[0] up in PATH inside the root
+	Argv      []string    `json:"argv"`
+	Env       []string    `json:"env"`
+	Narration sys.Options `json:"narration"`
+}
+
+// Run runs argv inside root as chroot(1) does: a child process calls
+// chroot(root), chdir("/") and execve. When argv[0] has no slash it is
+// looked up in PATH inside the root, trying each directory as execvp(3)
+// does. It returns the command's exit status: its own code, 128+n when a
+// signal killed it, 127 when it is not in the root, 126 when it cannot be
+// executed. err is set only when the tool itself failed.
+func Run(n *sys.Narrator, root string, argv []string, stdin io.Reader, stdout, stderr io.Writer) (status int, err error) {
+	return RunProgram(n, root, "", argv, stdin, stdout, stderr)
+}
+
+// RunProgram is Run with the program's path given apart from argv, as
+// execve takes them: RunProgram(n, root, "/bin/bash", []string{"bash"}, …)
+// makes execve("/bin/bash", ["bash"], …). An empty path means Run's lookup.
+func RunProgram(n *sys.Narrator, root, path string, argv []string, stdin io.Reader, stdout, stderr io.Writer) (status int, err error) {
+	if len(argv) == 0 {
+		return exit.ToolFailed, errors.New("no command to run in the root")
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return exit.ToolFailed, err
+	}
+	c, err := reexec.Command(initName)
+	if err != nil {
+		return exit.ToolFailed, fmt.Errorf("prepare the child process: %w", err)
+	}
+	c.Cmd.Stdin, c.Cmd.Stdout, c.Cmd.Stderr = stdin, stdout, stderr
+	s := spec{Root: abs, Path: path, Argv: argv, Env: commandEnv(), Narration: n.Options()}
+	if err := c.Start(n, s); err != nil {
+		return exit.ToolFailed, err
+	}
+	stop := forwardSignals(n, c.Pid())
+	defer stop()
+	if err := c.Release(); err != nil {
+		return exit.ToolFailed, fmt.Errorf("release the child process: %w", err)
+	}
+	c.AwaitExec(n)
+	return c.Wait()
+}
+
+// commandEnv is the environment of the command in the root: ours, with
+// DefaultPath in place of the host's PATH.
+func commandEnv() []string {
+	env := []string{"PATH=" + DefaultPath}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "PATH=") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// forwardSignals passes SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to workshop
+// on to the child, so that Ctrl-C or a kill stops the command, not the tool
+// that waits for it. It returns the function that stops forwarding.
+func forwardSignals(n *sys.Narrator, pid int) (stop func()) {
+	ch := make(chan os.Signal, 4)
+	signal.Notify(ch, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for s := range ch {
+			n.Kill(pid, s.(syscall.Signal))
+		}
+	}()
+	return func() {
+		signal.Stop(ch)
+		close(ch)
+		<-done
+	}
+}
+
+// childMain is the child: jail itself in the root, then become the command.
+func childMain() int {
+	var s spec
+	if err := reexec.ReadSpec(&s); err != nil {
+		fmt.Fprintf(os.Stderr, "workshop: %v\n", err)
+		return exit.ToolFailed
+	}
+	rep := reexec.ExecReporter()
+	n := sys.New(os.Stderr, s.Narration).WithPid(os.Getpid())
+	if err := n.Chroot(s.Root); err != nil {
+		fmt.Fprintf(os.Stderr, "workshop: %v\n", err)
+		return exit.ToolFailed
+	}
+	if err := n.Chdir("/"); err != nil {
+		fmt.Fprintf(os.Stderr, "workshop: %v\n", err)
+		return exit.ToolFailed
+	}
+	return Exec(n, s.Path, s.Argv, s.Env, rep)
+}
+
+// Exec replaces this process with the command, as chroot(1) and execvp(3)
+// do, narrating each execve: with path set it tries that path only;
+// otherwise argv[0] if it has a slash, else each directory of the PATH in
+// env. It returns only when no execve succeeded, after printing one sentence
+// as chroot(1) does, with the exit status to use: 127 when the command was
+// not found, 126 when it was found but could not be executed.
+func Exec(n *sys.Narrator, path string, argv, env []string, rep *sys.ExecReporter) int {
+	var tries []string
+	switch {
+	case path != "":
+		tries = []string{path}
+	case strings.Contains(argv[0], "/"):
+		tries = []string{argv[0]}
+	default:
+		for _, dir := range filepath.SplitList(lookupEnv(env, "PATH")) {
+			if dir == "" {
+				dir = "."
+			}
+			tries = append(tries, dir+"/"+argv[0])
+		}
+	}
+	var first, denied error
+	for _, p := range tries {
+		err := n.Execve(p, argv, env, rep)
+		if first == nil {
+			first = err
+		}
+		switch {
+		case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTDIR):
+			continue // not here: try the next directory, as execvp does
+		case errors.Is(err, unix.EACCES):
+			denied = err // remembered, and the search goes on, as execvp does
+			continue
+		}
+		return failed(argv[0], err)
+	}
+	if denied != nil {
+		return failed(argv[0], denied)
+	}
+	if first == nil {
+		first = unix.ENOENT // an empty PATH: nothing to try
+	}
+	return failed(argv[0], first)
+}
+
+// failed prints chroot(1)'s sentence and picks the exit status.
+func failed(name string, err error) int {
+	var errno unix.Errno
+	if !errors.As(err, &errno) {
+		errno = unix.ENOENT
+	}
+	msg := errno.Error()
+	fmt.Fprintf(os.Stderr, "workshop: failed to run command %q inside the root: %s\n", name, strings.ToUpper(msg[:1])+msg[1:])
+	if errno == unix.ENOENT || errno == unix.ENOTDIR {
+		return exit.NotFound
+	}
+	return exit.CannotInvoke
+}
+
+func lookupEnv(env []string, key string) string {
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}

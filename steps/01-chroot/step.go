@@ -1,0 +1,52 @@
+package chroot
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/sys"
+)
+
+// MakeRoot makes root and its missing parents (mkdir -p, narrated). A root
+// that exists is kept as it is; one that is not a directory is an error.
+func MakeRoot(n *sys.Narrator, root string) error {
+	if fi, err := os.Stat(root); err == nil && !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory: a root must be one", root)
+	}
+	return n.MkdirAll(root, 0o755)
+}
+
+// Step is step 1: make an empty root, then run bash in it the way
+// `chroot my-new-root bash` does, and explain why that fails. It returns nil
+// when the lesson happened: execve("/bin/bash") failed with ENOENT.
+func Step(n *sys.Narrator, root string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if err := MakeRoot(n, root); err != nil {
+		return err
+	}
+	n.Note("the new root is %s: look inside with `ls -la %s` (it is empty)", root, root)
+	if names, _ := dirNames(root); len(names) > 0 {
+		n.Note("%s is not empty (it holds %v); the lesson wants an empty root, but let's see", root, names)
+	}
+	status, err := RunProgram(n, root, "/bin/bash", []string{"bash"}, stdin, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	if status != exit.NotFound {
+		return exit.Errorf(exit.ToolFailed, "bash did not fail to start inside %s (exit status %d): that root is not empty; give step 1 an empty --root", root, status)
+	}
+	n.Note("execve failed with ENOENT: after chroot, \"/bin/bash\" is looked up inside %s, and there is no bash in an empty root. A chroot sees only what is inside it.", root)
+	n.Note("next: `sudo workshop step 2` copies bash and the libraries it needs into a root; then the same execve succeeds")
+	return nil
+}
+
+// dirNames lists a directory without narrating: a look, not a change.
+func dirNames(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names, err
+}
