@@ -1,0 +1,136 @@
+// Command guestinit is PID 1 of the cgroup v2 test VM (vm/run-cgroup-v2).
+//
+// It mounts what a Linux system needs (proc, sys, dev, cgroup2 on
+// /sys/fs/cgroup: a real v2 host), runs every test binary in /tests with
+// CI=true, and hands the worst exit status back to the host by writing it
+// to I/O port 0xf4, where qemu's isa-debug-exit device turns it into qemu's
+// own exit status ((status << 1) | 1). Busybox cannot write an I/O port, and
+// this is a dozen lines of Go.
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// debugExitPort is the iobase given to qemu's -device isa-debug-exit.
+const debugExitPort = 0xf4
+
+func main() {
+	status := run()
+	fmt.Printf("==> vm: tests exit status %d; powering off\n", status)
+	report(status)
+	// Reached only when the port did not stop the machine.
+	unix.Sync()
+	unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
+}
+
+func run() int {
+	for _, m := range []struct{ source, target, fstype, data string }{
+		{"proc", "/proc", "proc", ""},
+		{"sysfs", "/sys", "sysfs", ""},
+		{"devtmpfs", "/dev", "devtmpfs", ""},
+		{"cgroup2", "/sys/fs/cgroup", "cgroup2", ""},
+		{"tmpfs", "/tmp", "tmpfs", "mode=1777"},
+	} {
+		os.MkdirAll(m.target, 0o755)
+		if err := unix.Mount(m.source, m.target, m.fstype, 0, m.data); err != nil {
+			fmt.Printf("==> vm: mount %s on %s: %v\n", m.fstype, m.target, err)
+			return 125
+		}
+	}
+	// The kernel gave PID 1 the console if /dev/console was in the
+	// initramfs; make sure of it now that devtmpfs is there.
+	if f, err := os.OpenFile("/dev/console", os.O_RDWR, 0); err == nil {
+		for fd := 0; fd < 3; fd++ {
+			unix.Dup2(int(f.Fd()), fd)
+		}
+	}
+	// Step 6 needs overlayfs, a module in Debian's kernel.
+	for _, ko := range globs("/lib/modules/*.ko") {
+		if out, err := exec.Command("/bin/busybox", "insmod", ko).CombinedOutput(); err != nil {
+			fmt.Printf("==> vm: insmod %s: %v %s\n", ko, err, out)
+		}
+	}
+	var uts unix.Utsname
+	unix.Uname(&uts)
+	controllers, _ := os.ReadFile("/sys/fs/cgroup/cgroup.controllers")
+	fmt.Printf("==> vm: Linux %s, cgroup2 on /sys/fs/cgroup with: %s\n", cstr(uts.Release[:]), strings.TrimSpace(string(controllers)))
+
+	env := []string{
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"HOME=/root", "TMPDIR=/tmp", "CI=true", "WORKSHOP_BIN=/workshop", "LANG=C.UTF-8",
+	}
+	extra := strings.Fields(readFile("/tests/args"))
+	worst := 0
+	tests := globs("/tests/*.test")
+	if len(tests) == 0 {
+		fmt.Println("==> vm: no test binary in /tests")
+		return 125
+	}
+	for _, bin := range tests {
+		start := time.Now()
+		fmt.Printf("==> vm: %s\n", filepath.Base(bin))
+		cmd := exec.Command(bin, append([]string{"-test.v", "-test.count=1"}, extra...)...)
+		cmd.Dir = "/tmp"
+		cmd.Env = env
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		status := 0
+		if err := cmd.Run(); err != nil {
+			status = 1
+			if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() > 0 {
+				status = ee.ExitCode()
+			}
+			fmt.Printf("==> vm: %s failed: %v\n", filepath.Base(bin), err)
+		}
+		fmt.Printf("==> vm: %s exit %d after %s\n", filepath.Base(bin), status, time.Since(start).Round(time.Second))
+		if status > worst {
+			worst = status
+		}
+	}
+	return worst
+}
+
+// report writes status to the isa-debug-exit port: /dev/port is the I/O
+// port space, byte for byte, so a write at offset 0xf4 is an outb there.
+func report(status int) {
+	f, err := os.OpenFile("/dev/port", os.O_WRONLY, 0)
+	if err != nil {
+		fmt.Printf("==> vm: open /dev/port: %v\n", err)
+		return
+	}
+	defer f.Close()
+	if status > 127 {
+		status = 127 // qemu exits with (status << 1) | 1, and must stay a byte
+	}
+	if _, err := f.WriteAt([]byte{byte(status)}, debugExitPort); err != nil {
+		fmt.Printf("==> vm: write port %#x: %v\n", debugExitPort, err)
+	}
+}
+
+func globs(pattern string) []string {
+	m, _ := filepath.Glob(pattern)
+	sort.Strings(m)
+	return m
+}
+
+func readFile(p string) string {
+	b, _ := os.ReadFile(p)
+	return string(b)
+}
+
+func cstr(b []byte) string {
+	for i, c := range b {
+		if c == 0 {
+			return string(b[:i])
+		}
+	}
+	return string(b)
+}
