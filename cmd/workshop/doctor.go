@@ -1,0 +1,68 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"os/signal"
+
+	"github.com/spf13/cobra"
+	"github.com/workshop-dev/workshop/internal/doctor"
+	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/sys"
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+)
+
+func init() {
+	subcommands = append(subcommands, newDoctorCmd())
+}
+
+// doctorFailed is doctor's exit status when a check failed: a finding, not
+// the tool failing (125), and so the plain "no" of test(1) and grep(1).
+const doctorFailed = 1
+
+func newDoctorCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "doctor",
+		Short: "What this machine supports, and what to do about what it lacks",
+		Long: `doctor checks what workshop's steps need on this machine, trying each
+feature for real where it can: root, the kernel, each of the seven namespaces,
+user namespaces, cgroups (v1, v2 or hybrid) and the memory, cpu and pids
+limits, overlayfs, pivot_root, strace and busybox, free space in the state dir.
+
+Each check prints ok, warn, fail or skip, and what to do when it is not ok.
+--explain says why each check matters.
+
+Exit status: 0 when everything the steps need is there (warnings do not
+fail), 1 when a check failed, 125 on a bad command line.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			// The checks make throwaway cgroups and directories: a Ctrl-C
+			// lets the check under way remove its own before doctor stops.
+			interrupt := make(chan os.Signal, 1)
+			signal.Notify(interrupt, unix.SIGINT, unix.SIGTERM)
+			defer signal.Stop(interrupt)
+
+			h := doctor.NewHost(global.stateDir)
+			opts := doctor.Options{
+				Explain:   global.explain,
+				Color:     sys.ColorWanted(global.noColor) && term.IsTerminal(int(os.Stdout.Fd())),
+				Interrupt: interrupt,
+			}
+			passed, err := doctor.Run(c.OutOrStdout(), h, doctor.Checks(), opts)
+			var stopped *doctor.Interrupted
+			if errors.As(err, &stopped) {
+				if sig, ok := stopped.Signal.(unix.Signal); ok {
+					return exit.Code(exit.SignalBase+int(sig), err)
+				}
+			}
+			if err != nil {
+				return err
+			}
+			if !passed {
+				return exit.Code(doctorFailed, nil)
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,88 @@
+package doctor
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// Host is where the checks look. NewHost points it at the real machine; the
+// unit tests point the files at fakes in a temp dir and replace the probes,
+// so each check's logic is tested without root or a particular kernel.
+type Host struct {
+	ProcSys     string // /proc/sys
+	Filesystems string // /proc/filesystems
+	Mountinfo   string // /proc/self/mountinfo
+	StateDir    string // --state-dir
+	Euid        int
+
+	Uname     func() (release, machine string, err error)
+	LookPath  func(file string) (string, error)
+	FreeBytes func(path string) (uint64, error)
+
+	// TryClone creates a process in a new namespace of the kind flag names
+	// (one CLONE_NEW* flag) and waits for it; nil when that worked.
+	TryClone func(flag uintptr) error
+	// TryMounts mounts an overlay and does a pivot_root in a throwaway mount
+	// namespace, with its scratch directories under dir.
+	TryMounts func(dir string) MountProbe
+	// TryCgroup makes and removes a cgroup named name in the hierarchy
+	// mounted at dir, and reports which of files the new cgroup has.
+	TryCgroup func(dir, name string, files []string) (present []string, err error)
+}
+
+// NewHost is the real machine, with workshop's state in stateDir.
+func NewHost(stateDir string) *Host {
+	return &Host{
+		ProcSys:     "/proc/sys",
+		Filesystems: "/proc/filesystems",
+		Mountinfo:   "/proc/self/mountinfo",
+		StateDir:    stateDir,
+		Euid:        os.Geteuid(),
+		Uname:       uname,
+		LookPath:    exec.LookPath,
+		FreeBytes:   freeBytes,
+		TryClone:    tryClone,
+		TryMounts:   tryMounts,
+		TryCgroup:   tryCgroup,
+	}
+}
+
+func uname() (release, machine string, err error) {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return "", "", err
+	}
+	return unix.ByteSliceToString(u.Release[:]), unix.ByteSliceToString(u.Machine[:]), nil
+}
+
+// freeBytes is the space left for files at path. It counts Bavail, not
+// Bfree: the blocks a filesystem reserves for root are meant to keep the
+// system alive when a disk fills, not for workshop's roots and images.
+func freeBytes(path string) (uint64, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		return 0, &fs.PathError{Op: "statfs", Path: path, Err: err}
+	}
+	return st.Bavail * uint64(st.Bsize), nil
+}
+
+// existingAncestor is dir, or its nearest parent that exists: where a state
+// dir not made yet will be made, and so the filesystem it will live on.
+func existingAncestor(dir string) string {
+	dir = filepath.Clean(dir)
+	for {
+		if _, err := os.Stat(dir); err == nil || !errors.Is(err, fs.ErrNotExist) {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return dir
+		}
+		dir = parent
+	}
+}
