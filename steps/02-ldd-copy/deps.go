@@ -1,0 +1,237 @@
+package lddcopy
+
+import (
+	"bufio"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/u-root/u-root/pkg/ldd"
+)
+
+// NotFoundError says a program named by the student is not on the host.
+type NotFoundError struct{ Name string }
+
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("%s: no such program on the host", e.Name)
+}
+
+// Lookup finds a program on the host: a name without a slash in the host's
+// PATH, as a shell would; a path as it is. The result is the path as found,
+// not with its symlinks resolved, so that the root gets the same names.
+func Lookup(name string) (string, error) {
+	if name == "" {
+		return "", &NotFoundError{Name: `""`}
+	}
+	p := name
+	if !strings.Contains(name, "/") {
+		found, err := exec.LookPath(name)
+		if err != nil {
+			return "", &NotFoundError{Name: name}
+		}
+		p = found
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	fi, err := os.Stat(abs)
+	if err != nil || !fi.Mode().IsRegular() {
+		return "", &NotFoundError{Name: name}
+	}
+	return abs, nil
+}
+
+// Program is one program to put in the root, and what it needs.
+type Program struct {
+	Path string // on the host
+	// Interp is the ELF interpreter (the dynamic loader), or for a script
+	// the program its "#!" line names. "" for a static binary.
+	Interp string
+	Script bool
+	// EnvProgram is what "#!/usr/bin/env python3" runs (python3): env
+	// finds it in the PATH, so it comes along too.
+	EnvProgram string
+	// Libs are the shared libraries the loader found, sorted.
+	Libs []string
+}
+
+// Static reports whether the program needs nothing but itself.
+func (p Program) Static() bool { return p.Interp == "" }
+
+// Resolve looks up each of names on the host (Lookup) and adds, after it,
+// the interpreter each script's "#!" line names (and what that needs), each
+// program once. It asks the dynamic loader for each binary's libraries.
+func Resolve(names []string) ([]Program, error) {
+	var progs []Program
+	seen := map[string]bool{}
+	var add func(name string, depth int) error
+	add = func(name string, depth int) error {
+		p, err := Lookup(name)
+		if err != nil {
+			return err
+		}
+		if seen[p] {
+			return nil
+		}
+		seen[p] = true
+		prog, err := inspect(p)
+		if err != nil {
+			return err
+		}
+		progs = append(progs, prog)
+		if prog.Script {
+			if depth > 4 {
+				return fmt.Errorf("%s: too many #! interpreters in a row", p)
+			}
+			if err := add(prog.Interp, depth+1); err != nil {
+				return fmt.Errorf("%s is a script run by %s: %w", p, prog.Interp, err)
+			}
+			if prog.EnvProgram != "" {
+				if err := add(prog.EnvProgram, depth+1); err != nil {
+					return fmt.Errorf("%s is a script run by env %s: %w", p, prog.EnvProgram, err)
+				}
+			}
+		}
+		return nil
+	}
+	for _, name := range names {
+		if err := add(name, 0); err != nil {
+			return nil, err
+		}
+	}
+	return progs, nil
+}
+
+// inspect reads what kind of program path is, and its libraries.
+func inspect(path string) (Program, error) {
+	prog := Program{Path: path}
+	if words, ok := shebang(path); ok {
+		prog.Script = true
+		prog.Interp = words[0]
+		if filepath.Base(words[0]) == "env" {
+			prog.EnvProgram = envProgram(words)
+		}
+		return prog, nil
+	}
+	interp, err := elfInterp(path)
+	if err != nil || interp == "" {
+		// Not ELF (we cannot know what it needs), or static: itself only.
+		return prog, nil
+	}
+	prog.Interp = interp
+	// ldd.List runs the loader with --list, as ldd(1) does, and returns the
+	// interpreter and the libraries in no particular order.
+	all, err := ldd.List(path)
+	if err != nil {
+		return prog, fmt.Errorf("list the libraries of %s: %w", path, err)
+	}
+	for _, l := range all {
+		if l != interp {
+			prog.Libs = append(prog.Libs, l)
+		}
+	}
+	sort.Strings(prog.Libs)
+	return prog, nil
+}
+
+// elfInterp returns the PT_INTERP of an ELF file: "" for a static binary.
+func elfInterp(path string) (string, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type != elf.PT_INTERP {
+			continue
+		}
+		b, err := io.ReadAll(p.Open())
+		if err != nil {
+			return "", fmt.Errorf("read the ELF interpreter of %s: %w", path, err)
+		}
+		return strings.TrimRight(string(b), "\x00"), nil
+	}
+	return "", nil
+}
+
+// shebang reads a script's "#!interp args…" line: the interpreter and its
+// arguments.
+func shebang(path string) (words []string, ok bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, false
+	}
+	defer f.Close()
+	line, err := bufio.NewReader(io.LimitReader(f, 256)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, false
+	}
+	rest, found := strings.CutPrefix(line, "#!")
+	words = strings.Fields(rest)
+	return words, found && len(words) > 0
+}
+
+// envProgram is the program "#!/usr/bin/env [-S] prog" runs.
+func envProgram(words []string) string {
+	for _, w := range words[1:] {
+		if !strings.HasPrefix(w, "-") && !strings.Contains(w, "=") {
+			return w
+		}
+	}
+	return ""
+}
+
+// Files returns every host path the programs need in the root, sorted:
+// the programs, and what ldd.FList finds for the dynamic ones (their
+// libraries and interpreter, each with the whole chain of symlinks that
+// leads to the real file).
+func Files(progs []Program) ([]string, error) {
+	set := map[string]bool{}
+	var dynamic []string
+	for _, p := range progs {
+		set[p.Path] = true
+		if !p.Script && !p.Static() {
+			dynamic = append(dynamic, p.Path)
+		}
+	}
+	if len(dynamic) > 0 {
+		deps, err := ldd.FList(dynamic...)
+		if err != nil {
+			return nil, fmt.Errorf("list the libraries of %s: %w", strings.Join(dynamic, ", "), err)
+		}
+		for _, d := range deps {
+			set[filepath.Clean(d)] = true
+		}
+	}
+	files := make([]string, 0, len(set))
+	for f := range set {
+		files = append(files, f)
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+// PrintDeps writes what each program needs the way ldd(1) prints it.
+func PrintDeps(w io.Writer, progs []Program) {
+	for _, p := range progs {
+		fmt.Fprintf(w, "%s:\n", p.Path)
+		switch {
+		case p.Script:
+			fmt.Fprintf(w, "\ta script: its #! line names %s, which comes along\n", p.Interp)
+		case p.Static():
+			fmt.Fprintf(w, "\tnot a dynamic executable\n")
+		default:
+			for _, l := range p.Libs {
+				fmt.Fprintf(w, "\t%s => %s\n", filepath.Base(l), l)
+			}
+			fmt.Fprintf(w, "\t%s (the ELF interpreter: the kernel runs it to load the rest)\n", p.Interp)
+		}
+	}
+}

@@ -1,0 +1,81 @@
+package lddcopy
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/sys"
+	chroot "github.com/workshop-dev/workshop/steps/01-chroot"
+)
+
+// Shell is the walkthrough's choice: every root of steps 2-4 has bash.
+const Shell = "/bin/bash"
+
+// Populate makes root (if missing) and copies into it each of bins (names
+// on the host PATH, or paths), the interpreters of scripts among them, and
+// the libraries and ELF interpreter of each dynamic binary, at the same
+// paths as on the host. It prints what each program needs the way ldd does,
+// narrates every change, and says what was already up to date. A name that
+// is not on the host is a *NotFoundError.
+func Populate(n *sys.Narrator, root string, bins []string) error {
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return err
+	}
+	progs, err := Resolve(bins)
+	if err != nil {
+		return err
+	}
+	n.Note("asking the dynamic loader what each program needs (ldd does the same: it runs the ELF interpreter with --list)")
+	PrintDeps(n.Writer(), progs)
+	files, err := Files(progs)
+	if err != nil {
+		return err
+	}
+	if err := chroot.MakeRoot(n, root); err != nil {
+		return err
+	}
+	n.Note("copying %d files and symlinks into %s, each to the same path it has on the host", len(files), root)
+	c := newCopier(n, root)
+	for _, f := range files {
+		if err := c.place(f); err != nil {
+			return err
+		}
+	}
+	if c.copied+c.linked+c.made == 0 {
+		n.Note("nothing to copy: all %d files and symlinks are already up to date in %s", c.upToDate, root)
+	} else {
+		n.Note("copied %d files, made %d symlinks and %d directories; %d already up to date", c.copied, c.linked, c.made, c.upToDate)
+	}
+	return nil
+}
+
+// Step is step 2: populate root with bash, the command's program and bins,
+// then run the command in the root as `chroot my-new-root CMD` does. With no
+// command it runs bash: interactive when stdin is a terminal, otherwise
+// reading commands from stdin. It returns the command's exit status (127
+// when it is not in the root, 126 when it cannot be executed).
+func Step(n *sys.Narrator, root string, bins, argv []string, stdin io.Reader, stdout, stderr io.Writer) (status int, err error) {
+	want := []string{Shell}
+	path := ""
+	if len(argv) == 0 {
+		// execve("/bin/bash", ["bash"]): the very call that failed in step 1.
+		path, argv = Shell, []string{"bash"}
+	} else if p, err := Lookup(argv[0]); err == nil {
+		want = append(want, p)
+	} else {
+		n.Note("%s is not on the host either, so the root will not have it", argv[0])
+	}
+	want = append(want, bins...)
+	if err := Populate(n, root, want); err != nil {
+		return exit.ToolFailed, err
+	}
+	n.Note("now the walkthrough's `chroot %s %s`", root, argv[0])
+	status, err = chroot.RunProgram(n, root, path, argv, stdin, stdout, stderr)
+	if err != nil {
+		return status, fmt.Errorf("run %s in %s: %w", argv[0], root, err)
+	}
+	return status, nil
+}

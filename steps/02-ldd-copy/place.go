@@ -1,0 +1,263 @@
+package lddcopy
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/workshop-dev/workshop/internal/sys"
+	"golang.org/x/sys/unix"
+)
+
+// copier puts host files at the same paths inside a root.
+//
+// Every path it writes to is one it resolved itself inside the root, so a
+// symlink in the root (bin -> usr/bin, or an absolute one a student made)
+// is followed the way the chroot will follow it, never out to the host.
+// A file is always created with O_NOFOLLOW, and an existing symlink in its
+// place is removed first: nothing is ever written through a link.
+type copier struct {
+	n    *sys.Narrator
+	root string // absolute
+
+	done map[string]bool   // host paths placed, and root paths written
+	dirs map[string]string // host directory -> the same directory in the root
+
+	copied, linked, made, upToDate int
+}
+
+func newCopier(n *sys.Narrator, root string) *copier {
+	return &copier{n: n, root: root, done: map[string]bool{}, dirs: map[string]string{"/": root}}
+}
+
+// place puts the host path p (absolute) at the same path in the root: a
+// symlink as a symlink (and then what it points to), a file as a copy.
+func (c *copier) place(p string) error {
+	p = filepath.Clean(p)
+	if c.done[p] {
+		return nil
+	}
+	c.done[p] = true
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return err
+	}
+	dir, err := c.dir(filepath.Dir(p))
+	if err != nil {
+		return err
+	}
+	dest := filepath.Join(dir, filepath.Base(p))
+	switch {
+	case fi.Mode()&os.ModeSymlink != 0:
+		target, err := os.Readlink(p)
+		if err != nil {
+			return err
+		}
+		if err := c.link(target, dest); err != nil {
+			return err
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(p), target)
+		}
+		return c.place(target)
+	case fi.Mode().IsRegular():
+		return c.copyFile(p, dest, fi)
+	default:
+		return fmt.Errorf("%s is neither a file nor a symlink: cannot copy it into a root", p)
+	}
+}
+
+// dir returns the root's copy of the host directory d, making what is
+// missing: a directory as a directory (with the host's mode), a symlink
+// (merged /usr: /bin -> usr/bin) as the same symlink, and what it points to.
+func (c *copier) dir(d string) (string, error) {
+	if in, ok := c.dirs[d]; ok {
+		return in, nil
+	}
+	parent, err := c.dir(filepath.Dir(d))
+	if err != nil {
+		return "", err
+	}
+	in := filepath.Join(parent, filepath.Base(d))
+	resolved, err := c.ensureDir(d, in)
+	if err != nil {
+		return "", err
+	}
+	c.dirs[d] = resolved
+	return resolved, nil
+}
+
+func (c *copier) ensureDir(host, in string) (string, error) {
+	fi, err := os.Lstat(in)
+	switch {
+	case err == nil && fi.IsDir():
+		return in, nil
+	case err == nil && fi.Mode()&os.ModeSymlink != 0:
+		// Already a symlink in the root: follow it inside the root.
+		return c.inRootDir(in)
+	case err == nil:
+		return "", fmt.Errorf("%s is in the way: it should be a directory", in)
+	case !os.IsNotExist(err):
+		return "", err
+	}
+	hfi, err := os.Lstat(host)
+	if err == nil && hfi.Mode()&os.ModeSymlink != 0 {
+		target, err := os.Readlink(host)
+		if err != nil {
+			return "", err
+		}
+		if err := c.n.Symlink(target, in); err != nil {
+			return "", err
+		}
+		c.linked++
+		return c.inRootDir(in)
+	}
+	mode := uint32(0o755)
+	if err == nil {
+		mode = uint32(hfi.Sys().(*syscall.Stat_t).Mode & 0o7777)
+	}
+	if err := c.n.Mkdir(in, mode); err != nil {
+		return "", err
+	}
+	c.made++
+	return in, nil
+}
+
+// inRootDir resolves the symlink at in the way a process chrooted in the
+// root would, and makes sure the directory it names exists.
+func (c *copier) inRootDir(in string) (string, error) {
+	resolved, err := securejoin.SecureJoin(c.root, strings.TrimPrefix(in, c.root))
+	if err != nil {
+		return "", err
+	}
+	rel := "/" + strings.TrimPrefix(strings.TrimPrefix(resolved, c.root), "/")
+	return c.dir(filepath.Clean(rel))
+}
+
+// link makes the symlink dest -> target, unless it is there already.
+func (c *copier) link(target, dest string) error {
+	if c.done[dest] {
+		return nil
+	}
+	c.done[dest] = true
+	fi, err := os.Lstat(dest)
+	if err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		if old, _ := os.Readlink(dest); old == target {
+			c.upToDate++
+			return nil
+		}
+	}
+	if err == nil {
+		if fi.IsDir() {
+			return fmt.Errorf("%s is a directory in the root, where the host has a symlink to %s", dest, target)
+		}
+		if err := c.n.Unlink(dest); err != nil {
+			return err
+		}
+	}
+	if err := c.n.Symlink(target, dest); err != nil {
+		return err
+	}
+	c.linked++
+	return nil
+}
+
+// copyFile copies the host file src to dest, as cp -p does, unless dest is
+// already a file of the same size and modification time.
+func (c *copier) copyFile(src, dest string, fi os.FileInfo) error {
+	if c.done[dest] {
+		return nil
+	}
+	c.done[dest] = true
+	st := fi.Sys().(*syscall.Stat_t)
+	old, err := os.Lstat(dest)
+	if err == nil {
+		switch {
+		case old.Mode().IsRegular() && old.Size() == fi.Size() && old.ModTime().Equal(fi.ModTime()):
+			c.upToDate++
+			return nil
+		case old.IsDir():
+			return fmt.Errorf("%s is a directory in the root, where the host has a file", dest)
+		case old.Mode()&os.ModeSymlink != 0:
+			// Never write through a link: replace it.
+			if err := c.n.Unlink(dest); err != nil {
+				return err
+			}
+		}
+	}
+	mode := uint32(st.Mode & 0o7777)
+	in, err := c.n.Openat(src, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	out, err := c.n.Openat(dest, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_CLOEXEC, mode)
+	if err != nil {
+		c.n.CloseFd(in)
+		return err
+	}
+	err = c.copyBytes(in, out, int(fi.Size()))
+	if err == nil {
+		err = c.n.Fchmod(out, mode)
+	}
+	if err == nil {
+		err = c.n.Futimens(out, unix.Timespec(st.Atim), unix.Timespec(st.Mtim))
+	}
+	if cerr := c.n.CloseFd(out); err == nil {
+		err = cerr
+	}
+	c.n.CloseFd(in)
+	if err != nil {
+		return fmt.Errorf("copy %s to %s: %w", src, dest, err)
+	}
+	c.copied++
+	return nil
+}
+
+// copyBytes asks the kernel to copy (copy_file_range), and falls back to
+// read and write when it cannot between these two filesystems.
+func (c *copier) copyBytes(in, out, size int) error {
+	left := size
+	for left > 0 {
+		k, err := c.n.CopyFileRange(in, out, left)
+		if err != nil {
+			if left == size && cannotCopyRange(err) {
+				return c.readWrite(in, out)
+			}
+			return err
+		}
+		if k == 0 {
+			break // the file shrank while we copied it
+		}
+		left -= k
+	}
+	return nil
+}
+
+func cannotCopyRange(err error) bool {
+	return errors.Is(err, unix.EXDEV) || errors.Is(err, unix.ENOSYS) ||
+		errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EINVAL)
+}
+
+func (c *copier) readWrite(in, out int) error {
+	buf := make([]byte, 1<<20)
+	for {
+		r, err := c.n.Read(in, buf)
+		if err != nil {
+			return err
+		}
+		if r == 0 {
+			return nil
+		}
+		for data := buf[:r]; len(data) > 0; {
+			w, err := c.n.Write(out, data)
+			if err != nil {
+				return err
+			}
+			data = data[w:]
+		}
+	}
+}
