@@ -1,0 +1,122 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/workshop-dev/workshop/internal/exit"
+	namespaces "github.com/workshop-dev/workshop/steps/03-namespaces"
+)
+
+func init() {
+	var f runFlags
+	var initFlag bool
+	var mapUsers string
+	c := &cobra.Command{
+		Use:   "3 [--root DIR] [--ns LIST] [--hostname NAME] [--init] [--map-users root|HOSTUID[:COUNT]] [-- CMD ARGS…]",
+		Short: "namespaces: the chrooted shell gets its own mounts, hostname, IPC, network, PIDs and users",
+		Long: `Step 3 does what the walkthrough's
+  unshare --mount --uts --ipc --net --pid --fork --user --map-root-user chroot my-new-root bash
+does, plus the cgroup namespace: workshop re-executes itself with the clone
+flags of the namespaces (--ns, default all seven), writes the uid and gid maps,
+and inside sets the hostname, makes mounts private, mounts /proc and a minimal
+/dev, chroots and runs the command (default: bash), which is PID 1.
+
+--map-users root (the default) maps root inside to you outside, as
+--map-root-user does; --map-users 100000:65536 maps root inside to host uid
+100000, a user with no rights on the host.
+--init runs a tiny init as PID 1 that reaps zombies and passes signals on.`,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) > 0 && c.ArgsLenAtDash() != 0 {
+				return usageError("put the command after --: workshop step 3 [flags] -- %s", strings.Join(args, " "))
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			if err := requireRoot("step 3"); err != nil {
+				return err
+			}
+			if _, err := namespaces.ParseNamespaces(f.ns); err != nil {
+				return usageError("--ns: %v", err)
+			}
+			uidMap, gidMap, err := parseMapUsers(mapUsers)
+			if err != nil {
+				return err
+			}
+			root := f.root
+			if root == "" {
+				root = filepath.Join(global.stateDir, "my-new-root")
+			} else if err := checkRootFlag(root); err != nil {
+				return err
+			} else if _, err := os.Stat(root); err != nil {
+				return usageError("--root %s: there is no such directory", root)
+			}
+			cmdArgs := args
+			if len(cmdArgs) == 0 {
+				// Interactive on a terminal; otherwise bash reads its
+				// commands from stdin, so the step works in a pipe.
+				cmdArgs = []string{"/bin/bash"}
+			}
+			n := narrator()
+			if err := ensureCommand(root, cmdArgs[0]); err != nil {
+				return err
+			}
+			status, err := namespaces.Run(n, namespaces.Config{
+				Root:       root,
+				Args:       cmdArgs,
+				Namespaces: f.ns,
+				Hostname:   f.hostname,
+				UIDMap:     uidMap,
+				GIDMap:     gidMap,
+				Init:       initFlag,
+				Stdin:      os.Stdin,
+				Stdout:     os.Stdout,
+				Stderr:     os.Stderr,
+			})
+			if err != nil {
+				return exit.Errorf(exit.ToolFailed, "step 3: %v", err)
+			}
+			if status != 0 {
+				return exit.Code(status, nil)
+			}
+			return nil
+		},
+	}
+	addRunFlags(c, &f, withRoot|withNamespaces)
+	c.Flags().BoolVar(&initFlag, "init", false, "run a tiny init as PID 1 that reaps zombies and passes signals on (docker run --init)")
+	c.Flags().StringVar(&mapUsers, "map-users", "root", "user namespace map: 'root' (root inside is you outside, as --map-root-user) or HOSTUID[:COUNT] (root inside is host uid HOSTUID)")
+	addStep(stepInfo{N: 3, Name: "namespaces", Short: "unshare: the chrooted shell gets its own namespaces, and is PID 1", Cmd: c})
+}
+
+// parseMapUsers reads --map-users: "root", or "HOSTUID[:COUNT]" for a range
+// of host ids (the same numbers for uids and gids).
+func parseMapUsers(s string) (uidMap, gidMap []namespaces.IDMap, err error) {
+	if s == "root" {
+		return nil, nil, nil
+	}
+	startText, countText, hasCount := strings.Cut(s, ":")
+	start, err1 := strconv.Atoi(startText)
+	count := namespaces.DefaultRangeCount
+	var err2 error
+	if hasCount {
+		count, err2 = strconv.Atoi(countText)
+	}
+	if err1 != nil || err2 != nil || start < 1 || count < 1 {
+		return nil, nil, usageError("--map-users %q: give 'root', or the first host uid of a range and its size, e.g. 100000:65536", s)
+	}
+	m := namespaces.HostRange(start, count)
+	return m, m, nil
+}
+
+// ensureCommand makes sure the root holds the command before the container
+// starts. Until step 2's package exists, it can only say what is missing.
+func ensureCommand(root, name string) error {
+	if _, err := os.Stat(root); errors.Is(err, os.ErrNotExist) {
+		return exit.Errorf(exit.ToolFailed, "there is no root at %s yet: run step 2 first (sudo workshop step 2), which fills it", root)
+	}
+	return nil
+}

@@ -1,0 +1,169 @@
+package sys
+
+import (
+	"fmt"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// The calls of step 3 (namespaces): becoming root inside a user namespace,
+// making a namespace after the fact, the container's /dev, and the tiny init
+// that reaps zombies as PID 1.
+
+func init() {
+	glosses["setresuid"] = "set the real, effective and saved user ids (root inside the user namespace)"
+	glosses["setresgid"] = "set the real, effective and saved group ids"
+	glosses["setgroups"] = "set the supplementary groups (none: drop the host's)"
+	glosses["prctl"] = "change a property of this process"
+	glosses["umask"] = "set the bits that new files' modes lose"
+	glosses["ioctl"] = "a device-specific request; TIOCSPGRP: which process group owns the terminal"
+}
+
+// Setresuid calls setresuid(2). Go makes it on every thread of the process,
+// since credentials are per thread in Linux.
+func (n *Narrator) Setresuid(r, e, s int) error {
+	err := unix.Setresuid(r, e, s)
+	n.record("setresuid", fmt.Sprintf("%d, %d, %d", r, e, s), 0, err)
+	if err != nil {
+		return fmt.Errorf("setresuid(%d, %d, %d): %w", r, e, s, err)
+	}
+	return nil
+}
+
+// Setresgid calls setresgid(2).
+func (n *Narrator) Setresgid(r, e, s int) error {
+	err := unix.Setresgid(r, e, s)
+	n.record("setresgid", fmt.Sprintf("%d, %d, %d", r, e, s), 0, err)
+	if err != nil {
+		return fmt.Errorf("setresgid(%d, %d, %d): %w", r, e, s, err)
+	}
+	return nil
+}
+
+// Setgroups calls setgroups(2).
+func (n *Narrator) Setgroups(gids []int) error {
+	err := unix.Setgroups(gids)
+	parts := make([]string, len(gids))
+	for i, g := range gids {
+		parts[i] = fmt.Sprint(g)
+	}
+	n.record("setgroups", fmt.Sprintf("%d, [%s]", len(gids), strings.Join(parts, ", ")), 0, err)
+	if err != nil {
+		return fmt.Errorf("setgroups: %w", err)
+	}
+	return nil
+}
+
+// Unshare calls unshare(2): this process moves into new namespaces.
+func (n *Narrator) Unshare(flags uintptr) error {
+	err := unix.Unshare(int(flags))
+	n.record("unshare", CloneFlagString(flags), 0, err)
+	if err != nil {
+		return fmt.Errorf("unshare(%s): %w", CloneFlagString(flags), err)
+	}
+	return nil
+}
+
+// ClearAmbientCaps calls prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL) on
+// the calling thread (capabilities are per thread: lock it first).
+func (n *Narrator) ClearAmbientCaps() error {
+	err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+	n.record("prctl", "PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0", 0, err)
+	if err != nil {
+		return fmt.Errorf("prctl(PR_CAP_AMBIENT_CLEAR_ALL): %w", err)
+	}
+	return nil
+}
+
+// SetParentDeathSignal calls prctl(PR_SET_PDEATHSIG, sig) on the calling thread.
+func (n *Narrator) SetParentDeathSignal(sig unix.Signal) error {
+	err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(sig), 0, 0, 0)
+	n.record("prctl", "PR_SET_PDEATHSIG, "+unix.SignalName(sig), 0, err)
+	if err != nil {
+		return fmt.Errorf("prctl(PR_SET_PDEATHSIG): %w", err)
+	}
+	return nil
+}
+
+// Umask calls umask(2) and returns the previous mask, printed in octal as
+// strace does: umask(000) = 022.
+func (n *Narrator) Umask(mask int) int {
+	old := unix.Umask(mask)
+	n.line("umask", fmt.Sprintf("%03o", mask), fmt.Sprintf("= %03o", old))
+	return old
+}
+
+// CreateFile creates an empty file (failing if it exists), as touch would,
+// shown as the two calls it is: openat with O_CREAT|O_EXCL, and close.
+func (n *Narrator) CreateFile(path string, mode uint32) error {
+	const flags = unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_CLOEXEC
+	fd, err := unix.Openat(unix.AT_FDCWD, path, flags, mode)
+	n.record("openat", "AT_FDCWD, "+quote(path)+", "+openFlagString(flags)+", "+modeString(mode), fd, err)
+	if err != nil {
+		return wrap("create", path, err)
+	}
+	cerr := unix.Close(fd)
+	n.record("close", fmt.Sprint(fd), 0, cerr)
+	return wrap("close", path, cerr)
+}
+
+// Wait4 calls wait4(pid, &status, options, NULL) and prints the status the
+// way strace decodes it.
+func (n *Narrator) Wait4(pid int, options int) (int, unix.WaitStatus, error) {
+	var ws unix.WaitStatus
+	wpid, err := unix.Wait4(pid, &ws, options, nil)
+	status := "[" + WaitStatusString(ws) + "]"
+	if err != nil || wpid == 0 {
+		status = "NULL" // nothing was written (strace shows the pointer)
+	}
+	opts := "0"
+	if options&unix.WNOHANG != 0 {
+		opts = "WNOHANG"
+	}
+	n.record("wait4", fmt.Sprintf("%d, %s, %s, NULL", pid, status, opts), wpid, err)
+	if err != nil {
+		return wpid, ws, fmt.Errorf("wait4(%d): %w", pid, err)
+	}
+	return wpid, ws, nil
+}
+
+// WaitStatusString decodes a wait status as strace prints it:
+// {WIFEXITED(s) && WEXITSTATUS(s) == 0} or {WIFSIGNALED(s) && WTERMSIG(s) == SIGTERM}.
+func WaitStatusString(ws unix.WaitStatus) string {
+	switch {
+	case ws.Exited():
+		return fmt.Sprintf("{WIFEXITED(s) && WEXITSTATUS(s) == %d}", ws.ExitStatus())
+	case ws.Signaled():
+		core := ""
+		if ws.CoreDump() {
+			core = " && WCOREDUMP(s)"
+		}
+		return fmt.Sprintf("{WIFSIGNALED(s) && WTERMSIG(s) == %s%s}", unix.SignalName(ws.Signal()), core)
+	case ws.Stopped():
+		return fmt.Sprintf("{WIFSTOPPED(s) && WSTOPSIG(s) == %s}", unix.SignalName(ws.StopSignal()))
+	}
+	return fmt.Sprintf("%#x", uint32(ws))
+}
+
+// SetForegroundGroup calls ioctl(fd, TIOCSPGRP, &pgrp): the terminal on fd
+// now sends its keyboard signals (Ctrl-C…) to process group pgrp.
+func (n *Narrator) SetForegroundGroup(fd, pgrp int) error {
+	err := unix.IoctlSetPointerInt(fd, unix.TIOCSPGRP, pgrp)
+	n.record("ioctl", fmt.Sprintf("%d, TIOCSPGRP, [%d]", fd, pgrp), 0, err)
+	if err != nil {
+		return fmt.Errorf("ioctl(TIOCSPGRP): %w", err)
+	}
+	return nil
+}
+
+// SetChildSubreaper calls prctl(PR_SET_CHILD_SUBREAPER, 1): orphans among
+// this process's descendants become its children, as they would PID 1's.
+func (n *Narrator) SetChildSubreaper() error {
+	err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+	n.record("prctl", "PR_SET_CHILD_SUBREAPER, 1", 0, err)
+	if err != nil {
+		return fmt.Errorf("prctl(PR_SET_CHILD_SUBREAPER): %w", err)
+	}
+	return nil
+}

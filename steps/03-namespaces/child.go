@@ -1,0 +1,238 @@
+package namespaces
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/reexec"
+	"github.com/workshop-dev/workshop/internal/sys"
+	"golang.org/x/sys/unix"
+)
+
+// spec is what the parent sends the container's first process on fd 3.
+type spec struct {
+	Narration sys.Options       `json:"narration"`
+	ID        string            `json:"id"`
+	Hostname  string            `json:"hostname"` // "" without a UTS namespace
+	Root      string            `json:"root"`     // absolute
+	Args      []string          `json:"args"`
+	Env       []string          `json:"env"`
+	Flags     uintptr           `json:"flags"` // the CLONE_NEW* flags asked for, cgroup included
+	PivotRoot bool              `json:"pivotRoot"`
+	Init      bool              `json:"init"`
+	Terminal  bool              `json:"terminal"` // stdin is a terminal, handed to this process group
+	HostNS    map[string]string `json:"hostNS"`   // workshop's /proc/self/ns links, for the table
+	HostPid   int               `json:"hostPid"`  // workshop's pid
+}
+
+func (s *spec) has(flag uintptr) bool { return s.Flags&flag != 0 }
+
+// oldRootName is where pivot_root puts the host's root, inside the new one,
+// until it is detached.
+const oldRootName = ".oldroot"
+
+func init() { reexec.Register(initName, containerInit) }
+
+// containerInit is the container's first process: `workshop __init
+// namespaces`, already in its new namespaces. It waits for the parent's
+// go, sets the container up, one narrated syscall after the other, and
+// becomes the command (or, with --init, runs it as its child).
+func containerInit() int {
+	// Capabilities and the parent-death signal belong to a thread, not to
+	// the process: keep every call of the setup, and the final execve or
+	// clone, on this one.
+	runtime.LockOSThread()
+
+	var s spec
+	if err := reexec.ReadSpec(&s); err != nil {
+		// The parent died or gave up before releasing us.
+		fmt.Fprintf(os.Stderr, "workshop: the container's init got no spec: %v\n", err)
+		return exit.ToolFailed
+	}
+	rep := reexec.ExecReporter()
+	n := sys.New(os.Stderr, s.Narration).WithPid(os.Getpid())
+	if err := setUp(n, &s); err != nil {
+		fmt.Fprintf(os.Stderr, "workshop: setting up the container: %v\n", err)
+		return exit.ToolFailed
+	}
+	if s.Init {
+		return runInit(n, &s)
+	}
+	return execCommand(n, &s, rep)
+}
+
+// setUp is the lesson of step 3 as code: each namespace is put to use.
+func setUp(n *sys.Narrator, s *spec) error {
+	if s.has(unix.CLONE_NEWUSER) {
+		if err := becomeRoot(n); err != nil {
+			return err
+		}
+	}
+	// If workshop dies, the kernel kills the container rather than leave it
+	// running with nobody to wait for it. (Set here, after the uid change,
+	// which clears it.)
+	if err := n.Because("if workshop dies, the kernel kills this process").SetParentDeathSignal(unix.SIGKILL); err != nil {
+		return err
+	}
+	if s.has(unix.CLONE_NEWUSER) {
+		// The ambient capabilities that carried us through our own execve
+		// must not reach the command: a container's processes should get
+		// capabilities only the ordinary way, as root of their namespace.
+		if err := n.ClearAmbientCaps(); err != nil {
+			return err
+		}
+	}
+	if s.has(unix.CLONE_NEWCGROUP) {
+		// Made now, not at clone: see Start. The cgroup this process is in
+		// now becomes the "/" it sees in /proc/self/cgroup.
+		if err := n.Because("a new cgroup namespace, rooted at the cgroup we are in now").Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return err
+		}
+	}
+	if s.has(unix.CLONE_NEWUTS) {
+		if err := n.Sethostname(s.Hostname); err != nil {
+			return err
+		}
+	} else {
+		n.Note("no UTS namespace: the hostname stays the host's (setting it would rename the host)")
+	}
+	if s.has(unix.CLONE_NEWNS) {
+		if err := mountAll(n, s); err != nil {
+			return err
+		}
+	} else {
+		n.Note("no mount namespace: nothing is mounted, since a mount here would be the host's; the root gets no /proc or /dev")
+	}
+	if err := showNamespaces(n, s); err != nil {
+		return err
+	}
+	return enterRoot(n, s)
+}
+
+// becomeRoot makes this process root of its user namespace. With the
+// default map ("0 <our uid> 1") it already is. With a host range
+// ("0 100000 65536") our host uid 0 is not in the map, so we are nobody
+// (65534) inside until we set our ids to 0 (host uid 100000): the
+// capabilities the namespace gave us allow it.
+func becomeRoot(n *sys.Narrator) error {
+	if os.Getuid() == 0 && os.Getgid() == 0 {
+		return nil
+	}
+	n.Note("this process's host ids are not in the map, so inside it is uid %d: it becomes uid 0 of the namespace", os.Getuid())
+	if err := n.Setresgid(0, 0, 0); err != nil {
+		return err
+	}
+	// Drop host root's supplementary groups, which the map does not show
+	// (unless setgroups was denied, as with the default map).
+	if b, err := os.ReadFile("/proc/self/setgroups"); err == nil && strings.TrimSpace(string(b)) == "allow" {
+		if err := n.Setgroups([]int{}); err != nil {
+			return err
+		}
+	}
+	return n.Setresuid(0, 0, 0)
+}
+
+// mountAll makes the container's mounts, inside its mount namespace only.
+func mountAll(n *sys.Narrator, s *spec) error {
+	// A new mount namespace starts as a copy of the host's, and on a
+	// systemd host "/" is a shared mount: a mount made under it would
+	// propagate back to the host's namespace (mount_namespaces(7), "shared
+	// subtrees"). Making every mount private first keeps ours here.
+	// (The source of a propagation change is ignored; "none" is what
+	// mount --make-rprivate / passes.)
+	if err := n.Because("make every mount private: nothing we mount propagates to the host").Mount("none", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return err
+	}
+	if s.PivotRoot {
+		// pivot_root needs the new root to be a mount point: bind it onto
+		// itself (with MS_REC, so mounts already under it come along).
+		if err := n.Because("pivot_root needs a mount point: bind the root onto itself").Mount(s.Root, s.Root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return err
+		}
+	}
+	if err := mountProc(n, s); err != nil {
+		return err
+	}
+	return makeDev(n, filepath.Join(s.Root, "dev"))
+}
+
+// mountProc mounts a procfs for the container: /proc shows the processes of
+// the PID namespace of the process that mounts it, so `ps` inside sees
+// only the container.
+func mountProc(n *sys.Narrator, s *spec) error {
+	if s.has(unix.CLONE_NEWUSER) && !s.has(unix.CLONE_NEWPID) {
+		n.Note("no PID namespace: a user namespace may mount /proc only for a PID namespace it owns, so the root gets no /proc")
+		return nil
+	}
+	if !s.has(unix.CLONE_NEWPID) {
+		n.Note("no PID namespace: this /proc shows every process of the host")
+	}
+	return n.Because("a /proc for this PID namespace").Mount("proc", filepath.Join(s.Root, "proc"), "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+}
+
+// showNamespaces prints the namespace table: workshop's (sent by the parent)
+// beside this process's own.
+func showNamespaces(n *sys.Narrator, s *spec) error {
+	mine, err := readNamespaces("self")
+	if err != nil {
+		return err
+	}
+	printTable(n.Writer(), s.HostPid, s.HostNS, os.Getpid(), mine)
+	return nil
+}
+
+// enterRoot makes the root directory the container's "/": chroot(2) as the
+// walkthrough does, or pivot_root(2), which also takes the host's root out of
+// reach (step 1's escape climbs out of a chroot, not out of a pivot_root).
+func enterRoot(n *sys.Narrator, s *spec) error {
+	if !s.PivotRoot {
+		if err := n.Chroot(s.Root); err != nil {
+			return err
+		}
+		return n.Chdir("/")
+	}
+	if err := n.PivotRoot(s.Root, filepath.Join(s.Root, oldRootName)); err != nil {
+		return err
+	}
+	if err := n.Chdir("/"); err != nil {
+		return err
+	}
+	old := "/" + oldRootName
+	if err := n.Because("detach the host's root: nothing of it stays reachable").Unmount(old, unix.MNT_DETACH); err != nil {
+		return err
+	}
+	if err := n.Rmdir(old); err != nil {
+		// Harmless (it is an empty directory now), and expected when root
+		// inside may not write to a root owned by host root.
+		n.Note("%s stays, empty: %v", old, errors.Unwrap(err))
+	}
+	return nil
+}
+
+// execCommand replaces this process with the command: the container's
+// PID 1 becomes the command itself, as with unshare --fork.
+func execCommand(n *sys.Narrator, s *spec, rep *sys.ExecReporter) int {
+	path, err := lookPath(s.Args[0], pathOf(s.Env))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "workshop: %v\n", err)
+		return exit.NotFound
+	}
+	err = n.Execve(path, s.Args, s.Env, rep)
+	return execFailed(s.Args[0], err)
+}
+
+// execFailed says why the command could not run and returns its exit code:
+// 127 when it is not there, 126 when it cannot be executed.
+func execFailed(name string, err error) int {
+	if errors.Is(err, unix.ENOENT) {
+		fmt.Fprintf(os.Stderr, "workshop: %s: not found in the container's root (or its interpreter or libraries are missing there)\n", name)
+		return exit.NotFound
+	}
+	fmt.Fprintf(os.Stderr, "workshop: %s: cannot be executed: %v\n", name, errors.Unwrap(err))
+	return exit.CannotInvoke
+}

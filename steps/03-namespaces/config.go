@@ -1,0 +1,190 @@
+package namespaces
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Config is what a container of step 3 is made of.
+type Config struct {
+	// Root is the container's root directory.
+	Root string
+	// Args is the command; Args[0] is looked up inside the root, on the
+	// container's PATH, after the chroot.
+	Args []string
+	// Env is the command's environment. Nil: a small default (PATH,
+	// HOME=/root, HOSTNAME, and TERM when workshop has one).
+	Env []string
+	// Namespaces are the names of the namespaces to make, of mount, uts,
+	// ipc, net, pid, user, cgroup. Nil means all seven; an empty, non-nil
+	// list means none (a plain chroot, as in step 2).
+	Namespaces []string
+	// Hostname is set in the new UTS namespace; "" means the container id.
+	Hostname string
+	// ID names the container; "" means a fresh ids.New().
+	ID string
+	// UIDMap and GIDMap map the container's user and group ids to the
+	// host's when a user namespace is made. Nil: root inside is the caller
+	// outside and no other id exists, as `unshare --map-root-user` writes it
+	// ("0 <uid> 1", setgroups denied). HostRange maps root to an
+	// unprivileged host range instead (Docker's userns-remap).
+	UIDMap, GIDMap []IDMap
+	// Init puts a tiny init as PID 1 that runs the command as its child,
+	// reaps zombies and forwards signals (docker run --init).
+	Init bool
+	// PivotRoot swaps the root mount with pivot_root(2) and detaches the old
+	// one, instead of chroot (step 6). It needs the mount namespace.
+	PivotRoot bool
+	// Stdin, Stdout and Stderr are the command's. An *os.File is passed to
+	// the command as it is (no copying); a terminal on Stdin is handed to
+	// the container's process group, so Ctrl-C goes to the command.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// IDMap is one line of /proc/PID/uid_map or gid_map (user_namespaces(7)):
+// Count ids from Inside in the container are the ids from Outside on the host.
+type IDMap struct {
+	Inside, Outside, Count int
+}
+
+func (m IDMap) String() string { return fmt.Sprintf("%d %d %d", m.Inside, m.Outside, m.Count) }
+
+// HostRange maps ids 0..count-1 of the container to host ids start..: root
+// inside is host uid start, a user with no rights on the host.
+func HostRange(start, count int) []IDMap { return []IDMap{{0, start, count}} }
+
+// RootMap maps root inside to id outside, and nothing else: what unshare
+// --map-root-user writes, with the caller's uid or gid.
+func RootMap(id int) []IDMap { return []IDMap{{0, id, 1}} }
+
+// DefaultRangeCount is the size of a HostRange when the user gives none: the
+// 65536 ids a subordinate range has in /etc/subuid.
+const DefaultRangeCount = 65536
+
+// A namespace, as namespaces(7) lists them:
+//
+//	Namespace Flag            Page                  Isolates
+//	Cgroup    CLONE_NEWCGROUP cgroup_namespaces(7)  Cgroup root directory
+//	IPC       CLONE_NEWIPC    ipc_namespaces(7)     System V IPC, POSIX message queues
+//	Network   CLONE_NEWNET    network_namespaces(7) Network devices, stacks, ports, etc.
+//	Mount     CLONE_NEWNS     mount_namespaces(7)   Mount points
+//	PID       CLONE_NEWPID    pid_namespaces(7)     Process IDs
+//	Time      CLONE_NEWTIME   time_namespaces(7)    Boot and monotonic clocks
+//	User      CLONE_NEWUSER   user_namespaces(7)    User and group IDs
+//	UTS       CLONE_NEWUTS    uts_namespaces(7)     Hostname and NIS domain name
+type namespace struct {
+	Name string  // as --ns takes it
+	Flag uintptr // the CLONE_NEW* flag
+	Link string  // its name in /proc/PID/ns/
+}
+
+// All lists the seven namespaces of the walkthrough (and of --ns) in the
+// order of unshare's options.
+var all = []namespace{
+	{"mount", unix.CLONE_NEWNS, "mnt"},
+	{"uts", unix.CLONE_NEWUTS, "uts"},
+	{"ipc", unix.CLONE_NEWIPC, "ipc"},
+	{"net", unix.CLONE_NEWNET, "net"},
+	{"pid", unix.CLONE_NEWPID, "pid"},
+	{"user", unix.CLONE_NEWUSER, "user"},
+	{"cgroup", unix.CLONE_NEWCGROUP, "cgroup"},
+}
+
+// Names returns the names --ns accepts, in order.
+func Names() []string {
+	names := make([]string, len(all))
+	for i, ns := range all {
+		names[i] = ns.Name
+	}
+	return names
+}
+
+// ParseNamespaces turns namespace names into CLONE_NEW* flags. Nil means
+// all seven. "mnt" is accepted for "mount", as /proc/PID/ns names it.
+func ParseNamespaces(names []string) (uintptr, error) {
+	if names == nil {
+		names = Names()
+	}
+	var flags uintptr
+	for _, raw := range names {
+		name := strings.ToLower(strings.TrimSpace(raw))
+		if name == "mnt" {
+			name = "mount"
+		}
+		found := false
+		for _, ns := range all {
+			if ns.Name == name {
+				flags |= ns.Flag
+				found = true
+			}
+		}
+		if !found {
+			return 0, fmt.Errorf("%q is not a namespace step 3 can make: choose from %s", raw, strings.Join(Names(), ","))
+		}
+	}
+	return flags, nil
+}
+
+// flagNames lists the names of the namespaces in flags, in order.
+func flagNames(flags uintptr) []string {
+	var names []string
+	for _, ns := range all {
+		if flags&ns.Flag != 0 {
+			names = append(names, ns.Name)
+		}
+	}
+	return names
+}
+
+// defaultPath is the PATH of a container when the caller gives no Env, the
+// one Docker gives an image that sets none.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// defaultEnv is the environment of the command when Config.Env is nil. It
+// does not leak workshop's own environment into the container (sudo's
+// variables, the student's HOME…), except TERM, without which an interactive
+// shell cannot draw.
+func defaultEnv(hostname string) []string {
+	env := []string{"PATH=" + defaultPath, "HOME=/root", "HOSTNAME=" + hostname}
+	if term, ok := os.LookupEnv("TERM"); ok {
+		env = append(env, "TERM="+term)
+	}
+	sort.Strings(env)
+	return env
+}
+
+// check validates a configuration before anything is made, so that a
+// mistake is one sentence and nothing to clean.
+func (cfg *Config) check(flags uintptr) error {
+	st, err := os.Stat(cfg.Root)
+	switch {
+	case err != nil:
+		return fmt.Errorf("the root %s: %w", cfg.Root, err)
+	case !st.IsDir():
+		return fmt.Errorf("the root %s is not a directory", cfg.Root)
+	}
+	if len(cfg.Args) == 0 || cfg.Args[0] == "" {
+		return fmt.Errorf("no command to run in the container")
+	}
+	if cfg.PivotRoot && flags&unix.CLONE_NEWNS == 0 {
+		return fmt.Errorf("pivot_root needs the mount namespace: add mount to --ns")
+	}
+	if cfg.Hostname != "" && flags&unix.CLONE_NEWUTS == 0 {
+		return fmt.Errorf("--hostname needs the uts namespace, or it would rename the host: add uts to --ns")
+	}
+	if len(cfg.Hostname) > 64 {
+		return fmt.Errorf("the hostname %q is longer than the kernel's 64 characters", cfg.Hostname)
+	}
+	for _, m := range append(append([]IDMap{}, cfg.UIDMap...), cfg.GIDMap...) {
+		if m.Inside < 0 || m.Outside < 0 || m.Count < 1 {
+			return fmt.Errorf("the id map %q is not valid: ids are not negative and a range holds at least one id", m.String())
+		}
+	}
+	return nil
+}

@@ -1,0 +1,163 @@
+package namespaces
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestParseNamespaces(t *testing.T) {
+	allFlags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWNET | unix.CLONE_NEWPID | unix.CLONE_NEWUSER | unix.CLONE_NEWCGROUP)
+	for _, tc := range []struct {
+		in   []string
+		want uintptr
+	}{
+		{nil, allFlags},
+		{[]string{}, 0},
+		{[]string{"uts"}, unix.CLONE_NEWUTS},
+		{[]string{"mnt", "PID"}, unix.CLONE_NEWNS | unix.CLONE_NEWPID},
+		{[]string{"mount", "uts", "ipc", "net", "pid", "user", "cgroup"}, allFlags},
+	} {
+		got, err := ParseNamespaces(tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("ParseNamespaces(%q) = %#x, %v; want %#x", tc.in, got, err, tc.want)
+		}
+	}
+	_, err := ParseNamespaces([]string{"uts", "time"})
+	if err == nil || !strings.Contains(err.Error(), `"time" is not a namespace`) || !strings.Contains(err.Error(), "mount,uts,ipc,net,pid,user,cgroup") {
+		t.Errorf(`ParseNamespaces(["uts" "time"]) error = %v, want one naming "time" and the choices`, err)
+	}
+}
+
+func TestFlagNamesFollowsUnshareOrder(t *testing.T) {
+	got := strings.Join(flagNames(unix.CLONE_NEWCGROUP|unix.CLONE_NEWNS|unix.CLONE_NEWPID), ",")
+	if got != "mount,pid,cgroup" {
+		t.Errorf("flagNames = %q, want mount,pid,cgroup", got)
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ok := Config{Root: dir, Args: []string{"sh"}}
+	for _, tc := range []struct {
+		name  string
+		cfg   Config
+		flags uintptr
+		want  string // "" for no error
+	}{
+		{"fine", ok, unix.CLONE_NEWNS | unix.CLONE_NEWUTS, ""},
+		{"missing root", Config{Root: filepath.Join(dir, "nope"), Args: []string{"sh"}}, 0, "no such file"},
+		{"root is a file", Config{Root: file, Args: []string{"sh"}}, 0, "is not a directory"},
+		{"no command", Config{Root: dir}, 0, "no command"},
+		{"pivot without mount ns", Config{Root: dir, Args: []string{"sh"}, PivotRoot: true}, unix.CLONE_NEWUTS, "pivot_root needs the mount namespace"},
+		{"hostname without uts", Config{Root: dir, Args: []string{"sh"}, Hostname: "box"}, unix.CLONE_NEWNS, "would rename the host"},
+		{"long hostname", Config{Root: dir, Args: []string{"sh"}, Hostname: strings.Repeat("h", 65)}, unix.CLONE_NEWUTS, "64 characters"},
+		{"bad map", Config{Root: dir, Args: []string{"sh"}, UIDMap: []IDMap{{0, 100000, 0}}}, unix.CLONE_NEWUSER, "not valid"},
+	} {
+		err := tc.cfg.check(tc.flags)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: check() = %v, want nil", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: check() = %v, want an error with %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestIDMaps(t *testing.T) {
+	if got := string(formatIDMap(RootMap(1000))); got != "0 1000 1\n" {
+		t.Errorf("formatIDMap(RootMap(1000)) = %q, want %q", got, "0 1000 1\n")
+	}
+	if got := string(formatIDMap(HostRange(100000, 65536))); got != "0 100000 65536\n" {
+		t.Errorf("formatIDMap(HostRange(100000, 65536)) = %q", got)
+	}
+}
+
+func TestDefaultEnv(t *testing.T) {
+	t.Setenv("TERM", "xterm")
+	t.Setenv("SECRET", "host only")
+	env := strings.Join(defaultEnv("box"), " ")
+	for _, want := range []string{"PATH=" + defaultPath, "HOME=/root", "HOSTNAME=box", "TERM=xterm"} {
+		if !strings.Contains(env, want) {
+			t.Errorf("defaultEnv = %q, want it to hold %q", env, want)
+		}
+	}
+	if strings.Contains(env, "SECRET") {
+		t.Errorf("defaultEnv = %q leaks workshop's environment", env)
+	}
+}
+
+func TestLookPath(t *testing.T) {
+	dir := t.TempDir()
+	bin, sbin := filepath.Join(dir, "bin"), filepath.Join(dir, "sbin")
+	for _, d := range []string{bin, sbin} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write := func(p string, mode os.FileMode) {
+		if err := os.WriteFile(p, []byte("#!/bin/sh\n"), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(bin, "tool"), 0o755)
+	write(filepath.Join(bin, "data"), 0o644)
+	write(filepath.Join(sbin, "tool"), 0o755)
+	write(filepath.Join(sbin, "data"), 0o755)
+	path := bin + ":" + sbin
+	for _, tc := range []struct{ name, want string }{
+		{"tool", filepath.Join(bin, "tool")},  // first on the PATH
+		{"data", filepath.Join(sbin, "data")}, // the first executable one wins
+		{"/abs/thing", "/abs/thing"},          // a path is not looked up
+		{"./rel", "./rel"},                    // neither is a relative one
+	} {
+		got, err := lookPath(tc.name, path)
+		if err != nil || got != tc.want {
+			t.Errorf("lookPath(%q) = %q, %v; want %q", tc.name, got, err, tc.want)
+		}
+	}
+	if got, err := lookPath("data", bin); err != nil || got != filepath.Join(bin, "data") {
+		t.Errorf("lookPath(data) with only a non-executable file = %q, %v; want it (execve says EACCES: 126)", got, err)
+	}
+	if _, err := lookPath("missing", path); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Errorf("lookPath(missing) error = %v, want not found", err)
+	}
+}
+
+func TestPathOf(t *testing.T) {
+	if got := pathOf([]string{"HOME=/", "PATH=/a:/b"}); got != "/a:/b" {
+		t.Errorf("pathOf = %q, want /a:/b", got)
+	}
+	if got := pathOf(nil); got != defaultPath {
+		t.Errorf("pathOf(nil) = %q, want the default", got)
+	}
+}
+
+func TestPrintTableMarksWhatDiffers(t *testing.T) {
+	var b strings.Builder
+	host := map[string]string{"uts": "uts:[1]", "pid": "pid:[2]"}
+	ctr := map[string]string{"uts": "uts:[9]", "pid": "pid:[2]"}
+	printTable(&b, 42, host, 1, ctr)
+	out := b.String()
+	for _, want := range []string{"workshop (pid 42)", "container (pid 1)", "uts:[1]", "uts:[9]"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table:\n%s\nwant %q in it", out, want)
+		}
+	}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 4 && f[0] == "uts" && f[3] != "NEW" || len(f) == 4 && f[0] == "pid" && f[3] != "same" {
+			t.Errorf("table line %q is marked wrong", line)
+		}
+		if strings.HasSuffix(line, " ") {
+			t.Errorf("table line %q ends in spaces", line)
+		}
+	}
+}

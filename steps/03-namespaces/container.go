@@ -1,0 +1,323 @@
+package namespaces
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/workshop-dev/workshop/internal/ids"
+	"github.com/workshop-dev/workshop/internal/reexec"
+	"github.com/workshop-dev/workshop/internal/sys"
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+)
+
+// initName is the hidden command the container's first process runs:
+// workshop __init namespaces.
+const initName = "namespaces"
+
+// forwarded are the signals workshop passes on to the container while it
+// waits for it: the ones a student sends with Ctrl-C or kill.
+var forwarded = []os.Signal{unix.SIGINT, unix.SIGTERM}
+
+// Container is a started container: a child of workshop in its own
+// namespaces, set up and running the command once released.
+type Container struct {
+	n     *sys.Narrator
+	id    string
+	child *reexec.Child
+
+	// tty is the terminal handed to the container's process group, or -1;
+	// workshop takes it back when the container ends.
+	tty int
+
+	stopForwarding chan struct{}
+	forwardingDone chan struct{}
+
+	mu     sync.Mutex // guards waited
+	waited bool
+}
+
+// Start makes the container's first process and leaves it waiting: the
+// child is cloned with the namespaces' CLONE_NEW* flags, re-executes
+// workshop as `workshop __init namespaces`, and its uid and gid maps are
+// written by hand. Nothing of the command runs before Release: step 4 puts
+// the child in its cgroup in between. The caller must Wait (or Kill and Wait).
+func Start(n *sys.Narrator, cfg Config) (*Container, error) {
+	flags, err := ParseNamespaces(cfg.Namespaces)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.check(flags); err != nil {
+		return nil, err
+	}
+	root, err := filepath.Abs(cfg.Root)
+	if err != nil {
+		return nil, fmt.Errorf("the root %s: %w", cfg.Root, err)
+	}
+	id := cfg.ID
+	if id == "" {
+		id = ids.New()
+	}
+	hostname := cfg.Hostname
+	if hostname == "" && flags&unix.CLONE_NEWUTS != 0 {
+		hostname = id
+	}
+	env := cfg.Env
+	if env == nil {
+		shown := hostname
+		if shown == "" {
+			shown, _ = os.Hostname()
+		}
+		env = defaultEnv(shown)
+	}
+	if err := prepareRoot(n, root, flags, cfg.PivotRoot); err != nil {
+		return nil, err
+	}
+	hostNS, err := readNamespaces("self")
+	if err != nil {
+		return nil, err
+	}
+
+	child, err := reexec.Command(initName)
+	if err != nil {
+		return nil, fmt.Errorf("prepare the container's init: %w", err)
+	}
+	// The cgroup namespace is not made here but by the child, after Release:
+	// a cgroup namespace is rooted at the cgroup its maker is in when it is
+	// made, and step 4 moves the child into the container's cgroup only
+	// after the clone. Made at clone time, the container would see its
+	// cgroup as "/../workshop/<id>" instead of "/".
+	attr := &syscall.SysProcAttr{
+		Cloneflags: flags &^ unix.CLONE_NEWCGROUP,
+		// Its own process group: a signal meant for workshop (a Ctrl-C in a
+		// pipe, a kill of the process group) reaches the container only
+		// through Wait's forwarding, exactly once.
+		Setpgid: true,
+		// Not Pdeathsig: Go's child checks getppid() against the parent's pid
+		// and kills itself when they differ, and in a new PID namespace
+		// getppid() is 0. The child sets PR_SET_PDEATHSIG itself.
+	}
+	if flags&unix.CLONE_NEWUSER != 0 {
+		// The child execs /proc/self/exe at once, before its uid map exists:
+		// a process that execs as an unmapped user loses the capabilities a
+		// new user namespace gives it. Ambient capabilities survive execve,
+		// so the child can still mount and chroot; it clears them before it
+		// runs the command.
+		attr.AmbientCaps = allCapabilities()
+	}
+	tty := -1
+	if f, ok := cfg.Stdin.(*os.File); ok && ownsTerminal(int(f.Fd())) {
+		// Hand the terminal to the container's process group, as docker run
+		// -it does with its pty: Ctrl-C then goes to the command, and an
+		// interactive shell can do job control.
+		attr.Foreground = true
+		attr.Ctty = int(f.Fd())
+		tty = int(f.Fd())
+	}
+	child.Cmd.SysProcAttr = attr
+	child.Cmd.Stdin, child.Cmd.Stdout, child.Cmd.Stderr = cfg.Stdin, cfg.Stdout, cfg.Stderr
+
+	s := spec{
+		Narration: n.Options(),
+		ID:        id,
+		Hostname:  hostname,
+		Root:      root,
+		Args:      cfg.Args,
+		Env:       env,
+		Flags:     flags,
+		PivotRoot: cfg.PivotRoot,
+		Init:      cfg.Init,
+		Terminal:  tty >= 0,
+		HostNS:    hostNS,
+		HostPid:   os.Getpid(),
+	}
+	if err := child.Start(n, s); err != nil {
+		return nil, err
+	}
+	c := &Container{n: n, id: id, child: child, tty: tty}
+	if flags&unix.CLONE_NEWPID != 0 {
+		n.Note("the child is pid %d on the host; in its new PID namespace it is pid 1", c.Pid())
+	}
+	if flags&unix.CLONE_NEWUSER != 0 {
+		if err := writeIDMaps(n, c.Pid(), cfg.UIDMap, cfg.GIDMap); err != nil {
+			c.abort()
+			return nil, err
+		}
+	}
+	c.forwardSignals()
+	return c, nil
+}
+
+// Pid is the host pid of the container's first process (the command, or
+// the init with Config.Init).
+func (c *Container) Pid() int { return c.child.Pid() }
+
+// ID is the container's id.
+func (c *Container) ID() string { return c.id }
+
+// Release lets the child go on: hostname, mounts, /dev, chroot, exec.
+func (c *Container) Release() error {
+	if err := c.child.Release(); err != nil {
+		return fmt.Errorf("release the container's init: %w", err)
+	}
+	return nil
+}
+
+// Kill sends sig to the container's first process.
+func (c *Container) Kill(sig syscall.Signal) error { return c.n.Kill(c.Pid(), sig) }
+
+// Wait waits for the container to end, passing on SIGINT and SIGTERM that
+// workshop receives meanwhile, and returns its exit status: the command's
+// own, or 128+n when it was killed by signal n. It releases the child if
+// Release was not called.
+func (c *Container) Wait() (int, error) {
+	c.mu.Lock()
+	if c.waited {
+		c.mu.Unlock()
+		return 0, errors.New("the container was already waited for")
+	}
+	c.waited = true
+	c.mu.Unlock()
+
+	c.child.Release() // Wait means go: a no-op if Release was called
+	c.child.AwaitExec(c.n)
+	status, err := c.child.Wait()
+	c.stopSignals()
+	c.takeTerminalBack()
+	return status, err
+}
+
+// Run starts the container, releases it and waits for it.
+func Run(n *sys.Narrator, cfg Config) (int, error) {
+	c, err := Start(n, cfg)
+	if err != nil {
+		return 0, err
+	}
+	if err := c.Release(); err != nil {
+		c.abort()
+		return 0, err
+	}
+	return c.Wait()
+}
+
+// abort kills a child that cannot be set up and collects it.
+func (c *Container) abort() {
+	unix.Kill(c.Pid(), unix.SIGKILL)
+	c.child.Wait()
+	c.stopSignals()
+	c.takeTerminalBack()
+}
+
+// forwardSignals passes SIGINT and SIGTERM on to the container until Wait
+// has collected it. A PID 1 without a handler for them ignores them: the
+// lesson of --init.
+func (c *Container) forwardSignals() {
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, forwarded...)
+	c.stopForwarding = make(chan struct{})
+	c.forwardingDone = make(chan struct{})
+	go func() {
+		defer close(c.forwardingDone)
+		defer signal.Stop(sigs)
+		for {
+			select {
+			case s := <-sigs:
+				sig := s.(syscall.Signal)
+				c.n.Note("workshop got %s: passing it on to the container", unix.SignalName(sig))
+				c.n.Kill(c.Pid(), sig)
+			case <-c.stopForwarding:
+				return
+			}
+		}
+	}()
+}
+
+func (c *Container) stopSignals() {
+	if c.stopForwarding == nil {
+		return
+	}
+	select {
+	case <-c.stopForwarding:
+	default:
+		close(c.stopForwarding)
+	}
+	<-c.forwardingDone
+}
+
+// takeTerminalBack makes workshop's process group the terminal's foreground
+// again. workshop is in the background then, and a background process that
+// changes the foreground group gets SIGTTOU unless it ignores it.
+func (c *Container) takeTerminalBack() {
+	if c.tty < 0 {
+		return
+	}
+	signal.Ignore(unix.SIGTTOU)
+	defer signal.Reset(unix.SIGTTOU)
+	c.n.SetForegroundGroup(c.tty, unix.Getpgrp())
+	c.tty = -1
+}
+
+// ownsTerminal reports whether fd is a terminal whose foreground process
+// group is workshop's: only then may workshop hand it to the container.
+func ownsTerminal(fd int) bool {
+	if !term.IsTerminal(fd) {
+		return false
+	}
+	pgrp, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP)
+	return err == nil && pgrp == unix.Getpgrp()
+}
+
+// allCapabilities lists every capability this kernel knows.
+func allCapabilities() []uintptr {
+	last := unix.CAP_LAST_CAP
+	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
+		if v, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+			last = v
+		}
+	}
+	caps := make([]uintptr, 0, last+1)
+	for c := 0; c <= last; c++ {
+		caps = append(caps, uintptr(c))
+	}
+	return caps
+}
+
+// prepareRoot makes the directories the child mounts on (proc, dev, and the
+// old root's place for pivot_root). The parent makes them, not the child:
+// with a user namespace that maps root to an unprivileged host range, root
+// inside may not write to a root directory that host root owns.
+func prepareRoot(n *sys.Narrator, root string, flags uintptr, pivot bool) error {
+	if flags&unix.CLONE_NEWNS == 0 {
+		return nil // nothing is mounted without a mount namespace
+	}
+	dirs := []struct {
+		name string
+		mode uint32
+	}{{"proc", 0o555}, {"dev", 0o755}}
+	if pivot {
+		dirs = append(dirs, struct {
+			name string
+			mode uint32
+		}{oldRootName, 0o700})
+	}
+	for _, d := range dirs {
+		p := filepath.Join(root, d.name)
+		if st, err := os.Lstat(p); err == nil {
+			if !st.IsDir() {
+				return fmt.Errorf("%s is in the root but is not a directory: the container mounts a filesystem there", p)
+			}
+			continue
+		}
+		if err := n.Mkdir(p, d.mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,78 @@
+package namespaces
+
+import (
+	"errors"
+	"path/filepath"
+
+	"github.com/workshop-dev/workshop/internal/sys"
+	"golang.org/x/sys/unix"
+)
+
+// devices are the nodes of a minimal /dev, with their numbers from the
+// kernel's Documentation/admin-guide/devices.txt: what programs open
+// without asking (a shell's redirections to /dev/null, a library's reads of
+// /dev/urandom, a terminal program's /dev/tty).
+var devices = []struct {
+	name         string
+	major, minor uint32
+}{
+	{"null", 1, 3},
+	{"zero", 1, 5},
+	{"full", 1, 7},
+	{"random", 1, 8},
+	{"urandom", 1, 9},
+	{"tty", 5, 0},
+}
+
+// devLinks are the conventional links of /dev to a process's own files.
+var devLinks = []struct{ name, target string }{
+	{"fd", "/proc/self/fd"},
+	{"stdin", "/proc/self/fd/0"},
+	{"stdout", "/proc/self/fd/1"},
+	{"stderr", "/proc/self/fd/2"},
+}
+
+// makeDev gives the root a /dev of its own: a fresh tmpfs holding only the
+// devices above, never the host's whole /dev (its disks, its memory).
+//
+// Real root creates the nodes with mknod. Inside a user namespace the
+// kernel refuses (a device node would open the host's hardware to a fake
+// root), so the host's nodes are bind-mounted onto empty files instead,
+// as rootless runtimes do.
+func makeDev(n *sys.Narrator, dev string) error {
+	if err := n.Because("a fresh, empty /dev for the container").Mount("tmpfs", dev, "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
+		return err
+	}
+	// mknod's mode is filtered by the umask like any new file's: clear it
+	// so the nodes are 0666, as on the host.
+	old := n.Umask(0)
+	defer n.Umask(old)
+
+	bind := false
+	for i, d := range devices {
+		p := filepath.Join(dev, d.name)
+		if !bind {
+			err := n.Mknod(p, unix.S_IFCHR|0o666, d.major, d.minor)
+			if err == nil {
+				continue
+			}
+			if i > 0 || !errors.Is(err, unix.EPERM) {
+				return err
+			}
+			n.Note("inside a user namespace the kernel refuses to create device nodes: bind-mount the host's instead")
+			bind = true
+		}
+		if err := n.CreateFile(p, 0o666); err != nil {
+			return err
+		}
+		if err := n.Mount(filepath.Join("/dev", d.name), p, "", unix.MS_BIND, ""); err != nil {
+			return err
+		}
+	}
+	for _, l := range devLinks {
+		if err := n.Symlink(l.target, filepath.Join(dev, l.name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,266 @@
+package namespaces_test
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/workshop-dev/workshop/internal/reexec"
+	"github.com/workshop-dev/workshop/internal/testbin"
+)
+
+// The integration tests run the real workshop binary as root, with real
+// namespaces, on roots holding a static busybox; the API tests run the
+// package in this test binary, which re-executes itself as the container's
+// init like workshop does (hence reexec.Main first).
+func TestMain(m *testing.M) {
+	reexec.Main()
+	code := m.Run()
+	testbin.Cleanup()
+	os.Exit(code)
+}
+
+// applets are the busybox commands the test roots offer.
+var applets = []string{"sh", "echo", "sleep", "id", "hostname", "ls", "readlink", "cat", "ps",
+	"mkfifo", "kill", "true", "false", "stat", "test", "grep", "mount"}
+
+// busyboxRoot makes a root holding a static busybox and its applets in /bin,
+// and a /tmp. Its directories, up to t.TempDir's, are 0755 so that root of
+// a user namespace mapped to an unprivileged host range may enter them.
+func busyboxRoot(t *testing.T) string {
+	t.Helper()
+	bb := testbin.NeedTool(t, "busybox")
+	base := t.TempDir()
+	for _, d := range []string{filepath.Dir(base), base} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root := filepath.Join(base, "root")
+	for _, d := range []string{"bin", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, err := os.ReadFile(bb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "bin", "busybox"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range applets {
+		if err := os.Symlink("busybox", filepath.Join(root, "bin", a)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+// step3Args is the command line of a step 3 run on root.
+func step3Args(t *testing.T, root string, args ...string) []string {
+	return append([]string{"--no-color", "--state-dir", t.TempDir(), "step", "3", "--root", root}, args...)
+}
+
+// step3 runs workshop step 3 on root to its end.
+func step3(t *testing.T, root, stdin string, args ...string) testbin.Result {
+	t.Helper()
+	return testbin.Run(t, stdin, step3Args(t, root, args...)...)
+}
+
+// running is a workshop run the test talks to while it runs.
+type running struct {
+	t     *testing.T
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	out   *lines // stdout
+	err   *lines // stderr (the narration)
+}
+
+// lines collects a stream line by line and lets a test wait for a line.
+type lines struct {
+	mu   sync.Mutex
+	all  []string
+	more chan struct{} // closed and replaced at every new line
+	eof  bool
+}
+
+func newLines(r io.Reader) *lines {
+	l := &lines{more: make(chan struct{})}
+	go func() {
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			l.mu.Lock()
+			l.all = append(l.all, sc.Text())
+			close(l.more)
+			l.more = make(chan struct{})
+			l.mu.Unlock()
+		}
+		l.mu.Lock()
+		l.eof = true
+		close(l.more)
+		l.mu.Unlock()
+	}()
+	return l
+}
+
+func (l *lines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.all, "\n")
+}
+
+// waitFor waits until a line containing s arrives and returns it. The
+// deadline only keeps a broken run from hanging the suite.
+func (l *lines) waitFor(t *testing.T, s string) string {
+	t.Helper()
+	deadline := time.After(2 * time.Minute)
+	for i := 0; ; {
+		l.mu.Lock()
+		for ; i < len(l.all); i++ {
+			if strings.Contains(l.all[i], s) {
+				line := l.all[i]
+				l.mu.Unlock()
+				return line
+			}
+		}
+		more, eof := l.more, l.eof
+		l.mu.Unlock()
+		if eof {
+			t.Fatalf("the stream ended without a line containing %q:\n%s", s, l.String())
+		}
+		select {
+		case <-more:
+		case <-deadline:
+			t.Fatalf("no line containing %q after 2 minutes:\n%s", s, l.String())
+		}
+	}
+}
+
+// start starts workshop with args and returns it running.
+func start(t *testing.T, args ...string) *running {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, testbin.Bin(t), args...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r := &running{t: t, cmd: cmd, stdin: stdin, out: newLines(stdout), err: newLines(stderr)}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	return r
+}
+
+// wait waits for workshop to end and returns its exit status.
+func (r *running) wait() int {
+	r.t.Helper()
+	r.stdin.Close()
+	// Read both streams to their end before Wait closes the pipes.
+	for _, l := range []*lines{r.out, r.err} {
+		l.mu.Lock()
+		for !l.eof {
+			more := l.more
+			l.mu.Unlock()
+			<-more
+			l.mu.Lock()
+		}
+		l.mu.Unlock()
+	}
+	err := r.cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	} else if err != nil {
+		r.t.Fatalf("wait for workshop: %v", err)
+	}
+	return 0
+}
+
+// containerPid finds the container's first process: the child of workshop.
+// Go forks from any of its threads, so every thread's children are read.
+func (r *running) containerPid() int {
+	r.t.Helper()
+	tasks, err := filepath.Glob("/proc/" + strconv.Itoa(r.cmd.Process.Pid) + "/task/*/children")
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		if fields := strings.Fields(string(b)); len(fields) > 0 {
+			pid, _ := strconv.Atoi(fields[0])
+			return pid
+		}
+	}
+	r.t.Fatalf("workshop (pid %d) has no child", r.cmd.Process.Pid)
+	return 0
+}
+
+// nsLink reads /proc/PID/ns/NAME ("self" for the test itself).
+func nsLink(t *testing.T, pid, name string) string {
+	t.Helper()
+	l, err := os.Readlink("/proc/" + pid + "/ns/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// procStatus reads one field of /proc/PID/status.
+func procStatus(t *testing.T, pid int, field string) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, field+":"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	t.Fatalf("/proc/%d/status has no %s", pid, field)
+	return ""
+}
+
+// mountsUnder lists the host's mounts at or below dir.
+func mountsUnder(t *testing.T, dir string) []string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
+			found = append(found, l)
+		}
+	}
+	return found
+}

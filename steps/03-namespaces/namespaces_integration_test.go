@@ -1,0 +1,294 @@
+package namespaces_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/workshop-dev/workshop/internal/ids"
+	"github.com/workshop-dev/workshop/internal/testbin"
+	namespaces "github.com/workshop-dev/workshop/steps/03-namespaces"
+)
+
+func TestCommandIsPID1(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	r := step3(t, root, "", "--", "/bin/sh", "-c", "echo $$")
+	if r.Code != 0 || r.Stdout != "1\n" {
+		t.Fatalf("step 3 -- sh -c 'echo $$' = %d, stdout %q, want 0 and \"1\"; stderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	// The narration shows who made each call: the child as itself, pid 1.
+	for _, want := range []string{"clone(flags=", "CLONE_NEWPID", `[pid 1] chroot("` + root + `") = 0`, `[pid 1] execve("/bin/sh", ["/bin/sh", "-c", "echo $$"], …) = 0`} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("narration lacks %q:\n%s", want, r.Stderr)
+		}
+	}
+}
+
+func TestHostname(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := step3(t, root, "", "--", "/bin/hostname")
+	id := strings.TrimSpace(r.Stdout)
+	if r.Code != 0 || !ids.Valid(id) {
+		t.Fatalf("step 3 -- hostname = %d, %q; want 0 and a 12-hex-digit container id; stderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if want := fmt.Sprintf("[pid 1] sethostname(%q, 12) = 0", id); !strings.Contains(r.Stderr, want) {
+		t.Errorf("narration lacks %q:\n%s", want, r.Stderr)
+	}
+	r = step3(t, root, "", "--hostname", "box", "--", "/bin/sh", "-c", "hostname; echo $HOSTNAME")
+	if r.Code != 0 || r.Stdout != "box\nbox\n" {
+		t.Errorf("step 3 --hostname box = %d, %q; want 0 and box twice (hostname, $HOSTNAME); stderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if after, _ := os.Hostname(); after != host {
+		t.Errorf("the host's hostname changed from %q to %q", host, after)
+	}
+}
+
+// procNames maps --ns names to /proc/PID/ns names.
+var procNames = map[string]string{"mount": "mnt", "uts": "uts", "ipc": "ipc", "net": "net", "pid": "pid", "user": "user", "cgroup": "cgroup"}
+
+// tableMarks reads the namespace table of a narration: ns -> NEW or same.
+func tableMarks(narration string) map[string]string {
+	marks := map[string]string{}
+	re := regexp.MustCompile(`^(\w+)\s+\w+:\[\d+\]\s+\w+:\[\d+\]\s+(NEW|same)$`)
+	for _, l := range strings.Split(narration, "\n") {
+		if m := re.FindStringSubmatch(l); m != nil {
+			marks[m[1]] = m[2]
+		}
+	}
+	return marks
+}
+
+func TestEachNamespaceAlone(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	for _, only := range namespaces.Names() {
+		t.Run(only, func(t *testing.T) {
+			r := start(t, step3Args(t, root, "--ns", only, "--", "/bin/sh", "-c", "echo ready; read x")...)
+			r.out.waitFor(t, "ready")
+			pid := strconv.Itoa(r.containerPid())
+			for name, link := range procNames {
+				host, ctr := nsLink(t, "self", link), nsLink(t, pid, link)
+				if differs := host != ctr; differs != (name == only) {
+					t.Errorf("--ns %s: the container's %s namespace is %s, the host's %s; want them to differ only for %s", only, name, ctr, host, only)
+				}
+			}
+			r.stdin.Write([]byte("\n"))
+			if code := r.wait(); code != 0 {
+				t.Fatalf("--ns %s: exit %d; stderr:\n%s", only, code, r.err)
+			}
+			marks := tableMarks(r.err.String())
+			for name, link := range procNames {
+				want := "same"
+				if name == only {
+					want = "NEW"
+				}
+				if marks[link] != want {
+					t.Errorf("--ns %s: the table marks %s %q, want %q:\n%s", only, link, marks[link], want, r.err)
+				}
+			}
+		})
+	}
+}
+
+func TestNamespaceTable(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	r := step3(t, root, "", "--", "/bin/true")
+	if r.Code != 0 {
+		t.Fatalf("step 3 -- true = %d; stderr:\n%s", r.Code, r.Stderr)
+	}
+	marks := tableMarks(r.Stderr)
+	for _, link := range procNames {
+		if marks[link] != "NEW" {
+			t.Errorf("the table marks %s %q, want NEW (all seven namespaces by default):\n%s", link, marks[link], r.Stderr)
+		}
+	}
+	if marks["time"] != "same" {
+		t.Errorf("the table marks time %q, want same (workshop does not make one)", marks["time"])
+	}
+	header := fmt.Sprintf("namespace  workshop (pid ")
+	if !strings.Contains(r.Stderr, header) || !strings.Contains(r.Stderr, "container (pid 1)") {
+		t.Errorf("the table has no header naming workshop and the container's pid 1:\n%s", r.Stderr)
+	}
+	// The table comes before the command starts.
+	if strings.Index(r.Stderr, "namespace  workshop") > strings.Index(r.Stderr, `execve("/bin/true"`) {
+		t.Errorf("the table is printed after the command's execve:\n%s", r.Stderr)
+	}
+}
+
+func TestUserMaps(t *testing.T) {
+	testbin.NeedRoot(t)
+	for _, tc := range []struct {
+		name    string
+		flags   []string
+		hostUID string
+		uidMap  string
+		owner   string // of /bin/busybox (host root's) as seen inside
+	}{
+		{"map-root-user", nil, "0", "0 0 1", "0"},
+		{"host-range", []string{"--map-users", "100000:65536"}, "100000", "0 100000 65536", "65534"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := busyboxRoot(t)
+			args := append(tc.flags, "--", "/bin/sh", "-c", "id -u; stat -c %u /bin/busybox; echo ready; read x")
+			r := start(t, step3Args(t, root, args...)...)
+			r.out.waitFor(t, "ready")
+			pid := r.containerPid()
+			// The same process: root inside, and the mapped uid as the host's
+			// ps sees it (ps reads this very Uid line).
+			if got := strings.Fields(procStatus(t, pid, "Uid")); len(got) != 4 || got[1] != tc.hostUID {
+				t.Errorf("host view: /proc/%d/status Uid = %q, want effective uid %s", pid, got, tc.hostUID)
+			}
+			m, err := os.ReadFile(fmt.Sprintf("/proc/%d/uid_map", pid))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(strings.Fields(string(m)), " "); got != tc.uidMap {
+				t.Errorf("/proc/%d/uid_map = %q, want %q", pid, got, tc.uidMap)
+			}
+			r.stdin.Write([]byte("\n"))
+			if code := r.wait(); code != 0 {
+				t.Fatalf("exit %d; stderr:\n%s", code, r.err)
+			}
+			if want := "0\n" + tc.owner + "\nready"; r.out.String() != want {
+				t.Errorf("inside: id -u, owner of /bin/busybox = %q, want %q", r.out.String(), want)
+			}
+			if !strings.Contains(r.err.String(), fmt.Sprintf("write(3, %q", tc.uidMap+"\n")) &&
+				!strings.Contains(r.err.String(), fmt.Sprintf("%q", tc.uidMap+"\n")) {
+				t.Errorf("the narration does not show the uid_map write %q:\n%s", tc.uidMap, r.err)
+			}
+		})
+	}
+}
+
+func TestExitStatuses(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	if err := os.WriteFile(filepath.Join(root, "bin", "notexec"), []byte("#!/bin/sh\necho no\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"own status", []string{"--", "/bin/sh", "-c", "exit 42"}, 42, ""},
+		{"own status through --init", []string{"--init", "--", "/bin/sh", "-c", "exit 5"}, 5, ""},
+		{"missing path", []string{"--", "/bin/nonexistent"}, 127, `execve("/bin/nonexistent", ["/bin/nonexistent"], …) = -1 ENOENT`},
+		{"missing name", []string{"--", "nosuchcommand"}, 127, "nosuchcommand: command not found in the container's root"},
+		{"missing with --init", []string{"--init", "--", "/bin/nonexistent"}, 127, "not found in the container's root"},
+		{"not executable", []string{"--", "/bin/notexec"}, 126, `execve("/bin/notexec", ["/bin/notexec"], …) = -1 EACCES`},
+		{"not executable with --init", []string{"--init", "--", "/bin/notexec"}, 126, "cannot be executed"},
+		{"killed by a signal", []string{"--init", "--", "/bin/sh", "-c", "kill -USR1 $$"}, 128 + 10, "WTERMSIG(s) == SIGUSR1"},
+	} {
+		r := step3(t, root, "", tc.args...)
+		if r.Code != tc.code || !strings.Contains(r.Stderr, tc.stderr) {
+			t.Errorf("%s: step 3 %q = %d, want %d with %q on stderr; stderr:\n%s", tc.name, tc.args, r.Code, tc.code, tc.stderr, r.Stderr)
+		}
+		if strings.Contains(r.Stderr, "goroutine ") {
+			t.Errorf("%s: a Go stack trace on stderr:\n%s", tc.name, r.Stderr)
+		}
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	state := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--root", root, "--ns", "uts,bogus", "--", "/bin/true"}, `"bogus" is not a namespace`},
+		{[]string{"--root", root, "--map-users", "lots", "--", "/bin/true"}, `--map-users "lots"`},
+		{[]string{"--root", root, "--map-users", "100000:0", "--", "/bin/true"}, `--map-users "100000:0"`},
+		{[]string{"--root", root, "--ns", "pid", "--hostname", "box", "--", "/bin/true"}, "--hostname needs the uts namespace"},
+		{[]string{"--root", file, "--", "/bin/true"}, "is not a directory"},
+		{[]string{"--root", filepath.Join(state, "nope"), "--", "/bin/true"}, "there is no such directory"},
+		{[]string{"--root", root, "/bin/true"}, "put the command after --"},
+	} {
+		r := testbin.Run(t, "", append([]string{"--state-dir", state, "step", "3"}, tc.args...)...)
+		if r.Code != 125 || !strings.Contains(r.Stderr, tc.want) || strings.Contains(r.Stderr, "goroutine ") {
+			t.Errorf("step 3 %q = %d, stderr %q; want 125 and one sentence with %q", tc.args, r.Code, r.Stderr, tc.want)
+		}
+	}
+}
+
+func TestNoMountLeftOnHost(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	base := filepath.Dir(root)
+	before := mountsUnder(t, base)
+	for _, args := range [][]string{
+		{"--", "/bin/sh", "-c", "cat /proc/self/mountinfo > /dev/null"},
+		{"--init", "--", "/bin/true"},
+		{"--ns", "mount", "--", "/bin/sh", "-c", "test -c /dev/null && echo char"}, // real root: mknod
+		{"--ns", "uts,pid", "--", "/bin/true"},                                     // no mount namespace: nothing mounted
+		{"--", "/bin/nonexistent"},                                                 // a failed run
+	} {
+		r := step3(t, root, "", args...)
+		if r.Code != 0 && r.Code != 127 {
+			t.Errorf("step 3 %q = %d; stderr:\n%s", args, r.Code, r.Stderr)
+		}
+		if args[1] == "mount" {
+			if r.Stdout != "char\n" || !strings.Contains(r.Stderr, "[pid ") || !strings.Contains(r.Stderr, `mknodat(AT_FDCWD, "`+root+`/dev/null", S_IFCHR|0666, makedev(1, 3)) = 0`) {
+				t.Errorf("--ns mount: /dev/null should be a node made by mknod; stdout %q, stderr:\n%s", r.Stdout, r.Stderr)
+			}
+		}
+		if args[1] == "uts,pid" && strings.Contains(r.Stderr, "mount(") {
+			t.Errorf("--ns uts,pid mounted something, on the host:\n%s", r.Stderr)
+		}
+	}
+	if after := mountsUnder(t, base); strings.Join(after, "\n") != strings.Join(before, "\n") {
+		t.Errorf("mounts under %s changed on the host:\nbefore %q\nafter  %q", base, before, after)
+	}
+	// /dev was a tmpfs in the container's mount namespace: nothing of it
+	// reached the directory on the host.
+	entries, err := os.ReadDir(filepath.Join(root, "dev"))
+	if err != nil || len(entries) != 0 {
+		t.Errorf("the root's dev on the host holds %v (%v), want it empty", entries, err)
+	}
+}
+
+func TestInitReapsZombies(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	// An orphan: a cat started by a shell that exits at once, blocked on a
+	// fifo until we write to it. It becomes the init's child; when it ends,
+	// only the init's wait4 removes it from the process table.
+	script := `mkfifo /tmp/f
+p=$(sh -c 'cat /tmp/f > /dev/null & echo $!')
+read -r _ _ _ ppid _ < /proc/$p/stat
+echo orphan $p parent $ppid
+echo > /tmp/f
+i=0
+while [ -e /proc/$p ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
+if [ -e /proc/$p ]; then echo "zombie $p"; else echo "reaped $p"; fi`
+	r := step3(t, root, "", "--init", "--", "/bin/sh", "-c", script)
+	if r.Code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", r.Code, r.Stderr)
+	}
+	m := regexp.MustCompile(`orphan (\d+) parent (\d+)\nreaped (\d+)\n`).FindStringSubmatch(r.Stdout)
+	if m == nil || m[2] != "1" || m[1] != m[3] {
+		t.Fatalf("stdout = %q, want the orphan's parent to be the init (1) and the orphan reaped", r.Stdout)
+	}
+	want := fmt.Sprintf("[pid 1] wait4(-1, [{WIFEXITED(s) && WEXITSTATUS(s) == 0}], 0, NULL) = %s", m[1])
+	if !strings.Contains(r.Stderr, want) {
+		t.Errorf("narration lacks the init's reaping %q:\n%s", want, r.Stderr)
+	}
+}

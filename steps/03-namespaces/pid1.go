@@ -1,0 +1,144 @@
+package namespaces
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/sys"
+	"golang.org/x/sys/unix"
+)
+
+// PID 1 is special (pid_namespaces(7)):
+//   - the kernel does not apply a signal's default action to it: a signal
+//     it has no handler for is dropped (only SIGKILL and SIGSTOP sent from
+//     an ancestor namespace get through). `sleep` as PID 1 ignores SIGTERM.
+//   - every orphan in the namespace becomes its child, and a child that
+//     ends stays a zombie until its parent waits for it. A shell or a
+//     server as PID 1 rarely waits for children it did not start.
+//   - when it dies, the kernel kills every other process of the namespace.
+//
+// --init puts this tiny init as PID 1 (docker run --init puts tini there):
+// it runs the command as its child, passes signals on, reaps every zombie,
+// and exits with the command's status.
+
+// initSignals are the signals the init passes on to the command.
+var initSignals = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2}
+
+type reaped struct {
+	pid int
+	ws  unix.WaitStatus
+	err error
+}
+
+// runInit runs the command as a child of this process and returns the exit
+// status the init ends with.
+func runInit(n *sys.Narrator, s *spec) int {
+	// Handlers first: a signal that came before them would be dropped (we are
+	// PID 1) or would end this Go program.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, initSignals...)
+
+	if !s.has(unix.CLONE_NEWPID) {
+		// Not PID 1: orphans would go to the host's init. A subreaper gets
+		// them instead, as PID 1 would.
+		if err := n.SetChildSubreaper(); err != nil {
+			fmt.Fprintf(os.Stderr, "workshop: %v\n", err)
+			return exit.ToolFailed
+		}
+	}
+	path, err := lookPath(s.Args[0], pathOf(s.Env))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "workshop: %v\n", err)
+		return exit.NotFound
+	}
+	cmd := &exec.Cmd{
+		Path:   path,
+		Args:   s.Args,
+		Env:    s.Env,
+		Stdin:  os.Stdin,
+		Stdout: os.Stdout,
+		Stderr: os.Stderr,
+		// The command gets its own process group, and the terminal if we
+		// have it, as tini does: Ctrl-C then reaches the command once, from
+		// the terminal, not also through us.
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true, Foreground: s.Terminal, Ctty: 0},
+	}
+	if err := cmd.Start(); err != nil {
+		// The runtime's child could not execve: it has exited already, and
+		// os/exec has reaped it and kept only the errno.
+		n.Note("the runtime cloned a child for the command, whose execve(%q) failed", path)
+		var errno syscall.Errno
+		if errors.As(err, &errno) {
+			err = &os.PathError{Op: "execve", Path: path, Err: errno}
+		}
+		return execFailed(s.Args[0], err)
+	}
+	child := cmd.Process.Pid
+	n.Reported("clone", "flags="+sys.CloneFlagString(runtimeCloneFlags()), child, nil)
+	n.WithPid(child).Reported("execve", fmt.Sprintf("%q, %s, …", path, argvString(s.Args)), 0, nil)
+	n.Note("the init (pid %d) runs the command as pid %d, passes signals on to it and reaps zombies", os.Getpid(), child)
+
+	// wait4(-1) blocks; it runs beside the signal loop. cmd.Wait is not
+	// used: wait4(-1) would take the command's status from under it.
+	done := make(chan reaped)
+	go func() {
+		for {
+			pid, ws, err := n.Wait4(-1, 0)
+			done <- reaped{pid, ws, err}
+			if err != nil || pid == child {
+				return
+			}
+		}
+	}()
+	for {
+		select {
+		case sig := <-sigs:
+			n.Kill(child, sig.(syscall.Signal))
+		case r := <-done:
+			if r.err != nil {
+				fmt.Fprintf(os.Stderr, "workshop: the init lost its command: %v\n", r.err)
+				return exit.ToolFailed
+			}
+			if r.pid != child {
+				n.Note("reaped pid %d, an orphan that had become the init's child", r.pid)
+				continue
+			}
+			return statusOf(r.ws)
+		}
+	}
+}
+
+// statusOf turns a wait status into the shell's exit status.
+func statusOf(ws unix.WaitStatus) int {
+	if ws.Signaled() {
+		return exit.SignalBase + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+// runtimeCloneFlags are the flags Go's os/exec passes to clone for a child
+// without namespaces (syscall/exec_linux.go): CLONE_VM|CLONE_VFORK, and
+// CLONE_PIDFD when the kernel has pidfds (os/pidfd_linux.go checks the same).
+func runtimeCloneFlags() uintptr {
+	flags := uintptr(unix.CLONE_VM | unix.CLONE_VFORK | uintptr(unix.SIGCHLD))
+	if fd, err := unix.PidfdOpen(os.Getpid(), 0); err == nil {
+		unix.Close(fd)
+		flags |= unix.CLONE_PIDFD
+	}
+	return flags
+}
+
+// argvString renders an argv as strace does: ["sh", "-c", "echo hi"].
+func argvString(argv []string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		q[i] = fmt.Sprintf("%q", a)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}

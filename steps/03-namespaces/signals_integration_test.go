@@ -1,0 +1,103 @@
+package namespaces_test
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/workshop-dev/workshop/internal/testbin"
+)
+
+// SIGINT and SIGTERM sent to workshop reach the container.
+
+func TestSignalsPassedIn(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	for _, tc := range []struct {
+		sig  syscall.Signal
+		name string
+		code int
+	}{
+		{syscall.SIGTERM, "TERM", 7},
+		{syscall.SIGINT, "INT", 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// The shell is PID 1, and has a handler (a trap): the signal
+			// gets through.
+			script := fmt.Sprintf(`trap "echo got %s; exit %d" %s; echo ready; while :; do sleep 0.1; done`, tc.name, tc.code, tc.name)
+			r := start(t, step3Args(t, root, "--", "/bin/sh", "-c", script)...)
+			r.out.waitFor(t, "ready")
+			pid := r.containerPid()
+			if err := r.cmd.Process.Signal(tc.sig); err != nil {
+				t.Fatal(err)
+			}
+			if code := r.wait(); code != tc.code {
+				t.Fatalf("exit %d after SIG%s to workshop, want the trap's %d; stderr:\n%s", code, tc.name, tc.code, r.err)
+			}
+			if !strings.Contains(r.out.String(), "got "+tc.name) {
+				t.Errorf("stdout %q: the trap did not run", r.out.String())
+			}
+			if want := fmt.Sprintf("kill(%d, SIG%s) = 0", pid, tc.name); !strings.Contains(r.err.String(), want) {
+				t.Errorf("narration lacks %q:\n%s", want, r.err)
+			}
+		})
+	}
+}
+
+// sigBit is signal s's bit in the masks of /proc/PID/status.
+func sigBit(s syscall.Signal) uint64 { return 1 << (uint(s) - 1) }
+
+func TestPID1IgnoresSIGTERMWithoutAHandler(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	r := start(t, step3Args(t, root, "--", "/bin/sleep", "1000")...)
+	r.err.waitFor(t, `execve("/bin/sleep", ["/bin/sleep", "1000"], …) = 0`)
+	pid := r.containerPid()
+	if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// Once workshop's kill returned, the kernel has decided: a signal PID 1
+	// has no handler for is dropped at once, not left pending.
+	r.err.waitFor(t, fmt.Sprintf("kill(%d, SIGTERM) = 0", pid))
+	for _, field := range []string{"SigPnd", "ShdPnd"} {
+		mask, err := strconv.ParseUint(procStatus(t, pid, field), 16, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A fatal signal on its way would show as pending SIGTERM (and the
+		// SIGKILL the kernel adds to make the whole process exit).
+		if mask&(sigBit(syscall.SIGTERM)|sigBit(syscall.SIGKILL)) != 0 {
+			t.Errorf("%s of pid %d = %#x: SIGTERM is on its way, want it dropped", field, pid, mask)
+		}
+	}
+	if state := procStatus(t, pid, "State"); strings.HasPrefix(state, "Z") || strings.HasPrefix(state, "X") {
+		t.Errorf("sleep as PID 1 after SIGTERM: State = %q, want it alive", state)
+	}
+	// SIGKILL from the host (an ancestor namespace) is never ignored.
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if code := r.wait(); code != 128+9 {
+		t.Errorf("exit %d after SIGKILL, want 137; stderr:\n%s", code, r.err)
+	}
+}
+
+func TestInitPassesSIGTERMToAPlainSleep(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	r := start(t, step3Args(t, root, "--init", "--", "/bin/sleep", "1000")...)
+	r.err.waitFor(t, `execve("/bin/sleep", ["/bin/sleep", "1000"], …) = 0`)
+	if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := r.wait(); code != 128+15 {
+		t.Fatalf("exit %d, want 143 (sleep killed by SIGTERM, passed on by the init); stderr:\n%s", code, r.err)
+	}
+	for _, want := range []string{"[pid 1] kill(", "SIGTERM) = 0", "WTERMSIG(s) == SIGTERM"} {
+		if !strings.Contains(r.err.String(), want) {
+			t.Errorf("narration lacks %q:\n%s", want, r.err)
+		}
+	}
+}
