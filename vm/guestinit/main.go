@@ -26,6 +26,8 @@ const debugExitPort = 0xf4
 func main() {
 	status := run()
 	fmt.Printf("==> vm: tests exit status %d; powering off\n", status)
+	// Let the serial console drain before the machine stops.
+	time.Sleep(300 * time.Millisecond)
 	report(status)
 	// Reached only when the port did not stop the machine.
 	unix.Sync()

@@ -1,0 +1,355 @@
+package cgroups_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/workshop-dev/workshop/internal/testbin"
+	cgroups "github.com/workshop-dev/workshop/steps/04-cgroups"
+)
+
+// stateDir is shared by the tests of this package, so the root step 2
+// fills (bash, sleep) is copied once, not once per test.
+var stateDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "workshop-step4-")
+	if err != nil {
+		panic(err)
+	}
+	stateDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	testbin.Cleanup()
+	os.Exit(code)
+}
+
+// step4 runs `workshop step 4 ARGS…` to the end.
+func step4(t *testing.T, args ...string) testbin.Result {
+	t.Helper()
+	return testbin.Run(t, "", append([]string{"--no-color", "--state-dir", stateDir, "step", "4"}, args...)...)
+}
+
+// groupDir matches the narrated mkdirat of a container's group (not of the
+// workshop parent): /sys/fs/cgroup/workshop/ID on v2,
+// /sys/fs/cgroup/CONTROLLER/workshop/ID on v1.
+var groupDir = regexp.MustCompile(`mkdirat\(AT_FDCWD, "(/sys/fs/cgroup/(?:[^"/]+/)?workshop/[^"/]+)", 0755\) = 0`)
+
+// groupDirs are the directories of the container's group, from the narration.
+func groupDirs(t *testing.T, narration string) []string {
+	t.Helper()
+	var dirs []string
+	for _, m := range groupDir.FindAllStringSubmatch(narration, -1) {
+		dirs = append(dirs, m[1])
+	}
+	if len(dirs) == 0 {
+		t.Fatalf("the narration shows no cgroup made:\n%s", narration)
+	}
+	return dirs
+}
+
+// noGroupLeft fails unless every group directory the run made is gone.
+func noGroupLeft(t *testing.T, narration string) {
+	t.Helper()
+	for _, d := range groupDirs(t, narration) {
+		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the run left its cgroup %s behind (stat: %v)", d, err)
+		}
+		if ids, _ := cgroups.List(); contains(ids, filepath.Base(d)) {
+			t.Errorf("cgroups.List() still holds %s", filepath.Base(d))
+		}
+	}
+}
+
+func TestStep4BadLimits(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--memory", "80Q"}, `--memory 80Q: "80Q" is not a size`},
+		{[]string{"--cpus", "-1"}, "--cpus -1: "},
+		{[]string{"--pids", "0"}, "--pids 0: "},
+		{[]string{"--timeout", "soon"}, "--timeout soon: give a duration"},
+		{[]string{"--demo", "nuke"}, "the demos are forkbomb and memhog"},
+		{[]string{"--demo", "memhog", "--", "/bin/true"}, "runs its own command"},
+	} {
+		r := step4(t, tc.args...)
+		if r.Code != 125 || !strings.Contains(r.Stderr, tc.want) || strings.Contains(r.Stderr, "goroutine ") {
+			t.Errorf("step 4 %q = exit %d, stderr %q; want 125 and one sentence with %q", tc.args, r.Code, r.Stderr, tc.want)
+		}
+	}
+}
+
+func TestStep4StatusPassesThrough(t *testing.T) {
+	testbin.NeedRoot(t)
+	r := step4(t, "--memory", "80M", "--pids", "64", "--cpus", "0.5", "--", "/bin/bash", "-c", "echo in the cgroup; exit 7")
+	if r.Code != 7 || r.Stdout != "in the cgroup\n" {
+		t.Errorf("step 4 -- bash -c 'echo…; exit 7' = exit %d, stdout %q; want 7 and the command's output alone\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	for _, want := range []string{"this machine's cgroups are ", "what the cgroup saw", "peak memory"} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("the narration lacks %q:\n%s", want, r.Stderr)
+		}
+	}
+	noGroupLeft(t, r.Stderr)
+
+	r = step4(t, "--", "/bin/bash", "-c", "exit 0")
+	if r.Code != 0 {
+		t.Errorf("step 4 -- bash -c 'exit 0' = exit %d\n%s", r.Code, r.Stderr)
+	}
+	noGroupLeft(t, r.Stderr)
+}
+
+func TestStep4MemoryHog(t *testing.T) {
+	testbin.NeedRoot(t)
+	r := step4(t, "--demo", "memhog")
+	if r.Code != 137 {
+		t.Errorf("--demo memhog = exit %d, want 137\n%s", r.Code, r.Stderr)
+	}
+	if !strings.Contains(r.Stderr, "workshop: the container was killed by its memory limit (--memory 80M)") {
+		t.Errorf("--demo memhog does not say the memory limit killed it:\n%s", r.Stderr)
+	}
+	if !strings.Contains(r.Stdout, "holding 1M of memory") {
+		t.Errorf("the memory hog never got going: stdout %q", r.Stdout)
+	}
+	noGroupLeft(t, r.Stderr)
+}
+
+func TestStep4MemoryLimitOnAnyCommand(t *testing.T) {
+	testbin.NeedRoot(t)
+	r := step4(t, "--memory", "16M", "--", "/bin/bash", "-c", "s=x; while :; do s=$s$s; done")
+	if r.Code != 137 || !strings.Contains(r.Stderr, "killed by its memory limit (--memory 16M)") {
+		t.Errorf("a hog under --memory 16M = exit %d; want 137 and the memory limit named\n%s", r.Code, r.Stderr)
+	}
+	noGroupLeft(t, r.Stderr)
+}
+
+func TestStep4ForkBomb(t *testing.T) {
+	testbin.NeedRoot(t)
+	run := start(t, "--demo", "forkbomb", "--timeout", "5s")
+	// Once bash says fork failed, the bomb is at pids.max: the host must
+	// still be able to start a process, and the group must hold no more
+	// than its limit.
+	run.waitFor(t, "fork: ")
+	if out, err := exec.Command("true").CombinedOutput(); err != nil {
+		t.Errorf("the host could not start a process during the fork bomb: %v %s", err, out)
+	}
+	cg := run.open(t)
+	if dir, ok := cg.Dir("pids"); !ok {
+		t.Errorf("the fork bomb's group has no pids directory")
+	} else if b, err := os.ReadFile(filepath.Join(dir, "pids.current")); err != nil {
+		t.Errorf("read pids.current: %v", err)
+	} else if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err != nil || n > 64 {
+		t.Errorf("pids.current = %q during the fork bomb, want at most pids.max (64)", b)
+	}
+	r := run.wait(t)
+	if r.Code != 0 {
+		t.Errorf("--demo forkbomb = exit %d, want 0 (contained, ended by its timeout)\n%s", r.Code, r.Stderr)
+	}
+	for _, want := range []string{"--timeout 5s expired: killing every process in the container's cgroup", "the fork bomb was contained: pids.max held it to 64 processes"} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("--demo forkbomb does not say %q", want)
+		}
+	}
+	noGroupLeft(t, r.Stderr)
+}
+
+func TestStep4Timeout(t *testing.T) {
+	testbin.NeedRoot(t)
+	r := step4(t, "--timeout", "2s", "--", "sleep", "600")
+	if r.Code != 137 || !strings.Contains(r.Stderr, "workshop: --timeout 2s expired: workshop killed every process in the container's cgroup") {
+		t.Errorf("--timeout 2s -- sleep 600 = exit %d; want 137 and the timeout named\n%s", r.Code, r.Stderr)
+	}
+	noGroupLeft(t, r.Stderr)
+}
+
+// The limits are in the group's files while the command runs; then a
+// SIGTERM to workshop, which sleep as PID 1 ignores, ends in the kill of
+// the whole group.
+func TestStep4LimitsWhileRunningThenSIGTERM(t *testing.T) {
+	testbin.NeedRoot(t)
+	run := start(t, "--memory", "30M", "--pids", "64", "--cpus", "0.5", "--", "sleep", "600")
+	run.waitFor(t, `sleep", "600"], …) = 0`)
+	cg := run.open(t)
+	mode, _ := cgroups.Detect()
+	want := map[string]string{"memory/memory.max": "31457280", "pids/pids.max": "64", "cpu/cpu.max": "50000 100000"}
+	if mode != cgroups.V2 {
+		want = map[string]string{"memory/memory.limit_in_bytes": "31457280", "pids/pids.max": "64",
+			"cpu/cpu.cfs_quota_us": "50000", "cpu/cpu.cfs_period_us": "100000"}
+	}
+	for key, v := range want {
+		ctrl, file, _ := strings.Cut(key, "/")
+		dir, ok := cg.Dir(ctrl)
+		if !ok {
+			t.Errorf("the group has no %s directory on %v", ctrl, mode)
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, file))
+		if got := strings.TrimSpace(string(b)); err != nil || got != v {
+			t.Errorf("%s = %q, %v while the command runs; want %q", filepath.Join(dir, file), got, err, v)
+		}
+	}
+	if procs, err := cg.Procs(); err != nil || len(procs) != 1 {
+		t.Errorf("the group holds %v, %v; want the one sleep", procs, err)
+	}
+
+	run.signal(t, syscall.SIGTERM)
+	r := run.wait(t)
+	if r.Code != 137 || !strings.Contains(r.Stderr, "the container ignored SIGTERM for 3s") {
+		t.Errorf("SIGTERM to workshop running sleep = exit %d; want 137 and the reason said\n%s", r.Code, r.Stderr)
+	}
+	noGroupLeft(t, r.Stderr)
+}
+
+// A container that handles SIGINT ends on its own, with its own status.
+func TestStep4SIGINTReachesTheContainer(t *testing.T) {
+	testbin.NeedRoot(t)
+	run := start(t, "--", "/bin/bash", "-c", `trap "echo got INT; exit 3" INT; echo ready; sleep 600 & wait`)
+	run.waitForStdout(t, "ready")
+	run.signal(t, syscall.SIGINT)
+	r := run.wait(t)
+	if r.Code != 3 || !strings.Contains(r.Stdout, "got INT") {
+		t.Errorf("SIGINT to workshop = exit %d, stdout %q; want the container's trap to run and exit 3\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	noGroupLeft(t, r.Stderr)
+}
+
+// A command killed by a signal is not mistaken for an OOM kill. Without a
+// PID namespace the shell is not PID 1, so SIGKILL from itself works.
+func TestStep4CommandKilledBySignal(t *testing.T) {
+	testbin.NeedRoot(t)
+	r := step4(t, "--memory", "80M", "--ns", "mount,uts,ipc,net,user,cgroup", "--", "/bin/bash", "-c", "kill -KILL $$")
+	if r.Code != 137 || !strings.Contains(r.Stderr, "killed by signal 9 (SIGKILL), not by a limit") || strings.Contains(r.Stderr, "killed by its memory limit") {
+		t.Errorf("bash killing itself = exit %d; want 137, said to be a signal and not the memory limit\n%s", r.Code, r.Stderr)
+	}
+	noGroupLeft(t, r.Stderr)
+}
+
+// running is a workshop started in the background, its stderr watched.
+type running struct {
+	cmd    *exec.Cmd
+	cancel context.CancelFunc
+	stdout syncBuffer
+	stderr syncBuffer
+	done   chan struct{}
+	err    error
+}
+
+func start(t *testing.T, args ...string) *running {
+	t.Helper()
+	testbin.NeedRoot(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	r := &running{cancel: cancel, done: make(chan struct{})}
+	r.cmd = exec.CommandContext(ctx, testbin.Bin(t), append([]string{"--no-color", "--state-dir", stateDir, "step", "4"}, args...)...)
+	r.cmd.Stdout = &r.stdout
+	errPipe, err := r.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(errPipe)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			r.stderr.Write(append(sc.Bytes(), '\n'))
+		}
+		r.err = r.cmd.Wait()
+		close(r.done)
+	}()
+	t.Cleanup(func() {
+		r.cmd.Process.Kill()
+		<-r.done
+		cancel()
+	})
+	return r
+}
+
+// waitFor waits until the narration holds want (or the run ended).
+func (r *running) waitFor(t *testing.T, want string) { r.await(t, &r.stderr, want) }
+
+func (r *running) waitForStdout(t *testing.T, want string) { r.await(t, &r.stdout, want) }
+
+func (r *running) await(t *testing.T, b *syncBuffer, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline); {
+		if strings.Contains(b.String(), want) {
+			return
+		}
+		select {
+		case <-r.done:
+			if strings.Contains(b.String(), want) {
+				return
+			}
+			t.Fatalf("workshop ended (%v) before printing %q; stdout %q, stderr:\n%s", r.err, want, r.stdout.String(), r.stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("workshop did not print %q in 3 minutes; stderr:\n%s", want, r.stderr.String())
+}
+
+// open finds the group the run made, from its narration.
+func (r *running) open(t *testing.T) *cgroups.Cgroup {
+	t.Helper()
+	dirs := groupDirs(t, r.stderr.String())
+	cg, err := cgroups.Open(filepath.Base(dirs[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cg
+}
+
+func (r *running) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if err := r.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (r *running) wait(t *testing.T) testbin.Result {
+	t.Helper()
+	select {
+	case <-r.done:
+	case <-time.After(4 * time.Minute):
+		t.Fatalf("workshop did not end; stderr:\n%s", r.stderr.String())
+	}
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(r.err, &ee) {
+		code = ee.ExitCode()
+	} else if r.err != nil {
+		t.Fatalf("workshop: %v", r.err)
+	}
+	return testbin.Result{Stdout: r.stdout.String(), Stderr: r.stderr.String(), Code: code}
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
