@@ -152,3 +152,15 @@ func (n *Narrator) MkdirAll(path string, mode uint32) error {
 func timespecString(t unix.Timespec) string {
 	return fmt.Sprintf("{tv_sec=%d, tv_nsec=%d}", t.Sec, t.Nsec)
 }
+
+func init() {
+	for name, gloss := range map[string]string{
+		"read":       "read bytes from an open file",
+		"utimensat":  "set a file's times (cp -p keeps them: that is how the next run knows it is up to date)",
+		"newfstatat": "look at a file: its type, device and inode number",
+	} {
+		if _, ok := glosses[name]; !ok {
+			glosses[name] = gloss
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -51,6 +52,8 @@ func Lookup(name string) (string, error) {
 // Program is one program to put in the root, and what it needs.
 type Program struct {
 	Path string // on the host
+	// Also are other names of the same file that were asked for.
+	Also []string
 	// Interp is the ELF interpreter (the dynamic loader), or for a script
 	// the program its "#!" line names. "" for a static binary.
 	Interp string
@@ -70,17 +73,26 @@ func (p Program) Static() bool { return p.Interp == "" }
 // program once. It asks the dynamic loader for each binary's libraries.
 func Resolve(names []string) ([]Program, error) {
 	var progs []Program
-	seen := map[string]bool{}
+	seen := map[string]int{} // the real file -> its index in progs
 	var add func(name string, depth int) error
 	add = func(name string, depth int) error {
 		p, err := Lookup(name)
 		if err != nil {
 			return err
 		}
-		if seen[p] {
+		real, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			return err
+		}
+		if i, ok := seen[real]; ok {
+			// Another name of a program we have (/bin/ls, /usr/bin/ls on
+			// a merged-/usr host): listed once, placed under both names.
+			if p != progs[i].Path && !slices.Contains(progs[i].Also, p) {
+				progs[i].Also = append(progs[i].Also, p)
+			}
 			return nil
 		}
-		seen[p] = true
+		seen[real] = len(progs)
 		prog, err := inspect(p)
 		if err != nil {
 			return err
@@ -197,6 +209,9 @@ func Files(progs []Program) ([]string, error) {
 	var dynamic []string
 	for _, p := range progs {
 		set[p.Path] = true
+		for _, a := range p.Also {
+			set[a] = true
+		}
 		if !p.Script && !p.Static() {
 			dynamic = append(dynamic, p.Path)
 		}

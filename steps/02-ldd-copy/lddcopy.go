@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/sys"
@@ -47,7 +48,7 @@ func Populate(n *sys.Narrator, root string, bins []string) error {
 	if c.copied+c.linked+c.made == 0 {
 		n.Note("nothing to copy: all %d files and symlinks are already up to date in %s", c.upToDate, root)
 	} else {
-		n.Note("copied %d files, made %d symlinks and %d directories; %d already up to date", c.copied, c.linked, c.made, c.upToDate)
+		n.Note("copied %s, made %s and %s; %d already up to date", count(c.copied, "file"), count(c.linked, "symlink"), count(c.made, "directory"), c.upToDate)
 	}
 	return nil
 }
@@ -78,4 +79,15 @@ func Step(n *sys.Narrator, root string, bins, argv []string, stdin io.Reader, st
 		return status, fmt.Errorf("run %s in %s: %w", argv[0], root, err)
 	}
 	return status, nil
+}
+
+// count says "1 file", "2 files", "1 directory", "3 directories".
+func count(k int, noun string) string {
+	if k == 1 {
+		return "1 " + noun
+	}
+	if plural, ok := strings.CutSuffix(noun, "y"); ok {
+		return fmt.Sprintf("%d %sies", k, plural)
+	}
+	return fmt.Sprintf("%d %ss", k, noun)
 }

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/workshop-dev/workshop/internal/testbin"
+)
+
+func TestStepsListsStep1And2(t *testing.T) {
+	r := testbin.Run(t, "", "steps")
+	if r.Code != 0 {
+		t.Fatalf("workshop steps = %d; stderr %s", r.Code, r.Stderr)
+	}
+	for _, want := range []string{"1  chroot ", "2  ldd-copy "} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("workshop steps lacks %q:\n%s", want, r.Stdout)
+		}
+	}
+}
+
+func TestCompletion(t *testing.T) {
+	r := testbin.Run(t, "", "completion", "bash")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "__start_workshop") {
+		t.Errorf("workshop completion bash = %d, %.200q", r.Code, r.Stdout)
+	}
+	// The step numbers complete.
+	r = testbin.Run(t, "", "__complete", "step", "")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "1\t") || !strings.Contains(r.Stdout, "2\t") {
+		t.Errorf("completion of 'workshop step ' = %d, %q", r.Code, r.Stdout)
+	}
+}
+
+func TestUnknownStepAndFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"step", "99"}, "there is no step 99"},
+		{[]string{"step", "1", "--nope"}, "unknown flag: --nope"},
+		{[]string{"step", "2", "--nope"}, "unknown flag: --nope"},
+	} {
+		r := testbin.Run(t, "", tc.args...)
+		if r.Code != 125 || !strings.Contains(r.Stderr, tc.want) || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
+			t.Errorf("workshop %q = %d, %q; want 125 and one sentence with %q", tc.args, r.Code, r.Stderr, tc.want)
+		}
+	}
+}
+
+// runAsNobody runs the binary as uid/gid 65534, as a student who forgot
+// sudo. The binary is copied where nobody may run it (the test binary's own
+// temp dir is private to root).
+func runAsNobody(t *testing.T, args ...string) testbin.Result {
+	t.Helper()
+	testbin.NeedRoot(t)
+	dir, err := os.MkdirTemp("", "workshop-nobody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "workshop")
+	src, err := os.Open(testbin.Bin(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(bin, os.O_CREATE|os.O_WRONLY, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		t.Fatal(err)
+	}
+	dst.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run %q as nobody: %v", args, err)
+	}
+	return testbin.Result{Stdout: out.String(), Stderr: errb.String(), Code: code}
+}
+
+func TestStepsNeedRoot(t *testing.T) {
+	state := t.TempDir()
+	for _, args := range [][]string{
+		{"step", "1"},
+		{"step", "1", "--demo", "escape"},
+		{"step", "2"},
+		{"step", "2", "--", "/bin/bash", "-c", "pwd"},
+	} {
+		r := runAsNobody(t, append([]string{"--state-dir", state}, args...)...)
+		if r.Code != 125 || !strings.Contains(r.Stderr, "needs root: run it with sudo") || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
+			t.Errorf("workshop %q as nobody = %d, %q; want 125 and the sentence about sudo", args, r.Code, r.Stderr)
+		}
+	}
+	if entries, _ := os.ReadDir(state); len(entries) != 0 {
+		t.Errorf("a refused run left %v in the state dir", entries)
+	}
+}

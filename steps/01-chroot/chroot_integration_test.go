@@ -1,0 +1,138 @@
+package chroot_test
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/workshop-dev/workshop/internal/stracecheck"
+	"github.com/workshop-dev/workshop/internal/testbin"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testbin.Cleanup()
+	os.Exit(code)
+}
+
+func TestStep1ExecveFailsWithENOENT(t *testing.T) {
+	testbin.NeedRoot(t)
+	state := t.TempDir()
+	r := testbin.Run(t, "", "--state-dir", state, "step", "1")
+	if r.Code != 0 {
+		t.Fatalf("workshop step 1 exit = %d, want 0 (it behaved as the lesson says); stderr:\n%s", r.Code, r.Stderr)
+	}
+	root := filepath.Join(state, "step1", "my-new-root")
+	for _, want := range []string{
+		`mkdirat(AT_FDCWD, "` + root + `", 0755) = 0`,
+		`] chroot("` + root + `") = 0`,
+		`] chdir("/") = 0`,
+		`] execve("/bin/bash", ["bash"], …) = -1 ENOENT (No such file or directory)`,
+		"there is no bash in an empty root",
+		"workshop step 2",
+	} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("step 1 stderr lacks %q:\n%s", want, r.Stderr)
+		}
+	}
+	if !strings.Contains(r.Stderr, root) {
+		t.Errorf("step 1 does not say where the root is (%s)", root)
+	}
+	// The root stays, empty, for the student to look at.
+	entries, err := os.ReadDir(root)
+	if err != nil || len(entries) != 0 {
+		t.Errorf("after step 1, ReadDir(%s) = %v, %v; want it there and empty", root, entries, err)
+	}
+	if r.Stdout != "" {
+		t.Errorf("step 1 printed on stdout: %q (narration belongs on stderr)", r.Stdout)
+	}
+}
+
+func TestStep1AgainstStrace(t *testing.T) {
+	testbin.NeedRoot(t)
+	r := stracecheck.Run(t, "--state-dir", t.TempDir(), "step", "1")
+	if r.Code != 0 {
+		t.Errorf("workshop step 1 under strace exit = %d; stderr:\n%s", r.Code, r.Stderr)
+	}
+}
+
+func TestStep1WithItsOwnRoot(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := filepath.Join(t.TempDir(), "elsewhere", "jail")
+	r := testbin.Run(t, "", "--state-dir", t.TempDir(), "step", "1", "--root", root)
+	if r.Code != 0 || !strings.Contains(r.Stderr, `chroot("`+root+`") = 0`) {
+		t.Errorf("step 1 --root %s = %d; stderr:\n%s", root, r.Code, r.Stderr)
+	}
+}
+
+// hostRoot lists the host's / as ls does (no dot files).
+func hostRoot(t *testing.T) []string {
+	entries, err := os.ReadDir("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), ".") {
+			names = append(names, e.Name())
+		}
+	}
+	return names
+}
+
+func TestEscapeListsTheHostRoot(t *testing.T) {
+	testbin.NeedRoot(t)
+	state := t.TempDir()
+	r := testbin.Run(t, "", "--state-dir", state, "step", "1", "--demo", "escape")
+	if r.Code != 0 {
+		t.Fatalf("step 1 --demo escape exit = %d; stderr:\n%s", r.Code, r.Stderr)
+	}
+	got := strings.Fields(r.Stdout)
+	sort.Strings(got)
+	want := hostRoot(t)
+	sort.Strings(want)
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("the escaped process listed\n%q\nwant the host's /\n%q", got, want)
+	}
+	for _, w := range []string{`] chroot("escape") = 0`, `] chdir("..") = 0`, `] chroot(".") = 0`, `] execve("/bin/ls", ["ls", "/"], …) = 0`, "pivot_root", "step 6"} {
+		if !strings.Contains(r.Stderr, w) {
+			t.Errorf("escape narration lacks %q:\n%s", w, r.Stderr)
+		}
+	}
+	root := filepath.Join(state, "step1", "my-new-root")
+	if entries, err := os.ReadDir(root); err != nil || len(entries) != 0 {
+		t.Errorf("after the escape the root holds %v (%v); want the escape dir removed", entries, err)
+	}
+}
+
+func TestEscapeAgainstStrace(t *testing.T) {
+	testbin.NeedRoot(t)
+	r := stracecheck.Run(t, "--state-dir", t.TempDir(), "step", "1", "--demo", "escape")
+	if r.Code != 0 {
+		t.Errorf("step 1 --demo escape under strace exit = %d; stderr:\n%s", r.Code, r.Stderr)
+	}
+}
+
+func TestStep1BadInput(t *testing.T) {
+	testbin.NeedRoot(t)
+	file := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"step", "1", "--root", file}, "--root " + file + " is not a directory"},
+		{[]string{"step", "1", "--demo", "fly"}, `--demo "fly": step 1 has one demo, 'escape'`},
+		{[]string{"step", "1", "--bogus"}, "unknown flag: --bogus"},
+		{[]string{"step", "1", "extra"}, "unknown command"},
+	} {
+		r := testbin.Run(t, "", append([]string{"--state-dir", t.TempDir()}, tc.args...)...)
+		if r.Code != 125 || !strings.Contains(r.Stderr, tc.want) || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 || strings.Contains(r.Stderr, "goroutine") {
+			t.Errorf("workshop %q = %d, stderr %q; want 125 and one sentence with %q", tc.args, r.Code, r.Stderr, tc.want)
+		}
+	}
+}

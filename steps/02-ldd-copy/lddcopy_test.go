@@ -1,0 +1,301 @@
+package lddcopy
+
+import (
+	"bytes"
+	"debug/elf"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/workshop-dev/workshop/internal/sys"
+)
+
+// These tests fill roots in temp dirs: no root privileges needed, since
+// nothing is run inside the root (the integration tests do that).
+
+func populate(t *testing.T, root string, bins ...string) string {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := Populate(sys.New(&buf, sys.Options{}), root, bins); err != nil {
+		t.Fatalf("Populate(%q) = %v; narration:\n%s", bins, err, buf.String())
+	}
+	return buf.String()
+}
+
+// inRoot is where path p is inside root, following the root's symlinks the
+// way a process chrooted there would.
+func inRoot(t *testing.T, root, p string) string {
+	t.Helper()
+	dir, err := securejoin.SecureJoin(root, filepath.Dir(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, filepath.Base(p))
+}
+
+// checkMirrors checks that each host path is in the root as what it is on
+// the host: a symlink with the same target, or a file of the same size and
+// mode.
+func checkMirrors(t *testing.T, root string, paths []string) {
+	t.Helper()
+	for _, p := range paths {
+		host, err := os.Lstat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := inRoot(t, root, p)
+		got, err := os.Lstat(in)
+		if err != nil {
+			t.Errorf("%s is not in the root (%s): %v", p, in, err)
+			continue
+		}
+		switch {
+		case host.Mode()&os.ModeSymlink != 0:
+			want, _ := os.Readlink(p)
+			if have, _ := os.Readlink(in); got.Mode()&os.ModeSymlink == 0 || have != want {
+				t.Errorf("%s in the root is %v -> %q, want a symlink to %q as on the host", p, got.Mode(), have, want)
+			}
+		case got.Size() != host.Size() || got.Mode() != host.Mode() || !got.ModTime().Equal(host.ModTime()):
+			t.Errorf("%s in the root: %v %d bytes %v, want %v %d bytes %v", p, got.Mode(), got.Size(), got.ModTime(), host.Mode(), host.Size(), host.ModTime())
+		}
+	}
+}
+
+func interpOf(t *testing.T, p string) string {
+	f, err := elf.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, prog := range f.Progs {
+		if prog.Type == elf.PT_INTERP {
+			b := make([]byte, prog.Filesz)
+			prog.ReadAt(b, 0)
+			return strings.TrimRight(string(b), "\x00")
+		}
+	}
+	t.Fatalf("%s has no PT_INTERP", p)
+	return ""
+}
+
+func TestPopulateBash(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "my-new-root")
+	out := populate(t, root, "/bin/bash")
+	progs, err := Resolve([]string{"/bin/bash"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := Files(progs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkMirrors(t, root, files)
+
+	// The ELF interpreter is there, and so is every link of each chain:
+	// the loader finds libtinfo.so.6, a link to the real file.
+	interp := interpOf(t, "/bin/bash")
+	if _, err := os.Stat(inRoot(t, root, interp)); err != nil {
+		t.Errorf("the ELF interpreter %s is not in the root: %v", interp, err)
+	}
+	links := 0
+	for _, f := range files {
+		if fi, _ := os.Lstat(f); fi.Mode()&os.ModeSymlink != 0 {
+			links++
+		}
+	}
+	if links == 0 {
+		t.Errorf("no symlink among %v: this host should have library links (libtinfo.so.6 -> …)", files)
+	}
+
+	// ldd's list, sorted, with the interpreter last.
+	for _, l := range progs[0].Libs {
+		if !strings.Contains(out, "\t"+filepath.Base(l)+" => "+l+"\n") {
+			t.Errorf("narration lacks the ldd line for %s:\n%s", l, out)
+		}
+	}
+	if !strings.Contains(out, "\t"+interp+" (the ELF interpreter") {
+		t.Errorf("narration does not name the interpreter %s:\n%s", interp, out)
+	}
+	// Each file is copied once, and every copy is shown as its syscalls.
+	copies := regexp.MustCompile(`openat\(AT_FDCWD, "([^"]+)", O_WRONLY\|O_CREAT`).FindAllStringSubmatch(out, -1)
+	seen := map[string]bool{}
+	for _, c := range copies {
+		if seen[c[1]] {
+			t.Errorf("%s was copied twice", c[1])
+		}
+		seen[c[1]] = true
+	}
+	if strings.Count(out, "copy_file_range(")+strings.Count(out, "read(") == 0 || len(copies) == 0 {
+		t.Errorf("no copy narrated:\n%s", out)
+	}
+}
+
+func TestPopulateTwiceCopiesNothing(t *testing.T) {
+	root := t.TempDir()
+	populate(t, root, "/bin/bash", "ls")
+	again := populate(t, root, "/bin/bash", "ls")
+	for _, call := range []string{"openat(", "copy_file_range(", "write(", "mkdirat(", "symlinkat(", "unlinkat("} {
+		if strings.Contains(again, call) {
+			t.Errorf("the second Populate made %s calls:\n%s", call, again)
+		}
+	}
+	if !strings.Contains(again, "nothing to copy: all") || !strings.Contains(again, "already up to date") {
+		t.Errorf("the second Populate does not say everything is up to date:\n%s", again)
+	}
+}
+
+// Two programs share libc: it is copied once.
+func TestSharedLibraryCopiedOnce(t *testing.T) {
+	root := t.TempDir()
+	out := populate(t, root, "/bin/bash", "ls", "cat")
+	libc := regexp.MustCompile(`openat\(AT_FDCWD, "[^"]*/libc\.so\.6", O_WRONLY`).FindAllString(out, -1)
+	if len(libc) != 1 {
+		t.Errorf("libc.so.6 copied %d times, want once:\n%s", len(libc), out)
+	}
+}
+
+func TestStaticBinary(t *testing.T) {
+	busybox := "/bin/busybox"
+	if _, err := os.Stat(busybox); err != nil {
+		t.Skipf("no %s (scripts/install-deps installs busybox-static)", busybox)
+	}
+	if interp, _ := elfInterp(busybox); interp != "" {
+		t.Skipf("%s is dynamic here (interp %s)", busybox, interp)
+	}
+	root := t.TempDir()
+	out := populate(t, root, busybox)
+	if !strings.Contains(out, busybox+":\n\tnot a dynamic executable\n") {
+		t.Errorf("narration does not say busybox is static:\n%s", out)
+	}
+	checkMirrors(t, root, []string{busybox})
+	if n := strings.Count(out, "O_WRONLY|O_CREAT"); n != 1 {
+		t.Errorf("a static binary made %d files in the root, want 1 (itself):\n%s", n, out)
+	}
+}
+
+func TestScriptBringsItsInterpreter(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "hello.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho hello\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	envScript := filepath.Join(dir, "hello-env")
+	if err := os.WriteFile(envScript, []byte("#!/usr/bin/env -S bash -e\necho hello\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(dir, "root")
+	out := populate(t, root, script, envScript)
+	progs, err := Resolve([]string{script, envScript})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range progs {
+		names = append(names, p.Path)
+	}
+	for _, want := range []string{script, "/bin/sh", envScript, "/usr/bin/env"} {
+		if !contains(names, want) {
+			t.Errorf("Resolve(scripts) = %v, lacks %s", names, want)
+		}
+	}
+	bash, _ := Lookup("bash")
+	if !contains(names, bash) {
+		t.Errorf("Resolve(#!/usr/bin/env -S bash) = %v, lacks bash (%s)", names, bash)
+	}
+	files, err := Files(progs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkMirrors(t, root, files)
+	// /bin/sh is a link (to dash) on Debian: the link and what it names.
+	if target, err := os.Readlink("/bin/sh"); err == nil {
+		if have, _ := os.Readlink(inRoot(t, root, "/bin/sh")); have != target {
+			t.Errorf("/bin/sh in the root -> %q, want -> %q", have, target)
+		}
+	}
+	if !strings.Contains(out, "a script: its #! line names /bin/sh") {
+		t.Errorf("narration does not explain the script:\n%s", out)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, l := range list {
+		if l == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestNotOnTheHost(t *testing.T) {
+	root := t.TempDir()
+	err := Populate(sys.Discard(), root, []string{"/bin/bash", "no-such-program-anywhere"})
+	var nf *NotFoundError
+	if !errors.As(err, &nf) || nf.Name != "no-such-program-anywhere" {
+		t.Fatalf("Populate(missing) = %v, want a NotFoundError naming it", err)
+	}
+	if err.Error() != "no-such-program-anywhere: no such program on the host" {
+		t.Errorf("error = %q", err)
+	}
+	if entries, _ := os.ReadDir(root); len(entries) != 0 {
+		t.Errorf("a failed Populate left %v in the root", entries)
+	}
+	if _, err := Lookup("/etc"); err == nil {
+		t.Errorf("Lookup(/etc) = nil error, want one: a directory is not a program")
+	}
+}
+
+// A symlink planted in the root, pointing out of it, is followed inside the
+// root, as the chroot will follow it: nothing is written outside.
+func TestPlantedSymlinkStaysInside(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	if err := os.Mkdir(victim, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(dir, "root")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// root/usr -> /<victim> (absolute: outside, seen from the host)
+	if err := os.Symlink(victim, filepath.Join(root, "usr")); err != nil {
+		t.Fatal(err)
+	}
+	out := populate(t, root, "/bin/bash")
+	if entries, _ := os.ReadDir(victim); len(entries) != 0 {
+		t.Errorf("Populate wrote outside the root, into %s: %v", victim, entries)
+	}
+	if _, err := os.Stat(inRoot(t, root, "/bin/bash")); err != nil {
+		t.Errorf("bash is not in the root: %v\n%s", err, out)
+	}
+	if !strings.HasPrefix(inRoot(t, root, "/bin/bash"), root+"/") {
+		t.Errorf("bash resolved outside the root")
+	}
+}
+
+func TestFileInPlaceOfALinkIsReplacedNotWrittenThrough(t *testing.T) {
+	dir := t.TempDir()
+	outside := filepath.Join(dir, "outside")
+	if err := os.WriteFile(outside, []byte("do not touch"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(dir, "root")
+	populate(t, root, "/bin/bash")
+	bash := inRoot(t, root, "/bin/bash")
+	os.Remove(bash)
+	if err := os.Symlink(outside, bash); err != nil {
+		t.Fatal(err)
+	}
+	out := populate(t, root, "/bin/bash")
+	if b, _ := os.ReadFile(outside); string(b) != "do not touch" {
+		t.Errorf("Populate wrote through a symlink in the root to %s", outside)
+	}
+	if !strings.Contains(out, `unlinkat(AT_FDCWD, "`+bash+`", 0) = 0`) {
+		t.Errorf("the link in bash's place was not removed:\n%s", out)
+	}
+	checkMirrors(t, root, []string{"/bin/bash"})
+}

@@ -1,0 +1,284 @@
+package lddcopy_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/workshop-dev/workshop/internal/stracecheck"
+	"github.com/workshop-dev/workshop/internal/testbin"
+	"golang.org/x/sys/unix"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testbin.Cleanup()
+	os.Exit(code)
+}
+
+// step2 runs `workshop step 2 ARGS…` with its own state dir.
+func step2(t *testing.T, state, stdin string, args ...string) testbin.Result {
+	t.Helper()
+	return testbin.Run(t, stdin, append([]string{"--state-dir", state, "step", "2"}, args...)...)
+}
+
+func TestPwdIsSlash(t *testing.T) {
+	testbin.NeedRoot(t)
+	state := t.TempDir()
+	r := step2(t, state, "", "--", "/bin/bash", "-c", "pwd")
+	if r.Code != 0 || r.Stdout != "/\n" {
+		t.Fatalf("step 2 -- /bin/bash -c pwd = %d, stdout %q; want 0 and \"/\"\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	root := filepath.Join(state, "my-new-root")
+	for _, w := range []string{
+		`] chroot("` + root + `") = 0`,
+		`] execve("/bin/bash", ["/bin/bash", "-c", "pwd"], …) = 0`,
+		"libc.so.6 => ",
+		"copy_file_range(",
+	} {
+		if !strings.Contains(r.Stderr, w) {
+			t.Errorf("step 2 narration lacks %q:\n%s", w, r.Stderr)
+		}
+	}
+	// A second run has nothing to copy, and says so.
+	r = step2(t, state, "", "--", "/bin/bash", "-c", "pwd")
+	if r.Code != 0 || r.Stdout != "/\n" || !strings.Contains(r.Stderr, "nothing to copy") || strings.Contains(r.Stderr, "copy_file_range(") {
+		t.Errorf("second step 2 = %d, stdout %q; want nothing copied, and said:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+}
+
+func TestBinLsAndCat(t *testing.T) {
+	testbin.NeedRoot(t)
+	state := t.TempDir()
+	r := step2(t, state, "", "--bin", "ls", "--bin", "cat", "--", "/bin/ls", "/")
+	if r.Code != 0 {
+		t.Fatalf("step 2 --bin ls --bin cat -- /bin/ls / = %d; stderr:\n%s", r.Code, r.Stderr)
+	}
+	entries, err := os.ReadDir(filepath.Join(state, "my-new-root"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, e := range entries {
+		want = append(want, e.Name())
+	}
+	got := strings.Fields(r.Stdout)
+	sort.Strings(got)
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("ls / in the root printed %q, want the root's entries %q", got, want)
+	}
+	// cat came along, and the root's PATH finds it.
+	r = step2(t, state, "", "--", "/bin/bash", "-c", "echo meow | cat")
+	if r.Code != 0 || r.Stdout != "meow\n" {
+		t.Errorf("cat in the root = %d, %q; stderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	// A command given by name is looked up in the root's PATH, as execvp does.
+	r = step2(t, state, "", "--", "ls", "/")
+	if r.Code != 0 || !strings.Contains(r.Stderr, `execve("/usr/local/sbin/ls", ["ls", "/"], …) = -1 ENOENT`) {
+		t.Errorf("step 2 -- ls / = %d; want the PATH search narrated:\n%s", r.Code, r.Stderr)
+	}
+}
+
+func TestStaticBusybox(t *testing.T) {
+	testbin.NeedRoot(t)
+	testbin.NeedTool(t, "busybox")
+	r := step2(t, t.TempDir(), "", "--bin", "/bin/busybox", "--", "/bin/busybox", "echo", "static")
+	if r.Code != 0 || r.Stdout != "static\n" || !strings.Contains(r.Stderr, "not a dynamic executable") {
+		t.Errorf("busybox in the root = %d, %q; stderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+}
+
+func TestScriptRunsInTheRoot(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir := t.TempDir()
+	script := filepath.Join(dir, "greet")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"hello from $0, $1\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := step2(t, t.TempDir(), "", "--", script, "student")
+	if want := "hello from " + script + ", student\n"; r.Code != 0 || r.Stdout != want {
+		t.Errorf("a #! script in the root = %d, %q, want %q; stderr:\n%s", r.Code, r.Stdout, want, r.Stderr)
+	}
+}
+
+func TestBashReadsStdinWithoutATerminal(t *testing.T) {
+	testbin.NeedRoot(t)
+	r := step2(t, t.TempDir(), "echo $((6*7))\npwd\n")
+	if r.Code != 0 || r.Stdout != "42\n/\n" {
+		t.Errorf("step 2 with commands on stdin = %d, %q; want 42 and /\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if !strings.Contains(r.Stderr, `] execve("/bin/bash", ["bash"], …) = 0`) {
+		t.Errorf("the default command is not step 1's execve, succeeding now:\n%s", r.Stderr)
+	}
+}
+
+func TestExitStatuses(t *testing.T) {
+	testbin.NeedRoot(t)
+	state := t.TempDir()
+	for _, tc := range []struct {
+		args   []string
+		code   int
+		stderr string
+	}{
+		{[]string{"--", "/bin/bash", "-c", "exit 42"}, 42, ""},
+		{[]string{"--", "/bin/bash", "-c", "kill -TERM $$"}, 128 + 15, ""},
+		{[]string{"--", "/no/such/program"}, 127, `failed to run command "/no/such/program" inside the root: No such file or directory`},
+		{[]string{"--", "no-such-program"}, 127, `failed to run command "no-such-program" inside the root: No such file or directory`},
+		{[]string{"--", "/usr"}, 126, `failed to run command "/usr" inside the root: Permission denied`},
+	} {
+		r := step2(t, state, "", tc.args...)
+		if r.Code != tc.code || !strings.Contains(r.Stderr, tc.stderr) {
+			t.Errorf("step 2 %q = %d, want %d and %q; stderr:\n%s", tc.args, r.Code, tc.code, tc.stderr, r.Stderr)
+		}
+	}
+}
+
+func TestStep2AgainstStrace(t *testing.T) {
+	testbin.NeedRoot(t)
+	state := t.TempDir()
+	for _, args := range [][]string{
+		{"--bin", "ls", "--", "/bin/ls", "/"}, // copies
+		{"--bin", "ls", "--", "/bin/ls", "/"}, // nothing to copy
+		{"--", "no-such-command"},             // a PATH search that fails: 127
+	} {
+		r := stracecheck.Run(t, append([]string{"--state-dir", state, "step", "2"}, args...)...)
+		if want := map[bool]int{true: 127, false: 0}[args[1] == "no-such-command"]; r.Code != want {
+			t.Errorf("step 2 %q under strace = %d, want %d; stderr:\n%s", args, r.Code, want, r.Stderr)
+		}
+	}
+}
+
+func TestQuiet(t *testing.T) {
+	testbin.NeedRoot(t)
+	r := testbin.Run(t, "", "--quiet", "--state-dir", t.TempDir(), "step", "2", "--", "/bin/bash", "-c", "pwd")
+	if r.Code != 0 || r.Stdout != "/\n" || r.Stderr != "" {
+		t.Errorf("--quiet step 2 = %d, stdout %q, stderr %q; want \"/\" and no narration", r.Code, r.Stdout, r.Stderr)
+	}
+	// A command that is not there still gets its sentence, as chroot(1) gives it.
+	r = testbin.Run(t, "", "-q", "--state-dir", t.TempDir(), "step", "2", "--", "/nope")
+	if r.Code != 127 || strings.TrimSpace(r.Stderr) != `workshop: failed to run command "/nope" inside the root: No such file or directory` {
+		t.Errorf("--quiet step 2 -- /nope = %d, stderr %q", r.Code, r.Stderr)
+	}
+}
+
+func TestExplain(t *testing.T) {
+	testbin.NeedRoot(t)
+	r := testbin.Run(t, "", "--explain", "--state-dir", t.TempDir(), "step", "2", "--", "/bin/bash", "-c", "pwd")
+	if r.Code != 0 || r.Stdout != "/\n" {
+		t.Fatalf("--explain step 2 = %d, %q; stderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	for _, w := range []string{
+		"## Step 2: ldd-copy",
+		"### Exercise",
+		`symlinkat("usr/bin", AT_FDCWD, `, "# create a symbolic link",
+		"# copy bytes between two files inside the kernel",
+		`] chroot(`, "# make this directory the process's /",
+	} {
+		if !strings.Contains(r.Stderr, w) {
+			t.Errorf("--explain stderr lacks %q:\n%s", w, r.Stderr)
+		}
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	testbin.NeedRoot(t)
+	file := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--bin", "no-such-program-anywhere"}, "--bin no-such-program-anywhere: no such program on the host"},
+		{[]string{"--bin", "/no/such/file"}, "--bin /no/such/file: no such program on the host"},
+		{[]string{"--root", file}, "--root " + file + " is not a directory"},
+		{[]string{"--bogus"}, "unknown flag: --bogus"},
+		{[]string{"--bin"}, "flag needs an argument: --bin"},
+	} {
+		state := t.TempDir()
+		r := step2(t, state, "", tc.args...)
+		if r.Code != 125 || !strings.Contains(r.Stderr, tc.want) || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 || strings.Contains(r.Stderr, "goroutine") {
+			t.Errorf("step 2 %q = %d, stderr %q; want 125 and one sentence with %q", tc.args, r.Code, r.Stderr, tc.want)
+		}
+		if _, err := os.Stat(filepath.Join(state, "my-new-root")); err == nil {
+			t.Errorf("step 2 %q made the root before refusing", tc.args)
+		}
+	}
+}
+
+// Colour: on when stderr is a terminal, off with --no-color or NO_COLOR.
+func TestColour(t *testing.T) {
+	testbin.NeedRoot(t)
+	for _, tc := range []struct {
+		name   string
+		flags  []string
+		env    []string
+		colour bool
+	}{
+		{"a terminal", nil, nil, true},
+		{"--no-color", []string{"--no-color"}, nil, false},
+		{"NO_COLOR", nil, []string{"NO_COLOR=1"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append(append([]string{"--state-dir", t.TempDir()}, tc.flags...), "step", "2", "--", "/bin/bash", "-c", "pwd")
+			stderr := runWithTerminalStderr(t, tc.env, args...)
+			if got := strings.Contains(stderr, "\x1b["); got != tc.colour {
+				t.Errorf("with %s, colour escapes in the narration = %v, want %v:\n%q", tc.name, got, tc.colour, stderr)
+			}
+			if !strings.Contains(stderr, "chroot") || !strings.Contains(stderr, "execve") {
+				t.Errorf("no narration on the terminal: %q", stderr)
+			}
+		})
+	}
+}
+
+// runWithTerminalStderr runs the binary with stderr on a new pseudo-terminal
+// and returns what it printed there.
+func runWithTerminalStderr(t *testing.T, env []string, args ...string) string {
+	t.Helper()
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatalf("open /dev/ptmx: %v", err)
+	}
+	defer ptmx.Close()
+	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatalf("unlock the pty: %v", err)
+	}
+	n, err := unix.IoctlGetUint32(int(ptmx.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatalf("pty number: %v", err)
+	}
+	pts, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatalf("open the pty: %v", err)
+	}
+	cmd := exec.Command(testbin.Bin(t), args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, pts
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pts.Close()
+	var out bytes.Buffer
+	done := make(chan struct{})
+	go func() {
+		io.Copy(&out, ptmx) // ends with EIO once the last writer has gone
+		close(done)
+	}()
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("workshop %q: %v", args, err)
+	}
+	<-done
+	if stdout.String() != "/\n" {
+		t.Errorf("stdout = %q, want \"/\"", stdout.String())
+	}
+	return out.String()
+}
