@@ -2,13 +2,16 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 	"github.com/workshop-dev/workshop/internal/doctor"
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/sys"
+	cgroups "github.com/workshop-dev/workshop/steps/04-cgroups"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 )
@@ -43,7 +46,7 @@ fail), 1 when a check failed, 125 on a bad command line.`,
 			signal.Notify(interrupt, unix.SIGINT, unix.SIGTERM)
 			defer signal.Stop(interrupt)
 
-			h := doctor.NewHost(global.stateDir)
+			h := doctor.NewHost(global.stateDir, stepCgroups{})
 			opts := doctor.Options{
 				Explain:   global.explain,
 				Color:     sys.ColorWanted(global.noColor) && term.IsTerminal(int(os.Stdout.Fd())),
@@ -65,4 +68,38 @@ fail), 1 when a check failed, 125 on a bad command line.`,
 			return nil
 		},
 	}
+}
+
+// stepCgroups answers doctor's cgroup questions with step 4's own code
+// (internal/doctor may not import a step): the layout as step 4 reads it,
+// and a limit tried the way step 4 sets one.
+type stepCgroups struct{}
+
+func (stepCgroups) Layout() (doctor.CgroupLayout, error) {
+	mode, limits, err := cgroups.Supported()
+	if err != nil {
+		return doctor.CgroupLayout{}, err
+	}
+	return doctor.CgroupLayout{Mode: mode.String(), Describe: mode.Describe(), Limits: limits}, nil
+}
+
+// probeLimits are small limits, one per controller, for a group that holds
+// no process.
+var probeLimits = map[string]cgroups.Limits{
+	"memory": {Memory: 64 << 20},
+	"cpu":    {CPUs: 0.5},
+	"pids":   {Pids: 64},
+}
+
+func (stepCgroups) TryLimit(controller string) (string, error) {
+	l, ok := probeLimits[controller]
+	if !ok {
+		return "", fmt.Errorf("no limit to try for the %s controller", controller)
+	}
+	cg, err := cgroups.New(sys.Discard(), fmt.Sprintf("doctor-%d-%s", os.Getpid(), controller), l)
+	if err != nil {
+		return "", err
+	}
+	dir, _ := cg.Dir(controller)
+	return filepath.Dir(dir), cg.Remove()
 }

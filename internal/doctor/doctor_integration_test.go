@@ -34,7 +34,7 @@ func line(report, name string) string {
 func leftovers(t *testing.T) []string {
 	t.Helper()
 	var all []string
-	for _, pattern := range []string{"/sys/fs/cgroup/workshop-doctor-*", "/sys/fs/cgroup/*/workshop-doctor-*"} {
+	for _, pattern := range []string{"/sys/fs/cgroup/workshop/doctor-*", "/sys/fs/cgroup/*/workshop/doctor-*"} {
 		m, err := filepath.Glob(pattern)
 		if err != nil {
 			t.Fatal(err)

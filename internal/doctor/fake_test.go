@@ -15,7 +15,6 @@ func fakeHost(t *testing.T) *Host {
 	h := &Host{
 		ProcSys:     filepath.Join(dir, "proc/sys"),
 		Filesystems: filepath.Join(dir, "proc/filesystems"),
-		Mountinfo:   filepath.Join(dir, "proc/self/mountinfo"),
 		StateDir:    filepath.Join(dir, "state"),
 		Euid:        0,
 		Uname:       func() (string, string, error) { return "6.1.0-18-amd64", "x86_64", nil },
@@ -23,15 +22,30 @@ func fakeHost(t *testing.T) *Host {
 		FreeBytes:   func(string) (uint64, error) { return 10 << 30, nil },
 		TryClone:    func(uintptr) error { return nil },
 		TryMounts:   func(string) MountProbe { return MountProbe{} },
-		TryCgroup: func(dir, name string, files []string) ([]string, error) {
-			return files, nil
-		},
+		Cgroups:     &fakeCgroups{layout: CgroupLayout{Mode: "cgroup v2", Describe: "cgroup v2: one tree", Limits: map[string]bool{"memory": true, "cpu": true, "pids": true}}},
 	}
 	writeFile(t, filepath.Join(h.ProcSys, "user/max_user_namespaces"), "63382\n")
 	writeFile(t, h.Filesystems, "nodev\tsysfs\nnodev\ttmpfs\n\text4\nnodev\toverlay\n")
-	writeFile(t, h.Mountinfo, mountinfoV2(dir))
-	writeFile(t, filepath.Join(dir, "sys/fs/cgroup/cgroup.controllers"), "cpuset cpu io memory hugetlb pids rdma misc\n")
 	return h
+}
+
+// fakeCgroups stands for step 4: a layout, and limits that work unless
+// refused names the controller; it records what it was asked to try.
+type fakeCgroups struct {
+	layout    CgroupLayout
+	layoutErr error
+	refused   map[string]error
+	tried     []string
+}
+
+func (f *fakeCgroups) Layout() (CgroupLayout, error) { return f.layout, f.layoutErr }
+
+func (f *fakeCgroups) TryLimit(controller string) (string, error) {
+	f.tried = append(f.tried, controller)
+	if err := f.refused[controller]; err != nil {
+		return "", err
+	}
+	return "/sys/fs/cgroup/workshop", nil
 }
 
 // root is where fakeHost keeps its fake files.

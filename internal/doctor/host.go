@@ -16,7 +16,6 @@ import (
 type Host struct {
 	ProcSys     string // /proc/sys
 	Filesystems string // /proc/filesystems
-	Mountinfo   string // /proc/self/mountinfo
 	StateDir    string // --state-dir
 	Euid        int
 
@@ -30,17 +29,16 @@ type Host struct {
 	// TryMounts mounts an overlay and does a pivot_root in a throwaway mount
 	// namespace, with its scratch directories under dir.
 	TryMounts func(dir string) MountProbe
-	// TryCgroup makes and removes a cgroup named name in the hierarchy
-	// mounted at dir, and reports which of files the new cgroup has.
-	TryCgroup func(dir, name string, files []string) (present []string, err error)
+	// Cgroups is step 4's view of the cgroups.
+	Cgroups CgroupProbe
 }
 
-// NewHost is the real machine, with workshop's state in stateDir.
-func NewHost(stateDir string) *Host {
+// NewHost is the real machine, with workshop's state in stateDir; cgroups
+// is step 4's probe of its cgroups (see CgroupProbe).
+func NewHost(stateDir string, cgroups CgroupProbe) *Host {
 	return &Host{
 		ProcSys:     "/proc/sys",
 		Filesystems: "/proc/filesystems",
-		Mountinfo:   "/proc/self/mountinfo",
 		StateDir:    stateDir,
 		Euid:        os.Geteuid(),
 		Uname:       uname,
@@ -48,7 +46,7 @@ func NewHost(stateDir string) *Host {
 		FreeBytes:   freeBytes,
 		TryClone:    tryClone,
 		TryMounts:   tryMounts,
-		TryCgroup:   tryCgroup,
+		Cgroups:     cgroups,
 	}
 }
 
