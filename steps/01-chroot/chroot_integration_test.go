@@ -136,3 +136,21 @@ func TestStep1BadInput(t *testing.T) {
 		}
 	}
 }
+
+func TestStep1Explain(t *testing.T) {
+	testbin.NeedRoot(t)
+	r := testbin.Run(t, "", "--explain", "--state-dir", t.TempDir(), "step", "1", "--demo", "escape")
+	if r.Code != 0 {
+		t.Fatalf("--explain step 1 --demo escape = %d; stderr:\n%s", r.Code, r.Stderr)
+	}
+	for _, w := range []string{
+		"## Step 1: chroot", "### Exercise", "### Further reading",
+		`] chroot("escape") = 0  # the root moves down into escape/`,
+		`] chdir("..") = 0  # climb`,
+		`] execve("/bin/ls", ["ls", "/"], …) = 0  # replace this process's program`,
+	} {
+		if !strings.Contains(r.Stderr, w) {
+			t.Errorf("--explain stderr lacks %q:\n%s", w, r.Stderr)
+		}
+	}
+}

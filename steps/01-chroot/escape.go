@@ -99,36 +99,36 @@ func escape(n *sys.Narrator, root string) error {
 	}
 	n.Note("jailed: / is now %s. Now the way out:", root)
 	// A directory to chroot into. It may be left from an interrupted run.
-	if err := n.Mkdir(escapeDir, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+	if err := n.Because("a directory inside the jail, to chroot into").Mkdir(escapeDir, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
 		return err
 	}
 	// The root moves down into escape/, but the working directory stays
 	// where it was: above the new root, where ".." is not stopped.
-	if err := n.Chroot(escapeDir); err != nil {
+	if err := n.Because("the root moves down into escape/; the working directory stays where it was, above it").Chroot(escapeDir); err != nil {
 		return err
 	}
 	n.Note("the root is now %s/%s, and the working directory is above it: climb", root, escapeDir)
-	here, err := n.Stat(".")
+	here, err := n.Because("where am I? a directory is known by its device and inode").Stat(".")
 	if err != nil {
 		return err
 	}
 	// Climb until "." and ".." are the same directory: that is the real /.
 	// (Real exploits just call chdir("..") a thousand times.)
 	for i := 0; i < 4096; i++ {
-		up, err := n.Stat("..")
+		up, err := n.Because("and one level up? only the real / is its own parent").Stat("..")
 		if err != nil {
 			return err
 		}
 		if up.Dev == here.Dev && up.Ino == here.Ino {
 			break
 		}
-		if err := n.Chdir(".."); err != nil {
+		if err := n.Because("climb: nothing stops .. above the process's root").Chdir(".."); err != nil {
 			return err
 		}
 		here = up
 	}
 	// Make the real / the root again.
-	if err := n.Chroot("."); err != nil {
+	if err := n.Because("make the real / this process's root again").Chroot("."); err != nil {
 		return err
 	}
 	return n.Chdir("/")

@@ -114,11 +114,11 @@ func childMain() int {
 	}
 	rep := reexec.ExecReporter()
 	n := sys.New(os.Stderr, s.Narration).WithPid(os.Getpid())
-	if err := n.Chroot(s.Root); err != nil {
+	if err := n.Because("from now on, every absolute path of this process starts in the root").Chroot(s.Root); err != nil {
 		fmt.Fprintf(os.Stderr, "workshop: %v\n", err)
 		return exit.ToolFailed
 	}
-	if err := n.Chdir("/"); err != nil {
+	if err := n.Because("move into the new root, so that no relative path starts outside it").Chdir("/"); err != nil {
 		fmt.Fprintf(os.Stderr, "workshop: %v\n", err)
 		return exit.ToolFailed
 	}

@@ -2,13 +2,16 @@ package lddcopy_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/workshop-dev/workshop/internal/stracecheck"
@@ -243,22 +246,8 @@ func TestColour(t *testing.T) {
 // and returns what it printed there.
 func runWithTerminalStderr(t *testing.T, env []string, args ...string) string {
 	t.Helper()
-	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatalf("open /dev/ptmx: %v", err)
-	}
+	ptmx, pts := openPty(t)
 	defer ptmx.Close()
-	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatalf("unlock the pty: %v", err)
-	}
-	n, err := unix.IoctlGetUint32(int(ptmx.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatalf("pty number: %v", err)
-	}
-	pts, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatalf("open the pty: %v", err)
-	}
 	cmd := exec.Command(testbin.Bin(t), args...)
 	cmd.Env = append(os.Environ(), env...)
 	var stdout bytes.Buffer
@@ -281,4 +270,100 @@ func runWithTerminalStderr(t *testing.T, env []string, args ...string) string {
 		t.Errorf("stdout = %q, want \"/\"", stdout.String())
 	}
 	return out.String()
+}
+
+// With stdin on a terminal and no command, bash in the root is interactive:
+// it prints its prompt, reads what is typed, and its exit status passes.
+func TestInteractiveBashOnATerminal(t *testing.T) {
+	testbin.NeedRoot(t)
+	ptmx, pts := openPty(t)
+	defer ptmx.Close()
+	cmd := exec.Command(testbin.Bin(t), "--quiet", "--state-dir", t.TempDir(), "step", "2")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = pts, pts, pts
+	// The terminal becomes the controlling terminal of a new session, as
+	// when a student logs in.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pts.Close()
+	var out bytes.Buffer
+	done := make(chan struct{})
+	go func() {
+		io.Copy(&out, ptmx)
+		close(done)
+	}()
+	if _, err := ptmx.WriteString("echo inside $((2+3))\nexit 7\n"); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	<-done
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 7 {
+		t.Errorf("interactive step 2 ended with %v, want exit status 7 (bash's own)", err)
+	}
+	for _, w := range []string{"# echo inside", "inside 5\r\n", "# exit 7"} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("the terminal shows %q, want an interactive bash (prompt, then %q)", out.String(), w)
+		}
+	}
+}
+
+// openPty opens a new pseudo-terminal: the master, and the terminal itself.
+func openPty(t *testing.T) (ptmx, pts *os.File) {
+	t.Helper()
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatalf("open /dev/ptmx: %v", err)
+	}
+	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatalf("unlock the pty: %v", err)
+	}
+	n, err := unix.IoctlGetUint32(int(ptmx.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatalf("pty number: %v", err)
+	}
+	pts, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatalf("open the pty: %v", err)
+	}
+	return ptmx, pts
+}
+
+// SIGTERM sent to workshop reaches the command in the root, and the
+// command's death by it is workshop's exit status (128+15).
+func TestSignalReachesTheCommand(t *testing.T) {
+	testbin.NeedRoot(t)
+	cmd := exec.Command(testbin.Bin(t), "--state-dir", t.TempDir(), "step", "2", "--", "/bin/bash", "-c", "echo ready; read line")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line := make([]byte, len("ready\n"))
+	if _, err := io.ReadFull(stdout, line); err != nil || string(line) != "ready\n" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("the command did not start: %q, %v\n%s", line, err, stderr.String())
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 128+15 {
+		t.Errorf("workshop after SIGTERM: %v, want exit status 143\n%s", err, stderr.String())
+	}
+	if !regexp.MustCompile(`kill\(\d+, SIGTERM\) = 0`).MatchString(stderr.String()) {
+		t.Errorf("the forwarded signal is not narrated:\n%s", stderr.String())
+	}
 }
