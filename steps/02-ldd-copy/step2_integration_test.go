@@ -181,7 +181,7 @@ func TestExplain(t *testing.T) {
 		"### Exercise",
 		`symlinkat("usr/bin", AT_FDCWD, `, "# create a symbolic link",
 		"# copy bytes between two files inside the kernel",
-		`] chroot(`, "# make this directory the process's /",
+		`] chroot(`, "# from now on, every absolute path of this process starts in the root",
 	} {
 		if !strings.Contains(r.Stderr, w) {
 			t.Errorf("--explain stderr lacks %q:\n%s", w, r.Stderr)
