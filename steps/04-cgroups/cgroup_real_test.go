@@ -134,3 +134,42 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// Containers start and end at the same time: one's Remove takes away the
+// empty workshop parent while another is making its group in it. Each New
+// must still succeed, and nothing may be left.
+func TestRealCgroupsConcurrently(t *testing.T) {
+	testbin.NeedRoot(t)
+	const workers, rounds = 6, 15
+	errs := make(chan error, workers*rounds)
+	done := make(chan struct{})
+	for w := 0; w < workers; w++ {
+		go func(w int) {
+			defer func() { done <- struct{}{} }()
+			for r := 0; r < rounds; r++ {
+				id := fmt.Sprintf("%s-%d-%d", testID(t), w, r)
+				cg, err := cgroups.New(sys.Discard(), id, cgroups.Limits{Pids: 8})
+				if err != nil {
+					errs <- fmt.Errorf("New(%s): %w", id, err)
+					continue
+				}
+				if err := cg.Remove(); err != nil {
+					errs <- fmt.Errorf("Remove(%s): %w", id, err)
+				}
+			}
+		}(w)
+	}
+	for w := 0; w < workers; w++ {
+		<-done
+	}
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	ids, _ := cgroups.List()
+	for _, id := range ids {
+		if strings.HasPrefix(id, testID(t)) {
+			t.Errorf("group %s was left behind", id)
+		}
+	}
+}

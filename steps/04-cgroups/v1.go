@@ -105,7 +105,8 @@ func (c *Cgroup) createV1(l Limits) error {
 
 // mkdirGroup makes parent if it is missing (then runs setup on it), and the
 // container's group inside it. Another container's Remove may take away the
-// empty parent between the two: then the parent is made again.
+// empty parent at any moment before the group is in it (removeParentIfEmpty):
+// then the parent is made again.
 func (c *Cgroup) mkdirGroup(parent string, setup func(parent string) error) (string, error) {
 	dir := filepath.Join(parent, c.id)
 	var err error
@@ -115,6 +116,9 @@ func (c *Cgroup) mkdirGroup(parent string, setup func(parent string) error) (str
 		}
 		if setup != nil {
 			if err = setup(parent); err != nil {
+				if !exists(parent) {
+					continue // removed under us: start again
+				}
 				return "", err
 			}
 		}
@@ -123,16 +127,16 @@ func (c *Cgroup) mkdirGroup(parent string, setup func(parent string) error) (str
 			break
 		}
 	}
+	var coded *exit.Error
 	switch {
+	case err == nil:
+		return dir, nil
 	case errors.Is(err, unix.EEXIST):
 		return "", exit.Errorf(exit.ToolFailed, "a cgroup for container %s already exists at %s: another run uses that id ('workshop clean' removes stale ones)", c.id, dir)
-	case err != nil:
-		return "", exit.Errorf(exit.ToolFailed, "cannot make the cgroup %s: %v; see 'workshop doctor'", dir, errnoOf(err))
+	case errors.As(err, &coded):
+		return "", err
 	}
-	if c.dirs == nil {
-		c.dirs = map[string]string{}
-	}
-	return dir, nil
+	return "", exit.Errorf(exit.ToolFailed, "cannot make the cgroup %s: %v; see 'workshop doctor'", dir, errnoOf(err))
 }
 
 // killV1 freezes the group, kills every process in it, and thaws it: a
