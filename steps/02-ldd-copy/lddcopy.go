@@ -66,6 +66,11 @@ func Step(n *sys.Narrator, root string, bins, argv []string, stdin io.Reader, st
 		path, argv = Shell, []string{"bash"}
 	} else if p, err := Lookup(argv[0]); err == nil {
 		want = append(want, p)
+		if !strings.Contains(argv[0], "/") && !onDefaultPath(filepath.Dir(p)) {
+			// Found on the host's PATH but not on the root's (~/go/bin…):
+			// run it by the path it gets in the root.
+			path = p
+		}
 	} else {
 		n.Note("%s is not on the host either, so the root will not have it", argv[0])
 	}
@@ -90,4 +95,13 @@ func count(k int, noun string) string {
 		return fmt.Sprintf("%d %sies", k, plural)
 	}
 	return fmt.Sprintf("%d %ss", k, noun)
+}
+
+func onDefaultPath(dir string) bool {
+	for _, d := range filepath.SplitList(chroot.DefaultPath) {
+		if d == dir {
+			return true
+		}
+	}
+	return false
 }

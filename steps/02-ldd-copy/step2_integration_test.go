@@ -367,3 +367,17 @@ func TestSignalReachesTheCommand(t *testing.T) {
 		t.Errorf("the forwarded signal is not narrated:\n%s", stderr.String())
 	}
 }
+
+// A command found on the host's PATH outside the root's PATH (~/go/bin, say)
+// is run by the path it has in the root.
+func TestCommandOffTheRootsPath(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "hello-off-path"), []byte("#!/bin/sh\necho off the path\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := testbin.RunEnv(t, []string{"PATH=" + dir + ":" + os.Getenv("PATH")}, "", "--state-dir", t.TempDir(), "step", "2", "--", "hello-off-path")
+	if r.Code != 0 || r.Stdout != "off the path\n" {
+		t.Errorf("step 2 -- hello-off-path = %d, %q; stderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+}
