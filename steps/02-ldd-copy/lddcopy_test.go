@@ -299,3 +299,36 @@ func TestFileInPlaceOfALinkIsReplacedNotWrittenThrough(t *testing.T) {
 	}
 	checkMirrors(t, root, []string{"/bin/bash"})
 }
+
+// Where copy_file_range cannot copy (between some filesystems), the copy is
+// read and write, each call narrated.
+func TestReadWriteFallback(t *testing.T) {
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
+	data := bytes.Repeat([]byte("0123456789"), 150000) // 1.5 MB: two reads
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	var buf bytes.Buffer
+	c := newCopier(sys.New(&buf, sys.Options{}), dir)
+	if err := c.readWrite(int(in.Fd()), int(out.Fd())); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(dst); !bytes.Equal(got, data) {
+		t.Errorf("the copy has %d bytes, want the %d of the source", len(got), len(data))
+	}
+	n := buf.String()
+	if strings.Count(n, "read(") != 3 || strings.Count(n, "write(") != 2 || !strings.Contains(n, `, "", 1048576) = 0`) {
+		t.Errorf("want 2 reads and writes, then a read of 0 bytes, narrated:\n%s", n)
+	}
+}
