@@ -1,0 +1,62 @@
+package sys
+
+import (
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// The calls of step 5 (image tar): opening the archive, creating it, and
+// moving a finished root into place. The thousands of per-entry calls an
+// unpack makes are summarised by the step, not printed one by one.
+
+// Open opens an existing file for reading: openat(AT_FDCWD, path, O_RDONLY|O_CLOEXEC).
+func (n *Narrator) Open(path string) (*os.File, error) {
+	const flags = unix.O_RDONLY | unix.O_CLOEXEC
+	fd, err := unix.Openat(unix.AT_FDCWD, path, flags, 0)
+	n.record("openat", "AT_FDCWD, "+quote(path)+", "+openFlagString(flags), fd, err)
+	if err != nil {
+		return nil, wrap("open", path, err)
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+// Create creates or truncates a file for writing:
+// openat(AT_FDCWD, path, O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC, mode).
+func (n *Narrator) Create(path string, mode uint32) (*os.File, error) {
+	const flags = unix.O_WRONLY | unix.O_CREAT | unix.O_TRUNC | unix.O_CLOEXEC
+	fd, err := unix.Openat(unix.AT_FDCWD, path, flags, mode)
+	n.record("openat", "AT_FDCWD, "+quote(path)+", "+openFlagString(flags)+", "+modeString(mode), fd, err)
+	if err != nil {
+		return nil, wrap("open", path, err)
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+// Close closes a file the narrator opened: close(fd).
+func (n *Narrator) Close(f *os.File) error {
+	fd := int(f.Fd())
+	err := f.Close()
+	var errno error
+	if err != nil {
+		errno = unix.EIO
+		if pe, ok := err.(*os.PathError); ok {
+			errno = pe.Err
+		}
+	}
+	n.record("close", fmt.Sprint(fd), 0, errno)
+	return err
+}
+
+// Rename calls renameat(AT_FDCWD, oldpath, AT_FDCWD, newpath): how a root
+// unpacked beside its destination appears there all at once.
+func (n *Narrator) Rename(oldpath, newpath string) error {
+	err := unix.Renameat(unix.AT_FDCWD, oldpath, unix.AT_FDCWD, newpath)
+	n.record("renameat", "AT_FDCWD, "+quote(oldpath)+", AT_FDCWD, "+quote(newpath), 0, err)
+	return wrap("rename", newpath, err)
+}
+
+func init() {
+	glosses["renameat"] = "move a file or directory to a new name, in one step"
+}

@@ -1,0 +1,397 @@
+package imagetar
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"golang.org/x/sys/unix"
+)
+
+// extractor places the entries of one archive under root, a directory it
+// alone writes to (the temporary directory of an unpack).
+//
+// The rules that keep every entry inside root, whatever the archive holds:
+//
+//   - The parent directory of an entry is resolved by pathrs-lite with root
+//     as "/": "..", and symlinks (absolute ones included), stop at root,
+//     as they would inside the container. Missing parents are made there.
+//   - The entry itself is then made with an *at syscall relative to that
+//     directory handle, and the last component is never followed:
+//     O_CREAT|O_EXCL|O_NOFOLLOW, symlinkat, mkdirat, mknodat, linkat without
+//     AT_SYMLINK_FOLLOW, fchownat and utimensat with AT_SYMLINK_NOFOLLOW,
+//     fchmod on the descriptor just made.
+//   - Whatever already sits at that name (a symlink an earlier entry
+//     planted, say) is unlinked first, never written through.
+//   - A hardlink's target is an archive path, resolved inside root the same
+//     way; only an inode under root can be linked.
+type extractor struct {
+	root     *os.File // the new root, opened O_DIRECTORY
+	rootPath string   // its path, clean
+	strip    string   // a top-level directory removed from every name
+	devices  bool     // device nodes may be made (real root, initial user namespace)
+	noDev    string   // why not, when they may not
+	chown    bool     // owners are set from the archive (only root can)
+	stats    Stats
+	dirs     []*tar.Header // directories whose mode and times are set last
+	dirPath  []string      // their paths, in the same order
+}
+
+// EntryError is an entry that cannot be placed safely; nothing of the
+// archive is left on disk when it is returned.
+type EntryError struct {
+	Name string // the name as the archive stores it
+	Err  error
+}
+
+func (e *EntryError) Error() string { return fmt.Sprintf("entry %q: %v", e.Name, e.Err) }
+func (e *EntryError) Unwrap() error { return e.Err }
+
+// place puts one entry under the root, reading a regular file's bytes from body.
+func (x *extractor) place(hdr *tar.Header, body io.Reader) error {
+	if hdr.Typeflag == tar.TypeXGlobalHeader {
+		return nil // PAX global metadata, not a file
+	}
+	p, err := entryPath(hdr.Name, x.strip)
+	if err != nil {
+		return err
+	}
+	if hdr.Typeflag == tar.TypeDir {
+		return x.dir(p, hdr)
+	}
+	if p == "." {
+		return errors.New("a non-directory cannot replace the root itself")
+	}
+	dir, err := x.parentDir(p)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	dfd, base := int(dir.Fd()), path.Base(p)
+	if _, err := x.clear(dfd, base, false); err != nil {
+		return err
+	}
+	switch hdr.Typeflag {
+	case tar.TypeReg, tar.TypeGNUSparse:
+		if sparse(hdr) {
+			// Go's reader would hand over the holes as zeros: a 1 TB
+			// sparse entry in a tiny archive would fill the disk.
+			return errors.New("it is a sparse file, which workshop does not unpack (no root filesystem needs one)")
+		}
+		return x.file(dfd, base, hdr, body)
+	case tar.TypeSymlink:
+		return x.symlink(dfd, base, hdr)
+	case tar.TypeLink:
+		return x.hardlink(dfd, base, hdr)
+	case tar.TypeChar, tar.TypeBlock:
+		return x.device(dfd, base, hdr)
+	case tar.TypeFifo:
+		return x.fifo(dfd, base, hdr)
+	}
+	return fmt.Errorf("its type %q is not one a root filesystem holds", hdr.Typeflag)
+}
+
+// parentDir returns a handle on the directory that will hold entry p,
+// making the missing directories on the way, all inside the root.
+//
+// Two steps, each from filepath-securejoin. SecureJoin first works out
+// where the path leads when the root is "/": it follows symlinks, absolute
+// ones included, even to places that do not exist yet, so that an image's
+// var/run -> /run followed by var/run/x makes <root>/run/x, as in every
+// real image. MkdirAllHandle then walks that path again with openat2
+// (RESOLVE_IN_ROOT) and O_NOFOLLOW directory by directory: whatever
+// SecureJoin said, the handle it returns is a directory under the root.
+func (x *extractor) parentDir(p string) (*os.File, error) {
+	parent := path.Dir(p)
+	full, err := securejoin.SecureJoin(x.rootPath, parent)
+	if err != nil {
+		return nil, fmt.Errorf("resolve its directory %s inside the root: %w", parent, err)
+	}
+	rel, err := filepath.Rel(x.rootPath, full)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := pathrs.MkdirAllHandle(x.root, rel, 0o755)
+	if err != nil {
+		return nil, fmt.Errorf("make its directory %s inside the root: %w", parent, err)
+	}
+	return dir, nil
+}
+
+// clear makes room for an entry named base in dfd. An existing directory is
+// kept for a directory entry and removed (only if empty) for any other; any
+// other existing file, symlinks included, is unlinked: never followed,
+// never written through. It reports whether a directory was kept.
+func (x *extractor) clear(dfd int, base string, wantDir bool) (kept bool, err error) {
+	var st unix.Stat_t
+	err = unix.Fstatat(dfd, base, &st, unix.AT_SYMLINK_NOFOLLOW)
+	if errors.Is(err, unix.ENOENT) {
+		return false, nil
+	}
+	if err != nil {
+		return false, &os.PathError{Op: "fstatat", Path: base, Err: err}
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		if wantDir {
+			return true, nil
+		}
+		err = unix.Unlinkat(dfd, base, unix.AT_REMOVEDIR)
+		if errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST) {
+			return false, errors.New("it would replace a directory that is not empty")
+		}
+		if err != nil {
+			return false, &os.PathError{Op: "unlinkat", Path: base, Err: err}
+		}
+		return false, nil
+	}
+	if err := unix.Unlinkat(dfd, base, 0); err != nil {
+		return false, &os.PathError{Op: "unlinkat", Path: base, Err: err}
+	}
+	return false, nil
+}
+
+// dir makes a directory now; its mode, owner and times are set at the end
+// (finishDirs), once nothing more is written into it.
+func (x *extractor) dir(p string, hdr *tar.Header) error {
+	x.stats.Dirs++
+	if p != "." {
+		parent, err := x.parentDir(p)
+		if err != nil {
+			return err
+		}
+		defer parent.Close()
+		dfd, base := int(parent.Fd()), path.Base(p)
+		kept, err := x.clear(dfd, base, true)
+		if err != nil {
+			return err
+		}
+		if !kept {
+			if err := unix.Mkdirat(dfd, base, 0o700); err != nil {
+				return &os.PathError{Op: "mkdirat", Path: p, Err: err}
+			}
+		}
+	}
+	x.dirs = append(x.dirs, hdr)
+	x.dirPath = append(x.dirPath, p)
+	return nil
+}
+
+// file writes a regular file through a descriptor that O_EXCL|O_NOFOLLOW
+// guarantees is a new file, not something an earlier entry planted.
+func (x *extractor) file(dfd int, base string, hdr *tar.Header, body io.Reader) error {
+	fd, err := unix.Openat(dfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return &os.PathError{Op: "openat", Path: base, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), base)
+	defer f.Close()
+	n, err := io.Copy(f, body)
+	x.stats.Bytes += n
+	if err != nil {
+		return readError(err, "write its contents")
+	}
+	if x.chown {
+		if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
+			return &os.PathError{Op: "fchown", Path: base, Err: err}
+		}
+	}
+	// After fchown: changing the owner clears the set-user-ID bit.
+	if err := unix.Fchmod(fd, perm(hdr)); err != nil {
+		return &os.PathError{Op: "fchmod", Path: base, Err: err}
+	}
+	if err := x.times(dfd, base, hdr); err != nil {
+		return err
+	}
+	x.stats.Files++
+	return f.Close()
+}
+
+// symlink makes a symlink. Its target is stored as the archive says, even
+// when it points out of the root: a symlink is only text until something
+// follows it, and everything here that follows one stays inside the root.
+func (x *extractor) symlink(dfd int, base string, hdr *tar.Header) error {
+	if hdr.Linkname == "" {
+		return errors.New("it is a symlink to nothing (an empty target)")
+	}
+	if err := unix.Symlinkat(hdr.Linkname, dfd, base); err != nil {
+		return &os.PathError{Op: "symlinkat", Path: base, Err: err}
+	}
+	if x.chown {
+		if err := unix.Fchownat(dfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return &os.PathError{Op: "fchownat", Path: base, Err: err}
+		}
+	}
+	x.stats.Symlinks++
+	return x.times(dfd, base, hdr)
+}
+
+// hardlink links base to an earlier entry. Its target is an archive path
+// (not something to follow), resolved inside the root like any other.
+func (x *extractor) hardlink(dfd int, base string, hdr *tar.Header) error {
+	t, err := entryPath(hdr.Linkname, x.strip)
+	if err != nil {
+		return fmt.Errorf("it is a hardlink to %q, outside the root", hdr.Linkname)
+	}
+	if t == "." {
+		return errors.New("it is a hardlink to the root directory")
+	}
+	tdir, err := pathrs.OpenatInRoot(x.root, path.Dir(t))
+	if err != nil {
+		return fmt.Errorf("it is a hardlink to %q, which is not in the archive before it", hdr.Linkname)
+	}
+	defer tdir.Close()
+	tfd, tbase := int(tdir.Fd()), path.Base(t)
+	var st unix.Stat_t
+	if err := unix.Fstatat(tfd, tbase, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("it is a hardlink to %q, which is not in the archive before it", hdr.Linkname)
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return fmt.Errorf("it is a hardlink to the directory %q", hdr.Linkname)
+	}
+	// Flags 0: if the target is a symlink, the new name links the symlink
+	// itself, never the file it points to.
+	if err := unix.Linkat(tfd, tbase, dfd, base, 0); err != nil {
+		return &os.PathError{Op: "linkat", Path: base, Err: err}
+	}
+	x.stats.Hardlinks++
+	return nil
+}
+
+// device makes a character or block device, where the kernel would let a
+// container's root make it anyway: real root in the initial user namespace.
+func (x *extractor) device(dfd int, base string, hdr *tar.Header) error {
+	kind, mode := "character", uint32(unix.S_IFCHR)
+	if hdr.Typeflag == tar.TypeBlock {
+		kind, mode = "block", unix.S_IFBLK
+	}
+	if !x.devices {
+		return fmt.Errorf("it is a %s device (%d:%d), and %s", kind, hdr.Devmajor, hdr.Devminor, x.noDev)
+	}
+	dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
+	if err := unix.Mknodat(dfd, base, mode|0o600, int(dev)); err != nil {
+		return &os.PathError{Op: "mknodat", Path: base, Err: err}
+	}
+	x.stats.Devices++
+	return x.special(dfd, base, hdr, mode)
+}
+
+func (x *extractor) fifo(dfd int, base string, hdr *tar.Header) error {
+	if err := unix.Mknodat(dfd, base, unix.S_IFIFO|0o600, 0); err != nil {
+		return &os.PathError{Op: "mknodat", Path: base, Err: err}
+	}
+	x.stats.Fifos++
+	return x.special(dfd, base, hdr, unix.S_IFIFO)
+}
+
+// special sets a device's or fifo's owner, mode and times without opening
+// it (opening a device can do things): through an O_PATH descriptor, whose
+// type is checked first, and chmod on its /proc/self/fd link, as runc does.
+func (x *extractor) special(dfd int, base string, hdr *tar.Header, kind uint32) error {
+	fd, err := unix.Openat(dfd, base, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "openat", Path: base, Err: err}
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != kind {
+		return fmt.Errorf("%s changed while it was being made", base)
+	}
+	if x.chown {
+		if err := unix.Fchownat(fd, "", hdr.Uid, hdr.Gid, unix.AT_EMPTY_PATH); err != nil {
+			return &os.PathError{Op: "fchownat", Path: base, Err: err}
+		}
+	}
+	if err := unix.Fchmodat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), perm(hdr), 0); err != nil {
+		return &os.PathError{Op: "fchmodat", Path: base, Err: err}
+	}
+	return x.times(dfd, base, hdr)
+}
+
+// finishDirs sets each directory's owner, mode and times, deepest last
+// entry first, now that nothing more is written into them. A directory
+// that a later entry replaced is skipped: that entry won.
+func (x *extractor) finishDirs() error {
+	for i := len(x.dirs) - 1; i >= 0; i-- {
+		if err := x.finishDir(x.dirPath[i], x.dirs[i]); err != nil {
+			return &EntryError{Name: x.dirs[i].Name, Err: err}
+		}
+	}
+	return nil
+}
+
+func (x *extractor) finishDir(p string, hdr *tar.Header) error {
+	parent, err := pathrs.OpenatInRoot(x.root, path.Dir(p))
+	if err != nil {
+		return nil // its parent was replaced by a later entry
+	}
+	defer parent.Close()
+	base := path.Base(p)
+	if p == "." {
+		base = "."
+	}
+	fd, err := unix.Openat(int(parent.Fd()), base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOENT) {
+		return nil // replaced by a later entry
+	}
+	if err != nil {
+		return &os.PathError{Op: "openat", Path: p, Err: err}
+	}
+	defer unix.Close(fd)
+	if x.chown {
+		if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
+			return &os.PathError{Op: "fchown", Path: p, Err: err}
+		}
+	}
+	if err := unix.Fchmod(fd, perm(hdr)); err != nil {
+		return &os.PathError{Op: "fchmod", Path: p, Err: err}
+	}
+	return x.times(fd, ".", hdr)
+}
+
+// times sets an entry's access and modification times, never through a
+// symlink in its last component.
+func (x *extractor) times(dfd int, base string, hdr *tar.Header) error {
+	atime := hdr.AccessTime
+	if atime.IsZero() {
+		atime = hdr.ModTime
+	}
+	ts := []unix.Timespec{timespec(atime), timespec(hdr.ModTime)}
+	if err := unix.UtimesNanoAt(dfd, base, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return &os.PathError{Op: "utimensat", Path: base, Err: err}
+	}
+	return nil
+}
+
+func timespec(t time.Time) unix.Timespec {
+	if t.IsZero() {
+		return unix.Timespec{Nsec: unix.UTIME_OMIT}
+	}
+	return unix.NsecToTimespec(t.UnixNano())
+}
+
+// sparse reports whether an entry is a GNU sparse file (old GNU format, or
+// the PAX records GNU tar writes).
+func sparse(hdr *tar.Header) bool {
+	if hdr.Typeflag == tar.TypeGNUSparse {
+		return true
+	}
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
+}
+
+// perm is the permission part of an entry's mode: rwx bits, setuid, setgid
+// and sticky. Some archives also carry the file type there; it is dropped.
+func perm(hdr *tar.Header) uint32 { return uint32(hdr.Mode) & 0o7777 }

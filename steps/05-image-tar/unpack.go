@@ -1,0 +1,242 @@
+package imagetar
+
+import (
+	"archive/tar"
+	"compress/flate"
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/workshop-dev/workshop/internal/sys"
+	"golang.org/x/sys/unix"
+)
+
+// UnpackOptions are the choices of an unpack.
+type UnpackOptions struct {
+	// Strip is a top-level directory removed from the front of every name
+	// (see TopDir): "my-new-root" turns my-new-root/bin/bash into bin/bash.
+	Strip string
+	// RefuseDevices refuses device nodes even where they could be made.
+	// By default they are made only by real root in the initial user
+	// namespace (DevicesAllowed) and refused elsewhere.
+	RefuseDevices bool
+	// Progress, when not nil, is a terminal on which a long unpack shows
+	// how far it got (see ProgressTo).
+	Progress io.Writer
+}
+
+// ErrArchive is the cause of every "this is not a readable archive" error:
+// truncated, corrupt, or not a tar at all.
+var ErrArchive = errors.New("unreadable archive")
+
+// ArchiveError says what is wrong with an archive's bytes and where.
+type ArchiveError struct {
+	Reason string // "is truncated", "is corrupt"…
+	Where  string // "after entry "./bin/bash"", "inside entry …"
+	Err    error
+}
+
+func (e *ArchiveError) Error() string {
+	where := e.Where
+	if where == "" {
+		where = "before its first entry"
+	}
+	return fmt.Sprintf("the archive %s, %s: %v", e.Reason, where, e.Err)
+}
+
+func (e *ArchiveError) Is(target error) bool { return target == ErrArchive }
+func (e *ArchiveError) Unwrap() error        { return e.Err }
+
+// readError names what went wrong while reading an archive's bytes.
+func readError(err error, doing string) error {
+	var corrupt flate.CorruptInputError
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return &ArchiveError{Reason: "is truncated", Err: fmt.Errorf("%s: it ends too early", doing)}
+	case errors.Is(err, tar.ErrHeader), errors.Is(err, gzip.ErrChecksum), errors.Is(err, gzip.ErrHeader), errors.As(err, &corrupt):
+		return &ArchiveError{Reason: "is corrupt", Err: fmt.Errorf("%s: %w", doing, err)}
+	}
+	return fmt.Errorf("%s: %w", doing, err)
+}
+
+// headerError names what went wrong reading the header after entry last
+// ("" before the first one, where it means the bytes are no tar at all).
+func headerError(err error, last string) error {
+	ae := readError(err, "read the next header")
+	a, ok := ae.(*ArchiveError)
+	if !ok {
+		return ae
+	}
+	if last == "" {
+		a.Reason = "is not a tar archive, or is " + strings.TrimPrefix(a.Reason, "is ") + " from its start"
+	} else {
+		a.Where = fmt.Sprintf("after entry %q", last)
+	}
+	return a
+}
+
+// Unpack reads a tar, gzipped or not (told apart by its first bytes), from r
+// and makes the root it holds at dest, which must not exist yet or be an
+// empty directory.
+//
+// Nothing outside dest is created, written, linked, chmod-ed, chown-ed or
+// timestamped, whatever the archive holds (see extractor). The entries go
+// into a temporary directory beside dest, renamed to dest only when all are
+// in; on any error, or when ctx is cancelled (Ctrl-C), it is removed, so no
+// half-unpacked root is ever left.
+//
+// The narrator shows the temporary directory's mkdirat, the final renameat,
+// and a summary of the entries in between (one line per entry would bury
+// the lesson).
+func Unpack(ctx context.Context, n *sys.Narrator, r io.Reader, dest string, opts UnpackOptions) (Stats, error) {
+	dest = filepath.Clean(dest)
+	if err := freshDestination(dest); err != nil {
+		return Stats{}, err
+	}
+	tmp, err := makeTempBeside(n, dest, "unpack")
+	if err != nil {
+		return Stats{}, err
+	}
+	done := false
+	defer func() {
+		if !done {
+			os.RemoveAll(tmp) // RemoveAll never follows a symlink it finds
+			n.Note("removed the half-unpacked %s", tmp)
+		}
+	}()
+	st, err := unpackInto(ctx, r, tmp, opts)
+	if err != nil {
+		return st, err
+	}
+	n.Note("unpacked %s: %s", filepath.Base(dest), st)
+	n.Note("each entry was an openat, mkdirat, symlinkat, linkat or mknodat relative to its directory inside the new root, then fchown, fchmod and utimensat (summarised: one line each would be %d lines)", st.Entries*3)
+	if err := n.Rename(tmp, dest); err != nil {
+		return st, fmt.Errorf("move the unpacked root into place: %w", err)
+	}
+	done = true
+	return st, nil
+}
+
+// unpackInto places every entry of the archive r under dir, which is new
+// and empty.
+func unpackInto(ctx context.Context, r io.Reader, dir string, opts UnpackOptions) (Stats, error) {
+	root, err := os.OpenFile(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return Stats{}, err
+	}
+	defer root.Close()
+	x := &extractor{
+		root:     root,
+		rootPath: filepath.Clean(dir),
+		strip:    opts.Strip,
+		devices:  !opts.RefuseDevices && DevicesAllowed(),
+		chown:    os.Geteuid() == 0,
+		noDev:    "only real root outside a user namespace may make one: this process is not",
+	}
+	if opts.RefuseDevices {
+		x.noDev = "this unpack refuses device nodes"
+	}
+	tr, _, err := decompress(r)
+	if err != nil {
+		return x.stats, readError(err, "read its first bytes")
+	}
+	prog := newProgress(opts.Progress, "unpacking")
+	defer prog.done()
+	rootSeen := false
+	tarReader := tar.NewReader(tr)
+	last := ""
+	for {
+		if err := ctx.Err(); err != nil {
+			return x.stats, fmt.Errorf("unpack interrupted: %w", err)
+		}
+		hdr, err := tarReader.Next()
+		if errors.Is(err, tar.ErrInsecurePath) {
+			err = nil // names are checked here, the same way with any GODEBUG
+		}
+		if err == io.EOF {
+			// Read the stream to its end: gzip checks its CRC only there,
+			// and a flipped byte inside a file's data is found only then.
+			if _, err := io.Copy(io.Discard, tr); err != nil {
+				return x.stats, readError(err, "read the end of the archive")
+			}
+			break
+		}
+		if err != nil {
+			return x.stats, headerError(err, last)
+		}
+		if err := x.place(hdr, tarReader); err != nil {
+			if a, ok := err.(*ArchiveError); ok {
+				a.Where = fmt.Sprintf("inside entry %q", hdr.Name)
+				return x.stats, a
+			}
+			return x.stats, &EntryError{Name: hdr.Name, Err: err}
+		}
+		if p, _ := entryPath(hdr.Name, x.strip); p == "." {
+			rootSeen = true
+		}
+		x.stats.Entries++
+		last = hdr.Name
+		prog.update(x.stats.Entries, x.stats.Bytes)
+	}
+	if err := x.finishDirs(); err != nil {
+		return x.stats, err
+	}
+	if !rootSeen {
+		// The temporary directory was made 0700; a root without a "./"
+		// entry (docker export's) gets the usual 0755.
+		if err := root.Chmod(0o755); err != nil {
+			return x.stats, err
+		}
+	}
+	return x.stats, nil
+}
+
+// freshDestination checks that dest can receive a new root: it does not
+// exist, or is an empty directory (which the rename replaces).
+func freshDestination(dest string) error {
+	fi, err := os.Lstat(dest)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s exists and is not a directory: unpack makes a fresh directory there", dest)
+	}
+	entries, err := os.ReadDir(dest)
+	if err != nil {
+		return err
+	}
+	if len(entries) > 0 {
+		return fmt.Errorf("%s exists and is not empty: unpack makes a fresh root, remove it first or pick another directory", dest)
+	}
+	return nil
+}
+
+// makeTempBeside makes a new directory next to dest (same filesystem, so a
+// rename moves it into place), named .<dest>.<what>-<random>.
+func makeTempBeside(n *sys.Narrator, dest, what string) (string, error) {
+	parent := filepath.Dir(dest)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return "", err
+	}
+	for range 10 {
+		var b [6]byte
+		rand.Read(b[:])
+		tmp := filepath.Join(parent, "."+filepath.Base(dest)+"."+what+"-"+hex.EncodeToString(b[:]))
+		err := n.Mkdir(tmp, 0o700)
+		if errors.Is(err, unix.EEXIST) {
+			continue
+		}
+		return tmp, err
+	}
+	return "", fmt.Errorf("cannot make a temporary directory beside %s", dest)
+}

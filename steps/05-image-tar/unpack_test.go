@@ -1,0 +1,348 @@
+package imagetar
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/workshop-dev/workshop/internal/sys"
+	"golang.org/x/sys/unix"
+)
+
+// makeTree builds a small root with every kind of file Pack handles.
+func makeTree(t *testing.T) string {
+	root := filepath.Join(t.TempDir(), "my-new-root")
+	for _, d := range []string{"bin", "lib/x86_64", "etc", "tmp", "var"} {
+		mustDo(t, os.MkdirAll(filepath.Join(root, d), 0o755))
+	}
+	mustDo(t, os.WriteFile(filepath.Join(root, "bin", "bash"), []byte("#!not really bash\n"), 0o755))
+	mustDo(t, os.WriteFile(filepath.Join(root, "lib", "x86_64", "libc.so.6"), bytes.Repeat([]byte("libc"), 5000), 0o644))
+	mustDo(t, os.Symlink("libc.so.6", filepath.Join(root, "lib", "x86_64", "libc.so")))
+	mustDo(t, os.Symlink("/bin/bash", filepath.Join(root, "bin", "sh")))
+	mustDo(t, os.Symlink("/run", filepath.Join(root, "var", "run")))
+	mustDo(t, os.Link(filepath.Join(root, "bin", "bash"), filepath.Join(root, "bin", "rbash")))
+	mustDo(t, os.WriteFile(filepath.Join(root, "bin", "su"), []byte("su"), 0o755))
+	mustDo(t, os.Chmod(filepath.Join(root, "bin", "su"), 0o4755))
+	mustDo(t, os.Chmod(filepath.Join(root, "tmp"), 0o1777))
+	mustDo(t, unix.Mkfifo(filepath.Join(root, "tmp", "fifo"), 0o600))
+	mustDo(t, os.WriteFile(filepath.Join(root, "etc", "hostname"), []byte("box\n"), 0o600))
+	if os.Geteuid() == 0 {
+		mustDo(t, os.Lchown(filepath.Join(root, "etc", "hostname"), 1000, 1001))
+	}
+	old := time.Unix(1600000000, 0)
+	mustDo(t, os.Chtimes(filepath.Join(root, "etc", "hostname"), old, old))
+	mustDo(t, os.Chtimes(filepath.Join(root, "etc"), old, old))
+	return root
+}
+
+// describe lists a tree as "path type mode owner mtime content/target/inode-group".
+func describe(t *testing.T, root string) string {
+	var lines []string
+	inodes := map[uint64]string{}
+	err := filepath.Walk(root, func(p string, fi fs.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		st := fi.Sys().(*syscall.Stat_t)
+		l := fmt.Sprintf("%s %v %d:%d", rel, fi.Mode(), st.Uid, st.Gid)
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			// A tar keeps whole seconds (Pack rounds, as Go's tar does).
+			l += fmt.Sprintf(" mtime=%d", fi.ModTime().Round(time.Second).Unix())
+		}
+		switch {
+		case fi.Mode().IsRegular():
+			b, _ := os.ReadFile(p)
+			first, seen := inodes[st.Ino]
+			if !seen {
+				inodes[st.Ino] = rel
+				first = rel
+			}
+			l += fmt.Sprintf(" %d bytes, inode of %s", len(b), first)
+		case fi.Mode()&fs.ModeSymlink != 0:
+			target, _ := os.Readlink(p)
+			l += " -> " + target
+		}
+		lines = append(lines, l)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+func packBytes(t *testing.T, root string, opts PackOptions) []byte {
+	var buf bytes.Buffer
+	if _, err := Pack(context.Background(), root, &buf, opts); err != nil {
+		t.Fatalf("Pack(%s) = %v", root, err)
+	}
+	return buf.Bytes()
+}
+
+func TestPackUnpackRoundTrip(t *testing.T) {
+	root := makeTree(t)
+	for _, gz := range []bool{false, true} {
+		t.Run(fmt.Sprintf("gzip=%v", gz), func(t *testing.T) {
+			b := packBytes(t, root, PackOptions{Gzip: gz})
+			dest := filepath.Join(t.TempDir(), "container-root")
+			st, err := Unpack(context.Background(), sys.Discard(), bytes.NewReader(b), dest, UnpackOptions{})
+			if err != nil {
+				t.Fatalf("Unpack = %v", err)
+			}
+			if got, want := describe(t, dest), describe(t, root); got != want {
+				t.Errorf("unpacked tree differs from the packed one:\n%s\nwant\n%s", got, want)
+			}
+			if st.Hardlinks != 1 || st.Symlinks != 3 || st.Fifos != 1 || st.Files != 4 || st.Dirs != 7 {
+				t.Errorf("Stats = %+v, want 7 dirs, 4 files, 1 hardlink, 3 symlinks, 1 fifo", st)
+			}
+		})
+	}
+}
+
+func TestPackNamesAreRelativeToTheRoot(t *testing.T) {
+	root := makeTree(t)
+	names := tarNames(t, packBytes(t, root, PackOptions{}))
+	if names[0] != "./" || !contains(names, "./bin/bash") || !contains(names, "./bin/") {
+		t.Errorf("Pack names = %q, want ./, ./bin/, ./bin/bash…", names)
+	}
+	// The walkthrough's way: every name under my-new-root/.
+	names = tarNames(t, packBytes(t, root, PackOptions{Prefix: "my-new-root"}))
+	if names[0] != "my-new-root/" || !contains(names, "my-new-root/bin/bash") {
+		t.Errorf("Pack with a prefix: names = %q, want my-new-root/, my-new-root/bin/bash…", names)
+	}
+}
+
+func TestPackIsDeterministic(t *testing.T) {
+	root := makeTree(t)
+	a, b := packBytes(t, root, PackOptions{}), packBytes(t, root, PackOptions{})
+	if !bytes.Equal(a, b) {
+		t.Errorf("packing the same tree twice gave different bytes")
+	}
+}
+
+func TestTopDirAndStrip(t *testing.T) {
+	root := makeTree(t)
+	walkthrough := packBytes(t, root, PackOptions{Prefix: "my-new-root"})
+	top, n, err := TopDir(bytes.NewReader(walkthrough))
+	if err != nil || top != "my-new-root" {
+		t.Fatalf("TopDir(walkthrough tar) = %q, %d, %v; want my-new-root", top, n, err)
+	}
+	dest := filepath.Join(t.TempDir(), "r")
+	if _, err := Unpack(context.Background(), sys.Discard(), bytes.NewReader(walkthrough), dest, UnpackOptions{Strip: top}); err != nil {
+		t.Fatalf("Unpack with Strip = %v", err)
+	}
+	if got, want := describe(t, dest), describe(t, root); got != want {
+		t.Errorf("stripped unpack differs from the root:\n%s\nwant\n%s", got, want)
+	}
+	for _, tc := range []struct {
+		name    string
+		archive []byte
+		want    string
+	}{
+		{"relative to the root", packBytes(t, root, PackOptions{}), ""},
+		{"only usr/", buildTar(t, dir("usr/"), dir("usr/bin/"), file("usr/bin/ls", "ls")), ""},
+		{"one file", buildTar(t, file("hello", "hi")), ""},
+		{"two tops", buildTar(t, dir("a/"), file("a/x", "x"), file("b", "b")), ""},
+		{"implicit top dir, gzipped", gzipped(t, buildTar(t, file("rootfs/bin/sh", "sh"), file("rootfs/etc/passwd", "x"))), "rootfs"},
+		{"./ prefixed", buildTar(t, dir("./"), dir("./box/"), file("./box/bin/sh", "sh")), "box"},
+	} {
+		if got, _, err := TopDir(bytes.NewReader(tc.archive)); err != nil || got != tc.want {
+			t.Errorf("TopDir(%s) = %q, %v; want %q", tc.name, got, err, tc.want)
+		}
+	}
+}
+
+func TestBrokenArchives(t *testing.T) {
+	// Random contents, so that the gzipped archive is as long as the tar and
+	// cutting it in half cuts inside an entry.
+	rnd := rand.New(rand.NewPCG(1, 2))
+	noise := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(rnd.Uint32())
+		}
+		return string(b)
+	}
+	good := buildTar(t, dir("bin/"), file("bin/a", noise(3000)), file("bin/b", noise(3000)))
+	badSum := append([]byte(nil), good...)
+	badSum[600] ^= 0xff // inside the second header's name: its checksum no longer matches
+	gz := gzipped(t, good)
+	gzFlipped := append([]byte(nil), gz...)
+	gzFlipped[len(gzFlipped)/2] ^= 0xff
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"cut inside a file's data", good[:512*3+1000], "truncated"},
+		{"cut inside a header", good[:512*2+100], "truncated"},
+		{"bad header checksum", badSum, "corrupt"},
+		{"gzip cut short", gz[:len(gz)/2], "truncated"},
+		{"gzip with a flipped byte", gzFlipped, "corrupt"},
+		{"gzip header only", gz[:5], "truncated"},
+		{"not a tar: a line of text", []byte("hello, this is not a tar\n"), "not a tar archive"},
+		{"not a tar: 2 kB of text", bytes.Repeat([]byte("hello\n"), 400), "not a tar archive"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newScene(t)
+			_, err := unpackBytes(s, tc.data, UnpackOptions{})
+			s.check(t, err)
+			if !errors.Is(err, ErrArchive) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Unpack = %v, want an ErrArchive saying %q", err, tc.want)
+			}
+			if _, _, err := TopDir(bytes.NewReader(tc.data)); !errors.Is(err, ErrArchive) {
+				t.Errorf("TopDir = %v, want an ErrArchive", err)
+			}
+		})
+	}
+	t.Run("xz", func(t *testing.T) {
+		s := newScene(t)
+		_, err := unpackBytes(s, []byte("\xfd7zXZ\x00rest"), UnpackOptions{})
+		s.check(t, err)
+		if err == nil || !strings.Contains(err.Error(), "xz -d") {
+			t.Errorf("Unpack(xz) = %v, want a sentence saying to decompress with xz -d", err)
+		}
+	})
+}
+
+func TestUnpackNeedsAFreshDestination(t *testing.T) {
+	base := t.TempDir()
+	full := filepath.Join(base, "full")
+	mustDo(t, os.MkdirAll(full, 0o755))
+	mustDo(t, os.WriteFile(filepath.Join(full, "keep"), []byte("mine"), 0o644))
+	_, err := Unpack(context.Background(), sys.Discard(), bytes.NewReader(buildTar(t, file("x", "x"))), full, UnpackOptions{})
+	if err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Errorf("Unpack into a non-empty dir = %v, want a refusal", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(full, "keep")); string(b) != "mine" {
+		t.Errorf("the non-empty destination was touched")
+	}
+	empty := filepath.Join(base, "empty")
+	mustDo(t, os.Mkdir(empty, 0o755))
+	if _, err := Unpack(context.Background(), sys.Discard(), bytes.NewReader(buildTar(t, file("x", "x"))), empty, UnpackOptions{}); err != nil {
+		t.Errorf("Unpack into an empty dir = %v", err)
+	}
+	wantFile(t, filepath.Join(empty, "x"), "x")
+	if fi, _ := os.Stat(empty); fi.Mode().Perm() != 0o755 {
+		t.Errorf("a root without a ./ entry has mode %v, want 0755", fi.Mode().Perm())
+	}
+}
+
+func TestUnpackCancelledLeavesNothing(t *testing.T) {
+	s := newScene(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &cancelAfter{r: bytes.NewReader(buildTar(t, dir("a/"), file("a/x", strings.Repeat("x", 100000)), file("a/y", "y"))), cancel: cancel, after: 2048}
+	_, err := Unpack(ctx, sys.Discard(), r, s.dest, UnpackOptions{})
+	s.check(t, err)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Unpack after cancel = %v, want context.Canceled", err)
+	}
+}
+
+// cancelAfter cancels a context once n bytes were read: Ctrl-C in the middle.
+type cancelAfter struct {
+	r      io.Reader
+	cancel func()
+	after  int
+	read   int
+}
+
+func (c *cancelAfter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.read += n
+	if c.read >= c.after {
+		c.cancel()
+	}
+	return n, err
+}
+
+func TestUnpackNarratesTheBracketsAndASummary(t *testing.T) {
+	var buf bytes.Buffer
+	n := sys.New(&buf, sys.Options{})
+	dest := filepath.Join(t.TempDir(), "container-root")
+	_, err := Unpack(context.Background(), n, bytes.NewReader(buildTar(t, dir("./"), dir("./bin/"), file("./bin/bash", "b"))), dest, UnpackOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{`mkdirat(AT_FDCWD, "` + filepath.Dir(dest) + `/.container-root.unpack-`, `renameat(AT_FDCWD, "`, `AT_FDCWD, "` + dest + `") = 0`, "3 entries: 2 directories, 1 file (1 B)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("narration lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestInitialUIDMap(t *testing.T) {
+	for m, want := range map[string]bool{
+		"         0          0 4294967295\n": true,
+		"         0       1000          1\n": false,
+		"0 0 4294967295\n1 1 1\n":            false,
+		"":                                   false,
+	} {
+		if got := initialUIDMap(m); got != want {
+			t.Errorf("initialUIDMap(%q) = %v, want %v", m, got, want)
+		}
+	}
+}
+
+func TestEntryPath(t *testing.T) {
+	for _, tc := range []struct{ name, strip, want string }{
+		{"./bin/bash", "", "bin/bash"},
+		{"/bin/bash", "", "bin/bash"},
+		{"//bin//bash/", "", "bin/bash"},
+		{"./", "", "."},
+		{"", "", "."},
+		{"a/../b", "", "b"},
+		{"my-new-root/bin/bash", "my-new-root", "bin/bash"},
+		{"my-new-root/", "my-new-root", "."},
+		{"./my-new-root/bin", "my-new-root", "bin"},
+		{"my-new-rootx/bin", "my-new-root", "my-new-rootx/bin"},
+	} {
+		if got, err := entryPath(tc.name, tc.strip); err != nil || got != tc.want {
+			t.Errorf("entryPath(%q, %q) = %q, %v; want %q", tc.name, tc.strip, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"..", "../x", "a/../../x", "/../x"} {
+		if got, err := entryPath(bad, ""); err == nil {
+			t.Errorf("entryPath(%q) = %q, want a refusal", bad, got)
+		}
+	}
+}
+
+func tarNames(t *testing.T, b []byte) []string {
+	var names []string
+	tr := tar.NewReader(bytes.NewReader(b))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return names
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, h.Name)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
