@@ -27,18 +27,42 @@ cgroup_mode() {
 }
 
 # walkthrough_v1: the walkthrough's cgroup commands, word for word but for
-# the group's name, on the v1 memory hierarchy. The group is removed again.
+# the group's name: cgcreate in five v1 hierarchies, cgclassify a process
+# into them, cgset the 80M memory limit, read it back. A sleep stands in for
+# the container's shell; it and the group are removed again.
 walkthrough_v1() {
-	local group=workshop-check-$$
-	trap 'cgdelete -g "memory:/'"$group"'" 2>/dev/null || true' EXIT
-	cgcreate -g "memory:/$group"
+	local group=workshop-check-$$ controllers=cpu,memory,blkio,devices,freezer sleeper limit
+	sleep 60 &
+	sleeper=$!
+	# shellcheck disable=SC2064 # expand the names now
+	trap "kill $sleeper 2>/dev/null || true; remove_group $group $controllers" EXIT
+	cgcreate -g "$controllers:/$group"
+	cgclassify -g "$controllers:$group" "$sleeper"
+	grep -q ":memory:/$group\$" "/proc/$sleeper/cgroup" || die "cgclassify did not move $sleeper into $group: $(cat "/proc/$sleeper/cgroup")"
 	cgset -r memory.limit_in_bytes=80M "$group"
-	local limit
 	limit=$(cgget -nv -r memory.limit_in_bytes "$group")
 	[[ $limit == $((80 * 1024 * 1024)) ]] || die "cgset -r memory.limit_in_bytes=80M set $limit"
-	cgdelete -g "memory:/$group"
+	kill "$sleeper"
+	wait "$sleeper" 2>/dev/null || true
+	remove_group "$group" "$controllers"
 	trap - EXIT
-	say "cgcreate, cgset -r memory.limit_in_bytes=80M and cgget work as the walkthrough writes them"
+	say "cgcreate, cgclassify, cgset -r memory.limit_in_bytes=80M and cgget work as the walkthrough writes them"
+}
+
+# remove_group GROUP CONTROLLERS: cgdelete, one controller at a time.
+# Debian 12's cgdelete (cgroup-tools 2.0.2), given "-g cpu,memory,…:/g",
+# removes the group from the first controller only and still exits 0, so
+# the walkthrough's one-line cgdelete would leave the group behind.
+remove_group() {
+	local c
+	for c in ${2//,/ }; do
+		if [[ -d /sys/fs/cgroup/$c/$1 ]]; then
+			cgdelete -g "$c:/$1"
+		fi
+	done
+	for c in ${2//,/ }; do
+		[[ ! -d /sys/fs/cgroup/$c/$1 ]] || die "cgdelete left /sys/fs/cgroup/$c/$1"
+	done
 }
 
 main() {
@@ -49,6 +73,8 @@ main() {
 	if [[ -n $want && $mode != "$want" ]]; then
 		die "this machine booted with cgroup $mode, not $want: was it rebooted after provisioning? (vagrant reload)"
 	fi
+	# Where memory is a v1 hierarchy (v1, and hybrid hosts like CI), the
+	# walkthrough's commands must work as written.
 	if [[ -d /sys/fs/cgroup/memory && $(stat -fc %T /sys/fs/cgroup/memory) == cgroupfs ]]; then
 		walkthrough_v1
 	fi
