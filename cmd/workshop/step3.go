@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -52,8 +51,6 @@ and inside sets the hostname, makes mounts private, mounts /proc and a minimal
 				root = filepath.Join(global.stateDir, "my-new-root")
 			} else if err := checkRootFlag(root); err != nil {
 				return err
-			} else if _, err := os.Stat(root); err != nil {
-				return usageError("--root %s: there is no such directory", root)
 			}
 			cmdArgs := args
 			if len(cmdArgs) == 0 {
@@ -62,8 +59,8 @@ and inside sets the hostname, makes mounts private, mounts /proc and a minimal
 				cmdArgs = []string{"/bin/bash"}
 			}
 			n := narrator()
-			if err := ensureCommand(root, cmdArgs[0]); err != nil {
-				return err
+			if err := namespaces.EnsureCommand(n, root, cmdArgs[0]); err != nil {
+				return exit.Errorf(exit.ToolFailed, "step 3: fill the root %s: %v", root, err)
 			}
 			status, err := namespaces.Run(n, namespaces.Config{
 				Root:       root,
@@ -110,13 +107,4 @@ func parseMapUsers(s string) (uidMap, gidMap []namespaces.IDMap, err error) {
 	}
 	m := namespaces.HostRange(start, count)
 	return m, m, nil
-}
-
-// ensureCommand makes sure the root holds the command before the container
-// starts. Until step 2's package exists, it can only say what is missing.
-func ensureCommand(root, name string) error {
-	if _, err := os.Stat(root); errors.Is(err, os.ErrNotExist) {
-		return exit.Errorf(exit.ToolFailed, "there is no root at %s yet: run step 2 first (sudo workshop step 2), which fills it", root)
-	}
-	return nil
 }

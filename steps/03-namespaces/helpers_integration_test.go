@@ -148,9 +148,16 @@ func (l *lines) waitFor(t *testing.T, s string) string {
 // start starts workshop with args and returns it running.
 func start(t *testing.T, args ...string) *running {
 	t.Helper()
+	return startCmd(t, "", testbin.Bin(t), args...)
+}
+
+// startCmd starts a program in dir and returns it running.
+func startCmd(t *testing.T, dir, name string, args ...string) *running {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	t.Cleanup(cancel)
-	cmd := exec.CommandContext(ctx, testbin.Bin(t), args...)
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -219,7 +219,6 @@ func TestBadInput(t *testing.T) {
 		{[]string{"--root", root, "--map-users", "100000:0", "--", "/bin/true"}, `--map-users "100000:0"`},
 		{[]string{"--root", root, "--ns", "pid", "--hostname", "box", "--", "/bin/true"}, "--hostname needs the uts namespace"},
 		{[]string{"--root", file, "--", "/bin/true"}, "is not a directory"},
-		{[]string{"--root", filepath.Join(state, "nope"), "--", "/bin/true"}, "there is no such directory"},
 		{[]string{"--root", root, "/bin/true"}, "put the command after --"},
 	} {
 		r := testbin.Run(t, "", append([]string{"--state-dir", state, "step", "3"}, tc.args...)...)
@@ -290,5 +289,37 @@ if [ -e /proc/$p ]; then echo "zombie $p"; else echo "reaped $p"; fi`
 	want := fmt.Sprintf("[pid 1] wait4(-1, [{WIFEXITED(s) && WEXITSTATUS(s) == 0}], 0, NULL) = %s", m[1])
 	if !strings.Contains(r.Stderr, want) {
 		t.Errorf("narration lacks the init's reaping %q:\n%s", want, r.Stderr)
+	}
+}
+
+func TestStep2FillsTheRoot(t *testing.T) {
+	testbin.NeedRoot(t)
+	testbin.NeedTool(t, "bash")
+	state := t.TempDir()
+	// The default root does not exist yet: step 2 makes it, with bash.
+	r := testbin.Run(t, "", "--no-color", "--state-dir", state, "step", "3", "--", "/bin/bash", "-c", "echo $$ $HOSTNAME")
+	id := strings.TrimPrefix(strings.TrimSpace(r.Stdout), "1 ")
+	if r.Code != 0 || !strings.HasPrefix(r.Stdout, "1 ") || !ids.Valid(id) {
+		t.Fatalf("step 3 -- bash -c 'echo $$ $HOSTNAME' = %d, %q; want 0 and \"1 <container id>\"; stderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if !strings.Contains(r.Stderr, "lacks /bin/bash: step 2 copies it in") {
+		t.Errorf("no word of step 2 filling the root:\n%s", r.Stderr)
+	}
+	// The second time the root has bash: nothing to fill. With no command,
+	// bash reads its commands from stdin.
+	r = testbin.Run(t, "echo $$\n", "--no-color", "--state-dir", state, "step", "3")
+	if r.Code != 0 || r.Stdout != "1\n" || strings.Contains(r.Stderr, "step 2 copies") {
+		t.Errorf("step 3 with 'echo $$' on stdin = %d, %q; want 0, \"1\" and no copying; stderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	// A command of the host that the root lacks comes in too, with bash.
+	root := filepath.Join(t.TempDir(), "other-root")
+	r = testbin.Run(t, "", "--no-color", "--state-dir", state, "step", "3", "--root", root, "--", "ls", "/bin")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "bash") || !strings.Contains(r.Stdout, "ls") {
+		t.Errorf("step 3 --root NEW -- ls /bin = %d, %q; want bash and ls listed; stderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	// One the host lacks as well is not found, in the container's words.
+	r = testbin.Run(t, "", "--no-color", "--state-dir", state, "step", "3", "--", "no-such-program-anywhere")
+	if r.Code != 127 || !strings.Contains(r.Stderr, "neither in") {
+		t.Errorf("step 3 -- no-such-program-anywhere = %d; want 127 and a note; stderr:\n%s", r.Code, r.Stderr)
 	}
 }

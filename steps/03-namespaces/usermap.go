@@ -31,15 +31,15 @@ func writeIDMaps(n *sys.Narrator, pid int, uidMap, gidMap []IDMap) error {
 		denySetgroups = true
 	}
 	proc := fmt.Sprintf("/proc/%d/", pid)
-	if err := n.WriteFile(proc+"uid_map", formatIDMap(uidMap)); err != nil {
+	if err := n.Because("the user ids of the child's namespace: inside outside count").WriteFile(proc+"uid_map", formatIDMap(uidMap)); err != nil {
 		return fmt.Errorf("write the container's uid map: %w", err)
 	}
 	if denySetgroups {
-		if err := n.WriteFile(proc+"setgroups", []byte("deny")); err != nil {
+		if err := n.Because("forbid setgroups in the child: an unprivileged gid_map needs it").WriteFile(proc+"setgroups", []byte("deny")); err != nil {
 			return fmt.Errorf("deny setgroups in the container: %w", err)
 		}
 	}
-	if err := n.WriteFile(proc+"gid_map", formatIDMap(gidMap)); err != nil {
+	if err := n.Because("the group ids of the child's namespace: inside outside count").WriteFile(proc+"gid_map", formatIDMap(gidMap)); err != nil {
 		return fmt.Errorf("write the container's gid map: %w", err)
 	}
 	return nil

@@ -1,0 +1,236 @@
+package namespaces_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	lessons "github.com/workshop-dev/workshop"
+	"github.com/workshop-dev/workshop/internal/testbin"
+)
+
+// Every command of step 3's lesson is run here, in the lesson's order, in
+// one state directory (which is also the working directory, where the
+// walkthrough keeps my-new-root), and what the lesson says of it is checked.
+
+// lesson is a run of the lesson's commands.
+type lesson struct {
+	t     *testing.T
+	state string
+	// pid is the host pid of the process the lesson calls 4242: the
+	// container the last commands started.
+	pid int
+	// shell is the walkthrough's unshare container, left running for the
+	// exercise.
+	shell *running
+	// bg is a workshop run the next command looks at.
+	bg *running
+}
+
+// rewrite turns a lesson line into one for this test: the tests run as
+// root (no sudo), with this build of workshop and this state directory, and
+// with the real pid for 4242.
+func (l *lesson) rewrite(line string) string {
+	line = strings.ReplaceAll(line, "sudo ", "")
+	ws := testbin.Bin(l.t) + " --no-color --state-dir " + l.state + " "
+	if strings.HasPrefix(line, "workshop ") {
+		line = ws + strings.TrimPrefix(line, "workshop ")
+	}
+	return strings.ReplaceAll(line, "4242", strconv.Itoa(l.pid))
+}
+
+// sh runs a lesson line to its end.
+func (l *lesson) sh(line, stdin string) testbin.Result {
+	l.t.Helper()
+	cmd := exec.Command("bash", "-c", l.rewrite(line))
+	cmd.Dir = l.state
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		l.t.Fatalf("run %q: %v", line, err)
+	}
+	return testbin.Result{Stdout: out.String(), Stderr: errb.String(), Code: code}
+}
+
+// start starts a lesson line and leaves it running; exec makes the command
+// itself bash's process, so its children are the container.
+func (l *lesson) start(line string) *running {
+	l.t.Helper()
+	r := startCmd(l.t, l.state, "bash", "-c", "exec "+l.rewrite(line))
+	return r
+}
+
+func (l *lesson) stopShell() {
+	if l.shell == nil {
+		return
+	}
+	l.shell.stdin.Write([]byte("exit\n"))
+	if code := l.shell.wait(); code != 0 {
+		l.t.Errorf("the unshare shell exited %d; stderr:\n%s", code, l.shell.err)
+	}
+	l.shell = nil
+}
+
+func TestLessonCommands(t *testing.T) {
+	testbin.NeedRoot(t)
+	testbin.NeedTool(t, "bash")
+	testbin.NeedTool(t, "unshare")
+	text, err := lessons.Lesson(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := t.TempDir()
+	// Root of a user namespace mapped to host uid 100000 must be able to
+	// enter the state directory (t.TempDir makes it 0700).
+	for _, d := range []string{filepath.Dir(state), state} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := &lesson{t: t, state: state}
+	defer l.stopShell()
+
+	const unshare = "sudo unshare --mount --uts --ipc --net --pid --fork --user --map-root-user chroot my-new-root bash"
+	runners := map[string]func(line string){
+		unshare: func(line string) {
+			// The root of step 2: bash and its libraries.
+			if _, err := os.Stat(filepath.Join(state, "my-new-root", "bin", "bash")); err != nil {
+				if r := l.sh("sudo workshop --quiet step 2 -- /bin/true", ""); r.Code != 0 {
+					t.Fatalf("step 2 to fill my-new-root: %d\n%s", r.Code, r.Stderr)
+				}
+			}
+			l.stopShell()
+			l.shell = l.start(line)
+			l.shell.stdin.Write([]byte("echo $$\n"))
+			l.shell.out.waitFor(t, "1")
+			if got := l.shell.out.String(); got != "1" {
+				t.Errorf("echo $$ in the unshare shell = %q, want 1", got)
+			}
+			l.pid = l.shell.containerPid()
+		},
+		"sudo workshop step 3 -- /bin/bash -c 'echo $$ $HOSTNAME'": func(line string) {
+			r := l.sh(line, "")
+			if f := strings.Fields(r.Stdout); r.Code != 0 || len(f) != 2 || f[0] != "1" || !strings.Contains(r.Stderr, fmt.Sprintf("sethostname(%q", f[1])) {
+				t.Errorf("%s = %d, %q; want 0 and \"1 <hostname it set>\"; stderr:\n%s", line, r.Code, r.Stdout, r.Stderr)
+			}
+			for _, want := range []string{"CLONE_NEWUSER", `write(7, "0 0 1\n", 6) = 6`, `[pid 1] mount("none", "/", NULL, MS_REC|MS_PRIVATE, NULL) = 0`, "namespace  workshop (pid "} {
+				if !strings.Contains(r.Stderr, want) {
+					t.Errorf("%s: the narration lacks %q, which the lesson shows:\n%s", line, want, r.Stderr)
+				}
+			}
+		},
+		"sudo workshop step 3 --ns uts,pid -- /bin/bash -c 'echo $$'": func(line string) {
+			r := l.sh(line, "")
+			if r.Code != 0 || r.Stdout != "1\n" || strings.Contains(r.Stderr, "mount(") {
+				t.Errorf("%s = %d, %q; want 0, 1 and no mount; stderr:\n%s", line, r.Code, r.Stdout, r.Stderr)
+			}
+		},
+		"sudo workshop step 3": func(line string) {
+			r := l.sh(line, "echo $$\nexit\n")
+			if r.Code != 0 || r.Stdout != "1\n" {
+				t.Errorf("%s with 'echo $$' typed in = %d, %q; want 0 and 1", line, r.Code, r.Stdout)
+			}
+		},
+		"sudo workshop step 3 -- /bin/bash -c 'exit 3'; echo $?": func(line string) {
+			if r := l.sh(line, ""); r.Stdout != "3\n" {
+				t.Errorf("%s printed %q, want 3", line, r.Stdout)
+			}
+		},
+		`sudo workshop step 3 --map-users 100000:65536 -- /bin/bash -c 'echo "uid $UID inside"; read'`: func(line string) {
+			l.bg = l.start(line)
+			l.bg.out.waitFor(t, "uid 0 inside")
+			l.pid = l.bg.containerPid()
+		},
+		"ps -o user,pid,args -C bash": func(line string) {
+			r := l.sh(line, "")
+			want := regexp.MustCompile(fmt.Sprintf(`(?m)^100000 +%d /bin/bash -c echo "uid \$UID inside"; read$`, l.pid))
+			if !want.MatchString(r.Stdout) {
+				t.Errorf("%s = %q, want a line %q", line, r.Stdout, want)
+			}
+			l.bg.stdin.Write([]byte("\n"))
+			if code := l.bg.wait(); code != 0 {
+				t.Errorf("the --map-users run exited %d; stderr:\n%s", code, l.bg.err)
+			}
+		},
+		"sudo workshop step 3 -- /bin/sleep 1000": func(line string) {
+			l.bg = l.start(line)
+			l.bg.err.waitFor(t, `[pid 1] execve("/bin/sleep", ["/bin/sleep", "1000"], …) = 0`)
+			l.pid = l.bg.containerPid()
+			// Ctrl-C (and a SIGINT to workshop, passed on) does nothing.
+			l.bg.cmd.Process.Signal(syscall.SIGINT)
+			l.bg.err.waitFor(t, fmt.Sprintf("kill(%d, SIGINT) = 0", l.pid))
+			if state := procStatus(t, l.pid, "State"); strings.HasPrefix(state, "Z") {
+				t.Errorf("sleep as PID 1 died of SIGINT")
+			}
+		},
+		"sudo kill -KILL 4242": func(line string) {
+			if r := l.sh(line, ""); r.Code != 0 {
+				t.Errorf("%s = %d: %s", line, r.Code, r.Stderr)
+			}
+			if code := l.bg.wait(); code != 137 {
+				t.Errorf("workshop exited %d after the SIGKILL, want 137; stderr:\n%s", code, l.bg.err)
+			}
+		},
+		"sudo workshop step 3 --init -- /bin/sleep 1000": func(line string) {
+			r := l.start(line)
+			r.err.waitFor(t, `execve("/bin/sleep", ["/bin/sleep", "1000"], …) = 0`)
+			r.cmd.Process.Signal(syscall.SIGINT)
+			if code := r.wait(); code != 130 {
+				t.Errorf("%s exited %d after SIGINT, want 130; stderr:\n%s", line, code, r.err)
+			}
+		},
+		"sudo ls -l /proc/*/root 2>/dev/null | grep my-new-root": func(line string) {
+			r := l.sh(line, "")
+			if want := fmt.Sprintf("/proc/%d/root -> %s/my-new-root", l.pid, state); !strings.Contains(r.Stdout, want) {
+				t.Errorf("%s = %q, want a line with %q", line, r.Stdout, want)
+			}
+		},
+		"grep NSpid /proc/4242/status": func(line string) {
+			if r, want := l.sh(line, ""), fmt.Sprintf("NSpid:\t%d\t1\n", l.pid); r.Stdout != want {
+				t.Errorf("%s = %q, want %q", line, r.Stdout, want)
+			}
+		},
+		"sudo ls -l /proc/4242/ns": func(line string) {
+			if r := l.sh(line, ""); !strings.Contains(r.Stdout, "mnt -> mnt:[") || !strings.Contains(r.Stdout, "pid -> pid:[") {
+				t.Errorf("%s = %q, want the namespace links", line, r.Stdout)
+			}
+		},
+		"cat /proc/4242/uid_map": func(line string) {
+			if r := l.sh(line, ""); strings.Join(strings.Fields(r.Stdout), " ") != "0 0 1" {
+				t.Errorf("%s = %q, want 0 0 1", line, r.Stdout)
+			}
+		},
+		"sudo workshop lab 3 check": func(line string) {
+			r := l.sh(line, "")
+			if r.Code != 0 || !strings.Contains(r.Stdout, fmt.Sprintf("process %d has its own PID namespace", l.pid)) {
+				t.Errorf("%s = %d, %q; want the exercise found done; stderr:\n%s", line, r.Code, r.Stdout, r.Stderr)
+			}
+		},
+	}
+	seen := map[string]bool{}
+	for _, line := range lessons.Commands(text) {
+		run, ok := runners[line]
+		if !ok {
+			t.Errorf("the lesson's command %q is run by no test: add it to TestLessonCommands", line)
+			continue
+		}
+		seen[line] = true
+		run(line)
+	}
+	for line := range runners {
+		if !seen[line] {
+			t.Errorf("TestLessonCommands runs %q, which the lesson no longer shows", line)
+		}
+	}
+}
