@@ -152,3 +152,27 @@ func TestParseStrace(t *testing.T) {
 		t.Errorf("cut string record = %+v", recs[6])
 	}
 }
+
+// When a thread other than the leader calls execve, strace 6 shows the call
+// begin under that thread ("<pid changed to …>") and end under the leader's
+// id (seen on a real run: Go may exec from any thread).
+func TestParseStraceExecFromAThread(t *testing.T) {
+	for _, marker := range []string{"<pid changed to 200 ...>", "<unfinished ...>"} {
+		log := `200 execve("/w", ["w"], 0x1 /* 3 vars */) = 0
+200 clone3({flags=CLONE_VM|CLONE_THREAD, exit_signal=0} => {parent_tid=[203]}, 88) = 203
+203 chroot("/r") = 0
+203 execve("/bin/ls", ["ls", "/"], 0x2 /* 3 vars */ ` + marker + `
+200 +++ superseded by execve in pid 203 +++
+200 <... execve resumed>)             = 0
+`
+		recs, _ := ParseStrace(log)
+		last := recs[len(recs)-1]
+		if last.Name != "execve" || last.Str != "/bin/ls" || last.Tid != 200 || last.Errno != "" {
+			t.Fatalf("with %s, last record = %+v, want the execve of /bin/ls ending under 200", marker, last)
+		}
+		narration := "[pid 200] chroot(\"/r\") = 0\n[pid 200] execve(\"/bin/ls\", [\"ls\", \"/\"], …) = 0\n"
+		if err := Check(narration, log, nil); err != nil {
+			t.Errorf("with %s, Check(an exec from a thread) = %v", marker, err)
+		}
+	}
+}

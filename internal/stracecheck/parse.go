@@ -75,6 +75,7 @@ var (
 	callStart  = regexp.MustCompile(`^([a-z_][a-z0-9_]*)\(`)
 	resumed    = regexp.MustCompile(`^<\.\.\. ([a-z_][a-z0-9_]*) resumed>`)
 	translated = regexp.MustCompile(`/\* (\d+) in strace's PID NS \*/`)
+	unfinished = regexp.MustCompile(` <(?:unfinished|pid changed to (\d+)) \.\.\.>$`)
 )
 
 // ParseStrace reads a log of strace -f (with -o FILE or on stderr), joins
@@ -97,16 +98,29 @@ func ParseStrace(log string) (records []Record, root int) {
 		if root == 0 && tid != 0 {
 			root = tid
 		}
-		if before, ok := strings.CutSuffix(line, " <unfinished ...>"); ok {
-			pending[tid] = before
+		if u := unfinished.FindStringSubmatchIndex(line); u != nil {
+			// "<pid changed to N ...>": a thread other than the leader
+			// called execve; the kernel gives it the leader's id N, under
+			// which strace shows the call end.
+			if u[2] >= 0 {
+				tid, _ = strconv.Atoi(line[u[2]:u[3]])
+			}
+			pending[tid] = line[:u[0]]
 			continue
 		}
 		if r := resumed.FindStringSubmatch(line); r != nil {
+			from := tid
 			start, ok := pending[tid]
+			if !ok && (r[1] == "execve" || r[1] == "execveat") {
+				// A thread other than the leader called execve: the kernel
+				// gives it the leader's id, so the call ends under another
+				// tid than it began (strace: "superseded by execve").
+				from, start, ok = pendingExec(pending, r[1])
+			}
 			if !ok {
 				continue
 			}
-			delete(pending, tid)
+			delete(pending, from)
 			line = start + line[len(r[0]):]
 		}
 		rec, ok := parseRecord(line)
@@ -117,6 +131,16 @@ func ParseStrace(log string) (records []Record, root int) {
 		records = append(records, rec)
 	}
 	return records, root
+}
+
+// pendingExec finds the unfinished execve of another thread.
+func pendingExec(pending map[int]string, name string) (int, string, bool) {
+	for tid, start := range pending {
+		if strings.HasPrefix(start, name+"(") {
+			return tid, start, true
+		}
+	}
+	return 0, "", false
 }
 
 // parseRecord reads "name(args) = result" as strace prints it.
