@@ -25,11 +25,11 @@ func Populate(n *sys.Narrator, root string, bins []string) error {
 	if err != nil {
 		return err
 	}
+	n.Note("asking the dynamic loader what each program needs (ldd does the same: it runs the ELF interpreter with --list)")
 	progs, err := Resolve(bins)
 	if err != nil {
 		return err
 	}
-	n.Note("asking the dynamic loader what each program needs (ldd does the same: it runs the ELF interpreter with --list)")
 	PrintDeps(n.Writer(), progs)
 	files, err := Files(progs)
 	if err != nil {
