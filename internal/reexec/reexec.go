@@ -166,6 +166,25 @@ func ExecReporter() *sys.ExecReporter {
 	return sys.NewExecReporter(os.NewFile(statusFD, "status"))
 }
 
+// RuntimeCloneFlags are the flags Go's runtime passes to clone when it starts
+// a child with these attributes (forkAndExecInChild1 in
+// syscall/exec_linux.go): the namespace flags asked for, CLONE_VM|CLONE_VFORK
+// unless a user namespace is made, CLONE_PIDFD when the kernel has pidfds,
+// and SIGCHLD as the exit signal. attr may be nil.
+func RuntimeCloneFlags(attr *syscall.SysProcAttr) uintptr {
+	var flags uintptr
+	if attr != nil {
+		flags = attr.Cloneflags
+	}
+	if flags&unix.CLONE_NEWUSER == 0 {
+		flags |= unix.CLONE_VFORK | unix.CLONE_VM
+	}
+	if pidfdWorks() {
+		flags |= unix.CLONE_PIDFD
+	}
+	return flags | uintptr(unix.SIGCHLD)
+}
+
 // pidfdWorks mirrors os's check: Go's runtime adds CLONE_PIDFD to clone when
 // the kernel supports pidfds, and we must report the flags really passed.
 var pidfdWorks = sync.OnceValue(func() bool {
@@ -177,23 +196,11 @@ var pidfdWorks = sync.OnceValue(func() bool {
 	return true
 })
 
-// cloneCall renders the clone the Go runtime makes in forkAndExecInChild
-// (syscall/exec_linux.go): our namespace flags, plus CLONE_VM|CLONE_VFORK
-// unless a user namespace is made, plus CLONE_PIDFD; clone3 when a cgroup fd
-// is used (CLONE_INTO_CGROUP).
+// cloneCall renders the clone the Go runtime made: clone3 when a cgroup fd
+// is used (CLONE_INTO_CGROUP) or a time namespace is made, clone otherwise.
 func cloneCall(attr *syscall.SysProcAttr) (name, args string) {
-	var flags uintptr
-	useCgroupFD := false
-	if attr != nil {
-		flags = attr.Cloneflags
-		useCgroupFD = attr.UseCgroupFD
-	}
-	if flags&unix.CLONE_NEWUSER == 0 {
-		flags |= unix.CLONE_VFORK | unix.CLONE_VM
-	}
-	if pidfdWorks() {
-		flags |= unix.CLONE_PIDFD
-	}
+	flags := RuntimeCloneFlags(attr) &^ 0xff
+	useCgroupFD := attr != nil && attr.UseCgroupFD
 	if useCgroupFD || flags&unix.CLONE_NEWTIME != 0 {
 		if useCgroupFD {
 			flags |= unix.CLONE_INTO_CGROUP

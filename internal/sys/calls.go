@@ -64,7 +64,9 @@ func (n *Narrator) Mknod(path string, mode uint32, major, minor uint32) error {
 // Mount calls mount(2). An empty string argument is shown as NULL, as strace does.
 func (n *Narrator) Mount(source, target, fstype string, flags uintptr, data string) error {
 	err := unix.Mount(source, target, fstype, flags, data)
-	n.record("mount", nullable(source)+", "+quote(target)+", "+nullable(fstype)+", "+flagString(flags, mountFlags)+", "+nullable(data), 0, err)
+	// x/sys passes source and fstype as strings even when empty, and data
+	// as NULL when empty: show each as it was really passed.
+	n.record("mount", quote(source)+", "+quote(target)+", "+quote(fstype)+", "+flagString(flags, mountFlags)+", "+nullable(data), 0, err)
 	return wrap("mount", target, err)
 }
 

@@ -107,7 +107,7 @@ func TestPivotRoot(t *testing.T) {
 			t.Errorf("a mount of the host's root is left in the container: %s", l)
 		}
 	}
-	for _, want := range []string{fmt.Sprintf(`mount(%q, %q, NULL, MS_BIND|MS_REC, NULL) = 0`, root, root),
+	for _, want := range []string{fmt.Sprintf(`mount(%q, %q, "", MS_BIND|MS_REC, NULL) = 0`, root, root),
 		fmt.Sprintf(`pivot_root(%q, "%s/.oldroot") = 0`, root, root),
 		`umount2("/.oldroot", MNT_DETACH) = 0`, `unlinkat(AT_FDCWD, "/.oldroot", AT_REMOVEDIR) = 0`} {
 		if !strings.Contains(stderr.String(), want) {

@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/reexec"
 	"github.com/workshop-dev/workshop/internal/sys"
 	"golang.org/x/sys/unix"
 )
@@ -80,7 +81,7 @@ func runInit(n *sys.Narrator, s *spec) int {
 		return execFailed(s.Args[0], err)
 	}
 	child := cmd.Process.Pid
-	n.Reported("clone", "flags="+sys.CloneFlagString(runtimeCloneFlags()), child, nil)
+	n.Reported("clone", "flags="+sys.CloneFlagString(reexec.RuntimeCloneFlags(nil)), child, nil)
 	n.WithPid(child).Reported("execve", fmt.Sprintf("%q, %s, …", path, argvString(s.Args)), 0, nil)
 	n.Note("the init (pid %d) runs the command as pid %d, passes signals on to it and reaps zombies", os.Getpid(), child)
 
@@ -120,18 +121,6 @@ func statusOf(ws unix.WaitStatus) int {
 		return exit.SignalBase + int(ws.Signal())
 	}
 	return ws.ExitStatus()
-}
-
-// runtimeCloneFlags are the flags Go's os/exec passes to clone for a child
-// without namespaces (syscall/exec_linux.go): CLONE_VM|CLONE_VFORK, and
-// CLONE_PIDFD when the kernel has pidfds (os/pidfd_linux.go checks the same).
-func runtimeCloneFlags() uintptr {
-	flags := uintptr(unix.CLONE_VM | unix.CLONE_VFORK | uintptr(unix.SIGCHLD))
-	if fd, err := unix.PidfdOpen(os.Getpid(), 0); err == nil {
-		unix.Close(fd)
-		flags |= unix.CLONE_PIDFD
-	}
-	return flags
 }
 
 // argvString renders an argv as strace does: ["sh", "-c", "echo hi"].
