@@ -37,6 +37,11 @@ type Run struct {
 	Dirs    []string `json:"dirs,omitempty"`    // directories to remove (upper, work, rootfs)
 	Keep    bool     `json:"keep,omitempty"`    // --keep: the writable layer stays after the run
 
+	// Lower and Upper are the overlay's layers (step 6): the image's rootfs
+	// and the container's writable layer, which `workshop diff` compares.
+	Lower string `json:"lower,omitempty"`
+	Upper string `json:"upper,omitempty"`
+
 	dir string
 }
 

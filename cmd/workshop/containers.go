@@ -1,0 +1,196 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/state"
+	"github.com/workshop-dev/workshop/internal/units"
+	cgroups "github.com/workshop-dev/workshop/steps/04-cgroups"
+	container "github.com/workshop-dev/workshop/steps/06-container"
+	"golang.org/x/sys/unix"
+)
+
+func init() {
+	subcommands = append(subcommands, newPsCmd(), newKillCmd(), newDiffCmd())
+}
+
+func newPsCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "ps",
+		Short: "List the running containers: id, name, image, pid, command, memory, uptime",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			runs, err := state.List(global.stateDir)
+			if err != nil {
+				return exit.Errorf(exit.ToolFailed, "read the containers in %s: %v", global.stateDir, err)
+			}
+			w := tabwriter.NewWriter(c.OutOrStdout(), 2, 8, 2, ' ', 0)
+			fmt.Fprintln(w, "ID\tNAME\tIMAGE\tPID\tCOMMAND\tMEMORY\tUP")
+			for _, r := range runs {
+				if !r.Owned() || r.Pid == 0 {
+					continue // ended, or killed with its workshop: `workshop clean` removes it
+				}
+				image := r.Image
+				if image == "" {
+					image = fmt.Sprintf("(step %d root)", r.Step)
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.ID, r.Name, image, r.Pid,
+					shorten(strings.Join(r.Command, " "), 30), memoryOf(r), time.Since(r.Created).Round(time.Second))
+			}
+			return w.Flush()
+		},
+	}
+}
+
+// memoryOf reads what the container's cgroup uses now, or "-".
+func memoryOf(r *state.Run) string {
+	if len(r.Cgroups) == 0 {
+		return "-"
+	}
+	cg, err := cgroups.Open(r.ID)
+	if err != nil {
+		return "-"
+	}
+	b, err := cg.MemoryCurrent()
+	if err != nil {
+		return "-"
+	}
+	return units.FormatSize(b)
+}
+
+func shorten(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	return s[:max-1] + "…"
+}
+
+// runningContainer finds a running container by id, id prefix or name.
+func runningContainer(ref string) (*state.Run, error) {
+	r, err := state.Load(global.stateDir, ref)
+	if err != nil {
+		return nil, exit.Errorf(exit.ToolFailed, "%v", err)
+	}
+	if !r.Owned() || r.Pid == 0 {
+		return nil, exit.Errorf(exit.ToolFailed, "container %s is not running (its workshop process is gone; 'workshop clean' removes what it left)", r.ID)
+	}
+	return r, nil
+}
+
+func newKillCmd() *cobra.Command {
+	var signal string
+	c := &cobra.Command{
+		Use:   "kill ID [--signal SIG]",
+		Short: "Send a signal to a running container (SIGKILL unless --signal says otherwise)",
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError("give the id or name of one container (see 'workshop ps')")
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			sig, err := parseSignal(signal)
+			if err != nil {
+				return err
+			}
+			if err := requireRoot("kill"); err != nil {
+				return err
+			}
+			r, err := runningContainer(args[0])
+			if err != nil {
+				return err
+			}
+			// The pid in the record is the container's first process while
+			// its workshop lives; check it is still that process's child, so
+			// a reused pid is never signalled.
+			if ppid(r.Pid) != r.WorkshopPid {
+				return exit.Errorf(exit.ToolFailed, "container %s has ended", r.ID)
+			}
+			// From the host, the container's PID 1 is an ordinary pid: a
+			// signal it has no handler for still does nothing, except
+			// SIGKILL and SIGSTOP, which the kernel never lets PID 1 ignore
+			// from an ancestor namespace.
+			if err := narrator().Kill(r.Pid, sig); err != nil {
+				return exit.Errorf(exit.ToolFailed, "%v", err)
+			}
+			fmt.Fprintf(c.OutOrStdout(), "sent %s to container %s (pid %d)\n", unix.SignalName(sig), r.ID, r.Pid)
+			return nil
+		},
+	}
+	c.Flags().StringVarP(&signal, "signal", "s", "KILL", "the signal: a name (TERM, SIGINT…) or a number")
+	return c
+}
+
+// parseSignal reads a signal as kill(1) does: KILL, SIGKILL or 9.
+func parseSignal(s string) (unix.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		if n > 0 && n < 65 {
+			return unix.Signal(n), nil
+		}
+	} else {
+		name := strings.ToUpper(s)
+		if !strings.HasPrefix(name, "SIG") {
+			name = "SIG" + name
+		}
+		if sig := unix.SignalNum(name); sig != 0 {
+			return sig, nil
+		}
+	}
+	return 0, usageError("--signal %s: not a signal; give a name such as TERM or KILL, or a number", s)
+}
+
+// ppid is the parent pid of pid, or 0.
+func ppid(pid int) int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 2 {
+		return 0
+	}
+	p, _ := strconv.Atoi(f[1])
+	return p
+}
+
+func newDiffCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "diff ID",
+		Short: "List what a container changed against its image (A added, C changed, D deleted)",
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError("give the id or name of one container (see 'workshop ps')")
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			r, err := state.Load(global.stateDir, args[0])
+			if err != nil {
+				return exit.Errorf(exit.ToolFailed, "%v", err)
+			}
+			if r.Upper == "" || r.Lower == "" {
+				return exit.Errorf(exit.ToolFailed, "container %s has no overlay to compare (only step 6 containers have one)", r.ID)
+			}
+			changes, err := container.Diff(r.Lower, r.Upper)
+			if err != nil {
+				return exit.Errorf(exit.ToolFailed, "read the writable layer %s: %v", r.Upper, err)
+			}
+			for _, ch := range changes {
+				fmt.Fprintln(c.OutOrStdout(), ch)
+			}
+			return nil
+		},
+	}
+}

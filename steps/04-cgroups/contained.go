@@ -1,0 +1,176 @@
+package cgroups
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/workshop-dev/workshop/internal/state"
+	"github.com/workshop-dev/workshop/internal/sys"
+	namespaces "github.com/workshop-dev/workshop/steps/03-namespaces"
+	"golang.org/x/sys/unix"
+)
+
+// StopGrace is how long a container may take to end after workshop passed it
+// SIGINT or SIGTERM before its whole cgroup is killed (docker stop waits 10s;
+// a class has less time). A PID 1 with no handler ignores both signals.
+const StopGrace = 3 * time.Second
+
+// Contained is step 4's sequence, which step 6 reuses: a step 3 container
+// whose first process is put in its own cgroup before its command runs.
+type Contained struct {
+	Container namespaces.Config
+	Limits    Limits
+	// Timeout, when not zero, kills the whole cgroup after that long.
+	Timeout time.Duration
+	// Record, when not nil, gets the container's pid and cgroup paths as
+	// soon as they exist, so `workshop ps` and `workshop clean` see them.
+	Record *state.Run
+}
+
+// Outcome is how a contained run ended.
+type Outcome struct {
+	Status int // the command's status, 128+n for signal n
+	// Stats is what the cgroup saw, read just before it was removed.
+	Stats    Stats
+	StatsErr error
+	// KilledBecause says why workshop killed the cgroup, or is "".
+	KilledBecause string
+	// RemoveErr is the failure to remove the cgroup, if any.
+	RemoveErr error
+}
+
+// Run starts the container, puts it in a new cgroup with the limits, lets
+// it run, and removes the cgroup however it ends: success, OOM kill,
+// --timeout, SIGINT or SIGTERM to workshop, the command killed by a signal.
+func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
+	// Start leaves the child waiting on its pipe: nothing of the command
+	// runs before Release, so the limits hold from its first instruction.
+	c, err := namespaces.Start(n, r.Container)
+	if err != nil {
+		return Outcome{}, err
+	}
+	cg, err := New(n, c.ID(), r.Limits)
+	if err != nil {
+		abort(c)
+		return Outcome{}, err
+	}
+	if r.Record != nil {
+		r.Record.Pid, r.Record.Cgroups = c.Pid(), cg.Paths()
+		r.Record.Save()
+	}
+	if err := cg.Add(c.Pid()); err != nil {
+		abort(c)
+		cg.Remove()
+		return Outcome{}, err
+	}
+	n.Note("pid %d is in %s before its command runs: the limits hold from its first instruction", c.Pid(), strings.Join(cg.Paths(), ", "))
+	if err := c.Release(); err != nil {
+		abort(c)
+		cg.Remove()
+		return Outcome{}, err
+	}
+
+	var end ending
+	stop := make(chan struct{})
+	var watcher sync.WaitGroup
+	watcher.Add(1)
+	go func() {
+		defer watcher.Done()
+		r.watch(n, cg, &end, stop)
+	}()
+	status, werr := c.Wait()
+	close(stop)
+	watcher.Wait()
+
+	// Without a PID namespace the first process's children outlive it.
+	if pids, _ := cg.Procs(); len(pids) > 0 {
+		n.Note("%d process(es) outlived the container's first process: killing the whole cgroup", len(pids))
+		cg.Kill()
+	}
+	out := Outcome{Status: status, KilledBecause: end.get()}
+	out.Stats, out.StatsErr = cg.Stats()
+	out.RemoveErr = cg.Remove()
+	if werr != nil {
+		return out, werr
+	}
+	return out, nil
+}
+
+// abort kills a container that never got to run and collects it.
+func abort(c *namespaces.Container) {
+	c.Kill(unix.SIGKILL)
+	c.Wait()
+}
+
+// ending is why the container's cgroup was killed, if workshop killed it.
+type ending struct {
+	mu  sync.Mutex
+	why string // "" while nothing was killed
+}
+
+func (e *ending) set(why string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.why != "" {
+		return false
+	}
+	e.why = why
+	return true
+}
+
+func (e *ending) get() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.why
+}
+
+// watch kills the whole cgroup when the timeout expires, or when the
+// container has not ended StopGrace after workshop passed it SIGINT or
+// SIGTERM (namespaces.Wait passes them on; a PID 1 without a handler
+// ignores them). A second signal kills at once.
+func (r *Contained) watch(n *sys.Narrator, cg *Cgroup, end *ending, stop <-chan struct{}) {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM)
+	defer signal.Stop(sigs)
+	var expire <-chan time.Time
+	if r.Timeout > 0 {
+		t := time.NewTimer(r.Timeout)
+		defer t.Stop()
+		expire = t.C
+	}
+	var grace <-chan time.Time
+	var got string
+	kill := func(why string) {
+		if end.set(why) {
+			n.Note("%s: killing every process in the container's cgroup", why)
+			if err := cg.Kill(); err != nil {
+				n.Note("killing the cgroup failed: %v", err)
+			}
+		}
+	}
+	for {
+		select {
+		case <-stop:
+			return
+		case <-expire:
+			kill(fmt.Sprintf("--timeout %s expired", r.Timeout))
+		case s := <-sigs:
+			name := unix.SignalName(s.(unix.Signal))
+			if got != "" {
+				kill(fmt.Sprintf("workshop got %s again", name))
+				continue
+			}
+			got = name
+			n.Note("if the container has not ended in %s, its whole cgroup is killed (send %s again to kill it now)", StopGrace, name)
+			t := time.NewTimer(StopGrace)
+			defer t.Stop()
+			grace = t.C
+		case <-grace:
+			kill(fmt.Sprintf("the container ignored %s for %s", got, StopGrace))
+		}
+	}
+}
