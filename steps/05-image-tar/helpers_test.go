@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/workshop-dev/workshop/internal/sys"
 )
 
@@ -211,3 +212,5 @@ func (s *scene) check(t testing.TB, unpackErr error) {
 func unpackBytes(s *scene, b []byte, opts UnpackOptions) (Stats, error) {
 	return Unpack(context.Background(), sys.Discard(), bytes.NewReader(b), s.dest, opts)
 }
+
+func securejoinPath(root, name string) (string, error) { return securejoin.SecureJoin(root, name) }

@@ -1,0 +1,373 @@
+package imagetar
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/sys"
+	"golang.org/x/sys/unix"
+)
+
+// Pack makes an image of the root directory dir, tagged ref:
+// `workshop image pack DIR NAME[:TAG]`.
+func (s *Store) Pack(ctx context.Context, n *sys.Narrator, dir, ref string) (Image, error) {
+	r, err := ParseRef(ref)
+	if err != nil {
+		return Image{}, exit.Code(exit.ToolFailed, err)
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return Image{}, exit.Errorf(exit.ToolFailed, "%s is not a directory: give the root directory to make an image of", dir)
+	}
+	abs, _ := filepath.Abs(dir)
+	unlock, err := s.lock(true)
+	if err != nil {
+		return Image{}, err
+	}
+	defer unlock()
+	return s.add(ctx, n, r, "pack "+abs, func(w io.Writer) (Stats, error) {
+		n.Note("packing %s: its entries are stored relative to it (./bin/bash), as images store them", abs)
+		return Pack(ctx, dir, w, PackOptions{Progress: s.Progress})
+	})
+}
+
+// Import makes an image of a root filesystem archive, tar or tar.gz, tagged
+// ref: `workshop image import FILE NAME[:TAG]`. It takes the walkthrough's
+// dockercontainer.tar (whose entries all sit under my-new-root/: that
+// directory is stripped, with a note) and `docker export` output alike.
+func (s *Store) Import(ctx context.Context, n *sys.Narrator, file, ref string) (Image, error) {
+	r, err := ParseRef(ref)
+	if err != nil {
+		return Image{}, exit.Code(exit.ToolFailed, err)
+	}
+	abs, _ := filepath.Abs(file)
+	unlock, err := s.lock(true)
+	if err != nil {
+		return Image{}, err
+	}
+	defer unlock()
+	f, err := n.Open(file)
+	if err != nil {
+		return Image{}, exit.Errorf(exit.ToolFailed, "import %s: %v", file, unwrapPath(err))
+	}
+	defer n.Close(f)
+	return s.importFile(ctx, n, f, file, r, "import "+abs)
+}
+
+// ImportFrom is Import from a stream (`workshop image import - NAME`, with
+// `docker export` piped in): the stream is saved in the store first, since
+// it is read twice.
+func (s *Store) ImportFrom(ctx context.Context, n *sys.Narrator, in io.Reader, ref string) (Image, error) {
+	r, err := ParseRef(ref)
+	if err != nil {
+		return Image{}, exit.Code(exit.ToolFailed, err)
+	}
+	unlock, err := s.lock(true)
+	if err != nil {
+		return Image{}, err
+	}
+	defer unlock()
+	spool, err := os.CreateTemp(s.dir, newPrefix+"stdin-")
+	if err != nil {
+		return Image{}, fmt.Errorf("image store: %w", err)
+	}
+	defer os.Remove(spool.Name())
+	defer spool.Close()
+	if _, err := io.Copy(spool, in); err != nil {
+		return Image{}, fmt.Errorf("import from standard input: %w", err)
+	}
+	if _, err := spool.Seek(0, io.SeekStart); err != nil {
+		return Image{}, err
+	}
+	return s.importFile(ctx, n, spool, "standard input", r, "import from standard input")
+}
+
+func (s *Store) importFile(ctx context.Context, n *sys.Narrator, f *os.File, name string, r Ref, source string) (Image, error) {
+	top, entries, err := TopDir(f)
+	if err != nil {
+		return Image{}, fmt.Errorf("import %s: %w", name, err)
+	}
+	if entries == 0 {
+		return Image{}, fmt.Errorf("import %s: the archive holds no entries: there is no root in it", name)
+	}
+	if top != "" {
+		n.Note("every entry of %s sits under %s/ (an archive made the walkthrough's way: tar cvf dockercontainer.tar %s): stripping %s/ so that the image's entries start at its root", name, top, top, top)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return Image{}, err
+	}
+	img, err := s.add(ctx, n, r, source, func(w io.Writer) (Stats, error) {
+		return normalize(f, w, top)
+	})
+	if err != nil {
+		return Image{}, fmt.Errorf("import %s: %w", name, err)
+	}
+	return img, nil
+}
+
+// add stores an image whose tar write produces, tagged r. The caller holds
+// the exclusive lock. Everything is made in a .new-* directory, renamed to
+// the image's id at the end: a failure (or a kill) leaves no half image.
+func (s *Store) add(ctx context.Context, n *sys.Narrator, r Ref, source string, write func(io.Writer) (Stats, error)) (Image, error) {
+	tmp, err := s.newDir(n)
+	if err != nil {
+		return Image{}, err
+	}
+	done := false
+	defer func() {
+		if !done {
+			os.RemoveAll(tmp)
+		}
+	}()
+	tarPath := filepath.Join(tmp, tarName)
+	f, err := n.Create(tarPath, 0o644)
+	if err != nil {
+		return Image{}, err
+	}
+	h := sha256.New()
+	st, err := write(io.MultiWriter(f, h))
+	if cerr := n.Close(f); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return Image{}, err
+	}
+	if st.Entries == 0 {
+		return Image{}, errors.New("the root holds nothing to make an image of")
+	}
+	id := hex.EncodeToString(h.Sum(nil))
+	n.Note("wrote %s: %s; the image's id is its sha256: %s", tarName, st, id[:12])
+
+	final := filepath.Join(s.dir, id)
+	if _, err := os.Stat(filepath.Join(final, metaName)); err == nil {
+		n.Note("the store already holds this very image: only the tag %s is added", r)
+	} else {
+		in, err := n.Open(tarPath)
+		if err != nil {
+			return Image{}, err
+		}
+		ust, err := Unpack(ctx, n, in, filepath.Join(tmp, rootfsDir), UnpackOptions{Progress: s.Progress})
+		n.Close(in)
+		if err != nil {
+			return Image{}, err
+		}
+		m := meta{ID: id, Created: time.Now().UTC().Truncate(time.Second), Size: ust.Bytes, Entries: ust.Entries, Source: source}
+		if err := writeJSON(filepath.Join(tmp, metaName), m); err != nil {
+			return Image{}, err
+		}
+		if err := n.Rename(tmp, final); err != nil {
+			return Image{}, err
+		}
+		done = true
+	}
+	ix, err := s.readIndex()
+	if err != nil {
+		return Image{}, err
+	}
+	ix.Tags[r.String()] = id
+	if err := s.writeIndex(ix); err != nil {
+		return Image{}, err
+	}
+	s.collect(ix)
+	img, err := s.image(id, r)
+	if err != nil {
+		return Image{}, err
+	}
+	n.Note("image %s is %s: %s in %d entries, unpacked once in %s", r, img.ShortID(), HumanSize(img.Size), img.Entries, img.Rootfs)
+	return img, nil
+}
+
+// newDir makes a fresh .new-* directory in the store.
+func (s *Store) newDir(n *sys.Narrator) (string, error) {
+	for range 10 {
+		var b [6]byte
+		rand.Read(b[:])
+		p := filepath.Join(s.dir, newPrefix+hex.EncodeToString(b[:]))
+		err := n.Mkdir(p, 0o700)
+		if errors.Is(err, unix.EEXIST) {
+			continue
+		}
+		return p, err
+	}
+	return "", fmt.Errorf("image store: cannot make a directory in %s", s.dir)
+}
+
+// basicPAX are the PAX records Go's tar turns into Header fields; the rest
+// (xattrs, say) are kept as they are.
+var basicPAX = []string{"path", "linkpath", "size", "uid", "gid", "uname", "gname", "mtime", "atime", "ctime"}
+
+// normalize copies a tar (or tar.gz) to w as an uncompressed tar whose names
+// are relative to the root ("./bin/bash"), stripping strip/ from the front
+// of every name and hardlink target. Names that climb out of the root and
+// sparse files are refused here already; everything else is left to the
+// unpack that follows, which trusts nothing.
+func normalize(r io.Reader, w io.Writer, strip string) (Stats, error) {
+	var st Stats
+	dr, _, err := decompress(r)
+	if err != nil {
+		return st, readError(err, "read its first bytes")
+	}
+	tr := tar.NewReader(dr)
+	tw := tar.NewWriter(w)
+	last := ""
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, tar.ErrInsecurePath) {
+			err = nil
+		}
+		if err == io.EOF {
+			if _, err := io.Copy(io.Discard, dr); err != nil {
+				return st, readError(err, "read the end of the archive")
+			}
+			break
+		}
+		if err != nil {
+			return st, headerError(err, last)
+		}
+		if hdr.Typeflag == tar.TypeXGlobalHeader {
+			continue
+		}
+		p, err := entryPath(hdr.Name, strip)
+		if err != nil {
+			return st, &EntryError{Name: hdr.Name, Err: err}
+		}
+		if sparse(hdr) {
+			return st, &EntryError{Name: hdr.Name, Err: errors.New("it is a sparse file, which workshop does not unpack (no root filesystem needs one)")}
+		}
+		name := hdr.Name
+		hdr.Name = archiveName(p, hdr.Typeflag == tar.TypeDir)
+		if hdr.Typeflag == tar.TypeLink {
+			t, err := entryPath(hdr.Linkname, strip)
+			if err != nil {
+				return st, &EntryError{Name: name, Err: fmt.Errorf("it is a hardlink to %q, outside the root", hdr.Linkname)}
+			}
+			hdr.Linkname = archiveName(t, false)
+		}
+		for _, k := range basicPAX {
+			delete(hdr.PAXRecords, k)
+		}
+		hdr.Format = tar.FormatUnknown // let the writer choose: whole seconds, as Pack writes
+		if err := tw.WriteHeader(hdr); err != nil {
+			return st, &EntryError{Name: name, Err: err}
+		}
+		if hdr.Typeflag == tar.TypeReg {
+			c, err := io.Copy(tw, tr)
+			if err != nil {
+				if ae, ok := readError(err, "read its contents").(*ArchiveError); ok {
+					ae.Where = fmt.Sprintf("inside entry %q", name)
+					return st, ae
+				}
+				return st, err
+			}
+			st.Files++
+			st.Bytes += c
+		}
+		st.Entries++
+		last = name
+	}
+	return st, tw.Close()
+}
+
+// Export writes the image ref to file as a tar, gzipped when the file name
+// ends in .gz or .tgz: the format import takes.
+func (s *Store) Export(ctx context.Context, n *sys.Narrator, ref, file string) (Image, error) {
+	unlock, err := s.lock(false)
+	if err != nil {
+		return Image{}, err
+	}
+	defer unlock()
+	img, err := s.resolve(ref)
+	if err != nil {
+		return Image{}, err
+	}
+	out, err := n.Create(file, 0o644)
+	if err != nil {
+		return Image{}, exit.Errorf(exit.ToolFailed, "export to %s: %v", file, unwrapPath(err))
+	}
+	err = s.copyTar(n, img, out, gzipWanted(file))
+	if cerr := n.Close(out); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(file)
+		return Image{}, fmt.Errorf("export %s to %s: %w", img.Ref, file, err)
+	}
+	how := "a tar"
+	if gzipWanted(file) {
+		how = "a gzipped tar"
+	}
+	n.Note("exported %s (%s, %d entries) to %s as %s, entries relative to the root", img.Ref, img.ShortID(), img.Entries, file, how)
+	return img, nil
+}
+
+// ExportTo writes the image ref to w (standard output, for `export NAME -`).
+func (s *Store) ExportTo(n *sys.Narrator, ref string, w io.Writer, gz bool) (Image, error) {
+	unlock, err := s.lock(false)
+	if err != nil {
+		return Image{}, err
+	}
+	defer unlock()
+	img, err := s.resolve(ref)
+	if err != nil {
+		return Image{}, err
+	}
+	return img, s.copyTar(n, img, w, gz)
+}
+
+func (s *Store) copyTar(n *sys.Narrator, img Image, w io.Writer, gz bool) error {
+	in, err := n.Open(img.Tar)
+	if err != nil {
+		return err
+	}
+	defer n.Close(in)
+	if !gz {
+		_, err = io.Copy(w, in)
+		return err
+	}
+	zw := gzip.NewWriter(w)
+	if _, err := io.Copy(zw, in); err != nil {
+		return err
+	}
+	return zw.Close()
+}
+
+// Unpack makes a fresh copy of the image's root at dir:
+// `workshop image unpack NAME[:TAG] DIR`.
+func (s *Store) Unpack(ctx context.Context, n *sys.Narrator, ref, dir string) (Image, Stats, error) {
+	unlock, err := s.lock(false)
+	if err != nil {
+		return Image{}, Stats{}, err
+	}
+	defer unlock()
+	img, err := s.resolve(ref)
+	if err != nil {
+		return Image{}, Stats{}, err
+	}
+	in, err := n.Open(img.Tar)
+	if err != nil {
+		return img, Stats{}, err
+	}
+	defer n.Close(in)
+	st, err := Unpack(ctx, n, in, dir, UnpackOptions{Progress: s.Progress})
+	return img, st, err
+}
+
+// unwrapPath drops the "open FILE:" of a *PathError when the sentence
+// around it already names the file.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}

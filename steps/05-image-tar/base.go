@@ -1,0 +1,119 @@
+package imagetar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/workshop-dev/workshop/internal/sys"
+	lddcopy "github.com/workshop-dev/workshop/steps/02-ldd-copy"
+)
+
+// BaseRef is the built-in image: made on first use from this machine's own
+// programs through step 2, so that a container runs without any download.
+const BaseRef = "base:latest"
+
+// BaseTools are the programs the base image gets, those the host has: a
+// shell and the everyday tools a student tries first in a container.
+var BaseTools = []string{
+	"sh", "bash", "ls", "cat", "ps", "mount", "umount", "hostname", "id", "whoami",
+	"echo", "sleep", "true", "false", "env", "mkdir", "rm", "touch", "grep", "sed",
+	"head", "tail", "wc", "cp", "mv", "ln", "chmod", "uname", "pwd", "df", "free",
+	"kill", "date", "stat", "find", "sort", "tr", "cut", "readlink", "top", "ip",
+}
+
+// baseFiles are written into the base image so that `id` and `ls -l` show
+// names, and `ps` and `mount` find the directories step 6 mounts on.
+var baseFiles = map[string]string{
+	"etc/passwd":   "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+	"etc/group":    "root:x:0:\nnogroup:x:65534:\n",
+	"etc/hostname": "workshop\n",
+}
+
+var baseDirs = map[string]os.FileMode{"proc": 0o555, "sys": 0o555, "dev": 0o755, "tmp": os.ModeSticky | 0o777, "root": 0o700, "etc": 0o755, "run": 0o755}
+
+// EnsureBase returns the built-in image base:latest, making it first if
+// the store lacks it: step 2 copies the host's programs (BaseTools, those
+// found) and their libraries into a fresh root, which becomes the image.
+// Two runs at once make it once: the second waits for the store's lock and
+// finds it there.
+func (s *Store) EnsureBase(n *sys.Narrator) (Image, error) {
+	if img, err := s.Resolve(BaseRef); err == nil || !errors.Is(err, ErrNotFound) {
+		return img, err
+	}
+	unlock, err := s.lock(true)
+	if err != nil {
+		return Image{}, err
+	}
+	defer unlock()
+	if img, err := s.resolve(BaseRef); err == nil || !errors.Is(err, ErrNotFound) {
+		return img, err // made by another run while this one waited
+	}
+	n.Note("the built-in image %s is not in the store yet: making it once from this machine's programs, with step 2 (ldd and copy)", BaseRef)
+	work, err := s.newDir(n)
+	if err != nil {
+		return Image{}, err
+	}
+	defer os.RemoveAll(work)
+	root := filepath.Join(work, "base-root")
+	if err := makeBaseRoot(n, root); err != nil {
+		return Image{}, fmt.Errorf("make the base image: %w", err)
+	}
+	r, _ := ParseRef(BaseRef)
+	ctx := context.Background()
+	return s.add(ctx, n, r, "built in: host programs copied by step 2", func(w io.Writer) (Stats, error) {
+		return Pack(ctx, root, w, PackOptions{Progress: s.Progress})
+	})
+}
+
+// Find is Resolve, except that the built-in base image is made on first use.
+func (s *Store) Find(n *sys.Narrator, ref string) (Image, error) {
+	img, err := s.Resolve(ref)
+	if errors.Is(err, ErrNotFound) && isBase(ref) {
+		return s.EnsureBase(n)
+	}
+	return img, err
+}
+
+func isBase(ref string) bool {
+	r, err := ParseRef(ref)
+	return err == nil && r.String() == BaseRef
+}
+
+// makeBaseRoot fills root with the base tools the host has, through step 2,
+// plus the few directories and files every root needs.
+func makeBaseRoot(n *sys.Narrator, root string) error {
+	var bins []string
+	for _, name := range BaseTools {
+		// /bin/NAME where the host has it, so that the image has /bin/sh
+		// (on a merged-/usr host, bin -> usr/bin comes along as a symlink).
+		if _, err := os.Stat("/bin/" + name); err == nil {
+			bins = append(bins, "/bin/"+name)
+			continue
+		}
+		if p, err := lddcopy.Lookup(name); err == nil {
+			bins = append(bins, p)
+		}
+	}
+	if err := lddcopy.Populate(n, root, bins); err != nil {
+		return err
+	}
+	for d, mode := range baseDirs {
+		p := filepath.Join(root, d)
+		if err := os.MkdirAll(p, mode); err != nil {
+			return err
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			return err
+		}
+	}
+	for f, content := range baseFiles {
+		if err := os.WriteFile(filepath.Join(root, f), []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,335 @@
+package imagetar
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/workshop-dev/workshop/internal/exit"
+	"golang.org/x/sys/unix"
+)
+
+// The store's layout under <state>/images:
+//
+//	lock                 flock(2)ed by every command: shared to read, exclusive to change
+//	index.json           {"tags": {"NAME:TAG": "ID"}}
+//	ID/rootfs.tar        the image: a tar with entries relative to the root
+//	ID/rootfs/           the image unpacked, once: step 6's read-only lower layer
+//	ID/image.json        created, size, entries, where it came from
+//	.new-*/              an image being added; removed if its maker died
+//
+// An image's ID is the sha256 of its rootfs.tar, uncompressed, as stored:
+// the same root packed twice is the same image (the same files, modes,
+// owners and modification times give the same bytes), as Docker's layer
+// "diff_id" is the sha256 of the uncompressed layer tar.
+const (
+	imagesDir = "images"
+	lockName  = "lock"
+	indexName = "index.json"
+	metaName  = "image.json"
+	tarName   = "rootfs.tar"
+	rootfsDir = "rootfs"
+	newPrefix = ".new-"
+)
+
+// Store is the image store under a state directory.
+type Store struct {
+	dir string // <state>/images
+	// Progress, when not nil, is the terminal on which long packs and
+	// unpacks show how far they got (see ProgressTo).
+	Progress io.Writer
+}
+
+// OpenStore returns the store under stateDir. Nothing is made on disk
+// until the store is used.
+func OpenStore(stateDir string) *Store {
+	return &Store{dir: filepath.Join(stateDir, imagesDir)}
+}
+
+// Dir is the store's directory, <state>/images.
+func (s *Store) Dir() string { return s.dir }
+
+// Image is an image in the store, found by one of its references.
+type Image struct {
+	Ref     Ref       // the reference it was found by (empty when found by id)
+	ID      string    // sha256 of Tar, in hex
+	Rootfs  string    // the unpacked root: use it read-only (overlay lower layer), never copy it per run
+	Tar     string    // the image's tar, entries relative to the root
+	Size    int64     // bytes of the files in the root
+	Entries int       // entries in the tar
+	Created time.Time // when it was added to the store
+	Source  string    // where it came from: "pack DIR", "import FILE", "built in"
+}
+
+// ShortID is the first 12 hex digits of the id, as docker image ls shows it.
+func (i Image) ShortID() string { return i.ID[:12] }
+
+// meta is what image.json holds.
+type meta struct {
+	ID      string    `json:"id"`
+	Created time.Time `json:"created"`
+	Size    int64     `json:"size"`
+	Entries int       `json:"entries"`
+	Source  string    `json:"source"`
+}
+
+type index struct {
+	Tags map[string]string `json:"tags"` // NAME:TAG -> ID
+}
+
+// ErrNotFound is the cause of every "no such image" error (errors.Is).
+var ErrNotFound = errors.New("image not found")
+
+// notFound says, in one sentence, that an image is not in the store and
+// what to do; it exits 125, as a tool failure.
+func (s *Store) notFound(ref string) error {
+	hint := "see 'workshop image ls', or make it with 'workshop image pack DIR " + ref + "' or 'workshop image import FILE " + ref + "'"
+	return exit.Code(exit.ToolFailed, fmt.Errorf("%w: there is no image %s in %s (%s)", ErrNotFound, ref, s.dir, hint))
+}
+
+// lock takes the store's lock (shared to read, exclusive to change) and
+// returns its release. Two workshop commands at once then never see an
+// index half written or an image half removed.
+func (s *Store) lock(exclusive bool) (func(), error) {
+	if err := os.MkdirAll(s.dir, 0o755); err != nil {
+		return nil, fmt.Errorf("image store: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(s.dir, lockName), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("image store: %w", err)
+	}
+	how := unix.LOCK_SH
+	if exclusive {
+		how = unix.LOCK_EX
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), how)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("image store: lock %s: %w", f.Name(), err)
+	}
+	if exclusive {
+		s.removeStale()
+	}
+	return func() { f.Close() }, nil // closing the file releases the lock
+}
+
+// removeStale removes what an addition killed halfway left behind. Under
+// the exclusive lock no addition is running, so every .new-* is stale.
+func (s *Store) removeStale() {
+	entries, _ := os.ReadDir(s.dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), newPrefix) {
+			os.RemoveAll(filepath.Join(s.dir, e.Name()))
+		}
+	}
+}
+
+func (s *Store) readIndex() (index, error) {
+	ix := index{Tags: map[string]string{}}
+	b, err := os.ReadFile(filepath.Join(s.dir, indexName))
+	if errors.Is(err, os.ErrNotExist) {
+		return ix, nil
+	}
+	if err != nil {
+		return ix, fmt.Errorf("image store: %w", err)
+	}
+	if err := json.Unmarshal(b, &ix); err != nil {
+		return ix, fmt.Errorf("image store: %s is damaged: %v", filepath.Join(s.dir, indexName), err)
+	}
+	if ix.Tags == nil {
+		ix.Tags = map[string]string{}
+	}
+	return ix, nil
+}
+
+// writeIndex replaces index.json all at once (write a new file, rename it),
+// so a reader sees the old index or the new one, never half of one.
+func (s *Store) writeIndex(ix index) error {
+	return writeJSON(filepath.Join(s.dir, indexName), ix)
+}
+
+func writeJSON(p string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("image store: %w", err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		return fmt.Errorf("image store: %w", err)
+	}
+	return nil
+}
+
+// image reads the image with this id.
+func (s *Store) image(id string, ref Ref) (Image, error) {
+	dir := filepath.Join(s.dir, id)
+	var m meta
+	b, err := os.ReadFile(filepath.Join(dir, metaName))
+	if err != nil {
+		return Image{}, fmt.Errorf("image store: image %s: %w", id[:12], err)
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return Image{}, fmt.Errorf("image store: %s is damaged: %v", filepath.Join(dir, metaName), err)
+	}
+	return Image{
+		Ref: ref, ID: id, Rootfs: filepath.Join(dir, rootfsDir), Tar: filepath.Join(dir, tarName),
+		Size: m.Size, Entries: m.Entries, Created: m.Created, Source: m.Source,
+	}, nil
+}
+
+// Resolve finds an image by NAME[:TAG] or by its id (12 or 64 hex digits).
+// An image that is not there is one sentence and exit 125; errors.Is(err,
+// ErrNotFound) tells that case apart.
+func (s *Store) Resolve(ref string) (Image, error) {
+	unlock, err := s.lock(false)
+	if err != nil {
+		return Image{}, err
+	}
+	defer unlock()
+	return s.resolve(ref)
+}
+
+// resolve is Resolve with the lock held.
+func (s *Store) resolve(ref string) (Image, error) {
+	ix, err := s.readIndex()
+	if err != nil {
+		return Image{}, err
+	}
+	if hex := idPrefix(ref); hex != "" {
+		tags := make([]string, 0, len(ix.Tags))
+		for tag := range ix.Tags {
+			tags = append(tags, tag)
+		}
+		sort.Strings(tags) // an image with several tags is found by its first
+		for _, tag := range tags {
+			if id := ix.Tags[tag]; strings.HasPrefix(id, hex) {
+				r, _ := ParseRef(tag)
+				return s.image(id, r)
+			}
+		}
+	}
+	r, err := ParseRef(ref)
+	if err != nil {
+		return Image{}, exit.Code(exit.ToolFailed, err)
+	}
+	id, ok := ix.Tags[r.String()]
+	if !ok {
+		return Image{}, s.notFound(r.String())
+	}
+	return s.image(id, r)
+}
+
+// List returns one Image per tag, sorted by name and tag.
+func (s *Store) List() ([]Image, error) {
+	unlock, err := s.lock(false)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	ix, err := s.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	var out []Image
+	for tag, id := range ix.Tags {
+		r, _ := ParseRef(tag)
+		img, err := s.image(id, r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, img)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Ref.Name != out[j].Ref.Name {
+			return out[i].Ref.Name < out[j].Ref.Name
+		}
+		return out[i].Ref.Tag < out[j].Ref.Tag
+	})
+	return out, nil
+}
+
+// Tag gives the image src another reference dst (moving dst if it named
+// another image).
+func (s *Store) Tag(src, dst string) (Image, error) {
+	to, err := ParseRef(dst)
+	if err != nil {
+		return Image{}, exit.Code(exit.ToolFailed, err)
+	}
+	unlock, err := s.lock(true)
+	if err != nil {
+		return Image{}, err
+	}
+	defer unlock()
+	img, err := s.resolve(src)
+	if err != nil {
+		return Image{}, err
+	}
+	ix, err := s.readIndex()
+	if err != nil {
+		return Image{}, err
+	}
+	ix.Tags[to.String()] = img.ID
+	if err := s.writeIndex(ix); err != nil {
+		return Image{}, err
+	}
+	s.collect(ix)
+	img.Ref = to
+	return img, nil
+}
+
+// Remove removes the reference ref, and the image itself once no reference
+// is left to it. It reports whether the image's files were removed.
+func (s *Store) Remove(ref string) (img Image, removed bool, err error) {
+	unlock, err := s.lock(true)
+	if err != nil {
+		return Image{}, false, err
+	}
+	defer unlock()
+	img, err = s.resolve(ref)
+	if err != nil {
+		return Image{}, false, err
+	}
+	ix, err := s.readIndex()
+	if err != nil {
+		return Image{}, false, err
+	}
+	delete(ix.Tags, img.Ref.String())
+	if err := s.writeIndex(ix); err != nil {
+		return Image{}, false, err
+	}
+	gone := s.collect(ix)
+	return img, gone[img.ID], nil
+}
+
+// collect removes the images no tag names any more (a tag moved away, the
+// last tag removed), and reports which it removed.
+func (s *Store) collect(ix index) map[string]bool {
+	used := map[string]bool{}
+	for _, id := range ix.Tags {
+		used[id] = true
+	}
+	gone := map[string]bool{}
+	entries, _ := os.ReadDir(s.dir)
+	for _, e := range entries {
+		if e.IsDir() && len(e.Name()) == 64 && idPrefix(e.Name()) != "" && !used[e.Name()] {
+			if os.RemoveAll(filepath.Join(s.dir, e.Name())) == nil {
+				gone[e.Name()] = true
+			}
+		}
+	}
+	return gone
+}

@@ -1,0 +1,369 @@
+package imagetar
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/sys"
+)
+
+var bg = context.Background()
+
+func writeFile(t *testing.T, dir, name string, b []byte) string {
+	p := filepath.Join(dir, name)
+	mustDo(t, os.WriteFile(p, b, 0o644))
+	return p
+}
+
+// storeDirs lists the store's directory, to see that nothing stray is left.
+func storeDirs(t *testing.T, s *Store) []string {
+	entries, err := os.ReadDir(s.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		if len(e.Name()) == 64 {
+			names = append(names, "ID")
+		} else {
+			names = append(names, e.Name())
+		}
+	}
+	return names
+}
+
+func TestStorePackResolveAndTheID(t *testing.T) {
+	root := makeTree(t)
+	s := OpenStore(t.TempDir())
+	img, err := s.Pack(bg, sys.Discard(), root, "demo:1")
+	if err != nil {
+		t.Fatalf("Pack = %v", err)
+	}
+	b, err := os.ReadFile(img.Tar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != img.ID {
+		t.Errorf("id %s is not the sha256 of %s", img.ID, img.Tar)
+	}
+	if got, want := describe(t, img.Rootfs), describe(t, root); got != want {
+		t.Errorf("the image's rootfs differs from the packed root:\n%s\nwant\n%s", got, want)
+	}
+	if img.Size != 20000+18+2+4 || img.Entries != 16 {
+		t.Errorf("Size %d, Entries %d; want the bytes of the root's files (20024) and 16 entries", img.Size, img.Entries)
+	}
+	for _, ref := range []string{"demo:1", img.ShortID(), img.ID, "sha256:" + img.ID} {
+		got, err := s.Resolve(ref)
+		if err != nil || got.ID != img.ID || got.Rootfs != img.Rootfs {
+			t.Errorf("Resolve(%q) = %+v, %v; want %s", ref, got, err, img.ID)
+		}
+	}
+	// The same root again, another tag: the same image, stored once.
+	again, err := s.Pack(bg, sys.Discard(), root, "demo:again")
+	if err != nil || again.ID != img.ID {
+		t.Errorf("Pack of the same root = %v, %v; want the same id", again.ID, err)
+	}
+	if got := strings.Join(storeDirs(t, s), " "); got != "ID index.json lock" {
+		t.Errorf("store holds %q, want one image, the index and the lock", got)
+	}
+}
+
+func TestStoreResolveMissing(t *testing.T) {
+	s := OpenStore(t.TempDir())
+	_, err := s.Resolve("nope:2")
+	if !errors.Is(err, ErrNotFound) || exit.Status(err) != 125 {
+		t.Fatalf("Resolve(missing) = %v (status %d), want ErrNotFound and 125", err, exit.Status(err))
+	}
+	if msg := err.Error(); !strings.Contains(msg, "there is no image nope:2") || strings.Count(msg, "\n") > 0 {
+		t.Errorf("Resolve(missing) says %q, want one sentence naming the image", msg)
+	}
+	if _, err := s.Resolve("Bad Name"); err == nil || errors.Is(err, ErrNotFound) {
+		t.Errorf("Resolve(bad name) = %v, want a sentence about the name", err)
+	}
+}
+
+func TestStoreImportTheWalkthroughsTar(t *testing.T) {
+	root := makeTree(t)
+	dir := t.TempDir()
+	s := OpenStore(t.TempDir())
+	packed, err := s.Pack(bg, sys.Discard(), root, "packed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// tar cvf dockercontainer.tar my-new-root: every entry under my-new-root/.
+	f := writeFile(t, dir, "dockercontainer.tar", packBytes(t, root, PackOptions{Prefix: "my-new-root"}))
+	var narration bytes.Buffer
+	img, err := s.Import(bg, sys.New(&narration, sys.Options{}), f, "walkthrough")
+	if err != nil {
+		t.Fatalf("Import = %v", err)
+	}
+	if !strings.Contains(narration.String(), "stripping my-new-root/") {
+		t.Errorf("Import said nothing about stripping my-new-root/:\n%s", narration.String())
+	}
+	if got, want := describe(t, img.Rootfs), describe(t, root); got != want {
+		t.Errorf("imported rootfs differs from the root:\n%s\nwant\n%s", got, want)
+	}
+	if img.ID != packed.ID {
+		t.Errorf("import of the walkthrough's tar has id %s, pack of the same root %s: want the same image", img.ShortID(), packed.ShortID())
+	}
+}
+
+func TestStoreImportDockerExportStyle(t *testing.T) {
+	// docker export: no ./ prefix, no root entry, gzipped here.
+	archive := gzipped(t, buildTar(t, dir("bin/"), file("bin/sh", "#!sh").withMode(0o755), dir("etc/"), file("etc/hostname", "x"), symlink("var/run", "/run")))
+	s := OpenStore(t.TempDir())
+	img, err := s.Import(bg, sys.Discard(), writeFile(t, t.TempDir(), "export.tar.gz", archive), "exported:v2")
+	if err != nil {
+		t.Fatalf("Import = %v", err)
+	}
+	wantFile(t, filepath.Join(img.Rootfs, "bin", "sh"), "#!sh")
+	names := tarNames(t, mustRead(t, img.Tar))
+	if names[0] != "./bin/" || names[1] != "./bin/sh" {
+		t.Errorf("stored names = %q, want them relative to the root (./bin/…)", names)
+	}
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestStoreImportFailuresLeaveNothing(t *testing.T) {
+	s := OpenStore(t.TempDir())
+	good := buildTar(t, dir("bin/"), file("bin/sh", strings.Repeat("x", 5000)))
+	tmp := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"truncated", good[:1500], "truncated"},
+		{"not a tar", []byte("just text\n"), "not a tar archive"},
+		{"empty", nil, "holds no entries"},
+		{"hostile name", buildTar(t, file("../../etc/evil", "x")), `entry "../../etc/evil"`},
+		{"hostile link", buildTar(t, symlink("up", "/"), hardlink("x", "up/etc/passwd")), `entry "./x"`},
+	} {
+		_, err := s.Import(bg, sys.Discard(), writeFile(t, tmp, tc.name, tc.data), "bad")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Import(%s) = %v, want an error with %q", tc.name, err, tc.want)
+		}
+		if got := strings.Join(storeDirs(t, s), " "); got != "lock" {
+			t.Errorf("after Import(%s) fails, the store holds %q, want nothing but its lock", tc.name, got)
+		}
+	}
+	_, err := s.Import(bg, sys.Discard(), filepath.Join(tmp, "missing.tar"), "bad")
+	if err == nil || !strings.Contains(err.Error(), "no such file") || exit.Status(err) != 125 {
+		t.Errorf("Import(missing file) = %v, want a sentence and 125", err)
+	}
+}
+
+func TestStoreExportImportRoundTrip(t *testing.T) {
+	root := makeTree(t)
+	s := OpenStore(t.TempDir())
+	img, err := s.Pack(bg, sys.Discard(), root, "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, name := range []string{"demo.tar", "demo.tar.gz"} {
+		out := filepath.Join(dir, name)
+		if _, err := s.Export(bg, sys.Discard(), "demo:latest", out); err != nil {
+			t.Fatalf("Export(%s) = %v", name, err)
+		}
+		b := mustRead(t, out)
+		if strings.HasSuffix(name, ".gz") {
+			zr, err := gzip.NewReader(bytes.NewReader(b))
+			if err != nil {
+				t.Fatalf("%s is not gzipped: %v", name, err)
+			}
+			b, _ = io.ReadAll(zr)
+		}
+		if !bytes.Equal(b, mustRead(t, img.Tar)) {
+			t.Errorf("Export(%s) differs from the stored tar", name)
+		}
+		back, err := s.Import(bg, sys.Discard(), out, "back:"+strings.ReplaceAll(name, ".", "-"))
+		if err != nil || back.ID != img.ID {
+			t.Errorf("Import(Export(%s)) = %v, %v; want the same id %s", name, back.ID, err, img.ShortID())
+		}
+	}
+	var buf bytes.Buffer
+	if _, err := s.ExportTo(sys.Discard(), "demo", &buf, false); err != nil || !bytes.Equal(buf.Bytes(), mustRead(t, img.Tar)) {
+		t.Errorf("ExportTo = %v, or different bytes", err)
+	}
+	imported, err := s.ImportFrom(bg, sys.Discard(), bytes.NewReader(buf.Bytes()), "piped")
+	if err != nil || imported.ID != img.ID {
+		t.Errorf("ImportFrom = %v, %v; want %s", imported.ID, err, img.ShortID())
+	}
+}
+
+func TestStoreTagRemoveUnpack(t *testing.T) {
+	root := makeTree(t)
+	s := OpenStore(t.TempDir())
+	img, err := s.Pack(bg, sys.Discard(), root, "demo:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Tag("demo:1", "other:2"); err != nil {
+		t.Fatalf("Tag = %v", err)
+	}
+	list, err := s.List()
+	if err != nil || len(list) != 2 || list[0].Ref.String() != "demo:1" || list[1].Ref.String() != "other:2" || list[1].ID != img.ID {
+		t.Fatalf("List = %+v, %v; want demo:1 and other:2, one id", list, err)
+	}
+	dest := filepath.Join(t.TempDir(), "copy")
+	if _, _, err := s.Unpack(bg, sys.Discard(), "other:2", dest); err != nil {
+		t.Fatalf("Unpack = %v", err)
+	}
+	if got, want := describe(t, dest), describe(t, root); got != want {
+		t.Errorf("unpacked image differs from its root")
+	}
+	if _, removed, err := s.Remove("demo:1"); err != nil || removed {
+		t.Errorf("Remove(demo:1) = %v, removed=%v; want the tag gone, the image kept for other:2", err, removed)
+	}
+	if _, err := os.Stat(img.Rootfs); err != nil {
+		t.Errorf("the image's rootfs went with a tag that was not its last: %v", err)
+	}
+	if _, removed, err := s.Remove("other:2"); err != nil || !removed {
+		t.Errorf("Remove(other:2) = %v, removed=%v; want the image gone with its last tag", err, removed)
+	}
+	if _, err := os.Stat(filepath.Dir(img.Rootfs)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the image's directory is still there: %v", err)
+	}
+	if _, _, err := s.Remove("other:2"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Remove twice = %v, want ErrNotFound", err)
+	}
+}
+
+func TestStoreRemovesWhatAKilledAdditionLeft(t *testing.T) {
+	s := OpenStore(t.TempDir())
+	stale := filepath.Join(s.Dir(), newPrefix+"killed")
+	mustDo(t, os.MkdirAll(filepath.Join(stale, "rootfs", "bin"), 0o755))
+	if _, err := s.Pack(bg, sys.Discard(), makeTree(t), "x"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a stale %s survived the next addition", stale)
+	}
+}
+
+// Many additions at once, from goroutines (each takes the lock through its
+// own open file, as separate processes do): every image is there, the
+// index names them all, nothing half made is left.
+func TestStoreConcurrentAdditions(t *testing.T) {
+	s := OpenStore(t.TempDir())
+	var wg sync.WaitGroup
+	errs := make([]error, 6)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			archive := buildTar(t, dir("etc/"), file("etc/which", fmt.Sprint(i)))
+			p := writeFile(t, t.TempDir(), "a.tar", archive)
+			_, errs[i] = s.Import(bg, sys.Discard(), p, fmt.Sprintf("img:%d", i))
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Import %d = %v", i, err)
+		}
+	}
+	list, err := s.List()
+	if err != nil || len(list) != 6 {
+		t.Fatalf("List = %d images, %v; want 6", len(list), err)
+	}
+	for _, img := range list {
+		want := strings.TrimPrefix(img.Ref.String(), "img:")
+		if b, _ := os.ReadFile(filepath.Join(img.Rootfs, "etc", "which")); string(b) != want {
+			t.Errorf("%s holds %q, want %q", img.Ref, b, want)
+		}
+	}
+	for _, name := range storeDirs(t, s) {
+		if strings.HasPrefix(name, ".") {
+			t.Errorf("left in the store: %s", name)
+		}
+	}
+}
+
+func TestParseRef(t *testing.T) {
+	for in, want := range map[string]string{
+		"demo": "demo:latest", "demo:1": "demo:1", "my-app/web:v1.2": "my-app/web:v1.2", "base": "base:latest",
+	} {
+		if r, err := ParseRef(in); err != nil || r.String() != want {
+			t.Errorf("ParseRef(%q) = %v, %v; want %s", in, r, err, want)
+		}
+	}
+	for _, bad := range []string{"", "Demo", "demo:", "demo:-x", "a b", "../x", "demo:1:2"} {
+		if r, err := ParseRef(bad); err == nil {
+			t.Errorf("ParseRef(%q) = %v, want an error", bad, r)
+		}
+	}
+}
+
+// The built-in base image: made once from the host's programs, by two runs
+// at once without harm, and found by Find as soon as it is asked for.
+func TestEnsureBase(t *testing.T) {
+	s := OpenStore(t.TempDir())
+	var wg sync.WaitGroup
+	imgs := make([]Image, 2)
+	errs := make([]error, 2)
+	for i := range imgs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			imgs[i], errs[i] = s.EnsureBase(sys.Discard())
+		}()
+	}
+	wg.Wait()
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatalf("EnsureBase = %v, %v", errs[0], errs[1])
+	}
+	if imgs[0].ID != imgs[1].ID || imgs[0].Ref.String() != BaseRef {
+		t.Errorf("two EnsureBase at once gave %s and %s (%s), want one image base:latest", imgs[0].ShortID(), imgs[1].ShortID(), imgs[0].Ref)
+	}
+	if got := strings.Join(storeDirs(t, s), " "); got != "ID index.json lock" {
+		t.Errorf("store holds %q, want one image", got)
+	}
+	// /bin/sh resolves inside the image (bin may be a symlink to usr/bin).
+	for _, prog := range []string{"bin/sh", "bin/ls", "bin/cat", "etc/passwd"} {
+		p, err := resolveIn(imgs[0].Rootfs, prog)
+		if err != nil {
+			t.Errorf("the base image has no %s: %v", prog, err)
+			continue
+		}
+		if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
+			t.Errorf("%s in the base image is not a file: %v", prog, err)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(imgs[0].Rootfs, "tmp")); err != nil || fi.Mode().Perm()|os.ModeSticky&fi.Mode() != 0o777|os.ModeSticky {
+		t.Errorf("base image /tmp = %v, %v; want drwxrwxrwt", fi.Mode(), err)
+	}
+	found, err := s.Find(sys.Discard(), "base")
+	if err != nil || found.ID != imgs[0].ID {
+		t.Errorf("Find(base) = %v, %v", found.ID, err)
+	}
+}
+
+// resolveIn follows symlinks of name inside root as the container would.
+func resolveIn(root, name string) (string, error) {
+	p, err := securejoinPath(root, name)
+	if err != nil {
+		return "", err
+	}
+	return p, nil
+}
