@@ -66,8 +66,11 @@ func flagString(v uintptr, names []flagName) string {
 			v &^= f.bit
 		}
 	}
-	if v != 0 || len(parts) == 0 {
+	if v != 0 {
 		parts = append(parts, fmt.Sprintf("%#x", v))
+	}
+	if len(parts) == 0 {
+		return "0"
 	}
 	return strings.Join(parts, "|")
 }

@@ -8,8 +8,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
+	"github.com/workshop-dev/workshop/internal/units"
 	namespaces "github.com/workshop-dev/workshop/steps/03-namespaces"
 	"golang.org/x/sys/unix"
 )
@@ -173,4 +175,35 @@ func (r *Contained) watch(n *sys.Narrator, cg *Cgroup, end *ending, stop <-chan 
 			kill(fmt.Sprintf("the container ignored %s for %s", got, StopGrace))
 		}
 	}
+}
+
+// Verdict turns an outcome into the exit status and sentence DESIGN.md
+// promises: 137 and "the memory limit" for an OOM kill, the reason when
+// workshop killed the cgroup, and otherwise the command's own status.
+func (o Outcome) Verdict(n *sys.Narrator, l Limits) error {
+	switch {
+	case o.Status == exit.OOMKilled && o.Stats.OOMKilled():
+		what := "memory.oom_control says oom_kill"
+		if o.Stats.Mode == V2 {
+			what = "memory.events says oom_kill"
+		}
+		return exit.Errorf(exit.OOMKilled, "the container was killed by its memory limit (--memory %s): "+
+			"the kernel's OOM killer ended it when it could reclaim no more (%s %d); exit status 137 is 128 + SIGKILL",
+			units.FormatSize(l.Memory), what, o.Stats.OOMKills)
+	case o.KilledBecause != "":
+		return exit.Errorf(o.Status, "%s: workshop killed every process in the container's cgroup (exit status %d)", o.KilledBecause, o.Status)
+	case o.Status > exit.SignalBase:
+		sig := unix.Signal(o.Status - exit.SignalBase)
+		n.Note("the command was killed by signal %d (%s), not by a limit: the cgroup counted no OOM kill", int(sig), unix.SignalName(sig))
+	}
+	if o.RemoveErr != nil {
+		n.Note("could not remove the container's cgroup: %v ('workshop clean' will retry)", o.RemoveErr)
+		if o.Status == 0 {
+			return exit.Code(exit.ToolFailed, nil)
+		}
+	}
+	if o.Status != 0 {
+		return exit.Code(o.Status, nil)
+	}
+	return nil
 }

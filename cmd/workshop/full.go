@@ -1,0 +1,107 @@
+package main
+
+import (
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/workshop-dev/workshop/internal/exit"
+	namespaces "github.com/workshop-dev/workshop/steps/03-namespaces"
+	container "github.com/workshop-dev/workshop/steps/06-container"
+	"golang.org/x/term"
+)
+
+// fullFlags are the flags of `workshop full run` and `workshop step 6`.
+type fullFlags struct {
+	runFlags
+	image, name string
+	keep, init  bool
+}
+
+func init() {
+	full := &cobra.Command{
+		Use:   "full",
+		Short: "All the layers together: 'workshop full run' (the same as step 6)",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return usageError("'workshop full' needs a subcommand: workshop full run [flags] -- CMD ARGS…")
+		},
+	}
+	full.AddCommand(newFullRunCmd("run"))
+	subcommands = append(subcommands, full)
+	addStep(stepInfo{N: 6, Name: "container", Short: "all of it: image, overlay, cgroup, namespaces, pivot_root: a small runtime", Cmd: newFullRunCmd("6")})
+}
+
+func newFullRunCmd(use string) *cobra.Command {
+	var f fullFlags
+	c := &cobra.Command{
+		Use:   use + " [--image NAME[:TAG]] [--name NAME] [--memory SIZE] [--pids N] [--cpus N] [--hostname NAME] [--timeout D] [--keep] [-- CMD ARGS…]",
+		Short: "Run a command in a container: image, overlay root, cgroup, namespaces, pivot_root",
+		Long: `Runs a command in a container made of every layer of the workshop: the image
+(step 5, the built-in base image unless --image) unpacked once and mounted
+read-only under an overlay whose upper layer is the container's own; a cgroup
+with the limits (step 4); the namespaces and uid maps (step 3); pivot_root into
+the overlay with the old root detached; /proc, a minimal /dev, the hostname;
+then the command. 'workshop ps' lists running containers, 'workshop kill ID'
+stops one, 'workshop diff ID' shows what it changed. Everything the run made is
+removed when it ends (the writable layer stays with --keep).`,
+		Example: `  sudo workshop full run
+  sudo workshop full run --image demo:1 --memory 80M --pids 64 --hostname box -- /bin/sh -c 'echo hi'`,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) > 0 && c.ArgsLenAtDash() != 0 {
+				return usageError("put the command after --: workshop full run [flags] -- %s", strings.Join(args, " "))
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			limits, timeout, err := parseStep4Flags(step4Flags{memory: f.memory, pids: f.pids, cpus: f.cpus, timeout: f.timeout})
+			if err != nil {
+				return err
+			}
+			if _, err := namespaces.ParseNamespaces(f.ns); err != nil {
+				return usageError("--ns: %v", err)
+			}
+			if err := requireRoot("a container"); err != nil {
+				return err
+			}
+			if len(args) == 0 {
+				// A shell: interactive on a terminal, reading its commands
+				// from stdin otherwise, so a run works in a pipe too.
+				args = []string{"/bin/sh"}
+				if term.IsTerminal(int(os.Stdin.Fd())) {
+					args = []string{"/bin/sh", "-i"}
+				}
+			}
+			n := narrator()
+			res, err := container.Run(n, container.Options{
+				StateDir:   global.stateDir,
+				Image:      f.image,
+				Name:       f.name,
+				Args:       args,
+				Hostname:   f.hostname,
+				Namespaces: f.ns,
+				Limits:     limits,
+				Timeout:    timeout,
+				Init:       f.init,
+				Keep:       f.keep,
+				Stdin:      os.Stdin,
+				Stdout:     os.Stdout,
+				Stderr:     os.Stderr,
+			})
+			if err != nil {
+				if exit.Status(err) != exit.ToolFailed || exit.Silent(err) {
+					return err
+				}
+				return exit.Errorf(exit.ToolFailed, "%v", err)
+			}
+			return res.Verdict(n, limits)
+		},
+	}
+	addRunFlags(c, &f.runFlags, withNamespaces|withLimits)
+	fl := c.Flags()
+	fl.StringVar(&f.image, "image", "", "the image to run (default: the built-in base image, made on first use)")
+	fl.StringVar(&f.name, "name", "", "a name for the container (default: a generated one)")
+	fl.BoolVar(&f.keep, "keep", false, "keep the container's writable layer after it ends (see 'workshop diff')")
+	fl.BoolVar(&f.init, "init", false, "run a tiny init as PID 1 that reaps zombies and passes signals on")
+	return c
+}

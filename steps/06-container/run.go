@@ -1,0 +1,167 @@
+package container
+
+import (
+	"errors"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"time"
+
+	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/ids"
+	"github.com/workshop-dev/workshop/internal/state"
+	"github.com/workshop-dev/workshop/internal/sys"
+	namespaces "github.com/workshop-dev/workshop/steps/03-namespaces"
+	cgroups "github.com/workshop-dev/workshop/steps/04-cgroups"
+	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
+	"golang.org/x/sys/unix"
+)
+
+// Options are what `workshop full run` was asked for.
+type Options struct {
+	StateDir string
+	Image    string // NAME[:TAG] or id; "" is the built-in base image
+	Name     string // "" is a generated name
+	Args     []string
+	Hostname string
+	// Namespaces as --ns names them; nil is all seven. The mount namespace
+	// is required: pivot_root needs it.
+	Namespaces []string
+	Limits     cgroups.Limits
+	Timeout    time.Duration
+	Init       bool
+	Keep       bool // keep the writable layer (and the record, for diff) after the run
+
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// Result is how a run ended.
+type Result struct {
+	cgroups.Outcome
+	ID, Name string
+}
+
+// Run runs one container, from its image to its end, and removes everything
+// it made however it ends: its overlay mount, its cgroup, its writable layer
+// (unless Keep) and its record.
+func Run(n *sys.Narrator, o Options) (Result, error) {
+	// Until the container is running, a Ctrl-C must not kill workshop
+	// half-way through making things: it is noted and acted on below.
+	interrupted := make(chan os.Signal, 1)
+	signal.Notify(interrupted, unix.SIGINT, unix.SIGTERM)
+	defer signal.Stop(interrupted)
+
+	store := imagetar.OpenStore(o.StateDir)
+	ref := o.Image
+	if ref == "" {
+		ref = imagetar.BaseRef
+	}
+	img, err := store.Find(n, ref)
+	if err != nil {
+		return Result{}, err
+	}
+	name := o.Name
+	if name == "" {
+		name = NewName()
+	} else if err := nameFree(o.StateDir, name); err != nil {
+		return Result{}, err
+	}
+
+	id := ids.New()
+	rec := &state.Run{ID: id, Name: name, Step: 6, Image: refString(img), Command: o.Args, Keep: o.Keep, Lower: img.Rootfs}
+	// The record comes first: if workshop is killed from here on, `workshop
+	// clean` finds what it made.
+	if err := state.New(o.StateDir, rec); err != nil {
+		return Result{}, exit.Errorf(exit.ToolFailed, "%v", err)
+	}
+	res := Result{ID: id, Name: name}
+	n.Note("container %s (%s) from image %s (%s), unpacked once in %s", id, name, rec.Image, img.ShortID(), img.Rootfs)
+
+	rec.Upper = filepath.Join(rec.Dir(), "upper")
+	rec.Mounts = []string{filepath.Join(rec.Dir(), "rootfs")}
+	rec.Dirs = []string{rec.Upper, filepath.Join(rec.Dir(), "work"), filepath.Join(rec.Dir(), "rootfs")}
+	if err := rec.Save(); err != nil {
+		rec.Forget()
+		return res, exit.Errorf(exit.ToolFailed, "%v", err)
+	}
+	layer, err := MountLayer(n, img.Rootfs, rec.Dir())
+	if err != nil {
+		removeRun(n, rec, nil, false)
+		return res, exit.Errorf(exit.ToolFailed, "the container's root: %v", err)
+	}
+	defer func() { removeRun(n, rec, layer, o.Keep) }()
+
+	select {
+	case s := <-interrupted:
+		return res, exit.Errorf(exit.SignalBase+int(s.(unix.Signal)), "interrupted by %s before the container started; nothing is left", unix.SignalName(s.(unix.Signal)))
+	default:
+	}
+	signal.Stop(interrupted) // from here, the container's own handling takes them
+
+	run := cgroups.Contained{
+		Container: namespaces.Config{
+			Root:       layer.Merged,
+			Args:       o.Args,
+			Namespaces: o.Namespaces,
+			Hostname:   o.Hostname,
+			ID:         id,
+			Init:       o.Init,
+			PivotRoot:  true,
+			Stdin:      o.Stdin,
+			Stdout:     o.Stdout,
+			Stderr:     o.Stderr,
+		},
+		Limits:  o.Limits,
+		Timeout: o.Timeout,
+		Record:  rec,
+	}
+	res.Outcome, err = run.Run(n)
+	return res, err
+}
+
+// removeRun undoes what a run made, in reverse: the overlay mount, then the
+// writable layer (unless keep), then the record. With keep, the record
+// stays (its pid cleared) so that `workshop diff` still finds the layer.
+func removeRun(n *sys.Narrator, rec *state.Run, layer *Layer, keep bool) {
+	if layer != nil {
+		if err := layer.Unmount(n); err != nil {
+			n.Note("could not unmount %s: %v ('workshop clean' will retry)", layer.Merged, err)
+			return
+		}
+	}
+	if keep {
+		rec.Pid, rec.Cgroups, rec.Mounts = 0, nil, nil
+		rec.Save()
+		n.Note("--keep: the writable layer stays in %s; 'workshop diff %s' shows it, 'workshop clean' removes it", rec.Upper, rec.ID)
+		return
+	}
+	for _, d := range rec.Dirs {
+		if err := os.RemoveAll(d); err != nil && !errors.Is(err, os.ErrNotExist) {
+			n.Note("could not remove %s: %v", d, err)
+		}
+	}
+	rec.Forget()
+}
+
+func refString(img imagetar.Image) string {
+	if s := img.Ref.String(); s != "" && s != ":" {
+		return s
+	}
+	return img.ShortID()
+}
+
+// nameFree refuses a name a running container already has.
+func nameFree(stateDir, name string) error {
+	runs, err := state.List(stateDir)
+	if err != nil {
+		return err
+	}
+	for _, r := range runs {
+		if r.Name == name && r.Owned() {
+			return exit.Errorf(exit.ToolFailed, "the name %q is taken by running container %s: choose another with --name", name, r.ID)
+		}
+	}
+	return nil
+}
