@@ -90,8 +90,13 @@ var ErrNotFound = errors.New("image not found")
 // what to do; it exits 125, as a tool failure.
 func (s *Store) notFound(ref string) error {
 	hint := "see 'workshop image ls', or make it with 'workshop image pack DIR " + ref + "' or 'workshop image import FILE " + ref + "'"
-	return exit.Code(exit.ToolFailed, fmt.Errorf("%w: there is no image %s in %s (%s)", ErrNotFound, ref, s.dir, hint))
+	return exit.Code(exit.ToolFailed, &notFoundError{fmt.Sprintf("there is no image %s in %s (%s)", ref, s.dir, hint)})
 }
+
+type notFoundError struct{ msg string }
+
+func (e *notFoundError) Error() string        { return e.msg }
+func (e *notFoundError) Is(target error) bool { return target == ErrNotFound }
 
 // lock takes the store's lock (shared to read, exclusive to change) and
 // returns its release. Two workshop commands at once then never see an

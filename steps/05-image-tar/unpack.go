@@ -116,7 +116,7 @@ func Unpack(ctx context.Context, n *sys.Narrator, r io.Reader, dest string, opts
 		return st, err
 	}
 	n.Note("unpacked %s: %s", filepath.Base(dest), st)
-	n.Note("each entry was an openat, mkdirat, symlinkat, linkat or mknodat relative to its directory inside the new root, then fchown, fchmod and utimensat (summarised: one line each would be %d lines)", st.Entries*3)
+	n.Note("each entry is made by one call relative to its directory inside the new root (openat, mkdirat, symlinkat, linkat or mknodat), then given its owner, mode and times (fchown, fchmod, utimensat): summarised here, not printed one by one")
 	if err := n.Rename(tmp, dest); err != nil {
 		return st, fmt.Errorf("move the unpacked root into place: %w", err)
 	}

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/workshop-dev/workshop/internal/exit"
+	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
+	"golang.org/x/term"
+)
+
+func init() {
+	subcommands = append(subcommands, newImageCmd())
+}
+
+func newImageCmd() *cobra.Command {
+	img := &cobra.Command{
+		Use:   "image",
+		Short: "The local image store: pack, import, export, ls, tag, rm, unpack",
+		Long: `Images live in the state dir's images/: each is a tar whose entries are
+relative to the root, and that root unpacked once (step 6 runs containers on
+top of it, never copying it). An image's id is the sha256 of its tar.
+
+base:latest is built in: it is made from this machine's own programs (with
+step 2) the first time it is used.`,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageError("which image command? pack, import, export, ls, tag, rm or unpack (see 'workshop image --help')")
+			}
+			return usageError("%q is not an image command: pack, import, export, ls, tag, rm or unpack (see 'workshop image --help')", args[0])
+		},
+		RunE: func(*cobra.Command, []string) error { return nil },
+	}
+	img.AddCommand(
+		imageCmd("pack DIR NAME[:TAG]", "Make an image of a root directory (its entries stored relative to it)", 2,
+			func(ctx context.Context, s *imagetar.Store, args []string) error {
+				_, err := s.Pack(ctx, narrator(), args[0], args[1])
+				return err
+			}),
+		imageCmd("import FILE NAME[:TAG]", "Make an image of a root filesystem tar, gzipped or not (- reads standard input): the walkthrough's dockercontainer.tar, docker export output", 2,
+			func(ctx context.Context, s *imagetar.Store, args []string) error {
+				if args[0] == "-" {
+					_, err := s.ImportFrom(ctx, narrator(), os.Stdin, args[1])
+					return err
+				}
+				_, err := s.Import(ctx, narrator(), args[0], args[1])
+				return err
+			}),
+		imageCmd("export NAME[:TAG] FILE", "Write an image as a tar (gzipped if FILE ends in .gz or .tgz; - writes standard output)", 2,
+			func(ctx context.Context, s *imagetar.Store, args []string) error {
+				n := narrator()
+				if _, err := s.Find(n, args[0]); err != nil {
+					return err
+				}
+				if args[1] == "-" {
+					if term.IsTerminal(int(os.Stdout.Fd())) {
+						return usageError("standard output is a terminal: redirect it to a file (workshop image export %s - > image.tar)", args[0])
+					}
+					_, err := s.ExportTo(n, args[0], os.Stdout, false)
+					return err
+				}
+				_, err := s.Export(ctx, n, args[0], args[1])
+				return err
+			}),
+		imageCmd("ls", "List the images: name, tag, id, size, created", 0,
+			func(_ context.Context, s *imagetar.Store, _ []string) error {
+				return listImages(s, os.Stdout)
+			}),
+		imageCmd("tag SRC DST", "Give the image SRC another name DST", 2,
+			func(_ context.Context, s *imagetar.Store, args []string) error {
+				n := narrator()
+				if _, err := s.Find(n, args[0]); err != nil {
+					return err
+				}
+				img, err := s.Tag(args[0], args[1])
+				if err == nil {
+					n.Note("%s is now also %s (%s)", args[0], img.Ref, img.ShortID())
+				}
+				return err
+			}),
+		imageCmd("rm NAME[:TAG]", "Remove a name; the image goes with its last name", 1,
+			func(_ context.Context, s *imagetar.Store, args []string) error {
+				img, removed, err := s.Remove(args[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(os.Stdout, "Untagged: %s\n", img.Ref)
+				if removed {
+					fmt.Fprintf(os.Stdout, "Deleted: sha256:%s\n", img.ID)
+				}
+				return nil
+			}),
+		imageCmd("unpack NAME[:TAG] DIR", "Unpack a fresh copy of an image's root into DIR (which must not exist, or be empty)", 2,
+			func(ctx context.Context, s *imagetar.Store, args []string) error {
+				n := narrator()
+				if _, err := s.Find(n, args[0]); err != nil {
+					return err
+				}
+				_, _, err := s.Unpack(ctx, n, args[0], args[1])
+				return err
+			}),
+	)
+	return img
+}
+
+// imageCmd makes one `workshop image` subcommand with exactly nargs
+// arguments. Ctrl-C or SIGTERM cancels the work, and what it half made is
+// removed before workshop exits.
+func imageCmd(use, short string, nargs int, run func(context.Context, *imagetar.Store, []string) error) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) != nargs {
+				return usageError("usage: workshop image %s", use)
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			s := imagetar.OpenStore(global.stateDir)
+			s.Progress = progressTerminal()
+			return imageError(run(ctx, s, args))
+		},
+	}
+}
+
+// imageError turns what the store says into one sentence and an exit code:
+// 125 for everything the tool could not do.
+func imageError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, os.ErrPermission):
+		return exit.Errorf(exit.ToolFailed, "%v: the image store is root's, run it with sudo", err)
+	case errors.Is(err, context.Canceled):
+		return exit.Errorf(exit.ToolFailed, "interrupted: nothing half-made was left behind")
+	}
+	var ee *exit.Error
+	if errors.As(err, &ee) {
+		return err
+	}
+	return exit.Errorf(exit.ToolFailed, "%v", err)
+}
+
+// listImages prints the store's images as docker image ls does.
+func listImages(s *imagetar.Store, w io.Writer) error {
+	imgs, err := s.List()
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tTAG\tID\tSIZE\tCREATED")
+	hasBase := false
+	for _, img := range imgs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", img.Ref.Name, img.Ref.Tag, img.ShortID(), imagetar.HumanSize(img.Size), ago(time.Since(img.Created)))
+		hasBase = hasBase || img.Ref.String() == imagetar.BaseRef
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if !hasBase {
+		narrator().Note("%s is built in: it is made from this machine's programs the first time it is used", imagetar.BaseRef)
+	}
+	return nil
+}
+
+// ago says how long ago, as docker image ls does: "3 minutes ago".
+func ago(d time.Duration) string {
+	unit := func(n int, name string) string {
+		if n == 1 {
+			return "1 " + name + " ago"
+		}
+		return fmt.Sprintf("%d %ss ago", n, name)
+	}
+	switch {
+	case d < time.Minute:
+		return "less than a minute ago"
+	case d < time.Hour:
+		return unit(int(d.Minutes()), "minute")
+	case d < 48*time.Hour:
+		return unit(int(d.Hours()), "hour")
+	default:
+		return unit(int(d.Hours()/24), "day")
+	}
+}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/workshop-dev/workshop/internal/exit"
+	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
+	namespaces "github.com/workshop-dev/workshop/steps/03-namespaces"
+)
+
+func init() {
+	var f runFlags
+	var gz bool
+	c := &cobra.Command{
+		Use:   "5 [--root DIR] [--gzip] [--ns LIST] [--hostname NAME] [-- CMD ARGS…]",
+		Short: "images: pack the root into a tar, unpack it into a fresh container-root, run it there",
+		Long: `Step 5 does what the walkthrough does with tar:
+  tar cvf dockercontainer.tar my-new-root
+  mkdir container-root; tar xf dockercontainer.tar -C container-root/
+  unshare … chroot container-root bash
+First the walkthrough's way, to show its pitfall (every entry is stored under
+my-new-root/, so the chroot finds no /bin/bash), then the way images do it:
+entries relative to the root, unpacked safely into a fresh container-root in
+the state dir's step5/, where step 3's namespaces run the command (default:
+bash, interactive on a terminal).
+
+--root packs another root than step 2's my-new-root; --gzip makes
+dockercontainer.tar.gz.`,
+		Example: `  sudo workshop step 5
+  sudo workshop step 5 -- /bin/bash -c 'ls /'`,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) > 0 && c.ArgsLenAtDash() != 0 {
+				return usageError("put the command after --: workshop step 5 [flags] -- %s", strings.Join(args, " "))
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			if err := requireRoot("step 5"); err != nil {
+				return err
+			}
+			if _, err := namespaces.ParseNamespaces(f.ns); err != nil {
+				return usageError("--ns: %v", err)
+			}
+			if f.root != "" {
+				if err := checkRootFlag(f.root); err != nil {
+					return err
+				}
+			}
+			// Ctrl-C while packing or unpacking removes the half-made
+			// directory; once the command runs, step 3 passes it on.
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			status, err := imagetar.Step(ctx, narrator(), imagetar.StepConfig{
+				StateDir: global.stateDir,
+				Root:     f.root,
+				Args:     args,
+				Gzip:     gz,
+				Hostname: f.hostname,
+				NS:       f.ns,
+				Stdin:    os.Stdin,
+				Stdout:   os.Stdout,
+				Stderr:   os.Stderr,
+				Progress: progressTerminal(),
+			})
+			if err != nil {
+				return exit.Errorf(exit.ToolFailed, "step 5: %v", err)
+			}
+			if status != 0 {
+				return exit.Code(status, nil)
+			}
+			return nil
+		},
+	}
+	addRunFlags(c, &f, withRoot|withNamespaces)
+	c.Flags().BoolVar(&gz, "gzip", false, "compress: make dockercontainer.tar.gz")
+	addStep(stepInfo{N: 5, Name: "image-tar", Short: "tar the root into an image, unpack it elsewhere, run it from there", Cmd: c})
+}
+
+// progressTerminal is stderr when it is a terminal and the narration is
+// on: where long packs and unpacks redraw a progress line.
+func progressTerminal() io.Writer {
+	if global.quiet {
+		return nil
+	}
+	return imagetar.ProgressTo(os.Stderr)
+}

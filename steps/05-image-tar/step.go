@@ -1,0 +1,182 @@
+package imagetar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/workshop-dev/workshop/internal/sys"
+	namespaces "github.com/workshop-dev/workshop/steps/03-namespaces"
+)
+
+// StepConfig is what `workshop step 5` is given.
+type StepConfig struct {
+	StateDir string // <state>: the step works in <state>/step5
+	Root     string // the root to pack; "" means step 2's <state>/my-new-root
+	Args     []string
+	Gzip     bool     // dockercontainer.tar.gz instead of dockercontainer.tar
+	Hostname string   // passed on to step 3
+	NS       []string // the namespaces of the run (step 3's names); nil means all seven
+	Stdin    io.Reader
+	Stdout   io.Writer
+	Stderr   io.Writer
+	Progress io.Writer // a terminal for progress lines, or nil
+}
+
+// Step is `workshop step 5`, the walkthrough's images:
+//
+//	tar cvf dockercontainer.tar my-new-root
+//	mkdir container-root; tar xf dockercontainer.tar -C container-root/
+//	unshare … chroot container-root bash
+//
+// It first does it the walkthrough's way and shows what goes wrong (every
+// entry is stored under my-new-root/, so the chroot finds no bash), then
+// the way images do it: entries relative to the root, unpacked safely into
+// a fresh container-root, where step 3 runs the command.
+func Step(ctx context.Context, n *sys.Narrator, cfg StepConfig) (int, error) {
+	root := cfg.Root
+	if root == "" {
+		root = filepath.Join(cfg.StateDir, "my-new-root")
+	}
+	work := filepath.Join(cfg.StateDir, "step5")
+	args := cfg.Args
+	if len(args) == 0 {
+		args = []string{"/bin/bash"}
+	}
+	// bash and ls, as the walkthrough's root has them by now, and the command.
+	for _, prog := range []string{"/bin/bash", "ls", args[0]} {
+		if err := namespaces.EnsureCommand(n, root, prog); err != nil {
+			return 0, fmt.Errorf("fill the root %s with step 2: %w", root, err)
+		}
+	}
+	if err := mkdirIfMissing(n, work); err != nil {
+		return 0, err
+	}
+	if err := walkthroughPitfall(ctx, n, root, work, cfg.Stderr); err != nil {
+		return 0, err
+	}
+
+	n.Note("now the way images do it: the entries relative to the root (tar -C my-new-root -cf dockercontainer.tar .)")
+	tarPath := filepath.Join(work, "dockercontainer.tar")
+	if cfg.Gzip {
+		tarPath += ".gz"
+	}
+	st, err := packTo(ctx, n, root, tarPath, PackOptions{Gzip: cfg.Gzip, Progress: cfg.Progress})
+	if err != nil {
+		return 0, err
+	}
+	n.Note("packed %s: %s, stored as ./bin/bash and so on", tarPath, st)
+
+	dest := filepath.Join(work, "container-root")
+	if err := removeOld(n, dest); err != nil {
+		return 0, err
+	}
+	if _, err := unpackFile(ctx, n, tarPath, dest, UnpackOptions{Progress: cfg.Progress}); err != nil {
+		return 0, err
+	}
+	n.Note("container-root/bin/bash is there: running %s in it with step 3's namespaces, as unshare … chroot container-root does", strings.Join(args, " "))
+	return namespaces.Run(n, namespaces.Config{
+		Root:       dest,
+		Args:       args,
+		Namespaces: cfg.NS,
+		Hostname:   cfg.Hostname,
+		Stdin:      cfg.Stdin,
+		Stdout:     cfg.Stdout,
+		Stderr:     cfg.Stderr,
+	})
+}
+
+// walkthroughPitfall does what the walkthrough types, for real: a tar with
+// the directory's name in front of every entry, unpacked as tar xf -C
+// does (nothing stripped), then a chroot into it that finds no bash.
+func walkthroughPitfall(ctx context.Context, n *sys.Narrator, root, work string, stderr io.Writer) error {
+	n.Note("first the walkthrough's way: tar cvf dockercontainer.tar my-new-root, then tar xf dockercontainer.tar -C container-root/")
+	tarPath := filepath.Join(work, "walkthrough.tar")
+	if _, err := packTo(ctx, n, root, tarPath, PackOptions{Prefix: "my-new-root"}); err != nil {
+		return err
+	}
+	n.Note("its entries are my-new-root/, my-new-root/bin/, my-new-root/bin/bash…: tar stores the path as it was typed, directory name included")
+	dest := filepath.Join(work, "walkthrough-root")
+	if err := removeOld(n, dest); err != nil {
+		return err
+	}
+	if _, err := unpackFile(ctx, n, tarPath, dest, UnpackOptions{}); err != nil {
+		return err
+	}
+	n.Note("so bash is at %s, and the chroot that follows looks for /bin/bash:", filepath.Join(dest, "my-new-root", "bin", "bash"))
+	if n.Writer() == io.Discard {
+		stderr = io.Discard // --quiet: the expected failure would read as this step's
+	}
+	status, err := namespaces.Run(n, namespaces.Config{
+		Root:       dest,
+		Args:       []string{"/bin/bash", "-c", "true"},
+		Namespaces: []string{}, // a plain chroot, as in step 2: the failure is the chroot's
+		Stdout:     io.Discard, // `true` prints nothing; the chroot's failure is on stderr
+		Stderr:     stderr,
+	})
+	if err != nil {
+		return fmt.Errorf("the walkthrough's chroot: %w", err)
+	}
+	if status != 127 {
+		return fmt.Errorf("the walkthrough's chroot into %s ended with status %d, where the lesson expects 127 (no /bin/bash there)", dest, status)
+	}
+	n.Note("exit status 127, as the walkthrough's chroot says: chroot: failed to run command '/bin/bash': No such file or directory")
+	return nil
+}
+
+// packTo packs root into a new file at p.
+func packTo(ctx context.Context, n *sys.Narrator, root, p string, opts PackOptions) (Stats, error) {
+	f, err := n.Create(p, 0o644)
+	if err != nil {
+		return Stats{}, err
+	}
+	st, err := Pack(ctx, root, f, opts)
+	if cerr := n.Close(f); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(p)
+	}
+	return st, err
+}
+
+// unpackFile unpacks the archive at p into dest.
+func unpackFile(ctx context.Context, n *sys.Narrator, p, dest string, opts UnpackOptions) (Stats, error) {
+	f, err := n.Open(p)
+	if err != nil {
+		return Stats{}, err
+	}
+	defer n.Close(f)
+	st, err := Unpack(ctx, n, f, dest, opts)
+	if err != nil {
+		return st, fmt.Errorf("unpack %s: %w", p, err)
+	}
+	return st, nil
+}
+
+// removeOld removes what an earlier run of the step left at p, so that the
+// unpack makes it fresh. RemoveAll never follows a symlink inside it.
+func removeOld(n *sys.Narrator, p string) error {
+	if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	n.Note("removing the %s of an earlier run (rm -rf), to unpack it fresh", p)
+	if err := os.RemoveAll(p); err != nil {
+		return fmt.Errorf("remove the old %s: %w", p, err)
+	}
+	return nil
+}
+
+func mkdirIfMissing(n *sys.Narrator, p string) error {
+	if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	return n.Mkdir(p, 0o755)
+}
