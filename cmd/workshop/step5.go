@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/workshop-dev/workshop/internal/exit"
-	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
 	namespaces "github.com/workshop-dev/workshop/steps/03-namespaces"
+	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
 )
 
 func init() {
