@@ -318,7 +318,11 @@ func (r *step4Run) run() error {
 	}
 	st, serr := cg.Stats()
 	if serr == nil {
-		n.Note("what the cgroup saw, read from its files before removing it:")
+		files := "v1"
+		if st.Mode == cgroups.V2 {
+			files = "v2"
+		}
+		n.Note("what the cgroup saw, read from its %s files before removing it:", files)
 		st.Print(n.Writer())
 	}
 	rerr := cg.Remove()

@@ -49,11 +49,7 @@ func (s Stats) OOMKilled() bool {
 // comes from in v1 and in v2, side by side.
 func (s Stats) Print(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	read := "v1"
-	if s.Mode == V2 {
-		read = "v2"
-	}
-	fmt.Fprintf(tw, "what the cgroup saw\t\tcgroup v1 file\tcgroup v2 file\t(this host: %s, read from the %s files)\n", s.Mode, read)
+	fmt.Fprintf(tw, "  \tthis run\tcgroup v1 file\tcgroup v2 file\n")
 	for _, r := range []struct {
 		what, value, v1, v2 string
 	}{
@@ -64,7 +60,7 @@ func (s Stats) Print(w io.Writer) {
 		{"CPU time", duration(s.CPUTime), v1CPUAcctUsage + " (ns)", v2CPUStat + " (usage_usec)"},
 		{"CPU throttled", count(s.Throttled, "period"), v1CPUStat + " (nr_throttled)", "the same"},
 	} {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t\n", r.what, r.value, r.v1, r.v2)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", r.what, r.value, r.v1, r.v2)
 	}
 	tw.Flush()
 }
