@@ -1,0 +1,200 @@
+// Command fullrun is the speed benchmark of step 6: it times
+//
+//	workshop full run --quiet --memory 64M --pids 64 -- /bin/true
+//
+// (all seven namespaces, a memory and pids limit, an overlay root,
+// pivot_root, /proc) against
+//
+//	unshare --mount --uts --ipc --net --pid --fork chroot ROOT /bin/true
+//
+// on the same root (the base image's), and against `runc run` on that root
+// where runc is installed, interleaved in one run so that all three see the
+// same machine. It prints the median, the 10th and 90th percentiles, the
+// ratio of the medians, and the peak RSS of the workshop processes.
+//
+// Usage (as root): go run ./bench/fullrun -workshop bin/workshop -n 200
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"syscall"
+	"time"
+)
+
+func main() {
+	bin := flag.String("workshop", "bin/workshop", "the workshop binary")
+	n := flag.Int("n", 200, "runs of each command")
+	flag.Parse()
+	if err := run(*bin, *n); err != nil {
+		fmt.Fprintln(os.Stderr, "fullrun:", err)
+		os.Exit(1)
+	}
+}
+
+// sample is one timed run.
+type sample struct {
+	d      time.Duration
+	maxRSS int64 // KiB, of the process and the largest of its descendants
+}
+
+type contender struct {
+	name    string
+	argv    func(i int) []string
+	samples []sample
+}
+
+func run(bin string, n int) error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("run it as root: it makes namespaces, cgroups and mounts")
+	}
+	bin, err := filepath.Abs(bin)
+	if err != nil {
+		return err
+	}
+	state, err := os.MkdirTemp("", "workshop-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(state)
+
+	// The first run makes the base image; its unpacked root is the root
+	// every contender runs from.
+	if out, err := exec.Command(bin, "--state-dir", state, "--quiet", "full", "run", "--", "/bin/true").CombinedOutput(); err != nil {
+		return fmt.Errorf("first full run: %v\n%s", err, out)
+	}
+	roots, _ := filepath.Glob(filepath.Join(state, "images", "*", "rootfs"))
+	if len(roots) != 1 {
+		return fmt.Errorf("expected one unpacked image in %s, found %d", state, len(roots))
+	}
+	root := roots[0]
+
+	contenders := []*contender{
+		{name: "workshop full run", argv: func(int) []string {
+			return []string{bin, "--state-dir", state, "--quiet", "full", "run", "--memory", "64M", "--pids", "64", "--", "/bin/true"}
+		}},
+		{name: "unshare+chroot", argv: func(int) []string {
+			return []string{"unshare", "--mount", "--uts", "--ipc", "--net", "--pid", "--fork", "chroot", root, "/bin/true"}
+		}},
+	}
+	if runc, err := exec.LookPath("runc"); err == nil {
+		bundle, err := runcBundle(state, root)
+		if err != nil {
+			return err
+		}
+		contenders = append(contenders, &contender{name: "runc run", argv: func(i int) []string {
+			return []string{runc, "--root", filepath.Join(state, "runc-state"), "run", "--bundle", bundle, fmt.Sprintf("bench-%d", i)}
+		}})
+	} else {
+		fmt.Println("runc is not installed: it is left out (apt-get install runc)")
+	}
+
+	for i := 0; i < n; i++ {
+		for _, c := range contenders {
+			s, err := timeOne(c.argv(i))
+			if err != nil {
+				return fmt.Errorf("%s: %v", c.name, err)
+			}
+			c.samples = append(c.samples, s)
+		}
+	}
+
+	fmt.Printf("%d runs each, interleaved, on %s\n\n", n, root)
+	fmt.Printf("%-20s %10s %10s %10s %12s %10s\n", "command", "p10", "median", "p90", "vs unshare", "max RSS")
+	base := median(contenders[1].samples)
+	for _, c := range contenders {
+		m := median(c.samples)
+		fmt.Printf("%-20s %10s %10s %10s %11.2fx %8.1fMB\n", c.name, pct(c.samples, 10), fmtD(m), pct(c.samples, 90),
+			float64(m)/float64(base), float64(maxRSS(c.samples))/1024)
+	}
+	fmt.Println("\nmax RSS: the largest resident set of the process or any one of its descendants (wait4's ru_maxrss);")
+	fmt.Println("for workshop that is the larger of the workshop process and the container's init before its exec.")
+	return nil
+}
+
+// runcBundle writes an OCI bundle whose config.json runs /bin/true on root,
+// from `runc spec`, with an absolute cgroupsPath so runc's cgroup is not
+// made under the benchmark's own.
+func runcBundle(state, root string) (string, error) {
+	bundle := filepath.Join(state, "runc-bundle")
+	if err := os.MkdirAll(bundle, 0o755); err != nil {
+		return "", err
+	}
+	cmd := exec.Command("runc", "spec")
+	cmd.Dir = bundle
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("runc spec: %v\n%s", err, out)
+	}
+	p := filepath.Join(bundle, "config.json")
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return "", err
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return "", err
+	}
+	cfg["root"] = map[string]any{"path": root, "readonly": true}
+	proc := cfg["process"].(map[string]any)
+	proc["terminal"] = false
+	proc["args"] = []string{"/bin/true"}
+	linux := cfg["linux"].(map[string]any)
+	linux["cgroupsPath"] = "/workshop-bench/runc"
+	linux["resources"] = map[string]any{
+		"memory": map[string]any{"limit": 64 << 20},
+		"pids":   map[string]any{"limit": 64},
+	}
+	out, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	return bundle, os.WriteFile(p, out, 0o644)
+}
+
+func timeOne(argv []string) (sample, error) {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	d := time.Since(start)
+	if err != nil {
+		return sample{}, fmt.Errorf("%v\n%s", err, out)
+	}
+	var rss int64
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = ru.Maxrss
+	}
+	return sample{d: d, maxRSS: rss}, nil
+}
+
+func sorted(s []sample) []time.Duration {
+	ds := make([]time.Duration, len(s))
+	for i, x := range s {
+		ds[i] = x.d
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return ds
+}
+
+func median(s []sample) time.Duration { return sorted(s)[len(s)/2] }
+
+func pct(s []sample, p int) string {
+	ds := sorted(s)
+	return fmtD(ds[(len(ds)-1)*p/100])
+}
+
+func maxRSS(s []sample) int64 {
+	var m int64
+	for _, x := range s {
+		if x.maxRSS > m {
+			m = x.maxRSS
+		}
+	}
+	return m
+}
+
+func fmtD(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
