@@ -1,12 +1,10 @@
 package main
 
 import (
-	"fmt"
+	"errors"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,7 +16,6 @@ import (
 	lddcopy "github.com/workshop-dev/workshop/steps/02-ldd-copy"
 	namespaces "github.com/workshop-dev/workshop/steps/03-namespaces"
 	cgroups "github.com/workshop-dev/workshop/steps/04-cgroups"
-	"golang.org/x/sys/unix"
 )
 
 // The demos of step 4: each is a shell one-liner run in the container, with
@@ -51,11 +48,6 @@ var step4Demos = map[string]struct {
 
 // step4Flags are the resource flags as typed.
 type step4Flags struct{ memory, pids, cpus, timeout string }
-
-// stopGrace is how long a container may take to end after workshop passed it
-// SIGINT or SIGTERM before its whole cgroup is killed (docker stop waits 10s;
-// a class has less time). A PID 1 with no handler ignores both signals.
-const stopGrace = 3 * time.Second
 
 func init() {
 	var f runFlags
@@ -219,7 +211,8 @@ func inRoot(root, prog string) bool {
 	return false
 }
 
-// step4Run is one run of step 4: a step 3 container in a cgroup.
+// step4Run is one run of step 4: a step 3 container in a cgroup
+// (cgroups.Contained, which step 6 reuses).
 type step4Run struct {
 	n        *sys.Narrator
 	root     string
@@ -229,28 +222,6 @@ type step4Run struct {
 	limits   cgroups.Limits
 	timeout  time.Duration
 	demo     string
-}
-
-// ending is why the container's cgroup was killed, if workshop killed it.
-type ending struct {
-	mu  sync.Mutex
-	why string // "" while nothing was killed
-}
-
-func (e *ending) set(why string) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.why != "" {
-		return false
-	}
-	e.why = why
-	return true
-}
-
-func (e *ending) get() string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.why
 }
 
 func (r *step4Run) run() error {
@@ -271,153 +242,43 @@ func (r *step4Run) run() error {
 	}
 	defer rec.Forget()
 
-	// Start leaves the child waiting on its pipe: nothing of the command
-	// runs before Release, so the limits hold from its first instruction.
-	c, err := namespaces.Start(n, namespaces.Config{
-		Root: r.root, Args: r.args, Namespaces: r.ns, Hostname: r.hostname, ID: id,
-		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-	})
-	if err != nil {
+	run := cgroups.Contained{
+		Container: namespaces.Config{
+			Root: r.root, Args: r.args, Namespaces: r.ns, Hostname: r.hostname, ID: id,
+			Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		},
+		Limits:  r.limits,
+		Timeout: r.timeout,
+		Record:  rec,
+	}
+	out, err := run.Run(n)
+	var coded *exit.Error
+	switch {
+	case errors.As(err, &coded):
+		return err
+	case err != nil:
 		return exit.Errorf(exit.ToolFailed, "step 4: %v", err)
 	}
-	cg, err := cgroups.New(n, id, r.limits)
-	if err != nil {
-		abortContainer(c)
-		return err
-	}
-	rec.Pid, rec.Cgroups = c.Pid(), cg.Paths()
-	rec.Save()
-	if err := cg.Add(c.Pid()); err != nil {
-		abortContainer(c)
-		cg.Remove()
-		return err
-	}
-	n.Note("pid %d is in %s before its command runs: the limits hold from its first instruction", c.Pid(), strings.Join(cg.Paths(), ", "))
-	if err := c.Release(); err != nil {
-		abortContainer(c)
-		cg.Remove()
-		return exit.Errorf(exit.ToolFailed, "step 4: %v", err)
-	}
-
-	var end ending
-	stop := make(chan struct{})
-	var watchers sync.WaitGroup
-	watchers.Add(1)
-	go func() {
-		defer watchers.Done()
-		r.watch(cg, &end, stop)
-	}()
-	status, werr := c.Wait()
-	close(stop)
-	watchers.Wait()
-
-	// Without a PID namespace the first process's children outlive it.
-	if pids, _ := cg.Procs(); len(pids) > 0 {
-		n.Note("%d process(es) outlived the container's first process: killing the whole cgroup", len(pids))
-		cg.Kill()
-	}
-	st, serr := cg.Stats()
-	if serr == nil {
+	if out.StatsErr == nil {
 		files := "v1"
-		if st.Mode == cgroups.V2 {
+		if out.Stats.Mode == cgroups.V2 {
 			files = "v2"
 		}
 		n.Note("what the cgroup saw, read from its %s files before removing it:", files)
-		st.Print(n.Writer())
+		out.Stats.Print(n.Writer())
 	}
-	rerr := cg.Remove()
-	if werr != nil {
-		return exit.Errorf(exit.ToolFailed, "step 4: %v", werr)
-	}
-	if rerr != nil {
-		fmt.Fprintf(os.Stderr, "workshop: %v\n", rerr)
-	}
-	return r.verdict(status, st, end.get(), rerr)
-}
-
-// watch kills the whole cgroup when --timeout expires, or when the
-// container has not ended stopGrace after workshop passed it SIGINT or
-// SIGTERM (namespaces.Wait passes them on; a PID 1 without a handler
-// ignores them). A second signal kills at once.
-func (r *step4Run) watch(cg *cgroups.Cgroup, end *ending, stop <-chan struct{}) {
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM)
-	defer signal.Stop(sigs)
-	var expire <-chan time.Time
-	if r.timeout > 0 {
-		t := time.NewTimer(r.timeout)
-		defer t.Stop()
-		expire = t.C
-	}
-	var grace <-chan time.Time
-	var got string
-	kill := func(why string) {
-		if end.set(why) {
-			r.n.Note("%s: killing every process in the container's cgroup", why)
-			if err := cg.Kill(); err != nil {
-				r.n.Note("killing the cgroup failed: %v", err)
-			}
-		}
-	}
-	for {
-		select {
-		case <-stop:
-			return
-		case <-expire:
-			kill(fmt.Sprintf("--timeout %s expired", r.timeout))
-		case s := <-sigs:
-			name := unix.SignalName(s.(unix.Signal))
-			if got != "" {
-				kill(fmt.Sprintf("workshop got %s again", name))
-				continue
-			}
-			got = name
-			r.n.Note("if the container has not ended in %s, its whole cgroup is killed (send %s again to kill it now)", stopGrace, name)
-			t := time.NewTimer(stopGrace)
-			defer t.Stop()
-			grace = t.C
-		case <-grace:
-			kill(fmt.Sprintf("the container ignored %s for %s", got, stopGrace))
-		}
-	}
-}
-
-// verdict turns how the run ended into the step's exit status and sentence.
-func (r *step4Run) verdict(status int, st cgroups.Stats, killedBecause string, removeErr error) error {
-	n := r.n
-	switch {
-	case status == exit.OOMKilled && st.OOMKilled():
-		what := "memory.oom_control says oom_kill"
-		if st.Mode == cgroups.V2 {
-			what = "memory.events says oom_kill"
-		}
-		return exit.Errorf(exit.OOMKilled, "the container was killed by its memory limit (--memory %s): "+
-			"the kernel's OOM killer ended it when it could reclaim no more (%s %d); exit status 137 is 128 + SIGKILL",
-			units.FormatSize(r.limits.Memory), what, st.OOMKills)
-	case r.demo == "forkbomb" && killedBecause != "":
-		if st.PidsRefused <= 0 {
+	// The fork bomb ends by its timeout: that is the demo going as the
+	// lesson says, not a failure.
+	if r.demo == "forkbomb" && out.KilledBecause != "" && !out.Stats.OOMKilled() {
+		if out.Stats.PidsRefused <= 0 {
 			return exit.Errorf(1, "the fork bomb was not contained: pids.events counted no refused fork")
 		}
 		n.Note("the fork bomb was contained: pids.max held it to %d processes and refused %d forks; "+
-			"the rest of the machine kept its processes, and %s", r.limits.Pids, st.PidsRefused, killedBecause)
+			"the rest of the machine kept its processes, and %s", r.limits.Pids, out.Stats.PidsRefused, out.KilledBecause)
+		if out.RemoveErr != nil {
+			return exit.Errorf(exit.ToolFailed, "could not remove the container's cgroup: %v ('workshop clean' will retry)", out.RemoveErr)
+		}
 		return nil
-	case killedBecause != "":
-		return exit.Errorf(status, "%s: workshop killed every process in the container's cgroup (exit status %d)", killedBecause, status)
-	case status > exit.SignalBase:
-		sig := unix.Signal(status - exit.SignalBase)
-		n.Note("the command was killed by signal %d (%s), not by a limit: the cgroup counted no OOM kill", int(sig), unix.SignalName(sig))
 	}
-	if removeErr != nil && status == 0 {
-		return exit.Code(exit.ToolFailed, nil)
-	}
-	if status != 0 {
-		return exit.Code(status, nil)
-	}
-	return nil
-}
-
-// abortContainer kills a container that never got to run and collects it.
-func abortContainer(c *namespaces.Container) {
-	c.Kill(unix.SIGKILL)
-	c.Wait()
+	return out.Verdict(n, r.limits)
 }
