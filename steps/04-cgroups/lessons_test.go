@@ -13,6 +13,7 @@ import (
 	lessons "github.com/workshop-dev/workshop"
 	"github.com/workshop-dev/workshop/internal/testbin"
 	cgroups "github.com/workshop-dev/workshop/steps/04-cgroups"
+	"golang.org/x/sys/unix"
 )
 
 // Step 4's lesson (LESSONS.md) shows commands; this test runs every one of
@@ -110,6 +111,7 @@ func TestLessonCommands(t *testing.T) {
 			}
 		}
 	}
+	lockSandbox(t)
 	for _, g := range []string{"/sys/fs/cgroup/sandbox", "/sys/fs/cgroup/memory/sandbox"} {
 		if _, err := os.Stat(g); err == nil {
 			t.Fatalf("%s exists already: this test makes its own sandbox group and will not touch one it did not make", g)
@@ -156,6 +158,24 @@ func TestLessonCommands(t *testing.T) {
 			t.Errorf("the lesson's commands left %s behind", g)
 		}
 	}
+}
+
+// SandboxLock is the file every test that makes the lesson's `sandbox`
+// cgroup holds an exclusive flock(2) on while the group exists (this one,
+// and the lab's check of step 4): test packages run in parallel, and there is
+// only one /sys/fs/cgroup.
+const SandboxLock = "/tmp/workshop-test-sandbox-cgroup.lock"
+
+func lockSandbox(t *testing.T) {
+	t.Helper()
+	f, err := os.OpenFile(SandboxLock, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatalf("flock %s: %v", SandboxLock, err)
+	}
+	t.Cleanup(func() { f.Close() })
 }
 
 // removeSandbox removes what a failed run of the lesson left (the test
