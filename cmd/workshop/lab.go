@@ -8,6 +8,7 @@ import (
 	lessons "github.com/workshop-dev/workshop"
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/lab"
+	cgroups "github.com/workshop-dev/workshop/steps/04-cgroups"
 )
 
 func init() { subcommands = append(subcommands, newLabCmd()) }
@@ -17,7 +18,7 @@ func init() { subcommands = append(subcommands, newLabCmd()) }
 const notDone = 1
 
 func newLabCmd() *cobra.Command {
-	var dir string
+	var dir, cgroup string
 	var solution bool
 	c := &cobra.Command{
 		Use:   "lab N [check]",
@@ -52,7 +53,7 @@ hint, and exits 0 only when the exercise is done.`,
 			if err := requireRoot("checking a lab"); err != nil {
 				return err
 			}
-			report, err := lab.Check(n, lab.Options{Dir: dir, StateDir: global.stateDir})
+			report, err := lab.Check(n, lab.Options{Dir: dir, StateDir: global.stateDir, Cgroup: cgroup, LocateCgroup: locateCgroup})
 			if err != nil {
 				return err
 			}
@@ -66,7 +67,14 @@ hint, and exits 0 only when the exercise is done.`,
 	}
 	c.Flags().StringVar(&dir, "dir", ".", "the directory you did the exercise in")
 	c.Flags().BoolVar(&solution, "solution", false, "show one way to do it")
+	c.Flags().StringVar(&cgroup, "cgroup", "sandbox", "step 4: the name of the cgroup you made")
 	return c
+}
+
+// locateCgroup tells lab 4 where this host keeps a top-level cgroup.
+func locateCgroup(controller, name string) (string, bool, error) {
+	dir, mode, err := cgroups.Locate(controller, name)
+	return dir, mode == cgroups.V2, err
 }
 
 func displayDir(d string) string {

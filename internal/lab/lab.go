@@ -75,6 +75,14 @@ type Options struct {
 	Dir string // the directory the student worked in (my-new-root etc. are in it)
 	// StateDir is workshop's state dir, for step 6's running containers.
 	StateDir string
+	// Cgroup is the name of step 4's cgroup: "sandbox", as the walkthrough
+	// names it.
+	Cgroup string
+	// LocateCgroup says where a top-level cgroup called name is for a
+	// controller on this host, and whether the host is cgroup v2. It is
+	// given by the caller (steps/04-cgroups knows the host's layout; an
+	// internal package may not import a step).
+	LocateCgroup func(controller, name string) (dir string, v2 bool, err error)
 }
 
 func (o Options) path(name string) string { return filepath.Join(o.Dir, name) }

@@ -1,0 +1,58 @@
+package lab
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+func init() { checkers[1] = checkStep1 }
+
+// Step 1's exercise: make the empty jail livable with one static binary,
+// busybox, and run a shell from it inside the chroot.
+func checkStep1(o Options) (*Report, error) {
+	r := &Report{Solution: `  mkdir -p my-new-root/bin
+  cp /bin/busybox my-new-root/bin/
+  sudo chroot my-new-root /bin/busybox ls /`}
+	root := o.path("my-new-root")
+	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
+		r.missing("make it in the directory you run the check from: mkdir my-new-root", "there is no directory my-new-root in %s", o.Dir)
+		return r, nil
+	}
+	r.ok("my-new-root exists")
+	bb := filepath.Join(root, "bin", "busybox")
+	fi, err := os.Lstat(bb)
+	if err != nil {
+		hint := "busybox-static's /bin/busybox is one file with no libraries: copy it to my-new-root/bin/"
+		if others, _ := os.ReadDir(filepath.Join(root, "bin")); len(others) > 0 {
+			hint = "a program like ls or bash needs its libraries too (that is step 2); busybox is static: `file /bin/busybox` says so. Copy it to my-new-root/bin/"
+		}
+		r.missing(hint, "there is no busybox in my-new-root/bin")
+		return r, nil
+	}
+	if fi.Mode()&os.ModeSymlink != 0 {
+		r.missing("a symlink to the host's busybox points outside the jail, where chroot cannot follow: copy the file itself (cp /bin/busybox my-new-root/bin/)", "my-new-root/bin/busybox is a symlink, not the program")
+		return r, nil
+	}
+	r.ok("my-new-root/bin/busybox is there")
+	out, err := runIn(root, "/bin/busybox", "ls", "/")
+	if err != nil {
+		hint := "run it yourself: sudo chroot my-new-root /bin/busybox ls /"
+		switch {
+		case errors.Is(err, syscall.EACCES):
+			hint = "the file is not executable: cp keeps the mode, or chmod +x my-new-root/bin/busybox"
+		case errors.Is(err, syscall.ENOENT) || strings.Contains(err.Error(), "no such file"):
+			hint = "this busybox is not the static one: install busybox-static, whose /bin/busybox needs no libraries"
+		}
+		r.missing(hint, "chroot my-new-root /bin/busybox ls / fails: %v", err)
+		return r, nil
+	}
+	if !strings.Contains(out, "bin") {
+		r.missing("run it yourself: sudo chroot my-new-root /bin/busybox ls /", "busybox ran in the jail but ls / printed %q", out)
+		return r, nil
+	}
+	r.ok("chroot my-new-root /bin/busybox ls / works, and sees: %s", strings.Join(strings.Fields(out), " "))
+	return r, nil
+}

@@ -1,0 +1,94 @@
+package lab
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+func init() { checkers[4] = checkStep4 }
+
+// eightyMiB is what the walkthrough's `cgset -r memory.limit_in_bytes=80M`
+// writes: the kernel reads the M as 1024*1024.
+const eightyMiB = 80 << 20
+
+// Step 4's exercise: create a `sandbox` cgroup by hand with an 80M memory
+// limit, and put your shell in it; with v1 files (cgcreate, cgset,
+// cgclassify) or v2 files (mkdir, memory.max, cgroup.procs), whichever the
+// host has.
+func checkStep4(o Options) (*Report, error) {
+	name := o.Cgroup
+	if name == "" {
+		name = "sandbox"
+	}
+	if o.LocateCgroup == nil {
+		return nil, fmt.Errorf("lab 4 needs to know where this host keeps its cgroups")
+	}
+	dir, v2, err := o.LocateCgroup("memory", name)
+	if err != nil {
+		return nil, err
+	}
+	limitFile, procsHint := "memory.limit_in_bytes", "cgclassify -g memory:"+name+" $$ (or echo $$ > "+filepath.Join(dir, "cgroup.procs")+")"
+	r := &Report{Solution: fmt.Sprintf(`  (cgroup v1 or hybrid, with cgroup-tools)
+  sudo cgcreate -g memory:/%[1]s
+  sudo cgset -r memory.limit_in_bytes=80M %[1]s
+  sudo cgclassify -g memory:%[1]s $$
+  (cgroup v2, by hand)
+  echo +memory | sudo tee /sys/fs/cgroup/cgroup.subtree_control
+  sudo mkdir /sys/fs/cgroup/%[1]s
+  echo 80M | sudo tee /sys/fs/cgroup/%[1]s/memory.max
+  echo $$ | sudo tee /sys/fs/cgroup/%[1]s/cgroup.procs`, name)}
+	if v2 {
+		limitFile, procsHint = "memory.max", "echo $$ > "+filepath.Join(dir, "cgroup.procs")
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		hint := "cgcreate -g memory:/" + name + " makes it (or mkdir " + dir + ")"
+		if v2 {
+			hint = "mkdir " + dir + ": on cgroup v2 a directory is a cgroup"
+		}
+		r.missing(hint, "there is no %s cgroup: %s does not exist", name, dir)
+		return r, nil
+	}
+	r.ok("the %s cgroup exists: %s", name, dir)
+
+	raw, err := os.ReadFile(filepath.Join(dir, limitFile))
+	if err != nil {
+		hint := "is the memory controller on? cgcreate -g memory:/" + name
+		if v2 {
+			hint = "the memory controller is not enabled for children of the root: echo +memory > /sys/fs/cgroup/cgroup.subtree_control"
+		}
+		r.missing(hint, "%s has no %s", dir, limitFile)
+		return r, nil
+	}
+	val := strings.TrimSpace(string(raw))
+	limit, perr := strconv.ParseInt(val, 10, 64)
+	switch {
+	case val == "max" || (perr == nil && limit >= 1<<60):
+		hint := "cgset -r memory.limit_in_bytes=80M " + name + " (or echo 80M > " + filepath.Join(dir, limitFile) + ")"
+		if v2 {
+			hint = "echo 80M > " + filepath.Join(dir, limitFile)
+		}
+		r.missing(hint, "%s has no memory limit yet (%s is %s)", name, limitFile, val)
+		return r, nil
+	case perr != nil:
+		r.missing("read it yourself: cat "+filepath.Join(dir, limitFile), "%s holds %q, not a number", limitFile, val)
+		return r, nil
+	case limit != eightyMiB:
+		r.missing(fmt.Sprintf("the kernel reads 80M as 80 × 1024 × 1024 = %d bytes; did you write 80MB, or 80000000?", eightyMiB),
+			"%s is %d bytes, not the walkthrough's 80M", limitFile, limit)
+		return r, nil
+	}
+	r.ok("%s is 80M (%d bytes)", limitFile, limit)
+
+	procs, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	pids := strings.Fields(string(procs))
+	if len(pids) == 0 {
+		r.missing(procsHint, "no process is in %s yet: put your shell in it", name)
+		return r, nil
+	}
+	comm, _ := os.ReadFile("/proc/" + pids[0] + "/comm")
+	r.ok("pid %s (%s) is in it: it and its children now share 80M", pids[0], strings.TrimSpace(string(comm)))
+	return r, nil
+}

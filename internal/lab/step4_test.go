@@ -1,0 +1,90 @@
+package lab
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/workshop-dev/workshop/internal/testbin"
+)
+
+// TestLab4ByHand does step 4's exercise with the walkthrough's cgroup-tools
+// on a v1 or hybrid host, or with the v2 files, and checks it through the
+// real `workshop lab 4 check` (which knows where this host keeps cgroups).
+// The group has a name of its own: other tests may use "sandbox" meanwhile.
+func TestLab4ByHand(t *testing.T) {
+	testbin.NeedRoot(t)
+	name := fmt.Sprintf("sandbox-lab-%d", os.Getpid())
+	check := func() testbin.Result { return testbin.Run(t, "", "lab", "4", "check", "--cgroup", name) }
+	v2 := false
+	if data, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
+		for _, l := range strings.Split(string(data), "\n") {
+			if f := strings.Fields(l); len(f) > 4 && f[4] == "/sys/fs/cgroup" && strings.Contains(l, " - cgroup2 ") {
+				v2 = true
+			}
+		}
+	}
+	memDir := "/sys/fs/cgroup/memory/" + name
+	if v2 {
+		memDir = "/sys/fs/cgroup/" + name
+	}
+	// A process to put in the group, killed at the end; then the group goes.
+	sleeper := exec.Command("sleep", "300")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sleeper.Process.Kill()
+		sleeper.Wait()
+		os.Remove(memDir)
+	})
+
+	r := check()
+	if r.Code != 1 || !strings.Contains(r.Stdout, "there is no "+name+" cgroup") {
+		t.Fatalf("no group yet: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if v2 {
+		sh(t, "/", "echo +memory > /sys/fs/cgroup/cgroup.subtree_control; mkdir "+memDir)
+	} else {
+		testbin.NeedTool(t, "cgcreate")
+		sh(t, "/", "cgcreate -g memory:/"+name)
+	}
+	r = check()
+	if r.Code != 1 || !strings.Contains(r.Stdout, "no memory limit yet") {
+		t.Fatalf("no limit: exit %d\n%s", r.Code, r.Stdout)
+	}
+	// The usual mistake: 80 million bytes instead of 80M.
+	sh(t, "/", "echo 80000000 > "+memDir+"/"+limitFileFor(v2))
+	r = check()
+	if r.Code != 1 || !strings.Contains(r.Stdout, "80 × 1024 × 1024") {
+		t.Fatalf("80000000 bytes: exit %d\n%s", r.Code, r.Stdout)
+	}
+	if v2 {
+		sh(t, "/", "echo 80M > "+memDir+"/memory.max")
+	} else {
+		sh(t, "/", "cgset -r memory.limit_in_bytes=80M "+name)
+	}
+	r = check()
+	if r.Code != 1 || !strings.Contains(r.Stdout, "no process is in") {
+		t.Fatalf("no process: exit %d\n%s", r.Code, r.Stdout)
+	}
+	pid := fmt.Sprint(sleeper.Process.Pid)
+	if v2 {
+		sh(t, "/", "echo "+pid+" > "+memDir+"/cgroup.procs")
+	} else {
+		sh(t, "/", "cgclassify -g memory:"+name+" "+pid)
+	}
+	r = check()
+	if r.Code != 0 || !strings.Contains(r.Stdout, "is 80M (83886080 bytes)") {
+		t.Fatalf("the exercise is done, but the check says: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+}
+
+func limitFileFor(v2 bool) string {
+	if v2 {
+		return "memory.max"
+	}
+	return "memory.limit_in_bytes"
+}
