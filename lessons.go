@@ -38,6 +38,25 @@ func Lesson(n int) (string, error) {
 	return "", fmt.Errorf("LESSONS.md has no section for step %d", n)
 }
 
+// Section returns the section whose "## " heading starts with title (for
+// the parts that are not a step: "Introduction", "Beyond this workshop").
+func Section(title string) (string, error) {
+	lines := strings.Split(lessons, "\n")
+	start := -1
+	for i, l := range lines {
+		if start >= 0 && strings.HasPrefix(l, "## ") {
+			return strings.TrimSpace(strings.Join(lines[start:i], "\n")) + "\n", nil
+		}
+		if strings.HasPrefix(l, "## "+title) {
+			start = i
+		}
+	}
+	if start >= 0 {
+		return strings.TrimSpace(strings.Join(lines[start:], "\n")) + "\n", nil
+	}
+	return "", fmt.Errorf("LESSONS.md has no section %q", title)
+}
+
 // Subsection returns the "### title" part of step n's lesson.
 func Subsection(n int, title string) (string, error) {
 	sec, err := Lesson(n)
