@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 //go:embed LESSONS.md
@@ -17,7 +18,9 @@ var lessons string
 // LessonsMarkdown is the whole of LESSONS.md.
 func LessonsMarkdown() string { return lessons }
 
-var stepHeading = regexp.MustCompile(`^## Step (\d+):`)
+// stepHeading is compiled on first use: every workshop process, the
+// container's init too, would otherwise pay for it at start.
+var stepHeading = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^## Step (\d+):`) })
 
 // Lesson returns the section of step n: from its "## Step n:" heading up to
 // the next "## " heading.
@@ -28,7 +31,7 @@ func Lesson(n int) (string, error) {
 		if start >= 0 && strings.HasPrefix(l, "## ") {
 			return strings.TrimSpace(strings.Join(lines[start:i], "\n")) + "\n", nil
 		}
-		if m := stepHeading.FindStringSubmatch(l); m != nil && m[1] == fmt.Sprint(n) {
+		if m := stepHeading().FindStringSubmatch(l); m != nil && m[1] == fmt.Sprint(n) {
 			start = i
 		}
 	}

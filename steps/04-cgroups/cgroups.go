@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/workshop-dev/workshop/internal/exit"
@@ -53,7 +54,8 @@ type Cgroup struct {
 // v2Key is the key of the one directory a v2 group has.
 const v2Key = "unified"
 
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+// idPattern is compiled on first use, not in every process's start.
+var idPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`) })
 
 // New makes the group of container id with limits l, and writes each limit
 // into its file, by hand. A limit the host cannot apply is an error (exit
@@ -63,7 +65,7 @@ func New(n *sys.Narrator, id string, l Limits) (*Cgroup, error) {
 }
 
 func (h host) create(n *sys.Narrator, id string, l Limits) (*Cgroup, error) {
-	if !idPattern.MatchString(id) {
+	if !idPattern().MatchString(id) {
 		return nil, exit.Errorf(exit.ToolFailed, "%q cannot name a cgroup: use letters, digits, '_', '.' and '-'", id)
 	}
 	mode, err := h.detect()
@@ -90,7 +92,7 @@ func (h host) create(n *sys.Narrator, id string, l Limits) (*Cgroup, error) {
 func Open(id string) (*Cgroup, error) { return realHost.open(id) }
 
 func (h host) open(id string) (*Cgroup, error) {
-	if !idPattern.MatchString(id) {
+	if !idPattern().MatchString(id) {
 		return nil, exit.Errorf(exit.ToolFailed, "%q cannot name a cgroup", id)
 	}
 	mode, err := h.detect()
