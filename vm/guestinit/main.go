@@ -24,6 +24,13 @@ import (
 const debugExitPort = 0xf4
 
 func main() {
+	if os.Getenv(stageEnv) == "" {
+		// First stage, on the initramfs: move to a tmpfs and start again.
+		err := switchRoot()
+		fmt.Printf("==> vm: cannot leave the initramfs for a tmpfs root: %v\n", err)
+		report(125)
+		return
+	}
 	status := run()
 	fmt.Printf("==> vm: tests exit status %d; powering off\n", status)
 	// Let the serial console drain before the machine stops.
@@ -32,6 +39,72 @@ func main() {
 	// Reached only when the port did not stop the machine.
 	unix.Sync()
 	unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
+}
+
+// stageEnv marks the second stage of init, on the tmpfs root.
+const stageEnv = "WORKSHOP_VM_STAGE"
+
+// switchRoot copies the initramfs into a tmpfs, makes it the root and
+// re-executes init there, as switch_root(8) does. The initramfs itself is
+// the kernel's rootfs, which pivot_root(2) refuses to move (EINVAL): on a
+// tmpfs root, the step 6 tests can pivot_root as on a real machine.
+func switchRoot() error {
+	const newRoot = "/newroot"
+	if err := os.MkdirAll(newRoot, 0o755); err != nil {
+		return err
+	}
+	if err := unix.Mount("tmpfs", newRoot, "tmpfs", 0, "mode=755"); err != nil {
+		return fmt.Errorf("mount tmpfs on %s: %w", newRoot, err)
+	}
+	err := filepath.Walk("/", func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if p == "/" {
+			return nil
+		}
+		if p == newRoot || p == "/proc" || p == "/sys" || p == "/dev" {
+			return filepath.SkipDir
+		}
+		dst := filepath.Join(newRoot, p)
+		switch mode := fi.Mode(); {
+		case mode.IsDir():
+			return os.Mkdir(dst, mode.Perm()|os.ModeSticky&mode)
+		case mode&os.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(target, dst)
+		case mode.IsRegular():
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(dst, data, mode.Perm())
+		}
+		return nil // device nodes: devtmpfs provides them in stage 2
+	})
+	if err != nil {
+		return fmt.Errorf("copy the initramfs: %w", err)
+	}
+	for _, d := range []string{"proc", "sys", "dev", "tmp"} {
+		os.MkdirAll(filepath.Join(newRoot, d), 0o755)
+	}
+	os.Chmod(filepath.Join(newRoot, "tmp"), 0o1777)
+	if err := unix.Chdir(newRoot); err != nil {
+		return err
+	}
+	if err := unix.Mount(".", "/", "", unix.MS_MOVE, ""); err != nil {
+		return fmt.Errorf("move %s onto /: %w", newRoot, err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return err
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return err
+	}
+	return unix.Exec("/init", []string{"/init"}, append(os.Environ(), stageEnv+"=2"))
 }
 
 func run() int {
