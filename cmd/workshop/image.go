@@ -125,12 +125,35 @@ func imageCmd(use, short string, nargs int, run func(context.Context, *imagetar.
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := interruptible()
 			defer stop()
 			s := imagetar.OpenStore(global.stateDir)
 			s.Progress = progressTerminal()
 			return imageError(run(ctx, s, args))
 		},
+	}
+}
+
+// interruptible returns a context cancelled by Ctrl-C or SIGTERM, which
+// says at once that it is stopping: the work in progress then removes what
+// it half made and returns.
+func interruptible() (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-sigs:
+			cancel()
+			narrator().Note("%v: stopping, and removing what was half made", s)
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel()
 	}
 }
 

@@ -86,6 +86,9 @@ func (s *Store) ImportFrom(ctx context.Context, n *sys.Narrator, in io.Reader, r
 	if _, err := io.Copy(spool, in); err != nil {
 		return Image{}, fmt.Errorf("import from standard input: %w", err)
 	}
+	if err := ctx.Err(); err != nil {
+		return Image{}, fmt.Errorf("import from standard input: %w", err)
+	}
 	if _, err := spool.Seek(0, io.SeekStart); err != nil {
 		return Image{}, err
 	}
@@ -269,9 +272,9 @@ func normalize(r io.Reader, w io.Writer, strip string) (Stats, error) {
 				}
 				return st, err
 			}
-			st.Files++
 			st.Bytes += c
 		}
+		st.count(hdr.Typeflag)
 		st.Entries++
 		last = name
 	}

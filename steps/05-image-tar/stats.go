@@ -1,6 +1,7 @@
 package imagetar
 
 import (
+	"archive/tar"
 	"fmt"
 	"io"
 	"os"
@@ -21,6 +22,24 @@ type Stats struct {
 	Fifos     int
 	Skipped   int   // files a pack left out (sockets, other filesystems)
 	Bytes     int64 // bytes of regular files' contents
+}
+
+// count counts an entry of this type (not Entries, not Bytes).
+func (s *Stats) count(typ byte) {
+	switch typ {
+	case tar.TypeDir:
+		s.Dirs++
+	case tar.TypeReg:
+		s.Files++
+	case tar.TypeSymlink:
+		s.Symlinks++
+	case tar.TypeLink:
+		s.Hardlinks++
+	case tar.TypeChar, tar.TypeBlock:
+		s.Devices++
+	case tar.TypeFifo:
+		s.Fifos++
+	}
 }
 
 // String is the one-line summary the narrator prints.

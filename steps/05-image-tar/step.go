@@ -1,6 +1,7 @@
 package imagetar
 
 import (
+	"archive/tar"
 	"context"
 	"errors"
 	"fmt"
@@ -69,7 +70,7 @@ func Step(ctx context.Context, n *sys.Narrator, cfg StepConfig) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n.Note("packed %s: %s, stored as ./bin/bash and so on", tarPath, st)
+	n.Note("packed %s: %s; its entries are %s…", tarPath, st, firstNames(tarPath, 3))
 
 	dest := filepath.Join(work, "container-root")
 	if err := removeOld(n, dest); err != nil {
@@ -99,7 +100,7 @@ func walkthroughPitfall(ctx context.Context, n *sys.Narrator, root, work string,
 	if _, err := packTo(ctx, n, root, tarPath, PackOptions{Prefix: "my-new-root"}); err != nil {
 		return err
 	}
-	n.Note("its entries are my-new-root/, my-new-root/bin/, my-new-root/bin/bash…: tar stores the path as it was typed, directory name included")
+	n.Note("its entries are %s…: tar stores each path as it was given, the directory's name included", firstNames(tarPath, 3))
 	dest := filepath.Join(work, "walkthrough-root")
 	if err := removeOld(n, dest); err != nil {
 		return err
@@ -126,6 +127,30 @@ func walkthroughPitfall(ctx context.Context, n *sys.Narrator, root, work string,
 	}
 	n.Note("exit status 127, as the walkthrough's chroot says: chroot: failed to run command '/bin/bash': No such file or directory")
 	return nil
+}
+
+// firstNames lists the first k entry names of the archive at p, as
+// `tar tf p | head` would, for a note.
+func firstNames(p string, k int) string {
+	f, err := os.Open(p)
+	if err != nil {
+		return "?"
+	}
+	defer f.Close()
+	r, _, err := decompress(f)
+	if err != nil {
+		return "?"
+	}
+	tr := tar.NewReader(r)
+	var names []string
+	for len(names) < k {
+		hdr, err := tr.Next()
+		if err != nil {
+			break
+		}
+		names = append(names, hdr.Name)
+	}
+	return strings.Join(names, ", ")
 }
 
 // packTo packs root into a new file at p.

@@ -1,0 +1,319 @@
+package imagetar_test
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/workshop-dev/workshop/internal/testbin"
+)
+
+// The image commands and step 5, run as the student runs them: the real
+// binary, its own state dir.
+
+// tarOf builds an archive from (name, type, body-or-target) triples.
+func tarOf(t *testing.T, entries ...[3]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range entries {
+		hdr := &tar.Header{Name: e[0], Typeflag: e[1][0], Mode: 0o755, ModTime: time.Unix(1700000000, 0)}
+		switch hdr.Typeflag {
+		case tar.TypeReg:
+			hdr.Size = int64(len(e[2]))
+		case tar.TypeSymlink, tar.TypeLink:
+			hdr.Linkname = e[2]
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		if hdr.Typeflag == tar.TypeReg {
+			tw.Write([]byte(e[2]))
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func writeTemp(t *testing.T, name string, b []byte) string {
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// newEntries lists what an interrupted or failed addition could leave in
+// the store.
+func newEntries(t *testing.T, state string) []string {
+	entries, _ := os.ReadDir(filepath.Join(state, "images"))
+	var left []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			left = append(left, e.Name())
+		}
+	}
+	return left
+}
+
+func TestImageCommands(t *testing.T) {
+	state := t.TempDir()
+	ws := func(args ...string) testbin.Result {
+		return testbin.Run(t, "", append([]string{"--state-dir", state}, args...)...)
+	}
+	root := filepath.Join(t.TempDir(), "my-new-root")
+	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(root, "etc", "motd"), []byte("hello from the image\n"), 0o644)
+
+	r := ws("image", "pack", root, "demo:1")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "image demo:1 is ") {
+		t.Fatalf("image pack = %d\n%s", r.Code, r.Stderr)
+	}
+	// The walkthrough's tar, made by GNU tar: my-new-root/ is stripped.
+	wt := filepath.Join(t.TempDir(), "dockercontainer.tar")
+	if out, err := exec.Command("tar", "-C", filepath.Dir(root), "-cf", wt, "my-new-root").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v %s", err, out)
+	}
+	r = ws("image", "import", wt, "walkthrough:v1")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "stripping my-new-root/") {
+		t.Fatalf("image import = %d\n%s", r.Code, r.Stderr)
+	}
+	r = ws("image", "ls")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "NAME") || !strings.Contains(r.Stdout, "demo ") || !strings.Contains(r.Stdout, "walkthrough ") || !strings.Contains(r.Stdout, "v1") {
+		t.Errorf("image ls = %d %q", r.Code, r.Stdout)
+	}
+	exported := filepath.Join(t.TempDir(), "demo.tgz")
+	if r = ws("image", "export", "demo:1", exported); r.Code != 0 {
+		t.Fatalf("image export = %d\n%s", r.Code, r.Stderr)
+	}
+	if out, err := exec.Command("tar", "tzf", exported).Output(); err != nil || !strings.Contains(string(out), "./etc/motd") {
+		t.Errorf("tar tzf of the export = %v %q, want ./etc/motd", err, out)
+	}
+	if r = ws("image", "tag", "demo:1", "demo:2"); r.Code != 0 {
+		t.Errorf("image tag = %d\n%s", r.Code, r.Stderr)
+	}
+	dest := filepath.Join(t.TempDir(), "copy")
+	if r = ws("image", "unpack", "demo:2", dest); r.Code != 0 {
+		t.Fatalf("image unpack = %d\n%s", r.Code, r.Stderr)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dest, "etc", "motd")); string(b) != "hello from the image\n" {
+		t.Errorf("unpacked etc/motd = %q", b)
+	}
+	if r = ws("image", "rm", "demo:1"); r.Code != 0 || r.Stdout != "Untagged: demo:1\n" {
+		t.Errorf("image rm demo:1 = %d %q", r.Code, r.Stdout)
+	}
+	if r = ws("image", "rm", "demo:2"); r.Code != 0 || !strings.Contains(r.Stdout, "Deleted: sha256:") {
+		t.Errorf("image rm demo:2 (the last name) = %d %q", r.Code, r.Stdout)
+	}
+	r = ws("--quiet", "image", "export", "walkthrough:v1", "-")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "./etc/motd") || r.Stderr != "" {
+		t.Errorf("image export - = %d, stderr %q", r.Code, r.Stderr)
+	}
+	r = testbin.Run(t, r.Stdout, "--state-dir", state, "image", "import", "-", "piped")
+	if r.Code != 0 {
+		t.Errorf("image import - = %d\n%s", r.Code, r.Stderr)
+	}
+}
+
+func TestImageBadInput(t *testing.T) {
+	state := t.TempDir()
+	full := t.TempDir()
+	os.WriteFile(filepath.Join(full, "mine"), []byte("x"), 0o644)
+	good := tarOf(t, [3]string{"bin/", "5", ""}, [3]string{"bin/sh", "0", strings.Repeat("#", 3000)})
+	truncated := writeTemp(t, "cut.tar", good[:1200])
+	hostile := writeTemp(t, "evil.tar", tarOf(t, [3]string{"../../evil", "0", "x"}))
+	gz := writeTemp(t, "ok.tar", good)
+	if r := testbin.Run(t, "", "--state-dir", state, "image", "import", gz, "ok"); r.Code != 0 {
+		t.Fatalf("import = %d %s", r.Code, r.Stderr)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"image", "unpack", "nosuch:1", t.TempDir() + "/x"}, "there is no image nosuch:1"},
+		{[]string{"image", "rm", "nosuch"}, "there is no image nosuch:latest"},
+		{[]string{"image", "export", "nosuch", "/tmp/never-written.tar"}, "there is no image nosuch:latest"},
+		{[]string{"image", "unpack", "ok", full}, "is not empty"},
+		{[]string{"image", "import", truncated, "cut"}, "the archive is truncated"},
+		{[]string{"image", "import", hostile, "evil"}, `entry "../../evil": its name climbs out of the root`},
+		{[]string{"image", "import", "/no/such/file.tar", "x"}, "import /no/such/file.tar: no such file or directory"},
+		{[]string{"image", "pack", "/no/such/dir", "x"}, "/no/such/dir is not a directory"},
+		{[]string{"image", "tag", "ok", "Not A Name"}, `"Not A Name" is not an image name`},
+		{[]string{"image", "pack", "onlyone"}, "usage: workshop image pack DIR NAME[:TAG]"},
+		{[]string{"image", "frobnicate"}, `"frobnicate" is not an image command`},
+	} {
+		r := testbin.Run(t, "", append([]string{"--state-dir", state}, tc.args...)...)
+		if r.Code != 125 || !strings.Contains(r.Stderr, tc.want) || strings.Contains(r.Stderr, "goroutine ") {
+			t.Errorf("workshop %q = %d, stderr %q; want 125 and one sentence with %q", tc.args, r.Code, r.Stderr, tc.want)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(full, "mine")); string(b) != "x" {
+		t.Errorf("unpack into a non-empty directory touched it")
+	}
+	if left := newEntries(t, state); len(left) > 0 {
+		t.Errorf("failed commands left %q in the store", left)
+	}
+	if _, err := os.Stat("/tmp/never-written.tar"); err == nil {
+		t.Errorf("export of a missing image wrote its file")
+	}
+}
+
+// Two workshop processes at once, each making the base image on first use
+// and importing an image: the store ends consistent, the base made once.
+func TestImageConcurrentProcesses(t *testing.T) {
+	state := t.TempDir()
+	var wg sync.WaitGroup
+	results := make([]testbin.Result, 4)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i%2 == 0 {
+				results[i] = testbin.Run(t, "", "--state-dir", state, "--quiet", "image", "unpack", "base", filepath.Join(t.TempDir(), "base-copy"))
+				return
+			}
+			p := writeTemp(t, "a.tar", tarOf(t, [3]string{"etc/", "5", ""}, [3]string{"etc/n", "0", string(rune('a' + i))}))
+			results[i] = testbin.Run(t, "", "--state-dir", state, "--quiet", "image", "import", p, "img:"+string(rune('a'+i)))
+		}()
+	}
+	wg.Wait()
+	for i, r := range results {
+		if r.Code != 0 {
+			t.Errorf("process %d = %d\n%s", i, r.Code, r.Stderr)
+		}
+	}
+	r := testbin.Run(t, "", "--state-dir", state, "image", "ls")
+	if strings.Count(r.Stdout, "\n") != 4 || !strings.Contains(r.Stdout, "base ") {
+		t.Errorf("image ls after concurrent runs:\n%s\nwant base:latest, img:b and img:d", r.Stdout)
+	}
+	images, _ := os.ReadDir(filepath.Join(state, "images"))
+	dirs := 0
+	for _, e := range images {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+			dirs++
+		}
+	}
+	if dirs != 3 || len(newEntries(t, state)) > 0 {
+		t.Errorf("the store holds %d images and %q half-made ones, want 3 and none", dirs, newEntries(t, state))
+	}
+}
+
+// Ctrl-C during an import: the command says so (125) and leaves nothing
+// half-made. The import reads standard input, so the test knows the signal
+// handler is in place (the spool file exists) before it interrupts.
+func TestImageImportInterrupted(t *testing.T) {
+	state := t.TempDir()
+	cmd := exec.Command(testbin.Bin(t), "--state-dir", state, "image", "import", "-", "interrupted")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	errPipe, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	stopping := make(chan struct{})
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		sc := bufio.NewScanner(errPipe)
+		for sc.Scan() {
+			stderr.WriteString(sc.Text() + "\n")
+			if strings.Contains(sc.Text(), "stopping, and removing what was half made") {
+				close(stopping)
+			}
+		}
+	}()
+	stdin.Write(tarOf(t, [3]string{"etc/", "5", ""}, [3]string{"etc/x", "0", "x"}))
+	for len(newEntries(t, state)) == 0 { // the spool file: importing has begun
+		time.Sleep(10 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	select { // workshop has seen the signal (or ended); only now does its input end
+	case <-stopping:
+	case <-readDone:
+	}
+	stdin.Close()
+	<-readDone
+	err = cmd.Wait()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 125 || !strings.Contains(stderr.String(), "interrupted") {
+		t.Errorf("interrupted import = %v, stderr %q; want 125 and a sentence", err, stderr.String())
+	}
+	if left := newEntries(t, state); len(left) > 0 {
+		t.Errorf("the interrupted import left %q", left)
+	}
+	if r := testbin.Run(t, "", "--state-dir", state, "image", "ls"); strings.Contains(r.Stdout, "interrupted") {
+		t.Errorf("the interrupted image is listed:\n%s", r.Stdout)
+	}
+}
+
+func TestStep5(t *testing.T) {
+	testbin.NeedRoot(t)
+	state := t.TempDir()
+	r := testbin.Run(t, "", "--state-dir", state, "step", "5", "--gzip", "--", "/bin/bash", "-c", "ls /bin/bash && exit 3")
+	if r.Code != 3 || r.Stdout != "/bin/bash\n" {
+		t.Fatalf("step 5 --gzip -- … exit 3 = %d, stdout %q; want the command's status and output\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	for _, want := range []string{
+		`execve("/bin/bash", ["/bin/bash", "-c", "true"], …) = -1 ENOENT`, // the walkthrough's pitfall, for real
+		"exit status 127, as the walkthrough's chroot says",
+		"its entries are ./, ",
+		`renameat(AT_FDCWD, "` + state + `/step5/.container-root.unpack-`,
+	} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("step 5's narration lacks %q:\n%s", want, r.Stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(state, "step5", "dockercontainer.tar.gz")); err != nil {
+		t.Errorf("--gzip made no dockercontainer.tar.gz: %v", err)
+	}
+	// Again: container-root is made fresh, a file left in it is gone.
+	os.WriteFile(filepath.Join(state, "step5", "container-root", "leftover"), []byte("x"), 0o644)
+	r = testbin.Run(t, "", "--state-dir", state, "--quiet", "step", "5", "--", "/bin/bash", "-c", "ls /leftover")
+	if r.Code == 0 || r.Stdout != "" {
+		t.Errorf("second step 5 = %d, %q: the old container-root survived", r.Code, r.Stdout)
+	}
+	if !strings.Contains(r.Stderr, "No such file or directory") || strings.Contains(r.Stderr, "not found in the container's root") {
+		t.Errorf("--quiet step 5 stderr = %q: want only the command's own error", r.Stderr)
+	}
+	r = testbin.Run(t, "", "--state-dir", state, "--quiet", "step", "5", "--", "/bin/no-such-program")
+	if r.Code != 127 {
+		t.Errorf("step 5 -- missing program = %d, want 127\n%s", r.Code, r.Stderr)
+	}
+	// Stdin drives bash when it is not a terminal.
+	r = testbin.Run(t, "echo from stdin\n", "--state-dir", state, "--quiet", "step", "5")
+	if r.Code != 0 || r.Stdout != "from stdin\n" {
+		t.Errorf("step 5 with a script on stdin = %d %q", r.Code, r.Stdout)
+	}
+	entries, _ := os.ReadDir(filepath.Join(state, "step5"))
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			t.Errorf("step 5 left %s behind", e.Name())
+		}
+	}
+}
+
+func TestStep5Explain(t *testing.T) {
+	testbin.NeedRoot(t)
+	r := testbin.Run(t, "exit\n", "--state-dir", t.TempDir(), "--explain", "step", "5", "--", "/bin/true")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "## Step 5: image tar") || !strings.Contains(r.Stderr, "# move a file or directory to a new name, in one step") {
+		t.Errorf("step 5 --explain = %d; want the lesson and the glosses:\n%s", r.Code, r.Stderr)
+	}
+}
