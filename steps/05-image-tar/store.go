@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/state"
 	"golang.org/x/sys/unix"
 )
 
@@ -312,12 +313,43 @@ func (s *Store) Remove(ref string) (img Image, removed bool, err error) {
 	if err != nil {
 		return Image{}, false, err
 	}
+	if s.lastTag(ix, img) {
+		if users := s.users(img.ID); len(users) > 0 {
+			r := users[0]
+			return Image{}, false, exit.Errorf(exit.ToolFailed, "image %s is in use by container %s (%s): stop it first (workshop kill %s), or remove its kept layer with workshop clean", img.Ref, r.ID, r.Name, r.ID)
+		}
+	}
 	delete(ix.Tags, img.Ref.String())
 	if err := s.writeIndex(ix); err != nil {
 		return Image{}, false, err
 	}
 	gone := s.collect(ix)
 	return img, gone[img.ID], nil
+}
+
+// lastTag reports whether img's reference is the last one naming its image.
+func (s *Store) lastTag(ix index, img Image) bool {
+	for tag, id := range ix.Tags {
+		if id == img.ID && tag != img.Ref.String() {
+			return false
+		}
+	}
+	return true
+}
+
+// users are the recorded containers (step 6) whose overlay has this image
+// below it: running ones, and stopped ones whose layer was kept (--keep),
+// which workshop diff compares against the image.
+func (s *Store) users(id string) []*state.Run {
+	runs, _ := state.List(filepath.Dir(s.dir))
+	rootfs := filepath.Join(s.dir, id, rootfsDir)
+	var out []*state.Run
+	for _, r := range runs {
+		if r.Lower == rootfs && (r.Owned() || r.Keep) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // collect removes the images no tag names any more (a tag moved away, the
@@ -330,7 +362,9 @@ func (s *Store) collect(ix index) map[string]bool {
 	gone := map[string]bool{}
 	entries, _ := os.ReadDir(s.dir)
 	for _, e := range entries {
-		if e.IsDir() && len(e.Name()) == 64 && idPrefix(e.Name()) != "" && !used[e.Name()] {
+		// An image a container still runs on (a tag moved away from it)
+		// stays until a later collect finds it unused.
+		if e.IsDir() && len(e.Name()) == 64 && idPrefix(e.Name()) != "" && !used[e.Name()] && len(s.users(e.Name())) == 0 {
 			if os.RemoveAll(filepath.Join(s.dir, e.Name())) == nil {
 				gone[e.Name()] = true
 			}

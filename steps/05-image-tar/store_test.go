@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
 )
 
@@ -366,4 +367,40 @@ func resolveIn(root, name string) (string, error) {
 		return "", err
 	}
 	return p, nil
+}
+
+// An image a container runs on (step 6 records it) cannot lose its last
+// name, and moving a tag away from it does not delete it under the
+// container; once the container is gone, it goes.
+func TestStoreKeepsImagesInUse(t *testing.T) {
+	stateDir := t.TempDir()
+	s := OpenStore(stateDir)
+	img, err := s.Pack(bg, sys.Discard(), makeTree(t), "busy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := &state.Run{ID: "0123456789ab", Name: "busy-box", Step: 6, Lower: img.Rootfs}
+	if err := state.New(stateDir, run); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = s.Remove("busy")
+	if err == nil || !strings.Contains(err.Error(), "in use by container 0123456789ab (busy-box)") || exit.Status(err) != 125 {
+		t.Fatalf("Remove of an image in use = %v, want a refusal naming the container", err)
+	}
+	other := writeFile(t, t.TempDir(), "o.tar", buildTar(t, file("x", "x")))
+	if _, err := s.Import(bg, sys.Discard(), other, "busy"); err != nil { // busy:latest now names another image
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(img.Rootfs); err != nil {
+		t.Fatalf("the image in use was deleted when its tag moved: %v", err)
+	}
+	if err := run.Forget(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Tag("busy", "again"); err != nil { // any change collects
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Dir(img.Rootfs)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the untagged image outlived its last container: %v", err)
+	}
 }
