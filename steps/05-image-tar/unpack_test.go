@@ -346,3 +346,33 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+func TestProgressLine(t *testing.T) {
+	var buf bytes.Buffer
+	p := newProgress(&buf, "unpacking")
+	p.last = time.Time{} // as if the last redraw was long ago
+	p.update(1234, 56_000_000)
+	p.done()
+	if got, want := buf.String(), "\r\033[K  unpacking… 1234 entries, 56 MB\r\033[K"; got != want {
+		t.Errorf("progress wrote %q, want %q", got, want)
+	}
+	if ProgressTo(&buf) != nil {
+		t.Errorf("ProgressTo(a buffer) is not nil: only a terminal gets a progress line")
+	}
+	quiet := newProgress(nil, "unpacking")
+	quiet.last = time.Time{}
+	quiet.update(1, 1) // no writer: nothing, and no panic
+	quiet.done()
+}
+
+func TestStatsSummary(t *testing.T) {
+	st := Stats{Entries: 5, Dirs: 1, Files: 2, Symlinks: 1, Hardlinks: 1, Bytes: 4200}
+	if got, want := st.String(), "5 entries: 1 directory, 2 files (4.2 kB), 1 symlink, 1 hardlink"; got != want {
+		t.Errorf("Stats.String() = %q, want %q", got, want)
+	}
+	for b, want := range map[int64]string{0: "0 B", 999: "999 B", 1000: "1.0 kB", 14_300_000: "14 MB", 2_500_000_000: "2.5 GB"} {
+		if got := HumanSize(b); got != want {
+			t.Errorf("HumanSize(%d) = %q, want %q", b, got, want)
+		}
+	}
+}

@@ -1,0 +1,33 @@
+package imagetar_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/workshop-dev/workshop/internal/stracecheck"
+	"github.com/workshop-dev/workshop/internal/testbin"
+)
+
+// Every syscall line step 5 and the image commands print happened, as
+// strace -f saw it (stracecheck compares them).
+func TestStraceAgreesWithTheNarration(t *testing.T) {
+	testbin.NeedRoot(t)
+	state := t.TempDir()
+	r := stracecheck.Run(t, "--state-dir", state, "step", "5", "--", "/bin/bash", "-c", "ls /")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "renameat(") {
+		t.Fatalf("step 5 under strace = %d\n%s", r.Code, r.Stderr)
+	}
+	r = stracecheck.Run(t, "--state-dir", state, "image", "import", filepath.Join(state, "step5", "dockercontainer.tar"), "traced")
+	if r.Code != 0 {
+		t.Fatalf("image import under strace = %d\n%s", r.Code, r.Stderr)
+	}
+	out := filepath.Join(t.TempDir(), "traced.tar.gz")
+	if r = stracecheck.Run(t, "--state-dir", state, "image", "export", "traced", out); r.Code != 0 {
+		t.Fatalf("image export under strace = %d\n%s", r.Code, r.Stderr)
+	}
+	if _, err := os.Stat(out); err != nil {
+		t.Error(err)
+	}
+}
