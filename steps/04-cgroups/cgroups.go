@@ -378,7 +378,7 @@ func (c *Cgroup) write(dir, name, value, why string) error {
 	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
 		hint = "run workshop as root (sudo); see 'workshop doctor'"
 	}
-	return exit.Errorf(exit.ToolFailed, "cannot write %q to %s: %v: %s", value, path, errnoOf(err), hint)
+	return exit.Errorf(exit.ToolFailed, "cannot write %q to %s: %w: %s", value, path, errnoOf(err), hint)
 }
 
 // missing is the error for a limit whose controller the host lacks.

@@ -116,8 +116,10 @@ func (c *Cgroup) mkdirGroup(parent string, setup func(parent string) error) (str
 		}
 		if setup != nil {
 			if err = setup(parent); err != nil {
-				if !exists(parent) {
-					continue // removed under us: start again
+				// ENOENT: the parent was removed under us (and maybe
+				// made again by another container): start again.
+				if errors.Is(err, unix.ENOENT) || !exists(parent) {
+					continue
 				}
 				return "", err
 			}
