@@ -103,7 +103,13 @@ func (e *notFoundError) Is(target error) bool { return target == ErrNotFound }
 // returns its release. Two workshop commands at once then never see an
 // index half written or an image half removed.
 func (s *Store) lock(exclusive bool) (func(), error) {
-	if err := os.MkdirAll(s.dir, 0o755); err != nil {
+	// Root's alone, as Docker's /var/lib/docker is: an image is someone
+	// else's files, set-user-ID programs included, and nobody but root
+	// should be able to reach them on the host.
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("image store: %w", err)
+	}
+	if err := os.Chmod(s.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("image store: %w", err)
 	}
 	f, err := os.OpenFile(filepath.Join(s.dir, lockName), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o644)

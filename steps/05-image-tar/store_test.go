@@ -79,6 +79,9 @@ func TestStorePackResolveAndTheID(t *testing.T) {
 	if got := strings.Join(storeDirs(t, s), " "); got != "ID index.json lock" {
 		t.Errorf("store holds %q, want one image, the index and the lock", got)
 	}
+	if fi, err := os.Stat(s.Dir()); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("the store's directory is %v, %v; want 0700: images hold other people's set-user-ID programs", fi.Mode(), err)
+	}
 }
 
 func TestStoreResolveMissing(t *testing.T) {
