@@ -1,0 +1,59 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+	"github.com/workshop-dev/workshop/internal/exit"
+	container "github.com/workshop-dev/workshop/steps/06-container"
+)
+
+func init() {
+	subcommands = append(subcommands, newCleanCmd())
+}
+
+func newCleanCmd() *cobra.Command {
+	var images bool
+	c := &cobra.Command{
+		Use:   "clean [--images]",
+		Short: "Remove every cgroup, mount, root and container workshop left on this machine",
+		Long: `Removes what workshop made on this machine and says what it removed: the
+containers whose workshop process is gone (killed with SIGKILL, say): what is
+left in their cgroup is killed, their overlay mount detached, their cgroup,
+writable layer and record removed; any mount left under the state directory;
+empty cgroups under workshop/ that no container records, once they are a minute
+old; the roots steps 1 to 5 made (step1/, my-new-root/, step5/); what an image
+addition killed halfway left in the image store. A container still run by a
+live workshop process is left alone, and so is anything a process still runs in.
+
+The images stay, unless --images: then the whole image store goes too.
+Running it again finds nothing to remove.`,
+		Example: `  sudo workshop clean
+  sudo workshop clean --images`,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError("clean takes no arguments, only --images (and the global flags such as --state-dir)")
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := requireRoot("clean"); err != nil {
+				return err
+			}
+			res := container.Clean(narrator(), container.CleanOptions{
+				StateDir: global.stateDir,
+				Images:   images,
+				Out:      c.OutOrStdout(),
+				Err:      c.ErrOrStderr(),
+			})
+			if n := len(res.Failed); n > 0 {
+				what := "one thing"
+				if n > 1 {
+					what = "some things"
+				}
+				return exit.Errorf(exit.ToolFailed, "clean could not remove %s (said above); once nothing uses them, run 'workshop clean' again", what)
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&images, "images", false, "remove the image store too (the built-in base image is made again on the next run)")
+	return c
+}

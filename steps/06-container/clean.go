@@ -1,0 +1,795 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/workshop-dev/workshop/internal/state"
+	"github.com/workshop-dev/workshop/internal/sys"
+	cgroups "github.com/workshop-dev/workshop/steps/04-cgroups"
+	"golang.org/x/sys/unix"
+)
+
+// `workshop clean` undoes what the steps made on this machine, above all
+// what a workshop process killed with SIGKILL could not undo itself. Every
+// run that makes something records it first (internal/state); clean reads
+// those records, and the kernel's own tables (/proc/self/mountinfo, the
+// cgroup directories), and removes, in this order:
+//
+//  1. each recorded run whose workshop process is gone: what is left in its
+//     cgroup is killed, its mounts are detached, its cgroup and its
+//     directories removed, and its record last (a run still owned by a
+//     live workshop process is left alone);
+//  2. any mount left under the state directory, innermost first;
+//  3. container directories with no record in them;
+//  4. the cgroups under workshop/ that no run here records, if they are
+//     empty and older than a minute (another state directory's running
+//     container is never touched);
+//  5. the roots steps 1 to 5 made, unless something is mounted there or
+//     a process runs in them;
+//  6. what an image addition killed halfway left in the image store, or
+//     with Images the whole store.
+
+// CleanOptions are what `workshop clean` was asked for.
+type CleanOptions struct {
+	StateDir string
+	Images   bool // remove the image store too
+	// Out gets one line for each thing removed or left alone, and why; Err
+	// one line for each thing that could not be removed. The syscalls go
+	// to the narrator.
+	Out, Err io.Writer
+}
+
+// CleanResult counts what Clean did.
+type CleanResult struct {
+	Removed int     // things removed (a container and all it made count once)
+	Left    int     // things left alone on purpose: something still uses them
+	Failed  []error // things that could not be removed; a later clean retries
+}
+
+// orphanAge is how old an empty cgroup recorded by no run of this state
+// directory must be before clean removes it: a container starting from
+// another state directory has an empty group for a moment, between the
+// mkdir and the write of its first pid; so has `workshop doctor`.
+const orphanAge = time.Minute
+
+// staleAge is how old a container directory with no record in it must be
+// before clean removes it: state.New makes the directory, then writes the
+// record into it.
+const staleAge = time.Minute
+
+// Where in the state directory the steps make things. Only mounts inside
+// these are clean's to detach: the state directory may be anything the
+// student passed to --state-dir, and whatever else is mounted in it is not
+// workshop's.
+var (
+	containersArea = "containers"
+	imagesArea     = "images"
+	stepRoots      = []struct{ rel, what string }{
+		{"step1", "step 1's empty root"},
+		{"my-new-root", "the root of steps 2 to 4"},
+		{"step5", "step 5's tar and the root unpacked from it"},
+	}
+)
+
+// Clean removes what workshop made under o.StateDir, and the cgroups it left.
+// It does not stop at the first failure: everything it can remove, it
+// removes, and it reports each failure.
+func Clean(n *sys.Narrator, o CleanOptions) CleanResult {
+	c := &cleaner{n: n, out: o.Out, errOut: o.Err}
+	if c.out == nil {
+		c.out = io.Discard
+	}
+	if c.errOut == nil {
+		c.errOut = io.Discard
+	}
+	dir, err := filepath.Abs(o.StateDir)
+	if err != nil {
+		c.fail("the state directory "+o.StateDir, err)
+		return c.res
+	}
+	// The kernel names mount points by their real path.
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
+	c.state = dir
+	_, err = os.Stat(dir)
+	exists := err == nil
+
+	recorded := map[string]bool{}
+	if exists {
+		runs, err := state.List(dir)
+		if err != nil {
+			c.fail("the records in "+state.ContainersDir(dir), err)
+		}
+		for _, r := range runs {
+			recorded[r.ID] = true
+			c.run(r)
+		}
+		c.leftoverMounts()
+		c.unrecordedDirs(recorded)
+	}
+	c.orphanCgroups(recorded)
+	if exists {
+		for _, root := range stepRoots {
+			c.stepRoot(filepath.Join(dir, root.rel), root.what)
+		}
+		if o.Images {
+			c.imageStore()
+		} else {
+			c.imageLeftovers()
+		}
+		c.rmdirIfEmpty(state.ContainersDir(dir))
+	}
+	if c.res.Removed == 0 && len(c.res.Failed) == 0 {
+		if exists {
+			fmt.Fprintf(c.out, "nothing to remove in %s\n", dir)
+		} else {
+			fmt.Fprintf(c.out, "nothing to remove: %s does not exist\n", dir)
+		}
+	}
+	return c.res
+}
+
+type cleaner struct {
+	n           *sys.Narrator
+	out, errOut io.Writer
+	state       string // the state directory, absolute, symlinks resolved
+	res         CleanResult
+}
+
+func (c *cleaner) removed(format string, args ...any) {
+	c.res.Removed++
+	fmt.Fprintf(c.out, "removed "+format+"\n", args...)
+}
+
+func (c *cleaner) left(what, why string) {
+	c.res.Left++
+	fmt.Fprintf(c.out, "left %s: %s\n", what, why)
+}
+
+func (c *cleaner) fail(what string, err error) {
+	err = fmt.Errorf("could not remove %s: %w", what, err)
+	c.res.Failed = append(c.res.Failed, err)
+	fmt.Fprintln(c.errOut, err)
+}
+
+// run undoes one recorded run whose workshop process is gone.
+func (c *cleaner) run(r *state.Run) {
+	what := fmt.Sprintf("container %s (step %d)", r.ID, r.Step)
+	if r.Name != "" && r.Name != r.ID {
+		what = fmt.Sprintf("container %s (%s, step %d)", r.ID, r.Name, r.Step)
+	}
+	if r.Owned() {
+		c.left(what, fmt.Sprintf("in use by workshop pid %d", r.WorkshopPid))
+		return
+	}
+	c.n.Note("%s: its workshop process %d is gone, so nobody will undo what it made", what, r.WorkshopPid)
+	var did []string
+
+	// Its cgroup is found by its id, not only by the record: a run killed
+	// between making the group and saving its paths has one too.
+	cg, openErr := cgroups.Open(r.ID)
+	if openErr != nil {
+		cg = nil
+		for _, p := range r.Cgroups {
+			if _, err := os.Stat(p); err == nil {
+				c.fail(what, fmt.Errorf("its cgroup %s is there but cannot be opened: %v", p, openErr))
+				return
+			}
+		}
+	}
+	if cg != nil {
+		cg = cg.With(c.n)
+		// Its processes die with workshop (PR_SET_PDEATHSIG), but without a
+		// PID namespace their children do not.
+		if pids, _ := cg.Procs(); len(pids) > 0 {
+			c.n.Note("%d process(es) of %s are still in its cgroup: killing them", len(pids), what)
+			if err := cg.Kill(); err != nil {
+				c.fail(what, fmt.Errorf("kill the processes in its cgroup: %w", err))
+				return
+			}
+			did = append(did, fmt.Sprintf("killed %d process(es)", len(pids)))
+		}
+	}
+
+	dirs := []string{r.Dir()}
+	for _, m := range r.Mounts {
+		if !within(m, r.Dir()) && within(m, c.state) {
+			dirs = append(dirs, m)
+		}
+	}
+	count := 0
+	for _, d := range dirs {
+		k, err := c.unmountUnder(d, nil)
+		count += k
+		if err != nil {
+			c.fail(what, err)
+			return
+		}
+	}
+	if count > 0 {
+		did = append(did, plural(count, "mount"))
+	}
+
+	if cg != nil {
+		if err := cg.Remove(); err != nil {
+			c.fail(what, err)
+			return
+		}
+		did = append(did, "its cgroup ("+plural(len(cg.Paths()), "directory")+")")
+	}
+
+	for _, d := range r.Dirs {
+		switch {
+		case within(d, r.Dir()):
+			// removed with the record, below
+		case !within(d, c.state):
+			c.n.Note("the record of %s names %s, outside %s: clean never removes anything there", what, d, c.state)
+		default:
+			if err := c.removeTree(d); err != nil {
+				c.fail(what, err)
+				return
+			}
+			did = append(did, d)
+		}
+	}
+	layer := ""
+	if r.Upper != "" {
+		if _, err := os.Lstat(r.Upper); err == nil {
+			layer = "its writable layer, "
+		}
+	}
+	// The record goes last, with the directory that holds it: until then a
+	// later clean can retry whatever failed.
+	if err := c.removeTree(r.Dir()); err != nil {
+		c.fail(what, err)
+		return
+	}
+	did = append(did, layer+"its record "+r.Dir())
+	c.removed("%s, whose workshop pid %d is gone: %s", what, r.WorkshopPid, strings.Join(did, ", "))
+}
+
+// unmountUnder detaches every mount at dir or below it, innermost first,
+// except those skip says to keep. It returns how many it detached.
+func (c *cleaner) unmountUnder(dir string, skip func(mountEntry) bool) (int, error) {
+	done := 0
+	// Detaching a mount can reveal another that was stacked under it, or
+	// one that propagation brought in: read the table again until nothing
+	// is left, a few rounds at most.
+	for round := 0; round < 5; round++ {
+		all, err := readMounts()
+		if err != nil {
+			return done, err
+		}
+		var todo []mountEntry
+		for _, m := range mountsUnder(all, dir) {
+			if skip == nil || !skip(m) {
+				todo = append(todo, m)
+			}
+		}
+		if len(todo) == 0 {
+			return done, nil
+		}
+		progress := false
+		for _, m := range todo {
+			// MNT_DETACH: gone from the tree at once, even if a process
+			// still has a file open in it; the kernel frees it afterwards.
+			err := c.n.Because("detach it from the tree now, even if a file in it is still open").Unmount(m.Point, unix.MNT_DETACH)
+			switch {
+			case err == nil:
+				done++
+				progress = true
+			case errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOENT):
+				// no longer a mount point: gone with another
+			default:
+				return done, fmt.Errorf("unmount %s (%s): %w", m.Point, m.FSType, err)
+			}
+		}
+		if !progress {
+			break
+		}
+	}
+	all, err := readMounts()
+	if err != nil {
+		return done, err
+	}
+	for _, m := range mountsUnder(all, dir) {
+		if skip == nil || !skip(m) {
+			return done, fmt.Errorf("%s is still mounted after unmounting it", m.Point)
+		}
+	}
+	return done, nil
+}
+
+// leftoverMounts detaches what is still mounted where the steps make
+// things, except in the directory of a run still in use.
+func (c *cleaner) leftoverMounts() {
+	areas := []string{containersArea, imagesArea}
+	for _, r := range stepRoots {
+		areas = append(areas, r.rel)
+	}
+	for _, a := range areas {
+		dir := filepath.Join(c.state, a)
+		all, err := readMounts()
+		if err != nil {
+			c.fail("the mounts under "+dir, err)
+			return
+		}
+		for _, m := range mountsUnder(all, dir) {
+			if c.inUse(m) {
+				continue
+			}
+			err := c.n.Because("a mount left by a workshop that did not end cleanly").Unmount(m.Point, unix.MNT_DETACH)
+			switch {
+			case err == nil:
+				c.removed("the mount %s (%s, left over)", m.Point, m.FSType)
+			case errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOENT):
+			default:
+				c.fail("the mount "+m.Point, err)
+			}
+		}
+	}
+}
+
+// inUse says whether a mount belongs to a run whose workshop process
+// lives. The record is read again now: a run may have started since.
+func (c *cleaner) inUse(m mountEntry) bool {
+	rel, err := filepath.Rel(state.ContainersDir(c.state), m.Point)
+	if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
+		return false
+	}
+	id := strings.SplitN(rel, "/", 2)[0]
+	runs, _ := state.List(c.state)
+	for _, r := range runs {
+		if r.ID == id {
+			return r.Owned()
+		}
+	}
+	return false
+}
+
+// unrecordedDirs removes container directories that hold no record: a run
+// killed as it made its record, or while removing it.
+func (c *cleaner) unrecordedDirs(recorded map[string]bool) {
+	dir := state.ContainersDir(c.state)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if recorded[e.Name()] {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		info, err := os.Lstat(p)
+		if err != nil || time.Since(info.ModTime()) < staleAge {
+			continue // a run being recorded right now
+		}
+		if _, err := os.Stat(filepath.Join(p, "state.json")); err == nil {
+			continue // a record List could not read: not clean's to judge
+		}
+		if err := c.removeTree(p); err != nil {
+			c.fail(p, err)
+			continue
+		}
+		c.removed("%s (a container directory with no record in it)", p)
+	}
+}
+
+// orphanCgroups removes the cgroups under workshop/ that no run of this
+// state directory records, when they are empty and old: groups with
+// processes in them belong to running containers (another state
+// directory's, another test's) and are never touched.
+func (c *cleaner) orphanCgroups(recorded map[string]bool) {
+	ids, err := cgroups.List()
+	if err != nil {
+		c.n.Note("cannot look for workshop's cgroups: %v", err)
+		return
+	}
+	for _, id := range ids {
+		if recorded[id] {
+			continue // done with its run, or left with it
+		}
+		cg, err := cgroups.Open(id)
+		if err != nil {
+			continue // removed since we listed it
+		}
+		what := "cgroup " + cgroups.Parent + "/" + id
+		pids, err := cg.Procs()
+		if err != nil {
+			continue
+		}
+		if len(pids) > 0 {
+			c.left(what, fmt.Sprintf("%s in it and no container of %s records it (another state directory's?)", plural(len(pids), "process"), c.state))
+			continue
+		}
+		age := youngest(cg.Paths())
+		if age < orphanAge {
+			c.left(what, fmt.Sprintf("empty, but made %s ago: a container may be starting in it", age.Round(time.Second)))
+			continue
+		}
+		if err := cg.With(c.n).Remove(); err != nil {
+			c.fail(what, err)
+			continue
+		}
+		c.removed("%s (empty for %s, recorded by no container here)", what, age.Round(time.Second))
+	}
+	c.emptyParents()
+}
+
+// youngest is the age of the youngest of dirs: a cgroup directory's
+// modification time is when the kernel made it (its files are never added
+// or removed afterwards).
+func youngest(dirs []string) time.Duration {
+	age := time.Duration(1<<63 - 1)
+	for _, d := range dirs {
+		info, err := os.Stat(d)
+		if err != nil {
+			continue
+		}
+		if a := time.Since(info.ModTime()); a < age {
+			age = a
+		}
+	}
+	return age
+}
+
+// emptyParents removes the workshop/ parent groups that hold no group any
+// more, as a run's own cgroup removal does. A container being made at the
+// same moment remakes its parent (steps/04-cgroups retries).
+func (c *cleaner) emptyParents() {
+	patterns := []string{filepath.Join(cgroups.Root, cgroups.Parent), filepath.Join(cgroups.Root, "*", cgroups.Parent)}
+	seen := map[string]bool{}
+	for _, pattern := range patterns {
+		matches, _ := filepath.Glob(pattern)
+		for _, p := range matches {
+			real, err := filepath.EvalSymlinks(p)
+			if err != nil || seen[real] {
+				continue
+			}
+			seen[real] = true
+			if hasSubdir(real) {
+				continue
+			}
+			if b, err := os.ReadFile(filepath.Join(real, "cgroup.procs")); err != nil || len(strings.TrimSpace(string(b))) > 0 {
+				continue
+			}
+			err = c.n.Because("the parent group workshop made, now empty").Rmdir(real)
+			if err == nil {
+				c.removed("the empty parent cgroup %s", real)
+			}
+		}
+	}
+}
+
+func hasSubdir(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return true
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			return true
+		}
+	}
+	return false
+}
+
+// stepRoot removes a root a step made, never through a mount and never
+// under a process that runs in it.
+func (c *cleaner) stepRoot(dir, what string) {
+	if _, err := os.Lstat(dir); err != nil {
+		return
+	}
+	all, err := readMounts()
+	if err != nil {
+		c.fail(dir, err)
+		return
+	}
+	if ms := mountsUnder(all, dir); len(ms) > 0 {
+		c.fail(dir+" ("+what+")", fmt.Errorf("%s is still mounted there; unmount it (umount -l %s) and run 'workshop clean' again", ms[0].Point, ms[0].Point))
+		return
+	}
+	if users := usersOf(dir); len(users) > 0 {
+		c.left(dir+" ("+what+")", "in use by "+strings.Join(users, ", ")+" (a container of a step still running in it?)")
+		return
+	}
+	if err := c.removeTree(dir); err != nil {
+		c.fail(dir, err)
+		return
+	}
+	c.removed("%s (%s)", dir, what)
+}
+
+// usersOf names the processes whose root or working directory is dir or
+// inside it: a step 3 container chrooted there, a shell cd'ed into it.
+func usersOf(dir string) []string {
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return nil
+	}
+	entries, _ := os.ReadDir("/proc")
+	var users []string
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		uses := false
+		for _, link := range []string{"root", "cwd"} {
+			p := fmt.Sprintf("/proc/%d/%s", pid, link)
+			if target, err := os.Readlink(p); err == nil && within(target, dir) {
+				uses = true
+			}
+			// A root reached through another mount namespace may read as
+			// "/": compare the directory itself.
+			var ps unix.Stat_t
+			if unix.Stat(p, &ps) == nil && ps.Dev == st.Dev && ps.Ino == st.Ino {
+				uses = true
+			}
+		}
+		if uses {
+			comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+			users = append(users, fmt.Sprintf("pid %d (%s)", pid, strings.TrimSpace(string(comm))))
+		}
+	}
+	return users
+}
+
+// storeLock takes the image store's lock exclusively, as every store
+// command that changes it does, without waiting: while another workshop
+// command holds it, its temporary directories are not stale. It returns
+// the release, or ok false when the store is busy.
+func (c *cleaner) storeLock(dir string) (release func(), ok bool) {
+	fd, err := c.n.Openat(filepath.Join(dir, "lock"), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
+		return func() {}, true // no store command ever ran here
+	}
+	if err != nil {
+		c.fail("the image store's leftovers", err)
+		return nil, false
+	}
+	if err := c.n.Because("no other workshop command may change the store meanwhile").Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		c.n.CloseFd(fd)
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			c.left("the image store "+dir, "in use by another workshop command (it holds the store's lock)")
+		} else {
+			c.fail("the image store's leftovers", err)
+		}
+		return nil, false
+	}
+	return func() { c.n.CloseFd(fd) }, true // closing it releases the lock
+}
+
+// unpackTemp is the name of a directory an unpack fills before renaming it
+// into place (steps/05-image-tar: makeTempBeside).
+var unpackTemp = regexp.MustCompile(`^\..+\.unpack-[0-9a-f]+$`)
+
+// imageLeftovers removes what an image addition or unpack killed halfway
+// left in the store: .new-* directories, .NAME.unpack-* directories and
+// half-written .tmp files. The images stay.
+func (c *cleaner) imageLeftovers() {
+	dir := filepath.Join(c.state, imagesArea)
+	if _, err := os.Stat(dir); err != nil {
+		return
+	}
+	stale := func(name string) bool {
+		return strings.HasPrefix(name, ".new-") || unpackTemp.MatchString(name) || strings.HasSuffix(name, ".tmp")
+	}
+	var found []string
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if stale(e.Name()) {
+			found = append(found, filepath.Join(dir, e.Name()))
+			continue
+		}
+		if e.IsDir() {
+			inner, _ := os.ReadDir(filepath.Join(dir, e.Name()))
+			for _, f := range inner {
+				if stale(f.Name()) {
+					found = append(found, filepath.Join(dir, e.Name(), f.Name()))
+				}
+			}
+		}
+	}
+	if len(found) == 0 {
+		return
+	}
+	release, ok := c.storeLock(dir)
+	if !ok {
+		return
+	}
+	defer release()
+	for _, p := range found {
+		if err := c.removeTree(p); err != nil {
+			c.fail(p, err)
+			continue
+		}
+		c.removed("%s (left by an image addition that did not finish)", p)
+	}
+}
+
+// imageStore removes the whole image store (clean --images), unless a
+// running container's root is one of its images.
+func (c *cleaner) imageStore() {
+	dir := filepath.Join(c.state, imagesArea)
+	if _, err := os.Lstat(dir); err != nil {
+		return
+	}
+	runs, _ := state.List(c.state)
+	for _, r := range runs {
+		if r.Owned() && r.Lower != "" && within(r.Lower, dir) {
+			c.left("the image store "+dir, fmt.Sprintf("container %s (workshop pid %d) runs from one of its images", r.ID, r.WorkshopPid))
+			return
+		}
+	}
+	all, err := readMounts()
+	if err != nil {
+		c.fail(dir, err)
+		return
+	}
+	if ms := mountsUnder(all, dir); len(ms) > 0 {
+		c.fail("the image store "+dir, fmt.Errorf("%s is still mounted there", ms[0].Point))
+		return
+	}
+	release, ok := c.storeLock(dir)
+	if !ok {
+		return
+	}
+	defer release()
+	images := 0
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.IsDir() && len(e.Name()) == 64 && !strings.HasPrefix(e.Name(), ".") {
+			images++
+		}
+	}
+	if err := c.removeTree(dir); err != nil {
+		c.fail("the image store "+dir, err)
+		return
+	}
+	c.removed("the image store %s, with %s (--images)", dir, plural(images, "image"))
+}
+
+// rmdirIfEmpty removes a directory clean emptied, and nothing else.
+func (c *cleaner) rmdirIfEmpty(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) > 0 {
+		return
+	}
+	if err := c.n.Rmdir(dir); err == nil {
+		c.removed("%s (empty)", dir)
+	}
+}
+
+// shownPerTree is how many of a tree's unlinkat calls are narrated one by
+// one; the rest are counted in one line, as step 5 counts the entries of
+// an unpack, so that removing a root of thousands of files does not bury
+// the rest. The call that removes the tree's top is always shown, and so
+// is any call that fails.
+const shownPerTree = 6
+
+// removeTree removes a file or a directory tree, as rm -rf does: one
+// unlinkat per entry, depth first. It never follows a symlink, and it
+// stops at a directory of another filesystem: a mount nobody saw is never
+// emptied.
+func (c *cleaner) removeTree(path string) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		return &os.PathError{Op: "lstat", Path: path, Err: err}
+	}
+	t := &treeRemoval{n: c.n, dev: st.Dev}
+	err := t.removeChildren(path, &st)
+	if t.hidden > 0 {
+		c.n.Note("… and %d more unlinkat calls like these, one for each entry of %s", t.hidden, path)
+	}
+	if err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		err = c.n.Rmdir(path)
+	} else {
+		err = c.n.Unlink(path)
+	}
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	return err
+}
+
+type treeRemoval struct {
+	n      *sys.Narrator
+	dev    uint64 // the filesystem of the tree's top
+	shown  int
+	hidden int
+}
+
+// removeChildren removes what the directory path holds (nothing if it is
+// not a directory).
+func (t *treeRemoval) removeChildren(path string, st *unix.Stat_t) error {
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return nil
+	}
+	if st.Dev != t.dev {
+		return fmt.Errorf("%s is another filesystem (a mount?): not removed; unmount it and run 'workshop clean' again", path)
+	}
+	entries, err := os.ReadDir(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		p := filepath.Join(path, e.Name())
+		var cst unix.Stat_t
+		if err := unix.Lstat(p, &cst); err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				continue
+			}
+			return &os.PathError{Op: "lstat", Path: p, Err: err}
+		}
+		if err := t.removeChildren(p, &cst); err != nil {
+			return err
+		}
+		if err := t.unlink(p, cst.Mode&unix.S_IFMT == unix.S_IFDIR); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *treeRemoval) unlink(path string, dir bool) error {
+	var err error
+	if t.shown < shownPerTree {
+		t.shown++
+		if dir {
+			err = t.n.Rmdir(path)
+		} else {
+			err = t.n.Unlink(path)
+		}
+	} else {
+		flags, how := 0, "0"
+		if dir {
+			flags, how = unix.AT_REMOVEDIR, "AT_REMOVEDIR"
+		}
+		err = unix.Unlinkat(unix.AT_FDCWD, path, flags)
+		if err == nil {
+			t.hidden++
+			return nil
+		}
+		t.n.Reported("unlinkat", fmt.Sprintf("AT_FDCWD, %q, %s", path, how), -1, err)
+		err = &os.PathError{Op: "unlinkat", Path: path, Err: err}
+	}
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	return err
+}
+
+// plural is "1 mount", "2 mounts", "3 processes", "2 directories".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	switch {
+	case strings.HasSuffix(word, "ss"):
+		word += "es"
+	case strings.HasSuffix(word, "y"):
+		word = strings.TrimSuffix(word, "y") + "ies"
+	default:
+		word += "s"
+	}
+	return strconv.Itoa(n) + " " + word
+}

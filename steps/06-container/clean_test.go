@@ -1,0 +1,259 @@
+package container
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/workshop-dev/workshop/internal/state"
+	"github.com/workshop-dev/workshop/internal/sys"
+)
+
+// A mount table as this machine's looks, with the kernel's escapes in paths:
+// a space (\040), a tab (\011), a newline (\012) and a backslash (\134).
+const fixedMountinfo = `22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw,errors=remount-ro
+25 22 0:23 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw
+45 22 0:40 / /var/lib/workshop/containers/e737a08d5b87/rootfs rw,relatime - overlay overlay rw,lowerdir=/var/lib/workshop/images/f1/rootfs,upperdir=/var/lib/workshop/containers/e737a08d5b87/upper,workdir=/var/lib/workshop/containers/e737a08d5b87/work
+46 45 0:41 / /var/lib/workshop/containers/e737a08d5b87/rootfs/proc rw - proc proc rw
+47 22 0:42 / /var/lib/workshop/my\040new\011root\012x\134y rw master:3 propagate_from:1 unbindable - tmpfs my\040source rw
+48 47 0:43 / /var/lib/workshop/my\040new\011root\012x\134y rw - tmpfs none rw
+49 22 0:44 / /var/lib/workshop-other rw - tmpfs none rw
+`
+
+func TestParseMountinfo(t *testing.T) {
+	ms, err := parseMountinfo(strings.NewReader(fixedMountinfo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []mountEntry{
+		{22, 1, "/", "ext4", "/dev/sda1"},
+		{25, 22, "/proc", "proc", "proc"},
+		{45, 22, "/var/lib/workshop/containers/e737a08d5b87/rootfs", "overlay", "overlay"},
+		{46, 45, "/var/lib/workshop/containers/e737a08d5b87/rootfs/proc", "proc", "proc"},
+		{47, 22, "/var/lib/workshop/my new\troot\nx\\y", "tmpfs", "my source"},
+		{48, 47, "/var/lib/workshop/my new\troot\nx\\y", "tmpfs", "none"},
+		{49, 22, "/var/lib/workshop-other", "tmpfs", "none"},
+	}
+	if !reflect.DeepEqual(ms, want) {
+		t.Errorf("parseMountinfo =\n%+v\nwant\n%+v", ms, want)
+	}
+}
+
+func TestParseMountinfoRefusesBrokenLines(t *testing.T) {
+	for _, line := range []string{
+		"22 1 8:1 / / rw,relatime shared:1 ext4 /dev/sda1 rw", // no "-"
+		"x 1 8:1 / / rw - ext4 /dev/sda1 rw",                  // not an id
+		"22 1 8:1 / / rw -",                                   // nothing after "-"
+	} {
+		if _, err := parseMountinfo(strings.NewReader(line + "\n")); err == nil {
+			t.Errorf("parseMountinfo(%q) = nil error, want one", line)
+		}
+	}
+}
+
+func TestUnescapeMountinfo(t *testing.T) {
+	for in, want := range map[string]string{
+		`/plain`:            "/plain",
+		`/a\040b`:           "/a b",
+		`/a\134040b`:        `/a\040b`,  // an escaped backslash, then digits
+		`/tail\04`:          `/tail\04`, // too short to be an escape
+		`/not\089`:          `/not\089`, // 8 and 9 are not octal
+		`\011\012\040\134`:  "\t\n \\",
+		`/ends\with\slash\`: `/ends\with\slash\`,
+	} {
+		if got := unescapeMountinfo(in); got != want {
+			t.Errorf("unescapeMountinfo(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestMountsUnderInnermostFirst(t *testing.T) {
+	ms, err := parseMountinfo(strings.NewReader(fixedMountinfo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int
+	for _, m := range mountsUnder(ms, "/var/lib/workshop") {
+		got = append(got, m.ID)
+	}
+	// proc on the overlay before the overlay; the tmpfs stacked on the
+	// other before it; /var/lib/workshop-other is not under the dir.
+	want := []int{46, 48, 45, 47}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("mountsUnder(/var/lib/workshop) = ids %v, want %v", got, want)
+	}
+	if got := mountsUnder(ms, "/var/lib/workshop/containers/e737a08d5b87/rootfs"); len(got) != 2 {
+		t.Errorf("mountsUnder(the rootfs) = %+v, want the overlay and its proc", got)
+	}
+}
+
+func TestWithin(t *testing.T) {
+	for _, c := range []struct {
+		path, dir string
+		want      bool
+	}{
+		{"/s/containers", "/s/containers", true},
+		{"/s/containers/x", "/s/containers", true},
+		{"/s/containers-x", "/s/containers", false},
+		{"/s", "/s/containers", false},
+		{"/s/x", "/s/", true},
+	} {
+		if got := within(c.path, c.dir); got != c.want {
+			t.Errorf("within(%q, %q) = %v, want %v", c.path, c.dir, got, c.want)
+		}
+	}
+}
+
+func TestPlural(t *testing.T) {
+	for _, c := range []struct {
+		n          int
+		word, want string
+	}{
+		{1, "mount", "1 mount"}, {2, "mount", "2 mounts"}, {3, "process", "3 processes"},
+		{5, "directory", "5 directories"}, {0, "image", "0 images"},
+	} {
+		if got := plural(c.n, c.word); got != c.want {
+			t.Errorf("plural(%d, %q) = %q, want %q", c.n, c.word, got, c.want)
+		}
+	}
+}
+
+// removeTree removes what is in the tree and nothing it points to.
+func TestRemoveTreeNeverFollowsSymlinks(t *testing.T) {
+	base := t.TempDir()
+	outside := filepath.Join(base, "outside")
+	os.MkdirAll(outside, 0o755)
+	os.WriteFile(filepath.Join(outside, "precious"), []byte("keep me"), 0o644)
+
+	tree := filepath.Join(base, "tree")
+	for _, d := range []string{"a/b/c", "d", "locked/inner"} {
+		os.MkdirAll(filepath.Join(tree, d), 0o755)
+	}
+	for i, f := range []string{"a/1", "a/b/2", "a/b/c/3", "d/4", "5", "6", "7", "8", "locked/inner/9"} {
+		os.WriteFile(filepath.Join(tree, f), []byte{byte(i)}, 0o644)
+	}
+	os.Symlink(outside, filepath.Join(tree, "link-to-outside"))
+	os.Symlink(filepath.Join(outside, "precious"), filepath.Join(tree, "d", "link-to-file"))
+
+	var out bytes.Buffer
+	c := &cleaner{n: sys.New(&out, sys.Options{})}
+	if err := c.removeTree(tree); err != nil {
+		t.Fatalf("removeTree = %v", err)
+	}
+	if _, err := os.Lstat(tree); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the tree is still there: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(outside, "precious")); err != nil || string(b) != "keep me" {
+		t.Errorf("a file a symlink pointed to was touched: %q, %v", b, err)
+	}
+	// The first calls one by one, the rest counted, the top last.
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != shownPerTree+2 {
+		t.Fatalf("narration has %d lines, want %d shown calls, a count and the top's rmdir:\n%s", len(lines), shownPerTree, out.String())
+	}
+	if !strings.Contains(lines[shownPerTree], "more unlinkat calls") {
+		t.Errorf("line %d = %q, want the count of calls not shown", shownPerTree+1, lines[shownPerTree])
+	}
+	if want := `unlinkat(AT_FDCWD, "` + tree + `", AT_REMOVEDIR) = 0`; lines[len(lines)-1] != want {
+		t.Errorf("last line = %q, want %q", lines[len(lines)-1], want)
+	}
+}
+
+func TestRemoveTreeOfWhatIsNotThere(t *testing.T) {
+	var out bytes.Buffer
+	c := &cleaner{n: sys.New(&out, sys.Options{})}
+	if err := c.removeTree(filepath.Join(t.TempDir(), "nothing")); err != nil {
+		t.Errorf("removeTree(missing) = %v, want nil", err)
+	}
+	if out.Len() != 0 {
+		t.Errorf("removing nothing narrated %q", out.String())
+	}
+}
+
+// A --keep'd run whose workshop is gone leaves only its writable layer and
+// its record; clean removes both and says so. A run still owned is left,
+// with its owner's pid.
+func TestCleanRunKeptAndOwned(t *testing.T) {
+	dir := t.TempDir()
+	keptDir := filepath.Join(state.ContainersDir(dir), "0123456789ab")
+	kept := writeRecord(t, dir, &state.Run{ID: "0123456789ab", Name: "calm_clone", Step: 6, Keep: true,
+		Upper: filepath.Join(keptDir, "upper"), Dirs: []string{filepath.Join(keptDir, "upper")},
+		// This process's pid, with a start time it never had: a reused pid, not the owner.
+		WorkshopPid: os.Getpid(), WorkshopStart: 1})
+	os.MkdirAll(filepath.Join(kept, "upper", "etc"), 0o755)
+	os.WriteFile(filepath.Join(kept, "upper", "etc", "written"), []byte("x"), 0o644)
+
+	owned := &state.Run{ID: "ba9876543210", Name: "busy_box", Step: 6}
+	if err := state.New(dir, owned); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := state.List(dir)
+	if err != nil || len(runs) != 2 {
+		t.Fatalf("state.List = %v, %v; want the two records", runs, err)
+	}
+	var out, errs bytes.Buffer
+	c := &cleaner{n: sys.Discard(), out: &out, errOut: &errs, state: dir}
+	for _, r := range runs {
+		c.run(r)
+	}
+	if errs.Len() > 0 || c.res.Removed != 1 || c.res.Left != 1 {
+		t.Fatalf("clean of the two runs: removed %d, left %d, failed %q; want 1, 1, none\n%s", c.res.Removed, c.res.Left, errs.String(), out.String())
+	}
+	if _, err := os.Lstat(kept); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the kept run's directory is still there: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(owned.Dir(), "state.json")); err != nil {
+		t.Errorf("the owned run's record was removed: %v", err)
+	}
+	for _, want := range []string{
+		"removed container 0123456789ab (calm_clone, step 6), whose workshop pid",
+		"its writable layer, its record " + kept,
+		"left container ba9876543210 (busy_box, step 6): in use by workshop pid " + strconv.Itoa(os.Getpid()),
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("clean said:\n%s\nwant a line with %q", out.String(), want)
+		}
+	}
+}
+
+// A container directory with no record is removed once it is old, never
+// while it may be a run writing its record.
+func TestUnrecordedDirs(t *testing.T) {
+	dir := t.TempDir()
+	old := filepath.Join(state.ContainersDir(dir), "aaaaaaaaaaaa")
+	young := filepath.Join(state.ContainersDir(dir), "bbbbbbbbbbbb")
+	os.MkdirAll(filepath.Join(old, "upper"), 0o755)
+	os.MkdirAll(young, 0o755)
+	past := time.Now().Add(-2 * staleAge)
+	os.Chtimes(old, past, past)
+
+	var out bytes.Buffer
+	c := &cleaner{n: sys.Discard(), out: &out, errOut: &out, state: dir}
+	c.unrecordedDirs(map[string]bool{})
+	if _, err := os.Lstat(old); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("an old directory with no record is still there:\n%s", out.String())
+	}
+	if _, err := os.Stat(young); err != nil {
+		t.Errorf("a directory made just now was removed: %v", err)
+	}
+}
+
+func writeRecord(t *testing.T, stateDir string, r *state.Run) string {
+	t.Helper()
+	dir := filepath.Join(state.ContainersDir(stateDir), r.ID)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(r)
+	if err := os.WriteFile(filepath.Join(dir, "state.json"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
