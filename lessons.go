@@ -83,7 +83,7 @@ func Subsection(n int, title string) (string, error) {
 }
 
 // Commands returns every command a lesson shows: the lines of fenced code
-// blocks that start with "$ " (or "# " for a root prompt), without the prompt.
+// blocks that start with "$ ", without the prompt.
 // A test runs each of them, so the lessons cannot drift from the code.
 func Commands(markdown string) []string {
 	var cmds []string

@@ -40,11 +40,13 @@ func checkStep5(o Options) (*Report, error) {
 			"every entry in dockercontainer.tar sits under %s/, so unpacking gives container-root/%s/bin/bash and chroot finds no /bin/bash", top, top)
 		return r, nil
 	}
+	// bin/bash, or usr/bin/bash where bin is a symlink to usr/bin (a
+	// merged-/usr root, as step 2 makes on Debian 12).
 	shell := ""
-	for _, want := range []string{"bin/bash", "bin/sh"} {
+	for _, want := range []string{"bash", "sh"} {
 		for _, n := range names {
-			if cleanName(n) == want {
-				shell = "/" + want
+			if c := cleanName(n); c == "bin/"+want || c == "usr/bin/"+want {
+				shell = "/bin/" + want
 				break
 			}
 		}
@@ -53,7 +55,7 @@ func checkStep5(o Options) (*Report, error) {
 		}
 	}
 	if shell == "" {
-		r.missing("pack the root you populated in step 2: it has /bin/bash", "dockercontainer.tar has no bin/bash (nor bin/sh) at its top")
+		r.missing("pack the root you populated in step 2: it has /bin/bash", "dockercontainer.tar has no bin/bash (nor bin/sh, nor under usr/) at its top")
 		return r, nil
 	}
 	r.ok("its entries are relative to the root, with %s", shell)

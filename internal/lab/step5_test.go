@@ -36,3 +36,17 @@ func TestLab5ByHand(t *testing.T) {
 		t.Fatalf("the exercise is done, but the check says\n%s", findingsText(r))
 	}
 }
+
+// TestLab5MergedUsr packs a merged-/usr root, as step 2 makes on Debian 12
+// (bin -> usr/bin): the shell's entry is usr/bin/bash, and the check must
+// still find it.
+func TestLab5MergedUsr(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir := t.TempDir()
+	populateBash(t, dir)
+	sh(t, dir, "mkdir -p my-new-root/usr && mv my-new-root/bin my-new-root/usr/bin && ln -s usr/bin my-new-root/bin")
+	sh(t, dir, "tar -C my-new-root -cf dockercontainer.tar . && mkdir container-root && tar xf dockercontainer.tar -C container-root/")
+	if r, _ := Check(5, Options{Dir: dir}); !r.Done() {
+		t.Fatalf("a merged-/usr root packed right, but the check says\n%s", findingsText(r))
+	}
+}
