@@ -37,6 +37,12 @@ type Config struct {
 	// Init puts a tiny init as PID 1 that runs the command as its child,
 	// reaps zombies and forwards signals (docker run --init).
 	Init bool
+	// CgroupDir, when set, is a cgroup v2 directory the child is born in:
+	// clone3 with CLONE_INTO_CGROUP puts it there atomically, so it never
+	// has to be moved in by a write to cgroup.procs (a migration, which
+	// waits for an RCU grace period). Step 4 and 6 use it on cgroup v2; v1
+	// has no such flag.
+	CgroupDir string
 	// PivotRoot swaps the root mount with pivot_root(2) and detaches the old
 	// one, instead of chroot (step 6). It needs the mount namespace.
 	PivotRoot bool

@@ -121,6 +121,16 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		attr.Ctty = int(f.Fd())
 		tty = int(f.Fd())
 	}
+	if cfg.CgroupDir != "" {
+		fd, err := n.Because("a handle on the cgroup the child is to be born in (CLONE_INTO_CGROUP)").
+			Openat(cfg.CgroupDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("open the container's cgroup: %w", err)
+		}
+		defer n.CloseFd(fd)
+		attr.UseCgroupFD = true
+		attr.CgroupFD = fd
+	}
 	child.Cmd.SysProcAttr = attr
 	child.Cmd.Stdin, child.Cmd.Stdout, child.Cmd.Stderr = cfg.Stdin, cfg.Stdout, cfg.Stderr
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/ids"
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
 	"github.com/workshop-dev/workshop/internal/units"
@@ -49,27 +50,51 @@ type Outcome struct {
 // it run, and removes the cgroup however it ends: success, OOM kill,
 // --timeout, SIGINT or SIGTERM to workshop, the command killed by a signal.
 func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
-	// Start leaves the child waiting on its pipe: nothing of the command
-	// runs before Release, so the limits hold from its first instruction.
-	c, err := namespaces.Start(n, r.Container)
+	cfg := r.Container
+	if cfg.ID == "" {
+		cfg.ID = ids.New()
+	}
+	mode, err := Detect()
 	if err != nil {
 		return Outcome{}, err
 	}
-	cg, err := New(n, c.ID(), r.Limits)
+	// On cgroup v2 the group is made first and the child is born in it
+	// (clone3 with CLONE_INTO_CGROUP); on v1 the child is moved in after
+	// the clone, by a write to cgroup.procs. Either way Start leaves the
+	// child waiting on its pipe: nothing of the command runs before
+	// Release, so the limits hold from its first instruction.
+	var cg *Cgroup
+	if mode == V2 {
+		if cg, err = r.newCgroup(n, cfg.ID); err != nil {
+			return Outcome{}, err
+		}
+		cfg.CgroupDir, _ = cg.Dir("memory")
+	}
+	c, err := namespaces.Start(n, cfg)
 	if err != nil {
-		abort(c)
+		if cg != nil {
+			cg.Remove()
+		}
 		return Outcome{}, err
 	}
 	if r.Record != nil {
-		r.Record.Pid, r.Record.Cgroups = c.Pid(), cg.Paths()
+		r.Record.Pid = c.Pid()
 		r.Record.Save()
 	}
-	if err := cg.Add(c.Pid()); err != nil {
-		abort(c)
-		cg.Remove()
-		return Outcome{}, err
+	if cg != nil {
+		n.Note("pid %d was born in %s (CLONE_INTO_CGROUP): the limits hold from its first instruction, and no cgroup.procs write was needed", c.Pid(), strings.Join(cg.Paths(), ", "))
+	} else {
+		if cg, err = r.newCgroup(n, cfg.ID); err != nil {
+			abort(c)
+			return Outcome{}, err
+		}
+		if err := cg.Add(c.Pid()); err != nil {
+			abort(c)
+			cg.Remove()
+			return Outcome{}, err
+		}
+		n.Note("pid %d is in %s before its command runs: the limits hold from its first instruction", c.Pid(), strings.Join(cg.Paths(), ", "))
 	}
-	n.Note("pid %d is in %s before its command runs: the limits hold from its first instruction", c.Pid(), strings.Join(cg.Paths(), ", "))
 	if err := c.Release(); err != nil {
 		abort(c)
 		cg.Remove()
@@ -100,6 +125,20 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 		return out, werr
 	}
 	return out, nil
+}
+
+// newCgroup makes the container's group with the limits and records it, so
+// that `workshop clean` finds it if workshop is killed from here on.
+func (r *Contained) newCgroup(n *sys.Narrator, id string) (*Cgroup, error) {
+	cg, err := New(n, id, r.Limits)
+	if err != nil {
+		return nil, err
+	}
+	if r.Record != nil {
+		r.Record.Cgroups = cg.Paths()
+		r.Record.Save()
+	}
+	return cg, nil
 }
 
 // abort kills a container that never got to run and collects it.
