@@ -116,9 +116,10 @@ func (c *Cgroup) mkdirGroup(parent string, setup func(parent string) error) (str
 		}
 		if setup != nil {
 			if err = setup(parent); err != nil {
-				// ENOENT: the parent was removed under us (and maybe
-				// made again by another container): start again.
-				if errors.Is(err, unix.ENOENT) || !exists(parent) {
+				// The parent was removed under us (ENOENT once it is
+				// gone, ENODEV while the kernel is still destroying it),
+				// and maybe made again by another container: start again.
+				if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENODEV) || !exists(parent) {
 					continue
 				}
 				return "", err
