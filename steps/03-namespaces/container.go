@@ -149,6 +149,11 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		HostPid:   os.Getpid(),
 	}
 	if err := child.Start(n, s); err != nil {
+		// EPERM, EINVAL, ENOSPC, EUSERS: the kernel would not make one of
+		// the namespaces (user namespaces switched off, a limit reached).
+		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EUSERS) {
+			return nil, fmt.Errorf("the kernel refused to make the namespaces %s: %w; run 'workshop doctor' to see which this machine supports", strings.Join(flagNames(flags), ","), err)
+		}
 		return nil, err
 	}
 	c := &Container{n: n, id: id, child: child, tty: tty}
