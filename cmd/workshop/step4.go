@@ -264,7 +264,7 @@ func (r *step4Run) run() error {
 		if out.Stats.Mode == cgroups.V2 {
 			files = "v2"
 		}
-		n.Note("what the cgroup saw, read from its %s files before removing it:", files)
+		n.Note("what the cgroup saw, read from its %s files just before it was removed:", files)
 		out.Stats.Print(n.Writer())
 	}
 	// The fork bomb ends by its timeout: that is the demo going as the
