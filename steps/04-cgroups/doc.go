@@ -27,7 +27,7 @@
 //	no swap        memory.memsw.limit_in_bytes         memory.swap.max
 //	CPU share      cpu.cfs_period_us, cpu.cfs_quota_us cpu.max ("quota period")
 //	processes      pids.max                            pids.max
-//	join           cgroup.procs (in every hierarchy)   cgroup.procs
+//	join           cgroup.procs (in every hierarchy)   cgroup.procs, or born in it (clone3 CLONE_INTO_CGROUP)
 //	kill all       freezer.state FROZEN, kill, THAWED  cgroup.kill
 //
 // Every container's group sits under a parent named workshop with an
