@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -110,7 +109,7 @@ func newKillCmd() *cobra.Command {
 			// The pid in the record is the container's first process while
 			// its workshop lives; check it is still that process's child, so
 			// a reused pid is never signalled.
-			if ppid(r.Pid) != r.WorkshopPid {
+			if state.ParentPid(r.Pid) != r.WorkshopPid {
 				return exit.Errorf(exit.ToolFailed, "container %s has ended", r.ID)
 			}
 			// From the host, the container's PID 1 is an ordinary pid: a
@@ -144,25 +143,6 @@ func parseSignal(s string) (unix.Signal, error) {
 		}
 	}
 	return 0, usageError("--signal %s: not a signal; give a name such as TERM or KILL, or a number", s)
-}
-
-// ppid is the parent pid of pid, or 0.
-func ppid(pid int) int {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 2 {
-		return 0
-	}
-	p, _ := strconv.Atoi(f[1])
-	return p
 }
 
 func newDiffCmd() *cobra.Command {

@@ -147,20 +147,33 @@ func (r *Run) Owned() bool {
 
 // startTime is field 22 of /proc/PID/stat (clock ticks after boot), or 0.
 func startTime(pid int) uint64 {
+	v, _ := strconv.ParseUint(statField(pid, 22), 10, 64)
+	return v
+}
+
+// ParentPid is the parent of pid (field 4 of /proc/PID/stat), or 0.
+func ParentPid(pid int) int {
+	v, _ := strconv.Atoi(statField(pid, 4))
+	return v
+}
+
+// statField is field n (counted from 1, as proc(5) does) of /proc/PID/stat,
+// or "".
+func statField(pid, n int) string {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0
+		return ""
 	}
-	// The command name (field 2) may hold spaces; fields count after its ')'.
+	// The command name (field 2) may hold spaces and parentheses: the
+	// fields after it are counted from its last ')'.
 	s := string(data)
 	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
+	if i < 0 || n < 3 {
+		return ""
 	}
 	fields := strings.Fields(s[i+1:])
-	if len(fields) < 20 {
-		return 0
+	if len(fields) < n-2 {
+		return ""
 	}
-	v, _ := strconv.ParseUint(fields[19], 10, 64)
-	return v
+	return fields[n-3]
 }

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"os"
 	"testing"
 	"time"
 )
@@ -39,5 +40,14 @@ func TestRecordListLoadForget(t *testing.T) {
 	}
 	if runs, _ := List(dir); len(runs) != 1 {
 		t.Errorf("after Forget, List has %d runs, want 1", len(runs))
+	}
+}
+
+func TestParentPid(t *testing.T) {
+	if got, want := ParentPid(os.Getpid()), os.Getppid(); got != want {
+		t.Errorf("ParentPid(self) = %d, want %d", got, want)
+	}
+	if got := ParentPid(1 << 22); got != 0 {
+		t.Errorf("ParentPid(no such pid) = %d, want 0", got)
 	}
 }
