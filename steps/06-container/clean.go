@@ -191,12 +191,12 @@ func (c *cleaner) run(r *state.Run) {
 		// Its processes die with workshop (PR_SET_PDEATHSIG), but without a
 		// PID namespace their children do not.
 		if pids, _ := cg.Procs(); len(pids) > 0 {
-			c.n.Note("%d process(es) of %s are still in its cgroup: killing them", len(pids), what)
+			c.n.Note("%s of %s still in its cgroup: killing them", plural(len(pids), "process"), what)
 			if err := cg.Kill(); err != nil {
 				c.fail(what, fmt.Errorf("kill the processes in its cgroup: %w", err))
 				return
 			}
-			did = append(did, fmt.Sprintf("killed %d process(es)", len(pids)))
+			did = append(did, "killed "+plural(len(pids), "process"))
 		}
 	}
 
@@ -208,7 +208,7 @@ func (c *cleaner) run(r *state.Run) {
 	}
 	count := 0
 	for _, d := range dirs {
-		k, err := c.unmountUnder(d, nil)
+		k, err := c.unmountUnder(d, nil, nil)
 		count += k
 		if err != nil {
 			c.fail(what, err)
@@ -258,8 +258,9 @@ func (c *cleaner) run(r *state.Run) {
 }
 
 // unmountUnder detaches every mount at dir or below it, innermost first,
-// except those skip says to keep. It returns how many it detached.
-func (c *cleaner) unmountUnder(dir string, skip func(mountEntry) bool) (int, error) {
+// except those skip says to keep, and calls detached (if not nil) after
+// each. It returns how many it detached.
+func (c *cleaner) unmountUnder(dir string, skip func(mountEntry) bool, detached func(mountEntry)) (int, error) {
 	done := 0
 	// Detaching a mount can reveal another that was stacked under it, or
 	// one that propagation brought in: read the table again until nothing
@@ -287,8 +288,12 @@ func (c *cleaner) unmountUnder(dir string, skip func(mountEntry) bool) (int, err
 			case err == nil:
 				done++
 				progress = true
+				if detached != nil {
+					detached(m)
+				}
 			case errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOENT):
-				// no longer a mount point: gone with another
+				// No longer a mount point, or hidden under one stacked on
+				// top: detached with its parent, or in the next round.
 			default:
 				return done, fmt.Errorf("unmount %s (%s): %w", m.Point, m.FSType, err)
 			}
@@ -318,23 +323,11 @@ func (c *cleaner) leftoverMounts() {
 	}
 	for _, a := range areas {
 		dir := filepath.Join(c.state, a)
-		all, err := readMounts()
+		_, err := c.unmountUnder(dir, c.inUse, func(m mountEntry) {
+			c.removed("the mount %s (%s, left over)", m.Point, m.FSType)
+		})
 		if err != nil {
 			c.fail("the mounts under "+dir, err)
-			return
-		}
-		for _, m := range mountsUnder(all, dir) {
-			if c.inUse(m) {
-				continue
-			}
-			err := c.n.Because("a mount left by a workshop that did not end cleanly").Unmount(m.Point, unix.MNT_DETACH)
-			switch {
-			case err == nil:
-				c.removed("the mount %s (%s, left over)", m.Point, m.FSType)
-			case errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOENT):
-			default:
-				c.fail("the mount "+m.Point, err)
-			}
 		}
 	}
 }
@@ -413,21 +406,24 @@ func (c *cleaner) orphanCgroups(recorded map[string]bool) {
 		}
 		age := youngest(cg.Paths())
 		if age < orphanAge {
-			c.left(what, fmt.Sprintf("empty, but made %s ago: a container may be starting in it", age.Round(time.Second)))
+			c.left(what, fmt.Sprintf("empty, but its directory's time is only %s ago: a container may be starting in it (run clean again in a minute)", age.Round(time.Second)))
 			continue
 		}
 		if err := cg.With(c.n).Remove(); err != nil {
 			c.fail(what, err)
 			continue
 		}
-		c.removed("%s (empty for %s, recorded by no container here)", what, age.Round(time.Second))
+		c.removed("%s (empty, its directory's time %s ago, recorded by no container here)", what, age.Round(time.Second))
 	}
 	c.emptyParents()
 }
 
-// youngest is the age of the youngest of dirs: a cgroup directory's
-// modification time is when the kernel made it (its files are never added
-// or removed afterwards).
+// youngest is the age of the youngest of dirs by their modification time.
+// A cgroup directory's time is when the kernel made it, or later: cgroupfs
+// sets it when the directory's inode is first looked up after the mkdir,
+// and again when a group is made or removed inside it (once its times were
+// ever set). So a group is never taken for older than it is; an old one
+// may look young for a minute.
 func youngest(dirs []string) time.Duration {
 	age := time.Duration(1<<63 - 1)
 	for _, d := range dirs {
@@ -443,8 +439,10 @@ func youngest(dirs []string) time.Duration {
 }
 
 // emptyParents removes the workshop/ parent groups that hold no group any
-// more, as a run's own cgroup removal does. A container being made at the
-// same moment remakes its parent (steps/04-cgroups retries).
+// more, as a run's own cgroup removal does, once no group was made or
+// removed in them for orphanAge (the kernel updates a directory's
+// modification time when a group is made or removed in it): a container
+// being made at this moment may have just made its parent.
 func (c *cleaner) emptyParents() {
 	patterns := []string{filepath.Join(cgroups.Root, cgroups.Parent), filepath.Join(cgroups.Root, "*", cgroups.Parent)}
 	seen := map[string]bool{}
@@ -456,7 +454,7 @@ func (c *cleaner) emptyParents() {
 				continue
 			}
 			seen[real] = true
-			if hasSubdir(real) {
+			if hasSubdir(real) || youngest([]string{real}) < orphanAge {
 				continue
 			}
 			if b, err := os.ReadFile(filepath.Join(real, "cgroup.procs")); err != nil || len(strings.TrimSpace(string(b))) > 0 {

@@ -1,0 +1,691 @@
+package container
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/workshop-dev/workshop/internal/state"
+	"github.com/workshop-dev/workshop/internal/sys"
+	"github.com/workshop-dev/workshop/internal/testbin"
+	cgroups "github.com/workshop-dev/workshop/steps/04-cgroups"
+	"golang.org/x/sys/unix"
+)
+
+// The crash tests of `workshop clean`: a workshop process killed with
+// SIGKILL in the middle of a run cannot undo what it made; clean must. Each
+// test has its own state directory and, however it ends, removes what it
+// made: the mounts under that directory, the cgroups of the containers
+// recorded there, the processes it started.
+
+// cleanState makes a state directory for a test, swept when the test ends.
+func cleanState(t *testing.T) string {
+	t.Helper()
+	testbin.NeedRoot(t)
+	dir := t.TempDir()
+	t.Cleanup(func() { sweepState(dir) })
+	return dir
+}
+
+// sweepState undoes what a failed test left under a state directory.
+func sweepState(dir string) {
+	if all, err := readMounts(); err == nil {
+		for _, m := range mountsUnder(all, dir) {
+			unix.Unmount(m.Point, unix.MNT_DETACH)
+		}
+	}
+	entries, _ := os.ReadDir(state.ContainersDir(dir))
+	for _, e := range entries {
+		if cg, err := cgroups.Open(e.Name()); err == nil {
+			cg.Kill()
+			cg.Remove()
+		}
+	}
+}
+
+// runClean runs `workshop clean ARGS…` on the state directory.
+func runClean(t *testing.T, stateDir string, args ...string) testbin.Result {
+	t.Helper()
+	return testbin.Run(t, "", append([]string{"--no-color", "--state-dir", stateDir, "clean"}, args...)...)
+}
+
+// bgWorkshop is a workshop process in the background, which the test kills.
+type bgWorkshop struct {
+	cmd    *exec.Cmd
+	stderr string // a file: a pipe would keep Wait waiting for the container
+}
+
+// startWorkshop starts workshop in the background, its output in files.
+func startWorkshop(t *testing.T, stateDir string, args ...string) *bgWorkshop {
+	t.Helper()
+	out := t.TempDir()
+	stdout, err := os.Create(filepath.Join(out, "stdout"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := os.Create(filepath.Join(out, "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(testbin.Bin(t), append([]string{"--no-color", "--state-dir", stateDir}, args...)...)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stdout.Close()
+	stderr.Close()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	return &bgWorkshop{cmd: cmd, stderr: stderr.Name()}
+}
+
+func (b *bgWorkshop) narration() string {
+	data, _ := os.ReadFile(b.stderr)
+	return string(data)
+}
+
+// sigkill kills the workshop process as `kill -9` does, and collects it.
+func (b *bgWorkshop) sigkill(t *testing.T) {
+	t.Helper()
+	if err := b.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatalf("SIGKILL workshop: %v", err)
+	}
+	b.cmd.Wait()
+	if ws, ok := b.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("workshop ended before it was killed: %v\n%s", b.cmd.ProcessState, b.narration())
+	}
+}
+
+// liveProcess is a pid with its start time, so that a pid reused by another
+// process is never taken for it.
+type liveProcess struct {
+	pid   int
+	start string
+}
+
+// procStat is the state (field 3) and start time (field 22) of a process.
+func procStat(pid int) (st, start string, ok bool) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "", "", false
+	}
+	s := string(data)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 20 {
+		return "", "", false
+	}
+	return f[0], f[19], true
+}
+
+func processOf(t *testing.T, pid int) liveProcess {
+	t.Helper()
+	_, start, ok := procStat(pid)
+	if !ok {
+		t.Fatalf("pid %d is not running", pid)
+	}
+	return liveProcess{pid, start}
+}
+
+// alive: not gone, not a zombie, not another process under a reused pid.
+func (p liveProcess) alive() bool {
+	st, start, ok := procStat(p.pid)
+	return ok && st != "Z" && start == p.start
+}
+
+func cmdline(pid int) string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return strings.ReplaceAll(strings.TrimRight(string(b), "\x00"), "\x00", " ")
+}
+
+// eventually polls cond until it holds; the deadline only keeps a broken
+// run from hanging the suite.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("still not so after 2 minutes: %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// runningRecord waits until the state directory records one run whose
+// container's first process has become the command, and returns it.
+func runningRecord(t *testing.T, stateDir, command string, b *bgWorkshop) *state.Run {
+	t.Helper()
+	var rec *state.Run
+	eventually(t, "a container running "+command+" is recorded in "+stateDir, func() bool {
+		if b.cmd.ProcessState != nil {
+			t.Fatalf("workshop ended early:\n%s", b.narration())
+		}
+		runs, _ := state.List(stateDir)
+		if len(runs) == 1 && runs[0].Pid != 0 && cmdline(runs[0].Pid) == command {
+			rec = runs[0]
+			return true
+		}
+		return false
+	})
+	return rec
+}
+
+// mountPoints lists the mount points at or under dir, read from
+// /proc/self/mountinfo independently of the code under test.
+func mountPoints(t *testing.T, dir string) []string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
+			found = append(found, f[4])
+		}
+	}
+	return found
+}
+
+// cgroupDirs lists the directories of cgroup id in every v1 hierarchy and
+// the v2 tree.
+func cgroupDirs(id string) []string {
+	var found []string
+	for _, pattern := range []string{"/sys/fs/cgroup/" + cgroups.Parent + "/" + id, "/sys/fs/cgroup/*/" + cgroups.Parent + "/" + id} {
+		m, _ := filepath.Glob(pattern)
+		found = append(found, m...)
+	}
+	return found
+}
+
+func pathExists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}
+
+// cleanedUp fails unless clean exited 0 having removed the container, and
+// nothing of it is left: no mount under the state directory, no cgroup
+// directory of its id, no process of it, no record.
+func cleanedUp(t *testing.T, stateDir string, r testbin.Result, rec *state.Run, procs ...liveProcess) {
+	t.Helper()
+	if r.Code != 0 || !strings.Contains(r.Stdout, "removed container "+rec.ID) {
+		t.Errorf("workshop clean = exit %d; want 0 and a line on container %s\nstdout:\n%s\nstderr:\n%s", r.Code, rec.ID, r.Stdout, r.Stderr)
+	}
+	if m := mountPoints(t, stateDir); len(m) > 0 {
+		t.Errorf("mounts left under the state directory: %q", m)
+	}
+	if d := cgroupDirs(rec.ID); len(d) > 0 {
+		t.Errorf("cgroup directories of %s left: %q", rec.ID, d)
+	}
+	for _, p := range procs {
+		if p.alive() {
+			t.Errorf("process %d (%s) of the container is still running", p.pid, cmdline(p.pid))
+		}
+	}
+	if pathExists(rec.Dir()) {
+		t.Errorf("the container's record %s is still there", rec.Dir())
+	}
+}
+
+// nothingToRemove fails unless a second clean finds nothing more here.
+func nothingToRemove(t *testing.T, stateDir string) {
+	t.Helper()
+	r := runClean(t, stateDir)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "nothing to remove") || strings.Contains(r.Stdout, "removed ") {
+		t.Errorf("a second workshop clean = exit %d; want 0 and 'nothing to remove'\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+}
+
+// SIGKILL a `workshop full run` while its container runs: its container
+// dies with it (PR_SET_PDEATHSIG), but its overlay mount, its cgroup and
+// its record stay, until `workshop clean`.
+func TestCleanAfterFullRunKilled(t *testing.T) {
+	dir := cleanState(t)
+	b := startWorkshop(t, dir, "full", "run", "--", "/bin/sleep", "300")
+	rec := runningRecord(t, dir, "/bin/sleep 300", b)
+	sleep := processOf(t, rec.Pid)
+	rootfs := filepath.Join(rec.Dir(), "rootfs")
+	if m := mountPoints(t, dir); len(m) != 1 || m[0] != rootfs {
+		t.Fatalf("mounts under the state directory while the container runs = %q, want the overlay on %s", m, rootfs)
+	}
+
+	b.sigkill(t)
+	eventually(t, "the container's sleep dies with its workshop (PR_SET_PDEATHSIG)", func() bool { return !sleep.alive() })
+	if m := mountPoints(t, dir); len(m) != 1 || m[0] != rootfs {
+		t.Errorf("after the SIGKILL, mounts = %q, want the overlay left on %s", m, rootfs)
+	}
+	if d := cgroupDirs(rec.ID); len(d) == 0 {
+		t.Errorf("after the SIGKILL, the container's cgroup is gone already: nothing to test")
+	}
+	if !pathExists(filepath.Join(rec.Dir(), "state.json")) || !pathExists(filepath.Join(rec.Dir(), "upper")) {
+		t.Errorf("after the SIGKILL, the record or the writable layer of %s is gone", rec.ID)
+	}
+
+	r := runClean(t, dir)
+	cleanedUp(t, dir, r, rec, sleep)
+	for _, want := range []string{`umount2("` + rootfs + `", MNT_DETACH) = 0`, `unlinkat(AT_FDCWD, "` + rec.Cgroups[0] + `", AT_REMOVEDIR) = 0`} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("the narration lacks %s:\n%s", want, r.Stderr)
+		}
+	}
+	nothingToRemove(t, dir)
+}
+
+// Without a PID namespace, killing the container's first process leaves
+// its children running: clean kills them through the cgroup.
+func TestCleanKillsWhatOutlivedTheContainer(t *testing.T) {
+	dir := cleanState(t)
+	b := startWorkshop(t, dir, "full", "run", "--ns", "mount,uts,ipc,net,user", "--",
+		"/bin/sh", "-c", "sleep 300 & exec sleep 301")
+	rec := runningRecord(t, dir, "sleep 301", b)
+	first := processOf(t, rec.Pid)
+	cg, err := cgroups.Open(rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var child liveProcess
+	eventually(t, "the background sleep is in the container's cgroup", func() bool {
+		pids, _ := cg.Procs()
+		for _, p := range pids {
+			if p != rec.Pid && cmdline(p) == "sleep 300" {
+				child = processOf(t, p)
+				return true
+			}
+		}
+		return false
+	})
+	t.Cleanup(func() {
+		if child.alive() {
+			unix.Kill(child.pid, unix.SIGKILL)
+		}
+	})
+
+	b.sigkill(t)
+	eventually(t, "the container's first process dies with its workshop", func() bool { return !first.alive() })
+	if !child.alive() {
+		t.Fatalf("the background sleep died too: nothing is left for clean to kill")
+	}
+	r := runClean(t, dir)
+	cleanedUp(t, dir, r, rec, first, child)
+	if !strings.Contains(r.Stdout, "killed 1 process") || !strings.Contains(r.Stderr, fmt.Sprintf("kill(%d, SIGKILL) = 0", child.pid)) {
+		t.Errorf("clean does not say it killed pid %d:\nstdout:\n%s\nstderr:\n%s", child.pid, r.Stdout, r.Stderr)
+	}
+	nothingToRemove(t, dir)
+}
+
+// The same for step 4: its cgroup and its record stay after a SIGKILL.
+func TestCleanAfterStep4Killed(t *testing.T) {
+	dir := cleanState(t)
+	b := startWorkshop(t, dir, "step", "4", "--memory", "64M", "--", "/bin/sleep", "300")
+	rec := runningRecord(t, dir, "/bin/sleep 300", b)
+	sleep := processOf(t, rec.Pid)
+
+	b.sigkill(t)
+	eventually(t, "the container's sleep dies with its workshop (PR_SET_PDEATHSIG)", func() bool { return !sleep.alive() })
+	if d := cgroupDirs(rec.ID); len(d) == 0 {
+		t.Errorf("after the SIGKILL, the container's cgroup is gone already: nothing to test")
+	}
+	if !pathExists(filepath.Join(rec.Dir(), "state.json")) {
+		t.Errorf("after the SIGKILL, the record of %s is gone", rec.ID)
+	}
+	r := runClean(t, dir)
+	cleanedUp(t, dir, r, rec, sleep)
+	if !strings.Contains(r.Stdout, "removed "+filepath.Join(dir, "my-new-root")) || pathExists(filepath.Join(dir, "my-new-root")) {
+		t.Errorf("the root of step 4 is not removed:\n%s", r.Stdout)
+	}
+	nothingToRemove(t, dir)
+}
+
+// Step 3 records nothing: its container dies with workshop, its mounts with
+// the container's mount namespace, and clean finds nothing to do.
+func TestStep3KilledLeavesNothing(t *testing.T) {
+	dir := cleanState(t)
+	root := filepath.Join(t.TempDir(), "root")
+	b := startWorkshop(t, dir, "step", "3", "--root", root, "--", "/bin/sleep", "300")
+	var sleep liveProcess
+	eventually(t, "step 3's container runs /bin/sleep 300", func() bool {
+		if b.cmd.ProcessState != nil {
+			t.Fatalf("workshop ended early:\n%s", b.narration())
+		}
+		for _, p := range childrenOf(b.cmd.Process.Pid) {
+			if cmdline(p) == "/bin/sleep 300" {
+				sleep = processOf(t, p)
+				return true
+			}
+		}
+		return false
+	})
+	b.sigkill(t)
+	eventually(t, "step 3's sleep dies with its workshop (PR_SET_PDEATHSIG)", func() bool { return !sleep.alive() })
+	if m := mountPoints(t, root); len(m) > 0 {
+		t.Errorf("mounts of the container are visible on the host: %q", m)
+	}
+	r := runClean(t, dir)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "nothing to remove") || strings.Contains(r.Stdout, "removed ") {
+		t.Errorf("workshop clean after step 3 = exit %d; want 0 and nothing to remove\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+}
+
+// childrenOf lists the children of every thread of pid.
+func childrenOf(pid int) []int {
+	var kids []int
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	for _, f := range tasks {
+		b, _ := os.ReadFile(f)
+		for _, s := range strings.Fields(string(b)) {
+			if k, err := strconv.Atoi(s); err == nil {
+				kids = append(kids, k)
+			}
+		}
+	}
+	return kids
+}
+
+// A container whose workshop process lives is left as it is, its image
+// store too, even with --images.
+func TestCleanLeavesARunningContainer(t *testing.T) {
+	dir := cleanState(t)
+	b := startWorkshop(t, dir, "full", "run", "--", "/bin/sleep", "300")
+	rec := runningRecord(t, dir, "/bin/sleep 300", b)
+	sleep := processOf(t, rec.Pid)
+
+	r := runClean(t, dir, "--images")
+	want := fmt.Sprintf("left container %s (%s, step 6): in use by workshop pid %d", rec.ID, rec.Name, b.cmd.Process.Pid)
+	if r.Code != 0 || !strings.Contains(r.Stdout, want) || !strings.Contains(r.Stdout, "runs from one of its images") {
+		t.Errorf("workshop clean --images = exit %d; want 0, %q and the image store left\nstdout:\n%s\nstderr:\n%s", r.Code, want, r.Stdout, r.Stderr)
+	}
+	if !sleep.alive() {
+		t.Errorf("clean killed the running container's sleep")
+	}
+	if m := mountPoints(t, dir); len(m) != 1 {
+		t.Errorf("mounts under the state directory = %q, want the running container's overlay", m)
+	}
+	if d := cgroupDirs(rec.ID); len(d) == 0 {
+		t.Errorf("clean removed the running container's cgroup")
+	}
+	if !pathExists(filepath.Join(rec.Dir(), "state.json")) || !pathExists(rec.Lower) {
+		t.Errorf("clean removed the running container's record or its image")
+	}
+
+	// The container ends (its sleep killed); workshop undoes its run itself.
+	unix.Kill(sleep.pid, unix.SIGKILL)
+	b.cmd.Wait()
+	if code := b.cmd.ProcessState.ExitCode(); code != 137 {
+		t.Errorf("workshop full run after its sleep was killed = exit %d, want 137\n%s", code, b.narration())
+	}
+	if pathExists(rec.Dir()) || len(cgroupDirs(rec.ID)) > 0 || len(mountPoints(t, dir)) > 0 {
+		t.Errorf("the run did not undo itself when it ended")
+	}
+}
+
+// Images stay unless --images; what an addition killed halfway left goes,
+// but not while another workshop command holds the store's lock.
+func TestCleanImages(t *testing.T) {
+	dir := cleanState(t)
+	if r := testbin.Run(t, "", "--quiet", "--state-dir", dir, "full", "run", "--", "/bin/true"); r.Code != 0 {
+		t.Fatalf("workshop full run = %d:\n%s", r.Code, r.Stderr)
+	}
+	images := filepath.Join(dir, "images")
+	ids, _ := filepath.Glob(filepath.Join(images, strings.Repeat("[0-9a-f]", 64)))
+	if len(ids) != 1 {
+		t.Fatalf("the store holds %q, want the base image", ids)
+	}
+	stale := []string{
+		filepath.Join(images, ".new-0a1b2c3d4e5f"),
+		filepath.Join(images, "index.json.tmp"),
+		filepath.Join(ids[0], ".rootfs.unpack-0a1b2c3d4e5f"),
+	}
+	makeStale := func() {
+		os.MkdirAll(filepath.Join(stale[0], "rootfs", "bin"), 0o755)
+		os.WriteFile(filepath.Join(stale[0], "rootfs.tar"), []byte("half a tar"), 0o644)
+		os.WriteFile(stale[1], []byte("{"), 0o644)
+		os.MkdirAll(filepath.Join(stale[2], "etc"), 0o700)
+	}
+
+	// Another workshop command holds the lock: nothing in the store is stale.
+	makeStale()
+	lock, err := os.Open(filepath.Join(images, "lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_SH); err != nil {
+		t.Fatal(err)
+	}
+	r := runClean(t, dir)
+	lock.Close()
+	if r.Code != 0 || !strings.Contains(r.Stdout, "in use by another workshop command") {
+		t.Errorf("workshop clean while the store is locked = exit %d; want 0 and the store left\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	for _, p := range stale {
+		if !pathExists(p) {
+			t.Errorf("%s was removed while the store's lock was held", p)
+		}
+	}
+
+	r = runClean(t, dir)
+	if r.Code != 0 {
+		t.Errorf("workshop clean = exit %d\n%s", r.Code, r.Stderr)
+	}
+	for _, p := range stale {
+		if pathExists(p) || !strings.Contains(r.Stdout, "removed "+p+" (left by an image addition") {
+			t.Errorf("%s: not removed, or not said so:\n%s", p, r.Stdout)
+		}
+	}
+	if !pathExists(ids[0]) {
+		t.Fatalf("clean without --images removed the image %s", ids[0])
+	}
+	if r := testbin.Run(t, "", "--state-dir", dir, "image", "ls"); r.Code != 0 || !strings.Contains(r.Stdout, "base") {
+		t.Errorf("workshop image ls after clean = %d:\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	nothingToRemove(t, dir)
+
+	r = runClean(t, dir, "--images")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "removed the image store "+images+", with 1 image (--images)") || pathExists(images) {
+		t.Errorf("workshop clean --images = exit %d, store there: %v\nstdout:\n%s\nstderr:\n%s", r.Code, pathExists(images), r.Stdout, r.Stderr)
+	}
+	nothingToRemove(t, dir)
+}
+
+// A root a process still works in is left, and said so; a mount left under
+// a root is detached first (innermost first, a path with a space in it),
+// and then the root goes.
+func TestCleanRootsInUseAndLeftoverMounts(t *testing.T) {
+	dir := cleanState(t)
+	root := filepath.Join(dir, "my-new-root")
+	os.MkdirAll(filepath.Join(root, "bin"), 0o755)
+	os.WriteFile(filepath.Join(root, "bin", "sh"), []byte("not really"), 0o755)
+	sleep := exec.Command("/bin/sleep", "300")
+	sleep.Dir = root
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sleep.Process.Kill(); sleep.Wait() })
+
+	// step5/container root/proc: a tmpfs, one inside it, and one stacked on
+	// top, which hides the inner one.
+	proc := filepath.Join(dir, "step5", "container root", "proc")
+	os.MkdirAll(proc, 0o755)
+	mount := func(at string) {
+		t.Helper()
+		if err := unix.Mount("cleantest", at, "tmpfs", 0, "size=64k"); err != nil {
+			t.Fatalf("mount a tmpfs on %s: %v", at, err)
+		}
+	}
+	mount(proc)
+	os.Mkdir(filepath.Join(proc, "inner"), 0o755)
+	mount(filepath.Join(proc, "inner"))
+	mount(proc)
+	os.WriteFile(filepath.Join(dir, "step5", "dockercontainer.tar"), []byte("a tar"), 0o644)
+	if m := mountPoints(t, dir); len(m) != 3 {
+		t.Fatalf("mounts under the state directory = %q, want the three tmpfs", m)
+	}
+
+	r := runClean(t, dir)
+	if r.Code != 0 {
+		t.Errorf("workshop clean = exit %d\n%s", r.Code, r.Stderr)
+	}
+	if m := mountPoints(t, dir); len(m) > 0 {
+		t.Errorf("mounts left: %q", m)
+	}
+	for _, want := range []string{
+		"removed the mount " + proc + " (tmpfs, left over)",
+		"removed " + filepath.Join(dir, "step5") + " (step 5's",
+		fmt.Sprintf("left %s (the root of steps 2 to 4): in use by pid %d (sleep)", root, sleep.Process.Pid),
+	} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("clean said:\n%s\nwant a line with %q", r.Stdout, want)
+		}
+	}
+	if pathExists(filepath.Join(dir, "step5")) || !pathExists(filepath.Join(root, "bin", "sh")) {
+		t.Errorf("step5 there: %v (want gone); my-new-root there: %v (want kept)", pathExists(filepath.Join(dir, "step5")), pathExists(root))
+	}
+
+	sleep.Process.Kill()
+	sleep.Wait()
+	r = runClean(t, dir)
+	if r.Code != 0 || pathExists(root) || !strings.Contains(r.Stdout, "removed "+root+" (the root of steps 2 to 4)") {
+		t.Errorf("workshop clean once nothing runs in the root = exit %d, root there: %v\n%s%s", r.Code, pathExists(root), r.Stdout, r.Stderr)
+	}
+	nothingToRemove(t, dir)
+}
+
+// A cgroup under workshop/ that no run of this state directory records is
+// removed only if it is empty and older than a minute; processes in one
+// are never killed.
+func TestCleanOrphanCgroups(t *testing.T) {
+	dir := cleanState(t)
+	newGroup := func(what string) *cgroups.Cgroup {
+		t.Helper()
+		var b [4]byte
+		rand.Read(b[:])
+		cg, err := cgroups.New(sys.Discard(), "cleantest-"+what+"-"+hex.EncodeToString(b[:]), cgroups.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cg.Remove() })
+		return cg
+	}
+	backdate := func(cg *cgroups.Cgroup) {
+		t.Helper()
+		past := time.Now().Add(-2 * orphanAge)
+		for _, p := range cg.Paths() {
+			if err := os.Chtimes(p, past, past); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	old, young, busy := newGroup("old"), newGroup("young"), newGroup("busy")
+	backdate(old)
+	backdate(busy)
+	sleep := exec.Command("/bin/sleep", "300")
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sleep.Process.Kill(); sleep.Wait() })
+	if err := busy.Add(sleep.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	backdate(busy)
+	p := processOf(t, sleep.Process.Pid)
+
+	r := runClean(t, dir)
+	if r.Code != 0 {
+		t.Errorf("workshop clean = exit %d\n%s", r.Code, r.Stderr)
+	}
+	for _, want := range []string{
+		"removed cgroup workshop/" + old.ID() + " (empty, its directory's time ",
+		"left cgroup workshop/" + young.ID() + ": empty, but its directory's time is only ",
+		"left cgroup workshop/" + busy.ID() + ": 1 process in it",
+	} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("clean said:\n%s\nwant a line with %q", r.Stdout, want)
+		}
+	}
+	if d := cgroupDirs(old.ID()); len(d) > 0 {
+		t.Errorf("the old empty group is still there: %q", d)
+	}
+	if len(cgroupDirs(young.ID())) == 0 || len(cgroupDirs(busy.ID())) == 0 {
+		t.Errorf("clean removed a young or a busy group")
+	}
+	if !p.alive() {
+		t.Errorf("clean killed a process of a cgroup no run here records")
+	}
+}
+
+// Clean needs root, and says so in one sentence.
+func TestCleanNeedsRoot(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir, err := os.MkdirTemp("", "workshop-nobody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	// The test binary's own temp dir is private to root: copy it out.
+	bin := filepath.Join(dir, "workshop")
+	src, err := os.Open(testbin.Bin(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := os.OpenFile(bin, os.O_CREATE|os.O_WRONLY, 0o755)
+	if err == nil {
+		_, err = io.Copy(dst, src)
+		dst.Close()
+	}
+	src.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--state-dir", filepath.Join(dir, "state"), "clean")
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 125 {
+		t.Fatalf("workshop clean as nobody = %v, want exit 125\n%s", err, errb.String())
+	}
+	if want := "workshop: clean needs root: run it with sudo"; !strings.HasPrefix(errb.String(), want) ||
+		strings.Count(errb.String(), "\n") != 1 || out.Len() != 0 {
+		t.Errorf("workshop clean as nobody said:\nstdout: %q\nstderr: %q\nwant one sentence starting %q", out.String(), errb.String(), want)
+	}
+}
+
+// On a state directory with nothing in it, or none at all, clean finds
+// nothing to remove, and makes nothing either.
+func TestCleanNothingThere(t *testing.T) {
+	empty := cleanState(t)
+	r := runClean(t, empty)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "nothing to remove in "+empty+"\n") {
+		t.Errorf("workshop clean of an empty state directory = exit %d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	missing := filepath.Join(empty, "not", "there")
+	r = runClean(t, missing)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "nothing to remove: "+missing+" does not exist\n") {
+		t.Errorf("workshop clean of a missing state directory = exit %d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if pathExists(filepath.Join(empty, "not")) {
+		t.Errorf("clean made the state directory it was given")
+	}
+	if r := runClean(t, empty, "extra"); r.Code != 125 || !strings.Contains(r.Stderr, "clean takes no arguments") {
+		t.Errorf("workshop clean extra = exit %d, stderr %q; want 125 and a sentence", r.Code, r.Stderr)
+	}
+}
