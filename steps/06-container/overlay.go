@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/workshop-dev/workshop/internal/sys"
 	"golang.org/x/sys/unix"
@@ -69,7 +70,10 @@ func (l *Layer) Unmount(n *sys.Narrator) error {
 }
 
 // copyTree copies a directory tree, keeping modes, owners and symlinks: the
-// fallback where overlayfs is missing.
+// fallback where overlayfs is missing. The copy must be the image as the
+// container would see it through an overlay: the owner first, then the
+// mode (chown clears setuid and setgid), with its special bits (the sticky
+// /tmp, a setuid program) and unnarrowed by the umask.
 func copyTree(src, dst string) error {
 	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -81,10 +85,9 @@ func copyTree(src, dst string) error {
 		if err != nil {
 			return err
 		}
-		st, _ := info.Sys().(*unix.Stat_t)
 		switch {
 		case d.IsDir():
-			if err := os.MkdirAll(target, info.Mode().Perm()); err != nil {
+			if err := os.MkdirAll(target, 0o700); err != nil {
 				return err
 			}
 		case info.Mode()&fs.ModeSymlink != 0:
@@ -96,26 +99,32 @@ func copyTree(src, dst string) error {
 				return err
 			}
 		case info.Mode().IsRegular():
-			if err := copyFile(path, target, info.Mode().Perm()); err != nil {
+			if err := copyFile(path, target); err != nil {
 				return err
 			}
 		default:
 			return nil // device nodes and sockets: /dev is made by the runtime
 		}
-		if st != nil {
-			return os.Lchown(target, int(st.Uid), int(st.Gid))
+		if st, ok := info.Sys().(*syscall.Stat_t); ok {
+			if err := os.Lchown(target, int(st.Uid), int(st.Gid)); err != nil {
+				return err
+			}
 		}
-		return nil
+		if info.Mode()&fs.ModeSymlink != 0 {
+			return nil // a link has no mode of its own
+		}
+		return os.Chmod(target, info.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky))
 	})
 }
 
-func copyFile(src, dst string, mode fs.FileMode) error {
+// copyFile copies a regular file's content; copyTree sets its owner and mode.
+func copyFile(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
@@ -123,8 +132,5 @@ func copyFile(src, dst string, mode fs.FileMode) error {
 		out.Close()
 		return err
 	}
-	if err := out.Close(); err != nil {
-		return err
-	}
-	return os.Chmod(dst, mode)
+	return out.Close()
 }

@@ -47,8 +47,11 @@ type Result struct {
 // it made however it ends: its overlay mount, its cgroup, its writable layer
 // (unless Keep) and its record.
 func Run(n *sys.Narrator, o Options) (Result, error) {
-	// Until the container is running, a Ctrl-C must not kill workshop
-	// half-way through making things: it is noted and acted on below.
+	// A Ctrl-C must never kill workshop half-way through making or
+	// removing things: SIGINT and SIGTERM stay caught here until the last
+	// deferred removal is done. Before the container starts, one is acted
+	// on below; once it runs, the container's own handlers (which get their
+	// copy of every signal too) pass it on or kill the cgroup.
 	interrupted := make(chan os.Signal, 1)
 	signal.Notify(interrupted, unix.SIGINT, unix.SIGTERM)
 	defer signal.Stop(interrupted)
@@ -98,7 +101,6 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 		return res, exit.Errorf(exit.SignalBase+int(s.(unix.Signal)), "interrupted by %s before the container started; nothing is left", unix.SignalName(s.(unix.Signal)))
 	default:
 	}
-	signal.Stop(interrupted) // from here, the container's own handling takes them
 
 	run := cgroups.Contained{
 		Container: namespaces.Config{

@@ -1,0 +1,110 @@
+package container_test
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// `workshop ps` from another process lists a running container; `workshop
+// kill` stops it; a second container may not take its name meanwhile.
+func TestPsAndKill(t *testing.T) {
+	h := newHost(t)
+	r := h.start("full", "run", "--name", "pstest", "--memory", "80M", "--", "/bin/sleep", "600")
+	rec := h.record(r)
+	r.stderr.waitFor(t, `execve("/bin/sleep", ["/bin/sleep", "600"], …) = 0`)
+
+	ps := h.run("ps")
+	if ps.Code != 0 {
+		t.Fatalf("ps = exit %d\n%s", ps.Code, ps.Stderr)
+	}
+	header := regexp.MustCompile(`(?m)^ID +NAME +IMAGE +PID +COMMAND +MEMORY +UP$`)
+	line := regexp.MustCompile(fmt.Sprintf(`(?m)^%s +pstest +base:latest +%d +/bin/sleep 600 +(\S+) +(\S+)$`, rec.ID, rec.Pid))
+	m := line.FindStringSubmatch(ps.Stdout)
+	if !header.MatchString(ps.Stdout) || m == nil {
+		t.Fatalf("ps =\n%s\nwant the header and a line for %s (pstest, base:latest, pid %d, /bin/sleep 600)", ps.Stdout, rec.ID, rec.Pid)
+	}
+	if !regexp.MustCompile(`^[0-9.]+[KMG]?$`).MatchString(m[1]) {
+		t.Errorf("ps: memory in use %q, want a size read from the cgroup", m[1])
+	}
+	if !regexp.MustCompile(`^([0-9]+m)?[0-9]+s$`).MatchString(m[2]) {
+		t.Errorf("ps: uptime %q, want a duration", m[2])
+	}
+
+	taken := h.full("--name", "pstest", "--", "/bin/true")
+	oneSentence(t, "a second container named pstest", taken, 125, `the name "pstest" is taken by running container `+rec.ID)
+
+	k := h.run("kill", "pstest")
+	if k.Code != 0 || !strings.Contains(k.Stdout, fmt.Sprintf("sent SIGKILL to container %s (pid %d)", rec.ID, rec.Pid)) {
+		t.Errorf("kill pstest = exit %d, stdout %q\n%s", k.Code, k.Stdout, k.Stderr)
+	}
+	if !strings.Contains(k.Stderr, fmt.Sprintf("kill(%d, SIGKILL) = 0", rec.Pid)) {
+		t.Errorf("kill does not narrate its kill(2):\n%s", k.Stderr)
+	}
+	res := r.wait()
+	if res.Code != 137 || !strings.Contains(res.Stderr, "killed by signal 9 (SIGKILL), not by a limit") {
+		t.Errorf("the killed run = exit %d; want 137, said to be a signal\n%s", res.Code, res.Stderr)
+	}
+	h.nothingLeft(rec.ID)
+
+	ps = h.run("ps")
+	if strings.Contains(ps.Stdout, rec.ID) {
+		t.Errorf("ps lists the killed container:\n%s", ps.Stdout)
+	}
+	oneSentence(t, "kill of the ended container", h.run("kill", rec.ID), 125, rec.ID)
+}
+
+// kill --signal TERM reaches a shell that traps it: it ends with its own
+// status.
+func TestKillSignalTerm(t *testing.T) {
+	h := newHost(t)
+	r := h.start("full", "run", "--", "/bin/sh", "-c", `trap 'echo caught TERM; exit 4' TERM; echo ready; while :; do sleep 1000 & wait $!; done`)
+	rec := h.record(r)
+	r.stdout.waitFor(t, "ready")
+	if k := h.run("kill", "--signal", "TERM", rec.ID); k.Code != 0 || !strings.Contains(k.Stdout, "sent SIGTERM") {
+		t.Errorf("kill --signal TERM = exit %d, %q\n%s", k.Code, k.Stdout, k.Stderr)
+	}
+	res := r.wait()
+	if res.Code != 4 || res.Stdout != "ready\ncaught TERM\n" {
+		t.Errorf("the trapping shell after kill --signal TERM = exit %d, stdout %q; want 4 and its trap's line\n%s", res.Code, res.Stdout, res.Stderr)
+	}
+	h.nothingLeft(rec.ID)
+}
+
+func TestKillAndDiffUnknown(t *testing.T) {
+	h := newHost(t)
+	oneSentence(t, "kill nope", h.run("kill", "nope"), 125, `no container "nope"`)
+	oneSentence(t, "diff nope", h.run("diff", "nope"), 125, `no container "nope"`)
+	oneSentence(t, "kill --signal BOGUS", h.run("kill", "--signal", "BOGUS", "x"), 125, "not a signal")
+	oneSentence(t, "kill with no id", h.run("kill"), 125, "give the id or name")
+}
+
+// `workshop diff` on a kept container lists what its command did to the
+// image: A added, C changed (the directories on the way too), D deleted.
+func TestDiffOfAKeptContainer(t *testing.T) {
+	h := newHost(t)
+	r := h.full("--keep", "--name", "differ", "--", "/bin/sh", "-c",
+		"echo more >> /etc/passwd; rm /etc/group; mkdir /data; echo x > /data/new; echo y > /root/note")
+	if r.Code != 0 {
+		t.Fatalf("exit %d\n%s", r.Code, r.Stderr)
+	}
+	c := startedOf(t, r.Stderr)
+	d := h.run("diff", "differ")
+	want := "A /data\nA /data/new\nC /etc\nD /etc/group\nC /etc/passwd\nC /root\nA /root/note\n"
+	if d.Code != 0 || d.Stdout != want {
+		t.Errorf("diff differ = exit %d:\n%s\nwant\n%s\nstderr:\n%s", d.Code, d.Stdout, want, d.Stderr)
+	}
+	if byID := h.run("diff", c.ID); byID.Stdout != d.Stdout {
+		t.Errorf("diff by id %q differs from diff by name %q", byID.Stdout, d.Stdout)
+	}
+	// A container that changed nothing has nothing to show.
+	r = h.full("--keep", "--name", "idle", "--", "/bin/true")
+	if d := h.run("diff", "idle"); r.Code != 0 || d.Code != 0 || d.Stdout != "" {
+		t.Errorf("diff of a container that changed nothing = exit %d, %q", d.Code, d.Stdout)
+	}
+	if ps := h.run("ps"); strings.Contains(ps.Stdout, "differ") {
+		t.Errorf("ps lists a kept container that has ended:\n%s", ps.Stdout)
+	}
+	oneSentence(t, "kill of a kept, ended container", h.run("kill", "differ"), 125, "is not running")
+}

@@ -1,0 +1,388 @@
+package container_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/workshop-dev/workshop/internal/state"
+	"github.com/workshop-dev/workshop/internal/testbin"
+	cgroups "github.com/workshop-dev/workshop/steps/04-cgroups"
+	"golang.org/x/sys/unix"
+)
+
+// The integration tests run the real workshop binary as root: `workshop full
+// run` with its image, overlay, cgroup, namespaces and pivot_root, and `ps`,
+// `kill` and `diff` from other processes, each test in a state directory of
+// its own (t.TempDir), so that nothing touches /var/lib/workshop.
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testbin.Cleanup()
+	os.Exit(code)
+}
+
+// host is one state directory, the machine as one test sees it.
+type host struct {
+	t     *testing.T
+	state string
+}
+
+// newHost makes a state directory for a test and, when the test ends,
+// removes whatever a failed run left: a test that fails must not leave a
+// mount or a cgroup on the machine.
+func newHost(t *testing.T) *host {
+	t.Helper()
+	testbin.NeedRoot(t)
+	h := &host{t: t, state: t.TempDir()}
+	t.Cleanup(h.sweep)
+	return h
+}
+
+// args is a workshop command line in this state directory.
+func (h *host) args(args ...string) []string {
+	return append([]string{"--no-color", "--state-dir", h.state}, args...)
+}
+
+// run runs workshop to its end, stdin empty.
+func (h *host) run(args ...string) testbin.Result {
+	h.t.Helper()
+	return testbin.Run(h.t, "", h.args(args...)...)
+}
+
+// full runs `workshop full run ARGS…` to its end.
+func (h *host) full(args ...string) testbin.Result {
+	h.t.Helper()
+	return h.run(append([]string{"full", "run"}, args...)...)
+}
+
+// sweep undoes what a failed run left under this state directory: its
+// mounts (lazily) and the cgroups of the containers recorded there.
+func (h *host) sweep() {
+	for _, m := range mountsUnder(h.t, h.state) {
+		unix.Unmount(m, unix.MNT_DETACH)
+	}
+	entries, _ := os.ReadDir(state.ContainersDir(h.state))
+	for _, e := range entries {
+		if cg, err := cgroups.Open(e.Name()); err == nil {
+			cg.Kill()
+			cg.Remove()
+		}
+	}
+}
+
+// containerLine is the narration's first word on a container: its id and
+// name, its image, and where the image is unpacked.
+var containerLine = regexp.MustCompile(`==> container ([0-9a-f]{12}) \(([^)]+)\) from image (\S+) \([0-9a-f]+\), unpacked once in (\S+)`)
+
+// started is what the narration says of the container a run made.
+type started struct {
+	ID, Name, Image, Rootfs string
+}
+
+// startedOf reads the container's id, name, image and the image's rootfs
+// from a narration.
+func startedOf(t *testing.T, narration string) started {
+	t.Helper()
+	m := containerLine.FindStringSubmatch(narration)
+	if m == nil {
+		t.Fatalf("the narration never names the container:\n%s", narration)
+	}
+	return started{ID: m[1], Name: m[2], Image: m[3], Rootfs: m[4]}
+}
+
+// nothingLeft fails unless every trace of container id is gone: no mount
+// under the state directory, no cgroup directory of that id in any
+// hierarchy, no containers/<id>.
+func (h *host) nothingLeft(id string) {
+	h.t.Helper()
+	if m := mountsUnder(h.t, h.state); len(m) > 0 {
+		h.t.Errorf("mounts left under the state directory: %q", m)
+	}
+	if dirs := cgroupDirsOf(id); len(dirs) > 0 {
+		h.t.Errorf("cgroup directories of container %s left: %q", id, dirs)
+	}
+	if _, err := os.Lstat(filepath.Join(state.ContainersDir(h.state), id)); !errors.Is(err, os.ErrNotExist) {
+		h.t.Errorf("containers/%s is still there (lstat: %v)", id, err)
+	}
+}
+
+// noContainers fails unless nothing at all is recorded under containers/.
+func (h *host) noContainers() {
+	h.t.Helper()
+	entries, _ := os.ReadDir(state.ContainersDir(h.state))
+	for _, e := range entries {
+		h.t.Errorf("containers/%s is left", e.Name())
+	}
+	if m := mountsUnder(h.t, h.state); len(m) > 0 {
+		h.t.Errorf("mounts left under the state directory: %q", m)
+	}
+}
+
+// cgroupDirsOf lists the cgroup directories of container id that exist, in
+// every v1 hierarchy and in the v2 tree (hybrid has both).
+func cgroupDirsOf(id string) []string {
+	var found []string
+	for _, pattern := range []string{"/sys/fs/cgroup/workshop/" + id, "/sys/fs/cgroup/*/workshop/" + id} {
+		m, _ := filepath.Glob(pattern)
+		found = append(found, m...)
+	}
+	return found
+}
+
+// mountsUnder lists the host's mount points at or below dir.
+func mountsUnder(t *testing.T, dir string) []string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
+			found = append(found, f[4])
+		}
+	}
+	return found
+}
+
+// cgroupFile is the file of a controller's limit for process pid, found as a
+// student finds it: /proc/PID/cgroup names the group, under the v1
+// hierarchy of the controller (/sys/fs/cgroup/pids/…) or, where no v1
+// hierarchy has it, in the v2 tree (/sys/fs/cgroup/…).
+func cgroupFile(t *testing.T, pid int, controller, v1File, v2File string) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2 := ""
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.SplitN(l, ":", 3)
+		if len(f) != 3 {
+			continue
+		}
+		if f[0] == "0" && f[1] == "" {
+			v2 = f[2]
+			continue
+		}
+		for _, c := range strings.Split(f[1], ",") {
+			if c == controller {
+				return filepath.Join("/sys/fs/cgroup", f[1], f[2], v1File)
+			}
+		}
+	}
+	if v2 == "" {
+		t.Fatalf("/proc/%d/cgroup names no group with %s:\n%s", pid, controller, b)
+	}
+	return filepath.Join("/sys/fs/cgroup", v2, v2File)
+}
+
+func readTrim(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// running is a workshop run in the background that a test talks to.
+type running struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stdout *lines
+	stderr *lines
+}
+
+// start starts `workshop ARGS…` in this state directory and leaves it running.
+func (h *host) start(args ...string) *running {
+	h.t.Helper()
+	return startCmd(h.t, "", testbin.Bin(h.t), h.args(args...)...)
+}
+
+// startCmd starts a program in dir and returns it running. The test's end
+// kills it if it still runs.
+func startCmd(t *testing.T, dir, name string, args ...string) *running {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r := &running{t: t, cmd: cmd, stdin: stdin, stdout: newLines(stdout), stderr: newLines(stderr)}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+		cancel()
+	})
+	return r
+}
+
+// signal sends sig to the workshop process itself.
+func (r *running) signal(sig syscall.Signal) {
+	r.t.Helper()
+	if err := r.cmd.Process.Signal(sig); err != nil {
+		r.t.Fatalf("signal workshop: %v", err)
+	}
+}
+
+// wait closes stdin, waits for the run to end and returns what it did.
+func (r *running) wait() testbin.Result {
+	r.t.Helper()
+	r.stdin.Close()
+	r.stdout.waitEOF()
+	r.stderr.waitEOF()
+	err := r.cmd.Wait()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		r.t.Fatalf("wait for workshop: %v", err)
+	}
+	return testbin.Result{Stdout: r.stdout.String(), Stderr: r.stderr.String(), Code: code}
+}
+
+// record waits until the run's state record names its container's pid, and
+// returns it.
+func (h *host) record(r *running) *state.Run {
+	h.t.Helper()
+	line := r.stderr.waitFor(h.t, "==> container ")
+	id := containerLine.FindStringSubmatch(line)
+	if id == nil {
+		h.t.Fatalf("cannot read the container's id in %q", line)
+	}
+	r.stderr.waitFor(h.t, "before its command runs")
+	rec, err := state.Load(h.state, id[1])
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if rec.Pid == 0 {
+		h.t.Fatalf("the record of %s has no pid although the container's process is in its cgroup", id[1])
+	}
+	return rec
+}
+
+// lines collects a stream line by line and lets a test wait for a line.
+type lines struct {
+	mu   sync.Mutex
+	all  []string
+	more chan struct{} // closed and replaced at every new line
+	eof  bool
+}
+
+func newLines(r io.Reader) *lines {
+	l := &lines{more: make(chan struct{})}
+	go func() {
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 64*1024), 1024*1024)
+		for sc.Scan() {
+			l.mu.Lock()
+			l.all = append(l.all, sc.Text())
+			close(l.more)
+			l.more = make(chan struct{})
+			l.mu.Unlock()
+		}
+		l.mu.Lock()
+		l.eof = true
+		close(l.more)
+		l.mu.Unlock()
+	}()
+	return l
+}
+
+func (l *lines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.all) == 0 {
+		return ""
+	}
+	return strings.Join(l.all, "\n") + "\n"
+}
+
+// waitFor waits until a line containing s arrives and returns it. The
+// deadline only keeps a broken run from hanging the suite.
+func (l *lines) waitFor(t *testing.T, s string) string {
+	t.Helper()
+	deadline := time.After(2 * time.Minute)
+	for i := 0; ; {
+		l.mu.Lock()
+		for ; i < len(l.all); i++ {
+			if strings.Contains(l.all[i], s) {
+				line := l.all[i]
+				l.mu.Unlock()
+				return line
+			}
+		}
+		more, eof := l.more, l.eof
+		l.mu.Unlock()
+		if eof {
+			t.Fatalf("the stream ended without a line containing %q:\n%s", s, l.String())
+		}
+		select {
+		case <-more:
+		case <-deadline:
+			t.Fatalf("no line containing %q after 2 minutes:\n%s", s, l.String())
+		}
+	}
+}
+
+func (l *lines) waitEOF() {
+	l.mu.Lock()
+	for !l.eof {
+		more := l.more
+		l.mu.Unlock()
+		<-more
+		l.mu.Lock()
+	}
+	l.mu.Unlock()
+}
+
+// oneSentence fails unless the run exited with code and stderr holds
+// exactly one "workshop: " sentence, with want in it, and no stack trace.
+// (The narration may go on after it: what the run made is removed after the
+// command failed.)
+func oneSentence(t *testing.T, what string, r testbin.Result, code int, want string) {
+	t.Helper()
+	var said []string
+	for _, l := range strings.Split(r.Stderr, "\n") {
+		if strings.HasPrefix(l, "workshop: ") {
+			said = append(said, l)
+		}
+	}
+	if r.Code != code || len(said) != 1 || !strings.Contains(said[0], want) || strings.Contains(r.Stderr, "goroutine ") {
+		t.Errorf("%s = exit %d, said %q; want %d and one sentence with %q\nstderr:\n%s", what, r.Code, said, code, want, r.Stderr)
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

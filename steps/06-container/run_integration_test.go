@@ -1,0 +1,399 @@
+package container_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/workshop-dev/workshop/internal/testbin"
+)
+
+// The command's output alone on stdout, the narration on stderr; the base
+// image made on first use and reused after.
+func TestFullRunEchoes(t *testing.T) {
+	h := newHost(t)
+	r := h.full("--", "/bin/sh", "-c", "echo hi")
+	if r.Code != 0 || r.Stdout != "hi\n" {
+		t.Fatalf("full run -- sh -c 'echo hi' = exit %d, stdout %q; want 0 and \"hi\\n\" alone\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	for _, want := range []string{"making it once", `mount("overlay", `, "pivot_root(", `[pid 1] umount2("/.oldroot", MNT_DETACH) = 0`, `[pid 1] execve("/bin/sh", ["/bin/sh", "-c", "echo hi"], …) = 0`} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("the first run's narration lacks %q:\n%s", want, r.Stderr)
+		}
+	}
+	c := startedOf(t, r.Stderr)
+	if c.Image != "base:latest" {
+		t.Errorf("the default image is %q, want base:latest", c.Image)
+	}
+	h.nothingLeft(c.ID)
+
+	r = h.full("--", "/bin/sh", "-c", "echo again")
+	if r.Code != 0 || r.Stdout != "again\n" {
+		t.Fatalf("second run = exit %d, stdout %q\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if strings.Contains(r.Stderr, "making it once") || strings.Contains(r.Stderr, "copy_file_range(") {
+		t.Errorf("the second run made the base image again:\n%s", r.Stderr)
+	}
+	if again := startedOf(t, r.Stderr); again.Rootfs != c.Rootfs || again.ID == c.ID {
+		t.Errorf("second run: container %s on %s; want a new id on the same unpacked image %s", again.ID, again.Rootfs, c.Rootfs)
+	}
+	h.nothingLeft(startedOf(t, r.Stderr).ID)
+}
+
+// What the command sees inside: PID 1, the hostname, the image as its root
+// and nothing of the host's, a working /proc and /dev/null.
+func TestFullRunInside(t *testing.T) {
+	h := newHost(t)
+	cwd, _ := os.Getwd()
+	script := `echo "pid $$"; echo "hostname $(hostname)"
+test -e /.oldroot && echo "oldroot still there"
+test -e ` + h.state + ` && echo "state dir reachable"
+test -e ` + cwd + ` && echo "test dir reachable"
+echo x > /dev/null && echo "dev null ok"
+grep -q '^NSpid:' /proc/self/status && echo "proc ok"
+ls /
+cut -d' ' -f5 /proc/self/mountinfo | sed 's/^/mount /'`
+	r := h.full("--", "/bin/sh", "-c", script)
+	if r.Code != 0 {
+		t.Fatalf("exit %d\n%s", r.Code, r.Stderr)
+	}
+	c := startedOf(t, r.Stderr)
+	out := r.Stdout
+	for _, want := range []string{"pid 1\n", "hostname " + c.ID + "\n", "dev null ok\n", "proc ok\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("inside the container: want %q in\n%s", want, out)
+		}
+	}
+	for _, bad := range []string{"oldroot still there", "state dir reachable", "test dir reachable"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("inside the container: %s\n%s", bad, out)
+		}
+	}
+	// The root is the image: its top directory, entry for entry.
+	entries, err := os.ReadDir(c.Rootfs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var image []string
+	for _, e := range entries {
+		image = append(image, e.Name())
+	}
+	var listed, mounts []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if m, ok := strings.CutPrefix(l, "mount "); ok {
+			mounts = append(mounts, m)
+		} else if !strings.Contains(l, " ") {
+			listed = append(listed, l)
+		}
+	}
+	if strings.Join(listed, " ") != strings.Join(image, " ") {
+		t.Errorf("ls / inside = %q, want the image's top directory %q", listed, image)
+	}
+	// Only the container's own mounts: nothing of the host's tree is left
+	// in its mount namespace after the old root was detached.
+	for _, m := range mounts {
+		if m != "/" && m != "/proc" && m != "/dev" && !strings.HasPrefix(m, "/dev/") {
+			t.Errorf("the container's mount table holds %s, not one of its own mounts (/, /proc, /dev…)", m)
+		}
+	}
+	if len(mounts) == 0 || mounts[0] != "/" {
+		t.Errorf("the container's mounts %q do not start with its root", mounts)
+	}
+	h.nothingLeft(c.ID)
+
+	r = h.full("--hostname", "box", "--", "/bin/hostname")
+	if r.Code != 0 || r.Stdout != "box\n" {
+		t.Errorf("--hostname box -- hostname = exit %d, %q; want box\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+}
+
+// A container writes to its own layer: the image stays as it was, and the
+// next container starts from it again.
+func TestFullRunWritesStayInTheContainer(t *testing.T) {
+	h := newHost(t)
+	r := h.full("--", "/bin/sh", "-c", "echo changed > /etc/hostname; echo new > /etc/written; rm /bin/true; cat /etc/hostname")
+	if r.Code != 0 || r.Stdout != "changed\n" {
+		t.Fatalf("exit %d, stdout %q\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	c := startedOf(t, r.Stderr)
+	before, err := os.ReadFile(filepath.Join(c.Rootfs, "etc", "hostname"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(before, []byte("changed\n")) {
+		t.Errorf("the container's write reached the image's /etc/hostname")
+	}
+	if _, err := os.Lstat(filepath.Join(c.Rootfs, "etc", "written")); err == nil {
+		t.Errorf("a file the container made is in the image")
+	}
+	if _, err := os.Lstat(filepath.Join(c.Rootfs, "usr", "bin", "true")); err != nil {
+		t.Errorf("the container's rm removed the image's /usr/bin/true: %v", err)
+	}
+	h.nothingLeft(c.ID)
+
+	r = h.full("--", "/bin/sh", "-c", "test -e /etc/written && echo leaked; /bin/true && echo true is back; cat /etc/hostname")
+	if r.Code != 0 || r.Stdout != "true is back\n"+string(before) {
+		t.Errorf("the next container = exit %d, stdout %q; want a fresh copy of the image\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+}
+
+// An image of the student's own, packed from a directory.
+func TestFullRunPackedImage(t *testing.T) {
+	h := newHost(t)
+	root := busyboxRoot(t)
+	if r := h.run("image", "pack", root, "demo:1"); r.Code != 0 {
+		t.Fatalf("image pack = exit %d\n%s", r.Code, r.Stderr)
+	}
+	r := h.full("--image", "demo:1", "--memory", "80M", "--pids", "64", "--hostname", "box", "--", "/bin/sh", "-c", "echo hi; cat /etc/motd; hostname")
+	if r.Code != 0 || r.Stdout != "hi\nfrom the demo image\nbox\n" {
+		t.Errorf("--image demo:1 = exit %d, stdout %q\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if c := startedOf(t, r.Stderr); c.Image != "demo:1" {
+		t.Errorf("the narration names image %q, want demo:1", c.Image)
+	} else {
+		h.nothingLeft(c.ID)
+	}
+	if strings.Contains(r.Stderr, "making it once") {
+		t.Errorf("a run of demo:1 made the base image:\n%s", r.Stderr)
+	}
+}
+
+// busyboxRoot is a root holding a static busybox with a few applets, and a
+// file of its own.
+func busyboxRoot(t *testing.T) string {
+	t.Helper()
+	bb := testbin.NeedTool(t, "busybox")
+	root := t.TempDir()
+	for _, d := range []string{"bin", "etc"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, err := os.ReadFile(bb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "bin", "busybox"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"sh", "echo", "cat", "hostname", "sleep", "rm", "ls"} {
+		if err := os.Symlink("busybox", filepath.Join(root, "bin", a)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "etc", "motd"), []byte("from the demo image\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// Exit statuses as Docker users know them, each with one sentence where
+// workshop has something to say, and nothing left behind.
+func TestFullRunExitCodes(t *testing.T) {
+	h := newHost(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		say  string // the last line of stderr, "" when the status passes silently
+	}{
+		{"own status", []string{"--", "/bin/sh", "-c", "exit 7"}, 7, ""},
+		{"not found", []string{"--", "/no/such/program"}, 127, "/no/such/program: not found in the container's root"},
+		{"not executable", []string{"--", "/etc/hostname"}, 126, "/etc/hostname: cannot be executed"},
+		{"killed by a signal", []string{"--init", "--", "/bin/sh", "-c", "kill -TERM $$"}, 143, ""},
+	} {
+		r := h.full(tc.args...)
+		if tc.say != "" {
+			oneSentence(t, tc.name, r, tc.code, tc.say)
+		} else if r.Code != tc.code {
+			t.Errorf("%s: full run %q = exit %d, want %d\n%s", tc.name, tc.args, r.Code, tc.code, r.Stderr)
+		}
+		h.nothingLeft(startedOf(t, r.Stderr).ID)
+	}
+	// Killed by a signal, not by a limit: no PID namespace, so the shell is
+	// not PID 1 and may kill itself.
+	r := h.full("--memory", "80M", "--ns", "mount,uts,ipc,net,user,cgroup", "--", "/bin/sh", "-c", "kill -KILL $$")
+	if r.Code != 137 || !strings.Contains(r.Stderr, "killed by signal 9 (SIGKILL), not by a limit") || strings.Contains(r.Stderr, "memory limit") {
+		t.Errorf("a shell killing itself = exit %d; want 137, said to be a signal\n%s", r.Code, r.Stderr)
+	}
+	h.nothingLeft(startedOf(t, r.Stderr).ID)
+}
+
+// Mistakes on the command line are one sentence, 125, and make nothing.
+func TestFullRunBadInput(t *testing.T) {
+	h := newHost(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--image", "nope:1", "--", "/bin/true"}, "there is no image nope:1"},
+		{[]string{"--memory", "80Q", "--", "/bin/true"}, `--memory 80Q: "80Q" is not a size`},
+		{[]string{"--pids", "none", "--", "/bin/true"}, "--pids none"},
+		{[]string{"--timeout", "soon", "--", "/bin/true"}, "--timeout soon"},
+		{[]string{"--ns", "bogus", "--", "/bin/true"}, "--ns: "},
+		{[]string{"--ns", "uts,pid", "--", "/bin/true"}, "mount"},
+		{[]string{"--ns", "mount,pid", "--hostname", "box", "--", "/bin/true"}, "uts"},
+		{[]string{"/bin/true"}, "put the command after --"},
+	} {
+		r := h.full(tc.args...)
+		oneSentence(t, "full run "+strings.Join(tc.args, " "), r, 125, tc.want)
+	}
+	h.noContainers()
+	// Refused before the base image was made.
+	images, _ := os.ReadDir(filepath.Join(h.state, "images"))
+	for _, e := range images {
+		if e.Name() != "lock" {
+			t.Errorf("a refused run made images/%s", e.Name())
+		}
+	}
+}
+
+// The limits are in the container's cgroup files while it runs, where
+// /proc/PID/cgroup says its group is; a SIGTERM to workshop that the
+// container ignores (sleep, PID 1, has no handler) ends in the cgroup
+// killed after the grace period; nothing is left.
+func TestFullRunLimitsWhileRunning(t *testing.T) {
+	h := newHost(t)
+	r := h.start("full", "run", "--memory", "80M", "--pids", "64", "--", "/bin/sleep", "600")
+	rec := h.record(r)
+	r.stderr.waitFor(t, `execve("/bin/sleep", ["/bin/sleep", "600"], …) = 0`)
+	if got := readTrim(t, cgroupFile(t, rec.Pid, "memory", "memory.limit_in_bytes", "memory.max")); got != "83886080" {
+		t.Errorf("the memory limit of pid %d's cgroup = %q, want 83886080 (80M)", rec.Pid, got)
+	}
+	if got := readTrim(t, cgroupFile(t, rec.Pid, "pids", "pids.max", "pids.max")); got != "64" {
+		t.Errorf("pids.max of pid %d's cgroup = %q, want 64", rec.Pid, got)
+	}
+	r.signal(syscall.SIGTERM)
+	res := r.wait()
+	if res.Code != 137 || !strings.Contains(res.Stderr, "the container ignored SIGTERM") {
+		t.Errorf("SIGTERM to workshop, ignored by sleep as PID 1 = exit %d; want 137 and why\n%s", res.Code, res.Stderr)
+	}
+	h.nothingLeft(rec.ID)
+}
+
+func TestFullRunMemoryHog(t *testing.T) {
+	h := newHost(t)
+	r := h.full("--memory", "32M", "--", "/bin/bash", "-c", "s=x; while :; do s=$s$s; done")
+	oneSentence(t, "a memory hog under --memory 32M", r, 137, "the container was killed by its memory limit (--memory 32M)")
+	h.nothingLeft(startedOf(t, r.Stderr).ID)
+}
+
+// However a run ends, what it made is gone: the overlay mount, the cgroup,
+// containers/<id>; with --keep only the writable layer and its record stay.
+func TestFullRunLeavesNothing(t *testing.T) {
+	h := newHost(t)
+	const trap = `trap 'echo caught; exit 3' INT TERM; echo ready; while :; do sleep 1000 & wait $!; done`
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		signal syscall.Signal // sent to workshop once the command runs
+		code   int
+		say    string
+	}{
+		{"success", []string{"--", "/bin/true"}, 0, 0, ""},
+		{"failure", []string{"--", "/bin/sh", "-c", "exit 3"}, 0, 3, ""},
+		{"not found", []string{"--", "/nope"}, 0, 127, "not found"},
+		{"timeout", []string{"--timeout", "1s", "--", "/bin/sleep", "600"}, 0, 137, "--timeout 1s expired"},
+		{"SIGINT, trapped", []string{"--", "/bin/sh", "-c", trap}, syscall.SIGINT, 3, ""},
+		{"SIGTERM, trapped", []string{"--", "/bin/sh", "-c", trap}, syscall.SIGTERM, 3, ""},
+		// sleep as PID 1 has no handler: it ignores both. (Not sh -c:
+		// dash catches SIGINT when it runs a -c string, and exits 130.)
+		{"SIGINT, ignored", []string{"--", "/bin/sleep", "600"}, syscall.SIGINT, 137, "the container ignored SIGINT"},
+		{"SIGTERM, ignored", []string{"--", "/bin/sleep", "600"}, syscall.SIGTERM, 137, "the container ignored SIGTERM"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &host{t: t, state: h.state}
+			r := h.start(append([]string{"full", "run"}, tc.args...)...)
+			if tc.signal != 0 {
+				if tc.args[1] == "/bin/sleep" {
+					r.stderr.waitFor(t, `[pid 1] execve("/bin/sleep", ["/bin/sleep", "600"], …) = 0`)
+				} else {
+					r.stdout.waitFor(t, "ready")
+				}
+				r.signal(tc.signal)
+			}
+			res := r.wait()
+			if tc.say != "" {
+				oneSentence(t, tc.name, res, tc.code, tc.say)
+			} else if res.Code != tc.code {
+				t.Errorf("exit %d, want %d\n%s", res.Code, tc.code, res.Stderr)
+			}
+			if strings.Contains(tc.name, "trapped") && res.Stdout != "ready\ncaught\n" {
+				t.Errorf("the shell's trap did not run: stdout %q", res.Stdout)
+			}
+			h.nothingLeft(startedOf(t, res.Stderr).ID)
+		})
+	}
+
+	t.Run("keep", func(t *testing.T) {
+		h := &host{t: t, state: h.state}
+		r := h.full("--keep", "--", "/bin/sh", "-c", "echo kept > /etc/kept")
+		if r.Code != 0 {
+			t.Fatalf("exit %d\n%s", r.Code, r.Stderr)
+		}
+		c := startedOf(t, r.Stderr)
+		if m := mountsUnder(t, h.state); len(m) > 0 {
+			t.Errorf("--keep left mounts: %q", m)
+		}
+		if dirs := cgroupDirsOf(c.ID); len(dirs) > 0 {
+			t.Errorf("--keep left the cgroup: %q", dirs)
+		}
+		upper := filepath.Join(h.state, "containers", c.ID, "upper")
+		if b, err := os.ReadFile(filepath.Join(upper, "etc", "kept")); err != nil || string(b) != "kept\n" {
+			t.Errorf("--keep: the writable layer lacks /etc/kept: %q, %v", b, err)
+		}
+		if !strings.Contains(r.Stderr, "'workshop diff "+c.ID+"'") {
+			t.Errorf("--keep does not say how to look at the layer:\n%s", r.Stderr)
+		}
+		if err := os.RemoveAll(filepath.Join(h.state, "containers", c.ID)); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// Ctrl-C pressed again and again, from workshop's first instant to its last,
+// never leaves anything behind: while it makes or removes the container,
+// workshop does not die of SIGINT (that would leave its overlay mount, its
+// record or its cgroup), it ends the container and removes what it made.
+// (Before and after that it may: there is nothing to leave.) Each round
+// starts the storm at another moment of the run, so that over the rounds
+// the signals land in every phase: making the layer, starting the child,
+// running, tearing down.
+func TestFullRunCtrlCStormLeavesNothing(t *testing.T) {
+	h := newHost(t)
+	if r := h.full("--quiet", "--", "/bin/true"); r.Code != 0 {
+		t.Fatalf("making the base image: exit %d\n%s", r.Code, r.Stderr)
+	}
+	for round := 0; round < 30; round++ {
+		r := h.start("full", "run", "--memory", "80M", "--", "/bin/sh", "-c", "sleep 0.1")
+		delay := time.Duration(round) * time.Millisecond
+		done := make(chan struct{})
+		go func() {
+			time.Sleep(delay)
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if r.cmd.Process.Signal(syscall.SIGINT) != nil {
+					return
+				}
+				time.Sleep(500 * time.Microsecond)
+			}
+		}()
+		res := r.wait()
+		close(done)
+		if m := containerLine.FindStringSubmatch(res.Stderr); m != nil {
+			h.nothingLeft(m[1])
+		}
+		h.noContainers()
+		if t.Failed() {
+			break
+		}
+	}
+}

@@ -1,0 +1,34 @@
+package container_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/workshop-dev/workshop/internal/stracecheck"
+)
+
+// Every line a full run narrates is in strace's record of the same run, with
+// the same path and result: making the base image on first use (step 2's
+// copies, step 5's pack and unpack), the overlay mount, the cgroup's files,
+// the clone, the uid maps, and the child's mounts, pivot_root, umount2 of
+// the old root and execve; then the removal of it all.
+func TestFullRunNarrationMatchesStrace(t *testing.T) {
+	h := newHost(t)
+	r := stracecheck.Run(t, "--state-dir", h.state, "full", "run", "--memory", "80M", "--pids", "64", "--", "/bin/sh", "-c", "echo hi")
+	if r.Code != 0 || r.Stdout != "hi\n" {
+		t.Errorf("full run under strace = exit %d, stdout %q\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	for _, want := range []string{"making it once", "copy_file_range(", "renameat(", `mount("overlay", `, "pids.max", "pivot_root(", `[pid 1] umount2("/.oldroot", MNT_DETACH) = 0`, "umount2(\"" + h.state} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("the narration checked against strace lacks %q", want)
+		}
+	}
+	h.nothingLeft(startedOf(t, r.Stderr).ID)
+
+	// The second run, the image already there, with --keep, and a
+	// command that fails.
+	r = stracecheck.Run(t, "--state-dir", h.state, "full", "run", "--keep", "--", "/no/such/program")
+	if r.Code != 127 {
+		t.Errorf("full run -- /no/such/program under strace = exit %d\n%s", r.Code, r.Stderr)
+	}
+}
