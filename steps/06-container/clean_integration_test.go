@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/workshop-dev/workshop/internal/state"
+	"github.com/workshop-dev/workshop/internal/stracecheck"
 	"github.com/workshop-dev/workshop/internal/sys"
 	"github.com/workshop-dev/workshop/internal/testbin"
 	cgroups "github.com/workshop-dev/workshop/steps/04-cgroups"
@@ -687,5 +688,49 @@ func TestCleanNothingThere(t *testing.T) {
 	}
 	if r := runClean(t, empty, "extra"); r.Code != 125 || !strings.Contains(r.Stderr, "clean takes no arguments") {
 		t.Errorf("workshop clean extra = exit %d, stderr %q; want 125 and a sentence", r.Code, r.Stderr)
+	}
+}
+
+// Every line clean narrates is in strace's record of it: the kill of what
+// outlived a container (through the freezer), the umount2 of its overlay,
+// the rmdir of its cgroup, the unlinkat of its files, the store's flock.
+func TestCleanNarrationMatchesStrace(t *testing.T) {
+	dir := cleanState(t)
+	b := startWorkshop(t, dir, "full", "run", "--ns", "mount,uts,ipc,net,user", "--",
+		"/bin/sh", "-c", "sleep 300 & exec sleep 301")
+	rec := runningRecord(t, dir, "sleep 301", b)
+	cg, err := cgroups.Open(rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the background sleep is in the container's cgroup", func() bool {
+		pids, _ := cg.Procs()
+		return len(pids) == 2
+	})
+	pids, _ := cg.Procs()
+	var procs []liveProcess
+	for _, p := range pids {
+		procs = append(procs, processOf(t, p))
+	}
+	t.Cleanup(func() {
+		for _, p := range procs {
+			if p.alive() { // clean failed to kill it
+				unix.Kill(p.pid, unix.SIGKILL)
+			}
+		}
+	})
+	b.sigkill(t)
+	os.MkdirAll(filepath.Join(dir, "images", ".new-0a1b2c3d4e5f", "rootfs"), 0o755)
+
+	traced := append([]string{"flock"}, stracecheck.Syscalls...)
+	r, log := stracecheck.Trace(t, traced, "", "--state-dir", dir, "clean")
+	stracecheck.Compare(t, r.Stderr, log, traced)
+	if r.Code != 0 {
+		t.Errorf("workshop clean under strace = exit %d\n%s", r.Code, r.Stderr)
+	}
+	for _, want := range []string{"kill(", "freezer.state", `umount2("` + filepath.Join(rec.Dir(), "rootfs"), "unlinkat(AT_FDCWD, \"" + rec.Cgroups[0], "flock("} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("the narration checked against strace lacks %q", want)
+		}
 	}
 }
