@@ -141,6 +141,11 @@ func (r *Run) Owned() bool {
 	if r.WorkshopPid <= 0 {
 		return false
 	}
+	// A killed workshop stays a zombie until its parent collects it: dead
+	// already, it will undo nothing.
+	if s := statField(r.WorkshopPid, 3); s == "Z" || s == "X" {
+		return false
+	}
 	st := startTime(r.WorkshopPid)
 	return st != 0 && st == r.WorkshopStart
 }

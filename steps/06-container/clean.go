@@ -216,7 +216,7 @@ func (c *cleaner) run(r *state.Run) {
 		}
 	}
 	if count > 0 {
-		did = append(did, plural(count, "mount"))
+		did = append(did, "unmounted "+plural(count, "mount"))
 	}
 
 	if cg != nil {

@@ -113,6 +113,20 @@ func (b *bgWorkshop) sigkill(t *testing.T) {
 	}
 }
 
+// sigkillNoWait kills the workshop process and does not collect it: it
+// stays a zombie, as a killed process does until its parent waits for it.
+// The test's end collects it.
+func (b *bgWorkshop) sigkillNoWait(t *testing.T) {
+	t.Helper()
+	if err := b.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatalf("SIGKILL workshop: %v", err)
+	}
+	eventually(t, "the killed workshop is a zombie", func() bool {
+		st, _, _ := procStat(b.cmd.Process.Pid)
+		return st == "Z"
+	})
+}
+
 // liveProcess is a pid with its start time, so that a pid reused by another
 // process is never taken for it.
 type liveProcess struct {
@@ -329,14 +343,15 @@ func TestCleanKillsWhatOutlivedTheContainer(t *testing.T) {
 	nothingToRemove(t, dir)
 }
 
-// The same for step 4: its cgroup and its record stay after a SIGKILL.
+// The same for step 4: its cgroup and its record stay after a SIGKILL. The
+// killed workshop is not collected before clean runs: a zombie is dead.
 func TestCleanAfterStep4Killed(t *testing.T) {
 	dir := cleanState(t)
 	b := startWorkshop(t, dir, "step", "4", "--memory", "64M", "--", "/bin/sleep", "300")
 	rec := runningRecord(t, dir, "/bin/sleep 300", b)
 	sleep := processOf(t, rec.Pid)
 
-	b.sigkill(t)
+	b.sigkillNoWait(t)
 	eventually(t, "the container's sleep dies with its workshop (PR_SET_PDEATHSIG)", func() bool { return !sleep.alive() })
 	if d := cgroupDirs(rec.ID); len(d) == 0 {
 		t.Errorf("after the SIGKILL, the container's cgroup is gone already: nothing to test")
