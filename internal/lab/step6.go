@@ -1,0 +1,284 @@
+package lab
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/workshop-dev/workshop/internal/state"
+)
+
+func init() { checkers[6] = checkStep6 }
+
+// Step 6's exercise: find a running container's overlay and cgroup from the
+// host, without `workshop ps`. With `sudo workshop full run --name lab6 --
+// /bin/sh` open in one terminal, the student writes a file named
+// from-the-host into the container's root through the overlay's mount point
+// (found in /proc/mounts), and sets the pids.max of the container's cgroup
+// (found through /proc/PID/cgroup) to 42, by hand.
+const (
+	lab6Name     = "lab6"
+	lab6File     = "from-the-host"
+	lab6PidsMax  = "42"
+	lab6StartCmd = "sudo workshop full run --name lab6 -- /bin/sh"
+)
+
+func checkStep6(o Options) (*Report, error) {
+	r := &Report{Solution: lab6Solution(nil, "")}
+	rec, err := lab6Container(r, o.StateDir)
+	if err != nil || rec == nil {
+		return r, err
+	}
+	group, gerr := pidsGroup(rec.Pid)
+	r.Solution = lab6Solution(rec, group)
+	if !lab6Overlay(r, rec) {
+		return r, nil
+	}
+	if gerr != nil {
+		r.missing("is the container still running? /proc/PID/cgroup lists its groups",
+			"the cgroup of pid %d cannot be found: %v", rec.Pid, gerr)
+		return r, nil
+	}
+	lab6Pids(r, rec, group, o.StateDir)
+	return r, nil
+}
+
+// lab6Container finds the running step 6 container of the exercise: the one
+// named lab6, or the only one running.
+func lab6Container(r *Report, stateDir string) (*state.Run, error) {
+	runs, err := state.List(stateDir)
+	if err != nil {
+		return nil, fmt.Errorf("read the containers in %s: %w", stateDir, err)
+	}
+	var running []*state.Run
+	for _, run := range runs {
+		if run.Step == 6 && run.Pid != 0 && run.Owned() {
+			if run.Name == lab6Name {
+				r.ok("container %s (%s) is running: its first process is pid %d on the host", run.ID, run.Name, run.Pid)
+				return run, nil
+			}
+			running = append(running, run)
+		}
+	}
+	switch len(running) {
+	case 0:
+		r.missing("in another terminal: "+lab6StartCmd+", and leave its shell open while you work",
+			"no step 6 container is running (none recorded in %s)", state.ContainersDir(stateDir))
+		return nil, nil
+	case 1:
+		run := running[0]
+		r.ok("container %s (%s) is running: its first process is pid %d on the host (the exercise names it %s, but this one will do)", run.ID, run.Name, run.Pid, lab6Name)
+		return run, nil
+	default:
+		r.missing("start yours with --name "+lab6Name+": "+lab6StartCmd,
+			"%d step 6 containers are running and none is named %s: which one is yours?", len(running), lab6Name)
+		return nil, nil
+	}
+}
+
+// lab6Overlay checks that from-the-host went into the container's own layer,
+// through the overlay, and reports whether it did.
+func lab6Overlay(r *Report, rec *state.Run) bool {
+	merged := filepath.Join(rec.Dir(), "rootfs")
+	if len(rec.Mounts) > 0 {
+		merged = rec.Mounts[0]
+	}
+	if rec.Lower != "" && present(filepath.Join(rec.Lower, lab6File)) {
+		r.missing(fmt.Sprintf("overlayfs never writes into its lower layer: the image is shared by every container made from it. Remove %s and write into the overlay's mount point instead (in /proc/mounts, the line of type overlay whose upperdir is this container's: %s)",
+			filepath.Join(rec.Lower, lab6File), merged),
+			"%s is in the image's rootfs (%s, the overlay's lowerdir), not in the container's own layer", lab6File, rec.Lower)
+		return false
+	}
+	inUpper := rec.Upper != "" && present(filepath.Join(rec.Upper, lab6File))
+	// What the container itself sees: its root, through /proc/PID/root,
+	// which reaches into its mount namespace.
+	seen := present(fmt.Sprintf("/proc/%d/root/%s", rec.Pid, lab6File))
+	switch {
+	case inUpper && seen:
+		r.ok("/%s is in the container's root, and overlayfs put it in the container's own layer (upperdir %s)", lab6File, rec.Upper)
+		return true
+	case inUpper:
+		r.missing(fmt.Sprintf("the file is in upperdir, but written behind overlayfs's back: a change made under a mounted overlay's layers may never show in it. Remove it and write through the mount point, %s", merged),
+			"%s is in the upper layer (%s), but the container does not see /%s", lab6File, rec.Upper, lab6File)
+	case seen:
+		r.missing("write it through the overlay's mount point, the container's root as the host sees it",
+			"the container sees /%s, but it is not in its writable layer (%s)", lab6File, rec.Upper)
+	default:
+		r.missing("grep overlay /proc/mounts lists the container's root: its mount point, then lowerdir (the image), upperdir (the container's own layer) and workdir. Write the file into the mount point",
+			"the container has no /%s yet", lab6File)
+	}
+	return false
+}
+
+// lab6Pids checks that pids.max of the container's own group is 42, and
+// when it is not, whether 42 went somewhere else the student may have
+// taken for it.
+func lab6Pids(r *Report, rec *state.Run, group, stateDir string) {
+	file := filepath.Join(group, "pids.max")
+	got, err := readCgroupValue(file)
+	if err != nil {
+		r.missing("is the container still running? /proc/PID/cgroup names its groups", "cannot read %s: %v", file, err)
+		return
+	}
+	if got == lab6PidsMax {
+		r.ok("pids.max of its cgroup (%s) is %s", file, lab6PidsMax)
+		return
+	}
+	// Where else 42 may have gone, by a student who took another group
+	// for the container's.
+	places := []place{{filepath.Dir(group), "the parent group of every workshop container, not the container's own"}}
+	if g, err := pidsGroup(rec.WorkshopPid); err == nil && g != group {
+		places = append(places, place{g, fmt.Sprintf("the group of the workshop process (pid %d), not of the container's first process (pid %d)", rec.WorkshopPid, rec.Pid)})
+	}
+	runs, _ := state.List(stateDir)
+	for _, other := range runs {
+		if other.ID == rec.ID || other.Pid == 0 || !other.Owned() {
+			continue
+		}
+		if g, err := pidsGroup(other.Pid); err == nil && g != group {
+			places = append(places, place{g, fmt.Sprintf("the group of container %s (%s), not of %s", other.ID, other.Name, rec.Name)})
+		}
+	}
+	hint := fmt.Sprintf("cat /proc/%d/cgroup names the container's group: the pids line on cgroup v1 (the file is under /sys/fs/cgroup/pids/), the 0:: line on v2 (under /sys/fs/cgroup/). Write 42 into the pids.max of that directory", rec.Pid)
+	if p, ok := placeHolding(lab6PidsMax, places); ok {
+		hint = fmt.Sprintf("42 went into %s, %s: put that back (echo max > it) and write 42 into %s", filepath.Join(p.dir, "pids.max"), p.what, file)
+	}
+	r.missing(hint, "pids.max of the container's cgroup (%s) is %s, not %s", file, got, lab6PidsMax)
+}
+
+// place is a cgroup directory, and what it is to the student.
+type place struct{ dir, what string }
+
+// placeHolding returns the first place whose pids.max holds value.
+func placeHolding(value string, places []place) (place, bool) {
+	for _, p := range places {
+		if v, err := readCgroupValue(filepath.Join(p.dir, "pids.max")); err == nil && v == value {
+			return p, true
+		}
+	}
+	return place{}, false
+}
+
+// lab6Solution is one way to do the exercise, with this container's own
+// paths once it is running.
+func lab6Solution(rec *state.Run, group string) string {
+	pid, mnt := "4242", "/var/lib/workshop/containers/<id>/rootfs"
+	cg, file := "/sys/fs/cgroup/pids/workshop/<id> on v1, /sys/fs/cgroup/workshop/<id> on v2", "<that group>/pids.max"
+	if rec != nil {
+		pid = fmt.Sprint(rec.Pid)
+		mnt = filepath.Join(rec.Dir(), "rootfs")
+		if len(rec.Mounts) > 0 {
+			mnt = rec.Mounts[0]
+		}
+	}
+	if group != "" {
+		cg, file = group, filepath.Join(group, "pids.max")
+	}
+	return fmt.Sprintf(`  In one terminal (its narration says: the child is pid %s on the host):
+    %s
+  In another:
+    grep overlay /proc/mounts
+        (the container's root is the mount point %s)
+    echo hello | sudo tee %s/%s
+    cat /proc/%s/cgroup
+        (it names the container's group: %s)
+    echo 42 | sudo tee %s
+  Back in the container's shell:
+    cat /%s`, pid, lab6StartCmd, mnt, mnt, lab6File, pid, cg, file, lab6File)
+}
+
+// pidsGroup is the directory of the cgroup that limits the number of
+// processes of pid, found as the student finds it: /proc/PID/cgroup names
+// the group, relative to the hierarchy's mount point, which
+// /proc/self/mountinfo gives (the v1 hierarchy with the pids controller, or
+// else the cgroup2 tree).
+func pidsGroup(pid int) (string, error) {
+	procCgroup, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return "", err
+	}
+	mounts, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return "", err
+	}
+	defer mounts.Close()
+	v1, v2, err := cgroupMountPoints(mounts, "pids")
+	if err != nil {
+		return "", err
+	}
+	return cgroupDirOf(string(procCgroup), "pids", v1, v2)
+}
+
+// cgroupDirOf reads a /proc/PID/cgroup for the group of controller: a v1 line
+// ("8:pids:/workshop/ID") when a v1 hierarchy has the controller, else the
+// v2 line ("0::/workshop/ID"); and joins it to that hierarchy's mount point.
+func cgroupDirOf(procCgroup, controller, v1Mount, v2Mount string) (string, error) {
+	v2Path := ""
+	for _, line := range strings.Split(strings.TrimSpace(procCgroup), "\n") {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) != 3 {
+			continue
+		}
+		if f[0] == "0" && f[1] == "" {
+			v2Path = f[2]
+			continue
+		}
+		for _, c := range strings.Split(f[1], ",") {
+			if c == controller && v1Mount != "" {
+				return filepath.Join(v1Mount, f[2]), nil
+			}
+		}
+	}
+	if v2Path != "" && v2Mount != "" && v1Mount == "" {
+		return filepath.Join(v2Mount, v2Path), nil
+	}
+	return "", fmt.Errorf("no %s controller in its cgroups", controller)
+}
+
+// cgroupMountPoints finds, in a mountinfo, the mount point of the v1 hierarchy
+// that has controller, and that of the cgroup2 tree.
+func cgroupMountPoints(mountinfo io.Reader, controller string) (v1, v2 string, err error) {
+	sc := bufio.NewScanner(mountinfo)
+	for sc.Scan() {
+		// ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL…] - FSTYPE SOURCE SUPEROPTIONS
+		pre, post, ok := strings.Cut(sc.Text(), " - ")
+		if !ok {
+			continue
+		}
+		left, right := strings.Fields(pre), strings.Fields(post)
+		if len(left) < 5 || len(right) < 3 {
+			continue
+		}
+		point := left[4]
+		switch right[0] {
+		case "cgroup2":
+			if v2 == "" {
+				v2 = point
+			}
+		case "cgroup":
+			for _, opt := range strings.Split(right[2], ",") {
+				if opt == controller && v1 == "" {
+					v1 = point
+				}
+			}
+		}
+	}
+	return v1, v2, sc.Err()
+}
+
+// readCgroupValue reads a one-line cgroup file.
+func readCgroupValue(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+func present(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
