@@ -20,7 +20,7 @@ import (
 // when the narrator learns a new call.
 var Syscalls = []string{
 	"chdir", "chroot", "close", "copy_file_range", "execve", "fchdir", "fchmod",
-	"fchown", "getdents64", "ioctl", "kill", "mkdirat", "mknodat", "mount",
+	"fchown", "flock", "getdents64", "ioctl", "kill", "mkdirat", "mknodat", "mount",
 	"newfstatat", "openat", "pivot_root", "prctl", "read", "renameat",
 	"setgroups", "sethostname", "setns", "setresgid", "setresuid", "symlinkat",
 	"umask", "umount2", "unlinkat", "unshare", "utimensat", "wait4", "write",
