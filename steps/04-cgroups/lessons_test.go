@@ -1,16 +1,13 @@
 package cgroups_test
 
 import (
-	"bytes"
 	"errors"
-	"fmt"
 	"os"
-	"os/exec"
-	"regexp"
 	"strings"
 	"testing"
 
 	lessons "github.com/workshop-dev/workshop"
+	"github.com/workshop-dev/workshop/internal/lessontest"
 	"github.com/workshop-dev/workshop/internal/testbin"
 	cgroups "github.com/workshop-dev/workshop/steps/04-cgroups"
 	"golang.org/x/sys/unix"
@@ -98,18 +95,11 @@ func TestLessonCommands(t *testing.T) {
 		mine = v2Part
 	}
 	for part, text := range parts {
-		cmds := lessons.Commands(text)
-		want := lessonCommands[part]
-		for _, c := range cmds {
-			if _, ok := want[c]; !ok {
-				t.Errorf("step 4's lesson shows `%s`, which this test does not know: add it to lessonCommands", c)
-			}
+		var known []string
+		for c := range lessonCommands[part] {
+			known = append(known, c)
 		}
-		for c := range want {
-			if !contains(cmds, c) {
-				t.Errorf("lessonCommands has `%s`, which step 4's lesson no longer shows", c)
-			}
-		}
+		lessontest.Coverage(t, "step 4's lesson", text, known)
 	}
 	lockSandbox(t)
 	for _, g := range []string{"/sys/fs/cgroup/sandbox", "/sys/fs/cgroup/memory/sandbox"} {
@@ -122,13 +112,13 @@ func TestLessonCommands(t *testing.T) {
 	state := t.TempDir()
 	for _, part := range []string{"", mine} {
 		text := parts[part]
-		shown := shownOutput(text)
+		shown := lessontest.Shown(text)
 		for _, c := range lessons.Commands(text) {
 			lc, ok := lessonCommands[part][c]
 			if !ok {
 				continue
 			}
-			r := runLine(t, state, c, lc.stdin)
+			r := lessontest.Shell(t, t.TempDir(), state, c, lc.stdin)
 			wantStdout := lc.stdout
 			if strings.Contains(c, "exit status $?") {
 				if !strings.HasSuffix(r.Stdout, exitStatusShown) {
@@ -147,7 +137,7 @@ func TestLessonCommands(t *testing.T) {
 				t.Logf("`%s` printed:\n%s%s", c, r.Stderr, r.Stdout)
 			}
 			if strings.HasPrefix(c, "sudo workshop step") {
-				if err := checkShownSyscalls(shown[c], r.Stderr); err != nil {
+				if err := lessontest.CheckSyscalls(shown[c], r.Stderr); err != nil {
 					t.Errorf("`%s`: %v\nit printed:\n%s", c, err, r.Stderr)
 				}
 			}
@@ -184,107 +174,5 @@ func removeSandbox() {
 	os.Remove("/sys/fs/cgroup/sandbox")
 	for _, c := range []string{"cpu", "memory", "blkio", "devices", "freezer"} {
 		os.Remove("/sys/fs/cgroup/" + c + "/sandbox")
-	}
-}
-
-// runLine runs a lesson's command line with bash, as root: "sudo workshop"
-// is the binary under test with state as its state dir, and "sudo" is
-// dropped (the lesson's other commands are typed in a root shell).
-func runLine(t *testing.T, state, line, stdin string) testbin.Result {
-	t.Helper()
-	line = strings.ReplaceAll(line, "sudo workshop", testbin.Bin(t)+" --no-color --state-dir "+state)
-	line = strings.ReplaceAll(line, "sudo ", "")
-	cmd := exec.Command("bash", "-c", line)
-	cmd.Dir = t.TempDir()
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("bash -c %q: %v", line, err)
-	}
-	return testbin.Result{Stdout: out.String(), Stderr: strings.ReplaceAll(errb.String(), state, "/var/lib/workshop"), Code: code}
-}
-
-// shownOutput maps each command of a text's fenced blocks to the lines
-// shown after it.
-func shownOutput(text string) map[string][]string {
-	shown := map[string][]string{}
-	inBlock, cur := false, ""
-	for _, l := range strings.Split(text, "\n") {
-		if strings.HasPrefix(strings.TrimSpace(l), "```") {
-			inBlock, cur = !inBlock, ""
-			continue
-		}
-		switch {
-		case !inBlock:
-		case strings.HasPrefix(l, "$ "):
-			cur = strings.TrimSpace(l[2:])
-		case cur != "":
-			shown[cur] = append(shown[cur], l)
-		}
-	}
-	return shown
-}
-
-var (
-	syscallLine = regexp.MustCompile(`^(\[pid \d+\] )?[a-z_0-9]+\(.*\) = .*$`)
-	containerID = regexp.MustCompile(`\b[0-9a-f]{12}\b`)
-	digits      = regexp.MustCompile(`\d+`)
-)
-
-// normal is a syscall line with what differs between runs taken out:
-// container ids first (they hold digits), then every number (pids, fds,
-// sizes).
-func normal(l string) string {
-	return digits.ReplaceAllString(containerID.ReplaceAllString(l, "ID"), "N")
-}
-
-// checkShownSyscalls checks that the syscall lines the lesson shows after a
-// command are among those the command printed, in order.
-func checkShownSyscalls(shown []string, got string) error {
-	var printed []string
-	for _, l := range strings.Split(got, "\n") {
-		if syscallLine.MatchString(l) {
-			printed = append(printed, normal(l))
-		}
-	}
-	j := 0
-	for _, l := range shown {
-		if !syscallLine.MatchString(l) {
-			continue
-		}
-		want := normal(l)
-		for j < len(printed) && printed[j] != want {
-			j++
-		}
-		if j == len(printed) {
-			return fmt.Errorf("the lesson shows %q, which the command did not print (or not in that order)", l)
-		}
-		j++
-	}
-	return nil
-}
-
-func TestCheckShownSyscallsCatchesDrift(t *testing.T) {
-	printed := "mkdirat(AT_FDCWD, \"/sys/fs/cgroup/workshop/0a1b2c3d4e5f\", 0755) = 0\n==> note\n" +
-		"openat(AT_FDCWD, \"/sys/fs/cgroup/workshop/0a1b2c3d4e5f/pids.max\", O_WRONLY|O_CLOEXEC) = 5\nwrite(5, \"64\", 2) = 2\n"
-	ok := []string{"mkdirat(AT_FDCWD, \"/sys/fs/cgroup/workshop/4e2a8c1d9b07\", 0755) = 0", "…", "write(3, \"64\", 2) = 2"}
-	if err := checkShownSyscalls(ok, printed); err != nil {
-		t.Errorf("checkShownSyscalls(lines it printed) = %v", err)
-	}
-	for _, drift := range [][]string{
-		{"mkdirat(AT_FDCWD, \"/sys/fs/cgroup/sandbox/4e2a8c1d9b07\", 0755) = 0"},
-		{"openat(AT_FDCWD, \"/sys/fs/cgroup/workshop/4e2a8c1d9b07/memory.max\", O_WRONLY|O_CLOEXEC) = 5"},
-		{"write(5, \"64\", 2) = 2", "mkdirat(AT_FDCWD, \"/sys/fs/cgroup/workshop/4e2a8c1d9b07\", 0755) = 0"}, // order
-	} {
-		if err := checkShownSyscalls(drift, printed); err == nil {
-			t.Errorf("checkShownSyscalls accepted %q, which was not printed so", drift)
-		}
 	}
 }

@@ -1,15 +1,12 @@
 package imagetar_test
 
 import (
-	"bytes"
-	"fmt"
 	"os"
-	"os/exec"
-	"regexp"
 	"strings"
 	"testing"
 
 	lessons "github.com/workshop-dev/workshop"
+	"github.com/workshop-dev/workshop/internal/lessontest"
 	"github.com/workshop-dev/workshop/internal/testbin"
 )
 
@@ -82,26 +79,21 @@ func TestLessonCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmds := lessons.Commands(section)
-	for _, c := range cmds {
-		if _, ok := step5Commands[c]; !ok {
-			t.Errorf("step 5's lesson shows `%s`, which this test does not know: add it to step5Commands", c)
-		}
-	}
+	var known []string
 	for c := range step5Commands {
-		if !contains(cmds, c) {
-			t.Errorf("step5Commands has `%s`, which the lesson no longer shows", c)
-		}
+		known = append(known, c)
 	}
+	lessontest.Coverage(t, "step 5's lesson", section, known)
 	dir, state := t.TempDir(), t.TempDir()
-	shown := shownOutput(section)
+	shown := lessontest.Shown(section)
 	for _, c := range cmds {
 		lc := step5Commands[c]
 		if lc.before != "" {
-			if r := runShell(t, dir, state, lc.before); r.Code != 0 {
+			if r := lessontest.Shell(t, dir, state, lc.before, ""); r.Code != 0 {
 				t.Fatalf("the student's part before `%s` failed: %d\n%s", c, r.Code, r.Stderr)
 			}
 		}
-		r := runShell(t, dir, state, c)
+		r := lessontest.Shell(t, dir, state, c, "")
 		ok := r.Code == lc.code
 		for _, w := range lc.stdout {
 			ok = ok && strings.Contains(r.Stdout, w)
@@ -114,116 +106,9 @@ func TestLessonCommands(t *testing.T) {
 			continue
 		}
 		if strings.HasPrefix(c, "sudo workshop") {
-			if err := checkShownSyscalls(shown[c], strings.ReplaceAll(r.Stderr, state, "/var/lib/workshop")); err != nil {
+			if err := lessontest.CheckSyscalls(shown[c], r.Stderr); err != nil {
 				t.Errorf("`%s`: %v\nit printed:\n%s", c, err, r.Stderr)
 			}
-		}
-	}
-}
-
-// runShell runs a lesson's command line with bash in dir, as root: "sudo"
-// is dropped, workshop is the binary under test with state as its state
-// dir, and /var/lib/workshop is that state dir.
-func runShell(t *testing.T, dir, state, line string) testbin.Result {
-	t.Helper()
-	line = strings.ReplaceAll(line, "/var/lib/workshop", state)
-	line = strings.ReplaceAll(line, "sudo workshop", testbin.Bin(t)+" --state-dir "+state)
-	line = strings.ReplaceAll(line, "sudo ", "")
-	cmd := exec.Command("bash", "-c", line)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("bash -c %q: %v", line, err)
-	}
-	return testbin.Result{Stdout: out.String(), Stderr: errb.String(), Code: code}
-}
-
-func contains(list []string, s string) bool {
-	for _, l := range list {
-		if l == s {
-			return true
-		}
-	}
-	return false
-}
-
-// shownOutput maps each command of the lesson's fenced blocks to the lines
-// shown after it.
-func shownOutput(section string) map[string][]string {
-	shown := map[string][]string{}
-	inBlock, cur := false, ""
-	for _, l := range strings.Split(section, "\n") {
-		if strings.HasPrefix(strings.TrimSpace(l), "```") {
-			inBlock, cur = !inBlock, ""
-			continue
-		}
-		switch {
-		case !inBlock:
-		case strings.HasPrefix(l, "$ "):
-			cur = strings.TrimSpace(l[2:])
-		case cur != "":
-			shown[cur] = append(shown[cur], l)
-		}
-	}
-	return shown
-}
-
-var (
-	syscallLine = regexp.MustCompile(`^(\[pid \d+\] )?[a-z_0-9]+\(.*\) = .*$`)
-	// What differs from run to run: numbers (pids, fds, sizes) and the
-	// random suffix of a temporary directory.
-	randomSuffix = regexp.MustCompile(`\.(unpack|new)-[0-9a-f]{12}`)
-	digits       = regexp.MustCompile(`\d+`)
-)
-
-func normalize(l string) string {
-	return digits.ReplaceAllString(randomSuffix.ReplaceAllString(l, ".$1-X"), "N")
-}
-
-// checkShownSyscalls checks that the syscall lines the lesson shows after
-// a command are among those the command printed, in order.
-func checkShownSyscalls(shown []string, got string) error {
-	var printed []string
-	for _, l := range strings.Split(got, "\n") {
-		if syscallLine.MatchString(l) {
-			printed = append(printed, normalize(l))
-		}
-	}
-	j := 0
-	for _, l := range shown {
-		if !syscallLine.MatchString(l) {
-			continue
-		}
-		want := normalize(l)
-		for j < len(printed) && printed[j] != want {
-			j++
-		}
-		if j == len(printed) {
-			return fmt.Errorf("the lesson shows %q, which the command did not print (or not in that order)", l)
-		}
-		j++
-	}
-	return nil
-}
-
-func TestCheckShownSyscallsCatchesDrift(t *testing.T) {
-	printed := "mkdirat(AT_FDCWD, \"/s/.r.unpack-0123456789ab\", 0700) = 0\n==> note\nrenameat(AT_FDCWD, \"/s/.r.unpack-0123456789ab\", AT_FDCWD, \"/s/r\") = 0\n"
-	ok := []string{"mkdirat(AT_FDCWD, \"/s/.r.unpack-ffffffffffff\", 0700) = 0", "renameat(AT_FDCWD, \"/s/.r.unpack-aaaaaaaaaaaa\", AT_FDCWD, \"/s/r\") = 0"}
-	if err := checkShownSyscalls(ok, printed); err != nil {
-		t.Errorf("checkShownSyscalls(what it printed) = %v", err)
-	}
-	for _, drift := range [][]string{
-		{"renameat(AT_FDCWD, \"/s/.r.unpack-aaaaaaaaaaaa\", AT_FDCWD, \"/s/other\") = 0"},
-		{"renameat(AT_FDCWD, \"/s/.r.unpack-aaaaaaaaaaaa\", AT_FDCWD, \"/s/r\") = 0", "mkdirat(AT_FDCWD, \"/s/.r.unpack-ffffffffffff\", 0700) = 0"},
-	} {
-		if err := checkShownSyscalls(drift, printed); err == nil {
-			t.Errorf("checkShownSyscalls(%q) = nil, want the drift caught", drift)
 		}
 	}
 }

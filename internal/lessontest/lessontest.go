@@ -1,0 +1,140 @@
+// Package lessontest is what the tests of LESSONS.md share: every command a
+// lesson shows is run by a test beside its step, and the system calls the
+// lesson shows after a `sudo workshop …` command must be among those the
+// command really printed, in order. Only _test.go files import it.
+package lessontest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	lessons "github.com/workshop-dev/workshop"
+	"github.com/workshop-dev/workshop/internal/testbin"
+)
+
+// StateInLessons is the state dir the lessons show; tests use their own.
+const StateInLessons = "/var/lib/workshop"
+
+// Shell runs a lesson's command line with bash in dir, as root, the way a
+// student types it in a root shell: "sudo workshop" is the binary under test
+// with state as its state dir (and no colour), "sudo " is dropped, and the
+// lessons' /var/lib/workshop is state. In the result's stderr (the
+// narration) state reads /var/lib/workshop again, as the lesson shows it.
+func Shell(t testing.TB, dir, state, line, stdin string) testbin.Result {
+	t.Helper()
+	line = strings.ReplaceAll(line, StateInLessons, state)
+	line = strings.ReplaceAll(line, "sudo workshop", testbin.Bin(t)+" --no-color --state-dir "+state)
+	line = strings.ReplaceAll(line, "sudo ", "")
+	cmd := exec.Command("bash", "-c", line)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("bash -c %q: %v", line, err)
+	}
+	return testbin.Result{Stdout: out.String(), Stderr: strings.ReplaceAll(errb.String(), state, StateInLessons), Code: code}
+}
+
+// Shown maps each command of a text's fenced blocks to the lines shown
+// after it, up to the next command or the end of the block.
+func Shown(markdown string) map[string][]string {
+	shown := map[string][]string{}
+	inBlock, cur := false, ""
+	for _, l := range strings.Split(markdown, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "```") {
+			inBlock, cur = !inBlock, ""
+			continue
+		}
+		switch {
+		case !inBlock:
+		case strings.HasPrefix(l, "$ "):
+			cur = strings.TrimSpace(l[2:])
+		case cur != "":
+			shown[cur] = append(shown[cur], l)
+		}
+	}
+	return shown
+}
+
+var (
+	syscallLine = regexp.MustCompile(`^(\[pid \d+\] )?[a-z_0-9]+\(.*\) = .*$`)
+	// What differs from run to run: container and image ids (12 hex
+	// digits, which hold digits themselves), the random suffix of a
+	// temporary directory, and every number (pids, fds, sizes, times).
+	containerID  = regexp.MustCompile(`\b[0-9a-f]{12}\b`)
+	randomSuffix = regexp.MustCompile(`\.(unpack|new)-[0-9a-f]{12}`)
+	digits       = regexp.MustCompile(`\d+`)
+)
+
+func normal(l string) string {
+	l = randomSuffix.ReplaceAllString(l, ".$1-X")
+	l = containerID.ReplaceAllString(l, "ID")
+	return digits.ReplaceAllString(l, "N")
+}
+
+// CheckSyscalls checks that the syscall lines among shown are among those
+// printed, in the same order; other shown lines ("…", output) are skipped.
+func CheckSyscalls(shown []string, printed string) error {
+	var got []string
+	for _, l := range strings.Split(printed, "\n") {
+		if syscallLine.MatchString(l) {
+			got = append(got, normal(l))
+		}
+	}
+	j := 0
+	for _, l := range shown {
+		if !syscallLine.MatchString(l) {
+			continue
+		}
+		want := normal(l)
+		for j < len(got) && got[j] != want {
+			j++
+		}
+		if j == len(got) {
+			return fmt.Errorf("the lesson shows %q, which the command did not print (or not in that order)", l)
+		}
+		j++
+	}
+	return nil
+}
+
+// Coverage fails the test unless the commands a test knows how to run are
+// exactly the commands the text shows: a command added to the lesson
+// without a test, or a test left for a command the lesson dropped, is a
+// failure.
+func Coverage(t testing.TB, what, markdown string, known []string) {
+	t.Helper()
+	shown := lessons.Commands(markdown)
+	has := map[string]bool{}
+	for _, c := range known {
+		has[c] = true
+	}
+	for _, c := range shown {
+		if !has[c] {
+			t.Errorf("%s shows `%s`, which no test runs: add it to the test's table", what, c)
+		}
+		delete(has, c)
+	}
+	var gone []string
+	for c := range has {
+		gone = append(gone, c)
+	}
+	sort.Strings(gone)
+	for _, c := range gone {
+		t.Errorf("the test runs `%s`, which %s no longer shows", c, what)
+	}
+}
