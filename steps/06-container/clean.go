@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
 	cgroups "github.com/workshop-dev/workshop/steps/04-cgroups"
+	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
 	"golang.org/x/sys/unix"
 )
 
@@ -547,7 +547,7 @@ func usersOf(dir string) []string {
 // command holds it, its temporary directories are not stale. It returns
 // the release, or ok false when the store is busy.
 func (c *cleaner) storeLock(dir string) (release func(), ok bool) {
-	fd, err := c.n.Openat(filepath.Join(dir, "lock"), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	fd, err := c.n.Openat(filepath.Join(dir, imagetar.LockName), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if errors.Is(err, unix.ENOENT) {
 		return func() {}, true // no store command ever ran here
 	}
@@ -567,10 +567,6 @@ func (c *cleaner) storeLock(dir string) (release func(), ok bool) {
 	return func() { c.n.CloseFd(fd) }, true // closing it releases the lock
 }
 
-// unpackTemp is the name of a directory an unpack fills before renaming it
-// into place (steps/05-image-tar: makeTempBeside).
-var unpackTemp = regexp.MustCompile(`^\..+\.unpack-[0-9a-f]+$`)
-
 // imageLeftovers removes what an image addition or unpack killed halfway
 // left in the store: .new-* directories, .NAME.unpack-* directories and
 // half-written .tmp files. The images stay.
@@ -579,9 +575,7 @@ func (c *cleaner) imageLeftovers() {
 	if _, err := os.Stat(dir); err != nil {
 		return
 	}
-	stale := func(name string) bool {
-		return strings.HasPrefix(name, ".new-") || unpackTemp.MatchString(name) || strings.HasSuffix(name, ".tmp")
-	}
+	stale := imagetar.IsLeftover
 	var found []string
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {

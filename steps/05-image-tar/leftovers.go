@@ -1,0 +1,25 @@
+package imagetar
+
+import (
+	"regexp"
+	"strings"
+	"sync"
+)
+
+// LockName is the file in the store's directory that its lock is taken on
+// with flock(2): shared to read, exclusive to change. `workshop clean` takes
+// it too before it removes what an addition left.
+const LockName = lockName
+
+// unpackTemp matches the name of the directory an unpack fills before it is
+// renamed into place (makeTempBeside: ".DEST.unpack-RANDOM").
+var unpackTemp = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\..+\.unpack-[0-9a-f]+$`) })
+
+// IsLeftover reports whether a name in the store's directory, or in an
+// image's, is what an addition or an unpack killed halfway left behind: a
+// .new-* directory, a .NAME.unpack-* directory or a half-written .tmp file.
+// Only the store's exclusive lock makes removing one safe: without it, the
+// name may be an addition under way.
+func IsLeftover(name string) bool {
+	return strings.HasPrefix(name, newPrefix) || unpackTemp().MatchString(name) || strings.HasSuffix(name, ".tmp")
+}
