@@ -1,0 +1,393 @@
+package container_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	lessons "github.com/workshop-dev/workshop"
+	"github.com/workshop-dev/workshop/internal/lessontest"
+	"github.com/workshop-dev/workshop/internal/testbin"
+	"golang.org/x/sys/unix"
+)
+
+// Every command of step 6's lesson is run here, in the lesson's order: the
+// by-hand overlay and pivot_root in a scratch directory, the workshop
+// commands with this build and a state directory of the test's own (shown
+// in the lesson as /var/lib/workshop), the ones "in a second terminal"
+// while the container they look at runs. What the lesson shows of each is
+// checked; for a workshop run, the narration lines it shows must be in what
+// the run printed, in order, and a block of them between two "…" lines must
+// be printed as one block, nothing left out.
+
+// lesson6 is a run of the lesson's commands.
+type lesson6 struct {
+	t    *testing.T
+	h    *host
+	work string // the by-hand part's directory
+	bg   *running
+	pid  int    // the host pid the lesson calls 4242
+	id   string // the container the commands look at
+}
+
+// rewrite turns a lesson line into one for this test, as lessontest.Shell
+// does: root already (no sudo), this build of workshop, this state
+// directory; and the real pid for 4242.
+func (l *lesson6) rewrite(line string) string {
+	line = strings.ReplaceAll(line, "sudo workshop ", testbin.Bin(l.t)+" --no-color --state-dir "+l.h.state+" ")
+	line = strings.ReplaceAll(line, "sudo ", "")
+	line = strings.ReplaceAll(line, "/var/lib/workshop", l.h.state)
+	return strings.ReplaceAll(line, "4242", strconv.Itoa(l.pid))
+}
+
+// sh runs a lesson line to its end, as lessontest.Shell does (the state
+// directory reads as the lesson's /var/lib/workshop in the narration), with
+// the real pid for 4242.
+func (l *lesson6) sh(line string) testbin.Result {
+	l.t.Helper()
+	line = strings.ReplaceAll(line, "4242", strconv.Itoa(l.pid))
+	return lessontest.Shell(l.t, l.work, l.h.state, line, "")
+}
+
+// start starts a lesson line and leaves it running (a first terminal).
+func (l *lesson6) start(line string) *running {
+	l.t.Helper()
+	return startCmd(l.t, l.work, "bash", "-c", "exec "+l.rewrite(line))
+}
+
+// ok runs a line that must succeed and print exactly want.
+func (l *lesson6) ok(line, want string) testbin.Result {
+	l.t.Helper()
+	r := l.sh(line)
+	if r.Code != 0 || r.Stdout != want {
+		l.t.Errorf("`%s` = exit %d, stdout %q; want 0 and %q\nstderr:\n%s", line, r.Code, r.Stdout, want, r.Stderr)
+	}
+	return r
+}
+
+// startContainer starts a lesson's container line, waits until its command
+// runs, and makes it the one the next commands look at.
+func (l *lesson6) startContainer(line, execved string) {
+	l.t.Helper()
+	l.bg = l.start(line)
+	l.id = containerLine.FindStringSubmatch(l.bg.stderr.waitFor(l.t, "==> container "))[1]
+	m := childPid.FindStringSubmatch(l.bg.stderr.waitFor(l.t, "==> the child is pid "))
+	l.pid, _ = strconv.Atoi(m[1])
+	l.bg.stderr.waitFor(l.t, execved)
+}
+
+var (
+	childPid  = regexp.MustCompile(`==> the child is pid (\d+) on the host`)
+	whiteout  = regexp.MustCompile(`(?m)^c--------- +\d+ root root 0, 0 .* (\S+)$`)
+	lessonRun = "sudo workshop full run --name hello --memory 80M --pids 64 --hostname box -- /bin/sh -c 'echo hi; hostname'"
+)
+
+func TestLessonCommands(t *testing.T) {
+	h := newHost(t)
+	testbin.NeedTool(t, "bash")
+	testbin.NeedTool(t, "busybox")
+	testbin.NeedTool(t, "unshare")
+	text, err := lessons.Lesson(6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &lesson6{t: t, h: h, work: t.TempDir()}
+	t.Cleanup(func() { unix.Unmount(filepath.Join(l.work, "merged"), unix.MNT_DETACH) })
+	shown := lessontest.Shown(text)
+
+	runners := map[string]func(line string){
+		"mkdir -p lower/bin lower/etc upper work merged":                                     func(line string) { l.ok(line, "") },
+		"cp /bin/busybox lower/bin/":                                                         func(line string) { l.ok(line, "") },
+		"echo from the image > lower/etc/motd":                                               func(line string) { l.ok(line, "") },
+		"echo bye > lower/etc/gone":                                                          func(line string) { l.ok(line, "") },
+		"sudo mount -t overlay overlay -o lowerdir=lower,upperdir=upper,workdir=work merged": func(line string) { l.ok(line, "") },
+		"ls merged/etc": func(line string) { l.ok(line, "gone\nmotd\n") },
+		"echo changed | sudo tee merged/etc/motd": func(line string) { l.ok(line, "changed\n") },
+		"sudo rm merged/etc/gone":                 func(line string) { l.ok(line, "") },
+		"cat lower/etc/motd":                      func(line string) { l.ok(line, "from the image\n") },
+		"ls -l upper/etc": func(line string) {
+			r := l.ok(line, l.sh(line).Stdout)
+			if m := whiteout.FindStringSubmatch(r.Stdout); m == nil || m[1] != "gone" || !strings.HasSuffix(r.Stdout, " motd\n") {
+				t.Errorf("`%s` = %q; want the whiteout gone (c--------- 0, 0) and the copied-up motd", line, r.Stdout)
+			}
+			if b, err := os.ReadFile(filepath.Join(l.work, "lower", "etc", "gone")); err != nil || string(b) != "bye\n" {
+				t.Errorf("rm merged/etc/gone changed the lower layer: %q, %v", b, err)
+			}
+		},
+		`sudo unshare --mount --fork sh -c 'cd merged && mkdir .oldroot && pivot_root . .oldroot && /bin/busybox umount -l /.oldroot && /bin/busybox rmdir /.oldroot && exec /bin/busybox sh -c "cd /../../..; /bin/busybox pwd; /bin/busybox ls"'`: func(line string) {
+			l.ok(line, "/\nbin\netc\n")
+		},
+		"sudo umount merged": func(line string) {
+			l.ok(line, "")
+			if m := mountsUnder(t, l.work); len(m) > 0 {
+				t.Errorf("the by-hand part left mounts: %q", m)
+			}
+		},
+		lessonRun: func(line string) {
+			r := l.sh(line)
+			if r.Code != 0 || r.Stdout != "hi\nbox\n" {
+				t.Fatalf("`%s` = exit %d, stdout %q\n%s", line, r.Code, r.Stdout, r.Stderr)
+			}
+			if mode := cgroupLayout(t); mode == "v2" {
+				t.Logf("the lesson shows the cgroup files of a hybrid machine; this one is %s: not compared", mode)
+			} else if err := checkShown(shown[line], r.Stderr); err != nil {
+				t.Errorf("`%s`: %v\nit printed:\n%s", line, err, r.Stderr)
+			}
+			h.nothingLeft(startedOf(t, r.Stderr).ID)
+		},
+		"sudo workshop full run --name sleeper --memory 80M -- /bin/sleep 1000": func(line string) {
+			l.startContainer(line, `[pid 1] execve("/bin/sleep", ["/bin/sleep", "1000"], …) = 0`)
+		},
+		"sudo workshop ps": func(line string) {
+			r := l.sh(line)
+			row := regexp.MustCompile(fmt.Sprintf(`(?m)^%s +sleeper +base:latest +%d +/bin/sleep 1000 +[0-9.]+[KMG]? +\S+$`, l.id, l.pid))
+			if r.Code != 0 || !strings.HasPrefix(r.Stdout, "ID            NAME     IMAGE        PID") || !row.MatchString(r.Stdout) {
+				t.Errorf("`%s` = exit %d:\n%s\nwant the header and a row %s", line, r.Code, r.Stdout, row)
+			}
+		},
+		"sudo workshop kill --signal TERM sleeper": func(line string) {
+			r := l.ok(line, fmt.Sprintf("sent SIGTERM to container %s (pid %d)\n", l.id, l.pid))
+			if !strings.Contains(r.Stderr, fmt.Sprintf("kill(%d, SIGTERM) = 0", l.pid)) {
+				t.Errorf("`%s` does not narrate its kill(2):\n%s", line, r.Stderr)
+			}
+			// sleep as PID 1 ignores it: the container still runs.
+			if ps := l.sh("sudo workshop ps"); !strings.Contains(ps.Stdout, l.id) {
+				t.Errorf("after `%s`, the container is gone:\n%s", line, ps.Stdout)
+			}
+		},
+		"sudo workshop kill sleeper": func(line string) {
+			l.ok(line, fmt.Sprintf("sent SIGKILL to container %s (pid %d)\n", l.id, l.pid))
+			if r := l.bg.wait(); r.Code != 137 {
+				t.Errorf("the sleeper's workshop exited %d after kill, want 137\n%s", r.Code, r.Stderr)
+			}
+			h.nothingLeft(l.id)
+		},
+		"sudo workshop full run --keep --name changer -- /bin/sh -c 'echo hello > /root/hello; echo more >> /etc/passwd; rm /etc/group'": func(line string) {
+			l.ok(line, "")
+		},
+		"sudo workshop diff changer": func(line string) {
+			if len(shown[line]) == 0 {
+				t.Errorf("the lesson shows no output of `%s`", line)
+			}
+			l.ok(line, strings.Join(shown[line], "\n")+"\n")
+		},
+		"sudo ls -l /var/lib/workshop/containers/*/upper/etc": func(line string) {
+			r := l.ok(line, l.sh(line).Stdout)
+			if m := whiteout.FindStringSubmatch(r.Stdout); m == nil || m[1] != "group" || !strings.HasSuffix(r.Stdout, " passwd\n") {
+				t.Errorf("`%s` = %q; want the whiteout group and passwd", line, r.Stdout)
+			}
+		},
+		"sudo workshop full run --name lab6 -- /bin/sh": func(line string) {
+			l.startContainer(line, `[pid 1] execve("/bin/sh", ["/bin/sh"], …) = 0`)
+		},
+		"grep overlay /proc/mounts": func(line string) {
+			r := l.sh(line)
+			mine := regexp.MustCompile(strings.ReplaceAll(fmt.Sprintf(`(?m)^overlay STATE/containers/%s/rootfs overlay rw,.*lowerdir=STATE/images/[0-9a-f]{64}/rootfs,upperdir=STATE/containers/%[1]s/upper,workdir=STATE/containers/%[1]s/work.* 0 0$`, l.id), "STATE", regexp.QuoteMeta(l.h.state)))
+			if r.Code != 0 || !mine.MatchString(r.Stdout) {
+				t.Errorf("`%s` = exit %d:\n%s\nwant the line of container %s's root", line, r.Code, r.Stdout, l.id)
+			}
+		},
+		"cat /proc/4242/cgroup": func(line string) {
+			if r := l.sh(line); r.Code != 0 || !strings.Contains(r.Stdout, ":/workshop/"+l.id+"\n") {
+				t.Errorf("`%s` = exit %d, %q; want the container's group, /workshop/%s", line, r.Code, r.Stdout, l.id)
+			}
+		},
+		"sudo workshop lab 6 check": func(line string) {
+			// The exercise, done by hand as the lesson asks.
+			l.ok(`echo hello > "$(grep overlay /proc/mounts | grep /var/lib/workshop/containers/ | cut -d' ' -f2)/from-the-host"`, "")
+			l.ok(`echo 42 > /sys/fs/cgroup/pids$(grep :pids: /proc/4242/cgroup | cut -d: -f3)/pids.max || echo 42 > /sys/fs/cgroup$(grep ^0:: /proc/4242/cgroup | cut -d: -f3)/pids.max`, "")
+			l.bg.stdin.Write([]byte("cat /from-the-host\n"))
+			l.bg.stdout.waitFor(t, "hello")
+			r := l.sh(line)
+			if r.Code != 0 {
+				t.Errorf("`%s` = exit %d:\n%s%s", line, r.Code, r.Stdout, r.Stderr)
+			}
+			if len(shown[line]) < 4 {
+				t.Errorf("the lesson shows %d lines after `%s`, want the check's report", len(shown[line]), line)
+			}
+			got := map[string]bool{}
+			for _, g := range strings.Split(strings.ReplaceAll(r.Stdout, l.h.state, lessontest.StateInLessons), "\n") {
+				got[normal(g, strconv.Itoa(l.pid))] = true
+			}
+			for _, s := range shown[line] {
+				if cgroupLayout(t) == "v2" && strings.Contains(s, "pids.max") {
+					continue // shown as on v1 and hybrid
+				}
+				if !got[normal(s, "4242")] {
+					t.Errorf("`%s` does not print the lesson's line %q; it printed:\n%s", line, s, r.Stdout)
+				}
+			}
+			l.bg.stdin.Write([]byte("exit\n"))
+			if r := l.bg.wait(); r.Code != 0 {
+				t.Errorf("the lab6 container exited %d\n%s", r.Code, r.Stderr)
+			}
+			h.nothingLeft(l.id)
+		},
+	}
+	known := make([]string, 0, len(runners))
+	for line := range runners {
+		known = append(known, line)
+	}
+	lessontest.Coverage(t, "step 6's lesson", text, known)
+	for _, line := range lessons.Commands(text) {
+		if run, ok := runners[line]; ok {
+			run(line)
+		}
+	}
+}
+
+// cgroupLayout is "v2" on a cgroup v2 machine, "v1" otherwise (v1 or
+// hybrid: the limits are in v1 hierarchies).
+func cgroupLayout(t *testing.T) string {
+	t.Helper()
+	var st unix.Statfs_t
+	if err := unix.Statfs("/sys/fs/cgroup", &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return "v2"
+	}
+	return "v1"
+}
+
+var (
+	syscallLine = regexp.MustCompile(`^(\[pid \d+\] )?[a-z_0-9]+\(.*\) = .*$`)
+	hexID       = regexp.MustCompile(`\b[0-9a-f]{64}\b|\b[0-9a-f]{12}\b`)
+	fdResult    = regexp.MustCompile(`^((?:\[pid \w+\] )?openat\(.*\) = )\d+$`)
+	fdArg       = regexp.MustCompile(`^((?:\[pid \w+\] )?(?:write|close)\()\d+`)
+	pidWrite    = regexp.MustCompile(`"PID", \d+\) = \d+$`)
+)
+
+// narrationLine: a syscall, or a "==> " line of workshop's own.
+func narrationLine(l string) bool { return syscallLine.MatchString(l) || strings.HasPrefix(l, "==> ") }
+
+// pidIn is the container's host pid a narration names, or "".
+func pidIn(lines []string) string {
+	for _, l := range lines {
+		if m := childPid.FindStringSubmatch(l); m != nil {
+			return m[1]
+		}
+	}
+	return ""
+}
+
+// normal takes out of a line what differs from run to run, and only that:
+// container and image ids, the container's host pid (given), and file
+// descriptor numbers. Modes, limits, flags and results stay as they are.
+func normal(l, pid string) string {
+	l = hexID.ReplaceAllString(l, "ID")
+	if pid != "" {
+		l = regexp.MustCompile(`\b`+pid+`\b`).ReplaceAllString(l, "PID")
+	}
+	l = fdResult.ReplaceAllString(l, "${1}FD")
+	l = fdArg.ReplaceAllString(l, "${1}FD")
+	// The pid written into cgroup.procs: its length is the pid's.
+	return pidWrite.ReplaceAllString(l, `"PID", LEN) = LEN`)
+}
+
+// checkShown checks the narration lines a lesson shows after a command
+// against what the command printed: the shown lines, cut into blocks by
+// "…" lines, must each be printed as one unbroken run of narration lines,
+// the blocks in the order shown. Other shown lines (the command's output,
+// the namespace table) are not narration and are not compared here.
+func checkShown(shown []string, printed string) error {
+	printedLines := strings.Split(printed, "\n")
+	shownPid, printedPid := pidIn(shown), pidIn(printedLines)
+	var got []string
+	for _, l := range printedLines {
+		if narrationLine(l) {
+			got = append(got, normal(l, printedPid))
+		}
+	}
+	var blocks [][]string
+	cur := []string{}
+	for _, l := range shown {
+		if strings.TrimSpace(l) == "…" {
+			blocks, cur = append(blocks, cur), []string{}
+			continue
+		}
+		if narrationLine(l) {
+			cur = append(cur, normal(l, shownPid))
+		}
+	}
+	blocks = append(blocks, cur)
+	if len(blocks) == 1 && len(cur) == 0 {
+		return fmt.Errorf("the lesson shows no narration for it")
+	}
+	from := 0
+	for _, b := range blocks {
+		if len(b) == 0 {
+			continue
+		}
+		at := -1
+		for k := from; k+len(b) <= len(got); k++ {
+			if equal(got[k:k+len(b)], b) {
+				at = k
+				break
+			}
+		}
+		if at < 0 {
+			return fmt.Errorf("the lesson shows this block, which the command did not print as one block (or not after the block before it):\n%s", strings.Join(b, "\n"))
+		}
+		from = at + len(b)
+	}
+	return nil
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestCheckShownCatchesDrift(t *testing.T) {
+	printed := `==> container 0123456789ab (x) from image base:latest (ba5eba11ba5e), unpacked once in /r
+mkdirat(AT_FDCWD, "/c/0123456789ab/upper", 0755) = 0
+mkdirat(AT_FDCWD, "/c/0123456789ab/work", 0755) = 0
+clone(flags=CLONE_NEWNS|SIGCHLD) = 517
+==> the child is pid 517 on the host; in its new PID namespace it is pid 1
+openat(AT_FDCWD, "/sys/fs/cgroup/pids/workshop/0123456789ab/pids.max", O_WRONLY|O_CLOEXEC) = 5
+write(5, "64", 2) = 2
+close(5) = 0
+openat(AT_FDCWD, "/sys/fs/cgroup/pids/workshop/0123456789ab/cgroup.procs", O_WRONLY|O_CLOEXEC) = 5
+write(5, "517", 3) = 3
+close(5) = 0
+[pid 1] pivot_root("/r", "/r/.oldroot") = 0
+hi
+[pid 1] chdir("/") = 0
+`
+	ok := [][]string{
+		{`==> container 9999999999ff (x) from image base:latest (0000000000aa), unpacked once in /r`, `mkdirat(AT_FDCWD, "/c/9999999999ff/upper", 0755) = 0`},
+		{`mkdirat(AT_FDCWD, "/c/9999999999ff/upper", 0755) = 0`, "…", `[pid 1] pivot_root("/r", "/r/.oldroot") = 0`, "hi", `[pid 1] chdir("/") = 0`},
+		// Another run: another pid (of another length) and other fds.
+		{`clone(flags=CLONE_NEWNS|SIGCHLD) = 31555`, `==> the child is pid 31555 on the host; in its new PID namespace it is pid 1`, "…",
+			`openat(AT_FDCWD, "/sys/fs/cgroup/pids/workshop/9999999999ff/cgroup.procs", O_WRONLY|O_CLOEXEC) = 7`, `write(7, "31555", 5) = 5`, `close(7) = 0`},
+	}
+	for _, s := range ok {
+		if err := checkShown(s, printed); err != nil {
+			t.Errorf("checkShown(%q) = %v", s, err)
+		}
+	}
+	for _, drift := range [][]string{
+		{`mkdirat(AT_FDCWD, "/c/0123456789ab/upper", 0755) = 0`, `[pid 1] pivot_root("/r", "/r/.oldroot") = 0`}, // a line left out without "…"
+		{`[pid 1] chdir("/") = 0`, "…", `[pid 1] pivot_root("/r", "/r/.oldroot") = 0`},                          // order
+		{`[pid 1] chdir("/") = -1 ENOENT (No such file or directory)`},                                          // result
+		{`mkdirat(AT_FDCWD, "/c/0123456789ab/upper", 0700) = 0`},                                                // mode
+		{`write(5, "65", 2) = 2`}, // limit
+		{"hi"},                    // no narration at all
+	} {
+		if err := checkShown(drift, printed); err == nil {
+			t.Errorf("checkShown(%q) = nil, want the drift caught", drift)
+		}
+	}
+}
