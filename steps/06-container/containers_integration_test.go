@@ -25,7 +25,7 @@ func TestPsAndKill(t *testing.T) {
 	if !header.MatchString(ps.Stdout) || m == nil {
 		t.Fatalf("ps =\n%s\nwant the header and a line for %s (pstest, base:latest, pid %d, /bin/sleep 600)", ps.Stdout, rec.ID, rec.Pid)
 	}
-	if !regexp.MustCompile(`^[0-9.]+[KMG]?$`).MatchString(m[1]) {
+	if !regexp.MustCompile(`^[0-9.]+[BKMG]$`).MatchString(m[1]) {
 		t.Errorf("ps: memory in use %q, want a size read from the cgroup", m[1])
 	}
 	if !regexp.MustCompile(`^([0-9]+m)?[0-9]+s$`).MatchString(m[2]) {

@@ -144,7 +144,7 @@ func TestLessonCommands(t *testing.T) {
 		},
 		"sudo workshop ps": func(line string) {
 			r := l.sh(line)
-			row := regexp.MustCompile(fmt.Sprintf(`(?m)^%s +sleeper +base:latest +%d +/bin/sleep 1000 +[0-9.]+[KMG]? +\S+$`, l.id, l.pid))
+			row := regexp.MustCompile(fmt.Sprintf(`(?m)^%s +sleeper +base:latest +%d +/bin/sleep 1000 +[0-9.]+[BKMG] +\S+$`, l.id, l.pid))
 			if r.Code != 0 || !strings.HasPrefix(r.Stdout, "ID            NAME     IMAGE        PID") || !row.MatchString(r.Stdout) {
 				t.Errorf("`%s` = exit %d:\n%s\nwant the header and a row %s", line, r.Code, r.Stdout, row)
 			}
