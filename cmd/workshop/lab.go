@@ -57,7 +57,12 @@ hint, and exits 0 only when the exercise is done.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(c.OutOrStdout(), "Step %d's exercise, in %s:\n", n, displayDir(dir))
+			if n == 6 {
+				// Step 6's exercise is a running container, not files here.
+				fmt.Fprintf(c.OutOrStdout(), "Step 6's exercise, on the containers of %s:\n", global.stateDir)
+			} else {
+				fmt.Fprintf(c.OutOrStdout(), "Step %d's exercise, in %s:\n", n, displayDir(dir))
+			}
 			report.Print(c.OutOrStdout(), solution)
 			if !report.Done() {
 				return exit.Code(notDone, nil)
