@@ -6,9 +6,11 @@
 //
 // The parent and child talk over two pipes:
 //
-//	fd 3  parent -> child: the init's spec as JSON. The child reads to EOF, so
-//	      the parent's close is also the "go" signal, sent once the child's
-//	      cgroup and uid maps are in place.
+//	fd 3  parent -> child: the init's spec as JSON on one line, then, once the
+//	      child's cgroup and uid maps are in place, the line "go", then EOF.
+//	      A child that reaches EOF without "go" was abandoned (workshop died
+//	      or gave up before releasing it): it exits without running anything,
+//	      so no command ever runs outside its limits with nobody watching.
 //	fd 4  child -> parent: close-on-exec; carries the final execve so that the
 //	      parent can report it once it has happened (sys.ExecReporter).
 package reexec
@@ -20,6 +22,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -67,6 +70,9 @@ type Child struct {
 	spec   *os.File // parent's write end of fd 3
 	status *os.File // parent's read end of fd 4
 	ends   []*os.File
+
+	mu       sync.Mutex // guards released
+	released bool       // "go" was sent, or the pipe was closed without it
 }
 
 // Command prepares "/proc/self/exe __init name". The caller sets
@@ -100,15 +106,26 @@ func (c *Child) Start(n *sys.Narrator, spec any) error {
 	}
 	name, args := cloneCall(c.Cmd.SysProcAttr)
 	if err != nil {
-		n.Reported(name, args, -1, errnoOf(err))
+		// Start's error is the clone's, or that of a step the runtime took
+		// in the child before its execve (the SysProcAttr ones): which one
+		// is not known, so no clone line claims it.
+		n.Note("the Go runtime could not start the child: %v (the %s itself, or a step of the child before its execve)", errnoOf(err), name)
 		c.spec.Close()
 		c.status.Close()
 		return fmt.Errorf("start the child process: %w", err)
 	}
 	pid := c.Cmd.Process.Pid
 	n.Reported(name, args, pid, nil)
+	if steps := runtimeSteps(c.Cmd.SysProcAttr); steps != "" {
+		n.Note("in the child, before its execve, the Go runtime also made: %s", steps)
+	}
 	n.WithPid(pid).Reported("execve", fmt.Sprintf("%q, [%q, %q, %q], …", c.Cmd.Path, c.Cmd.Args[0], c.Cmd.Args[1], c.Cmd.Args[2]), 0, nil)
 	if err := json.NewEncoder(c.spec).Encode(spec); err != nil {
+		// The child died at birth (an OOM kill on a tiny --memory, say):
+		// collect it rather than leave it to the caller.
+		c.abandon()
+		c.Cmd.Process.Kill()
+		c.Cmd.Wait()
 		return fmt.Errorf("send the spec to the child: %w", err)
 	}
 	return nil
@@ -117,8 +134,34 @@ func (c *Child) Start(n *sys.Narrator, spec any) error {
 // Pid is the child's pid as the host sees it.
 func (c *Child) Pid() int { return c.Cmd.Process.Pid }
 
-// Release lets the child go on past its setup.
-func (c *Child) Release() error { return c.spec.Close() }
+// goAhead is the line that releases the child.
+const goAhead = "go"
+
+// Release lets the child go on past its setup. Releasing twice is a no-op.
+func (c *Child) Release() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.released {
+		return nil
+	}
+	c.released = true
+	_, err := io.WriteString(c.spec, goAhead+"\n")
+	if cerr := c.spec.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// abandon closes the pipe without the go-ahead: the child exits without
+// running anything. A no-op once released.
+func (c *Child) abandon() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.released {
+		c.released = true
+		c.spec.Close()
+	}
+}
 
 // AwaitExec waits until the child has exec'd the command (or exited) and
 // reports the execve; see sys.ExecReporter.
@@ -130,7 +173,7 @@ func (c *Child) AwaitExec(n *sys.Narrator) bool {
 // Wait waits for the child and returns its exit status in the shell's
 // convention: its code, or 128+n when killed by signal n.
 func (c *Child) Wait() (int, error) {
-	c.spec.Close() // in case Release was never called
+	c.abandon() // never released: the child must not run its command
 	err := c.Cmd.Wait()
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {
@@ -148,8 +191,12 @@ func StatusOf(ps *os.ProcessState) int {
 	return ps.ExitCode()
 }
 
+// ErrAbandoned is ReadSpec's error when the parent closed the pipe without
+// releasing the child: workshop died, or gave up on the container.
+var ErrAbandoned = errors.New("workshop ended before it let the container start")
+
 // ReadSpec is called by the child: it reads its spec from fd 3, returning
-// only when the parent releases it.
+// only when the parent releases it, or ErrAbandoned when it never will.
 func ReadSpec(v any) error {
 	f := os.NewFile(specFD, "spec")
 	defer f.Close()
@@ -157,7 +204,11 @@ func ReadSpec(v any) error {
 	if err != nil {
 		return fmt.Errorf("read spec: %w", err)
 	}
-	return json.Unmarshal(data, v)
+	spec, rest, _ := strings.Cut(string(data), "\n")
+	if rest != goAhead+"\n" {
+		return ErrAbandoned
+	}
+	return json.Unmarshal([]byte(spec), v)
 }
 
 // ExecReporter is the child's end of the status pipe, close-on-exec.
@@ -209,6 +260,29 @@ func cloneCall(attr *syscall.SysProcAttr) (name, args string) {
 		return "clone3", fmt.Sprintf("{flags=%s, exit_signal=SIGCHLD}, 88", sys.CloneFlagString(flags))
 	}
 	return "clone", "flags=" + sys.CloneFlagString(flags|uintptr(unix.SIGCHLD))
+}
+
+// runtimeSteps names the calls forkAndExecInChild makes in the child for
+// these attributes, between the clone and the execve (syscall/exec_linux.go),
+// so that the narration does not hide them.
+func runtimeSteps(attr *syscall.SysProcAttr) string {
+	if attr == nil {
+		return ""
+	}
+	var steps []string
+	if attr.Setsid {
+		steps = append(steps, "setsid()")
+	}
+	if attr.Setpgid {
+		steps = append(steps, fmt.Sprintf("setpgid(0, %d)", attr.Pgid))
+	}
+	if attr.Foreground {
+		steps = append(steps, fmt.Sprintf("ioctl(%d, TIOCSPGRP, …)", attr.Ctty))
+	}
+	if n := len(attr.AmbientCaps); n > 0 {
+		steps = append(steps, fmt.Sprintf("%d × prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_…) (its capabilities, kept through the execve of /proc/self/exe)", n))
+	}
+	return strings.Join(steps, ", ")
 }
 
 func errnoOf(err error) error {

@@ -224,7 +224,7 @@ func Run(n *sys.Narrator, cfg Config) (int, error) {
 
 // abort kills a child that cannot be set up and collects it.
 func (c *Container) abort() {
-	unix.Kill(c.Pid(), unix.SIGKILL)
+	c.n.Kill(c.Pid(), unix.SIGKILL)
 	c.child.Wait()
 	c.stopSignals()
 	c.takeTerminalBack()

@@ -1,0 +1,69 @@
+package reexec
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/workshop-dev/workshop/internal/sys"
+)
+
+// The test binary is its own re-executed child: TestMain runs the init when
+// it is started as "__init NAME".
+func TestMain(m *testing.M) {
+	Register("test-echo", func() int {
+		var s struct{ Word string }
+		if err := ReadSpec(&s); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			if errors.Is(err, ErrAbandoned) {
+				return 125
+			}
+			return 1
+		}
+		fmt.Print("ran with ", s.Word)
+		return 0
+	})
+	Main()
+	os.Exit(m.Run())
+}
+
+func start(t *testing.T) (*Child, *bytes.Buffer, *bytes.Buffer) {
+	t.Helper()
+	c, err := Command("test-echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	c.Cmd.Stdout, c.Cmd.Stderr = &out, &errb
+	if err := c.Start(sys.Discard(), struct{ Word string }{"hello\nworld"}); err != nil {
+		t.Fatal(err)
+	}
+	return c, &out, &errb
+}
+
+func TestReleasedChildRuns(t *testing.T) {
+	c, out, errb := start(t)
+	if err := c.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Release(); err != nil {
+		t.Errorf("a second Release = %v, want a no-op", err)
+	}
+	status, err := c.Wait()
+	if err != nil || status != 0 || out.String() != "ran with hello\nworld" {
+		t.Errorf("released child: status %d, %v, stdout %q, stderr %q", status, err, out, errb)
+	}
+}
+
+// A child whose parent never releases it (workshop died, or gave up) must
+// not run: its spec is there, but the go-ahead is not.
+func TestAbandonedChildDoesNotRun(t *testing.T) {
+	c, out, errb := start(t)
+	status, err := c.Wait()
+	if err != nil || status != 125 || out.Len() != 0 || !strings.Contains(errb.String(), ErrAbandoned.Error()) {
+		t.Errorf("abandoned child: status %d, %v, stdout %q, stderr %q; want 125 and nothing run", status, err, out, errb)
+	}
+}
