@@ -8,7 +8,10 @@ package lab
 import (
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+
+	"github.com/workshop-dev/workshop/internal/exit"
 )
 
 // Finding is one thing a check looked at.
@@ -100,6 +103,12 @@ func Check(n int, o Options) (*Report, error) {
 	}
 	if o.Dir == "" {
 		o.Dir = "."
+	}
+	// A directory that is not there is a mistake in the command, not an
+	// exercise left undone: say so, as the tool's failure (125), instead of
+	// reporting that my-new-root is missing from it.
+	if fi, err := os.Stat(o.Dir); err != nil || !fi.IsDir() {
+		return nil, exit.Errorf(exit.ToolFailed, "%s does not exist (or is not a directory): --dir names the directory you did the exercise in", o.Dir)
 	}
 	abs, err := filepath.Abs(o.Dir)
 	if err != nil {

@@ -1,6 +1,8 @@
 package lab
 
 import (
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -39,15 +41,36 @@ func startShell(t *testing.T, dir, command string) {
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
-	// Wait until the chrooted shell is there (it is a grandchild).
-	for i := 0; i < 100; i++ {
-		if pids, _ := processesRootedAt(filepath.Join(dir, "my-new-root")); len(pids) > 0 {
-			time.Sleep(50 * time.Millisecond) // let unshare finish its setup
+	// Wait until the chrooted shell is there (it is a grandchild): a process
+	// rooted in my-new-root that runs the root's bash, so chroot has exec'd
+	// it. unshare made the namespaces (and wrote the uid map) before that,
+	// so what the check looks at is settled by then. The deadline is
+	// generous: a loaded machine or the TCG VM can be slow to start it.
+	root := filepath.Join(dir, "my-new-root")
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		if runsShell(root) {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("%s: no process rooted in my-new-root appeared", command)
+	t.Fatalf("%s: after a minute, no process rooted in my-new-root runs its /bin/bash", command)
+}
+
+// runsShell reports whether some process rooted at root runs root's
+// /bin/bash (/proc/PID/exe, read from the host, is the path in the root).
+func runsShell(root string) bool {
+	pids, _ := processesRootedAt(root)
+	bash, err := filepath.EvalSymlinks(filepath.Join(root, "bin", "bash"))
+	if err != nil {
+		return false
+	}
+	for _, pid := range pids {
+		if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); exe == bash {
+			return true
+		}
+	}
+	return false
 }
 
 func TestLab3ByHand(t *testing.T) {

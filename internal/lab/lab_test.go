@@ -1,0 +1,57 @@
+package lab
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/testbin"
+)
+
+// Some of these tests run the real binary (internal/testbin builds it once,
+// in a temp dir that Cleanup removes).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testbin.Cleanup()
+	os.Exit(code)
+}
+
+// A --dir that is not a directory is a mistake in the command (125), not an
+// exercise left undone (1).
+func TestCheckBadDir(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(t.TempDir(), "nonexistent")
+	for _, dir := range []string{missing, file} {
+		for n := 1; n <= 6; n++ {
+			r, err := Check(n, Options{Dir: dir})
+			if err == nil || exit.Status(err) != exit.ToolFailed || r != nil {
+				t.Errorf("Check(%d, Dir %q) = %v, %v (status %d), want no report and status 125", n, dir, r, err, exit.Status(err))
+				continue
+			}
+			if want := dir + " does not exist (or is not a directory)"; !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("Check(%d, Dir %q) says %q, want it to start with %q", n, dir, err, want)
+			}
+		}
+	}
+}
+
+func TestLabCheckBadDirCommand(t *testing.T) {
+	testbin.NeedRoot(t) // the check needs root before it looks at anything
+	file := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{"/nonexistent", file} {
+		r := testbin.Run(t, "", "lab", "2", "check", "--dir", dir)
+		want := "workshop: " + dir + " does not exist (or is not a directory)"
+		if r.Code != exit.ToolFailed || r.Stdout != "" || !strings.HasPrefix(r.Stderr, want) || strings.Count(r.Stderr, "\n") != 1 {
+			t.Errorf("workshop lab 2 check --dir %s = %d, stdout %q, stderr %q; want 125, nothing on stdout, one line starting %q",
+				dir, r.Code, r.Stdout, r.Stderr, want)
+		}
+	}
+}
