@@ -87,6 +87,7 @@ func TestLessonCommands(t *testing.T) {
 	testbin.NeedRoot(t)
 	testbin.NeedTool(t, "bash")
 	testbin.NeedTool(t, "unshare")
+	testbin.NeedTool(t, "ps") // the lesson's `ps -o user,pid,args -C bash`
 	text, err := lessons.Lesson(3)
 	if err != nil {
 		t.Fatal(err)
