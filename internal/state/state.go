@@ -88,12 +88,15 @@ func Load(stateDir, ref string) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	if ref == "" {
+		return nil, fmt.Errorf("give a container's id or name (see 'workshop ps')")
+	}
 	var found []*Run
 	for _, r := range runs {
-		if r.ID == ref || r.Name == ref {
+		if r.ID == ref {
 			return r, nil
 		}
-		if strings.HasPrefix(r.ID, ref) {
+		if r.Name == ref || strings.HasPrefix(r.ID, ref) {
 			found = append(found, r)
 		}
 	}
@@ -103,7 +106,7 @@ func Load(stateDir, ref string) (*Run, error) {
 	case 0:
 		return nil, fmt.Errorf("no container %q (see 'workshop ps')", ref)
 	default:
-		return nil, fmt.Errorf("%q names more than one container: give more of the id", ref)
+		return nil, fmt.Errorf("%q names more than one container: give its id (see 'workshop ps')", ref)
 	}
 }
 

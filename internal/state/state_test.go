@@ -51,3 +51,20 @@ func TestParentPid(t *testing.T) {
 		t.Errorf("ParentPid(no such pid) = %d, want 0", got)
 	}
 }
+
+func TestLoadRefusesEmptyAndAmbiguousRefs(t *testing.T) {
+	dir := t.TempDir()
+	for i, id := range []string{"aaaa00000001", "aaaa00000002"} {
+		if err := New(dir, &Run{ID: id, Name: "same", Created: time.Unix(int64(i), 0)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, ref := range []string{"", "same", "aaaa"} {
+		if r, err := Load(dir, ref); err == nil {
+			t.Errorf("Load(%q) = %s, want an error (empty or ambiguous)", ref, r.ID)
+		}
+	}
+	if r, err := Load(dir, "aaaa00000002"); err != nil || r.ID != "aaaa00000002" {
+		t.Errorf("Load(full id) = %v, %v", r, err)
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
+	"sync"
 	"time"
 
 	"github.com/workshop-dev/workshop/internal/exit"
@@ -91,10 +93,10 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 	}
 	layer, err := MountLayer(n, img.Rootfs, rec.Dir())
 	if err != nil {
-		removeRun(n, rec, nil, false)
+		removeRun(n, rec, nil, false, false)
 		return res, exit.Errorf(exit.ToolFailed, "the container's root: %v", err)
 	}
-	defer func() { removeRun(n, rec, layer, o.Keep) }()
+	defer func() { removeRun(n, rec, layer, o.Keep, res.Outcome.RemoveErr != nil) }()
 
 	select {
 	case s := <-interrupted:
@@ -126,15 +128,20 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 // removeRun undoes what a run made, in reverse: the overlay mount, then the
 // writable layer (unless keep), then the record. With keep, the record
 // stays (its pid cleared) so that `workshop diff` still finds the layer.
-func removeRun(n *sys.Narrator, rec *state.Run, layer *Layer, keep bool) {
+// When the cgroup could not be removed (cgroupLeft), the record stays too,
+// naming it, so that `workshop clean` can retry.
+func removeRun(n *sys.Narrator, rec *state.Run, layer *Layer, keep, cgroupLeft bool) {
 	if layer != nil {
 		if err := layer.Unmount(n); err != nil {
 			n.Note("could not unmount %s: %v ('workshop clean' will retry)", layer.Merged, err)
 			return
 		}
 	}
+	rec.Pid, rec.Mounts = 0, nil
+	if !cgroupLeft {
+		rec.Cgroups = nil
+	}
 	if keep {
-		rec.Pid, rec.Cgroups, rec.Mounts = 0, nil, nil
 		rec.Save()
 		n.Note("--keep: the writable layer stays in %s; 'workshop diff %s' shows it, 'workshop clean' removes it", rec.Upper, rec.ID)
 		return
@@ -143,6 +150,11 @@ func removeRun(n *sys.Narrator, rec *state.Run, layer *Layer, keep bool) {
 		if err := os.RemoveAll(d); err != nil && !errors.Is(err, os.ErrNotExist) {
 			n.Note("could not remove %s: %v", d, err)
 		}
+	}
+	if cgroupLeft {
+		rec.Dirs = nil
+		rec.Save()
+		return
 	}
 	rec.Forget()
 }
@@ -154,16 +166,29 @@ func refString(img imagetar.Image) string {
 	return img.ShortID()
 }
 
-// nameFree refuses a name a running container already has.
+// namePattern is what a container name may be, as Docker has it: it shows
+// in `workshop ps` and names the container on the command line.
+var namePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$`) })
+
+// nameFree refuses a name that is not a name, or that another container
+// has: a running one, or one whose layer was kept (`workshop diff NAME`
+// must mean one container).
 func nameFree(stateDir, name string) error {
+	if !namePattern().MatchString(name) {
+		return exit.Errorf(exit.ToolFailed, "--name %q: a name is letters, digits, '_', '.' and '-', starting with a letter or digit (up to 63)", name)
+	}
 	runs, err := state.List(stateDir)
 	if err != nil {
 		return err
 	}
 	for _, r := range runs {
-		if r.Name == name && r.Owned() {
+		if r.Name != name {
+			continue
+		}
+		if r.Owned() {
 			return exit.Errorf(exit.ToolFailed, "the name %q is taken by running container %s: choose another with --name", name, r.ID)
 		}
+		return exit.Errorf(exit.ToolFailed, "the name %q is taken by container %s, whose layer was kept: choose another with --name, or 'workshop clean' it", name, r.ID)
 	}
 	return nil
 }

@@ -1,0 +1,36 @@
+package container_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/workshop-dev/workshop/internal/testbin"
+)
+
+// A container's name must be a name, and one container's: a running one's,
+// or one whose layer was kept (diff NAME must mean one container).
+func TestFullRunNames(t *testing.T) {
+	testbin.NeedRoot(t)
+	state := t.TempDir()
+	for _, bad := range []string{"bad name", "-dash", "a/b", "tab\there"} {
+		r := testbin.Run(t, "", "--state-dir", state, "full", "run", "--name", bad, "--", "/bin/true")
+		if r.Code != 125 || !strings.Contains(r.Stderr, "a name is letters, digits") {
+			t.Errorf("--name %q = %d, stderr %q; want 125 and the rule", bad, r.Code, r.Stderr)
+		}
+	}
+	r := testbin.Run(t, "", "--state-dir", state, "-q", "full", "run", "--keep", "--name", "kept", "--", "/bin/sh", "-c", "touch /first")
+	if r.Code != 0 {
+		t.Fatalf("first --keep run = %d\n%s", r.Code, r.Stderr)
+	}
+	r = testbin.Run(t, "", "--state-dir", state, "-q", "full", "run", "--keep", "--name", "kept", "--", "/bin/true")
+	if r.Code != 125 || !strings.Contains(r.Stderr, "whose layer was kept") {
+		t.Errorf("a second container named like a kept one = %d, stderr %q; want 125", r.Code, r.Stderr)
+	}
+	r = testbin.Run(t, "", "--state-dir", state, "diff", "kept")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "A /first") {
+		t.Errorf("diff kept = %d, %q; want the first container's change", r.Code, r.Stdout)
+	}
+	if r := testbin.Run(t, "", "--state-dir", state, "clean"); r.Code != 0 {
+		t.Errorf("clean = %d\n%s", r.Code, r.Stderr)
+	}
+}
