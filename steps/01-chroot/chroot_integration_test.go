@@ -154,3 +154,23 @@ func TestStep1Explain(t *testing.T) {
 		}
 	}
 }
+
+// A root that is not empty is refused before anything runs: it could hold a
+// shell (run instead of the lesson's failure) or be the host's / itself (the
+// escape demo makes and removes a directory in its root).
+func TestStep1RefusesARootThatIsNotEmpty(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "something"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"step", "1", "--root", root}, {"step", "1", "--demo", "escape", "--root", root}} {
+		r := testbin.Run(t, "", append([]string{"--state-dir", t.TempDir()}, args...)...)
+		if r.Code != 125 || !strings.Contains(r.Stderr, "is not empty (it holds something)") {
+			t.Errorf("workshop %q = %d, stderr %q; want 125 and why", args, r.Code, r.Stderr)
+		}
+		if entries, _ := os.ReadDir(root); len(entries) != 1 {
+			t.Errorf("workshop %q changed the root: %d entries", args, len(entries))
+		}
+	}
+}

@@ -30,6 +30,11 @@ type escapeSpec struct {
 // climbs out and runs the host's ls /, whose listing goes to stdout. It then
 // removes the directory the escape made inside the root.
 func Escape(n *sys.Narrator, root string, stdout, stderr io.Writer) error {
+	// The escape makes and removes a directory inside the root: never in a
+	// root that holds something, which could be the host's / itself.
+	if names, _ := dirNames(root); len(names) > 0 {
+		return exit.Errorf(exit.ToolFailed, "%s is not empty (it holds %s): the escape demo jails itself in an empty root; give another --root, or leave it out", root, someOf(names))
+	}
 	if err := MakeRoot(n, root); err != nil {
 		return err
 	}

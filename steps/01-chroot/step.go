@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/sys"
@@ -22,13 +23,15 @@ func MakeRoot(n *sys.Narrator, root string) error {
 // `chroot my-new-root bash` does, and explain why that fails. It returns nil
 // when the lesson happened: execve("/bin/bash") failed with ENOENT.
 func Step(n *sys.Narrator, root string, stdin io.Reader, stdout, stderr io.Writer) error {
+	// The lesson is an empty root: one that holds a shell would run it
+	// (interactively, on a terminal) instead of showing why chroot fails.
+	if names, _ := dirNames(root); len(names) > 0 {
+		return exit.Errorf(exit.ToolFailed, "%s is not empty (it holds %s): step 1 needs an empty root; give another --root, or leave it out", root, someOf(names))
+	}
 	if err := MakeRoot(n, root); err != nil {
 		return err
 	}
 	n.Note("the new root is %s: look inside with `ls -la %s` (it is empty)", root, root)
-	if names, _ := dirNames(root); len(names) > 0 {
-		n.Note("%s is not empty (it holds %v); the lesson wants an empty root, but let's see", root, names)
-	}
 	status, err := RunProgram(n, root, "/bin/bash", []string{"bash"}, stdin, stdout, stderr)
 	if err != nil {
 		return err
@@ -39,6 +42,15 @@ func Step(n *sys.Narrator, root string, stdin io.Reader, stdout, stderr io.Write
 	n.Note("execve failed with ENOENT: after chroot, \"/bin/bash\" is looked up inside %s, and there is no bash in an empty root. A chroot sees only what is inside it.", root)
 	n.Note("next: `sudo workshop step 2` copies bash and the libraries it needs into a root; then the same execve succeeds")
 	return nil
+}
+
+// someOf names the first few entries of a directory, for a sentence.
+func someOf(names []string) string {
+	const most = 4
+	if len(names) <= most {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:most], ", "), len(names)-most)
 }
 
 // dirNames lists a directory without narrating: a look, not a change.
