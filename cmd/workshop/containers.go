@@ -26,6 +26,9 @@ func newPsCmd() *cobra.Command {
 		Short: "List the running containers: id, name, image, pid, command, memory, uptime",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			if err := requireRoot("ps"); err != nil {
+				return err
+			}
 			runs, err := state.List(global.stateDir)
 			if err != nil {
 				return exit.Errorf(exit.ToolFailed, "read the containers in %s: %v", global.stateDir, err)
@@ -156,6 +159,9 @@ func newDiffCmd() *cobra.Command {
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
+			if err := requireRoot("diff"); err != nil {
+				return err
+			}
 			r, err := state.Load(global.stateDir, args[0])
 			if err != nil {
 				return exit.Errorf(exit.ToolFailed, "%v", err)
