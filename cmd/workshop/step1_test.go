@@ -109,6 +109,15 @@ func TestStepsNeedRoot(t *testing.T) {
 		{"step", "1", "--demo", "escape"},
 		{"step", "2"},
 		{"step", "2", "--", "/bin/bash", "-c", "pwd"},
+		{"step", "3"},
+		{"step", "4", "--", "/bin/true"},
+		{"step", "5"},
+		{"full", "run", "--", "/bin/true"},
+		{"ps"},
+		{"diff", "some-id"},
+		{"kill", "some-id"},
+		{"clean"},
+		{"lab", "2", "check"},
 	} {
 		r := runAsNobody(t, append([]string{"--state-dir", state}, args...)...)
 		if r.Code != 125 || !strings.Contains(r.Stderr, "needs root: run it with sudo") || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
