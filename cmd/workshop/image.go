@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/workshop-dev/workshop/internal/exit"
 	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 )
 
@@ -40,12 +42,12 @@ step 2) the first time it is used.`,
 		RunE: func(*cobra.Command, []string) error { return nil },
 	}
 	img.AddCommand(
-		imageCmd("pack DIR NAME[:TAG]", "Make an image of a root directory (its entries stored relative to it)", 2,
+		imageCmd("pack DIR NAME[:TAG]", "Make an image of a root directory (its entries stored relative to it)", 2, halfImage,
 			func(ctx context.Context, s *imagetar.Store, args []string) error {
 				_, err := s.Pack(ctx, narrator(), args[0], args[1])
 				return err
 			}),
-		imageCmd("import FILE NAME[:TAG]", "Make an image of a root filesystem tar, gzipped or not (- reads standard input): the walkthrough's dockercontainer.tar, docker export output", 2,
+		imageCmd("import FILE NAME[:TAG]", "Make an image of a root filesystem tar, gzipped or not (- reads standard input): the walkthrough's dockercontainer.tar, docker export output", 2, halfImage,
 			func(ctx context.Context, s *imagetar.Store, args []string) error {
 				if args[0] == "-" {
 					_, err := s.ImportFrom(ctx, narrator(), os.Stdin, args[1])
@@ -54,7 +56,7 @@ step 2) the first time it is used.`,
 				_, err := s.Import(ctx, narrator(), args[0], args[1])
 				return err
 			}),
-		imageCmd("export NAME[:TAG] FILE", "Write an image as a tar (gzipped if FILE ends in .gz or .tgz; - writes standard output)", 2,
+		imageCmd("export NAME[:TAG] FILE", "Write an image as a tar (gzipped if FILE ends in .gz or .tgz; - writes standard output)", 2, "",
 			func(ctx context.Context, s *imagetar.Store, args []string) error {
 				n := narrator()
 				if _, err := s.Find(n, args[0]); err != nil {
@@ -70,11 +72,11 @@ step 2) the first time it is used.`,
 				_, err := s.Export(ctx, n, args[0], args[1])
 				return err
 			}),
-		imageCmd("ls", "List the images: name, tag, id, size, created", 0,
+		imageCmd("ls", "List the images: name, tag, id, size, created", 0, "",
 			func(_ context.Context, s *imagetar.Store, _ []string) error {
 				return listImages(s, os.Stdout)
 			}),
-		imageCmd("tag SRC DST", "Give the image SRC another name DST", 2,
+		imageCmd("tag SRC DST", "Give the image SRC another name DST", 2, "",
 			func(_ context.Context, s *imagetar.Store, args []string) error {
 				n := narrator()
 				if _, err := s.Find(n, args[0]); err != nil {
@@ -86,7 +88,7 @@ step 2) the first time it is used.`,
 				}
 				return err
 			}),
-		imageCmd("rm NAME[:TAG]", "Remove a name; the image goes with its last name", 1,
+		imageCmd("rm NAME[:TAG]", "Remove a name; the image goes with its last name", 1, "",
 			func(_ context.Context, s *imagetar.Store, args []string) error {
 				img, removed, err := s.Remove(args[0])
 				if err != nil {
@@ -98,7 +100,7 @@ step 2) the first time it is used.`,
 				}
 				return nil
 			}),
-		imageCmd("unpack NAME[:TAG] DIR", "Unpack a fresh copy of an image's root into DIR (which must not exist, or be empty)", 2,
+		imageCmd("unpack NAME[:TAG] DIR", "Unpack a fresh copy of an image's root into DIR (which must not exist, or be empty)", 2, "",
 			func(ctx context.Context, s *imagetar.Store, args []string) error {
 				n := narrator()
 				if _, err := s.Find(n, args[0]); err != nil {
@@ -111,10 +113,19 @@ step 2) the first time it is used.`,
 	return img
 }
 
+// halfImage is what pack and import say when a signal stopped them: the
+// addition's directory in the store is removed (and any an earlier kill
+// left, by the next addition), and no tag is changed before the image is
+// complete.
+const halfImage = "the half-made image was removed; the store is as it was"
+
 // imageCmd makes one `workshop image` subcommand with exactly nargs
 // arguments. Ctrl-C or SIGTERM cancels the work, and what it half made is
-// removed before workshop exits.
-func imageCmd(use, short string, nargs int, run func(context.Context, *imagetar.Store, []string) error) *cobra.Command {
+// removed before workshop exits 128+n, as a container killed by the signal
+// would; halfMade, when not empty, is what the command says then (unpack's
+// own error says it, an *imagetar.InterruptedError).
+func imageCmd(use, short string, nargs int, halfMade string, run func(context.Context, *imagetar.Store, []string) error) *cobra.Command {
+	name := strings.Fields(use)[0]
 	return &cobra.Command{
 		Use:   use,
 		Short: short,
@@ -125,36 +136,86 @@ func imageCmd(use, short string, nargs int, run func(context.Context, *imagetar.
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
+			// The store is root's alone (0700): without root, say so
+			// before touching it.
+			if err := requireRoot("workshop image " + name); err != nil {
+				return err
+			}
 			ctx, stop := interruptible()
 			defer stop()
 			s := imagetar.OpenStore(global.stateDir)
 			s.Progress = progressTerminal()
-			return imageError(run(ctx, s, args))
+			err := run(ctx, s, args)
+			if sig, ok := caughtSignal(ctx); ok && err != nil {
+				var ie *imagetar.InterruptedError
+				switch {
+				case halfMade != "":
+					return interrupted(sig, halfMade)
+				case errors.As(err, &ie):
+					return interrupted(sig, ie.What)
+				}
+			}
+			return imageError(err)
 		},
 	}
 }
 
-// interruptible returns a context cancelled by Ctrl-C or SIGTERM, which
-// says at once that it is stopping: the work in progress then removes what
-// it half made and returns.
-func interruptible() (context.Context, func()) {
-	ctx, cancel := context.WithCancel(context.Background())
+// signalCause is the cause of a context cancelled by a signal.
+type signalCause struct{ sig syscall.Signal }
+
+func (c signalCause) Error() string { return "interrupted by " + unix.SignalName(c.sig) }
+
+// catchSignals returns a context cancelled by Ctrl-C or SIGTERM, whose
+// cause (see caughtSignal) says which. workshop stays alive, to remove
+// what it half made and say so.
+func catchSignals() (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	done := make(chan struct{})
 	go func() {
 		select {
 		case s := <-sigs:
-			cancel()
-			narrator().Note("%v: stopping, and removing what was half made", s)
+			cancel(signalCause{s.(syscall.Signal)})
 		case <-done:
 		}
 	}()
 	return ctx, func() {
 		signal.Stop(sigs)
 		close(done)
-		cancel()
+		cancel(nil)
 	}
+}
+
+// interruptible is catchSignals saying at once that it is stopping: the
+// work in progress notices only at its next step, then removes what it
+// half made and returns.
+func interruptible() (context.Context, func()) {
+	ctx, stop := catchSignals()
+	stopNote := context.AfterFunc(ctx, func() {
+		if sig, ok := caughtSignal(ctx); ok {
+			narrator().Note("%v: stopping, and removing what was half made", signalCause{sig})
+		}
+	})
+	return ctx, func() {
+		stopNote()
+		stop()
+	}
+}
+
+// caughtSignal is the signal that cancelled ctx, if one did.
+func caughtSignal(ctx context.Context) (syscall.Signal, bool) {
+	var c signalCause
+	if errors.As(context.Cause(ctx), &c) {
+		return c.sig, true
+	}
+	return 0, false
+}
+
+// interrupted is the end of a command a signal stopped: one sentence, and
+// 128+n, the status of a process killed by signal n.
+func interrupted(sig syscall.Signal, what string) error {
+	return exit.Errorf(exit.SignalBase+int(sig), "interrupted by %s: %s", unix.SignalName(sig), what)
 }
 
 // imageError turns what the store says into one sentence and an exit code:
@@ -165,8 +226,6 @@ func imageError(err error) error {
 		return nil
 	case errors.Is(err, os.ErrPermission):
 		return exit.Errorf(exit.ToolFailed, "%v: the image store is root's, run it with sudo", err)
-	case errors.Is(err, context.Canceled):
-		return exit.Errorf(exit.ToolFailed, "interrupted: nothing half-made was left behind")
 	}
 	var ee *exit.Error
 	if errors.As(err, &ee) {

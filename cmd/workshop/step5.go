@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
+	"errors"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/workshop-dev/workshop/internal/exit"
@@ -52,9 +50,11 @@ dockercontainer.tar.gz.`,
 					return err
 				}
 			}
-			// Ctrl-C while packing or unpacking removes the half-made
-			// directory; once the command runs, step 3 passes it on.
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			// Ctrl-C while packing or unpacking removes the half-made tar
+			// or root, and workshop exits 128+n; once the command runs,
+			// step 3 passes the signal on to it. (Step 5 itself says at
+			// once that it is stopping, and only before the command runs.)
+			ctx, stop := catchSignals()
 			defer stop()
 			status, err := imagetar.Step(ctx, narrator(), imagetar.StepConfig{
 				StateDir: global.stateDir,
@@ -68,6 +68,13 @@ dockercontainer.tar.gz.`,
 				Stderr:   os.Stderr,
 				Progress: progressTerminal(),
 			})
+			if sig, ok := caughtSignal(ctx); ok && err != nil {
+				var ie *imagetar.InterruptedError
+				if errors.As(err, &ie) {
+					return interrupted(sig, ie.What)
+				}
+				return interrupted(sig, "step 5: "+err.Error())
+			}
 			if err != nil {
 				return exit.Errorf(exit.ToolFailed, "step 5: %v", err)
 			}

@@ -25,6 +25,9 @@ func TestMain(m *testing.M) {
 type lessonCommand struct {
 	code   int
 	stdout []string // what stdout must contain
+	// exact: stdout must be exactly the stdout strings joined, no more (so
+	// with none, the command must print nothing).
+	exact  bool
 	stderr []string // what stderr must contain
 	before string   // runs first: the student's part
 }
@@ -49,11 +52,12 @@ var step5Commands = map[string]lessonCommand{
 	"mkdir outside": {},
 	"ln -s ../outside link && tar cf evil.tar link && rm link":                         {},
 	"mkdir link && echo gotcha > link/file && tar rf evil.tar link/file && rm -r link": {},
-	"tar tvf evil.tar":                                              {stdout: []string{"link -> ../outside\n", " link/file\n"}},
-	"sudo workshop image import evil.tar evil":                      {},
-	"sudo workshop image unpack evil evil-root":                     {},
-	"ls -A outside":                                                 {},
-	"cat evil-root/outside/file":                                    {stdout: []string{"gotcha\n"}},
+	"tar tvf evil.tar":                          {stdout: []string{"link -> ../outside\n", " link/file\n"}},
+	"sudo workshop image import evil.tar evil":  {},
+	"sudo workshop image unpack evil evil-root": {},
+	// The lesson's point: the link in the tar did not let the file out.
+	"ls -A outside":              {exact: true},
+	"cat evil-root/outside/file": {stdout: []string{"gotcha\n"}},
 	"sudo workshop image pack /var/lib/workshop/my-new-root demo:1": {stderr: []string{"image demo:1 is "}},
 	"sudo workshop image import dockercontainer.tar walkthrough": {
 		stderr: []string{"stripping my-new-root/"},
@@ -95,6 +99,9 @@ func TestLessonCommands(t *testing.T) {
 		}
 		r := lessontest.Shell(t, dir, state, c, "")
 		ok := r.Code == lc.code
+		if lc.exact {
+			ok = ok && r.Stdout == strings.Join(lc.stdout, "")
+		}
 		for _, w := range lc.stdout {
 			ok = ok && strings.Contains(r.Stdout, w)
 		}
@@ -102,7 +109,7 @@ func TestLessonCommands(t *testing.T) {
 			ok = ok && strings.Contains(r.Stderr, w)
 		}
 		if !ok {
-			t.Errorf("`%s` = %d, stdout %q, stderr:\n%s\nwant %d, stdout with %q, stderr with %q", c, r.Code, r.Stdout, r.Stderr, lc.code, lc.stdout, lc.stderr)
+			t.Errorf("`%s` = %d, stdout %q, stderr:\n%s\nwant %d, stdout with %q (exactly: %v), stderr with %q", c, r.Code, r.Stdout, r.Stderr, lc.code, lc.stdout, lc.exact, lc.stderr)
 			continue
 		}
 		if strings.HasPrefix(c, "sudo workshop") {

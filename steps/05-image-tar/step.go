@@ -44,6 +44,14 @@ func Step(ctx context.Context, n *sys.Narrator, cfg StepConfig) (int, error) {
 		root = filepath.Join(cfg.StateDir, "my-new-root")
 	}
 	work := filepath.Join(cfg.StateDir, "step5")
+	// Ctrl-C (ctx cancelled) before the command runs stops the step, and
+	// what it half made is removed: say so at once, since a pack or an
+	// unpack notices it only at its next entry. Once the command runs, the
+	// signal is the command's (step 3 passes it on), and this note is off.
+	stopNote := context.AfterFunc(ctx, func() {
+		n.Note("%s: stopping, and removing what was half made", why(context.Cause(ctx)))
+	})
+	defer stopNote()
 	args := cfg.Args
 	if len(args) == 0 {
 		args = []string{"/bin/bash"}
@@ -78,6 +86,9 @@ func Step(ctx context.Context, n *sys.Narrator, cfg StepConfig) (int, error) {
 	}
 	if _, err := unpackFile(ctx, n, tarPath, dest, UnpackOptions{Progress: cfg.Progress}); err != nil {
 		return 0, err
+	}
+	if !stopNote() || ctx.Err() != nil {
+		return 0, &InterruptedError{What: "stopped before running " + args[0] + " (the " + tarPath + " and container-root it made are complete)", Cause: context.Cause(ctx)}
 	}
 	n.Note("container-root/bin/bash is there: running %s in it with step 3's namespaces, as unshare … chroot container-root does", strings.Join(args, " "))
 	return namespaces.Run(n, namespaces.Config{
@@ -122,6 +133,9 @@ func walkthroughPitfall(ctx context.Context, n *sys.Narrator, root, work string,
 	if err != nil {
 		return fmt.Errorf("the walkthrough's chroot: %w", err)
 	}
+	if ctx.Err() != nil { // Ctrl-C reached the chroot too: its status says nothing
+		return &InterruptedError{What: "stopped after the walkthrough's chroot (" + tarPath + " and " + dest + " are complete)", Cause: context.Cause(ctx)}
+	}
 	if status != 127 {
 		return fmt.Errorf("the walkthrough's chroot into %s ended with status %d, where the lesson expects 127 (no /bin/bash there)", dest, status)
 	}
@@ -163,8 +177,14 @@ func packTo(ctx context.Context, n *sys.Narrator, root, p string, opts PackOptio
 	if cerr := n.Close(f); err == nil {
 		err = cerr
 	}
-	if err != nil {
-		os.Remove(p)
+	if err == nil {
+		return st, nil
+	}
+	if rerr := n.Unlink(p); rerr != nil {
+		return st, fmt.Errorf("%w; and the half-made %s could not be removed: %v", err, p, rerr)
+	}
+	if interrupted(ctx, err) {
+		return st, &InterruptedError{What: "the half-made " + p + " was removed", Cause: context.Cause(ctx)}
 	}
 	return st, err
 }

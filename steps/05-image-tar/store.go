@@ -102,7 +102,15 @@ func (e *notFoundError) Is(target error) bool { return target == ErrNotFound }
 // lock takes the store's lock (shared to read, exclusive to change) and
 // returns its release. Two workshop commands at once then never see an
 // index half written or an image half removed.
+//
+// Only the exclusive lock of an addition makes the store (its directory,
+// root's alone, and the lock file): reading, tagging and removing need an
+// image that is there already, so with no store they lock nothing and find
+// nothing (see lockExisting), and a read never creates or chmods a thing.
 func (s *Store) lock(exclusive bool) (func(), error) {
+	if !exclusive {
+		return s.lockExisting(false)
+	}
 	// Root's alone, as Docker's /var/lib/docker is: an image is someone
 	// else's files, set-user-ID programs included, and nobody but root
 	// should be able to reach them on the host.
@@ -116,10 +124,34 @@ func (s *Store) lock(exclusive bool) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("image store: %w", err)
 	}
+	return s.flock(f, true)
+}
+
+// lockExisting takes the lock of a store that exists, and makes nothing: a
+// store never made holds no image, so there is nothing to lock, and the
+// release does nothing. Its lock file is opened read-only (flock needs no
+// more), so a student without the rights gets EACCES, not a store made or
+// changed.
+func (s *Store) lockExisting(exclusive bool) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(s.dir, lockName), os.O_RDONLY|unix.O_CLOEXEC, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		// The first addition makes the lock before its index and images:
+		// without a lock there is nothing yet to read, tag or remove.
+		return func() {}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("image store: %w", err)
+	}
+	return s.flock(f, exclusive)
+}
+
+// flock locks the open lock file f; closing it releases the lock.
+func (s *Store) flock(f *os.File, exclusive bool) (func(), error) {
 	how := unix.LOCK_SH
 	if exclusive {
 		how = unix.LOCK_EX
 	}
+	var err error
 	for {
 		err = unix.Flock(int(f.Fd()), how)
 		if !errors.Is(err, unix.EINTR) {
@@ -281,7 +313,7 @@ func (s *Store) Tag(src, dst string) (Image, error) {
 	if err != nil {
 		return Image{}, exit.Code(exit.ToolFailed, err)
 	}
-	unlock, err := s.lock(true)
+	unlock, err := s.lockExisting(true)
 	if err != nil {
 		return Image{}, err
 	}
@@ -306,7 +338,7 @@ func (s *Store) Tag(src, dst string) (Image, error) {
 // Remove removes the reference ref, and the image itself once no reference
 // is left to it. It reports whether the image's files were removed.
 func (s *Store) Remove(ref string) (img Image, removed bool, err error) {
-	unlock, err := s.lock(true)
+	unlock, err := s.lockExisting(true)
 	if err != nil {
 		return Image{}, false, err
 	}

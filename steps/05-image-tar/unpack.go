@@ -90,7 +90,8 @@ func headerError(err error, last string) error {
 // timestamped, whatever the archive holds (see extractor). The entries go
 // into a temporary directory beside dest, renamed to dest only when all are
 // in; on any error, or when ctx is cancelled (Ctrl-C), it is removed, so no
-// half-unpacked root is ever left.
+// half-unpacked root is ever left. A cancelled ctx gives an
+// *InterruptedError that says so.
 //
 // The narrator shows the temporary directory's mkdirat, the final renameat,
 // and a summary of the entries in between (one line per entry would bury
@@ -100,28 +101,35 @@ func Unpack(ctx context.Context, n *sys.Narrator, r io.Reader, dest string, opts
 	if err := freshDestination(dest); err != nil {
 		return Stats{}, err
 	}
+	_, lerr := os.Lstat(dest)
+	existed := lerr == nil // an empty directory, which the rename replaces
 	tmp, err := makeTempBeside(n, dest, "unpack")
 	if err != nil {
 		return Stats{}, err
 	}
-	done := false
-	defer func() {
-		if !done {
-			os.RemoveAll(tmp) // RemoveAll never follows a symlink it finds
-			n.Note("removed the half-unpacked %s", tmp)
-		}
-	}()
 	st, err := unpackInto(ctx, r, tmp, opts)
-	if err != nil {
-		return st, err
+	if err == nil {
+		n.Note("unpacked %s: %s", filepath.Base(dest), st)
+		n.Note("each entry is made by one call relative to its directory inside the new root (openat, mkdirat, symlinkat, linkat or mknodat), then given its owner, mode and times (fchown, fchmod, utimensat): summarised here, not printed one by one")
+		if err = n.Rename(tmp, dest); err == nil {
+			return st, nil
+		}
+		err = fmt.Errorf("move the unpacked root into place: %w", err)
 	}
-	n.Note("unpacked %s: %s", filepath.Base(dest), st)
-	n.Note("each entry is made by one call relative to its directory inside the new root (openat, mkdirat, symlinkat, linkat or mknodat), then given its owner, mode and times (fchown, fchmod, utimensat): summarised here, not printed one by one")
-	if err := n.Rename(tmp, dest); err != nil {
-		return st, fmt.Errorf("move the unpacked root into place: %w", err)
+	// No half-unpacked root is ever left: not on an error, not on Ctrl-C.
+	// RemoveAll never follows a symlink it finds.
+	if rerr := os.RemoveAll(tmp); rerr != nil {
+		return st, fmt.Errorf("%w; and the half-unpacked %s could not be removed: %v", err, tmp, rerr)
 	}
-	done = true
-	return st, nil
+	n.Note("removed the half-unpacked %s", tmp)
+	if interrupted(ctx, err) {
+		left := dest + " was not made"
+		if existed {
+			left = dest + " is empty, as it was"
+		}
+		return st, &InterruptedError{What: "the half-unpacked root was removed, and " + left, Cause: context.Cause(ctx)}
+	}
+	return st, err
 }
 
 // unpackInto places every entry of the archive r under dir, which is new

@@ -1,0 +1,289 @@
+package imagetar_test
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/workshop-dev/workshop/internal/testbin"
+	"golang.org/x/sys/unix"
+)
+
+// Ctrl-C (or SIGTERM) while workshop packs or unpacks: it stops, removes
+// what it half made, says so in one sentence and exits 128+n, as a process
+// killed by the signal would. To interrupt it at a known point, with no
+// timing, the test holds a lease on a file workshop is about to open: the
+// open blocks until the lease goes (fcntl(2), F_SETLEASE).
+
+// lease is a write lease on a file: another process's open(2) of it blocks
+// until the lease is released, and meanwhile the holder sees the lease
+// being broken (F_GETLEASE reads the type it is asked to go down to).
+type lease struct {
+	t *testing.T
+	f *os.File
+}
+
+func takeLease(t *testing.T, p string) *lease {
+	t.Helper()
+	f, err := os.OpenFile(p, os.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := unix.FcntlInt(f.Fd(), unix.F_SETLEASE, unix.F_WRLCK); err != nil {
+		f.Close()
+		t.Fatalf("fcntl(%s, F_SETLEASE, F_WRLCK): %v", p, err)
+	}
+	l := &lease{t: t, f: f}
+	t.Cleanup(l.release)
+	return l
+}
+
+// waitOpened waits until some process is blocked opening the file, and
+// fails the test if w ends first or a minute goes by (the kernel itself
+// breaks a lease after /proc/sys/fs/lease-break-time, 45 s by default).
+func (l *lease) waitOpened(w *watched) {
+	l.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		typ, err := unix.FcntlInt(l.f.Fd(), unix.F_GETLEASE, 0)
+		if err != nil {
+			l.t.Fatalf("fcntl(%s, F_GETLEASE): %v", l.f.Name(), err)
+		}
+		if typ != unix.F_WRLCK {
+			return
+		}
+		select {
+		case <-w.exited:
+			l.t.Fatalf("workshop ended (%v) before it opened %s; stderr:\n%s", w.err, l.f.Name(), w.stderr())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	l.t.Fatalf("after a minute, workshop had not opened %s; stderr:\n%s", l.f.Name(), w.stderr())
+}
+
+func (l *lease) release() {
+	if l.f == nil {
+		return
+	}
+	unix.FcntlInt(l.f.Fd(), unix.F_SETLEASE, unix.F_UNLCK)
+	l.f.Close()
+	l.f = nil
+}
+
+// watched is a workshop process whose stderr is read as it comes.
+type watched struct {
+	cmd    *exec.Cmd
+	lines  chan string // stderr, line by line, until it ends
+	err    error       // cmd.Wait's, once exited is closed
+	exited chan struct{}
+	mu     sync.Mutex // guards all
+	all    []string
+}
+
+func startWorkshop(t *testing.T, args ...string) *watched {
+	t.Helper()
+	w := &watched{cmd: exec.Command(testbin.Bin(t), args...), lines: make(chan string, 1000), exited: make(chan struct{})}
+	pipe, err := w.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			w.mu.Lock()
+			w.all = append(w.all, sc.Text())
+			w.mu.Unlock()
+			w.lines <- sc.Text()
+		}
+		close(w.lines)
+		w.err = w.cmd.Wait()
+		close(w.exited)
+	}()
+	t.Cleanup(func() {
+		w.cmd.Process.Kill()
+		<-w.exited
+	})
+	return w
+}
+
+func (w *watched) stderr() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return strings.Join(w.all, "\n")
+}
+
+// waitLine waits for a stderr line containing s (a minute at most).
+func (w *watched) waitLine(t *testing.T, s string) {
+	t.Helper()
+	timeout := time.After(time.Minute)
+	for {
+		select {
+		case l, ok := <-w.lines:
+			if !ok {
+				t.Fatalf("workshop's stderr ended without %q:\n%s", s, w.stderr())
+			}
+			if strings.Contains(l, s) {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("after a minute, workshop's stderr has no %q:\n%s", s, w.stderr())
+		}
+	}
+}
+
+// status waits for the process to end (a minute at most) and returns its
+// exit status.
+func (w *watched) status(t *testing.T) int {
+	t.Helper()
+	go func() {
+		for range w.lines { // keep reading what is left
+		}
+	}()
+	select {
+	case <-w.exited:
+	case <-time.After(time.Minute):
+		t.Fatalf("workshop did not end within a minute after its interruption:\n%s", w.stderr())
+	}
+	var ee *exec.ExitError
+	if errors.As(w.err, &ee) {
+		return ee.ExitCode()
+	}
+	if w.err != nil {
+		t.Fatalf("workshop: %v", w.err)
+	}
+	return 0
+}
+
+// interruptAt runs workshop until it blocks opening leased, sends it sig,
+// waits until it said it is stopping, lets the open go on, and returns the
+// exit status and stderr.
+func interruptAt(t *testing.T, leased string, sig syscall.Signal, args ...string) (int, string) {
+	t.Helper()
+	l := takeLease(t, leased)
+	w := startWorkshop(t, args...)
+	l.waitOpened(w)
+	if err := w.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	w.waitLine(t, "stopping, and removing what was half made")
+	l.release()
+	code := w.status(t)
+	return code, w.stderr()
+}
+
+// lastLine is the sentence workshop ends with.
+func lastLine(stderr string) string {
+	lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
+	return lines[len(lines)-1]
+}
+
+// rootWithLeasable is a small root with a file, etc/leased, a pack opens
+// early (entries are packed in lexical order).
+func rootWithLeasable(t *testing.T) (root, leased string) {
+	t.Helper()
+	root = filepath.Join(t.TempDir(), "my-new-root")
+	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	leased = filepath.Join(root, "etc", "leased")
+	if err := os.WriteFile(leased, []byte("workshop opens this while it packs\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return root, leased
+}
+
+func TestStep5Interrupted(t *testing.T) {
+	testbin.NeedRoot(t)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(unix.SignalName(sig), func(t *testing.T) {
+			state := t.TempDir()
+			root, leased := rootWithLeasable(t)
+			// Step 5 first fills the root with bash and ls (step 2), then
+			// packs it the walkthrough's way: that pack opens etc/leased.
+			code, stderr := interruptAt(t, leased, sig, "--state-dir", state, "step", "5", "--root", root, "--", "/bin/true")
+			half := filepath.Join(state, "step5", "walkthrough.tar")
+			want := fmt.Sprintf("workshop: interrupted by %s: the half-made %s was removed", unix.SignalName(sig), half)
+			if code != 128+int(sig) || lastLine(stderr) != want || strings.Contains(stderr, "context canceled") {
+				t.Errorf("step 5 interrupted by %s = %d, stderr:\n%s\nwant %d and the last line %q", unix.SignalName(sig), code, stderr, 128+int(sig), want)
+			}
+			entries, _ := os.ReadDir(filepath.Join(state, "step5"))
+			for _, e := range entries {
+				t.Errorf("the interrupted step 5 left %s in %s/step5", e.Name(), state)
+			}
+		})
+	}
+}
+
+func TestImagePackInterrupted(t *testing.T) {
+	testbin.NeedRoot(t)
+	state := t.TempDir()
+	root, leased := rootWithLeasable(t)
+	ws := func(args ...string) testbin.Result {
+		return testbin.Run(t, "", append([]string{"--state-dir", state}, args...)...)
+	}
+	// demo:1 is in the store; the interrupted pack would have moved it to
+	// another image (etc/other differs).
+	if r := ws("image", "pack", root, "demo:1"); r.Code != 0 {
+		t.Fatalf("image pack = %d\n%s", r.Code, r.Stderr)
+	}
+	if err := os.WriteFile(filepath.Join(root, "etc", "other"), []byte("new\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := ws("image", "ls").Stdout
+	index := filepath.Join(state, "images", "index.json")
+	indexBefore, _ := os.ReadFile(index)
+
+	code, stderr := interruptAt(t, leased, syscall.SIGINT, "--state-dir", state, "image", "pack", root, "demo:1")
+	want := "workshop: interrupted by SIGINT: the half-made image was removed; the store is as it was"
+	if code != 130 || lastLine(stderr) != want {
+		t.Errorf("image pack interrupted = %d, stderr:\n%s\nwant 130 and the last line %q", code, stderr, want)
+	}
+	if left := newEntries(t, state); len(left) > 0 {
+		t.Errorf("the interrupted pack left %q in the store", left)
+	}
+	if indexAfter, _ := os.ReadFile(index); string(indexAfter) != string(indexBefore) {
+		t.Errorf("the interrupted pack changed index.json:\n%s\nwas:\n%s", indexAfter, indexBefore)
+	}
+	if after := ws("image", "ls").Stdout; after != before {
+		t.Errorf("image ls after the interrupted pack:\n%s\nbefore it:\n%s", after, before)
+	}
+}
+
+func TestImageUnpackInterrupted(t *testing.T) {
+	testbin.NeedRoot(t)
+	state := t.TempDir()
+	root, _ := rootWithLeasable(t)
+	if r := testbin.Run(t, "", "--state-dir", state, "image", "pack", root, "demo"); r.Code != 0 {
+		t.Fatalf("image pack = %d\n%s", r.Code, r.Stderr)
+	}
+	tars, _ := filepath.Glob(filepath.Join(state, "images", "*", "rootfs.tar"))
+	if len(tars) != 1 {
+		t.Fatalf("the store holds %q, want one rootfs.tar", tars)
+	}
+	parent := t.TempDir()
+	dest := filepath.Join(parent, "demo-root")
+	// The unpack opens the image's tar first, then makes its temporary
+	// root beside dest, and finds the signal at the first entry.
+	code, stderr := interruptAt(t, tars[0], syscall.SIGTERM, "--state-dir", state, "image", "unpack", "demo", dest)
+	want := "workshop: interrupted by SIGTERM: the half-unpacked root was removed, and " + dest + " was not made"
+	if code != 143 || lastLine(stderr) != want {
+		t.Errorf("image unpack interrupted = %d, stderr:\n%s\nwant 143 and the last line %q", code, stderr, want)
+	}
+	if !strings.Contains(stderr, "mkdirat(AT_FDCWD, \""+filepath.Join(parent, ".demo-root.unpack-")) {
+		t.Errorf("the unpack made no temporary root before it stopped, so this test checked nothing:\n%s", stderr)
+	}
+	if entries, _ := os.ReadDir(parent); len(entries) != 0 {
+		t.Errorf("the interrupted unpack left %v in %s", entries, parent)
+	}
+}
