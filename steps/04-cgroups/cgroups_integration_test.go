@@ -247,12 +247,23 @@ type running struct {
 	err    error
 }
 
+// start starts `workshop step 4 ARGS…` in the package's state dir, stdin
+// empty.
 func start(t *testing.T, args ...string) *running {
+	t.Helper()
+	return startWorkshop(t, nil, append([]string{"--state-dir", stateDir, "step", "4"}, args...)...)
+}
+
+// startWorkshop starts `workshop --no-color ARGS…` with stdin (nil: empty).
+func startWorkshop(t *testing.T, stdin *os.File, args ...string) *running {
 	t.Helper()
 	testbin.NeedRoot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	r := &running{cancel: cancel, done: make(chan struct{})}
-	r.cmd = exec.CommandContext(ctx, testbin.Bin(t), append([]string{"--no-color", "--state-dir", stateDir, "step", "4"}, args...)...)
+	r.cmd = exec.CommandContext(ctx, testbin.Bin(t), append([]string{"--no-color"}, args...)...)
+	if stdin != nil {
+		r.cmd.Stdin = stdin
+	}
 	r.cmd.Stdout = &r.stdout
 	errPipe, err := r.cmd.StderrPipe()
 	if err != nil {

@@ -32,6 +32,11 @@ type Contained struct {
 	// Record, when not nil, gets the container's pid and cgroup paths as
 	// soon as they exist, so `workshop ps` and `workshop clean` see them.
 	Record *state.Run
+
+	// interrupted, when not nil, is the caller's channel registered for
+	// SIGINT and SIGTERM (Step's), read instead of one of Run's own, so
+	// that no signal falls between the caller's and Run's.
+	interrupted chan os.Signal
 }
 
 // Outcome is how a contained run ended.
@@ -42,14 +47,31 @@ type Outcome struct {
 	StatsErr error
 	// KilledBecause says why workshop killed the cgroup, or is "".
 	KilledBecause string
-	// RemoveErr is the failure to remove the cgroup, if any.
+	// RemoveErr is the failure to remove the cgroup, if any; it is set
+	// also when Run returns an error after the group was made.
 	RemoveErr error
 }
 
 // Run starts the container, puts it in a new cgroup with the limits, lets
 // it run, and removes the cgroup however it ends: success, OOM kill,
 // --timeout, SIGINT or SIGTERM to workshop, the command killed by a signal.
+//
+// SIGINT and SIGTERM are caught from before the group is made until after
+// it is removed: while any channel is registered with signal.Notify, Go's
+// default action (workshop dies at once, leaving the group and the record)
+// is off. One that comes before the command is released stops the run (an
+// error with status 128+n); one that comes while it runs is passed on to it
+// (namespaces.Container.Wait), and the group is killed if the container
+// has not ended StopGrace later; one that comes during the removal waits
+// until the removal is done, and is then dropped: the container has ended.
 func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
+	sigs := r.interrupted
+	if sigs == nil {
+		ch := make(chan os.Signal, 4)
+		signal.Notify(ch, unix.SIGINT, unix.SIGTERM)
+		defer signal.Stop(ch)
+		sigs = ch
+	}
 	cfg := r.Container
 	if cfg.ID == "" {
 		cfg.ID = ids.New()
@@ -72,10 +94,11 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 	}
 	c, err := namespaces.Start(n, cfg)
 	if err != nil {
+		var out Outcome
 		if cg != nil {
-			cg.Remove()
+			out.RemoveErr = cg.Remove()
 		}
-		return Outcome{}, err
+		return out, err
 	}
 	if r.Record != nil {
 		r.Record.Pid = c.Pid()
@@ -90,15 +113,23 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 		}
 		if err := cg.Add(c.Pid()); err != nil {
 			abort(c)
-			cg.Remove()
-			return Outcome{}, err
+			return Outcome{RemoveErr: cg.Remove()}, err
 		}
 		n.Note("pid %d is in %s before its command runs: the limits hold from its first instruction", c.Pid(), strings.Join(cg.Paths(), ", "))
 	}
+	select {
+	case s := <-sigs:
+		// The command has not run: end the child before it does.
+		sig := s.(unix.Signal)
+		n.Note("workshop got %s before the container's command ran: stopping it there", unix.SignalName(sig))
+		abort(c)
+		return Outcome{RemoveErr: cg.Remove()}, exit.Errorf(exit.SignalBase+int(sig),
+			"interrupted by %s before the container's command ran; it never ran", unix.SignalName(sig))
+	default:
+	}
 	if err := c.Release(); err != nil {
 		abort(c)
-		cg.Remove()
-		return Outcome{}, err
+		return Outcome{RemoveErr: cg.Remove()}, err
 	}
 
 	var end ending
@@ -107,7 +138,7 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 	watcher.Add(1)
 	go func() {
 		defer watcher.Done()
-		r.watch(n, cg, &end, stop)
+		r.watch(n, cg, sigs, &end, stop)
 	}()
 	status, werr := c.Wait()
 	close(stop)
@@ -172,11 +203,9 @@ func (e *ending) get() string {
 // watch kills the whole cgroup when the timeout expires, or when the
 // container has not ended StopGrace after workshop passed it SIGINT or
 // SIGTERM (namespaces.Wait passes them on; a PID 1 without a handler
-// ignores them). A second signal kills at once.
-func (r *Contained) watch(n *sys.Narrator, cg *Cgroup, end *ending, stop <-chan struct{}) {
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM)
-	defer signal.Stop(sigs)
+// ignores them). A second signal kills at once. sigs is registered before
+// the container is released, so a signal that comes just after is not lost.
+func (r *Contained) watch(n *sys.Narrator, cg *Cgroup, sigs <-chan os.Signal, end *ending, stop <-chan struct{}) {
 	var expire <-chan time.Time
 	if r.Timeout > 0 {
 		t := time.NewTimer(r.Timeout)
@@ -218,8 +247,15 @@ func (r *Contained) watch(n *sys.Narrator, cg *Cgroup, end *ending, stop <-chan 
 
 // Verdict turns an outcome into the exit status and sentence DESIGN.md
 // promises: 137 and "the memory limit" for an OOM kill, the reason when
-// workshop killed the cgroup, and otherwise the command's own status.
+// workshop killed the cgroup, and otherwise the command's own status. A
+// sentence comes only with a status that is not 0: a container that ended
+// by itself with 0 just as workshop killed its group (the timeout expiring
+// at its last instant) succeeded, and a note says so. A group that could
+// not be removed is a note, and turns a status of 0 into 125.
 func (o Outcome) Verdict(n *sys.Narrator, l Limits) error {
+	if o.RemoveErr != nil {
+		n.Note("could not remove the container's cgroup: %v ('workshop clean' will retry)", o.RemoveErr)
+	}
 	switch {
 	case o.Status == exit.OOMKilled && o.Stats.OOMKilled():
 		what := "memory.oom_control says oom_kill"
@@ -229,20 +265,19 @@ func (o Outcome) Verdict(n *sys.Narrator, l Limits) error {
 		return exit.Errorf(exit.OOMKilled, "the container was killed by its memory limit (--memory %s): "+
 			"the kernel's OOM killer ended it when it could reclaim no more (%s %d); exit status 137 is 128 + SIGKILL",
 			units.FormatSize(l.Memory), what, o.Stats.OOMKills)
-	case o.KilledBecause != "":
+	case o.KilledBecause != "" && o.Status != 0:
 		return exit.Errorf(o.Status, "%s: workshop killed every process in the container's cgroup (exit status %d)", o.KilledBecause, o.Status)
+	case o.KilledBecause != "":
+		n.Note("%s just as the container ended: its first process had exited by itself, with status 0", o.KilledBecause)
 	case o.Status > exit.SignalBase:
 		sig := unix.Signal(o.Status - exit.SignalBase)
 		n.Note("the command was killed by signal %d (%s), not by a limit: the cgroup counted no OOM kill", int(sig), unix.SignalName(sig))
 	}
-	if o.RemoveErr != nil {
-		n.Note("could not remove the container's cgroup: %v ('workshop clean' will retry)", o.RemoveErr)
-		if o.Status == 0 {
-			return exit.Code(exit.ToolFailed, nil)
-		}
-	}
-	if o.Status != 0 {
+	switch {
+	case o.Status != 0:
 		return exit.Code(o.Status, nil)
+	case o.RemoveErr != nil:
+		return exit.Code(exit.ToolFailed, nil)
 	}
 	return nil
 }

@@ -1,0 +1,117 @@
+package cgroups
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/state"
+	"github.com/workshop-dev/workshop/internal/sys"
+)
+
+// Verdict is a pure function of the outcome: each way a run can end gets
+// its exit status, and a sentence only when that status is not 0.
+func TestVerdict(t *testing.T) {
+	noOOM := Stats{Mode: V1, OOMKills: 0, MemoryHits: 0}
+	oom := Stats{Mode: V2, OOMKills: 1}
+	removeErr := errors.New("cannot remove the cgroup /sys/fs/cgroup/pids/workshop/x: device or resource busy")
+	for _, tc := range []struct {
+		name     string
+		out      Outcome
+		code     int
+		sentence string // what the error says; "" is no sentence (silent or nil)
+		note     string // what the narration says; "" is nothing asked
+	}{
+		{name: "success", out: Outcome{Status: 0, Stats: noOOM}, code: 0},
+		{name: "the command's own status", out: Outcome{Status: 7, Stats: noOOM}, code: 7},
+		{name: "OOM kill", out: Outcome{Status: 137, Stats: oom}, code: 137,
+			sentence: "the container was killed by its memory limit (--memory 80M): the kernel's OOM killer ended it when it could reclaim no more (memory.events says oom_kill 1)"},
+		{name: "timeout", out: Outcome{Status: 137, Stats: noOOM, KilledBecause: "--timeout 2s expired"}, code: 137,
+			sentence: "--timeout 2s expired: workshop killed every process in the container's cgroup (exit status 137)"},
+		// The timeout fired at the container's last instant: it had exited
+		// 0 by itself, so the run succeeded.
+		{name: "timeout as the container exits 0", out: Outcome{Status: 0, Stats: noOOM, KilledBecause: "--timeout 2s expired"}, code: 0,
+			note: "==> --timeout 2s expired just as the container ended: its first process had exited by itself, with status 0"},
+		{name: "signal, not a limit", out: Outcome{Status: 143, Stats: noOOM}, code: 143,
+			note: "==> the command was killed by signal 15 (SIGTERM), not by a limit"},
+		{name: "group left, status 0", out: Outcome{Status: 0, Stats: noOOM, RemoveErr: removeErr}, code: exit.ToolFailed,
+			note: "==> could not remove the container's cgroup: " + removeErr.Error() + " ('workshop clean' will retry)"},
+		{name: "group left, status 3", out: Outcome{Status: 3, Stats: noOOM, RemoveErr: removeErr}, code: 3,
+			note: "==> could not remove the container's cgroup: "},
+		{name: "group left after a timeout at exit 0", out: Outcome{Status: 0, Stats: noOOM, KilledBecause: "--timeout 2s expired", RemoveErr: removeErr}, code: exit.ToolFailed,
+			note: "==> could not remove the container's cgroup: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var narration bytes.Buffer
+			err := tc.out.Verdict(sys.New(&narration, sys.Options{}), Limits{Memory: 80 << 20})
+			if got := exit.Status(err); got != tc.code {
+				t.Errorf("Verdict(%+v) = %v, exit status %d; want %d", tc.out, err, got, tc.code)
+			}
+			switch {
+			case tc.sentence == "" && err != nil && !exit.Silent(err):
+				t.Errorf("Verdict(%+v) says %q; want no sentence (status %d)", tc.out, err, tc.code)
+			case tc.sentence != "" && (err == nil || !strings.Contains(err.Error(), tc.sentence)):
+				t.Errorf("Verdict(%+v) = %v; want the sentence %q", tc.out, err, tc.sentence)
+			}
+			if tc.code == 0 && err != nil {
+				t.Errorf("Verdict(%+v) = %#v for a status of 0; want nil", tc.out, err)
+			}
+			if tc.note != "" && !strings.Contains(narration.String(), tc.note) {
+				t.Errorf("Verdict(%+v) narrated %q; want %q", tc.out, narration.String(), tc.note)
+			}
+		})
+	}
+}
+
+// A record is removed with the group, and kept for `workshop clean` when
+// the group could not be removed: its cgroup paths stay, its pid (of a
+// process that has ended) goes.
+func TestKeepOrForget(t *testing.T) {
+	dir := t.TempDir()
+	paths := []string{"/sys/fs/cgroup/pids/workshop/0123456789ab"}
+	rec := &state.Run{ID: "0123456789ab", Step: 4, Pid: 4242, Cgroups: paths}
+	if err := state.New(dir, rec); err != nil {
+		t.Fatal(err)
+	}
+	var narration bytes.Buffer
+	n := sys.New(&narration, sys.Options{})
+	if err := keepOrForget(n, rec, errors.New("busy")); err != nil {
+		t.Fatalf("keepOrForget(busy) = %v", err)
+	}
+	kept, err := state.Load(dir, rec.ID)
+	if err != nil {
+		t.Fatalf("the record is gone after a failed removal: %v", err)
+	}
+	if kept.Pid != 0 || strings.Join(kept.Cgroups, " ") != strings.Join(paths, " ") {
+		t.Errorf("kept record: pid %d, cgroups %q; want pid 0 and %q", kept.Pid, kept.Cgroups, paths)
+	}
+	if !strings.Contains(narration.String(), "'workshop clean'") {
+		t.Errorf("keeping the record is not said: %q", narration.String())
+	}
+
+	if err := keepOrForget(n, rec, nil); err != nil {
+		t.Fatalf("keepOrForget(nil) = %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(state.ContainersDir(dir), rec.ID)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the record is still there after the group was removed (stat: %v)", err)
+	}
+}
+
+// A demo's limits hold where the student gave none; the student's win.
+func TestDemoLimits(t *testing.T) {
+	if got := Demos(); strings.Join(got, " ") != "forkbomb memhog" {
+		t.Errorf("Demos() = %q", got)
+	}
+	d := demos["forkbomb"]
+	if got := (Limits{Pids: 32}).or(d.limits); got != (Limits{Pids: 32, CPUs: 0.5, Memory: 256 << 20}) {
+		t.Errorf("--pids 32 with the fork bomb's limits = %+v", got)
+	}
+	if got := (Limits{}).or(d.limits); got != d.limits || d.timeout != 10*time.Second {
+		t.Errorf("no limits with the fork bomb's = %+v (timeout %s); want its own, and 10s", got, d.timeout)
+	}
+}
