@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -257,12 +258,73 @@ func cleanedUp(t *testing.T, stateDir string, r testbin.Result, rec *state.Run, 
 	}
 }
 
-// nothingToRemove fails unless a second clean finds nothing more here.
-func nothingToRemove(t *testing.T, stateDir string) {
+// nothingToRemove fails unless a second clean finds nothing more here, and
+// no cgroup of the containers this test ran (own, their ids).
+func nothingToRemove(t *testing.T, stateDir string, own ...string) {
 	t.Helper()
 	r := runClean(t, stateDir)
-	if r.Code != 0 || !strings.Contains(r.Stdout, "nothing to remove") || strings.Contains(r.Stdout, "removed ") {
-		t.Errorf("a second workshop clean = exit %d; want 0 and 'nothing to remove'\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	if r.Code != 0 || !removedNothing(r.Stdout, "nothing to remove in "+stateDir+"\n", own) {
+		t.Errorf("a second workshop clean = exit %d; want 0 and 'nothing to remove' (of this test's)\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+}
+
+// removedNothing reports whether clean's stdout says it removed nothing of
+// this test's. Clean also removes, machine-wide, any old and empty group
+// under workshop/ (an orphan) and the workshop/ parent once empty: other
+// test packages, running at the same time, make and remove theirs, and
+// may leave one for a moment. Lines about a group none of own names, or
+// about the parent, are theirs; any other "removed" line fails. summary is
+// the line clean ends with when it removed nothing at all: it must be
+// there, unless clean removed one of those other groups (then it is not
+// printed).
+func removedNothing(stdout, summary string, own []string) bool {
+	others := false
+	for _, line := range strings.Split(stdout, "\n") {
+		if !strings.HasPrefix(line, "removed ") {
+			continue
+		}
+		if othersCgroup(line, own) {
+			others = true
+			continue
+		}
+		return false
+	}
+	return others || strings.Contains(stdout, summary)
+}
+
+// othersCgroup reports whether a "removed" line of clean is about the
+// workshop/ parent group or a group under it that none of own names.
+func othersCgroup(line string, own []string) bool {
+	if strings.HasPrefix(line, "removed the empty parent cgroup ") {
+		return true
+	}
+	rest, ok := strings.CutPrefix(line, "removed cgroup "+cgroups.Parent+"/")
+	if !ok {
+		return false
+	}
+	id, _, _ := strings.Cut(rest, " ")
+	return id != "" && !slices.Contains(own, id)
+}
+
+func TestRemovedNothing(t *testing.T) {
+	const summary = "nothing to remove in /s\n"
+	orphan := "removed cgroup workshop/0123456789ab (empty, its directory's time 2m0s ago, recorded by no container here)\n"
+	parent := "removed the empty parent cgroup /sys/fs/cgroup/pids/workshop\n"
+	for _, tc := range []struct {
+		stdout string
+		own    []string
+		want   bool
+	}{
+		{summary, nil, true},
+		{"", nil, false},
+		{orphan + parent, nil, true},
+		{orphan, []string{"0123456789ab"}, false},
+		{orphan + "removed /s/my-new-root (the root of steps 2 to 4)\n", nil, false},
+		{"left cgroup workshop/0123456789ab: 1 process in it\n" + summary, []string{"0123456789ab"}, true},
+	} {
+		if got := removedNothing(tc.stdout, summary, tc.own); got != tc.want {
+			t.Errorf("removedNothing(%q, own %q) = %v, want %v", tc.stdout, tc.own, got, tc.want)
+		}
 	}
 }
 
@@ -298,7 +360,7 @@ func TestCleanAfterFullRunKilled(t *testing.T) {
 			t.Errorf("the narration lacks %s:\n%s", want, r.Stderr)
 		}
 	}
-	nothingToRemove(t, dir)
+	nothingToRemove(t, dir, rec.ID)
 }
 
 // Without a PID namespace, killing the container's first process leaves
@@ -340,7 +402,7 @@ func TestCleanKillsWhatOutlivedTheContainer(t *testing.T) {
 	if !strings.Contains(r.Stdout, "killed 1 process") || !strings.Contains(r.Stderr, fmt.Sprintf("kill(%d, SIGKILL) = 0", child.pid)) {
 		t.Errorf("clean does not say it killed pid %d:\nstdout:\n%s\nstderr:\n%s", child.pid, r.Stdout, r.Stderr)
 	}
-	nothingToRemove(t, dir)
+	nothingToRemove(t, dir, rec.ID)
 }
 
 // The same for step 4: its cgroup and its record stay after a SIGKILL. The
@@ -364,7 +426,7 @@ func TestCleanAfterStep4Killed(t *testing.T) {
 	if !strings.Contains(r.Stdout, "removed "+filepath.Join(dir, "my-new-root")) || pathExists(filepath.Join(dir, "my-new-root")) {
 		t.Errorf("the root of step 4 is not removed:\n%s", r.Stdout)
 	}
-	nothingToRemove(t, dir)
+	nothingToRemove(t, dir, rec.ID)
 }
 
 // Step 3 records nothing: its container dies with workshop, its mounts with
@@ -690,12 +752,15 @@ func TestCleanNeedsRoot(t *testing.T) {
 func TestCleanNothingThere(t *testing.T) {
 	empty := cleanState(t)
 	r := runClean(t, empty)
-	if r.Code != 0 || !strings.Contains(r.Stdout, "nothing to remove in "+empty+"\n") {
+	if r.Code != 0 || !removedNothing(r.Stdout, "nothing to remove in "+empty+"\n", nil) {
 		t.Errorf("workshop clean of an empty state directory = exit %d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if entries, _ := os.ReadDir(empty); len(entries) != 0 {
+		t.Errorf("clean of an empty state directory made %v in it", entries)
 	}
 	missing := filepath.Join(empty, "not", "there")
 	r = runClean(t, missing)
-	if r.Code != 0 || !strings.Contains(r.Stdout, "nothing to remove: "+missing+" does not exist\n") {
+	if r.Code != 0 || !removedNothing(r.Stdout, "nothing to remove: "+missing+" does not exist\n", nil) {
 		t.Errorf("workshop clean of a missing state directory = exit %d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
 	}
 	if pathExists(filepath.Join(empty, "not")) {
