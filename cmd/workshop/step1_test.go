@@ -1,17 +1,9 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"errors"
-	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/workshop-dev/workshop/internal/testbin"
 )
@@ -56,52 +48,6 @@ func TestUnknownStepAndFlag(t *testing.T) {
 	}
 }
 
-// runAsNobody runs the binary as uid/gid 65534, as a student who forgot
-// sudo. The binary is copied where nobody may run it (the test binary's own
-// temp dir is private to root).
-func runAsNobody(t *testing.T, args ...string) testbin.Result {
-	t.Helper()
-	testbin.NeedRoot(t)
-	dir, err := os.MkdirTemp("", "workshop-nobody-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "workshop")
-	src, err := os.Open(testbin.Bin(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst, err := os.OpenFile(bin, os.O_CREATE|os.O_WRONLY, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	dst.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err = cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run %q as nobody: %v", args, err)
-	}
-	return testbin.Result{Stdout: out.String(), Stderr: errb.String(), Code: code}
-}
-
 func TestStepsNeedRoot(t *testing.T) {
 	state := t.TempDir()
 	for _, args := range [][]string{
@@ -119,7 +65,7 @@ func TestStepsNeedRoot(t *testing.T) {
 		{"clean"},
 		{"lab", "2", "check"},
 	} {
-		r := runAsNobody(t, append([]string{"--state-dir", state}, args...)...)
+		r := testbin.RunAsNobody(t, append([]string{"--state-dir", state}, args...)...)
 		if r.Code != 125 || !strings.Contains(r.Stderr, "needs root: run it with sudo") || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
 			t.Errorf("workshop %q as nobody = %d, %q; want 125 and the sentence about sudo", args, r.Code, r.Stderr)
 		}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -133,6 +134,46 @@ func RunEnv(t testing.TB, env []string, stdin string, args ...string) Result {
 		code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatalf("run workshop %q: %v", args, err)
+	}
+	return Result{Stdout: out.String(), Stderr: errb.String(), Code: code}
+}
+
+// RunAsNobody runs the binary as uid and gid 65534, as a student who forgot
+// sudo, from /, and returns what it did. The binary is copied where nobody
+// may run it (the built one's temp dir is private to root).
+func RunAsNobody(t testing.TB, args ...string) Result {
+	t.Helper()
+	NeedRoot(t)
+	dir, err := os.MkdirTemp("", "workshop-nobody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "workshop")
+	data, err := os.ReadFile(Bin(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run workshop %q as nobody: %v", args, err)
 	}
 	return Result{Stdout: out.String(), Stderr: errb.String(), Code: code}
 }

@@ -1,69 +1,13 @@
 package imagetar_test
 
 import (
-	"bytes"
-	"context"
-	"errors"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/workshop-dev/workshop/internal/testbin"
 )
-
-// runAsNobody runs the binary as uid/gid 65534, as a student who forgot
-// sudo. The binary is copied where nobody may run it (the test binary's
-// own temp dir is private to root).
-func runAsNobody(t *testing.T, args ...string) testbin.Result {
-	t.Helper()
-	testbin.NeedRoot(t)
-	dir, err := os.MkdirTemp("", "workshop-nobody-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "workshop")
-	src, err := os.Open(testbin.Bin(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst, err := os.OpenFile(bin, os.O_CREATE|os.O_WRONLY, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = io.Copy(dst, src)
-	if cerr := dst.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err = cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run %q as nobody: %v", args, err)
-	}
-	return testbin.Result{Stdout: out.String(), Stderr: errb.String(), Code: code}
-}
 
 // The image store is root's: every image command, run without sudo, says
 // so in one sentence (125) and makes or changes nothing, even where nobody
@@ -98,7 +42,7 @@ func TestImageCommandsNeedRoot(t *testing.T) {
 			{"image", "pack", root, "mine"},
 			{"image", "import", "/dev/null", "mine"},
 		} {
-			r := runAsNobody(t, append([]string{"--state-dir", state}, args...)...)
+			r := testbin.RunAsNobody(t, append([]string{"--state-dir", state}, args...)...)
 			want := "workshop: workshop image " + args[1] + " needs root: run it with sudo"
 			if r.Code != 125 || !strings.HasPrefix(r.Stderr, want) || strings.Count(r.Stderr, "\n") != 1 || r.Stdout != "" {
 				t.Errorf("workshop %q as nobody = %d, stdout %q, stderr %q; want 125 and one line starting %q", args, r.Code, r.Stdout, r.Stderr, want)

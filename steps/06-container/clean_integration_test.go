@@ -1,13 +1,9 @@
 package container
 
 import (
-	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -707,43 +703,13 @@ func TestCleanOrphanCgroups(t *testing.T) {
 
 // Clean needs root, and says so in one sentence.
 func TestCleanNeedsRoot(t *testing.T) {
-	testbin.NeedRoot(t)
-	dir, err := os.MkdirTemp("", "workshop-nobody-")
-	if err != nil {
-		t.Fatal(err)
+	r := testbin.RunAsNobody(t, "--state-dir", filepath.Join(t.TempDir(), "state"), "clean")
+	if r.Code != 125 {
+		t.Fatalf("workshop clean as nobody = exit %d, want 125\n%s", r.Code, r.Stderr)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o755)
-	// The test binary's own temp dir is private to root: copy it out.
-	bin := filepath.Join(dir, "workshop")
-	src, err := os.Open(testbin.Bin(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst, err := os.OpenFile(bin, os.O_CREATE|os.O_WRONLY, 0o755)
-	if err == nil {
-		_, err = io.Copy(dst, src)
-		dst.Close()
-	}
-	src.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--state-dir", filepath.Join(dir, "state"), "clean")
-	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err = cmd.Run()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 125 {
-		t.Fatalf("workshop clean as nobody = %v, want exit 125\n%s", err, errb.String())
-	}
-	if want := "workshop: clean needs root: run it with sudo"; !strings.HasPrefix(errb.String(), want) ||
-		strings.Count(errb.String(), "\n") != 1 || out.Len() != 0 {
-		t.Errorf("workshop clean as nobody said:\nstdout: %q\nstderr: %q\nwant one sentence starting %q", out.String(), errb.String(), want)
+	if want := "workshop: clean needs root: run it with sudo"; !strings.HasPrefix(r.Stderr, want) ||
+		strings.Count(r.Stderr, "\n") != 1 || r.Stdout != "" {
+		t.Errorf("workshop clean as nobody said:\nstdout: %q\nstderr: %q\nwant one sentence starting %q", r.Stdout, r.Stderr, want)
 	}
 }
 
