@@ -15,6 +15,8 @@
 // strace records more than is narrated (the Go runtime's own calls, the
 // stat(2) calls a step makes to look before it changes something): those
 // extra records are fine. A narrated line with no record is a lie, and fails.
+// The other direction, that no call a lesson is about goes unnarrated, is
+// CheckNothingHidden's (hidden.go); Compare runs both.
 package stracecheck
 
 import (

@@ -87,4 +87,7 @@ func Compare(t testing.TB, narration, straceLog string, traced []string) {
 	if err := Check(narration, straceLog, traced); err != nil {
 		t.Errorf("the narration does not match strace's record: %v\nnarration:\n%s", err, narration)
 	}
+	if err := CheckNothingHidden(narration, straceLog); err != nil {
+		t.Errorf("the narration hides a call: %v\nnarration:\n%s", err, narration)
+	}
 }
