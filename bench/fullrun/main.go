@@ -82,6 +82,7 @@ func run(bin string, n int) error {
 			return []string{"unshare", "--mount", "--uts", "--ipc", "--net", "--pid", "--fork", "chroot", root, "/bin/true"}
 		}},
 	}
+	defer removeRuncCgroups()
 	if runc, err := exec.LookPath("runc"); err == nil {
 		bundle, err := runcBundle(state, root)
 		if err != nil {
@@ -144,7 +145,7 @@ func runcBundle(state, root string) (string, error) {
 	proc["terminal"] = false
 	proc["args"] = []string{"/bin/true"}
 	linux := cfg["linux"].(map[string]any)
-	linux["cgroupsPath"] = "/workshop-bench/runc"
+	linux["cgroupsPath"] = "/" + runcCgroup + "/runc"
 	linux["resources"] = map[string]any{
 		"memory": map[string]any{"limit": 64 << 20},
 		"pids":   map[string]any{"limit": 64},
@@ -154,6 +155,34 @@ func runcBundle(state, root string) (string, error) {
 		return "", err
 	}
 	return bundle, os.WriteFile(p, out, 0o644)
+}
+
+// runcCgroup is the parent of the cgroup runc makes for its runs (from the
+// absolute cgroupsPath below); runc removes its own group after each run,
+// the parent is the benchmark's to remove.
+const runcCgroup = "workshop-bench"
+
+// removeRuncCgroups removes what runc's runs left of runcCgroup, in every
+// hierarchy: empty directories only (rmdir), deepest first.
+func removeRuncCgroups() {
+	dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", runcCgroup))
+	if d := filepath.Join("/sys/fs/cgroup", runcCgroup); exists(d) {
+		dirs = append(dirs, d)
+	}
+	for _, d := range dirs {
+		subs, _ := filepath.Glob(filepath.Join(d, "*"))
+		for _, sub := range subs {
+			if fi, err := os.Stat(sub); err == nil && fi.IsDir() {
+				os.Remove(sub)
+			}
+		}
+		os.Remove(d)
+	}
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 func timeOne(argv []string) (sample, error) {

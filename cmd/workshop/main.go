@@ -17,13 +17,17 @@ import (
 
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/reexec"
+	// Runs a re-executed child before this package's init builds the
+	// command line (see childinit).
+	_ "github.com/workshop-dev/workshop/cmd/workshop/childinit"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "0.1.0-dev"
 
 func main() {
-	// A re-executed child (the container's init) never reaches cobra.
+	// A re-executed child (the container's init) never reaches cobra:
+	// childinit ran it already; this is the fallback.
 	reexec.Main()
 	os.Exit(run(os.Args[1:]))
 }

@@ -50,6 +50,8 @@ func Bin(t testing.TB) string {
 		// go build refuses to read its git state ("error obtaining VCS status").
 		cmd := exec.Command("go", "build", "-buildvcs=false", "-o", binPath, "./cmd/workshop")
 		cmd.Dir = moduleRoot()
+		// Static, as scripts/bench, scripts/demo and the v2 VM build it.
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("build workshop: %v\n%s", err, out)

@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/workshop-dev/workshop/internal/exit"
@@ -54,8 +52,19 @@ type Cgroup struct {
 // v2Key is the key of the one directory a v2 group has.
 const v2Key = "unified"
 
-// idPattern is compiled on first use, not in every process's start.
-var idPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`) })
+// validID says whether id may name a group: a letter or digit, then
+// letters, digits, '_', '.' and '-' (^[A-Za-z0-9][A-Za-z0-9_.-]*$, checked
+// by hand: compiling the expression cost every run a tenth of a millisecond).
+func validID(id string) bool {
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || c != '_' && c != '.' && c != '-') {
+			return false
+		}
+	}
+	return id != ""
+}
 
 // New makes the group of container id with limits l, and writes each limit
 // into its file, by hand. A limit the host cannot apply is an error (exit
@@ -65,7 +74,7 @@ func New(n *sys.Narrator, id string, l Limits) (*Cgroup, error) {
 }
 
 func (h host) create(n *sys.Narrator, id string, l Limits) (*Cgroup, error) {
-	if !idPattern().MatchString(id) {
+	if !validID(id) {
 		return nil, exit.Errorf(exit.ToolFailed, "%q cannot name a cgroup: use letters, digits, '_', '.' and '-'", id)
 	}
 	mode, err := h.detect()
@@ -92,7 +101,7 @@ func (h host) create(n *sys.Narrator, id string, l Limits) (*Cgroup, error) {
 func Open(id string) (*Cgroup, error) { return realHost.open(id) }
 
 func (h host) open(id string) (*Cgroup, error) {
-	if !idPattern().MatchString(id) {
+	if !validID(id) {
 		return nil, exit.Errorf(exit.ToolFailed, "%q cannot name a cgroup", id)
 	}
 	mode, err := h.detect()
@@ -367,7 +376,17 @@ func (c *Cgroup) MemoryCurrent() (int64, error) {
 // it takes are narrated, and a failure says which file and what to do.
 func (c *Cgroup) write(dir, name, value, why string) error {
 	path := filepath.Join(dir, name)
-	err := c.n.Because(why).WriteFile(path, []byte(value))
+	// A v1 memory limit write fails with EINTR when a signal is pending,
+	// and Go's runtime sends its own threads SIGURG to preempt a goroutine
+	// that ran 10ms (golang/go#38033; runc and containerd retry as well).
+	// Each attempt is narrated: the student sees the interrupted write.
+	var err error
+	for try := 0; try < 10; try++ {
+		err = c.n.Because(why).WriteFile(path, []byte(value))
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
 	if err == nil {
 		return nil
 	}

@@ -100,11 +100,8 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 		}
 		return out, err
 	}
-	if r.Record != nil {
-		r.Record.Pid = c.Pid()
-		r.Record.Save()
-	}
 	if cg != nil {
+		r.recordPid(c.Pid())
 		n.Note("pid %d was born in %s (CLONE_INTO_CGROUP): the limits hold from its first instruction, and no cgroup.procs write was needed", c.Pid(), strings.Join(cg.Paths(), ", "))
 	} else {
 		if cg, err = r.newCgroup(n, cfg.ID); err != nil {
@@ -115,6 +112,7 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 			abort(c)
 			return Outcome{RemoveErr: cg.Remove()}, err
 		}
+		r.recordPid(c.Pid())
 		n.Note("pid %d is in %s before its command runs: the limits hold from its first instruction", c.Pid(), strings.Join(cg.Paths(), ", "))
 	}
 	select {
@@ -158,8 +156,9 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 	return out, nil
 }
 
-// newCgroup makes the container's group with the limits and records it, so
-// that `workshop clean` finds it if workshop is killed from here on.
+// newCgroup makes the container's group with the limits and notes its
+// directories in the record, saved by recordPid. If workshop is killed in
+// between, `workshop clean` finds the group by the container's id.
 func (r *Contained) newCgroup(n *sys.Narrator, id string) (*Cgroup, error) {
 	cg, err := New(n, id, r.Limits)
 	if err != nil {
@@ -167,9 +166,18 @@ func (r *Contained) newCgroup(n *sys.Narrator, id string) (*Cgroup, error) {
 	}
 	if r.Record != nil {
 		r.Record.Cgroups = cg.Paths()
-		r.Record.Save()
 	}
 	return cg, nil
+}
+
+// recordPid saves the record once the child is in its group, with its pid
+// and the group: one rewrite (a write and a rename over the old record)
+// instead of one for each, on the way to the child's release.
+func (r *Contained) recordPid(pid int) {
+	if r.Record != nil {
+		r.Record.Pid = pid
+		r.Record.Save()
+	}
 }
 
 // abort kills a container that never got to run and collects it.

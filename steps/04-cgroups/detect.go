@@ -2,8 +2,10 @@ package cgroups
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/workshop-dev/workshop/internal/exit"
 	"golang.org/x/sys/unix"
@@ -71,9 +73,14 @@ var v1Controllers = []string{"memory", "cpu", "cpuacct", "pids", "freezer"}
 type host struct {
 	root  string
 	magic func(path string) (int64, error)
+	// mounts, when not nil, gives v1Mounts once looked up: the real host's
+	// hierarchies do not change while workshop runs, and a run asks for
+	// them five times (detect, create, the parents to remove…), each a
+	// statfs and a symlink walk per controller.
+	mounts func() map[string]string
 }
 
-var realHost = host{root: Root, magic: statfsMagic}
+var realHost = host{root: Root, magic: statfsMagic, mounts: sync.OnceValue(host{root: Root, magic: statfsMagic}.scanV1Mounts)}
 
 func statfsMagic(path string) (int64, error) {
 	var st unix.Statfs_t
@@ -119,6 +126,13 @@ func (h host) detect() (Mode, error) {
 // two symlinks (cpu and cpuacct -> cpu,cpuacct): the link is resolved, so
 // both controllers give the same directory.
 func (h host) v1Mounts() map[string]string {
+	if h.mounts != nil {
+		return maps.Clone(h.mounts())
+	}
+	return h.scanV1Mounts()
+}
+
+func (h host) scanV1Mounts() map[string]string {
 	mounts := map[string]string{}
 	for _, c := range v1Controllers {
 		p := filepath.Join(h.root, c)

@@ -3,6 +3,7 @@ package container
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/workshop-dev/workshop/internal/sys"
@@ -13,7 +14,7 @@ func TestMountLayerWritesGoUp(t *testing.T) {
 	testbin.NeedRoot(t)
 	lower, dir := t.TempDir(), t.TempDir()
 	os.WriteFile(filepath.Join(lower, "from-image"), []byte("image"), 0o644)
-	l, err := MountLayer(sys.Discard(), lower, dir)
+	l, err := MountLayer(sys.Discard(), lower, dir, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,5 +34,38 @@ func TestMountLayerWritesGoUp(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(l.Merged, "from-image")); err == nil {
 		t.Errorf("after Unmount the merged dir still shows the image")
+	}
+}
+
+// A throwaway layer is mounted volatile: its unmount does not sync the
+// filesystem under the state dir.
+func TestMountLayerThrowawayIsVolatile(t *testing.T) {
+	testbin.NeedRoot(t)
+	lower, dir := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(lower, "from-image"), []byte("image"), 0o644)
+	l, err := MountLayer(sys.Discard(), lower, dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Unmount(sys.Discard())
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, line := range strings.Split(string(mi), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && f[4] == l.Merged {
+			found = true
+			if !strings.Contains(line, "volatile") {
+				t.Errorf("the throwaway layer is not mounted volatile: %s", line)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("%s is not in mountinfo", l.Merged)
+	}
+	os.WriteFile(filepath.Join(l.Merged, "new"), []byte("x"), 0o644)
+	if b, _ := os.ReadFile(filepath.Join(l.Upper, "new")); string(b) != "x" {
+		t.Errorf("the write is not in the upper layer: %q", b)
 	}
 }

@@ -75,23 +75,21 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 	}
 
 	id := ids.New()
-	rec := &state.Run{ID: id, Name: name, Step: 6, Image: refString(img), Command: o.Args, Keep: o.Keep, Lower: img.Rootfs}
-	// The record comes first: if workshop is killed from here on, `workshop
-	// clean` finds what it made.
+	// The record comes first, naming the layer's directories and mount
+	// before they are made: if workshop is killed from here on, `workshop
+	// clean` finds what it made (and skips what was not made yet).
+	dir := filepath.Join(state.ContainersDir(o.StateDir), id)
+	rec := &state.Run{ID: id, Name: name, Step: 6, Image: refString(img), Command: o.Args, Keep: o.Keep, Lower: img.Rootfs,
+		Upper:  filepath.Join(dir, "upper"),
+		Mounts: []string{filepath.Join(dir, "rootfs")},
+		Dirs:   []string{filepath.Join(dir, "upper"), filepath.Join(dir, "work"), filepath.Join(dir, "rootfs")},
+	}
 	if err := state.New(o.StateDir, rec); err != nil {
 		return Result{}, exit.Errorf(exit.ToolFailed, "%v", err)
 	}
 	res := Result{ID: id, Name: name}
 	n.Note("container %s (%s) from image %s (%s), unpacked once in %s", id, name, rec.Image, img.ShortID(), img.Rootfs)
-
-	rec.Upper = filepath.Join(rec.Dir(), "upper")
-	rec.Mounts = []string{filepath.Join(rec.Dir(), "rootfs")}
-	rec.Dirs = []string{rec.Upper, filepath.Join(rec.Dir(), "work"), filepath.Join(rec.Dir(), "rootfs")}
-	if err := rec.Save(); err != nil {
-		rec.Forget()
-		return res, exit.Errorf(exit.ToolFailed, "%v", err)
-	}
-	layer, err := MountLayer(n, img.Rootfs, rec.Dir())
+	layer, err := MountLayer(n, img.Rootfs, rec.Dir(), !o.Keep)
 	if err != nil {
 		removeRun(n, rec, nil, false, false)
 		return res, exit.Errorf(exit.ToolFailed, "the container's root: %v", err)

@@ -1,0 +1,56 @@
+package imagetar
+
+import (
+	"math/rand/v2"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// The rules of ref.go as regular expressions (Docker's, without
+// registries): the hand-written checks must agree with them.
+var (
+	nameRE = regexp.MustCompile(`^[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*$`)
+	tagRE  = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	idRE   = regexp.MustCompile(`^(?:sha256:)?([0-9a-f]{12}|[0-9a-f]{64})$`)
+)
+
+func checkRefRules(t *testing.T, s string) {
+	t.Helper()
+	if got, want := validName(s), nameRE.MatchString(s); got != want {
+		t.Errorf("validName(%q) = %v, the expression says %v", s, got, want)
+	}
+	if got, want := validTag(s), tagRE.MatchString(s); got != want {
+		t.Errorf("validTag(%q) = %v, the expression says %v", s, got, want)
+	}
+	want := ""
+	if m := idRE.FindStringSubmatch(s); m != nil {
+		want = m[1]
+	}
+	if got := idPrefix(s); got != want {
+		t.Errorf("idPrefix(%q) = %q, the expression says %q", s, got, want)
+	}
+}
+
+func TestRefRulesAgreeWithExpressions(t *testing.T) {
+	hex64 := strings.Repeat("0123456789abcdef", 4)
+	for _, s := range []string{
+		"", "a", "A", "0", "_", ".", "-", "/", "a/", "/a", "a//b", "a/b", "a.b", "a..b", "a._-b", "a.", ".a", "-a", "a-",
+		"my-app/web", "demo", "Demo", "a b", "../x", "x/..", "_a", "a_", "v1.2", "latest",
+		strings.Repeat("a", 128), strings.Repeat("a", 129), "_" + strings.Repeat("a", 127),
+		hex64[:12], hex64[:11], hex64[:13], hex64, hex64 + "0", "sha256:" + hex64[:12], "sha256:" + hex64, "sha256:",
+		"sha256:" + strings.ToUpper(hex64[:12]), "sha256:sha256:" + hex64[:12], hex64[:12] + "\n", "a\n", "é",
+	} {
+		checkRefRules(t, s)
+	}
+	// And random strings over the alphabet that matters.
+	const alphabet = "ab09AZ._-/:sha256\n"
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 20000; i++ {
+		b := make([]byte, r.IntN(16))
+		for j := range b {
+			b[j] = alphabet[r.IntN(len(alphabet))]
+		}
+		checkRefRules(t, string(b))
+	}
+}
