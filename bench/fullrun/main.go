@@ -30,8 +30,9 @@ import (
 func main() {
 	bin := flag.String("workshop", "bin/workshop", "the workshop binary")
 	n := flag.Int("n", 200, "runs of each command")
+	withRunc := flag.Bool("runc", true, "time runc run too, where runc is installed")
 	flag.Parse()
-	if err := run(*bin, *n); err != nil {
+	if err := run(*bin, *n, *withRunc); err != nil {
 		fmt.Fprintln(os.Stderr, "fullrun:", err)
 		os.Exit(1)
 	}
@@ -49,7 +50,7 @@ type contender struct {
 	samples []sample
 }
 
-func run(bin string, n int) error {
+func run(bin string, n int, withRunc bool) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("run it as root: it makes namespaces, cgroups and mounts")
 	}
@@ -83,7 +84,7 @@ func run(bin string, n int) error {
 		}},
 	}
 	defer removeRuncCgroups()
-	if runc, err := exec.LookPath("runc"); err == nil {
+	if runc, err := exec.LookPath("runc"); err == nil && withRunc {
 		bundle, err := runcBundle(state, root)
 		if err != nil {
 			return err
@@ -91,7 +92,7 @@ func run(bin string, n int) error {
 		contenders = append(contenders, &contender{name: "runc run", argv: func(i int) []string {
 			return []string{runc, "--root", filepath.Join(state, "runc-state"), "run", "--bundle", bundle, fmt.Sprintf("bench-%d", i)}
 		}})
-	} else {
+	} else if withRunc {
 		fmt.Println("runc is not installed: it is left out (apt-get install runc)")
 	}
 
