@@ -1,17 +1,11 @@
 package namespaces_test
 
 import (
-	"bufio"
-	"context"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/workshop-dev/workshop/internal/reexec"
 	"github.com/workshop-dev/workshop/internal/testbin"
@@ -76,144 +70,19 @@ func step3(t *testing.T, root, stdin string, args ...string) testbin.Result {
 	return testbin.Run(t, stdin, step3Args(t, root, args...)...)
 }
 
-// running is a workshop run the test talks to while it runs.
-type running struct {
-	t     *testing.T
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	out   *lines // stdout
-	err   *lines // stderr (the narration)
-}
-
-// lines collects a stream line by line and lets a test wait for a line.
-type lines struct {
-	mu   sync.Mutex
-	all  []string
-	more chan struct{} // closed and replaced at every new line
-	eof  bool
-}
-
-func newLines(r io.Reader) *lines {
-	l := &lines{more: make(chan struct{})}
-	go func() {
-		sc := bufio.NewScanner(r)
-		for sc.Scan() {
-			l.mu.Lock()
-			l.all = append(l.all, sc.Text())
-			close(l.more)
-			l.more = make(chan struct{})
-			l.mu.Unlock()
-		}
-		l.mu.Lock()
-		l.eof = true
-		close(l.more)
-		l.mu.Unlock()
-	}()
-	return l
-}
-
-func (l *lines) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.all, "\n")
-}
-
-// waitFor waits until a line containing s arrives and returns it. The
-// deadline only keeps a broken run from hanging the suite.
-func (l *lines) waitFor(t *testing.T, s string) string {
-	t.Helper()
-	deadline := time.After(2 * time.Minute)
-	for i := 0; ; {
-		l.mu.Lock()
-		for ; i < len(l.all); i++ {
-			if strings.Contains(l.all[i], s) {
-				line := l.all[i]
-				l.mu.Unlock()
-				return line
-			}
-		}
-		more, eof := l.more, l.eof
-		l.mu.Unlock()
-		if eof {
-			t.Fatalf("the stream ended without a line containing %q:\n%s", s, l.String())
-		}
-		select {
-		case <-more:
-		case <-deadline:
-			t.Fatalf("no line containing %q after 2 minutes:\n%s", s, l.String())
-		}
-	}
-}
-
 // start starts workshop with args and returns it running.
-func start(t *testing.T, args ...string) *running {
+func start(t *testing.T, args ...string) *testbin.Running {
 	t.Helper()
-	return startCmd(t, "", testbin.Bin(t), args...)
-}
-
-// startCmd starts a program in dir and returns it running.
-func startCmd(t *testing.T, dir, name string, args ...string) *running {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	t.Cleanup(cancel)
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = dir
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	r := &running{t: t, cmd: cmd, stdin: stdin, out: newLines(stdout), err: newLines(stderr)}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	return r
-}
-
-// wait waits for workshop to end and returns its exit status.
-func (r *running) wait() int {
-	r.t.Helper()
-	r.stdin.Close()
-	// Read both streams to their end before Wait closes the pipes.
-	for _, l := range []*lines{r.out, r.err} {
-		l.mu.Lock()
-		for !l.eof {
-			more := l.more
-			l.mu.Unlock()
-			<-more
-			l.mu.Lock()
-		}
-		l.mu.Unlock()
-	}
-	err := r.cmd.Wait()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.ExitCode()
-	} else if err != nil {
-		r.t.Fatalf("wait for workshop: %v", err)
-	}
-	return 0
+	return testbin.Start(t, "", testbin.Bin(t), args...)
 }
 
 // containerPid finds the container's first process: the child of workshop.
 // Go forks from any of its threads, so every thread's children are read.
-func (r *running) containerPid() int {
-	r.t.Helper()
-	tasks, err := filepath.Glob("/proc/" + strconv.Itoa(r.cmd.Process.Pid) + "/task/*/children")
+func containerPid(r *testbin.Running) int {
+	r.T.Helper()
+	tasks, err := filepath.Glob("/proc/" + strconv.Itoa(r.Cmd.Process.Pid) + "/task/*/children")
 	if err != nil {
-		r.t.Fatal(err)
+		r.T.Fatal(err)
 	}
 	for _, f := range tasks {
 		b, err := os.ReadFile(f)
@@ -225,7 +94,7 @@ func (r *running) containerPid() int {
 			return pid
 		}
 	}
-	r.t.Fatalf("workshop (pid %d) has no child", r.cmd.Process.Pid)
+	r.T.Fatalf("workshop (pid %d) has no child", r.Cmd.Process.Pid)
 	return 0
 }
 

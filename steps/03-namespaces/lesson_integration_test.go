@@ -29,9 +29,9 @@ type lesson struct {
 	pid int
 	// shell is the walkthrough's unshare container, left running for the
 	// exercise.
-	shell *running
+	shell *testbin.Running
 	// bg is a workshop run the next command looks at.
-	bg *running
+	bg *testbin.Running
 }
 
 // rewrite turns a lesson line into one for this test: the tests run as
@@ -66,9 +66,9 @@ func (l *lesson) sh(line, stdin string) testbin.Result {
 
 // start starts a lesson line and leaves it running; exec makes the command
 // itself bash's process, so its children are the container.
-func (l *lesson) start(line string) *running {
+func (l *lesson) start(line string) *testbin.Running {
 	l.t.Helper()
-	r := startCmd(l.t, l.state, "bash", "-c", "exec "+l.rewrite(line))
+	r := testbin.Start(l.t, l.state, "bash", "-c", "exec "+l.rewrite(line))
 	return r
 }
 
@@ -76,9 +76,9 @@ func (l *lesson) stopShell() {
 	if l.shell == nil {
 		return
 	}
-	l.shell.stdin.Write([]byte("exit\n"))
-	if code := l.shell.wait(); code != 0 {
-		l.t.Errorf("the unshare shell exited %d; stderr:\n%s", code, l.shell.err)
+	l.shell.Stdin.Write([]byte("exit\n"))
+	if code := l.shell.Wait().Code; code != 0 {
+		l.t.Errorf("the unshare shell exited %d; stderr:\n%s", code, l.shell.Stderr)
 	}
 	l.shell = nil
 }
@@ -114,12 +114,12 @@ func TestLessonCommands(t *testing.T) {
 			}
 			l.stopShell()
 			l.shell = l.start(line)
-			l.shell.stdin.Write([]byte("echo $$\n"))
-			l.shell.out.waitFor(t, "1")
-			if got := l.shell.out.String(); got != "1" {
+			l.shell.Stdin.Write([]byte("echo $$\n"))
+			l.shell.Stdout.WaitFor(t, "1")
+			if got := l.shell.Stdout.String(); got != "1\n" {
 				t.Errorf("echo $$ in the unshare shell = %q, want 1", got)
 			}
-			l.pid = l.shell.containerPid()
+			l.pid = containerPid(l.shell)
 		},
 		"sudo workshop step 3 -- /bin/bash -c 'echo $$ $HOSTNAME'": func(line string) {
 			r := l.sh(line, "")
@@ -155,8 +155,8 @@ func TestLessonCommands(t *testing.T) {
 		},
 		`sudo workshop step 3 --map-users 100000:65536 -- /bin/bash -c 'echo "uid $UID inside"; read'`: func(line string) {
 			l.bg = l.start(line)
-			l.bg.out.waitFor(t, "uid 0 inside")
-			l.pid = l.bg.containerPid()
+			l.bg.Stdout.WaitFor(t, "uid 0 inside")
+			l.pid = containerPid(l.bg)
 		},
 		"ps -o user,pid,args -C bash": func(line string) {
 			r := l.sh(line, "")
@@ -164,18 +164,18 @@ func TestLessonCommands(t *testing.T) {
 			if !want.MatchString(r.Stdout) {
 				t.Errorf("%s = %q, want a line %q", line, r.Stdout, want)
 			}
-			l.bg.stdin.Write([]byte("\n"))
-			if code := l.bg.wait(); code != 0 {
-				t.Errorf("the --map-users run exited %d; stderr:\n%s", code, l.bg.err)
+			l.bg.Stdin.Write([]byte("\n"))
+			if code := l.bg.Wait().Code; code != 0 {
+				t.Errorf("the --map-users run exited %d; stderr:\n%s", code, l.bg.Stderr)
 			}
 		},
 		"sudo workshop step 3 -- /bin/sleep 1000": func(line string) {
 			l.bg = l.start(line)
-			l.bg.err.waitFor(t, `[pid 1] execve("/bin/sleep", ["/bin/sleep", "1000"], …) = 0`)
-			l.pid = l.bg.containerPid()
+			l.bg.Stderr.WaitFor(t, `[pid 1] execve("/bin/sleep", ["/bin/sleep", "1000"], …) = 0`)
+			l.pid = containerPid(l.bg)
 			// Ctrl-C (and a SIGINT to workshop, passed on) does nothing.
-			l.bg.cmd.Process.Signal(syscall.SIGINT)
-			l.bg.err.waitFor(t, fmt.Sprintf("kill(%d, SIGINT) = 0", l.pid))
+			l.bg.Cmd.Process.Signal(syscall.SIGINT)
+			l.bg.Stderr.WaitFor(t, fmt.Sprintf("kill(%d, SIGINT) = 0", l.pid))
 			if state := procStatus(t, l.pid, "State"); strings.HasPrefix(state, "Z") {
 				t.Errorf("sleep as PID 1 died of SIGINT")
 			}
@@ -184,16 +184,16 @@ func TestLessonCommands(t *testing.T) {
 			if r := l.sh(line, ""); r.Code != 0 {
 				t.Errorf("%s = %d: %s", line, r.Code, r.Stderr)
 			}
-			if code := l.bg.wait(); code != 137 {
-				t.Errorf("workshop exited %d after the SIGKILL, want 137; stderr:\n%s", code, l.bg.err)
+			if code := l.bg.Wait().Code; code != 137 {
+				t.Errorf("workshop exited %d after the SIGKILL, want 137; stderr:\n%s", code, l.bg.Stderr)
 			}
 		},
 		"sudo workshop step 3 --init -- /bin/sleep 1000": func(line string) {
 			r := l.start(line)
-			r.err.waitFor(t, `execve("/bin/sleep", ["/bin/sleep", "1000"], …) = 0`)
-			r.cmd.Process.Signal(syscall.SIGINT)
-			if code := r.wait(); code != 130 {
-				t.Errorf("%s exited %d after SIGINT, want 130; stderr:\n%s", line, code, r.err)
+			r.Stderr.WaitFor(t, `execve("/bin/sleep", ["/bin/sleep", "1000"], …) = 0`)
+			r.Cmd.Process.Signal(syscall.SIGINT)
+			if code := r.Wait().Code; code != 130 {
+				t.Errorf("%s exited %d after SIGINT, want 130; stderr:\n%s", line, code, r.Stderr)
 			}
 			// The lesson's excerpt is from a terminal, where workshop takes
 			// the terminal back at the end (ioctl TIOCSPGRP); in this pipe
@@ -204,8 +204,8 @@ func TestLessonCommands(t *testing.T) {
 					shown = append(shown, strings.TrimPrefix(s, "^C"))
 				}
 			}
-			if err := lessontest.CheckSyscalls(shown, r.err.String()); err != nil {
-				t.Errorf("%s: %v\nit printed:\n%s", line, err, r.err)
+			if err := lessontest.CheckSyscalls(shown, r.Stderr.String()); err != nil {
+				t.Errorf("%s: %v\nit printed:\n%s", line, err, r.Stderr)
 			}
 		},
 		"sudo ls -l /proc/*/root 2>/dev/null | grep my-new-root": func(line string) {

@@ -74,26 +74,26 @@ func TestEachNamespaceAlone(t *testing.T) {
 	for _, only := range namespaces.Names() {
 		t.Run(only, func(t *testing.T) {
 			r := start(t, step3Args(t, root, "--ns", only, "--", "/bin/sh", "-c", "echo ready; read x")...)
-			r.out.waitFor(t, "ready")
-			pid := strconv.Itoa(r.containerPid())
+			r.Stdout.WaitFor(t, "ready")
+			pid := strconv.Itoa(containerPid(r))
 			for name, link := range procNames {
 				host, ctr := nsLink(t, "self", link), nsLink(t, pid, link)
 				if differs := host != ctr; differs != (name == only) {
 					t.Errorf("--ns %s: the container's %s namespace is %s, the host's %s; want them to differ only for %s", only, name, ctr, host, only)
 				}
 			}
-			r.stdin.Write([]byte("\n"))
-			if code := r.wait(); code != 0 {
-				t.Fatalf("--ns %s: exit %d; stderr:\n%s", only, code, r.err)
+			r.Stdin.Write([]byte("\n"))
+			if code := r.Wait().Code; code != 0 {
+				t.Fatalf("--ns %s: exit %d; stderr:\n%s", only, code, r.Stderr)
 			}
-			marks := tableMarks(r.err.String())
+			marks := tableMarks(r.Stderr.String())
 			for name, link := range procNames {
 				want := "same"
 				if name == only {
 					want = "NEW"
 				}
 				if marks[link] != want {
-					t.Errorf("--ns %s: the table marks %s %q, want %q:\n%s", only, link, marks[link], want, r.err)
+					t.Errorf("--ns %s: the table marks %s %q, want %q:\n%s", only, link, marks[link], want, r.Stderr)
 				}
 			}
 		})
@@ -142,8 +142,8 @@ func TestUserMaps(t *testing.T) {
 			root := busyboxRoot(t)
 			args := append(tc.flags, "--", "/bin/sh", "-c", "id -u; stat -c %u /bin/busybox; echo ready; read x")
 			r := start(t, step3Args(t, root, args...)...)
-			r.out.waitFor(t, "ready")
-			pid := r.containerPid()
+			r.Stdout.WaitFor(t, "ready")
+			pid := containerPid(r)
 			// The same process: root inside, and the mapped uid as the host's
 			// ps sees it (ps reads this very Uid line).
 			if got := strings.Fields(procStatus(t, pid, "Uid")); len(got) != 4 || got[1] != tc.hostUID {
@@ -156,16 +156,16 @@ func TestUserMaps(t *testing.T) {
 			if got := strings.Join(strings.Fields(string(m)), " "); got != tc.uidMap {
 				t.Errorf("/proc/%d/uid_map = %q, want %q", pid, got, tc.uidMap)
 			}
-			r.stdin.Write([]byte("\n"))
-			if code := r.wait(); code != 0 {
-				t.Fatalf("exit %d; stderr:\n%s", code, r.err)
+			r.Stdin.Write([]byte("\n"))
+			if code := r.Wait().Code; code != 0 {
+				t.Fatalf("exit %d; stderr:\n%s", code, r.Stderr)
 			}
-			if want := "0\n" + tc.owner + "\nready"; r.out.String() != want {
-				t.Errorf("inside: id -u, owner of /bin/busybox = %q, want %q", r.out.String(), want)
+			if want := "0\n" + tc.owner + "\nready\n"; r.Stdout.String() != want {
+				t.Errorf("inside: id -u, owner of /bin/busybox = %q, want %q", r.Stdout.String(), want)
 			}
-			if !strings.Contains(r.err.String(), fmt.Sprintf("write(3, %q", tc.uidMap+"\n")) &&
-				!strings.Contains(r.err.String(), fmt.Sprintf("%q", tc.uidMap+"\n")) {
-				t.Errorf("the narration does not show the uid_map write %q:\n%s", tc.uidMap, r.err)
+			if !strings.Contains(r.Stderr.String(), fmt.Sprintf("write(3, %q", tc.uidMap+"\n")) &&
+				!strings.Contains(r.Stderr.String(), fmt.Sprintf("%q", tc.uidMap+"\n")) {
+				t.Errorf("the narration does not show the uid_map write %q:\n%s", tc.uidMap, r.Stderr)
 			}
 		})
 	}

@@ -28,19 +28,19 @@ func TestSignalsPassedIn(t *testing.T) {
 			// gets through.
 			script := fmt.Sprintf(`trap "echo got %s; exit %d" %s; echo ready; while :; do sleep 0.1; done`, tc.name, tc.code, tc.name)
 			r := start(t, step3Args(t, root, "--", "/bin/sh", "-c", script)...)
-			r.out.waitFor(t, "ready")
-			pid := r.containerPid()
-			if err := r.cmd.Process.Signal(tc.sig); err != nil {
+			r.Stdout.WaitFor(t, "ready")
+			pid := containerPid(r)
+			if err := r.Cmd.Process.Signal(tc.sig); err != nil {
 				t.Fatal(err)
 			}
-			if code := r.wait(); code != tc.code {
-				t.Fatalf("exit %d after SIG%s to workshop, want the trap's %d; stderr:\n%s", code, tc.name, tc.code, r.err)
+			if code := r.Wait().Code; code != tc.code {
+				t.Fatalf("exit %d after SIG%s to workshop, want the trap's %d; stderr:\n%s", code, tc.name, tc.code, r.Stderr)
 			}
-			if !strings.Contains(r.out.String(), "got "+tc.name) {
-				t.Errorf("stdout %q: the trap did not run", r.out.String())
+			if !strings.Contains(r.Stdout.String(), "got "+tc.name) {
+				t.Errorf("stdout %q: the trap did not run", r.Stdout.String())
 			}
-			if want := fmt.Sprintf("kill(%d, SIG%s) = 0", pid, tc.name); !strings.Contains(r.err.String(), want) {
-				t.Errorf("narration lacks %q:\n%s", want, r.err)
+			if want := fmt.Sprintf("kill(%d, SIG%s) = 0", pid, tc.name); !strings.Contains(r.Stderr.String(), want) {
+				t.Errorf("narration lacks %q:\n%s", want, r.Stderr)
 			}
 		})
 	}
@@ -53,14 +53,14 @@ func TestPID1IgnoresSIGTERMWithoutAHandler(t *testing.T) {
 	testbin.NeedRoot(t)
 	root := busyboxRoot(t)
 	r := start(t, step3Args(t, root, "--", "/bin/sleep", "1000")...)
-	r.err.waitFor(t, `execve("/bin/sleep", ["/bin/sleep", "1000"], …) = 0`)
-	pid := r.containerPid()
-	if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	r.Stderr.WaitFor(t, `execve("/bin/sleep", ["/bin/sleep", "1000"], …) = 0`)
+	pid := containerPid(r)
+	if err := r.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	// Once workshop's kill returned, the kernel has decided: a signal PID 1
 	// has no handler for is dropped at once, not left pending.
-	r.err.waitFor(t, fmt.Sprintf("kill(%d, SIGTERM) = 0", pid))
+	r.Stderr.WaitFor(t, fmt.Sprintf("kill(%d, SIGTERM) = 0", pid))
 	for _, field := range []string{"SigPnd", "ShdPnd"} {
 		mask, err := strconv.ParseUint(procStatus(t, pid, field), 16, 64)
 		if err != nil {
@@ -79,8 +79,8 @@ func TestPID1IgnoresSIGTERMWithoutAHandler(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	if code := r.wait(); code != 128+9 {
-		t.Errorf("exit %d after SIGKILL, want 137; stderr:\n%s", code, r.err)
+	if code := r.Wait().Code; code != 128+9 {
+		t.Errorf("exit %d after SIGKILL, want 137; stderr:\n%s", code, r.Stderr)
 	}
 }
 
@@ -88,16 +88,16 @@ func TestInitPassesSIGTERMToAPlainSleep(t *testing.T) {
 	testbin.NeedRoot(t)
 	root := busyboxRoot(t)
 	r := start(t, step3Args(t, root, "--init", "--", "/bin/sleep", "1000")...)
-	r.err.waitFor(t, `execve("/bin/sleep", ["/bin/sleep", "1000"], …) = 0`)
-	if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	r.Stderr.WaitFor(t, `execve("/bin/sleep", ["/bin/sleep", "1000"], …) = 0`)
+	if err := r.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if code := r.wait(); code != 128+15 {
-		t.Fatalf("exit %d, want 143 (sleep killed by SIGTERM, passed on by the init); stderr:\n%s", code, r.err)
+	if code := r.Wait().Code; code != 128+15 {
+		t.Fatalf("exit %d, want 143 (sleep killed by SIGTERM, passed on by the init); stderr:\n%s", code, r.Stderr)
 	}
 	for _, want := range []string{"[pid 1] kill(", "SIGTERM) = 0", "WTERMSIG(s) == SIGTERM"} {
-		if !strings.Contains(r.err.String(), want) {
-			t.Errorf("narration lacks %q:\n%s", want, r.err)
+		if !strings.Contains(r.Stderr.String(), want) {
+			t.Errorf("narration lacks %q:\n%s", want, r.Stderr)
 		}
 	}
 }

@@ -13,7 +13,7 @@ func TestPsAndKill(t *testing.T) {
 	h := newHost(t)
 	r := h.start("full", "run", "--name", "pstest", "--memory", "80M", "--", "/bin/sleep", "600")
 	rec := h.record(r)
-	r.stderr.waitFor(t, `execve("/bin/sleep", ["/bin/sleep", "600"], …) = 0`)
+	r.Stderr.WaitFor(t, `execve("/bin/sleep", ["/bin/sleep", "600"], …) = 0`)
 
 	ps := h.run("ps")
 	if ps.Code != 0 {
@@ -42,7 +42,7 @@ func TestPsAndKill(t *testing.T) {
 	if !strings.Contains(k.Stderr, fmt.Sprintf("kill(%d, SIGKILL) = 0", rec.Pid)) {
 		t.Errorf("kill does not narrate its kill(2):\n%s", k.Stderr)
 	}
-	res := r.wait()
+	res := r.Wait()
 	if res.Code != 137 || !strings.Contains(res.Stderr, "killed by signal 9 (SIGKILL), not by a limit") {
 		t.Errorf("the killed run = exit %d; want 137, said to be a signal\n%s", res.Code, res.Stderr)
 	}
@@ -61,11 +61,11 @@ func TestKillSignalTerm(t *testing.T) {
 	h := newHost(t)
 	r := h.start("full", "run", "--", "/bin/sh", "-c", `trap 'echo caught TERM; exit 4' TERM; echo ready; while :; do sleep 1000 & wait $!; done`)
 	rec := h.record(r)
-	r.stdout.waitFor(t, "ready")
+	r.Stdout.WaitFor(t, "ready")
 	if k := h.run("kill", "--signal", "TERM", rec.ID); k.Code != 0 || !strings.Contains(k.Stdout, "sent SIGTERM") {
 		t.Errorf("kill --signal TERM = exit %d, %q\n%s", k.Code, k.Stdout, k.Stderr)
 	}
-	res := r.wait()
+	res := r.Wait()
 	if res.Code != 4 || res.Stdout != "ready\ncaught TERM\n" {
 		t.Errorf("the trapping shell after kill --signal TERM = exit %d, stdout %q; want 4 and its trap's line\n%s", res.Code, res.Stdout, res.Stderr)
 	}

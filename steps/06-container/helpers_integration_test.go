@@ -1,21 +1,14 @@
 package container_test
 
 import (
-	"bufio"
-	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/testbin"
@@ -200,89 +193,22 @@ func readTrim(t *testing.T, path string) string {
 	return strings.TrimSpace(string(b))
 }
 
-// running is a workshop run in the background that a test talks to.
-type running struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	stdout *lines
-	stderr *lines
-}
-
 // start starts `workshop ARGS…` in this state directory and leaves it running.
-func (h *host) start(args ...string) *running {
+func (h *host) start(args ...string) *testbin.Running {
 	h.t.Helper()
-	return startCmd(h.t, "", testbin.Bin(h.t), h.args(args...)...)
-}
-
-// startCmd starts a program in dir and returns it running. The test's end
-// kills it if it still runs.
-func startCmd(t *testing.T, dir, name string, args ...string) *running {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = dir
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	r := &running{t: t, cmd: cmd, stdin: stdin, stdout: newLines(stdout), stderr: newLines(stderr)}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-		cancel()
-	})
-	return r
-}
-
-// signal sends sig to the workshop process itself.
-func (r *running) signal(sig syscall.Signal) {
-	r.t.Helper()
-	if err := r.cmd.Process.Signal(sig); err != nil {
-		r.t.Fatalf("signal workshop: %v", err)
-	}
-}
-
-// wait closes stdin, waits for the run to end and returns what it did.
-func (r *running) wait() testbin.Result {
-	r.t.Helper()
-	r.stdin.Close()
-	r.stdout.waitEOF()
-	r.stderr.waitEOF()
-	err := r.cmd.Wait()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		r.t.Fatalf("wait for workshop: %v", err)
-	}
-	return testbin.Result{Stdout: r.stdout.String(), Stderr: r.stderr.String(), Code: code}
+	return testbin.Start(h.t, "", testbin.Bin(h.t), h.args(args...)...)
 }
 
 // record waits until the run's state record names its container's pid, and
 // returns it.
-func (h *host) record(r *running) *state.Run {
+func (h *host) record(r *testbin.Running) *state.Run {
 	h.t.Helper()
-	line := r.stderr.waitFor(h.t, "==> container ")
+	line := r.Stderr.WaitFor(h.t, "==> container ")
 	id := containerLine.FindStringSubmatch(line)
 	if id == nil {
 		h.t.Fatalf("cannot read the container's id in %q", line)
 	}
-	r.stderr.waitFor(h.t, "before its command runs")
+	r.Stderr.WaitFor(h.t, "before its command runs")
 	rec, err := state.Load(h.state, id[1])
 	if err != nil {
 		h.t.Fatal(err)
@@ -291,81 +217,6 @@ func (h *host) record(r *running) *state.Run {
 		h.t.Fatalf("the record of %s has no pid although the container's process is in its cgroup", id[1])
 	}
 	return rec
-}
-
-// lines collects a stream line by line and lets a test wait for a line.
-type lines struct {
-	mu   sync.Mutex
-	all  []string
-	more chan struct{} // closed and replaced at every new line
-	eof  bool
-}
-
-func newLines(r io.Reader) *lines {
-	l := &lines{more: make(chan struct{})}
-	go func() {
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 64*1024), 1024*1024)
-		for sc.Scan() {
-			l.mu.Lock()
-			l.all = append(l.all, sc.Text())
-			close(l.more)
-			l.more = make(chan struct{})
-			l.mu.Unlock()
-		}
-		l.mu.Lock()
-		l.eof = true
-		close(l.more)
-		l.mu.Unlock()
-	}()
-	return l
-}
-
-func (l *lines) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.all) == 0 {
-		return ""
-	}
-	return strings.Join(l.all, "\n") + "\n"
-}
-
-// waitFor waits until a line containing s arrives and returns it. The
-// deadline only keeps a broken run from hanging the suite.
-func (l *lines) waitFor(t *testing.T, s string) string {
-	t.Helper()
-	deadline := time.After(2 * time.Minute)
-	for i := 0; ; {
-		l.mu.Lock()
-		for ; i < len(l.all); i++ {
-			if strings.Contains(l.all[i], s) {
-				line := l.all[i]
-				l.mu.Unlock()
-				return line
-			}
-		}
-		more, eof := l.more, l.eof
-		l.mu.Unlock()
-		if eof {
-			t.Fatalf("the stream ended without a line containing %q:\n%s", s, l.String())
-		}
-		select {
-		case <-more:
-		case <-deadline:
-			t.Fatalf("no line containing %q after 2 minutes:\n%s", s, l.String())
-		}
-	}
-}
-
-func (l *lines) waitEOF() {
-	l.mu.Lock()
-	for !l.eof {
-		more := l.more
-		l.mu.Unlock()
-		<-more
-		l.mu.Lock()
-	}
-	l.mu.Unlock()
 }
 
 // oneSentence fails unless the run exited with code and stderr holds

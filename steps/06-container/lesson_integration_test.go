@@ -29,7 +29,7 @@ type lesson6 struct {
 	t    *testing.T
 	h    *host
 	work string // the by-hand part's directory
-	bg   *running
+	bg   *testbin.Running
 	pid  int    // the host pid the lesson calls 4242
 	id   string // the container the commands look at
 }
@@ -54,9 +54,9 @@ func (l *lesson6) sh(line string) testbin.Result {
 }
 
 // start starts a lesson line and leaves it running (a first terminal).
-func (l *lesson6) start(line string) *running {
+func (l *lesson6) start(line string) *testbin.Running {
 	l.t.Helper()
-	return startCmd(l.t, l.work, "bash", "-c", "exec "+l.rewrite(line))
+	return testbin.Start(l.t, l.work, "bash", "-c", "exec "+l.rewrite(line))
 }
 
 // ok runs a line that must succeed and print exactly want.
@@ -74,10 +74,10 @@ func (l *lesson6) ok(line, want string) testbin.Result {
 func (l *lesson6) startContainer(line, execved string) {
 	l.t.Helper()
 	l.bg = l.start(line)
-	l.id = containerLine.FindStringSubmatch(l.bg.stderr.waitFor(l.t, "==> container "))[1]
-	m := childPid.FindStringSubmatch(l.bg.stderr.waitFor(l.t, "==> the child is pid "))
+	l.id = containerLine.FindStringSubmatch(l.bg.Stderr.WaitFor(l.t, "==> container "))[1]
+	m := childPid.FindStringSubmatch(l.bg.Stderr.WaitFor(l.t, "==> the child is pid "))
 	l.pid, _ = strconv.Atoi(m[1])
-	l.bg.stderr.waitFor(l.t, execved)
+	l.bg.Stderr.WaitFor(l.t, execved)
 }
 
 var (
@@ -161,7 +161,7 @@ func TestLessonCommands(t *testing.T) {
 		},
 		"sudo workshop kill sleeper": func(line string) {
 			l.ok(line, fmt.Sprintf("sent SIGKILL to container %s (pid %d)\n", l.id, l.pid))
-			if r := l.bg.wait(); r.Code != 137 {
+			if r := l.bg.Wait(); r.Code != 137 {
 				t.Errorf("the sleeper's workshop exited %d after kill, want 137\n%s", r.Code, r.Stderr)
 			}
 			h.nothingLeft(l.id)
@@ -200,8 +200,8 @@ func TestLessonCommands(t *testing.T) {
 			// The exercise, done by hand as the lesson asks.
 			l.ok(`echo hello > "$(grep overlay /proc/mounts | grep /var/lib/workshop/containers/ | cut -d' ' -f2)/from-the-host"`, "")
 			l.ok(`echo 42 > /sys/fs/cgroup/pids$(grep :pids: /proc/4242/cgroup | cut -d: -f3)/pids.max || echo 42 > /sys/fs/cgroup$(grep ^0:: /proc/4242/cgroup | cut -d: -f3)/pids.max`, "")
-			l.bg.stdin.Write([]byte("cat /from-the-host\n"))
-			l.bg.stdout.waitFor(t, "hello")
+			l.bg.Stdin.Write([]byte("cat /from-the-host\n"))
+			l.bg.Stdout.WaitFor(t, "hello")
 			r := l.sh(line)
 			if r.Code != 0 {
 				t.Errorf("`%s` = exit %d:\n%s%s", line, r.Code, r.Stdout, r.Stderr)
@@ -221,8 +221,8 @@ func TestLessonCommands(t *testing.T) {
 					t.Errorf("`%s` does not print the lesson's line %q; it printed:\n%s", line, s, r.Stdout)
 				}
 			}
-			l.bg.stdin.Write([]byte("exit\n"))
-			if r := l.bg.wait(); r.Code != 0 {
+			l.bg.Stdin.Write([]byte("exit\n"))
+			if r := l.bg.Wait(); r.Code != 0 {
 				t.Errorf("the lab6 container exited %d\n%s", r.Code, r.Stderr)
 			}
 			h.nothingLeft(l.id)

@@ -260,15 +260,15 @@ func TestFullRunLimitsWhileRunning(t *testing.T) {
 	h := newHost(t)
 	r := h.start("full", "run", "--memory", "80M", "--pids", "64", "--", "/bin/sleep", "600")
 	rec := h.record(r)
-	r.stderr.waitFor(t, `execve("/bin/sleep", ["/bin/sleep", "600"], …) = 0`)
+	r.Stderr.WaitFor(t, `execve("/bin/sleep", ["/bin/sleep", "600"], …) = 0`)
 	if got := readTrim(t, cgroupFile(t, rec.Pid, "memory", "memory.limit_in_bytes", "memory.max")); got != "83886080" {
 		t.Errorf("the memory limit of pid %d's cgroup = %q, want 83886080 (80M)", rec.Pid, got)
 	}
 	if got := readTrim(t, cgroupFile(t, rec.Pid, "pids", "pids.max", "pids.max")); got != "64" {
 		t.Errorf("pids.max of pid %d's cgroup = %q, want 64", rec.Pid, got)
 	}
-	r.signal(syscall.SIGTERM)
-	res := r.wait()
+	r.Signal(syscall.SIGTERM)
+	res := r.Wait()
 	if res.Code != 137 || !strings.Contains(res.Stderr, "the container ignored SIGTERM") {
 		t.Errorf("SIGTERM to workshop, ignored by sleep as PID 1 = exit %d; want 137 and why\n%s", res.Code, res.Stderr)
 	}
@@ -310,13 +310,13 @@ func TestFullRunLeavesNothing(t *testing.T) {
 			r := h.start(append([]string{"full", "run"}, tc.args...)...)
 			if tc.signal != 0 {
 				if tc.args[1] == "/bin/sleep" {
-					r.stderr.waitFor(t, `[pid 1] execve("/bin/sleep", ["/bin/sleep", "600"], …) = 0`)
+					r.Stderr.WaitFor(t, `[pid 1] execve("/bin/sleep", ["/bin/sleep", "600"], …) = 0`)
 				} else {
-					r.stdout.waitFor(t, "ready")
+					r.Stdout.WaitFor(t, "ready")
 				}
-				r.signal(tc.signal)
+				r.Signal(tc.signal)
 			}
-			res := r.wait()
+			res := r.Wait()
 			if tc.say != "" {
 				oneSentence(t, tc.name, res, tc.code, tc.say)
 			} else if res.Code != tc.code {
@@ -380,13 +380,13 @@ func TestFullRunCtrlCStormLeavesNothing(t *testing.T) {
 					return
 				default:
 				}
-				if r.cmd.Process.Signal(syscall.SIGINT) != nil {
+				if r.Cmd.Process.Signal(syscall.SIGINT) != nil {
 					return
 				}
 				time.Sleep(500 * time.Microsecond)
 			}
 		}()
-		res := r.wait()
+		res := r.Wait()
 		close(done)
 		if m := containerLine.FindStringSubmatch(res.Stderr); m != nil {
 			h.nothingLeft(m[1])

@@ -1,0 +1,160 @@
+package testbin
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Lines collects a stream line by line and lets a test wait for a line.
+type Lines struct {
+	mu   sync.Mutex
+	all  []string
+	more chan struct{} // closed and replaced at every new line
+	eof  bool
+}
+
+// NewLines starts collecting r.
+func NewLines(r io.Reader) *Lines {
+	l := &Lines{more: make(chan struct{})}
+	go func() {
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 64*1024), 1024*1024)
+		for sc.Scan() {
+			l.mu.Lock()
+			l.all = append(l.all, sc.Text())
+			close(l.more)
+			l.more = make(chan struct{})
+			l.mu.Unlock()
+		}
+		l.mu.Lock()
+		l.eof = true
+		close(l.more)
+		l.mu.Unlock()
+	}()
+	return l
+}
+
+// String is every line so far, each ended by a newline.
+func (l *Lines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.all) == 0 {
+		return ""
+	}
+	return strings.Join(l.all, "\n") + "\n"
+}
+
+// WaitFor waits until a line containing s arrives and returns it. The
+// deadline only keeps a broken run from hanging the suite.
+func (l *Lines) WaitFor(t testing.TB, s string) string {
+	t.Helper()
+	deadline := time.After(2 * time.Minute)
+	for i := 0; ; {
+		l.mu.Lock()
+		for ; i < len(l.all); i++ {
+			if strings.Contains(l.all[i], s) {
+				line := l.all[i]
+				l.mu.Unlock()
+				return line
+			}
+		}
+		more, eof := l.more, l.eof
+		l.mu.Unlock()
+		if eof {
+			t.Fatalf("the stream ended without a line containing %q:\n%s", s, l.String())
+		}
+		select {
+		case <-more:
+		case <-deadline:
+			t.Fatalf("no line containing %q after 2 minutes:\n%s", s, l.String())
+		}
+	}
+}
+
+// WaitEOF waits until the stream has ended.
+func (l *Lines) WaitEOF() {
+	l.mu.Lock()
+	for !l.eof {
+		more := l.more
+		l.mu.Unlock()
+		<-more
+		l.mu.Lock()
+	}
+	l.mu.Unlock()
+}
+
+// Running is a program a test started and watches while it runs.
+type Running struct {
+	T      testing.TB
+	Cmd    *exec.Cmd
+	Stdin  io.WriteCloser
+	Stdout *Lines
+	Stderr *Lines // for workshop, the narration
+}
+
+// Start starts a program in dir and returns it running; the test's end
+// kills it if it still runs. Start(t, "", Bin(t), args…) starts workshop.
+func Start(t testing.TB, dir, name string, args ...string) *Running {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r := &Running{T: t, Cmd: cmd, Stdin: stdin, Stdout: NewLines(stdout), Stderr: NewLines(stderr)}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+		cancel()
+	})
+	return r
+}
+
+// Signal sends sig to the program.
+func (r *Running) Signal(sig syscall.Signal) {
+	r.T.Helper()
+	if err := r.Cmd.Process.Signal(sig); err != nil {
+		r.T.Fatalf("signal %s: %v", r.Cmd.Path, err)
+	}
+}
+
+// Wait closes stdin, waits for the program to end and returns what it did.
+func (r *Running) Wait() Result {
+	r.T.Helper()
+	r.Stdin.Close()
+	// Read both streams to their end before Wait closes the pipes.
+	r.Stdout.WaitEOF()
+	r.Stderr.WaitEOF()
+	err := r.Cmd.Wait()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		r.T.Fatalf("wait for %s: %v", r.Cmd.Path, err)
+	}
+	return Result{Stdout: r.Stdout.String(), Stderr: r.Stderr.String(), Code: code}
+}
