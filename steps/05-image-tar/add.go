@@ -66,7 +66,9 @@ func (s *Store) Import(ctx context.Context, n *sys.Narrator, file, ref string) (
 
 // ImportFrom is Import from a stream (`workshop image import - NAME`, with
 // `docker export` piped in): the stream is saved in the store first, since
-// it is read twice.
+// it is read twice. A cancelled ctx (Ctrl-C) stops it at once, even while
+// the stream's writer keeps it open and writes nothing, and releases the
+// store's lock with the store as it was.
 func (s *Store) ImportFrom(ctx context.Context, n *sys.Narrator, in io.Reader, ref string) (Image, error) {
 	r, err := ParseRef(ref)
 	if err != nil {
@@ -81,13 +83,18 @@ func (s *Store) ImportFrom(ctx context.Context, n *sys.Narrator, in io.Reader, r
 	if err != nil {
 		return Image{}, fmt.Errorf("image store: %w", err)
 	}
+	// Deferred calls run last to first: the spool is closed and removed
+	// before the lock goes.
 	defer os.Remove(spool.Name())
 	defer spool.Close()
-	if _, err := io.Copy(spool, in); err != nil {
+	if err := copyUntilDone(ctx, spool, in); err != nil {
+		if isStop(ctx, err) {
+			return Image{}, stoppedAdding(ctx)
+		}
 		return Image{}, fmt.Errorf("import from standard input: %w", err)
 	}
-	if err := ctx.Err(); err != nil {
-		return Image{}, fmt.Errorf("import from standard input: %w", err)
+	if ctx.Err() != nil {
+		return Image{}, stoppedAdding(ctx)
 	}
 	if _, err := spool.Seek(0, io.SeekStart); err != nil {
 		return Image{}, err
@@ -95,8 +102,73 @@ func (s *Store) ImportFrom(ctx context.Context, n *sys.Narrator, in io.Reader, r
 	return s.importFile(ctx, n, spool, "standard input", r, "import from standard input")
 }
 
+// copyUntilDone copies in to out until in ends, or until ctx is cancelled.
+// A read of a pipe or a terminal waits for its writer, and nothing wakes it
+// up on Ctrl-C: standard input is a blocking descriptor, outside the Go
+// runtime's poller, and closing it ends no read(2) under way. So the copy
+// runs in a goroutine, and on cancellation the caller goes on without it:
+// that goroutine stays blocked in read(2) until the writer writes or closes
+// (or the process exits), then stops without writing (ctxReader), and a
+// write already under way goes to out after the caller closed it, which
+// fails. An input that takes deadlines (a pipe opened non-blocking) is also
+// given one in the past, which ends its read at once.
+func copyUntilDone(ctx context.Context, out io.Writer, in io.Reader) error {
+	copied := make(chan error, 1)
+	go func() {
+		// writerOnly hides out's ReadFrom: no splice(2) that would
+		// bypass ctxReader.
+		_, err := io.Copy(writerOnly{out}, ctxReader{ctx, in})
+		copied <- err
+	}()
+	select {
+	case err := <-copied:
+		return err
+	case <-ctx.Done():
+		if d, ok := in.(interface{ SetReadDeadline(time.Time) error }); ok {
+			d.SetReadDeadline(time.Now()) // os.ErrNoDeadline for a blocking one: nothing to do
+		}
+		return fmt.Errorf("read interrupted: %w", ctx.Err())
+	}
+}
+
+// ctxReader reads r until ctx is cancelled, then fails with ctx.Err(): a
+// long copy (a 60 MB file inside an archive) stops at its next read.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, fmt.Errorf("read interrupted: %w", err)
+	}
+	return c.r.Read(p)
+}
+
+type writerOnly struct{ io.Writer }
+
+// stoppedAdding is what an addition stopped by ctx returns: everything it
+// made is in the .new-* directory (or the spool of standard input), which
+// the deferred calls of add (or ImportFrom) remove, before the lock is
+// released; index.json is not touched before the end.
+func stoppedAdding(ctx context.Context) error {
+	return &InterruptedError{What: "the half-made image was removed; the store is as it was", Cause: context.Cause(ctx)}
+}
+
+// isStop reports whether err is ctx's cancellation, or an Unpack that ctx
+// stopped (whose *InterruptedError wraps the cause, a signal, instead).
+func isStop(ctx context.Context, err error) bool {
+	var ie *InterruptedError
+	return interrupted(ctx, err) || (ctx.Err() != nil && errors.As(err, &ie))
+}
+
 func (s *Store) importFile(ctx context.Context, n *sys.Narrator, f *os.File, name string, r Ref, source string) (Image, error) {
-	top, entries, err := TopDir(f)
+	// Both passes read f through ctxReader: Ctrl-C stops them at their
+	// next read, not at the end of the archive.
+	top, entries, err := topDir(ctx, ctxReader{ctx, f})
+	if isStop(ctx, err) {
+		return Image{}, stoppedAdding(ctx)
+	}
 	if err != nil {
 		return Image{}, fmt.Errorf("import %s: %w", name, err)
 	}
@@ -110,8 +182,12 @@ func (s *Store) importFile(ctx context.Context, n *sys.Narrator, f *os.File, nam
 		return Image{}, err
 	}
 	img, err := s.add(ctx, n, r, source, func(w io.Writer) (Stats, error) {
-		return normalize(f, w, top)
+		return normalize(ctx, ctxReader{ctx, f}, w, top)
 	})
+	var ie *InterruptedError
+	if errors.As(err, &ie) {
+		return Image{}, err // it says all: no "import FILE:" in front
+	}
 	if err != nil {
 		return Image{}, fmt.Errorf("import %s: %w", name, err)
 	}
@@ -142,6 +218,9 @@ func (s *Store) add(ctx context.Context, n *sys.Narrator, r Ref, source string, 
 	if cerr := n.Close(f); err == nil {
 		err = cerr
 	}
+	if isStop(ctx, err) {
+		return Image{}, stoppedAdding(ctx)
+	}
 	if err != nil {
 		return Image{}, err
 	}
@@ -150,9 +229,14 @@ func (s *Store) add(ctx context.Context, n *sys.Narrator, r Ref, source string, 
 	}
 	id := hex.EncodeToString(h.Sum(nil))
 	n.Note("wrote %s: %s; the image's id is its sha256: %s", tarName, st, id[:12])
+	if ctx.Err() != nil {
+		return Image{}, stoppedAdding(ctx)
+	}
 
 	final := filepath.Join(s.dir, id)
-	if _, err := os.Stat(filepath.Join(final, metaName)); err == nil {
+	_, err = os.Stat(filepath.Join(final, metaName))
+	there := err == nil
+	if there {
 		n.Note("the store already holds this very image: only the tag %s is added", r)
 	} else {
 		in, err := n.Open(tarPath)
@@ -161,6 +245,9 @@ func (s *Store) add(ctx context.Context, n *sys.Narrator, r Ref, source string, 
 		}
 		ust, err := Unpack(ctx, n, in, filepath.Join(tmp, rootfsDir), UnpackOptions{Progress: s.Progress})
 		n.Close(in)
+		if isStop(ctx, err) {
+			return Image{}, stoppedAdding(ctx)
+		}
 		if err != nil {
 			return Image{}, err
 		}
@@ -168,6 +255,14 @@ func (s *Store) add(ctx context.Context, n *sys.Narrator, r Ref, source string, 
 		if err := writeJSON(filepath.Join(tmp, metaName), m); err != nil {
 			return Image{}, err
 		}
+	}
+	// The commit: past this check the image is renamed into place and
+	// tagged, two quick steps that are not stopped halfway. Before it, Ctrl-C
+	// leaves the store as it was, even when the image was there already.
+	if ctx.Err() != nil {
+		return Image{}, stoppedAdding(ctx)
+	}
+	if !there {
 		if err := n.Rename(tmp, final); err != nil {
 			return Image{}, err
 		}
@@ -214,7 +309,10 @@ var basicPAX = []string{"path", "linkpath", "size", "uid", "gid", "uname", "gnam
 // of every name and hardlink target. Names that climb out of the root and
 // sparse files are refused here already; everything else is left to the
 // unpack that follows, which trusts nothing.
-func normalize(r io.Reader, w io.Writer, strip string) (Stats, error) {
+//
+// It stops at the next entry once ctx is cancelled (give it a ctxReader to
+// stop inside a long entry too).
+func normalize(ctx context.Context, r io.Reader, w io.Writer, strip string) (Stats, error) {
 	var st Stats
 	dr, _, err := decompress(r)
 	if err != nil {
@@ -224,6 +322,9 @@ func normalize(r io.Reader, w io.Writer, strip string) (Stats, error) {
 	tw := tar.NewWriter(w)
 	last := ""
 	for {
+		if err := ctx.Err(); err != nil {
+			return st, fmt.Errorf("rewrite interrupted: %w", err)
+		}
 		hdr, err := tr.Next()
 		if errors.Is(err, tar.ErrInsecurePath) {
 			err = nil

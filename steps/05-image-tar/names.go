@@ -2,7 +2,9 @@ package imagetar
 
 import (
 	"archive/tar"
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"path"
 	"strings"
@@ -111,6 +113,12 @@ func (f *topDirFinder) result() string {
 // number of entries, and fails as Unpack would on a truncated or corrupt
 // archive, before anything is written.
 func TopDir(r io.Reader) (top string, entries int, err error) {
+	return topDir(context.Background(), r)
+}
+
+// topDir is TopDir stopping at the next entry once ctx is cancelled (give
+// it a ctxReader to stop inside a long entry too).
+func topDir(ctx context.Context, r io.Reader) (top string, entries int, err error) {
 	tr, _, err := decompress(r)
 	if err != nil {
 		return "", 0, readError(err, "read its first bytes")
@@ -119,6 +127,9 @@ func TopDir(r io.Reader) (top string, entries int, err error) {
 	t := tar.NewReader(tr)
 	last := ""
 	for {
+		if err := ctx.Err(); err != nil {
+			return "", entries, fmt.Errorf("reading the archive interrupted: %w", err)
+		}
 		hdr, err := t.Next()
 		if errors.Is(err, tar.ErrInsecurePath) {
 			err = nil
