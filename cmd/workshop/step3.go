@@ -75,6 +75,9 @@ and inside sets the hostname, makes mounts private, mounts /proc and a minimal
 				Stderr:     os.Stderr,
 			})
 			if err != nil {
+				if exit.Status(err) != exit.ToolFailed {
+					return err // interrupted before the command ran: 128+n, said
+				}
 				return exit.Errorf(exit.ToolFailed, "step 3: %v", err)
 			}
 			if status != 0 {

@@ -68,6 +68,9 @@ dockercontainer.tar.gz.`,
 				Stderr:   os.Stderr,
 				Progress: progressTerminal(),
 			})
+			if err != nil && exit.Status(err) > exit.SignalBase {
+				return err // stopped before the container's command ran: said already
+			}
 			if sig, ok := caughtSignal(ctx); ok && err != nil {
 				var ie *imagetar.InterruptedError
 				if errors.As(err, &ie) {

@@ -31,6 +31,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// RuntimeEnv is what Command adds to the child's environment for the Go
+// runtime alone (see Command); a child that hands its own environment on
+// to a command must leave it out.
+const RuntimeEnv = "GOMAXPROCS=1"
+
 // Arg is the hidden command: workshop __init NAME.
 const Arg = "__init"
 
@@ -98,7 +103,7 @@ func Command(name string) (*Child, error) {
 		// CPU time (runc's init does runtime.GOMAXPROCS(1) too, but only after
 		// the runtime has started). The command's own environment is the
 		// spec's, never this one.
-		Env: append(os.Environ(), "GOMAXPROCS=1"),
+		Env: append(os.Environ(), RuntimeEnv),
 	}
 	return &Child{Cmd: cmd, name: name, spec: specW, status: statusR, ends: []*os.File{specR, statusW}}, nil
 }
@@ -122,7 +127,7 @@ func (c *Child) Start(n *sys.Narrator, spec any) error {
 	}
 	pid := c.Cmd.Process.Pid
 	n.Reported(name, args, pid, nil)
-	if steps := runtimeSteps(c.Cmd.SysProcAttr); steps != "" {
+	if steps := RuntimeSteps(c.Cmd.SysProcAttr); steps != "" {
 		n.Note("in the child, before its execve, the Go runtime also made: %s", steps)
 	}
 	n.WithPid(pid).Reported("execve", fmt.Sprintf("%q, [%q, %q, %q], …", c.Cmd.Path, c.Cmd.Args[0], c.Cmd.Args[1], c.Cmd.Args[2]), 0, nil)
@@ -130,7 +135,7 @@ func (c *Child) Start(n *sys.Narrator, spec any) error {
 		// The child died at birth (an OOM kill on a tiny --memory, say):
 		// collect it rather than leave it to the caller.
 		c.abandon()
-		c.Cmd.Process.Kill()
+		n.Kill(pid, unix.SIGKILL)
 		c.Cmd.Wait()
 		return fmt.Errorf("send the spec to the child: %w", err)
 	}
@@ -186,6 +191,16 @@ func (c *Child) Wait() (int, error) {
 		return exit.ToolFailed, err
 	}
 	return StatusOf(c.Cmd.ProcessState), nil
+}
+
+// Signaled reports whether the child, once waited for, was ended by a
+// signal (its status is then 128+n), as opposed to exiting with a code.
+func (c *Child) Signaled() bool {
+	if c.Cmd.ProcessState == nil {
+		return false
+	}
+	ws, ok := c.Cmd.ProcessState.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled()
 }
 
 // StatusOf turns a process state into the shell's exit status.
@@ -268,10 +283,10 @@ func cloneCall(attr *syscall.SysProcAttr) (name, args string) {
 	return "clone", "flags=" + sys.CloneFlagString(flags|uintptr(unix.SIGCHLD))
 }
 
-// runtimeSteps names the calls forkAndExecInChild makes in the child for
+// RuntimeSteps names the calls forkAndExecInChild makes in the child for
 // these attributes, between the clone and the execve (syscall/exec_linux.go),
 // so that the narration does not hide them.
-func runtimeSteps(attr *syscall.SysProcAttr) string {
+func RuntimeSteps(attr *syscall.SysProcAttr) string {
 	if attr == nil {
 		return ""
 	}

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/workshop-dev/workshop/internal/sys"
 )
@@ -24,6 +26,18 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		fmt.Print("ran with ", s.Word)
+		return 0
+	})
+	Register("test-held", func() int {
+		held := HoldSignals()
+		// A Ctrl-C on the child's terminal, before its execve.
+		syscall.Kill(os.Getpid(), syscall.SIGINT)
+		for i := 0; i < 1000; i++ {
+			if status, stopped := held.Stopped(); stopped {
+				return status
+			}
+			time.Sleep(time.Millisecond)
+		}
 		return 0
 	})
 	Main()
@@ -65,5 +79,24 @@ func TestAbandonedChildDoesNotRun(t *testing.T) {
 	status, err := c.Wait()
 	if err != nil || status != 125 || out.Len() != 0 || !strings.Contains(errb.String(), ErrAbandoned.Error()) {
 		t.Errorf("abandoned child: status %d, %v, stdout %q, stderr %q; want 125 and nothing run", status, err, out, errb)
+	}
+}
+
+// A child that gets SIGINT before its execve stops with a sentence and 130,
+// not with a Go program's silent status 2.
+func TestHeldSignalStopsWithASentence(t *testing.T) {
+	c, err := Command("test-held")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errb bytes.Buffer
+	c.Cmd.Stderr = &errb
+	if err := c.Start(sys.Discard(), struct{}{}); err != nil {
+		t.Fatal(err)
+	}
+	c.Release()
+	status, err := c.Wait()
+	if err != nil || status != 130 || !strings.Contains(errb.String(), "interrupted by SIGINT before the container's command ran") {
+		t.Errorf("status %d, %v, stderr %q; want 130 and the sentence", status, err, errb.String())
 	}
 }

@@ -26,6 +26,17 @@ func (r *ExecReporter) pending(prefix, args string) {
 	fmt.Fprintf(r.f, "P%s\t%s\n", prefix, args)
 }
 
+// Done closes the child's end without an execve to report: the child is
+// past its setup and goes on otherwise (an init that runs the command as
+// its own child). The parent's AwaitExec returns false at once.
+func (r *ExecReporter) Done() {
+	if r == nil || r.f == nil {
+		return
+	}
+	r.f.Close()
+	r.f = nil
+}
+
 func (r *ExecReporter) failed() {
 	if r == nil || r.f == nil {
 		return

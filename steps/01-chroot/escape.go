@@ -78,6 +78,7 @@ func Escape(n *sys.Narrator, root string, stdout, stderr io.Writer) error {
 
 // escapeMain is the prisoner. Every step is a syscall, each narrated.
 func escapeMain() int {
+	held := reexec.HoldSignals() // a Ctrl-C before the exec: a sentence, 128+n
 	var s escapeSpec
 	if err := reexec.ReadSpec(&s); err != nil {
 		fmt.Fprintf(os.Stderr, "workshop: %v\n", err)
@@ -90,6 +91,9 @@ func escapeMain() int {
 		return exit.ToolFailed
 	}
 	n.Note("out: this process's / is the host's / again; running the host's ls, which the jail never had")
+	if status, stopped := held.Stopped(); stopped {
+		return status
+	}
 	return Exec(n, "/bin/ls", []string{"ls", "/"}, commandEnv(), rep)
 }
 

@@ -78,7 +78,9 @@ func RunProgram(n *sys.Narrator, root, path string, argv []string, stdin io.Read
 func commandEnv() []string {
 	env := []string{"PATH=" + DefaultPath}
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "PATH=") {
+		// In a re-executed child, the environment holds the Go runtime's
+		// setting for the child itself: not the command's.
+		if !strings.HasPrefix(kv, "PATH=") && kv != reexec.RuntimeEnv {
 			env = append(env, kv)
 		}
 	}
@@ -107,6 +109,7 @@ func forwardSignals(n *sys.Narrator, pid int) (stop func()) {
 
 // childMain is the child: jail itself in the root, then become the command.
 func childMain() int {
+	held := reexec.HoldSignals() // a Ctrl-C before the exec: a sentence, 128+n
 	var s spec
 	if err := reexec.ReadSpec(&s); err != nil {
 		fmt.Fprintf(os.Stderr, "workshop: %v\n", err)
@@ -121,6 +124,9 @@ func childMain() int {
 	if err := n.Because("move into the new root, so that no relative path starts outside it").Chdir("/"); err != nil {
 		fmt.Fprintf(os.Stderr, "workshop: %v\n", err)
 		return exit.ToolFailed
+	}
+	if status, stopped := held.Stopped(); stopped {
+		return status
 	}
 	return Exec(n, s.Path, s.Argv, s.Env, rep)
 }

@@ -47,6 +47,9 @@ func containerInit() int {
 	// the process: keep every call of the setup, and the final execve or
 	// clone, on this one.
 	runtime.LockOSThread()
+	// A Ctrl-C (or a signal workshop passes on) before the command runs
+	// stops the container with a sentence, not with Go's silent status 2.
+	held := reexec.HoldSignals()
 
 	var s spec
 	if err := reexec.ReadSpec(&s); err != nil {
@@ -60,8 +63,12 @@ func containerInit() int {
 		fmt.Fprintf(os.Stderr, "workshop: setting up the container: %v\n", err)
 		return exit.ToolFailed
 	}
+	if status, stopped := held.Stopped(); stopped {
+		return status
+	}
 	if s.Init {
-		return runInit(n, &s)
+		held.Release() // the init passes signals on with handlers of its own
+		return runInit(n, &s, rep)
 	}
 	return execCommand(n, &s, rep)
 }

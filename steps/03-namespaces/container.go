@@ -9,8 +9,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
+	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/ids"
 	"github.com/workshop-dev/workshop/internal/reexec"
 	"github.com/workshop-dev/workshop/internal/sys"
@@ -39,6 +41,15 @@ type Container struct {
 
 	stopForwarding chan struct{}
 	forwardingDone chan struct{}
+
+	// ready is set once the child has exec'd the command, or its init has
+	// taken over passing signals on (or it has exited): only then does a
+	// signal to workshop go on to the container. Before, the child is
+	// still workshop's own init, and a signal stops the container instead.
+	ready atomic.Bool
+	// interruptedBy is the signal that stopped the container before its
+	// command ran, or 0.
+	interruptedBy atomic.Int32
 
 	mu     sync.Mutex // guards waited
 	waited bool
@@ -202,12 +213,26 @@ func (c *Container) Wait() (int, error) {
 	c.mu.Unlock()
 
 	c.child.Release() // Wait means go: a no-op if Release was called
-	c.child.AwaitExec(c.n)
+	execed := c.child.AwaitExec(c.n)
+	c.ready.Store(true)
 	status, err := c.child.Wait()
 	c.stopSignals()
 	c.takeTerminalBack()
+	if sig := syscall.Signal(c.interruptedBy.Load()); sig != 0 && !execed && err == nil {
+		return exit.SignalBase + int(sig), exit.Errorf(exit.SignalBase+int(sig),
+			"interrupted by %s before the container's command ran; it never ran", unix.SignalName(sig))
+	}
 	return status, err
 }
+
+// Signaled reports whether the container's first process, once waited for,
+// was ended by a signal (Wait's status is then 128+n) rather than exiting
+// with a code of its own.
+func (c *Container) Signaled() bool { return c.child.Signaled() }
+
+// Abort kills a container that was never released and collects it: its
+// init is never let go, even if the kill failed.
+func (c *Container) Abort() { c.abort() }
 
 // Run starts the container, releases it and waits for it.
 func Run(n *sys.Narrator, cfg Config) (int, error) {
@@ -245,6 +270,15 @@ func (c *Container) forwardSignals() {
 			select {
 			case s := <-sigs:
 				sig := s.(syscall.Signal)
+				if !c.ready.Load() {
+					// Still workshop's init, before the command: a Go
+					// program as PID 1 would only exit 2 with no word.
+					if c.interruptedBy.CompareAndSwap(0, int32(sig)) {
+						c.n.Note("workshop got %s before the container's command ran: stopping the container", unix.SignalName(sig))
+						c.n.Kill(c.Pid(), unix.SIGKILL)
+					}
+					continue
+				}
 				c.n.Note("workshop got %s: passing it on to the container", unix.SignalName(sig))
 				c.n.Kill(c.Pid(), sig)
 			case <-c.stopForwarding:

@@ -39,11 +39,14 @@ type reaped struct {
 
 // runInit runs the command as a child of this process and returns the exit
 // status the init ends with.
-func runInit(n *sys.Narrator, s *spec) int {
+func runInit(n *sys.Narrator, s *spec, rep *sys.ExecReporter) int {
 	// Handlers first: a signal that came before them would be dropped (we are
 	// PID 1) or would end this Go program.
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, initSignals...)
+	// From here on the init passes signals on itself: tell workshop, which
+	// until now stopped the container on one instead of passing it on.
+	rep.Done()
 
 	if !s.has(unix.CLONE_NEWPID) {
 		// Not PID 1: orphans would go to the host's init. A subreaper gets
@@ -82,6 +85,9 @@ func runInit(n *sys.Narrator, s *spec) int {
 	}
 	child := cmd.Process.Pid
 	n.Reported("clone", "flags="+sys.CloneFlagString(reexec.RuntimeCloneFlags(nil)), child, nil)
+	if steps := reexec.RuntimeSteps(cmd.SysProcAttr); steps != "" {
+		n.Note("in the child, before its execve, the Go runtime also made: %s", steps)
+	}
 	n.WithPid(child).Reported("execve", fmt.Sprintf("%q, %s, …", path, argvString(s.Args)), 0, nil)
 	n.Note("the init (pid %d) runs the command as pid %d, passes signals on to it and reaps zombies", os.Getpid(), child)
 

@@ -17,6 +17,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// MinPids is the smallest --pids a container can start with: its init is
+// workshop re-executed, a Go program, until it runs the command, and each of
+// its threads is a task pids.max counts (measured: up to 7, with one P and
+// the init's locked thread); the rest is the command's.
+const MinPids = 10
+
 // StopGrace is how long a container may take to end after workshop passed it
 // SIGINT or SIGTERM before its whole cgroup is killed (docker stop waits 10s;
 // a class has less time). A PID 1 with no handler ignores both signals.
@@ -33,10 +39,10 @@ type Contained struct {
 	// soon as they exist, so `workshop ps` and `workshop clean` see them.
 	Record *state.Run
 
-	// interrupted, when not nil, is the caller's channel registered for
-	// SIGINT and SIGTERM (Step's), read instead of one of Run's own, so
-	// that no signal falls between the caller's and Run's.
-	interrupted chan os.Signal
+	// Interrupted, when not nil, is the caller's channel registered for
+	// SIGINT and SIGTERM (step 4's, step 6's), read instead of one of Run's
+	// own, so that no signal falls between the caller's and Run's.
+	Interrupted chan os.Signal
 }
 
 // Outcome is how a contained run ended.
@@ -47,6 +53,11 @@ type Outcome struct {
 	StatsErr error
 	// KilledBecause says why workshop killed the cgroup, or is "".
 	KilledBecause string
+	// TimedOut is true when the kill was the timeout's (not a signal's).
+	TimedOut bool
+	// Signaled is true when a signal ended the command (Status is then
+	// 128+n); a command that exits with 130 by itself is not Signaled.
+	Signaled bool
 	// RemoveErr is the failure to remove the cgroup, if any; it is set
 	// also when Run returns an error after the group was made.
 	RemoveErr error
@@ -65,7 +76,11 @@ type Outcome struct {
 // has not ended StopGrace later; one that comes during the removal waits
 // until the removal is done, and is then dropped: the container has ended.
 func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
-	sigs := r.interrupted
+	if r.Limits.Pids > 0 && r.Limits.Pids < MinPids {
+		return Outcome{}, exit.Errorf(exit.ToolFailed, "--pids %d is too few: until it runs your command, the container's first process is workshop's init, "+
+			"a Go program whose threads count against pids.max (up to 7 of them); give at least %d", r.Limits.Pids, MinPids)
+	}
+	sigs := r.Interrupted
 	if sigs == nil {
 		ch := make(chan os.Signal, 4)
 		signal.Notify(ch, unix.SIGINT, unix.SIGTERM)
@@ -147,7 +162,8 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 		n.Note("%d process(es) outlived the container's first process: killing the whole cgroup", len(pids))
 		cg.Kill()
 	}
-	out := Outcome{Status: status, KilledBecause: end.get()}
+	out := Outcome{Status: status, Signaled: c.Signaled()}
+	out.KilledBecause, out.TimedOut = end.get()
 	out.Stats, out.StatsErr = cg.Stats()
 	out.RemoveErr = cg.Remove()
 	if werr != nil {
@@ -182,30 +198,30 @@ func (r *Contained) recordPid(pid int) {
 
 // abort kills a container that never got to run and collects it.
 func abort(c *namespaces.Container) {
-	c.Kill(unix.SIGKILL)
-	c.Wait()
+	c.Abort()
 }
 
 // ending is why the container's cgroup was killed, if workshop killed it.
 type ending struct {
-	mu  sync.Mutex
-	why string // "" while nothing was killed
+	mu       sync.Mutex
+	why      string // "" while nothing was killed
+	timedOut bool   // the timeout's kill, not a signal's
 }
 
-func (e *ending) set(why string) bool {
+func (e *ending) set(why string, timedOut bool) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.why != "" {
 		return false
 	}
-	e.why = why
+	e.why, e.timedOut = why, timedOut
 	return true
 }
 
-func (e *ending) get() string {
+func (e *ending) get() (string, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.why
+	return e.why, e.timedOut
 }
 
 // watch kills the whole cgroup when the timeout expires, or when the
@@ -222,8 +238,8 @@ func (r *Contained) watch(n *sys.Narrator, cg *Cgroup, sigs <-chan os.Signal, en
 	}
 	var grace <-chan time.Time
 	var got string
-	kill := func(why string) {
-		if end.set(why) {
+	kill := func(why string, timedOut bool) {
+		if end.set(why, timedOut) {
 			n.Note("%s: killing every process in the container's cgroup", why)
 			if err := cg.Kill(); err != nil {
 				n.Note("killing the cgroup failed: %v", err)
@@ -235,11 +251,11 @@ func (r *Contained) watch(n *sys.Narrator, cg *Cgroup, sigs <-chan os.Signal, en
 		case <-stop:
 			return
 		case <-expire:
-			kill(fmt.Sprintf("--timeout %s expired", r.Timeout))
+			kill(fmt.Sprintf("--timeout %s expired", r.Timeout), true)
 		case s := <-sigs:
 			name := unix.SignalName(s.(unix.Signal))
 			if got != "" {
-				kill(fmt.Sprintf("workshop got %s again", name))
+				kill(fmt.Sprintf("workshop got %s again", name), false)
 				continue
 			}
 			got = name
@@ -248,7 +264,7 @@ func (r *Contained) watch(n *sys.Narrator, cg *Cgroup, sigs <-chan os.Signal, en
 			defer t.Stop()
 			grace = t.C
 		case <-grace:
-			kill(fmt.Sprintf("the container ignored %s for %s", got, StopGrace))
+			kill(fmt.Sprintf("the container ignored %s for %s", got, StopGrace), false)
 		}
 	}
 }
@@ -277,7 +293,7 @@ func (o Outcome) Verdict(n *sys.Narrator, l Limits) error {
 		return exit.Errorf(o.Status, "%s: workshop killed every process in the container's cgroup (exit status %d)", o.KilledBecause, o.Status)
 	case o.KilledBecause != "":
 		n.Note("%s just as the container ended: its first process had exited by itself, with status 0", o.KilledBecause)
-	case o.Status > exit.SignalBase:
+	case o.Signaled:
 		sig := unix.Signal(o.Status - exit.SignalBase)
 		n.Note("the command was killed by signal %d (%s), not by a limit: the cgroup counted no OOM kill", int(sig), unix.SignalName(sig))
 	}

@@ -164,7 +164,7 @@ func Step(n *sys.Narrator, cfg StepConfig) error {
 		Limits:      limits,
 		Timeout:     timeout,
 		Record:      rec,
-		interrupted: interrupted,
+		Interrupted: interrupted,
 	}
 	out, err := run.Run(n)
 	if kerr := keepOrForget(n, rec, out.RemoveErr); kerr != nil {
@@ -187,7 +187,7 @@ func Step(n *sys.Narrator, cfg StepConfig) error {
 	}
 	// The fork bomb ends by its timeout: that is the demo going as the
 	// lesson says, not a failure.
-	if cfg.Demo == "forkbomb" && out.KilledBecause != "" && !out.Stats.OOMKilled() {
+	if cfg.Demo == "forkbomb" && out.TimedOut && !out.Stats.OOMKilled() {
 		if out.Stats.PidsRefused <= 0 {
 			return exit.Errorf(1, "the fork bomb was not contained: pids.events counted no refused fork")
 		}

@@ -37,8 +37,9 @@ func TestVerdict(t *testing.T) {
 		// 0 by itself, so the run succeeded.
 		{name: "timeout as the container exits 0", out: Outcome{Status: 0, Stats: noOOM, KilledBecause: "--timeout 2s expired"}, code: 0,
 			note: "==> --timeout 2s expired just as the container ended: its first process had exited by itself, with status 0"},
-		{name: "signal, not a limit", out: Outcome{Status: 143, Stats: noOOM}, code: 143,
+		{name: "signal, not a limit", out: Outcome{Status: 143, Stats: noOOM, Signaled: true}, code: 143,
 			note: "==> the command was killed by signal 15 (SIGTERM), not by a limit"},
+		{name: "a code above 128 of its own, not a signal", out: Outcome{Status: 200, Stats: noOOM}, code: 200},
 		{name: "group left, status 0", out: Outcome{Status: 0, Stats: noOOM, RemoveErr: removeErr}, code: exit.ToolFailed,
 			note: "==> could not remove the container's cgroup: " + removeErr.Error() + " ('workshop clean' will retry)"},
 		{name: "group left, status 3", out: Outcome{Status: 3, Stats: noOOM, RemoveErr: removeErr}, code: 3,
@@ -63,6 +64,9 @@ func TestVerdict(t *testing.T) {
 			}
 			if tc.note != "" && !strings.Contains(narration.String(), tc.note) {
 				t.Errorf("Verdict(%+v) narrated %q; want %q", tc.out, narration.String(), tc.note)
+			}
+			if !tc.out.Signaled && strings.Contains(narration.String(), "killed by signal") {
+				t.Errorf("Verdict(%+v) narrated %q: a signal, for a command no signal ended", tc.out, narration.String())
 			}
 		})
 	}

@@ -358,7 +358,7 @@ func (c *cleaner) unrecordedDirs(recorded map[string]bool) {
 		return
 	}
 	for _, e := range entries {
-		if recorded[e.Name()] {
+		if recorded[e.Name()] || !e.IsDir() {
 			continue
 		}
 		p := filepath.Join(dir, e.Name())

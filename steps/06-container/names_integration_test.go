@@ -34,3 +34,32 @@ func TestFullRunNames(t *testing.T) {
 		t.Errorf("clean = %d\n%s", r.Code, r.Stderr)
 	}
 }
+
+// Runs that ask for the same --name at once: exactly one gets it.
+func TestFullRunNameIsTakenOnce(t *testing.T) {
+	testbin.NeedRoot(t)
+	state := t.TempDir()
+	if r := testbin.Run(t, "", "--state-dir", state, "-q", "full", "run", "--", "/bin/true"); r.Code != 0 {
+		t.Fatalf("making the base image: %d\n%s", r.Code, r.Stderr)
+	}
+	const runs = 6
+	codes := make(chan int, runs)
+	for i := 0; i < runs; i++ {
+		go func() {
+			r := testbin.Run(t, "", "--state-dir", state, "-q", "full", "run", "--name", "same", "--", "/bin/sh", "-c", "sleep 1")
+			if r.Code != 0 && !strings.Contains(r.Stderr, `the name "same" is taken`) {
+				t.Errorf("a refused run said %q (exit %d)", r.Stderr, r.Code)
+			}
+			codes <- r.Code
+		}()
+	}
+	ok := 0
+	for i := 0; i < runs; i++ {
+		if <-codes == 0 {
+			ok++
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d of %d runs named \"same\" at once ran; want exactly 1", ok, runs)
+	}
+}

@@ -2,6 +2,7 @@ package container
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -54,7 +55,7 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 	// deferred removal is done. Before the container starts, one is acted
 	// on below; once it runs, the container's own handlers (which get their
 	// copy of every signal too) pass it on or kill the cgroup.
-	interrupted := make(chan os.Signal, 1)
+	interrupted := make(chan os.Signal, 4)
 	signal.Notify(interrupted, unix.SIGINT, unix.SIGTERM)
 	defer signal.Stop(interrupted)
 
@@ -67,10 +68,17 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	// The name is checked and the record made under one lock: two runs
+	// asking for the same --name at once must not both get it.
+	unlock, err := lockNames(o.StateDir)
+	if err != nil {
+		return Result{}, exit.Errorf(exit.ToolFailed, "%v", err)
+	}
 	name := o.Name
 	if name == "" {
 		name = NewName()
 	} else if err := nameFree(o.StateDir, name); err != nil {
+		unlock()
 		return Result{}, err
 	}
 
@@ -84,7 +92,9 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 		Mounts: []string{filepath.Join(dir, "rootfs")},
 		Dirs:   []string{filepath.Join(dir, "upper"), filepath.Join(dir, "work"), filepath.Join(dir, "rootfs")},
 	}
-	if err := state.New(o.StateDir, rec); err != nil {
+	err = state.New(o.StateDir, rec)
+	unlock()
+	if err != nil {
 		return Result{}, exit.Errorf(exit.ToolFailed, "%v", err)
 	}
 	res := Result{ID: id, Name: name}
@@ -118,6 +128,9 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 		Limits:  o.Limits,
 		Timeout: o.Timeout,
 		Record:  rec,
+		// The same channel from here on: a signal that came after the
+		// check above is Run's to act on, not lost between two channels.
+		Interrupted: interrupted,
 	}
 	res.Outcome, err = run.Run(n)
 	return res, err
@@ -164,6 +177,31 @@ func refString(img imagetar.Image) string {
 	return img.ShortID()
 }
 
+// lockNames takes the lock on the names of the state dir's containers (a
+// flock on the containers directory itself: no lock file to leave behind)
+// and returns its release. It is bookkeeping, not a lesson: not narrated.
+func lockNames(stateDir string) (func(), error) {
+	dir := state.ContainersDir(stateDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("record the container: %w", err)
+	}
+	f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("record the container: %w", err)
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("record the container: lock %s: %w", f.Name(), err)
+	}
+	return func() { f.Close() }, nil // closing the file releases the lock
+}
+
 // namePattern is what a container name may be, as Docker has it: it shows
 // in `workshop ps` and names the container on the command line.
 var namePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$`) })
@@ -186,7 +224,10 @@ func nameFree(stateDir, name string) error {
 		if r.Owned() {
 			return exit.Errorf(exit.ToolFailed, "the name %q is taken by running container %s: choose another with --name", name, r.ID)
 		}
-		return exit.Errorf(exit.ToolFailed, "the name %q is taken by container %s, whose layer was kept: choose another with --name, or 'workshop clean' it", name, r.ID)
+		if r.Keep {
+			return exit.Errorf(exit.ToolFailed, "the name %q is taken by container %s, whose layer was kept: choose another with --name, or 'workshop clean' it", name, r.ID)
+		}
+		return exit.Errorf(exit.ToolFailed, "the name %q is taken by container %s, left by a run that was killed: choose another with --name, or 'workshop clean' it", name, r.ID)
 	}
 	return nil
 }
