@@ -159,7 +159,13 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		HostNS:    hostNS,
 		HostPid:   os.Getpid(),
 	}
+	// Signals are caught from the clone on: one that comes before the
+	// command runs stops the container (see forwardSignals), instead of
+	// killing workshop between making the child and releasing it.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, forwarded...)
 	if err := child.Start(n, s); err != nil {
+		signal.Stop(sigs)
 		// EPERM, EINVAL, ENOSPC, EUSERS: the kernel would not make one of
 		// the namespaces (user namespaces switched off, a limit reached).
 		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EUSERS) {
@@ -168,6 +174,7 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		return nil, err
 	}
 	c := &Container{n: n, id: id, child: child, tty: tty}
+	c.forwardSignals(sigs)
 	if flags&unix.CLONE_NEWPID != 0 {
 		n.Note("the child is pid %d on the host; in its new PID namespace it is pid 1", c.Pid())
 	}
@@ -177,7 +184,6 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 			return nil, err
 		}
 	}
-	c.forwardSignals()
 	return c, nil
 }
 
@@ -258,9 +264,7 @@ func (c *Container) abort() {
 // forwardSignals passes SIGINT and SIGTERM on to the container until Wait
 // has collected it. A PID 1 without a handler for them ignores them: the
 // lesson of --init.
-func (c *Container) forwardSignals() {
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, forwarded...)
+func (c *Container) forwardSignals(sigs chan os.Signal) {
 	c.stopForwarding = make(chan struct{})
 	c.forwardingDone = make(chan struct{})
 	go func() {
@@ -270,7 +274,7 @@ func (c *Container) forwardSignals() {
 			select {
 			case s := <-sigs:
 				sig := s.(syscall.Signal)
-				if !c.ready.Load() {
+				if !c.ready.Load() && !c.execed() {
 					// Still workshop's init, before the command: a Go
 					// program as PID 1 would only exit 2 with no word.
 					if c.interruptedBy.CompareAndSwap(0, int32(sig)) {
@@ -286,6 +290,20 @@ func (c *Container) forwardSignals() {
 			}
 		}
 	}()
+}
+
+// execed reports whether the container's first process is no longer
+// workshop's init: its /proc/PID/exe is not this binary (it has exec'd the
+// command, or pivoted out of sight of it; or it is gone). Wait learns it
+// from the exec reporter too, but a moment later than a quick command can
+// print and a test can signal.
+func (c *Container) execed() bool {
+	self, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return true
+	}
+	theirs, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", c.Pid()))
+	return err != nil || theirs != self
 }
 
 func (c *Container) stopSignals() {
