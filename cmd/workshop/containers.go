@@ -173,7 +173,14 @@ func newDiffCmd() *cobra.Command {
 			if err != nil {
 				return exit.Errorf(exit.ToolFailed, "read the writable layer %s: %v", r.Upper, err)
 			}
+			runtime := map[string]bool{}
+			for _, d := range r.RuntimeDirs {
+				runtime[d] = true
+			}
 			for _, ch := range changes {
+				if ch.Kind == 'A' && runtime[ch.Path] {
+					continue // a mount point the runtime made, not the command
+				}
 				fmt.Fprintln(c.OutOrStdout(), ch)
 			}
 			return nil

@@ -41,6 +41,10 @@ type Run struct {
 	// and the container's writable layer, which `workshop diff` compares.
 	Lower string `json:"lower,omitempty"`
 	Upper string `json:"upper,omitempty"`
+	// RuntimeDirs are the mount points the runtime made in the writable
+	// layer because the image lacked them (/proc, /dev): changes of the
+	// runtime's, not of the container's command, which diff leaves out.
+	RuntimeDirs []string `json:"runtime_dirs,omitempty"`
 
 	dir string
 }

@@ -105,6 +105,14 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 		return res, exit.Errorf(exit.ToolFailed, "the container's root: %v", err)
 	}
 	defer func() { removeRun(n, rec, layer, o.Keep, res.Outcome.RemoveErr != nil) }()
+	// The mount points step 3 will make in the root if the image lacks
+	// them land in the writable layer: noted, so that diff tells them from
+	// the command's own changes.
+	for _, d := range []string{"proc", "dev"} {
+		if _, err := os.Lstat(filepath.Join(img.Rootfs, d)); err != nil {
+			rec.RuntimeDirs = append(rec.RuntimeDirs, "/"+d)
+		}
+	}
 
 	select {
 	case s := <-interrupted:
