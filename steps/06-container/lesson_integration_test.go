@@ -81,8 +81,10 @@ func (l *lesson6) startContainer(line, execved string) {
 }
 
 var (
-	childPid  = regexp.MustCompile(`==> the child is pid (\d+) on the host`)
-	whiteout  = regexp.MustCompile(`(?m)^c--------- +\d+ root root 0, 0 .* (\S+)$`)
+	childPid = regexp.MustCompile(`==> the child is pid (\d+) on the host`)
+	// A whiteout as `ls -l` shows it: coreutils pads "root root 0, 0",
+	// busybox (the test VM's ls) "root     root        0,   0".
+	whiteout  = regexp.MustCompile(`(?m)^c--------- +\d+ +root +root +0, +0 .* (\S+)$`)
 	lessonRun = "sudo workshop full run --name hello --memory 80M --pids 64 --hostname box -- /bin/sh -c 'echo hi; hostname'"
 )
 
