@@ -1,6 +1,8 @@
 package main
 
 import (
+	"strings"
+
 	"github.com/spf13/cobra"
 )
 
@@ -40,4 +42,14 @@ func addRunFlags(c *cobra.Command, f *runFlags, groups int) {
 		fl.StringVar(&f.cpus, "cpus", "", "CPU share, e.g. 0.5 for half a core")
 		fl.StringVar(&f.timeout, "timeout", "", "kill everything in the container after this long, e.g. 10s")
 	}
+}
+
+// commandAfterDash is the Args check of every command that runs a command in
+// a container: its words come after --, so that a flag of the command
+// (ls -l) is never read as one of workshop's.
+func commandAfterDash(c *cobra.Command, args []string) error {
+	if len(args) > 0 && c.ArgsLenAtDash() != 0 {
+		return usageError("put the command after --: %s [flags] -- %s", c.CommandPath(), strings.Join(args, " "))
+	}
+	return nil
 }

@@ -48,14 +48,9 @@ stops one, 'workshop diff ID' shows what it changed. Everything the run made is
 removed when it ends (the writable layer stays with --keep).`,
 		Example: `  sudo workshop full run
   sudo workshop full run --image demo:1 --memory 80M --pids 64 --hostname box -- /bin/sh -c 'echo hi'`,
-		Args: func(c *cobra.Command, args []string) error {
-			if len(args) > 0 && c.ArgsLenAtDash() != 0 {
-				return usageError("put the command after --: workshop full run [flags] -- %s", strings.Join(args, " "))
-			}
-			return nil
-		},
+		Args: commandAfterDash,
 		RunE: func(c *cobra.Command, args []string) error {
-			limits, timeout, err := parseStep4Flags(step4Flags{memory: f.memory, pids: f.pids, cpus: f.cpus, timeout: f.timeout})
+			limits, timeout, err := parseLimitFlags(f.runFlags)
 			if err != nil {
 				return err
 			}

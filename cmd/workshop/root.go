@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -72,5 +71,3 @@ func requireRoot(what string) error {
 func usageError(format string, args ...any) error {
 	return exit.Errorf(exit.ToolFailed, format, args...)
 }
-
-var _ = fmt.Sprint

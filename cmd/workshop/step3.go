@@ -29,12 +29,7 @@ and inside sets the hostname, makes mounts private, mounts /proc and a minimal
 --map-root-user does; --map-users 100000:65536 maps root inside to host uid
 100000, a user with no rights on the host.
 --init runs a tiny init as PID 1 that reaps zombies and passes signals on.`,
-		Args: func(c *cobra.Command, args []string) error {
-			if len(args) > 0 && c.ArgsLenAtDash() != 0 {
-				return usageError("put the command after --: workshop step 3 [flags] -- %s", strings.Join(args, " "))
-			}
-			return nil
-		},
+		Args: commandAfterDash,
 		RunE: func(c *cobra.Command, args []string) error {
 			if err := requireRoot("step 3"); err != nil {
 				return err

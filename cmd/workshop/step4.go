@@ -14,9 +14,6 @@ import (
 	cgroups "github.com/workshop-dev/workshop/steps/04-cgroups"
 )
 
-// step4Flags are the resource flags as typed.
-type step4Flags struct{ memory, pids, cpus, timeout string }
-
 func init() {
 	var f runFlags
 	var demo string
@@ -38,12 +35,7 @@ timeout; --demo memhog runs a memory hog that the memory limit kills (exit 137).
   sudo workshop step 4 --demo forkbomb
   sudo workshop step 4 --demo memhog
   sudo workshop step 4 --memory 30M --pids 64 --cpus 0.5 --timeout 10s -- /bin/bash -c 'echo hi'`,
-		Args: func(c *cobra.Command, args []string) error {
-			if len(args) > 0 && c.ArgsLenAtDash() != 0 {
-				return usageError("put the command after --: workshop step 4 [flags] -- %s", strings.Join(args, " "))
-			}
-			return nil
-		},
+		Args: commandAfterDash,
 		RunE: func(c *cobra.Command, args []string) error {
 			if demo != "" {
 				if !slices.Contains(cgroups.Demos(), demo) {
@@ -53,7 +45,7 @@ timeout; --demo memhog runs a memory hog that the memory limit kills (exit 137).
 					return usageError("--demo %s runs its own command: leave out the command after --", demo)
 				}
 			}
-			limits, timeout, err := parseStep4Flags(step4Flags{memory: f.memory, pids: f.pids, cpus: f.cpus, timeout: f.timeout})
+			limits, timeout, err := parseLimitFlags(f)
 			if err != nil {
 				return err
 			}
@@ -93,8 +85,9 @@ timeout; --demo memhog runs a memory hog that the memory limit kills (exit 137).
 	addStep(stepInfo{N: 4, Name: "cgroups", Short: "cgroups: limit memory, CPU and processes, so a container cannot starve the host", Cmd: c})
 }
 
-// parseStep4Flags reads the resource flags; a bad one is one sentence, 125.
-func parseStep4Flags(f step4Flags) (cgroups.Limits, time.Duration, error) {
+// parseLimitFlags reads the resource flags (--memory --pids --cpus
+// --timeout, as typed); a bad one is one sentence, 125.
+func parseLimitFlags(f runFlags) (cgroups.Limits, time.Duration, error) {
 	var l cgroups.Limits
 	var err error
 	if f.memory != "" {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/workshop-dev/workshop/internal/exit"
@@ -32,12 +31,7 @@ bash, interactive on a terminal).
 dockercontainer.tar.gz.`,
 		Example: `  sudo workshop step 5
   sudo workshop step 5 -- /bin/bash -c 'ls /'`,
-		Args: func(c *cobra.Command, args []string) error {
-			if len(args) > 0 && c.ArgsLenAtDash() != 0 {
-				return usageError("put the command after --: workshop step 5 [flags] -- %s", strings.Join(args, " "))
-			}
-			return nil
-		},
+		Args: commandAfterDash,
 		RunE: func(c *cobra.Command, args []string) error {
 			if err := requireRoot("step 5"); err != nil {
 				return err
