@@ -51,6 +51,19 @@ func (r *Report) missing(hint, format string, args ...any) {
 	r.Findings = append(r.Findings, Finding{What: fmt.Sprintf(format, args...), Hint: hint})
 }
 
+// dir finds the directory name in the student's directory, the first thing
+// most checks look at: it records "NAME exists", or, when it is not there,
+// that it is missing with hint, and reports whether it was there.
+func (r *Report) dir(o Options, name, hint string) (string, bool) {
+	p := o.path(name)
+	if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
+		r.missing(hint, "there is no directory %s in %s", name, o.Dir)
+		return p, false
+	}
+	r.ok("%s exists", name)
+	return p, true
+}
+
 // Print writes the report as the student reads it.
 func (r *Report) Print(w io.Writer, solution bool) {
 	for _, f := range r.Findings {

@@ -16,12 +16,10 @@ func checkStep1(o Options) (*Report, error) {
 	r := &Report{Solution: `  mkdir -p my-new-root/bin
   cp /bin/busybox my-new-root/bin/
   sudo chroot my-new-root /bin/busybox ls /`}
-	root := o.path("my-new-root")
-	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
-		r.missing("make it in the directory you run the check from: mkdir my-new-root", "there is no directory my-new-root in %s", o.Dir)
+	root, ok := r.dir(o, "my-new-root", "make it in the directory you run the check from: mkdir my-new-root")
+	if !ok {
 		return r, nil
 	}
-	r.ok("my-new-root exists")
 	bb := filepath.Join(root, "bin", "busybox")
 	fi, err := os.Lstat(bb)
 	if err != nil {

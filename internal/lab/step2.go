@@ -16,12 +16,10 @@ func checkStep2(o Options) (*Report, error) {
   ldd /bin/ls        # then, for each library it lists (and the loader, /lib64/ld-linux-x86-64.so.2):
   mkdir -p my-new-root/lib/x86_64-linux-gnu && cp /lib/x86_64-linux-gnu/libselinux.so.1 my-new-root/lib/x86_64-linux-gnu/   # and so on
   sudo chroot my-new-root /bin/ls /`}
-	root := o.path("my-new-root")
-	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
-		r.missing("make it in the directory you run the check from: mkdir my-new-root", "there is no directory my-new-root in %s", o.Dir)
+	root, ok := r.dir(o, "my-new-root", "make it in the directory you run the check from: mkdir my-new-root")
+	if !ok {
 		return r, nil
 	}
-	r.ok("my-new-root exists")
 	ls := ""
 	for _, p := range []string{"bin/ls", "usr/bin/ls"} {
 		if fi, err := os.Lstat(filepath.Join(root, p)); err == nil && !fi.IsDir() {

@@ -21,12 +21,10 @@ func checkStep3(o Options) (*Report, error) {
 	r := &Report{Solution: `  (in a second terminal, from the directory that holds my-new-root, after step 2's exercise)
   sudo unshare --mount --uts --ipc --net --pid --fork --user --map-root-user chroot my-new-root /bin/bash
   (leave that shell open, and run the check from the first terminal)`}
-	root := o.path("my-new-root")
-	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
-		r.missing("step 2's exercise makes it: the root needs bash and its libraries", "there is no directory my-new-root in %s", o.Dir)
+	root, ok := r.dir(o, "my-new-root", "step 2's exercise makes it: the root needs bash and its libraries")
+	if !ok {
 		return r, nil
 	}
-	r.ok("my-new-root exists")
 	procs, err := processesRootedAt(root)
 	if err != nil {
 		return nil, err
