@@ -77,42 +77,30 @@ func TestLab3ByHand(t *testing.T) {
 	testbin.NeedRoot(t)
 	testbin.NeedTool(t, "unshare")
 
-	t.Run("nothing running", func(t *testing.T) {
-		dir := t.TempDir()
-		populateBash(t, dir)
-		r, _ := Check(3, Options{Dir: dir})
-		if r.Done() || !strings.Contains(findingsText(r), "no running process") {
-			t.Errorf("report\n%s", findingsText(r))
-		}
-	})
-	t.Run("chroot without unshare", func(t *testing.T) {
-		dir := t.TempDir()
-		populateBash(t, dir)
-		startShell(t, dir, "chroot my-new-root /bin/bash")
-		r, _ := Check(3, Options{Dir: dir})
-		if r.Done() || !strings.Contains(findingsText(r), "unshare --mount") {
-			t.Errorf("report\n%s", findingsText(r))
-		}
-	})
-	t.Run("pid without fork", func(t *testing.T) {
-		dir := t.TempDir()
-		populateBash(t, dir)
-		startShell(t, dir, "unshare --mount --pid chroot my-new-root /bin/bash")
-		r, _ := Check(3, Options{Dir: dir})
-		if r.Done() || !strings.Contains(findingsText(r), "--fork") {
-			t.Errorf("report\n%s", findingsText(r))
-		}
-	})
-	t.Run("the walkthrough's command", func(t *testing.T) {
-		dir := t.TempDir()
-		populateBash(t, dir)
-		startShell(t, dir, "unshare --mount --uts --ipc --net --pid --fork --user --map-root-user chroot my-new-root /bin/bash")
-		r, _ := Check(3, Options{Dir: dir})
-		if !r.Done() {
-			t.Errorf("the exercise is done, but the check says\n%s", findingsText(r))
-		}
-		if !strings.Contains(findingsText(r), "it is PID 1") {
-			t.Errorf("the report does not say the shell is PID 1 inside:\n%s", findingsText(r))
-		}
-	})
+	// Each case is what the student left running in another terminal ("" is
+	// nothing), and what the check's report must say of it.
+	for _, tc := range []struct {
+		name, running, says string
+		done                bool
+	}{
+		{"nothing running", "", "no running process", false},
+		{"chroot without unshare", "chroot my-new-root /bin/bash", "unshare --mount", false},
+		{"pid without fork", "unshare --mount --pid chroot my-new-root /bin/bash", "--fork", false},
+		{"the walkthrough's command", "unshare --mount --uts --ipc --net --pid --fork --user --map-root-user chroot my-new-root /bin/bash", "it is PID 1", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			populateBash(t, dir)
+			if tc.running != "" {
+				startShell(t, dir, tc.running)
+			}
+			r, _ := Check(3, Options{Dir: dir})
+			if r.Done() != tc.done {
+				t.Errorf("Done() = %v, want %v; report\n%s", r.Done(), tc.done, findingsText(r))
+			}
+			if !strings.Contains(findingsText(r), tc.says) {
+				t.Errorf("the report does not say %q:\n%s", tc.says, findingsText(r))
+			}
+		})
+	}
 }
