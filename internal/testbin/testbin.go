@@ -70,6 +70,16 @@ func Cleanup() {
 	}
 }
 
+// Main is the TestMain of a package whose tests run the binary: it runs the
+// tests, removes the binary, and exits with the tests' status.
+//
+//	func TestMain(m *testing.M) { testbin.Main(m) }
+func Main(m *testing.M) {
+	code := m.Run()
+	Cleanup()
+	os.Exit(code)
+}
+
 // InCI reports whether this is a CI run, where nothing may be skipped.
 func InCI() bool { return os.Getenv("CI") == "true" }
 
