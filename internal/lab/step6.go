@@ -82,10 +82,7 @@ func lab6Container(r *Report, stateDir string) (*state.Run, error) {
 // lab6Overlay checks that from-the-host went into the container's own layer,
 // through the overlay, and reports whether it did.
 func lab6Overlay(r *Report, rec *state.Run) bool {
-	merged := filepath.Join(rec.Dir(), "rootfs")
-	if len(rec.Mounts) > 0 {
-		merged = rec.Mounts[0]
-	}
+	merged := mergedDir(rec)
 	if rec.Lower != "" && present(filepath.Join(rec.Lower, lab6File)) {
 		r.missing(fmt.Sprintf("overlayfs never writes into its lower layer: the image is shared by every container made from it. Remove %s and write into the overlay's mount point instead (in /proc/mounts, the line of type overlay whose upperdir is this container's: %s)",
 			filepath.Join(rec.Lower, lab6File), merged),
@@ -111,6 +108,15 @@ func lab6Overlay(r *Report, rec *state.Run) bool {
 			"the container has no /%s yet", lab6File)
 	}
 	return false
+}
+
+// mergedDir is the overlay's mount point, the container's root as the host
+// sees it: the run records it as its first mount.
+func mergedDir(rec *state.Run) string {
+	if len(rec.Mounts) > 0 {
+		return rec.Mounts[0]
+	}
+	return filepath.Join(rec.Dir(), "rootfs")
 }
 
 // lab6Pids checks that pids.max of the container's own group is 42, and
@@ -168,11 +174,7 @@ func lab6Solution(rec *state.Run, group string) string {
 	pid, mnt := "4242", "/var/lib/workshop/containers/<id>/rootfs"
 	cg, file := "/sys/fs/cgroup/pids/workshop/<id> on v1, /sys/fs/cgroup/workshop/<id> on v2", "<that group>/pids.max"
 	if rec != nil {
-		pid = fmt.Sprint(rec.Pid)
-		mnt = filepath.Join(rec.Dir(), "rootfs")
-		if len(rec.Mounts) > 0 {
-			mnt = rec.Mounts[0]
-		}
+		pid, mnt = fmt.Sprint(rec.Pid), mergedDir(rec)
 	}
 	if group != "" {
 		cg, file = group, filepath.Join(group, "pids.max")
