@@ -2,7 +2,6 @@ package chroot
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -19,12 +18,7 @@ const escapeInit = "chroot-escape"
 // into, so that its working directory is left above its root.
 const escapeDir = "escape"
 
-func init() { reexec.Register(escapeInit, escapeMain) }
-
-type escapeSpec struct {
-	Root      string      `json:"root"`
-	Narration sys.Options `json:"narration"`
-}
+func init() { reexec.Register(escapeInit, func() int { return childMain(escape) }) }
 
 // Escape is `workshop step 1 --demo escape`: a root process jailed in root
 // climbs out and runs the host's ls /, whose listing goes to stdout. It then
@@ -32,10 +26,7 @@ type escapeSpec struct {
 func Escape(n *sys.Narrator, root string, stdout, stderr io.Writer) error {
 	// The escape makes and removes a directory inside the root: never in a
 	// root that holds something, which could be the host's / itself.
-	if names, _ := dirNames(root); len(names) > 0 {
-		return exit.Errorf(exit.ToolFailed, "%s is not empty (it holds %s): the escape demo jails itself in an empty root; give another --root, or leave it out", root, someOf(names))
-	}
-	if err := MakeRoot(n, root); err != nil {
+	if err := makeEmptyRoot(n, root, "the escape demo jails itself in an empty root"); err != nil {
 		return err
 	}
 	abs, err := filepath.Abs(root)
@@ -43,21 +34,8 @@ func Escape(n *sys.Narrator, root string, stdout, stderr io.Writer) error {
 		return err
 	}
 	n.Note("a child process will jail itself in %s, as root, and then climb out", abs)
-	c, err := reexec.Command(escapeInit)
-	if err != nil {
-		return fmt.Errorf("prepare the child process: %w", err)
-	}
-	c.Cmd.Stdout, c.Cmd.Stderr = stdout, stderr
-	if err := c.Start(n, escapeSpec{Root: abs, Narration: n.Options()}); err != nil {
-		return err
-	}
-	stop := forwardSignals(n, c.Pid())
-	defer stop()
-	if err := c.Release(); err != nil {
-		return fmt.Errorf("release the child process: %w", err)
-	}
-	escaped := c.AwaitExec(n)
-	status, err := c.Wait()
+	s := spec{Root: abs, Path: "/bin/ls", Argv: []string{"ls", "/"}, Env: commandEnv(), Narration: n.Options()}
+	escaped, status, err := runChild(n, escapeInit, s, nil, stdout, stderr)
 	// The escape left its stepping stone in the root: take it away.
 	if _, serr := os.Lstat(filepath.Join(abs, escapeDir)); serr == nil {
 		if rerr := n.Rmdir(filepath.Join(abs, escapeDir)); rerr != nil && err == nil {
@@ -76,34 +54,10 @@ func Escape(n *sys.Narrator, root string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// escapeMain is the prisoner. Every step is a syscall, each narrated.
-func escapeMain() int {
-	held := reexec.HoldSignals() // a Ctrl-C before the exec: a sentence, 128+n
-	var s escapeSpec
-	if err := reexec.ReadSpec(&s); err != nil {
-		fmt.Fprintf(os.Stderr, "workshop: %v\n", err)
-		return exit.ToolFailed
-	}
-	rep := reexec.ExecReporter()
-	n := sys.New(os.Stderr, s.Narration).WithPid(os.Getpid())
-	if err := escape(n, s.Root); err != nil {
-		fmt.Fprintf(os.Stderr, "workshop: %v\n", err)
-		return exit.ToolFailed
-	}
-	n.Note("out: this process's / is the host's / again; running the host's ls, which the jail never had")
-	if status, stopped := held.Stopped(); stopped {
-		return status
-	}
-	return Exec(n, "/bin/ls", []string{"ls", "/"}, commandEnv(), rep)
-}
-
 // escape is the classic way out of a chroot, for a process that is root.
 func escape(n *sys.Narrator, root string) error {
 	// Into the jail, as step 1 does.
-	if err := n.Chroot(root); err != nil {
-		return err
-	}
-	if err := n.Chdir("/"); err != nil {
+	if err := jail(n, root); err != nil {
 		return err
 	}
 	n.Note("jailed: / is now %s. Now the way out:", root)
@@ -140,5 +94,9 @@ func escape(n *sys.Narrator, root string) error {
 	if err := n.Because("make the real / this process's root again").Chroot("."); err != nil {
 		return err
 	}
-	return n.Chdir("/")
+	if err := n.Chdir("/"); err != nil {
+		return err
+	}
+	n.Note("out: this process's / is the host's / again; running the host's ls, which the jail never had")
+	return nil
 }

@@ -23,7 +23,7 @@ const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 // initName is the hidden command of the child: workshop __init chroot.
 const initName = "chroot"
 
-func init() { reexec.Register(initName, childMain) }
+func init() { reexec.Register(initName, func() int { return childMain(jail) }) }
 
 // spec is what the parent tells the child, on fd 3.
 type spec struct {
@@ -55,22 +55,34 @@ func RunProgram(n *sys.Narrator, root, path string, argv []string, stdin io.Read
 	if err != nil {
 		return exit.ToolFailed, err
 	}
-	c, err := reexec.Command(initName)
+	s := spec{Root: abs, Path: path, Argv: argv, Env: commandEnv(), Narration: n.Options()}
+	_, status, err = runChild(n, initName, s, stdin, stdout, stderr)
+	return status, err
+}
+
+// runChild is the parent's side of both of this step's children (Run's
+// and the escape's): start the child named name with its spec, pass
+// signals on to it, let it go, report its final execve and wait for it.
+// execed says whether that execve succeeded; status is the child's exit
+// status, and err is set only when the tool itself failed.
+func runChild(n *sys.Narrator, name string, s spec, stdin io.Reader, stdout, stderr io.Writer) (execed bool, status int, err error) {
+	c, err := reexec.Command(name)
 	if err != nil {
-		return exit.ToolFailed, fmt.Errorf("prepare the child process: %w", err)
+		return false, exit.ToolFailed, fmt.Errorf("prepare the child process: %w", err)
 	}
 	c.Cmd.Stdin, c.Cmd.Stdout, c.Cmd.Stderr = stdin, stdout, stderr
-	s := spec{Root: abs, Path: path, Argv: argv, Env: commandEnv(), Narration: n.Options()}
 	if err := c.Start(n, s); err != nil {
-		return exit.ToolFailed, err
+		return false, exit.ToolFailed, err
 	}
 	stop := forwardSignals(n, c.Pid())
 	defer stop()
 	if err := c.Release(); err != nil {
-		return exit.ToolFailed, fmt.Errorf("release the child process: %w", err)
+		c.Wait() // the child gets no go-ahead and exits: collect it
+		return false, exit.ToolFailed, fmt.Errorf("release the child process: %w", err)
 	}
-	c.AwaitExec(n)
-	return c.Wait()
+	execed = c.AwaitExec(n)
+	status, err = c.Wait()
+	return execed, status, err
 }
 
 // commandEnv is the environment of the command in the root: ours, with
@@ -107,8 +119,11 @@ func forwardSignals(n *sys.Narrator, pid int) (stop func()) {
 	}
 }
 
-// childMain is the child: jail itself in the root, then become the command.
-func childMain() int {
+// childMain is both of this step's children: wait for the parent's
+// go-ahead and spec, let enter change the root (jail does what chroot(1)
+// does; the escape demo climbs out again), then become the command. A
+// signal that comes before the command runs stops it with a sentence.
+func childMain(enter func(n *sys.Narrator, root string) error) int {
 	held := reexec.HoldSignals() // a Ctrl-C before the exec: a sentence, 128+n
 	var s spec
 	if err := reexec.ReadSpec(&s); err != nil {
@@ -117,11 +132,7 @@ func childMain() int {
 	}
 	rep := reexec.ExecReporter()
 	n := sys.New(os.Stderr, s.Narration).WithPid(os.Getpid())
-	if err := n.Because("from now on, every absolute path of this process starts in the root").Chroot(s.Root); err != nil {
-		fmt.Fprintf(os.Stderr, "workshop: %v\n", err)
-		return exit.ToolFailed
-	}
-	if err := n.Because("move into the new root, so that no relative path starts outside it").Chdir("/"); err != nil {
+	if err := enter(n, s.Root); err != nil {
 		fmt.Fprintf(os.Stderr, "workshop: %v\n", err)
 		return exit.ToolFailed
 	}
@@ -129,6 +140,14 @@ func childMain() int {
 		return status
 	}
 	return Exec(n, s.Path, s.Argv, s.Env, rep)
+}
+
+// jail is what chroot(1) does before its execve.
+func jail(n *sys.Narrator, root string) error {
+	if err := n.Because("from now on, every absolute path of this process starts in the root").Chroot(root); err != nil {
+		return err
+	}
+	return n.Because("move into the new root, so that no relative path starts outside it").Chdir("/")
 }
 
 // Exec replaces this process with the command, as chroot(1) and execvp(3)

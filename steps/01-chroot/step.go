@@ -25,10 +25,7 @@ func MakeRoot(n *sys.Narrator, root string) error {
 func Step(n *sys.Narrator, root string, stdin io.Reader, stdout, stderr io.Writer) error {
 	// The lesson is an empty root: one that holds a shell would run it
 	// (interactively, on a terminal) instead of showing why chroot fails.
-	if names, _ := dirNames(root); len(names) > 0 {
-		return exit.Errorf(exit.ToolFailed, "%s is not empty (it holds %s): step 1 needs an empty root; give another --root, or leave it out", root, someOf(names))
-	}
-	if err := MakeRoot(n, root); err != nil {
+	if err := makeEmptyRoot(n, root, "step 1 needs an empty root"); err != nil {
 		return err
 	}
 	n.Note("the new root is %s: look inside with `ls -la %s` (it is empty)", root, root)
@@ -42,6 +39,15 @@ func Step(n *sys.Narrator, root string, stdin io.Reader, stdout, stderr io.Write
 	n.Note("execve failed with ENOENT: after chroot, \"/bin/bash\" is looked up inside %s, and there is no bash in an empty root. A chroot sees only what is inside it.", root)
 	n.Note("next: `sudo workshop step 2` copies bash and the libraries it needs into a root; then the same execve succeeds")
 	return nil
+}
+
+// makeEmptyRoot makes root as MakeRoot does, but refuses, saying why, one
+// that holds anything.
+func makeEmptyRoot(n *sys.Narrator, root, why string) error {
+	if names, _ := dirNames(root); len(names) > 0 {
+		return exit.Errorf(exit.ToolFailed, "%s is not empty (it holds %s): %s; give another --root, or leave it out", root, someOf(names), why)
+	}
+	return MakeRoot(n, root)
 }
 
 // someOf names the first few entries of a directory, for a sentence.
