@@ -27,7 +27,7 @@ func (c Change) String() string { return string(c.Kind) + " " + c.Path }
 //     the lower one wholesale: it shows as changed.
 func Diff(lower, upper string) ([]Change, error) {
 	var changes []Change
-	err := filepath.WalkDir(upper, func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(upper, func(path string, _ fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -44,16 +44,15 @@ func Diff(lower, upper string) ([]Change, error) {
 			changes = append(changes, Change{'D', inside})
 			return nil
 		}
-		if _, err := os.Lstat(filepath.Join(lower, rel)); err == nil {
+		_, err = os.Lstat(filepath.Join(lower, rel))
+		switch {
+		case err == nil:
 			changes = append(changes, Change{'C', inside})
-		} else if errors.Is(err, fs.ErrNotExist) {
+		case errors.Is(err, fs.ErrNotExist):
+			// Everything below an added directory is added too: the walk
+			// goes on into it and lists it, as docker diff does.
 			changes = append(changes, Change{'A', inside})
-			if d.IsDir() {
-				// Everything below an added directory is added: list it too,
-				// as docker diff does.
-				return nil
-			}
-		} else {
+		default:
 			return err
 		}
 		return nil
