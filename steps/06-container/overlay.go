@@ -56,9 +56,8 @@ func MountLayer(n *sys.Narrator, lower, dir string, throwaway bool) (*Layer, err
 			Mount("overlay", l.Merged, "overlay", 0, opts+",volatile")
 	}
 	if !throwaway || errors.Is(err, unix.EINVAL) {
-		retry := throwaway
 		err = n.Because(why).Mount("overlay", l.Merged, "overlay", 0, opts)
-		if retry && err == nil {
+		if throwaway && err == nil {
 			n.Note("this kernel's overlayfs refused the volatile option (it came in Linux 5.10): mounted without it")
 		}
 	}
