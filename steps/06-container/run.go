@@ -161,7 +161,9 @@ func removeRun(n *sys.Narrator, rec *state.Run, layer *Layer, keep, cgroupLeft b
 		rec.Cgroups = nil
 	}
 	if keep {
-		rec.Save()
+		if err := rec.Save(); err != nil {
+			n.Note("could not update the record of %s: %v ('workshop clean' removes it)", rec.ID, err)
+		}
 		n.Note("--keep: the writable layer stays in %s; 'workshop diff %s' shows it, 'workshop clean' removes it", rec.Upper, rec.ID)
 		return
 	}
@@ -172,10 +174,14 @@ func removeRun(n *sys.Narrator, rec *state.Run, layer *Layer, keep, cgroupLeft b
 	}
 	if cgroupLeft {
 		rec.Dirs = nil
-		rec.Save()
+		if err := rec.Save(); err != nil {
+			n.Note("could not update the record of %s: %v ('workshop clean' will retry)", rec.ID, err)
+		}
 		return
 	}
-	rec.Forget()
+	if err := rec.Forget(); err != nil {
+		n.Note("could not remove the record %s: %v ('workshop clean' will retry)", rec.Dir(), err)
+	}
 }
 
 func refString(img imagetar.Image) string {
