@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"testing"
 
 	"github.com/workshop-dev/workshop/internal/testbin"
@@ -10,8 +9,4 @@ import (
 // The integration tests run the real binary (internal/testbin builds it once).
 // Tests of a step live beside the step; here are those of the command line.
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testbin.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testbin.Main(m) }

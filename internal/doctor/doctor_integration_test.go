@@ -13,11 +13,7 @@ import (
 	"github.com/workshop-dev/workshop/internal/testbin"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testbin.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testbin.Main(m) }
 
 // line returns the report's line for the check named name.
 func line(report, name string) string {

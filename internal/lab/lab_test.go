@@ -12,11 +12,7 @@ import (
 
 // Some of these tests run the real binary (internal/testbin builds it once,
 // in a temp dir that Cleanup removes).
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testbin.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testbin.Main(m) }
 
 // A --dir that is not a directory is a mistake in the command (125), not an
 // exercise left undone (1).
