@@ -11,11 +11,7 @@ import (
 	"github.com/workshop-dev/workshop/internal/testbin"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testbin.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testbin.Main(m) }
 
 func TestStep1ExecveFailsWithENOENT(t *testing.T) {
 	testbin.NeedRoot(t)

@@ -19,11 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testbin.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testbin.Main(m) }
 
 // step2 runs `workshop step 2 ARGS…` with its own state dir.
 func step2(t *testing.T, state, stdin string, args ...string) testbin.Result {

@@ -1,7 +1,6 @@
 package imagetar_test
 
 import (
-	"os"
 	"strings"
 	"testing"
 
@@ -10,11 +9,7 @@ import (
 	"github.com/workshop-dev/workshop/internal/testbin"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testbin.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testbin.Main(m) }
 
 // Step 5's lesson (LESSONS.md) shows commands; this test runs every one of
 // them, in the order shown, in one fresh directory, "sudo workshop" being
