@@ -17,9 +17,7 @@ import (
 // init like workshop does (hence reexec.Main first).
 func TestMain(m *testing.M) {
 	reexec.Main()
-	code := m.Run()
-	testbin.Cleanup()
-	os.Exit(code)
+	testbin.Main(m)
 }
 
 // applets are the busybox commands the test roots offer.
@@ -122,21 +120,4 @@ func procStatus(t *testing.T, pid int, field string) string {
 	}
 	t.Fatalf("/proc/%d/status has no %s", pid, field)
 	return ""
-}
-
-// mountsUnder lists the host's mounts at or below dir.
-func mountsUnder(t *testing.T, dir string) []string {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var found []string
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
-			found = append(found, l)
-		}
-	}
-	return found
 }

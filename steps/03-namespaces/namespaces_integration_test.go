@@ -232,7 +232,7 @@ func TestNoMountLeftOnHost(t *testing.T) {
 	testbin.NeedRoot(t)
 	root := busyboxRoot(t)
 	base := filepath.Dir(root)
-	before := mountsUnder(t, base)
+	before := testbin.MountinfoUnder(t, base)
 	for _, args := range [][]string{
 		{"--", "/bin/sh", "-c", "cat /proc/self/mountinfo > /dev/null"},
 		{"--init", "--", "/bin/true"},
@@ -253,7 +253,7 @@ func TestNoMountLeftOnHost(t *testing.T) {
 			t.Errorf("--ns uts,pid mounted something, on the host:\n%s", r.Stderr)
 		}
 	}
-	if after := mountsUnder(t, base); strings.Join(after, "\n") != strings.Join(before, "\n") {
+	if after := testbin.MountinfoUnder(t, base); strings.Join(after, "\n") != strings.Join(before, "\n") {
 		t.Errorf("mounts under %s changed on the host:\nbefore %q\nafter  %q", base, before, after)
 	}
 	// /dev was a tmpfs in the container's mount namespace: nothing of it
