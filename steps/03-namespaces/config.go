@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	chroot "github.com/workshop-dev/workshop/steps/01-chroot"
 	"golang.org/x/sys/unix"
 )
 
@@ -148,9 +149,10 @@ func flagNames(flags uintptr) []string {
 	return names
 }
 
-// defaultPath is the PATH of a container when the caller gives no Env, the
-// one Docker gives an image that sets none.
-const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+// defaultPath is the PATH of a container when the caller gives no Env: the
+// one step 1 gives a command in a root, which is also the one Docker gives
+// an image that sets none.
+const defaultPath = chroot.DefaultPath
 
 // defaultEnv is the environment of the command when Config.Env is nil. It
 // does not leak workshop's own environment into the container (sudo's
