@@ -180,7 +180,7 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 	}
 	if flags&unix.CLONE_NEWUSER != 0 {
 		if err := writeIDMaps(n, c.Pid(), cfg.UIDMap, cfg.GIDMap); err != nil {
-			c.abort()
+			c.Abort()
 			return nil, err
 		}
 	}
@@ -236,10 +236,6 @@ func (c *Container) Wait() (int, error) {
 // with a code of its own.
 func (c *Container) Signaled() bool { return c.child.Signaled() }
 
-// Abort kills a container that was never released and collects it: its
-// init is never let go, even if the kill failed.
-func (c *Container) Abort() { c.abort() }
-
 // Run starts the container, releases it and waits for it.
 func Run(n *sys.Narrator, cfg Config) (int, error) {
 	c, err := Start(n, cfg)
@@ -247,14 +243,15 @@ func Run(n *sys.Narrator, cfg Config) (int, error) {
 		return 0, err
 	}
 	if err := c.Release(); err != nil {
-		c.abort()
+		c.Abort()
 		return 0, err
 	}
 	return c.Wait()
 }
 
-// abort kills a child that cannot be set up and collects it.
-func (c *Container) abort() {
+// Abort kills a container that was never released (or cannot be set up)
+// and collects it: its init is never let go, even if the kill failed.
+func (c *Container) Abort() {
 	c.n.Kill(c.Pid(), unix.SIGKILL)
 	c.child.Wait()
 	c.stopSignals()
@@ -364,15 +361,13 @@ func prepareRoot(n *sys.Narrator, root string, flags uintptr, pivot bool) error 
 	if flags&unix.CLONE_NEWNS == 0 {
 		return nil // nothing is mounted without a mount namespace
 	}
-	dirs := []struct {
+	type mountPoint struct {
 		name string
 		mode uint32
-	}{{"proc", 0o555}, {"dev", 0o755}}
+	}
+	dirs := []mountPoint{{"proc", 0o555}, {"dev", 0o755}}
 	if pivot {
-		dirs = append(dirs, struct {
-			name string
-			mode uint32
-		}{oldRootName, 0o700})
+		dirs = append(dirs, mountPoint{oldRootName, 0o700})
 	}
 	for _, d := range dirs {
 		p := filepath.Join(root, d.name)
