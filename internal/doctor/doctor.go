@@ -17,8 +17,8 @@
 // fail), 1 when at least one check failed, 125 when doctor itself could not
 // run (a bad flag).
 //
-// Errors elsewhere that come from a missing kernel feature end with Advice
-// (see Wrap), so the student knows where to look.
+// The steps' errors that come from a missing kernel feature send the student
+// here ("see 'workshop doctor'"), so the student knows where to look.
 package doctor
 
 import (
@@ -29,19 +29,6 @@ import (
 
 	"github.com/fatih/color"
 )
-
-// Advice is the sentence an error caused by a missing kernel feature ends
-// with.
-const Advice = "run 'sudo workshop doctor' to see what this machine lacks"
-
-// Wrap adds Advice to err, keeping err for errors.Is and errors.As; nil stays
-// nil.
-func Wrap(err error) error {
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf("%w (%s)", err, Advice)
-}
 
 // Status is a check's verdict.
 type Status int

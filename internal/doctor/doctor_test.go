@@ -112,16 +112,6 @@ func TestRunInterrupted(t *testing.T) {
 	}
 }
 
-func TestWrap(t *testing.T) {
-	if Wrap(nil) != nil {
-		t.Errorf("Wrap(nil) = %v, want nil", Wrap(nil))
-	}
-	err := Wrap(unix.ENODEV)
-	if !errors.Is(err, unix.ENODEV) || !strings.HasSuffix(err.Error(), "("+Advice+")") {
-		t.Errorf("Wrap(ENODEV) = %q; want it to keep ENODEV and end with the advice", err)
-	}
-}
-
 func TestChecksAreAllThere(t *testing.T) {
 	// Every finding the real Checks make on a healthy fake host is ok: the
 	// list is complete and wired to the host's probes, not the real ones.
