@@ -31,13 +31,17 @@ var limitControllers = []struct{ name, flag string }{
 	{"pids", "--pids"},
 }
 
+// stepDetail is a step 4 error as a finding's detail: step 4's errors end by
+// sending the student here, which here would only send them round in a
+// circle.
+func stepDetail(err error) string {
+	return strings.TrimSuffix(err.Error(), "; see 'workshop doctor'")
+}
+
 func checkCgroups(h *Host) []Finding {
 	layout, err := h.Cgroups.Layout()
 	if err != nil {
-		// Step 4's errors end by sending the student here; here that
-		// would only send them round in a circle.
-		msg := strings.TrimSuffix(err.Error(), "; see 'workshop doctor'")
-		return []Finding{{Status: Fail, Name: "cgroups", Detail: msg,
+		return []Finding{{Status: Fail, Name: "cgroups", Detail: stepDetail(err),
 			Fix: "mount the cgroup filesystems (sudo mount -t cgroup2 none /sys/fs/cgroup), or use the classroom VM (vagrant up)"}}
 	}
 	out := []Finding{{Status: OK, Name: "cgroups", Detail: layout.Describe}}
@@ -61,7 +65,7 @@ func limitFinding(h *Host, layout CgroupLayout, controller, flag string) Finding
 	}
 	dir, err := h.Cgroups.TryLimit(controller)
 	if err != nil {
-		return Finding{Status: Fail, Name: name, Detail: strings.TrimSuffix(err.Error(), "; see 'workshop doctor'"),
+		return Finding{Status: Fail, Name: name, Detail: stepDetail(err),
 			Fix: "workshop cannot set this limit here (inside a container? a read-only /sys/fs/cgroup?): use the classroom VM (vagrant up), or run the steps without " + flag}
 	}
 	return Finding{Status: OK, Name: name, Detail: fmt.Sprintf("%s limits work: a group with one was made and removed in %s", flag, dir)}
