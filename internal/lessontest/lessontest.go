@@ -5,8 +5,6 @@
 package lessontest
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	lessons "github.com/workshop-dev/workshop"
 	"github.com/workshop-dev/workshop/internal/testbin"
@@ -36,17 +35,9 @@ func Shell(t testing.TB, dir, state, line, stdin string) testbin.Result {
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
 	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("bash -c %q: %v", line, err)
-	}
-	return testbin.Result{Stdout: out.String(), Stderr: strings.ReplaceAll(errb.String(), state, StateInLessons), Code: code}
+	r := testbin.RunCmd(t, cmd, 5*time.Minute)
+	r.Stderr = strings.ReplaceAll(r.Stderr, state, StateInLessons)
+	return r
 }
 
 // Shown maps each command of a text's fenced blocks to the lines shown

@@ -1,9 +1,6 @@
 package stracecheck
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,29 +53,15 @@ func Trace(t testing.TB, syscalls []string, stdin string, args ...string) (testb
 	sargs := []string{"-f", "-qq", "-s", "4096", "--pidns-translation", "-o", logFile,
 		"-e", "trace=" + strings.Join(trace, ","), bin, "--no-color"}
 	sargs = append(sargs, args...)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, strace, sargs...)
+	cmd := exec.Command(strace, sargs...)
 	cmd.Env = append(os.Environ(), "NO_COLOR=1")
 	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("strace workshop %q ran past 5 minutes; stderr:\n%s", args, errb.String())
-	}
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run strace workshop %q: %v", args, err)
-	}
+	r := testbin.RunCmd(t, cmd, 5*time.Minute)
 	log, err := os.ReadFile(logFile)
 	if err != nil {
 		t.Fatalf("read strace's log: %v", err)
 	}
-	return testbin.Result{Stdout: out.String(), Stderr: errb.String(), Code: code}, string(log)
+	return r, string(log)
 }
 
 // Compare fails t unless Check passes, showing the narration on failure.

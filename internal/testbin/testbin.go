@@ -5,7 +5,6 @@ package testbin
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -129,23 +128,33 @@ func Run(t testing.TB, stdin string, args ...string) Result {
 // RunEnv is Run with extra environment variables.
 func RunEnv(t testing.TB, env []string, stdin string, args ...string) Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, Bin(t), args...)
+	cmd := exec.Command(Bin(t), args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin = bytes.NewBufferString(stdin)
+	return RunCmd(t, cmd, 5*time.Minute)
+}
+
+// RunCmd runs cmd (its stdin, env and dir set by the caller) to its end,
+// captures its output, and returns what it did. It fails the test if cmd
+// could not be run at all, or ran past limit (it is then killed).
+func RunCmd(t testing.TB, cmd *exec.Cmd, limit time.Duration) Result {
+	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("workshop %q ran past 5 minutes; stderr:\n%s", args, errb.String())
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("run %q: %v", cmd.Args, err)
+	}
+	timer := time.AfterFunc(limit, func() { cmd.Process.Kill() })
+	err := cmd.Wait()
+	if !timer.Stop() {
+		t.Fatalf("%q ran past %v; stderr:\n%s", cmd.Args, limit, errb.String())
 	}
 	code := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatalf("run workshop %q: %v", args, err)
+		t.Fatalf("run %q: %v", cmd.Args, err)
 	}
 	return Result{Stdout: out.String(), Stderr: errb.String(), Code: code}
 }
@@ -172,20 +181,8 @@ func RunAsNobody(t testing.TB, args ...string) Result {
 	if err := os.WriteFile(bin, data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err = cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run workshop %q as nobody: %v", args, err)
-	}
-	return Result{Stdout: out.String(), Stderr: errb.String(), Code: code}
+	return RunCmd(t, cmd, time.Minute)
 }
