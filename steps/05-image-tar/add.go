@@ -382,9 +382,9 @@ func normalize(ctx context.Context, r io.Reader, w io.Writer, strip string) (Sta
 	return st, tw.Close()
 }
 
-// Export writes the image ref to file as a tar, gzipped when the file name
-// ends in .gz or .tgz: the format import takes.
-func (s *Store) Export(ctx context.Context, n *sys.Narrator, ref, file string) (Image, error) {
+// withImage resolves ref and runs use on the image, holding the store's
+// shared lock throughout: an rm of the image waits until use is done.
+func (s *Store) withImage(ref string, use func(Image) error) (Image, error) {
 	unlock, err := s.lock(false)
 	if err != nil {
 		return Image{}, err
@@ -394,52 +394,60 @@ func (s *Store) Export(ctx context.Context, n *sys.Narrator, ref, file string) (
 	if err != nil {
 		return Image{}, err
 	}
-	out, err := n.Create(file, 0o644)
-	if err != nil {
-		return Image{}, exit.Errorf(exit.ToolFailed, "export to %s: %v", file, unwrapPath(err))
-	}
-	err = s.copyTar(n, img, out, gzipWanted(file))
-	if cerr := n.Close(out); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(file)
-		return Image{}, fmt.Errorf("export %s to %s: %w", img.Ref, file, err)
-	}
-	how := "a tar"
-	if gzipWanted(file) {
-		how = "a gzipped tar"
-	}
-	n.Note("exported %s (%s, %d entries) to %s as %s, entries relative to the root", img.Ref, img.ShortID(), img.Entries, file, how)
-	return img, nil
+	return img, use(img)
+}
+
+// Export writes the image ref to file as a tar, gzipped when the file name
+// ends in .gz or .tgz: the format import takes. A cancelled ctx (Ctrl-C)
+// stops the copy at its next read, and the half-written file is removed.
+func (s *Store) Export(ctx context.Context, n *sys.Narrator, ref, file string) (Image, error) {
+	return s.withImage(ref, func(img Image) error {
+		out, err := n.Create(file, 0o644)
+		if err != nil {
+			return exit.Errorf(exit.ToolFailed, "export to %s: %v", file, unwrapPath(err))
+		}
+		err = s.copyTar(ctx, n, img, out, gzipWanted(file))
+		if cerr := n.Close(out); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(file)
+			if isStop(ctx, err) {
+				return &InterruptedError{What: "the half-written " + file + " was removed", Cause: context.Cause(ctx)}
+			}
+			return fmt.Errorf("export %s to %s: %w", img.Ref, file, err)
+		}
+		how := "a tar"
+		if gzipWanted(file) {
+			how = "a gzipped tar"
+		}
+		n.Note("exported %s (%s, %d entries) to %s as %s, entries relative to the root", img.Ref, img.ShortID(), img.Entries, file, how)
+		return nil
+	})
 }
 
 // ExportTo writes the image ref to w (standard output, for `export NAME -`).
 func (s *Store) ExportTo(n *sys.Narrator, ref string, w io.Writer, gz bool) (Image, error) {
-	unlock, err := s.lock(false)
-	if err != nil {
-		return Image{}, err
-	}
-	defer unlock()
-	img, err := s.resolve(ref)
-	if err != nil {
-		return Image{}, err
-	}
-	return img, s.copyTar(n, img, w, gz)
+	return s.withImage(ref, func(img Image) error {
+		return s.copyTar(context.Background(), n, img, w, gz)
+	})
 }
 
-func (s *Store) copyTar(n *sys.Narrator, img Image, w io.Writer, gz bool) error {
+// copyTar copies the image's stored tar to w, gzipped when gz is set, until
+// it ends or ctx is cancelled.
+func (s *Store) copyTar(ctx context.Context, n *sys.Narrator, img Image, w io.Writer, gz bool) error {
 	in, err := n.Open(img.Tar)
 	if err != nil {
 		return err
 	}
 	defer n.Close(in)
+	r := ctxReader{ctx, in}
 	if !gz {
-		_, err = io.Copy(w, in)
+		_, err = io.Copy(w, r)
 		return err
 	}
 	zw := gzip.NewWriter(w)
-	if _, err := io.Copy(zw, in); err != nil {
+	if _, err := io.Copy(zw, r); err != nil {
 		return err
 	}
 	return zw.Close()
@@ -448,21 +456,16 @@ func (s *Store) copyTar(n *sys.Narrator, img Image, w io.Writer, gz bool) error 
 // Unpack makes a fresh copy of the image's root at dir:
 // `workshop image unpack NAME[:TAG] DIR`.
 func (s *Store) Unpack(ctx context.Context, n *sys.Narrator, ref, dir string) (Image, Stats, error) {
-	unlock, err := s.lock(false)
-	if err != nil {
-		return Image{}, Stats{}, err
-	}
-	defer unlock()
-	img, err := s.resolve(ref)
-	if err != nil {
-		return Image{}, Stats{}, err
-	}
-	in, err := n.Open(img.Tar)
-	if err != nil {
-		return img, Stats{}, err
-	}
-	defer n.Close(in)
-	st, err := Unpack(ctx, n, in, dir, UnpackOptions{Progress: s.Progress})
+	var st Stats
+	img, err := s.withImage(ref, func(img Image) error {
+		in, err := n.Open(img.Tar)
+		if err != nil {
+			return err
+		}
+		defer n.Close(in)
+		st, err = Unpack(ctx, n, in, dir, UnpackOptions{Progress: s.Progress})
+		return err
+	})
 	return img, st, err
 }
 

@@ -215,6 +215,25 @@ func TestStoreExportImportRoundTrip(t *testing.T) {
 	}
 }
 
+// Ctrl-C during an export stops the copy and removes the half-written file.
+func TestStoreExportInterrupted(t *testing.T) {
+	s := OpenStore(t.TempDir())
+	if _, err := s.Pack(bg, sys.Discard(), makeTree(t), "demo"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancelCause(bg)
+	cancel(errors.New("interrupted by SIGINT"))
+	out := filepath.Join(t.TempDir(), "demo.tar.gz")
+	_, err := s.Export(ctx, sys.Discard(), "demo", out)
+	var ie *InterruptedError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "interrupted by SIGINT") || !strings.Contains(ie.What, out) {
+		t.Errorf("Export with a cancelled ctx = %v; want an *InterruptedError naming %s and the signal", err, out)
+	}
+	if _, err := os.Lstat(out); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the half-written %s is still there (%v)", out, err)
+	}
+}
+
 func TestStoreTagRemoveUnpack(t *testing.T) {
 	root := makeTree(t)
 	s := OpenStore(t.TempDir())
