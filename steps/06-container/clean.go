@@ -261,20 +261,28 @@ func (c *cleaner) run(r *state.Run) {
 // except those skip says to keep, and calls detached (if not nil) after
 // each. It returns how many it detached.
 func (c *cleaner) unmountUnder(dir string, skip func(mountEntry) bool, detached func(mountEntry)) (int, error) {
-	done := 0
-	// Detaching a mount can reveal another that was stacked under it, or
-	// one that propagation brought in: read the table again until nothing
-	// is left, a few rounds at most.
-	for round := 0; round < 5; round++ {
+	// pending reads the table again: the mounts under dir not to be skipped.
+	pending := func() ([]mountEntry, error) {
 		all, err := readMounts()
 		if err != nil {
-			return done, err
+			return nil, err
 		}
 		var todo []mountEntry
 		for _, m := range mountsUnder(all, dir) {
 			if skip == nil || !skip(m) {
 				todo = append(todo, m)
 			}
+		}
+		return todo, nil
+	}
+	done := 0
+	// Detaching a mount can reveal another that was stacked under it, or
+	// one that propagation brought in: read the table again until nothing
+	// is left, a few rounds at most.
+	for round := 0; round < 5; round++ {
+		todo, err := pending()
+		if err != nil {
+			return done, err
 		}
 		if len(todo) == 0 {
 			return done, nil
@@ -302,14 +310,12 @@ func (c *cleaner) unmountUnder(dir string, skip func(mountEntry) bool, detached 
 			break
 		}
 	}
-	all, err := readMounts()
+	todo, err := pending()
 	if err != nil {
 		return done, err
 	}
-	for _, m := range mountsUnder(all, dir) {
-		if skip == nil || !skip(m) {
-			return done, fmt.Errorf("%s is still mounted after unmounting it", m.Point)
-		}
+	if len(todo) > 0 {
+		return done, fmt.Errorf("%s is still mounted after unmounting it", todo[0].Point)
 	}
 	return done, nil
 }
