@@ -38,6 +38,24 @@ const cpuPeriod = 100000 // µs
 
 func (l Limits) cpuQuota() int64 { return int64(l.CPUs*cpuPeriod + 0.5) }
 
+// need is a controller a limit needs, and what that limit limits, in words.
+type need struct{ what, ctrl string }
+
+// needs lists the controllers of the limits l sets, in the lesson's order.
+func (l Limits) needs() []need {
+	var ns []need
+	if l.Memory > 0 {
+		ns = append(ns, need{"memory", "memory"})
+	}
+	if l.CPUs > 0 {
+		ns = append(ns, need{"the CPU share", "cpu"})
+	}
+	if l.Pids > 0 {
+		ns = append(ns, need{"the number of processes", "pids"})
+	}
+	return ns
+}
+
 // Cgroup is one container's control group.
 type Cgroup struct {
 	n    *sys.Narrator

@@ -120,11 +120,11 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 		n.Note("pid %d was born in %s (CLONE_INTO_CGROUP): the limits hold from its first instruction, and no cgroup.procs write was needed", c.Pid(), strings.Join(cg.Paths(), ", "))
 	} else {
 		if cg, err = r.newCgroup(n, cfg.ID); err != nil {
-			abort(c)
+			c.Abort() // the command never ran: kill the child and collect it
 			return Outcome{}, err
 		}
 		if err := cg.Add(c.Pid()); err != nil {
-			abort(c)
+			c.Abort()
 			return Outcome{RemoveErr: cg.Remove()}, err
 		}
 		r.recordPid(c.Pid())
@@ -135,13 +135,13 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 		// The command has not run: end the child before it does.
 		sig := s.(unix.Signal)
 		n.Note("workshop got %s before the container's command ran: stopping it there", unix.SignalName(sig))
-		abort(c)
+		c.Abort()
 		return Outcome{RemoveErr: cg.Remove()}, exit.Errorf(exit.SignalBase+int(sig),
 			"interrupted by %s before the container's command ran; it never ran", unix.SignalName(sig))
 	default:
 	}
 	if err := c.Release(); err != nil {
-		abort(c)
+		c.Abort()
 		return Outcome{RemoveErr: cg.Remove()}, err
 	}
 
@@ -166,10 +166,7 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 	out.KilledBecause, out.TimedOut = end.get()
 	out.Stats, out.StatsErr = cg.Stats()
 	out.RemoveErr = cg.Remove()
-	if werr != nil {
-		return out, werr
-	}
-	return out, nil
+	return out, werr
 }
 
 // newCgroup makes the container's group with the limits and notes its
@@ -194,11 +191,6 @@ func (r *Contained) recordPid(pid int) {
 		r.Record.Pid = pid
 		r.Record.Save()
 	}
-}
-
-// abort kills a container that never got to run and collects it.
-func abort(c *namespaces.Container) {
-	c.Abort()
 }
 
 // ending is why the container's cgroup was killed, if workshop killed it.

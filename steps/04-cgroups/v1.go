@@ -38,15 +38,8 @@ const (
 // `cgset -r memory.limit_in_bytes=80M sandbox` does.
 func (c *Cgroup) createV1(l Limits) error {
 	mounts := c.h.v1Mounts()
-	for _, need := range []struct {
-		want       bool
-		what, ctrl string
-	}{
-		{l.Memory > 0, "memory", "memory"},
-		{l.CPUs > 0, "the CPU share", "cpu"},
-		{l.Pids > 0, "the number of processes", "pids"},
-	} {
-		if need.want && mounts[need.ctrl] == "" {
+	for _, need := range l.needs() {
+		if mounts[need.ctrl] == "" {
 			return missing(need.what, need.ctrl, "no v1 hierarchy is mounted at "+filepath.Join(c.h.root, need.ctrl))
 		}
 	}
@@ -142,29 +135,36 @@ func (c *Cgroup) mkdirGroup(parent string, setup func(parent string) error) (str
 	return "", exit.Errorf(exit.ToolFailed, "cannot make the cgroup %s: %v; see 'workshop doctor'", dir, errnoOf(err))
 }
 
-// killV1 freezes the group, kills every process in it, and thaws it: a
-// frozen process cannot fork, so a fork bomb cannot outrun the kills, and
-// the SIGKILLs take effect on thaw. Without a freezer hierarchy it kills
-// until the group is empty.
+// killV1 kills every process in the group with the freezer hierarchy's
+// freezer.state (FROZEN, then THAWED); without one it kills until the group
+// is empty.
 func (c *Cgroup) killV1() error {
 	dir, ok := c.dirs["freezer"]
 	if !ok {
 		return c.killUntilEmpty()
 	}
-	if err := c.write(dir, v1FreezerState, frozen, "stop every process in the group: none can fork while we kill"); err != nil {
+	return c.freezeKillThaw(dir, v1FreezerState, frozen, thawed, func() bool {
+		// FREEZING turns FROZEN once every task has stopped.
+		state, err := readString(filepath.Join(dir, v1FreezerState))
+		return err != nil || state == frozen
+	})
+}
+
+// freezeKillThaw freezes the group by writing freeze into its file, waits
+// until isFrozen says every process stopped, SIGKILLs each, and thaws the
+// group: a frozen process cannot fork, so a fork bomb cannot outrun the
+// kills, and the SIGKILLs take effect on thaw. v1 and v2 differ only in the
+// file and the values written (freezer.state, cgroup.freeze).
+func (c *Cgroup) freezeKillThaw(dir, file, freeze, thaw string, isFrozen func() bool) error {
+	if err := c.write(dir, file, freeze, "stop every process in the group: none can fork while we kill"); err != nil {
 		return err
 	}
-	// FREEZING turns FROZEN once every task has stopped.
 	deadline := time.Now().Add(drainWait)
-	for time.Now().Before(deadline) {
-		b, err := readString(filepath.Join(dir, v1FreezerState))
-		if err != nil || b == frozen {
-			break
-		}
+	for time.Now().Before(deadline) && !isFrozen() {
 		time.Sleep(10 * time.Millisecond)
 	}
 	kerr := c.killEach()
-	if err := c.write(dir, v1FreezerState, thawed, "let them run again: the SIGKILLs take effect"); err != nil {
+	if err := c.write(dir, file, thaw, "let them run again: the SIGKILLs take effect"); err != nil {
 		return errors.Join(kerr, err)
 	}
 	return kerr

@@ -37,15 +37,8 @@ var v2Wanted = []string{"memory", "pids", "cpu"}
 func (c *Cgroup) createV2(l Limits) error {
 	rootControllers := filepath.Join(c.h.root, v2Controllers)
 	avail := fieldSet(readString(rootControllers))
-	for _, need := range []struct {
-		want       bool
-		what, ctrl string
-	}{
-		{l.Memory > 0, "memory", "memory"},
-		{l.CPUs > 0, "the CPU share", "cpu"},
-		{l.Pids > 0, "the number of processes", "pids"},
-	} {
-		if need.want && !avail[need.ctrl] {
+	for _, need := range l.needs() {
+		if !avail[need.ctrl] {
 			return missing(need.what, need.ctrl, "it is not listed in "+rootControllers)
 		}
 	}
@@ -115,7 +108,7 @@ func (c *Cgroup) enable(dir string, ctrls []string) error {
 
 // killV2 writes 1 into cgroup.kill: the kernel SIGKILLs every process in
 // the group, including those forked meanwhile. Kernels before 5.14 lack
-// the file: then freeze, kill each, thaw, as v1 does.
+// the file: then freeze, kill each, thaw, as v1 does, with cgroup.freeze.
 func (c *Cgroup) killV2() error {
 	dir := c.dirs[v2Key]
 	if exists(filepath.Join(dir, v2Kill)) {
@@ -124,21 +117,10 @@ func (c *Cgroup) killV2() error {
 	if !exists(filepath.Join(dir, v2Freeze)) {
 		return c.killUntilEmpty()
 	}
-	if err := c.write(dir, v2Freeze, "1", "stop every process in the group: none can fork while we kill"); err != nil {
-		return err
-	}
-	deadline := time.Now().Add(drainWait)
-	for time.Now().Before(deadline) {
-		if f, err := readKey(filepath.Join(dir, v2Events), "frozen"); err != nil || f == 1 {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	kerr := c.killEach()
-	if err := c.write(dir, v2Freeze, "0", "let them run again: the SIGKILLs take effect"); err != nil {
-		return err
-	}
-	return kerr
+	return c.freezeKillThaw(dir, v2Freeze, "1", "0", func() bool {
+		f, err := readKey(filepath.Join(dir, v2Events), "frozen")
+		return err != nil || f == 1
+	})
 }
 
 func (c *Cgroup) statsV2() Stats {
