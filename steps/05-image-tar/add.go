@@ -411,7 +411,10 @@ func (s *Store) Export(ctx context.Context, n *sys.Narrator, ref, file string) (
 			err = cerr
 		}
 		if err != nil {
-			os.Remove(file)
+			// As packTo does: the removal is a syscall of the step, shown.
+			if rerr := n.Unlink(file); rerr != nil {
+				return fmt.Errorf("export %s to %s: %w; and the half-written file could not be removed: %v", img.Ref, file, err, rerr)
+			}
 			if isStop(ctx, err) {
 				return &InterruptedError{What: "the half-written " + file + " was removed", Cause: context.Cause(ctx)}
 			}

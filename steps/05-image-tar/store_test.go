@@ -224,13 +224,17 @@ func TestStoreExportInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancelCause(bg)
 	cancel(errors.New("interrupted by SIGINT"))
 	out := filepath.Join(t.TempDir(), "demo.tar.gz")
-	_, err := s.Export(ctx, sys.Discard(), "demo", out)
+	var narration bytes.Buffer
+	_, err := s.Export(ctx, sys.New(&narration, sys.Options{}), "demo", out)
 	var ie *InterruptedError
 	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "interrupted by SIGINT") || !strings.Contains(ie.What, out) {
 		t.Errorf("Export with a cancelled ctx = %v; want an *InterruptedError naming %s and the signal", err, out)
 	}
 	if _, err := os.Lstat(out); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the half-written %s is still there (%v)", out, err)
+	}
+	if want := fmt.Sprintf("unlinkat(AT_FDCWD, %q, 0) = 0", out); !strings.Contains(narration.String(), want) {
+		t.Errorf("the removal was not narrated as %s:\n%s", want, narration.String())
 	}
 }
 
