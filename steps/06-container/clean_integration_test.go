@@ -198,23 +198,6 @@ func runningRecord(t *testing.T, stateDir, command string, b *bgWorkshop) *state
 	return rec
 }
 
-// mountPoints lists the mount points at or under dir, read from
-// /proc/self/mountinfo independently of the code under test.
-func mountPoints(t *testing.T, dir string) []string {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var found []string
-	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
-			found = append(found, f[4])
-		}
-	}
-	return found
-}
-
 // cgroupDirs lists the directories of cgroup id in every v1 hierarchy and
 // the v2 tree.
 func cgroupDirs(id string) []string {
@@ -239,7 +222,7 @@ func cleanedUp(t *testing.T, stateDir string, r testbin.Result, rec *state.Run, 
 	if r.Code != 0 || !strings.Contains(r.Stdout, "removed container "+rec.ID) {
 		t.Errorf("workshop clean = exit %d; want 0 and a line on container %s\nstdout:\n%s\nstderr:\n%s", r.Code, rec.ID, r.Stdout, r.Stderr)
 	}
-	if m := mountPoints(t, stateDir); len(m) > 0 {
+	if m := testbin.MountsUnder(t, stateDir); len(m) > 0 {
 		t.Errorf("mounts left under the state directory: %q", m)
 	}
 	if d := cgroupDirs(rec.ID); len(d) > 0 {
@@ -334,13 +317,13 @@ func TestCleanAfterFullRunKilled(t *testing.T) {
 	rec := runningRecord(t, dir, "/bin/sleep 300", b)
 	sleep := processOf(t, rec.Pid)
 	rootfs := filepath.Join(rec.Dir(), "rootfs")
-	if m := mountPoints(t, dir); len(m) != 1 || m[0] != rootfs {
+	if m := testbin.MountsUnder(t, dir); len(m) != 1 || m[0] != rootfs {
 		t.Fatalf("mounts under the state directory while the container runs = %q, want the overlay on %s", m, rootfs)
 	}
 
 	b.sigkill(t)
 	eventually(t, "the container's sleep dies with its workshop (PR_SET_PDEATHSIG)", func() bool { return !sleep.alive() })
-	if m := mountPoints(t, dir); len(m) != 1 || m[0] != rootfs {
+	if m := testbin.MountsUnder(t, dir); len(m) != 1 || m[0] != rootfs {
 		t.Errorf("after the SIGKILL, mounts = %q, want the overlay left on %s", m, rootfs)
 	}
 	if d := cgroupDirs(rec.ID); len(d) == 0 {
@@ -447,7 +430,7 @@ func TestStep3KilledLeavesNothing(t *testing.T) {
 	})
 	b.sigkill(t)
 	eventually(t, "step 3's sleep dies with its workshop (PR_SET_PDEATHSIG)", func() bool { return !sleep.alive() })
-	if m := mountPoints(t, root); len(m) > 0 {
+	if m := testbin.MountsUnder(t, root); len(m) > 0 {
 		t.Errorf("mounts of the container are visible on the host: %q", m)
 	}
 	r := runClean(t, dir)
@@ -487,7 +470,7 @@ func TestCleanLeavesARunningContainer(t *testing.T) {
 	if !sleep.alive() {
 		t.Errorf("clean killed the running container's sleep")
 	}
-	if m := mountPoints(t, dir); len(m) != 1 {
+	if m := testbin.MountsUnder(t, dir); len(m) != 1 {
 		t.Errorf("mounts under the state directory = %q, want the running container's overlay", m)
 	}
 	if d := cgroupDirs(rec.ID); len(d) == 0 {
@@ -503,7 +486,7 @@ func TestCleanLeavesARunningContainer(t *testing.T) {
 	if code := b.cmd.ProcessState.ExitCode(); code != 137 {
 		t.Errorf("workshop full run after its sleep was killed = exit %d, want 137\n%s", code, b.narration())
 	}
-	if pathExists(rec.Dir()) || len(cgroupDirs(rec.ID)) > 0 || len(mountPoints(t, dir)) > 0 {
+	if pathExists(rec.Dir()) || len(cgroupDirs(rec.ID)) > 0 || len(testbin.MountsUnder(t, dir)) > 0 {
 		t.Errorf("the run did not undo itself when it ended")
 	}
 }
@@ -606,7 +589,7 @@ func TestCleanRootsInUseAndLeftoverMounts(t *testing.T) {
 	mount(filepath.Join(proc, "inner"))
 	mount(proc)
 	os.WriteFile(filepath.Join(dir, "step5", "dockercontainer.tar"), []byte("a tar"), 0o644)
-	if m := mountPoints(t, dir); len(m) != 3 {
+	if m := testbin.MountsUnder(t, dir); len(m) != 3 {
 		t.Fatalf("mounts under the state directory = %q, want the three tmpfs", m)
 	}
 
@@ -614,7 +597,7 @@ func TestCleanRootsInUseAndLeftoverMounts(t *testing.T) {
 	if r.Code != 0 {
 		t.Errorf("workshop clean = exit %d\n%s", r.Code, r.Stderr)
 	}
-	if m := mountPoints(t, dir); len(m) > 0 {
+	if m := testbin.MountsUnder(t, dir); len(m) > 0 {
 		t.Errorf("mounts left: %q", m)
 	}
 	for _, want := range []string{

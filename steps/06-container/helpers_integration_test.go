@@ -21,11 +21,7 @@ import (
 // `kill` and `diff` from other processes, each test in a state directory of
 // its own (t.TempDir), so that nothing touches /var/lib/workshop.
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testbin.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testbin.Main(m) }
 
 // host is one state directory, the machine as one test sees it.
 type host struct {
@@ -64,7 +60,7 @@ func (h *host) full(args ...string) testbin.Result {
 // sweep undoes what a failed run left under this state directory: its
 // mounts (lazily) and the cgroups of the containers recorded there.
 func (h *host) sweep() {
-	for _, m := range mountsUnder(h.t, h.state) {
+	for _, m := range testbin.MountsUnder(h.t, h.state) {
 		unix.Unmount(m, unix.MNT_DETACH)
 	}
 	entries, _ := os.ReadDir(state.ContainersDir(h.state))
@@ -101,7 +97,7 @@ func startedOf(t *testing.T, narration string) started {
 // hierarchy, no containers/<id>.
 func (h *host) nothingLeft(id string) {
 	h.t.Helper()
-	if m := mountsUnder(h.t, h.state); len(m) > 0 {
+	if m := testbin.MountsUnder(h.t, h.state); len(m) > 0 {
 		h.t.Errorf("mounts left under the state directory: %q", m)
 	}
 	if dirs := cgroupDirsOf(id); len(dirs) > 0 {
@@ -119,7 +115,7 @@ func (h *host) noContainers() {
 	for _, e := range entries {
 		h.t.Errorf("containers/%s is left", e.Name())
 	}
-	if m := mountsUnder(h.t, h.state); len(m) > 0 {
+	if m := testbin.MountsUnder(h.t, h.state); len(m) > 0 {
 		h.t.Errorf("mounts left under the state directory: %q", m)
 	}
 }
@@ -131,23 +127,6 @@ func cgroupDirsOf(id string) []string {
 	for _, pattern := range []string{"/sys/fs/cgroup/workshop/" + id, "/sys/fs/cgroup/*/workshop/" + id} {
 		m, _ := filepath.Glob(pattern)
 		found = append(found, m...)
-	}
-	return found
-}
-
-// mountsUnder lists the host's mount points at or below dir.
-func mountsUnder(t *testing.T, dir string) []string {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var found []string
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
-			found = append(found, f[4])
-		}
 	}
 	return found
 }

@@ -125,7 +125,7 @@ func TestLessonCommands(t *testing.T) {
 		},
 		"sudo umount merged": func(line string) {
 			l.ok(line, "")
-			if m := mountsUnder(t, l.work); len(m) > 0 {
+			if m := testbin.MountsUnder(t, l.work); len(m) > 0 {
 				t.Errorf("the by-hand part left mounts: %q", m)
 			}
 		},

@@ -353,7 +353,7 @@ func TestFullRunLeavesNothing(t *testing.T) {
 			t.Fatalf("exit %d\n%s", r.Code, r.Stderr)
 		}
 		c := startedOf(t, r.Stderr)
-		if m := mountsUnder(t, h.state); len(m) > 0 {
+		if m := testbin.MountsUnder(t, h.state); len(m) > 0 {
 			t.Errorf("--keep left mounts: %q", m)
 		}
 		if dirs := cgroupDirsOf(c.ID); len(dirs) > 0 {
