@@ -66,7 +66,7 @@ step 2) the first time it is used.`,
 					if term.IsTerminal(int(os.Stdout.Fd())) {
 						return usageError("standard output is a terminal: redirect it to a file (workshop image export %s - > image.tar)", args[0])
 					}
-					_, err := s.ExportTo(n, args[0], os.Stdout, false)
+					_, err := s.ExportTo(ctx, n, args[0], os.Stdout, false)
 					return err
 				}
 				_, err := s.Export(ctx, n, args[0], args[1])

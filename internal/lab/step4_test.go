@@ -18,14 +18,16 @@ func TestLab4ByHand(t *testing.T) {
 	testbin.NeedRoot(t)
 	name := fmt.Sprintf("sandbox-lab-%d", os.Getpid())
 	check := func() testbin.Result { return testbin.Run(t, "", "lab", "4", "check", "--cgroup", name) }
-	v2 := false
-	if data, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
-		for _, l := range strings.Split(string(data), "\n") {
-			if f := strings.Fields(l); len(f) > 4 && f[4] == "/sys/fs/cgroup" && strings.Contains(l, " - cgroup2 ") {
-				v2 = true
-			}
-		}
+	mi, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
 	}
+	_, unified, err := cgroupMountPoints(mi, "memory")
+	mi.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2 := unified == "/sys/fs/cgroup"
 	memDir := "/sys/fs/cgroup/memory/" + name
 	if v2 {
 		memDir = "/sys/fs/cgroup/" + name

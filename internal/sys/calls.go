@@ -130,7 +130,7 @@ func (n *Narrator) WriteFile(path string, data []byte) error {
 // first and the parent prints it with "= 0" once the exec has happened; see
 // ExecReporter.
 func (n *Narrator) Execve(path string, argv []string, env []string, report *ExecReporter) error {
-	args := quote(path) + ", " + quoteList(argv) + ", …"
+	args := quote(path) + ", " + Argv(argv) + ", …"
 	report.pending(n.prefix, args)
 	err := unix.Exec(path, argv, env)
 	report.failed()

@@ -12,8 +12,9 @@ import (
 // Go's %q is close enough for the paths and small values a lesson shows.
 func quote(s string) string { return fmt.Sprintf("%q", s) }
 
-// quoteList renders an argv array as strace prints it: ["bash", "-c", "pwd"].
-func quoteList(list []string) string {
+// Argv renders an argv array as strace prints it: ["bash", "-c", "pwd"].
+// Steps that report an execve the Go runtime made for them use it too.
+func Argv(list []string) string {
 	parts := make([]string, len(list))
 	for i, s := range list {
 		parts[i] = quote(s)

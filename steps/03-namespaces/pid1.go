@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/workshop-dev/workshop/internal/exit"
@@ -88,7 +87,7 @@ func runInit(n *sys.Narrator, s *spec, rep *sys.ExecReporter) int {
 	if steps := reexec.RuntimeSteps(cmd.SysProcAttr); steps != "" {
 		n.Note("in the child, before its execve, the Go runtime also made: %s", steps)
 	}
-	n.WithPid(child).Reported("execve", fmt.Sprintf("%q, %s, …", path, argvString(s.Args)), 0, nil)
+	n.WithPid(child).Reported("execve", fmt.Sprintf("%q, %s, …", path, sys.Argv(s.Args)), 0, nil)
 	n.Note("the init (pid %d) runs the command as pid %d, passes signals on to it and reaps zombies", os.Getpid(), child)
 
 	// wait4(-1) blocks; it runs beside the signal loop. cmd.Wait is not
@@ -127,13 +126,4 @@ func statusOf(ws unix.WaitStatus) int {
 		return exit.SignalBase + int(ws.Signal())
 	}
 	return ws.ExitStatus()
-}
-
-// argvString renders an argv as strace does: ["sh", "-c", "echo hi"].
-func argvString(argv []string) string {
-	q := make([]string, len(argv))
-	for i, a := range argv {
-		q[i] = fmt.Sprintf("%q", a)
-	}
-	return "[" + strings.Join(q, ", ") + "]"
 }

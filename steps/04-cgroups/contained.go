@@ -116,7 +116,7 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 		return out, err
 	}
 	if cg != nil {
-		r.recordPid(c.Pid())
+		r.recordPid(n, c.Pid())
 		n.Note("pid %d was born in %s (CLONE_INTO_CGROUP): the limits hold from its first instruction, and no cgroup.procs write was needed", c.Pid(), strings.Join(cg.Paths(), ", "))
 	} else {
 		if cg, err = r.newCgroup(n, cfg.ID); err != nil {
@@ -127,7 +127,7 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 			c.Abort()
 			return Outcome{RemoveErr: cg.Remove()}, err
 		}
-		r.recordPid(c.Pid())
+		r.recordPid(n, c.Pid())
 		n.Note("pid %d is in %s before its command runs: the limits hold from its first instruction", c.Pid(), strings.Join(cg.Paths(), ", "))
 	}
 	select {
@@ -186,10 +186,13 @@ func (r *Contained) newCgroup(n *sys.Narrator, id string) (*Cgroup, error) {
 // recordPid saves the record once the child is in its group, with its pid
 // and the group: one rewrite (a write and a rename over the old record)
 // instead of one for each, on the way to the child's release.
-func (r *Contained) recordPid(pid int) {
-	if r.Record != nil {
-		r.Record.Pid = pid
-		r.Record.Save()
+func (r *Contained) recordPid(n *sys.Narrator, pid int) {
+	if r.Record == nil {
+		return
+	}
+	r.Record.Pid = pid
+	if err := r.Record.Save(); err != nil {
+		n.Note("could not record pid %d in %s: %v ('workshop ps' will not list this container)", pid, r.Record.Dir(), err)
 	}
 }
 

@@ -430,9 +430,13 @@ func (s *Store) Export(ctx context.Context, n *sys.Narrator, ref, file string) (
 }
 
 // ExportTo writes the image ref to w (standard output, for `export NAME -`).
-func (s *Store) ExportTo(n *sys.Narrator, ref string, w io.Writer, gz bool) (Image, error) {
+func (s *Store) ExportTo(ctx context.Context, n *sys.Narrator, ref string, w io.Writer, gz bool) (Image, error) {
 	return s.withImage(ref, func(img Image) error {
-		return s.copyTar(context.Background(), n, img, w, gz)
+		err := s.copyTar(ctx, n, img, w, gz)
+		if err != nil && ctx.Err() != nil {
+			return &InterruptedError{What: "the export stopped, and what reached standard output is an incomplete tar", Cause: context.Cause(ctx)}
+		}
+		return err
 	})
 }
 

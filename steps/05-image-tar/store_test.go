@@ -206,8 +206,15 @@ func TestStoreExportImportRoundTrip(t *testing.T) {
 		}
 	}
 	var buf bytes.Buffer
-	if _, err := s.ExportTo(sys.Discard(), "demo", &buf, false); err != nil || !bytes.Equal(buf.Bytes(), mustRead(t, img.Tar)) {
+	if _, err := s.ExportTo(context.Background(), sys.Discard(), "demo", &buf, false); err != nil || !bytes.Equal(buf.Bytes(), mustRead(t, img.Tar)) {
 		t.Errorf("ExportTo = %v, or different bytes", err)
+	}
+	// Ctrl-C stops an export to standard output too, and says what is left.
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	var ie *InterruptedError
+	if _, err := s.ExportTo(cancelled, sys.Discard(), "demo", io.Discard, false); !errors.As(err, &ie) || !strings.Contains(ie.What, "incomplete tar") {
+		t.Errorf("ExportTo after Ctrl-C = %v; want an InterruptedError about the incomplete tar", err)
 	}
 	imported, err := s.ImportFrom(bg, sys.Discard(), bytes.NewReader(buf.Bytes()), "piped")
 	if err != nil || imported.ID != img.ID {
