@@ -130,7 +130,7 @@ func (c *Child) Start(n *sys.Narrator, spec any) error {
 	if steps := RuntimeSteps(c.Cmd.SysProcAttr); steps != "" {
 		n.Note("in the child, before its execve, the Go runtime also made: %s", steps)
 	}
-	n.WithPid(pid).Reported("execve", fmt.Sprintf("%q, [%q, %q, %q], …", c.Cmd.Path, c.Cmd.Args[0], c.Cmd.Args[1], c.Cmd.Args[2]), 0, nil)
+	n.WithPid(pid).Reported("execve", fmt.Sprintf("%q, %s, …", c.Cmd.Path, sys.Argv(c.Cmd.Args)), 0, nil)
 	if err := json.NewEncoder(c.spec).Encode(spec); err != nil {
 		// The child died at birth (an OOM kill on a tiny --memory, say):
 		// collect it rather than leave it to the caller.
@@ -179,6 +179,35 @@ func (c *Child) abandon() {
 func (c *Child) AwaitExec(n *sys.Narrator) bool {
 	defer c.status.Close()
 	return n.AwaitExec(c.status)
+}
+
+// PastSetup reports, without waiting, whether the child is past its setup:
+// it has exec'd its command, handed over (ExecReporter.Done) or exited. The
+// kernel knows it exactly: the child's end of the status pipe is then
+// closed, and the parent's end reports a hang-up. (Reading the pipe, as
+// AwaitExec does, learns it a scheduling delay later.)
+func (c *Child) PastSetup() bool {
+	conn, err := c.status.SyscallConn()
+	if err != nil {
+		return true // AwaitExec is done with the pipe: the child is past it
+	}
+	hup := false
+	cerr := conn.Control(func(fd uintptr) {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		for {
+			// EINTR is likely: Go's runtime preempts its threads with SIGURG.
+			n, err := unix.Poll(fds, 0)
+			if err == unix.EINTR {
+				continue
+			}
+			hup = err == nil && n > 0 && fds[0].Revents&unix.POLLHUP != 0
+			return
+		}
+	})
+	if cerr != nil {
+		return true // closed: AwaitExec has read the pipe to its end
+	}
+	return hup
 }
 
 // Wait waits for the child and returns its exit status in the shell's

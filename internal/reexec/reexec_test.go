@@ -100,3 +100,23 @@ func TestHeldSignalStopsWithASentence(t *testing.T) {
 		t.Errorf("status %d, %v, stderr %q; want 130 and the sentence", status, err, errb.String())
 	}
 }
+
+// PastSetup is false while the child waits for its go-ahead, and true once
+// it has gone on (here: exited), before anyone has read the status pipe.
+func TestPastSetup(t *testing.T) {
+	c, _, _ := start(t)
+	if c.PastSetup() {
+		t.Errorf("PastSetup = true for a child still waiting for its go-ahead")
+	}
+	c.Release()
+	deadline := time.Now().Add(time.Minute)
+	for !c.PastSetup() {
+		if time.Now().After(deadline) {
+			t.Fatalf("PastSetup still false a minute after the child was released")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if status, err := c.Wait(); err != nil || status != 0 {
+		t.Errorf("released child: status %d, %v", status, err)
+	}
+}

@@ -42,11 +42,6 @@ type Container struct {
 	stopForwarding chan struct{}
 	forwardingDone chan struct{}
 
-	// ready is set once the child has exec'd the command, or its init has
-	// taken over passing signals on (or it has exited): only then does a
-	// signal to workshop go on to the container. Before, the child is
-	// still workshop's own init, and a signal stops the container instead.
-	ready atomic.Bool
 	// interruptedBy is the signal that stopped the container before its
 	// command ran, or 0.
 	interruptedBy atomic.Int32
@@ -220,7 +215,6 @@ func (c *Container) Wait() (int, error) {
 
 	c.child.Release() // Wait means go: a no-op if Release was called
 	execed := c.child.AwaitExec(c.n)
-	c.ready.Store(true)
 	status, err := c.child.Wait()
 	c.stopSignals()
 	c.takeTerminalBack()
@@ -271,7 +265,10 @@ func (c *Container) forwardSignals(sigs chan os.Signal) {
 			select {
 			case s := <-sigs:
 				sig := s.(syscall.Signal)
-				if !c.ready.Load() && !c.execed() {
+				// Only once the child has exec'd the command, or its init
+				// has taken over passing signals on, does a signal go on
+				// to the container.
+				if !c.child.PastSetup() {
 					// Still workshop's init, before the command: a Go
 					// program as PID 1 would only exit 2 with no word.
 					if c.interruptedBy.CompareAndSwap(0, int32(sig)) {
@@ -287,20 +284,6 @@ func (c *Container) forwardSignals(sigs chan os.Signal) {
 			}
 		}
 	}()
-}
-
-// execed reports whether the container's first process is no longer
-// workshop's init: its /proc/PID/exe is not this binary (it has exec'd the
-// command, or pivoted out of sight of it; or it is gone). Wait learns it
-// from the exec reporter too, but a moment later than a quick command can
-// print and a test can signal.
-func (c *Container) execed() bool {
-	self, err := os.Readlink("/proc/self/exe")
-	if err != nil {
-		return true
-	}
-	theirs, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", c.Pid()))
-	return err != nil || theirs != self
 }
 
 func (c *Container) stopSignals() {
