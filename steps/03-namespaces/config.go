@@ -44,6 +44,11 @@ type Config struct {
 	// waits for an RCU grace period). Step 4 and 6 use it on cgroup v2; v1
 	// has no such flag.
 	CgroupDir string
+	// BornIn, when set, makes the clone: Start calls it with the call that
+	// clones the child, and it calls that on a thread standing in the
+	// container's cgroup, so the child is born there (step 4 on cgroup v1,
+	// which has no CLONE_INTO_CGROUP: cgroups.Cgroup.BornIn).
+	BornIn func(clone func() error) error
 	// PivotRoot swaps the root mount with pivot_root(2) and detaches the old
 	// one, instead of chroot (step 6). It needs the mount namespace.
 	PivotRoot bool

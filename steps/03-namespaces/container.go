@@ -97,9 +97,10 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 	}
 	// The cgroup namespace is not made here but by the child, after Release:
 	// a cgroup namespace is rooted at the cgroup its maker is in when it is
-	// made, and step 4 moves the child into the container's cgroup only
-	// after the clone. Made at clone time, the container would see its
-	// cgroup as "/../workshop/<id>" instead of "/".
+	// made, and step 4 may move the child into the container's cgroup only
+	// after the clone (on a v1 host where its thread cannot step in and
+	// back, see cgroups.Cgroup.BornIn). Made at clone time, that container
+	// would see its cgroup as "/../workshop/<id>" instead of "/".
 	attr := &syscall.SysProcAttr{
 		Cloneflags: flags &^ unix.CLONE_NEWCGROUP,
 		// Its own process group: a signal meant for workshop (a Ctrl-C in a
@@ -159,7 +160,13 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 	// killing workshop between making the child and releasing it.
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, forwarded...)
-	if err := child.Start(n, s); err != nil {
+	clone := func() error { return child.Start(n, s) }
+	if cfg.BornIn != nil {
+		err = cfg.BornIn(clone)
+	} else {
+		err = clone()
+	}
+	if err != nil {
 		signal.Stop(sigs)
 		// EPERM, EINVAL, ENOSPC, EUSERS: the kernel would not make one of
 		// the namespaces (user namespaces switched off, a limit reached).

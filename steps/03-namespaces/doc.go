@@ -7,10 +7,12 @@
 // system calls:
 //
 //	parent (workshop)                      child (the container's first process)
+//	[step 4: make the group; on v1 a thread
+//	  steps into it, "0" into tasks]
 //	clone(CLONE_NEWNS|CLONE_NEWUTS|…)  ->  execve("/proc/self/exe", ["workshop", "__init", "namespaces"])
-//	write /proc/PID/uid_map, setgroups,    (waits on fd 3 until the parent says go)
+//	[step 4, v1: the thread steps back]    (waits on fd 3 until the parent says go)
+//	write /proc/PID/uid_map, setgroups,
 //	  gid_map
-//	[step 4: write PID to cgroup.procs]
 //	close(fd 3): Release               ->  prctl(PR_SET_PDEATHSIG), unshare(CLONE_NEWCGROUP),
 //	                                       sethostname, mount("/", MS_REC|MS_PRIVATE),
 //	                                       mount proc, a tmpfs /dev with its devices,

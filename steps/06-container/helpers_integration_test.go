@@ -187,10 +187,11 @@ func (h *host) record(r *testbin.Running) *state.Run {
 	if id == nil {
 		h.t.Fatalf("cannot read the container's id in %q", line)
 	}
-	// The note that the container's first process is in its cgroup: on v1
-	// and hybrid it was moved in ("pid N is in … before its command runs"),
-	// on v2 it was born there ("pid N was born in … (CLONE_INTO_CGROUP)");
-	// both say this, once the record names the pid.
+	// The note that the container's first process is in its cgroup: it
+	// was born there ("pid N was born in …", by CLONE_INTO_CGROUP on v2, by
+	// a thread standing in the group on v1), or moved in where that could
+	// not be done ("pid N is in … before its command runs"); each says
+	// this, once the record names the pid.
 	r.Stderr.WaitFor(h.t, "the limits hold from its first instruction")
 	rec, err := state.Load(h.state, id[1])
 	if err != nil {

@@ -1,0 +1,89 @@
+package cgroups_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/workshop-dev/workshop/internal/testbin"
+	cgroups "github.com/workshop-dev/workshop/steps/04-cgroups"
+)
+
+// On v1 the child is born in its group because a thread of workshop stood
+// there when it cloned: that thread must have stepped back out, so that
+// while the container runs, its group holds the container and no thread of
+// workshop (which the limits, the freezer and the final kill would reach).
+func TestStep4ChildBornInGroupAndWorkshopSteppedBack(t *testing.T) {
+	testbin.NeedRoot(t)
+	run := start(t, "--memory", "30M", "--pids", "64", "--", "sleep", "600")
+	run.waitFor(t, `sleep", "600"], …) = 0`)
+	narration := run.stderr.String()
+	cg := run.open(t)
+	mode, _ := cgroups.Detect()
+
+	if strings.Contains(narration, "/cgroup.procs\", O_WRONLY") {
+		t.Errorf("the child was moved in by a cgroup.procs write; it should be born in its group:\n%s", narration)
+	}
+	if mode != cgroups.V2 {
+		// Each hierarchy: "0" into the group's tasks before the clone,
+		// "0" into another group's tasks after it.
+		clone := strings.Index(narration, "\nclone(")
+		for _, dir := range cg.Paths() {
+			in := regexp.MustCompile(`(?m)^openat\(AT_FDCWD, "` + regexp.QuoteMeta(dir) + `/tasks", O_WRONLY\|O_CLOEXEC\) = (\d+)\nwrite\((\d+), "0", 1\) = 1$`)
+			loc := in.FindStringIndex(narration)
+			if loc == nil || clone < 0 || loc[0] > clone {
+				t.Errorf("no step into %s (\"0\" into its tasks) before the clone:\n%s", dir, narration)
+			}
+		}
+		back := regexp.MustCompile(`(?m)^openat\(AT_FDCWD, "/sys/fs/cgroup/[^"]*/tasks", O_WRONLY\|O_CLOEXEC\) = \d+$`)
+		stepsBack := 0
+		for _, loc := range back.FindAllStringIndex(narration, -1) {
+			if loc[0] > clone && !strings.Contains(narration[loc[0]:loc[1]], "/workshop/") {
+				stepsBack++
+			}
+		}
+		if stepsBack != len(cg.Paths()) {
+			t.Errorf("%d steps back out after the clone, want one per hierarchy (%d):\n%s", stepsBack, len(cg.Paths()), narration)
+		}
+	}
+
+	// No thread of workshop is left in any of the group's directories.
+	wpid := run.cmd.Process.Pid
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", wpid))
+	if len(tasks) == 0 {
+		t.Fatalf("workshop (pid %d) has no threads in /proc", wpid)
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile(filepath.Join(task, "cgroup"))
+		if err != nil {
+			continue // a thread that ended meanwhile
+		}
+		if strings.Contains(string(b), "/workshop/") {
+			t.Errorf("thread %s of workshop is in the container's group:\n%s", filepath.Base(task), b)
+		}
+	}
+	procs, err := cg.Procs()
+	if err != nil || len(procs) != 1 || procs[0] == wpid {
+		t.Errorf("the group holds %v, %v; want the container's one process", procs, err)
+	}
+	// The child is in every directory of the group: it was born there.
+	for _, dir := range cg.Paths() {
+		b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+		if err != nil || strings.TrimSpace(string(b)) == "" {
+			t.Errorf("%s/cgroup.procs = %q, %v; want the container", dir, b, err)
+		}
+	}
+	// sleep, as PID 1, ignores SIGTERM; the second one kills the group at once.
+	run.signal(t, syscall.SIGTERM)
+	run.waitFor(t, "send SIGTERM again to kill it now")
+	run.signal(t, syscall.SIGTERM)
+	r := run.wait(t)
+	if r.Code != 137 {
+		t.Errorf("two SIGTERMs = exit %d, want 137\n%s", r.Code, r.Stderr)
+	}
+	noGroupLeft(t, r.Stderr)
+}
