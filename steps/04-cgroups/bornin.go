@@ -1,7 +1,6 @@
 package cgroups
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -122,16 +121,20 @@ func (c *Cgroup) homes() (map[string]string, error) {
 	if c.mode == V2 {
 		return nil, errors.New("cgroup v2 has no tasks file: the child is born in its group with CLONE_INTO_CGROUP")
 	}
-	f, err := os.Open("/proc/thread-self/cgroup")
+	self, err := os.ReadFile("/proc/thread-self/cgroup")
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	return homesIn(string(self), c.h.v1Mounts(), c.dirs)
+}
+
+// homesIn is homes for a /proc/PID/cgroup text, the v1 mounts by controller
+// and the group's directories by controller.
+func homesIn(self string, mounts, dirs map[string]string) (map[string]string, error) {
 	where := map[string]string{} // controller -> path in its hierarchy
-	s := bufio.NewScanner(f)
-	for s.Scan() {
+	for _, line := range strings.Split(self, "\n") {
 		// "4:cpu,cpuacct:/user.slice": id, controllers, path.
-		fields := strings.SplitN(s.Text(), ":", 3)
+		fields := strings.SplitN(line, ":", 3)
 		if len(fields) != 3 {
 			continue
 		}
@@ -139,12 +142,8 @@ func (c *Cgroup) homes() (map[string]string, error) {
 			where[ctrl] = fields[2]
 		}
 	}
-	if err := s.Err(); err != nil {
-		return nil, err
-	}
-	mounts := c.h.v1Mounts()
 	homes := map[string]string{}
-	for ctrl, dir := range c.dirs {
+	for ctrl, dir := range dirs {
 		path, ok := where[ctrl]
 		if !ok || mounts[ctrl] == "" {
 			return nil, fmt.Errorf("/proc/thread-self/cgroup does not say where workshop stands in the %s hierarchy", ctrl)
