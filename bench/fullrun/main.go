@@ -9,7 +9,8 @@
 //
 // on the same root (the base image's), and against `runc run` on that root
 // where runc is installed, interleaved in one run so that all three see the
-// same machine. It prints the median, the 10th and 90th percentiles, the
+// same machine; and, for the floor, /bin/true and an empty static Go
+// program alone. It prints the median, the 10th and 90th percentiles, the
 // ratio of the medians, and the peak RSS of the workshop processes.
 //
 // Usage (as root): go run ./bench/fullrun -workshop bin/workshop -n 200
@@ -23,6 +24,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -31,8 +34,9 @@ func main() {
 	bin := flag.String("workshop", "bin/workshop", "the workshop binary")
 	n := flag.Int("n", 200, "runs of each command")
 	withRunc := flag.Bool("runc", true, "time runc run too, where runc is installed")
+	withFloor := flag.Bool("floor", true, "time /bin/true and an empty static Go program alone too: the floor of a run")
 	flag.Parse()
-	if err := run(*bin, *n, *withRunc); err != nil {
+	if err := run(*bin, *n, *withRunc, *withFloor); err != nil {
 		fmt.Fprintln(os.Stderr, "fullrun:", err)
 		os.Exit(1)
 	}
@@ -50,7 +54,7 @@ type contender struct {
 	samples []sample
 }
 
-func run(bin string, n int, withRunc bool) error {
+func run(bin string, n int, withRunc, withFloor bool) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("run it as root: it makes namespaces, cgroups and mounts")
 	}
@@ -96,6 +100,22 @@ func run(bin string, n int, withRunc bool) error {
 		fmt.Println("runc is not installed: it is left out (apt-get install runc)")
 	}
 
+	// The floor: a run of workshop is at least three program starts, two of
+	// them Go programs (workshop, and its init re-executed in the new
+	// namespaces) and then the command. Timed alone, the same way.
+	var floor []*contender
+	if withFloor {
+		empty, err := emptyGo(state)
+		if err != nil {
+			return err
+		}
+		floor = []*contender{
+			{name: "/bin/true alone", argv: func(int) []string { return []string{"/bin/true"} }},
+			{name: "empty Go program", argv: func(int) []string { return []string{empty} }},
+		}
+		contenders = append(contenders, floor...)
+	}
+
 	for i := 0; i < n; i++ {
 		for _, c := range contenders {
 			s, err := timeOne(c.argv(i))
@@ -114,9 +134,54 @@ func run(bin string, n int, withRunc bool) error {
 		fmt.Printf("%-20s %10s %10s %10s %11.2fx %8.1fMB\n", c.name, pct(c.samples, 10), fmtD(m), pct(c.samples, 90),
 			float64(m)/float64(base), float64(maxRSS(c.samples))/1024)
 	}
+	if floor != nil {
+		f := 2*median(floor[1].samples) + median(floor[0].samples)
+		fmt.Printf("\nfloor of a full run (2 x empty Go program + /bin/true, each started and waited for alone): %s = %.2fx unshare+chroot\n",
+			fmtD(f), float64(f)/float64(base))
+	}
+	// VmHWM, not getrusage: the benchmark's own ru_maxrss counts the go
+	// command that started it, for the same reason.
+	hwm := vmHWM()
 	fmt.Println("\nmax RSS: the largest resident set of the process or any one of its descendants (wait4's ru_maxrss);")
 	fmt.Println("for workshop that is the larger of the workshop process and the container's init before its exec.")
+	fmt.Printf("It is an upper bound, never below this benchmark's own peak (VmHWM %.1fMB): Go starts a child with vfork,\n", float64(hwm)/1024)
+	fmt.Println("and the kernel counts the mm the child ran on before its execve, the benchmark's, as the child's.")
 	return nil
+}
+
+// vmHWM is this process's peak resident set in KiB, from /proc/self/status.
+func vmHWM() int64 {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb
+		}
+	}
+	return 0
+}
+
+// emptyGo builds a static Go program whose main does nothing, as workshop
+// is built (CGO_ENABLED=0), and returns its path.
+func emptyGo(state string) (string, error) {
+	dir := filepath.Join(state, "empty-go")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	files := map[string]string{"go.mod": "module empty\n\ngo 1.22\n", "main.go": "package main\n\nfunc main() {}\n"}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			return "", err
+		}
+	}
+	out := filepath.Join(dir, "empty")
+	cmd := exec.Command("go", "build", "-o", out, ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-buildvcs=false")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build the empty Go program: %v\n%s", err, b)
+	}
+	return out, nil
 }
 
 // runcBundle writes an OCI bundle whose config.json runs /bin/true on root,
