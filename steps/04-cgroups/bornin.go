@@ -48,8 +48,10 @@ func (c *Cgroup) CanBearIn() bool {
 // The Go runtime starts new threads from a clean template thread, never
 // from a locked one like this, so no other thread of workshop is born in
 // the group. If the thread cannot step back, it is let go of (the runtime
-// ends a locked thread whose goroutine returns), and BornIn waits until it
-// is gone: no thread of workshop is ever left in a container's group.
+// ends a locked thread whose goroutine returns, unless it is the main
+// thread, which it parks instead), and BornIn waits until it is gone, or
+// fails: the caller then removes the group, which the kernel refuses while
+// a thread is in it, and says so.
 func (c *Cgroup) BornIn(clone func() error) error {
 	homes, err := c.homes()
 	if err != nil {
