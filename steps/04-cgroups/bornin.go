@@ -53,10 +53,6 @@ func (c *Cgroup) CanBearIn() bool {
 // fails: the caller then removes the group, which the kernel refuses while
 // a thread is in it, and says so.
 func (c *Cgroup) BornIn(clone func() error) error {
-	homes, err := c.homes()
-	if err != nil {
-		return err
-	}
 	type result struct {
 		err, back error
 		tid       int
@@ -66,6 +62,14 @@ func (c *Cgroup) BornIn(clone func() error) error {
 	go func() {
 		runtime.LockOSThread()
 		r := result{tid: unix.Gettid()}
+		// Where this very thread stands: it is the one that steps back.
+		homes, err := c.homes()
+		if err != nil {
+			runtime.UnlockOSThread()
+			r.err = err
+			done <- r
+			return
+		}
 		var in []string // the hierarchies this thread stepped into
 		for _, dir := range c.hierarchies() {
 			if r.err = c.write(dir, tasksFile, "0", "this thread of workshop steps into the group (0 is the writing thread itself): what it clones is born here"); r.err != nil {
