@@ -16,7 +16,8 @@ import (
 //	mount, umount2, chroot, pivot_root, sethostname, setns, unshare, kill;
 //	mkdirat and unlinkat under /sys/fs/cgroup (making, removing a cgroup);
 //	openat for writing under /sys/fs/cgroup, or of /proc/PID/uid_map,
-//	gid_map and setgroups (every limit, every cgroup.procs, every id map).
+//	gid_map and setgroups (every limit, every cgroup.procs or tasks write,
+//	every id map).
 //
 // Each such record must be matched by a narrated line of the same name, the
 // same first string argument and the same success or errno; lines and

@@ -3,8 +3,10 @@
 //
 // A cgroup is a directory in a special filesystem. Making the directory makes
 // the group; writing a number into one of its files sets a limit; writing a
-// pid into cgroup.procs puts a process in it; removing the (empty) directory
-// removes the group. Nothing else is needed, and this package does nothing
+// pid into cgroup.procs puts a process in it (on v1, "0" into tasks puts the
+// writing thread alone in it, which is how workshop's thread stands in the
+// group while it clones the container: bornin.go); removing the (empty)
+// directory removes the group. Nothing else is needed, and this package does nothing
 // else: every write goes through the narrator, so the student sees each one.
 //
 // There are two versions of the filesystem, and a machine has one of three
@@ -27,7 +29,7 @@
 //	no swap        memory.memsw.limit_in_bytes         memory.swap.max
 //	CPU share      cpu.cfs_period_us, cpu.cfs_quota_us cpu.max ("quota period")
 //	processes      pids.max                            pids.max
-//	join           cgroup.procs (in every hierarchy)   cgroup.procs, or born in it (clone3 CLONE_INTO_CGROUP)
+//	join           cgroup.procs, or tasks for a thread cgroup.procs, or born in it (clone3 CLONE_INTO_CGROUP)
 //	kill all       freezer.state FROZEN, kill, THAWED  cgroup.kill
 //
 // Every container's group sits under a parent named workshop with an
