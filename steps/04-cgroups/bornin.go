@@ -57,7 +57,6 @@ func (c *Cgroup) BornIn(clone func() error) error {
 		err, back error
 		tid       int
 	}
-	c.n.Note("cgroup v1 has no CLONE_INTO_CGROUP: a thread of workshop steps into the group (\"0\" in tasks: the writing thread itself), clones the child there, and steps back")
 	done := make(chan result, 1)
 	go func() {
 		runtime.LockOSThread()
@@ -70,6 +69,7 @@ func (c *Cgroup) BornIn(clone func() error) error {
 			done <- r
 			return
 		}
+		c.n.Note("cgroup v1 has no CLONE_INTO_CGROUP: a thread of workshop steps into the group (\"0\" in tasks: the writing thread itself), clones the child there, and steps back")
 		var in []string // the hierarchies this thread stepped into
 		for _, dir := range c.hierarchies() {
 			if r.err = c.write(dir, tasksFile, "0", "this thread of workshop steps into the group (0 is the writing thread itself): what it clones is born here"); r.err != nil {

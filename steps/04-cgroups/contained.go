@@ -105,20 +105,17 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	bornIn := true
 	switch {
 	case mode == V2:
 		cfg.CgroupDir, _ = cg.Dir("memory")
 	case cg.CanBearIn():
 		cfg.BornIn = cg.BornIn
-	default:
-		bornIn = false
 	}
 	c, err := namespaces.Start(n, cfg)
 	if err != nil {
 		return Outcome{RemoveErr: cg.Remove()}, err
 	}
-	if !bornIn {
+	if cfg.CgroupDir == "" && cfg.BornIn == nil {
 		if err := cg.Add(c.Pid()); err != nil {
 			c.Abort()
 			return Outcome{RemoveErr: cg.Remove()}, err
@@ -128,9 +125,9 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 	// note may look the pid up at once.
 	r.recordPid(n, c.Pid())
 	switch {
-	case mode == V2:
+	case cfg.CgroupDir != "":
 		n.Note("pid %d was born in %s (CLONE_INTO_CGROUP): the limits hold from its first instruction, and no cgroup.procs write was needed", c.Pid(), strings.Join(cg.Paths(), ", "))
-	case bornIn:
+	case cfg.BornIn != nil:
 		n.Note("pid %d was born in %s, where the thread that cloned it stood: the limits hold from its first instruction, and no cgroup.procs write was needed", c.Pid(), strings.Join(cg.Paths(), ", "))
 	default:
 		n.Note("pid %d is in %s before its command runs: the limits hold from its first instruction", c.Pid(), strings.Join(cg.Paths(), ", "))
