@@ -29,7 +29,6 @@ var applets = []string{"sh", "echo", "sleep", "id", "hostname", "ls", "readlink"
 // a user namespace mapped to an unprivileged host range may enter them.
 func busyboxRoot(t *testing.T) string {
 	t.Helper()
-	bb := testbin.NeedTool(t, "busybox")
 	base := t.TempDir()
 	for _, d := range []string{filepath.Dir(base), base} {
 		if err := os.Chmod(d, 0o755); err != nil {
@@ -37,23 +36,7 @@ func busyboxRoot(t *testing.T) string {
 		}
 	}
 	root := filepath.Join(base, "root")
-	for _, d := range []string{"bin", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	data, err := os.ReadFile(bb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(root, "bin", "busybox"), data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range applets {
-		if err := os.Symlink("busybox", filepath.Join(root, "bin", a)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testbin.BusyboxRoot(t, root, []string{"tmp"}, applets)
 	return root
 }
 

@@ -183,25 +183,8 @@ func TestFullRunPackedImage(t *testing.T) {
 // file of its own.
 func busyboxRoot(t *testing.T) string {
 	t.Helper()
-	bb := testbin.NeedTool(t, "busybox")
 	root := t.TempDir()
-	for _, d := range []string{"bin", "etc"} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	data, err := os.ReadFile(bb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(root, "bin", "busybox"), data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range []string{"sh", "echo", "cat", "hostname", "sleep", "rm", "ls"} {
-		if err := os.Symlink("busybox", filepath.Join(root, "bin", a)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testbin.BusyboxRoot(t, root, []string{"etc"}, []string{"sh", "echo", "cat", "hostname", "sleep", "rm", "ls"})
 	if err := os.WriteFile(filepath.Join(root, "etc", "motd"), []byte("from the demo image\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
