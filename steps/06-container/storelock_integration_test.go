@@ -1,0 +1,51 @@
+package container_test
+
+import (
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// A run that waits for the image store's lock (another workshop adding an
+// image) says so, and a Ctrl-C stops the wait at once, with 130 and one
+// sentence, nothing made. Before, the run caught SIGINT from its start and
+// sat in a blocking flock(2) until the lock was free, deaf to Ctrl-C.
+func TestCtrlCWhileWaitingForTheStoreLock(t *testing.T) {
+	h := newHost(t)
+	if r := h.full("--", "/bin/true"); r.Code != 0 { // the base image, made once
+		t.Fatalf("first run = exit %d\n%s", r.Code, r.Stderr)
+	}
+	lock, err := os.OpenFile(filepath.Join(h.state, "images", "lock"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+
+	r := h.start("full", "run", "--", "/bin/true")
+	r.Stderr.WaitFor(t, "==> waiting for the image store's lock")
+	sent := time.Now()
+	r.Signal(syscall.SIGINT)
+	res := r.Wait()
+	if waited := time.Since(sent); waited > 2*time.Second {
+		t.Errorf("the run ended %s after SIGINT; want it to stop waiting at once", waited)
+	}
+	oneSentence(t, "full run interrupted while waiting for the store's lock", res, 130, "interrupted by SIGINT while waiting for the image store's lock")
+	if entries, _ := os.ReadDir(filepath.Join(h.state, "containers")); len(entries) > 0 {
+		t.Errorf("the interrupted run left %d container record(s)", len(entries))
+	}
+
+	// Once the lock is free, a waiting run goes on by itself.
+	r = h.start("full", "run", "--", "/bin/true")
+	r.Stderr.WaitFor(t, "==> waiting for the image store's lock")
+	unix.Flock(int(lock.Fd()), unix.LOCK_UN)
+	if res := r.Wait(); res.Code != 0 {
+		t.Errorf("the run that waited = exit %d after the lock was freed\n%s", res.Code, res.Stderr)
+	}
+}
