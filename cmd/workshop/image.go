@@ -59,7 +59,7 @@ step 2) the first time it is used.`,
 		imageCmd("export NAME[:TAG] FILE", "Write an image as a tar (gzipped if FILE ends in .gz or .tgz; - writes standard output)", 2, "",
 			func(ctx context.Context, s *imagetar.Store, args []string) error {
 				n := narrator()
-				if _, err := s.Find(n, args[0]); err != nil {
+				if _, err := s.Find(ctx, n, args[0]); err != nil {
 					return err
 				}
 				if args[1] == "-" {
@@ -77,9 +77,9 @@ step 2) the first time it is used.`,
 				return listImages(s, os.Stdout)
 			}),
 		imageCmd("tag SRC DST", "Give the image SRC another name DST", 2, "",
-			func(_ context.Context, s *imagetar.Store, args []string) error {
+			func(ctx context.Context, s *imagetar.Store, args []string) error {
 				n := narrator()
-				if _, err := s.Find(n, args[0]); err != nil {
+				if _, err := s.Find(ctx, n, args[0]); err != nil {
 					return err
 				}
 				img, err := s.Tag(args[0], args[1])
@@ -103,7 +103,7 @@ step 2) the first time it is used.`,
 		imageCmd("unpack NAME[:TAG] DIR", "Unpack a fresh copy of an image's root into DIR (which must not exist, or be empty)", 2, "",
 			func(ctx context.Context, s *imagetar.Store, args []string) error {
 				n := narrator()
-				if _, err := s.Find(n, args[0]); err != nil {
+				if _, err := s.Find(ctx, n, args[0]); err != nil {
 					return err
 				}
 				_, _, err := s.Unpack(ctx, n, args[0], args[1])

@@ -40,7 +40,7 @@ var baseDirs = map[string]os.FileMode{"proc": 0o555, "sys": 0o555, "dev": 0o755,
 // found) and their libraries into a fresh root, which becomes the image.
 // Two runs at once make it once: the second waits for the store's lock and
 // finds it there.
-func (s *Store) EnsureBase(n *sys.Narrator) (Image, error) {
+func (s *Store) EnsureBase(ctx context.Context, n *sys.Narrator) (Image, error) {
 	if img, err := s.Resolve(BaseRef); err == nil || !errors.Is(err, ErrNotFound) {
 		return img, err
 	}
@@ -62,18 +62,22 @@ func (s *Store) EnsureBase(n *sys.Narrator) (Image, error) {
 	if err := makeBaseRoot(n, root); err != nil {
 		return Image{}, fmt.Errorf("make the base image: %w", err)
 	}
+	// Copying the programs is not cut short by a signal; the pack that
+	// follows is, and removes what it half made.
+	if ctx.Err() != nil {
+		return Image{}, &InterruptedError{What: "the half-made base image was removed; the store is as it was", Cause: context.Cause(ctx)}
+	}
 	r, _ := ParseRef(BaseRef)
-	ctx := context.Background()
 	return s.add(ctx, n, r, "built in: host programs copied by step 2", func(w io.Writer) (Stats, error) {
 		return Pack(ctx, root, w, PackOptions{Progress: s.Progress})
 	})
 }
 
 // Find is Resolve, except that the built-in base image is made on first use.
-func (s *Store) Find(n *sys.Narrator, ref string) (Image, error) {
+func (s *Store) Find(ctx context.Context, n *sys.Narrator, ref string) (Image, error) {
 	img, err := s.Resolve(ref)
 	if errors.Is(err, ErrNotFound) && isBase(ref) {
-		return s.EnsureBase(n)
+		return s.EnsureBase(ctx, n)
 	}
 	return img, err
 }

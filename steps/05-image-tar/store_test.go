@@ -360,7 +360,7 @@ func TestEnsureBase(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			imgs[i], errs[i] = s.EnsureBase(sys.Discard())
+			imgs[i], errs[i] = s.EnsureBase(context.Background(), sys.Discard())
 		}()
 	}
 	wg.Wait()
@@ -387,7 +387,7 @@ func TestEnsureBase(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(imgs[0].Rootfs, "tmp")); err != nil || fi.Mode().Perm()|os.ModeSticky&fi.Mode() != 0o777|os.ModeSticky {
 		t.Errorf("base image /tmp = %v, %v; want drwxrwxrwt", fi.Mode(), err)
 	}
-	found, err := s.Find(sys.Discard(), "base")
+	found, err := s.Find(context.Background(), sys.Discard(), "base")
 	if err != nil || found.ID != imgs[0].ID {
 		t.Errorf("Find(base) = %v, %v", found.ID, err)
 	}

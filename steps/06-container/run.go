@@ -1,6 +1,7 @@
 package container
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -64,7 +65,7 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 	if ref == "" {
 		ref = imagetar.BaseRef
 	}
-	img, err := store.Find(n, ref)
+	img, err := findImage(n, store, ref, interrupted)
 	if err != nil {
 		return Result{}, err
 	}
@@ -142,6 +143,35 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 	}
 	res.Outcome, err = run.Run(n)
 	return res, err
+}
+
+// findImage is store.Find, stopped by a SIGINT or SIGTERM that comes on
+// interrupted meanwhile: the first run on a machine makes the base image,
+// seconds of work, and the store then removes what it half made.
+func findImage(n *sys.Narrator, store *imagetar.Store, ref string, interrupted <-chan os.Signal) (imagetar.Image, error) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	done, watched := make(chan struct{}), make(chan struct{})
+	var caught unix.Signal
+	go func() {
+		defer close(watched)
+		select {
+		case s := <-interrupted:
+			caught = s.(unix.Signal)
+			cancel(fmt.Errorf("interrupted by %s", unix.SignalName(caught)))
+		case <-done:
+		}
+	}()
+	img, err := store.Find(ctx, n, ref)
+	close(done)
+	<-watched // caught is set, or will never be
+	// A sentence of the store's own (it was waiting for its lock) says
+	// more than this one.
+	var said *exit.Error
+	if caught != 0 && !errors.As(err, &said) {
+		return img, exit.Errorf(exit.SignalBase+int(caught), "interrupted by %s before the container started; nothing is left", unix.SignalName(caught))
+	}
+	return img, err
 }
 
 // removeRun undoes what a run made, in reverse: the overlay mount, then the

@@ -3,6 +3,7 @@ package container_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -47,5 +48,32 @@ func TestCtrlCWhileWaitingForTheStoreLock(t *testing.T) {
 	unix.Flock(int(lock.Fd()), unix.LOCK_UN)
 	if res := r.Wait(); res.Code != 0 {
 		t.Errorf("the run that waited = exit %d after the lock was freed\n%s", res.Code, res.Stderr)
+	}
+}
+
+// The first run on a machine makes the base image (seconds: step 2's copy,
+// then a pack and an unpack). A Ctrl-C meanwhile stops it with 130 and one
+// sentence, and the store is left as it was: no image, nothing half made.
+func TestCtrlCWhileTheBaseImageIsMade(t *testing.T) {
+	h := newHost(t)
+	r := h.start("full", "run", "--", "/bin/true")
+	r.Stderr.WaitFor(t, "is not in the store yet: making it once")
+	r.Signal(syscall.SIGINT)
+	res := r.Wait()
+	oneSentence(t, "a first run interrupted while it made the base image", res, 130, "interrupted by SIGINT before the container started")
+	if strings.Contains(res.Stderr, `execve("/bin/true"`) {
+		t.Errorf("the interrupted run went on to run the container:\n%s", res.Stderr)
+	}
+	entries, _ := os.ReadDir(filepath.Join(h.state, "images"))
+	for _, e := range entries {
+		if e.IsDir() {
+			t.Errorf("the interrupted run left %s in the image store", e.Name())
+		}
+	}
+	if ls := h.run("image", "ls"); ls.Code != 0 || strings.Contains(ls.Stdout, "base") {
+		t.Errorf("image ls after the interrupted first run = exit %d:\n%s", ls.Code, ls.Stdout)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(h.state, "containers")); len(entries) > 0 {
+		t.Errorf("the interrupted run left %d container record(s)", len(entries))
 	}
 }
