@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -104,12 +105,24 @@ type Running struct {
 // kills it if it still runs. Start(t, "", Bin(t), args…) starts workshop.
 func Start(t testing.TB, dir, name string, args ...string) *Running {
 	t.Helper()
+	return StartWithStdin(t, dir, nil, name, args...)
+}
+
+// StartWithStdin is Start with the program's stdin given (a pipe's end, a
+// terminal); nil is a pipe the test writes to through Running.Stdin.
+func StartWithStdin(t testing.TB, dir string, in *os.File, name string, args ...string) *Running {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
+	var stdin io.WriteCloser = nopCloser{}
+	if in != nil {
+		cmd.Stdin = in
+	} else {
+		var err error
+		if stdin, err = cmd.StdinPipe(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -132,6 +145,14 @@ func Start(t testing.TB, dir, name string, args ...string) *Running {
 	})
 	return r
 }
+
+// nopCloser stands for the stdin pipe of a program given its own stdin.
+type nopCloser struct{}
+
+func (nopCloser) Write(p []byte) (int, error) {
+	return 0, errors.New("the program was given its own stdin")
+}
+func (nopCloser) Close() error { return nil }
 
 // Signal sends sig to the program.
 func (r *Running) Signal(sig syscall.Signal) {

@@ -21,7 +21,7 @@ func TestStep4ChildBornInGroupAndWorkshopSteppedBack(t *testing.T) {
 	testbin.NeedRoot(t)
 	run := start(t, "--memory", "30M", "--pids", "64", "--", "sleep", "600")
 	run.waitFor(t, `sleep", "600"], …) = 0`)
-	narration := run.stderr.String()
+	narration := run.Stderr.String()
 	cg := run.open(t)
 	mode, _ := cgroups.Detect()
 
@@ -52,7 +52,7 @@ func TestStep4ChildBornInGroupAndWorkshopSteppedBack(t *testing.T) {
 	}
 
 	// No thread of workshop is left in any of the group's directories.
-	wpid := run.cmd.Process.Pid
+	wpid := run.Cmd.Process.Pid
 	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", wpid))
 	if len(tasks) == 0 {
 		t.Fatalf("workshop (pid %d) has no threads in /proc", wpid)
@@ -78,10 +78,10 @@ func TestStep4ChildBornInGroupAndWorkshopSteppedBack(t *testing.T) {
 		}
 	}
 	// sleep, as PID 1, ignores SIGTERM; the second one kills the group at once.
-	run.signal(t, syscall.SIGTERM)
+	run.Signal(syscall.SIGTERM)
 	run.waitFor(t, "send SIGTERM again to kill it now")
-	run.signal(t, syscall.SIGTERM)
-	r := run.wait(t)
+	run.Signal(syscall.SIGTERM)
+	r := run.Wait()
 	if r.Code != 137 {
 		t.Errorf("two SIGTERMs = exit %d, want 137\n%s", r.Code, r.Stderr)
 	}

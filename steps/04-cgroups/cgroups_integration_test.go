@@ -1,9 +1,6 @@
 package cgroups_test
 
 import (
-	"bufio"
-	"bytes"
-	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -11,10 +8,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/workshop-dev/workshop/internal/testbin"
 	cgroups "github.com/workshop-dev/workshop/steps/04-cgroups"
@@ -154,7 +149,7 @@ func TestStep4ForkBomb(t *testing.T) {
 	} else if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err != nil || n > 64 {
 		t.Errorf("pids.current = %q during the fork bomb, want at most pids.max (64)", b)
 	}
-	r := run.wait(t)
+	r := run.Wait()
 	if r.Code != 0 {
 		t.Errorf("--demo forkbomb = exit %d, want 0 (contained, ended by its timeout)\n%s", r.Code, r.Stderr)
 	}
@@ -205,8 +200,8 @@ func TestStep4LimitsWhileRunningThenSIGTERM(t *testing.T) {
 		t.Errorf("the group holds %v, %v; want the one sleep", procs, err)
 	}
 
-	run.signal(t, syscall.SIGTERM)
-	r := run.wait(t)
+	run.Signal(syscall.SIGTERM)
+	r := run.Wait()
 	if r.Code != 137 || !strings.Contains(r.Stderr, "the container ignored SIGTERM for 3s") {
 		t.Errorf("SIGTERM to workshop running sleep = exit %d; want 137 and the reason said\n%s", r.Code, r.Stderr)
 	}
@@ -218,8 +213,8 @@ func TestStep4SIGINTReachesTheContainer(t *testing.T) {
 	testbin.NeedRoot(t)
 	run := start(t, "--", "/bin/bash", "-c", `trap "echo got INT; exit 3" INT; echo ready; sleep 600 & wait`)
 	run.waitForStdout(t, "ready")
-	run.signal(t, syscall.SIGINT)
-	r := run.wait(t)
+	run.Signal(syscall.SIGINT)
+	r := run.Wait()
 	if r.Code != 3 || !strings.Contains(r.Stdout, "got INT") {
 		t.Errorf("SIGINT to workshop = exit %d, stdout %q; want the container's trap to run and exit 3\n%s", r.Code, r.Stdout, r.Stderr)
 	}
@@ -237,15 +232,8 @@ func TestStep4CommandKilledBySignal(t *testing.T) {
 	noGroupLeft(t, r.Stderr)
 }
 
-// running is a workshop started in the background, its stderr watched.
-type running struct {
-	cmd    *exec.Cmd
-	cancel context.CancelFunc
-	stdout syncBuffer
-	stderr syncBuffer
-	done   chan struct{}
-	err    error
-}
+// running is a workshop started in the background, its output watched.
+type running struct{ *testbin.Running }
 
 // start starts `workshop step 4 ARGS…` in the package's state dir, stdin
 // empty.
@@ -258,109 +246,26 @@ func start(t *testing.T, args ...string) *running {
 func startWorkshop(t *testing.T, stdin *os.File, args ...string) *running {
 	t.Helper()
 	testbin.NeedRoot(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	r := &running{cancel: cancel, done: make(chan struct{})}
-	r.cmd = exec.CommandContext(ctx, testbin.Bin(t), append([]string{"--no-color"}, args...)...)
-	if stdin != nil {
-		r.cmd.Stdin = stdin
+	r := &running{testbin.StartWithStdin(t, "", stdin, testbin.Bin(t), append([]string{"--no-color"}, args...)...)}
+	if stdin == nil {
+		r.Stdin.Close()
 	}
-	r.cmd.Stdout = &r.stdout
-	errPipe, err := r.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(errPipe)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			r.stderr.Write(append(sc.Bytes(), '\n'))
-		}
-		r.err = r.cmd.Wait()
-		close(r.done)
-	}()
-	t.Cleanup(func() {
-		r.cmd.Process.Kill()
-		<-r.done
-		cancel()
-	})
 	return r
 }
 
-// waitFor waits until the narration holds want (or the run ended).
-func (r *running) waitFor(t *testing.T, want string) { r.await(t, &r.stderr, want) }
+// waitFor waits until the narration has a line holding want.
+func (r *running) waitFor(t *testing.T, want string) { r.Stderr.WaitFor(t, want) }
 
-func (r *running) waitForStdout(t *testing.T, want string) { r.await(t, &r.stdout, want) }
-
-func (r *running) await(t *testing.T, b *syncBuffer, want string) {
-	t.Helper()
-	for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline); {
-		if strings.Contains(b.String(), want) {
-			return
-		}
-		select {
-		case <-r.done:
-			if strings.Contains(b.String(), want) {
-				return
-			}
-			t.Fatalf("workshop ended (%v) before printing %q; stdout %q, stderr:\n%s", r.err, want, r.stdout.String(), r.stderr.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	t.Fatalf("workshop did not print %q in 3 minutes; stderr:\n%s", want, r.stderr.String())
-}
+// waitForStdout waits until the command printed a line holding want.
+func (r *running) waitForStdout(t *testing.T, want string) { r.Stdout.WaitFor(t, want) }
 
 // open finds the group the run made, from its narration.
 func (r *running) open(t *testing.T) *cgroups.Cgroup {
 	t.Helper()
-	dirs := groupDirs(t, r.stderr.String())
+	dirs := groupDirs(t, r.Stderr.String())
 	cg, err := cgroups.Open(filepath.Base(dirs[0]))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return cg
-}
-
-func (r *running) signal(t *testing.T, sig syscall.Signal) {
-	t.Helper()
-	if err := r.cmd.Process.Signal(sig); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (r *running) wait(t *testing.T) testbin.Result {
-	t.Helper()
-	select {
-	case <-r.done:
-	case <-time.After(4 * time.Minute):
-		t.Fatalf("workshop did not end; stderr:\n%s", r.stderr.String())
-	}
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(r.err, &ee) {
-		code = ee.ExitCode()
-	} else if r.err != nil {
-		t.Fatalf("workshop: %v", r.err)
-	}
-	return testbin.Result{Stdout: r.stdout.String(), Stderr: r.stderr.String(), Code: code}
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -44,8 +44,8 @@ func startHeld(t *testing.T) *heldRun {
 	h.running = startWorkshop(t, rd, "--state-dir", h.state, "step", "4", "--root", filepath.Join(stateDir, "my-new-root"),
 		"--pids", "16", "--", "/bin/bash", "-c", "echo ready; read line; exit 0")
 	rd.Close()
-	h.waitForStdout(t, "ready\n")
-	h.group = groupDirs(t, h.stderr.String())[0]
+	h.waitForStdout(t, "ready")
+	h.group = groupDirs(t, h.Stderr.String())[0]
 	h.held = filepath.Join(h.group, "held")
 	if err := os.Mkdir(h.held, 0o755); err != nil {
 		t.Fatalf("make a child group in the container's group: %v", err)
@@ -84,7 +84,7 @@ func (h *heldRun) records(t *testing.T) []*state.Run {
 func TestStep4GroupNotRemovedKeepsTheRecord(t *testing.T) {
 	h := startHeld(t)
 	h.end(t)
-	r := h.wait(t)
+	r := h.Wait()
 	if r.Code != 125 || !strings.Contains(r.Stderr, "could not remove the container's cgroup: cannot remove the cgroup "+h.group) {
 		t.Errorf("a container whose group cannot be removed = exit %d; want 125 and the group named\n%s", r.Code, r.Stderr)
 	}
@@ -130,13 +130,13 @@ func TestStep4SIGTERMDuringRemovalLeavesNothing(t *testing.T) {
 	// Errors are not checked: a workshop that dies of the first signal is
 	// what the checks below are for.
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGTERM, syscall.SIGTERM, syscall.SIGINT} {
-		h.cmd.Process.Signal(sig)
+		h.Cmd.Process.Signal(sig)
 		time.Sleep(20 * time.Millisecond)
 	}
 	if err := os.Remove(h.held); err != nil {
 		t.Fatal(err)
 	}
-	r := h.wait(t)
+	r := h.Wait()
 	if r.Code != 0 {
 		t.Errorf("SIGTERM during the removal = exit %d; want 0, the command's status, with the removal done\n%s", r.Code, r.Stderr)
 	}
