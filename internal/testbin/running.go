@@ -80,6 +80,14 @@ func (l *Lines) WaitFor(t testing.TB, s string) string {
 	}
 }
 
+// Ended says whether the stream has ended (for a program's stdout or
+// stderr: it has exited, or closed it).
+func (l *Lines) Ended() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.eof
+}
+
 // WaitEOF waits until the stream has ended.
 func (l *Lines) WaitEOF() {
 	l.mu.Lock()

@@ -1,14 +1,10 @@
 package imagetar_test
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -49,7 +45,7 @@ func takeLease(t *testing.T, p string) *lease {
 // waitOpened waits until some process is blocked opening the file, and
 // fails the test if w ends first or a minute goes by (the kernel itself
 // breaks a lease after /proc/sys/fs/lease-break-time, 45 s by default).
-func (l *lease) waitOpened(w *watched) {
+func (l *lease) waitOpened(w *testbin.Running) {
 	l.t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
@@ -60,13 +56,12 @@ func (l *lease) waitOpened(w *watched) {
 		if typ != unix.F_WRLCK {
 			return
 		}
-		select {
-		case <-w.exited:
-			l.t.Fatalf("workshop ended (%v) before it opened %s; stderr:\n%s", w.err, l.f.Name(), w.stderr())
-		case <-time.After(10 * time.Millisecond):
+		if w.Stderr.Ended() {
+			l.t.Fatalf("workshop ended before it opened %s; stderr:\n%s", l.f.Name(), w.Stderr.String())
 		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	l.t.Fatalf("after a minute, workshop had not opened %s; stderr:\n%s", l.f.Name(), w.stderr())
+	l.t.Fatalf("after a minute, workshop had not opened %s; stderr:\n%s", l.f.Name(), w.Stderr.String())
 }
 
 func (l *lease) release() {
@@ -78,108 +73,20 @@ func (l *lease) release() {
 	l.f = nil
 }
 
-// watched is a workshop process whose stderr is read as it comes.
-type watched struct {
-	cmd    *exec.Cmd
-	lines  chan string // stderr, line by line, until it ends
-	err    error       // cmd.Wait's, once exited is closed
-	exited chan struct{}
-	mu     sync.Mutex // guards all
-	all    []string
-}
-
-func startWorkshop(t *testing.T, args ...string) *watched {
-	t.Helper()
-	w := &watched{cmd: exec.Command(testbin.Bin(t), args...), lines: make(chan string, 1000), exited: make(chan struct{})}
-	pipe, err := w.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(pipe)
-		for sc.Scan() {
-			w.mu.Lock()
-			w.all = append(w.all, sc.Text())
-			w.mu.Unlock()
-			w.lines <- sc.Text()
-		}
-		close(w.lines)
-		w.err = w.cmd.Wait()
-		close(w.exited)
-	}()
-	t.Cleanup(func() {
-		w.cmd.Process.Kill()
-		<-w.exited
-	})
-	return w
-}
-
-func (w *watched) stderr() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return strings.Join(w.all, "\n")
-}
-
-// waitLine waits for a stderr line containing s (a minute at most).
-func (w *watched) waitLine(t *testing.T, s string) {
-	t.Helper()
-	timeout := time.After(time.Minute)
-	for {
-		select {
-		case l, ok := <-w.lines:
-			if !ok {
-				t.Fatalf("workshop's stderr ended without %q:\n%s", s, w.stderr())
-			}
-			if strings.Contains(l, s) {
-				return
-			}
-		case <-timeout:
-			t.Fatalf("after a minute, workshop's stderr has no %q:\n%s", s, w.stderr())
-		}
-	}
-}
-
-// status waits for the process to end (a minute at most) and returns its
-// exit status.
-func (w *watched) status(t *testing.T) int {
-	t.Helper()
-	go func() {
-		for range w.lines { // keep reading what is left
-		}
-	}()
-	select {
-	case <-w.exited:
-	case <-time.After(time.Minute):
-		t.Fatalf("workshop did not end within a minute after its interruption:\n%s", w.stderr())
-	}
-	var ee *exec.ExitError
-	if errors.As(w.err, &ee) {
-		return ee.ExitCode()
-	}
-	if w.err != nil {
-		t.Fatalf("workshop: %v", w.err)
-	}
-	return 0
-}
-
 // interruptAt runs workshop until it blocks opening leased, sends it sig,
 // waits until it said it is stopping, lets the open go on, and returns the
 // exit status and stderr.
 func interruptAt(t *testing.T, leased string, sig syscall.Signal, args ...string) (int, string) {
 	t.Helper()
 	l := takeLease(t, leased)
-	w := startWorkshop(t, args...)
+	w := testbin.Start(t, "", testbin.Bin(t), args...)
+	w.Stdin.Close()
 	l.waitOpened(w)
-	if err := w.cmd.Process.Signal(sig); err != nil {
-		t.Fatal(err)
-	}
-	w.waitLine(t, "stopping, and removing what was half made")
+	w.Signal(sig)
+	w.Stderr.WaitFor(t, "stopping, and removing what was half made")
 	l.release()
-	code := w.status(t)
-	return code, w.stderr()
+	r := w.Wait()
+	return r.Code, r.Stderr
 }
 
 // lastLine is the sentence workshop ends with.
