@@ -88,10 +88,18 @@ func validID(id string) bool {
 // into its file, by hand. A limit the host cannot apply is an error (exit
 // 125) naming the file, and nothing is left behind.
 func New(n *sys.Narrator, id string, l Limits) (*Cgroup, error) {
-	return realHost.create(n, id, l)
+	return realHost.create(n, id, l, v1Controllers)
 }
 
-func (h host) create(n *sys.Narrator, id string, l Limits) (*Cgroup, error) {
+// NewLean is New for a run that prints no statistics (step 6): on cgroup
+// v1 the group is made only in the hierarchies the run uses (see
+// leanControllers); on v2, where one directory holds every controller, it
+// is New.
+func NewLean(n *sys.Narrator, id string, l Limits) (*Cgroup, error) {
+	return realHost.create(n, id, l, l.leanControllers())
+}
+
+func (h host) create(n *sys.Narrator, id string, l Limits, v1Ctrls []string) (*Cgroup, error) {
 	if !validID(id) {
 		return nil, exit.Errorf(exit.ToolFailed, "%q cannot name a cgroup: use letters, digits, '_', '.' and '-'", id)
 	}
@@ -103,7 +111,7 @@ func (h host) create(n *sys.Narrator, id string, l Limits) (*Cgroup, error) {
 	if mode == V2 {
 		err = c.createV2(l)
 	} else {
-		err = c.createV1(l)
+		err = c.createV1(l, v1Ctrls)
 	}
 	if err != nil {
 		// Undo what was made, the parents included, so a refused limit

@@ -39,6 +39,10 @@ type Contained struct {
 	// soon as they exist, so `workshop ps` and `workshop clean` see them.
 	Record *state.Run
 
+	// Lean makes the group only where the run uses it (NewLean): for a
+	// caller that prints no statistics table.
+	Lean bool
+
 	// Interrupted, when not nil, is the caller's channel registered for
 	// SIGINT and SIGTERM (step 4's, step 6's), read instead of one of Run's
 	// own, so that no signal falls between the caller's and Run's.
@@ -175,7 +179,11 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 // directories in the record, saved by recordPid. If workshop is killed in
 // between, `workshop clean` finds the group by the container's id.
 func (r *Contained) newCgroup(n *sys.Narrator, id string) (*Cgroup, error) {
-	cg, err := New(n, id, r.Limits)
+	newGroup := New
+	if r.Lean {
+		newGroup = NewLean
+	}
+	cg, err := newGroup(n, id, r.Limits)
 	if err != nil {
 		return nil, err
 	}

@@ -68,6 +68,20 @@ const unifiedDir = "unified"
 // the freezer that lets Kill stop a fork bomb before killing it.
 var v1Controllers = []string{"memory", "cpu", "cpuacct", "pids", "freezer"}
 
+// leanControllers are the v1 hierarchies a group made by NewLean is in:
+// memory (its limit, `workshop ps`'s memory in use, the OOM count), pids
+// (its limit, and where lesson 6's exercise finds the group), the freezer
+// (Kill), and cpu only for a CPU limit. cpuacct and cpu only feed step 4's
+// table of CPU time, which step 6 does not print: two directories fewer to
+// make, step into, step out of and remove in every run.
+func (l Limits) leanControllers() []string {
+	ctrls := []string{"memory", "pids", "freezer"}
+	if l.CPUs > 0 {
+		ctrls = append(ctrls, "cpu")
+	}
+	return ctrls
+}
+
 // host is a cgroup filesystem: the real one, or a fake tree in a unit test,
 // where magic says which directories stand for which filesystems.
 type host struct {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 
@@ -156,7 +158,7 @@ func TestMissingControllerRefused(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := fakeHost(t, tc.mounts, tc.files)
-			_, err := h.create(sys.Discard(), "abc123", tc.limits)
+			_, err := h.create(sys.Discard(), "abc123", tc.limits, v1Controllers)
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "workshop doctor") {
 				t.Fatalf("create() error = %v, want one saying %q and pointing to workshop doctor", err, tc.want)
 			}
@@ -178,7 +180,7 @@ func TestMissingControllerRefused(t *testing.T) {
 // the file, and the parent workshop made is removed again.
 func TestControllerNotEnabledUndoes(t *testing.T) {
 	h := fakeHost(t, v2Tree, map[string]string{"cgroup.controllers": "memory pids cpu", "cgroup.subtree_control": ""})
-	_, err := h.create(sys.Discard(), "abc123", Limits{Memory: 80 << 20})
+	_, err := h.create(sys.Discard(), "abc123", Limits{Memory: 80 << 20}, v1Controllers)
 	want := filepath.Join(h.root, Parent, v2SubtreeControl)
 	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "workshop doctor") {
 		t.Fatalf("create() error = %v, want one naming %s and pointing to workshop doctor", err, want)
@@ -194,7 +196,7 @@ func TestControllerNotEnabledUndoes(t *testing.T) {
 func TestBadID(t *testing.T) {
 	h := fakeHost(t, v2Tree, map[string]string{"cgroup.controllers": "memory"})
 	for _, id := range []string{"", "..", "../etc", "a/b"} {
-		if _, err := h.create(sys.Discard(), id, Limits{}); err == nil || exit.Status(err) != exit.ToolFailed {
+		if _, err := h.create(sys.Discard(), id, Limits{}, v1Controllers); err == nil || exit.Status(err) != exit.ToolFailed {
 			t.Errorf("create(%q) = %v, want a refusal (125)", id, err)
 		}
 	}
@@ -213,5 +215,38 @@ func TestStatsKnowsOOM(t *testing.T) {
 		if got := tc.s.OOMKilled(); got != tc.want {
 			t.Errorf("%+v.OOMKilled() = %v, want %v", tc.s, got, tc.want)
 		}
+	}
+}
+
+// NewLean's v1 group is made only in the hierarchies a run uses: no cpu
+// group without a CPU limit, never a cpuacct one.
+func TestLeanV1Hierarchies(t *testing.T) {
+	h := fakeHost(t, v1Tree, nil)
+	c, err := h.create(sys.Discard(), "abc123", Limits{}, Limits{}.leanControllers())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for ctrl := range c.dirs {
+		got = append(got, ctrl)
+	}
+	sort.Strings(got)
+	if want := []string{"freezer", "memory", "pids"}; !slices.Equal(got, want) {
+		t.Errorf("lean group in %v, want %v", got, want)
+	}
+	for _, ctrl := range []string{"cpu", "cpuacct"} {
+		if _, err := os.Stat(filepath.Join(h.root, ctrl, Parent, "abc123")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("a lean group was made in the %s hierarchy (stat: %v)", ctrl, err)
+		}
+	}
+	if got := (Limits{CPUs: 0.5}).leanControllers(); !slices.Contains(got, "cpu") || slices.Contains(got, "cpuacct") {
+		t.Errorf("leanControllers with --cpus = %v, want cpu and no cpuacct", got)
+	}
+	full, err := h.create(sys.Discard(), "def456", Limits{}, v1Controllers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(full.dirs) != len(v1Controllers) {
+		t.Errorf("New's group is in %d hierarchies, want all %d of step 4's", len(full.dirs), len(v1Controllers))
 	}
 }

@@ -33,10 +33,10 @@ const (
 	thawed = "THAWED"
 )
 
-// createV1 makes the group in each v1 hierarchy, as the walkthrough's
+// createV1 makes the group in the v1 hierarchy of each of ctrls, as the walkthrough's
 // `cgcreate -g cpu,memory,…:/sandbox` does, then writes the limits, as
 // `cgset -r memory.limit_in_bytes=80M sandbox` does.
-func (c *Cgroup) createV1(l Limits) error {
+func (c *Cgroup) createV1(l Limits, ctrls []string) error {
 	mounts := c.h.v1Mounts()
 	for _, need := range l.needs() {
 		if mounts[need.ctrl] == "" {
@@ -47,7 +47,7 @@ func (c *Cgroup) createV1(l Limits) error {
 	// One directory per hierarchy; co-mounted controllers share one.
 	c.dirs = map[string]string{}
 	made := map[string]string{} // mount -> the group's directory in it
-	for _, ctrl := range v1Controllers {
+	for _, ctrl := range ctrls {
 		mnt, ok := mounts[ctrl]
 		if !ok {
 			continue

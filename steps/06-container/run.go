@@ -137,6 +137,9 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 		Limits:  o.Limits,
 		Timeout: o.Timeout,
 		Record:  rec,
+		// Step 6 prints no table of CPU time: no cpuacct group, and no
+		// cpu group without --cpus.
+		Lean: true,
 		// The same channel from here on: a signal that came after the
 		// check above is Run's to act on, not lost between two channels.
 		Interrupted: interrupted,

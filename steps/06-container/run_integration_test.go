@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/workshop-dev/workshop/internal/testbin"
+	cgroups "github.com/workshop-dev/workshop/steps/04-cgroups"
 	"golang.org/x/sys/unix"
 )
 
@@ -414,4 +416,68 @@ func inImage(rootfs, path string) error {
 	}
 	unix.Close(fd)
 	return nil
+}
+
+// Step 6 makes the container's group only where the run uses it: on v1
+// and hybrid in the memory, pids and freezer hierarchies, in cpu only for
+// --cpus, never in cpuacct (step 4's table of CPU time is not printed);
+// on v2 in its one directory. /proc/PID/cgroup says where the container
+// stands in each hierarchy, as a student would look it up.
+func TestFullRunCgroupOnlyWhereUsed(t *testing.T) {
+	mode, err := cgroups.Detect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		flags []string
+		in    []string // v1 controllers the container's group is made in
+	}{
+		{[]string{"--memory", "80M"}, []string{"memory", "pids", "freezer"}},
+		{[]string{"--cpus", "0.5"}, []string{"memory", "pids", "freezer", "cpu"}},
+	} {
+		t.Run(strings.Join(tc.flags, " "), func(t *testing.T) {
+			h := newHost(t)
+			r := h.start(append(append([]string{"full", "run"}, tc.flags...), "--", "/bin/sleep", "600")...)
+			rec := h.record(r)
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", rec.Pid))
+			if err != nil {
+				t.Fatal(err)
+			}
+			group := "/" + cgroups.Parent + "/" + rec.ID
+			seen := 0
+			for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+				fields := strings.SplitN(line, ":", 3)
+				if len(fields) != 3 {
+					t.Fatalf("/proc/%d/cgroup line %q", rec.Pid, line)
+				}
+				inGroup := fields[2] == group
+				if mode == cgroups.V2 {
+					if fields[0] == "0" && !inGroup {
+						t.Errorf("on cgroup v2 the container stands in %s, want %s", fields[2], group)
+					}
+					seen++
+					continue
+				}
+				for _, ctrl := range strings.Split(fields[1], ",") {
+					switch want := slices.Contains(tc.in, ctrl); {
+					case want && !inGroup:
+						t.Errorf("%s: the container stands in %s of the %s hierarchy, want its group %s", tc.flags, fields[2], ctrl, group)
+					case !want && inGroup && (ctrl == "cpu" || ctrl == "cpuacct"):
+						t.Errorf("%s: a group was made in the %s hierarchy, which this run does not use", tc.flags, ctrl)
+					}
+					if slices.Contains(tc.in, ctrl) {
+						seen++
+					}
+				}
+			}
+			if mode != cgroups.V2 && seen != len(tc.in) {
+				t.Errorf("/proc/%d/cgroup names %d of the hierarchies %v:\n%s", rec.Pid, seen, tc.in, b)
+			}
+			if k := h.run("kill", "--signal", "KILL", rec.ID); k.Code != 0 {
+				t.Fatalf("workshop kill = %d\n%s", k.Code, k.Stderr)
+			}
+			r.Wait()
+			h.nothingLeft(rec.ID)
+		})
+	}
 }
