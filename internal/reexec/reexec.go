@@ -261,6 +261,12 @@ func ReadSpec(v any) error {
 	return json.Unmarshal([]byte(spec), v)
 }
 
+// ParentGone is called by the child: it reports whether workshop has died,
+// whose end of the status pipe (fd 4) is then closed. A child checks it
+// once its parent-death signal is set: a parent that died before that
+// never sends it.
+func ParentGone(n *sys.Narrator) (bool, error) { return n.ReadersGone(statusFD) }
+
 // ExecReporter is the child's end of the status pipe, close-on-exec.
 func ExecReporter() *sys.ExecReporter {
 	unix.CloseOnExec(statusFD)

@@ -1,6 +1,7 @@
 package sys
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -84,6 +85,59 @@ func (n *Narrator) SetParentDeathSignal(sig unix.Signal) error {
 		return fmt.Errorf("prctl(PR_SET_PDEATHSIG): %w", err)
 	}
 	return nil
+}
+
+// ReadersGone polls the write end of a pipe without waiting and reports
+// whether every read end is closed: the kernel then flags the writer with
+// POLLERR, whatever events were asked for. Shown as strace shows it (Go's
+// poll is ppoll with a zero timeout): ppoll([{fd=4, events=0}], 1,
+// {tv_sec=0, tv_nsec=0}, NULL, 0) = 0 (Timeout), or = 1 ([{fd=4, revents=POLLERR}]).
+func (n *Narrator) ReadersGone(fd int) (bool, error) {
+	fds := []unix.PollFd{{Fd: int32(fd)}}
+	var got int
+	var err error
+	for {
+		got, err = unix.Ppoll(fds, &unix.Timespec{}, nil)
+		n.line("ppoll", fmt.Sprintf("[{fd=%d, events=0}], 1, {tv_sec=0, tv_nsec=0}, NULL, 0", fd), pollResult(got, err, fds))
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		return false, fmt.Errorf("ppoll: %w", err)
+	}
+	return got > 0 && fds[0].Revents&unix.POLLERR != 0, nil
+}
+
+// pollResult renders ppoll's result as strace does.
+func pollResult(got int, err error, fds []unix.PollFd) string {
+	if err != nil || got == 0 {
+		r := result(got, err)
+		if err == nil {
+			r += " (Timeout)"
+		}
+		return r
+	}
+	var ready []string
+	for _, f := range fds {
+		if f.Revents != 0 {
+			ready = append(ready, fmt.Sprintf("{fd=%d, revents=%s}", f.Fd, pollEvents(f.Revents)))
+		}
+	}
+	return fmt.Sprintf("= %d ([%s])", got, strings.Join(ready, ", "))
+}
+
+func pollEvents(ev int16) string {
+	var names []string
+	for _, e := range []struct {
+		bit  int16
+		name string
+	}{{unix.POLLIN, "POLLIN"}, {unix.POLLOUT, "POLLOUT"}, {unix.POLLERR, "POLLERR"}, {unix.POLLHUP, "POLLHUP"}, {unix.POLLNVAL, "POLLNVAL"}} {
+		if ev&e.bit != 0 {
+			names = append(names, e.name)
+		}
+	}
+	return strings.Join(names, "|")
 }
 
 // Umask calls umask(2) and returns the previous mask, printed in octal as

@@ -1,6 +1,8 @@
 package sys
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -19,5 +21,29 @@ func TestWaitStatusString(t *testing.T) {
 		if got := WaitStatusString(tc.ws); got != tc.want {
 			t.Errorf("WaitStatusString(%#x) = %q, want %q", uint32(tc.ws), got, tc.want)
 		}
+	}
+}
+
+// ReadersGone tells a pipe whose reader lives from one whose readers are
+// all closed, and narrates the ppoll as strace prints it.
+func TestReadersGone(t *testing.T) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(p[1])
+	var out strings.Builder
+	n := New(&out, Options{})
+	if gone, err := n.ReadersGone(p[1]); err != nil || gone {
+		t.Errorf("ReadersGone with the reader open = %v, %v; want false", gone, err)
+	}
+	unix.Close(p[0])
+	if gone, err := n.ReadersGone(p[1]); err != nil || !gone {
+		t.Errorf("ReadersGone with the reader closed = %v, %v; want true", gone, err)
+	}
+	want := fmt.Sprintf("ppoll([{fd=%d, events=0}], 1, {tv_sec=0, tv_nsec=0}, NULL, 0) = 0 (Timeout)\n"+
+		"ppoll([{fd=%d, events=0}], 1, {tv_sec=0, tv_nsec=0}, NULL, 0) = 1 ([{fd=%d, revents=POLLERR}])\n", p[1], p[1], p[1])
+	if out.String() != want {
+		t.Errorf("narration:\n%s\nwant:\n%s", out.String(), want)
 	}
 }

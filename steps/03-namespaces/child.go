@@ -59,7 +59,10 @@ func containerInit() int {
 	}
 	rep := reexec.ExecReporter()
 	n := sys.New(os.Stderr, s.Narration).WithPid(os.Getpid())
-	if err := setUp(n, &s); err != nil {
+	if err := setUp(n, &s); errors.Is(err, errParentGone) {
+		fmt.Fprintf(os.Stderr, "workshop: %v\n", err)
+		return exit.ToolFailed
+	} else if err != nil {
 		fmt.Fprintf(os.Stderr, "workshop: setting up the container: %v\n", err)
 		return exit.ToolFailed
 	}
@@ -73,6 +76,9 @@ func containerInit() int {
 	return execCommand(n, &s, rep)
 }
 
+// errParentGone stops a container whose workshop died while it was set up.
+var errParentGone = errors.New("workshop died while the container was being set up: the command never ran, and nothing the container made outlives it")
+
 // setUp is the lesson of step 3 as code: each namespace is put to use.
 func setUp(n *sys.Narrator, s *spec) error {
 	if s.has(unix.CLONE_NEWUSER) {
@@ -85,6 +91,17 @@ func setUp(n *sys.Narrator, s *spec) error {
 	// which clears it.)
 	if err := n.Because("if workshop dies, the kernel kills this process").SetParentDeathSignal(unix.SIGKILL); err != nil {
 		return err
+	}
+	// But if it died before that call, no signal will ever come, and the
+	// container would run with nobody to wait for it or undo what it made.
+	// workshop holds the other end of the status pipe: once it is dead,
+	// the pipe says so.
+	gone, err := reexec.ParentGone(n.Because("is workshop still there? Its end of this pipe closes when it dies"))
+	if err != nil {
+		return err
+	}
+	if gone {
+		return errParentGone
 	}
 	if s.has(unix.CLONE_NEWUSER) {
 		// The ambient capabilities that carried us through our own execve
