@@ -25,8 +25,12 @@ func HoldSignals() *Held {
 
 // Stopped reports whether a held signal came, and if so says so on stderr
 // and returns the status to exit with (128+n). Call it just before the
-// execve: a signal that comes after it is the command's.
+// execve: a signal that comes after it is the command's. A nil Held holds
+// nothing.
 func (h *Held) Stopped() (int, bool) {
+	if h == nil {
+		return 0, false
+	}
 	select {
 	case s := <-h.ch:
 		sig := s.(unix.Signal)
@@ -39,4 +43,8 @@ func (h *Held) Stopped() (int, bool) {
 
 // Release stops holding: the signals' default actions are back (for a
 // child that goes on as an init, with handlers of its own).
-func (h *Held) Release() { signal.Stop(h.ch) }
+func (h *Held) Release() {
+	if h != nil {
+		signal.Stop(h.ch)
+	}
+}

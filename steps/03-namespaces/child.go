@@ -47,9 +47,21 @@ func containerInit() int {
 	// the process: keep every call of the setup, and the final execve or
 	// clone, on this one.
 	runtime.LockOSThread()
-	// A Ctrl-C (or a signal workshop passes on) before the command runs
-	// stops the container with a sentence, not with Go's silent status 2.
-	held := reexec.HoldSignals()
+	// A Go program dies of SIGINT, SIGTERM, SIGHUP and SIGQUIT with status
+	// 2 and nothing said. As PID 1 of its own PID namespace, this process
+	// gets them back to the kernel's default instead, which for a PID 1 is
+	// to drop them: it is the PID 1 its command will be from its first
+	// instruction (and workshop, when interrupted itself, ends it with
+	// SIGKILL). Outside a PID namespace, where the default would kill it,
+	// it holds them, to stop with a sentence and 128+n before the command.
+	// (Holding costs more: os/signal starts a thread and waits for it.)
+	var held *reexec.Held
+	var defaulted []sys.SavedAction
+	if os.Getpid() == 1 {
+		defaulted = sys.DefaultSignals(stopSignals...)
+	} else {
+		held = reexec.HoldSignals()
+	}
 
 	var s spec
 	if err := reexec.ReadSpec(&s); err != nil {
@@ -59,6 +71,10 @@ func containerInit() int {
 	}
 	rep := reexec.ExecReporter()
 	n := sys.New(os.Stderr, s.Narration).WithPid(os.Getpid())
+	if err := n.Because("PID 1 gets no signal it has no handler for: until the command sets its own, Ctrl-C and kill pass it by").ReportDefaulted(defaulted); err != nil {
+		fmt.Fprintf(os.Stderr, "workshop: setting up the container: %v\n", err)
+		return exit.ToolFailed
+	}
 	if err := setUp(n, &s); errors.Is(err, errParentGone) {
 		fmt.Fprintf(os.Stderr, "workshop: %v\n", err)
 		return exit.ToolFailed
@@ -70,7 +86,13 @@ func containerInit() int {
 		return status
 	}
 	if s.Init {
-		held.Release() // the init passes signals on with handlers of its own
+		// The init passes signals on with handlers of its own: Go's
+		// handlers go back in place for os/signal to use.
+		held.Release()
+		if err := n.RestoreSignals(defaulted); err != nil {
+			fmt.Fprintf(os.Stderr, "workshop: %v\n", err)
+			return exit.ToolFailed
+		}
 		return runInit(n, &s, rep)
 	}
 	return execCommand(n, &s, rep)

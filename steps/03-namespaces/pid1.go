@@ -27,6 +27,10 @@ import (
 // it runs the command as its child, passes signals on, reaps every zombie,
 // and exits with the command's status.
 
+// stopSignals are the signals a terminal or kill(1) stops a process with:
+// the container's first process drops them until its command runs.
+var stopSignals = []unix.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT}
+
 // initSignals are the signals the init passes on to the command.
 var initSignals = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2}
 

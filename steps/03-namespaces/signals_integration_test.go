@@ -101,3 +101,32 @@ func TestInitPassesSIGTERMToAPlainSleep(t *testing.T) {
 		}
 	}
 }
+
+// The container's first process is a PID 1 without handlers from before its
+// setup: a SIGTERM or SIGINT sent straight to it while it sets up (here held
+// in its sethostname by strace for a second) is dropped, as it would be by
+// the command, which then runs. (A signal sent to workshop stops the
+// container instead: TestInterruptedBeforeTheCommandRuns.)
+func TestPID1DropsSignalsDuringSetup(t *testing.T) {
+	testbin.NeedRoot(t)
+	strace := testbin.NeedTool(t, "strace")
+	root := busyboxRoot(t)
+	args := append([]string{"-f", "-qq", "-o", "/dev/null", "-e", "trace=sethostname", "-e", "inject=sethostname:delay_enter=1000000",
+		testbin.Bin(t)}, step3Args(t, root, "--", "/bin/sh", "-c", "echo the command ran")...)
+	r := testbin.Start(t, "", strace, args...)
+	r.Stderr.WaitFor(t, "[pid 1] rt_sigaction(SIGTERM, {sa_handler=SIG_DFL, sa_mask=[], sa_flags=0}")
+	pid := 0
+	fmt.Sscanf(r.Stderr.WaitFor(t, "the child is pid"), "==> the child is pid %d", &pid)
+	if pid == 0 {
+		t.Fatal("no pid in the narration")
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		if err := syscall.Kill(pid, sig); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res := r.Wait()
+	if res.Code != 0 || !strings.Contains(res.Stdout, "the command ran") {
+		t.Errorf("SIGTERM and SIGINT to PID 1 during its setup: exit %d, stdout %q; want them dropped and the command run\n%s", res.Code, res.Stdout, res.Stderr)
+	}
+}

@@ -1,0 +1,82 @@
+package sys
+
+import (
+	"fmt"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// kernelSigaction is the kernel's struct sigaction as rt_sigaction(2) takes
+// it on 64-bit Linux (amd64, arm64): handler, flags, restorer, mask.
+type kernelSigaction struct {
+	handler  uintptr
+	flags    uintptr
+	restorer uintptr
+	mask     uint64
+}
+
+// sigDfl is SIG_DFL: the handler 0.
+const sigDfl = 0
+
+// SavedAction is a signal's disposition before DefaultSignals set it to
+// SIG_DFL: the Go runtime's handler, which RestoreSignals puts back.
+type SavedAction struct {
+	Sig unix.Signal
+	old kernelSigaction
+	err error
+}
+
+// rtSigaction calls rt_sigaction(2) itself. os/signal cannot do what
+// DefaultSignals does: it has no way to give a signal back to the kernel's
+// default while the Go runtime keeps its handlers for the rest.
+func rtSigaction(sig unix.Signal, act, old *kernelSigaction) error {
+	_, _, errno := unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), uintptr(unsafe.Pointer(act)), uintptr(unsafe.Pointer(old)), 8, 0, 0)
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// DefaultSignals sets each of sigs to SIG_DFL in the kernel, behind the Go
+// runtime's back, and keeps what was there. It narrates nothing: it is
+// called before the narration's options are known; ReportDefaulted prints
+// the calls once they are.
+func DefaultSignals(sigs ...unix.Signal) []SavedAction {
+	saved := make([]SavedAction, len(sigs))
+	for i, sig := range sigs {
+		saved[i].Sig = sig
+		saved[i].err = rtSigaction(sig, &kernelSigaction{handler: sigDfl}, &saved[i].old)
+	}
+	return saved
+}
+
+// ReportDefaulted prints the rt_sigaction calls DefaultSignals made, and
+// returns the first failure.
+func (n *Narrator) ReportDefaulted(saved []SavedAction) error {
+	var first error
+	for _, s := range saved {
+		n.record("rt_sigaction", fmt.Sprintf("%s, {sa_handler=SIG_DFL, sa_mask=[], sa_flags=0}, {sa_handler=%#x, …}, 8", unix.SignalName(s.Sig), s.old.handler), 0, s.err)
+		if s.err != nil && first == nil {
+			first = fmt.Errorf("rt_sigaction(%s): %w", unix.SignalName(s.Sig), s.err)
+		}
+	}
+	return first
+}
+
+// RestoreSignals puts back what DefaultSignals set aside: the Go runtime's
+// handlers, so that os/signal works again for those signals.
+func (n *Narrator) RestoreSignals(saved []SavedAction) error {
+	for _, s := range saved {
+		if s.err != nil {
+			continue // nothing was changed
+		}
+		old := s.old
+		err := rtSigaction(s.Sig, &old, nil)
+		n.record("rt_sigaction", fmt.Sprintf("%s, {sa_handler=%#x, …}, NULL, 8", unix.SignalName(s.Sig), s.old.handler), 0, err)
+		if err != nil {
+			return fmt.Errorf("rt_sigaction(%s): %w", unix.SignalName(s.Sig), err)
+		}
+	}
+	return nil
+}
