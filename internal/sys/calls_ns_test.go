@@ -47,3 +47,32 @@ func TestReadersGone(t *testing.T) {
 		t.Errorf("narration:\n%s\nwant:\n%s", out.String(), want)
 	}
 }
+
+// DefaultSignals gives a signal back to SIG_DFL and keeps what was there;
+// RestoreSignals puts it back. The narration names dispositions, not the
+// handler's address, which moves with every build.
+func TestDefaultAndRestoreSignals(t *testing.T) {
+	var out strings.Builder
+	n := New(&out, Options{})
+	// SIGUSR1 has the Go runtime's handler, as every catchable signal does
+	// in a Go program (here, the test binary).
+	saved := DefaultSignals(unix.SIGUSR1)
+	if err := n.ReportDefaulted(saved); err != nil {
+		t.Fatal(err)
+	}
+	var now kernelSigaction
+	if err := rtSigaction(unix.SIGUSR1, nil, &now); err != nil || now.handler != sigDfl {
+		t.Errorf("after DefaultSignals SIGUSR1's handler = %#x (%v), want SIG_DFL", now.handler, err)
+	}
+	if err := n.RestoreSignals(saved); err != nil {
+		t.Fatal(err)
+	}
+	if err := rtSigaction(unix.SIGUSR1, nil, &now); err != nil || now.handler != saved[0].old.handler || now.handler <= sigIgn {
+		t.Errorf("after RestoreSignals SIGUSR1's handler = %#x (%v), want the runtime's %#x", now.handler, err, saved[0].old.handler)
+	}
+	want := "rt_sigaction(SIGUSR1, {sa_handler=SIG_DFL, sa_mask=[], sa_flags=0}, {sa_handler=<the Go runtime's handler>, …}, 8) = 0\n" +
+		"rt_sigaction(SIGUSR1, {sa_handler=<the Go runtime's handler>, …}, NULL, 8) = 0\n"
+	if out.String() != want {
+		t.Errorf("narration:\n%s\nwant:\n%s", out.String(), want)
+	}
+}

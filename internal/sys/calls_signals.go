@@ -16,8 +16,23 @@ type kernelSigaction struct {
 	mask     uint64
 }
 
-// sigDfl is SIG_DFL: the handler 0.
-const sigDfl = 0
+// sigDfl and sigIgn are SIG_DFL and SIG_IGN: the handlers 0 and 1.
+const (
+	sigDfl = 0
+	sigIgn = 1
+)
+
+// handlerName names a disposition: where strace prints the address of a
+// handler, which moves with every build, the narration says whose it is.
+func handlerName(h uintptr) string {
+	switch h {
+	case sigDfl:
+		return "SIG_DFL"
+	case sigIgn:
+		return "SIG_IGN"
+	}
+	return "<the Go runtime's handler>"
+}
 
 // SavedAction is a signal's disposition before DefaultSignals set it to
 // SIG_DFL: the Go runtime's handler, which RestoreSignals puts back.
@@ -56,7 +71,7 @@ func DefaultSignals(sigs ...unix.Signal) []SavedAction {
 func (n *Narrator) ReportDefaulted(saved []SavedAction) error {
 	var first error
 	for _, s := range saved {
-		n.record("rt_sigaction", fmt.Sprintf("%s, {sa_handler=SIG_DFL, sa_mask=[], sa_flags=0}, {sa_handler=%#x, …}, 8", unix.SignalName(s.Sig), s.old.handler), 0, s.err)
+		n.record("rt_sigaction", fmt.Sprintf("%s, {sa_handler=SIG_DFL, sa_mask=[], sa_flags=0}, {sa_handler=%s, …}, 8", unix.SignalName(s.Sig), handlerName(s.old.handler)), 0, s.err)
 		if s.err != nil && first == nil {
 			first = fmt.Errorf("rt_sigaction(%s): %w", unix.SignalName(s.Sig), s.err)
 		}
@@ -73,7 +88,7 @@ func (n *Narrator) RestoreSignals(saved []SavedAction) error {
 		}
 		old := s.old
 		err := rtSigaction(s.Sig, &old, nil)
-		n.record("rt_sigaction", fmt.Sprintf("%s, {sa_handler=%#x, …}, NULL, 8", unix.SignalName(s.Sig), s.old.handler), 0, err)
+		n.record("rt_sigaction", fmt.Sprintf("%s, {sa_handler=%s, …}, NULL, 8", unix.SignalName(s.Sig), handlerName(s.old.handler)), 0, err)
 		if err != nil {
 			return fmt.Errorf("rt_sigaction(%s): %w", unix.SignalName(s.Sig), err)
 		}

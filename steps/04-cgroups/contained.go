@@ -43,6 +43,12 @@ type Contained struct {
 	// caller that prints no statistics table.
 	Lean bool
 
+	// Ended, when not nil, is called once the container has ended and no
+	// process is left in its group, before the group is read and removed:
+	// step 6 unmounts the container's root there, and has its writable
+	// layer removed meanwhile.
+	Ended func()
+
 	// Interrupted, when not nil, is the caller's channel registered for
 	// SIGINT and SIGTERM (step 4's, step 6's), read instead of one of Run's
 	// own, so that no signal falls between the caller's and Run's.
@@ -167,6 +173,9 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 	if pids, _ := cg.Procs(); len(pids) > 0 {
 		n.Note("%d process(es) outlived the container's first process: killing the whole cgroup", len(pids))
 		cg.Kill()
+	}
+	if r.Ended != nil {
+		r.Ended()
 	}
 	out := Outcome{Status: status, Signaled: c.Signaled()}
 	out.KilledBecause, out.TimedOut = end.get()

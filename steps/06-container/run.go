@@ -102,10 +102,11 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 	n.Note("container %s (%s) from image %s (%s), unpacked once in %s", id, name, rec.Image, img.ShortID(), img.Rootfs)
 	layer, err := MountLayer(n, img.Rootfs, rec.Dir(), !o.Keep)
 	if err != nil {
-		removeRun(n, rec, nil, false, false)
+		(&teardown{n: n, rec: rec}).finish(false)
 		return res, exit.Errorf(exit.ToolFailed, "the container's root: %v", err)
 	}
-	defer func() { removeRun(n, rec, layer, o.Keep, res.Outcome.RemoveErr != nil) }()
+	end := &teardown{n: n, rec: rec, layer: layer, keep: o.Keep}
+	defer func() { end.finish(res.Outcome.RemoveErr != nil) }()
 	// The mount points step 3 will make in the root if the image lacks
 	// them land in the writable layer: noted, so that diff tells them from
 	// the command's own changes.
@@ -140,6 +141,9 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 		// Step 6 prints no table of CPU time: no cpuacct group, and no
 		// cpu group without --cpus.
 		Lean: true,
+		// The root is unmounted as soon as the container has ended, and the
+		// writable layer removed while its cgroup is.
+		Ended: end.release,
 		// The same channel from here on: a signal that came after the
 		// check above is Run's to act on, not lost between two channels.
 		Interrupted: interrupted,
@@ -177,43 +181,85 @@ func findImage(n *sys.Narrator, store *imagetar.Store, ref string, interrupted <
 	return img, err
 }
 
-// removeRun undoes what a run made, in reverse: the overlay mount, then the
-// writable layer (unless keep), then the record. With keep, the record
-// stays (its pid cleared) so that `workshop diff` still finds the layer.
-// When the cgroup could not be removed (cgroupLeft), the record stays too,
-// naming it, so that `workshop clean` can retry.
-func removeRun(n *sys.Narrator, rec *state.Run, layer *Layer, keep, cgroupLeft bool) {
-	if layer != nil {
-		if err := layer.Unmount(n); err != nil {
-			n.Note("could not unmount %s: %v ('workshop clean' will retry)", layer.Merged, err)
+// teardown undoes what a run made, in reverse: the overlay mount, then the
+// writable layer (unless keep), then the record. With keep, the record stays
+// (its pid cleared) so that `workshop diff` still finds the layer. When the
+// cgroup could not be removed, the record stays too, naming it, so that
+// `workshop clean` can retry.
+//
+// release, called as soon as the container has ended (cgroups.Contained's
+// Ended), unmounts the overlay and starts removing the layer's directories
+// in the background: that is bookkeeping, not narrated, and it runs on the
+// other CPU while step 4 reads and removes the cgroup, one narrated call
+// after the other. finish waits for it, then removes the record.
+type teardown struct {
+	n     *sys.Narrator
+	rec   *state.Run
+	layer *Layer // nil: nothing was mounted
+	keep  bool
+
+	released  bool
+	unmounted bool          // false: the mount is still there, so nothing under it may go
+	notes     chan []string // what the background removal could not remove
+}
+
+func (t *teardown) release() {
+	if t.released {
+		return
+	}
+	t.released = true
+	if t.layer != nil {
+		if err := t.layer.Unmount(t.n); err != nil {
+			t.n.Note("could not unmount %s: %v ('workshop clean' will retry)", t.layer.Merged, err)
 			return
 		}
 	}
+	t.unmounted = true
+	if t.keep {
+		return
+	}
+	t.notes = make(chan []string, 1)
+	dirs := append([]string(nil), t.rec.Dirs...)
+	go func() {
+		var notes []string
+		for _, d := range dirs {
+			if err := os.RemoveAll(d); err != nil && !errors.Is(err, os.ErrNotExist) {
+				notes = append(notes, fmt.Sprintf("could not remove %s: %v", d, err))
+			}
+		}
+		t.notes <- notes
+	}()
+}
+
+func (t *teardown) finish(cgroupLeft bool) {
+	t.release()
+	if !t.unmounted {
+		return
+	}
+	rec := t.rec
 	rec.Pid, rec.Mounts = 0, nil
 	if !cgroupLeft {
 		rec.Cgroups = nil
 	}
-	if keep {
+	if t.keep {
 		if err := rec.Save(); err != nil {
-			n.Note("could not update the record of %s: %v ('workshop clean' removes it)", rec.ID, err)
+			t.n.Note("could not update the record of %s: %v ('workshop clean' removes it)", rec.ID, err)
 		}
-		n.Note("--keep: the writable layer stays in %s; 'workshop diff %s' shows it, 'workshop clean' removes it", rec.Upper, rec.ID)
+		t.n.Note("--keep: the writable layer stays in %s; 'workshop diff %s' shows it, 'workshop clean' removes it", rec.Upper, rec.ID)
 		return
 	}
-	for _, d := range rec.Dirs {
-		if err := os.RemoveAll(d); err != nil && !errors.Is(err, os.ErrNotExist) {
-			n.Note("could not remove %s: %v", d, err)
-		}
+	for _, note := range <-t.notes {
+		t.n.Note("%s", note)
 	}
 	if cgroupLeft {
 		rec.Dirs = nil
 		if err := rec.Save(); err != nil {
-			n.Note("could not update the record of %s: %v ('workshop clean' will retry)", rec.ID, err)
+			t.n.Note("could not update the record of %s: %v ('workshop clean' will retry)", rec.ID, err)
 		}
 		return
 	}
 	if err := rec.Forget(); err != nil {
-		n.Note("could not remove the record %s: %v ('workshop clean' will retry)", rec.Dir(), err)
+		t.n.Note("could not remove the record %s: %v ('workshop clean' will retry)", rec.Dir(), err)
 	}
 }
 
