@@ -73,11 +73,12 @@ func run(bin string, n int, withRunc, withFloor bool) error {
 	if out, err := exec.Command(bin, "--state-dir", state, "--quiet", "full", "run", "--", "/bin/true").CombinedOutput(); err != nil {
 		return fmt.Errorf("first full run: %v\n%s", err, out)
 	}
-	// That run wrote the image, tens of MB, and the kernel writes it back
-	// over the next half minute: meanwhile ext4's journal commits wait for
-	// that writeback, and so does every run's mkdir, rename and unlink
-	// under the state dir (5 to 8 ms of a run, in long stretches). Write it
-	// all now: the benchmark measures runs, not the image's writeback.
+	// Whatever was written just before (the binary scripts/bench built;
+	// the image store syncs the image it made) the kernel writes back over
+	// the next half minute: meanwhile ext4's journal commits wait for that
+	// writeback, and so does every run's mkdir, rename and unlink under the
+	// state dir (5 to 8 ms of a run, in long stretches). Write it all now:
+	// the benchmark measures runs, not a writeback.
 	syscall.Sync()
 	roots, _ := filepath.Glob(filepath.Join(state, "images", "*", "rootfs"))
 	if len(roots) != 1 {

@@ -19,7 +19,7 @@ var Syscalls = []string{
 	"chdir", "chroot", "close", "copy_file_range", "execve", "fchdir", "fchmod",
 	"fchown", "flock", "getdents64", "ioctl", "kill", "mkdirat", "mknodat", "mount",
 	"newfstatat", "openat", "pivot_root", "ppoll", "prctl", "read", "renameat", "rt_sigaction",
-	"setgroups", "sethostname", "setns", "setresgid", "setresuid", "symlinkat",
+	"setgroups", "sethostname", "setns", "setresgid", "setresuid", "symlinkat", "syncfs",
 	"umask", "umount2", "unlinkat", "unshare", "utimensat", "wait4", "write",
 	"clone", "clone3", "fork", "vfork",
 }

@@ -22,6 +22,28 @@ func (n *Narrator) Open(path string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), path), nil
 }
 
+// Syncfs writes to disk everything the filesystem holding path has not
+// written yet, as the three calls it is: openat, syncfs, close.
+func (n *Narrator) Syncfs(path string) error {
+	const flags = unix.O_RDONLY | unix.O_CLOEXEC
+	fd, err := unix.Openat(unix.AT_FDCWD, path, flags, 0)
+	n.record("openat", "AT_FDCWD, "+quote(path)+", "+openFlagString(flags), fd, err)
+	if err != nil {
+		return wrap("open", path, err)
+	}
+	_, _, errno := unix.Syscall(unix.SYS_SYNCFS, uintptr(fd), 0, 0)
+	if errno != 0 {
+		err = errno
+	}
+	n.record("syncfs", fmt.Sprint(fd), 0, err)
+	cerr := unix.Close(fd)
+	n.record("close", fmt.Sprint(fd), 0, cerr)
+	if err != nil {
+		return wrap("syncfs", path, err)
+	}
+	return nil
+}
+
 // Create creates or truncates a file for writing:
 // openat(AT_FDCWD, path, O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC, mode).
 func (n *Narrator) Create(path string, mode uint32) (*os.File, error) {

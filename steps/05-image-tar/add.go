@@ -256,6 +256,16 @@ func (s *Store) add(ctx context.Context, n *sys.Narrator, r Ref, source string, 
 			return Image{}, err
 		}
 	}
+	// The image reaches the disk before it is committed: a crash must not
+	// leave the index naming an image half written. (And the runs that
+	// follow would otherwise wait, for half a minute, behind the kernel's
+	// writeback of it: every mkdir and unlink of a run under the state dir
+	// waits for the filesystem's journal, which waits for that writeback.)
+	if !there {
+		if err := n.Because("write the new image to disk before it is committed").Syncfs(tmp); err != nil {
+			return Image{}, err
+		}
+	}
 	// The commit: past this check the image is renamed into place and
 	// tagged, two quick steps that are not stopped halfway. Before it, Ctrl-C
 	// leaves the store as it was, even when the image was there already.
