@@ -201,28 +201,24 @@ func envProgram(words []string) string {
 }
 
 // Files returns every host path the programs need in the root, sorted:
-// the programs, and what ldd.FList finds for the dynamic ones (their
-// libraries and interpreter, each with the whole chain of symlinks that
-// leads to the real file).
+// the programs, and for the dynamic ones their interpreter and libraries
+// (as Resolve had the loader list them), each with the whole chain of
+// symlinks that leads to the real file. That is what ldd.FList returns; it
+// is done here because FList would run the loader again for every program.
 func Files(progs []Program) ([]string, error) {
 	set := map[string]bool{}
-	var dynamic []string
 	for _, p := range progs {
 		set[p.Path] = true
 		for _, a := range p.Also {
 			set[a] = true
 		}
-		if !p.Script && !p.Static() {
-			dynamic = append(dynamic, p.Path)
+		if p.Script || p.Static() {
+			continue
 		}
-	}
-	if len(dynamic) > 0 {
-		deps, err := ldd.FList(dynamic...)
-		if err != nil {
-			return nil, fmt.Errorf("list the libraries of %s: %w", strings.Join(dynamic, ", "), err)
-		}
-		for _, d := range deps {
-			set[filepath.Clean(d)] = true
+		for _, lib := range append([]string{p.Interp}, p.Libs...) {
+			if err := symlinkChain(lib, set); err != nil {
+				return nil, fmt.Errorf("the libraries of %s: %w", p.Path, err)
+			}
 		}
 	}
 	files := make([]string, 0, len(set))
@@ -231,6 +227,35 @@ func Files(progs []Program) ([]string, error) {
 	}
 	sort.Strings(files)
 	return files, nil
+}
+
+// symlinkChain adds path to set and, while it is a symlink, what it points
+// to (a relative link read from the link's directory), up to a file that
+// is not one: the loader opens libc.so.6, a link, and the root needs the
+// link and the file both.
+func symlinkChain(path string, set map[string]bool) error {
+	for {
+		path = filepath.Clean(path)
+		if set[path] {
+			return nil
+		}
+		fi, err := os.Lstat(path)
+		if err != nil {
+			return err
+		}
+		set[path] = true
+		if fi.Mode()&os.ModeSymlink == 0 {
+			return nil
+		}
+		next, err := os.Readlink(path)
+		if err != nil {
+			return err
+		}
+		if !filepath.IsAbs(next) {
+			next = filepath.Join(filepath.Dir(path), next)
+		}
+		path = next
+	}
 }
 
 // PrintDeps writes what each program needs the way ldd(1) prints it.

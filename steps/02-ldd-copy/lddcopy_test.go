@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"debug/elf"
 	"errors"
+	"github.com/u-root/u-root/pkg/ldd"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -333,5 +334,58 @@ func TestReadWriteFallback(t *testing.T) {
 	n := buf.String()
 	if strings.Count(n, "read(") != 3 || strings.Count(n, "write(") != 2 || !strings.Contains(n, `, "", 1048576) = 0`) {
 		t.Errorf("want 2 reads and writes, then a read of 0 bytes, narrated:\n%s", n)
+	}
+}
+
+// Files lists what u-root's ldd.FList lists for the same programs (their
+// libraries and interpreter, with every symlink of each chain), without
+// running the loader a second time.
+func TestFilesAgreesWithFList(t *testing.T) {
+	var names []string
+	for _, n := range []string{"bash", "ls", "cat", "mount", "ps", "id"} {
+		if p, err := Lookup(n); err == nil {
+			names = append(names, p)
+		}
+	}
+	progs, err := Resolve(names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := Files(progs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	var dynamic []string
+	for _, p := range progs {
+		want[p.Path] = true
+		for _, a := range p.Also {
+			want[a] = true
+		}
+		if !p.Script && !p.Static() {
+			dynamic = append(dynamic, p.Path)
+		}
+	}
+	deps, err := ldd.FList(dynamic...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range deps {
+		want[filepath.Clean(d)] = true
+	}
+	got := map[string]bool{}
+	for _, f := range files {
+		got[f] = true
+		if !want[f] {
+			t.Errorf("Files lists %s, which ldd.FList does not", f)
+		}
+	}
+	for f := range want {
+		if !got[f] {
+			t.Errorf("Files lacks %s, which ldd.FList lists", f)
+		}
+	}
+	if len(dynamic) == 0 || len(files) <= len(progs) {
+		t.Fatalf("no dynamic program among %v, or no library listed (%d files): the comparison proves nothing", names, len(files))
 	}
 }
