@@ -342,6 +342,20 @@ func (c *Cgroup) Remove() error {
 	return errors.Join(errs...)
 }
 
+// drained waits, up to limit, until no process is left in the group, and
+// reports whether none is.
+func (c *Cgroup) drained(limit time.Duration) bool {
+	for deadline := time.Now().Add(limit); ; time.Sleep(20 * time.Millisecond) {
+		pids, err := c.Procs()
+		if err == nil && len(pids) == 0 {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
 func (c *Cgroup) removeDir(dir string) error {
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
 		return nil

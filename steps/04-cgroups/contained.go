@@ -44,7 +44,8 @@ type Contained struct {
 	Lean bool
 
 	// Ended, when not nil, is called once the container has ended and no
-	// process is left in its group, before the group is read and removed:
+	// process is left in its group (not at all if one stays), before the
+	// group is read and removed:
 	// step 6 unmounts the container's root there, and has its writable
 	// layer removed meanwhile.
 	Ended func()
@@ -170,11 +171,19 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 	watcher.Wait()
 
 	// Without a PID namespace the first process's children outlive it.
-	if pids, _ := cg.Procs(); len(pids) > 0 {
+	pids, err := cg.Procs()
+	empty := err == nil && len(pids) == 0
+	if len(pids) > 0 {
 		n.Note("%d process(es) outlived the container's first process: killing the whole cgroup", len(pids))
 		cg.Kill()
+		// Kill sends the signals; the processes end a moment later.
+		empty = cg.drained(drainWait)
 	}
-	if r.Ended != nil {
+	// Ended may take away what the container's processes use (step 6
+	// unmounts its root and removes its writable layer): only once there
+	// are none. Otherwise the caller's own teardown, after Remove's wait,
+	// does it.
+	if r.Ended != nil && empty {
 		r.Ended()
 	}
 	out := Outcome{Status: status, Signaled: c.Signaled()}
