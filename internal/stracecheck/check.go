@@ -169,6 +169,9 @@ func same(n, r Call) bool {
 			}
 		}
 	}
+	if n.Detail != "" && r.Detail != "" && n.Detail != r.Detail {
+		return false
+	}
 	if n.Flags != nil && r.Flags != nil && !sameSet(n.Flags, r.Flags) {
 		return false
 	}

@@ -176,3 +176,32 @@ func TestParseStraceExecFromAThread(t *testing.T) {
 		}
 	}
 }
+
+// A Go program makes an rt_sigaction for nearly every signal as it starts:
+// a narrated rt_sigaction matches only a call with the same signal, the
+// same kind of new handler, and an old action asked for or not alike.
+func TestCheckTellsRtSigactionsApart(t *testing.T) {
+	const log = `100   rt_sigaction(SIGINT, NULL, {sa_handler=SIG_DFL, sa_mask=[], sa_flags=0}, 8) = 0
+100   rt_sigaction(SIGINT, {sa_handler=0x48c760, sa_mask=~[], sa_flags=SA_RESTORER|SA_ONSTACK|SA_RESTART|SA_SIGINFO, sa_restorer=0x47f5a0}, NULL, 8) = 0
+100   rt_sigaction(SIGTERM, {sa_handler=SIG_DFL, sa_mask=[], sa_flags=0}, {sa_handler=0x48c760, sa_mask=~[], sa_flags=SA_RESTORER|SA_ONSTACK|SA_RESTART|SA_SIGINFO, sa_restorer=0x47f5a0}, 8) = 0
+100   +++ exited with 0 +++
+`
+	for _, tc := range []struct {
+		line string
+		ok   bool
+	}{
+		{"rt_sigaction(SIGTERM, {sa_handler=SIG_DFL, sa_mask=[], sa_flags=0}, {sa_handler=<the Go runtime's handler>, …}, 8) = 0", true},
+		{"rt_sigaction(SIGINT, {sa_handler=<the Go runtime's handler>, …}, NULL, 8) = 0", true},
+		{"rt_sigaction(SIGINT, {sa_handler=SIG_DFL, sa_mask=[], sa_flags=0}, {sa_handler=<the Go runtime's handler>, …}, 8) = 0", false},
+		{"rt_sigaction(SIGHUP, {sa_handler=SIG_DFL, sa_mask=[], sa_flags=0}, {sa_handler=<the Go runtime's handler>, …}, 8) = 0", false},
+		{"rt_sigaction(SIGTERM, {sa_handler=SIG_IGN, sa_mask=[], sa_flags=0}, {sa_handler=<the Go runtime's handler>, …}, 8) = 0", false},
+	} {
+		err := Check(tc.line+"\n", log, []string{"rt_sigaction"})
+		if (err == nil) != tc.ok {
+			t.Errorf("Check(%q) = %v, want accepted: %v", tc.line, err, tc.ok)
+		}
+	}
+	if got := topLevel("SIGINT, {a=1, b=[2, 3]}, NULL, 8"); len(got) != 4 || got[1] != "{a=1, b=[2, 3]}" {
+		t.Errorf("topLevel = %q", got)
+	}
+}

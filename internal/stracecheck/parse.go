@@ -20,6 +20,10 @@ type Call struct {
 	Errno string
 	// Flags are the names in a flags=A|B|C argument (clone), if any.
 	Flags []string
+	// Detail is what tells apart calls with no string argument that a Go
+	// program makes many of (rt_sigaction: the signal, the new handler's
+	// kind, whether the old one was asked for); "" when not worked out.
+	Detail string
 	// Line is the text it came from, for messages.
 	Line string
 }
@@ -55,6 +59,7 @@ func ParseNarration(text string) []Narrated {
 		c := Call{Name: m[2], Line: line, Errno: errnoOf(res)}
 		c.Str, c.HasStr, c.Cut = firstString(m[3], unquoteGo)
 		c.Flags = flagsOf(m[3])
+		c.Detail = detailOf(c.Name, m[3])
 		calls = append(calls, Narrated{Call: c, Group: strings.TrimSpace(m[1])})
 	}
 	return calls
@@ -166,6 +171,7 @@ func parseRecord(line string) (Record, bool) {
 	rec := Record{Call: Call{Name: m[1], Line: line, Errno: errnoOf(res)}}
 	rec.Str, rec.HasStr, rec.Cut = firstString(args, unquoteC)
 	rec.Flags = flagsOf(args)
+	rec.Detail = detailOf(rec.Name, args)
 	if t := translated.FindStringSubmatch(res); t != nil {
 		rec.Ret, _ = strconv.ParseInt(t[1], 10, 64)
 	} else if f := strings.Fields(res); len(f) > 0 {
@@ -186,6 +192,55 @@ func errnoOf(res string) string {
 		return f[1]
 	}
 	return "?"
+}
+
+// detailOf works out Call.Detail. For rt_sigaction(SIG, ACT, OLDACT, 8):
+// "SIG DFL|IGN|handler|NULL set|NULL", the kind of ACT's sa_handler (a
+// handler's address, which strace prints and the narration names, is just
+// "handler") and whether OLDACT was given.
+func detailOf(name, args string) string {
+	if name != "rt_sigaction" {
+		return ""
+	}
+	a := topLevel(args)
+	if len(a) < 3 {
+		return ""
+	}
+	act := "handler"
+	switch {
+	case a[1] == "NULL":
+		act = "NULL"
+	case strings.HasPrefix(a[1], "{sa_handler=SIG_DFL"):
+		act = "DFL"
+	case strings.HasPrefix(a[1], "{sa_handler=SIG_IGN"):
+		act = "IGN"
+	}
+	old := "set"
+	if a[2] == "NULL" {
+		old = "NULL"
+	}
+	return a[0] + " " + act + " " + old
+}
+
+// topLevel splits a call's arguments at the commas outside braces,
+// brackets and parentheses.
+func topLevel(args string) []string {
+	var parts []string
+	depth, start := 0, 0
+	for i, r := range args {
+		switch r {
+		case '{', '[', '(':
+			depth++
+		case '}', ']', ')':
+			depth--
+		case ',':
+			if depth == 0 {
+				parts = append(parts, strings.TrimSpace(args[start:i]))
+				start = i + 1
+			}
+		}
+	}
+	return append(parts, strings.TrimSpace(args[start:]))
 }
 
 func flagsOf(args string) []string {

@@ -71,7 +71,11 @@ func DefaultSignals(sigs ...unix.Signal) []SavedAction {
 func (n *Narrator) ReportDefaulted(saved []SavedAction) error {
 	var first error
 	for _, s := range saved {
-		n.record("rt_sigaction", fmt.Sprintf("%s, {sa_handler=SIG_DFL, sa_mask=[], sa_flags=0}, {sa_handler=%s, …}, 8", unix.SignalName(s.Sig), handlerName(s.old.handler)), 0, s.err)
+		old := fmt.Sprintf("{sa_handler=%s, …}", handlerName(s.old.handler))
+		if s.err != nil {
+			old = "…" // the kernel filled nothing in
+		}
+		n.record("rt_sigaction", fmt.Sprintf("%s, {sa_handler=SIG_DFL, sa_mask=[], sa_flags=0}, %s, 8", unix.SignalName(s.Sig), old), 0, s.err)
 		if s.err != nil && first == nil {
 			first = fmt.Errorf("rt_sigaction(%s): %w", unix.SignalName(s.Sig), s.err)
 		}

@@ -127,6 +127,8 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		attr.Foreground = true
 		attr.Ctty = int(f.Fd())
 		tty = int(f.Fd())
+		// A Ctrl-C now goes to the child, not to workshop: it must hold it.
+		child.Cmd.Args = append(child.Cmd.Args, terminalArg)
 	}
 	if cfg.CgroupDir != "" {
 		fd, err := n.Because("a handle on the cgroup the child is to be born in (CLONE_INTO_CGROUP)").

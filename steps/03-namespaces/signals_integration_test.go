@@ -1,13 +1,17 @@
 package namespaces_test
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/workshop-dev/workshop/internal/testbin"
+	"golang.org/x/sys/unix"
 )
 
 // SIGINT and SIGTERM sent to workshop reach the container.
@@ -129,4 +133,69 @@ func TestPID1DropsSignalsDuringSetup(t *testing.T) {
 	if res.Code != 0 || !strings.Contains(res.Stdout, "the command ran") {
 		t.Errorf("SIGTERM and SIGINT to PID 1 during its setup: exit %d, stdout %q; want them dropped and the command run\n%s", res.Code, res.Stdout, res.Stderr)
 	}
+}
+
+// With the terminal handed to the container (an interactive run), a Ctrl-C
+// goes to the container's first process, not to workshop: pressed while the
+// init sets up (held in its sethostname by strace for a second), it stops
+// the container with a sentence and 130, and the command never runs. The
+// init holds the terminal's signals here, where as a PID 1 without the
+// terminal it would drop them.
+func TestCtrlCOnTheTerminalDuringSetup(t *testing.T) {
+	testbin.NeedRoot(t)
+	strace := testbin.NeedTool(t, "strace")
+	root := busyboxRoot(t)
+	master, slave := openPty(t)
+	args := append([]string{"-f", "-qq", "-o", "/dev/null", "-e", "trace=sethostname", "-e", "inject=sethostname:delay_enter=1000000",
+		testbin.Bin(t)}, step3Args(t, root, "--", "/bin/sh", "-c", "echo the command ran")...)
+	cmd := exec.Command(strace, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	// Its own session, with the terminal as its controlling one: workshop
+	// then owns the terminal, and hands it to the container.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	out := testbin.NewLines(master)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	out.WaitFor(t, `execve("/proc/self/exe", ["workshop", "__init", "namespaces", "terminal"], …) = 0`)
+	out.WaitFor(t, "[pid 1] prctl(PR_SET_PDEATHSIG, SIGKILL) = 0")
+	// The init is in its held sethostname: Ctrl-C.
+	if _, err := master.Write([]byte{0x03}); err != nil {
+		t.Fatal(err)
+	}
+	out.WaitFor(t, "workshop: interrupted by SIGINT before the container's command ran; it never ran")
+	var ee *exec.ExitError
+	if err := <-done; !errors.As(err, &ee) || ee.ExitCode() != 128+int(syscall.SIGINT) {
+		t.Errorf("Ctrl-C on the terminal during setup: %v, want exit 130\n%s", err, out)
+	}
+	if strings.Contains(out.String(), "the command ran") {
+		t.Errorf("the command ran after the Ctrl-C:\n%s", out)
+	}
+}
+
+// openPty opens a pseudo-terminal: its master, and its slave to give to a
+// program as its terminal.
+func openPty(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { master.Close() })
+	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slave, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return master, slave
 }
