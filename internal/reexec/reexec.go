@@ -68,6 +68,15 @@ func Main() {
 	os.Exit(fn())
 }
 
+// Args are, in a re-executed child, the arguments its parent gave Command
+// after the init's name.
+func Args() []string {
+	if len(os.Args) < 3 {
+		return nil
+	}
+	return os.Args[3:]
+}
+
 // Child is a re-executed child being set up by its parent.
 type Child struct {
 	Cmd    *exec.Cmd
@@ -80,9 +89,10 @@ type Child struct {
 	released bool       // "go" was sent, or the pipe was closed without it
 }
 
-// Command prepares "/proc/self/exe __init name". The caller sets
-// Cmd.SysProcAttr, Stdin, Stdout and Stderr before Start.
-func Command(name string) (*Child, error) {
+// Command prepares "/proc/self/exe __init name args…"; the child reads args
+// with Args. The caller sets Cmd.SysProcAttr, Stdin, Stdout and Stderr
+// before Start.
+func Command(name string, args ...string) (*Child, error) {
 	specR, specW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -95,7 +105,7 @@ func Command(name string) (*Child, error) {
 	}
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/exe",
-		Args:       []string{"workshop", Arg, name},
+		Args:       append([]string{"workshop", Arg, name}, args...),
 		ExtraFiles: []*os.File{specR, statusW},
 		// One P: the child runs a few syscalls on one locked thread and then
 		// execs, and a runtime sized for every CPU starts slower (more per-P

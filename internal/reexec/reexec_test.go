@@ -28,6 +28,13 @@ func TestMain(m *testing.M) {
 		fmt.Print("ran with ", s.Word)
 		return 0
 	})
+	Register("test-args", func() int {
+		if err := ReadSpec(&struct{}{}); err != nil {
+			return 125
+		}
+		fmt.Print(strings.Join(Args(), ","))
+		return 0
+	})
 	Register("test-held", func() int {
 		held := HoldSignals()
 		// A Ctrl-C on the child's terminal, before its execve.
@@ -118,5 +125,25 @@ func TestPastSetup(t *testing.T) {
 	}
 	if status, err := c.Wait(); err != nil || status != 0 {
 		t.Errorf("released child: status %d, %v", status, err)
+	}
+}
+
+// What the parent gives Command after the init's name, the child gets
+// from Args.
+func TestArgsReachTheChild(t *testing.T) {
+	c, err := Command("test-args", "terminal", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	c.Cmd.Stdout, c.Cmd.Stderr = &out, &errb
+	if err := c.Start(sys.Discard(), struct{}{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if status, err := c.Wait(); err != nil || status != 0 || out.String() != "terminal,x" {
+		t.Errorf("child: status %d, %v, Args %q, stderr %q; want \"terminal,x\"", status, err, out.String(), errb.String())
 	}
 }

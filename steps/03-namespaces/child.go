@@ -60,7 +60,7 @@ func containerInit() int {
 	// os/signal starts a thread and waits for it.
 	var held *reexec.Held
 	var defaulted []sys.SavedAction
-	if os.Getpid() == 1 && !slices.Contains(os.Args[3:], terminalArg) {
+	if os.Getpid() == 1 && !slices.Contains(reexec.Args(), terminalArg) {
 		defaulted = sys.DefaultSignals(stopSignals...)
 	} else {
 		held = reexec.HoldSignals()

@@ -91,7 +91,15 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		return nil, err
 	}
 
-	child, err := reexec.Command(initName)
+	// With the terminal (see below), a Ctrl-C goes to the child, not to
+	// workshop: the child is told, to hold it.
+	tty := -1
+	var initArgs []string
+	if f, ok := cfg.Stdin.(*os.File); ok && ownsTerminal(int(f.Fd())) {
+		tty = int(f.Fd())
+		initArgs = append(initArgs, terminalArg)
+	}
+	child, err := reexec.Command(initName, initArgs...)
 	if err != nil {
 		return nil, fmt.Errorf("prepare the container's init: %w", err)
 	}
@@ -119,16 +127,12 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		// runs the command.
 		attr.AmbientCaps = allCapabilities()
 	}
-	tty := -1
-	if f, ok := cfg.Stdin.(*os.File); ok && ownsTerminal(int(f.Fd())) {
+	if tty >= 0 {
 		// Hand the terminal to the container's process group, as docker run
 		// -it does with its pty: Ctrl-C then goes to the command, and an
 		// interactive shell can do job control.
 		attr.Foreground = true
-		attr.Ctty = int(f.Fd())
-		tty = int(f.Fd())
-		// A Ctrl-C now goes to the child, not to workshop: it must hold it.
-		child.Cmd.Args = append(child.Cmd.Args, terminalArg)
+		attr.Ctty = tty
 	}
 	if cfg.CgroupDir != "" {
 		fd, err := n.Because("a handle on the cgroup the child is to be born in (CLONE_INTO_CGROUP)").
