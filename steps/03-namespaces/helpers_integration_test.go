@@ -1,11 +1,13 @@
 package namespaces_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/workshop-dev/workshop/internal/reexec"
 	"github.com/workshop-dev/workshop/internal/testbin"
@@ -58,12 +60,19 @@ func start(t *testing.T, args ...string) *testbin.Running {
 }
 
 // containerPid finds the container's first process: the child of workshop.
-// Go forks from any of its threads, so every thread's children are read.
 func containerPid(r *testbin.Running) int {
 	r.T.Helper()
-	tasks, err := filepath.Glob("/proc/" + strconv.Itoa(r.Cmd.Process.Pid) + "/task/*/children")
+	return childOf(r.T, r.Cmd.Process.Pid)
+}
+
+// childOf finds the child of process pid (workshop's container; strace's
+// workshop). Go forks from any of its threads, so every thread's children
+// are read.
+func childOf(t testing.TB, pid int) int {
+	t.Helper()
+	tasks, err := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/children")
 	if err != nil {
-		r.T.Fatal(err)
+		t.Fatal(err)
 	}
 	for _, f := range tasks {
 		b, err := os.ReadFile(f)
@@ -71,12 +80,23 @@ func containerPid(r *testbin.Running) int {
 			continue
 		}
 		if fields := strings.Fields(string(b)); len(fields) > 0 {
-			pid, _ := strconv.Atoi(fields[0])
-			return pid
+			child, _ := strconv.Atoi(fields[0])
+			return child
 		}
 	}
-	r.T.Fatalf("workshop (pid %d) has no child", r.Cmd.Process.Pid)
+	t.Fatalf("process %d has no child", pid)
 	return 0
+}
+
+// holding is the command line of workshop ARGS… under strace -f, which
+// holds every call of that name for delay on its way in: a window, made
+// wide, for a test to act in while the container sets up. It returns
+// strace's path and arguments.
+func holding(t *testing.T, call string, delay time.Duration, args ...string) (string, []string) {
+	t.Helper()
+	strace := testbin.NeedTool(t, "strace")
+	return strace, append([]string{"-f", "-qq", "-o", "/dev/null", "-e", "trace=" + call,
+		"-e", fmt.Sprintf("inject=%s:delay_enter=%d", call, delay.Microseconds()), testbin.Bin(t)}, args...)
 }
 
 // nsLink reads /proc/PID/ns/NAME ("self" for the test itself).

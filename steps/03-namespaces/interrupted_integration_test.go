@@ -1,11 +1,10 @@
 package namespaces_test
 
 import (
-	"os/exec"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/workshop-dev/workshop/internal/testbin"
 )
@@ -16,20 +15,12 @@ import (
 // holds the init in its sethostname for two seconds: the window, made wide.
 func TestInterruptedBeforeTheCommandRuns(t *testing.T) {
 	testbin.NeedRoot(t)
-	strace := testbin.NeedTool(t, "strace")
-	testbin.NeedTool(t, "pgrep")
 	root := busyboxRoot(t)
-	args := append([]string{"-f", "-qq", "-o", "/dev/null", "-e", "trace=sethostname", "-e", "inject=sethostname:delay_enter=2000000",
-		testbin.Bin(t)}, step3Args(t, root, "--", "/bin/sh", "-c", "echo the command ran")...)
+	strace, args := holding(t, "sethostname", 2*time.Second, step3Args(t, root, "--", "/bin/sh", "-c", "echo the command ran")...)
 	r := testbin.Start(t, "", strace, args...)
 	r.Stderr.WaitFor(t, "the child is pid")
 	// workshop passes SIGINT on to the init, which is inside sethostname.
-	workshop := ""
-	for workshop == "" {
-		out, _ := exec.Command("pgrep", "-P", strconv.Itoa(r.Cmd.Process.Pid)).Output()
-		workshop = strings.TrimSpace(string(out))
-	}
-	if err := exec.Command("kill", "-INT", strings.Fields(workshop)[0]).Run(); err != nil {
+	if err := syscall.Kill(childOf(t, r.Cmd.Process.Pid), syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
 	res := r.Wait()

@@ -1,7 +1,6 @@
 package namespaces_test
 
 import (
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -22,11 +21,8 @@ import (
 // killed inside that second.
 func TestParentDiesBeforeTheDeathSignal(t *testing.T) {
 	testbin.NeedRoot(t)
-	strace := testbin.NeedTool(t, "strace")
-	testbin.NeedTool(t, "pgrep")
 	root := busyboxRoot(t)
-	args := append([]string{"-f", "-qq", "-o", "/dev/null", "-e", "trace=getuid", "-e", "inject=getuid:delay_enter=1000000",
-		testbin.Bin(t)}, step3Args(t, root, "--", "/bin/sh", "-c", "echo the command ran; exec sleep 600")...)
+	strace, args := holding(t, "getuid", time.Second, step3Args(t, root, "--", "/bin/sh", "-c", "echo the command ran; exec sleep 600")...)
 	r := testbin.Start(t, "", strace, args...)
 	m := regexp.MustCompile(`the child is pid (\d+) on the host`).FindStringSubmatch(r.Stderr.WaitFor(t, "the child is pid"))
 	if m == nil {
@@ -39,12 +35,7 @@ func TestParentDiesBeforeTheDeathSignal(t *testing.T) {
 	// workshop released the init a few microseconds after that line; the
 	// init is now in its held getuid, for most of a second.
 	time.Sleep(200 * time.Millisecond)
-	out, _ := exec.Command("pgrep", "-P", strconv.Itoa(r.Cmd.Process.Pid)).Output()
-	workshop, err := strconv.Atoi(strings.TrimSpace(string(out)))
-	if err != nil {
-		t.Fatalf("workshop's pid: %q", out)
-	}
-	if err := syscall.Kill(workshop, syscall.SIGKILL); err != nil {
+	if err := syscall.Kill(childOf(t, r.Cmd.Process.Pid), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	r.Stderr.WaitFor(t, "workshop: workshop died while the container was being set up: the command never ran")

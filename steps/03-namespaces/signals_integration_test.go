@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/workshop-dev/workshop/internal/testbin"
 	"golang.org/x/sys/unix"
@@ -113,10 +114,8 @@ func TestInitPassesSIGTERMToAPlainSleep(t *testing.T) {
 // container instead: TestInterruptedBeforeTheCommandRuns.)
 func TestPID1DropsSignalsDuringSetup(t *testing.T) {
 	testbin.NeedRoot(t)
-	strace := testbin.NeedTool(t, "strace")
 	root := busyboxRoot(t)
-	args := append([]string{"-f", "-qq", "-o", "/dev/null", "-e", "trace=sethostname", "-e", "inject=sethostname:delay_enter=1000000",
-		testbin.Bin(t)}, step3Args(t, root, "--", "/bin/sh", "-c", "echo the command ran")...)
+	strace, args := holding(t, "sethostname", time.Second, step3Args(t, root, "--", "/bin/sh", "-c", "echo the command ran")...)
 	r := testbin.Start(t, "", strace, args...)
 	r.Stderr.WaitFor(t, "[pid 1] rt_sigaction(SIGTERM, {sa_handler=SIG_DFL, sa_mask=[], sa_flags=0}")
 	pid := 0
@@ -143,11 +142,9 @@ func TestPID1DropsSignalsDuringSetup(t *testing.T) {
 // terminal it would drop them.
 func TestCtrlCOnTheTerminalDuringSetup(t *testing.T) {
 	testbin.NeedRoot(t)
-	strace := testbin.NeedTool(t, "strace")
 	root := busyboxRoot(t)
 	master, slave := openPty(t)
-	args := append([]string{"-f", "-qq", "-o", "/dev/null", "-e", "trace=sethostname", "-e", "inject=sethostname:delay_enter=1000000",
-		testbin.Bin(t)}, step3Args(t, root, "--", "/bin/sh", "-c", "echo the command ran")...)
+	strace, args := holding(t, "sethostname", time.Second, step3Args(t, root, "--", "/bin/sh", "-c", "echo the command ran")...)
 	cmd := exec.Command(strace, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	// Its own session, with the terminal as its controlling one: workshop
