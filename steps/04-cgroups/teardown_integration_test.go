@@ -172,23 +172,9 @@ func TestStep4CtrlCStormLeavesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		delay := whole * time.Duration(round) / rounds
-		done := make(chan struct{})
-		go func() {
-			time.Sleep(delay)
-			for {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				if cmd.Process.Signal(syscall.SIGINT) != nil {
-					return
-				}
-				time.Sleep(500 * time.Microsecond)
-			}
-		}()
+		stop := testbin.SIGINTStorm(cmd.Process, delay)
 		err := cmd.Wait()
-		close(done)
+		stop()
 		var ee *exec.ExitError
 		if err != nil && !errors.As(err, &ee) {
 			t.Fatal(err)

@@ -373,24 +373,9 @@ func TestFullRunCtrlCStormLeavesNothing(t *testing.T) {
 	}
 	for round := 0; round < 30; round++ {
 		r := h.start("full", "run", "--memory", "80M", "--", "/bin/sh", "-c", "sleep 0.1")
-		delay := time.Duration(round) * time.Millisecond
-		done := make(chan struct{})
-		go func() {
-			time.Sleep(delay)
-			for {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				if r.Cmd.Process.Signal(syscall.SIGINT) != nil {
-					return
-				}
-				time.Sleep(500 * time.Microsecond)
-			}
-		}()
+		stop := testbin.SIGINTStorm(r.Cmd.Process, time.Duration(round)*time.Millisecond)
 		res := r.Wait()
-		close(done)
+		stop()
 		if m := containerLine.FindStringSubmatch(res.Stderr); m != nil {
 			h.nothingLeft(m[1])
 		}
