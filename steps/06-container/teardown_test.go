@@ -3,6 +3,7 @@ package container
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/workshop-dev/workshop/internal/state"
@@ -14,13 +15,9 @@ import (
 func TestTeardownKeepsTheRecordOfALeftCgroup(t *testing.T) {
 	dir := t.TempDir()
 	for _, left := range []bool{false, true} {
-		rec := &state.Run{ID: map[bool]string{false: "aaaa00000001", true: "aaaa00000002"}[left], Step: 6}
-		if err := state.New(dir, rec); err != nil {
-			t.Fatal(err)
-		}
-		upper := filepath.Join(rec.Dir(), "upper")
-		os.MkdirAll(filepath.Join(upper, "x"), 0o755)
-		rec.Dirs, rec.Cgroups, rec.Pid = []string{upper}, []string{"/sys/fs/cgroup/memory/workshop/" + rec.ID}, 4242
+		rec := recordRun(t, dir, map[bool]string{false: "aaaa00000001", true: "aaaa00000002"}[left], "upper/x")
+		upper := rec.Dirs[0]
+		rec.Cgroups, rec.Pid = []string{"/sys/fs/cgroup/memory/workshop/" + rec.ID}, 4242
 		rec.Save()
 
 		(&teardown{n: sys.Discard(), rec: rec}).finish(left)
@@ -46,15 +43,8 @@ func TestTeardownKeepsTheRecordOfALeftCgroup(t *testing.T) {
 func TestTeardownReleaseThenFinish(t *testing.T) {
 	dir := t.TempDir()
 	for _, keep := range []bool{false, true} {
-		rec := &state.Run{ID: map[bool]string{false: "bbbb00000001", true: "bbbb00000002"}[keep], Step: 6}
-		if err := state.New(dir, rec); err != nil {
-			t.Fatal(err)
-		}
-		upper, work := filepath.Join(rec.Dir(), "upper"), filepath.Join(rec.Dir(), "work")
-		os.MkdirAll(filepath.Join(upper, "etc"), 0o755)
-		os.MkdirAll(filepath.Join(work, "work", "incompat", "volatile"), 0o755)
-		rec.Dirs = []string{upper, work}
-		rec.Save()
+		rec := recordRun(t, dir, map[bool]string{false: "bbbb00000001", true: "bbbb00000002"}[keep], "upper/etc", "work/work/incompat/volatile")
+		upper := rec.Dirs[0]
 
 		td := &teardown{n: sys.Discard(), rec: rec, keep: keep}
 		td.release()
@@ -70,4 +60,26 @@ func TestTeardownReleaseThenFinish(t *testing.T) {
 			t.Errorf("a kept run lost its layer (stat: %v) or its record (load: %v)", uerr, rerr)
 		}
 	}
+}
+
+// recordRun records a step 6 run in dir with a writable layer: each path
+// (relative to the run's directory) is made, and its first element is one
+// of the run's Dirs.
+func recordRun(t *testing.T, dir, id string, paths ...string) *state.Run {
+	t.Helper()
+	rec := &state.Run{ID: id, Step: 6}
+	if err := state.New(dir, rec); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range paths {
+		if err := os.MkdirAll(filepath.Join(rec.Dir(), p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		top, _, _ := strings.Cut(p, "/")
+		rec.Dirs = append(rec.Dirs, filepath.Join(rec.Dir(), top))
+	}
+	if err := rec.Save(); err != nil {
+		t.Fatal(err)
+	}
+	return rec
 }
