@@ -1,9 +1,10 @@
 package cgroups
 
 import (
-	"math/rand/v2"
 	"regexp"
 	"testing"
+
+	"github.com/workshop-dev/workshop/internal/testbin"
 )
 
 // validID must agree with the expression it replaced.
@@ -17,13 +18,7 @@ func TestValidIDAgreesWithExpression(t *testing.T) {
 	for _, s := range []string{"", "a", "_a", ".a", "-a", "a_b.c-d", "0123456789ab", "a/b", "a b", "a\n", "..", "é"} {
 		check(s)
 	}
-	const alphabet = "aZ09_.-/ \n"
-	r := rand.New(rand.NewPCG(3, 4))
-	for i := 0; i < 20000; i++ {
-		b := make([]byte, r.IntN(8))
-		for j := range b {
-			b[j] = alphabet[r.IntN(len(alphabet))]
-		}
-		check(string(b))
+	for _, s := range testbin.RandomStrings(3, "aZ09_.-/ \n", 8, 20000) {
+		check(s)
 	}
 }

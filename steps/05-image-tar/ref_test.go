@@ -1,10 +1,11 @@
 package imagetar
 
 import (
-	"math/rand/v2"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/workshop-dev/workshop/internal/testbin"
 )
 
 // The rules of ref.go as regular expressions (Docker's, without
@@ -44,13 +45,7 @@ func TestRefRulesAgreeWithExpressions(t *testing.T) {
 		checkRefRules(t, s)
 	}
 	// And random strings over the alphabet that matters.
-	const alphabet = "ab09AZ._-/:sha256\n"
-	r := rand.New(rand.NewPCG(1, 2))
-	for i := 0; i < 20000; i++ {
-		b := make([]byte, r.IntN(16))
-		for j := range b {
-			b[j] = alphabet[r.IntN(len(alphabet))]
-		}
-		checkRefRules(t, string(b))
+	for _, s := range testbin.RandomStrings(1, "ab09AZ._-/:sha256\n", 16, 20000) {
+		checkRefRules(t, s)
 	}
 }
