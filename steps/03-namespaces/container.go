@@ -189,6 +189,10 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 	if flags&unix.CLONE_NEWUSER != 0 {
 		if err := writeIDMaps(n, c.Pid(), cfg.UIDMap, cfg.GIDMap); err != nil {
 			c.Abort()
+			// A child stopped on a signal meanwhile has no maps to write.
+			if ierr := c.interrupted(); ierr != nil {
+				return nil, ierr
+			}
 			return nil, err
 		}
 	}
@@ -205,9 +209,26 @@ func (c *Container) ID() string { return c.id }
 // Release lets the child go on: hostname, mounts, /dev, chroot, exec.
 func (c *Container) Release() error {
 	if err := c.child.Release(); err != nil {
+		// A signal came before the release and workshop killed the child
+		// (forwardSignals), whose end of the pipe is then closed: that,
+		// not the pipe, is what to tell.
+		if ierr := c.interrupted(); ierr != nil {
+			return ierr
+		}
 		return fmt.Errorf("release the container's init: %w", err)
 	}
 	return nil
+}
+
+// interrupted is the error of a container that workshop stopped before its
+// command ran, because workshop got a signal (forwardSignals); nil if it
+// did not.
+func (c *Container) interrupted() error {
+	sig := syscall.Signal(c.interruptedBy.Load())
+	if sig == 0 {
+		return nil
+	}
+	return exit.Errorf(exit.SignalBase+int(sig), "interrupted by %s before the container's command ran; it never ran", unix.SignalName(sig))
 }
 
 // Kill sends sig to the container's first process.
@@ -231,9 +252,8 @@ func (c *Container) Wait() (int, error) {
 	status, err := c.child.Wait()
 	c.stopSignals()
 	c.takeTerminalBack()
-	if sig := syscall.Signal(c.interruptedBy.Load()); sig != 0 && !execed && err == nil {
-		return exit.SignalBase + int(sig), exit.Errorf(exit.SignalBase+int(sig),
-			"interrupted by %s before the container's command ran; it never ran", unix.SignalName(sig))
+	if ierr := c.interrupted(); ierr != nil && !execed && err == nil {
+		return exit.Status(ierr), ierr
 	}
 	return status, err
 }
