@@ -8,9 +8,11 @@
 //	unshare --mount --uts --ipc --net --pid --fork chroot ROOT /bin/true
 //
 // on the same root (the base image's), and against `runc run` on that root
-// where runc is installed, interleaved in one run so that all three see the
-// same machine; and, for the floor, /bin/true and an empty static Go
-// program alone. It prints the median, the 10th and 90th percentiles, the
+// where runc is installed, interleaved in one run so that all see the same
+// machine; against the least that work can cost, bench/leastgo (the same
+// work in Go with a re-executed init, and nothing else) and bench/leastc
+// (the same in C, no re-exec; where the host has a C compiler); and, for
+// the floor, /bin/true and an empty static Go program alone. It prints the median, the 10th and 90th percentiles, the
 // ratio of the medians, and the peak RSS of the workshop processes.
 //
 // Usage (as root): go run ./bench/fullrun -workshop bin/workshop -n 200
@@ -35,8 +37,9 @@ func main() {
 	n := flag.Int("n", 200, "runs of each command")
 	withRunc := flag.Bool("runc", true, "time runc run too, where runc is installed")
 	withFloor := flag.Bool("floor", true, "time /bin/true and an empty static Go program alone too: the floor of a run")
+	withLeast := flag.Bool("least", true, "time bench/leastgo and bench/leastc too: the benchmark's work and nothing else, in Go and in C")
 	flag.Parse()
-	if err := run(*bin, *n, *withRunc, *withFloor); err != nil {
+	if err := run(*bin, *n, *withRunc, *withFloor, *withLeast); err != nil {
 		fmt.Fprintln(os.Stderr, "fullrun:", err)
 		os.Exit(1)
 	}
@@ -54,7 +57,7 @@ type contender struct {
 	samples []sample
 }
 
-func run(bin string, n int, withRunc, withFloor bool) error {
+func run(bin string, n int, withRunc, withFloor, withLeast bool) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("run it as root: it makes namespaces, cgroups and mounts")
 	}
@@ -106,6 +109,15 @@ func run(bin string, n int, withRunc, withFloor bool) error {
 	} else if withRunc {
 		fmt.Println("runc is not installed: it is left out (apt-get install runc)")
 	}
+
+	if withLeast {
+		least, err := leastContenders(state, root)
+		if err != nil {
+			return err
+		}
+		contenders = append(contenders, least...)
+	}
+	defer removeLeastCgroups()
 
 	// The floor: a run of workshop is at least three program starts, two of
 	// them Go programs (workshop, and its init re-executed in the new
@@ -189,6 +201,75 @@ func emptyGo(state string) (string, error) {
 		return "", fmt.Errorf("build the empty Go program: %v\n%s", err, b)
 	}
 	return out, nil
+}
+
+// leastContenders builds bench/leastgo and bench/leastc and returns them as
+// contenders: the benchmark's work (seven namespaces, memory and pids limits,
+// overlay, pivot_root, /proc, /dev) and nothing else, in Go with a
+// re-executed init as workshop's design has it, and in C with none. They
+// use cgroup v1's memory and pids hierarchies, so they are left out where
+// those are not mounted; leastc is left out where there is no C compiler.
+func leastContenders(state, root string) ([]*contender, error) {
+	for _, h := range []string{"memory", "pids"} {
+		if !exists(filepath.Join("/sys/fs/cgroup", h, "tasks")) {
+			fmt.Printf("no cgroup v1 %s hierarchy: leastgo and leastc (v1 only) are left out\n", h)
+			return nil, nil
+		}
+	}
+	src, err := benchDir()
+	if err != nil {
+		return nil, err
+	}
+	leastgo := filepath.Join(state, "leastgo")
+	cmd := exec.Command("go", "build", "-o", leastgo, ".")
+	cmd.Dir = filepath.Join(src, "leastgo")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-buildvcs=false")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("build leastgo: %v\n%s", err, b)
+	}
+	layer := func(name string, i int) string { return filepath.Join(state, fmt.Sprintf("%s-layer-%d", name, i)) }
+	cs := []*contender{{name: "least work, Go", argv: func(i int) []string {
+		return []string{leastgo, root, layer("leastgo", i), "/bin/true"}
+	}}}
+
+	cc, err := exec.LookPath("cc")
+	if err != nil {
+		fmt.Println("no C compiler (cc): leastc is left out")
+		return cs, nil
+	}
+	leastc := filepath.Join(state, "leastc")
+	csrc := filepath.Join(src, "leastc", "leastc.c")
+	// Static where the host's libc allows it, as workshop and leastgo are.
+	if b, err := exec.Command(cc, "-O2", "-static", "-o", leastc, csrc).CombinedOutput(); err != nil {
+		if b2, err2 := exec.Command(cc, "-O2", "-o", leastc, csrc).CombinedOutput(); err2 != nil {
+			return nil, fmt.Errorf("build leastc: %v\n%s%s", err2, b, b2)
+		}
+		fmt.Println("leastc is linked dynamically: no static libc here")
+	}
+	return append(cs, &contender{name: "least work, C", argv: func(i int) []string {
+		return []string{leastc, root, layer("leastc", i), "/bin/true"}
+	}}), nil
+}
+
+// benchDir is the directory of this benchmark's sources (bench/), found
+// from the module root the go command reports.
+func benchDir() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil || strings.TrimSpace(string(out)) == "" || strings.TrimSpace(string(out)) == os.DevNull {
+		return "", fmt.Errorf("find the module root (go env GOMOD): run the benchmark from the repository")
+	}
+	return filepath.Join(filepath.Dir(strings.TrimSpace(string(out))), "bench"), nil
+}
+
+// removeLeastCgroups removes the groups a failed leastgo or leastc run
+// left (each removes its own when it ends normally).
+func removeLeastCgroups() {
+	for _, pattern := range []string{"leastgo-*", "leastc-*"} {
+		dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", pattern))
+		for _, d := range dirs {
+			os.Remove(d)
+		}
+	}
 }
 
 // runcBundle writes an OCI bundle whose config.json runs /bin/true on root,
