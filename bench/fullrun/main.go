@@ -7,9 +7,9 @@
 //
 //	unshare --mount --uts --ipc --net --pid --fork chroot ROOT /bin/true
 //
-// on the same root (the base image's), and against `runc run` on that root
-// where runc is installed, interleaved in one run so that all see the same
-// machine; against the least that work can cost, bench/leastgo (the same
+// on the same root (the base image's), and against `runc run`, `crun run`
+// and bwrap on that root where they are installed, interleaved in one run so
+// that all see the same machine; against the least that work can cost, bench/leastgo (the same
 // work in Go with a re-executed init, and nothing else) and bench/leastc
 // (the same in C, no re-exec; where the host has a C compiler); and, for
 // the floor, /bin/true and an empty static Go program alone. It prints the median, the 10th and 90th percentiles, the
@@ -35,7 +35,7 @@ import (
 func main() {
 	bin := flag.String("workshop", "bin/workshop", "the workshop binary")
 	n := flag.Int("n", 200, "runs of each command")
-	withRunc := flag.Bool("runc", true, "time runc run too, where runc is installed")
+	withRunc := flag.Bool("runc", true, "time runc run and crun run too, where they are installed")
 	withFloor := flag.Bool("floor", true, "time /bin/true and an empty static Go program alone too: the floor of a run")
 	withLeast := flag.Bool("least", true, "time bench/leastgo and bench/leastc too: the benchmark's work and nothing else, in Go and in C")
 	flag.Parse()
@@ -98,16 +98,40 @@ func run(bin string, n int, withRunc, withFloor, withLeast bool) error {
 		}},
 	}
 	defer removeRuncCgroups()
-	if runc, err := exec.LookPath("runc"); err == nil && withRunc {
-		bundle, err := runcBundle(state, root)
+	// The OCI runtimes the issue measured (runc, crun), on a bundle of the
+	// same root with the same limits, each with its own state and cgroup.
+	for _, rt := range []string{"runc", "crun"} {
+		if !withRunc {
+			break
+		}
+		path, err := exec.LookPath(rt)
+		if err != nil {
+			fmt.Printf("%s is not installed: it is left out (apt-get install %s)\n", rt, rt)
+			continue
+		}
+		bundle, err := ociBundle(state, root, rt)
 		if err != nil {
 			return err
 		}
-		contenders = append(contenders, &contender{name: "runc run", argv: func(i int) []string {
-			return []string{runc, "--root", filepath.Join(state, "runc-state"), "run", "--bundle", bundle, fmt.Sprintf("bench-%d", i)}
+		c := &contender{name: rt + " run", argv: func(i int) []string {
+			return []string{path, "--root", filepath.Join(state, rt+"-state"), "run", "--bundle", bundle, fmt.Sprintf("bench-%d", i)}
+		}}
+		// A runtime that cannot run here (crun refuses hybrid cgroups)
+		// is left out, with its reason, rather than failing the benchmark.
+		if _, err := timeOne(c.argv(-1)); err != nil {
+			fmt.Printf("%s is left out: it cannot run here: %s\n", c.name, firstLine(err.Error()))
+			continue
+		}
+		contenders = append(contenders, c)
+	}
+	// bubblewrap, which the issue measured too: the same namespaces but
+	// no cgroup and no overlay, the root bind-mounted, /proc and /dev.
+	if bwrap, err := exec.LookPath("bwrap"); err == nil {
+		contenders = append(contenders, &contender{name: "bwrap", argv: func(int) []string {
+			return []string{bwrap, "--unshare-all", "--bind", root, "/", "--proc", "/proc", "--dev", "/dev", "/bin/true"}
 		}})
-	} else if withRunc {
-		fmt.Println("runc is not installed: it is left out (apt-get install runc)")
+	} else {
+		fmt.Println("bwrap is not installed: it is left out (apt-get install bubblewrap)")
 	}
 
 	if withLeast {
@@ -272,11 +296,12 @@ func removeLeastCgroups() {
 	}
 }
 
-// runcBundle writes an OCI bundle whose config.json runs /bin/true on root,
-// from `runc spec`, with an absolute cgroupsPath so runc's cgroup is not
-// made under the benchmark's own.
-func runcBundle(state, root string) (string, error) {
-	bundle := filepath.Join(state, "runc-bundle")
+// ociBundle writes, for the OCI runtime rt, a bundle whose config.json runs
+// /bin/true on root, from `runc spec` (crun accepts the same), with an
+// absolute cgroupsPath so the runtime's cgroup is not made under the
+// benchmark's own.
+func ociBundle(state, root, rt string) (string, error) {
+	bundle := filepath.Join(state, rt+"-bundle")
 	if err := os.MkdirAll(bundle, 0o755); err != nil {
 		return "", err
 	}
@@ -299,7 +324,7 @@ func runcBundle(state, root string) (string, error) {
 	proc["terminal"] = false
 	proc["args"] = []string{"/bin/true"}
 	linux := cfg["linux"].(map[string]any)
-	linux["cgroupsPath"] = "/" + runcCgroup + "/runc"
+	linux["cgroupsPath"] = "/" + runcCgroup + "/" + rt
 	linux["resources"] = map[string]any{
 		"memory": map[string]any{"limit": 64 << 20},
 		"pids":   map[string]any{"limit": 64},
@@ -311,12 +336,12 @@ func runcBundle(state, root string) (string, error) {
 	return bundle, os.WriteFile(p, out, 0o644)
 }
 
-// runcCgroup is the parent of the cgroup runc makes for its runs (from the
-// absolute cgroupsPath below); runc removes its own group after each run,
-// the parent is the benchmark's to remove.
+// runcCgroup is the parent of the cgroups runc and crun make for their runs
+// (from the absolute cgroupsPath of ociBundle); each removes its own group
+// after each run, the parent is the benchmark's to remove.
 const runcCgroup = "workshop-bench"
 
-// removeRuncCgroups removes what runc's runs left of runcCgroup, in every
+// removeRuncCgroups removes what runc's and crun's runs left of runcCgroup, in every
 // hierarchy: empty directories only (rmdir), deepest first.
 func removeRuncCgroups() {
 	dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", runcCgroup))
@@ -378,6 +403,18 @@ func maxRSS(s []sample) int64 {
 		}
 	}
 	return m
+}
+
+// firstLine is the first non-empty line of s, without the exit status
+// line timeOne puts first.
+func firstLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for _, l := range lines[min(1, len(lines)-1):] {
+		if strings.TrimSpace(l) != "" {
+			return strings.TrimSpace(l)
+		}
+	}
+	return lines[0]
 }
 
 func fmtD(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
