@@ -97,8 +97,13 @@ func parseCPUs(s string, ncpu int) (float64, error) {
 	return v, nil
 }
 
+// MaxPids is the most a pids.max can hold: the kernel's PID_MAX_LIMIT on a
+// 64-bit machine (4M), above which it refuses the write with EINVAL.
+const MaxPids = 4 << 20
+
 // ParsePids reads the most processes a container may have: a whole number,
-// at least 1 (the container's own first process counts).
+// at least 1 (the container's own first process counts) and at most
+// MaxPids.
 func ParsePids(s string) (int64, error) {
 	v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
 	if err != nil {
@@ -106,6 +111,9 @@ func ParsePids(s string) (int64, error) {
 	}
 	if v < 1 {
 		return 0, fmt.Errorf("%q: a container needs at least 1 process (its first one counts)", s)
+	}
+	if v > MaxPids {
+		return 0, fmt.Errorf("%q: the kernel has at most %d process ids (PID_MAX_LIMIT), so pids.max takes no more; give at most that", s, MaxPids)
 	}
 	return v, nil
 }

@@ -87,14 +87,22 @@ func TestParseCPUs(t *testing.T) {
 }
 
 func TestParsePids(t *testing.T) {
-	if got, err := ParsePids("64"); err != nil || got != 64 {
-		t.Errorf("ParsePids(%q) = %d, %v, want 64, nil", "64", got, err)
+	for _, ok := range []struct {
+		in   string
+		want int64
+	}{{"64", 64}, {"4194304", MaxPids}} {
+		if got, err := ParsePids(ok.in); err != nil || got != ok.want {
+			t.Errorf("ParsePids(%q) = %d, %v, want %d, nil", ok.in, got, err, ok.want)
+		}
 	}
 	for _, tc := range []struct{ in, want string }{
 		{"0", "at least 1 process"},
 		{"-3", "at least 1 process"},
 		{"many", "not a number of processes"},
 		{"6.4", "not a number of processes"},
+		{"4194305", "at most 4194304 process ids"},
+		{"9223372036854775807", "at most 4194304 process ids"},
+		{"9223372036854775808", "not a number of processes"},
 	} {
 		_, err := ParsePids(tc.in)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -23,6 +23,16 @@ import (
 // the init's locked thread); the rest is the command's.
 const MinPids = 10
 
+// MinMemory is the smallest --memory a container can start with, docker's
+// floor too. Until it runs the command, the container's first process is
+// workshop's init, a Go program whose pages count against the limit; and on
+// v1 a thread of workshop stands in the group while it clones the child
+// (BornIn), so the kernel charges that clone to the group. Below about
+// 1.5M the init is OOM-killed before the command runs, and far below (4K)
+// the clone itself can spin in the kernel's reclaim, with workshop's thread
+// in it, where no signal but SIGKILL ends it.
+const MinMemory = 6 << 20
+
 // StopGrace is how long a container may take to end after workshop passed it
 // SIGINT or SIGTERM before its whole cgroup is killed (docker stop waits 10s;
 // a class has less time). A PID 1 with no handler ignores both signals.
@@ -90,6 +100,10 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 	if r.Limits.Pids > 0 && r.Limits.Pids < MinPids {
 		return Outcome{}, exit.Errorf(exit.ToolFailed, "--pids %d is too few: until it runs your command, the container's first process is workshop's init, "+
 			"a Go program whose threads count against pids.max (up to 7 of them); give at least %d", r.Limits.Pids, MinPids)
+	}
+	if r.Limits.Memory > 0 && r.Limits.Memory < MinMemory {
+		return Outcome{}, exit.Errorf(exit.ToolFailed, "--memory %s is too little: until it runs your command, the container's first process is workshop's init, "+
+			"a Go program whose memory counts against the limit; give at least %s (docker's floor too)", units.FormatSize(r.Limits.Memory), units.FormatSize(MinMemory))
 	}
 	sigs := r.Interrupted
 	if sigs == nil {
