@@ -43,7 +43,7 @@ fail), 1 when a check failed, 125 on a bad command line.`,
 			// The checks make throwaway cgroups and directories: a Ctrl-C
 			// lets the check under way remove its own before doctor stops.
 			interrupt := make(chan os.Signal, 1)
-			signal.Notify(interrupt, unix.SIGINT, unix.SIGTERM)
+			signal.Notify(interrupt, exit.StopSignals...)
 			defer signal.Stop(interrupt)
 
 			h := doctor.NewHost(global.stateDir, stepCgroups{})

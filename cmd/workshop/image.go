@@ -120,9 +120,9 @@ step 2) the first time it is used.`,
 const halfImage = "the half-made image was removed; the store is as it was"
 
 // imageCmd makes one `workshop image` subcommand with exactly nargs
-// arguments. Ctrl-C or SIGTERM cancels the work, and what it half made is
-// removed before workshop exits 128+n, as a container killed by the signal
-// would; halfMade, when not empty, is what the command says then (unpack's
+// arguments. A stop signal (exit.StopSignals: Ctrl-C, SIGTERM, SIGHUP,
+// SIGQUIT) cancels the work, and what it half made is removed before
+// workshop exits 128+n, as a container killed by the signal would; halfMade, when not empty, is what the command says then (unpack's
 // own error says it, an *imagetar.InterruptedError).
 func imageCmd(use, short string, nargs int, halfMade string, run func(context.Context, *imagetar.Store, []string) error) *cobra.Command {
 	name := strings.Fields(use)[0]
@@ -165,13 +165,14 @@ type signalCause struct{ sig syscall.Signal }
 
 func (c signalCause) Error() string { return "interrupted by " + unix.SignalName(c.sig) }
 
-// catchSignals returns a context cancelled by Ctrl-C or SIGTERM, whose
-// cause (see caughtSignal) says which. workshop stays alive, to remove
+// catchSignals returns a context cancelled by a stop signal
+// (exit.StopSignals: Ctrl-C, SIGTERM, SIGHUP, SIGQUIT), whose cause (see
+// caughtSignal) says which. workshop stays alive, to remove
 // what it half made and say so.
 func catchSignals() (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sigs, exit.StopSignals...)
 	done := make(chan struct{})
 	go func() {
 		select {

@@ -74,8 +74,8 @@ type Check struct {
 type Options struct {
 	Explain bool // print each check's Why before its lines
 	Color   bool
-	// Interrupt delivers SIGINT or SIGTERM. The check under way finishes,
-	// so that its throwaway cgroup or directory is removed, and Run stops.
+	// Interrupt delivers a stop signal (exit.StopSignals). The check under
+	// way finishes, so that its throwaway cgroup or directory is removed, and Run stops.
 	Interrupt <-chan os.Signal
 }
 

@@ -6,6 +6,9 @@ package exit
 import (
 	"errors"
 	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
 )
 
 // The codes of DESIGN.md.
@@ -60,3 +63,10 @@ func Silent(err error) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Err == nil
 }
+
+// StopSignals are the signals a terminal or kill(1) stops a process with:
+// Ctrl-C (SIGINT), kill's default (SIGTERM), a closed terminal or a dropped
+// ssh session (SIGHUP), Ctrl-\ (SIGQUIT). workshop catches all four while it
+// has something to undo, so that none of them kills it half-way and leaves a
+// mount, a cgroup or a record behind; it stops with 128+n and a sentence.
+var StopSignals = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT}

@@ -19,7 +19,7 @@ type Held struct{ ch chan os.Signal }
 // HoldSignals starts holding SIGINT, SIGTERM, SIGHUP and SIGQUIT.
 func HoldSignals() *Held {
 	h := &Held{ch: make(chan os.Signal, 4)}
-	signal.Notify(h.ch, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
+	signal.Notify(h.ch, exit.StopSignals...)
 	return h
 }
 

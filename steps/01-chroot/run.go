@@ -104,7 +104,7 @@ func commandEnv() []string {
 // that waits for it. It returns the function that stops forwarding.
 func forwardSignals(n *sys.Narrator, pid int) (stop func()) {
 	ch := make(chan os.Signal, 4)
-	signal.Notify(ch, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
+	signal.Notify(ch, exit.StopSignals...)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

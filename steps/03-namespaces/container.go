@@ -26,7 +26,7 @@ const initName = "namespaces"
 
 // forwarded are the signals workshop passes on to the container while it
 // waits for it: the ones a student sends with Ctrl-C or kill.
-var forwarded = []os.Signal{unix.SIGINT, unix.SIGTERM}
+var forwarded = exit.StopSignals
 
 // Container is a started container: a child of workshop in its own
 // namespaces, set up and running the command once released.
@@ -234,10 +234,10 @@ func (c *Container) interrupted() error {
 // Kill sends sig to the container's first process.
 func (c *Container) Kill(sig syscall.Signal) error { return c.n.Kill(c.Pid(), sig) }
 
-// Wait waits for the container to end, passing on SIGINT and SIGTERM that
-// workshop receives meanwhile, and returns its exit status: the command's
-// own, or 128+n when it was killed by signal n. It releases the child if
-// Release was not called.
+// Wait waits for the container to end, passing on the stop signals
+// (exit.StopSignals) that workshop receives meanwhile, and returns its exit
+// status: the command's own, or 128+n when it was killed by signal n. It
+// releases the child if Release was not called.
 func (c *Container) Wait() (int, error) {
 	c.mu.Lock()
 	if c.waited {
@@ -285,9 +285,9 @@ func (c *Container) Abort() {
 	c.takeTerminalBack()
 }
 
-// forwardSignals passes SIGINT and SIGTERM on to the container until Wait
-// has collected it. A PID 1 without a handler for them ignores them: the
-// lesson of --init.
+// forwardSignals passes the stop signals (exit.StopSignals) on to the
+// container until Wait has collected it. A PID 1 without a handler for them
+// ignores them: the lesson of --init.
 func (c *Container) forwardSignals(sigs chan os.Signal) {
 	c.stopForwarding = make(chan struct{})
 	c.forwardingDone = make(chan struct{})

@@ -15,7 +15,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// SIGINT and SIGTERM sent to workshop reach the container.
+// The stop signals sent to workshop (SIGINT, SIGTERM, SIGHUP, SIGQUIT)
+// reach the container.
 
 func TestSignalsPassedIn(t *testing.T) {
 	testbin.NeedRoot(t)
@@ -27,6 +28,8 @@ func TestSignalsPassedIn(t *testing.T) {
 	}{
 		{syscall.SIGTERM, "TERM", 7},
 		{syscall.SIGINT, "INT", 8},
+		{syscall.SIGHUP, "HUP", 9},
+		{syscall.SIGQUIT, "QUIT", 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// The shell is PID 1, and has a handler (a trap): the signal

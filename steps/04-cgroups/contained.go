@@ -34,7 +34,7 @@ const MinPids = 10
 const MinMemory = 6 << 20
 
 // StopGrace is how long a container may take to end after workshop passed it
-// SIGINT or SIGTERM before its whole cgroup is killed (docker stop waits 10s;
+// a stop signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT) before its whole cgroup is killed (docker stop waits 10s;
 // a class has less time). A PID 1 with no handler ignores both signals.
 const StopGrace = 3 * time.Second
 
@@ -61,7 +61,7 @@ type Contained struct {
 	Ended func()
 
 	// Interrupted, when not nil, is the caller's channel registered for
-	// SIGINT and SIGTERM (step 4's, step 6's), read instead of one of Run's
+	// the stop signals (step 4's, step 6's), read instead of one of Run's
 	// own, so that no signal falls between the caller's and Run's.
 	Interrupted chan os.Signal
 }
@@ -86,10 +86,10 @@ type Outcome struct {
 
 // Run starts the container, puts it in a new cgroup with the limits, lets
 // it run, and removes the cgroup however it ends: success, OOM kill,
-// --timeout, SIGINT or SIGTERM to workshop, the command killed by a signal.
+// --timeout, a stop signal to workshop, the command killed by a signal.
 //
-// SIGINT and SIGTERM are caught from before the group is made until after
-// it is removed: while any channel is registered with signal.Notify, Go's
+// The stop signals (exit.StopSignals) are caught from before the group is
+// made until after it is removed: while any channel is registered with signal.Notify, Go's
 // default action (workshop dies at once, leaving the group and the record)
 // is off. One that comes before the command is released stops the run (an
 // error with status 128+n); one that comes while it runs is passed on to it
@@ -108,7 +108,7 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 	sigs := r.Interrupted
 	if sigs == nil {
 		ch := make(chan os.Signal, 4)
-		signal.Notify(ch, unix.SIGINT, unix.SIGTERM)
+		signal.Notify(ch, exit.StopSignals...)
 		defer signal.Stop(ch)
 		sigs = ch
 	}

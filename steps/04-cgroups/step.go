@@ -100,15 +100,16 @@ func (l Limits) or(d Limits) Limits {
 // nil, or an error that carries the exit status (the command's own, 137 for
 // the memory limit, 125 when the group could not be removed).
 func Step(n *sys.Narrator, cfg StepConfig) error {
-	// SIGINT and SIGTERM stay caught from here until the record is gone:
-	// with a channel registered, Go's default action (die at once) is off,
+	// The stop signals (exit.StopSignals: SIGINT, SIGTERM, SIGHUP,
+	// SIGQUIT) stay caught from here until the record is gone: with a
+	// channel registered, Go's default action (die at once) is off,
 	// so a Ctrl-C while the root is filled, the group made or removed, or
 	// the record written never leaves half of them behind. Contained.Run
 	// reads the same channel (so no signal falls between two of them): one
 	// that came before the container's command runs stops the run, one that
 	// comes while it runs is passed on to it.
 	interrupted := make(chan os.Signal, 4)
-	signal.Notify(interrupted, unix.SIGINT, unix.SIGTERM)
+	signal.Notify(interrupted, exit.StopSignals...)
 	defer signal.Stop(interrupted)
 
 	root := cfg.Root
@@ -201,7 +202,7 @@ func Step(n *sys.Narrator, cfg StepConfig) error {
 	return out.Verdict(n, limits)
 }
 
-// stopIfInterrupted is the error of a run stopped by SIGINT or SIGTERM
+// stopIfInterrupted is the error of a run stopped by a stop signal
 // before its container started, or nil when none came.
 func stopIfInterrupted(interrupted <-chan os.Signal) error {
 	select {

@@ -6,9 +6,9 @@ import (
 )
 
 // InterruptedError is what a pack or an unpack returns when its context was
-// cancelled (workshop cancels it on Ctrl-C or SIGTERM) once what it had
-// half made is removed (or, for step 5, before its command ran): What says
-// what became of the work, in words for the student.
+// cancelled (workshop cancels it on a stop signal: Ctrl-C, SIGTERM, SIGHUP,
+// SIGQUIT) once what it had half made is removed (or, for step 5, before its
+// command ran): What says what became of the work, in words for the student.
 type InterruptedError struct {
 	What  string // "the half-made /…/step5/walkthrough.tar was removed"
 	Cause error  // context.Cause of the cancelled context: why it stopped

@@ -155,7 +155,7 @@ func (s *Store) lockExisting(exclusive bool) (func(), error) {
 // SIGINT, as `workshop full run` does from its start, would leave the
 // student with a Ctrl-C that does nothing. So the lock is tried without
 // blocking, and while another holds it, tried again every waitTick, until
-// it is free or SIGINT or SIGTERM comes (any channel the caller registered
+// it is free or a stop signal comes (any channel the caller registered
 // gets its copy of the signal too).
 func (s *Store) flock(f *os.File, exclusive bool) (func(), error) {
 	how := unix.LOCK_SH
@@ -193,10 +193,10 @@ func tryFlock(f *os.File, how int) error {
 }
 
 // waitFlock waits for the lock that another workshop holds, says so, and
-// gives up with 128+n and a sentence on SIGINT or SIGTERM.
+// gives up with 128+n and a sentence on a stop signal (exit.StopSignals).
 func waitFlock(f *os.File, how int) error {
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM)
+	signal.Notify(sigs, exit.StopSignals...)
 	defer signal.Stop(sigs)
 	fmt.Fprintf(os.Stderr, "==> waiting for the image store's lock %s: another workshop holds it (adding an image takes a few seconds); Ctrl-C stops waiting\n", f.Name())
 	tick := time.NewTicker(waitTick)

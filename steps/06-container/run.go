@@ -52,12 +52,13 @@ type Result struct {
 // (unless Keep) and its record.
 func Run(n *sys.Narrator, o Options) (Result, error) {
 	// A Ctrl-C must never kill workshop half-way through making or
-	// removing things: SIGINT and SIGTERM stay caught here until the last
-	// deferred removal is done. Before the container starts, one is acted
+	// removing things: the stop signals (exit.StopSignals: SIGINT,
+	// SIGTERM, SIGHUP, SIGQUIT) stay caught here until the last deferred
+	// removal is done. Before the container starts, one is acted
 	// on below; once it runs, the container's own handlers (which get their
 	// copy of every signal too) pass it on or kill the cgroup.
 	interrupted := make(chan os.Signal, 4)
-	signal.Notify(interrupted, unix.SIGINT, unix.SIGTERM)
+	signal.Notify(interrupted, exit.StopSignals...)
 	defer signal.Stop(interrupted)
 
 	store := imagetar.OpenStore(o.StateDir)
@@ -152,7 +153,7 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 	return res, err
 }
 
-// findImage is store.Find, stopped by a SIGINT or SIGTERM that comes on
+// findImage is store.Find, stopped by a stop signal that comes on
 // interrupted meanwhile: the first run on a machine makes the base image,
 // seconds of work, and the store then removes what it half made.
 func findImage(n *sys.Narrator, store *imagetar.Store, ref string, interrupted <-chan os.Signal) (imagetar.Image, error) {

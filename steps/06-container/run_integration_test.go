@@ -289,7 +289,7 @@ func TestFullRunMemoryHog(t *testing.T) {
 // containers/<id>; with --keep only the writable layer and its record stay.
 func TestFullRunLeavesNothing(t *testing.T) {
 	h := newHost(t)
-	const trap = `trap 'echo caught; exit 3' INT TERM; echo ready; while :; do sleep 1000 & wait $!; done`
+	const trap = `trap 'echo caught; exit 3' INT TERM HUP QUIT; echo ready; while :; do sleep 1000 & wait $!; done`
 	for _, tc := range []struct {
 		name   string
 		args   []string
@@ -303,10 +303,15 @@ func TestFullRunLeavesNothing(t *testing.T) {
 		{"timeout", []string{"--timeout", "1s", "--", "/bin/sleep", "600"}, 0, 137, "--timeout 1s expired"},
 		{"SIGINT, trapped", []string{"--", "/bin/sh", "-c", trap}, syscall.SIGINT, 3, ""},
 		{"SIGTERM, trapped", []string{"--", "/bin/sh", "-c", trap}, syscall.SIGTERM, 3, ""},
+		// A closed terminal (SIGHUP) or Ctrl-\ (SIGQUIT) is a stop signal
+		// too: it used to kill workshop at once and leave the run behind.
+		{"SIGHUP, trapped", []string{"--", "/bin/sh", "-c", trap}, syscall.SIGHUP, 3, ""},
+		{"SIGQUIT, trapped", []string{"--", "/bin/sh", "-c", trap}, syscall.SIGQUIT, 3, ""},
 		// sleep as PID 1 has no handler: it ignores both. (Not sh -c:
 		// dash catches SIGINT when it runs a -c string, and exits 130.)
 		{"SIGINT, ignored", []string{"--", "/bin/sleep", "600"}, syscall.SIGINT, 137, "the container ignored SIGINT"},
 		{"SIGTERM, ignored", []string{"--", "/bin/sleep", "600"}, syscall.SIGTERM, 137, "the container ignored SIGTERM"},
+		{"SIGHUP, ignored", []string{"--", "/bin/sleep", "600"}, syscall.SIGHUP, 137, "the container ignored SIGHUP"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := &host{t: t, state: h.state}
