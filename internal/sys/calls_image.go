@@ -56,6 +56,19 @@ func (n *Narrator) Create(path string, mode uint32) (*os.File, error) {
 	return os.NewFile(uintptr(fd), path), nil
 }
 
+// CreateNew creates a file that must not exist yet and opens it for writing:
+// openat(AT_FDCWD, path, O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC, mode). What
+// fails can then only ever remove what this call made.
+func (n *Narrator) CreateNew(path string, mode uint32) (*os.File, error) {
+	const flags = unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_CLOEXEC
+	fd, err := unix.Openat(unix.AT_FDCWD, path, flags, mode)
+	n.record("openat", "AT_FDCWD, "+quote(path)+", "+openFlagString(flags)+", "+modeString(mode), fd, err)
+	if err != nil {
+		return nil, wrap("open", path, err)
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
 // Close closes a file the narrator opened: close(fd).
 func (n *Narrator) Close(f *os.File) error {
 	fd := int(f.Fd())

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -408,11 +409,22 @@ func (s *Store) withImage(ref string, use func(Image) error) (Image, error) {
 }
 
 // Export writes the image ref to file as a tar, gzipped when the file name
-// ends in .gz or .tgz: the format import takes. A cancelled ctx (Ctrl-C)
-// stops the copy at its next read, and the half-written file is removed.
+// ends in .gz or .tgz: the format import takes. It writes a new file beside
+// file and renames it into place once it is whole, so that a failed or
+// cancelled export (Ctrl-C stops the copy at its next read) removes only
+// what it wrote and leaves a file that was there before as it was.
 func (s *Store) Export(ctx context.Context, n *sys.Narrator, ref, file string) (Image, error) {
+	target, err := exportTarget(file)
+	if err != nil {
+		return Image{}, exit.Errorf(exit.ToolFailed, "export to %s: %v", file, err)
+	}
 	return s.withImage(ref, func(img Image) error {
-		out, err := n.Create(file, 0o644)
+		tmp := tempBeside(target, "export")
+		out, err := n.CreateNew(tmp, 0o644)
+		if errors.Is(err, unix.EEXIST) { // 48 random bits met another: once more
+			tmp = tempBeside(target, "export")
+			out, err = n.CreateNew(tmp, 0o644)
+		}
 		if err != nil {
 			return exit.Errorf(exit.ToolFailed, "export to %s: %v", file, unwrapPath(err))
 		}
@@ -420,13 +432,16 @@ func (s *Store) Export(ctx context.Context, n *sys.Narrator, ref, file string) (
 		if cerr := n.Close(out); err == nil {
 			err = cerr
 		}
+		if err == nil {
+			err = n.Rename(tmp, target)
+		}
 		if err != nil {
 			// As packTo does: the removal is a syscall of the step, shown.
-			if rerr := n.Unlink(file); rerr != nil {
-				return fmt.Errorf("export %s to %s: %w; and the half-written file could not be removed: %v", img.Ref, file, err, rerr)
+			if rerr := n.Unlink(tmp); rerr != nil {
+				return fmt.Errorf("export %s to %s: %w; and the half-written %s could not be removed: %v", img.Ref, file, err, tmp, rerr)
 			}
 			if isStop(ctx, err) {
-				return &InterruptedError{What: "the half-written " + file + " was removed", Cause: context.Cause(ctx)}
+				return &InterruptedError{What: "the half-written copy of " + file + " was removed", Cause: context.Cause(ctx)}
 			}
 			return fmt.Errorf("export %s to %s: %w", img.Ref, file, err)
 		}
@@ -437,6 +452,48 @@ func (s *Store) Export(ctx context.Context, n *sys.Narrator, ref, file string) (
 		n.Note("exported %s (%s, %d entries) to %s as %s, entries relative to the root", img.Ref, img.ShortID(), img.Entries, file, how)
 		return nil
 	})
+}
+
+// exportTarget is the path Export renames its new file to: file, or what
+// file links to when it is a symlink to a file. An existing file that is not
+// a regular file is refused: the rename would replace a device node, a FIFO
+// or a socket with the tar (the export that truncated its file in place
+// removed /dev/full when a write failed).
+func exportTarget(file string) (string, error) {
+	target := file
+	if fi, err := os.Lstat(file); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		if t, err := filepath.EvalSymlinks(file); err == nil {
+			target = t
+		}
+	}
+	fi, err := os.Stat(target)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return target, nil
+	case err != nil:
+		return "", unwrapPath(err)
+	case fi.IsDir():
+		return "", fmt.Errorf("%s is a directory: give the name of the file to write, as in %s", file, filepath.Join(file, "image.tar"))
+	case !fi.Mode().IsRegular():
+		return "", fmt.Errorf("%s exists and is not a regular file (%s): export writes a new file in its place; "+
+			"give another name, or - to write the tar to standard output", file, fileKind(fi.Mode()))
+	}
+	return target, nil
+}
+
+// fileKind names a file type in words.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	}
+	return "not a regular file"
 }
 
 // ExportTo writes the image ref to w (standard output, for `export NAME -`).

@@ -18,6 +18,7 @@ import (
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
+	"golang.org/x/sys/unix"
 )
 
 var bg = context.Background()
@@ -240,8 +241,69 @@ func TestStoreExportInterrupted(t *testing.T) {
 	if _, err := os.Lstat(out); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the half-written %s is still there (%v)", out, err)
 	}
-	if want := fmt.Sprintf("unlinkat(AT_FDCWD, %q, 0) = 0", out); !strings.Contains(narration.String(), want) {
-		t.Errorf("the removal was not narrated as %s:\n%s", want, narration.String())
+	if entries, _ := os.ReadDir(filepath.Dir(out)); len(entries) != 0 {
+		t.Errorf("the export left %v beside %s", entries, out)
+	}
+	if want := fmt.Sprintf(`unlinkat(AT_FDCWD, "%s/.demo.tar.gz.export-`, filepath.Dir(out)); !strings.Contains(narration.String(), want) {
+		t.Errorf("the removal was not narrated as %s…:\n%s", want, narration.String())
+	}
+}
+
+// A failed export removes only what it wrote: a file that was there before
+// stays as it was (a failed write used to unlink it: /dev/full, once), and
+// anything but a regular file is refused before the image is read.
+func TestStoreExportLeavesWhatWasThere(t *testing.T) {
+	s := OpenStore(t.TempDir())
+	if _, err := s.Pack(bg, sys.Discard(), makeTree(t), "demo"); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := unix.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ file, want string }{
+		{"/dev/full", "/dev/full exists and is not a regular file (a character device)"},
+		{fifo, "is not a regular file (a named pipe)"},
+		{dir, "is a directory"},
+	} {
+		before, _ := os.Lstat(tc.file)
+		_, err := s.Export(bg, sys.Discard(), "demo", tc.file)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Export(%s) = %v; want an error saying %q", tc.file, err, tc.want)
+		}
+		if after, err := os.Lstat(tc.file); err != nil || after.Mode() != before.Mode() {
+			t.Errorf("Export(%s) changed it: %v, %v", tc.file, after, err)
+		}
+	}
+	// A regular file that was there, and a failure after the copy began
+	// (a cancelled context): the file is untouched.
+	old := filepath.Join(dir, "old.tar")
+	if err := os.WriteFile(old, []byte("keep me"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancelCause(bg)
+	cancel(errors.New("interrupted by SIGINT"))
+	if _, err := s.Export(ctx, sys.Discard(), "demo", old); err == nil {
+		t.Fatal("Export with a cancelled context succeeded")
+	}
+	if b, err := os.ReadFile(old); err != nil || string(b) != "keep me" {
+		t.Errorf("a failed Export over %s changed it: %q, %v", old, b, err)
+	}
+	// The same file, exported for real: replaced by the whole tar, through a
+	// symlink too.
+	link := filepath.Join(dir, "link.tar")
+	if err := os.Symlink("old.tar", link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Export(bg, sys.Discard(), "demo", link); err != nil {
+		t.Fatalf("Export(%s) = %v", link, err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("Export replaced the symlink %s itself: %v, %v", link, fi, err)
+	}
+	if b, err := os.ReadFile(old); err != nil || string(b) == "keep me" || len(b) < 1024 {
+		t.Errorf("Export through %s did not write the tar to %s: %d bytes, %v", link, old, len(b), err)
 	}
 }
 

@@ -230,16 +230,13 @@ func freshDestination(dest string) error {
 }
 
 // makeTempBeside makes a new directory next to dest (same filesystem, so a
-// rename moves it into place), named .<dest>.<what>-<random>.
+// rename moves it into place), named tempBeside(dest, what).
 func makeTempBeside(n *sys.Narrator, dest, what string) (string, error) {
-	parent := filepath.Dir(dest)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
 		return "", err
 	}
 	for range 10 {
-		var b [6]byte
-		rand.Read(b[:])
-		tmp := filepath.Join(parent, "."+filepath.Base(dest)+"."+what+"-"+hex.EncodeToString(b[:]))
+		tmp := tempBeside(dest, what)
 		err := n.Mkdir(tmp, 0o700)
 		if errors.Is(err, unix.EEXIST) {
 			continue
@@ -247,4 +244,12 @@ func makeTempBeside(n *sys.Narrator, dest, what string) (string, error) {
 		return tmp, err
 	}
 	return "", fmt.Errorf("cannot make a temporary directory beside %s", dest)
+}
+
+// tempBeside names a new file or directory next to dest, so that a rename
+// moves it into place: .<dest>.<what>-<random>.
+func tempBeside(dest, what string) string {
+	var b [6]byte
+	rand.Read(b[:])
+	return filepath.Join(filepath.Dir(dest), "."+filepath.Base(dest)+"."+what+"-"+hex.EncodeToString(b[:]))
 }
