@@ -178,7 +178,7 @@ func TestImportInterruptedChangesNothing(t *testing.T) {
 			if _, err := s.Import(bg, sys.Discard(), writeFile(t, tmp, "first.tar", archive), "a:1"); err != nil {
 				t.Fatal(err)
 			}
-			index := filepath.Join(s.Dir(), indexName)
+			index := filepath.Join(s.Dir(), IndexName)
 			indexBefore, _ := os.ReadFile(index)
 			dirsBefore := storeDirs(t, s)
 

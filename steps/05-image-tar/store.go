@@ -33,7 +33,7 @@ import (
 const (
 	imagesDir = "images"
 	lockName  = "lock"
-	indexName = "index.json"
+	IndexName = "index.json" // the store's tags; `workshop clean --images` removes it first
 	metaName  = "image.json"
 	tarName   = "rootfs.tar"
 	rootfsDir = "rootfs"
@@ -227,7 +227,7 @@ func (s *Store) removeStale() {
 
 func (s *Store) readIndex() (index, error) {
 	ix := index{Tags: map[string]string{}}
-	b, err := os.ReadFile(filepath.Join(s.dir, indexName))
+	b, err := os.ReadFile(filepath.Join(s.dir, IndexName))
 	if errors.Is(err, os.ErrNotExist) {
 		return ix, nil
 	}
@@ -235,7 +235,7 @@ func (s *Store) readIndex() (index, error) {
 		return ix, fmt.Errorf("image store: %w", err)
 	}
 	if err := json.Unmarshal(b, &ix); err != nil {
-		return ix, fmt.Errorf("image store: %s is damaged: %v", filepath.Join(s.dir, indexName), err)
+		return ix, fmt.Errorf("image store: %s is damaged: %v", filepath.Join(s.dir, IndexName), err)
 	}
 	if ix.Tags == nil {
 		ix.Tags = map[string]string{}
@@ -246,7 +246,7 @@ func (s *Store) readIndex() (index, error) {
 // writeIndex replaces index.json all at once (write a new file, rename it),
 // so a reader sees the old index or the new one, never half of one.
 func (s *Store) writeIndex(ix index) error {
-	return writeJSON(filepath.Join(s.dir, indexName), ix)
+	return writeJSON(filepath.Join(s.dir, IndexName), ix)
 }
 
 func writeJSON(p string, v any) error {

@@ -650,6 +650,13 @@ func (c *cleaner) imageStore() {
 			images++
 		}
 	}
+	// The index goes first: should the removal stop half-way, the store
+	// left names no image it lost, and works (empty) until the next
+	// clean --images removes the rest.
+	if err := c.n.Unlink(filepath.Join(dir, imagetar.IndexName)); err != nil && !errors.Is(err, unix.ENOENT) {
+		c.fail("the image store "+dir, err)
+		return
+	}
 	if err := c.removeTree(dir); err != nil {
 		c.fail("the image store "+dir, err)
 		return
@@ -678,7 +685,10 @@ const shownPerTree = 6
 // removeTree removes a file or a directory tree, as rm -rf does: one
 // unlinkat per entry, depth first. It never follows a symlink, and it
 // stops at a directory of another filesystem: a mount nobody saw is never
-// emptied.
+// emptied. It walks the tree through open directories (openat, fstatat and
+// unlinkat relative to each), so that a tree deeper than PATH_MAX (4096
+// bytes of path), which a container or an archive can make, is removed
+// too.
 func (c *cleaner) removeTree(path string) error {
 	var st unix.Stat_t
 	if err := unix.Lstat(path, &st); err != nil {
@@ -688,9 +698,13 @@ func (c *cleaner) removeTree(path string) error {
 		return &os.PathError{Op: "lstat", Path: path, Err: err}
 	}
 	t := &treeRemoval{n: c.n, dev: st.Dev}
-	err := t.removeChildren(path, &st)
+	var err error
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		err = t.removeChildrenAt(unix.AT_FDCWD, path, path, &st)
+	}
 	if t.hidden > 0 {
-		c.n.Note("… and %d more unlinkat calls like these, one for each entry of %s", t.hidden, path)
+		c.n.Note("… and %d more unlinkat calls, one for each entry of %s (made relative to its directories, each opened with openat: "+
+			"a path may be longer than the kernel takes in one call)", t.hidden, path)
 	}
 	if err != nil {
 		return err
@@ -713,44 +727,55 @@ type treeRemoval struct {
 	hidden int
 }
 
-// removeChildren removes what the directory path holds (nothing if it is
-// not a directory).
-func (t *treeRemoval) removeChildren(path string, st *unix.Stat_t) error {
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-		return nil
-	}
+// removeChildrenAt removes what the directory name (relative to the open
+// directory parent; path is its whole path, for messages and narration)
+// holds.
+func (t *treeRemoval) removeChildrenAt(parent int, name, path string, st *unix.Stat_t) error {
 	if st.Dev != t.dev {
 		return fmt.Errorf("%s is another filesystem (a mount?): not removed; unmount it and run 'workshop clean' again", path)
 	}
-	entries, err := os.ReadDir(path)
-	if errors.Is(err, os.ErrNotExist) {
+	fd, err := unix.Openat(parent, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
 		return nil
 	}
 	if err != nil {
+		return &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	dir := os.NewFile(uintptr(fd), path)
+	defer dir.Close()
+	names, err := dir.Readdirnames(-1)
+	if err != nil {
 		return err
 	}
-	for _, e := range entries {
-		p := filepath.Join(path, e.Name())
+	for _, child := range names {
+		p := filepath.Join(path, child)
 		var cst unix.Stat_t
-		if err := unix.Lstat(p, &cst); err != nil {
+		if err := unix.Fstatat(fd, child, &cst, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			if errors.Is(err, unix.ENOENT) {
 				continue
 			}
-			return &os.PathError{Op: "lstat", Path: p, Err: err}
+			return &os.PathError{Op: "fstatat", Path: p, Err: err}
 		}
-		if err := t.removeChildren(p, &cst); err != nil {
-			return err
+		isDir := cst.Mode&unix.S_IFMT == unix.S_IFDIR
+		if isDir {
+			if err := t.removeChildrenAt(fd, child, p, &cst); err != nil {
+				return err
+			}
 		}
-		if err := t.unlink(p, cst.Mode&unix.S_IFMT == unix.S_IFDIR); err != nil {
+		if err := t.unlinkAt(fd, child, p, isDir); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (t *treeRemoval) unlink(path string, dir bool) error {
+// unlinkAt removes name from the open directory dirfd (path is its whole
+// path). The first calls of a tree are made, and narrated, with the whole
+// path, as a student would type them, when the kernel takes it in one call;
+// the rest are made relative to dirfd and counted in one line.
+func (t *treeRemoval) unlinkAt(dirfd int, name, path string, dir bool) error {
 	var err error
-	if t.shown < shownPerTree {
+	if t.shown < shownPerTree && len(path) < unix.PathMax {
 		t.shown++
 		if dir {
 			err = t.n.Rmdir(path)
@@ -762,12 +787,12 @@ func (t *treeRemoval) unlink(path string, dir bool) error {
 		if dir {
 			flags, how = unix.AT_REMOVEDIR, "AT_REMOVEDIR"
 		}
-		err = unix.Unlinkat(unix.AT_FDCWD, path, flags)
+		err = unix.Unlinkat(dirfd, name, flags)
 		if err == nil {
 			t.hidden++
 			return nil
 		}
-		t.n.Reported("unlinkat", fmt.Sprintf("AT_FDCWD, %q, %s", path, how), -1, err)
+		t.n.Reported("unlinkat", fmt.Sprintf("%d, %q, %s", dirfd, name, how), -1, err)
 		err = &os.PathError{Op: "unlinkat", Path: path, Err: err}
 	}
 	if errors.Is(err, unix.ENOENT) {

@@ -556,6 +556,12 @@ func TestCleanImages(t *testing.T) {
 	if r.Code != 0 || !strings.Contains(r.Stdout, "removed the image store "+images+", with 1 image (--images)") || pathExists(images) {
 		t.Errorf("workshop clean --images = exit %d, store there: %v\nstdout:\n%s\nstderr:\n%s", r.Code, pathExists(images), r.Stdout, r.Stderr)
 	}
+	// The index goes first, so that a removal stopped half-way leaves a
+	// store that names no image it lost.
+	first := fmt.Sprintf("unlinkat(AT_FDCWD, %q, 0) = 0", filepath.Join(images, "index.json"))
+	if i := strings.Index(r.Stderr, first); i < 0 || strings.Contains(r.Stderr[:i], "unlinkat(") {
+		t.Errorf("clean --images did not remove %s first:\n%s", filepath.Join(images, "index.json"), r.Stderr)
+	}
 	nothingToRemove(t, dir)
 }
 

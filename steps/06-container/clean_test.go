@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
+	"golang.org/x/sys/unix"
 )
 
 // A mount table as this machine's looks, with the kernel's escapes in paths:
@@ -163,6 +165,67 @@ func TestRemoveTreeNeverFollowsSymlinks(t *testing.T) {
 	}
 	if want := `unlinkat(AT_FDCWD, "` + tree + `", AT_REMOVEDIR) = 0`; lines[len(lines)-1] != want {
 		t.Errorf("last line = %q, want %q", lines[len(lines)-1], want)
+	}
+}
+
+// A container or an archive can make a tree deeper than PATH_MAX (4096
+// bytes of path): removeTree removes it (it used to fail with "file name
+// too long", and clean --images then left a store that named lost images).
+func TestRemoveTreeDeeperThanPathMax(t *testing.T) {
+	tree := filepath.Join(t.TempDir(), "tree")
+	if err := os.Mkdir(tree, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	const level = "a-directory-level" // 17 bytes and a slash: 300 levels are 5400 bytes
+	fd, err := unix.Open(tree, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 300 {
+		if err := unix.Mkdirat(fd, level, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		next, err := unix.Openat(fd, level, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+		unix.Close(fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fd = next
+	}
+	file, err := unix.Openat(fd, "deep-file", unix.O_WRONLY|unix.O_CREAT, 0o644)
+	unix.Close(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(file)
+	if _, err := os.Lstat(tree + strings.Repeat("/"+level, 300)); !errors.Is(err, unix.ENAMETOOLONG) {
+		t.Fatalf("the tree is not deeper than PATH_MAX: lstat of its bottom = %v", err)
+	}
+
+	var out bytes.Buffer
+	c := &cleaner{n: sys.New(&out, sys.Options{})}
+	if err := c.removeTree(tree); err != nil {
+		t.Fatalf("removeTree = %v", err)
+	}
+	if _, err := os.Lstat(tree); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the tree is still there: %v", err)
+	}
+	// Every call is shown or counted: 300 directories and the file below
+	// the top, whose own rmdir is shown last.
+	shown := -1 // the top's own call is not one of them
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(line, "unlinkat(") {
+			shown++
+		}
+	}
+	var hidden int
+	if i := strings.Index(out.String(), "… and "); i < 0 {
+		t.Fatalf("narration counts no calls:\n%.2000s", out.String())
+	} else {
+		fmt.Sscanf(out.String()[i:], "… and %d more unlinkat calls", &hidden)
+	}
+	if shown+hidden != 301 {
+		t.Errorf("narration shows %d calls and counts %d more, want 301 in all:\n%.2000s", shown, hidden, out.String())
 	}
 }
 
