@@ -14,6 +14,9 @@ func TestBadCommandLines(t *testing.T) {
 	}{
 		{[]string{"step", "9"}, "there is no step 9"},
 		{[]string{"step", "one"}, `"one" is not a step number`},
+		{[]string{"step", "01"}, `"01": write the step's number as 1: 'workshop step 1'`},
+		{[]string{"step", "+6"}, `"+6": write the step's number as 6`},
+		{[]string{"step", "0"}, "there is no step 0"},
 		{[]string{"--bogus"}, "unknown flag: --bogus"},
 		{[]string{"step"}, "which step?"},
 	} {

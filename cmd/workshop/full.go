@@ -28,7 +28,9 @@ func init() {
 			return usageError("'workshop full' needs a subcommand: workshop full run [flags] -- CMD ARGS…")
 		},
 	}
-	full.AddCommand(newFullRunCmd("run"))
+	run := newFullRunCmd("run")
+	run.RunE = withLesson(6, run.RunE) // full run is step 6, --explain and all
+	full.AddCommand(run)
 	subcommands = append(subcommands, full)
 	addStep(stepInfo{N: 6, Name: "container", Short: "all of it: image, overlay, cgroup, namespaces, pivot_root: a small runtime", Cmd: newFullRunCmd("6")})
 }

@@ -59,22 +59,25 @@ func newStepCmd() *cobra.Command {
 		RunE: func(*cobra.Command, []string) error { return nil },
 	}
 	for _, s := range sortedSteps() {
-		s := s
-		run := s.Cmd.RunE
-		// --explain prints the lesson of the step first, from LESSONS.md.
-		s.Cmd.RunE = func(c *cobra.Command, args []string) error {
-			if global.explain && !global.quiet {
-				text, err := lessons.Lesson(s.N)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintln(c.ErrOrStderr(), text)
-			}
-			return run(c, args)
-		}
+		s.Cmd.RunE = withLesson(s.N, s.Cmd.RunE)
 		step.AddCommand(s.Cmd)
 	}
 	return step
+}
+
+// withLesson makes run print the lesson of step n first, from LESSONS.md,
+// under --explain: every `step N`, and `full run`, which is step 6.
+func withLesson(n int, run func(*cobra.Command, []string) error) func(*cobra.Command, []string) error {
+	return func(c *cobra.Command, args []string) error {
+		if global.explain && !global.quiet {
+			text, err := lessons.Lesson(n)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(c.ErrOrStderr(), text)
+		}
+		return run(c, args)
+	}
 }
 
 // unknownStep is the sentence for "workshop step 9".
@@ -82,6 +85,9 @@ func unknownStep(arg string) error {
 	n, err := strconv.Atoi(arg)
 	if err != nil {
 		return usageError("%q is not a step number: steps are numbered 1 to %d (see 'workshop steps')", arg, len(stepList))
+	}
+	if n >= 1 && n <= len(stepList) { // "01", "+1": a step, written another way
+		return usageError("%q: write the step's number as %d: 'workshop step %d'", arg, n, n)
 	}
 	return usageError("there is no step %d: steps are numbered 1 to %d (see 'workshop steps')", n, len(stepList))
 }

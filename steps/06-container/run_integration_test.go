@@ -499,3 +499,20 @@ func TestFullRunOutlivedProcessesKilledBeforeTheLayerGoes(t *testing.T) {
 	}
 	h.nothingLeft(startedOf(t, r.Stderr).ID)
 }
+
+// full run is step 6: --explain prints its lesson first, as `step 6 --explain`
+// does (it used to start straight with the container).
+func TestFullRunExplain(t *testing.T) {
+	h := newHost(t)
+	for _, args := range [][]string{
+		{"--explain", "full", "run", "--", "/bin/true"},
+		{"--explain", "step", "6", "--", "/bin/true"},
+	} {
+		r := h.run(args...)
+		lesson := strings.Index(r.Stderr, "## Step 6: ")
+		container := strings.Index(r.Stderr, "==> container ")
+		if r.Code != 0 || lesson < 0 || container < lesson {
+			t.Errorf("workshop %q = %d; want the lesson of step 6 before the container:\n%.1500s", args, r.Code, r.Stderr)
+		}
+	}
+}
