@@ -119,10 +119,16 @@ func newKillCmd() *cobra.Command {
 			// signal it has no handler for still does nothing, except
 			// SIGKILL and SIGSTOP, which the kernel never lets PID 1 ignore
 			// from an ancestor namespace.
-			if err := narrator().Kill(r.Pid, sig); err != nil {
+			caught, known := state.Catches(r.Pid, int(sig))
+			n := narrator()
+			if err := n.Kill(r.Pid, sig); err != nil {
 				return exit.Errorf(exit.ToolFailed, "%v", err)
 			}
 			fmt.Fprintf(c.OutOrStdout(), "sent %s to container %s (pid %d)\n", unix.SignalName(sig), r.ID, r.Pid)
+			if known && !caught && sig != unix.SIGKILL && sig != unix.SIGSTOP {
+				n.Note("the container's first process has no handler for %s, and a PID 1 drops such a signal (step 3's lesson): it goes on running; "+
+					"'workshop kill %s' sends SIGKILL, which it cannot ignore", unix.SignalName(sig), r.ID)
+			}
 			return nil
 		},
 	}

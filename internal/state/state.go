@@ -169,6 +169,27 @@ func ParentPid(pid int) int {
 	return v
 }
 
+// Catches reports whether process pid has a handler for signal sig: its bit
+// in SigCgt of /proc/PID/status (proc(5)). A PID 1 drops every signal it
+// has no handler for, but SIGKILL and SIGSTOP from an ancestor namespace.
+// ok is false when the status could not be read (the process is gone).
+func Catches(pid, sig int) (caught, ok bool) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return false, false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, found := strings.CutPrefix(line, "SigCgt:"); found {
+			mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil || sig < 1 || sig > 64 {
+				return false, false
+			}
+			return mask&(1<<(uint(sig)-1)) != 0, true
+		}
+	}
+	return false, false
+}
+
 // statField is field n (counted from 1, as proc(5) does) of /proc/PID/stat,
 // or "".
 func statField(pid, n int) string {

@@ -2,6 +2,7 @@ package state
 
 import (
 	"os"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -66,5 +67,20 @@ func TestLoadRefusesEmptyAndAmbiguousRefs(t *testing.T) {
 	}
 	if r, err := Load(dir, "aaaa00000002"); err != nil || r.ID != "aaaa00000002" {
 		t.Errorf("Load(full id) = %v, %v", r, err)
+	}
+}
+
+// Catches reads SigCgt: this test process, a Go program, catches SIGURG (its
+// scheduler's preemption signal) and never SIGKILL, which nothing can catch.
+func TestCatches(t *testing.T) {
+	pid := os.Getpid()
+	if caught, ok := Catches(pid, int(syscall.SIGURG)); !ok || !caught {
+		t.Errorf("Catches(self, SIGURG) = %v, %v; want true, true (Go's preemption signal)", caught, ok)
+	}
+	if caught, ok := Catches(pid, int(syscall.SIGKILL)); !ok || caught {
+		t.Errorf("Catches(self, SIGKILL) = %v, %v; want false, true", caught, ok)
+	}
+	if _, ok := Catches(1<<30, int(syscall.SIGTERM)); ok {
+		t.Error("Catches of a pid that does not exist says it knows")
 	}
 }

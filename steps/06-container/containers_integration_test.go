@@ -62,12 +62,33 @@ func TestKillSignalTerm(t *testing.T) {
 	r := h.start("full", "run", "--", "/bin/sh", "-c", `trap 'echo caught TERM; exit 4' TERM; echo ready; while :; do sleep 1000 & wait $!; done`)
 	rec := h.record(r)
 	r.Stdout.WaitFor(t, "ready")
-	if k := h.run("kill", "--signal", "TERM", rec.ID); k.Code != 0 || !strings.Contains(k.Stdout, "sent SIGTERM") {
-		t.Errorf("kill --signal TERM = exit %d, %q\n%s", k.Code, k.Stdout, k.Stderr)
+	if k := h.run("kill", "--signal", "TERM", rec.ID); k.Code != 0 || !strings.Contains(k.Stdout, "sent SIGTERM") || strings.Contains(k.Stderr, "no handler") {
+		t.Errorf("kill --signal TERM = exit %d, %q; want it sent, and no word of a missing handler\n%s", k.Code, k.Stdout, k.Stderr)
 	}
 	res := r.Wait()
 	if res.Code != 4 || res.Stdout != "ready\ncaught TERM\n" {
 		t.Errorf("the trapping shell after kill --signal TERM = exit %d, stdout %q; want 4 and its trap's line\n%s", res.Code, res.Stdout, res.Stderr)
+	}
+	h.nothingLeft(rec.ID)
+}
+
+// A PID 1 with no handler drops the signal: kill says so, and how to stop
+// it, instead of leaving the student to wonder why nothing happened.
+func TestKillSignalPID1Drops(t *testing.T) {
+	h := newHost(t)
+	r := h.start("full", "run", "--", "/bin/sleep", "600")
+	rec := h.record(r)
+	r.Stderr.WaitFor(t, `[pid 1] execve("/bin/sleep", ["/bin/sleep", "600"], …) = 0`)
+	k := h.run("kill", "--signal", "TERM", rec.ID)
+	if k.Code != 0 || !strings.Contains(k.Stderr, "has no handler for SIGTERM, and a PID 1 drops such a signal") ||
+		!strings.Contains(k.Stderr, "'workshop kill "+rec.ID+"' sends SIGKILL") {
+		t.Errorf("kill --signal TERM of sleep as PID 1 = exit %d, stdout %q; want the note on PID 1\n%s", k.Code, k.Stdout, k.Stderr)
+	}
+	if k := h.run("kill", rec.ID); k.Code != 0 || strings.Contains(k.Stderr, "no handler") {
+		t.Errorf("kill (SIGKILL) = exit %d; want 0 and no note\n%s", k.Code, k.Stderr)
+	}
+	if res := r.Wait(); res.Code != 137 {
+		t.Errorf("sleep after SIGKILL = exit %d, want 137\n%s", res.Code, res.Stderr)
 	}
 	h.nothingLeft(rec.ID)
 }
