@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -162,6 +163,15 @@ func TestLessonCommands(t *testing.T) {
 			r := l.ok(line, fmt.Sprintf("sent SIGTERM to container %s (pid %d)\n", l.id, l.pid))
 			if !strings.Contains(r.Stderr, fmt.Sprintf("kill(%d, SIGTERM) = 0", l.pid)) {
 				t.Errorf("`%s` does not narrate its kill(2):\n%s", line, r.Stderr)
+			}
+			// It says why nothing happens, as the lesson shows (with the
+			// lesson's own id).
+			const why = "==> the container's first process has no handler for SIGTERM, and a PID 1 drops such a signal (step 3's lesson): it goes on running; 'workshop kill %s' sends SIGKILL, which it cannot ignore"
+			if !strings.Contains(r.Stderr, fmt.Sprintf(why, l.id)) {
+				t.Errorf("`%s` does not say that PID 1 drops SIGTERM:\n%s", line, r.Stderr)
+			}
+			if !slices.ContainsFunc(shown[line], func(s string) bool { return strings.HasPrefix(s, strings.Split(why, "'workshop kill")[0]) }) {
+				t.Errorf("the lesson does not show what `%s` says of PID 1: %q", line, shown[line])
 			}
 			// sleep as PID 1 ignores it: the container still runs.
 			if ps := l.sh("sudo workshop ps"); !strings.Contains(ps.Stdout, l.id) {
