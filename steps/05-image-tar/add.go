@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/workshop-dev/workshop/internal/exit"
@@ -31,6 +32,10 @@ func (s *Store) Pack(ctx context.Context, n *sys.Narrator, dir, ref string) (Ima
 		return Image{}, exit.Errorf(exit.ToolFailed, "%s is not a directory: give the root directory to make an image of", dir)
 	}
 	abs, _ := filepath.Abs(dir)
+	if holds(abs, s.dir) {
+		return Image{}, exit.Errorf(exit.ToolFailed, "%s holds the image store %s: the image being made would be packed into itself; "+
+			"give a root directory outside it", dir, s.dir)
+	}
 	unlock, err := s.lock(true)
 	if err != nil {
 		return Image{}, err
@@ -40,6 +45,20 @@ func (s *Store) Pack(ctx context.Context, n *sys.Narrator, dir, ref string) (Ima
 		n.Note("packing %s: its entries are stored relative to it (./bin/bash), as images store them", abs)
 		return Pack(ctx, dir, w, PackOptions{Progress: s.Progress})
 	})
+}
+
+// holds reports whether the directory dir is path or one of its ancestors,
+// symlinks resolved where they exist.
+func holds(dir, path string) bool {
+	resolve := func(p string) string {
+		p, _ = filepath.Abs(p)
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			return r
+		}
+		return p
+	}
+	rel, err := filepath.Rel(resolve(dir), resolve(path))
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }
 
 // Import makes an image of a root filesystem archive, tar or tar.gz, tagged

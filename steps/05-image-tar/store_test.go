@@ -307,6 +307,34 @@ func TestStoreExportLeavesWhatWasThere(t *testing.T) {
 	}
 }
 
+// Packing a directory that holds the store would pack the image being made
+// into itself: refused with a sentence (it failed with "rootfs.tar changed
+// while it was packed"). A root inside the state dir, beside the store, is
+// fine: step 2's my-new-root is one.
+func TestStorePackOfItsOwnParent(t *testing.T) {
+	state := t.TempDir()
+	s := OpenStore(state)
+	if _, err := s.Pack(bg, sys.Discard(), makeTree(t), "first"); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{state, s.Dir(), filepath.Join(state, ".")} {
+		_, err := s.Pack(bg, sys.Discard(), dir, "self")
+		if err == nil || !strings.Contains(err.Error(), "holds the image store") || exit.Status(err) != exit.ToolFailed {
+			t.Errorf("Pack(%s) = %v; want a sentence that it holds the store, and 125", dir, err)
+		}
+	}
+	beside := filepath.Join(state, "my-new-root")
+	if err := os.MkdirAll(filepath.Join(beside, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(beside, "bin", "sh"), []byte("#!"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Pack(bg, sys.Discard(), beside, "beside"); err != nil {
+		t.Errorf("Pack(%s), a root beside the store = %v", beside, err)
+	}
+}
+
 func TestStoreTagRemoveUnpack(t *testing.T) {
 	root := makeTree(t)
 	s := OpenStore(t.TempDir())
