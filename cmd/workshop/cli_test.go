@@ -17,6 +17,7 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"step", "01"}, `"01": write the step's number as 1: 'workshop step 1'`},
 		{[]string{"step", "+6"}, `"+6": write the step's number as 6`},
 		{[]string{"step", "0"}, "there is no step 0"},
+		{[]string{"step", "1", "--", "/bin/true"}, "step 1 runs no command of yours"},
 		{[]string{"--bogus"}, "unknown flag: --bogus"},
 		{[]string{"step"}, "which step?"},
 	} {

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 	chroot "github.com/workshop-dev/workshop/steps/01-chroot"
@@ -19,7 +20,13 @@ after chroot every path is looked up inside the root, and the root is empty.
 
 --demo escape shows that chroot is not a security boundary: a root process
 inside a chroot climbs out and lists the host's /.`,
-		Args: cobra.NoArgs,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError("step 1 runs no command of yours: it always tries /bin/bash in an empty root, to show why that fails; "+
+					"step 2 runs a command (workshop step 2 -- %s)", strings.Join(args, " "))
+			}
+			return nil
+		},
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := requireRoot("step 1"); err != nil {
 				return err
