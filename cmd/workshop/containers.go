@@ -80,7 +80,11 @@ func runningContainer(ref string) (*state.Run, error) {
 	if err != nil {
 		return nil, exit.Errorf(exit.ToolFailed, "%v", err)
 	}
-	if !r.Owned() || r.Pid == 0 {
+	switch {
+	case !r.Owned() && r.Keep:
+		return nil, exit.Errorf(exit.ToolFailed, "container %s has ended; its writable layer was kept (--keep): "+
+			"'workshop diff %s' lists what it changed, 'workshop clean' removes it", r.ID, r.ID)
+	case !r.Owned() || r.Pid == 0:
 		return nil, exit.Errorf(exit.ToolFailed, "container %s is not running (its workshop process is gone; 'workshop clean' removes what it left)", r.ID)
 	}
 	return r, nil

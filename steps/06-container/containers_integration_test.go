@@ -127,5 +127,5 @@ func TestDiffOfAKeptContainer(t *testing.T) {
 	if ps := h.run("ps"); strings.Contains(ps.Stdout, "differ") {
 		t.Errorf("ps lists a kept container that has ended:\n%s", ps.Stdout)
 	}
-	oneSentence(t, "kill of a kept, ended container", h.run("kill", "differ"), 125, "is not running")
+	oneSentence(t, "kill of a kept, ended container", h.run("kill", "differ"), 125, "has ended; its writable layer was kept (--keep): 'workshop diff "+c.ID+"' lists what it changed")
 }
