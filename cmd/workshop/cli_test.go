@@ -18,6 +18,8 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"step", "+6"}, `"+6": write the step's number as 6`},
 		{[]string{"step", "0"}, "there is no step 0"},
 		{[]string{"step", "1", "--", "/bin/true"}, "step 1 runs no command of yours"},
+		{[]string{"--state-dir", "", "ps"}, "--state-dir is empty"},
+		{[]string{"--state-dir", " ", "step", "1"}, "--state-dir is empty"},
 		{[]string{"--bogus"}, "unknown flag: --bogus"},
 		{[]string{"step"}, "which step?"},
 	} {

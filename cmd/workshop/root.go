@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/workshop-dev/workshop/internal/exit"
@@ -41,6 +42,15 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// An empty --state-dir (an unset variable in --state-dir "$DIR")
+		// would be the current directory, where the lessons have the
+		// student build my-new-root by hand, and clean would remove it.
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			if strings.TrimSpace(global.stateDir) == "" {
+				return usageError("--state-dir is empty: give a directory (the default is /var/lib/workshop); an empty one would be the current directory")
+			}
+			return nil
+		},
 	}
 	pf := root.PersistentFlags()
 	pf.BoolVar(&global.explain, "explain", false, "print the lesson first, and a plain-English gloss beside each syscall")
