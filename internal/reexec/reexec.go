@@ -345,6 +345,9 @@ func RuntimeSteps(attr *syscall.SysProcAttr) string {
 	if attr.Foreground {
 		steps = append(steps, fmt.Sprintf("ioctl(%d, TIOCSPGRP, …)", attr.Ctty))
 	}
+	if attr.Pdeathsig != 0 {
+		steps = append(steps, fmt.Sprintf("prctl(PR_SET_PDEATHSIG, %s)", unix.SignalName(attr.Pdeathsig)))
+	}
 	if n := len(attr.AmbientCaps); n > 0 {
 		steps = append(steps, fmt.Sprintf("%d × prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_…) (its capabilities, kept through the execve of /proc/self/exe)", n))
 	}

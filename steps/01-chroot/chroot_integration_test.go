@@ -124,7 +124,7 @@ func TestStep1BadInput(t *testing.T) {
 		{[]string{"step", "1", "--root", file}, "--root " + file + " is not a directory"},
 		{[]string{"step", "1", "--demo", "fly"}, `--demo "fly": step 1 has one demo, 'escape'`},
 		{[]string{"step", "1", "--bogus"}, "unknown flag: --bogus"},
-		{[]string{"step", "1", "extra"}, "unknown command"},
+		{[]string{"step", "1", "extra"}, "step 1 runs no command of yours"},
 	} {
 		r := testbin.Run(t, "", append([]string{"--state-dir", t.TempDir()}, tc.args...)...)
 		if r.Code != 125 || !strings.Contains(r.Stderr, tc.want) || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 || strings.Contains(r.Stderr, "goroutine") {

@@ -45,6 +45,10 @@ func Escape(n *sys.Narrator, root string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if status > exit.SignalBase {
+		// A stop signal came before the escape ran: the child said so.
+		return exit.Code(status, nil)
+	}
 	if !escaped || status != 0 {
 		return exit.Errorf(exit.ToolFailed, "the escape did not work this time (exit status %d): see the syscalls above", status)
 	}

@@ -71,6 +71,11 @@ func runChild(n *sys.Narrator, name string, s spec, stdin io.Reader, stdout, std
 		return false, exit.ToolFailed, fmt.Errorf("prepare the child process: %w", err)
 	}
 	c.Cmd.Stdin, c.Cmd.Stdout, c.Cmd.Stderr = stdin, stdout, stderr
+	// The child, and the command it becomes, die with workshop: a kill -9
+	// of workshop must not leave a chrooted command running (or an escape
+	// climbing out) with nobody to wait for it. Go's child sets it before
+	// its execve, and kills itself if workshop is already gone.
+	c.Cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := c.Start(n, s); err != nil {
 		return false, exit.ToolFailed, err
 	}

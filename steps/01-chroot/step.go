@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/workshop-dev/workshop/internal/exit"
@@ -33,6 +34,10 @@ func Step(n *sys.Narrator, root string, stdin io.Reader, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
+	if status > exit.SignalBase {
+		// A stop signal came before bash's execve: the child said so.
+		return exit.Code(status, nil)
+	}
 	if status != exit.NotFound {
 		return exit.Errorf(exit.ToolFailed, "bash did not fail to start inside %s (exit status %d): that root is not empty; give step 1 an empty --root", root, status)
 	}
@@ -44,7 +49,19 @@ func Step(n *sys.Narrator, root string, stdin io.Reader, stdout, stderr io.Write
 // makeEmptyRoot makes root as MakeRoot does, but refuses, saying why, one
 // that holds anything.
 func makeEmptyRoot(n *sys.Narrator, root, why string) error {
-	if names, _ := dirNames(root); len(names) > 0 {
+	names, _ := dirNames(root)
+	if len(names) == 1 && names[0] == escapeDir {
+		// The stepping stone of an escape demo that was killed before it
+		// could take it away: the demo's own, so it goes, if empty.
+		if inside, err := dirNames(filepath.Join(root, escapeDir)); err == nil && len(inside) == 0 {
+			n.Note("%s holds only the empty %s/ that an interrupted --demo escape left: removing it", root, escapeDir)
+			if err := n.Rmdir(filepath.Join(root, escapeDir)); err != nil {
+				return err
+			}
+			names = nil
+		}
+	}
+	if len(names) > 0 {
 		return exit.Errorf(exit.ToolFailed, "%s is not empty (it holds %s): %s; give another --root, or leave it out", root, someOf(names), why)
 	}
 	return MakeRoot(n, root)

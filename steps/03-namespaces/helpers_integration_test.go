@@ -62,30 +62,7 @@ func start(t *testing.T, args ...string) *testbin.Running {
 // containerPid finds the container's first process: the child of workshop.
 func containerPid(r *testbin.Running) int {
 	r.T.Helper()
-	return childOf(r.T, r.Cmd.Process.Pid)
-}
-
-// childOf finds the child of process pid (workshop's container; strace's
-// workshop). Go forks from any of its threads, so every thread's children
-// are read.
-func childOf(t testing.TB, pid int) int {
-	t.Helper()
-	tasks, err := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/children")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range tasks {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		if fields := strings.Fields(string(b)); len(fields) > 0 {
-			child, _ := strconv.Atoi(fields[0])
-			return child
-		}
-	}
-	t.Fatalf("process %d has no child", pid)
-	return 0
+	return testbin.ChildOf(r.T, r.Cmd.Process.Pid)
 }
 
 // holding is the command line of workshop ARGS… under strace -f, which

@@ -26,7 +26,7 @@ func TestInterruptedBeforeTheCommandRuns(t *testing.T) {
 			strace, args := holding(t, tc.held, 2*time.Second, step3Args(t, root, "--", "/bin/sh", "-c", "echo the command ran")...)
 			r := testbin.Start(t, "", strace, args...)
 			r.Stderr.WaitFor(t, tc.last)
-			if err := syscall.Kill(childOf(t, r.Cmd.Process.Pid), syscall.SIGINT); err != nil {
+			if err := syscall.Kill(testbin.ChildOf(t, r.Cmd.Process.Pid), syscall.SIGINT); err != nil {
 				t.Fatal(err)
 			}
 			res := r.Wait()

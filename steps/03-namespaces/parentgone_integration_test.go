@@ -35,7 +35,7 @@ func TestParentDiesBeforeTheDeathSignal(t *testing.T) {
 	// workshop released the init a few microseconds after that line; the
 	// init is now in its held getuid, for most of a second.
 	time.Sleep(200 * time.Millisecond)
-	if err := syscall.Kill(childOf(t, r.Cmd.Process.Pid), syscall.SIGKILL); err != nil {
+	if err := syscall.Kill(testbin.ChildOf(t, r.Cmd.Process.Pid), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	r.Stderr.WaitFor(t, "workshop: workshop died while the container was being set up: the command never ran")

@@ -1,0 +1,101 @@
+package chroot_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/workshop-dev/workshop/internal/testbin"
+)
+
+// underStraceHolding is workshop ARGS… under strace -f, which holds every
+// call named call for a second on its way in: a window, made wide, to act
+// in while the child sets up.
+func underStraceHolding(t *testing.T, call string, args ...string) *testbin.Running {
+	t.Helper()
+	strace := testbin.NeedTool(t, "strace")
+	return testbin.Start(t, "", strace, append([]string{"-f", "-qq", "-o", "/dev/null", "-e", "trace=" + call,
+		"-e", "inject=" + call + ":delay_enter=1000000", testbin.Bin(t)}, args...)...)
+}
+
+// A Ctrl-C to workshop before bash's execve stops step 1 (and its escape
+// demo) with the child's sentence and 130: it used to end with 125 and
+// blame a root that was not empty.
+func TestStep1InterruptedBeforeBash(t *testing.T) {
+	testbin.NeedRoot(t)
+	for _, demo := range [][]string{nil, {"--demo", "escape"}} {
+		r := underStraceHolding(t, "chroot", append([]string{"--state-dir", t.TempDir(), "step", "1"}, demo...)...)
+		r.Stderr.WaitFor(t, `execve("/proc/self/exe"`)
+		time.Sleep(200 * time.Millisecond) // the child is in its held chroot
+		if err := syscall.Kill(testbin.ChildOf(t, r.Cmd.Process.Pid), syscall.SIGINT); err != nil {
+			t.Fatal(err)
+		}
+		res := r.Wait()
+		if res.Code != 130 || !strings.Contains(res.Stderr, "interrupted by SIGINT before the container's command ran") ||
+			strings.Contains(res.Stderr, "not empty") || strings.Contains(res.Stderr, "did not work") {
+			t.Errorf("step 1 %q, SIGINT before the exec = %d; want 130 and the child's sentence only:\n%s", demo, res.Code, res.Stderr)
+		}
+	}
+}
+
+// A kill -9 of workshop does not leave step 2's command running with nobody
+// to wait for it: the child dies with workshop (PR_SET_PDEATHSIG).
+func TestStep2CommandDiesWithWorkshop(t *testing.T) {
+	testbin.NeedRoot(t)
+	r := testbin.Start(t, "", testbin.Bin(t), "--state-dir", t.TempDir(), "step", "2", "--", "/bin/sleep", "600")
+	line := r.Stderr.WaitFor(t, `execve("/bin/sleep", ["/bin/sleep", "600"], …) = 0`)
+	m := regexp.MustCompile(`\[pid (\d+)\] execve\("/bin/sleep"`).FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("no pid in %q", line)
+	}
+	pid, _ := strconv.Atoi(m[1])
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	if !strings.Contains(r.Stderr.String(), "the Go runtime also made: prctl(PR_SET_PDEATHSIG, SIGKILL)") {
+		t.Errorf("the child's parent-death signal is not narrated:\n%s", r.Stderr)
+	}
+	r.Signal(syscall.SIGKILL)
+	// Not r.Wait() first: a sleep that outlived workshop would hold its
+	// stderr open, and the wait for its end with it.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil || !strings.Contains(string(b), "sleep") {
+			break // gone (or the pid is another process's by now)
+		}
+		if time.Now().After(deadline) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("sleep (pid %d) still ran 5s after workshop was killed", pid)
+		}
+	}
+	r.Wait()
+}
+
+// An escape demo killed before it removed its stepping stone leaves an
+// empty escape/ in the root: the next step 1 takes it away instead of
+// refusing the root as not empty.
+func TestStep1TakesAwayALeftEscapeDir(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := filepath.Join(t.TempDir(), "my-new-root")
+	if err := os.MkdirAll(filepath.Join(root, "escape"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"step", "1", "--root", root}, {"step", "1", "--demo", "escape", "--root", root}} {
+		r := testbin.Run(t, "", append([]string{"--state-dir", t.TempDir()}, args...)...)
+		if r.Code != 0 || !strings.Contains(r.Stderr, "holds only the empty escape/ that an interrupted --demo escape left: removing it") {
+			t.Errorf("workshop %q with a left escape/ = %d; want 0 and the note:\n%s", args, r.Code, r.Stderr)
+		}
+		os.Mkdir(filepath.Join(root, "escape"), 0o755) // again, for the next
+	}
+	// Anything else in the root is still refused.
+	if err := os.WriteFile(filepath.Join(root, "escape", "file"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := testbin.Run(t, "", "--state-dir", t.TempDir(), "step", "1", "--root", root); r.Code != 125 || !strings.Contains(r.Stderr, "is not empty") {
+		t.Errorf("step 1 in a root whose escape/ holds a file = %d; want 125, not empty:\n%s", r.Code, r.Stderr)
+	}
+}
