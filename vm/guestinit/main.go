@@ -153,10 +153,11 @@ func run() int {
 	for _, bin := range tests {
 		start := time.Now()
 		fmt.Printf("==> vm: %s\n", filepath.Base(bin))
-		// A test that hangs dumps every goroutine's stack (where it hangs)
-		// and fails after 10 minutes, instead of holding the VM until its
-		// timeout with nothing said. (Flags in /tests/args come after: a
-		// later -test.timeout wins.)
+		// A test that hangs in its own code dumps every goroutine's stack
+		// (where it hangs) and fails after 10 minutes, instead of holding
+		// the VM until its timeout with nothing said; a guest kernel that
+		// stops (no timer runs) is caught only by the host's timeout.
+		// (Flags in /tests/args come after: a later -test.timeout wins.)
 		cmd := exec.Command(bin, append([]string{"-test.v", "-test.count=1", "-test.timeout=10m"}, extra...)...)
 		cmd.Dir = "/tmp"
 		cmd.Env = env
