@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/workshop-dev/workshop/internal/exit"
 	namespaces "github.com/workshop-dev/workshop/steps/03-namespaces"
+	"golang.org/x/sys/unix"
 )
 
 func init() {
@@ -34,12 +35,18 @@ and inside sets the hostname, makes mounts private, mounts /proc and a minimal
 			if err := requireRoot("step 3"); err != nil {
 				return err
 			}
-			if _, err := namespaces.ParseNamespaces(f.ns); err != nil {
+			flags, err := namespaces.ParseNamespaces(f.ns)
+			if err != nil {
 				return usageError("--ns: %v", err)
 			}
 			uidMap, gidMap, err := parseMapUsers(mapUsers)
 			if err != nil {
 				return err
+			}
+			// The maps are the user namespace's: without it they would be
+			// dropped, and the container's root would be the host's.
+			if c.Flags().Changed("map-users") && flags&unix.CLONE_NEWUSER == 0 {
+				return usageError("--map-users %s needs the user namespace, or the container's root is the host's root: add user to --ns", mapUsers)
 			}
 			root := f.root
 			if root == "" {
@@ -54,9 +61,11 @@ and inside sets the hostname, makes mounts private, mounts /proc and a minimal
 				cmdArgs = []string{"/bin/bash"}
 			}
 			n := narrator()
-			if err := namespaces.EnsureCommand(n, root, cmdArgs[0]); err != nil {
+			run, err := namespaces.EnsureCommand(n, root, cmdArgs[0])
+			if err != nil {
 				return exit.Errorf(exit.ToolFailed, "step 3: fill the root %s: %v", root, err)
 			}
+			cmdArgs = append([]string{run}, cmdArgs[1:]...)
 			status, err := namespaces.Run(n, namespaces.Config{
 				Root:       root,
 				Args:       cmdArgs,
@@ -87,6 +96,9 @@ and inside sets the hostname, makes mounts private, mounts /proc and a minimal
 	addStep(stepInfo{N: 3, Name: "namespaces", Short: "unshare: the chrooted shell gets its own namespaces, and is PID 1", Cmd: c})
 }
 
+// maxID is the largest uid or gid: 2^32-2 ((uid_t)-1 means none).
+const maxID = 1<<32 - 2
+
 // parseMapUsers reads --map-users: "root", or "HOSTUID[:COUNT]" for a range
 // of host ids (the same numbers for uids and gids).
 func parseMapUsers(s string) (uidMap, gidMap []namespaces.IDMap, err error) {
@@ -94,15 +106,20 @@ func parseMapUsers(s string) (uidMap, gidMap []namespaces.IDMap, err error) {
 		return nil, nil, nil
 	}
 	startText, countText, hasCount := strings.Cut(s, ":")
-	start, err1 := strconv.Atoi(startText)
-	count := namespaces.DefaultRangeCount
+	start, err1 := strconv.ParseInt(startText, 10, 64)
+	count := int64(namespaces.DefaultRangeCount)
 	var err2 error
 	if hasCount {
-		count, err2 = strconv.Atoi(countText)
+		count, err2 = strconv.ParseInt(countText, 10, 64)
 	}
 	if err1 != nil || err2 != nil || start < 1 || count < 1 {
 		return nil, nil, usageError("--map-users %q: give 'root', or the first host uid of a range and its size, e.g. 100000:65536", s)
 	}
-	m := namespaces.HostRange(start, count)
+	// Ids are 32 bits, and 4294967295 is (uid_t)-1, "no id": the kernel
+	// takes none past 4294967294, and would cut a larger number down.
+	if start+count-1 > maxID {
+		return nil, nil, usageError("--map-users %q: host ids end at %d, and the range %d:%d goes past it", s, maxID, start, count)
+	}
+	m := namespaces.HostRange(int(start), int(count))
 	return m, m, nil
 }

@@ -66,7 +66,7 @@ func Step(n *sys.Narrator, root string, bins, argv []string, stdin io.Reader, st
 		path, argv = Shell, []string{"bash"}
 	} else if p, err := Lookup(argv[0]); err == nil {
 		want = append(want, p)
-		if !strings.Contains(argv[0], "/") && !onDefaultPath(filepath.Dir(p)) {
+		if !strings.Contains(argv[0], "/") && !OnDefaultPath(filepath.Dir(p)) {
 			// Found on the host's PATH but not on the root's (~/go/bin…):
 			// run it by the path it gets in the root.
 			path = p
@@ -97,7 +97,9 @@ func count(k int, noun string) string {
 	return fmt.Sprintf("%d %ss", k, noun)
 }
 
-func onDefaultPath(dir string) bool {
+// OnDefaultPath reports whether dir is one of the directories of the root's
+// PATH (chroot.DefaultPath), where a bare command name is looked up.
+func OnDefaultPath(dir string) bool {
 	for _, d := range filepath.SplitList(chroot.DefaultPath) {
 		if d == dir {
 			return true

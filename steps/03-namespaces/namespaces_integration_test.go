@@ -217,6 +217,12 @@ func TestBadInput(t *testing.T) {
 		{[]string{"--root", root, "--ns", "uts,bogus", "--", "/bin/true"}, `"bogus" is not a namespace`},
 		{[]string{"--root", root, "--map-users", "lots", "--", "/bin/true"}, `--map-users "lots"`},
 		{[]string{"--root", root, "--map-users", "100000:0", "--", "/bin/true"}, `--map-users "100000:0"`},
+		// A range past the last 32-bit id, which the kernel cut down to
+		// host uid 1215752191 for 99999999999, or refused with EINVAL.
+		{[]string{"--root", root, "--map-users", "99999999999", "--", "/bin/true"}, "host ids end at 4294967294"},
+		{[]string{"--root", root, "--map-users", "4294967290:65536", "--", "/bin/true"}, "the range 4294967290:65536 goes past it"},
+		// Maps without the user namespace: dropped, and root was the host's.
+		{[]string{"--root", root, "--ns", "pid", "--map-users", "100000", "--", "/bin/true"}, "--map-users 100000 needs the user namespace"},
 		{[]string{"--root", root, "--ns", "pid", "--hostname", "box", "--", "/bin/true"}, "--hostname needs the uts namespace"},
 		{[]string{"--root", file, "--", "/bin/true"}, "is not a directory"},
 		{[]string{"--root", root, "/bin/true"}, "put the command after --"},
@@ -316,6 +322,26 @@ func TestStep2FillsTheRoot(t *testing.T) {
 	r = testbin.Run(t, "", "--no-color", "--state-dir", state, "step", "3", "--root", root, "--", "ls", "/bin")
 	if r.Code != 0 || !strings.Contains(r.Stdout, "bash") || !strings.Contains(r.Stdout, "ls") {
 		t.Errorf("step 3 --root NEW -- ls /bin = %d, %q; want bash and ls listed; stderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	// One on the host's PATH in a directory the container's PATH lacks
+	// (~/go/bin…) runs by the path step 2 copied it to: it was copied in,
+	// then not found by its name (127). The second run finds it copied.
+	hostBin := filepath.Join(t.TempDir(), "tools")
+	if err := os.MkdirAll(hostBin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(testbin.NeedTool(t, "true"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(hostBin, "wstrue"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		r = testbin.RunEnv(t, []string{"PATH=" + os.Getenv("PATH") + ":" + hostBin}, "", "--no-color", "--state-dir", state, "step", "3", "--", "wstrue")
+		if r.Code != 0 || !strings.Contains(r.Stderr, `] execve("`+filepath.Join(hostBin, "wstrue")+`"`) {
+			t.Errorf("step 3 -- wstrue (in %s, on the host's PATH only) = %d; want 0, run by its path; stderr:\n%s", hostBin, r.Code, r.Stderr)
+		}
 	}
 	// One the host lacks as well is not found, in the container's words.
 	r = testbin.Run(t, "", "--no-color", "--state-dir", state, "step", "3", "--", "no-such-program-anywhere")

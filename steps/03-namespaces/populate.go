@@ -2,6 +2,8 @@ package namespaces
 
 import (
 	"errors"
+	"path/filepath"
+	"strings"
 
 	"github.com/workshop-dev/workshop/internal/sys"
 	lddcopy "github.com/workshop-dev/workshop/steps/02-ldd-copy"
@@ -11,11 +13,15 @@ import (
 // it, together with bash (the walkthrough's shell: every root of steps 2-4
 // has it). The root is made if it does not exist. A command that is not on
 // the host either is left out, with a note: the container then says it is
-// not found (127), as it would anywhere.
-func EnsureCommand(n *sys.Narrator, root, name string) error {
+// not found (127), as it would anywhere. It returns the name to run: name
+// itself, or, for a bare name found on the host's PATH but in a directory
+// the root's PATH lacks (~/go/bin, /usr/local/go/bin), the path step 2
+// copied it to, which the container would not find by its name.
+func EnsureCommand(n *sys.Narrator, root, name string) (string, error) {
 	if InRoot(root, name) {
-		return nil
+		return name, nil
 	}
+	run := name
 	var bins []string
 	if _, err := lddcopy.Lookup(lddcopy.Shell); err == nil && !InRoot(root, lddcopy.Shell) {
 		bins = append(bins, lddcopy.Shell)
@@ -26,15 +32,21 @@ func EnsureCommand(n *sys.Narrator, root, name string) error {
 	case errors.As(err, &nf):
 		n.Note("%s is neither in %s nor on the host: the container will not find it", name, root)
 	case err != nil:
-		return err
+		return name, err
 	default:
 		if p != lddcopy.Shell {
 			bins = append(bins, p)
 		}
+		if !strings.Contains(name, "/") && !lddcopy.OnDefaultPath(filepath.Dir(p)) {
+			run = p
+		}
 	}
 	if len(bins) == 0 {
-		return nil
+		return run, nil
 	}
 	n.Note("%s lacks %s: step 2 copies it in, with the libraries it needs", root, name)
-	return lddcopy.Populate(n, root, bins)
+	if run != name {
+		n.Note("%s is in %s, which is not on the container's PATH (%s): it runs as %s", name, filepath.Dir(p), defaultPath, p)
+	}
+	return run, lddcopy.Populate(n, root, bins)
 }

@@ -134,9 +134,13 @@ func Step(n *sys.Narrator, cfg StepConfig) error {
 	if len(args) == 0 {
 		args = []string{lddcopy.Shell}
 	}
-	for _, prog := range append([]string{args[0]}, d.programs...) {
-		if err := namespaces.EnsureCommand(n, root, prog); err != nil {
+	for i, prog := range append([]string{args[0]}, d.programs...) {
+		run, err := namespaces.EnsureCommand(n, root, prog)
+		if err != nil {
 			return fmt.Errorf("fill the root %s with step 2: %w", root, err)
+		}
+		if i == 0 {
+			args = append([]string{run}, args[1:]...)
 		}
 	}
 
