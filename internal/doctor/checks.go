@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // Checks are every check, in the order the report prints them.
@@ -165,6 +167,12 @@ func checkSpace(h *Host) []Finding {
 		return []Finding{{Status: Fail, Name: name, Detail: dir + " is not a directory",
 			Fix: "remove it, or give another state dir: workshop --state-dir DIR …"}}
 	}
+	// As root, only a read-only filesystem stops a write (a user who is not
+	// root is told to use sudo, by the root check).
+	if err := h.Writable(dir); err != nil && h.Euid == 0 {
+		return []Finding{{Status: Fail, Name: name, Detail: fmt.Sprintf("%s cannot be written in: %v", where, errnoText(err)),
+			Fix: "give a state dir on a writable filesystem: workshop --state-dir DIR …"}}
+	}
 	free, err := h.FreeBytes(dir)
 	if err != nil {
 		return []Finding{{Status: Fail, Name: name, Detail: err.Error(), Fix: "give a state dir on a local filesystem: workshop --state-dir DIR …"}}
@@ -177,6 +185,15 @@ func checkSpace(h *Host) []Finding {
 		return []Finding{{Status: Warn, Name: name, Detail: detail, Fix: "enough for the steps, not for many images: sudo workshop clean removes what workshop left"}}
 	}
 	return []Finding{{Status: OK, Name: name, Detail: detail}}
+}
+
+// errnoText is err's errno in words ("read-only file system"), or err.
+func errnoText(err error) string {
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		return errno.Error()
+	}
+	return err.Error()
 }
 
 // humanBytes prints 1536 MiB as "1.5 GiB": the student reads it, not a program.

@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -252,5 +253,31 @@ func TestFailure(t *testing.T) {
 	}
 	if got := failure(errFake); got != errFake.Error() {
 		t.Errorf("failure(%v) = %q", errFake, got)
+	}
+}
+
+// A state dir on a read-only filesystem fails its own line, and the mount
+// checks, whose scratch directories it would hold, are not tried (they used
+// to fail as "no throwaway mount namespace", and the state dir passed).
+func TestReadOnlyStateDir(t *testing.T) {
+	h := fakeHost(t)
+	h.Euid = 0
+	h.Writable = func(dir string) error {
+		return &fs.PathError{Op: "access", Path: dir, Err: unix.EROFS}
+	}
+	if f := only(t, checkSpace(h), "state dir"); f.Status != Fail || !strings.Contains(f.Detail, "cannot be written in: read-only file system") {
+		t.Errorf("read-only state dir = %+v, want fail, saying so", f)
+	}
+	if err := os.Mkdir(h.StateDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h.TryMounts = func(string) MountProbe {
+		t.Error("the mounts were tried in a read-only state dir")
+		return MountProbe{}
+	}
+	for _, f := range checkMounts(h) {
+		if f.Status != Skip || !strings.Contains(f.Detail, "state dir cannot be written in") {
+			t.Errorf("%s with a read-only state dir = %+v, want skip, pointing at the state dir", f.Name, f)
+		}
 	}
 }

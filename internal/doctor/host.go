@@ -22,6 +22,9 @@ type Host struct {
 	Uname     func() (release, machine string, err error)
 	LookPath  func(file string) (string, error)
 	FreeBytes func(path string) (uint64, error)
+	// Writable is nil when a directory can be written in (access(2) with
+	// W_OK: for root, that fails only on a read-only filesystem).
+	Writable func(dir string) error
 
 	// TryClone creates a process in a new namespace of the kind flag names
 	// (one CLONE_NEW* flag) and waits for it; nil when that worked.
@@ -44,6 +47,7 @@ func NewHost(stateDir string, cgroups CgroupProbe) *Host {
 		Uname:       uname,
 		LookPath:    exec.LookPath,
 		FreeBytes:   freeBytes,
+		Writable:    writable,
 		TryClone:    tryClone,
 		TryMounts:   tryMounts,
 		Cgroups:     cgroups,
@@ -67,6 +71,13 @@ func freeBytes(path string) (uint64, error) {
 		return 0, &fs.PathError{Op: "statfs", Path: path, Err: err}
 	}
 	return st.Bavail * uint64(st.Bsize), nil
+}
+
+func writable(dir string) error {
+	if err := unix.Access(dir, unix.W_OK); err != nil {
+		return &fs.PathError{Op: "access", Path: dir, Err: err}
+	}
+	return nil
 }
 
 // existingAncestor is dir, or its nearest parent that exists: where a state

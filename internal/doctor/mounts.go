@@ -46,6 +46,13 @@ func checkMounts(h *Host) []Finding {
 	dir := h.StateDir
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		dir = os.TempDir()
+	} else if err := h.Writable(dir); err != nil {
+		// The scratch directories could not be made: that says nothing of
+		// the kernel's mounts, and the state dir's line says why.
+		return []Finding{
+			{Status: Skip, Name: "overlayfs", Detail: "not tried: the state dir cannot be written in (see its line)"},
+			{Status: Skip, Name: "pivot_root", Detail: "not tried: the state dir cannot be written in (see its line)"},
+		}
 	}
 	p := h.TryMounts(dir)
 	if p.Setup != nil {
