@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 func init() { checkers[2] = checkStep2 }
@@ -36,6 +37,9 @@ func checkStep2(o Options) (*Report, error) {
 	if err != nil {
 		var pe *os.PathError
 		switch {
+		case errors.Is(err, syscall.EACCES):
+			r.missing("the file is not executable: cp keeps the mode, or chmod +x my-new-root"+ls,
+				"chroot my-new-root %s fails: %v", ls, err)
 		case errors.As(err, &pe) || strings.Contains(err.Error(), "no such file"):
 			r.missing("the kernel found ls but not its loader or a library: `ldd /bin/ls` lists what it needs, including /lib64/ld-linux-x86-64.so.2; copy each to the same path inside the root",
 				"chroot my-new-root %s fails: %v", ls, err)

@@ -74,6 +74,13 @@ func TestLab2ByHand(t *testing.T) {
 	if real, err := filepath.EvalSymlinks(loader); err == nil && real != loader {
 		sh(t, dir, "mkdir -p my-new-root"+filepath.Dir(real)+" && cp "+real+" my-new-root"+real)
 	}
+	// ls not executable: said as such, not as a missing library.
+	sh(t, dir, "chmod -x my-new-root/bin/ls")
+	r, _ = Check(2, Options{Dir: dir})
+	if text := findingsText(r); r.Done() || !strings.Contains(text, "chmod +x my-new-root/bin/ls") || strings.Contains(text, "loader") {
+		t.Fatalf("ls not executable: report\n%s", text)
+	}
+	sh(t, dir, "chmod +x my-new-root/bin/ls")
 	r, _ = Check(2, Options{Dir: dir})
 	if !r.Done() {
 		t.Fatalf("the exercise is done, but the check says\n%s", findingsText(r))
