@@ -50,7 +50,8 @@ func (c *Cgroup) createV2(l Limits) error {
 	}
 
 	c.dirs = map[string]string{}
-	dir, err := c.mkdirGroup(filepath.Join(c.h.root, Parent), func(parent string) error {
+	parent := filepath.Join(c.h.root, Parent)
+	dir, err := c.mkdirGroup(parent, func(parent string) error {
 		// Up the tree: the root hands the controllers to workshop, and
 		// workshop hands them to the container's group.
 		if err := c.enable(c.h.root, enable); err != nil {
@@ -62,6 +63,20 @@ func (c *Cgroup) createV2(l Limits) error {
 		return err
 	}
 	c.dirs[v2Key] = dir
+	// Between that setup and the mkdir, another container's Remove may have
+	// taken the empty parent away and a third made it again, not yet
+	// handing anything down: the group then lacks the controllers' files.
+	// With the group in it the parent can no longer go, and v2 lets a
+	// parent with groups but no processes switch controllers on: again.
+	have := fieldSet(readString(filepath.Join(dir, v2Controllers)))
+	for _, ctrl := range enable {
+		if !have[ctrl] {
+			if err := c.enable(parent, enable); err != nil {
+				return err
+			}
+			break
+		}
+	}
 
 	if l.Memory > 0 {
 		if err := c.write(dir, v2MemoryMax, strconv.FormatInt(l.Memory, 10), "the memory limit: above it the kernel reclaims, then the OOM killer kills"); err != nil {
