@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Lines collects a stream line by line and lets a test wait for a line.
@@ -88,17 +90,28 @@ func (l *Lines) Ended() bool {
 	return l.eof
 }
 
-// WaitEOF waits until the stream has ended.
-func (l *Lines) WaitEOF() {
+// WaitEOF waits until the stream has ended, at most limit; it reports
+// whether it has.
+func (l *Lines) WaitEOF(limit time.Duration) bool {
+	deadline := time.After(limit)
 	l.mu.Lock()
 	for !l.eof {
 		more := l.more
 		l.mu.Unlock()
-		<-more
+		select {
+		case <-more:
+		case <-deadline:
+			return false
+		}
 		l.mu.Lock()
 	}
 	l.mu.Unlock()
+	return true
 }
+
+// outlivedGrace is how long a program's stdout and stderr may stay open
+// after it ended: only a process it left behind still holds them then.
+var outlivedGrace = 30 * time.Second
 
 // Running is a program a test started and watches while it runs.
 type Running struct {
@@ -174,9 +187,19 @@ func (r *Running) Signal(sig syscall.Signal) {
 func (r *Running) Wait() Result {
 	r.T.Helper()
 	r.Stdin.Close()
-	// Read both streams to their end before Wait closes the pipes.
-	r.Stdout.WaitEOF()
-	r.Stderr.WaitEOF()
+	// The program's end, without reaping it (Cmd.Wait does, and closes the
+	// pipes); then both streams are read to their end. One still open
+	// outlivedGrace later is held by a process the program left running:
+	// said, instead of waiting for that process for ever.
+	var info unix.Siginfo
+	for unix.Waitid(unix.P_PID, r.Cmd.Process.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
+	}
+	for _, l := range []*Lines{r.Stdout, r.Stderr} {
+		if !l.WaitEOF(outlivedGrace) {
+			r.T.Errorf("%s ended, but %s later a process it left running still holds its stdout or stderr", r.Cmd.Path, outlivedGrace)
+			break
+		}
+	}
 	err := r.Cmd.Wait()
 	code := 0
 	var ee *exec.ExitError

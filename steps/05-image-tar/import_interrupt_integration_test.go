@@ -35,7 +35,9 @@ func TestImageImportStdinInterruptedWhileItsInputIsOpen(t *testing.T) {
 	w.Signal(syscall.SIGINT)
 	want := "workshop: interrupted by SIGINT: " + halfImage
 	w.Stderr.WaitFor(t, want) // before the fix: only once its input ended
-	w.Stderr.WaitEOF()
+	if !w.Stderr.WaitEOF(time.Minute) {
+		t.Fatalf("a minute after its last line, workshop's stderr is still open:\n%s", w.Stderr)
+	}
 	err := w.Cmd.Wait()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 130 || lastLine(w.Stderr.String()) != want {
