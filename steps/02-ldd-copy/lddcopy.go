@@ -78,7 +78,7 @@ func Step(n *sys.Narrator, root string, bins, argv []string, stdin io.Reader, st
 	if err := Populate(n, root, want); err != nil {
 		return exit.ToolFailed, err
 	}
-	n.Note("now the walkthrough's `chroot %s %s`", root, argv[0])
+	n.Note("now the walkthrough's `chroot %s %s`", sys.ShellQuote(root), sys.ShellQuote(argv[0]))
 	status, err = chroot.RunProgram(n, root, path, argv, stdin, stdout, stderr)
 	if err != nil {
 		return status, fmt.Errorf("run %s in %s: %w", argv[0], root, err)
