@@ -20,6 +20,8 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"step", "1", "--", "/bin/true"}, "step 1 runs no command of yours"},
 		{[]string{"--state-dir", "", "ps"}, "--state-dir is empty"},
 		{[]string{"--state-dir", " ", "step", "1"}, "--state-dir is empty"},
+		{[]string{"--state-dir", "/dev/null", "ps"}, "--state-dir /dev/null is not a directory"},
+		{[]string{"--state-dir", "/dev/null/state", "ps"}, "--state-dir /dev/null/state: a part of that path is a file"},
 		{[]string{"--bogus"}, "unknown flag: --bogus"},
 		{[]string{"step"}, "which step?"},
 	} {

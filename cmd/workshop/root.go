@@ -49,7 +49,7 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 			if strings.TrimSpace(global.stateDir) == "" {
 				return usageError("--state-dir is empty: give a directory (the default is /var/lib/workshop); an empty one would be the current directory")
 			}
-			return nil
+			return checkDirFlag("--state-dir", global.stateDir, "workshop keeps its roots, images and containers in a directory there")
 		},
 	}
 	pf := root.PersistentFlags()

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	chroot "github.com/workshop-dev/workshop/steps/01-chroot"
@@ -53,11 +55,22 @@ inside a chroot climbs out and lists the host's /.`,
 	addStep(stepInfo{N: 1, Name: "chroot", Short: "chroot into an empty root: bash is not there (--demo escape: chroot is no jail)", Cmd: c})
 }
 
-// checkRootFlag refuses a --root that exists and is not a directory.
+// checkRootFlag refuses a --root that exists and is not a directory, or
+// whose path goes through a file.
 func checkRootFlag(root string) error {
-	fi, err := os.Stat(root)
-	if err == nil && !fi.IsDir() {
-		return usageError("--root %s is not a directory: a root must be a directory (give a new path, and workshop makes it)", root)
+	return checkDirFlag("--root", root, "a root must be a directory (give a new path, and workshop makes it)")
+}
+
+// checkDirFlag refuses a directory flag (--root, --state-dir) whose value
+// exists and is not a directory, or goes through a file on its way, with a
+// sentence naming the flag (not "stat …: not a directory").
+func checkDirFlag(flag, dir, why string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case err == nil && !fi.IsDir():
+		return usageError("%s %s is not a directory: %s", flag, dir, why)
+	case errors.Is(err, syscall.ENOTDIR):
+		return usageError("%s %s: a part of that path is a file, not a directory", flag, dir)
 	}
 	return nil
 }

@@ -122,6 +122,7 @@ func TestStep1BadInput(t *testing.T) {
 		want string
 	}{
 		{[]string{"step", "1", "--root", file}, "--root " + file + " is not a directory"},
+		{[]string{"step", "1", "--root", filepath.Join(file, "root")}, "--root " + filepath.Join(file, "root") + ": a part of that path is a file"},
 		{[]string{"step", "1", "--demo", "fly"}, `--demo "fly": step 1 has one demo, 'escape'`},
 		{[]string{"step", "1", "--bogus"}, "unknown flag: --bogus"},
 		{[]string{"step", "1", "extra"}, "step 1 runs no command of yours"},
