@@ -51,5 +51,8 @@ func commandAfterDash(c *cobra.Command, args []string) error {
 	if len(args) > 0 && c.ArgsLenAtDash() != 0 {
 		return usageError("put the command after --: %s [flags] -- %s", c.CommandPath(), strings.Join(args, " "))
 	}
+	if len(args) > 0 && strings.TrimSpace(args[0]) == "" {
+		return usageError("the command after -- is empty: give a program, as in %s -- /bin/ls /", c.CommandPath())
+	}
 	return nil
 }

@@ -25,6 +25,7 @@ bash: interactive on a terminal, reading commands from stdin otherwise.
 		Example: `  sudo workshop step 2
   sudo workshop step 2 -- /bin/bash -c pwd
   sudo workshop step 2 --bin ls --bin cat -- /bin/ls /`,
+		Args: commandAfterDash,
 		RunE: func(c *cobra.Command, args []string) error {
 			if err := requireRoot("step 2"); err != nil {
 				return err
