@@ -15,8 +15,8 @@ func init() { checkers[3] = checkStep3 }
 //	unshare --mount --uts --ipc --net --pid --fork --user --map-root-user chroot my-new-root bash
 //
 // and leave it running. The check finds it through /proc: a process whose
-// root (/proc/PID/root) is my-new-root, in PID and mount namespaces of its
-// own.
+// root (/proc/PID/root) is my-new-root, in mount, PID, UTS, IPC, network
+// and user namespaces of its own, as that command makes.
 func checkStep3(o Options) (*Report, error) {
 	r := &Report{Solution: `  (in a second terminal, from the directory that holds my-new-root, after step 2's exercise)
   sudo unshare --mount --uts --ipc --net --pid --fork --user --map-root-user chroot my-new-root /bin/bash
@@ -60,9 +60,19 @@ func checkStep3(o Options) (*Report, error) {
 	} else {
 		r.ok("process %d has its own PID namespace (%s): inside, it is PID %s", best, nsLink(best, "pid"), nsPid(best))
 	}
-	for _, ns := range []string{"uts", "ipc", "net", "user"} {
-		if differs(best, ns) {
-			r.ok("and its own %s namespace", ns)
+	// The exercise's command asks for these too: each missing one is said,
+	// with the flag that makes it.
+	for _, ns := range []struct{ name, flag, gives string }{
+		{"uts", "--uts", "a hostname of its own"},
+		{"ipc", "--ipc", "System V IPC and POSIX message queues of its own"},
+		{"net", "--net", "a network of its own (only a loopback, down)"},
+		{"user", "--user --map-root-user", "root inside, mapped to you outside"},
+	} {
+		if differs(best, ns.name) {
+			r.ok("and its own %s namespace", ns.name)
+		} else {
+			r.missing(fmt.Sprintf("unshare %s gives the shell %s", ns.flag, ns.gives),
+				"process %d shares the host's %s namespace", best, ns.name)
 		}
 	}
 	return r, nil

@@ -86,6 +86,8 @@ func TestLab3ByHand(t *testing.T) {
 		{"nothing running", "", "no running process", false},
 		{"chroot without unshare", "chroot my-new-root /bin/bash", "unshare --mount", false},
 		{"pid without fork", "unshare --mount --pid chroot my-new-root /bin/bash", "--fork", false},
+		{"mount and pid only", "unshare --mount --pid --fork chroot my-new-root /bin/bash", "unshare --uts gives the shell a hostname of its own", false},
+		{"no user namespace", "unshare --mount --uts --ipc --net --pid --fork chroot my-new-root /bin/bash", "shares the host's user namespace", false},
 		{"the walkthrough's command", "unshare --mount --uts --ipc --net --pid --fork --user --map-root-user chroot my-new-root /bin/bash", "it is PID 1", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
