@@ -318,6 +318,11 @@ func (o Outcome) Verdict(n *sys.Narrator, l Limits) error {
 		n.Note("could not remove the container's cgroup: %v ('workshop clean' will retry)", o.RemoveErr)
 	}
 	switch {
+	// workshop's own kill (--timeout, a stop signal the container ignored)
+	// comes first: an OOM kill earlier in the run, of another process of
+	// the group, does not make the limit the reason the container ended.
+	case o.KilledBecause != "" && o.Status != 0:
+		return exit.Errorf(o.Status, "%s: workshop killed every process in the container's cgroup (exit status %d)", o.KilledBecause, o.Status)
 	case o.Status == exit.OOMKilled && o.Stats.OOMKilled():
 		what := "memory.oom_control says oom_kill"
 		if o.Stats.Mode == V2 {
@@ -326,8 +331,6 @@ func (o Outcome) Verdict(n *sys.Narrator, l Limits) error {
 		return exit.Errorf(exit.OOMKilled, "the container was killed by its memory limit (--memory %s): "+
 			"the kernel's OOM killer ended it when it could reclaim no more (%s %d); exit status 137 is 128 + SIGKILL",
 			units.FormatSize(l.Memory), what, o.Stats.OOMKills)
-	case o.KilledBecause != "" && o.Status != 0:
-		return exit.Errorf(o.Status, "%s: workshop killed every process in the container's cgroup (exit status %d)", o.KilledBecause, o.Status)
 	case o.KilledBecause != "":
 		n.Note("%s just as the container ended: its first process had exited by itself, with status 0", o.KilledBecause)
 	case o.Signaled:

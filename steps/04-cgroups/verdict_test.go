@@ -33,6 +33,10 @@ func TestVerdict(t *testing.T) {
 			sentence: "the container was killed by its memory limit (--memory 80M): the kernel's OOM killer ended it when it could reclaim no more (memory.events says oom_kill 1)"},
 		{name: "timeout", out: Outcome{Status: 137, Stats: noOOM, KilledBecause: "--timeout 2s expired"}, code: 137,
 			sentence: "--timeout 2s expired: workshop killed every process in the container's cgroup (exit status 137)"},
+		// A child of the container was OOM-killed earlier; the timeout
+		// ended the container: the timeout is the reason said.
+		{name: "timeout after an OOM kill in the group", out: Outcome{Status: 137, Stats: oom, KilledBecause: "--timeout 2s expired"}, code: 137,
+			sentence: "--timeout 2s expired: workshop killed every process in the container's cgroup (exit status 137)"},
 		// The timeout fired at the container's last instant: it had exited
 		// 0 by itself, so the run succeeded.
 		{name: "timeout as the container exits 0", out: Outcome{Status: 0, Stats: noOOM, KilledBecause: "--timeout 2s expired"}, code: 0,
