@@ -50,3 +50,17 @@ func TestLab5MergedUsr(t *testing.T) {
 		t.Fatalf("a merged-/usr root packed right, but the check says\n%s", findingsText(r))
 	}
 }
+
+// A root whose only top directory is bin/ (a static busybox and sh, as
+// lesson 1's exercise makes) is not a root wrapped in a directory: the
+// check passes it, as image import takes it.
+func TestLab5BinOnlyRoot(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir := t.TempDir()
+	bb := testbin.NeedTool(t, "busybox")
+	sh(t, dir, "mkdir -p my-new-root/bin && cp "+bb+" my-new-root/bin/busybox && ln -s busybox my-new-root/bin/sh")
+	sh(t, dir, "tar -C my-new-root -cf dockercontainer.tar . && mkdir container-root && tar xf dockercontainer.tar -C container-root")
+	if r, _ := Check(5, Options{Dir: dir}); !r.Done() || strings.Contains(findingsText(r), "sits under bin/") {
+		t.Fatalf("a bin-only root, packed and unpacked: report\n%s", findingsText(r))
+	}
+}

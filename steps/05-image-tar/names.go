@@ -98,6 +98,11 @@ func (f *topDirFinder) add(name string, isDir bool) {
 	}
 }
 
+// IsRootDirName reports whether name is one of the directories found at the
+// top of a root filesystem (bin, usr, etc…): an archive whose entries all
+// sit under it is a root with one directory, not a wrapped root.
+func IsRootDirName(name string) bool { return rootDirNames[name] }
+
 // result is the directory to strip, or "".
 func (f *topDirFinder) result() string {
 	if f.mixed || !f.below || !f.topIsDir || rootDirNames[f.top] {
