@@ -95,14 +95,27 @@ func Load(stateDir, ref string) (*Run, error) {
 	if ref == "" {
 		return nil, fmt.Errorf("give a container's id or name (see 'workshop ps')")
 	}
-	var found []*Run
+	// Docker's order: the whole id, then the name (names are unique), then
+	// an id prefix, which must be unique. A name that is also the start of
+	// another container's id still names its container.
+	var named, found []*Run
 	for _, r := range runs {
 		if r.ID == ref {
 			return r, nil
 		}
-		if r.Name == ref || strings.HasPrefix(r.ID, ref) {
+		if r.Name == ref {
+			named = append(named, r)
+		}
+		if strings.HasPrefix(r.ID, ref) {
 			found = append(found, r)
 		}
+	}
+	switch len(named) {
+	case 1:
+		return named[0], nil
+	case 0:
+	default:
+		return nil, fmt.Errorf("%q names more than one container: give its id (see 'workshop ps')", ref)
 	}
 	switch len(found) {
 	case 1:
@@ -110,7 +123,7 @@ func Load(stateDir, ref string) (*Run, error) {
 	case 0:
 		return nil, fmt.Errorf("no container %q (see 'workshop ps')", ref)
 	default:
-		return nil, fmt.Errorf("%q names more than one container: give its id (see 'workshop ps')", ref)
+		return nil, fmt.Errorf("%q begins the id of more than one container: give more of it (see 'workshop ps')", ref)
 	}
 }
 

@@ -70,6 +70,23 @@ func TestLoadRefusesEmptyAndAmbiguousRefs(t *testing.T) {
 	}
 }
 
+// A name is found before an id prefix (Docker's order): a container named
+// "5999" is reached by that name even when another's id starts with 5999.
+func TestLoadNameBeforeIDPrefix(t *testing.T) {
+	dir := t.TempDir()
+	for i, r := range []*Run{{ID: "5999b1c1872e", Name: "changer"}, {ID: "0123456789ab", Name: "5999"}} {
+		r.Created = time.Unix(int64(i), 0)
+		if err := New(dir, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for ref, want := range map[string]string{"5999": "0123456789ab", "5999b": "5999b1c1872e", "changer": "5999b1c1872e", "0123": "0123456789ab"} {
+		if r, err := Load(dir, ref); err != nil || r.ID != want {
+			t.Errorf("Load(%q) = %v, %v; want %s", ref, r, err, want)
+		}
+	}
+}
+
 // Catches reads SigCgt: this test process, a Go program, catches SIGURG (its
 // scheduler's preemption signal) and never SIGKILL, which nothing can catch.
 func TestCatches(t *testing.T) {
