@@ -194,10 +194,32 @@ func (cfg *Config) check(flags uintptr) error {
 	if len(cfg.Hostname) > 64 {
 		return fmt.Errorf("the hostname %q is longer than the kernel's 64 characters", cfg.Hostname)
 	}
+	if cfg.Hostname != "" && !validHostname(cfg.Hostname) {
+		// The kernel takes any bytes; a shell prompt, /etc/hosts and every
+		// resolver expect RFC 1123's letters, digits and hyphens.
+		return fmt.Errorf("--hostname %q is not a hostname: use letters, digits and hyphens, with dots between parts, none starting or ending with a hyphen (as in box or web-1.lab)", cfg.Hostname)
+	}
 	for _, m := range append(append([]IDMap{}, cfg.UIDMap...), cfg.GIDMap...) {
 		if m.Inside < 0 || m.Outside < 0 || m.Count < 1 {
 			return fmt.Errorf("the id map %q is not valid: ids are not negative and a range holds at least one id", m.String())
 		}
 	}
 	return nil
+}
+
+// validHostname reports whether name is a hostname by RFC 1123: labels of
+// 1 to 63 letters, digits and hyphens, not starting or ending with a
+// hyphen, joined by dots.
+func validHostname(name string) bool {
+	for _, label := range strings.Split(name, ".") {
+		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }

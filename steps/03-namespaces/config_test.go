@@ -59,6 +59,11 @@ func TestConfigCheck(t *testing.T) {
 		{"pivot without mount ns", Config{Root: dir, Args: []string{"sh"}, PivotRoot: true}, unix.CLONE_NEWUTS, "pivot_root needs the mount namespace"},
 		{"hostname without uts", Config{Root: dir, Args: []string{"sh"}, Hostname: "box"}, unix.CLONE_NEWNS, "would rename the host"},
 		{"long hostname", Config{Root: dir, Args: []string{"sh"}, Hostname: strings.Repeat("h", 65)}, unix.CLONE_NEWUTS, "64 characters"},
+		{"hostname with a slash", Config{Root: dir, Args: []string{"sh"}, Hostname: "a/b"}, unix.CLONE_NEWUTS, "is not a hostname"},
+		{"hostname with a space", Config{Root: dir, Args: []string{"sh"}, Hostname: "a b"}, unix.CLONE_NEWUTS, "is not a hostname"},
+		{"hostname like a flag", Config{Root: dir, Args: []string{"sh"}, Hostname: "-x"}, unix.CLONE_NEWUTS, "is not a hostname"},
+		{"hostname not ASCII", Config{Root: dir, Args: []string{"sh"}, Hostname: "héllo"}, unix.CLONE_NEWUTS, "is not a hostname"},
+		{"hostname with an empty part", Config{Root: dir, Args: []string{"sh"}, Hostname: "a..b"}, unix.CLONE_NEWUTS, "is not a hostname"},
 		{"bad map", Config{Root: dir, Args: []string{"sh"}, UIDMap: []IDMap{{0, 100000, 0}}}, unix.CLONE_NEWUSER, "not valid"},
 	} {
 		err := tc.cfg.check(tc.flags)
@@ -158,6 +163,19 @@ func TestPrintTableMarksWhatDiffers(t *testing.T) {
 		}
 		if strings.HasSuffix(line, " ") {
 			t.Errorf("table line %q ends in spaces", line)
+		}
+	}
+}
+
+func TestValidHostname(t *testing.T) {
+	for _, ok := range []string{"box", "web-1.lab", "a3b697acdcc6", "A", strings.Repeat("h", 63)} {
+		if !validHostname(ok) {
+			t.Errorf("validHostname(%q) = false, want true", ok)
+		}
+	}
+	for _, bad := range []string{"", ".", "box.", "-x", "x-", "a_b", "a b", strings.Repeat("h", 64)} {
+		if validHostname(bad) {
+			t.Errorf("validHostname(%q) = true, want false", bad)
 		}
 	}
 }
