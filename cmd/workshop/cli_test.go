@@ -25,6 +25,7 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"step", "3", "--", " "}, "the command after -- is empty"},
 		{[]string{"full", "run", "--", ""}, "the command after -- is empty"},
 		{[]string{"step", "2", "/bin/ls"}, "put the command after --"},
+		{[]string{"full", "run", "--hostname", "a b", "--", "/bin/true"}, `--hostname "a b" is not a hostname`},
 		{[]string{"--state-dir", "/dev/null/state", "ps"}, "--state-dir /dev/null/state: a part of that path is a file"},
 		{[]string{"--bogus"}, "unknown flag: --bogus"},
 		{[]string{"step"}, "which step?"},

@@ -68,6 +68,11 @@ removed when it ends (the writable layer stays with --keep).`,
 			if f.hostname != "" && flags&unix.CLONE_NEWUTS == 0 {
 				return usageError("--hostname needs the uts namespace, or it would rename the host: add uts to --ns")
 			}
+			if f.hostname != "" {
+				if err := namespaces.CheckHostname(f.hostname); err != nil {
+					return usageError("%v", err)
+				}
+			}
 			if err := requireRoot("a container"); err != nil {
 				return err
 			}

@@ -191,18 +191,29 @@ func (cfg *Config) check(flags uintptr) error {
 	if cfg.Hostname != "" && flags&unix.CLONE_NEWUTS == 0 {
 		return fmt.Errorf("--hostname needs the uts namespace, or it would rename the host: add uts to --ns")
 	}
-	if len(cfg.Hostname) > 64 {
-		return fmt.Errorf("the hostname %q is longer than the kernel's 64 characters", cfg.Hostname)
-	}
-	if cfg.Hostname != "" && !validHostname(cfg.Hostname) {
-		// The kernel takes any bytes; a shell prompt, /etc/hosts and every
-		// resolver expect RFC 1123's letters, digits and hyphens.
-		return fmt.Errorf("--hostname %q is not a hostname: use letters, digits and hyphens, with dots between parts, none starting or ending with a hyphen (as in box or web-1.lab)", cfg.Hostname)
+	if cfg.Hostname != "" {
+		if err := CheckHostname(cfg.Hostname); err != nil {
+			return err
+		}
 	}
 	for _, m := range append(append([]IDMap{}, cfg.UIDMap...), cfg.GIDMap...) {
 		if m.Inside < 0 || m.Outside < 0 || m.Count < 1 {
 			return fmt.Errorf("the id map %q is not valid: ids are not negative and a range holds at least one id", m.String())
 		}
+	}
+	return nil
+}
+
+// CheckHostname refuses a --hostname the container should not get: longer
+// than the kernel's 64 bytes, or not a hostname. The kernel takes any
+// bytes; a shell prompt, /etc/hosts and every resolver expect RFC 1123's
+// letters, digits and hyphens.
+func CheckHostname(name string) error {
+	if len(name) > 64 {
+		return fmt.Errorf("the hostname %q is longer than the kernel's 64 characters", name)
+	}
+	if !validHostname(name) {
+		return fmt.Errorf("--hostname %q is not a hostname: use letters, digits and hyphens, with dots between parts, none starting or ending with a hyphen (as in box or web-1.lab)", name)
 	}
 	return nil
 }
