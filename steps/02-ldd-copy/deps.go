@@ -61,6 +61,10 @@ type Program struct {
 	// EnvProgram is what "#!/usr/bin/env python3" runs (python3): env
 	// finds it in the PATH, so it comes along too.
 	EnvProgram string
+	// Missing is the program a script's "#!" line needs (its interpreter,
+	// or env's program) that this machine does not have: the script is
+	// copied anyway, and its execve fails as it would anywhere.
+	Missing string
 	// Libs are the shared libraries the loader found, sorted.
 	Libs []string
 }
@@ -97,16 +101,26 @@ func Resolve(names []string) ([]Program, error) {
 		if err != nil {
 			return err
 		}
+		i := len(progs)
 		progs = append(progs, prog)
 		if prog.Script {
 			if depth > 4 {
 				return fmt.Errorf("%s: too many #! interpreters in a row", p)
 			}
-			if err := add(prog.Interp, depth+1); err != nil {
+			// An interpreter the host lacks is not an error of the copy:
+			// the script goes in, and its execve fails with ENOENT, as it
+			// does on any machine without that interpreter.
+			var nf *NotFoundError
+			if err := add(prog.Interp, depth+1); errors.As(err, &nf) {
+				progs[i].Missing = prog.Interp
+				return nil
+			} else if err != nil {
 				return fmt.Errorf("%s is a script run by %s: %w", p, prog.Interp, err)
 			}
 			if prog.EnvProgram != "" {
-				if err := add(prog.EnvProgram, depth+1); err != nil {
+				if err := add(prog.EnvProgram, depth+1); errors.As(err, &nf) {
+					progs[i].Missing = prog.EnvProgram
+				} else if err != nil {
 					return fmt.Errorf("%s is a script run by env %s: %w", p, prog.EnvProgram, err)
 				}
 			}
@@ -263,6 +277,9 @@ func PrintDeps(w io.Writer, progs []Program) {
 	for _, p := range progs {
 		fmt.Fprintf(w, "%s:\n", p.Path)
 		switch {
+		case p.Script && p.Missing != "":
+			fmt.Fprintf(w, "\ta script: its #! line needs %s, which this machine does not have: "+
+				"its execve will fail with ENOENT, the kernel's answer for a missing interpreter too\n", p.Missing)
 		case p.Script:
 			fmt.Fprintf(w, "\ta script: its #! line names %s, which comes along\n", p.Interp)
 		case p.Static():

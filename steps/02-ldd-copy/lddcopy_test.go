@@ -226,6 +226,24 @@ func TestScriptBringsItsInterpreter(t *testing.T) {
 	}
 }
 
+// A script whose interpreter this machine lacks is copied, and said: its
+// execve will fail with ENOENT (it used to fail the whole copy).
+func TestScriptWithAMissingInterpreter(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "old.sh")
+	if err := os.WriteFile(script, []byte("#!/nonexistent/interp\necho never\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(dir, "root")
+	out := populate(t, root, script)
+	if _, err := os.Lstat(filepath.Join(root, script)); err != nil {
+		t.Errorf("the script was not copied: %v", err)
+	}
+	if !strings.Contains(out, "its #! line needs /nonexistent/interp, which this machine does not have") {
+		t.Errorf("narration does not say the interpreter is missing:\n%s", out)
+	}
+}
+
 func contains(list []string, s string) bool {
 	for _, l := range list {
 		if l == s {

@@ -120,6 +120,12 @@ func TestBashReadsStdinWithoutATerminal(t *testing.T) {
 func TestExitStatuses(t *testing.T) {
 	testbin.NeedRoot(t)
 	state := t.TempDir()
+	// A script whose #! interpreter nobody has: copied in, and its execve
+	// fails with ENOENT, so 127, as for a missing program.
+	script := filepath.Join(t.TempDir(), "old.sh")
+	if err := os.WriteFile(script, []byte("#!/nonexistent/interp\necho never\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args   []string
 		code   int
@@ -130,6 +136,7 @@ func TestExitStatuses(t *testing.T) {
 		{[]string{"--", "/no/such/program"}, 127, `failed to run command "/no/such/program" inside the root: No such file or directory`},
 		{[]string{"--", "no-such-program"}, 127, `failed to run command "no-such-program" inside the root: No such file or directory`},
 		{[]string{"--", "/usr"}, 126, `failed to run command "/usr" inside the root: Permission denied`},
+		{[]string{"--", script}, 127, `execve("` + script + `", ["` + script + `"], …) = -1 ENOENT`},
 	} {
 		r := step2(t, state, "", tc.args...)
 		if r.Code != tc.code || !strings.Contains(r.Stderr, tc.stderr) {
