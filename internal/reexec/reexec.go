@@ -136,7 +136,7 @@ func (c *Child) Start(n *sys.Narrator, spec any) error {
 		return fmt.Errorf("start the child process: %w", err)
 	}
 	pid := c.Cmd.Process.Pid
-	n.Reported(name, args, pid, nil)
+	n.Because(cloneGloss(c.Cmd.SysProcAttr)).Reported(name, args, pid, nil)
 	if steps := RuntimeSteps(c.Cmd.SysProcAttr); steps != "" {
 		n.Note("in the child, before its execve, the Go runtime also made: %s", steps)
 	}
@@ -315,6 +315,18 @@ var pidfdWorks = sync.OnceValue(func() bool {
 
 // cloneCall renders the clone the Go runtime made: clone3 when a cgroup fd
 // is used (CLONE_INTO_CGROUP) or a time namespace is made, clone otherwise.
+// cloneGloss is what --explain says of the clone: the narrator's gloss
+// ("" keeps it) when the clone makes namespaces, and that the child shares
+// its parent's when it makes none (steps 1 and 2).
+func cloneGloss(attr *syscall.SysProcAttr) string {
+	const newNamespaces = unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWNET |
+		unix.CLONE_NEWPID | unix.CLONE_NEWUSER | unix.CLONE_NEWCGROUP | unix.CLONE_NEWTIME
+	if RuntimeCloneFlags(attr)&newNamespaces != 0 {
+		return ""
+	}
+	return "create a child process, in the same namespaces as its parent (no CLONE_NEW* flag)"
+}
+
 func cloneCall(attr *syscall.SysProcAttr) (name, args string) {
 	flags := RuntimeCloneFlags(attr) &^ 0xff
 	useCgroupFD := attr != nil && attr.UseCgroupFD

@@ -147,3 +147,13 @@ func TestArgsReachTheChild(t *testing.T) {
 		t.Errorf("child: status %d, %v, Args %q, stderr %q; want \"terminal,x\"", status, err, out.String(), errb.String())
 	}
 }
+
+// clone's gloss speaks of namespaces only when the clone makes some.
+func TestCloneGloss(t *testing.T) {
+	if g := cloneGloss(&syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}); !strings.Contains(g, "in the same namespaces as its parent") {
+		t.Errorf("cloneGloss(no CLONE_NEW*) = %q, want the child in its parent's namespaces", g)
+	}
+	if g := cloneGloss(&syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID}); g != "" {
+		t.Errorf("cloneGloss(CLONE_NEWNS|CLONE_NEWPID) = %q, want the narrator's own gloss", g)
+	}
+}

@@ -153,9 +153,6 @@ func (n *Narrator) line(name, args, res string) {
 		g := n.gloss
 		if g == "" {
 			g = glosses[name]
-			if name == "clone" && !strings.Contains(args, "CLONE_NEW") {
-				g = cloneSameNamespaces
-			}
 		}
 		if g != "" {
 			b.WriteString("  " + n.styles.gloss.Sprint("# "+g))
@@ -169,10 +166,6 @@ func (n *Narrator) emit(s string) {
 	defer n.out.mu.Unlock()
 	fmt.Fprintln(n.out.w, s)
 }
-
-// cloneSameNamespaces is the gloss of a clone with no CLONE_NEW* flag
-// (steps 1 and 2), whose child shares every namespace of its parent.
-const cloneSameNamespaces = "create a child process, in the same namespaces as its parent (no CLONE_NEW* flag)"
 
 // glosses are the plain-English default for each syscall under --explain.
 var glosses = map[string]string{

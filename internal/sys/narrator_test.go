@@ -72,20 +72,6 @@ func TestQuietAndExplain(t *testing.T) {
 	}
 }
 
-// clone's gloss speaks of namespaces only when the clone makes some.
-func TestCloneGloss(t *testing.T) {
-	for _, tc := range []struct{ args, want string }{
-		{"flags=CLONE_VM|CLONE_VFORK|SIGCHLD", "in the same namespaces as its parent"},
-		{"flags=CLONE_NEWNS|CLONE_NEWPID|SIGCHLD", "with new namespaces for each CLONE_NEW* flag"},
-	} {
-		var buf bytes.Buffer
-		New(&buf, Options{Explain: true}).Reported("clone", tc.args, 42, nil)
-		if !strings.Contains(buf.String(), "# create a child process, "+tc.want) {
-			t.Errorf("clone(%s) under --explain = %q, want the gloss %q", tc.args, buf.String(), tc.want)
-		}
-	}
-}
-
 func TestColorOnlyWhenAsked(t *testing.T) {
 	var plain, colored bytes.Buffer
 	New(&plain, Options{}).Chdir("/nonexistent-dir-for-test")

@@ -145,6 +145,7 @@ func TestStep1Explain(t *testing.T) {
 		`] chroot("escape") = 0  # the root moves down into escape/`,
 		`] chdir("..") = 0  # climb`,
 		`] execve("/bin/ls", ["ls", "/"], …) = 0  # replace this process's program`,
+		`|SIGCHLD) = `, "# create a child process, in the same namespaces as its parent (no CLONE_NEW* flag)",
 	} {
 		if !strings.Contains(r.Stderr, w) {
 			t.Errorf("--explain stderr lacks %q:\n%s", w, r.Stderr)
