@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"syscall"
 
 	"github.com/workshop-dev/workshop/internal/exit"
@@ -27,12 +28,20 @@ import (
 // it runs the command as its child, passes signals on, reaps every zombie,
 // and exits with the command's status.
 
-// stopSignals are the signals a terminal or kill(1) stops a process with:
-// the container's first process drops them until its command runs.
-var stopSignals = []unix.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT}
+// stopSignals are exit.StopSignals, the signals a terminal or kill(1) stops
+// a process with, as the numbers rt_sigaction takes: the container's first
+// process drops them until its command runs.
+var stopSignals = func() []unix.Signal {
+	sigs := make([]unix.Signal, len(exit.StopSignals))
+	for i, s := range exit.StopSignals {
+		sigs[i] = s.(unix.Signal)
+	}
+	return sigs
+}()
 
-// initSignals are the signals the init passes on to the command.
-var initSignals = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2}
+// initSignals are the signals the init passes on to the command: the stop
+// signals, and the two a program is told things with.
+var initSignals = append(slices.Clone(exit.StopSignals), unix.SIGUSR1, unix.SIGUSR2)
 
 type reaped struct {
 	pid int
