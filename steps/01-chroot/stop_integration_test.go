@@ -14,23 +14,14 @@ import (
 	"github.com/workshop-dev/workshop/internal/testbin"
 )
 
-// underStraceHolding is workshop ARGS… under strace -f, which holds every
-// call named call for a second on its way in: a window, made wide, to act
-// in while the child sets up.
-func underStraceHolding(t *testing.T, call string, args ...string) *testbin.Running {
-	t.Helper()
-	strace := testbin.NeedTool(t, "strace")
-	return testbin.Start(t, "", strace, append([]string{"-f", "-qq", "-o", "/dev/null", "-e", "trace=" + call,
-		"-e", "inject=" + call + ":delay_enter=1000000", testbin.Bin(t)}, args...)...)
-}
-
 // A Ctrl-C to workshop before bash's execve stops step 1 (and its escape
 // demo) with the child's sentence and 130: it used to end with 125 and
 // blame a root that was not empty.
 func TestStep1InterruptedBeforeBash(t *testing.T) {
 	testbin.NeedRoot(t)
 	for _, demo := range [][]string{nil, {"--demo", "escape"}} {
-		r := underStraceHolding(t, "chroot", append([]string{"--state-dir", t.TempDir(), "step", "1"}, demo...)...)
+		strace, args := testbin.Holding(t, "chroot", time.Second, append([]string{"--state-dir", t.TempDir(), "step", "1"}, demo...)...)
+		r := testbin.Start(t, "", strace, args...)
 		r.Stderr.WaitFor(t, `execve("/proc/self/exe"`)
 		time.Sleep(200 * time.Millisecond) // the child is in its held chroot
 		if err := syscall.Kill(testbin.ChildOf(t, r.Cmd.Process.Pid), syscall.SIGINT); err != nil {

@@ -1,13 +1,11 @@
 package namespaces_test
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/workshop-dev/workshop/internal/reexec"
 	"github.com/workshop-dev/workshop/internal/testbin"
@@ -63,17 +61,6 @@ func start(t *testing.T, args ...string) *testbin.Running {
 func containerPid(r *testbin.Running) int {
 	r.T.Helper()
 	return testbin.ChildOf(r.T, r.Cmd.Process.Pid)
-}
-
-// holding is the command line of workshop ARGS… under strace -f, which
-// holds every call of that name for delay on its way in: a window, made
-// wide, for a test to act in while the container sets up. It returns
-// strace's path and arguments.
-func holding(t *testing.T, call string, delay time.Duration, args ...string) (string, []string) {
-	t.Helper()
-	strace := testbin.NeedTool(t, "strace")
-	return strace, append([]string{"-f", "-qq", "-o", "/dev/null", "-e", "trace=" + call,
-		"-e", fmt.Sprintf("inject=%s:delay_enter=%d", call, delay.Microseconds()), testbin.Bin(t)}, args...)
 }
 
 // nsLink reads /proc/PID/ns/NAME ("self" for the test itself).

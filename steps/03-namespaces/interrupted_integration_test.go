@@ -23,7 +23,7 @@ func TestInterruptedBeforeTheCommandRuns(t *testing.T) {
 		{"after the release", "sethostname", "[pid 1] unshare(CLONE_NEWCGROUP) = 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			strace, args := holding(t, tc.held, 2*time.Second, step3Args(t, root, "--", "/bin/sh", "-c", "echo the command ran")...)
+			strace, args := testbin.Holding(t, tc.held, 2*time.Second, step3Args(t, root, "--", "/bin/sh", "-c", "echo the command ran")...)
 			r := testbin.Start(t, "", strace, args...)
 			r.Stderr.WaitFor(t, tc.last)
 			if err := syscall.Kill(testbin.ChildOf(t, r.Cmd.Process.Pid), syscall.SIGINT); err != nil {

@@ -22,7 +22,7 @@ import (
 func TestParentDiesBeforeTheDeathSignal(t *testing.T) {
 	testbin.NeedRoot(t)
 	root := busyboxRoot(t)
-	strace, args := holding(t, "getuid", time.Second, step3Args(t, root, "--", "/bin/sh", "-c", "echo the command ran; exec sleep 600")...)
+	strace, args := testbin.Holding(t, "getuid", time.Second, step3Args(t, root, "--", "/bin/sh", "-c", "echo the command ran; exec sleep 600")...)
 	r := testbin.Start(t, "", strace, args...)
 	m := regexp.MustCompile(`the child is pid (\d+) on the host`).FindStringSubmatch(r.Stderr.WaitFor(t, "the child is pid"))
 	if m == nil {

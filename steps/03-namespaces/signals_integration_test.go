@@ -118,7 +118,7 @@ func TestInitPassesSIGTERMToAPlainSleep(t *testing.T) {
 func TestPID1DropsSignalsDuringSetup(t *testing.T) {
 	testbin.NeedRoot(t)
 	root := busyboxRoot(t)
-	strace, args := holding(t, "sethostname", time.Second, step3Args(t, root, "--", "/bin/sh", "-c", "echo the command ran")...)
+	strace, args := testbin.Holding(t, "sethostname", time.Second, step3Args(t, root, "--", "/bin/sh", "-c", "echo the command ran")...)
 	r := testbin.Start(t, "", strace, args...)
 	r.Stderr.WaitFor(t, "[pid 1] rt_sigaction(SIGTERM, {sa_handler=SIG_DFL, sa_mask=[], sa_flags=0}")
 	pid := 0
@@ -147,7 +147,7 @@ func TestCtrlCOnTheTerminalDuringSetup(t *testing.T) {
 	testbin.NeedRoot(t)
 	root := busyboxRoot(t)
 	master, slave := openPty(t)
-	strace, args := holding(t, "sethostname", time.Second, step3Args(t, root, "--", "/bin/sh", "-c", "echo the command ran")...)
+	strace, args := testbin.Holding(t, "sethostname", time.Second, step3Args(t, root, "--", "/bin/sh", "-c", "echo the command ran")...)
 	cmd := exec.Command(strace, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	// Its own session, with the terminal as its controlling one: workshop
