@@ -134,13 +134,16 @@ func Step(n *sys.Narrator, cfg StepConfig) error {
 	if len(args) == 0 {
 		args = []string{lddcopy.Shell}
 	}
-	for i, prog := range append([]string{args[0]}, d.programs...) {
-		run, err := namespaces.EnsureCommand(n, root, prog)
-		if err != nil {
+	// The command (run by the path step 2 gave it, if the container's PATH
+	// would not find it), then what the demo runs.
+	command, err := namespaces.EnsureCommand(n, root, args[0])
+	if err != nil {
+		return fmt.Errorf("fill the root %s with step 2: %w", root, err)
+	}
+	args = append([]string{command}, args[1:]...)
+	for _, prog := range d.programs {
+		if _, err := namespaces.EnsureCommand(n, root, prog); err != nil {
 			return fmt.Errorf("fill the root %s with step 2: %w", root, err)
-		}
-		if i == 0 {
-			args = append([]string{run}, args[1:]...)
 		}
 	}
 

@@ -57,15 +57,16 @@ func Step(ctx context.Context, n *sys.Narrator, cfg StepConfig) (int, error) {
 		args = []string{"/bin/bash"}
 	}
 	// bash and ls, as the walkthrough's root has them by now, and the command.
-	for i, prog := range []string{"/bin/bash", "ls", args[0]} {
-		run, err := namespaces.EnsureCommand(n, root, prog)
-		if err != nil {
+	for _, prog := range []string{"/bin/bash", "ls"} {
+		if _, err := namespaces.EnsureCommand(n, root, prog); err != nil {
 			return 0, fmt.Errorf("fill the root %s with step 2: %w", root, err)
 		}
-		if i == 2 {
-			args = append([]string{run}, args[1:]...)
-		}
 	}
+	command, err := namespaces.EnsureCommand(n, root, args[0])
+	if err != nil {
+		return 0, fmt.Errorf("fill the root %s with step 2: %w", root, err)
+	}
+	args = append([]string{command}, args[1:]...)
 	if err := mkdirIfMissing(n, work); err != nil {
 		return 0, err
 	}
