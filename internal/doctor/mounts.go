@@ -49,20 +49,22 @@ func checkMounts(h *Host) []Finding {
 	} else if err := h.Writable(dir); err != nil {
 		// The scratch directories could not be made: that says nothing of
 		// the kernel's mounts, and the state dir's line says why.
-		return []Finding{
-			{Status: Skip, Name: "overlayfs", Detail: "not tried: the state dir cannot be written in (see its line)"},
-			{Status: Skip, Name: "pivot_root", Detail: "not tried: the state dir cannot be written in (see its line)"},
-		}
+		return bothMounts(Finding{Status: Skip, Detail: "not tried: the state dir cannot be written in (see its line)"})
 	}
 	p := h.TryMounts(dir)
 	if p.Setup != nil {
-		f := Finding{Status: Fail, Detail: "no throwaway mount namespace: " + p.Setup.Error(),
-			Fix: "workshop cannot make mounts here (inside a container?): use the classroom VM (vagrant up)"}
-		o, r := f, f
-		o.Name, r.Name = "overlayfs", "pivot_root"
-		return []Finding{o, r}
+		return bothMounts(Finding{Status: Fail, Detail: "no throwaway mount namespace: " + p.Setup.Error(),
+			Fix: "workshop cannot make mounts here (inside a container?): use the classroom VM (vagrant up)"})
 	}
 	return []Finding{overlayFinding(h, dir, p.Overlay), pivotRootFinding(p.PivotRoot)}
+}
+
+// bothMounts is the same finding for the overlay and for pivot_root, when
+// neither could be tried.
+func bothMounts(f Finding) []Finding {
+	o, r := f, f
+	o.Name, r.Name = "overlayfs", "pivot_root"
+	return []Finding{o, r}
 }
 
 func overlayFinding(h *Host, dir string, err error) Finding {
