@@ -127,6 +127,21 @@ func TestPlural(t *testing.T) {
 	}
 }
 
+// removeTreeGone removes tree with removeTree, checks it is gone, and
+// returns the narration.
+func removeTreeGone(t *testing.T, tree string) string {
+	t.Helper()
+	var out bytes.Buffer
+	c := &cleaner{n: sys.New(&out, sys.Options{})}
+	if err := c.removeTree(tree); err != nil {
+		t.Fatalf("removeTree = %v", err)
+	}
+	if _, err := os.Lstat(tree); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the tree is still there: %v", err)
+	}
+	return out.String()
+}
+
 // removeTree removes what is in the tree and nothing it points to.
 func TestRemoveTreeNeverFollowsSymlinks(t *testing.T) {
 	base := t.TempDir()
@@ -144,21 +159,14 @@ func TestRemoveTreeNeverFollowsSymlinks(t *testing.T) {
 	os.Symlink(outside, filepath.Join(tree, "link-to-outside"))
 	os.Symlink(filepath.Join(outside, "precious"), filepath.Join(tree, "d", "link-to-file"))
 
-	var out bytes.Buffer
-	c := &cleaner{n: sys.New(&out, sys.Options{})}
-	if err := c.removeTree(tree); err != nil {
-		t.Fatalf("removeTree = %v", err)
-	}
-	if _, err := os.Lstat(tree); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the tree is still there: %v", err)
-	}
+	out := removeTreeGone(t, tree)
 	if b, err := os.ReadFile(filepath.Join(outside, "precious")); err != nil || string(b) != "keep me" {
 		t.Errorf("a file a symlink pointed to was touched: %q, %v", b, err)
 	}
 	// The first calls one by one, the rest counted, the top last.
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != shownPerTree+2 {
-		t.Fatalf("narration has %d lines, want %d shown calls, a count and the top's rmdir:\n%s", len(lines), shownPerTree, out.String())
+		t.Fatalf("narration has %d lines, want %d shown calls, a count and the top's rmdir:\n%s", len(lines), shownPerTree, out)
 	}
 	if !strings.Contains(lines[shownPerTree], "more unlinkat calls") {
 		t.Errorf("line %d = %q, want the count of calls not shown", shownPerTree+1, lines[shownPerTree])
@@ -202,30 +210,23 @@ func TestRemoveTreeDeeperThanPathMax(t *testing.T) {
 		t.Fatalf("the tree is not deeper than PATH_MAX: lstat of its bottom = %v", err)
 	}
 
-	var out bytes.Buffer
-	c := &cleaner{n: sys.New(&out, sys.Options{})}
-	if err := c.removeTree(tree); err != nil {
-		t.Fatalf("removeTree = %v", err)
-	}
-	if _, err := os.Lstat(tree); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the tree is still there: %v", err)
-	}
+	out := removeTreeGone(t, tree)
 	// Every call is shown or counted: 300 directories and the file below
 	// the top, whose own rmdir is shown last.
 	shown := -1 // the top's own call is not one of them
-	for _, line := range strings.Split(out.String(), "\n") {
+	for _, line := range strings.Split(out, "\n") {
 		if strings.HasPrefix(line, "unlinkat(") {
 			shown++
 		}
 	}
 	var hidden int
-	if i := strings.Index(out.String(), "… and "); i < 0 {
-		t.Fatalf("narration counts no calls:\n%.2000s", out.String())
+	if i := strings.Index(out, "… and "); i < 0 {
+		t.Fatalf("narration counts no calls:\n%.2000s", out)
 	} else {
-		fmt.Sscanf(out.String()[i:], "… and %d more unlinkat calls", &hidden)
+		fmt.Sscanf(out[i:], "… and %d more unlinkat calls", &hidden)
 	}
 	if shown+hidden != 301 {
-		t.Errorf("narration shows %d calls and counts %d more, want 301 in all:\n%.2000s", shown, hidden, out.String())
+		t.Errorf("narration shows %d calls and counts %d more, want 301 in all:\n%.2000s", shown, hidden, out)
 	}
 }
 
