@@ -8,12 +8,13 @@
 //	unshare --mount --uts --ipc --net --pid --fork chroot ROOT /bin/true
 //
 // on the same root (the base image's), and against `runc run`, `crun run`
-// and bwrap on that root where they are installed, interleaved in one run so
-// that all see the same machine; against the least that work can cost, bench/leastgo (the same
-// work in Go with a re-executed init, and nothing else) and bench/leastc
-// (the same in C, no re-exec; where the host has a C compiler); and, for
-// the floor, /bin/true and an empty static Go program alone. It prints the median, the 10th and 90th percentiles, the
-// ratio of the medians, and the peak RSS of the workshop processes.
+// and bwrap on that root where they are installed, interleaved in one run
+// so that all see the same machine; against the least that work can cost:
+// bench/leastgo (the same work in Go with a re-executed init, and nothing
+// else) and bench/leastc (the same in C, no re-exec; where the host has a C
+// compiler); and, for the floor, /bin/true and an empty static Go program
+// alone. It prints the median, the 10th and 90th percentiles, the ratio of
+// the medians, and the peak RSS of the workshop processes.
 //
 // Usage (as root): go run ./bench/fullrun -workshop bin/workshop -n 200
 package main

@@ -122,8 +122,9 @@ const halfImage = "the half-made image was removed; the store is as it was"
 // imageCmd makes one `workshop image` subcommand with exactly nargs
 // arguments. A stop signal (exit.StopSignals: Ctrl-C, SIGTERM, SIGHUP,
 // SIGQUIT) cancels the work, and what it half made is removed before
-// workshop exits 128+n, as a container killed by the signal would; halfMade, when not empty, is what the command says then (unpack's
-// own error says it, an *imagetar.InterruptedError).
+// workshop exits 128+n, as a container killed by the signal would;
+// halfMade, when not empty, is what the command says then (unpack's own
+// error says it, an *imagetar.InterruptedError).
 func imageCmd(use, short string, nargs int, halfMade string, run func(context.Context, *imagetar.Store, []string) error) *cobra.Command {
 	name := strings.Fields(use)[0]
 	return &cobra.Command{
