@@ -50,21 +50,28 @@ func Step(n *sys.Narrator, root string, stdin io.Reader, stdout, stderr io.Write
 // that holds anything.
 func makeEmptyRoot(n *sys.Narrator, root, why string) error {
 	names, _ := dirNames(root)
-	if len(names) == 1 && names[0] == escapeDir {
-		// The stepping stone of an escape demo that was killed before it
-		// could take it away: the demo's own, so it goes, if empty.
-		if inside, err := dirNames(filepath.Join(root, escapeDir)); err == nil && len(inside) == 0 {
-			n.Note("%s holds only the empty %s/ that an interrupted --demo escape left: removing it", root, escapeDir)
-			if err := n.Rmdir(filepath.Join(root, escapeDir)); err != nil {
-				return err
-			}
-			names = nil
+	if leftByEscape(root, names) {
+		n.Note("%s holds only the empty %s/ that an interrupted --demo escape left: removing it", root, escapeDir)
+		if err := n.Rmdir(filepath.Join(root, escapeDir)); err != nil {
+			return err
 		}
+		names = nil
 	}
 	if len(names) > 0 {
 		return exit.Errorf(exit.ToolFailed, "%s is not empty (it holds %s): %s; give another --root, or leave it out", root, someOf(names), why)
 	}
 	return MakeRoot(n, root)
+}
+
+// leftByEscape reports whether a root holding names holds only the empty
+// stepping stone of an escape demo killed before it could take it away:
+// the demo's own, which may go.
+func leftByEscape(root string, names []string) bool {
+	if len(names) != 1 || names[0] != escapeDir {
+		return false
+	}
+	inside, err := dirNames(filepath.Join(root, escapeDir))
+	return err == nil && len(inside) == 0
 }
 
 // someOf names the first few entries of a directory, for a sentence.

@@ -33,9 +33,10 @@ const MinPids = 10
 // in it, where no signal but SIGKILL ends it.
 const MinMemory = 6 << 20
 
-// StopGrace is how long a container may take to end after workshop passed it
-// a stop signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT) before its whole cgroup is killed (docker stop waits 10s;
-// a class has less time). A PID 1 with no handler ignores both signals.
+// StopGrace is how long a container may take to end after workshop passed
+// it a stop signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT) before its whole
+// cgroup is killed (docker stop waits 10s; a class has less time). A PID 1
+// with no handler ignores them all.
 const StopGrace = 3 * time.Second
 
 // Contained is step 4's sequence, which step 6 reuses: a step 3 container
@@ -89,9 +90,9 @@ type Outcome struct {
 // --timeout, a stop signal to workshop, the command killed by a signal.
 //
 // The stop signals (exit.StopSignals) are caught from before the group is
-// made until after it is removed: while any channel is registered with signal.Notify, Go's
-// default action (workshop dies at once, leaving the group and the record)
-// is off. One that comes before the command is released stops the run (an
+// made until after it is removed: while any channel is registered with
+// signal.Notify, Go's default action (workshop dies at once, leaving the
+// group and the record) is off. One that comes before the command is released stops the run (an
 // error with status 128+n); one that comes while it runs is passed on to it
 // (namespaces.Container.Wait), and the group is killed if the container
 // has not ended StopGrace later; one that comes during the removal waits
