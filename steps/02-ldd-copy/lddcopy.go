@@ -66,7 +66,7 @@ func Step(n *sys.Narrator, root string, bins, argv []string, stdin io.Reader, st
 		path, argv = Shell, []string{"bash"}
 	} else if p, err := Lookup(argv[0]); err == nil {
 		want = append(want, p)
-		if !strings.Contains(argv[0], "/") && !OnDefaultPath(filepath.Dir(p)) {
+		if RunsByPath(argv[0], p) {
 			// Found on the host's PATH but not on the root's (~/go/bin…):
 			// run it by the path it gets in the root.
 			path = p
@@ -97,9 +97,17 @@ func count(k int, noun string) string {
 	return fmt.Sprintf("%d %ss", k, noun)
 }
 
-// OnDefaultPath reports whether dir is one of the directories of the root's
+// RunsByPath reports whether the command name, found on the host at p and
+// copied to the same path in a root, must be run there by p: a bare name
+// whose directory the root's PATH lacks (~/go/bin, /usr/local/go/bin),
+// which the container would not find by its name.
+func RunsByPath(name, p string) bool {
+	return !strings.Contains(name, "/") && !onDefaultPath(filepath.Dir(p))
+}
+
+// onDefaultPath reports whether dir is one of the directories of the root's
 // PATH (chroot.DefaultPath), where a bare command name is looked up.
-func OnDefaultPath(dir string) bool {
+func onDefaultPath(dir string) bool {
 	for _, d := range filepath.SplitList(chroot.DefaultPath) {
 		if d == dir {
 			return true

@@ -3,7 +3,6 @@ package namespaces
 import (
 	"errors"
 	"path/filepath"
-	"strings"
 
 	"github.com/workshop-dev/workshop/internal/sys"
 	lddcopy "github.com/workshop-dev/workshop/steps/02-ldd-copy"
@@ -37,7 +36,7 @@ func EnsureCommand(n *sys.Narrator, root, name string) (string, error) {
 		if p != lddcopy.Shell {
 			bins = append(bins, p)
 		}
-		if !strings.Contains(name, "/") && !lddcopy.OnDefaultPath(filepath.Dir(p)) {
+		if lddcopy.RunsByPath(name, p) {
 			run = p
 		}
 	}
