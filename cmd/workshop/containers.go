@@ -125,6 +125,11 @@ func newKillCmd() *cobra.Command {
 			// from an ancestor namespace.
 			caught, known := state.Catches(r.Pid, int(sig))
 			n := narrator()
+			// Marked first, so that the run's workshop, woken by the
+			// death, finds the mark: its verdict names the sender.
+			if err := r.MarkKill(int(sig)); err != nil {
+				n.Note("could not mark the record of %s: %v (its run may give the wrong reason for its end)", r.ID, err)
+			}
 			if err := n.Kill(r.Pid, sig); err != nil {
 				return exit.Errorf(exit.ToolFailed, "%v", err)
 			}

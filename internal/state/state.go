@@ -82,8 +82,30 @@ func (r *Run) Save() error {
 	return os.Rename(tmp, filepath.Join(r.dir, "state.json"))
 }
 
-// Forget removes the run's record (and its directory, which must hold
-// nothing else by then).
+// killMark is the file in a run's directory where `workshop kill` notes the
+// signal it sends, just before it sends it. The run's own workshop sees only
+// a wait status, and a SIGKILL from `workshop kill` looks the same as one
+// from the OOM killer: the mark tells it which it was.
+const killMark = "kill"
+
+// MarkKill notes that `workshop kill` is sending sig to the run's first process.
+func (r *Run) MarkKill(sig int) error {
+	return os.WriteFile(filepath.Join(r.dir, killMark), []byte(strconv.Itoa(sig)), 0o600)
+}
+
+// KillSent is the signal `workshop kill` last sent the run's first process,
+// if it sent one.
+func (r *Run) KillSent() (sig int, ok bool) {
+	b, err := os.ReadFile(filepath.Join(r.dir, killMark))
+	if err != nil {
+		return 0, false
+	}
+	sig, err = strconv.Atoi(strings.TrimSpace(string(b)))
+	return sig, err == nil && sig > 0
+}
+
+// Forget removes the run's record (and its directory, which holds nothing
+// else by then but kill's mark).
 func (r *Run) Forget() error { return os.RemoveAll(r.dir) }
 
 // Load reads one run by id (or by unique id prefix or name).

@@ -101,3 +101,32 @@ func TestCatches(t *testing.T) {
 		t.Error("Catches of a pid that does not exist says it knows")
 	}
 }
+
+// The mark `workshop kill` leaves is read back by the run's own workshop,
+// which holds its record from before the mark was written.
+func TestMarkKill(t *testing.T) {
+	dir := t.TempDir()
+	own := &Run{ID: "cccc11112222", Name: "marked", Step: 6}
+	if err := New(dir, own); err != nil {
+		t.Fatal(err)
+	}
+	if sig, ok := own.KillSent(); ok {
+		t.Errorf("KillSent of a run nobody signalled = %d, true", sig)
+	}
+	other, err := Load(dir, "marked")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.MarkKill(int(syscall.SIGKILL)); err != nil {
+		t.Fatal(err)
+	}
+	if sig, ok := own.KillSent(); !ok || sig != int(syscall.SIGKILL) {
+		t.Errorf("KillSent after MarkKill(SIGKILL) = %d, %v; want 9, true", sig, ok)
+	}
+	if runs, _ := List(dir); len(runs) != 1 {
+		t.Errorf("the mark broke the record: List has %d runs, want 1", len(runs))
+	}
+	if err := own.Forget(); err != nil {
+		t.Errorf("Forget of a marked run: %v", err)
+	}
+}

@@ -80,6 +80,9 @@ type Outcome struct {
 	// Signaled is true when a signal ended the command (Status is then
 	// 128+n); a command that exits with 130 by itself is not Signaled.
 	Signaled bool
+	// SentBy names who sent the signal that ended the command, when
+	// workshop knows ("'workshop kill'"), or is "".
+	SentBy string
 	// RemoveErr is the failure to remove the cgroup, if any; it is set
 	// also when Run returns an error after the group was made.
 	RemoveErr error
@@ -202,6 +205,11 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 		r.Ended()
 	}
 	out := Outcome{Status: status, Signaled: c.Signaled()}
+	if r.Record != nil && out.Signaled {
+		if sig, ok := r.Record.KillSent(); ok && status == exit.SignalBase+sig {
+			out.SentBy = "'workshop kill'"
+		}
+	}
 	out.KilledBecause, out.TimedOut = end.get()
 	out.Stats, out.StatsErr = cg.Stats()
 	out.RemoveErr = cg.Remove()
@@ -324,6 +332,11 @@ func (o Outcome) Verdict(n *sys.Narrator, l Limits) error {
 	// the group, does not make the limit the reason the container ended.
 	case o.KilledBecause != "" && o.Status != 0:
 		return exit.Errorf(o.Status, "%s: workshop killed every process in the container's cgroup (exit status %d)", o.KilledBecause, o.Status)
+	// A signal someone sent with `workshop kill` comes before the OOM
+	// kill count for the same reason.
+	case o.SentBy != "":
+		sig := unix.Signal(o.Status - exit.SignalBase)
+		n.Note("the command was killed by signal %d (%s), which %s sent", int(sig), unix.SignalName(sig), o.SentBy)
 	case o.Status == exit.OOMKilled && o.Stats.OOMKilled():
 		what := "memory.oom_control says oom_kill"
 		if o.Stats.Mode == V2 {

@@ -43,8 +43,8 @@ func TestPsAndKill(t *testing.T) {
 		t.Errorf("kill does not narrate its kill(2):\n%s", k.Stderr)
 	}
 	res := r.Wait()
-	if res.Code != 137 || !strings.Contains(res.Stderr, "killed by signal 9 (SIGKILL), not by a limit") {
-		t.Errorf("the killed run = exit %d; want 137, said to be a signal\n%s", res.Code, res.Stderr)
+	if res.Code != 137 || !strings.Contains(res.Stderr, "killed by signal 9 (SIGKILL), which 'workshop kill' sent") {
+		t.Errorf("the killed run = exit %d; want 137, said to be workshop kill's signal\n%s", res.Code, res.Stderr)
 	}
 	h.nothingLeft(rec.ID)
 
@@ -53,6 +53,27 @@ func TestPsAndKill(t *testing.T) {
 		t.Errorf("ps lists the killed container:\n%s", ps.Stdout)
 	}
 	oneSentence(t, "kill of the ended container", h.run("kill", rec.ID), 125, rec.ID)
+}
+
+// A container in which the OOM killer already ended one process, then
+// stopped by `workshop kill`: the kill's SIGKILL and the OOM killer's look
+// the same to the run's workshop, and the run must not blame the memory
+// limit for an end the student caused.
+func TestKillAfterAnOOMKill(t *testing.T) {
+	h := newHost(t)
+	r := h.start("full", "run", "--memory", "32M", "--", "/bin/sh", "-c",
+		`/bin/bash -c 's=x; while :; do s=$s$s; done'; echo "hog ended $?"; /bin/sleep 600`)
+	rec := h.record(r)
+	r.Stdout.WaitFor(t, "hog ended 137")
+	if k := h.run("kill", rec.ID); k.Code != 0 {
+		t.Fatalf("kill = exit %d\n%s", k.Code, k.Stderr)
+	}
+	res := r.Wait()
+	if res.Code != 137 || !strings.Contains(res.Stderr, "killed by signal 9 (SIGKILL), which 'workshop kill' sent") ||
+		strings.Contains(res.Stderr, "killed by its memory limit") {
+		t.Errorf("the run killed by workshop kill after an OOM kill = exit %d; want 137, said to be workshop kill's, not the limit's\n%s", res.Code, res.Stderr)
+	}
+	h.nothingLeft(rec.ID)
 }
 
 // kill --signal TERM reaches a shell that traps it: it ends with its own
