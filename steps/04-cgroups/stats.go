@@ -21,6 +21,9 @@ type Stats struct {
 	PidsRefused int64         // forks refused because of pids.max
 	CPUTime     time.Duration // CPU time the group's processes used
 	Throttled   int64         // periods in which the CPU quota stopped the group
+	// HitsNotCounted is true when the kernel said 0 for MemoryHits though
+	// its OOM killer ran in the group, which it does only past the limit.
+	HitsNotCounted bool
 }
 
 func unknownStats(m Mode) Stats {
@@ -48,13 +51,17 @@ func (s Stats) OOMKilled() bool {
 // Print writes a table of what the group saw, with the file each number
 // comes from in v1 and in v2, side by side.
 func (s Stats) Print(w io.Writer) {
+	hits := count(s.MemoryHits, "time")
+	if s.HitsNotCounted {
+		hits = "not counted"
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  \tthis run\tcgroup v1 file\tcgroup v2 file\n")
 	for _, r := range []struct {
 		what, value, v1, v2 string
 	}{
 		{"peak memory", size(s.MemoryPeak), v1MemoryMaxUsage, v2MemoryPeak},
-		{"memory limit reached", count(s.MemoryHits, "time"), v1MemoryFailcnt, v2MemoryEvents + " (max)"},
+		{"memory limit reached", hits, "memory(.memsw).failcnt", v2MemoryEvents + " (max)"},
 		{"OOM kills", count(s.OOMKills, "process"), v1MemoryOOMControl + " (oom_kill)", v2MemoryEvents + " (oom_kill)"},
 		{"forks refused", count(s.PidsRefused, "fork"), pidsEventsFile + " (max)", "the same"},
 		{"CPU time", duration(s.CPUTime), v1CPUAcctUsage + " (ns)", v2CPUStat + " (usage_usec)"},
@@ -63,6 +70,10 @@ func (s Stats) Print(w io.Writer) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", r.what, r.value, r.v1, r.v2)
 	}
 	tw.Flush()
+	if s.HitsNotCounted {
+		fmt.Fprintf(w, "  memory limit reached: this kernel left %s and %s at 0, but its OOM killer runs only in a group at its limit\n",
+			v1MemoryFailcnt, v1MemswFailcnt)
+	}
 }
 
 func size(b int64) string { return units.FormatSize(b) }

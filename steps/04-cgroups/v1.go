@@ -19,6 +19,7 @@ const (
 	v1MemoryUsage      = "memory.usage_in_bytes"       // v2: memory.current
 	v1MemoryMaxUsage   = "memory.max_usage_in_bytes"   // v2: memory.peak
 	v1MemoryFailcnt    = "memory.failcnt"              // v2: "max" in memory.events
+	v1MemswFailcnt     = "memory.memsw.failcnt"        // charges memsw's limit refused
 	v1MemoryOOMControl = "memory.oom_control"          // "oom_kill N"; v2: memory.events
 	v1CPUPeriod        = "cpu.cfs_period_us"           // v2: the second number of cpu.max
 	v1CPUQuota         = "cpu.cfs_quota_us"            // v2: the first number of cpu.max
@@ -195,7 +196,16 @@ func (c *Cgroup) statsV1() Stats {
 	if dir, ok := c.dirs["memory"]; ok {
 		s.MemoryPeak = orUnknown(readInt(filepath.Join(dir, v1MemoryMaxUsage)))
 		s.MemoryHits = orUnknown(readInt(filepath.Join(dir, v1MemoryFailcnt)))
+		// With memsw's limit set to the same number (no swap), memsw is
+		// charged first and refuses first: its own failcnt counts that.
+		if memsw, err := readInt(filepath.Join(dir, v1MemswFailcnt)); err == nil && s.MemoryHits >= 0 {
+			s.MemoryHits += memsw
+		}
 		s.OOMKills = orUnknown(readKey(filepath.Join(dir, v1MemoryOOMControl), "oom_kill"))
+		// The OOM killer runs in a group only after a charge went over its
+		// limit; a failcnt of 0 beside it is a count this kernel does not
+		// keep (since Linux 6.13 or so, memory.memsw.failcnt stays 0).
+		s.HitsNotCounted = s.MemoryHits == 0 && s.OOMKills > 0
 	}
 	if dir, ok := c.dirs["pids"]; ok {
 		s.PidsRefused = orUnknown(readKey(filepath.Join(dir, pidsEventsFile), "max"))
