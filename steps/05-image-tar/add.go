@@ -71,16 +71,21 @@ func (s *Store) Import(ctx context.Context, n *sys.Narrator, file, ref string) (
 		return Image{}, exit.Code(exit.ToolFailed, err)
 	}
 	abs, _ := filepath.Abs(file)
-	unlock, err := s.lock(true)
-	if err != nil {
-		return Image{}, err
-	}
-	defer unlock()
 	f, err := n.Open(file)
 	if err != nil {
 		return Image{}, exit.Errorf(exit.ToolFailed, "import %s: %v", file, unwrapPath(err))
 	}
 	defer n.Close(f)
+	// A pipe, a FIFO or a terminal (/dev/stdin, bash's <(…)) can be read
+	// only once, and an import reads twice: it is saved first, as "-" is.
+	if fi, err := f.Stat(); err == nil && !fi.Mode().IsRegular() {
+		return s.importStream(ctx, n, f, file, r, "import "+abs)
+	}
+	unlock, err := s.lock(true)
+	if err != nil {
+		return Image{}, err
+	}
+	defer unlock()
 	return s.importFile(ctx, n, f, file, r, "import "+abs)
 }
 
@@ -94,6 +99,12 @@ func (s *Store) ImportFrom(ctx context.Context, n *sys.Narrator, in io.Reader, r
 	if err != nil {
 		return Image{}, exit.Code(exit.ToolFailed, err)
 	}
+	return s.importStream(ctx, n, in, "standard input", r, "import from standard input")
+}
+
+// importStream imports what in holds, saved in the store first: name is
+// what messages call it, source what the image records it came from.
+func (s *Store) importStream(ctx context.Context, n *sys.Narrator, in io.Reader, name string, r Ref, source string) (Image, error) {
 	unlock, err := s.lock(true)
 	if err != nil {
 		return Image{}, err
@@ -111,7 +122,7 @@ func (s *Store) ImportFrom(ctx context.Context, n *sys.Narrator, in io.Reader, r
 		if isStop(ctx, err) {
 			return Image{}, stoppedAdding(ctx)
 		}
-		return Image{}, fmt.Errorf("import from standard input: %w", err)
+		return Image{}, fmt.Errorf("import %s: %w", name, err)
 	}
 	if ctx.Err() != nil {
 		return Image{}, stoppedAdding(ctx)
@@ -119,7 +130,7 @@ func (s *Store) ImportFrom(ctx context.Context, n *sys.Narrator, in io.Reader, r
 	if _, err := spool.Seek(0, io.SeekStart); err != nil {
 		return Image{}, err
 	}
-	return s.importFile(ctx, n, spool, "standard input", r, "import from standard input")
+	return s.importFile(ctx, n, spool, name, r, source)
 }
 
 // copyUntilDone copies in to out until in ends, or until ctx is cancelled.
@@ -201,12 +212,17 @@ func (s *Store) importFile(ctx context.Context, n *sys.Narrator, f *os.File, nam
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return Image{}, err
 	}
+	names := map[string]string{}
 	img, err := s.add(ctx, n, r, source, func(w io.Writer) (Stats, error) {
-		return normalize(ctx, ctxReader{ctx, f}, w, top)
+		return normalize(ctx, ctxReader{ctx, f}, w, top, names)
 	})
 	var ie *InterruptedError
 	if errors.As(err, &ie) {
 		return Image{}, err // it says all: no "import FILE:" in front
+	}
+	var ee *EntryError
+	if errors.As(err, &ee) && names[ee.Name] != "" {
+		ee.Name = names[ee.Name]
 	}
 	if err != nil {
 		return Image{}, fmt.Errorf("import %s: %w", name, err)
@@ -342,8 +358,13 @@ var basicPAX = []string{"path", "linkpath", "size", "uid", "gid", "uname", "gnam
 //
 // It stops at the next entry once ctx is cancelled (give it a ctxReader to
 // stop inside a long entry too).
-func normalize(ctx context.Context, r io.Reader, w io.Writer, strip string) (Stats, error) {
+//
+// names, when not nil, gets the archive's own name of every entry whose
+// name it rewrote, keyed by the new name: the unpack's refusals name the
+// entry as the student's archive does.
+func normalize(ctx context.Context, r io.Reader, w io.Writer, strip string, names map[string]string) (Stats, error) {
 	var st Stats
+	seen := map[string]bool{} // the paths of the entries so far, for hardlinks
 	dr, _, err := decompress(r)
 	if err != nil {
 		return st, readError(err, "read its first bytes")
@@ -361,7 +382,7 @@ func normalize(ctx context.Context, r io.Reader, w io.Writer, strip string) (Sta
 		}
 		if err == io.EOF {
 			if _, err := io.Copy(io.Discard, dr); err != nil {
-				return st, readError(err, "read the end of the archive")
+				return st, endError(err)
 			}
 			break
 		}
@@ -372,20 +393,33 @@ func normalize(ctx context.Context, r io.Reader, w io.Writer, strip string) (Sta
 			continue
 		}
 		p, err := entryPath(hdr.Name, strip)
+		if err == nil {
+			err = checkEntry(hdr, p)
+		}
 		if err != nil {
 			return st, &EntryError{Name: hdr.Name, Err: err}
-		}
-		if sparse(hdr) {
-			return st, &EntryError{Name: hdr.Name, Err: errors.New("it is a sparse file, which workshop does not unpack (no root filesystem needs one)")}
 		}
 		name := hdr.Name
 		hdr.Name = archiveName(p, hdr.Typeflag == tar.TypeDir)
 		if hdr.Typeflag == tar.TypeLink {
-			t, err := entryPath(hdr.Linkname, strip)
+			// Checked here too, though the unpack that follows checks
+			// again: here the refusal names the entries as the archive does.
+			t, err := linkTarget(hdr.Linkname, strip)
+			switch {
+			case err != nil:
+			case t == p:
+				err = errors.New("it is a hardlink to itself")
+			case !seen[t]:
+				err = fmt.Errorf("it is a hardlink to %q, which is not in the archive before it", hdr.Linkname)
+			}
 			if err != nil {
-				return st, &EntryError{Name: name, Err: fmt.Errorf("it is a hardlink to %q, outside the root", hdr.Linkname)}
+				return st, &EntryError{Name: name, Err: err}
 			}
 			hdr.Linkname = archiveName(t, false)
+		}
+		seen[p] = true
+		if name != hdr.Name && names != nil {
+			names[hdr.Name] = name
 		}
 		for _, k := range basicPAX {
 			delete(hdr.PAXRecords, k)

@@ -65,11 +65,11 @@ func (x *extractor) place(hdr *tar.Header, body io.Reader) error {
 	if err != nil {
 		return err
 	}
+	if err := checkEntry(hdr, p); err != nil {
+		return err
+	}
 	if hdr.Typeflag == tar.TypeDir {
 		return x.dir(p, hdr)
-	}
-	if p == "." {
-		return errors.New("a non-directory cannot replace the root itself")
 	}
 	dir, err := x.parentDir(p)
 	if err != nil {
@@ -81,23 +81,52 @@ func (x *extractor) place(hdr *tar.Header, body io.Reader) error {
 		return err
 	}
 	switch hdr.Typeflag {
+	case tar.TypeReg:
+		return x.file(dfd, base, hdr, body)
+	case tar.TypeSymlink:
+		return x.symlink(dfd, base, hdr)
+	case tar.TypeLink:
+		return x.hardlink(dfd, base, p, hdr)
+	case tar.TypeChar, tar.TypeBlock:
+		return x.device(dfd, base, hdr)
+	}
+	return x.fifo(dfd, base, hdr) // the last type checkEntry lets through
+}
+
+// maxID is the largest owner id a file can have: uid_t is 32 bits, and
+// 4294967295 (-1) means "leave the owner as it is" to chown.
+const maxID = 1<<32 - 2
+
+// checkEntry refuses what no root filesystem holds, before anything of the
+// entry is made (and before the import rewrites the archive, so that its
+// refusal names the entry as the archive does): a type other than a file,
+// directory, symlink, hardlink, device or fifo, a sparse file, a
+// non-directory in place of the root, an owner id the kernel would cut
+// down or take for "no change".
+func checkEntry(hdr *tar.Header, p string) error {
+	switch hdr.Typeflag {
 	case tar.TypeReg, tar.TypeGNUSparse:
 		if sparse(hdr) {
 			// Go's reader would hand over the holes as zeros: a 1 TB
 			// sparse entry in a tiny archive would fill the disk.
 			return errors.New("it is a sparse file, which workshop does not unpack (no root filesystem needs one)")
 		}
-		return x.file(dfd, base, hdr, body)
-	case tar.TypeSymlink:
-		return x.symlink(dfd, base, hdr)
-	case tar.TypeLink:
-		return x.hardlink(dfd, base, hdr)
-	case tar.TypeChar, tar.TypeBlock:
-		return x.device(dfd, base, hdr)
-	case tar.TypeFifo:
-		return x.fifo(dfd, base, hdr)
+	case tar.TypeDir, tar.TypeSymlink, tar.TypeLink, tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+	default:
+		return fmt.Errorf("its type %q is not one a root filesystem holds", hdr.Typeflag)
 	}
-	return fmt.Errorf("its type %q is not one a root filesystem holds", hdr.Typeflag)
+	if p == "." && hdr.Typeflag != tar.TypeDir {
+		return errors.New("a non-directory cannot replace the root itself")
+	}
+	for _, id := range []struct {
+		what string
+		n    int
+	}{{"uid", hdr.Uid}, {"gid", hdr.Gid}} {
+		if id.n < 0 || id.n > maxID {
+			return fmt.Errorf("its owner's %s %d is out of range (0 to %d)", id.what, id.n, maxID)
+		}
+	}
+	return nil
 }
 
 // parentDir returns a handle on the directory that will hold entry p,
@@ -114,6 +143,12 @@ func (x *extractor) parentDir(p string) (*os.File, error) {
 	parent := path.Dir(p)
 	full, err := securejoin.SecureJoin(x.rootPath, parent)
 	if err != nil {
+		// Its path names the temporary root, gone by the time the student
+		// reads it: the cause alone (too many levels of symbolic links).
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
 		return nil, fmt.Errorf("resolve its directory %s inside the root: %w", parent, err)
 	}
 	rel, err := filepath.Rel(x.rootPath, full)
@@ -236,13 +271,13 @@ func (x *extractor) symlink(dfd int, base string, hdr *tar.Header) error {
 
 // hardlink links base to an earlier entry. Its target is an archive path
 // (not something to follow), resolved inside the root like any other.
-func (x *extractor) hardlink(dfd int, base string, hdr *tar.Header) error {
-	t, err := entryPath(hdr.Linkname, x.strip)
+func (x *extractor) hardlink(dfd int, base, p string, hdr *tar.Header) error {
+	t, err := linkTarget(hdr.Linkname, x.strip)
 	if err != nil {
-		return fmt.Errorf("it is a hardlink to %q, outside the root", hdr.Linkname)
+		return err
 	}
-	if t == "." {
-		return errors.New("it is a hardlink to the root directory")
+	if t == p {
+		return errors.New("it is a hardlink to itself")
 	}
 	tdir, err := pathrs.OpenatInRoot(x.root, path.Dir(t))
 	if err != nil {
@@ -375,7 +410,9 @@ func timespec(t time.Time) unix.Timespec {
 	if t.IsZero() {
 		return unix.Timespec{Nsec: unix.UTIME_OMIT}
 	}
-	return unix.NsecToTimespec(t.UnixNano())
+	// Not UnixNano: it overflows outside 1678 to 2262, and a far date
+	// would become another one. The filesystem clamps what it cannot hold.
+	return unix.Timespec{Sec: t.Unix(), Nsec: int64(t.Nanosecond())}
 }
 
 // sparse reports whether an entry is a GNU sparse file (old GNU format, or

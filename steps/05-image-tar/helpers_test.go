@@ -74,8 +74,8 @@ func writeTar(t testing.TB, lenient bool, entries []entry) []byte {
 			Typeflag: e.typ, Name: e.name, Linkname: e.link, Mode: e.mode,
 			Uid: e.uid, Gid: e.gid, ModTime: mt, Devmajor: e.major, Devminor: e.minor,
 		}
-		if e.typ == tar.TypeReg {
-			hdr.Size = int64(len(e.body))
+		if e.typ == tar.TypeReg || e.body != "" {
+			hdr.Size = int64(len(e.body)) // any type may carry data: a hostile one does
 		}
 		err := tw.WriteHeader(hdr)
 		if err != nil && lenient {

@@ -36,7 +36,7 @@ func TestTopDirAndNormalizeStopInsideAnEntry(t *testing.T) {
 	}{
 		{"topDir", func(ctx context.Context, r io.Reader) error { _, _, err := topDir(ctx, r); return err }},
 		{"normalize", func(ctx context.Context, r io.Reader) error {
-			_, err := normalize(ctx, r, io.Discard, "")
+			_, err := normalize(ctx, r, io.Discard, "", nil)
 			return err
 		}},
 	} {
@@ -65,7 +65,7 @@ func TestTopDirAndNormalizeCheckEveryEntry(t *testing.T) {
 		t.Errorf("topDir with a cancelled context = %q, %d, %v; want no entry and context.Canceled", top, n, err)
 	}
 	var out bytes.Buffer
-	if st, err := normalize(ctx, bytes.NewReader(bigArchive(t)), &out, ""); !errors.Is(err, context.Canceled) || st.Entries != 0 {
+	if st, err := normalize(ctx, bytes.NewReader(bigArchive(t)), &out, "", nil); !errors.Is(err, context.Canceled) || st.Entries != 0 {
 		t.Errorf("normalize with a cancelled context = %v, %v (%d bytes written); want no entry and context.Canceled", st, err, out.Len())
 	}
 }

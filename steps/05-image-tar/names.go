@@ -38,6 +38,31 @@ func entryPath(name, strip string) (string, error) {
 	return p, nil
 }
 
+// linkTarget is entryPath for a hardlink's target, an archive name too. With
+// strip, every entry of the archive sits under strip/: a target that does
+// not is no entry of it, and is refused rather than moved under strip/ with
+// the rest (GNU tar: "Cannot hard link").
+func linkTarget(name, strip string) (string, error) {
+	t, err := entryPath(name, "")
+	if err != nil {
+		return "", fmt.Errorf("it is a hardlink to %q, outside the root", name)
+	}
+	if strip != "" {
+		rest, ok := strings.CutPrefix(t, strip+"/")
+		if t == strip {
+			rest, ok = ".", true
+		}
+		if !ok {
+			return "", fmt.Errorf("it is a hardlink to %q, which is not in the archive: every entry sits under %s/", name, strip)
+		}
+		t = rest
+	}
+	if t == "." {
+		return "", errors.New("it is a hardlink to the root directory")
+	}
+	return t, nil
+}
+
 // archiveName is how Pack and the store write a path relative to the root
 // into a tar: "./bin/bash", and "./bin/" for a directory, as
 // `tar -C root -cf x.tar .` does.
@@ -141,7 +166,7 @@ func topDir(ctx context.Context, r io.Reader) (top string, entries int, err erro
 		}
 		if err == io.EOF {
 			if _, err := io.Copy(io.Discard, tr); err != nil { // as in unpackInto
-				return "", entries, readError(err, "read the end of the archive")
+				return "", entries, endError(err)
 			}
 			return f.result(), entries, nil
 		}

@@ -161,7 +161,7 @@ func TestStoreImportFailuresLeaveNothing(t *testing.T) {
 		{"not a tar", []byte("just text\n"), "not a tar archive"},
 		{"empty", nil, "holds no entries"},
 		{"hostile name", buildTar(t, file("../../etc/evil", "x")), `entry "../../etc/evil"`},
-		{"hostile link", buildTar(t, symlink("up", "/"), hardlink("x", "up/etc/passwd")), `entry "./x"`},
+		{"hostile link", buildTar(t, symlink("up", "/"), hardlink("x", "up/etc/passwd")), `entry "x"`},
 	} {
 		_, err := s.Import(bg, sys.Discard(), writeFile(t, tmp, tc.name, tc.data), "bad")
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -2,6 +2,7 @@ package imagetar
 
 import (
 	"archive/tar"
+	"compress/bzip2"
 	"compress/flate"
 	"compress/gzip"
 	"context"
@@ -57,13 +58,26 @@ func (e *ArchiveError) Unwrap() error        { return e.Err }
 // readError names what went wrong while reading an archive's bytes.
 func readError(err error, doing string) error {
 	var corrupt flate.CorruptInputError
+	var corruptBzip2 bzip2.StructuralError
 	switch {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return &ArchiveError{Reason: "is truncated", Err: fmt.Errorf("%s: it ends too early", doing)}
-	case errors.Is(err, tar.ErrHeader), errors.Is(err, gzip.ErrChecksum), errors.Is(err, gzip.ErrHeader), errors.As(err, &corrupt):
+	case errors.Is(err, tar.ErrHeader), errors.Is(err, tar.ErrFieldTooLong), errors.Is(err, gzip.ErrChecksum), errors.Is(err, gzip.ErrHeader),
+		errors.As(err, &corrupt), errors.As(err, &corruptBzip2):
 		return &ArchiveError{Reason: "is corrupt", Err: fmt.Errorf("%s: %w", doing, err)}
 	}
 	return fmt.Errorf("%s: %w", doing, err)
+}
+
+// endError names what went wrong reading an archive's last bytes, after
+// all its entries: gzip checks its checksum only there, so a byte damaged
+// anywhere in a gzipped archive is found at its end.
+func endError(err error) error {
+	e := readError(err, "read the end of the archive")
+	if a, ok := e.(*ArchiveError); ok {
+		a.Where = "found at its end"
+	}
+	return e
 }
 
 // headerError names what went wrong reading the header after entry last
@@ -103,6 +117,18 @@ func Unpack(ctx context.Context, n *sys.Narrator, r io.Reader, dest string, opts
 	}
 	_, lerr := os.Lstat(dest)
 	existed := lerr == nil // an empty directory, which the rename replaces
+	made, err := mkdirParents(filepath.Dir(dest))
+	// What it made for dest goes again if no root is left there.
+	defer func() {
+		if _, err := os.Lstat(dest); errors.Is(err, os.ErrNotExist) {
+			for i := len(made) - 1; i >= 0; i-- {
+				os.Remove(made[i]) // only if empty: rmdir
+			}
+		}
+	}()
+	if err != nil {
+		return Stats{}, err
+	}
 	tmp, err := makeTempBeside(n, dest, "unpack")
 	if err != nil {
 		return Stats{}, err
@@ -151,6 +177,11 @@ func unpackInto(ctx context.Context, r io.Reader, dir string, opts UnpackOptions
 	if opts.RefuseDevices {
 		x.noDev = "this unpack refuses device nodes"
 	}
+	// The directories an archive does not list (usr/ for usr/lib/x) are
+	// made 0755, as in every image, whatever the umask of the shell that
+	// started workshop: 077 would make them 0700, and the image's root
+	// would keep them so. The umask is the process's: it is put back.
+	defer unix.Umask(unix.Umask(0o022))
 	tr, _, err := decompress(r)
 	if err != nil {
 		return x.stats, readError(err, "read its first bytes")
@@ -172,7 +203,7 @@ func unpackInto(ctx context.Context, r io.Reader, dir string, opts UnpackOptions
 			// Read the stream to its end: gzip checks its CRC only there,
 			// and a flipped byte inside a file's data is found only then.
 			if _, err := io.Copy(io.Discard, tr); err != nil {
-				return x.stats, readError(err, "read the end of the archive")
+				return x.stats, endError(err)
 			}
 			break
 		}
@@ -227,6 +258,27 @@ func freshDestination(dest string) error {
 		return fmt.Errorf("%s exists and is not empty: unpack makes a fresh root, remove it first or pick another directory", dest)
 	}
 	return nil
+}
+
+// mkdirParents is os.MkdirAll(dir, 0755) that also returns the directories
+// it made, outermost first.
+func mkdirParents(dir string) ([]string, error) {
+	var missing []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil || d == filepath.Dir(d) {
+			break
+		}
+		missing = append(missing, d)
+	}
+	var made []string
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := os.Mkdir(missing[i], 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return made, err
+		} else if err == nil {
+			made = append(made, missing[i])
+		}
+	}
+	return made, nil
 }
 
 // makeTempBeside makes a new directory next to dest (same filesystem, so a
