@@ -14,6 +14,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/reexec"
@@ -29,6 +31,13 @@ func main() {
 	// A re-executed child (the container's init) never reaches cobra:
 	// childinit ran it already; this is the fallback.
 	reexec.Main()
+	// A write to a closed pipe (workshop … 2>&1 | head) would kill workshop
+	// with SIGPIPE where it stands, its container's cgroup, mount and layer
+	// left behind. Caught, it is only an EPIPE from that write: the
+	// narration is lost, the teardown is not. (Caught, not ignored: an
+	// ignored signal stays ignored across execve, in the container's
+	// command too; a caught one is reset to its default there.)
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	os.Exit(run(os.Args[1:]))
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -49,7 +50,17 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 			if strings.TrimSpace(global.stateDir) == "" {
 				return usageError("--state-dir is empty: give a directory (the default is /var/lib/workshop); an empty one would be the current directory")
 			}
-			return checkDirFlag("--state-dir", global.stateDir, "workshop keeps its roots, images and containers in a directory there")
+			if err := checkDirFlag("--state-dir", global.stateDir, "workshop keeps its roots, images and containers in a directory there"); err != nil {
+				return err
+			}
+			// Absolute from here on: the records name their layers by
+			// it, and `diff` or `clean` may run from another directory.
+			abs, err := filepath.Abs(global.stateDir)
+			if err != nil {
+				return usageError("--state-dir %s: %v", global.stateDir, err)
+			}
+			global.stateDir = abs
+			return nil
 		},
 	}
 	pf := root.PersistentFlags()

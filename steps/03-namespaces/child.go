@@ -48,6 +48,7 @@ func containerInit() int {
 	// the process: keep every call of the setup, and the final execve or
 	// clone, on this one.
 	runtime.LockOSThread()
+	copyStderr()
 	// A Go program dies of SIGINT, SIGTERM, SIGHUP and SIGQUIT with status
 	// 2 and nothing said. As PID 1 of its own PID namespace, this process
 	// gets them back to the kernel's default instead, which for a PID 1 is
@@ -69,20 +70,20 @@ func containerInit() int {
 	var s spec
 	if err := reexec.ReadSpec(&s); err != nil {
 		// The parent died or gave up before releasing us.
-		fmt.Fprintf(os.Stderr, "workshop: the container's init got no spec: %v\n", err)
+		fmt.Fprintf(stderr, "workshop: the container's init got no spec: %v\n", err)
 		return exit.ToolFailed
 	}
 	rep := reexec.ExecReporter()
-	n := sys.New(os.Stderr, s.Narration).WithPid(os.Getpid())
+	n := sys.New(stderr, s.Narration).WithPid(os.Getpid())
 	if err := n.Because("PID 1 gets no signal it has no handler for: until the command sets its own, Ctrl-C and kill pass it by").ReportDefaulted(defaulted); err != nil {
-		fmt.Fprintf(os.Stderr, "workshop: setting up the container: %v\n", err)
+		fmt.Fprintf(stderr, "workshop: setting up the container: %v\n", err)
 		return exit.ToolFailed
 	}
 	if err := setUp(n, &s); errors.Is(err, errParentGone) {
-		fmt.Fprintf(os.Stderr, "workshop: %v\n", err)
+		fmt.Fprintf(stderr, "workshop: %v\n", err)
 		return exit.ToolFailed
 	} else if err != nil {
-		fmt.Fprintf(os.Stderr, "workshop: setting up the container: %v\n", err)
+		fmt.Fprintf(stderr, "workshop: setting up the container: %v\n", err)
 		return exit.ToolFailed
 	}
 	if status, stopped := held.Stopped(); stopped {
@@ -93,12 +94,26 @@ func containerInit() int {
 		// handlers go back in place for os/signal to use.
 		held.Release()
 		if err := n.RestoreSignals(defaulted); err != nil {
-			fmt.Fprintf(os.Stderr, "workshop: %v\n", err)
+			fmt.Fprintf(stderr, "workshop: %v\n", err)
 			return exit.ToolFailed
 		}
 		return runInit(n, &s, rep)
 	}
 	return execCommand(n, &s, rep)
+}
+
+// stderr is where the init writes its narration and its sentences: a copy
+// of fd 2, close-on-exec so that the command never gets it. Go ends a
+// program whose write to fd 1 or 2 finds its pipe closed (`workshop … 2>&1
+// | head`), with status 2 for a PID 1, which SIGPIPE cannot kill: the
+// container would die half set up. On another descriptor the write only
+// fails, with EPIPE, and the setup goes on.
+var stderr = os.Stderr
+
+func copyStderr() {
+	if fd, err := unix.FcntlInt(2, unix.F_DUPFD_CLOEXEC, 3); err == nil {
+		stderr = os.NewFile(uintptr(fd), "stderr")
+	}
 }
 
 // terminalArg, after "workshop __init namespaces", tells the child that it
@@ -272,7 +287,7 @@ func enterRoot(n *sys.Narrator, s *spec) error {
 func execCommand(n *sys.Narrator, s *spec, rep *sys.ExecReporter) int {
 	path, err := lookPath(s.Args[0], pathOf(s.Env))
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "workshop: %v\n", err)
+		fmt.Fprintf(stderr, "workshop: %v\n", err)
 		return exit.NotFound
 	}
 	err = n.Execve(path, s.Args, s.Env, rep)
@@ -283,9 +298,9 @@ func execCommand(n *sys.Narrator, s *spec, rep *sys.ExecReporter) int {
 // 127 when it is not there, 126 when it cannot be executed.
 func execFailed(name string, err error) int {
 	if errors.Is(err, unix.ENOENT) {
-		fmt.Fprintf(os.Stderr, "workshop: %s: not found in the container's root (or its interpreter or libraries are missing there)\n", name)
+		fmt.Fprintf(stderr, "workshop: %s: not found in the container's root (or its interpreter or libraries are missing there)\n", name)
 		return exit.NotFound
 	}
-	fmt.Fprintf(os.Stderr, "workshop: %s: cannot be executed: %v\n", name, errors.Unwrap(err))
+	fmt.Fprintf(stderr, "workshop: %s: cannot be executed: %v\n", name, errors.Unwrap(err))
 	return exit.CannotInvoke
 }

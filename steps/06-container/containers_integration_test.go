@@ -2,9 +2,14 @@ package container_test
 
 import (
 	"fmt"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/workshop-dev/workshop/internal/testbin"
 )
 
 // `workshop ps` from another process lists a running container; `workshop
@@ -149,4 +154,23 @@ func TestDiffOfAKeptContainer(t *testing.T) {
 		t.Errorf("ps lists a kept container that has ended:\n%s", ps.Stdout)
 	}
 	oneSentence(t, "kill of a kept, ended container", h.run("kill", "differ"), 125, "has ended; its writable layer was kept (--keep): 'workshop diff "+c.ID+"' lists what it changed")
+}
+
+// A relative --state-dir: the record names the layers by absolute paths, so
+// that `diff` and `clean` from another directory find them.
+func TestRelativeStateDir(t *testing.T) {
+	h := newHost(t)
+	parent, base := filepath.Dir(h.state), filepath.Base(h.state)
+	cmd := exec.Command(testbin.Bin(t), "--no-color", "--state-dir", base, "full", "run", "--keep", "--name", "rel", "--", "/bin/sh", "-c", "echo x > /root/note")
+	cmd.Dir = parent
+	if r := testbin.RunCmd(t, cmd, time.Minute); r.Code != 0 {
+		t.Fatalf("full run with --state-dir %s from %s = exit %d\n%s", base, parent, r.Code, r.Stderr)
+	}
+	if d := h.run("diff", "rel"); d.Code != 0 || d.Stdout != "C /root\nA /root/note\n" {
+		t.Errorf("diff from elsewhere of a container run with a relative --state-dir = exit %d, %q\n%s", d.Code, d.Stdout, d.Stderr)
+	}
+	if c := h.run("clean"); c.Code != 0 || strings.Contains(c.Stderr, "outside") {
+		t.Errorf("clean = exit %d\n%s", c.Code, c.Stderr)
+	}
+	h.noContainers()
 }

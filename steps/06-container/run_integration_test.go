@@ -1,6 +1,7 @@
 package container_test
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"os"
@@ -514,5 +515,37 @@ func TestFullRunExplain(t *testing.T) {
 		if r.Code != 0 || lesson < 0 || container < lesson {
 			t.Errorf("workshop %q = %d; want the lesson of step 6 before the container:\n%.1500s", args, r.Code, r.Stderr)
 		}
+	}
+}
+
+// `workshop full run … 2>&1 | head -N`: the narration's pipe closes while
+// workshop (or the container's init) still writes to it. Neither may die of
+// it: the command runs, its status is the run's, and the teardown happens,
+// whichever line the pipe closed after.
+func TestFullRunSurvivesAClosedNarrationPipe(t *testing.T) {
+	h := newHost(t)
+	for _, lines := range []int{1, 5, 15, 25} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(testbin.Bin(t), h.args("full", "run", "--", "/bin/sh", "-c", "sleep 0.2; exit 3")...)
+		cmd.Stdout, cmd.Stderr = w, w
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		br := bufio.NewReader(r)
+		for i := 0; i < lines; i++ {
+			if _, err := br.ReadString('\n'); err != nil {
+				break
+			}
+		}
+		r.Close()
+		cmd.Wait()
+		if ws := cmd.ProcessState.Sys().(syscall.WaitStatus); ws.Signaled() || ws.ExitStatus() != 3 {
+			t.Errorf("the pipe closed after %d lines: workshop ended with %v, want the command's exit status 3", lines, cmd.ProcessState)
+		}
+		h.noContainers()
 	}
 }
