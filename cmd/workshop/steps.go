@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 	lessons "github.com/workshop-dev/workshop"
+	"github.com/workshop-dev/workshop/internal/state"
 )
 
 // stepInfo describes one step of the walkthrough. Each step's file registers
@@ -59,10 +60,25 @@ func newStepCmd() *cobra.Command {
 		RunE: func(*cobra.Command, []string) error { return nil },
 	}
 	for _, s := range sortedSteps() {
-		s.Cmd.RunE = withLesson(s.N, s.Cmd.RunE)
+		run := s.Cmd.RunE
+		if s.N <= 5 {
+			run = holdingSteps(run)
+		}
+		s.Cmd.RunE = withLesson(s.N, run)
 		step.AddCommand(s.Cmd)
 	}
 	return step
+}
+
+// holdingSteps makes run hold the steps lock (state.HoldSteps) while it
+// runs: steps 1 to 5 make and use their roots in the state directory, and
+// `workshop clean` must not remove one under them.
+func holdingSteps(run func(*cobra.Command, []string) error) func(*cobra.Command, []string) error {
+	return func(c *cobra.Command, args []string) error {
+		release := state.HoldSteps(global.stateDir)
+		defer release()
+		return run(c, args)
+	}
 }
 
 // withLesson makes run print the lesson of step n first, from LESSONS.md,

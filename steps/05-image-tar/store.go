@@ -293,6 +293,23 @@ func (s *Store) Resolve(ref string) (Image, error) {
 	return s.resolve(ref)
 }
 
+// Hold is Resolve, and keeps the store's lock (shared) until release is
+// called: a run holds its image so until its record names it, and `clean
+// --images` and `image rm`, which take the lock exclusively before they
+// read the records, either see that record or are done before Hold.
+func (s *Store) Hold(ref string) (img Image, release func(), err error) {
+	unlock, err := s.lock(false)
+	if err != nil {
+		return Image{}, nil, err
+	}
+	img, err = s.resolve(ref)
+	if err != nil {
+		unlock()
+		return Image{}, nil, err
+	}
+	return img, unlock, nil
+}
+
 // resolve is Resolve with the lock held.
 func (s *Store) resolve(ref string) (Image, error) {
 	ix, err := s.readIndex()

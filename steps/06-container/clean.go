@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -118,9 +119,7 @@ func Clean(n *sys.Narrator, o CleanOptions) CleanResult {
 	}
 	c.orphanCgroups(recorded)
 	if exists {
-		for _, root := range stepRoots {
-			c.stepRoot(filepath.Join(dir, root.rel), root.what)
-		}
+		c.stepRoots()
 		if o.Images {
 			c.imageStore()
 		} else {
@@ -487,6 +486,44 @@ func hasSubdir(dir string) bool {
 	return false
 }
 
+// stepRoots removes the roots the steps made, unless a step is running:
+// each running step holds the steps lock (state.HoldSteps) shared.
+func (c *cleaner) stepRoots() {
+	var there []string
+	for _, root := range stepRoots {
+		if _, err := os.Lstat(filepath.Join(c.state, root.rel)); err == nil {
+			there = append(there, root.rel)
+		}
+	}
+	if len(there) == 0 {
+		return
+	}
+	lock := filepath.Join(c.state, state.StepsLockName)
+	fd, err := c.n.Openat(lock, unix.O_RDONLY|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		c.fail("the steps' roots", err)
+		return
+	}
+	defer c.n.CloseFd(fd) // closing it releases the lock
+	if err := c.n.Because("no step may be making or using its root meanwhile").Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			c.fail("the steps' roots", err)
+			return
+		}
+		for _, root := range stepRoots {
+			if slices.Contains(there, root.rel) {
+				c.left(filepath.Join(c.state, root.rel)+" ("+root.what+")", "a workshop step is running (it holds "+lock+")")
+			}
+		}
+		return
+	}
+	for _, root := range stepRoots {
+		if slices.Contains(there, root.rel) {
+			c.stepRoot(filepath.Join(c.state, root.rel), root.what)
+		}
+	}
+}
+
 // stepRoot removes a root a step made, never through a mount and never
 // under a process that runs in it.
 func (c *cleaner) stepRoot(dir, what string) {
@@ -622,6 +659,13 @@ func (c *cleaner) imageStore() {
 	if _, err := os.Lstat(dir); err != nil {
 		return
 	}
+	// The lock first, then the records: a run holds the lock (shared)
+	// from finding its image until its record names it.
+	release, ok := c.storeLock(dir)
+	if !ok {
+		return
+	}
+	defer release()
 	runs, _ := state.List(c.state)
 	for _, r := range runs {
 		if r.Owned() && r.Lower != "" && within(r.Lower, dir) {
@@ -638,11 +682,6 @@ func (c *cleaner) imageStore() {
 		c.fail("the image store "+dir, fmt.Errorf("%s is still mounted there", ms[0].Point))
 		return
 	}
-	release, ok := c.storeLock(dir)
-	if !ok {
-		return
-	}
-	defer release()
 	images := 0
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
@@ -657,7 +696,12 @@ func (c *cleaner) imageStore() {
 		c.fail("the image store "+dir, err)
 		return
 	}
-	if err := c.removeTree(dir); err != nil {
+	if err := c.removeTree(dir); errors.Is(err, unix.ENOTEMPTY) {
+		// A run that waited for the lock, on the lock file just removed,
+		// has begun a new store there.
+		c.left("the image store "+dir, "another workshop command began a new one there meanwhile; its old images are gone")
+		return
+	} else if err != nil {
 		c.fail("the image store "+dir, err)
 		return
 	}
@@ -744,6 +788,9 @@ func (t *treeRemoval) removeChildrenAt(parent int, name, path string, st *unix.S
 	dir := os.NewFile(uintptr(fd), path)
 	defer dir.Close()
 	names, err := dir.Readdirnames(-1)
+	if errors.Is(err, unix.ENOENT) {
+		return nil // removed meanwhile, by another clean
+	}
 	if err != nil {
 		return err
 	}

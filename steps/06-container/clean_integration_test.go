@@ -3,6 +3,7 @@ package container
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -799,5 +800,69 @@ func TestCleanNarrationMatchesStrace(t *testing.T) {
 		if !strings.Contains(r.Stderr, want) {
 			t.Errorf("the narration checked against strace lacks %q", want)
 		}
+	}
+}
+
+// A step that is still making its root stands in no /proc/PID/root inside
+// it: every `workshop step N` holds the steps lock, and clean leaves the
+// steps' roots while it is held, and says why.
+func TestCleanLeavesTheRootsOfARunningStep(t *testing.T) {
+	dir := cleanState(t)
+	root := filepath.Join(dir, "my-new-root")
+	os.MkdirAll(filepath.Join(root, "bin"), 0o755)
+	release := state.HoldSteps(dir) // as a step that runs does
+	r := runClean(t, dir)
+	release()
+	if r.Code != 0 || !pathExists(root) || !strings.Contains(r.Stdout, "left "+root+" (the root of steps 2 to 4): a workshop step is running") {
+		t.Errorf("clean while a step holds the lock = exit %d, root there: %v; want it left, and why\n%s%s", r.Code, pathExists(root), r.Stdout, r.Stderr)
+	}
+	r = runClean(t, dir)
+	if r.Code != 0 || pathExists(root) {
+		t.Errorf("clean once no step runs = exit %d, root there: %v\n%s%s", r.Code, pathExists(root), r.Stdout, r.Stderr)
+	}
+
+	// The steps hold it: step 3's, while its command runs.
+	s := testbin.Start(t, "", testbin.Bin(t), "--state-dir", dir, "step", "3", "--", "/bin/sleep", "30")
+	s.Stderr.WaitFor(t, `execve("/bin/sleep", ["/bin/sleep", "30"], …) = 0`)
+	lock, err := os.Open(filepath.Join(dir, state.StepsLockName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); !errors.Is(err, unix.EWOULDBLOCK) {
+		t.Errorf("flock(LOCK_EX) of %s while step 3 runs = %v, want EWOULDBLOCK: the step does not hold it", state.StepsLockName, err)
+	}
+	s.Signal(syscall.SIGKILL)
+	s.Wait()
+}
+
+// A run holds the image store's lock from finding its image until its
+// record names the image: a clean --images in between, which looks at the
+// records only under the lock, leaves the store.
+func TestCleanImagesWaitsForARunsRecord(t *testing.T) {
+	dir := cleanState(t)
+	if r := testbin.Run(t, "", "--quiet", "--state-dir", dir, "full", "run", "--", "/bin/true"); r.Code != 0 {
+		t.Fatalf("workshop full run = %d:\n%s", r.Code, r.Stderr)
+	}
+	// The record is renamed into place (state.Save): held there, 2 s.
+	strace, args := testbin.Holding(t, "renameat", 2*time.Second, "--state-dir", dir, "full", "run", "--", "/bin/true")
+	s := testbin.Start(t, "", strace, args...)
+	// The record's first write is there, its rename held: the run is
+	// between finding its image and naming it in its record.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
+		if m, _ := filepath.Glob(filepath.Join(dir, "containers", "*", ".state.json.tmp")); len(m) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the run never wrote its record:\n%s", s.Stderr)
+		}
+	}
+	r := runClean(t, dir, "--images")
+	images := filepath.Join(dir, "images")
+	if !pathExists(images) || !strings.Contains(r.Stdout, "left the image store "+images) {
+		t.Errorf("clean --images while a run starts = exit %d, store there: %v; want it left\n%s%s", r.Code, pathExists(images), r.Stdout, r.Stderr)
+	}
+	if res := s.Wait(); res.Code != 0 {
+		t.Errorf("the run = exit %d\n%s", res.Code, res.Stderr)
 	}
 }

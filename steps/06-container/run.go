@@ -66,7 +66,7 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 	if ref == "" {
 		ref = imagetar.BaseRef
 	}
-	img, err := findImage(n, store, ref, interrupted)
+	img, releaseImage, err := findAndHold(n, store, ref, interrupted)
 	if err != nil {
 		return Result{}, err
 	}
@@ -74,6 +74,7 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 	// asking for the same --name at once must not both get it.
 	unlock, err := lockNames(o.StateDir)
 	if err != nil {
+		releaseImage()
 		return Result{}, exit.Errorf(exit.ToolFailed, "%v", err)
 	}
 	name := o.Name
@@ -81,6 +82,7 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 		name = NewName()
 	} else if err := nameFree(o.StateDir, name); err != nil {
 		unlock()
+		releaseImage()
 		return Result{}, err
 	}
 
@@ -96,6 +98,7 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 	}
 	err = state.New(o.StateDir, rec)
 	unlock()
+	releaseImage() // the record names it now: clean and image rm leave it
 	if err != nil {
 		return Result{}, exit.Errorf(exit.ToolFailed, "%v", err)
 	}
@@ -151,6 +154,27 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 	}
 	res.Outcome, err = run.Run(n)
 	return res, err
+}
+
+// findAndHold finds the image and holds it (Store.Hold) until the caller's
+// release. Between the two, a `clean --images` or an `image rm` may have
+// removed it: it is looked for once more (the base image is made anew).
+func findAndHold(n *sys.Narrator, store *imagetar.Store, ref string, interrupted <-chan os.Signal) (imagetar.Image, func(), error) {
+	for attempt := 0; ; attempt++ {
+		img, err := findImage(n, store, ref, interrupted)
+		if err != nil {
+			return img, nil, err
+		}
+		held, release, err := store.Hold(img.ID)
+		switch {
+		case err == nil && held.ID == img.ID:
+			return img, release, nil
+		case err == nil:
+			release()
+		case !errors.Is(err, imagetar.ErrNotFound) || attempt > 0:
+			return img, nil, err
+		}
+	}
 }
 
 // findImage is store.Find, stopped by a stop signal that comes on

@@ -1,0 +1,38 @@
+package state
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// StepsLockName is the file in the state directory on which every running
+// `workshop step N` (1 to 5) holds a shared flock(2), and which `workshop
+// clean` locks exclusively, without waiting, before it removes a step's
+// root. A step that is still filling my-new-root stands in no
+// /proc/PID/root inside it: without the lock, clean would take the root
+// from under it.
+const StepsLockName = ".steps.lock"
+
+// HoldSteps takes the shared lock for a step that runs now, waiting while
+// a clean holds it, and returns its release. Where it cannot be taken (the
+// state directory cannot be made: not root), nothing is held and the step
+// goes on, to fail with its own sentence.
+func HoldSteps(stateDir string) (release func()) {
+	if err := os.MkdirAll(stateDir, 0o755); err != nil {
+		return func() {}
+	}
+	f, err := os.OpenFile(filepath.Join(stateDir, StepsLockName), os.O_RDONLY|os.O_CREATE|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return func() {}
+	}
+	// clean holds it only while it removes the roots: a short wait.
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH)
+		if !errors.Is(err, syscall.EINTR) {
+			break
+		}
+	}
+	return func() { f.Close() } // closing it releases the lock
+}
