@@ -252,8 +252,16 @@ func (c *Container) Wait() (int, error) {
 	status, err := c.child.Wait()
 	c.stopSignals()
 	c.takeTerminalBack()
-	if ierr := c.interrupted(); ierr != nil && !execed && err == nil {
-		return exit.Status(ierr), ierr
+	if ierr := c.interrupted(); ierr != nil && err == nil {
+		switch sig := unix.Signal(c.interruptedBy.Load()); {
+		case !execed:
+			return exit.Status(ierr), ierr
+		case c.child.Signaled() && status == exit.SignalBase+int(unix.SIGKILL):
+			// The command's execve and workshop's SIGKILL crossed: it had
+			// just started when the kill for the signal came.
+			e := exit.Errorf(exit.SignalBase+int(sig), "interrupted by %s as the container's command started: workshop stopped it with SIGKILL", unix.SignalName(sig))
+			return exit.Status(e), e
+		}
 	}
 	return status, err
 }

@@ -549,3 +549,36 @@ func TestFullRunSurvivesAClosedNarrationPipe(t *testing.T) {
 		h.noContainers()
 	}
 }
+
+// A stop signal that comes as the container's command starts: workshop
+// decides to stop the container before its command runs, and the command's
+// execve happens before workshop's SIGKILL lands. The run still ends as an
+// interrupted one (130, a sentence), never as a command "killed by signal 9,
+// not by a limit". The signal is sent 2 to 12 ms after the start, around
+// the end of the setup on this kind of machine; every outcome is checked.
+func TestFullRunInterruptedAsTheCommandStarts(t *testing.T) {
+	h := newHost(t)
+	if r := h.full("--quiet", "--", "/bin/true"); r.Code != 0 {
+		t.Fatalf("the first run = exit %d\n%s", r.Code, r.Stderr)
+	}
+	for i := 0; i < 60; i++ {
+		cmd := exec.Command(testbin.Bin(t), h.args("full", "run", "--", "/bin/sleep", "0.2")...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(2+i%11) * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGINT)
+		cmd.Wait()
+		code := cmd.ProcessState.ExitCode()
+		switch ws := cmd.ProcessState.Sys().(syscall.WaitStatus); {
+		case ws.Signaled() && ws.Signal() == syscall.SIGINT: // before workshop caught it: nothing made yet
+		case code == 0: // the signal reached sleep, as PID 1, which dropped it
+		case code == 130 && strings.Contains(stderr.String(), "workshop: interrupted by SIGINT"):
+		default:
+			t.Errorf("SIGINT %d ms after the start: %v; want 0 (passed on) or 130 (interrupted)\n%s", 2+i%11, cmd.ProcessState, stderr.String())
+		}
+	}
+	h.noContainers()
+}
