@@ -2,6 +2,7 @@ package container
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -41,5 +42,58 @@ func TestDiff(t *testing.T) {
 	}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("Diff =\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// A container can make a tree deeper than PATH_MAX in its writable layer;
+// and where the image has a symlink, an upper directory of that name is
+// not compared through it.
+func TestDiffDeepTreeAndLowerSymlink(t *testing.T) {
+	lower, upper := t.TempDir(), t.TempDir()
+	mustDo := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// lower: etc/x, and link -> etc (upper replaced it with a directory
+	// holding x: x is added, not changed).
+	mustDo(os.MkdirAll(filepath.Join(lower, "etc"), 0o755))
+	mustDo(os.WriteFile(filepath.Join(lower, "etc", "x"), nil, 0o644))
+	mustDo(os.Symlink("etc", filepath.Join(lower, "link")))
+	mustDo(os.MkdirAll(filepath.Join(upper, "link"), 0o755))
+	mustDo(os.WriteFile(filepath.Join(upper, "link", "x"), nil, 0o644))
+
+	// upper: deep/a/a/…/a, 2200 levels (4400 bytes of path), made relative
+	// to each directory in turn.
+	mustDo(os.Mkdir(filepath.Join(upper, "deep"), 0o755))
+	fd, err := unix.Open(filepath.Join(upper, "deep"), unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	mustDo(err)
+	const depth = 2200
+	for i := 0; i < depth; i++ {
+		mustDo(unix.Mkdirat(fd, "a", 0o755))
+		next, err := unix.Openat(fd, "a", unix.O_RDONLY|unix.O_DIRECTORY, 0)
+		mustDo(err)
+		unix.Close(fd)
+		fd = next
+	}
+	unix.Close(fd)
+	t.Cleanup(func() { exec.Command("rm", "-rf", upper).Run() })
+
+	got, err := Diff(lower, upper)
+	if err != nil {
+		t.Fatalf("Diff of a tree deeper than PATH_MAX: %v", err)
+	}
+	deepest := "/deep" + strings.Repeat("/a", depth)
+	var lines []string
+	for _, c := range got {
+		if strings.HasPrefix(c.Path, "/deep") && c.Path != deepest && c.Path != "/deep" {
+			continue
+		}
+		lines = append(lines, c.String())
+	}
+	want := []string{"A /deep", "A " + deepest, "C /link", "A /link/x"}
+	if len(got) != depth+3 || strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("Diff = %d changes, among them\n%s\nwant %d, among them\n%s", len(got), strings.Join(lines, "\n"), depth+3, strings.Join(want, "\n"))
 	}
 }
