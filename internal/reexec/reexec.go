@@ -188,7 +188,7 @@ func (c *Child) abandon() {
 // reports the execve; see sys.ExecReporter.
 func (c *Child) AwaitExec(n *sys.Narrator) bool {
 	defer c.status.Close()
-	return n.AwaitExec(c.status)
+	return n.AwaitExec(c.status, c.Pid())
 }
 
 // PastSetup reports, without waiting, whether the child is past its setup:

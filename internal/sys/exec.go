@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -46,8 +48,11 @@ func (r *ExecReporter) failed() {
 
 // AwaitExec reads the parent's end of the pipe until the child's end closes
 // (exec succeeded, or the child exited) and prints the successful execve, if
-// one happened. It reports whether the exec succeeded.
-func (n *Narrator) AwaitExec(r *os.File) bool {
+// one happened. It reports whether the exec succeeded. pid is the child,
+// not yet waited for: a child killed after it wrote the call and before
+// the kernel ran it closes the pipe too, and only its name, which a
+// successful execve changes, tells the two apart.
+func (n *Narrator) AwaitExec(r *os.File, pid int) bool {
 	sc := bufio.NewScanner(r)
 	var pending string
 	var prefix string
@@ -60,7 +65,7 @@ func (n *Narrator) AwaitExec(r *os.File) bool {
 			pending = ""
 		}
 	}
-	if pending == "" {
+	if pending == "" || !execedAs(pid, pending) {
 		return false
 	}
 	c := *n
@@ -68,4 +73,25 @@ func (n *Narrator) AwaitExec(r *os.File) bool {
 	c.gloss = ""
 	c.line("execve", pending, "= 0")
 	return true
+}
+
+// execedAs reports whether process pid (alive, or a zombie not yet waited
+// for) has exec'd the program the pending call names: execve sets its name
+// (/proc/PID/comm) to the program's file name, cut to 15 bytes. Where that
+// cannot be told (no pid, no /proc), the call is taken to have happened.
+func execedAs(pid int, pending string) bool {
+	quoted, err := strconv.QuotedPrefix(pending)
+	if err != nil || pid <= 0 {
+		return true
+	}
+	path, _ := strconv.Unquote(quoted)
+	comm, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
+	if err != nil {
+		return true
+	}
+	name := filepath.Base(path)
+	if len(name) > 15 {
+		name = name[:15]
+	}
+	return strings.TrimSuffix(string(comm), "\n") == name
 }

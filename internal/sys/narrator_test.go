@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -93,7 +95,7 @@ func TestExecReporter(t *testing.T) {
 	rep.pending("[pid 1] ", `"/bin/true", ["true"], …`)
 	w.Close()
 	var buf bytes.Buffer
-	if !New(&buf, Options{}).AwaitExec(r) {
+	if !New(&buf, Options{}).AwaitExec(r, 0) {
 		t.Fatalf("AwaitExec = false for an exec that was not reported as failed")
 	}
 	if got := strings.TrimSpace(buf.String()); got != `[pid 1] execve("/bin/true", ["true"], …) = 0` {
@@ -106,7 +108,29 @@ func TestExecReporter(t *testing.T) {
 	rep.failed()
 	w.Close()
 	buf.Reset()
-	if New(&buf, Options{}).AwaitExec(r) || buf.Len() != 0 {
+	if New(&buf, Options{}).AwaitExec(r, 0) || buf.Len() != 0 {
 		t.Errorf("a failed exec was reported as done: %q", buf.String())
+	}
+
+	// A child killed after it wrote the call, before the kernel ran it: the
+	// pipe closes as for a successful exec, but the child still bears its
+	// old name. Here a sleep stands for both: it exec'd /bin/sleep, not
+	// /bin/true.
+	sleep := exec.Command("/bin/sleep", "30")
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { sleep.Process.Kill(); sleep.Wait() }()
+	for _, tc := range []struct {
+		path string
+		want bool
+	}{{"/bin/true", false}, {"/bin/sleep", true}} {
+		r, w, _ = os.Pipe()
+		NewExecReporter(w).pending("", strconv.Quote(tc.path)+`, ["x"], …`)
+		w.Close()
+		buf.Reset()
+		if got := New(&buf, Options{}).AwaitExec(r, sleep.Process.Pid); got != tc.want || (buf.Len() > 0) != tc.want {
+			t.Errorf("AwaitExec of a pending execve(%q) by a process named sleep = %v, printed %q; want %v", tc.path, got, buf.String(), tc.want)
+		}
 	}
 }
