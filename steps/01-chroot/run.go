@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/workshop-dev/workshop/internal/exit"
@@ -79,7 +80,8 @@ func runChild(n *sys.Narrator, name string, s spec, stdin io.Reader, stdout, std
 	if err := c.Start(n, s); err != nil {
 		return false, exit.ToolFailed, err
 	}
-	stop := forwardSignals(n, c.Pid())
+	var interruptedBy atomic.Int32
+	stop := forwardSignals(n, c, &interruptedBy)
 	defer stop()
 	if err := c.Release(); err != nil {
 		c.Wait() // the child gets no go-ahead and exits: collect it
@@ -87,6 +89,15 @@ func runChild(n *sys.Narrator, name string, s spec, stdin io.Reader, stdout, std
 	}
 	execed = c.AwaitExec(n)
 	status, err = c.Wait()
+	// Killed for a signal workshop got before the command ran (a child
+	// that saw the signal itself said so, and exited 128+n).
+	if sig := unix.Signal(interruptedBy.Load()); sig != 0 && err == nil && status == exit.SignalBase+int(unix.SIGKILL) {
+		when := "before the command ran; it never ran"
+		if execed {
+			when = "as the command started: workshop stopped it with SIGKILL"
+		}
+		return execed, exit.SignalBase + int(sig), exit.Errorf(exit.SignalBase+int(sig), "interrupted by %s %s", unix.SignalName(sig), when)
+	}
 	return execed, status, err
 }
 
@@ -107,14 +118,27 @@ func commandEnv() []string {
 // forwardSignals passes SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to workshop
 // on to the child, so that Ctrl-C or a kill stops the command, not the tool
 // that waits for it. It returns the function that stops forwarding.
-func forwardSignals(n *sys.Narrator, pid int) (stop func()) {
+func forwardSignals(n *sys.Narrator, c *reexec.Child, interruptedBy *atomic.Int32) (stop func()) {
 	ch := make(chan os.Signal, 4)
 	signal.Notify(ch, exit.StopSignals...)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for s := range ch {
-			n.Kill(pid, s.(syscall.Signal))
+			sig := s.(syscall.Signal)
+			// Before its execve, the child holds the signals to stop with a
+			// sentence; but one that lands just before the execve can be
+			// lost there (Go hands it to the child's channel a moment
+			// later), and the command would run after all. So workshop
+			// stops the child itself, as step 3 does its container.
+			if !c.PastSetup() {
+				if interruptedBy.CompareAndSwap(0, int32(sig)) {
+					n.Note("workshop got %s before the command ran: stopping the child", unix.SignalName(sig))
+					n.Kill(c.Pid(), unix.SIGKILL)
+				}
+				continue
+			}
+			n.Kill(c.Pid(), sig)
 		}
 	}()
 	return func() {

@@ -1,8 +1,10 @@
 package chroot_test
 
 import (
+	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -88,5 +90,37 @@ func TestStep1TakesAwayALeftEscapeDir(t *testing.T) {
 	}
 	if r := testbin.Run(t, "", "--state-dir", t.TempDir(), "step", "1", "--root", root); r.Code != 125 || !strings.Contains(r.Stderr, "is not empty") {
 		t.Errorf("step 1 in a root whose escape/ holds a file = %d; want 125, not empty:\n%s", r.Code, r.Stderr)
+	}
+}
+
+// A stop signal that workshop gets just before step 2's child makes its
+// execve is not lost: it used to be passed on to the child, which could
+// exec the command before Go handed it the signal, and the command ran as
+// if nothing had come. The signal is sent 1 to 10 ms after the start,
+// around the end of the child's setup; a run that passed the signal on
+// before the command's execve and then succeeded is the bug.
+func TestStep2SignalBeforeTheExecIsNotLost(t *testing.T) {
+	testbin.NeedRoot(t)
+	state := t.TempDir()
+	if r := testbin.Run(t, "", "--quiet", "--state-dir", state, "step", "2", "--", "/bin/true"); r.Code != 0 {
+		t.Fatalf("step 2 -- /bin/true = exit %d\n%s", r.Code, r.Stderr)
+	}
+	passedOn := regexp.MustCompile(`(?m)^kill\(\d+, SIGINT\) = 0$`)
+	for i := 0; i < 50; i++ {
+		cmd := exec.Command(testbin.Bin(t), "--state-dir", state, "step", "2", "--", "/bin/bash", "-c", "echo ran >&2")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(1+i%10) * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGINT)
+		cmd.Wait()
+		out := stderr.String()
+		kill := passedOn.FindStringIndex(out)
+		execed := strings.Index(out, `execve("/bin/bash", ["/bin/bash", "-c", "echo ran >&2"], …) = 0`)
+		if cmd.ProcessState.ExitCode() == 0 && kill != nil && execed > kill[0] {
+			t.Errorf("SIGINT %d ms after the start was passed on before the command's execve, and the command ran:\n%s", 1+i%10, out)
+		}
 	}
 }
