@@ -92,9 +92,9 @@ func runChild(n *sys.Narrator, name string, s spec, stdin io.Reader, stdout, std
 	// Killed for a signal workshop got before the command ran (a child
 	// that saw the signal itself said so, and exited 128+n).
 	if sig := unix.Signal(interruptedBy.Load()); sig != 0 && err == nil && status == exit.SignalBase+int(unix.SIGKILL) {
-		when := "before the command ran; it never ran"
+		when := "before the container's command ran; it never ran"
 		if execed {
-			when = "as the command started: workshop stopped it with SIGKILL"
+			when = "as the container's command started: workshop stopped it with SIGKILL"
 		}
 		return execed, exit.SignalBase + int(sig), exit.Errorf(exit.SignalBase+int(sig), "interrupted by %s %s", unix.SignalName(sig), when)
 	}
@@ -133,7 +133,7 @@ func forwardSignals(n *sys.Narrator, c *reexec.Child, interruptedBy *atomic.Int3
 			// stops the child itself, as step 3 does its container.
 			if !c.PastSetup() {
 				if interruptedBy.CompareAndSwap(0, int32(sig)) {
-					n.Note("workshop got %s before the command ran: stopping the child", unix.SignalName(sig))
+					n.Note("workshop got %s before the container's command ran: stopping the child", unix.SignalName(sig))
 					n.Kill(c.Pid(), unix.SIGKILL)
 				}
 				continue
