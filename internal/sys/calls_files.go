@@ -88,6 +88,13 @@ func (n *Narrator) Fchmod(fd int, mode uint32) error {
 	return nil
 }
 
+// Chmod calls fchmodat(AT_FDCWD, path, mode, 0), as chmod(1) does.
+func (n *Narrator) Chmod(path string, mode uint32) error {
+	err := unix.Fchmodat(unix.AT_FDCWD, path, mode, 0)
+	n.record("fchmodat", "AT_FDCWD, "+quote(path)+", "+modeString(mode), 0, err)
+	return wrap("chmod", path, err)
+}
+
 // Futimens sets an open file's access and modification times, as `cp -p`
 // does: utimensat(fd, NULL, times, 0).
 func (n *Narrator) Futimens(fd int, atime, mtime unix.Timespec) error {
@@ -158,6 +165,7 @@ func init() {
 		"read":       "read bytes from an open file",
 		"utimensat":  "set a file's times (cp -p keeps them: that is how the next run knows it is up to date)",
 		"newfstatat": "look at a file: its type, device and inode number",
+		"fchmodat":   "set the permission bits of the file at a path",
 	} {
 		if _, ok := glosses[name]; !ok {
 			glosses[name] = gloss

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -154,7 +155,7 @@ func TestPopulateTwiceCopiesNothing(t *testing.T) {
 func TestSharedLibraryCopiedOnce(t *testing.T) {
 	root := t.TempDir()
 	out := populate(t, root, "/bin/bash", "ls", "cat")
-	libc := regexp.MustCompile(`openat\(AT_FDCWD, "[^"]*/libc\.so\.6", O_WRONLY`).FindAllString(out, -1)
+	libc := regexp.MustCompile(`renameat\(AT_FDCWD, "[^"]*/\.libc\.so\.6\.workshop-copy", AT_FDCWD, "[^"]*/libc\.so\.6"\) = 0`).FindAllString(out, -1)
 	if len(libc) != 1 {
 		t.Errorf("libc.so.6 copied %d times, want once:\n%s", len(libc), out)
 	}
@@ -316,8 +317,11 @@ func TestFileInPlaceOfALinkIsReplacedNotWrittenThrough(t *testing.T) {
 	if b, _ := os.ReadFile(outside); string(b) != "do not touch" {
 		t.Errorf("Populate wrote through a symlink in the root to %s", outside)
 	}
-	if !strings.Contains(out, `unlinkat(AT_FDCWD, "`+bash+`", 0) = 0`) {
-		t.Errorf("the link in bash's place was not removed:\n%s", out)
+	if !strings.Contains(out, `, AT_FDCWD, "`+bash+`") = 0`) {
+		t.Errorf("the link in bash's place was not replaced (renameat onto it):\n%s", out)
+	}
+	if fi, err := os.Lstat(bash); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("bash in the root is %v (%v), want a regular file", fi, err)
 	}
 	checkMirrors(t, root, []string{"/bin/bash"})
 }
@@ -405,5 +409,57 @@ func TestFilesAgreesWithFList(t *testing.T) {
 	}
 	if len(dynamic) == 0 || len(files) <= len(progs) {
 		t.Fatalf("no dynamic program among %v, or no library listed (%d files): the comparison proves nothing", names, len(files))
+	}
+}
+
+// A copy stopped halfway (Ctrl-C, kill -9, a full disk) leaves no half
+// program at its name: the copy is written beside it and renamed into
+// place whole. A leftover of a killed copy is taken over by the next one.
+func TestCopyIsRenamedIntoPlaceWhole(t *testing.T) {
+	root := t.TempDir()
+	out := populate(t, root, "/bin/bash")
+	bash := inRoot(t, root, "/bin/bash")
+	tmp := filepath.Join(filepath.Dir(bash), ".bash.workshop-copy")
+	opened := strings.Index(out, `openat(AT_FDCWD, "`+tmp+`", O_WRONLY|O_CREAT|O_TRUNC|O_NOFOLLOW|O_CLOEXEC`)
+	renamed := strings.Index(out, `renameat(AT_FDCWD, "`+tmp+`", AT_FDCWD, "`+bash+`") = 0`)
+	if opened < 0 || renamed < opened || strings.Contains(out, `openat(AT_FDCWD, "`+bash+`", O_WRONLY`) {
+		t.Errorf("bash was not written beside its name and renamed into place:\n%s", out)
+	}
+	// What a killed copy leaves: half of bash beside it, and no bash.
+	os.Remove(bash)
+	if err := os.WriteFile(tmp, []byte("half"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	populate(t, root, "/bin/bash")
+	if _, err := os.Lstat(tmp); !os.IsNotExist(err) {
+		t.Errorf("%s is still there after the next copy", tmp)
+	}
+	checkMirrors(t, root, []string{"/bin/bash"})
+}
+
+// A directory the root needs gets the host's mode, though the umask cut
+// mkdir's: a sticky, world-writable one (as /tmp is) stays 01777.
+func TestDirectoryModeNotCutByTheUmask(t *testing.T) {
+	root := t.TempDir()
+	sticky := filepath.Join(t.TempDir(), "sticky")
+	if err := os.Mkdir(sticky, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(sticky, 0o1777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(sticky, "script")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho hi\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	out := populate(t, root, script)
+	got, err := os.Stat(filepath.Join(root, sticky))
+	if err != nil || got.Mode() != os.ModeDir|os.ModeSticky|0o777 {
+		t.Errorf("%s in the root is %v (%v), want the host's drwxrwxrwt\n%s", sticky, got.Mode(), err, out)
+	}
+	if !strings.Contains(out, `fchmodat(AT_FDCWD, "`+filepath.Join(root, sticky)+`", 01777) = 0`) {
+		t.Errorf("the mode put back is not narrated:\n%s", out)
 	}
 }

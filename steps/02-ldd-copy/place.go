@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -123,8 +124,29 @@ func (c *copier) ensureDir(host, in string) (string, error) {
 	if err := c.n.Mkdir(in, mode); err != nil {
 		return "", err
 	}
+	// mkdir's mode is cut by the umask, as a new file's is: /tmp's 01777
+	// would be 01755 under the usual 022.
+	if mask := umask(); mode&mask != 0 {
+		if err := c.n.Because(fmt.Sprintf("mkdir's mode was cut by the umask (%04o): the host's is %04o", mask, mode)).Chmod(in, mode); err != nil {
+			return "", err
+		}
+	}
 	c.made++
 	return in, nil
+}
+
+// umask is this process's file mode creation mask, read without changing
+// it (umask(2) can only set it): from /proc/self/status, 022 if unknown.
+func umask() uint32 {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Umask:"); ok {
+			if m, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32); err == nil {
+				return uint32(m)
+			}
+		}
+	}
+	return 0o022
 }
 
 // inRootDir resolves the symlink at in the way a process chrooted in the
@@ -182,11 +204,6 @@ func (c *copier) copyFile(src, dest string, fi os.FileInfo) error {
 			return nil
 		case old.IsDir():
 			return fmt.Errorf("%s is a directory in the root, where the host has a file", dest)
-		case old.Mode()&os.ModeSymlink != 0:
-			// Never write through a link: replace it.
-			if err := c.n.Unlink(dest); err != nil {
-				return err
-			}
 		}
 	}
 	mode := uint32(st.Mode & 0o7777)
@@ -194,7 +211,12 @@ func (c *copier) copyFile(src, dest string, fi os.FileInfo) error {
 	if err != nil {
 		return err
 	}
-	out, err := c.n.Openat(dest, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_CLOEXEC, mode)
+	// The copy is made beside dest and renamed onto it once whole: a copy
+	// stopped halfway (Ctrl-C, kill -9) leaves no half program at dest for
+	// the next step to run, only this name, which the next copy reuses.
+	// The rename replaces a symlink at dest, never writing through it.
+	tmp := filepath.Join(filepath.Dir(dest), "."+filepath.Base(dest)+".workshop-copy")
+	out, err := c.n.Openat(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_CLOEXEC, mode)
 	if err != nil {
 		c.n.CloseFd(in)
 		return err
@@ -210,7 +232,11 @@ func (c *copier) copyFile(src, dest string, fi os.FileInfo) error {
 		err = cerr
 	}
 	c.n.CloseFd(in)
+	if err == nil {
+		err = c.n.Rename(tmp, dest)
+	}
 	if err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("copy %s to %s: %w", src, dest, err)
 	}
 	c.copied++
