@@ -10,6 +10,10 @@ import (
 
 func init() { checkers[2] = checkStep2 }
 
+// chrootPath is the PATH in which chroot(1) looks up a bare command name
+// inside the new root: the shell's, on a Debian system's root account.
+const chrootPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 // Step 2's exercise: make `ls` work in my-new-root by hand, with ldd and cp.
 func checkStep2(o Options) (*Report, error) {
 	r := &Report{Solution: `  mkdir -p my-new-root/bin
@@ -21,15 +25,20 @@ func checkStep2(o Options) (*Report, error) {
 	if !ok {
 		return r, nil
 	}
+	// Looked for as `chroot my-new-root ls` looks: in each directory of
+	// the PATH, inside the root.
 	ls := ""
-	for _, p := range []string{"bin/ls", "usr/bin/ls"} {
+	var looked []string
+	for _, d := range strings.Split(chrootPath, ":") {
+		p := filepath.Join(d, "ls")
+		looked = append(looked, p)
 		if fi, err := os.Lstat(filepath.Join(root, p)); err == nil && !fi.IsDir() {
-			ls = "/" + p
+			ls = p
 			break
 		}
 	}
 	if ls == "" {
-		r.missing("which ls tells where the host keeps it; copy it to the same place inside the root", "there is no ls in my-new-root (looked for /bin/ls and /usr/bin/ls)")
+		r.missing("which ls tells where the host keeps it; copy it to the same place inside the root", "there is no ls in my-new-root (looked for %s, the PATH's directories)", strings.Join(looked, ", "))
 		return r, nil
 	}
 	r.ok("my-new-root has %s", ls)

@@ -88,4 +88,12 @@ func TestLab2ByHand(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "my-new-root", "bin", "ls")); err != nil {
 		t.Errorf("the check changed the student's root: %v", err)
 	}
+
+	// ls elsewhere on the PATH works with `chroot my-new-root ls /`: the
+	// check looks for it as chroot does.
+	sh(t, dir, "mkdir -p my-new-root/usr/local/bin && mv my-new-root/bin/ls my-new-root/usr/local/bin/ls && chroot my-new-root ls / >/dev/null")
+	r, _ = Check(2, Options{Dir: dir})
+	if !r.Done() || !strings.Contains(findingsText(r), "/usr/local/bin/ls") {
+		t.Fatalf("ls in /usr/local/bin works with chroot, but the check says\n%s", findingsText(r))
+	}
 }
