@@ -1,9 +1,11 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
+	namespaces "github.com/workshop-dev/workshop/steps/03-namespaces"
 )
 
 // runFlags are the flags of every command that starts a container
@@ -55,4 +57,14 @@ func commandAfterDash(c *cobra.Command, args []string) error {
 		return usageError("the command after -- is empty: give a program, as in %s -- /bin/ls /", c.CommandPath())
 	}
 	return nil
+}
+
+// parseNSFlag reads --ns. An empty one (--ns "", an unset variable) is
+// refused: it would make a container of no namespace at all, a plain chroot,
+// where the student asked for some.
+func parseNSFlag(ns []string) (uintptr, error) {
+	if len(ns) == 0 {
+		return 0, fmt.Errorf("no namespace named: give at least one of %s", strings.Join(namespaces.Names(), ","))
+	}
+	return namespaces.ParseNamespaces(ns)
 }

@@ -56,7 +56,7 @@ removed when it ends (the writable layer stays with --keep).`,
 			if err != nil {
 				return err
 			}
-			flags, err := namespaces.ParseNamespaces(f.ns)
+			flags, err := parseNSFlag(f.ns)
 			if err != nil {
 				return usageError("--ns: %v", err)
 			}

@@ -35,7 +35,7 @@ and inside sets the hostname, makes mounts private, mounts /proc and a minimal
 			if err := requireRoot("step 3"); err != nil {
 				return err
 			}
-			flags, err := namespaces.ParseNamespaces(f.ns)
+			flags, err := parseNSFlag(f.ns)
 			if err != nil {
 				return usageError("--ns: %v", err)
 			}
@@ -112,7 +112,9 @@ func parseMapUsers(s string) (uidMap, gidMap []namespaces.IDMap, err error) {
 	if hasCount {
 		count, err2 = strconv.ParseInt(countText, 10, 64)
 	}
-	if err1 != nil || err2 != nil || start < 1 || count < 1 {
+	// Host uid 0 may start a range: 0:1 is what 'root' maps when root
+	// runs workshop, and 0:4294967295 the identity.
+	if err1 != nil || err2 != nil || start < 0 || count < 1 {
 		return nil, nil, usageError("--map-users %q: give 'root', or the first host uid of a range and its size, e.g. 100000:65536", s)
 	}
 	// Ids are 32 bits, and 4294967295 is (uid_t)-1, "no id": the kernel

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/units"
-	namespaces "github.com/workshop-dev/workshop/steps/03-namespaces"
 	cgroups "github.com/workshop-dev/workshop/steps/04-cgroups"
 )
 
@@ -49,7 +48,7 @@ timeout; --demo memhog runs a memory hog that the memory limit kills (exit 137).
 			if err != nil {
 				return err
 			}
-			if _, err := namespaces.ParseNamespaces(f.ns); err != nil {
+			if _, err := parseNSFlag(f.ns); err != nil {
 				return usageError("--ns: %v", err)
 			}
 			if err := requireRoot("step 4"); err != nil {

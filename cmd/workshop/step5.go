@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/workshop-dev/workshop/internal/exit"
-	namespaces "github.com/workshop-dev/workshop/steps/03-namespaces"
 	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
 )
 
@@ -36,7 +35,7 @@ dockercontainer.tar.gz.`,
 			if err := requireRoot("step 5"); err != nil {
 				return err
 			}
-			if _, err := namespaces.ParseNamespaces(f.ns); err != nil {
+			if _, err := parseNSFlag(f.ns); err != nil {
 				return usageError("--ns: %v", err)
 			}
 			if f.root != "" {

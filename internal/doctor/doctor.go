@@ -23,6 +23,7 @@ package doctor
 
 import (
 	"fmt"
+	"golang.org/x/sys/unix"
 	"io"
 	"os"
 	"strings"
@@ -83,7 +84,11 @@ type Options struct {
 type Interrupted struct{ Signal os.Signal }
 
 func (e *Interrupted) Error() string {
-	return fmt.Sprintf("interrupted by %v; the checks made nothing that is left behind", e.Signal)
+	name := fmt.Sprint(e.Signal) // Go's "interrupt": the kernel's name is the one a student knows
+	if sig, ok := e.Signal.(unix.Signal); ok {
+		name = unix.SignalName(sig)
+	}
+	return fmt.Sprintf("interrupted by %s; the checks made nothing that is left behind", name)
 }
 
 // Run runs the checks in order, prints a line for each finding and a

@@ -104,8 +104,8 @@ func TestRunInterrupted(t *testing.T) {
 	var out bytes.Buffer
 	passed, err := Run(&out, fakeHost(t), checks, Options{Interrupt: interrupt})
 	var stopped *Interrupted
-	if passed || !errors.As(err, &stopped) || stopped.Signal != unix.SIGINT {
-		t.Errorf("Run = %v, %v; want false, interrupted by SIGINT", passed, err)
+	if passed || !errors.As(err, &stopped) || stopped.Signal != unix.SIGINT || !strings.HasPrefix(err.Error(), "interrupted by SIGINT;") {
+		t.Errorf("Run = %v, %v; want false, interrupted by SIGINT (the signal by its name)", passed, err)
 	}
 	if strings.Join(ran, ",") != "first" {
 		t.Errorf("ran %q, want only the first check", ran)

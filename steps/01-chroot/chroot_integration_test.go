@@ -117,11 +117,16 @@ func TestStep1BadInput(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	dangling := filepath.Join(t.TempDir(), "dang")
+	if err := os.Symlink("/nonexistent-target-of-a-test", dangling); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
 		{[]string{"step", "1", "--root", file}, "--root " + file + " is not a directory"},
+		{[]string{"step", "1", "--root", dangling}, dangling + " is a symlink to /nonexistent-target-of-a-test, which does not exist"},
 		{[]string{"step", "1", "--root", filepath.Join(file, "root")}, "--root " + filepath.Join(file, "root") + ": a part of that path is a file"},
 		{[]string{"step", "1", "--demo", "fly"}, `--demo "fly": step 1 has one demo, 'escape'`},
 		{[]string{"step", "1", "--bogus"}, "unknown flag: --bogus"},

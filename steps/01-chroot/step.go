@@ -17,6 +17,12 @@ func MakeRoot(n *sys.Narrator, root string) error {
 	if fi, err := os.Stat(root); err == nil && !fi.IsDir() {
 		return fmt.Errorf("%s is not a directory: a root must be one", root)
 	}
+	if fi, err := os.Lstat(root); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		if _, err := os.Stat(root); err != nil {
+			target, _ := os.Readlink(root)
+			return fmt.Errorf("%s is a symlink to %s, which does not exist: make that directory, or give another root", root, target)
+		}
+	}
 	return n.MkdirAll(root, 0o755)
 }
 

@@ -3,6 +3,7 @@ package lddcopy
 import (
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -71,6 +72,8 @@ func Step(n *sys.Narrator, root string, bins, argv []string, stdin io.Reader, st
 			// run it by the path it gets in the root.
 			path = p
 		}
+	} else if fi, serr := os.Stat(argv[0]); serr == nil && fi.IsDir() && strings.Contains(argv[0], "/") {
+		n.Note("%s is a directory on the host, not a program: nothing is copied for it", argv[0])
 	} else {
 		n.Note("%s is not on the host either, so the root will not have it", argv[0])
 	}

@@ -136,6 +136,9 @@ func TestExitStatuses(t *testing.T) {
 		{[]string{"--", "/no/such/program"}, 127, `failed to run command "/no/such/program" inside the root: No such file or directory`},
 		{[]string{"--", "no-such-program"}, 127, `failed to run command "no-such-program" inside the root: No such file or directory`},
 		{[]string{"--", "/usr"}, 126, `failed to run command "/usr" inside the root: Permission denied`},
+		// A directory of the host that the root lacks: said as such, not
+		// as something the host lacks too; then execve finds nothing.
+		{[]string{"--", "/etc"}, 127, "/etc is a directory on the host, not a program: nothing is copied for it"},
 		{[]string{"--", script}, 127, `execve("` + script + `", ["` + script + `"], …) = -1 ENOENT`},
 	} {
 		r := step2(t, state, "", tc.args...)

@@ -123,6 +123,7 @@ func ParseNamespaces(names []string) (uintptr, error) {
 	if names == nil {
 		names = Names()
 	}
+
 	var flags uintptr
 	for _, raw := range names {
 		name := strings.ToLower(strings.TrimSpace(raw))

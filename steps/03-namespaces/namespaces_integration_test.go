@@ -137,6 +137,8 @@ func TestUserMaps(t *testing.T) {
 	}{
 		{"map-root-user", nil, "0", "0 0 1", "0"},
 		{"host-range", []string{"--map-users", "100000:65536"}, "100000", "0 100000 65536", "65534"},
+		// A range from host uid 0: here, what 'root' maps.
+		{"host-range-from-0", []string{"--map-users", "0:1"}, "0", "0 0 1", "0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root := busyboxRoot(t)
@@ -215,6 +217,8 @@ func TestBadInput(t *testing.T) {
 		want string
 	}{
 		{[]string{"--root", root, "--ns", "uts,bogus", "--", "/bin/true"}, `"bogus" is not a namespace`},
+		{[]string{"--root", root, "--ns", "", "--", "/bin/true"}, "no namespace named"},
+		{[]string{"--root", root, "--map-users", "-1:5", "--", "/bin/true"}, `--map-users "-1:5"`},
 		{[]string{"--root", root, "--map-users", "lots", "--", "/bin/true"}, `--map-users "lots"`},
 		{[]string{"--root", root, "--map-users", "100000:0", "--", "/bin/true"}, `--map-users "100000:0"`},
 		// A range past the last 32-bit id, which the kernel cut down to
