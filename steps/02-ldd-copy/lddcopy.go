@@ -39,7 +39,10 @@ func Populate(n *sys.Narrator, root string, bins []string) error {
 	if err := chroot.MakeRoot(n, root); err != nil {
 		return err
 	}
-	n.Note("copying %d files and symlinks into %s, each to the same path it has on the host", len(files), root)
+	// The count is of the paths ldd named and the links that lead from
+	// them to the real files; a symlinked directory on the way (bin ->
+	// usr/bin) is counted apart at the end.
+	n.Note("copying %d paths (the programs, their libraries and loader, and the links to the real files) into %s, each to the same path it has on the host", len(files), root)
 	c := newCopier(n, root)
 	for _, f := range files {
 		if err := c.place(f); err != nil {
