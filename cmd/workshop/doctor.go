@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -43,8 +42,8 @@ fail), 1 when a check failed, 125 on a bad command line.`,
 			// The checks make throwaway cgroups and directories: a Ctrl-C
 			// lets the check under way remove its own before doctor stops.
 			interrupt := make(chan os.Signal, 1)
-			signal.Notify(interrupt, exit.StopSignals...)
-			defer signal.Stop(interrupt)
+			exit.Notify(interrupt, exit.StopSignals...)
+			defer exit.Stop(interrupt)
 
 			h := doctor.NewHost(global.stateDir, stepCgroups{})
 			opts := doctor.Options{

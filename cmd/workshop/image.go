@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -173,7 +172,7 @@ func (c signalCause) Error() string { return "interrupted by " + unix.SignalName
 func catchSignals() (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, exit.StopSignals...)
+	exit.Notify(sigs, exit.StopSignals...)
 	done := make(chan struct{})
 	go func() {
 		select {
@@ -183,7 +182,7 @@ func catchSignals() (context.Context, func()) {
 		}
 	}()
 	return ctx, func() {
-		signal.Stop(sigs)
+		exit.Stop(sigs)
 		close(done)
 		cancel(nil)
 	}

@@ -14,14 +14,15 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/reexec"
 	// Runs a re-executed child before this package's init builds the
 	// command line (see childinit).
 	_ "github.com/workshop-dev/workshop/cmd/workshop/childinit"
+	// Ctrl-\ and a closed narration pipe, answered from the first
+	// milliseconds (see guard).
+	_ "github.com/workshop-dev/workshop/internal/guard"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -31,13 +32,6 @@ func main() {
 	// A re-executed child (the container's init) never reaches cobra:
 	// childinit ran it already; this is the fallback.
 	reexec.Main()
-	// A write to a closed pipe (workshop … 2>&1 | head) would kill workshop
-	// with SIGPIPE where it stands, its container's cgroup, mount and layer
-	// left behind. Caught, it is only an EPIPE from that write: the
-	// narration is lost, the teardown is not. (Caught, not ignored: an
-	// ignored signal stays ignored across execve, in the container's
-	// command too; a caught one is reset to its default there.)
-	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	os.Exit(run(os.Args[1:]))
 }
 

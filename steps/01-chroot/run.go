@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -120,7 +119,7 @@ func commandEnv() []string {
 // that waits for it. It returns the function that stops forwarding.
 func forwardSignals(n *sys.Narrator, c *reexec.Child, interruptedBy *atomic.Int32) (stop func()) {
 	ch := make(chan os.Signal, 4)
-	signal.Notify(ch, exit.StopSignals...)
+	exit.Notify(ch, exit.StopSignals...)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -142,7 +141,7 @@ func forwardSignals(n *sys.Narrator, c *reexec.Child, interruptedBy *atomic.Int3
 		}
 	}()
 	return func() {
-		signal.Stop(ch)
+		exit.Stop(ch)
 		close(ch)
 		<-done
 	}

@@ -165,7 +165,7 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 	// command runs stops the container (see forwardSignals), instead of
 	// killing workshop between making the child and releasing it.
 	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, forwarded...)
+	exit.Notify(sigs, forwarded...)
 	clone := func() error { return child.Start(n, s) }
 	if cfg.BornIn != nil {
 		err = cfg.BornIn(clone)
@@ -173,7 +173,7 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		err = clone()
 	}
 	if err != nil {
-		signal.Stop(sigs)
+		exit.Stop(sigs)
 		// EPERM, EINVAL, ENOSPC, EUSERS: the kernel would not make one of
 		// the namespaces (user namespaces switched off, a limit reached).
 		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EUSERS) {
@@ -301,7 +301,7 @@ func (c *Container) forwardSignals(sigs chan os.Signal) {
 	c.forwardingDone = make(chan struct{})
 	go func() {
 		defer close(c.forwardingDone)
-		defer signal.Stop(sigs)
+		defer exit.Stop(sigs)
 		for {
 			select {
 			case s := <-sigs:

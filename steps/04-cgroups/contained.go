@@ -3,7 +3,6 @@ package cgroups
 import (
 	"fmt"
 	"os"
-	"os/signal"
 	"strings"
 	"sync"
 	"time"
@@ -112,8 +111,8 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 	sigs := r.Interrupted
 	if sigs == nil {
 		ch := make(chan os.Signal, 4)
-		signal.Notify(ch, exit.StopSignals...)
-		defer signal.Stop(ch)
+		exit.Notify(ch, exit.StopSignals...)
+		defer exit.Stop(ch)
 		sigs = ch
 	}
 	cfg := r.Container

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"sort"
 	"time"
@@ -109,8 +108,8 @@ func Step(n *sys.Narrator, cfg StepConfig) error {
 	// that came before the container's command runs stops the run, one that
 	// comes while it runs is passed on to it.
 	interrupted := make(chan os.Signal, 4)
-	signal.Notify(interrupted, exit.StopSignals...)
-	defer signal.Stop(interrupted)
+	exit.Notify(interrupted, exit.StopSignals...)
+	defer exit.Stop(interrupted)
 
 	root := cfg.Root
 	if root == "" {

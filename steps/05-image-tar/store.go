@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -196,8 +195,8 @@ func tryFlock(f *os.File, how int) error {
 // gives up with 128+n and a sentence on a stop signal (exit.StopSignals).
 func waitFlock(f *os.File, how int) error {
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, exit.StopSignals...)
-	defer signal.Stop(sigs)
+	exit.Notify(sigs, exit.StopSignals...)
+	defer exit.Stop(sigs)
 	fmt.Fprintf(os.Stderr, "==> waiting for the image store's lock %s: another workshop holds it (adding an image takes a few seconds); Ctrl-C stops waiting\n", f.Name())
 	tick := time.NewTicker(waitTick)
 	defer tick.Stop()

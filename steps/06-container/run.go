@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"regexp"
 	"sync"
@@ -58,8 +57,8 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 	// on below; once it runs, the container's own handlers (which get their
 	// copy of every signal too) pass it on or kill the cgroup.
 	interrupted := make(chan os.Signal, 4)
-	signal.Notify(interrupted, exit.StopSignals...)
-	defer signal.Stop(interrupted)
+	exit.Notify(interrupted, exit.StopSignals...)
+	defer exit.Stop(interrupted)
 
 	store := imagetar.OpenStore(o.StateDir)
 	ref := o.Image

@@ -1,0 +1,36 @@
+// Package guard installs, as early as a Go program can (from an init
+// function that runs before those of most packages), workshop's answer to
+// two signals that Go answers badly for a student:
+//
+//   - SIGQUIT (Ctrl-\): Go prints every goroutine's stack and exits 2.
+//     Guarded (exit.GuardQuit), workshop quits with 131 and a sentence,
+//     unless code that has something to undo catches it itself.
+//   - SIGPIPE from a closed narration pipe (workshop … 2>&1 | head): Go ends
+//     the program where it stands, its mount, cgroup and layer left behind.
+//     Caught, the write only fails with EPIPE and the teardown happens.
+//     (Caught, not ignored: an ignored signal stays ignored across execve,
+//     in the container's command too; a caught one is reset there.)
+//
+// Package main imports it. A re-executed child (workshop __init …) has its
+// own handling, and is left alone.
+package guard
+
+import (
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/workshop-dev/workshop/internal/exit"
+)
+
+// childArg is reexec.Arg, the first argument of a re-executed child; not
+// imported, so that this package's init waits for few others.
+const childArg = "__init"
+
+func init() {
+	if len(os.Args) > 1 && os.Args[1] == childArg {
+		return
+	}
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	exit.GuardQuit(os.Stderr)
+}
