@@ -368,8 +368,14 @@ func (c *cleaner) unrecordedDirs(recorded map[string]bool) {
 		}
 		p := filepath.Join(dir, e.Name())
 		info, err := os.Lstat(p)
-		if err != nil || time.Since(info.ModTime()) < staleAge {
-			continue // a run being recorded right now
+		if err != nil {
+			continue
+		}
+		if age := time.Since(info.ModTime()); age < staleAge {
+			// A run being recorded right now, or one killed while it
+			// wrote its record: not told apart yet, so said, not removed.
+			c.left(p, fmt.Sprintf("a container directory with no record in it yet (%s old): a run may be writing it now; clean removes it once it is %s old", age.Round(time.Second), staleAge))
+			continue
 		}
 		if _, err := os.Stat(filepath.Join(p, "state.json")); err == nil {
 			continue // a record List could not read: not clean's to judge

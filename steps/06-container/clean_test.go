@@ -307,6 +307,11 @@ func TestUnrecordedDirs(t *testing.T) {
 	if _, err := os.Stat(young); err != nil {
 		t.Errorf("a directory made just now was removed: %v", err)
 	}
+	// Left, and said so: a kill -9 while a run wrote its record leaves
+	// one, and the student should not think clean missed it.
+	if !strings.Contains(out.String(), "left "+young+": a container directory with no record in it yet") {
+		t.Errorf("clean left %s without a word:\n%s", young, out.String())
+	}
 }
 
 func writeRecord(t *testing.T, stateDir string, r *state.Run) string {
