@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sync"
 
 	"github.com/workshop-dev/workshop/internal/exit"
 	"golang.org/x/sys/unix"
@@ -34,7 +35,7 @@ func (h *Held) Stopped() (int, bool) {
 	select {
 	case s := <-h.ch:
 		sig := s.(unix.Signal)
-		fmt.Fprintf(os.Stderr, "workshop: interrupted by %s before the container's command ran; it never ran\n", unix.SignalName(sig))
+		fmt.Fprintf(Stderr(), "workshop: interrupted by %s before the container's command ran; it never ran\n", unix.SignalName(sig))
 		return exit.SignalBase + int(sig), true
 	default:
 		return 0, false
@@ -47,4 +48,26 @@ func (h *Held) Release() {
 	if h != nil {
 		signal.Stop(h.ch)
 	}
+}
+
+var (
+	stderrOnce sync.Once
+	stderr     *os.File
+)
+
+// Stderr is where a re-executed child writes its narration and its
+// sentences: a copy of fd 2, close-on-exec so that the command never gets
+// it. Go ends a program whose write to fd 1 or 2 finds its pipe closed
+// (`workshop … 2>&1 | head`), with status 2 for a PID 1, which SIGPIPE
+// cannot kill: the child would die half set up, and its command never run.
+// On another descriptor the write only fails, with EPIPE, and the child
+// goes on.
+func Stderr() *os.File {
+	stderrOnce.Do(func() {
+		stderr = os.Stderr
+		if fd, err := unix.FcntlInt(2, unix.F_DUPFD_CLOEXEC, 3); err == nil {
+			stderr = os.NewFile(uintptr(fd), "stderr")
+		}
+	})
+	return stderr
 }

@@ -76,8 +76,12 @@ func (n *Narrator) AwaitExec(r *os.File, pid int) bool {
 }
 
 // execedAs reports whether process pid (alive, or a zombie not yet waited
-// for) has exec'd the program the pending call names: execve sets its name
-// (/proc/PID/comm) to the program's file name, cut to 15 bytes. Where that
+// for) has made the execve the pending call names. Its name
+// (/proc/PID/comm) tells: a child re-executed from /proc/self/exe is named
+// "exe" until an execve names it after the program's file (cut to 15
+// bytes). A name other than "exe" means it did exec: the program, or what
+// the program exec'd at once after it (sh -c 'exec x', env, nice); "exe"
+// means it did not, unless the program is itself named exe. Where that
 // cannot be told (no pid, no /proc), the call is taken to have happened.
 func execedAs(pid int, pending string) bool {
 	quoted, err := strconv.QuotedPrefix(pending)
@@ -93,5 +97,10 @@ func execedAs(pid int, pending string) bool {
 	if len(name) > 15 {
 		name = name[:15]
 	}
-	return strings.TrimSuffix(string(comm), "\n") == name
+	got := strings.TrimSuffix(string(comm), "\n")
+	return got == name || got != reexecName
 }
+
+// reexecName is the name of a child re-executed from /proc/self/exe, as
+// every child that reports its execve is, until that execve.
+const reexecName = "exe"

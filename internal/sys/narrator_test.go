@@ -113,24 +113,42 @@ func TestExecReporter(t *testing.T) {
 	}
 
 	// A child killed after it wrote the call, before the kernel ran it: the
-	// pipe closes as for a successful exec, but the child still bears its
-	// old name. Here a sleep stands for both: it exec'd /bin/sleep, not
-	// /bin/true.
-	sleep := exec.Command("/bin/sleep", "30")
-	if err := sleep.Start(); err != nil {
+	// pipe closes as for a successful exec, but the child still bears the
+	// name of a re-executed workshop, "exe". A program named exe stands in
+	// for it here (a copy of sleep); a sleep stands for a child that did
+	// exec (its program, or one that program exec'd at once).
+	exe := filepath.Join(t.TempDir(), "exe")
+	data, err := os.ReadFile("/bin/sleep")
+	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { sleep.Process.Kill(); sleep.Wait() }()
+	if err := os.WriteFile(exe, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	notYet := exec.Command(exe, "30")
+	sleep := exec.Command("/bin/sleep", "30")
+	for _, c := range []*exec.Cmd{notYet, sleep} {
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func(c *exec.Cmd) { c.Process.Kill(); c.Wait() }(c)
+	}
 	for _, tc := range []struct {
+		pid  int
 		path string
 		want bool
-	}{{"/bin/true", false}, {"/bin/sleep", true}} {
+	}{
+		{notYet.Process.Pid, "/bin/true", false},   // still "exe": no execve of /bin/true
+		{sleep.Process.Pid, "/bin/sleep", true},    // named after the program
+		{sleep.Process.Pid, "/usr/bin/env", true},  // env exec'd sleep at once: env's execve happened
+		{notYet.Process.Pid, "/opt/bin/exe", true}, // a program named exe: told apart from none
+	} {
 		r, w, _ = os.Pipe()
 		NewExecReporter(w).pending("", strconv.Quote(tc.path)+`, ["x"], …`)
 		w.Close()
 		buf.Reset()
-		if got := New(&buf, Options{}).AwaitExec(r, sleep.Process.Pid); got != tc.want || (buf.Len() > 0) != tc.want {
-			t.Errorf("AwaitExec of a pending execve(%q) by a process named sleep = %v, printed %q; want %v", tc.path, got, buf.String(), tc.want)
+		if got := New(&buf, Options{}).AwaitExec(r, tc.pid); got != tc.want || (buf.Len() > 0) != tc.want {
+			t.Errorf("AwaitExec of a pending execve(%q) by pid %d = %v, printed %q; want %v", tc.path, tc.pid, got, buf.String(), tc.want)
 		}
 	}
 }

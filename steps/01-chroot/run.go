@@ -84,6 +84,11 @@ func runChild(n *sys.Narrator, name string, s spec, stdin io.Reader, stdout, std
 	defer stop()
 	if err := c.Release(); err != nil {
 		c.Wait() // the child gets no go-ahead and exits: collect it
+		// Killed for a stop signal before its go-ahead (forwardSignals):
+		// the write of the go-ahead found its pipe closed.
+		if sig := unix.Signal(interruptedBy.Load()); sig != 0 {
+			return false, exit.SignalBase + int(sig), exit.Errorf(exit.SignalBase+int(sig), "interrupted by %s before the container's command ran; it never ran", unix.SignalName(sig))
+		}
 		return false, exit.ToolFailed, fmt.Errorf("release the child process: %w", err)
 	}
 	execed = c.AwaitExec(n)
@@ -153,15 +158,16 @@ func forwardSignals(n *sys.Narrator, c *reexec.Child, interruptedBy *atomic.Int3
 // signal that comes before the command runs stops it with a sentence.
 func childMain(enter func(n *sys.Narrator, root string) error) int {
 	held := reexec.HoldSignals() // a Ctrl-C before the exec: a sentence, 128+n
+	stderr := reexec.Stderr()    // a closed narration pipe must not kill the child
 	var s spec
 	if err := reexec.ReadSpec(&s); err != nil {
-		fmt.Fprintf(os.Stderr, "workshop: %v\n", err)
+		fmt.Fprintf(stderr, "workshop: %v\n", err)
 		return exit.ToolFailed
 	}
 	rep := reexec.ExecReporter()
-	n := sys.New(os.Stderr, s.Narration).WithPid(os.Getpid())
+	n := sys.New(stderr, s.Narration).WithPid(os.Getpid())
 	if err := enter(n, s.Root); err != nil {
-		fmt.Fprintf(os.Stderr, "workshop: %v\n", err)
+		fmt.Fprintf(stderr, "workshop: %v\n", err)
 		return exit.ToolFailed
 	}
 	if status, stopped := held.Stopped(); stopped {
@@ -230,7 +236,7 @@ func failed(name string, err error) int {
 		errno = unix.ENOENT
 	}
 	msg := errno.Error()
-	fmt.Fprintf(os.Stderr, "workshop: failed to run command %q inside the root: %s\n", name, strings.ToUpper(msg[:1])+msg[1:])
+	fmt.Fprintf(reexec.Stderr(), "workshop: failed to run command %q inside the root: %s\n", name, strings.ToUpper(msg[:1])+msg[1:])
 	if errno == unix.ENOENT || errno == unix.ENOTDIR {
 		return exit.NotFound
 	}

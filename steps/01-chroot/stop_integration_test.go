@@ -1,6 +1,7 @@
 package chroot_test
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"os"
@@ -125,6 +126,46 @@ func TestStep2SignalBeforeTheExecIsNotLost(t *testing.T) {
 		ran := strings.Index(out, "\nran\n")
 		if cmd.ProcessState.ExitCode() == 0 && kill != nil && ran > kill[0] {
 			t.Errorf("SIGINT %d ms after the start was passed on, and the command ran after it as if nothing had come:\n%s", 1+i%10, out)
+		}
+	}
+}
+
+// `workshop step 2 … 2>&1 | head -1`: the narration's pipe closes while the
+// chroot child still narrates. It must not die of it (Go ends a program
+// whose write to fd 2 finds its pipe closed): the command runs, and its
+// status is the run's.
+func TestStep2SurvivesAClosedNarrationPipe(t *testing.T) {
+	testbin.NeedRoot(t)
+	state := t.TempDir()
+	if r := testbin.Run(t, "", "--quiet", "--state-dir", state, "step", "2", "--", "/bin/true"); r.Code != 0 {
+		t.Fatalf("step 2 -- /bin/true = exit %d\n%s", r.Code, r.Stderr)
+	}
+	for _, lines := range []int{1, 4, 9} {
+		ran := filepath.Join(state, "my-new-root", "ran")
+		os.Remove(ran)
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(testbin.Bin(t), "--state-dir", state, "step", "2", "--", "/bin/bash", "-c", "sleep 0.2; echo ran > /ran; exit 3")
+		cmd.Stdout, cmd.Stderr = w, w
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		br := bufio.NewReader(r)
+		for i := 0; i < lines; i++ {
+			if _, err := br.ReadString('\n'); err != nil {
+				break
+			}
+		}
+		r.Close()
+		cmd.Wait()
+		if ws := cmd.ProcessState.Sys().(syscall.WaitStatus); ws.Signaled() || ws.ExitStatus() != 3 {
+			t.Errorf("the pipe closed after %d lines: workshop ended with %v, want the command's exit status 3", lines, cmd.ProcessState)
+		}
+		if _, err := os.Stat(ran); err != nil {
+			t.Errorf("the pipe closed after %d lines: the command never ran (%v)", lines, err)
 		}
 	}
 }

@@ -125,8 +125,9 @@ func (c *copier) ensureDir(host, in string) (string, error) {
 		return "", err
 	}
 	// mkdir's mode is cut by the umask, as a new file's is: /tmp's 01777
-	// would be 01755 under the usual 022.
-	if mask := umask(); mode&mask != 0 {
+	// would be 01755 under the usual 022. And Linux's mkdir never sets
+	// set-user-ID or set-group-ID from its mode.
+	if mask := umask(); mode&mask != 0 || mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
 		if err := c.n.Because(fmt.Sprintf("mkdir's mode was cut by the umask (%04o): the host's is %04o", mask, mode)).Chmod(in, mode); err != nil {
 			return "", err
 		}

@@ -48,7 +48,7 @@ func containerInit() int {
 	// the process: keep every call of the setup, and the final execve or
 	// clone, on this one.
 	runtime.LockOSThread()
-	copyStderr()
+	stderr = reexec.Stderr()
 	// A Go program dies of SIGINT, SIGTERM, SIGHUP and SIGQUIT with status
 	// 2 and nothing said. As PID 1 of its own PID namespace, this process
 	// gets them back to the kernel's default instead, which for a PID 1 is
@@ -102,19 +102,9 @@ func containerInit() int {
 	return execCommand(n, &s, rep)
 }
 
-// stderr is where the init writes its narration and its sentences: a copy
-// of fd 2, close-on-exec so that the command never gets it. Go ends a
-// program whose write to fd 1 or 2 finds its pipe closed (`workshop … 2>&1
-// | head`), with status 2 for a PID 1, which SIGPIPE cannot kill: the
-// container would die half set up. On another descriptor the write only
-// fails, with EPIPE, and the setup goes on.
+// stderr is where the init writes its narration and its sentences:
+// reexec.Stderr, a copy of fd 2 that a closed pipe cannot kill the init by.
 var stderr = os.Stderr
-
-func copyStderr() {
-	if fd, err := unix.FcntlInt(2, unix.F_DUPFD_CLOEXEC, 3); err == nil {
-		stderr = os.NewFile(uintptr(fd), "stderr")
-	}
-}
 
 // terminalArg, after "workshop __init namespaces", tells the child that it
 // was handed the terminal: its process group gets the terminal's signals.

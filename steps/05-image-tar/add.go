@@ -76,10 +76,18 @@ func (s *Store) Import(ctx context.Context, n *sys.Narrator, file, ref string) (
 		return Image{}, exit.Errorf(exit.ToolFailed, "import %s: %v", file, unwrapPath(err))
 	}
 	defer n.Close(f)
-	// A pipe, a FIFO or a terminal (/dev/stdin, bash's <(…)) can be read
+	// A pipe or a FIFO (/dev/stdin in a pipeline, bash's <(…)) can be read
 	// only once, and an import reads twice: it is saved first, as "-" is.
+	// A device is no archive: /dev/sda would be copied whole.
 	if fi, err := f.Stat(); err == nil && !fi.Mode().IsRegular() {
-		return s.importStream(ctx, n, f, file, r, "import "+abs)
+		switch m := fi.Mode(); {
+		case m&(os.ModeNamedPipe|os.ModeSocket) != 0:
+			return s.importStream(ctx, n, f, file, r, "import "+abs)
+		case m.IsDir():
+			return Image{}, exit.Errorf(exit.ToolFailed, "import %s: it is a directory; 'workshop image pack %s NAME' makes an image of a directory", file, file)
+		default:
+			return Image{}, exit.Errorf(exit.ToolFailed, "import %s: it is a device, not an archive (to import standard input, give -)", file)
+		}
 	}
 	unlock, err := s.lock(true)
 	if err != nil {

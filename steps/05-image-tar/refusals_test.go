@@ -182,3 +182,23 @@ func TestImportFromAFIFO(t *testing.T) {
 		t.Errorf("the store holds %q after an import of a FIFO: its spool was left", got)
 	}
 }
+
+// A device or a directory given to import is refused in one sentence: a
+// device would be read whole into the store (/dev/zero never ends), and a
+// directory is pack's to take.
+func TestImportRefusesDevicesAndDirectories(t *testing.T) {
+	s := OpenStore(t.TempDir())
+	dir := t.TempDir()
+	for _, tc := range []struct{ file, want string }{
+		{"/dev/zero", "it is a device, not an archive"},
+		{dir, "it is a directory; 'workshop image pack"},
+	} {
+		_, err := s.Import(bg, sys.Discard(), tc.file, "bad")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Import(%s) = %v, want an error with %q", tc.file, err, tc.want)
+		}
+	}
+	if entries, _ := os.ReadDir(s.Dir()); len(entries) > 0 {
+		t.Errorf("after the refusals the store holds %v", entries)
+	}
+}
