@@ -6,10 +6,16 @@ import (
 
 	lessons "github.com/workshop-dev/workshop"
 	"github.com/workshop-dev/workshop/internal/lessontest"
+	"github.com/workshop-dev/workshop/internal/reexec"
 	"github.com/workshop-dev/workshop/internal/testbin"
 )
 
-func TestMain(m *testing.M) { testbin.Main(m) }
+// The test binary also serves as the container's init when a test runs
+// step 5 in this process (reexec.Main first), as workshop does.
+func TestMain(m *testing.M) {
+	reexec.Main()
+	testbin.Main(m)
+}
 
 // Step 5's lesson (LESSONS.md) shows commands; this test runs every one of
 // them, in the order shown, in one fresh directory, "sudo workshop" being

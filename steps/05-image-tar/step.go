@@ -96,7 +96,7 @@ func Step(ctx context.Context, n *sys.Narrator, cfg StepConfig) (int, error) {
 		return 0, &InterruptedError{What: "stopped before running " + args[0] + " (the " + tarPath + " and container-root it made are complete)", Cause: context.Cause(ctx)}
 	}
 	n.Note("container-root/bin/bash is there: running %s in it with step 3's namespaces, as unshare … chroot container-root does", strings.Join(args, " "))
-	return namespaces.Run(n, namespaces.Config{
+	c, err := namespaces.Start(n, namespaces.Config{
 		Root:       dest,
 		Args:       args,
 		Namespaces: cfg.NS,
@@ -105,6 +105,21 @@ func Step(ctx context.Context, n *sys.Narrator, cfg StepConfig) (int, error) {
 		Stdout:     cfg.Stdout,
 		Stderr:     cfg.Stderr,
 	})
+	if err != nil {
+		return 0, err
+	}
+	// Step 3 catches the stop signals from its clone on. One that came
+	// between the check above and then reached only ctx: looked at again
+	// now, before the command is let go.
+	if ctx.Err() != nil {
+		c.Abort()
+		return 0, &InterruptedError{What: "stopped before running " + args[0] + " (the " + tarPath + " and container-root it made are complete)", Cause: context.Cause(ctx)}
+	}
+	if err := c.Release(); err != nil {
+		c.Abort()
+		return 0, err
+	}
+	return c.Wait()
 }
 
 // walkthroughPitfall does what the walkthrough types, for real: a tar with
