@@ -81,11 +81,15 @@ step 2) the first time it is used.`,
 				if _, err := s.Find(ctx, n, args[0]); err != nil {
 					return err
 				}
-				img, err := s.Tag(args[0], args[1])
-				if err == nil {
-					n.Note("%s is now also %s (%s)", args[0], img.Ref, img.ShortID())
+				img, moved, err := s.Tag(args[0], args[1])
+				if err != nil {
+					return err
 				}
-				return err
+				n.Note("%s is now also %s (%s)", args[0], img.Ref, img.ShortID())
+				if moved.From != "" {
+					fmt.Fprintf(os.Stdout, "%s named image %s before: %s\n", img.Ref, moved.From[:12], moved.Fate())
+				}
+				return nil
 			}),
 		imageCmd("rm NAME[:TAG]", "Remove a name; the image goes with its last name", 1, "",
 			func(_ context.Context, s *imagetar.Store, args []string) error {
@@ -93,7 +97,9 @@ step 2) the first time it is used.`,
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(os.Stdout, "Untagged: %s\n", img.Ref)
+				if img.Ref.Name != "" {
+					fmt.Fprintf(os.Stdout, "Untagged: %s\n", img.Ref)
+				}
 				if removed {
 					fmt.Fprintf(os.Stdout, "Deleted: sha256:%s\n", img.ID)
 				}
@@ -245,7 +251,11 @@ func listImages(s *imagetar.Store, w io.Writer) error {
 	fmt.Fprintln(tw, "NAME\tTAG\tID\tSIZE\tCREATED")
 	hasBase := false
 	for _, img := range imgs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", img.Ref.Name, img.Ref.Tag, img.ShortID(), imagetar.HumanSize(img.Size), ago(time.Since(img.Created)))
+		name, tag := img.Ref.Name, img.Ref.Tag
+		if name == "" { // no name left, kept while a container runs from it
+			name, tag = "<none>", "<none>"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, tag, img.ShortID(), imagetar.HumanSize(img.Size), ago(time.Since(img.Created)))
 		hasBase = hasBase || img.Ref.String() == imagetar.BaseRef
 	}
 	if err := tw.Flush(); err != nil {

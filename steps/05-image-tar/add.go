@@ -326,11 +326,13 @@ func (s *Store) add(ctx context.Context, n *sys.Narrator, r Ref, source string, 
 	if err != nil {
 		return Image{}, err
 	}
-	ix.Tags[r.String()] = id
+	moved := moveTag(ix, r.String(), id)
 	if err := s.writeIndex(ix); err != nil {
 		return Image{}, err
 	}
-	s.collect(ix)
+	if m := s.finishMove(moved, ix, s.collect(ix)); m.From != "" {
+		n.Note("%s named image %s before: %s", r, m.From[:12], m.Fate())
+	}
 	img, err := s.image(id, r)
 	if err != nil {
 		return Image{}, err

@@ -14,6 +14,9 @@ const DefaultTag = "latest"
 // third of a millisecond of every `full run` (ref_test.go holds the
 // expressions and checks that these functions agree with them).
 
+// maxNameLen is Docker's bound on a repository name.
+const maxNameLen = 255
+
 // Ref is an image reference: NAME:TAG.
 type Ref struct{ Name, Tag string }
 
@@ -25,8 +28,14 @@ func ParseRef(s string) (Ref, error) {
 	if i := strings.LastIndex(s, ":"); i > strings.LastIndex(s, "/") {
 		name, tag = s[:i], s[i+1:]
 	}
+	if len(name) > maxNameLen {
+		return Ref{}, fmt.Errorf("%q… is not an image name: a name has at most %d characters", s[:32], maxNameLen)
+	}
 	if !validName(name) {
 		return Ref{}, fmt.Errorf("%q is not an image name: use lower-case letters, digits and . _ - (and / between parts), e.g. demo or demo:1", s)
+	}
+	if idPrefix(name) != "" {
+		return Ref{}, fmt.Errorf("%q cannot be an image name: 12 or 64 hex digits are how an image's id is written", s)
 	}
 	if !validTag(tag) {
 		return Ref{}, fmt.Errorf("%q has a bad tag %q: use letters, digits, _ . and - (up to 128), e.g. demo:1", s, tag)

@@ -327,6 +327,13 @@ func (s *Store) resolve(ref string) (Image, error) {
 				return s.image(id, r)
 			}
 		}
+		// One with no name left, kept while a container runs from it.
+		for _, id := range s.unnamed(ix) {
+			if strings.HasPrefix(id, hex) {
+				return s.image(id, Ref{})
+			}
+		}
+		return Image{}, exit.Code(exit.ToolFailed, &notFoundError{fmt.Sprintf("there is no image with the id %s in %s (see 'workshop image ls')", hex, s.dir)})
 	}
 	r, err := ParseRef(ref)
 	if err != nil {
@@ -359,6 +366,11 @@ func (s *Store) List() ([]Image, error) {
 		}
 		out = append(out, img)
 	}
+	for _, id := range s.unnamed(ix) {
+		if img, err := s.image(id, Ref{}); err == nil {
+			out = append(out, img) // sorts first: an empty name
+		}
+	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Ref.Name != out[j].Ref.Name {
 			return out[i].Ref.Name < out[j].Ref.Name
@@ -368,33 +380,68 @@ func (s *Store) List() ([]Image, error) {
 	return out, nil
 }
 
-// Tag gives the image src another reference dst (moving dst if it named
-// another image).
-func (s *Store) Tag(src, dst string) (Image, error) {
+// Moved says what became of the image a name named before it was moved to
+// another: From is its id ("" when the name is new), Removed whether it went
+// with its last name, InUse whether it stays, unnamed, because a container
+// runs from it (it goes once unused; `image ls` lists it as <none>).
+type Moved struct {
+	From           string
+	Removed, InUse bool
+}
+
+// moveTag points tag at id in ix and says what it named before; call
+// finishMove after the index is written and collected.
+func moveTag(ix index, tag, id string) Moved {
+	prev, had := ix.Tags[tag]
+	ix.Tags[tag] = id
+	if !had || prev == id {
+		return Moved{}
+	}
+	return Moved{From: prev}
+}
+
+// finishMove fills in what collect did with the image the name left.
+func (s *Store) finishMove(m Moved, ix index, gone map[string]bool) Moved {
+	if m.From == "" {
+		return m
+	}
+	for _, id := range ix.Tags {
+		if id == m.From {
+			return m // still named
+		}
+	}
+	m.Removed = gone[m.From]
+	m.InUse = !m.Removed && len(s.users(m.From)) > 0
+	return m
+}
+
+// Tag gives the image src another reference dst, moving dst if it named
+// another image (what became of that one is in Moved).
+func (s *Store) Tag(src, dst string) (Image, Moved, error) {
 	to, err := ParseRef(dst)
 	if err != nil {
-		return Image{}, exit.Code(exit.ToolFailed, err)
+		return Image{}, Moved{}, exit.Code(exit.ToolFailed, err)
 	}
 	unlock, err := s.lockExisting(true)
 	if err != nil {
-		return Image{}, err
+		return Image{}, Moved{}, err
 	}
 	defer unlock()
 	img, err := s.resolve(src)
 	if err != nil {
-		return Image{}, err
+		return Image{}, Moved{}, err
 	}
 	ix, err := s.readIndex()
 	if err != nil {
-		return Image{}, err
+		return Image{}, Moved{}, err
 	}
-	ix.Tags[to.String()] = img.ID
+	moved := moveTag(ix, to.String(), img.ID)
 	if err := s.writeIndex(ix); err != nil {
-		return Image{}, err
+		return Image{}, Moved{}, err
 	}
-	s.collect(ix)
+	moved = s.finishMove(moved, ix, s.collect(ix))
 	img.Ref = to
-	return img, nil
+	return img, moved, nil
 }
 
 // Remove removes the reference ref, and the image itself once no reference
@@ -413,10 +460,31 @@ func (s *Store) Remove(ref string) (img Image, removed bool, err error) {
 	if err != nil {
 		return Image{}, false, err
 	}
+	// By id, the image itself: with one name, that name goes; with more,
+	// which one is meant cannot be told (docker rmi refuses too).
+	if idPrefix(ref) != "" && ref != img.Ref.String() {
+		var names []string
+		for tag, id := range ix.Tags {
+			if id == img.ID {
+				names = append(names, tag)
+			}
+		}
+		sort.Strings(names)
+		if len(names) > 1 {
+			return Image{}, false, exit.Errorf(exit.ToolFailed, "image %s has %d names (%s): remove them by name, one by one", img.ShortID(), len(names), strings.Join(names, ", "))
+		}
+	}
 	if s.lastTag(ix, img) {
 		if users := s.users(img.ID); len(users) > 0 {
 			r := users[0]
-			return Image{}, false, exit.Errorf(exit.ToolFailed, "image %s is in use by container %s (%s): stop it first (workshop kill %s), or remove its kept layer with workshop clean", img.Ref, r.ID, r.Name, r.ID)
+			what := img.Ref.String()
+			if img.Ref.Name == "" {
+				what = img.ShortID()
+			}
+			if !r.Owned() {
+				return Image{}, false, exit.Errorf(exit.ToolFailed, "image %s is in use by container %s (%s), which has ended and whose writable layer was kept (--keep): 'workshop clean' removes that layer", what, r.ID, r.Name)
+			}
+			return Image{}, false, exit.Errorf(exit.ToolFailed, "image %s is in use by container %s (%s): stop it first (workshop kill %s)", what, r.ID, r.Name, r.ID)
 		}
 	}
 	delete(ix.Tags, img.Ref.String())
@@ -454,6 +522,25 @@ func (s *Store) users(id string) []*state.Run {
 
 // collect removes the images no tag names any more (a tag moved away, the
 // last tag removed), and reports which it removed.
+// unnamed lists the images in the store that no name points to: kept
+// because a container runs from them (collect removes the others).
+func (s *Store) unnamed(ix index) []string {
+	used := map[string]bool{}
+	for _, id := range ix.Tags {
+		used[id] = true
+	}
+	var ids []string
+	entries, _ := os.ReadDir(s.dir)
+	for _, e := range entries {
+		if e.IsDir() && len(e.Name()) == 64 && idPrefix(e.Name()) != "" && !used[e.Name()] {
+			if _, err := os.Stat(filepath.Join(s.dir, e.Name(), metaName)); err == nil {
+				ids = append(ids, e.Name())
+			}
+		}
+	}
+	return ids
+}
+
 func (s *Store) collect(ix index) map[string]bool {
 	used := map[string]bool{}
 	for _, id := range ix.Tags {
@@ -471,4 +558,15 @@ func (s *Store) collect(ix index) map[string]bool {
 		}
 	}
 	return gone
+}
+
+// Fate says what became of the image a moved name left.
+func (m Moved) Fate() string {
+	switch {
+	case m.Removed:
+		return "it had no other name, and was removed"
+	case m.InUse:
+		return "it has no name left, and stays while a container runs from it ('workshop image ls' lists it as <none>)"
+	}
+	return "it keeps its other names"
 }

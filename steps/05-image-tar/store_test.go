@@ -342,7 +342,7 @@ func TestStoreTagRemoveUnpack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Tag("demo:1", "other:2"); err != nil {
+	if _, _, err := s.Tag("demo:1", "other:2"); err != nil {
 		t.Fatalf("Tag = %v", err)
 	}
 	list, err := s.List()
@@ -520,10 +520,84 @@ func TestStoreKeepsImagesInUse(t *testing.T) {
 	if err := run.Forget(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Tag("busy", "again"); err != nil { // any change collects
+	if _, _, err := s.Tag("busy", "again"); err != nil { // any change collects
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Dir(img.Rootfs)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the untagged image outlived its last container: %v", err)
+	}
+}
+
+// A name moved to another image says what became of the one it named: gone
+// with its last name, or kept, unnamed, while a container runs from it. An
+// unnamed image is listed (as <none>) and can be removed by its id once
+// unused; an image with several names is not removed by id.
+func TestStoreMovedNamesAndUnnamedImages(t *testing.T) {
+	stateDir := t.TempDir()
+	s := OpenStore(stateDir)
+	a, err := s.Pack(bg, sys.Discard(), makeTree(t), "solo:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Import(bg, sys.Discard(), writeFile(t, t.TempDir(), "b.tar", buildTar(t, file("b", "b"))), "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// solo:1 was a's only name, and nothing runs from a: it goes.
+	if _, moved, err := s.Tag("other", "solo:1"); err != nil || moved.From != a.ID || !moved.Removed || !strings.Contains(moved.Fate(), "removed") {
+		t.Errorf("Tag onto solo:1 = %+v, %v; want a's id, removed", moved, err)
+	}
+	// Again, with a container running from the image the name leaves.
+	c, err := s.Pack(bg, sys.Discard(), makeTree(t), "busy:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := &state.Run{ID: "0123456789ab", Name: "busy-box", Step: 6, Lower: c.Rootfs}
+	if err := state.New(stateDir, run); err != nil {
+		t.Fatal(err)
+	}
+	_, moved, err := s.Tag("other", "busy:1")
+	if err != nil || moved.From != c.ID || moved.Removed || !moved.InUse || !strings.Contains(moved.Fate(), "<none>") {
+		t.Errorf("Tag onto busy:1 while a container runs from its image = %+v, %v; want it kept, in use", moved, err)
+	}
+	imgs, err := s.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := false
+	for _, img := range imgs {
+		listed = listed || img.ID == c.ID && img.Ref.Name == ""
+	}
+	if !listed {
+		t.Errorf("List does not show the unnamed image in use %s: %+v", c.ShortID(), imgs)
+	}
+	if _, _, err := s.Remove(c.ShortID()); err == nil || !strings.Contains(err.Error(), "in use by container 0123456789ab") {
+		t.Errorf("Remove by id of the unnamed image in use = %v, want a refusal", err)
+	}
+	if err := run.Forget(); err != nil {
+		t.Fatal(err)
+	}
+	if _, removed, err := s.Remove(c.ShortID()); err != nil || !removed {
+		t.Errorf("Remove by id of the unnamed image, unused now = %v, %v; want it removed", removed, err)
+	}
+	// b has three names now (other, solo:1, busy:1): not removed by id.
+	if _, _, err := s.Remove(b.ShortID()); err == nil || !strings.Contains(err.Error(), "has 3 names (busy:1, other:latest, solo:1)") {
+		t.Errorf("Remove by id of an image with three names = %v, want a refusal listing them", err)
+	}
+}
+
+// A name that reads as an id, or longer than Docker's 255, is refused.
+func TestParseRefRefusesIDsAndLongNames(t *testing.T) {
+	for _, tc := range []struct{ ref, want string }{
+		{"0b57c9b8d913", "12 or 64 hex digits are how an image's id is written"},
+		{strings.Repeat("0123456789abcdef", 4) + ":1", "12 or 64 hex digits"},
+		{strings.Repeat("a", 256), "a name has at most 255 characters"},
+	} {
+		if _, err := ParseRef(tc.ref); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ParseRef(%.40q) = %v, want an error with %q", tc.ref, err, tc.want)
+		}
+	}
+	if _, err := ParseRef(strings.Repeat("a", 255)); err != nil {
+		t.Errorf("ParseRef of a 255-character name = %v", err)
 	}
 }
