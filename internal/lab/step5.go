@@ -3,6 +3,7 @@ package lab
 import (
 	"archive/tar"
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/workshop-dev/workshop/internal/sys"
 	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
 )
 
@@ -63,13 +65,28 @@ func checkStep5(o Options) (*Report, error) {
 		return r, nil
 	}
 	r.ok("its entries are relative to the root, with %s", shell)
+	// The archive itself must run, unpacked fresh, whatever an older
+	// container-root holds: the image is the point of the exercise.
+	if out, err := runFromArchive(tarPath, shell); err != nil || strings.TrimSpace(out) != "it runs" {
+		r.missing("did the archive get the libraries too? tar -tvf dockercontainer.tar | grep lib; pack the whole root: tar -C my-new-root -cvf dockercontainer.tar .",
+			"dockercontainer.tar, unpacked into a fresh directory, does not run %s -c 'echo it runs': %v", shell, err)
+		return r, nil
+	}
+	r.ok("dockercontainer.tar, unpacked into a fresh directory, runs %s", shell)
 	root := o.path("container-root")
-	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
+	fi, err := os.Lstat(root)
+	switch {
+	case err == nil && fi.Mode()&os.ModeSymlink != 0:
+		r.missing("make container-root a directory of its own and unpack the archive into it (rm container-root; mkdir container-root; tar -xf dockercontainer.tar -C container-root/)",
+			"container-root is a symlink, not the archive unpacked")
+		return r, nil
+	case err != nil || !fi.IsDir():
 		r.missing("mkdir container-root, then tar -xf with -C container-root/", "there is no directory container-root in %s", o.Dir)
 		return r, nil
 	}
-	if _, err := os.Lstat(filepath.Join(root, shell)); err != nil {
-		r.missing("unpack the archive into it: tar -xf dockercontainer.tar -C container-root/", "container-root has no %s", shell)
+	if missing := notUnpacked(tarPath, root); missing != "" {
+		r.missing("unpack the archive into it: tar -xf dockercontainer.tar -C container-root/ (into a fresh container-root if an older one is there)",
+			"container-root does not hold what dockercontainer.tar unpacks to: %s", missing)
 		return r, nil
 	}
 	out, err := runIn(root, shell, "-c", "echo it runs")
@@ -79,6 +96,62 @@ func checkStep5(o Options) (*Report, error) {
 	}
 	r.ok("chroot container-root %s runs", shell)
 	return r, nil
+}
+
+// runFromArchive unpacks the archive (safely: image import's unpack) into a
+// temporary directory, runs shell -c 'echo it runs' chrooted there, and
+// removes the directory.
+func runFromArchive(tarPath, shell string) (string, error) {
+	tmp, err := os.MkdirTemp("", "workshop-lab5-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	f, err := os.Open(tarPath)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	dest := filepath.Join(tmp, "root")
+	if _, err := imagetar.Unpack(context.Background(), sys.Discard(), f, dest, imagetar.UnpackOptions{}); err != nil {
+		return "", err
+	}
+	return runIn(dest, shell, "-c", "echo it runs")
+}
+
+// notUnpacked names the first regular file of the archive that root lacks
+// or holds with another size ("" when it holds them all): root then is not
+// the archive unpacked (an older root, a copy made another way).
+func notUnpacked(tarPath, root string) string {
+	f, err := os.Open(tarPath)
+	if err != nil {
+		return err.Error()
+	}
+	defer f.Close()
+	var rd io.Reader = f
+	if gz, err := gzip.NewReader(f); err == nil {
+		rd = gz
+	} else if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err.Error()
+	}
+	tr := tar.NewReader(rd)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			return "" // the end (or damage tarNames reported already)
+		}
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		name := cleanName(h.Name)
+		fi, err := os.Lstat(filepath.Join(root, name))
+		switch {
+		case err != nil:
+			return fmt.Sprintf("it has no %s", name)
+		case !fi.Mode().IsRegular() || fi.Size() != h.Size:
+			return fmt.Sprintf("its %s is not the archive's (%d bytes, the archive's %d)", name, fi.Size(), h.Size)
+		}
+	}
 }
 
 // tarNames lists the entry names of a tar, gzipped or not.

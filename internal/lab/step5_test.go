@@ -35,6 +35,27 @@ func TestLab5ByHand(t *testing.T) {
 	if !r.Done() {
 		t.Fatalf("the exercise is done, but the check says\n%s", findingsText(r))
 	}
+
+	// An archive that cannot run on its own (bin only, no libraries)
+	// beside the working container-root of before: not done.
+	sh(t, dir, "tar -C my-new-root -cf dockercontainer.tar bin")
+	r, _ = Check(5, Options{Dir: dir})
+	if text := findingsText(r); r.Done() || !strings.Contains(text, "unpacked into a fresh directory, does not run") {
+		t.Fatalf("an archive of bin/ alone, beside an older container-root: report\n%s", text)
+	}
+
+	// container-root that is not the archive unpacked: a symlink to the
+	// root, or a copy missing a file the archive has.
+	sh(t, dir, "tar -C my-new-root -cvf dockercontainer.tar . && rm -rf container-root && ln -s my-new-root container-root")
+	r, _ = Check(5, Options{Dir: dir})
+	if text := findingsText(r); r.Done() || !strings.Contains(text, "container-root is a symlink") {
+		t.Fatalf("container-root a symlink to my-new-root: report\n%s", text)
+	}
+	sh(t, dir, "rm container-root && mkdir container-root && tar xf dockercontainer.tar -C container-root/ && echo extra > my-new-root/extra && tar -C my-new-root -cf dockercontainer.tar .")
+	r, _ = Check(5, Options{Dir: dir})
+	if text := findingsText(r); r.Done() || !strings.Contains(text, "container-root does not hold what dockercontainer.tar unpacks to: it has no extra") {
+		t.Fatalf("container-root older than the archive: report\n%s", text)
+	}
 }
 
 // TestLab5MergedUsr packs a merged-/usr root, as step 2 makes on Debian 12
