@@ -95,7 +95,7 @@ func lab6Overlay(r *Report, rec *state.Run) bool {
 	seen := present(fmt.Sprintf("/proc/%d/root/%s", rec.Pid, lab6File))
 	switch {
 	case inUpper && seen:
-		r.ok("/%s is in the container's root, and overlayfs put it in the container's own layer (upperdir %s)", lab6File, rec.Upper)
+		r.ok("/%s is in the container's root, and in the container's own layer (upperdir %s), where a write through the mount point lands (the check cannot tell who wrote it: the exercise is to write it from the host, through %s)", lab6File, rec.Upper, filepath.Dir(rec.Upper)+"/rootfs")
 		return true
 	case inUpper:
 		r.missing(fmt.Sprintf("the file is in upperdir, but written behind overlayfs's back: a change made under a mounted overlay's layers may never show in it. Remove it and write through the mount point, %s", merged),
@@ -130,6 +130,12 @@ func lab6Pids(r *Report, rec *state.Run, group, stateDir string) {
 		return
 	}
 	if got == lab6PidsMax {
+		// Set by the run's own --pids 42, it was not set by hand.
+		if byFlag(rec.WorkshopPid, "--pids") {
+			r.missing("start the container without --pids (sudo workshop full run --name lab6 -- /bin/sh), then write 42 into "+file+" yourself",
+				"pids.max of its cgroup is %s, but the run set it itself (its command line has --pids): the exercise is to set it by hand", lab6PidsMax)
+			return
+		}
 		r.ok("pids.max of its cgroup (%s) is %s", file, lab6PidsMax)
 		return
 	}
@@ -283,4 +289,22 @@ func readCgroupValue(path string) (string, error) {
 func present(path string) bool {
 	_, err := os.Lstat(path)
 	return err == nil
+}
+
+// byFlag reports whether the command line of process pid (a running
+// workshop) holds flag, as --flag VALUE or --flag=VALUE.
+func byFlag(pid int, flag string) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return false
+	}
+	for _, arg := range strings.Split(string(b), "\x00") {
+		if arg == "--" {
+			return false // the container's command from here on
+		}
+		if arg == flag || strings.HasPrefix(arg, flag+"=") {
+			return true
+		}
+	}
+	return false
 }

@@ -253,7 +253,7 @@ func TestLab6ByHand(t *testing.T) {
 		mnt := byHand(t, state, lab.pid, mountPoint)
 		byHand(t, state, lab.pid, "echo hello > "+mnt+"/from-the-host")
 		lab.say(t, "cat /from-the-host", "hello")
-		wantTodo(t, "ok    /from-the-host is in the container's root, and overlayfs put it in the container's own layer",
+		wantTodo(t, "ok    /from-the-host is in the container's root, and in the container's own layer",
 			"pids.max of the container's cgroup", "is max, not 42", "cat /proc/"+strconv.Itoa(lab.pid)+"/cgroup names the container's group")
 	})
 
@@ -294,5 +294,22 @@ func TestLab6WhichContainer(t *testing.T) {
 	r, _ = Check(6, Options{StateDir: state})
 	if text := findingsText(r); r.Done() || !strings.Contains(text, "2 step 6 containers are running and none is named lab6") {
 		t.Errorf("two containers running, none named lab6: the report\n%s", text)
+	}
+}
+
+// pids.max at 42 because the run was started with --pids 42 is not the
+// exercise, which is to set it by hand.
+func TestLab6PidsSetByTheFlag(t *testing.T) {
+	testbin.NeedRoot(t)
+	state := t.TempDir()
+	lab := startLab6(t, state, "--name", "lab6", "--pids", "42")
+	mnt := byHand(t, state, lab.pid, mountPoint)
+	byHand(t, state, lab.pid, "echo hello > "+mnt+"/from-the-host")
+	r, err := Check(6, Options{StateDir: state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text := findingsText(r); r.Done() || !strings.Contains(text, "the run set it itself (its command line has --pids)") {
+		t.Errorf("pids.max 42 from the run's own --pids 42: the report\n%s", text)
 	}
 }
