@@ -66,6 +66,11 @@ step 2) the first time it is used.`,
 						return usageError("standard output is a terminal: redirect it to a file (workshop image export %s - > image.tar)", args[0])
 					}
 					_, err := s.ExportTo(ctx, n, args[0], os.Stdout, false)
+					if errors.Is(err, syscall.EPIPE) {
+						// `… - | head`: the reader had enough, as tar's
+						// does; 141 is 128 + SIGPIPE, as a shell reports it.
+						return exit.Errorf(exit.SignalBase+int(syscall.SIGPIPE), "export %s: the reader of standard output closed it before the end of the tar", args[0])
+					}
 					return err
 				}
 				_, err := s.Export(ctx, n, args[0], args[1])

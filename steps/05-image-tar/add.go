@@ -28,7 +28,9 @@ func (s *Store) Pack(ctx context.Context, n *sys.Narrator, dir, ref string) (Ima
 	if err != nil {
 		return Image{}, exit.Code(exit.ToolFailed, err)
 	}
-	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+	if fi, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return Image{}, exit.Errorf(exit.ToolFailed, "%s does not exist: give the root directory to make an image of", dir)
+	} else if err != nil || !fi.IsDir() {
 		return Image{}, exit.Errorf(exit.ToolFailed, "%s is not a directory: give the root directory to make an image of", dir)
 	}
 	abs, _ := filepath.Abs(dir)
@@ -337,7 +339,7 @@ func (s *Store) add(ctx context.Context, n *sys.Narrator, r Ref, source string, 
 	if err != nil {
 		return Image{}, err
 	}
-	n.Note("image %s is %s: %s in %d entries, unpacked once in %s", r, img.ShortID(), HumanSize(img.Size), img.Entries, img.Rootfs)
+	n.Note("image %s is %s: %s in %s, unpacked once in %s", r, img.ShortID(), HumanSize(img.Size), plural(img.Entries, "entry", "entries"), img.Rootfs)
 	return img, nil
 }
 
@@ -512,7 +514,7 @@ func (s *Store) Export(ctx context.Context, n *sys.Narrator, ref, file string) (
 		if gzipWanted(file) {
 			how = "a gzipped tar"
 		}
-		n.Note("exported %s (%s, %d entries) to %s as %s, entries relative to the root", img.Ref, img.ShortID(), img.Entries, file, how)
+		n.Note("exported %s (%s, %s) to %s as %s, entries relative to the root", img.Ref, img.ShortID(), plural(img.Entries, "entry", "entries"), file, how)
 		return nil
 	})
 }
@@ -532,6 +534,9 @@ func exportTarget(file string) (string, error) {
 	fi, err := os.Stat(target)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
+		if d, derr := os.Stat(filepath.Dir(target)); derr != nil || !d.IsDir() {
+			return "", fmt.Errorf("the directory %s does not exist: make it first, or give a file in another one", filepath.Dir(file))
+		}
 		return target, nil
 	case err != nil:
 		return "", unwrapPath(err)

@@ -63,5 +63,6 @@ func decompress(r io.Reader) (io.Reader, Compression, error) {
 
 // gzipWanted says whether a file name asks for a gzipped archive.
 func gzipWanted(name string) bool {
+	name = strings.ToLower(name) // X.TAR.GZ too
 	return strings.HasSuffix(name, ".gz") || strings.HasSuffix(name, ".tgz")
 }

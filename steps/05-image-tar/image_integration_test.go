@@ -126,6 +126,26 @@ func TestImageCommands(t *testing.T) {
 	if r.Code != 0 {
 		t.Errorf("image import - = %d\n%s", r.Code, r.Stderr)
 	}
+	// `image export NAME - | head -c 10`: the reader had enough (here it
+	// is gone before the first write, which a small tar would otherwise
+	// beat into the pipe's buffer). 141, as a shell reports SIGPIPE, and a
+	// sentence, not Go's "broken pipe".
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr.Close()
+	cmd := exec.Command(testbin.Bin(t), "--quiet", "--state-dir", state, "image", "export", "walkthrough:v1", "-")
+	var stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = pw, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 141 || !strings.Contains(stderr.String(), "the reader of standard output closed it before the end of the tar") {
+		t.Errorf("image export - into a pipe closed after 10 bytes = %v, stderr %q; want 141 and a sentence", cmd.ProcessState, stderr.String())
+	}
 }
 
 func TestImageBadInput(t *testing.T) {
@@ -151,7 +171,7 @@ func TestImageBadInput(t *testing.T) {
 		{[]string{"image", "import", truncated, "cut"}, "the archive is truncated"},
 		{[]string{"image", "import", hostile, "evil"}, `entry "../../evil": its name climbs out of the root`},
 		{[]string{"image", "import", "/no/such/file.tar", "x"}, "import /no/such/file.tar: no such file or directory"},
-		{[]string{"image", "pack", "/no/such/dir", "x"}, "/no/such/dir is not a directory"},
+		{[]string{"image", "pack", "/no/such/dir", "x"}, "/no/such/dir does not exist"},
 		{[]string{"image", "tag", "ok", "Not A Name"}, `"Not A Name" is not an image name`},
 		{[]string{"image", "pack", "onlyone"}, "usage: workshop image pack DIR NAME[:TAG]"},
 		{[]string{"image", "frobnicate"}, `"frobnicate" is not an image command`},

@@ -202,3 +202,28 @@ func TestImportRefusesDevicesAndDirectories(t *testing.T) {
 		t.Errorf("after the refusals the store holds %v", entries)
 	}
 }
+
+// Small mistakes, each said for what it is.
+func TestStoreSaysWhatIsWrong(t *testing.T) {
+	s := OpenStore(t.TempDir())
+	tmp := t.TempDir()
+	if _, err := s.Pack(bg, sys.Discard(), filepath.Join(tmp, "nonexistent"), "x"); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("Pack of a missing directory = %v, want it said to not exist", err)
+	}
+	if _, err := s.Import(bg, sys.Discard(), writeFile(t, tmp, "a.tar", buildTar(t, dir("bin/"), file("bin/sh", "#!sh"))), "demo:2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Export(bg, sys.Discard(), "demo:2", filepath.Join(tmp, "nodir", "sub", "x.tar")); err == nil || !strings.Contains(err.Error(), "the directory "+filepath.Join(tmp, "nodir", "sub")+" does not exist") {
+		t.Errorf("Export into a missing directory = %v, want the directory named", err)
+	}
+	target := filepath.Join(tmp, "empty")
+	mustDo(t, os.Mkdir(target, 0o755))
+	link := filepath.Join(tmp, "link")
+	mustDo(t, os.Symlink(target, link))
+	if _, _, err := s.Unpack(bg, sys.Discard(), "demo:2", link); err == nil || !strings.Contains(err.Error(), "is a symlink") {
+		t.Errorf("Unpack into a symlink to an empty directory = %v, want it said to be a symlink", err)
+	}
+	if !gzipWanted(filepath.Join(tmp, "X.TAR.GZ")) || !gzipWanted("x.TGZ") || gzipWanted("x.tar") {
+		t.Errorf("gzipWanted does not go by the name whatever its case")
+	}
+}

@@ -247,6 +247,9 @@ func freshDestination(dest string) error {
 	if err != nil {
 		return err
 	}
+	if fi.Mode()&os.ModeSymlink != 0 {
+		return fmt.Errorf("%s is a symlink: unpack would replace the link, not fill what it points to; give that directory itself", dest)
+	}
 	if !fi.IsDir() {
 		return fmt.Errorf("%s exists and is not a directory: unpack makes a fresh directory there", dest)
 	}
