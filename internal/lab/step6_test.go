@@ -253,7 +253,7 @@ func TestLab6ByHand(t *testing.T) {
 		mnt := byHand(t, state, lab.pid, mountPoint)
 		byHand(t, state, lab.pid, "echo hello > "+mnt+"/from-the-host")
 		lab.say(t, "cat /from-the-host", "hello")
-		wantTodo(t, "ok    /from-the-host is in the container's root, and in the container's own layer",
+		wantTodo(t, "ok    /from-the-host is in the container's root, and in its own layer",
 			"pids.max of the container's cgroup", "is max, not 42", "cat /proc/"+strconv.Itoa(lab.pid)+"/cgroup names the container's group")
 	})
 
