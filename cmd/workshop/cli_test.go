@@ -29,6 +29,8 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"--state-dir", "/dev/null/state", "ps"}, "--state-dir /dev/null/state: a part of that path is a file"},
 		{[]string{"--bogus"}, "unknown flag: --bogus"},
 		{[]string{"step"}, "which step?"},
+		{[]string{"lab", "4", "check", "--cgroup", "../memory"}, `--cgroup "../memory": give the name of the group`},
+		{[]string{"lab", "4", "check", "--cgroup", ""}, `--cgroup "": give the name of the group`},
 	} {
 		r := testbin.Run(t, "", tc.args...)
 		if r.Code != 125 {

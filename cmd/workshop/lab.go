@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 	lessons "github.com/workshop-dev/workshop"
@@ -49,6 +50,11 @@ hint, and exits 0 only when the exercise is done.`,
 				fmt.Fprint(c.OutOrStdout(), text)
 				fmt.Fprintf(c.OutOrStdout(), "\nWhen you are done: sudo workshop lab %d check\n", n)
 				return nil
+			}
+			// A top-level group's name: not empty (an unset variable), not a
+			// path that would leave the hierarchy (../memory).
+			if c.Flags().Changed("cgroup") && (cgroup == "" || strings.Contains(cgroup, "/") || cgroup == "." || cgroup == "..") {
+				return usageError("--cgroup %q: give the name of the group you made at the top of the hierarchy, e.g. sandbox", cgroup)
 			}
 			if err := requireRoot("checking a lab"); err != nil {
 				return err

@@ -344,6 +344,16 @@ func TestStep5(t *testing.T) {
 			t.Errorf("step 5 left %s behind", e.Name())
 		}
 	}
+	// The runs after the first were without --gzip: the .gz of the first
+	// is gone, not left to be taken for theirs.
+	if _, err := os.Stat(filepath.Join(state, "step5", "dockercontainer.tar.gz")); !os.IsNotExist(err) {
+		t.Errorf("dockercontainer.tar.gz of a --gzip run is still there after runs without --gzip (%v)", err)
+	}
+	// A root that holds step 5's own directory: one sentence, nothing packed.
+	r = testbin.Run(t, "", "--state-dir", state, "--quiet", "step", "5", "--root", state, "--", "/bin/true")
+	if r.Code != 125 || !strings.Contains(r.Stderr, "holds step 5's directory") {
+		t.Errorf("step 5 --root STATEDIR = %d, want 125 and a sentence\n%s", r.Code, r.Stderr)
+	}
 }
 
 func TestStep5Explain(t *testing.T) {

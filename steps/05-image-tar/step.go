@@ -44,6 +44,10 @@ func Step(ctx context.Context, n *sys.Narrator, cfg StepConfig) (int, error) {
 		root = filepath.Join(cfg.StateDir, "my-new-root")
 	}
 	work := filepath.Join(cfg.StateDir, "step5")
+	// A root that holds step 5's own directory would be packed into itself.
+	if holds(root, work) {
+		return 0, fmt.Errorf("the root %s holds step 5's directory %s, where the tar is written: give a root of its own", root, work)
+	}
 	// Ctrl-C (ctx cancelled) before the command runs stops the step, and
 	// what it half made is removed: say so at once, since a pack or an
 	// unpack notices it only at its next entry. Once the command runs, the
@@ -75,9 +79,16 @@ func Step(ctx context.Context, n *sys.Narrator, cfg StepConfig) (int, error) {
 	}
 
 	n.Note("now the way images do it: the entries relative to the root (tar -C my-new-root -cf dockercontainer.tar .)")
-	tarPath := filepath.Join(work, "dockercontainer.tar")
+	tarPath, other := filepath.Join(work, "dockercontainer.tar"), filepath.Join(work, "dockercontainer.tar.gz")
 	if cfg.Gzip {
-		tarPath += ".gz"
+		tarPath, other = other, tarPath
+	}
+	// The other format's file, from a run before with or without --gzip,
+	// would be taken for this run's.
+	if _, err := os.Lstat(other); err == nil {
+		if err := n.Unlink(other); err != nil {
+			return 0, err
+		}
 	}
 	st, err := packTo(ctx, n, root, tarPath, PackOptions{Gzip: cfg.Gzip, Progress: cfg.Progress})
 	if err != nil {
