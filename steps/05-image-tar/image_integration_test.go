@@ -349,6 +349,13 @@ func TestStep5(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(state, "step5", "dockercontainer.tar.gz")); !os.IsNotExist(err) {
 		t.Errorf("dockercontainer.tar.gz of a --gzip run is still there after runs without --gzip (%v)", err)
 	}
+	// The walkthrough's tar stores the root's own name in front of every
+	// entry: bbroot/ for a --root named bbroot, not my-new-root/.
+	bb := filepath.Join(t.TempDir(), "bbroot")
+	r = testbin.Run(t, "", "--state-dir", state, "step", "5", "--root", bb, "--", "/bin/true")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "tar cvf dockercontainer.tar bbroot,") || !strings.Contains(r.Stderr, "walkthrough-root/bbroot/bin/bash, and the chroot") {
+		t.Errorf("step 5 --root .../bbroot = %d; want the walkthrough's tar of bbroot\n%s", r.Code, r.Stderr)
+	}
 	// A root that holds step 5's own directory: one sentence, nothing packed.
 	r = testbin.Run(t, "", "--state-dir", state, "--quiet", "step", "5", "--root", state, "--", "/bin/true")
 	if r.Code != 125 || !strings.Contains(r.Stderr, "holds step 5's directory") {

@@ -78,7 +78,7 @@ func Step(ctx context.Context, n *sys.Narrator, cfg StepConfig) (int, error) {
 		return 0, err
 	}
 
-	n.Note("now the way images do it: the entries relative to the root (tar -C my-new-root -cf dockercontainer.tar .)")
+	n.Note("now the way images do it: the entries relative to the root (tar -C %s -cf dockercontainer.tar .)", sys.ShellQuote(rootName(root)))
 	tarPath, other := filepath.Join(work, "dockercontainer.tar"), filepath.Join(work, "dockercontainer.tar.gz")
 	if cfg.Gzip {
 		tarPath, other = other, tarPath
@@ -137,9 +137,10 @@ func Step(ctx context.Context, n *sys.Narrator, cfg StepConfig) (int, error) {
 // the directory's name in front of every entry, unpacked as tar xf -C
 // does (nothing stripped), then a chroot into it that finds no bash.
 func walkthroughPitfall(ctx context.Context, n *sys.Narrator, root, work string, stderr io.Writer) error {
-	n.Note("first the walkthrough's way: tar cvf dockercontainer.tar my-new-root, then tar xf dockercontainer.tar -C container-root/")
+	name := rootName(root)
+	n.Note("first the walkthrough's way: tar cvf dockercontainer.tar %s, then tar xf dockercontainer.tar -C container-root/", sys.ShellQuote(name))
 	tarPath := filepath.Join(work, "walkthrough.tar")
-	if _, err := packTo(ctx, n, root, tarPath, PackOptions{Prefix: "my-new-root"}); err != nil {
+	if _, err := packTo(ctx, n, root, tarPath, PackOptions{Prefix: name}); err != nil {
 		return err
 	}
 	n.Note("its entries are %s…: tar stores each path as it was given, the directory's name included", firstNames(tarPath, 3))
@@ -150,7 +151,7 @@ func walkthroughPitfall(ctx context.Context, n *sys.Narrator, root, work string,
 	if _, err := unpackFile(ctx, n, tarPath, dest, UnpackOptions{}); err != nil {
 		return err
 	}
-	n.Note("so bash is at %s, and the chroot that follows looks for /bin/bash:", filepath.Join(dest, "my-new-root", "bin", "bash"))
+	n.Note("so bash is at %s, and the chroot that follows looks for /bin/bash:", filepath.Join(dest, name, "bin", "bash"))
 	if n.Writer() == io.Discard {
 		stderr = io.Discard // --quiet: the expected failure would read as this step's
 	}
@@ -255,4 +256,14 @@ func mkdirIfMissing(n *sys.Narrator, p string) error {
 		return err
 	}
 	return n.Mkdir(p, 0o755)
+}
+
+// rootName is the root's own name, as `tar cvf dockercontainer.tar NAME`
+// stores it in front of every entry (my-new-root for step 2's root).
+func rootName(root string) string {
+	name := filepath.Base(filepath.Clean(root))
+	if name == "/" || name == "." || name == ".." {
+		return "my-new-root"
+	}
+	return name
 }
