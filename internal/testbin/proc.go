@@ -1,8 +1,10 @@
 package testbin
 
 import (
+	"bufio"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -42,4 +44,31 @@ func Holding(t *testing.T, call string, delay time.Duration, args ...string) (st
 	strace := NeedTool(t, "strace")
 	return strace, append([]string{"-f", "-qq", "-o", "/dev/null", "-e", "trace=" + call,
 		"-e", fmt.Sprintf("inject=%s:delay_enter=%d", call, delay.Microseconds()), Bin(t)}, args...)
+}
+
+// ClosedPipe runs workshop ARGS… with its stdout and stderr on one pipe,
+// reads lines lines of it, then closes the pipe, as `workshop … 2>&1 |
+// head -N` does, and returns how workshop ended: the test of a narration
+// whose reader goes away while it is still written.
+func ClosedPipe(t *testing.T, lines int, args ...string) *os.ProcessState {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(Bin(t), args...)
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	br := bufio.NewReader(r)
+	for i := 0; i < lines; i++ {
+		if _, err := br.ReadString('\n'); err != nil {
+			break
+		}
+	}
+	r.Close()
+	cmd.Wait()
+	return cmd.ProcessState
 }

@@ -1,7 +1,6 @@
 package chroot_test
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"os"
@@ -143,26 +142,9 @@ func TestStep2SurvivesAClosedNarrationPipe(t *testing.T) {
 	for _, lines := range []int{1, 4, 9} {
 		ran := filepath.Join(state, "my-new-root", "ran")
 		os.Remove(ran)
-		r, w, err := os.Pipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(testbin.Bin(t), "--state-dir", state, "step", "2", "--", "/bin/bash", "-c", "sleep 0.2; echo ran > /ran; exit 3")
-		cmd.Stdout, cmd.Stderr = w, w
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		w.Close()
-		br := bufio.NewReader(r)
-		for i := 0; i < lines; i++ {
-			if _, err := br.ReadString('\n'); err != nil {
-				break
-			}
-		}
-		r.Close()
-		cmd.Wait()
-		if ws := cmd.ProcessState.Sys().(syscall.WaitStatus); ws.Signaled() || ws.ExitStatus() != 3 {
-			t.Errorf("the pipe closed after %d lines: workshop ended with %v, want the command's exit status 3", lines, cmd.ProcessState)
+		ps := testbin.ClosedPipe(t, lines, "--state-dir", state, "step", "2", "--", "/bin/bash", "-c", "sleep 0.2; echo ran > /ran; exit 3")
+		if ws := ps.Sys().(syscall.WaitStatus); ws.Signaled() || ws.ExitStatus() != 3 {
+			t.Errorf("the pipe closed after %d lines: workshop ended with %v, want the command's exit status 3", lines, ps)
 		}
 		if _, err := os.Stat(ran); err != nil {
 			t.Errorf("the pipe closed after %d lines: the command never ran (%v)", lines, err)

@@ -1,7 +1,6 @@
 package container_test
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"os"
@@ -525,26 +524,9 @@ func TestFullRunExplain(t *testing.T) {
 func TestFullRunSurvivesAClosedNarrationPipe(t *testing.T) {
 	h := newHost(t)
 	for _, lines := range []int{1, 5, 15, 25} {
-		r, w, err := os.Pipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(testbin.Bin(t), h.args("full", "run", "--", "/bin/sh", "-c", "sleep 0.2; exit 3")...)
-		cmd.Stdout, cmd.Stderr = w, w
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		w.Close()
-		br := bufio.NewReader(r)
-		for i := 0; i < lines; i++ {
-			if _, err := br.ReadString('\n'); err != nil {
-				break
-			}
-		}
-		r.Close()
-		cmd.Wait()
-		if ws := cmd.ProcessState.Sys().(syscall.WaitStatus); ws.Signaled() || ws.ExitStatus() != 3 {
-			t.Errorf("the pipe closed after %d lines: workshop ended with %v, want the command's exit status 3", lines, cmd.ProcessState)
+		ps := testbin.ClosedPipe(t, lines, h.args("full", "run", "--", "/bin/sh", "-c", "sleep 0.2; exit 3")...)
+		if ws := ps.Sys().(syscall.WaitStatus); ws.Signaled() || ws.ExitStatus() != 3 {
+			t.Errorf("the pipe closed after %d lines: workshop ended with %v, want the command's exit status 3", lines, ps)
 		}
 		h.noContainers()
 	}
