@@ -48,7 +48,6 @@ func containerInit() int {
 	// the process: keep every call of the setup, and the final execve or
 	// clone, on this one.
 	runtime.LockOSThread()
-	stderr = reexec.Stderr()
 	// A Go program dies of SIGINT, SIGTERM, SIGHUP and SIGQUIT with status
 	// 2 and nothing said. As PID 1 of its own PID namespace, this process
 	// gets them back to the kernel's default instead, which for a PID 1 is
@@ -70,20 +69,20 @@ func containerInit() int {
 	var s spec
 	if err := reexec.ReadSpec(&s); err != nil {
 		// The parent died or gave up before releasing us.
-		fmt.Fprintf(stderr, "workshop: the container's init got no spec: %v\n", err)
+		fmt.Fprintf(reexec.Stderr(), "workshop: the container's init got no spec: %v\n", err)
 		return exit.ToolFailed
 	}
 	rep := reexec.ExecReporter()
-	n := sys.New(stderr, s.Narration).WithPid(os.Getpid())
+	n := sys.New(reexec.Stderr(), s.Narration).WithPid(os.Getpid())
 	if err := n.Because("PID 1 gets no signal it has no handler for: until the command sets its own, Ctrl-C and kill pass it by").ReportDefaulted(defaulted); err != nil {
-		fmt.Fprintf(stderr, "workshop: setting up the container: %v\n", err)
+		fmt.Fprintf(reexec.Stderr(), "workshop: setting up the container: %v\n", err)
 		return exit.ToolFailed
 	}
 	if err := setUp(n, &s); errors.Is(err, errParentGone) {
-		fmt.Fprintf(stderr, "workshop: %v\n", err)
+		fmt.Fprintf(reexec.Stderr(), "workshop: %v\n", err)
 		return exit.ToolFailed
 	} else if err != nil {
-		fmt.Fprintf(stderr, "workshop: setting up the container: %v\n", err)
+		fmt.Fprintf(reexec.Stderr(), "workshop: setting up the container: %v\n", err)
 		return exit.ToolFailed
 	}
 	if status, stopped := held.Stopped(); stopped {
@@ -94,17 +93,13 @@ func containerInit() int {
 		// handlers go back in place for os/signal to use.
 		held.Release()
 		if err := n.RestoreSignals(defaulted); err != nil {
-			fmt.Fprintf(stderr, "workshop: %v\n", err)
+			fmt.Fprintf(reexec.Stderr(), "workshop: %v\n", err)
 			return exit.ToolFailed
 		}
 		return runInit(n, &s, rep)
 	}
 	return execCommand(n, &s, rep)
 }
-
-// stderr is where the init writes its narration and its sentences:
-// reexec.Stderr, a copy of fd 2 that a closed pipe cannot kill the init by.
-var stderr = os.Stderr
 
 // terminalArg, after "workshop __init namespaces", tells the child that it
 // was handed the terminal: its process group gets the terminal's signals.
@@ -277,7 +272,7 @@ func enterRoot(n *sys.Narrator, s *spec) error {
 func execCommand(n *sys.Narrator, s *spec, rep *sys.ExecReporter) int {
 	path, err := lookPath(s.Args[0], pathOf(s.Env))
 	if err != nil {
-		fmt.Fprintf(stderr, "workshop: %v\n", err)
+		fmt.Fprintf(reexec.Stderr(), "workshop: %v\n", err)
 		return exit.NotFound
 	}
 	err = n.Execve(path, s.Args, s.Env, rep)
@@ -288,9 +283,9 @@ func execCommand(n *sys.Narrator, s *spec, rep *sys.ExecReporter) int {
 // 127 when it is not there, 126 when it cannot be executed.
 func execFailed(name string, err error) int {
 	if errors.Is(err, unix.ENOENT) {
-		fmt.Fprintf(stderr, "workshop: %s: not found in the container's root (or its interpreter or libraries are missing there)\n", name)
+		fmt.Fprintf(reexec.Stderr(), "workshop: %s: not found in the container's root (or its interpreter or libraries are missing there)\n", name)
 		return exit.NotFound
 	}
-	fmt.Fprintf(stderr, "workshop: %s: cannot be executed: %v\n", name, errors.Unwrap(err))
+	fmt.Fprintf(reexec.Stderr(), "workshop: %s: cannot be executed: %v\n", name, errors.Unwrap(err))
 	return exit.CannotInvoke
 }
