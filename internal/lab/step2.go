@@ -2,6 +2,7 @@ package lab
 
 import (
 	"errors"
+	chroot "github.com/workshop-dev/workshop/steps/01-chroot"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,10 +10,6 @@ import (
 )
 
 func init() { checkers[2] = checkStep2 }
-
-// chrootPath is the PATH in which chroot(1) looks up a bare command name
-// inside the new root: the shell's, on a Debian system's root account.
-const chrootPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // Step 2's exercise: make `ls` work in my-new-root by hand, with ldd and cp.
 func checkStep2(o Options) (*Report, error) {
@@ -26,10 +23,10 @@ func checkStep2(o Options) (*Report, error) {
 		return r, nil
 	}
 	// Looked for as `chroot my-new-root ls` looks: in each directory of
-	// the PATH, inside the root.
+	// the PATH (root's, on Debian: chroot.DefaultPath), inside the root.
 	ls := ""
 	var looked []string
-	for _, d := range strings.Split(chrootPath, ":") {
+	for _, d := range strings.Split(chroot.DefaultPath, ":") {
 		p := filepath.Join(d, "ls")
 		looked = append(looked, p)
 		if fi, err := os.Lstat(filepath.Join(root, p)); err == nil && !fi.IsDir() {

@@ -123,18 +123,11 @@ func runFromArchive(tarPath, shell string) (string, error) {
 // or holds with another size ("" when it holds them all): root then is not
 // the archive unpacked (an older root, a copy made another way).
 func notUnpacked(tarPath, root string) string {
-	f, err := os.Open(tarPath)
+	tr, closeTar, err := openTar(tarPath)
 	if err != nil {
 		return err.Error()
 	}
-	defer f.Close()
-	var rd io.Reader = f
-	if gz, err := gzip.NewReader(f); err == nil {
-		rd = gz
-	} else if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return err.Error()
-	}
-	tr := tar.NewReader(rd)
+	defer closeTar()
 	for {
 		h, err := tr.Next()
 		if err != nil {
@@ -156,18 +149,11 @@ func notUnpacked(tarPath, root string) string {
 
 // tarNames lists the entry names of a tar, gzipped or not.
 func tarNames(p string) ([]string, error) {
-	f, err := os.Open(p)
+	tr, closeTar, err := openTar(p)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	var rd io.Reader = f
-	if gz, err := gzip.NewReader(f); err == nil {
-		rd = gz
-	} else if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
-	tr := tar.NewReader(rd)
+	defer closeTar()
 	var names []string
 	for {
 		h, err := tr.Next()
@@ -203,4 +189,21 @@ func commonTop(names []string) string {
 		}
 	}
 	return top
+}
+
+// openTar opens a tar, gzipped or not, for reading its entries; the close
+// it returns closes the file.
+func openTar(p string) (*tar.Reader, func() error, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	var rd io.Reader = f
+	if gz, err := gzip.NewReader(f); err == nil {
+		rd = gz
+	} else if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return tar.NewReader(rd), f.Close, nil
 }

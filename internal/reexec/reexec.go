@@ -313,8 +313,6 @@ var pidfdWorks = sync.OnceValue(func() bool {
 	return true
 })
 
-// cloneCall renders the clone the Go runtime made: clone3 when a cgroup fd
-// is used (CLONE_INTO_CGROUP) or a time namespace is made, clone otherwise.
 // cloneGloss is what --explain says of the clone: the narrator's gloss
 // ("" keeps it) when the clone makes namespaces, and that the child shares
 // its parent's when it makes none (steps 1 and 2).
@@ -327,6 +325,8 @@ func cloneGloss(attr *syscall.SysProcAttr) string {
 	return "create a child process, in the same namespaces as its parent (no CLONE_NEW* flag)"
 }
 
+// cloneCall renders the clone the Go runtime made: clone3 when a cgroup fd
+// is used (CLONE_INTO_CGROUP) or a time namespace is made, clone otherwise.
 func cloneCall(attr *syscall.SysProcAttr) (name, args string) {
 	flags := RuntimeCloneFlags(attr) &^ 0xff
 	useCgroupFD := attr != nil && attr.UseCgroupFD

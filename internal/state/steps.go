@@ -16,11 +16,12 @@ import (
 const StepsLockName = ".steps.lock"
 
 // HoldSteps takes the shared lock for a step that runs now, waiting while
-// a clean holds it, and returns its release. Where it cannot be taken (the
-// state directory cannot be made: not root), nothing is held and the step
-// goes on, to fail with its own sentence.
+// a clean holds it, and returns its release. It makes nothing: without a
+// state directory there is no root for clean to remove yet (the step makes
+// it, and shows that), and where the lock file cannot be made (not root)
+// nothing is held and the step goes on, to fail with its own sentence.
 func HoldSteps(stateDir string) (release func()) {
-	if err := os.MkdirAll(stateDir, 0o755); err != nil {
+	if fi, err := os.Stat(stateDir); err != nil || !fi.IsDir() {
 		return func() {}
 	}
 	f, err := os.OpenFile(filepath.Join(stateDir, StepsLockName), os.O_RDONLY|os.O_CREATE|syscall.O_CLOEXEC, 0o600)

@@ -78,11 +78,11 @@ func (n *Narrator) AwaitExec(r *os.File, pid int) bool {
 // execedAs reports whether process pid (alive, or a zombie not yet waited
 // for) has made the execve the pending call names. Its name
 // (/proc/PID/comm) tells: a child re-executed from /proc/self/exe is named
-// "exe" until an execve names it after the program's file (cut to 15
-// bytes). A name other than "exe" means it did exec: the program, or what
-// the program exec'd at once after it (sh -c 'exec x', env, nice); "exe"
-// means it did not, unless the program is itself named exe. Where that
-// cannot be told (no pid, no /proc), the call is taken to have happened.
+// "exe" until an execve names it after a program's file. Any other name
+// means it did exec (the program, or what the program exec'd at once:
+// sh -c 'exec x', env, nice); "exe" means it did not, unless the program
+// is itself named exe. Where that cannot be told (no pid, no /proc), the
+// call is taken to have happened.
 func execedAs(pid int, pending string) bool {
 	quoted, err := strconv.QuotedPrefix(pending)
 	if err != nil || pid <= 0 {
@@ -93,12 +93,7 @@ func execedAs(pid int, pending string) bool {
 	if err != nil {
 		return true
 	}
-	name := filepath.Base(path)
-	if len(name) > 15 {
-		name = name[:15]
-	}
-	got := strings.TrimSuffix(string(comm), "\n")
-	return got == name || got != reexecName
+	return strings.TrimSuffix(string(comm), "\n") != reexecName || filepath.Base(path) == reexecName
 }
 
 // reexecName is the name of a child re-executed from /proc/self/exe, as

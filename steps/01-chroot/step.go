@@ -14,12 +14,12 @@ import (
 // MakeRoot makes root and its missing parents (mkdir -p, narrated). A root
 // that exists is kept as it is; one that is not a directory is an error.
 func MakeRoot(n *sys.Narrator, root string) error {
-	if fi, err := os.Stat(root); err == nil && !fi.IsDir() {
+	fi, err := os.Stat(root)
+	switch {
+	case err == nil && !fi.IsDir():
 		return fmt.Errorf("%s is not a directory: a root must be one", root)
-	}
-	if fi, err := os.Lstat(root); err == nil && fi.Mode()&os.ModeSymlink != 0 {
-		if _, err := os.Stat(root); err != nil {
-			target, _ := os.Readlink(root)
+	case err != nil:
+		if target, lerr := os.Readlink(root); lerr == nil {
 			return fmt.Errorf("%s is a symlink to %s, which does not exist: make that directory, or give another root", root, target)
 		}
 	}

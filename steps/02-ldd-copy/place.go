@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -127,27 +126,20 @@ func (c *copier) ensureDir(host, in string) (string, error) {
 	// mkdir's mode is cut by the umask, as a new file's is: /tmp's 01777
 	// would be 01755 under the usual 022. And Linux's mkdir never sets
 	// set-user-ID or set-group-ID from its mode.
-	if mask := umask(); mode&mask != 0 || mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
-		if err := c.n.Because(fmt.Sprintf("mkdir's mode was cut by the umask (%04o): the host's is %04o", mask, mode)).Chmod(in, mode); err != nil {
+	why := ""
+	switch mask := sys.CurrentUmask(); {
+	case mode&mask != 0:
+		why = fmt.Sprintf("mkdir's mode was cut by the umask (%04o): the host's is %04o", mask, mode)
+	case mode&(unix.S_ISUID|unix.S_ISGID) != 0:
+		why = fmt.Sprintf("mkdir never sets set-user-ID or set-group-ID: the host's mode is %04o", mode)
+	}
+	if why != "" {
+		if err := c.n.Because(why).Chmod(in, mode); err != nil {
 			return "", err
 		}
 	}
 	c.made++
 	return in, nil
-}
-
-// umask is this process's file mode creation mask, read without changing
-// it (umask(2) can only set it): from /proc/self/status, 022 if unknown.
-func umask() uint32 {
-	b, _ := os.ReadFile("/proc/self/status")
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "Umask:"); ok {
-			if m, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32); err == nil {
-				return uint32(m)
-			}
-		}
-	}
-	return 0o022
 }
 
 // inRootDir resolves the symlink at in the way a process chrooted in the
@@ -237,7 +229,7 @@ func (c *copier) copyFile(src, dest string, fi os.FileInfo) error {
 		err = c.n.Rename(tmp, dest)
 	}
 	if err != nil {
-		os.Remove(tmp)
+		c.n.Unlink(tmp)
 		return fmt.Errorf("copy %s to %s: %w", src, dest, err)
 	}
 	c.copied++

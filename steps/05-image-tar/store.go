@@ -520,8 +520,6 @@ func (s *Store) users(id string) []*state.Run {
 	return out
 }
 
-// collect removes the images no tag names any more (a tag moved away, the
-// last tag removed), and reports which it removed.
 // unnamed lists the images in the store that no name points to: kept
 // because a container runs from them (collect removes the others).
 func (s *Store) unnamed(ix index) []string {
@@ -533,28 +531,20 @@ func (s *Store) unnamed(ix index) []string {
 	entries, _ := os.ReadDir(s.dir)
 	for _, e := range entries {
 		if e.IsDir() && len(e.Name()) == 64 && idPrefix(e.Name()) != "" && !used[e.Name()] {
-			if _, err := os.Stat(filepath.Join(s.dir, e.Name(), metaName)); err == nil {
-				ids = append(ids, e.Name())
-			}
+			ids = append(ids, e.Name())
 		}
 	}
 	return ids
 }
 
+// collect removes the images no tag names any more (a tag moved away, the
+// last tag removed), and reports which it removed. An image a container
+// still runs on stays until a later collect finds it unused.
 func (s *Store) collect(ix index) map[string]bool {
-	used := map[string]bool{}
-	for _, id := range ix.Tags {
-		used[id] = true
-	}
 	gone := map[string]bool{}
-	entries, _ := os.ReadDir(s.dir)
-	for _, e := range entries {
-		// An image a container still runs on (a tag moved away from it)
-		// stays until a later collect finds it unused.
-		if e.IsDir() && len(e.Name()) == 64 && idPrefix(e.Name()) != "" && !used[e.Name()] && len(s.users(e.Name())) == 0 {
-			if os.RemoveAll(filepath.Join(s.dir, e.Name())) == nil {
-				gone[e.Name()] = true
-			}
+	for _, id := range s.unnamed(ix) {
+		if len(s.users(id)) == 0 && os.RemoveAll(filepath.Join(s.dir, id)) == nil {
+			gone[id] = true
 		}
 	}
 	return gone

@@ -117,12 +117,12 @@ func Unpack(ctx context.Context, n *sys.Narrator, r io.Reader, dest string, opts
 	}
 	_, lerr := os.Lstat(dest)
 	existed := lerr == nil // an empty directory, which the rename replaces
-	made, err := mkdirParents(filepath.Dir(dest))
+	made, err := mkdirParents(n, filepath.Dir(dest))
 	// What it made for dest goes again if no root is left there.
 	defer func() {
 		if _, err := os.Lstat(dest); errors.Is(err, os.ErrNotExist) {
 			for i := len(made) - 1; i >= 0; i-- {
-				os.Remove(made[i]) // only if empty: rmdir
+				n.Rmdir(made[i]) // only if empty
 			}
 		}
 	}()
@@ -132,6 +132,14 @@ func Unpack(ctx context.Context, n *sys.Narrator, r io.Reader, dest string, opts
 	tmp, err := makeTempBeside(n, dest, "unpack")
 	if err != nil {
 		return Stats{}, err
+	}
+	// The directories an archive does not list (usr/ for usr/lib/x) are
+	// made 0755, as in every image, whatever the umask of the shell that
+	// started workshop: 077 would make them 0700, and the image's root
+	// would keep them so. The umask is the process's: it is put back.
+	if mask := sys.CurrentUmask(); mask != 0o022 {
+		old := n.Because("directories the archive does not list get 0755, whatever your shell's umask").Umask(0o022)
+		defer n.Umask(old)
 	}
 	st, err := unpackInto(ctx, r, tmp, opts)
 	if err == nil {
@@ -177,11 +185,6 @@ func unpackInto(ctx context.Context, r io.Reader, dir string, opts UnpackOptions
 	if opts.RefuseDevices {
 		x.noDev = "this unpack refuses device nodes"
 	}
-	// The directories an archive does not list (usr/ for usr/lib/x) are
-	// made 0755, as in every image, whatever the umask of the shell that
-	// started workshop: 077 would make them 0700, and the image's root
-	// would keep them so. The umask is the process's: it is put back.
-	defer unix.Umask(unix.Umask(0o022))
 	tr, _, err := decompress(r)
 	if err != nil {
 		return x.stats, readError(err, "read its first bytes")
@@ -263,9 +266,9 @@ func freshDestination(dest string) error {
 	return nil
 }
 
-// mkdirParents is os.MkdirAll(dir, 0755) that also returns the directories
-// it made, outermost first.
-func mkdirParents(dir string) ([]string, error) {
+// mkdirParents makes dir and its missing parents, 0755, as mkdir -p does,
+// and returns the directories it made, outermost first.
+func mkdirParents(n *sys.Narrator, dir string) ([]string, error) {
 	var missing []string
 	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
 		if _, err := os.Lstat(d); err == nil || d == filepath.Dir(d) {
@@ -275,9 +278,11 @@ func mkdirParents(dir string) ([]string, error) {
 	}
 	var made []string
 	for i := len(missing) - 1; i >= 0; i-- {
-		if err := os.Mkdir(missing[i], 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		err := n.Mkdir(missing[i], 0o755)
+		if err != nil && !errors.Is(err, os.ErrExist) {
 			return made, err
-		} else if err == nil {
+		}
+		if err == nil {
 			made = append(made, missing[i])
 		}
 	}
@@ -287,9 +292,6 @@ func mkdirParents(dir string) ([]string, error) {
 // makeTempBeside makes a new directory next to dest (same filesystem, so a
 // rename moves it into place), named tempBeside(dest, what).
 func makeTempBeside(n *sys.Narrator, dest, what string) (string, error) {
-	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
-		return "", err
-	}
 	for range 10 {
 		tmp := tempBeside(dest, what)
 		err := n.Mkdir(tmp, 0o700)

@@ -159,20 +159,16 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 // release. Between the two, a `clean --images` or an `image rm` may have
 // removed it: it is looked for once more (the base image is made anew).
 func findAndHold(n *sys.Narrator, store *imagetar.Store, ref string, interrupted <-chan os.Signal) (imagetar.Image, func(), error) {
-	for attempt := 0; ; attempt++ {
+	for attempt := 1; ; attempt++ {
 		img, err := findImage(n, store, ref, interrupted)
 		if err != nil {
 			return img, nil, err
 		}
-		held, release, err := store.Hold(img.ID)
-		switch {
-		case err == nil && held.ID == img.ID:
-			return img, release, nil
-		case err == nil:
-			release()
-		case !errors.Is(err, imagetar.ErrNotFound) || attempt > 0:
-			return img, nil, err
+		_, release, err := store.Hold(img.ID)
+		if errors.Is(err, imagetar.ErrNotFound) && attempt == 1 {
+			continue
 		}
+		return img, release, err
 	}
 }
 
