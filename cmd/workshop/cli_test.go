@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -46,5 +48,20 @@ func TestVersion(t *testing.T) {
 	r := testbin.Run(t, "", "--version")
 	if r.Code != 0 || !strings.Contains(r.Stdout, "workshop version") {
 		t.Errorf("workshop --version = %d %q", r.Code, r.Stdout)
+	}
+}
+
+// A bad --hostname is refused by steps 3, 4 and 5 as by full run: before
+// anything is made (step 3 used to fill its root with step 2 first).
+func TestBadHostnameMakesNothing(t *testing.T) {
+	for _, step := range []string{"3", "4", "5"} {
+		state := filepath.Join(t.TempDir(), "state")
+		r := testbin.Run(t, "", "--state-dir", state, "step", step, "--hostname", "a b", "--", "/bin/true")
+		if r.Code != 125 || !strings.Contains(r.Stderr, `--hostname "a b" is not a hostname`) {
+			t.Errorf("step %s --hostname 'a b' = %d, stderr %q; want 125 and one sentence", step, r.Code, r.Stderr)
+		}
+		if _, err := os.Stat(state); !os.IsNotExist(err) {
+			t.Errorf("step %s with a bad --hostname made %s (%v)", step, state, err)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -134,7 +135,9 @@ func newKillCmd() *cobra.Command {
 				return exit.Errorf(exit.ToolFailed, "%v", err)
 			}
 			fmt.Fprintf(c.OutOrStdout(), "sent %s to container %s (pid %d)\n", unix.SignalName(sig), r.ID, r.Pid)
-			if known && !caught && sig != unix.SIGKILL && sig != unix.SIGSTOP {
+			// Only a PID 1 drops it: without a PID namespace (--ns
+			// without pid) the default action applies, and kills it.
+			if known && !caught && sig != unix.SIGKILL && sig != unix.SIGSTOP && ownPIDNamespace(r.Pid) {
 				n.Note("the container's first process has no handler for %s, and a PID 1 drops such a signal (step 3's lesson): it goes on running; "+
 					"'workshop kill %s' sends SIGKILL, which it cannot ignore", unix.SignalName(sig), r.ID)
 			}
@@ -201,4 +204,12 @@ func newDiffCmd() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// ownPIDNamespace reports whether process pid is in another PID namespace
+// than workshop's (where it is the first process, PID 1).
+func ownPIDNamespace(pid int) bool {
+	theirs, err1 := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid))
+	ours, err2 := os.Readlink("/proc/self/ns/pid")
+	return err1 == nil && err2 == nil && theirs != ours
 }

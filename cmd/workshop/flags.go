@@ -1,10 +1,10 @@
 package main
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 	namespaces "github.com/workshop-dev/workshop/steps/03-namespaces"
 )
 
@@ -59,12 +59,26 @@ func commandAfterDash(c *cobra.Command, args []string) error {
 	return nil
 }
 
-// parseNSFlag reads --ns. An empty one (--ns "", an unset variable) is
-// refused: it would make a container of no namespace at all, a plain chroot,
-// where the student asked for some.
-func parseNSFlag(ns []string) (uintptr, error) {
-	if len(ns) == 0 {
-		return 0, fmt.Errorf("no namespace named: give at least one of %s", strings.Join(namespaces.Names(), ","))
+// parseNSFlag reads --ns, and checks --hostname against it, before
+// anything is made: a mistake is then one sentence and nothing to undo.
+// An empty --ns ("", an unset variable) is refused: it would make a
+// container of no namespace at all, a plain chroot, where the student
+// asked for some.
+func parseNSFlag(f runFlags) (uintptr, error) {
+	if len(f.ns) == 0 {
+		return 0, usageError("--ns: no namespace named: give at least one of %s", strings.Join(namespaces.Names(), ","))
 	}
-	return namespaces.ParseNamespaces(ns)
+	flags, err := namespaces.ParseNamespaces(f.ns)
+	if err != nil {
+		return 0, usageError("--ns: %v", err)
+	}
+	if f.hostname != "" && flags&unix.CLONE_NEWUTS == 0 {
+		return 0, usageError("--hostname needs the uts namespace, or it would rename the host: add uts to --ns")
+	}
+	if f.hostname != "" {
+		if err := namespaces.CheckHostname(f.hostname); err != nil {
+			return 0, usageError("%v", err)
+		}
+	}
+	return flags, nil
 }

@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/workshop-dev/workshop/internal/exit"
-	namespaces "github.com/workshop-dev/workshop/steps/03-namespaces"
 	container "github.com/workshop-dev/workshop/steps/06-container"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
@@ -56,22 +55,14 @@ removed when it ends (the writable layer stays with --keep).`,
 			if err != nil {
 				return err
 			}
-			flags, err := parseNSFlag(f.ns)
-			if err != nil {
-				return usageError("--ns: %v", err)
-			}
 			// Said now, before the image is made and the overlay mounted:
 			// a mistake is one sentence and nothing to clean.
+			flags, err := parseNSFlag(f.runFlags)
+			if err != nil {
+				return err
+			}
 			if flags&unix.CLONE_NEWNS == 0 {
 				return usageError("--ns %s: a step 6 container needs the mount namespace (pivot_root works only in one): add mount", strings.Join(f.ns, ","))
-			}
-			if f.hostname != "" && flags&unix.CLONE_NEWUTS == 0 {
-				return usageError("--hostname needs the uts namespace, or it would rename the host: add uts to --ns")
-			}
-			if f.hostname != "" {
-				if err := namespaces.CheckHostname(f.hostname); err != nil {
-					return usageError("%v", err)
-				}
 			}
 			if err := requireRoot("a container"); err != nil {
 				return err

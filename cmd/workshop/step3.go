@@ -35,9 +35,9 @@ and inside sets the hostname, makes mounts private, mounts /proc and a minimal
 			if err := requireRoot("step 3"); err != nil {
 				return err
 			}
-			flags, err := parseNSFlag(f.ns)
+			flags, err := parseNSFlag(f)
 			if err != nil {
-				return usageError("--ns: %v", err)
+				return err
 			}
 			uidMap, gidMap, err := parseMapUsers(mapUsers)
 			if err != nil {

@@ -48,8 +48,8 @@ timeout; --demo memhog runs a memory hog that the memory limit kills (exit 137).
 			if err != nil {
 				return err
 			}
-			if _, err := parseNSFlag(f.ns); err != nil {
-				return usageError("--ns: %v", err)
+			if _, err := parseNSFlag(f); err != nil {
+				return err
 			}
 			if err := requireRoot("step 4"); err != nil {
 				return err

@@ -35,8 +35,8 @@ dockercontainer.tar.gz.`,
 			if err := requireRoot("step 5"); err != nil {
 				return err
 			}
-			if _, err := parseNSFlag(f.ns); err != nil {
-				return usageError("--ns: %v", err)
+			if _, err := parseNSFlag(f); err != nil {
+				return err
 			}
 			if f.root != "" {
 				if err := checkRootFlag(f.root); err != nil {

@@ -45,12 +45,14 @@ func Escape(n *sys.Narrator, root string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if status > exit.SignalBase {
+	switch {
+	case !escaped && status > exit.SignalBase:
 		// A stop signal came before the escape ran: the child said so.
 		return exit.Code(status, nil)
-	}
-	if !escaped || status != 0 {
+	case !escaped:
 		return exit.Errorf(exit.ToolFailed, "the escape did not work this time (exit status %d): see the syscalls above", status)
+	case status != 0:
+		return exit.Errorf(status, "the escape worked, but the host's ls it ran ended with status %d", status)
 	}
 	n.Note("the listing above is the host's /, printed by the host's ls, from a process that was jailed in an empty root")
 	n.Note("chroot only changes where path lookups start; a root process can move it again, and . can be left outside it")

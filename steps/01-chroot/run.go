@@ -95,7 +95,7 @@ func runChild(n *sys.Narrator, name string, s spec, stdin io.Reader, stdout, std
 	status, err = c.Wait()
 	// Killed for a signal workshop got before the command ran (a child
 	// that saw the signal itself said so, and exited 128+n).
-	if sig := unix.Signal(interruptedBy.Load()); sig != 0 && err == nil && status == exit.SignalBase+int(unix.SIGKILL) {
+	if sig := unix.Signal(interruptedBy.Load()); sig != 0 && err == nil && c.Signaled() && status == exit.SignalBase+int(unix.SIGKILL) {
 		when := "before the container's command ran; it never ran"
 		if execed {
 			when = "as the container's command started: workshop stopped it with SIGKILL"

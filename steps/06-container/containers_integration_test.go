@@ -81,6 +81,23 @@ func TestKillAfterAnOOMKill(t *testing.T) {
 	h.nothingLeft(rec.ID)
 }
 
+// Without a PID namespace the container's first process is no PID 1: a
+// signal it has no handler for kills it, and kill says nothing of PID 1.
+func TestKillSignalWithoutPIDNamespace(t *testing.T) {
+	h := newHost(t)
+	r := h.start("full", "run", "--ns", "mount,uts,ipc,net,user", "--", "/bin/sleep", "600")
+	rec := h.record(r)
+	r.Stderr.WaitFor(t, `execve("/bin/sleep", ["/bin/sleep", "600"], …) = 0`)
+	k := h.run("kill", "--signal", "TERM", rec.ID)
+	if k.Code != 0 || strings.Contains(k.Stderr, "PID 1 drops") {
+		t.Errorf("kill --signal TERM of sleep, no PID namespace = exit %d; want 0 and no word of PID 1\n%s", k.Code, k.Stderr)
+	}
+	if res := r.Wait(); res.Code != 143 {
+		t.Errorf("sleep after SIGTERM, no PID namespace = exit %d, want 143\n%s", res.Code, res.Stderr)
+	}
+	h.nothingLeft(rec.ID)
+}
+
 // kill --signal TERM reaches a shell that traps it: it ends with its own
 // status.
 func TestKillSignalTerm(t *testing.T) {
