@@ -4,8 +4,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 	namespaces "github.com/workshop-dev/workshop/steps/03-namespaces"
+	"golang.org/x/sys/unix"
 )
 
 // runFlags are the flags of every command that starts a container
