@@ -61,7 +61,7 @@ func (s Stats) Print(w io.Writer) {
 		what, value, v1, v2 string
 	}{
 		{"peak memory", size(s.MemoryPeak), v1MemoryMaxUsage, v2MemoryPeak},
-		{"memory limit reached", hits, "memory(.memsw).failcnt", v2MemoryEvents + " (max)"},
+		{"memory limit reached", hits, v1MemoryFailcnt + " + " + v1MemswFailcnt, v2MemoryEvents + " (max)"},
 		{"OOM kills", count(s.OOMKills, "process"), v1MemoryOOMControl + " (oom_kill)", v2MemoryEvents + " (oom_kill)"},
 		{"forks refused", count(s.PidsRefused, "fork"), pidsEventsFile + " (max)", "the same"},
 		{"CPU time", duration(s.CPUTime), v1CPUAcctUsage + " (ns)", v2CPUStat + " (usage_usec)"},

@@ -103,8 +103,11 @@ func Step(ctx context.Context, n *sys.Narrator, cfg StepConfig) (int, error) {
 	if _, err := unpackFile(ctx, n, tarPath, dest, UnpackOptions{Progress: cfg.Progress}); err != nil {
 		return 0, err
 	}
+	stopped := func() error {
+		return &InterruptedError{What: "stopped before running " + args[0] + " (the " + tarPath + " and container-root it made are complete)", Cause: context.Cause(ctx)}
+	}
 	if !stopNote() || ctx.Err() != nil {
-		return 0, &InterruptedError{What: "stopped before running " + args[0] + " (the " + tarPath + " and container-root it made are complete)", Cause: context.Cause(ctx)}
+		return 0, stopped()
 	}
 	n.Note("container-root/bin/bash is there: running %s in it with step 3's namespaces, as unshare … chroot container-root does", strings.Join(args, " "))
 	c, err := namespaces.Start(n, namespaces.Config{
@@ -124,7 +127,7 @@ func Step(ctx context.Context, n *sys.Narrator, cfg StepConfig) (int, error) {
 	// now, before the command is let go.
 	if ctx.Err() != nil {
 		c.Abort()
-		return 0, &InterruptedError{What: "stopped before running " + args[0] + " (the " + tarPath + " and container-root it made are complete)", Cause: context.Cause(ctx)}
+		return 0, stopped()
 	}
 	if err := c.Release(); err != nil {
 		c.Abort()
