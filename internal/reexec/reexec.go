@@ -24,6 +24,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/workshop-dev/workshop/internal/exit"
@@ -87,6 +88,10 @@ type Child struct {
 
 	mu       sync.Mutex // guards released
 	released bool       // "go" was sent, or the pipe was closed without it
+
+	// stoppedBy is the stop signal for which workshop killed the child
+	// before its command ran (StopBeforeExec), or 0.
+	stoppedBy atomic.Int32
 }
 
 // Command prepares "/proc/self/exe __init name args…"; the child reads args
@@ -372,4 +377,39 @@ func errnoOf(err error) error {
 		return unix.Errno(errno)
 	}
 	return err
+}
+
+// StopBeforeExec is what workshop does with a stop signal it gets while
+// the child is still in its setup: it stops the child itself (SIGKILL),
+// once, with a note (what names the child: "container", "child"). Passed
+// on instead, a signal that lands just before the child's execve can be
+// lost there (Go hands it to the child's channel a moment later), and the
+// command would run after all. It reports whether the child was still in
+// its setup: if not, the signal is the command's.
+func (c *Child) StopBeforeExec(n *sys.Narrator, sig unix.Signal, what string) bool {
+	if c.PastSetup() {
+		return false
+	}
+	if c.stoppedBy.CompareAndSwap(0, int32(sig)) {
+		n.Note("workshop got %s before the container's command ran: stopping the %s", unix.SignalName(sig), what)
+		n.Kill(c.Pid(), unix.SIGKILL)
+	}
+	return true
+}
+
+// Interrupted is the error of a child that StopBeforeExec stopped, or nil:
+// "never ran" when its execve did not happen (execed false; also for a
+// child never released), "as it started" when the execve crossed the
+// SIGKILL (status 137 by a signal). Give it AwaitExec's and Wait's results.
+func (c *Child) Interrupted(execed bool, status int) error {
+	sig := unix.Signal(c.stoppedBy.Load())
+	switch {
+	case sig == 0:
+		return nil
+	case !execed:
+		return exit.Errorf(exit.SignalBase+int(sig), "interrupted by %s before the container's command ran; it never ran", unix.SignalName(sig))
+	case c.Signaled() && status == exit.SignalBase+int(unix.SIGKILL):
+		return exit.Errorf(exit.SignalBase+int(sig), "interrupted by %s as the container's command started: workshop stopped it with SIGKILL", unix.SignalName(sig))
+	}
+	return nil
 }

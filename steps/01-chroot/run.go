@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"syscall"
 
 	"github.com/workshop-dev/workshop/internal/exit"
@@ -79,28 +78,23 @@ func runChild(n *sys.Narrator, name string, s spec, stdin io.Reader, stdout, std
 	if err := c.Start(n, s); err != nil {
 		return false, exit.ToolFailed, err
 	}
-	var interruptedBy atomic.Int32
-	stop := forwardSignals(n, c, &interruptedBy)
+	stop := forwardSignals(n, c)
 	defer stop()
 	if err := c.Release(); err != nil {
 		c.Wait() // the child gets no go-ahead and exits: collect it
 		// Killed for a stop signal before its go-ahead (forwardSignals):
 		// the write of the go-ahead found its pipe closed.
-		if sig := unix.Signal(interruptedBy.Load()); sig != 0 {
-			return false, exit.SignalBase + int(sig), exit.Errorf(exit.SignalBase+int(sig), "interrupted by %s before the container's command ran; it never ran", unix.SignalName(sig))
+		if ierr := c.Interrupted(false, 0); ierr != nil {
+			return false, exit.Status(ierr), ierr
 		}
 		return false, exit.ToolFailed, fmt.Errorf("release the child process: %w", err)
 	}
 	execed = c.AwaitExec(n)
 	status, err = c.Wait()
-	// Killed for a signal workshop got before the command ran (a child
-	// that saw the signal itself said so, and exited 128+n).
-	if sig := unix.Signal(interruptedBy.Load()); sig != 0 && err == nil && c.Signaled() && status == exit.SignalBase+int(unix.SIGKILL) {
-		when := "before the container's command ran; it never ran"
-		if execed {
-			when = "as the container's command started: workshop stopped it with SIGKILL"
-		}
-		return execed, exit.SignalBase + int(sig), exit.Errorf(exit.SignalBase+int(sig), "interrupted by %s %s", unix.SignalName(sig), when)
+	// Killed for a signal workshop got before the command ran; a child
+	// that saw the signal itself said so, and exited 128+n, by itself.
+	if ierr := c.Interrupted(execed, status); ierr != nil && err == nil && c.Signaled() && status == exit.SignalBase+int(unix.SIGKILL) {
+		return execed, exit.Status(ierr), ierr
 	}
 	return execed, status, err
 }
@@ -122,27 +116,19 @@ func commandEnv() []string {
 // forwardSignals passes SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to workshop
 // on to the child, so that Ctrl-C or a kill stops the command, not the tool
 // that waits for it. It returns the function that stops forwarding.
-func forwardSignals(n *sys.Narrator, c *reexec.Child, interruptedBy *atomic.Int32) (stop func()) {
+func forwardSignals(n *sys.Narrator, c *reexec.Child) (stop func()) {
 	ch := make(chan os.Signal, 4)
 	exit.Notify(ch, exit.StopSignals...)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for s := range ch {
-			sig := s.(syscall.Signal)
 			// Before its execve, the child holds the signals to stop with a
-			// sentence; but one that lands just before the execve can be
-			// lost there (Go hands it to the child's channel a moment
-			// later), and the command would run after all. So workshop
-			// stops the child itself, as step 3 does its container.
-			if !c.PastSetup() {
-				if interruptedBy.CompareAndSwap(0, int32(sig)) {
-					n.Note("workshop got %s before the container's command ran: stopping the child", unix.SignalName(sig))
-					n.Kill(c.Pid(), unix.SIGKILL)
-				}
-				continue
+			// sentence, but one can be lost there: workshop stops the
+			// child itself, as step 3 does its container.
+			if sig := s.(syscall.Signal); !c.StopBeforeExec(n, sig, "child") {
+				n.Kill(c.Pid(), sig)
 			}
-			n.Kill(c.Pid(), sig)
 		}
 	}()
 	return func() {

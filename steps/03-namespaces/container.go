@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 
 	"github.com/workshop-dev/workshop/internal/exit"
@@ -41,10 +40,6 @@ type Container struct {
 
 	stopForwarding chan struct{}
 	forwardingDone chan struct{}
-
-	// interruptedBy is the signal that stopped the container before its
-	// command ran, or 0.
-	interruptedBy atomic.Int32
 
 	mu     sync.Mutex // guards waited
 	waited bool
@@ -223,13 +218,7 @@ func (c *Container) Release() error {
 // interrupted is the error of a container that workshop stopped before its
 // command ran, because workshop got a signal (forwardSignals); nil if it
 // did not.
-func (c *Container) interrupted() error {
-	sig := syscall.Signal(c.interruptedBy.Load())
-	if sig == 0 {
-		return nil
-	}
-	return exit.Errorf(exit.SignalBase+int(sig), "interrupted by %s before the container's command ran; it never ran", unix.SignalName(sig))
-}
+func (c *Container) interrupted() error { return c.child.Interrupted(false, 0) }
 
 // Kill sends sig to the container's first process.
 func (c *Container) Kill(sig syscall.Signal) error { return c.n.Kill(c.Pid(), sig) }
@@ -252,16 +241,8 @@ func (c *Container) Wait() (int, error) {
 	status, err := c.child.Wait()
 	c.stopSignals()
 	c.takeTerminalBack()
-	if ierr := c.interrupted(); ierr != nil && err == nil {
-		switch sig := unix.Signal(c.interruptedBy.Load()); {
-		case !execed:
-			return exit.Status(ierr), ierr
-		case c.child.Signaled() && status == exit.SignalBase+int(unix.SIGKILL):
-			// The command's execve and workshop's SIGKILL crossed: it had
-			// just started when the kill for the signal came.
-			e := exit.Errorf(exit.SignalBase+int(sig), "interrupted by %s as the container's command started: workshop stopped it with SIGKILL", unix.SignalName(sig))
-			return exit.Status(e), e
-		}
+	if ierr := c.child.Interrupted(execed, status); ierr != nil && err == nil {
+		return exit.Status(ierr), ierr
 	}
 	return status, err
 }
@@ -309,13 +290,9 @@ func (c *Container) forwardSignals(sigs chan os.Signal) {
 				// Only once the child has exec'd the command, or its init
 				// has taken over passing signals on, does a signal go on
 				// to the container.
-				if !c.child.PastSetup() {
-					// Still workshop's init, before the command: a Go
-					// program as PID 1 would only exit 2 with no word.
-					if c.interruptedBy.CompareAndSwap(0, int32(sig)) {
-						c.n.Note("workshop got %s before the container's command ran: stopping the container", unix.SignalName(sig))
-						c.n.Kill(c.Pid(), unix.SIGKILL)
-					}
+				// Still workshop's init, before the command: a Go program
+				// as PID 1 would only exit 2 with no word.
+				if c.child.StopBeforeExec(c.n, sig, "container") {
 					continue
 				}
 				c.n.Note("workshop got %s: passing it on to the container", unix.SignalName(sig))
