@@ -2,6 +2,7 @@ package lab
 
 import (
 	"fmt"
+	"github.com/workshop-dev/workshop/internal/state"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -118,16 +119,9 @@ func differs(pid int, ns string) bool {
 // nsPid is the pid the process has inside its innermost PID namespace
 // (the last NSpid field of /proc/PID/status).
 func nsPid(pid int) string {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return "?"
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if len(line) > 6 && line[:6] == "NSpid:" {
-			f := strings.Fields(line[6:])
-			if len(f) > 0 {
-				return f[len(f)-1]
-			}
+	if v, ok := state.StatusField(pid, "NSpid"); ok {
+		if f := strings.Fields(v); len(f) > 0 {
+			return f[len(f)-1]
 		}
 	}
 	return "?"

@@ -209,20 +209,34 @@ func ParentPid(pid int) int {
 // has no handler for, but SIGKILL and SIGSTOP from an ancestor namespace.
 // ok is false when the status could not be read (the process is gone).
 func Catches(pid, sig int) (caught, ok bool) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
+	v, found := StatusField(pid, "SigCgt")
+	if !found {
 		return false, false
 	}
+	mask, err := strconv.ParseUint(v, 16, 64)
+	if err != nil || sig < 1 || sig > 64 {
+		return false, false
+	}
+	return mask&(1<<(uint(sig)-1)) != 0, true
+}
+
+// StatusField is the value of the line "key:" of /proc/PID/status
+// (/proc/self/status for a pid of 0), trimmed, and whether there is one.
+func StatusField(pid int, key string) (string, bool) {
+	p := "/proc/self/status"
+	if pid > 0 {
+		p = fmt.Sprintf("/proc/%d/status", pid)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return "", false
+	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if v, found := strings.CutPrefix(line, "SigCgt:"); found {
-			mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-			if err != nil || sig < 1 || sig > 64 {
-				return false, false
-			}
-			return mask&(1<<(uint(sig)-1)) != 0, true
+		if v, found := strings.CutPrefix(line, key+":"); found {
+			return strings.TrimSpace(v), true
 		}
 	}
-	return false, false
+	return "", false
 }
 
 // statField is field n (counted from 1, as proc(5) does) of /proc/PID/stat,

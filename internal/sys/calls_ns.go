@@ -3,7 +3,7 @@ package sys
 import (
 	"errors"
 	"fmt"
-	"os"
+	"github.com/workshop-dev/workshop/internal/state"
 	"strconv"
 	"strings"
 
@@ -154,12 +154,9 @@ func (n *Narrator) Umask(mask int) int {
 // changing it (umask(2) can only set it): from /proc/self/status, 022 if
 // unknown. Reading a file is not a call the lessons are about: not shown.
 func CurrentUmask() uint32 {
-	b, _ := os.ReadFile("/proc/self/status")
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "Umask:"); ok {
-			if m, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32); err == nil {
-				return uint32(m)
-			}
+	if v, ok := state.StatusField(0, "Umask"); ok {
+		if m, err := strconv.ParseUint(v, 8, 32); err == nil {
+			return uint32(m)
 		}
 	}
 	return 0o022
