@@ -233,7 +233,7 @@ func (c *cleaner) run(r *state.Run) {
 		case !within(d, c.state):
 			c.n.Note("the record of %s names %s, outside %s: clean never removes anything there", what, d, c.state)
 		default:
-			if err := c.removeTree(d); err != nil {
+			if err := c.n.RemoveTree(d); err != nil {
 				c.fail(what, err)
 				return
 			}
@@ -248,7 +248,7 @@ func (c *cleaner) run(r *state.Run) {
 	}
 	// The record goes last, with the directory that holds it: until then a
 	// later clean can retry whatever failed.
-	if err := c.removeTree(r.Dir()); err != nil {
+	if err := c.n.RemoveTree(r.Dir()); err != nil {
 		c.fail(what, err)
 		return
 	}
@@ -380,7 +380,7 @@ func (c *cleaner) unrecordedDirs(recorded map[string]bool) {
 		if _, err := os.Stat(filepath.Join(p, "state.json")); err == nil {
 			continue // a record List could not read: not clean's to judge
 		}
-		if err := c.removeTree(p); err != nil {
+		if err := c.n.RemoveTree(p); err != nil {
 			c.fail(p, err)
 			continue
 		}
@@ -549,7 +549,7 @@ func (c *cleaner) stepRoot(dir, what string) {
 		c.left(dir+" ("+what+")", "in use by "+strings.Join(users, ", ")+" (a container of a step still running in it?)")
 		return
 	}
-	if err := c.removeTree(dir); err != nil {
+	if err := c.n.RemoveTree(dir); err != nil {
 		c.fail(dir, err)
 		return
 	}
@@ -650,7 +650,7 @@ func (c *cleaner) imageLeftovers() {
 	}
 	defer release()
 	for _, p := range found {
-		if err := c.removeTree(p); err != nil {
+		if err := c.n.RemoveTree(p); err != nil {
 			c.fail(p, err)
 			continue
 		}
@@ -702,7 +702,7 @@ func (c *cleaner) imageStore() {
 		c.fail("the image store "+dir, err)
 		return
 	}
-	if err := c.removeTree(dir); errors.Is(err, unix.ENOTEMPTY) {
+	if err := c.n.RemoveTree(dir); errors.Is(err, unix.ENOTEMPTY) {
 		// A run that waited for the lock, on the lock file just removed,
 		// has begun a new store there.
 		c.left("the image store "+dir, "another workshop command began a new one there meanwhile; its old images are gone")
@@ -723,135 +723,6 @@ func (c *cleaner) rmdirIfEmpty(dir string) {
 	if err := c.n.Rmdir(dir); err == nil {
 		c.removed("%s (empty)", dir)
 	}
-}
-
-// shownPerTree is how many of a tree's unlinkat calls are narrated one by
-// one; the rest are counted in one line, as step 5 counts the entries of
-// an unpack, so that removing a root of thousands of files does not bury
-// the rest. The call that removes the tree's top is always shown, and so
-// is any call that fails.
-const shownPerTree = 6
-
-// removeTree removes a file or a directory tree, as rm -rf does: one
-// unlinkat per entry, depth first. It never follows a symlink, and it
-// stops at a directory of another filesystem: a mount nobody saw is never
-// emptied. It walks the tree through open directories (openat, fstatat and
-// unlinkat relative to each), so that a tree deeper than PATH_MAX (4096
-// bytes of path), which a container or an archive can make, is removed
-// too.
-func (c *cleaner) removeTree(path string) error {
-	var st unix.Stat_t
-	if err := unix.Lstat(path, &st); err != nil {
-		if errors.Is(err, unix.ENOENT) {
-			return nil
-		}
-		return &os.PathError{Op: "lstat", Path: path, Err: err}
-	}
-	t := &treeRemoval{n: c.n, dev: st.Dev}
-	var err error
-	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		err = t.removeChildrenAt(unix.AT_FDCWD, path, path, &st)
-	}
-	if t.hidden > 0 {
-		c.n.Note("… and %d more unlinkat calls, one for each entry of %s (made relative to its directories, each opened with openat: "+
-			"a path may be longer than the kernel takes in one call)", t.hidden, path)
-	}
-	if err != nil {
-		return err
-	}
-	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		err = c.n.Rmdir(path)
-	} else {
-		err = c.n.Unlink(path)
-	}
-	if errors.Is(err, unix.ENOENT) {
-		return nil
-	}
-	return err
-}
-
-type treeRemoval struct {
-	n      *sys.Narrator
-	dev    uint64 // the filesystem of the tree's top
-	shown  int
-	hidden int
-}
-
-// removeChildrenAt removes what the directory name (relative to the open
-// directory parent; path is its whole path, for messages and narration)
-// holds.
-func (t *treeRemoval) removeChildrenAt(parent int, name, path string, st *unix.Stat_t) error {
-	if st.Dev != t.dev {
-		return fmt.Errorf("%s is another filesystem (a mount?): not removed; unmount it and run 'workshop clean' again", path)
-	}
-	fd, err := unix.Openat(parent, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if errors.Is(err, unix.ENOENT) {
-		return nil
-	}
-	if err != nil {
-		return &os.PathError{Op: "open", Path: path, Err: err}
-	}
-	dir := os.NewFile(uintptr(fd), path)
-	defer dir.Close()
-	names, err := dir.Readdirnames(-1)
-	if errors.Is(err, unix.ENOENT) {
-		return nil // removed meanwhile, by another clean
-	}
-	if err != nil {
-		return err
-	}
-	for _, child := range names {
-		p := filepath.Join(path, child)
-		var cst unix.Stat_t
-		if err := unix.Fstatat(fd, child, &cst, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			if errors.Is(err, unix.ENOENT) {
-				continue
-			}
-			return &os.PathError{Op: "fstatat", Path: p, Err: err}
-		}
-		isDir := cst.Mode&unix.S_IFMT == unix.S_IFDIR
-		if isDir {
-			if err := t.removeChildrenAt(fd, child, p, &cst); err != nil {
-				return err
-			}
-		}
-		if err := t.unlinkAt(fd, child, p, isDir); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// unlinkAt removes name from the open directory dirfd (path is its whole
-// path). The first calls of a tree are made, and narrated, with the whole
-// path, as a student would type them, when the kernel takes it in one call;
-// the rest are made relative to dirfd and counted in one line.
-func (t *treeRemoval) unlinkAt(dirfd int, name, path string, dir bool) error {
-	var err error
-	if t.shown < shownPerTree && len(path) < unix.PathMax {
-		t.shown++
-		if dir {
-			err = t.n.Rmdir(path)
-		} else {
-			err = t.n.Unlink(path)
-		}
-	} else {
-		flags, how := 0, "0"
-		if dir {
-			flags, how = unix.AT_REMOVEDIR, "AT_REMOVEDIR"
-		}
-		err = unix.Unlinkat(dirfd, name, flags)
-		if err == nil {
-			t.hidden++
-			return nil
-		}
-		t.n.Reported("unlinkat", fmt.Sprintf("%d, %q, %s", dirfd, name, how), -1, err)
-		err = &os.PathError{Op: "unlinkat", Path: path, Err: err}
-	}
-	if errors.Is(err, unix.ENOENT) {
-		return nil
-	}
-	return err
 }
 
 // plural is "1 mount", "2 mounts", "3 processes", "2 directories".
