@@ -208,10 +208,11 @@ func findImage(n *sys.Narrator, store *imagetar.Store, ref string, interrupted <
 // `workshop clean` can retry.
 //
 // release, called as soon as the container has ended (cgroups.Contained's
-// Ended), unmounts the overlay and starts removing the layer's directories
-// in the background: that is bookkeeping, not narrated, and it runs on the
-// other CPU while step 4 reads and removes the cgroup, one narrated call
-// after the other. finish waits for it, then removes the record.
+// Ended), unmounts the overlay and removes the layer's directories, each
+// with a narrated rm -rf. Under --quiet nothing is printed, so the removal
+// runs in the background instead, on the other CPU, while step 4 reads and
+// removes the cgroup: the same calls, with no lines whose order could mix.
+// finish waits for it, then removes the record.
 type teardown struct {
 	n     *sys.Narrator
 	rec   *state.Run
@@ -240,15 +241,20 @@ func (t *teardown) release() {
 	}
 	t.notes = make(chan []string, 1)
 	dirs := append([]string(nil), t.rec.Dirs...)
-	go func() {
+	remove := func() {
 		var notes []string
 		for _, d := range dirs {
-			if err := os.RemoveAll(d); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := t.n.RemoveTree(d); err != nil {
 				notes = append(notes, fmt.Sprintf("could not remove %s: %v", d, err))
 			}
 		}
 		t.notes <- notes
-	}()
+	}
+	if t.n.Options().Quiet {
+		go remove()
+	} else {
+		remove()
+	}
 }
 
 func (t *teardown) finish(cgroupLeft bool) {

@@ -1,6 +1,7 @@
 package container_test
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -23,7 +24,16 @@ func TestFullRunNarrationMatchesStrace(t *testing.T) {
 			t.Errorf("the narration checked against strace lacks %q", want)
 		}
 	}
-	h.nothingLeft(startedOf(t, r.Stderr).ID)
+	id := startedOf(t, r.Stderr).ID
+	// The writable layer is removed as rm -rf would, each directory's
+	// last call shown (and so checked against strace's).
+	for _, d := range []string{"upper", "work", "rootfs"} {
+		want := `unlinkat(AT_FDCWD, "` + filepath.Join(h.state, "containers", id, d) + `", AT_REMOVEDIR) = 0`
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("the narration lacks the removal of the layer's %s: %s", d, want)
+		}
+	}
+	h.nothingLeft(id)
 
 	// The second run, the image already there, with --keep, and a
 	// command that fails.
