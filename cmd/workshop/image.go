@@ -86,7 +86,7 @@ step 2) the first time it is used.`,
 				if _, err := s.Find(ctx, n, args[0]); err != nil {
 					return err
 				}
-				img, moved, err := s.Tag(args[0], args[1])
+				img, moved, err := s.Tag(n, args[0], args[1])
 				if err != nil {
 					return err
 				}
@@ -98,7 +98,7 @@ step 2) the first time it is used.`,
 			}),
 		imageCmd("rm NAME[:TAG]", "Remove a name; the image goes with its last name", 1, "",
 			func(_ context.Context, s *imagetar.Store, args []string) error {
-				img, removed, err := s.Remove(args[0])
+				img, removed, err := s.Remove(narrator(), args[0])
 				if err != nil {
 					return err
 				}

@@ -251,7 +251,7 @@ func (s *Store) add(ctx context.Context, n *sys.Narrator, r Ref, source string, 
 	done := false
 	defer func() {
 		if !done {
-			os.RemoveAll(tmp)
+			n.RemoveTree(tmp)
 		}
 	}()
 	tarPath := filepath.Join(tmp, tarName)
@@ -332,7 +332,7 @@ func (s *Store) add(ctx context.Context, n *sys.Narrator, r Ref, source string, 
 	if err := s.writeIndex(ix); err != nil {
 		return Image{}, err
 	}
-	if m := s.finishMove(moved, ix, s.collect(ix)); m.From != "" {
+	if m := s.finishMove(moved, ix, s.collect(n, ix)); m.From != "" {
 		n.Note("%s named image %s before: %s", r, m.From[:12], m.Fate())
 	}
 	img, err := s.image(id, r)

@@ -57,7 +57,7 @@ func (s *Store) EnsureBase(ctx context.Context, n *sys.Narrator) (Image, error) 
 	if err != nil {
 		return Image{}, err
 	}
-	defer os.RemoveAll(work)
+	defer n.RemoveTree(work)
 	root := filepath.Join(work, "base-root")
 	if err := makeBaseRoot(n, root); err != nil {
 		return Image{}, fmt.Errorf("make the base image: %w", err)

@@ -239,13 +239,13 @@ func unpackFile(ctx context.Context, n *sys.Narrator, p, dest string, opts Unpac
 }
 
 // removeOld removes what an earlier run of the step left at p, so that the
-// unpack makes it fresh. RemoveAll never follows a symlink inside it.
+// unpack makes it fresh. RemoveTree never follows a symlink inside it.
 func removeOld(n *sys.Narrator, p string) error {
 	if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	n.Note("removing the %s of an earlier run (rm -rf), to unpack it fresh", p)
-	if err := os.RemoveAll(p); err != nil {
+	if err := n.RemoveTree(p); err != nil {
 		return fmt.Errorf("remove the old %s: %w", p, err)
 	}
 	return nil

@@ -13,6 +13,7 @@ import (
 
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/state"
+	"github.com/workshop-dev/workshop/internal/sys"
 	"golang.org/x/sys/unix"
 )
 
@@ -417,7 +418,7 @@ func (s *Store) finishMove(m Moved, ix index, gone map[string]bool) Moved {
 
 // Tag gives the image src another reference dst, moving dst if it named
 // another image (what became of that one is in Moved).
-func (s *Store) Tag(src, dst string) (Image, Moved, error) {
+func (s *Store) Tag(n *sys.Narrator, src, dst string) (Image, Moved, error) {
 	to, err := ParseRef(dst)
 	if err != nil {
 		return Image{}, Moved{}, exit.Code(exit.ToolFailed, err)
@@ -439,14 +440,15 @@ func (s *Store) Tag(src, dst string) (Image, Moved, error) {
 	if err := s.writeIndex(ix); err != nil {
 		return Image{}, Moved{}, err
 	}
-	moved = s.finishMove(moved, ix, s.collect(ix))
+	moved = s.finishMove(moved, ix, s.collect(n, ix))
 	img.Ref = to
 	return img, moved, nil
 }
 
 // Remove removes the reference ref, and the image itself once no reference
-// is left to it. It reports whether the image's files were removed.
-func (s *Store) Remove(ref string) (img Image, removed bool, err error) {
+// is left to it. It reports whether the image's files were removed (an rm
+// -rf narrated by n).
+func (s *Store) Remove(n *sys.Narrator, ref string) (img Image, removed bool, err error) {
 	unlock, err := s.lockExisting(true)
 	if err != nil {
 		return Image{}, false, err
@@ -491,7 +493,7 @@ func (s *Store) Remove(ref string) (img Image, removed bool, err error) {
 	if err := s.writeIndex(ix); err != nil {
 		return Image{}, false, err
 	}
-	gone := s.collect(ix)
+	gone := s.collect(n, ix)
 	return img, gone[img.ID], nil
 }
 
@@ -539,13 +541,20 @@ func (s *Store) unnamed(ix index) []string {
 
 // collect removes the images no tag names any more (a tag moved away, the
 // last tag removed), and reports which it removed. An image a container
-// still runs on stays until a later collect finds it unused.
-func (s *Store) collect(ix index) map[string]bool {
+// still runs on stays until a later collect finds it unused. The files go
+// as rm -rf would, narrated by n; an image that could not be removed whole
+// stays listed (as <none>), and a later collect tries again.
+func (s *Store) collect(n *sys.Narrator, ix index) map[string]bool {
 	gone := map[string]bool{}
 	for _, id := range s.unnamed(ix) {
-		if len(s.users(id)) == 0 && os.RemoveAll(filepath.Join(s.dir, id)) == nil {
-			gone[id] = true
+		if len(s.users(id)) > 0 {
+			continue
 		}
+		if err := n.RemoveTree(filepath.Join(s.dir, id)); err != nil {
+			n.Note("could not remove image %s: %v", id[:12], err)
+			continue
+		}
+		gone[id] = true
 	}
 	return gone
 }

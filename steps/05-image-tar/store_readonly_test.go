@@ -21,10 +21,10 @@ func TestReadingMakesNoStore(t *testing.T) {
 	if _, err := s.Resolve("demo"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Resolve = %v, want ErrNotFound", err)
 	}
-	if _, _, err := s.Tag("demo", "other"); !errors.Is(err, ErrNotFound) {
+	if _, _, err := s.Tag(sys.Discard(), "demo", "other"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Tag = %v, want ErrNotFound", err)
 	}
-	if _, _, err := s.Remove("demo"); !errors.Is(err, ErrNotFound) {
+	if _, _, err := s.Remove(sys.Discard(), "demo"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Remove = %v, want ErrNotFound", err)
 	}
 	out := filepath.Join(t.TempDir(), "demo.tar")
@@ -56,7 +56,7 @@ func TestReadingLeavesTheStoreAlone(t *testing.T) {
 	if fi, err := os.Stat(s.Dir()); err != nil || fi.Mode().Perm() != 0o755 {
 		t.Errorf("after reads, the store's mode is %v (%v), want 0755 as it was", fi.Mode().Perm(), err)
 	}
-	if _, _, err := s.Tag("demo:1", "demo:2"); err != nil {
+	if _, _, err := s.Tag(sys.Discard(), "demo:1", "demo:2"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Pack(bg, sys.Discard(), makeTree(t), "demo:3"); err != nil {

@@ -342,7 +342,7 @@ func TestStoreTagRemoveUnpack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.Tag("demo:1", "other:2"); err != nil {
+	if _, _, err := s.Tag(sys.Discard(), "demo:1", "other:2"); err != nil {
 		t.Fatalf("Tag = %v", err)
 	}
 	list, err := s.List()
@@ -356,19 +356,24 @@ func TestStoreTagRemoveUnpack(t *testing.T) {
 	if got, want := describe(t, dest), describe(t, root); got != want {
 		t.Errorf("unpacked image differs from its root")
 	}
-	if _, removed, err := s.Remove("demo:1"); err != nil || removed {
+	if _, removed, err := s.Remove(sys.Discard(), "demo:1"); err != nil || removed {
 		t.Errorf("Remove(demo:1) = %v, removed=%v; want the tag gone, the image kept for other:2", err, removed)
 	}
 	if _, err := os.Stat(img.Rootfs); err != nil {
 		t.Errorf("the image's rootfs went with a tag that was not its last: %v", err)
 	}
-	if _, removed, err := s.Remove("other:2"); err != nil || !removed {
+	var out bytes.Buffer
+	if _, removed, err := s.Remove(sys.New(&out, sys.Options{}), "other:2"); err != nil || !removed {
 		t.Errorf("Remove(other:2) = %v, removed=%v; want the image gone with its last tag", err, removed)
 	}
 	if _, err := os.Stat(filepath.Dir(img.Rootfs)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the image's directory is still there: %v", err)
 	}
-	if _, _, err := s.Remove("other:2"); !errors.Is(err, ErrNotFound) {
+	// The image's files go as rm -rf would, narrated, its directory last.
+	if want := `unlinkat(AT_FDCWD, "` + filepath.Dir(img.Rootfs) + `", AT_REMOVEDIR) = 0`; !strings.HasSuffix(strings.TrimSpace(out.String()), want) {
+		t.Errorf("removing the image narrated:\n%s\nwant it to end with %s", out.String(), want)
+	}
+	if _, _, err := s.Remove(sys.Discard(), "other:2"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Remove twice = %v, want ErrNotFound", err)
 	}
 }
@@ -506,7 +511,7 @@ func TestStoreKeepsImagesInUse(t *testing.T) {
 	if err := state.New(stateDir, run); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = s.Remove("busy")
+	_, _, err = s.Remove(sys.Discard(), "busy")
 	if err == nil || !strings.Contains(err.Error(), "in use by container 0123456789ab (busy-box)") || exit.Status(err) != 125 {
 		t.Fatalf("Remove of an image in use = %v, want a refusal naming the container", err)
 	}
@@ -520,7 +525,7 @@ func TestStoreKeepsImagesInUse(t *testing.T) {
 	if err := run.Forget(); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.Tag("busy", "again"); err != nil { // any change collects
+	if _, _, err := s.Tag(sys.Discard(), "busy", "again"); err != nil { // any change collects
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Dir(img.Rootfs)); !errors.Is(err, os.ErrNotExist) {
@@ -544,7 +549,7 @@ func TestStoreMovedNamesAndUnnamedImages(t *testing.T) {
 		t.Fatal(err)
 	}
 	// solo:1 was a's only name, and nothing runs from a: it goes.
-	if _, moved, err := s.Tag("other", "solo:1"); err != nil || moved.From != a.ID || !moved.Removed || !strings.Contains(moved.Fate(), "removed") {
+	if _, moved, err := s.Tag(sys.Discard(), "other", "solo:1"); err != nil || moved.From != a.ID || !moved.Removed || !strings.Contains(moved.Fate(), "removed") {
 		t.Errorf("Tag onto solo:1 = %+v, %v; want a's id, removed", moved, err)
 	}
 	// Again, with a container running from the image the name leaves.
@@ -556,7 +561,7 @@ func TestStoreMovedNamesAndUnnamedImages(t *testing.T) {
 	if err := state.New(stateDir, run); err != nil {
 		t.Fatal(err)
 	}
-	_, moved, err := s.Tag("other", "busy:1")
+	_, moved, err := s.Tag(sys.Discard(), "other", "busy:1")
 	if err != nil || moved.From != c.ID || moved.Removed || !moved.InUse || !strings.Contains(moved.Fate(), "<none>") {
 		t.Errorf("Tag onto busy:1 while a container runs from its image = %+v, %v; want it kept, in use", moved, err)
 	}
@@ -571,17 +576,17 @@ func TestStoreMovedNamesAndUnnamedImages(t *testing.T) {
 	if !listed {
 		t.Errorf("List does not show the unnamed image in use %s: %+v", c.ShortID(), imgs)
 	}
-	if _, _, err := s.Remove(c.ShortID()); err == nil || !strings.Contains(err.Error(), "in use by container 0123456789ab") {
+	if _, _, err := s.Remove(sys.Discard(), c.ShortID()); err == nil || !strings.Contains(err.Error(), "in use by container 0123456789ab") {
 		t.Errorf("Remove by id of the unnamed image in use = %v, want a refusal", err)
 	}
 	if err := run.Forget(); err != nil {
 		t.Fatal(err)
 	}
-	if _, removed, err := s.Remove(c.ShortID()); err != nil || !removed {
+	if _, removed, err := s.Remove(sys.Discard(), c.ShortID()); err != nil || !removed {
 		t.Errorf("Remove by id of the unnamed image, unused now = %v, %v; want it removed", removed, err)
 	}
 	// b has three names now (other, solo:1, busy:1): not removed by id.
-	if _, _, err := s.Remove(b.ShortID()); err == nil || !strings.Contains(err.Error(), "has 3 names (busy:1, other:latest, solo:1)") {
+	if _, _, err := s.Remove(sys.Discard(), b.ShortID()); err == nil || !strings.Contains(err.Error(), "has 3 names (busy:1, other:latest, solo:1)") {
 		t.Errorf("Remove by id of an image with three names = %v, want a refusal listing them", err)
 	}
 }

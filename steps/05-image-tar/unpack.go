@@ -151,8 +151,8 @@ func Unpack(ctx context.Context, n *sys.Narrator, r io.Reader, dest string, opts
 		err = fmt.Errorf("move the unpacked root into place: %w", err)
 	}
 	// No half-unpacked root is ever left: not on an error, not on Ctrl-C.
-	// RemoveAll never follows a symlink it finds.
-	if rerr := os.RemoveAll(tmp); rerr != nil {
+	// RemoveTree never follows a symlink it finds.
+	if rerr := n.RemoveTree(tmp); rerr != nil {
 		return st, fmt.Errorf("%w; and the half-unpacked %s could not be removed: %v", err, tmp, rerr)
 	}
 	n.Note("removed the half-unpacked %s", tmp)
