@@ -1,6 +1,7 @@
 package sys
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -150,6 +151,11 @@ func (n *Narrator) MkdirAll(path string, mode uint32) error {
 	}
 	for i := len(missing) - 1; i >= 0; i-- {
 		if err := n.Mkdir(missing[i], mode); err != nil {
+			// Made meanwhile by another workshop (two steps filling
+			// one root at once): a directory is what was wanted.
+			if fi, serr := os.Lstat(missing[i]); errors.Is(err, unix.EEXIST) && serr == nil && fi.IsDir() {
+				continue
+			}
 			return err
 		}
 	}

@@ -1,6 +1,7 @@
 package lddcopy
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/sys"
 	chroot "github.com/workshop-dev/workshop/steps/01-chroot"
+	"golang.org/x/sys/unix"
 )
 
 // Shell is the walkthrough's choice: every root of steps 2-4 has bash.
@@ -39,6 +41,11 @@ func Populate(n *sys.Narrator, root string, bins []string) error {
 	if err := chroot.MakeRoot(n, root); err != nil {
 		return err
 	}
+	unlock, err := lockRoot(n, root)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	// The count is of the paths ldd named and the links that lead from
 	// them to the real files; a symlinked directory on the way (bin ->
 	// usr/bin) is counted apart at the end.
@@ -120,4 +127,26 @@ func onDefaultPath(dir string) bool {
 		}
 	}
 	return false
+}
+
+// lockRoot takes an exclusive lock on the root directory itself (a flock on
+// it: no lock file to leave behind) while the copies are made, and returns
+// its release. Two steps that fill the same root at once (step 3 and step 4
+// in two terminals) would otherwise write the same .NAME.workshop-copy and
+// rename each other's half copies into place.
+func lockRoot(n *sys.Narrator, root string) (func(), error) {
+	fd, err := n.Openat(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("lock the root: %w", err)
+	}
+	err = n.Because("lock the root against another workshop filling it now (LOCK_NB: fail at once instead of waiting)").Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		n.Note("another workshop is filling %s now: waiting until it is done", root)
+		err = n.Flock(fd, unix.LOCK_EX)
+	}
+	if err != nil {
+		n.CloseFd(fd)
+		return nil, fmt.Errorf("lock the root %s: %w", root, err)
+	}
+	return func() { n.CloseFd(fd) }, nil // closing the directory releases the lock
 }
