@@ -32,7 +32,19 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"--bogus"}, "unknown flag: --bogus"},
 		{[]string{"step"}, "which step?"},
 		{[]string{"lab", "4", "check", "--cgroup", "../memory"}, `--cgroup "../memory": give the name of the group`},
-		{[]string{"lab", "4", "check", "--cgroup", ""}, `--cgroup "": give the name of the group`},
+		{[]string{"lab", "4", "check", "--cgroup", ""}, `--cgroup is empty: give it a value`},
+		// An empty value would silently mean the default (no limit).
+		{[]string{"full", "run", "--memory", "", "--", "/bin/true"}, "--memory is empty: give it a value"},
+		{[]string{"step", "4", "--timeout", " ", "--", "/bin/true"}, "--timeout is empty"},
+		{[]string{"lab", "1", "check", "--dir", ""}, "--dir is empty"},
+		// A flag without its value takes the -- after it.
+		{[]string{"full", "run", "--name", "--", "/bin/true"}, "--name needs a value: it took the -- that follows it"},
+		{[]string{"step", "3", "--ns", "--", "/bin/true"}, "--ns needs a value"},
+		// Words the root does not know, and help on them.
+		{[]string{"--", "ps"}, `unknown command "ps" for "workshop"`},
+		{[]string{""}, `unknown command "" for "workshop"`},
+		{[]string{"help", "foo"}, `no help for "foo"`},
+		{[]string{"help", "image", "foo"}, `no help for "image foo"`},
 	} {
 		r := testbin.Run(t, "", tc.args...)
 		if r.Code != 125 {

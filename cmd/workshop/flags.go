@@ -50,6 +50,11 @@ func addRunFlags(c *cobra.Command, f *runFlags, groups int) {
 // a container: its words come after --, so that a flag of the command
 // (ls -l) is never read as one of workshop's.
 func commandAfterDash(c *cobra.Command, args []string) error {
+	// Cobra checks the arguments before the flags' values: a flag that
+	// took the -- is the mistake to name, not the command it left behind.
+	if err := checkFlagValues(c); err != nil {
+		return err
+	}
 	if len(args) > 0 && c.ArgsLenAtDash() != 0 {
 		return usageError("put the command after --: %s [flags] -- %s", c.CommandPath(), strings.Join(args, " "))
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/sys"
 )
@@ -40,13 +41,23 @@ func newRootCmd() *cobra.Command {
 on this machine, and printing every system call it makes in strace's notation.
 
 Start with "workshop steps", then "sudo workshop step 1 --explain".`,
+		// Runnable, so that the root's own arguments are checked
+		// (`workshop -- ps`, `workshop ""`: an unknown command, 125)
+		// instead of the help printed with 0.
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError("unknown command %q for \"workshop\" (see 'workshop --help')", args[0])
+			}
+			return nil
+		},
+		RunE:          func(c *cobra.Command, _ []string) error { return c.Help() },
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		// An empty --state-dir (an unset variable in --state-dir "$DIR")
 		// would be the current directory, where the lessons have the
 		// student build my-new-root by hand, and clean would remove it.
-		PersistentPreRunE: func(*cobra.Command, []string) error {
+		PersistentPreRunE: func(c *cobra.Command, _ []string) error {
 			if strings.TrimSpace(global.stateDir) == "" {
 				return usageError("--state-dir is empty: give a directory (the default is /var/lib/workshop); an empty one would be the current directory")
 			}
@@ -60,7 +71,7 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 				return usageError("--state-dir %s: %v", global.stateDir, err)
 			}
 			global.stateDir = abs
-			return nil
+			return checkFlagValues(c)
 		},
 	}
 	pf := root.PersistentFlags()
@@ -76,7 +87,47 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 	for _, c := range subcommands {
 		root.AddCommand(c)
 	}
+	root.SetHelpCommand(newHelpCmd())
 	return root
+}
+
+// newHelpCmd is cobra's `help [command]`, except that an unknown topic is a
+// mistake (125), not a help printed with 0.
+func newHelpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		RunE: func(c *cobra.Command, args []string) error {
+			// What Find leaves over is a command's arguments (help step
+			// 3), or a word that names no command (help foo).
+			cmd, rest, err := c.Root().Find(args)
+			if err != nil || cmd == nil || len(rest) > 0 && cmd.HasSubCommands() {
+				return usageError("no help for %q: it is not a workshop command (see 'workshop --help')", strings.Join(args, " "))
+			}
+			cmd.InitDefaultHelpFlag()
+			return cmd.Help()
+		},
+	}
+}
+
+// checkFlagValues refuses two mistakes any flag can carry. An empty value:
+// in --memory "$MEM" with MEM unset it would silently mean no limit. And
+// "--": a flag written without its value (--name -- /bin/true) takes the --
+// that follows it, and the command is then not after a --.
+func checkFlagValues(c *cobra.Command) error {
+	var err error
+	c.Flags().Visit(func(f *pflag.Flag) {
+		if err != nil {
+			return
+		}
+		switch v := f.Value.String(); {
+		case v == "--" || v == "[--]":
+			err = usageError("--%s needs a value: it took the -- that follows it (write --%s VALUE -- COMMAND)", f.Name, f.Name)
+		case f.Value.Type() == "string" && strings.TrimSpace(v) == "":
+			err = usageError("--%s is empty: give it a value, or leave the flag out for its default (an unset variable in --%s \"$VAR\"?)", f.Name, f.Name)
+		}
+	})
+	return err
 }
 
 // requireRoot is the check every step that makes namespaces, mounts or
