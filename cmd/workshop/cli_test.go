@@ -45,6 +45,8 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{""}, `unknown command "" for "workshop"`},
 		{[]string{"help", "foo"}, `no help for "foo"`},
 		{[]string{"help", "image", "foo"}, `no help for "image foo"`},
+		{[]string{"image", "export", "base", ""}, "the FILE of 'workshop image export NAME[:TAG] FILE' is empty"},
+		{[]string{"image", "import", " ", "y"}, "the FILE of 'workshop image import FILE NAME[:TAG]' is empty"},
 	} {
 		r := testbin.Run(t, "", tc.args...)
 		if r.Code != 125 {

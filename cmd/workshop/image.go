@@ -144,6 +144,14 @@ func imageCmd(use, short string, nargs int, halfMade string, run func(context.Co
 			if len(args) != nargs {
 				return usageError("usage: workshop image %s", use)
 			}
+			// An empty word (an unset variable) is no file and no name:
+			// "" as a file would be tried as the current directory.
+			words := strings.Fields(use)[1:]
+			for i, a := range args {
+				if strings.TrimSpace(a) == "" {
+					return usageError("the %s of 'workshop image %s' is empty (an unset variable?)", words[i], use)
+				}
+			}
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {

@@ -62,12 +62,36 @@ func readError(err error, doing string) error {
 	switch {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return &ArchiveError{Reason: "is truncated", Err: fmt.Errorf("%s: it ends too early", doing)}
-	case errors.Is(err, tar.ErrHeader), errors.Is(err, tar.ErrFieldTooLong), errors.Is(err, gzip.ErrChecksum), errors.Is(err, gzip.ErrHeader),
-		errors.As(err, &corrupt), errors.As(err, &corruptBzip2):
-		return &ArchiveError{Reason: "is corrupt", Err: fmt.Errorf("%s: %w", doing, err)}
+	case errors.Is(err, tar.ErrHeader):
+		return corruptError(doing, err, "512 bytes that are not a tar header")
+	case errors.Is(err, tar.ErrFieldTooLong):
+		return corruptError(doing, err, "a header field longer than tar allows")
+	case errors.Is(err, gzip.ErrChecksum):
+		return corruptError(doing, err, "gzip's checksum does not match the data: a byte of it is damaged")
+	case errors.Is(err, gzip.ErrHeader):
+		return corruptError(doing, err, "bytes that are not a gzip header")
+	case errors.As(err, &corrupt):
+		return corruptError(doing, err, fmt.Sprintf("damaged gzip data, at byte %d of the compressed stream", int64(corrupt)))
+	case errors.As(err, &corruptBzip2):
+		return corruptError(doing, err, "damaged bzip2 data ("+strings.TrimPrefix(corruptBzip2.Error(), "bzip2 data invalid: ")+")")
 	}
 	return fmt.Errorf("%s: %w", doing, err)
 }
+
+// corruptError is an ArchiveError in workshop's words, not Go's package's
+// ("archive/tar: invalid tar header"), still matching the package's error.
+func corruptError(doing string, err error, words string) *ArchiveError {
+	return &ArchiveError{Reason: "is corrupt", Err: fmt.Errorf("%s: %w", doing, inWords{words, err})}
+}
+
+// inWords is an error said in other words.
+type inWords struct {
+	words string
+	err   error
+}
+
+func (w inWords) Error() string { return w.words }
+func (w inWords) Unwrap() error { return w.err }
 
 // endError names what went wrong reading an archive's last bytes, after
 // all its entries: gzip checks its checksum only there, so a byte damaged

@@ -204,6 +204,12 @@ func TestBrokenArchives(t *testing.T) {
 			if !errors.Is(err, ErrArchive) || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("Unpack = %v, want an ErrArchive saying %q", err, tc.want)
 			}
+			// In workshop's words, not those of Go's packages.
+			for _, goWords := range []string{"archive/tar:", "gzip:", "flate:", "bzip2 data invalid"} {
+				if err != nil && strings.Contains(err.Error(), goWords) {
+					t.Errorf("Unpack = %v: Go's words (%q), not workshop's", err, goWords)
+				}
+			}
 			if _, _, err := TopDir(bytes.NewReader(tc.data)); !errors.Is(err, ErrArchive) {
 				t.Errorf("TopDir = %v, want an ErrArchive", err)
 			}
