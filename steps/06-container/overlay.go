@@ -40,15 +40,21 @@ func MountLayer(n *sys.Narrator, lower, dir string, throwaway bool) (*Layer, err
 		Work:   filepath.Join(dir, "work"),
 		Merged: filepath.Join(dir, "rootfs"),
 	}
+	// lowerdir is read-only: overlayfs copies a file up into upperdir the
+	// first time the container writes it. workdir is overlayfs's scratch
+	// space and must be on the same filesystem as upperdir.
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", l.Lower, l.Upper, l.Work)
+	// The kernel reads at most one page of a mount's options, and would
+	// cut the paths short (the mount then fails with ENOENT).
+	if len(opts+",volatile") >= os.Getpagesize() {
+		return nil, fmt.Errorf("the overlay's options name three directories of the state dir in %d bytes, more than the %d the kernel reads: "+
+			"give a shorter --state-dir", len(opts+",volatile"), os.Getpagesize())
+	}
 	for _, d := range []string{l.Upper, l.Work, l.Merged} {
 		if err := n.Mkdir(d, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 			return nil, err
 		}
 	}
-	// lowerdir is read-only: overlayfs copies a file up into upperdir the
-	// first time the container writes it. workdir is overlayfs's scratch
-	// space and must be on the same filesystem as upperdir.
-	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", l.Lower, l.Upper, l.Work)
 	why := "the container's root: the image below, its own writable layer on top"
 	var err error
 	if throwaway {

@@ -69,3 +69,19 @@ func TestMountLayerThrowawayIsVolatile(t *testing.T) {
 		t.Errorf("the write is not in the upper layer: %q", b)
 	}
 }
+
+// The kernel reads one page of a mount's options: a state dir so long that
+// the three paths do not fit is refused in a sentence before anything is
+// made (the mount used to fail with ENOENT, blamed on overlayfs).
+func TestMountLayerPathsTooLong(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, strings.Repeat("d", 250), strings.Repeat("e", 250), strings.Repeat("f", 250),
+		strings.Repeat("g", 250), strings.Repeat("h", 250), strings.Repeat("i", 250), "layer")
+	_, err := MountLayer(sys.Discard(), filepath.Join(dir, "image"), dir, true)
+	if err == nil || !strings.Contains(err.Error(), "give a shorter --state-dir") {
+		t.Fatalf("MountLayer with %d-byte paths = %v, want the sentence about a shorter --state-dir", len(dir), err)
+	}
+	if entries, _ := os.ReadDir(base); len(entries) != 0 {
+		t.Errorf("MountLayer made %d entries before refusing", len(entries))
+	}
+}
