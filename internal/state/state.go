@@ -143,6 +143,16 @@ func Load(stateDir, ref string) (*Run, error) {
 	case 1:
 		return found[0], nil
 	case 0:
+		// A directory of that id whose record List could not read
+		// (damaged by hand, or half written when a crash came).
+		dir := filepath.Join(ContainersDir(stateDir), ref)
+		if fi, err := os.Stat(dir); err == nil && fi.IsDir() && filepath.Base(dir) == ref {
+			why := "it holds no record yet"
+			if data, err := os.ReadFile(filepath.Join(dir, "state.json")); err == nil {
+				why = fmt.Sprintf("its record is unreadable (%v)", json.Unmarshal(data, &Run{}))
+			}
+			return nil, fmt.Errorf("container %s: %s; 'workshop clean' removes what it left", ref, why)
+		}
 		return nil, fmt.Errorf("no container %q (see 'workshop ps')", ref)
 	default:
 		return nil, fmt.Errorf("%q begins the id of more than one container: give more of it (see 'workshop ps')", ref)

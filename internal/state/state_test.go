@@ -2,6 +2,8 @@ package state
 
 import (
 	"os"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -128,5 +130,30 @@ func TestMarkKill(t *testing.T) {
 	}
 	if err := own.Forget(); err != nil {
 		t.Errorf("Forget of a marked run: %v", err)
+	}
+}
+
+// A container directory whose record cannot be read is named as such, not
+// as no container at all.
+func TestLoadDamagedRecord(t *testing.T) {
+	dir := t.TempDir()
+	if err := New(dir, &Run{ID: "cccc11112222", Name: "damaged"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ContainersDir(dir), "cccc11112222", "state.json"), []byte("{half"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(dir, "cccc11112222")
+	if err == nil || !strings.Contains(err.Error(), "container cccc11112222: its record is unreadable") || !strings.Contains(err.Error(), "'workshop clean'") {
+		t.Errorf("Load of a damaged record = %v, want it named unreadable, and clean named", err)
+	}
+	if err := os.Mkdir(filepath.Join(ContainersDir(dir), "dddd11112222"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(dir, "dddd11112222"); err == nil || !strings.Contains(err.Error(), "it holds no record yet") {
+		t.Errorf("Load of a directory without a record = %v", err)
+	}
+	if _, err := Load(dir, ".."); err == nil || !strings.Contains(err.Error(), `no container ".."`) {
+		t.Errorf("Load(..) = %v, want no container", err)
 	}
 }
