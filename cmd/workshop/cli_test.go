@@ -45,6 +45,10 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{""}, `unknown command "" for "workshop"`},
 		{[]string{"help", "foo"}, `no help for "foo"`},
 		{[]string{"help", "image", "foo"}, `no help for "image foo"`},
+		{[]string{"step", "4", "--timeout", "0", "--", "/bin/true"}, "--timeout 0: give a time longer than 0"},
+		{[]string{"step", "4", "--timeout", "10", "--", "/bin/true"}, "--timeout 10: give its unit too, as in 10s"},
+		{[]string{"full", "run", "--timeout", "999999999h", "--", "/bin/true"}, "--timeout 999999999h: too long"},
+		{[]string{"full", "run", "--timeout", "1x", "--", "/bin/true"}, "--timeout 1x: give a duration such as 10s"},
 		{[]string{"image", "export", "base", ""}, "the FILE of 'workshop image export NAME[:TAG] FILE' is empty"},
 		{[]string{"image", "import", " ", "y"}, "the FILE of 'workshop image import FILE NAME[:TAG]' is empty"},
 	} {

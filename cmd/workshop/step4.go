@@ -107,9 +107,27 @@ func parseLimitFlags(f runFlags) (cgroups.Limits, time.Duration, error) {
 	var timeout time.Duration
 	if f.timeout != "" {
 		timeout, err = time.ParseDuration(f.timeout)
-		if err != nil || timeout <= 0 {
+		switch {
+		case err == nil && timeout <= 0:
+			return l, 0, usageError("--timeout %s: give a time longer than 0, such as 10s (the container is killed when it is up)", f.timeout)
+		case err != nil && strings.Contains(err.Error(), "missing unit"):
+			return l, 0, usageError("--timeout %s: give its unit too, as in %ss (s, m or h)", f.timeout, f.timeout)
+		case err != nil && durationTooLong(f.timeout):
+			return l, 0, usageError("--timeout %s: too long; the longest is about 292 years (2562047h)", f.timeout)
+		case err != nil:
 			return l, 0, usageError("--timeout %s: give a duration such as 10s, 2m or 1m30s", f.timeout)
 		}
 	}
 	return l, timeout, nil
+}
+
+// durationTooLong reports whether s is a well-formed duration that only
+// overflows Go's (292 years of nanoseconds), such as 999999999h.
+func durationTooLong(s string) bool {
+	digits := strings.TrimRight(s, "hmsuµn")
+	if digits == s || digits == "" || strings.TrimLeft(digits, "0123456789.") != "" {
+		return false
+	}
+	_, err := time.ParseDuration("1" + s[len(digits):])
+	return err == nil
 }
