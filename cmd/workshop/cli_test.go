@@ -49,6 +49,8 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"step", "4", "--timeout", "10", "--", "/bin/true"}, "--timeout 10: give its unit too, as in 10s"},
 		{[]string{"full", "run", "--timeout", "999999999h", "--", "/bin/true"}, "--timeout 999999999h: too long"},
 		{[]string{"full", "run", "--timeout", "1x", "--", "/bin/true"}, "--timeout 1x: give a duration such as 10s"},
+		{[]string{"full", "run", "--hostname", strings.Repeat("a", 64), "--", "/bin/true"}, "each part between dots has at most 63 characters (RFC 1123), and \"aaaaaaaaaaaa…\" has 64"},
+		{[]string{"full", "run", "--hostname", strings.Repeat("a", 65), "--", "/bin/true"}, "longer than the kernel's 64 characters"},
 		{[]string{"image", "export", "base", ""}, "the FILE of 'workshop image export NAME[:TAG] FILE' is empty"},
 		{[]string{"image", "import", " ", "y"}, "the FILE of 'workshop image import FILE NAME[:TAG]' is empty"},
 	} {

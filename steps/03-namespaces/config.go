@@ -214,6 +214,11 @@ func CheckHostname(name string) error {
 		return fmt.Errorf("the hostname %q is longer than the kernel's 64 characters", name)
 	}
 	if !validHostname(name) {
+		for _, label := range strings.Split(name, ".") {
+			if len(label) > 63 {
+				return fmt.Errorf("--hostname %q is not a hostname: each part between dots has at most 63 characters (RFC 1123), and %q has %d", name, label[:12]+"…", len(label))
+			}
+		}
 		return fmt.Errorf("--hostname %q is not a hostname: use letters, digits and hyphens, with dots between parts, none starting or ending with a hyphen (as in box or web-1.lab)", name)
 	}
 	return nil
