@@ -90,7 +90,9 @@ func withLesson(n int, run func(*cobra.Command, []string) error) func(*cobra.Com
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(c.ErrOrStderr(), text)
+			// Framed, so that the lesson's transcripts (another run,
+			// on another machine) are never taken for this run's calls.
+			narrator().Lesson(n, text)
 		}
 		return run(c, args)
 	}

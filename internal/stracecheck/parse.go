@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/workshop-dev/workshop/internal/sys"
 )
 
 // A Call is one syscall, from either side: a narrated line or a strace record.
@@ -42,13 +44,22 @@ var (
 )
 
 // ParseNarration returns the syscall lines of a narration (what workshop
-// printed on stderr), in order. Commentary ("==> …"), tables and the
-// command's own output are not syscall lines and are skipped.
+// printed on stderr), in order. Commentary ("==> …"), tables, the
+// command's own output and the lesson printed first under --explain
+// (framed by sys.LessonBegins and sys.LessonEnds: its transcripts are of
+// another run) are not this run's syscall lines and are skipped.
 func ParseNarration(text string) []Narrated {
 	var calls []Narrated
+	inLesson := false
 	for _, line := range strings.Split(text, "\n") {
 		line = ansi.ReplaceAllString(strings.TrimRight(line, "\r"), "")
-		if strings.HasPrefix(line, "==> ") {
+		switch {
+		case strings.HasPrefix(line, "==> "+sys.LessonBegins):
+			inLesson = true
+		case strings.HasPrefix(line, "==> "+sys.LessonEnds):
+			inLesson = false
+		}
+		if inLesson || strings.HasPrefix(line, "==> ") {
 			continue
 		}
 		m := narratedRe.FindStringSubmatch(line)

@@ -120,6 +120,22 @@ func (n *Narrator) Note(format string, args ...any) {
 	n.emit(line)
 }
 
+// LessonBegins and LessonEnds start the notes that frame a lesson printed
+// before a run (--explain): its transcripts hold lines in the narration's
+// notation from another run, which a reader, or a check against strace
+// (internal/stracecheck), must not take for this run's calls.
+const (
+	LessonBegins = "the lesson of step "
+	LessonEnds   = "end of the lesson"
+)
+
+// Lesson prints the lesson of step n, framed by a note before and after.
+func (n *Narrator) Lesson(step int, text string) {
+	n.Note("%s%d, from LESSONS.md; its transcripts are from a run on another machine (other pids, fds and paths)", LessonBegins, step)
+	n.emit(strings.TrimRight(text, "\n"))
+	n.Note("%s; what follows is this run: every syscall line below is one it really makes", LessonEnds)
+}
+
 // Explain prints text only under --explain (the lesson, a longer aside).
 func (n *Narrator) Explain(text string) {
 	if n.opts.Quiet || !n.opts.Explain {

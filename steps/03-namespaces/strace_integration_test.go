@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/workshop-dev/workshop/internal/stracecheck"
+	"github.com/workshop-dev/workshop/internal/sys"
 	"github.com/workshop-dev/workshop/internal/testbin"
 )
 
@@ -23,9 +24,15 @@ func TestNarrationMatchesStrace(t *testing.T) {
 		{"host range, setresuid", []string{"--map-users", "100000:65536", "--", "/bin/sh", "-c", "echo hi"}},
 		{"init", []string{"--init", "--", "/bin/sh", "-c", "echo hi"}},
 		{"command not found", []string{"--", "/bin/nonexistent"}},
+		// The lesson printed first holds lines of another run, framed:
+		// only this run's calls are checked against strace's.
+		{"explain", []string{"--explain", "--", "/bin/sh", "-c", "echo hi"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := stracecheck.Run(t, append([]string{"--state-dir", t.TempDir(), "step", "3", "--root", root}, tc.args...)...)
+			if tc.name == "explain" && !strings.Contains(r.Stderr, "==> "+sys.LessonEnds) {
+				t.Errorf("no lesson, or not framed, under --explain:\n%.2000s", r.Stderr)
+			}
 			if tc.args[len(tc.args)-1] == "/bin/nonexistent" {
 				if r.Code != 127 {
 					t.Errorf("exit %d, want 127; stderr:\n%s", r.Code, r.Stderr)
