@@ -33,6 +33,7 @@ func Populate(n *sys.Narrator, root string, bins []string) error {
 	if err != nil {
 		return err
 	}
+	reportLoaderRuns(n, progs)
 	PrintDeps(n.Writer(), progs)
 	files, err := Files(progs)
 	if err != nil {
@@ -149,4 +150,32 @@ func lockRoot(n *sys.Narrator, root string) (func(), error) {
 		return nil, fmt.Errorf("lock the root %s: %w", root, err)
 	}
 	return func() { n.CloseFd(fd) }, nil // closing the directory releases the lock
+}
+
+// reportLoaderRuns tells, once they have happened, of the programs u-root's
+// ldd ran: the ELF interpreter with --list, once per dynamic program, each
+// in a child that Go's os/exec made inside ldd (a clone, then an execve
+// that succeeded, or ldd would have failed). workshop makes no call of
+// those itself, so it cannot print them one by one as they happen.
+func reportLoaderRuns(n *sys.Narrator, progs []Program) {
+	var first string
+	var others []string
+	for _, p := range progs {
+		if p.Script || p.Interp == "" {
+			continue
+		}
+		if first == "" {
+			first = fmt.Sprintf("execve(%q, %s, …) = 0", p.Interp, sys.Argv([]string{p.Interp, "--list", p.Path}))
+		} else {
+			others = append(others, p.Path)
+		}
+	}
+	switch {
+	case first == "":
+		return
+	case len(others) == 0:
+		n.Note("ldd ran the loader in a child process (Go's os/exec made its clone and execve): %s", first)
+	default:
+		n.Note("ldd ran the loader in %d child processes (Go's os/exec made their clone and execve): %s, and the same for %s", len(others)+1, first, strings.Join(others, ", "))
+	}
 }

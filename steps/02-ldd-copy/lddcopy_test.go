@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"debug/elf"
 	"errors"
+	"fmt"
 	"github.com/u-root/u-root/pkg/ldd"
 	"os"
 	"path/filepath"
@@ -488,5 +489,19 @@ func TestConcurrentFillsOfOneRootTakeTurns(t *testing.T) {
 		if !strings.Contains(outs[0].String()+outs[1].String(), "flock(") {
 			t.Fatalf("round %d: no flock narrated:\n%s", round, outs[0].String())
 		}
+	}
+}
+
+// The loader runs that u-root's ldd made are told of once they happened:
+// one execve per dynamic program, with the loader, --list and the program.
+func TestLoaderRunsAreReported(t *testing.T) {
+	out := populate(t, t.TempDir(), "/bin/bash", "/bin/ls")
+	progs, err := Resolve([]string{"/bin/bash", "/bin/ls"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf(`==> ldd ran the loader in 2 child processes (Go's os/exec made their clone and execve): execve(%q, [%q, "--list", "/bin/bash"], …) = 0, and the same for /bin/ls`, progs[0].Interp, progs[0].Interp)
+	if !strings.Contains(out, want) {
+		t.Errorf("narration lacks\n%s\n:\n%s", want, out)
 	}
 }
