@@ -346,13 +346,16 @@ func cloneCall(attr *syscall.SysProcAttr) (name, args string) {
 }
 
 // RuntimeSteps names the calls forkAndExecInChild makes in the child for
-// these attributes, between the clone and the execve (syscall/exec_linux.go),
-// so that the narration does not hide them.
+// these attributes, between the clone and the execve, in its order
+// (syscall/exec_linux.go), so that the narration does not hide them.
 func RuntimeSteps(attr *syscall.SysProcAttr) string {
 	if attr == nil {
 		return ""
 	}
 	var steps []string
+	if len(attr.AmbientCaps) > 0 {
+		steps = append(steps, "prctl(PR_SET_KEEPCAPS, 1)")
+	}
 	if attr.Setsid {
 		steps = append(steps, "setsid()")
 	}
@@ -362,11 +365,12 @@ func RuntimeSteps(attr *syscall.SysProcAttr) string {
 	if attr.Foreground {
 		steps = append(steps, fmt.Sprintf("ioctl(%d, TIOCSPGRP, …)", attr.Ctty))
 	}
+	if n := len(attr.AmbientCaps); n > 0 {
+		steps = append(steps, "capget(…)", "capset(…)",
+			fmt.Sprintf("%d × prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_…) (its capabilities, kept through the execve of /proc/self/exe)", n))
+	}
 	if attr.Pdeathsig != 0 {
 		steps = append(steps, fmt.Sprintf("prctl(PR_SET_PDEATHSIG, %s)", unix.SignalName(attr.Pdeathsig)))
-	}
-	if n := len(attr.AmbientCaps); n > 0 {
-		steps = append(steps, fmt.Sprintf("%d × prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_…) (its capabilities, kept through the execve of /proc/self/exe)", n))
 	}
 	return strings.Join(steps, ", ")
 }

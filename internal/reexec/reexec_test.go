@@ -157,3 +157,13 @@ func TestCloneGloss(t *testing.T) {
 		t.Errorf("cloneGloss(CLONE_NEWNS|CLONE_NEWPID) = %q, want the narrator's own gloss", g)
 	}
 }
+
+// The calls Go's child makes between clone and execve are named in the
+// order syscall/exec_linux.go makes them.
+func TestRuntimeStepsInGosOrder(t *testing.T) {
+	got := RuntimeSteps(&syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, AmbientCaps: []uintptr{0, 1}})
+	want := "prctl(PR_SET_KEEPCAPS, 1), setpgid(0, 0), capget(…), capset(…), 2 × prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_…) (its capabilities, kept through the execve of /proc/self/exe), prctl(PR_SET_PDEATHSIG, SIGKILL)"
+	if got != want {
+		t.Errorf("RuntimeSteps =\n%s\nwant\n%s", got, want)
+	}
+}
