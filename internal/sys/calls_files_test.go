@@ -135,3 +135,22 @@ func TestStatNotation(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// A file closed before makes no close(2) now: nothing is narrated.
+func TestCloseOfAClosedFileNarratesNothing(t *testing.T) {
+	var out bytes.Buffer
+	n := New(&out, Options{})
+	f, err := os.CreateTemp(t.TempDir(), "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(f); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("second Close = %v, want os.ErrClosed", err)
+	}
+	if got := strings.Count(out.String(), "close("); got != 1 {
+		t.Errorf("two Closes narrated %d close lines, want 1:\n%s", got, out.String())
+	}
+}

@@ -1,6 +1,7 @@
 package sys
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -73,12 +74,14 @@ func (n *Narrator) CreateNew(path string, mode uint32) (*os.File, error) {
 func (n *Narrator) Close(f *os.File) error {
 	fd := int(f.Fd())
 	err := f.Close()
+	if errors.Is(err, os.ErrClosed) {
+		return err // closed before: no close(2) was made now
+	}
 	var errno error
-	if err != nil {
-		errno = unix.EIO
-		if pe, ok := err.(*os.PathError); ok {
-			errno = pe.Err
-		}
+	if pe, ok := err.(*os.PathError); ok {
+		errno = pe.Err
+	} else if err != nil {
+		errno = err
 	}
 	n.record("close", fmt.Sprint(fd), 0, errno)
 	return err
