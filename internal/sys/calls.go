@@ -110,15 +110,19 @@ func (n *Narrator) Kill(pid int, sig unix.Signal) error {
 // and every /proc map is set, so each shows.
 func (n *Narrator) WriteFile(path string, data []byte) error {
 	const flags = unix.O_WRONLY | unix.O_CLOEXEC
+	// A gloss given with Because is the write's, the point of the three
+	// calls; the open and the close get their own.
+	plain := n.Because("")
 	fd, err := unix.Openat(unix.AT_FDCWD, path, flags, 0)
-	n.record("openat", "AT_FDCWD, "+quote(path)+", "+openFlagString(flags), fd, err)
 	if err != nil {
+		n.record("openat", "AT_FDCWD, "+quote(path)+", "+openFlagString(flags), fd, err)
 		return wrap("open", path, err)
 	}
+	plain.record("openat", "AT_FDCWD, "+quote(path)+", "+openFlagString(flags), fd, err)
 	w, werr := unix.Write(fd, data)
 	n.record("write", fmt.Sprintf("%d, %s, %d", fd, dataString(data), len(data)), w, werr)
 	cerr := unix.Close(fd)
-	n.record("close", fmt.Sprint(fd), 0, cerr)
+	plain.record("close", fmt.Sprint(fd), 0, cerr)
 	if werr != nil {
 		return wrap("write", path, werr)
 	}
