@@ -106,6 +106,7 @@ var openFlags = []flagName{
 	{unix.O_EXCL, "O_EXCL"},
 	{unix.O_TRUNC, "O_TRUNC"},
 	{unix.O_APPEND, "O_APPEND"},
+	{unix.O_NONBLOCK, "O_NONBLOCK"},
 	{unix.O_DIRECTORY, "O_DIRECTORY"},
 	{unix.O_NOFOLLOW, "O_NOFOLLOW"},
 	{unix.O_CLOEXEC, "O_CLOEXEC"},

@@ -281,3 +281,35 @@ func (r *running) open(t *testing.T) *cgroups.Cgroup {
 	}
 	return cg
 }
+
+// A SIGKILL from outside, after the OOM killer took another process of the
+// container (a subshell; the shell went on), is not blamed on the memory
+// limit: the kernel's log names the subshell, not the first process.
+func TestStep4KillAfterAnotherProcessesOOMKill(t *testing.T) {
+	r := start(t, "--memory", "20M", "--", "/bin/bash", "-c", `( x=a; while :; do x=$x$x; done ); echo subshell=$?; while :; do :; done`)
+	r.waitForStdout(t, "subshell=137")
+	pid := bornPid(t, r.Stderr.String())
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill -9 %d: %v", pid, err)
+	}
+	res := r.Wait()
+	if res.Code != 137 || !strings.Contains(res.Stderr, "not by its memory limit") || strings.Contains(res.Stderr, "killed by its memory limit") {
+		t.Errorf("kill -9 of the shell after its subshell's OOM kill = exit %d; want 137, said not to be the memory limit\n%s", res.Code, res.Stderr)
+	}
+	if !strings.Contains(res.Stderr, `openat(AT_FDCWD, "/dev/kmsg", O_RDONLY|O_NONBLOCK|O_CLOEXEC) = `) {
+		t.Errorf("the kernel's log was not read, or not narrated:\n%s", res.Stderr)
+	}
+	noGroupLeft(t, res.Stderr)
+}
+
+// bornPid is the host pid of the container's first process, from the
+// narration's note.
+func bornPid(t *testing.T, narration string) int {
+	t.Helper()
+	m := regexp.MustCompile(`==> pid (\d+) (?:was born in|is in) `).FindStringSubmatch(narration)
+	if m == nil {
+		t.Fatalf("no pid in the narration:\n%s", narration)
+	}
+	pid, _ := strconv.Atoi(m[1])
+	return pid
+}

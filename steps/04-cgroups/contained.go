@@ -85,6 +85,10 @@ type Outcome struct {
 	// RemoveErr is the failure to remove the cgroup, if any; it is set
 	// also when Run returns an error after the group was made.
 	RemoveErr error
+	// OOMElsewhere is true when the command died of SIGKILL, the group
+	// counted OOM kills, and the kernel's log shows that none of them was
+	// of the command's first process: someone else sent the SIGKILL.
+	OOMElsewhere bool
 }
 
 // Run starts the container, puts it in a new cgroup with the limits, lets
@@ -143,6 +147,7 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 	if err != nil {
 		return Outcome{RemoveErr: cg.Remove()}, err
 	}
+	started := monotonicNow() // the kernel log's clock: see oomKilledInLog
 	if cfg.CgroupDir == "" && cfg.BornIn == nil {
 		if err := cg.Add(c.Pid()); err != nil {
 			c.Abort()
@@ -211,6 +216,11 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 	}
 	out.KilledBecause, out.TimedOut = end.get()
 	out.Stats, out.StatsErr = cg.Stats()
+	if out.Status == exit.OOMKilled && out.Signaled && out.SentBy == "" && out.KilledBecause == "" && out.Stats.OOMKilled() {
+		if killed, known := oomKilledInLog(n, c.Pid(), started); known && !killed {
+			out.OOMElsewhere = true
+		}
+	}
 	out.RemoveErr = cg.Remove()
 	return out, werr
 }
@@ -336,6 +346,9 @@ func (o Outcome) Verdict(n *sys.Narrator, l Limits) error {
 	case o.SentBy != "":
 		sig := unix.Signal(o.Status - exit.SignalBase)
 		n.Note("the command was killed by signal %d (%s), which %s sent", int(sig), unix.SignalName(sig), o.SentBy)
+	case o.Status == exit.OOMKilled && o.OOMElsewhere:
+		n.Note("the command was killed by signal 9 (SIGKILL), not by its memory limit: the limit's OOM killer did end %d of the container's processes, "+
+			"but the kernel's log (/dev/kmsg) names other ones, not its first process; the SIGKILL came from outside (kill -9?)", o.Stats.OOMKills)
 	case o.Status == exit.OOMKilled && o.Stats.OOMKilled():
 		what := "memory.oom_control says oom_kill"
 		if o.Stats.Mode == V2 {
