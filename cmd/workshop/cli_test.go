@@ -85,3 +85,16 @@ func TestBadHostnameMakesNothing(t *testing.T) {
 		}
 	}
 }
+
+// A --state-dir that is a symlink to nothing is named as such (mkdir said
+// "file exists").
+func TestStateDirDanglingSymlink(t *testing.T) {
+	link := filepath.Join(t.TempDir(), "state")
+	if err := os.Symlink("/nonexistent-workshop-target", link); err != nil {
+		t.Fatal(err)
+	}
+	r := testbin.Run(t, "", "--state-dir", link, "image", "ls")
+	if r.Code != 125 || !strings.Contains(r.Stderr, "is a symlink to /nonexistent-workshop-target, which does not exist") {
+		t.Errorf("--state-dir DANGLING = %d, %q; want 125 and the sentence", r.Code, r.Stderr)
+	}
+}

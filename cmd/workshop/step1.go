@@ -71,6 +71,11 @@ func checkDirFlag(flag, dir, why string) error {
 		return usageError("%s %s is not a directory: %s", flag, dir, why)
 	case errors.Is(err, syscall.ENOTDIR):
 		return usageError("%s %s: a part of that path is a file, not a directory", flag, dir)
+	case errors.Is(err, os.ErrNotExist):
+		// A symlink to nothing: mkdir would say "file exists".
+		if target, lerr := os.Readlink(dir); lerr == nil {
+			return usageError("%s %s is a symlink to %s, which does not exist: make that directory, or give another", flag, dir, target)
+		}
 	}
 	return nil
 }
