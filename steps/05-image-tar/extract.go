@@ -53,7 +53,19 @@ type EntryError struct {
 	Err  error
 }
 
-func (e *EntryError) Error() string { return fmt.Sprintf("entry %q: %v", e.Name, e.Err) }
+func (e *EntryError) Error() string {
+	return fmt.Sprintf("entry %s: %v", quoteShort(e.Name), e.Err)
+}
+
+// quoteShort quotes an entry's name, its middle cut out when it is long: a
+// hostile name can be tens of kilobytes, which would bury the sentence.
+func quoteShort(name string) string {
+	const keep = 60
+	if len(name) <= 3*keep {
+		return fmt.Sprintf("%q", name)
+	}
+	return fmt.Sprintf("%q…%q (a name of %d bytes)", name[:keep], name[len(name)-keep:], len(name))
+}
 func (e *EntryError) Unwrap() error { return e.Err }
 
 // place puts one entry under the root, reading a regular file's bytes from body.
@@ -148,6 +160,9 @@ func (x *extractor) parentDir(p string) (*os.File, error) {
 		var pe *os.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err
+		}
+		if errors.Is(err, unix.ENAMETOOLONG) {
+			return nil, fmt.Errorf("its directory's path is %d bytes, longer than the kernel takes (%d): %w", len(parent), unix.PathMax, err)
 		}
 		return nil, fmt.Errorf("resolve its directory %s inside the root: %w", parent, err)
 	}

@@ -46,10 +46,13 @@ func TestImportRefusalsNameTheArchivesEntry(t *testing.T) {
 		// The temporary root in which it failed is gone: not named.
 		{"symlink loop", buildTar(t, symlink("a", "b"), symlink("b", "a"), file("a/x", "x")), `entry "a/x": resolve its directory a inside the root: too many levels of symbolic links`},
 		{"gzip damaged, found at its end", corruptAtEnd, "the archive is corrupt, found at its end"},
+		// A name of kilobytes is cut in the middle, not printed whole.
+		{"a name longer than a path", buildTar(t, file(strings.Repeat(strings.Repeat("d", 200)+"/", 40)+"f", "x")),
+			`"…"` + strings.Repeat("d", 58) + `/f" (a name of 8041 bytes): its directory's path is`},
 	} {
 		_, err := s.Import(bg, sys.Discard(), writeFile(t, tmp, "archive.tar", tc.data), "bad")
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: Import = %v\nwant an error with %q", tc.name, err, tc.want)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || len(err.Error()) > 600 {
+			t.Errorf("%s: Import = %v\nwant an error with %q, in at most 600 bytes", tc.name, err, tc.want)
 		}
 		if err != nil && (strings.Contains(err.Error(), "archive/tar") || strings.Contains(err.Error(), ".new-") || strings.Contains(err.Error(), ".unpack-")) {
 			t.Errorf("%s: Import = %v: Go's words or a temporary path, not workshop's sentence", tc.name, err)
