@@ -169,8 +169,13 @@ func copyFile(w io.Writer, p string, size int64) error {
 	}
 	defer f.Close()
 	n, err := io.Copy(w, io.LimitReader(f, size+1))
-	if errors.Is(err, tar.ErrWriteTooLong) || (err == nil && n != size) {
-		return fmt.Errorf("%s changed while it was packed (%d bytes, then %d)", p, size, n)
+	switch {
+	case errors.Is(err, tar.ErrWriteTooLong) && size == 0:
+		return fmt.Errorf("%s says it has 0 bytes, and has more (a file of /proc or /sys?): pack a root of ordinary files", p)
+	case errors.Is(err, tar.ErrWriteTooLong):
+		return fmt.Errorf("%s grew while it was packed: it had %d bytes", p, size)
+	case err == nil && n != size:
+		return fmt.Errorf("%s shrank while it was packed: %d bytes, then %d", p, size, n)
 	}
 	return err
 }

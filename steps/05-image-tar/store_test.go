@@ -1,6 +1,7 @@
 package imagetar
 
 import (
+	"archive/tar"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -604,5 +605,18 @@ func TestParseRefRefusesIDsAndLongNames(t *testing.T) {
 	}
 	if _, err := ParseRef(strings.Repeat("a", 255)); err != nil {
 		t.Errorf("ParseRef of a 255-character name = %v", err)
+	}
+}
+
+// A file of /proc says it has 0 bytes and has more: the refusal says so,
+// not "changed while it was packed (0 bytes, then 0)".
+func TestCopyFileOfProc(t *testing.T) {
+	tw := tar.NewWriter(io.Discard)
+	if err := tw.WriteHeader(&tar.Header{Name: "status", Mode: 0o444, Size: 0, Typeflag: tar.TypeReg}); err != nil {
+		t.Fatal(err)
+	}
+	err := copyFile(tw, "/proc/self/status", 0)
+	if err == nil || !strings.Contains(err.Error(), "/proc/self/status says it has 0 bytes, and has more") {
+		t.Errorf("copyFile(/proc/self/status) = %v", err)
 	}
 }
