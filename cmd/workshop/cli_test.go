@@ -51,6 +51,8 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"full", "run", "--timeout", "1x", "--", "/bin/true"}, "--timeout 1x: give a duration such as 10s"},
 		{[]string{"full", "run", "--hostname", strings.Repeat("a", 64), "--", "/bin/true"}, "each part between dots has at most 63 characters (RFC 1123), and \"aaaaaaaaaaaa…\" has 64"},
 		{[]string{"full", "run", "--hostname", strings.Repeat("a", 65), "--", "/bin/true"}, "longer than the kernel's 64 characters"},
+		{[]string{"step", "2", "--bin", "/etc", "--", "/bin/true"}, "--bin /etc: it is a directory on the host, not a program"},
+		{[]string{"step", "2", "--bin", "/dev/null", "--", "/bin/true"}, "--bin /dev/null: it is not a regular file on the host"},
 		{[]string{"image", "export", "base", ""}, "the FILE of 'workshop image export NAME[:TAG] FILE' is empty"},
 		{[]string{"image", "import", " ", "y"}, "the FILE of 'workshop image import FILE NAME[:TAG]' is empty"},
 	} {

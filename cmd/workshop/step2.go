@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/workshop-dev/workshop/internal/exit"
@@ -39,6 +40,13 @@ bash: interactive on a terminal, reading commands from stdin otherwise.
 			}
 			for _, b := range bins {
 				if _, err := lddcopy.Lookup(b); err != nil {
+					if fi, serr := os.Stat(b); serr == nil && strings.Contains(b, "/") {
+						what := "a directory"
+						if !fi.IsDir() {
+							what = "not a regular file"
+						}
+						return usageError("--bin %s: it is %s on the host, not a program", b, what)
+					}
 					return usageError("--bin %s: no such program on the host (give a name on the PATH, or a path)", b)
 				}
 			}
