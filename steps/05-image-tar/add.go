@@ -491,7 +491,7 @@ func (s *Store) Export(ctx context.Context, n *sys.Narrator, ref, file string) (
 			out, err = n.CreateNew(tmp, 0o644)
 		}
 		if err != nil {
-			return exit.Errorf(exit.ToolFailed, "export to %s: %v", file, unwrapPath(err))
+			return exit.Errorf(exit.ToolFailed, "export to %s: cannot make a file in %s (the tar is written there, then renamed into place): %v", file, filepath.Dir(target), unwrapPath(err))
 		}
 		err = s.copyTar(ctx, n, img, out, gzipWanted(file))
 		if cerr := n.Close(out); err == nil {

@@ -620,3 +620,20 @@ func TestCopyFileOfProc(t *testing.T) {
 		t.Errorf("copyFile(/proc/self/status) = %v", err)
 	}
 }
+
+// Where no file can be made beside the destination (/proc), the refusal
+// names the directory, not the temporary name workshop tried there.
+func TestUnpackAndExportWhereNothingCanBeMade(t *testing.T) {
+	s := OpenStore(t.TempDir())
+	if _, err := s.Pack(bg, sys.Discard(), makeTree(t), "demo:1"); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := s.Unpack(bg, sys.Discard(), "demo:1", "/proc/sys/x")
+	if err == nil || !strings.Contains(err.Error(), "cannot make a directory in /proc/sys, beside x") || strings.Contains(err.Error(), ".unpack-") {
+		t.Errorf("Unpack into /proc/sys/x = %v", err)
+	}
+	_, err = s.Export(bg, sys.Discard(), "demo:1", "/proc/version")
+	if err == nil || !strings.Contains(err.Error(), "cannot make a file in /proc") || strings.Contains(err.Error(), ".export-") {
+		t.Errorf("Export to /proc/version = %v", err)
+	}
+}

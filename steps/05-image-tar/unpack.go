@@ -322,7 +322,11 @@ func makeTempBeside(n *sys.Narrator, dest, what string) (string, error) {
 		if errors.Is(err, unix.EEXIST) {
 			continue
 		}
-		return tmp, err
+		if err != nil {
+			// Named by what the student gave, not by the temporary name.
+			return "", fmt.Errorf("cannot make a directory in %s, beside %s (it is made there, then renamed into place): %w", filepath.Dir(dest), filepath.Base(dest), unwrapPath(err))
+		}
+		return tmp, nil
 	}
 	return "", fmt.Errorf("cannot make a temporary directory beside %s", dest)
 }
