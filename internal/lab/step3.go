@@ -35,10 +35,13 @@ func checkStep3(o Options) (*Report, error) {
 			"no running process has my-new-root as its root")
 		return r, nil
 	}
-	r.ok("process %d runs with my-new-root as its root", procs[0])
+	// The shell the exercise starts is the first process of its tree in
+	// the root: its parent (unshare, or the student's shell) is outside.
+	// Its children are not judged: without --fork, the shell stays in the
+	// host's PID namespace and only its children are in the new one.
 	var best int
 	bestScore := -1
-	for _, pid := range procs {
+	for _, pid := range topmost(procs) {
 		score := 0
 		for _, ns := range []string{"pid", "mnt"} {
 			if differs(pid, ns) {
@@ -49,6 +52,7 @@ func checkStep3(o Options) (*Report, error) {
 			best, bestScore = pid, score
 		}
 	}
+	r.ok("process %d runs with my-new-root as its root", best)
 	if !differs(best, "mnt") {
 		r.missing("chroot alone changes only the root: unshare --mount gives the shell a mount namespace of its own",
 			"process %d shares the host's mount namespace", best)
@@ -102,6 +106,22 @@ func processesRootedAt(root string) ([]int, error) {
 		}
 	}
 	return pids, nil
+}
+
+// topmost returns those of procs whose parent is not one of procs: the
+// first process of each tree of them.
+func topmost(procs []int) []int {
+	in := map[int]bool{}
+	for _, pid := range procs {
+		in[pid] = true
+	}
+	var top []int
+	for _, pid := range procs {
+		if !in[state.ParentPid(pid)] {
+			top = append(top, pid)
+		}
+	}
+	return top
 }
 
 func nsLink(pid int, ns string) string {

@@ -86,6 +86,9 @@ func TestLab3ByHand(t *testing.T) {
 		{"nothing running", "", "no running process", false},
 		{"chroot without unshare", "chroot my-new-root /bin/bash", "unshare --mount", false},
 		{"pid without fork", "unshare --mount --pid chroot my-new-root /bin/bash", "--fork", false},
+		// Without --fork the shell stays in the host's PID namespace; its
+		// first child is PID 1 of the new one, and is not what is judged.
+		{"pid without fork, a child running", `unshare --mount --uts --ipc --net --pid --user --map-root-user chroot my-new-root /bin/bash -c '/bin/bash -c "read x"; echo done'`, "--fork", false},
 		{"mount and pid only", "unshare --mount --pid --fork chroot my-new-root /bin/bash", "unshare --uts gives the shell a hostname of its own", false},
 		{"no user namespace", "unshare --mount --uts --ipc --net --pid --fork chroot my-new-root /bin/bash", "shares the host's user namespace", false},
 		{"the walkthrough's command", "unshare --mount --uts --ipc --net --pid --fork --user --map-root-user chroot my-new-root /bin/bash", "it is PID 1", true},
@@ -96,6 +99,9 @@ func TestLab3ByHand(t *testing.T) {
 			if tc.running != "" {
 				startShell(t, dir, tc.running)
 			}
+			if strings.Contains(tc.name, "a child running") {
+				waitForRooted(t, filepath.Join(dir, "my-new-root"), 2)
+			}
 			r, _ := Check(3, Options{Dir: dir})
 			if r.Done() != tc.done {
 				t.Errorf("Done() = %v, want %v; report\n%s", r.Done(), tc.done, findingsText(r))
@@ -105,4 +111,15 @@ func TestLab3ByHand(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitForRooted waits until n processes are rooted at root.
+func waitForRooted(t *testing.T, root string, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if pids, _ := processesRootedAt(root); len(pids) >= n {
+			return
+		}
+	}
+	t.Fatalf("after a minute, fewer than %d processes are rooted at %s", n, root)
 }
