@@ -131,9 +131,9 @@ func lab6Pids(r *Report, rec *state.Run, group, stateDir string) {
 	}
 	if got == lab6PidsMax {
 		// Set by the run's own --pids 42, it was not set by hand.
-		if byFlag(rec.WorkshopPid, "--pids") {
+		if byFlag(rec.WorkshopPid, "--pids", lab6PidsMax) {
 			r.missing("start the container without --pids (sudo workshop full run --name lab6 -- /bin/sh), then write 42 into "+file+" yourself",
-				"pids.max of its cgroup is %s, but the run set it itself (its command line has --pids): the exercise is to set it by hand", lab6PidsMax)
+				"pids.max of its cgroup is %s, but the run set it itself (its command line has --pids %s): the exercise is to set it by hand", lab6PidsMax, lab6PidsMax)
 			return
 		}
 		r.ok("pids.max of its cgroup (%s) is %s", file, lab6PidsMax)
@@ -292,19 +292,25 @@ func present(path string) bool {
 }
 
 // byFlag reports whether the command line of process pid (a running
-// workshop) holds flag, as --flag VALUE or --flag=VALUE.
-func byFlag(pid int, flag string) bool {
+// workshop) gives flag the value value, as --flag VALUE or --flag=VALUE
+// (the last one given counts, as for any flag).
+func byFlag(pid int, flag, value string) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	if err != nil {
 		return false
 	}
-	for _, arg := range strings.Split(string(b), "\x00") {
+	args := strings.Split(string(b), "\x00")
+	given, found := "", false
+	for i, arg := range args {
 		if arg == "--" {
-			return false // the container's command from here on
+			break // the container's command from here on
 		}
-		if arg == flag || strings.HasPrefix(arg, flag+"=") {
-			return true
+		switch {
+		case arg == flag && i+1 < len(args):
+			given, found = args[i+1], true
+		case strings.HasPrefix(arg, flag+"="):
+			given, found = strings.TrimPrefix(arg, flag+"="), true
 		}
 	}
-	return false
+	return found && given == value
 }

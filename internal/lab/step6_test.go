@@ -309,7 +309,26 @@ func TestLab6PidsSetByTheFlag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if text := findingsText(r); r.Done() || !strings.Contains(text, "the run set it itself (its command line has --pids)") {
+	if text := findingsText(r); r.Done() || !strings.Contains(text, "the run set it itself (its command line has --pids 42)") {
 		t.Errorf("pids.max 42 from the run's own --pids 42: the report\n%s", text)
+	}
+}
+
+// A run started with another --pids, then given 42 by hand, did the
+// exercise: the flag's value is not 42.
+func TestLab6PidsByHandAfterAnotherFlag(t *testing.T) {
+	testbin.NeedRoot(t)
+	state := t.TempDir()
+	lab := startLab6(t, state, "--name", "lab6", "--pids", "64")
+	mnt := byHand(t, state, lab.pid, mountPoint)
+	byHand(t, state, lab.pid, "echo hello > "+mnt+"/from-the-host")
+	file := byHand(t, state, lab.pid, pidsMaxFile)
+	byHand(t, state, lab.pid, "echo 42 > "+file)
+	r, err := Check(6, Options{StateDir: state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text := findingsText(r); !r.Done() || !strings.Contains(text, "ok    pids.max of its cgroup ("+file+") is 42") {
+		t.Errorf("--pids 64, then 42 by hand: the report\n%s", text)
 	}
 }
