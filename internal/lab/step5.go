@@ -10,7 +10,9 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/workshop-dev/workshop/internal/sys"
 	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
@@ -46,17 +48,13 @@ func checkStep5(o Options) (*Report, error) {
 			"every entry in dockercontainer.tar sits under %s/, so unpacking gives container-root/%s/bin/bash and chroot finds no /bin/bash", top, top)
 		return r, nil
 	}
-	// bin/bash, or usr/bin/bash where bin is a symlink to usr/bin (a
-	// merged-/usr root, as step 2 makes on Debian 12).
+	// bin/bash, or usr/bin/bash (a merged-/usr root, as step 2 makes on
+	// Debian 12, or one made by hand where `which bash` said /usr/bin):
+	// run by the path the archive has it at.
 	shell := ""
-	for _, want := range []string{"bash", "sh"} {
-		for _, n := range names {
-			if c := cleanName(n); c == "bin/"+want || c == "usr/bin/"+want {
-				shell = "/bin/" + want
-				break
-			}
-		}
-		if shell != "" {
+	for _, want := range []string{"bin/bash", "usr/bin/bash", "bin/sh", "usr/bin/sh"} {
+		if slices.ContainsFunc(names, func(n string) bool { return cleanName(n) == want }) {
+			shell = "/" + want
 			break
 		}
 	}
@@ -68,8 +66,11 @@ func checkStep5(o Options) (*Report, error) {
 	// The archive itself must run, unpacked fresh, whatever an older
 	// container-root holds: the image is the point of the exercise.
 	if out, err := runFromArchive(tarPath, shell); err != nil || strings.TrimSpace(out) != "it runs" {
-		r.missing("did the archive get the libraries too? tar -tvf dockercontainer.tar | grep lib; pack the whole root: tar -C my-new-root -cvf dockercontainer.tar .",
-			"dockercontainer.tar, unpacked into a fresh directory, does not run %s -c 'echo it runs': %v", shell, err)
+		hint := "did the archive get the libraries too? tar -tvf dockercontainer.tar | grep lib; pack the whole root: tar -C my-new-root -cvf dockercontainer.tar ."
+		if errors.Is(err, syscall.EACCES) {
+			hint = "the kernel refused to run it: is " + shell + " executable in the archive (tar -tvf dockercontainer.tar), and is " + o.Dir + " on a filesystem mounted noexec (findmnt -T " + o.Dir + ")?"
+		}
+		r.missing(hint, "dockercontainer.tar, unpacked into a fresh directory, does not run %s -c 'echo it runs': %v", shell, err)
 		return r, nil
 	}
 	r.ok("dockercontainer.tar, unpacked into a fresh directory, runs %s", shell)
@@ -99,10 +100,12 @@ func checkStep5(o Options) (*Report, error) {
 }
 
 // runFromArchive unpacks the archive (safely: image import's unpack) into a
-// temporary directory, runs shell -c 'echo it runs' chrooted there, and
-// removes the directory.
+// temporary directory beside it, runs shell -c 'echo it runs' chrooted
+// there, and removes the directory. Beside it, not in /tmp, which a
+// hardened machine mounts noexec: where the student's container-root runs,
+// this runs too.
 func runFromArchive(tarPath, shell string) (string, error) {
-	tmp, err := os.MkdirTemp("", "workshop-lab5-")
+	tmp, err := os.MkdirTemp(filepath.Dir(tarPath), ".workshop-lab5-")
 	if err != nil {
 		return "", err
 	}

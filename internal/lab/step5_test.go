@@ -85,3 +85,31 @@ func TestLab5BinOnlyRoot(t *testing.T) {
 		t.Fatalf("a bin-only root, packed and unpacked: report\n%s", findingsText(r))
 	}
 }
+
+// bash at usr/bin/bash with no bin link (where `which bash` sent a student
+// on Debian 12): run by that path, as chroot finds it on the PATH.
+func TestLab5UsrBinWithoutBinLink(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir := t.TempDir()
+	populateBash(t, dir)
+	sh(t, dir, "mkdir -p my-new-root/usr && mv my-new-root/bin my-new-root/usr/bin")
+	sh(t, dir, "tar -C my-new-root -cf dockercontainer.tar . && mkdir container-root && tar xf dockercontainer.tar -C container-root/")
+	if r, _ := Check(5, Options{Dir: dir}); !r.Done() || !strings.Contains(findingsText(r), "with /usr/bin/bash") {
+		t.Fatalf("bash at usr/bin/bash only, packed right: the check says\n%s", findingsText(r))
+	}
+}
+
+// The archive is tried beside itself, not in $TMPDIR, which may be noexec.
+func TestLab5NoexecTmpdir(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir := t.TempDir()
+	populateBash(t, dir)
+	sh(t, dir, "tar -C my-new-root -cf dockercontainer.tar . && mkdir container-root && tar xf dockercontainer.tar -C container-root/")
+	noexec := t.TempDir()
+	sh(t, dir, "mount -t tmpfs -o noexec tmpfs "+noexec)
+	t.Cleanup(func() { sh(t, dir, "umount "+noexec) })
+	t.Setenv("TMPDIR", noexec)
+	if r, _ := Check(5, Options{Dir: dir}); !r.Done() {
+		t.Fatalf("with TMPDIR on a noexec mount, the check says\n%s", findingsText(r))
+	}
+}
