@@ -1,12 +1,15 @@
 package lab
 
 import (
+	"debug/elf"
 	"errors"
-	chroot "github.com/workshop-dev/workshop/steps/01-chroot"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	chroot "github.com/workshop-dev/workshop/steps/01-chroot"
 )
 
 func init() { checkers[2] = checkStep2 }
@@ -39,6 +42,13 @@ func checkStep2(o Options) (*Report, error) {
 		return r, nil
 	}
 	r.ok("my-new-root has %s", ls)
+	// The exercise is the libraries: an ls that needs none (busybox's, a
+	// static one, a script) would work without them.
+	if why := notDynamic(root, ls); why != "" {
+		r.missing("the exercise is the host's ls and the libraries ldd lists for it: cp /bin/ls my-new-root"+ls+", then copy what ldd /bin/ls names",
+			"the %s in my-new-root needs no library: %s", ls, why)
+		return r, nil
+	}
 	out, err := runIn(root, ls, "/")
 	if err != nil {
 		var pe *os.PathError
@@ -61,4 +71,27 @@ func checkStep2(o Options) (*Report, error) {
 	}
 	r.ok("chroot my-new-root %s / works and lists: %s", ls, strings.Join(strings.Fields(out), " "))
 	return r, nil
+}
+
+// notDynamic says why the program at p inside root (its symlinks resolved
+// inside root) is not a dynamically linked ELF, or "" when it is one.
+func notDynamic(root, p string) string {
+	real, err := securejoin.SecureJoin(root, p)
+	if err != nil {
+		return ""
+	}
+	f, err := elf.Open(real)
+	if err != nil {
+		return "it is not an ELF program (a script?)"
+	}
+	defer f.Close()
+	for _, prog := range f.Progs {
+		if prog.Type == elf.PT_INTERP {
+			return ""
+		}
+	}
+	if target, err := os.Readlink(filepath.Join(root, p)); err == nil && strings.Contains(target, "busybox") {
+		return "it is a link to busybox, a static program"
+	}
+	return "it is a static program"
 }

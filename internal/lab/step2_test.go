@@ -97,3 +97,16 @@ func TestLab2ByHand(t *testing.T) {
 		t.Fatalf("ls in /usr/local/bin works with chroot, but the check says\n%s", findingsText(r))
 	}
 }
+
+// busybox's ls works without a library: it is not the exercise, which is
+// the host's ls and the libraries ldd names.
+func TestLab2BusyboxIsNotTheExercise(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir := t.TempDir()
+	bb := testbin.NeedTool(t, "busybox")
+	sh(t, dir, "mkdir -p my-new-root/bin && cp "+bb+" my-new-root/bin/busybox && ln -s busybox my-new-root/bin/ls")
+	r, _ := Check(2, Options{Dir: dir})
+	if text := findingsText(r); r.Done() || !strings.Contains(text, "needs no library: it is a link to busybox") {
+		t.Fatalf("busybox as ls: report\n%s", text)
+	}
+}
