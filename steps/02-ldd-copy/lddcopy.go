@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/flock"
 	"github.com/workshop-dev/workshop/internal/sys"
 	chroot "github.com/workshop-dev/workshop/steps/01-chroot"
 	"golang.org/x/sys/unix"
@@ -142,11 +143,18 @@ func lockRoot(n *sys.Narrator, root string) (func(), error) {
 	}
 	err = n.Because("lock the root against another workshop filling it now (LOCK_NB: fail at once instead of waiting)").Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
 	if errors.Is(err, unix.EWOULDBLOCK) {
-		n.Note("another workshop is filling %s now: waiting until it is done", root)
-		err = n.Flock(fd, unix.LOCK_EX)
+		n.Note("another workshop is filling %s now: trying again every %v until it is done (Ctrl-C stops waiting)", root, flock.Tick)
+		var tries int
+		tries, err = flock.Wait(fd, unix.LOCK_EX, "another workshop to fill "+root, "nothing was copied")
+		if err == nil {
+			n.Note("… %d more flock(%d, LOCK_EX|LOCK_NB) calls; the last one took the lock", tries, fd)
+		}
 	}
 	if err != nil {
 		n.CloseFd(fd)
+		if code := exit.Status(err); code > exit.SignalBase {
+			return nil, err // interrupted: its sentence says so
+		}
 		return nil, fmt.Errorf("lock the root %s: %w", root, err)
 	}
 	return func() { n.CloseFd(fd) }, nil // closing the directory releases the lock

@@ -387,3 +387,33 @@ func TestCommandOffTheRootsPath(t *testing.T) {
 		t.Errorf("step 2 -- hello-off-path = %d, %q; stderr:\n%s", r.Code, r.Stdout, r.Stderr)
 	}
 }
+
+// While another workshop fills the same root, step 4 (which catches the
+// stop signals from its start) waits its turn, and a Ctrl-C still ends the
+// wait: 130 and a sentence, nothing copied.
+func TestWaitForTheRootLockIsInterruptible(t *testing.T) {
+	testbin.NeedRoot(t)
+	state := t.TempDir()
+	root := filepath.Join(state, "my-new-root")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	r := testbin.Start(t, "", testbin.Bin(t), "--no-color", "--state-dir", state, "step", "4", "--", "/bin/true")
+	r.Stderr.WaitFor(t, "trying again every")
+	r.Signal(syscall.SIGINT)
+	res := r.Wait()
+	if res.Code != 130 || !strings.Contains(res.Stderr, "interrupted by SIGINT while waiting for another workshop to fill "+root+"; nothing was copied") {
+		t.Errorf("Ctrl-C while waiting for the root's lock = exit %d\n%s", res.Code, res.Stderr)
+	}
+	if entries, _ := os.ReadDir(root); len(entries) != 0 {
+		t.Errorf("the root holds %d entries after an interrupted wait", len(entries))
+	}
+}

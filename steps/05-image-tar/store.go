@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/flock"
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
 	"golang.org/x/sys/unix"
@@ -149,22 +150,17 @@ func (s *Store) lockExisting(exclusive bool) (func(), error) {
 // flock locks the open lock file f; closing it releases the lock.
 //
 // The lock is held for as long as another workshop adds an image (an
-// import, or the first build of the base image: seconds). Waiting for it
-// stays interruptible: a blocking flock(2) would restart after each signal
-// (Go installs its handlers with SA_RESTART), and a caller that catches
-// SIGINT, as `workshop full run` does from its start, would leave the
-// student with a Ctrl-C that does nothing. So the lock is tried without
-// blocking, and while another holds it, tried again every waitTick, until
-// it is free or a stop signal comes (any channel the caller registered
-// gets its copy of the signal too).
+// import, or the first build of the base image: seconds); waiting for it
+// stays interruptible (internal/flock).
 func (s *Store) flock(f *os.File, exclusive bool) (func(), error) {
 	how := unix.LOCK_SH
 	if exclusive {
 		how = unix.LOCK_EX
 	}
-	err := tryFlock(f, how)
+	err := flock.Try(int(f.Fd()), how)
 	if errors.Is(err, unix.EWOULDBLOCK) {
-		err = waitFlock(f, how)
+		fmt.Fprintf(os.Stderr, "==> waiting for the image store's lock %s: another workshop holds it (adding an image takes a few seconds); Ctrl-C stops waiting\n", f.Name())
+		_, err = flock.Wait(int(f.Fd()), how, "the image store's lock", "nothing was made or changed")
 	}
 	if err != nil {
 		f.Close()
@@ -178,40 +174,6 @@ func (s *Store) flock(f *os.File, exclusive bool) (func(), error) {
 		s.removeStale()
 	}
 	return func() { f.Close() }, nil // closing the file releases the lock
-}
-
-// waitTick is how often a waiting command tries the store's lock again.
-const waitTick = 20 * time.Millisecond
-
-func tryFlock(f *os.File, how int) error {
-	for {
-		err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
-		if !errors.Is(err, unix.EINTR) {
-			return err
-		}
-	}
-}
-
-// waitFlock waits for the lock that another workshop holds, says so, and
-// gives up with 128+n and a sentence on a stop signal (exit.StopSignals).
-func waitFlock(f *os.File, how int) error {
-	sigs := make(chan os.Signal, 1)
-	exit.Notify(sigs, exit.StopSignals...)
-	defer exit.Stop(sigs)
-	fmt.Fprintf(os.Stderr, "==> waiting for the image store's lock %s: another workshop holds it (adding an image takes a few seconds); Ctrl-C stops waiting\n", f.Name())
-	tick := time.NewTicker(waitTick)
-	defer tick.Stop()
-	for {
-		select {
-		case s := <-sigs:
-			sig := s.(unix.Signal)
-			return exit.Errorf(exit.SignalBase+int(sig), "interrupted by %s while waiting for the image store's lock; nothing was made or changed", unix.SignalName(sig))
-		case <-tick.C:
-			if err := tryFlock(f, how); !errors.Is(err, unix.EWOULDBLOCK) {
-				return err
-			}
-		}
-	}
 }
 
 // removeStale removes what an addition killed halfway left behind. Under
