@@ -147,11 +147,14 @@ func Load(stateDir, ref string) (*Run, error) {
 		// (damaged by hand, or half written when a crash came).
 		dir := filepath.Join(ContainersDir(stateDir), ref)
 		if fi, err := os.Stat(dir); err == nil && fi.IsDir() && filepath.Base(dir) == ref {
-			why := "it holds no record yet"
 			if data, err := os.ReadFile(filepath.Join(dir, "state.json")); err == nil {
-				why = fmt.Sprintf("its record is unreadable (%v)", json.Unmarshal(data, &Run{}))
+				if uerr := json.Unmarshal(data, &Run{}); uerr != nil {
+					return nil, fmt.Errorf("container %s: its record is unreadable (%v): look at %s, and remove it by hand once nothing runs from it", ref, uerr, dir)
+				}
+				// Written just after List read the directory.
+				return nil, fmt.Errorf("container %s was being recorded as it was looked for: try again", ref)
 			}
-			return nil, fmt.Errorf("container %s: %s; 'workshop clean' removes what it left", ref, why)
+			return nil, fmt.Errorf("container %s: it holds no record (a run being recorded now, or killed before it could be); 'workshop clean' removes it once it is a minute old", ref)
 		}
 		return nil, fmt.Errorf("no container %q (see 'workshop ps')", ref)
 	default:

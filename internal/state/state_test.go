@@ -144,13 +144,13 @@ func TestLoadDamagedRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := Load(dir, "cccc11112222")
-	if err == nil || !strings.Contains(err.Error(), "container cccc11112222: its record is unreadable") || !strings.Contains(err.Error(), "'workshop clean'") {
-		t.Errorf("Load of a damaged record = %v, want it named unreadable, and clean named", err)
+	if err == nil || !strings.Contains(err.Error(), "container cccc11112222: its record is unreadable") || !strings.Contains(err.Error(), "remove it by hand") {
+		t.Errorf("Load of a damaged record = %v, want it named unreadable, and what to do", err)
 	}
 	if err := os.Mkdir(filepath.Join(ContainersDir(dir), "dddd11112222"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(dir, "dddd11112222"); err == nil || !strings.Contains(err.Error(), "it holds no record yet") {
+	if _, err := Load(dir, "dddd11112222"); err == nil || !strings.Contains(err.Error(), "it holds no record") {
 		t.Errorf("Load of a directory without a record = %v", err)
 	}
 	if _, err := Load(dir, ".."); err == nil || !strings.Contains(err.Error(), `no container ".."`) {

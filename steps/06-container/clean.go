@@ -1,6 +1,7 @@
 package container
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -377,8 +378,13 @@ func (c *cleaner) unrecordedDirs(recorded map[string]bool) {
 			c.left(p, fmt.Sprintf("a container directory with no record in it yet (%s old): a run may be writing it now; clean removes it once it is %s old", age.Round(time.Second), staleAge))
 			continue
 		}
-		if _, err := os.Stat(filepath.Join(p, "state.json")); err == nil {
-			continue // a record List could not read: not clean's to judge
+		if data, err := os.ReadFile(filepath.Join(p, "state.json")); err == nil {
+			// A record List could not read (damaged by hand, a full
+			// disk): its container may still run, its layer mounted.
+			// Not clean's to judge, so said, not removed.
+			c.left(p, fmt.Sprintf("a container directory whose record is unreadable (%v): clean cannot tell whether its container runs; look at it, and remove it by hand (rm -r) once nothing runs from it",
+				json.Unmarshal(data, &state.Run{})))
+			continue
 		}
 		if err := c.n.RemoveTree(p); err != nil {
 			c.fail(p, err)

@@ -177,10 +177,14 @@ func TestUnrecordedDirs(t *testing.T) {
 	dir := t.TempDir()
 	old := filepath.Join(state.ContainersDir(dir), "aaaaaaaaaaaa")
 	young := filepath.Join(state.ContainersDir(dir), "bbbbbbbbbbbb")
+	damaged := filepath.Join(state.ContainersDir(dir), "cccccccccccc")
 	os.MkdirAll(filepath.Join(old, "upper"), 0o755)
 	os.MkdirAll(young, 0o755)
+	os.MkdirAll(filepath.Join(damaged, "upper"), 0o755)
+	os.WriteFile(filepath.Join(damaged, "state.json"), []byte("{half"), 0o600)
 	past := time.Now().Add(-2 * staleAge)
 	os.Chtimes(old, past, past)
+	os.Chtimes(damaged, past, past)
 
 	var out bytes.Buffer
 	c := &cleaner{n: sys.Discard(), out: &out, errOut: &out, state: dir}
@@ -195,6 +199,14 @@ func TestUnrecordedDirs(t *testing.T) {
 	// one, and the student should not think clean missed it.
 	if !strings.Contains(out.String(), "left "+young+": a container directory with no record in it yet") {
 		t.Errorf("clean left %s without a word:\n%s", young, out.String())
+	}
+	// A record that cannot be read may be a running container's: left,
+	// and said so (it used to be left without a word).
+	if _, err := os.Stat(filepath.Join(damaged, "upper")); err != nil {
+		t.Errorf("the layer of a container whose record is unreadable was removed: %v", err)
+	}
+	if !strings.Contains(out.String(), "left "+damaged+": a container directory whose record is unreadable") {
+		t.Errorf("clean left %s without a word:\n%s", damaged, out.String())
 	}
 }
 
