@@ -58,6 +58,9 @@ func OpenStore(stateDir string) *Store {
 // Dir is the store's directory, <state>/images.
 func (s *Store) Dir() string { return s.dir }
 
+// RootfsOf is where the image id (64 hex digits) is unpacked.
+func (s *Store) RootfsOf(id string) string { return filepath.Join(s.dir, id, rootfsDir) }
+
 // Image is an image in the store, found by one of its references.
 type Image struct {
 	Ref     Ref       // the reference it was found by (empty when found by id)
@@ -238,7 +241,7 @@ func (s *Store) image(id string, ref Ref) (Image, error) {
 		return Image{}, fmt.Errorf("image store: %s is damaged: %v", filepath.Join(dir, metaName), err)
 	}
 	return Image{
-		Ref: ref, ID: id, Rootfs: filepath.Join(dir, rootfsDir), Tar: filepath.Join(dir, tarName),
+		Ref: ref, ID: id, Rootfs: s.RootfsOf(id), Tar: filepath.Join(dir, tarName),
 		Size: m.Size, Entries: m.Entries, Created: m.Created, Source: m.Source,
 	}, nil
 }

@@ -7,9 +7,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
+	"github.com/workshop-dev/workshop/internal/ids"
+	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
+	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
 	"golang.org/x/sys/unix"
 )
 
@@ -34,21 +38,10 @@ type Layer struct {
 // The price, losing the layer's writes if the machine crashes, is none for
 // a layer that is removed anyway. A kept layer is mounted without it.
 func MountLayer(n *sys.Narrator, lower, dir string, throwaway bool) (*Layer, error) {
-	l := &Layer{
-		Lower:  lower,
-		Upper:  filepath.Join(dir, "upper"),
-		Work:   filepath.Join(dir, "work"),
-		Merged: filepath.Join(dir, "rootfs"),
-	}
-	// lowerdir is read-only: overlayfs copies a file up into upperdir the
-	// first time the container writes it. workdir is overlayfs's scratch
-	// space and must be on the same filesystem as upperdir.
-	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", l.Lower, l.Upper, l.Work)
-	// The kernel reads at most one page of a mount's options, and would
-	// cut the paths short (the mount then fails with ENOENT).
-	if len(opts+",volatile") >= os.Getpagesize() {
-		return nil, fmt.Errorf("the overlay's options name three directories of the state dir in %d bytes, more than the %d the kernel reads: "+
-			"give a shorter --state-dir", len(opts+",volatile"), os.Getpagesize())
+	l := newLayer(lower, dir)
+	opts := l.options(throwaway)
+	if err := l.fits(throwaway); err != nil {
+		return nil, err
 	}
 	for _, d := range []string{l.Upper, l.Work, l.Merged} {
 		if err := n.Mkdir(d, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
@@ -59,10 +52,10 @@ func MountLayer(n *sys.Narrator, lower, dir string, throwaway bool) (*Layer, err
 	var err error
 	if throwaway {
 		err = n.Because(why+"; volatile: never synced, it is removed after the run").
-			Mount("overlay", l.Merged, "overlay", 0, opts+",volatile")
+			Mount("overlay", l.Merged, "overlay", 0, opts)
 	}
 	if !throwaway || errors.Is(err, unix.EINVAL) {
-		err = n.Because(why).Mount("overlay", l.Merged, "overlay", 0, opts)
+		err = n.Because(why).Mount("overlay", l.Merged, "overlay", 0, l.options(false))
 		if throwaway && err == nil {
 			n.Note("this kernel's overlayfs refused the volatile option (it came in Linux 5.10): mounted without it")
 		}
@@ -157,4 +150,46 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return out.Close()
+}
+
+// newLayer names the directories of a layer made in dir over lower.
+func newLayer(lower, dir string) *Layer {
+	return &Layer{
+		Lower:  lower,
+		Upper:  filepath.Join(dir, "upper"),
+		Work:   filepath.Join(dir, "work"),
+		Merged: filepath.Join(dir, "rootfs"),
+	}
+}
+
+// options are the overlay's mount options. lowerdir is read-only:
+// overlayfs copies a file up into upperdir the first time the container
+// writes it. workdir is overlayfs's scratch space and must be on the same
+// filesystem as upperdir. A throwaway layer is volatile (see MountLayer).
+func (l *Layer) options(throwaway bool) string {
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", l.Lower, l.Upper, l.Work)
+	if throwaway {
+		opts += ",volatile"
+	}
+	return opts
+}
+
+// fits refuses a layer whose options the kernel would cut: it reads at
+// most one page of a mount's options, and a mount with its paths cut short
+// fails with ENOENT, which would be blamed on overlayfs.
+func (l *Layer) fits(throwaway bool) error {
+	if n := len(l.options(throwaway)); n >= os.Getpagesize() {
+		return fmt.Errorf("the overlay's options name three directories of the state dir in %d bytes, more than the %d the kernel reads: "+
+			"give a shorter --state-dir", n, os.Getpagesize())
+	}
+	return nil
+}
+
+// LayerFits says, before anything is made, whether a layer of a container
+// of stateDir fits the kernel's page of mount options: the image and
+// container ids have fixed lengths, so only the state dir's path varies.
+func LayerFits(stateDir string, throwaway bool) error {
+	lower := imagetar.OpenStore(stateDir).RootfsOf(strings.Repeat("0", 64))
+	dir := filepath.Join(state.ContainersDir(stateDir), strings.Repeat("0", ids.Len))
+	return newLayer(lower, dir).fits(throwaway)
 }

@@ -85,3 +85,26 @@ func TestMountLayerPathsTooLong(t *testing.T) {
 		t.Errorf("MountLayer made %d entries before refusing", len(entries))
 	}
 }
+
+// Run checks the layer's options before anything is made: only the state
+// dir's length varies. The volatile option counts only for a throwaway
+// layer (a --keep layer is mounted without it).
+func TestLayerFits(t *testing.T) {
+	if err := LayerFits("/var/lib/workshop", true); err != nil {
+		t.Errorf("LayerFits(/var/lib/workshop) = %v", err)
+	}
+	long := "/" + strings.Repeat("s", 1400)
+	if err := LayerFits(long, false); err == nil || !strings.Contains(err.Error(), "give a shorter --state-dir") {
+		t.Errorf("LayerFits of a 1400-byte state dir = %v", err)
+	}
+	// Find a state dir whose layer fits only without ",volatile".
+	for n := 1000; n < 1400; n++ {
+		dir := "/" + strings.Repeat("s", n)
+		if LayerFits(dir, true) != nil {
+			if err := LayerFits(dir, false); err != nil {
+				t.Errorf("a state dir of %d bytes: the kept layer, without volatile, does not fit either: %v", n+1, err)
+			}
+			break
+		}
+	}
+}

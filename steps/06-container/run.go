@@ -60,6 +60,9 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 	exit.Notify(interrupted, exit.StopSignals...)
 	defer exit.Stop(interrupted)
 
+	if err := LayerFits(o.StateDir, !o.Keep); err != nil {
+		return Result{}, exit.Errorf(exit.ToolFailed, "the container's root: %v", err)
+	}
 	store := imagetar.OpenStore(o.StateDir)
 	ref := o.Image
 	if ref == "" {
