@@ -38,7 +38,7 @@ func (s *Store) Pack(ctx context.Context, n *sys.Narrator, dir, ref string) (Ima
 		return Image{}, exit.Errorf(exit.ToolFailed, "%s holds the image store %s: the image being made would be packed into itself; "+
 			"give a root directory outside it", dir, s.dir)
 	}
-	unlock, err := s.lock(true)
+	unlock, err := s.lock(n, true)
 	if err != nil {
 		return Image{}, err
 	}
@@ -91,7 +91,7 @@ func (s *Store) Import(ctx context.Context, n *sys.Narrator, file, ref string) (
 			return Image{}, exit.Errorf(exit.ToolFailed, "import %s: it is a device, not an archive (to import standard input, give -)", file)
 		}
 	}
-	unlock, err := s.lock(true)
+	unlock, err := s.lock(n, true)
 	if err != nil {
 		return Image{}, err
 	}
@@ -115,7 +115,7 @@ func (s *Store) ImportFrom(ctx context.Context, n *sys.Narrator, in io.Reader, r
 // importStream imports what in holds, saved in the store first: name is
 // what messages call it, source what the image records it came from.
 func (s *Store) importStream(ctx context.Context, n *sys.Narrator, in io.Reader, name string, r Ref, source string) (Image, error) {
-	unlock, err := s.lock(true)
+	unlock, err := s.lock(n, true)
 	if err != nil {
 		return Image{}, err
 	}
@@ -461,7 +461,7 @@ func normalize(ctx context.Context, r io.Reader, w io.Writer, strip string, name
 // withImage resolves ref and runs use on the image, holding the store's
 // shared lock throughout: an rm of the image waits until use is done.
 func (s *Store) withImage(ref string, use func(Image) error) (Image, error) {
-	unlock, err := s.lock(false)
+	unlock, err := s.lock(sys.Discard(), false)
 	if err != nil {
 		return Image{}, err
 	}

@@ -44,7 +44,7 @@ func (s *Store) EnsureBase(ctx context.Context, n *sys.Narrator) (Image, error) 
 	if img, err := s.Resolve(BaseRef); err == nil || !errors.Is(err, ErrNotFound) {
 		return img, err
 	}
-	unlock, err := s.lock(true)
+	unlock, err := s.lock(n, true)
 	if err != nil {
 		return Image{}, err
 	}

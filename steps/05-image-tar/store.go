@@ -112,9 +112,9 @@ func (e *notFoundError) Is(target error) bool { return target == ErrNotFound }
 // root's alone, and the lock file): reading, tagging and removing need an
 // image that is there already, so with no store they lock nothing and find
 // nothing (see lockExisting), and a read never creates or chmods a thing.
-func (s *Store) lock(exclusive bool) (func(), error) {
+func (s *Store) lock(n *sys.Narrator, exclusive bool) (func(), error) {
 	if !exclusive {
-		return s.lockExisting(false)
+		return s.lockExisting(n, false)
 	}
 	// Root's alone, as Docker's /var/lib/docker is: an image is someone
 	// else's files, set-user-ID programs included, and nobody but root
@@ -129,7 +129,7 @@ func (s *Store) lock(exclusive bool) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("image store: %w", err)
 	}
-	return s.flock(f, true)
+	return s.flock(n, f, true)
 }
 
 // lockExisting takes the lock of a store that exists, and makes nothing: a
@@ -137,7 +137,7 @@ func (s *Store) lock(exclusive bool) (func(), error) {
 // release does nothing. Its lock file is opened read-only (flock needs no
 // more), so a student without the rights gets EACCES, not a store made or
 // changed.
-func (s *Store) lockExisting(exclusive bool) (func(), error) {
+func (s *Store) lockExisting(n *sys.Narrator, exclusive bool) (func(), error) {
 	f, err := os.OpenFile(filepath.Join(s.dir, lockName), os.O_RDONLY|unix.O_CLOEXEC, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		// The first addition makes the lock before its index and images:
@@ -147,7 +147,7 @@ func (s *Store) lockExisting(exclusive bool) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("image store: %w", err)
 	}
-	return s.flock(f, exclusive)
+	return s.flock(n, f, exclusive)
 }
 
 // flock locks the open lock file f; closing it releases the lock.
@@ -155,7 +155,7 @@ func (s *Store) lockExisting(exclusive bool) (func(), error) {
 // The lock is held for as long as another workshop adds an image (an
 // import, or the first build of the base image: seconds); waiting for it
 // stays interruptible (internal/flock).
-func (s *Store) flock(f *os.File, exclusive bool) (func(), error) {
+func (s *Store) flock(n *sys.Narrator, f *os.File, exclusive bool) (func(), error) {
 	how := unix.LOCK_SH
 	if exclusive {
 		how = unix.LOCK_EX
@@ -174,18 +174,22 @@ func (s *Store) flock(f *os.File, exclusive bool) (func(), error) {
 		return nil, fmt.Errorf("image store: lock %s: %w", f.Name(), err)
 	}
 	if exclusive {
-		s.removeStale()
+		s.removeStale(n)
 	}
 	return func() { f.Close() }, nil // closing the file releases the lock
 }
 
 // removeStale removes what an addition killed halfway left behind. Under
 // the exclusive lock no addition is running, so every .new-* is stale.
-func (s *Store) removeStale() {
+func (s *Store) removeStale(n *sys.Narrator) {
 	entries, _ := os.ReadDir(s.dir)
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), newPrefix) {
-			os.RemoveAll(filepath.Join(s.dir, e.Name()))
+			p := filepath.Join(s.dir, e.Name())
+			n.Note("removing %s, what an addition to the store killed halfway left", p)
+			if err := n.RemoveTree(p); err != nil {
+				n.Note("could not remove it: %v ('workshop clean' will retry)", err)
+			}
 		}
 	}
 }
@@ -250,7 +254,7 @@ func (s *Store) image(id string, ref Ref) (Image, error) {
 // An image that is not there is one sentence and exit 125; errors.Is(err,
 // ErrNotFound) tells that case apart.
 func (s *Store) Resolve(ref string) (Image, error) {
-	unlock, err := s.lock(false)
+	unlock, err := s.lock(sys.Discard(), false)
 	if err != nil {
 		return Image{}, err
 	}
@@ -263,7 +267,7 @@ func (s *Store) Resolve(ref string) (Image, error) {
 // --images` and `image rm`, which take the lock exclusively before they
 // read the records, either see that record or are done before Hold.
 func (s *Store) Hold(ref string) (img Image, release func(), err error) {
-	unlock, err := s.lock(false)
+	unlock, err := s.lock(sys.Discard(), false)
 	if err != nil {
 		return Image{}, nil, err
 	}
@@ -314,7 +318,7 @@ func (s *Store) resolve(ref string) (Image, error) {
 
 // List returns one Image per tag, sorted by name and tag.
 func (s *Store) List() ([]Image, error) {
-	unlock, err := s.lock(false)
+	unlock, err := s.lock(sys.Discard(), false)
 	if err != nil {
 		return nil, err
 	}
@@ -388,7 +392,7 @@ func (s *Store) Tag(n *sys.Narrator, src, dst string) (Image, Moved, error) {
 	if err != nil {
 		return Image{}, Moved{}, exit.Code(exit.ToolFailed, err)
 	}
-	unlock, err := s.lockExisting(true)
+	unlock, err := s.lockExisting(n, true)
 	if err != nil {
 		return Image{}, Moved{}, err
 	}
@@ -414,7 +418,7 @@ func (s *Store) Tag(n *sys.Narrator, src, dst string) (Image, Moved, error) {
 // is left to it. It reports whether the image's files were removed (an rm
 // -rf narrated by n).
 func (s *Store) Remove(n *sys.Narrator, ref string) (img Image, removed bool, err error) {
-	unlock, err := s.lockExisting(true)
+	unlock, err := s.lockExisting(n, true)
 	if err != nil {
 		return Image{}, false, err
 	}

@@ -637,3 +637,26 @@ func TestUnpackAndExportWhereNothingCanBeMade(t *testing.T) {
 		t.Errorf("Export to /proc/version = %v", err)
 	}
 }
+
+// What an addition killed halfway left (a .new-* directory) is removed by
+// the next command that changes the store, and said so.
+func TestStaleAdditionRemovedAndSaid(t *testing.T) {
+	s := OpenStore(t.TempDir())
+	if _, err := s.Pack(bg, sys.Discard(), makeTree(t), "demo:1"); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(s.Dir(), newPrefix+"0123456789ab")
+	if err := os.MkdirAll(filepath.Join(stale, "rootfs", "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if _, _, err := s.Tag(sys.New(&out, sys.Options{}), "demo:1", "demo:2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s is still there after an exclusive lock", stale)
+	}
+	if want := `unlinkat(AT_FDCWD, "` + stale + `", AT_REMOVEDIR) = 0`; !strings.Contains(out.String(), "killed halfway") || !strings.Contains(out.String(), want) {
+		t.Errorf("the removal of %s was not narrated:\n%s", stale, out.String())
+	}
+}
