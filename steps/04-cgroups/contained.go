@@ -3,6 +3,7 @@ package cgroups
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -86,8 +87,9 @@ type Outcome struct {
 	// also when Run returns an error after the group was made.
 	RemoveErr error
 	// OOMElsewhere is true when the command died of SIGKILL, the group
-	// counted OOM kills, and the kernel's log shows that none of them was
-	// of the command's first process: someone else sent the SIGKILL.
+	// counted OOM kills, and the kernel's log names their victims in the
+	// group, none of them the command's first process: someone else sent
+	// the SIGKILL.
 	OOMElsewhere bool
 }
 
@@ -217,7 +219,9 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 	out.KilledBecause, out.TimedOut = end.get()
 	out.Stats, out.StatsErr = cg.Stats()
 	if out.Status == exit.OOMKilled && out.Signaled && out.SentBy == "" && out.KilledBecause == "" && out.Stats.OOMKilled() {
-		if killed, known := oomKilledInLog(n, c.Pid(), started); known && !killed {
+		// Said only when the log names other victims in the group and
+		// not this one: a record the log lost proves nothing.
+		if victims, known := oomVictims(n, cfg.ID, started); known && len(victims) > 0 && !slices.Contains(victims, c.Pid()) {
 			out.OOMElsewhere = true
 		}
 	}

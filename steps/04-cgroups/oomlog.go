@@ -3,8 +3,8 @@ package cgroups
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/workshop-dev/workshop/internal/sys"
@@ -30,14 +30,17 @@ func monotonicNow() time.Duration {
 	return time.Duration(ts.Nano())
 }
 
-// oomKilledInLog reads the kernel's log for an OOM kill of pid (a host
-// pid) logged after since. known is false where the log cannot be read
-// (some machines refuse /dev/kmsg even to root).
-func oomKilledInLog(n *sys.Narrator, pid int, since time.Duration) (killed, known bool) {
+// oomVictims reads the kernel's log for the OOM kills in the container's
+// group id logged after since, and returns the (host) pids they ended.
+// known is false where the log cannot be read whole (some machines refuse
+// /dev/kmsg even to root). A kill whose record the log no longer holds (a
+// small ring, much logged since) is missing from the list: so an empty
+// list proves nothing.
+func oomVictims(n *sys.Narrator, id string, since time.Duration) (pids []int, known bool) {
 	fd, err := n.Because("the kernel's log names each process the OOM killer ends: was it the container's first one?").
 		Openat(kmsgPath, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return false, false
+		return nil, false
 	}
 	defer n.CloseFd(fd)
 	buf := make([]byte, 16<<10)
@@ -50,33 +53,47 @@ func oomKilledInLog(n *sys.Narrator, pid int, since time.Duration) (killed, know
 		}
 		if errors.Is(err, unix.EAGAIN) {
 			n.Note("… %d read calls on fd %d, one per record of the kernel's log; the last one, EAGAIN, is its end", reads, fd)
-			return killed, true
+			return pids, true
 		}
 		if err != nil || k <= 0 {
 			n.Note("… %d read calls on fd %d, one per record of the kernel's log; the last one failed (%v): the log is not known whole", reads, fd, err)
-			return false, false
+			return nil, false
 		}
-		if logged, ok := oomKillOf(buf[:k], pid); ok && logged >= since-time.Second {
-			killed = true
+		if pid, logged, ok := oomKillIn(buf[:k], id); ok && logged >= since-time.Second {
+			pids = append(pids, pid)
 		}
 	}
 }
 
-// oomKillOf reads one record of /dev/kmsg ("PRIO,SEQ,USEC,FLAGS;TEXT") and
-// returns its time if its text is an OOM kill of pid ("Killed process PID
-// (NAME)", as the memory cgroup's and the global OOM killer write it).
-func oomKillOf(record []byte, pid int) (time.Duration, bool) {
-	head, text, ok := bytes.Cut(record, []byte(";"))
-	if !ok || !bytes.Contains(text, []byte(fmt.Sprintf("Killed process %d (", pid))) {
-		return 0, false
+// oomKillIn reads one record of /dev/kmsg ("PRIO,SEQ,USEC,FLAGS;TEXT") and
+// returns the pid and the time of an OOM kill in the group id, from the
+// line the OOM killer writes for each kill since Linux 4.19:
+// "oom-kill:constraint=…,task_memcg=/workshop/ID,task=bash,pid=4242,uid=0".
+func oomKillIn(record []byte, id string) (pid int, at time.Duration, ok bool) {
+	head, text, found := bytes.Cut(record, []byte(";"))
+	if !found || !bytes.HasPrefix(text, []byte("oom-kill:")) {
+		return 0, 0, false
 	}
-	fields := bytes.Split(head, []byte(","))
-	if len(fields) < 3 {
-		return 0, false
+	fields := map[string]string{}
+	for _, f := range strings.Split(strings.TrimSpace(string(text[len("oom-kill:"):])), ",") {
+		if k, v, ok := strings.Cut(f, "="); ok {
+			fields[k] = v
+		}
 	}
-	usec, err := strconv.ParseInt(string(fields[2]), 10, 64)
+	if !strings.HasSuffix(fields["task_memcg"], "/"+id) {
+		return 0, 0, false
+	}
+	pid, err := strconv.Atoi(fields["pid"])
 	if err != nil {
-		return 0, false
+		return 0, 0, false
 	}
-	return time.Duration(usec) * time.Microsecond, true
+	hf := bytes.Split(head, []byte(","))
+	if len(hf) < 3 {
+		return 0, 0, false
+	}
+	usec, err := strconv.ParseInt(string(hf[2]), 10, 64)
+	if err != nil {
+		return 0, 0, false
+	}
+	return pid, time.Duration(usec) * time.Microsecond, true
 }
