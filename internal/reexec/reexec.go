@@ -350,7 +350,7 @@ func cloneCall(attr *syscall.SysProcAttr) (name, args string) {
 // (syscall/exec_linux.go), so that the narration does not hide them.
 func RuntimeSteps(attr *syscall.SysProcAttr) string {
 	if attr == nil {
-		return ""
+		attr = &syscall.SysProcAttr{}
 	}
 	var steps []string
 	if len(attr.AmbientCaps) > 0 {
@@ -363,15 +363,23 @@ func RuntimeSteps(attr *syscall.SysProcAttr) string {
 		steps = append(steps, fmt.Sprintf("setpgid(0, %d)", attr.Pgid))
 	}
 	if attr.Foreground {
+		if attr.Pgid == 0 {
+			steps = append(steps, "getpid()")
+		}
 		steps = append(steps, fmt.Sprintf("ioctl(%d, TIOCSPGRP, …)", attr.Ctty))
 	}
+	// The handlers Go's parent had are no handlers in the child: each
+	// signal goes back to its default, then the signal mask is cleared.
+	steps = append(steps, "rt_sigaction(…, SIG_DFL) for each signal", "rt_sigprocmask(SIG_SETMASK, [])")
 	if n := len(attr.AmbientCaps); n > 0 {
 		steps = append(steps, "capget(…)", "capset(…)",
 			fmt.Sprintf("%d × prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_…) (its capabilities, kept through the execve of /proc/self/exe)", n))
 	}
 	if attr.Pdeathsig != 0 {
-		steps = append(steps, fmt.Sprintf("prctl(PR_SET_PDEATHSIG, %s)", unix.SignalName(attr.Pdeathsig)))
+		// getppid: if the parent died already, the signal never comes.
+		steps = append(steps, fmt.Sprintf("prctl(PR_SET_PDEATHSIG, %s)", unix.SignalName(attr.Pdeathsig)), "getppid()")
 	}
+	steps = append(steps, "fcntl(F_SETFD) and dup3 of the descriptors it hands on")
 	return strings.Join(steps, ", ")
 }
 

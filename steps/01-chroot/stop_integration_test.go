@@ -49,7 +49,7 @@ func TestStep2CommandDiesWithWorkshop(t *testing.T) {
 	}
 	pid, _ := strconv.Atoi(m[1])
 	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
-	if !strings.Contains(r.Stderr.String(), "the Go runtime also made: prctl(PR_SET_PDEATHSIG, SIGKILL)") {
+	if !strings.Contains(r.Stderr.String(), "prctl(PR_SET_PDEATHSIG, SIGKILL), getppid()") {
 		t.Errorf("the child's parent-death signal is not narrated:\n%s", r.Stderr)
 	}
 	r.Signal(syscall.SIGKILL)
