@@ -40,6 +40,9 @@ func TestBadCommandLines(t *testing.T) {
 		// A flag without its value takes the -- after it.
 		{[]string{"full", "run", "--name", "--", "/bin/true"}, "--name needs a value: it took the -- that follows it"},
 		{[]string{"step", "3", "--ns", "--", "/bin/true"}, "--ns needs a value"},
+		{[]string{"step", "2", "--bin", "ls", "--bin", "--", "/bin/true"}, "--bin needs a value: it took the -- that follows it (write --bin VALUE -- COMMAND)"},
+		{[]string{"step", "2", "--bin=", "--", "/bin/true"}, "--bin is empty"},
+		{[]string{"kill", "-s", "--", "abc"}, "--signal needs a value: it took the -- that follows it\n"},
 		// Words the root does not know, and help on them.
 		{[]string{"--", "ps"}, `unknown command "ps" for "workshop"`},
 		{[]string{""}, `unknown command "" for "workshop"`},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -120,11 +121,29 @@ func checkFlagValues(c *cobra.Command) error {
 		if err != nil {
 			return
 		}
-		switch v := f.Value.String(); {
-		case v == "--" || v == "[--]":
-			err = usageError("--%s needs a value: it took the -- that follows it (write --%s VALUE -- COMMAND)", f.Name, f.Name)
-		case f.Value.Type() == "string" && strings.TrimSpace(v) == "":
-			err = usageError("--%s is empty: give it a value, or leave the flag out for its default (an unset variable in --%s \"$VAR\"?)", f.Name, f.Name)
+		var values []string
+		switch f.Value.Type() {
+		case "string":
+			values = []string{f.Value.String()}
+		case "stringSlice", "stringArray":
+			if sv, ok := f.Value.(pflag.SliceValue); ok {
+				values = sv.GetSlice()
+			}
+		}
+		for _, v := range values {
+			switch {
+			case v == "--":
+				how := ""
+				if strings.Contains(c.Use, "-- CMD") {
+					how = fmt.Sprintf(" (write --%s VALUE -- COMMAND)", f.Name)
+				}
+				err = usageError("--%s needs a value: it took the -- that follows it%s", f.Name, how)
+			case strings.TrimSpace(v) == "":
+				err = usageError("--%s is empty: give it a value, or leave the flag out for its default (an unset variable in --%s \"$VAR\"?)", f.Name, f.Name)
+			}
+			if err != nil {
+				return
+			}
 		}
 	})
 	return err
