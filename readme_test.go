@@ -30,8 +30,8 @@ func TestReadmeSetUp(t *testing.T) {
 		cmd, _, _ := strings.Cut(line, "#")
 		cmds = append(cmds, strings.TrimSpace(cmd))
 	}
-	if len(cmds) != 2 || cmds[0] != "sudo scripts/demo" || cmds[1] != "sudo scripts/test" {
-		t.Fatalf("README's set-up commands = %q, want sudo scripts/demo and sudo scripts/test", cmds)
+	if len(cmds) != 2 || cmds[0] != "scripts/demo" || cmds[1] != "scripts/test" {
+		t.Fatalf("README's set-up commands = %q, want scripts/demo and scripts/test", cmds)
 	}
 
 	testbin.NeedRoot(t)
@@ -43,7 +43,7 @@ func TestReadmeSetUp(t *testing.T) {
 	cmd.Stdin = strings.NewReader("echo hi from the container; echo $$\n")
 	r := testbin.RunCmd(t, cmd, 10*time.Minute)
 	if r.Code != 0 || r.Stdout != "hi from the container\n1\n" {
-		t.Errorf("sudo scripts/demo = %d, stdout %q; want 0 and the shell's lines, as PID 1\n%s", r.Code, r.Stdout, r.Stderr)
+		t.Errorf("scripts/demo = %d, stdout %q; want 0 and the shell's lines, as PID 1\n%s", r.Code, r.Stdout, r.Stderr)
 	}
 	if m := testbin.MountsUnder(t, state); len(m) != 0 {
 		t.Errorf("the demo left mounts: %v", m)
