@@ -42,11 +42,14 @@ func checkMounts(h *Host) []Finding {
 		}
 	}
 	// The overlay's upper layer lives in the state dir, so try it on the
-	// state dir's filesystem when the state dir exists.
+	// state dir's filesystem: in the state dir, or where it will be made
+	// (its nearest existing parent), not in /tmp, which may be another
+	// filesystem (a tmpfs takes an overlay that the state dir's may not).
 	dir := h.StateDir
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		dir = os.TempDir()
-	} else if err := h.Writable(dir); err != nil {
+		dir = existingAncestor(dir)
+	}
+	if err := h.Writable(dir); err != nil {
 		// The scratch directories could not be made: that says nothing of
 		// the kernel's mounts, and the state dir's line says why.
 		return bothMounts(Finding{Status: Skip, Detail: "not tried: the state dir cannot be written in (see its line)"})

@@ -63,7 +63,11 @@ func MountLayer(n *sys.Narrator, lower, dir string, throwaway bool) (*Layer, err
 	if err == nil {
 		return l, nil
 	}
-	if !errors.Is(err, unix.ENODEV) {
+	switch {
+	case errors.Is(err, unix.EINVAL):
+		return nil, fmt.Errorf("%w: overlayfs refused these directories; the state dir's filesystem may not hold an upper layer "+
+			"(an overlay itself, as in a container, or NFS): give a --state-dir on ext4, xfs or tmpfs ('workshop doctor' tries it)", err)
+	case !errors.Is(err, unix.ENODEV):
 		return nil, fmt.Errorf("%w (is overlayfs available? run 'workshop doctor')", err)
 	}
 	n.Note("this kernel has no overlayfs: copying the image into %s instead (slower; every run gets a full copy)", l.Merged)
