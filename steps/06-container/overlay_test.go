@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/workshop-dev/workshop/internal/sys"
@@ -106,5 +107,32 @@ func TestLayerFits(t *testing.T) {
 			}
 			break
 		}
+	}
+}
+
+// A state dir on an overlay (as in a container) cannot hold an upper
+// layer: the kernel's EINVAL is said to be the state dir's filesystem,
+// not a missing overlayfs.
+func TestMountLayerOnAnOverlay(t *testing.T) {
+	testbin.NeedRoot(t)
+	base := t.TempDir()
+	lower, upper, work, merged := filepath.Join(base, "l"), filepath.Join(base, "u"), filepath.Join(base, "w"), filepath.Join(base, "m")
+	for _, d := range []string{lower, upper, work, merged} {
+		os.Mkdir(d, 0o755)
+	}
+	if err := syscall.Mount("overlay", merged, "overlay", 0, "lowerdir="+lower+",upperdir="+upper+",workdir="+work); err != nil {
+		t.Fatalf("mount an overlay to hold the state dir: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(merged, syscall.MNT_DETACH) })
+	image, layer := filepath.Join(merged, "image"), filepath.Join(merged, "layer")
+	os.Mkdir(image, 0o755)
+	os.Mkdir(layer, 0o755)
+	l, err := MountLayer(sys.Discard(), image, layer, true)
+	if err == nil {
+		l.Unmount(sys.Discard())
+		t.Fatalf("this kernel mounted an overlay whose upper layer is on an overlay: the test needs one that refuses it (EINVAL), as Linux 6.x does")
+	}
+	if !strings.Contains(err.Error(), "the state dir's filesystem may not hold an upper layer") || strings.Contains(err.Error(), "is overlayfs available") {
+		t.Errorf("MountLayer on an overlay = %v", err)
 	}
 }
