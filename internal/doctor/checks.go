@@ -1,8 +1,10 @@
 package doctor
 
 import (
+	"debug/elf"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -52,6 +54,11 @@ func checkKernel(h *Host) []Finding {
 			Fix: "the checks below try each feature for real; trust them"})
 	case major < minKernel[0] || major == minKernel[0] && minor < minKernel[1]:
 		out = append(out, Finding{Status: Warn, Name: "kernel", Detail: fmt.Sprintf("Linux %s is older than %d.%d: some features may be missing (see below)", release, minKernel[0], minKernel[1]),
+			Fix: "use the classroom VM (vagrant up): Debian 12's kernel has everything"})
+	case major == 5 && minor < 7:
+		// On cgroup v2 a container is born in its group by clone3's
+		// CLONE_INTO_CGROUP, which came in 5.7; v1 and hybrid do without.
+		out = append(out, Finding{Status: Warn, Name: "kernel", Detail: fmt.Sprintf("Linux %s: on a cgroup v2 machine steps 4 to 6 need 5.7 (clone3 with CLONE_INTO_CGROUP); v1 and hybrid machines do without", release),
 			Fix: "use the classroom VM (vagrant up): Debian 12's kernel has everything"})
 	default:
 		out = append(out, Finding{Status: OK, Name: "kernel", Detail: "Linux " + release})
@@ -129,16 +136,24 @@ func checkUserNSSysctls(h *Host) []Finding {
 
 // tools are the host programs the lessons use beside workshop. None is
 // needed by a step itself, so a missing one is a warning.
-var tools = []struct{ file, pkg, why string }{
-	{"strace", "strace", "the lessons check workshop's narration against strace"},
-	{"busybox", "busybox-static", "a static busybox is the smallest root a lesson can build"},
-	{"cgcreate", "cgroup-tools", "the walkthrough's cgcreate, cgclassify and cgset"},
+var tools = []struct {
+	file, pkg, why string
+	static         bool // a dynamically linked one does not do
+}{
+	{"strace", "strace", "the lessons check workshop's narration against strace", false},
+	{"busybox", "busybox-static", "a static busybox is the smallest root a lesson can build", true},
+	{"cgcreate", "cgroup-tools", "the walkthrough's cgcreate, cgclassify and cgset", false},
 }
 
 func checkTools(h *Host) []Finding {
 	var out []Finding
 	for _, t := range tools {
 		if p, err := h.LookPath(t.file); err == nil {
+			if interp := elfInterp(p); t.static && interp != "" {
+				out = append(out, Finding{Status: Warn, Name: t.file, Detail: fmt.Sprintf("%s is dynamically linked (it needs %s): %s, alone in an empty root", p, interp, t.why),
+					Fix: "sudo apt-get install " + t.pkg})
+				continue
+			}
 			out = append(out, Finding{Status: OK, Name: t.file, Detail: p})
 			continue
 		}
@@ -211,4 +226,24 @@ func humanBytes(n uint64) string {
 		}
 	}
 	return fmt.Sprintf("%.1f %s", v, suffix)
+}
+
+// elfInterp is the ELF interpreter a program names (PT_INTERP), or "" for a
+// static program, or a file that is not ELF or cannot be read.
+func elfInterp(path string) string {
+	f, err := elf.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			b, err := io.ReadAll(p.Open())
+			if err != nil {
+				return "an ELF interpreter"
+			}
+			return strings.TrimRight(string(b), "\x00")
+		}
+	}
+	return ""
 }

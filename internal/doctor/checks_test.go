@@ -49,6 +49,8 @@ func TestKernel(t *testing.T) {
 		{"6.1.0-18-amd64", "x86_64", OK, OK},
 		{"6.1.0-18-arm64", "aarch64", OK, OK},
 		{"4.19.0-6-amd64", "x86_64", Warn, OK},
+		{"5.4.0-150-generic", "x86_64", Warn, OK}, // no CLONE_INTO_CGROUP (5.7) for cgroup v2
+		{"5.10.0-28-amd64", "x86_64", OK, OK},
 		{"6.6.20+rpt-rpi-v7", "armv7l", OK, Warn},
 		{"weird", "x86_64", Warn, OK},
 	} {
@@ -124,6 +126,15 @@ func TestTools(t *testing.T) {
 	}
 	if f := only(t, fs, "cgcreate"); f.Status != OK {
 		t.Errorf("cgcreate = %+v, want ok", f)
+	}
+	// A dynamically linked busybox (Debian's busybox package) cannot run
+	// alone in an empty root, as lesson 1 has it: a warning, with the fix.
+	h.LookPath = func(f string) (string, error) { return "/bin/bash", nil } // a dynamic program
+	if f := only(t, checkTools(h), "busybox"); f.Status != Warn || !strings.Contains(f.Detail, "is dynamically linked") || f.Fix != "sudo apt-get install busybox-static" {
+		t.Errorf("a dynamic busybox = %+v, want warn with the apt-get fix", f)
+	}
+	if f := only(t, checkTools(h), "strace"); f.Status != OK {
+		t.Errorf("a dynamic strace = %+v, want ok", f)
 	}
 }
 
