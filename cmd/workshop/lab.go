@@ -63,10 +63,14 @@ hint, and exits 0 only when the exercise is done.`,
 			if err != nil {
 				return err
 			}
-			if n == 6 {
+			switch n {
+			case 4:
+				// Step 4's exercise is a cgroup, not files here.
+				fmt.Fprintf(c.OutOrStdout(), "Step 4's exercise, the cgroup %s:\n", cgroup)
+			case 6:
 				// Step 6's exercise is a running container, not files here.
 				fmt.Fprintf(c.OutOrStdout(), "Step 6's exercise, on the containers of %s:\n", global.stateDir)
-			} else {
+			default:
 				fmt.Fprintf(c.OutOrStdout(), "Step %d's exercise, in %s:\n", n, displayDir(dir))
 			}
 			report.Print(c.OutOrStdout(), solution)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os/exec"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -32,5 +33,5 @@ type runError struct {
 	stderr string
 }
 
-func (e *runError) Error() string { return e.err.Error() + ": " + e.stderr }
+func (e *runError) Error() string { return e.err.Error() + ": " + strings.TrimSpace(e.stderr) }
 func (e *runError) Unwrap() error { return e.err }

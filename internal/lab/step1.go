@@ -33,6 +33,11 @@ func checkStep1(o Options) (*Report, error) {
 	// A symlink is judged as chroot judges it: by running it. Inside the
 	// jail it resolves inside the jail (bin/busybox -> bb works; a link to
 	// the host's /bin/busybox names itself there).
+	if fi.IsDir() {
+		r.missing("my-new-root/bin/busybox must be the program itself: rm -r my-new-root/bin/busybox, then cp /bin/busybox my-new-root/bin/ (cp into an existing directory puts the file inside it)",
+			"my-new-root/bin/busybox is a directory")
+		return r, nil
+	}
 	link := fi.Mode()&os.ModeSymlink != 0
 	if link {
 		target, _ := os.Readlink(bb)

@@ -51,3 +51,15 @@ func TestLab1ByHand(t *testing.T) {
 		t.Fatalf("busybox as a symlink to bb inside the jail works, but the check says\n%s", findingsText(r))
 	}
 }
+
+// A directory named busybox (mkdir -p my-new-root/bin/busybox, then cp
+// into it) is said to be a directory, not "not executable".
+func TestLab1BusyboxDirectory(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir := t.TempDir()
+	sh(t, dir, "mkdir -p my-new-root/bin/busybox")
+	r, _ := Check(1, Options{Dir: dir})
+	if text := findingsText(r); r.Done() || !strings.Contains(text, "my-new-root/bin/busybox is a directory") || strings.Contains(text, "chmod") {
+		t.Errorf("bin/busybox a directory: report\n%s", text)
+	}
+}

@@ -30,7 +30,7 @@ func checkStep4(o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	limitFile, procsHint := "memory.limit_in_bytes", "cgclassify -g memory:"+name+" $$ (or echo $$ > "+filepath.Join(dir, "cgroup.procs")+")"
+	limitFile, procsHint := "memory.limit_in_bytes", "sudo cgclassify -g memory:"+name+" $$ (or echo $$ | sudo tee "+filepath.Join(dir, "cgroup.procs")+")"
 	r := &Report{Solution: fmt.Sprintf(`  (cgroup v1 or hybrid, with cgroup-tools)
   sudo cgcreate -g memory:/%[1]s
   sudo cgset -r memory.limit_in_bytes=80M %[1]s
@@ -41,12 +41,12 @@ func checkStep4(o Options) (*Report, error) {
   echo 80M | sudo tee /sys/fs/cgroup/%[1]s/memory.max
   echo $$ | sudo tee /sys/fs/cgroup/%[1]s/cgroup.procs`, name)}
 	if v2 {
-		limitFile, procsHint = "memory.max", "echo $$ > "+filepath.Join(dir, "cgroup.procs")
+		limitFile, procsHint = "memory.max", "echo $$ | sudo tee "+filepath.Join(dir, "cgroup.procs")
 	}
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		hint := "cgcreate -g memory:/" + name + " makes it (or mkdir " + dir + ")"
+		hint := "sudo cgcreate -g memory:/" + name + " makes it (or sudo mkdir " + dir + ")"
 		if v2 {
-			hint = "mkdir " + dir + ": on cgroup v2 a directory is a cgroup"
+			hint = "sudo mkdir " + dir + ": on cgroup v2 a directory is a cgroup"
 		}
 		r.missing(hint, "there is no %s cgroup: %s does not exist", name, dir)
 		return r, nil
@@ -55,9 +55,9 @@ func checkStep4(o Options) (*Report, error) {
 
 	raw, err := os.ReadFile(filepath.Join(dir, limitFile))
 	if err != nil {
-		hint := "is the memory controller on? cgcreate -g memory:/" + name
+		hint := "is the memory controller on? sudo cgcreate -g memory:/" + name
 		if v2 {
-			hint = "the memory controller is not enabled for children of the root: echo +memory > /sys/fs/cgroup/cgroup.subtree_control"
+			hint = "the memory controller is not enabled for children of the root: echo +memory | sudo tee /sys/fs/cgroup/cgroup.subtree_control"
 		}
 		r.missing(hint, "%s has no %s", dir, limitFile)
 		return r, nil
@@ -66,9 +66,9 @@ func checkStep4(o Options) (*Report, error) {
 	limit, perr := strconv.ParseInt(val, 10, 64)
 	switch {
 	case val == "max" || (perr == nil && limit >= 1<<60):
-		hint := "cgset -r memory.limit_in_bytes=80M " + name + " (or echo 80M > " + filepath.Join(dir, limitFile) + ")"
+		hint := "sudo cgset -r memory.limit_in_bytes=80M " + name + " (or echo 80M | sudo tee " + filepath.Join(dir, limitFile) + ")"
 		if v2 {
-			hint = "echo 80M > " + filepath.Join(dir, limitFile)
+			hint = "echo 80M | sudo tee " + filepath.Join(dir, limitFile)
 		}
 		r.missing(hint, "%s has no memory limit yet (%s is %s)", name, limitFile, val)
 		return r, nil
