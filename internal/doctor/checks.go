@@ -1,16 +1,15 @@
 package doctor
 
 import (
-	"debug/elf"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
+	"github.com/workshop-dev/workshop/internal/elfinterp"
 	"golang.org/x/sys/unix"
 )
 
@@ -149,7 +148,7 @@ func checkTools(h *Host) []Finding {
 	var out []Finding
 	for _, t := range tools {
 		if p, err := h.LookPath(t.file); err == nil {
-			if interp := elfInterp(p); t.static && interp != "" {
+			if interp, _ := elfinterp.Of(p); t.static && interp != "" {
 				out = append(out, Finding{Status: Warn, Name: t.file, Detail: fmt.Sprintf("%s is dynamically linked (it needs %s): %s, alone in an empty root", p, interp, t.why),
 					Fix: "sudo apt-get install " + t.pkg})
 				continue
@@ -226,24 +225,4 @@ func humanBytes(n uint64) string {
 		}
 	}
 	return fmt.Sprintf("%.1f %s", v, suffix)
-}
-
-// elfInterp is the ELF interpreter a program names (PT_INTERP), or "" for a
-// static program, or a file that is not ELF or cannot be read.
-func elfInterp(path string) string {
-	f, err := elf.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			b, err := io.ReadAll(p.Open())
-			if err != nil {
-				return "an ELF interpreter"
-			}
-			return strings.TrimRight(string(b), "\x00")
-		}
-	}
-	return ""
 }

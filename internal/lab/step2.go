@@ -1,7 +1,6 @@
 package lab
 
 import (
-	"debug/elf"
 	"errors"
 	"os"
 	"path/filepath"
@@ -9,6 +8,7 @@ import (
 	"syscall"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/workshop-dev/workshop/internal/elfinterp"
 	chroot "github.com/workshop-dev/workshop/steps/01-chroot"
 )
 
@@ -80,15 +80,12 @@ func notDynamic(root, p string) string {
 	if err != nil {
 		return ""
 	}
-	f, err := elf.Open(real)
-	if err != nil {
+	interp, err := elfinterp.Of(real)
+	switch {
+	case err != nil:
 		return "it is not an ELF program (a script?)"
-	}
-	defer f.Close()
-	for _, prog := range f.Progs {
-		if prog.Type == elf.PT_INTERP {
-			return ""
-		}
+	case interp != "":
+		return ""
 	}
 	if target, err := os.Readlink(filepath.Join(root, p)); err == nil && strings.Contains(target, "busybox") {
 		return "it is a link to busybox, a static program"

@@ -2,7 +2,6 @@ package lddcopy
 
 import (
 	"bufio"
-	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/u-root/u-root/pkg/ldd"
+	"github.com/workshop-dev/workshop/internal/elfinterp"
 )
 
 // NotFoundError says a program named by the student is not on the host.
@@ -146,7 +146,7 @@ func inspect(path string) (Program, error) {
 		}
 		return prog, nil
 	}
-	interp, err := elfInterp(path)
+	interp, err := elfinterp.Of(path)
 	if err != nil || interp == "" {
 		// Not ELF (we cannot know what it needs), or static: itself only.
 		return prog, nil
@@ -165,26 +165,6 @@ func inspect(path string) (Program, error) {
 	}
 	sort.Strings(prog.Libs)
 	return prog, nil
-}
-
-// elfInterp returns the PT_INTERP of an ELF file: "" for a static binary.
-func elfInterp(path string) (string, error) {
-	f, err := elf.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type != elf.PT_INTERP {
-			continue
-		}
-		b, err := io.ReadAll(p.Open())
-		if err != nil {
-			return "", fmt.Errorf("read the ELF interpreter of %s: %w", path, err)
-		}
-		return strings.TrimRight(string(b), "\x00"), nil
-	}
-	return "", nil
 }
 
 // shebang reads a script's "#!interp args…" line: the interpreter and its

@@ -5,7 +5,6 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
-	"github.com/u-root/u-root/pkg/ldd"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,7 +12,10 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/u-root/u-root/pkg/ldd"
+
 	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/workshop-dev/workshop/internal/elfinterp"
 	"github.com/workshop-dev/workshop/internal/sys"
 	"github.com/workshop-dev/workshop/internal/testbin"
 )
@@ -169,7 +171,7 @@ func TestSharedLibraryCopiedOnce(t *testing.T) {
 
 func TestStaticBinary(t *testing.T) {
 	busybox := testbin.NeedTool(t, "busybox")
-	if interp, _ := elfInterp(busybox); interp != "" {
+	if interp, _ := elfinterp.Of(busybox); interp != "" {
 		// CI installs busybox-static (scripts/install-deps): a dynamic one
 		// there means the setup is wrong, and this test would hide it.
 		if testbin.InCI() {
