@@ -380,7 +380,18 @@ func RuntimeSteps(attr *syscall.SysProcAttr) string {
 		steps = append(steps, fmt.Sprintf("prctl(PR_SET_PDEATHSIG, %s)", unix.SignalName(attr.Pdeathsig)), "getppid()")
 	}
 	steps = append(steps, "fcntl(F_SETFD) and dup3 of the descriptors it hands on")
+	var lim unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) == nil && goRaisedNofile(lim) {
+		steps = append(steps, "prlimit64(0, RLIMIT_NOFILE, …) twice (the limit of open files put back where Go found it, for the new program)")
+	}
 	return strings.Join(steps, ", ")
+}
+
+// goRaisedNofile reports whether Go raised this process's soft limit of
+// open files at its start (syscall/rlimit.go), which it does to one below
+// the hard limit: its children then put the original back before execve.
+func goRaisedNofile(lim unix.Rlimit) bool {
+	return lim.Max > 0 && lim.Max != unix.RLIM_INFINITY && lim.Cur == lim.Max-1
 }
 
 func errnoOf(err error) error {

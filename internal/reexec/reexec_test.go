@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/workshop-dev/workshop/internal/sys"
+	"golang.org/x/sys/unix"
 )
 
 // The test binary is its own re-executed child: TestMain runs the init when
@@ -167,5 +168,24 @@ func TestRuntimeStepsInGosOrder(t *testing.T) {
 		"fcntl(F_SETFD) and dup3 of the descriptors it hands on"
 	if got != want {
 		t.Errorf("RuntimeSteps =\n%s\nwant\n%s", got, want)
+	}
+}
+
+// Go raises the soft limit of open files to one below the hard one at its
+// start (where it was lower), and its children put it back: the note says
+// so only then.
+func TestGoRaisedNofile(t *testing.T) {
+	for _, tc := range []struct {
+		cur, max uint64
+		want     bool
+	}{
+		{524287, 524288, true}, // Debian's 1024 / 524288, raised by Go
+		{20000, 20000, false},  // soft = hard: nothing to raise
+		{1024, 524288, false},  // not raised (not a Go process's limit)
+		{0, 0, false},
+	} {
+		if got := goRaisedNofile(unix.Rlimit{Cur: tc.cur, Max: tc.max}); got != tc.want {
+			t.Errorf("goRaisedNofile(%d/%d) = %v, want %v", tc.cur, tc.max, got, tc.want)
+		}
 	}
 }
