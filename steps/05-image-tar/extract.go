@@ -162,7 +162,13 @@ func (x *extractor) parentDir(p string) (*os.File, error) {
 			err = pe.Err
 		}
 		if errors.Is(err, unix.ENAMETOOLONG) {
-			return nil, fmt.Errorf("its directory's path is %d bytes, longer than the kernel takes (%d): %w", len(parent), unix.PathMax, err)
+			for _, part := range strings.Split(parent, "/") {
+				if len(part) > unix.NAME_MAX {
+					return nil, fmt.Errorf("a part of its directory's path, %s, is %d bytes, longer than a name can be (%d): %w", quoteShort(part), len(part), unix.NAME_MAX, err)
+				}
+			}
+			// The root's own path counts too: the kernel takes the whole.
+			return nil, fmt.Errorf("its directory's path, inside the root's, is %d bytes, longer than the kernel takes (%d): %w", len(x.rootPath)+1+len(parent), unix.PathMax, err)
 		}
 		return nil, fmt.Errorf("resolve its directory %s inside the root: %w", parent, err)
 	}

@@ -48,7 +48,10 @@ func TestImportRefusalsNameTheArchivesEntry(t *testing.T) {
 		{"gzip damaged, found at its end", corruptAtEnd, "the archive is corrupt, found at its end"},
 		// A name of kilobytes is cut in the middle, not printed whole.
 		{"a name longer than a path", buildTar(t, file(strings.Repeat(strings.Repeat("d", 200)+"/", 40)+"f", "x")),
-			`"…"` + strings.Repeat("d", 58) + `/f" (a name of 8041 bytes): its directory's path is`},
+			`"…"` + strings.Repeat("d", 58) + `/f" (a name of 8041 bytes): its directory's path, inside the root's, is`},
+		// One part longer than a name can be (NAME_MAX, 255 bytes).
+		{"a name part longer than a name", buildTar(t, file("bin/x", "x"), file(strings.Repeat("a", 300)+"/f", "x")),
+			`a part of its directory's path, "` + strings.Repeat("a", 60) + `"…"` + strings.Repeat("a", 60) + `" (a name of 300 bytes), is 300 bytes, longer than a name can be (255)`},
 	} {
 		_, err := s.Import(bg, sys.Discard(), writeFile(t, tmp, "archive.tar", tc.data), "bad")
 		if err == nil || !strings.Contains(err.Error(), tc.want) || len(err.Error()) > 600 {
