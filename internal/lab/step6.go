@@ -6,9 +6,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/workshop-dev/workshop/internal/state"
+	"github.com/workshop-dev/workshop/internal/units"
 )
 
 func init() { checkers[6] = checkStep6 }
@@ -131,7 +133,11 @@ func lab6Pids(r *Report, rec *state.Run, group, stateDir string) {
 	}
 	if got == lab6PidsMax {
 		// Set by the run's own --pids 42, it was not set by hand.
-		if byFlag(rec.WorkshopPid, "--pids", lab6PidsMax) {
+		if byFlag(rec.WorkshopPid, "--pids", func(v string) bool {
+			// As the run read it: --pids 042 and " 42" are 42 too.
+			n, err := units.ParsePids(v)
+			return err == nil && strconv.FormatInt(n, 10) == lab6PidsMax
+		}) {
 			r.missing("start the container without --pids (sudo workshop full run --name lab6 -- /bin/sh), then write 42 into "+file+" yourself",
 				"pids.max of its cgroup is %s, but the run set it itself (its command line has --pids %s): the exercise is to set it by hand", lab6PidsMax, lab6PidsMax)
 			return
@@ -292,9 +298,9 @@ func present(path string) bool {
 }
 
 // byFlag reports whether the command line of process pid (a running
-// workshop) gives flag the value value, as --flag VALUE or --flag=VALUE
-// (the last one given counts, as for any flag).
-func byFlag(pid int, flag, value string) bool {
+// workshop) gives flag a value that is (as --flag VALUE or --flag=VALUE;
+// the last one given counts, as for any flag).
+func byFlag(pid int, flag string, is func(string) bool) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	if err != nil {
 		return false
@@ -312,5 +318,5 @@ func byFlag(pid int, flag, value string) bool {
 			given, found = strings.TrimPrefix(arg, flag+"="), true
 		}
 	}
-	return found && given == value
+	return found && is(given)
 }

@@ -302,7 +302,7 @@ func TestLab6WhichContainer(t *testing.T) {
 func TestLab6PidsSetByTheFlag(t *testing.T) {
 	testbin.NeedRoot(t)
 	state := t.TempDir()
-	lab := startLab6(t, state, "--name", "lab6", "--pids", "42")
+	lab := startLab6(t, state, "--name", "lab6", "--pids", "042") // 42, written another way
 	mnt := byHand(t, state, lab.pid, mountPoint)
 	byHand(t, state, lab.pid, "echo hello > "+mnt+"/from-the-host")
 	r, err := Check(6, Options{StateDir: state})

@@ -146,8 +146,11 @@ func lockRoot(n *sys.Narrator, root string) (func(), error) {
 		n.Note("another workshop is filling %s now: trying again every %v until it is done (Ctrl-C stops waiting)", root, flock.Tick)
 		var tries int
 		tries, err = flock.Wait(fd, unix.LOCK_EX, "another workshop to fill "+root, "nothing was copied")
-		if err == nil {
+		switch {
+		case err == nil:
 			n.Note("… %d more flock(%d, LOCK_EX|LOCK_NB) calls; the last one took the lock", tries, fd)
+		case tries > 0:
+			n.Note("… %d more flock(%d, LOCK_EX|LOCK_NB) calls, each EWOULDBLOCK, until the wait was given up", tries, fd)
 		}
 	}
 	if err != nil {

@@ -2,7 +2,6 @@ package lddcopy
 
 import (
 	"bytes"
-	"debug/elf"
 	"errors"
 	"fmt"
 	"os"
@@ -72,20 +71,11 @@ func checkMirrors(t *testing.T, root string, paths []string) {
 }
 
 func interpOf(t *testing.T, p string) string {
-	f, err := elf.Open(p)
-	if err != nil {
-		t.Fatal(err)
+	interp, err := elfinterp.Of(p)
+	if err != nil || interp == "" {
+		t.Fatalf("%s has no PT_INTERP (%v)", p, err)
 	}
-	defer f.Close()
-	for _, prog := range f.Progs {
-		if prog.Type == elf.PT_INTERP {
-			b := make([]byte, prog.Filesz)
-			prog.ReadAt(b, 0)
-			return strings.TrimRight(string(b), "\x00")
-		}
-	}
-	t.Fatalf("%s has no PT_INTERP", p)
-	return ""
+	return interp
 }
 
 func TestPopulateBash(t *testing.T) {
