@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/workshop-dev/workshop/internal/stracecheck"
 	"github.com/workshop-dev/workshop/internal/testbin"
@@ -408,9 +409,11 @@ func TestWaitForTheRootLockIsInterruptible(t *testing.T) {
 	}
 	r := testbin.Start(t, "", testbin.Bin(t), "--no-color", "--state-dir", state, "step", "4", "--", "/bin/true")
 	r.Stderr.WaitFor(t, "trying again every")
+	time.Sleep(200 * time.Millisecond) // a few tries, each refused
 	r.Signal(syscall.SIGINT)
 	res := r.Wait()
-	if res.Code != 130 || !strings.Contains(res.Stderr, "interrupted by SIGINT while waiting for another workshop to fill "+root+"; nothing was copied") {
+	if res.Code != 130 || !strings.Contains(res.Stderr, "interrupted by SIGINT while waiting for another workshop to fill "+root+"; nothing was copied") ||
+		!strings.Contains(res.Stderr, "LOCK_EX|LOCK_NB) calls, each EWOULDBLOCK, until the wait was given up") {
 		t.Errorf("Ctrl-C while waiting for the root's lock = exit %d\n%s", res.Code, res.Stderr)
 	}
 	if entries, _ := os.ReadDir(root); len(entries) != 0 {
