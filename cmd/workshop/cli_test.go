@@ -42,6 +42,7 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"step", "3", "--ns", "--", "/bin/true"}, "--ns needs a value"},
 		{[]string{"step", "2", "--bin", "ls", "--bin", "--", "/bin/true"}, "--bin needs a value: it took the -- that follows it (write --bin VALUE -- COMMAND)"},
 		{[]string{"step", "2", "--bin=", "--", "/bin/true"}, "--bin is empty"},
+		{[]string{"step", "3", "--ns=mount,", "--", "/bin/true"}, "--ns has an empty item in its list (mount,)"},
 		{[]string{"kill", "-s", "--", "abc"}, "--signal needs a value: it took the -- that follows it\n"},
 		// Words the root does not know, and help on them.
 		{[]string{"--", "ps"}, `unknown command "ps" for "workshop"`},

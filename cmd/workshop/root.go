@@ -138,6 +138,8 @@ func checkFlagValues(c *cobra.Command) error {
 					how = fmt.Sprintf(" (write --%s VALUE -- COMMAND)", f.Name)
 				}
 				err = usageError("--%s needs a value: it took the -- that follows it%s", f.Name, how)
+			case strings.TrimSpace(v) == "" && len(values) > 1:
+				err = usageError("--%s has an empty item in its list (%s): write the items with one comma between each", f.Name, strings.Join(values, ","))
 			case strings.TrimSpace(v) == "":
 				err = usageError("--%s is empty: give it a value, or leave the flag out for its default (an unset variable in --%s \"$VAR\"?)", f.Name, f.Name)
 			}

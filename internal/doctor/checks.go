@@ -54,10 +54,10 @@ func checkKernel(h *Host) []Finding {
 	case major < minKernel[0] || major == minKernel[0] && minor < minKernel[1]:
 		out = append(out, Finding{Status: Warn, Name: "kernel", Detail: fmt.Sprintf("Linux %s is older than %d.%d: some features may be missing (see below)", release, minKernel[0], minKernel[1]),
 			Fix: "use the classroom VM (vagrant up): Debian 12's kernel has everything"})
-	case major == 5 && minor < 7:
+	case major == 5 && minor < 7 && cgroupV2(h):
 		// On cgroup v2 a container is born in its group by clone3's
 		// CLONE_INTO_CGROUP, which came in 5.7; v1 and hybrid do without.
-		out = append(out, Finding{Status: Warn, Name: "kernel", Detail: fmt.Sprintf("Linux %s: on a cgroup v2 machine steps 4 to 6 need 5.7 (clone3 with CLONE_INTO_CGROUP); v1 and hybrid machines do without", release),
+		out = append(out, Finding{Status: Warn, Name: "kernel", Detail: fmt.Sprintf("Linux %s: on this cgroup v2 machine steps 4 to 6 need 5.7 (clone3 with CLONE_INTO_CGROUP)", release),
 			Fix: "use the classroom VM (vagrant up): Debian 12's kernel has everything"})
 	default:
 		out = append(out, Finding{Status: OK, Name: "kernel", Detail: "Linux " + release})
@@ -225,4 +225,13 @@ func humanBytes(n uint64) string {
 		}
 	}
 	return fmt.Sprintf("%.1f %s", v, suffix)
+}
+
+// cgroupV2 reports whether step 4 sees a cgroup v2 machine.
+func cgroupV2(h *Host) bool {
+	if h.Cgroups == nil {
+		return false
+	}
+	l, err := h.Cgroups.Layout()
+	return err == nil && l.Mode == "cgroup v2"
 }

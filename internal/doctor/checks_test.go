@@ -49,7 +49,7 @@ func TestKernel(t *testing.T) {
 		{"6.1.0-18-amd64", "x86_64", OK, OK},
 		{"6.1.0-18-arm64", "aarch64", OK, OK},
 		{"4.19.0-6-amd64", "x86_64", Warn, OK},
-		{"5.4.0-150-generic", "x86_64", Warn, OK}, // no CLONE_INTO_CGROUP (5.7) for cgroup v2
+		{"5.4.0-150-generic", "x86_64", Warn, OK}, // no CLONE_INTO_CGROUP (5.7) on this (fake) cgroup v2 host
 		{"5.10.0-28-amd64", "x86_64", OK, OK},
 		{"6.6.20+rpt-rpi-v7", "armv7l", OK, Warn},
 		{"weird", "x86_64", Warn, OK},
@@ -57,6 +57,15 @@ func TestKernel(t *testing.T) {
 		h := fakeHost(t)
 		h.Uname = func() (string, string, error) { return tc.release, tc.machine, nil }
 		fs := checkKernel(h)
+		// v1 and hybrid hosts need no CLONE_INTO_CGROUP: no warning.
+		if tc.release == "5.4.0-150-generic" {
+			hybrid := fakeHost(t)
+			hybrid.Uname = h.Uname
+			hybrid.Cgroups = &fakeCgroups{layout: CgroupLayout{Mode: "hybrid"}}
+			if f := only(t, checkKernel(hybrid), "kernel"); f.Status != OK {
+				t.Errorf("kernel 5.4 on a hybrid host = %+v, want ok", f)
+			}
+		}
 		if f := only(t, fs, "kernel"); f.Status != tc.kernel {
 			t.Errorf("kernel %s = %+v, want %v", tc.release, f, tc.kernel)
 		}

@@ -372,18 +372,21 @@ func (c *cleaner) unrecordedDirs(recorded map[string]bool) {
 		if err != nil {
 			continue
 		}
+		if data, err := os.ReadFile(filepath.Join(p, "state.json")); err == nil {
+			// A record List did not read: damaged (by hand, a full disk),
+			// and its container may still run, its layer mounted; or
+			// written since. Not clean's to judge, so said, not removed.
+			if uerr := json.Unmarshal(data, &state.Run{}); uerr != nil {
+				c.left(p, fmt.Sprintf("a container directory whose record is unreadable (%v): clean cannot tell whether its container runs; look at it, and remove it by hand (rm -r) once nothing runs from it", uerr))
+			} else {
+				c.left(p, "a container directory whose record was written as clean read the others: run clean again")
+			}
+			continue
+		}
 		if age := time.Since(info.ModTime()); age < staleAge {
 			// A run being recorded right now, or one killed while it
 			// wrote its record: not told apart yet, so said, not removed.
 			c.left(p, fmt.Sprintf("a container directory with no record in it yet (%s old): a run may be writing it now; clean removes it once it is %s old", age.Round(time.Second), staleAge))
-			continue
-		}
-		if data, err := os.ReadFile(filepath.Join(p, "state.json")); err == nil {
-			// A record List could not read (damaged by hand, a full
-			// disk): its container may still run, its layer mounted.
-			// Not clean's to judge, so said, not removed.
-			c.left(p, fmt.Sprintf("a container directory whose record is unreadable (%v): clean cannot tell whether its container runs; look at it, and remove it by hand (rm -r) once nothing runs from it",
-				json.Unmarshal(data, &state.Run{})))
 			continue
 		}
 		if err := c.n.RemoveTree(p); err != nil {
