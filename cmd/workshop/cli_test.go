@@ -57,6 +57,7 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"step", "4", "--timeout", "1.2.3h", "--", "/bin/true"}, "--timeout 1.2.3h: give a duration such as 10s"},
 		{[]string{"step", "4", "--timeout", "..h", "--", "/bin/true"}, "--timeout ..h: give a duration such as 10s"},
 		{[]string{"step", "4", "--timeout", "0.0", "--", "/bin/true"}, "--timeout 0.0: give a time longer than 0"},
+		{[]string{"step", "4", "--timeout", "999999999999", "--", "/bin/true"}, "--timeout 999999999999: give its unit too (s, m or h), and a shorter time"},
 		{[]string{"full", "run", "--hostname", strings.Repeat("a", 64), "--", "/bin/true"}, "each part between dots has at most 63 characters (RFC 1123), and \"aaaaaaaaaaaa…\" has 64"},
 		{[]string{"full", "run", "--hostname", strings.Repeat("a", 65), "--", "/bin/true"}, "longer than the kernel's 64 characters"},
 		{[]string{"step", "2", "--bin", "/etc", "--", "/bin/true"}, "--bin /etc: it is a directory on the host, not a program"},

@@ -110,6 +110,8 @@ func parseLimitFlags(f runFlags) (cgroups.Limits, time.Duration, error) {
 		switch {
 		case err == nil && timeout <= 0:
 			return l, 0, usageError("--timeout %s: give a time longer than 0, such as 10s (the container is killed when it is up)", f.timeout)
+		case err != nil && strings.Contains(err.Error(), "missing unit") && positiveNumber(f.timeout) && overflows(f.timeout+"s"):
+			return l, 0, usageError("--timeout %s: give its unit too (s, m or h), and a shorter time: the longest is about 292 years (2562047h)", f.timeout)
 		case err != nil && strings.Contains(err.Error(), "missing unit") && positiveNumber(f.timeout):
 			return l, 0, usageError("--timeout %s: give its unit too, as in %ss (s, m or h)", f.timeout, f.timeout)
 		case err != nil && strings.Contains(err.Error(), "missing unit") && (strings.HasPrefix(f.timeout, "-") || strings.Trim(f.timeout, "0.") == ""):
@@ -132,6 +134,12 @@ func durationTooLong(s string) bool {
 	}
 	_, err := time.ParseDuration("1" + s[len(digits):])
 	return err == nil
+}
+
+// overflows reports whether s is a well-formed duration too long for Go.
+func overflows(s string) bool {
+	_, err := time.ParseDuration(s)
+	return err != nil && durationTooLong(s)
 }
 
 // positiveNumber reports whether s is a number above 0 written with digits

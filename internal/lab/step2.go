@@ -80,6 +80,9 @@ func notDynamic(root, p string) string {
 	if err != nil {
 		return ""
 	}
+	if _, err := os.Stat(real); err != nil {
+		return "" // nothing there (a dangling link): running it says so
+	}
 	interp, err := elfinterp.Of(real)
 	switch {
 	case err != nil:

@@ -219,9 +219,10 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 	out.KilledBecause, out.TimedOut = end.get()
 	out.Stats, out.StatsErr = cg.Stats()
 	if out.Status == exit.OOMKilled && out.Signaled && out.SentBy == "" && out.KilledBecause == "" && out.Stats.OOMKilled() {
-		// Said only when the log names other victims in the group and
-		// not this one: a record the log lost proves nothing.
-		if victims, known := oomVictims(n, cfg.ID, started); known && len(victims) > 0 && !slices.Contains(victims, c.Pid()) {
+		// Said only when the log names every victim the group counted,
+		// and this one is not among them: a record the log lost (or one
+		// cut in two by another CPU's line) proves nothing.
+		if victims, known := oomVictims(n, cfg.ID, started); known && len(victims) > 0 && int64(len(victims)) >= int64(out.Stats.OOMKills) && !slices.Contains(victims, c.Pid()) {
 			out.OOMElsewhere = true
 		}
 	}

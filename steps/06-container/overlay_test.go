@@ -94,19 +94,26 @@ func TestLayerFits(t *testing.T) {
 	if err := LayerFits("/var/lib/workshop", true); err != nil {
 		t.Errorf("LayerFits(/var/lib/workshop) = %v", err)
 	}
-	long := "/" + strings.Repeat("s", 1400)
+	// Three paths of the state dir's length fill the page.
+	page := os.Getpagesize()
+	long := "/" + strings.Repeat("s", page/3)
 	if err := LayerFits(long, false); err == nil || !strings.Contains(err.Error(), "give a shorter --state-dir") {
-		t.Errorf("LayerFits of a 1400-byte state dir = %v", err)
+		t.Errorf("LayerFits of a %d-byte state dir = %v", len(long), err)
 	}
-	// Find a state dir whose layer fits only without ",volatile".
-	for n := 1000; n < 1400; n++ {
+	// A state dir whose layer fits only without ",volatile" is there,
+	// between a short one and that long one.
+	found := false
+	for n := 1; n < page/3 && !found; n++ {
 		dir := "/" + strings.Repeat("s", n)
 		if LayerFits(dir, true) != nil {
+			found = true
 			if err := LayerFits(dir, false); err != nil {
 				t.Errorf("a state dir of %d bytes: the kept layer, without volatile, does not fit either: %v", n+1, err)
 			}
-			break
 		}
+	}
+	if !found {
+		t.Errorf("no state dir shorter than %d bytes makes a throwaway layer too long", page/3)
 	}
 }
 
