@@ -79,7 +79,12 @@ func (stepCgroups) Layout() (doctor.CgroupLayout, error) {
 	if err != nil {
 		return doctor.CgroupLayout{}, err
 	}
-	return doctor.CgroupLayout{Mode: mode.String(), Describe: mode.Describe(), Limits: limits}, nil
+	describe := mode.Describe()
+	if root := cgroups.TreeRoot(); root != cgroups.Root {
+		describe += " Here the tree is " + root + ": this hybrid machine's v1 hierarchies hold none of the limit controllers " +
+			"(it was booted with cgroup_no_v1), so workshop makes its groups in the unified tree, as on cgroup v2."
+	}
+	return doctor.CgroupLayout{Mode: mode.String(), Describe: describe, Limits: limits}, nil
 }
 
 // probeLimits are small limits, one per controller, for a group that holds

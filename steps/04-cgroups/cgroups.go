@@ -88,7 +88,7 @@ func validID(id string) bool {
 // into its file, by hand. A limit the host cannot apply is an error (exit
 // 125) naming the file, and nothing is left behind.
 func New(n *sys.Narrator, id string, l Limits) (*Cgroup, error) {
-	return realHost.create(n, id, l, v1Controllers)
+	return realHost().create(n, id, l, v1Controllers)
 }
 
 // NewLean is New for a run that prints no statistics (step 6): on cgroup
@@ -96,7 +96,7 @@ func New(n *sys.Narrator, id string, l Limits) (*Cgroup, error) {
 // leanControllers); on v2, where one directory holds every controller, it
 // is New.
 func NewLean(n *sys.Narrator, id string, l Limits) (*Cgroup, error) {
-	return realHost.create(n, id, l, l.leanControllers())
+	return realHost().create(n, id, l, l.leanControllers())
 }
 
 func (h host) create(n *sys.Narrator, id string, l Limits, v1Ctrls []string) (*Cgroup, error) {
@@ -124,7 +124,7 @@ func (h host) create(n *sys.Narrator, id string, l Limits, v1Ctrls []string) (*C
 
 // Open finds the existing group of container id (for ps, kill and clean).
 // It narrates nothing until given a narrator with With.
-func Open(id string) (*Cgroup, error) { return realHost.open(id) }
+func Open(id string) (*Cgroup, error) { return realHost().open(id) }
 
 func (h host) open(id string) (*Cgroup, error) {
 	if !validID(id) {
@@ -179,7 +179,7 @@ func (h host) parents(mode Mode) []string {
 
 // Supported says, for `workshop doctor`, the host's layout and which of
 // memory, cpu and pids workshop can limit where it puts its groups.
-func Supported() (Mode, map[string]bool, error) { return realHost.supported() }
+func Supported() (Mode, map[string]bool, error) { return realHost().supported() }
 
 func (h host) supported() (Mode, map[string]bool, error) {
 	mode, err := h.detect()
@@ -202,7 +202,7 @@ func (h host) supported() (Mode, map[string]bool, error) {
 }
 
 // List returns the ids of the groups under workshop/ (for `workshop clean`).
-func List() ([]string, error) { return realHost.list() }
+func List() ([]string, error) { return realHost().list() }
 
 func (h host) list() ([]string, error) {
 	mode, err := h.detect()

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/workshop-dev/workshop/internal/testbin"
 	cgroups "github.com/workshop-dev/workshop/steps/04-cgroups"
@@ -312,4 +313,50 @@ func bornPid(t *testing.T, narration string) int {
 	}
 	pid, _ := strconv.Atoi(m[1])
 	return pid
+}
+
+// A hybrid machine booted with cgroup_no_v1 keeps its limit controllers in
+// its unified tree, /sys/fs/cgroup/unified. Simulated here in a mount
+// namespace of the test's own: a tmpfs on /sys/fs/cgroup, and this
+// machine's cgroup2 hierarchy mounted at its unified/. On a cgroup v2
+// machine (the test VM), whose hierarchy has the controllers, step 4 runs
+// in that tree with its limits; on a hybrid one, whose cgroup2 hierarchy
+// has none of them, it refuses in a sentence.
+func TestStep4UnifiedTreeOfAHybridMachine(t *testing.T) {
+	testbin.NeedRoot(t)
+	testbin.NeedTool(t, "unshare")
+	mode, err := cgroups.Detect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2 := "/sys/fs/cgroup/unified"
+	if mode == cgroups.V2 {
+		v2 = "/sys/fs/cgroup"
+	}
+	ctrls, err := os.ReadFile(filepath.Join(v2, "cgroup.controllers"))
+	if err != nil {
+		t.Fatalf("this machine's cgroup2 hierarchy: %v", err)
+	}
+	hasLimits := strings.Contains(" "+string(ctrls)+" ", " memory ")
+	const setup = `mount -t tmpfs none /sys/fs/cgroup && mkdir /sys/fs/cgroup/unified && mount -t cgroup2 none /sys/fs/cgroup/unified && exec "$0" "$@"`
+	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", setup,
+		testbin.Bin(t), "--no-color", "--state-dir", stateDir, "step", "4", "--memory", "20M", "--pids", "30", "--", "/bin/sh", "-c", "echo in-the-container")
+	r := testbin.RunCmd(t, cmd, 5*time.Minute)
+	if !hasLimits {
+		if r.Code != 125 || !strings.Contains(r.Stderr, "no unified tree there lists the memory or pids controller") {
+			t.Errorf("step 4 with a unified tree that has no controllers = exit %d\n%s", r.Code, r.Stderr)
+		}
+		return
+	}
+	if r.Code != 0 || r.Stdout != "in-the-container\n" || !strings.Contains(r.Stderr, `mkdirat(AT_FDCWD, "/sys/fs/cgroup/unified/workshop/`) ||
+		!strings.Contains(r.Stderr, "/memory.max") {
+		t.Fatalf("step 4 in the unified tree of a hybrid machine = exit %d, stdout %q\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	// The same hierarchy as /sys/fs/cgroup here: the group must be gone.
+	for _, d := range groupDirs(t, r.Stderr) {
+		real := strings.Replace(d, "/sys/fs/cgroup/unified/", "/sys/fs/cgroup/", 1)
+		if _, err := os.Stat(real); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the run left its cgroup %s behind (stat: %v)", real, err)
+		}
+	}
 }

@@ -94,7 +94,45 @@ type host struct {
 	mounts func() map[string]string
 }
 
-var realHost = host{root: Root, magic: statfsMagic, mounts: sync.OnceValue(host{root: Root, magic: statfsMagic}.scanV1Mounts)}
+// realHost is this machine's cgroup filesystem, found once: the hierarchies
+// do not change while workshop runs.
+var realHost = sync.OnceValue(func() host {
+	h := host{root: Root, magic: statfsMagic}.resolve()
+	h.mounts = sync.OnceValue(h.scanV1Mounts)
+	return h
+})
+
+// resolve returns the host to use: h itself, or, on a hybrid machine whose
+// limit controllers all moved to the unified tree (booted with
+// cgroup_no_v1=memory,pids or =all: the v1 hierarchies hold none of them,
+// and /sys/fs/cgroup/unified lists them in cgroup.controllers), that tree,
+// which is then a cgroup v2 machine's tree in all but its place.
+func (h host) resolve() host {
+	if m, err := h.magic(h.root); err != nil || m != tmpfsMagic {
+		return h
+	}
+	unified := filepath.Join(h.root, unifiedDir)
+	if m, err := h.magic(unified); err != nil || m != cgroup2Magic {
+		return h
+	}
+	v1 := h.scanV1Mounts()
+	if _, ok := v1["memory"]; ok {
+		return h
+	}
+	if _, ok := v1["pids"]; ok {
+		return h
+	}
+	ctrls := fieldSet(readString(filepath.Join(unified, v2Controllers)))
+	if !ctrls["memory"] && !ctrls["pids"] {
+		return h
+	}
+	return host{root: unified, magic: h.magic}
+}
+
+// TreeRoot is where this machine's cgroups are looked for: /sys/fs/cgroup,
+// or its unified tree on a hybrid machine whose controllers all moved there
+// (see resolve).
+func TreeRoot() string { return realHost().root }
 
 func statfsMagic(path string) (int64, error) {
 	var st unix.Statfs_t
@@ -111,7 +149,7 @@ func statfsMagic(path string) (int64, error) {
 // Whether the unified mount lists controllers is not the test: a hybrid host
 // may give it one (this project's CI machine lists hugetlb there) while
 // memory, cpu and pids stay in v1.
-func Detect() (Mode, error) { return realHost.detect() }
+func Detect() (Mode, error) { return realHost().detect() }
 
 func (h host) detect() (Mode, error) {
 	magic, err := h.magic(h.root)
@@ -123,7 +161,7 @@ func (h host) detect() (Mode, error) {
 		return V2, nil
 	case tmpfsMagic:
 		if len(h.v1Mounts()) == 0 {
-			return 0, exit.Errorf(exit.ToolFailed, "%s is a tmpfs with no cgroup v1 controller mounted in it: "+
+			return 0, exit.Errorf(exit.ToolFailed, "%s is a tmpfs with no cgroup v1 controller mounted in it, and no unified tree there lists the memory or pids controller: "+
 				"this machine has no usable cgroups; see 'workshop doctor'", h.root)
 		}
 		if m, err := h.magic(filepath.Join(h.root, unifiedDir)); err == nil && m == cgroup2Magic {

@@ -99,10 +99,16 @@ func TestDetectRefuses(t *testing.T) {
 	}{
 		{"not mounted", map[string]int64{".": ext4Magic}, "neither a cgroup2 mount nor a tmpfs"},
 		{"empty tmpfs", map[string]int64{".": tmpfsMagic}, "no cgroup v1 controller mounted"},
+		// A unified tree that lists no limit controller (only hugetlb, as
+		// on this project's CI machine) holds no usable cgroups either.
 		{"tmpfs with only unified", map[string]int64{".": tmpfsMagic, "unified": cgroup2Magic}, "no cgroup v1 controller mounted"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := fakeHost(t, tc.mounts, nil)
+			files := map[string]string{}
+			if _, ok := tc.mounts["unified"]; ok {
+				files["unified/cgroup.controllers"] = "hugetlb\n"
+			}
+			h := fakeHost(t, tc.mounts, files).resolve()
 			_, err := h.detect()
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "workshop doctor") {
 				t.Fatalf("detect() error = %v, want one saying %q and pointing to workshop doctor", err, tc.want)
@@ -248,5 +254,30 @@ func TestLeanV1Hierarchies(t *testing.T) {
 	}
 	if len(full.dirs) != len(v1Controllers) {
 		t.Errorf("New's group is in %d hierarchies, want all %d of step 4's", len(full.dirs), len(v1Controllers))
+	}
+}
+
+// A hybrid machine booted with cgroup_no_v1 (its v1 hierarchies hold no
+// limit controller, its unified tree lists them) is used as a cgroup v2
+// machine whose tree is /sys/fs/cgroup/unified. A hybrid machine whose
+// limits are in v1 stays hybrid, whatever its unified tree lists.
+func TestResolveUnifiedControllers(t *testing.T) {
+	moved := fakeHost(t, map[string]int64{".": tmpfsMagic, "unified": cgroup2Magic, "systemd": cgroupMagic},
+		map[string]string{"unified/cgroup.controllers": "cpu io memory pids\n"})
+	h := moved.resolve()
+	if h.root != filepath.Join(moved.root, "unified") {
+		t.Errorf("resolve() root = %s, want the unified tree", h.root)
+	}
+	if mode, err := h.detect(); err != nil || mode != V2 {
+		t.Errorf("detect() on the unified tree = %v, %v; want cgroup v2", mode, err)
+	}
+
+	kept := fakeHost(t, map[string]int64{".": tmpfsMagic, "unified": cgroup2Magic, "memory": cgroupMagic, "pids": cgroupMagic},
+		map[string]string{"unified/cgroup.controllers": "cpu memory pids\n"})
+	if h := kept.resolve(); h.root != kept.root {
+		t.Errorf("a hybrid machine with v1 memory and pids resolved to %s", h.root)
+	}
+	if mode, err := kept.resolve().detect(); err != nil || mode != Hybrid {
+		t.Errorf("detect() = %v, %v; want hybrid", mode, err)
 	}
 }

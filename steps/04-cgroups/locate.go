@@ -11,14 +11,14 @@ import (
 // to find the `sandbox` group the student made by hand, wherever the host
 // keeps it.
 func Locate(controller, name string) (string, Mode, error) {
-	mode, err := realHost.detect()
+	mode, err := realHost().detect()
 	if err != nil {
 		return "", 0, err
 	}
 	if mode == V2 {
-		return filepath.Join(realHost.root, name), mode, nil
+		return filepath.Join(realHost().root, name), mode, nil
 	}
-	mnt, ok := realHost.v1Mounts()[controller]
+	mnt, ok := realHost().v1Mounts()[controller]
 	if !ok {
 		return "", mode, fmt.Errorf("no cgroup v1 hierarchy has the %s controller on this host (see 'workshop doctor')", controller)
 	}
