@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"github.com/workshop-dev/workshop/internal/exit"
@@ -37,8 +39,11 @@ func newPsCmd() *cobra.Command {
 			w := tabwriter.NewWriter(c.OutOrStdout(), 2, 8, 2, ' ', 0)
 			fmt.Fprintln(w, "ID\tNAME\tIMAGE\tPID\tCOMMAND\tMEMORY\tUP")
 			for _, r := range runs {
-				if !r.Owned() || r.Pid == 0 {
-					continue // ended, or killed with its workshop: `workshop clean` removes it
+				if !r.Owned() || r.Pid == 0 || state.ParentPid(r.Pid) != r.WorkshopPid {
+					// Ended (its workshop is taking it down), not started
+					// yet, or killed with its workshop: `workshop clean`
+					// removes what that one left.
+					continue
 				}
 				image := r.Image
 				if image == "" {
@@ -68,11 +73,32 @@ func memoryOf(r *state.Run) string {
 	return units.FormatSize(b)
 }
 
+// shorten fits s in max characters for a column: control characters
+// (a newline, a tab) shown as Go escapes them, so that a row stays one row,
+// and a long one cut between characters, not inside one.
 func shorten(s string, max int) string {
-	if len(s) <= max {
+	if strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) || r == utf8.RuneError }) >= 0 || !utf8.ValidString(s) {
+		q := strconv.Quote(s)
+		s = q[1 : len(q)-1]
+	}
+	r := []rune(s)
+	if len(r) <= max {
 		return s
 	}
-	return s[:max-1] + "…"
+	return string(r[:max-1]) + "…"
+}
+
+// killsByDefault reports whether sig's default action ends a process (or
+// stops it), so that a PID 1 without a handler drops it: not SIGKILL and
+// SIGSTOP, which the kernel delivers to PID 1 from an ancestor namespace,
+// nor the signals ignored by default or that resume (CHLD, CONT, URG,
+// WINCH).
+func killsByDefault(sig unix.Signal) bool {
+	switch sig {
+	case unix.SIGKILL, unix.SIGSTOP, unix.SIGCHLD, unix.SIGCONT, unix.SIGURG, unix.SIGWINCH:
+		return false
+	}
+	return true
 }
 
 // runningContainer finds a running container by id, id prefix or name.
@@ -85,6 +111,8 @@ func runningContainer(ref string) (*state.Run, error) {
 	case !r.Owned() && r.Keep:
 		return nil, exit.Errorf(exit.ToolFailed, "container %s has ended; its writable layer was kept (--keep): "+
 			"'workshop diff %s' lists what it changed, 'workshop clean' removes it", r.ID, r.ID)
+	case r.Owned() && r.Pid == 0:
+		return nil, exit.Errorf(exit.ToolFailed, "container %s is starting (its first process is not made yet, or its workshop is taking it down): try again in a moment", r.ID)
 	case !r.Owned() || r.Pid == 0:
 		return nil, exit.Errorf(exit.ToolFailed, "container %s is not running (its workshop process is gone; 'workshop clean' removes what it left)", r.ID)
 	}
@@ -137,7 +165,7 @@ func newKillCmd() *cobra.Command {
 			fmt.Fprintf(c.OutOrStdout(), "sent %s to container %s (pid %d)\n", unix.SignalName(sig), r.ID, r.Pid)
 			// Only a PID 1 drops it: without a PID namespace (--ns
 			// without pid) the default action applies, and kills it.
-			if known && !caught && sig != unix.SIGKILL && sig != unix.SIGSTOP && ownPIDNamespace(r.Pid) {
+			if known && !caught && killsByDefault(sig) && ownPIDNamespace(r.Pid) {
 				n.Note("the container's first process has no handler for %s, and a PID 1 drops such a signal (step 3's lesson): it goes on running; "+
 					"'workshop kill %s' sends SIGKILL, which it cannot ignore", unix.SignalName(sig), r.ID)
 			}

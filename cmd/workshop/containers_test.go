@@ -1,0 +1,59 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/workshop-dev/workshop/internal/state"
+	"github.com/workshop-dev/workshop/internal/testbin"
+	"golang.org/x/sys/unix"
+)
+
+// A column of ps stays one row of text: control characters escaped, a
+// long command cut between characters.
+func TestShorten(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		max  int
+		want string
+	}{
+		{"sleep 1000", 30, "sleep 1000"},
+		{"sh -c sleep 1000\n\techo x", 30, `sh -c sleep 1000\n\techo x`},
+		{"echo ééééééééé", 8, "echo éé…"},
+		{"bad \xff byte", 30, `bad \xff byte`},
+	} {
+		if got := shorten(tc.in, tc.max); got != tc.want {
+			t.Errorf("shorten(%q, %d) = %q, want %q", tc.in, tc.max, got, tc.want)
+		}
+	}
+}
+
+// The note that a PID 1 drops a signal is for signals whose default
+// action would end it, not for those ignored by default or that resume.
+func TestKillsByDefault(t *testing.T) {
+	for sig, want := range map[unix.Signal]bool{
+		unix.SIGTERM: true, unix.SIGINT: true, unix.SIGALRM: true, unix.SIGUSR1: true,
+		unix.SIGKILL: false, unix.SIGSTOP: false, unix.SIGCONT: false, unix.SIGCHLD: false, unix.SIGWINCH: false, unix.SIGURG: false,
+	} {
+		if got := killsByDefault(sig); got != want {
+			t.Errorf("killsByDefault(%s) = %v, want %v", unix.SignalName(sig), got, want)
+		}
+	}
+}
+
+// A container recorded by a live workshop but with no first process yet
+// is starting, not gone; and ps does not list it.
+func TestKillOfAStartingContainer(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir := t.TempDir()
+	if err := state.New(dir, &state.Run{ID: "0123456789ab", Name: "starting", Step: 6}); err != nil {
+		t.Fatal(err)
+	}
+	r := testbin.Run(t, "", "--state-dir", dir, "kill", "starting")
+	if r.Code != 125 || !strings.Contains(r.Stderr, "container 0123456789ab is starting") {
+		t.Errorf("kill of a starting container = %d, %q", r.Code, r.Stderr)
+	}
+	if r := testbin.Run(t, "", "--state-dir", dir, "ps"); r.Code != 0 || strings.Contains(r.Stdout, "starting") {
+		t.Errorf("ps = %d, %q; want the starting container left out", r.Code, r.Stdout)
+	}
+}
