@@ -81,7 +81,7 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 	}
 	name := o.Name
 	if name == "" {
-		name = NewName()
+		name = freeName(o.StateDir)
 	} else if err := nameFree(o.StateDir, name); err != nil {
 		unlock()
 		releaseImage()
@@ -331,6 +331,27 @@ var namePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompi
 // nameFree refuses a name that is not a name, or that another container
 // has: a running one, or one whose layer was kept (`workshop diff NAME`
 // must mean one container).
+// freeName picks a generated name that no container of stateDir has (the
+// caller holds the names' lock): a few tries, then the name with a number,
+// so that a name always reaches one container.
+func freeName(stateDir string) string {
+	taken := map[string]bool{}
+	if runs, err := state.List(stateDir); err == nil {
+		for _, r := range runs {
+			taken[r.Name] = true
+		}
+	}
+	name := NewName()
+	for i := 0; taken[name] && i < 20; i++ {
+		name = NewName()
+	}
+	base := name
+	for i := 2; taken[name]; i++ {
+		name = fmt.Sprintf("%s_%d", base, i)
+	}
+	return name
+}
+
 func nameFree(stateDir, name string) error {
 	if !namePattern().MatchString(name) {
 		return exit.Errorf(exit.ToolFailed, "--name %q: a name is letters, digits, '_', '.' and '-', starting with a letter or digit (up to 63)", name)

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -82,4 +83,24 @@ func recordRun(t *testing.T, dir, id string, paths ...string) *state.Run {
 		t.Fatal(err)
 	}
 	return rec
+}
+
+// A generated name is never one a container of the state dir has: with
+// every adjective_noun taken, the name gets a number.
+func TestFreeNameNeverTaken(t *testing.T) {
+	dir := t.TempDir()
+	i := 0
+	for _, a := range adjectives {
+		for _, n := range nouns {
+			id := fmt.Sprintf("%012x", i)
+			i++
+			if err := state.New(dir, &state.Run{ID: id, Name: a + "_" + n, Step: 6}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	name := freeName(dir)
+	if !strings.HasSuffix(name, "_2") || !namePattern().MatchString(name) {
+		t.Errorf("freeName with every name taken = %q, want one with _2", name)
+	}
 }
