@@ -4,6 +4,10 @@ import (
 	"errors"
 	"os"
 	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 )
@@ -14,7 +18,20 @@ type Change struct {
 	Path string // inside the container, starting with /
 }
 
-func (c Change) String() string { return string(c.Kind) + " " + c.Path }
+// String is the line: the path as it is, or, where it holds a byte that
+// could break or fake a line (a newline, a control character, a quote, a
+// backslash, bytes that are not UTF-8), quoted as Go quotes strings, so
+// that every line is one change and its name can be read back.
+func (c Change) String() string {
+	return string(c.Kind) + " " + quotePath(c.Path)
+}
+
+func quotePath(p string) string {
+	if !utf8.ValidString(p) || strings.ContainsAny(p, "\"\\") || strings.IndexFunc(p, unicode.IsControl) >= 0 {
+		return strconv.Quote(p)
+	}
+	return p
+}
 
 // Diff lists what a container changed against its image, read from the
 // overlay's upper layer, where the kernel keeps every change:
@@ -22,7 +39,13 @@ func (c Change) String() string { return string(c.Kind) + " " + c.Path }
 //   - one that is also in lower was changed (C): overlayfs copied it up;
 //   - a character device 0:0 is a whiteout: the file was deleted (D);
 //   - a directory marked opaque (xattr trusted.overlay.opaque=y) replaced
-//     the lower one wholesale: it shows as changed.
+//     the lower one wholesale: it shows as changed, and what the image had
+//     in it that the new one lacks as deleted (D);
+//   - a file that replaced a directory of the image hides all of it: the
+//     directory's entries show as deleted.
+//
+// A running container may remove a file while the walk reads its
+// directory: such a file is left out, not an error.
 //
 // The layers are walked relative to open directories, never by whole
 // paths: a container can make a tree deeper than the kernel takes in one
@@ -57,6 +80,9 @@ func diffDir(ufd, lfd int, upper, inside string, changes *[]Change) error {
 		p := inside + "/" + name
 		var st unix.Stat_t
 		if err := unix.Fstatat(ufd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				continue // removed since the directory was read
+			}
 			return &os.PathError{Op: "fstatat", Path: upper + p, Err: err}
 		}
 		if st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0 {
@@ -81,12 +107,76 @@ func diffDir(ufd, lfd int, upper, inside string, changes *[]Change) error {
 			kind = 'C'
 		}
 		*changes = append(*changes, Change{kind, p})
+		lowerDir := inLower && lst.Mode&unix.S_IFMT == unix.S_IFDIR
 		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			if lowerDir {
+				// A file in place of the image's directory: all of
+				// the directory is gone from the container's view.
+				if err := deletedUnder(lfd, name, -1, p, changes); err != nil {
+					return err
+				}
+			}
 			continue
 		}
-		if err := diffSubdir(ufd, lfd, name, inLower && lst.Mode&unix.S_IFMT == unix.S_IFDIR, upper, p, changes); err != nil {
+		if lowerDir && opaque(ufd, name) {
+			// The directory was replaced: the image's entries it no
+			// longer has are deleted, though no whiteout says so.
+			if err := deletedUnder(lfd, name, ufd, p, changes); err != nil {
+				return err
+			}
+			lowerDir = false // what is in upper is all there is
+		}
+		if err := diffSubdir(ufd, lfd, name, lowerDir, upper, p, changes); err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				continue // removed since the directory was read
+			}
 			return err
 		}
+	}
+	return nil
+}
+
+// opaque reports whether the directory name in the open upper directory
+// ufd is opaque: it hides the lower directory of that name wholesale.
+func opaque(ufd int, name string) bool {
+	fd, err := unix.Openat(ufd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	var buf [8]byte
+	n, err := unix.Fgetxattr(fd, "trusted.overlay.opaque", buf[:])
+	return err == nil && n == 1 && buf[0] == 'y'
+}
+
+// deletedUnder lists as deleted each entry of the image's directory name
+// (in the open lower directory lfd) that the container no longer has: not
+// in the upper directory of that name (in the open ufd), or all of them
+// when ufd is -1. inside is the directory's path in the container.
+func deletedUnder(lfd int, name string, ufd int, inside string, changes *[]Change) error {
+	lsub, err := unix.Openat(lfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "openat", Path: "the image's " + inside, Err: err}
+	}
+	defer unix.Close(lsub)
+	usub := -1
+	if ufd >= 0 {
+		if usub, err = unix.Openat(ufd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0); err == nil {
+			defer unix.Close(usub)
+		}
+	}
+	names, err := dirNames(lsub)
+	if err != nil {
+		return &os.PathError{Op: "readdir", Path: "the image's " + inside, Err: err}
+	}
+	for _, n := range names {
+		if usub >= 0 {
+			var st unix.Stat_t
+			if unix.Fstatat(usub, n, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
+				continue // there still, as the container's own
+			}
+		}
+		*changes = append(*changes, Change{'D', inside + "/" + n})
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/workshop-dev/workshop/internal/testbin"
 	"golang.org/x/sys/unix"
 )
 
@@ -95,5 +96,53 @@ func TestDiffDeepTreeAndLowerSymlink(t *testing.T) {
 	want := []string{"A /deep", "A " + deepest, "C /link", "A /link/x"}
 	if len(got) != depth+3 || strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("Diff = %d changes, among them\n%s\nwant %d, among them\n%s", len(got), strings.Join(lines, "\n"), depth+3, strings.Join(want, "\n"))
+	}
+}
+
+// A directory of the image removed and made again is opaque in the upper
+// layer: what the image had in it is deleted, though no whiteout says so.
+// A file in place of a directory of the image hides all of it.
+func TestDiffOpaqueAndReplacedDirectories(t *testing.T) {
+	testbin.NeedRoot(t) // trusted.* xattrs
+	lower, upper := t.TempDir(), t.TempDir()
+	for _, p := range []string{"data/sub", "keepdir"} {
+		os.MkdirAll(filepath.Join(lower, p), 0o755)
+	}
+	for _, p := range []string{"data/a", "data/sub/b", "keepdir/k1", "keepdir/k2"} {
+		os.WriteFile(filepath.Join(lower, p), nil, 0o644)
+	}
+	os.Mkdir(filepath.Join(upper, "data"), 0o755)
+	if err := unix.Setxattr(filepath.Join(upper, "data"), "trusted.overlay.opaque", []byte("y"), 0); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(upper, "data", "a2"), nil, 0o644)
+	os.WriteFile(filepath.Join(upper, "keepdir"), nil, 0o644)
+	got, err := Diff(lower, upper)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, c := range got {
+		lines = append(lines, c.String())
+	}
+	want := []string{"C /data", "D /data/a", "A /data/a2", "D /data/sub", "C /keepdir", "D /keepdir/k1", "D /keepdir/k2"}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("Diff =\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// A name that could break or fake a line of the diff is quoted.
+func TestChangeQuotesOddNames(t *testing.T) {
+	for path, want := range map[string]string{
+		"/etc/hostname":       "A /etc/hostname",
+		"/a name with spaces": "A /a name with spaces",
+		"/x\nD /etc/passwd":   `A "/x\nD /etc/passwd"`,
+		"/bad\xff\x1b[31mred": `A "/bad\xff\x1b[31mred"`,
+		`/quote"d`:            `A "/quote\"d"`,
+		"/é":                  "A /é",
+	} {
+		if got := (Change{'A', path}).String(); got != want {
+			t.Errorf("Change %q = %s, want %s", path, got, want)
+		}
 	}
 }
