@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/state"
+	"github.com/workshop-dev/workshop/internal/sys"
 	"github.com/workshop-dev/workshop/internal/units"
 	cgroups "github.com/workshop-dev/workshop/steps/04-cgroups"
 	container "github.com/workshop-dev/workshop/steps/06-container"
@@ -162,12 +163,12 @@ func newKillCmd() *cobra.Command {
 			if err := n.Kill(r.Pid, sig); err != nil {
 				return exit.Errorf(exit.ToolFailed, "%v", err)
 			}
-			fmt.Fprintf(c.OutOrStdout(), "sent %s to container %s (pid %d)\n", unix.SignalName(sig), r.ID, r.Pid)
+			fmt.Fprintf(c.OutOrStdout(), "sent %s to container %s (pid %d)\n", sys.SignalName(sig), r.ID, r.Pid)
 			// Only a PID 1 drops it: without a PID namespace (--ns
 			// without pid) the default action applies, and kills it.
 			if known && !caught && killsByDefault(sig) && ownPIDNamespace(r.Pid) {
 				n.Note("the container's first process has no handler for %s, and a PID 1 drops such a signal (step 3's lesson): it goes on running; "+
-					"'workshop kill %s' sends SIGKILL, which it cannot ignore", unix.SignalName(sig), r.ID)
+					"'workshop kill %s' sends SIGKILL, which it cannot ignore", sys.SignalName(sig), r.ID)
 			}
 			return nil
 		},
@@ -176,22 +177,52 @@ func newKillCmd() *cobra.Command {
 	return c
 }
 
-// parseSignal reads a signal as kill(1) does: KILL, SIGKILL or 9.
+// parseSignal reads a signal as kill(1) does: KILL, SIGKILL or 9; the
+// real-time ones as RTMIN, RTMIN+3, RTMAX-1 (glibc's SIGRTMIN is 34: it
+// keeps 32 and 33 for itself) or SIGRT_2 as strace names them; and the
+// old names IOT, CLD and POLL.
 func parseSignal(s string) (unix.Signal, error) {
 	if n, err := strconv.Atoi(s); err == nil {
 		if n > 0 && n < 65 {
 			return unix.Signal(n), nil
 		}
-	} else {
-		name := strings.ToUpper(s)
-		if !strings.HasPrefix(name, "SIG") {
-			name = "SIG" + name
+		return 0, usageError("--signal %s: not a signal; signals are numbered 1 to 64", s)
+	}
+	name := strings.TrimPrefix(strings.ToUpper(s), "SIG")
+	aliases := map[string]string{"IOT": "ABRT", "CLD": "CHLD", "POLL": "IO"}
+	if a, ok := aliases[name]; ok {
+		name = a
+	}
+	if sig := unix.SignalNum("SIG" + name); sig != 0 {
+		return sig, nil
+	}
+	const rtmin, rtmax = 34, 64
+	rt := func(base int, off string, sign int) (unix.Signal, bool) {
+		n := 0
+		if off != "" {
+			var err error
+			if n, err = strconv.Atoi(off); err != nil || n < 0 {
+				return 0, false
+			}
 		}
-		if sig := unix.SignalNum(name); sig != 0 {
+		sig := base + sign*n
+		return unix.Signal(sig), sig >= rtmin && sig <= rtmax
+	}
+	switch {
+	case name == "RTMIN" || strings.HasPrefix(name, "RTMIN+"):
+		if sig, ok := rt(rtmin, strings.TrimPrefix(strings.TrimPrefix(name, "RTMIN"), "+"), 1); ok {
 			return sig, nil
 		}
+	case name == "RTMAX" || strings.HasPrefix(name, "RTMAX-"):
+		if sig, ok := rt(rtmax, strings.TrimPrefix(strings.TrimPrefix(name, "RTMAX"), "-"), -1); ok {
+			return sig, nil
+		}
+	case strings.HasPrefix(name, "RT_"):
+		if n, err := strconv.Atoi(strings.TrimPrefix(name, "RT_")); err == nil && n >= 0 && n <= 32 {
+			return unix.Signal(32 + n), nil
+		}
 	}
-	return 0, usageError("--signal %s: not a signal; give a name such as TERM or KILL, or a number", s)
+	return 0, usageError("--signal %s: not a signal; give a name such as TERM or KILL (RTMIN+n for a real-time one), or a number", s)
 }
 
 func newDiffCmd() *cobra.Command {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/workshop-dev/workshop/internal/state"
+	"github.com/workshop-dev/workshop/internal/sys"
 	"github.com/workshop-dev/workshop/internal/testbin"
 	"golang.org/x/sys/unix"
 )
@@ -36,7 +37,7 @@ func TestKillsByDefault(t *testing.T) {
 		unix.SIGKILL: false, unix.SIGSTOP: false, unix.SIGCONT: false, unix.SIGCHLD: false, unix.SIGWINCH: false, unix.SIGURG: false,
 	} {
 		if got := killsByDefault(sig); got != want {
-			t.Errorf("killsByDefault(%s) = %v, want %v", unix.SignalName(sig), got, want)
+			t.Errorf("killsByDefault(%s) = %v, want %v", sys.SignalName(sig), got, want)
 		}
 	}
 }
@@ -55,5 +56,25 @@ func TestKillOfAStartingContainer(t *testing.T) {
 	}
 	if r := testbin.Run(t, "", "--state-dir", dir, "ps"); r.Code != 0 || strings.Contains(r.Stdout, "starting") {
 		t.Errorf("ps = %d, %q; want the starting container left out", r.Code, r.Stdout)
+	}
+}
+
+// Signals as kill(1) and strace write them.
+func TestParseSignal(t *testing.T) {
+	for in, want := range map[string]unix.Signal{
+		"KILL": unix.SIGKILL, "sigterm": unix.SIGTERM, "9": unix.SIGKILL, "IOT": unix.SIGABRT, "CLD": unix.SIGCHLD, "POLL": unix.SIGIO,
+		"RTMIN": 34, "RTMIN+1": 35, "SIGRTMAX-1": 63, "RTMAX": 64, "SIGRT_2": 34, "34": 34,
+	} {
+		if got, err := parseSignal(in); err != nil || got != want {
+			t.Errorf("parseSignal(%q) = %v, %v; want %d", in, got, err, int(want))
+		}
+	}
+	for _, bad := range []string{"0", "65", "-9", "RTMIN+31", "RTMAX-31", "NOPE", "RTMIN+x"} {
+		if _, err := parseSignal(bad); err == nil {
+			t.Errorf("parseSignal(%q) took it", bad)
+		}
+	}
+	if got := sys.SignalName(34); got != "SIGRT_2" {
+		t.Errorf("SignalName(34) = %q, want SIGRT_2 as strace prints it", got)
 	}
 }

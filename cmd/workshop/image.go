@@ -13,8 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/sys"
 	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
-	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 )
 
@@ -182,7 +182,7 @@ func imageCmd(use, short string, nargs int, halfMade string, run func(context.Co
 // signalCause is the cause of a context cancelled by a signal.
 type signalCause struct{ sig syscall.Signal }
 
-func (c signalCause) Error() string { return "interrupted by " + unix.SignalName(c.sig) }
+func (c signalCause) Error() string { return "interrupted by " + sys.SignalName(c.sig) }
 
 // catchSignals returns a context cancelled by a stop signal
 // (exit.StopSignals: Ctrl-C, SIGTERM, SIGHUP, SIGQUIT), whose cause (see
@@ -235,7 +235,7 @@ func caughtSignal(ctx context.Context) (syscall.Signal, bool) {
 // interrupted is the end of a command a signal stopped: one sentence, and
 // 128+n, the status of a process killed by signal n.
 func interrupted(sig syscall.Signal, what string) error {
-	return exit.Errorf(exit.SignalBase+int(sig), "interrupted by %s: %s", unix.SignalName(sig), what)
+	return exit.Errorf(exit.SignalBase+int(sig), "interrupted by %s: %s", sys.SignalName(sig), what)
 }
 
 // imageError turns what the store says into one sentence and an exit code:

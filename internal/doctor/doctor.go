@@ -23,12 +23,14 @@ package doctor
 
 import (
 	"fmt"
-	"golang.org/x/sys/unix"
 	"io"
 	"os"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/fatih/color"
+	"github.com/workshop-dev/workshop/internal/sys"
 )
 
 // Status is a check's verdict.
@@ -86,7 +88,7 @@ type Interrupted struct{ Signal os.Signal }
 func (e *Interrupted) Error() string {
 	name := fmt.Sprint(e.Signal) // Go's "interrupt": the kernel's name is the one a student knows
 	if sig, ok := e.Signal.(unix.Signal); ok {
-		name = unix.SignalName(sig)
+		name = sys.SignalName(sig)
 	}
 	return fmt.Sprintf("interrupted by %s; the checks made nothing that is left behind", name)
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/sys"
 	"golang.org/x/sys/unix"
 )
 
@@ -47,7 +48,7 @@ func Wait(fd, how int, what, whatNot string) (tries int, err error) {
 		select {
 		case s := <-sigs:
 			sig := s.(unix.Signal)
-			return tries, exit.Errorf(exit.SignalBase+int(sig), "interrupted by %s while waiting for %s; %s", unix.SignalName(sig), what, whatNot)
+			return tries, exit.Errorf(exit.SignalBase+int(sig), "interrupted by %s while waiting for %s; %s", sys.SignalName(sig), what, whatNot)
 		case <-tick.C:
 			tries++
 			if err := Try(fd, how); !errors.Is(err, unix.EWOULDBLOCK) {

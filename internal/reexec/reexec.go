@@ -377,7 +377,7 @@ func RuntimeSteps(attr *syscall.SysProcAttr) string {
 	}
 	if attr.Pdeathsig != 0 {
 		// getppid: if the parent died already, the signal never comes.
-		steps = append(steps, fmt.Sprintf("prctl(PR_SET_PDEATHSIG, %s)", unix.SignalName(attr.Pdeathsig)), "getppid()")
+		steps = append(steps, fmt.Sprintf("prctl(PR_SET_PDEATHSIG, %s)", sys.SignalName(attr.Pdeathsig)), "getppid()")
 	}
 	steps = append(steps, "fcntl(F_SETFD) and dup3 of the descriptors it hands on")
 	var lim unix.Rlimit
@@ -414,7 +414,7 @@ func (c *Child) StopBeforeExec(n *sys.Narrator, sig unix.Signal, what string) bo
 		return false
 	}
 	if c.stoppedBy.CompareAndSwap(0, int32(sig)) {
-		n.Note("workshop got %s before the container's command ran: stopping the %s", unix.SignalName(sig), what)
+		n.Note("workshop got %s before the container's command ran: stopping the %s", sys.SignalName(sig), what)
 		n.Kill(c.Pid(), unix.SIGKILL)
 	}
 	return true
@@ -430,9 +430,9 @@ func (c *Child) Interrupted(execed bool, status int) error {
 	case sig == 0:
 		return nil
 	case !execed:
-		return exit.Errorf(exit.SignalBase+int(sig), "interrupted by %s before the container's command ran; it never ran", unix.SignalName(sig))
+		return exit.Errorf(exit.SignalBase+int(sig), "interrupted by %s before the container's command ran; it never ran", sys.SignalName(sig))
 	case c.Signaled() && status == exit.SignalBase+int(unix.SIGKILL):
-		return exit.Errorf(exit.SignalBase+int(sig), "interrupted by %s as the container's command started: workshop stopped it with SIGKILL", unix.SignalName(sig))
+		return exit.Errorf(exit.SignalBase+int(sig), "interrupted by %s as the container's command started: workshop stopped it with SIGKILL", sys.SignalName(sig))
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/sys"
 	"golang.org/x/sys/unix"
 )
 
@@ -35,7 +36,7 @@ func (h *Held) Stopped() (int, bool) {
 	select {
 	case s := <-h.ch:
 		sig := s.(unix.Signal)
-		fmt.Fprintf(Stderr(), "workshop: interrupted by %s before the container's command ran; it never ran\n", unix.SignalName(sig))
+		fmt.Fprintf(Stderr(), "workshop: interrupted by %s before the container's command ran; it never ran\n", sys.SignalName(sig))
 		return exit.SignalBase + int(sig), true
 	default:
 		return 0, false

@@ -82,7 +82,7 @@ func (n *Narrator) ClearAmbientCaps() error {
 // SetParentDeathSignal calls prctl(PR_SET_PDEATHSIG, sig) on the calling thread.
 func (n *Narrator) SetParentDeathSignal(sig unix.Signal) error {
 	err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(sig), 0, 0, 0)
-	n.record("prctl", "PR_SET_PDEATHSIG, "+unix.SignalName(sig), 0, err)
+	n.record("prctl", "PR_SET_PDEATHSIG, "+SignalName(sig), 0, err)
 	if err != nil {
 		return fmt.Errorf("prctl(PR_SET_PDEATHSIG): %w", err)
 	}
@@ -207,9 +207,9 @@ func WaitStatusString(ws unix.WaitStatus) string {
 		if ws.CoreDump() {
 			core = " && WCOREDUMP(s)"
 		}
-		return fmt.Sprintf("{WIFSIGNALED(s) && WTERMSIG(s) == %s%s}", unix.SignalName(ws.Signal()), core)
+		return fmt.Sprintf("{WIFSIGNALED(s) && WTERMSIG(s) == %s%s}", SignalName(ws.Signal()), core)
 	case ws.Stopped():
-		return fmt.Sprintf("{WIFSTOPPED(s) && WSTOPSIG(s) == %s}", unix.SignalName(ws.StopSignal()))
+		return fmt.Sprintf("{WIFSTOPPED(s) && WSTOPSIG(s) == %s}", SignalName(ws.StopSignal()))
 	}
 	return fmt.Sprintf("%#x", uint32(ws))
 }

@@ -75,9 +75,9 @@ func (n *Narrator) ReportDefaulted(saved []SavedAction) error {
 		if s.err != nil {
 			old = "…" // the kernel filled nothing in
 		}
-		n.record("rt_sigaction", fmt.Sprintf("%s, {sa_handler=SIG_DFL, sa_mask=[], sa_flags=0}, %s, 8", unix.SignalName(s.Sig), old), 0, s.err)
+		n.record("rt_sigaction", fmt.Sprintf("%s, {sa_handler=SIG_DFL, sa_mask=[], sa_flags=0}, %s, 8", SignalName(s.Sig), old), 0, s.err)
 		if s.err != nil && first == nil {
-			first = fmt.Errorf("rt_sigaction(%s): %w", unix.SignalName(s.Sig), s.err)
+			first = fmt.Errorf("rt_sigaction(%s): %w", SignalName(s.Sig), s.err)
 		}
 	}
 	return first
@@ -92,9 +92,9 @@ func (n *Narrator) RestoreSignals(saved []SavedAction) error {
 		}
 		old := s.old
 		err := rtSigaction(s.Sig, &old, nil)
-		n.record("rt_sigaction", fmt.Sprintf("%s, {sa_handler=%s, …}, NULL, 8", unix.SignalName(s.Sig), handlerName(s.old.handler)), 0, err)
+		n.record("rt_sigaction", fmt.Sprintf("%s, {sa_handler=%s, …}, NULL, 8", SignalName(s.Sig), handlerName(s.old.handler)), 0, err)
 		if err != nil {
-			return fmt.Errorf("rt_sigaction(%s): %w", unix.SignalName(s.Sig), err)
+			return fmt.Errorf("rt_sigaction(%s): %w", SignalName(s.Sig), err)
 		}
 	}
 	return nil

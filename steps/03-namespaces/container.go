@@ -295,7 +295,7 @@ func (c *Container) forwardSignals(sigs chan os.Signal) {
 				if c.child.StopBeforeExec(c.n, sig, "container") {
 					continue
 				}
-				c.n.Note("workshop got %s: passing it on to the container", unix.SignalName(sig))
+				c.n.Note("workshop got %s: passing it on to the container", sys.SignalName(sig))
 				c.n.Kill(c.Pid(), sig)
 			case <-c.stopForwarding:
 				return

@@ -171,10 +171,10 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 	case s := <-sigs:
 		// The command has not run: end the child before it does.
 		sig := s.(unix.Signal)
-		n.Note("workshop got %s before the container's command ran: stopping it there", unix.SignalName(sig))
+		n.Note("workshop got %s before the container's command ran: stopping it there", sys.SignalName(sig))
 		c.Abort()
 		return Outcome{RemoveErr: cg.Remove()}, exit.Errorf(exit.SignalBase+int(sig),
-			"interrupted by %s before the container's command ran; it never ran", unix.SignalName(sig))
+			"interrupted by %s before the container's command ran; it never ran", sys.SignalName(sig))
 	default:
 	}
 	if err := c.Release(); err != nil {
@@ -313,7 +313,7 @@ func (r *Contained) watch(n *sys.Narrator, cg *Cgroup, sigs <-chan os.Signal, en
 		case <-expire:
 			kill(fmt.Sprintf("--timeout %s expired", r.Timeout), true)
 		case s := <-sigs:
-			name := unix.SignalName(s.(unix.Signal))
+			name := sys.SignalName(s.(unix.Signal))
 			if got != "" {
 				kill(fmt.Sprintf("workshop got %s again", name), false)
 				continue
@@ -350,7 +350,7 @@ func (o Outcome) Verdict(n *sys.Narrator, l Limits) error {
 	// kill count for the same reason.
 	case o.SentBy != "":
 		sig := unix.Signal(o.Status - exit.SignalBase)
-		n.Note("the command was killed by signal %d (%s), which %s sent", int(sig), unix.SignalName(sig), o.SentBy)
+		n.Note("the command was killed by signal %d (%s), which %s sent", int(sig), sys.SignalName(sig), o.SentBy)
 	case o.Status == exit.OOMKilled && o.OOMElsewhere:
 		n.Note("the command was killed by signal 9 (SIGKILL), not by its memory limit: the limit's OOM killer did end %d of the container's processes, "+
 			"but the kernel's log (/dev/kmsg) names other ones, not its first process; the SIGKILL came from outside (kill -9?)", o.Stats.OOMKills)
@@ -366,7 +366,7 @@ func (o Outcome) Verdict(n *sys.Narrator, l Limits) error {
 		n.Note("%s just as the container ended: its first process had exited by itself, with status 0", o.KilledBecause)
 	case o.Signaled:
 		sig := unix.Signal(o.Status - exit.SignalBase)
-		n.Note("the command was killed by signal %d (%s), not by a limit: the cgroup counted no OOM kill", int(sig), unix.SignalName(sig))
+		n.Note("the command was killed by signal %d (%s), not by a limit: the cgroup counted no OOM kill", int(sig), sys.SignalName(sig))
 	}
 	switch {
 	case o.Status != 0:

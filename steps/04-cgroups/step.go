@@ -214,7 +214,7 @@ func stopIfInterrupted(interrupted <-chan os.Signal) error {
 	select {
 	case s := <-interrupted:
 		sig := s.(unix.Signal)
-		return exit.Errorf(exit.SignalBase+int(sig), "interrupted by %s before the container started; nothing is left", unix.SignalName(sig))
+		return exit.Errorf(exit.SignalBase+int(sig), "interrupted by %s before the container started; nothing is left", sys.SignalName(sig))
 	default:
 		return nil
 	}

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/workshop-dev/workshop/internal/sys"
 	"github.com/workshop-dev/workshop/internal/testbin"
-	"golang.org/x/sys/unix"
 )
 
 const halfImage = "the half-made image was removed; the store is as it was"
@@ -86,7 +86,7 @@ func TestImageImportFileInterrupted(t *testing.T) {
 			indexBefore, _ := os.ReadFile(index)
 			before := ws("image", "ls").Stdout
 			code, stderr := interruptAt(t, tc.file, tc.sig, "--state-dir", state, "image", "import", tc.file, "big:dup")
-			want := "workshop: interrupted by " + unix.SignalName(tc.sig) + ": " + halfImage
+			want := "workshop: interrupted by " + sys.SignalName(tc.sig) + ": " + halfImage
 			if code != 128+int(tc.sig) || lastLine(stderr) != want {
 				t.Errorf("image import interrupted = %d, stderr:\n%s\nwant %d and the last line %q", code, stderr, 128+int(tc.sig), want)
 			}

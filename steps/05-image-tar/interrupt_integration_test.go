@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/workshop-dev/workshop/internal/sys"
 	"github.com/workshop-dev/workshop/internal/testbin"
 	"golang.org/x/sys/unix"
 )
@@ -113,16 +114,16 @@ func rootWithLeasable(t *testing.T) (root, leased string) {
 func TestStep5Interrupted(t *testing.T) {
 	testbin.NeedRoot(t)
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
-		t.Run(unix.SignalName(sig), func(t *testing.T) {
+		t.Run(sys.SignalName(sig), func(t *testing.T) {
 			state := t.TempDir()
 			root, leased := rootWithLeasable(t)
 			// Step 5 first fills the root with bash and ls (step 2), then
 			// packs it the walkthrough's way: that pack opens etc/leased.
 			code, stderr := interruptAt(t, leased, sig, "--state-dir", state, "step", "5", "--root", root, "--", "/bin/true")
 			half := filepath.Join(state, "step5", "walkthrough.tar")
-			want := fmt.Sprintf("workshop: interrupted by %s: the half-made %s was removed", unix.SignalName(sig), half)
+			want := fmt.Sprintf("workshop: interrupted by %s: the half-made %s was removed", sys.SignalName(sig), half)
 			if code != 128+int(sig) || lastLine(stderr) != want || strings.Contains(stderr, "context canceled") {
-				t.Errorf("step 5 interrupted by %s = %d, stderr:\n%s\nwant %d and the last line %q", unix.SignalName(sig), code, stderr, 128+int(sig), want)
+				t.Errorf("step 5 interrupted by %s = %d, stderr:\n%s\nwant %d and the last line %q", sys.SignalName(sig), code, stderr, 128+int(sig), want)
 			}
 			entries, _ := os.ReadDir(filepath.Join(state, "step5"))
 			for _, e := range entries {

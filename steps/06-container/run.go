@@ -124,7 +124,7 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 
 	select {
 	case s := <-interrupted:
-		return res, exit.Errorf(exit.SignalBase+int(s.(unix.Signal)), "interrupted by %s before the container started; nothing is left", unix.SignalName(s.(unix.Signal)))
+		return res, exit.Errorf(exit.SignalBase+int(s.(unix.Signal)), "interrupted by %s before the container started; nothing is left", sys.SignalName(s.(unix.Signal)))
 	default:
 	}
 
@@ -188,7 +188,7 @@ func findImage(n *sys.Narrator, store *imagetar.Store, ref string, interrupted <
 		select {
 		case s := <-interrupted:
 			caught = s.(unix.Signal)
-			cancel(fmt.Errorf("interrupted by %s", unix.SignalName(caught)))
+			cancel(fmt.Errorf("interrupted by %s", sys.SignalName(caught)))
 		case <-done:
 		}
 	}()
@@ -199,7 +199,7 @@ func findImage(n *sys.Narrator, store *imagetar.Store, ref string, interrupted <
 	// more than this one.
 	var said *exit.Error
 	if caught != 0 && !errors.As(err, &said) {
-		return img, exit.Errorf(exit.SignalBase+int(caught), "interrupted by %s before the container started; nothing is left", unix.SignalName(caught))
+		return img, exit.Errorf(exit.SignalBase+int(caught), "interrupted by %s before the container started; nothing is left", sys.SignalName(caught))
 	}
 	return img, err
 }
