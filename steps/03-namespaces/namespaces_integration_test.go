@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/workshop-dev/workshop/internal/ids"
@@ -351,5 +352,21 @@ func TestStep2FillsTheRoot(t *testing.T) {
 	r = testbin.Run(t, "", "--no-color", "--state-dir", state, "step", "3", "--", "no-such-program-anywhere")
 	if r.Code != 127 || !strings.Contains(r.Stderr, "neither in") {
 		t.Errorf("step 3 -- no-such-program-anywhere = %d; want 127 and a note; stderr:\n%s", r.Code, r.Stderr)
+	}
+}
+
+// The init passes on every signal it can catch, as tini does, not only
+// the stop signals: a SIGALRM sent to it reaches the command's trap.
+func TestInitPassesOnAnySignal(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	r := start(t, step3Args(t, root, "--init", "--", "/bin/sh", "-c", `trap "exit 7" ALRM; echo ready; while :; do sleep 0.1; done`)...)
+	r.Stdout.WaitFor(t, "ready")
+	if err := syscall.Kill(containerPid(r), syscall.SIGALRM); err != nil {
+		t.Fatal(err)
+	}
+	res := r.Wait()
+	if res.Code != 7 || !strings.Contains(res.Stderr, ", SIGALRM) = 0") {
+		t.Errorf("SIGALRM to the init = exit %d, want 7 (the trap's) and the init's kill narrated\n%s", res.Code, res.Stderr)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"slices"
 	"syscall"
 
 	"github.com/workshop-dev/workshop/internal/exit"
@@ -39,9 +38,29 @@ var stopSignals = func() []unix.Signal {
 	return sigs
 }()
 
-// initSignals are the signals the init passes on to the command: the stop
-// signals, and the two a program is told things with.
-var initSignals = append(slices.Clone(exit.StopSignals), unix.SIGUSR1, unix.SIGUSR2)
+// initSignals are the signals the init passes on to the command: every
+// one it can catch, as tini does, except those that are the init's own
+// business or would be mistaken for it: SIGCHLD (its children ending),
+// SIGURG (Go's runtime preempts goroutines with it), the faults a program
+// raises itself (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT,
+// SIGSYS), SIGPIPE and SIGXFSZ (raised by the init's own writes: a closed
+// narration pipe must not end the command), SIGTTIN and SIGTTOU (a
+// background read or write on the terminal), and 32 and 33, which glibc
+// keeps for itself.
+var initSignals = func() []os.Signal {
+	skip := map[unix.Signal]bool{
+		unix.SIGKILL: true, unix.SIGSTOP: true, unix.SIGCHLD: true, unix.SIGURG: true,
+		unix.SIGSEGV: true, unix.SIGBUS: true, unix.SIGFPE: true, unix.SIGILL: true, unix.SIGTRAP: true, unix.SIGABRT: true, unix.SIGSYS: true,
+		unix.SIGPIPE: true, unix.SIGXFSZ: true, unix.SIGTTIN: true, unix.SIGTTOU: true, 32: true, 33: true,
+	}
+	var sigs []os.Signal
+	for sig := unix.Signal(1); sig <= 64; sig++ {
+		if !skip[sig] {
+			sigs = append(sigs, sig)
+		}
+	}
+	return sigs
+}()
 
 type reaped struct {
 	pid int
