@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -16,6 +17,7 @@ import (
 	"github.com/workshop-dev/workshop/internal/sys"
 	"github.com/workshop-dev/workshop/internal/units"
 	cgroups "github.com/workshop-dev/workshop/steps/04-cgroups"
+	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
 	container "github.com/workshop-dev/workshop/steps/06-container"
 	"golang.org/x/sys/unix"
 )
@@ -37,6 +39,7 @@ func newPsCmd() *cobra.Command {
 			if err != nil {
 				return exit.Errorf(exit.ToolFailed, "read the containers in %s: %v", global.stateDir, err)
 			}
+			store := imagetar.OpenStore(global.stateDir)
 			w := tabwriter.NewWriter(c.OutOrStdout(), 2, 8, 2, ' ', 0)
 			fmt.Fprintln(w, "ID\tNAME\tIMAGE\tPID\tCOMMAND\tMEMORY\tUP")
 			for _, r := range runs {
@@ -46,16 +49,30 @@ func newPsCmd() *cobra.Command {
 					// removes what that one left.
 					continue
 				}
-				image := r.Image
-				if image == "" {
-					image = fmt.Sprintf("(step %d root)", r.Step)
-				}
+				image := imageOf(store, r)
 				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.ID, r.Name, image, r.Pid,
 					shorten(strings.Join(r.Command, " "), 30), memoryOf(r), time.Since(r.Created).Round(time.Second))
 			}
 			return w.Flush()
 		},
 	}
+}
+
+// imageOf is the IMAGE column: the name the container was started with,
+// while that name still names its image; the image's short id once the
+// name moved to another image or was removed (as docker ps shows it).
+func imageOf(store *imagetar.Store, r *state.Run) string {
+	if r.Image == "" {
+		return fmt.Sprintf("(step %d root)", r.Step)
+	}
+	id := filepath.Base(filepath.Dir(r.Lower)) // <store>/<id>/rootfs
+	if img, err := store.Resolve(r.Image); err == nil && img.ID == id {
+		return r.Image
+	}
+	if len(id) >= 12 {
+		return id[:12]
+	}
+	return r.Image
 }
 
 // memoryOf reads what the container's cgroup uses now, or "-".

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
 	"github.com/workshop-dev/workshop/internal/testbin"
+	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
 	"golang.org/x/sys/unix"
 )
 
@@ -76,5 +80,32 @@ func TestParseSignal(t *testing.T) {
 	}
 	if got := sys.SignalName(34); got != "SIGRT_2" {
 		t.Errorf("SignalName(34) = %q, want SIGRT_2 as strace prints it", got)
+	}
+}
+
+// ps's IMAGE is the name the container started with while it names the
+// container's image, and the image's short id once it moved or went.
+func TestImageOf(t *testing.T) {
+	store := imagetar.OpenStore(t.TempDir())
+	mk := func(content, ref string) imagetar.Image {
+		root := t.TempDir()
+		os.WriteFile(filepath.Join(root, "f"), []byte(content), 0o644)
+		img, err := store.Pack(context.Background(), sys.Discard(), root, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return img
+	}
+	a := mk("a", "demo:cur")
+	r := &state.Run{Step: 6, Image: "demo:cur", Lower: a.Rootfs}
+	if got := imageOf(store, r); got != "demo:cur" {
+		t.Errorf("imageOf = %q, want demo:cur", got)
+	}
+	mk("b", "demo:cur") // the name moves to another image
+	if got := imageOf(store, r); got != a.ID[:12] {
+		t.Errorf("imageOf after the name moved = %q, want %s", got, a.ID[:12])
+	}
+	if got := imageOf(store, &state.Run{Step: 4}); got != "(step 4 root)" {
+		t.Errorf("imageOf of a step 4 run = %q", got)
 	}
 }
