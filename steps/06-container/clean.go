@@ -126,7 +126,7 @@ func Clean(n *sys.Narrator, o CleanOptions) CleanResult {
 		} else {
 			c.imageLeftovers()
 		}
-		c.rmdirIfEmpty(state.ContainersDir(dir))
+		c.removeContainersDir(state.ContainersDir(dir))
 	}
 	if c.res.Removed == 0 && len(c.res.Failed) == 0 {
 		if exists {
@@ -732,6 +732,27 @@ func (c *cleaner) rmdirIfEmpty(dir string) {
 	if err := c.n.Rmdir(dir); err == nil {
 		c.removed("%s (empty)", dir)
 	}
+}
+
+// removeContainersDir removes the containers directory when it is empty,
+// under the lock a run takes on it to choose its name: a run that holds it
+// is recording a container there, and the directory stays. (A run that
+// locks it just after finds it gone, and makes it again: lockNames.)
+func (c *cleaner) removeContainersDir(dir string) {
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) > 0 {
+		return
+	}
+	fd, err := c.n.Openat(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	defer c.n.CloseFd(fd)
+	if err := c.n.Because("the lock a starting run takes to choose its name: held, a run is recording a container here").
+		Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		c.left(dir, "a run is recording a container in it now")
+		return
+	}
+	c.rmdirIfEmpty(dir)
 }
 
 // plural is "1 mount", "2 mounts", "3 processes", "2 directories".

@@ -304,24 +304,44 @@ func refString(img imagetar.Image) string {
 // and returns its release. It is bookkeeping, not a lesson: not narrated.
 func lockNames(stateDir string) (func(), error) {
 	dir := state.ContainersDir(stateDir)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("record the container: %w", err)
-	}
-	f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("record the container: %w", err)
-	}
 	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if !errors.Is(err, unix.EINTR) {
-			break
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("record the container: %w", err)
 		}
-	}
-	if err != nil {
+		f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // removed by a clean between the two calls
+		}
+		if err != nil {
+			return nil, fmt.Errorf("record the container: %w", err)
+		}
+		for {
+			err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+			if !errors.Is(err, unix.EINTR) {
+				break
+			}
+		}
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("record the container: lock %s: %w", f.Name(), err)
+		}
+		// `workshop clean` removes the directory when it is empty: a lock
+		// taken on a directory removed meanwhile locks nothing another run
+		// would look at. Locked and still the directory of that name: held.
+		if sameDir(f, dir) {
+			return func() { f.Close() }, nil // closing the file releases the lock
+		}
 		f.Close()
-		return nil, fmt.Errorf("record the container: lock %s: %w", f.Name(), err)
 	}
-	return func() { f.Close() }, nil // closing the file releases the lock
+}
+
+// sameDir reports whether the open directory f is still the one at path.
+func sameDir(f *os.File, path string) bool {
+	var open, named unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &open) != nil || unix.Stat(path, &named) != nil {
+		return false
+	}
+	return open.Dev == named.Dev && open.Ino == named.Ino
 }
 
 // namePattern is what a container name may be, as Docker has it: it shows

@@ -1,14 +1,17 @@
 package container
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
+	"golang.org/x/sys/unix"
 )
 
 // When a run's cgroup could not be removed, its record must stay, naming
@@ -102,5 +105,46 @@ func TestFreeNameNeverTaken(t *testing.T) {
 	name := freeName(dir)
 	if !strings.HasSuffix(name, "_2") || !namePattern().MatchString(name) {
 		t.Errorf("freeName with every name taken = %q, want one with _2", name)
+	}
+}
+
+// A run that waited for the names' lock on a containers directory that a
+// clean removed meanwhile locks the directory made again, not the removed
+// one, which no other run would see.
+func TestLockNamesAfterTheDirectoryWasRemoved(t *testing.T) {
+	state := t.TempDir()
+	dir := filepath.Join(state, "containers")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	held, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Flock(held, unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan func())
+	go func() {
+		unlock, err := lockNames(state)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- unlock
+	}()
+	time.Sleep(50 * time.Millisecond) // lockNames waits on the held lock
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(held) // the lock goes: lockNames gets the removed directory's
+	unlock := <-got
+	defer unlock()
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatalf("the containers directory was not made again: %v", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); !errors.Is(err, unix.EWOULDBLOCK) {
+		t.Errorf("the directory made again is not locked by lockNames (flock = %v)", err)
 	}
 }
