@@ -166,6 +166,12 @@ func newKillCmd() *cobra.Command {
 			if state.ParentPid(r.Pid) != r.WorkshopPid {
 				return exit.Errorf(exit.ToolFailed, "container %s has ended", r.ID)
 			}
+			// Ended already (an OOM kill, its own exit), not yet collected
+			// by its workshop: a signal now would change nothing, and the
+			// mark would make the run blame 'workshop kill' for its end.
+			if st, ok := state.StatusField(r.Pid, "State"); ok && strings.HasPrefix(st, "Z") {
+				return exit.Errorf(exit.ToolFailed, "container %s has ended: its workshop is taking it down", r.ID)
+			}
 			// From the host, the container's PID 1 is an ordinary pid: a
 			// signal it has no handler for still does nothing, except
 			// SIGKILL and SIGSTOP, which the kernel never lets PID 1 ignore
