@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -176,5 +177,44 @@ func init() {
 		if _, ok := glosses[name]; !ok {
 			glosses[name] = gloss
 		}
+	}
+}
+
+// CloseOnExecFrom marks every descriptor from fd up close-on-exec, with
+// close_range(fd, ~0U, CLOSE_RANGE_CLOEXEC) (Linux 5.11): whatever the
+// process that started workshop left open (a shell's exec 7</etc) then
+// never reaches the program an execve runs. Where the kernel lacks it,
+// each open descriptor (read from /proc/self/fd) gets FD_CLOEXEC, and the
+// calls are counted in one note.
+func (n *Narrator) CloseOnExecFrom(fd int) error {
+	err := unix.CloseRange(uint(fd), ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	n.record("close_range", fmt.Sprintf("%d, ~0U, CLOSE_RANGE_CLOEXEC", fd), 0, err)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("close_range: %w", err)
+	}
+	entries, rerr := os.ReadDir("/proc/self/fd")
+	if rerr != nil {
+		return fmt.Errorf("mark the inherited descriptors close-on-exec: %w", rerr)
+	}
+	marked := 0
+	for _, e := range entries {
+		d, err := strconv.Atoi(e.Name())
+		if err != nil || d < fd {
+			continue
+		}
+		if _, err := unix.FcntlInt(uintptr(d), unix.F_SETFD, unix.FD_CLOEXEC); err == nil {
+			marked++
+		}
+	}
+	n.Note("this kernel has no close_range(…, CLOSE_RANGE_CLOEXEC) (Linux 5.11): %d fcntl(FD, F_SETFD, FD_CLOEXEC) calls instead, one per open descriptor from %d", marked, fd)
+	return nil
+}
+
+func init() {
+	if _, ok := glosses["close_range"]; !ok {
+		glosses["close_range"] = "mark every descriptor from this one up close-on-exec: what the caller left open never reaches the command"
 	}
 }

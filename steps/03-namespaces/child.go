@@ -110,6 +110,11 @@ var errParentGone = errors.New("workshop died while the container was being set 
 
 // setUp is the lesson of step 3 as code: each namespace is put to use.
 func setUp(n *sys.Narrator, s *spec) error {
+	// A descriptor the student's shell left open (exec 7</etc) would be a
+	// way out of the root for the command: none but 0, 1 and 2 reaches it.
+	if err := n.CloseOnExecFrom(3); err != nil {
+		return err
+	}
 	if s.has(unix.CLONE_NEWUSER) {
 		if err := becomeRoot(n); err != nil {
 			return err

@@ -3,12 +3,14 @@ package namespaces_test
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/workshop-dev/workshop/internal/ids"
 	"github.com/workshop-dev/workshop/internal/testbin"
@@ -368,5 +370,24 @@ func TestInitPassesOnAnySignal(t *testing.T) {
 	res := r.Wait()
 	if res.Code != 7 || !strings.Contains(res.Stderr, ", SIGALRM) = 0") {
 		t.Errorf("SIGALRM to the init = exit %d, want 7 (the trap's) and the init's kill narrated\n%s", res.Code, res.Stderr)
+	}
+}
+
+// Descriptors the caller left open (a shell's exec 7</etc) never reach the
+// command: through one, it could read the host's files from its root.
+func TestInheritedDescriptorsDoNotReachTheCommand(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	etc, err := os.Open("/etc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer etc.Close()
+	cmd := exec.Command(testbin.Bin(t), step3Args(t, root, "--", "/bin/sh", "-c", "cd /proc/self/fd && echo *")...)
+	cmd.ExtraFiles = []*os.File{etc, etc, etc, etc, etc} // fds 3 to 7 of workshop
+	r := testbin.RunCmd(t, cmd, time.Minute)
+	fds := strings.Fields(r.Stdout)
+	if r.Code != 0 || len(fds) < 3 || len(fds) > 4 || !strings.Contains(r.Stderr, "close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) = 0") {
+		t.Errorf("the command's descriptors = %q (exit %d), want 0, 1, 2 and the one its own cd opened\n%s", r.Stdout, r.Code, r.Stderr)
 	}
 }
