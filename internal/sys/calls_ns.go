@@ -79,6 +79,27 @@ func (n *Narrator) ClearAmbientCaps() error {
 	return nil
 }
 
+// ClearInheritableCaps empties the calling thread's inheritable capability
+// set (capget, then capset with inheritable 0): Go's runtime filled it so
+// that the ambient capabilities could carry workshop through its own
+// execve, and a command should inherit no capability that way.
+func (n *Narrator) ClearInheritableCaps() error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	err := unix.Capget(&hdr, &data[0])
+	n.record("capget", "{version=_LINUX_CAPABILITY_VERSION_3, pid=0}, {…}", 0, err)
+	if err != nil {
+		return fmt.Errorf("capget: %w", err)
+	}
+	data[0].Inheritable, data[1].Inheritable = 0, 0
+	err = unix.Capset(&hdr, &data[0])
+	n.record("capset", "{version=_LINUX_CAPABILITY_VERSION_3, pid=0}, {effective=…, permitted=…, inheritable=0}", 0, err)
+	if err != nil {
+		return fmt.Errorf("capset: %w", err)
+	}
+	return nil
+}
+
 // SetParentDeathSignal calls prctl(PR_SET_PDEATHSIG, sig) on the calling thread.
 func (n *Narrator) SetParentDeathSignal(sig unix.Signal) error {
 	err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(sig), 0, 0, 0)

@@ -208,4 +208,6 @@ var glosses = map[string]string{
 	"unshare":         "move this process into new namespaces",
 	"setns":           "join an existing namespace",
 	"wait4":           "wait for a child to end and collect its exit status",
+	"capget":          "read this thread's capability sets",
+	"capset":          "set this thread's capability sets",
 }

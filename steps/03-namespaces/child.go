@@ -144,6 +144,9 @@ func setUp(n *sys.Narrator, s *spec) error {
 		if err := n.ClearAmbientCaps(); err != nil {
 			return err
 		}
+		if err := n.Because("Go filled the inheritable set for the ambient capabilities: emptied, as a command's is").ClearInheritableCaps(); err != nil {
+			return err
+		}
 	}
 	if s.has(unix.CLONE_NEWCGROUP) {
 		// Made now, not at clone: see Start. The cgroup this process is in

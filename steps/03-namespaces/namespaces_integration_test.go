@@ -391,3 +391,15 @@ func TestInheritedDescriptorsDoNotReachTheCommand(t *testing.T) {
 		t.Errorf("the command's descriptors = %q (exit %d), want 0, 1, 2 and the one its own cd opened\n%s", r.Stdout, r.Code, r.Stderr)
 	}
 }
+
+// The command inherits no capability through the inheritable set, which
+// Go's runtime filled for workshop's own execve: it has what root of its
+// user namespace has, the ordinary way.
+func TestCommandInheritsNoCapabilities(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	r := step3(t, root, "", "--", "/bin/sh", "-c", "grep -E '^Cap(Inh|Amb)' /proc/self/status")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "CapInh:\t0000000000000000") || !strings.Contains(r.Stdout, "CapAmb:\t0000000000000000") {
+		t.Errorf("the command's capability sets = %q (exit %d), want no inheritable and no ambient ones\n%s", r.Stdout, r.Code, r.Stderr)
+	}
+}
