@@ -246,6 +246,28 @@ func (n *Narrator) SetForegroundGroup(fd, pgrp int) error {
 	return nil
 }
 
+// TerminalSettings reads the terminal's settings (ioctl TCGETS), to put
+// them back with RestoreTerminalSettings.
+func (n *Narrator) TerminalSettings(fd int) (*unix.Termios, error) {
+	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	n.record("ioctl", fmt.Sprintf("%d, TCGETS, {…}", fd), 0, err)
+	if err != nil {
+		return nil, fmt.Errorf("ioctl(TCGETS): %w", err)
+	}
+	return t, nil
+}
+
+// RestoreTerminalSettings puts back settings TerminalSettings read (ioctl
+// TCSETSW: once what was written has gone out).
+func (n *Narrator) RestoreTerminalSettings(fd int, t *unix.Termios) error {
+	err := unix.IoctlSetTermios(fd, unix.TCSETSW, t)
+	n.record("ioctl", fmt.Sprintf("%d, TCSETSW, {…}", fd), 0, err)
+	if err != nil {
+		return fmt.Errorf("ioctl(TCSETSW): %w", err)
+	}
+	return nil
+}
+
 // SetChildSubreaper calls prctl(PR_SET_CHILD_SUBREAPER, 1): orphans among
 // this process's descendants become its children, as they would PID 1's.
 func (n *Narrator) SetChildSubreaper() error {

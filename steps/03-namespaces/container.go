@@ -3,6 +3,7 @@ package namespaces
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -34,6 +35,9 @@ type Container struct {
 	id    string
 	child *reexec.Child
 
+	// settings are the terminal's, as they were before the container got
+	// it: put back with the terminal (takeTerminalBack).
+	settings *unix.Termios
 	// tty is the terminal handed to the container's process group, or -1;
 	// workshop takes it back when the container ends.
 	tty int
@@ -90,9 +94,18 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 	// workshop: the child is told, to hold it.
 	tty := -1
 	var initArgs []string
-	if f, ok := cfg.Stdin.(*os.File); ok && ownsTerminal(int(f.Fd())) {
+	var settings *unix.Termios
+	if f, ok := cfg.Stdin.(*os.File); ok && ownsTerminal(int(f.Fd())) && writesToTerminal(cfg.Stdout) {
 		tty = int(f.Fd())
 		initArgs = append(initArgs, terminalArg)
+		// Put back at the end: a command killed in the middle (an OOM
+		// kill, --timeout, kill -9) leaves the terminal as it had set it
+		// (no echo, raw), and workshop, which exits by itself, would leave
+		// the student's shell with it.
+		var err error
+		if settings, err = n.Because("the terminal's settings, put back when the container ends however it ends").TerminalSettings(tty); err != nil {
+			return nil, err
+		}
 	}
 	child, err := reexec.Command(initName, initArgs...)
 	if err != nil {
@@ -176,7 +189,7 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		}
 		return nil, err
 	}
-	c := &Container{n: n, id: id, child: child, tty: tty}
+	c := &Container{n: n, id: id, child: child, tty: tty, settings: settings}
 	c.forwardSignals(sigs)
 	if flags&unix.CLONE_NEWPID != 0 {
 		n.Note("the child is pid %d on the host; in its new PID namespace it is pid 1", c.Pid())
@@ -326,7 +339,20 @@ func (c *Container) takeTerminalBack() {
 	signal.Ignore(unix.SIGTTOU)
 	defer signal.Reset(unix.SIGTTOU)
 	c.n.SetForegroundGroup(c.tty, unix.Getpgrp())
+	if c.settings != nil {
+		c.n.RestoreTerminalSettings(c.tty, c.settings)
+	}
 	c.tty = -1
+}
+
+// writesToTerminal reports whether the command's output goes to a
+// terminal. Only then does the container get the terminal: in a pipeline
+// (workshop step 3 -- ps | less) the other programs are in workshop's
+// process group, and handing the terminal to the container's would put
+// them in the background, where less reading the keyboard is stopped.
+func writesToTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // ownsTerminal reports whether fd is a terminal whose foreground process

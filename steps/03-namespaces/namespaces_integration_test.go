@@ -403,3 +403,49 @@ func TestCommandInheritsNoCapabilities(t *testing.T) {
 		t.Errorf("the command's capability sets = %q (exit %d), want no inheritable and no ambient ones\n%s", r.Stdout, r.Code, r.Stderr)
 	}
 }
+
+// inTerminal runs a shell command line under script(1), on a terminal of
+// its own, and returns what the terminal showed.
+func inTerminal(t *testing.T, line string) string {
+	t.Helper()
+	script := testbin.NeedTool(t, "script")
+	out, err := exec.Command(script, "-qec", line, "/dev/null").CombinedOutput()
+	if err != nil {
+		t.Fatalf("script -c %q: %v\n%s", line, err, out)
+	}
+	return string(out)
+}
+
+// A command killed while it had the terminal raw (no echo, no line
+// editing) leaves it so; workshop puts the settings back when it takes
+// the terminal back, as a shell does for a job that died.
+func TestTerminalSettingsPutBack(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	run := strings.Join(append([]string{testbin.Bin(t), "--quiet"}, step3Args(t, root, "--ns", "mount,uts,ipc,net,user", "--", "/bin/sh", "-c", "'stty -echo -icanon; kill -9 $$'")...), " ")
+	out := inTerminal(t, run+"; stty -a")
+	if !strings.Contains(out, " icanon") || strings.Contains(out, "-icanon") || strings.Contains(out, "-echo ") {
+		t.Errorf("after the command died with the terminal raw, stty -a says:\n%s", out)
+	}
+}
+
+// In a pipeline (step 3 -- ps | less) the container does not get the
+// terminal: the pipeline's other programs, in workshop's process group,
+// would be put in the background.
+func TestNoTerminalForTheContainerInAPipeline(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	narration := filepath.Join(t.TempDir(), "narration")
+	run := strings.Join(append([]string{testbin.Bin(t)}, step3Args(t, root, "--", "/bin/sh", "-c", "'echo hi'")...), " ")
+	out := inTerminal(t, run+" 2>"+narration+" | cat")
+	b, _ := os.ReadFile(narration)
+	if !strings.Contains(out, "hi") || strings.Contains(string(b), "TIOCSPGRP") {
+		t.Errorf("in a pipeline the container got the terminal, or did not run: %q\n%s", out, b)
+	}
+	// Its own terminal, not in a pipeline: it gets it, and gives it back.
+	out = inTerminal(t, run+" 2>"+narration)
+	b, _ = os.ReadFile(narration)
+	if !strings.Contains(out, "hi") || strings.Count(string(b), "TIOCSPGRP") < 2 || !strings.Contains(string(b), "TCSETSW") {
+		t.Errorf("on its terminal the container did not get it and give it back: %q\n%s", out, b)
+	}
+}
