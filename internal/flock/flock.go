@@ -38,10 +38,16 @@ func Try(fd, how int) error {
 // tries that took. A stop signal (exit.StopSignals) ends the wait with an
 // error of status 128+n whose sentence says it was interrupted while
 // waiting for what, and that whatNot happened ("nothing was made").
-func Wait(fd, how int, what, whatNot string) (tries int, err error) {
+// announce, when not nil, is called once the stop signals are caught for
+// the wait, to say that it waits: a signal sent as soon as that is read
+// ends the wait.
+func Wait(fd, how int, what, whatNot string, announce func()) (tries int, err error) {
 	sigs := make(chan os.Signal, 1)
 	exit.Notify(sigs, exit.StopSignals...)
 	defer exit.Stop(sigs)
+	if announce != nil {
+		announce()
+	}
 	tick := time.NewTicker(Tick)
 	defer tick.Stop()
 	for {

@@ -143,9 +143,10 @@ func lockRoot(n *sys.Narrator, root string) (func(), error) {
 	}
 	err = n.Because("lock the root against another workshop filling it now (LOCK_NB: fail at once instead of waiting)").Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
 	if errors.Is(err, unix.EWOULDBLOCK) {
-		n.Note("another workshop is filling %s now: trying again every %v until it is done (Ctrl-C stops waiting)", root, flock.Tick)
 		var tries int
-		tries, err = flock.Wait(fd, unix.LOCK_EX, "another workshop to fill "+root, "nothing was copied")
+		tries, err = flock.Wait(fd, unix.LOCK_EX, "another workshop to fill "+root, "nothing was copied", func() {
+			n.Note("another workshop is filling %s now: trying again every %v until it is done (Ctrl-C stops waiting)", root, flock.Tick)
+		})
 		switch {
 		case err == nil:
 			n.Note("… %d more flock(%d, LOCK_EX|LOCK_NB) calls; the last one took the lock", tries, fd)

@@ -162,8 +162,9 @@ func (s *Store) flock(n *sys.Narrator, f *os.File, exclusive bool) (func(), erro
 	}
 	err := flock.Try(int(f.Fd()), how)
 	if errors.Is(err, unix.EWOULDBLOCK) {
-		fmt.Fprintf(os.Stderr, "==> waiting for the image store's lock %s: another workshop holds it (adding an image takes a few seconds); Ctrl-C stops waiting\n", f.Name())
-		_, err = flock.Wait(int(f.Fd()), how, "the image store's lock", "nothing was made or changed")
+		_, err = flock.Wait(int(f.Fd()), how, "the image store's lock", "nothing was made or changed", func() {
+			fmt.Fprintf(os.Stderr, "==> waiting for the image store's lock %s: another workshop holds it (adding an image takes a few seconds); Ctrl-C stops waiting\n", f.Name())
+		})
 	}
 	if err != nil {
 		f.Close()
