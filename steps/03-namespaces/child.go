@@ -233,7 +233,29 @@ func mountProc(n *sys.Narrator, s *spec) error {
 	if !s.has(unix.CLONE_NEWPID) {
 		n.Note("no PID namespace: this /proc shows every process of the host")
 	}
-	return n.Because("a /proc for this PID namespace").Mount("proc", filepath.Join(s.Root, "proc"), "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+	const procFlags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	if err := n.Because("a /proc for this PID namespace").Mount("proc", filepath.Join(s.Root, "proc"), "proc", procFlags, ""); err != nil {
+		return err
+	}
+	// Some of /proc is the whole kernel's, not the namespace's: a file of
+	// /proc/sys (vm.swappiness, kernel.core_pattern…) is checked by uid,
+	// and under sudo the default map makes root inside uid 0 outside.
+	// Read-only, as Docker has them: bound onto themselves, then that
+	// bind remounted read-only (keeping the flags /proc has: a user
+	// namespace may not drop them).
+	for _, name := range []string{"sys", "sysrq-trigger"} {
+		p := filepath.Join(s.Root, "proc", name)
+		if _, err := os.Lstat(p); err != nil {
+			continue
+		}
+		if err := n.Because("/proc/"+name+" is the whole kernel's: bind it onto itself, to make that bind read-only").Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return err
+		}
+		if err := n.Because("read-only: root inside cannot change the host's kernel through it").Mount(p, p, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|procFlags, ""); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // showNamespaces prints the namespace table: workshop's (sent by the parent)

@@ -449,3 +449,16 @@ func TestNoTerminalForTheContainerInAPipeline(t *testing.T) {
 		t.Errorf("on its terminal the container did not get it and give it back: %q\n%s", out, b)
 	}
 }
+
+// /proc/sys is the whole kernel's: under sudo, the default map makes root
+// inside uid 0 outside, which the files of /proc/sys check. It is
+// read-only in the container. (The value written is the one read: if the
+// write got through, nothing changed.)
+func TestProcSysIsReadOnly(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	r := step3(t, root, "", "--", "/bin/sh", "-c", `v=$(cat /proc/sys/vm/swappiness) && echo "$v" > /proc/sys/vm/swappiness && echo WROTE`)
+	if strings.Contains(r.Stdout, "WROTE") || !strings.Contains(r.Stderr, "Read-only file system") {
+		t.Errorf("a write to /proc/sys from the container = exit %d, stdout %q\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+}
