@@ -104,6 +104,13 @@ func runInit(n *sys.Narrator, s *spec, rep *sys.ExecReporter) int {
 		// the terminal, not also through us.
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true, Foreground: s.Terminal, Ctty: 0},
 	}
+	if !s.has(unix.CLONE_NEWPID) {
+		// No PID namespace whose end kills the command with its init:
+		// if the init dies (with workshop: it has PR_SET_PDEATHSIG), so
+		// does the command. (This thread, locked, lives as long as the
+		// init: the signal comes when the parent thread ends.)
+		cmd.SysProcAttr.Pdeathsig = unix.SIGKILL
+	}
 	if err := cmd.Start(); err != nil {
 		// The runtime's child could not execve: it has exited already, and
 		// os/exec has reaped it and kept only the errno.
