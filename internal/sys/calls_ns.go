@@ -206,10 +206,7 @@ func (n *Narrator) Wait4(pid int, options int) (int, unix.WaitStatus, error) {
 	if err != nil || wpid == 0 {
 		status = "NULL" // nothing was written (strace shows the pointer)
 	}
-	opts := "0"
-	if options&unix.WNOHANG != 0 {
-		opts = "WNOHANG"
-	}
+	opts := flagString(uintptr(options), []flagName{{unix.WNOHANG, "WNOHANG"}, {unix.WUNTRACED, "WUNTRACED"}})
 	n.record("wait4", fmt.Sprintf("%d, %s, %s, NULL", pid, status, opts), wpid, err)
 	if err != nil {
 		return wpid, ws, fmt.Errorf("wait4(%d): %w", pid, err)

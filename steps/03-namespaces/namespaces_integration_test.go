@@ -299,7 +299,7 @@ if [ -e /proc/$p ]; then echo "zombie $p"; else echo "reaped $p"; fi`
 	if m == nil || m[2] != "1" || m[1] != m[3] {
 		t.Fatalf("stdout = %q, want the orphan's parent to be the init (1) and the orphan reaped", r.Stdout)
 	}
-	want := fmt.Sprintf("[pid 1] wait4(-1, [{WIFEXITED(s) && WEXITSTATUS(s) == 0}], 0, NULL) = %s", m[1])
+	want := fmt.Sprintf("[pid 1] wait4(-1, [{WIFEXITED(s) && WEXITSTATUS(s) == 0}], WUNTRACED, NULL) = %s", m[1])
 	if !strings.Contains(r.Stderr, want) {
 		t.Errorf("narration lacks the init's reaping %q:\n%s", want, r.Stderr)
 	}
@@ -491,4 +491,15 @@ func TestInitWithoutPIDNamespaceTakesItsCommandAlong(t *testing.T) {
 		}
 	}
 	r.Wait()
+}
+
+// A command the init runs, stopped (Ctrl-Z on a terminal; here it stops
+// itself), is resumed: nothing else would, and it would hold the terminal.
+func TestInitResumesAStoppedCommand(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	r := step3(t, root, "", "--init", "--", "/bin/sh", "-c", "kill -STOP $$; echo resumed")
+	if r.Code != 0 || r.Stdout != "resumed\n" || !strings.Contains(r.Stderr, "the command was stopped by SIGSTOP") {
+		t.Errorf("a stopped command under --init = exit %d, stdout %q\n%s", r.Code, r.Stdout, r.Stderr)
+	}
 }

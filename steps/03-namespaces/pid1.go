@@ -131,12 +131,14 @@ func runInit(n *sys.Narrator, s *spec, rep *sys.ExecReporter) int {
 
 	// wait4(-1) blocks; it runs beside the signal loop. cmd.Wait is not
 	// used: wait4(-1) would take the command's status from under it.
+	// WUNTRACED: a command stopped by Ctrl-Z (SIGTSTP) is reported too.
+	// It would hold the terminal, stopped, with nothing to resume it.
 	done := make(chan reaped)
 	go func() {
 		for {
-			pid, ws, err := n.Wait4(-1, 0)
+			pid, ws, err := n.Wait4(-1, unix.WUNTRACED)
 			done <- reaped{pid, ws, err}
-			if err != nil || pid == child {
+			if err != nil || pid == child && !ws.Stopped() {
 				return
 			}
 		}
@@ -150,7 +152,15 @@ func runInit(n *sys.Narrator, s *spec, rep *sys.ExecReporter) int {
 				fmt.Fprintf(reexec.Stderr(), "workshop: the init lost its command: %v\n", r.err)
 				return exit.ToolFailed
 			}
-			if r.pid != child {
+			switch {
+			case r.ws.Stopped():
+				// A shell would take the terminal back and print a
+				// prompt; here nothing would, and the terminal would
+				// stay with a stopped program. Resumed instead.
+				n.Note("the command was stopped by %s (Ctrl-Z?): there is no shell here to take the terminal back and resume it later, so the init resumes it now", sys.SignalName(r.ws.StopSignal()))
+				n.Kill(-r.pid, unix.SIGCONT) // its process group: the whole job
+				continue
+			case r.pid != child:
 				n.Note("reaped pid %d, an orphan that had become the init's child", r.pid)
 				continue
 			}
