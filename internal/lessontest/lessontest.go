@@ -71,7 +71,23 @@ var (
 	digits       = regexp.MustCompile(`\d+`)
 )
 
+// MachineNeutral takes out of a line what depends on the machine, not on
+// the lesson: the two prlimit64 calls Go's child makes where the limit of
+// open files is lower than its hard limit (Debian's 1024/524288).
+func MachineNeutral(l string) string {
+	return strings.Replace(l, ", prlimit64(0, RLIMIT_NOFILE, …) twice (the limit of open files put back where Go found it, for the new program)", "", 1)
+}
+
+// MachineOnly reports whether a printed line is there only on some
+// machines, and so is left out of a lesson's transcript: the read-only
+// bind of /proc/sysrq-trigger, which a kernel without CONFIG_MAGIC_SYSRQ
+// (as the CI machine's) does not have.
+func MachineOnly(l string) bool {
+	return strings.Contains(l, "/proc/sysrq-trigger")
+}
+
 func normal(l string) string {
+	l = MachineNeutral(l)
 	l = randomSuffix.ReplaceAllString(l, ".$1-X")
 	l = containerID.ReplaceAllString(l, "ID")
 	return digits.ReplaceAllString(l, "N")
@@ -82,7 +98,7 @@ func normal(l string) string {
 func CheckSyscalls(shown []string, printed string) error {
 	var got []string
 	for _, l := range strings.Split(printed, "\n") {
-		if syscallLine.MatchString(l) {
+		if syscallLine.MatchString(l) && !MachineOnly(l) {
 			got = append(got, normal(l))
 		}
 	}
