@@ -222,10 +222,10 @@ func parseSignal(s string) (unix.Signal, error) {
 	const rtmin, rtmax = 34, 64
 	rt := func(base int, off string, sign int) (unix.Signal, bool) {
 		n := 0
-		if off != "" {
+		if off != "" || strings.HasSuffix(name, "+") || strings.HasSuffix(name, "-") {
 			var err error
 			if n, err = strconv.Atoi(off); err != nil || n < 0 {
-				return 0, false
+				return 0, false // RTMIN+ with nothing after it, as kill(1) refuses
 			}
 		}
 		sig := base + sign*n

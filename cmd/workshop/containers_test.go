@@ -73,13 +73,15 @@ func TestParseSignal(t *testing.T) {
 			t.Errorf("parseSignal(%q) = %v, %v; want %d", in, got, err, int(want))
 		}
 	}
-	for _, bad := range []string{"0", "65", "-9", "RTMIN+31", "RTMAX-31", "NOPE", "RTMIN+x"} {
+	for _, bad := range []string{"0", "65", "-9", "RTMIN+31", "RTMAX-31", "NOPE", "RTMIN+x", "RTMIN+", "RTMAX-"} {
 		if _, err := parseSignal(bad); err == nil {
 			t.Errorf("parseSignal(%q) took it", bad)
 		}
 	}
-	if got := sys.SignalName(34); got != "SIGRT_2" {
-		t.Errorf("SignalName(34) = %q, want SIGRT_2 as strace prints it", got)
+	for sig, want := range map[unix.Signal]string{32: "SIGRTMIN", 33: "SIGRT_1", 34: "SIGRT_2", 64: "SIGRT_32"} {
+		if got := sys.SignalName(sig); got != want {
+			t.Errorf("SignalName(%d) = %q, want %s as strace prints it", int(sig), got, want)
+		}
 	}
 }
 

@@ -170,13 +170,16 @@ func dataString(b []byte) string {
 }
 
 // SignalName names a signal as strace does: SIGTERM; and a real-time one,
-// which Go's table leaves nameless, SIGRT_2 (34: SIGRTMIN+0 for glibc,
-// which keeps 32 and 33 for itself).
+// which Go's table leaves nameless, SIGRTMIN (32, the kernel's first) or
+// SIGRT_2 (34: glibc's SIGRTMIN, which keeps 32 and 33 for itself).
 func SignalName(sig unix.Signal) string {
 	if name := unix.SignalName(sig); name != "" {
 		return name
 	}
-	if sig >= 32 && sig <= 64 {
+	switch {
+	case sig == 32:
+		return "SIGRTMIN" // the kernel's; glibc's SIGRTMIN is 34
+	case sig > 32 && sig <= 64:
 		return fmt.Sprintf("SIGRT_%d", int(sig)-32)
 	}
 	return fmt.Sprintf("signal %d", int(sig))

@@ -95,7 +95,26 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 	tty := -1
 	var initArgs []string
 	var settings *unix.Termios
-	if f, ok := cfg.Stdin.(*os.File); ok && ownsTerminal(int(f.Fd())) && writesToTerminal(cfg.Stdout) {
+	stdin := cfg.Stdin
+	f, isFile := cfg.Stdin.(*os.File)
+	onTerminal := isFile && term.IsTerminal(int(f.Fd()))
+	switch {
+	case onTerminal && (!ownsTerminal(int(f.Fd())) || writesToPipe(cfg.Stdout)):
+		// The container, in a process group of its own, cannot have the
+		// terminal: workshop runs in the background (… &, timeout), or in
+		// a pipeline (step 3 -- ps | less) whose other programs share its
+		// process group, where handing it over would put less in the
+		// background. Reading the terminal from the background would stop
+		// the command, or, for a PID 1, which drops SIGTTIN, loop for
+		// ever: its input is /dev/null instead.
+		null, err := os.Open(os.DevNull)
+		if err != nil {
+			return nil, err
+		}
+		defer null.Close()
+		stdin = null
+		n.Note("the terminal is not the container's to have (workshop runs in the background, or its output goes to a pipe): the command's input is %s", os.DevNull)
+	case onTerminal:
 		tty = int(f.Fd())
 		initArgs = append(initArgs, terminalArg)
 		// Put back at the end: a command killed in the middle (an OOM
@@ -153,7 +172,7 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		attr.CgroupFD = fd
 	}
 	child.Cmd.SysProcAttr = attr
-	child.Cmd.Stdin, child.Cmd.Stdout, child.Cmd.Stderr = cfg.Stdin, cfg.Stdout, cfg.Stderr
+	child.Cmd.Stdin, child.Cmd.Stdout, child.Cmd.Stderr = stdin, cfg.Stdout, cfg.Stderr
 
 	s := spec{
 		Narration: n.Options(),
@@ -345,14 +364,19 @@ func (c *Container) takeTerminalBack() {
 	c.tty = -1
 }
 
-// writesToTerminal reports whether the command's output goes to a
-// terminal. Only then does the container get the terminal: in a pipeline
-// (workshop step 3 -- ps | less) the other programs are in workshop's
-// process group, and handing the terminal to the container's would put
-// them in the background, where less reading the keyboard is stopped.
-func writesToTerminal(w io.Writer) bool {
+// writesToPipe reports whether the command's output goes to a pipe: then
+// workshop is in a pipeline (workshop step 3 -- ps | less) whose other
+// programs share its process group, and handing the terminal to the
+// container's would put them in the background, where less reading the
+// keyboard is stopped. (Output to a file keeps the terminal for the
+// container: its input may be typed.)
+func writesToPipe(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeNamedPipe != 0
 }
 
 // ownsTerminal reports whether fd is a terminal whose foreground process

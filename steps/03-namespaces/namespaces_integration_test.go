@@ -442,6 +442,42 @@ func TestNoTerminalForTheContainerInAPipeline(t *testing.T) {
 	if !strings.Contains(out, "hi") || strings.Contains(string(b), "TIOCSPGRP") {
 		t.Errorf("in a pipeline the container got the terminal, or did not run: %q\n%s", out, b)
 	}
+	// A command that reads its input, in a pipeline: it reads /dev/null and
+	// ends, rather than read the terminal from the background (stopped, or
+	// looping as a PID 1 that drops SIGTTIN).
+	reads := strings.Join(append([]string{testbin.Bin(t)}, step3Args(t, root, "--", "/bin/sh", "-c", "'read x; echo got:$x:'")...), " ")
+	out = inTerminal(t, "timeout --foreground 20 "+reads+" 2>"+narration+" | cat")
+	b, _ = os.ReadFile(narration)
+	if !strings.Contains(out, "got::") || !strings.Contains(string(b), "the command's input is /dev/null") {
+		t.Errorf("a command reading its input in a pipeline: %q\n%s", out, b)
+	}
+	// workshop in the background (timeout makes a process group of its
+	// own): the same, instead of a command reading from the background.
+	out = inTerminal(t, "timeout 20 "+reads+" 2>"+narration)
+	b, _ = os.ReadFile(narration)
+	if !strings.Contains(out, "got::") || !strings.Contains(string(b), "the command's input is /dev/null") {
+		t.Errorf("a command reading its input, workshop in the background: %q\n%s", out, b)
+	}
+	// Output to a file is no pipeline: the container gets the terminal,
+	// and reads what is typed.
+	file := filepath.Join(t.TempDir(), "out")
+	script := testbin.NeedTool(t, "script")
+	cmd := exec.Command(script, "-qec", "timeout --foreground 20 "+reads+" >"+file+" 2>"+narration, "/dev/null")
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	in.Write([]byte("typed\n"))
+	cmd.Wait()
+	in.Close()
+	got, _ := os.ReadFile(file)
+	if b, _ := os.ReadFile(narration); strings.TrimSpace(string(got)) != "got:typed:" {
+		t.Errorf("a command writing to a file, reading the terminal: wrote %q\n%s", got, b)
+	}
 	// Its own terminal, not in a pipeline: it gets it, and gives it back.
 	out = inTerminal(t, run+" 2>"+narration)
 	b, _ = os.ReadFile(narration)
@@ -493,13 +529,24 @@ func TestInitWithoutPIDNamespaceTakesItsCommandAlong(t *testing.T) {
 	r.Wait()
 }
 
-// A command the init runs, stopped (Ctrl-Z on a terminal; here it stops
-// itself), is resumed: nothing else would, and it would hold the terminal.
-func TestInitResumesAStoppedCommand(t *testing.T) {
+// A command the init runs, stopped by Ctrl-Z (SIGTSTP; here it sends it
+// to itself), is resumed: nothing else would, and it would hold the
+// terminal. A stop on purpose (SIGSTOP) is left, until a SIGCONT.
+func TestInitResumesACommandStoppedByCtrlZ(t *testing.T) {
 	testbin.NeedRoot(t)
 	root := busyboxRoot(t)
-	r := step3(t, root, "", "--init", "--", "/bin/sh", "-c", "kill -STOP $$; echo resumed")
-	if r.Code != 0 || r.Stdout != "resumed\n" || !strings.Contains(r.Stderr, "the command was stopped by SIGSTOP") {
-		t.Errorf("a stopped command under --init = exit %d, stdout %q\n%s", r.Code, r.Stdout, r.Stderr)
+	r := step3(t, root, "", "--init", "--", "/bin/sh", "-c", "kill -TSTP $$; echo resumed")
+	if r.Code != 0 || r.Stdout != "resumed\n" || !strings.Contains(r.Stderr, "the command was stopped by SIGTSTP (Ctrl-Z)") {
+		t.Errorf("a command stopped by SIGTSTP under --init = exit %d, stdout %q\n%s", r.Code, r.Stdout, r.Stderr)
 	}
+	run := start(t, step3Args(t, root, "--init", "--", "/bin/sh", "-c", "kill -STOP $$; echo resumed")...)
+	run.Stderr.WaitFor(t, "WIFSTOPPED")
+	time.Sleep(200 * time.Millisecond)
+	if strings.Contains(run.Stdout.String(), "resumed") || strings.Contains(run.Stderr.String(), "SIGCONT") {
+		t.Errorf("a SIGSTOP on purpose was undone:\n%s", run.Stderr)
+	}
+	// A stopped process acts on no signal but SIGKILL: workshop's death
+	// ends the init (PR_SET_PDEATHSIG), and the PID namespace with it.
+	run.Signal(syscall.SIGKILL)
+	run.Wait()
 }

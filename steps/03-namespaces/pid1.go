@@ -153,13 +153,23 @@ func runInit(n *sys.Narrator, s *spec, rep *sys.ExecReporter) int {
 				return exit.ToolFailed
 			}
 			switch {
-			case r.ws.Stopped():
-				// A shell would take the terminal back and print a
-				// prompt; here nothing would, and the terminal would
-				// stay with a stopped program. Resumed instead.
-				n.Note("the command was stopped by %s (Ctrl-Z?): there is no shell here to take the terminal back and resume it later, so the init resumes it now", sys.SignalName(r.ws.StopSignal()))
-				n.Kill(-r.pid, unix.SIGCONT) // its process group: the whole job
+			case r.ws.Stopped() && r.ws.StopSignal() == unix.SIGTSTP:
+				// Ctrl-Z: a shell would take the terminal back and print
+				// a prompt; here nothing would, and the terminal would
+				// stay with a stopped program. Resumed instead. (Other
+				// stops are left: a SIGSTOP sent on purpose, or a read
+				// of the terminal from the background, which resuming
+				// would only repeat.)
+				if r.pid == child {
+					n.Note("the command was stopped by SIGTSTP (Ctrl-Z): there is no shell here to take the terminal back and resume it later, so the init resumes it now")
+					n.Kill(-r.pid, unix.SIGCONT) // its process group: the whole job
+				} else {
+					n.Note("pid %d, an orphan that had become the init's child, was stopped by SIGTSTP (Ctrl-Z): the init resumes it", r.pid)
+					n.Kill(r.pid, unix.SIGCONT)
+				}
 				continue
+			case r.ws.Stopped():
+				continue // reported; it stays stopped until someone resumes it
 			case r.pid != child:
 				n.Note("reaped pid %d, an orphan that had become the init's child", r.pid)
 				continue
