@@ -95,15 +95,16 @@ func memoryOf(r *state.Run) string {
 // (a newline, a tab) shown as Go escapes them, so that a row stays one row,
 // and a long one cut between characters, not inside one.
 func shorten(s string, max int) string {
+	cut := ""
+	if r := []rune(s); len(r) > max {
+		s, cut = string(r[:max-1]), "…"
+	}
+	// Escaped after the cut, so that the cut never falls inside an escape.
 	if strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) || r == utf8.RuneError }) >= 0 || !utf8.ValidString(s) {
 		q := strconv.Quote(s)
 		s = q[1 : len(q)-1]
 	}
-	r := []rune(s)
-	if len(r) <= max {
-		return s
-	}
-	return string(r[:max-1]) + "…"
+	return s + cut
 }
 
 // killsByDefault reports whether sig's default action ends a process (or

@@ -348,9 +348,6 @@ func sameDir(f *os.File, path string) bool {
 // in `workshop ps` and names the container on the command line.
 var namePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$`) })
 
-// nameFree refuses a name that is not a name, or that another container
-// has: a running one, or one whose layer was kept (`workshop diff NAME`
-// must mean one container).
 // freeName picks a generated name that no container of stateDir has (the
 // caller holds the names' lock): a few tries, then the name with a number,
 // so that a name always reaches one container.
@@ -372,6 +369,9 @@ func freeName(stateDir string) string {
 	return name
 }
 
+// nameFree refuses a name that is not a name, or that another container
+// has: a running one, or one whose layer was kept (`workshop diff NAME`
+// must mean one container).
 func nameFree(stateDir, name string) error {
 	if !namePattern().MatchString(name) {
 		return exit.Errorf(exit.ToolFailed, "--name %q: a name is letters, digits, '_', '.' and '-', starting with a letter or digit (up to 63)", name)
