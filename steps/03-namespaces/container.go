@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
+	"unsafe"
 
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/ids"
@@ -38,6 +40,9 @@ type Container struct {
 	// settings are the terminal's, as they were before the container got
 	// it: put back with the terminal (takeTerminalBack).
 	settings *unix.Termios
+	// resumeCtrlZ: the command, on the terminal and not a PID 1, would
+	// stay stopped after a Ctrl-Z with nothing to resume it (Wait).
+	resumeCtrlZ bool
 	// tty is the terminal handed to the container's process group, or -1;
 	// workshop takes it back when the container ends.
 	tty int
@@ -208,7 +213,10 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		}
 		return nil, err
 	}
-	c := &Container{n: n, id: id, child: child, tty: tty, settings: settings}
+	c := &Container{n: n, id: id, child: child, tty: tty, settings: settings,
+		// With a PID namespace the command is PID 1, which drops a Ctrl-Z
+		// it has no handler for; with --init, the init resumes it.
+		resumeCtrlZ: tty >= 0 && flags&unix.CLONE_NEWPID == 0 && !cfg.Init}
 	c.forwardSignals(sigs)
 	if flags&unix.CLONE_NEWPID != 0 {
 		n.Note("the child is pid %d on the host; in its new PID namespace it is pid 1", c.Pid())
@@ -270,13 +278,56 @@ func (c *Container) Wait() (int, error) {
 
 	c.child.Release() // Wait means go: a no-op if Release was called
 	execed := c.child.AwaitExec(c.n)
+	waited := make(chan struct{})
+	if c.resumeCtrlZ {
+		go c.resumeOnCtrlZ(waited)
+	}
 	status, err := c.child.Wait()
+	close(waited)
 	c.stopSignals()
 	c.takeTerminalBack()
 	if ierr := c.child.Interrupted(execed, status); ierr != nil && err == nil {
 		return exit.Status(ierr), ierr
 	}
 	return status, err
+}
+
+// cldStopped is si_code CLD_STOPPED: the child was stopped by a signal.
+const cldStopped = 5
+
+// resumeOnCtrlZ resumes the command when a Ctrl-Z (SIGTSTP) stops it: a
+// shell would take the terminal back and resume the job later; here
+// nothing would, and the terminal would stay with a stopped program.
+// os/exec's wait does not report stops, so the stop is looked for beside
+// it, every tenth of a second, with waitid(WSTOPPED|WNOWAIT|WNOHANG),
+// which reports without collecting anything.
+func (c *Container) resumeOnCtrlZ(waited <-chan struct{}) {
+	pid := c.Pid()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-waited:
+			return
+		case <-tick.C:
+		}
+		var info unix.Siginfo
+		if err := unix.Waitid(unix.P_PID, pid, &info, unix.WSTOPPED|unix.WNOWAIT|unix.WNOHANG, nil); err != nil {
+			return // collected meanwhile
+		}
+		// si_pid and si_status follow si_signo, si_errno, si_code and a
+		// pad in the siginfo of a child (<asm-generic/siginfo.h>).
+		child := (*struct {
+			Signo, Errno, Code, _ int32
+			Pid                   int32
+			Uid                   uint32
+			Status                int32
+		})(unsafe.Pointer(&info))
+		if child.Pid == int32(pid) && child.Code == cldStopped && child.Status == int32(unix.SIGTSTP) {
+			c.n.Note("the command was stopped by SIGTSTP (Ctrl-Z): there is no shell here to take the terminal back and resume it later, so workshop resumes it now")
+			c.n.Kill(-pid, unix.SIGCONT) // its process group: the whole job
+		}
+	}
 }
 
 // Signaled reports whether the container's first process, once waited for,

@@ -550,3 +550,18 @@ func TestInitResumesACommandStoppedByCtrlZ(t *testing.T) {
 	run.Signal(syscall.SIGKILL)
 	run.Wait()
 }
+
+// Without a PID namespace (and without --init) the command on the terminal
+// is not a PID 1: a Ctrl-Z stops it, and workshop resumes it, as nothing
+// else would (it used to hold the terminal, stopped, until a kill).
+func TestCtrlZWithoutAPIDNamespaceIsResumed(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	narration := filepath.Join(t.TempDir(), "narration")
+	run := strings.Join(append([]string{testbin.Bin(t)}, step3Args(t, root, "--ns", "mount,uts,user", "--", "/bin/sh", "-c", `'kill -TSTP $$; echo resumed'`)...), " ")
+	out := inTerminal(t, "timeout --foreground -s KILL 30 "+run+" 2>"+narration)
+	b, _ := os.ReadFile(narration)
+	if !strings.Contains(out, "resumed") || !strings.Contains(string(b), ", SIGCONT) = 0") {
+		t.Errorf("a Ctrl-Z'd command without a PID namespace: %q\n%s", out, b)
+	}
+}
