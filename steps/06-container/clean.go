@@ -171,7 +171,12 @@ func (c *cleaner) run(r *state.Run) {
 		c.left(what, fmt.Sprintf("in use by workshop pid %d", r.WorkshopPid))
 		return
 	}
-	c.n.Note("%s: its workshop process %d is gone, so nobody will undo what it made", what, r.WorkshopPid)
+	if r.Keep && r.Pid == 0 && len(r.Mounts) == 0 {
+		// Ended by itself, its layer kept on purpose: no crash to undo.
+		c.n.Note("%s: it ended, and its writable layer was kept (--keep) for 'workshop diff': removing it", what)
+	} else {
+		c.n.Note("%s: its workshop process %d is gone, so nobody will undo what it made", what, r.WorkshopPid)
+	}
 	var did []string
 
 	// Its cgroup is found by its id, not only by the record: a run killed

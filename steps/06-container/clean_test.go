@@ -146,10 +146,14 @@ func TestCleanRunKeptAndOwned(t *testing.T) {
 	if err != nil || len(runs) != 2 {
 		t.Fatalf("state.List = %v, %v; want the two records", runs, err)
 	}
-	var out, errs bytes.Buffer
-	c := &cleaner{n: sys.Discard(), out: &out, errOut: &errs, state: dir}
+	var out, errs, narration bytes.Buffer
+	c := &cleaner{n: sys.New(&narration, sys.Options{}), out: &out, errOut: &errs, state: dir}
 	for _, r := range runs {
 		c.run(r)
+	}
+	// A layer kept on purpose is not described as a crash to undo.
+	if !strings.Contains(narration.String(), "it ended, and its writable layer was kept (--keep)") || strings.Contains(narration.String(), "nobody will undo") {
+		t.Errorf("clean of a kept layer said:\n%s", narration.String())
 	}
 	if errs.Len() > 0 || c.res.Removed != 1 || c.res.Left != 1 {
 		t.Fatalf("clean of the two runs: removed %d, left %d, failed %q; want 1, 1, none\n%s", c.res.Removed, c.res.Left, errs.String(), out.String())
