@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,8 +28,10 @@ import (
 const initName = "namespaces"
 
 // forwarded are the signals workshop passes on to the container while it
-// waits for it: the ones a student sends with Ctrl-C or kill.
-var forwarded = exit.StopSignals
+// waits for it: the ones a student sends with Ctrl-C or kill, and the two
+// a program is told things with (uncaught, each would end workshop, and
+// leave what it made behind).
+var forwarded = append(slices.Clone(exit.StopSignals), unix.SIGUSR1, unix.SIGUSR2)
 
 // Container is a started container: a child of workshop in its own
 // namespaces, set up and running the command once released.
@@ -374,7 +377,13 @@ func (c *Container) forwardSignals(sigs chan os.Signal) {
 				// has taken over passing signals on, does a signal go on
 				// to the container.
 				// Still workshop's init, before the command: a Go program
-				// as PID 1 would only exit 2 with no word.
+				// as PID 1 would only exit 2 with no word. A stop signal
+				// stops the container there; SIGUSR1/2 are for the
+				// command, which is not there yet.
+				if !slices.Contains(exit.StopSignals, os.Signal(sig)) && !c.child.PastSetup() {
+					c.n.Note("workshop got %s before the container's command ran: not passed on", sys.SignalName(sig))
+					continue
+				}
 				if c.child.StopBeforeExec(c.n, sig, "container") {
 					continue
 				}

@@ -565,3 +565,17 @@ func TestCtrlZWithoutAPIDNamespaceIsResumed(t *testing.T) {
 		t.Errorf("a Ctrl-Z'd command without a PID namespace: %q\n%s", out, b)
 	}
 }
+
+// SIGUSR1 sent to workshop is passed on to the container, as a stop signal
+// is: uncaught, it ended workshop and left what it made behind.
+func TestSIGUSR1ToWorkshopIsPassedOn(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	r := start(t, step3Args(t, root, "--", "/bin/sh", "-c", `trap "exit 4" USR1; echo ready; while :; do sleep 0.1; done`)...)
+	r.Stdout.WaitFor(t, "ready")
+	r.Signal(syscall.SIGUSR1)
+	res := r.Wait()
+	if res.Code != 4 || !strings.Contains(res.Stderr, "workshop got SIGUSR1: passing it on to the container") {
+		t.Errorf("SIGUSR1 to workshop = exit %d, want 4 (the trap's)\n%s", res.Code, res.Stderr)
+	}
+}
