@@ -6,8 +6,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -71,4 +73,37 @@ func ClosedPipe(t *testing.T, lines int, args ...string) *os.ProcessState {
 	r.Close()
 	cmd.Wait()
 	return cmd.ProcessState
+}
+
+// ExecedPid waits for the narration line of prog's execve and returns the
+// pid it names ([pid N] execve("PROG", …) = 0), killed at the test's end.
+func ExecedPid(t testing.TB, r *Running, prog, line string) int {
+	t.Helper()
+	got := r.Stderr.WaitFor(t, line)
+	m := regexp.MustCompile(`\[pid (\d+)\] execve\("` + regexp.QuoteMeta(prog) + `"`).FindStringSubmatch(got)
+	if m == nil {
+		t.Fatalf("no pid in %q", got)
+	}
+	pid, _ := strconv.Atoi(m[1])
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	return pid
+}
+
+// GoneWithin fails the test unless process pid, running a command whose
+// name holds name, ends (or is a zombie nobody reaped yet) within d.
+func GoneWithin(t testing.TB, pid int, name string, d time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(d); ; time.Sleep(20 * time.Millisecond) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil || !strings.Contains(string(b), name) {
+			return // gone (or the pid is another process's by now)
+		}
+		if st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); strings.Contains(string(st), ") Z ") {
+			return // dead, not yet reaped
+		}
+		if time.Now().After(deadline) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("%s (pid %d) still ran %v after workshop was killed", name, pid, d)
+		}
+	}
 }

@@ -2,12 +2,10 @@ package chroot_test
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -42,29 +40,14 @@ func TestStep1InterruptedBeforeBash(t *testing.T) {
 func TestStep2CommandDiesWithWorkshop(t *testing.T) {
 	testbin.NeedRoot(t)
 	r := testbin.Start(t, "", testbin.Bin(t), "--state-dir", t.TempDir(), "step", "2", "--", "/bin/sleep", "600")
-	line := r.Stderr.WaitFor(t, `execve("/bin/sleep", ["/bin/sleep", "600"], …) = 0`)
-	m := regexp.MustCompile(`\[pid (\d+)\] execve\("/bin/sleep"`).FindStringSubmatch(line)
-	if m == nil {
-		t.Fatalf("no pid in %q", line)
-	}
-	pid, _ := strconv.Atoi(m[1])
-	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	pid := testbin.ExecedPid(t, r, "/bin/sleep", `execve("/bin/sleep", ["/bin/sleep", "600"], …) = 0`)
 	if !strings.Contains(r.Stderr.String(), "prctl(PR_SET_PDEATHSIG, SIGKILL), getppid()") {
 		t.Errorf("the child's parent-death signal is not narrated:\n%s", r.Stderr)
 	}
 	r.Signal(syscall.SIGKILL)
 	// Not r.Wait() first: a sleep that outlived workshop would hold its
 	// stderr open, and the wait for its end with it.
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err != nil || !strings.Contains(string(b), "sleep") {
-			break // gone (or the pid is another process's by now)
-		}
-		if time.Now().After(deadline) {
-			syscall.Kill(pid, syscall.SIGKILL)
-			t.Fatalf("sleep (pid %d) still ran 5s after workshop was killed", pid)
-		}
-	}
+	testbin.GoneWithin(t, pid, "sleep", 5*time.Second)
 	r.Wait()
 }
 

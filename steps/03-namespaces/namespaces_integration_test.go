@@ -506,26 +506,9 @@ func TestInitWithoutPIDNamespaceTakesItsCommandAlong(t *testing.T) {
 	testbin.NeedRoot(t)
 	root := busyboxRoot(t)
 	r := start(t, step3Args(t, root, "--init", "--ns", "mount,uts", "--", "/bin/sleep", "600")...)
-	line := r.Stderr.WaitFor(t, `execve("/bin/sleep", ["/bin/sleep", "600"], …) = 0`)
-	m := regexp.MustCompile(`\[pid (\d+)\] execve\("/bin/sleep"`).FindStringSubmatch(line)
-	if m == nil {
-		t.Fatalf("no pid in %q", line)
-	}
-	pid, _ := strconv.Atoi(m[1])
-	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	pid := testbin.ExecedPid(t, r, "/bin/sleep", `execve("/bin/sleep", ["/bin/sleep", "600"], …) = 0`)
 	r.Signal(syscall.SIGKILL)
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err != nil || !strings.Contains(string(b), "sleep") {
-			break
-		}
-		if st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); strings.Contains(string(st), ") Z ") {
-			break // dead, not yet reaped by the host's init
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sleep (pid %d) still ran 5s after workshop was killed", pid)
-		}
-	}
+	testbin.GoneWithin(t, pid, "sleep", 5*time.Second)
 	r.Wait()
 }
 

@@ -33,10 +33,7 @@ func TestDiff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var lines []string
-	for _, c := range got {
-		lines = append(lines, c.String())
-	}
+	lines := changeLines(got)
 	want := []string{"C /bin", "C /etc", "C /etc/hostname", "A /new", "A /new/sub", "A /new/sub/f"}
 	if os.Geteuid() == 0 {
 		want = []string{"C /bin", "D /bin/gone", "C /etc", "C /etc/hostname", "A /new", "A /new/sub", "A /new/sub/f"}
@@ -121,10 +118,7 @@ func TestDiffOpaqueAndReplacedDirectories(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var lines []string
-	for _, c := range got {
-		lines = append(lines, c.String())
-	}
+	lines := changeLines(got)
 	want := []string{"C /data", "D /data/a", "A /data/a2", "D /data/sub", "C /keepdir", "D /keepdir/k1", "D /keepdir/k2"}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("Diff =\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
@@ -145,4 +139,13 @@ func TestChangeQuotesOddNames(t *testing.T) {
 			t.Errorf("Change %q = %s, want %s", path, got, want)
 		}
 	}
+}
+
+// changeLines are the lines diff prints for changes.
+func changeLines(changes []Change) []string {
+	var lines []string
+	for _, c := range changes {
+		lines = append(lines, c.String())
+	}
+	return lines
 }
