@@ -106,47 +106,9 @@ func parseLimitFlags(f runFlags) (cgroups.Limits, time.Duration, error) {
 	}
 	var timeout time.Duration
 	if f.timeout != "" {
-		timeout, err = time.ParseDuration(f.timeout)
-		switch {
-		case err == nil && timeout <= 0:
-			return l, 0, usageError("--timeout %s: give a time longer than 0, such as 10s (the container is killed when it is up)", f.timeout)
-		case err != nil && strings.Contains(err.Error(), "missing unit") && positiveNumber(f.timeout) && overflows(f.timeout+"s"):
-			return l, 0, usageError("--timeout %s: give its unit too (s, m or h), and a shorter time: the longest is about 292 years (2562047h)", f.timeout)
-		case err != nil && strings.Contains(err.Error(), "missing unit") && positiveNumber(f.timeout):
-			return l, 0, usageError("--timeout %s: give its unit too, as in %ss (s, m or h)", f.timeout, f.timeout)
-		case err != nil && strings.Contains(err.Error(), "missing unit") && (strings.HasPrefix(f.timeout, "-") || strings.Trim(f.timeout, "0.") == ""):
-			return l, 0, usageError("--timeout %s: give a time longer than 0, such as 10s (the container is killed when it is up)", f.timeout)
-		case err != nil && durationTooLong(f.timeout):
-			return l, 0, usageError("--timeout %s: too long; the longest is about 292 years (2562047h)", f.timeout)
-		case err != nil:
-			return l, 0, usageError("--timeout %s: give a duration such as 10s, 2m or 1m30s", f.timeout)
+		if timeout, err = units.ParseTimeout(f.timeout); err != nil {
+			return l, 0, usageError("--timeout %s: %v", f.timeout, err)
 		}
 	}
 	return l, timeout, nil
-}
-
-// durationTooLong reports whether s is a well-formed duration that only
-// overflows Go's (292 years of nanoseconds), such as 999999999h.
-func durationTooLong(s string) bool {
-	digits := strings.TrimRight(s, "hmsuµn")
-	if digits == s || !positiveNumber(digits) {
-		return false
-	}
-	_, err := time.ParseDuration("1" + s[len(digits):])
-	return err == nil
-}
-
-// overflows reports whether s is a well-formed duration too long for Go.
-func overflows(s string) bool {
-	_, err := time.ParseDuration(s)
-	return err != nil && durationTooLong(s)
-}
-
-// positiveNumber reports whether s is a number above 0 written with digits
-// and at most one point (10, 1.5, .5).
-func positiveNumber(s string) bool {
-	if s == "" || strings.Count(s, ".") > 1 || strings.Trim(s, "0123456789.") != "" {
-		return false
-	}
-	return strings.Trim(s, "0.") != ""
 }

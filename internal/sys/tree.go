@@ -70,7 +70,7 @@ type treeRemoval struct {
 // holds.
 func (t *treeRemoval) removeChildrenAt(parent int, name, path string, st *unix.Stat_t) error {
 	if st.Dev != t.dev {
-		return fmt.Errorf("%s is another filesystem (a mount?): not removed; unmount it and run 'workshop clean' again", path)
+		return fmt.Errorf("%s is another filesystem (a mount?): not removed (unmount it first)", path)
 	}
 	fd, err := unix.Openat(parent, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if errors.Is(err, unix.ENOENT) {

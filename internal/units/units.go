@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Binary multiples, as the kernel reads "80M" in a cgroup file.
@@ -116,4 +117,51 @@ func ParsePids(s string) (int64, error) {
 		return 0, fmt.Errorf("%q: the kernel has at most %d process ids (PID_MAX_LIMIT), so pids.max takes no more; give at most that", s, MaxPids)
 	}
 	return v, nil
+}
+
+// ParseTimeout reads a --timeout as Go writes durations (10s, 2m, 1m30s),
+// and says what is wrong with one that is not: 0 or less, a number with no
+// unit, more than Go's 292 years of nanoseconds, or no duration at all.
+func ParseTimeout(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	missingUnit := err != nil && strings.Contains(err.Error(), "missing unit")
+	tooShort := errors.New("give a time longer than 0, such as 10s (the container is killed when it is up)")
+	switch {
+	case err == nil && d <= 0:
+		return 0, tooShort
+	case err == nil:
+		return d, nil
+	case missingUnit && positiveNumber(s) && overflows(s+"s"):
+		return 0, errors.New("give its unit too (s, m or h), and a shorter time: the longest is about 292 years (2562047h)")
+	case missingUnit && positiveNumber(s):
+		return 0, fmt.Errorf("give its unit too, as in %ss (s, m or h)", s)
+	case missingUnit && (strings.HasPrefix(s, "-") || strings.Trim(s, "0.") == ""):
+		return 0, tooShort
+	case overflows(s):
+		return 0, errors.New("too long; the longest is about 292 years (2562047h)")
+	}
+	return 0, errors.New("give a duration such as 10s, 2m or 1m30s")
+}
+
+// overflows reports whether s is a well-formed duration that only
+// overflows Go's (292 years of nanoseconds), such as 999999999h.
+func overflows(s string) bool {
+	if _, err := time.ParseDuration(s); err == nil {
+		return false
+	}
+	digits := strings.TrimRight(s, "hmsuµn")
+	if digits == s || !positiveNumber(digits) {
+		return false
+	}
+	_, err := time.ParseDuration("1" + s[len(digits):])
+	return err == nil
+}
+
+// positiveNumber reports whether s is a number above 0 written with digits
+// and at most one point (10, 1.5, .5).
+func positiveNumber(s string) bool {
+	if s == "" || strings.Count(s, ".") > 1 || strings.Trim(s, "0123456789.") != "" {
+		return false
+	}
+	return strings.Trim(s, "0.") != ""
 }

@@ -3,6 +3,7 @@ package units
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseSize(t *testing.T) {
@@ -107,6 +108,21 @@ func TestParsePids(t *testing.T) {
 		_, err := ParsePids(tc.in)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("ParsePids(%q) error = %v, want one saying %q", tc.in, err, tc.want)
+		}
+	}
+}
+
+func TestParseTimeout(t *testing.T) {
+	if d, err := ParseTimeout("1m30s"); err != nil || d != 90*time.Second {
+		t.Errorf("ParseTimeout(1m30s) = %v, %v", d, err)
+	}
+	for in, says := range map[string]string{
+		"0": "longer than 0", "-1s": "longer than 0", "-10": "longer than 0", "0.0": "longer than 0",
+		"10": "as in 10s", "999999999999": "and a shorter time", "999999999h": "too long",
+		"1x": "such as 10s", "1.2.3h": "such as 10s", "..h": "such as 10s",
+	} {
+		if _, err := ParseTimeout(in); err == nil || !strings.Contains(err.Error(), says) {
+			t.Errorf("ParseTimeout(%q) = %v, want it to say %q", in, err, says)
 		}
 	}
 }
