@@ -282,11 +282,17 @@ func (c *Container) Wait() (int, error) {
 	c.child.Release() // Wait means go: a no-op if Release was called
 	execed := c.child.AwaitExec(c.n)
 	waited := make(chan struct{})
+	polls := make(chan int, 1)
 	if c.resumeCtrlZ {
-		go c.resumeOnCtrlZ(waited)
+		go func() { polls <- c.resumeOnCtrlZ(waited) }()
 	}
 	status, err := c.child.Wait()
 	close(waited)
+	if c.resumeCtrlZ {
+		if n := <-polls; n > 0 {
+			c.n.Note("… %d waitid(P_PID, %d, …, WSTOPPED|WNOWAIT|WNOHANG) calls while it ran, one every tenth of a second, to see a Ctrl-Z", n, c.Pid())
+		}
+	}
 	c.stopSignals()
 	c.takeTerminalBack()
 	if ierr := c.child.Interrupted(execed, status); ierr != nil && err == nil {
@@ -304,19 +310,21 @@ const cldStopped = 5
 // os/exec's wait does not report stops, so the stop is looked for beside
 // it, every tenth of a second, with waitid(WSTOPPED|WNOWAIT|WNOHANG),
 // which reports without collecting anything.
-func (c *Container) resumeOnCtrlZ(waited <-chan struct{}) {
+// It returns how many waitid calls it made, for the narration to count.
+func (c *Container) resumeOnCtrlZ(waited <-chan struct{}) (polls int) {
 	pid := c.Pid()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		select {
 		case <-waited:
-			return
+			return polls
 		case <-tick.C:
 		}
 		var info unix.Siginfo
+		polls++
 		if err := unix.Waitid(unix.P_PID, pid, &info, unix.WSTOPPED|unix.WNOWAIT|unix.WNOHANG, nil); err != nil {
-			return // collected meanwhile
+			return polls // collected meanwhile
 		}
 		// si_pid and si_status follow si_signo, si_errno, si_code and a
 		// pad in the siginfo of a child (<asm-generic/siginfo.h>).

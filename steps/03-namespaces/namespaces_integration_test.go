@@ -544,7 +544,7 @@ func TestCtrlZWithoutAPIDNamespaceIsResumed(t *testing.T) {
 	run := strings.Join(append([]string{testbin.Bin(t)}, step3Args(t, root, "--ns", "mount,uts,user", "--", "/bin/sh", "-c", `'kill -TSTP $$; echo resumed'`)...), " ")
 	out := inTerminal(t, "timeout --foreground -s KILL 30 "+run+" 2>"+narration)
 	b, _ := os.ReadFile(narration)
-	if !strings.Contains(out, "resumed") || !strings.Contains(string(b), ", SIGCONT) = 0") {
+	if !strings.Contains(out, "resumed") || !strings.Contains(string(b), ", SIGCONT) = 0") || !strings.Contains(string(b), "WSTOPPED|WNOWAIT|WNOHANG) calls while it ran") {
 		t.Errorf("a Ctrl-Z'd command without a PID namespace: %q\n%s", out, b)
 	}
 }
