@@ -185,7 +185,7 @@ type signalCause struct{ sig syscall.Signal }
 func (c signalCause) Error() string { return "interrupted by " + sys.SignalName(c.sig) }
 
 // catchSignals returns a context cancelled by a stop signal
-// (exit.StopSignals: Ctrl-C, SIGTERM, SIGHUP, SIGQUIT), whose cause (see
+// (exit.StopSignals: Ctrl-C, SIGTERM, SIGHUP, SIGQUIT, a sent SIGABRT…), whose cause (see
 // caughtSignal) says which. workshop stays alive, to remove
 // what it half made and say so.
 func catchSignals() (context.Context, func()) {

@@ -15,6 +15,23 @@ import (
 // held in its read of the containers directory) quits with 131 and a
 // sentence: not Go's dump of every goroutine's stack.
 func TestQuitIsASentenceNotAStackDump(t *testing.T) {
+	for _, tc := range []struct {
+		sig  syscall.Signal
+		code int
+		say  string
+	}{
+		{syscall.SIGQUIT, 131, "workshop: quit (SIGQUIT)\n"},
+		// The fault signals kill(1) can send: Go answers them with the
+		// same dump.
+		{syscall.SIGABRT, 134, "workshop: stopped by SIGABRT, sent by another process\n"},
+		{syscall.SIGSEGV, 139, "workshop: stopped by SIGSEGV, sent by another process\n"},
+		{syscall.SIGTRAP, 133, "workshop: stopped by SIGTRAP, sent by another process\n"},
+	} {
+		t.Run(tc.sig.String(), func(t *testing.T) { quitByAnotherProcess(t, tc.sig, tc.code, tc.say) })
+	}
+}
+
+func quitByAnotherProcess(t *testing.T, sig syscall.Signal, code int, say string) {
 	state := t.TempDir()
 	if err := os.Mkdir(filepath.Join(state, "containers"), 0o700); err != nil {
 		t.Fatal(err)
@@ -22,12 +39,12 @@ func TestQuitIsASentenceNotAStackDump(t *testing.T) {
 	strace, args := testbin.Holding(t, "getdents64", 2*time.Second, "--state-dir", state, "ps")
 	r := testbin.Start(t, "", strace, args...)
 	time.Sleep(500 * time.Millisecond) // ps is held in its first getdents64
-	if err := syscall.Kill(testbin.ChildOf(t, r.Cmd.Process.Pid), syscall.SIGQUIT); err != nil {
+	if err := syscall.Kill(testbin.ChildOf(t, r.Cmd.Process.Pid), sig); err != nil {
 		t.Fatal(err)
 	}
 	res := r.Wait()
 	// (strace may add a line of its own about the held call.)
-	if res.Code != 131 || !strings.Contains(res.Stderr, "workshop: quit (SIGQUIT)\n") || strings.Contains(res.Stderr, "goroutine") || strings.Contains(res.Stderr, "SIGQUIT: quit") {
-		t.Errorf("SIGQUIT to workshop ps = exit %d; want 131 and one sentence, stderr:\n%s", res.Code, res.Stderr)
+	if res.Code != code || !strings.Contains(res.Stderr, say) || strings.Contains(res.Stderr, "goroutine") || strings.Contains(res.Stderr, "PC=") {
+		t.Errorf("%s to workshop ps = exit %d; want %d and one sentence, stderr:\n%s", sig, res.Code, code, res.Stderr)
 	}
 }

@@ -64,9 +64,21 @@ func Silent(err error) bool {
 	return errors.As(err, &e) && e.Err == nil
 }
 
-// StopSignals are the signals a terminal or kill(1) stops a process with:
-// Ctrl-C (SIGINT), kill's default (SIGTERM), a closed terminal or a dropped
-// ssh session (SIGHUP), Ctrl-\ (SIGQUIT). workshop catches all four while it
-// has something to undo, so that none of them kills it half-way and leaves a
-// mount, a cgroup or a record behind; it stops with 128+n and a sentence.
-var StopSignals = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT}
+// TerminalSignals are the signals a terminal or kill(1) stops a process
+// with: Ctrl-C (SIGINT), kill's default (SIGTERM), a closed terminal or a
+// dropped ssh session (SIGHUP), Ctrl-\ (SIGQUIT).
+var TerminalSignals = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT}
+
+// FaultSignals are the signals a program raises itself on a fault, which
+// kill(1) can send too (`kill -ABRT`, `workshop kill --signal SEGV`). Go
+// answers one that was sent with a dump of every goroutine's stack and exit
+// 2. (Caught with os/signal, a SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP or
+// SIGSYS the program's own fault raises is still Go's panic or crash: only
+// the sent ones reach the channel.)
+var FaultSignals = []os.Signal{unix.SIGABRT, unix.SIGTRAP, unix.SIGILL, unix.SIGSYS, unix.SIGSTKFLT, unix.SIGBUS, unix.SIGFPE, unix.SIGSEGV}
+
+// StopSignals are TerminalSignals and FaultSignals: workshop catches all of
+// them while it has something to undo, so that none kills it half-way and
+// leaves a mount, a cgroup or a record behind; it stops with 128+n and a
+// sentence.
+var StopSignals = append(append([]os.Signal(nil), TerminalSignals...), FaultSignals...)

@@ -41,22 +41,29 @@ func caught() bool {
 	return len(catchers) > 0
 }
 
-// GuardQuit keeps Ctrl-\ (SIGQUIT) from showing a Go stack dump: left to the
-// Go runtime, it prints every goroutine's stack and exits 2, in every
-// command and moment where no code of workshop catches it (`workshop ps`,
-// a lab check, the first milliseconds of a run). Guarded, workshop quits as
-// any program does, with 131 and a sentence on w, unless a catcher
-// (Notify) is registered: that one stops its run, and undoes what it made.
+// GuardQuit keeps Ctrl-\ (SIGQUIT), and the fault signals kill(1) can send
+// (FaultSignals: kill -ABRT, kill -SEGV…), from showing a Go stack dump:
+// left to the Go runtime, they print every goroutine's stack and exit 2, in
+// every command and moment where no code of workshop catches them
+// (`workshop ps`, a lab check, the first milliseconds of a run). Guarded,
+// workshop quits as any program does, with 128+n and a sentence on w,
+// unless a catcher (Notify) is registered: that one stops its run, and
+// undoes what it made.
 func GuardQuit(w io.Writer) {
 	c := make(chan os.Signal, 1)
-	signal.Notify(c, unix.SIGQUIT)
+	signal.Notify(c, append([]os.Signal{unix.SIGQUIT}, FaultSignals...)...)
 	go func() {
-		for range c {
+		for s := range c {
 			if caught() {
 				continue
 			}
-			fmt.Fprintln(w, "workshop: quit (SIGQUIT)")
-			os.Exit(SignalBase + int(unix.SIGQUIT))
+			sig := s.(unix.Signal)
+			if sig == unix.SIGQUIT {
+				fmt.Fprintln(w, "workshop: quit (SIGQUIT)")
+			} else {
+				fmt.Fprintf(w, "workshop: stopped by %s, sent by another process\n", unix.SignalName(sig))
+			}
+			os.Exit(SignalBase + int(sig))
 		}
 	}()
 }

@@ -18,7 +18,7 @@ import (
 // are reset by execve: the student's command gets the default dispositions.
 type Held struct{ ch chan os.Signal }
 
-// HoldSignals starts holding SIGINT, SIGTERM, SIGHUP and SIGQUIT.
+// HoldSignals starts holding the stop signals (exit.StopSignals).
 func HoldSignals() *Held {
 	h := &Held{ch: make(chan os.Signal, 4)}
 	signal.Notify(h.ch, exit.StopSignals...)

@@ -113,7 +113,7 @@ func commandEnv() []string {
 	return env
 }
 
-// forwardSignals passes SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to workshop
+// forwardSignals passes the stop signals (exit.StopSignals) sent to workshop
 // on to the child, so that Ctrl-C or a kill stops the command, not the tool
 // that waits for it. It returns the function that stops forwarding.
 func forwardSignals(n *sys.Narrator, c *reexec.Child) (stop func()) {

@@ -34,7 +34,7 @@ const MinPids = 10
 const MinMemory = 6 << 20
 
 // StopGrace is how long a container may take to end after workshop passed
-// it a stop signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT) before its whole
+// it a stop signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT, a sent SIGABRT…) before its whole
 // cgroup is killed (docker stop waits 10s; a class has less time). A PID 1
 // with no handler ignores them all.
 const StopGrace = 3 * time.Second

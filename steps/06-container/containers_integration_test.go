@@ -115,6 +115,25 @@ func TestKillSignalTerm(t *testing.T) {
 	h.nothingLeft(rec.ID)
 }
 
+// Under --init, PID 1 is workshop's own init, a Go program: a fault signal
+// sent to it (kill --signal ABRT) used to make Go dump every goroutine's
+// stack into the container's output and end the run with 2. The init passes
+// it on to the command, as it does every other signal it can catch.
+func TestKillFaultSignalUnderInit(t *testing.T) {
+	h := newHost(t)
+	r := h.start("full", "run", "--init", "--", "/bin/sh", "-c", `trap 'echo caught ABRT; exit 6' ABRT; echo ready; while :; do sleep 1000 & wait $!; done`)
+	rec := h.record(r)
+	r.Stdout.WaitFor(t, "ready")
+	if k := h.run("kill", "--signal", "ABRT", rec.ID); k.Code != 0 || !strings.Contains(k.Stdout, "sent SIGABRT") {
+		t.Errorf("kill --signal ABRT = exit %d, %q\n%s", k.Code, k.Stdout, k.Stderr)
+	}
+	res := r.Wait()
+	if res.Code != 6 || res.Stdout != "ready\ncaught ABRT\n" || strings.Contains(res.Stderr, "goroutine") {
+		t.Errorf("the trapping shell under --init after kill --signal ABRT = exit %d, stdout %q; want 6, its trap's line and no Go stack dump\n%s", res.Code, res.Stdout, res.Stderr)
+	}
+	h.nothingLeft(rec.ID)
+}
+
 // A PID 1 with no handler drops the signal: kill says so, and how to stop
 // it, instead of leaving the student to wonder why nothing happened.
 func TestKillSignalPID1Drops(t *testing.T) {

@@ -52,10 +52,10 @@ type Result struct {
 func Run(n *sys.Narrator, o Options) (Result, error) {
 	// A Ctrl-C must never kill workshop half-way through making or
 	// removing things: the stop signals (exit.StopSignals: SIGINT,
-	// SIGTERM, SIGHUP, SIGQUIT) stay caught here until the last deferred
-	// removal is done. Before the container starts, one is acted
-	// on below; once it runs, the container's own handlers (which get their
-	// copy of every signal too) pass it on or kill the cgroup.
+	// SIGTERM, SIGHUP, SIGQUIT, a sent SIGABRT…) stay caught here until
+	// the last deferred removal is done. Before the container starts, one
+	// is acted on below; once it runs, the container's own handlers (which
+	// get their copy of every signal too) pass it on or kill the cgroup.
 	interrupted := make(chan os.Signal, 4)
 	exit.Notify(interrupted, exit.StopSignals...)
 	defer exit.Stop(interrupted)

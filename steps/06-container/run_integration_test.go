@@ -289,7 +289,7 @@ func TestFullRunMemoryHog(t *testing.T) {
 // containers/<id>; with --keep only the writable layer and its record stay.
 func TestFullRunLeavesNothing(t *testing.T) {
 	h := newHost(t)
-	const trap = `trap 'echo caught; exit 3' INT TERM HUP QUIT; echo ready; while :; do sleep 1000 & wait $!; done`
+	const trap = `trap 'echo caught; exit 3' INT TERM HUP QUIT ABRT; echo ready; while :; do sleep 1000 & wait $!; done`
 	for _, tc := range []struct {
 		name   string
 		args   []string
@@ -307,11 +307,16 @@ func TestFullRunLeavesNothing(t *testing.T) {
 		// too: it used to kill workshop at once and leave the run behind.
 		{"SIGHUP, trapped", []string{"--", "/bin/sh", "-c", trap}, syscall.SIGHUP, 3, ""},
 		{"SIGQUIT, trapped", []string{"--", "/bin/sh", "-c", trap}, syscall.SIGQUIT, 3, ""},
+		// A fault signal sent by kill(1) (kill -ABRT, kill -SEGV) made Go
+		// dump every goroutine's stack and end workshop at once, its run
+		// left behind.
+		{"SIGABRT, trapped", []string{"--", "/bin/sh", "-c", trap}, syscall.SIGABRT, 3, ""},
 		// sleep as PID 1 has no handler: it ignores both. (Not sh -c:
 		// dash catches SIGINT when it runs a -c string, and exits 130.)
 		{"SIGINT, ignored", []string{"--", "/bin/sleep", "600"}, syscall.SIGINT, 137, "the container ignored SIGINT"},
 		{"SIGTERM, ignored", []string{"--", "/bin/sleep", "600"}, syscall.SIGTERM, 137, "the container ignored SIGTERM"},
 		{"SIGHUP, ignored", []string{"--", "/bin/sleep", "600"}, syscall.SIGHUP, 137, "the container ignored SIGHUP"},
+		{"SIGSEGV, ignored", []string{"--", "/bin/sleep", "600"}, syscall.SIGSEGV, 137, "the container ignored SIGSEGV"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := &host{t: t, state: h.state}
