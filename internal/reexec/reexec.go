@@ -126,6 +126,7 @@ func Command(name string, args ...string) (*Child, error) {
 // Start starts the child, reports the clone and execve the Go runtime made
 // for us, and sends the spec. The child waits until Release.
 func (c *Child) Start(n *sys.Narrator, spec any) error {
+	n.BeforeFirstChild()
 	err := c.Cmd.Start()
 	for _, f := range c.ends {
 		f.Close()

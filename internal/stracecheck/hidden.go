@@ -3,7 +3,11 @@ package stracecheck
 import (
 	"fmt"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
+
+	"github.com/workshop-dev/workshop/internal/sys"
 )
 
 // Check proves that every narrated line happened; CheckNothingHidden proves
@@ -23,6 +27,13 @@ import (
 // same first string argument and the same success or errno; lines and
 // records are matched as multisets, since a child in a PID namespace names
 // itself by another pid than strace does.
+//
+// Every new process a workshop process makes (a clone without CLONE_THREAD)
+// must be accounted for too: by a narrated clone line; for the clone of Go's
+// pidfd probe (CLONE_VM|CLONE_PIDFD|CLONE_VFORK, no exit signal), by the
+// note sys.Narrator.BeforeFirstChild prints; for the loader runs of u-root's
+// ldd, which workshop does not make itself, by step 2's note of how many
+// there were.
 func CheckNothingHidden(narration, straceLog string) error {
 	records, root := ParseStrace(straceLog)
 	if root == 0 {
@@ -32,8 +43,25 @@ func CheckNothingHidden(narration, straceLog string) error {
 	for _, l := range ParseNarration(narration) {
 		narrated[key(l.Call)]++
 	}
+	probes, loaderRuns := childNotes(narration)
 	for _, recs := range groupByProcess(records) {
 		for _, r := range workshopPhase(recs) {
+			if makesProcess(r) {
+				switch {
+				case pidfdProbe(r):
+					if probes == 0 {
+						return fmt.Errorf("strace saw Go's pidfd probe %q in a workshop process, and the narration has no note of it", r.Line)
+					}
+					probes--
+				case narrated[key(r.Call)] > 0:
+					narrated[key(r.Call)]--
+				case loaderRuns > 0:
+					loaderRuns--
+				default:
+					return fmt.Errorf("strace saw %q make a process in a workshop process, and the narration has no line or note for it", r.Line)
+				}
+				continue
+			}
 			if !lessonCall(r) {
 				continue
 			}
@@ -45,6 +73,53 @@ func CheckNothingHidden(narration, straceLog string) error {
 		}
 	}
 	return nil
+}
+
+// makesProcess says whether a record made a new process: a clone without
+// CLONE_THREAD, a fork or a vfork, that succeeded.
+func makesProcess(r Record) bool {
+	switch r.Name {
+	case "clone", "clone3", "fork", "vfork":
+		return r.Errno == "" && !slices.Contains(r.Flags, "CLONE_THREAD")
+	}
+	return false
+}
+
+// pidfdProbe says whether a clone is the one Go's os package makes to check
+// CLONE_PIDFD: a vfork-like child with no exit signal, which exits at once.
+func pidfdProbe(r Record) bool {
+	has := func(f string) bool { return slices.Contains(r.Flags, f) }
+	return has("CLONE_VM") && has("CLONE_VFORK") && has("CLONE_PIDFD") && !has("SIGCHLD")
+}
+
+var loaderRunsRe = regexp.MustCompile(`^ldd ran the loader in (?:a child process|(\d+) child processes)`)
+
+// childNotes counts, in a narration's notes, those of Go's pidfd probe and
+// the children in which u-root's ldd ran the loader.
+func childNotes(narration string) (probes, loaderRuns int) {
+	inLesson := false
+	for _, line := range strings.Split(narration, "\n") {
+		note, ok := strings.CutPrefix(ansi.ReplaceAllString(strings.TrimRight(line, "\r"), ""), "==> ")
+		switch {
+		case !ok:
+		case strings.HasPrefix(note, sys.LessonBegins):
+			inLesson = true
+		case strings.HasPrefix(note, sys.LessonEnds):
+			inLesson = false
+		case inLesson:
+		case strings.Contains(note, sys.PidfdProbe):
+			probes++
+		default:
+			if m := loaderRunsRe.FindStringSubmatch(note); m != nil {
+				n := 1
+				if m[1] != "" {
+					n, _ = strconv.Atoi(m[1])
+				}
+				loaderRuns += n
+			}
+		}
+	}
+	return probes, loaderRuns
 }
 
 // key is what a record and a narrated line must share.

@@ -38,11 +38,58 @@ func TestCallsOfTheCommandAreNotWorkshops(t *testing.T) {
 		"100 clone(child_stack=NULL, flags=CLONE_VM|CLONE_VFORK|SIGCHLD) = 101\n" +
 		"101 execve(\"/bin/sh\", [\"sh\"], 0x7ff /* 3 vars */) = 0\n" +
 		"101 mount(\"none\", \"/mnt\", \"tmpfs\", 0, NULL) = 0\n"
-	if err := CheckNothingHidden("", log); err != nil {
+	const narration = "clone(flags=CLONE_VM|CLONE_VFORK|SIGCHLD) = 101\n"
+	if err := CheckNothingHidden(narration, log); err != nil {
 		t.Errorf("a mount made by the command after its execve = %v, want it left alone", err)
 	}
 	log = strings.Replace(log, "101 execve(\"/bin/sh\"", "101 execve(\"/proc/self/exe\"", 1)
-	if err := CheckNothingHidden("", log); err == nil {
+	if err := CheckNothingHidden(narration, log); err == nil {
 		t.Errorf("a mount made by workshop's re-executed child went unnoticed")
+	}
+}
+
+// A process made by a workshop process must be told of: the child a step
+// starts by its clone line, the clone of Go's pidfd probe by its note, the
+// loader runs of u-root's ldd by step 2's count of them.
+func TestHiddenProcessIsCaught(t *testing.T) {
+	narration, log := readTestdata(t)
+	if err := CheckNothingHidden(narration, log); err != nil {
+		t.Fatalf("CheckNothingHidden(a real run) = %v", err)
+	}
+	without := func(part string) string {
+		var kept []string
+		for _, l := range strings.Split(narration, "\n") {
+			if !strings.Contains(l, part) {
+				kept = append(kept, l)
+			}
+		}
+		if len(kept) == len(strings.Split(narration, "\n")) {
+			t.Fatalf("the test data has no line with %q", part)
+		}
+		return strings.Join(kept, "\n")
+	}
+	if err := CheckNothingHidden(without("pidfds work"), log); err == nil || !strings.Contains(err.Error(), "pidfd probe") {
+		t.Errorf("CheckNothingHidden without the note of Go's pidfd probe = %v, want its clone named", err)
+	}
+	if err := CheckNothingHidden(without("clone(flags=CLONE_VM|CLONE_VFORK|CLONE_PIDFD|SIGCHLD) = "), log); err == nil || !strings.Contains(err.Error(), "make a process") {
+		t.Errorf("CheckNothingHidden without the child's clone line = %v, want the clone named", err)
+	}
+
+	ldd := "100 execve(\"/usr/bin/workshop\", [\"workshop\"], 0x7ff /* 3 vars */) = 0\n" +
+		"100 clone(child_stack=NULL, flags=CLONE_VM|CLONE_PIDFD|CLONE_VFORK, parent_tid=[5]) = 101\n" +
+		"100 clone(child_stack=NULL, flags=CLONE_VM|CLONE_PIDFD|CLONE_VFORK|SIGCHLD, parent_tid=[6]) = 102\n" +
+		"100 clone(child_stack=NULL, flags=CLONE_VM|CLONE_PIDFD|CLONE_VFORK|SIGCHLD, parent_tid=[6]) = 103\n"
+	probe := "==> before the first child a process starts, Go's os package checks once that pidfds work: …\n"
+	for _, tc := range []struct {
+		narration string
+		ok        bool
+	}{
+		{probe + "==> ldd ran the loader in 2 child processes (Go's os/exec made their clone and execve): …\n", true},
+		{probe + "==> ldd ran the loader in a child process (Go's os/exec made its clone and execve): …\n", false},
+		{"==> ldd ran the loader in 3 child processes (Go's os/exec made their clone and execve): …\n", false},
+	} {
+		if err := CheckNothingHidden(tc.narration, ldd); (err == nil) != tc.ok {
+			t.Errorf("CheckNothingHidden(%q) = %v, want ok %v", tc.narration, err, tc.ok)
+		}
 	}
 }

@@ -182,9 +182,11 @@ func reportLoaderRuns(n *sys.Narrator, progs []Program) {
 			others = append(others, p.Path)
 		}
 	}
-	switch {
-	case first == "":
+	if first == "" {
 		return
+	}
+	n.BeforeFirstChild()
+	switch {
 	case len(others) == 0:
 		n.Note("ldd ran the loader in a child process (Go's os/exec made its clone and execve): %s", first)
 	default:

@@ -115,6 +115,7 @@ func runInit(n *sys.Narrator, s *spec, rep *sys.ExecReporter) int {
 		// init: the signal comes when the parent thread ends.)
 		cmd.SysProcAttr.Pdeathsig = unix.SIGKILL
 	}
+	n.BeforeFirstChild()
 	if err := cmd.Start(); err != nil {
 		// The runtime's child could not execve: it has exited already, and
 		// os/exec has reaped it and kept only the errno.
