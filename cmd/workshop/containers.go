@@ -27,9 +27,10 @@ func init() {
 }
 
 func newPsCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "ps",
-		Short: "List the running containers: id, name, image, pid, command, memory, uptime",
+	var all bool
+	c := &cobra.Command{
+		Use:   "ps [-a]",
+		Short: "List the running containers: id, name, image, pid, command, memory, uptime (-a: all, with their status)",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := requireRoot("ps"); err != nil {
@@ -41,21 +42,48 @@ func newPsCmd() *cobra.Command {
 			}
 			store := imagetar.OpenStore(global.stateDir)
 			w := tabwriter.NewWriter(c.OutOrStdout(), 2, 8, 2, ' ', 0)
-			fmt.Fprintln(w, "ID\tNAME\tIMAGE\tPID\tCOMMAND\tMEMORY\tUP")
+			if all {
+				fmt.Fprintln(w, "ID\tNAME\tIMAGE\tPID\tCOMMAND\tMEMORY\tUP\tSTATUS")
+			} else {
+				fmt.Fprintln(w, "ID\tNAME\tIMAGE\tPID\tCOMMAND\tMEMORY\tUP")
+			}
 			for _, r := range runs {
-				if !r.Owned() || r.Pid == 0 || state.ParentPid(r.Pid) != r.WorkshopPid {
-					// Ended (its workshop is taking it down), not started
-					// yet, or killed with its workshop: `workshop clean`
-					// removes what that one left.
+				status, running := statusOf(r)
+				if !running && !all {
 					continue
 				}
-				image := imageOf(store, r)
-				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.ID, r.Name, image, r.Pid,
-					shorten(strings.Join(r.Command, " "), 30), memoryOf(r), time.Since(r.Created).Round(time.Second))
+				pid, memory, up := "-", "-", "-"
+				if running {
+					pid, memory, up = strconv.Itoa(r.Pid), memoryOf(r), time.Since(r.Created).Round(time.Second).String()
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s", r.ID, r.Name, imageOf(store, r), pid,
+					shorten(strings.Join(r.Command, " "), 30), memory, up)
+				if all {
+					fmt.Fprintf(w, "\t%s", status)
+				}
+				fmt.Fprintln(w)
 			}
 			return w.Flush()
 		},
 	}
+	c.Flags().BoolVarP(&all, "all", "a", false, "list every container of the state dir: also those starting or ending, those whose layer was kept (--keep), and those a killed workshop left ('workshop clean' removes them)")
+	return c
+}
+
+// statusOf is the STATUS column of `ps -a`, and whether the container
+// runs: its first process is there, the child of its living workshop.
+func statusOf(r *state.Run) (string, bool) {
+	switch {
+	case r.Owned() && r.Pid == 0:
+		return "starting, or ending", false
+	case r.Owned() && state.ParentPid(r.Pid) != r.WorkshopPid:
+		return "ending", false
+	case r.Owned():
+		return "running", true
+	case r.Keep:
+		return "ended, layer kept", false
+	}
+	return "left by a killed workshop", false
 }
 
 // imageOf is the IMAGE column: the name the container was started with,

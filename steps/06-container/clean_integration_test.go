@@ -333,6 +333,14 @@ func TestCleanAfterFullRunKilled(t *testing.T) {
 	if !pathExists(filepath.Join(rec.Dir(), "state.json")) || !pathExists(filepath.Join(rec.Dir(), "upper")) {
 		t.Errorf("after the SIGKILL, the record or the writable layer of %s is gone", rec.ID)
 	}
+	// ps lists what runs; ps -a also what a killed workshop left.
+	if ps := testbin.Run(t, "", "--state-dir", dir, "ps"); ps.Code != 0 || strings.Contains(ps.Stdout, rec.ID) {
+		t.Errorf("ps after the SIGKILL = exit %d, want 0 and no %s:\n%s", ps.Code, rec.ID, ps.Stdout)
+	}
+	psa := testbin.Run(t, "", "--state-dir", dir, "ps", "-a")
+	if want := regexp.MustCompile(`(?m)^` + rec.ID + ` .* - +/bin/sleep 300 +- +- +left by a killed workshop$`); psa.Code != 0 || !want.MatchString(psa.Stdout) {
+		t.Errorf("ps -a after the SIGKILL = exit %d, want %s listed as left by a killed workshop:\n%s", psa.Code, rec.ID, psa.Stdout)
+	}
 
 	r := runClean(t, dir)
 	cleanedUp(t, dir, r, rec, sleep)

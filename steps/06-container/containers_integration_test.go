@@ -37,6 +37,11 @@ func TestPsAndKill(t *testing.T) {
 		t.Errorf("ps: uptime %q, want a duration", m[2])
 	}
 
+	psa := h.run("ps", "-a")
+	if !regexp.MustCompile(fmt.Sprintf(`(?m)^ID +NAME +IMAGE +PID +COMMAND +MEMORY +UP +STATUS\n(?s:.*)^%s +pstest +base:latest +%d +/bin/sleep 600 +\S+ +\S+ +running$`, rec.ID, rec.Pid)).MatchString(psa.Stdout) {
+		t.Errorf("ps -a =\n%s\nwant the header with STATUS and %s running", psa.Stdout, rec.ID)
+	}
+
 	taken := h.full("--name", "pstest", "--", "/bin/true")
 	oneSentence(t, "a second container named pstest", taken, 125, `the name "pstest" is taken by running container `+rec.ID)
 

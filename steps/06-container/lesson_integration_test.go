@@ -194,6 +194,16 @@ func TestLessonCommands(t *testing.T) {
 			}
 			l.ok(line, strings.Join(shown[line], "\n")+"\n")
 		},
+		"sudo workshop ps -a": func(line string) {
+			r := l.sh(line)
+			row := regexp.MustCompile(`(?m)^[0-9a-f]{12} +changer +base:latest +- +/bin/sh -c echo hello > /root… +- +- +ended, layer kept$`)
+			if r.Code != 0 || !strings.HasPrefix(r.Stdout, "ID            NAME     IMAGE        PID  COMMAND") || !row.MatchString(r.Stdout) {
+				t.Errorf("`%s` = exit %d:\n%s\nwant the header and a row %s", line, r.Code, r.Stdout, row)
+			}
+			if len(shown[line]) != 2 || !row.MatchString(shown[line][1]) {
+				t.Errorf("the lesson shows %q for `%s`, want the header and the row of changer", shown[line], line)
+			}
+		},
 		"sudo ls -l /var/lib/workshop/containers/*/upper/etc": func(line string) {
 			r := l.ok(line, l.sh(line).Stdout)
 			if m := whiteout.FindStringSubmatch(r.Stdout); m == nil || m[1] != "group" || !strings.HasSuffix(r.Stdout, " passwd\n") {

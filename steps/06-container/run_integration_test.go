@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -361,6 +362,9 @@ func TestFullRunLeavesNothing(t *testing.T) {
 		}
 		if !strings.Contains(r.Stderr, "'workshop diff "+c.ID+"'") {
 			t.Errorf("--keep does not say how to look at the layer:\n%s", r.Stderr)
+		}
+		if ps := h.run("ps", "-a"); ps.Code != 0 || !regexp.MustCompile(`(?m)^`+c.ID+` .* ended, layer kept$`).MatchString(ps.Stdout) {
+			t.Errorf("ps -a = exit %d, want %s listed as ended, its layer kept:\n%s", ps.Code, c.ID, ps.Stdout)
 		}
 		if err := os.RemoveAll(filepath.Join(h.state, "containers", c.ID)); err != nil {
 			t.Fatal(err)
