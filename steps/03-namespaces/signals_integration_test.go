@@ -3,6 +3,7 @@ package namespaces_test
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -174,6 +175,43 @@ func TestCtrlCOnTheTerminalDuringSetup(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "the command ran") {
 		t.Errorf("the command ran after the Ctrl-C:\n%s", out)
+	}
+}
+
+// A container not handed the terminal (here: workshop's output goes to a
+// pipe) has no controlling terminal either, in a session of its own: a
+// program that opens /dev/tty itself gets ENXIO. Left in workshop's
+// session, it opened workshop's terminal, and its read from the background
+// sent SIGTTIN, which a PID 1 drops: the read was restarted, and the
+// command spun for ever.
+func TestContainerWithoutTheTerminalHasNoControllingTerminal(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	master, slave := openPty(t)
+	cmd := exec.Command(testbin.Bin(t), step3Args(t, root, "--", "/bin/sh", "-c", `read x < /dev/tty; echo "read: $?"`)...)
+	var stdout, stderr strings.Builder
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, &stdout, &stderr // stdout: a pipe
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	go io.Copy(io.Discard, master)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill() // its container dies with it (PR_SET_PDEATHSIG)
+		<-done
+		t.Fatalf("the command that reads /dev/tty without the terminal still runs after 20s\n%s", stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "read: ") || strings.Contains(stdout.String(), "read: 0") {
+		t.Errorf("stdout %q, want the read to have failed\n%s", stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "/dev/tty") {
+		t.Errorf("the shell does not say it could not open /dev/tty:\n%s", stderr.String())
 	}
 }
 
