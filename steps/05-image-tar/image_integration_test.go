@@ -356,6 +356,25 @@ func TestStep5(t *testing.T) {
 	if r.Code != 0 || !strings.Contains(r.Stderr, "tar cvf dockercontainer.tar bbroot,") || !strings.Contains(r.Stderr, "walkthrough-root/bbroot/bin/bash, and the chroot") {
 		t.Errorf("step 5 --root .../bbroot = %d; want the walkthrough's tar of bbroot\n%s", r.Code, r.Stderr)
 	}
+	// A root named bin: the walkthrough's archive holds bin/…, so the
+	// chroot's /bin/bash would be the root's own top-level bash, run as
+	// real root in a plain chroot. Here that is a busybox, which would end
+	// with 0 instead of the pitfall's 127: it must not run at all.
+	binRoot := filepath.Join(t.TempDir(), "bin")
+	if r = testbin.Run(t, "", "--state-dir", state, "--quiet", "step", "5", "--root", binRoot, "--", "/bin/true"); r.Code != 0 {
+		t.Fatalf("step 5 --root .../bin = %d\n%s", r.Code, r.Stderr)
+	}
+	busybox, err := os.ReadFile(testbin.NeedTool(t, "busybox")) // static: it needs no library at the root's top
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(binRoot, "bash"), busybox, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r = testbin.Run(t, "", "--state-dir", state, "step", "5", "--root", binRoot, "--", "/bin/true")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "the root's directory is itself named bin") || strings.Contains(r.Stderr, `execve("/bin/bash", ["/bin/bash", "-c", "true"]`) {
+		t.Errorf("step 5 --root .../bin with a top-level bash = %d; want the pitfall skipped, said why, and its bash not run\n%s", r.Code, r.Stderr)
+	}
 	// A root that holds step 5's own directory: one sentence, nothing packed.
 	r = testbin.Run(t, "", "--state-dir", state, "--quiet", "step", "5", "--root", state, "--", "/bin/true")
 	if r.Code != 125 || !strings.Contains(r.Stderr, "holds step 5's directory") {

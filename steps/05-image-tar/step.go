@@ -154,6 +154,16 @@ func walkthroughPitfall(ctx context.Context, n *sys.Narrator, root, work string,
 	if _, err := unpackFile(ctx, n, tarPath, dest, UnpackOptions{}); err != nil {
 		return err
 	}
+	if name == "bin" {
+		// The archive's only top-level entry is the root's name: here it
+		// is bin, so the chroot's /bin/bash would be whatever the root has
+		// at its top as bash, run as real root in a plain chroot, which a
+		// root process can leave (step 1): a root from an untrusted image
+		// would run its own code on the host.
+		n.Note("the root's directory is itself named bin, so the chroot's /bin/bash would be %s, the root's own top-level bash, not a missing file: "+
+			"not run (it would run as real root in a plain chroot); name the root otherwise to see the walkthrough's failure", filepath.Join(dest, "bin", "bash"))
+		return nil
+	}
 	n.Note("so bash is at %s, and the chroot that follows looks for /bin/bash:", filepath.Join(dest, name, "bin", "bash"))
 	if n.Writer() == io.Discard {
 		stderr = io.Discard // --quiet: the expected failure would read as this step's
