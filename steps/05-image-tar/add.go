@@ -381,7 +381,8 @@ func normalize(ctx context.Context, r io.Reader, w io.Writer, strip string, name
 	if err != nil {
 		return st, readError(err, "read its first bytes")
 	}
-	tr := tar.NewReader(dr)
+	end := newEndMark(dr)
+	tr := tar.NewReader(end)
 	tw := tar.NewWriter(w)
 	last := ""
 	for {
@@ -396,11 +397,15 @@ func normalize(ctx context.Context, r io.Reader, w io.Writer, strip string, name
 			if _, err := io.Copy(io.Discard, dr); err != nil {
 				return st, endError(err)
 			}
+			if err := end.check(last); err != nil {
+				return st, err
+			}
 			break
 		}
 		if err != nil {
 			return st, headerError(err, last)
 		}
+		end.entry(hdr)
 		if hdr.Typeflag == tar.TypeXGlobalHeader {
 			continue
 		}

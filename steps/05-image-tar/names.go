@@ -154,7 +154,8 @@ func topDir(ctx context.Context, r io.Reader) (top string, entries int, err erro
 		return "", 0, readError(err, "read its first bytes")
 	}
 	var f topDirFinder
-	t := tar.NewReader(tr)
+	end := newEndMark(tr)
+	t := tar.NewReader(end)
 	last := ""
 	for {
 		if err := ctx.Err(); err != nil {
@@ -168,11 +169,15 @@ func topDir(ctx context.Context, r io.Reader) (top string, entries int, err erro
 			if _, err := io.Copy(io.Discard, tr); err != nil { // as in unpackInto
 				return "", entries, endError(err)
 			}
+			if err := end.check(last); err != nil {
+				return "", entries, err
+			}
 			return f.result(), entries, nil
 		}
 		if err != nil {
 			return "", entries, headerError(err, last)
 		}
+		end.entry(hdr)
 		if hdr.Typeflag == tar.TypeXGlobalHeader {
 			continue
 		}

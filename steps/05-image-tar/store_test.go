@@ -159,6 +159,7 @@ func TestStoreImportFailuresLeaveNothing(t *testing.T) {
 		want string
 	}{
 		{"truncated", good[:1500], "truncated"},
+		{"cut at an entry's end", good[:512+512+5120], `truncated, after entry "bin/sh"`},
 		{"not a tar", []byte("just text\n"), "not a tar archive"},
 		{"empty", nil, "holds no entries"},
 		{"hostile name", buildTar(t, file("../../etc/evil", "x")), `entry "../../etc/evil"`},

@@ -216,7 +216,8 @@ func unpackInto(ctx context.Context, r io.Reader, dir string, opts UnpackOptions
 	prog := newProgress(opts.Progress, "unpacking")
 	defer prog.done()
 	rootSeen := false
-	tarReader := tar.NewReader(tr)
+	end := newEndMark(tr)
+	tarReader := tar.NewReader(end)
 	last := ""
 	for {
 		if err := ctx.Err(); err != nil {
@@ -232,11 +233,15 @@ func unpackInto(ctx context.Context, r io.Reader, dir string, opts UnpackOptions
 			if _, err := io.Copy(io.Discard, tr); err != nil {
 				return x.stats, endError(err)
 			}
+			if err := end.check(last); err != nil {
+				return x.stats, err
+			}
 			break
 		}
 		if err != nil {
 			return x.stats, headerError(err, last)
 		}
+		end.entry(hdr)
 		if err := x.place(hdr, tarReader); err != nil {
 			if a, ok := err.(*ArchiveError); ok {
 				a.Where = fmt.Sprintf("inside entry %q", hdr.Name)

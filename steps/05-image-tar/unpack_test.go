@@ -190,6 +190,11 @@ func TestBrokenArchives(t *testing.T) {
 	}{
 		{"cut inside a file's data", good[:512*3+1000], "truncated"},
 		{"cut inside a header", good[:512*2+100], "truncated"},
+		// At an entry's end: bin/b would be lost without a word, where
+		// archive/tar answers io.EOF as it does at the end-of-archive
+		// blocks of zeros.
+		{"cut at an entry's end", good[:512+512+3072], `truncated, after entry "bin/a"`},
+		{"gzip of a tar cut at an entry's end", gzipped(t, good[:512+512+3072]), `truncated, after entry "bin/a"`},
 		{"bad header checksum", badSum, "corrupt"},
 		{"gzip cut short", gz[:len(gz)/2], "truncated"},
 		{"gzip with a flipped byte", gzFlipped, "corrupt"},
@@ -223,6 +228,24 @@ func TestBrokenArchives(t *testing.T) {
 			t.Errorf("Unpack(xz) = %v, want a sentence saying to decompress with xz -d", err)
 		}
 	})
+}
+
+// The end-of-archive marker is two blocks of zeros; some writers leave out
+// the second, and an archive with one is whole.
+func TestOneEndBlockIsEnough(t *testing.T) {
+	good := buildTar(t, dir("bin/"), file("bin/a", "a"))
+	if !bytes.Equal(good[len(good)-1024:], make([]byte, 1024)) {
+		t.Fatal("the test archive does not end with two blocks of zeros")
+	}
+	s := newScene(t)
+	_, err := unpackBytes(s, good[:len(good)-512], UnpackOptions{})
+	s.check(t, err)
+	if err != nil {
+		t.Errorf("Unpack of an archive ending with one block of zeros = %v, want it whole", err)
+	}
+	if _, _, err := TopDir(bytes.NewReader(good[:len(good)-512])); err != nil {
+		t.Errorf("TopDir of an archive ending with one block of zeros = %v", err)
+	}
 }
 
 func TestUnpackNeedsAFreshDestination(t *testing.T) {

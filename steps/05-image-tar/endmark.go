@@ -1,0 +1,60 @@
+package imagetar
+
+import (
+	"archive/tar"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// endMark counts the bytes tar.Reader reads of an archive, to tell its
+// end-of-archive marker (blocks of zeros after the last entry) from a
+// stream that stops right after an entry. archive/tar answers both with
+// io.EOF, but the second is a truncated archive (a download or a copy cut
+// at an entry's end), whose missing entries would go unnoticed: tar
+// writers (GNU tar, Python's tarfile, Go's, docker export) all write the
+// marker.
+type endMark struct {
+	r        io.Reader
+	n        int64 // bytes read so far
+	entryEnd int64 // where the last entry's data and padding end
+	entries  int
+	unknown  bool // a sparse entry, whose stored size is not its Size
+}
+
+func newEndMark(r io.Reader) *endMark { return &endMark{r: r} }
+
+func (e *endMark) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	e.n += int64(n)
+	return n, err
+}
+
+// entry notes a header tar.Reader has just returned: its data, padded to a
+// whole block, follows it.
+func (e *endMark) entry(hdr *tar.Header) {
+	e.entries++
+	size := hdr.Size
+	switch hdr.Typeflag {
+	case tar.TypeLink, tar.TypeSymlink, tar.TypeChar, tar.TypeBlock, tar.TypeDir, tar.TypeFifo, tar.TypeXGlobalHeader:
+		size = 0 // archive/tar reads no data for these, whatever Size says
+	case tar.TypeGNUSparse:
+		e.unknown = true
+	}
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			e.unknown = true
+		}
+	}
+	e.entryEnd = e.n + (size+511)/512*512
+}
+
+// check, once tar.Reader has said io.EOF, is an ArchiveError if no block
+// of the end-of-archive marker followed the last entry, last.
+func (e *endMark) check(last string) error {
+	if e.entries == 0 || e.unknown || e.n >= e.entryEnd+512 {
+		return nil
+	}
+	return &ArchiveError{Reason: "is truncated", Where: fmt.Sprintf("after entry %q", last),
+		Err: fmt.Errorf("it stops after that entry, without the blocks of zeros that end every tar archive: entries may be missing")}
+}
