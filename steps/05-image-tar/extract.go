@@ -374,9 +374,16 @@ func (x *extractor) special(dfd int, base string, hdr *tar.Header, kind uint32) 
 
 // finishDirs sets each directory's owner, mode and times, deepest last
 // entry first, now that nothing more is written into them. A directory
-// that a later entry replaced is skipped: that entry won.
+// that a later entry replaced is skipped: that entry won. So is an entry
+// of a directory that a later entry names again: the last one wins, as
+// with GNU tar.
 func (x *extractor) finishDirs() error {
+	done := map[string]bool{}
 	for i := len(x.dirs) - 1; i >= 0; i-- {
+		if done[x.dirPath[i]] {
+			continue
+		}
+		done[x.dirPath[i]] = true
 		if err := x.finishDir(x.dirPath[i], x.dirs[i]); err != nil {
 			return &EntryError{Name: x.dirs[i].Name, Err: err}
 		}

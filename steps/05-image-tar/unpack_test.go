@@ -230,6 +230,25 @@ func TestBrokenArchives(t *testing.T) {
 	})
 }
 
+// A directory named by two entries gets the last one's mode and times, as
+// a file named twice gets the last one's contents (and as GNU tar does).
+func TestDuplicateDirectoryLastEntryWins(t *testing.T) {
+	first, last := time.Unix(111, 0), time.Unix(222, 0)
+	s := newScene(t)
+	_, err := unpackBytes(s, buildTar(t, dir("bin/").withMode(0o700).withTime(first), file("bin/x", "x"), dir("bin/").withMode(0o751).withTime(last)), UnpackOptions{})
+	s.check(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(s.dest, "bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o751 || !fi.ModTime().Equal(last) {
+		t.Errorf("bin after two entries = %v, %v; want the last entry's 0751 and %v", fi.Mode().Perm(), fi.ModTime(), last)
+	}
+}
+
 // The end-of-archive marker is two blocks of zeros; some writers leave out
 // the second, and an archive with one is whole.
 func TestOneEndBlockIsEnough(t *testing.T) {
