@@ -109,6 +109,13 @@ func (x *extractor) place(hdr *tar.Header, body io.Reader) error {
 // 4294967295 (-1) means "leave the owner as it is" to chown.
 const maxID = 1<<32 - 2
 
+// maxDepth is how many names deep an entry may lie. A root filesystem's
+// deepest paths are a few dozen names; the in-root resolution of each
+// entry costs about the square of its depth (each name is looked up from
+// the root), so a tiny archive of very deep entries would keep an import
+// busy for minutes (1000 entries 1900 deep: over two).
+const maxDepth = 128
+
 // checkEntry refuses what no root filesystem holds, before anything of the
 // entry is made (and before the import rewrites the archive, so that its
 // refusal names the entry as the archive does): a type other than a file,
@@ -129,6 +136,9 @@ func checkEntry(hdr *tar.Header, p string) error {
 	}
 	if p == "." && hdr.Typeflag != tar.TypeDir {
 		return errors.New("a non-directory cannot replace the root itself")
+	}
+	if depth := strings.Count(p, "/") + 1; depth > maxDepth {
+		return fmt.Errorf("it lies %d names deep, deeper than the %d workshop unpacks (a root filesystem's deepest paths are a few dozen)", depth, maxDepth)
 	}
 	for _, id := range []struct {
 		what string

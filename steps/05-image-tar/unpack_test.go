@@ -249,6 +249,25 @@ func TestDuplicateDirectoryLastEntryWins(t *testing.T) {
 	}
 }
 
+// An entry deeper than maxDepth is refused by name: resolving it inside the
+// root costs the square of its depth, and a small archive of such entries
+// would keep an import busy for minutes.
+func TestTooDeepEntryIsRefused(t *testing.T) {
+	deep := func(n int) string { return strings.Repeat("d/", n-1) + "f" }
+	s := newScene(t)
+	_, err := unpackBytes(s, buildTar(t, file(deep(maxDepth), "x")), UnpackOptions{})
+	s.check(t, err)
+	if err != nil {
+		t.Errorf("Unpack of an entry %d names deep = %v, want it unpacked", maxDepth, err)
+	}
+	s = newScene(t)
+	_, err = unpackBytes(s, buildTar(t, file(deep(maxDepth+1), "x")), UnpackOptions{})
+	s.check(t, err)
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%d names deep", maxDepth+1)) {
+		t.Errorf("Unpack of an entry %d names deep = %v, want it refused, saying how deep", maxDepth+1, err)
+	}
+}
+
 // The end-of-archive marker is two blocks of zeros; some writers leave out
 // the second, and an archive with one is whole.
 func TestOneEndBlockIsEnough(t *testing.T) {
