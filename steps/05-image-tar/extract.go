@@ -187,6 +187,11 @@ func (x *extractor) parentDir(p string) (*os.File, error) {
 		return nil, err
 	}
 	dir, err := pathrs.MkdirAllHandle(x.root, rel, 0o755)
+	if errors.Is(err, unix.ENOTDIR) {
+		// pathrs's sentence names the temporary root, gone by the time
+		// the student reads it.
+		return nil, fmt.Errorf("make its directory %s inside the root: a name on its way is not a directory (an earlier entry made it a file, a link or a device)", parent)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("make its directory %s inside the root: %w", parent, err)
 	}

@@ -268,6 +268,17 @@ func TestTooDeepEntryIsRefused(t *testing.T) {
 	}
 }
 
+// An entry under a name an earlier entry made a file is refused in words
+// of the archive's names: not of the temporary root, gone by then.
+func TestEntryUnderAFile(t *testing.T) {
+	s := newScene(t)
+	_, err := unpackBytes(s, buildTar(t, file("a", "x"), file("a/b", "y")), UnpackOptions{})
+	s.check(t, err)
+	if err == nil || !strings.Contains(err.Error(), `entry "a/b"`) || !strings.Contains(err.Error(), "is not a directory") || strings.Contains(err.Error(), ".unpack-") {
+		t.Errorf("Unpack of a/b after a file a = %v, want it refused by its name, without the temporary root's path", err)
+	}
+}
+
 // The end-of-archive marker is two blocks of zeros; some writers leave out
 // the second, and an archive with one is whole.
 func TestOneEndBlockIsEnough(t *testing.T) {
