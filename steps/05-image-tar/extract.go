@@ -109,6 +109,16 @@ func (x *extractor) place(hdr *tar.Header, body io.Reader) error {
 // 4294967295 (-1) means "leave the owner as it is" to chown.
 const maxID = 1<<32 - 2
 
+// chownError is the error of a chown of an entry to its owner. EINVAL
+// there means the owner has no id in this process's user namespace (an
+// unpack run inside `unshare -Ur`, whose map holds root alone).
+func chownError(op, p string, hdr *tar.Header, err error) error {
+	if errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("%s %s to %d:%d: this process's user namespace maps no such owner (its uid_map and gid_map hold too few ids): %w", op, p, hdr.Uid, hdr.Gid, err)
+	}
+	return &os.PathError{Op: op, Path: p, Err: err}
+}
+
 // maxDepth is how many names deep an entry may lie. A root filesystem's
 // deepest paths are a few dozen names; the in-root resolution of each
 // entry costs about the square of its depth (each name is looked up from
@@ -272,7 +282,7 @@ func (x *extractor) file(dfd int, base string, hdr *tar.Header, body io.Reader) 
 	}
 	if x.chown {
 		if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
-			return &os.PathError{Op: "fchown", Path: base, Err: err}
+			return chownError("fchown", base, hdr, err)
 		}
 	}
 	// After fchown: changing the owner clears the set-user-ID bit.
@@ -298,7 +308,7 @@ func (x *extractor) symlink(dfd int, base string, hdr *tar.Header) error {
 	}
 	if x.chown {
 		if err := unix.Fchownat(dfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return &os.PathError{Op: "fchownat", Path: base, Err: err}
+			return chownError("fchownat", base, hdr, err)
 		}
 	}
 	x.stats.Symlinks++
@@ -378,7 +388,7 @@ func (x *extractor) special(dfd int, base string, hdr *tar.Header, kind uint32) 
 	}
 	if x.chown {
 		if err := unix.Fchownat(fd, "", hdr.Uid, hdr.Gid, unix.AT_EMPTY_PATH); err != nil {
-			return &os.PathError{Op: "fchownat", Path: base, Err: err}
+			return chownError("fchownat", base, hdr, err)
 		}
 	}
 	if err := unix.Fchmodat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), perm(hdr), 0); err != nil {
@@ -426,7 +436,7 @@ func (x *extractor) finishDir(p string, hdr *tar.Header) error {
 	defer unix.Close(fd)
 	if x.chown {
 		if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
-			return &os.PathError{Op: "fchown", Path: p, Err: err}
+			return chownError("fchown", p, hdr, err)
 		}
 	}
 	if err := unix.Fchmod(fd, perm(hdr)); err != nil {

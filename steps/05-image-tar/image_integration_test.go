@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -145,6 +146,30 @@ func TestImageCommands(t *testing.T) {
 	cmd.Wait()
 	if code := cmd.ProcessState.ExitCode(); code != 141 || !strings.Contains(stderr.String(), "the reader of standard output closed it before the end of the tar") {
 		t.Errorf("image export - into a pipe closed after 10 bytes = %v, stderr %q; want 141 and a sentence", cmd.ProcessState, stderr.String())
+	}
+}
+
+// Inside a user namespace that maps root alone (`unshare -Ur`), an entry
+// owned by another uid cannot be chowned: one sentence saying why, not a
+// bare "invalid argument".
+func TestImportOwnerNotMappedInAUserNamespace(t *testing.T) {
+	testbin.NeedRoot(t)
+	unshare := testbin.NeedTool(t, "unshare")
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := tw.WriteHeader(&tar.Header{Name: "f", Mode: 0o644, Size: 1, Uid: 1000, Typeflag: tar.TypeReg}); err != nil {
+		t.Fatal(err)
+	}
+	tw.Write([]byte("x"))
+	tw.Close()
+	archive := writeTemp(t, "owned.tar", buf.Bytes())
+	cmd := exec.Command(unshare, "-Ur", testbin.Bin(t), "--state-dir", t.TempDir(), "image", "import", archive, "owned")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 125 || !strings.Contains(stderr.String(), `entry "f": fchown f to 1000:0: this process's user namespace maps no such owner`) {
+		t.Errorf("import of an entry owned by uid 1000 under unshare -Ur = %v; want 125 and the sentence\n%s", err, stderr.String())
 	}
 }
 
