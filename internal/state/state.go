@@ -57,8 +57,8 @@ func (r *Run) Dir() string { return r.dir }
 
 // New records a run owned by this process, before it makes anything.
 func New(stateDir string, r *Run) error {
-	r.dir = filepath.Join(ContainersDir(stateDir), r.ID)
-	if err := os.MkdirAll(r.dir, 0o700); err != nil {
+	dir := ContainersDir(stateDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("record the container: %w", err)
 	}
 	r.WorkshopPid = os.Getpid()
@@ -66,8 +66,39 @@ func New(stateDir string, r *Run) error {
 	if r.Created.IsZero() {
 		r.Created = time.Now()
 	}
-	return r.Save()
+	// Made under a temporary name with its record in it, then renamed: a
+	// directory named by an id always holds its record, so that one
+	// without is never a run being recorded, and `workshop clean` removes
+	// it at once.
+	r.dir = filepath.Join(dir, NewPrefix+r.ID)
+	if err := os.Mkdir(r.dir, 0o700); err != nil {
+		return fmt.Errorf("record the container: %w", err)
+	}
+	if err := r.Save(); err != nil {
+		os.RemoveAll(r.dir)
+		return err
+	}
+	final := filepath.Join(dir, r.ID)
+	if err := os.Rename(r.dir, final); err != nil {
+		os.RemoveAll(r.dir)
+		return fmt.Errorf("record the container: %w", err)
+	}
+	r.dir = final
+	return nil
 }
+
+// NewPrefix and GonePrefix begin the names of a run's directory while it
+// is made (New) and while it is removed (Forget, `workshop clean`): List
+// skips them, and clean knows them.
+const (
+	NewPrefix  = ".new-"
+	GonePrefix = ".gone-"
+)
+
+// GoneDir is where the run's directory is renamed to before it is removed:
+// in one step, so that no directory named by its id is left without its
+// record, whenever the removal stops.
+func (r *Run) GoneDir() string { return filepath.Join(filepath.Dir(r.dir), GonePrefix+r.ID) }
 
 // Save writes the record atomically (a reader never sees half of it).
 func (r *Run) Save() error {
@@ -106,7 +137,15 @@ func (r *Run) KillSent() (sig int, ok bool) {
 
 // Forget removes the run's record (and its directory, which holds nothing
 // else by then but kill's mark).
-func (r *Run) Forget() error { return os.RemoveAll(r.dir) }
+func (r *Run) Forget() error {
+	if err := os.Rename(r.dir, r.GoneDir()); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	return os.RemoveAll(r.GoneDir())
+}
 
 // Load reads one run by id (or by unique id prefix or name).
 func Load(stateDir, ref string) (*Run, error) {
@@ -174,6 +213,9 @@ func List(stateDir string) ([]*Run, error) {
 	}
 	var runs []*Run
 	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue // being made or removed (NewPrefix, GonePrefix)
+		}
 		dir := filepath.Join(ContainersDir(stateDir), e.Name())
 		data, err := os.ReadFile(filepath.Join(dir, "state.json"))
 		if err != nil {

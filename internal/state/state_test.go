@@ -44,6 +44,33 @@ func TestRecordListLoadForget(t *testing.T) {
 	if runs, _ := List(dir); len(runs) != 1 {
 		t.Errorf("after Forget, List has %d runs, want 1", len(runs))
 	}
+	// New and Forget leave no directory of theirs behind: only b's.
+	entries, _ := os.ReadDir(ContainersDir(dir))
+	if len(entries) != 1 || entries[0].Name() != b.ID {
+		t.Errorf("the containers directory holds %v, want only %s", entries, b.ID)
+	}
+}
+
+// A directory being made or removed is no run, even with a record in it:
+// List skips it, and a directory named by an id always holds its record.
+func TestListSkipsDirsBeingMadeOrRemoved(t *testing.T) {
+	dir := t.TempDir()
+	r := &Run{ID: "cccc11112222", Name: "c", Step: 6}
+	if err := New(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(ContainersDir(dir), r.ID, "state.json")); err != nil {
+		t.Fatalf("New made no record under the id: %v", err)
+	}
+	for _, prefix := range []string{NewPrefix, GonePrefix} {
+		if err := os.Rename(filepath.Join(ContainersDir(dir), r.ID), filepath.Join(ContainersDir(dir), prefix+r.ID)); err != nil {
+			t.Fatal(err)
+		}
+		if runs, err := List(dir); err != nil || len(runs) != 0 {
+			t.Errorf("List with a %s directory = %v, %v; want no run", prefix, runs, err)
+		}
+		os.Rename(filepath.Join(ContainersDir(dir), prefix+r.ID), filepath.Join(ContainersDir(dir), r.ID))
+	}
 }
 
 func TestParentPid(t *testing.T) {

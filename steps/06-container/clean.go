@@ -62,9 +62,9 @@ type CleanResult struct {
 // mkdir and the write of its first pid; so has `workshop doctor`.
 const orphanAge = time.Minute
 
-// staleAge is how old a container directory with no record in it must be
-// before clean removes it: state.New makes the directory, then writes the
-// record into it.
+// staleAge is how old a container directory being made (state.NewPrefix)
+// must be before clean removes it: state.New makes it, writes the record
+// into it, and renames it to the container's id.
 const staleAge = time.Minute
 
 // Where in the state directory the steps make things. Only mounts inside
@@ -253,8 +253,16 @@ func (c *cleaner) run(r *state.Run) {
 		}
 	}
 	// The record goes last, with the directory that holds it: until then a
-	// later clean can retry whatever failed.
-	if err := c.n.RemoveTree(r.Dir()); err != nil {
+	// later clean can retry whatever failed. The directory is renamed
+	// first, in one step, so that a clean killed during the removal
+	// leaves no directory named by the id without its record (which would
+	// look like a run being recorded), only a .gone- one.
+	if err := c.n.Because("out of the way first, in one step: whenever the removal stops, the id names a whole record or none").
+		Rename(r.Dir(), r.GoneDir()); err != nil {
+		c.fail(what, err)
+		return
+	}
+	if err := c.n.RemoveTree(r.GoneDir()); err != nil {
 		c.fail(what, err)
 		return
 	}
@@ -360,8 +368,12 @@ func (c *cleaner) inUse(m mountEntry) bool {
 	return false
 }
 
-// unrecordedDirs removes container directories that hold no record: a run
-// killed as it made its record, or while removing it.
+// unrecordedDirs removes container directories that hold no record: a
+// run's directory that a run or a clean was killed while removing
+// (state.GonePrefix), one a run was killed while making (state.NewPrefix;
+// after a minute: it may be being made now), and a directory named by an
+// id with no record in it (made by an older workshop, which wrote the
+// record into the directory after making it).
 func (c *cleaner) unrecordedDirs(recorded map[string]bool) {
 	dir := state.ContainersDir(c.state)
 	entries, err := os.ReadDir(dir)
@@ -377,22 +389,28 @@ func (c *cleaner) unrecordedDirs(recorded map[string]bool) {
 		if err != nil {
 			continue
 		}
-		if data, err := os.ReadFile(filepath.Join(p, "state.json")); err == nil {
-			// A record List did not read: damaged (by hand, a full disk),
-			// and its container may still run, its layer mounted; or
-			// written since. Not clean's to judge, so said, not removed.
-			if uerr := json.Unmarshal(data, &state.Run{}); uerr != nil {
-				c.left(p, fmt.Sprintf("a container directory whose record is unreadable (%v): clean cannot tell whether its container runs; look at it, and remove it by hand (rm -r) once nothing runs from it", uerr))
-			} else {
-				c.left(p, "a container directory whose record was written as clean read the others: run clean again")
+		switch {
+		case strings.HasPrefix(e.Name(), state.GonePrefix):
+		case strings.HasPrefix(e.Name(), state.NewPrefix):
+			if age := time.Since(info.ModTime()); age < staleAge {
+				// A run recording its container right now, or one killed
+				// while it did: not told apart yet, so said, not removed.
+				c.left(p, fmt.Sprintf("a container directory being made (%s old): a run may be recording its container now; clean removes it once it is %s old", age.Round(time.Second), staleAge))
+				continue
 			}
-			continue
-		}
-		if age := time.Since(info.ModTime()); age < staleAge {
-			// A run being recorded right now, or one killed while it
-			// wrote its record: not told apart yet, so said, not removed.
-			c.left(p, fmt.Sprintf("a container directory with no record in it yet (%s old): a run may be writing it now; clean removes it once it is %s old", age.Round(time.Second), staleAge))
-			continue
+		default:
+			if data, err := os.ReadFile(filepath.Join(p, "state.json")); err == nil {
+				// A record List did not read: damaged (by hand, a full
+				// disk), and its container may still run, its layer
+				// mounted; or written since. Not clean's to judge, so
+				// said, not removed.
+				if uerr := json.Unmarshal(data, &state.Run{}); uerr != nil {
+					c.left(p, fmt.Sprintf("a container directory whose record is unreadable (%v): clean cannot tell whether its container runs; look at it, and remove it by hand (rm -r) once nothing runs from it", uerr))
+				} else {
+					c.left(p, "a container directory whose record was written as clean read the others: run clean again")
+				}
+				continue
+			}
 		}
 		if err := c.n.RemoveTree(p); err != nil {
 			c.fail(p, err)

@@ -175,33 +175,44 @@ func TestCleanRunKeptAndOwned(t *testing.T) {
 	}
 }
 
-// A container directory with no record is removed once it is old, never
-// while it may be a run writing its record.
+// A container directory with no record is removed at once when it cannot
+// be a run writing its record: one being removed (.gone-, left by a run or
+// a clean killed during the removal) or named by an id (state.New renames
+// it to the id with its record in it). One being made (.new-) is removed
+// only once it is old.
 func TestUnrecordedDirs(t *testing.T) {
 	dir := t.TempDir()
-	old := filepath.Join(state.ContainersDir(dir), "aaaaaaaaaaaa")
-	young := filepath.Join(state.ContainersDir(dir), "bbbbbbbbbbbb")
-	damaged := filepath.Join(state.ContainersDir(dir), "cccccccccccc")
-	os.MkdirAll(filepath.Join(old, "upper"), 0o755)
-	os.MkdirAll(young, 0o755)
-	os.MkdirAll(filepath.Join(damaged, "upper"), 0o755)
+	containers := state.ContainersDir(dir)
+	unrecorded := filepath.Join(containers, "aaaaaaaaaaaa")
+	gone := filepath.Join(containers, state.GonePrefix+"dddddddddddd")
+	oldNew := filepath.Join(containers, state.NewPrefix+"eeeeeeeeeeee")
+	young := filepath.Join(containers, state.NewPrefix+"bbbbbbbbbbbb")
+	damaged := filepath.Join(containers, "cccccccccccc")
+	for _, d := range []string{filepath.Join(unrecorded, "upper"), filepath.Join(gone, "work"), oldNew, young, filepath.Join(damaged, "upper")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	os.WriteFile(filepath.Join(damaged, "state.json"), []byte("{half"), 0o600)
+	os.WriteFile(filepath.Join(young, ".state.json.tmp"), nil, 0o600)
 	past := time.Now().Add(-2 * staleAge)
-	os.Chtimes(old, past, past)
+	os.Chtimes(oldNew, past, past)
 	os.Chtimes(damaged, past, past)
 
 	var out bytes.Buffer
 	c := &cleaner{n: sys.Discard(), out: &out, errOut: &out, state: dir}
 	c.unrecordedDirs(map[string]bool{})
-	if _, err := os.Lstat(old); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("an old directory with no record is still there:\n%s", out.String())
+	for _, d := range []string{unrecorded, gone, oldNew} {
+		if _, err := os.Lstat(d); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s, with no record, is still there:\n%s", d, out.String())
+		}
 	}
 	if _, err := os.Stat(young); err != nil {
-		t.Errorf("a directory made just now was removed: %v", err)
+		t.Errorf("a directory being made just now was removed: %v", err)
 	}
 	// Left, and said so: a kill -9 while a run wrote its record leaves
 	// one, and the student should not think clean missed it.
-	if !strings.Contains(out.String(), "left "+young+": a container directory with no record in it yet") {
+	if !strings.Contains(out.String(), "left "+young+": a container directory being made") {
 		t.Errorf("clean left %s without a word:\n%s", young, out.String())
 	}
 	// A record that cannot be read may be a running container's: left,
