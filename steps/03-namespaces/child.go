@@ -219,7 +219,7 @@ func mountAll(n *sys.Narrator, s *spec) error {
 	if err := mountProc(n, s); err != nil {
 		return err
 	}
-	return makeDev(n, filepath.Join(s.Root, "dev"))
+	return makeDev(n, filepath.Join(s.Root, "dev"), s.Terminal)
 }
 
 // mountProc mounts a procfs for the container: /proc shows the processes of

@@ -114,9 +114,7 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		// process group, where handing it over would put less in the
 		// background. Reading the terminal from the background would stop
 		// the command, or, for a PID 1, which drops SIGTTIN, loop for
-		// ever: its input is /dev/null instead, and it has a session of
-		// its own (below), with no controlling terminal to open as
-		// /dev/tty.
+		// ever: its input is /dev/null instead.
 		null, err := os.Open(os.DevNull)
 		if err != nil {
 			return nil, err
@@ -150,14 +148,8 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		Cloneflags: flags &^ unix.CLONE_NEWCGROUP,
 		// Its own process group: a signal meant for workshop (a Ctrl-C in a
 		// pipe, a kill of the process group) reaches the container only
-		// through Wait's forwarding, exactly once. Not handed the
-		// terminal, its own session too, as a docker run without -t: no
-		// controlling terminal, so that a program that opens /dev/tty
-		// gets ENXIO instead of workshop's terminal, which it could only
-		// read from the background (SIGTTIN, dropped by a PID 1: the read
-		// restarts for ever).
-		Setpgid: tty >= 0,
-		Setsid:  tty < 0,
+		// through Wait's forwarding, exactly once.
+		Setpgid: true,
 		// Not Pdeathsig: Go's child checks getppid() against the parent's pid
 		// and kills itself when they differ, and in a new PID namespace
 		// getppid() is 0. The child sets PR_SET_PDEATHSIG itself.

@@ -39,7 +39,12 @@ var devLinks = []struct{ name, target string }{
 // kernel refuses (a device node would open the host's hardware to a fake
 // root), so the host's nodes are bind-mounted onto empty files instead,
 // as rootless runtimes do.
-func makeDev(n *sys.Narrator, dev string) error {
+//
+// /dev/tty, the process's controlling terminal, is left out when the
+// container was not handed the terminal (withTTY false): it could only
+// read it from the background, which stops a process, and which a PID 1,
+// that drops the SIGTTIN, retries for ever.
+func makeDev(n *sys.Narrator, dev string, withTTY bool) error {
 	if err := n.Because("a fresh, empty /dev for the container").Mount("tmpfs", dev, "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
 		return err
 	}
@@ -50,6 +55,10 @@ func makeDev(n *sys.Narrator, dev string) error {
 
 	bind := false
 	for i, d := range devices {
+		if d.name == "tty" && !withTTY {
+			n.Note("no /dev/tty: the container does not have the terminal (workshop runs in the background or in a pipeline, or its input is no terminal), and could read it only from the background")
+			continue
+		}
 		p := filepath.Join(dev, d.name)
 		if !bind {
 			err := n.Mknod(p, unix.S_IFCHR|0o666, d.major, d.minor)

@@ -179,11 +179,12 @@ func TestCtrlCOnTheTerminalDuringSetup(t *testing.T) {
 }
 
 // A container not handed the terminal (here: workshop's output goes to a
-// pipe) has no controlling terminal either, in a session of its own: a
-// program that opens /dev/tty itself gets ENXIO. Left in workshop's
-// session, it opened workshop's terminal, and its read from the background
-// sent SIGTTIN, which a PID 1 drops: the read was restarted, and the
-// command spun for ever.
+// pipe) has no /dev/tty: a program that opens it itself gets ENOENT. With
+// it, it opened workshop's terminal, and its read from the background sent
+// SIGTTIN, which a PID 1 drops: the read was restarted, and the command
+// spun for ever. (A session of its own, with no controlling terminal,
+// would let it read the terminal through its other descriptors, outside
+// job control, taking the shell's keystrokes.)
 func TestContainerWithoutTheTerminalHasNoControllingTerminal(t *testing.T) {
 	testbin.NeedRoot(t)
 	root := busyboxRoot(t)
