@@ -80,7 +80,9 @@ func statusOf(r *state.Run) (string, bool) {
 		return "ending", false
 	case r.Owned():
 		return "running", true
-	case r.Keep:
+	case r.Keep && r.Pid == 0 && len(r.Mounts) == 0 && len(r.Cgroups) == 0:
+		// Its run ended and tore down all but the layer (teardown.finish
+		// clears these); a killed one left its mount and cgroup too.
 		return "ended, layer kept", false
 	}
 	return "left by a killed workshop", false

@@ -45,7 +45,7 @@ func caught() bool {
 // (FaultSignals: kill -ABRT, kill -SEGV…), from showing a Go stack dump:
 // left to the Go runtime, they print every goroutine's stack and exit 2, in
 // every command and moment where no code of workshop catches them
-// (`workshop ps`, a lab check, the first milliseconds of a run). Guarded,
+// (`workshop ps`, a lab check, a run before it makes anything). Guarded,
 // workshop quits as any program does, with 128+n and a sentence on w,
 // unless a catcher (Notify) is registered: that one stops its run, and
 // undoes what it made.

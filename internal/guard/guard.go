@@ -1,10 +1,13 @@
 // Package guard installs, as early as a Go program can (from an init
 // function that runs before those of most packages), workshop's answer to
-// two signals that Go answers badly for a student:
+// signals that Go answers badly for a student:
 //
-//   - SIGQUIT (Ctrl-\): Go prints every goroutine's stack and exits 2.
-//     Guarded (exit.GuardQuit), workshop quits with 131 and a sentence,
-//     unless code that has something to undo catches it itself.
+//   - SIGQUIT (Ctrl-\), and the fault signals kill(1) can send (SIGABRT,
+//     SIGSEGV…: exit.FaultSignals): Go prints every goroutine's stack and
+//     exits 2. Guarded (exit.GuardQuit), workshop quits with 128+n and a
+//     sentence, unless code that has something to undo catches it itself.
+//     (In the first milliseconds of a process, before this init has run,
+//     Go's answer stands.)
 //   - SIGPIPE from a closed narration pipe (workshop … 2>&1 | head): Go ends
 //     the program where it stands, its mount, cgroup and layer left behind.
 //     Caught, the write only fails with EPIPE and the teardown happens.

@@ -74,7 +74,9 @@ func (p Program) Static() bool { return p.Interp == "" }
 
 // Resolve looks up each of names on the host (Lookup) and adds, after it,
 // the interpreter each script's "#!" line names (and what that needs), each
-// program once. It asks the dynamic loader for each binary's libraries.
+// program once. It asks the dynamic loader for each binary's libraries. On
+// an error it returns with it the programs looked at so far, the last one
+// the program whose loader failed, if it did: their loader runs happened.
 func Resolve(names []string) ([]Program, error) {
 	var progs []Program
 	seen := map[string]int{} // the real file -> its index in progs
@@ -99,6 +101,9 @@ func Resolve(names []string) ([]Program, error) {
 		seen[real] = len(progs)
 		prog, err := inspect(p)
 		if err != nil {
+			if !prog.Static() && !prog.Script {
+				progs = append(progs, prog) // its loader ran, and failed
+			}
 			return err
 		}
 		i := len(progs)
@@ -129,7 +134,7 @@ func Resolve(names []string) ([]Program, error) {
 	}
 	for _, name := range names {
 		if err := add(name, 0); err != nil {
-			return nil, err
+			return progs, err
 		}
 	}
 	return progs, nil

@@ -31,10 +31,10 @@ func Populate(n *sys.Narrator, root string, bins []string) error {
 	}
 	n.Note("asking the dynamic loader what each program needs (ldd does the same: it runs the ELF interpreter with --list)")
 	progs, err := Resolve(bins)
+	reportLoaderRuns(n, progs) // those that happened, also before an error
 	if err != nil {
 		return err
 	}
-	reportLoaderRuns(n, progs)
 	PrintDeps(n.Writer(), progs)
 	files, err := Files(progs)
 	if err != nil {

@@ -164,6 +164,37 @@ func TestStep2AgainstStrace(t *testing.T) {
 	}
 }
 
+// A program whose loader fails (a library the host lacks): the loader runs
+// that happened, and Go's pidfd probe before them, are told of before the
+// error, as strace sees them.
+func TestLoaderFailureAgainstStrace(t *testing.T) {
+	testbin.NeedRoot(t)
+	data, err := os.ReadFile("/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(data, []byte("libc.so.6\x00"))
+	if i < 0 {
+		t.Skip("/bin/true does not name libc.so.6") // not a glibc host
+	}
+	copy(data[i:], "libq.so.6") // a library no host has
+	bad := filepath.Join(t.TempDir(), "badtrue")
+	if err := os.WriteFile(bad, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// It fails before any narrated call: only CheckNothingHidden applies.
+	r, log := stracecheck.Trace(t, stracecheck.Syscalls, "", "--no-color", "--state-dir", t.TempDir(), "step", "2", "--bin", bad, "--", "/bin/true")
+	if err := stracecheck.CheckNothingHidden(r.Stderr, log); err != nil {
+		t.Errorf("the narration hides a call: %v\n%s", err, r.Stderr)
+	}
+	// The loader ran for bash (step 2's own), true, and badtrue, where it
+	// failed.
+	if r.Code != 125 || !strings.Contains(r.Stderr, "libq.so.6") || !strings.Contains(r.Stderr, "ldd ran the loader in 3 child processes") ||
+		!strings.Contains(r.Stderr, ", "+bad+"\n") {
+		t.Errorf("step 2 --bin %s = %d; want 125, the missing library named, and the three loader runs told of:\n%s", bad, r.Code, r.Stderr)
+	}
+}
+
 func TestQuiet(t *testing.T) {
 	testbin.NeedRoot(t)
 	r := testbin.Run(t, "", "--quiet", "--state-dir", t.TempDir(), "step", "2", "--", "/bin/bash", "-c", "pwd")

@@ -352,6 +352,23 @@ func TestCleanAfterFullRunKilled(t *testing.T) {
 	nothingToRemove(t, dir, rec.ID)
 }
 
+// A --keep run killed with its workshop is no container that ended with its
+// layer kept: its mount and cgroup are still there, and ps -a says so.
+func TestPsAllOfAKilledKeepRun(t *testing.T) {
+	dir := cleanState(t)
+	b := startWorkshop(t, dir, "full", "run", "--keep", "--", "/bin/sleep", "300")
+	rec := runningRecord(t, dir, "/bin/sleep 300", b)
+	sleep := processOf(t, rec.Pid)
+	b.sigkill(t)
+	eventually(t, "the container's sleep dies with its workshop (PR_SET_PDEATHSIG)", func() bool { return !sleep.alive() })
+	psa := testbin.Run(t, "", "--state-dir", dir, "ps", "-a")
+	if want := regexp.MustCompile(`(?m)^` + rec.ID + ` .* left by a killed workshop$`); psa.Code != 0 || !want.MatchString(psa.Stdout) {
+		t.Errorf("ps -a after a SIGKILL of a --keep run = exit %d, want %s listed as left by a killed workshop:\n%s", psa.Code, rec.ID, psa.Stdout)
+	}
+	r := runClean(t, dir)
+	cleanedUp(t, dir, r, rec, sleep)
+}
+
 // Without a PID namespace, killing the container's first process leaves
 // its children running: clean kills them through the cgroup.
 func TestCleanKillsWhatOutlivedTheContainer(t *testing.T) {
