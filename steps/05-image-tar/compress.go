@@ -51,7 +51,8 @@ func decompress(r io.Reader) (io.Reader, Compression, error) {
 			if err != nil {
 				return nil, "", fmt.Errorf("the gzip header is damaged: %w", err)
 			}
-			return gz, Gzip, nil
+			gz.Multistream(false)
+			return &gzipMembers{br: br, z: gz}, Gzip, nil
 		case Bzip2:
 			return bzip2.NewReader(br), Bzip2, nil
 		default:
@@ -65,4 +66,55 @@ func decompress(r io.Reader) (io.Reader, Compression, error) {
 func gzipWanted(name string) bool {
 	name = strings.ToLower(name) // X.TAR.GZ too
 	return strings.HasSuffix(name, ".gz") || strings.HasSuffix(name, ".tgz")
+}
+
+// gzipMembers reads the members of a gzip stream one after the other, as
+// gzip -d does, and takes zeros after the last one for the padding some
+// writers add to fill a block (gzip -d and GNU tar accept it, with a
+// warning), where Go's own multistream reader takes them for a damaged
+// header. Anything else after a member is still damage.
+type gzipMembers struct {
+	br *bufio.Reader
+	z  *gzip.Reader
+}
+
+func (g *gzipMembers) Read(p []byte) (int, error) {
+	for {
+		n, err := g.z.Read(p)
+		if err != io.EOF {
+			return n, err
+		}
+		if n > 0 {
+			return n, nil // the member's last bytes; its end comes next time
+		}
+		next, _ := g.br.Peek(2)
+		switch {
+		case len(next) == 0:
+			return 0, io.EOF
+		case len(next) == 2 && next[0] == 0x1f && next[1] == 0x8b:
+			if err := g.z.Reset(g.br); err != nil {
+				return 0, err
+			}
+			g.z.Multistream(false)
+		default:
+			return 0, g.zeros()
+		}
+	}
+}
+
+// zeros reads the rest of the stream: io.EOF if it is all zeros, else
+// gzip.ErrHeader, as Go's reader says of bytes that begin no member.
+func (g *gzipMembers) zeros() error {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := g.br.Read(buf)
+		for _, b := range buf[:n] {
+			if b != 0 {
+				return gzip.ErrHeader
+			}
+		}
+		if err != nil {
+			return err // io.EOF: zeros to the end
+		}
+	}
 }

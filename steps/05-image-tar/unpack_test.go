@@ -279,6 +279,42 @@ func TestEntryUnderAFile(t *testing.T) {
 	}
 }
 
+// What may follow a gzip member: another member (gzip -d reads them one
+// after the other), or zeros that pad the file to a block (gzip -d and GNU
+// tar accept them); anything else is damage.
+func TestGzipMembersAndPadding(t *testing.T) {
+	good := buildTar(t, dir("bin/"), file("bin/a", "a"), file("bin/b", "b"))
+	half := 512 + 1024 // bin/ and bin/a, without the end of the archive
+	two := append(gzipped(t, good[:half]), gzipped(t, good[half:])...)
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want string // "" for a whole root
+	}{
+		{"two members", two, ""},
+		{"zeros after the member", append(gzipped(t, good), make([]byte, 1000)...), ""},
+		{"one zero after the member", append(gzipped(t, good), 0), ""},
+		{"text after the member", append(gzipped(t, good), "trailing garbage"...), "corrupt"},
+		{"zeros, then text", append(append(gzipped(t, good), make([]byte, 100)...), 'x'), "corrupt"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newScene(t)
+			_, err := unpackBytes(s, tc.data, UnpackOptions{})
+			s.check(t, err)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("Unpack = %v, want the root", err)
+			case tc.want == "":
+				if b, err := os.ReadFile(filepath.Join(s.dest, "bin", "b")); err != nil || string(b) != "b" {
+					t.Errorf("bin/b = %q, %v; want b", b, err)
+				}
+			case err == nil || !strings.Contains(err.Error(), tc.want):
+				t.Errorf("Unpack = %v, want an error saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
 // The end-of-archive marker is two blocks of zeros; some writers leave out
 // the second, and an archive with one is whole.
 func TestOneEndBlockIsEnough(t *testing.T) {
