@@ -150,6 +150,29 @@ func killsByDefault(sig unix.Signal) bool {
 	return true
 }
 
+// settingUp reports whether pid, a container's first process, is still
+// workshop's init before the command runs: the same program as this one
+// (it has not exec'd the command), with no child (--init's init has not
+// started it). Unknown (no /proc/PID/task/*/children): false.
+func settingUp(pid int) bool {
+	var self, first unix.Stat_t
+	if unix.Stat("/proc/self/exe", &self) != nil || unix.Stat(fmt.Sprintf("/proc/%d/exe", pid), &first) != nil ||
+		self.Dev != first.Dev || self.Ino != first.Ino {
+		return false
+	}
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, t := range tasks {
+		children, err := os.ReadFile(t)
+		if err != nil || strings.TrimSpace(string(children)) != "" {
+			return false
+		}
+	}
+	return true
+}
+
 // runningContainer finds a running container by id, id prefix or name.
 func runningContainer(ref string) (*state.Run, error) {
 	r, err := state.Load(global.stateDir, ref)
@@ -202,6 +225,13 @@ func newKillCmd() *cobra.Command {
 			// mark would make the run blame 'workshop kill' for its end.
 			if st, ok := state.StatusField(r.Pid, "State"); ok && strings.HasPrefix(st, "Z") {
 				return exit.Errorf(exit.ToolFailed, "container %s has ended: its workshop is taking it down", r.ID)
+			}
+			// Still workshop's init, before the command runs: the signal
+			// is the command's, and the init, a Go program, would take it
+			// for itself (a SIGSEGV: a dump of its stacks, the run ended).
+			// SIGKILL and SIGSTOP stop a container at any moment.
+			if sig != unix.SIGKILL && sig != unix.SIGSTOP && settingUp(r.Pid) {
+				return exit.Errorf(exit.ToolFailed, "container %s is being set up: its command does not run yet, and %s is for the command; try again in a moment (SIGKILL stops it now)", r.ID, sys.SignalName(sig))
 			}
 			// From the host, the container's PID 1 is an ordinary pid: a
 			// signal it has no handler for still does nothing, except

@@ -30,11 +30,11 @@ import (
 // stopSignals are exit.TerminalSignals, the signals a terminal or kill(1)
 // stops a process with, as the numbers rt_sigaction takes: the container's
 // first process drops them until its command runs. The fault signals
-// (exit.FaultSignals) are left to Go, which answers one with a stack dump:
-// defaulting them too would cost eight more calls, and lines, in every
-// run, for signals that reach it then only from a `workshop kill --signal
-// SEGV` sent in the milliseconds of its set-up (workshop itself stops a
-// container not set up yet with SIGKILL).
+// (exit.FaultSignals) are left to Go, which would answer one with a stack
+// dump: none reaches it then. workshop stops a container not set up yet
+// with SIGKILL, and `workshop kill` sends nothing but SIGKILL and SIGSTOP
+// before the command runs (cmd/workshop's settingUp). Defaulting them too
+// would cost eight more calls, and lines, in every run.
 var stopSignals = func() []unix.Signal {
 	sigs := make([]unix.Signal, len(exit.TerminalSignals))
 	for i, s := range exit.TerminalSignals {

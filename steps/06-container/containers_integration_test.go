@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -137,6 +138,33 @@ func TestKillFaultSignalUnderInit(t *testing.T) {
 		t.Errorf("the trapping shell under --init after kill --signal ABRT = exit %d, stdout %q; want 6, its trap's line and no Go stack dump\n%s", res.Code, res.Stdout, res.Stderr)
 	}
 	h.nothingLeft(rec.ID)
+}
+
+// A signal other than SIGKILL and SIGSTOP, sent while the container is set
+// up (held here in its pivot_root for two seconds), is the command's, which
+// does not run yet: kill says so, where the init, a Go program, took a
+// SIGSEGV for its own and dumped its stacks. Under --init too, until the
+// init has started the command.
+func TestKillWhileSettingUp(t *testing.T) {
+	for _, init := range []bool{false, true} {
+		h := newHost(t)
+		args := []string{"--state-dir", h.state, "full", "run", "--", "/bin/sh", "-c", "echo ran"}
+		if init {
+			args = slices.Insert(args, 4, "--init")
+		}
+		strace, sargs := testbin.Holding(t, "pivot_root", 2*time.Second, args...)
+		r := testbin.Start(t, "", strace, sargs...)
+		rec := h.record(r)
+		k := h.run("kill", "--signal", "SEGV", rec.ID)
+		if k.Code != 125 || !strings.Contains(k.Stderr, "is being set up: its command does not run yet") {
+			t.Errorf("kill --signal SEGV during set-up (--init %v) = exit %d; want 125 and the sentence\n%s", init, k.Code, k.Stderr)
+		}
+		res := r.Wait()
+		if res.Code != 0 || res.Stdout != "ran\n" || strings.Contains(res.Stderr, "goroutine") {
+			t.Errorf("the run (--init %v) = exit %d, stdout %q; want it run, no dump\n%s", init, res.Code, res.Stdout, res.Stderr)
+		}
+		h.nothingLeft(rec.ID)
+	}
 }
 
 // A PID 1 with no handler drops the signal: kill says so, and how to stop
