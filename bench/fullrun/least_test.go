@@ -113,9 +113,9 @@ func TestLeastContendersDoTheWork(t *testing.T) {
 			"pid=1 host=box\n",         // PID and UTS namespaces, sethostname
 			":memory:/\n", ":pids:/\n", // born in its groups, seen through a cgroup namespace
 			"         0          0          1\n", // user namespace, root mapped to root
-			"null\n", "tty\n", "urandom\n",       // the /dev of bind mounts
+			"null\n", "urandom\n", "ptmx\n",      // the /dev of bind mounts, and its link to the devpts
 			" / / rw", "overlay", // pivot_root onto the overlay
-			" /proc ", " /dev ",
+			" /proc ", " /dev ", " /dev/shm ", " /dev/pts ",
 		} {
 			if !strings.Contains(got, want) {
 				t.Errorf("%s: the container's report lacks %q:\n%s", c.name, want, got)

@@ -3,9 +3,10 @@
  * runtime starts at all. It runs a command the way
  * `workshop full run --memory 64M --pids 64` does (seven namespaces, a cgroup
  * v1 memory and pids limit the child is born under, an overlay root,
- * pivot_root, /proc, a /dev of bind mounts) and does nothing else, like
- * bench/leastgo, but in C, so its child needs no re-exec: clone(2) runs the
- * child's code in the new namespaces directly. Not a runtime; a floor.
+ * pivot_root, /proc, a /dev of bind mounts with /dev/shm and /dev/pts) and
+ * does nothing else, like bench/leastgo, but in C, so its child needs no
+ * re-exec: clone(2) runs the child's code in the new namespaces directly.
+ * Not a runtime; a floor.
  * bench/fullrun builds it with the host's cc where there is one.
  *
  * Usage (as root, cgroup v1 memory and pids hierarchies):
@@ -45,7 +46,9 @@ static void put(const char *path, const char *s) {
 /* The child, in the new namespaces: wait for its uid and gid maps, make the
  * root, exec the command. */
 static int child(void *unused) {
-	static const char *devices[] = {"null", "zero", "full", "random", "urandom", "tty"};
+	/* No tty: the benchmark's runs have no terminal, and workshop's
+	 * container then gets none. */
+	static const char *devices[] = {"null", "zero", "full", "random", "urandom"};
 	char c, p[4200], host[64];
 	(void)unused;
 	close(release[1]);
@@ -73,6 +76,15 @@ static int child(void *unused) {
 		if (mount(host, p, NULL, MS_BIND, NULL))
 			die(host);
 	}
+	snprintf(p, sizeof p, "%s/dev/shm", merged);
+	if (mkdir(p, 01777) || mount("shm", p, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k"))
+		die("mount /dev/shm");
+	snprintf(p, sizeof p, "%s/dev/pts", merged);
+	if (mkdir(p, 0755) || mount("devpts", p, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"))
+		die("mount /dev/pts");
+	snprintf(p, sizeof p, "%s/dev/ptmx", merged);
+	if (symlink("pts/ptmx", p))
+		die("link /dev/ptmx");
 	if (syscall(SYS_pivot_root, merged, oldroot))
 		die("pivot_root");
 	if (chdir("/"))

@@ -2,8 +2,8 @@
 // in Go with its init re-executed, as workshop's design has it: it runs a
 // command the way `workshop full run --memory 64M --pids 64` does (seven
 // namespaces, a cgroup v1 memory and pids limit the child is born under, an
-// overlay root, pivot_root, /proc, a /dev of bind mounts) and does nothing
-// else: no narration, no record for `ps`, no freezer, no signal handling,
+// overlay root, pivot_root, /proc, a /dev of bind mounts with /dev/shm and
+// /dev/pts) and does nothing else: no narration, no record for `ps`, no freezer, no signal handling,
 // no checks beyond the errors of its calls. It is not a runtime; it is the
 // floor that workshop's own run is measured against (bench/fullrun).
 //
@@ -131,7 +131,9 @@ func initMain(merged, command string) error {
 			return syscall.Mount("tmpfs", merged+"/dev", "tmpfs", syscall.MS_NOSUID|syscall.MS_STRICTATIME, "mode=755,size=65536k")
 		}},
 		{"bind devices", func() error {
-			for _, d := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
+			// No tty: the benchmark's runs have no terminal, and
+			// workshop's container then gets none.
+			for _, d := range []string{"null", "zero", "full", "random", "urandom"} {
 				fd, err := syscall.Open(merged+"/dev/"+d, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL|syscall.O_CLOEXEC, 0o666)
 				if err != nil {
 					return err
@@ -142,6 +144,21 @@ func initMain(merged, command string) error {
 				}
 			}
 			return nil
+		}},
+		{"mount /dev/shm", func() error {
+			if err := syscall.Mkdir(merged+"/dev/shm", 0o1777); err != nil {
+				return err
+			}
+			return syscall.Mount("shm", merged+"/dev/shm", "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, "mode=1777,size=65536k")
+		}},
+		{"mount /dev/pts", func() error {
+			if err := syscall.Mkdir(merged+"/dev/pts", 0o755); err != nil {
+				return err
+			}
+			if err := syscall.Mount("devpts", merged+"/dev/pts", "devpts", syscall.MS_NOSUID|syscall.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"); err != nil {
+				return err
+			}
+			return syscall.Symlink("pts/ptmx", merged+"/dev/ptmx")
 		}},
 		{"pivot_root", func() error { return syscall.PivotRoot(merged, merged+"/.oldroot") }},
 		{"chdir", func() error { return syscall.Chdir("/") }},

@@ -83,5 +83,38 @@ func makeDev(n *sys.Narrator, dev string, withTTY bool) error {
 			return err
 		}
 	}
+	return specialFilesystems(n, dev)
+}
+
+// specialFilesystems gives /dev the two filesystems programs expect there,
+// as Docker's /dev has them: /dev/shm, where POSIX shared memory and
+// semaphores live (shm_open, sem_open: Python's multiprocessing locks), a
+// tmpfs of the container's own; and /dev/pts, a devpts instance of its own
+// (newinstance), where programs that open /dev/ptmx (script, ssh, tmux)
+// get their pseudo-terminals, without seeing the host's. A kernel that
+// refuses one costs the container only that one: said, not fatal.
+func specialFilesystems(n *sys.Narrator, dev string) error {
+	for _, fs := range []struct {
+		dir, source, fstype, options, why string
+		mode                              uint32
+		flags                             uintptr
+	}{
+		{"shm", "shm", "tmpfs", "mode=1777,size=65536k", "POSIX shared memory and semaphores live in /dev/shm", 0o1777, unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC},
+		{"pts", "devpts", "devpts", "newinstance,ptmxmode=0666,mode=0620", "a devpts of the container's own, for the pseudo-terminals of /dev/ptmx", 0o755, unix.MS_NOSUID | unix.MS_NOEXEC},
+	} {
+		p := filepath.Join(dev, fs.dir)
+		if err := n.Mkdir(p, fs.mode); err != nil {
+			return err
+		}
+		if err := n.Because(fs.why).Mount(fs.source, p, fs.fstype, fs.flags, fs.options); err != nil {
+			n.Note("the kernel refused it: the container has an empty %s", p)
+			continue
+		}
+		if fs.dir == "pts" {
+			if err := n.Symlink("pts/ptmx", filepath.Join(dev, "ptmx")); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }

@@ -499,6 +499,22 @@ func TestProcSysIsReadOnly(t *testing.T) {
 	}
 }
 
+// The container's /dev has a /dev/shm of its own, where POSIX shared memory
+// lives, and a devpts of its own behind /dev/ptmx: a pseudo-terminal opened
+// there shows up in its /dev/pts, with none of the host's. In a user
+// namespace (the default) and as real root (--ns without user).
+func TestDevShmAndPts(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	const report = `exec 3<>/dev/ptmx && ls /dev/pts && echo shared > /dev/shm/f && cat /dev/shm/f && grep -c " /dev/shm tmpfs \| /dev/pts devpts " /proc/self/mounts`
+	for _, ns := range [][]string{nil, {"--ns", "mount,pid"}} {
+		r := step3(t, root, "", append(ns, "--", "/bin/sh", "-c", report)...)
+		if r.Code != 0 || r.Stdout != "0\nptmx\nshared\n2\n" {
+			t.Errorf("step 3 %v: /dev/pts and /dev/shm = exit %d, stdout %q; want a pty 0, the file and both mounts\n%s", ns, r.Code, r.Stdout, r.Stderr)
+		}
+	}
+}
+
 // Without a PID namespace nothing kills the command when its init dies:
 // it gets PR_SET_PDEATHSIG too, so a kill -9 of workshop (whose death
 // kills the init) leaves no command running.
