@@ -110,5 +110,6 @@ func parseLimitFlags(f runFlags) (cgroups.Limits, time.Duration, error) {
 			return l, 0, usageError("--timeout %s: %v", f.timeout, err)
 		}
 	}
-	return l, timeout, nil
+	// Before anything is made (a root filled, the base image built).
+	return l, timeout, l.Check()
 }

@@ -111,7 +111,7 @@ func ParsePids(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a number of processes: write a whole number such as 64", s)
 	}
 	if v < 1 {
-		return 0, fmt.Errorf("%q: a container needs at least 1 process (its first one counts)", s)
+		return 0, fmt.Errorf("%q: a number of processes is 1 or more", s)
 	}
 	if v > MaxPids {
 		return 0, fmt.Errorf("%q: the kernel has at most %d process ids (PID_MAX_LIMIT), so pids.max takes no more; give at most that", s, MaxPids)

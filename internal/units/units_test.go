@@ -97,8 +97,8 @@ func TestParsePids(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct{ in, want string }{
-		{"0", "at least 1 process"},
-		{"-3", "at least 1 process"},
+		{"0", "1 or more"},
+		{"-3", "1 or more"},
 		{"many", "not a number of processes"},
 		{"6.4", "not a number of processes"},
 		{"4194305", "at most 4194304 process ids"},

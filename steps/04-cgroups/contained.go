@@ -97,6 +97,24 @@ type Outcome struct {
 // it run, and removes the cgroup however it ends: success, OOM kill,
 // --timeout, a stop signal to workshop, the command killed by a signal.
 //
+// Check refuses limits a container cannot start under (an error with
+// status 125): the command line checks them before anything is made.
+func (l Limits) Check() error {
+	if l.Pids > 0 && l.Pids < MinPids {
+		return exit.Errorf(exit.ToolFailed, "--pids %d is too few: until it runs your command, the container's first process is workshop's init, "+
+			"a Go program whose threads count against pids.max (up to 7 of them); give at least %d", l.Pids, MinPids)
+	}
+	if l.Memory > 0 && l.Memory < MinMemory {
+		size := units.FormatSize(l.Memory)
+		if back, err := units.ParseSize(size); err != nil || back != l.Memory {
+			size = fmt.Sprintf("%d bytes", l.Memory) // not a round size: rounded, it would read as the floor itself
+		}
+		return exit.Errorf(exit.ToolFailed, "--memory %s is too little: until it runs your command, the container's first process is workshop's init, "+
+			"a Go program whose memory counts against the limit; give at least %s (docker's floor too)", size, units.FormatSize(MinMemory))
+	}
+	return nil
+}
+
 // The stop signals (exit.StopSignals) are caught from before the group is
 // made until after it is removed: while any channel is registered with
 // signal.Notify, Go's default action (workshop dies at once, leaving the
@@ -106,13 +124,8 @@ type Outcome struct {
 // has not ended StopGrace later; one that comes during the removal waits
 // until the removal is done, and is then dropped: the container has ended.
 func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
-	if r.Limits.Pids > 0 && r.Limits.Pids < MinPids {
-		return Outcome{}, exit.Errorf(exit.ToolFailed, "--pids %d is too few: until it runs your command, the container's first process is workshop's init, "+
-			"a Go program whose threads count against pids.max (up to 7 of them); give at least %d", r.Limits.Pids, MinPids)
-	}
-	if r.Limits.Memory > 0 && r.Limits.Memory < MinMemory {
-		return Outcome{}, exit.Errorf(exit.ToolFailed, "--memory %s is too little: until it runs your command, the container's first process is workshop's init, "+
-			"a Go program whose memory counts against the limit; give at least %s (docker's floor too)", units.FormatSize(r.Limits.Memory), units.FormatSize(MinMemory))
+	if err := r.Limits.Check(); err != nil {
+		return Outcome{}, err
 	}
 	sigs := r.Interrupted
 	if sigs == nil {
@@ -351,6 +364,11 @@ func (o Outcome) Verdict(n *sys.Narrator, l Limits) error {
 	case o.SentBy != "":
 		sig := unix.Signal(o.Status - exit.SignalBase)
 		n.Note("the command was killed by signal %d (%s), which %s sent", int(sig), sys.SignalName(sig), o.SentBy)
+	case o.Status == exit.OOMKilled && !o.Signaled && o.Stats.OOMKilled():
+		// 137 as an exit status, not as a death by SIGKILL: a shell that
+		// ran a child the OOM killer ended passes on the 137 it saw.
+		n.Note("the command exited with status 137 by itself, not killed: the limit's OOM killer ended %d of the container's other processes (--memory %s), "+
+			"and a shell gives a child killed by SIGKILL as 137", o.Stats.OOMKills, units.FormatSize(l.Memory))
 	case o.Status == exit.OOMKilled && o.OOMElsewhere:
 		n.Note("the command was killed by signal 9 (SIGKILL), not by its memory limit: the limit's OOM killer did end %d of the container's processes, "+
 			"but the kernel's log (/dev/kmsg) names other ones, not its first process; the SIGKILL came from outside (kill -9?)", o.Stats.OOMKills)

@@ -29,8 +29,12 @@ func TestVerdict(t *testing.T) {
 	}{
 		{name: "success", out: Outcome{Status: 0, Stats: noOOM}, code: 0},
 		{name: "the command's own status", out: Outcome{Status: 7, Stats: noOOM}, code: 7},
-		{name: "OOM kill", out: Outcome{Status: 137, Stats: oom}, code: 137,
+		{name: "OOM kill", out: Outcome{Status: 137, Stats: oom, Signaled: true}, code: 137,
 			sentence: "the container was killed by its memory limit (--memory 80M): the kernel's OOM killer ended it when it could reclaim no more (memory.events says oom_kill 1)"},
+		// A shell passes on the 137 of a child the OOM killer ended: its
+		// own exit, not a kill.
+		{name: "137 as its own exit after an OOM kill in the group", out: Outcome{Status: 137, Stats: oom}, code: 137,
+			note: "==> the command exited with status 137 by itself, not killed: the limit's OOM killer ended 1 of the container's other processes (--memory 80M)"},
 		{name: "timeout", out: Outcome{Status: 137, Stats: noOOM, KilledBecause: "--timeout 2s expired"}, code: 137,
 			sentence: "--timeout 2s expired: workshop killed every process in the container's cgroup (exit status 137)"},
 		// A child of the container was OOM-killed earlier; the timeout
