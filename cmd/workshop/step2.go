@@ -40,6 +40,9 @@ bash: interactive on a terminal, reading commands from stdin otherwise.
 			}
 			for _, b := range bins {
 				if _, err := lddcopy.Lookup(b); err != nil {
+					if np := (*lddcopy.NotProgramError)(nil); errors.As(err, &np) {
+						return usageError("--bin %v, and not copied", np)
+					}
 					if fi, serr := os.Stat(b); serr == nil && strings.Contains(b, "/") {
 						what := "a directory"
 						if !fi.IsDir() {

@@ -23,6 +23,18 @@ func (e *NotFoundError) Error() string {
 	return fmt.Sprintf("%s: no such program on the host", e.Name)
 }
 
+// NotProgramError says a path named as a program is a file no one may
+// execute on the host (/etc/shadow): no program, and never copied into a
+// root, which would carry the host's file into every image made from it.
+type NotProgramError struct {
+	Name string
+	Mode os.FileMode
+}
+
+func (e *NotProgramError) Error() string {
+	return fmt.Sprintf("%s is not executable on the host (mode %#o): not a program", e.Name, e.Mode.Perm())
+}
+
 // Lookup finds a program on the host: a name without a slash in the host's
 // PATH, as a shell would; a path as it is. The result is the path as found,
 // not with its symlinks resolved, so that the root gets the same names.
@@ -45,6 +57,9 @@ func Lookup(name string) (string, error) {
 	fi, err := os.Stat(abs)
 	if err != nil || !fi.Mode().IsRegular() {
 		return "", &NotFoundError{Name: name}
+	}
+	if fi.Mode().Perm()&0o111 == 0 {
+		return "", &NotProgramError{Name: name, Mode: fi.Mode()}
 	}
 	return abs, nil
 }

@@ -84,6 +84,8 @@ func Step(n *sys.Narrator, root string, bins, argv []string, stdin io.Reader, st
 			// run it by the path it gets in the root.
 			path = p
 		}
+	} else if np := (*NotProgramError)(nil); errors.As(err, &np) {
+		n.Note("%v: it is not copied (the root would carry the host's file into every image made from it), so the root will not have it", np)
 	} else if fi, serr := os.Stat(argv[0]); serr == nil && fi.IsDir() && strings.Contains(argv[0], "/") {
 		n.Note("%s is a directory on the host, not a program: nothing is copied for it", argv[0])
 	} else {

@@ -127,6 +127,10 @@ func TestExitStatuses(t *testing.T) {
 	if err := os.WriteFile(script, []byte("#!/nonexistent/interp\necho never\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	secret := filepath.Join(t.TempDir(), "shadow")
+	if err := os.WriteFile(secret, []byte("root:secret\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args   []string
 		code   int
@@ -141,11 +145,19 @@ func TestExitStatuses(t *testing.T) {
 		// as something the host lacks too; then execve finds nothing.
 		{[]string{"--", "/etc"}, 127, "/etc is a directory on the host, not a program: nothing is copied for it"},
 		{[]string{"--", script}, 127, `execve("` + script + `", ["` + script + `"], …) = -1 ENOENT`},
+		// A file no one may execute (/etc/shadow…): no program, and never
+		// copied, which would carry the host's file into the root and
+		// every image made from it.
+		{[]string{"--", secret}, 127, secret + " is not executable on the host (mode 0640): not a program: it is not copied"},
+		{[]string{"--bin", secret, "--", "/bin/true"}, 125, "--bin " + secret + " is not executable on the host (mode 0640): not a program, and not copied"},
 	} {
 		r := step2(t, state, "", tc.args...)
 		if r.Code != tc.code || !strings.Contains(r.Stderr, tc.stderr) {
 			t.Errorf("step 2 %q = %d, want %d and %q; stderr:\n%s", tc.args, r.Code, tc.code, tc.stderr, r.Stderr)
 		}
+	}
+	if _, err := os.Lstat(filepath.Join(state, "my-new-root", secret)); !os.IsNotExist(err) {
+		t.Errorf("the host's non-executable %s was copied into the root (%v)", secret, err)
 	}
 }
 

@@ -27,9 +27,12 @@ func EnsureCommand(n *sys.Narrator, root, name string) (string, error) {
 	}
 	p, err := lddcopy.Lookup(name)
 	var nf *lddcopy.NotFoundError
+	var np *lddcopy.NotProgramError
 	switch {
 	case errors.As(err, &nf):
 		n.Note("%s is neither in %s nor on the host: the container will not find it", name, root)
+	case errors.As(err, &np):
+		n.Note("%v: it is not copied into %s (the root would carry the host's file into every image made from it), so the container will not find it", np, root)
 	case err != nil:
 		return name, err
 	default:
