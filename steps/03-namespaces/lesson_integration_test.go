@@ -209,7 +209,7 @@ func TestLessonCommands(t *testing.T) {
 				t.Errorf("%s: %v\nit printed:\n%s", line, err, r.Stderr)
 			}
 		},
-		"sudo ls -l /proc/*/root 2>/dev/null | grep my-new-root": func(line string) {
+		`sudo ls -l /proc/*/root 2>/dev/null | grep "$PWD/my-new-root"`: func(line string) {
 			r := l.sh(line, "")
 			if want := fmt.Sprintf("/proc/%d/root -> %s/my-new-root", l.pid, state); !strings.Contains(r.Stdout, want) {
 				t.Errorf("%s = %q, want a line with %q", line, r.Stdout, want)
