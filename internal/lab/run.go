@@ -3,6 +3,9 @@ package lab
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -22,6 +25,13 @@ func runIn(root string, argv ...string) (string, error) {
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
+	var pe *os.PathError
+	if errors.As(err, &pe) && pe.Op == "fork/exec" {
+		// os/exec's words for an execve that failed: the kernel's call, as
+		// the student would run it (exec format error: not a program of
+		// this machine; ENOENT: no such file, or no loader for it).
+		return "", fmt.Errorf("execve(%q) inside the root failed: %w", argv[0], pe.Err)
+	}
 	if err != nil && errb.Len() > 0 {
 		return out.String(), &runError{err: err, stderr: errb.String()}
 	}

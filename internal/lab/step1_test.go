@@ -37,6 +37,14 @@ func TestLab1ByHand(t *testing.T) {
 		t.Fatalf("busybox not executable: report\n%s", findingsText(r))
 	}
 
+	// Not a program at all: said in the kernel's words, not os/exec's.
+	sh(t, dir, "mv my-new-root/bin/busybox bb.real && echo not a program > my-new-root/bin/busybox && chmod +x my-new-root/bin/busybox")
+	r, _ = Check(1, Options{Dir: dir})
+	if text := findingsText(r); r.Done() || !strings.Contains(text, `execve("/bin/busybox") inside the root failed: exec format error`) || strings.Contains(text, "fork/exec") {
+		t.Fatalf("busybox that is no program: report\n%s", text)
+	}
+	sh(t, dir, "mv bb.real my-new-root/bin/busybox")
+
 	sh(t, dir, "chmod +x my-new-root/bin/busybox")
 	r, _ = Check(1, Options{Dir: dir})
 	if !r.Done() {
