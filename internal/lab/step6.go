@@ -68,7 +68,7 @@ func lab6Container(r *Report, stateDir string) (*state.Run, error) {
 	switch len(running) {
 	case 0:
 		r.missing("in another terminal: "+lab6StartCmd+", and leave its shell open while you work",
-			"no step 6 container is running (none recorded in %s)", state.ContainersDir(stateDir))
+			"no step 6 container is running (none is recorded as running in %s)", state.ContainersDir(stateDir))
 		return nil, nil
 	case 1:
 		run := running[0]
