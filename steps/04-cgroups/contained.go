@@ -91,12 +91,28 @@ type Outcome struct {
 	// group, none of them the command's first process: someone else sent
 	// the SIGKILL.
 	OOMElsewhere bool
+	// OOMFirst is true when workshop killed the group (KilledBecause) but
+	// the kernel's log names the command's first process among the OOM
+	// killer's victims: the memory limit ended it, before workshop's kill
+	// reached it (the group emptied only after that kill).
+	OOMFirst bool
 }
 
 // Run starts the container, puts it in a new cgroup with the limits, lets
 // it run, and removes the cgroup however it ends: success, OOM kill,
 // --timeout, a stop signal to workshop, the command killed by a signal.
 //
+// oomKilled is the sentence of a container its memory limit killed.
+func (o Outcome) oomKilled(l Limits) error {
+	what := "memory.oom_control says oom_kill"
+	if o.Stats.Mode == V2 {
+		what = "memory.events says oom_kill"
+	}
+	return exit.Errorf(exit.OOMKilled, "the container was killed by its memory limit (--memory %s): "+
+		"the kernel's OOM killer ended it when it could reclaim no more (%s %d); exit status 137 is 128 + SIGKILL",
+		units.FormatSize(l.Memory), what, o.Stats.OOMKills)
+}
+
 // Check refuses limits a container cannot start under (an error with
 // status 125): the command line checks them before anything is made.
 func (l Limits) Check() error {
@@ -231,11 +247,17 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 	}
 	out.KilledBecause, out.TimedOut = end.get()
 	out.Stats, out.StatsErr = cg.Stats()
-	if out.Status == exit.OOMKilled && out.Signaled && out.SentBy == "" && out.KilledBecause == "" && out.Stats.OOMKilled() {
+	if out.Status == exit.OOMKilled && out.Signaled && out.SentBy == "" && out.Stats.OOMKilled() {
+		victims, known := oomVictims(n, cfg.ID, started)
+		switch {
+		case out.KilledBecause != "":
+			// workshop's kill and the OOM killer's look the same: the
+			// log says whether the first process was the OOM killer's.
+			out.OOMFirst = known && slices.Contains(victims, c.Pid())
 		// Said only when the log names every victim the group counted,
 		// and this one is not among them: a record the log lost (or one
 		// cut in two by another CPU's line) proves nothing.
-		if victims, known := oomVictims(n, cfg.ID, started); known && len(victims) > 0 && int64(len(victims)) >= int64(out.Stats.OOMKills) && !slices.Contains(victims, c.Pid()) {
+		case known && len(victims) > 0 && int64(len(victims)) >= int64(out.Stats.OOMKills) && !slices.Contains(victims, c.Pid()):
 			out.OOMElsewhere = true
 		}
 	}
@@ -357,8 +379,11 @@ func (o Outcome) Verdict(n *sys.Narrator, l Limits) error {
 	// workshop's own kill (--timeout, a stop signal the container ignored)
 	// comes first: an OOM kill earlier in the run, of another process of
 	// the group, does not make the limit the reason the container ended.
-	case o.KilledBecause != "" && o.Status != 0:
+	case o.KilledBecause != "" && o.Status != 0 && !o.OOMFirst:
 		return exit.Errorf(o.Status, "%s: workshop killed every process in the container's cgroup (exit status %d)", o.KilledBecause, o.Status)
+	case o.OOMFirst:
+		n.Note("%s too, and workshop killed what was left of the cgroup; but the kernel's log (/dev/kmsg) names the first process among the OOM killer's victims: the limit ended it first", o.KilledBecause)
+		return o.oomKilled(l)
 	// A signal someone sent with `workshop kill` comes before the OOM
 	// kill count for the same reason.
 	case o.SentBy != "":
@@ -373,13 +398,7 @@ func (o Outcome) Verdict(n *sys.Narrator, l Limits) error {
 		n.Note("the command was killed by signal 9 (SIGKILL), not by its memory limit: the limit's OOM killer did end %d of the container's processes, "+
 			"but the kernel's log (/dev/kmsg) names other ones, not its first process; the SIGKILL came from outside (kill -9?)", o.Stats.OOMKills)
 	case o.Status == exit.OOMKilled && o.Stats.OOMKilled():
-		what := "memory.oom_control says oom_kill"
-		if o.Stats.Mode == V2 {
-			what = "memory.events says oom_kill"
-		}
-		return exit.Errorf(exit.OOMKilled, "the container was killed by its memory limit (--memory %s): "+
-			"the kernel's OOM killer ended it when it could reclaim no more (%s %d); exit status 137 is 128 + SIGKILL",
-			units.FormatSize(l.Memory), what, o.Stats.OOMKills)
+		return o.oomKilled(l)
 	case o.KilledBecause != "":
 		n.Note("%s just as the container ended: its first process had exited by itself, with status 0", o.KilledBecause)
 	case o.Signaled:

@@ -41,6 +41,12 @@ func TestVerdict(t *testing.T) {
 		// ended the container: the timeout is the reason said.
 		{name: "timeout after an OOM kill in the group", out: Outcome{Status: 137, Stats: oom, KilledBecause: "--timeout 2s expired"}, code: 137,
 			sentence: "--timeout 2s expired: workshop killed every process in the container's cgroup (exit status 137)"},
+		// The kernel's log names the first process among the OOM
+		// killer's victims: the limit ended it, though the group emptied
+		// only after the timeout's kill.
+		{name: "OOM kill of the first process, then the timeout", out: Outcome{Status: 137, Stats: oom, Signaled: true, KilledBecause: "--timeout 2s expired", OOMFirst: true}, code: 137,
+			sentence: "the container was killed by its memory limit (--memory 80M)",
+			note:     "==> --timeout 2s expired too, and workshop killed what was left of the cgroup; but the kernel's log (/dev/kmsg) names the first process among the OOM killer's victims"},
 		// The timeout fired at the container's last instant: it had exited
 		// 0 by itself, so the run succeeded.
 		{name: "timeout as the container exits 0", out: Outcome{Status: 0, Stats: noOOM, KilledBecause: "--timeout 2s expired"}, code: 0,
