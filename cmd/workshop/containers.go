@@ -80,9 +80,12 @@ func statusOf(r *state.Run) (string, bool) {
 		return "ending", false
 	case r.Owned():
 		return "running", true
-	case r.Keep && r.Pid == 0 && len(r.Mounts) == 0 && len(r.Cgroups) == 0:
-		// Its run ended and tore down all but the layer (teardown.finish
-		// clears these); a killed one left its mount and cgroup too.
+	// Its run ended and tore down what it could (teardown.finish clears
+	// the pid, the mount and the cgroup it removed); a killed one left
+	// them all.
+	case r.Pid == 0 && len(r.Mounts) == 0 && len(r.Cgroups) > 0:
+		return "ended, its cgroup not removed ('workshop clean' removes it)", false
+	case r.Keep && r.Pid == 0 && len(r.Mounts) == 0:
 		return "ended, layer kept", false
 	}
 	return "left by a killed workshop", false

@@ -111,3 +111,25 @@ func TestImageOf(t *testing.T) {
 		t.Errorf("imageOf of a step 4 run = %q", got)
 	}
 }
+
+// The STATUS of ps -a for a container whose workshop is gone says what its
+// run managed to tear down (teardown.finish clears the pid, the mounts and
+// the cgroups it removed): only a killed run left them all.
+func TestStatusOfEndedRuns(t *testing.T) {
+	gone := 1 << 22 // no such pid
+	for _, tc := range []struct {
+		name string
+		run  state.Run
+		want string
+	}{
+		{"killed", state.Run{WorkshopPid: gone, Pid: 42, Mounts: []string{"/m"}, Cgroups: []string{"/c"}}, "left by a killed workshop"},
+		{"killed, --keep", state.Run{WorkshopPid: gone, Keep: true, Pid: 42, Mounts: []string{"/m"}, Cgroups: []string{"/c"}}, "left by a killed workshop"},
+		{"ended, --keep", state.Run{WorkshopPid: gone, Keep: true}, "ended, layer kept"},
+		{"ended, cgroup left", state.Run{WorkshopPid: gone, Cgroups: []string{"/c"}}, "ended, its cgroup not removed ('workshop clean' removes it)"},
+		{"ended, --keep, cgroup left", state.Run{WorkshopPid: gone, Keep: true, Cgroups: []string{"/c"}}, "ended, its cgroup not removed ('workshop clean' removes it)"},
+	} {
+		if got, running := statusOf(&tc.run); got != tc.want || running {
+			t.Errorf("%s: statusOf = %q, %v; want %q, not running", tc.name, got, running, tc.want)
+		}
+	}
+}

@@ -193,7 +193,7 @@ func Load(stateDir, ref string) (*Run, error) {
 				// Written just after List read the directory.
 				return nil, fmt.Errorf("container %s was being recorded as it was looked for: try again", ref)
 			}
-			return nil, fmt.Errorf("container %s: it holds no record (a run being recorded now, or killed before it could be); 'workshop clean' removes it once it is a minute old", ref)
+			return nil, fmt.Errorf("container %s: its directory holds no record (left by an older workshop, or emptied by hand): 'workshop clean' removes it", ref)
 		}
 		return nil, fmt.Errorf("no container %q (see 'workshop ps')", ref)
 	default:

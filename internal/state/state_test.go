@@ -177,7 +177,7 @@ func TestLoadDamagedRecord(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(ContainersDir(dir), "dddd11112222"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(dir, "dddd11112222"); err == nil || !strings.Contains(err.Error(), "it holds no record") {
+	if _, err := Load(dir, "dddd11112222"); err == nil || !strings.Contains(err.Error(), "its directory holds no record") {
 		t.Errorf("Load of a directory without a record = %v", err)
 	}
 	if _, err := Load(dir, ".."); err == nil || !strings.Contains(err.Error(), `no container ".."`) {

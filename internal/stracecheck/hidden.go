@@ -86,10 +86,12 @@ func makesProcess(r Record) bool {
 }
 
 // pidfdProbe says whether a clone is the one Go's os package makes to check
-// CLONE_PIDFD: a vfork-like child with no exit signal, which exits at once.
+// CLONE_PIDFD: a plain clone (syscall.doCheckClonePidfd; never clone3, whose
+// exit signal strace shows apart from its flags) of a vfork-like child with
+// no exit signal, which exits at once.
 func pidfdProbe(r Record) bool {
 	has := func(f string) bool { return slices.Contains(r.Flags, f) }
-	return has("CLONE_VM") && has("CLONE_VFORK") && has("CLONE_PIDFD") && !has("SIGCHLD")
+	return r.Name == "clone" && has("CLONE_VM") && has("CLONE_VFORK") && has("CLONE_PIDFD") && !has("SIGCHLD")
 }
 
 var loaderRunsRe = regexp.MustCompile(`^ldd ran the loader in (?:a child process|(\d+) child processes)`)

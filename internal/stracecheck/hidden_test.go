@@ -80,6 +80,14 @@ func TestHiddenProcessIsCaught(t *testing.T) {
 		"100 clone(child_stack=NULL, flags=CLONE_VM|CLONE_PIDFD|CLONE_VFORK|SIGCHLD, parent_tid=[6]) = 102\n" +
 		"100 clone(child_stack=NULL, flags=CLONE_VM|CLONE_PIDFD|CLONE_VFORK|SIGCHLD, parent_tid=[6]) = 103\n"
 	probe := "==> before the first child a process starts, Go's os package checks once that pidfds work: …\n"
+	// A child started with clone3 (born in its cgroup, on v2) shows its
+	// exit signal apart from its flags: no probe, even without SIGCHLD
+	// among them.
+	clone3 := "100 execve(\"/usr/bin/workshop\", [\"workshop\"], 0x7ff /* 3 vars */) = 0\n" +
+		"100 clone3({flags=CLONE_VM|CLONE_VFORK|CLONE_PIDFD|CLONE_INTO_CGROUP, pidfd=0x7ff, exit_signal=SIGCHLD, stack=NULL, stack_size=0, cgroup=7}, 88) = 101\n"
+	if err := CheckNothingHidden(probe, clone3); err == nil || !strings.Contains(err.Error(), "make a process") {
+		t.Errorf("CheckNothingHidden(a clone3 child, told of by the probe's note alone) = %v, want the clone3 named as a process not told of", err)
+	}
 	for _, tc := range []struct {
 		narration string
 		ok        bool

@@ -25,7 +25,7 @@ func (n *Narrator) BeforeFirstChild() {
 	if childStarted.Swap(true) {
 		return
 	}
-	n.Note("before the first child a process starts, "+PidfdProbe+": "+
+	n.Note("before the first child a process starts, "+PidfdProbe+", with these calls (up to the first that fails, on a kernel without them): "+
 		"pidfd_open(%d, 0), waitid(P_PIDFD, …, WEXITED) = -1 ECHILD (a process is not its own child), pidfd_send_signal(…, 0, NULL, 0), "+
 		"clone(flags=CLONE_VM|CLONE_PIDFD|CLONE_VFORK) of a child that exits at once, waitid(P_PIDFD, …, WEXITED|__WCLONE), and two close",
 		os.Getpid())

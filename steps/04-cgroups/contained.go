@@ -91,6 +91,10 @@ type Outcome struct {
 	// group, none of them the command's first process: someone else sent
 	// the SIGKILL.
 	OOMElsewhere bool
+	// Init is true when the first process is workshop's init (--init),
+	// which exits 128+n when its command was killed by signal n: its 137
+	// is no exit of the command's own, but a SIGKILL.
+	Init bool
 	// OOMFirst is true when workshop killed the group (KilledBecause) but
 	// the kernel's log names the command's first process among the OOM
 	// killer's victims: the memory limit ended it, before workshop's kill
@@ -98,10 +102,6 @@ type Outcome struct {
 	OOMFirst bool
 }
 
-// Run starts the container, puts it in a new cgroup with the limits, lets
-// it run, and removes the cgroup however it ends: success, OOM kill,
-// --timeout, a stop signal to workshop, the command killed by a signal.
-//
 // oomKilled is the sentence of a container its memory limit killed.
 func (o Outcome) oomKilled(l Limits) error {
 	what := "memory.oom_control says oom_kill"
@@ -131,6 +131,10 @@ func (l Limits) Check() error {
 	return nil
 }
 
+// Run starts the container, puts it in a new cgroup with the limits, lets
+// it run, and removes the cgroup however it ends: success, OOM kill,
+// --timeout, a stop signal to workshop, the command killed by a signal.
+//
 // The stop signals (exit.StopSignals) are caught from before the group is
 // made until after it is removed: while any channel is registered with
 // signal.Notify, Go's default action (workshop dies at once, leaving the
@@ -239,7 +243,7 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 	if r.Ended != nil && empty {
 		r.Ended()
 	}
-	out := Outcome{Status: status, Signaled: c.Signaled()}
+	out := Outcome{Status: status, Signaled: c.Signaled(), Init: r.Container.Init}
 	if r.Record != nil && out.Signaled {
 		if sig, ok := r.Record.KillSent(); ok && status == exit.SignalBase+sig {
 			out.SentBy = "'workshop kill'"
@@ -389,7 +393,7 @@ func (o Outcome) Verdict(n *sys.Narrator, l Limits) error {
 	case o.SentBy != "":
 		sig := unix.Signal(o.Status - exit.SignalBase)
 		n.Note("the command was killed by signal %d (%s), which %s sent", int(sig), sys.SignalName(sig), o.SentBy)
-	case o.Status == exit.OOMKilled && !o.Signaled && o.Stats.OOMKilled():
+	case o.Status == exit.OOMKilled && !o.Signaled && !o.Init && o.Stats.OOMKilled():
 		// 137 as an exit status, not as a death by SIGKILL: a shell that
 		// ran a child the OOM killer ended passes on the 137 it saw.
 		n.Note("the command exited with status 137 by itself, not killed: the limit's OOM killer ended %d of the container's other processes (--memory %s), "+

@@ -66,6 +66,16 @@ func TestExit137ByItselfIsNotTheLimitsKill(t *testing.T) {
 	}
 }
 
+// Under --init the first process is workshop's init, which exits 137 when
+// the memory limit killed its command: that is the limit's kill.
+func TestOOMKillUnderInit(t *testing.T) {
+	testbin.NeedRoot(t)
+	r := testbin.Run(t, "", "--state-dir", t.TempDir(), "full", "run", "--init", "--memory", "40M", "--", "/bin/bash", "-c", "s=x; while :; do s=$s$s; done")
+	if r.Code != 137 || !strings.Contains(r.Stderr, "the container was killed by its memory limit (--memory 40M)") {
+		t.Errorf("a memory hog under --init = %d, stderr:\n%s\nwant 137, said to be the memory limit", r.Code, r.Stderr)
+	}
+}
+
 // A command that exits 200 by itself was not killed by a signal: no note
 // about signal 72.
 func TestExitCodeAbove128IsNotASignal(t *testing.T) {

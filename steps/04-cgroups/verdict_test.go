@@ -31,6 +31,10 @@ func TestVerdict(t *testing.T) {
 		{name: "the command's own status", out: Outcome{Status: 7, Stats: noOOM}, code: 7},
 		{name: "OOM kill", out: Outcome{Status: 137, Stats: oom, Signaled: true}, code: 137,
 			sentence: "the container was killed by its memory limit (--memory 80M): the kernel's OOM killer ended it when it could reclaim no more (memory.events says oom_kill 1)"},
+		// Under --init, the init exits 137 when its command was killed by
+		// SIGKILL: the limit's kill, not an exit of the command's own.
+		{name: "OOM kill of the command under --init", out: Outcome{Status: 137, Stats: oom, Init: true}, code: 137,
+			sentence: "the container was killed by its memory limit (--memory 80M)"},
 		// A shell passes on the 137 of a child the OOM killer ended: its
 		// own exit, not a kill.
 		{name: "137 as its own exit after an OOM kill in the group", out: Outcome{Status: 137, Stats: oom}, code: 137,

@@ -87,7 +87,10 @@ func (g *gzipMembers) Read(p []byte) (int, error) {
 		if n > 0 {
 			return n, nil // the member's last bytes; its end comes next time
 		}
-		next, _ := g.br.Peek(2)
+		next, perr := g.br.Peek(2)
+		if perr != nil && perr != io.EOF {
+			return 0, perr // a read error between two members is no end
+		}
 		switch {
 		case len(next) == 0:
 			return 0, io.EOF
