@@ -66,7 +66,7 @@ func TestLab5MergedUsr(t *testing.T) {
 	dir := t.TempDir()
 	populateBash(t, dir)
 	sh(t, dir, "mkdir -p my-new-root/usr && mv my-new-root/bin my-new-root/usr/bin && ln -s usr/bin my-new-root/bin")
-	sh(t, dir, "tar -C my-new-root -cf dockercontainer.tar . && mkdir container-root && tar xf dockercontainer.tar -C container-root/")
+	sh(t, dir, packedRight)
 	if r, _ := Check(5, Options{Dir: dir}); !r.Done() {
 		t.Fatalf("a merged-/usr root packed right, but the check says\n%s", findingsText(r))
 	}
@@ -80,7 +80,7 @@ func TestLab5BinOnlyRoot(t *testing.T) {
 	dir := t.TempDir()
 	bb := testbin.NeedTool(t, "busybox")
 	sh(t, dir, "mkdir -p my-new-root/bin && cp "+bb+" my-new-root/bin/busybox && ln -s busybox my-new-root/bin/sh")
-	sh(t, dir, "tar -C my-new-root -cf dockercontainer.tar . && mkdir container-root && tar xf dockercontainer.tar -C container-root")
+	sh(t, dir, packedRight)
 	if r, _ := Check(5, Options{Dir: dir}); !r.Done() || strings.Contains(findingsText(r), "sits under bin/") {
 		t.Fatalf("a bin-only root, packed and unpacked: report\n%s", findingsText(r))
 	}
@@ -93,7 +93,7 @@ func TestLab5UsrBinWithoutBinLink(t *testing.T) {
 	dir := t.TempDir()
 	populateBash(t, dir)
 	sh(t, dir, "mkdir -p my-new-root/usr && mv my-new-root/bin my-new-root/usr/bin")
-	sh(t, dir, "tar -C my-new-root -cf dockercontainer.tar . && mkdir container-root && tar xf dockercontainer.tar -C container-root/")
+	sh(t, dir, packedRight)
 	if r, _ := Check(5, Options{Dir: dir}); !r.Done() || !strings.Contains(findingsText(r), "with /usr/bin/bash") {
 		t.Fatalf("bash at usr/bin/bash only, packed right: the check says\n%s", findingsText(r))
 	}
@@ -104,7 +104,7 @@ func TestLab5NoexecTmpdir(t *testing.T) {
 	testbin.NeedRoot(t)
 	dir := t.TempDir()
 	populateBash(t, dir)
-	sh(t, dir, "tar -C my-new-root -cf dockercontainer.tar . && mkdir container-root && tar xf dockercontainer.tar -C container-root/")
+	sh(t, dir, packedRight)
 	noexec := t.TempDir()
 	sh(t, dir, "mount -t tmpfs -o noexec tmpfs "+noexec)
 	t.Cleanup(func() { sh(t, dir, "umount "+noexec) })
@@ -113,3 +113,7 @@ func TestLab5NoexecTmpdir(t *testing.T) {
 		t.Fatalf("with TMPDIR on a noexec mount, the check says\n%s", findingsText(r))
 	}
 }
+
+// packedRight is the exercise done right: the root packed with its entries
+// relative to it, and unpacked into a fresh container-root.
+const packedRight = "tar -C my-new-root -cf dockercontainer.tar . && mkdir container-root && tar xf dockercontainer.tar -C container-root/"

@@ -439,17 +439,7 @@ func TestWaitForTheRootLockIsInterruptible(t *testing.T) {
 	testbin.NeedRoot(t)
 	state := t.TempDir()
 	root := filepath.Join(state, "my-new-root")
-	if err := os.Mkdir(root, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
-	if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
+	testbin.LockedDir(t, root, 0o755) // another workshop filling it
 	r := testbin.Start(t, "", testbin.Bin(t), "--no-color", "--state-dir", state, "step", "4", "--", "/bin/true")
 	r.Stderr.WaitFor(t, "trying again every")
 	time.Sleep(200 * time.Millisecond) // a few tries, each refused

@@ -11,6 +11,7 @@ import (
 
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
+	"github.com/workshop-dev/workshop/internal/testbin"
 	"golang.org/x/sys/unix"
 )
 
@@ -114,16 +115,7 @@ func TestFreeNameNeverTaken(t *testing.T) {
 func TestLockNamesAfterTheDirectoryWasRemoved(t *testing.T) {
 	state := t.TempDir()
 	dir := filepath.Join(state, "containers")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	held, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Flock(held, unix.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
+	release := testbin.LockedDir(t, dir, 0o700)
 	got := make(chan func())
 	go func() {
 		unlock, err := lockNames(state)
@@ -136,7 +128,7 @@ func TestLockNamesAfterTheDirectoryWasRemoved(t *testing.T) {
 	if err := os.Remove(dir); err != nil {
 		t.Fatal(err)
 	}
-	unix.Close(held) // the lock goes: lockNames gets the removed directory's
+	release() // the lock goes: lockNames gets the removed directory's
 	unlock := <-got
 	defer unlock()
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
