@@ -394,10 +394,7 @@ func normalize(ctx context.Context, r io.Reader, w io.Writer, strip string, name
 			err = nil
 		}
 		if err == io.EOF {
-			if _, err := io.Copy(io.Discard, dr); err != nil {
-				return st, endError(err)
-			}
-			if err := end.check(last); err != nil {
+			if err := end.atEnd(last); err != nil {
 				return st, err
 			}
 			break

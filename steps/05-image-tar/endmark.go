@@ -49,8 +49,19 @@ func (e *endMark) entry(hdr *tar.Header) {
 	e.entryEnd = e.n + (size+511)/512*512
 }
 
-// check, once tar.Reader has said io.EOF, is an ArchiveError if no block
-// of the end-of-archive marker followed the last entry, last.
+// atEnd, once tar.Reader has said io.EOF, reads the stream to its end
+// (gzip checks its CRC only there, and a flipped byte inside a file's data
+// is found only then: past what tar read, so not counted), then checks the
+// end-of-archive marker.
+func (e *endMark) atEnd(last string) error {
+	if _, err := io.Copy(io.Discard, e.r); err != nil {
+		return endError(err)
+	}
+	return e.check(last)
+}
+
+// check is an ArchiveError if no block of the end-of-archive marker
+// followed the last entry, last.
 func (e *endMark) check(last string) error {
 	if e.entries == 0 || e.unknown || e.n >= e.entryEnd+512 {
 		return nil

@@ -166,10 +166,7 @@ func topDir(ctx context.Context, r io.Reader) (top string, entries int, err erro
 			err = nil
 		}
 		if err == io.EOF {
-			if _, err := io.Copy(io.Discard, tr); err != nil { // as in unpackInto
-				return "", entries, endError(err)
-			}
-			if err := end.check(last); err != nil {
+			if err := end.atEnd(last); err != nil {
 				return "", entries, err
 			}
 			return f.result(), entries, nil
