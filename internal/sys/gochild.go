@@ -19,8 +19,8 @@ var childStarted atomic.Bool
 // signals through it). Its probe clones a child of its own, which exits at
 // once: without this note, that clone, and the pid it takes (one of those a
 // command started by --init's init does not get, with the init's threads),
-// would be hidden. Call it just
-// before each start; it speaks once per process.
+// would be hidden. Call it just before each start; it speaks once per
+// process.
 func (n *Narrator) BeforeFirstChild() {
 	if childStarted.Swap(true) {
 		return

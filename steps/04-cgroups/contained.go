@@ -34,9 +34,9 @@ const MinPids = 10
 const MinMemory = 6 << 20
 
 // StopGrace is how long a container may take to end after workshop passed
-// it a stop signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT, a sent SIGABRT…) before its whole
-// cgroup is killed (docker stop waits 10s; a class has less time). A PID 1
-// with no handler ignores them all.
+// it a stop signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT, a sent SIGABRT…)
+// before its whole cgroup is killed (docker stop waits 10s; a class has
+// less time). A PID 1 with no handler ignores them all.
 const StopGrace = 3 * time.Second
 
 // Contained is step 4's sequence, which step 6 reuses: a step 3 container
@@ -383,11 +383,13 @@ func (o Outcome) Verdict(n *sys.Narrator, l Limits) error {
 	// workshop's own kill (--timeout, a stop signal the container ignored)
 	// comes first: an OOM kill earlier in the run, of another process of
 	// the group, does not make the limit the reason the container ended.
-	case o.KilledBecause != "" && o.Status != 0 && !o.OOMFirst:
-		return exit.Errorf(o.Status, "%s: workshop killed every process in the container's cgroup (exit status %d)", o.KilledBecause, o.Status)
+	// Unless the kernel's log names the first process among the OOM
+	// killer's victims: the limit ended it first.
 	case o.OOMFirst:
 		n.Note("%s too, and workshop killed what was left of the cgroup; but the kernel's log (/dev/kmsg) names the first process among the OOM killer's victims: the limit ended it first", o.KilledBecause)
 		return o.oomKilled(l)
+	case o.KilledBecause != "" && o.Status != 0:
+		return exit.Errorf(o.Status, "%s: workshop killed every process in the container's cgroup (exit status %d)", o.KilledBecause, o.Status)
 	// A signal someone sent with `workshop kill` comes before the OOM
 	// kill count for the same reason.
 	case o.SentBy != "":
