@@ -46,10 +46,10 @@ var stopSignals = func() []unix.Signal {
 // initSignals are the signals the init passes on to the command: every
 // one it can catch, as tini does, except those that are the init's own
 // business or would be mistaken for it: SIGCHLD (its children ending),
-// SIGURG (Go's runtime preempts goroutines with it), SIGPIPE and SIGXFSZ (raised by the init's own writes: a closed
-// narration pipe must not end the command), SIGTTIN and SIGTTOU (a
-// background read or write on the terminal), and 32 and 33, which glibc
-// keeps for itself. The fault signals (SIGSEGV, SIGABRT…) are passed on
+// SIGURG (Go's runtime preempts goroutines with it), SIGPIPE and SIGXFSZ
+// (raised by the init's own writes: a closed narration pipe must not end
+// the command), SIGTTIN and SIGTTOU (a background read or write on the
+// terminal), and 32 and 33, which glibc keeps for itself. The fault signals (SIGSEGV, SIGABRT…) are passed on
 // too: os/signal hands the init only those another process sent (`workshop
 // kill --signal ABRT`), which Go would otherwise answer with a stack dump;
 // a fault of the init's own is still Go's panic.
