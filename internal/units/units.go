@@ -25,8 +25,10 @@ const (
 var suffixes = map[string]int64{"": 1, "K": KiB, "M": MiB, "G": GiB}
 
 // ParseSize reads a memory size: a whole number of bytes, optionally followed
-// by K, M or G (either case, an optional trailing B: 80M, 80m, 80MB).
+// by K, M or G (either case, an optional trailing B: 80M, 80m, 80MB). Spaces
+// around it are allowed, as in every flag of this package (a quoted " 80M").
 func ParseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
 	num := strings.TrimRight(s, "KkMmGgBb")
 	suffix := strings.ToUpper(s[len(num):])
 	suffix = strings.TrimSuffix(suffix, "B")
@@ -79,14 +81,17 @@ func trim(f float64) string {
 const MinCPUs = 0.01
 
 // ParseCPUs reads a CPU share: 0.5 is half of one core, 2 is two cores. It
-// must be at least 0.01 and at most the number of CPUs this machine has.
+// must be at least 0.01 and at most the number of CPUs this machine has, and
+// written as a plain decimal: Go's float syntax would also take 1_0 (10) and
+// 0x1p-1 (0.5), which a student who typed them did not mean.
 func ParseCPUs(s string) (float64, error) {
 	return parseCPUs(s, runtime.NumCPU())
 }
 
 func parseCPUs(s string, ncpu int) (float64, error) {
-	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+	s = strings.TrimSpace(s)
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || !plainDecimal(strings.TrimPrefix(s, "-")) {
 		return 0, fmt.Errorf("%q is not a number of CPUs: write a decimal such as 0.5 (half of one core) or 2", s)
 	}
 	if v < MinCPUs {
@@ -106,7 +111,8 @@ const MaxPids = 4 << 20
 // at least 1 (the container's own first process counts) and at most
 // MaxPids.
 func ParsePids(s string) (int64, error) {
-	v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	s = strings.TrimSpace(s)
+	v, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
 		return 0, fmt.Errorf("%q is not a number of processes: write a whole number such as 64", s)
 	}
@@ -123,6 +129,7 @@ func ParsePids(s string) (int64, error) {
 // and says what is wrong with one that is not: 0 or less, a number with no
 // unit, more than Go's 292 years of nanoseconds, or no duration at all.
 func ParseTimeout(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
 	d, err := time.ParseDuration(s)
 	missingUnit := err != nil && strings.Contains(err.Error(), "missing unit")
 	tooShort := errors.New("give a time longer than 0, such as 10s (the container is killed when it is up)")
@@ -157,11 +164,14 @@ func overflows(s string) bool {
 	return err == nil
 }
 
+// plainDecimal reports whether s is digits with at most one point among or
+// after them (10, 1.5, .5, 2.), and nothing else.
+func plainDecimal(s string) bool {
+	return s != "" && s != "." && strings.Count(s, ".") <= 1 && strings.Trim(s, "0123456789.") == ""
+}
+
 // positiveNumber reports whether s is a number above 0 written with digits
 // and at most one point (10, 1.5, .5).
 func positiveNumber(s string) bool {
-	if s == "" || strings.Count(s, ".") > 1 || strings.Trim(s, "0123456789.") != "" {
-		return false
-	}
-	return strings.Trim(s, "0.") != ""
+	return plainDecimal(s) && strings.Trim(s, "0.") != ""
 }

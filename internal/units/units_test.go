@@ -17,6 +17,7 @@ func TestParseSize(t *testing.T) {
 		{"512K", 512 << 10},
 		{"1G", 1 << 30},
 		{"1048576", 1 << 20},
+		{" 80M ", 80 << 20},
 	} {
 		got, err := ParseSize(tc.in)
 		if err != nil || got != tc.want {
@@ -66,7 +67,7 @@ func TestParseCPUs(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
 		want float64
-	}{{"0.5", 0.5}, {"2", 2}, {"0.01", 0.01}} {
+	}{{"0.5", 0.5}, {"2", 2}, {"0.01", 0.01}, {".5", 0.5}, {" 1.5 ", 1.5}} {
 		got, err := parseCPUs(tc.in, 2)
 		if err != nil || got != tc.want {
 			t.Errorf("parseCPUs(%q, 2) = %v, %v, want %v, nil", tc.in, got, err, tc.want)
@@ -79,6 +80,11 @@ func TestParseCPUs(t *testing.T) {
 		{"half", "not a number of CPUs"},
 		{"NaN", "not a number of CPUs"},
 		{"Inf", "not a number of CPUs"},
+		{"1_0", "not a number of CPUs"},
+		{"0x1p-1", "not a number of CPUs"},
+		{"1e0", "not a number of CPUs"},
+		{".", "not a number of CPUs"},
+		{"-0.5", "at least 0.01"},
 	} {
 		_, err := parseCPUs(tc.in, 2)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -91,7 +97,7 @@ func TestParsePids(t *testing.T) {
 	for _, ok := range []struct {
 		in   string
 		want int64
-	}{{"64", 64}, {"4194304", MaxPids}} {
+	}{{"64", 64}, {"4194304", MaxPids}, {" 10 ", 10}} {
 		if got, err := ParsePids(ok.in); err != nil || got != ok.want {
 			t.Errorf("ParsePids(%q) = %d, %v, want %d, nil", ok.in, got, err, ok.want)
 		}
@@ -113,8 +119,10 @@ func TestParsePids(t *testing.T) {
 }
 
 func TestParseTimeout(t *testing.T) {
-	if d, err := ParseTimeout("1m30s"); err != nil || d != 90*time.Second {
-		t.Errorf("ParseTimeout(1m30s) = %v, %v", d, err)
+	for _, in := range []string{"1m30s", " 1m30s "} {
+		if d, err := ParseTimeout(in); err != nil || d != 90*time.Second {
+			t.Errorf("ParseTimeout(%q) = %v, %v", in, d, err)
+		}
 	}
 	for in, says := range map[string]string{
 		"0": "longer than 0", "-1s": "longer than 0", "-10": "longer than 0", "0.0": "longer than 0",
