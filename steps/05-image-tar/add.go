@@ -403,7 +403,7 @@ func normalize(ctx context.Context, r io.Reader, w io.Writer, strip string, name
 			return st, headerError(err, last)
 		}
 		end.entry(hdr)
-		if hdr.Typeflag == tar.TypeXGlobalHeader {
+		if aboutTheArchive(hdr) {
 			continue
 		}
 		p, err := entryPath(hdr.Name, strip)

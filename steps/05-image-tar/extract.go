@@ -68,10 +68,21 @@ func quoteShort(name string) string {
 }
 func (e *EntryError) Unwrap() error { return e.Err }
 
+// typeGNUVolumeLabel is the entry GNU tar's --label writes first: the
+// archive's name, which archive/tar hands over as an entry of its own.
+const typeGNUVolumeLabel = 'V'
+
+// aboutTheArchive reports whether an entry describes the archive rather
+// than a file of the root, and so makes nothing: a PAX global header, a
+// GNU volume label (GNU tar too passes over it when it extracts).
+func aboutTheArchive(hdr *tar.Header) bool {
+	return hdr.Typeflag == tar.TypeXGlobalHeader || hdr.Typeflag == typeGNUVolumeLabel
+}
+
 // place puts one entry under the root, reading a regular file's bytes from body.
 func (x *extractor) place(hdr *tar.Header, body io.Reader) error {
-	if hdr.Typeflag == tar.TypeXGlobalHeader {
-		return nil // PAX global metadata, not a file
+	if aboutTheArchive(hdr) {
+		return nil
 	}
 	p, err := entryPath(hdr.Name, x.strip)
 	if err != nil {

@@ -175,7 +175,7 @@ func topDir(ctx context.Context, r io.Reader) (top string, entries int, err erro
 			return "", entries, headerError(err, last)
 		}
 		end.entry(hdr)
-		if hdr.Typeflag == tar.TypeXGlobalHeader {
+		if aboutTheArchive(hdr) {
 			continue
 		}
 		entries++

@@ -126,6 +126,26 @@ func TestStoreImportTheWalkthroughsTar(t *testing.T) {
 	}
 }
 
+// GNU tar's --label writes the label first, as an entry of type V named
+// after it: the walkthrough's tar with a label still imports, stripped of
+// my-new-root/, and the label becomes no file.
+func TestStoreImportAGNULabelledArchive(t *testing.T) {
+	label := entry{typ: typeGNUVolumeLabel, name: "week 1 lab"}
+	archive := buildTar(t, label, dir("my-new-root/"), dir("my-new-root/bin/"), file("my-new-root/bin/sh", "#!sh").withMode(0o755))
+	s := OpenStore(t.TempDir())
+	img, err := s.Import(bg, sys.Discard(), writeFile(t, t.TempDir(), "labelled.tar", archive), "labelled")
+	if err != nil {
+		t.Fatalf("Import = %v", err)
+	}
+	wantFile(t, filepath.Join(img.Rootfs, "bin", "sh"), "#!sh")
+	if _, err := os.Lstat(filepath.Join(img.Rootfs, "week 1 lab")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the label became a file of the root: %v", err)
+	}
+	if names := tarNames(t, mustRead(t, img.Tar)); strings.Contains(strings.Join(names, " "), "week") {
+		t.Errorf("the stored tar keeps the label: %q", names)
+	}
+}
+
 func TestStoreImportDockerExportStyle(t *testing.T) {
 	// docker export: no ./ prefix, no root entry, gzipped here.
 	archive := gzipped(t, buildTar(t, dir("bin/"), file("bin/sh", "#!sh").withMode(0o755), dir("etc/"), file("etc/hostname", "x"), symlink("var/run", "/run")))

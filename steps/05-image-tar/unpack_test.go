@@ -159,6 +159,7 @@ func TestTopDirAndStrip(t *testing.T) {
 		{"two tops", buildTar(t, dir("a/"), file("a/x", "x"), file("b", "b")), ""},
 		{"implicit top dir, gzipped", gzipped(t, buildTar(t, file("rootfs/bin/sh", "sh"), file("rootfs/etc/passwd", "x"))), "rootfs"},
 		{"./ prefixed", buildTar(t, dir("./"), dir("./box/"), file("./box/bin/sh", "sh")), "box"},
+		{"GNU volume label first", buildTar(t, entry{typ: typeGNUVolumeLabel, name: "week1"}, dir("box/"), file("box/bin/sh", "sh")), "box"},
 	} {
 		if got, _, err := TopDir(bytes.NewReader(tc.archive)); err != nil || got != tc.want {
 			t.Errorf("TopDir(%s) = %q, %v; want %q", tc.name, got, err, tc.want)
