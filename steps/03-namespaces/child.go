@@ -17,18 +17,21 @@ import (
 
 // spec is what the parent sends the container's first process on fd 3.
 type spec struct {
-	Narration sys.Options       `json:"narration"`
-	ID        string            `json:"id"`
-	Hostname  string            `json:"hostname"` // "" without a UTS namespace
-	Root      string            `json:"root"`     // absolute
-	Args      []string          `json:"args"`
-	Env       []string          `json:"env"`
-	Flags     uintptr           `json:"flags"` // the CLONE_NEW* flags asked for, cgroup included
-	PivotRoot bool              `json:"pivotRoot"`
-	Init      bool              `json:"init"`
-	Terminal  bool              `json:"terminal"` // stdin is a terminal, handed to this process group
-	HostNS    map[string]string `json:"hostNS"`   // workshop's /proc/self/ns links, for the table
-	HostPid   int               `json:"hostPid"`  // workshop's pid
+	Narration sys.Options `json:"narration"`
+	ID        string      `json:"id"`
+	Hostname  string      `json:"hostname"` // "" without a UTS namespace
+	Root      string      `json:"root"`     // absolute
+	Args      []string    `json:"args"`
+	Env       []string    `json:"env"`
+	Flags     uintptr     `json:"flags"` // the CLONE_NEW* flags asked for, cgroup included
+	PivotRoot bool        `json:"pivotRoot"`
+	Init      bool        `json:"init"`
+	Terminal  bool        `json:"terminal"` // stdin is a terminal, handed to this process group
+	// OutputOnTerminal: stdout or stderr is a terminal this process group
+	// was not handed (see ignoreJobControl).
+	OutputOnTerminal bool              `json:"outputOnTerminal"`
+	HostNS           map[string]string `json:"hostNS"`  // workshop's /proc/self/ns links, for the table
+	HostPid          int               `json:"hostPid"` // workshop's pid
 }
 
 func (s *spec) has(flag uintptr) bool { return s.Flags&flag != 0 }
@@ -169,10 +172,29 @@ func setUp(n *sys.Narrator, s *spec) error {
 	} else {
 		n.Note("no mount namespace: nothing is mounted, since a mount here would be the host's; the root gets no /proc or /dev")
 	}
+	if s.OutputOnTerminal && !s.Terminal {
+		if err := ignoreJobControl(n); err != nil {
+			return err
+		}
+	}
 	if err := showNamespaces(n, s); err != nil {
 		return err
 	}
 	return enterRoot(n, s)
+}
+
+// ignoreJobControl is for a container whose output is a terminal it was not
+// handed: its process group is not the terminal's foreground one. A read of
+// that terminal (through stdout or stderr: `more` reads its keys from
+// stderr) would send it SIGTTIN, and a write with the terminal's tostop
+// set SIGTTOU: that stops the command, which nobody can resume (its group
+// never gets the terminal), or, for a PID 1, which drops them, the call is
+// retried for ever at full speed. Ignored, and execve keeps them so, the
+// read fails with EIO and the write goes through, as in any container
+// whose output is a pipe.
+func ignoreJobControl(n *sys.Narrator) error {
+	return n.Because("the terminal is not this container's: reading it fails (EIO) instead of stopping the command, or of looping for ever as PID 1").
+		IgnoreSignals(unix.SIGTTIN, unix.SIGTTOU)
 }
 
 // becomeRoot makes this process root of its user namespace. With the

@@ -183,18 +183,19 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 	child.Cmd.Stdin, child.Cmd.Stdout, child.Cmd.Stderr = stdin, cfg.Stdout, cfg.Stderr
 
 	s := spec{
-		Narration: n.Options(),
-		ID:        id,
-		Hostname:  hostname,
-		Root:      root,
-		Args:      cfg.Args,
-		Env:       env,
-		Flags:     flags,
-		PivotRoot: cfg.PivotRoot,
-		Init:      cfg.Init,
-		Terminal:  tty >= 0,
-		HostNS:    hostNS,
-		HostPid:   os.Getpid(),
+		Narration:        n.Options(),
+		ID:               id,
+		Hostname:         hostname,
+		Root:             root,
+		Args:             cfg.Args,
+		Env:              env,
+		Flags:            flags,
+		PivotRoot:        cfg.PivotRoot,
+		Init:             cfg.Init,
+		Terminal:         tty >= 0,
+		OutputOnTerminal: isTerminal(cfg.Stdout) || isTerminal(cfg.Stderr),
+		HostNS:           hostNS,
+		HostPid:          os.Getpid(),
 	}
 	// Signals are caught from the clone on: one that comes before the
 	// command runs stops the container (see forwardSignals), instead of
@@ -445,6 +446,12 @@ func writesToPipe(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeNamedPipe != 0
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // ownsTerminal reports whether fd is a terminal whose foreground process

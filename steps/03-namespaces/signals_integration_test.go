@@ -238,3 +238,53 @@ func openPty(t *testing.T) (master, slave *os.File) {
 	}
 	return master, slave
 }
+
+// A container whose output is workshop's terminal, which it was not handed
+// (its input is no terminal: its process group stays in the background),
+// could stop on it or, as PID 1, hang: reading its stdout (as `more` reads
+// its keys from stderr) sent SIGTTIN, which a PID 1 drops, so the read was
+// retried for ever; so was a write with the terminal's tostop set
+// (SIGTTOU). Ignored, the read fails and the write goes through.
+func TestContainerNotHandedItsOutputTerminalCannotHangOnIt(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	master, slave := openPty(t)
+	tios, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tios.Lflag |= unix.TOSTOP
+	if err := unix.IoctlSetTermios(int(slave.Fd()), unix.TCSETS, tios); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(testbin.Bin(t), step3Args(t, root, "--", "/bin/sh", "-c", `cat <&1 >/dev/null; echo "read: $?" >&2; echo written on the terminal`)...)
+	var stderr strings.Builder
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(""), slave, &stderr
+	// The terminal is workshop's controlling one, its group the foreground.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 1}
+	cmd.WaitDelay = 5 * time.Second
+	out := testbin.NewLines(master)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("workshop: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill() // its container dies with it (PR_SET_PDEATHSIG)
+		<-done
+		t.Fatalf("the command that reads its stdout, a terminal not its own, still runs after 20s\n%s", stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "read: ") || strings.Contains(stderr.String(), "read: 0") {
+		t.Errorf("want the read of the terminal to have failed:\n%s", stderr.String())
+	}
+	out.WaitFor(t, "written on the terminal")
+	if !strings.Contains(stderr.String(), "rt_sigaction(SIGTTIN, {sa_handler=SIG_IGN") {
+		t.Errorf("the narration does not show SIGTTIN ignored:\n%s", stderr.String())
+	}
+}
