@@ -228,7 +228,14 @@ func TestLessonCommands(t *testing.T) {
 		"sudo workshop lab 6 check": func(line string) {
 			// The exercise, done by hand as the lesson asks.
 			l.ok(`echo hello > "$(grep overlay /proc/mounts | grep /var/lib/workshop/containers/ | cut -d' ' -f2)/from-the-host"`, "")
-			l.ok(`echo 42 > /sys/fs/cgroup/pids$(grep :pids: /proc/4242/cgroup | cut -d: -f3)/pids.max || echo 42 > /sys/fs/cgroup$(grep ^0:: /proc/4242/cgroup | cut -d: -f3)/pids.max`, "")
+			// The layout decides the path, never a fallback: on a hybrid
+			// host, a v2 path tried after a failed v1 one would be
+			// /sys/fs/cgroup/pids.max, a new file on its tmpfs.
+			set := `g=$(grep :pids: /proc/4242/cgroup | cut -d: -f3) && [ -n "$g" ] && echo 42 > /sys/fs/cgroup/pids$g/pids.max`
+			if cgroupLayout(t) == "v2" {
+				set = `g=$(grep ^0:: /proc/4242/cgroup | cut -d: -f3) && [ -n "$g" ] && [ "$g" != / ] && echo 42 > /sys/fs/cgroup$g/pids.max`
+			}
+			l.ok(set, "")
 			l.bg.Stdin.Write([]byte("cat /from-the-host\n"))
 			l.bg.Stdout.WaitFor(t, "hello")
 			r := l.sh(line)
