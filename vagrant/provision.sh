@@ -18,6 +18,9 @@
 #   WORKSHOP_GO_MIRROR  where to download Go from (default https://go.dev/dl),
 #                    for a classroom behind a proxy; the SHA-256 stays pinned.
 #   WORKSHOP_GOROOT  where to install Go (default /usr/local/go)
+#   WORKSHOP_GRUB_DROPIN  the GRUB drop-in WORKSHOP_CGROUP=v1 writes (default
+#                    /etc/default/grub.d/workshop-cgroup.cfg; CI checks the
+#                    switch with one of its own, and an update-grub of its own)
 set -euo pipefail
 
 # The Go toolchain installed when the machine has none recent enough. Pinned,
@@ -31,7 +34,7 @@ GO_URL=${WORKSHOP_GO_MIRROR:-https://go.dev/dl}
 GOROOT_DIR=${WORKSHOP_GOROOT:-/usr/local/go}
 
 PACKAGES=(busybox-static strace cgroup-tools tmux ca-certificates curl)
-GRUB_DROPIN=/etc/default/grub.d/workshop-cgroup.cfg
+GRUB_DROPIN=${WORKSHOP_GRUB_DROPIN:-/etc/default/grub.d/workshop-cgroup.cfg}
 PROFILE=/etc/profile.d/workshop.sh
 
 say() { printf '==> %s\n' "$*"; }
