@@ -37,6 +37,9 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"full", "run", "--memory", "", "--", "/bin/true"}, "--memory is empty: give it a value"},
 		{[]string{"step", "4", "--timeout", " ", "--", "/bin/true"}, "--timeout is empty"},
 		{[]string{"lab", "1", "check", "--dir", ""}, "--dir is empty"},
+		{[]string{"lab", "1", "--solution"}, "--solution goes with check, which shows it beside what is missing: workshop lab 1 check --solution"},
+		{[]string{"lab", "9"}, "there is no step 9"},
+		{[]string{"completion", "bogus"}, `completion "bogus": give a shell`},
 		// A flag without its value takes the -- after it.
 		{[]string{"full", "run", "--name", "--", "/bin/true"}, "--name needs a value: it took the -- that follows it"},
 		{[]string{"step", "3", "--ns", "--", "/bin/true"}, "--ns needs a value"},

@@ -32,7 +32,7 @@ const (
 func addRunFlags(c *cobra.Command, f *runFlags, groups int) {
 	fl := c.Flags()
 	if groups&withRoot != 0 {
-		fl.StringVar(&f.root, "root", "", "the container's root directory (default: my-new-root in the state dir)")
+		fl.StringVar(&f.root, "root", "", "the container's root directory (default: my-new-root in the state dir); one that does not exist is made, and the command and its libraries are copied in as step 2 does")
 	}
 	if groups&withNamespaces != 0 {
 		fl.StringVar(&f.hostname, "hostname", "", "hostname inside the container (default: a short container id)")

@@ -39,8 +39,16 @@ hint, and exits 0 only when the exercise is done.`,
 		},
 		RunE: func(c *cobra.Command, args []string) error {
 			n, err := strconv.Atoi(args[0])
-			if err != nil || n < 1 || n > 6 {
+			if err != nil {
 				return usageError("%q is not a step number: steps are numbered 1 to 6 (see 'workshop steps')", args[0])
+			}
+			if n < 1 || n > 6 {
+				return usageError("there is no step %d: steps are numbered 1 to 6 (see 'workshop steps')", n)
+			}
+			if len(args) == 1 && solution {
+				// The solution is told item by item, beside what the check
+				// finds missing.
+				return usageError("--solution goes with check, which shows it beside what is missing: workshop lab %d check --solution", n)
 			}
 			if len(args) == 1 {
 				text, err := lessons.Subsection(n, "Exercise")
@@ -81,7 +89,7 @@ hint, and exits 0 only when the exercise is done.`,
 		},
 	}
 	c.Flags().StringVar(&dir, "dir", ".", "the directory you did the exercise in")
-	c.Flags().BoolVar(&solution, "solution", false, "show one way to do it")
+	c.Flags().BoolVar(&solution, "solution", false, "with check: show one way to do it")
 	c.Flags().StringVar(&cgroup, "cgroup", "sandbox", "step 4: the name of the cgroup you made")
 	return c
 }

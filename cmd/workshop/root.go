@@ -89,6 +89,18 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 		root.AddCommand(c)
 	}
 	root.SetHelpCommand(newHelpCmd())
+	// cobra's completion command, made now rather than at Execute, so that
+	// a shell it does not know is a mistake (125), not its help with 0.
+	root.InitDefaultCompletionCmd()
+	if comp, _, err := root.Find([]string{"completion"}); err == nil && comp != root {
+		comp.Args = func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError("completion %q: give a shell: bash, zsh, fish or powershell (see 'workshop completion --help')", args[0])
+			}
+			return nil
+		}
+		comp.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+	}
 	return root
 }
 
