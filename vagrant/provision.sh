@@ -33,7 +33,9 @@ GO_SHA256_arm64=ef758ae7c6cf9267c9c0ef080b8965f453d89ab2d25d9eb22de4405925238768
 GO_URL=${WORKSHOP_GO_MIRROR:-https://go.dev/dl}
 GOROOT_DIR=${WORKSHOP_GOROOT:-/usr/local/go}
 
-PACKAGES=(busybox-static strace cgroup-tools tmux ca-certificates curl)
+# procps and iproute2 too, as scripts/install-deps has them: the lessons run
+# ps on the host, and the base image takes its ip from the host.
+PACKAGES=(busybox-static strace cgroup-tools tmux ca-certificates curl procps iproute2)
 GRUB_DROPIN=${WORKSHOP_GRUB_DROPIN:-/etc/default/grub.d/workshop-cgroup.cfg}
 PROFILE=/etc/profile.d/workshop.sh
 

@@ -34,7 +34,8 @@ func ColorWanted(noColorFlag bool) bool {
 	if noColorFlag {
 		return false
 	}
-	if _, set := os.LookupEnv("NO_COLOR"); set {
+	// no-color.org: NO_COLOR set to anything but the empty string.
+	if os.Getenv("NO_COLOR") != "" {
 		return false
 	}
 	return term.IsTerminal(int(os.Stderr.Fd()))

@@ -278,6 +278,7 @@ func TestColour(t *testing.T) {
 		{"a terminal", nil, nil, true},
 		{"--no-color", []string{"--no-color"}, nil, false},
 		{"NO_COLOR", nil, []string{"NO_COLOR=1"}, false},
+		{"NO_COLOR empty", nil, []string{"NO_COLOR="}, true}, // no-color.org: an empty one asks nothing
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append(append([]string{"--state-dir", t.TempDir()}, tc.flags...), "step", "2", "--", "/bin/bash", "-c", "pwd")
