@@ -58,9 +58,6 @@ func (r *Run) Dir() string { return r.dir }
 // New records a run owned by this process, before it makes anything.
 func New(stateDir string, r *Run) error {
 	dir := ContainersDir(stateDir)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("record the container: %w", err)
-	}
 	r.WorkshopPid = os.Getpid()
 	r.WorkshopStart = startTime(r.WorkshopPid)
 	if r.Created.IsZero() {
@@ -71,7 +68,7 @@ func New(stateDir string, r *Run) error {
 	// without is never a run being recorded, and `workshop clean` removes
 	// it at once.
 	r.dir = filepath.Join(dir, NewPrefix+r.ID)
-	if err := os.Mkdir(r.dir, 0o700); err != nil {
+	if err := mkdirIn(dir, r.dir); err != nil {
 		return fmt.Errorf("record the container: %w", err)
 	}
 	if err := r.Save(); err != nil {
@@ -85,6 +82,22 @@ func New(stateDir string, r *Run) error {
 	}
 	r.dir = final
 	return nil
+}
+
+// mkdirIn makes the directory sub in dir, making dir first when it is
+// missing. `workshop clean` removes dir when it finds it empty: should it do
+// so between the two mkdirs, dir is made again. Once sub is in it, dir is
+// not empty, and stays.
+func mkdirIn(dir, sub string) error {
+	for tries := 0; ; tries++ {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		err := os.Mkdir(sub, 0o700)
+		if !errors.Is(err, os.ErrNotExist) || tries == 100 {
+			return err
+		}
+	}
 }
 
 // NewPrefix and GonePrefix begin the names of a run's directory while it

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -182,5 +183,35 @@ func TestLoadDamagedRecord(t *testing.T) {
 	}
 	if _, err := Load(dir, ".."); err == nil || !strings.Contains(err.Error(), `no container ".."`) {
 		t.Errorf("Load(..) = %v, want no container", err)
+	}
+}
+
+// `workshop clean` removes the containers directory when it finds it empty,
+// while a run may be recording itself there (step 4's runs do not hold the
+// names' lock step 6's take): New makes it again rather than fail.
+func TestNewWhileTheContainersDirectoryIsRemoved(t *testing.T) {
+	dir := t.TempDir()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // a clean, over and over: rmdir succeeds only when empty
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				syscall.Rmdir(ContainersDir(dir))
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	for i := 0; i < 1000; i++ {
+		r := &Run{ID: fmt.Sprintf("%012x", i), Step: 4}
+		if err := New(dir, r); err != nil {
+			t.Fatalf("run %d: New = %v", i, err)
+		}
+		if err := r.Forget(); err != nil {
+			t.Fatalf("run %d: Forget = %v", i, err)
+		}
 	}
 }
