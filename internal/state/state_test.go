@@ -201,6 +201,7 @@ func TestNewWhileTheContainersDirectoryIsRemoved(t *testing.T) {
 				return
 			default:
 				syscall.Rmdir(ContainersDir(dir))
+				time.Sleep(time.Microsecond)
 			}
 		}
 	}()
