@@ -44,6 +44,9 @@ Running it again finds nothing to remove.`,
 				Out:      c.OutOrStdout(),
 				Err:      c.ErrOrStderr(),
 			})
+			if res.Stopped != nil {
+				return res.Stopped
+			}
 			if n := len(res.Failed); n > 0 {
 				what := "one thing"
 				if n > 1 {

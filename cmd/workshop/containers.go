@@ -52,6 +52,9 @@ func newPsCmd() *cobra.Command {
 				if !running && !all {
 					continue
 				}
+				if !running && !r.Owned() && !r.Recorded() {
+					continue // ended, and forgotten by its workshop, after the list was read
+				}
 				pid, memory, up := "-", "-", "-"
 				if running {
 					pid, memory, up = strconv.Itoa(r.Pid), memoryOf(r), time.Since(r.Created).Round(time.Second).String()

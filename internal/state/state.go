@@ -113,6 +113,18 @@ const (
 // record, whenever the removal stops.
 func (r *Run) GoneDir() string { return filepath.Join(filepath.Dir(r.dir), GonePrefix+r.ID) }
 
+// recordName is the run's record in its directory.
+const recordName = "state.json"
+
+// Recorded reports whether the run's record is still there. A record read
+// by List whose workshop is gone by the time Owned looks was, most likely,
+// forgotten by that workshop as its run ended (it forgets before it exits):
+// only one still there was left by a killed workshop.
+func (r *Run) Recorded() bool {
+	_, err := os.Lstat(filepath.Join(r.dir, recordName))
+	return err == nil
+}
+
 // Save writes the record atomically (a reader never sees half of it).
 func (r *Run) Save() error {
 	data, err := json.MarshalIndent(r, "", "  ")
@@ -123,7 +135,7 @@ func (r *Run) Save() error {
 	if err := os.WriteFile(tmp, data, 0o600); err != nil {
 		return fmt.Errorf("record the container: %w", err)
 	}
-	return os.Rename(tmp, filepath.Join(r.dir, "state.json"))
+	return os.Rename(tmp, filepath.Join(r.dir, recordName))
 }
 
 // killMark is the file in a run's directory where `workshop kill` notes the
@@ -199,7 +211,7 @@ func Load(stateDir, ref string) (*Run, error) {
 		// (damaged by hand, or half written when a crash came).
 		dir := filepath.Join(ContainersDir(stateDir), ref)
 		if fi, err := os.Stat(dir); err == nil && fi.IsDir() && filepath.Base(dir) == ref {
-			if data, err := os.ReadFile(filepath.Join(dir, "state.json")); err == nil {
+			if data, err := os.ReadFile(filepath.Join(dir, recordName)); err == nil {
 				if uerr := json.Unmarshal(data, &Run{}); uerr != nil {
 					return nil, fmt.Errorf("container %s: its record is unreadable (%v): look at %s, and remove it by hand once nothing runs from it", ref, uerr, dir)
 				}
@@ -230,7 +242,7 @@ func List(stateDir string) ([]*Run, error) {
 			continue // being made or removed (NewPrefix, GonePrefix)
 		}
 		dir := filepath.Join(ContainersDir(stateDir), e.Name())
-		data, err := os.ReadFile(filepath.Join(dir, "state.json"))
+		data, err := os.ReadFile(filepath.Join(dir, recordName))
 		if err != nil {
 			continue
 		}

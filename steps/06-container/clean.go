@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/flock"
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
 	cgroups "github.com/workshop-dev/workshop/steps/04-cgroups"
@@ -54,6 +56,9 @@ type CleanResult struct {
 	Removed int     // things removed (a container and all it made count once)
 	Left    int     // things left alone on purpose: something still uses them
 	Failed  []error // things that could not be removed; a later clean retries
+	// Stopped is why Clean did nothing: interrupted while it waited for
+	// another clean of the same state directory (an error with 128+n).
+	Stopped error
 }
 
 // orphanAge is how old an empty cgroup recorded by no run of this state
@@ -107,6 +112,12 @@ func Clean(n *sys.Narrator, o CleanOptions) CleanResult {
 
 	recorded := map[string]bool{}
 	if exists {
+		release, err := c.lockOutOtherCleans()
+		if err != nil {
+			c.res.Stopped = err
+			return c.res
+		}
+		defer release()
 		runs, err := state.List(dir)
 		if err != nil {
 			c.fail("the records in "+state.ContainersDir(dir), err)
@@ -136,6 +147,36 @@ func Clean(n *sys.Narrator, o CleanOptions) CleanResult {
 		}
 	}
 	return c.res
+}
+
+// lockOutOtherCleans takes a lock on the state directory itself, which
+// only clean takes: two cleans at once would both undo the same killed
+// run, and the second would fail on what the first removed. It waits for
+// another clean to finish (a clean takes moments), interruptibly.
+func (c *cleaner) lockOutOtherCleans() (release func(), err error) {
+	fd, err := c.n.Openat(c.state, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, exit.Errorf(exit.ToolFailed, "open the state directory %s: %v", c.state, err)
+	}
+	err = c.n.Because("one clean at a time in this state directory (LOCK_NB: fail at once instead of waiting)").Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		var tries int
+		tries, err = flock.Wait(fd, unix.LOCK_EX, "another clean of "+c.state, "nothing was removed", func() {
+			c.n.Note("another workshop clean is cleaning %s: waiting for it to finish; Ctrl-C stops waiting", c.state)
+		})
+		if err == nil {
+			c.n.Note("the other clean finished: the lock was taken after %d more flock(%d, LOCK_EX|LOCK_NB) calls, not shown", tries, fd)
+		}
+	}
+	if err != nil {
+		c.n.CloseFd(fd)
+		var coded *exit.Error
+		if errors.As(err, &coded) {
+			return nil, err
+		}
+		return nil, exit.Errorf(exit.ToolFailed, "lock the state directory %s: %v", c.state, err)
+	}
+	return func() { c.n.CloseFd(fd) }, nil // closing it releases the lock
 }
 
 type cleaner struct {
@@ -170,6 +211,9 @@ func (c *cleaner) run(r *state.Run) {
 	if r.Owned() {
 		c.left(what, fmt.Sprintf("in use by workshop pid %d", r.WorkshopPid))
 		return
+	}
+	if !r.Recorded() {
+		return // its workshop ended it, and forgot it, after the list was read
 	}
 	if r.Keep && r.Pid == 0 && len(r.Mounts) == 0 {
 		// Ended by itself, its layer kept on purpose: no crash to undo.

@@ -891,3 +891,41 @@ func TestCleanImagesWaitsForARunsRecord(t *testing.T) {
 		t.Errorf("the run = exit %d\n%s", res.Code, res.Stderr)
 	}
 }
+
+// One clean at a time in a state directory: a second one waits for the
+// first (here, a lock held by the test), says so, and then cleans; Ctrl-C
+// stops the wait with 130 and a sentence. Two at once used to undo the
+// same killed run, and the second failed with 125 on what the first had
+// removed.
+func TestCleansTakeTurns(t *testing.T) {
+	dir := cleanState(t)
+	hold := func() (release func()) {
+		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
+			t.Fatal(err)
+		}
+		return func() { unix.Close(fd) }
+	}
+	const waiting = "another workshop clean is cleaning " // then the directory
+
+	release := hold()
+	second := testbin.Start(t, "", testbin.Bin(t), "--no-color", "--state-dir", dir, "clean")
+	second.Stderr.WaitFor(t, waiting)
+	release()
+	if r := second.Wait(); r.Code != 0 || !strings.Contains(r.Stderr, "the other clean finished") {
+		t.Errorf("the clean that waited = exit %d, want 0 and the end of the wait told:\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+
+	release = hold()
+	defer release()
+	interrupted := testbin.Start(t, "", testbin.Bin(t), "--no-color", "--state-dir", dir, "clean")
+	interrupted.Stderr.WaitFor(t, waiting)
+	interrupted.Signal(unix.SIGINT)
+	r := interrupted.Wait()
+	if r.Code != 130 || !strings.Contains(r.Stderr, "interrupted by SIGINT while waiting for another clean of "+dir+"; nothing was removed") || strings.Contains(r.Stderr, "goroutine ") {
+		t.Errorf("Ctrl-C of a waiting clean = exit %d, want 130 and one sentence:\n%s", r.Code, r.Stderr)
+	}
+}

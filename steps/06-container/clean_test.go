@@ -237,3 +237,30 @@ func writeRecord(t *testing.T, stateDir string, r *state.Run) string {
 	}
 	return dir
 }
+
+// A run that ended by itself after clean listed the records, its workshop
+// gone by the time clean looks: its workshop forgot its record before it
+// exited, and there is nothing to undo. Clean used to try, and fail on the
+// record's directory (exit 125).
+func TestCleanRunForgottenAfterTheList(t *testing.T) {
+	dir := t.TempDir()
+	r := &state.Run{ID: "0123456789ab", Name: "quick_exit", Step: 6}
+	if err := state.New(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := state.List(dir)
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("state.List = %v, %v; want the record", runs, err)
+	}
+	listed := runs[0]
+	if err := r.Forget(); err != nil { // its run ends, and its workshop exits
+		t.Fatal(err)
+	}
+	listed.WorkshopPid = 1 << 22 // gone
+	var out, errs bytes.Buffer
+	c := &cleaner{n: sys.Discard(), out: &out, errOut: &errs, state: dir}
+	c.run(listed)
+	if errs.Len() > 0 || c.res.Removed != 0 || len(c.res.Failed) != 0 {
+		t.Errorf("clean of a run that ended by itself: removed %d, failed %q; want nothing done\n%s", c.res.Removed, errs.String(), out.String())
+	}
+}
