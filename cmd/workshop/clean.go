@@ -24,7 +24,8 @@ old; the roots steps 1 to 5 made (step1/, my-new-root/, step5/); what an image
 addition killed halfway left in the image store. A container still run by a
 live workshop process is left alone, and so is anything a process still runs in.
 
-The images stay, unless --images: then the whole image store goes too.
+The images stay, unless --images: then the whole image store goes too, but
+for its lock file, on which other workshop commands may be waiting.
 Running it again finds nothing to remove.`,
 		Example: `  sudo workshop clean
   sudo workshop clean --images`,

@@ -765,8 +765,8 @@ func (c *cleaner) imageStore() {
 		return
 	}
 	images := 0
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
+	listed, _ := os.ReadDir(dir)
+	for _, e := range listed {
 		if e.IsDir() && len(e.Name()) == 64 && !strings.HasPrefix(e.Name(), ".") {
 			images++
 		}
@@ -778,16 +778,25 @@ func (c *cleaner) imageStore() {
 		c.fail("the image store "+dir, err)
 		return
 	}
-	if err := c.n.RemoveTree(dir); errors.Is(err, unix.ENOTEMPTY) {
-		// A run that waited for the lock, on the lock file just removed,
-		// has begun a new store there.
-		c.left("the image store "+dir, "another workshop command began a new one there meanwhile; its old images are gone")
-		return
-	} else if err != nil {
+	// Everything but the lock, which stays with its directory: a workshop
+	// command waiting for the lock waits on that file, and would, were it
+	// removed, get a lock on a file no one else can open, while newcomers
+	// lock a new one: two at once in a store each thinks is its alone.
+	entries, err := os.ReadDir(dir)
+	if err != nil {
 		c.fail("the image store "+dir, err)
 		return
 	}
-	c.removed("the image store %s, with %s (--images)", dir, plural(images, "image"))
+	for _, e := range entries {
+		if e.Name() == imagetar.LockName {
+			continue
+		}
+		if err := c.n.RemoveTree(filepath.Join(dir, e.Name())); err != nil {
+			c.fail("the image store "+dir, err)
+			return
+		}
+	}
+	c.removed("the image store %s, with %s (--images; its lock file stays, for the commands that wait on it)", dir, plural(images, "image"))
 }
 
 // rmdirIfEmpty removes a directory clean emptied, and nothing else.

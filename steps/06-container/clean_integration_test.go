@@ -579,8 +579,12 @@ func TestCleanImages(t *testing.T) {
 	nothingToRemove(t, dir)
 
 	r = runClean(t, dir, "--images")
-	if r.Code != 0 || !strings.Contains(r.Stdout, "removed the image store "+images+", with 1 image (--images)") || pathExists(images) {
-		t.Errorf("workshop clean --images = exit %d, store there: %v\nstdout:\n%s\nstderr:\n%s", r.Code, pathExists(images), r.Stdout, r.Stderr)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "removed the image store "+images+", with 1 image (--images") {
+		t.Errorf("workshop clean --images = exit %d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	// All but the lock, which a command waiting for it waits on.
+	if left, err := os.ReadDir(images); err != nil || len(left) != 1 || left[0].Name() != "lock" {
+		t.Errorf("after clean --images, the store holds %v (%v), want its lock alone", left, err)
 	}
 	// The index goes first, so that a removal stopped half-way leaves a
 	// store that names no image it lost.
@@ -927,5 +931,39 @@ func TestCleansTakeTurns(t *testing.T) {
 	r := interrupted.Wait()
 	if r.Code != 130 || !strings.Contains(r.Stderr, "interrupted by SIGINT while waiting for another clean of "+dir+"; nothing was removed") || strings.Contains(r.Stderr, "goroutine ") {
 		t.Errorf("Ctrl-C of a waiting clean = exit %d, want 130 and one sentence:\n%s", r.Code, r.Stderr)
+	}
+}
+
+// A store command that waits for the store's lock while clean --images
+// holds it goes on once clean is done, in the emptied store. clean used to
+// remove the lock file with the store: the waiter then held a lock on a
+// file no one else could open, and failed on the store's directory, gone
+// (125), or, with a newcomer on a new lock file, worked beside it.
+func TestStoreCommandWaitingThroughCleanImages(t *testing.T) {
+	dir := cleanState(t)
+	tiny := filepath.Join(t.TempDir(), "tiny.tar")
+	if out, err := exec.Command("tar", "-cf", tiny, "-C", "/etc", "hostname").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v\n%s", err, out)
+	}
+	if r := testbin.Run(t, "", "--quiet", "--state-dir", dir, "image", "import", tiny, "first"); r.Code != 0 {
+		t.Fatalf("workshop image import = %d:\n%s", r.Code, r.Stderr)
+	}
+	// Each of clean's unlinks held a moment: a window while it holds the
+	// store's lock.
+	strace, args := testbin.Holding(t, "unlinkat", 300*time.Millisecond, "--no-color", "--state-dir", dir, "clean", "--images")
+	clean := testbin.Start(t, "", strace, args...)
+	clean.Stderr.WaitFor(t, "LOCK_EX|LOCK_NB) = 0") // the state directory's
+	clean.Stderr.WaitFor(t, "unlinkat(")            // the store's index: it holds the store's lock
+	waiter := testbin.Start(t, "", testbin.Bin(t), "--quiet", "--state-dir", dir, "image", "import", tiny, "second")
+	waiter.Stderr.WaitFor(t, "waiting for the image store's lock")
+	if r := clean.Wait(); r.Code != 0 || !strings.Contains(r.Stdout, "removed the image store") {
+		t.Fatalf("workshop clean --images = exit %d:\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if r := waiter.Wait(); r.Code != 0 {
+		t.Fatalf("the import that waited through clean --images = exit %d:\n%s", r.Code, r.Stderr)
+	}
+	r := testbin.Run(t, "", "--state-dir", dir, "image", "ls")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "second") || strings.Contains(r.Stdout, "first") {
+		t.Errorf("workshop image ls = %d, want the image imported after the clean alone:\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
 }
