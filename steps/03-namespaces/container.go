@@ -503,7 +503,16 @@ func prepareRoot(n *sys.Narrator, root string, flags uintptr, pivot bool) error 
 			}
 			continue
 		}
-		if err := n.Mkdir(p, d.mode); err != nil {
+		err := n.Mkdir(p, d.mode)
+		// Two steps started at once in the same root (steps 2 to 4 share
+		// my-new-root) both find the directory missing: the other made it.
+		if errors.Is(err, unix.EEXIST) {
+			if st, serr := os.Lstat(p); serr == nil && st.IsDir() {
+				n.Note("%s was made meanwhile by another workshop working in the same root", p)
+				continue
+			}
+		}
+		if err != nil {
 			return err
 		}
 	}
