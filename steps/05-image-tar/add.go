@@ -114,13 +114,34 @@ func (s *Store) ImportFrom(ctx context.Context, n *sys.Narrator, in io.Reader, r
 
 // importStream imports what in holds, saved in the store first: name is
 // what messages call it, source what the image records it came from.
+//
+// The stream is saved before the store's lock is taken where the store's
+// filesystem makes nameless files (O_TMPFILE: ext4, xfs, btrfs, tmpfs):
+// its writer may take its time, or never close it, and every other store
+// command (a run finding its image, `image ls`) would wait that long for
+// the lock. Such a file needs no removal: it goes with its last
+// descriptor, however the import ends. Elsewhere it is saved under the
+// lock, in a file named as an addition's leftovers are.
 func (s *Store) importStream(ctx context.Context, n *sys.Narrator, in io.Reader, name string, r Ref, source string) (Image, error) {
+	spool, err := s.namelessSpool()
+	if err == nil {
+		defer spool.Close()
+		if err := s.spool(ctx, spool, in, name); err != nil {
+			return Image{}, err
+		}
+		unlock, err := s.lock(n, true)
+		if err != nil {
+			return Image{}, err
+		}
+		defer unlock()
+		return s.importFile(ctx, n, spool, name, r, source)
+	}
 	unlock, err := s.lock(n, true)
 	if err != nil {
 		return Image{}, err
 	}
 	defer unlock()
-	spool, err := os.CreateTemp(s.dir, newPrefix+"stdin-")
+	spool, err = os.CreateTemp(s.dir, newPrefix+"stdin-")
 	if err != nil {
 		return Image{}, fmt.Errorf("image store: %w", err)
 	}
@@ -128,19 +149,40 @@ func (s *Store) importStream(ctx context.Context, n *sys.Narrator, in io.Reader,
 	// before the lock goes.
 	defer os.Remove(spool.Name())
 	defer spool.Close()
-	if err := copyUntilDone(ctx, spool, in); err != nil {
-		if isStop(ctx, err) {
-			return Image{}, stoppedAdding(ctx)
-		}
-		return Image{}, fmt.Errorf("import %s: %w", name, err)
-	}
-	if ctx.Err() != nil {
-		return Image{}, stoppedAdding(ctx)
-	}
-	if _, err := spool.Seek(0, io.SeekStart); err != nil {
+	if err := s.spool(ctx, spool, in, name); err != nil {
 		return Image{}, err
 	}
 	return s.importFile(ctx, n, spool, name, r, source)
+}
+
+// namelessSpool opens a file with no name in the store's directory
+// (making the directory first, as the lock does), or fails where the
+// filesystem has no O_TMPFILE.
+func (s *Store) namelessSpool() (*os.File, error) {
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return nil, err
+	}
+	fd, err := unix.Open(s.dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), filepath.Join(s.dir, "(standard input, saved)")), nil
+}
+
+// spool copies in to the file spool, then goes back to its start for the
+// import to read.
+func (s *Store) spool(ctx context.Context, spool *os.File, in io.Reader, name string) error {
+	if err := copyUntilDone(ctx, spool, in); err != nil {
+		if isStop(ctx, err) {
+			return stoppedAdding(ctx)
+		}
+		return fmt.Errorf("import %s: %w", name, err)
+	}
+	if ctx.Err() != nil {
+		return stoppedAdding(ctx)
+	}
+	_, err := spool.Seek(0, io.SeekStart)
+	return err
 }
 
 // copyUntilDone copies in to out until in ends, or until ctx is cancelled.

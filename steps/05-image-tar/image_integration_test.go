@@ -5,6 +5,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,6 +66,21 @@ func newEntries(t *testing.T, state string) []string {
 		}
 	}
 	return left
+}
+
+// spooling reports whether workshop process pid has its nameless spool of
+// standard input open in the store of state: a file made with O_TMPFILE,
+// which /proc shows as "<dir>/#<inode> (deleted)". It is made once the
+// import's signal handling is in place, and before its input is read.
+func spooling(pid int, state string) bool {
+	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	for _, fd := range fds {
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if err == nil && strings.HasPrefix(link, filepath.Join(state, "images")+"/#") {
+			return true
+		}
+	}
+	return false
 }
 
 func TestImageCommands(t *testing.T) {
@@ -261,7 +277,7 @@ func TestImageConcurrentProcesses(t *testing.T) {
 // Ctrl-C during an import: the command says so in one sentence, exits 130
 // (128+SIGINT, as a process killed by it) and leaves nothing half-made. The
 // import reads standard input, so the test knows the signal handler is in
-// place (the spool file exists) before it interrupts.
+// place (the spool file is open) before it interrupts.
 func TestImageImportInterrupted(t *testing.T) {
 	testbin.NeedRoot(t) // the image store is root's: image commands refuse anyone else
 	state := t.TempDir()
@@ -294,7 +310,7 @@ func TestImageImportInterrupted(t *testing.T) {
 	// The spool file: importing has begun. A minute is far more than a
 	// loaded machine needs; past it, something is wrong, not slow.
 	deadline := time.Now().Add(time.Minute)
-	for len(newEntries(t, state)) == 0 {
+	for !spooling(cmd.Process.Pid, state) {
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
 			stdin.Close()

@@ -114,9 +114,9 @@ func TestImportFromStopsWhileItsInputStaysOpen(t *testing.T) {
 		_, err := s.ImportFrom(ctx, sys.Discard(), in, "hang:1")
 		result <- err
 	}()
-	<-in.reading // ImportFrom holds the lock and waits for its input
-	if lockFree(t, s) {
-		t.Fatal("the store's lock is free while ImportFrom reads: this test would check nothing")
+	<-in.reading // ImportFrom waits for its input, holding no lock: other commands go on
+	if _, err := os.Stat(filepath.Join(s.Dir(), LockName)); err == nil && !lockFree(t, s) {
+		t.Fatal("the store's lock is held while ImportFrom waits for its input")
 	}
 	cancel()
 	var err error
@@ -129,11 +129,8 @@ func TestImportFromStopsWhileItsInputStaysOpen(t *testing.T) {
 	if !errors.As(err, &ie) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("ImportFrom cancelled while its input is open = %v, want an *InterruptedError", err)
 	}
-	if got := storeDirs(t, s); !slices.Equal(got, []string{LockName}) {
-		t.Errorf("the store holds %q after the interrupted import, want only its lock", got)
-	}
-	if !lockFree(t, s) {
-		t.Error("the store's lock is still held after ImportFrom returned")
+	if got := storeDirs(t, s); len(got) > 0 {
+		t.Errorf("the store holds %q after the interrupted import, want nothing", got)
 	}
 }
 

@@ -1,6 +1,7 @@
 package imagetar_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -25,12 +26,19 @@ func TestImageImportStdinInterruptedWhileItsInputIsOpen(t *testing.T) {
 	w := testbin.Start(t, "", testbin.Bin(t), "--state-dir", state, "image", "import", "-", "hang:1")
 	// Its standard input stays open, and nothing is written to it, until
 	// workshop has ended.
-	// The spool file is made under the store's lock, once the signal
-	// handler is in place: workshop now waits for its input.
-	for deadline := time.Now().Add(time.Minute); len(newEntries(t, state)) == 0; time.Sleep(10 * time.Millisecond) {
+	// The spool file is made once the signal handler is in place:
+	// workshop now waits for its input.
+	for deadline := time.Now().Add(time.Minute); !spooling(w.Cmd.Process.Pid, state); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) { // far more than a loaded machine needs
 			t.Fatalf("after a minute, the import had made no spool file in %s/images:\n%s", state, w.Stderr)
 		}
+	}
+	// It holds no lock while it waits: the other store commands go on
+	// (they used to wait for as long as its input stayed open).
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, testbin.Bin(t), "--state-dir", state, "image", "ls").CombinedOutput(); err != nil {
+		t.Errorf("image ls while an import waits for its input: %v (%v)\n%s", err, ctx.Err(), out)
 	}
 	w.Signal(syscall.SIGINT)
 	want := "workshop: interrupted by SIGINT: " + halfImage
