@@ -529,13 +529,48 @@ func (s *Store) collect(n *sys.Narrator, ix index) map[string]bool {
 	return gone
 }
 
+// Unused lists the images no name points to and no container uses: what
+// collect would remove. It reads without the lock: a hint, for `workshop
+// clean`, which takes the lock before it acts (CollectLocked).
+func (s *Store) Unused() []string {
+	ix, err := s.readIndex()
+	if err != nil {
+		return nil
+	}
+	var ids []string
+	for _, id := range s.unnamed(ix) {
+		if len(s.users(id)) == 0 {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// CollectLocked removes the images no name points to and no container uses
+// any more, for `workshop clean`, which holds the store's lock exclusively:
+// an image whose name moved while a container ran from it stays until the
+// container is gone, and no change to the store may have come since. It
+// returns the ids removed, sorted.
+func (s *Store) CollectLocked(n *sys.Narrator) ([]string, error) {
+	ix, err := s.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for id := range s.collect(n, ix) {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids, nil
+}
+
 // Fate says what became of the image a moved name left.
 func (m Moved) Fate() string {
 	switch {
 	case m.Removed:
 		return "it had no other name, and was removed"
 	case m.InUse:
-		return "it has no name left, and stays while a container runs from it ('workshop image ls' lists it as <none>)"
+		return "it has no name left, and stays while a container runs from it ('workshop image ls' lists it as <none>; once no container uses it, the next change to the store, or 'workshop clean', removes it)"
 	}
 	return "it keeps its other names"
 }

@@ -694,7 +694,8 @@ func (c *cleaner) storeLock(dir string) (release func(), ok bool) {
 
 // imageLeftovers removes what an image addition or unpack killed halfway
 // left in the store: .new-* directories, .NAME.unpack-* directories and
-// half-written .tmp files. The images stay.
+// half-written .tmp files; and the images no name points to any more, once
+// no container uses them. The named images stay.
 func (c *cleaner) imageLeftovers() {
 	dir := filepath.Join(c.state, imagesArea)
 	if _, err := os.Stat(dir); err != nil {
@@ -717,7 +718,8 @@ func (c *cleaner) imageLeftovers() {
 			}
 		}
 	}
-	if len(found) == 0 {
+	store := imagetar.OpenStore(c.state)
+	if len(found) == 0 && len(store.Unused()) == 0 {
 		return
 	}
 	release, ok := c.storeLock(dir)
@@ -731,6 +733,15 @@ func (c *cleaner) imageLeftovers() {
 			continue
 		}
 		c.removed("%s (left by an image addition that did not finish)", p)
+	}
+	// An image whose name moved, or was removed, while a container ran
+	// from it: kept then, removed now that no container uses it.
+	ids, err := store.CollectLocked(c.n)
+	if err != nil {
+		c.fail("the images no name points to", err)
+	}
+	for _, id := range ids {
+		c.removed("image %s of %s (<none>: no name pointed to it, and the container that ran from it is gone)", id[:12], dir)
 	}
 }
 

@@ -2,6 +2,7 @@ package container
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
+	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
 )
 
 // A mount table as this machine's looks, with the kernel's escapes in paths:
@@ -262,5 +264,60 @@ func TestCleanRunForgottenAfterTheList(t *testing.T) {
 	c.run(listed)
 	if errs.Len() > 0 || c.res.Removed != 0 || len(c.res.Failed) != 0 {
 		t.Errorf("clean of a run that ended by itself: removed %d, failed %q; want nothing done\n%s", c.res.Removed, errs.String(), out.String())
+	}
+}
+
+// An image whose name moved to another image while a container ran from it
+// is kept, unnamed (<none>), while it runs; once the container is gone,
+// clean removes it. It used to stay until the next change to the store.
+func TestCleanRemovesAnUnnamedImageNoLongerUsed(t *testing.T) {
+	dir := t.TempDir()
+	store := imagetar.OpenStore(dir)
+	tree := func(content string) string {
+		root := t.TempDir()
+		if err := os.WriteFile(filepath.Join(root, "f"), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return root
+	}
+	old, err := store.Pack(context.Background(), sys.Discard(), tree("old"), "app:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := store.Pack(context.Background(), sys.Discard(), tree("new"), "next")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := &state.Run{ID: "0123456789ab", Name: "busy_box", Step: 6, Lower: old.Rootfs}
+	if err := state.New(dir, run); err != nil {
+		t.Fatal(err)
+	}
+	if _, moved, err := store.Tag(sys.Discard(), "next", "app:1"); err != nil || !moved.InUse {
+		t.Fatalf("Tag onto app:1 while a container runs from its image = %+v, %v; want it kept", moved, err)
+	}
+	var out, errs bytes.Buffer
+	c := &cleaner{n: sys.Discard(), out: &out, errOut: &errs, state: dir}
+	c.imageLeftovers()
+	if _, err := os.Stat(old.Rootfs); err != nil || c.res.Removed != 0 {
+		t.Fatalf("clean removed the unnamed image a container runs from (%v):\n%s", err, out.String())
+	}
+	if err := run.Forget(); err != nil { // the container ends
+		t.Fatal(err)
+	}
+	c.imageLeftovers()
+	if _, err := os.Stat(filepath.Dir(old.Rootfs)); !errors.Is(err, os.ErrNotExist) || errs.Len() > 0 {
+		t.Errorf("the unnamed image no container uses is still there (%v), errors %q:\n%s", err, errs.String(), out.String())
+	}
+	if want := "removed image " + old.ShortID() + " of " + store.Dir(); !strings.Contains(out.String(), want) {
+		t.Errorf("clean said:\n%s\nwant a line with %q", out.String(), want)
+	}
+	imgs, err := store.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, img := range imgs {
+		if img.ID != next.ID {
+			t.Errorf("after clean the store lists %s (%s), want only the named image %s", img.ShortID(), img.Ref, next.ShortID())
+		}
 	}
 }
