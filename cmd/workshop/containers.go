@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -337,6 +339,11 @@ func newDiffCmd() *cobra.Command {
 				return exit.Errorf(exit.ToolFailed, "container %s has no overlay to compare (only step 6 containers have one)", r.ID)
 			}
 			changes, err := container.Diff(r.Lower, r.Upper)
+			if errors.Is(err, fs.ErrNotExist) {
+				// Its run ended while diff read (or just before): the
+				// layer goes with it, unless --keep.
+				return exit.Errorf(exit.ToolFailed, "container %s has ended, and its writable layer was removed with it ('workshop full run --keep' keeps it for diff)", r.ID)
+			}
 			if err != nil {
 				return exit.Errorf(exit.ToolFailed, "read the writable layer %s: %v", r.Upper, err)
 			}

@@ -63,6 +63,23 @@ func TestKillOfAStartingContainer(t *testing.T) {
 	}
 }
 
+// A diff of a container whose run ends as diff reads it (its writable
+// layer removed) says it ended, not "no such file or directory".
+func TestDiffOfAContainerEndingNow(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir := t.TempDir()
+	lower := t.TempDir()
+	run := &state.Run{ID: "0123456789ab", Name: "ending", Step: 6, Lower: lower,
+		Upper: filepath.Join(dir, "containers", "0123456789ab", "upper")} // removed already
+	if err := state.New(dir, run); err != nil {
+		t.Fatal(err)
+	}
+	r := testbin.Run(t, "", "--state-dir", dir, "diff", "ending")
+	if r.Code != 125 || !strings.Contains(r.Stderr, "container 0123456789ab has ended, and its writable layer was removed with it") {
+		t.Errorf("diff of a container whose layer is gone = %d, %q", r.Code, r.Stderr)
+	}
+}
+
 // Signals as kill(1) and strace write them.
 func TestParseSignal(t *testing.T) {
 	for in, want := range map[string]unix.Signal{

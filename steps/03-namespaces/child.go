@@ -40,6 +40,10 @@ func (s *spec) has(flag uintptr) bool { return s.Flags&flag != 0 }
 // until it is detached.
 const oldRootName = ".oldroot"
 
+// OldRootName is oldRootName, for step 6: made in a container's writable
+// layer, it is no change of the command's.
+const OldRootName = oldRootName
+
 func init() { reexec.Register(initName, containerInit) }
 
 // containerInit is the container's first process: `workshop __init

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/workshop-dev/workshop/internal/testbin"
 )
@@ -38,5 +39,35 @@ func TestDiffLeavesOutTheRuntimesMountPoints(t *testing.T) {
 	}
 	if r := testbin.Run(t, "", "--state-dir", state, "clean"); r.Code != 0 || strings.Contains(r.Stderr, "could not") {
 		t.Errorf("clean = %d\n%s", r.Code, r.Stderr)
+	}
+}
+
+// A diff while the container sets up (its init held just after pivot_root,
+// with the old root's mount point still in the writable layer, and /proc
+// and /dev made there for an image without them) shows none of the
+// runtime's mount points. The record named them only later, and never the
+// old root's: diff showed "A /.oldroot", "A /proc", "A /dev".
+func TestDiffWhileTheContainerSetsUp(t *testing.T) {
+	h := newHost(t)
+	busybox := testbin.NeedTool(t, "busybox")
+	root := filepath.Join(t.TempDir(), "root")
+	if err := os.MkdirAll(filepath.Join(root, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("cp", busybox, filepath.Join(root, "bin", "sh")).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	if r := h.run("-q", "image", "pack", root, "bare:1"); r.Code != 0 {
+		t.Fatalf("image pack = %d\n%s", r.Code, r.Stderr)
+	}
+	strace, args := testbin.Holding(t, "umount2", 2*time.Second, h.args("full", "run", "--image", "bare:1", "--name", "held", "--", "/bin/sh", "-c", "true")...)
+	w := testbin.Start(t, "", strace, args...)
+	w.Stderr.WaitFor(t, "pivot_root(") // held in its next call, the old root's umount2
+	d := h.run("diff", "held")
+	if d.Code != 0 || d.Stdout != "" {
+		t.Errorf("diff while the container sets up = %d, %q; want nothing (the command has not run)\n%s", d.Code, d.Stdout, d.Stderr)
+	}
+	if r := w.Wait(); r.Code != 0 {
+		t.Errorf("full run = %d\n%s", r.Code, r.Stderr)
 	}
 }

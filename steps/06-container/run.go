@@ -98,6 +98,15 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 		Mounts: []string{filepath.Join(dir, "rootfs")},
 		Dirs:   []string{filepath.Join(dir, "upper"), filepath.Join(dir, "work"), filepath.Join(dir, "rootfs")},
 	}
+	// The mount points step 3 will make in the root if the image lacks
+	// them land in the writable layer, and so does the old root's, until
+	// the container's init removes it: noted in the record from its start,
+	// so that a diff at any moment tells them from the command's changes.
+	for _, d := range []string{"proc", "dev", namespaces.OldRootName} {
+		if _, err := os.Lstat(filepath.Join(img.Rootfs, d)); err != nil {
+			rec.RuntimeDirs = append(rec.RuntimeDirs, "/"+d)
+		}
+	}
 	err = state.New(o.StateDir, rec)
 	unlock()
 	releaseImage() // the record names it now: clean and image rm leave it
@@ -113,14 +122,6 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 	}
 	end := &teardown{n: n, rec: rec, layer: layer, keep: o.Keep}
 	defer func() { end.finish(res.Outcome.RemoveErr != nil) }()
-	// The mount points step 3 will make in the root if the image lacks
-	// them land in the writable layer: noted, so that diff tells them from
-	// the command's own changes.
-	for _, d := range []string{"proc", "dev"} {
-		if _, err := os.Lstat(filepath.Join(img.Rootfs, d)); err != nil {
-			rec.RuntimeDirs = append(rec.RuntimeDirs, "/"+d)
-		}
-	}
 
 	select {
 	case s := <-interrupted:
