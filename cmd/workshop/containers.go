@@ -253,6 +253,12 @@ func newKillCmd() *cobra.Command {
 				n.Note("could not mark the record of %s: %v (its run may give the wrong reason for its end)", r.ID, err)
 			}
 			if err := n.Kill(r.Pid, sig); err != nil {
+				if errors.Is(err, unix.ESRCH) {
+					// It ended between the checks above and the kill: its
+					// run must not blame this command for its end.
+					r.UnmarkKill()
+					return exit.Errorf(exit.ToolFailed, "container %s has ended", r.ID)
+				}
 				return exit.Errorf(exit.ToolFailed, "%v", err)
 			}
 			fmt.Fprintf(c.OutOrStdout(), "sent %s to container %s (pid %d)\n", sys.SignalName(sig), r.ID, r.Pid)
