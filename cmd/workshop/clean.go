@@ -21,8 +21,10 @@ left in their cgroup is killed, their overlay mount detached, their cgroup,
 writable layer and record removed; any mount left under the state directory;
 empty cgroups under workshop/ that no container records, once they are a minute
 old; the roots steps 1 to 5 made (step1/, my-new-root/, step5/); what an image
-addition killed halfway left in the image store. A container still run by a
-live workshop process is left alone, and so is anything a process still runs in.
+addition killed halfway left in the image store, and the images no name
+points to any more (<none>) once no container runs from them. A container
+still run by a live workshop process is left alone, and so is anything a
+process still runs in.
 
 The images stay, unless --images: then the whole image store goes too, but
 for its lock file, on which other workshop commands may be waiting.
