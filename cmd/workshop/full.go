@@ -37,7 +37,7 @@ func init() {
 func newFullRunCmd(use string) *cobra.Command {
 	var f fullFlags
 	c := &cobra.Command{
-		Use:   use + " [--image NAME[:TAG]] [--name NAME] [--memory SIZE] [--pids N] [--cpus N] [--hostname NAME] [--timeout D] [--keep] [-- CMD ARGS…]",
+		Use:   use + " [--image NAME[:TAG]] [--name NAME] [--memory SIZE] [--pids N] [--cpus N] [--hostname NAME] [--timeout D] [--ns LIST] [--init] [--keep] [-- CMD ARGS…]",
 		Short: "Run a command in a container: image, overlay root, cgroup, namespaces, pivot_root",
 		Long: `Runs a command in a container made of every layer of the workshop: the image
 (step 5, the built-in base image unless --image) unpacked once and mounted

@@ -138,7 +138,7 @@ func ParseNamespaces(names []string) (uintptr, error) {
 			}
 		}
 		if !found {
-			return 0, fmt.Errorf("%q is not a namespace step 3 can make: choose from %s", raw, strings.Join(Names(), ","))
+			return 0, fmt.Errorf("%q is not a namespace workshop can make: choose from %s", raw, strings.Join(Names(), ","))
 		}
 	}
 	return flags, nil

@@ -215,7 +215,8 @@ func (c *cleaner) run(r *state.Run) {
 	if !r.Recorded() {
 		return // its workshop ended it, and forgot it, after the list was read
 	}
-	if r.Keep && r.Pid == 0 && len(r.Mounts) == 0 {
+	kept := r.Keep && r.Pid == 0 && len(r.Mounts) == 0
+	if kept {
 		// Ended by itself, its layer kept on purpose: no crash to undo.
 		c.n.Note("%s: it ended, and its writable layer was kept (--keep) for 'workshop diff': removing it", what)
 	} else {
@@ -311,6 +312,10 @@ func (c *cleaner) run(r *state.Run) {
 		return
 	}
 	did = append(did, layer+"its record "+r.Dir())
+	if kept {
+		c.removed("%s, which ended with its layer kept (--keep): %s", what, strings.Join(did, ", "))
+		return
+	}
 	c.removed("%s, whose workshop pid %d is gone: %s", what, r.WorkshopPid, strings.Join(did, ", "))
 }
 

@@ -167,7 +167,7 @@ func TestCleanRunKeptAndOwned(t *testing.T) {
 		t.Errorf("the owned run's record was removed: %v", err)
 	}
 	for _, want := range []string{
-		"removed container 0123456789ab (calm_clone, step 6), whose workshop pid",
+		"removed container 0123456789ab (calm_clone, step 6), which ended with its layer kept (--keep): ",
 		"its writable layer, its record " + kept,
 		"left container ba9876543210 (busy_box, step 6): in use by workshop pid " + strconv.Itoa(os.Getpid()),
 	} {
