@@ -564,12 +564,12 @@ func (s *Store) Export(ctx context.Context, n *sys.Narrator, ref, file string) (
 }
 
 // exportTarget is the path Export renames its new file to: file, or what
-// file links to when it is a symlink to a file. An existing file that is not
+// file links to when it is a symlink to a file, or to nothing yet. An existing file that is not
 // a regular file is refused: the rename would replace a device node, a FIFO
 // or a socket with the tar (the export that truncated its file in place
 // removed /dev/full when a write failed).
 func exportTarget(file string) (string, error) {
-	target := file
+	target := danglingTarget(file)
 	if fi, err := os.Lstat(file); err == nil && fi.Mode()&os.ModeSymlink != 0 {
 		if t, err := filepath.EvalSymlinks(file); err == nil {
 			target = t
@@ -591,6 +591,25 @@ func exportTarget(file string) (string, error) {
 			"give another name, or - to write the tar to standard output", file, fileKind(fi.Mode()))
 	}
 	return target, nil
+}
+
+// danglingTarget is where a symlink to nothing leads (through symlinks to
+// symlinks, 40 at most, as the kernel follows them): a file written through
+// it is made there, as `tar -cf link` makes it, and the link stays. For
+// anything else it is file itself.
+func danglingTarget(file string) string {
+	target := file
+	for range 40 {
+		dest, err := os.Readlink(target)
+		if err != nil {
+			return target
+		}
+		if !filepath.IsAbs(dest) {
+			dest = filepath.Join(filepath.Dir(target), dest)
+		}
+		target = dest
+	}
+	return file
 }
 
 // fileKind names a file type in words.

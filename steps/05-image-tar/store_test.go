@@ -327,6 +327,26 @@ func TestStoreExportLeavesWhatWasThere(t *testing.T) {
 	if b, err := os.ReadFile(old); err != nil || string(b) == "keep me" || len(b) < 1024 {
 		t.Errorf("Export through %s did not write the tar to %s: %d bytes, %v", link, old, len(b), err)
 	}
+	// A symlink to nothing yet (through another): the tar is made where it
+	// leads, as tar -cf would make it, and the links stay.
+	dangling, hop, made := filepath.Join(dir, "dangling.tar"), filepath.Join(dir, "hop.tar"), filepath.Join(dir, "made.tar")
+	if err := os.Symlink("hop.tar", dangling); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(made, hop); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Export(bg, sys.Discard(), "demo", dangling); err != nil {
+		t.Fatalf("Export(%s) = %v", dangling, err)
+	}
+	for _, l := range []string{dangling, hop} {
+		if fi, err := os.Lstat(l); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			t.Errorf("Export replaced the symlink %s itself: %v, %v", l, fi, err)
+		}
+	}
+	if b, err := os.ReadFile(made); err != nil || len(b) < 1024 {
+		t.Errorf("Export through %s did not write the tar to %s: %d bytes, %v", dangling, made, len(b), err)
+	}
 }
 
 // Packing a directory that holds the store would pack the image being made
