@@ -1,6 +1,8 @@
 package container
 
 import (
+	"archive/tar"
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -942,15 +944,22 @@ func TestCleansTakeTurns(t *testing.T) {
 func TestStoreCommandWaitingThroughCleanImages(t *testing.T) {
 	dir := cleanState(t)
 	tiny := filepath.Join(t.TempDir(), "tiny.tar")
-	if out, err := exec.Command("tar", "-cf", tiny, "-C", "/etc", "hostname").CombinedOutput(); err != nil {
-		t.Fatalf("tar: %v\n%s", err, out)
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	tw.WriteHeader(&tar.Header{Name: "hello", Mode: 0o644, Size: 3, Typeflag: tar.TypeReg})
+	tw.Write([]byte("hi\n"))
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tiny, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	if r := testbin.Run(t, "", "--quiet", "--state-dir", dir, "image", "import", tiny, "first"); r.Code != 0 {
 		t.Fatalf("workshop image import = %d:\n%s", r.Code, r.Stderr)
 	}
 	// Each of clean's unlinks held a moment: a window while it holds the
 	// store's lock.
-	strace, args := testbin.Holding(t, "unlinkat", 300*time.Millisecond, "--no-color", "--state-dir", dir, "clean", "--images")
+	strace, args := testbin.Holding(t, "unlinkat", time.Second, "--no-color", "--state-dir", dir, "clean", "--images")
 	clean := testbin.Start(t, "", strace, args...)
 	clean.Stderr.WaitFor(t, "LOCK_EX|LOCK_NB) = 0") // the state directory's
 	clean.Stderr.WaitFor(t, "unlinkat(")            // the store's index: it holds the store's lock
