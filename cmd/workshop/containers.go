@@ -98,13 +98,18 @@ func statusOf(r *state.Run) (string, bool) {
 
 // imageOf is the IMAGE column: the name the container was started with,
 // while that name still names its image; the image's short id once the
-// name moved to another image or was removed (as docker ps shows it).
+// name moved to another image or was removed (as docker ps shows it). While
+// another workshop changes the store, the name it started with.
 func imageOf(store *imagetar.Store, r *state.Run) string {
 	if r.Image == "" {
 		return fmt.Sprintf("(step %d root)", r.Step)
 	}
 	id := filepath.Base(filepath.Dir(r.Lower)) // <store>/<id>/rootfs
-	if img, err := store.Resolve(r.Image); err == nil && img.ID == id {
+	img, err := store.ResolveNoWait(r.Image)
+	if errors.Is(err, imagetar.ErrBusy) {
+		return r.Image // as it started; ps does not wait for an image being added
+	}
+	if err == nil && img.ID == id {
 		return r.Image
 	}
 	if len(id) >= 12 {

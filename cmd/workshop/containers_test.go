@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
@@ -126,6 +127,20 @@ func TestImageOf(t *testing.T) {
 	}
 	if got := imageOf(store, &state.Run{Step: 4}); got != "(step 4 root)" {
 		t.Errorf("imageOf of a step 4 run = %q", got)
+	}
+	// Another workshop adds an image (it holds the store's lock): ps does
+	// not wait, and shows the name the container started with.
+	release := testbin.LockedFile(t, filepath.Join(store.Dir(), imagetar.LockName))
+	defer release()
+	done := make(chan string, 1)
+	go func() { done <- imageOf(store, r) }()
+	select {
+	case got := <-done:
+		if got != "demo:cur" {
+			t.Errorf("imageOf while the store is locked = %q, want the name it started with", got)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("imageOf waits while another workshop holds the store's lock")
 	}
 }
 

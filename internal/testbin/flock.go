@@ -16,7 +16,15 @@ func LockedDir(t testing.TB, dir string, mode os.FileMode) (release func()) {
 	if err := os.Mkdir(dir, mode); err != nil {
 		t.Fatal(err)
 	}
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	return LockedFile(t, dir)
+}
+
+// LockedFile holds an exclusive flock on the existing file (or directory)
+// path, as another workshop holding that lock would, until release or the
+// test's end.
+func LockedFile(t testing.TB, path string) (release func()) {
+	t.Helper()
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -263,6 +263,28 @@ func (s *Store) Resolve(ref string) (Image, error) {
 	return s.resolve(ref)
 }
 
+// ErrBusy is ResolveNoWait's answer while another workshop changes the store.
+var ErrBusy = errors.New("the image store is being changed")
+
+// ResolveNoWait is Resolve for a listing (`workshop ps`), which should not
+// wait while another workshop adds an image (seconds): ErrBusy then.
+func (s *Store) ResolveNoWait(ref string) (Image, error) {
+	f, err := os.OpenFile(filepath.Join(s.dir, lockName), os.O_RDONLY|unix.O_CLOEXEC, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return s.resolve(ref) // no store yet: nothing to lock, no image
+	}
+	if err != nil {
+		return Image{}, fmt.Errorf("image store: %w", err)
+	}
+	defer f.Close() // closing it releases the lock
+	if err := flock.Try(int(f.Fd()), unix.LOCK_SH); errors.Is(err, unix.EWOULDBLOCK) {
+		return Image{}, ErrBusy
+	} else if err != nil {
+		return Image{}, fmt.Errorf("image store: lock %s: %w", f.Name(), err)
+	}
+	return s.resolve(ref)
+}
+
 // Hold is Resolve, and keeps the store's lock (shared) until release is
 // called: a run holds its image so until its record names it, and `clean
 // --images` and `image rm`, which take the lock exclusively before they

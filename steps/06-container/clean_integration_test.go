@@ -905,16 +905,7 @@ func TestCleanImagesWaitsForARunsRecord(t *testing.T) {
 // removed.
 func TestCleansTakeTurns(t *testing.T) {
 	dir := cleanState(t)
-	hold := func() (release func()) {
-		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
-			t.Fatal(err)
-		}
-		return func() { unix.Close(fd) }
-	}
+	hold := func() (release func()) { return testbin.LockedFile(t, dir) }
 	const waiting = "another workshop clean is cleaning " // then the directory
 
 	release := hold()
