@@ -500,14 +500,16 @@ func (s *Store) lastTag(ix index, img Image) bool {
 }
 
 // users are the recorded containers (step 6) whose overlay has this image
-// below it: running ones, and stopped ones whose layer was kept (--keep),
-// which workshop diff compares against the image.
+// below it: running ones; stopped ones whose layer was kept (--keep),
+// which workshop diff compares against the image; and those a killed
+// workshop left, whose overlay may still be mounted on it until `workshop
+// clean` undoes them.
 func (s *Store) users(id string) []*state.Run {
 	runs, _ := state.List(filepath.Dir(s.dir))
 	rootfs := filepath.Join(s.dir, id, rootfsDir)
 	var out []*state.Run
 	for _, r := range runs {
-		if r.Lower == rootfs && (r.Owned() || r.Keep) {
+		if r.Lower == rootfs {
 			out = append(out, r)
 		}
 	}
@@ -537,18 +539,34 @@ func (s *Store) unnamed(ix index) []string {
 // as rm -rf would, narrated by n; an image that could not be removed whole
 // stays listed (as <none>), and a later collect tries again.
 func (s *Store) collect(n *sys.Narrator, ix index) map[string]bool {
-	gone := map[string]bool{}
+	gone, failed := s.removeUnused(n, ix)
+	for _, f := range failed {
+		n.Note("could not remove image %s: %v", f.id[:12], f.err)
+	}
+	return gone
+}
+
+// removal is an image removeUnused could not remove, and why.
+type removal struct {
+	id  string
+	err error
+}
+
+// removeUnused removes the images no name points to and no container
+// uses: those it removed, and those it could not.
+func (s *Store) removeUnused(n *sys.Narrator, ix index) (gone map[string]bool, failed []removal) {
+	gone = map[string]bool{}
 	for _, id := range s.unnamed(ix) {
 		if len(s.users(id)) > 0 {
 			continue
 		}
 		if err := n.RemoveTree(filepath.Join(s.dir, id)); err != nil {
-			n.Note("could not remove image %s: %v", id[:12], err)
+			failed = append(failed, removal{id, err})
 			continue
 		}
 		gone[id] = true
 	}
-	return gone
+	return gone, failed
 }
 
 // Unused lists the images no name points to and no container uses: what
@@ -572,18 +590,24 @@ func (s *Store) Unused() []string {
 // any more, for `workshop clean`, which holds the store's lock exclusively:
 // an image whose name moved while a container ran from it stays until the
 // container is gone, and no change to the store may have come since. It
-// returns the ids removed, sorted.
-func (s *Store) CollectLocked(n *sys.Narrator) ([]string, error) {
+// returns the ids removed, sorted, and an error for each image it could not
+// remove (it stays listed, as <none>, for a later clean).
+func (s *Store) CollectLocked(n *sys.Narrator) ([]string, []error) {
 	ix, err := s.readIndex()
 	if err != nil {
-		return nil, err
+		return nil, []error{err}
 	}
+	gone, failed := s.removeUnused(n, ix)
 	var ids []string
-	for id := range s.collect(n, ix) {
+	for id := range gone {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	return ids, nil
+	var errs []error
+	for _, f := range failed {
+		errs = append(errs, fmt.Errorf("image %s (<none>) of %s: %w", f.id[:12], s.dir, f.err))
+	}
+	return ids, errs
 }
 
 // Fate says what became of the image a moved name left.

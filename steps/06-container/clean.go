@@ -741,12 +741,12 @@ func (c *cleaner) imageLeftovers() {
 	}
 	// An image whose name moved, or was removed, while a container ran
 	// from it: kept then, removed now that no container uses it.
-	ids, err := store.CollectLocked(c.n)
-	if err != nil {
-		c.fail("the images no name points to", err)
+	ids, errs := store.CollectLocked(c.n)
+	for _, err := range errs {
+		c.fail("an image no name points to", err)
 	}
 	for _, id := range ids {
-		c.removed("image %s of %s (<none>: no name pointed to it, and the container that ran from it is gone)", id[:12], dir)
+		c.removed("image %s of %s (<none>: no name pointed to it, and no container used it)", id[:12], dir)
 	}
 }
 

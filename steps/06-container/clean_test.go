@@ -16,6 +16,7 @@ import (
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
 	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
+	"golang.org/x/sys/unix"
 )
 
 // A mount table as this machine's looks, with the kernel's escapes in paths:
@@ -301,8 +302,36 @@ func TestCleanRemovesAnUnnamedImageNoLongerUsed(t *testing.T) {
 	if _, err := os.Stat(old.Rootfs); err != nil || c.res.Removed != 0 {
 		t.Fatalf("clean removed the unnamed image a container runs from (%v):\n%s", err, out.String())
 	}
-	if err := run.Forget(); err != nil { // the container ends
+	// Its workshop killed: the record stays, and so may its overlay, on the
+	// image, until clean undoes the run. The image stays too.
+	run.WorkshopPid = 1 << 22
+	if err := run.Save(); err != nil {
 		t.Fatal(err)
+	}
+	c.imageLeftovers()
+	if _, err := os.Stat(old.Rootfs); err != nil || c.res.Removed != 0 {
+		t.Fatalf("clean removed the unnamed image a killed run's record names (%v):\n%s", err, out.String())
+	}
+	if err := run.Forget(); err != nil { // the run undone
+		t.Fatal(err)
+	}
+	// An image that cannot be removed (a mount inside it) is a failure
+	// said, and stays for a later clean.
+	if os.Getuid() == 0 {
+		busy := filepath.Join(old.Rootfs, "busy")
+		if err := os.Mkdir(busy, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Mount("tmpfs", busy, "tmpfs", 0, ""); err != nil {
+			t.Fatal(err)
+		}
+		c.imageLeftovers()
+		unix.Unmount(busy, unix.MNT_DETACH)
+		if len(c.res.Failed) != 1 || !strings.Contains(errs.String(), "could not remove an image no name points to: image "+old.ShortID()+" (<none>)") {
+			t.Errorf("clean of an image it cannot remove: failed %q, want one failure naming it\n%s", errs.String(), out.String())
+		}
+		errs.Reset()
+		c.res.Failed = nil
 	}
 	c.imageLeftovers()
 	if _, err := os.Stat(filepath.Dir(old.Rootfs)); !errors.Is(err, os.ErrNotExist) || errs.Len() > 0 {
