@@ -259,9 +259,9 @@ func newKillCmd() *cobra.Command {
 			}
 			if err := n.Kill(r.Pid, sig); err != nil {
 				if errors.Is(err, unix.ESRCH) {
-					// It ended between the checks above and the kill: its
-					// run must not blame this command for its end.
-					r.UnmarkKill()
+					// It ended, and its workshop reaped it, between the
+					// checks above and the kill. (The mark stays: taken
+					// back, it could be another kill's, just sent.)
 					return exit.Errorf(exit.ToolFailed, "container %s has ended", r.ID)
 				}
 				return exit.Errorf(exit.ToolFailed, "%v", err)
@@ -350,10 +350,13 @@ func newDiffCmd() *cobra.Command {
 				return exit.Errorf(exit.ToolFailed, "container %s has no overlay to compare (only step 6 containers have one)", r.ID)
 			}
 			changes, err := container.Diff(r.Lower, r.Upper)
-			if errors.Is(err, fs.ErrNotExist) {
+			if _, lerr := os.Lstat(r.Upper); errors.Is(err, fs.ErrNotExist) && errors.Is(lerr, fs.ErrNotExist) {
 				// Its run ended while diff read (or just before): the
 				// layer goes with it, unless --keep.
 				return exit.Errorf(exit.ToolFailed, "container %s has ended, and its writable layer was removed with it ('workshop full run --keep' keeps it for diff)", r.ID)
+			}
+			if _, lerr := os.Lstat(r.Lower); errors.Is(err, fs.ErrNotExist) && errors.Is(lerr, fs.ErrNotExist) {
+				return exit.Errorf(exit.ToolFailed, "the image container %s ran from is gone (%s): there is nothing to compare its writable layer with", r.ID, r.Lower)
 			}
 			if err != nil {
 				return exit.Errorf(exit.ToolFailed, "read the writable layer %s: %v", r.Upper, err)

@@ -79,6 +79,16 @@ func TestDiffOfAContainerEndingNow(t *testing.T) {
 	if r.Code != 125 || !strings.Contains(r.Stderr, "container 0123456789ab has ended, and its writable layer was removed with it") {
 		t.Errorf("diff of a container whose layer is gone = %d, %q", r.Code, r.Stderr)
 	}
+	// Its layer there, its image gone (a killed run's, its image removed):
+	// not said to have ended.
+	orphan := &state.Run{ID: "ba9876543210", Name: "orphan", Step: 6, Lower: filepath.Join(dir, "images", "gone", "rootfs"), Upper: t.TempDir()}
+	if err := state.New(dir, orphan); err != nil {
+		t.Fatal(err)
+	}
+	r = testbin.Run(t, "", "--state-dir", dir, "diff", "orphan")
+	if r.Code != 125 || !strings.Contains(r.Stderr, "the image container ba9876543210 ran from is gone") {
+		t.Errorf("diff of a container whose image is gone = %d, %q", r.Code, r.Stderr)
+	}
 }
 
 // Signals as kill(1) and strace write them.

@@ -149,16 +149,6 @@ func (r *Run) MarkKill(sig int) error {
 	return os.WriteFile(filepath.Join(r.dir, killMark), []byte(strconv.Itoa(sig)), 0o600)
 }
 
-// UnmarkKill takes back MarkKill's note, when the signal could not be sent
-// (the process ended first): the run must not blame `workshop kill`.
-func (r *Run) UnmarkKill() error {
-	err := os.Remove(filepath.Join(r.dir, killMark))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	return err
-}
-
 // KillSent is the signal `workshop kill` last sent the run's first process,
 // if it sent one.
 func (r *Run) KillSent() (sig int, ok bool) {

@@ -156,16 +156,6 @@ func TestMarkKill(t *testing.T) {
 	if runs, _ := List(dir); len(runs) != 1 {
 		t.Errorf("the mark broke the record: List has %d runs, want 1", len(runs))
 	}
-	// The signal could not be sent: the mark is taken back.
-	if err := other.UnmarkKill(); err != nil {
-		t.Fatal(err)
-	}
-	if sig, ok := own.KillSent(); ok {
-		t.Errorf("KillSent after UnmarkKill = %d, true", sig)
-	}
-	if err := other.UnmarkKill(); err != nil {
-		t.Errorf("UnmarkKill of an unmarked run: %v", err)
-	}
 	if err := own.Forget(); err != nil {
 		t.Errorf("Forget of a marked run: %v", err)
 	}

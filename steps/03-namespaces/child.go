@@ -195,7 +195,10 @@ func setUp(n *sys.Narrator, s *spec) error {
 // never gets the terminal), or, for a PID 1, which drops them, the call is
 // retried for ever at full speed. Ignored, and execve keeps them so, the
 // read fails with EIO and the write goes through, as in any container
-// whose output is a pipe.
+// whose output is a pipe. The kernel then also lets the command change the
+// terminal's settings (tcsetattr) from the background, which it would have
+// stopped on: a rare thing for a command whose input is not the terminal,
+// and a lesser harm than a hang.
 func ignoreJobControl(n *sys.Narrator) error {
 	return n.Because("the terminal is not this container's: reading it fails (EIO) instead of stopping the command, or of looping for ever as PID 1").
 		IgnoreSignals(unix.SIGTTIN, unix.SIGTTOU)

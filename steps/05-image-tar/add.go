@@ -579,6 +579,9 @@ func exportTarget(file string) (string, error) {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if d, derr := os.Stat(filepath.Dir(target)); derr != nil || !d.IsDir() {
+			if target != file {
+				return "", fmt.Errorf("%s is a symlink to %s, whose directory %s does not exist: make it first, or give another file", file, target, filepath.Dir(target))
+			}
 			return "", fmt.Errorf("the directory %s does not exist: make it first, or give a file in another one", filepath.Dir(file))
 		}
 		return target, nil
@@ -605,7 +608,13 @@ func danglingTarget(file string) string {
 			return target
 		}
 		if !filepath.IsAbs(dest) {
-			dest = filepath.Join(filepath.Dir(target), dest)
+			// Relative to the link's directory as the kernel reaches it:
+			// through its symlinks, before any ".." of dest.
+			dir := filepath.Dir(target)
+			if real, err := filepath.EvalSymlinks(dir); err == nil {
+				dir = real
+			}
+			dest = filepath.Join(dir, dest)
 		}
 		target = dest
 	}

@@ -347,6 +347,31 @@ func TestStoreExportLeavesWhatWasThere(t *testing.T) {
 	if b, err := os.ReadFile(made); err != nil || len(b) < 1024 {
 		t.Errorf("Export through %s did not write the tar to %s: %d bytes, %v", dangling, made, len(b), err)
 	}
+	// A link whose ../ climbs from a directory reached through a symlink
+	// climbs from where that symlink leads, as the kernel (and tar) would.
+	if err := os.MkdirAll(filepath.Join(dir, "real", "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("real/sub", filepath.Join(dir, "dirlink")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../up.tar", filepath.Join(dir, "real", "sub", "up-link.tar")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Export(bg, sys.Discard(), "demo", filepath.Join(dir, "dirlink", "up-link.tar")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "real", "up.tar")); err != nil {
+		t.Errorf("Export through dirlink/up-link.tar -> ../up.tar did not write real/up.tar: %v", err)
+	}
+	// One that leads into a directory that does not exist says so.
+	nowhere := filepath.Join(dir, "nowhere.tar")
+	if err := os.Symlink(filepath.Join(dir, "no-such-dir", "x.tar"), nowhere); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Export(bg, sys.Discard(), "demo", nowhere); err == nil || !strings.Contains(err.Error(), "is a symlink to "+filepath.Join(dir, "no-such-dir", "x.tar")+", whose directory "+filepath.Join(dir, "no-such-dir")+" does not exist") {
+		t.Errorf("Export through a link into no directory = %v", err)
+	}
 }
 
 // Packing a directory that holds the store would pack the image being made
