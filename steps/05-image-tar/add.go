@@ -162,11 +162,17 @@ func (s *Store) namelessSpool() (*os.File, error) {
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		return nil, err
 	}
-	fd, err := unix.Open(s.dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
+	fd, err := openNameless(s.dir)
 	if err != nil {
 		return nil, err
 	}
 	return os.NewFile(uintptr(fd), filepath.Join(s.dir, "(standard input, saved)")), nil
+}
+
+// openNameless opens a new file without a name in dir: a variable, so that
+// a test can take a filesystem without O_TMPFILE's place.
+var openNameless = func(dir string) (int, error) {
+	return unix.Open(dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
 }
 
 // spool copies in to the file spool, then goes back to its start for the

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -724,5 +725,24 @@ func TestStaleAdditionRemovedAndSaid(t *testing.T) {
 	}
 	if want := `unlinkat(AT_FDCWD, "` + stale + `", AT_REMOVEDIR) = 0`; !strings.Contains(out.String(), "killed halfway") || !strings.Contains(out.String(), want) {
 		t.Errorf("the removal of %s was not narrated:\n%s", stale, out.String())
+	}
+}
+
+// Where the store's filesystem makes no nameless file (no O_TMPFILE), a
+// stream is saved under the lock in a named spool, and that spool goes
+// with the import.
+func TestImportFromWithoutTmpfile(t *testing.T) {
+	saved := openNameless
+	t.Cleanup(func() { openNameless = saved })
+	tried := false
+	openNameless = func(string) (int, error) { tried = true; return -1, unix.EOPNOTSUPP }
+	s := OpenStore(t.TempDir())
+	img, err := s.ImportFrom(bg, sys.Discard(), bytes.NewReader(buildTar(t, dir("etc/"), file("etc/motd", "hi"))), "piped")
+	if err != nil || !tried {
+		t.Fatalf("ImportFrom without O_TMPFILE = %v (nameless file tried: %v)", err, tried)
+	}
+	wantFile(t, filepath.Join(img.Rootfs, "etc", "motd"), "hi")
+	if got := storeDirs(t, s); !slices.Equal(got, []string{"ID", IndexName, LockName}) {
+		t.Errorf("the store holds %q after the import, want the image, its index and its lock", got)
 	}
 }
