@@ -131,8 +131,8 @@ func (c *Child) Start(n *sys.Narrator, spec any) error {
 	for _, f := range c.ends {
 		f.Close()
 	}
-	name, args := cloneCall(c.Cmd.SysProcAttr)
 	if err != nil {
+		name, _ := cloneCall(c.Cmd.SysProcAttr, false)
 		// Start's error is the clone's, or that of a step the runtime took
 		// in the child before its execve (the SysProcAttr ones): which one
 		// is not known, so no clone line claims it.
@@ -142,6 +142,7 @@ func (c *Child) Start(n *sys.Narrator, spec any) error {
 		return fmt.Errorf("start the child process: %w", err)
 	}
 	pid := c.Cmd.Process.Pid
+	name, args := cloneCall(c.Cmd.SysProcAttr, HoldsPidfd(pid))
 	n.Because(cloneGloss(c.Cmd.SysProcAttr)).Reported(name, args, pid, nil)
 	if steps := RuntimeSteps(c.Cmd.SysProcAttr); steps != "" {
 		n.Note("in the child, before its execve, the Go runtime also made: %s", steps)
@@ -289,12 +290,13 @@ func ExecReporter() *sys.ExecReporter {
 	return sys.NewExecReporter(os.NewFile(statusFD, "status"))
 }
 
-// RuntimeCloneFlags are the flags Go's runtime passes to clone when it starts
-// a child with these attributes (forkAndExecInChild1 in
+// RuntimeCloneFlags are the flags Go's runtime passed to clone to start a
+// child with these attributes (forkAndExecInChild1 in
 // syscall/exec_linux.go): the namespace flags asked for, CLONE_VM|CLONE_VFORK
-// unless a user namespace is made, CLONE_PIDFD when the kernel has pidfds,
-// and SIGCHLD as the exit signal. attr may be nil.
-func RuntimeCloneFlags(attr *syscall.SysProcAttr) uintptr {
+// unless a user namespace is made, CLONE_PIDFD when it asked for a pidfd of
+// the child (HoldsPidfd tells), and SIGCHLD as the exit signal. attr may be
+// nil.
+func RuntimeCloneFlags(attr *syscall.SysProcAttr, pidfd bool) uintptr {
 	var flags uintptr
 	if attr != nil {
 		flags = attr.Cloneflags
@@ -302,15 +304,41 @@ func RuntimeCloneFlags(attr *syscall.SysProcAttr) uintptr {
 	if flags&unix.CLONE_NEWUSER == 0 {
 		flags |= unix.CLONE_VFORK | unix.CLONE_VM
 	}
-	if pidfdWorks() {
+	if pidfd {
 		flags |= unix.CLONE_PIDFD
 	}
 	return flags | uintptr(unix.SIGCHLD)
 }
 
-// pidfdWorks mirrors os's check: Go's runtime adds CLONE_PIDFD to clone when
-// the kernel supports pidfds, and we must report the flags really passed.
-var pidfdWorks = sync.OnceValue(func() bool {
+// HoldsPidfd reports whether this process holds a pidfd of its child pid,
+// just started: Go's os package asks clone for one (CLONE_PIDFD) when its
+// own check of pidfds passed (pidfd_open, waitid, pidfd_send_signal and a
+// probe clone), and keeps it until the child is waited for. What the
+// narration reports is what happened, not a guess at Go's check: a kernel
+// with pidfd_open but not waitid(P_PIDFD) (5.3) fails Go's check. Its
+// descriptors are read in /proc, which narrates nothing the step does.
+// Where there is no /proc (an init chrooted without a mount namespace), it
+// falls back to the first of Go's checks.
+func HoldsPidfd(pid int) bool {
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return pidfdOpenWorks()
+	}
+	want := fmt.Sprintf("\nPid:\t%d\n", pid)
+	for _, fd := range fds {
+		if link, err := os.Readlink("/proc/self/fd/" + fd.Name()); err != nil || link != "anon_inode:[pidfd]" {
+			continue
+		}
+		if info, err := os.ReadFile("/proc/self/fdinfo/" + fd.Name()); err == nil && strings.Contains(string(info), want) {
+			return true
+		}
+	}
+	return false
+}
+
+// pidfdOpenWorks is the first of os's checks of pidfds: pidfd_open of this
+// process.
+var pidfdOpenWorks = sync.OnceValue(func() bool {
 	fd, err := unix.PidfdOpen(os.Getpid(), 0)
 	if err != nil {
 		return false
@@ -325,7 +353,7 @@ var pidfdWorks = sync.OnceValue(func() bool {
 func cloneGloss(attr *syscall.SysProcAttr) string {
 	const newNamespaces = unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWNET |
 		unix.CLONE_NEWPID | unix.CLONE_NEWUSER | unix.CLONE_NEWCGROUP | unix.CLONE_NEWTIME
-	if RuntimeCloneFlags(attr)&newNamespaces != 0 {
+	if RuntimeCloneFlags(attr, false)&newNamespaces != 0 {
 		return ""
 	}
 	return "create a child process, in the same namespaces as its parent (no CLONE_NEW* flag)"
@@ -333,8 +361,8 @@ func cloneGloss(attr *syscall.SysProcAttr) string {
 
 // cloneCall renders the clone the Go runtime made: clone3 when a cgroup fd
 // is used (CLONE_INTO_CGROUP) or a time namespace is made, clone otherwise.
-func cloneCall(attr *syscall.SysProcAttr) (name, args string) {
-	flags := RuntimeCloneFlags(attr) &^ 0xff
+func cloneCall(attr *syscall.SysProcAttr, pidfd bool) (name, args string) {
+	flags := RuntimeCloneFlags(attr, pidfd) &^ 0xff
 	useCgroupFD := attr != nil && attr.UseCgroupFD
 	if useCgroupFD || flags&unix.CLONE_NEWTIME != 0 {
 		if useCgroupFD {

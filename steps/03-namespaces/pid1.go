@@ -128,7 +128,7 @@ func runInit(n *sys.Narrator, s *spec, rep *sys.ExecReporter) int {
 		return execFailed(s.Args[0], err)
 	}
 	child := cmd.Process.Pid
-	n.Reported("clone", "flags="+sys.CloneFlagString(reexec.RuntimeCloneFlags(nil)), child, nil)
+	n.Reported("clone", "flags="+sys.CloneFlagString(reexec.RuntimeCloneFlags(nil, reexec.HoldsPidfd(child))), child, nil)
 	if steps := reexec.RuntimeSteps(cmd.SysProcAttr); steps != "" {
 		n.Note("in the child, before its execve, the Go runtime also made: %s", steps)
 	}

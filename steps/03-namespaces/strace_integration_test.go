@@ -1,8 +1,12 @@
 package namespaces_test
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/workshop-dev/workshop/internal/stracecheck"
 	"github.com/workshop-dev/workshop/internal/sys"
@@ -47,4 +51,45 @@ func TestNarrationMatchesStrace(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Go's os package asks clone for a pidfd of the child only when its own
+// check of pidfds passed. Here the check's pidfd_send_signal fails (strace
+// makes it fail, as a kernel or a seccomp filter without it would): no
+// CLONE_PIDFD was passed, and the narration must not claim one. It used to
+// repeat the first call of the check itself, pidfd_open, which passed, and
+// print CLONE_PIDFD regardless.
+func TestNarratedCloneFlagsWhenGoFindsNoPidfds(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	strace := testbin.NeedTool(t, "strace")
+	logFile := filepath.Join(t.TempDir(), "strace.log")
+	trace := append([]string{"pidfd_send_signal"}, stracecheck.Syscalls...)
+	args := []string{"-f", "-qq", "-s", "4096", "--pidns-translation", "-o", logFile,
+		"-e", "trace=" + strings.Join(trace, ","), "-e", "inject=pidfd_send_signal:error=ENOSYS",
+		testbin.Bin(t), "--no-color", "--state-dir", t.TempDir(), "step", "3", "--root", root, "--init", "--", "/bin/sh", "-c", "echo hi"}
+	cmd := exec.Command(strace, args...)
+	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	r := testbin.RunCmd(t, cmd, 5*time.Minute)
+	log, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Code != 0 || r.Stdout != "hi\n" {
+		t.Fatalf("step 3 without pidfds = exit %d, stdout %q:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	clones := 0
+	for _, line := range strings.Split(r.Stderr, "\n") {
+		if strings.HasPrefix(line, "==>") || !strings.Contains(line, "clone(flags=") {
+			continue // the note that describes Go's check names its probe's flags
+		}
+		clones++
+		if strings.Contains(line, "CLONE_PIDFD") {
+			t.Errorf("the narration claims CLONE_PIDFD, which Go did not pass: %s", line)
+		}
+	}
+	if clones != 2 { // workshop's clone of the init, the init's of the command
+		t.Errorf("the narration shows %d clones, want 2:\n%s", clones, r.Stderr)
+	}
+	stracecheck.Compare(t, r.Stderr, string(log), stracecheck.Syscalls)
 }
