@@ -139,7 +139,7 @@ func (c *Child) Start(n *sys.Narrator, spec any) error {
 		n.Note("the Go runtime could not start the child: %v (the %s itself, or a step of the child before its execve)", errnoOf(err), name)
 		c.spec.Close()
 		c.status.Close()
-		return fmt.Errorf("start the child process: %w", err)
+		return &StartError{Err: errnoOf(err)}
 	}
 	pid := c.Cmd.Process.Pid
 	name, args := cloneCall(c.Cmd.SysProcAttr, HoldsPidfd(pid))
@@ -154,10 +154,25 @@ func (c *Child) Start(n *sys.Narrator, spec any) error {
 		c.abandon()
 		n.Kill(pid, unix.SIGKILL)
 		c.Cmd.Wait()
-		return fmt.Errorf("send the spec to the child: %w", err)
+		return fmt.Errorf("send the spec to the child, through its pipe: %w", errnoOf(err))
 	}
 	return nil
 }
+
+// StartError is Start's error when the Go runtime could not start the
+// child: its clone failed, or a step of the child before its execve. The
+// errors that come after (the spec not sent, a cgroup not joined) are
+// others: only this one may be the kernel refusing a namespace.
+type StartError struct{ Err error }
+
+func (e *StartError) Error() string {
+	if errors.Is(e.Err, unix.EAGAIN) {
+		return fmt.Sprintf("start the child process: %v (the kernel would make no more processes: a limit is reached, 'ulimit -u' or the pids.max of the cgroup workshop runs in)", e.Err)
+	}
+	return fmt.Sprintf("start the child process: %v", e.Err)
+}
+
+func (e *StartError) Unwrap() error { return e.Err }
 
 // Pid is the child's pid as the host sees it.
 func (c *Child) Pid() int { return c.Cmd.Process.Pid }
@@ -177,7 +192,10 @@ func (c *Child) Release() error {
 	if cerr := c.spec.Close(); err == nil {
 		err = cerr
 	}
-	return err
+	if err != nil {
+		return fmt.Errorf("write the go-ahead into the child's pipe: %w", errnoOf(err))
+	}
+	return nil
 }
 
 // abandon closes the pipe without the go-ahead: the child exits without

@@ -189,3 +189,15 @@ func TestGoRaisedNofile(t *testing.T) {
 		}
 	}
 }
+
+// A clone the kernel refuses with EAGAIN is a limit on processes reached:
+// said so, with the errno alone (not Go's "fork/exec /proc/self/exe").
+func TestStartErrorSaysWhatEAGAINMeans(t *testing.T) {
+	err := &StartError{Err: errnoOf(&os.PathError{Op: "fork/exec", Path: "/proc/self/exe", Err: syscall.EAGAIN})}
+	if msg := err.Error(); msg != "start the child process: resource temporarily unavailable (the kernel would make no more processes: a limit is reached, 'ulimit -u' or the pids.max of the cgroup workshop runs in)" {
+		t.Errorf("StartError(EAGAIN) = %q", msg)
+	}
+	if !errors.Is(err, syscall.EAGAIN) {
+		t.Errorf("StartError(EAGAIN) does not wrap EAGAIN")
+	}
+}

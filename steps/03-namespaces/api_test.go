@@ -2,6 +2,7 @@ package namespaces_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -135,5 +136,26 @@ func TestStartRefusesBadConfig(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(root); len(entries) != 0 {
 		t.Errorf("a refused Start left %v in the root", entries)
+	}
+}
+
+// An error after the clone (here: joining the cgroup, as a v1 cpuset with no
+// CPUs refuses it with ENOSPC) is said as it is, not as the kernel refusing
+// the namespaces, which only the clone's own EPERM, EINVAL, ENOSPC or
+// EUSERS mean.
+func TestStartTellsAFailedJoinFromARefusedNamespace(t *testing.T) {
+	testbin.NeedRoot(t)
+	join := fmt.Errorf(`cannot write "0" to /sys/fs/cgroup/cpuset/workshop/x/tasks: %w`, syscall.ENOSPC)
+	c, err := namespaces.Start(sys.Discard(), namespaces.Config{
+		Root: t.TempDir(), Args: []string{"/bin/true"},
+		BornIn: func(clone func() error) error { return join },
+	})
+	if err == nil {
+		c.Kill(syscall.SIGKILL)
+		c.Wait()
+		t.Fatal("Start succeeded, want the join's error")
+	}
+	if !errors.Is(err, join) || strings.Contains(err.Error(), "refused to make the namespaces") {
+		t.Errorf("Start = %v; want the join's error, not a refused namespace", err)
 	}
 }

@@ -210,9 +210,12 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 	}
 	if err != nil {
 		exit.Stop(sigs)
-		// EPERM, EINVAL, ENOSPC, EUSERS: the kernel would not make one of
-		// the namespaces (user namespaces switched off, a limit reached).
-		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EUSERS) {
+		// EPERM, EINVAL, ENOSPC, EUSERS from the clone itself: the kernel
+		// would not make one of the namespaces (user namespaces switched
+		// off, a limit reached). Not from what follows it (the spec sent,
+		// the cgroup joined), which is said as it is.
+		var start *reexec.StartError
+		if errors.As(err, &start) && (errors.Is(err, unix.EPERM) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EUSERS)) {
 			return nil, fmt.Errorf("the kernel refused to make the namespaces %s: %w; run 'workshop doctor' to see which this machine supports", strings.Join(flagNames(flags), ","), err)
 		}
 		return nil, err
