@@ -308,8 +308,11 @@ func (c *cleaner) run(r *state.Run) {
 		return
 	}
 	if err := c.n.RemoveTree(r.GoneDir()); err != nil {
-		c.fail(what, err)
-		return
+		// No record any more, only a .gone- directory, which the sweep of
+		// unrecorded directories below tries once more, and reports if
+		// it fails again: a failure here alone would fail a clean that
+		// leaves nothing.
+		c.n.Note("%s could not be removed yet (%v): tried once more below", r.GoneDir(), err)
 	}
 	did = append(did, layer+"its record "+r.Dir())
 	if kept {
@@ -841,6 +844,10 @@ func (c *cleaner) removeContainersDir(dir string) {
 	defer c.n.CloseFd(fd)
 	if err := c.n.Because("the lock a starting run takes to choose its name: held, a run is recording a container here").
 		Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			c.fail(dir, err)
+			return
+		}
 		c.left(dir, "a run is recording a container in it now")
 		return
 	}
