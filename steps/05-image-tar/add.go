@@ -378,6 +378,13 @@ func (s *Store) add(ctx context.Context, n *sys.Narrator, r Ref, source string, 
 	}
 	moved := moveTag(ix, r.String(), id)
 	if err := s.writeIndex(ix); err != nil {
+		if !there {
+			// In place but named by nothing: taken back, so that the
+			// store is as it was.
+			if rerr := n.RemoveTree(final); rerr != nil {
+				n.Note("the new image %s, which no name points to, could not be removed: %v ('workshop clean' will)", id[:12], rerr)
+			}
+		}
 		return Image{}, err
 	}
 	if m := s.finishMove(moved, ix, s.collect(n, ix)); m.From != "" {

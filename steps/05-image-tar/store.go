@@ -226,9 +226,11 @@ func writeJSON(p string, v any) error {
 	}
 	tmp := p + ".tmp"
 	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		os.Remove(tmp) // half written (a full disk)
 		return fmt.Errorf("image store: %w", err)
 	}
 	if err := os.Rename(tmp, p); err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("image store: %w", err)
 	}
 	return nil

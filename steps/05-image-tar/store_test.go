@@ -746,3 +746,20 @@ func TestImportFromWithoutTmpfile(t *testing.T) {
 		t.Errorf("the store holds %q after the import, want the image, its index and its lock", got)
 	}
 }
+
+// An import whose index cannot be written (a full disk; here, a directory
+// where its temporary file goes) takes back the image it had renamed into
+// place: no image is left that no name points to.
+func TestImportTakesBackAnImageItCouldNotName(t *testing.T) {
+	s := OpenStore(t.TempDir())
+	if err := os.MkdirAll(filepath.Join(s.Dir(), IndexName+".tmp", "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Import(bg, sys.Discard(), writeFile(t, t.TempDir(), "a.tar", buildTar(t, file("a", "a"))), "a:1")
+	if err == nil {
+		t.Fatal("Import succeeded without its index")
+	}
+	if got := storeDirs(t, s); slices.Contains(got, "ID") {
+		t.Errorf("the store holds %q after the failed import, want no image", got)
+	}
+}
