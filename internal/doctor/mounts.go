@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/workshop-dev/workshop/internal/mountopt"
 	"github.com/workshop-dev/workshop/internal/reexec"
 	"golang.org/x/sys/unix"
 )
@@ -204,7 +205,7 @@ func mountProbe(scratch string) probeWire {
 			return w
 		}
 	}
-	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work)
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", mountopt.OverlayPath(lower), mountopt.OverlayPath(upper), mountopt.OverlayPath(work))
 	if err := unix.Mount("overlay", merged, "overlay", 0, opts); err != nil {
 		w.Overlay = callError(fmt.Sprintf("mount(\"overlay\", %q, \"overlay\", 0, %q)", merged, opts), err)
 	} else {

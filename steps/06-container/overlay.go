@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/workshop-dev/workshop/internal/ids"
+	"github.com/workshop-dev/workshop/internal/mountopt"
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
 	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
@@ -171,7 +172,7 @@ func newLayer(lower, dir string) *Layer {
 // writes it. workdir is overlayfs's scratch space and must be on the same
 // filesystem as upperdir. A throwaway layer is volatile (see MountLayer).
 func (l *Layer) options(throwaway bool) string {
-	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", l.Lower, l.Upper, l.Work)
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", mountopt.OverlayPath(l.Lower), mountopt.OverlayPath(l.Upper), mountopt.OverlayPath(l.Work))
 	if throwaway {
 		opts += ",volatile"
 	}

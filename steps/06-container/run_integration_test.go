@@ -573,3 +573,25 @@ func TestFullRunInterruptedAsTheCommandStarts(t *testing.T) {
 	}
 	h.noContainers()
 }
+
+// A state dir whose path holds what overlayfs reads specially in its
+// options (a comma ends an option, a colon separates lower layers, a
+// backslash escapes): the paths are escaped, and the run works. It failed
+// with "no such file or directory (is overlayfs available?)".
+func TestFullRunInAStateDirWithCommasAndColons(t *testing.T) {
+	testbin.NeedRoot(t)
+	state := filepath.Join(t.TempDir(), `a,b:c\d`)
+	r := testbin.Run(t, "", "--state-dir", state, "full", "run", "--keep", "--name", "odd", "--", "/bin/sh", "-c", "echo ok > /written")
+	if r.Code != 0 {
+		t.Fatalf("full run in %s = %d:\n%s", state, r.Code, r.Stderr)
+	}
+	if d := testbin.Run(t, "", "--state-dir", state, "diff", "odd"); d.Code != 0 || d.Stdout != "A /written\n" {
+		t.Errorf("diff = %d, %q:\n%s", d.Code, d.Stdout, d.Stderr)
+	}
+	if c := testbin.Run(t, "", "--state-dir", state, "clean", "--images"); c.Code != 0 {
+		t.Errorf("clean = %d:\n%s", c.Code, c.Stderr)
+	}
+	if m := testbin.MountsUnder(t, state); len(m) > 0 {
+		t.Errorf("mounts left under %s: %q", state, m)
+	}
+}
