@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/workshop-dev/workshop/internal/exit"
+	namespaces "github.com/workshop-dev/workshop/steps/03-namespaces"
 	container "github.com/workshop-dev/workshop/steps/06-container"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
@@ -72,6 +73,13 @@ removed when it ends (the writable layer stays with --keep).`,
 				// from stdin otherwise, so a run works in a pipe too.
 				args = []string{"/bin/sh"}
 				if term.IsTerminal(int(os.Stdin.Fd())) {
+					// An interactive shell takes the terminal, or waits
+					// for it: in the background (full run &) it would wait
+					// for ever, as a PID 1 that drops the SIGTTIN it sends
+					// itself, spinning.
+					if !namespaces.OwnsTerminal(int(os.Stdin.Fd())) {
+						return usageError("workshop runs in the background, and the interactive shell it would start needs the terminal: run it in the foreground, or give a command after --")
+					}
 					args = []string{"/bin/sh", "-i"}
 				}
 			}

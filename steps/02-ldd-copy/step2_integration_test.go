@@ -3,7 +3,6 @@ package lddcopy_test
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/workshop-dev/workshop/internal/stracecheck"
 	"github.com/workshop-dev/workshop/internal/testbin"
-	"golang.org/x/sys/unix"
 )
 
 func TestMain(m *testing.M) { testbin.Main(m) }
@@ -297,7 +295,7 @@ func TestColour(t *testing.T) {
 // and returns what it printed there.
 func runWithTerminalStderr(t *testing.T, env []string, args ...string) string {
 	t.Helper()
-	ptmx, pts := openPty(t)
+	ptmx, pts := testbin.OpenPty(t)
 	defer ptmx.Close()
 	cmd := exec.Command(testbin.Bin(t), args...)
 	cmd.Env = append(os.Environ(), env...)
@@ -327,7 +325,7 @@ func runWithTerminalStderr(t *testing.T, env []string, args ...string) string {
 // it prints its prompt, reads what is typed, and its exit status passes.
 func TestInteractiveBashOnATerminal(t *testing.T) {
 	testbin.NeedRoot(t)
-	ptmx, pts := openPty(t)
+	ptmx, pts := testbin.OpenPty(t)
 	defer ptmx.Close()
 	cmd := exec.Command(testbin.Bin(t), "--quiet", "--state-dir", t.TempDir(), "step", "2")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = pts, pts, pts
@@ -358,27 +356,6 @@ func TestInteractiveBashOnATerminal(t *testing.T) {
 			t.Errorf("the terminal shows %q, want an interactive bash (prompt, then %q)", out.String(), w)
 		}
 	}
-}
-
-// openPty opens a new pseudo-terminal: the master, and the terminal itself.
-func openPty(t *testing.T) (ptmx, pts *os.File) {
-	t.Helper()
-	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatalf("open /dev/ptmx: %v", err)
-	}
-	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatalf("unlock the pty: %v", err)
-	}
-	n, err := unix.IoctlGetUint32(int(ptmx.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatalf("pty number: %v", err)
-	}
-	pts, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatalf("open the pty: %v", err)
-	}
-	return ptmx, pts
 }
 
 // SIGTERM sent to workshop reaches the command in the root, and the

@@ -107,7 +107,7 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 	f, isFile := cfg.Stdin.(*os.File)
 	onTerminal := isFile && term.IsTerminal(int(f.Fd()))
 	switch {
-	case onTerminal && (!ownsTerminal(int(f.Fd())) || writesToPipe(cfg.Stdout)):
+	case onTerminal && (!OwnsTerminal(int(f.Fd())) || writesToPipe(cfg.Stdout)):
 		// The container, in a process group of its own, cannot have the
 		// terminal: workshop runs in the background (… &, timeout), or in
 		// a pipeline (step 3 -- ps | less) whose other programs share its
@@ -457,9 +457,9 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// ownsTerminal reports whether fd is a terminal whose foreground process
+// OwnsTerminal reports whether fd is a terminal whose foreground process
 // group is workshop's: only then may workshop hand it to the container.
-func ownsTerminal(fd int) bool {
+func OwnsTerminal(fd int) bool {
 	if !term.IsTerminal(fd) {
 		return false
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -147,7 +146,7 @@ func TestPID1DropsSignalsDuringSetup(t *testing.T) {
 func TestCtrlCOnTheTerminalDuringSetup(t *testing.T) {
 	testbin.NeedRoot(t)
 	root := busyboxRoot(t)
-	master, slave := openPty(t)
+	master, slave := testbin.OpenPty(t)
 	strace, args := testbin.Holding(t, "sethostname", time.Second, step3Args(t, root, "--", "/bin/sh", "-c", "echo the command ran")...)
 	cmd := exec.Command(strace, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
@@ -188,7 +187,7 @@ func TestCtrlCOnTheTerminalDuringSetup(t *testing.T) {
 func TestContainerWithoutTheTerminalHasNoControllingTerminal(t *testing.T) {
 	testbin.NeedRoot(t)
 	root := busyboxRoot(t)
-	master, slave := openPty(t)
+	master, slave := testbin.OpenPty(t)
 	cmd := exec.Command(testbin.Bin(t), step3Args(t, root, "--", "/bin/sh", "-c", `read x < /dev/tty; echo "read: $?"`)...)
 	var stdout, stderr strings.Builder
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, &stdout, &stderr // stdout: a pipe
@@ -216,29 +215,6 @@ func TestContainerWithoutTheTerminalHasNoControllingTerminal(t *testing.T) {
 	}
 }
 
-// openPty opens a pseudo-terminal: its master, and its slave to give to a
-// program as its terminal.
-func openPty(t *testing.T) (master, slave *os.File) {
-	t.Helper()
-	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { master.Close() })
-	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatal(err)
-	}
-	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	slave, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return master, slave
-}
-
 // A container whose output is workshop's terminal, which it was not handed
 // (its input is no terminal: its process group stays in the background),
 // could stop on it or, as PID 1, hang: reading its stdout (as `more` reads
@@ -248,7 +224,7 @@ func openPty(t *testing.T) (master, slave *os.File) {
 func TestContainerNotHandedItsOutputTerminalCannotHangOnIt(t *testing.T) {
 	testbin.NeedRoot(t)
 	root := busyboxRoot(t)
-	master, slave := openPty(t)
+	master, slave := testbin.OpenPty(t)
 	tios, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
 	if err != nil {
 		t.Fatal(err)

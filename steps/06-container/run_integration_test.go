@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -593,5 +594,53 @@ func TestFullRunInAStateDirWithCommasAndColons(t *testing.T) {
 	}
 	if m := testbin.MountsUnder(t, state); len(m) > 0 {
 		t.Errorf("mounts left under %s: %q", state, m)
+	}
+}
+
+// `workshop full run &` from an interactive shell: the default command, an
+// interactive shell, needs the terminal, which a background job does not
+// have. It is refused with a sentence. It used to start, and spin at full
+// speed for ever: a PID 1 that sends itself SIGTTIN to wait for the
+// terminal drops it.
+func TestFullRunInTheBackgroundWithoutACommand(t *testing.T) {
+	testbin.NeedRoot(t)
+	bash := testbin.NeedTool(t, "bash")
+	master, slave := testbin.OpenPty(t)
+	// bash -m: job control, so the & job gets a process group of its own,
+	// not the terminal's foreground one.
+	line := fmt.Sprintf(`%q --no-color --state-dir %q full run & wait $!; echo "status $?"`, testbin.Bin(t), t.TempDir())
+	cmd := exec.Command(bash, "-m", "-c", line)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	out := testbin.NewLines(master)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		killSession(cmd.Process.Pid) // bash's session: workshop, and its container with it
+		t.Fatalf("a minute later, the background full run still runs:\n%s", out)
+	}
+	out.WaitFor(t, "status 125")
+	if !strings.Contains(out.String(), "workshop runs in the background, and the interactive shell it would start needs the terminal") {
+		t.Errorf("the refusal does not say why:\n%s", out)
+	}
+}
+
+// killSession sends SIGKILL to every process of session sid.
+func killSession(sid int) {
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		if s, err := unix.Getsid(pid); err == nil && s == sid {
+			unix.Kill(pid, unix.SIGKILL)
+		}
 	}
 }
