@@ -14,6 +14,7 @@ import (
 
 	"github.com/u-root/u-root/pkg/ldd"
 	"github.com/workshop-dev/workshop/internal/elfinterp"
+	chroot "github.com/workshop-dev/workshop/steps/01-chroot"
 )
 
 // NotFoundError says a program named by the student is not on the host.
@@ -44,7 +45,7 @@ func Lookup(name string) (string, error) {
 	}
 	p := name
 	if !strings.Contains(name, "/") {
-		found, err := exec.LookPath(name)
+		found, err := lookPath(name)
 		if err != nil {
 			return "", &NotFoundError{Name: name}
 		}
@@ -187,6 +188,22 @@ func inspect(path string) (Program, error) {
 	return prog, nil
 }
 
+// lookPath finds a command on the host's PATH, or, where workshop runs
+// with none (env -i, a bare service), on the one a container gets: the
+// same name must not be found inside the root and missing on the host.
+func lookPath(name string) (string, error) {
+	if os.Getenv("PATH") != "" {
+		return exec.LookPath(name)
+	}
+	for _, dir := range filepath.SplitList(chroot.DefaultPath) {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", exec.ErrNotFound
+}
+
 // shebang reads a script's "#!interp args…" line: the interpreter and its
 // arguments.
 func shebang(path string) (words []string, ok bool) {
@@ -199,8 +216,11 @@ func shebang(path string) (words []string, ok bool) {
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, false
 	}
-	rest, found := strings.CutPrefix(line, "#!")
-	words = strings.Fields(rest)
+	rest, found := strings.CutPrefix(strings.TrimSuffix(line, "\n"), "#!")
+	// Split as the kernel does: on spaces and tabs only. A carriage return
+	// (a script saved with Windows line ends) stays in the interpreter's
+	// name, as it does for the kernel, which then finds no "/bin/sh\r".
+	words = strings.FieldsFunc(rest, func(r rune) bool { return r == ' ' || r == '\t' })
 	return words, found && len(words) > 0
 }
 
@@ -277,6 +297,10 @@ func PrintDeps(w io.Writer, progs []Program) {
 	for _, p := range progs {
 		fmt.Fprintf(w, "%s:\n", p.Path)
 		switch {
+		case p.Script && strings.HasSuffix(p.Missing, "\r"):
+			fmt.Fprintf(w, "\ta script: its #! line ends in a carriage return (the file was saved with Windows line ends), "+
+				"so the kernel looks for the interpreter %q, which no machine has: its execve will fail with ENOENT; "+
+				"convert the file (dos2unix %s, or sed -i 's/\\r$//' %s)\n", p.Missing, p.Path, p.Path)
 		case p.Script && p.Missing != "":
 			fmt.Fprintf(w, "\ta script: its #! line needs %s, which this machine does not have: "+
 				"its execve will fail with ENOENT, the kernel's answer for a missing interpreter too\n", p.Missing)

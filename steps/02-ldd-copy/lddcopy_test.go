@@ -500,3 +500,33 @@ func TestLoaderRunsAreReported(t *testing.T) {
 		t.Errorf("narration lacks\n%s\n:\n%s", want, out)
 	}
 }
+
+// A script saved with Windows line ends: its #! line names "/bin/sh\r",
+// which the kernel looks for and no machine has. Said so, with the cure;
+// it used to be read as /bin/sh ("which comes along"), and the run then
+// failed with ENOENT unexplained.
+func TestScriptWithWindowsLineEnds(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "crlf.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\r\necho x\r\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := populate(t, filepath.Join(dir, "root"), script)
+	if !strings.Contains(out, `its #! line ends in a carriage return (the file was saved with Windows line ends), so the kernel looks for the interpreter "/bin/sh\r"`) ||
+		!strings.Contains(out, "dos2unix "+script) {
+		t.Errorf("narration does not say the #! line ends in a carriage return:\n%s", out)
+	}
+}
+
+// With no PATH at all (env -i), a command is looked for on the host where a
+// container looks for it, not reported missing.
+func TestLookupWithoutPATH(t *testing.T) {
+	t.Setenv("PATH", "")
+	got, err := Lookup("sh")
+	if err != nil || !strings.HasSuffix(got, "/sh") {
+		t.Errorf("Lookup(sh) with no PATH = %q, %v; want the host's sh", got, err)
+	}
+	if _, err := Lookup("no-such-program-anywhere"); err == nil {
+		t.Errorf("Lookup of a missing program with no PATH succeeded")
+	}
+}
