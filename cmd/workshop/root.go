@@ -78,7 +78,7 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 	pf := root.PersistentFlags()
 	pf.BoolVar(&global.explain, "explain", false, "print the lesson first, and a plain-English gloss beside each syscall")
 	pf.BoolVarP(&global.quiet, "quiet", "q", false, "do not narrate the syscalls")
-	pf.BoolVar(&global.noColor, "no-color", false, "no colour (also: a non-empty NO_COLOR, or stderr not a terminal)")
+	pf.BoolVar(&global.noColor, "no-color", false, "no colour (also: a non-empty NO_COLOR, TERM=dumb, or stderr not a terminal)")
 	pf.StringVar(&global.stateDir, "state-dir", "/var/lib/workshop", "where workshop keeps roots, images, containers")
 
 	// A bad flag is the tool's failure (125), said in one sentence.

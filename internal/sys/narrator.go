@@ -34,8 +34,10 @@ func ColorWanted(noColorFlag bool) bool {
 	if noColorFlag {
 		return false
 	}
-	// no-color.org: NO_COLOR set to anything but the empty string.
-	if os.Getenv("NO_COLOR") != "" {
+	// no-color.org: NO_COLOR set to anything but the empty string. And a
+	// terminal that says it is dumb (Emacs' shell, some CI logs) shows
+	// escape sequences as text.
+	if os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
 		return false
 	}
 	return term.IsTerminal(int(os.Stderr.Fd()))

@@ -273,10 +273,11 @@ func TestColour(t *testing.T) {
 		env    []string
 		colour bool
 	}{
-		{"a terminal", nil, nil, true},
+		{"a terminal", nil, []string{"TERM=xterm"}, true}, // whatever TERM the tests run under
 		{"--no-color", []string{"--no-color"}, nil, false},
 		{"NO_COLOR", nil, []string{"NO_COLOR=1"}, false},
-		{"NO_COLOR empty", nil, []string{"NO_COLOR="}, true}, // no-color.org: an empty one asks nothing
+		{"NO_COLOR empty", nil, []string{"NO_COLOR=", "TERM=xterm"}, true}, // no-color.org: an empty one asks nothing
+		{"TERM=dumb", nil, []string{"TERM=dumb"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append(append([]string{"--state-dir", t.TempDir()}, tc.flags...), "step", "2", "--", "/bin/bash", "-c", "pwd")
