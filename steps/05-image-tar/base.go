@@ -115,9 +115,16 @@ func makeBaseRoot(n *sys.Narrator, root string) error {
 		}
 	}
 	for f, content := range baseFiles {
-		if err := os.WriteFile(filepath.Join(root, f), []byte(content), 0o644); err != nil {
+		p := filepath.Join(root, f)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			return err
+		}
+		if err := os.Chmod(p, 0o644); err != nil { // whatever the umask cut
 			return err
 		}
 	}
-	return nil
+	// The root itself, made by Populate under the builder's umask (077 made
+	// it 0700): an image's / is 0755, and its id must not depend on who
+	// built it.
+	return os.Chmod(root, 0o755)
 }

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/workshop-dev/workshop/internal/exit"
@@ -761,5 +762,31 @@ func TestImportTakesBackAnImageItCouldNotName(t *testing.T) {
 	}
 	if got := storeDirs(t, s); slices.Contains(got, "ID") {
 		t.Errorf("the store holds %q after the failed import, want no image", got)
+	}
+}
+
+// The base image is the same whatever the umask of whoever builds it: its
+// root 0755, its files as written. Under umask 077 its / was 0700 and its
+// /etc/passwd 0600, so that only root could use them, and its id differed.
+func TestBaseImageIgnoresTheUmask(t *testing.T) {
+	root := func(mask int) string {
+		old := syscall.Umask(mask)
+		defer syscall.Umask(old)
+		dir := filepath.Join(t.TempDir(), "root")
+		if err := makeBaseRoot(sys.Discard(), dir); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	strict, usual := root(0o077), root(0o022)
+	for _, p := range []string{".", "etc/passwd"} {
+		a, err1 := os.Stat(filepath.Join(strict, p))
+		b, err2 := os.Stat(filepath.Join(usual, p))
+		if err1 != nil || err2 != nil || a.Mode() != b.Mode() {
+			t.Errorf("%s: mode %v under umask 077, %v under 022 (%v, %v); want the same", p, a.Mode(), b.Mode(), err1, err2)
+		}
+	}
+	if got, want := describe(t, strict), describe(t, usual); got != want {
+		t.Errorf("the base root differs with the umask:\n%s\nwant\n%s", got, want)
 	}
 }
