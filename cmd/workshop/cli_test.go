@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -110,5 +112,26 @@ func TestStateDirDanglingSymlink(t *testing.T) {
 	r := testbin.Run(t, "", "--state-dir", link, "image", "ls")
 	if r.Code != 125 || !strings.Contains(r.Stderr, "is a symlink to /nonexistent-workshop-target, which does not exist") {
 		t.Errorf("--state-dir DANGLING = %d, %q; want 125 and the sentence", r.Code, r.Stderr)
+	}
+}
+
+// A listing or report that cannot reach standard output (a full disk;
+// /dev/full here) is a failure said in a sentence, not an exit 0.
+func TestOutputThatCannotBeWritten(t *testing.T) {
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer full.Close()
+	for _, args := range [][]string{{"steps"}, {"--help"}} {
+		cmd := exec.Command(testbin.Bin(t), args...)
+		cmd.Stdout = full
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 125 || !strings.Contains(stderr.String(), "workshop: write to standard output: ") {
+			t.Errorf("workshop %q >/dev/full = %v, stderr %q; want 125 and a sentence", args, err, stderr.String())
+		}
 	}
 }

@@ -13,10 +13,12 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/reexec"
+
 	// Runs a re-executed child before this package's init builds the
 	// command line (see childinit).
 	_ "github.com/workshop-dev/workshop/cmd/workshop/childinit"
@@ -47,9 +49,30 @@ func run(args []string) (status int) {
 	}()
 	root := newRootCmd()
 	root.SetArgs(args)
+	out := &firstError{w: os.Stdout}
+	root.SetOut(out)
 	err := root.Execute()
+	if err == nil && out.err != nil {
+		// What the command printed did not arrive (stdout on a full disk,
+		// /dev/full): its listing or report is lost, which is a failure.
+		err = exit.Errorf(exit.ToolFailed, "write to standard output: %v", out.err)
+	}
 	if err != nil && !exit.Silent(err) {
 		fmt.Fprintf(os.Stderr, "workshop: %v\n", err)
 	}
 	return exit.Status(err)
+}
+
+// firstError is a writer that keeps the first error of its writes.
+type firstError struct {
+	w   io.Writer
+	err error
+}
+
+func (f *firstError) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	if err != nil && f.err == nil {
+		f.err = err
+	}
+	return n, err
 }
