@@ -187,6 +187,10 @@ func checkSpace(h *Host) []Finding {
 		return []Finding{{Status: Fail, Name: name, Detail: fmt.Sprintf("%s cannot be written in: %v", where, errnoText(err)),
 			Fix: "give a state dir on a writable filesystem: workshop --state-dir DIR …"}}
 	}
+	if h.Noexec(dir) {
+		return []Finding{{Status: Fail, Name: name, Detail: where + " is on a filesystem mounted noexec: steps 2 to 5 run programs from the roots they make there, which noexec forbids (permission denied)",
+			Fix: "give a state dir on another filesystem: workshop --state-dir DIR …, or remount this one without noexec"}}
+	}
 	free, err := h.FreeBytes(dir)
 	if err != nil {
 		return []Finding{{Status: Fail, Name: name, Detail: err.Error(), Fix: "give a state dir on a local filesystem: workshop --state-dir DIR …"}}

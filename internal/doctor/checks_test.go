@@ -181,6 +181,14 @@ func TestSpaceLooksWhereTheStateDirWillBe(t *testing.T) {
 	}
 }
 
+func TestStateDirOnANoexecFilesystem(t *testing.T) {
+	h := fakeHost(t)
+	h.Noexec = func(string) bool { return true }
+	if f := only(t, checkSpace(h), "state dir"); f.Status != Fail || !strings.Contains(f.Detail, "mounted noexec") {
+		t.Errorf("a state dir on a noexec filesystem = %+v, want fail", f)
+	}
+}
+
 func TestSpaceStateDirIsAFile(t *testing.T) {
 	h := fakeHost(t)
 	writeFile(t, h.StateDir, "")

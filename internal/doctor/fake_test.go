@@ -21,6 +21,7 @@ func fakeHost(t *testing.T) *Host {
 		LookPath:    func(f string) (string, error) { return "/usr/bin/" + f, nil },
 		FreeBytes:   func(string) (uint64, error) { return 10 << 30, nil },
 		Writable:    func(string) error { return nil },
+		Noexec:      func(string) bool { return false },
 		TryClone:    func(uintptr) error { return nil },
 		TryMounts:   func(string) MountProbe { return MountProbe{} },
 		Cgroups:     &fakeCgroups{layout: CgroupLayout{Mode: "cgroup v2", Describe: "cgroup v2: one tree", Limits: map[string]bool{"memory": true, "cpu": true, "pids": true}}},

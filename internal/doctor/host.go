@@ -25,6 +25,8 @@ type Host struct {
 	// Writable is nil when a directory can be written in (access(2) with
 	// W_OK: for root, that fails only on a read-only filesystem).
 	Writable func(dir string) error
+	// Noexec reports whether path's filesystem is mounted noexec.
+	Noexec func(path string) bool
 
 	// TryClone creates a process in a new namespace of the kind flag names
 	// (one CLONE_NEW* flag) and waits for it; nil when that worked.
@@ -48,6 +50,7 @@ func NewHost(stateDir string, cgroups CgroupProbe) *Host {
 		LookPath:    exec.LookPath,
 		FreeBytes:   freeBytes,
 		Writable:    writable,
+		Noexec:      noexec,
 		TryClone:    tryClone,
 		TryMounts:   tryMounts,
 		Cgroups:     cgroups,
@@ -71,6 +74,11 @@ func freeBytes(path string) (uint64, error) {
 		return 0, &fs.PathError{Op: "statfs", Path: path, Err: err}
 	}
 	return st.Bavail * uint64(st.Bsize), nil
+}
+
+func noexec(path string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(path, &st) == nil && st.Flags&unix.ST_NOEXEC != 0
 }
 
 func writable(dir string) error {

@@ -222,11 +222,30 @@ func failed(name string, err error) int {
 		errno = unix.ENOENT
 	}
 	msg := errno.Error()
-	fmt.Fprintf(reexec.Stderr(), "workshop: failed to run command %q inside the root: %s\n", name, strings.ToUpper(msg[:1])+msg[1:])
+	fmt.Fprintf(reexec.Stderr(), "workshop: failed to run command %q inside the root: %s%s\n", name, strings.ToUpper(msg[:1])+msg[1:], DeniedWhy(err))
 	if errno == unix.ENOENT || errno == unix.ENOTDIR {
 		return exit.NotFound
 	}
 	return exit.CannotInvoke
+}
+
+// DeniedWhy says, for an execve refused with EACCES, the two reasons its
+// mode does not show: the program is a directory, or it sits on a
+// filesystem mounted noexec (a state dir on such a mount: every root in
+// it). "" for any other error. err names the path (an *os.PathError).
+func DeniedWhy(err error) string {
+	var pe *os.PathError
+	if !errors.Is(err, unix.EACCES) || !errors.As(err, &pe) {
+		return ""
+	}
+	if fi, serr := os.Stat(pe.Path); serr == nil && fi.IsDir() {
+		return " (it is a directory)"
+	}
+	var st unix.Statfs_t
+	if unix.Statfs(pe.Path, &st) == nil && st.Flags&unix.ST_NOEXEC != 0 {
+		return " (its filesystem is mounted noexec, which lets no program on it run: put the state dir on another filesystem (--state-dir), or remount this one without noexec)"
+	}
+	return ""
 }
 
 func lookupEnv(env []string, key string) string {

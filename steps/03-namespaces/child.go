@@ -12,6 +12,7 @@ import (
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/reexec"
 	"github.com/workshop-dev/workshop/internal/sys"
+	chroot "github.com/workshop-dev/workshop/steps/01-chroot"
 	"golang.org/x/sys/unix"
 )
 
@@ -345,6 +346,6 @@ func execFailed(name string, err error) int {
 		fmt.Fprintf(reexec.Stderr(), "workshop: %s: not found in the container's root (or its interpreter or libraries are missing there)\n", name)
 		return exit.NotFound
 	}
-	fmt.Fprintf(reexec.Stderr(), "workshop: %s: cannot be executed: %v\n", name, errors.Unwrap(err))
+	fmt.Fprintf(reexec.Stderr(), "workshop: %s: cannot be executed: %v%s\n", name, errors.Unwrap(err), chroot.DeniedWhy(err))
 	return exit.CannotInvoke
 }

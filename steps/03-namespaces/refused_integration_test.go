@@ -3,10 +3,12 @@ package namespaces_test
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/workshop-dev/workshop/internal/testbin"
+	"golang.org/x/sys/unix"
 )
 
 // TestKernelRefusesNamespaces runs step 3 where no user namespace may be
@@ -35,5 +37,31 @@ func TestKernelRefusesNamespaces(t *testing.T) {
 	if !strings.Contains(string(out), "the kernel refused to make the namespaces") || !strings.Contains(string(out), "workshop doctor") ||
 		strings.Contains(string(out), "goroutine") || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 {
 		t.Errorf("want one sentence pointing to workshop doctor, got:\n%s", out)
+	}
+}
+
+// A command refused with EACCES whose mode allows it says why: a directory,
+// or a filesystem mounted noexec (a state dir on one: every root in it).
+// It said only "permission denied", and doctor found nothing wrong.
+func TestExecDeniedSaysWhy(t *testing.T) {
+	testbin.NeedRoot(t)
+	noexec := t.TempDir()
+	if err := unix.Mount("tmpfs", noexec, "tmpfs", unix.MS_NOEXEC, "size=64m"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(noexec, unix.MNT_DETACH) })
+	for _, tc := range []struct {
+		name, state, cmd, want string
+	}{
+		{"noexec", filepath.Join(noexec, "state"), "/bin/echo", "its filesystem is mounted noexec"},
+		{"a directory", t.TempDir(), "/bin", "(it is a directory)"},
+	} {
+		for _, step := range []string{"2", "3"} {
+			r := testbin.Run(t, "", "--state-dir", tc.state, "step", step, "--", tc.cmd)
+			if r.Code != 126 || !strings.Contains(r.Stderr, tc.want) {
+				t.Errorf("step %s -- %s (%s) = %d, want 126 and %q:\n%s", step, tc.cmd, tc.name, r.Code, tc.want, r.Stderr)
+			}
+		}
+		testbin.Run(t, "", "--state-dir", tc.state, "clean")
 	}
 }
