@@ -135,3 +135,25 @@ func TestOutputThatCannotBeWritten(t *testing.T) {
 		}
 	}
 }
+
+// Output whose reader went away (workshop ps | head -1) ends workshop as
+// SIGPIPE ends any tool in a pipeline: 141, and nothing said.
+func TestOutputIntoAClosedPipe(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"steps"}} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+		cmd := exec.Command(testbin.Bin(t), args...)
+		cmd.Stdout = w
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		err = cmd.Run()
+		w.Close()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 141 || stderr.Len() > 0 {
+			t.Errorf("workshop %q into a closed pipe = %v, stderr %q; want 141 and nothing said", args, err, stderr.String())
+		}
+	}
+}

@@ -12,9 +12,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/reexec"
@@ -52,6 +54,13 @@ func run(args []string) (status int) {
 	out := &firstError{w: os.Stdout}
 	root.SetOut(out)
 	err := root.Execute()
+	var pe *os.PathError
+	if errors.Is(out.err, syscall.EPIPE) || errors.As(err, &pe) && pe.Path == os.Stdout.Name() && errors.Is(pe.Err, syscall.EPIPE) {
+		// Its reader went away (workshop ps | head -1): nothing more to
+		// say, to anyone. Ended as a program killed by SIGPIPE is, the
+		// way of every Unix tool in a pipeline, without a sentence.
+		return exit.SignalBase + int(syscall.SIGPIPE)
+	}
 	if err == nil && out.err != nil {
 		// What the command printed did not arrive (stdout on a full disk,
 		// /dev/full): its listing or report is lost, which is a failure.
