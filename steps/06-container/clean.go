@@ -252,7 +252,14 @@ func (c *cleaner) run(r *state.Run) {
 
 	dirs := []string{r.Dir()}
 	for _, m := range r.Mounts {
-		if !within(m, r.Dir()) && within(m, c.state) {
+		switch {
+		case within(m, r.Dir()):
+		case within(m, c.state):
+			dirs = append(dirs, m)
+		case sameFile(filepath.Dir(m), r.Dir()):
+			// The run reached this state dir by another path (a bind
+			// mount of it): its overlay hangs there, not under the
+			// path clean took. It must go before the layer under it.
 			dirs = append(dirs, m)
 		}
 	}
@@ -320,6 +327,16 @@ func (c *cleaner) run(r *state.Run) {
 		return
 	}
 	c.removed("%s, whose workshop pid %d is gone: %s", what, r.WorkshopPid, strings.Join(did, ", "))
+}
+
+// sameFile reports whether paths a and b name the same file (its device
+// and inode), whatever the paths they were reached by.
+func sameFile(a, b string) bool {
+	var sa, sb unix.Stat_t
+	if unix.Stat(a, &sa) != nil || unix.Stat(b, &sb) != nil {
+		return false
+	}
+	return sa.Dev == sb.Dev && sa.Ino == sb.Ino
 }
 
 // unmountUnder detaches every mount at dir or below it, innermost first,

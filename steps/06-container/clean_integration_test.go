@@ -967,3 +967,32 @@ func TestStoreCommandWaitingThroughCleanImages(t *testing.T) {
 		t.Errorf("workshop image ls = %d, want the image imported after the clean alone:\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
 }
+
+// A run that reached the state dir by another path (a bind mount of it)
+// and was killed: clean through the first path finds its overlay where the
+// run mounted it, and detaches it before it removes the layer under it. It
+// removed the layer of a mounted overlay, then failed (EBUSY) for ever.
+func TestCleanAfterAKilledRunOfABindMountedStateDir(t *testing.T) {
+	dir := cleanState(t)
+	alias := t.TempDir()
+	if err := unix.Mount(dir, alias, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(alias, unix.MNT_DETACH) })
+	b := startWorkshop(t, alias, "full", "run", "--", "/bin/sleep", "300")
+	rec := runningRecord(t, alias, "/bin/sleep 300", b)
+	sleep := processOf(t, rec.Pid)
+	b.sigkill(t)
+	eventually(t, "the container's sleep dies with its workshop (PR_SET_PDEATHSIG)", func() bool { return !sleep.alive() })
+
+	r := runClean(t, dir)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "removed container "+rec.ID) {
+		t.Errorf("clean through the first path = %d:\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if m := testbin.MountsUnder(t, alias); len(m) != 1 || m[0] != alias { // the bind mount alone
+		t.Errorf("the killed run's overlay is still mounted: %q", m)
+	}
+	if pathExists(filepath.Join(dir, "containers", rec.ID)) {
+		t.Errorf("the killed run's directory is still there")
+	}
+}
