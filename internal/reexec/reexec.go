@@ -22,6 +22,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -338,20 +339,39 @@ func RuntimeCloneFlags(attr *syscall.SysProcAttr, pidfd bool) uintptr {
 // Where there is no /proc (an init chrooted without a mount namespace), it
 // falls back to the first of Go's checks.
 func HoldsPidfd(pid int) bool {
+	// A pidfd's fdinfo gives the child's pids as seen from the PID
+	// namespace of the /proc mounted here, down to its own (NSpid); this
+	// process's own NSpid says how deep below that namespace pid, a pid of
+	// this process's namespace, is read.
+	depth := len(nsPids("/proc/self/status"))
 	fds, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
+	if err != nil || depth == 0 {
 		return pidfdOpenWorks()
 	}
-	want := fmt.Sprintf("\nPid:\t%d\n", pid)
 	for _, fd := range fds {
 		if link, err := os.Readlink("/proc/self/fd/" + fd.Name()); err != nil || link != "anon_inode:[pidfd]" {
 			continue
 		}
-		if info, err := os.ReadFile("/proc/self/fdinfo/" + fd.Name()); err == nil && strings.Contains(string(info), want) {
+		if ns := nsPids("/proc/self/fdinfo/" + fd.Name()); len(ns) >= depth && ns[depth-1] == strconv.Itoa(pid) {
 			return true
 		}
 	}
 	return false
+}
+
+// nsPids is the NSpid line of a /proc status or pidfd fdinfo file: a
+// process's pid in each PID namespace, from that of /proc down to its own.
+func nsPids(file string) []string {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "NSpid:"); ok {
+			return strings.Fields(rest)
+		}
+	}
+	return nil
 }
 
 // pidfdOpenWorks is the first of os's checks of pidfds: pidfd_open of this

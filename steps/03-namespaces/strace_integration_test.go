@@ -11,6 +11,7 @@ import (
 	"github.com/workshop-dev/workshop/internal/stracecheck"
 	"github.com/workshop-dev/workshop/internal/sys"
 	"github.com/workshop-dev/workshop/internal/testbin"
+	"golang.org/x/sys/unix"
 )
 
 // Every syscall line of step 3, the parent's and the container's, is in
@@ -92,4 +93,37 @@ func TestNarratedCloneFlagsWhenGoFindsNoPidfds(t *testing.T) {
 		t.Errorf("the narration shows %d clones, want 2:\n%s", clones, r.Stderr)
 	}
 	stracecheck.Compare(t, r.Stderr, string(log), stracecheck.Syscalls)
+}
+
+// An init in a PID namespace of its own that sees the host's /proc (a
+// root with the host's procfs mounted in it, and no mount namespace to
+// mount another): a pidfd's fdinfo gives its child's pid as the host sees
+// it, the init knows it by its own namespace's. Its narrated clone still
+// shows the CLONE_PIDFD Go passed (it compared the two pids, and dropped
+// it).
+func TestNarratedCloneFlagsInAPIDNamespaceWithTheHostsProc(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	proc := filepath.Join(root, "proc")
+	os.MkdirAll(proc, 0o555)
+	if err := unix.Mount("proc", proc, "proc", 0, ""); err != nil { // this test's PID namespace: the host's
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(proc, unix.MNT_DETACH) })
+	r := testbin.Run(t, "", "--no-color", "--state-dir", t.TempDir(), "step", "3", "--root", root, "--ns", "pid", "--init", "--", "/bin/sh", "-c", "echo hi")
+	if r.Code != 0 || r.Stdout != "hi\n" {
+		t.Fatalf("step 3 --ns pid --init = exit %d, stdout %q:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	found := false
+	for _, line := range strings.Split(r.Stderr, "\n") {
+		if strings.HasPrefix(line, "[pid 1] clone(flags=") {
+			found = true
+			if !strings.Contains(line, "CLONE_PIDFD") {
+				t.Errorf("the init's clone lacks the CLONE_PIDFD Go passed: %s", line)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no clone line of the init:\n%s", r.Stderr)
+	}
 }

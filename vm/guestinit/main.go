@@ -112,6 +112,9 @@ func run() int {
 		{"proc", "/proc", "proc", ""},
 		{"sysfs", "/sys", "sysfs", ""},
 		{"devtmpfs", "/dev", "devtmpfs", ""},
+		// Pseudo-terminals, as a booted system has them: the tests of
+		// terminal handling open /dev/ptmx (ENODEV without a devpts).
+		{"devpts", "/dev/pts", "devpts", "newinstance,ptmxmode=0666,mode=0620"},
 		{"cgroup2", "/sys/fs/cgroup", "cgroup2", ""},
 		{"tmpfs", "/tmp", "tmpfs", "mode=1777"},
 	} {
