@@ -77,6 +77,9 @@ type Program struct {
 	// EnvProgram is what "#!/usr/bin/env python3" runs (python3): env
 	// finds it in the PATH, so it comes along too.
 	EnvProgram string
+	// CR: the script's "#!" line ends in a carriage return (Windows line
+	// ends), which the kernel keeps in its last word.
+	CR bool
 	// Missing is the program a script's "#!" line needs (its interpreter,
 	// or env's program) that this machine does not have: the script is
 	// copied anyway, and its execve fails as it would anywhere.
@@ -162,6 +165,7 @@ func inspect(path string) (Program, error) {
 	if words, ok := shebang(path); ok {
 		prog.Script = true
 		prog.Interp = words[0]
+		prog.CR = strings.HasSuffix(words[len(words)-1], "\r")
 		if filepath.Base(words[0]) == "env" {
 			prog.EnvProgram = envProgram(words)
 		}
@@ -297,10 +301,17 @@ func PrintDeps(w io.Writer, progs []Program) {
 	for _, p := range progs {
 		fmt.Fprintf(w, "%s:\n", p.Path)
 		switch {
+		case p.Script && p.Missing != "" && p.Missing == p.EnvProgram && strings.HasSuffix(p.Missing, "\r"):
+			fmt.Fprintf(w, "\ta script: its #! line ends in a carriage return (the file was saved with Windows line ends), "+
+				"so env looks for %q, which no machine has, and exits 127; "+
+				"convert the file (dos2unix %s, or sed -i 's/\\r$//' %s)\n", p.Missing, p.Path, p.Path)
 		case p.Script && strings.HasSuffix(p.Missing, "\r"):
 			fmt.Fprintf(w, "\ta script: its #! line ends in a carriage return (the file was saved with Windows line ends), "+
 				"so the kernel looks for the interpreter %q, which no machine has: its execve will fail with ENOENT; "+
 				"convert the file (dos2unix %s, or sed -i 's/\\r$//' %s)\n", p.Missing, p.Path, p.Path)
+		case p.Script && p.CR:
+			fmt.Fprintf(w, "\ta script: its #! line names %s, which comes along; but the line ends in a carriage return "+
+				"(Windows line ends), which its last argument keeps: convert the file (dos2unix %s)\n", p.Interp, p.Path)
 		case p.Script && p.Missing != "":
 			fmt.Fprintf(w, "\ta script: its #! line needs %s, which this machine does not have: "+
 				"its execve will fail with ENOENT, the kernel's answer for a missing interpreter too\n", p.Missing)

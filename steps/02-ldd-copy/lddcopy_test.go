@@ -530,3 +530,23 @@ func TestLookupWithoutPATH(t *testing.T) {
 		t.Errorf("Lookup of a missing program with no PATH succeeded")
 	}
 }
+
+// The carriage return of a Windows line end in an env script goes to env,
+// which looks for "sh\r" and exits 127; in an argument (#!/bin/sh -e\r) the
+// interpreter is found, and gets "-e\r". Both said.
+func TestScriptWithWindowsLineEndsThroughEnvOrAnArgument(t *testing.T) {
+	dir := t.TempDir()
+	env := filepath.Join(dir, "env.sh")
+	arg := filepath.Join(dir, "arg.sh")
+	os.WriteFile(env, []byte("#!/usr/bin/env sh\r\necho x\r\n"), 0o755)
+	os.WriteFile(arg, []byte("#!/bin/sh -e\r\necho x\r\n"), 0o755)
+	out := populate(t, filepath.Join(dir, "root"), env, arg)
+	for _, want := range []string{
+		`so env looks for "sh\r", which no machine has, and exits 127`,
+		"its #! line names /bin/sh, which comes along; but the line ends in a carriage return",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("narration lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -373,11 +373,12 @@ func (s *Store) add(ctx context.Context, n *sys.Narrator, r Ref, source string, 
 		done = true
 	}
 	ix, err := s.readIndex()
-	if err != nil {
-		return Image{}, err
+	var moved Moved
+	if err == nil {
+		moved = moveTag(ix, r.String(), id)
+		err = s.writeIndex(ix)
 	}
-	moved := moveTag(ix, r.String(), id)
-	if err := s.writeIndex(ix); err != nil {
+	if err != nil {
 		if !there {
 			// In place but named by nothing: taken back, so that the
 			// store is as it was.

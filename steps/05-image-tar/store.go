@@ -477,8 +477,11 @@ func (s *Store) Remove(n *sys.Narrator, ref string) (img Image, removed bool, er
 			if img.Ref.Name == "" {
 				what = img.ShortID()
 			}
-			if !r.Owned() {
+			if !r.Owned() && r.Keep && r.Pid == 0 && len(r.Mounts) == 0 {
 				return Image{}, false, exit.Errorf(exit.ToolFailed, "image %s is in use by container %s (%s), which has ended and whose writable layer was kept (--keep): 'workshop clean' removes that layer", what, r.ID, r.Name)
+			}
+			if !r.Owned() {
+				return Image{}, false, exit.Errorf(exit.ToolFailed, "image %s is in use by container %s (%s), whose workshop was killed: its overlay may still be mounted on the image; 'workshop clean' undoes that container", what, r.ID, r.Name)
 			}
 			return Image{}, false, exit.Errorf(exit.ToolFailed, "image %s is in use by container %s (%s): stop it first (workshop kill %s)", what, r.ID, r.Name, r.ID)
 		}

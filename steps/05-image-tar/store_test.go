@@ -790,3 +790,26 @@ func TestBaseImageIgnoresTheUmask(t *testing.T) {
 		t.Errorf("the base root differs with the umask:\n%s\nwant\n%s", got, want)
 	}
 }
+
+// An image a killed run's record names is in use until clean undoes that
+// run (its overlay may still be mounted on it): image rm says so, and not
+// that the run ended with its layer kept.
+func TestRemoveAnImageAKilledRunUses(t *testing.T) {
+	stateDir := t.TempDir()
+	s := OpenStore(stateDir)
+	img, err := s.Pack(bg, sys.Discard(), makeTree(t), "held:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := &state.Run{ID: "0123456789ab", Name: "crashed", Step: 6, Lower: img.Rootfs, Pid: 4242, Mounts: []string{"/somewhere/rootfs"}}
+	if err := state.New(stateDir, run); err != nil {
+		t.Fatal(err)
+	}
+	run.WorkshopPid = 1 << 22 // killed
+	if err := run.Save(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Remove(sys.Discard(), "held:1"); err == nil || !strings.Contains(err.Error(), "whose workshop was killed") {
+		t.Errorf("Remove of an image a killed run uses = %v, want a refusal saying its workshop was killed", err)
+	}
+}
