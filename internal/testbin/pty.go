@@ -3,6 +3,8 @@ package testbin
 import (
 	"fmt"
 	"os"
+	"os/exec"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -30,4 +32,33 @@ func OpenPty(t testing.TB) (master, slave *os.File) {
 		t.Fatalf("open the pty: %v", err)
 	}
 	return master, slave
+}
+
+// OnTerminal is a program started by StartOnTerminal.
+type OnTerminal struct {
+	Cmd    *exec.Cmd
+	Master *os.File // the terminal's other end: what is typed goes here
+	Out    *Lines   // what the program wrote on the terminal
+	Done   <-chan error
+}
+
+// StartOnTerminal starts name args… in a session of its own whose
+// controlling terminal is a new pseudo-terminal, which is its stdin,
+// stdout and stderr: the way a login shell runs. The test's end kills it
+// if it still runs.
+func StartOnTerminal(t testing.TB, name string, args ...string) *OnTerminal {
+	t.Helper()
+	master, slave := OpenPty(t)
+	cmd := exec.Command(name, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	out := NewLines(master)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return &OnTerminal{Cmd: cmd, Master: master, Out: out, Done: done}
 }

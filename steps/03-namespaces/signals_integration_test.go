@@ -146,21 +146,11 @@ func TestPID1DropsSignalsDuringSetup(t *testing.T) {
 func TestCtrlCOnTheTerminalDuringSetup(t *testing.T) {
 	testbin.NeedRoot(t)
 	root := busyboxRoot(t)
-	master, slave := testbin.OpenPty(t)
 	strace, args := testbin.Holding(t, "sethostname", time.Second, step3Args(t, root, "--", "/bin/sh", "-c", "echo the command ran")...)
-	cmd := exec.Command(strace, args...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	// Its own session, with the terminal as its controlling one: workshop
 	// then owns the terminal, and hands it to the container.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	out := testbin.NewLines(master)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	slave.Close()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() { cmd.Process.Kill() })
+	term := testbin.StartOnTerminal(t, strace, args...)
+	master, out, done := term.Master, term.Out, term.Done
 	out.WaitFor(t, `execve("/proc/self/exe", ["workshop", "__init", "namespaces", "terminal"], …) = 0`)
 	out.WaitFor(t, "[pid 1] prctl(PR_SET_PDEATHSIG, SIGKILL) = 0")
 	// The init is in its held sethostname: Ctrl-C.

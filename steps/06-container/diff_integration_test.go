@@ -16,18 +16,8 @@ import (
 // command did.
 func TestDiffLeavesOutTheRuntimesMountPoints(t *testing.T) {
 	testbin.NeedRoot(t)
-	busybox := testbin.NeedTool(t, "busybox")
-	root := filepath.Join(t.TempDir(), "root")
-	if err := os.MkdirAll(filepath.Join(root, "bin"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("cp", busybox, filepath.Join(root, "bin", "sh")).CombinedOutput(); err != nil {
-		t.Fatalf("cp: %v %s", err, out)
-	}
 	state := t.TempDir()
-	if r := testbin.Run(t, "", "--state-dir", state, "-q", "image", "pack", root, "bare:1"); r.Code != 0 {
-		t.Fatalf("image pack = %d\n%s", r.Code, r.Stderr)
-	}
+	packBareImage(t, state)
 	r := testbin.Run(t, "", "--state-dir", state, "-q", "full", "run", "--image", "bare:1", "--keep", "--name", "bare", "--",
 		"/bin/sh", "-c", "echo hi > /made-by-the-command")
 	if r.Code != 0 {
@@ -49,17 +39,7 @@ func TestDiffLeavesOutTheRuntimesMountPoints(t *testing.T) {
 // old root's: diff showed "A /.oldroot", "A /proc", "A /dev".
 func TestDiffWhileTheContainerSetsUp(t *testing.T) {
 	h := newHost(t)
-	busybox := testbin.NeedTool(t, "busybox")
-	root := filepath.Join(t.TempDir(), "root")
-	if err := os.MkdirAll(filepath.Join(root, "bin"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("cp", busybox, filepath.Join(root, "bin", "sh")).CombinedOutput(); err != nil {
-		t.Fatalf("cp: %v %s", err, out)
-	}
-	if r := h.run("-q", "image", "pack", root, "bare:1"); r.Code != 0 {
-		t.Fatalf("image pack = %d\n%s", r.Code, r.Stderr)
-	}
+	packBareImage(t, h.state)
 	strace, args := testbin.Holding(t, "umount2", 2*time.Second, h.args("full", "run", "--image", "bare:1", "--name", "held", "--", "/bin/sh", "-c", "true")...)
 	w := testbin.Start(t, "", strace, args...)
 	w.Stderr.WaitFor(t, "pivot_root(") // held in its next call, the old root's umount2
@@ -69,5 +49,22 @@ func TestDiffWhileTheContainerSetsUp(t *testing.T) {
 	}
 	if r := w.Wait(); r.Code != 0 {
 		t.Errorf("full run = %d\n%s", r.Code, r.Stderr)
+	}
+}
+
+// packBareImage packs bare:1 into state: a root of a static busybox as
+// /bin/sh, without /proc or /dev.
+func packBareImage(t *testing.T, state string) {
+	t.Helper()
+	busybox := testbin.NeedTool(t, "busybox")
+	root := filepath.Join(t.TempDir(), "root")
+	if err := os.MkdirAll(filepath.Join(root, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("cp", busybox, filepath.Join(root, "bin", "sh")).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	if r := testbin.Run(t, "", "--state-dir", state, "-q", "image", "pack", root, "bare:1"); r.Code != 0 {
+		t.Fatalf("image pack = %d\n%s", r.Code, r.Stderr)
 	}
 }

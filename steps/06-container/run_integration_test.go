@@ -605,24 +605,15 @@ func TestFullRunInAStateDirWithCommasAndColons(t *testing.T) {
 func TestFullRunInTheBackgroundWithoutACommand(t *testing.T) {
 	testbin.NeedRoot(t)
 	bash := testbin.NeedTool(t, "bash")
-	master, slave := testbin.OpenPty(t)
 	// bash -m: job control, so the & job gets a process group of its own,
 	// not the terminal's foreground one.
 	line := fmt.Sprintf(`%q --no-color --state-dir %q full run & wait $!; echo "status $?"`, testbin.Bin(t), t.TempDir())
-	cmd := exec.Command(bash, "-m", "-c", line)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	out := testbin.NewLines(master)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	slave.Close()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	term := testbin.StartOnTerminal(t, bash, "-m", "-c", line)
+	out := term.Out
 	select {
-	case <-done:
+	case <-term.Done:
 	case <-time.After(time.Minute):
-		killSession(cmd.Process.Pid) // bash's session: workshop, and its container with it
+		killSession(term.Cmd.Process.Pid) // bash's session: workshop, and its container with it
 		t.Fatalf("a minute later, the background full run still runs:\n%s", out)
 	}
 	out.WaitFor(t, "status 125")
