@@ -35,8 +35,11 @@ import (
 
 // RuntimeEnv is what Command adds to the child's environment for the Go
 // runtime alone (see Command); a child that hands its own environment on
-// to a command must leave it out.
-const RuntimeEnv = "GOMAXPROCS=1"
+// to a command must leave it out. GODEBUG: no GOMAXPROCS from the cgroup's
+// CPU limit, read at start and kept up to date, so that the runtime opens
+// no cgroup file of the host (cpu.cfs_quota_us, cpu.max) and holds it: the
+// container's init would keep it open inside the container.
+var RuntimeEnv = []string{"GOMAXPROCS=1", "GODEBUG=containermaxprocs=0,updatemaxprocs=0"}
 
 // Arg is the hidden command: workshop __init NAME.
 const Arg = "__init"
@@ -119,7 +122,7 @@ func Command(name string, args ...string) (*Child, error) {
 		// CPU time (runc's init does runtime.GOMAXPROCS(1) too, but only after
 		// the runtime has started). The command's own environment is the
 		// spec's, never this one.
-		Env: append(os.Environ(), RuntimeEnv),
+		Env: append(os.Environ(), RuntimeEnv...),
 	}
 	return &Child{Cmd: cmd, name: name, spec: specW, status: statusR, ends: []*os.File{specR, statusW}}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -106,7 +107,7 @@ func commandEnv() []string {
 	for _, kv := range os.Environ() {
 		// In a re-executed child, the environment holds the Go runtime's
 		// setting for the child itself: not the command's.
-		if !strings.HasPrefix(kv, "PATH=") && kv != reexec.RuntimeEnv {
+		if !strings.HasPrefix(kv, "PATH=") && !slices.Contains(reexec.RuntimeEnv, kv) {
 			env = append(env, kv)
 		}
 	}

@@ -29,7 +29,7 @@ func Populate(n *sys.Narrator, root string, bins []string) error {
 	if err != nil {
 		return err
 	}
-	n.Note("asking the dynamic loader what each program needs (ldd does the same: it runs the ELF interpreter with --list)")
+	n.Note("asking the dynamic loader what each program needs (with --list; ldd(1) asks it the same, through LD_TRACE_LOADED_OBJECTS=1)")
 	progs, err := Resolve(bins)
 	reportLoaderRuns(n, progs) // those that happened, also before an error
 	if err != nil {

@@ -27,7 +27,11 @@ type spec struct {
 	Flags     uintptr     `json:"flags"` // the CLONE_NEW* flags asked for, cgroup included
 	PivotRoot bool        `json:"pivotRoot"`
 	Init      bool        `json:"init"`
-	Terminal  bool        `json:"terminal"` // stdin is a terminal, handed to this process group
+	// KeepCaps, when not empty, are the only capabilities the command may
+	// have (Config.DefaultCapabilities); LastCap is the kernel's highest.
+	KeepCaps []int `json:"keepCaps,omitempty"`
+	LastCap  int   `json:"lastCap,omitempty"`
+	Terminal bool  `json:"terminal"` // stdin is a terminal, handed to this process group
 	// OutputOnTerminal: stdout or stderr is a terminal this process group
 	// was not handed (see ignoreJobControl).
 	OutputOnTerminal bool              `json:"outputOnTerminal"`
@@ -182,10 +186,60 @@ func setUp(n *sys.Narrator, s *spec) error {
 			return err
 		}
 	}
+	// A session keyring of its own: the one it inherited is the one of
+	// whoever ran sudo workshop, whose keys the command could read.
+	if err := n.Because("a new, empty session keyring: the inherited one holds the keys of whoever ran workshop").JoinNewSessionKeyring(); err != nil {
+		if !errors.Is(err, unix.ENOSYS) {
+			return err
+		}
+		n.Note("this kernel has no keyrings (ENOSYS): none to inherit")
+	}
+	if !s.has(unix.CLONE_NEWUSER) {
+		n.Note("no user namespace: root in the container is the host's root, with every capability the host's root has (mknod a disk, mount, load a module): only the other namespaces stand between it and the host")
+	}
 	if err := showNamespaces(n, s); err != nil {
 		return err
 	}
-	return enterRoot(n, s)
+	if err := enterRoot(n, s); err != nil {
+		return err
+	}
+	return dropCapabilities(n, s)
+}
+
+// DefaultCapabilities are those Docker leaves a container by default
+// (moby's oci/caps): enough for a root that installs packages and runs
+// servers; not CAP_SYS_ADMIN (mount, umount: the read-only /proc/sys
+// could be unmounted, or another /proc or a cgroup tree mounted), not
+// CAP_SYS_PTRACE (an --init's descriptors, through /proc/1/fd), nor the
+// rest.
+var DefaultCapabilities = []int{
+	unix.CAP_CHOWN, unix.CAP_DAC_OVERRIDE, unix.CAP_FSETID, unix.CAP_FOWNER, unix.CAP_MKNOD,
+	unix.CAP_NET_RAW, unix.CAP_SETGID, unix.CAP_SETUID, unix.CAP_SETFCAP, unix.CAP_SETPCAP,
+	unix.CAP_NET_BIND_SERVICE, unix.CAP_SYS_CHROOT, unix.CAP_KILL, unix.CAP_AUDIT_WRITE,
+}
+
+// dropCapabilities takes from the bounding set every capability s.KeepCaps
+// does not name: the command, root of its user namespace, gets only those
+// at its execve (and so does every program after it). Last, once the
+// setup that needed them is done.
+func dropCapabilities(n *sys.Narrator, s *spec) error {
+	if len(s.KeepCaps) == 0 {
+		return nil
+	}
+	keep := make([]string, len(s.KeepCaps))
+	for i, c := range s.KeepCaps {
+		keep[i] = sys.CapName(c)
+	}
+	n.Note("the command keeps only the capabilities Docker gives a container (%s): the others go from the bounding set, which a root's execve cannot exceed", strings.Join(keep, ", "))
+	for c := 0; c <= s.LastCap; c++ {
+		if slices.Contains(s.KeepCaps, c) {
+			continue
+		}
+		if err := n.DropBoundingCap(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ignoreJobControl is for a container whose output is a terminal it was not

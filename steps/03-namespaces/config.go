@@ -52,6 +52,12 @@ type Config struct {
 	// PivotRoot swaps the root mount with pivot_root(2) and detaches the old
 	// one, instead of chroot (step 6). It needs the mount namespace.
 	PivotRoot bool
+	// DefaultCapabilities leaves the command only the capabilities Docker
+	// gives a container by default (DefaultCapabilities), from the
+	// bounding set (step 6). Without it, root of the container has every
+	// capability in its namespaces: CAP_SYS_ADMIN to unmount the read-only
+	// /proc/sys, say, which under the default map is the host's.
+	DefaultCapabilities bool
 	// Stdin, Stdout and Stderr are the command's. An *os.File is passed to
 	// the command as it is (no copying); a terminal on Stdin is handed to
 	// the container's process group, so Ctrl-C goes to the command.

@@ -194,6 +194,8 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		Init:             cfg.Init,
 		Terminal:         tty >= 0,
 		OutputOnTerminal: isTerminal(cfg.Stdout) || isTerminal(cfg.Stderr),
+		KeepCaps:         keepCaps(cfg),
+		LastCap:          len(allCapabilities()) - 1,
 		HostNS:           hostNS,
 		HostPid:          os.Getpid(),
 	}
@@ -202,6 +204,16 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 	// killing workshop between making the child and releasing it.
 	sigs := make(chan os.Signal, 8)
 	exit.Notify(sigs, forwarded...)
+	if cfg.Init {
+		// The init never execs: a descriptor workshop inherited (exec
+		// 7</etc in the student's shell), which its child inherits in turn,
+		// stays open in it, close-on-exec or not, and the command could
+		// open it through /proc/1/fd. Close-on-exec here, it never reaches
+		// the init. (Go opens its own descriptors so already.)
+		if err := n.Because("descriptors this process inherited must not reach the init, which never execs").CloseOnExecFrom(3); err != nil {
+			return nil, err
+		}
+	}
 	clone := func() error { return child.Start(n, s) }
 	if cfg.BornIn != nil {
 		err = cfg.BornIn(clone)
@@ -465,6 +477,15 @@ func OwnsTerminal(fd int) bool {
 	}
 	pgrp, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP)
 	return err == nil && pgrp == unix.Getpgrp()
+}
+
+// keepCaps are the capabilities the command keeps: Docker's default ones
+// with Config.DefaultCapabilities, nil (every one) otherwise.
+func keepCaps(cfg Config) []int {
+	if !cfg.DefaultCapabilities {
+		return nil
+	}
+	return DefaultCapabilities
 }
 
 // allCapabilities lists every capability this kernel knows.

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/workshop-dev/workshop/internal/testbin"
 	"golang.org/x/sys/unix"
@@ -63,5 +64,25 @@ func TestExecDeniedSaysWhy(t *testing.T) {
 			}
 		}
 		testbin.Run(t, "", "--state-dir", tc.state, "clean")
+	}
+}
+
+// With --init, the init never execs: a descriptor workshop inherited from
+// the student's shell (exec 7<DIR) stayed open in it, and the command,
+// root with every capability in step 3, opened the host's DIR through
+// /proc/1/fd/7. workshop now marks its own descriptors close-on-exec before
+// the clone, so none reaches the init.
+func TestInitHoldsNoInheritedDescriptor(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	outside := t.TempDir()
+	cmd := exec.Command("/bin/sh", "-c", `exec 7<"$0"; exec "$@"`, outside, testbin.Bin(t))
+	cmd.Args = append(cmd.Args, step3Args(t, root, "--init", "--", "/bin/sh", "-c", "for f in /proc/1/fd/*; do readlink $f; done; echo done")...)
+	r := testbin.RunCmd(t, cmd, 5*time.Minute)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "done") || !strings.Contains(r.Stdout, "pipe:") {
+		t.Fatalf("step 3 --init = %d, %q (want the init's descriptors listed):\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if strings.Contains(r.Stdout, filepath.Base(outside)) {
+		t.Errorf("the init holds the host's %s, which workshop inherited as fd 7: its descriptors are\n%s", outside, r.Stdout)
 	}
 }

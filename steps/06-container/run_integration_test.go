@@ -635,3 +635,42 @@ func killSession(sid int) {
 		}
 	}
 }
+
+// A container's root keeps only Docker's default capabilities: it cannot
+// unmount the read-only /proc/sys (under the default map the host's
+// settings are writable under it), nor mount a /proc or a cgroup tree of
+// its own; and with --init, it cannot reach the init's descriptors (one
+// the caller left open, here fd 7 on a directory of the host) through
+// /proc/1/fd. A review did all of these, and wrote the host's
+// kernel.core_pattern back to itself.
+func TestContainerRootCannotReachTheHost(t *testing.T) {
+	h := newHost(t)
+	const script = `grep CapBnd /proc/self/status; umount /proc/sys && echo umount-worked; mkdir -p /tmp/p && mount -t proc proc /tmp/p && echo mount-worked; echo x > /proc/1/fd/7/reached-the-host && echo fd-worked; true`
+	outside := t.TempDir()
+	for _, init := range []bool{false, true} {
+		args := h.args("-q", "full", "run")
+		if init {
+			args = append(args, "--init")
+		}
+		cmd := exec.Command("/bin/sh", "-c", `exec 7<"$0"; exec "$@"`, outside, testbin.Bin(t))
+		cmd.Args = append(cmd.Args, append(args, "--", "/bin/sh", "-c", script)...)
+		r := testbin.RunCmd(t, cmd, 5*time.Minute)
+		if r.Code != 0 {
+			t.Fatalf("full run (init %v) = %d:\n%s", init, r.Code, r.Stderr)
+		}
+		// Docker's fourteen: CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID
+		// SETUID SETPCAP NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD
+		// AUDIT_WRITE SETFCAP.
+		if !strings.Contains(r.Stdout, "CapBnd:\t00000000a80425fb\n") {
+			t.Errorf("init %v: the command's bounding set is not Docker's default one:\n%s", init, r.Stdout)
+		}
+		for _, worked := range []string{"umount-worked", "mount-worked", "fd-worked"} {
+			if strings.Contains(r.Stdout, worked) {
+				t.Errorf("init %v: %s:\n%s", init, worked, r.Stdout)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(outside, "reached-the-host")); err == nil {
+			t.Errorf("init %v: the container wrote into the host's %s", init, outside)
+		}
+	}
+}
