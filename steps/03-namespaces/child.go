@@ -311,11 +311,11 @@ func mountAll(n *sys.Narrator, s *spec) error {
 // only the container.
 func mountProc(n *sys.Narrator, s *spec) error {
 	if s.has(unix.CLONE_NEWUSER) && !s.has(unix.CLONE_NEWPID) {
-		n.Note("no PID namespace: a user namespace may mount /proc only for a PID namespace it owns, so the root gets no /proc")
+		n.Note("no PID namespace: a user namespace may mount /proc only for a PID namespace it owns, so the root gets no /proc; the command still sees the host's processes' ids, and may signal those its uid may")
 		return nil
 	}
 	if !s.has(unix.CLONE_NEWPID) {
-		n.Note("no PID namespace: this /proc shows every process of the host")
+		n.Note("no PID namespace: this /proc shows every process of the host, and the command may signal any of them its uid may (root: all of them)")
 	}
 	const procFlags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 	if err := n.Because("a /proc for this PID namespace").Mount("proc", filepath.Join(s.Root, "proc"), "proc", procFlags, ""); err != nil {
