@@ -22,6 +22,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -351,6 +352,13 @@ func HoldsPidfd(pid int) bool {
 	if err != nil || depth == 0 {
 		return pidfdOpenWorks()
 	}
+	// Newest first: the child's pidfd was opened last, so in the usual
+	// case the first pidfd looked at is it.
+	slices.SortFunc(fds, func(a, b os.DirEntry) int {
+		x, _ := strconv.Atoi(a.Name())
+		y, _ := strconv.Atoi(b.Name())
+		return y - x
+	})
 	for _, fd := range fds {
 		if link, err := os.Readlink("/proc/self/fd/" + fd.Name()); err != nil || link != "anon_inode:[pidfd]" {
 			continue
