@@ -37,9 +37,10 @@ import (
 // RuntimeEnv is what Command adds to the child's environment for the Go
 // runtime alone (see Command); a child that hands its own environment on
 // to a command must leave it out. GODEBUG: no GOMAXPROCS from the cgroup's
-// CPU limit, read at start and kept up to date, so that the runtime opens
-// no cgroup file of the host (cpu.cfs_quota_us, cpu.max) and holds it: the
-// container's init would keep it open inside the container.
+// CPU limit, kept up to date, so that the runtime holds no cgroup file of
+// the host open (cpu.cfs_quota_us, cpu.max; it reads them once at start,
+// and closes them): the container's init would keep it inside the
+// container.
 var RuntimeEnv = []string{"GOMAXPROCS=1", "GODEBUG=containermaxprocs=0,updatemaxprocs=0"}
 
 // Arg is the hidden command: workshop __init NAME.
@@ -352,8 +353,9 @@ func HoldsPidfd(pid int) bool {
 	if err != nil || depth == 0 {
 		return pidfdOpenWorks()
 	}
-	// Newest first: the child's pidfd was opened last, so in the usual
-	// case the first pidfd looked at is it.
+	// Highest numbers first: the child's pidfd, opened last, is usually
+	// among them (the kernel gives the lowest free number, which is not
+	// always the highest); the order only saves looking.
 	slices.SortFunc(fds, func(a, b os.DirEntry) int {
 		x, _ := strconv.Atoi(a.Name())
 		y, _ := strconv.Atoi(b.Name())

@@ -194,8 +194,11 @@ func setUp(n *sys.Narrator, s *spec) error {
 		}
 		n.Note("this kernel has no keyrings (ENOSYS): none to inherit")
 	}
-	if !s.has(unix.CLONE_NEWUSER) {
+	switch {
+	case !s.has(unix.CLONE_NEWUSER) && len(s.KeepCaps) == 0:
 		n.Note("no user namespace: root in the container is the host's root, with every capability the host's root has (mknod a disk, mount, load a module): only the other namespaces stand between it and the host")
+	case !s.has(unix.CLONE_NEWUSER):
+		n.Note("no user namespace: root in the container is the host's root; its capabilities are cut to Docker's below, but it may still mknod a disk (CAP_MKNOD), and make a user namespace of its own, where it has every capability again")
 	}
 	if err := showNamespaces(n, s); err != nil {
 		return err
@@ -229,6 +232,18 @@ func dropCapabilities(n *sys.Narrator, s *spec) error {
 	keep := make([]string, len(s.KeepCaps))
 	for i, c := range s.KeepCaps {
 		keep[i] = sys.CapName(c)
+	}
+	if !s.has(unix.CLONE_NEWUSER) {
+		// With a user namespace both were emptied already (setUp). Without
+		// one, whatever workshop's caller put there would pass through:
+		// root's execve gives back every capability of its inheritable
+		// set, bounding set or not, and all of its ambient set.
+		if err := n.ClearAmbientCaps(); err != nil {
+			return err
+		}
+		if err := n.Because("emptied: a root's execve gives back every capability of its inheritable set, whatever the bounding set says").ClearInheritableCaps(); err != nil {
+			return err
+		}
 	}
 	n.Note("the command keeps only the capabilities Docker gives a container (%s): the others go from the bounding set, which a root's execve cannot exceed", strings.Join(keep, ", "))
 	for c := 0; c <= s.LastCap; c++ {
@@ -327,6 +342,19 @@ func mountProc(n *sys.Narrator, s *spec) error {
 	// Read-only, as Docker has them: bound onto themselves, then that
 	// bind remounted read-only (keeping the flags /proc has: a user
 	// namespace may not drop them).
+	// A command left only Docker's capabilities gets them all back in a
+	// user namespace it makes itself, and there may mount a cgroup tree
+	// of its own (on v1) and raise its own limits, whose files its root,
+	// uid 0 outside, may write. No more user namespaces, then, below this
+	// one: the setting is this user namespace's own (not the host's), and
+	// the command, without CAP_SYS_RESOURCE and with /proc/sys read-only,
+	// cannot raise it again. (Docker forbids the same with seccomp.)
+	if len(s.KeepCaps) > 0 && s.has(unix.CLONE_NEWUSER) {
+		p := filepath.Join(s.Root, "proc", "sys", "user", "max_user_namespaces")
+		if err := n.Because("this user namespace's own limit: none may be made inside it, where a command would have every capability again").WriteFile(p, []byte("0")); err != nil {
+			return err
+		}
+	}
 	for _, name := range []string{"sys", "sysrq-trigger"} {
 		p := filepath.Join(s.Root, "proc", name)
 		if _, err := os.Lstat(p); err != nil {

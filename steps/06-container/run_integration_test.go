@@ -645,7 +645,7 @@ func killSession(sid int) {
 // kernel.core_pattern back to itself.
 func TestContainerRootCannotReachTheHost(t *testing.T) {
 	h := newHost(t)
-	const script = `grep CapBnd /proc/self/status; umount /proc/sys && echo umount-worked; mkdir -p /tmp/p && mount -t proc proc /tmp/p && echo mount-worked; echo x > /proc/1/fd/7/reached-the-host && echo fd-worked; true`
+	const script = `grep CapBnd /proc/self/status; echo "userns $(cat /proc/sys/user/max_user_namespaces)"; umount /proc/sys && echo umount-worked; mkdir -p /tmp/p && mount -t proc proc /tmp/p && echo mount-worked; echo x > /proc/1/fd/7/reached-the-host && echo fd-worked; true`
 	outside := t.TempDir()
 	for _, init := range []bool{false, true} {
 		args := h.args("-q", "full", "run")
@@ -664,6 +664,11 @@ func TestContainerRootCannotReachTheHost(t *testing.T) {
 		if !strings.Contains(r.Stdout, "CapBnd:\t00000000a80425fb\n") {
 			t.Errorf("init %v: the command's bounding set is not Docker's default one:\n%s", init, r.Stdout)
 		}
+		// A user namespace of its own would give it every capability
+		// back, there: it may make none.
+		if !strings.Contains(r.Stdout, "userns 0\n") {
+			t.Errorf("init %v: the container may make user namespaces:\n%s", init, r.Stdout)
+		}
 		for _, worked := range []string{"umount-worked", "mount-worked", "fd-worked"} {
 			if strings.Contains(r.Stdout, worked) {
 				t.Errorf("init %v: %s:\n%s", init, worked, r.Stdout)
@@ -671,6 +676,26 @@ func TestContainerRootCannotReachTheHost(t *testing.T) {
 		}
 		if _, err := os.Stat(filepath.Join(outside, "reached-the-host")); err == nil {
 			t.Errorf("init %v: the container wrote into the host's %s", init, outside)
+		}
+	}
+}
+
+// Without a user namespace, root's execve gives back every capability of
+// its inheritable and ambient sets, bounding set or not: a workshop started
+// with CAP_SYS_ADMIN in them (setpriv --inh-caps, a service's ambient
+// capabilities) handed it to the command, which then unmounted /proc/sys
+// and wrote the host's settings. Both sets are emptied now.
+func TestInheritedCapabilitiesDoNotReachTheCommand(t *testing.T) {
+	h := newHost(t)
+	cmd := exec.Command(testbin.Bin(t), h.args("-q", "full", "run", "--ns", "mount,uts,ipc,net,pid,cgroup", "--", "/bin/sh", "-c", "grep -E 'Cap(Inh|Prm|Amb)' /proc/self/status")...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{AmbientCaps: []uintptr{unix.CAP_SYS_ADMIN}}
+	r := testbin.RunCmd(t, cmd, 5*time.Minute)
+	if r.Code != 0 {
+		t.Fatalf("full run = %d:\n%s", r.Code, r.Stderr)
+	}
+	for _, want := range []string{"CapInh:\t0000000000000000\n", "CapPrm:\t00000000a80425fb\n", "CapAmb:\t0000000000000000\n"} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("the command's capabilities lack %q:\n%s", want, r.Stdout)
 		}
 	}
 }
