@@ -336,12 +336,6 @@ func mountProc(n *sys.Narrator, s *spec) error {
 	if err := n.Because("a /proc for this PID namespace").Mount("proc", filepath.Join(s.Root, "proc"), "proc", procFlags, ""); err != nil {
 		return err
 	}
-	// Some of /proc is the whole kernel's, not the namespace's: a file of
-	// /proc/sys (vm.swappiness, kernel.core_pattern…) is checked by uid,
-	// and under sudo the default map makes root inside uid 0 outside.
-	// Read-only, as Docker has them: bound onto themselves, then that
-	// bind remounted read-only (keeping the flags /proc has: a user
-	// namespace may not drop them).
 	// A command left only Docker's capabilities gets them all back in a
 	// user namespace it makes itself, and there may mount a cgroup tree
 	// of its own (on v1) and raise its own limits, whose files its root,
@@ -355,7 +349,16 @@ func mountProc(n *sys.Narrator, s *spec) error {
 			return err
 		}
 	}
-	for _, name := range []string{"sys", "sysrq-trigger"} {
+	// Some of /proc is the whole kernel's, not the namespace's: a file of
+	// /proc/sys (vm.swappiness, kernel.core_pattern…) is checked by uid,
+	// and under sudo the default map makes root inside uid 0 outside.
+	// Read-only, as Docker has them: bound onto themselves, then that
+	// bind remounted read-only (keeping the flags /proc has: a user
+	// namespace may not drop them).
+	// So are the other parts runc and Docker make read-only, whose files
+	// are the host's too: /proc/irq (where a write moves the host's
+	// interrupts to other CPUs), /proc/bus (PCI devices), /proc/fs.
+	for _, name := range []string{"sys", "sysrq-trigger", "irq", "bus", "fs"} {
 		p := filepath.Join(s.Root, "proc", name)
 		if _, err := os.Lstat(p); err != nil {
 			continue
@@ -363,7 +366,7 @@ func mountProc(n *sys.Narrator, s *spec) error {
 		if err := n.Because("/proc/"+name+" is the whole kernel's: bind it onto itself, to make that bind read-only").Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			return err
 		}
-		if err := n.Because("read-only: root inside cannot change the host's kernel through it").Mount(p, p, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|procFlags, ""); err != nil {
+		if err := n.Because("read-only: no write through this mount reaches the host's kernel (step 3's root, with CAP_SYS_ADMIN, could still unmount it)").Mount(p, p, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|procFlags, ""); err != nil {
 			return err
 		}
 	}

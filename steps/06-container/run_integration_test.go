@@ -116,7 +116,7 @@ cut -d' ' -f5 /proc/self/mountinfo | sed 's/^/mount /'`
 	// Only the container's own mounts: nothing of the host's tree is left
 	// in its mount namespace after the old root was detached.
 	for _, m := range mounts {
-		if m != "/" && m != "/proc" && m != "/proc/sys" && m != "/proc/sysrq-trigger" && m != "/dev" && !strings.HasPrefix(m, "/dev/") {
+		if own := map[string]bool{"/": true, "/proc": true, "/proc/sys": true, "/proc/sysrq-trigger": true, "/proc/irq": true, "/proc/bus": true, "/proc/fs": true, "/dev": true}; !own[m] && !strings.HasPrefix(m, "/dev/") {
 			t.Errorf("the container's mount table holds %s, not one of its own mounts (/, /proc, /proc/sys, /dev…)", m)
 		}
 	}
@@ -641,11 +641,12 @@ func killSession(sid int) {
 // settings are writable under it), nor mount a /proc or a cgroup tree of
 // its own; and with --init, it cannot reach the init's descriptors (one
 // the caller left open, here fd 7 on a directory of the host) through
-// /proc/1/fd. A review did all of these, and wrote the host's
-// kernel.core_pattern back to itself.
+// /proc/1/fd; nor write the host's /proc/irq (its value back to it, here).
+// A review did all of these, and wrote the host's kernel.core_pattern back
+// to itself.
 func TestContainerRootCannotReachTheHost(t *testing.T) {
 	h := newHost(t)
-	const script = `grep CapBnd /proc/self/status; echo "userns $(cat /proc/sys/user/max_user_namespaces)"; umount /proc/sys && echo umount-worked; mkdir -p /tmp/p && mount -t proc proc /tmp/p && echo mount-worked; echo x > /proc/1/fd/7/reached-the-host && echo fd-worked; true`
+	const script = `grep CapBnd /proc/self/status; echo "userns $(cat /proc/sys/user/max_user_namespaces)"; umount /proc/sys && echo umount-worked; mkdir -p /tmp/p && mount -t proc proc /tmp/p && echo mount-worked; echo x > /proc/1/fd/7/reached-the-host && echo fd-worked; v=$(cat /proc/irq/default_smp_affinity) && echo "$v" > /proc/irq/default_smp_affinity && echo irq-worked; true`
 	outside := t.TempDir()
 	for _, init := range []bool{false, true} {
 		args := h.args("-q", "full", "run")
@@ -669,7 +670,7 @@ func TestContainerRootCannotReachTheHost(t *testing.T) {
 		if !strings.Contains(r.Stdout, "userns 0\n") {
 			t.Errorf("init %v: the container may make user namespaces:\n%s", init, r.Stdout)
 		}
-		for _, worked := range []string{"umount-worked", "mount-worked", "fd-worked"} {
+		for _, worked := range []string{"umount-worked", "mount-worked", "fd-worked", "irq-worked"} {
 			if strings.Contains(r.Stdout, worked) {
 				t.Errorf("init %v: %s:\n%s", init, worked, r.Stdout)
 			}
