@@ -90,7 +90,7 @@ func statusOf(r *state.Run) (string, bool) {
 	// them all.
 	case r.Pid == 0 && len(r.Mounts) == 0 && len(r.Cgroups) > 0:
 		return "ended, its cgroup not removed ('workshop clean' removes it)", false
-	case r.Keep && r.Pid == 0 && len(r.Mounts) == 0:
+	case r.EndedWithLayerKept():
 		return "ended, layer kept", false
 	}
 	return "left by a killed workshop", false
@@ -168,9 +168,9 @@ func killsByDefault(sig unix.Signal) bool {
 // (it has not exec'd the command), with no child (--init's init has not
 // started it). Unknown (no /proc/PID/task/*/children): false.
 func settingUp(pid int) bool {
-	var self, first unix.Stat_t
-	if unix.Stat("/proc/self/exe", &self) != nil || unix.Stat(fmt.Sprintf("/proc/%d/exe", pid), &first) != nil ||
-		self.Dev != first.Dev || self.Ino != first.Ino {
+	self, err1 := os.Stat("/proc/self/exe")
+	first, err2 := os.Stat(fmt.Sprintf("/proc/%d/exe", pid))
+	if err1 != nil || err2 != nil || !os.SameFile(self, first) {
 		return false
 	}
 	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))

@@ -113,6 +113,12 @@ const (
 // record, whenever the removal stops.
 func (r *Run) GoneDir() string { return filepath.Join(filepath.Dir(r.dir), GonePrefix+r.ID) }
 
+// EndedWithLayerKept reports whether the run ended by itself, its writable
+// layer kept (--keep): its workshop cleared the pid and the mounts it
+// undid, and left the layer for `workshop diff`. A killed run's record
+// still names them.
+func (r *Run) EndedWithLayerKept() bool { return r.Keep && r.Pid == 0 && len(r.Mounts) == 0 }
+
 // recordName is the run's record in its directory.
 const recordName = "state.json"
 

@@ -144,6 +144,7 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 	// after the clone (on a v1 host where its thread cannot step in and
 	// back, see cgroups.Cgroup.BornIn). Made at clone time, that container
 	// would see its cgroup as "/../workshop/<id>" instead of "/".
+	caps := allCapabilities()
 	attr := &syscall.SysProcAttr{
 		Cloneflags: flags &^ unix.CLONE_NEWCGROUP,
 		// Its own process group: a signal meant for workshop (a Ctrl-C in a
@@ -160,7 +161,7 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		// new user namespace gives it. Ambient capabilities survive execve,
 		// so the child can still mount and chroot; it clears them before it
 		// runs the command.
-		attr.AmbientCaps = allCapabilities()
+		attr.AmbientCaps = caps
 	}
 	if tty >= 0 {
 		// Hand the terminal to the container's process group, as docker run
@@ -195,7 +196,7 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		Terminal:         tty >= 0,
 		OutputOnTerminal: isTerminal(cfg.Stdout) || isTerminal(cfg.Stderr),
 		KeepCaps:         keepCaps(cfg),
-		LastCap:          len(allCapabilities()) - 1,
+		LastCap:          len(caps) - 1,
 		HostNS:           hostNS,
 		HostPid:          os.Getpid(),
 	}

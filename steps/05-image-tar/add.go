@@ -124,33 +124,29 @@ func (s *Store) ImportFrom(ctx context.Context, n *sys.Narrator, in io.Reader, r
 // lock, in a file named as an addition's leftovers are.
 func (s *Store) importStream(ctx context.Context, n *sys.Narrator, in io.Reader, name string, r Ref, source string) (Image, error) {
 	spool, err := s.namelessSpool()
-	if err == nil {
+	saved := err == nil
+	if saved {
 		defer spool.Close()
 		if err := s.spool(ctx, spool, in, name); err != nil {
 			return Image{}, err
 		}
-		unlock, err := s.lock(n, true)
-		if err != nil {
-			return Image{}, err
-		}
-		defer unlock()
-		return s.importFile(ctx, n, spool, name, r, source)
 	}
 	unlock, err := s.lock(n, true)
 	if err != nil {
 		return Image{}, err
 	}
 	defer unlock()
-	spool, err = os.CreateTemp(s.dir, newPrefix+"stdin-")
-	if err != nil {
-		return Image{}, fmt.Errorf("image store: %w", err)
-	}
-	// Deferred calls run last to first: the spool is closed and removed
-	// before the lock goes.
-	defer os.Remove(spool.Name())
-	defer spool.Close()
-	if err := s.spool(ctx, spool, in, name); err != nil {
-		return Image{}, err
+	if !saved {
+		if spool, err = os.CreateTemp(s.dir, newPrefix+"stdin-"); err != nil {
+			return Image{}, fmt.Errorf("image store: %w", err)
+		}
+		// Deferred calls run last to first: the spool is closed and
+		// removed before the lock goes.
+		defer os.Remove(spool.Name())
+		defer spool.Close()
+		if err := s.spool(ctx, spool, in, name); err != nil {
+			return Image{}, err
+		}
 	}
 	return s.importFile(ctx, n, spool, name, r, source)
 }

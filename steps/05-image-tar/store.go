@@ -138,16 +138,26 @@ func (s *Store) lock(n *sys.Narrator, exclusive bool) (func(), error) {
 // more), so a student without the rights gets EACCES, not a store made or
 // changed.
 func (s *Store) lockExisting(n *sys.Narrator, exclusive bool) (func(), error) {
+	f, err := s.openLock()
+	if f == nil {
+		return func() {}, err
+	}
+	return s.flock(n, f, exclusive)
+}
+
+// openLock opens the lock file of a store that exists, read-only. It
+// returns nil and no error where there is none: the first addition makes
+// the lock before its index and images, so without a lock there is nothing
+// yet to read, tag or remove.
+func (s *Store) openLock() (*os.File, error) {
 	f, err := os.OpenFile(filepath.Join(s.dir, lockName), os.O_RDONLY|unix.O_CLOEXEC, 0)
 	if errors.Is(err, os.ErrNotExist) {
-		// The first addition makes the lock before its index and images:
-		// without a lock there is nothing yet to read, tag or remove.
-		return func() {}, nil
+		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("image store: %w", err)
 	}
-	return s.flock(n, f, exclusive)
+	return f, nil
 }
 
 // flock locks the open lock file f; closing it releases the lock.
@@ -271,12 +281,12 @@ var ErrBusy = errors.New("the image store is being changed")
 // ResolveNoWait is Resolve for a listing (`workshop ps`), which should not
 // wait while another workshop adds an image (seconds): ErrBusy then.
 func (s *Store) ResolveNoWait(ref string) (Image, error) {
-	f, err := os.OpenFile(filepath.Join(s.dir, lockName), os.O_RDONLY|unix.O_CLOEXEC, 0)
-	if errors.Is(err, os.ErrNotExist) {
-		return s.resolve(ref) // no store yet: nothing to lock, no image
-	}
+	f, err := s.openLock()
 	if err != nil {
-		return Image{}, fmt.Errorf("image store: %w", err)
+		return Image{}, err
+	}
+	if f == nil {
+		return s.resolve(ref) // no store yet: no image
 	}
 	defer f.Close() // closing it releases the lock
 	if err := flock.Try(int(f.Fd()), unix.LOCK_SH); errors.Is(err, unix.EWOULDBLOCK) {
@@ -477,7 +487,7 @@ func (s *Store) Remove(n *sys.Narrator, ref string) (img Image, removed bool, er
 			if img.Ref.Name == "" {
 				what = img.ShortID()
 			}
-			if !r.Owned() && r.Keep && r.Pid == 0 && len(r.Mounts) == 0 {
+			if !r.Owned() && r.EndedWithLayerKept() {
 				return Image{}, false, exit.Errorf(exit.ToolFailed, "image %s is in use by container %s (%s), which has ended and whose writable layer was kept (--keep): 'workshop clean' removes that layer", what, r.ID, r.Name)
 			}
 			if !r.Owned() {

@@ -215,7 +215,7 @@ func (c *cleaner) run(r *state.Run) {
 	if !r.Recorded() {
 		return // its workshop ended it, and forgot it, after the list was read
 	}
-	kept := r.Keep && r.Pid == 0 && len(r.Mounts) == 0
+	kept := r.EndedWithLayerKept()
 	if kept {
 		// Ended by itself, its layer kept on purpose: no crash to undo.
 		c.n.Note("%s: it ended, and its writable layer was kept (--keep) for 'workshop diff': removing it", what)
@@ -332,11 +332,9 @@ func (c *cleaner) run(r *state.Run) {
 // sameFile reports whether paths a and b name the same file (its device
 // and inode), whatever the paths they were reached by.
 func sameFile(a, b string) bool {
-	var sa, sb unix.Stat_t
-	if unix.Stat(a, &sa) != nil || unix.Stat(b, &sb) != nil {
-		return false
-	}
-	return sa.Dev == sb.Dev && sa.Ino == sb.Ino
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(fa, fb)
 }
 
 // unmountUnder detaches every mount at dir or below it, innermost first,
@@ -800,9 +798,14 @@ func (c *cleaner) imageStore() {
 		c.fail("the image store "+dir, fmt.Errorf("%s is still mounted there", ms[0].Point))
 		return
 	}
+	// What the lock keeps the same until it is released.
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		c.fail("the image store "+dir, err)
+		return
+	}
 	images := 0
-	listed, _ := os.ReadDir(dir)
-	for _, e := range listed {
+	for _, e := range entries {
 		if e.IsDir() && len(e.Name()) == 64 && !strings.HasPrefix(e.Name(), ".") {
 			images++
 		}
@@ -814,17 +817,13 @@ func (c *cleaner) imageStore() {
 		c.fail("the image store "+dir, err)
 		return
 	}
-	// Everything but the lock, which stays with its directory: a workshop
-	// command waiting for the lock waits on that file, and would, were it
-	// removed, get a lock on a file no one else can open, while newcomers
-	// lock a new one: two at once in a store each thinks is its alone.
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		c.fail("the image store "+dir, err)
-		return
-	}
+	// Then everything but the lock, which stays with its directory: a
+	// workshop command waiting for the lock waits on that file, and would,
+	// were it removed, get a lock on a file no one else can open, while
+	// newcomers lock a new one: two at once in a store each thinks is its
+	// alone.
 	for _, e := range entries {
-		if e.Name() == imagetar.LockName {
+		if e.Name() == imagetar.LockName || e.Name() == imagetar.IndexName {
 			continue
 		}
 		if err := c.n.RemoveTree(filepath.Join(dir, e.Name())); err != nil {

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -219,5 +218,3 @@ func oneSentence(t *testing.T, what string, r testbin.Result, code int, want str
 		t.Errorf("%s = exit %d, said %q; want %d and one sentence with %q\nstderr:\n%s", what, r.Code, said, code, want, r.Stderr)
 	}
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }

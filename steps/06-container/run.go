@@ -340,11 +340,9 @@ func lockNames(stateDir string) (func(), error) {
 
 // sameDir reports whether the open directory f is still the one at path.
 func sameDir(f *os.File, path string) bool {
-	var open, named unix.Stat_t
-	if unix.Fstat(int(f.Fd()), &open) != nil || unix.Stat(path, &named) != nil {
-		return false
-	}
-	return open.Dev == named.Dev && open.Ino == named.Ino
+	open, errOpen := f.Stat()
+	named, errNamed := os.Stat(path)
+	return errOpen == nil && errNamed == nil && os.SameFile(open, named)
 }
 
 // namePattern is what a container name may be, as Docker has it: it shows
