@@ -42,12 +42,12 @@ step 2) the first time it is used.`,
 	}
 	img.AddCommand(
 		imageCmd("pack DIR NAME[:TAG]", "Make an image of a root directory (its entries stored relative to it)", 2, halfImage,
-			func(ctx context.Context, s *imagetar.Store, args []string) error {
+			func(ctx context.Context, s *imagetar.Store, _ io.Writer, args []string) error {
 				_, err := s.Pack(ctx, narrator(), args[0], args[1])
 				return err
 			}),
 		imageCmd("import FILE NAME[:TAG]", "Make an image of a root filesystem tar, gzipped or not (- reads standard input): the walkthrough's dockercontainer.tar, docker export output", 2, halfImage,
-			func(ctx context.Context, s *imagetar.Store, args []string) error {
+			func(ctx context.Context, s *imagetar.Store, _ io.Writer, args []string) error {
 				if args[0] == "-" {
 					_, err := s.ImportFrom(ctx, narrator(), os.Stdin, args[1])
 					return err
@@ -56,7 +56,7 @@ step 2) the first time it is used.`,
 				return err
 			}),
 		imageCmd("export NAME[:TAG] FILE", "Write an image as a tar (gzipped if FILE ends in .gz or .tgz; - writes standard output)", 2, "",
-			func(ctx context.Context, s *imagetar.Store, args []string) error {
+			func(ctx context.Context, s *imagetar.Store, _ io.Writer, args []string) error {
 				n := narrator()
 				if _, err := s.Find(ctx, n, args[0]); err != nil {
 					return err
@@ -77,11 +77,11 @@ step 2) the first time it is used.`,
 				return err
 			}),
 		imageCmd("ls", "List the images: name, tag, id, size, created", 0, "",
-			func(_ context.Context, s *imagetar.Store, _ []string) error {
-				return listImages(s, os.Stdout)
+			func(_ context.Context, s *imagetar.Store, out io.Writer, _ []string) error {
+				return listImages(s, out)
 			}),
 		imageCmd("tag SRC DST", "Give the image SRC another name DST", 2, "",
-			func(ctx context.Context, s *imagetar.Store, args []string) error {
+			func(ctx context.Context, s *imagetar.Store, out io.Writer, args []string) error {
 				n := narrator()
 				if _, err := s.Find(ctx, n, args[0]); err != nil {
 					return err
@@ -92,26 +92,26 @@ step 2) the first time it is used.`,
 				}
 				n.Note("%s is now also %s (%s)", args[0], img.Ref, img.ShortID())
 				if moved.From != "" {
-					fmt.Fprintf(os.Stdout, "%s named image %s before: %s\n", img.Ref, moved.From[:12], moved.Fate())
+					fmt.Fprintf(out, "%s named image %s before: %s\n", img.Ref, moved.From[:12], moved.Fate())
 				}
 				return nil
 			}),
 		imageCmd("rm NAME[:TAG]", "Remove a name; the image goes with its last name", 1, "",
-			func(_ context.Context, s *imagetar.Store, args []string) error {
+			func(_ context.Context, s *imagetar.Store, out io.Writer, args []string) error {
 				img, removed, err := s.Remove(narrator(), args[0])
 				if err != nil {
 					return err
 				}
 				if img.Ref.Name != "" {
-					fmt.Fprintf(os.Stdout, "Untagged: %s\n", img.Ref)
+					fmt.Fprintf(out, "Untagged: %s\n", img.Ref)
 				}
 				if removed {
-					fmt.Fprintf(os.Stdout, "Deleted: sha256:%s\n", img.ID)
+					fmt.Fprintf(out, "Deleted: sha256:%s\n", img.ID)
 				}
 				return nil
 			}),
 		imageCmd("unpack NAME[:TAG] DIR", "Unpack a fresh copy of an image's root into DIR (which must not exist, or be empty)", 2, "",
-			func(ctx context.Context, s *imagetar.Store, args []string) error {
+			func(ctx context.Context, s *imagetar.Store, _ io.Writer, args []string) error {
 				n := narrator()
 				if _, err := s.Find(ctx, n, args[0]); err != nil {
 					return err
@@ -135,7 +135,7 @@ const halfImage = "the half-made image was removed; the store is as it was"
 // workshop exits 128+n, as a container killed by the signal would;
 // halfMade, when not empty, is what the command says then (unpack's own
 // error says it, an *imagetar.InterruptedError).
-func imageCmd(use, short string, nargs int, halfMade string, run func(context.Context, *imagetar.Store, []string) error) *cobra.Command {
+func imageCmd(use, short string, nargs int, halfMade string, run func(ctx context.Context, s *imagetar.Store, out io.Writer, args []string) error) *cobra.Command {
 	name := strings.Fields(use)[0]
 	return &cobra.Command{
 		Use:   use,
@@ -164,7 +164,9 @@ func imageCmd(use, short string, nargs int, halfMade string, run func(context.Co
 			defer stop()
 			s := imagetar.OpenStore(global.stateDir)
 			s.Progress = progressTerminal()
-			err := run(ctx, s, args)
+			// Through cobra's writer, which main watches: a report that
+			// cannot be written (a full disk) is a failure, not an exit 0.
+			err := run(ctx, s, c.OutOrStdout(), args)
 			if sig, ok := caughtSignal(ctx); ok && err != nil {
 				var ie *imagetar.InterruptedError
 				switch {
@@ -245,13 +247,13 @@ func imageError(err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, os.ErrPermission):
-		return exit.Errorf(exit.ToolFailed, "%v: the image store is root's, run it with sudo", err)
+		return exit.Errorf(exit.ToolFailed, "%w: the image store is root's, run it with sudo", err)
 	}
 	var ee *exit.Error
 	if errors.As(err, &ee) {
 		return err
 	}
-	return exit.Errorf(exit.ToolFailed, "%v", err)
+	return exit.Errorf(exit.ToolFailed, "%w", err)
 }
 
 // listImages prints the store's images as docker image ls does.

@@ -61,9 +61,11 @@ func run(args []string) (status int) {
 		// way of every Unix tool in a pipeline, without a sentence.
 		return exit.SignalBase + int(syscall.SIGPIPE)
 	}
-	if err == nil && out.err != nil {
+	if out.err != nil && (err == nil || errors.Is(err, out.err)) {
 		// What the command printed did not arrive (stdout on a full disk,
 		// /dev/full): its listing or report is lost, which is a failure.
+		// (A command that returned the write's own error, as image ls
+		// does, gets the same sentence.)
 		err = exit.Errorf(exit.ToolFailed, "write to standard output: %v", out.err)
 	}
 	if err != nil && !exit.Silent(err) {

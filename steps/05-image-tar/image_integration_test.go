@@ -165,6 +165,51 @@ func TestImageCommands(t *testing.T) {
 	}
 }
 
+// The image commands' reports (image ls's table, rm's Untagged and
+// Deleted, tag's note of a moved name) that cannot reach standard output
+// (a full disk; /dev/full here) fail with 125 and a sentence, as every
+// command's output does, not exit 0 with the report lost.
+func TestImageReportsThatCannotBeWritten(t *testing.T) {
+	testbin.NeedRoot(t)
+	state := t.TempDir()
+	root := filepath.Join(t.TempDir(), "root")
+	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer full.Close()
+	toFull := func(args ...string) (int, string) {
+		cmd := exec.Command(testbin.Bin(t), append([]string{"--state-dir", state}, args...)...)
+		cmd.Stdout = full
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		cmd.Run()
+		return cmd.ProcessState.ExitCode(), stderr.String()
+	}
+	for _, ref := range []string{"a:1", "b:1"} {
+		if r := testbin.Run(t, "", "--state-dir", state, "image", "pack", root, ref); r.Code != 0 {
+			t.Fatalf("image pack %s = %d\n%s", ref, r.Code, r.Stderr)
+		}
+	}
+	os.WriteFile(filepath.Join(root, "etc", "other"), []byte("x"), 0o644)
+	if r := testbin.Run(t, "", "--state-dir", state, "image", "pack", root, "c:1"); r.Code != 0 {
+		t.Fatalf("image pack c:1 = %d\n%s", r.Code, r.Stderr)
+	}
+	for _, args := range [][]string{
+		{"image", "ls"},
+		{"image", "rm", "a:1"},         // Untagged: a:1
+		{"image", "tag", "c:1", "b:1"}, // b:1 named image … before
+	} {
+		code, stderr := toFull(args...)
+		if code != 125 || !strings.Contains(stderr, "workshop: write to standard output: ") {
+			t.Errorf("workshop %q >/dev/full = %d, stderr %q; want 125 and a sentence", args, code, stderr)
+		}
+	}
+}
+
 // Inside a user namespace that maps root alone (`unshare -Ur`), an entry
 // owned by another uid cannot be chowned: one sentence saying why, not a
 // bare "invalid argument".
