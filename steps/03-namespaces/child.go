@@ -315,26 +315,33 @@ func mountAll(n *sys.Narrator, s *spec) error {
 			return err
 		}
 	}
-	if err := mountProc(n, s); err != nil {
+	procMounted, err := mountProc(n, s)
+	if err != nil {
 		return err
 	}
-	return makeDev(n, filepath.Join(s.Root, "dev"), s.Terminal)
+	if err := makeDev(n, filepath.Join(s.Root, "dev"), s.Terminal); err != nil {
+		return err
+	}
+	if !procMounted {
+		return nil
+	}
+	return maskProc(n, s)
 }
 
 // mountProc mounts a procfs for the container: /proc shows the processes of
 // the PID namespace of the process that mounts it, so `ps` inside sees
-// only the container.
-func mountProc(n *sys.Narrator, s *spec) error {
+// only the container. It says whether it mounted one.
+func mountProc(n *sys.Narrator, s *spec) (bool, error) {
 	if s.has(unix.CLONE_NEWUSER) && !s.has(unix.CLONE_NEWPID) {
 		n.Note("no PID namespace: a user namespace may mount /proc only for a PID namespace it owns, so the root gets no /proc; the command still sees the host's processes' ids, and may signal those its uid may")
-		return nil
+		return false, nil
 	}
 	if !s.has(unix.CLONE_NEWPID) {
 		n.Note("no PID namespace: this /proc shows every process of the host, and the command may signal any of them its uid may (root: all of them)")
 	}
 	const procFlags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 	if err := n.Because("a /proc for this PID namespace").Mount("proc", filepath.Join(s.Root, "proc"), "proc", procFlags, ""); err != nil {
-		return err
+		return false, err
 	}
 	// A command left only Docker's capabilities gets them all back in a
 	// user namespace it makes itself, and there may mount a cgroup tree
@@ -346,7 +353,7 @@ func mountProc(n *sys.Narrator, s *spec) error {
 	if len(s.KeepCaps) > 0 && s.has(unix.CLONE_NEWUSER) {
 		p := filepath.Join(s.Root, "proc", "sys", "user", "max_user_namespaces")
 		if err := n.Because("this user namespace's own limit: none may be made inside it, where a command would have every capability again").WriteFile(p, []byte("0")); err != nil {
-			return err
+			return true, err
 		}
 	}
 	// Some of /proc is the whole kernel's, not the namespace's: a file of
@@ -364,9 +371,43 @@ func mountProc(n *sys.Narrator, s *spec) error {
 			continue
 		}
 		if err := n.Because("/proc/"+name+" is the whole kernel's: bind it onto itself, to make that bind read-only").Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-			return err
+			return true, err
 		}
 		if err := n.Because("read-only: no write through this mount reaches the host's kernel (step 3's root, with CAP_SYS_ADMIN, could still unmount it)").Mount(p, p, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|procFlags, ""); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
+}
+
+// MaskedProc are the parts of /proc that runc and Docker hide (their
+// "masked paths"): files about the whole machine, not this container, that
+// a PID namespace does not filter. /proc/keys lists the keys the reader may
+// view, root's on the host among them under the default map; /proc/timer_list
+// and /proc/sched_debug describe the host's timers and tasks; /proc/kcore is
+// the host's memory; /proc/acpi, /proc/asound and /proc/scsi its hardware.
+// Which of them exist depends on the kernel's configuration.
+var MaskedProc = []string{"acpi", "asound", "kcore", "keys", "latency_stats", "timer_list", "timer_stats", "sched_debug", "scsi"}
+
+// maskProc hides MaskedProc as runc does: a file gets the container's
+// /dev/null bound over it (reads are empty), a directory an empty,
+// read-only tmpfs. Like /proc/sys's read-only bind, it is a mount of the
+// container's own mount namespace: a root with CAP_SYS_ADMIN there (step
+// 3's) may unmount it; step 6's command has no such capability.
+func maskProc(n *sys.Narrator, s *spec) error {
+	null := filepath.Join(s.Root, "dev", "null")
+	for _, name := range MaskedProc {
+		p := filepath.Join(s.Root, "proc", name)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			continue
+		}
+		if fi.IsDir() {
+			err = n.Because("/proc/"+name+" is the host's: an empty, read-only tmpfs over it").Mount("tmpfs", p, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+		} else {
+			err = n.Because("/proc/"+name+" is the host's: /dev/null over it, so it reads empty").Mount(null, p, "", unix.MS_BIND, "")
+		}
+		if err != nil {
 			return err
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/workshop-dev/workshop/internal/testbin"
+	namespaces "github.com/workshop-dev/workshop/steps/03-namespaces"
 	cgroups "github.com/workshop-dev/workshop/steps/04-cgroups"
 	"golang.org/x/sys/unix"
 )
@@ -116,7 +117,11 @@ cut -d' ' -f5 /proc/self/mountinfo | sed 's/^/mount /'`
 	// Only the container's own mounts: nothing of the host's tree is left
 	// in its mount namespace after the old root was detached.
 	for _, m := range mounts {
-		if own := map[string]bool{"/": true, "/proc": true, "/proc/sys": true, "/proc/sysrq-trigger": true, "/proc/irq": true, "/proc/bus": true, "/proc/fs": true, "/dev": true}; !own[m] && !strings.HasPrefix(m, "/dev/") {
+		own := map[string]bool{"/": true, "/proc": true, "/proc/sys": true, "/proc/sysrq-trigger": true, "/proc/irq": true, "/proc/bus": true, "/proc/fs": true, "/dev": true}
+		for _, masked := range namespaces.MaskedProc {
+			own["/proc/"+masked] = true
+		}
+		if !own[m] && !strings.HasPrefix(m, "/dev/") {
 			t.Errorf("the container's mount table holds %s, not one of its own mounts (/, /proc, /proc/sys, /dev…)", m)
 		}
 	}
@@ -641,12 +646,13 @@ func killSession(sid int) {
 // settings are writable under it), nor mount a /proc or a cgroup tree of
 // its own; and with --init, it cannot reach the init's descriptors (one
 // the caller left open, here fd 7 on a directory of the host) through
-// /proc/1/fd; nor write the host's /proc/irq (its value back to it, here).
+// /proc/1/fd; nor write the host's /proc/irq (its value back to it, here);
+// nor unmask what runc masks (/proc/keys).
 // A review did all of these, and wrote the host's kernel.core_pattern back
 // to itself.
 func TestContainerRootCannotReachTheHost(t *testing.T) {
 	h := newHost(t)
-	const script = `grep CapBnd /proc/self/status; echo "userns $(cat /proc/sys/user/max_user_namespaces)"; umount /proc/sys && echo umount-worked; mkdir -p /tmp/p && mount -t proc proc /tmp/p && echo mount-worked; echo x > /proc/1/fd/7/reached-the-host && echo fd-worked; v=$(cat /proc/irq/default_smp_affinity) && echo "$v" > /proc/irq/default_smp_affinity && echo irq-worked; true`
+	const script = `grep CapBnd /proc/self/status; echo "userns $(cat /proc/sys/user/max_user_namespaces)"; umount /proc/sys && echo umount-worked; mkdir -p /tmp/p && mount -t proc proc /tmp/p && echo mount-worked; echo x > /proc/1/fd/7/reached-the-host && echo fd-worked; v=$(cat /proc/irq/default_smp_affinity) && echo "$v" > /proc/irq/default_smp_affinity && echo irq-worked; for f in /proc/keys /proc/timer_list; do [ -e $f ] && echo "$f $(wc -c < $f) bytes"; done; umount /proc/keys && echo unmask-worked; true`
 	outside := t.TempDir()
 	for _, init := range []bool{false, true} {
 		args := h.args("-q", "full", "run")
@@ -670,7 +676,14 @@ func TestContainerRootCannotReachTheHost(t *testing.T) {
 		if !strings.Contains(r.Stdout, "userns 0\n") {
 			t.Errorf("init %v: the container may make user namespaces:\n%s", init, r.Stdout)
 		}
-		for _, worked := range []string{"umount-worked", "mount-worked", "fd-worked", "irq-worked"} {
+		// What runc masks reads empty where the kernel has it: the
+		// host's keys and timers (each had thousands of bytes to show).
+		for _, f := range []string{"/proc/keys", "/proc/timer_list"} {
+			if _, err := os.Stat(f); err == nil && !strings.Contains(r.Stdout, f+" 0 bytes\n") {
+				t.Errorf("init %v: %s is not masked:\n%s", init, f, r.Stdout)
+			}
+		}
+		for _, worked := range []string{"umount-worked", "mount-worked", "fd-worked", "irq-worked", "unmask-worked"} {
 			if strings.Contains(r.Stdout, worked) {
 				t.Errorf("init %v: %s:\n%s", init, worked, r.Stdout)
 			}
