@@ -27,6 +27,16 @@ type Layer struct {
 	Copied bool
 }
 
+// layerFlags are the overlay's mount flags. MS_NODEV: an image may hold
+// device nodes (import keeps them where workshop is real root), and the
+// overlay is mounted by the host's root, in the host's user namespace, so
+// the kernel would let the container open them, whatever namespace it is
+// in: a node for the host's disk, 254:0 or 8:0, planted in an image, would
+// be the disk, readable and writable by the container's root (uid 0 of the
+// host under the default map). Docker's devices cgroup stops the same; the
+// container's own devices are the /dev made for it, a mount of its own.
+const layerFlags = unix.MS_NODEV
+
 // MountLayer makes dir/upper, dir/work and dir/rootfs and mounts the overlay
 // on dir/rootfs. The image itself is never copied, unless the kernel has no
 // overlayfs, and then the student is told.
@@ -49,14 +59,14 @@ func MountLayer(n *sys.Narrator, lower, dir string, throwaway bool) (*Layer, err
 			return nil, err
 		}
 	}
-	why := "the container's root: the image below, its own writable layer on top"
+	why := "the container's root: the image below, its own writable layer on top; nodev: a device node in it opens nothing"
 	var err error
 	if throwaway {
 		err = n.Because(why+"; volatile: never synced, it is removed after the run").
-			Mount("overlay", l.Merged, "overlay", 0, opts)
+			Mount("overlay", l.Merged, "overlay", layerFlags, opts)
 	}
 	if !throwaway || errors.Is(err, unix.EINVAL) {
-		err = n.Because(why).Mount("overlay", l.Merged, "overlay", 0, l.options(false))
+		err = n.Because(why).Mount("overlay", l.Merged, "overlay", layerFlags, l.options(false))
 		if throwaway && err == nil {
 			n.Note("this kernel's overlayfs refused the volatile option (it came in Linux 5.10): mounted without it")
 		}

@@ -694,6 +694,36 @@ func TestContainerRootCannotReachTheHost(t *testing.T) {
 	}
 }
 
+// An image's device nodes open nothing in a container: the overlay is
+// the host root's mount, where the kernel would let the container open
+// them (a planted node for the host's disk would be the disk). Here a
+// harmless one, 1:3, /dev/null's numbers, with and without a user
+// namespace; the container's own /dev/null works.
+func TestImageDeviceNodesOpenNothing(t *testing.T) {
+	h := newHost(t)
+	root := busyboxRoot(t)
+	if err := unix.Mknod(filepath.Join(root, "etc", "planted"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.run("image", "pack", root, "nodes:1"); r.Code != 0 {
+		t.Fatalf("image pack = exit %d\n%s", r.Code, r.Stderr)
+	}
+	const script = `ls -l /etc/planted; echo x > /etc/planted && echo opened-planted; echo x > /dev/null && echo opened-own`
+	for _, ns := range []string{"", "mount,uts,ipc,net,pid,cgroup"} {
+		args := []string{"--image", "nodes:1"}
+		if ns != "" {
+			args = append(args, "--ns", ns)
+		}
+		r := h.full(append(args, "--", "/bin/sh", "-c", script)...)
+		if !strings.Contains(r.Stdout, "1,   3") || !strings.Contains(r.Stdout, "opened-own") {
+			t.Fatalf("--ns %q: the image's node or the container's /dev/null is missing:\n%s\n%s", ns, r.Stdout, r.Stderr)
+		}
+		if strings.Contains(r.Stdout, "opened-planted") {
+			t.Errorf("--ns %q: the container opened a device node of its image:\n%s", ns, r.Stdout)
+		}
+	}
+}
+
 // Without a user namespace, root's execve gives back every capability of
 // its inheritable and ambient sets, bounding set or not: a workshop started
 // with CAP_SYS_ADMIN in them (setpriv --inh-caps, a service's ambient
