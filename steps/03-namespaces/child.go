@@ -198,7 +198,7 @@ func setUp(n *sys.Narrator, s *spec) error {
 	case !s.has(unix.CLONE_NEWUSER) && len(s.KeepCaps) == 0:
 		n.Note("no user namespace: root in the container is the host's root, with every capability the host's root has (mknod a disk, mount, load a module): only the other namespaces stand between it and the host")
 	case !s.has(unix.CLONE_NEWUSER):
-		n.Note("no user namespace: root in the container is the host's root; its capabilities are cut to Docker's below, but it may still mknod a disk (CAP_MKNOD), and make a user namespace of its own, where it has every capability again")
+		n.Note("no user namespace: root in the container is the host's root; its capabilities are cut to Docker's below (without CAP_MKNOD: a device node for the host's disk would be the disk), but it may still make a user namespace of its own, where it has every capability again")
 	}
 	if err := showNamespaces(n, s); err != nil {
 		return err
@@ -245,7 +245,11 @@ func dropCapabilities(n *sys.Narrator, s *spec) error {
 			return err
 		}
 	}
-	n.Note("the command keeps only the capabilities Docker gives a container (%s): the others go from the bounding set, which a root's execve cannot exceed", strings.Join(keep, ", "))
+	but := ""
+	if !s.has(unix.CLONE_NEWUSER) {
+		but = " but CAP_MKNOD, which without a user namespace could make a node for the host's disk (Docker's devices cgroup refuses such opens; workshop makes none)"
+	}
+	n.Note("the command keeps only the capabilities Docker gives a container%s (%s): the others go from the bounding set, which a root's execve cannot exceed", but, strings.Join(keep, ", "))
 	for c := 0; c <= s.LastCap; c++ {
 		if slices.Contains(s.KeepCaps, c) {
 			continue

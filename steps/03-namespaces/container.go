@@ -195,7 +195,7 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		Init:             cfg.Init,
 		Terminal:         tty >= 0,
 		OutputOnTerminal: isTerminal(cfg.Stdout) || isTerminal(cfg.Stderr),
-		KeepCaps:         keepCaps(cfg),
+		KeepCaps:         keepCaps(cfg, flags),
 		LastCap:          len(caps) - 1,
 		HostNS:           hostNS,
 		HostPid:          os.Getpid(),
@@ -481,10 +481,18 @@ func OwnsTerminal(fd int) bool {
 }
 
 // keepCaps are the capabilities the command keeps: Docker's default ones
-// with Config.DefaultCapabilities, nil (every one) otherwise.
-func keepCaps(cfg Config) []int {
+// with Config.DefaultCapabilities, nil (every one) otherwise. Without a
+// user namespace, not CAP_MKNOD: there root may make a device node, in
+// the /dev made for it, for the host's disk, and open it (Docker keeps
+// the capability but its devices cgroup refuses such opens; workshop makes
+// no devices cgroup). In a user namespace the kernel refuses device nodes
+// whatever the capabilities.
+func keepCaps(cfg Config, flags uintptr) []int {
 	if !cfg.DefaultCapabilities {
 		return nil
+	}
+	if flags&unix.CLONE_NEWUSER == 0 {
+		return slices.DeleteFunc(slices.Clone(DefaultCapabilities), func(c int) bool { return c == unix.CAP_MKNOD })
 	}
 	return DefaultCapabilities
 }
