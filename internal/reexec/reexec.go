@@ -148,12 +148,17 @@ func (c *Child) Start(n *sys.Narrator, spec any) error {
 		return &StartError{Err: errnoOf(err)}
 	}
 	pid := c.Cmd.Process.Pid
-	name, args := cloneCall(c.Cmd.SysProcAttr, HoldsPidfd(pid))
-	n.Because(cloneGloss(c.Cmd.SysProcAttr)).Reported(name, args, pid, nil)
-	if steps := RuntimeSteps(c.Cmd.SysProcAttr); steps != "" {
-		n.Note("in the child, before its execve, the Go runtime also made: %s", steps)
+	if !n.Options().Quiet {
+		// What the runtime did for us, said as strace would: under
+		// --quiet there is no one to say it to, and nothing is read
+		// (/proc/self/fd, fdinfo) to say it.
+		name, args := cloneCall(c.Cmd.SysProcAttr, HoldsPidfd(pid))
+		n.Because(cloneGloss(c.Cmd.SysProcAttr)).Reported(name, args, pid, nil)
+		if steps := RuntimeSteps(c.Cmd.SysProcAttr); steps != "" {
+			n.Note("in the child, before its execve, the Go runtime also made: %s", steps)
+		}
+		n.WithPid(pid).Reported("execve", fmt.Sprintf("%q, %s, …", c.Cmd.Path, sys.Argv(c.Cmd.Args)), 0, nil)
 	}
-	n.WithPid(pid).Reported("execve", fmt.Sprintf("%q, %s, …", c.Cmd.Path, sys.Argv(c.Cmd.Args)), 0, nil)
 	if err := json.NewEncoder(c.spec).Encode(spec); err != nil {
 		// The child died at birth (an OOM kill on a tiny --memory, say):
 		// collect it rather than leave it to the caller.

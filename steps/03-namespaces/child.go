@@ -421,6 +421,9 @@ func maskProc(n *sys.Narrator, s *spec) error {
 // showNamespaces prints the namespace table: workshop's (sent by the parent)
 // beside this process's own.
 func showNamespaces(n *sys.Narrator, s *spec) error {
+	if n.Options().Quiet {
+		return nil // the table is narration: nothing to show it to
+	}
 	mine, err := readNamespaces("self")
 	if err != nil {
 		return err

@@ -93,9 +93,13 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 	if err := prepareRoot(n, root, flags, cfg.PivotRoot); err != nil {
 		return nil, err
 	}
-	hostNS, err := readNamespaces("self")
-	if err != nil {
-		return nil, err
+	// The table of namespaces is narration: under --quiet nothing reads
+	// the links it would show.
+	var hostNS map[string]string
+	if !n.Options().Quiet {
+		if hostNS, err = readNamespaces("self"); err != nil {
+			return nil, err
+		}
 	}
 
 	// With the terminal (see below), a Ctrl-C goes to the child, not to

@@ -250,7 +250,13 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 		}
 	}
 	out.KilledBecause, out.TimedOut = end.get()
-	out.Stats, out.StatsErr = cg.Stats()
+	// A lean run prints no table: its verdict reads the counters only
+	// for a status of 137 (an OOM kill, or workshop's own SIGKILL), and
+	// for a death by a signal ("the cgroup counted no OOM kill"). A run
+	// that exited by itself, the usual end, spares the reads.
+	if !r.Lean || status == exit.OOMKilled || out.Signaled {
+		out.Stats, out.StatsErr = cg.Stats()
+	}
 	if out.Status == exit.OOMKilled && out.Signaled && out.SentBy == "" && out.Stats.OOMKilled() {
 		victims, known := oomVictims(n, cfg.ID, started)
 		switch {

@@ -97,9 +97,13 @@ type host struct {
 // realHost is this machine's cgroup filesystem, found once: the hierarchies
 // do not change while workshop runs.
 var realHost = sync.OnceValue(func() host {
-	h := host{root: Root, magic: statfsMagic}.resolve()
+	h := host{root: Root, magic: statfsMagic}
 	h.mounts = sync.OnceValue(h.scanV1Mounts)
-	return h
+	r := h.resolve() // its scan is the memo's: one scan a run, not two
+	if r.root != h.root {
+		r.mounts = sync.OnceValue(r.scanV1Mounts)
+	}
+	return r
 })
 
 // resolve returns the host to use: h itself, or, on a hybrid machine whose
@@ -115,7 +119,7 @@ func (h host) resolve() host {
 	if m, err := h.magic(unified); err != nil || m != cgroup2Magic {
 		return h
 	}
-	v1 := h.scanV1Mounts()
+	v1 := h.v1Mounts()
 	if _, ok := v1["memory"]; ok {
 		return h
 	}
