@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/u-root/u-root/pkg/ldd"
+	"golang.org/x/sys/unix"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/workshop-dev/workshop/internal/elfinterp"
@@ -418,7 +421,7 @@ func TestCopyIsRenamedIntoPlaceWhole(t *testing.T) {
 	out := populate(t, root, "/bin/bash")
 	bash := inRoot(t, root, "/bin/bash")
 	tmp := filepath.Join(filepath.Dir(bash), ".bash.workshop-copy")
-	opened := strings.Index(out, `openat(AT_FDCWD, "`+tmp+`", O_WRONLY|O_CREAT|O_TRUNC|O_NOFOLLOW|O_CLOEXEC`)
+	opened := strings.Index(out, `openat(AT_FDCWD, "`+tmp+`", O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC`)
 	renamed := strings.Index(out, `renameat(AT_FDCWD, "`+tmp+`", AT_FDCWD, "`+bash+`") = 0`)
 	if opened < 0 || renamed < opened || strings.Contains(out, `openat(AT_FDCWD, "`+bash+`", O_WRONLY`) {
 		t.Errorf("bash was not written beside its name and renamed into place:\n%s", out)
@@ -433,6 +436,55 @@ func TestCopyIsRenamedIntoPlaceWhole(t *testing.T) {
 		t.Errorf("%s is still there after the next copy", tmp)
 	}
 	checkMirrors(t, root, []string{"/bin/bash"})
+}
+
+// A root unpacked from an image may hold anything at the name a copy is
+// written under: a device node there (an image may carry one, and
+// unpacking as real root keeps it) was opened and written into, a whole
+// host program into what could be the host's disk; a FIFO made the copy
+// wait for a reader for ever. Each is removed, never opened. (1:3 here,
+// /dev/null's numbers: harmless if written.)
+func TestCopyNeverOpensWhatTheRootPlanted(t *testing.T) {
+	for _, plant := range []struct {
+		name string
+		make func(path string) error
+	}{
+		{"a device node", func(p string) error { return unix.Mknod(p, unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))) }},
+		{"a FIFO", func(p string) error { return unix.Mkfifo(p, 0o666) }},
+	} {
+		t.Run(plant.name, func(t *testing.T) {
+			root := t.TempDir()
+			bash := inRoot(t, root, "/bin/bash")
+			if err := os.MkdirAll(filepath.Dir(bash), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			tmp := filepath.Join(filepath.Dir(bash), ".bash.workshop-copy")
+			if err := plant.make(tmp); err != nil {
+				t.Fatal(err)
+			}
+			// Should the copy open the FIFO, a reader lets it go on (and
+			// the test fail) instead of the test hanging until its timeout.
+			released := make(chan bool, 1)
+			timer := time.AfterFunc(5*time.Second, func() {
+				if f, err := os.OpenFile(tmp, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
+					released <- true
+					io.Copy(io.Discard, f)
+					f.Close()
+				}
+			})
+			defer timer.Stop()
+			out := populate(t, root, "/bin/bash")
+			if !strings.Contains(out, `unlinkat(AT_FDCWD, "`+tmp+`", 0) = 0`) {
+				t.Errorf("the planted %s was not removed:\n%s", plant.name, out)
+			}
+			select {
+			case <-released:
+				t.Errorf("the copy opened the planted FIFO, and waited for a reader")
+			default:
+			}
+			checkMirrors(t, root, []string{"/bin/bash"})
+		})
+	}
 }
 
 // A directory the root needs gets the host's mode, though the umask cut

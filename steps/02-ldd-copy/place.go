@@ -206,10 +206,21 @@ func (c *copier) copyFile(src, dest string, fi os.FileInfo) error {
 	}
 	// The copy is made beside dest and renamed onto it once whole: a copy
 	// stopped halfway (Ctrl-C, kill -9) leaves no half program at dest for
-	// the next step to run, only this name, which the next copy reuses.
+	// the next step to run, only this name, which the next copy removes.
 	// The rename replaces a symlink at dest, never writing through it.
+	// O_EXCL: whatever is at the name already is removed, never opened.
+	// A root unpacked from an image may hold anything there: a device
+	// node (written into, it would be the host's disk), a FIFO (the open
+	// would wait for a reader for ever), a symlink (O_NOFOLLOW alone
+	// refuses it, and the copy would fail).
 	tmp := filepath.Join(filepath.Dir(dest), "."+filepath.Base(dest)+".workshop-copy")
-	out, err := c.n.Openat(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_CLOEXEC, mode)
+	const create = unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	out, err := c.n.Openat(tmp, create, mode)
+	if errors.Is(err, unix.EEXIST) {
+		if err = c.n.Because("a killed copy's leftover, or whatever the root holds at this name: removed, not written into").Unlink(tmp); err == nil {
+			out, err = c.n.Openat(tmp, create, mode)
+		}
+	}
 	if err != nil {
 		c.n.CloseFd(in)
 		return err
