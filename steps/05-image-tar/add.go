@@ -261,7 +261,8 @@ func (s *Store) importFile(ctx context.Context, n *sys.Narrator, f *os.File, nam
 		return Image{}, fmt.Errorf("import %s: the archive holds no entries: there is no root in it", name)
 	}
 	if top != "" {
-		n.Note("every entry of %s sits under %s/ (an archive made the walkthrough's way: tar cvf dockercontainer.tar %s): stripping %s/ so that the image's entries start at its root", name, top, top, top)
+		shown := shownName(top)
+		n.Note("every entry of %s sits under %s/ (an archive made the walkthrough's way: tar cvf dockercontainer.tar %s): stripping %s/ so that the image's entries start at its root", name, shown, shown, shown)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return Image{}, err

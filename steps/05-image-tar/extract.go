@@ -125,7 +125,7 @@ const maxID = 1<<32 - 2
 // unpack run inside `unshare -Ur`, whose map holds root alone).
 func chownError(op, p string, hdr *tar.Header, err error) error {
 	if errors.Is(err, unix.EINVAL) {
-		return fmt.Errorf("%s %s to %d:%d: this process's user namespace maps no such owner (its uid_map and gid_map hold too few ids): %w", op, p, hdr.Uid, hdr.Gid, err)
+		return fmt.Errorf("%s %s to %d:%d: this process's user namespace maps no such owner (its uid_map and gid_map hold too few ids): %w", op, shownName(p), hdr.Uid, hdr.Gid, err)
 	}
 	return &os.PathError{Op: op, Path: p, Err: err}
 }
@@ -201,7 +201,7 @@ func (x *extractor) parentDir(p string) (*os.File, error) {
 			// The root's own path counts too: the kernel takes the whole.
 			return nil, fmt.Errorf("its directory's path, inside the root's, is %d bytes, longer than the kernel takes (%d): %w", len(x.rootPath)+1+len(parent), unix.PathMax, err)
 		}
-		return nil, fmt.Errorf("resolve its directory %s inside the root: %w", parent, err)
+		return nil, fmt.Errorf("resolve its directory %s inside the root: %w", shownName(parent), err)
 	}
 	rel, err := filepath.Rel(x.rootPath, full)
 	if err != nil {
@@ -211,10 +211,10 @@ func (x *extractor) parentDir(p string) (*os.File, error) {
 	if errors.Is(err, unix.ENOTDIR) {
 		// pathrs's sentence names the temporary root, gone by the time
 		// the student reads it.
-		return nil, fmt.Errorf("make its directory %s inside the root: a name on its way is not a directory (an earlier entry made it a file, a link or a device)", parent)
+		return nil, fmt.Errorf("make its directory %s inside the root: a name on its way is not a directory (an earlier entry made it a file, a link or a device)", shownName(parent))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("make its directory %s inside the root: %w", parent, err)
+		return nil, fmt.Errorf("make its directory %s inside the root: %w", shownName(parent), err)
 	}
 	return dir, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"strconv"
 	"strings"
 )
 
@@ -53,7 +54,7 @@ func linkTarget(name, strip string) (string, error) {
 			rest, ok = ".", true
 		}
 		if !ok {
-			return "", fmt.Errorf("it is a hardlink to %q, which is not in the archive: every entry sits under %s/", name, strip)
+			return "", fmt.Errorf("it is a hardlink to %q, which is not in the archive: every entry sits under %s/", name, shownName(strip))
 		}
 		t = rest
 	}
@@ -182,4 +183,16 @@ func topDir(ctx context.Context, r io.Reader) (top string, entries int, err erro
 		last = hdr.Name
 		f.add(hdr.Name, hdr.Typeflag == tar.TypeDir)
 	}
+}
+
+// shownName is an entry name as a message prints it: as it is when it is
+// plain text, quoted (escapes for control bytes, quotes, backslashes) when
+// not. The name is the archive's to choose, and one with an escape
+// sequence, a carriage return or a newline in it would otherwise recolour
+// the terminal or forge a line of workshop's output.
+func shownName(s string) string {
+	if q := strconv.Quote(s); q != `"`+s+`"` {
+		return q
+	}
+	return s
 }

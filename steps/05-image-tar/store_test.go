@@ -103,6 +103,33 @@ func TestStoreResolveMissing(t *testing.T) {
 	}
 }
 
+// The top-level directory an import strips is the archive's to name: one
+// with an escape sequence, a carriage return and a newline in it is said
+// quoted, and never reaches the terminal raw (where it recoloured the
+// output and forged a line of workshop's own).
+func TestStrippedTopDirectoryIsQuoted(t *testing.T) {
+	const top = "x\x1b[31mRED\x1b[0m\nworkshop: image imported OK\r"
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, name := range []string{top + "/", top + "/bin/"} {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeDir, Mode: 0o755}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f := writeFile(t, t.TempDir(), "esc.tar", buf.Bytes())
+	var narration bytes.Buffer
+	if _, err := OpenStore(t.TempDir()).Import(bg, sys.New(&narration, sys.Options{}), f, "esc"); err != nil {
+		t.Fatalf("Import = %v", err)
+	}
+	out := narration.String()
+	if strings.ContainsAny(out, "\x1b\r") || !strings.Contains(out, `stripping "x\x1b[31mRED\x1b[0m\nworkshop: image imported OK\r"/`) {
+		t.Errorf("the stripped directory's name reached the narration raw, or unquoted:\n%q", out)
+	}
+}
+
 func TestStoreImportTheWalkthroughsTar(t *testing.T) {
 	root := makeTree(t)
 	dir := t.TempDir()
