@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
 )
 
 // pathOf returns the PATH of an environment, or the default one.
@@ -54,16 +56,28 @@ func lookPath(name, path string) (string, error) {
 // itself for a name with a slash, else name in one of the directories of
 // the default PATH. Something of that name is enough (a symlink is not
 // followed, since its target is resolved inside the root only after chroot):
-// it tells workshop whether step 2 must copy the command in first.
+// it tells workshop whether step 2 must copy the command in first. The
+// directories on the way are resolved as the container will see them,
+// inside the root (securejoin): a root whose usr is a symlink to / must
+// not find the host's /usr/bin/ls and take it for its own.
 func InRoot(root, name string) bool {
 	if strings.Contains(name, "/") {
-		_, err := os.Lstat(filepath.Join(root, name))
-		return err == nil
+		return presentIn(root, filepath.Dir(name), filepath.Base(name))
 	}
 	for _, dir := range filepath.SplitList(defaultPath) {
-		if _, err := os.Lstat(filepath.Join(root, dir, name)); err == nil {
+		if presentIn(root, dir, name) {
 			return true
 		}
 	}
 	return false
+}
+
+// presentIn reports whether dir/name exists in root, dir resolved inside it.
+func presentIn(root, dir, name string) bool {
+	full, err := securejoin.SecureJoin(root, dir)
+	if err != nil {
+		return false
+	}
+	_, err = os.Lstat(filepath.Join(full, name))
+	return err == nil
 }
