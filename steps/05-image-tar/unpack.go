@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/workshop-dev/workshop/internal/sys"
 	"golang.org/x/sys/unix"
@@ -287,6 +288,19 @@ func freshDestination(dest string) error {
 	if len(entries) > 0 {
 		return fmt.Errorf("%s exists and is not empty: unpack makes a fresh root, remove it first or pick another directory", dest)
 	}
+	// The rename that puts the new root in place would leave a shell in
+	// the old directory, removed (rename onto "." itself the kernel
+	// refuses: EBUSY); a mount point it refuses too.
+	inside := filepath.Join(dest, "root")
+	if !strings.Contains(inside, "/") {
+		inside = "./" + inside
+	}
+	if cwd, err := os.Stat("."); err == nil && os.SameFile(fi, cwd) {
+		return fmt.Errorf("%s is the current directory: unpack makes a fresh directory and renames it onto %s, which would leave your shell in the old one, removed; give a new directory's name (%s)", dest, dest, inside)
+	}
+	if parent, err := os.Stat(filepath.Join(dest, "..")); err == nil && deviceOf(fi) != deviceOf(parent) {
+		return fmt.Errorf("%s is a mount point: unpack makes a fresh directory and renames it onto %s, which the kernel refuses for a mount point; give a directory in it (%s)", dest, dest, inside)
+	}
 	return nil
 }
 
@@ -337,4 +351,13 @@ func tempBeside(dest, what string) string {
 	var b [6]byte
 	rand.Read(b[:])
 	return filepath.Join(filepath.Dir(dest), "."+filepath.Base(dest)+"."+what+"-"+hex.EncodeToString(b[:]))
+}
+
+// deviceOf is the filesystem a file is on (st_dev): a directory on another
+// than its parent's is a mount point.
+func deviceOf(fi os.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Dev)
+	}
+	return 0
 }

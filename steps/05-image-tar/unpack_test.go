@@ -357,6 +357,38 @@ func TestUnpackNeedsAFreshDestination(t *testing.T) {
 	}
 }
 
+// An empty directory that the rename cannot replace is refused before any
+// work, with a sentence: the current directory (the shell would be left in
+// the old, removed one; given as ".", the kernel said "rename .: device or
+// resource busy" after the whole unpack) and a mount point.
+func TestUnpackRefusesTheCurrentDirectoryAndAMountPoint(t *testing.T) {
+	unpack := func(dest string) error {
+		_, err := Unpack(context.Background(), sys.Discard(), bytes.NewReader(buildTar(t, file("x", "x"))), dest, UnpackOptions{})
+		return err
+	}
+	cwd := filepath.Join(t.TempDir(), "here")
+	mustDo(t, os.Mkdir(cwd, 0o755))
+	t.Chdir(cwd)
+	for _, dest := range []string{".", cwd} {
+		if err := unpack(dest); err == nil || !strings.Contains(err.Error(), "is the current directory") {
+			t.Errorf("Unpack into %s, the current directory = %v, want a refusal", dest, err)
+		}
+	}
+	if os.Geteuid() != 0 {
+		return // mounting a tmpfs needs root; CI is root
+	}
+	mnt := filepath.Join(t.TempDir(), "mnt")
+	mustDo(t, os.Mkdir(mnt, 0o755))
+	mustDo(t, unix.Mount("tmpfs", mnt, "tmpfs", 0, ""))
+	defer unix.Unmount(mnt, unix.MNT_DETACH)
+	if err := unpack(mnt); err == nil || !strings.Contains(err.Error(), "is a mount point") {
+		t.Errorf("Unpack onto a mount point = %v, want a refusal", err)
+	}
+	if entries, _ := os.ReadDir(mnt); len(entries) != 0 {
+		t.Errorf("the mount point got %d entries", len(entries))
+	}
+}
+
 func TestUnpackCancelledLeavesNothing(t *testing.T) {
 	s := newScene(t)
 	ctx, cancel := context.WithCancel(context.Background())
