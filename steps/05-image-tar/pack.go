@@ -163,11 +163,18 @@ func packName(prefix, rel string, dir bool) string {
 // copyFile copies a regular file's bytes into the tar. A file that grows or
 // shrinks while it is read would make a corrupt entry, so that is an error.
 func copyFile(w io.Writer, p string, size int64) error {
-	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	// O_NONBLOCK: the root may change under the walk (a container still
+	// running in it), and what was a file when it was listed may be a
+	// FIFO now, whose open would wait for a writer for ever. It must
+	// still be a regular file once open.
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is no longer a regular file: it changed while the root was packed", p)
+	}
 	n, err := io.Copy(w, io.LimitReader(f, size+1))
 	switch {
 	case errors.Is(err, tar.ErrWriteTooLong) && size == 0:
