@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // PackOptions are the choices of a pack.
@@ -163,18 +165,25 @@ func packName(prefix, rel string, dir bool) string {
 // copyFile copies a regular file's bytes into the tar. A file that grows or
 // shrinks while it is read would make a corrupt entry, so that is an error.
 func copyFile(w io.Writer, p string, size int64) error {
-	// O_NONBLOCK: the root may change under the walk (a container still
-	// running in it), and what was a file when it was listed may be a
-	// FIFO now, whose open would wait for a writer for ever. It must
-	// still be a regular file once open.
-	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	// The root may change under the walk (a container still running in
+	// it): what was a file when it was listed may be a FIFO now, whose
+	// open for reading would wait for a writer for ever. So the name is
+	// first pinned (O_PATH opens nothing), checked to be a regular file,
+	// and that same inode opened for reading through /proc/self/fd. (Not
+	// O_NONBLOCK: a regular file under a lease must still be waited for.)
+	pinned, err := os.OpenFile(p, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+	defer pinned.Close()
+	if fi, err := pinned.Stat(); err != nil || !fi.Mode().IsRegular() {
 		return fmt.Errorf("%s is no longer a regular file: it changed while the root was packed", p)
 	}
+	f, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", pinned.Fd()), os.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", p, errors.Unwrap(err))
+	}
+	defer f.Close()
 	n, err := io.Copy(w, io.LimitReader(f, size+1))
 	switch {
 	case errors.Is(err, tar.ErrWriteTooLong) && size == 0:
