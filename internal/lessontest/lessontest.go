@@ -93,8 +93,12 @@ func normal(l string) string {
 	return digits.ReplaceAllString(l, "N")
 }
 
-// CheckSyscalls checks that the syscall lines among shown are among those
-// printed, in the same order; other shown lines ("…", output) are skipped.
+// CheckSyscalls checks that the syscall lines among shown were printed, in
+// the same order, and none hidden: a lesson's transcript cut into blocks by
+// "…" lines must show each block's syscalls as one unbroken run of the
+// syscalls printed (a call the command made between two shown lines, and
+// left out without a "…", is a call the lesson hides). Other shown lines
+// (output, "==>" notes) are skipped.
 func CheckSyscalls(shown []string, printed string) error {
 	var got []string
 	for _, l := range strings.Split(printed, "\n") {
@@ -102,21 +106,46 @@ func CheckSyscalls(shown []string, printed string) error {
 			got = append(got, normal(l))
 		}
 	}
-	j := 0
+	var blocks [][]string
+	cur := []string{}
 	for _, l := range shown {
-		if !syscallLine.MatchString(l) {
+		if strings.TrimSpace(l) == "…" {
+			blocks, cur = append(blocks, cur), []string{}
 			continue
 		}
-		want := normal(l)
-		for j < len(got) && got[j] != want {
-			j++
+		if syscallLine.MatchString(l) {
+			cur = append(cur, l)
 		}
-		if j == len(got) {
-			return fmt.Errorf("the lesson shows %q, which the command did not print (or not in that order)", l)
+	}
+	blocks = append(blocks, cur)
+	from := 0
+	for _, b := range blocks {
+		if len(b) == 0 {
+			continue
 		}
-		j++
+		at := -1
+		for k := from; k+len(b) <= len(got); k++ {
+			if got[k] == normal(b[0]) && matches(got[k:k+len(b)], b) {
+				at = k
+				break
+			}
+		}
+		if at < 0 {
+			return fmt.Errorf("the lesson shows these calls, which the command did not print in that order, as one run with nothing between them (a call left out needs a \"…\" line):\n%s", strings.Join(b, "\n"))
+		}
+		from = at + len(b)
 	}
 	return nil
+}
+
+// matches reports whether the printed calls got are the shown ones.
+func matches(got, shown []string) bool {
+	for i := range shown {
+		if got[i] != normal(shown[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // Coverage fails the test unless the commands a test knows how to run are
