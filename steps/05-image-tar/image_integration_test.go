@@ -165,6 +165,36 @@ func TestImageCommands(t *testing.T) {
 	}
 }
 
+// Pack reads each file through /proc/self/fd where there is a /proc; in a
+// mount namespace whose /proc is an empty tmpfs (workshop in a chroot) it
+// still packs, and the same image.
+func TestImagePackWithoutProc(t *testing.T) {
+	testbin.NeedRoot(t)
+	state := t.TempDir()
+	root := filepath.Join(t.TempDir(), "root")
+	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(root, "etc", "motd"), []byte("packed without /proc\n"), 0o644)
+	with := testbin.Run(t, "", "--state-dir", state, "image", "pack", root, "with:1")
+	cmd := exec.Command("unshare", "-m", "sh", "-c", `mount -t tmpfs none /proc && exec "$0" "$@"`,
+		testbin.Bin(t), "--state-dir", state, "image", "pack", root, "without:1")
+	without := testbin.RunCmd(t, cmd, time.Minute)
+	if with.Code != 0 || without.Code != 0 {
+		t.Fatalf("image pack with /proc = %d, without = %d:\n%s\n%s", with.Code, without.Code, with.Stderr, without.Stderr)
+	}
+	ls := testbin.Run(t, "", "--state-dir", state, "image", "ls")
+	var ids []string
+	for _, l := range strings.Split(ls.Stdout, "\n") {
+		if f := strings.Fields(l); len(f) > 2 && (f[0] == "with" || f[0] == "without") {
+			ids = append(ids, f[2])
+		}
+	}
+	if len(ids) != 2 || ids[0] != ids[1] {
+		t.Errorf("the packs with and without /proc are not one image:\n%s", ls.Stdout)
+	}
+}
+
 // The image commands' reports (image ls's table, rm's Untagged and
 // Deleted, tag's note of a moved name) that cannot reach standard output
 // (a full disk; /dev/full here) fail with 125 and a sentence, as every

@@ -162,6 +162,35 @@ func packName(prefix, rel string, dir bool) string {
 	return name
 }
 
+// reopen opens for reading the file pinned (an O_PATH descriptor of the
+// regular file p) through /proc/self/fd. Without a /proc (workshop in a
+// chroot), p is opened again without waiting (a FIFO put there since
+// opens at once, and is refused), and must be the pinned file; only a
+// lease, whose holder must be let go first, makes it wait.
+func reopen(pinned *os.File, p string) (*os.File, error) {
+	f, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", pinned.Fd()), os.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err == nil {
+		return f, nil
+	}
+	if _, serr := os.Stat("/proc/self/fd"); serr == nil {
+		return nil, fmt.Errorf("open %s: %w", p, errors.Unwrap(err))
+	}
+	f, err = os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.EAGAIN) {
+		f, err = os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	}
+	if err != nil {
+		return nil, err
+	}
+	was, werr := pinned.Stat()
+	now, nerr := f.Stat()
+	if werr != nil || nerr != nil || !os.SameFile(was, now) {
+		f.Close()
+		return nil, fmt.Errorf("%s is no longer the file it was: it changed while the root was packed", p)
+	}
+	return f, nil
+}
+
 // copyFile copies a regular file's bytes into the tar. A file that grows or
 // shrinks while it is read would make a corrupt entry, so that is an error.
 func copyFile(w io.Writer, p string, size int64) error {
@@ -179,9 +208,9 @@ func copyFile(w io.Writer, p string, size int64) error {
 	if fi, err := pinned.Stat(); err != nil || !fi.Mode().IsRegular() {
 		return fmt.Errorf("%s is no longer a regular file: it changed while the root was packed", p)
 	}
-	f, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", pinned.Fd()), os.O_RDONLY|unix.O_CLOEXEC, 0)
+	f, err := reopen(pinned, p)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", p, errors.Unwrap(err))
+		return err
 	}
 	defer f.Close()
 	n, err := io.Copy(w, io.LimitReader(f, size+1))

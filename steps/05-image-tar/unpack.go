@@ -298,7 +298,7 @@ func freshDestination(dest string) error {
 	if cwd, err := os.Stat("."); err == nil && os.SameFile(fi, cwd) {
 		return fmt.Errorf("%s is the current directory: unpack makes a fresh directory and renames it onto %s, which would leave your shell in the old one, removed; give a new directory's name (%s)", dest, dest, inside)
 	}
-	if parent, err := os.Stat(filepath.Join(dest, "..")); err == nil && deviceOf(fi) != deviceOf(parent) {
+	if isMountPoint(dest, fi) {
 		return fmt.Errorf("%s is a mount point: unpack makes a fresh directory and renames it onto %s, which the kernel refuses for a mount point; give a directory in it (%s)", dest, dest, inside)
 	}
 	return nil
@@ -353,8 +353,20 @@ func tempBeside(dest, what string) string {
 	return filepath.Join(filepath.Dir(dest), "."+filepath.Base(dest)+"."+what+"-"+hex.EncodeToString(b[:]))
 }
 
-// deviceOf is the filesystem a file is on (st_dev): a directory on another
-// than its parent's is a mount point.
+// isMountPoint reports whether the directory dest (fi) is a mount point:
+// statx says so (Linux 5.8), for a bind mount of a directory of the same
+// filesystem too; an older kernel's answer is a device other than its
+// parent's.
+func isMountPoint(dest string, fi os.FileInfo) bool {
+	var stx unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, dest, unix.AT_SYMLINK_NOFOLLOW, 0, &stx); err == nil && stx.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT != 0 {
+		return stx.Attributes&unix.STATX_ATTR_MOUNT_ROOT != 0
+	}
+	parent, err := os.Stat(filepath.Join(dest, ".."))
+	return err == nil && deviceOf(fi) != deviceOf(parent)
+}
+
+// deviceOf is the filesystem a file is on (st_dev).
 func deviceOf(fi os.FileInfo) uint64 {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		return uint64(st.Dev)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/workshop-dev/workshop/internal/sys"
+	"github.com/workshop-dev/workshop/internal/testbin"
 	"golang.org/x/sys/unix"
 )
 
@@ -396,9 +397,7 @@ func TestUnpackRefusesTheCurrentDirectoryAndAMountPoint(t *testing.T) {
 			t.Errorf("Unpack into %s, the current directory = %v, want a refusal", dest, err)
 		}
 	}
-	if os.Geteuid() != 0 {
-		return // mounting a tmpfs needs root; CI is root
-	}
+	testbin.NeedRoot(t) // the mounts below
 	mnt := filepath.Join(t.TempDir(), "mnt")
 	mustDo(t, os.Mkdir(mnt, 0o755))
 	mustDo(t, unix.Mount("tmpfs", mnt, "tmpfs", 0, ""))
@@ -408,6 +407,16 @@ func TestUnpackRefusesTheCurrentDirectoryAndAMountPoint(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(mnt); len(entries) != 0 {
 		t.Errorf("the mount point got %d entries", len(entries))
+	}
+	// A bind mount of a directory of the same filesystem: no other
+	// device to tell it by.
+	src, bound := filepath.Join(t.TempDir(), "src"), filepath.Join(t.TempDir(), "bound")
+	mustDo(t, os.Mkdir(src, 0o755))
+	mustDo(t, os.Mkdir(bound, 0o755))
+	mustDo(t, unix.Mount(src, bound, "", unix.MS_BIND, ""))
+	defer unix.Unmount(bound, unix.MNT_DETACH)
+	if err := unpack(bound); err == nil || !strings.Contains(err.Error(), "is a mount point") {
+		t.Errorf("Unpack onto a bind mount = %v, want a refusal", err)
 	}
 }
 
