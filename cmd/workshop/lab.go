@@ -67,7 +67,14 @@ hint, and exits 0 only when the exercise is done.`,
 			if err := requireRoot("checking a lab"); err != nil {
 				return err
 			}
-			report, err := lab.Check(n, lab.Options{Dir: dir, StateDir: global.stateDir, Cgroup: cgroup, LocateCgroup: locateCgroup})
+			// Ctrl-C kills a program the check runs and removes what the
+			// check made (lab 5's unpacked copy of the archive).
+			ctx, stop := catchSignals()
+			defer stop()
+			report, err := lab.Check(n, lab.Options{Ctx: ctx, Dir: dir, StateDir: global.stateDir, Cgroup: cgroup, LocateCgroup: locateCgroup})
+			if sig, ok := caughtSignal(ctx); ok {
+				return interrupted(sig, "the check stopped, and what it made was removed")
+			}
 			if err != nil {
 				return err
 			}

@@ -7,17 +7,29 @@ import (
 	"debug/elf"
 	"fmt"
 	"io"
+	"os"
 	"strings"
+	"syscall"
 )
 
 // Of returns the PT_INTERP of the ELF file at path: "" for a static
-// program. A file that is not ELF is an error.
+// program. A file that is not ELF is an error, and so is one that is not a
+// regular file: it is opened without waiting (a FIFO a root holds at the
+// name would wait for a writer for ever) and checked before it is read (a
+// device node would be read as a program).
 func Of(path string) (string, error) {
-	f, err := elf.Open(path)
+	file, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
+	defer file.Close()
+	if fi, err := file.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("%s is not a regular file", path)
+	}
+	f, err := elf.NewFile(file)
+	if err != nil {
+		return "", err
+	}
 	for _, p := range f.Progs {
 		if p.Type != elf.PT_INTERP {
 			continue

@@ -4,7 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestOf(t *testing.T) {
@@ -22,5 +24,32 @@ func TestOf(t *testing.T) {
 		if _, err := Of(exe); err != nil {
 			t.Errorf("Of(test binary) = %v", err)
 		}
+	}
+}
+
+// What a root may hold at a program's name is read only if it is a regular
+// file: a FIFO (which an open for reading would wait on for ever, hanging
+// lab 2's check) and a device node are errors at once.
+func TestOfRefusesWhatIsNotAFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := Of(fifo); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("Of(a FIFO) = %v, want an error", err)
+		}
+	case <-time.After(5 * time.Second):
+		if f, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			f.Close() // let the blocked open go
+		}
+		t.Errorf("Of(a FIFO) waited for a writer")
+	}
+	if _, err := Of("/dev/zero"); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("Of(/dev/zero) = %v, want an error", err)
 	}
 }

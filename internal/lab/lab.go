@@ -6,6 +6,7 @@
 package lab
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -88,6 +89,9 @@ func (r *Report) Print(w io.Writer, solution bool) {
 
 // Options say where the student worked.
 type Options struct {
+	// Ctx ends the check early (Ctrl-C): a program it runs is killed, and
+	// what it made is removed. Nil is context.Background().
+	Ctx context.Context
 	Dir string // the directory the student worked in (my-new-root etc. are in it)
 	// StateDir is workshop's state dir, for step 6's running containers.
 	StateDir string

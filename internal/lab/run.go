@@ -10,18 +10,44 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // runIn runs argv chrooted into root, as `chroot ROOT argv…` would, and
-// returns its stdout and error. It is bounded so a hung program cannot hang
-// the check.
-func runIn(root string, argv ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+// returns its stdout and error. It is bounded (10 s, or until ctx ends: a
+// Ctrl-C) so a hung program cannot hang the check.
+//
+// The root is the student's, and may hold what an image put there: the
+// program runs as root of a user namespace of its own whose root is the
+// host's nobody (65534), in its own mount, PID, network, IPC and UTS
+// namespaces, so a program that climbs out of the chroot (step 1's escape)
+// is nobody on the host, and all it started dies with it (its PID 1 is the
+// program: the kernel kills the namespace's other processes when it ends).
+// Where this kernel allows no user namespace, a plain chroot, as the
+// exercise's own command is.
+func runIn(ctx context.Context, root string, argv ...string) (string, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: root}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: root, Pdeathsig: syscall.SIGKILL}
+	if userNamespaces() {
+		cmd.SysProcAttr.Cloneflags = unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID |
+			unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS
+		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: nobody, Size: 1}}
+		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: nobody, Size: 1}}
+		// Its ids become 0 of the namespace, the host's nobody: without
+		// this it would keep host uid 0, unmapped, and own root's files.
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
+	}
 	cmd.Dir = "/"
 	cmd.Env = []string{"PATH=/bin:/usr/bin:/sbin:/usr/sbin"}
+	// Something that holds its output open past its end (a child of a
+	// plain chroot's program) does not keep the check waiting.
+	cmd.WaitDelay = time.Second
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -45,3 +71,13 @@ type runError struct {
 
 func (e *runError) Error() string { return e.err.Error() + ": " + strings.TrimSpace(e.stderr) }
 func (e *runError) Unwrap() error { return e.err }
+
+// nobody is the host id a checked program runs as (root of its namespace).
+const nobody = 65534
+
+// userNamespaces reports whether this kernel lets workshop make a user
+// namespace (user.max_user_namespaces is not 0).
+func userNamespaces() bool {
+	b, err := os.ReadFile("/proc/sys/user/max_user_namespaces")
+	return err == nil && strings.TrimSpace(string(b)) != "0"
+}

@@ -45,7 +45,7 @@ func checkStep1(o Options) (*Report, error) {
 	} else {
 		r.ok("my-new-root/bin/busybox is there")
 	}
-	out, err := runIn(root, "/bin/busybox", "ls", "/")
+	out, err := runIn(o.Ctx, root, "/bin/busybox", "ls", "/")
 	if err != nil {
 		hint := "run it yourself: sudo chroot my-new-root /bin/busybox ls /"
 		switch {

@@ -49,7 +49,7 @@ func checkStep2(o Options) (*Report, error) {
 			"the %s in my-new-root needs no library: %s", ls, why)
 		return r, nil
 	}
-	out, err := runIn(root, ls, "/")
+	out, err := runIn(o.Ctx, root, ls, "/")
 	if err != nil {
 		var pe *os.PathError
 		switch {

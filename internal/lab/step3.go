@@ -2,11 +2,12 @@ package lab
 
 import (
 	"fmt"
-	"github.com/workshop-dev/workshop/internal/state"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/workshop-dev/workshop/internal/state"
 )
 
 func init() { checkers[3] = checkStep3 }

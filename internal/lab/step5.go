@@ -65,7 +65,7 @@ func checkStep5(o Options) (*Report, error) {
 	r.ok("its entries are relative to the root, with %s", shell)
 	// The archive itself must run, unpacked fresh, whatever an older
 	// container-root holds: the image is the point of the exercise.
-	if out, err := runFromArchive(tarPath, shell); err != nil || strings.TrimSpace(out) != "it runs" {
+	if out, err := runFromArchive(o.Ctx, tarPath, shell); err != nil || strings.TrimSpace(out) != "it runs" {
 		hint := "did the archive get the libraries too? tar -tvf dockercontainer.tar | grep lib; pack the whole root: tar -C my-new-root -cvf dockercontainer.tar ."
 		if errors.Is(err, syscall.EACCES) {
 			hint = "the kernel refused to run it: is " + shell + " executable in the archive (tar -tvf dockercontainer.tar), and is " + o.Dir + " on a filesystem mounted noexec (findmnt -T " + o.Dir + ")?"
@@ -90,7 +90,7 @@ func checkStep5(o Options) (*Report, error) {
 			"container-root does not hold what dockercontainer.tar unpacks to: %s", missing)
 		return r, nil
 	}
-	out, err := runIn(root, shell, "-c", "echo it runs")
+	out, err := runIn(o.Ctx, root, shell, "-c", "echo it runs")
 	if err != nil || strings.TrimSpace(out) != "it runs" {
 		r.missing("did the archive get the libraries too? tar -tvf dockercontainer.tar | grep lib", "chroot container-root %s -c 'echo it runs' fails: %v", shell, err)
 		return r, nil
@@ -104,7 +104,10 @@ func checkStep5(o Options) (*Report, error) {
 // there, and removes the directory. Beside it, not in /tmp, which a
 // hardened machine mounts noexec: where the student's container-root runs,
 // this runs too.
-func runFromArchive(tarPath, shell string) (string, error) {
+func runFromArchive(ctx context.Context, tarPath, shell string) (string, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	tmp, err := os.MkdirTemp(filepath.Dir(tarPath), ".workshop-lab5-")
 	if err != nil {
 		return "", err
@@ -116,10 +119,10 @@ func runFromArchive(tarPath, shell string) (string, error) {
 	}
 	defer f.Close()
 	dest := filepath.Join(tmp, "root")
-	if _, err := imagetar.Unpack(context.Background(), sys.Discard(), f, dest, imagetar.UnpackOptions{}); err != nil {
+	if _, err := imagetar.Unpack(ctx, sys.Discard(), f, dest, imagetar.UnpackOptions{}); err != nil {
 		return "", err
 	}
-	return runIn(dest, shell, "-c", "echo it runs")
+	return runIn(ctx, dest, shell, "-c", "echo it runs")
 }
 
 // notUnpacked names the first regular file of the archive that root lacks

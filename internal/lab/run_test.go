@@ -1,0 +1,141 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/workshop-dev/workshop/internal/testbin"
+	"golang.org/x/sys/unix"
+)
+
+// A checked program is the student's, and may be what an image put in the
+// root: it runs as root of a user namespace of its own, the host's nobody
+// (a file it makes in a world-writable directory is nobody's on the host),
+// and a child it leaves behind does not outlive it, nor hold the check (it
+// held it until the check's 10 s, or for ever: a plain chroot's child kept
+// the output open, and ran on as host root).
+func TestRunInIsolatesTheProgram(t *testing.T) {
+	testbin.NeedRoot(t)
+	if !userNamespaces() {
+		t.Fatalf("this test needs user namespaces, which this kernel refuses")
+	}
+	root := t.TempDir()
+	testbin.BusyboxRoot(t, root, []string{"tmp", "dev"}, []string{"sh", "touch", "sleep", "echo"})
+	if err := os.Chmod(filepath.Join(root, "tmp"), 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	// The shell sends a background job's input to /dev/null.
+	if err := syscall.Mknod(filepath.Join(root, "dev", "null"), syscall.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runIn(context.Background(), root, "/bin/touch", "/tmp/made"); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(root, "tmp", "made"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := fi.Sys().(*syscall.Stat_t); st.Uid != nobody || st.Gid != nobody {
+		t.Errorf("a file the checked program made is owned by %d:%d on the host, want nobody (%d)", st.Uid, st.Gid, nobody)
+	}
+
+	start := time.Now()
+	out, err := runIn(context.Background(), root, "/bin/sh", "-c", "/bin/sleep 100 & echo started")
+	if err != nil || strings.TrimSpace(out) != "started" {
+		t.Errorf("runIn(a program that leaves a child) = %q, %v", out, err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("runIn waited %v for the child the program left", took)
+	}
+	// Nothing is left running in the root.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		left := rootedIn(root)
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("processes left running in the root: %v", left)
+			for _, pid := range left {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// Ctrl-C (the context ends): the program is killed at once.
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start = time.Now()
+	if _, err := runIn(ctx, root, "/bin/sleep", "100"); err == nil {
+		t.Errorf("runIn, stopped, = nil error")
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("runIn ran on %v after its context ended", took)
+	}
+}
+
+// rootedIn lists the processes whose root directory is dir or under it.
+func rootedIn(dir string) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		var pid int
+		if _, err := fmt.Sscan(e.Name(), &pid); err != nil {
+			continue
+		}
+		if r, err := os.Readlink(filepath.Join("/proc", e.Name(), "root")); err == nil && (r == dir || strings.HasPrefix(r, dir+"/")) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// Ctrl-C during lab 5's check: the program it runs (here one that would
+// run for 100 s) is killed, its unpacked copy of the archive removed, and
+// workshop ends with 130 and a sentence. It hung, then left the copy and
+// the program running as host root.
+func TestLab5CheckInterrupted(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir := t.TempDir()
+	root := filepath.Join(dir, "my-new-root")
+	testbin.BusyboxRoot(t, root, []string{"dev"}, []string{"sh", "sleep"})
+	if err := os.WriteFile(filepath.Join(root, "bin", "bash"), []byte("#!/bin/sh\n/bin/sleep 100\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sh(t, dir, "tar -C my-new-root -cf dockercontainer.tar .")
+	lab := testbin.Start(t, dir, testbin.Bin(t), "lab", "5", "check")
+	deadline := time.Now().Add(10 * time.Second)
+	for copies(t, dir) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // into the program's run
+	lab.Signal(syscall.SIGINT)
+	r := lab.Wait()
+	if r.Code != 130 || !strings.Contains(r.Stderr, "interrupted by SIGINT: the check stopped, and what it made was removed") {
+		t.Errorf("lab 5 check, Ctrl-C = %d, stderr %q; want 130 and the sentence", r.Code, r.Stderr)
+	}
+	if n := copies(t, dir); n != 0 {
+		t.Errorf("%d unpacked copies of the archive left in %s", n, dir)
+	}
+	for _, pid := range rootedIn(dir) {
+		t.Errorf("pid %d is left running in the check's copy", pid)
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// copies counts lab 5's unpacked copies of the archive in dir.
+func copies(t *testing.T, dir string) int {
+	m, err := filepath.Glob(filepath.Join(dir, ".workshop-lab5-*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(m)
+}
