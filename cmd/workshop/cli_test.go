@@ -157,3 +157,16 @@ func TestOutputIntoAClosedPipe(t *testing.T) {
 		}
 	}
 }
+
+// The error line names what the student typed or a root holds: a name
+// with a newline and an escape sequence in it is printed escaped, on the
+// one line, so it can neither recolour the terminal nor forge a line.
+func TestErrorLineIsOneLine(t *testing.T) {
+	testbin.NeedRoot(t) // lab check asks for root before it looks at --dir
+	dir := "/nonexistent\nworkshop: forged line \x1b[31mRED"
+	r := testbin.Run(t, "", "lab", "2", "check", "--dir", dir)
+	if r.Code != 125 || strings.Count(r.Stderr, "\n") != 1 || strings.Contains(r.Stderr, "\x1b") ||
+		!strings.Contains(r.Stderr, `/nonexistent\nworkshop: forged line \x1b[31mRED does not exist`) {
+		t.Errorf("lab 2 check --dir %q = %d, stderr %q; want 125 and one line, escaped", dir, r.Code, r.Stderr)
+	}
+}

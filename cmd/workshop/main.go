@@ -20,6 +20,7 @@ import (
 
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/reexec"
+	"github.com/workshop-dev/workshop/internal/sys"
 
 	// Runs a re-executed child before this package's init builds the
 	// command line (see childinit).
@@ -69,7 +70,8 @@ func run(args []string) (status int) {
 		err = exit.Errorf(exit.ToolFailed, "write to standard output: %v", out.err)
 	}
 	if err != nil && !exit.Silent(err) {
-		fmt.Fprintf(os.Stderr, "workshop: %v\n", err)
+		// One line, whatever a name in it holds (sys.OneLine).
+		fmt.Fprintf(os.Stderr, "workshop: %s\n", sys.OneLine(err.Error()))
 	}
 	return exit.Status(err)
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 
 	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/sys"
 )
 
 // Finding is one thing a check looked at.
@@ -67,14 +68,16 @@ func (r *Report) dir(o Options, name, hint string) (string, bool) {
 
 // Print writes the report as the student reads it.
 func (r *Report) Print(w io.Writer, solution bool) {
+	// A finding names what the student's root holds (a link's target):
+	// one line each, whatever that holds.
 	for _, f := range r.Findings {
 		if f.OK {
-			fmt.Fprintf(w, "  ok    %s\n", f.What)
+			fmt.Fprintf(w, "  ok    %s\n", sys.OneLine(f.What))
 			continue
 		}
-		fmt.Fprintf(w, "  todo  %s\n", f.What)
+		fmt.Fprintf(w, "  todo  %s\n", sys.OneLine(f.What))
 		if f.Hint != "" {
-			fmt.Fprintf(w, "        hint: %s\n", f.Hint)
+			fmt.Fprintf(w, "        hint: %s\n", sys.OneLine(f.Hint))
 		}
 	}
 	if r.Done() {

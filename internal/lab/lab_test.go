@@ -62,3 +62,16 @@ func TestLab4IgnoresDir(t *testing.T) {
 		t.Errorf("lab 4 check --dir /nonexistent = %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
 	}
 }
+
+// A finding may name what the student's root holds (a link's target, which
+// an image chose): each is printed on one line, escaped, so that it cannot
+// forge an "ok" line or recolour the terminal.
+func TestReportFindingsAreOneLine(t *testing.T) {
+	r := &Report{step: 1}
+	r.missing("a hint", "bin/busybox is a symlink to %s", "/x\n  ok    forged: exercise complete \x1b[32m")
+	var out strings.Builder
+	r.Print(&out, false)
+	if strings.Contains(out.String(), "\n  ok") || strings.Contains(out.String(), "\x1b") {
+		t.Errorf("the report printed a forged line or an escape:\n%q", out.String())
+	}
+}

@@ -119,7 +119,7 @@ func (n *Narrator) Note(format string, args ...any) {
 	if n.opts.Quiet {
 		return
 	}
-	line := n.styles.note.Sprint("==> ") + fmt.Sprintf(format, args...)
+	line := n.styles.note.Sprint("==> ") + OneLine(fmt.Sprintf(format, args...))
 	n.emit(line)
 }
 

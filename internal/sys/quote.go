@@ -1,6 +1,10 @@
 package sys
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
 
 // ShellQuote writes s so that a shell reads it back as one word, for the
 // commands a note tells the student to type: as it is when it holds only
@@ -11,4 +15,38 @@ func ShellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// OneLine is a sentence as a terminal should get it: its control
+// characters (a newline, a carriage return, an escape sequence's ESC, any
+// other below space, DEL and the C1 controls) and bytes that are not UTF-8
+// written as escapes (\n, \r, \x1b). A note or an error names files, and
+// the names are a root's or an archive's to choose: raw, one could
+// recolour the terminal or forge a line of workshop's own. Tabs stay.
+func OneLine(s string) string {
+	if !strings.ContainsFunc(s, isControl) && utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case isControl(r):
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			b.WriteRune(r)
+		}
+		i += size
+	}
+	return b.String()
+}
+
+func isControl(r rune) bool {
+	return r != '\t' && (r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0)
 }

@@ -1,6 +1,9 @@
 package sys
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestShellQuote(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
@@ -13,5 +16,27 @@ func TestShellQuote(t *testing.T) {
 		if got := ShellQuote(tc.in); got != tc.want {
 			t.Errorf("ShellQuote(%q) = %s, want %s", tc.in, got, tc.want)
 		}
+	}
+}
+
+func TestOneLine(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain text, a tab\tand ünïcode":          "plain text, a tab\tand ünïcode",
+		"x\x1b[31mRED\x1b[0m\nworkshop: forged\r": `x\x1b[31mRED\x1b[0m\nworkshop: forged\r`,
+		"nul\x00 del\x7f c1\u0085 bad\xff":        `nul\x00 del\x7f c1\x85 bad\xff`,
+	} {
+		if got := OneLine(in); got != want {
+			t.Errorf("OneLine(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// A note names what a root or an archive holds: it is printed on one line,
+// with no escape sequence reaching the terminal.
+func TestNoteIsOneLine(t *testing.T) {
+	var buf strings.Builder
+	New(&buf, Options{}).Note("in the way: %s", "/evil\nworkshop: forged line \x1b[31mRED")
+	if got := buf.String(); strings.Count(got, "\n") != 1 || strings.Contains(got, "\x1b") {
+		t.Errorf("the note printed %q, want one line without ESC", got)
 	}
 }
