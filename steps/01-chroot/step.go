@@ -76,6 +76,11 @@ func leftByEscape(root string, names []string) bool {
 	if len(names) != 1 || names[0] != escapeDir {
 		return false
 	}
+	// The demo's is a directory: a symlink of that name (to an empty
+	// directory elsewhere) is not its, and stays.
+	if fi, err := os.Lstat(filepath.Join(root, escapeDir)); err != nil || !fi.IsDir() {
+		return false
+	}
 	inside, err := dirNames(filepath.Join(root, escapeDir))
 	return err == nil && len(inside) == 0
 }

@@ -54,6 +54,28 @@ func TestStep2CommandDiesWithWorkshop(t *testing.T) {
 // An escape demo killed before it removed its stepping stone leaves an
 // empty escape/ in the root: the next step 1 takes it away instead of
 // refusing the root as not empty.
+// A symlink named escape (to an empty directory elsewhere) is no leftover
+// of the demo: the root is not empty, said so, and the link stays. It was
+// called the demo's leftover, then rmdir failed with "not a directory".
+func TestStep1LeavesAnEscapeSymlink(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := filepath.Join(t.TempDir(), "my-new-root")
+	elsewhere := t.TempDir()
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, filepath.Join(root, "escape")); err != nil {
+		t.Fatal(err)
+	}
+	r := testbin.Run(t, "", "--state-dir", t.TempDir(), "step", "1", "--root", root)
+	if r.Code != 125 || !strings.Contains(r.Stderr, "is not empty (it holds escape)") || strings.Contains(r.Stderr, "interrupted --demo escape left") {
+		t.Errorf("step 1 with a symlink named escape = %d:\n%s", r.Code, r.Stderr)
+	}
+	if fi, err := os.Lstat(filepath.Join(root, "escape")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the symlink is gone or changed: %v %v", fi, err)
+	}
+}
+
 func TestStep1TakesAwayALeftEscapeDir(t *testing.T) {
 	testbin.NeedRoot(t)
 	root := filepath.Join(t.TempDir(), "my-new-root")
