@@ -258,7 +258,26 @@ func dropCapabilities(n *sys.Narrator, s *spec) error {
 			return err
 		}
 	}
-	return nil
+	return denyTerminalInjection(n)
+}
+
+// denyTerminalInjection makes ioctl(TIOCSTI) and ioctl(TIOCLINUX) fail for
+// the command. The container may have the student's terminal (its
+// controlling terminal, in the student's session), and TIOCSTI pushes
+// characters into its input as if typed: an image's program could queue
+// "rm -rf ~" and a newline for the shell that reads the terminal once the
+// container has ended (TIOCLINUX pastes on a virtual console). The kernel
+// allows it on one's own controlling terminal, capabilities or not, where
+// dev.tty.legacy_tiocsti is 1. Docker gives a container a terminal of its
+// own instead (a new pseudo-terminal); a filter is the smaller change.
+func denyTerminalInjection(n *sys.Narrator) error {
+	err := n.Because("a seccomp filter: the command's ioctl(TIOCSTI), which would type into the terminal for the shell that reads it after the container, and ioctl(TIOCLINUX), fail with EPERM").
+		DenyIoctls(unix.TIOCSTI, unix.TIOCLINUX)
+	if errors.Is(err, sys.ErrNoFilter) {
+		n.Note("%v: the command may push keystrokes into the terminal with ioctl(TIOCSTI)", err)
+		return nil
+	}
+	return err
 }
 
 // ignoreJobControl is for a container whose output is a terminal it was not

@@ -652,7 +652,7 @@ func killSession(sid int) {
 // to itself.
 func TestContainerRootCannotReachTheHost(t *testing.T) {
 	h := newHost(t)
-	const script = `grep CapBnd /proc/self/status; echo "userns $(cat /proc/sys/user/max_user_namespaces)"; umount /proc/sys && echo umount-worked; mkdir -p /tmp/p && mount -t proc proc /tmp/p && echo mount-worked; echo x > /proc/1/fd/7/reached-the-host && echo fd-worked; v=$(cat /proc/irq/default_smp_affinity) && echo "$v" > /proc/irq/default_smp_affinity && echo irq-worked; for f in /proc/keys /proc/timer_list; do [ -e $f ] && echo "$f $(wc -c < $f) bytes"; done; umount /proc/keys && echo unmask-worked; true`
+	const script = `grep -E 'CapBnd|Seccomp' /proc/self/status; echo "userns $(cat /proc/sys/user/max_user_namespaces)"; umount /proc/sys && echo umount-worked; mkdir -p /tmp/p && mount -t proc proc /tmp/p && echo mount-worked; echo x > /proc/1/fd/7/reached-the-host && echo fd-worked; v=$(cat /proc/irq/default_smp_affinity) && echo "$v" > /proc/irq/default_smp_affinity && echo irq-worked; for f in /proc/keys /proc/timer_list; do [ -e $f ] && echo "$f $(wc -c < $f) bytes"; done; umount /proc/keys && echo unmask-worked; true`
 	outside := t.TempDir()
 	for _, init := range []bool{false, true} {
 		args := h.args("-q", "full", "run")
@@ -670,6 +670,13 @@ func TestContainerRootCannotReachTheHost(t *testing.T) {
 		// AUDIT_WRITE SETFCAP.
 		if !strings.Contains(r.Stdout, "CapBnd:\t00000000a80425fb\n") {
 			t.Errorf("init %v: the command's bounding set is not Docker's default one:\n%s", init, r.Stdout)
+		}
+		// Under the seccomp filter that refuses ioctl(TIOCSTI), with
+		// which it could type into the student's terminal for the shell
+		// that reads it after the container (internal/sys tests the
+		// filter's work).
+		if !strings.Contains(r.Stdout, "Seccomp:\t2\n") || !strings.Contains(r.Stdout, "Seccomp_filters:\t1\n") {
+			t.Errorf("init %v: the command runs without the seccomp filter:\n%s", init, r.Stdout)
 		}
 		// A user namespace of its own would give it every capability
 		// back, there: it may make none.
