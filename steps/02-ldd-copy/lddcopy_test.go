@@ -602,3 +602,21 @@ func TestScriptWithWindowsLineEndsThroughEnvOrAnArgument(t *testing.T) {
 		}
 	}
 }
+
+// A root whose lib is a symlink loop (lib -> lib2 -> lib) cannot take the
+// libraries: one sentence that names the loop, not securejoin's own.
+func TestSymlinkLoopInTheRoot(t *testing.T) {
+	root := t.TempDir()
+	for link, target := range map[string]string{"lib": "lib2", "lib2": "lib"} {
+		if err := os.Symlink(target, filepath.Join(root, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fi, err := os.Lstat("/lib"); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("this test needs a host whose /lib is a symlink (merged /usr), as Debian 12's: %v", err)
+	}
+	err := Populate(sys.Discard(), root, []string{"/bin/bash"})
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(root, "lib")+" is a symlink that leads, inside the root, back to itself or through too many other links (a loop)") {
+		t.Errorf("Populate into a root with a symlink loop = %v, want the sentence", err)
+	}
+}

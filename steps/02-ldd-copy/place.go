@@ -146,6 +146,9 @@ func (c *copier) ensureDir(host, in string) (string, error) {
 // root would, and makes sure the directory it names exists.
 func (c *copier) inRootDir(in string) (string, error) {
 	resolved, err := securejoin.SecureJoin(c.root, strings.TrimPrefix(in, c.root))
+	if errors.Is(err, unix.ELOOP) {
+		return "", fmt.Errorf("%s is a symlink that leads, inside the root, back to itself or through too many other links (a loop): the directory it stands for cannot be made", in)
+	}
 	if err != nil {
 		return "", err
 	}
