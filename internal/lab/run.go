@@ -20,28 +20,48 @@ import (
 //
 // The root is the student's, and may hold what an image put there: the
 // program runs as root of a user namespace of its own whose root is the
-// host's nobody (65534), in its own mount, PID, network, IPC and UTS
-// namespaces, so a program that climbs out of the chroot (step 1's escape)
-// is nobody on the host, and all it started dies with it (its PID 1 is the
-// program: the kernel kills the namespace's other processes when it ends).
-// Where this kernel allows no user namespace, a plain chroot, as the
-// exercise's own command is.
+// host's nobody (65534), with no supplementary group, in its own mount,
+// PID, network, IPC and UTS namespaces, so a program that climbs out of the
+// chroot (step 1's escape) is nobody on the host, and all it started dies
+// with it (its PID 1 is the program: the kernel kills the namespace's other
+// processes when it ends). Where this kernel allows no user namespace, the
+// other namespaces only: it is host root there, as the exercise's own
+// command is.
 func runIn(ctx context.Context, root string, argv ...string) (string, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	// The root is opened here, as host root, and the child chroots into
+	// that open directory (/proc/self/fd/N: the descriptor is still open
+	// in the child when it chroots, before its execve). By its path, the
+	// child, whose capabilities are its user namespace's, would need
+	// every directory above the root searchable by others: a student's
+	// home is 0700 or 0750.
+	dir, err := os.OpenFile(root, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", err
+	}
+	defer dir.Close()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: root, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Chroot:    fmt.Sprintf("/proc/self/fd/%d", dir.Fd()),
+		Pdeathsig: syscall.SIGKILL,
+		Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWNET |
+			unix.CLONE_NEWIPC | unix.CLONE_NEWUTS,
+	}
 	if userNamespaces() {
-		cmd.SysProcAttr.Cloneflags = unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID |
-			unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS
+		cmd.SysProcAttr.Cloneflags |= unix.CLONE_NEWUSER
 		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: nobody, Size: 1}}
 		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: nobody, Size: 1}}
-		// Its ids become 0 of the namespace, the host's nobody: without
-		// this it would keep host uid 0, unmapped, and own root's files.
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
+		// Its ids become 0 of the namespace, the host's nobody (without
+		// this it would keep host uid 0, unmapped, and own root's files),
+		// and its supplementary groups none (sudo's root keeps group 0,
+		// which opens root's 0660 sockets). setgroups must be allowed in
+		// the namespace for that: it may only name the ids mapped there.
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, Groups: []uint32{}}
 	}
 	cmd.Dir = "/"
 	cmd.Env = []string{"PATH=/bin:/usr/bin:/sbin:/usr/sbin"}
@@ -50,12 +70,17 @@ func runIn(ctx context.Context, root string, argv ...string) (string, error) {
 	cmd.WaitDelay = time.Second
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
+	err = cmd.Run()
 	var pe *os.PathError
 	if errors.As(err, &pe) && pe.Op == "fork/exec" {
 		// os/exec's words for an execve that failed: the kernel's call, as
 		// the student would run it (exec format error: not a program of
 		// this machine; ENOENT: no such file, or no loader for it).
+		if errors.Is(pe.Err, unix.EACCES) && cmd.SysProcAttr.Cloneflags&unix.CLONE_NEWUSER != 0 {
+			// Where the student's own chroot, as host root, may read
+			// anything, the check's program is nobody on the host.
+			return "", fmt.Errorf("execve(%q) inside the root failed: %w (the check runs it as an unprivileged user: the program, and each directory on its way inside the root, must be executable by others, as the host's are)", argv[0], pe.Err)
+		}
 		return "", fmt.Errorf("execve(%q) inside the root failed: %w", argv[0], pe.Err)
 	}
 	if err != nil && errb.Len() > 0 {

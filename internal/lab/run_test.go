@@ -82,6 +82,38 @@ func TestRunInIsolatesTheProgram(t *testing.T) {
 	}
 }
 
+// The checked program has no supplementary group of the caller's: sudo's
+// root keeps group 0, which would open root's 0660 sockets and 0640 files
+// to a program that climbs out of the chroot. And the root may sit below a
+// directory only its owner may enter (a home, 0700 or 0750): the check,
+// run by root, still reaches it, as the student's own chroot does.
+func TestRunInGroupsAndAPrivateHome(t *testing.T) {
+	testbin.NeedRoot(t)
+	home := filepath.Join(t.TempDir(), "home")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(home, 1000, 1000); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(home, "my-new-root")
+	testbin.BusyboxRoot(t, root, nil, []string{"id"})
+	old, err := syscall.Getgroups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Setgroups([]int{0, 4242}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runIn(context.Background(), root, "/bin/id", "-G")
+	if err := syscall.Setgroups(old); err != nil {
+		t.Fatal(err)
+	}
+	if err != nil || strings.TrimSpace(out) != "0" {
+		t.Errorf("id -G of the checked program, under a 0700 home, the caller in groups 0 and 4242 = %q, %v; want 0 alone", out, err)
+	}
+}
+
 // rootedIn lists the processes whose root directory is dir or under it.
 func rootedIn(dir string) []int {
 	var pids []int

@@ -80,8 +80,14 @@ func notDynamic(root, p string) string {
 	if err != nil {
 		return ""
 	}
-	if _, err := os.Stat(real); err != nil {
+	fi, err := os.Stat(real)
+	if err != nil {
 		return "" // nothing there (a dangling link): running it says so
+	}
+	if !fi.Mode().IsRegular() {
+		// Not opened: a device node's open has effects of its own (a
+		// watchdog starts, a tape rewinds), a FIFO's waits.
+		return "it is not a regular file (" + fi.Mode().Type().String() + ")"
 	}
 	interp, err := elfinterp.Of(real)
 	switch {

@@ -6,9 +6,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/workshop-dev/workshop/internal/testbin"
+	"golang.org/x/sys/unix"
 )
 
 // sh runs a shell command in dir, as the student types it.
@@ -108,5 +110,21 @@ func TestLab2BusyboxIsNotTheExercise(t *testing.T) {
 	r, _ := Check(2, Options{Dir: dir})
 	if text := findingsText(r); r.Done() || !strings.Contains(text, "needs no library: it is a link to busybox") {
 		t.Fatalf("busybox as ls: report\n%s", text)
+	}
+}
+
+// A device node where the check looks for a program is named for what it
+// is, and not opened (a watchdog's open starts it; a FIFO's waits).
+func TestLab2DeviceNodeIsNotOpened(t *testing.T) {
+	testbin.NeedRoot(t) // mknod
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mknod(filepath.Join(root, "bin", "ls"), syscall.S_IFCHR|0o755, int(unix.Mkdev(1, 3))); err != nil {
+		t.Fatal(err)
+	}
+	if why := notDynamic(root, "/bin/ls"); !strings.Contains(why, "not a regular file") {
+		t.Errorf("notDynamic(a device node) = %q", why)
 	}
 }
