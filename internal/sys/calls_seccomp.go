@@ -12,14 +12,16 @@ import (
 // syscallABIs are, for this program's architecture, the ABIs a process may
 // make system calls through (seccomp_data.arch) and the number of ioctl in
 // each: a 64-bit x86 process may also call through the i386 ABI (int 0x80)
-// and the x32 one (its numbers have bit 30 set), an arm64 one through
+// and the x32 one (its numbers have bit 30 set: x32's ioctl is 514, and
+// kernels before 5.4 also took the native number with the bit), an arm64
+// one through
 // 32-bit ARM's. A filter that looked at the native number alone would let a
 // 32-bit program through.
 var syscallABIs = map[string][]struct {
 	arch   uint32
 	ioctls []uint32
 }{
-	"amd64": {{unix.AUDIT_ARCH_X86_64, []uint32{unix.SYS_IOCTL, 0x40000000 | 514}}, {unix.AUDIT_ARCH_I386, []uint32{54}}},
+	"amd64": {{unix.AUDIT_ARCH_X86_64, []uint32{unix.SYS_IOCTL, 0x40000000 | 514, 0x40000000 | unix.SYS_IOCTL}}, {unix.AUDIT_ARCH_I386, []uint32{54}}},
 	"arm64": {{unix.AUDIT_ARCH_AARCH64, []uint32{unix.SYS_IOCTL}}, {unix.AUDIT_ARCH_ARM, []uint32{54}}},
 }
 
