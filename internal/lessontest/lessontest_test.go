@@ -10,7 +10,7 @@ func TestCheckSyscallsCatchesDrift(t *testing.T) {
 	printed := "chroot(\"/r\") = 0\n==> note\n[pid 12] chdir(\"/\") = 0\n" +
 		"mkdirat(AT_FDCWD, \"/sys/fs/cgroup/workshop/0a1b2c3d4e5f\", 0755) = 0\n" +
 		"[pid 12] execve(\"/bin/bash\", [\"bash\"], …) = -1 ENOENT (No such file or directory)\n"
-	ok := []string{"[pid 4607] chdir(\"/\") = 0", "…", "mkdirat(AT_FDCWD, \"/sys/fs/cgroup/workshop/9f8e7d6c5b4a\", 0755) = 0",
+	ok := []string{"…", "[pid 4607] chdir(\"/\") = 0", "…", "mkdirat(AT_FDCWD, \"/sys/fs/cgroup/workshop/9f8e7d6c5b4a\", 0755) = 0",
 		"[pid 4607] execve(\"/bin/bash\", [\"bash\"], …) = -1 ENOENT (No such file or directory)"}
 	if err := CheckSyscalls(ok, printed); err != nil {
 		t.Errorf("CheckSyscalls(lines it printed) = %v", err)
@@ -21,7 +21,11 @@ func TestCheckSyscallsCatchesDrift(t *testing.T) {
 		{"[pid 1] chdir(\"/\") = 0", "chroot(\"/r\") = 0"}, // order
 		// chdir and execve with the mkdirat between them left out, and
 		// no "…" to say so: a call the lesson hides.
-		{"[pid 1] chdir(\"/\") = 0", "[pid 1] execve(\"/bin/bash\", [\"bash\"], …) = -1 ENOENT (No such file or directory)"},
+		{"…", "[pid 1] chdir(\"/\") = 0", "[pid 1] execve(\"/bin/bash\", [\"bash\"], …) = -1 ENOENT (No such file or directory)"},
+		// The chroot before the first shown call, and the execve after
+		// the last, left out without a "…".
+		{"[pid 1] chdir(\"/\") = 0", "…", "mkdirat(AT_FDCWD, \"/sys/fs/cgroup/workshop/9f8e7d6c5b4a\", 0755) = 0", "…"},
+		{"…", "mkdirat(AT_FDCWD, \"/sys/fs/cgroup/workshop/9f8e7d6c5b4a\", 0755) = 0"},
 	} {
 		if err := CheckSyscalls(drift, printed); err == nil {
 			t.Errorf("CheckSyscalls(%q) = nil, want the drift caught", drift)
