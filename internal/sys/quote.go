@@ -22,8 +22,11 @@ func ShellQuote(s string) string {
 // other below space, DEL and the C1 controls) and bytes that are not UTF-8
 // written as escapes (\n, \r, \x1b). A note or an error names files, and
 // the names are a root's or an archive's to choose: raw, one could
-// recolour the terminal or forge a line of workshop's own. Tabs stay.
+// recolour the terminal or forge a line of workshop's own. Tabs stay, and
+// newlines at the end go (another program's stderr, quoted in an error,
+// ends with one).
 func OneLine(s string) string {
+	s = strings.TrimRight(s, "\n")
 	if !strings.ContainsFunc(s, isControl) && utf8.ValidString(s) {
 		return s
 	}
