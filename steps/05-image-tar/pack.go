@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -162,11 +163,19 @@ func packName(prefix, rel string, dir bool) string {
 	return name
 }
 
+// leaseWait and leaseRetry bound the wait for a file under a lease where
+// there is no /proc: a little longer than the kernel's default
+// lease-break-time, tried every leaseRetry.
+const (
+	leaseWait  = 50 * time.Second
+	leaseRetry = 50 * time.Millisecond
+)
+
 // reopen opens for reading the file pinned (an O_PATH descriptor of the
 // regular file p) through /proc/self/fd. Without a /proc (workshop in a
 // chroot), p is opened again without waiting (a FIFO put there since
-// opens at once, and is refused), and must be the pinned file; only a
-// lease, whose holder must be let go first, makes it wait.
+// opens at once, and is refused), and must be the pinned file; a lease,
+// whose holder must let go first, is waited out by trying again.
 func reopen(pinned *os.File, p string) (*os.File, error) {
 	f, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", pinned.Fd()), os.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err == nil {
@@ -175,9 +184,15 @@ func reopen(pinned *os.File, p string) (*os.File, error) {
 	if _, serr := os.Stat("/proc/self/fd"); serr == nil {
 		return nil, fmt.Errorf("open %s: %w", p, errors.Unwrap(err))
 	}
-	f, err = os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if errors.Is(err, unix.EAGAIN) {
-		f, err = os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	// A lease (EAGAIN) is waited out by trying again, never by an open
+	// that waits: the name could be a FIFO by then. The kernel gives a
+	// lease's holder lease-break-time (45 s by default) to let go.
+	for waited := time.Duration(0); ; waited += leaseRetry {
+		f, err = os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		if !errors.Is(err, unix.EAGAIN) || waited >= leaseWait {
+			break
+		}
+		time.Sleep(leaseRetry)
 	}
 	if err != nil {
 		return nil, err
