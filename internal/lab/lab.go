@@ -93,7 +93,7 @@ func (r *Report) Print(w io.Writer, solution bool) {
 // Options say where the student worked.
 type Options struct {
 	// Ctx ends the check early (Ctrl-C): a program it runs is killed, and
-	// what it made is removed. Nil is context.Background().
+	// what it made is removed. Check makes nil context.Background().
 	Ctx context.Context
 	Dir string // the directory the student worked in (my-new-root etc. are in it)
 	// StateDir is workshop's state dir, for step 6's running containers.
@@ -123,6 +123,9 @@ func Check(n int, o Options) (*Report, error) {
 	}
 	if o.Dir == "" {
 		o.Dir = "."
+	}
+	if o.Ctx == nil {
+		o.Ctx = context.Background()
 	}
 	// A directory that is not there is a mistake in the command, not an
 	// exercise left undone: say so, as the tool's failure (125), instead of

@@ -28,9 +28,6 @@ import (
 // other namespaces only: it is host root there, as the exercise's own
 // command is.
 func runIn(ctx context.Context, root string, argv ...string) (string, error) {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	// The root is opened here, as host root, and the child chroots into

@@ -84,13 +84,10 @@ func notDynamic(root, p string) string {
 	if err != nil {
 		return "" // nothing there (a dangling link): running it says so
 	}
-	if !fi.Mode().IsRegular() {
-		// Not opened: a device node's open has effects of its own (a
-		// watchdog starts, a tape rewinds), a FIFO's waits.
-		return "it is not a regular file (" + fi.Mode().Type().String() + ")"
-	}
 	interp, err := elfinterp.Of(real)
 	switch {
+	case errors.Is(err, elfinterp.ErrNotRegular):
+		return "it is not a regular file (" + fi.Mode().Type().String() + ")"
 	case err != nil:
 		return "it is not an ELF program (a script?)"
 	case interp != "":

@@ -105,9 +105,6 @@ func checkStep5(o Options) (*Report, error) {
 // hardened machine mounts noexec: where the student's container-root runs,
 // this runs too.
 func runFromArchive(ctx context.Context, tarPath, shell string) (string, error) {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	tmp, err := os.MkdirTemp(filepath.Dir(tarPath), ".workshop-lab5-")
 	if err != nil {
 		return "", err

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -116,54 +117,59 @@ func CheckSyscalls(shown []string, printed string) error {
 			got = append(got, normal(l))
 		}
 	}
-	var blocks [][]string
-	cur := []string{}
-	for _, l := range shown {
-		if strings.TrimSpace(l) == "…" {
-			blocks, cur = append(blocks, cur), []string{}
-			continue
-		}
-		if syscallLine.MatchString(l) {
-			cur = append(cur, l)
-		}
-	}
-	blocks = append(blocks, cur)
+	blocks := Blocks(shown, syscallLine.MatchString, normal)
 	// Nor before the first shown call, nor after the last, unless a "…"
 	// says so there.
-	if len(blocks[0]) > 0 && len(got) > 0 && got[0] != normal(blocks[0][0]) {
-		return fmt.Errorf("the command printed %q before the first call the lesson shows (%q): a call left out needs a \"…\" line", got[0], blocks[0][0])
+	if first := blocks[0]; len(first) > 0 && len(got) > 0 && got[0] != first[0] {
+		return fmt.Errorf("the command printed %q before the first call the lesson shows (%q): a call left out needs a \"…\" line", got[0], first[0])
 	}
-	from := 0
+	missing, end := FindBlocks(blocks, got)
+	if missing != nil {
+		return fmt.Errorf("the lesson shows these calls, which the command did not print in that order, as one run with nothing between them (a call left out needs a \"…\" line):\n%s", strings.Join(missing, "\n"))
+	}
+	if last := blocks[len(blocks)-1]; len(last) > 0 && end < len(got) {
+		return fmt.Errorf("the command printed %q after the last call the lesson shows (%q): a call left out needs a \"…\" line", got[end], last[len(last)-1])
+	}
+	return nil
+}
+
+// Blocks cuts a transcript at its "…" lines, each block holding the lines
+// keep accepts, as norm writes them. There is always one block, maybe
+// empty; a transcript that starts or ends with "…" has an empty one there.
+func Blocks(shown []string, keep func(string) bool, norm func(string) string) [][]string {
+	blocks := [][]string{{}}
+	for _, l := range shown {
+		switch {
+		case strings.TrimSpace(l) == "…":
+			blocks = append(blocks, []string{})
+		case keep(l):
+			blocks[len(blocks)-1] = append(blocks[len(blocks)-1], norm(l))
+		}
+	}
+	return blocks
+}
+
+// FindBlocks finds the blocks in got, in order, each as one unbroken run
+// after the one before. It returns the first block not found (nil when all
+// were), and the index in got just past the last block found.
+func FindBlocks(blocks [][]string, got []string) (missing []string, end int) {
 	for _, b := range blocks {
 		if len(b) == 0 {
 			continue
 		}
 		at := -1
-		for k := from; k+len(b) <= len(got); k++ {
-			if got[k] == normal(b[0]) && matches(got[k:k+len(b)], b) {
+		for k := end; k+len(b) <= len(got); k++ {
+			if slices.Equal(got[k:k+len(b)], b) {
 				at = k
 				break
 			}
 		}
 		if at < 0 {
-			return fmt.Errorf("the lesson shows these calls, which the command did not print in that order, as one run with nothing between them (a call left out needs a \"…\" line):\n%s", strings.Join(b, "\n"))
+			return b, end
 		}
-		from = at + len(b)
+		end = at + len(b)
 	}
-	if last := blocks[len(blocks)-1]; len(last) > 0 && from < len(got) {
-		return fmt.Errorf("the command printed %q after the last call the lesson shows (%q): a call left out needs a \"…\" line", got[from], last[len(last)-1])
-	}
-	return nil
-}
-
-// matches reports whether the printed calls got are the shown ones.
-func matches(got, shown []string) bool {
-	for i := range shown {
-		if got[i] != normal(shown[i]) {
-			return false
-		}
-	}
-	return true
+	return nil, end
 }
 
 // Coverage fails the test unless the commands a test knows how to run are

@@ -148,17 +148,7 @@ func (c *Child) Start(n *sys.Narrator, spec any) error {
 		return &StartError{Err: errnoOf(err)}
 	}
 	pid := c.Cmd.Process.Pid
-	if !n.Options().Quiet {
-		// What the runtime did for us, said as strace would: under
-		// --quiet there is no one to say it to, and nothing is read
-		// (/proc/self/fd, fdinfo) to say it.
-		name, args := cloneCall(c.Cmd.SysProcAttr, HoldsPidfd(pid))
-		n.Because(cloneGloss(c.Cmd.SysProcAttr)).Reported(name, args, pid, nil)
-		if steps := RuntimeSteps(c.Cmd.SysProcAttr); steps != "" {
-			n.Note("in the child, before its execve, the Go runtime also made: %s", steps)
-		}
-		n.WithPid(pid).Reported("execve", fmt.Sprintf("%q, %s, …", c.Cmd.Path, sys.Argv(c.Cmd.Args)), 0, nil)
-	}
+	ReportStarted(n, c.Cmd)
 	if err := json.NewEncoder(c.spec).Encode(spec); err != nil {
 		// The child died at birth (an OOM kill on a tiny --memory, say):
 		// collect it rather than leave it to the caller.
@@ -413,6 +403,23 @@ func cloneGloss(attr *syscall.SysProcAttr) string {
 		return ""
 	}
 	return "create a child process, in the same namespaces as its parent (no CLONE_NEW* flag)"
+}
+
+// ReportStarted says, as strace would, what Go's runtime did to start cmd
+// (just started): its clone, the calls its child made before the execve,
+// and the execve. Under --quiet there is no one to say it to, and nothing
+// is read (/proc/self/fd, fdinfo) to say it.
+func ReportStarted(n *sys.Narrator, cmd *exec.Cmd) {
+	if n.Options().Quiet {
+		return
+	}
+	pid := cmd.Process.Pid
+	name, args := cloneCall(cmd.SysProcAttr, HoldsPidfd(pid))
+	n.Because(cloneGloss(cmd.SysProcAttr)).Reported(name, args, pid, nil)
+	if steps := RuntimeSteps(cmd.SysProcAttr); steps != "" {
+		n.Note("in the child, before its execve, the Go runtime also made: %s", steps)
+	}
+	n.WithPid(pid).Reported("execve", fmt.Sprintf("%q, %s, …", cmd.Path, sys.Argv(cmd.Args)), 0, nil)
 }
 
 // cloneCall renders the clone the Go runtime made: clone3 when a cgroup fd

@@ -128,16 +128,8 @@ func runInit(n *sys.Narrator, s *spec, rep *sys.ExecReporter) int {
 		return execFailed(s.Args[0], err)
 	}
 	child := cmd.Process.Pid
-	if !n.Options().Quiet {
-		// What the runtime did for us, said as strace would: under
-		// --quiet nothing is read (/proc/self/fd, fdinfo) to say it.
-		n.Reported("clone", "flags="+sys.CloneFlagString(reexec.RuntimeCloneFlags(nil, reexec.HoldsPidfd(child))), child, nil)
-		if steps := reexec.RuntimeSteps(cmd.SysProcAttr); steps != "" {
-			n.Note("in the child, before its execve, the Go runtime also made: %s", steps)
-		}
-		n.WithPid(child).Reported("execve", fmt.Sprintf("%q, %s, …", path, sys.Argv(s.Args)), 0, nil)
-		n.Note("the init (pid %d) runs the command as pid %d, passes signals on to it and reaps zombies", os.Getpid(), child)
-	}
+	reexec.ReportStarted(n, cmd)
+	n.Note("the init (pid %d) runs the command as pid %d, passes signals on to it and reaps zombies", os.Getpid(), child)
 
 	// wait4(-1) blocks; it runs beside the signal loop. cmd.Wait is not
 	// used: wait4(-1) would take the command's status from under it.

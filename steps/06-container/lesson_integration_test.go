@@ -421,51 +421,14 @@ func checkShown(shown []string, printed string) error {
 			got = append(got, normal(l, printedPid))
 		}
 	}
-	var blocks [][]string
-	cur := []string{}
-	for _, l := range shown {
-		if strings.TrimSpace(l) == "…" {
-			blocks, cur = append(blocks, cur), []string{}
-			continue
-		}
-		if narrationLine(l) {
-			cur = append(cur, normal(l, shownPid))
-		}
-	}
-	blocks = append(blocks, cur)
-	if len(blocks) == 1 && len(cur) == 0 {
+	blocks := lessontest.Blocks(shown, narrationLine, func(l string) string { return normal(l, shownPid) })
+	if len(blocks) == 1 && len(blocks[0]) == 0 {
 		return fmt.Errorf("the lesson shows no narration for it")
 	}
-	from := 0
-	for _, b := range blocks {
-		if len(b) == 0 {
-			continue
-		}
-		at := -1
-		for k := from; k+len(b) <= len(got); k++ {
-			if equal(got[k:k+len(b)], b) {
-				at = k
-				break
-			}
-		}
-		if at < 0 {
-			return fmt.Errorf("the lesson shows this block, which the command did not print as one block (or not after the block before it):\n%s", strings.Join(b, "\n"))
-		}
-		from = at + len(b)
+	if missing, _ := lessontest.FindBlocks(blocks, got); missing != nil {
+		return fmt.Errorf("the lesson shows this block, which the command did not print as one block (or not after the block before it):\n%s", strings.Join(missing, "\n"))
 	}
 	return nil
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestCheckShownCatchesDrift(t *testing.T) {
@@ -534,7 +497,7 @@ func TestCutForV2(t *testing.T) {
 		`write(1, "x", 1) = 1`,
 		"hi",
 	}
-	if got := cutForV2(shown); !equal(got, want) {
+	if got := cutForV2(shown); !slices.Equal(got, want) {
 		t.Errorf("cutForV2 =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
