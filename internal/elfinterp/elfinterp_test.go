@@ -6,7 +6,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
+
+	"github.com/workshop-dev/workshop/internal/testbin"
 )
 
 func TestOf(t *testing.T) {
@@ -36,18 +37,13 @@ func TestOfRefusesWhatIsNotAFile(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { _, err := Of(fifo); done <- err }()
-	select {
-	case err := <-done:
-		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
-			t.Errorf("Of(a FIFO) = %v, want an error", err)
-		}
-	case <-time.After(5 * time.Second):
-		if f, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
-			f.Close() // let the blocked open go
-		}
+	stop := testbin.UnblockFIFO(fifo)
+	_, err := Of(fifo)
+	if stop() {
 		t.Errorf("Of(a FIFO) waited for a writer")
+	}
+	if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("Of(a FIFO) = %v, want an error", err)
 	}
 	if _, err := Of("/dev/zero"); err == nil || !strings.Contains(err.Error(), "not a regular file") {
 		t.Errorf("Of(/dev/zero) = %v, want an error", err)

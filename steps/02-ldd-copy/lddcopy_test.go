@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/u-root/u-root/pkg/ldd"
 	"golang.org/x/sys/unix"
@@ -462,25 +460,13 @@ func TestCopyNeverOpensWhatTheRootPlanted(t *testing.T) {
 			if err := plant.make(tmp); err != nil {
 				t.Fatal(err)
 			}
-			// Should the copy open the FIFO, a reader lets it go on (and
-			// the test fail) instead of the test hanging until its timeout.
-			released := make(chan bool, 1)
-			timer := time.AfterFunc(5*time.Second, func() {
-				if f, err := os.OpenFile(tmp, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
-					released <- true
-					io.Copy(io.Discard, f)
-					f.Close()
-				}
-			})
-			defer timer.Stop()
+			stop := testbin.UnblockFIFO(tmp)
 			out := populate(t, root, "/bin/bash")
+			if stop() {
+				t.Errorf("the copy opened the planted FIFO, and waited for a reader")
+			}
 			if !strings.Contains(out, `unlinkat(AT_FDCWD, "`+tmp+`", 0) = 0`) {
 				t.Errorf("the planted %s was not removed:\n%s", plant.name, out)
-			}
-			select {
-			case <-released:
-				t.Errorf("the copy opened the planted FIFO, and waited for a reader")
-			default:
 			}
 			checkMirrors(t, root, []string{"/bin/bash"})
 		})
