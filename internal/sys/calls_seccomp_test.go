@@ -2,22 +2,25 @@ package sys
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// The filter DenyIoctls installs refuses the requests it is given and lets
-// every other call through. It is installed on a thread of this test that
+// A filter with Ioctls refuses the requests it is given and lets every
+// other call through. It is installed on a thread of this test that
 // ends with it (a filter cannot be taken away), beside a thread without
 // it, which shows that the call would work: root may TIOCSTI into any
 // terminal.
-func TestDenyIoctls(t *testing.T) {
+func TestFilterRefusesIoctls(t *testing.T) {
 	if unix.Geteuid() != 0 {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("CI runs as root, and this test needs it")
@@ -62,7 +65,7 @@ func TestDenyIoctls(t *testing.T) {
 		// filter with it.
 		runtime.LockOSThread()
 		var b strings.Builder
-		r := result{install: New(&b, Options{}).DenyIoctls(unix.TIOCSTI, unix.TIOCLINUX)}
+		r := result{install: New(&b, Options{}).InstallFilter(Filter{Ioctls: []uint32{unix.TIOCSTI, unix.TIOCLINUX}})}
 		r.narration = b.String()
 		r.st = sti()
 		_, r.winsize = unix.IoctlGetWinsize(slave, unix.TIOCGWINSZ)
@@ -70,7 +73,7 @@ func TestDenyIoctls(t *testing.T) {
 	}()
 	r := <-done
 	if r.install != nil {
-		t.Fatalf("DenyIoctls = %v", r.install)
+		t.Fatalf("InstallFilter = %v", r.install)
 	}
 	if !errors.Is(r.st, unix.EPERM) {
 		t.Errorf("TIOCSTI under the filter = %v, want EPERM", r.st)
@@ -80,5 +83,170 @@ func TestDenyIoctls(t *testing.T) {
 	}
 	if !strings.Contains(r.narration, "prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, {len=") {
 		t.Errorf("the filter's prctl is not narrated: %q", r.narration)
+	}
+}
+
+// A filter with NoUserNamespace refuses clone and unshare with
+// CLONE_NEWUSER, and clone3, and lets clone without it through. Each is
+// tried first on a thread without the filter, which shows that it would
+// work (clone3 with no arguments fails there with EINVAL, the kernel's
+// answer, not ENOSYS, the filter's).
+func TestFilterRefusesUserNamespaces(t *testing.T) {
+	if unix.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI runs as root, and this test needs it")
+		}
+		t.Skip("namespaces other than a user one need root")
+	}
+	attempts := []struct {
+		name string
+		try  func() error
+		want error // under the filter; nil: let through
+	}{
+		{"clone(CLONE_NEWUSER)", func() error { return run(&syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWUSER}) }, unix.EPERM},
+		{"unshare(CLONE_NEWUSER)", func() error { return run(&syscall.SysProcAttr{Unshareflags: unix.CLONE_NEWUSER}) }, unix.EPERM},
+		{"clone(CLONE_NEWUTS|CLONE_NEWNET)", func() error { return run(&syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWUTS | unix.CLONE_NEWNET}) }, nil},
+		{"clone3(NULL, 0)", func() error {
+			if _, _, errno := unix.Syscall(unix.SYS_CLONE3, 0, 0, 0); errno != 0 {
+				return errno
+			}
+			return nil
+		}, unix.ENOSYS},
+	}
+	for _, a := range attempts {
+		err := a.try()
+		if a.name == "clone3(NULL, 0)" {
+			if !errors.Is(err, unix.EINVAL) {
+				t.Fatalf("%s without the filter = %v, want EINVAL", a.name, err)
+			}
+		} else if err != nil {
+			t.Fatalf("%s without the filter = %v: the test cannot show the filter's work", a.name, err)
+		}
+	}
+	done := make(chan []error)
+	var narration strings.Builder
+	go func() {
+		// Not unlocked: the thread ends with the goroutine, and its
+		// filter with it. Go's clone is made on the calling thread.
+		runtime.LockOSThread()
+		errs := []error{New(&narration, Options{}).InstallFilter(Filter{NoUserNamespace: true})}
+		if errs[0] == nil {
+			for _, a := range attempts {
+				errs = append(errs, a.try())
+			}
+		}
+		done <- errs
+	}()
+	errs := <-done
+	if errs[0] != nil {
+		t.Fatalf("InstallFilter = %v", errs[0])
+	}
+	for i, a := range attempts {
+		if got := errs[i+1]; a.want == nil && got != nil || a.want != nil && !errors.Is(got, a.want) {
+			t.Errorf("%s under the filter = %v, want %v", a.name, got, a.want)
+		}
+	}
+	if !strings.Contains(narration.String(), "prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, {len=") {
+		t.Errorf("the filter's prctl is not narrated: %q", narration.String())
+	}
+}
+
+// run runs /bin/true with attr and waits for it.
+func run(attr *syscall.SysProcAttr) error {
+	pid, err := syscall.ForkExec("/bin/true", []string{"true"}, &syscall.ProcAttr{Sys: attr})
+	if err != nil {
+		return err
+	}
+	var ws syscall.WaitStatus
+	if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil {
+		return err
+	}
+	if ws.ExitStatus() != 0 {
+		return fmt.Errorf("/bin/true: %v", ws)
+	}
+	return nil
+}
+
+// An empty filter is a mistake of the caller, not a prctl.
+func TestEmptyFilterIsRefused(t *testing.T) {
+	var b strings.Builder
+	if err := New(&b, Options{}).InstallFilter(Filter{}); err == nil || b.Len() != 0 {
+		t.Errorf("InstallFilter(Filter{}) = %v, narrated %q", err, b.String())
+	}
+}
+
+// A 32-bit program calls unshare through the i386 ABI (int 0x80, number
+// 310), which a filter that knew the native numbers only would let
+// through. The program is written here, a whole ELF file of 104 bytes:
+// unshare(CLONE_NEWUSER), then exit with the error's number (0: it
+// worked, 1: EPERM).
+func TestFilterRefusesUserNamespacesTo32BitPrograms(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the program is i386 code, which an amd64 kernel runs")
+	}
+	if unix.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI runs as root, and this test needs it")
+		}
+		t.Skip("unshare(CLONE_NEWUSER) as root, in a test that makes other namespaces")
+	}
+	code := []byte{
+		0xb8, 0x36, 0x01, 0x00, 0x00, // mov eax, 310 (unshare)
+		0xbb, 0x00, 0x00, 0x00, 0x10, // mov ebx, CLONE_NEWUSER
+		0xcd, 0x80, // int 0x80
+		0x89, 0xc3, // mov ebx, eax
+		0xf7, 0xdb, // neg ebx
+		0xb8, 0x01, 0x00, 0x00, 0x00, // mov eax, 1 (exit)
+		0xcd, 0x80, // int 0x80
+	}
+	const base = 0x08048000
+	le := func(b []byte, v ...uint32) []byte {
+		for _, x := range v {
+			b = append(b, byte(x), byte(x>>8), byte(x>>16), byte(x>>24))
+		}
+		return b
+	}
+	size := uint32(52 + 32 + len(code))
+	elf := []byte{0x7f, 'E', 'L', 'F', 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	elf = append(elf, 2, 0, 3, 0) // ET_EXEC, EM_386
+	elf = le(elf, 1, base+52+32, 52, 0, 0)
+	elf = append(elf, 52, 0, 32, 0, 1, 0, 0, 0, 0, 0, 0, 0) // ehsize, phentsize, phnum 1, no sections
+	elf = le(elf, 1, 0, base, base, size, size, 5, 0x1000)  // PT_LOAD of the whole file, r-x
+	elf = append(elf, code...)
+	prog := t.TempDir() + "/unshare32"
+	if err := os.WriteFile(prog, elf, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	exit := func() (int, error) {
+		pid, err := syscall.ForkExec(prog, []string{prog}, &syscall.ProcAttr{})
+		if err != nil {
+			return 0, err
+		}
+		var ws syscall.WaitStatus
+		if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil {
+			return 0, err
+		}
+		return ws.ExitStatus(), nil
+	}
+	if code, err := exit(); err != nil || code != 0 {
+		t.Fatalf("the i386 program without the filter = exit %d, %v: want 0, its unshare working (a kernel without IA32 emulation cannot run it)", code, err)
+	}
+	type result struct {
+		code int
+		err  error
+	}
+	done := make(chan result)
+	go func() {
+		runtime.LockOSThread()
+		if err := New(io.Discard, Options{}).InstallFilter(Filter{NoUserNamespace: true}); err != nil {
+			done <- result{err: err}
+			return
+		}
+		code, err := exit()
+		done <- result{code, err}
+	}()
+	r := <-done
+	if r.err != nil || r.code != int(unix.EPERM) {
+		t.Errorf("the i386 program under the filter = exit %d, %v: want %d (EPERM)", r.code, r.err, unix.EPERM)
 	}
 }

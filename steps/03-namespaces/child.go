@@ -198,7 +198,7 @@ func setUp(n *sys.Narrator, s *spec) error {
 	case !s.has(unix.CLONE_NEWUSER) && len(s.KeepCaps) == 0:
 		n.Note("no user namespace: root in the container is the host's root, with every capability the host's root has (mknod a disk, mount, load a module): only the other namespaces stand between it and the host")
 	case !s.has(unix.CLONE_NEWUSER):
-		n.Note("no user namespace: root in the container is the host's root; its capabilities are cut to Docker's below (without CAP_MKNOD: a device node for the host's disk would be the disk), but it may still make a user namespace of its own, where it has every capability again")
+		n.Note("no user namespace: root in the container is the host's root; its capabilities are cut to Docker's below (without CAP_MKNOD: a device node for the host's disk would be the disk), and the seccomp filter below keeps it from making a user namespace of its own, where it would have every capability again")
 	}
 	if err := showNamespaces(n, s); err != nil {
 		return err
@@ -258,23 +258,28 @@ func dropCapabilities(n *sys.Narrator, s *spec) error {
 			return err
 		}
 	}
-	return denyTerminalInjection(n)
+	return installFilter(n)
 }
 
-// denyTerminalInjection makes ioctl(TIOCSTI) and ioctl(TIOCLINUX) fail for
-// the command. The container may have the student's terminal (its
-// controlling terminal, in the student's session), and TIOCSTI pushes
-// characters into its input as if typed: an image's program could queue
-// "rm -rf ~" and a newline for the shell that reads the terminal once the
-// container has ended (TIOCLINUX pastes on a virtual console). The kernel
-// allows it on one's own controlling terminal, capabilities or not, where
-// dev.tty.legacy_tiocsti is 1. Docker gives a container a terminal of its
-// own instead (a new pseudo-terminal); a filter is the smaller change.
-func denyTerminalInjection(n *sys.Narrator) error {
-	err := n.Because("a seccomp filter: the command's ioctl(TIOCSTI), which would type into the terminal for the shell that reads it after the container, and ioctl(TIOCLINUX), fail with EPERM").
-		DenyIoctls(unix.TIOCSTI, unix.TIOCLINUX)
+// installFilter installs the command's seccomp filter. It makes
+// ioctl(TIOCSTI) and ioctl(TIOCLINUX) fail: the container may have the
+// student's terminal (its controlling terminal, in the student's session),
+// and TIOCSTI pushes characters into its input as if typed: an image's
+// program could queue "rm -rf ~" and a newline for the shell that reads the
+// terminal once the container has ended (TIOCLINUX pastes on a virtual
+// console). The kernel allows it on one's own controlling terminal,
+// capabilities or not, where dev.tty.legacy_tiocsti is 1. Docker gives a
+// container a terminal of its own instead (a new pseudo-terminal); a
+// filter is the smaller change. And it keeps the command from making a
+// user namespace, where it would have every capability again, over
+// namespaces of its own: without a user namespace (--ns without user),
+// nothing else stops it; with one, max_user_namespaces is 0 already
+// (setUp), and the filter is a second lock, as in Docker's filter.
+func installFilter(n *sys.Narrator) error {
+	err := n.Because("a seccomp filter: the command's ioctl(TIOCSTI), which would type into the terminal for the shell that reads it after the container, and ioctl(TIOCLINUX) fail with EPERM, and so do clone and unshare with CLONE_NEWUSER (a user namespace of its own would give it every capability again, there); clone3, whose flags a filter cannot read, fails with ENOSYS, and the C library falls back to clone").
+		InstallFilter(sys.Filter{Ioctls: []uint32{unix.TIOCSTI, unix.TIOCLINUX}, NoUserNamespace: true})
 	if errors.Is(err, sys.ErrNoFilter) {
-		n.Note("%v: the command may push keystrokes into the terminal with ioctl(TIOCSTI)", err)
+		n.Note("%v: the command may push keystrokes into the terminal with ioctl(TIOCSTI), and, without a user namespace, make one", err)
 		return nil
 	}
 	return err

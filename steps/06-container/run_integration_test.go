@@ -737,6 +737,38 @@ func TestImageDeviceNodesOpenNothing(t *testing.T) {
 	}
 }
 
+// The command may make no user namespace, where it would have every
+// capability again: without one of its own (--ns without user), nothing
+// but the seccomp filter stops it (busybox's unshare -U worked before
+// it); with one, max_user_namespaces is 0 too.
+// Namespaces other than a user one are refused for want of
+// CAP_SYS_ADMIN; the filter lets them through to the kernel.
+func TestCommandMakesNoUserNamespace(t *testing.T) {
+	h := newHost(t)
+	root := t.TempDir()
+	testbin.BusyboxRoot(t, root, nil, []string{"sh", "unshare", "grep"})
+	if r := h.run("image", "pack", root, "userns:1"); r.Code != 0 {
+		t.Fatalf("image pack = exit %d\n%s", r.Code, r.Stderr)
+	}
+	const script = `unshare -U grep CapEff /proc/self/status && echo made-userns; unshare -u true 2>&1 || echo uts-refused`
+	for _, ns := range []string{"", "mount,uts,ipc,net,pid,cgroup"} {
+		args := []string{"--image", "userns:1"}
+		if ns != "" {
+			args = append(args, "--ns", ns)
+		}
+		r := h.full(append(args, "--", "/bin/sh", "-c", script)...)
+		if r.Code != 0 {
+			t.Fatalf("--ns %q: full run = exit %d:\n%s", ns, r.Code, r.Stderr)
+		}
+		if strings.Contains(r.Stdout, "made-userns") {
+			t.Errorf("--ns %q: the command made a user namespace:\n%s", ns, r.Stdout)
+		}
+		if !strings.Contains(r.Stdout, "Operation not permitted") || !strings.Contains(r.Stdout, "uts-refused") {
+			t.Errorf("--ns %q: want unshare -u refused by the kernel (EPERM), after unshare -U:\n%s\n%s", ns, r.Stdout, r.Stderr)
+		}
+	}
+}
+
 // Without a user namespace, root's execve gives back every capability of
 // its inheritable and ambient sets, bounding set or not: a workshop started
 // with CAP_SYS_ADMIN in them (setpriv --inh-caps, a service's ambient
