@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/workshop-dev/workshop/internal/regfile"
 	"github.com/workshop-dev/workshop/internal/sys"
 	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
 )
@@ -110,7 +111,7 @@ func runFromArchive(ctx context.Context, tarPath, shell string) (string, error) 
 		return "", err
 	}
 	defer os.RemoveAll(tmp)
-	f, err := os.Open(tarPath)
+	f, err := regfile.Open(tarPath)
 	if err != nil {
 		return "", err
 	}
@@ -195,9 +196,10 @@ func commonTop(names []string) string {
 }
 
 // openTar opens a tar, gzipped or not, for reading its entries; the close
-// it returns closes the file.
+// it returns closes the file. The student's dockercontainer.tar is opened
+// only if it is a regular file: a FIFO by that name would hang the check.
 func openTar(p string) (*tar.Reader, func() error, error) {
-	f, err := os.Open(p)
+	f, err := regfile.Open(p)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,7 +1,9 @@
 package lab
 
 import (
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/workshop-dev/workshop/internal/testbin"
@@ -117,3 +119,21 @@ func TestLab5NoexecTmpdir(t *testing.T) {
 // packedRight is the exercise done right: the root packed with its entries
 // relative to it, and unpacked into a fresh container-root.
 const packedRight = "tar -C my-new-root -cf dockercontainer.tar . && mkdir container-root && tar xf dockercontainer.tar -C container-root/"
+
+// A FIFO named dockercontainer.tar is reported, not opened: the check
+// waited for a writer for ever.
+func TestLab5FIFO(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "dockercontainer.tar")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stop := testbin.UnblockFIFO(fifo)
+	r, err := Check(5, Options{Dir: dir})
+	if stop() {
+		t.Errorf("lab 5 check waited on a FIFO named dockercontainer.tar")
+	}
+	if err != nil || r.Done() || !strings.Contains(findingsText(r), "not a regular file") {
+		t.Errorf("a FIFO for the tar: %v, report\n%s", err, findingsText(r))
+	}
+}

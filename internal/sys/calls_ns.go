@@ -3,9 +3,10 @@ package sys
 import (
 	"errors"
 	"fmt"
-	"github.com/workshop-dev/workshop/internal/state"
 	"strconv"
 	"strings"
+
+	"github.com/workshop-dev/workshop/internal/state"
 
 	"golang.org/x/sys/unix"
 )
