@@ -73,6 +73,27 @@ func (n *Narrator) InstallFilter(f Filter) error {
 	if len(f.Ioctls) == 0 && !f.NoUserNamespace {
 		return fmt.Errorf("a seccomp filter that refuses nothing")
 	}
+	filter := filterProgram(abis, f)
+	fprog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
+	// syscall.Syscall itself: a pointer turned into a uintptr is kept
+	// valid only in the argument list of that call (unsafe.Pointer's rule).
+	var err error
+	if _, _, e := syscall.Syscall(unix.SYS_PRCTL, unix.PR_SET_SECCOMP, unix.SECCOMP_MODE_FILTER, uintptr(unsafe.Pointer(&fprog))); e != 0 {
+		err = e
+	}
+	runtime.KeepAlive(filter)
+	n.record("prctl", fmt.Sprintf("PR_SET_SECCOMP, SECCOMP_MODE_FILTER, {len=%d, filter=…}", len(filter)), 0, err)
+	if err != nil {
+		return fmt.Errorf("prctl(PR_SET_SECCOMP): %w", err)
+	}
+	return nil
+}
+
+// filterProgram is the BPF program of f for a process that may call
+// through abis: for each ABI, the call's number is compared with those f
+// looks at, which go on to the tests of their arguments or are refused
+// outright; any other call, or ABI, is allowed.
+func filterProgram(abis []syscallABI, f Filter) []unix.SockFilter {
 	const (
 		ldW    = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
 		jeq    = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
@@ -162,17 +183,5 @@ func (n *Narrator) InstallFilter(f Filter) error {
 		// programs have some forty.
 		filter[i] = unix.SockFilter{Code: in.code, K: in.k, Jt: skip(in.jt), Jf: skip(in.jf)}
 	}
-	fprog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
-	// syscall.Syscall itself: a pointer turned into a uintptr is kept
-	// valid only in the argument list of that call (unsafe.Pointer's rule).
-	var err error
-	if _, _, e := syscall.Syscall(unix.SYS_PRCTL, unix.PR_SET_SECCOMP, unix.SECCOMP_MODE_FILTER, uintptr(unsafe.Pointer(&fprog))); e != 0 {
-		err = e
-	}
-	runtime.KeepAlive(filter)
-	n.record("prctl", fmt.Sprintf("PR_SET_SECCOMP, SECCOMP_MODE_FILTER, {len=%d, filter=…}", len(filter)), 0, err)
-	if err != nil {
-		return fmt.Errorf("prctl(PR_SET_SECCOMP): %w", err)
-	}
-	return nil
+	return filter
 }

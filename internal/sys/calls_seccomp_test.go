@@ -1,11 +1,13 @@
 package sys
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -248,5 +250,115 @@ func TestFilterRefusesUserNamespacesTo32BitPrograms(t *testing.T) {
 	r := <-done
 	if r.err != nil || r.code != int(unix.EPERM) {
 		t.Errorf("the i386 program under the filter = exit %d, %v: want %d (EPERM)", r.code, r.err, unix.EPERM)
+	}
+}
+
+// runFilter runs prog on one call the way the kernel's seccomp does, for
+// the instructions filterProgram uses (a load of 32 bits of struct
+// seccomp_data, two kinds of conditional jump, return), and checks what
+// the kernel checks before it takes a program: every jump lands inside
+// it, and it ends in a return.
+func runFilter(t *testing.T, prog []unix.SockFilter, arch, nr uint32, args ...uint64) uint32 {
+	t.Helper()
+	data := make([]byte, 64)
+	binary.LittleEndian.PutUint32(data[0:], nr)
+	binary.LittleEndian.PutUint32(data[4:], arch)
+	for i, a := range args {
+		binary.LittleEndian.PutUint64(data[16+8*i:], a)
+	}
+	var acc uint32
+	for pc := 0; pc < len(prog); pc++ {
+		in := prog[pc]
+		if in.Code&0x07 == unix.BPF_JMP && pc+1+int(max(in.Jt, in.Jf)) >= len(prog) {
+			t.Fatalf("instruction %d jumps past the program's end", pc)
+		}
+		switch in.Code {
+		case unix.BPF_LD | unix.BPF_W | unix.BPF_ABS:
+			acc = binary.LittleEndian.Uint32(data[in.K:])
+		case unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K:
+			if acc == in.K {
+				pc += int(in.Jt)
+			} else {
+				pc += int(in.Jf)
+			}
+		case unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K:
+			if acc&in.K != 0 {
+				pc += int(in.Jt)
+			} else {
+				pc += int(in.Jf)
+			}
+		case unix.BPF_RET | unix.BPF_K:
+			return in.K
+		default:
+			t.Fatalf("instruction %d: code %#x", pc, in.Code)
+		}
+	}
+	t.Fatalf("the program ends without a return")
+	return 0
+}
+
+// The filter's program, run here on calls through every ABI of both
+// architectures workshop has tables for, x32 and 32-bit ARM included,
+// which this machine cannot all make for real: what it refuses, with
+// which error, and what it lets through.
+func TestFilterProgramForEachABI(t *testing.T) {
+	const (
+		allow = unix.SECCOMP_RET_ALLOW
+		eperm = unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)
+		enosy = unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)
+	)
+	both := Filter{Ioctls: []uint32{unix.TIOCSTI, unix.TIOCLINUX}, NoUserNamespace: true}
+	for goarch, abis := range syscallABIs {
+		prog := filterProgram(abis, both)
+		ioctlsOnly := filterProgram(abis, Filter{Ioctls: both.Ioctls})
+		for _, abi := range abis {
+			name := fmt.Sprintf("%s arch %#x", goarch, abi.arch)
+			for _, nr := range abi.ioctl {
+				for _, c := range []struct {
+					req  uint64
+					want uint32
+				}{{unix.TIOCSTI, eperm}, {unix.TIOCLINUX, eperm}, {1<<32 | unix.TIOCSTI, eperm}, {unix.TCGETS, allow}, {unix.TIOCGWINSZ, allow}} {
+					if got := runFilter(t, prog, abi.arch, nr, 0, c.req); got != c.want {
+						t.Errorf("%s: ioctl (%#x) with request %#x = %#x, want %#x", name, nr, c.req, got, c.want)
+					}
+				}
+			}
+			for _, nr := range append(append([]uint32{}, abi.clone...), abi.unshare...) {
+				for _, c := range []struct {
+					flags uint64
+					want  uint32
+				}{
+					{unix.CLONE_NEWUSER, eperm},
+					{unix.CLONE_NEWUSER | unix.CLONE_NEWNS | uint64(unix.SIGCHLD), eperm},
+					{unix.CLONE_NEWNS | unix.CLONE_NEWPID, allow},
+					{unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND | unix.CLONE_THREAD, allow},
+				} {
+					if got := runFilter(t, prog, abi.arch, nr, c.flags); got != c.want {
+						t.Errorf("%s: clone or unshare (%#x) with flags %#x = %#x, want %#x", name, nr, c.flags, got, c.want)
+					}
+					if got := runFilter(t, ioctlsOnly, abi.arch, nr, c.flags); got != allow {
+						t.Errorf("%s: a filter of ioctls alone refuses clone or unshare (%#x) with flags %#x: %#x", name, nr, c.flags, got)
+					}
+				}
+			}
+			for _, nr := range abi.clone3 {
+				if got := runFilter(t, prog, abi.arch, nr, 0, 88); got != enosy {
+					t.Errorf("%s: clone3 (%#x) = %#x, want ENOSYS", name, nr, got)
+				}
+			}
+			// read, write, open, close in one ABI or another: none looked at.
+			for _, nr := range []uint32{0, 1, 2, 3, 4, 5, 6, 63, 64} {
+				if slices.Contains(abi.ioctl, nr) || slices.Contains(abi.clone, nr) || slices.Contains(abi.unshare, nr) {
+					continue
+				}
+				if got := runFilter(t, prog, abi.arch, nr, unix.CLONE_NEWUSER, unix.TIOCSTI); got != allow {
+					t.Errorf("%s: call %d = %#x, want it allowed", name, nr, got)
+				}
+			}
+		}
+		// An ABI the table does not name is let through, whatever the call.
+		if got := runFilter(t, prog, unix.AUDIT_ARCH_PPC64LE, abis[0].unshare[0], unix.CLONE_NEWUSER); got != allow {
+			t.Errorf("%s: a call through another ABI = %#x, want it allowed", goarch, got)
+		}
 	}
 }
