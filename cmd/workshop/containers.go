@@ -227,9 +227,30 @@ func newKillCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			n := narrator()
+			// A pidfd first: the checks below are then of the process the
+			// signal will reach, and a pid reused in between (the
+			// container ended, another process got its number) is never
+			// signalled.
+			pidfd, err := n.Because("a handle on the container's first process: a signal through it reaches that process or none").PidfdOpen(r.Pid)
+			switch {
+			case errors.Is(err, unix.ESRCH):
+				return exit.Errorf(exit.ToolFailed, "container %s has ended", r.ID)
+			case errors.Is(err, unix.ENOSYS):
+				n.Note("this kernel has no pidfd_open (Linux 5.3 and later): kill(2) by pid, checked just before")
+				pidfd = -1
+			case err != nil:
+				return exit.Errorf(exit.ToolFailed, "%v", err)
+			}
+			closePidfd := func() {
+				if pidfd >= 0 {
+					n.CloseFd(pidfd)
+					pidfd = -1
+				}
+			}
+			defer closePidfd()
 			// The pid in the record is the container's first process while
-			// its workshop lives; check it is still that process's child, so
-			// a reused pid is never signalled.
+			// its workshop lives; check it is still that process's child.
 			if state.ParentPid(r.Pid) != r.WorkshopPid {
 				return exit.Errorf(exit.ToolFailed, "container %s has ended", r.ID)
 			}
@@ -251,16 +272,21 @@ func newKillCmd() *cobra.Command {
 			// SIGKILL and SIGSTOP, which the kernel never lets PID 1 ignore
 			// from an ancestor namespace.
 			caught, known := state.Catches(r.Pid, int(sig))
-			n := narrator()
 			// Marked first, so that the run's workshop, woken by the
 			// death, finds the mark: its verdict names the sender.
 			if err := r.MarkKill(int(sig)); err != nil {
 				n.Note("could not mark the record of %s: %v (its run may give the wrong reason for its end)", r.ID, err)
 			}
-			if err := n.Kill(r.Pid, sig); err != nil {
+			if pidfd >= 0 {
+				err = n.PidfdSendSignal(pidfd, sig)
+				closePidfd()
+			} else {
+				err = n.Kill(r.Pid, sig)
+			}
+			if err != nil {
 				if errors.Is(err, unix.ESRCH) {
 					// It ended, and its workshop reaped it, between the
-					// checks above and the kill. (The mark stays: taken
+					// checks above and the signal. (The mark stays: taken
 					// back, it could be another kill's, just sent.)
 					return exit.Errorf(exit.ToolFailed, "container %s has ended", r.ID)
 				}

@@ -105,6 +105,29 @@ func (n *Narrator) Kill(pid int, sig unix.Signal) error {
 	return nil
 }
 
+// PidfdOpen calls pidfd_open(2): a descriptor that stands for the process
+// pid is now, and for no other, even once it has ended and its pid is
+// another's.
+func (n *Narrator) PidfdOpen(pid int) (int, error) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	n.record("pidfd_open", fmt.Sprintf("%d, 0", pid), fd, err)
+	if err != nil {
+		return -1, fmt.Errorf("pidfd_open %d: %w", pid, err)
+	}
+	return fd, nil
+}
+
+// PidfdSendSignal calls pidfd_send_signal(2): kill(2) through a pidfd. It
+// fails with ESRCH if that process has ended, whoever has its pid now.
+func (n *Narrator) PidfdSendSignal(fd int, sig unix.Signal) error {
+	err := unix.PidfdSendSignal(fd, sig, nil, 0)
+	n.record("pidfd_send_signal", fmt.Sprintf("%d, %s, NULL, 0", fd, SignalName(sig)), 0, err)
+	if err != nil {
+		return fmt.Errorf("pidfd_send_signal: %w", err)
+	}
+	return nil
+}
+
 // WriteFile writes data to an existing file the way echo > file does, as the
 // three syscalls it is: openat, write, close. This is how every cgroup limit
 // and every /proc map is set, so each shows.

@@ -50,8 +50,8 @@ func TestPsAndKill(t *testing.T) {
 	if k.Code != 0 || !strings.Contains(k.Stdout, fmt.Sprintf("sent SIGKILL to container %s (pid %d)", rec.ID, rec.Pid)) {
 		t.Errorf("kill pstest = exit %d, stdout %q\n%s", k.Code, k.Stdout, k.Stderr)
 	}
-	if !strings.Contains(k.Stderr, fmt.Sprintf("kill(%d, SIGKILL) = 0", rec.Pid)) {
-		t.Errorf("kill does not narrate its kill(2):\n%s", k.Stderr)
+	if !regexp.MustCompile(fmt.Sprintf(`(?m)^pidfd_open\(%d, 0\) = (\d+)\npidfd_send_signal\((\d+), SIGKILL, NULL, 0\) = 0\nclose\((\d+)\) = 0$`, rec.Pid)).MatchString(k.Stderr) {
+		t.Errorf("kill does not narrate its pidfd_open, pidfd_send_signal and close:\n%s", k.Stderr)
 	}
 	res := r.Wait()
 	if res.Code != 137 || !strings.Contains(res.Stderr, "killed by signal 9 (SIGKILL), which 'workshop kill' sent") {
