@@ -1,6 +1,7 @@
 package container_test
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -41,4 +42,27 @@ func TestFullRunNarrationMatchesStrace(t *testing.T) {
 	if r.Code != 127 {
 		t.Errorf("full run -- /no/such/program under strace = exit %d\n%s", r.Code, r.Stderr)
 	}
+}
+
+// workshop kill's narration (the pidfd it opens on the container's first
+// process, the signal sent through it) is what strace records of it, and
+// it sends no signal it does not show.
+func TestKillNarrationMatchesStrace(t *testing.T) {
+	h := newHost(t)
+	r := h.start("full", "run", "--name", "traced", "--", "/bin/sleep", "600")
+	rec := h.record(r)
+	r.Stderr.WaitFor(t, `execve("/bin/sleep", ["/bin/sleep", "600"], …) = 0`)
+	for _, sig := range []string{"TERM", "KILL"} {
+		k := stracecheck.Run(t, "--state-dir", h.state, "kill", "--signal", sig, "traced")
+		if k.Code != 0 {
+			t.Fatalf("kill --signal %s under strace = exit %d\n%s", sig, k.Code, k.Stderr)
+		}
+		if want := fmt.Sprintf("pidfd_open(%d, 0) = ", rec.Pid); !strings.Contains(k.Stderr, want) || !strings.Contains(k.Stderr, ", SIG"+sig+", NULL, 0) = 0") {
+			t.Errorf("kill --signal %s: the narration lacks its pidfd_open and pidfd_send_signal:\n%s", sig, k.Stderr)
+		}
+	}
+	if res := r.Wait(); res.Code != 137 {
+		t.Errorf("the killed run = exit %d, want 137\n%s", res.Code, res.Stderr)
+	}
+	h.nothingLeft(rec.ID)
 }
