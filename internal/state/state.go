@@ -90,7 +90,7 @@ func New(stateDir string, r *Run) error {
 // not empty, and stays.
 func mkdirIn(dir, sub string) error {
 	for tries := 0; ; tries++ {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
+		if err := MkdirPrivate(dir); err != nil {
 			return err
 		}
 		err := os.Mkdir(sub, 0o700)
@@ -98,6 +98,32 @@ func mkdirIn(dir, sub string) error {
 			return err
 		}
 	}
+}
+
+// MkdirPrivate makes dir, a directory of the state dir (images,
+// containers), root's alone (0700), if it is missing. The state dir above
+// it, made first if missing, is 0755, as step 1 makes it: a step 3 root in
+// it (my-new-root) must be reachable by the host uid that --map-users
+// makes the container's root, which is not root. (os.MkdirAll would give
+// the state dir dir's 0700, and a umask of 077 would too.)
+func MkdirPrivate(dir string) error {
+	state := filepath.Dir(dir)
+	if err := os.MkdirAll(filepath.Dir(state), 0o755); err != nil {
+		return err
+	}
+	switch err := os.Mkdir(state, 0o755); {
+	case err == nil:
+		// Whatever the umask took (077 under some sudo setups).
+		if err := os.Chmod(state, 0o755); err != nil {
+			return err
+		}
+	case !errors.Is(err, os.ErrExist):
+		return err
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	return nil
 }
 
 // NewPrefix and GonePrefix begin the names of a run's directory while it

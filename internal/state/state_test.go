@@ -216,3 +216,29 @@ func TestNewWhileTheContainersDirectoryIsRemoved(t *testing.T) {
 		}
 	}
 }
+
+// MkdirPrivate makes a directory of the state dir root's alone, and the
+// state dir above it, when missing, open to others (0755), as step 1 makes
+// it; what exists keeps its mode.
+func TestMkdirPrivate(t *testing.T) {
+	defer syscall.Umask(syscall.Umask(0o077)) // a strict sudo's
+	state := filepath.Join(t.TempDir(), "state")
+	images := filepath.Join(state, "images")
+	if err := MkdirPrivate(images); err != nil {
+		t.Fatal(err)
+	}
+	for dir, want := range map[string]os.FileMode{state: 0o755, images: 0o700} {
+		if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != want {
+			t.Errorf("%s: %v, %v; want mode %v", dir, fi.Mode(), err, want)
+		}
+	}
+	if err := os.Chmod(images, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := MkdirPrivate(images); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(images); fi.Mode().Perm() != 0o750 {
+		t.Errorf("MkdirPrivate changed an existing directory's mode to %v", fi.Mode())
+	}
+}

@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/workshop-dev/workshop/internal/sys"
 	chroot "github.com/workshop-dev/workshop/steps/01-chroot"
 	"golang.org/x/sys/unix"
 )
@@ -208,7 +210,66 @@ func (cfg *Config) check(flags uintptr) error {
 			return fmt.Errorf("the id map %q is not valid: ids are not negative and a range holds at least one id", m.String())
 		}
 	}
+	if flags&unix.CLONE_NEWUSER != 0 {
+		return rootReachable(cfg.Root, hostID(cfg.UIDMap), hostID(cfg.GIDMap))
+	}
 	return nil
+}
+
+// hostID is the host id a map gives the container's root (id 0), or -1
+// where it maps none (the default map: whoever runs workshop).
+func hostID(m []IDMap) int {
+	for _, r := range m {
+		if r.Inside == 0 {
+			return r.Outside
+		}
+	}
+	return -1
+}
+
+// rootReachable checks that the container's root, host uid and gid
+// (-1: workshop's own), may enter every directory on the way to root: it
+// mounts /proc and /dev there once it is that user. Under --map-users
+// 100000 it is nobody on the host, and a 0700 directory above the root (a
+// home, a state dir made so) stopped it with "permission denied" after
+// the clone, a sentence that did not say where.
+func rootReachable(root string, uid, gid int) error {
+	if uid < 0 {
+		uid = os.Geteuid()
+	}
+	if gid < 0 {
+		gid = os.Getegid()
+	}
+	if uid == 0 {
+		return nil // root: it enters any directory
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return err
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
+	for dir := abs; ; dir = filepath.Dir(dir) {
+		var st unix.Stat_t
+		if err := unix.Stat(dir, &st); err != nil {
+			return fmt.Errorf("the root %s: %w", root, &os.PathError{Op: "stat", Path: dir, Err: err})
+		}
+		search := uint32(0o001)
+		switch {
+		case int(st.Uid) == uid:
+			search = 0o100
+		case int(st.Gid) == gid:
+			search = 0o010
+		}
+		if st.Mode&search == 0 {
+			return fmt.Errorf("host uid %d, the container's root, may not enter %s (mode %04o, owner uid %d), on the way to the root %s: let others enter it (sudo chmod o+x %s), or give a root it can reach",
+				uid, dir, st.Mode&0o7777, st.Uid, root, sys.ShellQuote(dir))
+		}
+		if dir == "/" {
+			return nil
+		}
+	}
 }
 
 // CheckHostname refuses a --hostname the container should not get: longer

@@ -1,11 +1,13 @@
 package namespaces
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/workshop-dev/workshop/internal/testbin"
 	"golang.org/x/sys/unix"
 )
 
@@ -65,6 +67,11 @@ func TestConfigCheck(t *testing.T) {
 		{"hostname not ASCII", Config{Root: dir, Args: []string{"sh"}, Hostname: "héllo"}, unix.CLONE_NEWUTS, "is not a hostname"},
 		{"hostname with an empty part", Config{Root: dir, Args: []string{"sh"}, Hostname: "a..b"}, unix.CLONE_NEWUTS, "is not a hostname"},
 		{"bad map", Config{Root: dir, Args: []string{"sh"}, UIDMap: []IDMap{{0, 100000, 0}}}, unix.CLONE_NEWUSER, "not valid"},
+		// t.TempDir's parent is 0700: host uid 100000 may not enter it.
+		{"root out of the mapped root's reach", Config{Root: dir, Args: []string{"sh"}, UIDMap: HostRange(100000, 65536), GIDMap: HostRange(100000, 65536)}, unix.CLONE_NEWUSER,
+			fmt.Sprintf("host uid 100000, the container's root, may not enter %s (mode 0700", filepath.Dir(dir))},
+		{"the same without a user namespace", Config{Root: dir, Args: []string{"sh"}, UIDMap: HostRange(100000, 65536)}, unix.CLONE_NEWNS, ""},
+		{"the default map", Config{Root: dir, Args: []string{"sh"}}, unix.CLONE_NEWUSER, ""},
 	} {
 		err := tc.cfg.check(tc.flags)
 		switch {
@@ -177,5 +184,54 @@ func TestValidHostname(t *testing.T) {
 		if validHostname(bad) {
 			t.Errorf("validHostname(%q) = true, want false", bad)
 		}
+	}
+}
+
+// A root the mapped root may reach: every directory on the way lets
+// others (or its group, or its owner, where that is the mapped id) search
+// it.
+func TestRootReachable(t *testing.T) {
+	testbin.NeedRoot(t) // chown
+	dir := t.TempDir()
+	root := filepath.Join(dir, "a", "root")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := rootReachable(root, 100000, 100000); err == nil || !strings.Contains(err.Error(), "may not enter "+filepath.Dir(dir)+" ") {
+		t.Errorf("rootReachable behind a 0700 directory = %v", err)
+	}
+	if err := os.Chmod(filepath.Dir(dir), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	if err := rootReachable(root, 100000, 100000); err != nil {
+		t.Errorf("rootReachable through 0711 directories = %v", err)
+	}
+	a := filepath.Join(dir, "a")
+	if err := os.Chmod(a, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := rootReachable(root, 100000, 100000); err == nil || !strings.Contains(err.Error(), "may not enter "+a+" (mode 0750") {
+		t.Errorf("rootReachable through a 0750 directory of another group = %v", err)
+	}
+	if err := os.Chown(a, 0, 100000); err != nil {
+		t.Fatal(err)
+	}
+	if err := rootReachable(root, 100000, 100000); err != nil {
+		t.Errorf("rootReachable through a 0750 directory of its group = %v", err)
+	}
+	if err := os.Chmod(a, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(a, 100000, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := rootReachable(root, 100000, 100000); err != nil {
+		t.Errorf("rootReachable through a 0700 directory it owns = %v", err)
+	}
+	if err := rootReachable(root, 0, 0); err != nil {
+		t.Errorf("rootReachable for host root = %v", err)
 	}
 }

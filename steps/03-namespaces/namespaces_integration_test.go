@@ -578,3 +578,39 @@ func TestSIGUSR1ToWorkshopIsPassedOn(t *testing.T) {
 		t.Errorf("SIGUSR1 to workshop = exit %d, want 4 (the trap's)\n%s", res.Code, res.Stderr)
 	}
 }
+
+// Under --map-users 100000:65536 the container's root is host uid 100000,
+// which must reach the root to mount its /proc. A state dir made by the
+// image store or full run (README's first command) was 0700, as its
+// images and containers are: step 3's lesson command then failed with
+// "mount …/proc: permission denied". The state dir is now 0755, however it
+// is made; one that is not (made by an older workshop) is named in one
+// sentence before anything is made.
+func TestMapUsersInAStateDirMadeByFullRun(t *testing.T) {
+	testbin.NeedRoot(t)
+	base := t.TempDir()
+	for _, d := range []string{filepath.Dir(base), base} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state := filepath.Join(base, "state")
+	if r := testbin.Run(t, "", "-q", "--state-dir", state, "full", "run", "--", "/bin/true"); r.Code != 0 {
+		t.Fatalf("full run = exit %d\n%s", r.Code, r.Stderr)
+	}
+	if fi, err := os.Stat(state); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("the state dir full run made: %v, %v; want mode 0755", fi.Mode(), err)
+	}
+	step3 := []string{"-q", "--state-dir", state, "step", "3", "--map-users", "100000:65536", "--", "/bin/bash", "-c", "echo $UID"}
+	if r := testbin.Run(t, "", step3...); r.Code != 0 || r.Stdout != "0\n" {
+		t.Fatalf("step 3 --map-users 100000:65536 = exit %d, stdout %q\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if err := os.Chmod(state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	r := testbin.Run(t, "", step3...)
+	want := fmt.Sprintf("host uid 100000, the container's root, may not enter %s (mode 0700, owner uid 0), on the way to the root %s/my-new-root: let others enter it (sudo chmod o+x %[1]s)", state, state)
+	if r.Code != 125 || !strings.Contains(r.Stderr, want) || strings.Contains(r.Stderr, "clone(") {
+		t.Errorf("step 3 --map-users with a 0700 state dir = exit %d\n%s\nwant 125, before any clone, and %q", r.Code, r.Stderr, want)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
 	"golang.org/x/sys/unix"
 )
@@ -155,7 +156,7 @@ func (s *Store) importStream(ctx context.Context, n *sys.Narrator, in io.Reader,
 // (making the directory first, as the lock does), or fails where the
 // filesystem has no O_TMPFILE.
 func (s *Store) namelessSpool() (*os.File, error) {
-	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+	if err := state.MkdirPrivate(s.dir); err != nil {
 		return nil, err
 	}
 	fd, err := openNameless(s.dir)

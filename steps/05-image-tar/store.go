@@ -119,7 +119,7 @@ func (s *Store) lock(n *sys.Narrator, exclusive bool) (func(), error) {
 	// Root's alone, as Docker's /var/lib/docker is: an image is someone
 	// else's files, set-user-ID programs included, and nobody but root
 	// should be able to reach them on the host.
-	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+	if err := state.MkdirPrivate(s.dir); err != nil {
 		return nil, fmt.Errorf("image store: %w", err)
 	}
 	if err := os.Chmod(s.dir, 0o700); err != nil {

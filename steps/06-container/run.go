@@ -308,7 +308,7 @@ func refString(img imagetar.Image) string {
 func lockNames(stateDir string) (func(), error) {
 	dir := state.ContainersDir(stateDir)
 	for {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
+		if err := state.MkdirPrivate(dir); err != nil {
 			return nil, fmt.Errorf("record the container: %w", err)
 		}
 		f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
