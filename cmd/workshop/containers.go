@@ -33,7 +33,7 @@ func newPsCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "ps [-a]",
 		Short: "List the running containers: id, name, image, pid, command, memory, uptime (-a: all, with their status)",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := requireRoot("ps"); err != nil {
 				return err

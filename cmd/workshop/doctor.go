@@ -37,7 +37,7 @@ Each check prints ok, warn, fail or skip, and what to do when it is not ok.
 
 Exit status: 0 when everything the steps need is there (warnings do not
 fail), 1 when a check failed, 125 on a bad command line.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			// The checks make throwaway cgroups and directories: a Ctrl-C
 			// lets the check under way remove its own before doctor stops.

@@ -72,6 +72,9 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 				return usageError("--state-dir %s: %v", global.stateDir, err)
 			}
 			global.stateDir = abs
+			if global.quiet && global.explain {
+				return usageError("--quiet and --explain ask for opposite things: --explain prints the lesson and a gloss beside each syscall, --quiet prints no syscalls; give one of them")
+			}
 			return checkFlagValues(c)
 		},
 	}
@@ -175,4 +178,14 @@ func requireRoot(what string) error {
 // usageError is a mistake on the command line: exit 125 with a sentence.
 func usageError(format string, args ...any) error {
 	return exit.Errorf(exit.ToolFailed, format, args...)
+}
+
+// noArgs is the Args of a command that takes none: one sentence, as
+// clean's, instead of cobra's "unknown command" for a word it would not
+// know what to do with.
+func noArgs(c *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageError("%s takes no arguments, only its flags: %q is one too many (see '%s --help')", c.Name(), args[0], c.CommandPath())
+	}
+	return nil
 }

@@ -37,7 +37,7 @@ func newStepsCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "steps",
 		Short: "List the steps: number, name, one line each",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			for _, s := range sortedSteps() {
 				fmt.Fprintf(c.OutOrStdout(), "%d  %-12s %s\n", s.N, s.Name, s.Short)
