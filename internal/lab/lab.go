@@ -136,7 +136,9 @@ func Check(n int, o Options) (*Report, error) {
 	}
 	abs, err := filepath.Abs(o.Dir)
 	if err != nil {
-		return nil, err
+		// A relative --dir (the default, ".") is read from the working
+		// directory, which can be gone: removed after the shell entered it.
+		return nil, exit.Errorf(exit.ToolFailed, "the current directory cannot be found (%v): was it removed? cd into the directory you did the exercise in, or name it with --dir", err)
 	}
 	o.Dir = abs
 	r, err := c(o)

@@ -2,9 +2,11 @@ package lab
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/testbin"
@@ -73,5 +75,21 @@ func TestReportFindingsAreOneLine(t *testing.T) {
 	r.Print(&out, false)
 	if strings.Contains(out.String(), "\n  ok") || strings.Contains(out.String(), "\x1b") {
 		t.Errorf("the report printed a forged line or an escape:\n%q", out.String())
+	}
+}
+
+// A check run from a directory removed after the shell entered it says so
+// in one sentence (it printed Go's "getwd: no such file or directory").
+func TestLabCheckFromARemovedDirectory(t *testing.T) {
+	testbin.NeedRoot(t)
+	gone := filepath.Join(t.TempDir(), "gone")
+	if err := os.Mkdir(gone, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("/bin/sh", "-c", `cd "$1" && rmdir "$1" && exec "$2" lab 1 check`, "sh", gone, testbin.Bin(t))
+	r := testbin.RunCmd(t, cmd, time.Minute)
+	want := "workshop: the current directory cannot be found (getwd: no such file or directory): was it removed? cd into the directory you did the exercise in, or name it with --dir\n"
+	if r.Code != exit.ToolFailed || r.Stderr != want {
+		t.Errorf("lab 1 check from a removed directory = %d, stderr %q; want 125 and %q", r.Code, r.Stderr, want)
 	}
 }
