@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/workshop-dev/workshop/internal/state"
+	"github.com/workshop-dev/workshop/internal/sys"
 	"github.com/workshop-dev/workshop/internal/units"
 )
 
@@ -26,16 +27,28 @@ const (
 	lab6File     = "from-the-host"
 	lab6PidsMax  = "42"
 	lab6StartCmd = "sudo workshop full run --name lab6 -- /bin/sh"
+	// defaultStateDir is workshop's --state-dir when none is given.
+	defaultStateDir = "/var/lib/workshop"
 )
 
+// lab6Start is the command that starts the exercise's container, in the
+// state dir the check looks at: the student who gave the check a
+// --state-dir must give it to full run too, or the check finds nothing.
+func lab6Start(stateDir string) string {
+	if stateDir == "" || stateDir == defaultStateDir {
+		return lab6StartCmd
+	}
+	return strings.Replace(lab6StartCmd, "workshop ", "workshop --state-dir "+sys.ShellQuote(stateDir)+" ", 1)
+}
+
 func checkStep6(o Options) (*Report, error) {
-	r := &Report{Solution: lab6Solution(nil, "")}
+	r := &Report{Solution: lab6Solution(o.StateDir, nil, "")}
 	rec, err := lab6Container(r, o.StateDir)
 	if err != nil || rec == nil {
 		return r, err
 	}
 	group, gerr := pidsGroup(rec.Pid)
-	r.Solution = lab6Solution(rec, group)
+	r.Solution = lab6Solution(o.StateDir, rec, group)
 	if !lab6Overlay(r, rec) {
 		return r, nil
 	}
@@ -67,7 +80,7 @@ func lab6Container(r *Report, stateDir string) (*state.Run, error) {
 	}
 	switch len(running) {
 	case 0:
-		r.missing("in another terminal: "+lab6StartCmd+", and leave its shell open while you work",
+		r.missing("in another terminal: "+lab6Start(stateDir)+", and leave its shell open while you work",
 			"no step 6 container is running (none is recorded as running in %s)", state.ContainersDir(stateDir))
 		return nil, nil
 	case 1:
@@ -75,7 +88,7 @@ func lab6Container(r *Report, stateDir string) (*state.Run, error) {
 		r.ok("container %s (%s) is running: its first process is pid %d on the host (the exercise names it %s, but this one will do)", run.ID, run.Name, run.Pid, lab6Name)
 		return run, nil
 	default:
-		r.missing("start yours with --name "+lab6Name+": "+lab6StartCmd,
+		r.missing("start yours with --name "+lab6Name+": "+lab6Start(stateDir),
 			"%d step 6 containers are running and none is named %s: which one is yours?", len(running), lab6Name)
 		return nil, nil
 	}
@@ -182,8 +195,11 @@ func placeHolding(value string, places []place) (place, bool) {
 
 // lab6Solution is one way to do the exercise, with this container's own
 // paths once it is running.
-func lab6Solution(rec *state.Run, group string) string {
-	pid, mnt := "4242", "/var/lib/workshop/containers/<id>/rootfs"
+func lab6Solution(stateDir string, rec *state.Run, group string) string {
+	if stateDir == "" {
+		stateDir = defaultStateDir
+	}
+	pid, mnt := "4242", filepath.Join(state.ContainersDir(stateDir), "<id>", "rootfs")
 	cg, file := "/sys/fs/cgroup/pids/workshop/<id> on v1, /sys/fs/cgroup/workshop/<id> on v2", "<that group>/pids.max"
 	if rec != nil {
 		pid, mnt = fmt.Sprint(rec.Pid), mergedDir(rec)
@@ -201,7 +217,7 @@ func lab6Solution(rec *state.Run, group string) string {
         (it names the container's group: %s)
     echo 42 | sudo tee %s
   Back in the container's shell:
-    cat /%s`, pid, lab6StartCmd, mnt, mnt, lab6File, pid, cg, file, lab6File)
+    cat /%s`, pid, lab6Start(stateDir), mnt, mnt, lab6File, pid, cg, file, lab6File)
 }
 
 // pidsGroup is the directory of the cgroup that limits the number of

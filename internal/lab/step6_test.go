@@ -233,7 +233,8 @@ func TestLab6ByHand(t *testing.T) {
 	}
 
 	t.Run("no container running", func(t *testing.T) {
-		wantTodo(t, "todo  no step 6 container is running", "hint: in another terminal: "+lab6StartCmd)
+		// In the state dir the check looks at, which is not the default.
+		wantTodo(t, "todo  no step 6 container is running", "hint: in another terminal: sudo workshop --state-dir "+state+" full run --name lab6 -- /bin/sh")
 	})
 
 	lab := startLab6(t, state, "--name", "lab6")
@@ -330,5 +331,17 @@ func TestLab6PidsByHandAfterAnotherFlag(t *testing.T) {
 	}
 	if text := findingsText(r); !r.Done() || !strings.Contains(text, "ok    pids.max of its cgroup ("+file+") is 42") {
 		t.Errorf("--pids 64, then 42 by hand: the report\n%s", text)
+	}
+}
+
+// The solution names the state dir's containers and, where it is not the
+// default, the --state-dir to start the container with.
+func TestLab6SolutionNamesTheStateDir(t *testing.T) {
+	if got := lab6Solution("", nil, ""); !strings.Contains(got, "    "+lab6StartCmd+"\n") || !strings.Contains(got, "/var/lib/workshop/containers/<id>/rootfs") {
+		t.Errorf("the default state dir's solution:\n%s", got)
+	}
+	got := lab6Solution("/srv/my state", nil, "")
+	if !strings.Contains(got, "    sudo workshop --state-dir '/srv/my state' full run --name lab6 -- /bin/sh\n") || !strings.Contains(got, "/srv/my state/containers/<id>/rootfs") {
+		t.Errorf("another state dir's solution:\n%s", got)
 	}
 }
