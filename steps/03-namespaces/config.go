@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/workshop-dev/workshop/internal/sys"
 	chroot "github.com/workshop-dev/workshop/steps/01-chroot"
@@ -51,6 +52,11 @@ type Config struct {
 	// container's cgroup, so the child is born there (step 4 on cgroup v1,
 	// which has no CLONE_INTO_CGROUP: cgroups.Cgroup.BornIn).
 	BornIn func(clone func() error) error
+	// StopGrace, when set, is how long after workshop passed a stop signal
+	// on to the container its cgroup is killed if it has not ended (step
+	// 4's watch, which also kills at once on a second stop signal): the
+	// note of the first says so, and a second is left to the watch.
+	StopGrace time.Duration
 	// PivotRoot swaps the root mount with pivot_root(2) and detaches the old
 	// one, instead of chroot (step 6). It needs the mount namespace.
 	PivotRoot bool

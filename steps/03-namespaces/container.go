@@ -241,7 +241,7 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		// With a PID namespace the command is PID 1, which drops a Ctrl-Z
 		// it has no handler for; with --init, the init resumes it.
 		resumeCtrlZ: tty >= 0 && flags&unix.CLONE_NEWPID == 0 && !cfg.Init}
-	c.forwardSignals(sigs)
+	c.forwardSignals(sigs, cfg.StopGrace)
 	if flags&unix.CLONE_NEWPID != 0 {
 		n.Note("the child is pid %d on the host; in its new PID namespace it is pid 1", c.Pid())
 	}
@@ -392,12 +392,13 @@ func (c *Container) Abort() {
 // forwardSignals passes the stop signals (exit.StopSignals) on to the
 // container until Wait has collected it. A PID 1 without a handler for them
 // ignores them: the lesson of --init.
-func (c *Container) forwardSignals(sigs chan os.Signal) {
+func (c *Container) forwardSignals(sigs chan os.Signal, grace time.Duration) {
 	c.stopForwarding = make(chan struct{})
 	c.forwardingDone = make(chan struct{})
 	go func() {
 		defer close(c.forwardingDone)
 		defer exit.Stop(sigs)
+		stopPassed := false // a stop signal went on to the container
 		for {
 			select {
 			case s := <-sigs:
@@ -416,7 +417,20 @@ func (c *Container) forwardSignals(sigs chan os.Signal) {
 				if c.child.StopBeforeExec(c.n, sig, "container") {
 					continue
 				}
-				c.n.Note("workshop got %s: passing it on to the container", sys.SignalName(sig))
+				name := sys.SignalName(sig)
+				switch {
+				case grace == 0 || !slices.Contains(exit.StopSignals, os.Signal(sig)):
+					c.n.Note("workshop got %s: passing it on to the container", name)
+				case stopPassed:
+					// The second: the cgroup's watch kills the container
+					// now, and says so.
+					continue
+				default:
+					// Said here, with the kill, and not by the watch: two
+					// goroutines' notes came in either order.
+					stopPassed = true
+					c.n.Note("workshop got %s: passing it on to the container; if it has not ended in %s, its whole cgroup is killed (send %s again to kill it now)", name, grace, name)
+				}
 				c.n.Kill(c.Pid(), sig)
 			case <-c.stopForwarding:
 				return

@@ -79,11 +79,21 @@ func TestStep4ChildBornInGroupAndWorkshopSteppedBack(t *testing.T) {
 	}
 	// sleep, as PID 1, ignores SIGTERM; the second one kills the group at once.
 	run.Signal(syscall.SIGTERM)
-	run.waitFor(t, "send SIGTERM again to kill it now")
+	run.waitFor(t, "workshop got SIGTERM: passing it on to the container; if it has not ended in 3s, its whole cgroup is killed (send SIGTERM again to kill it now)")
 	run.Signal(syscall.SIGTERM)
 	r := run.Wait()
 	if r.Code != 137 {
 		t.Errorf("two SIGTERMs = exit %d, want 137\n%s", r.Code, r.Stderr)
+	}
+	// The first is passed on, once, the note with the kill that passes it
+	// (it came before or after the watch's own note, in two goroutines);
+	// the second kills, said once, and the last line says why.
+	if strings.Count(r.Stderr, "passing it on") != 1 || !regexp.MustCompile(`(?m)^==> workshop got SIGTERM: passing it on to the container; .*\nkill\(\d+, SIGTERM\) = 0$`).MatchString(r.Stderr) {
+		t.Errorf("the first SIGTERM is not said once, just before its kill(2):\n%s", r.Stderr)
+	}
+	if !strings.Contains(r.Stderr, "==> SIGTERM came twice: killing every process in the container's cgroup\n") ||
+		!strings.HasSuffix(r.Stderr, "workshop: SIGTERM came twice: workshop killed every process in the container's cgroup (exit status 137)\n") {
+		t.Errorf("the second SIGTERM's kill is not said as it should be:\n%s", r.Stderr)
 	}
 	noGroupLeft(t, r.Stderr)
 }

@@ -155,6 +155,7 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 		sigs = ch
 	}
 	cfg := r.Container
+	cfg.StopGrace = StopGrace
 	if cfg.ID == "" {
 		cfg.ID = ids.New()
 	}
@@ -359,12 +360,16 @@ func (r *Contained) watch(n *sys.Narrator, cg *Cgroup, sigs <-chan os.Signal, en
 			kill(fmt.Sprintf("--timeout %s expired", r.Timeout), true)
 		case s := <-sigs:
 			name := sys.SignalName(s.(unix.Signal))
-			if got != "" {
-				kill(fmt.Sprintf("workshop got %s again", name), false)
+			if got == name {
+				kill(fmt.Sprintf("%s came twice", name), false)
+				continue
+			} else if got != "" {
+				kill(fmt.Sprintf("%s came after %s", name, got), false)
 				continue
 			}
+			// The container got it (namespaces' forwarding, whose note
+			// tells of this grace: Config.StopGrace).
 			got = name
-			n.Note("if the container has not ended in %s, its whole cgroup is killed (send %s again to kill it now)", StopGrace, name)
 			t := time.NewTimer(StopGrace)
 			defer t.Stop()
 			grace = t.C
