@@ -705,7 +705,7 @@ func TestCleanOrphanCgroups(t *testing.T) {
 	}
 	for _, want := range []string{
 		"removed cgroup workshop/" + old.ID() + " (empty, its directory's time ",
-		"left cgroup workshop/" + young.ID() + ": empty, but its directory's time is only ",
+		"left cgroup workshop/" + young.ID() + ": empty and recorded by no container of " + dir + " (another state directory's, or one starting), but its directory's time is only ",
 		"left cgroup workshop/" + busy.ID() + ": 1 process in it",
 	} {
 		if !strings.Contains(r.Stdout, want) {
