@@ -9,6 +9,7 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/workshop-dev/workshop/internal/elfinterp"
+	"github.com/workshop-dev/workshop/internal/regfile"
 	chroot "github.com/workshop-dev/workshop/steps/01-chroot"
 )
 
@@ -87,7 +88,7 @@ func notDynamic(root, p string) string {
 	interp, err := elfinterp.Of(real)
 	switch {
 	case errors.Is(err, elfinterp.ErrNotRegular):
-		return "it is not a regular file (" + fi.Mode().Type().String() + ")"
+		return "it is not a regular file: it is " + regfile.Kind(fi.Mode())
 	case err != nil:
 		return "it is not an ELF program (a script?)"
 	case interp != "":

@@ -41,5 +41,27 @@ func Open(path string) (*os.File, error) {
 }
 
 func notRegular(path string, fi os.FileInfo) error {
-	return fmt.Errorf("%s is %w (%s)", path, ErrNotRegular, fi.Mode().Type())
+	return fmt.Errorf("%s is %w: it is %s", path, ErrNotRegular, Kind(fi.Mode()))
+}
+
+// Kind names a file's type in words (ls -l's letter, d---------, says
+// little to a student).
+func Kind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe (a FIFO)"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a block device"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeSymlink != 0:
+		return "a symbolic link"
+	case m.IsRegular():
+		return "a regular file"
+	}
+	return "a file of another kind (" + m.Type().String() + ")"
 }

@@ -43,11 +43,14 @@ func TestOpen(t *testing.T) {
 	if stop() {
 		t.Errorf("Open(a FIFO) waited for a writer")
 	}
-	if !errors.Is(err, ErrNotRegular) {
-		t.Errorf("Open(a FIFO) = %v, want ErrNotRegular", err)
+	if !errors.Is(err, ErrNotRegular) || err.Error() != fifo+" is not a regular file: it is a named pipe (a FIFO)" {
+		t.Errorf("Open(a FIFO) = %v, want ErrNotRegular, said in words", err)
 	}
-	if _, err := Open("/dev/zero"); !errors.Is(err, ErrNotRegular) {
-		t.Errorf("Open(/dev/zero) = %v, want ErrNotRegular", err)
+	if _, err := Open("/dev/zero"); !errors.Is(err, ErrNotRegular) || err.Error() != "/dev/zero is not a regular file: it is a character device" {
+		t.Errorf("Open(/dev/zero) = %v, want ErrNotRegular, said in words", err)
+	}
+	if _, err := Open(dir); !errors.Is(err, ErrNotRegular) || err.Error() != dir+" is not a regular file: it is a directory" {
+		t.Errorf("Open(a directory) = %v, want ErrNotRegular, said in words", err)
 	}
 	if _, err := Open(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Open(a missing file) = %v, want os.ErrNotExist", err)

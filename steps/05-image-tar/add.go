@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/regfile"
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
 	"golang.org/x/sys/unix"
@@ -602,8 +603,8 @@ func exportTarget(file string) (string, error) {
 	case fi.IsDir():
 		return "", fmt.Errorf("%s is a directory: give the name of the file to write, as in %s", file, filepath.Join(file, "image.tar"))
 	case !fi.Mode().IsRegular():
-		return "", fmt.Errorf("%s exists and is not a regular file (%s): export writes a new file in its place; "+
-			"give another name, or - to write the tar to standard output", file, fileKind(fi.Mode()))
+		return "", fmt.Errorf("%s exists and is %s, not a regular file: export writes a new file in its place; "+
+			"give another name, or - to write the tar to standard output", file, regfile.Kind(fi.Mode()))
 	}
 	return target, nil
 }
@@ -631,21 +632,6 @@ func danglingTarget(file string) string {
 		target = dest
 	}
 	return file
-}
-
-// fileKind names a file type in words.
-func fileKind(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeCharDevice != 0:
-		return "a character device"
-	case m&fs.ModeDevice != 0:
-		return "a block device"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	}
-	return "not a regular file"
 }
 
 // ExportTo writes the image ref to w (standard output, for `export NAME -`).

@@ -315,8 +315,8 @@ func TestStoreExportLeavesWhatWasThere(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ file, want string }{
-		{"/dev/full", "/dev/full exists and is not a regular file (a character device)"},
-		{fifo, "is not a regular file (a named pipe)"},
+		{"/dev/full", "/dev/full exists and is a character device, not a regular file"},
+		{fifo, "is a named pipe (a FIFO), not a regular file"},
 		{dir, "is a directory"},
 	} {
 		before, _ := os.Lstat(tc.file)
