@@ -131,6 +131,23 @@ func (l Limits) Check() error {
 	return nil
 }
 
+// noteBeyondTheMachine says so when the memory limit is more than the
+// machine has: the kernel takes any size, and the limit then never acts
+// (the machine runs out first, and its OOM killer, not the cgroup's,
+// chooses a victim).
+func (l Limits) noteBeyondTheMachine(n *sys.Narrator) {
+	var si unix.Sysinfo_t
+	if l.Memory <= 0 || unix.Sysinfo(&si) != nil {
+		return
+	}
+	ram := uint64(si.Totalram) * uint64(si.Unit)
+	swap := uint64(si.Totalswap) * uint64(si.Unit)
+	if uint64(l.Memory) > ram+swap {
+		n.Note("--memory %s is more than this machine has (%s of memory, %s of swap): the limit never acts; the machine runs out first, and then its own OOM killer, not the cgroup's, picks a process to kill",
+			units.FormatSize(l.Memory), units.FormatSize(int64(ram)), units.FormatSize(int64(swap)))
+	}
+}
+
 // Run starts the container, puts it in a new cgroup with the limits, lets
 // it run, and removes the cgroup however it ends: success, OOM kill,
 // --timeout, a stop signal to workshop, the command killed by a signal.
@@ -147,6 +164,7 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 	if err := r.Limits.Check(); err != nil {
 		return Outcome{}, err
 	}
+	r.Limits.noteBeyondTheMachine(n)
 	sigs := r.Interrupted
 	if sigs == nil {
 		ch := make(chan os.Signal, 4)

@@ -789,3 +789,16 @@ func TestInheritedCapabilitiesDoNotReachTheCommand(t *testing.T) {
 		}
 	}
 }
+
+// A memory limit larger than the machine is taken (the kernel takes any
+// size), and a note says it never acts.
+func TestMemoryLimitBeyondTheMachine(t *testing.T) {
+	h := newHost(t)
+	r := h.full("--memory", "9999999G", "--", "/bin/true")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "==> --memory 9999999G is more than this machine has (") || !strings.Contains(r.Stderr, "the limit never acts") {
+		t.Errorf("full run --memory 9999999G = exit %d\n%s\nwant 0 and a note that the limit never acts", r.Code, r.Stderr)
+	}
+	if r := h.full("--memory", "80M", "--", "/bin/true"); r.Code != 0 || strings.Contains(r.Stderr, "more than this machine has") {
+		t.Errorf("full run --memory 80M = exit %d\n%s\nwant 0 and no such note", r.Code, r.Stderr)
+	}
+}
