@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Run is one container run, as recorded under <state>/containers/<id>/state.json.
@@ -102,28 +104,42 @@ func mkdirIn(dir, sub string) error {
 
 // MkdirPrivate makes dir, a directory of the state dir (images,
 // containers), root's alone (0700), if it is missing. The state dir above
-// it, made first if missing, is 0755, as step 1 makes it: a step 3 root in
-// it (my-new-root) must be reachable by the host uid that --map-users
-// makes the container's root, which is not root. (os.MkdirAll would give
-// the state dir dir's 0700, and a umask of 077 would too.)
+// it, and any directory made on the way to it, is 0755, as step 1 makes
+// them, whatever the umask (077 under some sudo setups): a step 3 root in
+// the state dir (my-new-root) must be reachable by the host uid that
+// --map-users makes the container's root, which is not root. (os.MkdirAll
+// would give them all dir's 0700.)
 func MkdirPrivate(dir string) error {
-	state := filepath.Dir(dir)
-	if err := os.MkdirAll(filepath.Dir(state), 0o755); err != nil {
-		return err
-	}
-	switch err := os.Mkdir(state, 0o755); {
-	case err == nil:
-		// Whatever the umask took (077 under some sudo setups).
-		if err := os.Chmod(state, 0o755); err != nil {
-			return err
-		}
-	case !errors.Is(err, os.ErrExist):
+	if err := mkdirAllOpen(filepath.Dir(dir)); err != nil {
 		return err
 	}
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return err
 	}
 	return nil
+}
+
+// mkdirAllOpen is mkdir -p with mode 0755 for each directory it makes, the
+// umask notwithstanding; the directories that exist keep their modes.
+func mkdirAllOpen(dir string) error {
+	if fi, err := os.Stat(dir); err == nil {
+		if !fi.IsDir() {
+			return &os.PathError{Op: "mkdir", Path: dir, Err: unix.ENOTDIR}
+		}
+		return nil
+	}
+	if parent := filepath.Dir(dir); parent != dir {
+		if err := mkdirAllOpen(parent); err != nil {
+			return err
+		}
+	}
+	switch err := os.Mkdir(dir, 0o755); {
+	case errors.Is(err, os.ErrExist):
+		return nil // made meanwhile, by another workshop
+	case err != nil:
+		return err
+	}
+	return os.Chmod(dir, 0o755)
 }
 
 // NewPrefix and GonePrefix begin the names of a run's directory while it

@@ -222,12 +222,13 @@ func TestNewWhileTheContainersDirectoryIsRemoved(t *testing.T) {
 // it; what exists keeps its mode.
 func TestMkdirPrivate(t *testing.T) {
 	defer syscall.Umask(syscall.Umask(0o077)) // a strict sudo's
-	state := filepath.Join(t.TempDir(), "state")
+	parent := filepath.Join(t.TempDir(), "var", "lib")
+	state := filepath.Join(parent, "workshop")
 	images := filepath.Join(state, "images")
 	if err := MkdirPrivate(images); err != nil {
 		t.Fatal(err)
 	}
-	for dir, want := range map[string]os.FileMode{state: 0o755, images: 0o700} {
+	for dir, want := range map[string]os.FileMode{filepath.Dir(parent): 0o755, parent: 0o755, state: 0o755, images: 0o700} {
 		if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != want {
 			t.Errorf("%s: %v, %v; want mode %v", dir, fi.Mode(), err, want)
 		}

@@ -2,10 +2,12 @@ package chroot_test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/workshop-dev/workshop/internal/stracecheck"
 	"github.com/workshop-dev/workshop/internal/testbin"
@@ -174,6 +176,24 @@ func TestStep1RefusesARootThatIsNotEmpty(t *testing.T) {
 		}
 		if entries, _ := os.ReadDir(root); len(entries) != 1 {
 			t.Errorf("workshop %q changed the root: %d entries", args, len(entries))
+		}
+	}
+}
+
+// Under a umask of 077 (some sudo setups) the state dir and the root were
+// made 0700: step 3's --map-users root, host uid 100000, could not reach
+// them. They are 0755, and the umask's change is narrated.
+func TestStep1UnderAStrictUmask(t *testing.T) {
+	testbin.NeedRoot(t)
+	state := filepath.Join(t.TempDir(), "var", "workshop")
+	cmd := exec.Command("/bin/sh", "-c", `umask 077 && exec "$@"`, "sh", testbin.Bin(t), "--no-color", "--state-dir", state, "step", "1")
+	r := testbin.RunCmd(t, cmd, time.Minute)
+	if r.Code != 0 || !strings.Contains(r.Stderr, "umask(022) = 077\n") || !strings.Contains(r.Stderr, "umask(077) = 022\n") {
+		t.Fatalf("step 1 under umask 077 = exit %d; want 0 and the umask set and put back, narrated\n%s", r.Code, r.Stderr)
+	}
+	for _, dir := range []string{filepath.Dir(state), state, filepath.Join(state, "step1", "my-new-root")} {
+		if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o755 {
+			t.Errorf("%s: %v, %v; want mode 0755", dir, fi.Mode(), err)
 		}
 	}
 }

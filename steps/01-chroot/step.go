@@ -22,6 +22,14 @@ func MakeRoot(n *sys.Narrator, root string) error {
 		if target, lerr := os.Readlink(root); lerr == nil {
 			return fmt.Errorf("%s is a symlink to %s, which does not exist: make that directory, or give another root", root, target)
 		}
+		// The root and the directories made on the way to it (the state
+		// dir) are 0755 whatever the umask of the shell that started
+		// workshop: under 077 they would be 0700, and step 3's
+		// --map-users root, not host root, could not reach the root.
+		if mask := sys.CurrentUmask(); mask&0o755 != 0 {
+			old := n.Because("the root and the directories on the way to it get 0755, whatever your shell's umask").Umask(int(mask &^ 0o755))
+			defer n.Umask(old)
+		}
 	}
 	return n.MkdirAll(root, 0o755)
 }

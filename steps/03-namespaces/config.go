@@ -253,27 +253,45 @@ func rootReachable(root string, uid, gid int) error {
 	if err != nil {
 		return err
 	}
-	if real, err := filepath.EvalSymlinks(abs); err == nil {
-		abs = real
+	// The kernel walks the path as given, entering each directory on the
+	// way (a symlink's target in its stead), and then, for a symlink, the
+	// path it points to: both walks are checked, each from the top.
+	walks := [][]string{ancestors(abs)}
+	if real, err := filepath.EvalSymlinks(abs); err == nil && real != abs {
+		walks = append(walks, ancestors(real))
 	}
-	for dir := abs; ; dir = filepath.Dir(dir) {
-		var st unix.Stat_t
-		if err := unix.Stat(dir, &st); err != nil {
-			return fmt.Errorf("the root %s: %w", root, &os.PathError{Op: "stat", Path: dir, Err: err})
+	for _, walk := range walks {
+		for _, dir := range walk {
+			var st unix.Stat_t
+			if err := unix.Stat(dir, &st); err != nil {
+				return fmt.Errorf("the root %s: %w", root, &os.PathError{Op: "stat", Path: dir, Err: err})
+			}
+			search := uint32(0o001)
+			switch {
+			case int(st.Uid) == uid:
+				search = 0o100
+			case int(st.Gid) == gid:
+				search = 0o010
+			}
+			if st.Mode&search == 0 {
+				if real, err := filepath.EvalSymlinks(dir); err == nil {
+					dir = real // a symlink's: what chmod would change
+				}
+				return fmt.Errorf("host uid %d, the container's root, may not enter %s (mode %04o, owner uid %d), on the way to the root %s: let others enter it (sudo chmod o+x %s), or give a root it can reach",
+					uid, dir, st.Mode&0o7777, st.Uid, root, sys.ShellQuote(dir))
+			}
 		}
-		search := uint32(0o001)
-		switch {
-		case int(st.Uid) == uid:
-			search = 0o100
-		case int(st.Gid) == gid:
-			search = 0o010
-		}
-		if st.Mode&search == 0 {
-			return fmt.Errorf("host uid %d, the container's root, may not enter %s (mode %04o, owner uid %d), on the way to the root %s: let others enter it (sudo chmod o+x %s), or give a root it can reach",
-				uid, dir, st.Mode&0o7777, st.Uid, root, sys.ShellQuote(dir))
-		}
-		if dir == "/" {
-			return nil
+	}
+	return nil
+}
+
+// ancestors lists an absolute path's directories from / down to itself.
+func ancestors(path string) []string {
+	var dirs []string
+	for d := path; ; d = filepath.Dir(d) {
+		dirs = append([]string{d}, dirs...)
+		if d == "/" {
+			return dirs
 		}
 	}
 }

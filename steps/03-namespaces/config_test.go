@@ -234,4 +234,32 @@ func TestRootReachable(t *testing.T) {
 	if err := rootReachable(root, 0, 0); err != nil {
 		t.Errorf("rootReachable for host root = %v", err)
 	}
+	// A symlink out of a closed directory: the kernel enters the closed
+	// one to read the link, whatever the link's target allows.
+	closed, open := filepath.Join(dir, "closed"), filepath.Join(dir, "open", "root")
+	if err := os.MkdirAll(open, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(closed, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../open", filepath.Join(closed, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := rootReachable(open, 100000, 100000); err != nil {
+		t.Errorf("rootReachable of the open root = %v", err)
+	}
+	if err := rootReachable(filepath.Join(closed, "link", "root"), 100000, 100000); err == nil || !strings.Contains(err.Error(), "may not enter "+closed+" (mode 0700") {
+		t.Errorf("rootReachable through a closed directory's symlink = %v", err)
+	}
+	// And a link from an open directory into a closed one.
+	if err := os.Symlink("../closed", filepath.Join(dir, "open", "in")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(closed, "root"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := rootReachable(filepath.Join(dir, "open", "in", "root"), 100000, 100000); err == nil || !strings.Contains(err.Error(), "may not enter "+closed+" (mode 0700") {
+		t.Errorf("rootReachable through a symlink into a closed directory = %v", err)
+	}
 }
