@@ -19,24 +19,23 @@ type syscallABI struct {
 }
 
 // x32 is the bit x32's numbers have, under the x86-64 arch: its ioctl is
-// 514, and kernels before 5.4 also took the native number with the bit.
+// 514. Kernels before 5.4 built with x32 kept its calls in the native
+// table: they also took the native number with the bit, and 514 without
+// it (x32's ioctl, reached by a 64-bit process).
 const x32 = 0x40000000
 
-// syscallABIs are, for this program's architecture, the ABIs its processes
-// may call through: a 64-bit x86 process also through the i386 ABI (int
-// 0x80) and the x32 one, an arm64 one through 32-bit ARM's. The 32-bit
-// numbers are those of the kernel's syscall tables (x/sys has only the
-// native ones).
+// syscallABIs are, for each architecture workshop has a filter for, the
+// ABIs its processes may call through: a 64-bit x86 process also through
+// the i386 ABI (int 0x80) and the x32 one, an arm64 one through 32-bit
+// ARM's. The numbers are written out, from the kernel's syscall tables:
+// x/sys's constants are those of the architecture it is built for.
 var syscallABIs = map[string][]syscallABI{
 	"amd64": {
-		{arch: unix.AUDIT_ARCH_X86_64,
-			ioctl: []uint32{unix.SYS_IOCTL, x32 | 514, x32 | unix.SYS_IOCTL},
-			clone: []uint32{unix.SYS_CLONE, x32 | unix.SYS_CLONE}, unshare: []uint32{unix.SYS_UNSHARE, x32 | unix.SYS_UNSHARE},
-			clone3: []uint32{unix.SYS_CLONE3, x32 | unix.SYS_CLONE3}},
+		{arch: unix.AUDIT_ARCH_X86_64, ioctl: []uint32{16, x32 | 514, x32 | 16, 514}, clone: []uint32{56, x32 | 56}, unshare: []uint32{272, x32 | 272}, clone3: []uint32{435, x32 | 435}},
 		{arch: unix.AUDIT_ARCH_I386, ioctl: []uint32{54}, clone: []uint32{120}, unshare: []uint32{310}, clone3: []uint32{435}},
 	},
 	"arm64": {
-		{arch: unix.AUDIT_ARCH_AARCH64, ioctl: []uint32{unix.SYS_IOCTL}, clone: []uint32{unix.SYS_CLONE}, unshare: []uint32{unix.SYS_UNSHARE}, clone3: []uint32{unix.SYS_CLONE3}},
+		{arch: unix.AUDIT_ARCH_AARCH64, ioctl: []uint32{29}, clone: []uint32{220}, unshare: []uint32{97}, clone3: []uint32{435}},
 		{arch: unix.AUDIT_ARCH_ARM, ioctl: []uint32{54}, clone: []uint32{120}, unshare: []uint32{337}, clone3: []uint32{435}},
 	},
 }
