@@ -236,11 +236,12 @@ func newKillCmd() *cobra.Command {
 			switch {
 			case errors.Is(err, unix.ESRCH):
 				return exit.Errorf(exit.ToolFailed, "container %s has ended", r.ID)
-			case errors.Is(err, unix.ENOSYS):
-				n.Note("this kernel has no pidfd_open (Linux 5.3 and later): kill(2) by pid, checked just before")
-				pidfd = -1
 			case err != nil:
-				return exit.Errorf(exit.ToolFailed, "%v", err)
+				// ENOSYS before Linux 5.3; EPERM where a seccomp filter
+				// (an older Docker's, systemd's SystemCallFilter=) refuses
+				// calls it does not know.
+				n.Note("no pidfd (%v): kill(2) by pid instead, checked just before", errors.Unwrap(err))
+				pidfd = -1
 			}
 			closePidfd := func() {
 				if pidfd >= 0 {

@@ -2,11 +2,14 @@ package container_test
 
 import (
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/workshop-dev/workshop/internal/stracecheck"
+	"github.com/workshop-dev/workshop/internal/testbin"
 )
 
 // Every line a full run narrates is in strace's record of the same run, with
@@ -65,4 +68,29 @@ func TestKillNarrationMatchesStrace(t *testing.T) {
 		t.Errorf("the killed run = exit %d, want 137\n%s", res.Code, res.Stderr)
 	}
 	h.nothingLeft(rec.ID)
+}
+
+// Where pidfd_open fails (ENOSYS before Linux 5.3; EPERM under a seccomp
+// filter that refuses calls it does not know, as an older Docker's did),
+// workshop kill says so and sends kill(2) by pid. strace makes it fail.
+func TestKillWithoutPidfd(t *testing.T) {
+	h := newHost(t)
+	strace := testbin.NeedTool(t, "strace")
+	for _, errno := range []string{"ENOSYS", "EPERM"} {
+		r := h.start("full", "run", "--", "/bin/sleep", "600")
+		rec := h.record(r)
+		r.Stderr.WaitFor(t, `execve("/bin/sleep", ["/bin/sleep", "600"], …) = 0`)
+		cmd := exec.Command(strace, append([]string{"-f", "-qq", "-o", "/dev/null", "-e", "trace=pidfd_open", "-e", "inject=pidfd_open:error=" + errno, testbin.Bin(t)}, h.args("kill", rec.ID)...)...)
+		k := testbin.RunCmd(t, cmd, time.Minute)
+		want := fmt.Sprintf("pidfd_open(%d, 0) = -1 %s", rec.Pid, errno)
+		if k.Code != 0 || !strings.Contains(k.Stderr, want) || !strings.Contains(k.Stderr, "==> no pidfd (") ||
+			!strings.Contains(k.Stderr, fmt.Sprintf("kill(%d, SIGKILL) = 0", rec.Pid)) {
+			t.Errorf("kill with pidfd_open failing with %s = exit %d\n%s\nwant 0, %q, the note and kill(2)", errno, k.Code, k.Stderr, want)
+			h.run("kill", rec.ID) // not to wait for the sleep
+		}
+		if res := r.Wait(); res.Code != 137 {
+			t.Errorf("the run killed without a pidfd = exit %d, want 137\n%s", res.Code, res.Stderr)
+		}
+		h.nothingLeft(rec.ID)
+	}
 }
