@@ -3,6 +3,7 @@ package cgroups
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -134,17 +135,25 @@ func (l Limits) Check() error {
 // noteBeyondTheMachine says so when the memory limit is more than the
 // machine has: the kernel takes any size, and the limit then never acts
 // (the machine runs out first, and its OOM killer, not the cgroup's,
-// chooses a victim).
-func (l Limits) noteBeyondTheMachine(n *sys.Narrator) {
+// chooses a victim). What the group may use is the machine's memory, and
+// its swap only where v1's memory+swap limit is the limit too (v2's group
+// gets no swap: memory.swap.max 0; without swap accounting the limit is of
+// memory alone).
+func (l Limits) noteBeyondTheMachine(n *sys.Narrator, cg *Cgroup, mode Mode) {
 	var si unix.Sysinfo_t
 	if l.Memory <= 0 || unix.Sysinfo(&si) != nil {
 		return
 	}
 	ram := uint64(si.Totalram) * uint64(si.Unit)
 	swap := uint64(si.Totalswap) * uint64(si.Unit)
-	if uint64(l.Memory) > ram+swap {
-		n.Note("--memory %s is more than this machine has (%s of memory, %s of swap): the limit never acts; the machine runs out first, and then its own OOM killer, not the cgroup's, picks a process to kill",
-			units.FormatSize(l.Memory), units.FormatSize(int64(ram)), units.FormatSize(int64(swap)))
+	most, of := ram, fmt.Sprintf("%s of memory", units.FormatSize(int64(ram)))
+	if dir, ok := cg.Dir("memory"); ok && mode != V2 && exists(filepath.Join(dir, v1MemswLimit)) {
+		most += swap
+		of += fmt.Sprintf(" and %s of swap", units.FormatSize(int64(swap)))
+	}
+	if uint64(l.Memory) > most {
+		n.Note("--memory %s is more than this machine has (%s): the limit never acts; the machine runs out first, and then its own OOM killer, not the cgroup's, picks a process to kill",
+			units.FormatSize(l.Memory), of)
 	}
 }
 
@@ -164,7 +173,6 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 	if err := r.Limits.Check(); err != nil {
 		return Outcome{}, err
 	}
-	r.Limits.noteBeyondTheMachine(n)
 	sigs := r.Interrupted
 	if sigs == nil {
 		ch := make(chan os.Signal, 4)
@@ -191,6 +199,7 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
+	r.Limits.noteBeyondTheMachine(n, cg, mode)
 	switch {
 	case mode == V2:
 		cfg.CgroupDir, _ = cg.Dir("memory")
