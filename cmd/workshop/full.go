@@ -74,11 +74,12 @@ removed when it ends (the writable layer stays with --keep).`,
 				args = []string{"/bin/sh"}
 				if term.IsTerminal(int(os.Stdin.Fd())) {
 					// An interactive shell takes the terminal, or waits
-					// for it: in the background (full run &) it would wait
-					// for ever, as a PID 1 that drops the SIGTTIN it sends
-					// itself, spinning.
-					if !namespaces.OwnsTerminal(int(os.Stdin.Fd())) {
-						return usageError("workshop runs in the background, and the interactive shell it would start needs the terminal: run it in the foreground, or give a command after --")
+					// for it: where the container is not handed it (full
+					// run &, full run | tee log) it would wait for ever,
+					// as a PID 1 that drops the SIGTTIN it sends itself,
+					// spinning.
+					if why := namespaces.NoTerminalFor(os.Stdin, os.Stdout); why != "" {
+						return usageError("%s, and the interactive shell it would start needs the terminal: run it in the foreground without a pipe, or give a command after --", why)
 					}
 					args = []string{"/bin/sh", "-i"}
 				}

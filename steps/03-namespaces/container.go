@@ -111,7 +111,7 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 	f, isFile := cfg.Stdin.(*os.File)
 	onTerminal := isFile && term.IsTerminal(int(f.Fd()))
 	switch {
-	case onTerminal && (!OwnsTerminal(int(f.Fd())) || writesToPipe(cfg.Stdout)):
+	case onTerminal && NoTerminalFor(f, cfg.Stdout) != "":
 		// The container, in a process group of its own, cannot have the
 		// terminal: workshop runs in the background (… &, timeout), or in
 		// a pipeline (step 3 -- ps | less) whose other programs share its
@@ -486,6 +486,19 @@ func writesToPipe(w io.Writer) bool {
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// NoTerminalFor says why a container whose input is stdin, a terminal,
+// and whose output is stdout would not be handed the terminal (see Start),
+// or "" when it would be.
+func NoTerminalFor(stdin *os.File, stdout io.Writer) string {
+	switch {
+	case !OwnsTerminal(int(stdin.Fd())):
+		return "workshop runs in the background"
+	case writesToPipe(stdout):
+		return "workshop's output goes to a pipe"
+	}
+	return ""
 }
 
 // OwnsTerminal reports whether fd is a terminal whose foreground process

@@ -627,6 +627,29 @@ func TestFullRunInTheBackgroundWithoutACommand(t *testing.T) {
 	}
 }
 
+// `workshop full run | tee log` on a terminal: the container is not handed
+// the terminal when workshop's output goes to a pipe (whose other programs
+// share workshop's process group), and the default command, an
+// interactive shell, spun at full speed for ever (dash's wait for the
+// terminal, as above). It is refused with a sentence.
+func TestFullRunIntoAPipeWithoutACommand(t *testing.T) {
+	testbin.NeedRoot(t)
+	bash := testbin.NeedTool(t, "bash")
+	line := fmt.Sprintf(`%q --no-color --state-dir %q full run | cat; echo "status ${PIPESTATUS[0]}"`, testbin.Bin(t), t.TempDir())
+	term := testbin.StartOnTerminal(t, bash, "-c", line)
+	out := term.Out
+	select {
+	case <-term.Done:
+	case <-time.After(time.Minute):
+		killSession(term.Cmd.Process.Pid)
+		t.Fatalf("a minute later, the piped full run still runs:\n%s", out)
+	}
+	out.WaitFor(t, "status 125")
+	if !strings.Contains(out.String(), "workshop's output goes to a pipe, and the interactive shell it would start needs the terminal") {
+		t.Errorf("the refusal does not say why:\n%s", out)
+	}
+}
+
 // killSession sends SIGKILL to every process of session sid.
 func killSession(sid int) {
 	procs, _ := os.ReadDir("/proc")
