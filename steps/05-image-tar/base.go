@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/workshop-dev/workshop/internal/sys"
 	lddcopy "github.com/workshop-dev/workshop/steps/02-ldd-copy"
@@ -32,6 +33,16 @@ var baseFiles = map[string]string{
 	"etc/group":    "root:x:0:\nnogroup:x:65534:\n",
 	"etc/hostname": "workshop\n",
 }
+
+// baseTerminals are the terminal types whose terminfo entries the base
+// image gets, with the $TERM of whoever makes it: top, less and every
+// curses program read the entry of $TERM, which a container inherits, and
+// without one top exits at once ("terminals database is inaccessible").
+var baseTerminals = []string{"dumb", "linux", "vt100", "vt220", "xterm", "xterm-color", "xterm-256color",
+	"screen", "screen-256color", "tmux", "tmux-256color", "rxvt-unicode", "rxvt-unicode-256color"}
+
+// terminfoDirs are where ncurses looks for them, in its order.
+var terminfoDirs = []string{"etc/terminfo", "lib/terminfo", "usr/share/terminfo"}
 
 var baseDirs = map[string]os.FileMode{"proc": 0o555, "sys": 0o555, "dev": 0o755, "tmp": os.ModeSticky | 0o777, "root": 0o700, "etc": 0o755, "run": 0o755}
 
@@ -123,8 +134,47 @@ func makeBaseRoot(n *sys.Narrator, root string) error {
 			return err
 		}
 	}
+	if err := copyTerminfo(root, append(baseTerminals, os.Getenv("TERM"))); err != nil {
+		return err
+	}
 	// The root itself, made by Populate under the builder's umask (077 made
 	// it 0700): an image's / is 0755, and its id must not depend on who
 	// built it.
 	return os.Chmod(root, 0o755)
+}
+
+// copyTerminfo copies into root the host's terminfo entries for terms, each
+// from the first directory ncurses would find it in, to the same place
+// (lib/terminfo/x/xterm), as a file: the host's may be a symlink to
+// another entry. A term the host has no entry for is left out.
+func copyTerminfo(root string, terms []string) error {
+	for _, term := range terms {
+		if term == "" || strings.ContainsAny(term, "/.") {
+			continue // no name, or not a name: $TERM is the builder's
+		}
+		for _, dir := range terminfoDirs {
+			rel := filepath.Join(dir, term[:1], term)
+			data, err := os.ReadFile(filepath.Join("/", rel))
+			if err != nil {
+				continue
+			}
+			p := filepath.Join(root, rel)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return err
+			}
+			for d := filepath.Dir(p); d != root; d = filepath.Dir(d) {
+				if err := os.Chmod(d, 0o755); err != nil { // whatever the umask cut
+					return err
+				}
+			}
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				return err
+			}
+			if err := os.Chmod(p, 0o644); err != nil {
+				return err
+			}
+			break
+		}
+	}
+	return nil
 }

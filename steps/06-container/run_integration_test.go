@@ -825,3 +825,29 @@ func TestMemoryLimitBeyondTheMachine(t *testing.T) {
 		t.Errorf("full run --memory 80M = exit %d\n%s\nwant 0 and no such note", r.Code, r.Stderr)
 	}
 }
+
+// The base image has the host's terminfo entries for the common terminals:
+// without them top (in the base tools) exited at once with "terminals
+// database is inaccessible", and less warned its terminal was not fully
+// functional.
+func TestBaseImageHasTerminfo(t *testing.T) {
+	h := newHost(t)
+	var entry string
+	for _, dir := range []string{"/etc/terminfo", "/lib/terminfo", "/usr/share/terminfo"} {
+		if _, err := os.Stat(filepath.Join(dir, "x", "xterm")); err == nil {
+			entry = filepath.Join(dir, "x", "xterm")
+			break
+		}
+	}
+	if entry == "" {
+		if testbin.InCI() {
+			t.Fatal("no terminfo entry for xterm on this machine (Debian's ncurses-base has one)")
+		}
+		t.Skip("no terminfo entry for xterm on this machine")
+	}
+	script := fmt.Sprintf(`test -s %s && echo has-xterm; if [ -x /bin/top ] || [ -x /usr/bin/top ]; then TERM=xterm top -b -n 1 > /dev/null && echo top-works; else echo no-top; fi`, entry)
+	r := h.full("--", "/bin/sh", "-c", script)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "has-xterm\n") || !(strings.Contains(r.Stdout, "top-works\n") || strings.Contains(r.Stdout, "no-top\n")) {
+		t.Errorf("full run = exit %d, stdout %q\n%s\nwant the xterm entry at %s and a working top", r.Code, r.Stdout, r.Stderr, entry)
+	}
+}
