@@ -336,6 +336,7 @@ func (c *Container) resumeOnCtrlZ(waited <-chan struct{}) (polls int) {
 	pid := c.Pid()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
+	told := false // of a stop left as it is: said once
 	for {
 		select {
 		case <-waited:
@@ -355,11 +356,25 @@ func (c *Container) resumeOnCtrlZ(waited <-chan struct{}) (polls int) {
 			Uid                   uint32
 			Status                int32
 		})(unsafe.Pointer(&info))
-		if child.Pid == int32(pid) && child.Code == cldStopped && child.Status == int32(unix.SIGTSTP) {
+		switch {
+		case child.Pid != int32(pid) || child.Code != cldStopped:
+		case child.Status == int32(unix.SIGTSTP):
 			c.n.Note("the command was stopped by SIGTSTP (Ctrl-Z): there is no shell here to take the terminal back and resume it later, so workshop resumes it now")
 			c.n.Kill(-pid, unix.SIGCONT) // its process group: the whole job
+		case !told:
+			told = true
+			c.n.Note("%s", stoppedHoldingTerminal(unix.Signal(child.Status), strconv.Itoa(pid), ""))
 		}
 	}
+}
+
+// stoppedHoldingTerminal is the note for a command stopped, holding the
+// terminal, by a stop signal workshop leaves alone (it resumes a Ctrl-Z):
+// SIGSTOP, sent on purpose (bash's suspend, kill -STOP), which resuming
+// would undo. Nothing typed reaches anyone: it says the way out, a signal
+// to pid, the host's number of the process that resumes the command.
+func stoppedHoldingTerminal(sig unix.Signal, pid, which string) string {
+	return fmt.Sprintf("the command was stopped by %s (bash's suspend, kill -STOP) while it has the terminal: nothing typed here reaches it, and no shell here takes the terminal back; from another terminal, kill -CONT %s resumes it, kill -KILL %[2]s ends it%s", sys.SignalName(sig), pid, which)
 }
 
 // Signaled reports whether the container's first process, once waited for,

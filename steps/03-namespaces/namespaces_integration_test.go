@@ -565,6 +565,26 @@ func TestCtrlZWithoutAPIDNamespaceIsResumed(t *testing.T) {
 	}
 }
 
+// A command on the terminal stopped on purpose (bash's suspend, kill -STOP)
+// is left stopped, but no longer in silence: it held the terminal, and
+// nothing typed reached anyone. A note says the way out, with the pid to
+// resume, which is used here, from "another terminal", as the note says.
+func TestSIGSTOPOnTheTerminalIsSaid(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	narration := filepath.Join(t.TempDir(), "narration")
+	run := strings.Join(append([]string{testbin.Bin(t)}, step3Args(t, root, "--ns", "mount,uts,user", "--", "/bin/sh", "-c", `'kill -STOP $$; echo resumed'`)...), " ")
+	other := fmt.Sprintf(`(for i in $(seq 100); do pid=$(sed -n 's/.*kill -CONT \([0-9]*\) resumes it.*/\1/p' %[1]s); [ -n "$pid" ] && exec kill -CONT $pid; sleep 0.1; done) &`, narration)
+	out := inTerminal(t, other+" timeout --foreground -s KILL 30 "+run+" 2>"+narration)
+	b, _ := os.ReadFile(narration)
+	if !strings.Contains(out, "resumed") || !strings.Contains(string(b), "==> the command was stopped by SIGSTOP (bash's suspend, kill -STOP) while it has the terminal: nothing typed here reaches it") || strings.Contains(string(b), ", SIGCONT) = 0") {
+		t.Errorf("a command stopped by SIGSTOP on the terminal: %q\n%s", out, b)
+	}
+	if strings.Count(string(b), "was stopped by SIGSTOP") != 1 {
+		t.Errorf("the stop is not said once:\n%s", b)
+	}
+}
+
 // SIGUSR1 sent to workshop is passed on to the container, as a stop signal
 // is: uncaught, it ended workshop and left what it made behind.
 func TestSIGUSR1ToWorkshopIsPassedOn(t *testing.T) {

@@ -171,7 +171,13 @@ func runInit(n *sys.Narrator, s *spec, rep *sys.ExecReporter) int {
 				}
 				continue
 			case r.ws.Stopped():
-				continue // reported; it stays stopped until someone resumes it
+				// Reported; it stays stopped until someone resumes it.
+				if r.pid == child && s.Terminal {
+					// The init passes SIGCONT on; its host pid is the
+					// one workshop named ("the child is pid N on the host").
+					n.Note("%s", stoppedHoldingTerminal(r.ws.StopSignal(), "PID", " (PID: the init's, which passes signals on; workshop said it above, \"the child is pid PID on the host\")"))
+				}
+				continue
 			case r.pid != child:
 				n.Note("reaped pid %d, an orphan that had become the init's child", r.pid)
 				continue
