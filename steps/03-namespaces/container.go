@@ -374,7 +374,11 @@ func (c *Container) resumeOnCtrlZ(waited <-chan struct{}) (polls int) {
 // would undo. Nothing typed reaches anyone: it says the way out, a signal
 // to pid, the host's number of the process that resumes the command.
 func stoppedHoldingTerminal(sig unix.Signal, pid, which string) string {
-	return fmt.Sprintf("the command was stopped by %s (bash's suspend, kill -STOP) while it has the terminal: nothing typed here reaches it, and no shell here takes the terminal back; from another terminal, kill -CONT %s resumes it, kill -KILL %[2]s ends it%s", sys.SignalName(sig), pid, which)
+	how := ""
+	if sig == unix.SIGSTOP {
+		how = " (bash's suspend, kill -STOP)"
+	}
+	return fmt.Sprintf("the command was stopped by %s%s while it has the terminal: nothing typed here reaches it, and no shell here takes the terminal back; from another terminal, kill -CONT %s resumes it, kill -KILL %[3]s ends it%s", sys.SignalName(sig), how, pid, which)
 }
 
 // Signaled reports whether the container's first process, once waited for,
