@@ -9,8 +9,11 @@ import (
 	"path/filepath"
 	"strings"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/workshop-dev/workshop/internal/sys"
 	lddcopy "github.com/workshop-dev/workshop/steps/02-ldd-copy"
+	"golang.org/x/sys/unix"
 )
 
 // BaseRef is the built-in image: made on first use from this machine's own
@@ -146,35 +149,78 @@ func makeBaseRoot(n *sys.Narrator, root string) error {
 // copyTerminfo copies into root the host's terminfo entries for terms, each
 // from the first directory ncurses would find it in, to the same place
 // (lib/terminfo/x/xterm), as a file: the host's may be a symlink to
-// another entry. A term the host has no entry for is left out.
+// another entry. A term the host has no entry for is left out. The place
+// is resolved inside the root, as an image's entries are (SecureJoin, then
+// pathrs-lite's MkdirAllHandle): the root's lib is the host's symlink,
+// copied by step 2, and an absolute one (lib -> /usr/lib) would otherwise
+// lead to the host's own directory.
 func copyTerminfo(root string, terms []string) error {
+	rootDir, err := os.Open(root)
+	if err != nil {
+		return err
+	}
+	defer rootDir.Close()
 	for _, term := range terms {
 		if term == "" || strings.ContainsAny(term, "/.") {
 			continue // no name, or not a name: $TERM is the builder's
 		}
 		for _, dir := range terminfoDirs {
-			rel := filepath.Join(dir, term[:1], term)
-			data, err := os.ReadFile(filepath.Join("/", rel))
+			rel := filepath.Join(dir, term[:1])
+			data, err := os.ReadFile(filepath.Join("/", rel, term))
 			if err != nil {
 				continue
 			}
-			p := filepath.Join(root, rel)
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				return err
-			}
-			for d := filepath.Dir(p); d != root; d = filepath.Dir(d) {
-				if err := os.Chmod(d, 0o755); err != nil { // whatever the umask cut
-					return err
-				}
-			}
-			if err := os.WriteFile(p, data, 0o644); err != nil {
-				return err
-			}
-			if err := os.Chmod(p, 0o644); err != nil {
-				return err
+			if err := writeInRoot(rootDir, root, rel, term, data); err != nil {
+				return fmt.Errorf("copy the terminfo entry %s into the base image: %w", term, err)
 			}
 			break
 		}
 	}
 	return nil
+}
+
+// writeInRoot writes data as the file name in the directory rel of the
+// root (root, open as rootDir), making the directories on the way (0755,
+// whatever the umask) and never leaving the root.
+func writeInRoot(rootDir *os.File, root, rel, name string, data []byte) error {
+	full, err := securejoin.SecureJoin(root, rel)
+	if err != nil {
+		return err
+	}
+	if rel, err = filepath.Rel(root, full); err != nil {
+		return err
+	}
+	var dir *os.File
+	for prefix, part := "", ""; ; {
+		part, rel, _ = strings.Cut(rel, "/")
+		prefix = filepath.Join(prefix, part)
+		d, err := pathrs.MkdirAllHandle(rootDir, prefix, 0o755)
+		if err != nil {
+			return err
+		}
+		err = unix.Fchmod(int(d.Fd()), 0o755)
+		if rel == "" {
+			dir = d
+			if err != nil {
+				d.Close()
+				return err
+			}
+			break
+		}
+		d.Close()
+		if err != nil {
+			return err
+		}
+	}
+	defer dir.Close()
+	fd, err := unix.Openat(int(dir.Fd()), name, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return err
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	return f.Chmod(0o644)
 }

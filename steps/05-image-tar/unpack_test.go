@@ -548,3 +548,34 @@ func TestStatsSummary(t *testing.T) {
 		}
 	}
 }
+
+// The base image's terminfo entries are written inside its root: its lib
+// is the host's symlink, copied as it is, and an absolute one (lib ->
+// /usr/lib) must lead to the root's usr/lib, not the host's. Here it
+// names a victim directory outside the root, which stays empty.
+func TestWriteInRootStaysInTheRoot(t *testing.T) {
+	root, victim := t.TempDir(), t.TempDir()
+	if err := os.Symlink(victim, filepath.Join(root, "lib")); err != nil {
+		t.Fatal(err)
+	}
+	rootDir, err := os.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rootDir.Close()
+	if err := writeInRoot(rootDir, root, "lib/terminfo/x", "xterm", []byte("entry")); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(victim); len(entries) != 0 {
+		t.Errorf("writeInRoot wrote outside the root, into %s: %v", victim, entries)
+	}
+	inside := filepath.Join(root, victim, "terminfo", "x", "xterm")
+	if b, err := os.ReadFile(inside); err != nil || string(b) != "entry" {
+		t.Errorf("%s = %q, %v; want the entry there, inside the root", inside, b, err)
+	}
+	for d := filepath.Dir(inside); d != root; d = filepath.Dir(d) {
+		if fi, err := os.Stat(d); err != nil || fi.Mode().Perm() != 0o755 {
+			t.Errorf("%s: %v, %v; want mode 0755", d, fi.Mode(), err)
+		}
+	}
+}
