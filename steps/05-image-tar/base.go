@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -38,11 +40,14 @@ var baseFiles = map[string]string{
 }
 
 // baseTerminals are the terminal types whose terminfo entries the base
-// image gets, with the $TERM of whoever makes it: top, less and every
-// curses program read the entry of $TERM, which a container inherits, and
-// without one top exits at once ("terminals database is inaccessible").
-var baseTerminals = []string{"dumb", "linux", "vt100", "vt220", "xterm", "xterm-color", "xterm-256color",
-	"screen", "screen-256color", "tmux", "tmux-256color", "rxvt-unicode", "rxvt-unicode-256color"}
+// image gets, those the host has: top, less and every curses program read
+// the entry of $TERM, which a container inherits, and without one top
+// exits at once ("terminals database is inaccessible"). A fixed list, not
+// the maker's $TERM: the image's id must not depend on the terminal it was
+// made from (a note says when $TERM is not among them).
+var baseTerminals = []string{"ansi", "dumb", "linux", "vt100", "vt102", "vt220", "xterm", "xterm-color", "xterm-256color",
+	"screen", "screen-256color", "screen.xterm-256color", "tmux", "tmux-256color", "rxvt-unicode", "rxvt-unicode-256color",
+	"alacritty", "foot", "xterm-kitty", "st-256color"}
 
 // terminfoDirs are where ncurses looks for them, in its order.
 var terminfoDirs = []string{"etc/terminfo", "lib/terminfo", "usr/share/terminfo"}
@@ -137,33 +142,38 @@ func makeBaseRoot(n *sys.Narrator, root string) error {
 			return err
 		}
 	}
-	if err := copyTerminfo(root, append(baseTerminals, os.Getenv("TERM"))); err != nil {
+	copied, err := copyTerminfo(root, baseTerminals)
+	if err != nil {
 		return err
 	}
-	// The root itself, made by Populate under the builder's umask (077 made
-	// it 0700): an image's / is 0755, and its id must not depend on who
-	// built it.
+	// Bookkeeping around step 2's copies, summarised as an unpack's entries
+	// are rather than shown call by call.
+	n.Note("beside step 2's copies, the base image gets, written without a line each: the directories %s; %s; and the host's terminfo entries for %d terminal types (%s), for top and less",
+		strings.Join(slices.Sorted(maps.Keys(baseDirs)), ", "), strings.Join(slices.Sorted(maps.Keys(baseFiles)), ", "), len(copied), strings.Join(copied, ", "))
+	if term := os.Getenv("TERM"); term != "" && !slices.Contains(copied, term) {
+		n.Note("your terminal's type, TERM=%s, is not among them: in a container from this image, top and less need TERM=xterm (or another of those)", sys.OneLine(term))
+	}
+	// The root itself: an image's / is 0755, and its id must not depend on
+	// who built it, whatever the umask the directories were made under.
 	return os.Chmod(root, 0o755)
 }
 
 // copyTerminfo copies into root the host's terminfo entries for terms, each
 // from the first directory ncurses would find it in, to the same place
 // (lib/terminfo/x/xterm), as a file: the host's may be a symlink to
-// another entry. A term the host has no entry for is left out. The place
+// another entry. A term the host has no entry for is left out; it returns
+// those it copied. The place
 // is resolved inside the root, as an image's entries are (SecureJoin, then
 // pathrs-lite's MkdirAllHandle): the root's lib is the host's symlink,
 // copied by step 2, and an absolute one (lib -> /usr/lib) would otherwise
 // lead to the host's own directory.
-func copyTerminfo(root string, terms []string) error {
+func copyTerminfo(root string, terms []string) (copied []string, err error) {
 	rootDir, err := os.Open(root)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer rootDir.Close()
 	for _, term := range terms {
-		if term == "" || strings.ContainsAny(term, "/.") {
-			continue // no name, or not a name: $TERM is the builder's
-		}
 		for _, dir := range terminfoDirs {
 			rel := filepath.Join(dir, term[:1])
 			data, err := os.ReadFile(filepath.Join("/", rel, term))
@@ -171,12 +181,13 @@ func copyTerminfo(root string, terms []string) error {
 				continue
 			}
 			if err := writeInRoot(rootDir, root, rel, term, data); err != nil {
-				return fmt.Errorf("copy the terminfo entry %s into the base image: %w", term, err)
+				return nil, fmt.Errorf("copy the terminfo entry %s into the base image: %w", term, err)
 			}
+			copied = append(copied, term)
 			break
 		}
 	}
-	return nil
+	return copied, nil
 }
 
 // writeInRoot writes data as the file name in the directory rel of the

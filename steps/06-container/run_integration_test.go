@@ -850,4 +850,8 @@ func TestBaseImageHasTerminfo(t *testing.T) {
 	if r.Code != 0 || !strings.Contains(r.Stdout, "has-xterm\n") || !(strings.Contains(r.Stdout, "top-works\n") || strings.Contains(r.Stdout, "no-top\n")) {
 		t.Errorf("full run = exit %d, stdout %q\n%s\nwant the xterm entry at %s and a working top", r.Code, r.Stdout, r.Stderr, entry)
 	}
+	// The writes are not narrated one by one, but said.
+	if !regexp.MustCompile(`(?m)^==> beside step 2's copies, the base image gets, written without a line each: .*; and the host's terminfo entries for \d+ terminal types \(.*\bxterm\b`).MatchString(r.Stderr) {
+		t.Errorf("the base image's own files are not said:\n%s", r.Stderr)
+	}
 }
