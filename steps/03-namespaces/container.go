@@ -358,27 +358,24 @@ func (c *Container) resumeOnCtrlZ(waited <-chan struct{}) (polls int) {
 		})(unsafe.Pointer(&info))
 		switch {
 		case child.Pid != int32(pid) || child.Code != cldStopped:
+			told = false // running (or resumed): a next stop is said again
 		case child.Status == int32(unix.SIGTSTP):
 			c.n.Note("the command was stopped by SIGTSTP (Ctrl-Z): there is no shell here to take the terminal back and resume it later, so workshop resumes it now")
 			c.n.Kill(-pid, unix.SIGCONT) // its process group: the whole job
-		case !told:
+		case child.Status == int32(unix.SIGSTOP) && !told:
 			told = true
-			c.n.Note("%s", stoppedHoldingTerminal(unix.Signal(child.Status), strconv.Itoa(pid), ""))
+			c.n.Note("%s", stoppedHoldingTerminal(fmt.Sprintf("kill -CONT -- -%d (its process group)", pid), fmt.Sprintf("kill -KILL -- -%d", pid)))
 		}
 	}
 }
 
-// stoppedHoldingTerminal is the note for a command stopped, holding the
-// terminal, by a stop signal workshop leaves alone (it resumes a Ctrl-Z):
-// SIGSTOP, sent on purpose (bash's suspend, kill -STOP), which resuming
-// would undo. Nothing typed reaches anyone: it says the way out, a signal
-// to pid, the host's number of the process that resumes the command.
-func stoppedHoldingTerminal(sig unix.Signal, pid, which string) string {
-	how := ""
-	if sig == unix.SIGSTOP {
-		how = " (bash's suspend, kill -STOP)"
-	}
-	return fmt.Sprintf("the command was stopped by %s%s while it has the terminal: nothing typed here reaches it, and no shell here takes the terminal back; from another terminal, kill -CONT %s resumes it, kill -KILL %[3]s ends it%s", sys.SignalName(sig), how, pid, which)
+// stoppedHoldingTerminal is the note for a command stopped by SIGSTOP
+// (bash's suspend, kill -STOP) while it holds the terminal: workshop
+// resumes a Ctrl-Z, but a SIGSTOP is sent on purpose, and resuming it
+// would undo it. Nothing typed reaches anyone: it says the way out, the
+// commands that resume and end it from another terminal.
+func stoppedHoldingTerminal(resume, end string) string {
+	return fmt.Sprintf("the command was stopped by SIGSTOP (bash's suspend, kill -STOP) while it has the terminal: nothing typed here reaches it, and no shell here takes the terminal back; from another terminal, %s resumes it, %s ends it", resume, end)
 }
 
 // Signaled reports whether the container's first process, once waited for,

@@ -567,21 +567,30 @@ func TestCtrlZWithoutAPIDNamespaceIsResumed(t *testing.T) {
 
 // A command on the terminal stopped on purpose (bash's suspend, kill -STOP)
 // is left stopped, but no longer in silence: it held the terminal, and
-// nothing typed reached anyone. A note says the way out, with the pid to
-// resume, which is used here, from "another terminal", as the note says.
+// nothing typed reached anyone. A note says the way out, each time it is
+// stopped, with the command that resumes it, which is used here, from
+// "another terminal", as the note says. With --init (no PID namespace),
+// the init's pid.
 func TestSIGSTOPOnTheTerminalIsSaid(t *testing.T) {
 	testbin.NeedRoot(t)
 	root := busyboxRoot(t)
-	narration := filepath.Join(t.TempDir(), "narration")
-	run := strings.Join(append([]string{testbin.Bin(t)}, step3Args(t, root, "--ns", "mount,uts,user", "--", "/bin/sh", "-c", `'kill -STOP $$; echo resumed'`)...), " ")
-	other := fmt.Sprintf(`(for i in $(seq 100); do pid=$(sed -n 's/.*kill -CONT \([0-9]*\) resumes it.*/\1/p' %[1]s); [ -n "$pid" ] && exec kill -CONT $pid; sleep 0.1; done) &`, narration)
-	out := inTerminal(t, other+" timeout --foreground -s KILL 30 "+run+" 2>"+narration)
-	b, _ := os.ReadFile(narration)
-	if !strings.Contains(out, "resumed") || !strings.Contains(string(b), "==> the command was stopped by SIGSTOP (bash's suspend, kill -STOP) while it has the terminal: nothing typed here reaches it") || strings.Contains(string(b), ", SIGCONT) = 0") {
-		t.Errorf("a command stopped by SIGSTOP on the terminal: %q\n%s", out, b)
-	}
-	if strings.Count(string(b), "was stopped by SIGSTOP") != 1 {
-		t.Errorf("the stop is not said once:\n%s", b)
+	for _, init := range []bool{false, true} {
+		narration := filepath.Join(t.TempDir(), "narration")
+		args := []string{"--ns", "mount,uts,user"}
+		if init {
+			args = append(args, "--init")
+		}
+		run := strings.Join(append([]string{testbin.Bin(t)}, step3Args(t, root, append(args, "--", "/bin/sh", "-c", `'kill -STOP $$; echo one; sleep 0.5; kill -STOP $$; echo two'`)...)...), " ")
+		// Each stop said, the resume its note names is run.
+		other := fmt.Sprintf(`(for n in 1 2; do for i in $(seq 100); do [ "$(grep -c 'was stopped by SIGSTOP' %[1]s)" -ge $n ] && break; sleep 0.1; done; eval "$(sed -n 's/.*another terminal, \(kill -CONT [-0-9 ]*\).* resumes it.*/\1/p' %[1]s | tail -1)"; done) &`, narration)
+		out := inTerminal(t, other+" timeout --foreground -s KILL 30 "+run+" 2>"+narration)
+		b, _ := os.ReadFile(narration)
+		if !strings.Contains(out, "one") || !strings.Contains(out, "two") || strings.Count(string(b), "==> the command was stopped by SIGSTOP (bash's suspend, kill -STOP) while it has the terminal: nothing typed here reaches it") != 2 {
+			t.Errorf("init %v: a command stopped twice by SIGSTOP on the terminal: %q\n%s", init, out, b)
+		}
+		if strings.Contains(string(b), "resumes it now") {
+			t.Errorf("init %v: workshop resumed a SIGSTOP on purpose:\n%s", init, b)
+		}
 	}
 }
 

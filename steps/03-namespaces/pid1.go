@@ -172,10 +172,15 @@ func runInit(n *sys.Narrator, s *spec, rep *sys.ExecReporter) int {
 				continue
 			case r.ws.Stopped():
 				// Reported; it stays stopped until someone resumes it.
-				if r.pid == child && s.Terminal {
-					// The init passes SIGCONT on; its host pid is the
-					// one workshop named ("the child is pid N on the host").
-					n.Note("%s", stoppedHoldingTerminal(r.ws.StopSignal(), "PID", " (PID: the init's, which passes signals on; workshop said it above, \"the child is pid PID on the host\")"))
+				if r.pid == child && s.Terminal && r.ws.StopSignal() == unix.SIGSTOP {
+					// The init passes SIGCONT on: a signal to the init's
+					// host pid, which workshop said ("the child is pid N
+					// on the host"); without a PID namespace, its own.
+					resume, end := "kill -CONT PID (PID: the init's host pid, in \"the child is pid PID on the host\" above)", "kill -KILL PID"
+					if !s.has(unix.CLONE_NEWPID) {
+						resume, end = fmt.Sprintf("kill -CONT %d (the init's pid)", os.Getpid()), fmt.Sprintf("kill -KILL %d", os.Getpid())
+					}
+					n.Note("%s", stoppedHoldingTerminal(resume, end))
 				}
 				continue
 			case r.pid != child:
