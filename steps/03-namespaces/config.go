@@ -1,10 +1,12 @@
 package namespaces
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -253,9 +255,14 @@ func rootReachable(root string, uid, gid int) error {
 	if err != nil {
 		return err
 	}
-	// The kernel walks the path as given, entering each directory on the
-	// way (a symlink's target in its stead), and then, for a symlink, the
-	// path it points to: both walks are checked, each from the top.
+	// The kernel says: a lookup as that user (symlink chains and ".."
+	// in their targets included, which a walk of paths would miss).
+	if ok, err := reachableAs(abs, uid, gid); err != nil || ok {
+		return err
+	}
+	// Not reachable: which directory is closed is found by walking the
+	// path as given, entering each directory on the way (a symlink's
+	// target in its stead), and then the path it resolves to.
 	walks := [][]string{ancestors(abs)}
 	if real, err := filepath.EvalSymlinks(abs); err == nil && real != abs {
 		walks = append(walks, ancestors(real))
@@ -282,7 +289,45 @@ func rootReachable(root string, uid, gid int) error {
 			}
 		}
 	}
-	return nil
+	return fmt.Errorf("host uid %d, the container's root, may not reach the root %s: a directory on the way, through its symbolic links, does not let it in; give a root it can reach", uid, root)
+}
+
+// reachableAs reports whether uid and gid, with no supplementary groups (as
+// the container's root has none), may look up dir and search it, as the
+// kernel answers for a thread whose filesystem ids they are. setfsuid,
+// setfsgid and setgroups change only the calling thread when called raw
+// (Go's wrappers change every thread of the process): the check runs on a
+// thread of its own, locked and never unlocked, which Go ends with the
+// goroutine. A filesystem uid that is not 0 takes away root's
+// CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH there. (The container's root
+// also has those over files its own map covers: a directory owned by a
+// mapped uid that only such a capability opens is refused here.)
+func reachableAs(dir string, uid, gid int) (bool, error) {
+	type result struct {
+		ok  bool
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, 0, 0, 0); e != 0 {
+			done <- result{err: fmt.Errorf("setgroups: %w", e)}
+			return
+		}
+		unix.RawSyscall(unix.SYS_SETFSGID, uintptr(gid), 0, 0)
+		unix.RawSyscall(unix.SYS_SETFSUID, uintptr(uid), 0, 0)
+		var st unix.Stat_t
+		switch err := unix.Stat(dir+"/.", &st); {
+		case err == nil:
+			done <- result{ok: true}
+		case errors.Is(err, unix.EACCES):
+			done <- result{}
+		default:
+			done <- result{err: fmt.Errorf("the root %s: %w", dir, err)}
+		}
+	}()
+	r := <-done
+	return r.ok, r.err
 }
 
 // ancestors lists an absolute path's directories from / down to itself.

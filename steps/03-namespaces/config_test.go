@@ -262,4 +262,20 @@ func TestRootReachable(t *testing.T) {
 	if err := rootReachable(filepath.Join(dir, "open", "in", "root"), 100000, 100000); err == nil || !strings.Contains(err.Error(), "may not enter "+closed+" (mode 0700") {
 		t.Errorf("rootReachable through a symlink into a closed directory = %v", err)
 	}
+	// Lookups no walk of paths sees (a review's): a chain of symlinks
+	// through the closed directory, and a target that climbs through it.
+	if err := os.Symlink("../open", filepath.Join(closed, "l2")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../closed/l2", filepath.Join(dir, "open", "l1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../closed/../open", filepath.Join(dir, "open", "l3")); err != nil {
+		t.Fatal(err)
+	}
+	for _, via := range []string{"l1", "l3"} {
+		if err := rootReachable(filepath.Join(dir, "open", via, "root"), 100000, 100000); err == nil || !strings.Contains(err.Error(), "host uid 100000, the container's root, may not") {
+			t.Errorf("rootReachable through open/%s = %v, want a refusal", via, err)
+		}
+	}
 }
