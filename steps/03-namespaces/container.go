@@ -495,7 +495,8 @@ func writesToPipe(w io.Writer) bool {
 		return false
 	}
 	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeNamedPipe != 0
+	// A socket too: ksh93 joins a pipeline's programs with socketpairs.
+	return err == nil && fi.Mode()&(os.ModeNamedPipe|os.ModeSocket) != 0
 }
 
 // isTerminal reports whether w is a terminal.
