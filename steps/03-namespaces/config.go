@@ -190,8 +190,9 @@ func defaultEnv(hostname string) []string {
 }
 
 // check validates a configuration before anything is made, so that a
-// mistake is one sentence and nothing to clean.
-func (cfg *Config) check(flags uintptr) error {
+// mistake is one sentence and nothing to clean. n tells of the one check
+// that makes system calls of its own (rootReachable's).
+func (cfg *Config) check(n *sys.Narrator, flags uintptr) error {
 	st, err := os.Stat(cfg.Root)
 	switch {
 	case err != nil:
@@ -219,7 +220,7 @@ func (cfg *Config) check(flags uintptr) error {
 		}
 	}
 	if flags&unix.CLONE_NEWUSER != 0 {
-		return rootReachable(cfg.Root, hostID(cfg.UIDMap), hostID(cfg.GIDMap))
+		return rootReachable(n, cfg.Root, hostID(cfg.UIDMap), hostID(cfg.GIDMap))
 	}
 	return nil
 }
@@ -236,12 +237,12 @@ func hostID(m []IDMap) int {
 }
 
 // rootReachable checks that the container's root, host uid and gid
-// (-1: workshop's own), may enter every directory on the way to root: it
-// mounts /proc and /dev there once it is that user. Under --map-users
-// 100000 it is nobody on the host, and a 0700 directory above the root (a
-// home, a state dir made so) stopped it with "permission denied" after
-// the clone, a sentence that did not say where.
-func rootReachable(root string, uid, gid int) error {
+// (-1: workshop's own), may reach root, entering every directory on the
+// way: it mounts /proc and /dev there once it is that user. Under
+// --map-users 100000 it is nobody on the host, and a 0700 directory above
+// the root (a home, a state dir made so) stopped it with "permission
+// denied" after the clone, a sentence that did not say where.
+func rootReachable(n *sys.Narrator, root string, uid, gid int) error {
 	if uid < 0 {
 		uid = os.Geteuid()
 	}
@@ -257,6 +258,7 @@ func rootReachable(root string, uid, gid int) error {
 	}
 	// The kernel says: a lookup as that user (symlink chains and ".."
 	// in their targets included, which a walk of paths would miss).
+	n.Note("host uid %d is to be the container's root: a thread of workshop takes its ids, with no groups, and looks the root up as that user would (setgroups, setfsgid, setfsuid, then a stat of %s), to say now, not after the clone, whether a directory on the way is closed to it", uid, abs)
 	if ok, err := reachableAs(abs, uid, gid); err != nil || ok {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/workshop-dev/workshop/internal/sys"
 	"github.com/workshop-dev/workshop/internal/testbin"
 	"golang.org/x/sys/unix"
 )
@@ -73,7 +74,7 @@ func TestConfigCheck(t *testing.T) {
 		{"the same without a user namespace", Config{Root: dir, Args: []string{"sh"}, UIDMap: HostRange(100000, 65536)}, unix.CLONE_NEWNS, ""},
 		{"the default map", Config{Root: dir, Args: []string{"sh"}}, unix.CLONE_NEWUSER, ""},
 	} {
-		err := tc.cfg.check(tc.flags)
+		err := tc.cfg.check(sys.Discard(), tc.flags)
 		switch {
 		case tc.want == "" && err != nil:
 			t.Errorf("%s: check() = %v, want nil", tc.name, err)
@@ -197,7 +198,7 @@ func TestRootReachable(t *testing.T) {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := rootReachable(root, 100000, 100000); err == nil || !strings.Contains(err.Error(), "may not enter "+filepath.Dir(dir)+" ") {
+	if err := rootReachable(sys.Discard(), root, 100000, 100000); err == nil || !strings.Contains(err.Error(), "may not enter "+filepath.Dir(dir)+" ") {
 		t.Errorf("rootReachable behind a 0700 directory = %v", err)
 	}
 	if err := os.Chmod(filepath.Dir(dir), 0o711); err != nil {
@@ -206,20 +207,20 @@ func TestRootReachable(t *testing.T) {
 	if err := os.Chmod(dir, 0o711); err != nil {
 		t.Fatal(err)
 	}
-	if err := rootReachable(root, 100000, 100000); err != nil {
+	if err := rootReachable(sys.Discard(), root, 100000, 100000); err != nil {
 		t.Errorf("rootReachable through 0711 directories = %v", err)
 	}
 	a := filepath.Join(dir, "a")
 	if err := os.Chmod(a, 0o750); err != nil {
 		t.Fatal(err)
 	}
-	if err := rootReachable(root, 100000, 100000); err == nil || !strings.Contains(err.Error(), "may not enter "+a+" (mode 0750") {
+	if err := rootReachable(sys.Discard(), root, 100000, 100000); err == nil || !strings.Contains(err.Error(), "may not enter "+a+" (mode 0750") {
 		t.Errorf("rootReachable through a 0750 directory of another group = %v", err)
 	}
 	if err := os.Chown(a, 0, 100000); err != nil {
 		t.Fatal(err)
 	}
-	if err := rootReachable(root, 100000, 100000); err != nil {
+	if err := rootReachable(sys.Discard(), root, 100000, 100000); err != nil {
 		t.Errorf("rootReachable through a 0750 directory of its group = %v", err)
 	}
 	if err := os.Chmod(a, 0o700); err != nil {
@@ -228,10 +229,10 @@ func TestRootReachable(t *testing.T) {
 	if err := os.Chown(a, 100000, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := rootReachable(root, 100000, 100000); err != nil {
+	if err := rootReachable(sys.Discard(), root, 100000, 100000); err != nil {
 		t.Errorf("rootReachable through a 0700 directory it owns = %v", err)
 	}
-	if err := rootReachable(root, 0, 0); err != nil {
+	if err := rootReachable(sys.Discard(), root, 0, 0); err != nil {
 		t.Errorf("rootReachable for host root = %v", err)
 	}
 	// A symlink out of a closed directory: the kernel enters the closed
@@ -246,10 +247,10 @@ func TestRootReachable(t *testing.T) {
 	if err := os.Symlink("../open", filepath.Join(closed, "link")); err != nil {
 		t.Fatal(err)
 	}
-	if err := rootReachable(open, 100000, 100000); err != nil {
+	if err := rootReachable(sys.Discard(), open, 100000, 100000); err != nil {
 		t.Errorf("rootReachable of the open root = %v", err)
 	}
-	if err := rootReachable(filepath.Join(closed, "link", "root"), 100000, 100000); err == nil || !strings.Contains(err.Error(), "may not enter "+closed+" (mode 0700") {
+	if err := rootReachable(sys.Discard(), filepath.Join(closed, "link", "root"), 100000, 100000); err == nil || !strings.Contains(err.Error(), "may not enter "+closed+" (mode 0700") {
 		t.Errorf("rootReachable through a closed directory's symlink = %v", err)
 	}
 	// And a link from an open directory into a closed one.
@@ -259,7 +260,7 @@ func TestRootReachable(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(closed, "root"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := rootReachable(filepath.Join(dir, "open", "in", "root"), 100000, 100000); err == nil || !strings.Contains(err.Error(), "may not enter "+closed+" (mode 0700") {
+	if err := rootReachable(sys.Discard(), filepath.Join(dir, "open", "in", "root"), 100000, 100000); err == nil || !strings.Contains(err.Error(), "may not enter "+closed+" (mode 0700") {
 		t.Errorf("rootReachable through a symlink into a closed directory = %v", err)
 	}
 	// Lookups no walk of paths sees (a review's): a chain of symlinks
@@ -274,7 +275,7 @@ func TestRootReachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, via := range []string{"l1", "l3"} {
-		if err := rootReachable(filepath.Join(dir, "open", via, "root"), 100000, 100000); err == nil || !strings.Contains(err.Error(), "host uid 100000, the container's root, may not") {
+		if err := rootReachable(sys.Discard(), filepath.Join(dir, "open", via, "root"), 100000, 100000); err == nil || !strings.Contains(err.Error(), "host uid 100000, the container's root, may not") {
 			t.Errorf("rootReachable through open/%s = %v, want a refusal", via, err)
 		}
 	}

@@ -67,7 +67,7 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := cfg.check(flags); err != nil {
+	if err := cfg.check(n, flags); err != nil {
 		return nil, err
 	}
 	root, err := filepath.Abs(cfg.Root)
