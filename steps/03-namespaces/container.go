@@ -336,7 +336,7 @@ func (c *Container) resumeOnCtrlZ(waited <-chan struct{}) (polls int) {
 	pid := c.Pid()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	told := false // of a stop left as it is: said once
+	told := false // of the stop under way, left as it is: said once a stop
 	for {
 		select {
 		case <-waited:

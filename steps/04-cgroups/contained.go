@@ -139,7 +139,7 @@ func (l Limits) Check() error {
 // its swap only where v1's memory+swap limit is the limit too (v2's group
 // gets no swap: memory.swap.max 0; without swap accounting the limit is of
 // memory alone).
-func (l Limits) noteBeyondTheMachine(n *sys.Narrator, cg *Cgroup, mode Mode) {
+func (l Limits) noteBeyondTheMachine(n *sys.Narrator, cg *Cgroup) {
 	var si unix.Sysinfo_t
 	if l.Memory <= 0 || unix.Sysinfo(&si) != nil {
 		return
@@ -147,7 +147,7 @@ func (l Limits) noteBeyondTheMachine(n *sys.Narrator, cg *Cgroup, mode Mode) {
 	ram := uint64(si.Totalram) * uint64(si.Unit)
 	swap := uint64(si.Totalswap) * uint64(si.Unit)
 	most, of := ram, fmt.Sprintf("%s of memory", units.FormatSize(int64(ram)))
-	if dir, ok := cg.Dir("memory"); ok && mode != V2 && exists(filepath.Join(dir, v1MemswLimit)) {
+	if dir, ok := cg.Dir("memory"); ok && cg.mode != V2 && exists(filepath.Join(dir, v1MemswLimit)) {
 		most += swap
 		of += fmt.Sprintf(" and %s of swap", units.FormatSize(int64(swap)))
 	}
@@ -199,7 +199,7 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	r.Limits.noteBeyondTheMachine(n, cg, mode)
+	r.Limits.noteBeyondTheMachine(n, cg)
 	switch {
 	case mode == V2:
 		cfg.CgroupDir, _ = cg.Dir("memory")

@@ -201,25 +201,20 @@ func writeInRoot(rootDir *os.File, root, rel, name string, data []byte) error {
 	if rel, err = filepath.Rel(root, full); err != nil {
 		return err
 	}
+	// Each directory on the way, made or found, gets 0755.
 	var dir *os.File
-	for prefix, part := "", ""; ; {
-		part, rel, _ = strings.Cut(rel, "/")
-		prefix = filepath.Join(prefix, part)
-		d, err := pathrs.MkdirAllHandle(rootDir, prefix, 0o755)
+	parts := strings.Split(rel, "/")
+	for i := range parts {
+		d, err := pathrs.MkdirAllHandle(rootDir, filepath.Join(parts[:i+1]...), 0o755)
+		if dir != nil {
+			dir.Close()
+		}
 		if err != nil {
 			return err
 		}
-		err = unix.Fchmod(int(d.Fd()), 0o755)
-		if rel == "" {
-			dir = d
-			if err != nil {
-				d.Close()
-				return err
-			}
-			break
-		}
-		d.Close()
-		if err != nil {
+		dir = d
+		if err := unix.Fchmod(int(dir.Fd()), 0o755); err != nil {
+			dir.Close()
 			return err
 		}
 	}
