@@ -364,7 +364,10 @@ func (c *Container) resumeOnCtrlZ(waited <-chan struct{}) (polls int) {
 			c.n.Kill(-pid, unix.SIGCONT) // its process group: the whole job
 		case child.Status == int32(unix.SIGSTOP) && !told:
 			told = true
-			c.n.Note("%s", stoppedHoldingTerminal(fmt.Sprintf("kill -CONT -- -%d (its process group)", pid), fmt.Sprintf("kill -KILL -- -%d", pid)))
+			// "kill -CONT -- -PID" is refused by dash's and busybox's kill
+			// ("Illegal number"); the signal first, then -PID, is taken by
+			// every shell's kill and by procps' /bin/kill.
+			c.n.Note("%s", stoppedHoldingTerminal(fmt.Sprintf("kill -CONT -%d (its process group)", pid), fmt.Sprintf("kill -KILL -%d", pid)))
 		}
 	}
 }

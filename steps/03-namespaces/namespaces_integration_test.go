@@ -409,7 +409,11 @@ func TestCommandInheritsNoCapabilities(t *testing.T) {
 func inTerminal(t *testing.T, line string) string {
 	t.Helper()
 	script := testbin.NeedTool(t, "script")
-	out, err := exec.Command(script, "-qec", line, "/dev/null").CombinedOutput()
+	// script runs line with $SHELL: dash (/bin/sh) here as in CI, where
+	// SHELL is not set, and not the developer's bash, which takes more.
+	cmd := exec.Command(script, "-qec", line, "/dev/null")
+	cmd.Env = append(os.Environ(), "SHELL=/bin/sh")
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("script -c %q: %v\n%s", line, err, out)
 	}
@@ -463,6 +467,7 @@ func TestNoTerminalForTheContainerInAPipeline(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "out")
 	script := testbin.NeedTool(t, "script")
 	cmd := exec.Command(script, "-qec", "timeout --foreground 20 "+reads+" >"+file+" 2>"+narration, "/dev/null")
+	cmd.Env = append(os.Environ(), "SHELL=/bin/sh")
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
