@@ -133,6 +133,33 @@ func (n *Narrator) ReadersGone(fd int) (bool, error) {
 	return got > 0 && fds[0].Revents&unix.POLLERR != 0, nil
 }
 
+// TerminalHungUp polls the terminal on fd without waiting and reports
+// whether it has hung up (its window closed, its ssh session dropped): the
+// kernel then flags it with POLLHUP, whatever events were asked for. A
+// watch that asks every tenth of a second would print a line each time:
+// only the call that finds the hang-up is printed, as ReadersGone prints
+// it; calls is how many were made (more than one when a signal interrupted
+// one), for the watch to count the others in a note.
+func (n *Narrator) TerminalHungUp(fd int) (hup bool, calls int, err error) {
+	fds := []unix.PollFd{{Fd: int32(fd)}}
+	for {
+		var got int
+		got, err = unix.Ppoll(fds, &unix.Timespec{}, nil)
+		calls++
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		hup = err == nil && got > 0 && fds[0].Revents&unix.POLLHUP != 0
+		if hup {
+			n.line("ppoll", fmt.Sprintf("[{fd=%d, events=0}], 1, {tv_sec=0, tv_nsec=0}, NULL, 0", fd), pollResult(got, err, fds))
+		}
+		if err != nil {
+			return false, calls, fmt.Errorf("ppoll: %w", err)
+		}
+		return hup, calls, nil
+	}
+}
+
 // pollResult renders ppoll's result as strace does.
 func pollResult(got int, err error, fds []unix.PollFd) string {
 	if err != nil || got == 0 {

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -20,12 +22,27 @@ func OpenPty(t testing.TB) (master, slave *os.File) {
 		t.Fatalf("open /dev/ptmx: %v", err)
 	}
 	t.Cleanup(func() { master.Close() })
-	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatalf("unlock the pty: %v", err)
-	}
-	n, err := unix.IoctlGetUint32(int(master.Fd()), unix.TIOCGPTN)
+	// Through its raw descriptor, not Fd(), which would put the master in
+	// blocking mode: a read waiting in read(2) then holds it open, and
+	// Close, which a test uses to hang the terminal up, would not close it.
+	conn, err := master.SyscallConn()
 	if err != nil {
-		t.Fatalf("pty number: %v", err)
+		t.Fatal(err)
+	}
+	var n uint32
+	if cerr := conn.Control(func(fd uintptr) {
+		if err = unix.IoctlSetPointerInt(int(fd), unix.TIOCSPTLCK, 0); err != nil {
+			err = fmt.Errorf("unlock the pty: %w", err)
+			return
+		}
+		if n, err = unix.IoctlGetUint32(int(fd), unix.TIOCGPTN); err != nil {
+			err = fmt.Errorf("pty number: %w", err)
+		}
+	}); cerr != nil {
+		t.Fatal(cerr)
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 	slave, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
 	if err != nil {
@@ -61,4 +78,20 @@ func StartOnTerminal(t testing.TB, name string, args ...string) *OnTerminal {
 	go func() { done <- cmd.Wait() }()
 	t.Cleanup(func() { cmd.Process.Kill() })
 	return &OnTerminal{Cmd: cmd, Master: master, Out: out, Done: done}
+}
+
+// FileHolds waits up to d for the file at path (a narration written by a
+// program on a terminal, 2>FILE) to hold s, and returns what it holds; the
+// test fails if it never does.
+func FileHolds(t testing.TB, path, s string, d time.Duration) string {
+	t.Helper()
+	for deadline := time.Now().Add(d); ; time.Sleep(20 * time.Millisecond) {
+		b, _ := os.ReadFile(path)
+		if strings.Contains(string(b), s) {
+			return string(b)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never held %q in %v:\n%s", path, s, d, b)
+		}
+	}
 }

@@ -49,6 +49,13 @@ type Container struct {
 	// tty is the terminal handed to the container's process group, or -1;
 	// workshop takes it back when the container ends.
 	tty int
+	// hungUp: the terminal hung up while the container had it
+	// (watchTerminal): there is nothing to take back.
+	hungUp bool
+	// stopGrace is Config.StopGrace; pidNS, whether the container has a
+	// PID namespace: how a container the terminal left is ended.
+	stopGrace time.Duration
+	pidNS     bool
 
 	stopForwarding chan struct{}
 	forwardingDone chan struct{}
@@ -238,6 +245,7 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		return nil, err
 	}
 	c := &Container{n: n, id: id, child: child, tty: tty, settings: settings,
+		stopGrace: cfg.StopGrace, pidNS: flags&unix.CLONE_NEWPID != 0,
 		// With a PID namespace the command is PID 1, which drops a Ctrl-Z
 		// it has no handler for; with --init, the init resumes it.
 		resumeCtrlZ: tty >= 0 && flags&unix.CLONE_NEWPID == 0 && !cfg.Init}
@@ -303,15 +311,19 @@ func (c *Container) Wait() (int, error) {
 	c.child.Release() // Wait means go: a no-op if Release was called
 	execed := c.child.AwaitExec(c.n)
 	waited := make(chan struct{})
-	polls := make(chan int, 1)
-	if c.resumeCtrlZ {
-		go func() { polls <- c.resumeOnCtrlZ(waited) }()
+	watched := make(chan watchCalls, 1)
+	if c.tty >= 0 {
+		go func() { watched <- c.watchTerminal(waited) }()
 	}
 	status, err := c.child.Wait()
 	close(waited)
-	if c.resumeCtrlZ {
-		if n := <-polls; n > 0 {
-			c.n.Note("… %d waitid(P_PID, %d, …, WSTOPPED|WNOWAIT|WNOHANG) calls while it ran, one every tenth of a second, to see a Ctrl-Z", n, c.Pid())
+	if c.tty >= 0 {
+		calls := <-watched
+		if calls.waitid > 0 {
+			c.n.Note("… %d waitid(P_PID, %d, …, WSTOPPED|WNOWAIT|WNOHANG) calls while it ran, one every tenth of a second, to see a Ctrl-Z", calls.waitid, c.Pid())
+		}
+		if calls.ppoll > 0 {
+			c.n.Note("… %d ppoll([{fd=%d, events=0}], 1, {tv_sec=0, tv_nsec=0}, NULL, 0) calls while it ran, one every tenth of a second, to see the terminal hang up", calls.ppoll, c.tty)
 		}
 	}
 	c.stopSignals()
@@ -325,28 +337,77 @@ func (c *Container) Wait() (int, error) {
 // cldStopped is si_code CLD_STOPPED: the child was stopped by a signal.
 const cldStopped = 5
 
-// resumeOnCtrlZ resumes the command when a Ctrl-Z (SIGTSTP) stops it: a
-// shell would take the terminal back and resume the job later; here
-// nothing would, and the terminal would stay with a stopped program.
-// os/exec's wait does not report stops, so the stop is looked for beside
-// it, every tenth of a second, with waitid(WSTOPPED|WNOWAIT|WNOHANG),
-// which reports without collecting anything.
-// It returns how many waitid calls it made, for the narration to count.
-func (c *Container) resumeOnCtrlZ(waited <-chan struct{}) (polls int) {
+// watchCalls counts the calls watchTerminal made, for the narration.
+type watchCalls struct{ waitid, ppoll int }
+
+// hangupGrace is how long a container may take to end after its terminal
+// hung up, where no cgroup watch kills it (Config.StopGrace is 0).
+const hangupGrace = 3 * time.Second
+
+// watchTerminal watches, every tenth of a second while the command has
+// the terminal, for what nothing else would see:
+//
+//   - The terminal hanging up (its window closed, its ssh session dropped,
+//     its shell killed). The kernel's SIGHUP goes to the foreground group,
+//     the container's, where a PID 1 without a handler drops it, and not to
+//     workshop, in the background: the container would outlive the
+//     terminal, for ever. workshop sends itself the SIGHUP a shell sends its
+//     jobs, which ends the container as any stop signal does (passed on,
+//     then, where a cgroup watch is, its group killed StopGrace later);
+//     with no such watch (steps 3 and 5), it kills the container
+//     hangupGrace later: nobody can reach it any more.
+//   - With resumeCtrlZ, a Ctrl-Z: a shell would take the terminal back and
+//     resume the job later; here nothing would, and the terminal would stay
+//     with a stopped program. os/exec's wait does not report stops: they
+//     are looked for with waitid(WSTOPPED|WNOWAIT|WNOHANG), which reports
+//     without collecting anything.
+//
+// It returns how many calls it made, for the narration to count.
+func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 	pid := c.Pid()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
+	var kill <-chan time.Time
 	told := false // of the stop under way, left as it is: said once a stop
 	for {
 		select {
 		case <-waited:
-			return polls
+			return calls
+		case <-kill:
+			target, whom := pid, "its PID 1, and with it its PID namespace"
+			if !c.pidNS {
+				target, whom = -pid, "its process group"
+			}
+			c.n.Note("the container has not ended %s after its terminal hung up, and nobody can reach it any more: workshop kills %s", hangupGrace, whom)
+			c.n.Kill(target, unix.SIGKILL)
+			kill = nil
+			continue
 		case <-tick.C:
 		}
+		if c.hungUp {
+			continue // waiting for the end, or for the kill
+		}
+		hup, n, err := c.n.TerminalHungUp(c.tty)
+		calls.ppoll += n
+		if hup {
+			calls.ppoll-- // the call that found it is printed
+			c.hungUp = true
+			c.n.Note("the terminal hung up: its SIGHUP went to the container's process group, not to workshop's; workshop sends itself the SIGHUP a shell sends its jobs")
+			c.n.Kill(os.Getpid(), unix.SIGHUP)
+			if c.stopGrace == 0 {
+				t := time.NewTimer(hangupGrace)
+				defer t.Stop()
+				kill = t.C
+			}
+			continue
+		}
+		if err != nil || !c.resumeCtrlZ {
+			continue
+		}
 		var info unix.Siginfo
-		polls++
+		calls.waitid++
 		if err := unix.Waitid(unix.P_PID, pid, &info, unix.WSTOPPED|unix.WNOWAIT|unix.WNOHANG, nil); err != nil {
-			return polls // collected meanwhile
+			continue // collected meanwhile: waited is closed at once
 		}
 		// si_pid and si_status follow si_signo, si_errno, si_code and a
 		// pad in the siginfo of a child (<asm-generic/siginfo.h>).
@@ -475,6 +536,11 @@ func (c *Container) stopSignals() {
 // changes the foreground group gets SIGTTOU unless it ignores it.
 func (c *Container) takeTerminalBack() {
 	if c.tty < 0 {
+		return
+	}
+	if c.hungUp {
+		c.n.Note("the terminal hung up: there is no terminal to take back, nor settings to put back")
+		c.tty = -1
 		return
 	}
 	signal.Ignore(unix.SIGTTOU)

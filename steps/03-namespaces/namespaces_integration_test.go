@@ -648,3 +648,52 @@ func TestMapUsersInAStateDirMadeByFullRun(t *testing.T) {
 		t.Errorf("step 3 --map-users with a 0700 state dir = exit %d\n%s\nwant 125, before any clone, and %q", r.Code, r.Stderr, want)
 	}
 }
+
+// A terminal that hangs up (its window closed, its ssh session dropped)
+// while the container has it: the kernel's SIGHUP goes to the terminal's
+// foreground group, the container's, where a PID 1 without a handler
+// drops it (and a command may ignore it), and not to workshop, in the
+// background. The container outlived the terminal, for ever. workshop
+// sees the hang-up, passes a SIGHUP on, and 3 s later kills what is left:
+// the PID namespace, or without one the command's process group.
+func TestTerminalHangupEndsTheContainer(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	for _, c := range []struct {
+		ns, command, killed string
+	}{
+		{"mount,uts,ipc,net,pid,user", "exec sleep 1000", "its PID 1, and with it its PID namespace"},
+		{"mount,uts,user", `trap "" HUP; exec sleep 1000`, "its process group"},
+	} {
+		narration := filepath.Join(t.TempDir(), "narration")
+		run := strings.Join(append([]string{testbin.Bin(t)}, step3Args(t, root, "--ns", c.ns, "--", "/bin/sh", "-c", "'"+c.command+"'")...), " ")
+		// "; true": the shell stays, as the terminal's session leader,
+		// instead of becoming workshop.
+		term := testbin.StartOnTerminal(t, "/bin/sh", "-c", run+" 2>"+narration+"; true")
+		testbin.FileHolds(t, narration, `execve("/bin/sh"`, 30*time.Second)
+		time.Sleep(300 * time.Millisecond) // the trap set, sleep exec'd
+		workshop := testbin.ChildOf(t, term.Cmd.Process.Pid)
+		sleep := testbin.ChildOf(t, workshop)
+		t.Cleanup(func() {
+			syscall.Kill(sleep, syscall.SIGKILL)
+			if t.Failed() {
+				b, _ := os.ReadFile(narration)
+				t.Logf("--ns %s, the narration:\n%s", c.ns, b)
+			}
+		})
+		term.Master.Close() // the window closes
+		testbin.GoneWithin(t, workshop, "workshop", 15*time.Second)
+		testbin.GoneWithin(t, sleep, "sleep", time.Second)
+		b, _ := os.ReadFile(narration)
+		for _, want := range []string{
+			"revents=POLLERR|POLLHUP}])\n==> the terminal hung up",
+			fmt.Sprintf("kill(%d, SIGHUP) = 0\n==> workshop got SIGHUP: passing it on to the container\nkill(%d, SIGHUP) = 0", workshop, sleep),
+			"after its terminal hung up, and nobody can reach it any more: workshop kills " + c.killed,
+			"==> the terminal hung up: there is no terminal to take back",
+		} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("--ns %s: the narration does not say %q:\n%s", c.ns, want, b)
+			}
+		}
+	}
+}

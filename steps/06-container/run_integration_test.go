@@ -650,6 +650,41 @@ func TestFullRunIntoAPipeWithoutACommand(t *testing.T) {
 	}
 }
 
+// A terminal that hangs up (its window closed, its ssh session dropped)
+// while a container has it: the kernel's SIGHUP goes to the terminal's
+// foreground group, the container's, whose PID 1 without a handler (sleep)
+// drops it, and not to workshop, in the background. The run outlived the
+// terminal, for ever, with its overlay and cgroup. workshop sees the
+// hang-up, passes a SIGHUP on, kills the cgroup 3 s later, and leaves
+// nothing.
+func TestTerminalHangupEndsTheRun(t *testing.T) {
+	h := newHost(t)
+	narration := filepath.Join(t.TempDir(), "narration")
+	// "; true": the shell stays, as the terminal's session leader,
+	// instead of becoming workshop.
+	line := fmt.Sprintf("%q --no-color --state-dir %q full run -- /bin/sleep 1000 2>%q; true", testbin.Bin(t), h.state, narration)
+	term := testbin.StartOnTerminal(t, "/bin/sh", "-c", line)
+	id := startedOf(t, testbin.FileHolds(t, narration, `execve("/bin/sleep"`, time.Minute)).ID
+	workshop := testbin.ChildOf(t, term.Cmd.Process.Pid)
+	sleep := testbin.ChildOf(t, workshop)
+	t.Cleanup(func() { unix.Kill(sleep, unix.SIGKILL) })
+	term.Master.Close() // the window closes
+	testbin.GoneWithin(t, workshop, "workshop", 15*time.Second)
+	testbin.GoneWithin(t, sleep, "sleep", time.Second)
+	b, _ := os.ReadFile(narration)
+	for _, want := range []string{
+		"revents=POLLERR|POLLHUP}])\n==> the terminal hung up",
+		fmt.Sprintf("kill(%d, SIGHUP) = 0\n==> workshop got SIGHUP: passing it on to the container; if it has not ended in 3s, its whole cgroup is killed", workshop),
+		"==> the container ignored SIGHUP for 3s: killing every process in the container's cgroup",
+		"==> the terminal hung up: there is no terminal to take back",
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("the narration does not say %q:\n%s", want, b)
+		}
+	}
+	h.nothingLeft(id)
+}
+
 // killSession sends SIGKILL to every process of session sid.
 func killSession(sid int) {
 	procs, _ := os.ReadDir("/proc")
