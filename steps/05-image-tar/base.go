@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/workshop-dev/workshop/internal/sys"
 	lddcopy "github.com/workshop-dev/workshop/steps/02-ldd-copy"
@@ -194,11 +193,8 @@ func copyTerminfo(root string, terms []string) (copied []string, err error) {
 // root (root, open as rootDir), making the directories on the way (0755,
 // whatever the umask) and never leaving the root.
 func writeInRoot(rootDir *os.File, root, rel, name string, data []byte) error {
-	full, err := securejoin.SecureJoin(root, rel)
+	rel, err := resolveInRoot(root, rel)
 	if err != nil {
-		return err
-	}
-	if rel, err = filepath.Rel(root, full); err != nil {
 		return err
 	}
 	// Each directory on the way, made or found, gets 0755.

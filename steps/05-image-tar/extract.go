@@ -184,7 +184,7 @@ func checkEntry(hdr *tar.Header, p string) error {
 // SecureJoin said, the handle it returns is a directory under the root.
 func (x *extractor) parentDir(p string) (*os.File, error) {
 	parent := path.Dir(p)
-	full, err := securejoin.SecureJoin(x.rootPath, parent)
+	rel, err := resolveInRoot(x.rootPath, parent)
 	if err != nil {
 		// Its path names the temporary root, gone by the time the student
 		// reads it: the cause alone (too many levels of symbolic links).
@@ -203,10 +203,6 @@ func (x *extractor) parentDir(p string) (*os.File, error) {
 		}
 		return nil, fmt.Errorf("resolve its directory %s inside the root: %w", shownName(parent), err)
 	}
-	rel, err := filepath.Rel(x.rootPath, full)
-	if err != nil {
-		return nil, err
-	}
 	dir, err := pathrs.MkdirAllHandle(x.root, rel, 0o755)
 	if errors.Is(err, unix.ENOTDIR) {
 		// pathrs's sentence names the temporary root, gone by the time
@@ -217,6 +213,19 @@ func (x *extractor) parentDir(p string) (*os.File, error) {
 		return nil, fmt.Errorf("make its directory %s inside the root: %w", shownName(parent), err)
 	}
 	return dir, nil
+}
+
+// resolveInRoot is where p leads inside the root at rootPath, as a path
+// relative to it: symlinks on the way are followed as if the root were
+// "/" (SecureJoin), absolute ones included, even to places that do not
+// exist yet. The caller walks it again with pathrs-lite, which never
+// leaves the root whatever changed in between.
+func resolveInRoot(rootPath, p string) (string, error) {
+	full, err := securejoin.SecureJoin(rootPath, p)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Rel(rootPath, full)
 }
 
 // clear makes room for an entry named base in dfd. An existing directory is
