@@ -115,7 +115,8 @@ func (n *Narrator) SetParentDeathSignal(sig unix.Signal) error {
 // whether every read end is closed: the kernel then flags the writer with
 // POLLERR, whatever events were asked for. Shown as strace shows it (Go's
 // poll is ppoll with a zero timeout): ppoll([{fd=4, events=0}], 1,
-// {tv_sec=0, tv_nsec=0}, NULL, 0) = 0 (Timeout), or = 1 ([{fd=4, revents=POLLERR}]).
+// {tv_sec=0, tv_nsec=0}, NULL, 0) = 0 (Timeout), or = 1 ([{fd=4,
+// revents=POLLERR}], left {tv_sec=0, tv_nsec=0}).
 func (n *Narrator) ReadersGone(fd int) (bool, error) {
 	fds := []unix.PollFd{{Fd: int32(fd)}}
 	var got int
@@ -160,7 +161,8 @@ func (n *Narrator) TerminalHungUp(fd int) (hup bool, calls int, err error) {
 	}
 }
 
-// pollResult renders ppoll's result as strace does.
+// pollResult renders the result of a ppoll with a zero timeout as strace
+// does, the time left (none) included.
 func pollResult(got int, err error, fds []unix.PollFd) string {
 	if err != nil || got == 0 {
 		r := result(got, err)
@@ -175,7 +177,7 @@ func pollResult(got int, err error, fds []unix.PollFd) string {
 			ready = append(ready, fmt.Sprintf("{fd=%d, revents=%s}", f.Fd, pollEvents(f.Revents)))
 		}
 	}
-	return fmt.Sprintf("= %d ([%s])", got, strings.Join(ready, ", "))
+	return fmt.Sprintf("= %d ([%s], left {tv_sec=0, tv_nsec=0})", got, strings.Join(ready, ", "))
 }
 
 func pollEvents(ev int16) string {

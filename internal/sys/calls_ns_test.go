@@ -42,7 +42,7 @@ func TestReadersGone(t *testing.T) {
 		t.Errorf("ReadersGone with the reader closed = %v, %v; want true", gone, err)
 	}
 	want := fmt.Sprintf("ppoll([{fd=%d, events=0}], 1, {tv_sec=0, tv_nsec=0}, NULL, 0) = 0 (Timeout)\n"+
-		"ppoll([{fd=%d, events=0}], 1, {tv_sec=0, tv_nsec=0}, NULL, 0) = 1 ([{fd=%d, revents=POLLERR}])\n", p[1], p[1], p[1])
+		"ppoll([{fd=%d, events=0}], 1, {tv_sec=0, tv_nsec=0}, NULL, 0) = 1 ([{fd=%d, revents=POLLERR}], left {tv_sec=0, tv_nsec=0})\n", p[1], p[1], p[1])
 	if out.String() != want {
 		t.Errorf("narration:\n%s\nwant:\n%s", out.String(), want)
 	}

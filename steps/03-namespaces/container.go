@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -50,12 +51,17 @@ type Container struct {
 	// workshop takes it back when the container ends.
 	tty int
 	// hungUp: the terminal hung up while the container had it
-	// (watchTerminal): there is nothing to take back.
-	hungUp bool
-	// stopGrace is Config.StopGrace; pidNS, whether the container has a
-	// PID namespace: how a container the terminal left is ended.
-	stopGrace time.Duration
-	pidNS     bool
+	// (watchTerminal): there is nothing to take back. hangupKilled: the
+	// container outlived it, and workshop killed it.
+	hungUp, hangupKilled bool
+	// gotSIGHUP: workshop got a SIGHUP (forwardSignals), from a shell that
+	// passes the terminal's on to its jobs, or sent by someone.
+	gotSIGHUP atomic.Bool
+	// stopGrace is Config.StopGrace; pidNS and init, whether the container
+	// has a PID namespace and an init: how a container the terminal left
+	// is ended.
+	stopGrace   time.Duration
+	pidNS, init bool
 
 	stopForwarding chan struct{}
 	forwardingDone chan struct{}
@@ -245,7 +251,7 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		return nil, err
 	}
 	c := &Container{n: n, id: id, child: child, tty: tty, settings: settings,
-		stopGrace: cfg.StopGrace, pidNS: flags&unix.CLONE_NEWPID != 0,
+		stopGrace: cfg.StopGrace, pidNS: flags&unix.CLONE_NEWPID != 0, init: cfg.Init,
 		// With a PID namespace the command is PID 1, which drops a Ctrl-Z
 		// it has no handler for; with --init, the init resumes it.
 		resumeCtrlZ: tty >= 0 && flags&unix.CLONE_NEWPID == 0 && !cfg.Init}
@@ -322,9 +328,16 @@ func (c *Container) Wait() (int, error) {
 		if calls.waitid > 0 {
 			c.n.Note("… %d waitid(P_PID, %d, …, WSTOPPED|WNOWAIT|WNOHANG) calls while it ran, one every tenth of a second, to see a Ctrl-Z", calls.waitid, c.Pid())
 		}
-		if calls.ppoll > 0 {
-			c.n.Note("… %d ppoll([{fd=%d, events=0}], 1, {tv_sec=0, tv_nsec=0}, NULL, 0) calls while it ran, one every tenth of a second, to see the terminal hang up", calls.ppoll, c.tty)
+		poll := fmt.Sprintf("ppoll([{fd=%d, events=0}], 1, {tv_sec=0, tv_nsec=0}, NULL, 0) calls", c.tty)
+		switch {
+		case c.hungUp && calls.ppoll > 0:
+			c.n.Note("… %d %s before the one that found the terminal hung up, one every tenth of a second", calls.ppoll, poll)
+		case calls.ppoll > 0:
+			c.n.Note("… %d %s while the container had the terminal, one every tenth of a second, to see it hang up (it did not)", calls.ppoll, poll)
 		}
+	}
+	if c.hangupKilled && err == nil && status == exit.SignalBase+int(unix.SIGKILL) {
+		err = exit.Errorf(status, "the container had not ended %s after its terminal hung up: workshop killed it", hangupGrace)
 	}
 	c.stopSignals()
 	c.takeTerminalBack()
@@ -350,36 +363,50 @@ const hangupGrace = 3 * time.Second
 //   - The terminal hanging up (its window closed, its ssh session dropped,
 //     its shell killed). The kernel's SIGHUP goes to the foreground group,
 //     the container's, where a PID 1 without a handler drops it, and not to
-//     workshop, in the background: the container would outlive the
-//     terminal, for ever. workshop sends itself the SIGHUP a shell sends its
-//     jobs, which ends the container as any stop signal does (passed on,
-//     then, where a cgroup watch is, its group killed StopGrace later);
-//     with no such watch (steps 3 and 5), it kills the container
-//     hangupGrace later: nobody can reach it any more.
+//     workshop, in the background; an interactive bash passes it on to its
+//     jobs, workshop among them, but sh and a killed shell do not. The
+//     container would outlive the terminal, for ever. Unless it got one
+//     already, workshop sends itself the SIGHUP a shell sends its jobs,
+//     which ends the container as any stop signal does (passed on, then,
+//     where a cgroup watch is, its group killed StopGrace later); with no
+//     such watch (steps 3 and 5), it kills the container hangupGrace later:
+//     nobody can reach it any more.
 //   - With resumeCtrlZ, a Ctrl-Z: a shell would take the terminal back and
 //     resume the job later; here nothing would, and the terminal would stay
 //     with a stopped program. os/exec's wait does not report stops: they
 //     are looked for with waitid(WSTOPPED|WNOWAIT|WNOHANG), which reports
 //     without collecting anything.
 //
-// It returns how many calls it made, for the narration to count.
+// It returns how many calls it made and did not print, for the narration
+// to count.
 func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 	pid := c.Pid()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	var kill <-chan time.Time
+	// hungUp looks once; a terminal that hung up says so from then on.
+	hungUp := func() bool {
+		hup, n, _ := c.n.TerminalHungUp(c.tty)
+		calls.ppoll += n
+		if hup {
+			calls.ppoll-- // the call that found it is printed
+			c.hungUp = true
+		}
+		return hup
+	}
 	told := false // of the stop under way, left as it is: said once a stop
 	for {
 		select {
 		case <-waited:
+			// The command may have ended of the terminal's own SIGHUP,
+			// before a tick saw the hang-up: looked for once more, so as
+			// not to take back a terminal that is gone.
+			if !c.hungUp && hungUp() {
+				c.n.Note("the terminal hung up: the container ended meanwhile")
+			}
 			return calls
 		case <-kill:
-			target, whom := pid, "its PID 1, and with it its PID namespace"
-			if !c.pidNS {
-				target, whom = -pid, "its process group"
-			}
-			c.n.Note("the container has not ended %s after its terminal hung up, and nobody can reach it any more: workshop kills %s", hangupGrace, whom)
-			c.n.Kill(target, unix.SIGKILL)
+			c.killLeftByTerminal()
 			kill = nil
 			continue
 		case <-tick.C:
@@ -387,13 +414,13 @@ func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 		if c.hungUp {
 			continue // waiting for the end, or for the kill
 		}
-		hup, n, err := c.n.TerminalHungUp(c.tty)
-		calls.ppoll += n
-		if hup {
-			calls.ppoll-- // the call that found it is printed
-			c.hungUp = true
-			c.n.Note("the terminal hung up: its SIGHUP went to the container's process group, not to workshop's; workshop sends itself the SIGHUP a shell sends its jobs")
-			c.n.Kill(os.Getpid(), unix.SIGHUP)
+		if hungUp() {
+			if c.gotSIGHUP.Load() {
+				c.n.Note("the terminal hung up; workshop got a SIGHUP already (a shell passes the terminal's on to its jobs), and passed it on")
+			} else {
+				c.n.Note("the terminal hung up: its SIGHUP went to the container's process group, not to workshop's; workshop sends itself the SIGHUP a shell sends its jobs")
+				c.n.Kill(os.Getpid(), unix.SIGHUP)
+			}
 			if c.stopGrace == 0 {
 				t := time.NewTimer(hangupGrace)
 				defer t.Stop()
@@ -401,7 +428,7 @@ func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 			}
 			continue
 		}
-		if err != nil || !c.resumeCtrlZ {
+		if !c.resumeCtrlZ {
 			continue
 		}
 		var info unix.Siginfo
@@ -431,6 +458,49 @@ func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 			c.n.Note("%s", stoppedHoldingTerminal(fmt.Sprintf("kill -CONT -%d (its process group)", pid), fmt.Sprintf("kill -KILL -%d", pid)))
 		}
 	}
+}
+
+// killLeftByTerminal kills a container that has not ended hangupGrace
+// after its terminal hung up. With a PID namespace, its PID 1 takes every
+// process of it along. Without, its process group, and with --init the
+// command's too: the init starts it in a group of its own. (A process
+// that left its group is out of reach, as after any run without a PID
+// namespace: step 4's cgroup holds them all.)
+func (c *Container) killLeftByTerminal() {
+	pid := c.Pid()
+	if c.pidNS {
+		c.n.Note("the container has not ended %s after its terminal hung up, and nobody can reach it any more: workshop kills its PID 1, and with it its PID namespace", hangupGrace)
+		c.n.Kill(pid, unix.SIGKILL)
+		c.hangupKilled = true
+		return
+	}
+	groups := []int{pid}
+	whose := "its process group"
+	if c.init {
+		groups = append(childrenOf(pid), pid)
+		whose = "the process groups of its init and of the init's children (the command)"
+	}
+	c.n.Note("the container has not ended %s after its terminal hung up, and nobody can reach it any more: workshop kills %s", hangupGrace, whose)
+	for _, g := range groups {
+		c.n.Kill(-g, unix.SIGKILL)
+	}
+	c.hangupKilled = true
+}
+
+// childrenOf lists the children of process pid, read from /proc (every
+// thread's: Go forks from any of them).
+func childrenOf(pid int) []int {
+	var kids []int
+	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		for _, w := range strings.Fields(string(b)) {
+			if k, err := strconv.Atoi(w); err == nil {
+				kids = append(kids, k)
+			}
+		}
+	}
+	return kids
 }
 
 // stoppedHoldingTerminal is the note for a command stopped by SIGSTOP
@@ -483,6 +553,9 @@ func (c *Container) forwardSignals(sigs chan os.Signal, grace time.Duration) {
 			select {
 			case s := <-sigs:
 				sig := s.(syscall.Signal)
+				if sig == unix.SIGHUP {
+					c.gotSIGHUP.Store(true)
+				}
 				// Only once the child has exec'd the command, or its init
 				// has taken over passing signals on, does a signal go on
 				// to the container.
@@ -509,7 +582,14 @@ func (c *Container) forwardSignals(sigs chan os.Signal, grace time.Duration) {
 					// Said here, with the kill, and not by the watch: two
 					// goroutines' notes came in either order.
 					stopPassed = true
-					c.n.Note("workshop got %s: passing it on to the container; if it has not ended in %s, its whole cgroup is killed (send %s again to kill it now)", name, grace, name)
+					// A second SIGHUP does not kill at once: a terminal's
+					// hang-up may come from its shell and from workshop's
+					// own watch (watchTerminal).
+					again := name + " again"
+					if sig == unix.SIGHUP {
+						again = "SIGTERM"
+					}
+					c.n.Note("workshop got %s: passing it on to the container; if it has not ended in %s, its whole cgroup is killed (send %s to kill it now)", name, grace, again)
 				}
 				c.n.Kill(c.Pid(), sig)
 			case <-c.stopForwarding:

@@ -655,45 +655,66 @@ func TestMapUsersInAStateDirMadeByFullRun(t *testing.T) {
 // drops it (and a command may ignore it), and not to workshop, in the
 // background. The container outlived the terminal, for ever. workshop
 // sees the hang-up, passes a SIGHUP on, and 3 s later kills what is left:
-// the PID namespace, or without one the command's process group.
+// the PID namespace, or without one the command's process group (and the
+// init's, with --init). A command the kernel's SIGHUP ends is seen to
+// have lost its terminal too, which is not taken back.
 func TestTerminalHangupEndsTheContainer(t *testing.T) {
 	testbin.NeedRoot(t)
 	root := busyboxRoot(t)
+	const (
+		ignored   = `trap "" HUP; sleep 1000; echo never`
+		killedBy  = "after its terminal hung up, and nobody can reach it any more: workshop kills "
+		statement = "workshop: the container had not ended 3s after its terminal hung up: workshop killed it"
+	)
 	for _, c := range []struct {
-		ns, command, killed string
+		args    []string
+		command string
+		depth   int // of sleep, under workshop
+		want    []string
 	}{
-		{"mount,uts,ipc,net,pid,user", "exec sleep 1000", "its PID 1, and with it its PID namespace"},
-		{"mount,uts,user", `trap "" HUP; exec sleep 1000`, "its process group"},
+		{[]string{"--ns", "mount,uts,ipc,net,pid,user"}, "exec sleep 1000", 1, []string{"kill(%[1]d, SIGHUP) = 0\n==> workshop got SIGHUP: passing it on to the container\nkill(%[2]d, SIGHUP) = 0", killedBy + "its PID 1, and with it its PID namespace", statement}},
+		{[]string{"--ns", "mount,uts,user"}, ignored, 2, []string{killedBy + "its process group", statement}},
+		{[]string{"--ns", "mount,uts,user", "--init"}, ignored, 3, []string{killedBy + "the process groups of its init and of the init's children (the command)", statement}},
+		{[]string{"--ns", "mount,uts,ipc,net,pid,user", "--init"}, ignored, 3, []string{killedBy + "its PID 1, and with it its PID namespace", statement}},
+		// Ended by the kernel's SIGHUP, maybe before workshop's next look.
+		{[]string{"--ns", "mount,uts,user"}, "exec sleep 1000", 1, nil},
 	} {
 		narration := filepath.Join(t.TempDir(), "narration")
-		run := strings.Join(append([]string{testbin.Bin(t)}, step3Args(t, root, "--ns", c.ns, "--", "/bin/sh", "-c", "'"+c.command+"'")...), " ")
+		run := strings.Join(append([]string{testbin.Bin(t)}, step3Args(t, root, append(c.args, "--", "/bin/sh", "-c", "'"+c.command+"'")...)...), " ")
 		// "; true": the shell stays, as the terminal's session leader,
 		// instead of becoming workshop.
 		term := testbin.StartOnTerminal(t, "/bin/sh", "-c", run+" 2>"+narration+"; true")
 		testbin.FileHolds(t, narration, `execve("/bin/sh"`, 30*time.Second)
-		time.Sleep(300 * time.Millisecond) // the trap set, sleep exec'd
+		time.Sleep(300 * time.Millisecond) // the trap set, sleep started
 		workshop := testbin.ChildOf(t, term.Cmd.Process.Pid)
-		sleep := testbin.ChildOf(t, workshop)
+		sleep := workshop
+		for range c.depth {
+			sleep = testbin.ChildOf(t, sleep)
+		}
 		t.Cleanup(func() {
 			syscall.Kill(sleep, syscall.SIGKILL)
 			if t.Failed() {
 				b, _ := os.ReadFile(narration)
-				t.Logf("--ns %s, the narration:\n%s", c.ns, b)
+				t.Logf("%s, the narration:\n%s", c.args, b)
 			}
 		})
 		term.Master.Close() // the window closes
 		testbin.GoneWithin(t, workshop, "workshop", 15*time.Second)
 		testbin.GoneWithin(t, sleep, "sleep", time.Second)
 		b, _ := os.ReadFile(narration)
-		for _, want := range []string{
-			"revents=POLLERR|POLLHUP}])\n==> the terminal hung up",
-			fmt.Sprintf("kill(%d, SIGHUP) = 0\n==> workshop got SIGHUP: passing it on to the container\nkill(%d, SIGHUP) = 0", workshop, sleep),
-			"after its terminal hung up, and nobody can reach it any more: workshop kills " + c.killed,
-			"==> the terminal hung up: there is no terminal to take back",
-		} {
-			if !strings.Contains(string(b), want) {
-				t.Errorf("--ns %s: the narration does not say %q:\n%s", c.ns, want, b)
+		for _, want := range append(c.want, "==> the terminal hung up: there is no terminal to take back") {
+			if strings.Contains(want, "%") {
+				want = fmt.Sprintf(want, workshop, sleep)
 			}
+			if !strings.Contains(string(b), want) {
+				t.Errorf("%s: the narration does not say %q:\n%s", c.args, want, b)
+			}
+		}
+		if !regexp.MustCompile(`ppoll\(\[\{fd=0, events=0\}\], 1, \{tv_sec=0, tv_nsec=0\}, NULL, 0\) = 1 \(\[\{fd=0, revents=POLLERR\|POLLHUP\}\], left \{tv_sec=0, tv_nsec=0\}\)\n==> the terminal hung up`).Match(b) {
+			t.Errorf("%s: the ppoll that found the hang-up is not shown:\n%s", c.args, b)
+		}
+		if regexp.MustCompile(`(?m)^ioctl\(0, (TIOCSPGRP|TCSETSW)`).Match(b) {
+			t.Errorf("%s: workshop took back a terminal that hung up:\n%s", c.args, b)
 		}
 	}
 }

@@ -43,7 +43,7 @@ func TestParentDiesBeforeTheDeathSignal(t *testing.T) {
 	if strings.Contains(res.Stdout, "the command ran") {
 		t.Errorf("the command ran after workshop died:\n%s", res.Stdout)
 	}
-	if !strings.Contains(res.Stderr, "[pid 1] ppoll([{fd=4, events=0}], 1, {tv_sec=0, tv_nsec=0}, NULL, 0) = 1 ([{fd=4, revents=POLLERR}])") {
+	if !strings.Contains(res.Stderr, "[pid 1] ppoll([{fd=4, events=0}], 1, {tv_sec=0, tv_nsec=0}, NULL, 0) = 1 ([{fd=4, revents=POLLERR}], left {tv_sec=0, tv_nsec=0})") {
 		t.Errorf("the init's check of the status pipe is not narrated as it happened:\n%s", res.Stderr)
 	}
 }

@@ -360,7 +360,7 @@ func (e *ending) get() (string, bool) {
 // watch kills the whole cgroup when the timeout expires, or when the
 // container has not ended StopGrace after workshop passed it SIGINT or
 // SIGTERM (namespaces.Wait passes them on; a PID 1 without a handler
-// ignores them). A second signal kills at once. sigs is registered before
+// ignores them). A second signal kills at once, but for a second SIGHUP. sigs is registered before
 // the container is released, so a signal that comes just after is not lost.
 func (r *Contained) watch(n *sys.Narrator, cg *Cgroup, sigs <-chan os.Signal, end *ending, stop <-chan struct{}) {
 	var expire <-chan time.Time
@@ -387,10 +387,16 @@ func (r *Contained) watch(n *sys.Narrator, cg *Cgroup, sigs <-chan os.Signal, en
 			kill(fmt.Sprintf("--timeout %s expired", r.Timeout), true)
 		case s := <-sigs:
 			name := sys.SignalName(s.(unix.Signal))
-			if got == name {
+			switch {
+			case got == name && s == unix.SIGHUP:
+				// A terminal's hang-up may come twice, from its shell
+				// and from workshop's own watch of it (namespaces'
+				// watchTerminal): the grace goes on.
+				continue
+			case got == name:
 				kill(fmt.Sprintf("%s came twice", name), false)
 				continue
-			} else if got != "" {
+			case got != "":
 				kill(fmt.Sprintf("%s came after %s", name, got), false)
 				continue
 			}
