@@ -17,6 +17,7 @@ import (
 
 	lessons "github.com/workshop-dev/workshop"
 	"github.com/workshop-dev/workshop/internal/testbin"
+	namespaces "github.com/workshop-dev/workshop/steps/03-namespaces"
 )
 
 // StateInLessons is the state dir the lessons show; tests use their own.
@@ -79,6 +80,10 @@ func MachineNeutral(l string) string {
 	return strings.Replace(l, ", prlimit64(0, RLIMIT_NOFILE, …) twice (the limit of open files put back where Go found it, for the new program)", "", 1)
 }
 
+// inEveryKernel are the parts of /proc that the container's masks
+// (namespaces.MaskedProc) hide and that every kernel has.
+var inEveryKernel = []string{"keys", "timer_list"}
+
 // MachineOnly reports whether a printed line is there only on some
 // machines, and so is left out of a lesson's transcript: the read-only
 // bind of /proc/sysrq-trigger, which a kernel without CONFIG_MAGIC_SYSRQ
@@ -89,8 +94,8 @@ func MachineOnly(l string) bool {
 	if strings.Contains(l, "/proc/sysrq-trigger") {
 		return true
 	}
-	for _, p := range []string{"acpi", "asound", "kcore", "latency_stats", "timer_stats", "sched_debug", "scsi"} {
-		if strings.Contains(l, "/proc/"+p+`"`) {
+	for _, p := range namespaces.MaskedProc {
+		if !slices.Contains(inEveryKernel, p) && strings.Contains(l, "/proc/"+p+`"`) {
 			return true
 		}
 	}
