@@ -2,6 +2,7 @@ package namespaces
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 
 	"github.com/workshop-dev/workshop/internal/sys"
@@ -78,12 +79,47 @@ func makeDev(n *sys.Narrator, dev string, withTTY bool) error {
 			return err
 		}
 	}
+	if withTTY {
+		if err := bindConsole(n, dev); err != nil {
+			return err
+		}
+	}
 	for _, l := range devLinks {
 		if err := n.Symlink(l.target, filepath.Join(dev, l.name)); err != nil {
 			return err
 		}
 	}
 	return specialFilesystems(n, dev)
+}
+
+// bindConsole makes the terminal the container has /dev/console, as runc
+// binds a container's console there. The command reads the host's
+// /dev/pts/N, which the container's own devpts has not: without a name
+// for it under /dev, ttyname finds none (tty says "not a tty"). The
+// bind's source is the terminal's path, as fd 0 names it, in this mount
+// namespace's copy of the host's tree (before pivot_root): a bind of fd 0
+// itself (/proc/self/fd/0) is refused, its mount being the host
+// namespace's. A terminal whose path does not lead back to it is left
+// out, with a note.
+func bindConsole(n *sys.Narrator, dev string) error {
+	source, err := os.Readlink("/proc/self/fd/0")
+	var fd0, named unix.Stat_t
+	if err == nil {
+		err = unix.Fstat(0, &fd0)
+	}
+	if err == nil {
+		err = unix.Stat(source, &named)
+	}
+	if err != nil || fd0.Rdev != named.Rdev || fd0.Ino != named.Ino || fd0.Dev != named.Dev {
+		n.Note("no /dev/console: the terminal's path (%s) does not lead to it here; tty will say \"not a tty\"", source)
+		return nil
+	}
+	p := filepath.Join(dev, "console")
+	if err := n.CreateFile(p, 0o600); err != nil {
+		return err
+	}
+	return n.Because("the terminal the container has, under a name it can see (ttyname, tty)").
+		Mount(source, p, "", unix.MS_BIND, "")
 }
 
 // specialFilesystems gives /dev the two filesystems programs expect there,

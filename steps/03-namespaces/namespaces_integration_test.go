@@ -718,3 +718,26 @@ func TestTerminalHangupEndsTheContainer(t *testing.T) {
 		}
 	}
 }
+
+// A container on the terminal finds the terminal's name: tty said "not a
+// tty", the host's /dev/pts/N being in no devpts the container sees. It
+// is bound on /dev/console, as runc binds a console, also with --init
+// and under a map to unprivileged host ids. Without the terminal there
+// is no /dev/console.
+func TestTheTerminalHasANameInTheContainer(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	for _, args := range [][]string{nil, {"--init"}, {"--map-users", "100000:65536"}} {
+		narration := filepath.Join(t.TempDir(), "narration")
+		run := strings.Join(append([]string{testbin.Bin(t)}, step3Args(t, root, append(args, "--", "/bin/sh", "-c", "'tty; echo status $?'")...)...), " ")
+		out := inTerminal(t, run+" 2>"+narration)
+		b, _ := os.ReadFile(narration)
+		if !strings.Contains(out, "/dev/console\r\nstatus 0") || !regexp.MustCompile(`\[pid 1\] mount\("/dev/pts/\d+", "[^"]+/dev/console", "", MS_BIND, NULL\) = 0`).Match(b) {
+			t.Errorf("%q: tty on the terminal says %q:\n%s", args, out, b)
+		}
+	}
+	r := step3(t, root, "", "--", "/bin/sh", "-c", "tty; ls /dev/console")
+	if !strings.Contains(r.Stdout, "not a tty") || !strings.Contains(r.Stderr, "/dev/console: No such file or directory") {
+		t.Errorf("without the terminal: %q\n%s", r.Stdout, r.Stderr)
+	}
+}
