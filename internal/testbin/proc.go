@@ -107,3 +107,44 @@ func GoneWithin(t testing.TB, pid int, name string, d time.Duration) {
 		}
 	}
 }
+
+// DescendantNamed waits up to d for a descendant of process pid whose
+// command name (/proc/PID/comm) is comm, and returns it; at the test's end
+// it is sent SIGKILL if it still runs comm (its pid may be another
+// process's by then).
+func DescendantNamed(t testing.TB, pid int, comm string, d time.Duration) int {
+	t.Helper()
+	for deadline := time.Now().Add(d); ; time.Sleep(20 * time.Millisecond) {
+		if found := descendantNamed(pid, comm); found > 0 {
+			t.Cleanup(func() {
+				if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", found)); err == nil && strings.TrimSpace(string(b)) == comm {
+					syscall.Kill(found, syscall.SIGKILL)
+				}
+			})
+			return found
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no descendant of process %d runs %s after %v", pid, comm, d)
+		}
+	}
+}
+
+func descendantNamed(pid int, comm string) int {
+	files, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/children")
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		for _, w := range strings.Fields(string(b)) {
+			child, err := strconv.Atoi(w)
+			if err != nil {
+				continue
+			}
+			if c, err := os.ReadFile("/proc/" + w + "/comm"); err == nil && strings.TrimSpace(string(c)) == comm {
+				return child
+			}
+			if found := descendantNamed(child, comm); found > 0 {
+				return found
+			}
+		}
+	}
+	return 0
+}

@@ -328,12 +328,21 @@ func (c *Container) Wait() (int, error) {
 		if calls.waitid > 0 {
 			c.n.Note("… %d waitid(P_PID, %d, …, WSTOPPED|WNOWAIT|WNOHANG) calls while it ran, one every tenth of a second, to see a Ctrl-Z", calls.waitid, c.Pid())
 		}
-		poll := fmt.Sprintf("ppoll([{fd=%d, events=0}], 1, {tv_sec=0, tv_nsec=0}, NULL, 0) calls", c.tty)
+		poll := fmt.Sprintf("ppoll([{fd=%d, events=0}], 1, {tv_sec=0, tv_nsec=0}, NULL, 0)", c.tty)
+		times := func(n int) string {
+			if n == 1 {
+				return "1 " + poll + " call"
+			}
+			return fmt.Sprintf("%d %s calls", n, poll)
+		}
 		switch {
-		case c.hungUp && calls.ppoll > 0:
-			c.n.Note("… %d %s before the one that found the terminal hung up, one every tenth of a second", calls.ppoll, poll)
+		case c.hungUp && calls.ppoll+calls.last > 0:
+			c.n.Note("… %s before the one that found the terminal hung up, one every tenth of a second", times(calls.ppoll+calls.last))
+		case c.hungUp:
 		case calls.ppoll > 0:
-			c.n.Note("… %d %s while the container had the terminal, one every tenth of a second, to see it hang up (it did not)", calls.ppoll, poll)
+			c.n.Note("… %s while the container had the terminal, one every tenth of a second, and once it ended, to see it hang up (it did not)", times(calls.ppoll+calls.last))
+		default:
+			c.n.Note("… %s once the container ended, to see whether the terminal had hung up (it had not)", times(calls.last))
 		}
 	}
 	if c.hangupKilled && err == nil && status == exit.SignalBase+int(unix.SIGKILL) {
@@ -351,7 +360,10 @@ func (c *Container) Wait() (int, error) {
 const cldStopped = 5
 
 // watchCalls counts the calls watchTerminal made, for the narration.
-type watchCalls struct{ waitid, ppoll int }
+// ppoll are the looks at the terminal every tenth of a second, last the
+// calls of the look once the container ended; neither counts the one
+// printed, that found the hang-up.
+type watchCalls struct{ waitid, ppoll, last int }
 
 // hangupGrace is how long a container may take to end after its terminal
 // hung up, where no cgroup watch kills it (Config.StopGrace is 0).
@@ -385,11 +397,11 @@ func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 	defer tick.Stop()
 	var kill <-chan time.Time
 	// hungUp looks once; a terminal that hung up says so from then on.
-	hungUp := func() bool {
+	hungUp := func(count *int) bool {
 		hup, n, _ := c.n.TerminalHungUp(c.tty)
-		calls.ppoll += n
+		*count += n
 		if hup {
-			calls.ppoll-- // the call that found it is printed
+			*count-- // the call that found it is printed
 			c.hungUp = true
 		}
 		return hup
@@ -401,24 +413,31 @@ func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 			// The command may have ended of the terminal's own SIGHUP,
 			// before a tick saw the hang-up: looked for once more, so as
 			// not to take back a terminal that is gone.
-			if !c.hungUp && hungUp() {
+			if !c.hungUp && hungUp(&calls.last) {
 				c.n.Note("the terminal hung up: the container ended meanwhile")
 			}
 			return calls
 		case <-kill:
-			c.killLeftByTerminal()
 			kill = nil
+			select {
+			case <-waited:
+				continue // it ended as the grace did: nothing to kill
+			default:
+			}
+			if c.killLeftByTerminal() {
+				c.hangupKilled = true
+			}
 			continue
 		case <-tick.C:
 		}
 		if c.hungUp {
 			continue // waiting for the end, or for the kill
 		}
-		if hungUp() {
+		if hungUp(&calls.ppoll) {
 			if c.gotSIGHUP.Load() {
-				c.n.Note("the terminal hung up; workshop got a SIGHUP already (a shell passes the terminal's on to its jobs), and passed it on")
+				c.n.Note("the terminal hung up; workshop got a SIGHUP already (a shell passes its own on to its jobs), and passed it on")
 			} else {
-				c.n.Note("the terminal hung up: its SIGHUP went to the container's process group, not to workshop's; workshop sends itself the SIGHUP a shell sends its jobs")
+				c.n.Note("the terminal hung up: the kernel sends its SIGHUP to the terminal's controlling process (the shell) and, when that ends, to the container's process group, never to workshop's; workshop sends itself the SIGHUP a shell sends its jobs")
 				c.n.Kill(os.Getpid(), unix.SIGHUP)
 			}
 			if c.stopGrace == 0 {
@@ -465,26 +484,28 @@ func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 // process of it along. Without, its process group, and with --init the
 // command's too: the init starts it in a group of its own. (A process
 // that left its group is out of reach, as after any run without a PID
-// namespace: step 4's cgroup holds them all.)
-func (c *Container) killLeftByTerminal() {
+// namespace: step 4's cgroup holds them all.) It reports whether a kill
+// went through.
+func (c *Container) killLeftByTerminal() bool {
 	pid := c.Pid()
 	if c.pidNS {
 		c.n.Note("the container has not ended %s after its terminal hung up, and nobody can reach it any more: workshop kills its PID 1, and with it its PID namespace", hangupGrace)
-		c.n.Kill(pid, unix.SIGKILL)
-		c.hangupKilled = true
-		return
+		return c.n.Kill(pid, unix.SIGKILL) == nil
 	}
 	groups := []int{pid}
 	whose := "its process group"
 	if c.init {
-		groups = append(childrenOf(pid), pid)
-		whose = "the process groups of its init and of the init's children (the command)"
+		groups = append(groupLeadersAmong(childrenOf(pid)), pid)
+		whose = "the process groups of its init and of the command"
 	}
 	c.n.Note("the container has not ended %s after its terminal hung up, and nobody can reach it any more: workshop kills %s", hangupGrace, whose)
+	killed := false
 	for _, g := range groups {
-		c.n.Kill(-g, unix.SIGKILL)
+		if c.n.Kill(-g, unix.SIGKILL) == nil {
+			killed = true
+		}
 	}
-	c.hangupKilled = true
+	return killed
 }
 
 // childrenOf lists the children of process pid, read from /proc (every
@@ -501,6 +522,21 @@ func childrenOf(pid int) []int {
 		}
 	}
 	return kids
+}
+
+// groupLeadersAmong keeps the pids that lead a process group: the init's
+// command does, and an orphan the init adopted (it is a subreaper) need
+// not. A group's id cannot be another's while its leader lives, so -pid
+// then names that group and no other; a pid that has ended, or leads
+// none, is left out (getpgid, a look that changes nothing: not shown).
+func groupLeadersAmong(pids []int) []int {
+	var leaders []int
+	for _, p := range pids {
+		if g, err := unix.Getpgid(p); err == nil && g == p {
+			leaders = append(leaders, p)
+		}
+	}
+	return leaders
 }
 
 // stoppedHoldingTerminal is the note for a command stopped by SIGSTOP

@@ -665,40 +665,39 @@ func TestTerminalHangupEndsTheContainer(t *testing.T) {
 		ignored   = `trap "" HUP; sleep 1000; echo never`
 		killedBy  = "after its terminal hung up, and nobody can reach it any more: workshop kills "
 		statement = "workshop: the container had not ended 3s after its terminal hung up: workshop killed it"
+		killed    = 128 + int(syscall.SIGKILL)
 	)
 	for _, c := range []struct {
 		args    []string
 		command string
-		depth   int // of sleep, under workshop
+		status  int
 		want    []string
 	}{
-		{[]string{"--ns", "mount,uts,ipc,net,pid,user"}, "exec sleep 1000", 1, []string{"kill(%[1]d, SIGHUP) = 0\n==> workshop got SIGHUP: passing it on to the container\nkill(%[2]d, SIGHUP) = 0", killedBy + "its PID 1, and with it its PID namespace", statement}},
-		{[]string{"--ns", "mount,uts,user"}, ignored, 2, []string{killedBy + "its process group", statement}},
-		{[]string{"--ns", "mount,uts,user", "--init"}, ignored, 3, []string{killedBy + "the process groups of its init and of the init's children (the command)", statement}},
-		{[]string{"--ns", "mount,uts,ipc,net,pid,user", "--init"}, ignored, 3, []string{killedBy + "its PID 1, and with it its PID namespace", statement}},
+		{[]string{"--ns", "mount,uts,ipc,net,pid,user"}, "exec sleep 1000", killed, []string{"kill(%[1]d, SIGHUP) = 0\n==> workshop got SIGHUP: passing it on to the container\nkill(%[2]d, SIGHUP) = 0", killedBy + "its PID 1, and with it its PID namespace", statement}},
+		{[]string{"--ns", "mount,uts,user"}, ignored, killed, []string{killedBy + "its process group", statement}},
+		// The init (a subreaper) adopts an orphan that leads no group.
+		{[]string{"--ns", "mount,uts,user", "--init"}, `(trap "" HUP; sleep 1000 &); ` + ignored, killed, []string{killedBy + "the process groups of its init and of the command", statement}},
+		{[]string{"--ns", "mount,uts,ipc,net,pid,user", "--init"}, ignored, killed, []string{killedBy + "its PID 1, and with it its PID namespace", statement}},
 		// Ended by the kernel's SIGHUP, maybe before workshop's next look.
-		{[]string{"--ns", "mount,uts,user"}, "exec sleep 1000", 1, nil},
+		{[]string{"--ns", "mount,uts,user"}, "exec sleep 1000", 128 + int(syscall.SIGHUP), nil},
 	} {
-		narration := filepath.Join(t.TempDir(), "narration")
+		dir := t.TempDir()
+		narration, status := filepath.Join(dir, "narration"), filepath.Join(dir, "status")
 		run := strings.Join(append([]string{testbin.Bin(t)}, step3Args(t, root, append(c.args, "--", "/bin/sh", "-c", "'"+c.command+"'")...)...), " ")
-		// "; true": the shell stays, as the terminal's session leader,
-		// instead of becoming workshop.
-		term := testbin.StartOnTerminal(t, "/bin/sh", "-c", run+" 2>"+narration+"; true")
-		testbin.FileHolds(t, narration, `execve("/bin/sh"`, 30*time.Second)
-		time.Sleep(300 * time.Millisecond) // the trap set, sleep started
-		workshop := testbin.ChildOf(t, term.Cmd.Process.Pid)
-		sleep := workshop
-		for range c.depth {
-			sleep = testbin.ChildOf(t, sleep)
-		}
+		// The shell stays, as the terminal's session leader, and dies of
+		// the hang-up; the subshell, in the background then, outlives it
+		// and keeps workshop's status.
+		term := testbin.StartOnTerminal(t, "/bin/sh", "-c", "("+run+" 2>"+narration+"; echo $? >"+status+"); true")
+		workshop := testbin.DescendantNamed(t, term.Cmd.Process.Pid, "workshop", 30*time.Second)
+		sleep := testbin.DescendantNamed(t, workshop, "sleep", 30*time.Second)
 		t.Cleanup(func() {
-			syscall.Kill(sleep, syscall.SIGKILL)
 			if t.Failed() {
 				b, _ := os.ReadFile(narration)
 				t.Logf("%s, the narration:\n%s", c.args, b)
 			}
 		})
-		term.Master.Close() // the window closes
+		time.Sleep(500 * time.Millisecond) // a few looks at the terminal
+		term.Master.Close()                // the window closes
 		testbin.GoneWithin(t, workshop, "workshop", 15*time.Second)
 		testbin.GoneWithin(t, sleep, "sleep", time.Second)
 		b, _ := os.ReadFile(narration)
@@ -713,8 +712,17 @@ func TestTerminalHangupEndsTheContainer(t *testing.T) {
 		if !regexp.MustCompile(`ppoll\(\[\{fd=0, events=0\}\], 1, \{tv_sec=0, tv_nsec=0\}, NULL, 0\) = 1 \(\[\{fd=0, revents=POLLERR\|POLLHUP\}\], left \{tv_sec=0, tv_nsec=0\}\)\n==> the terminal hung up`).Match(b) {
 			t.Errorf("%s: the ppoll that found the hang-up is not shown:\n%s", c.args, b)
 		}
+		if !regexp.MustCompile(`==> … \d+ ppoll\(\[\{fd=0, events=0\}\], 1, \{tv_sec=0, tv_nsec=0\}, NULL, 0\) calls? before the one that found the terminal hung up`).Match(b) {
+			t.Errorf("%s: the looks before the hang-up are not counted:\n%s", c.args, b)
+		}
+		if strings.Contains(string(b), "SIGKILL) = -1") {
+			t.Errorf("%s: workshop's kill aimed at a process or group that was not there:\n%s", c.args, b)
+		}
 		if regexp.MustCompile(`(?m)^ioctl\(0, (TIOCSPGRP|TCSETSW)`).Match(b) {
 			t.Errorf("%s: workshop took back a terminal that hung up:\n%s", c.args, b)
+		}
+		if got := strings.TrimSpace(string(testbin.FileHolds(t, status, "\n", 5*time.Second))); got != strconv.Itoa(c.status) {
+			t.Errorf("%s: workshop's status %s, want %d", c.args, got, c.status)
 		}
 	}
 }

@@ -669,9 +669,8 @@ func TestTerminalHangupEndsTheRun(t *testing.T) {
 		line := fmt.Sprintf("%q --no-color --state-dir %q full run -- /bin/sleep 1000 2>%q; true", testbin.Bin(t), h.state, narration)
 		term := testbin.StartOnTerminal(t, shell[0], append(shell[1:], line)...)
 		id := startedOf(t, testbin.FileHolds(t, narration, `execve("/bin/sleep"`, time.Minute)).ID
-		workshop := testbin.ChildOf(t, term.Cmd.Process.Pid)
-		sleep := testbin.ChildOf(t, workshop)
-		t.Cleanup(func() { unix.Kill(sleep, unix.SIGKILL) })
+		workshop := testbin.DescendantNamed(t, term.Cmd.Process.Pid, "workshop", time.Minute)
+		sleep := testbin.DescendantNamed(t, workshop, "sleep", time.Minute)
 		term.Master.Close() // the window closes
 		testbin.GoneWithin(t, workshop, "workshop", 15*time.Second)
 		testbin.GoneWithin(t, sleep, "sleep", time.Second)
