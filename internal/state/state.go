@@ -332,6 +332,22 @@ func ParentPid(pid int) int {
 	return v
 }
 
+// Children lists the children of process pid, of every one of its threads
+// (/proc/PID/task/TID/children: a Go program forks from any thread).
+func Children(pid int) []int {
+	var kids []int
+	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		for _, w := range strings.Fields(string(b)) {
+			if k, err := strconv.Atoi(w); err == nil {
+				kids = append(kids, k)
+			}
+		}
+	}
+	return kids
+}
+
 // Catches reports whether process pid has a handler for signal sig: its bit
 // in SigCgt of /proc/PID/status (proc(5)). A PID 1 drops every signal it
 // has no handler for, but SIGKILL and SIGSTOP from an ancestor namespace.

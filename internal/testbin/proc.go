@@ -5,13 +5,14 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/workshop-dev/workshop/internal/state"
 )
 
 // ChildOf finds the child of process pid (workshop's container or command;
@@ -19,19 +20,8 @@ import (
 // children are read.
 func ChildOf(t testing.TB, pid int) int {
 	t.Helper()
-	tasks, err := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/children")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range tasks {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		if fields := strings.Fields(string(b)); len(fields) > 0 {
-			child, _ := strconv.Atoi(fields[0])
-			return child
-		}
+	if kids := state.Children(pid); len(kids) > 0 {
+		return kids[0]
 	}
 	t.Fatalf("process %d has no child", pid)
 	return 0
@@ -130,20 +120,12 @@ func DescendantNamed(t testing.TB, pid int, comm string, d time.Duration) int {
 }
 
 func descendantNamed(pid int, comm string) int {
-	files, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/children")
-	for _, f := range files {
-		b, _ := os.ReadFile(f)
-		for _, w := range strings.Fields(string(b)) {
-			child, err := strconv.Atoi(w)
-			if err != nil {
-				continue
-			}
-			if c, err := os.ReadFile("/proc/" + w + "/comm"); err == nil && strings.TrimSpace(string(c)) == comm {
-				return child
-			}
-			if found := descendantNamed(child, comm); found > 0 {
-				return found
-			}
+	for _, child := range state.Children(pid) {
+		if c, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", child)); err == nil && strings.TrimSpace(string(c)) == comm {
+			return child
+		}
+		if found := descendantNamed(child, comm); found > 0 {
+			return found
 		}
 	}
 	return 0

@@ -19,6 +19,7 @@ import (
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/ids"
 	"github.com/workshop-dev/workshop/internal/reexec"
+	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
@@ -495,7 +496,7 @@ func (c *Container) killLeftByTerminal() bool {
 	groups := []int{pid}
 	whose := "its process group"
 	if c.init {
-		groups = append(groupLeadersAmong(childrenOf(pid)), pid)
+		groups = append(groupLeadersAmong(state.Children(pid)), pid)
 		whose = "the process groups of its init and of the command"
 	}
 	c.n.Note("the container has not ended %s after its terminal hung up, and nobody can reach it any more: workshop kills %s", hangupGrace, whose)
@@ -506,22 +507,6 @@ func (c *Container) killLeftByTerminal() bool {
 		}
 	}
 	return killed
-}
-
-// childrenOf lists the children of process pid, read from /proc (every
-// thread's: Go forks from any of them).
-func childrenOf(pid int) []int {
-	var kids []int
-	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
-	for _, f := range files {
-		b, _ := os.ReadFile(f)
-		for _, w := range strings.Fields(string(b)) {
-			if k, err := strconv.Atoi(w); err == nil {
-				kids = append(kids, k)
-			}
-		}
-	}
-	return kids
 }
 
 // groupLeadersAmong keeps the pids that lead a process group: the init's

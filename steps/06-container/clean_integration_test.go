@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -448,7 +447,7 @@ func TestStep3KilledLeavesNothing(t *testing.T) {
 		if b.cmd.ProcessState != nil {
 			t.Fatalf("workshop ended early:\n%s", b.narration())
 		}
-		for _, p := range childrenOf(b.cmd.Process.Pid) {
+		for _, p := range state.Children(b.cmd.Process.Pid) {
 			if cmdline(p) == "/bin/sleep 300" {
 				sleep = processOf(t, p)
 				return true
@@ -465,21 +464,6 @@ func TestStep3KilledLeavesNothing(t *testing.T) {
 	if r.Code != 0 || !strings.Contains(r.Stdout, "nothing to remove") || strings.Contains(r.Stdout, "removed ") {
 		t.Errorf("workshop clean after step 3 = exit %d; want 0 and nothing to remove\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
 	}
-}
-
-// childrenOf lists the children of every thread of pid.
-func childrenOf(pid int) []int {
-	var kids []int
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
-	for _, f := range tasks {
-		b, _ := os.ReadFile(f)
-		for _, s := range strings.Fields(string(b)) {
-			if k, err := strconv.Atoi(s); err == nil {
-				kids = append(kids, k)
-			}
-		}
-	}
-	return kids
 }
 
 // A container whose workshop process lives is left as it is, its image
