@@ -45,7 +45,8 @@ func newFullRunCmd(use string) *cobra.Command {
 read-only under an overlay whose upper layer is the container's own; a cgroup
 with the limits (step 4); the namespaces and uid maps (step 3); pivot_root into
 the overlay with the old root detached; /proc, a minimal /dev, the hostname;
-then the command. 'workshop ps' lists running containers, 'workshop kill ID'
+then the command (with none, the image's bash, or its sh where it has no bash:
+interactive on a terminal). 'workshop ps' lists running containers, 'workshop kill ID'
 stops one, 'workshop diff ID' shows what it changed. Everything the run made is
 removed when it ends (the writable layer stays with --keep).`,
 		Example: `  sudo workshop full run
@@ -68,10 +69,12 @@ removed when it ends (the writable layer stays with --keep).`,
 			if err := requireRoot("a container"); err != nil {
 				return err
 			}
+			interactive := false
 			if len(args) == 0 {
-				// A shell: interactive on a terminal, reading its commands
-				// from stdin otherwise, so a run works in a pipe too.
-				args = []string{"/bin/sh"}
+				// The image's shell (container.ImageShell): interactive
+				// on a terminal, reading its commands from stdin
+				// otherwise, so a run works in a pipe too.
+				args = nil
 				if term.IsTerminal(int(os.Stdin.Fd())) {
 					// An interactive shell takes the terminal, or waits
 					// for it: where the container is not handed it (full
@@ -81,24 +84,25 @@ removed when it ends (the writable layer stays with --keep).`,
 					if why := namespaces.NoTerminalFor(os.Stdin, os.Stdout); why != "" {
 						return usageError("%s, and the interactive shell it would start needs the terminal: run it in the foreground without a pipe, or give a command after --", why)
 					}
-					args = []string{"/bin/sh", "-i"}
+					interactive = true
 				}
 			}
 			n := narrator()
 			res, err := container.Run(n, container.Options{
-				StateDir:   global.stateDir,
-				Image:      f.image,
-				Name:       f.name,
-				Args:       args,
-				Hostname:   f.hostname,
-				Namespaces: f.ns,
-				Limits:     limits,
-				Timeout:    timeout,
-				Init:       f.init,
-				Keep:       f.keep,
-				Stdin:      os.Stdin,
-				Stdout:     os.Stdout,
-				Stderr:     os.Stderr,
+				StateDir:    global.stateDir,
+				Image:       f.image,
+				Name:        f.name,
+				Args:        args,
+				Interactive: interactive,
+				Hostname:    f.hostname,
+				Namespaces:  f.ns,
+				Limits:      limits,
+				Timeout:     timeout,
+				Init:        f.init,
+				Keep:        f.keep,
+				Stdin:       os.Stdin,
+				Stdout:      os.Stdout,
+				Stderr:      os.Stderr,
 			})
 			if err != nil {
 				if exit.Status(err) != exit.ToolFailed || exit.Silent(err) {

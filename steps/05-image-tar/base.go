@@ -28,6 +28,7 @@ var BaseTools = []string{
 	"echo", "sleep", "true", "false", "env", "mkdir", "rm", "touch", "grep", "sed",
 	"head", "tail", "wc", "cp", "mv", "ln", "chmod", "uname", "pwd", "df", "free",
 	"kill", "date", "stat", "find", "sort", "tr", "cut", "readlink", "top", "ip",
+	"tty", "stty",
 }
 
 // baseFiles are written into the base image so that `id` and `ls -l` show

@@ -8,9 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sync"
 	"time"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/ids"
 	"github.com/workshop-dev/workshop/internal/state"
@@ -26,8 +28,11 @@ type Options struct {
 	StateDir string
 	Image    string // NAME[:TAG] or id; "" is the built-in base image
 	Name     string // "" is a generated name
-	Args     []string
-	Hostname string
+	// Args is the command; nil is the image's shell (ImageShell), with
+	// -i when Interactive.
+	Args        []string
+	Interactive bool
+	Hostname    string
 	// Namespaces as --ns names them; nil is all seven. The mount namespace
 	// is required: pivot_root needs it.
 	Namespaces []string
@@ -88,6 +93,9 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 		return Result{}, err
 	}
 
+	if o.Args == nil {
+		o.Args = ImageShell(img.Rootfs, o.Interactive)
+	}
 	id := ids.New()
 	// The record comes first, naming the layer's directories and mount
 	// before they are made: if workshop is killed from here on, `workshop
@@ -115,6 +123,11 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 	}
 	res := Result{ID: id, Name: name}
 	n.Note("container %s (%s) from image %s (%s), unpacked once in %s", id, name, rec.Image, img.ShortID(), img.Rootfs)
+	if commandIsPID1OnTerminal(o) {
+		// A student's Ctrl-C on `full run -- sleep 1000` did nothing, in
+		// silence: step 3's lesson, met here without it.
+		n.Note("your command will be PID 1 of its PID namespace and have this terminal: a Ctrl-C here goes to it, and a PID 1 ignores a signal it has no handler for (step 3's lesson; sleep has none). To stop such a command: 'workshop kill %s' from another terminal, or run it with --init", name)
+	}
 	layer, err := MountLayer(n, img.Rootfs, rec.Dir(), !o.Keep)
 	if err != nil {
 		(&teardown{n: n, rec: rec}).finish(false)
@@ -394,4 +407,33 @@ func nameFree(stateDir, name string) error {
 		return exit.Errorf(exit.ToolFailed, "the name %q is taken by container %s, left by a run that was killed: choose another with --name, or 'workshop clean' it", name, r.ID)
 	}
 	return nil
+}
+
+// ImageShell is the shell a run with no command starts: the image's bash
+// when it has one (line editing, history, completion, as step 3's), its
+// sh otherwise (every image has one, or no shell at all), with -i when
+// interactive. bash is looked for inside the image's root: an absolute
+// symlink on the way (bin -> /usr/bin) resolves there, not on the host.
+func ImageShell(rootfs string, interactive bool) []string {
+	shell := "/bin/sh"
+	if p, err := securejoin.SecureJoin(rootfs, "bin/bash"); err == nil {
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			shell = "/bin/bash"
+		}
+	}
+	if interactive {
+		return []string{shell, "-i"}
+	}
+	return []string{shell}
+}
+
+// commandIsPID1OnTerminal reports whether the command given (not the
+// image's shell, which handles Ctrl-C) will be PID 1, without --init, with
+// the terminal handed to it.
+func commandIsPID1OnTerminal(o Options) bool {
+	if o.Interactive || o.Init || (o.Namespaces != nil && !slices.Contains(o.Namespaces, "pid")) {
+		return false
+	}
+	f, ok := o.Stdin.(*os.File)
+	return ok && namespaces.OwnsTerminal(int(f.Fd())) && namespaces.NoTerminalFor(f, o.Stdout) == ""
 }

@@ -701,6 +701,64 @@ func TestTerminalHangupEndsTheRun(t *testing.T) {
 	}
 }
 
+// With no command, a run starts the image's bash (the base image has the
+// host's): line editing and history, as step 3's default. It started sh,
+// whose Up arrow ran "^[[A" as a command.
+func TestFullRunWithoutACommandStartsTheImagesBash(t *testing.T) {
+	h := newHost(t)
+	bash := testbin.NeedTool(t, "bash")
+	r := testbin.Run(t, "echo \"shell $0\"\n", h.args("-q", "full", "run")...)
+	if r.Code != 0 || r.Stdout != "shell /bin/bash\n" {
+		t.Errorf("full run, its commands on stdin, with %s on the host = %d, stdout %q:\n%s", bash, r.Code, r.Stdout, r.Stderr)
+	}
+	// On a terminal, interactive; told nothing about Ctrl-C, which a
+	// shell handles.
+	narration := filepath.Join(t.TempDir(), "narration")
+	term := testbin.StartOnTerminal(t, "/bin/sh", "-c", fmt.Sprintf("%q --no-color --state-dir %q full run 2>%q", testbin.Bin(t), h.state, narration))
+	testbin.FileHolds(t, narration, `execve("/bin/bash", ["/bin/bash", "-i"], …) = 0`, time.Minute)
+	term.Master.Write([]byte("echo \"interactive $-\"; exit\n"))
+	term.Out.WaitFor(t, "interactive ")
+	<-term.Done
+	if b, _ := os.ReadFile(narration); strings.Contains(string(b), "PID 1 of its PID namespace and have this terminal") {
+		t.Errorf("the interactive shell's run warns of Ctrl-C:\n%s", b)
+	}
+	if out := term.Out.String(); !regexp.MustCompile(`interactive \S*i`).MatchString(out) {
+		t.Errorf("the shell on the terminal is not interactive:\n%s", out)
+	}
+}
+
+// A command given on a terminal is PID 1, where a Ctrl-C it has no
+// handler for does nothing: a student's Ctrl-C on `full run -- sleep 1000`
+// met silence. A note says so, and the way to stop it; not under --init,
+// nor without a PID namespace, nor without the terminal.
+func TestCommandAsPID1OnTheTerminalIsTold(t *testing.T) {
+	h := newHost(t)
+	const note = "==> your command will be PID 1 of its PID namespace and have this terminal: a Ctrl-C here goes to it"
+	for _, c := range []struct {
+		args []string
+		told bool
+	}{
+		{nil, true},
+		{[]string{"--init"}, false},
+		{[]string{"--ns", "mount,uts,ipc,net,user,cgroup"}, false},
+	} {
+		narration := filepath.Join(t.TempDir(), "narration")
+		line := strings.Join(append([]string{testbin.Bin(t)}, h.args(append(append([]string{"full", "run", "--name", "told"}, c.args...), "--", "/bin/true")...)...), " ")
+		term := testbin.StartOnTerminal(t, "/bin/sh", "-c", line+" 2>"+narration)
+		<-term.Done
+		b, _ := os.ReadFile(narration)
+		if told := strings.Contains(string(b), note); told != c.told {
+			t.Errorf("%q: told %v, want %v:\n%s", c.args, told, c.told, b)
+		}
+		if c.told && !strings.Contains(string(b), "To stop such a command: 'workshop kill told' from another terminal, or run it with --init") {
+			t.Errorf("%q: the note does not say how to stop it:\n%s", c.args, b)
+		}
+	}
+	if r := h.full("--", "/bin/true"); strings.Contains(r.Stderr, note) {
+		t.Errorf("without the terminal, the note is said:\n%s", r.Stderr)
+	}
+}
+
 // killSession sends SIGKILL to every process of session sid.
 func killSession(sid int) {
 	procs, _ := os.ReadDir("/proc")
