@@ -176,7 +176,11 @@ var openNameless = func(dir string) (int, error) {
 // spool copies in to the file spool, then goes back to its start for the
 // import to read.
 func (s *Store) spool(ctx context.Context, spool *os.File, in io.Reader, name string) error {
-	if err := copyUntilDone(ctx, spool, in); err != nil {
+	space, err := roomIn(s.dir)
+	if err != nil {
+		return err
+	}
+	if err := copyUntilDone(ctx, space.writer(spool), in); err != nil {
 		if isStop(ctx, err) {
 			return stoppedAdding(ctx)
 		}
@@ -185,7 +189,7 @@ func (s *Store) spool(ctx context.Context, spool *os.File, in io.Reader, name st
 	if ctx.Err() != nil {
 		return stoppedAdding(ctx)
 	}
-	_, err := spool.Seek(0, io.SeekStart)
+	_, err = spool.Seek(0, io.SeekStart)
 	return err
 }
 
@@ -301,13 +305,17 @@ func (s *Store) add(ctx context.Context, n *sys.Narrator, r Ref, source string, 
 			n.RemoveTree(tmp)
 		}
 	}()
+	space, err := roomIn(s.dir)
+	if err != nil {
+		return Image{}, err
+	}
 	tarPath := filepath.Join(tmp, tarName)
 	f, err := n.Create(tarPath, 0o644)
 	if err != nil {
 		return Image{}, err
 	}
 	h := sha256.New()
-	st, err := write(io.MultiWriter(f, h))
+	st, err := write(io.MultiWriter(space.writer(f), h))
 	if cerr := n.Close(f); err == nil {
 		err = cerr
 	}
@@ -332,6 +340,11 @@ func (s *Store) add(ctx context.Context, n *sys.Narrator, r Ref, source string, 
 	if there {
 		n.Note("the store already holds this very image: only the tag %s is added", r)
 	} else {
+		// The unpacked root takes what the archive's files hold, and a
+		// block at least for each entry (a directory, a small file).
+		if err := space.take(st.Bytes + int64(st.Entries)*4096); err != nil {
+			return Image{}, err
+		}
 		in, err := n.Open(tarPath)
 		if err != nil {
 			return Image{}, err

@@ -1,0 +1,124 @@
+package imagetar
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/workshop-dev/workshop/internal/sys"
+	"github.com/workshop-dev/workshop/internal/testbin"
+	"golang.org/x/sys/unix"
+)
+
+// zeros reads as an endless run of zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// bomb writes, gzipped, a tar of one file of size zero bytes: a few
+// kilobytes that unpack to size.
+func bomb(t *testing.T, size int64) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "bomb.tar.gz")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zw := gzip.NewWriter(f)
+	tw := tar.NewWriter(zw)
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "zeros", Mode: 0o644, Size: size}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.CopyN(tw, zeros{}, size); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []io.Closer{tw, zw} {
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p
+}
+
+// An addition to the store never fills its filesystem: a decompression
+// bomb, an endless standard input, an archive whose unpacked root would
+// not fit, are each stopped with a sentence while a twentieth of the
+// filesystem is still free, and leave nothing; what fits is imported.
+// Measured on a 16 MiB tmpfs (it used to fill it, then fail with ENOSPC).
+func TestAdditionsLeaveRoomOnTheDisk(t *testing.T) {
+	testbin.NeedRoot(t) // the tmpfs
+	store := filepath.Join(t.TempDir(), "state")
+	if err := os.Mkdir(store, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", store, "tmpfs", 0, "size=16m"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(store, unix.MNT_DETACH) })
+	free := func() int64 {
+		var fs unix.Statfs_t
+		if err := unix.Statfs(store, &fs); err != nil {
+			t.Fatal(err)
+		}
+		return int64(fs.Bavail) * fs.Bsize
+	}
+	s := OpenStore(store)
+	n := sys.New(io.Discard, sys.Options{})
+	before := free()
+
+	fits := filepath.Join(t.TempDir(), "fits.tar")
+	if err := os.WriteFile(fits, buildTar(t, dir("etc/"), file("etc/motd", "hello\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Import(bg, n, fits, "fits"); err != nil {
+		t.Fatalf("a small import on a 16 MiB tmpfs: %v", err)
+	}
+	before = free() // the small image stays
+
+	unpacked := filepath.Join(t.TempDir(), "unpacked.tar")
+	f, err := os.Create(unpacked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw := tar.NewWriter(f)
+	const nine = 9 << 20 // its tar fits; the tar and its unpacked root do not
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "big", Mode: 0o644, Size: nine}); err != nil {
+		t.Fatal(err)
+	}
+	io.CopyN(tw, bytes.NewReader(make([]byte, nine)), nine)
+	tw.Close()
+	f.Close()
+
+	for _, c := range []struct {
+		name string
+		add  func() error
+	}{
+		{"a gzip bomb", func() error { _, err := s.Import(bg, n, bomb(t, 64<<20), "bomb"); return err }},
+		{"an endless standard input", func() error {
+			_, err := s.ImportFrom(bg, n, io.LimitReader(zeros{}, 64<<20), "endless")
+			return err
+		}},
+		{"a root that would not fit beside its tar", func() error { _, err := s.Import(bg, n, unpacked, "big"); return err }},
+	} {
+		err := c.add()
+		if !errors.Is(err, ErrNoRoom) {
+			t.Errorf("%s: %v, want a refusal for want of room", c.name, err)
+			continue
+		}
+		if got := free(); got < before {
+			t.Errorf("%s: %d bytes free after, %d before: something is left", c.name, got, before)
+		}
+	}
+	if _, err := s.Resolve("fits"); err != nil {
+		t.Errorf("the image that fit is gone: %v", err)
+	}
+}
