@@ -160,6 +160,19 @@ func (n *Narrator) line(name, args, res string) {
 	n.emit(n.render(name, args, res))
 }
 
+// Together runs f with the output held: the lines f prints, through the
+// narrator it is given, come one after the other, none of another
+// goroutine's between them (a note and the call it announces, when a
+// second goroutine may have its own to say as soon as the note is out).
+// f must print only through that narrator.
+func (n *Narrator) Together(f func(*Narrator)) {
+	n.out.mu.Lock()
+	defer n.out.mu.Unlock()
+	held := *n
+	held.out = &output{w: n.out.w} // its own lock, free: the shared one is held here
+	f(&held)
+}
+
 // recordHeld makes call holding the output, and prints its line before
 // any other goroutine's: a signal workshop sends itself is caught by
 // another goroutine, whose note ("workshop got SIGHUP…") would otherwise

@@ -3,12 +3,15 @@ package sys
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -150,5 +153,51 @@ func TestExecReporter(t *testing.T) {
 		if got := New(&buf, Options{}).AwaitExec(r, tc.pid); got != tc.want || (buf.Len() > 0) != tc.want {
 			t.Errorf("AwaitExec of a pending execve(%q) by pid %d = %v, printed %q; want %v", tc.path, tc.pid, got, buf.String(), tc.want)
 		}
+	}
+}
+
+// syncBuffer is a buffer two goroutines may write and read.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Lines printed together come together: another goroutine that has a note
+// to say as soon as the first line is out (the cgroup's watch, woken by a
+// second signal sent on reading the note of the first) says it after the
+// last. Without Together, its note came between the forwarder's note and
+// its kill.
+func TestTogether(t *testing.T) {
+	var out syncBuffer
+	n := New(&out, Options{})
+	firstOut := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		<-firstOut
+		n.Note("the other goroutine's")
+	}()
+	n.Together(func(h *Narrator) {
+		h.Note("first")
+		close(firstOut)
+		time.Sleep(50 * time.Millisecond) // the other goroutine is ready to print by now
+		h.Kill(os.Getpid(), 0)
+	})
+	<-done
+	want := fmt.Sprintf("==> first\nkill(%d, signal 0) = 0\n==> the other goroutine's\n", os.Getpid())
+	if got := out.String(); got != want {
+		t.Errorf("printed:\n%s\nwant:\n%s", got, want)
 	}
 }

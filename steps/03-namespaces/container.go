@@ -592,9 +592,10 @@ func (c *Container) forwardSignals(sigs chan os.Signal, grace time.Duration) {
 					continue
 				}
 				name := sys.SignalName(sig)
+				var note string
 				switch {
 				case grace == 0 || !slices.Contains(exit.StopSignals, os.Signal(sig)):
-					c.n.Note("workshop got %s: passing it on to the container", name)
+					note = fmt.Sprintf("workshop got %s: passing it on to the container", name)
 				case stopPassed:
 					// The second: the cgroup's watch kills the container
 					// now, and says so.
@@ -610,9 +611,15 @@ func (c *Container) forwardSignals(sigs chan os.Signal, grace time.Duration) {
 					if sig == unix.SIGHUP {
 						again = "SIGTERM"
 					}
-					c.n.Note("workshop got %s: passing it on to the container; if it has not ended in %s, its whole cgroup is killed (send %s to kill it now)", name, grace, again)
+					note = fmt.Sprintf("workshop got %s: passing it on to the container; if it has not ended in %s, its whole cgroup is killed (send %s to kill it now)", name, grace, again)
 				}
-				c.n.Kill(c.Pid(), sig)
+				// The note and its kill together: a second signal, sent as
+				// soon as the note is read, made the watch say its own
+				// between them.
+				c.n.Together(func(n *sys.Narrator) {
+					n.Note("%s", note)
+					n.Kill(c.Pid(), sig)
+				})
 			case <-c.stopForwarding:
 				return
 			}
