@@ -115,11 +115,7 @@ func TestDoctorWithoutRoot(t *testing.T) {
 	testbin.NeedRoot(t) // to become nobody
 	// t.TempDir and its parent are private to root: open both to nobody.
 	dir := t.TempDir()
-	for _, d := range []string{filepath.Dir(dir), dir} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testbin.Chmod(t, 0o755, filepath.Dir(dir), dir)
 	bin := filepath.Join(dir, "workshop")
 	copyFile(t, testbin.Bin(t), bin)
 	if err := os.Chmod(bin, 0o755); err != nil { // whatever the umask

@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/workshop-dev/workshop/internal/testbin"
@@ -34,10 +33,7 @@ func TestOf(t *testing.T) {
 func TestOfRefusesWhatIsNotAFile(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "fifo")
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	stop := testbin.UnblockFIFO(fifo)
+	stop := testbin.MakeFIFO(t, fifo)
 	_, err := Of(fifo)
 	if stop() {
 		t.Errorf("Of(a FIFO) waited for a writer")

@@ -3,7 +3,6 @@ package lab
 import (
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/workshop-dev/workshop/internal/testbin"
@@ -125,10 +124,7 @@ const packedRight = "tar -C my-new-root -cf dockercontainer.tar . && mkdir conta
 func TestLab5FIFO(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "dockercontainer.tar")
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	stop := testbin.UnblockFIFO(fifo)
+	stop := testbin.MakeFIFO(t, fifo)
 	r, err := Check(5, Options{Dir: dir})
 	if stop() {
 		t.Errorf("lab 5 check waited on a FIFO named dockercontainer.tar")

@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 
 	"github.com/workshop-dev/workshop/internal/testbin"
@@ -35,10 +34,7 @@ func TestOpen(t *testing.T) {
 		}
 	}
 	fifo := filepath.Join(dir, "fifo")
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	stop := testbin.UnblockFIFO(fifo)
+	stop := testbin.MakeFIFO(t, fifo)
 	_, err := Open(fifo)
 	if stop() {
 		t.Errorf("Open(a FIFO) waited for a writer")

@@ -5,6 +5,7 @@ import (
 	"os"
 	"sync/atomic"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -31,4 +32,15 @@ func UnblockFIFO(path string) (stop func() (waited bool)) {
 		timer.Stop()
 		return fired.Load()
 	}
+}
+
+// MakeFIFO makes a FIFO at path, guarded as UnblockFIFO guards one: stop,
+// called once the code under test has returned, reports whether it waited
+// on the FIFO.
+func MakeFIFO(t testing.TB, path string) (stop func() (waited bool)) {
+	t.Helper()
+	if err := syscall.Mkfifo(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return UnblockFIFO(path)
 }

@@ -130,3 +130,14 @@ func descendantNamed(pid int, comm string) int {
 	}
 	return 0
 }
+
+// Chmod sets mode on each path: a t.TempDir and its parent, private to
+// root, opened to the unprivileged users a test runs something as.
+func Chmod(t testing.TB, mode os.FileMode, paths ...string) {
+	t.Helper()
+	for _, p := range paths {
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

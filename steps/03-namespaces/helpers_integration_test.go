@@ -30,11 +30,7 @@ var applets = []string{"sh", "echo", "sleep", "id", "hostname", "ls", "readlink"
 func busyboxRoot(t *testing.T) string {
 	t.Helper()
 	base := t.TempDir()
-	for _, d := range []string{filepath.Dir(base), base} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testbin.Chmod(t, 0o755, filepath.Dir(base), base)
 	root := filepath.Join(base, "root")
 	testbin.BusyboxRoot(t, root, []string{"tmp"}, applets)
 	return root

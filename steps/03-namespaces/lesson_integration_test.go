@@ -95,11 +95,7 @@ func TestLessonCommands(t *testing.T) {
 	state := t.TempDir()
 	// Root of a user namespace mapped to host uid 100000 must be able to
 	// enter the state directory (t.TempDir makes it 0700).
-	for _, d := range []string{filepath.Dir(state), state} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testbin.Chmod(t, 0o755, filepath.Dir(state), state)
 	l := &lesson{t: t, state: state}
 	defer l.stopShell()
 

@@ -623,11 +623,7 @@ func TestSIGUSR1ToWorkshopIsPassedOn(t *testing.T) {
 func TestMapUsersInAStateDirMadeByFullRun(t *testing.T) {
 	testbin.NeedRoot(t)
 	base := t.TempDir()
-	for _, d := range []string{filepath.Dir(base), base} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testbin.Chmod(t, 0o755, filepath.Dir(base), base)
 	state := filepath.Join(base, "state")
 	if r := testbin.Run(t, "", "-q", "--state-dir", state, "full", "run", "--", "/bin/true"); r.Code != 0 {
 		t.Fatalf("full run = exit %d\n%s", r.Code, r.Stderr)

@@ -15,22 +15,14 @@ import (
 func TestImageCommandsNeedRoot(t *testing.T) {
 	testbin.NeedRoot(t)
 	open := t.TempDir()
-	for _, d := range []string{filepath.Dir(open), open} {
-		if err := os.Chmod(d, 0o777); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testbin.Chmod(t, 0o777, filepath.Dir(open), open)
 	made := t.TempDir() // a store root made, then opened up by mistake
 	root, _ := rootWithLeasable(t)
 	if r := testbin.Run(t, "", "--state-dir", made, "image", "pack", root, "demo"); r.Code != 0 {
 		t.Fatalf("image pack as root = %d\n%s", r.Code, r.Stderr)
 	}
 	store := filepath.Join(made, "images")
-	for _, d := range []string{filepath.Dir(made), made, store} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testbin.Chmod(t, 0o755, filepath.Dir(made), made, store)
 	before := snapshotModes(t, made)
 	for _, state := range []string{open, made} {
 		for _, args := range [][]string{

@@ -132,8 +132,7 @@ func TestPackNamesAreRelativeToTheRoot(t *testing.T) {
 // for a writer for ever.
 func TestPackCopyRefusesAFIFO(t *testing.T) {
 	fifo := filepath.Join(t.TempDir(), "was-a-file")
-	mustDo(t, unix.Mkfifo(fifo, 0o644))
-	stop := testbin.UnblockFIFO(fifo)
+	stop := testbin.MakeFIFO(t, fifo)
 	err := copyFile(io.Discard, fifo, 5)
 	if stop() {
 		t.Errorf("copyFile(a FIFO) waited for a writer")
