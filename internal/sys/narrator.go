@@ -173,20 +173,6 @@ func (n *Narrator) Together(f func(*Narrator)) {
 	f(&held)
 }
 
-// recordHeld makes call holding the output, and prints its line before
-// any other goroutine's: a signal workshop sends itself is caught by
-// another goroutine, whose note ("workshop got SIGHUP…") would otherwise
-// come before the kill that sent it.
-func (n *Narrator) recordHeld(name, args string, call func() error) error {
-	n.out.mu.Lock()
-	defer n.out.mu.Unlock()
-	err := call()
-	if !n.opts.Quiet {
-		fmt.Fprintln(n.out.w, n.render(name, args, result(0, err)))
-	}
-	return err
-}
-
 // render is a syscall line: name(args) = result, and a gloss under --explain.
 func (n *Narrator) render(name, args, res string) string {
 	var b strings.Builder

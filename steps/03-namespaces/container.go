@@ -58,9 +58,10 @@ type Container struct {
 	// gotSIGHUP: workshop got a SIGHUP (forwardSignals), from a shell that
 	// passes the terminal's on to its jobs, or sent by someone.
 	gotSIGHUP atomic.Bool
-	// stopGrace is Config.StopGrace; pidNS and init, whether the container
-	// has a PID namespace and an init: how a container the terminal left
-	// is ended.
+	// stopGrace is Config.StopGrace: how long the container has after a
+	// stop signal, 0 where no cgroup watch kills it. pidNS and init: whether
+	// it has a PID namespace and an init, how a container the terminal
+	// left is ended.
 	stopGrace   time.Duration
 	pidNS, init bool
 
@@ -256,7 +257,7 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		// With a PID namespace the command is PID 1, which drops a Ctrl-Z
 		// it has no handler for; with --init, the init resumes it.
 		resumeCtrlZ: tty >= 0 && flags&unix.CLONE_NEWPID == 0 && !cfg.Init}
-	c.forwardSignals(sigs, cfg.StopGrace)
+	c.forwardSignals(sigs)
 	if flags&unix.CLONE_NEWPID != 0 {
 		n.Note("the child is pid %d on the host; in its new PID namespace it is pid 1", c.Pid())
 	}
@@ -374,10 +375,11 @@ const hangupGrace = 3 * time.Second
 // the terminal, for what nothing else would see:
 //
 //   - The terminal hanging up (its window closed, its ssh session dropped,
-//     its shell killed). The kernel's SIGHUP goes to the foreground group,
-//     the container's, where a PID 1 without a handler drops it, and not to
-//     workshop, in the background; an interactive bash passes it on to its
-//     jobs, workshop among them, but sh and a killed shell do not. The
+//     its shell killed). The kernel sends SIGHUP to the terminal's
+//     controlling process, the shell, and once that ends to the foreground
+//     group, the container's, where a PID 1 without a handler drops it;
+//     never to workshop, in the background. An interactive bash passes its
+//     own on to its jobs, workshop among them; sh and a killed shell do not. The
 //     container would outlive the terminal, for ever. Unless it got one
 //     already, workshop sends itself the SIGHUP a shell sends its jobs,
 //     which ends the container as any stop signal does (passed on, then,
@@ -397,8 +399,9 @@ func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	var kill <-chan time.Time
-	// hungUp looks once; a terminal that hung up says so from then on.
-	hungUp := func(count *int) bool {
+	// look polls the terminal once, counting the calls in count; a
+	// terminal that hung up says so from then on.
+	look := func(count *int) bool {
 		hup, n, _ := c.n.TerminalHungUp(c.tty)
 		*count += n
 		if hup {
@@ -414,7 +417,7 @@ func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 			// The command may have ended of the terminal's own SIGHUP,
 			// before a tick saw the hang-up: looked for once more, so as
 			// not to take back a terminal that is gone.
-			if !c.hungUp && hungUp(&calls.last) {
+			if !c.hungUp && look(&calls.last) {
 				c.n.Note("the terminal hung up: the container ended meanwhile")
 			}
 			return calls
@@ -434,12 +437,16 @@ func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 		if c.hungUp {
 			continue // waiting for the end, or for the kill
 		}
-		if hungUp(&calls.ppoll) {
+		if look(&calls.ppoll) {
 			if c.gotSIGHUP.Load() {
 				c.n.Note("the terminal hung up; workshop got a SIGHUP already (a shell passes its own on to its jobs), and passed it on")
 			} else {
-				c.n.Note("the terminal hung up: the kernel sends its SIGHUP to the terminal's controlling process (the shell) and, when that ends, to the container's process group, never to workshop's; workshop sends itself the SIGHUP a shell sends its jobs")
-				c.n.Kill(os.Getpid(), unix.SIGHUP)
+				// Together: the kill's line before the note the
+				// forwarder prints on catching the signal it sends.
+				c.n.Together(func(n *sys.Narrator) {
+					n.Note("the terminal hung up: the kernel sends its SIGHUP to the terminal's controlling process (the shell) and, when that ends, to the container's process group, never to workshop's; workshop sends itself the SIGHUP a shell sends its jobs")
+					n.Kill(os.Getpid(), unix.SIGHUP)
+				})
 			}
 			if c.stopGrace == 0 {
 				t := time.NewTimer(hangupGrace)
@@ -563,7 +570,8 @@ func (c *Container) Abort() {
 // forwardSignals passes the stop signals (exit.StopSignals) on to the
 // container until Wait has collected it. A PID 1 without a handler for them
 // ignores them: the lesson of --init.
-func (c *Container) forwardSignals(sigs chan os.Signal, grace time.Duration) {
+func (c *Container) forwardSignals(sigs chan os.Signal) {
+	grace := c.stopGrace
 	c.stopForwarding = make(chan struct{})
 	c.forwardingDone = make(chan struct{})
 	go func() {

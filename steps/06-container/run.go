@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"sync"
 	"time"
 
@@ -431,9 +430,10 @@ func ImageShell(rootfs string, interactive bool) []string {
 // image's shell, which handles Ctrl-C) will be PID 1, without --init, with
 // the terminal handed to it.
 func commandIsPID1OnTerminal(o Options) bool {
-	if o.Interactive || o.Init || (o.Namespaces != nil && !slices.Contains(o.Namespaces, "pid")) {
+	flags, err := namespaces.ParseNamespaces(o.Namespaces)
+	if o.Interactive || o.Init || err != nil || flags&unix.CLONE_NEWPID == 0 {
 		return false
 	}
 	f, ok := o.Stdin.(*os.File)
-	return ok && namespaces.OwnsTerminal(int(f.Fd())) && namespaces.NoTerminalFor(f, o.Stdout) == ""
+	return ok && namespaces.NoTerminalFor(f, o.Stdout) == "" // a terminal workshop owns
 }
