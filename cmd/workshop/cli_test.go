@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/workshop-dev/workshop/internal/testbin"
 )
@@ -172,5 +173,36 @@ func TestErrorLineIsOneLine(t *testing.T) {
 	if r.Code != 125 || strings.Count(r.Stderr, "\n") != 1 || strings.Contains(r.Stderr, "\x1b") ||
 		!strings.Contains(r.Stderr, `/nonexistent\nworkshop: forged line \x1b[31mRED does not exist`) {
 		t.Errorf("lab 2 check --dir %q = %d, stderr %q; want 125 and one line, escaped", dir, r.Code, r.Stderr)
+	}
+}
+
+// In a PID namespace whose /proc is another's, /proc/PID names some other
+// process: workshop says so before it starts, instead of failing on its
+// first write there with "operation not permitted".
+func TestAProcNotOfItsPIDNamespaceIsSaid(t *testing.T) {
+	testbin.NeedRoot(t)
+	unshare := testbin.NeedTool(t, "unshare")
+	bin, state := testbin.Bin(t), t.TempDir()
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"another namespace's /proc", []string{"--pid", "--fork", bin, "--state-dir", state, "full", "run", "--", "/bin/true"},
+			"a container needs the /proc of the PID namespace it runs in, and this /proc is another namespace's"},
+		{"no /proc", []string{"--mount", "--pid", "--fork", "/bin/sh", "-c", `umount -l /proc && exec "$0" --state-dir "$1" ps`, bin, state},
+			"ps needs /proc, and /proc/self cannot be read (no such file or directory): mount it"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := testbin.RunCmd(t, exec.Command(unshare, tc.args...), time.Minute)
+			if r.Code != 125 || !strings.Contains(r.Stderr, tc.want) {
+				t.Errorf("got exit %d, stderr:\n%s\nwant 125 and %q", r.Code, r.Stderr, tc.want)
+			}
+		})
+	}
+	// With a /proc of its own, the same run works.
+	r := testbin.RunCmd(t, exec.Command(unshare, "--pid", "--fork", "--mount-proc", bin, "--state-dir", state, "-q", "full", "run", "--", "/bin/echo", "ran"), time.Minute)
+	if r.Code != 0 || r.Stdout != "ran\n" {
+		t.Errorf("with its own /proc: exit %d, stdout %q, stderr:\n%s", r.Code, r.Stdout, r.Stderr)
 	}
 }

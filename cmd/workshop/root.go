@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -169,10 +171,26 @@ func checkFlagValues(c *cobra.Command) error {
 // requireRoot is the check every step that makes namespaces, mounts or
 // cgroups does first.
 func requireRoot(what string) error {
-	if os.Geteuid() == 0 {
-		return nil
+	if os.Geteuid() != 0 {
+		return exit.Errorf(exit.ToolFailed, "%s needs root: run it with sudo (in the classroom VM: sudo workshop …)", what)
 	}
-	return exit.Errorf(exit.ToolFailed, "%s needs root: run it with sudo (in the classroom VM: sudo workshop …)", what)
+	return requireOwnProc(what)
+}
+
+// requireOwnProc checks that /proc shows workshop's own PID namespace.
+// workshop finds its children, their namespaces and their maps by pid
+// under /proc; in a PID namespace whose /proc is another's (unshare
+// --pid --fork without --mount-proc), /proc/PID is some other process,
+// and the first write to one failed with a bare "operation not permitted".
+func requireOwnProc(what string) error {
+	self, err := os.Readlink("/proc/self")
+	switch {
+	case err != nil:
+		return exit.Errorf(exit.ToolFailed, "%s needs /proc, and /proc/self cannot be read (%v): mount it with 'mount -t proc proc /proc'", what, errors.Unwrap(err))
+	case self != strconv.Itoa(os.Getpid()):
+		return exit.Errorf(exit.ToolFailed, "%s needs the /proc of the PID namespace it runs in, and this /proc is another namespace's (it calls workshop %s, not %d): in a PID namespace of your own, mount its /proc ('unshare --pid --fork --mount-proc …' does)", what, self, os.Getpid())
+	}
+	return nil
 }
 
 // usageError is a mistake on the command line: exit 125 with a sentence.
