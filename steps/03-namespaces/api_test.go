@@ -70,7 +70,8 @@ func TestStartHoldsTheChildUntilRelease(t *testing.T) {
 func TestKill(t *testing.T) {
 	testbin.NeedRoot(t)
 	root := busyboxRoot(t)
-	c, err := namespaces.Start(sys.Discard(), namespaces.Config{Root: root, Args: []string{"/bin/sleep", "1000"}})
+	var narration bytes.Buffer
+	c, err := namespaces.Start(sys.New(&narration, sys.Options{}), namespaces.Config{Root: root, Args: []string{"/bin/sleep", "1000"}})
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}
@@ -82,6 +83,13 @@ func TestKill(t *testing.T) {
 	}
 	if status, err := c.Wait(); err != nil || status != 128+9 {
 		t.Errorf("Wait() after Kill(SIGKILL) = %d, %v; want 137", status, err)
+	}
+	// Collected, its pid may be another process's: no kill goes to it.
+	if err := c.Kill(syscall.SIGKILL); !errors.Is(err, namespaces.ErrEnded) {
+		t.Errorf("Kill after Wait = %v, want ErrEnded", err)
+	}
+	if strings.Count(narration.String(), "kill(") != 1 {
+		t.Errorf("want the one kill before Wait narrated, and none after:\n%s", narration.String())
 	}
 }
 

@@ -55,9 +55,11 @@ type Container struct {
 	// (watchTerminal): there is nothing to take back. hangupKilled: the
 	// container outlived it, and workshop killed it.
 	hungUp, hangupKilled bool
-	// gotSIGHUP: workshop got a SIGHUP (forwardSignals), from a shell that
-	// passes the terminal's on to its jobs, or sent by someone.
-	gotSIGHUP atomic.Bool
+	// passedSIGHUP is when workshop last passed a SIGHUP on to the
+	// container (forwardSignals; Unix nanoseconds, 0 for never): from a
+	// shell that passes the terminal's hang-up on to its jobs, or sent
+	// by someone.
+	passedSIGHUP atomic.Int64
 	// stopGrace is Config.StopGrace: how long the container has after a
 	// stop signal, 0 where no cgroup watch kills it. pidNS and init: whether
 	// it has a PID namespace and an init, how a container the terminal
@@ -70,6 +72,13 @@ type Container struct {
 
 	mu     sync.Mutex // guards waited
 	waited bool
+
+	// endMu guards ended: the first process has ended (Wait saw it, a
+	// zombie not yet collected). Each kill of its pid or group takes endMu
+	// and is skipped once it has ended: nothing of it is left to signal
+	// there, and once Wait collects it its pid may be another process's.
+	endMu sync.Mutex
+	ended bool
 }
 
 // Start makes the container's first process and leaves it waiting: the
@@ -300,8 +309,37 @@ func (c *Container) Release() error {
 // did not.
 func (c *Container) interrupted() error { return c.child.Interrupted(false, 0) }
 
-// Kill sends sig to the container's first process.
-func (c *Container) Kill(sig syscall.Signal) error { return c.n.Kill(c.Pid(), sig) }
+// Kill sends sig to the container's first process, unless it has ended.
+func (c *Container) Kill(sig syscall.Signal) error {
+	c.endMu.Lock()
+	defer c.endMu.Unlock()
+	if c.ended {
+		return ErrEnded
+	}
+	return c.n.Kill(c.Pid(), sig)
+}
+
+// ErrEnded is Kill's error once the container's first process has ended:
+// no signal is sent, for once Wait collects it its pid may be another's.
+var ErrEnded = errors.New("the container's first process has ended")
+
+// awaitEnd waits until the first process has ended, without collecting it
+// (waitid with WNOWAIT): until Wait collects it, its pid is still its own,
+// a zombie's, and a kill that took endMu before this reaches it or
+// nothing. From then on kills are skipped. (A wait, as os/exec's that
+// follows it: neither is shown.)
+func (c *Container) awaitEnd() {
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_PID, c.Pid(), &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if err != unix.EINTR {
+			break // ended, or (ECHILD) not ours to wait for: Wait says
+		}
+	}
+	c.endMu.Lock()
+	c.ended = true
+	c.endMu.Unlock()
+}
 
 // Wait waits for the container to end, passing on the stop signals
 // (exit.StopSignals) that workshop receives meanwhile, and returns its exit
@@ -323,6 +361,7 @@ func (c *Container) Wait() (int, error) {
 	if c.tty >= 0 {
 		go func() { watched <- c.watchTerminal(waited) }()
 	}
+	c.awaitEnd()
 	status, err := c.child.Wait()
 	close(waited)
 	if c.tty >= 0 {
@@ -366,6 +405,12 @@ const cldStopped = 5
 // calls of the look once the container ended; neither counts the one
 // printed, that found the hang-up.
 type watchCalls struct{ waitid, ppoll, last int }
+
+// hangupSIGHUPWindow is how recent a SIGHUP workshop passed on must be to
+// be taken for the hang-up's, sent by the student's shell as the
+// terminal went (watchTerminal looks every tenth of a second; a slow
+// machine's ticks come late).
+const hangupSIGHUPWindow = time.Second
 
 // hangupGrace is how long a container may take to end after its terminal
 // hung up, where no cgroup watch kills it (Config.StopGrace is 0).
@@ -438,8 +483,11 @@ func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 			continue // waiting for the end, or for the kill
 		}
 		if look(&calls.ppoll) {
-			if c.gotSIGHUP.Load() {
-				c.n.Note("the terminal hung up; workshop got a SIGHUP already (a shell passes its own on to its jobs), and passed it on")
+			// A SIGHUP passed on within the window came with the
+			// hang-up; one that came earlier, sent by someone, did not
+			// end the container.
+			if since := time.Duration(time.Now().UnixNano() - c.passedSIGHUP.Load()); since < hangupSIGHUPWindow {
+				c.n.Note("the terminal hung up; workshop got a SIGHUP just before (a shell passes its own on to its jobs), and passed it on")
 			} else {
 				// Together: the kill's line before the note the
 				// forwarder prints on catching the signal it sends.
@@ -475,8 +523,12 @@ func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 		case child.Pid != int32(pid) || child.Code != cldStopped:
 			told = false // running (or resumed): a next stop is said again
 		case child.Status == int32(unix.SIGTSTP):
-			c.n.Note("the command was stopped by SIGTSTP (Ctrl-Z): there is no shell here to take the terminal back and resume it later, so workshop resumes it now")
-			c.n.Kill(-pid, unix.SIGCONT) // its process group: the whole job
+			c.endMu.Lock()
+			if !c.ended {
+				c.n.Note("the command was stopped by SIGTSTP (Ctrl-Z): there is no shell here to take the terminal back and resume it later, so workshop resumes it now")
+				c.n.Kill(-pid, unix.SIGCONT) // its process group: the whole job
+			}
+			c.endMu.Unlock()
 		case child.Status == int32(unix.SIGSTOP) && !told:
 			told = true
 			// "kill -CONT -- -PID" is refused by dash's and busybox's kill
@@ -495,6 +547,11 @@ func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 // namespace: step 4's cgroup holds them all.) It reports whether a kill
 // went through.
 func (c *Container) killLeftByTerminal() bool {
+	c.endMu.Lock()
+	defer c.endMu.Unlock()
+	if c.ended {
+		return false // it ended as the grace did: nothing to kill
+	}
 	pid := c.Pid()
 	if c.pidNS {
 		c.n.Note("the container has not ended %s after its terminal hung up, and nobody can reach it any more: workshop kills its PID 1, and with it its PID namespace", hangupGrace)
@@ -561,7 +618,8 @@ func Run(n *sys.Narrator, cfg Config) (int, error) {
 // Abort kills a container that was never released (or cannot be set up)
 // and collects it: its init is never let go, even if the kill failed.
 func (c *Container) Abort() {
-	c.n.Kill(c.Pid(), unix.SIGKILL)
+	c.Kill(unix.SIGKILL)
+	c.awaitEnd()
 	c.child.Wait()
 	c.stopSignals()
 	c.takeTerminalBack()
@@ -582,9 +640,6 @@ func (c *Container) forwardSignals(sigs chan os.Signal) {
 			select {
 			case s := <-sigs:
 				sig := s.(syscall.Signal)
-				if sig == unix.SIGHUP {
-					c.gotSIGHUP.Store(true)
-				}
 				// Only once the child has exec'd the command, or its init
 				// has taken over passing signals on, does a signal go on
 				// to the container.
@@ -596,43 +651,58 @@ func (c *Container) forwardSignals(sigs chan os.Signal) {
 					c.n.Note("workshop got %s before the container's command ran: not passed on", sys.SignalName(sig))
 					continue
 				}
-				if c.child.StopBeforeExec(c.n, sig, "container") {
-					continue
-				}
-				name := sys.SignalName(sig)
-				var note string
-				switch {
-				case grace == 0 || !slices.Contains(exit.StopSignals, os.Signal(sig)):
-					note = fmt.Sprintf("workshop got %s: passing it on to the container", name)
-				case stopPassed:
-					// The second: the cgroup's watch kills the container
-					// now, and says so.
-					continue
-				default:
-					// Said here, with the kill, and not by the watch: two
-					// goroutines' notes came in either order.
-					stopPassed = true
-					// A second SIGHUP does not kill at once: a terminal's
-					// hang-up may come from its shell and from workshop's
-					// own watch (watchTerminal).
-					again := name + " again"
-					if sig == unix.SIGHUP {
-						again = "SIGTERM"
-					}
-					note = fmt.Sprintf("workshop got %s: passing it on to the container; if it has not ended in %s, its whole cgroup is killed (send %s to kill it now)", name, grace, again)
-				}
-				// The note and its kill together: a second signal, sent as
-				// soon as the note is read, made the watch say its own
-				// between them.
-				c.n.Together(func(n *sys.Narrator) {
-					n.Note("%s", note)
-					n.Kill(c.Pid(), sig)
-				})
+				// endMu first, then the narration's lock, as everywhere.
+				c.endMu.Lock()
+				c.passOn(sig, grace, &stopPassed)
+				c.endMu.Unlock()
 			case <-c.stopForwarding:
 				return
 			}
 		}
 	}()
+}
+
+// passOn passes sig on to the container, for forwardSignals, which holds
+// endMu: a container whose first process has ended gets no kill.
+func (c *Container) passOn(sig syscall.Signal, grace time.Duration, stopPassed *bool) {
+	if c.ended {
+		c.n.Note("workshop got %s as the container ended: there is nothing to pass it on to", sys.SignalName(sig))
+		return
+	}
+	if c.child.StopBeforeExec(c.n, sig, "container") {
+		return
+	}
+	name := sys.SignalName(sig)
+	var note string
+	switch {
+	case grace == 0 || !slices.Contains(exit.StopSignals, os.Signal(sig)):
+		note = fmt.Sprintf("workshop got %s: passing it on to the container", name)
+	case *stopPassed:
+		// The second: the cgroup's watch kills the container
+		// now, and says so.
+		return
+	default:
+		// Said here, with the kill, and not by the watch: two
+		// goroutines' notes came in either order.
+		*stopPassed = true
+		// A second SIGHUP does not kill at once: a terminal's
+		// hang-up may come from its shell and from workshop's
+		// own watch (watchTerminal).
+		again := name + " again"
+		if sig == unix.SIGHUP {
+			again = "SIGTERM"
+		}
+		note = fmt.Sprintf("workshop got %s: passing it on to the container; if it has not ended in %s, its whole cgroup is killed (send %s to kill it now)", name, grace, again)
+	}
+	// The note and its kill together: a second signal, sent as
+	// soon as the note is read, made the watch say its own
+	// between them.
+	c.n.Together(func(n *sys.Narrator) {
+		n.Note("%s", note)
+		if n.Kill(c.Pid(), sig) == nil && sig == unix.SIGHUP {
+			c.passedSIGHUP.Store(time.Now().UnixNano())
+		}
+	})
 }
 
 func (c *Container) stopSignals() {

@@ -668,14 +668,19 @@ func TestTerminalHangupEndsTheContainer(t *testing.T) {
 		command string
 		status  int
 		want    []string
+		// hupFirst: someone sends workshop a SIGHUP well before the
+		// hang-up, which the container ignores: that one is not taken
+		// for the hang-up's.
+		hupFirst bool
 	}{
-		{[]string{"--ns", "mount,uts,ipc,net,pid,user"}, "exec sleep 1000", killed, []string{"kill(%[1]d, SIGHUP) = 0\n==> workshop got SIGHUP: passing it on to the container\nkill(%[2]d, SIGHUP) = 0", killedBy + "its PID 1, and with it its PID namespace", statement}},
-		{[]string{"--ns", "mount,uts,user"}, ignored, killed, []string{killedBy + "its process group", statement}},
+		{[]string{"--ns", "mount,uts,ipc,net,pid,user"}, "exec sleep 1000", killed, []string{"kill(%[1]d, SIGHUP) = 0\n==> workshop got SIGHUP: passing it on to the container\nkill(%[2]d, SIGHUP) = 0", killedBy + "its PID 1, and with it its PID namespace", statement}, false},
+		{[]string{"--ns", "mount,uts,ipc,net,pid,user"}, ignored, killed, []string{"workshop sends itself the SIGHUP a shell sends its jobs\nkill(%[1]d, SIGHUP) = 0\n==> workshop got SIGHUP: passing it on to the container", killedBy + "its PID 1, and with it its PID namespace", statement}, true},
+		{[]string{"--ns", "mount,uts,user"}, ignored, killed, []string{killedBy + "its process group", statement}, false},
 		// The init (a subreaper) adopts an orphan that leads no group.
-		{[]string{"--ns", "mount,uts,user", "--init"}, `(trap "" HUP; sleep 1000 &); ` + ignored, killed, []string{killedBy + "the process groups of its init and of the command", statement}},
-		{[]string{"--ns", "mount,uts,ipc,net,pid,user", "--init"}, ignored, killed, []string{killedBy + "its PID 1, and with it its PID namespace", statement}},
+		{[]string{"--ns", "mount,uts,user", "--init"}, `(trap "" HUP; sleep 1000 &); ` + ignored, killed, []string{killedBy + "the process groups of its init and of the command", statement}, false},
+		{[]string{"--ns", "mount,uts,ipc,net,pid,user", "--init"}, ignored, killed, []string{killedBy + "its PID 1, and with it its PID namespace", statement}, false},
 		// Ended by the kernel's SIGHUP, maybe before workshop's next look.
-		{[]string{"--ns", "mount,uts,user"}, "exec sleep 1000", 128 + int(syscall.SIGHUP), nil},
+		{[]string{"--ns", "mount,uts,user"}, "exec sleep 1000", 128 + int(syscall.SIGHUP), nil, false},
 	} {
 		dir := t.TempDir()
 		narration, status := filepath.Join(dir, "narration"), filepath.Join(dir, "status")
@@ -693,7 +698,11 @@ func TestTerminalHangupEndsTheContainer(t *testing.T) {
 			}
 		})
 		time.Sleep(500 * time.Millisecond) // a few looks at the terminal
-		term.Master.Close()                // the window closes
+		if c.hupFirst {
+			syscall.Kill(workshop, syscall.SIGHUP)
+			time.Sleep(3 * time.Second / 2)
+		}
+		term.Master.Close() // the window closes
 		testbin.GoneWithin(t, workshop, "workshop", 15*time.Second)
 		testbin.GoneWithin(t, sleep, "sleep", time.Second)
 		b, _ := os.ReadFile(narration)
@@ -710,6 +719,10 @@ func TestTerminalHangupEndsTheContainer(t *testing.T) {
 		}
 		if !regexp.MustCompile(`==> … \d+ ppoll\(\[\{fd=0, events=0\}\], 1, \{tv_sec=0, tv_nsec=0\}, NULL, 0\) calls? before the one that found the terminal hung up`).Match(b) {
 			t.Errorf("%s: the looks before the hang-up are not counted:\n%s", c.args, b)
+		}
+		// sh passes no SIGHUP on at the hang-up.
+		if strings.Contains(string(b), "got a SIGHUP just before") {
+			t.Errorf("%s: the note says a SIGHUP came with the hang-up, and none did:\n%s", c.args, b)
 		}
 		if strings.Contains(string(b), "SIGKILL) = -1") {
 			t.Errorf("%s: workshop's kill aimed at a process or group that was not there:\n%s", c.args, b)

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/workshop-dev/workshop/internal/procmask"
 	"github.com/workshop-dev/workshop/internal/testbin"
-	namespaces "github.com/workshop-dev/workshop/steps/03-namespaces"
 	cgroups "github.com/workshop-dev/workshop/steps/04-cgroups"
 	"golang.org/x/sys/unix"
 )
@@ -118,7 +118,7 @@ cut -d' ' -f5 /proc/self/mountinfo | sed 's/^/mount /'`
 	// in its mount namespace after the old root was detached.
 	for _, m := range mounts {
 		own := map[string]bool{"/": true, "/proc": true, "/proc/sys": true, "/proc/sysrq-trigger": true, "/proc/irq": true, "/proc/bus": true, "/proc/fs": true, "/dev": true}
-		for _, masked := range namespaces.MaskedProc {
+		for _, masked := range procmask.Paths {
 			own["/proc/"+masked] = true
 		}
 		if !own[m] && !strings.HasPrefix(m, "/dev/") {
@@ -683,7 +683,7 @@ func TestTerminalHangupEndsTheRun(t *testing.T) {
 		}
 		if shell[0] == "/bin/sh" {
 			want = append(want, fmt.Sprintf("workshop sends itself the SIGHUP a shell sends its jobs\nkill(%d, SIGHUP) = 0\n==> workshop got SIGHUP", workshop))
-		} else if !strings.Contains(string(b), "==> the terminal hung up; workshop got a SIGHUP already") {
+		} else if !strings.Contains(string(b), "==> the terminal hung up; workshop got a SIGHUP just before") {
 			// bash's comes at the hang-up, workshop's look up to a tenth
 			// of a second later, nearly always after it, but not always:
 			// then a second SIGHUP, which must not cut the grace short.
