@@ -333,16 +333,34 @@ func ParentPid(pid int) int {
 }
 
 // Children lists the children of process pid, of every one of its threads
-// (/proc/PID/task/TID/children: a Go program forks from any thread).
+// (/proc/PID/task/TID/children: a Go program forks from any thread). A
+// kernel built without CONFIG_PROC_CHILDREN has no such file: then every
+// process's parent is read instead (field 4 of /proc/PID/stat).
 func Children(pid int) []int {
 	var kids []int
 	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	if len(files) == 0 {
+		return childrenByParent(pid)
+	}
 	for _, f := range files {
 		b, _ := os.ReadFile(f)
 		for _, w := range strings.Fields(string(b)) {
 			if k, err := strconv.Atoi(w); err == nil {
 				kids = append(kids, k)
 			}
+		}
+	}
+	return kids
+}
+
+// childrenByParent lists the processes whose parent is pid, from every
+// /proc/PID/stat.
+func childrenByParent(pid int) []int {
+	var kids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if k, err := strconv.Atoi(e.Name()); err == nil && ParentPid(k) == pid {
+			kids = append(kids, k)
 		}
 	}
 	return kids

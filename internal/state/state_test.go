@@ -3,7 +3,9 @@ package state
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -241,5 +243,30 @@ func TestMkdirPrivate(t *testing.T) {
 	}
 	if fi, _ := os.Stat(images); fi.Mode().Perm() != 0o750 {
 		t.Errorf("MkdirPrivate changed an existing directory's mode to %v", fi.Mode())
+	}
+}
+
+// Children reads /proc/PID/task/*/children, and where the kernel has none
+// (no CONFIG_PROC_CHILDREN) every process's parent: both find the same.
+func TestChildren(t *testing.T) {
+	var started []int
+	for range 2 {
+		cmd := exec.Command("sleep", "60")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		started = append(started, cmd.Process.Pid)
+	}
+	for name, list := range map[string]func(int) []int{"Children": Children, "childrenByParent": childrenByParent} {
+		got := list(os.Getpid())
+		for _, p := range started {
+			if !slices.Contains(got, p) {
+				t.Errorf("%s(%d) = %v, lacks child %d", name, os.Getpid(), got, p)
+			}
+		}
+		if kids := list(started[0]); len(kids) != 0 {
+			t.Errorf("%s of a sleep = %v, want none", name, kids)
+		}
 	}
 }
