@@ -16,8 +16,8 @@ import (
 	"time"
 
 	lessons "github.com/workshop-dev/workshop"
+	"github.com/workshop-dev/workshop/internal/procmask"
 	"github.com/workshop-dev/workshop/internal/testbin"
-	namespaces "github.com/workshop-dev/workshop/steps/03-namespaces"
 )
 
 // StateInLessons is the state dir the lessons show; tests use their own.
@@ -81,7 +81,7 @@ func MachineNeutral(l string) string {
 }
 
 // inEveryKernel are the parts of /proc that the container's masks
-// (namespaces.MaskedProc) hide and that every kernel has.
+// (procmask.Paths) hide and that every kernel has.
 var inEveryKernel = []string{"keys", "timer_list"}
 
 // MachineOnly reports whether a printed line is there only on some
@@ -94,7 +94,7 @@ func MachineOnly(l string) bool {
 	if strings.Contains(l, "/proc/sysrq-trigger") {
 		return true
 	}
-	for _, p := range namespaces.MaskedProc {
+	for _, p := range procmask.Paths {
 		if !slices.Contains(inEveryKernel, p) && strings.Contains(l, "/proc/"+p+`"`) {
 			return true
 		}

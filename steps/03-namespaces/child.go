@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/procmask"
 	"github.com/workshop-dev/workshop/internal/reexec"
 	"github.com/workshop-dev/workshop/internal/sys"
 	chroot "github.com/workshop-dev/workshop/steps/01-chroot"
@@ -408,23 +409,14 @@ func mountProc(n *sys.Narrator, s *spec) (bool, error) {
 	return true, nil
 }
 
-// MaskedProc are the parts of /proc that runc and Docker hide (their
-// "masked paths"): files about the whole machine, not this container, that
-// a PID namespace does not filter. /proc/keys lists the keys the reader may
-// view, root's on the host among them under the default map; /proc/timer_list
-// and /proc/sched_debug describe the host's timers and tasks; /proc/kcore is
-// the host's memory; /proc/acpi, /proc/asound and /proc/scsi its hardware.
-// Which of them exist depends on the kernel's configuration.
-var MaskedProc = []string{"acpi", "asound", "kcore", "keys", "latency_stats", "timer_list", "timer_stats", "sched_debug", "scsi"}
-
-// maskProc hides MaskedProc as runc does: a file gets the container's
+// maskProc hides procmask.Paths as runc does: a file gets the container's
 // /dev/null bound over it (reads are empty), a directory an empty,
 // read-only tmpfs. Like /proc/sys's read-only bind, it is a mount of the
 // container's own mount namespace: a root with CAP_SYS_ADMIN there (step
 // 3's) may unmount it; step 6's command has no such capability.
 func maskProc(n *sys.Narrator, s *spec) error {
 	null := filepath.Join(s.Root, "dev", "null")
-	for _, name := range MaskedProc {
+	for _, name := range procmask.Paths {
 		p := filepath.Join(s.Root, "proc", name)
 		fi, err := os.Lstat(p)
 		if err != nil {
