@@ -18,6 +18,10 @@ const eightyMiB = 80 << 20
 // limit, and put your shell in it; with v1 files (cgcreate, cgset,
 // cgclassify) or v2 files (mkdir, memory.max, cgroup.procs), whichever the
 // host has.
+// hybridUnified is where a hybrid host mounts its cgroup v2 hierarchy,
+// beside the v1 controllers.
+const hybridUnified = "/sys/fs/cgroup/unified"
+
 func checkStep4(o Options) (*Report, error) {
 	name := o.Cgroup
 	if name == "" {
@@ -47,6 +51,9 @@ func checkStep4(o Options) (*Report, error) {
 		hint := "sudo cgcreate -g memory:/" + name + " makes it (or sudo mkdir " + dir + ")"
 		if v2 {
 			hint = "sudo mkdir " + dir + ": on cgroup v2 a directory is a cgroup"
+		} else if fi, err := os.Stat(filepath.Join(hybridUnified, name)); err == nil && fi.IsDir() {
+			// The cgroup v2 recipe, followed on a hybrid host.
+			hint = "on this hybrid machine the memory controller is cgroup v1's (" + filepath.Dir(dir) + "); " + filepath.Join(hybridUnified, name) + " is in the cgroup v2 hierarchy, which has no memory controller here (sudo rmdir it): sudo cgcreate -g memory:/" + name
 		}
 		r.missing(hint, "there is no %s cgroup: %s does not exist", name, dir)
 		return r, nil
@@ -76,8 +83,12 @@ func checkStep4(o Options) (*Report, error) {
 		r.missing("read it yourself: cat "+filepath.Join(dir, limitFile), "%s holds %q, not a number", limitFile, val)
 		return r, nil
 	case limit != eightyMiB:
-		r.missing(fmt.Sprintf("the kernel reads 80M as 80 × 1024 × 1024 = %d bytes; did you write 80MB, or 80000000?", eightyMiB),
-			"%s is %d bytes, not the walkthrough's 80M", limitFile, limit)
+		hint := fmt.Sprintf("the kernel reads 80M as 80 × 1024 × 1024 = %d bytes: write 80M", eightyMiB)
+		// 80000000, as the kernel keeps it: rounded down to a page.
+		if limit > 80_000_000-64<<10 && limit <= 80_000_000 {
+			hint = fmt.Sprintf("80000000 is 80 million bytes; the kernel's 80M is 80 × 1024 × 1024 = %d: write 80M", eightyMiB)
+		}
+		r.missing(hint, "%s is %d bytes, not the walkthrough's 80M", limitFile, limit)
 		return r, nil
 	}
 	r.ok("%s is 80M (%d bytes)", limitFile, limit)

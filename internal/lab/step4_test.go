@@ -47,6 +47,16 @@ func TestLab4ByHand(t *testing.T) {
 	if r.Code != 1 || !strings.Contains(r.Stdout, "there is no "+name+" cgroup") {
 		t.Fatalf("no group yet: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
+	if unified == hybridUnified {
+		// The cgroup v2 recipe on a hybrid host: a group without the
+		// memory controller.
+		sh(t, "/", "mkdir "+hybridUnified+"/"+name)
+		r := check()
+		os.Remove(hybridUnified + "/" + name)
+		if want := "/sys/fs/cgroup/unified/" + name + " is in the cgroup v2 hierarchy, which has no memory controller here (sudo rmdir it): sudo cgcreate -g memory:/" + name; r.Code != 1 || !strings.Contains(r.Stdout, want) {
+			t.Fatalf("a group in the hybrid host's v2 hierarchy: exit %d\n%s%s\nwant %q", r.Code, r.Stdout, r.Stderr, want)
+		}
+	}
 	if v2 {
 		sh(t, "/", "echo +memory > /sys/fs/cgroup/cgroup.subtree_control; mkdir "+memDir)
 	} else {
@@ -60,7 +70,7 @@ func TestLab4ByHand(t *testing.T) {
 	// The usual mistake: 80 million bytes instead of 80M.
 	sh(t, "/", "echo 80000000 > "+memDir+"/"+limitFileFor(v2))
 	r = check()
-	if r.Code != 1 || !strings.Contains(r.Stdout, "80 × 1024 × 1024") {
+	if r.Code != 1 || !strings.Contains(r.Stdout, "80000000 is 80 million bytes; the kernel's 80M is 80 × 1024 × 1024 = 83886080: write 80M") {
 		t.Fatalf("80000000 bytes: exit %d\n%s", r.Code, r.Stdout)
 	}
 	if v2 {

@@ -53,13 +53,21 @@ func checkStep5(o Options) (*Report, error) {
 	// Debian 12, or one made by hand where `which bash` said /usr/bin):
 	// run by the path the archive has it at.
 	shell := ""
-	for _, want := range []string{"bin/bash", "usr/bin/bash", "bin/sh", "usr/bin/sh"} {
+	for _, want := range shells {
 		if slices.ContainsFunc(names, func(n string) bool { return cleanName(n) == want }) {
 			shell = "/" + want
 			break
 		}
 	}
 	if shell == "" {
+		// tar cf dockercontainer.tar $PWD/my-new-root stores every entry
+		// under tmp/…/my-new-root/: its top, tmp, is a root's directory
+		// name, so commonTop let it through.
+		if under := wrappedUnder(names); under != "" {
+			r.missing("tar stored the path you gave it in front of every entry (all but its leading /): tar's -C option changes directory first, so the entries start at the root",
+				"every entry in dockercontainer.tar sits under %s/, so unpacking gives container-root/%s/bin/bash and chroot finds no /bin/bash", under, under)
+			return r, nil
+		}
 		r.missing("pack the root you populated in step 2: it has /bin/bash", "dockercontainer.tar has no bin/bash (nor bin/sh, nor under usr/) at its top")
 		return r, nil
 	}
@@ -173,6 +181,32 @@ func tarNames(p string) ([]string, error) {
 		return nil, fmt.Errorf("it is empty")
 	}
 	return names, nil
+}
+
+// shells are the programs the check runs the root with, by the path an
+// archive of a root has them at.
+var shells = []string{"bin/bash", "usr/bin/bash", "bin/sh", "usr/bin/sh"}
+
+// wrappedUnder is the directory every entry sits under when the archive
+// holds a root with a shell below one ("tmp/lab/my-new-root" for
+// tmp/lab/my-new-root/bin/bash), or "".
+func wrappedUnder(names []string) string {
+	for _, n := range names {
+		c := cleanName(n)
+		for _, want := range shells {
+			under, ok := strings.CutSuffix(c, "/"+want)
+			if !ok || under == "" {
+				continue
+			}
+			if !slices.ContainsFunc(names, func(n string) bool {
+				c := cleanName(n)
+				return c != "" && c != under && !strings.HasPrefix(under+"/", c+"/") && !strings.HasPrefix(c, under+"/")
+			}) {
+				return under
+			}
+		}
+	}
+	return ""
 }
 
 func cleanName(n string) string { return strings.TrimPrefix(path.Clean("/"+n), "/") }

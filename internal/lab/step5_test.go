@@ -25,6 +25,15 @@ func TestLab5ByHand(t *testing.T) {
 		t.Fatalf("walkthrough's tar: report\n%s", findingsText(r))
 	}
 
+	// The root named by its absolute path: GNU tar drops the leading /
+	// only, and the top directory, tmp, is one a root has too.
+	sh(t, dir, `tar cf dockercontainer.tar "$PWD/my-new-root"`)
+	r, _ = Check(5, Options{Dir: dir})
+	under := strings.TrimPrefix(filepath.Join(dir, "my-new-root"), "/")
+	if text := findingsText(r); r.Done() || !strings.Contains(text, "every entry in dockercontainer.tar sits under "+under+"/") || !strings.Contains(text, "tar stored the path you gave it") {
+		t.Fatalf("a tar of the root's absolute path: report\n%s", text)
+	}
+
 	sh(t, dir, "tar -C my-new-root -cvf dockercontainer.tar .")
 	r, _ = Check(5, Options{Dir: dir})
 	if r.Done() || !strings.Contains(findingsText(r), "mkdir container-root") {

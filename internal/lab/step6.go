@@ -116,7 +116,10 @@ func lab6Overlay(r *Report, rec *state.Run) bool {
 		r.missing(fmt.Sprintf("the file is in upperdir, but written behind overlayfs's back: a change made under a mounted overlay's layers may never show in it. Remove it and write through the mount point, %s", merged),
 			"%s is in the upper layer (%s), but the container does not see /%s", lab6File, rec.Upper, lab6File)
 	case seen:
-		r.missing("write it through the overlay's mount point, the container's root as the host sees it",
+		// A file written into upperdir, read through the overlay, then
+		// removed from upperdir stays in the overlay's cache: writes there
+		// then fail (ESTALE), and the container sees it still.
+		r.missing("write it through the overlay's mount point, the container's root as the host sees it. If you changed upperdir or lowerdir by hand while the container ran, its overlay may be confused for good (the kernel's documentation calls such changes undefined: a Stale file handle says so): start a new container",
 			"the container sees /%s, but it is not in its writable layer (%s)", lab6File, rec.Upper)
 	default:
 		r.missing("grep overlay /proc/mounts lists the container's root: its mount point, then lowerdir (the image), upperdir (the container's own layer) and workdir. Write the file into the mount point",
