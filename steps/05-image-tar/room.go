@@ -20,9 +20,16 @@ var ErrNoRoom = errors.New("not enough room")
 // zeros), or an endless stream on standard input, would: the machine's
 // other programs would find no room until the failed addition was
 // removed. (statfs, a look that changes nothing: not narrated.)
+//
+// Others write to the filesystem meanwhile: a second import's standard
+// input, saved before it takes the store's lock, another program. So the
+// filesystem is looked at again each time half of what it keeps has been
+// taken: what anyone wrote since then counts too.
 type room struct {
 	left, free, keep int64
 	dir              string
+	// sinceLook is what was taken since the filesystem was last looked at.
+	sinceLook int64
 }
 
 func roomIn(dir string) (*room, error) {
@@ -35,12 +42,35 @@ func roomIn(dir string) (*room, error) {
 	return &room{left: free - keep, free: free, keep: keep, dir: dir}, nil
 }
 
+// freeNow is what is free on the filesystem now.
+func (r *room) freeNow() (int64, error) {
+	var fs unix.Statfs_t
+	if err := unix.Statfs(r.dir, &fs); err != nil {
+		return 0, fmt.Errorf("the free space of %s: %w", r.dir, err)
+	}
+	return int64(fs.Bavail) * fs.Bsize, nil
+}
+
 // take counts n bytes about to be written, and refuses them where they
 // would eat into what is left free.
 func (r *room) take(n int64) error {
 	if n > r.left {
 		return fmt.Errorf("%w: the image would leave less than %s free on the filesystem of %s (%s were free when it began; workshop leaves a twentieth of a filesystem, up to 1 GB, to the rest of the machine)",
 			ErrNoRoom, HumanSize(r.keep), r.dir, HumanSize(r.free))
+	}
+	if r.sinceLook += n; r.sinceLook >= r.keep/2 {
+		free, err := r.freeNow()
+		if err != nil {
+			return err
+		}
+		// What was taken since the last look is written (or, the
+		// unpack's estimate, about to be): free counts it already but
+		// for n itself.
+		if free-n < r.keep {
+			return fmt.Errorf("%w: the image would leave less than %s free on the filesystem of %s, where something else is writing too (%s are free now; workshop leaves a twentieth of a filesystem, up to 1 GB, to the rest of the machine)",
+				ErrNoRoom, HumanSize(r.keep), r.dir, HumanSize(free))
+		}
+		r.sinceLook = 0
 	}
 	r.left -= n
 	return nil

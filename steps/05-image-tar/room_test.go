@@ -122,3 +122,39 @@ func TestAdditionsLeaveRoomOnTheDisk(t *testing.T) {
 		t.Errorf("the image that fit is gone: %v", err)
 	}
 }
+
+// Another writer on the same filesystem (a second import's saved standard
+// input, another program) counts: the filesystem is looked at again as an
+// addition goes, and it stops while what it keeps free is still free.
+func TestRoomSeesOtherWriters(t *testing.T) {
+	testbin.NeedRoot(t) // the tmpfs
+	fsDir := t.TempDir()
+	if err := unix.Mount("tmpfs", fsDir, "tmpfs", 0, "size=16m"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(fsDir, unix.MNT_DETACH) })
+	r, err := roomIn(fsDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Someone else takes 12 of the 16 MiB after the addition began.
+	if err := os.WriteFile(filepath.Join(fsDir, "other"), make([]byte, 12<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(fsDir, "addition"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	_, err = io.Copy(r.writer(f), io.LimitReader(zeros{}, 8<<20))
+	if !errors.Is(err, ErrNoRoom) {
+		t.Fatalf("writing 8 MiB where 4 are free: %v, want a refusal for want of room", err)
+	}
+	var fs unix.Statfs_t
+	if err := unix.Statfs(fsDir, &fs); err != nil {
+		t.Fatal(err)
+	}
+	if free := int64(fs.Bavail) * fs.Bsize; free < r.keep/2 {
+		t.Errorf("%d bytes free when it stopped, want at least half of the %d it keeps", free, r.keep)
+	}
+}
