@@ -38,7 +38,7 @@ Running it again finds nothing to remove.`,
 			return nil
 		},
 		RunE: func(c *cobra.Command, _ []string) error {
-			if err := requireRoot("clean"); err != nil {
+			if err := requireRootAndProc("clean"); err != nil {
 				return err
 			}
 			res := container.Clean(narrator(), container.CleanOptions{

@@ -35,7 +35,7 @@ func newPsCmd() *cobra.Command {
 		Short: "List the running containers: id, name, image, pid, command, memory, uptime (-a: all, with their status)",
 		Args:  noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if err := requireRoot("ps"); err != nil {
+			if err := requireRootAndProc("ps"); err != nil {
 				return err
 			}
 			runs, err := state.List(global.stateDir)
@@ -220,7 +220,7 @@ func newKillCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := requireRoot("kill"); err != nil {
+			if err := requireRootAndProc("kill"); err != nil {
 				return err
 			}
 			r, err := runningContainer(args[0])
@@ -366,7 +366,7 @@ func newDiffCmd() *cobra.Command {
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
-			if err := requireRoot("diff"); err != nil {
+			if err := requireRootAndProc("diff"); err != nil {
 				return err
 			}
 			r, err := state.Load(global.stateDir, args[0])

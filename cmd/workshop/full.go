@@ -66,7 +66,7 @@ removed when it ends (the writable layer stays with --keep).`,
 			if flags&unix.CLONE_NEWNS == 0 {
 				return usageError("--ns %s: a step 6 container needs the mount namespace (pivot_root works only in one): add mount", strings.Join(f.ns, ","))
 			}
-			if err := requireRoot("a container"); err != nil {
+			if err := requireRootAndProc("a container"); err != nil {
 				return err
 			}
 			interactive := false

@@ -174,6 +174,15 @@ func requireRoot(what string) error {
 	if os.Geteuid() != 0 {
 		return exit.Errorf(exit.ToolFailed, "%s needs root: run it with sudo (in the classroom VM: sudo workshop …)", what)
 	}
+	return nil
+}
+
+// requireRootAndProc is requireRoot for a command that finds processes by
+// pid under /proc: one that starts a container, or looks at running ones.
+func requireRootAndProc(what string) error {
+	if err := requireRoot(what); err != nil {
+		return err
+	}
 	return requireOwnProc(what)
 }
 

@@ -32,7 +32,7 @@ and inside sets the hostname, makes mounts private, mounts /proc and a minimal
 --init runs a tiny init as PID 1 that reaps zombies and passes signals on.`,
 		Args: commandAfterDash,
 		RunE: func(c *cobra.Command, args []string) error {
-			if err := requireRoot("step 3"); err != nil {
+			if err := requireRootAndProc("step 3"); err != nil {
 				return err
 			}
 			flags, err := parseNSFlag(f)

@@ -51,7 +51,7 @@ timeout; --demo memhog runs a memory hog that the memory limit kills (exit 137).
 			if _, err := parseNSFlag(f); err != nil {
 				return err
 			}
-			if err := requireRoot("step 4"); err != nil {
+			if err := requireRootAndProc("step 4"); err != nil {
 				return err
 			}
 			if f.root != "" {

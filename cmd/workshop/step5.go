@@ -32,7 +32,7 @@ dockercontainer.tar.gz.`,
   sudo workshop step 5 -- /bin/bash -c 'ls /'`,
 		Args: commandAfterDash,
 		RunE: func(c *cobra.Command, args []string) error {
-			if err := requireRoot("step 5"); err != nil {
+			if err := requireRootAndProc("step 5"); err != nil {
 				return err
 			}
 			if _, err := parseNSFlag(f); err != nil {
