@@ -189,9 +189,13 @@ func TestAProcNotOfItsPIDNamespaceIsSaid(t *testing.T) {
 		want string
 	}{
 		{"another namespace's /proc", []string{"--pid", "--fork", bin, "--state-dir", state, "full", "run", "--", "/bin/true"},
-			"a container needs the /proc of the PID namespace it runs in, and this /proc is another namespace's"},
+			"a container needs the /proc of the PID namespace it runs in, and this /proc is another PID namespace's"},
+		// lab 2's check runs the student's program in a user namespace,
+		// whose maps are written by pid: it said the program failed.
+		{"a lab's check", []string{"--pid", "--fork", bin, "--state-dir", state, "lab", "2", "check", "--dir", state},
+			"checking a lab needs the /proc of the PID namespace it runs in, and this /proc is another PID namespace's"},
 		{"no /proc", []string{"--mount", "--pid", "--fork", "/bin/sh", "-c", `umount -l /proc && exec "$0" --state-dir "$1" ps`, bin, state},
-			"ps needs /proc, and /proc/self cannot be read (no such file or directory): mount it"},
+			"ps needs the /proc of the PID namespace it runs in, and /proc/self cannot be read (no such file or directory): mount it"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := testbin.RunCmd(t, exec.Command(unshare, tc.args...), time.Minute)
@@ -200,8 +204,13 @@ func TestAProcNotOfItsPIDNamespaceIsSaid(t *testing.T) {
 			}
 		})
 	}
+	// doctor says so too.
+	r := testbin.RunCmd(t, exec.Command(unshare, "--pid", "--fork", bin, "--state-dir", state, "doctor"), time.Minute)
+	if want := "fail  /proc"; r.Code != 1 || !strings.Contains(r.Stdout, want) || !strings.Contains(r.Stdout, "this /proc is another PID namespace's") {
+		t.Errorf("doctor in a PID namespace without its /proc: exit %d, stdout:\n%s\nwant 1 and %q", r.Code, r.Stdout, want)
+	}
 	// With a /proc of its own, the same run works.
-	r := testbin.RunCmd(t, exec.Command(unshare, "--pid", "--fork", "--mount-proc", bin, "--state-dir", state, "-q", "full", "run", "--", "/bin/echo", "ran"), time.Minute)
+	r = testbin.RunCmd(t, exec.Command(unshare, "--pid", "--fork", "--mount-proc", bin, "--state-dir", state, "-q", "full", "run", "--", "/bin/echo", "ran"), time.Minute)
 	if r.Code != 0 || r.Stdout != "ran\n" {
 		t.Errorf("with its own /proc: exit %d, stdout %q, stderr:\n%s", r.Code, r.Stdout, r.Stderr)
 	}

@@ -64,7 +64,7 @@ hint, and exits 0 only when the exercise is done.`,
 			if c.Flags().Changed("cgroup") && (cgroup == "" || strings.Contains(cgroup, "/") || cgroup == "." || cgroup == "..") {
 				return usageError("--cgroup %q: give the name of the group you made at the top of the hierarchy, e.g. sandbox", cgroup)
 			}
-			if err := requireRoot("checking a lab"); err != nil {
+			if err := requireRootAndProc("checking a lab"); err != nil {
 				return err
 			}
 			// Ctrl-C kills a program the check runs and removes what the

@@ -1,15 +1,14 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"github.com/workshop-dev/workshop/internal/doctor"
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/sys"
 )
@@ -186,18 +185,11 @@ func requireRootAndProc(what string) error {
 	return requireOwnProc(what)
 }
 
-// requireOwnProc checks that /proc shows workshop's own PID namespace.
-// workshop finds its children, their namespaces and their maps by pid
-// under /proc; in a PID namespace whose /proc is another's (unshare
-// --pid --fork without --mount-proc), /proc/PID is some other process,
-// and the first write to one failed with a bare "operation not permitted".
+// requireOwnProc checks that /proc shows workshop's own PID namespace
+// (doctor.OwnProc).
 func requireOwnProc(what string) error {
-	self, err := os.Readlink("/proc/self")
-	switch {
-	case err != nil:
-		return exit.Errorf(exit.ToolFailed, "%s needs /proc, and /proc/self cannot be read (%v): mount it with 'mount -t proc proc /proc'", what, errors.Unwrap(err))
-	case self != strconv.Itoa(os.Getpid()):
-		return exit.Errorf(exit.ToolFailed, "%s needs the /proc of the PID namespace it runs in, and this /proc is another namespace's (it calls workshop %s, not %d): in a PID namespace of your own, mount its /proc ('unshare --pid --fork --mount-proc …' does)", what, self, os.Getpid())
+	if why, fix := doctor.OwnProc(); why != "" {
+		return exit.Errorf(exit.ToolFailed, "%s needs the /proc of the PID namespace it runs in, and %s: %s", what, why, fix)
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 func Checks() []Check {
 	return []Check{
 		{Name: "root", Why: "every step makes namespaces, mounts or cgroups, and those need root", Run: checkRoot},
+		{Name: "/proc", Why: "workshop finds its containers' processes by pid under /proc, which must be its own PID namespace's", Run: checkProc},
 		{Name: "kernel", Why: "the features below came with kernel versions; the lessons were written on 5.10 and later", Run: checkKernel},
 		{Name: "namespaces", Why: "step 3 gives the shell its own mount, UTS, IPC, network, PID, user and cgroup namespaces: each is tried here", Run: checkNamespaces},
 		{Name: "user namespaces", Why: "the walkthrough's unshare --user --map-root-user needs user namespaces allowed by these sysctls", Run: checkUserNSSysctls},

@@ -22,6 +22,21 @@ func TestRoot(t *testing.T) {
 	}
 }
 
+func TestProc(t *testing.T) {
+	h := fakeHost(t)
+	if f := only(t, checkProc(h), "/proc"); f.Status != OK {
+		t.Errorf("this namespace's /proc = %+v, want ok", f)
+	}
+	h.Proc = func() (string, string) { return "this /proc is another PID namespace's", "mount its /proc" }
+	if f := only(t, checkProc(h), "/proc"); f.Status != Fail || !strings.Contains(f.Detail, "another PID namespace's: steps 3 to 6") || f.Fix != "mount its /proc" {
+		t.Errorf("another namespace's /proc = %+v, want fail with the fix", f)
+	}
+	// The real one, here.
+	if why, _ := OwnProc(); why != "" {
+		t.Errorf("OwnProc() in the test's own namespace = %q", why)
+	}
+}
+
 func TestKernelVersion(t *testing.T) {
 	for _, tc := range []struct {
 		release      string

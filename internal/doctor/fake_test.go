@@ -24,6 +24,7 @@ func fakeHost(t *testing.T) *Host {
 		Noexec:      func(string) bool { return false },
 		TryClone:    func(uintptr) error { return nil },
 		TryMounts:   func(string) MountProbe { return MountProbe{} },
+		Proc:        func() (string, string) { return "", "" },
 		Cgroups:     &fakeCgroups{layout: CgroupLayout{Mode: "cgroup v2", Describe: "cgroup v2: one tree", Limits: map[string]bool{"memory": true, "cpu": true, "pids": true}}},
 	}
 	writeFile(t, filepath.Join(h.ProcSys, "user/max_user_namespaces"), "63382\n")

@@ -36,6 +36,8 @@ type Host struct {
 	TryMounts func(dir string) MountProbe
 	// Cgroups is step 4's view of the cgroups.
 	Cgroups CgroupProbe
+	// Proc says what is wrong with /proc, as OwnProc.
+	Proc func() (why, fix string)
 }
 
 // NewHost is the real machine, with workshop's state in stateDir; cgroups
@@ -54,6 +56,7 @@ func NewHost(stateDir string, cgroups CgroupProbe) *Host {
 		TryClone:    tryClone,
 		TryMounts:   tryMounts,
 		Cgroups:     cgroups,
+		Proc:        OwnProc,
 	}
 }
 

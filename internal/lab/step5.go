@@ -63,9 +63,9 @@ func checkStep5(o Options) (*Report, error) {
 		// tar cf dockercontainer.tar $PWD/my-new-root stores every entry
 		// under tmp/…/my-new-root/: its top, tmp, is a root's directory
 		// name, so commonTop let it through.
-		if under := wrappedUnder(names); under != "" {
+		if under, shell := wrappedUnder(names); under != "" {
 			r.missing("tar stored the path you gave it in front of every entry (all but its leading /): tar's -C option changes directory first, so the entries start at the root",
-				"every entry in dockercontainer.tar sits under %s/, so unpacking gives container-root/%s/bin/bash and chroot finds no /bin/bash", under, under)
+				"every entry in dockercontainer.tar sits under %s/, so unpacking gives container-root/%s/%s and chroot finds no /%s", under, under, shell, shell)
 			return r, nil
 		}
 		r.missing("pack the root you populated in step 2: it has /bin/bash", "dockercontainer.tar has no bin/bash (nor bin/sh, nor under usr/) at its top")
@@ -189,8 +189,8 @@ var shells = []string{"bin/bash", "usr/bin/bash", "bin/sh", "usr/bin/sh"}
 
 // wrappedUnder is the directory every entry sits under when the archive
 // holds a root with a shell below one ("tmp/lab/my-new-root" for
-// tmp/lab/my-new-root/bin/bash), or "".
-func wrappedUnder(names []string) string {
+// tmp/lab/my-new-root/bin/bash), and that shell ("bin/bash"); or "".
+func wrappedUnder(names []string) (under, shell string) {
 	for _, n := range names {
 		c := cleanName(n)
 		for _, want := range shells {
@@ -202,11 +202,11 @@ func wrappedUnder(names []string) string {
 				c := cleanName(n)
 				return c != "" && c != under && !strings.HasPrefix(under+"/", c+"/") && !strings.HasPrefix(c, under+"/")
 			}) {
-				return under
+				return under, want
 			}
 		}
 	}
-	return ""
+	return "", ""
 }
 
 func cleanName(n string) string { return strings.TrimPrefix(path.Clean("/"+n), "/") }

@@ -56,9 +56,9 @@ type Container struct {
 	// container outlived it, and workshop killed it.
 	hungUp, hangupKilled bool
 	// passedSIGHUP is when workshop last passed a SIGHUP on to the
-	// container (forwardSignals; Unix nanoseconds, 0 for never): from a
-	// shell that passes the terminal's hang-up on to its jobs, or sent
-	// by someone.
+	// container (forwardSignals; time.Since(monotonicBase), 0 for never):
+	// from a shell that passes the terminal's hang-up on to its jobs, or
+	// sent by someone.
 	passedSIGHUP atomic.Int64
 	// stopGrace is Config.StopGrace: how long the container has after a
 	// stop signal, 0 where no cgroup watch kills it. pidNS and init: whether
@@ -406,6 +406,10 @@ const cldStopped = 5
 // printed, that found the hang-up.
 type watchCalls struct{ waitid, ppoll, last int }
 
+// monotonicBase is a time to count from on the monotonic clock, which a
+// change of the wall clock (NTP, a VM resumed) does not move.
+var monotonicBase = time.Now()
+
 // hangupSIGHUPWindow is how recent a SIGHUP workshop passed on must be to
 // be taken for the hang-up's, sent by the student's shell as the
 // terminal went (watchTerminal looks every tenth of a second; a slow
@@ -486,7 +490,7 @@ func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 			// A SIGHUP passed on within the window came with the
 			// hang-up; one that came earlier, sent by someone, did not
 			// end the container.
-			if since := time.Duration(time.Now().UnixNano() - c.passedSIGHUP.Load()); since < hangupSIGHUPWindow {
+			if passed := c.passedSIGHUP.Load(); passed != 0 && time.Since(monotonicBase)-time.Duration(passed) < hangupSIGHUPWindow {
 				c.n.Note("the terminal hung up; workshop got a SIGHUP just before (a shell passes its own on to its jobs), and passed it on")
 			} else {
 				// Together: the kill's line before the note the
@@ -618,8 +622,15 @@ func Run(n *sys.Narrator, cfg Config) (int, error) {
 // Abort kills a container that was never released (or cannot be set up)
 // and collects it: its init is never let go, even if the kill failed.
 func (c *Container) Abort() {
-	c.Kill(unix.SIGKILL)
-	c.awaitEnd()
+	// Nothing is killed after this one: ended is set at once, and the
+	// child collected. (Not awaitEnd: a child never released leaves its
+	// wait for the spec only when Wait closes the pipe.)
+	c.endMu.Lock()
+	if !c.ended {
+		c.n.Kill(c.Pid(), unix.SIGKILL)
+		c.ended = true
+	}
+	c.endMu.Unlock()
 	c.child.Wait()
 	c.stopSignals()
 	c.takeTerminalBack()
@@ -700,7 +711,7 @@ func (c *Container) passOn(sig syscall.Signal, grace time.Duration, stopPassed *
 	c.n.Together(func(n *sys.Narrator) {
 		n.Note("%s", note)
 		if n.Kill(c.Pid(), sig) == nil && sig == unix.SIGHUP {
-			c.passedSIGHUP.Store(time.Now().UnixNano())
+			c.passedSIGHUP.Store(int64(time.Since(monotonicBase)))
 		}
 	})
 }

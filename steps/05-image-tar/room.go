@@ -67,7 +67,7 @@ func (r *room) take(n int64) error {
 		// unpack's estimate, about to be): free counts it already but
 		// for n itself.
 		if free-n < r.keep {
-			return fmt.Errorf("%w: the image would leave less than %s free on the filesystem of %s, where something else is writing too (%s are free now; workshop leaves a twentieth of a filesystem, up to 1 GB, to the rest of the machine)",
+			return fmt.Errorf("%w: the image would leave less than %s free on the filesystem of %s (%s are free now, counting what others wrote meanwhile; workshop leaves a twentieth of a filesystem, up to 1 GB, to the rest of the machine)",
 				ErrNoRoom, HumanSize(r.keep), r.dir, HumanSize(free))
 		}
 		r.sinceLook = 0
