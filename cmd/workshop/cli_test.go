@@ -33,6 +33,11 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"full", "run", "--hostname", "a b", "--", "/bin/true"}, `--hostname "a b" is not a hostname`},
 		{[]string{"--state-dir", "/dev/null/state", "ps"}, "--state-dir /dev/null/state: a part of that path is a file"},
 		{[]string{"--bogus"}, "unknown flag: --bogus"},
+		// What workshop keeps in its state dir is no step's root.
+		{[]string{"--state-dir", "/tmp/st", "step", "2", "--root", "/tmp/st", "--", "/bin/true"}, "--root /tmp/st is workshop's state dir: give a directory of its own"},
+		{[]string{"--state-dir", "/tmp/st", "step", "1", "--root", "/tmp/st/images/0123/rootfs"}, "--root /tmp/st/images/0123/rootfs is in workshop's image store (/tmp/st/images), which no step may write into"},
+		{[]string{"--state-dir", "/tmp/st", "step", "3", "--root", "/tmp/st/containers/x/rootfs/", "--", "/bin/true"}, "is in workshop's containers' directory (/tmp/st/containers)"},
+		{[]string{"--state-dir", "/tmp/st", "step", "4", "--root", "/tmp/st/./images", "--", "/bin/true"}, "in workshop's image store"},
 		{[]string{"-q", "--explain", "step", "2", "--", "/bin/true"}, "--quiet and --explain ask for opposite things"},
 		{[]string{"steps", "extra"}, `steps takes no arguments, only its flags: "extra" is one too many (see 'workshop steps --help')`},
 		{[]string{"ps", "extra"}, `ps takes no arguments, only its flags: "extra" is one too many`},

@@ -8,7 +8,9 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/workshop-dev/workshop/internal/state"
 	chroot "github.com/workshop-dev/workshop/steps/01-chroot"
+	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
 )
 
 func init() {
@@ -58,7 +60,30 @@ inside a chroot climbs out and lists the host's /.`,
 // checkRootFlag refuses a --root that exists and is not a directory, or
 // whose path goes through a file.
 func checkRootFlag(root string) error {
-	return checkDirFlag("--root", root, "a root must be a directory (give a new path, and workshop makes it)")
+	if err := checkDirFlag("--root", root, "a root must be a directory (give a new path, and workshop makes it)"); err != nil {
+		return err
+	}
+	return checkRootOutsideKept(root)
+}
+
+// checkRootOutsideKept refuses a root that is the state dir, or lies in
+// what workshop keeps there: the image store and the containers. Step 2
+// copies programs into its root, step 1 makes directories there: in an
+// image's unpacked root, every container of that image would see them,
+// and the image would no longer be its tar (its id, its export).
+func checkRootOutsideKept(root string) error {
+	if imagetar.Holds(root, global.stateDir) && imagetar.Holds(global.stateDir, root) {
+		return usageError("--root %s is workshop's state dir: give a directory of its own (the steps' default is %s)", root, filepath.Join(global.stateDir, "my-new-root"))
+	}
+	for _, kept := range []struct{ dir, what, why string }{
+		{imagetar.OpenStore(global.stateDir).Dir(), "image store", "an image's root is its tar unpacked, shared by every container made from it"},
+		{state.ContainersDir(global.stateDir), "containers' directory", "a container's layers are its run's, made and removed by it"},
+	} {
+		if imagetar.Holds(kept.dir, root) {
+			return usageError("--root %s is in workshop's %s (%s), which no step may write into: %s; give a directory of your own", root, kept.what, kept.dir, kept.why)
+		}
+	}
+	return nil
 }
 
 // checkDirFlag refuses a directory flag (--root, --state-dir) whose value

@@ -36,7 +36,7 @@ func (s *Store) Pack(ctx context.Context, n *sys.Narrator, dir, ref string) (Ima
 		return Image{}, exit.Errorf(exit.ToolFailed, "%s is not a directory: give the root directory to make an image of", dir)
 	}
 	abs, _ := filepath.Abs(dir)
-	if holds(abs, s.dir) {
+	if Holds(abs, s.dir) {
 		return Image{}, exit.Errorf(exit.ToolFailed, "%s holds the image store %s: the image being made would be packed into itself; "+
 			"give a root directory outside it", dir, s.dir)
 	}
@@ -51,9 +51,9 @@ func (s *Store) Pack(ctx context.Context, n *sys.Narrator, dir, ref string) (Ima
 	})
 }
 
-// holds reports whether the directory dir is path or one of its ancestors,
+// Holds reports whether the directory dir is path or one of its ancestors,
 // symlinks resolved where they exist.
-func holds(dir, path string) bool {
+func Holds(dir, path string) bool {
 	resolve := func(p string) string {
 		p, _ = filepath.Abs(p)
 		if r, err := filepath.EvalSymlinks(p); err == nil {

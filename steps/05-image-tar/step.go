@@ -45,7 +45,7 @@ func Step(ctx context.Context, n *sys.Narrator, cfg StepConfig) (int, error) {
 	}
 	work := filepath.Join(cfg.StateDir, "step5")
 	// A root that holds step 5's own directory would be packed into itself.
-	if holds(root, work) {
+	if Holds(root, work) {
 		return 0, fmt.Errorf("the root %s holds step 5's directory %s, where the tar is written: give a root of its own", root, work)
 	}
 	// Ctrl-C (ctx cancelled) before the command runs stops the step, and
