@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -46,10 +47,7 @@ func checkMounts(h *Host) []Finding {
 	// state dir's filesystem: in the state dir, or where it will be made
 	// (its nearest existing parent), not in /tmp, which may be another
 	// filesystem (a tmpfs takes an overlay that the state dir's may not).
-	dir := h.StateDir
-	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		dir = existingAncestor(dir)
-	}
+	dir := ScratchDir(h.StateDir)
 	if err := h.Writable(dir); err != nil {
 		// The scratch directories could not be made: that says nothing of
 		// the kernel's mounts, and the state dir's line says why.
@@ -149,7 +147,12 @@ func (w probeWire) probe() MountProbe {
 // namespace, and removes the scratch directory. The mounts die with the
 // child's namespace; the host never sees them.
 func tryMounts(dir string) MountProbe {
-	scratch, err := os.MkdirTemp(dir, ".workshop-doctor-")
+	// What an earlier doctor killed halfway left: its mounts went with
+	// its namespace, its directories stayed.
+	for _, old := range StaleScratch(dir) {
+		os.RemoveAll(old)
+	}
+	scratch, err := os.MkdirTemp(dir, scratchPrefix+strconv.Itoa(os.Getpid())+"-")
 	if err != nil {
 		return MountProbe{Setup: err}
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/workshop-dev/workshop/internal/doctor"
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/flock"
 	"github.com/workshop-dev/workshop/internal/state"
@@ -130,6 +131,7 @@ func Clean(n *sys.Narrator, o CleanOptions) CleanResult {
 		c.unrecordedDirs(recorded)
 	}
 	c.orphanCgroups(recorded)
+	c.doctorLeftovers()
 	if exists {
 		c.stepRoots()
 		if o.Images {
@@ -147,6 +149,20 @@ func Clean(n *sys.Narrator, o CleanOptions) CleanResult {
 		}
 	}
 	return c.res
+}
+
+// doctorLeftovers removes the directories of doctor's mount probe that a
+// doctor killed halfway left, in the state dir or, before it exists, in
+// its nearest existing parent (doctor.ScratchDir). The probe's mounts
+// were in a mount namespace of its own, gone with it: plain directories.
+func (c *cleaner) doctorLeftovers() {
+	for _, p := range doctor.StaleScratch(doctor.ScratchDir(c.state)) {
+		if err := c.n.RemoveTree(p); err != nil {
+			c.fail(p, err)
+			continue
+		}
+		c.removed("%s (left by a workshop doctor that was killed)", p)
+	}
 }
 
 // lockOutOtherCleans takes a lock on the state directory itself, which

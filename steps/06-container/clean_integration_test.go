@@ -980,3 +980,42 @@ func TestCleanAfterAKilledRunOfABindMountedStateDir(t *testing.T) {
 		t.Errorf("the killed run's directory is still there")
 	}
 }
+
+// A doctor killed with SIGKILL during its mount probe leaves the probe's
+// directories (its mounts went with its mount namespace): in the state
+// dir, or before that exists in its parent. clean removes them, and so
+// does the next doctor; a probe under way (its doctor alive) stays.
+func TestCleanRemovesWhatAKilledDoctorLeft(t *testing.T) {
+	parent := cleanState(t)
+	ended := exec.Command("true")
+	if err := ended.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := ended.Process.Pid
+	st := filepath.Join(parent, "state") // not made yet
+	left := filepath.Join(parent, fmt.Sprintf(".workshop-doctor-%d-123", dead))
+	live := filepath.Join(parent, fmt.Sprintf(".workshop-doctor-%d-456", os.Getpid()))
+	for _, d := range []string{filepath.Join(left, "upper"), live} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := runClean(t, st)
+	if want := "removed " + left + " (left by a workshop doctor that was killed)"; r.Code != 0 || !strings.Contains(r.Stdout, want) || pathExists(left) {
+		t.Errorf("clean of a state dir not made yet, beside a killed doctor's probe: exit %d\n%s%s\nwant %q, and it gone", r.Code, r.Stdout, r.Stderr, want)
+	}
+	if !pathExists(live) {
+		t.Errorf("clean removed the probe of a doctor that runs")
+	}
+	left = filepath.Join(st, fmt.Sprintf(".workshop-doctor-%d-789", dead))
+	if err := os.MkdirAll(filepath.Join(left, "work"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	testbin.Run(t, "", "--state-dir", st, "doctor")
+	if pathExists(left) {
+		t.Errorf("doctor left an earlier doctor's probe directory %s", left)
+	}
+	if entries, _ := os.ReadDir(st); len(entries) != 0 {
+		t.Errorf("doctor left %v in the state dir", entries)
+	}
+}

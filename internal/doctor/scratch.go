@@ -1,0 +1,53 @@
+package doctor
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// scratchPrefix starts the name of the directory the mount probe works in
+// (tryMounts), followed by doctor's pid: a doctor killed with SIGKILL
+// leaves it, and the pid tells a leftover from a probe under way.
+const scratchPrefix = ".workshop-doctor-"
+
+// ScratchDir is where doctor's mount probe works for a state dir: in it,
+// or, before it exists, in its nearest existing parent (on the
+// filesystem the state dir will be on).
+func ScratchDir(stateDir string) string {
+	if fi, err := os.Stat(stateDir); err == nil && fi.IsDir() {
+		return stateDir
+	}
+	return existingAncestor(stateDir)
+}
+
+// StaleScratch lists the probe directories in dir that a doctor killed
+// halfway left: those whose doctor is gone. One named without a pid (made
+// before names carried one) is stale once a minute old.
+func StaleScratch(dir string) []string {
+	entries, _ := os.ReadDir(dir)
+	var stale []string
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), scratchPrefix)
+		if !ok || !e.IsDir() {
+			continue
+		}
+		// PID-RANDOM; before names carried a pid, RANDOM alone (digits
+		// too, which are no pid).
+		pidPart, _, withPid := strings.Cut(rest, "-")
+		if pid, err := strconv.Atoi(pidPart); withPid && err == nil && pid > 0 {
+			// Signal 0 checks that a process is there; EPERM means one
+			// is, of another user's.
+			if err := syscall.Kill(pid, 0); err == nil || err == syscall.EPERM {
+				continue
+			}
+		} else if fi, err := e.Info(); err != nil || time.Since(fi.ModTime()) < time.Minute {
+			continue
+		}
+		stale = append(stale, filepath.Join(dir, e.Name()))
+	}
+	return stale
+}
