@@ -33,6 +33,10 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"full", "run", "--hostname", "a b", "--", "/bin/true"}, `--hostname "a b" is not a hostname`},
 		{[]string{"--state-dir", "/dev/null/state", "ps"}, "--state-dir /dev/null/state: a part of that path is a file"},
 		{[]string{"--bogus"}, "unknown flag: --bogus"},
+		{[]string{"full", "run", "--init=maybe", "--", "/bin/true"}, `--init takes no value, or true or false: "maybe" is neither (see 'workshop full run --help')`},
+		{[]string{"--quiet=2", "ps"}, `--quiet takes no value, or true or false: "2" is neither`},
+		{[]string{"step", "7", "--timeout", "1ms", "--", "/bin/true"}, "there is no step 7: steps are numbered 1 to 6"},
+		{[]string{"step", "three", "--ns", "pid"}, `"three" is not a step number`},
 		// What workshop keeps in its state dir is no step's root.
 		{[]string{"--state-dir", "/tmp/st", "step", "2", "--root", "/tmp/st", "--", "/bin/true"}, "--root /tmp/st is workshop's state dir: give a directory of its own"},
 		{[]string{"--state-dir", "/tmp/st", "step", "1", "--root", "/tmp/st/images/0123/rootfs"}, "--root /tmp/st/images/0123/rootfs is in workshop's image store (/tmp/st/images), which no step may write into"},

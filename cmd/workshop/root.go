@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -87,6 +88,18 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 
 	// A bad flag is the tool's failure (125), said in one sentence.
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		// "step 7 --timeout 1s": the step command knows no step's flags,
+		// and the number is the mistake to name.
+		if c.Name() == "step" && c.Parent() == root {
+			if args := c.Flags().Args(); len(args) > 0 {
+				if serr := unknownStep(args[0]); serr != nil {
+					return serr
+				}
+			}
+		}
+		if m := badBool.FindStringSubmatch(err.Error()); m != nil {
+			return usageError("%s takes no value, or true or false: %q is neither (see '%s --help')", m[2], m[1], c.CommandPath())
+		}
 		return exit.Errorf(exit.ToolFailed, "%v (see '%s --help')", err, c.CommandPath())
 	})
 	for _, c := range subcommands {
@@ -107,6 +120,10 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 	}
 	return root
 }
+
+// badBool matches pflag's error for a boolean flag given a value that is
+// none (--init=maybe), which ends in Go's strconv.ParseBool wording.
+var badBool = regexp.MustCompile(`^invalid argument "(.*)" for "(?:-\w, )?(--[\w-]+)" flag: strconv\.ParseBool`)
 
 // newHelpCmd is cobra's `help [command]`, except that an unknown topic is a
 // mistake (125), not a help printed with 0.
