@@ -15,6 +15,7 @@ import (
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/sys"
 	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 )
 
@@ -64,6 +65,9 @@ step 2) the first time it is used.`,
 				if args[1] == "-" {
 					if term.IsTerminal(int(os.Stdout.Fd())) {
 						return usageError("standard output is a terminal: redirect it to a file (workshop image export %s - > image.tar)", args[0])
+					}
+					if closedAtStart(os.Stdout) {
+						return usageError("standard output was closed (>&-): the tar would go nowhere; redirect it to a file (workshop image export %s - > image.tar)", args[0])
 					}
 					_, err := s.ExportTo(ctx, n, args[0], os.Stdout, false)
 					if errors.Is(err, syscall.EPIPE) {
@@ -300,4 +304,19 @@ func ago(d time.Duration) string {
 	default:
 		return unit(int(d.Hours()/24), "day")
 	}
+}
+
+// closedAtStart reports whether f, one of the three standard descriptors,
+// was closed when workshop started: Go's runtime then opens /dev/null in
+// its place, for reading and writing, and every write to it "succeeds".
+// A shell's > /dev/null opens it for writing only.
+func closedAtStart(f *os.File) bool {
+	fd := int(f.Fd())
+	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil || flags&unix.O_ACCMODE != unix.O_RDWR {
+		return false
+	}
+	var st, null unix.Stat_t
+	return unix.Fstat(fd, &st) == nil && unix.Stat("/dev/null", &null) == nil &&
+		st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == null.Rdev
 }
