@@ -504,9 +504,14 @@ func TestStep5(t *testing.T) {
 	if r.Code != 0 || !strings.Contains(r.Stderr, "the root's directory is itself named bin") || strings.Contains(r.Stderr, `execve("/bin/bash", ["/bin/bash", "-c", "true"]`) {
 		t.Errorf("step 5 --root .../bin with a top-level bash = %d; want the pitfall skipped, said why, and its bash not run\n%s", r.Code, r.Stderr)
 	}
-	// A root that holds step 5's own directory: one sentence, nothing packed.
-	r = testbin.Run(t, "", "--state-dir", state, "--quiet", "step", "5", "--root", state, "--", "/bin/true")
+	// A root that holds step 5's own directory: one sentence, nothing
+	// packed. (The state dir itself is refused before, as no step's root.)
+	r = testbin.Run(t, "", "--state-dir", state, "--quiet", "step", "5", "--root", filepath.Dir(state), "--", "/bin/true")
 	if r.Code != 125 || !strings.Contains(r.Stderr, "holds step 5's directory") {
+		t.Errorf("step 5 --root PARENT-OF-STATEDIR = %d, want 125 and a sentence\n%s", r.Code, r.Stderr)
+	}
+	r = testbin.Run(t, "", "--state-dir", state, "--quiet", "step", "5", "--root", state, "--", "/bin/true")
+	if r.Code != 125 || !strings.Contains(r.Stderr, "is workshop's state dir: give a directory of its own") {
 		t.Errorf("step 5 --root STATEDIR = %d, want 125 and a sentence\n%s", r.Code, r.Stderr)
 	}
 }
