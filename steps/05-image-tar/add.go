@@ -492,7 +492,7 @@ func normalize(ctx context.Context, r io.Reader, w io.Writer, strip string, name
 			case t == p:
 				err = errors.New("it is a hardlink to itself")
 			case !seen[t]:
-				err = fmt.Errorf("it is a hardlink to %q, which is not in the archive before it", hdr.Linkname)
+				err = fmt.Errorf("it is a hardlink to %s, which is not in the archive before it", quoteShort(hdr.Linkname))
 			}
 			if err != nil {
 				return st, &EntryError{Name: name, Err: err}
@@ -508,7 +508,9 @@ func normalize(ctx context.Context, r io.Reader, w io.Writer, strip string, name
 		}
 		hdr.Format = tar.FormatUnknown // let the writer choose: whole seconds, as Pack writes
 		if err := tw.WriteHeader(hdr); err != nil {
-			return st, &EntryError{Name: name, Err: err}
+			// A header only one format could hold (GNU's base-256 numbers
+			// beside PAX records): Go's reason names its formats' limits.
+			return st, &EntryError{Name: name, Err: errors.New("its header holds values that no one tar format can write together, so it cannot be rewritten relative to the root")}
 		}
 		if hdr.Typeflag == tar.TypeReg {
 			c, err := io.Copy(tw, tr)

@@ -116,6 +116,18 @@ func (x *extractor) place(hdr *tar.Header, body io.Reader) error {
 	return x.fifo(dfd, base, hdr) // the last type checkEntry lets through
 }
 
+// callError is a call's failure on an entry. Not an os.PathError: the
+// path would be the entry's name, which EntryError shows already, quoted
+// and shortened; raw, a hostile name's escape bytes would reach the
+// terminal, and a long one bury the sentence.
+type callError struct {
+	Op  string
+	Err error
+}
+
+func (e *callError) Error() string { return e.Op + ": " + e.Err.Error() }
+func (e *callError) Unwrap() error { return e.Err }
+
 // maxID is the largest owner id a file can have: uid_t is 32 bits, and
 // 4294967295 (-1) means "leave the owner as it is" to chown.
 const maxID = 1<<32 - 2
@@ -123,11 +135,11 @@ const maxID = 1<<32 - 2
 // chownError is the error of a chown of an entry to its owner. EINVAL
 // there means the owner has no id in this process's user namespace (an
 // unpack run inside `unshare -Ur`, whose map holds root alone).
-func chownError(op, p string, hdr *tar.Header, err error) error {
+func chownError(op string, hdr *tar.Header, err error) error {
 	if errors.Is(err, unix.EINVAL) {
-		return fmt.Errorf("%s %s to %d:%d: this process's user namespace maps no such owner (its uid_map and gid_map hold too few ids): %w", op, shownName(p), hdr.Uid, hdr.Gid, err)
+		return fmt.Errorf("%s to %d:%d: this process's user namespace maps no such owner (its uid_map and gid_map hold too few ids): %w", op, hdr.Uid, hdr.Gid, err)
 	}
-	return &os.PathError{Op: op, Path: p, Err: err}
+	return &callError{Op: op, Err: err}
 }
 
 // maxDepth is how many names deep an entry may lie. A root filesystem's
@@ -169,7 +181,28 @@ func checkEntry(hdr *tar.Header, p string) error {
 			return fmt.Errorf("its owner's %s %d is out of range (0 to %d)", id.what, id.n, maxID)
 		}
 	}
+	if (hdr.Typeflag == tar.TypeChar || hdr.Typeflag == tar.TypeBlock) &&
+		(hdr.Devmajor < 0 || hdr.Devmajor > maxMajor || hdr.Devminor < 0 || hdr.Devminor > maxMinor) {
+		// Cut down to 32 bits, 4294967304:0 would make 8:0, a disk.
+		return fmt.Errorf("its device number %d:%d is none Linux has (majors 0 to %d, minors 0 to %d)", hdr.Devmajor, hdr.Devminor, maxMajor, maxMinor)
+	}
 	return nil
+}
+
+// maxMajor and maxMinor are the largest device numbers the kernel keeps
+// (its dev_t: 12 bits of major, 20 of minor).
+const maxMajor, maxMinor = 1<<12 - 1, 1<<20 - 1
+
+// nameTooLong is the error of an entry whose directory's path the kernel
+// refused as too long (ENAMETOOLONG): one of its names, or the whole.
+func nameTooLong(parent, rootPath string, err error) error {
+	for _, part := range strings.Split(parent, "/") {
+		if len(part) > unix.NAME_MAX {
+			return fmt.Errorf("a part of its directory's path, %s, is %d bytes, longer than a name can be (%d): %w", quoteShort(part), len(part), unix.NAME_MAX, err)
+		}
+	}
+	// The root's own path counts too: the kernel takes the whole.
+	return fmt.Errorf("its directory's path, inside the root's, is %d bytes, longer than the kernel takes (%d): %w", len(rootPath)+1+len(parent), unix.PathMax, err)
 }
 
 // parentDir returns a handle on the directory that will hold entry p,
@@ -193,24 +226,27 @@ func (x *extractor) parentDir(p string) (*os.File, error) {
 			err = pe.Err
 		}
 		if errors.Is(err, unix.ENAMETOOLONG) {
-			for _, part := range strings.Split(parent, "/") {
-				if len(part) > unix.NAME_MAX {
-					return nil, fmt.Errorf("a part of its directory's path, %s, is %d bytes, longer than a name can be (%d): %w", quoteShort(part), len(part), unix.NAME_MAX, err)
-				}
-			}
-			// The root's own path counts too: the kernel takes the whole.
-			return nil, fmt.Errorf("its directory's path, inside the root's, is %d bytes, longer than the kernel takes (%d): %w", len(x.rootPath)+1+len(parent), unix.PathMax, err)
+			return nil, nameTooLong(parent, x.rootPath, err)
 		}
-		return nil, fmt.Errorf("resolve its directory %s inside the root: %w", shownName(parent), err)
+		return nil, fmt.Errorf("resolve its directory %s inside the root: %w", shownShort(parent), err)
 	}
 	dir, err := pathrs.MkdirAllHandle(x.root, rel, 0o755)
 	if errors.Is(err, unix.ENOTDIR) {
 		// pathrs's sentence names the temporary root, gone by the time
 		// the student reads it.
-		return nil, fmt.Errorf("make its directory %s inside the root: a name on its way is not a directory (an earlier entry made it a file, a link or a device)", shownName(parent))
+		return nil, fmt.Errorf("make its directory %s inside the root: a name on its way is not a directory (an earlier entry made it a file, a link or a device)", shownShort(parent))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("make its directory %s inside the root: %w", shownName(parent), err)
+		// The cause alone: pathrs's sentence holds the temporary root's
+		// path and the entry's raw name.
+		var errno unix.Errno
+		if errors.As(err, &errno) {
+			err = errno
+		}
+		if errors.Is(err, unix.ENAMETOOLONG) {
+			return nil, nameTooLong(parent, x.rootPath, err)
+		}
+		return nil, fmt.Errorf("make its directory %s inside the root: %w", shownShort(parent), err)
 	}
 	return dir, nil
 }
@@ -239,7 +275,7 @@ func (x *extractor) clear(dfd int, base string, wantDir bool) (kept bool, err er
 		return false, nil
 	}
 	if err != nil {
-		return false, &os.PathError{Op: "fstatat", Path: base, Err: err}
+		return false, &callError{Op: "fstatat", Err: err}
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
 		if wantDir {
@@ -250,12 +286,12 @@ func (x *extractor) clear(dfd int, base string, wantDir bool) (kept bool, err er
 			return false, errors.New("it would replace a directory that is not empty")
 		}
 		if err != nil {
-			return false, &os.PathError{Op: "unlinkat", Path: base, Err: err}
+			return false, &callError{Op: "unlinkat", Err: err}
 		}
 		return false, nil
 	}
 	if err := unix.Unlinkat(dfd, base, 0); err != nil {
-		return false, &os.PathError{Op: "unlinkat", Path: base, Err: err}
+		return false, &callError{Op: "unlinkat", Err: err}
 	}
 	return false, nil
 }
@@ -277,7 +313,7 @@ func (x *extractor) dir(p string, hdr *tar.Header) error {
 		}
 		if !kept {
 			if err := unix.Mkdirat(dfd, base, 0o700); err != nil {
-				return &os.PathError{Op: "mkdirat", Path: p, Err: err}
+				return &callError{Op: "mkdirat", Err: err}
 			}
 		}
 	}
@@ -291,7 +327,7 @@ func (x *extractor) dir(p string, hdr *tar.Header) error {
 func (x *extractor) file(dfd int, base string, hdr *tar.Header, body io.Reader) error {
 	fd, err := unix.Openat(dfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		return &os.PathError{Op: "openat", Path: base, Err: err}
+		return &callError{Op: "openat", Err: err}
 	}
 	f := os.NewFile(uintptr(fd), base)
 	defer f.Close()
@@ -302,12 +338,12 @@ func (x *extractor) file(dfd int, base string, hdr *tar.Header, body io.Reader) 
 	}
 	if x.chown {
 		if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
-			return chownError("fchown", base, hdr, err)
+			return chownError("fchown", hdr, err)
 		}
 	}
 	// After fchown: changing the owner clears the set-user-ID bit.
 	if err := unix.Fchmod(fd, perm(hdr)); err != nil {
-		return &os.PathError{Op: "fchmod", Path: base, Err: err}
+		return &callError{Op: "fchmod", Err: err}
 	}
 	if err := x.times(dfd, base, hdr); err != nil {
 		return err
@@ -324,11 +360,11 @@ func (x *extractor) symlink(dfd int, base string, hdr *tar.Header) error {
 		return errors.New("it is a symlink to nothing (an empty target)")
 	}
 	if err := unix.Symlinkat(hdr.Linkname, dfd, base); err != nil {
-		return &os.PathError{Op: "symlinkat", Path: base, Err: err}
+		return &callError{Op: "symlinkat", Err: err}
 	}
 	if x.chown {
 		if err := unix.Fchownat(dfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return chownError("fchownat", base, hdr, err)
+			return chownError("fchownat", hdr, err)
 		}
 	}
 	x.stats.Symlinks++
@@ -347,21 +383,21 @@ func (x *extractor) hardlink(dfd int, base, p string, hdr *tar.Header) error {
 	}
 	tdir, err := pathrs.OpenatInRoot(x.root, path.Dir(t))
 	if err != nil {
-		return fmt.Errorf("it is a hardlink to %q, which is not in the archive before it", hdr.Linkname)
+		return fmt.Errorf("it is a hardlink to %s, which is not in the archive before it", quoteShort(hdr.Linkname))
 	}
 	defer tdir.Close()
 	tfd, tbase := int(tdir.Fd()), path.Base(t)
 	var st unix.Stat_t
 	if err := unix.Fstatat(tfd, tbase, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return fmt.Errorf("it is a hardlink to %q, which is not in the archive before it", hdr.Linkname)
+		return fmt.Errorf("it is a hardlink to %s, which is not in the archive before it", quoteShort(hdr.Linkname))
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		return fmt.Errorf("it is a hardlink to the directory %q", hdr.Linkname)
+		return fmt.Errorf("it is a hardlink to the directory %s", quoteShort(hdr.Linkname))
 	}
 	// Flags 0: if the target is a symlink, the new name links the symlink
 	// itself, never the file it points to.
 	if err := unix.Linkat(tfd, tbase, dfd, base, 0); err != nil {
-		return &os.PathError{Op: "linkat", Path: base, Err: err}
+		return &callError{Op: "linkat", Err: err}
 	}
 	x.stats.Hardlinks++
 	return nil
@@ -379,7 +415,7 @@ func (x *extractor) device(dfd int, base string, hdr *tar.Header) error {
 	}
 	dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
 	if err := unix.Mknodat(dfd, base, mode|0o600, int(dev)); err != nil {
-		return &os.PathError{Op: "mknodat", Path: base, Err: err}
+		return &callError{Op: "mknodat", Err: err}
 	}
 	x.stats.Devices++
 	return x.special(dfd, base, hdr, mode)
@@ -387,7 +423,7 @@ func (x *extractor) device(dfd int, base string, hdr *tar.Header) error {
 
 func (x *extractor) fifo(dfd int, base string, hdr *tar.Header) error {
 	if err := unix.Mknodat(dfd, base, unix.S_IFIFO|0o600, 0); err != nil {
-		return &os.PathError{Op: "mknodat", Path: base, Err: err}
+		return &callError{Op: "mknodat", Err: err}
 	}
 	x.stats.Fifos++
 	return x.special(dfd, base, hdr, unix.S_IFIFO)
@@ -399,7 +435,7 @@ func (x *extractor) fifo(dfd int, base string, hdr *tar.Header) error {
 func (x *extractor) special(dfd int, base string, hdr *tar.Header, kind uint32) error {
 	fd, err := unix.Openat(dfd, base, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return &os.PathError{Op: "openat", Path: base, Err: err}
+		return &callError{Op: "openat", Err: err}
 	}
 	defer unix.Close(fd)
 	var st unix.Stat_t
@@ -408,11 +444,11 @@ func (x *extractor) special(dfd int, base string, hdr *tar.Header, kind uint32) 
 	}
 	if x.chown {
 		if err := unix.Fchownat(fd, "", hdr.Uid, hdr.Gid, unix.AT_EMPTY_PATH); err != nil {
-			return chownError("fchownat", base, hdr, err)
+			return chownError("fchownat", hdr, err)
 		}
 	}
 	if err := unix.Fchmodat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), perm(hdr), 0); err != nil {
-		return &os.PathError{Op: "fchmodat", Path: base, Err: err}
+		return &callError{Op: "fchmodat", Err: err}
 	}
 	return x.times(dfd, base, hdr)
 }
@@ -451,16 +487,16 @@ func (x *extractor) finishDir(p string, hdr *tar.Header) error {
 		return nil // replaced by a later entry
 	}
 	if err != nil {
-		return &os.PathError{Op: "openat", Path: p, Err: err}
+		return &callError{Op: "openat", Err: err}
 	}
 	defer unix.Close(fd)
 	if x.chown {
 		if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
-			return chownError("fchown", p, hdr, err)
+			return chownError("fchown", hdr, err)
 		}
 	}
 	if err := unix.Fchmod(fd, perm(hdr)); err != nil {
-		return &os.PathError{Op: "fchmod", Path: p, Err: err}
+		return &callError{Op: "fchmod", Err: err}
 	}
 	return x.times(fd, ".", hdr)
 }
@@ -474,7 +510,7 @@ func (x *extractor) times(dfd int, base string, hdr *tar.Header) error {
 	}
 	ts := []unix.Timespec{timespec(atime), timespec(hdr.ModTime)}
 	if err := unix.UtimesNanoAt(dfd, base, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return &os.PathError{Op: "utimensat", Path: base, Err: err}
+		return &callError{Op: "utimensat", Err: err}
 	}
 	return nil
 }

@@ -272,7 +272,7 @@ func TestImportOwnerNotMappedInAUserNamespace(t *testing.T) {
 	cmd.Stderr = &stderr
 	err := cmd.Run()
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 125 || !strings.Contains(stderr.String(), `entry "f": fchown f to 1000:0: this process's user namespace maps no such owner`) {
+	if !errors.As(err, &ee) || ee.ExitCode() != 125 || !strings.Contains(stderr.String(), `entry "f": fchown to 1000:0: this process's user namespace maps no such owner`) {
 		t.Errorf("import of an entry owned by uid 1000 under unshare -Ur = %v; want 125 and the sentence\n%s", err, stderr.String())
 	}
 }

@@ -185,6 +185,15 @@ func topDir(ctx context.Context, r io.Reader) (top string, entries int, err erro
 	}
 }
 
+// shownShort is shownName for a name that may be long: its middle is cut
+// out, as quoteShort does.
+func shownShort(s string) string {
+	if len(s) > 3*60 {
+		return quoteShort(s)
+	}
+	return shownName(s)
+}
+
 // shownName is an entry name as a message prints it: as it is when it is
 // plain text, quoted (escapes for control bytes, quotes, backslashes) when
 // not. The name is the archive's to choose, and one with an escape

@@ -52,8 +52,19 @@ func TestImportRefusalsNameTheArchivesEntry(t *testing.T) {
 		// One part longer than a name can be (NAME_MAX, 255 bytes).
 		{"a name part longer than a name", buildTar(t, file("bin/x", "x"), file(strings.Repeat("a", 300)+"/f", "x")),
 			`a part of its directory's path, "` + strings.Repeat("a", 60) + `"…"` + strings.Repeat("a", 60) + `" (a name of 300 bytes), is 300 bytes, longer than a name can be (255)`},
+		// Base-256 device numbers past the kernel's: cut to 32 bits,
+		// 4294967304:0 would have made 8:0, a disk.
+		{"a device number past the kernel's", buildTar(t, chardev("dev/x", 1<<32+8, 0)), `entry "dev/x": its device number 4294967304:0 is none Linux has (majors 0 to 4095, minors 0 to 1048575)`},
+		{"a negative device number", buildTar(t, chardev("dev/x", 1, -1)), `entry "dev/x": its device number 1:-1 is none Linux has`},
+		// The name's escape bytes reach no message raw, nor its whole
+		// length, nor the temporary root's path, whichever call fails.
+		{"an escape sequence in a name too long to make", buildTar(t, file("\x1b[2J\x1b[31m"+strings.Repeat("L", 300), "x")), `entry "\x1b[2J\x1b[31mLLL`},
+		{"an escape sequence in a directory too long to make", buildTar(t, file("a\x1b[31mb/"+strings.Repeat("L", 300)+"/x", "x")), `a part of its directory's path, "LLL`},
 	} {
 		_, err := s.Import(bg, sys.Discard(), writeFile(t, tmp, "archive.tar", tc.data), "bad")
+		if err != nil && strings.ContainsAny(err.Error(), "\x1b\r") {
+			t.Errorf("%s: Import = %q: a raw control byte of the archive's", tc.name, err)
+		}
 		if err == nil || !strings.Contains(err.Error(), tc.want) || len(err.Error()) > 600 {
 			t.Errorf("%s: Import = %v\nwant an error with %q, in at most 600 bytes", tc.name, err, tc.want)
 		}

@@ -198,6 +198,28 @@ func TestBrokenArchives(t *testing.T) {
 	badSum := append([]byte(nil), good...)
 	badSum[600] ^= 0xff // inside the second header's name: its checksum no longer matches
 	gz := gzipped(t, good)
+	// Headers archive/tar reads inside Next and never hands over: a PAX
+	// header (extended attributes, a long name) or GNU's long name, which
+	// come after an entry and before the next; cut right after one, the
+	// stream ends as quietly as at an entry's end.
+	withHeaders := func(format tar.Format, hdrs ...*tar.Header) []byte {
+		var b bytes.Buffer
+		tw := tar.NewWriter(&b)
+		for _, h := range hdrs {
+			h.Format, h.Mode, h.Typeflag = format, 0o644, tar.TypeReg
+			h.Size = int64(len("hello"))
+			if err := tw.WriteHeader(h); err != nil {
+				t.Fatal(err)
+			}
+			tw.Write([]byte("hello"))
+		}
+		tw.Close()
+		return b.Bytes()
+	}
+	long := strings.Repeat("n", 150)
+	pax := withHeaders(tar.FormatPAX, &tar.Header{Name: "a"}, &tar.Header{Name: "b", PAXRecords: map[string]string{"SCHILY.xattr.user.x": "1"}})
+	paxFirst := withHeaders(tar.FormatPAX, &tar.Header{Name: long})
+	gnuFirst := withHeaders(tar.FormatGNU, &tar.Header{Name: long})
 	gzFlipped := append([]byte(nil), gz...)
 	gzFlipped[len(gzFlipped)/2] ^= 0xff
 	for _, tc := range []struct {
@@ -212,6 +234,9 @@ func TestBrokenArchives(t *testing.T) {
 		// blocks of zeros.
 		{"cut at an entry's end", good[:512+512+3072], `truncated, after entry "bin/a"`},
 		{"gzip of a tar cut at an entry's end", gzipped(t, good[:512+512+3072]), `truncated, after entry "bin/a"`},
+		{"cut after a PAX header", pax[:2048], `truncated, after entry "a"`},
+		{"cut after the first entry's PAX header", paxFirst[:1024], "truncated, before its first entry"},
+		{"cut after the first entry's GNU long name", gnuFirst[:1024], "truncated, before its first entry"},
 		{"bad header checksum", badSum, "corrupt"},
 		{"gzip cut short", gz[:len(gz)/2], "truncated"},
 		{"gzip with a flipped byte", gzFlipped, "corrupt"},
