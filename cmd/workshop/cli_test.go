@@ -224,3 +224,25 @@ func TestAProcNotOfItsPIDNamespaceIsSaid(t *testing.T) {
 		t.Errorf("with its own /proc: exit %d, stdout %q, stderr:\n%s", r.Code, r.Stdout, r.Stderr)
 	}
 }
+
+// A root not made yet under a symlink into the image store is in it: step
+// 1 made <state>/images/evil through lnk/evil.
+func TestARootThroughASymlinkIntoTheStoreIsRefused(t *testing.T) {
+	testbin.NeedRoot(t)
+	tmp := t.TempDir()
+	state := filepath.Join(tmp, "state")
+	if err := os.MkdirAll(filepath.Join(state, "images"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	lnk := filepath.Join(tmp, "lnk")
+	if err := os.Symlink(filepath.Join(state, "images"), lnk); err != nil {
+		t.Fatal(err)
+	}
+	r := testbin.Run(t, "", "--state-dir", state, "step", "1", "--root", filepath.Join(lnk, "evil"))
+	if r.Code != 125 || !strings.Contains(r.Stderr, "is in workshop's image store") {
+		t.Errorf("step 1 --root lnk/evil, lnk -> the store: exit %d, stderr %q; want 125 and a sentence", r.Code, r.Stderr)
+	}
+	if _, err := os.Lstat(filepath.Join(state, "images", "evil")); err == nil {
+		t.Errorf("step 1 made a directory in the image store")
+	}
+}

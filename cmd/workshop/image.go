@@ -67,7 +67,7 @@ step 2) the first time it is used.`,
 						return usageError("standard output is a terminal: redirect it to a file (workshop image export %s - > image.tar)", args[0])
 					}
 					if closedAtStart(os.Stdout) {
-						return usageError("standard output was closed (>&-): the tar would go nowhere; redirect it to a file (workshop image export %s - > image.tar)", args[0])
+						return usageError("standard output was closed (>&-), or is /dev/null opened for reading and writing, which Go's runtime puts in a closed one's place: the tar would go nowhere; redirect it to a file (workshop image export %s - > image.tar), or, to throw it away, to > /dev/null", args[0])
 					}
 					_, err := s.ExportTo(ctx, n, args[0], os.Stdout, false)
 					if errors.Is(err, syscall.EPIPE) {

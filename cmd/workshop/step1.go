@@ -73,7 +73,7 @@ func checkRootFlag(root string) error {
 // and the image would no longer be its tar (its id, its export).
 func checkRootOutsideKept(root string) error {
 	if imagetar.Holds(root, global.stateDir) && imagetar.Holds(global.stateDir, root) {
-		return usageError("--root %s is workshop's state dir: give a directory of its own (the steps' default is %s)", root, filepath.Join(global.stateDir, "my-new-root"))
+		return usageError("--root %s is workshop's state dir: give a directory of its own (or leave --root out for the step's default)", root)
 	}
 	for _, kept := range []struct{ dir, what, why string }{
 		{imagetar.OpenStore(global.stateDir).Dir(), "image store", "an image's root is its tar unpacked, shared by every container made from it"},

@@ -25,8 +25,8 @@ func ScratchDir(stateDir string) string {
 }
 
 // StaleScratch lists the probe directories in dir that a doctor killed
-// halfway left: those whose doctor is gone. One named without a pid (made
-// before names carried one) is stale once a minute old.
+// halfway left: those a minute old whose doctor is gone (or that were
+// named without a pid, before names carried one).
 func StaleScratch(dir string) []string {
 	entries, _ := os.ReadDir(dir)
 	var stale []string
@@ -37,6 +37,12 @@ func StaleScratch(dir string) []string {
 		}
 		// PID-RANDOM; before names carried a pid, RANDOM alone (digits
 		// too, which are no pid).
+		// A minute old at least, whatever its pid says: a doctor in
+		// another PID namespace sharing the state dir has a pid that
+		// means nothing here (its probe takes a second at most).
+		if fi, err := e.Info(); err != nil || time.Since(fi.ModTime()) < time.Minute {
+			continue
+		}
 		pidPart, _, withPid := strings.Cut(rest, "-")
 		if pid, err := strconv.Atoi(pidPart); withPid && err == nil && pid > 0 {
 			// Signal 0 checks that a process is there; EPERM means one
@@ -44,8 +50,6 @@ func StaleScratch(dir string) []string {
 			if err := syscall.Kill(pid, 0); err == nil || err == syscall.EPERM {
 				continue
 			}
-		} else if fi, err := e.Info(); err != nil || time.Since(fi.ModTime()) < time.Minute {
-			continue
 		}
 		stale = append(stale, filepath.Join(dir, e.Name()))
 	}

@@ -16,22 +16,27 @@ func TestStaleScratch(t *testing.T) {
 	if err := ended.Run(); err != nil {
 		t.Fatal(err)
 	}
-	mk := func(name string) string {
+	hour := time.Now().Add(-time.Hour)
+	mk := func(name string, old bool) string {
 		p := filepath.Join(dir, name)
 		if err := os.Mkdir(p, 0o700); err != nil {
 			t.Fatal(err)
 		}
+		if old {
+			if err := os.Chtimes(p, hour, hour); err != nil {
+				t.Fatal(err)
+			}
+		}
 		return p
 	}
-	dead := mk(fmt.Sprintf("%s%d-1", scratchPrefix, ended.Process.Pid))
-	mk(fmt.Sprintf("%s%d-2", scratchPrefix, os.Getpid())) // a probe under way
-	old := mk(scratchPrefix + "3")                        // no pid, an hour old
-	hour := time.Now().Add(-time.Hour)
-	if err := os.Chtimes(old, hour, hour); err != nil {
-		t.Fatal(err)
-	}
-	mk(scratchPrefix + "4") // no pid, new: maybe an older doctor's, under way
-	mk("workshop-doctor-5") // not ours
+	dead := mk(fmt.Sprintf("%s%d-1", scratchPrefix, ended.Process.Pid), true)
+	mk(fmt.Sprintf("%s%d-2", scratchPrefix, os.Getpid()), true) // a probe under way
+	old := mk(scratchPrefix+"3", true)                          // no pid, an hour old
+	mk(scratchPrefix+"4", false)                                // no pid, new: maybe an older doctor's, under way
+	// Its pid is gone, but it is new: maybe a doctor's in another PID
+	// namespace, whose pid means nothing here.
+	mk(fmt.Sprintf("%s%d-7", scratchPrefix, ended.Process.Pid), false)
+	mk("workshop-doctor-5", true) // not ours
 	if err := os.WriteFile(filepath.Join(dir, scratchPrefix+"6"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}

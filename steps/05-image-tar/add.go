@@ -54,15 +54,27 @@ func (s *Store) Pack(ctx context.Context, n *sys.Narrator, dir, ref string) (Ima
 // Holds reports whether the directory dir is path or one of its ancestors,
 // symlinks resolved where they exist.
 func Holds(dir, path string) bool {
-	resolve := func(p string) string {
-		p, _ = filepath.Abs(p)
-		if r, err := filepath.EvalSymlinks(p); err == nil {
-			return r
-		}
-		return p
-	}
-	rel, err := filepath.Rel(resolve(dir), resolve(path))
+	rel, err := filepath.Rel(resolvedPath(dir), resolvedPath(path))
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
+// resolvedPath is p made absolute, with the symlinks of its longest
+// existing part resolved: a root not made yet under a symlink to the
+// store (lnk/new, lnk -> <state>/images) is where mkdir would make it.
+func resolvedPath(p string) string {
+	p, _ = filepath.Abs(p)
+	rest := ""
+	for {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			return filepath.Join(r, rest)
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return filepath.Join(p, rest)
+		}
+		rest = filepath.Join(filepath.Base(p), rest)
+		p = parent
+	}
 }
 
 // Import makes an image of a root filesystem archive, tar or tar.gz, tagged
@@ -451,7 +463,8 @@ func normalize(ctx context.Context, r io.Reader, w io.Writer, strip string, name
 	}
 	end := newEndMark(dr)
 	tr := tar.NewReader(end)
-	tw := tar.NewWriter(w)
+	out := &lastError{w: w}
+	tw := tar.NewWriter(out)
 	last := ""
 	for {
 		if err := ctx.Err(); err != nil {
@@ -508,15 +521,20 @@ func normalize(ctx context.Context, r io.Reader, w io.Writer, strip string, name
 		}
 		hdr.Format = tar.FormatUnknown // let the writer choose: whole seconds, as Pack writes
 		if err := tw.WriteHeader(hdr); err != nil {
-			// A header only one format could hold (GNU's base-256 numbers
-			// beside PAX records): Go's reason names its formats' limits.
+			// The writing (no room, a disk's error) said as it is; else
+			// a header only one format could hold (GNU's base-256
+			// numbers beside PAX records), whose reason from Go names
+			// its formats' limits.
+			if out.err != nil {
+				return st, out.err
+			}
 			return st, &EntryError{Name: name, Err: errors.New("its header holds values that no one tar format can write together, so it cannot be rewritten relative to the root")}
 		}
 		if hdr.Typeflag == tar.TypeReg {
 			c, err := io.Copy(tw, tr)
 			if err != nil {
 				if ae, ok := readError(err, "read its contents").(*ArchiveError); ok {
-					ae.Where = fmt.Sprintf("inside entry %q", name)
+					ae.Where = "inside entry " + quoteShort(name)
 					return st, ae
 				}
 				return st, err
@@ -704,4 +722,19 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// lastError is w, keeping the last error a write of it returned: a tar
+// writer's error does not tell its writing from its encoding.
+type lastError struct {
+	w   io.Writer
+	err error
+}
+
+func (l *lastError) Write(p []byte) (int, error) {
+	n, err := l.w.Write(p)
+	if err != nil {
+		l.err = err
+	}
+	return n, err
 }

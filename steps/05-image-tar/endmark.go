@@ -87,6 +87,6 @@ func (e *endMark) check(last string) error {
 		return &ArchiveError{Reason: "is truncated", Where: "before its first entry",
 			Err: fmt.Errorf("it stops after a header that announces an entry (a long name, or extended attributes), without the entry: entries are missing")}
 	}
-	return &ArchiveError{Reason: "is truncated", Where: fmt.Sprintf("after entry %q", last),
+	return &ArchiveError{Reason: "is truncated", Where: "after entry " + quoteShort(last),
 		Err: fmt.Errorf("it stops after that entry, without the blocks of zeros that end every tar archive: entries may be missing")}
 }

@@ -172,7 +172,7 @@ func TestImageCommands(t *testing.T) {
 	}{{">&-", 125}, {">/dev/null", 0}} {
 		cmd = exec.Command("/bin/sh", "-c", `exec "$0" "$@" `+c.redirect, testbin.Bin(t), "--quiet", "--state-dir", state, "image", "export", "walkthrough:v1", "-")
 		r := testbin.RunCmd(t, cmd, time.Minute)
-		if r.Code != c.code || c.code != 0 && !strings.Contains(r.Stderr, "standard output was closed (>&-): the tar would go nowhere") {
+		if r.Code != c.code || c.code != 0 && !strings.Contains(r.Stderr, "standard output was closed (>&-), or is /dev/null opened for reading and writing") {
 			t.Errorf("image export - %s = %d, stderr %q; want %d", c.redirect, r.Code, r.Stderr, c.code)
 		}
 	}

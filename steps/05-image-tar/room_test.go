@@ -158,3 +158,26 @@ func TestRoomSeesOtherWriters(t *testing.T) {
 		t.Errorf("%d bytes free when it stopped, want at least half of the %d it keeps", free, r.keep)
 	}
 }
+
+// A write refused while an archive is rewritten (no room, a disk's error)
+// is said as it is, not as a header no tar format can hold. The first
+// entry's header and byte fit; its padding, which the tar writer writes
+// with the next header, does not.
+func TestNormalizeSaysWhyItsWriteFailed(t *testing.T) {
+	archive := buildTar(t, file("a", "x"), file("b", "y"), file("c", "z"))
+	_, err := normalize(bg, bytes.NewReader(archive), &failAfter{left: 513}, "", nil)
+	if !errors.Is(err, ErrNoRoom) {
+		t.Errorf("normalize into a writer out of room = %v, want ErrNoRoom", err)
+	}
+}
+
+// failAfter takes left bytes, then refuses with ErrNoRoom.
+type failAfter struct{ left int }
+
+func (f *failAfter) Write(p []byte) (int, error) {
+	if len(p) > f.left {
+		return 0, ErrNoRoom
+	}
+	f.left -= len(p)
+	return len(p), nil
+}

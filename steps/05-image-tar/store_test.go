@@ -844,3 +844,31 @@ func TestRemoveAnImageAKilledRunUses(t *testing.T) {
 		t.Errorf("Remove of an image a killed run uses = %v, want a refusal saying its workshop was killed", err)
 	}
 }
+
+// Holds resolves the symlinks of a path's existing part: a directory not
+// made yet under a symlink into the store is in the store.
+func TestHoldsThroughASymlinkToAPathNotMadeYet(t *testing.T) {
+	tmp := t.TempDir()
+	store := filepath.Join(tmp, "state", "images")
+	if err := os.MkdirAll(store, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(store, filepath.Join(tmp, "lnk")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		dir, path string
+		want      bool
+	}{
+		{store, filepath.Join(tmp, "lnk", "evil"), true},
+		{store, filepath.Join(tmp, "lnk", "a", "b"), true},
+		{store, filepath.Join(tmp, "lnk"), true},
+		{store, filepath.Join(tmp, "lnk", ".."), false}, // lexically tmp, as the steps read it
+		{store, filepath.Join(tmp, "other", "x"), false},
+		{filepath.Join(tmp, "lnk"), store, true},
+	} {
+		if got := Holds(c.dir, c.path); got != c.want {
+			t.Errorf("Holds(%s, %s) = %v, want %v", c.dir, c.path, got, c.want)
+		}
+	}
+}

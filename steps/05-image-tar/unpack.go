@@ -116,7 +116,7 @@ func headerError(err error, last string) error {
 	if last == "" {
 		a.Reason = "is not a tar archive, or is " + strings.TrimPrefix(a.Reason, "is ") + " from its start"
 	} else {
-		a.Where = fmt.Sprintf("after entry %q", last)
+		a.Where = "after entry " + quoteShort(last)
 	}
 	return a
 }
@@ -240,7 +240,7 @@ func unpackInto(ctx context.Context, r io.Reader, dir string, opts UnpackOptions
 		end.entry(hdr)
 		if err := x.place(hdr, tarReader); err != nil {
 			if a, ok := err.(*ArchiveError); ok {
-				a.Where = fmt.Sprintf("inside entry %q", hdr.Name)
+				a.Where = "inside entry " + quoteShort(hdr.Name)
 				return x.stats, a
 			}
 			return x.stats, &EntryError{Name: hdr.Name, Err: err}

@@ -995,8 +995,16 @@ func TestCleanRemovesWhatAKilledDoctorLeft(t *testing.T) {
 	st := filepath.Join(parent, "state") // not made yet
 	left := filepath.Join(parent, fmt.Sprintf(".workshop-doctor-%d-123", dead))
 	live := filepath.Join(parent, fmt.Sprintf(".workshop-doctor-%d-456", os.Getpid()))
+	// A probe takes a second at most: an hour old.
+	hour := time.Now().Add(-time.Hour)
 	for _, d := range []string{filepath.Join(left, "upper"), live} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(filepath.Dir(d), hour, hour); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(d, hour, hour); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -1009,6 +1017,9 @@ func TestCleanRemovesWhatAKilledDoctorLeft(t *testing.T) {
 	}
 	left = filepath.Join(st, fmt.Sprintf(".workshop-doctor-%d-789", dead))
 	if err := os.MkdirAll(filepath.Join(left, "work"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(left, hour, hour); err != nil {
 		t.Fatal(err)
 	}
 	testbin.Run(t, "", "--state-dir", st, "doctor")
