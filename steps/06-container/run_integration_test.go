@@ -401,6 +401,7 @@ func TestFullRunCtrlCStormLeavesNothing(t *testing.T) {
 		}
 		h.noContainers()
 		if t.Failed() {
+			t.Logf("round %d: exit %d, stderr:\n%s", round, res.Code, res.Stderr)
 			break
 		}
 	}
