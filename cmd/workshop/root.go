@@ -74,6 +74,9 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 				return usageError("--state-dir %s: %v", global.stateDir, err)
 			}
 			global.stateDir = abs
+			if kernel := kernelTree(abs); kernel != "" {
+				return usageError("--state-dir %s is under %s, the kernel's view of itself, not a place to keep files: give a directory on a disk (the default is /var/lib/workshop)", global.stateDir, kernel)
+			}
 			if global.quiet && global.explain {
 				return usageError("--quiet and --explain ask for opposite things: --explain prints the lesson and a gloss beside each syscall, --quiet prints no syscalls; give one of them")
 			}
@@ -182,6 +185,22 @@ func checkFlagValues(c *cobra.Command) error {
 		}
 	})
 	return err
+}
+
+// kernelTree is the kernel's own tree (/proc, /sys) that dir, its
+// symlinks resolved, is in, or "". workshop would make its images and
+// containers there: in /sys/fs/cgroup (a tmpfs on a hybrid host) beside
+// the machine's cgroups, or fail with a bare mkdir error in /proc.
+func kernelTree(dir string) string {
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
+	for _, tree := range []string{"/proc", "/sys"} {
+		if dir == tree || strings.HasPrefix(dir, tree+"/") {
+			return tree
+		}
+	}
+	return ""
 }
 
 // requireRoot is the check every step that makes namespaces, mounts or
