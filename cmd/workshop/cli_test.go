@@ -33,6 +33,7 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"full", "run", "--hostname", "a b", "--", "/bin/true"}, `--hostname "a b" is not a hostname`},
 		{[]string{"--state-dir", "/dev/null/state", "ps"}, "--state-dir /dev/null/state: a part of that path is a file"},
 		{[]string{"--bogus"}, "unknown flag: --bogus"},
+		{[]string{"--state-dir", "/tmp/" + strings.Repeat("s", 300), "ps"}, `--state-dir: a name in that path, "ssssssssssssssssssss"…, is 300 bytes, longer than a name can be (255)`},
 		{[]string{"--state-dir", "/sys/fs/cgroup", "ps"}, "--state-dir /sys/fs/cgroup is under /sys, the kernel's view of itself, not a place to keep files"},
 		{[]string{"--state-dir", "/proc/x/../", "ps"}, "--state-dir /proc is under /proc"},
 		{[]string{"full", "run", "--init=maybe", "--", "/bin/true"}, `--init takes no value, or true or false: "maybe" is neither (see 'workshop full run --help')`},

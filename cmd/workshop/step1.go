@@ -90,6 +90,11 @@ func checkRootOutsideKept(root string) error {
 // exists and is not a directory, or goes through a file on its way, with a
 // sentence naming the flag (not "stat …: not a directory").
 func checkDirFlag(flag, dir, why string) error {
+	for _, part := range strings.Split(dir, "/") {
+		if len(part) > syscall.NAME_MAX {
+			return usageError("%s: a name in that path, %.20q…, is %d bytes, longer than a name can be (%d)", flag, part, len(part), syscall.NAME_MAX)
+		}
+	}
 	fi, err := os.Stat(dir)
 	switch {
 	case err == nil && !fi.IsDir():
