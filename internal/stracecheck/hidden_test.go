@@ -88,6 +88,17 @@ func TestHiddenProcessIsCaught(t *testing.T) {
 	if err := CheckNothingHidden(probe, clone3); err == nil || !strings.Contains(err.Error(), "make a process") {
 		t.Errorf("CheckNothingHidden(a clone3 child, told of by the probe's note alone) = %v, want the clone3 named as a process not told of", err)
 	}
+	// The probe's child's own view of the clone (= 0), should strace show
+	// it, made no process.
+	childView := "100 execve(\"/usr/bin/workshop\", [\"workshop\"], 0x7ff /* 3 vars */) = 0\n" +
+		"100 clone(child_stack=NULL, flags=CLONE_VM|CLONE_PIDFD|CLONE_VFORK, parent_tid=[5]) = 101\n" +
+		"101 clone(child_stack=NULL, flags=CLONE_VM|CLONE_PIDFD|CLONE_VFORK, parent_tid=[5]) = 0\n" +
+		"101 exit_group(0) = ?\n"
+	for range 20 { // the processes are looked at in a map's order
+		if err := CheckNothingHidden(probe, childView); err != nil {
+			t.Fatalf("CheckNothingHidden(a probe, with its child's view of the clone) = %v", err)
+		}
+	}
 	for _, tc := range []struct {
 		narration string
 		ok        bool
