@@ -94,6 +94,15 @@ func TestHiddenProcessIsCaught(t *testing.T) {
 		"100 clone(child_stack=NULL, flags=CLONE_VM|CLONE_PIDFD|CLONE_VFORK, parent_tid=[5]) = 101\n" +
 		"101 clone(child_stack=NULL, flags=CLONE_VM|CLONE_PIDFD|CLONE_VFORK, parent_tid=[5]) = 0\n" +
 		"101 exit_group(0) = ?\n"
+	// A clone a signal interrupted, which the kernel makes again
+	// (ERESTARTNOINTR): strace logs both, and the first made nothing.
+	restarted := "100 execve(\"/usr/bin/workshop\", [\"workshop\"], 0x7ff /* 3 vars */) = 0\n" +
+		"100 clone(child_stack=NULL, flags=CLONE_VM|CLONE_PIDFD|CLONE_VFORK, parent_tid=[5]) = ? ERESTARTNOINTR (To be restarted)\n" +
+		"100 --- SIGURG {si_signo=SIGURG, si_code=SI_TKILL, si_pid=100, si_uid=0} ---\n" +
+		"100 clone(child_stack=NULL, flags=CLONE_VM|CLONE_PIDFD|CLONE_VFORK, parent_tid=[5]) = 101\n"
+	if err := CheckNothingHidden(probe, restarted); err != nil {
+		t.Errorf("CheckNothingHidden(a probe restarted after a signal) = %v", err)
+	}
 	for range 20 { // the processes are looked at in a map's order
 		if err := CheckNothingHidden(probe, childView); err != nil {
 			t.Fatalf("CheckNothingHidden(a probe, with its child's view of the clone) = %v", err)

@@ -179,6 +179,13 @@ func parseRecord(line string) (Record, bool) {
 	head := strings.TrimRight(line[:end], " ")
 	args := head[len(m[0]) : len(head)-1]
 	res := strings.TrimSpace(line[end+3:])
+	if strings.HasPrefix(res, "? ERESTART") {
+		// Interrupted by a signal and made again by the kernel, which
+		// strace logs once more with its real result: this attempt is
+		// no call of its own (Go's pidfd probe clones with signals
+		// unblocked, and a preempting SIGURG restarts it).
+		return Record{}, false
+	}
 	rec := Record{Call: Call{Name: m[1], Line: line, Errno: errnoOf(res)}}
 	rec.Str, rec.HasStr, rec.Cut = firstString(args, unquoteC)
 	rec.Flags = flagsOf(args)
