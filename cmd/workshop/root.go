@@ -214,16 +214,11 @@ func requireRoot(what string) error {
 
 // requireRootAndProc is requireRoot for a command that finds processes by
 // pid under /proc: one that starts a container, or looks at running ones.
+// That /proc must show workshop's own PID namespace (doctor.OwnProc).
 func requireRootAndProc(what string) error {
 	if err := requireRoot(what); err != nil {
 		return err
 	}
-	return requireOwnProc(what)
-}
-
-// requireOwnProc checks that /proc shows workshop's own PID namespace
-// (doctor.OwnProc).
-func requireOwnProc(what string) error {
 	if why, fix := doctor.OwnProc(); why != "" {
 		return exit.Errorf(exit.ToolFailed, "%s needs the /proc of the PID namespace it runs in, and %s: %s", what, why, fix)
 	}

@@ -51,7 +51,7 @@ func CheckNothingHidden(narration, straceLog string) error {
 				switch {
 				case pidfdProbe(r):
 					if probes == 0 {
-						return fmt.Errorf("strace saw Go's pidfd probe %q in a workshop process (thread %d), and the narration has no note of it (%s)", r.Line, r.Tid, probesSeen(records))
+						return fmt.Errorf("strace saw Go's pidfd probe %q in a workshop process, and the narration has no note of it", r.Line)
 					}
 					probes--
 				case narrated[key(r.Call)] > 0:
@@ -74,27 +74,6 @@ func CheckNothingHidden(narration, straceLog string) error {
 		}
 	}
 	return nil
-}
-
-// probesSeen lists every pidfd probe strace saw, by thread, and every
-// clone and exit of its children: what to read when a probe was seen
-// more often than it was told of (this happened once, in the slow
-// emulated VM, and not again).
-func probesSeen(records []Record) string {
-	var seen []string
-	children := map[int64]bool{}
-	for _, r := range records {
-		if makesProcess(r) && pidfdProbe(r) {
-			seen = append(seen, fmt.Sprintf("thread %d: %s", r.Tid, r.Line))
-			children[r.Ret] = true
-		}
-	}
-	for _, r := range records {
-		if children[int64(r.Tid)] {
-			seen = append(seen, fmt.Sprintf("its child %d: %s", r.Tid, r.Line))
-		}
-	}
-	return "probes seen: " + strings.Join(seen, "; ")
 }
 
 // makesProcess says whether a record made a new process: a clone without

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -55,11 +54,6 @@ type Container struct {
 	// (watchTerminal): there is nothing to take back. hangupKilled: the
 	// container outlived it, and workshop killed it.
 	hungUp, hangupKilled bool
-	// passedSIGHUP is when workshop last passed a SIGHUP on to the
-	// container (forwardSignals; time.Since(monotonicBase), 0 for never):
-	// from a shell that passes the terminal's hang-up on to its jobs, or
-	// sent by someone.
-	passedSIGHUP atomic.Int64
 	// stopGrace is Config.StopGrace: how long the container has after a
 	// stop signal, 0 where no cgroup watch kills it. pidNS and init: whether
 	// it has a PID namespace and an init, how a container the terminal
@@ -74,11 +68,17 @@ type Container struct {
 	waited bool
 
 	// endMu guards ended: the first process has ended (Wait saw it, a
-	// zombie not yet collected). Each kill of its pid or group takes endMu
-	// and is skipped once it has ended: nothing of it is left to signal
-	// there, and once Wait collects it its pid may be another process's.
-	endMu sync.Mutex
-	ended bool
+	// zombie not yet collected). Each kill of its pid or group is made
+	// under endMu (unlessEnded) and skipped once it has ended: nothing of
+	// it is left to signal there, and once Wait collects it its pid may be
+	// another process's. It guards too what forwardSignals keeps:
+	// stopPassed, a stop signal went on to the container; passedSIGHUP,
+	// when a SIGHUP last did (from a shell that passes the terminal's
+	// hang-up on to its jobs, or sent by someone; zero for never).
+	endMu        sync.Mutex
+	ended        bool
+	stopPassed   bool
+	passedSIGHUP time.Time
 }
 
 // Start makes the container's first process and leaves it waiting: the
@@ -311,12 +311,23 @@ func (c *Container) interrupted() error { return c.child.Interrupted(false, 0) }
 
 // Kill sends sig to the container's first process, unless it has ended.
 func (c *Container) Kill(sig syscall.Signal) error {
+	err := ErrEnded
+	c.unlessEnded(func() { err = c.n.Kill(c.Pid(), sig) })
+	return err
+}
+
+// unlessEnded runs signal, which signals the first process or its group,
+// under endMu, unless the first process has ended; it reports whether
+// signal ran. endMu first, then the narration's lock (Together), as
+// everywhere.
+func (c *Container) unlessEnded(signal func()) bool {
 	c.endMu.Lock()
 	defer c.endMu.Unlock()
 	if c.ended {
-		return ErrEnded
+		return false
 	}
-	return c.n.Kill(c.Pid(), sig)
+	signal()
+	return true
 }
 
 // ErrEnded is Kill's error once the container's first process has ended:
@@ -406,10 +417,6 @@ const cldStopped = 5
 // printed, that found the hang-up.
 type watchCalls struct{ waitid, ppoll, last int }
 
-// monotonicBase is a time to count from on the monotonic clock, which a
-// change of the wall clock (NTP, a VM resumed) does not move.
-var monotonicBase = time.Now()
-
 // hangupSIGHUPWindow is how recent a SIGHUP workshop passed on must be to
 // be taken for the hang-up's, sent by the student's shell as the
 // terminal went (watchTerminal looks every tenth of a second; a slow
@@ -490,7 +497,12 @@ func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 			// A SIGHUP passed on within the window came with the
 			// hang-up; one that came earlier, sent by someone, did not
 			// end the container.
-			if passed := c.passedSIGHUP.Load(); passed != 0 && time.Since(monotonicBase)-time.Duration(passed) < hangupSIGHUPWindow {
+			c.endMu.Lock()
+			passed := c.passedSIGHUP
+			c.endMu.Unlock()
+			// time.Time keeps the monotonic clock, which a change of
+			// the wall clock (NTP, a VM resumed) does not move.
+			if !passed.IsZero() && time.Since(passed) < hangupSIGHUPWindow {
 				c.n.Note("the terminal hung up; workshop got a SIGHUP just before (a shell passes its own on to its jobs), and passed it on")
 			} else {
 				// Together: the kill's line before the note the
@@ -527,12 +539,10 @@ func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 		case child.Pid != int32(pid) || child.Code != cldStopped:
 			told = false // running (or resumed): a next stop is said again
 		case child.Status == int32(unix.SIGTSTP):
-			c.endMu.Lock()
-			if !c.ended {
+			c.unlessEnded(func() {
 				c.n.Note("the command was stopped by SIGTSTP (Ctrl-Z): there is no shell here to take the terminal back and resume it later, so workshop resumes it now")
 				c.n.Kill(-pid, unix.SIGCONT) // its process group: the whole job
-			}
-			c.endMu.Unlock()
+			})
 		case child.Status == int32(unix.SIGSTOP) && !told:
 			told = true
 			// "kill -CONT -- -PID" is refused by dash's and busybox's kill
@@ -550,30 +560,28 @@ func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 // that left its group is out of reach, as after any run without a PID
 // namespace: step 4's cgroup holds them all.) It reports whether a kill
 // went through.
-func (c *Container) killLeftByTerminal() bool {
-	c.endMu.Lock()
-	defer c.endMu.Unlock()
-	if c.ended {
-		return false // it ended as the grace did: nothing to kill
-	}
-	pid := c.Pid()
-	if c.pidNS {
-		c.n.Note("the container has not ended %s after its terminal hung up, and nobody can reach it any more: workshop kills its PID 1, and with it its PID namespace", hangupGrace)
-		return c.n.Kill(pid, unix.SIGKILL) == nil
-	}
-	groups := []int{pid}
-	whose := "its process group"
-	if c.init {
-		groups = append(groupLeadersAmong(state.Children(pid)), pid)
-		whose = "the process groups of its init and of the command"
-	}
-	c.n.Note("the container has not ended %s after its terminal hung up, and nobody can reach it any more: workshop kills %s", hangupGrace, whose)
-	killed := false
-	for _, g := range groups {
-		if c.n.Kill(-g, unix.SIGKILL) == nil {
-			killed = true
+func (c *Container) killLeftByTerminal() (killed bool) {
+	// One that ended as the grace did has nothing to kill.
+	c.unlessEnded(func() {
+		pid := c.Pid()
+		if c.pidNS {
+			c.n.Note("the container has not ended %s after its terminal hung up, and nobody can reach it any more: workshop kills its PID 1, and with it its PID namespace", hangupGrace)
+			killed = c.n.Kill(pid, unix.SIGKILL) == nil
+			return
 		}
-	}
+		groups := []int{pid}
+		whose := "its process group"
+		if c.init {
+			groups = append(groupLeadersAmong(state.Children(pid)), pid)
+			whose = "the process groups of its init and of the command"
+		}
+		c.n.Note("the container has not ended %s after its terminal hung up, and nobody can reach it any more: workshop kills %s", hangupGrace, whose)
+		for _, g := range groups {
+			if c.n.Kill(-g, unix.SIGKILL) == nil {
+				killed = true
+			}
+		}
+	})
 	return killed
 }
 
@@ -625,11 +633,9 @@ func (c *Container) Abort() {
 	// Nothing is killed after this one: ended is set at once, and the
 	// child collected. (Not awaitEnd: a child never released leaves its
 	// wait for the spec only when Wait closes the pipe.)
+	c.Kill(unix.SIGKILL)
 	c.endMu.Lock()
-	if !c.ended {
-		c.n.Kill(c.Pid(), unix.SIGKILL)
-		c.ended = true
-	}
+	c.ended = true
 	c.endMu.Unlock()
 	c.child.Wait()
 	c.stopSignals()
@@ -640,13 +646,11 @@ func (c *Container) Abort() {
 // container until Wait has collected it. A PID 1 without a handler for them
 // ignores them: the lesson of --init.
 func (c *Container) forwardSignals(sigs chan os.Signal) {
-	grace := c.stopGrace
 	c.stopForwarding = make(chan struct{})
 	c.forwardingDone = make(chan struct{})
 	go func() {
 		defer close(c.forwardingDone)
 		defer exit.Stop(sigs)
-		stopPassed := false // a stop signal went on to the container
 		for {
 			select {
 			case s := <-sigs:
@@ -662,9 +666,8 @@ func (c *Container) forwardSignals(sigs chan os.Signal) {
 					c.n.Note("workshop got %s before the container's command ran: not passed on", sys.SignalName(sig))
 					continue
 				}
-				// endMu first, then the narration's lock, as everywhere.
 				c.endMu.Lock()
-				c.passOn(sig, grace, &stopPassed)
+				c.passOn(sig)
 				c.endMu.Unlock()
 			case <-c.stopForwarding:
 				return
@@ -674,8 +677,9 @@ func (c *Container) forwardSignals(sigs chan os.Signal) {
 }
 
 // passOn passes sig on to the container, for forwardSignals, which holds
-// endMu: a container whose first process has ended gets no kill.
-func (c *Container) passOn(sig syscall.Signal, grace time.Duration, stopPassed *bool) {
+// endMu (its state is guarded by it): a container whose first process has
+// ended gets no kill, but a note.
+func (c *Container) passOn(sig syscall.Signal) {
 	if c.ended {
 		c.n.Note("workshop got %s as the container ended: there is nothing to pass it on to", sys.SignalName(sig))
 		return
@@ -686,16 +690,16 @@ func (c *Container) passOn(sig syscall.Signal, grace time.Duration, stopPassed *
 	name := sys.SignalName(sig)
 	var note string
 	switch {
-	case grace == 0 || !slices.Contains(exit.StopSignals, os.Signal(sig)):
+	case c.stopGrace == 0 || !slices.Contains(exit.StopSignals, os.Signal(sig)):
 		note = fmt.Sprintf("workshop got %s: passing it on to the container", name)
-	case *stopPassed:
+	case c.stopPassed:
 		// The second: the cgroup's watch kills the container
 		// now, and says so.
 		return
 	default:
 		// Said here, with the kill, and not by the watch: two
 		// goroutines' notes came in either order.
-		*stopPassed = true
+		c.stopPassed = true
 		// A second SIGHUP does not kill at once: a terminal's
 		// hang-up may come from its shell and from workshop's
 		// own watch (watchTerminal).
@@ -703,7 +707,7 @@ func (c *Container) passOn(sig syscall.Signal, grace time.Duration, stopPassed *
 		if sig == unix.SIGHUP {
 			again = "SIGTERM"
 		}
-		note = fmt.Sprintf("workshop got %s: passing it on to the container; if it has not ended in %s, its whole cgroup is killed (send %s to kill it now)", name, grace, again)
+		note = fmt.Sprintf("workshop got %s: passing it on to the container; if it has not ended in %s, its whole cgroup is killed (send %s to kill it now)", name, c.stopGrace, again)
 	}
 	// The note and its kill together: a second signal, sent as
 	// soon as the note is read, made the watch say its own
@@ -711,7 +715,7 @@ func (c *Container) passOn(sig syscall.Signal, grace time.Duration, stopPassed *
 	c.n.Together(func(n *sys.Narrator) {
 		n.Note("%s", note)
 		if n.Kill(c.Pid(), sig) == nil && sig == unix.SIGHUP {
-			c.passedSIGHUP.Store(int64(time.Since(monotonicBase)))
+			c.passedSIGHUP = time.Now()
 		}
 	})
 }
