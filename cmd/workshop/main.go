@@ -50,7 +50,7 @@ func run(args []string) (status int) {
 			status = exit.ToolFailed
 		}
 	}()
-	root := newRootCmd()
+	root := newRootCmd(args)
 	root.SetArgs(args)
 	out := &firstError{w: os.Stdout}
 	root.SetOut(out)

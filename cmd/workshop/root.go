@@ -36,7 +36,9 @@ func narrator() *sys.Narrator {
 // subcommands are added by the files of this package in their init().
 var subcommands []*cobra.Command
 
-func newRootCmd() *cobra.Command {
+// newRootCmd is the command tree for the command line args (without the
+// program's name), which a flag's error may look at beyond where pflag stopped.
+func newRootCmd(args []string) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "workshop",
 		Short: "Build a container step by step and see every system call it makes",
@@ -94,8 +96,8 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 		// "step 7 --timeout 1s": the step command knows no step's flags,
 		// and the number is the mistake to name.
 		if c.Name() == "step" && c.Parent() == root {
-			if args := c.Flags().Args(); len(args) > 0 {
-				if serr := unknownStep(args[0]); serr != nil {
+			if n := stepWord(c.Flags().Args(), args); n != "" {
+				if serr := unknownStep(n); serr != nil {
 					return serr
 				}
 			}
@@ -122,6 +124,49 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 		comp.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
 	}
 	return root
+}
+
+// stepWord is the word a `workshop step` command line gives as its step,
+// when its flags failed to parse: the first of the parsed arguments, or,
+// where pflag stopped at a flag before reaching any ("step --timeout 1s
+// 7"), the first word of the whole line after "step" that no flag takes
+// as its value (a flag written without "=" is taken to have one). "" if
+// there is none.
+func stepWord(parsed, line []string) string {
+	if len(parsed) > 0 {
+		return parsed[0]
+	}
+	i := 0
+	for i < len(line) && line[i] != "step" {
+		if line[i] == "--" {
+			return ""
+		}
+		i++
+	}
+	for i++; i < len(line); i++ {
+		w := line[i]
+		switch {
+		case w == "--":
+			return ""
+		case strings.HasPrefix(w, "-"):
+			if !strings.Contains(w, "=") && !isBoolFlag(w) {
+				i++ // its value
+			}
+		default:
+			return w
+		}
+	}
+	return ""
+}
+
+// isBoolFlag reports whether w names one of the global flags that take
+// no value.
+func isBoolFlag(w string) bool {
+	switch w {
+	case "--explain", "--quiet", "-q", "--no-color":
+		return true
+	}
+	return false
 }
 
 // badBool matches pflag's error for a boolean flag given a value that is
