@@ -699,10 +699,24 @@ func (s *Store) copyTar(ctx context.Context, n *sys.Narrator, img Image, w io.Wr
 }
 
 // Unpack makes a fresh copy of the image's root at dir:
-// `workshop image unpack NAME[:TAG] DIR`.
+// `workshop image unpack NAME[:TAG] DIR`. Like an addition to the store,
+// it leaves room on dir's filesystem for the rest of the machine: the
+// image's size is known, so a root that would not fit is refused before
+// anything is written.
 func (s *Store) Unpack(ctx context.Context, n *sys.Narrator, ref, dir string) (Image, Stats, error) {
 	var st Stats
 	img, err := s.withImage(ref, func(img Image) error {
+		space, err := roomIn(existingAncestor(dir))
+		if err != nil {
+			return err
+		}
+		// (A filesystem that counts no blocks, /proc or some FUSE ones,
+		// tells nothing of its room: the unpack goes on, and its calls say
+		// whatever fails.)
+		if need := img.Size + int64(img.Entries)*4096; space.keep > 0 && need > space.left {
+			return fmt.Errorf("%w: the root of %s takes about %s, and the filesystem of %s has %s free, of which workshop leaves %s (a twentieth of a filesystem, up to 1 GB) to the rest of the machine",
+				ErrNoRoom, ref, HumanSize(need), space.dir, HumanSize(space.free), HumanSize(space.keep))
+		}
 		in, err := n.Open(img.Tar)
 		if err != nil {
 			return err
@@ -712,6 +726,22 @@ func (s *Store) Unpack(ctx context.Context, n *sys.Narrator, ref, dir string) (I
 		return err
 	})
 	return img, st, err
+}
+
+// existingAncestor is dir, or the nearest directory above it that exists:
+// the filesystem dir will be made on.
+func existingAncestor(dir string) string {
+	dir = filepath.Clean(dir)
+	for {
+		if _, err := os.Stat(dir); err == nil || !errors.Is(err, fs.ErrNotExist) {
+			return dir
+		}
+		up := filepath.Dir(dir)
+		if up == dir {
+			return dir
+		}
+		dir = up
+	}
 }
 
 // unwrapPath drops the "open FILE:" of a *PathError when the sentence

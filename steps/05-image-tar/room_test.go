@@ -181,3 +181,48 @@ func (f *failAfter) Write(p []byte) (int, error) {
 	f.left -= len(p)
 	return len(p), nil
 }
+
+// `image unpack NAME DIR` leaves room too: an image whose root would not fit
+// on DIR's filesystem, beside what workshop leaves free there, is refused
+// before anything is written (it used to be unpacked to the filesystem's
+// last blocks: 15.5 MiB on a 16 MiB tmpfs); one that fits is unpacked.
+func TestUnpackLeavesRoomOnTheDisk(t *testing.T) {
+	testbin.NeedRoot(t) // the tmpfs
+	s := OpenStore(filepath.Join(t.TempDir(), "state"))
+	n := sys.New(io.Discard, sys.Options{})
+	archive := func(name string, size int) string {
+		p := filepath.Join(t.TempDir(), name+".tar")
+		if err := os.WriteFile(p, buildTar(t, dir("etc/"), file("etc/"+name, string(make([]byte, size)))), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, c := range []struct {
+		name string
+		size int
+	}{{"small", 1 << 10}, {"big", 31 << 19}} {
+		if _, err := s.Import(bg, n, archive(c.name, c.size), c.name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	disk := t.TempDir()
+	if err := unix.Mount("tmpfs", disk, "tmpfs", 0, "size=16m"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(disk, unix.MNT_DETACH) })
+
+	into := filepath.Join(disk, "a", "root")
+	_, _, err := s.Unpack(bg, n, "big", into)
+	if !errors.Is(err, ErrNoRoom) {
+		t.Fatalf("unpacking 15.5 MiB onto a 16 MiB tmpfs: %v, want a refusal for want of room", err)
+	}
+	if _, err := os.Lstat(filepath.Join(disk, "a")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the refused unpack made %s/a (%v)", disk, err)
+	}
+	if _, _, err := s.Unpack(bg, n, "small", into); err != nil {
+		t.Errorf("unpacking 1 KiB onto a 16 MiB tmpfs: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(into, "etc", "small")); err != nil {
+		t.Errorf("the small image's file is not there: %v", err)
+	}
+}
