@@ -177,6 +177,19 @@ func (h host) parents(mode Mode) []string {
 	return parents
 }
 
+// Parents are the workshop directories groups are made in on this host:
+// one on v2, one per hierarchy workshop uses on v1 (a directory of the
+// same name elsewhere, another hierarchy's or another program's, is none
+// of workshop's).
+func Parents() ([]string, error) {
+	h := realHost()
+	mode, err := h.detect()
+	if err != nil {
+		return nil, err
+	}
+	return h.parents(mode), nil
+}
+
 // Supported says, for `workshop doctor`, the host's layout and which of
 // memory, cpu and pids workshop can limit where it puts its groups.
 func Supported() (Mode, map[string]bool, error) { return realHost().supported() }

@@ -569,27 +569,31 @@ func youngest(dirs []string) time.Duration {
 // removed in them for orphanAge (the kernel updates a directory's
 // modification time when a group is made or removed in it): a container
 // being made at this moment may have just made its parent.
+//
+// Only the parents of the hierarchies workshop uses: a workshop/ group in
+// another one (blkio, name=systemd) or deeper in a v2 tree is someone
+// else's.
 func (c *cleaner) emptyParents() {
-	patterns := []string{filepath.Join(cgroups.Root, cgroups.Parent), filepath.Join(cgroups.Root, "*", cgroups.Parent)}
+	parents, err := cgroups.Parents()
+	if err != nil {
+		return // List, just before, said why
+	}
 	seen := map[string]bool{}
-	for _, pattern := range patterns {
-		matches, _ := filepath.Glob(pattern)
-		for _, p := range matches {
-			real, err := filepath.EvalSymlinks(p)
-			if err != nil || seen[real] {
-				continue
-			}
-			seen[real] = true
-			if hasSubdir(real) || youngest([]string{real}) < orphanAge {
-				continue
-			}
-			if b, err := os.ReadFile(filepath.Join(real, "cgroup.procs")); err != nil || len(strings.TrimSpace(string(b))) > 0 {
-				continue
-			}
-			err = c.n.Because("the parent group workshop made, now empty").Rmdir(real)
-			if err == nil {
-				c.removed("the empty parent cgroup %s", real)
-			}
+	for _, p := range parents {
+		real, err := filepath.EvalSymlinks(p)
+		if err != nil || seen[real] {
+			continue
+		}
+		seen[real] = true
+		if hasSubdir(real) || youngest([]string{real}) < orphanAge {
+			continue
+		}
+		if b, err := os.ReadFile(filepath.Join(real, "cgroup.procs")); err != nil || len(strings.TrimSpace(string(b))) > 0 {
+			continue
+		}
+		err = c.n.Because("the parent group workshop made, now empty").Rmdir(real)
+		if err == nil {
+			c.removed("the empty parent cgroup %s", real)
 		}
 	}
 }

@@ -707,6 +707,75 @@ func TestCleanOrphanCgroups(t *testing.T) {
 	}
 }
 
+// A workshop/ group that is none of workshop's parents (one in a v1
+// hierarchy workshop does not use, or deeper in a v2 tree) is left alone,
+// however old and empty: clean used to remove /sys/fs/cgroup/*/workshop.
+func TestCleanLeavesAWorkshopGroupOfSomeoneElse(t *testing.T) {
+	dir := cleanState(t)
+	mode, err := cgroups.Detect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	parents, err := cgroups.Parents()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours := map[string]bool{}
+	for _, p := range parents {
+		ours[p] = true
+	}
+	var b [4]byte
+	rand.Read(b[:])
+	var made []string // to remove, innermost last
+	var foreign string
+	if mode == cgroups.V2 {
+		// A group of someone's, with a child that happens to be named workshop.
+		top := filepath.Join(cgroups.Root, "cleantest-"+hex.EncodeToString(b[:]))
+		foreign = filepath.Join(top, cgroups.Parent)
+		made = []string{top, foreign}
+	} else {
+		// The workshop/ of a v1 hierarchy workshop makes no group in.
+		hierarchies, _ := filepath.Glob(filepath.Join(cgroups.Root, "*"))
+		for _, h := range hierarchies {
+			var fs unix.Statfs_t
+			p := filepath.Join(h, cgroups.Parent)
+			if unix.Statfs(h, &fs) != nil || fs.Type != unix.CGROUP_SUPER_MAGIC || ours[p] || pathExists(p) {
+				continue
+			}
+			if real, err := filepath.EvalSymlinks(h); err != nil || real != h {
+				continue // cpu -> cpu,cpuacct: the same hierarchy by another name
+			}
+			foreign, made = p, []string{p}
+			break
+		}
+		if foreign == "" {
+			t.Fatalf("no v1 hierarchy here that workshop does not use, among %q", hierarchies)
+		}
+	}
+	for _, d := range made {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		for i := len(made) - 1; i >= 0; i-- {
+			os.Remove(made[i])
+		}
+	})
+	hour := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(foreign, hour, hour); err != nil {
+		t.Fatal(err)
+	}
+
+	r := runClean(t, dir)
+	if r.Code != 0 {
+		t.Errorf("workshop clean = exit %d\n%s", r.Code, r.Stderr)
+	}
+	if !pathExists(foreign) {
+		t.Errorf("clean removed %s, a group none of workshop's:\n%s", foreign, r.Stdout)
+	}
+}
+
 // Clean needs root, and says so in one sentence.
 func TestCleanNeedsRoot(t *testing.T) {
 	r := testbin.RunAsNobody(t, "--state-dir", filepath.Join(t.TempDir(), "state"), "clean")
