@@ -223,7 +223,8 @@ func findImage(n *sys.Narrator, store *imagetar.Store, ref string, interrupted <
 // writable layer (unless keep), then the record. With keep, the record stays
 // (its pid cleared) so that `workshop diff` still finds the layer. When the
 // cgroup could not be removed, the record stays too, naming it, so that
-// `workshop clean` can retry.
+// `workshop clean` can retry; and if processes were still in it when the
+// container ended, the mount and the layer stay as well.
 //
 // release, called as soon as the container has ended (cgroups.Contained's
 // Ended), unmounts the overlay and removes the layer's directories, each
@@ -276,6 +277,19 @@ func (t *teardown) release() {
 }
 
 func (t *teardown) finish(cgroupLeft bool) {
+	if cgroupLeft && !t.released {
+		// Processes of the container are still in its group (Ended was
+		// not called: one outlived the kill, stuck in the kernel). They
+		// may still write through the root: its mount and its layer stay
+		// with them, and the record says so, for clean, which removes
+		// nothing of a run until its group is gone.
+		t.rec.Pid = 0
+		if err := t.rec.Save(); err != nil {
+			t.n.Note("could not update the record of %s: %v", t.rec.ID, err)
+		}
+		t.n.Note("the container's root stays mounted, and its writable layer with it, while processes of it are left: 'workshop clean' removes them once the processes are gone")
+		return
+	}
 	t.release()
 	if !t.unmounted {
 		return

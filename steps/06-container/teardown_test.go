@@ -16,7 +16,8 @@ import (
 )
 
 // When a run's cgroup could not be removed, its record must stay, naming
-// the cgroup, so that `workshop clean` can retry; everything else goes.
+// the cgroup, so that `workshop clean` can retry; everything else goes,
+// where the container ended with its group empty (Ended, release).
 func TestTeardownKeepsTheRecordOfALeftCgroup(t *testing.T) {
 	dir := t.TempDir()
 	for _, left := range []bool{false, true} {
@@ -25,7 +26,9 @@ func TestTeardownKeepsTheRecordOfALeftCgroup(t *testing.T) {
 		rec.Cgroups, rec.Pid = []string{"/sys/fs/cgroup/memory/workshop/" + rec.ID}, 4242
 		rec.Save()
 
-		(&teardown{n: sys.Discard(), rec: rec}).finish(left)
+		td := &teardown{n: sys.Discard(), rec: rec}
+		td.release() // the group was empty at the end; its removal failed after
+		td.finish(left)
 
 		if _, err := os.Stat(upper); err == nil {
 			t.Errorf("left=%v: the writable layer is still there", left)
@@ -39,6 +42,37 @@ func TestTeardownKeepsTheRecordOfALeftCgroup(t *testing.T) {
 		case left && (len(got.Cgroups) != 1 || got.Pid != 0 || len(got.Dirs) != 0):
 			t.Errorf("kept record = cgroups %q, pid %d, dirs %q; want the cgroup only", got.Cgroups, got.Pid, got.Dirs)
 		}
+	}
+}
+
+// Where processes of the container were left in its group (Ended never
+// called: one the kill could not end), they may still write through its
+// root: the mount and the writable layer stay, and the record names them
+// with the group, for clean, which removes nothing until the group is gone.
+// (The layer was removed under them, its first entries by full path.)
+func TestTeardownLeavesTheRootOfLeftProcesses(t *testing.T) {
+	dir := t.TempDir()
+	rec := recordRun(t, dir, "aaaa00000003", "upper/x", "rootfs")
+	rec.Cgroups, rec.Pid = []string{"/sys/fs/cgroup/memory/workshop/" + rec.ID}, 4242
+	rec.Mounts = []string{filepath.Join(rec.Dir(), "rootfs")}
+	rec.Save()
+	var out strings.Builder
+	(&teardown{n: sys.New(&out, sys.Options{}), rec: rec, layer: &Layer{Merged: rec.Mounts[0]}}).finish(true)
+
+	for _, d := range rec.Dirs {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("%s is gone while processes of the container are left: %v", d, err)
+		}
+	}
+	if strings.Contains(out.String(), "umount") || strings.Contains(out.String(), "unlinkat") {
+		t.Errorf("the teardown unmounted or removed something:\n%s", out.String())
+	}
+	got, err := state.Load(dir, rec.ID)
+	if err != nil {
+		t.Fatalf("the record is gone: %v", err)
+	}
+	if len(got.Cgroups) != 1 || len(got.Mounts) != 1 || len(got.Dirs) != 2 || got.Pid != 0 {
+		t.Errorf("kept record = cgroups %q, mounts %q, dirs %q, pid %d; want all named, the pid cleared", got.Cgroups, got.Mounts, got.Dirs, got.Pid)
 	}
 }
 
