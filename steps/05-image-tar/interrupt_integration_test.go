@@ -195,3 +195,28 @@ func TestImageUnpackInterrupted(t *testing.T) {
 		t.Errorf("the interrupted unpack left %v in %s", entries, parent)
 	}
 }
+
+// Two step 5s in one state dir: the second is refused at once, with a
+// sentence, and the first one's command goes on in its container-root. The
+// second used to rewrite the tars and remove that root under the running
+// command (an adversary's pass: "ls: command not found", and 127).
+func TestStep5OneAtATime(t *testing.T) {
+	testbin.NeedRoot(t)
+	state := t.TempDir()
+	first := testbin.Start(t, "", testbin.Bin(t), "--no-color", "--state-dir", state, "step", "5", "--", "/bin/bash", "-c", "read x; ls /bin/ls")
+	first.Stderr.WaitFor(t, `execve("/bin/bash", ["/bin/bash", "-c", "read x; ls /bin/ls"], …) = 0`)
+
+	second := testbin.Run(t, "", "--no-color", "--state-dir", state, "step", "5", "--", "/bin/true")
+	want := "workshop: step 5: another workshop step 5 is running in this state dir, and its command may still be running in " + filepath.Join(state, "step5", "container-root")
+	if second.Code != 125 || !strings.HasPrefix(lastLine(second.Stderr), want) {
+		t.Errorf("a second step 5 while one runs = %d, stdout %q, stderr:\n%s\nwant 125 and a last line starting %q", second.Code, second.Stdout, second.Stderr, want)
+	}
+	if !strings.Contains(second.Stderr, "flock(") || !strings.Contains(second.Stderr, "= -1 EAGAIN") {
+		t.Errorf("the refused step 5 does not show its flock:\n%s", second.Stderr)
+	}
+
+	r := first.Wait() // its read ends: stdin is closed
+	if r.Code != 0 || !strings.Contains(r.Stdout, "/bin/ls") {
+		t.Errorf("the first step 5, with a second refused meanwhile = %d, stdout %q, stderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+}

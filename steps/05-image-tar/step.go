@@ -12,6 +12,7 @@ import (
 
 	"github.com/workshop-dev/workshop/internal/sys"
 	namespaces "github.com/workshop-dev/workshop/steps/03-namespaces"
+	"golang.org/x/sys/unix"
 )
 
 // StepConfig is what `workshop step 5` is given.
@@ -74,6 +75,11 @@ func Step(ctx context.Context, n *sys.Narrator, cfg StepConfig) (int, error) {
 	if err := mkdirIfMissing(n, work); err != nil {
 		return 0, err
 	}
+	unlock, err := lockWork(n, work)
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
 	if err := walkthroughPitfall(ctx, n, root, work, cfg.Stderr); err != nil {
 		return 0, err
 	}
@@ -246,6 +252,31 @@ func unpackFile(ctx context.Context, n *sys.Narrator, p, dest string, opts Unpac
 		return st, fmt.Errorf("unpack %s: %w", p, err)
 	}
 	return st, nil
+}
+
+// lockWork takes step 5's directory for this run, and returns its release:
+// an exclusive flock on the directory itself, held until the command in
+// container-root has ended. Each run packs its tars and unpacks its roots
+// there anew; a second run meanwhile would rewrite the tar the first is
+// unpacking, and remove the container-root the first one's command is
+// running in. So it is refused at once (waiting could mean waiting for
+// another terminal's shell to end).
+func lockWork(n *sys.Narrator, work string) (func(), error) {
+	fd, err := n.Openat(work, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", work, err)
+	}
+	err = n.Because("one step 5 at a time in this state dir: each remakes the tars and roots here (LOCK_NB: fail at once instead of waiting)").
+		Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+	if err != nil {
+		n.CloseFd(fd)
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("another workshop step 5 is running in this state dir, and its command may still be running in %s, which this one would remove to unpack it anew: let that one end first, or give this one a --state-dir of its own",
+				filepath.Join(work, "container-root"))
+		}
+		return nil, fmt.Errorf("lock %s: %w", work, err)
+	}
+	return func() { n.CloseFd(fd) }, nil // closing the directory releases the lock
 }
 
 // removeOld removes what an earlier run of the step left at p, so that the
