@@ -41,15 +41,15 @@ inside a chroot climbs out and lists the host's /.`,
 			if err := checkRootFlag(root); err != nil {
 				return err
 			}
-			n := narrator()
-			switch demo {
-			case "":
-				return chroot.Step(n, root, os.Stdin, os.Stdout, os.Stderr)
-			case "escape":
-				return chroot.Escape(n, root, os.Stdout, os.Stderr)
-			default:
+			if demo != "" && demo != "escape" {
 				return usageError("--demo %q: step 1 has one demo, 'escape'", demo)
 			}
+			defer holdSteps()()
+			n := narrator()
+			if demo == "escape" {
+				return chroot.Escape(n, root, os.Stdout, os.Stderr)
+			}
+			return chroot.Step(n, root, os.Stdin, os.Stdout, os.Stderr)
 		},
 	}
 	c.Flags().StringVar(&root, "root", "", "the empty root to make and chroot into (default: step1/my-new-root in the state dir)")

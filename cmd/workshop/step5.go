@@ -47,6 +47,7 @@ dockercontainer.tar.gz.`,
 			// or root, and workshop exits 128+n; once the command runs,
 			// step 3 passes the signal on to it. (Step 5 itself says at
 			// once that it is stopping, and only before the command runs.)
+			defer holdSteps()()
 			ctx, stop := catchSignals()
 			defer stop()
 			status, err := imagetar.Step(ctx, narrator(), imagetar.StepConfig{

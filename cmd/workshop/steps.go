@@ -1,13 +1,17 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"sort"
 	"strconv"
 
 	"github.com/spf13/cobra"
 	lessons "github.com/workshop-dev/workshop"
 	"github.com/workshop-dev/workshop/internal/state"
+	"github.com/workshop-dev/workshop/internal/sys"
 )
 
 // stepInfo describes one step of the walkthrough. Each step's file registers
@@ -60,25 +64,34 @@ func newStepCmd() *cobra.Command {
 		RunE: func(*cobra.Command, []string) error { return nil },
 	}
 	for _, s := range sortedSteps() {
-		run := s.Cmd.RunE
-		if s.N <= 5 {
-			run = holdingSteps(run)
-		}
-		s.Cmd.RunE = withLesson(s.N, run)
+		s.Cmd.RunE = withLesson(s.N, s.Cmd.RunE)
 		step.AddCommand(s.Cmd)
 	}
 	return step
 }
 
-// holdingSteps makes run hold the steps lock (state.HoldSteps) while it
-// runs: steps 1 to 5 make and use their roots in the state directory, and
-// `workshop clean` must not remove one under them.
-func holdingSteps(run func(*cobra.Command, []string) error) func(*cobra.Command, []string) error {
-	return func(c *cobra.Command, args []string) error {
-		release := state.HoldSteps(global.stateDir)
-		defer release()
-		return run(c, args)
+// holdSteps holds the steps lock (state.HoldSteps) for the rest of a
+// step's run, and returns its release: steps 1 to 5 make and use their
+// roots in the state directory, and `workshop clean` must not remove one
+// under them. Each step calls it once its flags are checked (a mistake
+// makes nothing), before it makes anything. A state directory not there
+// yet is made first, narrated, for the lock file to be in: otherwise
+// nothing would be held while the step made the directory and its root,
+// and a clean meanwhile removed them (as root only: otherwise the step
+// has said it needs root already).
+func holdSteps() (release func()) {
+	if _, err := os.Stat(global.stateDir); errors.Is(err, fs.ErrNotExist) && os.Geteuid() == 0 {
+		n := narrator()
+		// 0755 whatever the shell's umask, as step 1 makes it: step 3's
+		// --map-users root, not the host's, must reach the roots in it.
+		if mask := sys.CurrentUmask(); mask&0o755 != 0 {
+			old := n.Because("the state dir and the directories on the way to it get 0755, whatever your shell's umask").Umask(int(mask &^ 0o755))
+			defer n.Umask(old)
+		}
+		n.Because("workshop's state dir, made first: in it is the lock that keeps 'workshop clean' from a running step's root").
+			MkdirAll(global.stateDir, 0o755)
 	}
+	return state.HoldSteps(global.stateDir)
 }
 
 // withLesson makes run print the lesson of step n first, from LESSONS.md,

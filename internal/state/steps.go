@@ -16,10 +16,11 @@ import (
 const StepsLockName = ".steps.lock"
 
 // HoldSteps takes the shared lock for a step that runs now, waiting while
-// a clean holds it, and returns its release. It makes nothing: without a
-// state directory there is no root for clean to remove yet (the step makes
-// it, and shows that), and where the lock file cannot be made (not root)
-// nothing is held and the step goes on, to fail with its own sentence.
+// a clean holds it, and returns its release. The state directory must be
+// there (the caller makes it first): without it nothing is held, and a
+// clean meanwhile, its lock free, would remove the root the step makes.
+// Where the lock file cannot be made (not root) nothing is held and the
+// step goes on, to fail with its own sentence.
 func HoldSteps(stateDir string) (release func()) {
 	if fi, err := os.Stat(stateDir); err != nil || !fi.IsDir() {
 		return func() {}

@@ -905,19 +905,27 @@ func TestCleanLeavesTheRootsOfARunningStep(t *testing.T) {
 		t.Errorf("clean once no step runs = exit %d, root there: %v\n%s%s", r.Code, pathExists(root), r.Stdout, r.Stderr)
 	}
 
-	// The steps hold it: step 3's, while its command runs.
-	s := testbin.Start(t, "", testbin.Bin(t), "--state-dir", dir, "step", "3", "--", "/bin/sleep", "30")
-	s.Stderr.WaitFor(t, `execve("/bin/sleep", ["/bin/sleep", "30"], …) = 0`)
-	lock, err := os.Open(filepath.Join(dir, state.StepsLockName))
-	if err != nil {
-		t.Fatal(err)
+	// The steps hold it: step 3's, while its command runs; and steps 2, 4
+	// and 5 in a state dir that was not there before them (they held
+	// nothing there, and a clean removed the root they were filling: an
+	// adversary's pass).
+	for _, c := range []struct {
+		dir  string
+		step string
+	}{{dir, "3"}, {filepath.Join(dir, "fresh2"), "2"}, {filepath.Join(dir, "fresh4"), "4"}, {filepath.Join(dir, "fresh5"), "5"}} {
+		s := testbin.Start(t, "", testbin.Bin(t), "--state-dir", c.dir, "step", c.step, "--", "/bin/sleep", "30")
+		s.Stderr.WaitFor(t, `execve("/bin/sleep", ["/bin/sleep", "30"], …) = 0`)
+		lock, err := os.Open(filepath.Join(c.dir, state.StepsLockName))
+		if err != nil {
+			t.Fatalf("step %s: %v", c.step, err)
+		}
+		if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); !errors.Is(err, unix.EWOULDBLOCK) {
+			t.Errorf("flock(LOCK_EX) of %s while step %s runs in %s = %v, want EWOULDBLOCK: the step does not hold it", state.StepsLockName, c.step, c.dir, err)
+		}
+		lock.Close()
+		s.Signal(syscall.SIGKILL)
+		s.Wait()
 	}
-	defer lock.Close()
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); !errors.Is(err, unix.EWOULDBLOCK) {
-		t.Errorf("flock(LOCK_EX) of %s while step 3 runs = %v, want EWOULDBLOCK: the step does not hold it", state.StepsLockName, err)
-	}
-	s.Signal(syscall.SIGKILL)
-	s.Wait()
 }
 
 // A run holds the image store's lock from finding its image until its
