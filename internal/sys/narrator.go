@@ -188,6 +188,9 @@ func (n *Narrator) render(name, args, res string) string {
 	}
 	if n.opts.Explain {
 		g := n.gloss
+		if g == "" && strings.HasPrefix(res, "= -1") {
+			g = failedGlosses[name]
+		}
 		if g == "" {
 			g = glosses[name]
 		}
@@ -202,6 +205,13 @@ func (n *Narrator) emit(s string) {
 	n.out.mu.Lock()
 	defer n.out.mu.Unlock()
 	fmt.Fprintln(n.out.w, s)
+}
+
+// failedGlosses replace a call's gloss where it failed and the usual one
+// would mislead: the line that teaches a failed execve must not say the
+// program was replaced.
+var failedGlosses = map[string]string{
+	"execve": "the kernel could not load the program: this process still runs its old one, which goes on",
 }
 
 // glosses are the plain-English default for each syscall under --explain.

@@ -77,6 +77,19 @@ func TestQuietAndExplain(t *testing.T) {
 	}
 }
 
+// A failed execve, the line step 1 teaches, is not glossed as a program
+// replaced.
+func TestExplainFailedExecve(t *testing.T) {
+	var buf bytes.Buffer
+	if err := New(&buf, Options{Explain: true}).Execve("/nonexistent-program-for-test", []string{"x"}, nil, nil); err == nil {
+		t.Fatal("execve of a program that is not there succeeded")
+	}
+	line := buf.String()
+	if !strings.Contains(line, "= -1 ENOENT") || !strings.Contains(line, "# the kernel could not load the program") || strings.Contains(line, "replace this process's program") {
+		t.Errorf("explain line of a failed execve = %q, want the failure's gloss", line)
+	}
+}
+
 func TestColorOnlyWhenAsked(t *testing.T) {
 	var plain, colored bytes.Buffer
 	New(&plain, Options{}).Chdir("/nonexistent-dir-for-test")

@@ -28,15 +28,15 @@ type lessonCommand struct {
 
 var lessonCommands = map[int]map[string]lessonCommand{
 	1: {
-		"mkdir my-new-root":                                      {},
-		"chroot my-new-root bash":                                {code: 127, stderr: "failed to run command"},
-		"sudo workshop step 1":                                   {stderr: `execve("/bin/bash", ["bash"], …) = -1 ENOENT`},
-		"sudo workshop step 1 --demo escape":                     {stdout: "\nusr\n"},
-		"mkdir -p my-new-root/bin":                               {},
-		"cp /bin/busybox my-new-root/bin/":                       {},
-		"chroot my-new-root /bin/busybox ls /":                   {stdout: "bin\n"},
-		"chroot my-new-root /bin/busybox sh -c 'cd ..; pwd; ls'": {stdout: "/\nbin\n"},
-		"sudo workshop lab 1 check":                              {stdout: "Well done"},
+		"mkdir my-new-root":                                           {},
+		"sudo chroot my-new-root bash":                                {code: 127, stderr: "failed to run command"},
+		"sudo workshop step 1":                                        {stderr: `execve("/bin/bash", ["bash"], …) = -1 ENOENT`},
+		"sudo workshop step 1 --demo escape":                          {stdout: "\nusr\n"},
+		"mkdir -p my-new-root/bin":                                    {},
+		"cp /bin/busybox my-new-root/bin/":                            {},
+		"sudo chroot my-new-root /bin/busybox ls /":                   {stdout: "bin\n"},
+		"sudo chroot my-new-root /bin/busybox sh -c 'cd ..; pwd; ls'": {stdout: "/\nbin\n"},
+		"sudo workshop lab 1 check":                                   {stdout: "Well done"},
 	},
 	2: {
 		"ldd /bin/bash": {stdout: "libc.so.6 => "},
@@ -44,10 +44,10 @@ var lessonCommands = map[int]map[string]lessonCommand{
 		"cp /bin/bash my-new-root/bin/":                                                                            {},
 		"cp /lib/x86_64-linux-gnu/libtinfo.so.6 /lib/x86_64-linux-gnu/libc.so.6 my-new-root/lib/x86_64-linux-gnu/": {},
 		"cp /lib64/ld-linux-x86-64.so.2 my-new-root/lib64/":                                                        {},
-		"chroot my-new-root bash":                                                                                  {stdin: "pwd\n", stdout: "/\n"},
+		"sudo chroot my-new-root bash":                                                                             {stdin: "pwd\n", stdout: "/\n"},
 		"sudo workshop step 2 -- /bin/bash -c pwd":                                                                 {stdout: "/\n"},
 		"sudo workshop step 2 --bin ls --bin cat -- /bin/ls /":                                                     {stdout: "bin\nlib\nlib64\nusr\n"},
-		"chroot my-new-root ls /": {stdout: "bin\nlib\nlib64\n",
+		"sudo chroot my-new-root ls /": {stdout: "bin\nlib\nlib64\n",
 			// The exercise, done as a student would: ls and what ldd lists.
 			before: `cp /bin/ls my-new-root/bin/ && for f in $(ldd /bin/ls | grep -o '/[^ ]*'); do cp --parents "$f" my-new-root/; done`},
 		"sudo workshop lab 2 check": {stdout: "ok"},

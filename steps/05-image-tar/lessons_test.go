@@ -70,7 +70,7 @@ var step5Commands = map[string]lessonCommand{
 	"ls demo-root":                          {stdout: []string{"bin\n", "lib\n", "lib64\n", "usr\n"}},
 	"sudo workshop image tag demo:1 demo:2": {},
 	"sudo workshop image rm demo:1":         {stdout: []string{"Untagged: demo:1\n"}},
-	"chroot container-root /bin/bash -c 'echo it runs'": {
+	"sudo chroot container-root /bin/bash -c 'echo it runs'": {
 		stdout: []string{"it runs\n"},
 		// The exercise, done as a student would.
 		before: "rm -rf container-root dockercontainer.tar && tar -C my-new-root -cf dockercontainer.tar . && mkdir container-root && tar -xf dockercontainer.tar -C container-root/",
