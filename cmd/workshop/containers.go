@@ -373,6 +373,9 @@ func newDiffCmd() *cobra.Command {
 			if err != nil {
 				return exit.Errorf(exit.ToolFailed, "%v", err)
 			}
+			if r.Copied {
+				return exit.Errorf(exit.ToolFailed, "container %s runs on a full copy of its image (this kernel had no overlayfs), written in place: there is no layer of its changes to list", r.ID)
+			}
 			if r.Upper == "" || r.Lower == "" {
 				return exit.Errorf(exit.ToolFailed, "container %s has no overlay to compare (only step 6 containers have one)", r.ID)
 			}

@@ -91,6 +91,25 @@ func TestDiffOfAContainerEndingNow(t *testing.T) {
 	}
 }
 
+// A container whose root is a copy of its image (no overlayfs) has no
+// layer of its changes: diff says so, where it listed nothing with 0.
+func TestDiffOfACopiedRoot(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir := t.TempDir()
+	run := &state.Run{ID: "0123456789ab", Name: "copied", Step: 6, Lower: t.TempDir(), Copied: true,
+		Upper: filepath.Join(dir, "containers", "0123456789ab", "upper")}
+	if err := state.New(dir, run); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(run.Upper, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := testbin.Run(t, "", "--state-dir", dir, "diff", "copied")
+	if r.Code != 125 || !strings.Contains(r.Stderr, "container 0123456789ab runs on a full copy of its image (this kernel had no overlayfs)") {
+		t.Errorf("diff of a container on a copied root = %d, %q", r.Code, r.Stderr)
+	}
+}
+
 // Signals as kill(1) and strace write them.
 func TestParseSignal(t *testing.T) {
 	for in, want := range map[string]unix.Signal{

@@ -43,6 +43,10 @@ type Run struct {
 	// and the container's writable layer, which `workshop diff` compares.
 	Lower string `json:"lower,omitempty"`
 	Upper string `json:"upper,omitempty"`
+	// Copied: the kernel had no overlayfs, and the container's root is a
+	// full copy of the image, written in place: Upper stays empty, and
+	// there is no layer of its changes for diff to read.
+	Copied bool `json:"copied,omitempty"`
 	// RuntimeDirs are the mount points the runtime made in the writable
 	// layer because the image lacked them (/proc, /dev): changes of the
 	// runtime's, not of the container's command, which diff leaves out.

@@ -27,6 +27,10 @@ type Layer struct {
 	Copied bool
 }
 
+// overlayType is the filesystem type MountLayer mounts: a variable, so
+// that a test can name one the kernel lacks (ENODEV) and take the copy.
+var overlayType = "overlay"
+
 // layerFlags are the overlay's mount flags. MS_NODEV: an image may hold
 // device nodes (import keeps them where workshop is real root), and the
 // overlay is mounted by the host's root, in the host's user namespace, so
@@ -63,10 +67,10 @@ func MountLayer(n *sys.Narrator, lower, dir string, throwaway bool) (*Layer, err
 	var err error
 	if throwaway {
 		err = n.Because(why+"; volatile: never synced, it is removed after the run").
-			Mount("overlay", l.Merged, "overlay", layerFlags, opts)
+			Mount("overlay", l.Merged, overlayType, layerFlags, opts)
 	}
 	if !throwaway || errors.Is(err, unix.EINVAL) {
-		err = n.Because(why).Mount("overlay", l.Merged, "overlay", layerFlags, l.options(false))
+		err = n.Because(why).Mount("overlay", l.Merged, overlayType, layerFlags, l.options(false))
 		if throwaway && err == nil {
 			n.Note("this kernel's overlayfs refused the volatile option (it came in Linux 5.10): mounted without it")
 		}
@@ -83,7 +87,12 @@ func MountLayer(n *sys.Narrator, lower, dir string, throwaway bool) (*Layer, err
 	}
 	n.Note("this kernel has no overlayfs: copying the image into %s instead (slower; every run gets a full copy)", l.Merged)
 	l.Copied = true
-	if err := copyTree(lower, l.Merged); err != nil {
+	st, err := copyTree(lower, l.Merged)
+	if st.entries() > 0 {
+		n.Note("copied %s, %s, %s and %s, each made with one call (mkdirat, openat then copy_file_range or read and write, symlinkat, mknodat), then given its owner and mode (fchownat, fchmodat): summarised here, not printed one by one%s",
+			plural(st.dirs, "directory"), plural(st.files, "file"), plural(st.links, "symlink"), plural(st.fifos, "fifo"), st.skippedNote())
+	}
+	if err != nil {
 		return nil, fmt.Errorf("copy the image: %w", err)
 	}
 	return l, nil
@@ -101,13 +110,38 @@ func (l *Layer) Unmount(n *sys.Narrator) error {
 	return err
 }
 
+// copyStats counts what copyTree made, for its one summary line.
+type copyStats struct {
+	dirs, files, links, fifos int
+	skipped                   []string // device nodes and sockets, not copied
+}
+
+func (s copyStats) entries() int { return s.dirs + s.files + s.links + s.fifos }
+
+func (s copyStats) skippedNote() string {
+	if len(s.skipped) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; left out %s (%s), device nodes or sockets: the copy is on the state dir's filesystem, where a device node would open the device, and the container gets its own /dev", plural(len(s.skipped), "entry"), strings.Join(firstFew(s.skipped, 3), ", "))
+}
+
+func firstFew(names []string, k int) []string {
+	if len(names) <= k {
+		return names
+	}
+	return append(names[:k:k], "…")
+}
+
 // copyTree copies a directory tree, keeping modes, owners and symlinks: the
 // fallback where overlayfs is missing. The copy must be the image as the
 // container would see it through an overlay: the owner first, then the
 // mode (chown clears setuid and setgid), with its special bits (the sticky
-// /tmp, a setuid program) and unnarrowed by the umask.
-func copyTree(src, dst string) error {
-	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+// /tmp, a setuid program) and unnarrowed by the umask. Fifos are made
+// anew; device nodes and sockets are left out (the overlay is nodev, which
+// a copy on the state dir's filesystem is not).
+func copyTree(src, dst string) (copyStats, error) {
+	var st copyStats
+	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -122,6 +156,9 @@ func copyTree(src, dst string) error {
 			if err := os.MkdirAll(target, 0o700); err != nil {
 				return err
 			}
+			if rel != "." {
+				st.dirs++
+			}
 		case info.Mode()&fs.ModeSymlink != 0:
 			link, err := os.Readlink(path)
 			if err != nil {
@@ -130,12 +167,20 @@ func copyTree(src, dst string) error {
 			if err := os.Symlink(link, target); err != nil {
 				return err
 			}
+			st.links++
 		case info.Mode().IsRegular():
 			if err := copyFile(path, target); err != nil {
 				return err
 			}
+			st.files++
+		case info.Mode()&fs.ModeNamedPipe != 0:
+			if err := unix.Mkfifo(target, 0o600); err != nil {
+				return &os.PathError{Op: "mkfifo", Path: target, Err: err}
+			}
+			st.fifos++
 		default:
-			return nil // device nodes and sockets: /dev is made by the runtime
+			st.skipped = append(st.skipped, "/"+rel)
+			return nil
 		}
 		if st, ok := info.Sys().(*syscall.Stat_t); ok {
 			if err := os.Lchown(target, int(st.Uid), int(st.Gid)); err != nil {
@@ -147,6 +192,7 @@ func copyTree(src, dst string) error {
 		}
 		return os.Chmod(target, info.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky))
 	})
+	return st, err
 }
 
 // copyFile copies a regular file's content; copyTree sets its owner and mode.

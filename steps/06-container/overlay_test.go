@@ -143,3 +143,37 @@ func TestMountLayerOnAnOverlay(t *testing.T) {
 		t.Errorf("MountLayer on an overlay = %v", err)
 	}
 }
+
+// Where the kernel has no overlayfs (ENODEV: here a filesystem type no
+// kernel has), the image is copied into the root instead, and the copy's
+// calls are summed up in a note, not hidden.
+func TestMountLayerCopiesWithoutOverlayfs(t *testing.T) {
+	testbin.NeedRoot(t)
+	defer func(was string) { overlayType = was }(overlayType)
+	overlayType = "workshop-no-such-fs"
+	lower, dir := t.TempDir(), t.TempDir()
+	os.MkdirAll(filepath.Join(lower, "etc"), 0o755)
+	os.WriteFile(filepath.Join(lower, "etc", "motd"), []byte("image"), 0o644)
+	os.Symlink("etc/motd", filepath.Join(lower, "motd"))
+	var out strings.Builder
+	l, err := MountLayer(sys.New(&out, sys.Options{}), lower, dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !l.Copied {
+		t.Fatalf("MountLayer without overlayfs did not copy:\n%s", out.String())
+	}
+	if b, err := os.ReadFile(filepath.Join(l.Merged, "motd")); err != nil || string(b) != "image" {
+		t.Errorf("the copy lacks the image's file: %q, %v", b, err)
+	}
+	for _, want := range []string{
+		`mount("overlay", "` + l.Merged + `", "workshop-no-such-fs", MS_NODEV, `,
+		"= -1 ENODEV",
+		"this kernel has no overlayfs: copying the image into " + l.Merged,
+		"copied 1 directory, 1 file, 1 symlink and 0 fifos, each made with one call",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the narration lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -132,6 +132,12 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 		(&teardown{n: n, rec: rec}).finish(false)
 		return res, exit.Errorf(exit.ToolFailed, "the container's root: %v", err)
 	}
+	if layer.Copied {
+		rec.Copied = true
+		if err := rec.Save(); err != nil {
+			n.Note("could not update the record of %s: %v", rec.ID, err)
+		}
+	}
 	end := &teardown{n: n, rec: rec, layer: layer, keep: o.Keep}
 	defer func() { end.finish(res.Outcome.RemoveErr != nil) }()
 
@@ -302,6 +308,10 @@ func (t *teardown) finish(cgroupLeft bool) {
 	if t.keep {
 		if err := rec.Save(); err != nil {
 			t.n.Note("could not update the record of %s: %v ('workshop clean' removes it)", rec.ID, err)
+		}
+		if rec.Copied {
+			t.n.Note("--keep: the container's root, a full copy of its image that it wrote in, stays in %s; 'workshop clean' removes it", t.layer.Merged)
+			return
 		}
 		t.n.Note("--keep: the writable layer stays in %s; 'workshop diff %s' shows it, 'workshop clean' removes it", rec.Upper, rec.ID)
 		return
