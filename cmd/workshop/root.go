@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/workshop-dev/workshop/internal/doctor"
 	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
 )
 
@@ -69,12 +70,14 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 			if err := checkDirFlag("--state-dir", global.stateDir, "workshop keeps its roots, images and containers in a directory there"); err != nil {
 				return err
 			}
-			// Absolute from here on: the records name their layers by
-			// it, and `diff` or `clean` may run from another directory.
-			abs, err := filepath.Abs(global.stateDir)
-			if err != nil {
+			// Absolute from here on, its symlinks resolved: the records
+			// name their layers and mounts by it, `diff` or `clean` may
+			// run from another directory or reach it by another path,
+			// and mountinfo names its mounts by their real path.
+			if _, err := filepath.Abs(global.stateDir); err != nil {
 				return usageError("--state-dir %s: %v", global.stateDir, err)
 			}
+			abs := state.Resolve(global.stateDir)
 			global.stateDir = abs
 			if kernel := kernelTree(abs); kernel != "" {
 				return usageError("--state-dir %s is under %s, the kernel's view of itself, not a place to keep files: give a directory on a disk (the default is /var/lib/workshop)", global.stateDir, kernel)

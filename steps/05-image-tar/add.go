@@ -54,27 +54,8 @@ func (s *Store) Pack(ctx context.Context, n *sys.Narrator, dir, ref string) (Ima
 // Holds reports whether the directory dir is path or one of its ancestors,
 // symlinks resolved where they exist.
 func Holds(dir, path string) bool {
-	rel, err := filepath.Rel(resolvedPath(dir), resolvedPath(path))
+	rel, err := filepath.Rel(state.Resolve(dir), state.Resolve(path))
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
-}
-
-// resolvedPath is p made absolute, with the symlinks of its longest
-// existing part resolved: a root not made yet under a symlink to the
-// store (lnk/new, lnk -> <state>/images) is where mkdir would make it.
-func resolvedPath(p string) string {
-	p, _ = filepath.Abs(p)
-	rest := ""
-	for {
-		if r, err := filepath.EvalSymlinks(p); err == nil {
-			return filepath.Join(r, rest)
-		}
-		parent := filepath.Dir(p)
-		if parent == p {
-			return filepath.Join(p, rest)
-		}
-		rest = filepath.Join(filepath.Base(p), rest)
-		p = parent
-	}
 }
 
 // Import makes an image of a root filesystem archive, tar or tar.gz, tagged

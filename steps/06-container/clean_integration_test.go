@@ -1058,6 +1058,37 @@ func TestCleanAfterAKilledRunOfABindMountedStateDir(t *testing.T) {
 	}
 }
 
+// A state dir reached through a symlink: the run's record names the real
+// paths, and a clean through the symlink removes everything, saying
+// nothing of paths "outside" the state dir (it said three times that it
+// never removes anything there, then removed them).
+func TestCleanAfterAKilledRunOfASymlinkedStateDir(t *testing.T) {
+	dir := cleanState(t)
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(dir, link); err != nil {
+		t.Fatal(err)
+	}
+	b := startWorkshop(t, link, "full", "run", "--", "/bin/sleep", "300")
+	rec := runningRecord(t, dir, "/bin/sleep 300", b)
+	sleep := processOf(t, rec.Pid)
+	b.sigkill(t)
+	eventually(t, "the container's sleep dies with its workshop (PR_SET_PDEATHSIG)", func() bool { return !sleep.alive() })
+	if !within(rec.Upper, dir) {
+		t.Errorf("the record names its layer %s, not under the state dir's real path %s", rec.Upper, dir)
+	}
+
+	r := runClean(t, link)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "removed container "+rec.ID) || strings.Contains(r.Stdout, "clean never removes anything there") {
+		t.Errorf("clean through the symlink = %d:\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if m := testbin.MountsUnder(t, dir); len(m) != 0 {
+		t.Errorf("the killed run's overlay is still mounted: %q", m)
+	}
+	if pathExists(filepath.Join(dir, "containers", rec.ID)) {
+		t.Errorf("the killed run's directory is still there")
+	}
+}
+
 // A doctor killed with SIGKILL during its mount probe leaves the probe's
 // directories (its mounts went with its mount namespace): in the state
 // dir, or before that exists in its parent. clean removes them, and so
