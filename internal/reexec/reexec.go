@@ -92,8 +92,11 @@ type Child struct {
 	status *os.File // parent's read end of fd 4
 	ends   []*os.File
 
-	mu       sync.Mutex // guards released
+	mu       sync.Mutex // guards released and statusDone
 	released bool       // "go" was sent, or the pipe was closed without it
+	// statusDone: the status pipe is AwaitExec's, or closed by Wait where
+	// AwaitExec never ran (a child abandoned or killed before it).
+	statusDone bool
 
 	// stoppedBy is the stop signal for which workshop killed the child
 	// before its command ran (StopBeforeExec), or 0.
@@ -213,6 +216,13 @@ func (c *Child) abandon() {
 // AwaitExec waits until the child has exec'd the command (or exited) and
 // reports the execve; see sys.ExecReporter.
 func (c *Child) AwaitExec(n *sys.Narrator) bool {
+	c.mu.Lock()
+	done := c.statusDone
+	c.statusDone = true
+	c.mu.Unlock()
+	if done {
+		return false // waited for already: it ended
+	}
 	defer c.status.Close()
 	return n.AwaitExec(c.status, c.Pid())
 }
@@ -251,6 +261,12 @@ func (c *Child) PastSetup() bool {
 func (c *Child) Wait() (int, error) {
 	c.abandon() // never released: the child must not run its command
 	err := c.Cmd.Wait()
+	c.mu.Lock()
+	if !c.statusDone { // AwaitExec never ran: its pipe is closed here
+		c.statusDone = true
+		c.status.Close()
+	}
+	c.mu.Unlock()
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {
 		return exit.ToolFailed, err

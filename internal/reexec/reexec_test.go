@@ -90,6 +90,27 @@ func TestAbandonedChildDoesNotRun(t *testing.T) {
 	}
 }
 
+// An abandoned child leaves no descriptor open in the parent: the status
+// pipe's read end, closed by AwaitExec, is closed by Wait where AwaitExec
+// never ran (one descriptor per aborted container, before).
+func TestAbandonedChildLeavesNoDescriptor(t *testing.T) {
+	count := func() int {
+		entries, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(entries)
+	}
+	before := count()
+	for range 3 {
+		c, _, _ := start(t)
+		c.Wait()
+	}
+	if after := count(); after != before {
+		t.Errorf("%d descriptors open before three abandoned children, %d after", before, after)
+	}
+}
+
 // A child that gets SIGINT before its execve stops with a sentence and 130,
 // not with a Go program's silent status 2.
 func TestHeldSignalStopsWithASentence(t *testing.T) {
