@@ -2,6 +2,7 @@ package container
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"sort"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
 	"golang.org/x/sys/unix"
 )
 
@@ -61,17 +63,46 @@ func Diff(lower, upper string) ([]Change, error) {
 		return nil, &os.PathError{Op: "open", Path: lower, Err: err}
 	}
 	defer unix.Close(lfd)
-	var changes []Change
+	var changes changeList
 	err = diffDir(ufd, lfd, upper, "", &changes)
-	sort.Slice(changes, func(i, j int) bool { return changes[i].Path < changes[j].Path })
-	return changes, err
+	sort.Slice(changes.list, func(i, j int) bool { return changes.list[i].Path < changes.list[j].Path })
+	return changes.list, err
+}
+
+// maxListed is how many bytes of names a diff gathers at most. A container
+// can make a tree thousands of directories deep in its layer, each
+// change's name the whole path to it: 20,000 levels of one letter are 400
+// MB of names, and workshop runs as root, outside the container's memory
+// limit. (A variable, for a test.)
+var maxListed = 64 << 20
+
+// changeList gathers the changes, and the bytes of their names.
+type changeList struct {
+	list  []Change
+	bytes int
+}
+
+func (l *changeList) add(kind byte, path string) error {
+	if l.bytes += len(path); l.bytes > maxListed {
+		return fmt.Errorf("it holds more changes than diff lists: their names pass %s (a tree made very deep or very wide), at %s", imagetar.HumanSize(int64(maxListed)), shortPath(path))
+	}
+	l.list = append(l.list, Change{kind, path})
+	return nil
+}
+
+// shortPath is a path of a diff, cut to its first and last 40 bytes.
+func shortPath(p string) string {
+	if len(p) <= 100 {
+		return p
+	}
+	return strings.ToValidUTF8(p[:40], "") + "…" + strings.ToValidUTF8(p[len(p)-40:], "")
 }
 
 // diffDir adds the changes under one directory of the upper layer, open as
 // ufd; lfd is the same directory in the lower layer, or -1 where the image
 // has none (all below is added). inside is its path in the container ("" for
 // the root), upper the layer's path, for messages.
-func diffDir(ufd, lfd int, upper, inside string, changes *[]Change) error {
+func diffDir(ufd, lfd int, upper, inside string, changes *changeList) error {
 	names, err := dirNames(ufd)
 	if err != nil {
 		return &os.PathError{Op: "readdir", Path: upper + inside, Err: err}
@@ -86,7 +117,9 @@ func diffDir(ufd, lfd int, upper, inside string, changes *[]Change) error {
 			return &os.PathError{Op: "fstatat", Path: upper + p, Err: err}
 		}
 		if st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0 {
-			*changes = append(*changes, Change{'D', p})
+			if err := changes.add('D', p); err != nil {
+				return err
+			}
 			continue
 		}
 		inLower := false
@@ -106,7 +139,9 @@ func diffDir(ufd, lfd int, upper, inside string, changes *[]Change) error {
 		if inLower {
 			kind = 'C'
 		}
-		*changes = append(*changes, Change{kind, p})
+		if err := changes.add(kind, p); err != nil {
+			return err
+		}
 		lowerDir := inLower && lst.Mode&unix.S_IFMT == unix.S_IFDIR
 		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 			if lowerDir {
@@ -153,7 +188,7 @@ func opaque(ufd int, name string) bool {
 // (in the open lower directory lfd) that the container no longer has: not
 // in the upper directory of that name (in the open ufd), or all of them
 // when ufd is -1. inside is the directory's path in the container.
-func deletedUnder(lfd int, name string, ufd int, inside string, changes *[]Change) error {
+func deletedUnder(lfd int, name string, ufd int, inside string, changes *changeList) error {
 	lsub, err := unix.Openat(lfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return &os.PathError{Op: "openat", Path: "the image's " + inside, Err: err}
@@ -176,14 +211,16 @@ func deletedUnder(lfd int, name string, ufd int, inside string, changes *[]Chang
 				continue // there still, as the container's own
 			}
 		}
-		*changes = append(*changes, Change{'D', inside + "/" + n})
+		if err := changes.add('D', inside+"/"+n); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
 // diffSubdir opens the directory name in both layers (in the lower one only
 // if it is a directory there) and walks it.
-func diffSubdir(ufd, lfd int, name string, lowerDir bool, upper, inside string, changes *[]Change) error {
+func diffSubdir(ufd, lfd int, name string, lowerDir bool, upper, inside string, changes *changeList) error {
 	sub, err := unix.Openat(ufd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return &os.PathError{Op: "openat", Path: upper + inside, Err: err}

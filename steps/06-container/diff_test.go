@@ -96,6 +96,37 @@ func TestDiffDeepTreeAndLowerSymlink(t *testing.T) {
 	}
 }
 
+// A tree too deep to list (its names past maxListed bytes, here lowered
+// to 1 MB: the 2200 levels make 4.8 MB) is refused with a sentence, where
+// diff gathered gigabytes of names for a deeper one.
+func TestDiffOfATreeTooDeepToList(t *testing.T) {
+	defer func(was int) { maxListed = was }(maxListed)
+	maxListed = 1 << 20
+	lower, upper := t.TempDir(), t.TempDir()
+	fd, err := unix.Open(upper, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2200; i++ {
+		if err := unix.Mkdirat(fd, "a", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		next, err := unix.Openat(fd, "a", unix.O_RDONLY|unix.O_DIRECTORY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		unix.Close(fd)
+		fd = next
+	}
+	unix.Close(fd)
+	t.Cleanup(func() { exec.Command("rm", "-rf", upper).Run() })
+
+	_, err = Diff(lower, upper)
+	if err == nil || !strings.Contains(err.Error(), "it holds more changes than diff lists: their names pass 1.0 MB") || !strings.Contains(err.Error(), "/a/a/a…") {
+		t.Errorf("Diff of a tree whose names pass the bound = %v", err)
+	}
+}
+
 // A directory of the image removed and made again is opaque in the upper
 // layer: what the image had in it is deleted, though no whiteout says so.
 // A file in place of a directory of the image hides all of it.
