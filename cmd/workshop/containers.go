@@ -88,6 +88,8 @@ func statusOf(r *state.Run) (string, bool) {
 	// Its run ended and tore down what it could (teardown.finish clears
 	// the pid, the mount and the cgroup it removed); a killed one left
 	// them all.
+	case r.Pid == 0 && r.ProcessesLeft:
+		return "ended, processes left in its cgroup ('workshop clean' kills them, then removes the rest)", false
 	case r.Pid == 0 && len(r.Mounts) == 0 && len(r.Cgroups) > 0:
 		return "ended, its cgroup not removed ('workshop clean' removes it)", false
 	case r.EndedWithLayerKept():

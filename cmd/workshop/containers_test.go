@@ -188,6 +188,7 @@ func TestStatusOfEndedRuns(t *testing.T) {
 		{"ended, --keep", state.Run{WorkshopPid: gone, Keep: true}, "ended, layer kept"},
 		{"ended, cgroup left", state.Run{WorkshopPid: gone, Cgroups: []string{"/c"}}, "ended, its cgroup not removed ('workshop clean' removes it)"},
 		{"ended, --keep, cgroup left", state.Run{WorkshopPid: gone, Keep: true, Cgroups: []string{"/c"}}, "ended, its cgroup not removed ('workshop clean' removes it)"},
+		{"ended, processes left", state.Run{WorkshopPid: gone, ProcessesLeft: true, Mounts: []string{"/m"}, Dirs: []string{"/d"}, Cgroups: []string{"/c"}}, "ended, processes left in its cgroup ('workshop clean' kills them, then removes the rest)"},
 	} {
 		if got, running := statusOf(&tc.run); got != tc.want || running {
 			t.Errorf("%s: statusOf = %q, %v; want %q, not running", tc.name, got, running, tc.want)

@@ -47,6 +47,10 @@ type Run struct {
 	// full copy of the image, written in place: Upper stays empty, and
 	// there is no layer of its changes for diff to read.
 	Copied bool `json:"copied,omitempty"`
+	// ProcessesLeft: the run ended with processes of the container still
+	// in its cgroup (Cgroups), which may write through its root: the
+	// mount and the layer stay with them, for clean.
+	ProcessesLeft bool `json:"processes_left,omitempty"`
 	// RuntimeDirs are the mount points the runtime made in the writable
 	// layer because the image lacked them (/proc, /dev): changes of the
 	// runtime's, not of the container's command, which diff leaves out.

@@ -87,6 +87,10 @@ type Outcome struct {
 	// RemoveErr is the failure to remove the cgroup, if any; it is set
 	// also when Run returns an error after the group was made.
 	RemoveErr error
+	// ProcessesLeft is true when processes were still in the group after
+	// the container ended and its kill (Ended was not called): one stuck
+	// in the kernel, say. The group cannot be removed then.
+	ProcessesLeft bool
 	// OOMElsewhere is true when the command died of SIGKILL, the group
 	// counted OOM kills, and the kernel's log names their victims in the
 	// group, none of them the command's first process: someone else sent
@@ -271,7 +275,7 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 	if r.Ended != nil && empty {
 		r.Ended()
 	}
-	out := Outcome{Status: status, Signaled: c.Signaled(), Init: r.Container.Init}
+	out := Outcome{Status: status, Signaled: c.Signaled(), Init: r.Container.Init, ProcessesLeft: !empty}
 	if r.Record != nil && out.Signaled {
 		if sig, ok := r.Record.KillSent(); ok && status == exit.SignalBase+sig {
 			out.SentBy = "'workshop kill'"

@@ -129,7 +129,7 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 	}
 	layer, err := MountLayer(n, img.Rootfs, rec.Dir(), !o.Keep)
 	if err != nil {
-		(&teardown{n: n, rec: rec}).finish(false)
+		(&teardown{n: n, rec: rec}).finish(false, false)
 		return res, exit.Errorf(exit.ToolFailed, "the container's root: %v", err)
 	}
 	if layer.Copied {
@@ -139,7 +139,7 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 		}
 	}
 	end := &teardown{n: n, rec: rec, layer: layer, keep: o.Keep}
-	defer func() { end.finish(res.Outcome.RemoveErr != nil) }()
+	defer func() { end.finish(res.Outcome.RemoveErr != nil, res.Outcome.ProcessesLeft) }()
 
 	select {
 	case s := <-interrupted:
@@ -282,18 +282,19 @@ func (t *teardown) release() {
 	}
 }
 
-func (t *teardown) finish(cgroupLeft bool) {
-	if cgroupLeft && !t.released {
+func (t *teardown) finish(cgroupLeft, processesLeft bool) {
+	if processesLeft && !t.released {
 		// Processes of the container are still in its group (Ended was
 		// not called: one outlived the kill, stuck in the kernel). They
 		// may still write through the root: its mount and its layer stay
-		// with them, and the record says so, for clean, which removes
-		// nothing of a run until its group is gone.
-		t.rec.Pid = 0
+		// with them, and the record says so, for clean, which kills them
+		// and removes the layer only once the group is gone (it detaches
+		// the mount before, lazily: the processes keep their view).
+		t.rec.Pid, t.rec.ProcessesLeft = 0, true
 		if err := t.rec.Save(); err != nil {
 			t.n.Note("could not update the record of %s: %v", t.rec.ID, err)
 		}
-		t.n.Note("the container's root stays mounted, and its writable layer with it, while processes of it are left: 'workshop clean' removes them once the processes are gone")
+		t.n.Note("the container's root stays mounted, and its writable layer with it, while processes of it are left: 'workshop clean' kills them, then removes the rest")
 		return
 	}
 	t.release()

@@ -28,7 +28,7 @@ func TestTeardownKeepsTheRecordOfALeftCgroup(t *testing.T) {
 
 		td := &teardown{n: sys.Discard(), rec: rec}
 		td.release() // the group was empty at the end; its removal failed after
-		td.finish(left)
+		td.finish(left, false)
 
 		if _, err := os.Stat(upper); err == nil {
 			t.Errorf("left=%v: the writable layer is still there", left)
@@ -57,7 +57,7 @@ func TestTeardownLeavesTheRootOfLeftProcesses(t *testing.T) {
 	rec.Mounts = []string{filepath.Join(rec.Dir(), "rootfs")}
 	rec.Save()
 	var out strings.Builder
-	(&teardown{n: sys.New(&out, sys.Options{}), rec: rec, layer: &Layer{Merged: rec.Mounts[0]}}).finish(true)
+	(&teardown{n: sys.New(&out, sys.Options{}), rec: rec, layer: &Layer{Merged: rec.Mounts[0]}}).finish(true, true)
 
 	for _, d := range rec.Dirs {
 		if _, err := os.Stat(d); err != nil {
@@ -71,8 +71,8 @@ func TestTeardownLeavesTheRootOfLeftProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the record is gone: %v", err)
 	}
-	if len(got.Cgroups) != 1 || len(got.Mounts) != 1 || len(got.Dirs) != 2 || got.Pid != 0 {
-		t.Errorf("kept record = cgroups %q, mounts %q, dirs %q, pid %d; want all named, the pid cleared", got.Cgroups, got.Mounts, got.Dirs, got.Pid)
+	if len(got.Cgroups) != 1 || len(got.Mounts) != 1 || len(got.Dirs) != 2 || got.Pid != 0 || !got.ProcessesLeft {
+		t.Errorf("kept record = cgroups %q, mounts %q, dirs %q, pid %d, processes left %v; want all named, the pid cleared, processes left", got.Cgroups, got.Mounts, got.Dirs, got.Pid, got.ProcessesLeft)
 	}
 }
 
@@ -88,7 +88,7 @@ func TestTeardownReleaseThenFinish(t *testing.T) {
 		td := &teardown{n: sys.Discard(), rec: rec, keep: keep}
 		td.release()
 		td.release() // Ended, then finish's own call: once only
-		td.finish(false)
+		td.finish(false, false)
 
 		_, uerr := os.Stat(upper)
 		_, rerr := state.Load(dir, rec.ID)
