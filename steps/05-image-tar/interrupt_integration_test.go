@@ -214,6 +214,11 @@ func TestStep5OneAtATime(t *testing.T) {
 	if !strings.Contains(second.Stderr, "flock(") || !strings.Contains(second.Stderr, "= -1 EAGAIN") {
 		t.Errorf("the refused step 5 does not show its flock:\n%s", second.Stderr)
 	}
+	// Refused before anything else: /bin/true, not in the root yet, is not
+	// copied into the root the first one packed.
+	if strings.Contains(second.Stderr, "workshop-copy") {
+		t.Errorf("the refused step 5 copied into the root first:\n%s", second.Stderr)
+	}
 
 	r := first.Wait() // its read ends: stdin is closed
 	if r.Code != 0 || !strings.Contains(r.Stdout, "/bin/ls") {

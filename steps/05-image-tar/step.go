@@ -61,6 +61,16 @@ func Step(ctx context.Context, n *sys.Narrator, cfg StepConfig) (int, error) {
 	if len(args) == 0 {
 		args = []string{"/bin/bash"}
 	}
+	// First the lock: a second step 5 is refused before it copies anything
+	// into the root the first one may be packing.
+	if err := mkdirIfMissing(n, work); err != nil {
+		return 0, err
+	}
+	unlock, err := lockWork(n, work)
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
 	// bash and ls, as the walkthrough's root has them by now, and the command.
 	for _, prog := range []string{"/bin/bash", "ls"} {
 		if _, err := namespaces.EnsureCommand(n, root, prog); err != nil {
@@ -72,14 +82,6 @@ func Step(ctx context.Context, n *sys.Narrator, cfg StepConfig) (int, error) {
 		return 0, fmt.Errorf("fill the root %s with step 2: %w", root, err)
 	}
 	args = append([]string{command}, args[1:]...)
-	if err := mkdirIfMissing(n, work); err != nil {
-		return 0, err
-	}
-	unlock, err := lockWork(n, work)
-	if err != nil {
-		return 0, err
-	}
-	defer unlock()
 	if err := walkthroughPitfall(ctx, n, root, work, cfg.Stderr); err != nil {
 		return 0, err
 	}
