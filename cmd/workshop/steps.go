@@ -78,7 +78,8 @@ func newStepCmd() *cobra.Command {
 // yet is made first, narrated, for the lock file to be in: otherwise
 // nothing would be held while the step made the directory and its root,
 // and a clean meanwhile removed them (as root only: otherwise the step
-// has said it needs root already).
+// has said it needs root already). The lock itself, as lockNames's of
+// step 6, is bookkeeping, not a lesson: not narrated.
 func holdSteps() (release func()) {
 	if _, err := os.Stat(global.stateDir); errors.Is(err, fs.ErrNotExist) && os.Geteuid() == 0 {
 		n := narrator()
@@ -88,7 +89,7 @@ func holdSteps() (release func()) {
 			old := n.Because("the state dir and the directories on the way to it get 0755, whatever your shell's umask").Umask(int(mask &^ 0o755))
 			defer n.Umask(old)
 		}
-		n.Because("workshop's state dir, made first: in it is the lock that keeps 'workshop clean' from a running step's root").
+		n.Because("workshop's state dir, made first: a running step holds a lock file in it (bookkeeping, not shown) that keeps 'workshop clean' from its root").
 			MkdirAll(global.stateDir, 0o755)
 	}
 	return state.HoldSteps(global.stateDir)
