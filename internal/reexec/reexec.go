@@ -157,7 +157,7 @@ func (c *Child) Start(n *sys.Narrator, spec any) error {
 		// collect it rather than leave it to the caller.
 		c.abandon()
 		n.Kill(pid, unix.SIGKILL)
-		c.Cmd.Wait()
+		c.Wait() // collects it, and closes its status pipe
 		return fmt.Errorf("send the spec to the child, through its pipe: %w", errnoOf(err))
 	}
 	return nil
