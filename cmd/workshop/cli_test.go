@@ -45,6 +45,8 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"step", "--timeout", "1s", "7", "--", "/bin/true"}, "there is no step 7: steps are numbered 1 to 6"},
 		{[]string{"-q", "step", "-q", "--ns=pid", "eight"}, `"eight" is not a step number`},
 		{[]string{"step", "--bogus", "2"}, "unknown flag: --bogus"},
+		{[]string{"step", "--init", "7", "--", "/bin/true"}, "there is no step 7"},
+		{[]string{"--state-dir", "step", "step", "--gzip", "9"}, "there is no step 9"},
 		// What workshop keeps in its state dir is no step's root.
 		{[]string{"--state-dir", "/tmp/st", "step", "2", "--root", "/tmp/st", "--", "/bin/true"}, "--root /tmp/st is workshop's state dir: give a directory of its own"},
 		{[]string{"--state-dir", "/tmp/st", "step", "1", "--root", "/tmp/st/images/0123/rootfs"}, "--root /tmp/st/images/0123/rootfs is in workshop's image store (/tmp/st/images), which no step may write into"},

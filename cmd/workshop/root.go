@@ -140,11 +140,13 @@ func stepWord(parsed, line []string) string {
 		return parsed[0]
 	}
 	i := 0
-	for i < len(line) && line[i] != "step" {
-		if line[i] == "--" {
+	for ; i < len(line) && line[i] != "step"; i++ {
+		switch w := line[i]; {
+		case w == "--":
 			return ""
+		case strings.HasPrefix(w, "-") && takesValue(w):
+			i++ // its value (--state-dir step)
 		}
-		i++
 	}
 	for i++; i < len(line); i++ {
 		w := line[i]
@@ -152,7 +154,7 @@ func stepWord(parsed, line []string) string {
 		case w == "--":
 			return ""
 		case strings.HasPrefix(w, "-"):
-			if !strings.Contains(w, "=") && !isBoolFlag(w) {
+			if takesValue(w) {
 				i++ // its value
 			}
 		default:
@@ -162,14 +164,18 @@ func stepWord(parsed, line []string) string {
 	return ""
 }
 
-// isBoolFlag reports whether w names one of the global flags that take
-// no value.
-func isBoolFlag(w string) bool {
-	switch w {
-	case "--explain", "--quiet", "-q", "--no-color":
-		return true
+// takesValue reports whether the flag w is followed by its value: one
+// written without "=" that is not one of the flags, global or a step's,
+// that take none.
+func takesValue(w string) bool {
+	if strings.Contains(w, "=") {
+		return false
 	}
-	return false
+	switch w {
+	case "--explain", "--quiet", "-q", "--no-color", "-h", "--help", "--init", "--gzip", "--keep":
+		return false
+	}
+	return true
 }
 
 // badBool matches pflag's error for a boolean flag given a value that is
