@@ -89,8 +89,8 @@ func MountLayer(n *sys.Narrator, lower, dir string, throwaway bool) (*Layer, err
 	l.Copied = true
 	st, err := copyTree(lower, l.Merged)
 	if st.entries() > 0 {
-		n.Note("copied %s, %s, %s and %s, each made with one call (mkdirat, openat then copy_file_range or read and write, symlinkat, mknodat), then given its owner and mode (fchownat, fchmodat): summarised here, not printed one by one%s",
-			plural(st.dirs, "directory"), plural(st.files, "file"), plural(st.links, "symlink"), plural(st.fifos, "fifo"), st.skippedNote())
+		n.Note("copied %s: the image's tree read (openat, getdents64, newfstatat, readlinkat), each entry made (mkdirat; openat, copy_file_range and close; symlinkat; mknodat), then given its owner and mode (fchownat, fchmodat): summarised here, not printed one by one%s",
+			st.counts(), st.skippedNote())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("copy the image: %w", err)
@@ -117,6 +117,15 @@ type copyStats struct {
 }
 
 func (s copyStats) entries() int { return s.dirs + s.files + s.links + s.fifos }
+
+// counts is what was copied, in words: "3 directories, 2 files and 1 symlink".
+func (s copyStats) counts() string {
+	parts := []string{plural(s.dirs, "directory"), plural(s.files, "file"), plural(s.links, "symlink")}
+	if s.fifos > 0 {
+		parts = append(parts, plural(s.fifos, "fifo"))
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
+}
 
 func (s copyStats) skippedNote() string {
 	if len(s.skipped) == 0 {
@@ -182,8 +191,8 @@ func copyTree(src, dst string) (copyStats, error) {
 			st.skipped = append(st.skipped, "/"+rel)
 			return nil
 		}
-		if st, ok := info.Sys().(*syscall.Stat_t); ok {
-			if err := os.Lchown(target, int(st.Uid), int(st.Gid)); err != nil {
+		if owner, ok := info.Sys().(*syscall.Stat_t); ok {
+			if err := os.Lchown(target, int(owner.Uid), int(owner.Gid)); err != nil {
 				return err
 			}
 		}
