@@ -6,7 +6,9 @@
 //
 // The parent and child talk over two pipes:
 //
-//	fd 3  parent -> child: the init's spec as JSON on one line, then, once the
+//	fd 3  parent -> child: the init's spec on one line (gob, in base64: every
+//	      string byte for byte, where JSON would replace what is not UTF-8,
+//	      a path or an argument of a student's, with U+FFFD), then, once the
 //	      child's cgroup and uid maps are in place, the line "go", then EOF.
 //	      A child that reaches EOF without "go" was abandoned (workshop died
 //	      or gave up before releasing it): it exits without running anything,
@@ -16,7 +18,9 @@
 package reexec
 
 import (
-	"encoding/json"
+	"bytes"
+	"encoding/base64"
+	"encoding/gob"
 	"errors"
 	"fmt"
 	"io"
@@ -135,8 +139,17 @@ func Command(name string, args ...string) (*Child, error) {
 // Start starts the child, reports the clone and execve the Go runtime made
 // for us, and sends the spec. The child waits until Release.
 func (c *Child) Start(n *sys.Narrator, spec any) error {
+	line, err := encodeSpec(spec)
+	if err != nil {
+		c.spec.Close()
+		c.status.Close()
+		for _, f := range c.ends {
+			f.Close()
+		}
+		return fmt.Errorf("encode the child's spec: %w", err)
+	}
 	n.BeforeFirstChild()
-	err := c.Cmd.Start()
+	err = c.Cmd.Start()
 	for _, f := range c.ends {
 		f.Close()
 	}
@@ -152,7 +165,7 @@ func (c *Child) Start(n *sys.Narrator, spec any) error {
 	}
 	pid := c.Cmd.Process.Pid
 	ReportStarted(n, c.Cmd)
-	if err := json.NewEncoder(c.spec).Encode(spec); err != nil {
+	if _, err := io.WriteString(c.spec, line); err != nil {
 		// The child died at birth (an OOM kill on a tiny --memory, say):
 		// collect it rather than leave it to the caller.
 		c.abandon()
@@ -310,7 +323,21 @@ func ReadSpec(v any) error {
 	if rest != goAhead+"\n" {
 		return ErrAbandoned
 	}
-	return json.Unmarshal([]byte(spec), v)
+	raw, err := base64.StdEncoding.DecodeString(spec)
+	if err != nil {
+		return fmt.Errorf("read spec: %w", err)
+	}
+	return gob.NewDecoder(bytes.NewReader(raw)).Decode(v)
+}
+
+// encodeSpec is the spec's line on fd 3: gob, which keeps every byte of a
+// string, in base64, which holds no newline.
+func encodeSpec(spec any) (string, error) {
+	var raw bytes.Buffer
+	if err := gob.NewEncoder(&raw).Encode(spec); err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(raw.Bytes()) + "\n", nil
 }
 
 // ParentGone is called by the child: it reports whether workshop has died,

@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 		return 0
 	})
 	Register("test-args", func() int {
-		if err := ReadSpec(&struct{}{}); err != nil {
+		if err := ReadSpec(&struct{ Unused bool }{}); err != nil {
 			return 125
 		}
 		fmt.Print(strings.Join(Args(), ","))
@@ -50,6 +50,26 @@ func TestMain(m *testing.M) {
 	})
 	Main()
 	os.Exit(m.Run())
+}
+
+// A spec's strings reach the child byte for byte, those that are not
+// UTF-8 too (a file name's bytes): JSON turned them into U+FFFD, and a run
+// in a state dir whose path held one failed on a path that did not exist.
+func TestSpecKeepsEveryByte(t *testing.T) {
+	c, err := Command("test-echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	c.Cmd.Stdout, c.Cmd.Stderr = &out, &errb
+	word := "a\xffb\xfe\n\x00c"
+	if err := c.Start(sys.Discard(), struct{ Word string }{word}); err != nil {
+		t.Fatal(err)
+	}
+	c.Release()
+	if status, err := c.Wait(); err != nil || status != 0 || out.String() != "ran with "+word {
+		t.Errorf("child: status %d, %v, stdout %q, stderr %q; want %q", status, err, out.String(), errb.String(), "ran with "+word)
+	}
 }
 
 func start(t *testing.T) (*Child, *bytes.Buffer, *bytes.Buffer) {
@@ -120,7 +140,7 @@ func TestHeldSignalStopsWithASentence(t *testing.T) {
 	}
 	var errb bytes.Buffer
 	c.Cmd.Stderr = &errb
-	if err := c.Start(sys.Discard(), struct{}{}); err != nil {
+	if err := c.Start(sys.Discard(), struct{ Unused bool }{}); err != nil {
 		t.Fatal(err)
 	}
 	c.Release()
@@ -159,7 +179,7 @@ func TestArgsReachTheChild(t *testing.T) {
 	}
 	var out, errb bytes.Buffer
 	c.Cmd.Stdout, c.Cmd.Stderr = &out, &errb
-	if err := c.Start(sys.Discard(), struct{}{}); err != nil {
+	if err := c.Start(sys.Discard(), struct{ Unused bool }{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Release(); err != nil {
