@@ -36,6 +36,7 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"--state-dir", "/tmp/" + strings.Repeat("s", 300), "ps"}, `--state-dir: a name in that path, "ssssssssssssssssssss"…, is 300 bytes, longer than a name can be (255)`},
 		{[]string{"--state-dir", "/sys/fs/cgroup", "ps"}, "--state-dir /sys/fs/cgroup is under /sys, the kernel's view of itself, not a place to keep files"},
 		{[]string{"--state-dir", "/proc/x/../", "ps"}, "--state-dir /proc is under /proc"},
+		{[]string{"--state-dir", "/tmp/bad\xffname", "ps"}, `--state-dir "/tmp/bad\xffname" is not UTF-8 text`},
 		{[]string{"full", "run", "--init=maybe", "--", "/bin/true"}, `--init takes no value, or true or false: "maybe" is neither (see 'workshop full run --help')`},
 		{[]string{"--quiet=2", "ps"}, `--quiet takes no value, or true or false: "2" is neither`},
 		{[]string{"step", "7", "--timeout", "1ms", "--", "/bin/true"}, "there is no step 7: steps are numbered 1 to 6"},
@@ -122,6 +123,20 @@ func TestBadHostnameMakesNothing(t *testing.T) {
 		}
 		if _, err := os.Stat(state); !os.IsNotExist(err) {
 			t.Errorf("step %s with a bad --hostname made %s (%v)", step, state, err)
+		}
+	}
+}
+
+// Too low a limit of open files ('ulimit -n 6') is one sentence and 125:
+// Go's runtime died on its first pollable file with every goroutine's
+// stack (doctor, full run, image ls, clean), and at 12 a run failed
+// halfway, leaving its record's directory.
+func TestTooFewOpenFiles(t *testing.T) {
+	for _, args := range [][]string{{"doctor"}, {"full", "run", "--", "/bin/true"}, {"image", "ls"}} {
+		cmd := exec.Command("/bin/sh", append([]string{"-c", `ulimit -n 12 && exec "$@"`, "sh", testbin.Bin(t), "--state-dir", t.TempDir()}, args...)...)
+		r := testbin.RunCmd(t, cmd, time.Minute)
+		if r.Code != 125 || !strings.Contains(r.Stderr, "this process may have only 12 files open at once ('ulimit -n', whose hard limit is 12), and workshop needs 64") || strings.Contains(r.Stderr, "goroutine") {
+			t.Errorf("%q under ulimit -n 12 = %d, stderr %q; want 125 and one sentence", args, r.Code, r.Stderr)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -13,6 +14,7 @@ import (
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
+	"golang.org/x/sys/unix"
 )
 
 // globals are the flags every command takes (DESIGN.md, "Command line").
@@ -64,6 +66,9 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 		// would be the current directory, where the lessons have the
 		// student build my-new-root by hand, and clean would remove it.
 		PersistentPreRunE: func(c *cobra.Command, _ []string) error {
+			if err := checkOpenFiles(); err != nil {
+				return err
+			}
 			if strings.TrimSpace(global.stateDir) == "" {
 				return usageError("--state-dir is empty: give a directory (the default is /var/lib/workshop); an empty one would be the current directory")
 			}
@@ -78,6 +83,9 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 				return usageError("--state-dir %s: %v", global.stateDir, err)
 			}
 			abs := state.Resolve(global.stateDir)
+			if !utf8.ValidString(abs) {
+				return usageError("--state-dir %q is not UTF-8 text (its symlinks resolved), and the records workshop keeps there (JSON) can name only paths that are: give a directory whose path is", abs)
+			}
 			global.stateDir = abs
 			if kernel := kernelTree(abs); kernel != "" {
 				return usageError("--state-dir %s is under %s, the kernel's view of itself, not a place to keep files: give a directory on a disk (the default is /var/lib/workshop)", global.stateDir, kernel)
@@ -127,6 +135,23 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 		comp.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
 	}
 	return root
+}
+
+// minOpenFiles is the fewest files workshop asks to be let open at once.
+// Below about 24 a step or a run failed halfway, on whichever call came
+// first (a full run needs 16, step 5 24), and below 8 Go's runtime died
+// with every goroutine's stack on its first pollable file; 64 leaves room.
+const minOpenFiles = 64
+
+// checkOpenFiles refuses to start where the limit of open files ('ulimit
+// -n') is below minOpenFiles. Go has raised it to its hard limit already:
+// what is left is the most this process may have.
+func checkOpenFiles() error {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil || lim.Cur >= minOpenFiles {
+		return nil
+	}
+	return usageError("this process may have only %d files open at once ('ulimit -n', whose hard limit is %d), and workshop needs %d: run it from a shell with a higher limit ('ulimit -n 1024' as root)", lim.Cur, lim.Max, minOpenFiles)
 }
 
 // stepWord is the word a `workshop step` command line gives as its step,
