@@ -197,3 +197,17 @@ func TestStep1UnderAStrictUmask(t *testing.T) {
 		}
 	}
 }
+
+// Without CAP_SYS_CHROOT (a root whose bounding set holds no capability,
+// as in some containers) the chroot fails, and the child says so: step 1
+// ends with 125 and that sentence alone, not "bash did not fail to start
+// inside …: that root is not empty" about the empty root it just made.
+func TestStep1WithoutTheRightToChroot(t *testing.T) {
+	testbin.NeedRoot(t)
+	setpriv := testbin.NeedTool(t, "setpriv")
+	cmd := exec.Command(setpriv, "--bounding-set=-all", "--inh-caps=-all", testbin.Bin(t), "-q", "--state-dir", t.TempDir(), "step", "1")
+	r := testbin.RunCmd(t, cmd, time.Minute)
+	if r.Code != 125 || !strings.Contains(r.Stderr, "operation not permitted") || strings.Contains(r.Stderr, "did not fail to start") {
+		t.Errorf("step 1 without CAP_SYS_CHROOT = %d, stderr %q; want 125 and the chroot's failure alone", r.Code, r.Stderr)
+	}
+}

@@ -48,8 +48,9 @@ func Step(n *sys.Narrator, root string, stdin io.Reader, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	if status > exit.SignalBase {
-		// A stop signal came before bash's execve: the child said so.
+	if status > exit.SignalBase || status == exit.ToolFailed {
+		// A stop signal came before bash's execve, or a call before it
+		// failed (chroot without CAP_SYS_CHROOT): the child said so.
 		return exit.Code(status, nil)
 	}
 	if status != exit.NotFound {

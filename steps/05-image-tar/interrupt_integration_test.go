@@ -3,6 +3,7 @@ package imagetar_test
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -223,5 +224,18 @@ func TestStep5OneAtATime(t *testing.T) {
 	r := first.Wait() // its read ends: stdin is closed
 	if r.Code != 0 || !strings.Contains(r.Stdout, "/bin/ls") {
 		t.Errorf("the first step 5, with a second refused meanwhile = %d, stdout %q, stderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+}
+
+// Under --quiet, a walkthrough chroot that fails otherwise than the lesson
+// says (no CAP_SYS_CHROOT here) names why: its own sentence, discarded as
+// the expected failure's would be, was the only cause.
+func TestStep5QuietSaysWhyTheWalkthroughsChrootFailed(t *testing.T) {
+	testbin.NeedRoot(t)
+	setpriv := testbin.NeedTool(t, "setpriv")
+	cmd := exec.Command(setpriv, "--bounding-set=-all", "--inh-caps=-all", testbin.Bin(t), "-q", "--state-dir", t.TempDir(), "step", "5", "--", "/bin/true")
+	r := testbin.RunCmd(t, cmd, time.Minute)
+	if r.Code != 125 || !strings.Contains(lastLine(r.Stderr), "where the lesson expects 127 (no /bin/bash there): setting up the container: chroot ") || !strings.Contains(r.Stderr, "operation not permitted") {
+		t.Errorf("step 5 -q without CAP_SYS_CHROOT = %d, stderr %q; want 125 and the chroot's failure named", r.Code, r.Stderr)
 	}
 }

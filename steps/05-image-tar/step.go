@@ -2,6 +2,7 @@ package imagetar
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -173,8 +174,11 @@ func walkthroughPitfall(ctx context.Context, n *sys.Narrator, root, work string,
 		return nil
 	}
 	n.Note("so bash is at %s, and the chroot that follows looks for /bin/bash:", filepath.Join(dest, name, "bin", "bash"))
+	// --quiet: the expected failure would read as this step's; kept, to
+	// say why where the chroot failed otherwise.
+	var quieted bytes.Buffer
 	if n.Writer() == io.Discard {
-		stderr = io.Discard // --quiet: the expected failure would read as this step's
+		stderr = &quieted
 	}
 	status, err := namespaces.Run(n, namespaces.Config{
 		Root:       dest,
@@ -190,7 +194,11 @@ func walkthroughPitfall(ctx context.Context, n *sys.Narrator, root, work string,
 		return &InterruptedError{What: "stopped after the walkthrough's chroot (" + tarPath + " and " + dest + " are complete)", Cause: context.Cause(ctx)}
 	}
 	if status != 127 {
-		return fmt.Errorf("the walkthrough's chroot into %s ended with status %d, where the lesson expects 127 (no /bin/bash there)", dest, status)
+		said := ""
+		if last := lastSaid(quieted.String()); last != "" {
+			said = ": " + last
+		}
+		return fmt.Errorf("the walkthrough's chroot into %s ended with status %d, where the lesson expects 127 (no /bin/bash there)%s", dest, status, said)
 	}
 	n.Note("exit status 127, as the walkthrough's chroot says: chroot: failed to run command '/bin/bash': No such file or directory")
 	return nil
@@ -279,6 +287,13 @@ func lockWork(n *sys.Narrator, work string) (func(), error) {
 		return nil, fmt.Errorf("lock %s: %w", work, err)
 	}
 	return func() { n.CloseFd(fd) }, nil // closing the directory releases the lock
+}
+
+// lastSaid is the last line of s that is not empty, without a "workshop: "
+// in front.
+func lastSaid(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimPrefix(lines[len(lines)-1], "workshop: ")
 }
 
 // removeOld removes what an earlier run of the step left at p, so that the
