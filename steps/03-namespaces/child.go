@@ -165,6 +165,9 @@ func setUp(n *sys.Narrator, s *spec) error {
 		// Made now, not at clone: see Start. The cgroup this process is in
 		// now becomes the "/" it sees in /proc/self/cgroup.
 		if err := n.Because("a new cgroup namespace, rooted at the cgroup we are in now").Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			if why := whyRefused(err); why != "" {
+				return fmt.Errorf("%w%s; run 'workshop doctor' to see which namespaces this machine supports", err, why)
+			}
 			return err
 		}
 	}

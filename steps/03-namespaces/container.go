@@ -257,7 +257,7 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		// the cgroup joined), which is said as it is.
 		var start *reexec.StartError
 		if errors.As(err, &start) && (errors.Is(err, unix.EPERM) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EUSERS)) {
-			return nil, fmt.Errorf("the kernel refused to make the namespaces %s: %w; run 'workshop doctor' to see which this machine supports", strings.Join(flagNames(flags), ","), err)
+			return nil, fmt.Errorf("the kernel refused to make the namespaces %s: %w%s; run 'workshop doctor' to see which this machine supports", strings.Join(flagNames(flags), ","), err, whyRefused(err))
 		}
 		return nil, err
 	}
@@ -767,6 +767,21 @@ func writesToPipe(w io.Writer) bool {
 	fi, err := f.Stat()
 	// A socket too: ksh93 joins a pipeline's programs with socketpairs.
 	return err == nil && fi.Mode()&(os.ModeNamedPipe|os.ModeSocket) != 0
+}
+
+// whyRefused says what the kernel means by refusing a namespace with err,
+// in parentheses, or "": its errno names a full disk (ENOSPC) or a user
+// count (EUSERS), which it is not.
+func whyRefused(err error) string {
+	switch {
+	case errors.Is(err, unix.ENOSPC):
+		return " (ENOSPC here: the limit on namespaces of one of these kinds is reached, or is 0, which turns that kind off: the user.max_*_namespaces settings, in /proc/sys/user)"
+	case errors.Is(err, unix.EUSERS):
+		return " (EUSERS here: user namespaces nest at most 32 deep, and this one would be deeper)"
+	case errors.Is(err, unix.EINVAL):
+		return " (EINVAL here: this kernel may be built without one of these kinds)"
+	}
+	return ""
 }
 
 // isTerminal reports whether w is a terminal.
