@@ -38,6 +38,9 @@ type Host struct {
 	Cgroups CgroupProbe
 	// Proc says what is wrong with /proc, as OwnProc.
 	Proc func() (why, fix string)
+	// MountNSNotOurs reports, as MountNSNotOurs, whether workshop's mount
+	// namespace belongs to another user namespace than its own.
+	MountNSNotOurs func() bool
 }
 
 // NewHost is the real machine, with workshop's state in stateDir; cgroups
@@ -57,6 +60,8 @@ func NewHost(stateDir string, cgroups CgroupProbe) *Host {
 		TryMounts:   tryMounts,
 		Cgroups:     cgroups,
 		Proc:        OwnProc,
+
+		MountNSNotOurs: MountNSNotOurs,
 	}
 }
 

@@ -58,7 +58,11 @@ func checkMounts(h *Host) []Finding {
 		return bothMounts(Finding{Status: Fail, Detail: "no throwaway mount namespace: " + p.Setup.Error(),
 			Fix: "workshop cannot make mounts here (inside a container?): use the classroom VM (vagrant up)"})
 	}
-	return []Finding{overlayFinding(h, dir, p.Overlay), pivotRootFinding(p.PivotRoot)}
+	found := []Finding{overlayFinding(h, dir, p.Overlay), pivotRootFinding(p.PivotRoot)}
+	if h.MountNSNotOurs != nil && h.MountNSNotOurs() {
+		found = append([]Finding{mountNSFinding()}, found...)
+	}
+	return found
 }
 
 // bothMounts is the same finding for the overlay and for pivot_root, when

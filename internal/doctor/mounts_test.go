@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/workshop-dev/workshop/internal/testbin"
 	"golang.org/x/sys/unix"
 )
 
@@ -92,5 +93,33 @@ func TestProbeWireNilErrors(t *testing.T) {
 	p := probeWire{}.probe()
 	if p.Setup != nil || p.Overlay != nil || p.PivotRoot != nil {
 		t.Errorf("probeWire{}.probe() = %+v, want no errors", p)
+	}
+}
+
+// Root of a user namespace without a mount namespace of its own: the
+// probes, in a mount namespace they make, work, and step 6's overlay, in
+// workshop's own, is refused. The report fails, and says how to fix it.
+func TestMountsInAMountNamespaceNotOurs(t *testing.T) {
+	h := fakeHost(t)
+	h.MountNSNotOurs = func() bool { return true }
+	fs := checkMounts(h)
+	f := only(t, fs, "mount namespace")
+	if f.Status != Fail || !strings.Contains(f.Fix, "unshare --user --map-root-user --mount") {
+		t.Errorf("mount namespace finding = %+v; want a failure, and the fix", f)
+	}
+	h.MountNSNotOurs = func() bool { return false }
+	for _, f := range checkMounts(h) {
+		if f.Name == "mount namespace" {
+			t.Errorf("a finding on the mount namespace where it is workshop's own: %+v", f)
+		}
+	}
+}
+
+// On this machine, as the host's root, the mount namespace is workshop's
+// own; under `unshare --user --map-root-user` (no --mount) it is not.
+func TestMountNSNotOursForReal(t *testing.T) {
+	testbin.NeedRoot(t)
+	if MountNSNotOurs() {
+		t.Errorf("MountNSNotOurs = true for the host's root")
 	}
 }

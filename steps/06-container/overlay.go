@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/workshop-dev/workshop/internal/doctor"
 	"github.com/workshop-dev/workshop/internal/ids"
 	"github.com/workshop-dev/workshop/internal/mountopt"
 	"github.com/workshop-dev/workshop/internal/state"
@@ -82,6 +83,8 @@ func MountLayer(n *sys.Narrator, lower, dir string, throwaway bool) (*Layer, err
 	case errors.Is(err, unix.EINVAL):
 		return nil, fmt.Errorf("%w: overlayfs refused these directories; the state dir's filesystem may not hold an upper layer "+
 			"(an overlay itself, as in a container, or NFS): give a --state-dir on ext4, xfs or tmpfs ('workshop doctor' tries it)", err)
+	case errors.Is(err, unix.EPERM) && doctor.MountNSNotOurs():
+		return nil, fmt.Errorf("%w: workshop runs as root of a user namespace, in a mount namespace that is not that user namespace's, where the kernel refuses it every mount: give the user namespace a mount namespace of its own (unshare --user --map-root-user --mount …), or run workshop as the host's root", err)
 	case !errors.Is(err, unix.ENODEV):
 		return nil, fmt.Errorf("%w (is overlayfs available? run 'workshop doctor')", err)
 	}

@@ -965,3 +965,26 @@ func TestBaseImageHasTerminfo(t *testing.T) {
 		t.Errorf("the base image's own files are not said:\n%s", r.Stderr)
 	}
 }
+
+// Root of a user namespace made without a mount namespace of its own
+// (unshare --user --map-root-user): the kernel refuses the overlay's mount
+// in workshop's mount namespace. One sentence says why and what to do,
+// where it said "operation not permitted (is overlayfs available?)", and
+// doctor, whose probes make a mount namespace of their own, said all was
+// well; nothing is left.
+func TestFullRunInAUserNamespaceWithoutItsOwnMounts(t *testing.T) {
+	h := newHost(t)
+	unshare := testbin.NeedTool(t, "unshare")
+	r := testbin.RunCmd(t, exec.Command(unshare, append([]string{"--user", "--map-root-user", testbin.Bin(t)}, h.args("-q", "full", "run", "--", "/bin/true")...)...), time.Minute)
+	if r.Code != 125 || !strings.Contains(r.Stderr, "operation not permitted: workshop runs as root of a user namespace, in a mount namespace that is not that user namespace's") {
+		t.Errorf("full run in a user namespace without its own mounts = %d, stderr %q", r.Code, r.Stderr)
+	}
+	d := testbin.RunCmd(t, exec.Command(unshare, append([]string{"--user", "--map-root-user", testbin.Bin(t)}, h.args("doctor")...)...), time.Minute)
+	if d.Code == 0 || !strings.Contains(d.Stdout+d.Stderr, "mount namespace") {
+		t.Errorf("doctor there = %d, want a failure naming the mount namespace:\n%s%s", d.Code, d.Stdout, d.Stderr)
+	}
+	entries, _ := os.ReadDir(filepath.Join(h.state, "containers"))
+	if len(entries) > 0 {
+		t.Errorf("the refused run left %d entries in containers/", len(entries))
+	}
+}
