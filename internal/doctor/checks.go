@@ -189,7 +189,8 @@ func checkSpace(h *Host) []Finding {
 			Fix: "give a state dir on a writable filesystem: workshop --state-dir DIR …"}}
 	}
 	if h.Noexec(dir) {
-		return []Finding{{Status: Warn, Name: name, Detail: where + " is on a filesystem mounted noexec: steps 2 to 5 run programs from the roots they make there, which noexec forbids (permission denied); step 6 runs them through its overlay, which is not noexec",
+		// A failure, not a warning: four steps of six fail.
+		return []Finding{{Status: Fail, Name: name, Detail: where + " is on a filesystem mounted noexec: steps 2 to 5 run programs from the roots they make there, which noexec forbids (permission denied); step 6 runs them through its overlay, which is not noexec",
 			Fix: "give a state dir on another filesystem: workshop --state-dir DIR …, or remount this one without noexec"}}
 	}
 	free, err := h.FreeBytes(dir)

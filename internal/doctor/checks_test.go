@@ -199,8 +199,8 @@ func TestSpaceLooksWhereTheStateDirWillBe(t *testing.T) {
 func TestStateDirOnANoexecFilesystem(t *testing.T) {
 	h := fakeHost(t)
 	h.Noexec = func(string) bool { return true }
-	if f := only(t, checkSpace(h), "state dir"); f.Status != Warn || !strings.Contains(f.Detail, "mounted noexec") || !strings.Contains(f.Detail, "step 6 runs them through its overlay") {
-		t.Errorf("a state dir on a noexec filesystem = %+v, want a warning (step 6 works)", f)
+	if f := only(t, checkSpace(h), "state dir"); f.Status != Fail || !strings.Contains(f.Detail, "mounted noexec") || !strings.Contains(f.Detail, "step 6 runs them through its overlay") {
+		t.Errorf("a state dir on a noexec filesystem = %+v, want a failure (steps 2 to 5 fail; step 6 works)", f)
 	}
 }
 
