@@ -37,6 +37,25 @@ func TestProc(t *testing.T) {
 	}
 }
 
+// Files of /proc mounted over (lxcfs): no user namespace may mount a /proc
+// of its own, and doctor, which said all was well, fails and names them.
+func TestProcOvermounted(t *testing.T) {
+	h := fakeHost(t)
+	h.ProcOvermounts = func() []string { return []string{"/proc/meminfo", "/proc/cpuinfo", "/proc/stat", "/proc/uptime"} }
+	f := only(t, checkProc(h), "/proc")
+	if f.Status != Fail || !strings.Contains(f.Detail, "/proc/meminfo, /proc/cpuinfo, /proc/stat, …, as lxcfs does") || !strings.Contains(f.Fix, "--ns mount,uts,ipc,net,pid,cgroup") {
+		t.Errorf("an overmounted /proc = %+v", f)
+	}
+}
+
+func TestUnescapeOctal(t *testing.T) {
+	for in, want := range map[string]string{`/proc/a\040b`: "/proc/a b", `/x\134y`: `/x\y`, `/plain`: "/plain", `/bad\09`: `/bad\09`} {
+		if got := unescapeOctal(in); got != want {
+			t.Errorf("unescapeOctal(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestKernelVersion(t *testing.T) {
 	for _, tc := range []struct {
 		release      string

@@ -41,6 +41,9 @@ type Host struct {
 	// MountNSNotOurs reports, as MountNSNotOurs, whether workshop's mount
 	// namespace belongs to another user namespace than its own.
 	MountNSNotOurs func() bool
+	// ProcOvermounts lists the files of /proc mounted over, as
+	// ProcOvermounts.
+	ProcOvermounts func() []string
 }
 
 // NewHost is the real machine, with workshop's state in stateDir; cgroups
@@ -62,6 +65,7 @@ func NewHost(stateDir string, cgroups CgroupProbe) *Host {
 		Proc:        OwnProc,
 
 		MountNSNotOurs: MountNSNotOurs,
+		ProcOvermounts: ProcOvermounts,
 	}
 }
 

@@ -1,10 +1,12 @@
 package doctor
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 )
 
 // OwnProc says what is wrong with /proc for workshop, which finds its
@@ -29,7 +31,75 @@ func OwnProc() (why, fix string) {
 func checkProc(h *Host) []Finding {
 	why, fix := h.Proc()
 	if why == "" {
+		if h.ProcOvermounts != nil {
+			if over := h.ProcOvermounts(); len(over) > 0 {
+				return []Finding{procOvermountFinding(over)}
+			}
+		}
 		return []Finding{{Status: OK, Name: "/proc", Detail: "the /proc of the PID namespace workshop runs in"}}
 	}
 	return []Finding{{Status: Fail, Name: "/proc", Detail: why + ": steps 3 to 6, ps, kill, diff, clean and the labs' checks refuse to run", Fix: fix}}
+}
+
+// ProcOvermounts lists what is mounted over a file of /proc (lxcfs, in an
+// LXC container, mounts its own /proc/meminfo, /proc/cpuinfo…). The kernel
+// lets a user namespace mount a /proc of its own only where the /proc it
+// can see hides nothing: with such mounts, every container with a user
+// namespace fails on its /proc's mount with EPERM. (reads and lstat, looks
+// that change nothing: not narrated.)
+func ProcOvermounts() []string {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var over []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 5 {
+			continue
+		}
+		point := unescapeOctal(fields[4])
+		if !strings.HasPrefix(point, "/proc/") {
+			continue
+		}
+		if fi, err := os.Lstat(point); err == nil && !fi.IsDir() {
+			over = append(over, point)
+		}
+	}
+	return over
+}
+
+// unescapeOctal undoes mountinfo's \ooo escapes (of space, tab, newline
+// and backslash).
+func unescapeOctal(s string) string {
+	if !strings.Contains(s, "\\") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// procOvermountFinding is /proc's finding where files of it are mounted
+// over.
+func procOvermountFinding(over []string) Finding {
+	shown := over
+	if len(shown) > 3 {
+		shown = append(shown[:3:3], "…")
+	}
+	return Finding{Status: Fail, Name: "/proc",
+		Detail: fmt.Sprintf("files of /proc are mounted over (%s, as lxcfs does in an LXC container): the kernel then lets no user namespace mount a /proc of its own, and steps 3 to 6 make one", strings.Join(shown, ", ")),
+		Fix:    "leave the user namespace out (--ns mount,uts,ipc,net,pid,cgroup), or use the classroom VM (vagrant up)"}
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/workshop-dev/workshop/internal/doctor"
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/procmask"
 	"github.com/workshop-dev/workshop/internal/reexec"
@@ -373,6 +374,9 @@ func mountProc(n *sys.Narrator, s *spec) (bool, error) {
 	}
 	const procFlags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 	if err := n.Because("a /proc for this PID namespace").Mount("proc", filepath.Join(s.Root, "proc"), "proc", procFlags, ""); err != nil {
+		if over := doctor.ProcOvermounts(); errors.Is(err, unix.EPERM) && s.has(unix.CLONE_NEWUSER) && len(over) > 0 {
+			return false, fmt.Errorf("%w: the kernel lets a user namespace mount a /proc of its own only where the /proc it sees hides nothing, and files of this one are mounted over (%s, as lxcfs does in an LXC container): leave the user namespace out (--ns mount,uts,ipc,net,pid,cgroup), or run on a host without them", err, strings.Join(over, ", "))
+		}
 		return false, err
 	}
 	// A command left only Docker's capabilities gets them all back in a

@@ -94,3 +94,36 @@ func TestInitHoldsNoInheritedDescriptor(t *testing.T) {
 		t.Errorf("the init holds the host's %s, which workshop inherited as fd 7: its descriptors are\n%s", outside, r.Stdout)
 	}
 }
+
+// A file of the host's /proc mounted over (lxcfs does it in LXC
+// containers; here a bind mount over /proc/meminfo, in a mount namespace
+// of the test's own): the kernel refuses a user namespace's /proc, and the
+// sentence says why and what to do; without the user namespace it works.
+func TestProcOvermountedRefusesAUserNamespacesProc(t *testing.T) {
+	testbin.NeedRoot(t)
+	unshare := testbin.NeedTool(t, "unshare")
+	root := busyboxRoot(t)
+	fake := filepath.Join(t.TempDir(), "meminfo")
+	if err := os.WriteFile(fake, []byte("MemTotal: 1 kB\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(ns string) (string, int) {
+		script := `mount --bind "$1" /proc/meminfo && shift && exec "$@"`
+		args := append([]string{"--mount", "sh", "-c", script, "sh", fake, testbin.Bin(t)}, step3Args(t, root, "-q", "--ns", ns, "--", "/bin/true")...)
+		out, err := exec.Command(unshare, args...).CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+	out, code := run("mount,uts,ipc,net,pid,user,cgroup")
+	if code != 125 || !strings.Contains(out, "operation not permitted: the kernel lets a user namespace mount a /proc of its own only where the /proc it sees hides nothing, and files of this one are mounted over (/proc/meminfo") {
+		t.Errorf("step 3 with /proc/meminfo mounted over = %d:\n%s", code, out)
+	}
+	if out, code := run("mount,uts,ipc,net,pid,cgroup"); code != 0 {
+		t.Errorf("step 3 without the user namespace there = %d:\n%s", code, out)
+	}
+}
