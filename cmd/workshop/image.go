@@ -161,7 +161,7 @@ func imageCmd(use, short string, nargs int, halfMade string, run func(ctx contex
 		RunE: func(c *cobra.Command, args []string) error {
 			// The store is root's alone (0700): without root, say so
 			// before touching it.
-			if err := requireRoot("workshop image " + name); err != nil {
+			if err := requireRoot("image " + name); err != nil {
 				return err
 			}
 			ctx, stop := interruptible()

@@ -141,9 +141,14 @@ func plural(n int, one, many string) string {
 // ok, "      fix: what to do".
 func printFinding(w io.Writer, p painter, f Finding) {
 	word := fmt.Sprintf("%-4s", f.Status)
-	fmt.Fprintf(w, "%s  %-18s %s\n", p.status(f.Status).Sprint(word), f.Name, f.Detail)
+	// One line each, whatever a path in it holds (a newline, an escape).
+	fmt.Fprintf(w, "%s  %-18s %s\n", p.status(f.Status).Sprint(word), f.Name, sys.OneLine(f.Detail))
 	if f.Status != OK && f.Fix != "" {
-		fmt.Fprintf(w, "      %s %s\n", p.fix.Sprint("fix:"), strings.ReplaceAll(f.Fix, "\n", "\n           "))
+		lines := strings.Split(f.Fix, "\n")
+		for i := range lines {
+			lines[i] = sys.OneLine(lines[i])
+		}
+		fmt.Fprintf(w, "      %s %s\n", p.fix.Sprint("fix:"), strings.Join(lines, "\n           "))
 	}
 }
 

@@ -62,6 +62,16 @@ func TestRunLineFormat(t *testing.T) {
 	}
 }
 
+// A path with a newline or an escape in a finding (a state dir's name)
+// stays on its line, as the narration prints it.
+func TestRunKeepsAFindingOnItsLine(t *testing.T) {
+	var out bytes.Buffer
+	Run(&out, fakeHost(t), []Check{fixed(Finding{Status: Fail, Name: "state dir", Detail: "/tmp/a\nb cannot be written in", Fix: "give \x1b[31m another"})}, Options{})
+	if !strings.Contains(out.String(), `/tmp/a\nb cannot be written in`) || strings.Contains(out.String(), "\x1b[31m") {
+		t.Errorf("report = %q, want the newline and the escape shown, not printed", out.String())
+	}
+}
+
 func TestRunExplain(t *testing.T) {
 	var out bytes.Buffer
 	Run(&out, fakeHost(t), []Check{fixed(Finding{Status: OK, Name: "x"})}, Options{Explain: true})

@@ -54,6 +54,11 @@ func checkMounts(h *Host) []Finding {
 		return bothMounts(Finding{Status: Skip, Detail: "not tried: the state dir cannot be written in (see its line)"})
 	}
 	p := h.TryMounts(dir)
+	if errors.Is(p.Setup, unix.ENOSPC) || errors.Is(p.Setup, unix.EDQUOT) {
+		// Its scratch directories found no room: that says nothing of
+		// the kernel's mounts either, and the state dir's line says why.
+		return bothMounts(Finding{Status: Skip, Detail: "not tried: no room for its scratch directories on the state dir's filesystem (see its line)"})
+	}
 	if p.Setup != nil {
 		return bothMounts(Finding{Status: Fail, Detail: "no throwaway mount namespace: " + p.Setup.Error(),
 			Fix: "workshop cannot make mounts here (inside a container?): use the classroom VM (vagrant up)"})

@@ -27,6 +27,10 @@ func TestMounts(t *testing.T) {
 			overlay: OK, pivot: Fail, says: "initramfs"},
 		{name: "no mount namespace", probe: MountProbe{Setup: &CallError{Call: "clone(CLONE_NEWNS)", Errno: unix.EPERM}},
 			overlay: Fail, pivot: Fail, overlayFix: "classroom VM", says: "EPERM"},
+		// A full state dir's filesystem: not the kernel's fault ("inside a
+		// container?"), and the state dir's own line says it.
+		{name: "no room", probe: MountProbe{Setup: &CallError{Call: "mkdir", Errno: unix.ENOSPC}},
+			overlay: Skip, pivot: Skip, says: "no room for its scratch directories"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := fakeHost(t)
