@@ -35,7 +35,7 @@ func TestImageCommandsNeedRoot(t *testing.T) {
 			{"image", "import", "/dev/null", "mine"},
 		} {
 			r := testbin.RunAsNobody(t, append([]string{"--state-dir", state}, args...)...)
-			want := "workshop: workshop image " + args[1] + " needs root: run it with sudo"
+			want := "workshop: image " + args[1] + " needs root: run it with sudo"
 			if r.Code != 125 || !strings.HasPrefix(r.Stderr, want) || strings.Count(r.Stderr, "\n") != 1 || r.Stdout != "" {
 				t.Errorf("workshop %q as nobody = %d, stdout %q, stderr %q; want 125 and one line starting %q", args, r.Code, r.Stdout, r.Stderr, want)
 			}
