@@ -27,11 +27,16 @@ func ScratchDir(stateDir string) string {
 // StaleScratch lists the probe directories in dir that a doctor killed
 // halfway left: those a minute old whose doctor is gone (or that were
 // named without a pid, before names carried one).
-func StaleScratch(dir string) []string {
+func StaleScratch(dir string) []string { return StaleByPid(dir, scratchPrefix) }
+
+// StaleByPid lists the directories in dir named prefix, a pid, "-" and
+// more, that a workshop killed halfway left: a minute old, and the
+// process of that pid gone (doctor's probe's, lab 5's copy of an archive).
+func StaleByPid(dir, prefix string) []string {
 	entries, _ := os.ReadDir(dir)
 	var stale []string
 	for _, e := range entries {
-		rest, ok := strings.CutPrefix(e.Name(), scratchPrefix)
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
 		if !ok || !e.IsDir() {
 			continue
 		}

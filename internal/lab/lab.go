@@ -58,6 +58,12 @@ func (r *Report) missing(hint, format string, args ...any) {
 // that it is missing with hint, and reports whether it was there.
 func (r *Report) dir(o Options, name, hint string) (string, bool) {
 	p := o.path(name)
+	// A symlink is not the root made by hand (ln -s / my-new-root passed
+	// with the host's own programs).
+	if target, err := os.Readlink(p); err == nil {
+		r.missing("make "+name+" a directory of its own: rm "+name+"; mkdir "+name, "%s is a symlink (to %s), not a directory made for the exercise", name, target)
+		return p, false
+	}
 	if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
 		r.missing(hint, "there is no directory %s in %s", name, o.Dir)
 		return p, false

@@ -27,7 +27,7 @@ func TestCheckBadDir(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "nonexistent")
 	for _, dir := range []string{missing, file} {
 		for _, n := range []int{1, 2, 3, 5} {
-			r, err := Check(n, Options{Dir: dir})
+			r, err := Check(n, Options{Dir: dir, StateDir: t.TempDir()})
 			if err == nil || exit.Status(err) != exit.ToolFailed || r != nil {
 				t.Errorf("Check(%d, Dir %q) = %v, %v (status %d), want no report and status 125", n, dir, r, err, exit.Status(err))
 				continue

@@ -5,12 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/workshop-dev/workshop/internal/exit"
 	"golang.org/x/sys/unix"
 )
 
@@ -25,11 +28,18 @@ import (
 // chroot (step 1's escape) is nobody on the host, and all it started dies
 // with it (its PID 1 is the program: the kernel kills the namespace's other
 // processes when it ends). Where this kernel allows no user namespace, the
-// other namespaces only: it is host root there, as the exercise's own
-// command is.
+// other namespaces only, and it runs as the host's nobody all the same
+// (the child chroots before it drops to nobody): as host root there, it
+// climbed out of the chroot with every capability.
+//
+// What it prints is kept up to maxOutput: a program that prints for ever
+// is stopped there, where its output grew in root's memory for the ten
+// seconds (5 GB).
 func runIn(ctx context.Context, root string, argv ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	ctx, tooMuch := context.WithCancelCause(ctx)
+	defer tooMuch(nil)
 	// The root is opened here, as host root, and the child chroots into
 	// that open directory (/proc/self/fd/N: the descriptor is still open
 	// in the child when it chroots, before its execve). By its path, the
@@ -59,16 +69,27 @@ func runIn(ctx context.Context, root string, argv ...string) (string, error) {
 		// the namespace for that: it may only name the ids mapped there.
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, Groups: []uint32{}}
+	} else {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{}}
 	}
 	cmd.Dir = "/"
 	cmd.Env = []string{"PATH=/bin:/usr/bin:/sbin:/usr/sbin"}
 	// Something that holds its output open past its end (a child of a
 	// plain chroot's program) does not keep the check waiting.
 	cmd.WaitDelay = time.Second
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
+	out := &capped{limit: maxOutput, full: tooMuch}
+	errb := &capped{limit: maxOutput, full: tooMuch}
+	cmd.Stdout, cmd.Stderr = out, errb
 	err = cmd.Run()
+	if cause := context.Cause(ctx); errors.Is(cause, errTooMuchOutput) {
+		return "", fmt.Errorf("%s printed more than %d kB, and was stopped: %w", argv[0], maxOutput>>10, cause)
+	}
 	var pe *os.PathError
+	if errors.As(err, &pe) && pe.Op == "fork/exec" && sandboxRefused(pe.Err) {
+		// The clone of the check's own namespaces, not the program's
+		// execve: no fault of the student's.
+		return "", &SandboxError{Err: pe.Err}
+	}
 	if errors.As(err, &pe) && pe.Op == "fork/exec" {
 		// os/exec's words for an execve that failed: the kernel's call, as
 		// the student would run it (exec format error: not a program of
@@ -86,6 +107,94 @@ func runIn(ctx context.Context, root string, argv ...string) (string, error) {
 	return out.String(), err
 }
 
+// closedToOthers names the first entry of root (root itself included)
+// that the checked program, an unprivileged user, cannot use: a directory
+// others may not search, or a file others may not read (a program or a
+// library made under a umask of 077, or cp'd from a 0700 one), with its
+// mode; "" when there is none. The student's own sudo chroot, as root,
+// passes them, so its hint must say so. (Symlinks are left to the run.)
+func closedToOthers(root string) string {
+	var found string
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || found != "" {
+			return filepath.SkipAll
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		rel, _ := filepath.Rel(filepath.Dir(root), p)
+		switch m := fi.Mode(); {
+		case m.IsDir() && m.Perm()&0o001 == 0:
+			found = fmt.Sprintf("%s (a directory of mode %04o: others may not enter it)", rel, m.Perm())
+		case m.IsRegular() && m.Perm()&0o004 == 0:
+			found = fmt.Sprintf("%s (a file of mode %04o: others may not read it)", rel, m.Perm())
+		}
+		return nil
+	})
+	return found
+}
+
+// closedHint is the hint for an entry closedToOthers found.
+func closedHint(what, root string) string {
+	return "the check runs the program as an unprivileged user, and " + what + " (made under a umask of 077?): open the root to others, as the host's / is: chmod -R a+rX " + filepath.Base(root)
+}
+
+// maxOutput is how much of what a checked program prints is kept.
+const maxOutput = 64 << 10
+
+var errTooMuchOutput = errors.New("too much output")
+
+// capped keeps what is written to it up to limit bytes; past that it calls
+// full, which stops the program, and takes no more. (No bytes.Buffer
+// embedded: its ReadFrom, which os/exec's copy would use, takes all.)
+type capped struct {
+	buf   bytes.Buffer
+	limit int
+	full  context.CancelCauseFunc
+}
+
+func (c *capped) Write(p []byte) (int, error) {
+	if c.buf.Len()+len(p) > c.limit {
+		c.full(errTooMuchOutput)
+		return 0, errTooMuchOutput
+	}
+	return c.buf.Write(p)
+}
+
+func (c *capped) String() string { return c.buf.String() }
+func (c *capped) Len() int       { return c.buf.Len() }
+
+// SandboxError is runIn's error when the namespaces the check runs a
+// program in could not be made (a limit of the kernel's reached): the
+// check could not check, whatever the student did.
+type SandboxError struct{ Err error }
+
+func (e *SandboxError) Error() string {
+	return fmt.Sprintf("the check could not make the namespaces it runs your program in: %v (the kernel's limits on namespaces, user.max_*_namespaces in /proc/sys/user, or on processes; 'workshop doctor' looks at them)", e.Err)
+}
+
+func (e *SandboxError) Unwrap() error { return e.Err }
+
+// cannotCheck is the check's own failure (125) where err is a
+// SandboxError, or nil: a check that cannot run the student's program says
+// so, instead of reporting the exercise undone.
+func cannotCheck(err error) error {
+	var se *SandboxError
+	if errors.As(err, &se) {
+		return exit.Code(exit.ToolFailed, se)
+	}
+	return nil
+}
+
+// sandboxRefused says whether err, from the clone and execve of a checked
+// program, is the clone's: ENOSPC (a namespace limit), EUSERS (user
+// namespaces nested too deep), EAGAIN (no more processes). An execve fails
+// otherwise (ENOENT, EACCES, ENOEXEC…).
+func sandboxRefused(err error) bool {
+	return errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EUSERS) || errors.Is(err, unix.EAGAIN)
+}
+
 type runError struct {
 	err    error
 	stderr string
@@ -98,8 +207,8 @@ func (e *runError) Unwrap() error { return e.err }
 const nobody = 65534
 
 // userNamespaces reports whether this kernel lets workshop make a user
-// namespace (user.max_user_namespaces is not 0).
-func userNamespaces() bool {
+// namespace (user.max_user_namespaces is not 0). A variable, for a test.
+var userNamespaces = func() bool {
 	b, err := os.ReadFile("/proc/sys/user/max_user_namespaces")
 	return err == nil && strings.TrimSpace(string(b)) != "0"
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/testbin"
 	"golang.org/x/sys/unix"
 )
@@ -143,9 +144,10 @@ func TestLab5CheckInterrupted(t *testing.T) {
 		t.Fatal(err)
 	}
 	sh(t, dir, "tar -C my-new-root -cf dockercontainer.tar .")
-	lab := testbin.Start(t, dir, testbin.Bin(t), "lab", "5", "check")
+	state := t.TempDir()
+	lab := testbin.Start(t, dir, testbin.Bin(t), "--state-dir", state, "lab", "5", "check")
 	deadline := time.Now().Add(10 * time.Second)
-	for copies(t, dir) == 0 && time.Now().Before(deadline) {
+	for copies(t, state) == 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	time.Sleep(200 * time.Millisecond) // into the program's run
@@ -154,20 +156,77 @@ func TestLab5CheckInterrupted(t *testing.T) {
 	if r.Code != 130 || !strings.Contains(r.Stderr, "interrupted by SIGINT: the check stopped, and what it made was removed") {
 		t.Errorf("lab 5 check, Ctrl-C = %d, stderr %q; want 130 and the sentence", r.Code, r.Stderr)
 	}
-	if n := copies(t, dir); n != 0 {
-		t.Errorf("%d unpacked copies of the archive left in %s", n, dir)
+	if n := copies(t, state); n != 0 {
+		t.Errorf("%d unpacked copies of the archive left in %s", n, state)
 	}
-	for _, pid := range rootedIn(dir) {
+	for _, pid := range rootedIn(state) {
 		t.Errorf("pid %d is left running in the check's copy", pid)
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
 
-// copies counts lab 5's unpacked copies of the archive in dir.
+// copies counts lab 5's unpacked copies of the archive in dir (the state
+// dir: never the student's, see runFromArchive).
 func copies(t *testing.T, dir string) int {
 	m, err := filepath.Glob(filepath.Join(dir, ".workshop-lab5-*"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return len(m)
+}
+
+// Where no user namespace can be made, the checked program still runs as
+// the host's nobody, not as root (which climbed out of the chroot with
+// every capability, and passed the check).
+func TestRunInIsNobodyWithoutUserNamespaces(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := filepath.Join(t.TempDir(), "root")
+	testbin.BusyboxRoot(t, root, nil, []string{"id"})
+	testbin.Chmod(t, 0o755, filepath.Dir(root))
+	defer func(was func() bool) { userNamespaces = was }(userNamespaces)
+	for _, userNS := range []bool{true, false} {
+		userNamespaces = func() bool { return userNS }
+		out, err := runIn(context.Background(), root, "/bin/id")
+		if err != nil {
+			t.Fatalf("user namespace %v: %v", userNS, err)
+		}
+		want := "uid=65534 gid=65534" // the host's nobody, outside
+		if userNS {
+			want = "uid=0 gid=0" // root of its namespace, the host's nobody
+		}
+		if !strings.HasPrefix(out, want) || strings.Contains(out, "groups=0") {
+			t.Errorf("user namespace %v: id says %q, want %q and no group 0", userNS, out, want)
+		}
+	}
+}
+
+// A program that prints for ever is stopped once its output passes
+// maxOutput: it grew in root's memory for the ten seconds (5 GB).
+func TestRunInStopsEndlessOutput(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := filepath.Join(t.TempDir(), "root")
+	testbin.BusyboxRoot(t, root, nil, []string{"yes"})
+	start := time.Now()
+	_, err := runIn(context.Background(), root, "/bin/yes", "bin")
+	if err == nil || !strings.Contains(err.Error(), "/bin/yes printed more than 64 kB, and was stopped") {
+		t.Errorf("runIn of an endless printer = %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("it was stopped after %v, not at once", d)
+	}
+}
+
+// The namespaces the check runs a program in, refused by the kernel (a
+// limit reached): the check's failure, 125, not "your program failed".
+func TestCannotCheck(t *testing.T) {
+	err := cannotCheck(fmt.Errorf("run: %w", &SandboxError{Err: syscall.ENOSPC}))
+	if exit.Status(err) != exit.ToolFailed || !strings.Contains(err.Error(), "the check could not make the namespaces it runs your program in") {
+		t.Errorf("cannotCheck(SandboxError) = %v (%d)", err, exit.Status(err))
+	}
+	if cannotCheck(syscall.ENOENT) != nil {
+		t.Errorf("cannotCheck of an execve's ENOENT is not nil")
+	}
+	if !sandboxRefused(syscall.ENOSPC) || sandboxRefused(syscall.ENOENT) {
+		t.Errorf("sandboxRefused: ENOSPC is the clone's, ENOENT the execve's")
+	}
 }

@@ -12,41 +12,41 @@ func TestLab1ByHand(t *testing.T) {
 	busybox := testbin.NeedTool(t, "busybox")
 	dir := t.TempDir()
 
-	r, _ := Check(1, Options{Dir: dir})
+	r, _ := Check(1, Options{Dir: dir, StateDir: t.TempDir()})
 	if r.Done() || !strings.Contains(findingsText(r), "mkdir my-new-root") {
 		t.Fatalf("no root: report\n%s", findingsText(r))
 	}
 
 	// The usual mistake: a dynamic program instead of a static one.
 	sh(t, dir, "mkdir -p my-new-root/bin && cp /bin/ls my-new-root/bin/")
-	r, _ = Check(1, Options{Dir: dir})
+	r, _ = Check(1, Options{Dir: dir, StateDir: t.TempDir()})
 	if r.Done() || !strings.Contains(findingsText(r), "needs its libraries") {
 		t.Fatalf("ls instead of busybox: report\n%s", findingsText(r))
 	}
 
 	// Another: a symlink to the host's busybox, which the jail cannot follow.
 	sh(t, dir, "ln -s "+busybox+" my-new-root/bin/busybox")
-	r, _ = Check(1, Options{Dir: dir})
+	r, _ = Check(1, Options{Dir: dir, StateDir: t.TempDir()})
 	if text := findingsText(r); r.Done() || !strings.Contains(text, "is a symlink") || !strings.Contains(text, "copy the file itself") {
 		t.Fatalf("symlinked busybox: report\n%s", text)
 	}
 
 	sh(t, dir, "rm my-new-root/bin/busybox && cp "+busybox+" my-new-root/bin/ && chmod -x my-new-root/bin/busybox")
-	r, _ = Check(1, Options{Dir: dir})
+	r, _ = Check(1, Options{Dir: dir, StateDir: t.TempDir()})
 	if r.Done() || !strings.Contains(findingsText(r), "chmod +x") {
 		t.Fatalf("busybox not executable: report\n%s", findingsText(r))
 	}
 
 	// Not a program at all: said in the kernel's words, not os/exec's.
 	sh(t, dir, "mv my-new-root/bin/busybox bb.real && echo not a program > my-new-root/bin/busybox && chmod +x my-new-root/bin/busybox")
-	r, _ = Check(1, Options{Dir: dir})
+	r, _ = Check(1, Options{Dir: dir, StateDir: t.TempDir()})
 	if text := findingsText(r); r.Done() || !strings.Contains(text, `execve("/bin/busybox") inside the root failed: exec format error`) || strings.Contains(text, "fork/exec") {
 		t.Fatalf("busybox that is no program: report\n%s", text)
 	}
 	sh(t, dir, "mv bb.real my-new-root/bin/busybox")
 
 	sh(t, dir, "chmod +x my-new-root/bin/busybox")
-	r, _ = Check(1, Options{Dir: dir})
+	r, _ = Check(1, Options{Dir: dir, StateDir: t.TempDir()})
 	if !r.Done() {
 		t.Fatalf("the exercise is done, but the check says\n%s", findingsText(r))
 	}
@@ -54,7 +54,7 @@ func TestLab1ByHand(t *testing.T) {
 	// A symlink that leads to busybox inside the jail works in the jail:
 	// the check runs it as chroot does, and passes it.
 	sh(t, dir, "mv my-new-root/bin/busybox my-new-root/bin/bb && ln -s bb my-new-root/bin/busybox && chroot my-new-root /bin/busybox true")
-	r, _ = Check(1, Options{Dir: dir})
+	r, _ = Check(1, Options{Dir: dir, StateDir: t.TempDir()})
 	if !r.Done() || !strings.Contains(findingsText(r), "is a symlink to bb") {
 		t.Fatalf("busybox as a symlink to bb inside the jail works, but the check says\n%s", findingsText(r))
 	}
@@ -66,8 +66,54 @@ func TestLab1BusyboxDirectory(t *testing.T) {
 	testbin.NeedRoot(t)
 	dir := t.TempDir()
 	sh(t, dir, "mkdir -p my-new-root/bin/busybox")
-	r, _ := Check(1, Options{Dir: dir})
+	r, _ := Check(1, Options{Dir: dir, StateDir: t.TempDir()})
 	if text := findingsText(r); r.Done() || !strings.Contains(text, "my-new-root/bin/busybox is a directory") || strings.Contains(text, "chmod") {
 		t.Errorf("bin/busybox a directory: report\n%s", text)
+	}
+}
+
+// Under a umask of 077 the exercise, done as written, makes a root others
+// may not enter: the student's sudo chroot works, the check's program, an
+// unprivileged user, does not. The hint says so and how to open it (it
+// said chmod +x, which changes nothing there); the same for lab 2's root.
+func TestLabsUnderAStrictUmask(t *testing.T) {
+	testbin.NeedRoot(t)
+	busybox := testbin.NeedTool(t, "busybox")
+	dir := t.TempDir()
+	testbin.Chmod(t, 0o755, dir)
+	sh(t, dir, "umask 077 && mkdir -p my-new-root/bin && cp "+busybox+" my-new-root/bin/")
+	r, _ := Check(1, Options{Dir: dir, StateDir: t.TempDir()})
+	if text := findingsText(r); r.Done() || !strings.Contains(text, "others may not enter it") || !strings.Contains(text, "chmod -R a+rX my-new-root") {
+		t.Fatalf("lab 1 under umask 077: report\n%s", text)
+	}
+	sh(t, dir, "chmod -R a+rX my-new-root")
+	if r, _ := Check(1, Options{Dir: dir, StateDir: t.TempDir()}); !r.Done() {
+		t.Errorf("lab 1 after chmod -R a+rX: report\n%s", findingsText(r))
+	}
+
+	// Lab 2: the libraries, 0600 where cp made them under 077.
+	sh(t, dir, "rm -rf my-new-root")
+	sh(t, dir, `umask 077 && mkdir -p my-new-root/bin && cp /bin/ls my-new-root/bin/ && for f in $(ldd /bin/ls | grep -o '/[^ ]*'); do cp --parents "$f" my-new-root/; done && chmod 755 my-new-root my-new-root/bin && find my-new-root -type d -exec chmod 755 {} +`)
+	r, _ = Check(2, Options{Dir: dir, StateDir: t.TempDir()})
+	if text := findingsText(r); r.Done() || !strings.Contains(text, "others may not read it") || !strings.Contains(text, "chmod -R a+rX my-new-root") {
+		t.Fatalf("lab 2 with 0600 libraries: report\n%s", text)
+	}
+	sh(t, dir, "chmod -R a+rX my-new-root")
+	if r, _ := Check(2, Options{Dir: dir, StateDir: t.TempDir()}); !r.Done() {
+		t.Errorf("lab 2 after chmod -R a+rX: report\n%s", findingsText(r))
+	}
+}
+
+// my-new-root as a symlink to the host's / passed labs 1 and 2 with the
+// host's own programs: a symlink is not the root made by hand.
+func TestLabsRefuseASymlinkedRoot(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir := t.TempDir()
+	sh(t, dir, "ln -s / my-new-root")
+	for _, n := range []int{1, 2} {
+		r, _ := Check(n, Options{Dir: dir, StateDir: t.TempDir()})
+		if text := findingsText(r); r.Done() || !strings.Contains(text, "my-new-root is a symlink (to /)") {
+			t.Errorf("lab %d with my-new-root -> /: report\n%s", n, text)
+		}
 	}
 }

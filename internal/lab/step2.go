@@ -51,9 +51,14 @@ func checkStep2(o Options) (*Report, error) {
 		return r, nil
 	}
 	out, err := runIn(o.Ctx, root, ls, "/")
+	if cerr := cannotCheck(err); cerr != nil {
+		return nil, cerr
+	}
 	if err != nil {
 		var pe *os.PathError
-		switch {
+		switch closed := closedToOthers(root); {
+		case closed != "":
+			r.missing(closedHint(closed, root), "chroot my-new-root %s fails: %v", ls, err)
 		case errors.Is(err, syscall.EACCES):
 			r.missing("the file is not executable: cp keeps the mode, or chmod +x my-new-root"+ls,
 				"chroot my-new-root %s fails: %v", ls, err)

@@ -47,13 +47,13 @@ func TestLab2ByHand(t *testing.T) {
 	testbin.NeedRoot(t)
 	dir := t.TempDir()
 
-	r, _ := Check(2, Options{Dir: dir})
+	r, _ := Check(2, Options{Dir: dir, StateDir: t.TempDir()})
 	if r.Done() || !strings.Contains(findingsText(r), "mkdir my-new-root") {
 		t.Fatalf("no root yet: report\n%s", findingsText(r))
 	}
 
 	sh(t, dir, "mkdir -p my-new-root/bin && cp /bin/ls my-new-root/bin/")
-	r, _ = Check(2, Options{Dir: dir})
+	r, _ = Check(2, Options{Dir: dir, StateDir: t.TempDir()})
 	if r.Done() || !strings.Contains(findingsText(r), "ldd /bin/ls") {
 		t.Fatalf("ls without its libraries: report\n%s", findingsText(r))
 	}
@@ -66,7 +66,7 @@ func TestLab2ByHand(t *testing.T) {
 	for _, lib := range libs {
 		sh(t, dir, "mkdir -p my-new-root"+filepath.Dir(lib)+" && cp "+lib+" my-new-root"+lib)
 	}
-	r, _ = Check(2, Options{Dir: dir})
+	r, _ = Check(2, Options{Dir: dir, StateDir: t.TempDir()})
 	if r.Done() || !strings.Contains(findingsText(r), "ld-linux") {
 		t.Fatalf("no loader: report\n%s", findingsText(r))
 	}
@@ -78,12 +78,12 @@ func TestLab2ByHand(t *testing.T) {
 	}
 	// ls not executable: said as such, not as a missing library.
 	sh(t, dir, "chmod -x my-new-root/bin/ls")
-	r, _ = Check(2, Options{Dir: dir})
+	r, _ = Check(2, Options{Dir: dir, StateDir: t.TempDir()})
 	if text := findingsText(r); r.Done() || !strings.Contains(text, "chmod +x my-new-root/bin/ls") || strings.Contains(text, "loader") {
 		t.Fatalf("ls not executable: report\n%s", text)
 	}
 	sh(t, dir, "chmod +x my-new-root/bin/ls")
-	r, _ = Check(2, Options{Dir: dir})
+	r, _ = Check(2, Options{Dir: dir, StateDir: t.TempDir()})
 	if !r.Done() {
 		t.Fatalf("the exercise is done, but the check says\n%s", findingsText(r))
 	}
@@ -94,7 +94,7 @@ func TestLab2ByHand(t *testing.T) {
 	// ls elsewhere on the PATH works with `chroot my-new-root ls /`: the
 	// check looks for it as chroot does.
 	sh(t, dir, "mkdir -p my-new-root/usr/local/bin && mv my-new-root/bin/ls my-new-root/usr/local/bin/ls && chroot my-new-root ls / >/dev/null")
-	r, _ = Check(2, Options{Dir: dir})
+	r, _ = Check(2, Options{Dir: dir, StateDir: t.TempDir()})
 	if !r.Done() || !strings.Contains(findingsText(r), "/usr/local/bin/ls") {
 		t.Fatalf("ls in /usr/local/bin works with chroot, but the check says\n%s", findingsText(r))
 	}
@@ -107,7 +107,7 @@ func TestLab2BusyboxIsNotTheExercise(t *testing.T) {
 	dir := t.TempDir()
 	bb := testbin.NeedTool(t, "busybox")
 	sh(t, dir, "mkdir -p my-new-root/bin && cp "+bb+" my-new-root/bin/busybox && ln -s busybox my-new-root/bin/ls")
-	r, _ := Check(2, Options{Dir: dir})
+	r, _ := Check(2, Options{Dir: dir, StateDir: t.TempDir()})
 	if text := findingsText(r); r.Done() || !strings.Contains(text, "needs no library: it is a link to busybox") {
 		t.Fatalf("busybox as ls: report\n%s", text)
 	}

@@ -102,7 +102,7 @@ func TestLab3ByHand(t *testing.T) {
 			if strings.Contains(tc.name, "a child running") {
 				waitForRooted(t, filepath.Join(dir, "my-new-root"), 2)
 			}
-			r, _ := Check(3, Options{Dir: dir})
+			r, _ := Check(3, Options{Dir: dir, StateDir: t.TempDir()})
 			if r.Done() != tc.done {
 				t.Errorf("Done() = %v, want %v; report\n%s", r.Done(), tc.done, findingsText(r))
 			}

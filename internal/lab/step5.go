@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/workshop-dev/workshop/internal/regfile"
+	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
 	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
 )
@@ -74,12 +76,21 @@ func checkStep5(o Options) (*Report, error) {
 	r.ok("its entries are relative to the root, with %s", shell)
 	// The archive itself must run, unpacked fresh, whatever an older
 	// container-root holds: the image is the point of the exercise.
-	if out, err := runFromArchive(o.Ctx, tarPath, shell); err != nil || strings.TrimSpace(out) != "it runs" {
+	out, err := runFromArchive(o.Ctx, o.StateDir, tarPath, shell)
+	if cerr := cannotCheck(err); cerr != nil {
+		return nil, cerr
+	}
+	if err != nil || strings.TrimSpace(out) != "it runs" {
 		hint := "did the archive get the libraries too? tar -tvf dockercontainer.tar | grep lib; pack the whole root: tar -C my-new-root -cvf dockercontainer.tar ."
-		if errors.Is(err, syscall.EACCES) {
+		switch {
+		case errors.Is(err, syscall.EACCES):
 			hint = "the kernel refused to run it: is " + shell + " executable in the archive (tar -tvf dockercontainer.tar), and is " + o.Dir + " on a filesystem mounted noexec (findmnt -T " + o.Dir + ")?"
+		case err != nil && strings.Contains(err.Error(), "refuses device nodes"):
+			// As root, the check would make the node, and the archive's
+			// program, which it runs, could open the device through it.
+			hint = "the check makes no device node from an archive: an image's /dev is the runtime's to make. Pack the root without them: tar -C my-new-root --exclude='./dev/*' -cvf dockercontainer.tar ."
 		}
-		r.missing(hint, "dockercontainer.tar, unpacked into a fresh directory, does not run %s -c 'echo it runs': %v", shell, err)
+		r.missing(hint, "dockercontainer.tar, unpacked into a fresh directory, does not run %s -c 'echo it runs': %s", shell, failure(out, err))
 		return r, nil
 	}
 	r.ok("dockercontainer.tar, unpacked into a fresh directory, runs %s", shell)
@@ -99,22 +110,47 @@ func checkStep5(o Options) (*Report, error) {
 			"container-root does not hold what dockercontainer.tar unpacks to: %s", missing)
 		return r, nil
 	}
-	out, err := runIn(o.Ctx, root, shell, "-c", "echo it runs")
+	out, err = runIn(o.Ctx, root, shell, "-c", "echo it runs")
+	if cerr := cannotCheck(err); cerr != nil {
+		return nil, cerr
+	}
 	if err != nil || strings.TrimSpace(out) != "it runs" {
-		r.missing("did the archive get the libraries too? tar -tvf dockercontainer.tar | grep lib", "chroot container-root %s -c 'echo it runs' fails: %v", shell, err)
+		r.missing("did the archive get the libraries too? tar -tvf dockercontainer.tar | grep lib", "chroot container-root %s -c 'echo it runs' fails: %s", shell, failure(out, err))
 		return r, nil
 	}
 	r.ok("chroot container-root %s runs", shell)
 	return r, nil
 }
 
+// failure says how a run that should have printed "it runs" went wrong:
+// its error, or, where it ended well, what it printed instead.
+func failure(out string, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("it printed %q", strings.TrimSpace(out))
+}
+
+// ScratchPrefix starts the name of the directory in the state dir where
+// lab 5's check unpacks the student's archive, followed by the check's
+// pid: a check killed with SIGKILL leaves it, and `workshop clean` removes
+// it once that pid is gone (doctor.StaleByPid).
+const ScratchPrefix = ".workshop-lab5-"
+
 // runFromArchive unpacks the archive (safely: image import's unpack) into a
-// temporary directory beside it, runs shell -c 'echo it runs' chrooted
-// there, and removes the directory. Beside it, not in /tmp, which a
-// hardened machine mounts noexec: where the student's container-root runs,
-// this runs too.
-func runFromArchive(ctx context.Context, tarPath, shell string) (string, error) {
-	tmp, err := os.MkdirTemp(filepath.Dir(tarPath), ".workshop-lab5-")
+// temporary directory in the state dir, runs shell -c 'echo it runs'
+// chrooted there, and removes the directory. In the state dir, root's own,
+// which no student can write in: in the student's directory, a program of
+// the student's could swap the temporary directory for a symlink between
+// its making and the unpack, and have the archive unpacked, as root,
+// wherever the link led. Device nodes are refused (the archive's, made as
+// root, the program could open), and the setuid and setgid bits dropped
+// (where no user namespace holds the program, it would run them as root).
+func runFromArchive(ctx context.Context, stateDir, tarPath, shell string) (string, error) {
+	if err := state.MkdirPrivate(stateDir); err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(stateDir, fmt.Sprintf("%s%d-", ScratchPrefix, os.Getpid()))
 	if err != nil {
 		return "", err
 	}
@@ -125,10 +161,32 @@ func runFromArchive(ctx context.Context, tarPath, shell string) (string, error) 
 	}
 	defer f.Close()
 	dest := filepath.Join(tmp, "root")
-	if _, err := imagetar.Unpack(ctx, sys.Discard(), f, dest, imagetar.UnpackOptions{}); err != nil {
+	if _, err := imagetar.Unpack(ctx, sys.Discard(), f, dest, imagetar.UnpackOptions{RefuseDevices: true}); err != nil {
+		return "", err
+	}
+	if err := dropSetID(dest); err != nil {
 		return "", err
 	}
 	return runIn(ctx, dest, shell, "-c", "echo it runs")
+}
+
+// dropSetID clears the setuid and setgid bits of every file under root,
+// a directory no one else can write in (it never follows a symlink: a
+// link is no regular file).
+func dropSetID(root string) error {
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if m := fi.Mode(); m&(fs.ModeSetuid|fs.ModeSetgid) != 0 {
+			return os.Chmod(p, m&^(fs.ModeSetuid|fs.ModeSetgid))
+		}
+		return nil
+	})
 }
 
 // notUnpacked names the first regular file of the archive that root lacks
@@ -190,19 +248,58 @@ var shells = []string{"bin/bash", "usr/bin/bash", "bin/sh", "usr/bin/sh"}
 // wrappedUnder is the directory every entry sits under when the archive
 // holds a root with a shell below one ("tmp/lab/my-new-root" for
 // tmp/lab/my-new-root/bin/bash), and that shell ("bin/bash"); or "".
+//
+// Such a directory holds every entry that is no leaf-less step on the way
+// to it, so it is at or above the common part of the leaves' paths (the
+// entries that hold no other): only those few candidates are tried, each
+// against every entry, instead of every entry's against every entry, which
+// took minutes of root's CPU for an archive of 200,000 entries.
 func wrappedUnder(names []string) (under, shell string) {
+	clean := make([]string, 0, len(names))
+	holds := map[string]bool{} // every directory an entry sits in
 	for _, n := range names {
 		c := cleanName(n)
+		if c == "" {
+			continue
+		}
+		clean = append(clean, c)
+		for d := path.Dir(c); d != "."; d = path.Dir(d) {
+			if holds[d] {
+				break // and all above it, added already
+			}
+			holds[d] = true
+		}
+	}
+	var deepest []string // the common part of the leaves, by element
+	first := true
+	for _, c := range clean {
+		if holds[c] {
+			continue // not a leaf
+		}
+		parts := strings.Split(c, "/")
+		if first {
+			deepest, first = parts, false
+			continue
+		}
+		k := 0
+		for k < len(deepest) && k < len(parts) && deepest[k] == parts[k] {
+			k++
+		}
+		deepest = deepest[:k]
+	}
+	common := strings.Join(deepest, "/")
+	tried := map[string]bool{}
+	for _, c := range clean {
 		for _, want := range shells {
-			under, ok := strings.CutSuffix(c, "/"+want)
-			if !ok || under == "" {
+			u, ok := strings.CutSuffix(c, "/"+want)
+			if !ok || u == "" || tried[u] || (common != u && !strings.HasPrefix(common, u+"/")) {
 				continue
 			}
-			if !slices.ContainsFunc(names, func(n string) bool {
-				c := cleanName(n)
-				return c != "" && c != under && !strings.HasPrefix(under+"/", c+"/") && !strings.HasPrefix(c, under+"/")
+			tried[u] = true
+			if !slices.ContainsFunc(clean, func(c string) bool {
+				return c != u && !strings.HasPrefix(u+"/", c+"/") && !strings.HasPrefix(c, u+"/")
 			}) {
-				return under, want
+				return u, want
 			}
 		}
 	}

@@ -1,6 +1,8 @@
 package lab
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,14 +15,14 @@ func TestLab5ByHand(t *testing.T) {
 	dir := t.TempDir()
 	populateBash(t, dir)
 
-	r, _ := Check(5, Options{Dir: dir})
+	r, _ := Check(5, Options{Dir: dir, StateDir: t.TempDir()})
 	if r.Done() || !strings.Contains(findingsText(r), "there is no dockercontainer.tar") {
 		t.Fatalf("no tar yet: report\n%s", findingsText(r))
 	}
 
 	// The walkthrough's own command: entries under my-new-root/.
 	sh(t, dir, "tar cvf dockercontainer.tar my-new-root")
-	r, _ = Check(5, Options{Dir: dir})
+	r, _ = Check(5, Options{Dir: dir, StateDir: t.TempDir()})
 	if r.Done() || !strings.Contains(findingsText(r), "sits under my-new-root/") || !strings.Contains(findingsText(r), "-C") {
 		t.Fatalf("walkthrough's tar: report\n%s", findingsText(r))
 	}
@@ -28,20 +30,20 @@ func TestLab5ByHand(t *testing.T) {
 	// The root named by its absolute path: GNU tar drops the leading /
 	// only, and the top directory, tmp, is one a root has too.
 	sh(t, dir, `tar cf dockercontainer.tar "$PWD/my-new-root"`)
-	r, _ = Check(5, Options{Dir: dir})
+	r, _ = Check(5, Options{Dir: dir, StateDir: t.TempDir()})
 	under := strings.TrimPrefix(filepath.Join(dir, "my-new-root"), "/")
 	if text := findingsText(r); r.Done() || !strings.Contains(text, "every entry in dockercontainer.tar sits under "+under+"/") || !strings.Contains(text, "tar stored the path you gave it") {
 		t.Fatalf("a tar of the root's absolute path: report\n%s", text)
 	}
 
 	sh(t, dir, "tar -C my-new-root -cvf dockercontainer.tar .")
-	r, _ = Check(5, Options{Dir: dir})
+	r, _ = Check(5, Options{Dir: dir, StateDir: t.TempDir()})
 	if r.Done() || !strings.Contains(findingsText(r), "mkdir container-root") {
 		t.Fatalf("no container-root: report\n%s", findingsText(r))
 	}
 
 	sh(t, dir, "mkdir container-root && tar xf dockercontainer.tar -C container-root/")
-	r, _ = Check(5, Options{Dir: dir})
+	r, _ = Check(5, Options{Dir: dir, StateDir: t.TempDir()})
 	if !r.Done() {
 		t.Fatalf("the exercise is done, but the check says\n%s", findingsText(r))
 	}
@@ -49,7 +51,7 @@ func TestLab5ByHand(t *testing.T) {
 	// An archive that cannot run on its own (bin only, no libraries)
 	// beside the working container-root of before: not done.
 	sh(t, dir, "tar -C my-new-root -cf dockercontainer.tar bin")
-	r, _ = Check(5, Options{Dir: dir})
+	r, _ = Check(5, Options{Dir: dir, StateDir: t.TempDir()})
 	if text := findingsText(r); r.Done() || !strings.Contains(text, "unpacked into a fresh directory, does not run") {
 		t.Fatalf("an archive of bin/ alone, beside an older container-root: report\n%s", text)
 	}
@@ -57,12 +59,12 @@ func TestLab5ByHand(t *testing.T) {
 	// container-root that is not the archive unpacked: a symlink to the
 	// root, or a copy missing a file the archive has.
 	sh(t, dir, "tar -C my-new-root -cvf dockercontainer.tar . && rm -rf container-root && ln -s my-new-root container-root")
-	r, _ = Check(5, Options{Dir: dir})
+	r, _ = Check(5, Options{Dir: dir, StateDir: t.TempDir()})
 	if text := findingsText(r); r.Done() || !strings.Contains(text, "container-root is a symlink") {
 		t.Fatalf("container-root a symlink to my-new-root: report\n%s", text)
 	}
 	sh(t, dir, "rm container-root && mkdir container-root && tar xf dockercontainer.tar -C container-root/ && echo extra > my-new-root/extra && tar -C my-new-root -cf dockercontainer.tar .")
-	r, _ = Check(5, Options{Dir: dir})
+	r, _ = Check(5, Options{Dir: dir, StateDir: t.TempDir()})
 	if text := findingsText(r); r.Done() || !strings.Contains(text, "container-root does not hold what dockercontainer.tar unpacks to: it has no extra") {
 		t.Fatalf("container-root older than the archive: report\n%s", text)
 	}
@@ -77,7 +79,7 @@ func TestLab5MergedUsr(t *testing.T) {
 	populateBash(t, dir)
 	sh(t, dir, "mkdir -p my-new-root/usr && mv my-new-root/bin my-new-root/usr/bin && ln -s usr/bin my-new-root/bin")
 	sh(t, dir, packedRight)
-	if r, _ := Check(5, Options{Dir: dir}); !r.Done() {
+	if r, _ := Check(5, Options{Dir: dir, StateDir: t.TempDir()}); !r.Done() {
 		t.Fatalf("a merged-/usr root packed right, but the check says\n%s", findingsText(r))
 	}
 }
@@ -91,7 +93,7 @@ func TestLab5BinOnlyRoot(t *testing.T) {
 	bb := testbin.NeedTool(t, "busybox")
 	sh(t, dir, "mkdir -p my-new-root/bin && cp "+bb+" my-new-root/bin/busybox && ln -s busybox my-new-root/bin/sh")
 	sh(t, dir, packedRight)
-	if r, _ := Check(5, Options{Dir: dir}); !r.Done() || strings.Contains(findingsText(r), "sits under bin/") {
+	if r, _ := Check(5, Options{Dir: dir, StateDir: t.TempDir()}); !r.Done() || strings.Contains(findingsText(r), "sits under bin/") {
 		t.Fatalf("a bin-only root, packed and unpacked: report\n%s", findingsText(r))
 	}
 }
@@ -104,7 +106,7 @@ func TestLab5UsrBinWithoutBinLink(t *testing.T) {
 	populateBash(t, dir)
 	sh(t, dir, "mkdir -p my-new-root/usr && mv my-new-root/bin my-new-root/usr/bin")
 	sh(t, dir, packedRight)
-	if r, _ := Check(5, Options{Dir: dir}); !r.Done() || !strings.Contains(findingsText(r), "with /usr/bin/bash") {
+	if r, _ := Check(5, Options{Dir: dir, StateDir: t.TempDir()}); !r.Done() || !strings.Contains(findingsText(r), "with /usr/bin/bash") {
 		t.Fatalf("bash at usr/bin/bash only, packed right: the check says\n%s", findingsText(r))
 	}
 }
@@ -119,7 +121,7 @@ func TestLab5NoexecTmpdir(t *testing.T) {
 	sh(t, dir, "mount -t tmpfs -o noexec tmpfs "+noexec)
 	t.Cleanup(func() { sh(t, dir, "umount "+noexec) })
 	t.Setenv("TMPDIR", noexec)
-	if r, _ := Check(5, Options{Dir: dir}); !r.Done() {
+	if r, _ := Check(5, Options{Dir: dir, StateDir: t.TempDir()}); !r.Done() {
 		t.Fatalf("with TMPDIR on a noexec mount, the check says\n%s", findingsText(r))
 	}
 }
@@ -134,11 +136,76 @@ func TestLab5FIFO(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "dockercontainer.tar")
 	stop := testbin.MakeFIFO(t, fifo)
-	r, err := Check(5, Options{Dir: dir})
+	r, err := Check(5, Options{Dir: dir, StateDir: t.TempDir()})
 	if stop() {
 		t.Errorf("lab 5 check waited on a FIFO named dockercontainer.tar")
 	}
 	if err != nil || r.Done() || !strings.Contains(findingsText(r), "not a regular file") {
 		t.Errorf("a FIFO for the tar: %v, report\n%s", err, findingsText(r))
+	}
+}
+
+// The archive is unpacked as root to be run: a device node in it is
+// refused (the archive's program could open the device through it), the
+// setuid bits it gives are dropped, and the copy is made in the state dir,
+// never in the student's directory, where a symlink could stand in for it.
+func TestLab5UnpacksTheArchiveWithoutItsDevicesOrSetuid(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir, state := t.TempDir(), t.TempDir()
+	populateBash(t, dir)
+	sh(t, dir, "mkdir container-root && mkdir -p stage/dev && mknod -m 666 stage/dev/kmsg c 1 11 && tar -C my-new-root -cf dockercontainer.tar . && tar -C stage -rf dockercontainer.tar ./dev/kmsg")
+	r, _ := Check(5, Options{Dir: dir, StateDir: state})
+	text := findingsText(r)
+	if r.Done() || !strings.Contains(text, "refuses device nodes") || !strings.Contains(text, "the check makes no device node from an archive") {
+		t.Errorf("an archive with a device node: report\n%s", text)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, ".workshop-lab5-*")); len(m) > 0 {
+		t.Errorf("the check made %q in the student's directory", m)
+	}
+	if m, _ := filepath.Glob(filepath.Join(state, ScratchPrefix+"*")); len(m) > 0 {
+		t.Errorf("the check left %q in the state dir", m)
+	}
+
+	// dropSetID: every file of the copy, none through a link.
+	root := t.TempDir()
+	sh(t, root, "touch suid sgid plain target && chmod 4755 suid && chmod 2755 sgid && chmod 4755 target && ln -s target link")
+	if err := os.Remove(filepath.Join(root, "target")); err != nil {
+		t.Fatal(err)
+	}
+	if err := dropSetID(root); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"suid", "sgid", "plain"} {
+		fi, err := os.Stat(filepath.Join(root, name))
+		if err != nil || fi.Mode()&(os.ModeSetuid|os.ModeSetgid) != 0 || fi.Mode().Perm() != 0o755 && name != "plain" {
+			t.Errorf("%s after dropSetID: %v, %v", name, fi.Mode(), err)
+		}
+	}
+}
+
+func TestWrappedUnder(t *testing.T) {
+	for _, tc := range []struct {
+		names        []string
+		under, shell string
+	}{
+		{[]string{"tmp/", "tmp/lab/", "tmp/lab/r/", "tmp/lab/r/bin/", "tmp/lab/r/bin/bash", "tmp/lab/r/lib/libc.so"}, "tmp/lab/r", "bin/bash"},
+		{[]string{"./", "./bin/", "./bin/bash"}, "", ""}, // at the root: not wrapped
+		{[]string{"a/x/bin/bash", "b/y"}, "", ""},        // no one directory holds all
+		{[]string{"r/usr/bin/sh", "r/etc/passwd", "r/"}, "r", "usr/bin/sh"},
+		{[]string{"r/bin/bash", "r/x/bin/bash"}, "r", "bin/bash"},
+	} {
+		if under, shell := wrappedUnder(tc.names); under != tc.under || shell != tc.shell {
+			t.Errorf("wrappedUnder(%q) = %q, %q; want %q, %q", tc.names, under, shell, tc.under, tc.shell)
+		}
+	}
+	// Many directories each with a bash, none holding all: no answer, and
+	// only the candidates at or above the leaves' common part are tried
+	// (this took minutes as every entry against every entry).
+	var names []string
+	for i := range 100000 {
+		names = append(names, "usr", fmt.Sprintf("usr/q%d/bin/bash", i))
+	}
+	if under, _ := wrappedUnder(names); under != "" {
+		t.Errorf("wrappedUnder of 100,000 roots side by side = %q, want none", under)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/workshop-dev/workshop/internal/doctor"
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/flock"
+	"github.com/workshop-dev/workshop/internal/lab"
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
 	cgroups "github.com/workshop-dev/workshop/steps/04-cgroups"
@@ -162,6 +163,14 @@ func (c *cleaner) doctorLeftovers() {
 			continue
 		}
 		c.removed("%s (left by a workshop doctor that was killed)", p)
+	}
+	// Lab 5's check unpacks the student's archive in the state dir.
+	for _, p := range doctor.StaleByPid(c.state, lab.ScratchPrefix) {
+		if err := c.n.RemoveTree(p); err != nil {
+			c.fail(p, err)
+			continue
+		}
+		c.removed("%s (left by a workshop lab 5 check that was killed)", p)
 	}
 }
 

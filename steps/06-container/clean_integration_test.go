@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/workshop-dev/workshop/internal/lab"
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/stracecheck"
 	"github.com/workshop-dev/workshop/internal/sys"
@@ -1136,5 +1137,24 @@ func TestCleanRemovesWhatAKilledDoctorLeft(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(st); len(entries) != 0 {
 		t.Errorf("doctor left %v in the state dir", entries)
+	}
+
+	// A lab 5 check killed halfway leaves its copy of the student's
+	// archive in the state dir: clean removes it once its check is gone.
+	labLeft := filepath.Join(st, fmt.Sprintf("%s%d-321", lab.ScratchPrefix, dead))
+	labLive := filepath.Join(st, fmt.Sprintf("%s%d-654", lab.ScratchPrefix, os.Getpid()))
+	for _, d := range []string{filepath.Join(labLeft, "root", "bin"), labLive} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{labLeft, labLive} {
+		if err := os.Chtimes(d, hour, hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r = runClean(t, st)
+	if want := "removed " + labLeft + " (left by a workshop lab 5 check that was killed)"; r.Code != 0 || !strings.Contains(r.Stdout, want) || pathExists(labLeft) || !pathExists(labLive) {
+		t.Errorf("clean beside a killed lab 5 check's copy: exit %d\n%s%s\nwant %q, it gone, the live one there", r.Code, r.Stdout, r.Stderr, want)
 	}
 }
