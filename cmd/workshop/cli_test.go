@@ -271,3 +271,21 @@ func TestARootThroughASymlinkIntoTheStoreIsRefused(t *testing.T) {
 		t.Errorf("step 1 made a directory in the image store")
 	}
 }
+
+// The lab check's header and its --solution name the student's --dir and
+// --cgroup: an escape sequence in one is shown, not sent to the terminal.
+func TestLabHeaderShowsEscapes(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir := filepath.Join(t.TempDir(), "ex\x1b[31mred")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := testbin.Run(t, "", "--state-dir", t.TempDir(), "lab", "1", "check", "--dir", dir, "--solution")
+	if strings.Contains(r.Stdout, "\x1b[31m") || !strings.Contains(r.Stdout, `ex\x1b[31mred`) {
+		t.Errorf("lab 1 check --dir with an escape: stdout %q", r.Stdout)
+	}
+	r = testbin.Run(t, "", "--state-dir", t.TempDir(), "lab", "4", "check", "--cgroup", "s\x1b[31m")
+	if strings.Contains(r.Stdout+r.Stderr, "\x1b[31m") {
+		t.Errorf("lab 4 check --cgroup with an escape: stdout %q, stderr %q", r.Stdout, r.Stderr)
+	}
+}

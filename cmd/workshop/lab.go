@@ -9,6 +9,7 @@ import (
 	lessons "github.com/workshop-dev/workshop"
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/lab"
+	"github.com/workshop-dev/workshop/internal/sys"
 	cgroups "github.com/workshop-dev/workshop/steps/04-cgroups"
 )
 
@@ -81,12 +82,12 @@ hint, and exits 0 only when the exercise is done.`,
 			switch n {
 			case 4:
 				// Step 4's exercise is a cgroup, not files here.
-				fmt.Fprintf(c.OutOrStdout(), "Step 4's exercise, the cgroup %s:\n", cgroup)
+				fmt.Fprintf(c.OutOrStdout(), "Step 4's exercise, the cgroup %s:\n", sys.OneLine(cgroup))
 			case 6:
 				// Step 6's exercise is a running container, not files here.
-				fmt.Fprintf(c.OutOrStdout(), "Step 6's exercise, on the containers of %s:\n", global.stateDir)
+				fmt.Fprintf(c.OutOrStdout(), "Step 6's exercise, on the containers of %s:\n", sys.OneLine(global.stateDir))
 			default:
-				fmt.Fprintf(c.OutOrStdout(), "Step %d's exercise, in %s:\n", n, displayDir(dir))
+				fmt.Fprintf(c.OutOrStdout(), "Step %d's exercise, in %s:\n", n, sys.OneLine(displayDir(dir)))
 			}
 			report.Print(c.OutOrStdout(), solution)
 			if !report.Done() {

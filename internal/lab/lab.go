@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/sys"
@@ -92,7 +93,12 @@ func (r *Report) Print(w io.Writer, solution bool) {
 		fmt.Fprintf(w, "Not done yet. Stuck? 'workshop lab %d check --solution' shows one way to do it.\n", r.step)
 	}
 	if solution && r.Solution != "" {
-		fmt.Fprintf(w, "\nOne way to do it:\n%s\n", r.Solution)
+		// Line by line: it may name the student's --dir or --cgroup.
+		lines := strings.Split(r.Solution, "\n")
+		for i := range lines {
+			lines[i] = sys.OneLine(lines[i])
+		}
+		fmt.Fprintf(w, "\nOne way to do it:\n%s\n", strings.Join(lines, "\n"))
 	}
 }
 

@@ -36,7 +36,7 @@ import (
 // is stopped there, where its output grew in root's memory for the ten
 // seconds (5 GB).
 func runIn(ctx context.Context, root string, argv ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, runLimit)
 	defer cancel()
 	ctx, tooMuch := context.WithCancelCause(ctx)
 	defer tooMuch(nil)
@@ -83,6 +83,8 @@ func runIn(ctx context.Context, root string, argv ...string) (string, error) {
 	err = cmd.Run()
 	if cause := context.Cause(ctx); errors.Is(cause, errTooMuchOutput) {
 		return "", fmt.Errorf("%s printed more than %d kB, and was stopped: %w", argv[0], maxOutput>>10, cause)
+	} else if errors.Is(cause, context.DeadlineExceeded) {
+		return "", fmt.Errorf("%s ran past the check's %v, and was stopped", argv[0], runLimit)
 	}
 	var pe *os.PathError
 	if errors.As(err, &pe) && pe.Op == "fork/exec" && sandboxRefused(pe.Err) {
@@ -139,6 +141,9 @@ func closedToOthers(root string) string {
 func closedHint(what, root string) string {
 	return "the check runs the program as an unprivileged user, and " + what + " (made under a umask of 077?): open the root to others, as the host's / is: chmod -R a+rX " + filepath.Base(root)
 }
+
+// runLimit is how long a checked program may run (a variable, for a test).
+var runLimit = 10 * time.Second
 
 // maxOutput is how much of what a checked program prints is kept.
 const maxOutput = 64 << 10

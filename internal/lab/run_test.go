@@ -230,3 +230,17 @@ func TestCannotCheck(t *testing.T) {
 		t.Errorf("sandboxRefused: ENOSPC is the clone's, ENOENT the execve's")
 	}
 }
+
+// A program that runs past the check's limit is stopped, and the check
+// says that is why (it said "signal: killed").
+func TestRunInSaysItsTimeRanOut(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := filepath.Join(t.TempDir(), "root")
+	testbin.BusyboxRoot(t, root, nil, []string{"sleep"})
+	defer func(was time.Duration) { runLimit = was }(runLimit)
+	runLimit = 200 * time.Millisecond
+	_, err := runIn(context.Background(), root, "/bin/sleep", "5")
+	if err == nil || err.Error() != "/bin/sleep ran past the check's 200ms, and was stopped" {
+		t.Errorf("runIn of a program past its time = %v", err)
+	}
+}

@@ -42,7 +42,7 @@ func checkStep5(o Options) (*Report, error) {
 		r.missing("make it again with tar -cvf; tar -tvf dockercontainer.tar should list it", "dockercontainer.tar cannot be read: %v", err)
 		return r, nil
 	}
-	r.ok("dockercontainer.tar holds %d entries", len(names))
+	r.ok("dockercontainer.tar holds %s", entries(len(names)))
 	// A root whose only top directory is bin/ (a static busybox root) is
 	// not a wrapped one: as image import, the same test.
 	top := commonTop(names)
@@ -89,6 +89,8 @@ func checkStep5(o Options) (*Report, error) {
 			// As root, the check would make the node, and the archive's
 			// program, which it runs, could open the device through it.
 			hint = "the check makes no device node from an archive: an image's /dev is the runtime's to make. Pack the root without them: tar -C my-new-root --exclude='./dev/*' -cvf dockercontainer.tar ."
+		case errors.As(err, new(*imagetar.EntryError)):
+			hint = "the check unpacks the archive as image import does, and refuses an entry that could land outside the root: pack the root from inside it, with relative names: tar -C my-new-root -cvf dockercontainer.tar ."
 		}
 		r.missing(hint, "dockercontainer.tar, unpacked into a fresh directory, does not run %s -c 'echo it runs': %s", shell, failure(out, err))
 		return r, nil
@@ -120,6 +122,14 @@ func checkStep5(o Options) (*Report, error) {
 	}
 	r.ok("chroot container-root %s runs", shell)
 	return r, nil
+}
+
+// entries is "1 entry" or "n entries".
+func entries(n int) string {
+	if n == 1 {
+		return "1 entry"
+	}
+	return fmt.Sprintf("%d entries", n)
 }
 
 // failure says how a run that should have printed "it runs" went wrong:

@@ -209,3 +209,20 @@ func TestWrappedUnder(t *testing.T) {
 		t.Errorf("wrappedUnder of 100,000 roots side by side = %q, want none", under)
 	}
 }
+
+// An archive the unpacker refuses (an entry that would land outside the
+// root) gets a hint about packing from inside the root, not "did the
+// archive get the libraries too?"; and one entry is "1 entry".
+func TestLab5RefusedArchive(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir := t.TempDir()
+	populateBash(t, dir)
+	sh(t, dir, "tar -C my-new-root -cf dockercontainer.tar . && mkdir -p a/b && echo x > a/x && tar -C a/b -P -rf dockercontainer.tar ../x && tar tf dockercontainer.tar | grep -qx ../x")
+	r, _ := Check(5, Options{Dir: dir, StateDir: t.TempDir()})
+	if text := findingsText(r); r.Done() || !strings.Contains(text, "refuses an entry that could land outside the root") {
+		t.Errorf("an archive with a ../ entry: report\n%s", text)
+	}
+	if got := entries(1); got != "1 entry" {
+		t.Errorf("entries(1) = %q", got)
+	}
+}
