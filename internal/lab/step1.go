@@ -27,6 +27,10 @@ func checkStep1(o Options) (*Report, error) {
 		if others, _ := os.ReadDir(filepath.Join(root, "bin")); len(others) > 0 {
 			hint = "a program like ls or bash needs its libraries too (that is step 2); busybox is static: `file /bin/busybox` says so. Copy it to my-new-root/bin/"
 		}
+		if fi, err := os.Lstat(filepath.Join(root, "bin")); err == nil && fi.Mode().IsRegular() {
+			// cp /bin/busybox my-new-root/bin, with no bin/ made first.
+			hint = "my-new-root/bin is a file, not a directory: cp into a directory that is not there names the copy after it. rm my-new-root/bin; mkdir my-new-root/bin; cp /bin/busybox my-new-root/bin/"
+		}
 		r.missing(hint, "there is no busybox in my-new-root/bin")
 		return r, nil
 	}

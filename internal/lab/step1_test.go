@@ -117,3 +117,16 @@ func TestLabsRefuseASymlinkedRoot(t *testing.T) {
 		}
 	}
 }
+
+// cp /bin/busybox my-new-root/bin with no bin/ made first: bin is busybox
+// itself, and the hint says so (it said to copy it to my-new-root/bin/).
+func TestLab1BinIsAFile(t *testing.T) {
+	testbin.NeedRoot(t)
+	busybox := testbin.NeedTool(t, "busybox")
+	dir := t.TempDir()
+	sh(t, dir, "mkdir my-new-root && cp "+busybox+" my-new-root/bin")
+	r, _ := Check(1, Options{Dir: dir, StateDir: t.TempDir()})
+	if text := findingsText(r); r.Done() || !strings.Contains(text, "my-new-root/bin is a file, not a directory") {
+		t.Errorf("bin copied as a file: report\n%s", text)
+	}
+}
