@@ -51,6 +51,13 @@ func runIn(ctx context.Context, root string, argv ...string) (string, error) {
 		return "", err
 	}
 	defer dir.Close()
+	// Nobody must be a user of workshop's own user namespace: run from one
+	// that maps root alone (unshare --user --map-root-user), the map
+	// "0 65534 1", or a setuid to 65534, is refused, and the student was
+	// told the program failed.
+	if !nobodyMapped() {
+		return "", &SandboxError{Err: errors.New("nobody (65534), whom it runs the program as, is no user of the user namespace workshop runs in (/proc/self/uid_map)")}
+	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Chroot:    fmt.Sprintf("/proc/self/fd/%d", dir.Fd()),
@@ -96,7 +103,7 @@ func runIn(ctx context.Context, root string, argv ...string) (string, error) {
 		// os/exec's words for an execve that failed: the kernel's call, as
 		// the student would run it (exec format error: not a program of
 		// this machine; ENOENT: no such file, or no loader for it).
-		if errors.Is(pe.Err, unix.EACCES) && cmd.SysProcAttr.Cloneflags&unix.CLONE_NEWUSER != 0 {
+		if errors.Is(pe.Err, unix.EACCES) {
 			// Where the student's own chroot, as host root, may read
 			// anything, the check's program is nobody on the host.
 			return "", fmt.Errorf("execve(%q) inside the root failed: %w (the check runs it as an unprivileged user: the program, and each directory on its way inside the root, must be executable by others, as the host's are)", argv[0], pe.Err)
@@ -107,6 +114,35 @@ func runIn(ctx context.Context, root string, argv ...string) (string, error) {
 		return out.String(), &runError{err: err, stderr: errb.String()}
 	}
 	return out.String(), err
+}
+
+// nobodyMapped reports whether uid and gid 65534 are in the user namespace
+// workshop runs in (the initial one maps every id).
+func nobodyMapped() bool {
+	for _, f := range []string{"/proc/self/uid_map", "/proc/self/gid_map"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return true // no user namespaces at all: the host's ids
+		}
+		mapped := false
+		for _, line := range strings.Split(string(b), "\n") {
+			var inside, outside, count uint64
+			if n, _ := fmt.Sscan(line, &inside, &outside, &count); n == 3 && inside <= nobody && nobody < inside+count {
+				mapped = true
+			}
+		}
+		if !mapped {
+			return false
+		}
+	}
+	return true
+}
+
+// permissionDenied says whether a run's error is the kernel's EACCES or a
+// loader's "Permission denied": only then may a root closed to others be
+// the cause.
+func permissionDenied(err error) bool {
+	return errors.Is(err, unix.EACCES) || err != nil && strings.Contains(err.Error(), "Permission denied")
 }
 
 // closedToOthers names the first entry of root (root itself included)
@@ -129,8 +165,10 @@ func closedToOthers(root string) string {
 		switch m := fi.Mode(); {
 		case m.IsDir() && m.Perm()&0o001 == 0:
 			found = fmt.Sprintf("%s (a directory of mode %04o: others may not enter it)", rel, m.Perm())
-		case m.IsRegular() && m.Perm()&0o004 == 0:
-			found = fmt.Sprintf("%s (a file of mode %04o: others may not read it)", rel, m.Perm())
+		case m.IsRegular() && m.Perm()&0o005 == 0:
+			// Others may run it (0711: a program needs no read) or
+			// read it (a library): either is enough for the check.
+			found = fmt.Sprintf("%s (a file of mode %04o: others may neither read nor run it)", rel, m.Perm())
 		}
 		return nil
 	})
@@ -176,18 +214,39 @@ func (c *capped) Len() int       { return c.buf.Len() }
 type SandboxError struct{ Err error }
 
 func (e *SandboxError) Error() string {
-	return fmt.Sprintf("the check could not make the namespaces it runs your program in: %v (the kernel's limits on namespaces, user.max_*_namespaces in /proc/sys/user, or on processes; 'workshop doctor' looks at them)", e.Err)
+	var errno unix.Errno
+	if errors.As(e.Err, &errno) {
+		return fmt.Sprintf("the check could not make the namespaces it runs your program in: %v (the kernel's limits on namespaces, user.max_*_namespaces in /proc/sys/user, or on processes; 'workshop doctor' looks at them)", e.Err)
+	}
+	return fmt.Sprintf("the check cannot run your program as it runs it: %v; run it where nobody is a user (on the host, or with a user namespace that maps a range: unshare --user --map-users=auto)", e.Err)
 }
 
 func (e *SandboxError) Unwrap() error { return e.Err }
 
+// CheckError is a failure of the check's own work (its state dir full,
+// read-only or noexec), not of the student's.
+type CheckError struct {
+	What string // what the check was doing: "unpack your archive"
+	Err  error
+}
+
+func (e *CheckError) Error() string {
+	return fmt.Sprintf("the check could not %s: %v", e.What, e.Err)
+}
+
+func (e *CheckError) Unwrap() error { return e.Err }
+
 // cannotCheck is the check's own failure (125) where err is a
-// SandboxError, or nil: a check that cannot run the student's program says
-// so, instead of reporting the exercise undone.
+// SandboxError or a CheckError, or nil: a check that cannot run the
+// student's program says so, instead of reporting the exercise undone.
 func cannotCheck(err error) error {
 	var se *SandboxError
 	if errors.As(err, &se) {
 		return exit.Code(exit.ToolFailed, se)
+	}
+	var ce *CheckError
+	if errors.As(err, &ce) {
+		return exit.Code(exit.ToolFailed, ce)
 	}
 	return nil
 }

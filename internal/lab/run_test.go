@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -242,5 +243,21 @@ func TestRunInSaysItsTimeRanOut(t *testing.T) {
 	_, err := runIn(context.Background(), root, "/bin/sleep", "5")
 	if err == nil || err.Error() != "/bin/sleep ran past the check's 200ms, and was stopped" {
 		t.Errorf("runIn of a program past its time = %v", err)
+	}
+}
+
+// Run from a user namespace that maps root alone (unshare --user
+// --map-root-user, as doctor's fix for a mount namespace suggests), the
+// check cannot run a program as nobody: its failure, 125, not the
+// student's ("execve … failed: operation not permitted", exit 1).
+func TestLabCheckWhereNobodyIsNoUser(t *testing.T) {
+	testbin.NeedRoot(t)
+	unshare := testbin.NeedTool(t, "unshare")
+	dir := t.TempDir()
+	testbin.BusyboxRoot(t, filepath.Join(dir, "my-new-root"), nil, []string{"ls"})
+	cmd := exec.Command(unshare, "--user", "--map-root-user", "--mount", testbin.Bin(t), "--state-dir", t.TempDir(), "lab", "1", "check", "--dir", dir)
+	r := testbin.RunCmd(t, cmd, time.Minute)
+	if r.Code != 125 || !strings.Contains(r.Stderr, "nobody (65534), whom it runs the program as, is no user of the user namespace workshop runs in") {
+		t.Errorf("lab 1 check where nobody is unmapped = %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
 	}
 }

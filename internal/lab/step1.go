@@ -56,7 +56,7 @@ func checkStep1(o Options) (*Report, error) {
 	if err != nil {
 		hint := "run it yourself: sudo chroot my-new-root /bin/busybox ls /"
 		switch closed := closedToOthers(root); {
-		case closed != "":
+		case closed != "" && permissionDenied(err):
 			hint = closedHint(closed, root)
 		case link && (errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ELOOP) || strings.Contains(err.Error(), "no such file")):
 			hint = "inside the jail a symlink is resolved inside the jail, and this one leads to no program there (a link to the host's /bin/busybox names itself): copy the file itself (cp /bin/busybox my-new-root/bin/)"

@@ -57,7 +57,7 @@ func checkStep2(o Options) (*Report, error) {
 	if err != nil {
 		var pe *os.PathError
 		switch closed := closedToOthers(root); {
-		case closed != "":
+		case closed != "" && permissionDenied(err):
 			r.missing(closedHint(closed, root), "chroot my-new-root %s fails: %v", ls, err)
 		case errors.Is(err, syscall.EACCES):
 			r.missing("the file is not executable: cp keeps the mode, or chmod +x my-new-root"+ls,

@@ -19,6 +19,7 @@ import (
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
 	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
+	"golang.org/x/sys/unix"
 )
 
 func init() { checkers[5] = checkStep5 }
@@ -84,12 +85,12 @@ func checkStep5(o Options) (*Report, error) {
 		hint := "did the archive get the libraries too? tar -tvf dockercontainer.tar | grep lib; pack the whole root: tar -C my-new-root -cvf dockercontainer.tar ."
 		switch {
 		case errors.Is(err, syscall.EACCES):
-			hint = "the kernel refused to run it: is " + shell + " executable in the archive (tar -tvf dockercontainer.tar), and is " + o.Dir + " on a filesystem mounted noexec (findmnt -T " + o.Dir + ")?"
+			hint = "the kernel refused to run it: is " + shell + " in the archive executable, and open to others with each directory on its way (tar -tvf dockercontainer.tar)? The check runs it as an unprivileged user"
 		case err != nil && strings.Contains(err.Error(), "refuses device nodes"):
 			// As root, the check would make the node, and the archive's
 			// program, which it runs, could open the device through it.
 			hint = "the check makes no device node from an archive: an image's /dev is the runtime's to make. Pack the root without them: tar -C my-new-root --exclude='./dev/*' -cvf dockercontainer.tar ."
-		case errors.As(err, new(*imagetar.EntryError)):
+		case errors.As(err, new(*imagetar.EntryError)) && !errors.As(err, new(unix.Errno)):
 			hint = "the check unpacks the archive as image import does, and refuses an entry that could land outside the root: pack the root from inside it, with relative names: tar -C my-new-root -cvf dockercontainer.tar ."
 		}
 		r.missing(hint, "dockercontainer.tar, unpacked into a fresh directory, does not run %s -c 'echo it runs': %s", shell, failure(out, err))
@@ -117,7 +118,11 @@ func checkStep5(o Options) (*Report, error) {
 		return nil, cerr
 	}
 	if err != nil || strings.TrimSpace(out) != "it runs" {
-		r.missing("did the archive get the libraries too? tar -tvf dockercontainer.tar | grep lib", "chroot container-root %s -c 'echo it runs' fails: %s", shell, failure(out, err))
+		hint := "did the archive get the libraries too? tar -tvf dockercontainer.tar | grep lib"
+		if permissionDenied(err) {
+			hint = "the kernel refused to run it: is " + o.Dir + " on a filesystem mounted noexec (findmnt -T " + o.Dir + "), and is container-root open to others, as the check runs it as an unprivileged user (chmod -R a+rX container-root)?"
+		}
+		r.missing(hint, "chroot container-root %s -c 'echo it runs' fails: %s", shell, failure(out, err))
 		return r, nil
 	}
 	r.ok("chroot container-root %s runs", shell)
@@ -157,12 +162,20 @@ const ScratchPrefix = ".workshop-lab5-"
 // root, the program could open), and the setuid and setgid bits dropped
 // (where no user namespace holds the program, it would run them as root).
 func runFromArchive(ctx context.Context, stateDir, tarPath, shell string) (string, error) {
-	if err := state.MkdirPrivate(stateDir); err != nil {
-		return "", err
+	parent, err := scratchParent(stateDir)
+	if err != nil {
+		return "", &CheckError{What: "make a directory to unpack your archive in", Err: err}
 	}
-	tmp, err := os.MkdirTemp(stateDir, fmt.Sprintf("%s%d-", ScratchPrefix, os.Getpid()))
+	need, err := unpackedSize(tarPath)
 	if err != nil {
 		return "", err
+	}
+	if err := imagetar.CheckRoom(parent, need); err != nil {
+		return "", &CheckError{What: "unpack your archive", Err: err}
+	}
+	tmp, err := os.MkdirTemp(parent, fmt.Sprintf("%s%d-", ScratchPrefix, os.Getpid()))
+	if err != nil {
+		return "", &CheckError{What: "make a directory to unpack your archive in", Err: err}
 	}
 	defer os.RemoveAll(tmp)
 	f, err := regfile.Open(tarPath)
@@ -172,12 +185,73 @@ func runFromArchive(ctx context.Context, stateDir, tarPath, shell string) (strin
 	defer f.Close()
 	dest := filepath.Join(tmp, "root")
 	if _, err := imagetar.Unpack(ctx, sys.Discard(), f, dest, imagetar.UnpackOptions{RefuseDevices: true}); err != nil {
+		if diskTrouble(err) {
+			return "", &CheckError{What: "unpack your archive in " + parent, Err: err}
+		}
 		return "", err
 	}
 	if err := dropSetID(dest); err != nil {
+		return "", &CheckError{What: "unpack your archive in " + parent, Err: err}
+	}
+	out, err := runIn(ctx, dest, shell, "-c", "echo it runs")
+	if permissionDenied(err) && noexec(dest) {
+		return "", &CheckError{What: "run your archive's " + shell, Err: fmt.Errorf("%s, where it unpacks it, is on a filesystem mounted noexec ('workshop doctor' says so too)", parent)}
+	}
+	return out, err
+}
+
+// scratchParent is where runFromArchive makes its directory: the state
+// dir where it is root's alone (owned by root, writable by no one else), or
+// else the system's temporary directory, whose sticky bit keeps others from
+// renaming root's directory there: in a directory a student may write in,
+// the temporary directory could be swapped for a symlink before the unpack.
+func scratchParent(stateDir string) (string, error) {
+	if err := state.MkdirPrivate(stateDir); err != nil {
 		return "", err
 	}
-	return runIn(ctx, dest, shell, "-c", "echo it runs")
+	var st unix.Stat_t
+	if err := unix.Stat(stateDir, &st); err == nil && st.Uid == 0 && st.Mode&0o022 == 0 {
+		return stateDir, nil
+	}
+	return os.TempDir(), nil
+}
+
+// unpackedSize is about what the archive takes unpacked: its files' bytes
+// and a block for each entry (read from its headers alone).
+func unpackedSize(tarPath string) (int64, error) {
+	tr, closeTar, err := openTar(tarPath)
+	if err != nil {
+		return 0, err
+	}
+	defer closeTar()
+	var need int64
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			return need, nil // the end, or damage the unpack reports
+		}
+		need += 4096
+		if h.Typeflag == tar.TypeReg {
+			need += h.Size
+		}
+	}
+}
+
+// diskTrouble says whether an unpack's error is the disk's (no room, no
+// quota, read-only, an I/O error), not the archive's.
+func diskTrouble(err error) bool {
+	for _, e := range []error{unix.ENOSPC, unix.EDQUOT, unix.EROFS, unix.EIO, imagetar.ErrNoRoom} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// noexec reports whether path's filesystem is mounted noexec.
+func noexec(path string) bool {
+	var fs unix.Statfs_t
+	return unix.Statfs(path, &fs) == nil && fs.Flags&unix.ST_NOEXEC != 0
 }
 
 // dropSetID clears the setuid and setgid bits of every file under root,

@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/testbin"
+	"golang.org/x/sys/unix"
 )
 
 func TestLab5ByHand(t *testing.T) {
@@ -224,5 +226,40 @@ func TestLab5RefusedArchive(t *testing.T) {
 	}
 	if got := entries(1); got != "1 entry" {
 		t.Errorf("entries(1) = %q", got)
+	}
+}
+
+// Where the check's own unpack cannot work (its state dir noexec, or
+// full), the check fails (125) and says why, instead of telling the
+// student to repack; a state dir others may write in is not used.
+func TestLab5WhereItsStateDirFails(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir := t.TempDir()
+	populateBash(t, dir)
+	sh(t, dir, "tar -C my-new-root -cf dockercontainer.tar . && mkdir container-root && tar -xf dockercontainer.tar -C container-root")
+	for _, tc := range []struct {
+		flags      uintptr
+		opts, says string
+	}{
+		{unix.MS_NOEXEC, "size=64m,mode=0755", "is on a filesystem mounted noexec"},
+		{0, "size=64k,mode=0755", "not enough room"},
+	} {
+		st := t.TempDir()
+		if err := unix.Mount("tmpfs", st, "tmpfs", tc.flags, tc.opts); err != nil {
+			t.Fatal(err)
+		}
+		r, err := Check(5, Options{Dir: dir, StateDir: st})
+		unix.Unmount(st, unix.MNT_DETACH)
+		if exit.Status(err) != exit.ToolFailed || !strings.Contains(err.Error(), "the check could not") || !strings.Contains(err.Error(), tc.says) {
+			t.Errorf("lab 5 with a state dir %s: %v (report %v)", tc.opts, err, r)
+		}
+	}
+	open := t.TempDir()
+	testbin.Chmod(t, 0o777, open)
+	if p, err := scratchParent(open); err != nil || p != os.TempDir() {
+		t.Errorf("scratchParent of a state dir anyone may write in = %q, %v; want %s", p, err, os.TempDir())
+	}
+	if p, err := scratchParent(t.TempDir()); err != nil || p == os.TempDir() {
+		t.Errorf("scratchParent of root's own state dir = %q, %v", p, err)
 	}
 }

@@ -42,6 +42,22 @@ func roomIn(dir string) (*room, error) {
 	return &room{left: free - keep, free: free, keep: keep, dir: dir}, nil
 }
 
+// CheckRoom refuses (ErrNoRoom) need bytes to be written on dir's
+// filesystem where they would leave less than an addition to the store
+// leaves free: for an unpack outside the store (lab 5's check of a
+// student's archive, as root).
+func CheckRoom(dir string, need int64) error {
+	r, err := roomIn(dir)
+	if err != nil {
+		return err
+	}
+	if r.keep > 0 && need > r.left { // a filesystem that counts no blocks tells nothing
+		return fmt.Errorf("%w: it would take about %s, and the filesystem of %s has %s free, of which workshop leaves %s to the rest of the machine",
+			ErrNoRoom, HumanSize(need), dir, HumanSize(r.free), HumanSize(r.keep))
+	}
+	return nil
+}
+
 // freeNow is what is free on the filesystem now.
 func (r *room) freeNow() (int64, error) {
 	var fs unix.Statfs_t
