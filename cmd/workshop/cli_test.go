@@ -132,6 +132,13 @@ func TestBadHostnameMakesNothing(t *testing.T) {
 // stack (doctor, full run, image ls, clean), and at 12 a run failed
 // halfway, leaving its record's directory.
 func TestTooFewOpenFiles(t *testing.T) {
+	// Help opens nothing, and is given whatever the limit.
+	for _, args := range [][]string{{"help", "steps"}, {"steps", "--help"}, {"completion", "bash"}} {
+		cmd := exec.Command("/bin/sh", append([]string{"-c", `ulimit -n 12 && exec "$@"`, "sh", testbin.Bin(t)}, args...)...)
+		if r := testbin.RunCmd(t, cmd, time.Minute); r.Code != 0 {
+			t.Errorf("%q under ulimit -n 12 = %d, stderr %q; want its help", args, r.Code, r.Stderr)
+		}
+	}
 	for _, args := range [][]string{{"doctor"}, {"full", "run", "--", "/bin/true"}, {"image", "ls"}} {
 		cmd := exec.Command("/bin/sh", append([]string{"-c", `ulimit -n 12 && exec "$@"`, "sh", testbin.Bin(t), "--state-dir", t.TempDir()}, args...)...)
 		r := testbin.RunCmd(t, cmd, time.Minute)

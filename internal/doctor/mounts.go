@@ -54,7 +54,7 @@ func checkMounts(h *Host) []Finding {
 		return bothMounts(Finding{Status: Skip, Detail: "not tried: the state dir cannot be written in (see its line)"})
 	}
 	p := h.TryMounts(dir)
-	if errors.Is(p.Setup, unix.ENOSPC) || errors.Is(p.Setup, unix.EDQUOT) {
+	if madeNoDir(p.Setup) {
 		// Its scratch directories found no room: that says nothing of
 		// the kernel's mounts either, and the state dir's line says why.
 		return bothMounts(Finding{Status: Skip, Detail: "not tried: no room for its scratch directories on the state dir's filesystem (see its line)"})
@@ -68,6 +68,18 @@ func checkMounts(h *Host) []Finding {
 		found = append([]Finding{mountNSFinding()}, found...)
 	}
 	return found
+}
+
+// madeNoDir says whether the probe's setup failed making a directory for
+// want of room (ENOSPC, EDQUOT): a mkdir's, not the clone of its mount
+// namespace, whose ENOSPC is a namespace limit.
+func madeNoDir(err error) bool {
+	if !errors.Is(err, unix.ENOSPC) && !errors.Is(err, unix.EDQUOT) {
+		return false
+	}
+	var ce *CallError
+	var pe *os.PathError
+	return errors.As(err, &ce) && strings.HasPrefix(ce.Call, "mkdir") || errors.As(err, &pe) && pe.Op == "mkdir"
 }
 
 // bothMounts is the same finding for the overlay and for pivot_root, when

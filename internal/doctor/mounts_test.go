@@ -29,8 +29,13 @@ func TestMounts(t *testing.T) {
 			overlay: Fail, pivot: Fail, overlayFix: "classroom VM", says: "EPERM"},
 		// A full state dir's filesystem: not the kernel's fault ("inside a
 		// container?"), and the state dir's own line says it.
-		{name: "no room", probe: MountProbe{Setup: &CallError{Call: "mkdir", Errno: unix.ENOSPC}},
+		{name: "no room", probe: MountProbe{Setup: &CallError{Call: `mkdir("/x/upper", 0755)`, Errno: unix.ENOSPC}},
 			overlay: Skip, pivot: Skip, says: "no room for its scratch directories"},
+		{name: "no room for the scratch", probe: MountProbe{Setup: &os.PathError{Op: "mkdir", Path: "/x", Err: unix.ENOSPC}},
+			overlay: Skip, pivot: Skip, says: "no room for its scratch directories"},
+		// ENOSPC from the clone is the mount namespaces' limit.
+		{name: "no more mount namespaces", probe: MountProbe{Setup: &CallError{Call: "clone(CLONE_NEWNS)", Errno: unix.ENOSPC}},
+			overlay: Fail, pivot: Fail, says: "ENOSPC"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := fakeHost(t)

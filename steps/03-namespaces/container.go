@@ -775,7 +775,7 @@ func writesToPipe(w io.Writer) bool {
 func whyRefused(err error) string {
 	switch {
 	case errors.Is(err, unix.ENOSPC):
-		return " (ENOSPC here: the limit on namespaces of one of these kinds is reached, or is 0, which turns that kind off: the user.max_*_namespaces settings, in /proc/sys/user)"
+		return " (ENOSPC here: the limit on namespaces of one of these kinds is reached, or is 0, which turns that kind off: the user.max_*_namespaces settings, in /proc/sys/user; or user or PID namespaces already nest 32 deep)"
 	case errors.Is(err, unix.EUSERS):
 		return " (EUSERS here: user namespaces nest at most 32 deep, and this one would be deeper)"
 	case errors.Is(err, unix.EINVAL):
