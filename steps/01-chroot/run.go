@@ -27,11 +27,11 @@ func init() { reexec.Register(initName, func() int { return childMain(jail) }) }
 
 // spec is what the parent tells the child, on fd 3.
 type spec struct {
-	Root      string      `json:"root"`
-	Path      string      `json:"path"` // "" means: look argv[0] up in PATH inside the root
-	Argv      []string    `json:"argv"`
-	Env       []string    `json:"env"`
-	Narration sys.Options `json:"narration"`
+	Root      string
+	Path      string // "" means: look argv[0] up in PATH inside the root
+	Argv      []string
+	Env       []string
+	Narration sys.Options
 }
 
 // Run runs argv inside root as chroot(1) does: a child process calls

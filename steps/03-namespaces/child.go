@@ -20,25 +20,25 @@ import (
 
 // spec is what the parent sends the container's first process on fd 3.
 type spec struct {
-	Narration sys.Options `json:"narration"`
-	ID        string      `json:"id"`
-	Hostname  string      `json:"hostname"` // "" without a UTS namespace
-	Root      string      `json:"root"`     // absolute
-	Args      []string    `json:"args"`
-	Env       []string    `json:"env"`
-	Flags     uintptr     `json:"flags"` // the CLONE_NEW* flags asked for, cgroup included
-	PivotRoot bool        `json:"pivotRoot"`
-	Init      bool        `json:"init"`
+	Narration sys.Options
+	ID        string
+	Hostname  string // "" without a UTS namespace
+	Root      string // absolute
+	Args      []string
+	Env       []string
+	Flags     uintptr // the CLONE_NEW* flags asked for, cgroup included
+	PivotRoot bool
+	Init      bool
 	// KeepCaps, when not empty, are the only capabilities the command may
 	// have (Config.DefaultCapabilities); LastCap is the kernel's highest.
-	KeepCaps []int `json:"keepCaps,omitempty"`
-	LastCap  int   `json:"lastCap,omitempty"`
-	Terminal bool  `json:"terminal"` // stdin is a terminal, handed to this process group
+	KeepCaps []int
+	LastCap  int
+	Terminal bool // stdin is a terminal, handed to this process group
 	// OutputOnTerminal: stdout or stderr is a terminal this process group
 	// was not handed (see ignoreJobControl).
-	OutputOnTerminal bool              `json:"outputOnTerminal"`
-	HostNS           map[string]string `json:"hostNS"`  // workshop's /proc/self/ns links, for the table
-	HostPid          int               `json:"hostPid"` // workshop's pid
+	OutputOnTerminal bool
+	HostNS           map[string]string // workshop's /proc/self/ns links, for the table
+	HostPid          int               // workshop's pid
 }
 
 func (s *spec) has(flag uintptr) bool { return s.Flags&flag != 0 }
