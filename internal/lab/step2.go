@@ -43,6 +43,18 @@ func checkStep2(o Options) (*Report, error) {
 		return r, nil
 	}
 	r.ok("my-new-root has %s", ls)
+	// A symlink resolves inside the root there, as the kernel's execve
+	// will: one that leads to nothing (bin/ls -> /usr/bin/ls, the root
+	// without it) is said so, not as a missing loader.
+	if target, err := os.Readlink(filepath.Join(root, ls)); err == nil {
+		if real, err := securejoin.SecureJoin(root, ls); err == nil {
+			if _, err := os.Stat(real); err != nil {
+				r.missing("inside the root a symlink is resolved inside the root, and this one leads to no file there: copy the program itself to "+ls+" (cp -L), or the file it names too",
+					"my-new-root%s is a symlink to %s, which my-new-root does not hold", ls, target)
+				return r, nil
+			}
+		}
+	}
 	// The exercise is the libraries: an ls that needs none (busybox's, a
 	// static one, a script) would work without them.
 	if why := notDynamic(root, ls); why != "" {

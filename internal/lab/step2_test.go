@@ -128,3 +128,15 @@ func TestLab2DeviceNodeIsNotOpened(t *testing.T) {
 		t.Errorf("notDynamic(a device node) = %q", why)
 	}
 }
+
+// bin/ls as an absolute symlink to the host's /usr/bin/ls: inside the root
+// it leads nowhere, and the check says so (it spoke of a missing loader).
+func TestLab2SymlinkToTheHostsLs(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir := t.TempDir()
+	sh(t, dir, "mkdir -p my-new-root/bin && ln -s /usr/bin/ls my-new-root/bin/ls")
+	r, _ := Check(2, Options{Dir: dir, StateDir: t.TempDir()})
+	if text := findingsText(r); r.Done() || !strings.Contains(text, "my-new-root/bin/ls is a symlink to /usr/bin/ls, which my-new-root does not hold") {
+		t.Errorf("bin/ls -> /usr/bin/ls: report\n%s", text)
+	}
+}
