@@ -1,6 +1,9 @@
 package main
 
 import (
+	"errors"
+	"syscall"
+
 	"github.com/spf13/cobra"
 	"github.com/workshop-dev/workshop/internal/exit"
 	container "github.com/workshop-dev/workshop/steps/06-container"
@@ -55,11 +58,27 @@ Running it again finds nothing to remove.`,
 				if n > 1 {
 					what = "some things"
 				}
-				return exit.Errorf(exit.ToolFailed, "clean could not remove %s (said above); once nothing uses them, run 'workshop clean' again", what)
+				return exit.Errorf(exit.ToolFailed, "clean could not remove %s (said above); %s, run 'workshop clean' again", what, untilWhen(res.Failed))
 			}
 			return nil
 		},
 	}
 	c.Flags().BoolVar(&images, "images", false, "remove the image store too (the built-in base image is made again on the next run)")
 	return c
+}
+
+// untilWhen says when a clean that failed can succeed: what stopped it, in
+// the kernel's errno.
+func untilWhen(failed []error) string {
+	busy := true
+	for _, err := range failed {
+		if errors.Is(err, syscall.EROFS) {
+			return "its filesystem is read-only: once it is writable again"
+		}
+		busy = busy && errors.Is(err, syscall.EBUSY)
+	}
+	if busy {
+		return "once nothing uses them"
+	}
+	return "once what stopped it is put right"
 }

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -192,6 +194,24 @@ func TestStatusOfEndedRuns(t *testing.T) {
 	} {
 		if got, running := statusOf(&tc.run); got != tc.want || running {
 			t.Errorf("%s: statusOf = %q, %v; want %q, not running", tc.name, got, running, tc.want)
+		}
+	}
+}
+
+// A clean that failed says when it can succeed, by what stopped it: a
+// read-only state dir was told "once nothing uses them".
+func TestCleanSaysWhenToRetry(t *testing.T) {
+	wrap := func(err error) error { return fmt.Errorf("could not remove x: %w", err) }
+	for _, tc := range []struct {
+		failed []error
+		want   string
+	}{
+		{[]error{wrap(syscall.EROFS)}, "its filesystem is read-only"},
+		{[]error{wrap(syscall.EBUSY), wrap(syscall.EBUSY)}, "once nothing uses them"},
+		{[]error{wrap(syscall.EBUSY), wrap(syscall.EIO)}, "once what stopped it is put right"},
+	} {
+		if got := untilWhen(tc.failed); !strings.Contains(got, tc.want) {
+			t.Errorf("untilWhen(%v) = %q, want %q", tc.failed, got, tc.want)
 		}
 	}
 }
