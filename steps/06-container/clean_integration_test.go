@@ -926,6 +926,18 @@ func TestCleanLeavesTheRootsOfARunningStep(t *testing.T) {
 		lock.Close()
 		s.Signal(syscall.SIGKILL)
 		s.Wait()
+		// What the killed step made (step 4's cgroup) is clean's to
+		// remove: the test's own sweep knows only dir's records (it was
+		// left on the machine).
+		runs, _ := state.List(c.dir)
+		if r := runClean(t, c.dir); r.Code != 0 {
+			t.Errorf("clean after the killed step %s = %d\n%s%s", c.step, r.Code, r.Stdout, r.Stderr)
+		}
+		for _, run := range runs {
+			if d := cgroupDirs(run.ID); len(d) > 0 {
+				t.Errorf("the killed step %s's cgroup is left after clean: %q", c.step, d)
+			}
+		}
 	}
 }
 
