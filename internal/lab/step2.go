@@ -75,7 +75,10 @@ func checkStep2(o Options) (*Report, error) {
 			r.missing("the file is not executable: cp keeps the mode, or chmod +x my-new-root"+ls,
 				"chroot my-new-root %s fails: %v", ls, err)
 		case errors.As(err, &pe) || strings.Contains(err.Error(), "no such file"):
-			r.missing("the kernel found ls but not its loader or a library: `ldd /bin/ls` lists what it needs, including /lib64/ld-linux-x86-64.so.2; copy each to the same path inside the root",
+			// The execve's ENOENT, ls being there: the loader the kernel
+			// runs for it is not (a missing library is the loader's own
+			// message, "error while loading shared libraries").
+			r.missing("ls is there, so the kernel did not find its loader, the program it runs to load ls's libraries: /lib64/ld-linux-x86-64.so.2, the last line of `ldd /bin/ls`; copy it to the same path inside the root",
 				"chroot my-new-root %s fails: %v", ls, err)
 		default:
 			r.missing("ldd /bin/ls lists every library ls needs: is each one copied to the same path inside the root?",

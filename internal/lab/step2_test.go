@@ -67,7 +67,7 @@ func TestLab2ByHand(t *testing.T) {
 		sh(t, dir, "mkdir -p my-new-root"+filepath.Dir(lib)+" && cp "+lib+" my-new-root"+lib)
 	}
 	r, _ = Check(2, Options{Dir: dir, StateDir: t.TempDir()})
-	if r.Done() || !strings.Contains(findingsText(r), "ld-linux") {
+	if r.Done() || !strings.Contains(findingsText(r), "ld-linux") || !strings.Contains(findingsText(r), "the kernel did not find its loader") {
 		t.Fatalf("no loader: report\n%s", findingsText(r))
 	}
 

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 func init() { checkers[4] = checkStep4 }
@@ -21,6 +23,17 @@ const eightyMiB = 80 << 20
 // hybridUnified is where a hybrid host mounts its cgroup v2 hierarchy,
 // beside the v1 controllers.
 const hybridUnified = "/sys/fs/cgroup/unified"
+
+// v1Top is where a v1 or hybrid host mounts its controllers' trees, on a
+// tmpfs of its own.
+const v1Top = "/sys/fs/cgroup"
+
+// isPlainDir reports whether p is a directory on no cgroup filesystem.
+func isPlainDir(p string) bool {
+	var fs unix.Statfs_t
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir() && unix.Statfs(p, &fs) == nil && fs.Type != unix.CGROUP_SUPER_MAGIC && fs.Type != unix.CGROUP2_SUPER_MAGIC
+}
 
 func checkStep4(o Options) (*Report, error) {
 	name := o.Cgroup
@@ -54,6 +67,11 @@ func checkStep4(o Options) (*Report, error) {
 		} else if fi, err := os.Stat(filepath.Join(hybridUnified, name)); err == nil && fi.IsDir() {
 			// The cgroup v2 recipe, followed on a hybrid host.
 			hint = "on this hybrid machine the memory controller is cgroup v1's (" + filepath.Dir(dir) + "); " + filepath.Join(hybridUnified, name) + " is in the cgroup v2 hierarchy, which has no memory controller here (sudo rmdir it): sudo cgcreate -g memory:/" + name
+		} else if plain := filepath.Join(v1Top, name); isPlainDir(plain) {
+			// The v2 recipe's mkdir /sys/fs/cgroup/NAME on a v1 or hybrid
+			// host: /sys/fs/cgroup is a tmpfs there, and that is a plain
+			// directory, its memory.max a plain file.
+			hint = "on this machine (cgroup v1 or hybrid) " + v1Top + " is a tmpfs that holds one cgroup tree per controller, and " + plain + " is a plain directory in it, no cgroup (sudo rm -r it): sudo cgcreate -g memory:/" + name
 		}
 		r.missing(hint, "there is no %s cgroup: %s does not exist", name, dir)
 		return r, nil

@@ -57,6 +57,17 @@ func TestLab4ByHand(t *testing.T) {
 			t.Fatalf("a group in the hybrid host's v2 hierarchy: exit %d\n%s%s\nwant %q", r.Code, r.Stdout, r.Stderr, want)
 		}
 	}
+	if !v2 {
+		// The v2 recipe's mkdir /sys/fs/cgroup/NAME on a v1 or hybrid
+		// host: a plain directory of the tmpfs, no cgroup.
+		plain := "/sys/fs/cgroup/" + name
+		sh(t, "/", "mkdir "+plain+" && echo 80M > "+plain+"/memory.max")
+		r := check()
+		os.RemoveAll(plain)
+		if want := plain + " is a plain directory in it, no cgroup (sudo rm -r it)"; r.Code != 1 || !strings.Contains(r.Stdout, want) {
+			t.Fatalf("a plain directory in /sys/fs/cgroup: exit %d\n%s%s\nwant %q", r.Code, r.Stdout, r.Stderr, want)
+		}
+	}
 	if v2 {
 		sh(t, "/", "echo +memory > /sys/fs/cgroup/cgroup.subtree_control; mkdir "+memDir)
 	} else {

@@ -30,6 +30,7 @@ func init() { checkers[5] = checkStep5 }
 // this check looks for first.
 func checkStep5(o Options) (*Report, error) {
 	r := &Report{Solution: `  tar -C my-new-root -cvf dockercontainer.tar .      # entries relative to the root
+  rm -rf container-root                              # the walkthrough's, unpacked the wrong way
   mkdir container-root
   tar -xf dockercontainer.tar -C container-root/
   sudo chroot container-root /bin/bash -c 'echo it runs'`}
@@ -111,6 +112,13 @@ func checkStep5(o Options) (*Report, error) {
 	if missing := notUnpacked(tarPath, root); missing != "" {
 		r.missing("unpack the archive into it: tar -xf dockercontainer.tar -C container-root/ (into a fresh container-root if an older one is there)",
 			"container-root does not hold what dockercontainer.tar unpacks to: %s", missing)
+		return r, nil
+	}
+	// Unpacked over the walkthrough's container-root, it still holds
+	// my-new-root/: not the archive alone.
+	if extra := notInArchive(names, root); extra != "" {
+		r.missing("unpack it into a fresh container-root: rm -rf container-root; mkdir container-root; tar -xf dockercontainer.tar -C container-root/",
+			"container-root also holds %s, which dockercontainer.tar does not: an older unpack is left in it", extra)
 		return r, nil
 	}
 	out, err = runIn(o.Ctx, root, shell, "-c", "echo it runs")
@@ -271,6 +279,23 @@ func dropSetID(root string) error {
 		}
 		return nil
 	})
+}
+
+// notInArchive names the first entry at root's top that no entry of the
+// archive starts with ("" when there is none).
+func notInArchive(names []string, root string) string {
+	tops := map[string]bool{}
+	for _, n := range names {
+		first, _, _ := strings.Cut(cleanName(n), "/")
+		tops[first] = true
+	}
+	entries, _ := os.ReadDir(root)
+	for _, e := range entries {
+		if !tops[e.Name()] {
+			return e.Name()
+		}
+	}
+	return ""
 }
 
 // notUnpacked names the first regular file of the archive that root lacks

@@ -322,3 +322,20 @@ func tarOfRoot(t *testing.T, dir string, extra ...*tar.Header) {
 		t.Fatal(err)
 	}
 }
+
+// The walkthrough's container-root, with my-new-root/ in it, and the
+// archive unpacked over it: not a fresh one, and the check says so (it
+// passed); the solution starts by removing it.
+func TestLab5UnpackedOverTheWalkthroughs(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir := t.TempDir()
+	populateBash(t, dir)
+	sh(t, dir, "tar cf walkthrough.tar my-new-root && mkdir container-root && tar xf walkthrough.tar -C container-root/ && tar -C my-new-root -cf dockercontainer.tar . && tar -xf dockercontainer.tar -C container-root/")
+	r, _ := Check(5, Options{Dir: dir, StateDir: t.TempDir()})
+	if text := findingsText(r); r.Done() || !strings.Contains(text, "container-root also holds my-new-root, which dockercontainer.tar does not") {
+		t.Errorf("an unpack over the walkthrough's container-root: report\n%s", text)
+	}
+	if !strings.Contains(r.Solution, "rm -rf container-root") {
+		t.Errorf("the solution does not start afresh:\n%s", r.Solution)
+	}
+}
