@@ -1,12 +1,11 @@
 package doctor
 
 import (
-	"errors"
 	"io/fs"
 	"os"
 	"os/exec"
-	"path/filepath"
 
+	"github.com/workshop-dev/workshop/internal/state"
 	"golang.org/x/sys/unix"
 )
 
@@ -100,18 +99,5 @@ func writable(dir string) error {
 	return nil
 }
 
-// existingAncestor is dir, or its nearest parent that exists: where a state
-// dir not made yet will be made, and so the filesystem it will live on.
-func existingAncestor(dir string) string {
-	dir = filepath.Clean(dir)
-	for {
-		if _, err := os.Stat(dir); err == nil || !errors.Is(err, fs.ErrNotExist) {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return dir
-		}
-		dir = parent
-	}
-}
+// existingAncestor is state.ExistingAncestor.
+func existingAncestor(dir string) string { return state.ExistingAncestor(dir) }

@@ -1,6 +1,11 @@
 package state
 
-import "path/filepath"
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
 
 // Resolve is p made absolute, with the symlinks of its longest existing
 // part resolved: where the kernel, and mountinfo, name it. A directory not
@@ -19,5 +24,22 @@ func Resolve(p string) string {
 		}
 		rest = filepath.Join(filepath.Base(p), rest)
 		p = parent
+	}
+}
+
+// ExistingAncestor is dir, or its nearest parent that exists: where a
+// directory not made yet will be made, and so the filesystem it will live
+// on.
+func ExistingAncestor(dir string) string {
+	dir = filepath.Clean(dir)
+	for {
+		if _, err := os.Stat(dir); err == nil || !errors.Is(err, fs.ErrNotExist) {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return dir
+		}
+		dir = parent
 	}
 }

@@ -687,7 +687,7 @@ func (s *Store) copyTar(ctx context.Context, n *sys.Narrator, img Image, w io.Wr
 func (s *Store) Unpack(ctx context.Context, n *sys.Narrator, ref, dir string) (Image, Stats, error) {
 	var st Stats
 	img, err := s.withImage(ref, func(img Image) error {
-		space, err := roomIn(existingAncestor(dir))
+		space, err := roomIn(state.ExistingAncestor(dir))
 		if err != nil {
 			return err
 		}
@@ -707,22 +707,6 @@ func (s *Store) Unpack(ctx context.Context, n *sys.Narrator, ref, dir string) (I
 		return err
 	})
 	return img, st, err
-}
-
-// existingAncestor is dir, or the nearest directory above it that exists:
-// the filesystem dir will be made on.
-func existingAncestor(dir string) string {
-	dir = filepath.Clean(dir)
-	for {
-		if _, err := os.Stat(dir); err == nil || !errors.Is(err, fs.ErrNotExist) {
-			return dir
-		}
-		up := filepath.Dir(dir)
-		if up == dir {
-			return dir
-		}
-		dir = up
-	}
 }
 
 // unwrapPath drops the "open FILE:" of a *PathError when the sentence
