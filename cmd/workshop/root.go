@@ -67,7 +67,7 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 		// student build my-new-root by hand, and clean would remove it.
 		PersistentPreRunE: func(c *cobra.Command, _ []string) error {
 			// Help opens nothing: it is given whatever the limit.
-			if c.Name() != "help" && (c.Parent() == nil || c.Parent().Name() != "completion") {
+			if !helpOrCompletion(c) {
 				if err := checkOpenFiles(); err != nil {
 					return err
 				}
@@ -138,6 +138,16 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 		comp.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
 	}
 	return root
+}
+
+// helpOrCompletion reports whether c is help, or a shell's completion (the
+// script, or cobra's __complete, which a TAB runs): they open nothing.
+func helpOrCompletion(c *cobra.Command) bool {
+	switch c.Name() {
+	case "help", cobra.ShellCompRequestCmd, cobra.ShellCompNoDescRequestCmd:
+		return true
+	}
+	return c.Parent() != nil && c.Parent().Name() == "completion"
 }
 
 // minOpenFiles is the fewest files workshop asks to be let open at once.

@@ -218,7 +218,7 @@ func (e *SandboxError) Error() string {
 	if errors.As(e.Err, &errno) {
 		return fmt.Sprintf("the check could not make the namespaces it runs your program in: %v (the kernel's limits on namespaces, user.max_*_namespaces in /proc/sys/user, or on processes; 'workshop doctor' looks at them)", e.Err)
 	}
-	return fmt.Sprintf("the check cannot run your program as it runs it: %v; run it where nobody is a user (on the host, or with a user namespace that maps a range: unshare --user --map-users=auto)", e.Err)
+	return fmt.Sprintf("the check cannot run your program as it runs it: %v; run the check on the host, as its root, outside any user namespace", e.Err)
 }
 
 func (e *SandboxError) Unwrap() error { return e.Err }

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,13 +47,14 @@ func checkStep2(o Options) (*Report, error) {
 	// A symlink resolves inside the root there, as the kernel's execve
 	// will: one that leads to nothing (bin/ls -> /usr/bin/ls, the root
 	// without it) is said so, not as a missing loader.
-	if target, err := os.Readlink(filepath.Join(root, ls)); err == nil {
-		if real, err := securejoin.SecureJoin(root, ls); err == nil {
-			if _, err := os.Stat(real); err != nil {
-				r.missing("inside the root a symlink is resolved inside the root, and this one leads to no file there: copy the program itself to "+ls+" (cp -L), or the file it names too",
-					"my-new-root%s is a symlink to %s, which my-new-root does not hold", ls, target)
-				return r, nil
+	if real, err := securejoin.SecureJoin(root, ls); err == nil {
+		if _, err := os.Stat(real); err != nil {
+			what := fmt.Sprintf("my-new-root%s, looked up inside the root as the kernel will, leads to no file: a directory on its way is a symlink that leads out of the root (ls -l my-new-root%s)", ls, filepath.Dir(ls))
+			if target, err := os.Readlink(filepath.Join(root, ls)); err == nil {
+				what = fmt.Sprintf("my-new-root%s is a symlink to %s, which my-new-root does not hold", ls, target)
 			}
+			r.missing("inside the root a symlink is resolved inside the root: copy the program itself to "+ls+" (cp -L), or the files its links name too", "%s", what)
+			return r, nil
 		}
 	}
 	// The exercise is the libraries: an ls that needs none (busybox's, a
@@ -78,8 +80,7 @@ func checkStep2(o Options) (*Report, error) {
 			// The execve's ENOENT, ls being there: the loader the kernel
 			// runs for it is not (a missing library is the loader's own
 			// message, "error while loading shared libraries").
-			r.missing("ls is there, so the kernel did not find its loader, the program it runs to load ls's libraries: /lib64/ld-linux-x86-64.so.2, the last line of `ldd /bin/ls`; copy it to the same path inside the root",
-				"chroot my-new-root %s fails: %v", ls, err)
+			r.missing(loaderHint(root, ls), "chroot my-new-root %s fails: %v", ls, err)
 		default:
 			r.missing("ldd /bin/ls lists every library ls needs: is each one copied to the same path inside the root?",
 				"chroot my-new-root %s / fails: %v", ls, err)
@@ -92,6 +93,22 @@ func checkStep2(o Options) (*Report, error) {
 	}
 	r.ok("chroot my-new-root %s / works and lists: %s", ls, strings.Join(strings.Fields(out), " "))
 	return r, nil
+}
+
+// loaderHint is the hint for an execve of ls that failed with ENOENT, ls
+// being there: its loader (its ELF interpreter, by the path ls names it
+// by) is not, or is a symlink that leads nowhere inside the root.
+func loaderHint(root, ls string) string {
+	interp := "/lib64/ld-linux-x86-64.so.2"
+	if real, err := securejoin.SecureJoin(root, ls); err == nil {
+		if i, err := elfinterp.Of(real); err == nil && i != "" {
+			interp = i
+		}
+	}
+	if target, err := os.Readlink(filepath.Join(root, interp)); err == nil {
+		return fmt.Sprintf("ls's loader, %s, is in the root as a symlink to %s, which leads to no file inside the root: copy the file itself (cp -L %s my-new-root%s)", interp, target, interp, interp)
+	}
+	return fmt.Sprintf("ls is there, so the kernel did not find its loader, the program it runs to load ls's libraries: %s, the last line of `ldd /bin/ls`; copy it to the same path inside the root", interp)
 }
 
 // notDynamic says why the program at p inside root (its symlinks resolved

@@ -140,3 +140,28 @@ func TestLab2SymlinkToTheHostsLs(t *testing.T) {
 		t.Errorf("bin/ls -> /usr/bin/ls: report\n%s", text)
 	}
 }
+
+// The loader copied as the host has it, an absolute symlink (cp -a of
+// /lib64/ld-linux-x86-64.so.2 on Debian 12), leads nowhere inside the
+// root: the hint says so, by the loader's own path (it said to copy what
+// was copied); and a bin/ that is a symlink out of the root is named.
+func TestLab2LinksThatLeadOutOfTheRoot(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir := t.TempDir()
+	libs, loader := lddPaths(sh(t, dir, "ldd /bin/ls"))
+	sh(t, dir, "mkdir -p my-new-root/bin && cp /bin/ls my-new-root/bin/")
+	for _, lib := range libs {
+		sh(t, dir, "mkdir -p my-new-root"+filepath.Dir(lib)+" && cp "+lib+" my-new-root"+lib)
+	}
+	sh(t, dir, "mkdir -p my-new-root"+filepath.Dir(loader)+" && ln -s /nowhere/ld.so my-new-root"+loader)
+	r, _ := Check(2, Options{Dir: dir, StateDir: t.TempDir()})
+	if text := findingsText(r); r.Done() || !strings.Contains(text, "loader, "+loader+", is in the root as a symlink to /nowhere/ld.so") {
+		t.Errorf("a loader that is a symlink out of the root: report\n%s", text)
+	}
+
+	sh(t, dir, "rm -rf my-new-root && mkdir my-new-root && ln -s /usr/bin my-new-root/bin")
+	r, _ = Check(2, Options{Dir: dir, StateDir: t.TempDir()})
+	if text := findingsText(r); r.Done() || strings.Contains(text, "did not find its loader") {
+		t.Errorf("bin -> /usr/bin, an ls of the host's only: report\n%s", text)
+	}
+}

@@ -70,7 +70,8 @@ func checkStep4(o Options) (*Report, error) {
 		} else if plain := filepath.Join(v1Top, name); isPlainDir(plain) {
 			// The v2 recipe's mkdir /sys/fs/cgroup/NAME on a v1 or hybrid
 			// host: /sys/fs/cgroup is a tmpfs there, and that is a plain
-			// directory, its memory.max a plain file.
+			// directory, its memory.max a plain file (where the tmpfs is
+			// writable: systemd remounts it read-only).
 			hint = "on this machine (cgroup v1 or hybrid) " + v1Top + " is a tmpfs that holds one cgroup tree per controller, and " + plain + " is a plain directory in it, no cgroup (sudo rm -r it): sudo cgcreate -g memory:/" + name
 		}
 		r.missing(hint, "there is no %s cgroup: %s does not exist", name, dir)

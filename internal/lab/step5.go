@@ -16,7 +16,6 @@ import (
 	"syscall"
 
 	"github.com/workshop-dev/workshop/internal/regfile"
-	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
 	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
 	"golang.org/x/sys/unix"
@@ -154,10 +153,11 @@ func failure(out string, err error) string {
 	return fmt.Sprintf("it printed %q", strings.TrimSpace(out))
 }
 
-// ScratchPrefix starts the name of the directory in the state dir where
-// lab 5's check unpacks the student's archive, followed by the check's
-// pid: a check killed with SIGKILL leaves it, and `workshop clean` removes
-// it once that pid is gone (doctor.StaleByPid).
+// ScratchPrefix starts the name of the directory where lab 5's check
+// unpacks the student's archive (in the state dir, or the system's
+// temporary directory: scratchParent), followed by the check's pid: a
+// check killed with SIGKILL leaves it, and `workshop clean` removes it once
+// that pid is gone (doctor.StaleByPid).
 const ScratchPrefix = ".workshop-lab5-"
 
 // runFromArchive unpacks the archive (safely: image import's unpack) into a
@@ -209,19 +209,43 @@ func runFromArchive(ctx context.Context, stateDir, tarPath, shell string) (strin
 }
 
 // scratchParent is where runFromArchive makes its directory: the state
-// dir where it is root's alone (owned by root, writable by no one else), or
-// else the system's temporary directory, whose sticky bit keeps others from
-// renaming root's directory there: in a directory a student may write in,
-// the temporary directory could be swapped for a symlink before the unpack.
+// dir where no one but root may change it or any directory above it
+// (each owned by root, and writable by no one else unless sticky, as /tmp
+// is), or else the system's temporary directory, root's and sticky: in a
+// directory a student may change, the temporary directory could be swapped
+// for a symlink before the unpack, which goes by path. The state dir, if
+// not there yet, is made 0755, as the steps make it.
 func scratchParent(stateDir string) (string, error) {
-	if err := state.MkdirPrivate(stateDir); err != nil {
+	if err := os.MkdirAll(stateDir, 0o755); err != nil {
 		return "", err
 	}
-	var st unix.Stat_t
-	if err := unix.Stat(stateDir, &st); err == nil && st.Uid == 0 && st.Mode&0o022 == 0 {
+	if onlyRootChanges(stateDir, false) {
 		return stateDir, nil
 	}
-	return os.TempDir(), nil
+	tmp := os.TempDir()
+	if !onlyRootChanges(tmp, true) {
+		return "", fmt.Errorf("neither the state dir %s nor %s is root's alone, to unpack a student's archive in", stateDir, tmp)
+	}
+	return tmp, nil
+}
+
+// onlyRootChanges reports whether dir and every directory above it are
+// owned by root and writable by no one else, save for a sticky directory
+// (where no one renames another's entry), which dir itself may be only
+// where sticky is true.
+func onlyRootChanges(dir string, sticky bool) bool {
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		var st unix.Stat_t
+		if err := unix.Lstat(d, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR || st.Uid != 0 {
+			return false
+		}
+		if st.Mode&0o022 != 0 && (st.Mode&unix.S_ISVTX == 0 || d == filepath.Clean(dir) && !sticky) {
+			return false
+		}
+		if d == "/" {
+			return true
+		}
+	}
 }
 
 // unpackedSize is about what the archive takes unpacked: its files' bytes
@@ -281,8 +305,10 @@ func dropSetID(root string) error {
 	})
 }
 
-// notInArchive names the first entry at root's top that no entry of the
-// archive starts with ("" when there is none).
+// notInArchive names the first directory at root's top that the archive
+// has not and that holds a root of its own (a shell below it: the
+// walkthrough's my-new-root/, from an older unpack), or "". Other
+// additions (a /proc made to mount one on) are the student's to make.
 func notInArchive(names []string, root string) string {
 	tops := map[string]bool{}
 	for _, n := range names {
@@ -291,8 +317,13 @@ func notInArchive(names []string, root string) string {
 	}
 	entries, _ := os.ReadDir(root)
 	for _, e := range entries {
-		if !tops[e.Name()] {
-			return e.Name()
+		if tops[e.Name()] || !e.IsDir() {
+			continue
+		}
+		for _, sh := range shells {
+			if _, err := os.Lstat(filepath.Join(root, e.Name(), sh)); err == nil {
+				return e.Name()
+			}
 		}
 	}
 	return ""

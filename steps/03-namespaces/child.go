@@ -200,7 +200,7 @@ func setUp(n *sys.Narrator, s *spec) error {
 		n.Note("this kernel has no keyrings (ENOSYS): none to inherit")
 	}
 	switch {
-	case s.Flags == 0:
+	case s.Flags&^unix.CLONE_NEWCGROUP == 0 && len(s.KeepCaps) == 0: // a cgroup namespace guards nothing
 		n.Note("no namespace at all: a plain chroot, run as the host's root, with every capability the host's root has (mknod a disk, mount, load a module): only the chroot stands between it and the host, and step 1's escape climbs out of that")
 	case !s.has(unix.CLONE_NEWUSER) && len(s.KeepCaps) == 0:
 		n.Note("no user namespace: root in the container is the host's root, with every capability the host's root has (mknod a disk, mount, load a module): only the other namespaces stand between it and the host")

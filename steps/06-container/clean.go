@@ -164,8 +164,13 @@ func (c *cleaner) doctorLeftovers() {
 		}
 		c.removed("%s (left by a workshop doctor that was killed)", p)
 	}
-	// Lab 5's check unpacks the student's archive in the state dir.
-	for _, p := range doctor.StaleByPid(c.state, lab.ScratchPrefix) {
+	// Lab 5's check unpacks the student's archive in the state dir, or in
+	// the system's temporary directory (lab's scratchParent).
+	stale := doctor.StaleByPid(c.state, lab.ScratchPrefix)
+	if tmp := os.TempDir(); tmp != c.state {
+		stale = append(stale, doctor.StaleByPid(tmp, lab.ScratchPrefix)...)
+	}
+	for _, p := range stale {
 		if err := c.n.RemoveTree(p); err != nil {
 			c.fail(p, err)
 			continue

@@ -1165,8 +1165,23 @@ func TestCleanRemovesWhatAKilledDoctorLeft(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Or in the system's temporary directory, where the state dir is not
+	// root's alone.
+	tmpLeft := filepath.Join(os.TempDir(), fmt.Sprintf("%s%d-%d", lab.ScratchPrefix, dead, os.Getpid()))
+	if err := os.MkdirAll(filepath.Join(tmpLeft, "root"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(tmpLeft) })
+	if err := os.Chtimes(tmpLeft, hour, hour); err != nil {
+		t.Fatal(err)
+	}
 	r = runClean(t, st)
-	if want := "removed " + labLeft + " (left by a workshop lab 5 check that was killed)"; r.Code != 0 || !strings.Contains(r.Stdout, want) || pathExists(labLeft) || !pathExists(labLive) {
-		t.Errorf("clean beside a killed lab 5 check's copy: exit %d\n%s%s\nwant %q, it gone, the live one there", r.Code, r.Stdout, r.Stderr, want)
+	for _, left := range []string{labLeft, tmpLeft} {
+		if want := "removed " + left + " (left by a workshop lab 5 check that was killed)"; r.Code != 0 || !strings.Contains(r.Stdout, want) || pathExists(left) {
+			t.Errorf("clean beside a killed lab 5 check's copy: exit %d\n%s%s\nwant %q, and it gone", r.Code, r.Stdout, r.Stderr, want)
+		}
+	}
+	if !pathExists(labLive) {
+		t.Errorf("clean removed a running lab 5 check's copy")
 	}
 }
