@@ -165,14 +165,23 @@ func closedToOthers(root string) string {
 		switch m := fi.Mode(); {
 		case m.IsDir() && m.Perm()&0o001 == 0:
 			found = fmt.Sprintf("%s (a directory of mode %04o: others may not enter it)", rel, m.Perm())
+		case m.IsRegular() && isLibrary(d.Name()) && m.Perm()&0o004 == 0:
+			// The loader reads a library: running it is not enough.
+			found = fmt.Sprintf("%s (a library of mode %04o: others may not read it)", rel, m.Perm())
 		case m.IsRegular() && m.Perm()&0o005 == 0:
 			// Others may run it (0711: a program needs no read) or
-			// read it (a library): either is enough for the check.
+			// read it: either is enough for the check.
 			found = fmt.Sprintf("%s (a file of mode %04o: others may neither read nor run it)", rel, m.Perm())
 		}
 		return nil
 	})
 	return found
+}
+
+// isLibrary reports whether a file's name is a shared library's (libc.so.6,
+// ld-linux-x86-64.so.2).
+func isLibrary(name string) bool {
+	return strings.HasSuffix(name, ".so") || strings.Contains(name, ".so.")
 }
 
 // closedHint is the hint for an entry closedToOthers found.

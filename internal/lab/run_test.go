@@ -261,3 +261,29 @@ func TestLabCheckWhereNobodyIsNoUser(t *testing.T) {
 		t.Errorf("lab 1 check where nobody is unmapped = %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
 	}
 }
+
+// A library others may run but not read (0711) is closed to the checked
+// program all the same: the loader reads it. A 0711 program is not.
+func TestClosedToOthers(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "my-new-root")
+	for name, mode := range map[string]os.FileMode{"bin/prog": 0o711, "lib/libx.so.1": 0o711} {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, nil, mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testbin.Chmod(t, 0o755, root)
+	if got := closedToOthers(root); !strings.Contains(got, "libx.so.1 (a library of mode 0711: others may not read it)") {
+		t.Errorf("closedToOthers = %q, want the 0711 library named", got)
+	}
+	os.Remove(filepath.Join(root, "lib", "libx.so.1"))
+	if got := closedToOthers(root); got != "" {
+		t.Errorf("closedToOthers with a 0711 program only = %q, want none", got)
+	}
+}
