@@ -43,7 +43,6 @@ func checkStep2(o Options) (*Report, error) {
 		r.missing("which ls tells where the host keeps it; copy it to the same place inside the root", "there is no ls in my-new-root (looked for %s, the PATH's directories)", strings.Join(looked, ", "))
 		return r, nil
 	}
-	r.ok("my-new-root has %s", ls)
 	// A symlink resolves inside the root there, as the kernel's execve
 	// will: one that leads to nothing (bin/ls -> /usr/bin/ls, the root
 	// without it) is said so, not as a missing loader.
@@ -57,6 +56,7 @@ func checkStep2(o Options) (*Report, error) {
 			return r, nil
 		}
 	}
+	r.ok("my-new-root has %s", ls)
 	// The exercise is the libraries: an ls that needs none (busybox's, a
 	// static one, a script) would work without them.
 	if why := notDynamic(root, ls); why != "" {
