@@ -280,13 +280,11 @@ func checkFlagValues(c *cobra.Command) error {
 }
 
 // kernelTree is the kernel's own tree (/proc, /sys) that dir, its
-// symlinks resolved, is in, or "". workshop would make its images and
-// containers there: in /sys/fs/cgroup (a tmpfs on a hybrid host) beside
-// the machine's cgroups, or fail with a bare mkdir error in /proc.
+// symlinks resolved already (state.Resolve), is in, or "". workshop would
+// make its images and containers there: in /sys/fs/cgroup (a tmpfs on a
+// hybrid host) beside the machine's cgroups, or fail with a bare mkdir
+// error in /proc.
 func kernelTree(dir string) string {
-	if real, err := filepath.EvalSymlinks(dir); err == nil {
-		dir = real
-	}
 	for _, tree := range []string{"/proc", "/sys"} {
 		if dir == tree || strings.HasPrefix(dir, tree+"/") {
 			return tree

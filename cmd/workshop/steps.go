@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	lessons "github.com/workshop-dev/workshop"
 	"github.com/workshop-dev/workshop/internal/state"
-	"github.com/workshop-dev/workshop/internal/sys"
+	chroot "github.com/workshop-dev/workshop/steps/01-chroot"
 )
 
 // stepInfo describes one step of the walkthrough. Each step's file registers
@@ -82,15 +82,11 @@ func newStepCmd() *cobra.Command {
 // step 6, is bookkeeping, not a lesson: not narrated.
 func holdSteps() (release func()) {
 	if _, err := os.Stat(global.stateDir); errors.Is(err, fs.ErrNotExist) && os.Geteuid() == 0 {
-		n := narrator()
-		// 0755 whatever the shell's umask, as step 1 makes it: step 3's
-		// --map-users root, not the host's, must reach the roots in it.
-		if mask := sys.CurrentUmask(); mask&0o755 != 0 {
-			old := n.Because("the state dir and the directories on the way to it get 0755, whatever your shell's umask").Umask(int(mask &^ 0o755))
-			defer n.Umask(old)
-		}
-		n.Because("workshop's state dir, made first: a running step holds a lock file in it (bookkeeping, not shown) that keeps 'workshop clean' from its root").
-			MkdirAll(global.stateDir, 0o755)
+		// Made as step 1 makes its root: 0755 whatever the shell's umask
+		// (step 3's --map-users root, not the host's, must reach the
+		// roots in it), each mkdir narrated. A failure is the step's to
+		// meet and say.
+		chroot.MakeRoot(narrator(), global.stateDir)
 	}
 	return state.HoldSteps(global.stateDir)
 }

@@ -48,14 +48,6 @@ func TestProcOvermounted(t *testing.T) {
 	}
 }
 
-func TestUnescapeOctal(t *testing.T) {
-	for in, want := range map[string]string{`/proc/a\040b`: "/proc/a b", `/x\134y`: `/x\y`, `/plain`: "/plain", `/bad\09`: `/bad\09`} {
-		if got := unescapeOctal(in); got != want {
-			t.Errorf("unescapeOctal(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestKernelVersion(t *testing.T) {
 	for _, tc := range []struct {
 		release      string

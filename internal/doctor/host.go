@@ -57,7 +57,7 @@ func NewHost(stateDir string, cgroups CgroupProbe) *Host {
 		LookPath:    exec.LookPath,
 		FreeBytes:   freeBytes,
 		Writable:    writable,
-		Noexec:      noexec,
+		Noexec:      Noexec,
 		TryClone:    tryClone,
 		TryMounts:   tryMounts,
 		Cgroups:     cgroups,
@@ -87,7 +87,9 @@ func freeBytes(path string) (uint64, error) {
 	return st.Bavail * uint64(st.Bsize), nil
 }
 
-func noexec(path string) bool {
+// Noexec reports whether path's filesystem is mounted noexec (statfs, a
+// look that changes nothing).
+func Noexec(path string) bool {
 	var st unix.Statfs_t
 	return unix.Statfs(path, &st) == nil && st.Flags&unix.ST_NOEXEC != 0
 }

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/workshop-dev/workshop/internal/mountopt"
 )
 
 // OwnProc says what is wrong with /proc for workshop, which finds its
@@ -61,7 +63,7 @@ func ProcOvermounts() []string {
 		if len(fields) < 5 {
 			continue
 		}
-		point := unescapeOctal(fields[4])
+		point := mountopt.Unescape(fields[4])
 		if !strings.HasPrefix(point, "/proc/") {
 			continue
 		}
@@ -70,26 +72,6 @@ func ProcOvermounts() []string {
 		}
 	}
 	return over
-}
-
-// unescapeOctal undoes mountinfo's \ooo escapes (of space, tab, newline
-// and backslash).
-func unescapeOctal(s string) string {
-	if !strings.Contains(s, "\\") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // procOvermountFinding is /proc's finding where files of it are mounted

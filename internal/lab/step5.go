@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/workshop-dev/workshop/internal/doctor"
 	"github.com/workshop-dev/workshop/internal/regfile"
 	"github.com/workshop-dev/workshop/internal/sys"
 	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
@@ -161,12 +162,12 @@ func failure(out string, err error) string {
 const ScratchPrefix = ".workshop-lab5-"
 
 // runFromArchive unpacks the archive (safely: image import's unpack) into a
-// temporary directory in the state dir, runs shell -c 'echo it runs'
-// chrooted there, and removes the directory. In the state dir, root's own,
-// which no student can write in: in the student's directory, a program of
-// the student's could swap the temporary directory for a symlink between
-// its making and the unpack, and have the archive unpacked, as root,
-// wherever the link led. Device nodes are refused (the archive's, made as
+// temporary directory where only root may change anything (scratchParent:
+// the state dir, or the system's temporary directory), runs shell -c 'echo
+// it runs' chrooted there, and removes the directory. Not in the student's
+// directory: a program of the student's could swap the temporary directory
+// for a symlink between its making and the unpack, and have the archive
+// unpacked, as root, wherever the link led. Device nodes are refused (the archive's, made as
 // root, the program could open), and the setuid and setgid bits dropped
 // (where no user namespace holds the program, it would run them as root).
 func runFromArchive(ctx context.Context, stateDir, tarPath, shell string) (string, error) {
@@ -202,7 +203,7 @@ func runFromArchive(ctx context.Context, stateDir, tarPath, shell string) (strin
 		return "", &CheckError{What: "unpack your archive in " + parent, Err: err}
 	}
 	out, err := runIn(ctx, dest, shell, "-c", "echo it runs")
-	if permissionDenied(err) && noexec(dest) {
+	if permissionDenied(err) && doctor.Noexec(dest) {
 		return "", &CheckError{What: "run your archive's " + shell, Err: fmt.Errorf("%s, where it unpacks it, is on a filesystem mounted noexec ('workshop doctor' says so too)", parent)}
 	}
 	return out, err
@@ -278,12 +279,6 @@ func diskTrouble(err error) bool {
 		}
 	}
 	return false
-}
-
-// noexec reports whether path's filesystem is mounted noexec.
-func noexec(path string) bool {
-	var fs unix.Statfs_t
-	return unix.Statfs(path, &fs) == nil && fs.Flags&unix.ST_NOEXEC != 0
 }
 
 // dropSetID clears the setuid and setgid bits of every file under root,

@@ -687,16 +687,8 @@ func (s *Store) copyTar(ctx context.Context, n *sys.Narrator, img Image, w io.Wr
 func (s *Store) Unpack(ctx context.Context, n *sys.Narrator, ref, dir string) (Image, Stats, error) {
 	var st Stats
 	img, err := s.withImage(ref, func(img Image) error {
-		space, err := roomIn(state.ExistingAncestor(dir))
-		if err != nil {
-			return err
-		}
-		// (A filesystem that counts no blocks, /proc or some FUSE ones,
-		// tells nothing of its room: the unpack goes on, and its calls say
-		// whatever fails.)
-		if need := img.Size + int64(img.Entries)*4096; space.keep > 0 && need > space.left {
-			return fmt.Errorf("%w: the root of %s takes about %s, and the filesystem of %s has %s free, of which workshop leaves %s (a twentieth of a filesystem, up to 1 GB) to the rest of the machine",
-				ErrNoRoom, ref, HumanSize(need), space.dir, HumanSize(space.free), HumanSize(space.keep))
+		if err := CheckRoom(state.ExistingAncestor(dir), img.Size+int64(img.Entries)*4096); err != nil {
+			return fmt.Errorf("the root of %s: %w", ref, err)
 		}
 		in, err := n.Open(img.Tar)
 		if err != nil {

@@ -44,15 +44,17 @@ func roomIn(dir string) (*room, error) {
 
 // CheckRoom refuses (ErrNoRoom) need bytes to be written on dir's
 // filesystem where they would leave less than an addition to the store
-// leaves free: for an unpack outside the store (lab 5's check of a
-// student's archive, as root).
+// leaves free: for an unpack whose size is known before it begins (image
+// unpack, lab 5's check of a student's archive). A filesystem that counts
+// no blocks (/proc, some FUSE ones) tells nothing of its room: the unpack
+// goes on, and its calls say whatever fails.
 func CheckRoom(dir string, need int64) error {
 	r, err := roomIn(dir)
 	if err != nil {
 		return err
 	}
-	if r.keep > 0 && need > r.left { // a filesystem that counts no blocks tells nothing
-		return fmt.Errorf("%w: it would take about %s, and the filesystem of %s has %s free, of which workshop leaves %s to the rest of the machine",
+	if r.keep > 0 && need > r.left {
+		return fmt.Errorf("%w: it takes about %s, and the filesystem of %s has %s free, of which workshop leaves %s (a twentieth of a filesystem, up to 1 GB) to the rest of the machine",
 			ErrNoRoom, HumanSize(need), dir, HumanSize(r.free), HumanSize(r.keep))
 	}
 	return nil

@@ -309,15 +309,9 @@ func removeOld(n *sys.Narrator, p string) error {
 	return nil
 }
 
-func mkdirIfMissing(n *sys.Narrator, p string) error {
-	if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-		return nil
-	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
-	return n.Mkdir(p, 0o755)
-}
+// mkdirIfMissing makes p and what it lacks above it, each mkdir narrated
+// (a directory there already is left, and shown nothing).
+func mkdirIfMissing(n *sys.Narrator, p string) error { return n.MkdirAll(p, 0o755) }
 
 // rootName is the root's own name, as `tar cvf dockercontainer.tar NAME`
 // stores it in front of every entry (my-new-root for step 2's root).

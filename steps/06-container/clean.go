@@ -592,22 +592,17 @@ func (c *cleaner) emptyParents() {
 	if err != nil {
 		return // List, just before, said why
 	}
-	seen := map[string]bool{}
+	// Each once, by its real path: co-mounted controllers share one
+	// (cgroups.Parents).
 	for _, p := range parents {
-		real, err := filepath.EvalSymlinks(p)
-		if err != nil || seen[real] {
+		if hasSubdir(p) || youngest([]string{p}) < orphanAge {
 			continue
 		}
-		seen[real] = true
-		if hasSubdir(real) || youngest([]string{real}) < orphanAge {
+		if b, err := os.ReadFile(filepath.Join(p, "cgroup.procs")); err != nil || len(strings.TrimSpace(string(b))) > 0 {
 			continue
 		}
-		if b, err := os.ReadFile(filepath.Join(real, "cgroup.procs")); err != nil || len(strings.TrimSpace(string(b))) > 0 {
-			continue
-		}
-		err = c.n.Because("the parent group workshop made, now empty").Rmdir(real)
-		if err == nil {
-			c.removed("the empty parent cgroup %s", real)
+		if err := c.n.Because("the parent group workshop made, now empty").Rmdir(p); err == nil {
+			c.removed("the empty parent cgroup %s", p)
 		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/workshop-dev/workshop/internal/mountopt"
 )
 
 // mountEntry is one line of /proc/self/mountinfo, as proc(5) numbers its
@@ -54,9 +56,9 @@ func parseMountinfo(r io.Reader) ([]mountEntry, error) {
 		}
 		mounts = append(mounts, mountEntry{
 			ID: id, Parent: parent,
-			Point:  unescapeMountinfo(f[4]),
-			FSType: unescapeMountinfo(f[sep+1]),
-			Source: unescapeMountinfo(f[sep+2]),
+			Point:  mountopt.Unescape(f[4]),
+			FSType: mountopt.Unescape(f[sep+1]),
+			Source: mountopt.Unescape(f[sep+2]),
 		})
 	}
 	if err := sc.Err(); err != nil {
@@ -64,27 +66,6 @@ func parseMountinfo(r io.Reader) ([]mountEntry, error) {
 	}
 	return mounts, nil
 }
-
-// unescapeMountinfo undoes the kernel's escapes: it writes a space, a tab,
-// a newline and a backslash in a path as \040, \011, \012 and \134 (octal),
-// so that a path never breaks the line into the wrong fields.
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) && isOctal(s[i+1]) && isOctal(s[i+2]) && isOctal(s[i+3]) {
-			b.WriteByte((s[i+1]-'0')<<6 | (s[i+2]-'0')<<3 | (s[i+3] - '0'))
-			i += 3
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-func isOctal(c byte) bool { return c >= '0' && c <= '7' }
 
 // readMounts reads this process's mount table.
 func readMounts() ([]mountEntry, error) {

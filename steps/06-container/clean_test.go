@@ -61,22 +61,6 @@ func TestParseMountinfoRefusesBrokenLines(t *testing.T) {
 	}
 }
 
-func TestUnescapeMountinfo(t *testing.T) {
-	for in, want := range map[string]string{
-		`/plain`:            "/plain",
-		`/a\040b`:           "/a b",
-		`/a\134040b`:        `/a\040b`,  // an escaped backslash, then digits
-		`/tail\04`:          `/tail\04`, // too short to be an escape
-		`/not\089`:          `/not\089`, // 8 and 9 are not octal
-		`\011\012\040\134`:  "\t\n \\",
-		`/ends\with\slash\`: `/ends\with\slash\`,
-	} {
-		if got := unescapeMountinfo(in); got != want {
-			t.Errorf("unescapeMountinfo(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestMountsUnderInnermostFirst(t *testing.T) {
 	ms, err := parseMountinfo(strings.NewReader(fixedMountinfo))
 	if err != nil {
