@@ -238,7 +238,7 @@ func TestLab5WhereItsStateDirFails(t *testing.T) {
 	testbin.NeedRoot(t)
 	dir := t.TempDir()
 	populateBash(t, dir)
-	sh(t, dir, "tar -C my-new-root -cf dockercontainer.tar . && mkdir container-root && tar -xf dockercontainer.tar -C container-root")
+	sh(t, dir, packedRight)
 	for _, tc := range []struct {
 		flags      uintptr
 		opts, says string
