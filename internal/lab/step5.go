@@ -87,7 +87,7 @@ func checkStep5(o Options) (*Report, error) {
 		switch {
 		case errors.Is(err, syscall.EACCES):
 			hint = "the kernel refused to run it: is " + shell + " in the archive executable, and open to others with each directory on its way (tar -tvf dockercontainer.tar)? The check runs it as an unprivileged user"
-		case err != nil && strings.Contains(err.Error(), "refuses device nodes"):
+		case errors.Is(err, imagetar.ErrDeviceNode):
 			// As root, the check would make the node, and the archive's
 			// program, which it runs, could open the device through it.
 			hint = "the check makes no device node from an archive: an image's /dev is the runtime's to make. Pack the root without them: tar -C my-new-root --exclude='./dev/*' -cvf dockercontainer.tar ."

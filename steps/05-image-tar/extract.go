@@ -411,7 +411,7 @@ func (x *extractor) device(dfd int, base string, hdr *tar.Header) error {
 		kind, mode = "block", unix.S_IFBLK
 	}
 	if !x.devices {
-		return fmt.Errorf("it is a %s device (%d:%d), and %s", kind, hdr.Devmajor, hdr.Devminor, x.noDev)
+		return refusedDevice(fmt.Sprintf("it is a %s device (%d:%d), and %s", kind, hdr.Devmajor, hdr.Devminor, x.noDev))
 	}
 	dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
 	if err := unix.Mknodat(dfd, base, mode|0o600, int(dev)); err != nil {
@@ -420,6 +420,16 @@ func (x *extractor) device(dfd int, base string, hdr *tar.Header) error {
 	x.stats.Devices++
 	return x.special(dfd, base, hdr, mode)
 }
+
+// ErrDeviceNode is the cause (errors.Is) of an entry refused because it
+// is a device node the unpack may not make.
+var ErrDeviceNode = errors.New("a device node this unpack may not make")
+
+// refusedDevice says why a device node was refused, and is ErrDeviceNode.
+type refusedDevice string
+
+func (e refusedDevice) Error() string { return string(e) }
+func (e refusedDevice) Unwrap() error { return ErrDeviceNode }
 
 func (x *extractor) fifo(dfd int, base string, hdr *tar.Header) error {
 	if err := unix.Mknodat(dfd, base, unix.S_IFIFO|0o600, 0); err != nil {
