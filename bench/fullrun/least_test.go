@@ -10,7 +10,7 @@ import (
 	"github.com/workshop-dev/workshop/internal/testbin"
 )
 
-// The benchmark's two floors must do the work they claim and undo it: a
+// The benchmark's floors must do the work they claim and undo it: a
 // floor that skipped a step, or left a cgroup or a mount behind, would
 // make the comparison in the README a lie.
 func TestLeastContendersRunAndCleanUp(t *testing.T) {
@@ -21,7 +21,7 @@ func TestLeastContendersRunAndCleanUp(t *testing.T) {
 			if testbin.InCI() {
 				t.Fatalf("no cgroup v1 %s hierarchy on the CI machine, which has hybrid cgroups", h)
 			}
-			t.Skipf("leastgo and leastc need cgroup v1's %s hierarchy", h)
+			t.Skipf("leastgo, leastfork and leastc need cgroup v1's %s hierarchy", h)
 		}
 	}
 	state := t.TempDir()
@@ -31,8 +31,8 @@ func TestLeastContendersRunAndCleanUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cs) != 2 {
-		t.Fatalf("leastContenders gave %d contenders, want leastgo and leastc", len(cs))
+	if len(cs) != 3 {
+		t.Fatalf("leastContenders gave %d contenders, want leastgo, leastfork and leastc", len(cs))
 	}
 	for _, c := range cs {
 		for i, tc := range []struct {
@@ -66,7 +66,7 @@ func TestLeastContendersRunAndCleanUp(t *testing.T) {
 			if m := testbin.MountsUnder(t, state); len(m) != 0 {
 				t.Errorf("%s %s left mounts: %v", c.name, tc.command, m)
 			}
-			for _, pattern := range []string{"leastgo-*", "leastc-*"} {
+			for _, pattern := range []string{"leastgo-*", "leastfork-*", "leastc-*"} {
 				if left, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", pattern)); len(left) != 0 {
 					t.Errorf("%s %s left cgroups: %v", c.name, tc.command, left)
 				}

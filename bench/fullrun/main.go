@@ -11,8 +11,9 @@
 // and bwrap on that root where they are installed, interleaved in one run
 // so that all see the same machine; against the least that work can cost:
 // bench/leastgo (the same work in Go with a re-executed init, and nothing
-// else) and bench/leastc (the same in C, no re-exec; where the host has a C
-// compiler); and, for the floor, /bin/true and an empty static Go program
+// else), bench/leastfork (the same in Go with no second Go program: a raw
+// fork child) and bench/leastc (the same in C, no re-exec; where the host has
+// a C compiler); and, for the floor, /bin/true and an empty static Go program
 // alone. It prints the median, the 10th and 90th percentiles, the ratio of
 // the medians, and the peak RSS of the workshop processes.
 //
@@ -38,7 +39,7 @@ func main() {
 	n := flag.Int("n", 200, "runs of each command")
 	withRunc := flag.Bool("runc", true, "time runc run and crun run too, where they are installed")
 	withFloor := flag.Bool("floor", true, "time /bin/true and an empty static Go program alone too: the floor of a run")
-	withLeast := flag.Bool("least", true, "time bench/leastgo and bench/leastc too: the benchmark's work and nothing else, in Go and in C")
+	withLeast := flag.Bool("least", true, "time bench/leastgo, bench/leastfork and bench/leastc too: the benchmark's work and nothing else, in Go and in C")
 	flag.Parse()
 	if err := run(*bin, *n, *withRunc, *withFloor, *withLeast); err != nil {
 		fmt.Fprintln(os.Stderr, "fullrun:", err)
@@ -228,16 +229,17 @@ func emptyGo(state string) (string, error) {
 	return out, nil
 }
 
-// leastContenders builds bench/leastgo and bench/leastc and returns them as
-// contenders: the benchmark's work (seven namespaces, memory and pids limits,
-// overlay, pivot_root, /proc, /dev) and nothing else, in Go with a
-// re-executed init as workshop's design has it, and in C with none. They
+// leastContenders builds bench/leastgo, bench/leastfork and bench/leastc and
+// returns them as contenders: the benchmark's work (seven namespaces, memory
+// and pids limits, overlay, pivot_root, /proc, /dev) and nothing else, in Go
+// with a re-executed init as workshop's design has it, in Go with no second
+// Go program (a raw fork child that makes raw system calls), and in C. They
 // use cgroup v1's memory and pids hierarchies, so they are left out where
 // those are not mounted; leastc is left out where there is no C compiler.
 func leastContenders(state, root string) ([]*contender, error) {
 	for _, h := range []string{"memory", "pids"} {
 		if !exists(filepath.Join("/sys/fs/cgroup", h, "tasks")) {
-			fmt.Printf("no cgroup v1 %s hierarchy: leastgo and leastc (v1 only) are left out\n", h)
+			fmt.Printf("no cgroup v1 %s hierarchy: leastgo, leastfork and leastc (v1 only) are left out\n", h)
 			return nil, nil
 		}
 	}
@@ -245,17 +247,24 @@ func leastContenders(state, root string) ([]*contender, error) {
 	if err != nil {
 		return nil, err
 	}
-	leastgo := filepath.Join(state, "leastgo")
-	cmd := exec.Command("go", "build", "-o", leastgo, ".")
-	cmd.Dir = filepath.Join(src, "leastgo")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-buildvcs=false")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("build leastgo: %v\n%s", err, b)
-	}
 	layer := func(name string, i int) string { return filepath.Join(state, fmt.Sprintf("%s-layer-%d", name, i)) }
-	cs := []*contender{{name: "least work, Go", argv: func(i int) []string {
-		return []string{leastgo, root, layer("leastgo", i), "/bin/true"}
-	}}}
+	var cs []*contender
+	for _, g := range []struct{ prog, name string }{
+		{"leastgo", "least work, Go"},
+		{"leastfork", "least work, Go, fork"},
+	} {
+		bin := filepath.Join(state, g.prog)
+		cmd := exec.Command("go", "build", "-o", bin, ".")
+		cmd.Dir = filepath.Join(src, g.prog)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-buildvcs=false")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("build %s: %v\n%s", g.prog, err, b)
+		}
+		prog := g.prog
+		cs = append(cs, &contender{name: g.name, argv: func(i int) []string {
+			return []string{bin, root, layer(prog, i), "/bin/true"}
+		}})
+	}
 
 	cc, err := exec.LookPath("cc")
 	if err != nil {
@@ -286,10 +295,10 @@ func benchDir() (string, error) {
 	return filepath.Join(filepath.Dir(strings.TrimSpace(string(out))), "bench"), nil
 }
 
-// removeLeastCgroups removes the groups a failed leastgo or leastc run
-// left (each removes its own when it ends normally).
+// removeLeastCgroups removes the groups a failed leastgo, leastfork or
+// leastc run left (each removes its own when it ends normally).
 func removeLeastCgroups() {
-	for _, pattern := range []string{"leastgo-*", "leastc-*"} {
+	for _, pattern := range []string{"leastgo-*", "leastfork-*", "leastc-*"} {
 		dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", pattern))
 		for _, d := range dirs {
 			os.Remove(d)
