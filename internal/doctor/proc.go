@@ -1,7 +1,6 @@
 package doctor
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -50,25 +49,17 @@ func checkProc(h *Host) []Finding {
 // namespace fails on its /proc's mount with EPERM. (reads and lstat, looks
 // that change nothing: not narrated.)
 func ProcOvermounts() []string {
-	f, err := os.Open("/proc/self/mountinfo")
+	mounts, err := mountopt.ReadSelf()
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
 	var over []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 5 {
+	for _, m := range mounts {
+		if !strings.HasPrefix(m.Point, "/proc/") {
 			continue
 		}
-		point := mountopt.Unescape(fields[4])
-		if !strings.HasPrefix(point, "/proc/") {
-			continue
-		}
-		if fi, err := os.Lstat(point); err == nil && !fi.IsDir() {
-			over = append(over, point)
+		if fi, err := os.Lstat(m.Point); err == nil && !fi.IsDir() {
+			over = append(over, m.Point)
 		}
 	}
 	return over

@@ -1,14 +1,15 @@
 package lab
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/workshop-dev/workshop/internal/mountopt"
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
 	"github.com/workshop-dev/workshop/internal/units"
@@ -274,32 +275,23 @@ func cgroupDirOf(procCgroup, controller, v1Mount, v2Mount string) (string, error
 // cgroupMountPoints finds, in a mountinfo, the mount point of the v1 hierarchy
 // that has controller, and that of the cgroup2 tree.
 func cgroupMountPoints(mountinfo io.Reader, controller string) (v1, v2 string, err error) {
-	sc := bufio.NewScanner(mountinfo)
-	for sc.Scan() {
-		// ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL…] - FSTYPE SOURCE SUPEROPTIONS
-		pre, post, ok := strings.Cut(sc.Text(), " - ")
-		if !ok {
-			continue
-		}
-		left, right := strings.Fields(pre), strings.Fields(post)
-		if len(left) < 5 || len(right) < 3 {
-			continue
-		}
-		point := left[4]
-		switch right[0] {
+	mounts, err := mountopt.Parse(mountinfo)
+	if err != nil {
+		return "", "", err
+	}
+	for _, m := range mounts {
+		switch m.FSType {
 		case "cgroup2":
 			if v2 == "" {
-				v2 = point
+				v2 = m.Point
 			}
 		case "cgroup":
-			for _, opt := range strings.Split(right[2], ",") {
-				if opt == controller && v1 == "" {
-					v1 = point
-				}
+			if v1 == "" && slices.Contains(strings.Split(m.SuperOptions, ","), controller) {
+				v1 = m.Point
 			}
 		}
 	}
-	return v1, v2, sc.Err()
+	return v1, v2, nil
 }
 
 // readCgroupValue reads a one-line cgroup file.

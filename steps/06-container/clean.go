@@ -16,6 +16,7 @@ import (
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/flock"
 	"github.com/workshop-dev/workshop/internal/lab"
+	"github.com/workshop-dev/workshop/internal/mountopt"
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
 	cgroups "github.com/workshop-dev/workshop/steps/04-cgroups"
@@ -370,14 +371,14 @@ func sameFile(a, b string) bool {
 // unmountUnder detaches every mount at dir or below it, innermost first,
 // except those skip says to keep, and calls detached (if not nil) after
 // each. It returns how many it detached.
-func (c *cleaner) unmountUnder(dir string, skip func(mountEntry) bool, detached func(mountEntry)) (int, error) {
+func (c *cleaner) unmountUnder(dir string, skip func(mountopt.Entry) bool, detached func(mountopt.Entry)) (int, error) {
 	// pending reads the table again: the mounts under dir not to be skipped.
-	pending := func() ([]mountEntry, error) {
-		all, err := readMounts()
+	pending := func() ([]mountopt.Entry, error) {
+		all, err := mountopt.ReadSelf()
 		if err != nil {
 			return nil, err
 		}
-		var todo []mountEntry
+		var todo []mountopt.Entry
 		for _, m := range mountsUnder(all, dir) {
 			if skip == nil || !skip(m) {
 				todo = append(todo, m)
@@ -439,7 +440,7 @@ func (c *cleaner) leftoverMounts() {
 	}
 	for _, a := range areas {
 		dir := filepath.Join(c.state, a)
-		_, err := c.unmountUnder(dir, c.inUse, func(m mountEntry) {
+		_, err := c.unmountUnder(dir, c.inUse, func(m mountopt.Entry) {
 			c.removed("the mount %s (%s, left over)", m.Point, m.FSType)
 		})
 		if err != nil {
@@ -450,7 +451,7 @@ func (c *cleaner) leftoverMounts() {
 
 // inUse says whether a mount belongs to a run whose workshop process
 // lives. The record is read again now: a run may have started since.
-func (c *cleaner) inUse(m mountEntry) bool {
+func (c *cleaner) inUse(m mountopt.Entry) bool {
 	rel, err := filepath.Rel(state.ContainersDir(c.state), m.Point)
 	if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
 		return false
@@ -664,7 +665,7 @@ func (c *cleaner) stepRoot(dir, what string) {
 	if _, err := os.Lstat(dir); err != nil {
 		return
 	}
-	all, err := readMounts()
+	all, err := mountopt.ReadSelf()
 	if err != nil {
 		c.fail(dir, err)
 		return
@@ -818,7 +819,7 @@ func (c *cleaner) imageStore() {
 			return
 		}
 	}
-	all, err := readMounts()
+	all, err := mountopt.ReadSelf()
 	if err != nil {
 		c.fail(dir, err)
 		return

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/workshop-dev/workshop/internal/lab"
+	"github.com/workshop-dev/workshop/internal/mountopt"
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/stracecheck"
 	"github.com/workshop-dev/workshop/internal/sys"
@@ -43,7 +44,7 @@ func cleanState(t *testing.T) string {
 
 // sweepState undoes what a failed test left under a state directory.
 func sweepState(dir string) {
-	if all, err := readMounts(); err == nil {
+	if all, err := mountopt.ReadSelf(); err == nil {
 		for _, m := range mountsUnder(all, dir) {
 			unix.Unmount(m.Point, unix.MNT_DETACH)
 		}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/workshop-dev/workshop/internal/mountopt"
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
 	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
@@ -30,39 +31,8 @@ const fixedMountinfo = `22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw,er
 49 22 0:44 / /var/lib/workshop-other rw - tmpfs none rw
 `
 
-func TestParseMountinfo(t *testing.T) {
-	ms, err := parseMountinfo(strings.NewReader(fixedMountinfo))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []mountEntry{
-		{22, 1, "/", "ext4", "/dev/sda1"},
-		{25, 22, "/proc", "proc", "proc"},
-		{45, 22, "/var/lib/workshop/containers/e737a08d5b87/rootfs", "overlay", "overlay"},
-		{46, 45, "/var/lib/workshop/containers/e737a08d5b87/rootfs/proc", "proc", "proc"},
-		{47, 22, "/var/lib/workshop/my new\troot\nx\\y", "tmpfs", "my source"},
-		{48, 47, "/var/lib/workshop/my new\troot\nx\\y", "tmpfs", "none"},
-		{49, 22, "/var/lib/workshop-other", "tmpfs", "none"},
-	}
-	if !reflect.DeepEqual(ms, want) {
-		t.Errorf("parseMountinfo =\n%+v\nwant\n%+v", ms, want)
-	}
-}
-
-func TestParseMountinfoRefusesBrokenLines(t *testing.T) {
-	for _, line := range []string{
-		"22 1 8:1 / / rw,relatime shared:1 ext4 /dev/sda1 rw", // no "-"
-		"x 1 8:1 / / rw - ext4 /dev/sda1 rw",                  // not an id
-		"22 1 8:1 / / rw -",                                   // nothing after "-"
-	} {
-		if _, err := parseMountinfo(strings.NewReader(line + "\n")); err == nil {
-			t.Errorf("parseMountinfo(%q) = nil error, want one", line)
-		}
-	}
-}
-
 func TestMountsUnderInnermostFirst(t *testing.T) {
-	ms, err := parseMountinfo(strings.NewReader(fixedMountinfo))
+	ms, err := mountopt.Parse(strings.NewReader(fixedMountinfo))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,80 @@
+package mountopt
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Entry is one line of /proc/PID/mountinfo, as proc(5) numbers its fields:
+//
+//	36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue
+//	(1)(2) (3)  (4)   (5)     (6)       (7)   (8) (9)    (10)        (11)
+//
+// (1) the mount's id, (2) its parent's id (the mount it sits on), (5) the
+// mount point as this process sees it, (7) optional fields up to the "-"
+// (8), then (9) the filesystem type, (10) the source and (11) the
+// filesystem's own options (a v1 cgroup hierarchy's controllers are there).
+type Entry struct {
+	ID, Parent   int
+	Point        string
+	FSType       string
+	Source       string
+	SuperOptions string
+}
+
+// Parse reads the lines of a mountinfo file, its paths unescaped.
+func Parse(r io.Reader) ([]Entry, error) {
+	var mounts []Entry
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024) // overlay lines carry long options
+	for line := 1; sc.Scan(); line++ {
+		// Spaces in paths are escaped (\040), so a line splits on spaces.
+		f := strings.Fields(sc.Text())
+		if len(f) == 0 {
+			continue
+		}
+		sep := -1
+		for i := 6; i < len(f); i++ {
+			if f[i] == "-" {
+				sep = i
+				break
+			}
+		}
+		if sep < 0 || len(f) < sep+3 {
+			return nil, fmt.Errorf("mountinfo line %d: %q: no filesystem type after the optional fields", line, sc.Text())
+		}
+		id, err1 := strconv.Atoi(f[0])
+		parent, err2 := strconv.Atoi(f[1])
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("mountinfo line %d: %q: the first two fields are not mount ids", line, sc.Text())
+		}
+		e := Entry{
+			ID: id, Parent: parent,
+			Point:  Unescape(f[4]),
+			FSType: Unescape(f[sep+1]),
+			Source: Unescape(f[sep+2]),
+		}
+		if len(f) > sep+3 {
+			e.SuperOptions = Unescape(f[sep+3])
+		}
+		mounts = append(mounts, e)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read mountinfo: %w", err)
+	}
+	return mounts, nil
+}
+
+// ReadSelf reads this process's mount table.
+func ReadSelf() ([]Entry, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return Parse(f)
+}

@@ -1,0 +1,45 @@
+package mountopt
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// A mount table as this machine's looks, with the kernel's escapes in paths:
+// a space (\040), a tab (\011), a newline (\012) and a backslash (\134).
+const fixedMountinfo = `22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw,errors=remount-ro
+25 22 0:23 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw
+35 22 0:31 / /sys/fs/cgroup/memory rw,nosuid,nodev,noexec,relatime shared:15 - cgroup cgroup rw,memory
+47 22 0:42 / /var/lib/workshop/my\040new\011root\012x\134y rw master:3 propagate_from:1 unbindable - tmpfs my\040source rw
+48 47 0:43 / /var/lib/workshop/my\040new\011root\012x\134y rw - tmpfs none
+`
+
+func TestParseMountinfo(t *testing.T) {
+	ms, err := Parse(strings.NewReader(fixedMountinfo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Entry{
+		{22, 1, "/", "ext4", "/dev/sda1", "rw,errors=remount-ro"},
+		{25, 22, "/proc", "proc", "proc", "rw"},
+		{35, 22, "/sys/fs/cgroup/memory", "cgroup", "cgroup", "rw,memory"},
+		{47, 22, "/var/lib/workshop/my new\troot\nx\\y", "tmpfs", "my source", "rw"},
+		{48, 47, "/var/lib/workshop/my new\troot\nx\\y", "tmpfs", "none", ""},
+	}
+	if !reflect.DeepEqual(ms, want) {
+		t.Errorf("Parse =\n%+v\nwant\n%+v", ms, want)
+	}
+}
+
+func TestParseMountinfoRefusesBrokenLines(t *testing.T) {
+	for _, line := range []string{
+		"22 1 8:1 / / rw,relatime shared:1 ext4 /dev/sda1 rw", // no "-"
+		"x 1 8:1 / / rw - ext4 /dev/sda1 rw",                  // not an id
+		"22 1 8:1 / / rw -",                                   // nothing after "-"
+	} {
+		if _, err := Parse(strings.NewReader(line + "\n")); err == nil {
+			t.Errorf("Parse(%q) = nil error, want one", line)
+		}
+	}
+}
