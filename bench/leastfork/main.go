@@ -3,13 +3,15 @@
 // namespaces, a cgroup v1 memory and pids limit the child is born under, an
 // overlay root, pivot_root, /proc, a /dev of bind mounts with /dev/shm and
 // /dev/pts, and nothing else), but its child is not a second Go program. It
-// is a raw fork(2) of this one, which, like the child the syscall package
-// forks for every exec, makes raw system calls only (no allocation, no Go
-// runtime, no stack growth) and then execs the command. So only one Go
-// runtime starts, as in no design that narrates its init in Go can: it is
-// the least any Go program can pay for the benchmark's work. Not a runtime
-// and not a design for one (its child cannot print, narrate or recover); a
-// floor, which bench/fullrun times beside workshop.
+// is a vfork-style clone(2) of this one (CLONE_VM and CLONE_VFORK: it runs on
+// this program's memory while this program waits, as the child the syscall
+// package clones for every exec does), which makes raw system calls only (no
+// allocation, no Go runtime, no stack growth) and then execs the command. So
+// only one Go runtime starts, as in no design that narrates its init in Go
+// can: it is the least we know how to make a Go program pay for the
+// benchmark's work. Not a runtime and not a design for one (its child cannot
+// print, narrate or recover); a floor, which bench/fullrun times beside
+// workshop. amd64 only (the clone is a few lines of assembly).
 //
 // Usage (as root, cgroup v1 memory and pids hierarchies):
 //
@@ -21,6 +23,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -51,9 +54,10 @@ type call struct {
 	args [6]uintptr
 }
 
-// report is what the child writes to the parent when a call fails: its
-// index in the calls (len(calls) for the execve) and the errno.
-type report struct{ index, errno uintptr }
+// report is what the child leaves in the memory it shares with the parent
+// when a call fails: its index in the calls (len(calls) for the execve) and
+// the errno. The parent reads it once the child has exited.
+type report struct{ failed, index, errno uintptr }
 
 // cstrings keeps the child's NUL-terminated strings reachable until the
 // child has exec'd: the child holds only their addresses.
@@ -106,6 +110,13 @@ func run(root, layer, command string) (int, error) {
 	// advantage.
 	m := merged
 	calls := []call{
+		// The child writes its own maps, as `unshare --map-root-user`
+		// does: its parent sleeps until its execve. Root maps to root, as
+		// in leastgo and workshop; setgroups is denied first, which a
+		// process mapping its own group needs.
+		{"write setgroups", sysWriteFile, [6]uintptr{cstr("/proc/self/setgroups"), cstr("deny"), 4}},
+		{"write uid_map", sysWriteFile, [6]uintptr{cstr("/proc/self/uid_map"), cstr("0 0 1"), 5}},
+		{"write gid_map", sysWriteFile, [6]uintptr{cstr("/proc/self/gid_map"), cstr("0 0 1"), 5}},
 		{"sethostname", syscall.SYS_SETHOSTNAME, [6]uintptr{cstr("box"), 3}},
 		{"make / private", syscall.SYS_MOUNT, [6]uintptr{cstr("none"), cstr("/"), 0, syscall.MS_REC | syscall.MS_PRIVATE}},
 		{"bind the root", syscall.SYS_MOUNT, [6]uintptr{cstr(m), cstr(m), 0, syscall.MS_BIND | syscall.MS_REC}},
@@ -138,120 +149,117 @@ func run(root, layer, command string) (int, error) {
 	}
 	envp = append(envp, 0)
 
-	// release: the child waits on it for its uid and gid maps; failed:
-	// closed by the child's execve, or carries its report.
-	var release, failed [2]int
-	if err := syscall.Pipe2(release[:], syscall.O_CLOEXEC); err != nil {
-		return 0, err
+	// The signals the command gets back at their default action: those
+	// Go handles. Those this program was started with ignored stay
+	// ignored, as an execve leaves them.
+	var handled []uintptr
+	for sig := 1; sig <= 64; sig++ {
+		if sig != int(syscall.SIGKILL) && sig != int(syscall.SIGSTOP) && !signal.Ignored(syscall.Signal(sig)) {
+			handled = append(handled, uintptr(sig))
+		}
 	}
-	if err := syscall.Pipe2(failed[:], syscall.O_CLOEXEC); err != nil {
-		return 0, err
-	}
-	flags := uintptr(syscall.CLONE_NEWNS|syscall.CLONE_NEWUTS|syscall.CLONE_NEWIPC|syscall.CLONE_NEWNET|
+	flags := uintptr(syscall.CLONE_VM|syscall.CLONE_VFORK|
+		syscall.CLONE_NEWNS|syscall.CLONE_NEWUTS|syscall.CLONE_NEWIPC|syscall.CLONE_NEWNET|
 		syscall.CLONE_NEWPID|syscall.CLONE_NEWUSER|0x02000000 /* CLONE_NEWCGROUP */) | uintptr(syscall.SIGCHLD)
 
 	// As leastgo and workshop do on v1: this thread steps into the groups,
-	// forks the child there, and steps back. ForkLock: no descriptor made
+	// clones the child there, and steps back (also when it fails: a group
+	// with the thread in it cannot be removed). ForkLock: no descriptor made
 	// without O_CLOEXEC elsewhere leaks into the child meanwhile.
 	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer func() {
+		for _, g := range groups {
+			write(filepath.Join(filepath.Dir(g), "tasks"), "0")
+		}
+	}()
 	for _, g := range groups {
 		if err := write(filepath.Join(g, "tasks"), "0"); err != nil {
-			return 0, err // the thread is left locked: the process ends
+			return 0, err
 		}
 	}
 	var rep report
 	syscall.ForkLock.Lock()
-	pid, errno := forkChild(flags, release, failed[1], calls, path, &argv[0], &envp[0], &rep)
+	pid, errno := forkChild(flags, calls, handled, path, &argv[0], &envp[0], &rep)
 	syscall.ForkLock.Unlock()
-	for _, g := range groups {
-		if err := write(filepath.Join(filepath.Dir(g), "tasks"), "0"); err != nil {
-			return 0, err
-		}
-	}
-	runtime.UnlockOSThread()
-	syscall.Close(release[0])
-	syscall.Close(failed[1])
+	runtime.KeepAlive(cstrings)
 	if errno != 0 {
 		return 0, fmt.Errorf("clone: %w", errno)
 	}
-	for _, f := range []string{"uid_map", "gid_map"} {
-		if err := write(fmt.Sprintf("/proc/%d/%s", pid, f), "0 0 1"); err != nil {
-			syscall.Kill(pid, syscall.SIGKILL)
-			syscall.Wait4(pid, nil, 0, nil)
-			return 0, err
-		}
-	}
-	syscall.Close(release[1])
-	var got report
-	buf := (*[unsafe.Sizeof(got)]byte)(unsafe.Pointer(&got))
-	n, _ := syscall.Read(failed[0], buf[:])
-	syscall.Close(failed[0])
+	// The child has exec'd or exited: CLONE_VFORK.
 	var ws syscall.WaitStatus
 	if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil {
 		return 0, err
 	}
-	runtime.KeepAlive(cstrings)
 	switch {
-	case n == len(buf) && got.index < uintptr(len(calls)):
-		return 0, fmt.Errorf("%s: %w", calls[got.index].what, syscall.Errno(got.errno))
-	case n == len(buf):
-		return 0, fmt.Errorf("exec %s: %w", command, syscall.Errno(got.errno))
-	case n != 0:
-		return 0, fmt.Errorf("the child's report was cut short (%d bytes)", n)
+	case rep.failed != 0 && rep.index < uintptr(len(calls)):
+		return 0, fmt.Errorf("%s: %w", calls[rep.index].what, syscall.Errno(rep.errno))
+	case rep.failed != 0:
+		return 0, fmt.Errorf("exec %s: %w", command, syscall.Errno(rep.errno))
 	case ws.Signaled():
 		return 128 + int(ws.Signal()), nil
 	}
 	return ws.ExitStatus(), nil
 }
 
-// forkChild forks. In the parent it returns the child's pid. The child
-// closes its copy of the release pipe's write end, waits for the parent to
-// close its own (the maps are written), makes calls, sets every signal's
-// action back to the default, restores the signal mask and execs; if a call
-// fails, it writes rep to failedW and exits.
+// sysWriteFile, as a call's number, is not a system call: the child opens
+// args[0], writes args[2] bytes of args[1], and closes it.
+const sysWriteFile = ^uintptr(0)
+
+// vforkClone is clone(2) with flags and no stack for the child (see
+// clone_amd64.s).
+func vforkClone(flags uintptr) (pid uintptr, errno syscall.Errno)
+
+// forkChild clones the child and returns its pid once the child has exec'd
+// or exited. The child makes calls, sets the handled signals' actions back
+// to the default, restores the signal mask and execs; if a call fails, it
+// fills rep and exits.
 //
-// The child is a copy of one thread of a Go program whose other threads are
-// gone, perhaps holding the runtime's locks: it must not allocate, grow its
-// stack or enter the runtime. Hence nosplit (the linker checks the stack
-// this needs), raw system calls only, and every signal blocked across the
-// fork so that no Go signal handler runs in the child.
+// The child runs on this thread's stack and this program's memory, whose
+// other threads may hold the runtime's locks: it must not allocate, grow
+// its stack or enter the runtime. Hence nosplit (the linker checks the
+// stack this needs), raw system calls only, and every signal blocked across
+// the clone so that no Go signal handler runs in the child. It writes only
+// its own locals, which the parent no longer reads, and rep.
 //
 //go:nosplit
 //go:norace
-func forkChild(flags uintptr, release [2]int, failedW int, calls []call, path uintptr, argv, envp *uintptr, rep *report) (int, syscall.Errno) {
+func forkChild(flags uintptr, calls []call, handled []uintptr, path uintptr, argv, envp *uintptr, rep *report) (int, syscall.Errno) {
 	const sigBlock, sigSetmask = 0, 2
 	all, old := ^uint64(0), uint64(0)
 	syscall.RawSyscall6(syscall.SYS_RT_SIGPROCMASK, sigBlock, uintptr(unsafe.Pointer(&all)), uintptr(unsafe.Pointer(&old)), 8, 0, 0)
-	pid, _, e := syscall.RawSyscall6(syscall.SYS_CLONE, flags, 0, 0, 0, 0, 0)
+	pid, e := vforkClone(flags)
 	if e != 0 || pid != 0 {
 		syscall.RawSyscall6(syscall.SYS_RT_SIGPROCMASK, sigSetmask, uintptr(unsafe.Pointer(&old)), 0, 8, 0, 0)
 		return int(pid), e
 	}
 
 	// The child.
-	syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(release[1]), 0, 0)
-	var b byte
-	syscall.RawSyscall(syscall.SYS_READ, uintptr(release[0]), uintptr(unsafe.Pointer(&b)), 1)
 	for i := range calls {
 		c := &calls[i]
-		if _, _, e := syscall.RawSyscall6(c.nr, c.args[0], c.args[1], c.args[2], c.args[3], c.args[4], c.args[5]); e != 0 {
-			rep.index, rep.errno = uintptr(i), uintptr(e)
-			syscall.RawSyscall(syscall.SYS_WRITE, uintptr(failedW), uintptr(unsafe.Pointer(rep)), unsafe.Sizeof(*rep))
+		var e syscall.Errno
+		if c.nr == sysWriteFile {
+			fd, _, oe := syscall.RawSyscall6(syscall.SYS_OPENAT, atCWD, c.args[0], syscall.O_WRONLY|syscall.O_CLOEXEC, 0, 0, 0)
+			e = oe
+			if e == 0 {
+				_, _, e = syscall.RawSyscall(syscall.SYS_WRITE, fd, c.args[1], c.args[2])
+				syscall.RawSyscall(syscall.SYS_CLOSE, fd, 0, 0)
+			}
+		} else {
+			_, _, e = syscall.RawSyscall6(c.nr, c.args[0], c.args[1], c.args[2], c.args[3], c.args[4], c.args[5])
+		}
+		if e != 0 {
+			rep.failed, rep.index, rep.errno = 1, uintptr(i), uintptr(e)
 			syscall.RawSyscall(syscall.SYS_EXIT_GROUP, 125, 0, 0)
 		}
 	}
-	// Go's handlers are this copy's; the command gets the defaults (an
-	// execve keeps only ignored signals ignored, but the mask as it is).
 	var dfl [4]uintptr // struct sigaction: SIG_DFL, no flags, no restorer, empty mask
-	for sig := uintptr(1); sig <= 64; sig++ {
-		if sig != uintptr(syscall.SIGKILL) && sig != uintptr(syscall.SIGSTOP) {
-			syscall.RawSyscall6(syscall.SYS_RT_SIGACTION, sig, uintptr(unsafe.Pointer(&dfl[0])), 0, 8, 0, 0)
-		}
+	for _, sig := range handled {
+		syscall.RawSyscall6(syscall.SYS_RT_SIGACTION, sig, uintptr(unsafe.Pointer(&dfl[0])), 0, 8, 0, 0)
 	}
 	syscall.RawSyscall6(syscall.SYS_RT_SIGPROCMASK, sigSetmask, uintptr(unsafe.Pointer(&old)), 0, 8, 0, 0)
 	_, _, e = syscall.RawSyscall(syscall.SYS_EXECVE, path, uintptr(unsafe.Pointer(argv)), uintptr(unsafe.Pointer(envp)))
-	rep.index, rep.errno = uintptr(len(calls)), uintptr(e)
-	syscall.RawSyscall(syscall.SYS_WRITE, uintptr(failedW), uintptr(unsafe.Pointer(rep)), unsafe.Sizeof(*rep))
+	rep.failed, rep.index, rep.errno = 1, uintptr(len(calls)), uintptr(e)
 	syscall.RawSyscall(syscall.SYS_EXIT_GROUP, 125, 0, 0)
 	return 0, 0
 }

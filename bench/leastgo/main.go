@@ -87,20 +87,24 @@ func run(root, layer, command string) (int, error) {
 		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
 		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
 	}
+	// It steps back also when it fails: a group with the thread in it
+	// cannot be removed.
 	runtime.LockOSThread()
+	stepBack := func() {
+		for _, g := range groups {
+			write(filepath.Join(filepath.Dir(g), "tasks"), "0")
+		}
+		runtime.UnlockOSThread()
+	}
 	for _, g := range groups {
 		if err := write(filepath.Join(g, "tasks"), "0"); err != nil {
-			return 0, err // the thread is left locked: the process ends
+			stepBack()
+			return 0, err
 		}
 	}
 	pid, err := syscall.ForkExec("/proc/self/exe", []string{"leastgo", initArg, merged, command},
 		&syscall.ProcAttr{Env: os.Environ(), Files: []uintptr{0, 1, 2}, Sys: attr})
-	for _, g := range groups {
-		if err := write(filepath.Join(filepath.Dir(g), "tasks"), "0"); err != nil {
-			return 0, err
-		}
-	}
-	runtime.UnlockOSThread()
+	stepBack()
 	if err != nil {
 		return 0, fmt.Errorf("start the init: %w", err)
 	}
