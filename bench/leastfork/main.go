@@ -24,11 +24,11 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime"
-	"strconv"
 	"syscall"
 	"unsafe"
+
+	"github.com/workshop-dev/workshop/bench/internal/floor"
 )
 
 func main() {
@@ -43,8 +43,6 @@ func main() {
 	}
 	os.Exit(code)
 }
-
-func write(path, s string) error { return os.WriteFile(path, []byte(s), 0) }
 
 // call is one raw system call the child makes, with its arguments ready:
 // the child may not build a string or a slice.
@@ -73,42 +71,17 @@ func cstr(s string) uintptr {
 const atCWD = ^uintptr(99) // -100
 
 func run(root, layer, command string) (int, error) {
-	upper, work, merged := filepath.Join(layer, "upper"), filepath.Join(layer, "work"), filepath.Join(layer, "rootfs")
-	for _, d := range []string{layer, upper, work, merged} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			return 0, err
-		}
-	}
-	defer os.RemoveAll(layer)
-	opts := "lowerdir=" + root + ",upperdir=" + upper + ",workdir=" + work + ",volatile"
-	if err := syscall.Mount("overlay", merged, "overlay", 0, opts); err != nil {
-		return 0, fmt.Errorf("mount overlay: %w", err)
-	}
-	defer syscall.Unmount(merged, syscall.MNT_DETACH)
-
-	name := "leastfork-" + strconv.Itoa(os.Getpid())
-	groups := []string{filepath.Join("/sys/fs/cgroup/memory", name), filepath.Join("/sys/fs/cgroup/pids", name)}
-	for _, g := range groups {
-		if err := os.Mkdir(g, 0o755); err != nil {
-			return 0, err
-		}
-		defer syscall.Rmdir(g)
-	}
-	if err := write(filepath.Join(groups[0], "memory.limit_in_bytes"), "67108864"); err != nil {
+	setup, err := floor.Prepare("leastfork", root, layer)
+	if err != nil {
 		return 0, err
 	}
-	if err := write(filepath.Join(groups[1], "pids.max"), "64"); err != nil {
-		return 0, err
-	}
-	if err := os.Mkdir(filepath.Join(merged, ".oldroot"), 0o700); err != nil {
-		return 0, err
-	}
+	defer setup.Undo()
 
 	// The child's calls: leastgo's init, one for one. A /dev entry is
 	// made with mknod (a regular file, mode 0666), where leastgo opens it
 	// with O_CREAT and closes it: one call instead of two, to the floor's
 	// advantage.
-	m := merged
+	m := setup.Merged
 	calls := []call{
 		// The child writes its own maps, as `unshare --map-root-user`
 		// does: its parent sleeps until its execve. Root maps to root, as
@@ -163,25 +136,18 @@ func run(root, layer, command string) (int, error) {
 		syscall.CLONE_NEWPID|syscall.CLONE_NEWUSER|0x02000000 /* CLONE_NEWCGROUP */) | uintptr(syscall.SIGCHLD)
 
 	// As leastgo and workshop do on v1: this thread steps into the groups,
-	// clones the child there, and steps back (also when it fails: a group
-	// with the thread in it cannot be removed). ForkLock: no descriptor made
+	// clones the child there, and steps back. ForkLock: no descriptor made
 	// without O_CLOEXEC elsewhere leaks into the child meanwhile.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	defer func() {
-		for _, g := range groups {
-			write(filepath.Join(filepath.Dir(g), "tasks"), "0")
-		}
-	}()
-	for _, g := range groups {
-		if err := write(filepath.Join(g, "tasks"), "0"); err != nil {
-			return 0, err
-		}
+	if err := setup.Enter(); err != nil {
+		return 0, err
 	}
 	var rep report
 	syscall.ForkLock.Lock()
 	pid, errno := forkChild(flags, calls, handled, path, &argv[0], &envp[0], &rep)
 	syscall.ForkLock.Unlock()
+	setup.Leave()
 	runtime.KeepAlive(cstrings)
 	if errno != 0 {
 		return 0, fmt.Errorf("clone: %w", errno)

@@ -17,10 +17,10 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
-	"strconv"
 	"syscall"
+
+	"github.com/workshop-dev/workshop/bench/internal/floor"
 )
 
 // initArg is the first argument of the re-executed init.
@@ -44,67 +44,30 @@ func main() {
 	os.Exit(125)
 }
 
-func write(path, s string) error { return os.WriteFile(path, []byte(s), 0) }
-
 func run(root, layer, command string) (int, error) {
-	upper, work, merged := filepath.Join(layer, "upper"), filepath.Join(layer, "work"), filepath.Join(layer, "rootfs")
-	for _, d := range []string{layer, upper, work, merged} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			return 0, err
-		}
+	setup, err := floor.Prepare("leastgo", root, layer)
+	if err != nil {
+		return 0, err
 	}
-	defer os.RemoveAll(layer)
-	opts := "lowerdir=" + root + ",upperdir=" + upper + ",workdir=" + work + ",volatile"
-	if err := syscall.Mount("overlay", merged, "overlay", 0, opts); err != nil {
-		return 0, fmt.Errorf("mount overlay: %w", err)
-	}
-	defer syscall.Unmount(merged, syscall.MNT_DETACH)
+	defer setup.Undo()
 
-	name := "leastgo-" + strconv.Itoa(os.Getpid())
-	groups := []string{filepath.Join("/sys/fs/cgroup/memory", name), filepath.Join("/sys/fs/cgroup/pids", name)}
-	for _, g := range groups {
-		if err := os.Mkdir(g, 0o755); err != nil {
-			return 0, err
-		}
-		defer syscall.Rmdir(g)
-	}
-	if err := write(filepath.Join(groups[0], "memory.limit_in_bytes"), "67108864"); err != nil {
-		return 0, err
-	}
-	if err := write(filepath.Join(groups[1], "pids.max"), "64"); err != nil {
-		return 0, err
-	}
-	if err := os.Mkdir(filepath.Join(merged, ".oldroot"), 0o700); err != nil {
-		return 0, err
-	}
-
-	// As workshop does on v1: this thread steps into the groups ("0" in
-	// tasks moves only the writer, with no RCU wait), clones the child
-	// there, and steps back.
+	// As workshop does on v1: this thread steps into the groups, clones
+	// the child there, and steps back.
 	attr := &syscall.SysProcAttr{
 		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC | syscall.CLONE_NEWNET |
 			syscall.CLONE_NEWPID | syscall.CLONE_NEWUSER | syscall.CLONE_NEWCGROUP,
 		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
 		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
 	}
-	// It steps back also when it fails: a group with the thread in it
-	// cannot be removed.
 	runtime.LockOSThread()
-	stepBack := func() {
-		for _, g := range groups {
-			write(filepath.Join(filepath.Dir(g), "tasks"), "0")
-		}
+	if err := setup.Enter(); err != nil {
 		runtime.UnlockOSThread()
+		return 0, err
 	}
-	for _, g := range groups {
-		if err := write(filepath.Join(g, "tasks"), "0"); err != nil {
-			stepBack()
-			return 0, err
-		}
-	}
-	pid, err := syscall.ForkExec("/proc/self/exe", []string{"leastgo", initArg, merged, command},
+	pid, err := syscall.ForkExec("/proc/self/exe", []string{"leastgo", initArg, setup.Merged, command},
 		&syscall.ProcAttr{Env: os.Environ(), Files: []uintptr{0, 1, 2}, Sys: attr})
-	stepBack()
+	setup.Leave()
+	runtime.UnlockOSThread()
 	if err != nil {
 		return 0, fmt.Errorf("start the init: %w", err)
 	}
