@@ -172,10 +172,6 @@ func run(root, layer, command string) (int, error) {
 // args[0], writes args[2] bytes of args[1], and closes it.
 const sysWriteFile = ^uintptr(0)
 
-// vforkClone is clone(2) with flags and no stack for the child (see
-// clone_amd64.s).
-func vforkClone(flags uintptr) (pid uintptr, errno syscall.Errno)
-
 // forkChild clones the child and returns its pid once the child has exec'd
 // or exited. The child makes calls, sets the handled signals' actions back
 // to the default, restores the signal mask and execs; if a call fails, it
