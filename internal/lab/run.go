@@ -145,8 +145,9 @@ func permissionDenied(err error) bool {
 	return errors.Is(err, unix.EACCES) || err != nil && strings.Contains(err.Error(), "Permission denied")
 }
 
-// closedToOthers names the first entry of root (root itself included)
-// that the checked program, an unprivileged user, cannot use: a directory
+// closedToOthers says which is the first entry of root (root itself
+// included) that the checked program, an unprivileged user, cannot use,
+// as "others may not enter my-new-root (a directory of mode 0700)": a directory
 // others may not search, or a file others may not read (a program or a
 // library made under a umask of 077, or cp'd from a 0700 one), with its
 // mode; "" when there is none. The student's own sudo chroot, as root,
@@ -164,14 +165,14 @@ func closedToOthers(root string) string {
 		rel, _ := filepath.Rel(filepath.Dir(root), p)
 		switch m := fi.Mode(); {
 		case m.IsDir() && m.Perm()&0o001 == 0:
-			found = fmt.Sprintf("%s (a directory of mode %04o: others may not enter it)", rel, m.Perm())
+			found = fmt.Sprintf("others may not enter %s (a directory of mode %04o)", rel, m.Perm())
 		case m.IsRegular() && isLibrary(d.Name()) && m.Perm()&0o004 == 0:
 			// The loader reads a library: running it is not enough.
-			found = fmt.Sprintf("%s (a library of mode %04o: others may not read it)", rel, m.Perm())
+			found = fmt.Sprintf("others may not read %s (a library of mode %04o)", rel, m.Perm())
 		case m.IsRegular() && m.Perm()&0o005 == 0:
 			// Others may run it (0711: a program needs no read) or
 			// read it: either is enough for the check.
-			found = fmt.Sprintf("%s (a file of mode %04o: others may neither read nor run it)", rel, m.Perm())
+			found = fmt.Sprintf("others may neither read nor run %s (a file of mode %04o)", rel, m.Perm())
 		}
 		return nil
 	})
@@ -186,7 +187,7 @@ func isLibrary(name string) bool {
 
 // closedHint is the hint for an entry closedToOthers found.
 func closedHint(what, root string) string {
-	return "the check runs the program as an unprivileged user, and " + what + " (made under a umask of 077?): open the root to others, as the host's / is: chmod -R a+rX " + filepath.Base(root)
+	return "the check runs the program as an unprivileged user, and " + what + ", made under a umask of 077 perhaps: open the root to others, as the host's / is: chmod -R a+rX " + filepath.Base(root)
 }
 
 // runLimit is how long a checked program may run (a variable, for a test).

@@ -279,7 +279,7 @@ func TestClosedToOthers(t *testing.T) {
 		}
 	}
 	testbin.Chmod(t, 0o755, root)
-	if got := closedToOthers(root); !strings.Contains(got, "libx.so.1 (a library of mode 0711: others may not read it)") {
+	if got := closedToOthers(root); !strings.Contains(got, "others may not read my-new-root/lib/libx.so.1 (a library of mode 0711)") {
 		t.Errorf("closedToOthers = %q, want the 0711 library named", got)
 	}
 	os.Remove(filepath.Join(root, "lib", "libx.so.1"))

@@ -83,7 +83,7 @@ func TestLabsUnderAStrictUmask(t *testing.T) {
 	testbin.Chmod(t, 0o755, dir)
 	sh(t, dir, "umask 077 && mkdir -p my-new-root/bin && cp "+busybox+" my-new-root/bin/")
 	r, _ := Check(1, Options{Dir: dir, StateDir: t.TempDir()})
-	if text := findingsText(r); r.Done() || !strings.Contains(text, "others may not enter it") || !strings.Contains(text, "chmod -R a+rX my-new-root") {
+	if text := findingsText(r); r.Done() || !strings.Contains(text, "others may not enter my-new-root (a directory of mode 0700), made under a umask of 077 perhaps: open the root") || !strings.Contains(text, "chmod -R a+rX my-new-root") {
 		t.Fatalf("lab 1 under umask 077: report\n%s", text)
 	}
 	sh(t, dir, "chmod -R a+rX my-new-root")
@@ -95,7 +95,7 @@ func TestLabsUnderAStrictUmask(t *testing.T) {
 	sh(t, dir, "rm -rf my-new-root")
 	sh(t, dir, `umask 077 && mkdir -p my-new-root/bin && cp /bin/ls my-new-root/bin/ && for f in $(ldd /bin/ls | grep -o '/[^ ]*'); do cp --parents "$f" my-new-root/; done && chmod 755 my-new-root my-new-root/bin && find my-new-root -type d -exec chmod 755 {} +`)
 	r, _ = Check(2, Options{Dir: dir, StateDir: t.TempDir()})
-	if text := findingsText(r); r.Done() || !strings.Contains(text, "others may neither read nor run it") || !strings.Contains(text, "chmod -R a+rX my-new-root") {
+	if text := findingsText(r); r.Done() || !strings.Contains(text, "others may neither read nor run my-new-root/bin/ls (a file of mode 0700)") || !strings.Contains(text, "chmod -R a+rX my-new-root") {
 		t.Fatalf("lab 2 with 0600 libraries: report\n%s", text)
 	}
 	sh(t, dir, "chmod -R a+rX my-new-root")
