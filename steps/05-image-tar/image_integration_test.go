@@ -438,7 +438,7 @@ func TestStep5(t *testing.T) {
 	}
 	for _, want := range []string{
 		`execve("/bin/bash", ["/bin/bash", "-c", "true"], …) = -1 ENOENT`, // the walkthrough's pitfall, for real
-		"exit status 127, as the walkthrough's chroot says",
+		"exit status 127, as the walkthrough's chroot said",
 		"its entries are ./, ",
 		`renameat(AT_FDCWD, "` + state + `/step5/.container-root.unpack-`,
 	} {

@@ -200,7 +200,7 @@ func walkthroughPitfall(ctx context.Context, n *sys.Narrator, root, work string,
 		}
 		return fmt.Errorf("the walkthrough's chroot into %s ended with status %d, where the lesson expects 127 (no /bin/bash there)%s", dest, status, said)
 	}
-	n.Note("exit status 127, as the walkthrough's chroot says: chroot: failed to run command '/bin/bash': No such file or directory")
+	n.Note("exit status 127, as the walkthrough's chroot said: chroot: failed to run command 'bash': No such file or directory")
 	return nil
 }
 
