@@ -137,7 +137,20 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 		}
 		comp.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
 	}
+	nameHelpFlags(root)
 	return root
+}
+
+// nameHelpFlags gives every command its -h, --help before cobra would, with
+// the command's whole name: cobra's own says "help for 4" in 'workshop step
+// 4 --help', and "help for run" in 'workshop full run --help'.
+func nameHelpFlags(c *cobra.Command) {
+	if c.Flags().Lookup("help") == nil {
+		c.Flags().BoolP("help", "h", false, "help for '"+c.CommandPath()+"'")
+	}
+	for _, sub := range c.Commands() {
+		nameHelpFlags(sub)
+	}
 }
 
 // helpOrCompletion reports whether c is help, or a shell's completion (the
