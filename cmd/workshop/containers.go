@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/hint"
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
 	"github.com/workshop-dev/workshop/internal/units"
@@ -64,7 +65,7 @@ func newPsCmd() *cobra.Command {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s", r.ID, r.Name, imageOf(store, r), pid,
 					shorten(strings.Join(r.Command, " "), 30), memory, up)
 				if all {
-					fmt.Fprintf(w, "\t%s", status)
+					fmt.Fprintf(w, "\t%s", hint.Rewrite(status))
 				}
 				fmt.Fprintln(w)
 			}

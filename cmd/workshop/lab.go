@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	lessons "github.com/workshop-dev/workshop"
 	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/hint"
 	"github.com/workshop-dev/workshop/internal/lab"
 	"github.com/workshop-dev/workshop/internal/sys"
 	cgroups "github.com/workshop-dev/workshop/steps/04-cgroups"
@@ -57,7 +58,7 @@ hint, and exits 0 only when the exercise is done.`,
 					return err
 				}
 				fmt.Fprint(c.OutOrStdout(), text)
-				fmt.Fprintf(c.OutOrStdout(), "\nWhen you are done: sudo workshop lab %d check\n", n)
+				fmt.Fprintln(c.OutOrStdout(), hint.Rewrite(fmt.Sprintf("\nWhen you are done: sudo workshop lab %d check", n)))
 				return nil
 			}
 			// A top-level group's name: not empty (an unset variable), not a

@@ -19,6 +19,7 @@ import (
 	"syscall"
 
 	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/hint"
 	"github.com/workshop-dev/workshop/internal/reexec"
 	"github.com/workshop-dev/workshop/internal/sys"
 
@@ -71,7 +72,7 @@ func run(args []string) (status int) {
 	}
 	if err != nil && !exit.Silent(err) {
 		// One line, whatever a name in it holds (sys.OneLine).
-		fmt.Fprintf(os.Stderr, "workshop: %s\n", sys.OneLine(err.Error()))
+		fmt.Fprintf(os.Stderr, "workshop: %s\n", sys.OneLine(hint.Rewrite(err.Error())))
 	}
 	return exit.Status(err)
 }

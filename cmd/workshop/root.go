@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/workshop-dev/workshop/internal/doctor"
 	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/hint"
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
 	"golang.org/x/sys/unix"
@@ -26,6 +27,9 @@ type globals struct {
 }
 
 var global globals
+
+// defaultStateDir is where workshop keeps its state without --state-dir.
+const defaultStateDir = "/var/lib/workshop"
 
 // narrator builds the syscall narrator from the global flags.
 func narrator() *sys.Narrator {
@@ -90,6 +94,10 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 				return usageError("--state-dir %q is not UTF-8 text (its symlinks resolved), and the records workshop keeps there (JSON) can name only paths that are: give a directory whose path is", abs)
 			}
 			global.stateDir = abs
+			if c.Flags().Changed("state-dir") && abs != state.Resolve(defaultStateDir) {
+				// The commands workshop suggests must carry it.
+				hint.SetStateDir(abs)
+			}
 			if kernel := kernelTree(abs); kernel != "" {
 				return usageError("--state-dir %s is under %s, the kernel's view of itself, not a place to keep files: give a directory on a disk (the default is /var/lib/workshop)", global.stateDir, kernel)
 			}
@@ -103,7 +111,7 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 	pf.BoolVar(&global.explain, "explain", false, "print the lesson first, and a plain-English gloss beside each syscall")
 	pf.BoolVarP(&global.quiet, "quiet", "q", false, "do not narrate the syscalls")
 	pf.BoolVar(&global.noColor, "no-color", false, "no colour (also: a non-empty NO_COLOR, TERM=dumb, or stderr not a terminal)")
-	pf.StringVar(&global.stateDir, "state-dir", "/var/lib/workshop", "where workshop keeps roots, images, containers")
+	pf.StringVar(&global.stateDir, "state-dir", defaultStateDir, "where workshop keeps roots, images, containers")
 
 	// A bad flag is the tool's failure (125), said in one sentence.
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {

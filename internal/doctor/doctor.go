@@ -30,6 +30,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/fatih/color"
+	"github.com/workshop-dev/workshop/internal/hint"
 	"github.com/workshop-dev/workshop/internal/sys"
 )
 
@@ -120,8 +121,8 @@ func Run(w io.Writer, h *Host, checks []Check, opts Options) (passed bool, err e
 	}
 	switch {
 	case fails > 0:
-		fmt.Fprintf(w, "\n%d %s: workshop's steps need what the fail %s above. Fix %s and run 'sudo workshop doctor' again.\n",
-			fails, plural(fails, "check failed", "checks failed"), plural(fails, "line says", "lines say"), plural(fails, "it", "them"))
+		fmt.Fprint(w, hint.Rewrite(fmt.Sprintf("\n%d %s: workshop's steps need what the fail %s above. Fix %s and run 'sudo workshop doctor' again.\n",
+			fails, plural(fails, "check failed", "checks failed"), plural(fails, "line says", "lines say"), plural(fails, "it", "them"))))
 	case warns > 0:
 		fmt.Fprintf(w, "\nEverything the steps need is here (%d %s: see above).\n", warns, plural(warns, "warning", "warnings"))
 	default:
@@ -146,7 +147,7 @@ func printFinding(w io.Writer, p painter, f Finding) {
 	if f.Status != OK && f.Fix != "" {
 		lines := strings.Split(f.Fix, "\n")
 		for i := range lines {
-			lines[i] = sys.OneLine(lines[i])
+			lines[i] = sys.OneLine(hint.Rewrite(lines[i]))
 		}
 		fmt.Fprintf(w, "      %s %s\n", p.fix.Sprint("fix:"), strings.Join(lines, "\n           "))
 	}

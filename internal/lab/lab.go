@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/hint"
 	"github.com/workshop-dev/workshop/internal/sys"
 )
 
@@ -84,19 +85,19 @@ func (r *Report) Print(w io.Writer, solution bool) {
 		}
 		fmt.Fprintf(w, "  todo  %s\n", sys.OneLine(f.What))
 		if f.Hint != "" {
-			fmt.Fprintf(w, "        hint: %s\n", sys.OneLine(f.Hint))
+			fmt.Fprintf(w, "        hint: %s\n", sys.OneLine(hint.Rewrite(f.Hint)))
 		}
 	}
 	if r.Done() {
 		fmt.Fprintln(w, "Well done: the exercise is complete.")
 	} else if !solution {
-		fmt.Fprintf(w, "Not done yet. Stuck? 'workshop lab %d check --solution' shows one way to do it.\n", r.step)
+		fmt.Fprintln(w, hint.Rewrite(fmt.Sprintf("Not done yet. Stuck? 'workshop lab %d check --solution' shows one way to do it.", r.step)))
 	}
 	if solution && r.Solution != "" {
 		// Line by line: it may name the student's --dir or --cgroup.
 		lines := strings.Split(r.Solution, "\n")
 		for i := range lines {
-			lines[i] = sys.OneLine(lines[i])
+			lines[i] = sys.OneLine(hint.Rewrite(lines[i]))
 		}
 		fmt.Fprintf(w, "\nOne way to do it:\n%s\n", strings.Join(lines, "\n"))
 	}

@@ -27,7 +27,9 @@ const StateInLessons = "/var/lib/workshop"
 // student types it in a root shell: "sudo workshop" is the binary under test
 // with state as its state dir (and no colour), "sudo " is dropped, and the
 // lessons' /var/lib/workshop is state. In the result's stderr (the
-// narration) state reads /var/lib/workshop again, as the lesson shows it.
+// narration) state reads /var/lib/workshop again, as the lesson shows it,
+// and the commands workshop suggests lose the --state-dir it gives them
+// (hint.Rewrite), as a student who gave none sees them; in its stdout too.
 func Shell(t testing.TB, dir, state, line, stdin string) testbin.Result {
 	t.Helper()
 	line = strings.ReplaceAll(line, StateInLessons, state)
@@ -38,6 +40,9 @@ func Shell(t testing.TB, dir, state, line, stdin string) testbin.Result {
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
 	cmd.Stdin = strings.NewReader(stdin)
 	r := testbin.RunCmd(t, cmd, 5*time.Minute)
+	for _, out := range []*string{&r.Stderr, &r.Stdout} {
+		*out = strings.ReplaceAll(*out, "workshop --state-dir "+state+" ", "workshop ")
+	}
 	r.Stderr = strings.ReplaceAll(r.Stderr, state, StateInLessons)
 	return r
 }

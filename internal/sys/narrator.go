@@ -18,6 +18,8 @@ import (
 
 	"github.com/fatih/color"
 	"golang.org/x/term"
+
+	"github.com/workshop-dev/workshop/internal/hint"
 )
 
 // Options are the user's choices about narration; they travel to re-executed
@@ -119,7 +121,7 @@ func (n *Narrator) Note(format string, args ...any) {
 	if n.opts.Quiet {
 		return
 	}
-	line := n.styles.note.Sprint("==> ") + OneLine(fmt.Sprintf(format, args...))
+	line := n.styles.note.Sprint("==> ") + OneLine(hint.Rewrite(fmt.Sprintf(format, args...)))
 	n.emit(line)
 }
 

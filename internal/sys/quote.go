@@ -4,18 +4,13 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/workshop-dev/workshop/internal/hint"
 )
 
 // ShellQuote writes s so that a shell reads it back as one word, for the
-// commands a note tells the student to type: as it is when it holds only
-// characters a shell leaves alone, else in single quotes, each quote
-// inside written as a closing quote, an escaped one, an opening one.
-func ShellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=:,@%") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
+// commands a note tells the student to type (hint.Quote).
+func ShellQuote(s string) string { return hint.Quote(s) }
 
 // OneLine is a sentence as a terminal should get it: its control
 // characters (a newline, a carriage return, an escape sequence's ESC, any

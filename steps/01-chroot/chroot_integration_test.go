@@ -29,7 +29,7 @@ func TestStep1ExecveFailsWithENOENT(t *testing.T) {
 		`] chdir("/") = 0`,
 		`] execve("/bin/bash", ["bash"], …) = -1 ENOENT (No such file or directory)`,
 		"there is no bash in an empty root",
-		"workshop step 2",
+		"`sudo workshop --state-dir " + state + " step 2`", // with the --state-dir given
 	} {
 		if !strings.Contains(r.Stderr, want) {
 			t.Errorf("step 1 stderr lacks %q:\n%s", want, r.Stderr)

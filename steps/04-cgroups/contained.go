@@ -278,7 +278,9 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 	out := Outcome{Status: status, Signaled: c.Signaled(), Init: r.Container.Init, ProcessesLeft: !empty}
 	if r.Record != nil && out.Signaled {
 		if sig, ok := r.Record.KillSent(); ok && status == exit.SignalBase+sig {
-			out.SentBy = "'workshop kill'"
+			// Who sent it, not a command to type: no quotes (hint.Rewrite
+			// gives a quoted one the --state-dir).
+			out.SentBy = "a workshop kill"
 		}
 	}
 	out.KilledBecause, out.TimedOut = end.get()

@@ -59,8 +59,8 @@ func TestVerdict(t *testing.T) {
 			note: "==> the command was killed by signal 15 (SIGTERM), not by a limit"},
 		// `workshop kill` sent SIGKILL after the OOM killer had ended
 		// another process of the group: the kill is the reason said.
-		{name: "workshop kill after an OOM kill in the group", out: Outcome{Status: 137, Stats: oom, Signaled: true, SentBy: "'workshop kill'"}, code: 137,
-			note: "==> the command was killed by signal 9 (SIGKILL), which 'workshop kill' sent"},
+		{name: "workshop kill after an OOM kill in the group", out: Outcome{Status: 137, Stats: oom, Signaled: true, SentBy: "a workshop kill"}, code: 137,
+			note: "==> the command was killed by signal 9 (SIGKILL), which a workshop kill sent"},
 		{name: "a code above 128 of its own, not a signal", out: Outcome{Status: 200, Stats: noOOM}, code: 200},
 		{name: "group left, status 0", out: Outcome{Status: 0, Stats: noOOM, RemoveErr: removeErr}, code: exit.ToolFailed,
 			note: "==> could not remove the container's cgroup: " + removeErr.Error() + " ('workshop clean' will retry)"},

@@ -54,7 +54,7 @@ func TestPsAndKill(t *testing.T) {
 		t.Errorf("kill does not narrate its pidfd_open, pidfd_send_signal and close:\n%s", k.Stderr)
 	}
 	res := r.Wait()
-	if res.Code != 137 || !strings.Contains(res.Stderr, "killed by signal 9 (SIGKILL), which 'workshop kill' sent") {
+	if res.Code != 137 || !strings.Contains(res.Stderr, "killed by signal 9 (SIGKILL), which a workshop kill sent") {
 		t.Errorf("the killed run = exit %d; want 137, said to be workshop kill's signal\n%s", res.Code, res.Stderr)
 	}
 	h.nothingLeft(rec.ID)
@@ -80,7 +80,7 @@ func TestKillAfterAnOOMKill(t *testing.T) {
 		t.Fatalf("kill = exit %d\n%s", k.Code, k.Stderr)
 	}
 	res := r.Wait()
-	if res.Code != 137 || !strings.Contains(res.Stderr, "killed by signal 9 (SIGKILL), which 'workshop kill' sent") ||
+	if res.Code != 137 || !strings.Contains(res.Stderr, "killed by signal 9 (SIGKILL), which a workshop kill sent") ||
 		strings.Contains(res.Stderr, "killed by its memory limit") {
 		t.Errorf("the run killed by workshop kill after an OOM kill = exit %d; want 137, said to be workshop kill's, not the limit's\n%s", res.Code, res.Stderr)
 	}
@@ -176,7 +176,7 @@ func TestKillSignalPID1Drops(t *testing.T) {
 	r.Stderr.WaitFor(t, `[pid 1] execve("/bin/sleep", ["/bin/sleep", "600"], …) = 0`)
 	k := h.run("kill", "--signal", "TERM", rec.ID)
 	if k.Code != 0 || !strings.Contains(k.Stderr, "has no handler for SIGTERM, and a PID 1 drops such a signal") ||
-		!strings.Contains(k.Stderr, "'workshop kill "+rec.ID+"' sends SIGKILL") {
+		!strings.Contains(k.Stderr, "'workshop --state-dir "+h.state+" kill "+rec.ID+"' sends SIGKILL") {
 		t.Errorf("kill --signal TERM of sleep as PID 1 = exit %d, stdout %q; want the note on PID 1\n%s", k.Code, k.Stdout, k.Stderr)
 	}
 	if k := h.run("kill", rec.ID); k.Code != 0 || strings.Contains(k.Stderr, "no handler") {
@@ -222,7 +222,7 @@ func TestDiffOfAKeptContainer(t *testing.T) {
 	if ps := h.run("ps"); strings.Contains(ps.Stdout, "differ") {
 		t.Errorf("ps lists a kept container that has ended:\n%s", ps.Stdout)
 	}
-	oneSentence(t, "kill of a kept, ended container", h.run("kill", "differ"), 125, "has ended; its writable layer was kept (--keep): 'workshop diff "+c.ID+"' lists what it changed")
+	oneSentence(t, "kill of a kept, ended container", h.run("kill", "differ"), 125, "has ended; its writable layer was kept (--keep): 'workshop --state-dir "+h.state+" diff "+c.ID+"' lists what it changed")
 }
 
 // A relative --state-dir: the record names the layers by absolute paths, so

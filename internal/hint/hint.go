@@ -1,0 +1,51 @@
+// Package hint makes the workshop commands that notes, errors and the lab
+// checks suggest read as the student must type them: with the --state-dir
+// they gave, or the suggested `workshop ps` would look in the default state
+// dir and find nothing of theirs.
+package hint
+
+import (
+	"regexp"
+	"strings"
+	"sync"
+)
+
+// stateDir is the state dir given with --state-dir, or "" for the default.
+var stateDir string
+
+// SetStateDir records the state dir a --state-dir gave (cmd/workshop calls
+// it once the flags are read; "" for the default).
+func SetStateDir(dir string) { stateDir = dir }
+
+// mention is a workshop command a sentence suggests: after a quote, a
+// backquote, a parenthesis or a colon and a space, "workshop" or "sudo
+// workshop", and one of the commands that act on the state dir (not doctor,
+// which the hints send to for what the kernel allows, wherever the state
+// dir is, and which a re-executed init names too, not knowing it).
+// (Compiled at its first use, not in every process's start.)
+var mention = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile("(['`(]|: )((?:sudo )?workshop) (ps|kill|diff|clean|lab|image|step|full)\\b")
+})
+
+// Rewrite gives each workshop command a sentence suggests ('workshop
+// clean', `sudo workshop step 2`, workshop kill ID) the --state-dir given,
+// so that the notes, errors and checks written once, without one, send the
+// student to their own state dir. Without a --state-dir it returns s.
+func Rewrite(s string) string {
+	if stateDir == "" {
+		return s
+	}
+	flag := strings.ReplaceAll(" --state-dir "+Quote(stateDir)+" ", "$", "$$")
+	return mention().ReplaceAllString(s, "${1}${2}"+flag+"${3}")
+}
+
+// Quote writes s so that a shell reads it back as one word: as it is when
+// it holds only characters a shell leaves alone, else in single quotes,
+// each quote inside written as a closing quote, an escaped one, an opening
+// one.
+func Quote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=:,@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,30 @@
+package hint
+
+import "testing"
+
+func TestRewrite(t *testing.T) {
+	defer SetStateDir("")
+	for _, tc := range []struct{ dir, in, want string }{
+		{"", "'workshop clean' removes it", "'workshop clean' removes it"},
+		{"/tmp/st", "'workshop clean' removes it", "'workshop --state-dir /tmp/st clean' removes it"},
+		{"/tmp/st", "next: `sudo workshop step 2` copies bash", "next: `sudo workshop --state-dir /tmp/st step 2` copies bash"},
+		{"/tmp/st", "When you are done: sudo workshop lab 2 check", "When you are done: sudo workshop --state-dir /tmp/st lab 2 check"},
+		{"/tmp/st", "stop it first (workshop kill abc)", "stop it first (workshop --state-dir /tmp/st kill abc)"},
+		{"/tmp/st", "'workshop diff x' shows it, 'workshop clean' removes it",
+			"'workshop --state-dir /tmp/st diff x' shows it, 'workshop --state-dir /tmp/st clean' removes it"},
+		// A path that needs quoting, and a dollar sign that is no group.
+		{"/tmp/my $dir", "'workshop ps'", `'workshop --state-dir '/tmp/my $dir' ps'`},
+		// Not a suggestion: workshop is a word of the sentence.
+		{"/tmp/st", "left by a workshop lab 5 check that was killed", "left by a workshop lab 5 check that was killed"},
+		{"/tmp/st", "its workshop process is gone", "its workshop process is gone"},
+		{"/tmp/st", "'workshop steps' lists them", "'workshop steps' lists them"},
+		{"/tmp/st", "run 'workshop doctor' to see", "run 'workshop doctor' to see"},
+		// Already given one (lab 6's solution): left alone.
+		{"/tmp/st", "sudo workshop --state-dir /tmp/st full run", "sudo workshop --state-dir /tmp/st full run"},
+	} {
+		SetStateDir(tc.dir)
+		if got := Rewrite(tc.in); got != tc.want {
+			t.Errorf("with %q: Rewrite(%q) = %q, want %q", tc.dir, tc.in, got, tc.want)
+		}
+	}
+}
