@@ -17,14 +17,17 @@ var stateDir string
 // it once the flags are read; "" for the default).
 func SetStateDir(dir string) { stateDir = dir }
 
+// StateDir is the state dir SetStateDir recorded, for a re-executed child
+// to record too.
+func StateDir() string { return stateDir }
+
 // mention is a workshop command a sentence suggests: after a quote, a
-// backquote, a parenthesis or a colon and a space, "workshop" or "sudo
-// workshop", and one of the commands that act on the state dir (not doctor,
-// which the hints send to for what the kernel allows, wherever the state
-// dir is, and which a re-executed init names too, not knowing it).
+// backquote, a parenthesis, a colon and a space, or a shell prompt ("$ ",
+// a lesson's command line), "workshop" or "sudo workshop", and one of the
+// commands that read the state dir (doctor looks at its filesystem).
 // (Compiled at its first use, not in every process's start.)
 var mention = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile("(['`(]|: )((?:sudo )?workshop) (ps|kill|diff|clean|lab|image|step|full)\\b")
+	return regexp.MustCompile("(['`(]|: |\\$ )((?:sudo )?workshop) (ps|kill|diff|clean|lab|image|step|full|doctor)\\b")
 })
 
 // Rewrite gives each workshop command a sentence suggests ('workshop

@@ -14,11 +14,12 @@ func TestRewrite(t *testing.T) {
 			"'workshop --state-dir /tmp/st diff x' shows it, 'workshop --state-dir /tmp/st clean' removes it"},
 		// A path that needs quoting, and a dollar sign that is no group.
 		{"/tmp/my $dir", "'workshop ps'", `'workshop --state-dir '/tmp/my $dir' ps'`},
+		{"/tmp/st", "$ sudo workshop full run --name lab6 -- /bin/sh", "$ sudo workshop --state-dir /tmp/st full run --name lab6 -- /bin/sh"},
 		// Not a suggestion: workshop is a word of the sentence.
 		{"/tmp/st", "left by a workshop lab 5 check that was killed", "left by a workshop lab 5 check that was killed"},
 		{"/tmp/st", "its workshop process is gone", "its workshop process is gone"},
 		{"/tmp/st", "'workshop steps' lists them", "'workshop steps' lists them"},
-		{"/tmp/st", "run 'workshop doctor' to see", "run 'workshop doctor' to see"},
+		{"/tmp/st", "run 'workshop doctor' to see", "run 'workshop --state-dir /tmp/st doctor' to see"},
 		// Already given one (lab 6's solution): left alone.
 		{"/tmp/st", "sudo workshop --state-dir /tmp/st full run", "sudo workshop --state-dir /tmp/st full run"},
 	} {

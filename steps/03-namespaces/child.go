@@ -11,6 +11,7 @@ import (
 
 	"github.com/workshop-dev/workshop/internal/doctor"
 	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/hint"
 	"github.com/workshop-dev/workshop/internal/procmask"
 	"github.com/workshop-dev/workshop/internal/reexec"
 	"github.com/workshop-dev/workshop/internal/sys"
@@ -39,6 +40,9 @@ type spec struct {
 	OutputOnTerminal bool
 	HostNS           map[string]string // workshop's /proc/self/ns links, for the table
 	HostPid          int               // workshop's pid
+	// HintStateDir is the --state-dir the commands the init suggests must
+	// carry (hint.SetStateDir): it never reads the command line.
+	HintStateDir string
 }
 
 func (s *spec) has(flag uintptr) bool { return s.Flags&flag != 0 }
@@ -86,17 +90,18 @@ func containerInit() int {
 		fmt.Fprintf(reexec.Stderr(), "workshop: the container's init got no spec: %v\n", err)
 		return exit.ToolFailed
 	}
+	hint.SetStateDir(s.HintStateDir)
 	rep := reexec.ExecReporter()
 	n := sys.New(reexec.Stderr(), s.Narration).WithPid(os.Getpid())
 	if err := n.Because("PID 1 gets no signal it has no handler for: until the command sets its own, Ctrl-C and kill pass it by").ReportDefaulted(defaulted); err != nil {
-		fmt.Fprintf(reexec.Stderr(), "workshop: setting up the container: %v\n", err)
+		fmt.Fprintf(reexec.Stderr(), "workshop: setting up the container: %s\n", hint.Rewrite(err.Error()))
 		return exit.ToolFailed
 	}
 	if err := setUp(n, &s); errors.Is(err, errParentGone) {
-		fmt.Fprintf(reexec.Stderr(), "workshop: %v\n", err)
+		fmt.Fprintf(reexec.Stderr(), "workshop: %s\n", hint.Rewrite(err.Error()))
 		return exit.ToolFailed
 	} else if err != nil {
-		fmt.Fprintf(reexec.Stderr(), "workshop: setting up the container: %v\n", err)
+		fmt.Fprintf(reexec.Stderr(), "workshop: setting up the container: %s\n", hint.Rewrite(err.Error()))
 		return exit.ToolFailed
 	}
 	if status, stopped := held.Stopped(); stopped {

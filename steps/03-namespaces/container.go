@@ -16,6 +16,7 @@ import (
 	"unsafe"
 
 	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/hint"
 	"github.com/workshop-dev/workshop/internal/ids"
 	"github.com/workshop-dev/workshop/internal/reexec"
 	"github.com/workshop-dev/workshop/internal/state"
@@ -227,6 +228,7 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		LastCap:          len(caps) - 1,
 		HostNS:           hostNS,
 		HostPid:          os.Getpid(),
+		HintStateDir:     hint.StateDir(),
 	}
 	// Signals are caught from the clone on: one that comes before the
 	// command runs stops the container (see forwardSignals), instead of

@@ -30,15 +30,16 @@ func TestKernelRefusesNamespaces(t *testing.T) {
 	// No user namespace: the clone is refused. No cgroup namespace: the
 	// child's own unshare is, after the clone.
 	for _, kind := range []string{"user", "cgroup"} {
+		state := t.TempDir()
 		script := "echo 0 > /proc/sys/user/max_" + kind + "_namespaces && exec " + testbin.Bin(t) +
-			" --state-dir " + t.TempDir() + " -q step 3 --root " + root + " -- /bin/true"
+			" --state-dir " + state + " -q step 3 --root " + root + " -- /bin/true"
 		cmd := exec.Command("unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script)
 		out, err := cmd.CombinedOutput()
 		ee, ok := err.(*exec.ExitError)
 		if !ok || ee.ExitCode() != 125 {
 			t.Fatalf("step 3 without %s namespaces: %v, want exit 125\n%s", kind, err, out)
 		}
-		if !strings.Contains(string(out), "'workshop doctor'") ||
+		if !strings.Contains(string(out), "'workshop --state-dir "+state+" doctor'") ||
 			!strings.Contains(string(out), "ENOSPC here: the limit on namespaces of one of these kinds is reached, or is 0") ||
 			strings.Contains(string(out), "goroutine") || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 {
 			t.Errorf("without %s namespaces, want one sentence that says what ENOSPC means and points to workshop doctor, got:\n%s", kind, out)

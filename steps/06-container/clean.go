@@ -15,6 +15,7 @@ import (
 	"github.com/workshop-dev/workshop/internal/doctor"
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/flock"
+	"github.com/workshop-dev/workshop/internal/hint"
 	"github.com/workshop-dev/workshop/internal/lab"
 	"github.com/workshop-dev/workshop/internal/mountopt"
 	"github.com/workshop-dev/workshop/internal/state"
@@ -230,7 +231,7 @@ func (c *cleaner) left(what, why string) {
 func (c *cleaner) fail(what string, err error) {
 	err = fmt.Errorf("could not remove %s: %w", what, err)
 	c.res.Failed = append(c.res.Failed, err)
-	fmt.Fprintln(c.errOut, err)
+	fmt.Fprintln(c.errOut, hint.Rewrite(err.Error()))
 }
 
 // run undoes one recorded run whose workshop process is gone.
