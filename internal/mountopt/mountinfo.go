@@ -32,19 +32,15 @@ func Parse(r io.Reader) ([]Entry, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024) // overlay lines carry long options
 	for line := 1; sc.Scan(); line++ {
-		// Spaces in paths are escaped (\040), so a line splits on spaces.
-		f := strings.Fields(sc.Text())
-		if len(f) == 0 {
+		if strings.TrimSpace(sc.Text()) == "" {
 			continue
 		}
-		sep := -1
-		for i := 6; i < len(f); i++ {
-			if f[i] == "-" {
-				sep = i
-				break
-			}
-		}
-		if sep < 0 || len(f) < sep+3 {
+		// Spaces in paths are escaped (\040), so a line splits on spaces,
+		// and " - " ends the optional fields. After it, single spaces: a
+		// source may be empty (mount -t cgroup "" DIR), two spaces in a row.
+		pre, post, ok := strings.Cut(sc.Text(), " - ")
+		f, g := strings.Fields(pre), strings.Split(post, " ")
+		if !ok || len(f) < 6 || len(g) < 2 || g[0] == "" {
 			return nil, fmt.Errorf("mountinfo line %d: %q: no filesystem type after the optional fields", line, sc.Text())
 		}
 		id, err1 := strconv.Atoi(f[0])
@@ -55,11 +51,11 @@ func Parse(r io.Reader) ([]Entry, error) {
 		e := Entry{
 			ID: id, Parent: parent,
 			Point:  Unescape(f[4]),
-			FSType: Unescape(f[sep+1]),
-			Source: Unescape(f[sep+2]),
+			FSType: Unescape(g[0]),
+			Source: Unescape(g[1]),
 		}
-		if len(f) > sep+3 {
-			e.SuperOptions = Unescape(f[sep+3])
+		if len(g) > 2 {
+			e.SuperOptions = Unescape(g[2])
 		}
 		mounts = append(mounts, e)
 	}

@@ -13,6 +13,7 @@ const fixedMountinfo = `22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw,er
 35 22 0:31 / /sys/fs/cgroup/memory rw,nosuid,nodev,noexec,relatime shared:15 - cgroup cgroup rw,memory
 47 22 0:42 / /var/lib/workshop/my\040new\011root\012x\134y rw master:3 propagate_from:1 unbindable - tmpfs my\040source rw
 48 47 0:43 / /var/lib/workshop/my\040new\011root\012x\134y rw - tmpfs none
+50 22 0:45 / /tmp/named rw,relatime - cgroup  rw,name=x
 `
 
 func TestParseMountinfo(t *testing.T) {
@@ -26,6 +27,7 @@ func TestParseMountinfo(t *testing.T) {
 		{35, 22, "/sys/fs/cgroup/memory", "cgroup", "cgroup", "rw,memory"},
 		{47, 22, "/var/lib/workshop/my new\troot\nx\\y", "tmpfs", "my source", "rw"},
 		{48, 47, "/var/lib/workshop/my new\troot\nx\\y", "tmpfs", "none", ""},
+		{50, 22, "/tmp/named", "cgroup", "", "rw,name=x"}, // an empty source
 	}
 	if !reflect.DeepEqual(ms, want) {
 		t.Errorf("Parse =\n%+v\nwant\n%+v", ms, want)
