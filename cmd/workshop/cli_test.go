@@ -148,6 +148,49 @@ func TestTooFewOpenFiles(t *testing.T) {
 	}
 }
 
+// The commands workshop suggests carry the --state-dir given, absolute and
+// its symlinks resolved (where the state is, whatever the directory the
+// student types it in next), and quoted for a shell.
+func TestHintsCarryTheStateDir(t *testing.T) {
+	testbin.NeedRoot(t) // kill reads the state dir, which is root's
+	dir := t.TempDir()
+	real := filepath.Join(dir, "my state")
+	if err := os.Mkdir(real, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(real, filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	want := "(see 'workshop --state-dir '" + real + "' ps')"
+	for _, given := range []string{real, filepath.Join(dir, "link"), "my state"} {
+		// Run from dir: "my state" is relative to it.
+		cmd := exec.Command(testbin.Bin(t), "--state-dir", given, "kill", "nosuch")
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 125 || !strings.Contains(string(out), want) {
+			t.Errorf("--state-dir %q kill nosuch = %v, %q; want 125 and %q", given, err, out, want)
+		}
+	}
+	// The default, given explicitly, is not repeated (kill of no
+	// container only reads the state dir, and makes nothing).
+	if r := testbin.Run(t, "", "--state-dir", "/var/lib//workshop/", "kill", "nosuch"); r.Code != 125 || !strings.Contains(r.Stderr, "(see 'workshop ps')") {
+		t.Errorf("--state-dir /var/lib//workshop/ kill nosuch = %d, %q; want 125 and (see 'workshop ps')", r.Code, r.Stderr)
+	}
+}
+
+// Every command's -h names the whole command (cobra's own said "help for
+// 4" in 'workshop step 4 --help').
+func TestHelpFlagNamesTheCommand(t *testing.T) {
+	for _, args := range [][]string{{"step", "4"}, {"full", "run"}, {"help"}, {"image", "ls"}} {
+		r := testbin.Run(t, "", append(args, "--help")...)
+		want := "help for 'workshop " + strings.Join(args, " ") + "'"
+		if r.Code != 0 || !strings.Contains(r.Stdout, want) {
+			t.Errorf("workshop %s --help = %d, stdout lacks %q:\n%s", strings.Join(args, " "), r.Code, want, r.Stdout)
+		}
+	}
+}
+
 // A --state-dir that is a symlink to nothing is named as such (mkdir said
 // "file exists").
 func TestStateDirDanglingSymlink(t *testing.T) {

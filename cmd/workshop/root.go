@@ -145,6 +145,9 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 		}
 		comp.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
 	}
+	// The help command, made now (cobra adds it at Execute) so that it
+	// gets its -h too.
+	root.InitDefaultHelpCmd()
 	nameHelpFlags(root)
 	return root
 }
