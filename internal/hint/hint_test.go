@@ -29,3 +29,17 @@ func TestRewrite(t *testing.T) {
 		}
 	}
 }
+
+func TestQuote(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"/var/lib/workshop/my-new-root", "/var/lib/workshop/my-new-root"},
+		{"/tmp/my root", "'/tmp/my root'"},
+		{"/tmp/it's", `'/tmp/it'\''s'`},
+		{"/tmp/$HOME;rm", "'/tmp/$HOME;rm'"},
+		{"", "''"},
+	} {
+		if got := Quote(tc.in); got != tc.want {
+			t.Errorf("Quote(%q) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}

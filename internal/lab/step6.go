@@ -9,9 +9,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/workshop-dev/workshop/internal/hint"
 	"github.com/workshop-dev/workshop/internal/mountopt"
 	"github.com/workshop-dev/workshop/internal/state"
-	"github.com/workshop-dev/workshop/internal/sys"
 	"github.com/workshop-dev/workshop/internal/units"
 )
 
@@ -39,7 +39,7 @@ func lab6Start(stateDir string) string {
 	if stateDir == "" || stateDir == defaultStateDir {
 		return lab6StartCmd
 	}
-	return strings.Replace(lab6StartCmd, "workshop ", "workshop --state-dir "+sys.ShellQuote(stateDir)+" ", 1)
+	return strings.Replace(lab6StartCmd, "workshop ", "workshop --state-dir "+hint.Quote(stateDir)+" ", 1)
 }
 
 func checkStep6(o Options) (*Report, error) {

@@ -4,13 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/workshop-dev/workshop/internal/hint"
 )
-
-// ShellQuote writes s so that a shell reads it back as one word, for the
-// commands a note tells the student to type (hint.Quote).
-func ShellQuote(s string) string { return hint.Quote(s) }
 
 // OneLine is a sentence as a terminal should get it: its control
 // characters (a newline, a carriage return, an escape sequence's ESC, any

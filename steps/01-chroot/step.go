@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/hint"
 	"github.com/workshop-dev/workshop/internal/sys"
 )
 
@@ -43,7 +44,7 @@ func Step(n *sys.Narrator, root string, stdin io.Reader, stdout, stderr io.Write
 	if err := makeEmptyRoot(n, root, "step 1 needs an empty root"); err != nil {
 		return err
 	}
-	n.Note("the new root is %s: look inside with `ls -la %s` (it is empty)", root, sys.ShellQuote(root))
+	n.Note("the new root is %s: look inside with `ls -la %s` (it is empty)", root, hint.Quote(root))
 	status, err := RunProgram(n, root, "/bin/bash", []string{"bash"}, stdin, stdout, stderr)
 	if err != nil {
 		return err

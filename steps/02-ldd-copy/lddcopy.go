@@ -10,6 +10,7 @@ import (
 
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/flock"
+	"github.com/workshop-dev/workshop/internal/hint"
 	"github.com/workshop-dev/workshop/internal/sys"
 	chroot "github.com/workshop-dev/workshop/steps/01-chroot"
 	"golang.org/x/sys/unix"
@@ -95,7 +96,7 @@ func Step(n *sys.Narrator, root string, bins, argv []string, stdin io.Reader, st
 	if err := Populate(n, root, want); err != nil {
 		return exit.ToolFailed, err
 	}
-	n.Note("now the walkthrough's `chroot %s %s`", sys.ShellQuote(root), sys.ShellQuote(argv[0]))
+	n.Note("now the walkthrough's `chroot %s %s`", hint.Quote(root), hint.Quote(argv[0]))
 	status, err = chroot.RunProgram(n, root, path, argv, stdin, stdout, stderr)
 	if err != nil {
 		return status, fmt.Errorf("run %s in %s: %w", argv[0], root, err)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/workshop-dev/workshop/internal/hint"
 	"github.com/workshop-dev/workshop/internal/sys"
 	chroot "github.com/workshop-dev/workshop/steps/01-chroot"
 	"golang.org/x/sys/unix"
@@ -287,7 +288,7 @@ func rootReachable(n *sys.Narrator, root string, uid, gid int) error {
 					dir = real // a symlink's: what chmod would change
 				}
 				return fmt.Errorf("host uid %d, the container's root, may not enter %s (mode %04o, owner uid %d), on the way to the root %s: let others enter it (sudo chmod o+x %s), or give a root it can reach",
-					uid, dir, st.Mode&0o7777, st.Uid, root, sys.ShellQuote(dir))
+					uid, dir, st.Mode&0o7777, st.Uid, root, hint.Quote(dir))
 			}
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/workshop-dev/workshop/internal/hint"
 	"github.com/workshop-dev/workshop/internal/sys"
 	namespaces "github.com/workshop-dev/workshop/steps/03-namespaces"
 	"golang.org/x/sys/unix"
@@ -87,7 +88,7 @@ func Step(ctx context.Context, n *sys.Narrator, cfg StepConfig) (int, error) {
 		return 0, err
 	}
 
-	n.Note("now the way images do it: the entries relative to the root (tar -C %s -cf dockercontainer.tar .)", sys.ShellQuote(rootName(root)))
+	n.Note("now the way images do it: the entries relative to the root (tar -C %s -cf dockercontainer.tar .)", hint.Quote(rootName(root)))
 	tarPath, other := filepath.Join(work, "dockercontainer.tar"), filepath.Join(work, "dockercontainer.tar.gz")
 	if cfg.Gzip {
 		tarPath, other = other, tarPath
@@ -150,7 +151,7 @@ func Step(ctx context.Context, n *sys.Narrator, cfg StepConfig) (int, error) {
 // does (nothing stripped), then a chroot into it that finds no bash.
 func walkthroughPitfall(ctx context.Context, n *sys.Narrator, root, work string, stderr io.Writer) error {
 	name := rootName(root)
-	n.Note("first the walkthrough's way: tar cvf dockercontainer.tar %s, then tar xf dockercontainer.tar -C container-root/", sys.ShellQuote(name))
+	n.Note("first the walkthrough's way: tar cvf dockercontainer.tar %s, then tar xf dockercontainer.tar -C container-root/", hint.Quote(name))
 	tarPath := filepath.Join(work, "walkthrough.tar")
 	if _, err := packTo(ctx, n, root, tarPath, PackOptions{Prefix: name}); err != nil {
 		return err
