@@ -24,26 +24,31 @@ func write(path, s string) error { return os.WriteFile(path, []byte(s), 0) }
 // Prepare mounts an overlay of root with its layer in layer (which must not
 // exist) and makes the groups, named prog-PID. On error, what it made is
 // undone.
-func Prepare(prog, root, layer string) (s *Setup, err error) {
-	s = &Setup{}
-	defer func() {
-		if err != nil {
-			s.Undo()
-		}
-	}()
+func Prepare(prog, root, layer string) (*Setup, error) {
+	s := &Setup{}
+	if err := s.prepare(prog, root, layer); err != nil {
+		// s, not a named result: each failure returns nil, which a
+		// deferred s.Undo() would then be called on.
+		s.Undo()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Setup) prepare(prog, root, layer string) error {
 	upper, work, merged := filepath.Join(layer, "upper"), filepath.Join(layer, "work"), filepath.Join(layer, "rootfs")
 	if err := os.Mkdir(layer, 0o755); err != nil {
-		return nil, err
+		return err
 	}
 	s.undo = append(s.undo, func() { os.RemoveAll(layer) })
 	for _, d := range []string{upper, work, merged} {
 		if err := os.Mkdir(d, 0o755); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	opts := "lowerdir=" + root + ",upperdir=" + upper + ",workdir=" + work + ",volatile"
 	if err := syscall.Mount("overlay", merged, "overlay", 0, opts); err != nil {
-		return nil, fmt.Errorf("mount overlay: %w", err)
+		return fmt.Errorf("mount overlay: %w", err)
 	}
 	s.undo = append(s.undo, func() { syscall.Unmount(merged, syscall.MNT_DETACH) })
 	s.Merged = merged
@@ -52,21 +57,21 @@ func Prepare(prog, root, layer string) (s *Setup, err error) {
 	for _, h := range []string{"memory", "pids"} {
 		g := filepath.Join("/sys/fs/cgroup", h, name)
 		if err := os.Mkdir(g, 0o755); err != nil {
-			return nil, err
+			return err
 		}
 		s.undo = append(s.undo, func() { syscall.Rmdir(g) })
 		s.Groups = append(s.Groups, g)
 	}
 	if err := write(filepath.Join(s.Groups[0], "memory.limit_in_bytes"), "67108864"); err != nil {
-		return nil, err
+		return err
 	}
 	if err := write(filepath.Join(s.Groups[1], "pids.max"), "64"); err != nil {
-		return nil, err
+		return err
 	}
 	if err := os.Mkdir(filepath.Join(merged, ".oldroot"), 0o700); err != nil {
-		return nil, err
+		return err
 	}
-	return s, nil
+	return nil
 }
 
 // Undo removes the groups, unmounts the overlay and removes the layer, in
