@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/workshop-dev/workshop/internal/testbin"
 )
 
@@ -161,16 +162,24 @@ func TestHintsCarryTheStateDir(t *testing.T) {
 	if err := os.Symlink(real, filepath.Join(dir, "link")); err != nil {
 		t.Fatal(err)
 	}
-	want := "(see 'workshop --state-dir '" + real + "' ps')"
+	// In double quotes, inside the sentence's single ones.
+	want := "(see 'workshop --state-dir \"" + real + "\" ps')"
 	for _, given := range []string{real, filepath.Join(dir, "link"), "my state"} {
-		// Run from dir: "my state" is relative to it.
-		cmd := exec.Command(testbin.Bin(t), "--state-dir", given, "kill", "nosuch")
-		cmd.Dir = dir
-		out, err := cmd.CombinedOutput()
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 125 || !strings.Contains(string(out), want) {
-			t.Errorf("--state-dir %q kill nosuch = %v, %q; want 125 and %q", given, err, out, want)
+		// Run from dir: "my state" is relative to it. kill with no id is
+		// refused by cobra's check of the arguments, which runs before
+		// the flags are looked at: it carries the --state-dir too.
+		for _, args := range [][]string{{"kill", "nosuch"}, {"kill"}} {
+			cmd := exec.Command(testbin.Bin(t), append([]string{"--state-dir", given}, args...)...)
+			cmd.Dir = dir
+			out, err := cmd.CombinedOutput()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 125 || !strings.Contains(string(out), want) {
+				t.Errorf("--state-dir %q %s = %v, %q; want 125 and %q", given, strings.Join(args, " "), err, out, want)
+			}
 		}
+	}
+	if r := testbin.Run(t, "", "--state-dir", real, "lab"); r.Code != 125 || !strings.Contains(r.Stderr, `workshop --state-dir "`+real+`" lab 2 check`) {
+		t.Errorf("--state-dir %q lab = %d, %q; want 125 and the check with the --state-dir", real, r.Code, r.Stderr)
 	}
 	// The default, given explicitly, is not repeated (kill of no
 	// container only reads the state dir, and makes nothing).
@@ -337,5 +346,22 @@ func TestLabHeaderShowsEscapes(t *testing.T) {
 	r = testbin.Run(t, "", "--state-dir", t.TempDir(), "lab", "4", "check", "--cgroup", "s\x1b[31m")
 	if strings.Contains(r.Stdout+r.Stderr, "\x1b[31m") {
 		t.Errorf("lab 4 check --cgroup with an escape: stdout %q, stderr %q", r.Stdout, r.Stderr)
+	}
+}
+
+// A command whose own flag has -h keeps it: its help is --help alone
+// (pflag panics at a shorthand given twice).
+func TestHelpFlagLeavesATakenShorthand(t *testing.T) {
+	c := &cobra.Command{Use: "box"}
+	c.Flags().StringP("hostname", "h", "", "the hostname")
+	sub := &cobra.Command{Use: "sub"}
+	c.PersistentFlags().BoolP("hush", "H", false, "")
+	c.AddCommand(sub)
+	nameHelpFlags(c)
+	if f := c.Flags().Lookup("help"); f == nil || f.Shorthand != "" {
+		t.Errorf("box's help flag = %+v, want --help without -h", f)
+	}
+	if f := sub.Flags().Lookup("help"); f == nil || f.Shorthand != "h" {
+		t.Errorf("sub's help flag = %+v, want -h, --help", f)
 	}
 }

@@ -70,6 +70,12 @@ func run(args []string) (status int) {
 		// does, gets the same sentence.)
 		err = exit.Errorf(exit.ToolFailed, "write to standard output: %v", out.err)
 	}
+	if err != nil && hint.StateDir() == "" {
+		// cobra checks the arguments before PersistentPreRunE reads the
+		// flags: the suggestion in 'workshop kill' needs an id (see
+		// 'workshop ps') must carry the --state-dir too.
+		hintStateDir(root.PersistentFlags().Lookup("state-dir"))
+	}
 	if err != nil && !exit.Silent(err) {
 		// One line, whatever a name in it holds (sys.OneLine).
 		fmt.Fprintf(os.Stderr, "workshop: %s\n", sys.OneLine(hint.Rewrite(err.Error())))

@@ -94,10 +94,7 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 				return usageError("--state-dir %q is not UTF-8 text (its symlinks resolved), and the records workshop keeps there (JSON) can name only paths that are: give a directory whose path is", abs)
 			}
 			global.stateDir = abs
-			if c.Flags().Changed("state-dir") && abs != state.Resolve(defaultStateDir) {
-				// The commands workshop suggests must carry it.
-				hint.SetStateDir(abs)
-			}
+			hintStateDir(c.Flags().Lookup("state-dir"))
 			if kernel := kernelTree(abs); kernel != "" {
 				return usageError("--state-dir %s is under %s, the kernel's view of itself, not a place to keep files: give a directory on a disk (the default is /var/lib/workshop)", global.stateDir, kernel)
 			}
@@ -157,10 +154,29 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 // 4 --help', and "help for run" in 'workshop full run --help'.
 func nameHelpFlags(c *cobra.Command) {
 	if c.Flags().Lookup("help") == nil {
-		c.Flags().BoolP("help", "h", false, "help for '"+c.CommandPath()+"'")
+		// -h too, unless a flag of the command has it (as cobra's own
+		// checks): pflag panics at a shorthand given twice.
+		short := "h"
+		if c.Flags().ShorthandLookup("h") != nil || c.InheritedFlags().ShorthandLookup("h") != nil {
+			short = ""
+		}
+		c.Flags().BoolP("help", short, false, "help for '"+c.CommandPath()+"'")
 	}
 	for _, sub := range c.Commands() {
 		nameHelpFlags(sub)
+	}
+}
+
+// hintStateDir makes the commands workshop suggests carry the --state-dir
+// given (f, the flag), resolved, unless it is the default. Called once the
+// flags are read, and again for an error cobra found before the command's
+// PersistentPreRunE (its arguments': 'workshop kill' with no id).
+func hintStateDir(f *pflag.Flag) {
+	if f == nil || !f.Changed || strings.TrimSpace(f.Value.String()) == "" {
+		return
+	}
+	if abs := state.Resolve(f.Value.String()); abs != state.Resolve(defaultStateDir) {
+		hint.SetStateDir(abs)
 	}
 }
 

@@ -38,7 +38,7 @@ func Rewrite(s string) string {
 	if stateDir == "" {
 		return s
 	}
-	flag := strings.ReplaceAll(" --state-dir "+Quote(stateDir)+" ", "$", "$$")
+	flag := strings.ReplaceAll(" --state-dir "+quoteInQuotes(stateDir)+" ", "$", "$$")
 	return mention().ReplaceAllString(s, "${1}${2}"+flag+"${3}")
 }
 
@@ -51,4 +51,18 @@ func Quote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// quoteInQuotes is Quote for a word inside a suggested command that the
+// sentence itself puts in single quotes ('workshop clean'): in double
+// quotes, so that its quotes and the sentence's are told apart
+// ('workshop --state-dir "/tmp/my dir" clean', not '… '/tmp/my dir' …').
+// A word with a "!", which an interactive bash expands even there, keeps
+// Quote's single quotes.
+func quoteInQuotes(s string) string {
+	if q := Quote(s); q == s || strings.Contains(s, "!") {
+		return q
+	}
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "$", `\$`, "`", "\\`")
+	return `"` + r.Replace(s) + `"`
 }

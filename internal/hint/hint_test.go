@@ -13,7 +13,12 @@ func TestRewrite(t *testing.T) {
 		{"/tmp/st", "'workshop diff x' shows it, 'workshop clean' removes it",
 			"'workshop --state-dir /tmp/st diff x' shows it, 'workshop --state-dir /tmp/st clean' removes it"},
 		// A path that needs quoting, and a dollar sign that is no group.
-		{"/tmp/my $dir", "'workshop ps'", `'workshop --state-dir '/tmp/my $dir' ps'`},
+		// In double quotes inside the sentence's single ones.
+		{"/tmp/my $dir", "'workshop ps'", `'workshop --state-dir "/tmp/my \$dir" ps'`},
+		{"/tmp/it's", "'workshop ps'", `'workshop --state-dir "/tmp/it's" ps'`},
+		{`/tmp/a"b\c`, "'workshop ps'", `'workshop --state-dir "/tmp/a\"b\\c" ps'`},
+		// A "!" would be expanded by an interactive bash in double quotes.
+		{"/tmp/wow!", "'workshop ps'", `'workshop --state-dir '/tmp/wow!' ps'`},
 		{"/tmp/st", "$ sudo workshop full run --name lab6 -- /bin/sh", "$ sudo workshop --state-dir /tmp/st full run --name lab6 -- /bin/sh"},
 		// Not a suggestion: workshop is a word of the sentence.
 		{"/tmp/st", "left by a workshop lab 5 check that was killed", "left by a workshop lab 5 check that was killed"},
@@ -21,11 +26,15 @@ func TestRewrite(t *testing.T) {
 		{"/tmp/st", "'workshop steps' lists them", "'workshop steps' lists them"},
 		{"/tmp/st", "run 'workshop doctor' to see", "run 'workshop --state-dir /tmp/st doctor' to see"},
 		// Already given one (lab 6's solution): left alone.
-		{"/tmp/st", "sudo workshop --state-dir /tmp/st full run", "sudo workshop --state-dir /tmp/st full run"},
+		// (Rewriting twice changes nothing.)
+		{"/tmp/st", "'sudo workshop --state-dir /tmp/st full run'", "'sudo workshop --state-dir /tmp/st full run'"},
 	} {
 		SetStateDir(tc.dir)
 		if got := Rewrite(tc.in); got != tc.want {
 			t.Errorf("with %q: Rewrite(%q) = %q, want %q", tc.dir, tc.in, got, tc.want)
+		}
+		if got := Rewrite(Rewrite(tc.in)); got != tc.want {
+			t.Errorf("with %q: Rewrite twice of %q = %q, want %q", tc.dir, tc.in, got, tc.want)
 		}
 	}
 }
