@@ -36,7 +36,9 @@ const (
 // state dir the check looks at: the student who gave the check a
 // --state-dir must give it to full run too, or the check finds nothing.
 func lab6Start(stateDir string) string {
-	if stateDir == "" || stateDir == defaultStateDir {
+	// The default by either name: workshop resolves the state dir's
+	// symlinks, and /var/lib/workshop may be one.
+	if stateDir == "" || stateDir == defaultStateDir || stateDir == state.Resolve(defaultStateDir) {
 		return lab6StartCmd
 	}
 	return strings.Replace(lab6StartCmd, "workshop ", "workshop --state-dir "+hint.Quote(stateDir)+" ", 1)
@@ -205,23 +207,31 @@ func lab6Solution(stateDir string, rec *state.Run, group string) string {
 	}
 	pid, mnt := "4242", filepath.Join(state.ContainersDir(stateDir), "<id>", "rootfs")
 	cg, file := "/sys/fs/cgroup/pids/workshop/<id> on v1, /sys/fs/cgroup/workshop/<id> on v2", "<that group>/pids.max"
+	// The paths to type, quoted for a shell where they need it: a real
+	// one, or the pattern's where the state dir needs quoting (and then
+	// its <id> is quoted too, where a shell would read a redirection).
+	tee := filepath.Join(mnt, lab6File)
+	if hint.Quote(stateDir) != stateDir {
+		tee = hint.Quote(tee)
+	}
 	if rec != nil {
 		pid, mnt = fmt.Sprint(rec.Pid), mergedDir(rec)
+		tee = hint.Quote(filepath.Join(mnt, lab6File))
 	}
 	if group != "" {
-		cg, file = group, filepath.Join(group, "pids.max")
+		cg, file = group, hint.Quote(filepath.Join(group, "pids.max"))
 	}
 	return fmt.Sprintf(`  In one terminal (its narration says: the child is pid %s on the host):
     %s
   In another:
     grep overlay /proc/mounts
         (the container's root is the mount point %s)
-    echo hello | sudo tee %s/%s
+    echo hello | sudo tee %s
     cat /proc/%s/cgroup
         (it names the container's group: %s)
     echo 42 | sudo tee %s
   Back in the container's shell:
-    cat /%s`, pid, lab6Start(stateDir), mnt, mnt, lab6File, pid, cg, file, lab6File)
+    cat /%s`, pid, lab6Start(stateDir), mnt, tee, pid, cg, file, lab6File)
 }
 
 // pidsGroup is the directory of the cgroup that limits the number of
@@ -286,7 +296,7 @@ func cgroupMountPoints(mountinfo io.Reader, controller string) (v1, v2 string, e
 				v2 = m.Point
 			}
 		case "cgroup":
-			if v1 == "" && slices.Contains(strings.Split(m.SuperOptions, ","), controller) {
+			if v1 == "" && slices.Contains(m.SuperOptions, controller) {
 				v1 = m.Point
 			}
 		}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/testbin"
 )
 
@@ -343,5 +344,15 @@ func TestLab6SolutionNamesTheStateDir(t *testing.T) {
 	got := lab6Solution("/srv/my state", nil, "")
 	if !strings.Contains(got, "    sudo workshop --state-dir '/srv/my state' full run --name lab6 -- /bin/sh\n") || !strings.Contains(got, "/srv/my state/containers/<id>/rootfs") {
 		t.Errorf("another state dir's solution:\n%s", got)
+	}
+	// The paths to type are quoted where a shell needs it.
+	if want := "echo hello | sudo tee '/srv/my state/containers/<id>/rootfs/from-the-host'\n"; !strings.Contains(got, want) {
+		t.Errorf("another state dir's solution lacks %q:\n%s", want, got)
+	}
+	got = lab6Solution("/srv/my state", &state.Run{ID: "abc", Pid: 77, Mounts: []string{"/srv/my state/containers/abc/rootfs"}}, "/sys/fs/cgroup/pids/my group")
+	for _, want := range []string{"echo 42 | sudo tee '/sys/fs/cgroup/pids/my group/pids.max'\n", "cat /proc/77/cgroup\n", "echo hello | sudo tee '/srv/my state/containers/abc/rootfs/from-the-host'\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("a running container's solution lacks %q:\n%s", want, got)
+		}
 	}
 }

@@ -23,7 +23,7 @@ type Entry struct {
 	Point        string
 	FSType       string
 	Source       string
-	SuperOptions string
+	SuperOptions []string // each unescaped: a comma inside one is written \054
 }
 
 // Parse reads the lines of a mountinfo file, its paths unescaped.
@@ -55,7 +55,11 @@ func Parse(r io.Reader) ([]Entry, error) {
 			Source: Unescape(g[1]),
 		}
 		if len(g) > 2 {
-			e.SuperOptions = Unescape(g[2])
+			// Split, then unescaped: the kernel escapes a comma inside an
+			// option's value, and an unescaped one would split it.
+			for _, o := range strings.Split(g[2], ",") {
+				e.SuperOptions = append(e.SuperOptions, Unescape(o))
+			}
 		}
 		mounts = append(mounts, e)
 	}

@@ -14,6 +14,7 @@ const fixedMountinfo = `22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw,er
 47 22 0:42 / /var/lib/workshop/my\040new\011root\012x\134y rw master:3 propagate_from:1 unbindable - tmpfs my\040source rw
 48 47 0:43 / /var/lib/workshop/my\040new\011root\012x\134y rw - tmpfs none
 50 22 0:45 / /tmp/named rw,relatime - cgroup  rw,name=x
+51 22 0:46 / /tmp/agent rw - cgroup cgroup rw,cpu,release_agent=/x\054memory
 `
 
 func TestParseMountinfo(t *testing.T) {
@@ -22,12 +23,15 @@ func TestParseMountinfo(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Entry{
-		{22, 1, "/", "ext4", "/dev/sda1", "rw,errors=remount-ro"},
-		{25, 22, "/proc", "proc", "proc", "rw"},
-		{35, 22, "/sys/fs/cgroup/memory", "cgroup", "cgroup", "rw,memory"},
-		{47, 22, "/var/lib/workshop/my new\troot\nx\\y", "tmpfs", "my source", "rw"},
-		{48, 47, "/var/lib/workshop/my new\troot\nx\\y", "tmpfs", "none", ""},
-		{50, 22, "/tmp/named", "cgroup", "", "rw,name=x"}, // an empty source
+		{22, 1, "/", "ext4", "/dev/sda1", []string{"rw", "errors=remount-ro"}},
+		{25, 22, "/proc", "proc", "proc", []string{"rw"}},
+		{35, 22, "/sys/fs/cgroup/memory", "cgroup", "cgroup", []string{"rw", "memory"}},
+		{47, 22, "/var/lib/workshop/my new\troot\nx\\y", "tmpfs", "my source", []string{"rw"}},
+		{48, 47, "/var/lib/workshop/my new\troot\nx\\y", "tmpfs", "none", nil},
+		{50, 22, "/tmp/named", "cgroup", "", []string{"rw", "name=x"}}, // an empty source
+		// A comma inside an option's value (\054) does not split it: this
+		// hierarchy has cpu, not memory.
+		{51, 22, "/tmp/agent", "cgroup", "cgroup", []string{"rw", "cpu", "release_agent=/x,memory"}},
 	}
 	if !reflect.DeepEqual(ms, want) {
 		t.Errorf("Parse =\n%+v\nwant\n%+v", ms, want)

@@ -220,18 +220,18 @@ type cleaner struct {
 
 func (c *cleaner) removed(format string, args ...any) {
 	c.res.Removed++
-	fmt.Fprintf(c.out, "removed "+format+"\n", args...)
+	fmt.Fprintln(c.out, sys.OneLine(fmt.Sprintf("removed "+format, args...)))
 }
 
 func (c *cleaner) left(what, why string) {
 	c.res.Left++
-	fmt.Fprintf(c.out, "left %s: %s\n", what, why)
+	fmt.Fprintln(c.out, sys.OneLine(fmt.Sprintf("left %s: %s", what, why)))
 }
 
 func (c *cleaner) fail(what string, err error) {
 	err = fmt.Errorf("could not remove %s: %w", what, err)
 	c.res.Failed = append(c.res.Failed, err)
-	fmt.Fprintln(c.errOut, hint.Rewrite(err.Error()))
+	fmt.Fprintln(c.errOut, sys.OneLine(hint.Rewrite(err.Error())))
 }
 
 // run undoes one recorded run whose workshop process is gone.
@@ -672,7 +672,7 @@ func (c *cleaner) stepRoot(dir, what string) {
 		return
 	}
 	if ms := mountsUnder(all, dir); len(ms) > 0 {
-		c.fail(dir+" ("+what+")", fmt.Errorf("%s is still mounted there; unmount it (umount -l %s) and run 'workshop clean' again", ms[0].Point, ms[0].Point))
+		c.fail(dir+" ("+what+")", fmt.Errorf("%s is still mounted there; unmount it (umount -l %s) and run 'workshop clean' again", ms[0].Point, hint.Quote(ms[0].Point)))
 		return
 	}
 	if users := usersOf(dir); len(users) > 0 {
