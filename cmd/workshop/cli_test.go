@@ -19,6 +19,7 @@ func TestBadCommandLines(t *testing.T) {
 		want string
 	}{
 		{[]string{"step", "9"}, "there is no step 9"},
+		{[]string{"stpe", "1"}, `unknown command "stpe" for "workshop": did you mean 'workshop step'?`},
 		{[]string{"step", "one"}, `"one" is not a step number`},
 		{[]string{"step", "01"}, `"01": write the step's number as 1: 'workshop step 1'`},
 		{[]string{"step", "+6"}, `"+6": write the step's number as 6`},
@@ -54,6 +55,9 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"--state-dir", "/tmp/st", "step", "1", "--root", "/tmp/st/images/0123/rootfs"}, "--root /tmp/st/images/0123/rootfs is in workshop's image store (/tmp/st/images), which no step may write into"},
 		{[]string{"--state-dir", "/tmp/st", "step", "3", "--root", "/tmp/st/containers/x/rootfs/", "--", "/bin/true"}, "is in workshop's containers' directory (/tmp/st/containers)"},
 		{[]string{"--state-dir", "/tmp/st", "step", "4", "--root", "/tmp/st/./images", "--", "/bin/true"}, "in workshop's image store"},
+		// Nor is the host's own root.
+		{[]string{"step", "3", "--root", "/", "--", "/bin/true"}, "--root / is the host's own root: a container's root is a directory of its own"},
+		{[]string{"step", "2", "--root", "/tmp/..", "--", "/bin/true"}, "--root /tmp/.. is the host's own root"},
 		{[]string{"-q", "--explain", "step", "2", "--", "/bin/true"}, "--quiet and --explain ask for opposite things"},
 		{[]string{"steps", "extra"}, `steps takes no arguments, only its flags: "extra" is one too many (see 'workshop steps --help')`},
 		{[]string{"ps", "extra"}, `ps takes no arguments, only its flags: "extra" is one too many`},

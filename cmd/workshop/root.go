@@ -56,8 +56,16 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 		// Runnable, so that the root's own arguments are checked
 		// (`workshop -- ps`, `workshop ""`: an unknown command, 125)
 		// instead of the help printed with 0.
-		Args: func(_ *cobra.Command, args []string) error {
+		Args: func(c *cobra.Command, args []string) error {
 			if len(args) > 0 {
+				// cobra's suggestion (by edit distance and prefix), as
+				// its own error would have given: "stpe" is step.
+				// (Not the command itself: `workshop -- ps` is refused
+				// for its --.)
+				c.SuggestionsMinimumDistance = 2
+				if s := c.SuggestionsFor(args[0]); len(s) > 0 && s[0] != args[0] {
+					return usageError("unknown command %q for \"workshop\": did you mean 'workshop %s'? (see 'workshop --help')", args[0], s[0])
+				}
 				return usageError("unknown command %q for \"workshop\" (see 'workshop --help')", args[0])
 			}
 			return nil

@@ -72,6 +72,11 @@ func checkRootFlag(root string) error {
 // image's unpacked root, every container of that image would see them,
 // and the image would no longer be its tar (its id, its export).
 func checkRootOutsideKept(root string) error {
+	// The host's own /: step 2 would copy programs over the host's, and a
+	// "container" chrooted there is in no jail at all.
+	if state.Resolve(root) == "/" {
+		return usageError("--root %s is the host's own root: a container's root is a directory of its own, which the steps fill (give a new path, and workshop makes it)", root)
+	}
 	if imagetar.Holds(root, global.stateDir) && imagetar.Holds(global.stateDir, root) {
 		return usageError("--root %s is workshop's state dir: give a directory of its own (or leave --root out for the step's default)", root)
 	}

@@ -38,8 +38,22 @@ func Rewrite(s string) string {
 	if stateDir == "" {
 		return s
 	}
-	flag := strings.ReplaceAll(" --state-dir "+quoteInQuotes(stateDir)+" ", "$", "$$")
-	return mention().ReplaceAllString(s, "${1}${2}"+flag+"${3}")
+	flag := " --state-dir " + quoteInQuotes(stateDir) + " "
+	var b strings.Builder
+	last := 0
+	for _, m := range mention().FindAllStringSubmatchIndex(s, -1) {
+		// m[5] is where "workshop" (or "sudo workshop") ends. A usage
+		// line ("usage: workshop image pack DIR NAME") is the command's
+		// syntax, not a command to type: left as it is.
+		if strings.HasSuffix(s[:m[3]], "usage: ") {
+			continue
+		}
+		b.WriteString(s[last:m[5]])
+		b.WriteString(strings.TrimSuffix(flag, " "))
+		last = m[5]
+	}
+	b.WriteString(s[last:])
+	return b.String()
 }
 
 // Quote writes s so that a shell reads it back as one word: as it is when

@@ -24,6 +24,9 @@ func TestRewrite(t *testing.T) {
 		{"/tmp/st", "left by a workshop lab 5 check that was killed", "left by a workshop lab 5 check that was killed"},
 		{"/tmp/st", "its workshop process is gone", "its workshop process is gone"},
 		{"/tmp/st", "'workshop steps' lists them", "'workshop steps' lists them"},
+		// A usage line is syntax, not a command to type.
+		{"/tmp/st", "usage: workshop image pack DIR NAME[:TAG]", "usage: workshop image pack DIR NAME[:TAG]"},
+		{"/tmp/st", "usage: workshop image pack DIR NAME (see 'workshop image --help')", "usage: workshop image pack DIR NAME (see 'workshop --state-dir /tmp/st image --help')"},
 		{"/tmp/st", "run 'workshop doctor' to see", "run 'workshop --state-dir /tmp/st doctor' to see"},
 		// Already given one (lab 6's solution): left alone.
 		// (Rewriting twice changes nothing.)

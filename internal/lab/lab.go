@@ -66,7 +66,14 @@ func (r *Report) dir(o Options, name, hint string) (string, bool) {
 		r.missing("make "+name+" a directory of its own: rm "+name+"; mkdir "+name, "%s is a symlink (to %s), not a directory made for the exercise", name, target)
 		return p, false
 	}
-	if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
+	fi, err := os.Stat(p)
+	if err == nil && !fi.IsDir() {
+		// A file by that name: the hint's mkdir would say "File exists".
+		r.missing("move it out of the way, then make the directory: mv "+name+" "+name+".old; mkdir "+name,
+			"%s in %s is a file, not a directory", name, o.Dir)
+		return p, false
+	}
+	if err != nil {
 		r.missing(hint, "there is no directory %s in %s", name, o.Dir)
 		return p, false
 	}
@@ -91,7 +98,7 @@ func (r *Report) Print(w io.Writer, solution bool) {
 	if r.Done() {
 		fmt.Fprintln(w, "Well done: the exercise is complete.")
 	} else if !solution {
-		fmt.Fprintln(w, hint.Rewrite(fmt.Sprintf("Not done yet. Stuck? 'workshop lab %d check --solution' shows one way to do it.", r.step)))
+		fmt.Fprintln(w, hint.Rewrite(fmt.Sprintf("Not done yet. Stuck? 'sudo workshop lab %d check --solution' shows one way to do it.", r.step)))
 	}
 	if solution && r.Solution != "" {
 		// Line by line: it may name the student's --dir or --cgroup.

@@ -130,3 +130,18 @@ func TestLab1BinIsAFile(t *testing.T) {
 		t.Errorf("bin copied as a file: report\n%s", text)
 	}
 }
+
+// my-new-root itself a file (touch my-new-root): the hint is not the mkdir
+// that would fail with "File exists".
+func TestLab1RootIsAFile(t *testing.T) {
+	dir := t.TempDir()
+	sh(t, dir, "touch my-new-root")
+	r, _ := Check(1, Options{Dir: dir, StateDir: t.TempDir()})
+	text := findingsText(r)
+	if r.Done() || !strings.Contains(text, "my-new-root in "+dir+" is a file, not a directory") || !strings.Contains(text, "mv my-new-root my-new-root.old; mkdir my-new-root") ||
+		// Checking needs root: the way to the solution says sudo, as
+		// every other command of the labs does.
+		!strings.Contains(text, "Stuck? 'sudo workshop lab 1 check --solution'") {
+		t.Errorf("my-new-root a file: report\n%s", text)
+	}
+}

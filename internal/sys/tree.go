@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/workshop-dev/workshop/internal/units"
 )
 
 // Removing a tree is many calls: `workshop clean`, the end of a run and the
@@ -41,8 +43,8 @@ func (n *Narrator) RemoveTree(path string) error {
 		err = t.removeChildrenAt(unix.AT_FDCWD, path, path, &st)
 	}
 	if t.hidden > 0 {
-		n.Note("… and %d more unlinkat calls, one for each entry of %s (made relative to its directories, each opened with openat: "+
-			"a path may be longer than the kernel takes in one call)", t.hidden, path)
+		n.Note("… and %s, one for each entry of %s (made relative to its directories, each opened with openat: "+
+			"a path may be longer than the kernel takes in one call)", units.Count(t.hidden, "more unlinkat call", "more unlinkat calls"), path)
 	}
 	if err != nil {
 		return err

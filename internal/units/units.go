@@ -175,3 +175,12 @@ func plainDecimal(s string) bool {
 func positiveNumber(s string) bool {
 	return plainDecimal(s) && strings.Trim(s, "0.") != ""
 }
+
+// Count writes n with the word for its number: "1 call", "3 calls",
+// "0 entries".
+func Count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}

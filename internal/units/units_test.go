@@ -134,3 +134,14 @@ func TestParseTimeout(t *testing.T) {
 		}
 	}
 }
+
+func TestCount(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		want string
+	}{{0, "0 calls"}, {1, "1 call"}, {2, "2 calls"}} {
+		if got := Count(tc.n, "call", "calls"); got != tc.want {
+			t.Errorf("Count(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+	}
+}

@@ -48,6 +48,19 @@ func TestStep1ExecveFailsWithENOENT(t *testing.T) {
 	}
 }
 
+// Under --quiet the step's notes are gone with the narration: the failure
+// it shows is followed by one line that says it is the lesson, not the
+// step's own failure (exit 0).
+func TestStep1Quiet(t *testing.T) {
+	testbin.NeedRoot(t)
+	r := testbin.Run(t, "", "--state-dir", t.TempDir(), "--quiet", "step", "1")
+	want := "workshop: failed to run command \"bash\" inside the root: No such file or directory\n" +
+		"workshop: that failure is step 1's lesson: an empty root has no bash (without --quiet, the step shows why)\n"
+	if r.Code != 0 || r.Stderr != want {
+		t.Errorf("workshop --quiet step 1 = %d, stderr:\n%s\nwant 0 and:\n%s", r.Code, r.Stderr, want)
+	}
+}
+
 func TestStep1AgainstStrace(t *testing.T) {
 	testbin.NeedRoot(t)
 	r := stracecheck.Run(t, "--state-dir", t.TempDir(), "step", "1")

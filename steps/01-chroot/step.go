@@ -59,6 +59,12 @@ func Step(n *sys.Narrator, root string, stdin io.Reader, stdout, stderr io.Write
 	}
 	n.Note("execve failed with ENOENT: after chroot, \"/bin/bash\" is looked up inside %s, and there is no bash in an empty root. A chroot sees only what is inside it.", root)
 	n.Note("next: `sudo workshop step 2` copies bash and the libraries it needs into a root; then the same execve succeeds")
+	if n.Options().Quiet {
+		// The notes above are narration, gone with it: without a word
+		// the failure just printed would read as the step's, beside its
+		// exit status 0.
+		fmt.Fprintln(stderr, "workshop: that failure is step 1's lesson: an empty root has no bash (without --quiet, the step shows why)")
+	}
 	return nil
 }
 

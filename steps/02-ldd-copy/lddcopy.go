@@ -12,6 +12,7 @@ import (
 	"github.com/workshop-dev/workshop/internal/flock"
 	"github.com/workshop-dev/workshop/internal/hint"
 	"github.com/workshop-dev/workshop/internal/sys"
+	"github.com/workshop-dev/workshop/internal/units"
 	chroot "github.com/workshop-dev/workshop/steps/01-chroot"
 	"golang.org/x/sys/unix"
 )
@@ -152,9 +153,9 @@ func lockRoot(n *sys.Narrator, root string) (func(), error) {
 		})
 		switch {
 		case err == nil:
-			n.Note("… %d more flock(%d, LOCK_EX|LOCK_NB) calls; the last one took the lock", tries, fd)
+			n.Note("… %s; the last one took the lock", units.Count(tries, fmt.Sprintf("more flock(%d, LOCK_EX|LOCK_NB) call", fd), fmt.Sprintf("more flock(%d, LOCK_EX|LOCK_NB) calls", fd)))
 		case tries > 0:
-			n.Note("… %d more flock(%d, LOCK_EX|LOCK_NB) calls, each EWOULDBLOCK, until the wait was given up", tries, fd)
+			n.Note("… %s, until the wait was given up", units.Count(tries, fmt.Sprintf("more flock(%d, LOCK_EX|LOCK_NB) call, EWOULDBLOCK", fd), fmt.Sprintf("more flock(%d, LOCK_EX|LOCK_NB) calls, each EWOULDBLOCK", fd)))
 		}
 	}
 	if err != nil {

@@ -314,10 +314,32 @@ func (c *Cgroup) Procs() ([]int, error) {
 // making while we kill: v2 has one file for that (cgroup.kill); v1 freezes
 // the group first, so that no process can fork while the others are killed.
 func (c *Cgroup) Kill() error {
+	c.liftCPULimit()
 	if c.mode == V2 {
 		return c.killV2()
 	}
 	return c.killV1()
+}
+
+// liftCPULimit takes the group's CPU limit away before its processes are
+// killed: a process must run to stop for the freezer and to exit, and
+// thousands of them (a fork bomb under --pids 5000) sharing half a CPU took
+// a minute to, while the class waited. Without a limit, or without the
+// controller, it does nothing; a failure leaves the kill to be slow.
+func (c *Cgroup) liftCPULimit() {
+	why := "no CPU limit while its processes are killed: each must run to stop and to exit"
+	if c.mode == V2 {
+		dir := c.dirs[v2Key]
+		if v, err := readString(filepath.Join(dir, v2CPUMax)); err == nil && !strings.HasPrefix(v, "max") {
+			c.write(dir, v2CPUMax, "max", why)
+		}
+		return
+	}
+	if dir, ok := c.dirs["cpu"]; ok {
+		if v, err := readString(filepath.Join(dir, v1CPUQuota)); err == nil && v != "-1" {
+			c.write(dir, v1CPUQuota, "-1", why)
+		}
+	}
 }
 
 // killEach sends SIGKILL to every pid in the group.

@@ -130,8 +130,14 @@ func (l Limits) Check() error {
 		if back, err := units.ParseSize(size); err != nil || back != l.Memory {
 			size = fmt.Sprintf("%d bytes", l.Memory) // not a round size: rounded, it would read as the floor itself
 		}
+		// "--memory 80": a number alone is bytes, as the kernel reads it.
+		meant := ""
+		if l.Memory < units.KiB {
+			size = units.Count(int(l.Memory), "byte", "bytes") + " (a number alone is bytes)"
+			meant = fmt.Sprintf(": did you mean %dM?", l.Memory)
+		}
 		return exit.Errorf(exit.ToolFailed, "--memory %s is too little: until it runs your command, the container's first process is workshop's init, "+
-			"a Go program whose memory counts against the limit; give at least %s (docker's floor too)", size, units.FormatSize(MinMemory))
+			"a Go program whose memory counts against the limit; give at least %s (docker's floor too)%s", size, units.FormatSize(MinMemory), meant)
 	}
 	return nil
 }
@@ -363,6 +369,11 @@ func (e *ending) get() (string, bool) {
 	return e.why, e.timedOut
 }
 
+// sameSending is how close a second signal of the same kind must follow
+// the first to be taken for the same sending, not a student's second
+// Ctrl-C or kill (which come a tenth of a second apart at the quickest).
+const sameSending = 50 * time.Millisecond
+
 // watch kills the whole cgroup when the timeout expires, or when the
 // container has not ended StopGrace after workshop passed it SIGINT or
 // SIGTERM (namespaces.Wait passes them on; a PID 1 without a handler
@@ -377,6 +388,7 @@ func (r *Contained) watch(n *sys.Narrator, cg *Cgroup, sigs <-chan os.Signal, en
 	}
 	var grace <-chan time.Time
 	var got string
+	var gotAt time.Time
 	kill := func(why string, timedOut bool) {
 		if end.set(why, timedOut) {
 			n.Note("%s: killing every process in the container's cgroup", why)
@@ -399,6 +411,10 @@ func (r *Contained) watch(n *sys.Narrator, cg *Cgroup, sigs <-chan os.Signal, en
 				// and from workshop's own watch of it (namespaces'
 				// watchTerminal): the grace goes on.
 				continue
+			case got == name && time.Since(gotAt) < sameSending:
+				// One sending that arrives twice: timeout(1) signals
+				// workshop, then workshop's whole process group.
+				continue
 			case got == name:
 				kill(fmt.Sprintf("%s came twice", name), false)
 				continue
@@ -408,7 +424,7 @@ func (r *Contained) watch(n *sys.Narrator, cg *Cgroup, sigs <-chan os.Signal, en
 			}
 			// The container got it (namespaces' forwarding, whose note
 			// tells of this grace: Config.StopGrace).
-			got = name
+			got, gotAt = name, time.Now()
 			t := time.NewTimer(StopGrace)
 			defer t.Stop()
 			grace = t.C

@@ -20,6 +20,7 @@ import (
 	"github.com/workshop-dev/workshop/internal/regfile"
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
+	"github.com/workshop-dev/workshop/internal/units"
 	"golang.org/x/sys/unix"
 )
 
@@ -400,7 +401,7 @@ func (s *Store) add(ctx context.Context, n *sys.Narrator, r Ref, source string, 
 	if err != nil {
 		return Image{}, err
 	}
-	n.Note("image %s is %s: %s in %s, unpacked once in %s", r, img.ShortID(), HumanSize(img.Size), plural(img.Entries, "entry", "entries"), img.Rootfs)
+	n.Note("image %s is %s: %s in %s, unpacked once in %s", r, img.ShortID(), HumanSize(img.Size), units.Count(img.Entries, "entry", "entries"), img.Rootfs)
 	return img, nil
 }
 
@@ -585,7 +586,7 @@ func (s *Store) Export(ctx context.Context, n *sys.Narrator, ref, file string) (
 		if gzipWanted(file) {
 			how = "a gzipped tar"
 		}
-		n.Note("exported %s (%s, %s) to %s as %s, entries relative to the root", img.Ref, img.ShortID(), plural(img.Entries, "entry", "entries"), file, how)
+		n.Note("exported %s (%s, %s) to %s as %s, entries relative to the root", img.Ref, img.ShortID(), units.Count(img.Entries, "entry", "entries"), file, how)
 		return nil
 	})
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/term"
+
+	"github.com/workshop-dev/workshop/internal/units"
 )
 
 // Stats counts what a pack or an unpack went through.
@@ -44,8 +46,8 @@ func (s *Stats) count(typ byte) {
 
 // String is the one-line summary the narrator prints.
 func (s Stats) String() string {
-	parts := []string{plural(s.Dirs, "directory", "directories"),
-		plural(s.Files, "file", "files") + " (" + HumanSize(s.Bytes) + ")"}
+	parts := []string{units.Count(s.Dirs, "directory", "directories"),
+		units.Count(s.Files, "file", "files") + " (" + HumanSize(s.Bytes) + ")"}
 	for _, c := range []struct {
 		n          int
 		one, other string
@@ -57,17 +59,10 @@ func (s Stats) String() string {
 		{s.Skipped, "skipped", "skipped"},
 	} {
 		if c.n > 0 {
-			parts = append(parts, plural(c.n, c.one, c.other))
+			parts = append(parts, units.Count(c.n, c.one, c.other))
 		}
 	}
-	return plural(s.Entries, "entry", "entries") + ": " + strings.Join(parts, ", ")
-}
-
-func plural(n int, one, other string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, other)
+	return units.Count(s.Entries, "entry", "entries") + ": " + strings.Join(parts, ", ")
 }
 
 // HumanSize writes a byte count as people read it: 512 B, 4.2 kB, 13 MB.

@@ -20,6 +20,7 @@ import (
 	"github.com/workshop-dev/workshop/internal/mountopt"
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
+	"github.com/workshop-dev/workshop/internal/units"
 	cgroups "github.com/workshop-dev/workshop/steps/04-cgroups"
 	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
 	"golang.org/x/sys/unix"
@@ -197,7 +198,7 @@ func (c *cleaner) lockOutOtherCleans() (release func(), err error) {
 			c.n.Note("another workshop clean is cleaning %s: waiting for it to finish; Ctrl-C stops waiting", c.state)
 		})
 		if err == nil {
-			c.n.Note("the other clean finished: the lock was taken after %d more flock(%d, LOCK_EX|LOCK_NB) calls, not shown", tries, fd)
+			c.n.Note("the other clean finished: the lock was taken after %s, not shown", units.Count(tries, fmt.Sprintf("more flock(%d, LOCK_EX|LOCK_NB) call", fd), fmt.Sprintf("more flock(%d, LOCK_EX|LOCK_NB) calls", fd)))
 		}
 	}
 	if err != nil {
