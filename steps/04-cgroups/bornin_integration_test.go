@@ -101,3 +101,38 @@ func TestStep4ChildBornInGroupAndWorkshopSteppedBack(t *testing.T) {
 	}
 	noGroupLeft(t, r.Stderr)
 }
+
+// timeout(1) sends its signal to workshop and then to workshop's process
+// group: one sending that arrives twice at once. It is not a student's
+// second Ctrl-C: the container gets its grace, and what ends it is that
+// it ignored the signal (sleep as PID 1 does), not "came twice".
+func TestStep4OneSignalArrivingTwice(t *testing.T) {
+	testbin.NeedRoot(t)
+	run := start(t, "--memory", "30M", "--", "sleep", "600")
+	run.waitFor(t, `sleep", "600"], …) = 0`)
+	run.Signal(syscall.SIGINT)
+	run.Signal(syscall.SIGINT)
+	r := run.Wait()
+	if r.Code != 137 || strings.Contains(r.Stderr, "came twice") ||
+		!strings.HasSuffix(r.Stderr, "workshop: the container ignored SIGINT for 3s: workshop killed every process in the container's cgroup (exit status 137)\n") {
+		t.Errorf("SIGINT twice at once = exit %d; want 137 after the grace, not \"came twice\":\n%s", r.Code, r.Stderr)
+	}
+	noGroupLeft(t, r.Stderr)
+}
+
+// A kill takes the group's CPU limit away first: a process must run to
+// stop for the freezer and to exit, and thousands under half a CPU (a fork
+// bomb with --pids 5000) took a minute to.
+func TestStep4KillLiftsTheCPULimitFirst(t *testing.T) {
+	testbin.NeedRoot(t)
+	r := testbin.Run(t, "", "--no-color", "--state-dir", t.TempDir(), "step", "4", "--root", filepath.Join(stateDir, "my-new-root"),
+		"--cpus", "0.5", "--timeout", "1s", "--", "sleep", "600")
+	lift := regexp.MustCompile(`(?m)^openat\(AT_FDCWD, "[^"]*/(cpu\.cfs_quota_us|cpu\.max)", O_WRONLY\|O_CLOEXEC\) = (\d+)\nwrite\(\d+, "(-1|max)", \d\) = \d$`)
+	expired := strings.Index(r.Stderr, "==> --timeout 1s expired")
+	loc := lift.FindStringIndex(r.Stderr)
+	kill := strings.Index(r.Stderr, "\nkill(")
+	if r.Code != 137 || expired < 0 || loc == nil || loc[0] < expired || kill >= 0 && kill < loc[0] {
+		t.Errorf("--cpus 0.5 --timeout 1s = exit %d; want 137, and the CPU limit lifted after the timeout, before the kill:\n%s", r.Code, r.Stderr)
+	}
+	noGroupLeft(t, r.Stderr)
+}
