@@ -20,6 +20,9 @@ func TestBadCommandLines(t *testing.T) {
 	}{
 		{[]string{"step", "9"}, "there is no step 9"},
 		{[]string{"stpe", "1"}, `unknown command "stpe" for "workshop": did you mean 'workshop step'?`},
+		// The command's own flags before a -- that is missing.
+		{[]string{"full", "run", "/bin/sh", "-c", "echo hi"}, "put the command after --: workshop full run [flags] -- /bin/sh -c echo hi"},
+		{[]string{"step", "3", "--hostname", "x", "/bin/echo", "-n", "hi"}, "put the command after --: workshop step 3 [flags] -- /bin/echo -n hi"},
 		{[]string{"step", "one"}, `"one" is not a step number`},
 		{[]string{"step", "01"}, `"01": write the step's number as 1: 'workshop step 1'`},
 		{[]string{"step", "+6"}, `"+6": write the step's number as 6`},
@@ -181,6 +184,11 @@ func TestHintsCarryTheStateDir(t *testing.T) {
 				t.Errorf("--state-dir %q %s = %v, %q; want 125 and %q", given, strings.Join(args, " "), err, out, want)
 			}
 		}
+	}
+	// diff of a container that is not there says why one that ended may
+	// not be (its layer went with it, unless --keep).
+	if r := testbin.Run(t, "", "--state-dir", real, "diff", "nosuch"); r.Code != 125 || !strings.Contains(r.Stderr, want+"; a container that has ended is there only if it ran with --keep") {
+		t.Errorf("diff nosuch = %d, %q; want 125 and the word on --keep", r.Code, r.Stderr)
 	}
 	if r := testbin.Run(t, "", "--state-dir", real, "lab"); r.Code != 125 || !strings.Contains(r.Stderr, `workshop --state-dir "`+real+`" lab 2 check`) {
 		t.Errorf("--state-dir %q lab = %d, %q; want 125 and the check with the --state-dir", real, r.Code, r.Stderr)

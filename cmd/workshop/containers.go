@@ -196,7 +196,7 @@ func runningContainer(ref string) (*state.Run, error) {
 		return nil, exit.Errorf(exit.ToolFailed, "%v", err)
 	}
 	switch {
-	case !r.Owned() && r.Keep:
+	case !r.Owned() && r.EndedWithLayerKept():
 		return nil, exit.Errorf(exit.ToolFailed, "container %s has ended; its writable layer was kept (--keep): "+
 			"'workshop diff %s' lists what it changed, 'workshop clean' removes it", r.ID, r.ID)
 	case r.Owned() && r.Pid == 0:
@@ -374,6 +374,11 @@ func newDiffCmd() *cobra.Command {
 			}
 			r, err := state.Load(global.stateDir, args[0])
 			if err != nil {
+				if errors.Is(err, state.ErrNoContainer) {
+					// A container that ended without --keep left no
+					// record to find: its changes went with it.
+					return exit.Errorf(exit.ToolFailed, "%v; a container that has ended is there only if it ran with --keep, which keeps its writable layer for diff", err)
+				}
 				return exit.Errorf(exit.ToolFailed, "%v", err)
 			}
 			if r.Copied {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -129,6 +130,14 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 				}
 			}
 		}
+		// "full run /bin/sh -c 'echo hi'": the command's own flag (-c)
+		// is the unknown one, after words pflag took as arguments. The
+		// mistake is the missing --, as for a command without flags.
+		if words := c.Flags().Args(); len(words) > 0 && runsACommand(c) && strings.HasPrefix(err.Error(), "unknown ") {
+			if i := slices.Index(args, words[0]); i >= 0 {
+				return usageError("put the command after --: %s [flags] -- %s", c.CommandPath(), strings.Join(args[i:], " "))
+			}
+		}
 		if m := badBool.FindStringSubmatch(err.Error()); m != nil {
 			return usageError("%s takes no value, or true or false: %q is neither (see '%s --help')", m[2], m[1], c.CommandPath())
 		}
@@ -174,6 +183,11 @@ func nameHelpFlags(c *cobra.Command) {
 		nameHelpFlags(sub)
 	}
 }
+
+// runsACommand reports whether c runs a command in a container, given
+// after -- (its usage line ends with the command's place, as
+// commandAfterDash checks it).
+func runsACommand(c *cobra.Command) bool { return strings.HasSuffix(c.Use, "[-- CMD ARGS…]") }
 
 // hintStateDir makes the commands workshop suggests carry the --state-dir
 // given (f, the flag), resolved, unless it is the default. Called once the

@@ -276,11 +276,23 @@ func Load(stateDir, ref string) (*Run, error) {
 			}
 			return nil, fmt.Errorf("container %s: its directory holds no record (left by an older workshop, or emptied by hand): 'workshop clean' removes it", ref)
 		}
-		return nil, fmt.Errorf("no container %q (see 'workshop ps')", ref)
+		return nil, noContainerError(ref)
 	default:
 		return nil, fmt.Errorf("%q begins the id of more than one container: give more of it (see 'workshop ps')", ref)
 	}
 }
+
+// ErrNoContainer is the cause of Load's error when nothing is recorded by
+// that id or name (errors.Is).
+var ErrNoContainer = errors.New("no such container")
+
+// noContainerError is Load's sentence for a ref that names nothing.
+type noContainerError string
+
+func (e noContainerError) Error() string {
+	return fmt.Sprintf("no container %q (see 'workshop ps')", string(e))
+}
+func (e noContainerError) Is(target error) bool { return target == ErrNoContainer }
 
 // List returns every recorded run, oldest first. A record that cannot be
 // read is skipped: it is a run being written or removed.

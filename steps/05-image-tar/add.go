@@ -687,6 +687,11 @@ func (s *Store) copyTar(ctx context.Context, n *sys.Narrator, img Image, w io.Wr
 // anything is written.
 func (s *Store) Unpack(ctx context.Context, n *sys.Narrator, ref, dir string) (Image, Stats, error) {
 	var st Stats
+	// DIR may be made, not the directories on its way: a typo in them
+	// would plant a tree anywhere on the host (export refuses the same).
+	if parent := filepath.Dir(filepath.Clean(dir)); !isDir(parent) {
+		return Image{}, st, exit.Errorf(exit.ToolFailed, "the directory %s does not exist: make it first, or unpack into another one", parent)
+	}
 	img, err := s.withImage(ref, func(img Image) error {
 		if err := CheckRoom(state.ExistingAncestor(dir), img.Size+int64(img.Entries)*4096); err != nil {
 			return fmt.Errorf("the root of %s: %w", ref, err)
@@ -725,4 +730,10 @@ func (l *lastError) Write(p []byte) (int, error) {
 		l.err = err
 	}
 	return n, err
+}
+
+// isDir reports whether p is a directory, or a symlink to one.
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }

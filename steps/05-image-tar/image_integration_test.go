@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -297,6 +298,8 @@ func TestImageBadInput(t *testing.T) {
 		{[]string{"image", "rm", "nosuch"}, "there is no image nosuch:latest"},
 		{[]string{"image", "export", "nosuch", "/tmp/never-written.tar"}, "there is no image nosuch:latest"},
 		{[]string{"image", "unpack", "ok", full}, "is not empty"},
+		// DIR may be made, not the directories on its way.
+		{[]string{"image", "unpack", "ok", "/nonexistent-workshop-dir/x"}, "the directory /nonexistent-workshop-dir does not exist: make it first"},
 		{[]string{"image", "import", truncated, "cut"}, "the archive is truncated"},
 		{[]string{"image", "import", hostile, "evil"}, `entry "../../evil": its name climbs out of the root`},
 		{[]string{"image", "import", "/no/such/file.tar", "x"}, "import /no/such/file.tar: no such file or directory"},
@@ -315,6 +318,9 @@ func TestImageBadInput(t *testing.T) {
 	}
 	if left := newEntries(t, state); len(left) > 0 {
 		t.Errorf("failed commands left %q in the store", left)
+	}
+	if _, err := os.Stat("/nonexistent-workshop-dir"); err == nil {
+		t.Errorf("unpack made the directory on its way /nonexistent-workshop-dir")
 	}
 	if _, err := os.Stat("/tmp/never-written.tar"); err == nil {
 		t.Errorf("export of a missing image wrote its file")
@@ -522,4 +528,77 @@ func TestStep5Explain(t *testing.T) {
 	if r.Code != 0 || !strings.Contains(r.Stderr, "## Step 5: image tar") || !strings.Contains(r.Stderr, "# move a file or directory to a new name, in one step") {
 		t.Errorf("step 5 --explain = %d; want the lesson and the glosses:\n%s", r.Code, r.Stderr)
 	}
+}
+
+// A store damaged by hand (a name in index.json that leads to no image:
+// an id cut short, an image directory removed, its unpacked root removed)
+// is one sentence naming the name, never a Go panic, and 'image rm NAME'
+// removes the name, which nothing else could.
+func TestImageDamagedStore(t *testing.T) {
+	testbin.NeedRoot(t)
+	state := t.TempDir()
+	ws := func(args ...string) testbin.Result {
+		return testbin.Run(t, "", append([]string{"--state-dir", state}, args...)...)
+	}
+	root := t.TempDir()
+	os.WriteFile(filepath.Join(root, "hello"), []byte("hi\n"), 0o644)
+	if r := ws("image", "pack", root, "good"); r.Code != 0 {
+		t.Fatalf("pack = %d\n%s", r.Code, r.Stderr)
+	}
+	index := filepath.Join(state, "images", "index.json")
+	good, err := os.ReadFile(index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	goodID := regexp.MustCompile(`[0-9a-f]{64}`).FindString(string(good))
+	// Another image, whose unpacked root the third case removes.
+	os.WriteFile(filepath.Join(root, "other"), []byte("other\n"), 0o644)
+	if r := ws("image", "pack", root, "other"); r.Code != 0 {
+		t.Fatalf("pack = %d\n%s", r.Code, r.Stderr)
+	}
+	var otherID string
+	for _, id := range regexp.MustCompile(`[0-9a-f]{64}`).FindAllString(mustRead(t, index), -1) {
+		if id != goodID {
+			otherID = id
+		}
+	}
+	missing := strings.Repeat("ab", 32)
+	for _, tc := range []struct {
+		name, id, want string
+		breakIt        func()
+	}{
+		{"short", "deadbeef", `the name short:latest is damaged: ` + index + ` names "deadbeef", which is no image's id`, nil},
+		{"gone", missing, "the name gone:latest is damaged: image " + missing[:12] + ": its image.json is missing", nil},
+		{"noroot", otherID, "the name noroot:latest is damaged: image " + otherID[:12] + ": its unpacked root " + filepath.Join(state, "images", otherID, "rootfs") + " is missing", func() {
+			os.Rename(filepath.Join(state, "images", otherID, "rootfs"), filepath.Join(state, "images", otherID, "rootfs.away"))
+		}},
+	} {
+		if err := os.WriteFile(index, []byte(`{"tags":{"good:latest":"`+goodID+`","`+tc.name+`:latest":"`+tc.id+`"}}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if tc.breakIt != nil {
+			tc.breakIt()
+		}
+		for _, args := range [][]string{{"image", "ls"}, {"--quiet", "full", "run", "--image", tc.name, "--", "/hello"}, {"image", "export", tc.name, filepath.Join(t.TempDir(), "x.tar")}} {
+			r := ws(args...)
+			if r.Code != 125 || !strings.Contains(r.Stderr, tc.want) || !strings.Contains(r.Stderr, "'workshop --state-dir "+state+" image rm "+tc.name+":latest' removes the name") || strings.Contains(r.Stderr, "internal error") {
+				t.Errorf("%s: workshop %q = %d, stderr %q; want 125 and %q", tc.name, args, r.Code, r.Stderr, tc.want)
+			}
+		}
+		if r := ws("image", "rm", tc.name); r.Code != 0 || !strings.Contains(r.Stdout, "Untagged: "+tc.name+":latest") {
+			t.Errorf("%s: image rm = %d, stdout %q, stderr %q; want the name removed", tc.name, r.Code, r.Stdout, r.Stderr)
+		}
+		if r := ws("image", "ls"); r.Code != 0 || !strings.Contains(r.Stdout, "good ") || strings.Contains(r.Stdout, tc.name) {
+			t.Errorf("%s: after the rm, image ls = %d\n%s%s", tc.name, r.Code, r.Stdout, r.Stderr)
+		}
+	}
+}
+
+func mustRead(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

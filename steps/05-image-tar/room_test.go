@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/workshop-dev/workshop/internal/sys"
@@ -211,10 +212,17 @@ func TestUnpackLeavesRoomOnTheDisk(t *testing.T) {
 	}
 	t.Cleanup(func() { unix.Unmount(disk, unix.MNT_DETACH) })
 
-	into := filepath.Join(disk, "a", "root")
+	into := filepath.Join(disk, "root")
 	_, _, err := s.Unpack(bg, n, "big", into)
 	if !errors.Is(err, ErrNoRoom) {
 		t.Fatalf("unpacking 15.5 MiB onto a 16 MiB tmpfs: %v, want a refusal for want of room", err)
+	}
+	if _, err := os.Lstat(into); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the refused unpack made %s (%v)", into, err)
+	}
+	// DIR may be made, not the directories on its way.
+	if _, _, err := s.Unpack(bg, n, "small", filepath.Join(disk, "a", "root")); err == nil || !strings.Contains(err.Error(), "the directory "+filepath.Join(disk, "a")+" does not exist: make it first") {
+		t.Errorf("unpacking into a directory whose parent is missing: %v, want a refusal", err)
 	}
 	if _, err := os.Lstat(filepath.Join(disk, "a")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the refused unpack made %s/a (%v)", disk, err)

@@ -74,7 +74,7 @@ type Image struct {
 }
 
 // ShortID is the first 12 hex digits of the id, as docker image ls shows it.
-func (i Image) ShortID() string { return i.ID[:12] }
+func (i Image) ShortID() string { return i.ID[:min(12, len(i.ID))] }
 
 // meta is what image.json holds.
 type meta struct {
@@ -220,7 +220,45 @@ func (s *Store) readIndex() (index, error) {
 	if ix.Tags == nil {
 		ix.Tags = map[string]string{}
 	}
+	for _, tag := range sortedTags(ix) {
+		if _, err := ParseRef(tag); err != nil || !validID(ix.Tags[tag]) {
+			return ix, s.damagedName(tag, fmt.Sprintf("%s names %q, which is no image's id (64 hex digits)", filepath.Join(s.dir, IndexName), ix.Tags[tag]))
+		}
+	}
 	return ix, nil
+}
+
+// validID reports whether id is an image's whole id: 64 hex digits.
+func validID(id string) bool { return len(id) == 64 && idPrefix(id) == id }
+
+// sortedTags are the names of ix, sorted: the same damage is named first
+// every time.
+func sortedTags(ix index) []string {
+	tags := make([]string, 0, len(ix.Tags))
+	for tag := range ix.Tags {
+		tags = append(tags, tag)
+	}
+	sort.Strings(tags)
+	return tags
+}
+
+// damagedName is the error for a name of the index that leads to no
+// image (a hand-edited index.json, an image directory removed by hand):
+// one sentence, exit 125, and how to be rid of the name.
+func (s *Store) damagedName(tag, what string) error {
+	return exit.Code(exit.ToolFailed, &damagedError{tag: tag,
+		msg: fmt.Sprintf("image store: the name %s is damaged: %s; 'workshop image rm %s' removes the name", tag, what, tag)})
+}
+
+// damagedError is damagedName's: the name it is about, for Remove.
+type damagedError struct{ tag, msg string }
+
+func (e *damagedError) Error() string { return e.msg }
+
+// isDamaged reports whether err says that the name tag leads to no image.
+func isDamaged(err error, tag string) bool {
+	var d *damagedError
+	return errors.As(err, &d) && d.tag == tag
 }
 
 // writeIndex replaces index.json all at once (write a new file, rename it),
@@ -249,13 +287,28 @@ func writeJSON(p string, v any) error {
 // image reads the image with this id.
 func (s *Store) image(id string, ref Ref) (Image, error) {
 	dir := filepath.Join(s.dir, id)
+	// What leads to no image, said for the name that leads there.
+	damaged := func(what string) error {
+		if ref.Name == "" {
+			return exit.Errorf(exit.ToolFailed, "image store: image %s is damaged: %s", id[:12], what)
+		}
+		return s.damagedName(ref.String(), "image "+id[:12]+": "+what)
+	}
 	var m meta
 	b, err := os.ReadFile(filepath.Join(dir, metaName))
+	if errors.Is(err, os.ErrNotExist) {
+		return Image{}, damaged(fmt.Sprintf("its %s is missing from %s", metaName, dir))
+	}
 	if err != nil {
 		return Image{}, fmt.Errorf("image store: image %s: %w", id[:12], err)
 	}
 	if err := json.Unmarshal(b, &m); err != nil {
-		return Image{}, fmt.Errorf("image store: %s is damaged: %v", filepath.Join(dir, metaName), err)
+		return Image{}, damaged(fmt.Sprintf("%s is not what workshop wrote (%v)", filepath.Join(dir, metaName), err))
+	}
+	// Its unpacked root, the lower layer of every run: missing, a run's
+	// overlay mount would fail with a word on overlayfs instead.
+	if fi, err := os.Stat(s.RootfsOf(id)); err != nil || !fi.IsDir() {
+		return Image{}, damaged(fmt.Sprintf("its unpacked root %s is missing", s.RootfsOf(id)))
 	}
 	return Image{
 		Ref: ref, ID: id, Rootfs: s.RootfsOf(id), Tar: filepath.Join(dir, tarName),
@@ -321,12 +374,8 @@ func (s *Store) resolve(ref string) (Image, error) {
 		return Image{}, err
 	}
 	if hex := idPrefix(ref); hex != "" {
-		tags := make([]string, 0, len(ix.Tags))
-		for tag := range ix.Tags {
-			tags = append(tags, tag)
-		}
-		sort.Strings(tags) // an image with several tags is found by its first
-		for _, tag := range tags {
+		// An image with several tags is found by its first.
+		for _, tag := range sortedTags(ix) {
 			if id := ix.Tags[tag]; strings.HasPrefix(id, hex) {
 				r, _ := ParseRef(tag)
 				return s.image(id, r)
@@ -459,6 +508,18 @@ func (s *Store) Remove(n *sys.Narrator, ref string) (img Image, removed bool, er
 	}
 	defer unlock()
 	img, err = s.resolve(ref)
+	if r, perr := ParseRef(ref); perr == nil && isDamaged(err, r.String()) {
+		// A name that leads to no image goes by itself: nothing else
+		// could remove it, and every use of the store would stop at it.
+		ix, _ := s.readIndex()
+		id := ix.Tags[r.String()]
+		n.Note("the name %s leads to no image (%q): removing the name alone", r, id)
+		delete(ix.Tags, r.String())
+		if err := s.writeIndex(ix); err != nil {
+			return Image{}, false, err
+		}
+		return Image{Ref: r, ID: id}, false, nil
+	}
 	if err != nil {
 		return Image{}, false, err
 	}
@@ -631,7 +692,7 @@ func (m Moved) Fate() string {
 	case m.Removed:
 		return "it had no other name, and was removed"
 	case m.InUse:
-		return "it has no name left, and stays while a container runs from it ('workshop image ls' lists it as <none>; once no container uses it, the next change to the store, or 'workshop clean', removes it)"
+		return "it has no name left, and stays while a container uses it (a running one, or an ended one whose layer --keep kept): 'workshop image ls' lists it as <none>, and once no container uses it, the next change to the store, or 'workshop clean', removes it"
 	}
 	return "it keeps its other names"
 }
