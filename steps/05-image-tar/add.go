@@ -282,6 +282,13 @@ func (s *Store) importFile(ctx context.Context, n *sys.Narrator, f *os.File, nam
 	if err != nil {
 		return Image{}, fmt.Errorf("import %s: %w", name, err)
 	}
+	if !isDir(filepath.Join(img.Rootfs, "bin")) && !isDir(filepath.Join(img.Rootfs, "usr", "bin")) {
+		// tar cf x.tar /srv/my-new-root stores srv/my-new-root/bin/…:
+		// one top directory (srv/) is stripped, and the root is deeper.
+		n.Note("image %s has no bin/ or usr/bin/ at its root, so a command run from it needs its whole path; "+
+			"a tar made from a path (tar cf x.tar /srv/my-new-root) holds its root under that path (srv/my-new-root/bin/…): "+
+			"make it from inside the root instead (tar -C /srv/my-new-root -cf x.tar .)", r)
+	}
 	return img, nil
 }
 

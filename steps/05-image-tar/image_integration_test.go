@@ -602,3 +602,20 @@ func mustRead(t *testing.T, p string) string {
 	}
 	return string(b)
 }
+
+// A tar made from a path (tar cf x.tar /srv/my-new-root) holds its root
+// under that path: the image has no bin/ at its root, and the import says
+// why and how to make the tar instead. One with a bin/ gets no such word.
+func TestImportOfATarMadeFromAPath(t *testing.T) {
+	testbin.NeedRoot(t)
+	state := t.TempDir()
+	deep := writeTemp(t, "deep.tar", tarOf(t, [3]string{"srv/my-new-root/", "5", ""}, [3]string{"srv/my-new-root/bin/", "5", ""}, [3]string{"srv/my-new-root/bin/sh", "0", "#!"}, [3]string{"etc/", "5", ""}))
+	r := testbin.Run(t, "", "--state-dir", state, "image", "import", deep, "deep")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "image deep:latest has no bin/ or usr/bin/ at its root") || !strings.Contains(r.Stderr, "tar -C /srv/my-new-root -cf x.tar .") {
+		t.Errorf("import of a root under srv/my-new-root = %d, stderr:\n%s", r.Code, r.Stderr)
+	}
+	good := writeTemp(t, "good.tar", tarOf(t, [3]string{"bin/", "5", ""}, [3]string{"bin/sh", "0", "#!"}))
+	if r := testbin.Run(t, "", "--state-dir", state, "image", "import", good, "good"); r.Code != 0 || strings.Contains(r.Stderr, "has no bin/") {
+		t.Errorf("import of a root with its bin/ = %d, stderr:\n%s", r.Code, r.Stderr)
+	}
+}
