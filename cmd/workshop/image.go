@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/hint"
 	"github.com/workshop-dev/workshop/internal/sys"
 	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
 	"golang.org/x/sys/unix"
@@ -100,17 +101,34 @@ step 2) the first time it is used.`,
 				}
 				return nil
 			}),
-		imageCmd("rm NAME[:TAG]", "Remove a name; the image goes with its last name", 1, "",
+		imageCmd("rm NAME[:TAG]…", "Remove names; an image goes with its last name", -1, "",
 			func(_ context.Context, s *imagetar.Store, out io.Writer, args []string) error {
-				img, removed, err := s.Remove(narrator(), args[0])
-				if err != nil {
-					return err
+				// Each in turn, as docker rmi does: one that cannot go
+				// is said, and the others still go.
+				var failed []string
+				for _, ref := range args {
+					img, removed, err := s.Remove(narrator(), ref)
+					if err != nil && len(args) == 1 {
+						return err
+					}
+					if err != nil {
+						fmt.Fprintf(os.Stderr, "workshop: %s\n", sys.OneLine(hint.Rewrite(err.Error())))
+						failed = append(failed, ref)
+						continue
+					}
+					if img.Ref.Name != "" {
+						fmt.Fprintf(out, "Untagged: %s\n", img.Ref)
+					}
+					if removed {
+						fmt.Fprintf(out, "Deleted: sha256:%s\n", img.ID)
+					}
 				}
-				if img.Ref.Name != "" {
-					fmt.Fprintf(out, "Untagged: %s\n", img.Ref)
-				}
-				if removed {
-					fmt.Fprintf(out, "Deleted: sha256:%s\n", img.ID)
+				if len(failed) > 0 {
+					verb := "were"
+					if len(failed) == 1 {
+						verb = "was"
+					}
+					return exit.Errorf(exit.ToolFailed, "%d of the %d names given %s not removed (%s): each said why above", len(failed), len(args), verb, strings.Join(failed, ", "))
 				}
 				return nil
 			}),
@@ -145,7 +163,9 @@ func imageCmd(use, short string, nargs int, halfMade string, run func(ctx contex
 		Use:   use,
 		Short: short,
 		Args: func(c *cobra.Command, args []string) error {
-			if len(args) != nargs {
+			// nargs < 0: at least -nargs, the last word repeated (rm
+			// NAME[:TAG]…).
+			if nargs >= 0 && len(args) != nargs || nargs < 0 && len(args) < -nargs {
 				return usageError("usage: workshop image %s", use)
 			}
 			// An empty word (an unset variable) is no file and no name:
@@ -153,7 +173,7 @@ func imageCmd(use, short string, nargs int, halfMade string, run func(ctx contex
 			words := strings.Fields(use)[1:]
 			for i, a := range args {
 				if strings.TrimSpace(a) == "" {
-					return usageError("the %s of 'workshop image %s' is empty (an unset variable?)", words[i], use)
+					return usageError("the %s of 'workshop image %s' is empty (an unset variable?)", strings.TrimSuffix(words[min(i, len(words)-1)], "…"), use)
 				}
 			}
 			return nil

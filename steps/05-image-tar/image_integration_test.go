@@ -619,3 +619,25 @@ func TestImportOfATarMadeFromAPath(t *testing.T) {
 		t.Errorf("import of a root with its bin/ = %d, stderr:\n%s", r.Code, r.Stderr)
 	}
 }
+
+// image rm takes several names, as docker rmi does: each that can go
+// goes, one that cannot is said, and the status says some were not.
+func TestImageRmSeveral(t *testing.T) {
+	testbin.NeedRoot(t)
+	state := t.TempDir()
+	good := writeTemp(t, "good.tar", tarOf(t, [3]string{"bin/", "5", ""}, [3]string{"bin/sh", "0", "#!"}))
+	for _, name := range []string{"a", "b"} {
+		if r := testbin.Run(t, "", "--state-dir", state, "image", "import", good, name); r.Code != 0 {
+			t.Fatalf("import %s = %d\n%s", name, r.Code, r.Stderr)
+		}
+	}
+	r := testbin.Run(t, "", "--state-dir", state, "image", "rm", "a", "nosuch", "b")
+	// a and b name one image (one tar): it goes with b, the last.
+	if r.Code != 125 || !regexp.MustCompile(`^Untagged: a:latest\nUntagged: b:latest\nDeleted: sha256:[0-9a-f]{64}\n$`).MatchString(r.Stdout) ||
+		!strings.Contains(r.Stderr, "there is no image nosuch:latest") || !strings.Contains(r.Stderr, "1 of the 3 names given was not removed (nosuch)") {
+		t.Errorf("image rm a nosuch b = %d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if r := testbin.Run(t, "", "--state-dir", state, "image", "ls"); strings.Contains(r.Stdout, "a ") || strings.Contains(r.Stdout, "b ") {
+		t.Errorf("after rm, image ls:\n%s", r.Stdout)
+	}
+}
