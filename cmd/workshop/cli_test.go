@@ -21,8 +21,12 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"step", "9"}, "there is no step 9"},
 		{[]string{"stpe", "1"}, `unknown command "stpe" for "workshop": did you mean 'workshop step'?`},
 		// The command's own flags before a -- that is missing.
-		{[]string{"full", "run", "/bin/sh", "-c", "echo hi"}, "put the command after --: workshop full run [flags] -- /bin/sh -c echo hi"},
+		{[]string{"full", "run", "/bin/sh", "-c", "echo hi"}, "put the command after --: workshop full run [flags] -- /bin/sh -c 'echo hi'"},
 		{[]string{"step", "3", "--hostname", "x", "/bin/echo", "-n", "hi"}, "put the command after --: workshop step 3 [flags] -- /bin/echo -n hi"},
+		// A flag's value that is the command's word too is the flag's.
+		{[]string{"step", "3", "--hostname", "sh", "sh", "-c", "it's"}, `put the command after --: workshop step 3 [flags] -- sh -c 'it'\''s'`},
+		// A blank word begins every command: no suggestion for it.
+		{[]string{" "}, `unknown command " " for "workshop" (see 'workshop --help')`},
 		{[]string{"step", "one"}, `"one" is not a step number`},
 		{[]string{"step", "01"}, `"01": write the step's number as 1: 'workshop step 1'`},
 		{[]string{"step", "+6"}, `"+6": write the step's number as 6`},

@@ -63,8 +63,10 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 				// its own error would have given: "stpe" is step.
 				// (Not the command itself: `workshop -- ps` is refused
 				// for its --.)
+				// (Nor for a blank word, an unset $CMD, which every
+				// command begins with.)
 				c.SuggestionsMinimumDistance = 2
-				if s := c.SuggestionsFor(args[0]); len(s) > 0 && s[0] != args[0] {
+				if s := c.SuggestionsFor(args[0]); strings.TrimSpace(args[0]) != "" && len(s) > 0 && !slices.Contains(s, args[0]) {
 					return usageError("unknown command %q for \"workshop\": did you mean 'workshop %s'? (see 'workshop --help')", args[0], s[0])
 				}
 				return usageError("unknown command %q for \"workshop\" (see 'workshop --help')", args[0])
@@ -134,8 +136,12 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 		// is the unknown one, after words pflag took as arguments. The
 		// mistake is the missing --, as for a command without flags.
 		if words := c.Flags().Args(); len(words) > 0 && runsACommand(c) && strings.HasPrefix(err.Error(), "unknown ") {
-			if i := slices.Index(args, words[0]); i >= 0 {
-				return usageError("put the command after --: %s [flags] -- %s", c.CommandPath(), strings.Join(args[i:], " "))
+			if cmd := commandWords(args, c); len(cmd) > 0 {
+				quoted := make([]string, len(cmd))
+				for i, w := range cmd {
+					quoted[i] = hint.Quote(w)
+				}
+				return usageError("put the command after --: %s [flags] -- %s", c.CommandPath(), strings.Join(quoted, " "))
 			}
 		}
 		if m := badBool.FindStringSubmatch(err.Error()); m != nil {
@@ -182,6 +188,28 @@ func nameHelpFlags(c *cobra.Command) {
 	for _, sub := range c.Commands() {
 		nameHelpFlags(sub)
 	}
+}
+
+// commandWords are the words of line from the first that is neither one
+// of c's path (full run, step 3) nor a flag or a flag's value: the
+// command, typed without its --.
+func commandWords(line []string, c *cobra.Command) []string {
+	path := strings.Fields(c.CommandPath())[1:]
+	for i := 0; i < len(line); i++ {
+		switch w := line[i]; {
+		case w == "--":
+			return nil
+		case len(path) > 0 && w == path[0]:
+			path = path[1:]
+		case strings.HasPrefix(w, "-"):
+			if takesValue(w) {
+				i++ // its value (--hostname sh)
+			}
+		default:
+			return line[i:]
+		}
+	}
+	return nil
 }
 
 // runsACommand reports whether c runs a command in a container, given

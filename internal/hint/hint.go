@@ -38,7 +38,7 @@ func Rewrite(s string) string {
 	if stateDir == "" {
 		return s
 	}
-	flag := " --state-dir " + quoteInQuotes(stateDir) + " "
+	flag := " --state-dir " + QuoteInQuotes(stateDir) + " "
 	var b strings.Builder
 	last := 0
 	for _, m := range mention().FindAllStringSubmatchIndex(s, -1) {
@@ -67,13 +67,13 @@ func Quote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// quoteInQuotes is Quote for a word inside a suggested command that the
+// QuoteInQuotes is Quote for a word inside a suggested command that the
 // sentence itself puts in single quotes ('workshop clean'): in double
 // quotes, so that its quotes and the sentence's are told apart
 // ('workshop --state-dir "/tmp/my dir" clean', not '… '/tmp/my dir' …').
 // A word with a "!", which an interactive bash expands even there, keeps
 // Quote's single quotes.
-func quoteInQuotes(s string) string {
+func QuoteInQuotes(s string) string {
 	if q := Quote(s); q == s || strings.Contains(s, "!") {
 		return q
 	}

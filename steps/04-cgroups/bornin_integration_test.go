@@ -111,6 +111,10 @@ func TestStep4OneSignalArrivingTwice(t *testing.T) {
 	run := start(t, "--memory", "30M", "--", "sleep", "600")
 	run.waitFor(t, `sleep", "600"], …) = 0`)
 	run.Signal(syscall.SIGINT)
+	// A few ms apart, as timeout(1)'s two are: sent back to back, the
+	// kernel may merge them into one pending signal, and the test would
+	// not see the second.
+	time.Sleep(5 * time.Millisecond)
 	run.Signal(syscall.SIGINT)
 	r := run.Wait()
 	if r.Code != 137 || strings.Contains(r.Stderr, "came twice") ||

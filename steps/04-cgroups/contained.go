@@ -130,11 +130,14 @@ func (l Limits) Check() error {
 		if back, err := units.ParseSize(size); err != nil || back != l.Memory {
 			size = fmt.Sprintf("%d bytes", l.Memory) // not a round size: rounded, it would read as the floor itself
 		}
-		// "--memory 80": a number alone is bytes, as the kernel reads it.
+		// "--memory 80": a number alone is bytes, as the kernel reads it;
+		// 80M, a size that would do, is likely what was meant.
 		meant := ""
 		if l.Memory < units.KiB {
-			size = units.Count(int(l.Memory), "byte", "bytes") + " (a number alone is bytes)"
-			meant = fmt.Sprintf(": did you mean %dM?", l.Memory)
+			size = units.Count(int(l.Memory), "byte", "bytes") + " (a number alone, or with B, is bytes)"
+			if l.Memory*units.MiB >= MinMemory {
+				meant = fmt.Sprintf(": did you mean %dM?", l.Memory)
+			}
 		}
 		return exit.Errorf(exit.ToolFailed, "--memory %s is too little: until it runs your command, the container's first process is workshop's init, "+
 			"a Go program whose memory counts against the limit; give at least %s (docker's floor too)%s", size, units.FormatSize(MinMemory), meant)

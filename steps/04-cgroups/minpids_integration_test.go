@@ -24,7 +24,7 @@ func TestTooSmallLimitsAreRefused(t *testing.T) {
 		{[]string{"step", "4", "--pids", "3", "--", "/bin/true"}, "--pids 3 is too few"},
 		{[]string{"full", "run", "--pids", "3", "--", "/bin/true"}, "--pids 3 is too few"},
 		{[]string{"step", "4", "--memory", "4K", "--", "/bin/true"}, "--memory 4K is too little"},
-		{[]string{"full", "run", "--memory", "1", "--", "/bin/true"}, "--memory 1 byte (a number alone is bytes) is too little"},
+		{[]string{"full", "run", "--memory", "1", "--", "/bin/true"}, "--memory 1 byte (a number alone, or with B, is bytes) is too little: until it runs your command, the container's first process is workshop's init, a Go program whose memory counts against the limit; give at least 6M (docker's floor too)\n"},
 		{[]string{"step", "4", "--memory", "80", "--", "/bin/true"}, "give at least 6M (docker's floor too): did you mean 80M?"},
 		{[]string{"full", "run", "--memory", "5M", "--", "/bin/true"}, "give at least 6M"},
 		// Not a round size: shown as typed, not rounded up to the floor.

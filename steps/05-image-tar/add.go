@@ -282,7 +282,9 @@ func (s *Store) importFile(ctx context.Context, n *sys.Narrator, f *os.File, nam
 	if err != nil {
 		return Image{}, fmt.Errorf("import %s: %w", name, err)
 	}
-	if !isDir(filepath.Join(img.Rootfs, "bin")) && !isDir(filepath.Join(img.Rootfs, "usr", "bin")) {
+	// Lstat: a bin that is a symlink (bin -> usr/bin, or /usr/bin, which
+	// resolves inside the image, not on this host) is there.
+	if !inRoot(img.Rootfs, "bin") && !inRoot(img.Rootfs, "usr/bin") {
 		// tar cf x.tar /srv/my-new-root stores srv/my-new-root/bin/…:
 		// one top directory (srv/) is stripped, and the root is deeper.
 		n.Note("image %s has no bin/ or usr/bin/ at its root, so a command run from it needs its whole path; "+
@@ -743,4 +745,11 @@ func (l *lastError) Write(p []byte) (int, error) {
 func isDir(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.IsDir()
+}
+
+// inRoot reports whether root holds an entry at rel, not following a
+// symlink there (an image's own are for inside the image).
+func inRoot(root, rel string) bool {
+	_, err := os.Lstat(filepath.Join(root, rel))
+	return err == nil
 }

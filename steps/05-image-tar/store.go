@@ -13,6 +13,7 @@ import (
 
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/flock"
+	"github.com/workshop-dev/workshop/internal/hint"
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
 	"golang.org/x/sys/unix"
@@ -221,7 +222,10 @@ func (s *Store) readIndex() (index, error) {
 		ix.Tags = map[string]string{}
 	}
 	for _, tag := range sortedTags(ix) {
-		if _, err := ParseRef(tag); err != nil || !validID(ix.Tags[tag]) {
+		if r, err := ParseRef(tag); err != nil || r.String() != tag {
+			return ix, s.damagedName(tag, fmt.Sprintf("%s holds %q, which is no name as workshop writes them (NAME:TAG, in lower case)", filepath.Join(s.dir, IndexName), tag))
+		}
+		if !validID(ix.Tags[tag]) {
 			return ix, s.damagedName(tag, fmt.Sprintf("%s names %q, which is no image's id (64 hex digits)", filepath.Join(s.dir, IndexName), ix.Tags[tag]))
 		}
 	}
@@ -247,7 +251,22 @@ func sortedTags(ix index) []string {
 // one sentence, exit 125, and how to be rid of the name.
 func (s *Store) damagedName(tag, what string) error {
 	return exit.Code(exit.ToolFailed, &damagedError{tag: tag,
-		msg: fmt.Sprintf("image store: the name %s is damaged: %s; 'workshop image rm %s' removes the name", tag, what, tag)})
+		msg: fmt.Sprintf("image store: the name %s is damaged: %s; 'workshop image rm %s' removes the name", tag, what, hint.QuoteInQuotes(tag))})
+}
+
+// indexKey is the name of the index that ref is, as given ("Foo:latest",
+// damaged) or as it parses ("foo" is foo:latest), or "".
+func (s *Store) indexKey(ref string) string {
+	ix, _ := s.readIndex()
+	if _, ok := ix.Tags[ref]; ok {
+		return ref
+	}
+	if r, err := ParseRef(ref); err == nil {
+		if _, ok := ix.Tags[r.String()]; ok {
+			return r.String()
+		}
+	}
+	return ""
 }
 
 // damagedError is damagedName's: the name it is about, for Remove.
@@ -307,8 +326,10 @@ func (s *Store) image(id string, ref Ref) (Image, error) {
 	}
 	// Its unpacked root, the lower layer of every run: missing, a run's
 	// overlay mount would fail with a word on overlayfs instead.
-	if fi, err := os.Stat(s.RootfsOf(id)); err != nil || !fi.IsDir() {
+	if fi, err := os.Stat(s.RootfsOf(id)); errors.Is(err, os.ErrNotExist) || err == nil && !fi.IsDir() {
 		return Image{}, damaged(fmt.Sprintf("its unpacked root %s is missing", s.RootfsOf(id)))
+	} else if err != nil {
+		return Image{}, fmt.Errorf("image store: image %s: %w", id[:12], err)
 	}
 	return Image{
 		Ref: ref, ID: id, Rootfs: s.RootfsOf(id), Tar: filepath.Join(dir, tarName),
@@ -508,17 +529,22 @@ func (s *Store) Remove(n *sys.Narrator, ref string) (img Image, removed bool, er
 	}
 	defer unlock()
 	img, err = s.resolve(ref)
-	if r, perr := ParseRef(ref); perr == nil && isDamaged(err, r.String()) {
+	if key := s.indexKey(ref); key != "" && isDamaged(err, key) {
 		// A name that leads to no image goes by itself: nothing else
 		// could remove it, and every use of the store would stop at it.
+		// What it led to goes too, if it was an image no other name
+		// holds (its unpacked root missing): made again, it would be
+		// taken for the damaged one.
 		ix, _ := s.readIndex()
-		id := ix.Tags[r.String()]
-		n.Note("the name %s leads to no image (%q): removing the name alone", r, id)
-		delete(ix.Tags, r.String())
+		id := ix.Tags[key]
+		n.Note("the name %s leads to no image (%q): removing the name", key, id)
+		delete(ix.Tags, key)
 		if err := s.writeIndex(ix); err != nil {
 			return Image{}, false, err
 		}
-		return Image{Ref: r, ID: id}, false, nil
+		gone := s.collect(n, ix)
+		r, _ := ParseRef(key)
+		return Image{Ref: r, ID: id}, gone[id], nil
 	}
 	if err != nil {
 		return Image{}, false, err
