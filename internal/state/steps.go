@@ -25,16 +25,32 @@ func HoldSteps(stateDir string) (release func()) {
 	if fi, err := os.Stat(stateDir); err != nil || !fi.IsDir() {
 		return func() {}
 	}
-	f, err := os.OpenFile(filepath.Join(stateDir, StepsLockName), os.O_RDONLY|os.O_CREATE|syscall.O_CLOEXEC, 0o600)
-	if err != nil {
-		return func() {}
-	}
-	// clean holds it only while it removes the roots: a short wait.
+	path := filepath.Join(stateDir, StepsLockName)
 	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH)
-		if !errors.Is(err, syscall.EINTR) {
-			break
+		f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|syscall.O_CLOEXEC, 0o600)
+		if err != nil {
+			return func() {}
 		}
+		// clean holds it only while it removes the roots: a short wait.
+		for {
+			err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH)
+			if !errors.Is(err, syscall.EINTR) {
+				break
+			}
+		}
+		// clean removes the file once it is done, holding the lock: a
+		// lock taken on the file it removed is a lock on nothing. The
+		// one at the path now (made anew) is the one to hold.
+		if samePath(f, path) {
+			return func() { f.Close() } // closing it releases the lock
+		}
+		f.Close()
 	}
-	return func() { f.Close() } // closing it releases the lock
+}
+
+// samePath reports whether f is still the file at path.
+func samePath(f *os.File, path string) bool {
+	held, err1 := f.Stat()
+	there, err2 := os.Stat(path)
+	return err1 == nil && err2 == nil && os.SameFile(held, there)
 }

@@ -632,10 +632,10 @@ func (c *cleaner) stepRoots() {
 			there = append(there, root.rel)
 		}
 	}
-	if len(there) == 0 {
+	lock := filepath.Join(c.state, state.StepsLockName)
+	if _, err := os.Lstat(lock); len(there) == 0 && err != nil {
 		return
 	}
-	lock := filepath.Join(c.state, state.StepsLockName)
 	fd, err := c.n.Openat(lock, unix.O_RDONLY|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		c.fail("the steps' roots", err)
@@ -658,6 +658,11 @@ func (c *cleaner) stepRoots() {
 		if slices.Contains(there, root.rel) {
 			c.stepRoot(filepath.Join(c.state, root.rel), root.what)
 		}
+	}
+	// The lock file too, held: a step waiting on it finds it gone once
+	// it has the lock, and makes it anew (state.HoldSteps).
+	if err := c.n.Because("the steps' lock file: no step runs, and the next one makes it anew").Unlink(lock); err != nil {
+		c.fail(lock, err)
 	}
 }
 

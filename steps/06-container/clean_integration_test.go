@@ -906,6 +906,10 @@ func TestCleanLeavesTheRootsOfARunningStep(t *testing.T) {
 	if r.Code != 0 || pathExists(root) {
 		t.Errorf("clean once no step runs = exit %d, root there: %v\n%s%s", r.Code, pathExists(root), r.Stdout, r.Stderr)
 	}
+	// Its lock file too: the next step makes it anew.
+	if lock := filepath.Join(dir, state.StepsLockName); pathExists(lock) {
+		t.Errorf("clean once no step runs left %s", lock)
+	}
 
 	// The steps hold it: step 3's, while its command runs; and steps 2, 4
 	// and 5 in a state dir that was not there before them (they held
