@@ -177,6 +177,8 @@ func SignalName(sig unix.Signal) string {
 		return name
 	}
 	switch {
+	case sig == 0:
+		return "0" // kill(pid, 0): no signal, a look whether pid is there (strace writes 0)
 	case sig == 32:
 		return "SIGRTMIN" // the kernel's; glibc's SIGRTMIN is 34
 	case sig > 32 && sig <= 64:

@@ -209,7 +209,7 @@ func TestTogether(t *testing.T) {
 		h.Kill(os.Getpid(), 0)
 	})
 	<-done
-	want := fmt.Sprintf("==> first\nkill(%d, signal 0) = 0\n==> the other goroutine's\n", os.Getpid())
+	want := fmt.Sprintf("==> first\nkill(%d, 0) = 0\n==> the other goroutine's\n", os.Getpid())
 	if got := out.String(); got != want {
 		t.Errorf("printed:\n%s\nwant:\n%s", got, want)
 	}

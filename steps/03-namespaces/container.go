@@ -399,6 +399,9 @@ func (c *Container) Wait() (int, error) {
 			c.n.Note("… %s once the container ended, to see whether the terminal had hung up (it had not)", times(calls.last))
 		}
 	}
+	if !c.pidNS && c.stopGrace == 0 {
+		c.endStragglers()
+	}
 	if c.hangupKilled && err == nil && status == exit.SignalBase+int(unix.SIGKILL) {
 		err = exit.Errorf(status, "the container had not ended %s after its terminal hung up: workshop killed it", hangupGrace)
 	}
@@ -408,6 +411,21 @@ func (c *Container) Wait() (int, error) {
 		return exit.Status(ierr), ierr
 	}
 	return status, err
+}
+
+// endStragglers kills what the command left running in its process group
+// (sh -c 'sleep 100 & exit 0'), in a container with no PID namespace, whose
+// end would have ended them, and no cgroup to kill them by: they would
+// outlive the step, chrooted in its root, holding its mount namespace,
+// and clean leaves a root in use. (One that left the group, setsid, is
+// out of reach: only a PID namespace or a cgroup holds it.)
+func (c *Container) endStragglers() {
+	pgid := c.Pid()
+	if c.n.Because("are processes of the command's group left? with no PID namespace, its end did not end them").Kill(-pgid, 0) != nil {
+		return // ESRCH: none
+	}
+	c.n.Note("processes the command started outlived it, in its process group %d: killing them, as the end of a PID namespace's first process would have", pgid)
+	c.n.Kill(-pgid, unix.SIGKILL)
 }
 
 // cldStopped is si_code CLD_STOPPED: the child was stopped by a signal.

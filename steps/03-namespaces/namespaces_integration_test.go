@@ -758,3 +758,40 @@ func TestTheTerminalHasANameInTheContainer(t *testing.T) {
 		t.Errorf("without the terminal: %q\n%s", r.Stdout, r.Stderr)
 	}
 }
+
+// Without a PID namespace, what the command started in the background
+// does not end with it (sh -c 'sleep 100 & exit 0'): chrooted in the root,
+// holding the mount namespace, it outlived the step, and clean leaves a
+// root in use. The step kills what is left of the command's process group,
+// as the end of a PID namespace's first process would have.
+func TestNoPIDNamespaceLeavesNoProcess(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	r := step3(t, root, "", "--ns", "mount,uts", "--", "/bin/sh", "-c", "sleep 100 & echo $!")
+	if r.Code != 0 {
+		t.Fatalf("step 3 --ns mount,uts -- sh -c 'sleep 100 &' = %d\n%s", r.Code, r.Stderr)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(r.Stdout))
+	if err != nil {
+		t.Fatalf("the background sleep's pid: %q", r.Stdout)
+	}
+	if !regexp.MustCompile(`(?m)^kill\(-\d+, 0\) = 0\n==> processes the command started outlived it, in its process group \d+: killing them.*\nkill\(-\d+, SIGKILL\) = 0$`).MatchString(r.Stderr) {
+		t.Errorf("the narration does not show the group's stragglers killed:\n%s", r.Stderr)
+	}
+	// Killed: gone once its parent (init, here) collects it.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+		if err != nil || !strings.Contains(string(b), "sleep") {
+			break
+		}
+		if time.Now().After(deadline) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("the background sleep (pid %d) outlived the step", pid)
+		}
+	}
+	// A command that leaves nothing: one look, and no kill.
+	r = step3(t, root, "", "--ns", "mount,uts", "--", "/bin/true")
+	if r.Code != 0 || !strings.Contains(r.Stderr, ", 0) = -1 ESRCH (No such process)") || regexp.MustCompile(`(?m)^kill\(-\d+, SIGKILL\)`).MatchString(r.Stderr) {
+		t.Errorf("step 3 --ns mount,uts -- true = %d:\n%s", r.Code, r.Stderr)
+	}
+}
