@@ -269,6 +269,11 @@ func resolveInRoot(rootPath, p string) (string, error) {
 // other existing file, symlinks included, is unlinked: never followed,
 // never written through. It reports whether a directory was kept.
 func (x *extractor) clear(dfd int, base string, wantDir bool) (kept bool, err error) {
+	// Said as its directories' are (nameTooLong), not as the fstatat's
+	// "file name too long".
+	if len(base) > unix.NAME_MAX {
+		return false, fmt.Errorf("its own name, %s, is %d bytes, longer than a name can be (%d)", quoteShort(base), len(base), unix.NAME_MAX)
+	}
 	var st unix.Stat_t
 	err = unix.Fstatat(dfd, base, &st, unix.AT_SYMLINK_NOFOLLOW)
 	if errors.Is(err, unix.ENOENT) {

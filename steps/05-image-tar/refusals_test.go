@@ -52,6 +52,9 @@ func TestImportRefusalsNameTheArchivesEntry(t *testing.T) {
 		// One part longer than a name can be (NAME_MAX, 255 bytes).
 		{"a name part longer than a name", buildTar(t, file("bin/x", "x"), file(strings.Repeat("a", 300)+"/f", "x")),
 			`a part of its directory's path, "` + strings.Repeat("a", 60) + `"…"` + strings.Repeat("a", 60) + `" (a name of 300 bytes), is 300 bytes, longer than a name can be (255)`},
+		// Its own name too, not said as the fstatat's "file name too long".
+		{"a last name longer than a name", buildTar(t, file("bin/"+strings.Repeat("b", 300), "x")),
+			`entry "bin/` + strings.Repeat("b", 56) + `"…"` + strings.Repeat("b", 60) + `" (a name of 304 bytes): its own name, "` + strings.Repeat("b", 60) + `"…"` + strings.Repeat("b", 60) + `" (a name of 300 bytes), is 300 bytes, longer than a name can be (255)`},
 		// Base-256 device numbers past the kernel's: cut to 32 bits,
 		// 4294967304:0 would have made 8:0, a disk.
 		{"a device number past the kernel's", buildTar(t, chardev("dev/x", 1<<32+8, 0)), `entry "dev/x": its device number 4294967304:0 is none Linux has (majors 0 to 4095, minors 0 to 1048575)`},
