@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -30,9 +31,9 @@ func init() {
 }
 
 func newPsCmd() *cobra.Command {
-	var all bool
+	var all, idsOnly bool
 	c := &cobra.Command{
-		Use:   "ps [-a]",
+		Use:   "ps [-a] [-q]",
 		Short: "List the running containers: id, name, image, pid, command, memory, uptime (-a: all, with their status)",
 		Args:  noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -42,6 +43,14 @@ func newPsCmd() *cobra.Command {
 			runs, err := state.List(global.stateDir)
 			if err != nil {
 				return exit.Errorf(exit.ToolFailed, "read the containers in %s: %v", global.stateDir, err)
+			}
+			if idsOnly {
+				for _, r := range runs {
+					if _, running := statusOf(r); running || all && (r.Owned() || r.Recorded()) {
+						fmt.Fprintln(c.OutOrStdout(), r.ID)
+					}
+				}
+				return nil
 			}
 			store := imagetar.OpenStore(global.stateDir)
 			w := tabwriter.NewWriter(c.OutOrStdout(), 2, 8, 2, ' ', 0)
@@ -72,6 +81,10 @@ func newPsCmd() *cobra.Command {
 			return w.Flush()
 		},
 	}
+	// -q as docker ps -q: the ids alone (workshop kill $(workshop ps -q)).
+	// Here it takes the place of workshop's own --quiet, which has no
+	// narration to silence in ps.
+	c.Flags().BoolVarP(&idsOnly, "quiet", "q", false, "print only the containers' ids, one a line")
 	c.Flags().BoolVarP(&all, "all", "a", false, "list every container of the state dir: also those starting or ending, those whose layer was kept (--keep), and those a killed workshop left ('workshop clean' removes them)")
 	return c
 }
@@ -210,11 +223,11 @@ func runningContainer(ref string) (*state.Run, error) {
 func newKillCmd() *cobra.Command {
 	var signal string
 	c := &cobra.Command{
-		Use:   "kill ID [--signal SIG]",
-		Short: "Send a signal to a running container (SIGKILL unless --signal says otherwise)",
+		Use:   "kill ID… [--signal SIG]",
+		Short: "Send a signal to running containers (SIGKILL unless --signal says otherwise)",
 		Args: func(c *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usageError("give the id or name of one container (see 'workshop ps')")
+			if len(args) == 0 {
+				return usageError("give the id or name of a container (see 'workshop ps')")
 			}
 			return nil
 		},
@@ -226,88 +239,114 @@ func newKillCmd() *cobra.Command {
 			if err := requireRootAndProc("kill"); err != nil {
 				return err
 			}
-			r, err := runningContainer(args[0])
-			if err != nil {
-				return err
-			}
-			n := narrator()
-			// A pidfd first: the checks below are then of the process the
-			// signal will reach, and a pid reused in between (the
-			// container ended, another process got its number) is never
-			// signalled.
-			pidfd, err := n.Because("a handle on the container's first process: a signal through it reaches that process or none").PidfdOpen(r.Pid)
-			switch {
-			case errors.Is(err, unix.ESRCH):
-				return exit.Errorf(exit.ToolFailed, "container %s has ended", r.ID)
-			case err != nil:
-				// ENOSYS before Linux 5.3; EPERM where a seccomp filter
-				// (an older Docker's, systemd's SystemCallFilter=) refuses
-				// calls it does not know.
-				n.Note("no pidfd (%v): kill(2) by pid instead, checked just before", errors.Unwrap(err))
-				pidfd = -1
-			}
-			closePidfd := func() {
-				if pidfd >= 0 {
-					n.CloseFd(pidfd)
-					pidfd = -1
+			// Each in turn, as docker kill does (workshop kill $(workshop
+			// ps -q)): one that cannot be signalled is said, and the
+			// others still are.
+			var failed []string
+			for _, ref := range args {
+				err := killContainer(c.OutOrStdout(), ref, sig)
+				if err != nil && len(args) == 1 {
+					return err
+				}
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "workshop: %s\n", sys.OneLine(hint.Rewrite(err.Error())))
+					failed = append(failed, ref)
 				}
 			}
-			defer closePidfd()
-			// The pid in the record is the container's first process while
-			// its workshop lives; check it is still that process's child.
-			if state.ParentPid(r.Pid) != r.WorkshopPid {
-				return exit.Errorf(exit.ToolFailed, "container %s has ended", r.ID)
-			}
-			// Ended already (an OOM kill, its own exit), not yet collected
-			// by its workshop: a signal now would change nothing, and the
-			// mark would make the run blame 'workshop kill' for its end.
-			if st, ok := state.StatusField(r.Pid, "State"); ok && strings.HasPrefix(st, "Z") {
-				return exit.Errorf(exit.ToolFailed, "container %s has ended: its workshop is taking it down", r.ID)
-			}
-			// Still workshop's init, before the command runs: the signal
-			// is the command's, and the init, a Go program, would take it
-			// for itself (a SIGSEGV: a dump of its stacks, the run ended).
-			// SIGKILL and SIGSTOP stop a container at any moment.
-			if sig != unix.SIGKILL && sig != unix.SIGSTOP && settingUp(r.Pid) {
-				return exit.Errorf(exit.ToolFailed, "container %s is being set up: its command does not run yet, and %s is for the command; try again in a moment (SIGKILL stops it now)", r.ID, sys.SignalName(sig))
-			}
-			// From the host, the container's PID 1 is an ordinary pid: a
-			// signal it has no handler for still does nothing, except
-			// SIGKILL and SIGSTOP, which the kernel never lets PID 1 ignore
-			// from an ancestor namespace.
-			caught, known := state.Catches(r.Pid, int(sig))
-			// Marked first, so that the run's workshop, woken by the
-			// death, finds the mark: its verdict names the sender.
-			if err := r.MarkKill(int(sig)); err != nil {
-				n.Note("could not mark the record of %s: %v (its run may give the wrong reason for its end)", r.ID, err)
-			}
-			if pidfd >= 0 {
-				err = n.PidfdSendSignal(pidfd, sig)
-				closePidfd()
-			} else {
-				err = n.Kill(r.Pid, sig)
-			}
-			if err != nil {
-				if errors.Is(err, unix.ESRCH) {
-					// It ended, and its workshop reaped it, between the
-					// checks above and the signal. (The mark stays: taken
-					// back, it could be another kill's, just sent.)
-					return exit.Errorf(exit.ToolFailed, "container %s has ended", r.ID)
+			if len(failed) > 0 {
+				verb := "were"
+				if len(failed) == 1 {
+					verb = "was"
 				}
-				return exit.Errorf(exit.ToolFailed, "%v", err)
-			}
-			fmt.Fprintf(c.OutOrStdout(), "sent %s to container %s (pid %d)\n", sys.SignalName(sig), r.ID, r.Pid)
-			// Only a PID 1 drops it: without a PID namespace (--ns
-			// without pid) the default action applies, and kills it.
-			if known && !caught && killsByDefault(sig) && ownPIDNamespace(r.Pid) {
-				n.Note("the container's first process has no handler for %s, and a PID 1 drops such a signal (step 3's lesson): it goes on running; "+
-					"'workshop kill %s' sends SIGKILL, which it cannot ignore", sys.SignalName(sig), r.ID)
+				return exit.Errorf(exit.ToolFailed, "%d of the %d containers given %s not sent %s (%s): each said why above", len(failed), len(args), verb, sys.SignalName(sig), strings.Join(failed, ", "))
 			}
 			return nil
 		},
 	}
 	c.Flags().StringVarP(&signal, "signal", "s", "KILL", "the signal: a name (TERM, SIGINT…) or a number")
 	return c
+}
+
+// killContainer sends sig to the running container ref, through a pidfd.
+func killContainer(out io.Writer, ref string, sig unix.Signal) error {
+	r, err := runningContainer(ref)
+	if err != nil {
+		return err
+	}
+	n := narrator()
+	// A pidfd first: the checks below are then of the process the
+	// signal will reach, and a pid reused in between (the
+	// container ended, another process got its number) is never
+	// signalled.
+	pidfd, err := n.Because("a handle on the container's first process: a signal through it reaches that process or none").PidfdOpen(r.Pid)
+	switch {
+	case errors.Is(err, unix.ESRCH):
+		return exit.Errorf(exit.ToolFailed, "container %s has ended", r.ID)
+	case err != nil:
+		// ENOSYS before Linux 5.3; EPERM where a seccomp filter
+		// (an older Docker's, systemd's SystemCallFilter=) refuses
+		// calls it does not know.
+		n.Note("no pidfd (%v): kill(2) by pid instead, checked just before", errors.Unwrap(err))
+		pidfd = -1
+	}
+	closePidfd := func() {
+		if pidfd >= 0 {
+			n.CloseFd(pidfd)
+			pidfd = -1
+		}
+	}
+	defer closePidfd()
+	// The pid in the record is the container's first process while
+	// its workshop lives; check it is still that process's child.
+	if state.ParentPid(r.Pid) != r.WorkshopPid {
+		return exit.Errorf(exit.ToolFailed, "container %s has ended", r.ID)
+	}
+	// Ended already (an OOM kill, its own exit), not yet collected
+	// by its workshop: a signal now would change nothing, and the
+	// mark would make the run blame 'workshop kill' for its end.
+	if st, ok := state.StatusField(r.Pid, "State"); ok && strings.HasPrefix(st, "Z") {
+		return exit.Errorf(exit.ToolFailed, "container %s has ended: its workshop is taking it down", r.ID)
+	}
+	// Still workshop's init, before the command runs: the signal
+	// is the command's, and the init, a Go program, would take it
+	// for itself (a SIGSEGV: a dump of its stacks, the run ended).
+	// SIGKILL and SIGSTOP stop a container at any moment.
+	if sig != unix.SIGKILL && sig != unix.SIGSTOP && settingUp(r.Pid) {
+		return exit.Errorf(exit.ToolFailed, "container %s is being set up: its command does not run yet, and %s is for the command; try again in a moment (SIGKILL stops it now)", r.ID, sys.SignalName(sig))
+	}
+	// From the host, the container's PID 1 is an ordinary pid: a
+	// signal it has no handler for still does nothing, except
+	// SIGKILL and SIGSTOP, which the kernel never lets PID 1 ignore
+	// from an ancestor namespace.
+	caught, known := state.Catches(r.Pid, int(sig))
+	// Marked first, so that the run's workshop, woken by the
+	// death, finds the mark: its verdict names the sender.
+	if err := r.MarkKill(int(sig)); err != nil {
+		n.Note("could not mark the record of %s: %v (its run may give the wrong reason for its end)", r.ID, err)
+	}
+	if pidfd >= 0 {
+		err = n.PidfdSendSignal(pidfd, sig)
+		closePidfd()
+	} else {
+		err = n.Kill(r.Pid, sig)
+	}
+	if err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			// It ended, and its workshop reaped it, between the
+			// checks above and the signal. (The mark stays: taken
+			// back, it could be another kill's, just sent.)
+			return exit.Errorf(exit.ToolFailed, "container %s has ended", r.ID)
+		}
+		return exit.Errorf(exit.ToolFailed, "%v", err)
+	}
+	fmt.Fprintf(out, "sent %s to container %s (pid %d)\n", sys.SignalName(sig), r.ID, r.Pid)
+	// Only a PID 1 drops it: without a PID namespace (--ns
+	// without pid) the default action applies, and kills it.
+	if known && !caught && killsByDefault(sig) && ownPIDNamespace(r.Pid) {
+		n.Note("the container's first process has no handler for %s, and a PID 1 drops such a signal (step 3's lesson): it goes on running; "+
+			"'workshop kill %s' sends SIGKILL, which it cannot ignore", sys.SignalName(sig), r.ID)
+	}
+	return nil
 }
 
 // parseSignal reads a signal as kill(1) does: KILL, SIGKILL or 9; the

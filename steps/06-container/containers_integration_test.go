@@ -43,6 +43,13 @@ func TestPsAndKill(t *testing.T) {
 		t.Errorf("ps -a =\n%s\nwant the header with STATUS and %s running", psa.Stdout, rec.ID)
 	}
 
+	// -q, as docker ps -q: the ids alone, for workshop kill $(workshop ps -q).
+	for _, args := range [][]string{{"ps", "-q"}, {"ps", "--quiet", "-a"}} {
+		if q := h.run(args...); q.Code != 0 || q.Stdout != rec.ID+"\n" {
+			t.Errorf("%s = exit %d, stdout %q; want the one id %s", strings.Join(args, " "), q.Code, q.Stdout, rec.ID)
+		}
+	}
+
 	taken := h.full("--name", "pstest", "--", "/bin/true")
 	oneSentence(t, "a second container named pstest", taken, 125, `the name "pstest" is taken by running container `+rec.ID)
 
@@ -62,6 +69,9 @@ func TestPsAndKill(t *testing.T) {
 	ps = h.run("ps")
 	if strings.Contains(ps.Stdout, rec.ID) {
 		t.Errorf("ps lists the killed container:\n%s", ps.Stdout)
+	}
+	if q := h.run("ps", "-q"); q.Code != 0 || q.Stdout != "" {
+		t.Errorf("ps -q with nothing running = exit %d, stdout %q; want nothing", q.Code, q.Stdout)
 	}
 	oneSentence(t, "kill of the ended container", h.run("kill", rec.ID), 125, rec.ID)
 }
@@ -194,6 +204,30 @@ func TestKillAndDiffUnknown(t *testing.T) {
 	oneSentence(t, "diff nope", h.run("diff", "nope"), 125, `no container "nope"`)
 	oneSentence(t, "kill --signal BOGUS", h.run("kill", "--signal", "BOGUS", "x"), 125, "not a signal")
 	oneSentence(t, "kill with no id", h.run("kill"), 125, "give the id or name")
+}
+
+// kill takes several containers, as docker kill does (workshop kill
+// $(workshop ps -q)): each is signalled, one that cannot be is said, and
+// the status says so.
+func TestKillSeveral(t *testing.T) {
+	h := newHost(t)
+	a := h.start("full", "run", "--name", "ka", "--", "/bin/sleep", "600")
+	b := h.start("full", "run", "--name", "kb", "--", "/bin/sleep", "600")
+	recA, recB := h.record(a), h.record(b)
+	a.Stderr.WaitFor(t, `execve("/bin/sleep", ["/bin/sleep", "600"], …) = 0`)
+	b.Stderr.WaitFor(t, `execve("/bin/sleep", ["/bin/sleep", "600"], …) = 0`)
+	k := h.run("kill", "ka", "nope", "kb")
+	if k.Code != 125 || !strings.Contains(k.Stdout, "sent SIGKILL to container "+recA.ID) || !strings.Contains(k.Stdout, "sent SIGKILL to container "+recB.ID) ||
+		!strings.Contains(k.Stderr, `no container "nope"`) || !strings.Contains(k.Stderr, "1 of the 3 containers given was not sent SIGKILL (nope)") {
+		t.Errorf("kill ka nope kb = exit %d\nstdout:\n%s\nstderr:\n%s", k.Code, k.Stdout, k.Stderr)
+	}
+	for _, r := range []*testbin.Running{a, b} {
+		if res := r.Wait(); res.Code != 137 {
+			t.Errorf("a killed run = exit %d, want 137\n%s", res.Code, res.Stderr)
+		}
+	}
+	h.nothingLeft(recA.ID)
+	h.nothingLeft(recB.ID)
 }
 
 // `workshop diff` on a kept container lists what its command did to the
