@@ -51,7 +51,7 @@ stops one, 'workshop diff ID' shows what it changed. Everything the run made is
 removed when it ends (the writable layer stays with --keep).`,
 		Example: `  sudo workshop full run
   sudo workshop full run --memory 80M --pids 64 --hostname box -- /bin/sh -c 'echo hi'
-  sudo workshop image pack my-new-root demo:1 && sudo workshop full run --image demo:1 -- /bin/bash -c 'ls /'`,
+  sudo workshop image pack /var/lib/workshop/my-new-root demo:1 && sudo workshop full run --image demo:1 -- /bin/bash -c 'ls /'`,
 		Args: commandAfterDash,
 		RunE: func(c *cobra.Command, args []string) error {
 			limits, timeout, err := parseLimitFlags(f.runFlags)
