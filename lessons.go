@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 //go:embed LESSONS.md
@@ -98,4 +99,75 @@ func Commands(markdown string) []string {
 		}
 	}
 	return cmds
+}
+
+// lessonWidth is the widest a line of a lesson is printed, in runes: a
+// terminal's usual 100 or so. LESSONS.md's paragraphs run longer.
+const lessonWidth = 100
+
+// ForTerminal is a lesson's Markdown as a terminal shows it well, for
+// --explain: headings underlined, not marked with #; code blocks indented,
+// their ``` fences gone; long lines of prose wrapped at lessonWidth (a
+// list item's continuation under its text). The words are the file's.
+// Tables and code are left as they are, however wide.
+func ForTerminal(md string) string {
+	var out []string
+	inCode := false
+	for _, l := range strings.Split(strings.TrimRight(md, "\n"), "\n") {
+		switch {
+		case strings.HasPrefix(strings.TrimSpace(l), "```"):
+			inCode = !inCode
+		case inCode:
+			out = append(out, "    "+l)
+		case strings.HasPrefix(l, "#"):
+			title := strings.TrimSpace(strings.TrimLeft(l, "#"))
+			rule := "-"
+			if strings.HasPrefix(l, "## ") {
+				rule = "="
+			}
+			out = append(out, title, strings.Repeat(rule, utf8.RuneCountInString(title)))
+		case strings.HasPrefix(l, "|"):
+			out = append(out, l)
+		default:
+			out = append(out, wrap(l, lessonWidth)...)
+		}
+	}
+	return strings.Join(out, "\n") + "\n"
+}
+
+// wrap cuts line at spaces into lines of at most width runes (a word
+// longer than that stays whole), each after the first indented as the
+// text of the first is, past a list item's "- " or "1. ".
+func wrap(line string, width int) []string {
+	if utf8.RuneCountInString(line) <= width {
+		return []string{line}
+	}
+	body := strings.TrimLeft(line, " ")
+	lead := line[:len(line)-len(body)]
+	indent := lead + strings.Repeat(" ", listMarkLen(body))
+	words := strings.Fields(body)
+	lines := []string{}
+	cur := lead + words[0]
+	for _, w := range words[1:] {
+		if utf8.RuneCountInString(cur)+1+utf8.RuneCountInString(w) > width {
+			lines = append(lines, cur)
+			cur = indent + w
+			continue
+		}
+		cur += " " + w
+	}
+	return append(lines, cur)
+}
+
+// listMarkLen is the length of a list item's mark at the start of text
+// ("- ", "12. "), or 0.
+func listMarkLen(text string) int {
+	if strings.HasPrefix(text, "- ") || strings.HasPrefix(text, "* ") {
+		return 2
+	}
+	digits := len(text) - len(strings.TrimLeft(text, "0123456789"))
+	if digits > 0 && strings.HasPrefix(text[digits:], ". ") {
+		return digits + 2
+	}
+	return 0
 }

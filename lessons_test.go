@@ -30,3 +30,47 @@ func TestCommands(t *testing.T) {
 		t.Errorf("Commands = %q, want the two prompted lines in the block", got)
 	}
 }
+
+func TestForTerminal(t *testing.T) {
+	md := "## Step 9: a title\n\nShort.\n" +
+		"- " + strings.Repeat("word ", 30) + "end\n" +
+		"```\n$ sudo workshop step 9 --with-a-very-long-flag " + strings.Repeat("x", 100) + "\noutput\n```\n" +
+		"### Aside\n| a | table " + strings.Repeat("wide ", 30) + "|\n"
+	got := ForTerminal(md)
+	want := "Step 9: a title\n" + strings.Repeat("=", 15) + "\n\nShort.\n" +
+		"- " + strings.TrimSpace(strings.Repeat("word ", 19)) + "\n" +
+		"  " + strings.Repeat("word ", 11) + "end\n" +
+		"    $ sudo workshop step 9 --with-a-very-long-flag " + strings.Repeat("x", 100) + "\n    output\n" +
+		"Aside\n-----\n| a | table " + strings.Repeat("wide ", 30) + "|\n"
+	if got != want {
+		t.Errorf("ForTerminal =\n%s\nwant\n%s", got, want)
+	}
+	// Every word of every lesson is kept, in order.
+	for n := 1; n <= 6; n++ {
+		sec, _ := Lesson(n)
+		var md, term []string
+		for _, l := range strings.Split(sec, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(l), "```") {
+				continue // a fence: gone
+			}
+			if strings.HasPrefix(l, "#") {
+				l = strings.TrimLeft(l, "#") // a heading's marks: gone
+			}
+			md = append(md, strings.Fields(l)...)
+		}
+		for _, l := range strings.Split(ForTerminal(sec), "\n") {
+			if l != "" && (strings.Trim(l, "=") == "" || strings.Trim(l, "-") == "") {
+				continue // a heading's underline
+			}
+			term = append(term, strings.Fields(l)...)
+		}
+		if strings.Join(md, " ") != strings.Join(term, " ") {
+			t.Errorf("step %d: ForTerminal lost or changed words", n)
+		}
+		for _, l := range strings.Split(ForTerminal(sec), "\n") {
+			if !strings.HasPrefix(l, "    ") && !strings.HasPrefix(l, "|") && len([]rune(l)) > lessonWidth && strings.Contains(strings.TrimSpace(l), " ") {
+				t.Errorf("step %d: a line of prose wider than %d: %q", n, lessonWidth, l)
+			}
+		}
+	}
+}

@@ -102,7 +102,7 @@ func withLesson(n int, run func(*cobra.Command, []string) error) func(*cobra.Com
 			}
 			// Framed, so that the lesson's transcripts (another run,
 			// on another machine) are never taken for this run's calls.
-			narrator().Lesson(n, text)
+			narrator().Lesson(n, lessons.ForTerminal(text))
 		}
 		return run(c, args)
 	}

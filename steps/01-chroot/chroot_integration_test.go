@@ -161,7 +161,7 @@ func TestStep1Explain(t *testing.T) {
 		t.Fatalf("--explain step 1 --demo escape = %d; stderr:\n%s", r.Code, r.Stderr)
 	}
 	for _, w := range []string{
-		"## Step 1: chroot", "### Exercise", "### Further reading",
+		"\nStep 1: chroot\n==============\n", "\nExercise\n--------\n", "\nFurther reading\n---------------\n",
 		`] chroot("escape") = 0  # the root moves down into escape/`,
 		`] chdir("..") = 0  # climb`,
 		`] execve("/bin/ls", ["ls", "/"], …) = 0  # replace this process's program`,

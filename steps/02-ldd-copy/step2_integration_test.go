@@ -225,8 +225,9 @@ func TestExplain(t *testing.T) {
 		t.Fatalf("--explain step 2 = %d, %q; stderr:\n%s", r.Code, r.Stdout, r.Stderr)
 	}
 	for _, w := range []string{
-		"## Step 2: ldd-copy",
-		"### Exercise",
+		// As a terminal shows it: headings underlined.
+		"\nStep 2: ldd-copy\n================\n",
+		"\nExercise\n--------\n",
 		`symlinkat("usr/bin", AT_FDCWD, `, "# create a symbolic link",
 		"# copy bytes between two files inside the kernel",
 		`] chroot(`, "# from now on, every absolute path of this process starts in the root",

@@ -525,7 +525,7 @@ func TestStep5(t *testing.T) {
 func TestStep5Explain(t *testing.T) {
 	testbin.NeedRoot(t)
 	r := testbin.Run(t, "exit\n", "--state-dir", t.TempDir(), "--explain", "step", "5", "--", "/bin/true")
-	if r.Code != 0 || !strings.Contains(r.Stderr, "## Step 5: image tar") || !strings.Contains(r.Stderr, "# move a file or directory to a new name, in one step") {
+	if r.Code != 0 || !strings.Contains(r.Stderr, "\nStep 5: image tar\n=================\n") || !strings.Contains(r.Stderr, "# move a file or directory to a new name, in one step") {
 		t.Errorf("step 5 --explain = %d; want the lesson and the glosses:\n%s", r.Code, r.Stderr)
 	}
 }

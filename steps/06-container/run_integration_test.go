@@ -525,7 +525,7 @@ func TestFullRunExplain(t *testing.T) {
 		{"--explain", "step", "6", "--", "/bin/true"},
 	} {
 		r := h.run(args...)
-		lesson := strings.Index(r.Stderr, "## Step 6: ")
+		lesson := strings.Index(r.Stderr, "\nStep 6: ")
 		container := strings.Index(r.Stderr, "==> container ")
 		if r.Code != 0 || lesson < 0 || container < lesson {
 			t.Errorf("workshop %q = %d; want the lesson of step 6 before the container:\n%.1500s", args, r.Code, r.Stderr)
