@@ -59,7 +59,7 @@ hint, and exits 0 only when the exercise is done.`,
 				}
 				// Its commands with the --state-dir given (lab 6 starts
 				// a container the check looks for there).
-				fmt.Fprint(c.OutOrStdout(), hint.Rewrite(text))
+				fmt.Fprint(c.OutOrStdout(), lessons.ForTerminal(hint.Rewrite(text)))
 				fmt.Fprintln(c.OutOrStdout(), hint.Rewrite(fmt.Sprintf("\nWhen you are done: sudo workshop lab %d check", n)))
 				return nil
 			}
