@@ -106,57 +106,87 @@ func Commands(markdown string) []string {
 const lessonWidth = 100
 
 // ForTerminal is a lesson's Markdown as a terminal shows it well, for
-// --explain: headings underlined, not marked with #; code blocks indented,
-// their ``` fences gone; long lines of prose wrapped at lessonWidth (a
-// list item's continuation under its text). The words are the file's.
-// Tables and code are left as they are, however wide.
+// --explain and lab N: headings underlined, not marked with #; code blocks
+// indented, their fences gone; prose reflowed, paragraph by paragraph, at
+// lessonWidth (a list item's continuation under its text). The words are
+// the file's, in its order. Tables and code are left as they are.
 func ForTerminal(md string) string {
-	var out []string
-	inCode := false
+	var out, para []string
+	flush := func() {
+		if len(para) > 0 {
+			out = append(out, wrap(strings.Join(para, " "), lessonWidth)...)
+			para = nil
+		}
+	}
+	fence := "" // the open code block's fence, or ""
 	for _, l := range strings.Split(strings.TrimRight(md, "\n"), "\n") {
+		trimmed := strings.TrimSpace(l)
 		switch {
-		case strings.HasPrefix(strings.TrimSpace(l), "```"):
-			inCode = !inCode
-		case inCode:
+		case fence != "":
+			if strings.HasPrefix(trimmed, fence) && strings.Trim(trimmed, fence[:1]) == "" {
+				fence = ""
+				continue
+			}
 			out = append(out, "    "+l)
-		case strings.HasPrefix(l, "#"):
-			title := strings.TrimSpace(strings.TrimLeft(l, "#"))
+		case strings.HasPrefix(trimmed, "```") || strings.HasPrefix(trimmed, "~~~"):
+			flush()
+			fence = trimmed[:len(trimmed)-len(strings.TrimLeft(trimmed, trimmed[:1]))]
+		case heading(l) != "":
+			flush()
+			title := heading(l)
 			rule := "-"
-			if strings.HasPrefix(l, "## ") {
+			if strings.HasPrefix(l, "## ") || strings.HasPrefix(l, "# ") {
 				rule = "="
 			}
 			out = append(out, title, strings.Repeat(rule, utf8.RuneCountInString(title)))
-		case strings.HasPrefix(l, "|"):
+		case trimmed == "" || strings.HasPrefix(l, "|"):
+			flush()
 			out = append(out, l)
+		case len(para) == 0 || listMarkLen(trimmed) > 0:
+			// A paragraph's first line, or a list item's.
+			flush()
+			para = []string{strings.TrimRight(l, " ")}
 		default:
-			out = append(out, wrap(l, lessonWidth)...)
+			para = append(para, trimmed)
 		}
 	}
+	flush()
 	return strings.Join(out, "\n") + "\n"
+}
+
+// heading is the title of a Markdown heading line ("## Step 1: chroot"),
+// or "" for any other line.
+func heading(l string) string {
+	marks := len(l) - len(strings.TrimLeft(l, "#"))
+	if marks == 0 || marks > 6 || !strings.HasPrefix(l[marks:], " ") {
+		return ""
+	}
+	return strings.TrimSpace(strings.TrimRight(strings.TrimSpace(l[marks:]), "#"))
 }
 
 // wrap cuts line at spaces into lines of at most width runes (a word
 // longer than that stays whole), each after the first indented as the
-// text of the first is, past a list item's "- " or "1. ".
+// text of the first is, past a list item's "- " or "1. ". Runs of spaces
+// inside it stay.
 func wrap(line string, width int) []string {
-	if utf8.RuneCountInString(line) <= width {
+	body := strings.TrimLeft(line, " ")
+	if utf8.RuneCountInString(line) <= width || strings.TrimSpace(body) == "" {
 		return []string{line}
 	}
-	body := strings.TrimLeft(line, " ")
 	lead := line[:len(line)-len(body)]
 	indent := lead + strings.Repeat(" ", listMarkLen(body))
-	words := strings.Fields(body)
+	words := strings.Split(body, " ")
 	lines := []string{}
 	cur := lead + words[0]
 	for _, w := range words[1:] {
-		if utf8.RuneCountInString(cur)+1+utf8.RuneCountInString(w) > width {
-			lines = append(lines, cur)
+		if w != "" && utf8.RuneCountInString(cur)+1+utf8.RuneCountInString(w) > width && strings.TrimSpace(cur) != "" {
+			lines = append(lines, strings.TrimRight(cur, " "))
 			cur = indent + w
 			continue
 		}
 		cur += " " + w
 	}
-	return append(lines, cur)
+	return append(lines, strings.TrimRight(cur, " "))
 }
 
 // listMarkLen is the length of a list item's mark at the start of text

@@ -74,3 +74,21 @@ func TestForTerminal(t *testing.T) {
 		}
 	}
 }
+
+// The Markdown ForTerminal meets at its edges.
+func TestForTerminalEdges(t *testing.T) {
+	long := strings.Repeat("word ", 25) // 125 runes
+	for _, tc := range []struct{ name, md, want string }{
+		{"a line of spaces alone", strings.Repeat(" ", 120) + "\n", strings.Repeat(" ", 120) + "\n"},
+		{"a # that is no heading", "#include <x>\n", "#include <x>\n"},
+		{"closing #s", "## T ##\n", "T\n=\n"},
+		{"a fence inside a longer one", "````\n```\ncode\n```\n````\nafter\n", "    ```\n    code\n    ```\nafter\n"},
+		{"runs of spaces kept", "`ls  -l` " + long + "\n", "`ls  -l` " + strings.TrimSpace(strings.Repeat("word ", 18)) + "\n" + strings.TrimSpace(strings.Repeat("word ", 7)) + "\n"},
+		{"a paragraph reflowed, not cut line by line", strings.Repeat("a ", 55) + "\nshort end.\n", strings.TrimSpace(strings.Repeat("a ", 50)) + "\n" + strings.TrimSpace(strings.Repeat("a ", 5)) + " short end.\n"},
+		{"a list item's continuation joined under its text", "- one\n  two\n- three\n", "- one two\n- three\n"},
+	} {
+		if got := ForTerminal(tc.md); got != tc.want {
+			t.Errorf("%s: ForTerminal(%q) =\n%q\nwant\n%q", tc.name, tc.md, got, tc.want)
+		}
+	}
+}

@@ -26,7 +26,10 @@ func HoldSteps(stateDir string) (release func()) {
 		return func() {}
 	}
 	path := filepath.Join(stateDir, StepsLockName)
-	for {
+	// A few tries: each new one follows a clean that removed the file.
+	// (Where inode numbers are not stable, a FUSE mount's, the check
+	// never passes: the last try's lock is held as it is.)
+	for try := 1; ; try++ {
 		f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|syscall.O_CLOEXEC, 0o600)
 		if err != nil {
 			return func() {}
@@ -41,7 +44,7 @@ func HoldSteps(stateDir string) (release func()) {
 		// clean removes the file once it is done, holding the lock: a
 		// lock taken on the file it removed is a lock on nothing. The
 		// one at the path now (made anew) is the one to hold.
-		if samePath(f, path) {
+		if try == 20 || samePath(f, path) {
 			return func() { f.Close() } // closing it releases the lock
 		}
 		f.Close()

@@ -1,6 +1,7 @@
 package namespaces
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"github.com/workshop-dev/workshop/internal/reexec"
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
+	"github.com/workshop-dev/workshop/internal/units"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 )
@@ -61,6 +63,10 @@ type Container struct {
 	// left is ended.
 	stopGrace   time.Duration
 	pidNS, init bool
+	// mntNS is the container's mount namespace (its /proc/PID/ns/mnt
+	// link) where no PID namespace and no cgroup ends what its command
+	// leaves running: endStragglers finds those by it.
+	mntNS string
 
 	stopForwarding chan struct{}
 	forwardingDone chan struct{}
@@ -268,6 +274,12 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		// With a PID namespace the command is PID 1, which drops a Ctrl-Z
 		// it has no handler for; with --init, the init resumes it.
 		resumeCtrlZ: tty >= 0 && flags&unix.CLONE_NEWPID == 0 && !cfg.Init}
+	if flags&unix.CLONE_NEWPID == 0 && flags&unix.CLONE_NEWNS != 0 && cfg.StopGrace == 0 {
+		// Its mount namespace, by which the processes its command leaves
+		// are found once it ends (endStragglers). Read now: the child is
+		// in it from the clone on.
+		c.mntNS, _ = os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", c.Pid()))
+	}
 	c.forwardSignals(sigs)
 	if flags&unix.CLONE_NEWPID != 0 {
 		n.Note("the child is pid %d on the host; in its new PID namespace it is pid 1", c.Pid())
@@ -375,6 +387,11 @@ func (c *Container) Wait() (int, error) {
 		go func() { watched <- c.watchTerminal(waited) }()
 	}
 	c.awaitEnd()
+	if !c.pidNS && c.stopGrace == 0 {
+		// Ended, not yet collected: its process group keeps its number
+		// until then, so the kill below reaches no other group.
+		c.endStragglers()
+	}
 	status, err := c.child.Wait()
 	close(waited)
 	if c.tty >= 0 {
@@ -399,9 +416,6 @@ func (c *Container) Wait() (int, error) {
 			c.n.Note("… %s once the container ended, to see whether the terminal had hung up (it had not)", times(calls.last))
 		}
 	}
-	if !c.pidNS && c.stopGrace == 0 {
-		c.endStragglers()
-	}
 	if c.hangupKilled && err == nil && status == exit.SignalBase+int(unix.SIGKILL) {
 		err = exit.Errorf(status, "the container had not ended %s after its terminal hung up: workshop killed it", hangupGrace)
 	}
@@ -413,19 +427,75 @@ func (c *Container) Wait() (int, error) {
 	return status, err
 }
 
-// endStragglers kills what the command left running in its process group
-// (sh -c 'sleep 100 & exit 0'), in a container with no PID namespace, whose
-// end would have ended them, and no cgroup to kill them by: they would
-// outlive the step, chrooted in its root, holding its mount namespace,
-// and clean leaves a root in use. (One that left the group, setsid, is
-// out of reach: only a PID namespace or a cgroup holds it.)
+// endStragglers kills what the command left running (sh -c 'sleep 100 &',
+// an interactive shell's background job), in a container with no PID
+// namespace, whose end would have ended them, and no cgroup to kill them
+// by: they would outlive the step, chrooted in its root, holding its mount
+// namespace, and clean leaves a root in use. They are found in the
+// command's process group, and, with a mount namespace, in that namespace
+// (a shell's job has a group of its own; so has a setsid daemon). Called
+// once the first process has ended, before it is collected.
 func (c *Container) endStragglers() {
-	pgid := c.Pid()
-	if c.n.Because("are processes of the command's group left? with no PID namespace, its end did not end them").Kill(-pgid, 0) != nil {
-		return // ESRCH: none
+	leader := c.Pid()
+	inGroup, inNS := stragglers(leader, c.mntNS)
+	if len(inGroup)+len(inNS) == 0 {
+		return
 	}
-	c.n.Note("processes the command started outlived it, in its process group %d: killing them, as the end of a PID namespace's first process would have", pgid)
-	c.n.Kill(-pgid, unix.SIGKILL)
+	where := fmt.Sprintf("in its process group %d", leader)
+	switch {
+	case len(inGroup) == 0:
+		where = "in its mount namespace"
+	case len(inNS) > 0:
+		where += " and its mount namespace"
+	}
+	c.n.Note("%s the command started outlived it, %s: killing them, as the end of a PID namespace's first process would have",
+		units.Count(len(inGroup)+len(inNS), "process", "processes"), where)
+	if len(inGroup) > 0 {
+		// The group's number is its ended leader's still: no other
+		// group can have it.
+		c.n.Kill(-leader, unix.SIGKILL)
+	}
+	for _, pid := range inNS {
+		c.n.Kill(pid, unix.SIGKILL)
+	}
+	// Gone before the step ends: a clean just after would find the root
+	// in use.
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if g, ns := stragglers(leader, c.mntNS); len(g)+len(ns) == 0 {
+			return
+		}
+	}
+}
+
+// stragglers lists the living processes, other than leader, in leader's
+// process group, and (mntNS not "") those in the mount namespace mntNS.
+func stragglers(leader int, mntNS string) (inGroup, inNS []int) {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == leader {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue // ended meanwhile
+		}
+		// pid (comm) state ppid pgrp …: comm may hold spaces and ")".
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) < 3 || f[0] == "Z" || f[0] == "X" {
+			continue // a zombie: dead already
+		}
+		if f[2] == strconv.Itoa(leader) {
+			inGroup = append(inGroup, pid)
+			continue
+		}
+		if mntNS != "" {
+			if ns, err := os.Readlink("/proc/" + e.Name() + "/ns/mnt"); err == nil && ns == mntNS {
+				inNS = append(inNS, pid)
+			}
+		}
+	}
+	return inGroup, inNS
 }
 
 // cldStopped is si_code CLD_STOPPED: the child was stopped by a signal.

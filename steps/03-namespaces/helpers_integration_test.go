@@ -22,7 +22,7 @@ func TestMain(m *testing.M) {
 
 // applets are the busybox commands the test roots offer.
 var applets = []string{"sh", "echo", "sleep", "id", "hostname", "ls", "readlink", "cat", "ps",
-	"mkfifo", "kill", "true", "false", "stat", "test", "grep", "mount", "stty", "tty"}
+	"mkfifo", "kill", "true", "false", "stat", "test", "grep", "mount", "stty", "tty", "setsid"}
 
 // busyboxRoot makes a root holding a static busybox and its applets in /bin,
 // and a /tmp. Its directories, up to t.TempDir's, are 0755 so that root of

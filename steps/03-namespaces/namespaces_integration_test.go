@@ -760,38 +760,54 @@ func TestTheTerminalHasANameInTheContainer(t *testing.T) {
 }
 
 // Without a PID namespace, what the command started in the background
-// does not end with it (sh -c 'sleep 100 & exit 0'): chrooted in the root,
-// holding the mount namespace, it outlived the step, and clean leaves a
-// root in use. The step kills what is left of the command's process group,
-// as the end of a PID namespace's first process would have.
+// does not end with it: chrooted in the root, holding the mount namespace,
+// it outlived the step, and clean leaves a root in use. The step kills
+// what is left in the command's process group (sh -c 'sleep 100 &'), and in
+// its mount namespace what left the group (setsid, an interactive shell's
+// job), as the end of a PID namespace's first process would have.
 func TestNoPIDNamespaceLeavesNoProcess(t *testing.T) {
 	testbin.NeedRoot(t)
 	root := busyboxRoot(t)
-	r := step3(t, root, "", "--ns", "mount,uts", "--", "/bin/sh", "-c", "sleep 100 & echo $!")
-	if r.Code != 0 {
-		t.Fatalf("step 3 --ns mount,uts -- sh -c 'sleep 100 &' = %d\n%s", r.Code, r.Stderr)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(r.Stdout))
-	if err != nil {
-		t.Fatalf("the background sleep's pid: %q", r.Stdout)
-	}
-	if !regexp.MustCompile(`(?m)^kill\(-\d+, 0\) = 0\n==> processes the command started outlived it, in its process group \d+: killing them.*\nkill\(-\d+, SIGKILL\) = 0$`).MatchString(r.Stderr) {
-		t.Errorf("the narration does not show the group's stragglers killed:\n%s", r.Stderr)
-	}
-	// Killed: gone once its parent (init, here) collects it.
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-		if err != nil || !strings.Contains(string(b), "sleep") {
-			break
+	// Each sleep's duration is its mark: this /proc is the host's.
+	for _, tc := range []struct{ script, duration, said, kill string }{
+		{"sleep 121 &", "121", `in its process group \d+`, `kill\(-\d+, SIGKILL\) = 0`},
+		{"setsid sleep 123 & sleep 0.2", "123", `in its mount namespace`, `kill\(\d+, SIGKILL\) = 0`},
+	} {
+		r := step3(t, root, "", "--ns", "mount,uts", "--", "/bin/sh", "-c", tc.script)
+		if r.Code != 0 {
+			t.Fatalf("step 3 --ns mount,uts -- sh -c %q = %d\n%s", tc.script, r.Code, r.Stderr)
 		}
-		if time.Now().After(deadline) {
-			syscall.Kill(pid, syscall.SIGKILL)
-			t.Fatalf("the background sleep (pid %d) outlived the step", pid)
+		if !regexp.MustCompile(`(?m)^==> 1 process the command started outlived it, ` + tc.said + `: killing them.*\n` + tc.kill + `$`).MatchString(r.Stderr) {
+			t.Errorf("%q: the narration does not show the process left killed:\n%s", tc.script, r.Stderr)
+		}
+		// Killed, and gone before the step ended.
+		if pids := living("sleep\x00" + tc.duration + "\x00"); len(pids) > 0 {
+			for _, pid := range pids {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+			t.Errorf("%q: the background sleep (pids %v) outlived the step", tc.script, pids)
 		}
 	}
-	// A command that leaves nothing: one look, and no kill.
-	r = step3(t, root, "", "--ns", "mount,uts", "--", "/bin/true")
-	if r.Code != 0 || !strings.Contains(r.Stderr, ", 0) = -1 ESRCH (No such process)") || regexp.MustCompile(`(?m)^kill\(-\d+, SIGKILL\)`).MatchString(r.Stderr) {
+	// A command that leaves nothing: no note, no kill.
+	r := step3(t, root, "", "--ns", "mount,uts", "--", "/bin/true")
+	if r.Code != 0 || strings.Contains(r.Stderr, "outlived it") || regexp.MustCompile(`(?m)^kill\(`).MatchString(r.Stderr) {
 		t.Errorf("step 3 --ns mount,uts -- true = %d:\n%s", r.Code, r.Stderr)
 	}
+}
+
+// living lists the processes, not zombies, whose command line is cmdline.
+func living(cmdline string) []int {
+	var pids []int
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		b, err := os.ReadFile(d + "/cmdline")
+		st, err2 := os.ReadFile(d + "/stat")
+		if err != nil || err2 != nil || string(b) != cmdline || regexp.MustCompile(`\) [ZX] `).Match(st) {
+			continue
+		}
+		if pid, err := strconv.Atoi(filepath.Base(d)); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }

@@ -65,8 +65,9 @@ func readError(err error, doing string) error {
 		return &ArchiveError{Reason: "is truncated", Err: fmt.Errorf("%s: it ends too early", doing)}
 	case errors.Is(err, tar.ErrHeader):
 		// Go's reader says the same of a damaged header and of a PAX
-		// record it refuses (a NUL in a path, a size of -1): both named.
-		return corruptError(doing, err, "bytes that are not a tar header, or a header with an extended (PAX) record out of bounds (a NUL in a name, a negative size or time, a number too big)")
+		// record it refuses (a NUL in a path, a size past int64): both
+		// named.
+		return corruptError(doing, err, "bytes that are not a tar header, or a header with an extended (PAX) record it cannot be (a NUL in a name, a size or time that is no number, or too big)")
 	case errors.Is(err, tar.ErrFieldTooLong):
 		return corruptError(doing, err, "a header field longer than tar allows")
 	case errors.Is(err, gzip.ErrChecksum):

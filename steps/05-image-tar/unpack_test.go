@@ -220,7 +220,7 @@ func TestBrokenArchives(t *testing.T) {
 	pax := withHeaders(tar.FormatPAX, &tar.Header{Name: "a"}, &tar.Header{Name: "b", PAXRecords: map[string]string{"SCHILY.xattr.user.x": "1"}})
 	paxFirst := withHeaders(tar.FormatPAX, &tar.Header{Name: long})
 	gnuFirst := withHeaders(tar.FormatGNU, &tar.Header{Name: long})
-	// A PAX record Go's reader refuses (a time out of bounds), made by
+	// A PAX record Go's reader refuses (a time too big), made by
 	// writing a comment of the same length and changing its bytes: the
 	// writer writes no bad record, and the header's checksum does not
 	// cover its records.
@@ -245,7 +245,7 @@ func TestBrokenArchives(t *testing.T) {
 		{"cut after the first entry's PAX header", paxFirst[:1024], "truncated, before its first entry"},
 		{"cut after the first entry's GNU long name", gnuFirst[:1024], "truncated, before its first entry"},
 		{"bad header checksum", badSum, "corrupt"},
-		{"a PAX record out of bounds", badPAX, `corrupt, after entry "a": read the next header: bytes that are not a tar header, or a header with an extended (PAX) record out of bounds`},
+		{"a PAX record out of bounds", badPAX, `corrupt, after entry "a": read the next header: bytes that are not a tar header, or a header with an extended (PAX) record it cannot be`},
 		{"gzip cut short", gz[:len(gz)/2], "truncated"},
 		{"gzip with a flipped byte", gzFlipped, "corrupt"},
 		{"gzip header only", gz[:5], "truncated"},
