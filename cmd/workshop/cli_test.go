@@ -19,7 +19,7 @@ func TestBadCommandLines(t *testing.T) {
 		want string
 	}{
 		{[]string{"step", "9"}, "there is no step 9"},
-		{[]string{"stpe", "1"}, `unknown command "stpe" for "workshop": did you mean 'workshop step'?`},
+		{[]string{"stpe", "1"}, `unknown command "stpe" for "workshop": did you mean 'workshop step 1'?`},
 		// The command's own flags before a -- that is missing.
 		{[]string{"full", "run", "/bin/sh", "-c", "echo hi"}, "put the command after --: workshop full run [flags] -- /bin/sh -c 'echo hi'"},
 		{[]string{"step", "3", "--hostname", "x", "/bin/echo", "-n", "hi"}, "put the command after --: workshop step 3 [flags] -- /bin/echo -n hi"},

@@ -67,7 +67,11 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 				// command begins with.)
 				c.SuggestionsMinimumDistance = 2
 				if s := c.SuggestionsFor(args[0]); strings.TrimSpace(args[0]) != "" && len(s) > 0 && !slices.Contains(s, args[0]) {
-					return usageError("unknown command %q for \"workshop\": did you mean 'workshop %s'? (see 'workshop --help')", args[0], s[0])
+					meant := append([]string{s[0]}, args[1:]...)
+					for i, w := range meant {
+						meant[i] = hint.Quote(w)
+					}
+					return usageError("unknown command %q for \"workshop\": did you mean 'workshop %s'? (see 'workshop --help')", args[0], strings.Join(meant, " "))
 				}
 				return usageError("unknown command %q for \"workshop\" (see 'workshop --help')", args[0])
 			}

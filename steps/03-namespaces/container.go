@@ -274,11 +274,15 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		// With a PID namespace the command is PID 1, which drops a Ctrl-Z
 		// it has no handler for; with --init, the init resumes it.
 		resumeCtrlZ: tty >= 0 && flags&unix.CLONE_NEWPID == 0 && !cfg.Init}
-	if flags&unix.CLONE_NEWPID == 0 && flags&unix.CLONE_NEWNS != 0 && cfg.StopGrace == 0 {
+	switch {
+	case flags&unix.CLONE_NEWPID != 0 || cfg.StopGrace != 0:
+	case flags&unix.CLONE_NEWNS != 0:
 		// Its mount namespace, by which the processes its command leaves
 		// are found once it ends (endStragglers). Read now: the child is
 		// in it from the clone on.
 		c.mntNS, _ = os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", c.Pid()))
+	default:
+		n.Note("no PID namespace and no mount namespace: what the command leaves running is found and killed when it ends only while it stays in its process group; a shell's background jobs and setsid daemons leave it, and may outlive the step")
 	}
 	c.forwardSignals(sigs)
 	if flags&unix.CLONE_NEWPID != 0 {
@@ -437,33 +441,51 @@ func (c *Container) Wait() (int, error) {
 // once the first process has ended, before it is collected.
 func (c *Container) endStragglers() {
 	leader := c.Pid()
-	inGroup, inNS := stragglers(leader, c.mntNS)
-	if len(inGroup)+len(inNS) == 0 {
-		return
-	}
-	where := fmt.Sprintf("in its process group %d", leader)
-	switch {
-	case len(inGroup) == 0:
-		where = "in its mount namespace"
-	case len(inNS) > 0:
-		where += " and its mount namespace"
-	}
-	c.n.Note("%s the command started outlived it, %s: killing them, as the end of a PID namespace's first process would have",
-		units.Count(len(inGroup)+len(inNS), "process", "processes"), where)
-	if len(inGroup) > 0 {
-		// The group's number is its ended leader's still: no other
-		// group can have it.
-		c.n.Kill(-leader, unix.SIGKILL)
-	}
-	for _, pid := range inNS {
-		c.n.Kill(pid, unix.SIGKILL)
-	}
-	// Gone before the step ends: a clean just after would find the root
-	// in use.
+	// Found, killed, looked for again: a process found in the group may
+	// leave it (setsid) before the group's kill, and is then found in the
+	// mount namespace, to be killed by its pid.
+	inKilledGroup, killedByPid := map[int]bool{}, map[int]bool{}
 	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if g, ns := stragglers(leader, c.mntNS); len(g)+len(ns) == 0 {
+		inGroup, inNS := stragglers(leader, c.mntNS)
+		if len(inGroup)+len(inNS) == 0 {
 			return
 		}
+		newInGroup := slices.ContainsFunc(inGroup, func(pid int) bool { return !inKilledGroup[pid] })
+		inNS = slices.DeleteFunc(inNS, func(pid int) bool { return killedByPid[pid] })
+		if !newInGroup && len(inNS) == 0 {
+			continue // killed, not gone yet
+		}
+		if len(inKilledGroup)+len(killedByPid) == 0 {
+			where := fmt.Sprintf("in its process group %d", leader)
+			switch {
+			case len(inGroup) == 0:
+				where = "in its mount namespace"
+			case len(inNS) > 0:
+				where += " and its mount namespace"
+			}
+			them := "them"
+			if len(inGroup)+len(inNS) == 1 {
+				them = "it"
+			}
+			c.n.Note("%s the command started outlived it, %s: killing %s, as the end of a PID namespace's first process would have",
+				units.Count(len(inGroup)+len(inNS), "process", "processes"), where, them)
+		}
+		if newInGroup {
+			// The group's number is its ended leader's still: no
+			// other group can have it.
+			c.n.Kill(-leader, unix.SIGKILL)
+			for _, pid := range inGroup {
+				inKilledGroup[pid] = true
+			}
+		}
+		for _, pid := range inNS {
+			c.n.Kill(pid, unix.SIGKILL)
+			killedByPid[pid] = true
+		}
+	}
+	if g, ns := stragglers(leader, c.mntNS); len(g)+len(ns) > 0 {
+		c.n.Note("%s the command left still there a second after the kill: 'workshop clean' leaves a root in use; ps -o pid,stat,cmd -p %s shows them",
+			units.Count(len(g)+len(ns), "process", "processes"), strings.Trim(strings.ReplaceAll(fmt.Sprint(append(g, ns...)), " ", ","), "[]"))
 	}
 }
 

@@ -777,7 +777,7 @@ func TestNoPIDNamespaceLeavesNoProcess(t *testing.T) {
 		if r.Code != 0 {
 			t.Fatalf("step 3 --ns mount,uts -- sh -c %q = %d\n%s", tc.script, r.Code, r.Stderr)
 		}
-		if !regexp.MustCompile(`(?m)^==> 1 process the command started outlived it, ` + tc.said + `: killing them.*\n` + tc.kill + `$`).MatchString(r.Stderr) {
+		if !regexp.MustCompile(`(?m)^==> 1 process the command started outlived it, ` + tc.said + `: killing it, .*\n` + tc.kill + `$`).MatchString(r.Stderr) {
 			t.Errorf("%q: the narration does not show the process left killed:\n%s", tc.script, r.Stderr)
 		}
 		// Killed, and gone before the step ended.
@@ -792,6 +792,12 @@ func TestNoPIDNamespaceLeavesNoProcess(t *testing.T) {
 	r := step3(t, root, "", "--ns", "mount,uts", "--", "/bin/true")
 	if r.Code != 0 || strings.Contains(r.Stderr, "outlived it") || regexp.MustCompile(`(?m)^kill\(`).MatchString(r.Stderr) {
 		t.Errorf("step 3 --ns mount,uts -- true = %d:\n%s", r.Code, r.Stderr)
+	}
+	// Without a mount namespace either, what leaves the group is out of
+	// reach: said before the command runs.
+	r = step3(t, root, "", "--ns", "uts", "--", "/bin/true")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "==> no PID namespace and no mount namespace: what the command leaves running is found and killed when it ends only while it stays in its process group") {
+		t.Errorf("step 3 --ns uts -- true = %d, without the word on what may outlive it:\n%s", r.Code, r.Stderr)
 	}
 }
 
