@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -137,6 +138,23 @@ func TestStep4KillLiftsTheCPULimitFirst(t *testing.T) {
 	kill := strings.Index(r.Stderr, "\nkill(")
 	if r.Code != 137 || expired < 0 || loc == nil || loc[0] < expired || kill >= 0 && kill < loc[0] {
 		t.Errorf("--cpus 0.5 --timeout 1s = exit %d; want 137, and the CPU limit lifted after the timeout, before the kill:\n%s", r.Code, r.Stderr)
+	}
+	noGroupLeft(t, r.Stderr)
+}
+
+// A kill of a group of many processes (a fork bomb's thousands) prints the
+// first few kill calls and counts the rest, as a tree's unlinkat calls are.
+func TestStep4KillOfManyIsSummarised(t *testing.T) {
+	testbin.NeedRoot(t)
+	r := testbin.Run(t, "", "--no-color", "--state-dir", t.TempDir(), "step", "4", "--root", filepath.Join(stateDir, "my-new-root"),
+		"--timeout", "1s", "--", "/bin/bash", "-c", "for i in {1..30}; do sleep 100 & done; wait")
+	kills := regexp.MustCompile(`(?m)^kill\(\d+, SIGKILL\) = 0$`).FindAllString(r.Stderr, -1)
+	m := regexp.MustCompile(`(?m)^==> … and (\d+) more kill\(PID, SIGKILL\) calls, one for each other process of the group, not shown$`).FindStringSubmatch(r.Stderr)
+	if r.Code != 137 || len(kills) != 10 || m == nil {
+		t.Fatalf("30 sleeps killed by --timeout = exit %d, %d kill lines, summary %q; want 137, 10 lines and a count of the rest:\n%s", r.Code, len(kills), m, r.Stderr)
+	}
+	if n, _ := strconv.Atoi(m[1]); n < 15 {
+		t.Errorf("%s more kill calls counted, want about 21 (30 sleeps and bash, 10 shown)", m[1])
 	}
 	noGroupLeft(t, r.Stderr)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/sys"
+	"github.com/workshop-dev/workshop/internal/units"
 	"golang.org/x/sys/unix"
 )
 
@@ -348,13 +349,29 @@ func (c *Cgroup) killEach() error {
 	if err != nil {
 		return err
 	}
-	for _, pid := range pids {
-		if err := c.n.Kill(pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
+	// A fork bomb's group holds thousands: the first few kills are
+	// printed, the rest counted, as a tree's unlinkat calls are.
+	hidden := 0
+	for i, pid := range pids {
+		if i < shownKills {
+			err = c.n.Kill(pid, unix.SIGKILL)
+		} else if err = unix.Kill(pid, unix.SIGKILL); err == nil {
+			hidden++
+		} else if !errors.Is(err, unix.ESRCH) {
+			err = fmt.Errorf("kill %d: %w", pid, err)
+		}
+		if err != nil && !errors.Is(err, unix.ESRCH) {
 			return err
 		}
 	}
+	if hidden > 0 {
+		c.n.Note("… and %s, one for each other process of the group, not shown", units.Count(hidden, "more kill(PID, SIGKILL) call", "more kill(PID, SIGKILL) calls"))
+	}
 	return nil
 }
+
+// shownKills is how many of a group's kill calls are printed one by one.
+const shownKills = 10
 
 // drainWait bounds how long Remove waits for the processes of a killed
 // group to be gone (exit is not instantaneous; in the test VM, work is
