@@ -242,25 +242,9 @@ func newKillCmd() *cobra.Command {
 			// Each in turn, as docker kill does (workshop kill $(workshop
 			// ps -q)): one that cannot be signalled is said, and the
 			// others still are.
-			var failed []string
-			for _, ref := range args {
-				err := killContainer(c.OutOrStdout(), ref, sig)
-				if err != nil && len(args) == 1 {
-					return err
-				}
-				if err != nil {
-					fmt.Fprintf(os.Stderr, "workshop: %s\n", sys.OneLine(hint.Rewrite(err.Error())))
-					failed = append(failed, ref)
-				}
-			}
-			if len(failed) > 0 {
-				verb := "were"
-				if len(failed) == 1 {
-					verb = "was"
-				}
-				return exit.Errorf(exit.ToolFailed, "%d of the %d containers given %s not sent %s (%s): each said why above", len(failed), len(args), verb, sys.SignalName(sig), strings.Join(failed, ", "))
-			}
-			return nil
+			return eachOf(args, "containers", "not sent "+sys.SignalName(sig), func(ref string) error {
+				return killContainer(c.OutOrStdout(), ref, sig)
+			})
 		},
 	}
 	c.Flags().StringVarP(&signal, "signal", "s", "KILL", "the signal: a name (TERM, SIGINT…) or a number")

@@ -13,7 +13,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/workshop-dev/workshop/internal/exit"
-	"github.com/workshop-dev/workshop/internal/hint"
 	"github.com/workshop-dev/workshop/internal/sys"
 	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
 	"golang.org/x/sys/unix"
@@ -105,16 +104,10 @@ step 2) the first time it is used.`,
 			func(_ context.Context, s *imagetar.Store, out io.Writer, args []string) error {
 				// Each in turn, as docker rmi does: one that cannot go
 				// is said, and the others still go.
-				var failed []string
-				for _, ref := range args {
+				return eachOf(args, "names", "not removed", func(ref string) error {
 					img, removed, err := s.Remove(narrator(), ref)
-					if err != nil && len(args) == 1 {
-						return err
-					}
 					if err != nil {
-						fmt.Fprintf(os.Stderr, "workshop: %s\n", sys.OneLine(hint.Rewrite(err.Error())))
-						failed = append(failed, ref)
-						continue
+						return err
 					}
 					if img.Ref.Name != "" {
 						fmt.Fprintf(out, "Untagged: %s\n", img.Ref)
@@ -122,15 +115,8 @@ step 2) the first time it is used.`,
 					if removed {
 						fmt.Fprintf(out, "Deleted: sha256:%s\n", img.ID)
 					}
-				}
-				if len(failed) > 0 {
-					verb := "were"
-					if len(failed) == 1 {
-						verb = "was"
-					}
-					return exit.Errorf(exit.ToolFailed, "%d of the %d names given %s not removed (%s): each said why above", len(failed), len(args), verb, strings.Join(failed, ", "))
-				}
-				return nil
+					return nil
+				})
 			}),
 		imageCmd("unpack NAME[:TAG] DIR", "Unpack a fresh copy of an image's root into DIR (which must not exist, or be empty)", 2, "",
 			func(ctx context.Context, s *imagetar.Store, _ io.Writer, args []string) error {

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"syscall"
 
 	"github.com/workshop-dev/workshop/internal/exit"
@@ -77,10 +78,40 @@ func run(args []string) (status int) {
 		hintStateDir(root.PersistentFlags().Lookup("state-dir"))
 	}
 	if err != nil && !exit.Silent(err) {
-		// One line, whatever a name in it holds (sys.OneLine).
-		fmt.Fprintf(os.Stderr, "workshop: %s\n", sys.OneLine(hint.Rewrite(err.Error())))
+		printError(err)
 	}
 	return exit.Status(err)
+}
+
+// printError writes err as workshop's sentence on stderr: one line,
+// whatever a name in it holds (sys.OneLine), its hints with the --state-dir.
+func printError(err error) {
+	fmt.Fprintf(os.Stderr, "workshop: %s\n", sys.OneLine(hint.Rewrite(err.Error())))
+}
+
+// eachOf does do for each of words, as docker's commands that take several
+// do: one that fails is said, and the others are still done; the status
+// then says which were not ("2 of the 3 names given were not removed").
+// With one word, its error is the command's own.
+func eachOf(words []string, noun, notDone string, do func(word string) error) error {
+	if len(words) == 1 {
+		return do(words[0])
+	}
+	var failed []string
+	for _, w := range words {
+		if err := do(w); err != nil {
+			printError(err)
+			failed = append(failed, w)
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	verb := "were"
+	if len(failed) == 1 {
+		verb = "was"
+	}
+	return exit.Errorf(exit.ToolFailed, "%d of the %d %s given %s %s (%s): each said why above", len(failed), len(words), noun, verb, notDone, strings.Join(failed, ", "))
 }
 
 // firstError is a writer that keeps the first error of its writes.

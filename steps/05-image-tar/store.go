@@ -256,8 +256,7 @@ func (s *Store) damagedName(tag, what string) error {
 
 // indexKey is the name of the index that ref is, as given ("Foo:latest",
 // damaged) or as it parses ("foo" is foo:latest), or "".
-func (s *Store) indexKey(ref string) string {
-	ix, _ := s.readIndex()
+func indexKey(ix index, ref string) string {
 	if _, ok := ix.Tags[ref]; ok {
 		return ref
 	}
@@ -529,13 +528,15 @@ func (s *Store) Remove(n *sys.Narrator, ref string) (img Image, removed bool, er
 	}
 	defer unlock()
 	img, err = s.resolve(ref)
-	if key := s.indexKey(ref); key != "" && isDamaged(err, key) {
+	// The index as it is, damaged or not: readIndex returns it with its
+	// error.
+	ix, _ := s.readIndex()
+	if key := indexKey(ix, ref); key != "" && isDamaged(err, key) {
 		// A name that leads to no image goes by itself: nothing else
 		// could remove it, and every use of the store would stop at it.
 		// What it led to goes too, if it was an image no other name
 		// holds (its unpacked root missing): made again, it would be
 		// taken for the damaged one.
-		ix, _ := s.readIndex()
 		id := ix.Tags[key]
 		n.Note("the name %s leads to no image (%q): removing the name", key, id)
 		delete(ix.Tags, key)
@@ -546,10 +547,6 @@ func (s *Store) Remove(n *sys.Narrator, ref string) (img Image, removed bool, er
 		r, _ := ParseRef(key)
 		return Image{Ref: r, ID: id}, gone[id], nil
 	}
-	if err != nil {
-		return Image{}, false, err
-	}
-	ix, err := s.readIndex()
 	if err != nil {
 		return Image{}, false, err
 	}
