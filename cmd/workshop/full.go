@@ -77,11 +77,10 @@ removed when it ends (the writable layer stays with --keep).`,
 				// otherwise, so a run works in a pipe too.
 				args = nil
 				if term.IsTerminal(int(os.Stdin.Fd())) {
-					// An interactive shell takes the terminal, or waits
-					// for it: where the container is not handed it (full
-					// run &, full run | tee log) it would wait for ever,
-					// as a PID 1 that drops the SIGTTIN it sends itself,
-					// spinning.
+					// An interactive shell needs the terminal: where the
+					// container is not handed it (full run &, full run |
+					// tee log) its input is /dev/null, and the shell
+					// would end at once, having read nothing.
 					if why := namespaces.NoTerminalFor(os.Stdin, os.Stdout); why != "" {
 						return usageError("%s, and the interactive shell it would start needs the terminal: run it in the foreground without a pipe, or give a command after --", why)
 					}

@@ -99,21 +99,3 @@ func (n *Narrator) RestoreSignals(saved []SavedAction) error {
 	}
 	return nil
 }
-
-// IgnoreSignals sets each of sigs to SIG_IGN. execve keeps an ignored
-// signal ignored, so the program the process becomes starts with it so.
-func (n *Narrator) IgnoreSignals(sigs ...unix.Signal) error {
-	for _, sig := range sigs {
-		var old kernelSigaction
-		err := rtSigaction(sig, &kernelSigaction{handler: sigIgn}, &old)
-		was := fmt.Sprintf("{sa_handler=%s, …}", handlerName(old.handler))
-		if err != nil {
-			was = "…" // the kernel filled nothing in
-		}
-		n.record("rt_sigaction", fmt.Sprintf("%s, {sa_handler=SIG_IGN, sa_mask=[], sa_flags=0}, %s, 8", SignalName(sig), was), 0, err)
-		if err != nil {
-			return fmt.Errorf("rt_sigaction(%s): %w", SignalName(sig), err)
-		}
-	}
-	return nil
-}

@@ -34,12 +34,12 @@ type spec struct {
 	// have (Config.DefaultCapabilities); LastCap is the kernel's highest.
 	KeepCaps []int
 	LastCap  int
-	Terminal bool // stdin is a terminal, handed to this process group
-	// OutputOnTerminal: stdout or stderr is a terminal this process group
-	// was not handed (see ignoreJobControl).
-	OutputOnTerminal bool
-	HostNS           map[string]string // workshop's /proc/self/ns links, for the table
-	HostPid          int               // workshop's pid
+	// Terminal: stdin is a terminal, handed to this process group; if
+	// not, the process is in a session of its own, without a controlling
+	// terminal (see Start).
+	Terminal bool
+	HostNS   map[string]string // workshop's /proc/self/ns links, for the table
+	HostPid  int               // workshop's pid
 	// HintStateDir is the --state-dir the commands the init suggests must
 	// carry (hint.SetStateDir): it never reads the command line.
 	HintStateDir string
@@ -191,11 +191,6 @@ func setUp(n *sys.Narrator, s *spec) error {
 	} else {
 		n.Note("no mount namespace: nothing is mounted, since a mount here would be the host's; the root gets no /proc or /dev")
 	}
-	if s.OutputOnTerminal && !s.Terminal {
-		if err := ignoreJobControl(n); err != nil {
-			return err
-		}
-	}
 	// A session keyring of its own: the one it inherited is the one of
 	// whoever ran sudo workshop, whose keys the command could read.
 	if err := n.Because("a new, empty session keyring: the inherited one holds the keys of whoever ran workshop").JoinNewSessionKeyring(); err != nil {
@@ -295,23 +290,6 @@ func installFilter(n *sys.Narrator) error {
 		return nil
 	}
 	return err
-}
-
-// ignoreJobControl is for a container whose output is a terminal it was not
-// handed: its process group is not the terminal's foreground one. A read of
-// that terminal (through stdout or stderr: `more` reads its keys from
-// stderr) would send it SIGTTIN, and a write with the terminal's tostop
-// set SIGTTOU: that stops the command, which nobody can resume (its group
-// never gets the terminal), or, for a PID 1, which drops them, the call is
-// retried for ever at full speed. Ignored, and execve keeps them so, the
-// read fails with EIO and the write goes through, as in any container
-// whose output is a pipe. The kernel then also lets the command change the
-// terminal's settings (tcsetattr) from the background, which it would have
-// stopped on: a rare thing for a command whose input is not the terminal,
-// and a lesser harm than a hang.
-func ignoreJobControl(n *sys.Narrator) error {
-	return n.Because("the terminal is not this container's: reading it fails (EIO) instead of stopping the command, or of looping for ever as PID 1").
-		IgnoreSignals(unix.SIGTTIN, unix.SIGTTOU)
 }
 
 // becomeRoot makes this process root of its user namespace. With the

@@ -185,7 +185,18 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		// Its own process group: a signal meant for workshop (a Ctrl-C in a
 		// pipe, a kill of the process group) reaches the container only
 		// through Wait's forwarding, exactly once.
-		Setpgid: true,
+		Setpgid: tty >= 0,
+		// Not handed the terminal, a session of its own: a process group
+		// of workshop's session that is not the terminal's foreground one
+		// is in the background for job control, and an interactive shell
+		// there (sh -i fed by a pipe, or with workshop run with &) sends
+		// itself SIGTTIN until it is moved to the foreground, which it
+		// never is: a PID 1 drops the signal, and the shell spun at full
+		// speed for ever. Without a controlling terminal it runs without
+		// job control instead, and reads and writes of the terminal its
+		// output may be go through, as for any daemon's (setsid also
+		// makes the process group).
+		Setsid: tty < 0,
 		// Not Pdeathsig: Go's child checks getppid() against the parent's pid
 		// and kills itself when they differ, and in a new PID namespace
 		// getppid() is 0. The child sets PR_SET_PDEATHSIG itself.
@@ -219,22 +230,21 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 	child.Cmd.Stdin, child.Cmd.Stdout, child.Cmd.Stderr = stdin, cfg.Stdout, cfg.Stderr
 
 	s := spec{
-		Narration:        n.Options(),
-		ID:               id,
-		Hostname:         hostname,
-		Root:             root,
-		Args:             cfg.Args,
-		Env:              env,
-		Flags:            flags,
-		PivotRoot:        cfg.PivotRoot,
-		Init:             cfg.Init,
-		Terminal:         tty >= 0,
-		OutputOnTerminal: isTerminal(cfg.Stdout) || isTerminal(cfg.Stderr),
-		KeepCaps:         keepCaps(cfg, flags),
-		LastCap:          len(caps) - 1,
-		HostNS:           hostNS,
-		HostPid:          os.Getpid(),
-		HintStateDir:     hint.StateDir(),
+		Narration:    n.Options(),
+		ID:           id,
+		Hostname:     hostname,
+		Root:         root,
+		Args:         cfg.Args,
+		Env:          env,
+		Flags:        flags,
+		PivotRoot:    cfg.PivotRoot,
+		Init:         cfg.Init,
+		Terminal:     tty >= 0,
+		KeepCaps:     keepCaps(cfg, flags),
+		LastCap:      len(caps) - 1,
+		HostNS:       hostNS,
+		HostPid:      os.Getpid(),
+		HintStateDir: hint.StateDir(),
 	}
 	// Signals are caught from the clone on: one that comes before the
 	// command runs stops the container (see forwardSignals), instead of
@@ -894,12 +904,6 @@ func whyRefused(err error) string {
 		return " (EINVAL here: this kernel may be built without one of these kinds)"
 	}
 	return ""
-}
-
-// isTerminal reports whether w is a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // NoTerminalFor says why a container whose input is stdin, a terminal,

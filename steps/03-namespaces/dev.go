@@ -42,9 +42,10 @@ var devLinks = []struct{ name, target string }{
 // as rootless runtimes do.
 //
 // /dev/tty, the process's controlling terminal, is left out when the
-// container was not handed the terminal (withTTY false): it could only
-// read it from the background, which stops a process, and which a PID 1,
-// that drops the SIGTTIN, retries for ever.
+// container was not handed the terminal (withTTY false): it is in a
+// session of its own then, with no controlling terminal, and a program
+// that opens /dev/tty is better told there is none (ENOENT) than that
+// the device does not work (ENXIO).
 func makeDev(n *sys.Narrator, dev string, withTTY bool) error {
 	if err := n.Because("a fresh, empty /dev for the container").Mount("tmpfs", dev, "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
 		return err
@@ -57,7 +58,7 @@ func makeDev(n *sys.Narrator, dev string, withTTY bool) error {
 	bind := false
 	for i, d := range devices {
 		if d.name == "tty" && !withTTY {
-			n.Note("no /dev/tty: the container does not have the terminal (workshop runs in the background or in a pipeline, or its input is no terminal), and could read it only from the background")
+			n.Note("no /dev/tty: the container does not have the terminal (workshop runs in the background or in a pipeline, or its input is no terminal), and is in a session of its own, without a controlling terminal")
 			continue
 		}
 		p := filepath.Join(dev, d.name)

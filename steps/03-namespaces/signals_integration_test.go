@@ -171,9 +171,8 @@ func TestCtrlCOnTheTerminalDuringSetup(t *testing.T) {
 // pipe) has no /dev/tty: a program that opens it itself gets ENOENT. With
 // it, it opened workshop's terminal, and its read from the background sent
 // SIGTTIN, which a PID 1 drops: the read was restarted, and the command
-// spun for ever. (A session of its own, with no controlling terminal,
-// would let it read the terminal through its other descriptors, outside
-// job control, taking the shell's keystrokes.)
+// spun for ever. (In a session of its own now, it would get ENXIO: no
+// controlling terminal.)
 func TestContainerWithoutTheTerminalHasNoControllingTerminal(t *testing.T) {
 	testbin.NeedRoot(t)
 	root := busyboxRoot(t)
@@ -206,26 +205,19 @@ func TestContainerWithoutTheTerminalHasNoControllingTerminal(t *testing.T) {
 }
 
 // A container whose output is workshop's terminal, which it was not handed
-// (its input is no terminal: its process group stays in the background),
-// could stop on it or, as PID 1, hang: reading its stdout (as `more` reads
-// its keys from stderr) sent SIGTTIN, which a PID 1 drops, so the read was
-// retried for ever; so was a write with the terminal's tostop set
-// (SIGTTOU). Ignored, the read fails and the write goes through.
-func TestContainerNotHandedItsOutputTerminalCannotHangOnIt(t *testing.T) {
+// (its input is no terminal, so its process group stayed out of the
+// terminal's foreground): an interactive shell there (`echo cmds | sh -i`)
+// sends itself SIGTTIN until its group is the terminal's foreground one,
+// which it never was, and a PID 1 drops the signal: it spun at full speed
+// for ever. In a session of its own, with no controlling terminal, the
+// shell runs without job control, and reads its commands from the pipe.
+func TestInteractiveShellNotHandedTheTerminalRunsItsInput(t *testing.T) {
 	testbin.NeedRoot(t)
 	root := busyboxRoot(t)
 	master, slave := testbin.OpenPty(t)
-	tios, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tios.Lflag |= unix.TOSTOP
-	if err := unix.IoctlSetTermios(int(slave.Fd()), unix.TCSETS, tios); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(testbin.Bin(t), step3Args(t, root, "--", "/bin/sh", "-c", `cat <&1 >/dev/null; echo "read: $?" >&2; echo written on the terminal`)...)
+	cmd := exec.Command(testbin.Bin(t), step3Args(t, root, "--", "/bin/sh", "-i")...)
 	var stderr strings.Builder
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(""), slave, &stderr
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader("echo ran from the pipe\n"), slave, &stderr
 	// The terminal is workshop's controlling one, its group the foreground.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 1}
 	cmd.WaitDelay = 5 * time.Second
@@ -244,13 +236,61 @@ func TestContainerNotHandedItsOutputTerminalCannotHangOnIt(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		cmd.Process.Kill() // its container dies with it (PR_SET_PDEATHSIG)
 		<-done
+		t.Fatalf("the interactive shell without the terminal still runs after 20s\n%s", stderr.String())
+	}
+	out.WaitFor(t, "ran from the pipe")
+	if !strings.Contains(stderr.String(), "setsid()") {
+		t.Errorf("the narration does not show the child's setsid:\n%s", stderr.String())
+	}
+}
+
+// A container not handed the terminal its output goes to reads and writes
+// that terminal outside job control, as a daemon would: a read of its
+// stdout (as `more` reads its keys from stderr) gets what is typed, a
+// write goes through with the terminal's tostop set. It was stopped by
+// SIGTTIN and SIGTTOU there, or, as PID 1, which drops them, retried the
+// call for ever.
+func TestContainerNotHandedItsOutputTerminalReadsAndWritesIt(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	master, slave := testbin.OpenPty(t)
+	tios, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tios.Lflag |= unix.TOSTOP
+	if err := unix.IoctlSetTermios(int(slave.Fd()), unix.TCSETS, tios); err != nil {
+		t.Fatal(err)
+	}
+	script := `echo "type a line"; read x <&1; echo "read: $? $x" >&2; echo written on the terminal`
+	cmd := exec.Command(testbin.Bin(t), step3Args(t, root, "--", "/bin/sh", "-c", script)...)
+	var stderr strings.Builder
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(""), slave, &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 1}
+	cmd.WaitDelay = 5 * time.Second
+	out := testbin.NewLines(master)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	out.WaitFor(t, "type a line")
+	if _, err := master.Write([]byte("typed\n")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("workshop: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill() // its container dies with it (PR_SET_PDEATHSIG)
+		<-done
 		t.Fatalf("the command that reads its stdout, a terminal not its own, still runs after 20s\n%s", stderr.String())
 	}
-	if !strings.Contains(stderr.String(), "read: ") || strings.Contains(stderr.String(), "read: 0") {
-		t.Errorf("want the read of the terminal to have failed:\n%s", stderr.String())
+	if !strings.Contains(stderr.String(), "read: 0 typed") {
+		t.Errorf("want the line typed read from the terminal:\n%s", stderr.String())
 	}
 	out.WaitFor(t, "written on the terminal")
-	if !strings.Contains(stderr.String(), "rt_sigaction(SIGTTIN, {sa_handler=SIG_IGN") {
-		t.Errorf("the narration does not show SIGTTIN ignored:\n%s", stderr.String())
-	}
 }

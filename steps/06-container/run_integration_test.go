@@ -651,6 +651,29 @@ func TestFullRunIntoAPipeWithoutACommand(t *testing.T) {
 	}
 }
 
+// `workshop full run -- /bin/sh -i &`: the container, not handed the
+// terminal, was a background process group of the terminal's session, and
+// the shell sent itself SIGTTIN to wait for the terminal, which its PID 1
+// dropped: it spun at full speed for ever. In a session of its own it runs
+// without job control, reads its input (/dev/null) and ends.
+func TestFullRunInTheBackgroundWithAnInteractiveShell(t *testing.T) {
+	testbin.NeedRoot(t)
+	bash := testbin.NeedTool(t, "bash")
+	line := fmt.Sprintf(`%q --no-color --state-dir %q full run -- /bin/sh -i & wait $!; echo "status $?"`, testbin.Bin(t), t.TempDir())
+	term := testbin.StartOnTerminal(t, bash, "-m", "-c", line)
+	out := term.Out
+	select {
+	case <-term.Done:
+	case <-time.After(time.Minute):
+		killSession(term.Cmd.Process.Pid)
+		t.Fatalf("a minute later, the background interactive shell still runs:\n%s", out)
+	}
+	out.WaitFor(t, "status 0")
+	if !strings.Contains(out.String(), "job control turned off") {
+		t.Errorf("the shell does not say it runs without job control:\n%s", out)
+	}
+}
+
 // A terminal that hangs up (its window closed, its ssh session dropped)
 // while a container has it: the kernel's SIGHUP goes to the terminal's
 // foreground group, the container's, whose PID 1 without a handler (sleep)
