@@ -139,6 +139,8 @@ func TestUserMaps(t *testing.T) {
 		owner   string // of /bin/busybox (host root's) as seen inside
 	}{
 		{"map-root-user", nil, "0", "0 0 1", "0"},
+		// The default, said: as the lesson has it.
+		{"map-users-root", []string{"--map-users", "root"}, "0", "0 0 1", "0"},
 		{"host-range", []string{"--map-users", "100000:65536"}, "100000", "0 100000 65536", "65534"},
 		// A range from host uid 0: here, what 'root' maps.
 		{"host-range-from-0", []string{"--map-users", "0:1"}, "0", "0 0 1", "0"},

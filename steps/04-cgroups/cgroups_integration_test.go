@@ -2,6 +2,7 @@ package cgroups_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -358,5 +359,49 @@ func TestStep4UnifiedTreeOfAHybridMachine(t *testing.T) {
 		if _, err := os.Stat(real); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("the run left its cgroup %s behind (stat: %v)", real, err)
 		}
+	}
+}
+
+// The lesson's way to stop a step 4 container that has the terminal (a
+// sleep as PID 1 drops Ctrl-C): its id from `workshop ps` in another
+// terminal, then `workshop kill ID`. The run is listed with its root for
+// an image, and ends with 137, said to be the kill's, its group removed.
+func TestStep4RunListedAndKilledByID(t *testing.T) {
+	r := start(t, "--memory", "80M", "--", "/bin/sleep", "1000")
+	r.waitFor(t, `execve("/bin/sleep", ["/bin/sleep", "1000"], …) = 0`)
+	id := filepath.Base(groupDirs(t, r.Stderr.String())[0])
+	pid := bornPid(t, r.Stderr.String())
+	ps := testbin.Run(t, "", "--no-color", "--state-dir", stateDir, "ps")
+	row := regexp.MustCompile(fmt.Sprintf(`(?m)^%s +%[1]s +\(step 4 root\) +%d +/bin/sleep 1000 +[0-9.]+[BKMG] +\S+$`, id, pid))
+	if ps.Code != 0 || !row.MatchString(ps.Stdout) {
+		t.Errorf("ps = exit %d:\n%s\nwant a row %s", ps.Code, ps.Stdout, row)
+	}
+	k := testbin.Run(t, "", "--no-color", "--state-dir", stateDir, "kill", id)
+	if k.Code != 0 || !strings.Contains(k.Stdout, fmt.Sprintf("sent SIGKILL to container %s (pid %d)", id, pid)) {
+		t.Errorf("kill %s = exit %d, stdout %q\n%s", id, k.Code, k.Stdout, k.Stderr)
+	}
+	res := r.Wait()
+	if res.Code != 137 || !strings.Contains(res.Stderr, "killed by signal 9 (SIGKILL), which a workshop kill sent") {
+		t.Errorf("the killed step 4 run = exit %d; want 137, said to be workshop kill's signal\n%s", res.Code, res.Stderr)
+	}
+	noGroupLeft(t, res.Stderr)
+}
+
+// The lesson: workshop catches the fault signals kill(1) can send too
+// (kill -ABRT, kill -SEGV), where Go would dump its goroutines' stacks and
+// end at once, the group left behind. Passed on to a sleep as PID 1, which
+// drops them, then the group killed after the grace: 137, nothing left.
+func TestStep4FaultSignalsFromKill(t *testing.T) {
+	for name, sig := range map[string]syscall.Signal{"SIGABRT": syscall.SIGABRT, "SIGSEGV": syscall.SIGSEGV} {
+		t.Run(name, func(t *testing.T) {
+			r := start(t, "--", "/bin/sleep", "1000")
+			r.waitFor(t, `execve("/bin/sleep", ["/bin/sleep", "1000"], …) = 0`)
+			r.Signal(sig)
+			res := r.Wait()
+			if res.Code != 137 || !strings.Contains(res.Stderr, "the container ignored "+name+" for 3s") || strings.Contains(res.Stderr, "goroutine ") {
+				t.Errorf("kill -%s of workshop = exit %d; want 137, the container said to have ignored it, no stack dump\n%s", name, res.Code, res.Stderr)
+			}
+			noGroupLeft(t, res.Stderr)
+		})
 	}
 }

@@ -260,9 +260,13 @@ func TestLessonCommands(t *testing.T) {
 					t.Errorf("`%s` does not print the lesson's line %q; it printed:\n%s", line, s, r.Stdout)
 				}
 			}
-			l.bg.Stdin.Write([]byte("exit\n"))
-			if r := l.bg.Wait(); r.Code != 0 {
-				t.Errorf("the lab6 container exited %d\n%s", r.Code, r.Stderr)
+			// The bonus: more processes than pids.max lets in. The shell
+			// says it cannot fork; fed by a pipe, not interactive, it
+			// stops there with 2, the status the lesson has after exit.
+			l.bg.Stdin.Write([]byte("i=0; while [ $i -lt 50 ]; do sleep 100 & i=$((i+1)); done\nexit\n"))
+			r = l.bg.Wait()
+			if r.Code != 2 || !regexp.MustCompile(`(?i)can(no|')t fork`).MatchString(r.Stderr) {
+				t.Errorf("the lab6 container, past its pids.max = exit %d; want 2 and the shell saying it cannot fork\n%s", r.Code, r.Stderr)
 			}
 			h.nothingLeft(l.id)
 		},

@@ -740,9 +740,20 @@ func TestFullRunWithoutACommandStartsTheImagesBash(t *testing.T) {
 	narration := filepath.Join(t.TempDir(), "narration")
 	term := testbin.StartOnTerminal(t, "/bin/sh", "-c", fmt.Sprintf("%q --no-color --state-dir %q full run 2>%q", testbin.Bin(t), h.state, narration))
 	testbin.FileHolds(t, narration, `execve("/bin/bash", ["/bin/bash", "-i"], …) = 0`, time.Minute)
-	term.Master.Write([]byte("echo \"interactive $-\"; exit\n"))
+	// The lesson: `tty` says /dev/console, the terminal bound there, and
+	// ps shows ? in its TTY column (it looks for /dev/pts/N, the host's
+	// name of it).
+	term.Master.Write([]byte("tty; ps -o pid,tty,args; echo \"interactive $-\"; exit\n"))
 	term.Out.WaitFor(t, "interactive ")
 	<-term.Done
+	if out := term.Out.String(); !regexp.MustCompile(`(?m)^/dev/console\r?$`).MatchString(out) {
+		t.Errorf("tty in the container does not say /dev/console:\n%s", out)
+	}
+	if procps() {
+		if out := term.Out.String(); !regexp.MustCompile(`(?m)^ +1 \? +/bin/bash -i\r?$`).MatchString(out) {
+			t.Errorf("ps in the container does not show PID 1's TTY as ?:\n%s", out)
+		}
+	}
 	if b, _ := os.ReadFile(narration); strings.Contains(string(b), "PID 1 of its PID namespace and have this terminal") {
 		t.Errorf("the interactive shell's run warns of Ctrl-C:\n%s", b)
 	}
@@ -781,6 +792,13 @@ func TestCommandAsPID1OnTheTerminalIsTold(t *testing.T) {
 	if r := h.full("--", "/bin/true"); strings.Contains(r.Stderr, note) {
 		t.Errorf("without the terminal, the note is said:\n%s", r.Stderr)
 	}
+}
+
+// procps reports whether the host's ps, which the base image takes in, is
+// procps's (busybox's, in the test VM, prints other columns).
+func procps() bool {
+	out, _ := exec.Command("ps", "--version").CombinedOutput()
+	return strings.Contains(string(out), "procps")
 }
 
 // killSession sends SIGKILL to every process of session sid.
