@@ -53,7 +53,7 @@ func Populate(n *sys.Narrator, root string, bins []string) error {
 	// The count is of the paths ldd named and the links that lead from
 	// them to the real files; a symlinked directory on the way (bin ->
 	// usr/bin) is counted apart at the end.
-	n.Note("copying %d paths (the programs, their libraries and loader, and the links to the real files) into %s, each to the same path it has on the host", len(files), root)
+	n.Note("copying %s (the programs, their libraries and loader, and the links to the real files) into %s, each to the same path it has on the host", units.Count(len(files), "path", "paths"), root)
 	c := newCopier(n, root)
 	for _, f := range files {
 		if err := c.place(f); err != nil {
