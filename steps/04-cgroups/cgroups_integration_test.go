@@ -175,6 +175,20 @@ func TestStep4ForkBomb(t *testing.T) {
 	noGroupLeft(t, r.Stderr)
 }
 
+// A fork bomb that never reaches its --pids before the timeout (a large
+// limit, a sliver of CPU) was said "not contained", exit 1, as if the
+// limit had failed: it is said to have never reached it, and the run ends
+// as any timed-out run, 137.
+func TestStep4ForkBombBelowItsLimit(t *testing.T) {
+	testbin.NeedRoot(t)
+	r := step4(t, "--demo", "forkbomb", "--pids", "100000", "--cpus", "0.01", "--timeout", "2s")
+	if r.Code != 137 || !strings.Contains(r.Stderr, "==> the fork bomb never reached its limit: pids.events counted no refused fork, so pids.max (100000) had nothing to hold") ||
+		!strings.Contains(r.Stderr, "--timeout 2s expired") || strings.Contains(r.Stderr, "not contained") {
+		t.Errorf("--demo forkbomb --pids 100000 --cpus 0.01 = exit %d; want 137, said to have never reached its limit\n%s", r.Code, r.Stderr)
+	}
+	noGroupLeft(t, r.Stderr)
+}
+
 func TestStep4Timeout(t *testing.T) {
 	testbin.NeedRoot(t)
 	r := step4(t, "--timeout", "2s", "--", "sleep", "600")
