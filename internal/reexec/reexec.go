@@ -90,11 +90,16 @@ func Args() []string {
 
 // Child is a re-executed child being set up by its parent.
 type Child struct {
-	Cmd    *exec.Cmd
-	name   string
-	spec   *os.File // parent's write end of fd 3
-	status *os.File // parent's read end of fd 4
-	ends   []*os.File
+	Cmd *exec.Cmd
+	// Started, if set, runs as soon as the clone returns, before anything
+	// is printed: a child handed the terminal (SysProcAttr.Foreground)
+	// has it by then, and the caller may need to act before its first
+	// write to a terminal that is no longer its foreground's.
+	Started func()
+	name    string
+	spec    *os.File // parent's write end of fd 3
+	status  *os.File // parent's read end of fd 4
+	ends    []*os.File
 
 	mu       sync.Mutex // guards released and statusDone
 	released bool       // "go" was sent, or the pipe was closed without it
@@ -164,6 +169,9 @@ func (c *Child) Start(n *sys.Narrator, spec any) error {
 		return &StartError{Err: errnoOf(err)}
 	}
 	pid := c.Cmd.Process.Pid
+	if c.Started != nil {
+		c.Started()
+	}
 	ReportStarted(n, c.Cmd)
 	if _, err := io.WriteString(c.spec, line); err != nil {
 		// The child died at birth (an OOM kill on a tiny --memory, say):

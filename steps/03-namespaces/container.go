@@ -215,6 +215,14 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		// interactive shell can do job control.
 		attr.Foreground = true
 		attr.Ctty = tty
+		// From the clone on, workshop is in the background of the
+		// terminal it narrates on: with the terminal's tostop set (stty
+		// tostop), its first line would stop it with SIGTTOU, the
+		// container left with a terminal nobody gives back after fg.
+		// Ignored, the writes go through, until takeTerminalBack. (Not
+		// before the clone: an ignored signal stays ignored in the child,
+		// and in the command.)
+		child.Started = func() { signal.Ignore(unix.SIGTTOU) }
 	}
 	if cfg.CgroupDir != "" {
 		fd, err := n.Because("a handle on the cgroup the child is to be born in (CLONE_INTO_CGROUP)").
@@ -269,6 +277,9 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 	}
 	if err != nil {
 		exit.Stop(sigs)
+		if tty >= 0 {
+			signal.Reset(unix.SIGTTOU)
+		}
 		// EPERM, EINVAL, ENOSPC, EUSERS from the clone itself: the kernel
 		// would not make one of the namespaces (user namespaces switched
 		// off, a limit reached). Not from what follows it (the spec sent,
@@ -861,13 +872,15 @@ func (c *Container) takeTerminalBack() {
 	if c.tty < 0 {
 		return
 	}
+	// SIGTTOU is ignored since the clone (see Start), so that the
+	// narration goes on from the background; so is the change of the
+	// foreground group, which gets it otherwise.
+	defer signal.Reset(unix.SIGTTOU)
 	if c.hungUp {
 		c.n.Note("the terminal hung up: there is no terminal to take back, nor settings to put back")
 		c.tty = -1
 		return
 	}
-	signal.Ignore(unix.SIGTTOU)
-	defer signal.Reset(unix.SIGTTOU)
 	c.n.SetForegroundGroup(c.tty, unix.Getpgrp())
 	if c.settings != nil {
 		c.n.RestoreTerminalSettings(c.tty, c.settings)

@@ -294,3 +294,33 @@ func TestContainerNotHandedItsOutputTerminalReadsAndWritesIt(t *testing.T) {
 	}
 	out.WaitFor(t, "written on the terminal")
 }
+
+// With the terminal's tostop set (stty tostop), a background process's
+// write to it stops it with SIGTTOU: workshop, in the background from the
+// moment it hands the terminal over, stopped at its first line of
+// narration, and the container's PID 1 spun, its terminal given back to no
+// one after fg. The narration, and the closing notes before the terminal
+// is taken back, now go through.
+func TestNarrationWithTostopSet(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	line := `stty tostop && exec "$@"`
+	args := append([]string{"-c", line, "sh", testbin.Bin(t)}, step3Args(t, root, "--", "/bin/sh", "-i")...)
+	term := testbin.StartOnTerminal(t, "/bin/sh", args...)
+	term.Out.WaitFor(t, `execve("/bin/sh", ["/bin/sh", "-i"], …) = 0`)
+	term.Master.Write([]byte("echo in-the-shell; exit 3\n"))
+	select {
+	case err := <-term.Done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+			t.Errorf("workshop = %v, want exit status 3\n%s", err, term.Out)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("20 s after exit 3, workshop still runs (stopped by SIGTTOU?):\n%s", term.Out)
+	}
+	for _, want := range []string{"in-the-shell", "ppoll(", "TIOCSPGRP"} {
+		if !strings.Contains(term.Out.String(), want) {
+			t.Errorf("the terminal does not show %q:\n%s", want, term.Out)
+		}
+	}
+}
