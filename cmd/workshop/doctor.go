@@ -95,15 +95,15 @@ var probeLimits = map[string]cgroups.Limits{
 	"pids":   {Pids: 64},
 }
 
-func (stepCgroups) TryLimit(controller string) (string, error) {
+func (stepCgroups) TryLimit(controller string) (doctor.Tried, error) {
 	l, ok := probeLimits[controller]
 	if !ok {
-		return "", fmt.Errorf("no limit to try for the %s controller", controller)
+		return doctor.Tried{}, fmt.Errorf("no limit to try for the %s controller", controller)
 	}
 	cg, err := cgroups.New(sys.Discard(), fmt.Sprintf("doctor-%d-%s", os.Getpid(), controller), l)
 	if err != nil {
-		return "", err
+		return doctor.Tried{}, err
 	}
 	dir, _ := cg.Dir(controller)
-	return filepath.Dir(dir), cg.Remove()
+	return doctor.Tried{Dir: filepath.Dir(dir), SwitchedOn: cg.SwitchedOn()}, cg.Remove()
 }

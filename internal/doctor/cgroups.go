@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -18,9 +19,17 @@ type CgroupLayout struct {
 type CgroupProbe interface {
 	Layout() (CgroupLayout, error)
 	// TryLimit makes a throwaway group the way step 4 makes a container's,
-	// with only controller's limit written, removes it again, and returns
-	// the directory the group was made in.
-	TryLimit(controller string) (dir string, err error)
+	// with only controller's limit written, and removes it again.
+	TryLimit(controller string) (Tried, error)
+}
+
+// Tried is what TryLimit did.
+type Tried struct {
+	Dir string // where the group was made
+	// SwitchedOn are the controllers switched on for the children of the
+	// groups above (cgroup v2), as "+memory in …/cgroup.subtree_control":
+	// they stay on, and a step 4 after doctor finds them so.
+	SwitchedOn []string
 }
 
 // limitControllers are the controllers step 4 limits, with the flag that
@@ -35,7 +44,18 @@ var limitControllers = []struct{ name, flag string }{
 // sending the student here, which here would only send them round in a
 // circle.
 func stepDetail(err error) string {
-	return strings.TrimSuffix(err.Error(), "; see 'workshop doctor'")
+	s := strings.TrimSuffix(err.Error(), "; see 'workshop doctor'")
+	return strings.TrimSuffix(s, ": see 'workshop doctor'")
+}
+
+// remedy is what an error of step 4's says to do about it, when it knows
+// better than doctor's general fix (cgroups.InternalProcessesError).
+func remedy(err error) string {
+	var r interface{ Remedy() string }
+	if errors.As(err, &r) {
+		return r.Remedy()
+	}
+	return ""
 }
 
 func checkCgroups(h *Host) []Finding {
@@ -63,10 +83,17 @@ func limitFinding(h *Host, layout CgroupLayout, controller, flag string) Finding
 	if h.Euid != 0 {
 		return Finding{Status: Skip, Name: name, Detail: "available; not tried: making a cgroup needs root"}
 	}
-	dir, err := h.Cgroups.TryLimit(controller)
+	tried, err := h.Cgroups.TryLimit(controller)
 	if err != nil {
-		return Finding{Status: Fail, Name: name, Detail: stepDetail(err),
-			Fix: "workshop cannot set this limit here (inside a container? a read-only /sys/fs/cgroup?): use the classroom VM (vagrant up), or run the steps without " + flag}
+		fix := remedy(err)
+		if fix == "" {
+			fix = "workshop cannot set this limit here (inside a container? a read-only /sys/fs/cgroup?): use the classroom VM (vagrant up), or run the steps without " + flag
+		}
+		return Finding{Status: Fail, Name: name, Detail: stepDetail(err), Fix: fix}
 	}
-	return Finding{Status: OK, Name: name, Detail: fmt.Sprintf("%s limits work: a group with one was made and removed in %s", flag, dir)}
+	detail := fmt.Sprintf("%s limits work: a group with one was made and removed in %s", flag, tried.Dir)
+	if len(tried.SwitchedOn) > 0 {
+		detail += fmt.Sprintf(" (to make it, doctor switched %s, as step 4 does; they stay on)", strings.Join(tried.SwitchedOn, ", and "))
+	}
+	return Finding{Status: OK, Name: name, Detail: detail}
 }

@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -63,6 +64,32 @@ func TestCgroupsLimitRefused(t *testing.T) {
 	}
 }
 
+// A write refused for no reason step 4 knows ends ": see 'workshop
+// doctor'": doctor's own report must not send the student back to it.
+func TestCgroupsWriteRefusedNoPointerBack(t *testing.T) {
+	refusal := errors.New(`cannot write "64" to /sys/fs/cgroup/workshop/x/pids.max: device or resource busy: see 'workshop doctor'`)
+	f := &fakeCgroups{layout: CgroupLayout{Mode: "cgroup v2", Limits: allLimits}, refused: map[string]error{"pids": refusal}}
+	if p := only(t, checkCgroups(cgroupHost(t, f)), "cgroup pids"); strings.Contains(p.Detail, "workshop doctor") {
+		t.Errorf("cgroup pids = %+v, want step 4's error without 'see workshop doctor'", p)
+	}
+}
+
+// remedied is an error of step 4's that says what to do about it.
+type remedied struct{}
+
+func (remedied) Error() string  { return "it holds 1 process itself" }
+func (remedied) Remedy() string { return "move it out" }
+
+// Where step 4's error knows what to do (a process in a v2 parent group),
+// doctor's fix says that, not its guess about containers and read-only
+// filesystems.
+func TestCgroupsRefusalWithARemedy(t *testing.T) {
+	f := &fakeCgroups{layout: CgroupLayout{Mode: "cgroup v2", Limits: allLimits}, refused: map[string]error{"memory": fmt.Errorf("wrapped: %w", remedied{})}}
+	if m := only(t, checkCgroups(cgroupHost(t, f)), "cgroup memory"); m.Status != Fail || m.Fix != "move it out" {
+		t.Errorf("cgroup memory = %+v, want fail with the error's own remedy", m)
+	}
+}
+
 func TestCgroupsNone(t *testing.T) {
 	f := &fakeCgroups{layoutErr: errors.New("/sys/fs/cgroup is a tmpfs with no cgroup v1 controller mounted in it: this machine has no usable cgroups; see 'workshop doctor'")}
 	fs := checkCgroups(cgroupHost(t, f))
@@ -85,5 +112,21 @@ func TestCgroupsNotRoot(t *testing.T) {
 	}
 	if len(f.tried) != 0 {
 		t.Errorf("tried limits %q without root", f.tried)
+	}
+}
+
+// On v2, trying a limit switches controllers on up the tree, for good:
+// doctor says so, since it narrates nothing and a step 4 after it then
+// finds them on.
+func TestCgroupsSwitchedOnIsSaid(t *testing.T) {
+	f := &fakeCgroups{layout: CgroupLayout{Mode: "cgroup v2", Limits: allLimits},
+		switchedOn: []string{"+memory +pids +cpu in /sys/fs/cgroup/cgroup.subtree_control"}}
+	m := only(t, checkCgroups(cgroupHost(t, f)), "cgroup memory")
+	if m.Status != OK || !strings.Contains(m.Detail, "doctor switched +memory +pids +cpu in /sys/fs/cgroup/cgroup.subtree_control, as step 4 does; they stay on") {
+		t.Errorf("cgroup memory = %+v, want ok, saying what it switched on", m)
+	}
+	f.switchedOn = nil
+	if m := only(t, checkCgroups(cgroupHost(t, f)), "cgroup memory"); strings.Contains(m.Detail, "switched") {
+		t.Errorf("cgroup memory = %+v, with nothing switched on, says something was", m)
 	}
 }

@@ -38,17 +38,19 @@ type fakeCgroups struct {
 	layout    CgroupLayout
 	layoutErr error
 	refused   map[string]error
-	tried     []string
+	// switchedOn is what each TryLimit says it switched on.
+	switchedOn []string
+	tried      []string
 }
 
 func (f *fakeCgroups) Layout() (CgroupLayout, error) { return f.layout, f.layoutErr }
 
-func (f *fakeCgroups) TryLimit(controller string) (string, error) {
+func (f *fakeCgroups) TryLimit(controller string) (Tried, error) {
 	f.tried = append(f.tried, controller)
 	if err := f.refused[controller]; err != nil {
-		return "", err
+		return Tried{}, err
 	}
-	return "/sys/fs/cgroup/workshop", nil
+	return Tried{Dir: "/sys/fs/cgroup/workshop", SwitchedOn: f.switchedOn}, nil
 }
 
 // root is where fakeHost keeps its fake files.

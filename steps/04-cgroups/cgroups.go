@@ -66,7 +66,15 @@ type Cgroup struct {
 	// dirs are the group's directories: one on v2; on v1 one per
 	// hierarchy, keyed by controller (co-mounted controllers share one).
 	dirs map[string]string
+	// switchedOn are the v2 controllers New switched on up the tree, as
+	// "+memory +pids in /sys/fs/cgroup/cgroup.subtree_control": they stay
+	// on when the group is removed.
+	switchedOn []string
 }
+
+// SwitchedOn says which controllers making the group switched on for the
+// children of the groups above it (v2), which stay so after Remove.
+func (c *Cgroup) SwitchedOn() []string { return c.switchedOn }
 
 // v2Key is the key of the one directory a v2 group has.
 const v2Key = "unified"

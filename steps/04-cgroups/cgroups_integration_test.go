@@ -419,3 +419,59 @@ func TestStep4FaultSignalsFromKill(t *testing.T) {
 		})
 	}
 }
+
+// On cgroup v2, a process someone put in workshop's parent group itself
+// (echo $$ > /sys/fs/cgroup/workshop/cgroup.procs, in a lab) makes the
+// kernel refuse controllers for its children: EBUSY, the no-internal-
+// process rule. It was said as "device or resource busy: see 'workshop
+// doctor'", and doctor guessed at a read-only /sys/fs/cgroup. Both now
+// name the process, the rule and the way out.
+func TestStep4ProcessInTheV2ParentGroup(t *testing.T) {
+	testbin.NeedRoot(t)
+	if mode, _ := cgroups.Detect(); mode != cgroups.V2 {
+		t.Skip("the no-internal-process rule is cgroup v2's: the test VM of scripts/test runs this test on v2")
+	}
+	parent := filepath.Join(cgroups.Root, cgroups.Parent)
+	if err := os.Mkdir(parent, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		t.Fatal(err)
+	}
+	// A group with controllers on for its children may not take a process:
+	// switch them off, as on a machine where nothing ran yet.
+	on, err := os.ReadFile(filepath.Join(parent, "cgroup.subtree_control"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var off []string
+	for _, c := range strings.Fields(string(on)) {
+		off = append(off, "-"+c)
+	}
+	if len(off) > 0 {
+		if err := os.WriteFile(filepath.Join(parent, "cgroup.subtree_control"), []byte(strings.Join(off, " ")), 0); err != nil {
+			t.Fatalf("switch %q off in %s (a group of another run there?): %v", on, parent, err)
+		}
+	}
+	sleep := exec.Command("sleep", "600")
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := strconv.Itoa(sleep.Process.Pid)
+	t.Cleanup(func() {
+		os.WriteFile(filepath.Join(cgroups.Root, "cgroup.procs"), []byte(pid), 0)
+		sleep.Process.Kill()
+		sleep.Wait()
+		os.Remove(parent)
+	})
+	if err := os.WriteFile(filepath.Join(parent, "cgroup.procs"), []byte(pid), 0); err != nil {
+		t.Fatal(err)
+	}
+
+	r := step4(t, "--pids", "64", "--", "/bin/true")
+	want := fmt.Sprintf("it holds 1 process itself (%s), and on cgroup v2 a group that hands controllers to its children may hold none (the no-internal-process rule); move them out, to the root group (echo PID > /sys/fs/cgroup/cgroup.procs for each)", pid)
+	if r.Code != 125 || !strings.Contains(r.Stderr, want) || strings.Contains(r.Stderr, "device or resource busy") {
+		t.Errorf("step 4 with a process in %s = exit %d; want 125 and %q\n%s", parent, r.Code, want, r.Stderr)
+	}
+	d := testbin.Run(t, "", "--no-color", "--state-dir", stateDir, "doctor")
+	if !strings.Contains(d.Stdout, "move the processes in "+parent+" out, to the root group") || strings.Contains(d.Stdout, "read-only /sys/fs/cgroup") {
+		t.Errorf("doctor with a process in %s does not say to move it out:\n%s%s", parent, d.Stdout, d.Stderr)
+	}
+}

@@ -1,10 +1,15 @@
 package cgroups
 
 import (
+	"errors"
+	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/workshop-dev/workshop/internal/units"
+	"golang.org/x/sys/unix"
 )
 
 // The cgroup v2 files workshop uses, beside their v1 names in v1.go.
@@ -118,7 +123,50 @@ func (c *Cgroup) enable(dir string, ctrls []string) error {
 		c.n.Note("%s already hands %s to its children", filepath.Join(dir, v2SubtreeControl), strings.Join(ctrls, ", "))
 		return nil
 	}
-	return c.write(dir, v2SubtreeControl, strings.Join(add, " "), "switch these controllers on for the children of this group")
+	err := c.write(dir, v2SubtreeControl, strings.Join(add, " "), "switch these controllers on for the children of this group")
+	if err == nil {
+		c.switchedOn = append(c.switchedOn, strings.Join(add, " ")+" in "+filepath.Join(dir, v2SubtreeControl))
+	}
+	if errors.Is(err, unix.EBUSY) && dir != c.h.root {
+		// The no-internal-process rule, met: someone put a process in
+		// the group itself (echo $$ > …/workshop/cgroup.procs).
+		if pids, _ := readPids(filepath.Join(dir, procsFile)); len(pids) > 0 {
+			return &InternalProcessesError{Dir: dir, Pids: pids}
+		}
+	}
+	return err
+}
+
+// InternalProcessesError is the kernel's EBUSY for controllers switched on
+// in a v2 group that holds processes itself: a group that hands
+// controllers to its children may hold none (the root excepted).
+type InternalProcessesError struct {
+	Dir  string
+	Pids []int
+}
+
+func (e *InternalProcessesError) Error() string {
+	some := e.Pids
+	if len(some) > 5 {
+		some = some[:5]
+	}
+	var ps []string
+	for _, p := range some {
+		ps = append(ps, strconv.Itoa(p))
+	}
+	more := ""
+	if len(e.Pids) > len(some) {
+		more = fmt.Sprintf(" and %d more", len(e.Pids)-len(some))
+	}
+	return fmt.Sprintf("cannot switch controllers on for the children of %s: it holds %s itself (%s%s), and on cgroup v2 a group that hands controllers to its children may hold none (the no-internal-process rule); "+
+		"move them out, to the root group (echo PID > %s for each), and try again",
+		e.Dir, units.Count(len(e.Pids), "process", "processes"), strings.Join(ps, ", "), more, filepath.Join(filepath.Dir(e.Dir), procsFile))
+}
+
+// Remedy is what to do about it, for workshop doctor's fix column.
+func (e *InternalProcessesError) Remedy() string {
+	return fmt.Sprintf("move the processes in %s out, to the root group (for p in $(cat %s); do echo $p > %s; done), then try again",
+		e.Dir, filepath.Join(e.Dir, procsFile), filepath.Join(filepath.Dir(e.Dir), procsFile))
 }
 
 // killV2 writes 1 into cgroup.kill: the kernel SIGKILLs every process in
