@@ -223,12 +223,12 @@ func TestTogether(t *testing.T) {
 func TestEveryNarratedCallHasAGloss(t *testing.T) {
 	named := regexp.MustCompile(`(?:\brecord|\.Reported)\("([a-z_0-9]+)"|return "(clone3?)", `)
 	seen := 0
-	err := filepath.WalkDir("../..", func(path string, d os.DirEntry, err error) error {
+	// The trees that hold workshop's code, not the module's root: a test
+	// of another package, run at the same time, may have a root of its
+	// own there, a proc mounted in it, whose files even root may not read.
+	walk := func(path string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
-		}
-		if d.IsDir() && (d.Name() == ".git" || d.Name() == "bench") {
-			return filepath.SkipDir
 		}
 		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
 			return nil
@@ -245,9 +245,11 @@ func TestEveryNarratedCallHasAGloss(t *testing.T) {
 			}
 		}
 		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+	}
+	for _, tree := range []string{"../../cmd", "../../internal", "../../steps"} {
+		if err := filepath.WalkDir(tree, walk); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if seen < 30 {
 		t.Errorf("found %d narrated calls in the sources, want the project's (30 and more): the pattern no longer matches them", seen)

@@ -2,7 +2,8 @@
 // --cpus 0.5, --pids 64) and prints sizes back in the same notation.
 //
 // Sizes use the suffixes the walkthrough's `cgset -r memory.limit_in_bytes=80M`
-// uses, which are the kernel's own (memparse): K, M and G are powers of 1024.
+// uses, which are the kernel's own (memparse): K, M, G and T are powers of
+// 1024.
 package units
 
 import (
@@ -20,16 +21,17 @@ const (
 	KiB int64 = 1 << 10
 	MiB int64 = 1 << 20
 	GiB int64 = 1 << 30
+	TiB int64 = 1 << 40
 )
 
-var suffixes = map[string]int64{"": 1, "K": KiB, "M": MiB, "G": GiB}
+var suffixes = map[string]int64{"": 1, "K": KiB, "M": MiB, "G": GiB, "T": TiB}
 
 // ParseSize reads a memory size: a whole number of bytes, optionally followed
-// by K, M or G (either case, an optional trailing B: 80M, 80m, 80MB). Spaces
+// by K, M, G or T (either case, an optional trailing B: 80M, 80m, 80MB). Spaces
 // around it are allowed, as in every flag of this package (a quoted " 80M").
 func ParseSize(s string) (int64, error) {
 	s = strings.TrimSpace(s)
-	num := strings.TrimRight(s, "KkMmGgBb")
+	num := strings.TrimRight(s, "KkMmGgTtBb")
 	suffix := strings.ToUpper(s[len(num):])
 	suffix = strings.TrimSuffix(suffix, "B")
 	mult, ok := suffixes[suffix]
@@ -53,7 +55,7 @@ func ParseSize(s string) (int64, error) {
 }
 
 func sizeError(s string) error {
-	return fmt.Errorf("%q is not a size: write a whole number with K, M or G after it, as in 80M", s)
+	return fmt.Errorf("%q is not a size: write a whole number with K, M, G or T after it, as in 80M", s)
 }
 
 // FormatSize prints bytes the way ParseSize reads them: 83886080 -> "80M",

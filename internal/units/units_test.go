@@ -16,6 +16,8 @@ func TestParseSize(t *testing.T) {
 		{"80MB", 80 << 20},
 		{"512K", 512 << 10},
 		{"1G", 1 << 30},
+		{"1T", 1 << 40},
+		{"2tb", 2 << 40},
 		{"1048576", 1 << 20},
 		{" 80M ", 80 << 20},
 	} {
@@ -36,6 +38,8 @@ func TestParseSizeRefuses(t *testing.T) {
 		{"0", "more than 0"},
 		{"-5M", "more than 0"},
 		{"99999999999G", "too large"},
+		{"9999999T", "too large"},
+		{"1P", `"1P" is not a size: write a whole number with K, M, G or T after it`},
 		{"99999999999999999999", "too large"},
 	} {
 		_, err := ParseSize(tc.in)
