@@ -302,6 +302,9 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		// are found once it ends (endStragglers). Read now: the child is
 		// in it from the clone on.
 		c.mntNS, _ = os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", c.Pid()))
+	case flags == 0:
+		// A plain chroot (step 5's walkthrough demo): the child says so,
+		// and what a chroot's command leaves is the chroot's lesson.
 	default:
 		n.Note("no PID namespace and no mount namespace: what the command leaves running is found and killed when it ends only while it stays in its process group; a shell's background jobs and setsid daemons leave it, and may outlive the step")
 	}
