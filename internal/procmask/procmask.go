@@ -12,3 +12,10 @@ package procmask
 // /proc/scsi its hardware. Which of them exist depends on the kernel's
 // configuration.
 var Paths = []string{"acpi", "asound", "kcore", "keys", "latency_stats", "timer_list", "timer_stats", "sched_debug", "scsi"}
+
+// SysPaths are the parts of /sys, relative to it, that runc and Docker hide
+// under a read-only /sys: /sys/firmware holds the host's ACPI tables and
+// DMI data (serial numbers among them), and /sys/devices/virtual/powercap
+// the CPU's energy counters, read fast enough to leak what other programs
+// compute (the Platypus attack). The second exists on some machines only.
+var SysPaths = []string{"firmware", "devices/virtual/powercap"}

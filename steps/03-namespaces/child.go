@@ -29,7 +29,10 @@ type spec struct {
 	Env       []string
 	Flags     uintptr // the CLONE_NEW* flags asked for, cgroup included
 	PivotRoot bool
-	Init      bool
+	// Sys and CgroupViews are Config's.
+	Sys         bool
+	CgroupViews []CgroupView
+	Init        bool
 	// KeepCaps, when not empty, are the only capabilities the command may
 	// have (Config.DefaultCapabilities); LastCap is the kernel's highest.
 	KeepCaps []int
@@ -340,10 +343,81 @@ func mountAll(n *sys.Narrator, s *spec) error {
 	if err := makeDev(n, filepath.Join(s.Root, "dev"), s.Terminal); err != nil {
 		return err
 	}
-	if !procMounted {
+	if procMounted {
+		if err := maskProc(n, s); err != nil {
+			return err
+		}
+	}
+	if !s.Sys {
 		return nil
 	}
-	return maskProc(n, s)
+	return mountSys(n, s)
+}
+
+// mountSys gives the container a /sys as Docker's: the kernel's sysfs,
+// read-only (its network devices are the network namespace's, but much of
+// it is the whole machine's, and under the default map the container's
+// root is the host's), the parts runc hides (procmask.SysPaths) masked,
+// and under /sys/fs/cgroup the container's own cgroup, read-only: the
+// limits step 4 wrote, readable from inside (cat /sys/fs/cgroup/memory.max)
+// and not writable (a cgroup file checks no capability, only its owner,
+// host root: the container would raise its own limits).
+func mountSys(n *sys.Narrator, s *spec) error {
+	dir := filepath.Join(s.Root, "sys")
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		n.Note("the image has no /sys directory: the container gets no /sys (nothing is made in its root for it)")
+		return nil
+	}
+	if s.has(unix.CLONE_NEWUSER) && !s.has(unix.CLONE_NEWNET) {
+		n.Note("no network namespace: a user namespace may mount a sysfs only for a network namespace it owns, so the container gets no /sys")
+		return nil
+	}
+	const ro = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	if err := n.Because("a /sys, read-only: its network devices are this network namespace's, much of the rest the whole machine's").Mount("sysfs", dir, "sysfs", ro, ""); err != nil {
+		return err
+	}
+	for _, name := range procmask.SysPaths {
+		p := filepath.Join(dir, name)
+		if _, err := os.Lstat(p); err != nil {
+			continue
+		}
+		if err := n.Because("/sys/"+name+" is the host's hardware: an empty, read-only tmpfs over it").Mount("tmpfs", p, "tmpfs", ro, ""); err != nil {
+			return err
+		}
+	}
+	return mountCgroupViews(n, s.CgroupViews, filepath.Join(dir, "fs", "cgroup"))
+}
+
+// mountCgroupViews shows the container its own cgroup under dst
+// (/sys/fs/cgroup): the group's directory bound there, read-only; on v1,
+// one directory per hierarchy, in a tmpfs made read-only once they are in.
+func mountCgroupViews(n *sys.Narrator, views []CgroupView, dst string) error {
+	const flags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	bind := func(v CgroupView, at string) error {
+		if err := n.Because("the container's own cgroup: its limits, readable from inside").Mount(v.Host, at, "", unix.MS_BIND, ""); err != nil {
+			return err
+		}
+		return n.Because("read-only: a cgroup file checks only its owner, host root, and the container would raise its own limits").Mount(v.Host, at, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|flags, "")
+	}
+	switch {
+	case len(views) == 0:
+		return nil
+	case len(views) == 1 && views[0].In == "":
+		return bind(views[0], dst)
+	}
+	if err := n.Because("cgroup v1: a directory per hierarchy, in a tmpfs of their own").Mount("tmpfs", dst, "tmpfs", flags, "mode=755"); err != nil {
+		return err
+	}
+	for _, v := range views {
+		at := filepath.Join(dst, v.In)
+		if err := n.Mkdir(at, 0o755); err != nil {
+			return err
+		}
+		if err := bind(v, at); err != nil {
+			return err
+		}
+	}
+	return n.Because("the tmpfs read-only too, once its directories are in").Mount("tmpfs", dst, "tmpfs", unix.MS_REMOUNT|unix.MS_RDONLY|flags, "mode=755")
 }
 
 // mountProc mounts a procfs for the container: /proc shows the processes of

@@ -63,6 +63,11 @@ type Config struct {
 	// PivotRoot swaps the root mount with pivot_root(2) and detaches the old
 	// one, instead of chroot (step 6). It needs the mount namespace.
 	PivotRoot bool
+	// Sys gives the container a read-only /sys, as Docker's has (step 6),
+	// where the root has a /sys directory, and under /sys/fs/cgroup its own
+	// cgroup, CgroupViews, read-only. It needs the mount namespace.
+	Sys         bool
+	CgroupViews []CgroupView
 	// DefaultCapabilities leaves the command only the capabilities Docker
 	// gives a container by default (DefaultCapabilities), from the
 	// bounding set (step 6). Without it, root of the container has every
@@ -74,6 +79,14 @@ type Config struct {
 	// the container's process group, so Ctrl-C goes to the command.
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
+}
+
+// CgroupView is a directory of the container's cgroup and where the
+// container sees it: In is "" for a v2 group (the whole of /sys/fs/cgroup),
+// the hierarchy's name for a v1 one (/sys/fs/cgroup/memory).
+type CgroupView struct {
+	Host string // the group's directory, as the host sees it
+	In   string
 }
 
 // IDMap is one line of /proc/PID/uid_map or gid_map (user_namespaces(7)):

@@ -246,6 +246,8 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		Env:          env,
 		Flags:        flags,
 		PivotRoot:    cfg.PivotRoot,
+		Sys:          cfg.Sys,
+		CgroupViews:  cfg.CgroupViews,
 		Init:         cfg.Init,
 		Terminal:     tty >= 0,
 		KeepCaps:     keepCaps(cfg, flags),

@@ -213,6 +213,9 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 		return Outcome{}, err
 	}
 	r.Limits.noteBeyondTheMachine(n, cg)
+	if cfg.Sys {
+		cfg.CgroupViews = cg.views()
+	}
 	switch {
 	case mode == V2:
 		cfg.CgroupDir, _ = cg.Dir("memory")
@@ -487,4 +490,20 @@ func (o Outcome) Verdict(n *sys.Narrator, l Limits) error {
 		return exit.Code(exit.ToolFailed, nil)
 	}
 	return nil
+}
+
+// views are the group's directories as its container is shown them under
+// its /sys/fs/cgroup (namespaces.Config.Sys): on v2 the one directory is
+// the whole of it; on v1 each is there under its hierarchy's name
+// (/sys/fs/cgroup/memory/workshop/ID as /sys/fs/cgroup/memory).
+func (c *Cgroup) views() []namespaces.CgroupView {
+	if c.mode == V2 {
+		return []namespaces.CgroupView{{Host: c.dirs[v2Key]}}
+	}
+	var vs []namespaces.CgroupView
+	for _, d := range c.Paths() {
+		hierarchy := filepath.Dir(filepath.Dir(d))
+		vs = append(vs, namespaces.CgroupView{Host: d, In: filepath.Base(hierarchy)})
+	}
+	return vs
 }

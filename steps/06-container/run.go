@@ -156,6 +156,7 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 			ID:         id,
 			Init:       o.Init,
 			PivotRoot:  true,
+			Sys:        true,
 			// A container's command, as Docker's: not every capability.
 			DefaultCapabilities: true,
 			Stdin:               o.Stdin,

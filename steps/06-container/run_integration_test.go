@@ -117,11 +117,15 @@ cut -d' ' -f5 /proc/self/mountinfo | sed 's/^/mount /'`
 	// Only the container's own mounts: nothing of the host's tree is left
 	// in its mount namespace after the old root was detached.
 	for _, m := range mounts {
-		own := map[string]bool{"/": true, "/proc": true, "/proc/sys": true, "/proc/sysrq-trigger": true, "/proc/irq": true, "/proc/bus": true, "/proc/fs": true, "/dev": true}
+		own := map[string]bool{"/": true, "/proc": true, "/proc/sys": true, "/proc/sysrq-trigger": true, "/proc/irq": true, "/proc/bus": true, "/proc/fs": true, "/dev": true,
+			"/sys": true, "/sys/fs/cgroup": true}
 		for _, masked := range procmask.Paths {
 			own["/proc/"+masked] = true
 		}
-		if !own[m] && !strings.HasPrefix(m, "/dev/") {
+		for _, masked := range procmask.SysPaths {
+			own["/sys/"+masked] = true
+		}
+		if !own[m] && !strings.HasPrefix(m, "/dev/") && !strings.HasPrefix(m, "/sys/fs/cgroup/") {
 			t.Errorf("the container's mount table holds %s, not one of its own mounts (/, /proc, /proc/sys, /dev…)", m)
 		}
 	}
@@ -133,6 +137,35 @@ cut -d' ' -f5 /proc/self/mountinfo | sed 's/^/mount /'`
 	r = h.full("--hostname", "box", "--", "/bin/hostname")
 	if r.Code != 0 || r.Stdout != "box\n" {
 		t.Errorf("--hostname box -- hostname = exit %d, %q; want box\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+}
+
+// The container's /sys, as Docker's: read-only, its network devices the
+// container's own, /sys/firmware hidden, and its own cgroup under
+// /sys/fs/cgroup, where the limits read as they were written and cannot
+// be raised. It had no /sys at all: `cat /sys/fs/cgroup/memory.max`, a
+// student's first look at the limits from inside, found nothing.
+func TestFullRunSys(t *testing.T) {
+	h := newHost(t)
+	limit, pids := "/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/pids.max"
+	if cgroupLayout(t) == "v1" {
+		limit, pids = "/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/pids/pids.max"
+	}
+	script := fmt.Sprintf(`cat %s %s; ls /sys/class/net; echo $(ls -A /sys/firmware | wc -l); echo 1 > %[2]s || echo refused; cat %[2]s; cat /sys/kernel/mm/transparent_hugepage/enabled >/dev/null && echo readable; echo x > /sys/kernel/mm/transparent_hugepage/enabled || echo refused too`, limit, pids)
+	r := h.full("--memory", "80M", "--pids", "64", "--", "/bin/sh", "-c", script)
+	if want := "83886080\n64\nlo\n0\nrefused\n64\nreadable\nrefused too\n"; r.Code != 0 || r.Stdout != want {
+		t.Errorf("full run reading and writing its /sys = exit %d, stdout %q; want %q\n%s", r.Code, r.Stdout, want, r.Stderr)
+	}
+	if !strings.Contains(r.Stderr, `"sysfs", MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC, NULL) = 0`) {
+		t.Errorf("the narration does not show the read-only sysfs mount:\n%s", r.Stderr)
+	}
+	h.nothingLeft(startedOf(t, r.Stderr).ID)
+
+	// A user namespace without a network namespace may mount no sysfs:
+	// said, and no /sys.
+	r = h.full("--ns", "mount,uts,ipc,pid,user,cgroup", "--", "/bin/sh", "-c", "echo $(ls -A /sys | wc -l)")
+	if r.Code != 0 || r.Stdout != "0\n" || !strings.Contains(r.Stderr, "==> no network namespace: a user namespace may mount a sysfs only for a network namespace it owns, so the container gets no /sys") {
+		t.Errorf("full run with a user namespace and no network one = exit %d, stdout %q; want an empty /sys, said why\n%s", r.Code, r.Stdout, r.Stderr)
 	}
 }
 
