@@ -105,5 +105,6 @@ func (stepCgroups) TryLimit(controller string) (doctor.Tried, error) {
 		return doctor.Tried{}, err
 	}
 	dir, _ := cg.Dir(controller)
-	return doctor.Tried{Dir: filepath.Dir(dir), SwitchedOn: cg.SwitchedOn()}, cg.Remove()
+	err = cg.Remove()
+	return doctor.Tried{Dir: filepath.Dir(dir), SwitchedOn: cg.SwitchedOn()}, err
 }

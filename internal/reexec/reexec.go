@@ -94,8 +94,10 @@ type Child struct {
 	// Started, if set, runs as soon as the clone returns, before anything
 	// is printed: a child handed the terminal (SysProcAttr.Foreground)
 	// has it by then, and the caller may need to act before its first
-	// write to a terminal that is no longer its foreground's.
-	Started func()
+	// write to a terminal that is no longer its foreground's. What it
+	// returns, if not nil, runs once the clone and the child's execve are
+	// narrated: it narrates what Started did, in the order it was done.
+	Started func() (report func())
 	name    string
 	spec    *os.File // parent's write end of fd 3
 	status  *os.File // parent's read end of fd 4
@@ -169,10 +171,14 @@ func (c *Child) Start(n *sys.Narrator, spec any) error {
 		return &StartError{Err: errnoOf(err)}
 	}
 	pid := c.Cmd.Process.Pid
+	var report func()
 	if c.Started != nil {
-		c.Started()
+		report = c.Started()
 	}
 	ReportStarted(n, c.Cmd)
+	if report != nil {
+		report()
+	}
 	if _, err := io.WriteString(c.spec, line); err != nil {
 		// The child died at birth (an OOM kill on a tiny --memory, say):
 		// collect it rather than leave it to the caller.

@@ -57,7 +57,7 @@ func TestDefaultAndRestoreSignals(t *testing.T) {
 	// SIGUSR1 has the Go runtime's handler, as every catchable signal does
 	// in a Go program (here, the test binary).
 	saved := DefaultSignals(unix.SIGUSR1)
-	if err := n.ReportDefaulted(saved); err != nil {
+	if err := n.ReportSet(saved); err != nil {
 		t.Fatal(err)
 	}
 	var now kernelSigaction

@@ -34,10 +34,11 @@ func handlerName(h uintptr) string {
 	return "<the Go runtime's handler>"
 }
 
-// SavedAction is a signal's disposition before DefaultSignals set it to
-// SIG_DFL: the Go runtime's handler, which RestoreSignals puts back.
+// SavedAction is a signal's disposition before DefaultSignals or
+// IgnoreSignals changed it, which RestoreSignals puts back.
 type SavedAction struct {
 	Sig unix.Signal
+	to  uintptr // the disposition set: SIG_DFL or SIG_IGN
 	old kernelSigaction
 	err error
 }
@@ -55,27 +56,36 @@ func rtSigaction(sig unix.Signal, act, old *kernelSigaction) error {
 
 // DefaultSignals sets each of sigs to SIG_DFL in the kernel, behind the Go
 // runtime's back, and keeps what was there. It narrates nothing: it is
-// called before the narration's options are known; ReportDefaulted prints
+// called before the narration's options are known; ReportSet prints
 // the calls once they are.
-func DefaultSignals(sigs ...unix.Signal) []SavedAction {
+func DefaultSignals(sigs ...unix.Signal) []SavedAction { return setSignals(sigDfl, sigs) }
+
+// IgnoreSignals sets each of sigs to SIG_IGN in the kernel, and keeps what
+// was there, narrating nothing (ReportSet prints the calls). Not
+// signal.Ignore: the Go runtime's signal.Reset leaves a signal it never
+// handled (SIGTTOU) ignored, for good, and for every program started
+// after it.
+func IgnoreSignals(sigs ...unix.Signal) []SavedAction { return setSignals(sigIgn, sigs) }
+
+func setSignals(to uintptr, sigs []unix.Signal) []SavedAction {
 	saved := make([]SavedAction, len(sigs))
 	for i, sig := range sigs {
-		saved[i].Sig = sig
-		saved[i].err = rtSigaction(sig, &kernelSigaction{handler: sigDfl}, &saved[i].old)
+		saved[i].Sig, saved[i].to = sig, to
+		saved[i].err = rtSigaction(sig, &kernelSigaction{handler: to}, &saved[i].old)
 	}
 	return saved
 }
 
-// ReportDefaulted prints the rt_sigaction calls DefaultSignals made, and
-// returns the first failure.
-func (n *Narrator) ReportDefaulted(saved []SavedAction) error {
+// ReportSet prints the rt_sigaction calls DefaultSignals or IgnoreSignals
+// made, and returns the first failure.
+func (n *Narrator) ReportSet(saved []SavedAction) error {
 	var first error
 	for _, s := range saved {
 		old := fmt.Sprintf("{sa_handler=%s, …}", handlerName(s.old.handler))
 		if s.err != nil {
 			old = "…" // the kernel filled nothing in
 		}
-		n.record("rt_sigaction", fmt.Sprintf("%s, {sa_handler=SIG_DFL, sa_mask=[], sa_flags=0}, %s, 8", SignalName(s.Sig), old), 0, s.err)
+		n.record("rt_sigaction", fmt.Sprintf("%s, {sa_handler=%s, sa_mask=[], sa_flags=0}, %s, 8", SignalName(s.Sig), handlerName(s.to), old), 0, s.err)
 		if s.err != nil && first == nil {
 			first = fmt.Errorf("rt_sigaction(%s): %w", SignalName(s.Sig), s.err)
 		}
@@ -83,8 +93,9 @@ func (n *Narrator) ReportDefaulted(saved []SavedAction) error {
 	return first
 }
 
-// RestoreSignals puts back what DefaultSignals set aside: the Go runtime's
-// handlers, so that os/signal works again for those signals.
+// RestoreSignals puts back what DefaultSignals or IgnoreSignals set aside:
+// the Go runtime's handlers, so that os/signal works again for those
+// signals, or the default.
 func (n *Narrator) RestoreSignals(saved []SavedAction) error {
 	for _, s := range saved {
 		if s.err != nil {

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -221,6 +220,10 @@ func TestTogether(t *testing.T) {
 // machine's clone3, the line its cgroup lesson is about, had none. The
 // names are read from the sources: record and Reported calls with a
 // literal name, and the names reexec's cloneCall returns.
+// packageDir is where go test starts the test binary, read before any test
+// runs: some tests here chdir("/") for real.
+var packageDir, _ = os.Getwd()
+
 func TestEveryNarratedCallHasAGloss(t *testing.T) {
 	named := regexp.MustCompile(`(?:\brecord|\.Reported)\("([a-z_0-9]+)"|return "(clone3?)", `)
 	seen := 0
@@ -245,9 +248,7 @@ func TestEveryNarratedCallHasAGloss(t *testing.T) {
 		}
 		return nil
 	}
-	// By this file's path: other tests here chdir("/") for real.
-	_, me, _, _ := runtime.Caller(0)
-	module := filepath.Join(filepath.Dir(me), "..", "..")
+	module := filepath.Join(packageDir, "..", "..")
 	for _, tree := range []string{"cmd", "internal", "steps"} {
 		if err := filepath.WalkDir(filepath.Join(module, tree), walk); err != nil {
 			t.Fatal(err)

@@ -96,7 +96,7 @@ func containerInit() int {
 	hint.SetStateDir(s.HintStateDir)
 	rep := reexec.ExecReporter()
 	n := sys.New(reexec.Stderr(), s.Narration).WithPid(os.Getpid())
-	if err := n.Because("PID 1 gets no signal it has no handler for: until the command sets its own, Ctrl-C and kill pass it by").ReportDefaulted(defaulted); err != nil {
+	if err := n.Because("PID 1 gets no signal it has no handler for: until the command sets its own, Ctrl-C and kill pass it by").ReportSet(defaulted); err != nil {
 		fmt.Fprintf(reexec.Stderr(), "workshop: setting up the container: %s\n", hint.Rewrite(err.Error()))
 		return exit.ToolFailed
 	}

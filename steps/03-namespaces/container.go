@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -53,6 +52,9 @@ type Container struct {
 	// tty is the terminal handed to the container's process group, or -1;
 	// workshop takes it back when the container ends.
 	tty int
+	// ttou is SIGTTOU's disposition before workshop ignored it, from the
+	// clone to takeTerminalBack (see Start).
+	ttou []sys.SavedAction
 	// hungUp: the terminal hung up while the container had it
 	// (watchTerminal): there is nothing to take back. hangupKilled: the
 	// container outlived it, and workshop killed it.
@@ -138,6 +140,7 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 	tty := -1
 	var initArgs []string
 	var settings *unix.Termios
+	var ttou []sys.SavedAction // SIGTTOU's disposition, while workshop is in the background
 	stdin := cfg.Stdin
 	f, isFile := cfg.Stdin.(*os.File)
 	onTerminal := isFile && term.IsTerminal(int(f.Fd()))
@@ -219,10 +222,15 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		// terminal it narrates on: with the terminal's tostop set (stty
 		// tostop), its first line would stop it with SIGTTOU, the
 		// container left with a terminal nobody gives back after fg.
-		// Ignored, the writes go through, until takeTerminalBack. (Not
-		// before the clone: an ignored signal stays ignored in the child,
-		// and in the command.)
-		child.Started = func() { signal.Ignore(unix.SIGTTOU) }
+		// Ignored, the writes go through, until takeTerminalBack puts it
+		// back. (Not before the clone: an ignored signal stays ignored in
+		// the child, and in the command.)
+		child.Started = func() func() {
+			ttou = sys.IgnoreSignals(unix.SIGTTOU)
+			return func() {
+				n.Because("workshop is in the background of its terminal now: its own lines must not stop it (with stty tostop, a background write gets SIGTTOU)").ReportSet(ttou)
+			}
+		}
 	}
 	if cfg.CgroupDir != "" {
 		fd, err := n.Because("a handle on the cgroup the child is to be born in (CLONE_INTO_CGROUP)").
@@ -279,8 +287,11 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 	}
 	if err != nil {
 		exit.Stop(sigs)
-		if tty >= 0 {
-			signal.Reset(unix.SIGTTOU)
+		if ttou != nil {
+			// Cloned, handed the terminal, and given up: the terminal
+			// comes back before the error is said.
+			n.SetForegroundGroup(tty, unix.Getpgrp())
+			n.RestoreSignals(ttou)
 		}
 		// EPERM, EINVAL, ENOSPC, EUSERS from the clone itself: the kernel
 		// would not make one of the namespaces (user namespaces switched
@@ -292,7 +303,7 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		}
 		return nil, err
 	}
-	c := &Container{n: n, id: id, child: child, tty: tty, settings: settings,
+	c := &Container{n: n, id: id, child: child, tty: tty, settings: settings, ttou: ttou,
 		stopGrace: cfg.StopGrace, pidNS: flags&unix.CLONE_NEWPID != 0, init: cfg.Init,
 		// With a PID namespace the command is PID 1, which drops a Ctrl-Z
 		// it has no handler for; with --init, the init resumes it.
@@ -878,9 +889,9 @@ func (c *Container) takeTerminalBack() {
 		return
 	}
 	// SIGTTOU is ignored since the clone (see Start), so that the
-	// narration goes on from the background; so is the change of the
-	// foreground group, which gets it otherwise.
-	defer signal.Reset(unix.SIGTTOU)
+	// narration goes on from the background, and so that the change of
+	// the foreground group below, which gets it otherwise, is made.
+	defer c.n.Because("workshop has its terminal back: SIGTTOU as it was").RestoreSignals(c.ttou)
 	if c.hungUp {
 		c.n.Note("the terminal hung up: there is no terminal to take back, nor settings to put back")
 		c.tty = -1

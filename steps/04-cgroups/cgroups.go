@@ -66,15 +66,27 @@ type Cgroup struct {
 	// dirs are the group's directories: one on v2; on v1 one per
 	// hierarchy, keyed by controller (co-mounted controllers share one).
 	dirs map[string]string
-	// switchedOn are the v2 controllers New switched on up the tree, as
-	// "+memory +pids in /sys/fs/cgroup/cgroup.subtree_control": they stay
-	// on when the group is removed.
-	switchedOn []string
+	// switchedOn are the v2 controllers New switched on up the tree.
+	switchedOn []switched
 }
 
+// switched is one write to a v2 cgroup.subtree_control: "+memory +pids"
+// into file.
+type switched struct{ controllers, file string }
+
 // SwitchedOn says which controllers making the group switched on for the
-// children of the groups above it (v2), which stay so after Remove.
-func (c *Cgroup) SwitchedOn() []string { return c.switchedOn }
+// children of the groups above it (v2), as "+memory +pids in
+// /sys/fs/cgroup/cgroup.subtree_control", where they are still on: not in
+// a group Remove removed since (the workshop parent, once empty).
+func (c *Cgroup) SwitchedOn() []string {
+	var on []string
+	for _, s := range c.switchedOn {
+		if _, err := os.Stat(s.file); err == nil {
+			on = append(on, s.controllers+" in "+s.file)
+		}
+	}
+	return on
+}
 
 // v2Key is the key of the one directory a v2 group has.
 const v2Key = "unified"

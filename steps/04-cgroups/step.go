@@ -199,8 +199,8 @@ func Step(n *sys.Narrator, cfg StepConfig) error {
 	// ends any run.
 	if cfg.Demo == "forkbomb" && out.TimedOut && !out.Stats.OOMKilled() {
 		if out.Stats.PidsRefused == 0 {
-			n.Note("the fork bomb never reached its limit: pids.events counted no refused fork, so pids.max (%d) had nothing to hold, and the timeout (%s) ended it; "+
-				"it forks too slowly here to reach %d processes in that time: a lower --pids, or a longer --timeout, shows the limit at work", limits.Pids, timeout, limits.Pids)
+			n.Note("pids.events counted no refused fork: pids.max (%d) never had to refuse one before the timeout (%s) ended the fork bomb; "+
+				"with a lower --pids, or a longer --timeout, the limit shows at work", limits.Pids, timeout)
 			return out.Verdict(n, limits)
 		}
 		if out.Stats.PidsRefused < 0 {

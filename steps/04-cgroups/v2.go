@@ -125,7 +125,7 @@ func (c *Cgroup) enable(dir string, ctrls []string) error {
 	}
 	err := c.write(dir, v2SubtreeControl, strings.Join(add, " "), "switch these controllers on for the children of this group")
 	if err == nil {
-		c.switchedOn = append(c.switchedOn, strings.Join(add, " ")+" in "+filepath.Join(dir, v2SubtreeControl))
+		c.switchedOn = append(c.switchedOn, switched{strings.Join(add, " "), filepath.Join(dir, v2SubtreeControl)})
 	}
 	if errors.Is(err, unix.EBUSY) && dir != c.h.root {
 		// The no-internal-process rule, met: someone put a process in
