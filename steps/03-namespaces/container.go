@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -146,13 +147,13 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 	onTerminal := isFile && term.IsTerminal(int(f.Fd()))
 	switch {
 	case onTerminal && NoTerminalFor(f, cfg.Stdout) != "":
-		// The container, in a process group of its own, cannot have the
+		// The container, in a session of its own, cannot have the
 		// terminal: workshop runs in the background (… &, timeout), or in
 		// a pipeline (step 3 -- ps | less) whose other programs share its
 		// process group, where handing it over would put less in the
-		// background. Reading the terminal from the background would stop
-		// the command, or, for a PID 1, which drops SIGTTIN, loop for
-		// ever: its input is /dev/null instead.
+		// background. What is typed there is the shell's, or less's: the
+		// container's input is /dev/null instead (and its output a pipe,
+		// see pipeOutput).
 		null, err := os.Open(os.DevNull)
 		if err != nil {
 			return nil, err
@@ -244,6 +245,9 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 	}
 	child.Cmd.SysProcAttr = attr
 	child.Cmd.Stdin, child.Cmd.Stdout, child.Cmd.Stderr = stdin, cfg.Stdout, cfg.Stderr
+	if tty < 0 && (isTerminal(cfg.Stdout) || isTerminal(cfg.Stderr)) {
+		pipeOutput(n, child.Cmd)
+	}
 
 	s := spec{
 		Narration:    n.Options(),
@@ -933,6 +937,44 @@ func whyRefused(err error) string {
 		return " (EINVAL here: this kernel may be built without one of these kinds)"
 	}
 	return ""
+}
+
+// pipeOutput gives a container that was not handed the terminal pipes
+// for the output it would write to it, which workshop copies there, as
+// docker run does without -t. Outside the terminal's job control (a
+// session of its own, see Start), the container could otherwise read the
+// terminal through its stdout or stderr, taking the keys typed to the
+// shell (a password among them) while workshop runs in the background,
+// and change its settings.
+func pipeOutput(n *sys.Narrator, cmd *exec.Cmd) {
+	var piped []string
+	// Not an *os.File: then os/exec makes a pipe, and copies from it.
+	// Both the same writer, when both are a terminal: one pipe, so the
+	// two streams stay in the order they were written.
+	var both io.Writer
+	for _, out := range []struct {
+		w    *io.Writer
+		name string
+	}{{&cmd.Stdout, "stdout"}, {&cmd.Stderr, "stderr"}} {
+		if !isTerminal(*out.w) {
+			continue
+		}
+		if both == nil {
+			both = struct{ io.Writer }{*out.w}
+		}
+		*out.w = both
+		piped = append(piped, out.name)
+	}
+	// A process the command left may hold the pipe open after the
+	// command ends: Wait stops copying a second after the end.
+	cmd.WaitDelay = time.Second
+	n.Note("the terminal is not the container's: its %s reach it through a pipe (pipe2, made by Go's os/exec) that workshop copies to the terminal, so the container can neither read what you type nor change the terminal's settings, and its programs see no terminal", strings.Join(piped, " and "))
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // NoTerminalFor says why a container whose input is stdin, a terminal,
