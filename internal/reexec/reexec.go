@@ -288,11 +288,6 @@ func (c *Child) PastSetup() bool {
 func (c *Child) Wait() (int, error) {
 	c.abandon() // never released: the child must not run its command
 	err := c.Cmd.Wait()
-	if errors.Is(err, exec.ErrWaitDelay) {
-		// Ended; a pipe of its output was still held open by a process it
-		// left (Cmd.WaitDelay): its status stands.
-		err = nil
-	}
 	c.mu.Lock()
 	if !c.statusDone { // AwaitExec never ran: its pipe is closed here
 		c.statusDone = true

@@ -218,3 +218,25 @@ func init() {
 		glosses["close_range"] = "mark every descriptor from this one up close-on-exec: what the caller left open never reaches the command"
 	}
 }
+
+// Pipe calls pipe2(2) with O_CLOEXEC, as os.Pipe does: the read end, r,
+// stays with this process; the write end, w, is for a child's output.
+func (n *Narrator) Pipe() (r, w *os.File, err error) {
+	r, w, err = os.Pipe()
+	if err != nil {
+		n.record("pipe2", "…, O_CLOEXEC", -1, err)
+		return nil, nil, fmt.Errorf("pipe2: %w", err)
+	}
+	n.record("pipe2", fmt.Sprintf("[%d, %d], O_CLOEXEC", rawFd(r), rawFd(w)), 0, nil)
+	return r, w, nil
+}
+
+// rawFd is f's descriptor, read without f.Fd(), which would make it
+// blocking (and a read of it no longer one that Close can interrupt).
+func rawFd(f *os.File) int {
+	fd := -1
+	if c, err := f.SyscallConn(); err == nil {
+		c.Control(func(d uintptr) { fd = int(d) })
+	}
+	return fd
+}

@@ -233,6 +233,7 @@ var glosses = map[string]string{
 	"openat":            "open a file",
 	"write":             "write bytes to an open file",
 	"close":             "close a file descriptor",
+	"pipe2":             "make a pipe: what is written into one end is read from the other",
 	"clone":             "create a child process, with new namespaces for each CLONE_NEW* flag",
 	"clone3":            "create a child process (clone's newer form, its arguments in a struct): new namespaces for each CLONE_NEW* flag; with CLONE_INTO_CGROUP, born in the cgroup whose directory the cgroup fd is",
 	"rt_sigaction":      "set what a signal does to this process: run a handler, the default (SIG_DFL), or nothing (SIG_IGN)",

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -56,6 +55,9 @@ type Container struct {
 	// ttou is SIGTTOU's disposition before workshop ignored it, from the
 	// clone to takeTerminalBack (see Start).
 	ttou []sys.SavedAction
+	// piped are the pipes its output goes to the terminal through, when
+	// it was not handed the terminal (pipeOutputs).
+	piped []*outputPipe
 	// hungUp: the terminal hung up while the container had it
 	// (watchTerminal): there is nothing to take back. hangupKilled: the
 	// container outlived it, and workshop killed it.
@@ -245,8 +247,11 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 	}
 	child.Cmd.SysProcAttr = attr
 	child.Cmd.Stdin, child.Cmd.Stdout, child.Cmd.Stderr = stdin, cfg.Stdout, cfg.Stderr
-	if tty < 0 && (isTerminal(cfg.Stdout) || isTerminal(cfg.Stderr)) {
-		pipeOutput(n, child.Cmd)
+	var piped []*outputPipe
+	if tty < 0 {
+		if piped, err = pipeOutputs(n, &child.Cmd.Stdout, &child.Cmd.Stderr); err != nil {
+			return nil, err
+		}
 	}
 
 	s := spec{
@@ -289,8 +294,14 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 	} else {
 		err = clone()
 	}
+	for _, p := range piped {
+		p.started()
+	}
 	if err != nil {
 		exit.Stop(sigs)
+		for _, p := range piped {
+			p.finish(n)
+		}
 		if ttou != nil {
 			// Cloned, handed the terminal, and given up: the terminal
 			// comes back before the error is said.
@@ -307,7 +318,7 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		}
 		return nil, err
 	}
-	c := &Container{n: n, id: id, child: child, tty: tty, settings: settings, ttou: ttou,
+	c := &Container{n: n, id: id, child: child, tty: tty, settings: settings, ttou: ttou, piped: piped,
 		stopGrace: cfg.StopGrace, pidNS: flags&unix.CLONE_NEWPID != 0, init: cfg.Init,
 		// With a PID namespace the command is PID 1, which drops a Ctrl-Z
 		// it has no handler for; with --init, the init resumes it.
@@ -438,6 +449,7 @@ func (c *Container) Wait() (int, error) {
 		c.endStragglers()
 	}
 	status, err := c.child.Wait()
+	c.finishOutput()
 	close(waited)
 	if c.tty >= 0 {
 		calls := <-watched
@@ -791,8 +803,18 @@ func (c *Container) Abort() {
 	c.ended = true
 	c.endMu.Unlock()
 	c.child.Wait()
+	c.finishOutput()
 	c.stopSignals()
 	c.takeTerminalBack()
+}
+
+// finishOutput waits for the copies of the container's output to the
+// terminal to end (outputPipe.finish), once it has been collected.
+func (c *Container) finishOutput() {
+	for _, p := range c.piped {
+		p.finish(c.n)
+	}
+	c.piped = nil
 }
 
 // forwardSignals passes the stop signals (exit.StopSignals) on to the
@@ -937,44 +959,6 @@ func whyRefused(err error) string {
 		return " (EINVAL here: this kernel may be built without one of these kinds)"
 	}
 	return ""
-}
-
-// pipeOutput gives a container that was not handed the terminal pipes
-// for the output it would write to it, which workshop copies there, as
-// docker run does without -t. Outside the terminal's job control (a
-// session of its own, see Start), the container could otherwise read the
-// terminal through its stdout or stderr, taking the keys typed to the
-// shell (a password among them) while workshop runs in the background,
-// and change its settings.
-func pipeOutput(n *sys.Narrator, cmd *exec.Cmd) {
-	var piped []string
-	// Not an *os.File: then os/exec makes a pipe, and copies from it.
-	// Both the same writer, when both are a terminal: one pipe, so the
-	// two streams stay in the order they were written.
-	var both io.Writer
-	for _, out := range []struct {
-		w    *io.Writer
-		name string
-	}{{&cmd.Stdout, "stdout"}, {&cmd.Stderr, "stderr"}} {
-		if !isTerminal(*out.w) {
-			continue
-		}
-		if both == nil {
-			both = struct{ io.Writer }{*out.w}
-		}
-		*out.w = both
-		piped = append(piped, out.name)
-	}
-	// A process the command left may hold the pipe open after the
-	// command ends: Wait stops copying a second after the end.
-	cmd.WaitDelay = time.Second
-	n.Note("the terminal is not the container's: its %s reach it through a pipe (pipe2, made by Go's os/exec) that workshop copies to the terminal, so the container can neither read what you type nor change the terminal's settings, and its programs see no terminal", strings.Join(piped, " and "))
-}
-
-// isTerminal reports whether w is a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // NoTerminalFor says why a container whose input is stdin, a terminal,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -265,7 +266,8 @@ func TestContainerNotHandedItsOutputTerminalWritesThroughAPipe(t *testing.T) {
 	}
 	// cat, not the shell's read: busybox's read waits on a descriptor it
 	// cannot read until the pipe's other end closes.
-	script := `cat <&1 >/dev/null; echo "read: $?"; [ -t 1 ] || [ -t 2 ] || echo "no terminal"; echo written on the terminal >&2`
+	// The markers are computed: the narration shows the script as written.
+	script := `cat <&1 >/dev/null; echo "read: $?"; [ -t 1 ] || [ -t 2 ] || echo "no-$((1+1))-terminal"; echo "written $((6*7))" >&2`
 	cmd := exec.Command(testbin.Bin(t), step3Args(t, root, "--", "/bin/sh", "-c", script)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(""), slave, slave
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 1}
@@ -288,12 +290,12 @@ func TestContainerNotHandedItsOutputTerminalWritesThroughAPipe(t *testing.T) {
 		<-done
 		t.Fatalf("the command that reads its stdout, a terminal not its own, still runs after 20s\n%s", out)
 	}
-	out.WaitFor(t, "written on the terminal")
+	out.WaitFor(t, "written 42")
 	got := out.String()
-	if strings.Contains(got, "read: 0") || !strings.Contains(got, "read: ") || !strings.Contains(got, "no terminal") {
+	if strings.Contains(got, "read: 0") || !strings.Contains(got, "read: 1") || !strings.Contains(got, "no-2-terminal") {
 		t.Errorf("want the read of the output to have failed, and no terminal for the command:\n%s", got)
 	}
-	if !strings.Contains(got, "==> the terminal is not the container's: its stdout and stderr reach it through a pipe") {
+	if !strings.Contains(got, "==> its stdout and stderr go to that pipe, not to the terminal: the container can neither read what you type nor change the terminal's settings") || !regexp.MustCompile(`(?m)^pipe2\(\[\d+, \d+\], O_CLOEXEC\) = 0`).MatchString(got) {
 		t.Errorf("the narration does not say the output goes through a pipe:\n%s", got)
 	}
 }
@@ -314,15 +316,17 @@ func TestNarrationWithTostopSet(t *testing.T) {
 	args := append([]string{"-c", line, "sh", testbin.Bin(t)}, step3Args(t, root, "--", "/bin/sh", "-i")...)
 	term := testbin.StartOnTerminal(t, "/bin/sh", args...)
 	term.Out.WaitFor(t, `execve("/bin/sh", ["/bin/sh", "-i"], …) = 0`)
-	term.Master.Write([]byte("echo in-the-shell; exit 3\n"))
+	// Computed: what is typed is echoed on the terminal as typed.
+	term.Master.Write([]byte("echo in-the-$((1+1))-shell; exit 3\n"))
 	select {
 	case <-term.Done:
 	case <-time.After(20 * time.Second):
 		t.Fatalf("20 s after exit 3, workshop still runs:\n%s", term.Out)
 	}
+	term.Out.WaitFor(t, "status ")
 	out := term.Out.String()
 	for _, want := range []string{
-		"in-the-shell",
+		"in-the-2-shell",
 		"rt_sigaction(SIGTTOU, {sa_handler=SIG_IGN, sa_mask=[], sa_flags=0}, {sa_handler=SIG_DFL, …}, 8) = 0",
 		"ppoll(", "TIOCSPGRP",
 		"rt_sigaction(SIGTTOU, {sa_handler=SIG_DFL, …}, NULL, 8) = 0",
@@ -331,5 +335,113 @@ func TestNarrationWithTostopSet(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("the terminal does not show %q (stopped by SIGTTOU?):\n%s", want, out)
 		}
+	}
+}
+
+// The copy of a container's output to a terminal that hangs up: its
+// writes fail, and the copy stopped there and closed the pipe, so the
+// command's next write killed it with SIGPIPE (141; a PID 1, which drops
+// the signal, got EPIPE), and a command that succeeded was said to have
+// failed (125, the copy's error). The rest is read and dropped: the
+// command ends as it would have, with its own status.
+func TestOutputPipeDrainedAfterTheTerminalHangsUp(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	master, slave := testbin.OpenPty(t)
+	// No PID namespace, so SIGPIPE is not dropped; the hang-up's SIGHUP,
+	// which workshop passes on, the script ignores.
+	// "$((6*7)) go" prints what the narration of its execve does not show.
+	script := `trap "" HUP; echo "$((6*7)) go"; sleep 1; i=0; while [ $i -lt 20000 ]; do echo 0123456789abcdef0123456789abcdef; i=$((i+1)); done; exit 7`
+	cmd := exec.Command(testbin.Bin(t), step3Args(t, root, "--ns", "mount,uts", "--", "/bin/sh", "-c", script)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(""), slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 1}
+	cmd.WaitDelay = 5 * time.Second
+	out := testbin.NewLines(master)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	out.WaitFor(t, "42 go")
+	master.Close() // the terminal hangs up
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 7 {
+			t.Errorf("workshop = %v, want the command's exit status 7", err)
+		}
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill() // its container dies with it (PR_SET_PDEATHSIG)
+		<-done
+		t.Fatalf("30 s after its terminal hung up, the container writing 640 KiB still runs")
+	}
+}
+
+// A terminal that takes the container's output slowly (Ctrl-S, a stalled
+// link), here one nobody reads for 3 s: the copy waits on it for as long
+// as it takes, and every line arrives. With a fixed second after the
+// command's end, the rest of the pipe was dropped without a word.
+func TestOutputPipeWaitsForASlowTerminal(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	master, slave := testbin.OpenPty(t)
+	// 5000 lines, some 50 KiB: less than the pipe holds, so the command
+	// ends at once, its output still in the pipe.
+	script := `i=0; while [ $i -lt 5000 ]; do echo "line $i"; i=$((i+1)); done; exit 3`
+	cmd := exec.Command(testbin.Bin(t), step3Args(t, root, "--", "/bin/sh", "-c", script)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(""), slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 1}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	time.Sleep(3 * time.Second) // nobody reads the terminal
+	out := testbin.NewLines(master)
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+			t.Errorf("workshop = %v, want the command's exit status 3", err)
+		}
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("a minute later, workshop still runs")
+	}
+	out.WaitFor(t, "line 4999")
+	if n := len(regexp.MustCompile(`(?m)^line \d+\r?$`).FindAllString(out.String(), -1)); n != 5000 {
+		t.Errorf("%d lines of the 5000 the command wrote reached the terminal", n)
+	}
+}
+
+// stdout and stderr on two terminals: each gets its own stream (both went
+// to stdout's when one pipe served both).
+func TestOutputPipesForTwoTerminals(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	m1, s1 := testbin.OpenPty(t)
+	m2, s2 := testbin.OpenPty(t)
+	script := `echo "to-$((1+1))-out"; echo "to-$((2+1))-err" >&2`
+	cmd := exec.Command(testbin.Bin(t), step3Args(t, root, "--", "/bin/sh", "-c", script)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(""), s1, s2
+	out, errs := testbin.NewLines(m1), testbin.NewLines(m2)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s1.Close()
+	s2.Close()
+	timer := time.AfterFunc(time.Minute, func() { cmd.Process.Kill() })
+	err := cmd.Wait()
+	timer.Stop()
+	if err != nil {
+		t.Fatalf("workshop: %v\n%s", err, errs)
+	}
+	out.WaitFor(t, "to-2-out")
+	errs.WaitFor(t, "to-3-err")
+	if strings.Contains(out.String(), "to-3-err") {
+		t.Errorf("the container's stderr went to stdout's terminal:\n%s", out)
 	}
 }

@@ -1,0 +1,170 @@
+package namespaces
+
+import (
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/workshop-dev/workshop/internal/sys"
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+)
+
+// outputPipe carries the output of a container that was not handed the
+// terminal to that terminal, as docker run does without -t. In a session
+// of its own, outside the terminal's job control, the container could
+// otherwise read the terminal through its stdout or stderr, taking the
+// keys typed to the shell (a password among them) while workshop runs in
+// the background, and change its settings. Its programs see a pipe.
+type outputPipe struct {
+	r     *os.File // the read end, workshop's
+	w     *os.File // the write end, the container's once Start has cloned it
+	term  *os.File // where the output goes
+	names []string // the container's outputs that go to it: stdout, stderr
+	done  chan struct{}
+
+	mu       sync.Mutex
+	writing  bool      // a write to the terminal is under way (Ctrl-S holds it)
+	lastRead time.Time // when the copy last had something to copy
+	err      error     // the first failed write to the terminal
+}
+
+// pipeOutputs makes a pipe for each output of a container that is a
+// terminal, and points the output at its write end: one pipe for both when
+// both are the same terminal, so the two streams stay in the order they
+// were written. It returns none, and changes nothing, when neither is.
+func pipeOutputs(n *sys.Narrator, stdout, stderr *io.Writer) ([]*outputPipe, error) {
+	var pipes []*outputPipe
+	for _, out := range []struct {
+		w    *io.Writer
+		name string
+	}{{stdout, "stdout"}, {stderr, "stderr"}} {
+		t := terminalOf(*out.w)
+		if t == nil {
+			continue
+		}
+		if len(pipes) == 1 && sameFile(pipes[0].term, t) {
+			*out.w = pipes[0].w
+			pipes[0].names = append(pipes[0].names, out.name)
+			continue
+		}
+		r, w, err := n.Because("the terminal is not the container's: its output goes through a pipe, which workshop copies to the terminal").Pipe()
+		if err != nil {
+			for _, p := range pipes {
+				p.r.Close()
+				p.w.Close()
+			}
+			return nil, err
+		}
+		*out.w = w
+		p := &outputPipe{r: r, w: w, term: t, names: []string{out.name}, done: make(chan struct{}), lastRead: time.Now()}
+		go p.copy()
+		pipes = append(pipes, p)
+	}
+	for _, p := range pipes {
+		n.Note("its %s go to that pipe, not to the terminal: the container can neither read what you type nor change the terminal's settings, and its programs see no terminal (as under docker run without -t)", strings.Join(p.names, " and "))
+	}
+	return pipes, nil
+}
+
+// terminalOf is w when it is a terminal, or nil.
+func terminalOf(w io.Writer) *os.File {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return f
+}
+
+// sameFile reports whether a and b are the same device or file.
+func sameFile(a, b *os.File) bool {
+	var sa, sb unix.Stat_t
+	if unix.Fstat(int(a.Fd()), &sa) != nil || unix.Fstat(int(b.Fd()), &sb) != nil {
+		return false
+	}
+	return sa.Dev == sb.Dev && sa.Ino == sb.Ino
+}
+
+// started closes workshop's copy of the write end, once the child has its
+// own (or the clone failed): the copy then ends when the container's last
+// writer does.
+func (o *outputPipe) started() { o.w.Close() }
+
+// copy copies the pipe to the terminal until the pipe's end, or until
+// finish closes it. Once a write fails (the terminal hung up), the rest
+// is read and dropped: a command writing to a pipe nobody reads would wait
+// for ever once it is full.
+func (o *outputPipe) copy() {
+	defer close(o.done)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := o.r.Read(buf)
+		if n > 0 {
+			o.mu.Lock()
+			o.writing, o.lastRead = true, time.Now()
+			failed := o.err != nil
+			o.mu.Unlock()
+			var werr error
+			if !failed {
+				_, werr = o.term.Write(buf[:n])
+			}
+			o.mu.Lock()
+			o.writing, o.lastRead = false, time.Now()
+			if werr != nil {
+				o.err = werr
+			}
+			o.mu.Unlock()
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// idleLimit is how long, once the command has ended, the copy waits with
+// nothing to copy for a process the command left, which holds the pipe
+// open, before it stops.
+const idleLimit = time.Second
+
+// finish waits, once the command has ended, for the copy to reach the
+// pipe's end, and says what kept it from it. Time spent writing to a
+// terminal that does not take it (Ctrl-S, a slow link) does not count:
+// all the output the command wrote reaches the terminal.
+func (o *outputPipe) finish(n *sys.Narrator) {
+	since := time.Now()
+	tick := time.NewTicker(idleLimit / 10)
+	defer tick.Stop()
+	cut := false
+wait:
+	for {
+		select {
+		case <-o.done:
+			break wait
+		case <-tick.C:
+			o.mu.Lock()
+			last := o.lastRead
+			if last.Before(since) {
+				last = since
+			}
+			idle := !o.writing && time.Since(last) >= idleLimit
+			o.mu.Unlock()
+			if idle {
+				cut = true
+				o.r.Close()
+				<-o.done
+				break wait
+			}
+		}
+	}
+	o.r.Close()
+	if cut {
+		n.Note("a process the command left still held its output pipe %s after it ended: workshop stopped copying it (its next write fails, EPIPE or SIGPIPE)", idleLimit)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.err != nil {
+		n.Note("the terminal stopped taking the container's output (%v): the rest of it was read from the pipe and dropped, so that the command never waited on a full pipe", o.err)
+	}
+}
