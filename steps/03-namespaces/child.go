@@ -363,11 +363,7 @@ func mountAll(n *sys.Narrator, s *spec) error {
 // and not writable (a cgroup file checks no capability, only its owner,
 // host root: the container would raise its own limits).
 func mountSys(n *sys.Narrator, s *spec) error {
-	dir := filepath.Join(s.Root, "sys")
-	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		n.Note("the image has no /sys directory: the container gets no /sys (nothing is made in its root for it)")
-		return nil
-	}
+	dir := filepath.Join(s.Root, "sys") // a directory: prepareRoot saw to it
 	if s.has(unix.CLONE_NEWUSER) && !s.has(unix.CLONE_NEWNET) {
 		n.Note("no network namespace: a user namespace may mount a sysfs only for a network namespace it owns, so the container gets no /sys")
 		return nil

@@ -126,7 +126,7 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		}
 		env = defaultEnv(shown)
 	}
-	if err := prepareRoot(n, root, flags, cfg.PivotRoot); err != nil {
+	if err := prepareRoot(n, root, flags, cfg.PivotRoot, cfg.Sys); err != nil {
 		return nil, err
 	}
 	// The table of namespaces is narration: under --quiet nothing reads
@@ -1016,11 +1016,13 @@ func allCapabilities() []uintptr {
 	return caps
 }
 
-// prepareRoot makes the directories the child mounts on (proc, dev, and the
-// old root's place for pivot_root). The parent makes them, not the child:
+// prepareRoot makes the directories the child mounts on (proc, dev, sys for
+// Config.Sys, and the old root's place for pivot_root), where the root
+// lacks them, and refuses one that is not a directory (a symbolic link
+// would take the mount elsewhere). The parent makes them, not the child:
 // with a user namespace that maps root to an unprivileged host range, root
 // inside may not write to a root directory that host root owns.
-func prepareRoot(n *sys.Narrator, root string, flags uintptr, pivot bool) error {
+func prepareRoot(n *sys.Narrator, root string, flags uintptr, pivot, withSys bool) error {
 	if flags&unix.CLONE_NEWNS == 0 {
 		return nil // nothing is mounted without a mount namespace
 	}
@@ -1029,6 +1031,9 @@ func prepareRoot(n *sys.Narrator, root string, flags uintptr, pivot bool) error 
 		mode uint32
 	}
 	dirs := []mountPoint{{"proc", 0o555}, {"dev", 0o755}}
+	if withSys {
+		dirs = append(dirs, mountPoint{"sys", 0o555})
+	}
 	if pivot {
 		dirs = append(dirs, mountPoint{oldRootName, 0o700})
 	}

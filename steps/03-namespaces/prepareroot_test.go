@@ -23,7 +23,7 @@ func TestPrepareRootRacesAnother(t *testing.T) {
 		var wg sync.WaitGroup
 		errs := make(chan error, 4)
 		for range 4 {
-			wg.Go(func() { errs <- prepareRoot(sys.Discard(), root, unix.CLONE_NEWNS, true) })
+			wg.Go(func() { errs <- prepareRoot(sys.Discard(), root, unix.CLONE_NEWNS, true, true) })
 		}
 		wg.Wait()
 		close(errs)

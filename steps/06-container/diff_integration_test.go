@@ -11,17 +11,17 @@ import (
 	"github.com/workshop-dev/workshop/internal/testbin"
 )
 
-// An image without /proc and /dev: the runtime makes them as mount points
-// in the container's layer, and diff leaves them out; it shows what the
-// command did.
+// An image without /proc, /dev and /sys: the runtime makes them as mount
+// points in the container's layer, and diff leaves them out; it shows what
+// the command did.
 func TestDiffLeavesOutTheRuntimesMountPoints(t *testing.T) {
 	testbin.NeedRoot(t)
 	state := t.TempDir()
 	packBareImage(t, state)
 	r := testbin.Run(t, "", "--state-dir", state, "-q", "full", "run", "--image", "bare:1", "--keep", "--name", "bare", "--",
-		"/bin/sh", "-c", "echo hi > /made-by-the-command")
-	if r.Code != 0 {
-		t.Fatalf("full run = %d\n%s", r.Code, r.Stderr)
+		"/bin/sh", "-c", "echo hi > /made-by-the-command; ls /sys/class/net")
+	if r.Code != 0 || r.Stdout != "lo\n" {
+		t.Fatalf("full run = %d, stdout %q; want its /sys, made for it, showing lo\n%s", r.Code, r.Stdout, r.Stderr)
 	}
 	d := testbin.Run(t, "", "--state-dir", state, "diff", "bare")
 	if d.Code != 0 || d.Stdout != "A /made-by-the-command\n" {
@@ -53,7 +53,7 @@ func TestDiffWhileTheContainerSetsUp(t *testing.T) {
 }
 
 // packBareImage packs bare:1 into state: a root of a static busybox as
-// /bin/sh, without /proc or /dev.
+// /bin/sh, without /proc, /dev or /sys.
 func packBareImage(t *testing.T, state string) {
 	t.Helper()
 	busybox := testbin.NeedTool(t, "busybox")

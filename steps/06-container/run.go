@@ -109,7 +109,7 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 	// them land in the writable layer, and so does the old root's, until
 	// the container's init removes it: noted in the record from its start,
 	// so that a diff at any moment tells them from the command's changes.
-	for _, d := range []string{"proc", "dev", namespaces.OldRootName} {
+	for _, d := range []string{"proc", "dev", "sys", namespaces.OldRootName} {
 		if _, err := os.Lstat(filepath.Join(img.Rootfs, d)); err != nil {
 			rec.RuntimeDirs = append(rec.RuntimeDirs, "/"+d)
 		}

@@ -161,6 +161,21 @@ func TestFullRunSys(t *testing.T) {
 	}
 	h.nothingLeft(startedOf(t, r.Stderr).ID)
 
+	// An image whose sys is a symbolic link: the mount would land where
+	// it points (in the container's mount namespace, but on the host's
+	// path): refused, as for proc and dev.
+	root := filepath.Join(t.TempDir(), "root")
+	testbin.BusyboxRoot(t, root, nil, []string{"sh", "ls"})
+	if err := os.Symlink("/tmp", filepath.Join(root, "sys")); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.run("image", "pack", root, "syslink:1"); r.Code != 0 {
+		t.Fatalf("image pack = %d\n%s", r.Code, r.Stderr)
+	}
+	r = h.full("--image", "syslink:1", "--", "/bin/ls", "/sys")
+	oneSentence(t, "an image whose sys is a symbolic link", r, 125, "/sys is in the root but is not a directory: the container mounts a filesystem there")
+	h.nothingLeft(startedOf(t, r.Stderr).ID)
+
 	// A user namespace without a network namespace may mount no sysfs:
 	// said, and no /sys.
 	r = h.full("--ns", "mount,uts,ipc,pid,user,cgroup", "--", "/bin/sh", "-c", "echo $(ls -A /sys | wc -l)")
