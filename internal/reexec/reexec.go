@@ -88,6 +88,19 @@ func Args() []string {
 	return os.Args[3:]
 }
 
+// narrationArg, after a child's own arguments, says that its narration
+// goes to fd 5 (Child.NarrateTo), not to its stderr.
+const narrationArg = "narration-on-fd-5"
+
+// NarrateTo has the child narrate to f, its fd 5, rather than to its
+// stderr: the command's stderr may be a pipe workshop copies to the
+// terminal, and the child's lines must reach it in the order of the
+// parent's own, which go to f directly. Call it before Start.
+func (c *Child) NarrateTo(f *os.File) {
+	c.Cmd.ExtraFiles = append(c.Cmd.ExtraFiles, f) // fd 5, after the spec's and the status's
+	c.Cmd.Args = append(c.Cmd.Args, narrationArg)
+}
+
 // Child is a re-executed child being set up by its parent.
 type Child struct {
 	Cmd *exec.Cmd

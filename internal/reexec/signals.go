@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
 
 	"github.com/workshop-dev/workshop/internal/exit"
@@ -63,11 +64,21 @@ var (
 // cannot kill: the child would die half set up, and its command never run.
 // On another descriptor the write only fails, with EPIPE, and the child
 // goes on.
+//
+// With Child.NarrateTo, it is a copy of fd 5, the parent's own stderr, and
+// fd 5 itself is closed.
 func Stderr() *os.File {
 	stderrOnce.Do(func() {
 		stderr = os.Stderr
-		if fd, err := unix.FcntlInt(2, unix.F_DUPFD_CLOEXEC, 3); err == nil {
+		var from uintptr = 2
+		if slices.Contains(os.Args, narrationArg) {
+			from = 5
+		}
+		if fd, err := unix.FcntlInt(from, unix.F_DUPFD_CLOEXEC, 3); err == nil {
 			stderr = os.NewFile(uintptr(fd), "stderr")
+		}
+		if from == 5 {
+			unix.Close(5)
 		}
 	})
 	return stderr

@@ -227,13 +227,22 @@ func (n *Narrator) Pipe() (r, w *os.File, err error) {
 		n.record("pipe2", "…, O_CLOEXEC", -1, err)
 		return nil, nil, fmt.Errorf("pipe2: %w", err)
 	}
-	n.record("pipe2", fmt.Sprintf("[%d, %d], O_CLOEXEC", rawFd(r), rawFd(w)), 0, nil)
+	n.record("pipe2", fmt.Sprintf("[%d, %d], O_CLOEXEC", RawFd(r), RawFd(w)), 0, nil)
 	return r, w, nil
 }
 
-// rawFd is f's descriptor, read without f.Fd(), which would make it
+// ClosePipeEnd closes an end of a pipe made by Pipe, narrated, without
+// f.Fd() (see RawFd): a read of it blocked in another goroutine returns.
+func (n *Narrator) ClosePipeEnd(f *os.File) error {
+	fd := RawFd(f)
+	err := f.Close()
+	n.record("close", fmt.Sprint(fd), 0, err)
+	return err
+}
+
+// RawFd is f's descriptor, read without f.Fd(), which would make it
 // blocking (and a read of it no longer one that Close can interrupt).
-func rawFd(f *os.File) int {
+func RawFd(f *os.File) int {
 	fd := -1
 	if c, err := f.SyscallConn(); err == nil {
 		c.Control(func(d uintptr) { fd = int(d) })

@@ -370,6 +370,13 @@ func mountSys(n *sys.Narrator, s *spec) error {
 	}
 	const ro = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 	if err := n.Because("a /sys, read-only: its network devices are this network namespace's, much of the rest the whole machine's").Mount("sysfs", dir, "sysfs", ro, ""); err != nil {
+		if errors.Is(err, unix.EPERM) && s.has(unix.CLONE_NEWUSER) {
+			// As for /proc (mountProc): a user namespace may mount a
+			// sysfs only where the one it sees hides nothing, as inside
+			// another container, which masks parts of it, it does not.
+			n.Note("the kernel lets a user namespace mount a sysfs only where the /sys it sees hides nothing (inside another container, parts of it are covered): the container gets no /sys")
+			return nil
+		}
 		return err
 	}
 	for _, name := range procmask.SysPaths {

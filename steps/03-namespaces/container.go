@@ -252,6 +252,12 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		if piped, err = pipeOutputs(n, &child.Cmd.Stdout, &child.Cmd.Stderr); err != nil {
 			return nil, err
 		}
+		// The container's narration goes straight to the terminal, as
+		// workshop's own: through the pipe, it could come after lines
+		// workshop printed later.
+		if f, ok := cfg.Stderr.(*os.File); ok && child.Cmd.Stderr != cfg.Stderr {
+			child.NarrateTo(f)
+		}
 	}
 
 	s := spec{
@@ -285,6 +291,10 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		// open it through /proc/1/fd. Close-on-exec here, it never reaches
 		// the init. (Go opens its own descriptors so already.)
 		if err := n.Because("descriptors this process inherited must not reach the init, which never execs").CloseOnExecFrom(3); err != nil {
+			exit.Stop(sigs)
+			for _, p := range piped {
+				p.abandon(n)
+			}
 			return nil, err
 		}
 	}
@@ -295,12 +305,12 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		err = clone()
 	}
 	for _, p := range piped {
-		p.started()
+		p.started(n)
 	}
 	if err != nil {
 		exit.Stop(sigs)
 		for _, p := range piped {
-			p.finish(n)
+			p.abandon(n)
 		}
 		if ttou != nil {
 			// Cloned, handed the terminal, and given up: the terminal

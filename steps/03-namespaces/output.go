@@ -25,10 +25,10 @@ type outputPipe struct {
 	names []string // the container's outputs that go to it: stdout, stderr
 	done  chan struct{}
 
-	mu       sync.Mutex
-	writing  bool      // a write to the terminal is under way (Ctrl-S holds it)
-	lastRead time.Time // when the copy last had something to copy
-	err      error     // the first failed write to the terminal
+	mu      sync.Mutex
+	read    int64 // bytes read from the pipe so far
+	writing bool  // a write to the terminal is under way (Ctrl-S holds it)
+	err     error // the first failed write to the terminal
 }
 
 // pipeOutputs makes a pipe for each output of a container that is a
@@ -53,18 +53,18 @@ func pipeOutputs(n *sys.Narrator, stdout, stderr *io.Writer) ([]*outputPipe, err
 		r, w, err := n.Because("the terminal is not the container's: its output goes through a pipe, which workshop copies to the terminal").Pipe()
 		if err != nil {
 			for _, p := range pipes {
-				p.r.Close()
-				p.w.Close()
+				p.abandon(n)
 			}
 			return nil, err
 		}
 		*out.w = w
-		p := &outputPipe{r: r, w: w, term: t, names: []string{out.name}, done: make(chan struct{}), lastRead: time.Now()}
+		p := &outputPipe{r: r, w: w, term: t, names: []string{out.name}, done: make(chan struct{})}
 		go p.copy()
 		pipes = append(pipes, p)
 	}
 	for _, p := range pipes {
-		n.Note("its %s go to that pipe, not to the terminal: the container can neither read what you type nor change the terminal's settings, and its programs see no terminal (as under docker run without -t)", strings.Join(p.names, " and "))
+		n.Note("its %s go to that pipe, not to the terminal: the container can neither read what you type nor change the terminal's settings, and its programs see no terminal (as under docker run without -t). "+
+			"(Go's os.Pipe also made both ends non-blocking, for its poller, with fcntl; os/exec makes the container's end blocking again before the clone.)", strings.Join(p.names, " and "))
 	}
 	return pipes, nil
 }
@@ -90,7 +90,10 @@ func sameFile(a, b *os.File) bool {
 // started closes workshop's copy of the write end, once the child has its
 // own (or the clone failed): the copy then ends when the container's last
 // writer does.
-func (o *outputPipe) started() { o.w.Close() }
+func (o *outputPipe) started(n *sys.Narrator) {
+	n.Because("the container has its own copy of the pipe's write end: with workshop's closed, the read end sees the end once the container's are").ClosePipeEnd(o.w)
+	o.w = nil
+}
 
 // copy copies the pipe to the terminal until the pipe's end, or until
 // finish closes it. Once a write fails (the terminal hung up), the rest
@@ -103,7 +106,8 @@ func (o *outputPipe) copy() {
 		n, err := o.r.Read(buf)
 		if n > 0 {
 			o.mu.Lock()
-			o.writing, o.lastRead = true, time.Now()
+			o.read += int64(n)
+			o.writing = true
 			failed := o.err != nil
 			o.mu.Unlock()
 			var werr error
@@ -111,7 +115,7 @@ func (o *outputPipe) copy() {
 				_, werr = o.term.Write(buf[:n])
 			}
 			o.mu.Lock()
-			o.writing, o.lastRead = false, time.Now()
+			o.writing = false
 			if werr != nil {
 				o.err = werr
 			}
@@ -123,19 +127,24 @@ func (o *outputPipe) copy() {
 	}
 }
 
-// idleLimit is how long, once the command has ended, the copy waits with
-// nothing to copy for a process the command left, which holds the pipe
-// open, before it stops.
-const idleLimit = time.Second
+// endGrace is how long, once all the command wrote has reached the
+// terminal, the copy waits for the pipe's end: a process the command left
+// may hold its write end for ever.
+const endGrace = 100 * time.Millisecond
 
-// finish waits, once the command has ended, for the copy to reach the
-// pipe's end, and says what kept it from it. Time spent writing to a
-// terminal that does not take it (Ctrl-S, a slow link) does not count:
-// all the output the command wrote reaches the terminal.
+// finish waits, once the command has ended, until all it wrote has reached
+// the terminal, for as long as the terminal takes (Ctrl-S, a slow link),
+// then, for endGrace at most, for the pipe's end; and says what kept it.
 func (o *outputPipe) finish(n *sys.Narrator) {
-	since := time.Now()
-	tick := time.NewTicker(idleLimit / 10)
+	// What the command wrote is read already, or still in the pipe:
+	// FIONREAD (TIOCINQ, its other name) says how much.
+	unread, _ := unix.IoctlGetInt(sys.RawFd(o.r), unix.TIOCINQ)
+	o.mu.Lock()
+	target := o.read + int64(unread)
+	o.mu.Unlock()
+	tick := time.NewTicker(endGrace / 10)
 	defer tick.Stop()
+	var copied time.Time // when all the command wrote had reached the terminal
 	cut := false
 wait:
 	for {
@@ -143,28 +152,41 @@ wait:
 		case <-o.done:
 			break wait
 		case <-tick.C:
-			o.mu.Lock()
-			last := o.lastRead
-			if last.Before(since) {
-				last = since
-			}
-			idle := !o.writing && time.Since(last) >= idleLimit
-			o.mu.Unlock()
-			if idle {
-				cut = true
-				o.r.Close()
-				<-o.done
-				break wait
-			}
+		}
+		o.mu.Lock()
+		all := o.read >= target && !o.writing
+		o.mu.Unlock()
+		switch {
+		case !all:
+			copied = time.Time{}
+		case copied.IsZero():
+			copied = time.Now()
+		case time.Since(copied) >= endGrace:
+			cut = true
+			n.Because("a process the command left holds the pipe's write end: the copy stops here").ClosePipeEnd(o.r)
+			<-o.done
+			break wait
 		}
 	}
-	o.r.Close()
-	if cut {
-		n.Note("a process the command left still held its output pipe %s after it ended: workshop stopped copying it (its next write fails, EPIPE or SIGPIPE)", idleLimit)
+	if !cut {
+		n.Because("the pipe is at its end: all the container wrote is on the terminal").ClosePipeEnd(o.r)
+	} else {
+		n.Note("a process the command left still held the %s pipe after it ended: its later output is not copied (its next write fails: EPIPE, or SIGPIPE)", strings.Join(o.names, " and "))
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.err != nil {
 		n.Note("the terminal stopped taking the container's output (%v): the rest of it was read from the pipe and dropped, so that the command never waited on a full pipe", o.err)
 	}
+}
+
+// abandon closes both ends at once, where the container never ran (a
+// start that failed): nothing of its is to be copied.
+func (o *outputPipe) abandon(n *sys.Narrator) {
+	if o.w != nil {
+		n.ClosePipeEnd(o.w)
+		o.w = nil
+	}
+	n.ClosePipeEnd(o.r)
+	<-o.done
 }

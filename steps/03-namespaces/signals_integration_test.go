@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -443,5 +445,50 @@ func TestOutputPipesForTwoTerminals(t *testing.T) {
 	errs.WaitFor(t, "to-3-err")
 	if strings.Contains(out.String(), "to-3-err") {
 		t.Errorf("the container's stderr went to stdout's terminal:\n%s", out)
+	}
+}
+
+// A process the command left, out of reach of the step (setsid, without a
+// PID or mount namespace), that goes on writing to the output pipe: the
+// copy waited for the pipe's end for ever, and a Ctrl-C found nothing to
+// pass on. Once all the command wrote is on the terminal, the copy stops,
+// and says why; the process's next write fails, and it ends.
+func TestOutputPipeCutWhenALeftProcessKeepsWriting(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	master, slave := testbin.OpenPty(t)
+	// Without a mount namespace the root gets no /dev: the shell opens
+	// /dev/null for a background job's input.
+	if err := os.MkdirAll(filepath.Join(root, "dev"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mknod(filepath.Join(root, "dev", "null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+		t.Fatal(err)
+	}
+	script := `setsid sh -c "while :; do echo left-$((2+2)); sleep 0.1; done" & sleep 0.3; echo "done $((5+5))"`
+	cmd := exec.Command(testbin.Bin(t), step3Args(t, root, "--ns", "uts", "--", "/bin/sh", "-c", script)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(""), slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 1}
+	out := testbin.NewLines(master)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("workshop: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("20 s later, workshop still copies the left process's output:\n%s", out)
+	}
+	out.WaitFor(t, "done 10")
+	out.WaitFor(t, "==> a process the command left still held the stdout and stderr pipe after it ended")
+	if !strings.Contains(out.String(), "left-4") {
+		t.Errorf("the left process's output before the command's end is missing:\n%s", out)
 	}
 }

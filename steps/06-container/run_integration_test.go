@@ -176,6 +176,17 @@ func TestFullRunSys(t *testing.T) {
 	oneSentence(t, "an image whose sys is a symbolic link", r, 125, "/sys is in the root but is not a directory: the container mounts a filesystem there")
 	h.nothingLeft(startedOf(t, r.Stderr).ID)
 
+	// Where the /sys workshop sees has parts covered (inside another
+	// container, which masks some), a user namespace may mount no sysfs:
+	// the run went no further (125); now it is said, and no /sys.
+	unshare := testbin.NeedTool(t, "unshare")
+	line := fmt.Sprintf(`mount -t tmpfs none /sys/kernel && exec %q --no-color --state-dir %q full run -- /bin/sh -c 'echo $(ls -A /sys | wc -l)'`, testbin.Bin(t), h.state)
+	r = testbin.RunCmd(t, exec.Command(unshare, "--mount", "--propagation", "private", "sh", "-c", line), time.Minute)
+	if r.Code != 0 || r.Stdout != "0\n" || !strings.Contains(r.Stderr, "==> the kernel lets a user namespace mount a sysfs only where the /sys it sees hides nothing") {
+		t.Errorf("full run where /sys/kernel is covered = exit %d, stdout %q; want an empty /sys, said why\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	h.nothingLeft(startedOf(t, r.Stderr).ID)
+
 	// A user namespace without a network namespace may mount no sysfs:
 	// said, and no /sys.
 	r = h.full("--ns", "mount,uts,ipc,pid,user,cgroup", "--", "/bin/sh", "-c", "echo $(ls -A /sys | wc -l)")
