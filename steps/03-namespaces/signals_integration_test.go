@@ -218,32 +218,14 @@ func TestInteractiveShellNotHandedTheTerminalRunsItsInput(t *testing.T) {
 	testbin.NeedRoot(t)
 	root := busyboxRoot(t)
 	master, slave := testbin.OpenPty(t)
-	cmd := exec.Command(testbin.Bin(t), step3Args(t, root, "--", "/bin/sh", "-i")...)
-	var stderr strings.Builder
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader("echo ran from the pipe\n"), slave, &stderr
-	// The terminal is workshop's controlling one, its group the foreground.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 1}
-	cmd.WaitDelay = 5 * time.Second
 	out := testbin.NewLines(master)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	slave.Close()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("workshop: %v\n%s", err, stderr.String())
-		}
-	case <-time.After(20 * time.Second):
-		cmd.Process.Kill() // its container dies with it (PR_SET_PDEATHSIG)
-		<-done
-		t.Fatalf("the interactive shell without the terminal still runs after 20s\n%s", stderr.String())
+	p := startOnPty(t, strings.NewReader("echo ran from the pipe\n"), slave, step3Args(t, root, "--", "/bin/sh", "-i")...)
+	if err := p.end(t, 20*time.Second, "the interactive shell without the terminal still runs", out); err != nil {
+		t.Errorf("workshop: %v\n%s", err, out)
 	}
 	out.WaitFor(t, "ran from the pipe")
-	if !strings.Contains(stderr.String(), "setsid()") {
-		t.Errorf("the narration does not show the child's setsid:\n%s", stderr.String())
+	if !strings.Contains(out.String(), "setsid()") {
+		t.Errorf("the narration does not show the child's setsid:\n%s", out)
 	}
 }
 
@@ -270,27 +252,11 @@ func TestContainerNotHandedItsOutputTerminalWritesThroughAPipe(t *testing.T) {
 	// cannot read until the pipe's other end closes.
 	// The markers are computed: the narration shows the script as written.
 	script := `cat <&1 >/dev/null; echo "read: $?"; [ -t 1 ] || [ -t 2 ] || echo "no-$((1+1))-terminal"; echo "written $((6*7))" >&2`
-	cmd := exec.Command(testbin.Bin(t), step3Args(t, root, "--", "/bin/sh", "-c", script)...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(""), slave, slave
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 1}
-	cmd.WaitDelay = 5 * time.Second
 	out := testbin.NewLines(master)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	slave.Close()
+	p := startOnPty(t, strings.NewReader(""), slave, step3Args(t, root, "--", "/bin/sh", "-c", script)...)
 	master.Write([]byte("typed\n"))
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("workshop: %v\n%s", err, out)
-		}
-	case <-time.After(20 * time.Second):
-		cmd.Process.Kill() // its container dies with it (PR_SET_PDEATHSIG)
-		<-done
-		t.Fatalf("the command that reads its stdout, a terminal not its own, still runs after 20s\n%s", out)
+	if err := p.end(t, 20*time.Second, "the command that reads its stdout, a terminal not its own, still runs", out); err != nil {
+		t.Errorf("workshop: %v\n%s", err, out)
 	}
 	out.WaitFor(t, "written 42")
 	got := out.String()
@@ -354,29 +320,14 @@ func TestOutputPipeDrainedAfterTheTerminalHangsUp(t *testing.T) {
 	// which workshop passes on, the script ignores.
 	// "$((6*7)) go" prints what the narration of its execve does not show.
 	script := `trap "" HUP; echo "$((6*7)) go"; sleep 1; i=0; while [ $i -lt 20000 ]; do echo 0123456789abcdef0123456789abcdef; i=$((i+1)); done; exit 7`
-	cmd := exec.Command(testbin.Bin(t), step3Args(t, root, "--ns", "mount,uts", "--", "/bin/sh", "-c", script)...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(""), slave, slave
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 1}
-	cmd.WaitDelay = 5 * time.Second
 	out := testbin.NewLines(master)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	slave.Close()
+	p := startOnPty(t, strings.NewReader(""), slave, step3Args(t, root, "--ns", "mount,uts", "--", "/bin/sh", "-c", script)...)
 	out.WaitFor(t, "42 go")
 	master.Close() // the terminal hangs up
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 7 {
-			t.Errorf("workshop = %v, want the command's exit status 7", err)
-		}
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill() // its container dies with it (PR_SET_PDEATHSIG)
-		<-done
-		t.Fatalf("30 s after its terminal hung up, the container writing 640 KiB still runs")
+	err := p.end(t, 30*time.Second, "after its terminal hung up, the container writing 640 KiB still runs", nil)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 7 {
+		t.Errorf("workshop = %v, want the command's exit status 7", err)
 	}
 }
 
@@ -391,27 +342,13 @@ func TestOutputPipeWaitsForASlowTerminal(t *testing.T) {
 	// 5000 lines, some 50 KiB: less than the pipe holds, so the command
 	// ends at once, its output still in the pipe.
 	script := `i=0; while [ $i -lt 5000 ]; do echo "line $i"; i=$((i+1)); done; exit 3`
-	cmd := exec.Command(testbin.Bin(t), step3Args(t, root, "--", "/bin/sh", "-c", script)...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(""), slave, slave
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 1}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	slave.Close()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	p := startOnPty(t, strings.NewReader(""), slave, step3Args(t, root, "--", "/bin/sh", "-c", script)...)
 	time.Sleep(3 * time.Second) // nobody reads the terminal
 	out := testbin.NewLines(master)
-	select {
-	case err := <-done:
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 3 {
-			t.Errorf("workshop = %v, want the command's exit status 3", err)
-		}
-	case <-time.After(60 * time.Second):
-		cmd.Process.Kill()
-		<-done
-		t.Fatalf("a minute later, workshop still runs")
+	err := p.end(t, time.Minute, "workshop still runs", out)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+		t.Errorf("workshop = %v, want the command's exit status 3", err)
 	}
 	out.WaitFor(t, "line 4999")
 	if n := len(regexp.MustCompile(`(?m)^line \d+\r?$`).FindAllString(out.String(), -1)); n != 5000 {
@@ -466,29 +403,54 @@ func TestOutputPipeCutWhenALeftProcessKeepsWriting(t *testing.T) {
 		t.Fatal(err)
 	}
 	script := `setsid sh -c "while :; do echo left-$((2+2)); sleep 0.1; done" & sleep 0.3; echo "done $((5+5))"`
-	cmd := exec.Command(testbin.Bin(t), step3Args(t, root, "--ns", "uts", "--", "/bin/sh", "-c", script)...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(""), slave, slave
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 1}
 	out := testbin.NewLines(master)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	slave.Close()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("workshop: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		cmd.Process.Kill()
-		<-done
-		t.Fatalf("20 s later, workshop still copies the left process's output:\n%s", out)
+	p := startOnPty(t, strings.NewReader(""), slave, step3Args(t, root, "--ns", "uts", "--", "/bin/sh", "-c", script)...)
+	if err := p.end(t, 20*time.Second, "workshop still copies the left process's output", out); err != nil {
+		t.Errorf("workshop: %v", err)
 	}
 	out.WaitFor(t, "done 10")
 	out.WaitFor(t, "==> a process the command left still held the stdout and stderr pipe after it ended")
 	if !strings.Contains(out.String(), "left-4") {
 		t.Errorf("the left process's output before the command's end is missing:\n%s", out)
+	}
+}
+
+// ptyRun is workshop started by startOnPty.
+type ptyRun struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// startOnPty starts workshop with args, stdin as given, and its stdout and
+// stderr slave, a pseudo-terminal's: its controlling terminal, workshop's
+// process group the foreground one, as for a command typed at a shell with
+// its input from a pipe. Its container is not handed the terminal.
+func startOnPty(t *testing.T, stdin io.Reader, slave *os.File, args ...string) *ptyRun {
+	t.Helper()
+	cmd := exec.Command(testbin.Bin(t), args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 1}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	p := &ptyRun{cmd: cmd, done: make(chan error, 1)}
+	go func() { p.done <- cmd.Wait() }()
+	return p
+}
+
+// end returns Wait's error once workshop ends. Past limit it kills it (its
+// container dies with it: PR_SET_PDEATHSIG) and fails the test, saying
+// stuck, and what the terminal showed.
+func (p *ptyRun) end(t *testing.T, limit time.Duration, stuck string, out fmt.Stringer) error {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		return err
+	case <-time.After(limit):
+		p.cmd.Process.Kill()
+		<-p.done
+		t.Fatalf("%s after %v:\n%v", stuck, limit, out)
+		return nil
 	}
 }
