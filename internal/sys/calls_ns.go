@@ -21,7 +21,7 @@ func init() {
 	glosses["setgroups"] = "set the supplementary groups (none: drop the host's)"
 	glosses["prctl"] = "change a property of this process"
 	glosses["umask"] = "set the bits that new files' modes lose"
-	glosses["ioctl"] = "a device-specific request; TIOCSPGRP: which process group owns the terminal"
+	glosses["ioctl"] = "a device-specific request, here to the terminal"
 }
 
 // Setresuid calls setresuid(2). Go makes it on every thread of the process,
@@ -266,7 +266,7 @@ func WaitStatusString(ws unix.WaitStatus) string {
 // now sends its keyboard signals (Ctrl-C…) to process group pgrp.
 func (n *Narrator) SetForegroundGroup(fd, pgrp int) error {
 	err := unix.IoctlSetPointerInt(fd, unix.TIOCSPGRP, pgrp)
-	n.record("ioctl", fmt.Sprintf("%d, TIOCSPGRP, [%d]", fd, pgrp), 0, err)
+	n.orBecause("TIOCSPGRP: which process group the terminal belongs to, its keys' signals (Ctrl-C) and its input going to it").record("ioctl", fmt.Sprintf("%d, TIOCSPGRP, [%d]", fd, pgrp), 0, err)
 	if err != nil {
 		return fmt.Errorf("ioctl(TIOCSPGRP): %w", err)
 	}
@@ -277,7 +277,7 @@ func (n *Narrator) SetForegroundGroup(fd, pgrp int) error {
 // them back with RestoreTerminalSettings.
 func (n *Narrator) TerminalSettings(fd int) (*unix.Termios, error) {
 	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
-	n.record("ioctl", fmt.Sprintf("%d, TCGETS, {…}", fd), 0, err)
+	n.orBecause("TCGETS: read the terminal's settings (echo, line editing, its special keys)").record("ioctl", fmt.Sprintf("%d, TCGETS, {…}", fd), 0, err)
 	if err != nil {
 		return nil, fmt.Errorf("ioctl(TCGETS): %w", err)
 	}
@@ -288,7 +288,7 @@ func (n *Narrator) TerminalSettings(fd int) (*unix.Termios, error) {
 // TCSETSW: once what was written has gone out).
 func (n *Narrator) RestoreTerminalSettings(fd int, t *unix.Termios) error {
 	err := unix.IoctlSetTermios(fd, unix.TCSETSW, t)
-	n.record("ioctl", fmt.Sprintf("%d, TCSETSW, {…}", fd), 0, err)
+	n.orBecause("TCSETSW: put back the terminal's settings read by TCGETS, once what was written to it has gone out").record("ioctl", fmt.Sprintf("%d, TCSETSW, {…}", fd), 0, err)
 	if err != nil {
 		return fmt.Errorf("ioctl(TCSETSW): %w", err)
 	}

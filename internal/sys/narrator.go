@@ -107,6 +107,15 @@ func (n *Narrator) Because(gloss string) *Narrator {
 	return &c
 }
 
+// orBecause is n, or, when the caller gave no gloss of its own, n with
+// gloss: for a call whose default gloss depends on its arguments (ioctl).
+func (n *Narrator) orBecause(gloss string) *Narrator {
+	if n.gloss != "" {
+		return n
+	}
+	return n.Because(gloss)
+}
+
 // Writer is where the narration goes (for tables and summaries a step prints).
 // It is io.Discard under --quiet.
 func (n *Narrator) Writer() io.Writer {

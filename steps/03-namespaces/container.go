@@ -231,7 +231,7 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		child.Started = func() func() {
 			ttou = sys.IgnoreSignals(unix.SIGTTOU)
 			return func() {
-				n.Because("workshop is in the background of its terminal now: its own lines must not stop it (with stty tostop, a background write gets SIGTTOU)").ReportSet(ttou)
+				n.Because("workshop is in the background of its terminal now: taking the terminal back (TIOCSPGRP) and putting its settings back (TCSETSW) from there would stop it with SIGTTOU, and so would its own lines with stty tostop").ReportSet(ttou)
 			}
 		}
 	}
@@ -248,7 +248,10 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 	child.Cmd.SysProcAttr = attr
 	child.Cmd.Stdin, child.Cmd.Stdout, child.Cmd.Stderr = stdin, cfg.Stdout, cfg.Stderr
 	var piped []*outputPipe
-	if tty < 0 {
+	// Not for a plain chroot (step 5's walkthrough demo, as step 2 runs
+	// its command): with no namespace at all, the command is the host's
+	// root, which a pipe protects nothing from.
+	if tty < 0 && flags != 0 {
 		if piped, err = pipeOutputs(n, &child.Cmd.Stdout, &child.Cmd.Stderr); err != nil {
 			return nil, err
 		}

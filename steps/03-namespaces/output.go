@@ -63,8 +63,12 @@ func pipeOutputs(n *sys.Narrator, stdout, stderr *io.Writer) ([]*outputPipe, err
 		pipes = append(pipes, p)
 	}
 	for _, p := range pipes {
-		n.Note("its %s go to that pipe, not to the terminal: the container can neither read what you type nor change the terminal's settings, and its programs see no terminal (as under docker run without -t). "+
-			"(Go's os.Pipe also made both ends non-blocking, for its poller, with fcntl; os/exec makes the container's end blocking again before the clone.)", strings.Join(p.names, " and "))
+		verb := "goes"
+		if len(p.names) > 1 {
+			verb = "go"
+		}
+		n.Note("its %s %s to that pipe, not to the terminal: the container can neither read what you type nor change the terminal's settings, and its programs see no terminal (as under docker run without -t). "+
+			"(Go's os.Pipe also made both ends non-blocking, for its poller, with fcntl; os/exec makes the container's end blocking again before the clone.)", strings.Join(p.names, " and "), verb)
 	}
 	return pipes, nil
 }

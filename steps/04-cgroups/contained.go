@@ -275,7 +275,7 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 	pids, err := cg.Procs()
 	empty := err == nil && len(pids) == 0
 	if len(pids) > 0 {
-		n.Note("%d process(es) outlived the container's first process: killing the whole cgroup", len(pids))
+		n.Note("%s outlived the container's first process: killing the whole cgroup", units.Count(len(pids), "process", "processes"))
 		cg.Kill()
 		// Kill sends the signals; the processes end a moment later.
 		empty = cg.drained(drainWait)

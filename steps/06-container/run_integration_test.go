@@ -564,7 +564,7 @@ func TestFullRunOutlivedProcessesKilledBeforeTheLayerGoes(t *testing.T) {
 	if r.Code != 0 || !strings.Contains(r.Stdout, "started") {
 		t.Fatalf("exit %d, stdout %q\n%s", r.Code, r.Stdout, r.Stderr)
 	}
-	killed := strings.Index(r.Stderr, "1 process(es) outlived the container's first process: killing the whole cgroup")
+	killed := strings.Index(r.Stderr, "1 process outlived the container's first process: killing the whole cgroup")
 	unmounted := strings.Index(r.Stderr, "\numount2(\""+h.state) // workshop's, not the init's of /.oldroot
 	if killed < 0 || unmounted < killed {
 		t.Errorf("want the outlived process killed (a note) before the root is unmounted:\n%s", r.Stderr)
