@@ -199,9 +199,9 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		// itself SIGTTIN until it is moved to the foreground, which it
 		// never is: a PID 1 drops the signal, and the shell spun at full
 		// speed for ever. Without a controlling terminal it runs without
-		// job control instead, and reads and writes of the terminal its
-		// output may be go through, as for any daemon's (setsid also
-		// makes the process group).
+		// job control instead (setsid also makes the process group). Its
+		// output, if workshop's is a terminal, goes through a pipe
+		// (pipeOutputs): outside job control, it could read the terminal.
 		Setsid: tty < 0,
 		// Not Pdeathsig: Go's child checks getppid() against the parent's pid
 		// and kills itself when they differ, and in a new PID namespace
