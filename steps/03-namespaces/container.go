@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -645,8 +646,26 @@ func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 		return hup
 	}
 	told := false // of the stop under way, left as it is: said once a stop
+	// workshop stopped from outside (kill -TSTP or -STOP of its pid; a
+	// Ctrl-Z goes to the container) loses the terminal to the shell, and
+	// the shell's fg gives it back to workshop's process group, not to
+	// the container's, where an interactive PID 1 then reads from the
+	// background for ever. On SIGCONT, workshop hands it back to the
+	// group of the container's that had it, seen at the last tick.
+	cont := make(chan os.Signal, 1)
+	signal.Notify(cont, unix.SIGCONT)
+	defer signal.Stop(cont)
+	containerFg := 0
 	for {
 		select {
+		case <-cont:
+			if fg, err := unix.IoctlGetInt(c.tty, unix.TIOCGPGRP); err == nil && fg == unix.Getpgrp() && containerFg > 0 && !c.hungUp {
+				c.unlessEnded(func() {
+					c.n.Note("workshop was stopped, and continued in the foreground (fg): the terminal came back to its process group; it goes back to the container's process group %d, which had it", containerFg)
+					c.n.SetForegroundGroup(c.tty, containerFg)
+				})
+			}
+			continue
 		case <-waited:
 			// The command may have ended of the terminal's own SIGHUP,
 			// before a tick saw the hang-up: looked for once more, so as
@@ -670,6 +689,9 @@ func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 		}
 		if c.hungUp {
 			continue // waiting for the end, or for the kill
+		}
+		if fg, err := unix.IoctlGetInt(c.tty, unix.TIOCGPGRP); err == nil && fg > 0 && fg != unix.Getpgrp() {
+			containerFg = fg // the container's, or, while workshop is stopped, its shell's: then fg gives it to workshop's first
 		}
 		if look(&calls.ppoll) {
 			// A SIGHUP passed on within the window came with the

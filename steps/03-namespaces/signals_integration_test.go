@@ -454,3 +454,35 @@ func (p *ptyRun) end(t *testing.T, limit time.Duration, stuck string, out fmt.St
 		return nil
 	}
 }
+
+// workshop stopped from outside (kill -TSTP of its pid) while its
+// container has the terminal: the shell takes the terminal back, and its
+// fg gave it to workshop's process group, not the container's, whose
+// interactive PID 1 then could not read it (and spun). On SIGCONT,
+// workshop hands it back to the container's group.
+func TestTerminalBackToTheContainerAfterFg(t *testing.T) {
+	testbin.NeedRoot(t)
+	bash := testbin.NeedTool(t, "bash")
+	root := busyboxRoot(t)
+	term := testbin.StartOnTerminal(t, bash, "--norc", "--noprofile", "-i")
+	line := strings.Join(append([]string{testbin.Bin(t)}, step3Args(t, root, "--", "/bin/sh", "-i")...), " ")
+	term.Master.Write([]byte(line + "\n"))
+	table := term.Out.WaitFor(t, "namespace  workshop (pid ")
+	m := regexp.MustCompile(`workshop \(pid (\d+)\)`).FindStringSubmatch(table)
+	if m == nil {
+		t.Fatalf("no workshop pid in %q", table)
+	}
+	pid, _ := strconv.Atoi(m[1])
+	term.Out.WaitFor(t, `execve("/bin/sh", ["/bin/sh", "-i"], …) = 0`)
+	time.Sleep(300 * time.Millisecond) // the shell at its prompt
+	if err := syscall.Kill(pid, syscall.SIGTSTP); err != nil {
+		t.Fatal(err)
+	}
+	term.Out.WaitFor(t, "Stopped")
+	term.Master.Write([]byte("fg\n"))
+	term.Out.WaitFor(t, "==> workshop was stopped, and continued in the foreground (fg): the terminal came back to its process group; it goes back to the container's process group")
+	term.Master.Write([]byte("echo back-$((1+1)); exit 4\n"))
+	term.Out.WaitFor(t, "back-2")
+	term.Master.Write([]byte("echo \"status $?\"; exit\n"))
+	term.Out.WaitFor(t, "status 4")
+}
