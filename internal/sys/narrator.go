@@ -10,6 +10,7 @@
 package sys
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -182,6 +183,21 @@ func (n *Narrator) Together(f func(*Narrator)) {
 	held := *n
 	held.out = &output{w: n.out.w} // its own lock, free: the shared one is held here
 	f(&held)
+}
+
+// Deferred runs f with a narrator whose lines are kept until f returns,
+// then printed together: f's calls are made at once, however slowly the
+// narration's terminal takes lines (Ctrl-S, a terminal nobody reads),
+// which would hold back each call narrated line by line: a kill that must
+// come on time (--timeout).
+func (n *Narrator) Deferred(f func(*Narrator)) {
+	var buf bytes.Buffer
+	held := *n
+	held.out = &output{w: &buf}
+	f(&held)
+	n.out.mu.Lock()
+	defer n.out.mu.Unlock()
+	n.out.w.Write(buf.Bytes())
 }
 
 // render is a syscall line: name(args) = result, and a gloss under --explain.

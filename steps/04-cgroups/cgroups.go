@@ -291,6 +291,13 @@ func (c *Cgroup) Paths() []string {
 	return paths
 }
 
+// narratedBy is the group with its calls narrated by n.
+func (c *Cgroup) narratedBy(n *sys.Narrator) *Cgroup {
+	d := *c
+	d.n = n
+	return &d
+}
+
 // Dir is the group's directory that holds controller's files ("memory",
 // "cpu", "pids"…); on v2 every controller's files are in the one directory.
 func (c *Cgroup) Dir(controller string) (string, bool) {

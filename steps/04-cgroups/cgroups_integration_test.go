@@ -475,3 +475,68 @@ func TestStep4ProcessInTheV2ParentGroup(t *testing.T) {
 		t.Errorf("doctor with a process in %s does not say to move it out:\n%s%s", parent, d.Stdout, d.Stderr)
 	}
 }
+
+// --timeout on a terminal that takes nothing (Ctrl-S, or, here, a pty
+// nobody reads): the note before the kill, and each narrated call of it,
+// waited on the terminal, and the kill with them; the container ran on
+// past its timeout until the terminal read again. The kill is made first
+// now, and narrated after.
+func TestStep4TimeoutKillsWhileTheTerminalTakesNothing(t *testing.T) {
+	testbin.NeedRoot(t)
+	// sleep in the root (step 4 fills it with the command's program only).
+	if r := step4(t, "--", "sleep", "0"); r.Code != 0 {
+		t.Fatalf("step 4 -- sleep 0 = %d\n%s", r.Code, r.Stderr)
+	}
+	master, slave := testbin.OpenPty(t)
+	cmd := exec.Command(testbin.Bin(t), "--no-color", "--state-dir", stateDir, "step", "4", "--timeout", "1s", "--",
+		"/bin/bash", "-c", "sleep 4321 & while :; do echo 0123456789abcdef; done")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(""), slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 1}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	// Nobody reads the terminal.
+	time.Sleep(500 * time.Millisecond)
+	if len(sleepingFor("4321")) == 0 {
+		t.Fatal("the container's sleep 4321 does not run")
+	}
+	time.Sleep(2500 * time.Millisecond)
+	left := sleepingFor("4321")
+	out := testbin.NewLines(master)
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 137 {
+			t.Errorf("workshop = %v, want 137 (its --timeout)", err)
+		}
+	case <-time.After(time.Minute):
+		cmd.Process.Kill()
+		<-done
+		t.Fatal("a minute later, workshop still runs")
+	}
+	if len(left) > 0 {
+		t.Errorf("2 s past --timeout 1s, the terminal taking nothing, the container's sleep ran on (pids %v)", left)
+	}
+	out.WaitFor(t, "--timeout 1s expired: killing every process in the container's cgroup")
+}
+
+// sleepingFor lists the live processes (not zombies) running sleep N.
+func sleepingFor(n string) []int {
+	var pids []int
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		cmdline, err := os.ReadFile(d + "/cmdline")
+		if err != nil || !strings.HasSuffix(string(cmdline), "sleep\x00"+n+"\x00") {
+			continue
+		}
+		if stat, err := os.ReadFile(d + "/stat"); err == nil && strings.Contains(string(stat), ") Z ") {
+			continue
+		}
+		pid, _ := strconv.Atoi(filepath.Base(d))
+		pids = append(pids, pid)
+	}
+	return pids
+}

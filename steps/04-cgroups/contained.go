@@ -397,10 +397,14 @@ func (r *Contained) watch(n *sys.Narrator, cg *Cgroup, sigs <-chan os.Signal, en
 	var gotAt time.Time
 	kill := func(why string, timedOut bool) {
 		if end.set(why, timedOut) {
-			n.Note("%s: killing every process in the container's cgroup", why)
-			if err := cg.Kill(); err != nil {
-				n.Note("killing the cgroup failed: %v", err)
-			}
+			// Made first, narrated after: a terminal that takes no lines
+			// (Ctrl-S) would hold the kill back behind its narration.
+			n.Deferred(func(n *sys.Narrator) {
+				n.Note("%s: killing every process in the container's cgroup", why)
+				if err := cg.narratedBy(n).Kill(); err != nil {
+					n.Note("killing the cgroup failed: %v", err)
+				}
+			})
 		}
 	}
 	for {
