@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -140,4 +141,25 @@ func Chmod(t testing.TB, mode os.FileMode, paths ...string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+var deadState = regexp.MustCompile(`\) [ZX] `)
+
+// Living lists the processes, not zombies, whose command line
+// (/proc/PID/cmdline, its words each ended by a NUL) is cmdline: what a
+// test left running, or a container's command seen from the host.
+func Living(cmdline string) []int {
+	var pids []int
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		b, err := os.ReadFile(d + "/cmdline")
+		st, err2 := os.ReadFile(d + "/stat")
+		if err != nil || err2 != nil || string(b) != cmdline || deadState.Match(st) {
+			continue
+		}
+		if pid, err := strconv.Atoi(filepath.Base(d)); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }

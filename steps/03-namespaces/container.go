@@ -288,6 +288,18 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 	// killing workshop between making the child and releasing it.
 	sigs := make(chan os.Signal, 8)
 	exit.Notify(sigs, forwarded...)
+	// undo is what a failure from here on undoes before it is said.
+	undo := func() {
+		exit.Stop(sigs)
+		for _, p := range piped {
+			p.abandon(n)
+		}
+		if ttou != nil {
+			// Cloned, handed the terminal, and given up: the terminal
+			// comes back.
+			(&Container{n: n, tty: tty, ttou: ttou}).takeTerminalBack()
+		}
+	}
 	if cfg.Init {
 		// The init never execs: a descriptor workshop inherited (exec
 		// 7</etc in the student's shell), which its child inherits in turn,
@@ -295,10 +307,7 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		// open it through /proc/1/fd. Close-on-exec here, it never reaches
 		// the init. (Go opens its own descriptors so already.)
 		if err := n.Because("descriptors this process inherited must not reach the init, which never execs").CloseOnExecFrom(3); err != nil {
-			exit.Stop(sigs)
-			for _, p := range piped {
-				p.abandon(n)
-			}
+			undo()
 			return nil, err
 		}
 	}
@@ -312,16 +321,7 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		p.started(n)
 	}
 	if err != nil {
-		exit.Stop(sigs)
-		for _, p := range piped {
-			p.abandon(n)
-		}
-		if ttou != nil {
-			// Cloned, handed the terminal, and given up: the terminal
-			// comes back before the error is said.
-			n.SetForegroundGroup(tty, unix.Getpgrp())
-			n.RestoreSignals(ttou)
-		}
+		undo()
 		// EPERM, EINVAL, ENOSPC, EUSERS from the clone itself: the kernel
 		// would not make one of the namespaces (user namespaces switched
 		// off, a limit reached). Not from what follows it (the spec sent,

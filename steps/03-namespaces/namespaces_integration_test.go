@@ -783,7 +783,7 @@ func TestNoPIDNamespaceLeavesNoProcess(t *testing.T) {
 			t.Errorf("%q: the narration does not show the process left killed:\n%s", tc.script, r.Stderr)
 		}
 		// Killed, and gone before the step ended.
-		if pids := living("sleep\x00" + tc.duration + "\x00"); len(pids) > 0 {
+		if pids := testbin.Living("sleep\x00" + tc.duration + "\x00"); len(pids) > 0 {
 			for _, pid := range pids {
 				syscall.Kill(pid, syscall.SIGKILL)
 			}
@@ -801,21 +801,4 @@ func TestNoPIDNamespaceLeavesNoProcess(t *testing.T) {
 	if r.Code != 0 || !strings.Contains(r.Stderr, "==> no PID namespace and no mount namespace: what the command leaves running is found and killed when it ends only while it stays in its process group") {
 		t.Errorf("step 3 --ns uts -- true = %d, without the word on what may outlive it:\n%s", r.Code, r.Stderr)
 	}
-}
-
-// living lists the processes, not zombies, whose command line is cmdline.
-func living(cmdline string) []int {
-	var pids []int
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	for _, d := range dirs {
-		b, err := os.ReadFile(d + "/cmdline")
-		st, err2 := os.ReadFile(d + "/stat")
-		if err != nil || err2 != nil || string(b) != cmdline || regexp.MustCompile(`\) [ZX] `).Match(st) {
-			continue
-		}
-		if pid, err := strconv.Atoi(filepath.Base(d)); err == nil {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }

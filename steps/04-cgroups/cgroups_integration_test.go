@@ -500,11 +500,11 @@ func TestStep4TimeoutKillsWhileTheTerminalTakesNothing(t *testing.T) {
 	go func() { done <- cmd.Wait() }()
 	// Nobody reads the terminal.
 	time.Sleep(500 * time.Millisecond)
-	if len(sleepingFor("4321")) == 0 {
+	if len(testbin.Living("sleep\x004321\x00")) == 0 {
 		t.Fatal("the container's sleep 4321 does not run")
 	}
 	time.Sleep(2500 * time.Millisecond)
-	left := sleepingFor("4321")
+	left := testbin.Living("sleep\x004321\x00")
 	out := testbin.NewLines(master)
 	select {
 	case err := <-done:
@@ -521,22 +521,4 @@ func TestStep4TimeoutKillsWhileTheTerminalTakesNothing(t *testing.T) {
 		t.Errorf("2 s past --timeout 1s, the terminal taking nothing, the container's sleep ran on (pids %v)", left)
 	}
 	out.WaitFor(t, "--timeout 1s expired: killing every process in the container's cgroup")
-}
-
-// sleepingFor lists the live processes (not zombies) running sleep N.
-func sleepingFor(n string) []int {
-	var pids []int
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	for _, d := range dirs {
-		cmdline, err := os.ReadFile(d + "/cmdline")
-		if err != nil || !strings.HasSuffix(string(cmdline), "sleep\x00"+n+"\x00") {
-			continue
-		}
-		if stat, err := os.ReadFile(d + "/stat"); err == nil && strings.Contains(string(stat), ") Z ") {
-			continue
-		}
-		pid, _ := strconv.Atoi(filepath.Base(d))
-		pids = append(pids, pid)
-	}
-	return pids
 }
