@@ -675,12 +675,7 @@ func TestFullRunInTheBackgroundWithoutACommand(t *testing.T) {
 	line := fmt.Sprintf(`%q --no-color --state-dir %q full run & wait $!; echo "status $?"`, testbin.Bin(t), t.TempDir())
 	term := testbin.StartOnTerminal(t, bash, "-m", "-c", line)
 	out := term.Out
-	select {
-	case <-term.Done:
-	case <-time.After(time.Minute):
-		killSession(term.Cmd.Process.Pid) // bash's session: workshop, and its container with it
-		t.Fatalf("a minute later, the background full run still runs:\n%s", out)
-	}
+	sessionEnds(t, term, "the background full run still runs")
 	out.WaitFor(t, "status 125")
 	if !strings.Contains(out.String(), "workshop runs in the background, and the interactive shell it would start needs the terminal") {
 		t.Errorf("the refusal does not say why:\n%s", out)
@@ -698,12 +693,7 @@ func TestFullRunIntoAPipeWithoutACommand(t *testing.T) {
 	line := fmt.Sprintf(`%q --no-color --state-dir %q full run | cat; echo "status ${PIPESTATUS[0]}"`, testbin.Bin(t), t.TempDir())
 	term := testbin.StartOnTerminal(t, bash, "-c", line)
 	out := term.Out
-	select {
-	case <-term.Done:
-	case <-time.After(time.Minute):
-		killSession(term.Cmd.Process.Pid)
-		t.Fatalf("a minute later, the piped full run still runs:\n%s", out)
-	}
+	sessionEnds(t, term, "the piped full run still runs")
 	out.WaitFor(t, "status 125")
 	if !strings.Contains(out.String(), "workshop's output goes to a pipe, and the interactive shell it would start needs the terminal") {
 		t.Errorf("the refusal does not say why:\n%s", out)
@@ -721,12 +711,7 @@ func TestFullRunInTheBackgroundWithAnInteractiveShell(t *testing.T) {
 	line := fmt.Sprintf(`%q --no-color --state-dir %q full run -- /bin/sh -i & wait $!; echo "status $?"`, testbin.Bin(t), t.TempDir())
 	term := testbin.StartOnTerminal(t, bash, "-m", "-c", line)
 	out := term.Out
-	select {
-	case <-term.Done:
-	case <-time.After(time.Minute):
-		killSession(term.Cmd.Process.Pid)
-		t.Fatalf("a minute later, the background interactive shell still runs:\n%s", out)
-	}
+	sessionEnds(t, term, "the background interactive shell still runs")
 	out.WaitFor(t, "status 0")
 	if !strings.Contains(out.String(), "job control turned off") {
 		t.Errorf("the shell does not say it runs without job control:\n%s", out)
@@ -858,6 +843,19 @@ func TestCommandAsPID1OnTheTerminalIsTold(t *testing.T) {
 func procps() bool {
 	out, _ := exec.Command("ps", "--version").CombinedOutput()
 	return strings.Contains(string(out), "procps")
+}
+
+// sessionEnds waits a minute at most for the program on term to end;
+// past that, it kills its session (bash's: workshop, and its container
+// with it) and fails the test, saying what still ran.
+func sessionEnds(t *testing.T, term *testbin.OnTerminal, stillRuns string) {
+	t.Helper()
+	select {
+	case <-term.Done:
+	case <-time.After(time.Minute):
+		killSession(term.Cmd.Process.Pid)
+		t.Fatalf("a minute later, %s:\n%s", stillRuns, term.Out)
+	}
 }
 
 // killSession sends SIGKILL to every process of session sid.
