@@ -1,6 +1,8 @@
 package namespaces
 
 import (
+	"bytes"
+	"errors"
 	"io"
 	"os"
 	"strings"
@@ -19,15 +21,17 @@ import (
 // keys typed to the shell (a password among them) while workshop runs in
 // the background, and change its settings. Its programs see a pipe.
 type outputPipe struct {
-	r     *os.File // the read end, workshop's
-	w     *os.File // the write end, the container's once Start has cloned it
-	term  *os.File // where the output goes
-	names []string // the container's outputs that go to it: stdout, stderr
+	r     *os.File  // the read end, workshop's
+	w     *os.File  // the write end, the container's once Start has cloned it
+	term  *os.File  // where the output goes
+	to    io.Writer // term, but for tests that watch its writes
+	names []string  // the container's outputs that go to it: stdout, stderr
 	done  chan struct{}
 
 	mu      sync.Mutex
 	read    int64 // bytes read from the pipe so far
 	writing bool  // a write to the terminal is under way (Ctrl-S holds it)
+	held    int   // bytes read and held back, not yet written (holdLine)
 	err     error // the first failed write to the terminal
 }
 
@@ -58,7 +62,7 @@ func pipeOutputs(n *sys.Narrator, stdout, stderr *io.Writer) ([]*outputPipe, err
 			return nil, err
 		}
 		*out.w = w
-		p := &outputPipe{r: r, w: w, term: t, names: []string{out.name}, done: make(chan struct{})}
+		p := &outputPipe{r: r, w: w, term: t, to: t, names: []string{out.name}, done: make(chan struct{})}
 		go p.copy()
 		pipes = append(pipes, p)
 	}
@@ -99,33 +103,58 @@ func (o *outputPipe) started(n *sys.Narrator) {
 	o.w = nil
 }
 
+// holdLine is how long the copy keeps back the unfinished last line of
+// what it read, waiting for the rest: a program writing to a pipe flushes
+// its buffer where it is full, mid-line, and workshop's narration, written
+// to the same terminal between two such writes, landed inside a line
+// ("1277kill(2699, SIGINT) = 0"). A line left unfinished for longer, a
+// prompt, is written as it is.
+var holdLine = 30 * time.Millisecond // a var for the tests
+
 // copy copies the pipe to the terminal until the pipe's end, or until
-// finish closes it. Once a write fails (the terminal hung up), the rest
-// is read and dropped: a command writing to a pipe nobody reads would wait
-// for ever once it is full.
+// finish closes it, a line at a time where it can (holdLine). Once a
+// write fails (the terminal hung up), the rest is read and dropped: a
+// command writing to a pipe nobody reads would wait for ever once it is
+// full.
 func (o *outputPipe) copy() {
 	defer close(o.done)
 	buf := make([]byte, 32<<10)
+	var held []byte // read, not yet written: an unfinished line
 	for {
-		n, err := o.r.Read(buf)
-		if n > 0 {
-			o.mu.Lock()
-			o.read += int64(n)
-			o.writing = true
-			failed := o.err != nil
-			o.mu.Unlock()
-			var werr error
-			if !failed {
-				_, werr = o.term.Write(buf[:n])
-			}
-			o.mu.Lock()
-			o.writing = false
-			if werr != nil {
-				o.err = werr
-			}
-			o.mu.Unlock()
+		// A deadline only while a line is held: its end, or the
+		// time to write it as it is.
+		deadline := time.Time{}
+		if len(held) > 0 {
+			deadline = time.Now().Add(holdLine)
 		}
-		if err != nil {
+		o.r.SetReadDeadline(deadline)
+		n, err := o.r.Read(buf)
+		held = append(held, buf[:n]...)
+		out := held
+		if err == nil && len(held) < len(buf) {
+			out = held[:bytes.LastIndexByte(held, '\n')+1]
+		}
+		o.mu.Lock()
+		o.read += int64(n)
+		o.writing = len(out) > 0
+		failed := o.err != nil
+		o.mu.Unlock()
+		var werr error
+		if len(out) > 0 && !failed {
+			_, werr = o.to.Write(out)
+		}
+		held = append(held[:0], held[len(out):]...)
+		o.mu.Lock()
+		o.writing = false
+		o.held = len(held)
+		if werr != nil {
+			o.err = werr
+		}
+		if o.err != nil {
+			held, o.held = held[:0], 0
+		}
+		o.mu.Unlock()
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 			return
 		}
 	}
@@ -158,7 +187,7 @@ wait:
 		case <-tick.C:
 		}
 		o.mu.Lock()
-		all := o.read >= target && !o.writing
+		all := o.read >= target && !o.writing && o.held == 0
 		o.mu.Unlock()
 		switch {
 		case !all:
