@@ -146,10 +146,16 @@ func Clean(n *sys.Narrator, o CleanOptions) CleanResult {
 		c.removeContainersDir(state.ContainersDir(dir))
 	}
 	if c.res.Removed == 0 && len(c.res.Failed) == 0 {
+		// After "left …" lines, "nothing to remove" read as if those
+		// had not been found.
+		nothing := "nothing to remove"
+		if c.res.Left > 0 {
+			nothing = "nothing else to remove"
+		}
 		if exists {
-			fmt.Fprintf(c.out, "nothing to remove in %s\n", dir)
+			fmt.Fprintf(c.out, "%s in %s\n", nothing, dir)
 		} else {
-			fmt.Fprintf(c.out, "nothing to remove: %s does not exist\n", dir)
+			fmt.Fprintf(c.out, "%s: %s does not exist\n", nothing, dir)
 		}
 	}
 	return c.res
