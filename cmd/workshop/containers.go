@@ -242,7 +242,25 @@ func newKillCmd() *cobra.Command {
 			// Each in turn, as docker kill does (workshop kill $(workshop
 			// ps -q)): one that cannot be signalled is said, and the
 			// others still are.
+			// A container named twice (by name and by id) is signalled
+			// once: a second SIGINT would be a second Ctrl-C. Each word
+			// is looked up first: once killed, a container's record may
+			// be gone before its second word's turn.
+			ids := map[string]string{} // word → container id
+			for _, ref := range args {
+				if r, err := state.Load(global.stateDir, ref); err == nil {
+					ids[ref] = r.ID
+				}
+			}
+			named := map[string]string{} // container id → the word that named it first
 			return eachOf(args, "containers", "not sent "+sys.SignalName(sig), func(ref string) error {
+				if id, ok := ids[ref]; ok {
+					if first, ok := named[id]; ok {
+						fmt.Fprintf(c.OutOrStdout(), "container %s was named before (as %s): %s is sent once\n", id, first, sys.SignalName(sig))
+						return nil
+					}
+					named[id] = ref
+				}
 				return killContainer(c.OutOrStdout(), ref, sig)
 			})
 		},

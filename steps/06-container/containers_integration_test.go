@@ -53,9 +53,12 @@ func TestPsAndKill(t *testing.T) {
 	taken := h.full("--name", "pstest", "--", "/bin/true")
 	oneSentence(t, "a second container named pstest", taken, 125, `the name "pstest" is taken by running container `+rec.ID)
 
-	k := h.run("kill", "pstest")
-	if k.Code != 0 || !strings.Contains(k.Stdout, fmt.Sprintf("sent SIGKILL to container %s (pid %d)", rec.ID, rec.Pid)) {
-		t.Errorf("kill pstest = exit %d, stdout %q\n%s", k.Code, k.Stdout, k.Stderr)
+	// Named twice, by name and by id: signalled once.
+	k := h.run("kill", "pstest", rec.ID[:6])
+	if k.Code != 0 || strings.Count(k.Stdout, "sent SIGKILL") != 1 || !strings.Contains(k.Stdout, fmt.Sprintf("sent SIGKILL to container %s (pid %d)", rec.ID, rec.Pid)) ||
+		!strings.Contains(k.Stdout, fmt.Sprintf("container %s was named before (as pstest): SIGKILL is sent once", rec.ID)) ||
+		strings.Count(k.Stderr, "pidfd_send_signal(") != 1 {
+		t.Errorf("kill pstest %s = exit %d, stdout %q\n%s", rec.ID[:6], k.Code, k.Stdout, k.Stderr)
 	}
 	if !regexp.MustCompile(fmt.Sprintf(`(?m)^pidfd_open\(%d, 0\) = (\d+)\npidfd_send_signal\((\d+), SIGKILL, NULL, 0\) = 0\nclose\((\d+)\) = 0$`, rec.Pid)).MatchString(k.Stderr) {
 		t.Errorf("kill does not narrate its pidfd_open, pidfd_send_signal and close:\n%s", k.Stderr)
