@@ -77,6 +77,12 @@ func (r *Report) dir(o Options, name, hint string) (string, bool) {
 		r.missing(hint, "there is no directory %s in %s", name, o.Dir)
 		return p, false
 	}
+	// Nor the host's root mounted there (mount --bind / my-new-root).
+	if hostRoot, herr := os.Stat("/"); herr == nil && os.SameFile(fi, hostRoot) {
+		r.missing("make "+name+" a directory of its own: umount "+name+"; then put in it only what the exercise asks for",
+			"%s is the host's own root (a bind mount of /), not a directory made for the exercise", name)
+		return p, false
+	}
 	r.ok("%s exists", name)
 	return p, true
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
 )
 
 func init() { checkers[1] = checkStep1 }
@@ -20,10 +22,25 @@ func checkStep1(o Options) (*Report, error) {
 	if !ok {
 		return r, nil
 	}
-	bb := filepath.Join(root, "bin", "busybox")
+	// Looked at inside the jail, as chroot will: a bin/ that is a symlink
+	// (to the host's /usr/bin) leads inside the jail, not to the host's.
+	if link, target := deadLinkOnTheWay(root, "/bin"); link != "" {
+		r.missing("inside the jail a symlink is resolved inside the jail, where this one leads nowhere: make bin a directory of its own (rm my-new-root/bin; mkdir my-new-root/bin; cp /bin/busybox my-new-root/bin/)",
+			"my-new-root/bin is a symlink to %s, which leads to nothing inside my-new-root", target)
+		return r, nil
+	}
+	bin, err := securejoin.SecureJoin(root, "/bin")
+	if err != nil {
+		return nil, err
+	}
+	bb := filepath.Join(bin, "busybox")
 	fi, err := os.Lstat(bb)
 	if err != nil {
 		hint := "busybox-static's /bin/busybox is one file with no libraries: copy it to my-new-root/bin/"
+		if _, err := os.Lstat(filepath.Join(root, "busybox")); err == nil {
+			// Copied "into my-new-root", as the exercise's first words say.
+			hint = "my-new-root/busybox is there, but the exercise runs it as /bin/busybox, where a shell looks for programs: mkdir my-new-root/bin; mv my-new-root/busybox my-new-root/bin/"
+		}
 		if others, _ := os.ReadDir(filepath.Join(root, "bin")); len(others) > 0 {
 			hint = "a program like ls or bash needs its libraries too (that is step 2); busybox is static: `file /bin/busybox` says so. Copy it to my-new-root/bin/"
 		}

@@ -1,10 +1,13 @@
 package lab
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/workshop-dev/workshop/internal/testbin"
+	"golang.org/x/sys/unix"
 )
 
 func TestLab1ByHand(t *testing.T) {
@@ -143,5 +146,59 @@ func TestLab1RootIsAFile(t *testing.T) {
 		// every other command of the labs does.
 		!strings.Contains(text, "Stuck? 'sudo workshop lab 1 check --solution'") {
 		t.Errorf("my-new-root a file: report\n%s", text)
+	}
+}
+
+// Where the host's /bin is a symlink, a my-new-root/bin that links to
+// /usr/bin passed for busybox there: the host's. Inside the jail it leads
+// to my-new-root/usr/bin, and the check says so.
+func TestLab1BinLinksOutOfTheRoot(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir := t.TempDir()
+	sh(t, dir, "mkdir my-new-root && ln -s /usr/bin my-new-root/bin")
+	r, _ := Check(1, Options{Dir: dir, StateDir: t.TempDir()})
+	if text := findingsText(r); r.Done() || strings.Contains(text, "busybox is there") ||
+		!strings.Contains(text, "my-new-root/bin is a symlink to /usr/bin, which leads to nothing inside my-new-root") {
+		t.Errorf("bin -> /usr/bin: report\n%s", text)
+	}
+	// Where it leads inside the root holds busybox: it runs, and passes.
+	busybox := testbin.NeedTool(t, "busybox")
+	sh(t, dir, "mkdir -p my-new-root/usr/bin && cp "+busybox+" my-new-root/usr/bin/busybox")
+	if r, _ := Check(1, Options{Dir: dir, StateDir: t.TempDir()}); !r.Done() {
+		t.Errorf("bin -> /usr/bin, busybox in my-new-root/usr/bin: report\n%s", findingsText(r))
+	}
+}
+
+// busybox copied to my-new-root itself, not to its bin/: the hint says
+// where the exercise runs it from.
+func TestLab1BusyboxAtTheTop(t *testing.T) {
+	testbin.NeedRoot(t)
+	busybox := testbin.NeedTool(t, "busybox")
+	dir := t.TempDir()
+	sh(t, dir, "mkdir my-new-root && cp "+busybox+" my-new-root/")
+	r, _ := Check(1, Options{Dir: dir, StateDir: t.TempDir()})
+	if text := findingsText(r); r.Done() || !strings.Contains(text, "my-new-root/busybox is there, but the exercise runs it as /bin/busybox") {
+		t.Errorf("busybox in my-new-root/: report\n%s", text)
+	}
+}
+
+// The host's root bind-mounted on my-new-root passed with the host's own
+// programs, as a symlink to / did.
+func TestLabsRefuseTheHostsRootMounted(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir := t.TempDir()
+	root := filepath.Join(dir, "my-new-root")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("/", root, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Unmount(root, unix.MNT_DETACH)
+	for _, n := range []int{1, 2} {
+		r, _ := Check(n, Options{Dir: dir, StateDir: t.TempDir()})
+		if text := findingsText(r); r.Done() || !strings.Contains(text, "my-new-root is the host's own root (a bind mount of /)") {
+			t.Errorf("lab %d with / mounted on my-new-root: report\n%s", n, text)
+		}
 	}
 }

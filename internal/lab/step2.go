@@ -49,8 +49,10 @@ func checkStep2(o Options) (*Report, error) {
 	if real, err := securejoin.SecureJoin(root, ls); err == nil {
 		if _, err := os.Stat(real); err != nil {
 			what := fmt.Sprintf("my-new-root%s, looked up inside the root as the kernel will, leads to no file: a directory on its way is a symlink that leads out of the root (ls -l my-new-root%s)", ls, filepath.Dir(ls))
-			if target, err := os.Readlink(filepath.Join(root, ls)); err == nil {
+			if link, target := deadLinkOnTheWay(root, ls); link == ls {
 				what = fmt.Sprintf("my-new-root%s is a symlink to %s, which my-new-root does not hold", ls, target)
+			} else if link != "" {
+				what = fmt.Sprintf("my-new-root%s, looked up inside the root as the kernel will, leads to no file: my-new-root%s is a symlink to %s, which leads to nothing inside the root", ls, link, target)
 			}
 			r.missing("inside the root a symlink is resolved inside the root: copy the program itself to "+ls+" (cp -L), or the files its links name too", "%s", what)
 			return r, nil
@@ -71,7 +73,9 @@ func checkStep2(o Options) (*Report, error) {
 	if err != nil {
 		var pe *os.PathError
 		switch closed := closedToOthers(root); {
-		case closed != "" && permissionDenied(err):
+		case closed != "":
+			// Whatever the failure says: the loader reports a library
+			// it may not read as missing ("No such file or directory").
 			r.missing(closedHint(closed, root), "chroot my-new-root %s fails: %v", ls, err)
 		case errors.Is(err, syscall.EACCES):
 			r.missing("the file is not executable: cp keeps the mode, or chmod +x my-new-root"+ls,
@@ -105,8 +109,14 @@ func loaderHint(root, ls string) string {
 			interp = i
 		}
 	}
-	if target, err := os.Readlink(filepath.Join(root, interp)); err == nil {
+	switch link, target := deadLinkOnTheWay(root, interp); {
+	case link == interp:
 		return fmt.Sprintf("ls's loader, %s, is in the root as a symlink to %s, which leads to no file inside the root: copy the file itself (cp -L %s my-new-root%s)", interp, target, interp, interp)
+	case link != "":
+		// cp -r /lib64 my-new-root/ on a merged-/usr host copies the
+		// link lib64 -> usr/lib64, and none of what it leads to.
+		return fmt.Sprintf("ls's loader, %s, is reached through my-new-root%s, a symlink to %s (cp -r copies a symlink as a symlink), which leads to nothing inside the root: "+
+			"make it a directory of its own (rm my-new-root%s; mkdir my-new-root%s) and copy the loader into it (cp -L %s my-new-root%s)", interp, link, target, link, link, interp, interp)
 	}
 	return fmt.Sprintf("ls is there, so the kernel did not find its loader, the program it runs to load ls's libraries: %s, the last line of `ldd /bin/ls`; copy it to the same path inside the root", interp)
 }

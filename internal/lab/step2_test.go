@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -163,5 +164,53 @@ func TestLab2LinksThatLeadOutOfTheRoot(t *testing.T) {
 	r, _ = Check(2, Options{Dir: dir, StateDir: t.TempDir()})
 	if text := findingsText(r); r.Done() || strings.Contains(text, "did not find its loader") {
 		t.Errorf("bin -> /usr/bin, an ls of the host's only: report\n%s", text)
+	}
+}
+
+// A library others may not read, in a root otherwise right: the loader
+// says "No such file or directory" of it, and the hint is still to open
+// the root to others (it was to check the libraries' paths).
+func TestLab2ClosedLibrary(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir := t.TempDir()
+	libs, loader := lddPaths(sh(t, dir, "ldd /bin/ls"))
+	sh(t, dir, "mkdir -p my-new-root/bin && cp /bin/ls my-new-root/bin/")
+	for _, f := range append(libs, loader) {
+		sh(t, dir, "mkdir -p my-new-root"+filepath.Dir(f)+" && cp -L "+f+" my-new-root"+f)
+	}
+	if r, _ := Check(2, Options{Dir: dir, StateDir: t.TempDir()}); !r.Done() {
+		t.Fatalf("the root is right, but the check says\n%s", findingsText(r))
+	}
+	for _, closing := range []string{"chmod 600 my-new-root" + libs[0], "chmod 700 my-new-root" + filepath.Dir(libs[0])} {
+		sh(t, dir, closing)
+		r, _ := Check(2, Options{Dir: dir, StateDir: t.TempDir()})
+		if text := findingsText(r); r.Done() || !strings.Contains(text, "chmod -R a+rX my-new-root") {
+			t.Errorf("after %s: report\n%s", closing, text)
+		}
+		sh(t, dir, "chmod -R a+rX my-new-root")
+	}
+}
+
+// The loader's directory copied as a symlink (cp -r /lib64 my-new-root/
+// on a merged-/usr host copies lib64 -> usr/lib64, and nothing it leads
+// to): the hint names that link (it said to copy the loader, which the
+// student believed done).
+func TestLab2LoaderDirectoryIsADeadLink(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir := t.TempDir()
+	libs, loader := lddPaths(sh(t, dir, "ldd /bin/ls"))
+	sh(t, dir, "mkdir -p my-new-root/bin && cp /bin/ls my-new-root/bin/")
+	for _, lib := range libs {
+		sh(t, dir, "mkdir -p my-new-root"+filepath.Dir(lib)+" && cp -L "+lib+" my-new-root"+lib)
+	}
+	loaderDir := filepath.Dir(loader)
+	if slices.ContainsFunc(libs, func(l string) bool { return strings.HasPrefix(l, loaderDir+"/") }) {
+		t.Skipf("the loader's directory %s holds libraries too on this host", loaderDir)
+	}
+	sh(t, dir, "ln -s usr"+loaderDir+" my-new-root"+loaderDir)
+	r, _ := Check(2, Options{Dir: dir, StateDir: t.TempDir()})
+	want := "is reached through my-new-root" + loaderDir + ", a symlink to usr" + loaderDir + " (cp -r copies a symlink as a symlink)"
+	if text := findingsText(r); r.Done() || !strings.Contains(text, want) {
+		t.Errorf("%s a symlink to usr%s, which the root lacks: report\n%s\nwant %q", loaderDir, loaderDir, text, want)
 	}
 }
