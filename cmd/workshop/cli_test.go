@@ -78,6 +78,7 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"lab", "1", "check", "--dir", ""}, "--dir is empty"},
 		{[]string{"lab", "1", "--solution"}, "--solution goes with check, which shows it beside what is missing: workshop lab 1 check --solution"},
 		{[]string{"lab", "9"}, "there is no step 9"},
+		{[]string{"lab", "check", "1"}, "the step number comes first: workshop lab 1 check"},
 		{[]string{"completion", "bogus"}, `completion "bogus": give a shell`},
 		// A flag without its value takes the -- after it.
 		{[]string{"full", "run", "--name", "--", "/bin/true"}, "--name needs a value: it took the -- that follows it"},

@@ -34,6 +34,10 @@ hint, and exits 0 only when the exercise is done.`,
 			if len(args) == 0 || len(args) > 2 {
 				return usageError("give a step number, and 'check' to check your work: workshop lab 2 check")
 			}
+			if len(args) == 2 && args[0] == "check" {
+				// The order the words are said in ("lab check 1").
+				return usageError("the step number comes first: workshop lab %s check", args[1])
+			}
 			if len(args) == 2 && args[1] != "check" {
 				return usageError("%q: the only word after the step number is 'check'", args[1])
 			}

@@ -40,20 +40,28 @@ func checkStep3(o Options) (*Report, error) {
 	// the root: its parent (unshare, or the student's shell) is outside.
 	// Its children are not judged: without --fork, the shell stays in the
 	// host's PID namespace and only its children are in the new one.
+	// The one with the most namespaces of its own is judged: an earlier
+	// try (no --user), left open, must not hide a later, right one. Of
+	// two as good, the later started.
 	var best int
 	bestScore := -1
-	for _, pid := range topmost(procs) {
+	tops := topmost(procs)
+	for _, pid := range tops {
 		score := 0
-		for _, ns := range []string{"pid", "mnt"} {
+		for _, ns := range []string{"pid", "mnt", "uts", "ipc", "net", "user"} {
 			if differs(pid, ns) {
 				score++
 			}
 		}
-		if score > bestScore {
+		if score > bestScore || score == bestScore && state.StartTime(pid) > state.StartTime(best) {
 			best, bestScore = pid, score
 		}
 	}
-	r.ok("process %d runs with my-new-root as its root", best)
+	if len(tops) > 1 {
+		r.ok("process %d runs with my-new-root as its root (of %d shells there, the one with the most namespaces of its own)", best, len(tops))
+	} else {
+		r.ok("process %d runs with my-new-root as its root", best)
+	}
 	if !differs(best, "mnt") {
 		r.missing("chroot alone changes only the root: unshare --mount gives the shell a mount namespace of its own",
 			"process %d shares the host's mount namespace", best)
@@ -61,8 +69,15 @@ func checkStep3(o Options) (*Report, error) {
 		r.ok("process %d has its own mount namespace (%s)", best, nsLink(best, "mnt"))
 	}
 	if !differs(best, "pid") {
-		r.missing("unshare --pid needs --fork too: the new PID namespace is for unshare's children, not for unshare itself",
-			"process %d shares the host's PID namespace", best)
+		hint := "unshare --pid --fork gives the shell a PID namespace of its own"
+		if nsLink(best, "pid_for_children") != nsLink(best, "pid") {
+			// unshare --pid without --fork: the namespace is made, for
+			// children only (and until the first child, the link cannot
+			// be read: the kernel's pidns_for_children_get finds no
+			// init in it yet).
+			hint = "unshare --pid needs --fork too: the new PID namespace is for unshare's children, not for unshare itself"
+		}
+		r.missing(hint, "process %d shares the host's PID namespace", best)
 	} else {
 		r.ok("process %d has its own PID namespace (%s): inside, it is PID %s", best, nsLink(best, "pid"), nsPid(best))
 	}

@@ -82,16 +82,18 @@ func TestLab3ByHand(t *testing.T) {
 	for _, tc := range []struct {
 		name, running, says string
 		done                bool
+		notSays             string
 	}{
-		{"nothing running", "", "no running process", false},
-		{"chroot without unshare", "chroot my-new-root /bin/bash", "unshare --mount", false},
-		{"pid without fork", "unshare --mount --pid chroot my-new-root /bin/bash", "--fork", false},
+		{"nothing running", "", "no running process", false, ""},
+		// No unshare at all: its --pid is not said to need --fork.
+		{"chroot without unshare", "chroot my-new-root /bin/bash", "unshare --mount", false, "needs --fork too"},
+		{"pid without fork", "unshare --mount --pid chroot my-new-root /bin/bash", "needs --fork too", false, ""},
 		// Without --fork the shell stays in the host's PID namespace; its
 		// first child is PID 1 of the new one, and is not what is judged.
-		{"pid without fork, a child running", `unshare --mount --uts --ipc --net --pid --user --map-root-user chroot my-new-root /bin/bash -c '/bin/bash -c "read x"; echo done'`, "--fork", false},
-		{"mount and pid only", "unshare --mount --pid --fork chroot my-new-root /bin/bash", "unshare --uts gives the shell a hostname of its own", false},
-		{"no user namespace", "unshare --mount --uts --ipc --net --pid --fork chroot my-new-root /bin/bash", "shares the host's user namespace", false},
-		{"the walkthrough's command", "unshare --mount --uts --ipc --net --pid --fork --user --map-root-user chroot my-new-root /bin/bash", "it is PID 1", true},
+		{"pid without fork, a child running", `unshare --mount --uts --ipc --net --pid --user --map-root-user chroot my-new-root /bin/bash -c '/bin/bash -c "read x"; echo done'`, "needs --fork too", false, ""},
+		{"mount and pid only", "unshare --mount --pid --fork chroot my-new-root /bin/bash", "unshare --uts gives the shell a hostname of its own", false, ""},
+		{"no user namespace", "unshare --mount --uts --ipc --net --pid --fork chroot my-new-root /bin/bash", "shares the host's user namespace", false, ""},
+		{"the walkthrough's command", "unshare --mount --uts --ipc --net --pid --fork --user --map-root-user chroot my-new-root /bin/bash", "it is PID 1", true, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -109,7 +111,30 @@ func TestLab3ByHand(t *testing.T) {
 			if !strings.Contains(findingsText(r), tc.says) {
 				t.Errorf("the report does not say %q:\n%s", tc.says, findingsText(r))
 			}
+			if tc.notSays != "" && strings.Contains(findingsText(r), tc.notSays) {
+				t.Errorf("the report says %q:\n%s", tc.notSays, findingsText(r))
+			}
 		})
+	}
+}
+
+// An earlier try left open (no user namespace) beside the right one: the
+// right one is judged, whichever was started first.
+func TestLab3TwoShells(t *testing.T) {
+	testbin.NeedRoot(t)
+	testbin.NeedTool(t, "unshare")
+	const partial = "unshare --mount --uts --ipc --net --pid --fork chroot my-new-root /bin/bash"
+	const whole = "unshare --mount --uts --ipc --net --pid --fork --user --map-root-user chroot my-new-root /bin/bash"
+	for _, order := range [][]string{{partial, whole}, {whole, partial}} {
+		dir := t.TempDir()
+		populateBash(t, dir)
+		startShell(t, dir, order[0])
+		startShell(t, dir, order[1])
+		waitForRooted(t, filepath.Join(dir, "my-new-root"), 2)
+		r, _ := Check(3, Options{Dir: dir, StateDir: t.TempDir()})
+		if text := findingsText(r); !r.Done() || !strings.Contains(text, "of 2 shells there, the one with the most namespaces of its own") {
+			t.Errorf("%q, then %q: report\n%s", order[0], order[1], text)
+		}
 	}
 }
 

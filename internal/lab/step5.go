@@ -2,7 +2,6 @@ package lab
 
 import (
 	"archive/tar"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -41,7 +40,12 @@ func checkStep5(o Options) (*Report, error) {
 		return r, nil
 	}
 	if err != nil {
-		r.missing("make it again with tar -cvf; tar -tvf dockercontainer.tar should list it", "dockercontainer.tar cannot be read: %v", err)
+		hint := "make it again with tar -cvf; tar -tvf dockercontainer.tar should list it"
+		var unreadable *imagetar.UnreadableCompression
+		if errors.As(err, &unreadable) {
+			hint = "tar -xf reads it, but the check reads a tar as workshop image import does: plain or gzipped (tar -cvf, tar -czvf), or bzip2 (tar -cjvf)"
+		}
+		r.missing(hint, "dockercontainer.tar cannot be read: %v", err)
 		return r, nil
 	}
 	r.ok("dockercontainer.tar holds %s", entries(len(names)))
@@ -326,22 +330,33 @@ func notInArchive(names []string, root string) string {
 
 // notUnpacked names the first regular file of the archive that root lacks
 // or holds with another size ("" when it holds them all): root then is not
-// the archive unpacked (an older root, a copy made another way).
+// the archive unpacked (an older root, a copy made another way). A name
+// the archive holds more than once (tar -rf, tar -uf appends) is judged by
+// its last entry, the one tar -xf leaves.
 func notUnpacked(tarPath, root string) string {
 	tr, closeTar, err := openTar(tarPath)
 	if err != nil {
 		return err.Error()
 	}
 	defer closeTar()
+	var order []string
+	last := map[string]*tar.Header{}
 	for {
 		h, err := tr.Next()
 		if err != nil {
-			return "" // the end (or damage tarNames reported already)
+			break // the end (or damage tarNames reported already)
 		}
+		name := cleanName(h.Name)
+		if _, seen := last[name]; !seen {
+			order = append(order, name)
+		}
+		last[name] = h
+	}
+	for _, name := range order {
+		h := last[name]
 		if h.Typeflag != tar.TypeReg {
 			continue
 		}
-		name := cleanName(h.Name)
 		fi, err := os.Lstat(filepath.Join(root, name))
 		switch {
 		case err != nil:
@@ -350,6 +365,7 @@ func notUnpacked(tarPath, root string) string {
 			return fmt.Sprintf("its %s is not the archive's (%d bytes, the archive's %d)", name, fi.Size(), h.Size)
 		}
 	}
+	return ""
 }
 
 // tarNames lists the entry names of a tar, gzipped or not.
@@ -469,10 +485,10 @@ func openTar(p string) (*tar.Reader, func() error, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	var rd io.Reader = f
-	if gz, err := gzip.NewReader(f); err == nil {
-		rd = gz
-	} else if _, err := f.Seek(0, io.SeekStart); err != nil {
+	// As image import reads it: plain, gzip or bzip2; another
+	// compression (tar -cJf's xz) is named, not taken for damage.
+	rd, _, err := imagetar.Decompress(f)
+	if err != nil {
 		f.Close()
 		return nil, nil, err
 	}

@@ -339,3 +339,32 @@ func TestLab5UnpackedOverTheWalkthroughs(t *testing.T) {
 		t.Errorf("the solution does not start afresh:\n%s", r.Solution)
 	}
 }
+
+// An archive a file was appended to twice (tar -rf): tar -xf leaves the
+// last copy, and the check compares with that one (it compared the first,
+// and no unpack could pass).
+func TestLab5AppendedArchive(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir := t.TempDir()
+	populateBash(t, dir)
+	sh(t, dir, "tar -C my-new-root -cf dockercontainer.tar . && "+
+		"echo hello > my-new-root/motd && tar -C my-new-root -rf dockercontainer.tar ./motd && "+
+		"echo 'hello again, longer' > my-new-root/motd && tar -C my-new-root -rf dockercontainer.tar ./motd && "+
+		"mkdir container-root && tar -xf dockercontainer.tar -C container-root/")
+	if r, _ := Check(5, Options{Dir: dir, StateDir: t.TempDir()}); !r.Done() {
+		t.Errorf("an archive with motd appended twice, unpacked with tar -xf: report\n%s", findingsText(r))
+	}
+}
+
+// An archive tar -xf reads but the check cannot (xz: tar -cJf) is said to
+// be that, not damage to make again with tar -cvf.
+func TestLab5XzArchive(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "dockercontainer.tar"), []byte("\xfd7zXZ\x00\x00\x04rest"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := Check(5, Options{Dir: dir, StateDir: t.TempDir()})
+	if text := findingsText(r); r.Done() || !strings.Contains(text, "compressed with xz") || !strings.Contains(text, "plain or gzipped (tar -cvf, tar -czvf)") {
+		t.Errorf("an xz archive: report\n%s", text)
+	}
+}

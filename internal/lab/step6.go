@@ -157,7 +157,7 @@ func lab6Pids(r *Report, rec *state.Run, group, stateDir string) {
 			n, err := units.ParsePids(v)
 			return err == nil && strconv.FormatInt(n, 10) == lab6PidsMax
 		}) {
-			r.missing("start the container without --pids (sudo workshop full run --name lab6 -- /bin/sh), then write 42 into "+file+" yourself",
+			r.missing("end that container (exit its shell), start it again without --pids (sudo workshop full run --name lab6 -- /bin/sh), then write 42 into "+file+" yourself",
 				"pids.max of its cgroup is %s, but the run set it itself (its command line has --pids %s): the exercise is to set it by hand", lab6PidsMax, lab6PidsMax)
 			return
 		}

@@ -16,7 +16,7 @@ func TestOwnedIsFalseForAZombie(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Wait()
-	r := &Run{WorkshopPid: cmd.Process.Pid, WorkshopStart: startTime(cmd.Process.Pid)}
+	r := &Run{WorkshopPid: cmd.Process.Pid, WorkshopStart: StartTime(cmd.Process.Pid)}
 	if !r.Owned() {
 		cmd.Process.Kill()
 		t.Fatalf("Owned() of a running owner = false, want true")
@@ -32,7 +32,7 @@ func TestOwnedIsFalseForAZombie(t *testing.T) {
 	if r.Owned() {
 		t.Errorf("Owned() of a zombie owner = true, want false")
 	}
-	if self := (&Run{WorkshopPid: os.Getpid(), WorkshopStart: startTime(os.Getpid())}); !self.Owned() {
+	if self := (&Run{WorkshopPid: os.Getpid(), WorkshopStart: StartTime(os.Getpid())}); !self.Owned() {
 		t.Errorf("Owned() of this very process = false, want true")
 	}
 }

@@ -69,7 +69,7 @@ func (r *Run) Dir() string { return r.dir }
 func New(stateDir string, r *Run) error {
 	dir := ContainersDir(stateDir)
 	r.WorkshopPid = os.Getpid()
-	r.WorkshopStart = startTime(r.WorkshopPid)
+	r.WorkshopStart = StartTime(r.WorkshopPid)
 	if r.Created.IsZero() {
 		r.Created = time.Now()
 	}
@@ -336,12 +336,12 @@ func (r *Run) Owned() bool {
 	if s := statField(r.WorkshopPid, 3); s == "Z" || s == "X" {
 		return false
 	}
-	st := startTime(r.WorkshopPid)
+	st := StartTime(r.WorkshopPid)
 	return st != 0 && st == r.WorkshopStart
 }
 
-// startTime is field 22 of /proc/PID/stat (clock ticks after boot), or 0.
-func startTime(pid int) uint64 {
+// StartTime is field 22 of /proc/PID/stat (clock ticks after boot), or 0.
+func StartTime(pid int) uint64 {
 	v, _ := strconv.ParseUint(statField(pid, 22), 10, 64)
 	return v
 }

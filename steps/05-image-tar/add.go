@@ -448,7 +448,7 @@ var basicPAX = []string{"path", "linkpath", "size", "uid", "gid", "uname", "gnam
 func normalize(ctx context.Context, r io.Reader, w io.Writer, strip string, names map[string]string) (Stats, error) {
 	var st Stats
 	seen := map[string]bool{} // the paths of the entries so far, for hardlinks
-	dr, _, err := decompress(r)
+	dr, _, err := Decompress(r)
 	if err != nil {
 		return st, readError(err, "read its first bytes")
 	}

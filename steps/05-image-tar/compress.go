@@ -32,10 +32,10 @@ var magics = []struct {
 	{[]byte{0x04, 0x22, 0x4d, 0x18}, "lz4"},
 }
 
-// decompress looks at the first bytes of r and returns a reader of the tar
+// Decompress looks at the first bytes of r and returns a reader of the tar
 // inside it: tar and tar.gz (and tar.bz2) are recognised by their content,
 // not their file name.
-func decompress(r io.Reader) (io.Reader, Compression, error) {
+func Decompress(r io.Reader) (io.Reader, Compression, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	head, err := br.Peek(6)
 	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
@@ -56,10 +56,18 @@ func decompress(r io.Reader) (io.Reader, Compression, error) {
 		case Bzip2:
 			return bzip2.NewReader(br), Bzip2, nil
 		default:
-			return nil, "", fmt.Errorf("the archive is compressed with %s, which workshop does not read: decompress it first (%s -d)", m.name, m.name)
+			return nil, "", &UnreadableCompression{Name: m.name}
 		}
 	}
 	return br, Uncompressed, nil
+}
+
+// UnreadableCompression is Decompress's error for an archive compressed in
+// a way Go's standard library has no reader for (xz, zstd, lz4).
+type UnreadableCompression struct{ Name string }
+
+func (e *UnreadableCompression) Error() string {
+	return fmt.Sprintf("the archive is compressed with %s, which workshop does not read: decompress it first (%s -d)", e.Name, e.Name)
 }
 
 // gzipWanted says whether a file name asks for a gzipped archive.

@@ -150,7 +150,7 @@ func TopDir(r io.Reader) (top string, entries int, err error) {
 // topDir is TopDir stopping at the next entry once ctx is cancelled (give
 // it a ctxReader to stop inside a long entry too).
 func topDir(ctx context.Context, r io.Reader) (top string, entries int, err error) {
-	tr, _, err := decompress(r)
+	tr, _, err := Decompress(r)
 	if err != nil {
 		return "", 0, readError(err, "read its first bytes")
 	}

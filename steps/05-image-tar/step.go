@@ -213,7 +213,7 @@ func firstNames(p string, k int) string {
 		return "?"
 	}
 	defer f.Close()
-	r, _, err := decompress(f)
+	r, _, err := Decompress(f)
 	if err != nil {
 		return "?"
 	}

@@ -213,7 +213,7 @@ func unpackInto(ctx context.Context, r io.Reader, dir string, opts UnpackOptions
 	if opts.RefuseDevices {
 		x.noDev = "this unpack refuses device nodes"
 	}
-	tr, _, err := decompress(r)
+	tr, _, err := Decompress(r)
 	if err != nil {
 		return x.stats, readError(err, "read its first bytes")
 	}
