@@ -13,8 +13,9 @@ import (
 )
 
 // Held are the signals a child holds until its final execve: a Ctrl-C on
-// its terminal, or one workshop passed on. A Go program dies of them with
-// status 2 and nothing said (and a PID 1 cannot even be killed by them);
+// its terminal, or one workshop passed on. A Go program as PID 1 ends on
+// them with status 2 and nothing said (Go raises SIGINT, SIGTERM and
+// SIGHUP again under the default, which a PID 1 drops, then exits 2);
 // held, the child can stop with a sentence and 128+n instead. Go's handlers
 // are reset by execve: the student's command gets the default dispositions.
 type Held struct{ ch chan os.Signal }

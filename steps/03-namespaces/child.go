@@ -321,18 +321,24 @@ func becomeRoot(n *sys.Narrator) error {
 // mountAll makes the container's mounts, inside its mount namespace only.
 func mountAll(n *sys.Narrator, s *spec) error {
 	// A new mount namespace starts as a copy of the host's, and on a
-	// systemd host "/" is a shared mount: a mount made under it would
-	// propagate back to the host's namespace (mount_namespaces(7), "shared
-	// subtrees"). Making every mount private first keeps ours here.
+	// systemd host "/" is a shared mount: without a user namespace, a
+	// mount made under it would propagate back to the host's namespace
+	// (mount_namespaces(7), "shared subtrees"); with one, the kernel makes
+	// the copies slaves already, and the host's mounts still flow in.
+	// Making every mount private first stops both ways.
 	// (The source of a propagation change is ignored; "none" is what
 	// mount --make-rprivate / passes.)
-	if err := n.Because("make every mount private: nothing we mount propagates to the host").Mount("none", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+	if err := n.Because("make every mount private: nothing we mount propagates to the host, and nothing the host mounts propagates in").Mount("none", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return err
 	}
 	if s.PivotRoot {
-		// pivot_root needs the new root to be a mount point: bind it onto
-		// itself (with MS_REC, so mounts already under it come along).
-		if err := n.Because("pivot_root needs a mount point: bind the root onto itself").Mount(s.Root, s.Root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		// pivot_root needs the new root to be a mount point of this
+		// namespace's own: a directory is none, and a mount copied from
+		// the host's namespace into one a user namespace owns (full run's
+		// overlay) is locked there, which pivot_root refuses (EINVAL).
+		// Bound onto itself (with MS_REC, so mounts already under it come
+		// along), it is one.
+		if err := n.Because("pivot_root needs a mount point this namespace may move: bind the root onto itself (the overlay, copied from the host's namespace, is locked here)").Mount(s.Root, s.Root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			return err
 		}
 	}
@@ -458,8 +464,9 @@ func mountProc(n *sys.Narrator, s *spec) (bool, error) {
 	// /proc/sys (vm.swappiness, kernel.core_pattern…) is checked by uid,
 	// and under sudo the default map makes root inside uid 0 outside.
 	// Read-only, as Docker has them: bound onto themselves, then that
-	// bind remounted read-only (keeping the flags /proc has: a user
-	// namespace may not drop them).
+	// bind remounted read-only (with the flags /proc has repeated: a
+	// remount sets the flags anew, and would clear nosuid, nodev and
+	// noexec).
 	// So are the other parts runc and Docker make read-only, whose files
 	// are the host's too: /proc/irq (where a write moves the host's
 	// interrupts to other CPUs), /proc/bus (PCI devices), /proc/fs.

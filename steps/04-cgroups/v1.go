@@ -90,7 +90,7 @@ func (c *Cgroup) createV1(l Limits, ctrls []string) error {
 		}
 	}
 	if l.Pids > 0 {
-		if err := c.write(c.dirs["pids"], pidsMaxFile, strconv.FormatInt(l.Pids, 10), "the most processes the group may hold: fork fails with EAGAIN past it"); err != nil {
+		if err := c.write(c.dirs["pids"], pidsMaxFile, strconv.FormatInt(l.Pids, 10), "the most tasks (processes and threads) the group may hold: fork, or clone of a thread, fails with EAGAIN past it"); err != nil {
 			return err
 		}
 	}
