@@ -3,6 +3,7 @@ package sys
 import (
 	"fmt"
 	"os"
+	"runtime"
 
 	"golang.org/x/sys/unix"
 )
@@ -101,6 +102,25 @@ func (n *Narrator) Kill(pid int, sig unix.Signal) error {
 	n.record("kill", fmt.Sprintf("%d, %s", pid, SignalName(sig)), 0, err)
 	if err != nil {
 		return fmt.Errorf("kill %d: %w", pid, err)
+	}
+	return nil
+}
+
+// StopSelf sends sig, a stop signal under the kernel's default, to the
+// calling thread itself with tgkill(2), and returns once the process has
+// been continued. A kill(2) of its own pid lets another thread take the
+// signal: this one returned at once, and could put back a handler before
+// the signal was taken (Go's, which swallowed it, and workshop never
+// stopped). Sent to this thread, the signal is taken as the call returns:
+// the whole process stops there.
+func (n *Narrator) StopSelf(sig unix.Signal) error {
+	runtime.LockOSThread()
+	pid, tid := unix.Getpid(), unix.Gettid()
+	err := unix.Tgkill(pid, tid, sig)
+	runtime.UnlockOSThread()
+	n.record("tgkill", fmt.Sprintf("%d, %d, %s", pid, tid, SignalName(sig)), 0, err)
+	if err != nil {
+		return fmt.Errorf("tgkill %d: %w", pid, err)
 	}
 	return nil
 }

@@ -264,6 +264,7 @@ var glosses = map[string]string{
 	"rt_sigaction":      "set what a signal does to this process: run a handler, the default (SIG_DFL), or nothing (SIG_IGN)",
 	"syncfs":            "write what the kernel still holds in memory for this file's filesystem to its disk",
 	"kill":              "send a signal",
+	"tgkill":            "send a signal to one thread of a process (here workshop's own: it stops itself)",
 	"pidfd_open":        "get a descriptor for one process, which no other process can ever take the place of",
 	"pidfd_send_signal": "send a signal to the process a pidfd stands for, or to none if it has ended",
 	"copy_file_range":   "copy bytes between two files inside the kernel",

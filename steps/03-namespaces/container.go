@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -92,6 +93,10 @@ type Container struct {
 	ended        bool
 	stopPassed   bool
 	passedSIGHUP time.Time
+	// suspending: suspend is stopping the container and workshop, or
+	// continuing them; watchTerminal leaves the stops and the terminal
+	// to it meanwhile.
+	suspending atomic.Bool
 }
 
 // Start makes the container's first process and leaves it waiting: the
@@ -287,7 +292,9 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 	// command runs stops the container (see forwardSignals), instead of
 	// killing workshop between making the child and releasing it.
 	sigs := make(chan os.Signal, 8)
-	exit.Notify(sigs, forwarded...)
+	// SIGTSTP too, not passed on: suspend stops the container, then
+	// workshop.
+	exit.Notify(sigs, append(slices.Clone(forwarded), unix.SIGTSTP)...)
 	// undo is what a failure from here on undoes before it is said.
 	undo := func() {
 		exit.Stop(sigs)
@@ -659,6 +666,9 @@ func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 	for {
 		select {
 		case <-cont:
+			if c.suspending.Load() {
+				continue // suspend gives the terminal back itself
+			}
 			if fg, err := unix.IoctlGetInt(c.tty, unix.TIOCGPGRP); err == nil && fg == unix.Getpgrp() && containerFg > 0 && !c.hungUp {
 				c.unlessEnded(func() {
 					c.n.Note("workshop was stopped, and continued in the foreground (fg): the terminal came back to its process group; it goes back to the container's process group %d, which had it", containerFg)
@@ -743,6 +753,8 @@ func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 				c.n.Note("the command was stopped by SIGTSTP (Ctrl-Z): there is no shell here to take the terminal back and resume it later, so workshop resumes it now")
 				c.n.Kill(-pid, unix.SIGCONT) // its process group: the whole job
 			})
+		case child.Status == int32(unix.SIGSTOP) && c.suspending.Load():
+			// suspend's own stop, of workshop too: not said.
 		case child.Status == int32(unix.SIGSTOP) && !told:
 			told = true
 			// "kill -CONT -- -PID" is refused by dash's and busybox's kill
@@ -865,6 +877,10 @@ func (c *Container) forwardSignals(sigs chan os.Signal) {
 			select {
 			case s := <-sigs:
 				sig := s.(syscall.Signal)
+				if sig == unix.SIGTSTP {
+					c.suspend()
+					continue
+				}
 				// Only once the child has exec'd the command, or its init
 				// has taken over passing signals on, does a signal go on
 				// to the container.

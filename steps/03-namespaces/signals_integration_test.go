@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -463,26 +464,114 @@ func (p *ptyRun) end(t *testing.T, limit time.Duration, stuck string, out fmt.St
 func TestTerminalBackToTheContainerAfterFg(t *testing.T) {
 	testbin.NeedRoot(t)
 	bash := testbin.NeedTool(t, "bash")
-	root := busyboxRoot(t)
-	term := testbin.StartOnTerminal(t, bash, "--norc", "--noprofile", "-i")
-	line := strings.Join(append([]string{testbin.Bin(t)}, step3Args(t, root, "--", "/bin/sh", "-i")...), " ")
-	term.Master.Write([]byte(line + "\n"))
-	table := term.Out.WaitFor(t, "namespace  workshop (pid ")
-	m := regexp.MustCompile(`workshop \(pid (\d+)\)`).FindStringSubmatch(table)
-	if m == nil {
-		t.Fatalf("no workshop pid in %q", table)
+	// With --init, the command is the init's child, in a group of its own:
+	// stopped too, and the init says nothing of the stop.
+	for _, flags := range [][]string{nil, {"--init"}} {
+		t.Run(strings.Join(append([]string{"flags"}, flags...), " "), func(t *testing.T) {
+			root := busyboxRoot(t)
+			term := testbin.StartOnTerminal(t, bash, "--norc", "--noprofile", "-i")
+			args := append(append(slices.Clone(flags), "--"), "/bin/sh", "-i")
+			line := strings.Join(append([]string{testbin.Bin(t)}, step3Args(t, root, args...)...), " ")
+			term.Master.Write([]byte(line + "\n"))
+			table := term.Out.WaitFor(t, "namespace  workshop (pid ")
+			m := regexp.MustCompile(`workshop \(pid (\d+)\)`).FindStringSubmatch(table)
+			if m == nil {
+				t.Fatalf("no workshop pid in %q", table)
+			}
+			pid, _ := strconv.Atoi(m[1])
+			term.Out.WaitFor(t, `execve("/bin/sh", ["/bin/sh", "-i"], …) = 0`)
+			time.Sleep(300 * time.Millisecond) // the shell at its prompt
+			if err := syscall.Kill(pid, syscall.SIGTSTP); err != nil {
+				t.Fatal(err)
+			}
+			term.Out.WaitFor(t, "Stopped")
+			// Its container with it: an interactive PID 1 left running
+			// spun on a terminal the shell had taken back.
+			first := testbin.ChildOf(t, pid)
+			stopped := []int{first}
+			if flags != nil {
+				stopped = append(stopped, testbin.ChildOf(t, first))
+			}
+			for _, p := range stopped {
+				if st := procStatus(t, p, "State"); !strings.HasPrefix(st, "T") {
+					t.Errorf("workshop is stopped, the container's pid %d is %q", p, st)
+				}
+			}
+			term.Master.Write([]byte("fg\n"))
+			term.Out.WaitFor(t, "continued in the foreground (fg): the terminal came back to its process group; it goes back to the container's process group")
+			term.Master.Write([]byte("echo back-$((1+1)); exit 4\n"))
+			term.Out.WaitFor(t, "back-2")
+			term.Master.Write([]byte("echo \"status $?\"; exit\n"))
+			term.Out.WaitFor(t, "status 4")
+			if out := term.Out.String(); strings.Contains(out, "stopped by SIGSTOP") {
+				t.Errorf("the stop workshop made was said as someone's SIGSTOP:\n%s", out)
+			}
+		})
 	}
-	pid, _ := strconv.Atoi(m[1])
-	term.Out.WaitFor(t, `execve("/bin/sh", ["/bin/sh", "-i"], …) = 0`)
-	time.Sleep(300 * time.Millisecond) // the shell at its prompt
-	if err := syscall.Kill(pid, syscall.SIGTSTP); err != nil {
+}
+
+// A Ctrl-Z where the container was not handed the terminal (its input a
+// pipe) stops workshop's process group, not the container, in a session
+// of its own; kill -TSTP of workshop does the same. workshop stopped alone
+// and the container ran on. Now it stops the container first, then
+// itself; continued, it continues the container.
+func TestSIGTSTPStopsTheContainerWithWorkshop(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	tick := filepath.Join(root, "tmp", "tick")
+	r := start(t, step3Args(t, root, "--", "/bin/sh", "-c",
+		`trap "exit 3" TERM; i=0; while :; do i=$((i+1)); echo $i > /tmp/tick; sleep 0.05; done`)...)
+	pid := 0
+	fmt.Sscanf(r.Stderr.WaitFor(t, "the child is pid"), "==> the child is pid %d", &pid)
+	read := func() string {
+		b, _ := os.ReadFile(tick)
+		return strings.TrimSpace(string(b))
+	}
+	state := func(p int) string { return procStatus(t, p, "State") }
+	waitUntil := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("after 30 s, still not: %s\n%s", what, r.Stderr)
+			}
+		}
+	}
+	waitUntil("the container counts", func() bool { return read() != "" })
+
+	workshop := r.Cmd.Process.Pid
+	if err := syscall.Kill(workshop, syscall.SIGTSTP); err != nil {
 		t.Fatal(err)
 	}
-	term.Out.WaitFor(t, "Stopped")
-	term.Master.Write([]byte("fg\n"))
-	term.Out.WaitFor(t, "==> workshop was stopped, and continued in the foreground (fg): the terminal came back to its process group; it goes back to the container's process group")
-	term.Master.Write([]byte("echo back-$((1+1)); exit 4\n"))
-	term.Out.WaitFor(t, "back-2")
-	term.Master.Write([]byte("echo \"status $?\"; exit\n"))
-	term.Out.WaitFor(t, "status 4")
+	waitUntil("workshop stopped", func() bool { return strings.HasPrefix(state(workshop), "T") })
+	if st := state(pid); !strings.HasPrefix(st, "T") {
+		t.Errorf("workshop is stopped, its container's first process is %q", st)
+	}
+	before := read()
+	time.Sleep(300 * time.Millisecond)
+	if after := read(); after != before {
+		t.Errorf("the container counted on while workshop was stopped: %s, then %s", before, after)
+	}
+
+	if err := syscall.Kill(workshop, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil("the container counts again", func() bool { return read() != before })
+	if err := syscall.Kill(workshop, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	res := r.Wait()
+	if res.Code != 3 {
+		t.Errorf("the run after its stop and a SIGTERM = exit %d, want the command's 3\n%s", res.Code, res.Stderr)
+	}
+	for _, want := range []string{
+		"==> workshop got SIGTSTP: it stops the container first",
+		fmt.Sprintf("kill(-%d, SIGSTOP) = 0", pid),
+		fmt.Sprintf("tgkill(%d, ", workshop), // and the thread's id
+		", SIGTSTP) = 0",
+		fmt.Sprintf("kill(-%d, SIGCONT) = 0", pid),
+	} {
+		if !strings.Contains(res.Stderr, want) {
+			t.Errorf("narration lacks %q:\n%s", want, res.Stderr)
+		}
+	}
 }

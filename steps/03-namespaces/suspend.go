@@ -1,0 +1,152 @@
+package namespaces
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/workshop-dev/workshop/internal/state"
+	"github.com/workshop-dev/workshop/internal/sys"
+	"golang.org/x/sys/unix"
+)
+
+// suspend answers a SIGTSTP to workshop: a Ctrl-Z where the container was
+// not handed the terminal (its input a pipe: the container, in a session
+// of its own, gets no Ctrl-Z), or a kill -TSTP of workshop's pid. Stopped
+// alone, workshop left its container running: a loop went on, its output
+// piling up in a pipe nobody copied, and an interactive PID 1 spun on a
+// terminal the shell had taken back. Now the container's process groups
+// are stopped first (SIGSTOP, which a PID 1 cannot ignore from outside),
+// then workshop itself, by SIGTSTP under the kernel's default, so that its
+// shell sees a job stopped as by Ctrl-Z. Once continued (fg, bg, kill
+// -CONT), the terminal goes back to the container where it had it, and
+// the groups are continued, in the reverse order.
+//
+// Called by forwardSignals, which holds no lock; suspend takes endMu, so
+// that no group is signalled once the first process has ended.
+func (c *Container) suspend() {
+	c.endMu.Lock()
+	defer c.endMu.Unlock()
+	c.suspending.Store(true)
+	defer c.suspending.Store(false)
+	fg := -1 // the terminal's foreground group, where the container has it
+	if c.tty >= 0 {
+		if g, err := unix.IoctlGetInt(c.tty, unix.TIOCGPGRP); err == nil && g != unix.Getpgrp() {
+			fg = g
+		}
+	}
+	var groups []int
+	if !c.ended {
+		groups = c.groups(fg)
+	}
+	if len(groups) > 0 {
+		c.n.Note("workshop got SIGTSTP: it stops the container first (SIGSTOP to its process groups: a PID 1 cannot ignore that one from outside), then itself; fg, bg or kill -CONT goes on with both")
+	} else {
+		c.n.Note("workshop got SIGTSTP: it stops itself; its container has ended")
+	}
+	for i, g := range groups {
+		c.n.Kill(-g, unix.SIGSTOP)
+		if i == 0 && len(groups) > 1 {
+			// The first process (--init's init, or a shell) stopped
+			// before its children are: stopped after them, it would see
+			// them stop, and say so (or resume a Ctrl-Z's stop).
+			c.awaitStopped(c.Pid())
+		}
+	}
+	saved := sys.DefaultSignals(unix.SIGTSTP)
+	c.n.Because("workshop caught SIGTSTP to stop its container first; under the default again, the signal stops it").ReportSet(saved)
+	c.n.Because("workshop stops itself, as a Ctrl-Z stops a program: its shell sees the job stopped").StopSelf(unix.SIGTSTP)
+	c.n.Because("workshop goes on: SIGTSTP is caught again").RestoreSignals(saved)
+	if len(groups) == 0 {
+		return
+	}
+	if fg > 0 && slices.Contains(groups, fg) {
+		// fg gave the terminal to workshop's process group; an interactive
+		// program of the container's needs it back before it goes on.
+		if now, err := unix.IoctlGetInt(c.tty, unix.TIOCGPGRP); err == nil && now == unix.Getpgrp() {
+			c.n.Note("workshop was continued in the foreground (fg): the terminal came back to its process group; it goes back to the container's process group %d, which had it", fg)
+			c.n.SetForegroundGroup(c.tty, fg)
+		}
+	}
+	c.n.Note("workshop goes on, and so does the container (SIGCONT to its process groups)")
+	for i := len(groups) - 1; i >= 0; i-- {
+		c.n.Kill(-groups[i], unix.SIGCONT)
+	}
+}
+
+// groups are the container's process groups, as the host numbers them:
+// its first process's, then those of its children (--init's command, an
+// interactive shell's jobs), and fg, the terminal's foreground group, where
+// the container has the terminal. Never workshop's own.
+func (c *Container) groups(fg int) []int {
+	own := unix.Getpgrp()
+	var groups []int
+	add := func(g int) {
+		if g > 0 && g != own && !slices.Contains(groups, g) {
+			groups = append(groups, g)
+		}
+	}
+	first := c.Pid()
+	add(hostPgid(first))
+	for _, kid := range state.Children(first) {
+		add(hostPgid(kid))
+	}
+	add(fg)
+	return groups
+}
+
+// hostPgid is the process group of pid as the host numbers it (the first
+// NSpgid of /proc/PID/status), or 0.
+func hostPgid(pid int) int {
+	v, ok := state.StatusField(pid, "NSpgid")
+	if !ok {
+		return 0
+	}
+	f := strings.Fields(v)
+	if len(f) == 0 {
+		return 0
+	}
+	g, _ := strconv.Atoi(f[0])
+	return g
+}
+
+// awaitStopped waits, a fifth of a second at most, until every thread of
+// pid is stopped (T in /proc/PID/task/TID/status): a SIGSTOP is taken by
+// each thread as it next runs, and a thread of --init's init woken in its
+// wait4 looks at its children once more before it stops; were the command
+// stopped by then, the init would see that stop, and say so.
+func (c *Container) awaitStopped(pid int) {
+	for deadline := time.Now().Add(200 * time.Millisecond); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if allStopped(pid) {
+			return
+		}
+	}
+}
+
+// allStopped reports whether every thread of pid is stopped, or pid is gone
+// (or a zombie: nothing of it runs).
+func allStopped(pid int) bool {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return true
+	}
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, t.Name()))
+		if err != nil {
+			continue // that thread ended
+		}
+		// The state follows the command name's closing parenthesis.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) {
+			continue
+		}
+		if st := b[i+2]; st != 'T' && st != 'Z' && st != 'X' {
+			return false
+		}
+	}
+	return true
+}
