@@ -133,9 +133,22 @@ func Start(t testing.TB, dir, name string, args ...string) *Running {
 // terminal); nil is a pipe the test writes to through Running.Stdin.
 func StartWithStdin(t testing.TB, dir string, in *os.File, name string, args ...string) *Running {
 	t.Helper()
+	return start(t, dir, in, nil, name, args...)
+}
+
+// StartWithAttr is Start with the program's process attributes given: a
+// process group or a session of its own.
+func StartWithAttr(t testing.TB, attr *syscall.SysProcAttr, name string, args ...string) *Running {
+	t.Helper()
+	return start(t, "", nil, attr, name, args...)
+}
+
+func start(t testing.TB, dir string, in *os.File, attr *syscall.SysProcAttr, name string, args ...string) *Running {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
+	cmd.SysProcAttr = attr
 	var stdin io.WriteCloser = nopCloser{}
 	if in != nil {
 		cmd.Stdin = in

@@ -519,7 +519,10 @@ func TestSIGTSTPStopsTheContainerWithWorkshop(t *testing.T) {
 	testbin.NeedRoot(t)
 	root := busyboxRoot(t)
 	tick := filepath.Join(root, "tmp", "tick")
-	r := start(t, step3Args(t, root, "--", "/bin/sh", "-c",
+	// A process group of its own, whose parent (this test) is in another
+	// group of the same session, as a shell's job is: not orphaned, which
+	// the kernel would not stop (TestSIGTSTPToAnOrphanedWorkshop).
+	r := testbin.StartWithAttr(t, &syscall.SysProcAttr{Setpgid: true}, testbin.Bin(t), step3Args(t, root, "--", "/bin/sh", "-c",
 		`trap "exit 3" TERM; i=0; while :; do i=$((i+1)); echo $i > /tmp/tick; sleep 0.05; done`)...)
 	pid := 0
 	fmt.Sscanf(r.Stderr.WaitFor(t, "the child is pid"), "==> the child is pid %d", &pid)
@@ -573,5 +576,23 @@ func TestSIGTSTPStopsTheContainerWithWorkshop(t *testing.T) {
 		if !strings.Contains(res.Stderr, want) {
 			t.Errorf("narration lacks %q:\n%s", want, res.Stderr)
 		}
+	}
+}
+
+// workshop in a process group the kernel calls orphaned (here a session of
+// its own: no parent in another group of its session, as a shell would
+// be, to continue it) is not stopped by SIGTSTP; nor is its container.
+func TestSIGTSTPToAnOrphanedWorkshop(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	r := testbin.StartWithAttr(t, &syscall.SysProcAttr{Setsid: true}, testbin.Bin(t), step3Args(t, root, "--", "/bin/sh", "-c",
+		`trap "exit 3" TERM; echo ready; while :; do sleep 0.05; done`)...)
+	r.Stdout.WaitFor(t, "ready")
+	r.Signal(syscall.SIGTSTP)
+	r.Stderr.WaitFor(t, "workshop got SIGTSTP, but its process group is orphaned")
+	r.Signal(syscall.SIGTERM)
+	res := r.Wait()
+	if res.Code != 3 || strings.Contains(res.Stderr, "SIGSTOP) = ") || strings.Contains(res.Stderr, "tgkill(") {
+		t.Errorf("an orphaned workshop after SIGTSTP, then SIGTERM = exit %d, want the command's 3, and nothing stopped\n%s", res.Code, res.Stderr)
 	}
 }

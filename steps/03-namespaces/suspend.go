@@ -29,6 +29,14 @@ import (
 // Called by forwardSignals, which holds no lock; suspend takes endMu, so
 // that no group is signalled once the first process has ended.
 func (c *Container) suspend() {
+	// The kernel does not stop an orphaned process group on SIGTSTP:
+	// nobody would continue it (no process of it has a parent in another
+	// group of its session, as a shell is). workshop started by setsid, or
+	// whose shell has gone, is such a group: then nothing is stopped.
+	if orphanedGroup() {
+		c.n.Note("workshop got SIGTSTP, but its process group is orphaned (no shell of its session is its parent, to continue it): the kernel would not stop it, and workshop leaves its container running too")
+		return
+	}
 	c.endMu.Lock()
 	defer c.endMu.Unlock()
 	c.suspending.Store(true)
@@ -76,6 +84,61 @@ func (c *Container) suspend() {
 	for i := len(groups) - 1; i >= 0; i-- {
 		c.n.Kill(-groups[i], unix.SIGCONT)
 	}
+}
+
+// orphanedGroup reports whether workshop's process group is orphaned, as
+// the kernel's is_current_pgrp_orphaned judges it: no process of the group
+// has a parent in another group of the same session. Read from /proc.
+func orphanedGroup() bool {
+	own, sid := unix.Getpgrp(), 0
+	if s, err := unix.Getsid(0); err == nil {
+		sid = s
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return false // unknown: stopped as usual
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		_, ppid, pgrp, _, ok := procStat(pid)
+		if !ok || pgrp != own {
+			continue
+		}
+		_, _, ppgrp, psid, ok := procStat(ppid)
+		if ok && ppgrp != own && psid == sid {
+			return false
+		}
+	}
+	return true
+}
+
+// procStat reads the state, parent, process group and session of pid
+// (fields 3 to 6 of /proc/PID/stat), as the host numbers them.
+func procStat(pid int) (state byte, ppid, pgrp, sid int, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, 0, 0, false
+	}
+	// The command name, in parentheses, may hold anything: fields are
+	// counted after its closing one.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, 0, 0, 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 4 || len(f[0]) == 0 {
+		return 0, 0, 0, 0, false
+	}
+	ppid, err1 := strconv.Atoi(f[1])
+	pgrp, err2 := strconv.Atoi(f[2])
+	sid, err3 := strconv.Atoi(f[3])
+	if err1 != nil || err2 != nil || err3 != nil {
+		return 0, 0, 0, 0, false
+	}
+	return f[0][0], ppid, pgrp, sid, true
 }
 
 // groups are the container's process groups, as the host numbers them:
@@ -135,17 +198,14 @@ func allStopped(pid int) bool {
 		return true
 	}
 	for _, t := range tasks {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, t.Name()))
+		tid, err := strconv.Atoi(t.Name())
 		if err != nil {
-			continue // that thread ended
-		}
-		// The state follows the command name's closing parenthesis.
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 || i+2 >= len(b) {
 			continue
 		}
-		if st := b[i+2]; st != 'T' && st != 'Z' && st != 'X' {
-			return false
+		// A thread's /proc/TID is there too, hidden from listings.
+		st, _, _, _, ok := procStat(tid)
+		if ok && st != 'T' && st != 'Z' && st != 'X' {
+			return false // (not ok: that thread ended)
 		}
 	}
 	return true
