@@ -43,7 +43,7 @@ func TestCheckRejectsFabricatedLines(t *testing.T) {
 		{"a wrong path", `chroot("escape")`, `chroot("elsewhere")`},
 		{"success where it failed", `execve("/bin/ls", ["ls", "/"], …) = 0`, `execve("/bin/ls", ["ls", "/"], …) = -1 ENOENT (No such file or directory)`},
 		{"a wrong errno", `chdir("/") = 0`, `chdir("/") = -1 EPERM (Operation not permitted)`},
-		{"wrong clone flags", `clone(flags=CLONE_VM|CLONE_VFORK|CLONE_PIDFD|SIGCHLD)`, `clone(flags=CLONE_NEWPID|CLONE_VM|CLONE_VFORK|CLONE_PIDFD|SIGCHLD)`},
+		{"wrong clone flags", `clone(flags=CLONE_VM|CLONE_PIDFD|CLONE_VFORK|SIGCHLD)`, `clone(flags=CLONE_VM|CLONE_PIDFD|CLONE_VFORK|CLONE_NEWPID|SIGCHLD)`},
 		{"a parent call claimed by the child", `unlinkat(AT_FDCWD,`, child + ` unlinkat(AT_FDCWD,`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -58,7 +58,7 @@ func (n *Narrator) Symlink(target, link string) error {
 func (n *Narrator) Mknod(path string, mode uint32, major, minor uint32) error {
 	dev := unix.Mkdev(major, minor)
 	err := unix.Mknodat(unix.AT_FDCWD, path, mode, int(dev))
-	n.record("mknodat", fmt.Sprintf("AT_FDCWD, %s, S_IFCHR|%s, makedev(%d, %d)", quote(path), modeString(mode&0o7777), major, minor), 0, err)
+	n.record("mknodat", fmt.Sprintf("AT_FDCWD, %s, S_IFCHR|%s, makedev(%#x, %#x)", quote(path), modeString(mode&0o7777), major, minor), 0, err)
 	return wrap("mknod", path, err)
 }
 

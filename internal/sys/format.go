@@ -125,18 +125,19 @@ func openFlagString(v int) string {
 }
 
 // CloneFlags are the namespace flags of clone(2), named as namespaces(7) lists them.
+// cloneFlags are in the order of their bits, as strace prints them.
 var cloneFlags = []flagName{
+	{unix.CLONE_NEWTIME, "CLONE_NEWTIME"},
 	{unix.CLONE_VM, "CLONE_VM"},
-	{unix.CLONE_VFORK, "CLONE_VFORK"},
 	{unix.CLONE_PIDFD, "CLONE_PIDFD"},
+	{unix.CLONE_VFORK, "CLONE_VFORK"},
 	{unix.CLONE_NEWNS, "CLONE_NEWNS"},
+	{unix.CLONE_NEWCGROUP, "CLONE_NEWCGROUP"},
 	{unix.CLONE_NEWUTS, "CLONE_NEWUTS"},
 	{unix.CLONE_NEWIPC, "CLONE_NEWIPC"},
-	{unix.CLONE_NEWNET, "CLONE_NEWNET"},
-	{unix.CLONE_NEWPID, "CLONE_NEWPID"},
 	{unix.CLONE_NEWUSER, "CLONE_NEWUSER"},
-	{unix.CLONE_NEWCGROUP, "CLONE_NEWCGROUP"},
-	{unix.CLONE_NEWTIME, "CLONE_NEWTIME"},
+	{unix.CLONE_NEWPID, "CLONE_NEWPID"},
+	{unix.CLONE_NEWNET, "CLONE_NEWNET"},
 	{unix.CLONE_INTO_CGROUP, "CLONE_INTO_CGROUP"},
 }
 

@@ -55,7 +55,7 @@ func TestStartHoldsTheChildUntilRelease(t *testing.T) {
 	if want := "1 " + c.ID() + "\n"; stdout.String() != want {
 		t.Errorf("stdout = %q, want %q", stdout.String(), want)
 	}
-	for _, want := range []string{fmt.Sprintf("CLONE_NEWNS|CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWNET|CLONE_NEWPID|CLONE_NEWUSER|SIGCHLD) = %d", c.Pid()),
+	for _, want := range []string{fmt.Sprintf("CLONE_NEWNS|CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWUSER|CLONE_NEWPID|CLONE_NEWNET|SIGCHLD) = %d", c.Pid()),
 		fmt.Sprintf(`openat(AT_FDCWD, "/proc/%d/uid_map", O_WRONLY|O_CLOEXEC)`, c.Pid()),
 		`[pid 1] execve("/bin/sh"`} {
 		if !strings.Contains(narration.String()+stderr.String(), want) {

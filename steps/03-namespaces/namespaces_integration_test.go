@@ -260,7 +260,7 @@ func TestNoMountLeftOnHost(t *testing.T) {
 			t.Errorf("step 3 %q = %d; stderr:\n%s", args, r.Code, r.Stderr)
 		}
 		if args[1] == "mount" {
-			if r.Stdout != "char\n" || !strings.Contains(r.Stderr, "[pid ") || !strings.Contains(r.Stderr, `mknodat(AT_FDCWD, "`+root+`/dev/null", S_IFCHR|0666, makedev(1, 3)) = 0`) {
+			if r.Stdout != "char\n" || !strings.Contains(r.Stderr, "[pid ") || !strings.Contains(r.Stderr, `mknodat(AT_FDCWD, "`+root+`/dev/null", S_IFCHR|0666, makedev(0x1, 0x3)) = 0`) {
 				t.Errorf("--ns mount: /dev/null should be a node made by mknod; stdout %q, stderr:\n%s", r.Stdout, r.Stderr)
 			}
 		}
