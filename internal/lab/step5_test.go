@@ -267,8 +267,9 @@ func TestLab5WhereItsStateDirFails(t *testing.T) {
 }
 
 // tarOfRoot writes dir/dockercontainer.tar: dir/my-new-root packed as tar
-// -C my-new-root -cf … . would, then the extra entries (empty ones), in Go:
-// busybox's tar, in the v2 VM, takes neither -r nor -P.
+// -C my-new-root -cf … . would, then the extra entries (a regular one with
+// a Size holds that many bytes of 'x'), in Go: busybox's tar, in the v2 VM,
+// takes neither -r nor -P.
 func tarOfRoot(t *testing.T, dir string, extra ...*tar.Header) {
 	t.Helper()
 	f, err := os.Create(filepath.Join(dir, "dockercontainer.tar"))
@@ -317,6 +318,11 @@ func tarOfRoot(t *testing.T, dir string, extra ...*tar.Header) {
 		if err := tw.WriteHeader(h); err != nil {
 			t.Fatal(err)
 		}
+		if h.Typeflag == tar.TypeReg && h.Size > 0 {
+			if _, err := tw.Write([]byte(strings.Repeat("x", int(h.Size)))); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
@@ -347,10 +353,11 @@ func TestLab5AppendedArchive(t *testing.T) {
 	testbin.NeedRoot(t)
 	dir := t.TempDir()
 	populateBash(t, dir)
-	sh(t, dir, "tar -C my-new-root -cf dockercontainer.tar . && "+
-		"echo hello > my-new-root/motd && tar -C my-new-root -rf dockercontainer.tar ./motd && "+
-		"echo 'hello again, longer' > my-new-root/motd && tar -C my-new-root -rf dockercontainer.tar ./motd && "+
-		"mkdir container-root && tar -xf dockercontainer.tar -C container-root/")
+	// As tar -rf ./motd twice would append it (busybox's tar, in the v2
+	// VM, has no -r): 6 bytes, then 20.
+	tarOfRoot(t, dir, &tar.Header{Typeflag: tar.TypeReg, Name: "./motd", Mode: 0o644, Size: 6},
+		&tar.Header{Typeflag: tar.TypeReg, Name: "./motd", Mode: 0o644, Size: 20})
+	sh(t, dir, "mkdir container-root && tar -xf dockercontainer.tar -C container-root/")
 	if r, _ := Check(5, Options{Dir: dir, StateDir: t.TempDir()}); !r.Done() {
 		t.Errorf("an archive with motd appended twice, unpacked with tar -xf: report\n%s", findingsText(r))
 	}
