@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/workshop-dev/workshop/internal/sys"
@@ -32,7 +33,10 @@ type outputPipe struct {
 	read    int64 // bytes read from the pipe so far
 	writing bool  // a write to the terminal is under way (Ctrl-S holds it)
 	held    int   // bytes read and held back, not yet written (holdLine)
-	err     error // the first failed write to the terminal
+	// ending: the command has ended (finish): nothing more is held back,
+	// so that what it left running cannot keep the copy from its end.
+	ending atomic.Bool
+	err    error // the first failed write to the terminal
 }
 
 // pipeOutputs makes a pipe for each output of a container that is a
@@ -108,7 +112,9 @@ func (o *outputPipe) started(n *sys.Narrator) {
 // its buffer where it is full, mid-line, and workshop's narration, written
 // to the same terminal between two such writes, landed inside a line
 // ("1277kill(2699, SIGINT) = 0"). A line left unfinished for longer, a
-// prompt, is written as it is.
+// prompt, or one that grows a little at a time, is written as it is once it
+// has waited that long; and once the command has ended (finish), nothing
+// is held.
 var holdLine = 30 * time.Millisecond // a var for the tests
 
 // copy copies the pipe to the terminal until the pipe's end, or until
@@ -119,19 +125,22 @@ var holdLine = 30 * time.Millisecond // a var for the tests
 func (o *outputPipe) copy() {
 	defer close(o.done)
 	buf := make([]byte, 32<<10)
-	var held []byte // read, not yet written: an unfinished line
+	var held []byte         // read, not yet written: an unfinished line
+	var heldSince time.Time // when the held line began
 	for {
-		// A deadline only while a line is held: its end, or the
-		// time to write it as it is.
+		// A deadline only while a line is held: holdLine after it
+		// began, not after its last piece (dots printed a hundredth of
+		// a second apart were held until the line ended).
 		deadline := time.Time{}
 		if len(held) > 0 {
-			deadline = time.Now().Add(holdLine)
+			deadline = heldSince.Add(holdLine)
 		}
 		o.r.SetReadDeadline(deadline)
 		n, err := o.r.Read(buf)
+		wasHeld := len(held) > 0
 		held = append(held, buf[:n]...)
 		out := held
-		if err == nil && len(held) < len(buf) {
+		if err == nil && len(held) < len(buf) && !o.ending.Load() {
 			out = held[:bytes.LastIndexByte(held, '\n')+1]
 		}
 		o.mu.Lock()
@@ -142,6 +151,10 @@ func (o *outputPipe) copy() {
 		var werr error
 		if len(out) > 0 && !failed {
 			_, werr = o.to.Write(out)
+		}
+		if len(out) > 0 || !wasHeld {
+			// What is left, if anything, began with this read.
+			heldSince = time.Now()
 		}
 		held = append(held[:0], held[len(out):]...)
 		o.mu.Lock()
@@ -169,6 +182,7 @@ const endGrace = 100 * time.Millisecond
 // the terminal, for as long as the terminal takes (Ctrl-S, a slow link),
 // then, for endGrace at most, for the pipe's end; and says what kept it.
 func (o *outputPipe) finish(n *sys.Narrator) {
+	o.ending.Store(true)
 	// What the command wrote is read already, or still in the pipe:
 	// FIONREAD (TIOCINQ, its other name) says how much.
 	unread, _ := unix.IoctlGetInt(sys.RawFd(o.r), unix.TIOCINQ)

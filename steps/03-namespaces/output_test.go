@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/workshop-dev/workshop/internal/sys"
 )
 
 // writeLog records each Write it is given, as the terminal would take it.
@@ -108,5 +110,72 @@ func TestOutputCopyWritesALongLineAsItComes(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal("nothing of a 100 KiB line was written")
+	}
+}
+
+// A line that grows a little at a time (dots, a hundredth of a second
+// apart) is written holdLine after it began, not held until it ends: the
+// hold was renewed by every piece, and nothing came for as long as they
+// did.
+func TestOutputCopyWritesAGrowingLineAfterItsHold(t *testing.T) {
+	const hold = 100 * time.Millisecond
+	o, log := copying(t, hold)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+				o.w.Write([]byte("."))
+			}
+		}
+	}()
+	start := time.Now()
+	log.waitFor(t, 1)
+	if waited := time.Since(start); waited > 2*time.Second {
+		t.Errorf("the first dots of a growing line reached the terminal after %v; want about %v", waited, hold)
+	}
+}
+
+// Once the command has ended, a process it left that keeps writing
+// unfinished lines to the pipe is cut off (finish returns): the held line
+// kept the copy from ever being "all written", and workshop waited for
+// ever, its mount and cgroup left in place.
+func TestOutputFinishCutsALeftWriterOfUnfinishedLines(t *testing.T) {
+	o, _ := copying(t, 30*time.Millisecond)
+	o.names = []string{"stdout"}
+	w := o.w // the left process's copy of the write end
+	stop := make(chan struct{})
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+				if _, err := w.Write([]byte(".")); err != nil {
+					return // cut off: EPIPE
+				}
+			}
+		}
+	}()
+	defer func() { close(stop); <-wrote }()
+	time.Sleep(50 * time.Millisecond) // some dots written
+	var narration strings.Builder
+	done := make(chan struct{})
+	go func() {
+		o.finish(sys.New(&narration, sys.Options{}))
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("finish still waits 10 s after the command's end, for a process that keeps writing dots")
+	}
+	if !strings.Contains(narration.String(), "still held the stdout pipe after it ended") {
+		t.Errorf("finish said:\n%s", narration.String())
 	}
 }
