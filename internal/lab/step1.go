@@ -2,6 +2,7 @@ package lab
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,8 +42,17 @@ func checkStep1(o Options) (*Report, error) {
 			// Copied "into my-new-root", as the exercise's first words say.
 			hint = "my-new-root/busybox is there, but the exercise runs it as /bin/busybox, where a shell looks for programs: mkdir my-new-root/bin; mv my-new-root/busybox my-new-root/bin/"
 		}
-		if others, _ := os.ReadDir(filepath.Join(root, "bin")); len(others) > 0 {
+		if others, _ := os.ReadDir(bin); len(others) > 0 {
 			hint = "a program like ls or bash needs its libraries too (that is step 2); busybox is static: `file /bin/busybox` says so. Copy it to my-new-root/bin/"
+		}
+		if target, err := os.Readlink(filepath.Join(root, "bin")); err == nil {
+			// A cp through the link, on the host, follows it there: to
+			// the host's own /usr/bin, for bin -> /usr/bin.
+			inside := "my-new-root" + strings.TrimPrefix(bin, root)
+			hint = fmt.Sprintf("my-new-root/bin is a symlink to %s: inside the jail it leads to %s, so copy busybox there (cp /bin/busybox %s/)", target, inside, inside)
+			if filepath.IsAbs(target) {
+				hint += fmt.Sprintf("; a copy into my-new-root/bin/ would follow the link on the host, to the host's own %s", target)
+			}
 		}
 		if fi, err := os.Lstat(filepath.Join(root, "bin")); err == nil && fi.Mode().IsRegular() {
 			// cp /bin/busybox my-new-root/bin, with no bin/ made first.

@@ -161,6 +161,14 @@ func TestLab1BinLinksOutOfTheRoot(t *testing.T) {
 		!strings.Contains(text, "my-new-root/bin is a symlink to /usr/bin, which leads to nothing inside my-new-root") {
 		t.Errorf("bin -> /usr/bin: report\n%s", text)
 	}
+	// Where it leads inside the root is there, without busybox: the hint
+	// names that place, never a copy through the link (cp into
+	// my-new-root/bin/ wrote into the host's /usr/bin).
+	sh(t, dir, "mkdir -p my-new-root/usr/bin")
+	r, _ = Check(1, Options{Dir: dir, StateDir: t.TempDir()})
+	if text := findingsText(r); r.Done() || !strings.Contains(text, "inside the jail it leads to my-new-root/usr/bin, so copy busybox there (cp /bin/busybox my-new-root/usr/bin/); a copy into my-new-root/bin/ would follow the link on the host, to the host's own /usr/bin") {
+		t.Errorf("bin -> /usr/bin, my-new-root/usr/bin empty: report\n%s", text)
+	}
 	// Where it leads inside the root holds busybox: it runs, and passes.
 	busybox := testbin.NeedTool(t, "busybox")
 	sh(t, dir, "mkdir -p my-new-root/usr/bin && cp "+busybox+" my-new-root/usr/bin/busybox")
