@@ -93,6 +93,9 @@ type Container struct {
 	ended        bool
 	stopPassed   bool
 	passedSIGHUP time.Time
+	// stopped is what suspend stopped and has not continued yet (workshop
+	// continued in the background, bg); guarded by endMu.
+	stopped *stoppedContainer
 	// suspending: suspend is stopping the container and workshop, or
 	// continuing them; watchTerminal leaves the stops and the terminal
 	// to it meanwhile.
@@ -669,6 +672,9 @@ func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 			if c.suspending.Load() {
 				continue // suspend gives the terminal back itself
 			}
+			// A container suspend stopped goes on once workshop has
+			// the terminal again; the terminal goes back to it first.
+			c.resumeIfForeground()
 			if fg, err := unix.IoctlGetInt(c.tty, unix.TIOCGPGRP); err == nil && fg == unix.Getpgrp() && containerFg > 0 && !c.hungUp {
 				c.unlessEnded(func() {
 					c.n.Note("workshop was stopped, and continued in the foreground (fg): the terminal came back to its process group; it goes back to the container's process group %d, which had it", containerFg)
@@ -700,8 +706,11 @@ func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 		if c.hungUp {
 			continue // waiting for the end, or for the kill
 		}
-		if fg, err := unix.IoctlGetInt(c.tty, unix.TIOCGPGRP); err == nil && fg > 0 && fg != unix.Getpgrp() {
-			containerFg = fg // the container's, or, while workshop is stopped, its shell's: then fg gives it to workshop's first
+		// bash's fg of a job it runs in the background sends no SIGCONT:
+		// the terminal handed back is seen here.
+		c.resumeIfForeground()
+		if fg, err := unix.IoctlGetInt(c.tty, unix.TIOCGPGRP); err == nil && c.ownsGroup(fg) {
+			containerFg = fg // the container's (never the shell's, which has it while workshop is stopped)
 		}
 		if look(&calls.ppoll) {
 			// A SIGHUP passed on within the window came with the
@@ -944,6 +953,16 @@ func (c *Container) passOn(sig syscall.Signal) {
 			c.passedSIGHUP = time.Now()
 		}
 	})
+	// Stopped by suspend, and workshop in the background since (bg): a
+	// stopped process takes no signal but SIGKILL until it goes on, and
+	// without a cgroup's kill after the grace it would wait for ever.
+	if p := c.stopped; p != nil {
+		c.stopped = nil
+		c.n.Note("the container was stopped (workshop's Ctrl-Z): it goes on, to take the signal (SIGCONT to its process groups)")
+		for i := len(p.groups) - 1; i >= 0; i-- {
+			c.n.Kill(-p.groups[i], unix.SIGCONT)
+		}
+	}
 }
 
 func (c *Container) stopSignals() {
@@ -973,6 +992,17 @@ func (c *Container) takeTerminalBack() {
 		c.n.Note("the terminal hung up: there is no terminal to take back, nor settings to put back")
 		c.tty = -1
 		return
+	}
+	// In the background since (kill -TSTP, then bg), workshop finds the
+	// terminal with the shell that started it: taken, it left the shell
+	// reading from the background, and an interactive bash then exits.
+	// It stays with the shell, which keeps its own settings.
+	if now, err := unix.IoctlGetInt(c.tty, unix.TIOCGPGRP); err == nil && now != unix.Getpgrp() {
+		if _, _, shell, _, ok := procStat(os.Getppid()); ok && shell == now {
+			c.n.Note("workshop runs in the background now (bg): the terminal is with its shell (process group %d), and stays there", now)
+			c.tty = -1
+			return
+		}
 	}
 	c.n.SetForegroundGroup(c.tty, unix.Getpgrp())
 	if c.settings != nil {

@@ -596,3 +596,116 @@ func TestSIGTSTPToAnOrphanedWorkshop(t *testing.T) {
 		t.Errorf("an orphaned workshop after SIGTSTP, then SIGTERM = exit %d, want the command's 3, and nothing stopped\n%s", res.Code, res.Stderr)
 	}
 }
+
+// workshop stopped from outside while its container has the terminal,
+// then continued in the background (bg): the container, whose interactive
+// PID 1 could not read the terminal there (it spun), stays stopped until
+// workshop is in the foreground again; bash's fg of a running job sends no
+// SIGCONT, and the terminal handed back is seen by workshop's watch. A
+// stop from the background stops workshop only: the terminal's foreground
+// then is the student's shell, which workshop once stopped with SIGSTOP,
+// taking it for the container's.
+func TestBgKeepsTheContainerStopped(t *testing.T) {
+	testbin.NeedRoot(t)
+	bash := testbin.NeedTool(t, "bash")
+	root := busyboxRoot(t)
+	term := testbin.StartOnTerminal(t, bash, "--norc", "--noprofile", "-i")
+	line := strings.Join(append([]string{testbin.Bin(t)}, step3Args(t, root, "--", "/bin/sh", "-i")...), " ")
+	term.Master.Write([]byte(line + "\n"))
+	table := term.Out.WaitFor(t, "namespace  workshop (pid ")
+	m := regexp.MustCompile(`workshop \(pid (\d+)\)`).FindStringSubmatch(table)
+	if m == nil {
+		t.Fatalf("no workshop pid in %q", table)
+	}
+	pid, _ := strconv.Atoi(m[1])
+	term.Out.WaitFor(t, `execve("/bin/sh", ["/bin/sh", "-i"], …) = 0`)
+	time.Sleep(300 * time.Millisecond) // the shell at its prompt
+	first := testbin.ChildOf(t, pid)
+	state := func(p int) string { return procStatus(t, p, "State") }
+	stopped := func(p int) bool { return strings.HasPrefix(state(p), "T") }
+	waitUntil := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("after 30 s, still not: %s\n%s", what, term.Out)
+			}
+		}
+	}
+	// Each stop, and the bg after it.
+	stopThenBg := func(n int) {
+		t.Helper()
+		syscall.Kill(pid, syscall.SIGTSTP)
+		waitUntil("workshop stopped", func() bool { return stopped(pid) })
+		time.Sleep(100 * time.Millisecond) // bash's job line
+		term.Master.Write([]byte("bg\n"))
+		waitUntil("workshop in the background", func() bool {
+			return strings.Count(term.Out.String(), "stays stopped until workshop is in the foreground again (fg)") == n
+		})
+		time.Sleep(200 * time.Millisecond)
+		if !stopped(first) {
+			t.Errorf("workshop in the background, the container's PID 1 is %q, want stopped", state(first))
+		}
+	}
+	stopThenBg(1)
+	// fg of a running job: no SIGCONT, the terminal only.
+	term.Master.Write([]byte("fg\n"))
+	waitUntil("the container continued", func() bool { return !stopped(first) })
+	term.Master.Write([]byte("echo once-$((1+1))\n"))
+	term.Out.WaitFor(t, "once-2")
+
+	stopThenBg(2)
+	// A stop from the background: workshop alone.
+	syscall.Kill(pid, syscall.SIGTSTP)
+	waitUntil("workshop stopped again", func() bool { return stopped(pid) })
+	if stopped(term.Cmd.Process.Pid) {
+		t.Errorf("the student's shell is %q after workshop's stop from the background", state(term.Cmd.Process.Pid))
+	}
+	term.Master.Write([]byte("fg\n"))
+	waitUntil("the container continued again", func() bool { return !stopped(first) })
+	term.Master.Write([]byte("echo back-$((1+1)); exit 4\n"))
+	term.Out.WaitFor(t, "back-2")
+	term.Master.Write([]byte("echo \"status $?\"; exit\n"))
+	term.Out.WaitFor(t, "status 4")
+	if out := term.Out.String(); strings.Contains(out, fmt.Sprintf("kill(-%d, SIGSTOP)", term.Cmd.Process.Pid)) {
+		t.Errorf("workshop stopped the student's shell:\n%s", out)
+	}
+}
+
+// A stop signal passed on to a container left stopped in the background
+// (bg) continues it, to take the signal: a stopped process takes nothing
+// but SIGKILL, and step 3, with no cgroup to kill after a grace, waited
+// for ever.
+func TestSignalToAContainerLeftStopped(t *testing.T) {
+	testbin.NeedRoot(t)
+	bash := testbin.NeedTool(t, "bash")
+	root := busyboxRoot(t)
+	term := testbin.StartOnTerminal(t, bash, "--norc", "--noprofile", "-i")
+	line := strings.Join(append([]string{testbin.Bin(t)}, step3Args(t, root, "--", "/bin/sh", "-c",
+		`'trap "exit 3" TERM; echo ready-$((6*7)); while :; do sleep 0.05; done'`)...), " ")
+	term.Master.Write([]byte(line + "\n"))
+	table := term.Out.WaitFor(t, "namespace  workshop (pid ")
+	m := regexp.MustCompile(`workshop \(pid (\d+)\)`).FindStringSubmatch(table)
+	if m == nil {
+		t.Fatalf("no workshop pid in %q", table)
+	}
+	pid, _ := strconv.Atoi(m[1])
+	term.Out.WaitFor(t, "ready-42") // computed: the command line, echoed, holds the script
+	syscall.Kill(pid, syscall.SIGTSTP)
+	for deadline := time.Now().Add(30 * time.Second); !strings.HasPrefix(procStatus(t, pid, "State"), "T"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("workshop not stopped:\n%s", term.Out)
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // bash's job line
+	term.Master.Write([]byte("bg\n"))
+	term.Out.WaitFor(t, "stays stopped until workshop is in the foreground again (fg)")
+	syscall.Kill(pid, syscall.SIGTERM)
+	term.Out.WaitFor(t, "the container was stopped (workshop's Ctrl-Z): it goes on, to take the signal")
+	// Its end in the background leaves the terminal with the shell: taken
+	// back by workshop, it left an interactive bash reading from the
+	// background, and bash exited.
+	term.Out.WaitFor(t, "the terminal is with its shell (process group")
+	term.Master.Write([]byte("sleep 0.5; jobs; echo alive-$((1+1))\n")) // bash's note of the job's end, or jobs
+	term.Out.WaitFor(t, "Exit 3")
+	term.Out.WaitFor(t, "alive-2")
+}

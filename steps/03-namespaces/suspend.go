@@ -22,9 +22,10 @@ import (
 // terminal the shell had taken back. Now the container's process groups
 // are stopped first (SIGSTOP, which a PID 1 cannot ignore from outside),
 // then workshop itself, by SIGTSTP under the kernel's default, so that its
-// shell sees a job stopped as by Ctrl-Z. Once continued (fg, bg, kill
-// -CONT), the terminal goes back to the container where it had it, and
-// the groups are continued, in the reverse order.
+// shell sees a job stopped as by Ctrl-Z. Once continued, the container
+// goes on too (resumeIfForeground): at once where it was not handed the
+// terminal; where it was, only once workshop has the terminal again (fg),
+// which goes back to the container's group first.
 //
 // Called by forwardSignals, which holds no lock; suspend takes endMu, so
 // that no group is signalled once the first process has ended.
@@ -41,49 +42,131 @@ func (c *Container) suspend() {
 	defer c.endMu.Unlock()
 	c.suspending.Store(true)
 	defer c.suspending.Store(false)
-	fg := -1 // the terminal's foreground group, where the container has it
-	if c.tty >= 0 {
-		if g, err := unix.IoctlGetInt(c.tty, unix.TIOCGPGRP); err == nil && g != unix.Getpgrp() {
-			fg = g
-		}
-	}
 	var groups []int
-	if !c.ended {
+	fg := 0 // the terminal's foreground group, where it is the container's
+	if p := c.stopped; p != nil {
+		// Stopped already, and still (workshop was continued in the
+		// background, bg): only workshop stops now.
+		groups, fg = p.groups, p.fg
+	} else if !c.ended && !c.firstIsZombie() {
+		if c.tty >= 0 {
+			if g, err := unix.IoctlGetInt(c.tty, unix.TIOCGPGRP); err == nil && c.ownsGroup(g) {
+				fg = g
+			}
+		}
 		groups = c.groups(fg)
-	}
-	if len(groups) > 0 {
-		c.n.Note("workshop got SIGTSTP: it stops the container first (SIGSTOP to its process groups: a PID 1 cannot ignore that one from outside), then itself; fg, bg or kill -CONT goes on with both")
+		c.n.Note("workshop got SIGTSTP: it stops the container first (SIGSTOP to its process groups: a PID 1 cannot ignore that one from outside), then itself; fg goes on with both")
+		for i, g := range groups {
+			c.n.Kill(-g, unix.SIGSTOP)
+			if i == 0 && len(groups) > 1 {
+				// The first process (--init's init, or a shell) stopped
+				// before its children are: stopped after them, it would
+				// see them stop, and say so (or resume a Ctrl-Z's stop).
+				c.awaitStopped(c.Pid())
+			}
+		}
 	} else {
 		c.n.Note("workshop got SIGTSTP: it stops itself; its container has ended")
 	}
-	for i, g := range groups {
-		c.n.Kill(-g, unix.SIGSTOP)
-		if i == 0 && len(groups) > 1 {
-			// The first process (--init's init, or a shell) stopped
-			// before its children are: stopped after them, it would see
-			// them stop, and say so (or resume a Ctrl-Z's stop).
-			c.awaitStopped(c.Pid())
-		}
-	}
-	saved := sys.DefaultSignals(unix.SIGTSTP)
-	c.n.Because("workshop caught SIGTSTP to stop its container first; under the default again, the signal stops it").ReportSet(saved)
-	c.n.Because("workshop stops itself, as a Ctrl-Z stops a program: its shell sees the job stopped").StopSelf(unix.SIGTSTP)
-	c.n.Because("workshop goes on: SIGTSTP is caught again").RestoreSignals(saved)
+	// The three calls together, the line of the stop printed as workshop
+	// goes on: no other goroutine's line (a --timeout's kill, made at its
+	// time) comes between, as if it had come before the stop.
+	c.n.Together(func(n *sys.Narrator) {
+		saved := sys.DefaultSignals(unix.SIGTSTP)
+		n.Because("workshop caught SIGTSTP to stop its container first; under the default again, the signal stops it").ReportSet(saved)
+		n.Because("workshop stops itself, as a Ctrl-Z stops a program: its shell sees the job stopped").StopSelf(unix.SIGTSTP)
+		n.Because("workshop goes on: SIGTSTP is caught again").RestoreSignals(saved)
+	})
 	if len(groups) == 0 {
 		return
 	}
-	if fg > 0 && slices.Contains(groups, fg) {
-		// fg gave the terminal to workshop's process group; an interactive
-		// program of the container's needs it back before it goes on.
-		if now, err := unix.IoctlGetInt(c.tty, unix.TIOCGPGRP); err == nil && now == unix.Getpgrp() {
-			c.n.Note("workshop was continued in the foreground (fg): the terminal came back to its process group; it goes back to the container's process group %d, which had it", fg)
-			c.n.SetForegroundGroup(c.tty, fg)
+	c.stopped = &stoppedContainer{groups: groups, fg: fg}
+	if !c.resumeIfForegroundLocked() {
+		c.n.Note("workshop goes on in the background (bg): the container, which had the terminal, stays stopped until workshop is in the foreground again (fg); an interactive program there could not read the terminal")
+	}
+}
+
+// stoppedContainer is what suspend stopped and has not continued yet: the
+// container's process groups, and the terminal's foreground group among
+// them (0: none).
+type stoppedContainer struct {
+	groups []int
+	fg     int
+}
+
+// resumeIfForeground continues the container suspend stopped, once
+// workshop has the terminal again (fg), or at once where the container
+// was not handed the terminal. Called by watchTerminal on SIGCONT and at
+// each tick: bash's fg of a job it runs in the background sends no
+// SIGCONT, it only hands the terminal over.
+func (c *Container) resumeIfForeground() {
+	c.endMu.Lock()
+	defer c.endMu.Unlock()
+	c.resumeIfForegroundLocked()
+}
+
+// resumeIfForegroundLocked is resumeIfForeground, endMu held; it reports
+// whether nothing is left stopped.
+func (c *Container) resumeIfForegroundLocked() bool {
+	p := c.stopped
+	if p == nil {
+		return true
+	}
+	if c.tty >= 0 {
+		if now, err := unix.IoctlGetInt(c.tty, unix.TIOCGPGRP); err == nil && now != unix.Getpgrp() {
+			return false // in the background: the terminal is another's
 		}
 	}
-	c.n.Note("workshop goes on, and so does the container (SIGCONT to its process groups)")
-	for i := len(groups) - 1; i >= 0; i-- {
-		c.n.Kill(-groups[i], unix.SIGCONT)
+	c.stopped = nil
+	if c.ended || c.firstIsZombie() {
+		c.n.Note("workshop goes on; its container ended while it was stopped (killed): there is nothing to continue")
+		return true
 	}
+	if p.fg > 0 {
+		// fg gave the terminal to workshop's process group; an
+		// interactive program of the container's needs it back before
+		// it goes on.
+		c.n.Note("workshop was continued in the foreground (fg): the terminal came back to its process group; it goes back to the container's process group %d, which had it", p.fg)
+		c.n.SetForegroundGroup(c.tty, p.fg)
+	}
+	c.n.Note("workshop goes on, and so does the container (SIGCONT to its process groups)")
+	for i := len(p.groups) - 1; i >= 0; i-- {
+		c.n.Kill(-p.groups[i], unix.SIGCONT)
+	}
+	return true
+}
+
+// firstIsZombie reports whether the container's first process has ended,
+// not yet collected (awaitEnd may be waiting for endMu to say so).
+func (c *Container) firstIsZombie() bool {
+	st, _, _, _, ok := procStat(c.Pid())
+	return !ok || st == 'Z' || st == 'X'
+}
+
+// ownsGroup reports whether process group g is the container's: its
+// leader is the container's first process or one of its descendants.
+// (A group whose leader has ended is not known to be, and is left alone:
+// the terminal's foreground may be the student's own shell's.)
+func (c *Container) ownsGroup(g int) bool {
+	if g <= 0 || g == unix.Getpgrp() {
+		return false
+	}
+	_, _, pgrp, _, ok := procStat(g)
+	if !ok || pgrp != g {
+		return false
+	}
+	first := c.Pid()
+	for pid, depth := g, 0; pid > 1 && depth < 4096; depth++ {
+		if pid == first {
+			return true
+		}
+		_, ppid, _, _, ok := procStat(pid)
+		if !ok {
+			return false
+		}
+		pid = ppid
+	}
+	return false
 }
 
 // orphanedGroup reports whether workshop's process group is orphaned, as
@@ -158,7 +241,9 @@ func (c *Container) groups(fg int) []int {
 	for _, kid := range state.Children(first) {
 		add(hostPgid(kid))
 	}
-	add(fg)
+	if c.ownsGroup(fg) {
+		add(fg)
+	}
 	return groups
 }
 
