@@ -273,6 +273,17 @@ func (n *Narrator) SetForegroundGroup(fd, pgrp int) error {
 	return nil
 }
 
+// ForegroundGroup reads the terminal's foreground process group (ioctl
+// TIOCGPGRP).
+func (n *Narrator) ForegroundGroup(fd int) (int, error) {
+	pgrp, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP)
+	n.orBecause("TIOCGPGRP: which process group the terminal belongs to").record("ioctl", fmt.Sprintf("%d, TIOCGPGRP, [%d]", fd, pgrp), 0, err)
+	if err != nil {
+		return 0, fmt.Errorf("ioctl(TIOCGPGRP): %w", err)
+	}
+	return pgrp, nil
+}
+
 // TerminalSettings reads the terminal's settings (ioctl TCGETS), to put
 // them back with RestoreTerminalSettings.
 func (n *Narrator) TerminalSettings(fd int) (*unix.Termios, error) {

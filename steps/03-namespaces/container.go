@@ -96,6 +96,9 @@ type Container struct {
 	// stopped is what suspend stopped and has not continued yet (workshop
 	// continued in the background, bg); guarded by endMu.
 	stopped *stoppedContainer
+	// pgrpReads counts the ioctl(TIOCGPGRP) calls foregroundGroup made,
+	// which Wait reports: one a tick, to know whose the terminal is.
+	pgrpReads atomic.Int64
 	// suspending: suspend is stopping the container and workshop, or
 	// continuing them; watchTerminal leaves the stops and the terminal
 	// to it meanwhile.
@@ -480,6 +483,9 @@ func (c *Container) Wait() (int, error) {
 		if calls.waitid > 0 {
 			c.n.Note("… %d waitid(P_PID, %d, …, WSTOPPED|WNOWAIT|WNOHANG) calls while it ran, one every tenth of a second, to see a Ctrl-Z", calls.waitid, c.Pid())
 		}
+		if reads := c.pgrpReads.Load(); reads > 0 {
+			c.n.Note("… %s while it ran, about one every tenth of a second, to see which process group had the terminal", units.Count(int(reads), fmt.Sprintf("ioctl(%d, TIOCGPGRP, […]) call", c.tty), fmt.Sprintf("ioctl(%d, TIOCGPGRP, […]) calls", c.tty)))
+		}
 		poll := fmt.Sprintf("ppoll([{fd=%d, events=0}], 1, {tv_sec=0, tv_nsec=0}, NULL, 0)", c.tty)
 		times := func(n int) string {
 			if n == 1 {
@@ -675,7 +681,7 @@ func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 			// A container suspend stopped goes on once workshop has
 			// the terminal again; the terminal goes back to it first.
 			c.resumeIfForeground()
-			if fg, err := unix.IoctlGetInt(c.tty, unix.TIOCGPGRP); err == nil && fg == unix.Getpgrp() && containerFg > 0 && !c.hungUp {
+			if fg, err := c.foregroundGroup(); err == nil && fg == unix.Getpgrp() && containerFg > 0 && !c.hungUp {
 				c.unlessEnded(func() {
 					c.n.Note("workshop was stopped, and continued in the foreground (fg): the terminal came back to its process group; it goes back to the container's process group %d, which had it", containerFg)
 					c.n.SetForegroundGroup(c.tty, containerFg)
@@ -709,7 +715,7 @@ func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 		// bash's fg of a job it runs in the background sends no SIGCONT:
 		// the terminal handed back is seen here.
 		c.resumeIfForeground()
-		if fg, err := unix.IoctlGetInt(c.tty, unix.TIOCGPGRP); err == nil && c.ownsGroup(fg) {
+		if fg, err := c.foregroundGroup(); err == nil && c.ownsGroup(fg) {
 			containerFg = fg // the container's (never the shell's, which has it while workshop is stopped)
 		}
 		if look(&calls.ppoll) {
@@ -997,7 +1003,7 @@ func (c *Container) takeTerminalBack() {
 	// terminal with the shell that started it: taken, it left the shell
 	// reading from the background, and an interactive bash then exits.
 	// It stays with the shell, which keeps its own settings.
-	if now, err := unix.IoctlGetInt(c.tty, unix.TIOCGPGRP); err == nil && now != unix.Getpgrp() {
+	if now, err := c.n.ForegroundGroup(c.tty); err == nil && now != unix.Getpgrp() {
 		if _, _, shell, _, ok := procStat(os.Getppid()); ok && shell == now {
 			c.n.Note("workshop runs in the background now (bg): the terminal is with its shell (process group %d), and stays there", now)
 			c.tty = -1
@@ -1053,6 +1059,14 @@ func NoTerminalFor(stdin *os.File, stdout io.Writer) string {
 		return "workshop's output goes to a pipe"
 	}
 	return ""
+}
+
+// foregroundGroup reads the terminal's foreground process group
+// (ioctl TIOCGPGRP), counted in pgrpReads: watchTerminal reads it at every
+// tick, and Wait says how many times, not each.
+func (c *Container) foregroundGroup() (int, error) {
+	c.pgrpReads.Add(1)
+	return unix.IoctlGetInt(c.tty, unix.TIOCGPGRP)
 }
 
 // OwnsTerminal reports whether fd is a terminal whose foreground process

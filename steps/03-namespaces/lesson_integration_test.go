@@ -192,8 +192,9 @@ func TestLessonCommands(t *testing.T) {
 				t.Errorf("%s exited %d after SIGINT, want 130; stderr:\n%s", line, code, r.Stderr)
 			}
 			// The lesson's excerpt is from a terminal, where workshop takes
-			// the terminal back at the end, with its settings (ioctl
-			// TIOCSPGRP, TCSETSW), and SIGTTOU's disposition; in this pipe
+			// the terminal back at the end, after a look at whose it is,
+			// with its settings (ioctl TIOCGPGRP, TIOCSPGRP, TCSETSW), and
+			// SIGTTOU's disposition; in this pipe
 			// there is no terminal, and
 			// every other line must be there. Nor does the SIGINT come from
 			// a terminal: sent to workshop, it goes the long way the lesson
@@ -204,7 +205,7 @@ func TestLessonCommands(t *testing.T) {
 				if strings.HasPrefix(s, "^C") {
 					shown = append(shown, "…")
 				}
-				if !strings.Contains(s, "TIOCSPGRP") && !strings.Contains(s, "TCSETSW") && !strings.Contains(s, "SIGTTOU") {
+				if !strings.Contains(s, "TIOCGPGRP") && !strings.Contains(s, "TIOCSPGRP") && !strings.Contains(s, "TCSETSW") && !strings.Contains(s, "SIGTTOU") {
 					shown = append(shown, strings.TrimPrefix(s, "^C"))
 				}
 			}

@@ -506,6 +506,12 @@ func TestTerminalBackToTheContainerAfterFg(t *testing.T) {
 			if out := term.Out.String(); strings.Contains(out, "stopped by SIGSTOP") {
 				t.Errorf("the stop workshop made was said as someone's SIGSTOP:\n%s", out)
 			}
+			// Its looks at whose the terminal is, at each tick and at
+			// the end: counted, and the last one shown.
+			if out := term.Out.String(); !regexp.MustCompile(`==> … \d+ ioctl\(0, TIOCGPGRP, \[…\]\) calls? while it ran`).MatchString(out) ||
+				!regexp.MustCompile(`(?m)^ioctl\(0, TIOCGPGRP, \[\d+\]\) = 0\s*$`).MatchString(out) {
+				t.Errorf("the TIOCGPGRP calls are not told:\n%s", out)
+			}
 		})
 	}
 }

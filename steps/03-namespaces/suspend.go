@@ -50,7 +50,7 @@ func (c *Container) suspend() {
 		groups, fg = p.groups, p.fg
 	} else if !c.ended && !c.firstIsZombie() {
 		if c.tty >= 0 {
-			if g, err := unix.IoctlGetInt(c.tty, unix.TIOCGPGRP); err == nil && c.ownsGroup(g) {
+			if g, err := c.foregroundGroup(); err == nil && c.ownsGroup(g) {
 				fg = g
 			}
 		}
@@ -113,7 +113,7 @@ func (c *Container) resumeIfForegroundLocked() bool {
 		return true
 	}
 	if c.tty >= 0 {
-		if now, err := unix.IoctlGetInt(c.tty, unix.TIOCGPGRP); err == nil && now != unix.Getpgrp() {
+		if now, err := c.foregroundGroup(); err == nil && now != unix.Getpgrp() {
 			return false // in the background: the terminal is another's
 		}
 	}
