@@ -96,6 +96,9 @@ type Container struct {
 	// stopped is what suspend stopped and has not continued yet (workshop
 	// continued in the background, bg); guarded by endMu.
 	stopped *stoppedContainer
+	// lastFg is the container's process group last seen with the terminal
+	// (watchTerminal), for takeTerminalBack.
+	lastFg atomic.Int64
 	// pgrpReads counts the ioctl(TIOCGPGRP) calls foregroundGroup made,
 	// which Wait reports: one a tick, to know whose the terminal is.
 	pgrpReads atomic.Int64
@@ -683,6 +686,11 @@ func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 			c.resumeIfForeground()
 			if fg, err := c.foregroundGroup(); err == nil && fg == unix.Getpgrp() && containerFg > 0 && !c.hungUp {
 				c.unlessEnded(func() {
+					// Ended while workshop was stopped (awaitEnd could
+					// not say so then), or the group is no longer its.
+					if c.firstIsZombie() || !c.ownsGroup(containerFg) {
+						return
+					}
 					c.n.Note("workshop was stopped, and continued in the foreground (fg): the terminal came back to its process group; it goes back to the container's process group %d, which had it", containerFg)
 					c.n.SetForegroundGroup(c.tty, containerFg)
 				})
@@ -717,6 +725,7 @@ func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 		c.resumeIfForeground()
 		if fg, err := c.foregroundGroup(); err == nil && c.ownsGroup(fg) {
 			containerFg = fg // the container's (never the shell's, which has it while workshop is stopped)
+			c.lastFg.Store(int64(fg))
 		}
 		if look(&calls.ppoll) {
 			// A SIGHUP passed on within the window came with the
@@ -768,7 +777,7 @@ func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 				c.n.Note("the command was stopped by SIGTSTP (Ctrl-Z): there is no shell here to take the terminal back and resume it later, so workshop resumes it now")
 				c.n.Kill(-pid, unix.SIGCONT) // its process group: the whole job
 			})
-		case child.Status == int32(unix.SIGSTOP) && c.suspending.Load():
+		case child.Status == int32(unix.SIGSTOP) && (c.suspending.Load() || c.leftStopped()):
 			// suspend's own stop, of workshop too: not said.
 		case child.Status == int32(unix.SIGSTOP) && !told:
 			told = true
@@ -959,15 +968,12 @@ func (c *Container) passOn(sig syscall.Signal) {
 			c.passedSIGHUP = time.Now()
 		}
 	})
-	// Stopped by suspend, and workshop in the background since (bg): a
-	// stopped process takes no signal but SIGKILL until it goes on, and
-	// without a cgroup's kill after the grace it would wait for ever.
-	if p := c.stopped; p != nil {
-		c.stopped = nil
-		c.n.Note("the container was stopped (workshop's Ctrl-Z): it goes on, to take the signal (SIGCONT to its process groups)")
-		for i := len(p.groups) - 1; i >= 0; i-- {
-			c.n.Kill(-p.groups[i], unix.SIGCONT)
-		}
+	// Stopped by suspend, and workshop in the background since (bg): the
+	// signal waits until the container goes on. Continued in the
+	// background, an interactive PID 1 that ignores it would spin there,
+	// and never get the terminal back.
+	if c.stopped != nil {
+		c.n.Note("the container is stopped (workshop was stopped, then continued in the background): the signal waits until it goes on, with fg; SIGKILL (kill -KILL of the pid the clone returned) ends it now")
 	}
 }
 
@@ -990,26 +996,29 @@ func (c *Container) takeTerminalBack() {
 	if c.tty < 0 {
 		return
 	}
-	// SIGTTOU is ignored since the clone (see Start), so that the
-	// narration goes on from the background, and so that the change of
-	// the foreground group below, which gets it otherwise, is made.
-	defer c.n.Because("workshop has its terminal back: SIGTTOU as it was").RestoreSignals(c.ttou)
 	if c.hungUp {
 		c.n.Note("the terminal hung up: there is no terminal to take back, nor settings to put back")
 		c.tty = -1
+		// SIGTTOU is ignored since the clone (see Start), so that the
+		// narration goes on from the background.
+		c.n.Because("workshop is done with its terminal: SIGTTOU as it was").RestoreSignals(c.ttou)
 		return
 	}
 	// In the background since (kill -TSTP, then bg), workshop finds the
-	// terminal with the shell that started it: taken, it left the shell
-	// reading from the background, and an interactive bash then exits.
-	// It stays with the shell, which keeps its own settings.
-	if now, err := c.n.ForegroundGroup(c.tty); err == nil && now != unix.Getpgrp() {
-		if _, _, shell, _, ok := procStat(os.Getppid()); ok && shell == now {
-			c.n.Note("workshop runs in the background now (bg): the terminal is with its shell (process group %d), and stays there", now)
-			c.tty = -1
-			return
-		}
+	// terminal with another process group than its own or the
+	// container's: its shell's. Taken, it left the shell reading from the
+	// background, and an interactive bash then exits. It stays there, and
+	// so does SIGTTOU's ignoring: workshop's last lines, from the
+	// background, would stop it under stty tostop, the rt_sigaction's own
+	// first.
+	if now, err := c.n.ForegroundGroup(c.tty); err == nil && now != unix.Getpgrp() && !c.containerGroup(now) {
+		c.n.Note("workshop runs in the background now (bg): the terminal is with process group %d, its shell's, and stays there; SIGTTOU stays ignored until workshop exits, so that its last lines are written", now)
+		c.tty = -1
+		return
 	}
+	// The change of the foreground group, from the background, gets
+	// SIGTTOU unless it is ignored: put back after.
+	defer c.n.Because("workshop has its terminal back: SIGTTOU as it was").RestoreSignals(c.ttou)
 	c.n.SetForegroundGroup(c.tty, unix.Getpgrp())
 	if c.settings != nil {
 		c.n.RestoreTerminalSettings(c.tty, c.settings)
@@ -1059,6 +1068,25 @@ func NoTerminalFor(stdin *os.File, stdout io.Writer) string {
 		return "workshop's output goes to a pipe"
 	}
 	return ""
+}
+
+// containerGroup reports whether process group g was the container's, or
+// is no one's now: its first process's, the last one seen with the
+// terminal, or a group whose leader has ended (the container's, ended).
+func (c *Container) containerGroup(g int) bool {
+	if g == c.Pid() || int64(g) == c.lastFg.Load() {
+		return true
+	}
+	st, _, pgrp, _, ok := procStat(g)
+	return !ok || st == 'Z' || st == 'X' || pgrp != g
+}
+
+// leftStopped reports whether suspend left the container stopped
+// (workshop continued in the background).
+func (c *Container) leftStopped() bool {
+	c.endMu.Lock()
+	defer c.endMu.Unlock()
+	return c.stopped != nil
 }
 
 // foregroundGroup reads the terminal's foreground process group

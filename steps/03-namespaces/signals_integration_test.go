@@ -678,9 +678,11 @@ func TestBgKeepsTheContainerStopped(t *testing.T) {
 }
 
 // A stop signal passed on to a container left stopped in the background
-// (bg) continues it, to take the signal: a stopped process takes nothing
-// but SIGKILL, and step 3, with no cgroup to kill after a grace, waited
-// for ever.
+// (bg) waits until it goes on: continued there to take it, an interactive
+// PID 1 that ignores it spun, and never got the terminal back. With fg it
+// goes on, takes the signal, and the run ends with the command's status.
+// A run that ends in the background leaves the terminal with the shell:
+// taken back, an interactive bash read from the background, and exited.
 func TestSignalToAContainerLeftStopped(t *testing.T) {
 	testbin.NeedRoot(t)
 	bash := testbin.NeedTool(t, "bash")
@@ -706,12 +708,94 @@ func TestSignalToAContainerLeftStopped(t *testing.T) {
 	term.Master.Write([]byte("bg\n"))
 	term.Out.WaitFor(t, "stays stopped until workshop is in the foreground again (fg)")
 	syscall.Kill(pid, syscall.SIGTERM)
-	term.Out.WaitFor(t, "the container was stopped (workshop's Ctrl-Z): it goes on, to take the signal")
-	// Its end in the background leaves the terminal with the shell: taken
-	// back by workshop, it left an interactive bash reading from the
-	// background, and bash exited.
-	term.Out.WaitFor(t, "the terminal is with its shell (process group")
+	term.Out.WaitFor(t, "the signal waits until it goes on, with fg")
+	time.Sleep(200 * time.Millisecond)
+	if st := procStatus(t, testbin.ChildOf(t, pid), "State"); !strings.HasPrefix(st, "T") {
+		t.Errorf("after a SIGTERM, workshop in the background, the container is %q, want stopped", st)
+	}
+	term.Master.Write([]byte("fg; echo \"status $?\"\n"))
+	term.Out.WaitFor(t, "status 3")
+
+	// Stopped and sent to the background again, then ended there by a
+	// kill: the terminal stays with the shell, which lives on.
+	term.Master.Write([]byte(line + "\n"))
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		all := regexp.MustCompile(`namespace  workshop \(pid (\d+)\)`).FindAllStringSubmatch(term.Out.String(), -1)
+		if len(all) == 2 && strings.Count(term.Out.String(), `execve("/bin/sh"`) == 2 {
+			pid, _ = strconv.Atoi(all[1][1])
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no second run:\n%s", term.Out)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	first := testbin.ChildOf(t, pid)
+	syscall.Kill(pid, syscall.SIGTSTP)
+	for deadline := time.Now().Add(30 * time.Second); !strings.HasPrefix(procStatus(t, pid, "State"), "T"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("workshop not stopped:\n%s", term.Out)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	term.Master.Write([]byte("bg\n"))
+	for deadline := time.Now().Add(30 * time.Second); strings.Count(term.Out.String(), "stays stopped until workshop is in the foreground again") < 2; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("workshop not in the background:\n%s", term.Out)
+		}
+	}
+	syscall.Kill(first, syscall.SIGKILL)
+	term.Out.WaitFor(t, ", its shell's, and stays there")
 	term.Master.Write([]byte("sleep 0.5; jobs; echo alive-$((1+1))\n")) // bash's note of the job's end, or jobs
-	term.Out.WaitFor(t, "Exit 3")
+	term.Out.WaitFor(t, "Exit 137")
 	term.Out.WaitFor(t, "alive-2")
+}
+
+// With --init, an interactive shell's background job is a grandchild of
+// the container's first process, in a group of its own: stopped with the
+// rest (only the first process's children's groups were).
+func TestStopReachesAShellsBackgroundJob(t *testing.T) {
+	testbin.NeedRoot(t)
+	bash := testbin.NeedTool(t, "bash")
+	root := busyboxRoot(t)
+	term := testbin.StartOnTerminal(t, bash, "--norc", "--noprofile", "-i")
+	line := strings.Join(append([]string{testbin.Bin(t)}, step3Args(t, root, "--init", "--", "/bin/sh", "-i")...), " ")
+	term.Master.Write([]byte(line + "\n"))
+	m := regexp.MustCompile(`workshop \(pid (\d+)\)`).FindStringSubmatch(term.Out.WaitFor(t, "namespace  workshop (pid "))
+	if m == nil {
+		t.Fatal("no workshop pid")
+	}
+	pid, _ := strconv.Atoi(m[1])
+	term.Out.WaitFor(t, `execve("/bin/sh", ["/bin/sh", "-i"], …) = 0`)
+	time.Sleep(300 * time.Millisecond)
+	term.Master.Write([]byte("(while :; do echo x >> /tmp/ticks; sleep 0.05; done) &\n"))
+	ticks := filepath.Join(root, "tmp", "ticks")
+	size := func() int64 {
+		fi, err := os.Stat(ticks)
+		if err != nil {
+			return 0
+		}
+		return fi.Size()
+	}
+	for deadline := time.Now().Add(30 * time.Second); size() == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the job never ticked:\n%s", term.Out)
+		}
+	}
+	syscall.Kill(pid, syscall.SIGTSTP)
+	for deadline := time.Now().Add(30 * time.Second); !strings.HasPrefix(procStatus(t, pid, "State"), "T"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("workshop not stopped:\n%s", term.Out)
+		}
+	}
+	before := size()
+	time.Sleep(400 * time.Millisecond)
+	if after := size(); after != before {
+		t.Errorf("the shell's background job ticked on while workshop was stopped: %d bytes, then %d", before, after)
+	}
+	term.Master.Write([]byte("fg\n"))
+	term.Out.WaitFor(t, "workshop goes on, and so does the container")
+	term.Master.Write([]byte("kill %1; exit 5\n"))
+	term.Master.Write([]byte("echo \"status $?\"\n"))
+	term.Out.WaitFor(t, "status 5")
 }

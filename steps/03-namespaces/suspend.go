@@ -113,8 +113,10 @@ func (c *Container) resumeIfForegroundLocked() bool {
 		return true
 	}
 	if c.tty >= 0 {
-		if now, err := c.foregroundGroup(); err == nil && now != unix.Getpgrp() {
-			return false // in the background: the terminal is another's
+		if now, err := c.foregroundGroup(); err != nil || now != unix.Getpgrp() {
+			// In the background: the terminal is another's; or it cannot
+			// be told (the terminal hung up: its watch ends the run).
+			return false
 		}
 	}
 	c.stopped = nil
@@ -225,9 +227,9 @@ func procStat(pid int) (state byte, ppid, pgrp, sid int, ok bool) {
 }
 
 // groups are the container's process groups, as the host numbers them:
-// its first process's, then those of its children (--init's command, an
-// interactive shell's jobs), and fg, the terminal's foreground group, where
-// the container has the terminal. Never workshop's own.
+// its first process's, then those of its descendants (--init's command,
+// an interactive shell's jobs), and fg, the terminal's foreground group,
+// where the container has the terminal. Never workshop's own.
 func (c *Container) groups(fg int) []int {
 	own := unix.Getpgrp()
 	var groups []int
@@ -236,10 +238,15 @@ func (c *Container) groups(fg int) []int {
 			groups = append(groups, g)
 		}
 	}
+	// Every descendant's: --init's command, and an interactive shell's
+	// background jobs below it, have groups of their own.
 	first := c.Pid()
-	add(hostPgid(first))
-	for _, kid := range state.Children(first) {
-		add(hostPgid(kid))
+	queue := []int{first}
+	for seen := 0; len(queue) > 0 && seen < 100000; seen++ {
+		pid := queue[0]
+		queue = queue[1:]
+		add(hostPgid(pid))
+		queue = append(queue, state.Children(pid)...)
 	}
 	if c.ownsGroup(fg) {
 		add(fg)
