@@ -684,17 +684,7 @@ func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 			// A container suspend stopped goes on once workshop has
 			// the terminal again; the terminal goes back to it first.
 			c.resumeIfForeground()
-			if fg, err := c.foregroundGroup(); err == nil && fg == unix.Getpgrp() && containerFg > 0 && !c.hungUp {
-				c.unlessEnded(func() {
-					// Ended while workshop was stopped (awaitEnd could
-					// not say so then), or the group is no longer its.
-					if c.firstIsZombie() || !c.ownsGroup(containerFg) {
-						return
-					}
-					c.n.Note("workshop was stopped, and continued in the foreground (fg): the terminal came back to its process group; it goes back to the container's process group %d, which had it", containerFg)
-					c.n.SetForegroundGroup(c.tty, containerFg)
-				})
-			}
+			c.handBack(containerFg)
 			continue
 		case <-waited:
 			// The command may have ended of the terminal's own SIGHUP,
@@ -723,6 +713,7 @@ func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 		// bash's fg of a job it runs in the background sends no SIGCONT:
 		// the terminal handed back is seen here.
 		c.resumeIfForeground()
+		c.handBack(containerFg)
 		if fg, err := c.foregroundGroup(); err == nil && c.ownsGroup(fg) {
 			containerFg = fg // the container's (never the shell's, which has it while workshop is stopped)
 			c.lastFg.Store(int64(fg))
@@ -1068,6 +1059,30 @@ func NoTerminalFor(stdin *os.File, stdout io.Writer) string {
 		return "workshop's output goes to a pipe"
 	}
 	return ""
+}
+
+// handBack gives the terminal back to the container's process group fg
+// (the last one seen with it) when workshop's own group has it: the
+// shell's fg gave it there, after workshop was stopped from outside (kill
+// -TSTP, -STOP), where an interactive PID 1 could not read it (and spun).
+// On SIGCONT, and at each tick: bash's fg of a job it had continued in the
+// background (bg) sends no SIGCONT.
+func (c *Container) handBack(fg int) {
+	if fg <= 0 || c.hungUp || c.leftStopped() {
+		return // suspend's stop: resumeIfForeground hands it back
+	}
+	if now, err := c.foregroundGroup(); err != nil || now != unix.Getpgrp() {
+		return
+	}
+	c.unlessEnded(func() {
+		// Ended while workshop was stopped (awaitEnd could not say so
+		// then), or the group is no longer its.
+		if c.firstIsZombie() || !c.ownsGroup(fg) {
+			return
+		}
+		c.n.Note("workshop was stopped, and continued in the foreground (fg): the terminal came back to its process group; it goes back to the container's process group %d, which had it", fg)
+		c.n.SetForegroundGroup(c.tty, fg)
+	})
 }
 
 // containerGroup reports whether process group g was the container's, or

@@ -799,3 +799,39 @@ func TestStopReachesAShellsBackgroundJob(t *testing.T) {
 	term.Master.Write([]byte("echo \"status $?\"\n"))
 	term.Out.WaitFor(t, "status 5")
 }
+
+// workshop stopped by SIGSTOP (which it cannot catch) while its container
+// has the terminal, continued in the background (bg), then brought back
+// (fg): bash's fg of a running job sends no SIGCONT, and the terminal
+// stayed with workshop's group, the container's interactive PID 1 unable
+// to read it. workshop's watch sees it at its next tick, and hands it on.
+func TestTerminalBackAfterStopBgFg(t *testing.T) {
+	testbin.NeedRoot(t)
+	bash := testbin.NeedTool(t, "bash")
+	root := busyboxRoot(t)
+	term := testbin.StartOnTerminal(t, bash, "--norc", "--noprofile", "-i")
+	line := strings.Join(append([]string{testbin.Bin(t)}, step3Args(t, root, "--", "/bin/sh", "-i")...), " ")
+	term.Master.Write([]byte(line + "\n"))
+	m := regexp.MustCompile(`workshop \(pid (\d+)\)`).FindStringSubmatch(term.Out.WaitFor(t, "namespace  workshop (pid "))
+	if m == nil {
+		t.Fatal("no workshop pid")
+	}
+	pid, _ := strconv.Atoi(m[1])
+	term.Out.WaitFor(t, `execve("/bin/sh", ["/bin/sh", "-i"], …) = 0`)
+	time.Sleep(300 * time.Millisecond)
+	syscall.Kill(pid, syscall.SIGSTOP)
+	for deadline := time.Now().Add(30 * time.Second); !strings.HasPrefix(procStatus(t, pid, "State"), "T"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("workshop not stopped:\n%s", term.Out)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	term.Master.Write([]byte("bg\n"))
+	time.Sleep(300 * time.Millisecond)
+	term.Master.Write([]byte("fg\n"))
+	term.Out.WaitFor(t, "continued in the foreground (fg): the terminal came back to its process group; it goes back to the container's process group")
+	term.Master.Write([]byte("echo back-$((1+1)); exit 4\n"))
+	term.Out.WaitFor(t, "back-2")
+	term.Master.Write([]byte("echo \"status $?\"\n"))
+	term.Out.WaitFor(t, "status 4")
+}
