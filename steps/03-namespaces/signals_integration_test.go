@@ -463,22 +463,13 @@ func (p *ptyRun) end(t *testing.T, limit time.Duration, stuck string, out fmt.St
 // workshop hands it back to the container's group.
 func TestTerminalBackToTheContainerAfterFg(t *testing.T) {
 	testbin.NeedRoot(t)
-	bash := testbin.NeedTool(t, "bash")
 	// With --init, the command is the init's child, in a group of its own:
 	// stopped too, and the init says nothing of the stop.
 	for _, flags := range [][]string{nil, {"--init"}} {
 		t.Run(strings.Join(append([]string{"flags"}, flags...), " "), func(t *testing.T) {
 			root := busyboxRoot(t)
-			term := testbin.StartOnTerminal(t, bash, "--norc", "--noprofile", "-i")
 			args := append(append(slices.Clone(flags), "--"), "/bin/sh", "-i")
-			line := strings.Join(append([]string{testbin.Bin(t)}, step3Args(t, root, args...)...), " ")
-			term.Master.Write([]byte(line + "\n"))
-			table := term.Out.WaitFor(t, "namespace  workshop (pid ")
-			m := regexp.MustCompile(`workshop \(pid (\d+)\)`).FindStringSubmatch(table)
-			if m == nil {
-				t.Fatalf("no workshop pid in %q", table)
-			}
-			pid, _ := strconv.Atoi(m[1])
+			term, pid := jobOnATerminal(t, step3Args(t, root, args...)...)
 			term.Out.WaitFor(t, `execve("/bin/sh", ["/bin/sh", "-i"], …) = 0`)
 			time.Sleep(300 * time.Millisecond) // the shell at its prompt
 			if err := syscall.Kill(pid, syscall.SIGTSTP); err != nil {
@@ -613,17 +604,8 @@ func TestSIGTSTPToAnOrphanedWorkshop(t *testing.T) {
 // taking it for the container's.
 func TestBgKeepsTheContainerStopped(t *testing.T) {
 	testbin.NeedRoot(t)
-	bash := testbin.NeedTool(t, "bash")
 	root := busyboxRoot(t)
-	term := testbin.StartOnTerminal(t, bash, "--norc", "--noprofile", "-i")
-	line := strings.Join(append([]string{testbin.Bin(t)}, step3Args(t, root, "--", "/bin/sh", "-i")...), " ")
-	term.Master.Write([]byte(line + "\n"))
-	table := term.Out.WaitFor(t, "namespace  workshop (pid ")
-	m := regexp.MustCompile(`workshop \(pid (\d+)\)`).FindStringSubmatch(table)
-	if m == nil {
-		t.Fatalf("no workshop pid in %q", table)
-	}
-	pid, _ := strconv.Atoi(m[1])
+	term, pid := jobOnATerminal(t, step3Args(t, root, "--", "/bin/sh", "-i")...)
 	term.Out.WaitFor(t, `execve("/bin/sh", ["/bin/sh", "-i"], …) = 0`)
 	time.Sleep(300 * time.Millisecond) // the shell at its prompt
 	first := testbin.ChildOf(t, pid)
@@ -685,25 +667,13 @@ func TestBgKeepsTheContainerStopped(t *testing.T) {
 // taken back, an interactive bash read from the background, and exited.
 func TestSignalToAContainerLeftStopped(t *testing.T) {
 	testbin.NeedRoot(t)
-	bash := testbin.NeedTool(t, "bash")
 	root := busyboxRoot(t)
-	term := testbin.StartOnTerminal(t, bash, "--norc", "--noprofile", "-i")
-	line := strings.Join(append([]string{testbin.Bin(t)}, step3Args(t, root, "--", "/bin/sh", "-c",
-		`'trap "exit 3" TERM; echo ready-$((6*7)); while :; do sleep 0.05; done'`)...), " ")
-	term.Master.Write([]byte(line + "\n"))
-	table := term.Out.WaitFor(t, "namespace  workshop (pid ")
-	m := regexp.MustCompile(`workshop \(pid (\d+)\)`).FindStringSubmatch(table)
-	if m == nil {
-		t.Fatalf("no workshop pid in %q", table)
-	}
-	pid, _ := strconv.Atoi(m[1])
+	args := step3Args(t, root, "--", "/bin/sh", "-c",
+		`'trap "exit 3" TERM; echo ready-$((6*7)); while :; do sleep 0.05; done'`)
+	term, pid := jobOnATerminal(t, args...)
 	term.Out.WaitFor(t, "ready-42") // computed: the command line, echoed, holds the script
 	syscall.Kill(pid, syscall.SIGTSTP)
-	for deadline := time.Now().Add(30 * time.Second); !strings.HasPrefix(procStatus(t, pid, "State"), "T"); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("workshop not stopped:\n%s", term.Out)
-		}
-	}
+	awaitStopped(t, pid, true, term.Out)
 	time.Sleep(100 * time.Millisecond) // bash's job line
 	term.Master.Write([]byte("bg\n"))
 	term.Out.WaitFor(t, "stays stopped until workshop is in the foreground again (fg)")
@@ -718,7 +688,7 @@ func TestSignalToAContainerLeftStopped(t *testing.T) {
 
 	// Stopped and sent to the background again, then ended there by a
 	// kill: the terminal stays with the shell, which lives on.
-	term.Master.Write([]byte(line + "\n"))
+	term.Master.Write([]byte(strings.Join(append([]string{testbin.Bin(t)}, args...), " ") + "\n"))
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
 		all := regexp.MustCompile(`namespace  workshop \(pid (\d+)\)`).FindAllStringSubmatch(term.Out.String(), -1)
 		if len(all) == 2 && strings.Count(term.Out.String(), `execve("/bin/sh"`) == 2 {
@@ -732,11 +702,7 @@ func TestSignalToAContainerLeftStopped(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	first := testbin.ChildOf(t, pid)
 	syscall.Kill(pid, syscall.SIGTSTP)
-	for deadline := time.Now().Add(30 * time.Second); !strings.HasPrefix(procStatus(t, pid, "State"), "T"); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("workshop not stopped:\n%s", term.Out)
-		}
-	}
+	awaitStopped(t, pid, true, term.Out)
 	time.Sleep(100 * time.Millisecond)
 	term.Master.Write([]byte("bg\n"))
 	for deadline := time.Now().Add(30 * time.Second); strings.Count(term.Out.String(), "stays stopped until workshop is in the foreground again") < 2; time.Sleep(10 * time.Millisecond) {
@@ -756,16 +722,8 @@ func TestSignalToAContainerLeftStopped(t *testing.T) {
 // rest (only the first process's children's groups were).
 func TestStopReachesAShellsBackgroundJob(t *testing.T) {
 	testbin.NeedRoot(t)
-	bash := testbin.NeedTool(t, "bash")
 	root := busyboxRoot(t)
-	term := testbin.StartOnTerminal(t, bash, "--norc", "--noprofile", "-i")
-	line := strings.Join(append([]string{testbin.Bin(t)}, step3Args(t, root, "--init", "--", "/bin/sh", "-i")...), " ")
-	term.Master.Write([]byte(line + "\n"))
-	m := regexp.MustCompile(`workshop \(pid (\d+)\)`).FindStringSubmatch(term.Out.WaitFor(t, "namespace  workshop (pid "))
-	if m == nil {
-		t.Fatal("no workshop pid")
-	}
-	pid, _ := strconv.Atoi(m[1])
+	term, pid := jobOnATerminal(t, step3Args(t, root, "--init", "--", "/bin/sh", "-i")...)
 	term.Out.WaitFor(t, `execve("/bin/sh", ["/bin/sh", "-i"], …) = 0`)
 	time.Sleep(300 * time.Millisecond)
 	term.Master.Write([]byte("(while :; do echo x >> /tmp/ticks; sleep 0.05; done) &\n"))
@@ -783,11 +741,7 @@ func TestStopReachesAShellsBackgroundJob(t *testing.T) {
 		}
 	}
 	syscall.Kill(pid, syscall.SIGTSTP)
-	for deadline := time.Now().Add(30 * time.Second); !strings.HasPrefix(procStatus(t, pid, "State"), "T"); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("workshop not stopped:\n%s", term.Out)
-		}
-	}
+	awaitStopped(t, pid, true, term.Out)
 	before := size()
 	time.Sleep(400 * time.Millisecond)
 	if after := size(); after != before {
@@ -807,24 +761,12 @@ func TestStopReachesAShellsBackgroundJob(t *testing.T) {
 // to read it. workshop's watch sees it at its next tick, and hands it on.
 func TestTerminalBackAfterStopBgFg(t *testing.T) {
 	testbin.NeedRoot(t)
-	bash := testbin.NeedTool(t, "bash")
 	root := busyboxRoot(t)
-	term := testbin.StartOnTerminal(t, bash, "--norc", "--noprofile", "-i")
-	line := strings.Join(append([]string{testbin.Bin(t)}, step3Args(t, root, "--", "/bin/sh", "-i")...), " ")
-	term.Master.Write([]byte(line + "\n"))
-	m := regexp.MustCompile(`workshop \(pid (\d+)\)`).FindStringSubmatch(term.Out.WaitFor(t, "namespace  workshop (pid "))
-	if m == nil {
-		t.Fatal("no workshop pid")
-	}
-	pid, _ := strconv.Atoi(m[1])
+	term, pid := jobOnATerminal(t, step3Args(t, root, "--", "/bin/sh", "-i")...)
 	term.Out.WaitFor(t, `execve("/bin/sh", ["/bin/sh", "-i"], …) = 0`)
 	time.Sleep(300 * time.Millisecond)
 	syscall.Kill(pid, syscall.SIGSTOP)
-	for deadline := time.Now().Add(30 * time.Second); !strings.HasPrefix(procStatus(t, pid, "State"), "T"); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("workshop not stopped:\n%s", term.Out)
-		}
-	}
+	awaitStopped(t, pid, true, term.Out)
 	time.Sleep(100 * time.Millisecond)
 	term.Master.Write([]byte("bg\n"))
 	time.Sleep(300 * time.Millisecond)
@@ -834,4 +776,33 @@ func TestTerminalBackAfterStopBgFg(t *testing.T) {
 	term.Out.WaitFor(t, "back-2")
 	term.Master.Write([]byte("echo \"status $?\"\n"))
 	term.Out.WaitFor(t, "status 4")
+}
+
+// jobOnATerminal starts an interactive bash on a terminal of its own and
+// types workshop's command line with args into it, as a student does:
+// workshop runs as the shell's job. It returns the terminal and
+// workshop's pid, once the narration's table names it.
+func jobOnATerminal(t *testing.T, args ...string) (*testbin.OnTerminal, int) {
+	t.Helper()
+	bash := testbin.NeedTool(t, "bash")
+	term := testbin.StartOnTerminal(t, bash, "--norc", "--noprofile", "-i")
+	term.Master.Write([]byte(strings.Join(append([]string{testbin.Bin(t)}, args...), " ") + "\n"))
+	table := term.Out.WaitFor(t, "namespace  workshop (pid ")
+	m := regexp.MustCompile(`workshop \(pid (\d+)\)`).FindStringSubmatch(table)
+	if m == nil {
+		t.Fatalf("no workshop pid in %q", table)
+	}
+	pid, _ := strconv.Atoi(m[1])
+	return term, pid
+}
+
+// awaitStopped waits, 30 s at most, until process pid is stopped (T in
+// its status) or, with stopped false, until it is not.
+func awaitStopped(t *testing.T, pid int, stopped bool, out fmt.Stringer) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); strings.HasPrefix(procStatus(t, pid, "State"), "T") != stopped; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30 s, pid %d is %q:\n%s", pid, procStatus(t, pid, "State"), out)
+		}
+	}
 }
