@@ -648,6 +648,7 @@ func TestBgKeepsTheContainerStopped(t *testing.T) {
 	if stopped(term.Cmd.Process.Pid) {
 		t.Errorf("the student's shell is %q after workshop's stop from the background", state(term.Cmd.Process.Pid))
 	}
+	term.Out.WaitFor(t, "workshop got SIGTSTP: its container is stopped already; it stops itself")
 	term.Master.Write([]byte("fg\n"))
 	waitUntil("the container continued again", func() bool { return !stopped(first) })
 	term.Master.Write([]byte("echo back-$((1+1)); exit 4\n"))

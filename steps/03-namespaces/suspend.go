@@ -48,6 +48,7 @@ func (c *Container) suspend() {
 		// Stopped already, and still (workshop was continued in the
 		// background, bg): only workshop stops now.
 		groups, fg = p.groups, p.fg
+		c.n.Note("workshop got SIGTSTP: its container is stopped already; it stops itself")
 	} else if !c.ended && !c.firstIsZombie() {
 		if c.tty >= 0 {
 			if g, err := c.foregroundGroup(); err == nil && c.ownsGroup(g) {
