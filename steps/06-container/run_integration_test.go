@@ -708,7 +708,9 @@ func TestFullRunIntoAPipeWithoutACommand(t *testing.T) {
 func TestFullRunInTheBackgroundWithAnInteractiveShell(t *testing.T) {
 	testbin.NeedRoot(t)
 	bash := testbin.NeedTool(t, "bash")
-	line := fmt.Sprintf(`%q --no-color --state-dir %q full run -- /bin/sh -i & wait $!; echo "status $?"`, testbin.Bin(t), t.TempDir())
+	// The sleep: bash's last line, written as it exits and the terminal
+	// closes, was once lost on its way to the test (CI).
+	line := fmt.Sprintf(`%q --no-color --state-dir %q full run -- /bin/sh -i & wait $!; echo "status $?"; sleep 0.3`, testbin.Bin(t), t.TempDir())
 	term := testbin.StartOnTerminal(t, bash, "-m", "-c", line)
 	out := term.Out
 	sessionEnds(t, term, "the background interactive shell still runs")
