@@ -1089,7 +1089,9 @@ func (c *Container) handBack(fg int) {
 // is no one's now: its first process's, the last one seen with the
 // terminal, or a group whose leader has ended (the container's, ended).
 func (c *Container) containerGroup(g int) bool {
-	if g == c.Pid() || int64(g) == c.lastFg.Load() {
+	// (No child: Start's undo, after a failed start, takes the terminal
+	// back with a Container of its own.)
+	if c.child != nil && g == c.Pid() || int64(g) == c.lastFg.Load() {
 		return true
 	}
 	st, _, pgrp, _, ok := procStat(g)
