@@ -424,20 +424,50 @@ func StatusField(pid int, key string) (string, bool) {
 // statField is field n (counted from 1, as proc(5) does) of /proc/PID/stat,
 // or "".
 func statField(pid, n int) string {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return ""
-	}
-	// The command name (field 2) may hold spaces and parentheses: the
-	// fields after it are counted from its last ')'.
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 || n < 3 {
-		return ""
-	}
-	fields := strings.Fields(s[i+1:])
-	if len(fields) < n-2 {
+	fields := statFields(pid)
+	if n < 3 || len(fields) < n-2 {
 		return ""
 	}
 	return fields[n-3]
 }
+
+// statFields are the fields of /proc/PID/stat from the third (the state)
+// on, or none. The command name (field 2) may hold spaces and
+// parentheses: the fields after it are counted from its last ')'.
+func statFields(pid int) []string {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(s[i+1:])
+}
+
+// Proc is what /proc/PID/stat says of a process (or, by its TID, of a
+// thread), its numbers as the reader's PID namespace has them.
+type Proc struct {
+	State                  byte // R, S, D, T, Z, X…
+	Parent, Group, Session int
+}
+
+// Stat reads /proc/PID/stat once; false when the process is gone.
+func Stat(pid int) (Proc, bool) {
+	f := statFields(pid)
+	if len(f) < 4 || f[0] == "" {
+		return Proc{}, false
+	}
+	ppid, err1 := strconv.Atoi(f[1])
+	pgrp, err2 := strconv.Atoi(f[2])
+	sid, err3 := strconv.Atoi(f[3])
+	if err1 != nil || err2 != nil || err3 != nil {
+		return Proc{}, false
+	}
+	return Proc{State: f[0][0], Parent: ppid, Group: pgrp, Session: sid}, true
+}
+
+// Ended reports whether p has ended (a zombie, or dead): nothing of it runs.
+func (p Proc) Ended() bool { return p.State == 'Z' || p.State == 'X' }

@@ -1094,8 +1094,8 @@ func (c *Container) containerGroup(g int) bool {
 	if c.child != nil && g == c.Pid() || int64(g) == c.lastFg.Load() {
 		return true
 	}
-	st, _, pgrp, _, ok := procStat(g)
-	return !ok || st == 'Z' || st == 'X' || pgrp != g
+	p, ok := state.Stat(g)
+	return !ok || p.Ended() || p.Group != g
 }
 
 // leftStopped reports whether suspend left the container stopped

@@ -29,10 +29,11 @@ type outputPipe struct {
 	names []string  // the container's outputs that go to it: stdout, stderr
 	done  chan struct{}
 
-	mu      sync.Mutex
-	read    int64 // bytes read from the pipe so far
-	writing bool  // a write to the terminal is under way (Ctrl-S holds it)
-	held    int   // bytes read and held back, not yet written (holdLine)
+	mu   sync.Mutex
+	read int64 // bytes read from the pipe so far
+	// unwritten are the bytes read not on the terminal yet: being written
+	// (Ctrl-S holds a write), or held back (holdLine).
+	unwritten int
 	// ending: the command has ended (finish): nothing more is held back,
 	// so that what it left running cannot keep the copy from its end.
 	ending atomic.Bool
@@ -145,7 +146,7 @@ func (o *outputPipe) copy() {
 		}
 		o.mu.Lock()
 		o.read += int64(n)
-		o.writing = len(out) > 0
+		o.unwritten = len(held)
 		failed := o.err != nil
 		o.mu.Unlock()
 		var werr error
@@ -158,14 +159,13 @@ func (o *outputPipe) copy() {
 		}
 		held = append(held[:0], held[len(out):]...)
 		o.mu.Lock()
-		o.writing = false
-		o.held = len(held)
 		if werr != nil {
 			o.err = werr
 		}
 		if o.err != nil {
-			held, o.held = held[:0], 0
+			held = held[:0]
 		}
+		o.unwritten = len(held)
 		o.mu.Unlock()
 		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 			return
@@ -201,7 +201,7 @@ wait:
 		case <-tick.C:
 		}
 		o.mu.Lock()
-		all := o.read >= target && !o.writing && o.held == 0
+		all := o.read >= target && o.unwritten == 0
 		o.mu.Unlock()
 		switch {
 		case !all:

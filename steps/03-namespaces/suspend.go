@@ -1,12 +1,10 @@
 package namespaces
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/workshop-dev/workshop/internal/state"
@@ -63,7 +61,7 @@ func (c *Container) suspend() {
 				// The first process (--init's init, or a shell) stopped
 				// before its children are: stopped after them, it would
 				// see them stop, and say so (or resume a Ctrl-Z's stop).
-				c.awaitStopped(c.Pid())
+				awaitStopped(c.Pid())
 			}
 		}
 	} else {
@@ -142,8 +140,8 @@ func (c *Container) resumeIfForegroundLocked() bool {
 // firstIsZombie reports whether the container's first process has ended,
 // not yet collected (awaitEnd may be waiting for endMu to say so).
 func (c *Container) firstIsZombie() bool {
-	st, _, _, _, ok := procStat(c.Pid())
-	return !ok || st == 'Z' || st == 'X'
+	p, ok := state.Stat(c.Pid())
+	return !ok || p.Ended()
 }
 
 // ownsGroup reports whether process group g is the container's: its
@@ -154,8 +152,7 @@ func (c *Container) ownsGroup(g int) bool {
 	if g <= 0 || g == unix.Getpgrp() {
 		return false
 	}
-	_, _, pgrp, _, ok := procStat(g)
-	if !ok || pgrp != g {
+	if p, ok := state.Stat(g); !ok || p.Group != g {
 		return false
 	}
 	first := c.Pid()
@@ -163,11 +160,11 @@ func (c *Container) ownsGroup(g int) bool {
 		if pid == first {
 			return true
 		}
-		_, ppid, _, _, ok := procStat(pid)
+		p, ok := state.Stat(pid)
 		if !ok {
 			return false
 		}
-		pid = ppid
+		pid = p.Parent
 	}
 	return false
 }
@@ -189,42 +186,15 @@ func orphanedGroup() bool {
 		if err != nil {
 			continue
 		}
-		_, ppid, pgrp, _, ok := procStat(pid)
-		if !ok || pgrp != own {
+		p, ok := state.Stat(pid)
+		if !ok || p.Group != own {
 			continue
 		}
-		_, _, ppgrp, psid, ok := procStat(ppid)
-		if ok && ppgrp != own && psid == sid {
+		if parent, ok := state.Stat(p.Parent); ok && parent.Group != own && parent.Session == sid {
 			return false
 		}
 	}
 	return true
-}
-
-// procStat reads the state, parent, process group and session of pid
-// (fields 3 to 6 of /proc/PID/stat), as the host numbers them.
-func procStat(pid int) (state byte, ppid, pgrp, sid int, ok bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, 0, 0, 0, false
-	}
-	// The command name, in parentheses, may hold anything: fields are
-	// counted after its closing one.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, 0, 0, 0, false
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 4 || len(f[0]) == 0 {
-		return 0, 0, 0, 0, false
-	}
-	ppid, err1 := strconv.Atoi(f[1])
-	pgrp, err2 := strconv.Atoi(f[2])
-	sid, err3 := strconv.Atoi(f[3])
-	if err1 != nil || err2 != nil || err3 != nil {
-		return 0, 0, 0, 0, false
-	}
-	return f[0][0], ppid, pgrp, sid, true
 }
 
 // groups are the container's process groups, as the host numbers them:
@@ -246,7 +216,9 @@ func (c *Container) groups(fg int) []int {
 	for seen := 0; len(queue) > 0 && seen < 100000; seen++ {
 		pid := queue[0]
 		queue = queue[1:]
-		add(hostPgid(pid))
+		if p, ok := state.Stat(pid); ok {
+			add(p.Group)
+		}
 		queue = append(queue, state.Children(pid)...)
 	}
 	if c.ownsGroup(fg) {
@@ -255,27 +227,12 @@ func (c *Container) groups(fg int) []int {
 	return groups
 }
 
-// hostPgid is the process group of pid as the host numbers it (the first
-// NSpgid of /proc/PID/status), or 0.
-func hostPgid(pid int) int {
-	v, ok := state.StatusField(pid, "NSpgid")
-	if !ok {
-		return 0
-	}
-	f := strings.Fields(v)
-	if len(f) == 0 {
-		return 0
-	}
-	g, _ := strconv.Atoi(f[0])
-	return g
-}
-
 // awaitStopped waits, a fifth of a second at most, until every thread of
 // pid is stopped (T in /proc/PID/task/TID/status): a SIGSTOP is taken by
 // each thread as it next runs, and a thread of --init's init woken in its
 // wait4 looks at its children once more before it stops; were the command
 // stopped by then, the init would see that stop, and say so.
-func (c *Container) awaitStopped(pid int) {
+func awaitStopped(pid int) {
 	for deadline := time.Now().Add(200 * time.Millisecond); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		if allStopped(pid) {
 			return
@@ -296,8 +253,7 @@ func allStopped(pid int) bool {
 			continue
 		}
 		// A thread's /proc/TID is there too, hidden from listings.
-		st, _, _, _, ok := procStat(tid)
-		if ok && st != 'T' && st != 'Z' && st != 'X' {
+		if p, ok := state.Stat(tid); ok && p.State != 'T' && !p.Ended() {
 			return false // (not ok: that thread ended)
 		}
 	}
