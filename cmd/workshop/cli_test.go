@@ -39,6 +39,11 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"step", "3", "--", " "}, "the command after -- is empty"},
 		{[]string{"full", "run", "--", ""}, "the command after -- is empty"},
 		{[]string{"step", "2", "/bin/ls"}, "put the command after --"},
+		// The suggestion is pasted into a root shell: each word quoted,
+		// whichever check made it.
+		{[]string{"step", "2", "/bin/bash", "-c", "echo two"}, "put the command after --: workshop step 2 [flags] -- /bin/bash -c 'echo two'"},
+		{[]string{"step", "3", "/bin/echo", "a b;rm x"}, "put the command after --: workshop step 3 [flags] -- /bin/echo 'a b;rm x'"},
+		{[]string{"step", "1", "echo", "a;b"}, "step 2 runs a command (workshop step 2 -- echo 'a;b')"},
 		{[]string{"full", "run", "--hostname", "a b", "--", "/bin/true"}, `--hostname "a b" is not a hostname`},
 		{[]string{"--state-dir", "/dev/null/state", "ps"}, "--state-dir /dev/null/state: a part of that path is a file"},
 		{[]string{"--bogus"}, "unknown flag: --bogus"},

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/workshop-dev/workshop/internal/hint"
 	namespaces "github.com/workshop-dev/workshop/steps/03-namespaces"
 	"golang.org/x/sys/unix"
 )
@@ -56,7 +57,7 @@ func commandAfterDash(c *cobra.Command, args []string) error {
 		return err
 	}
 	if len(args) > 0 && c.ArgsLenAtDash() != 0 {
-		return usageError("put the command after --: %s [flags] -- %s", c.CommandPath(), strings.Join(args, " "))
+		return usageError("put the command after --: %s [flags] -- %s", c.CommandPath(), hint.QuoteWords(args))
 	}
 	if len(args) > 0 && strings.TrimSpace(args[0]) == "" {
 		return usageError("the command after -- is empty: give a program, as in %s -- /bin/ls /", c.CommandPath())

@@ -68,10 +68,7 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 				c.SuggestionsMinimumDistance = 2
 				if s := c.SuggestionsFor(args[0]); strings.TrimSpace(args[0]) != "" && len(s) > 0 && !slices.Contains(s, args[0]) {
 					meant := append([]string{s[0]}, args[1:]...)
-					for i, w := range meant {
-						meant[i] = hint.Quote(w)
-					}
-					return usageError("unknown command %q for \"workshop\": did you mean 'workshop %s'? (see 'workshop --help')", args[0], strings.Join(meant, " "))
+					return usageError("unknown command %q for \"workshop\": did you mean 'workshop %s'? (see 'workshop --help')", args[0], hint.QuoteWords(meant))
 				}
 				return usageError("unknown command %q for \"workshop\" (see 'workshop --help')", args[0])
 			}
@@ -141,11 +138,7 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 		// mistake is the missing --, as for a command without flags.
 		if words := c.Flags().Args(); len(words) > 0 && runsACommand(c) && strings.HasPrefix(err.Error(), "unknown ") {
 			if cmd := commandWords(args, c); len(cmd) > 0 {
-				quoted := make([]string, len(cmd))
-				for i, w := range cmd {
-					quoted[i] = hint.Quote(w)
-				}
-				return usageError("put the command after --: %s [flags] -- %s", c.CommandPath(), strings.Join(quoted, " "))
+				return usageError("put the command after --: %s [flags] -- %s", c.CommandPath(), hint.QuoteWords(cmd))
 			}
 		}
 		if m := badBool.FindStringSubmatch(err.Error()); m != nil {

@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/workshop-dev/workshop/internal/hint"
 	"github.com/workshop-dev/workshop/internal/state"
 	chroot "github.com/workshop-dev/workshop/steps/01-chroot"
 	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
@@ -27,7 +28,7 @@ inside a chroot climbs out and lists the host's /.`,
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return usageError("step 1 runs no command of yours: it always tries /bin/bash in an empty root, to show why that fails; "+
-					"step 2 runs a command (workshop step 2 -- %s)", strings.Join(args, " "))
+					"step 2 runs a command (workshop step 2 -- %s)", hint.QuoteWords(args))
 			}
 			return nil
 		},

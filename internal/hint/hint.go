@@ -67,6 +67,16 @@ func Quote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
+// QuoteWords is a command line a shell reads back as these words: each
+// one Quoted, one space between.
+func QuoteWords(words []string) string {
+	quoted := make([]string, len(words))
+	for i, w := range words {
+		quoted[i] = Quote(w)
+	}
+	return strings.Join(quoted, " ")
+}
+
 // QuoteInQuotes is Quote for a word inside a suggested command that the
 // sentence itself puts in single quotes ('workshop clean'): in double
 // quotes, so that its quotes and the sentence's are told apart
