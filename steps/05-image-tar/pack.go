@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -44,14 +45,18 @@ func Pack(ctx context.Context, root string, w io.Writer, opts PackOptions) (Stat
 	if err != nil {
 		return st, fmt.Errorf("pack %s: %w", root, err)
 	}
-	rootInfo, err := os.Stat(real)
+	pinned, err := os.OpenFile(real, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return st, fmt.Errorf("pack %s: %w", root, err)
+	}
+	defer pinned.Close()
+	rootInfo, err := pinned.Stat()
 	if err != nil {
 		return st, fmt.Errorf("pack %s: %w", root, err)
 	}
 	if !rootInfo.IsDir() {
 		return st, fmt.Errorf("pack %s: it is not a directory", root)
 	}
-	rootDev := rootInfo.Sys().(*syscall.Stat_t).Dev
 
 	out := w
 	var gz *gzip.Writer
@@ -59,84 +64,20 @@ func Pack(ctx context.Context, root string, w io.Writer, opts PackOptions) (Stat
 		gz = gzip.NewWriter(w)
 		out = gz
 	}
-	tw := tar.NewWriter(out)
-	prog := newProgress(opts.Progress, "packing")
-	defer prog.done()
-	firstName := map[[2]uint64]string{} // (dev, inode) -> first name, for hardlinks
-
-	err = filepath.WalkDir(real, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("pack interrupted: %w", err)
-		}
-		rel, err := filepath.Rel(real, p)
-		if err != nil {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		sys := fi.Sys().(*syscall.Stat_t)
-		if fi.Mode()&fs.ModeSocket != 0 {
-			st.Skipped++
-			return nil
-		}
-		link := ""
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			if link, err = os.Readlink(p); err != nil {
-				return err
-			}
-		}
-		hdr, err := tar.FileInfoHeader(fi, link)
-		if err != nil {
-			return fmt.Errorf("%s: %w", p, err)
-		}
-		hdr.Name = packName(opts.Prefix, filepath.ToSlash(rel), d.IsDir())
-		hdr.Uname, hdr.Gname = "", "" // numeric owners only: the image has its own /etc/passwd
-		if fi.Mode().IsRegular() && sys.Nlink > 1 {
-			key := [2]uint64{uint64(sys.Dev), sys.Ino}
-			if first, ok := firstName[key]; ok {
-				hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
-			} else {
-				firstName[key] = hdr.Name
-			}
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return fmt.Errorf("%s: %w", p, err)
-		}
-		st.Entries++
-		switch {
-		case d.IsDir():
-			st.Dirs++
-			if uint64(sys.Dev) != uint64(rootDev) {
-				st.Skipped++ // a mount point: its own entry, not its contents
-				return fs.SkipDir
-			}
-		case hdr.Typeflag == tar.TypeLink:
-			st.Hardlinks++
-		case hdr.Typeflag == tar.TypeReg:
-			st.Files++
-			if err := copyFile(tw, p, hdr.Size); err != nil {
-				return err
-			}
-			st.Bytes += hdr.Size
-		case hdr.Typeflag == tar.TypeSymlink:
-			st.Symlinks++
-		case hdr.Typeflag == tar.TypeChar || hdr.Typeflag == tar.TypeBlock:
-			st.Devices++
-		case hdr.Typeflag == tar.TypeFifo:
-			st.Fifos++
-		}
-		prog.update(st.Entries, st.Bytes)
-		return nil
-	})
-	if err != nil {
+	pk := &packer{
+		ctx:       ctx,
+		tw:        tar.NewWriter(out),
+		prefix:    opts.Prefix,
+		st:        &st,
+		prog:      newProgress(opts.Progress, "packing"),
+		rootDev:   uint64(rootInfo.Sys().(*syscall.Stat_t).Dev),
+		firstName: map[[2]uint64]string{},
+	}
+	defer pk.prog.done()
+	if err := pk.entry(pinned, real, "."); err != nil {
 		return st, fmt.Errorf("pack %s: %w", root, err)
 	}
-	if err := tw.Close(); err != nil {
+	if err := pk.tw.Close(); err != nil {
 		return st, fmt.Errorf("pack %s: %w", root, err)
 	}
 	if gz != nil {
@@ -145,6 +86,150 @@ func Pack(ctx context.Context, root string, w io.Writer, opts PackOptions) (Stat
 		}
 	}
 	return st, nil
+}
+
+// packer walks a root by descriptors, not by paths: each directory is
+// listed through a descriptor of its own, and each name in it is pinned
+// (openat with O_PATH|O_NOFOLLOW, relative to that directory) before it is
+// looked at, read or entered. The root may change under the walk (a
+// container still running in it, or anyone who may write there): a
+// directory swapped for a symlink to the host's /etc between the listing
+// and the visit is then packed as that symlink, never followed. A walk by
+// paths (lstat, then open) would follow it and pack the host's files.
+type packer struct {
+	ctx       context.Context
+	tw        *tar.Writer
+	prefix    string
+	st        *Stats
+	prog      *progress
+	rootDev   uint64
+	firstName map[[2]uint64]string // (dev, inode) -> first name, for hardlinks
+}
+
+// listed, when not nil, is called after a directory is listed and before
+// its entries are pinned: the moment a path walk would be fooled, where a
+// test swaps a directory for a symlink.
+var listed func(dir string)
+
+// entry packs the file pinned (an O_PATH descriptor), whose path is p and
+// whose name inside the root is rel, and, for a directory, what it holds.
+func (pk *packer) entry(pinned *os.File, p, rel string) error {
+	if err := pk.ctx.Err(); err != nil {
+		return fmt.Errorf("pack interrupted: %w", err)
+	}
+	fi, err := pinned.Stat()
+	if err != nil {
+		return err
+	}
+	sys := fi.Sys().(*syscall.Stat_t)
+	if fi.Mode()&fs.ModeSocket != 0 {
+		pk.st.Skipped++
+		return nil
+	}
+	link := ""
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		// The symlink pinned itself: readlinkat of an O_PATH descriptor
+		// and an empty name.
+		if link, err = readlinkPinned(pinned); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	hdr, err := tar.FileInfoHeader(fi, link)
+	if err != nil {
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	hdr.Name = packName(pk.prefix, rel, fi.IsDir())
+	hdr.Uname, hdr.Gname = "", "" // numeric owners only: the image has its own /etc/passwd
+	if fi.Mode().IsRegular() && sys.Nlink > 1 {
+		key := [2]uint64{uint64(sys.Dev), sys.Ino}
+		if first, ok := pk.firstName[key]; ok {
+			hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
+		} else {
+			pk.firstName[key] = hdr.Name
+		}
+	}
+	if err := pk.tw.WriteHeader(hdr); err != nil {
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	pk.st.Entries++
+	switch {
+	case fi.IsDir():
+		pk.st.Dirs++
+		if uint64(sys.Dev) != pk.rootDev {
+			pk.st.Skipped++ // a mount point: its own entry, not its contents
+			break
+		}
+		pk.prog.update(pk.st.Entries, pk.st.Bytes)
+		return pk.dir(pinned, p, rel)
+	case hdr.Typeflag == tar.TypeLink:
+		pk.st.Hardlinks++
+	case hdr.Typeflag == tar.TypeReg:
+		pk.st.Files++
+		if err := copyFile(pk.tw, pinned, p, hdr.Size); err != nil {
+			return err
+		}
+		pk.st.Bytes += hdr.Size
+	case hdr.Typeflag == tar.TypeSymlink:
+		pk.st.Symlinks++
+	case hdr.Typeflag == tar.TypeChar || hdr.Typeflag == tar.TypeBlock:
+		pk.st.Devices++
+	case hdr.Typeflag == tar.TypeFifo:
+		pk.st.Fifos++
+	}
+	pk.prog.update(pk.st.Entries, pk.st.Bytes)
+	return nil
+}
+
+// dir packs what the directory pinned holds, in lexical order (as
+// filepath.WalkDir visits it: the same tree packs to the same bytes).
+func (pk *packer) dir(pinned *os.File, p, rel string) error {
+	fd, err := unix.Openat(int(pinned.Fd()), ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &fs.PathError{Op: "open", Path: p, Err: err}
+	}
+	d := os.NewFile(uintptr(fd), p)
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return err
+	}
+	slices.Sort(names)
+	if listed != nil {
+		listed(p)
+	}
+	for _, name := range names {
+		cp := filepath.Join(p, name)
+		cfd, err := unix.Openat(fd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return &fs.PathError{Op: "open", Path: cp, Err: err}
+		}
+		child := os.NewFile(uintptr(cfd), cp)
+		crel := name
+		if rel != "." {
+			crel = rel + "/" + name
+		}
+		err = pk.entry(child, cp, crel)
+		child.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readlinkPinned reads the target of the symlink pinned by an O_PATH
+// descriptor.
+func readlinkPinned(pinned *os.File) (string, error) {
+	for size := 256; ; size *= 2 {
+		buf := make([]byte, size)
+		n, err := unix.Readlinkat(int(pinned.Fd()), "", buf)
+		if err != nil {
+			return "", err
+		}
+		if n < size {
+			return string(buf[:n]), nil
+		}
+	}
 }
 
 // packName is an entry's name in the tar: "./bin/bash" without a prefix,
@@ -171,11 +256,11 @@ const (
 	leaseRetry = 50 * time.Millisecond
 )
 
-// reopen opens for reading the file pinned (an O_PATH descriptor of the
-// regular file p) through /proc/self/fd. Without a /proc (workshop in a
-// chroot), p is opened again without waiting (a FIFO put there since
-// opens at once, and is refused), and must be the pinned file; a lease,
-// whose holder must let go first, is waited out by trying again.
+// reopen opens for reading the regular file pinned (an O_PATH descriptor)
+// through /proc/self/fd. Without a /proc (workshop in a chroot), its path
+// p is opened again without waiting (a FIFO put there since opens at
+// once), and must be the pinned file; a lease, whose holder must let go
+// first, is waited out by trying again.
 func reopen(pinned *os.File, p string) (*os.File, error) {
 	f, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", pinned.Fd()), os.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err == nil {
@@ -206,23 +291,12 @@ func reopen(pinned *os.File, p string) (*os.File, error) {
 	return f, nil
 }
 
-// copyFile copies a regular file's bytes into the tar. A file that grows or
-// shrinks while it is read would make a corrupt entry, so that is an error.
-func copyFile(w io.Writer, p string, size int64) error {
-	// The root may change under the walk (a container still running in
-	// it): what was a file when it was listed may be a FIFO now, whose
-	// open for reading would wait for a writer for ever. So the name is
-	// first pinned (O_PATH opens nothing), checked to be a regular file,
-	// and that same inode opened for reading through /proc/self/fd. (Not
-	// O_NONBLOCK: a regular file under a lease must still be waited for.)
-	pinned, err := os.OpenFile(p, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer pinned.Close()
-	if fi, err := pinned.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s is no longer a regular file: it changed while the root was packed", p)
-	}
+// copyFile copies the bytes of the regular file pinned (an O_PATH
+// descriptor: opening it for reading is then opening that same inode, not
+// whatever the name p holds by now, a FIFO whose open would wait for a
+// writer for ever) into the tar. A file that grows or shrinks while it is
+// read would make a corrupt entry, so that is an error.
+func copyFile(w io.Writer, pinned *os.File, p string, size int64) error {
 	f, err := reopen(pinned, p)
 	if err != nil {
 		return err

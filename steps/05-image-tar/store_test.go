@@ -711,7 +711,12 @@ func TestCopyFileOfProc(t *testing.T) {
 	if err := tw.WriteHeader(&tar.Header{Name: "status", Mode: 0o444, Size: 0, Typeflag: tar.TypeReg}); err != nil {
 		t.Fatal(err)
 	}
-	err := copyFile(tw, "/proc/self/status", 0)
+	pinned, err := os.OpenFile("/proc/self/status", unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pinned.Close()
+	err = copyFile(tw, pinned, "/proc/self/status", 0)
 	if err == nil || !strings.Contains(err.Error(), "/proc/self/status says it has 0 bytes, and has more") {
 		t.Errorf("copyFile(/proc/self/status) = %v", err)
 	}

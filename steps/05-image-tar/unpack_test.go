@@ -127,18 +127,75 @@ func TestPackNamesAreRelativeToTheRoot(t *testing.T) {
 	}
 }
 
-// A file that became a FIFO after the walk listed it (a container still
-// running in the root being packed) is an error, not an open that waits
-// for a writer for ever.
-func TestPackCopyRefusesAFIFO(t *testing.T) {
-	fifo := filepath.Join(t.TempDir(), "was-a-file")
-	stop := testbin.MakeFIFO(t, fifo)
-	err := copyFile(io.Discard, fifo, 5)
-	if stop() {
-		t.Errorf("copyFile(a FIFO) waited for a writer")
+// The root may change under the walk (a container still running in it,
+// or anyone who may write there): a directory swapped for a symlink to the
+// host between its listing and its visit is packed as that symlink, never
+// followed. (A walk by paths packed the host's files under the
+// directory's name.)
+func TestPackFollowsNoSymlinkSwappedIn(t *testing.T) {
+	victim := t.TempDir()
+	if err := os.WriteFile(filepath.Join(victim, "secret"), []byte("host's"), 0o600); err != nil {
+		t.Fatal(err)
 	}
-	if err == nil || !strings.Contains(err.Error(), "no longer a regular file") {
-		t.Errorf("copyFile(a FIFO) = %v, want a sentence", err)
+	root := t.TempDir()
+	data := filepath.Join(root, "data")
+	if err := os.MkdirAll(filepath.Join(data, "L"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "L", "mine"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "was-a-file"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	swapped := false
+	listed = func(dir string) {
+		if dir == data && !swapped {
+			swapped = true
+			if err := os.Rename(filepath.Join(data, "L"), filepath.Join(root, "L.old")); err != nil {
+				t.Error(err)
+			}
+			if err := os.Symlink(victim, filepath.Join(data, "L")); err != nil {
+				t.Error(err)
+			}
+			// And a file for a FIFO, whose open for reading would
+			// wait for a writer for ever.
+			if err := os.Remove(filepath.Join(data, "was-a-file")); err != nil {
+				t.Error(err)
+			}
+			if err := unix.Mkfifo(filepath.Join(data, "was-a-file"), 0o644); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	defer func() { listed = nil }()
+	var buf bytes.Buffer
+	if _, err := Pack(context.Background(), root, &buf, PackOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !swapped {
+		t.Fatal("the walk never listed", data)
+	}
+	types := map[string]byte{}
+	tr := tar.NewReader(&buf)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		types[h.Name] = h.Typeflag
+	}
+	if _, ok := types["./data/L/secret"]; ok {
+		t.Errorf("the pack holds the host's ./data/L/secret: it followed the symlink swapped in (%v)", types)
+	}
+	if types["./data/L"] != tar.TypeSymlink {
+		t.Errorf("./data/L is packed as type %q, want the symlink it had become (%v)", types["./data/L"], types)
+	}
+	if types["./data/was-a-file"] != tar.TypeFifo {
+		t.Errorf("./data/was-a-file is packed as type %q, want the FIFO it had become", types["./data/was-a-file"])
 	}
 }
 
