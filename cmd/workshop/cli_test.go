@@ -70,6 +70,11 @@ func TestBadCommandLines(t *testing.T) {
 		// Nor is the host's own root.
 		{[]string{"step", "3", "--root", "/", "--", "/bin/true"}, "--root / is the host's own root: a container's root is a directory of its own"},
 		{[]string{"step", "2", "--root", "/tmp/..", "--", "/bin/true"}, "--root /tmp/.. is the host's own root"},
+		// Nor one of its own directories, which step 2 would fill.
+		{[]string{"step", "2", "--root", "/usr/local/", "--", "/bin/true"}, "--root /usr/local/ is /usr/local, one of this machine's own directories: the steps would copy programs"},
+		{[]string{"step", "3", "--root", "/etc/../usr", "--", "/bin/true"}, "--root /etc/../usr is /usr, one of this machine's own"},
+		{[]string{"step", "5", "--root", "/home/student", "--", "/bin/true"}, "--root /home/student is a home directory (/home/student)"},
+		{[]string{"step", "4", "--root", "/root", "--", "/bin/true"}, "--root /root is /root, one of this machine's own"},
 		{[]string{"-q", "--explain", "step", "2", "--", "/bin/true"}, "--quiet and --explain ask for opposite things"},
 		{[]string{"steps", "extra"}, `steps takes no arguments, only its flags: "extra" is one too many (see 'workshop steps --help')`},
 		{[]string{"ps", "extra"}, `ps takes no arguments, only its flags: "extra" is one too many`},

@@ -77,6 +77,9 @@ step 2) the first time it is used.`,
 					}
 					return err
 				}
+				if err := checkImageFileOutsideKept("export to", args[1]); err != nil {
+					return err
+				}
 				_, err := s.Export(ctx, n, args[0], args[1])
 				return err
 			}),
@@ -124,11 +127,29 @@ step 2) the first time it is used.`,
 				if _, err := s.Find(ctx, n, args[0]); err != nil {
 					return err
 				}
+				if err := checkImageFileOutsideKept("unpack into", args[1]); err != nil {
+					return err
+				}
 				_, _, err := s.Unpack(ctx, n, args[0], args[1])
 				return err
 			}),
 	)
 	return img
+}
+
+// checkImageFileOutsideKept refuses an unpack's DIR or an export's FILE
+// that is the state dir or lies in its image store or containers'
+// directory, as a step's --root is refused: 'workshop clean' would remove
+// a directory there that no run records, and a file written into an
+// image's unpacked root would be seen by every container of that image.
+func checkImageFileOutsideKept(verb, p string) error {
+	if imagetar.Holds(p, global.stateDir) {
+		return usageError("%s %s: that is workshop's state dir, or holds it; give a path of your own", verb, p)
+	}
+	if k, ok := keptPlaceOf(p); ok {
+		return usageError("%s %s: that is in workshop's %s (%s), which only workshop writes in: %s; give a path of your own", verb, p, k.what, k.dir, k.why)
+	}
+	return nil
 }
 
 // halfImage is what pack and import say when a signal stopped them: the

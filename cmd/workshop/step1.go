@@ -3,7 +3,9 @@ package main
 import (
 	"errors"
 	"os"
+	"os/user"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -71,25 +73,70 @@ func checkRootFlag(root string) error {
 // what workshop keeps there: the image store and the containers. Step 2
 // copies programs into its root, step 1 makes directories there: in an
 // image's unpacked root, every container of that image would see them,
-// and the image would no longer be its tar (its id, its export).
+// and the image would no longer be its tar (its id, its export). Nor may
+// a root be one of the machine's own directories (/usr/local, a home).
 func checkRootOutsideKept(root string) error {
 	// The host's own /: step 2 would copy programs over the host's, and a
 	// "container" chrooted there is in no jail at all.
 	if state.Resolve(root) == "/" {
 		return usageError("--root %s is the host's own root: a container's root is a directory of its own, which the steps fill (give a new path, and workshop makes it)", root)
 	}
+	if what := hostsOwn(root); what != "" {
+		return usageError("--root %s is %s: the steps would copy programs and libraries into it (bin/bash, lib64/…) and make directories there; "+
+			"a container's root is a directory of its own (give a new path, and workshop makes it)", root, what)
+	}
 	if imagetar.Holds(root, global.stateDir) && imagetar.Holds(global.stateDir, root) {
 		return usageError("--root %s is workshop's state dir: give a directory of its own (or leave --root out for the step's default)", root)
 	}
-	for _, kept := range []struct{ dir, what, why string }{
-		{imagetar.OpenStore(global.stateDir).Dir(), "image store", "an image's root is its tar unpacked, shared by every container made from it"},
-		{state.ContainersDir(global.stateDir), "containers' directory", "a container's layers are its run's, made and removed by it"},
-	} {
-		if imagetar.Holds(kept.dir, root) {
-			return usageError("--root %s is in workshop's %s (%s), which no step may write into: %s; give a directory of your own", root, kept.what, kept.dir, kept.why)
-		}
+	if k, ok := keptPlaceOf(root); ok {
+		return usageError("--root %s is in workshop's %s (%s), which no step may write into: %s; give a directory of your own", root, k.what, k.dir, k.why)
 	}
 	return nil
+}
+
+// keptPlace is a directory of the state dir that only workshop writes in.
+type keptPlace struct{ dir, what, why string }
+
+// keptPlaceOf is the kept place p lies in, if it lies in one.
+func keptPlaceOf(p string) (keptPlace, bool) {
+	for _, kept := range []keptPlace{
+		{imagetar.OpenStore(global.stateDir).Dir(), "image store", "an image's root is its tar unpacked, shared by every container made from it"},
+		{state.ContainersDir(global.stateDir), "containers' directory", "a container's layers are its run's, made and removed by it, and 'workshop clean' removes what no run records"},
+	} {
+		if imagetar.Holds(kept.dir, p) {
+			return kept, true
+		}
+	}
+	return keptPlace{}, false
+}
+
+// hostDirs are directories of the machine's own that a careless --root
+// (a --root . typed in the wrong place) could name.
+var hostDirs = []string{"/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/media", "/mnt", "/opt",
+	"/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/usr/bin", "/usr/lib", "/usr/lib64", "/usr/local", "/usr/local/bin",
+	"/usr/sbin", "/usr/share", "/usr/src", "/var", "/var/lib", "/var/tmp"}
+
+// hostsOwn says what dir is when it is one of the machine's own
+// directories or a home ("/usr/local, one of this machine's own
+// directories"), and is "" for any other.
+func hostsOwn(dir string) string {
+	real := state.Resolve(dir)
+	if slices.Contains(hostDirs, real) {
+		return real + ", one of this machine's own directories"
+	}
+	homes := []string{os.Getenv("HOME")}
+	if u, err := user.Lookup(os.Getenv("SUDO_USER")); err == nil {
+		homes = append(homes, u.HomeDir)
+	}
+	for _, h := range homes {
+		if h != "" && h != "/" && state.Resolve(h) == real {
+			return "a home directory (" + real + ")"
+		}
+	}
+	if filepath.Dir(real) == "/home" {
+		return "a home directory (" + real + ")"
+	}
+	return ""
 }
 
 // checkDirFlag refuses a directory flag (--root, --state-dir) whose value

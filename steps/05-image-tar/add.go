@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/workshop-dev/workshop/internal/exit"
@@ -606,6 +607,16 @@ func (s *Store) Export(ctx context.Context, n *sys.Narrator, ref, file string) (
 // or a socket with the tar (the export that truncated its file in place
 // removed /dev/full when a write failed).
 func exportTarget(file string) (string, error) {
+	if fi, err := os.Stat(file); err == nil && !fi.Mode().IsRegular() && !fi.IsDir() {
+		// /dev/stdout leads through /proc/self/fd/1 to "pipe:[…]", which
+		// no path reaches: said before the links are followed.
+		if out, oerr := os.Stdout.Stat(); oerr == nil && os.SameFile(fi, out) {
+			return "", fmt.Errorf("%s is this command's standard output: give - to write the tar there", file)
+		}
+	}
+	if err := plantedLink(file); err != nil {
+		return "", err
+	}
 	target := danglingTarget(file)
 	if fi, err := os.Lstat(file); err == nil && fi.Mode()&os.ModeSymlink != 0 {
 		if t, err := filepath.EvalSymlinks(file); err == nil {
@@ -614,8 +625,11 @@ func exportTarget(file string) (string, error) {
 	}
 	fi, err := os.Stat(target)
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENOTDIR):
 		if d, derr := os.Stat(filepath.Dir(target)); derr != nil || !d.IsDir() {
+			if f := fileOnTheWay(filepath.Dir(target)); f != "" {
+				return "", fmt.Errorf("%s is %s, not a directory: FILE goes in a directory that exists", f, kindOf(f))
+			}
 			if target != file {
 				return "", fmt.Errorf("%s is a symlink to %s, whose directory %s does not exist: make it first, or give another file", file, target, filepath.Dir(target))
 			}
@@ -631,6 +645,65 @@ func exportTarget(file string) (string, error) {
 			"give another name, or - to write the tar to standard output", file, regfile.Kind(fi.Mode()))
 	}
 	return target, nil
+}
+
+// plantedLink refuses to write through a symlink that another user made in
+// a sticky directory anyone may write in (/tmp), unless that user owns the
+// directory: the kernel's own rule (fs.protected_symlinks), which export
+// would not meet, since it follows the links itself and renames its new
+// file onto their target. Without it, anyone could plant
+// /tmp/image.tar -> /etc/shadow for root's export to replace.
+func plantedLink(file string) error {
+	cur := file
+	for range 40 {
+		lfi, err := os.Lstat(cur)
+		if err != nil || lfi.Mode()&os.ModeSymlink == 0 {
+			return nil
+		}
+		dir := filepath.Dir(cur)
+		dfi, err := os.Stat(dir)
+		if err != nil {
+			return nil
+		}
+		owner, dirOwner := lfi.Sys().(*syscall.Stat_t).Uid, dfi.Sys().(*syscall.Stat_t).Uid
+		if dfi.Mode()&os.ModeSticky != 0 && dfi.Mode().Perm()&0o002 != 0 && owner != uint32(os.Geteuid()) && owner != dirOwner {
+			return fmt.Errorf("%s is a symlink that user %d made in %s, a sticky directory anyone may write in: export does not write through it, "+
+				"as the kernel refuses to follow it (fs.protected_symlinks); give another name", cur, owner, dir)
+		}
+		dest, err := os.Readlink(cur)
+		if err != nil {
+			return nil
+		}
+		if !filepath.IsAbs(dest) {
+			dest = filepath.Join(dir, dest)
+		}
+		cur = dest
+	}
+	return nil
+}
+
+// fileOnTheWay is the first thing on the way to dir that exists and is
+// not a directory (a file where the path needs a directory), or "".
+func fileOnTheWay(dir string) string {
+	dir = filepath.Clean(dir)
+	if parent := filepath.Dir(dir); parent != dir {
+		if f := fileOnTheWay(parent); f != "" {
+			return f
+		}
+	}
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		return dir
+	}
+	return ""
+}
+
+// kindOf is what the file p is ("a regular file"), for a sentence.
+func kindOf(p string) string {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return "a file"
+	}
+	return regfile.Kind(fi.Mode())
 }
 
 // danglingTarget is where a symlink to nothing leads (through symlinks to
@@ -699,6 +772,9 @@ func (s *Store) Unpack(ctx context.Context, n *sys.Narrator, ref, dir string) (I
 	// DIR may be made, not the directories on its way: a typo in them
 	// would plant a tree anywhere on the host (export refuses the same).
 	if parent := filepath.Dir(filepath.Clean(dir)); !isDir(parent) {
+		if f := fileOnTheWay(parent); f != "" {
+			return Image{}, st, exit.Errorf(exit.ToolFailed, "%s is %s, not a directory: DIR goes in a directory that exists", f, kindOf(f))
+		}
 		return Image{}, st, exit.Errorf(exit.ToolFailed, "the directory %s does not exist: make it first, or unpack into another one", parent)
 	}
 	img, err := s.withImage(ref, func(img Image) error {

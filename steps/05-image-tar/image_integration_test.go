@@ -290,6 +290,20 @@ func TestImageBadInput(t *testing.T) {
 	if r := testbin.Run(t, "", "--state-dir", state, "image", "import", gz, "ok"); r.Code != 0 {
 		t.Fatalf("import = %d %s", r.Code, r.Stderr)
 	}
+	afile := writeTemp(t, "afile", []byte("x"))
+	// A symlink another user planted in a sticky directory anyone may
+	// write in, leading to a file of root's.
+	sticky, victim := t.TempDir(), writeTemp(t, "victim", []byte("root's"))
+	if err := os.Chmod(sticky, os.ModeSticky|0o777); err != nil {
+		t.Fatal(err)
+	}
+	planted := filepath.Join(sticky, "image.tar")
+	if err := os.Symlink(victim, planted); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Lchown(planted, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -300,6 +314,16 @@ func TestImageBadInput(t *testing.T) {
 		{[]string{"image", "unpack", "ok", full}, "is not empty"},
 		// DIR may be made, not the directories on its way.
 		{[]string{"image", "unpack", "ok", "/nonexistent-workshop-dir/x"}, "the directory /nonexistent-workshop-dir does not exist: make it first"},
+		// A file on the way is a file, not a directory missing.
+		{[]string{"image", "unpack", "ok", filepath.Join(afile, "x")}, afile + " is a regular file, not a directory: DIR goes in a directory that exists"},
+		{[]string{"image", "export", "ok", filepath.Join(afile, "x", "o.tar")}, afile + " is a regular file, not a directory: FILE goes in a directory that exists"},
+		// What workshop keeps is no place for an unpack or an export
+		// ('workshop clean' removed a directory unpacked there).
+		{[]string{"image", "unpack", "ok", filepath.Join(state, "containers", "zz")}, "unpack into " + filepath.Join(state, "containers", "zz") + ": that is in workshop's containers' directory"},
+		{[]string{"image", "unpack", "ok", filepath.Join(state, "images", "zz")}, "that is in workshop's image store"},
+		{[]string{"image", "export", "ok", filepath.Join(state, "images", "x.tar")}, "export to " + filepath.Join(state, "images", "x.tar") + ": that is in workshop's image store"},
+		{[]string{"image", "export", "ok", "/dev/stdout"}, "/dev/stdout is this command's standard output: give - to write the tar there"},
+		{[]string{"image", "export", "ok", planted}, planted + " is a symlink that user 65534 made in " + sticky + ", a sticky directory anyone may write in: export does not write through it"},
 		{[]string{"image", "import", truncated, "cut"}, "the archive is truncated"},
 		{[]string{"image", "import", hostile, "evil"}, `entry "../../evil": its name climbs out of the root`},
 		{[]string{"image", "import", "/no/such/file.tar", "x"}, "import /no/such/file.tar: no such file or directory"},
@@ -324,6 +348,14 @@ func TestImageBadInput(t *testing.T) {
 	}
 	if _, err := os.Stat("/tmp/never-written.tar"); err == nil {
 		t.Errorf("export of a missing image wrote its file")
+	}
+	for _, p := range []string{"containers/zz", "images/zz", "images/x.tar"} {
+		if _, err := os.Stat(filepath.Join(state, p)); err == nil {
+			t.Errorf("an unpack or export into what workshop keeps made %s", p)
+		}
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "root's" {
+		t.Errorf("export through the planted symlink wrote %s", victim)
 	}
 }
 
