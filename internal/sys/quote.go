@@ -3,6 +3,7 @@ package sys
 import (
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -13,10 +14,12 @@ import (
 // the names are a root's or an archive's to choose: raw, one could
 // recolour the terminal or forge a line of workshop's own. Tabs stay, and
 // newlines at the end go (another program's stderr, quoted in an error,
-// ends with one).
+// ends with one). So are the invisible characters that reorder or hide
+// text (right-to-left overrides, zero-width spaces, line separators,
+// written \u202e): a name "invoice\u202efdp.exe" shows as invoiceexe.pdf.
 func OneLine(s string) string {
 	s = strings.TrimRight(s, "\n")
-	if !strings.ContainsFunc(s, isControl) && utf8.ValidString(s) {
+	if !strings.ContainsFunc(s, isControl) && !strings.ContainsFunc(s, Invisible) && utf8.ValidString(s) {
 		return s
 	}
 	var b strings.Builder
@@ -31,12 +34,22 @@ func OneLine(s string) string {
 			b.WriteString(`\r`)
 		case isControl(r):
 			fmt.Fprintf(&b, `\x%02x`, r)
+		case Invisible(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
 		default:
 			b.WriteRune(r)
 		}
 		i += size
 	}
 	return b.String()
+}
+
+// Invisible reports whether r is a character a terminal does not show as
+// itself but obeys: a format character (bidirectional overrides and
+// isolates, zero-width spaces and joiners, the byte order mark) or a line
+// or paragraph separator.
+func Invisible(r rune) bool {
+	return unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
 }
 
 func isControl(r rune) bool {

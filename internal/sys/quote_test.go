@@ -11,6 +11,7 @@ func TestOneLine(t *testing.T) {
 		"x\x1b[31mRED\x1b[0m\nworkshop: forged\r": `x\x1b[31mRED\x1b[0m\nworkshop: forged\r`,
 		"nul\x00 del\x7f c1\u0085 bad\xff":        `nul\x00 del\x7f c1\x85 bad\xff`,
 		"a loader's stderr: no such file\n":       "a loader's stderr: no such file",
+		"invoice\u202efdp.exe a\u200bb c\u2028d":  `invoice\u202efdp.exe a\u200bb c\u2028d`,
 	} {
 		if got := OneLine(in); got != want {
 			t.Errorf("OneLine(%q) = %q, want %q", in, got, want)

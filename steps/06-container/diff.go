@@ -10,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/workshop-dev/workshop/internal/sys"
 	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
 	"golang.org/x/sys/unix"
 )
@@ -22,14 +23,15 @@ type Change struct {
 
 // String is the line: the path as it is, or, where it holds a byte that
 // could break or fake a line (a newline, a control character, a quote, a
-// backslash, bytes that are not UTF-8), quoted as Go quotes strings, so
+// backslash, bytes that are not UTF-8, a character that reorders or hides
+// text), quoted as Go quotes strings, so
 // that every line is one change and its name can be read back.
 func (c Change) String() string {
 	return string(c.Kind) + " " + quotePath(c.Path)
 }
 
 func quotePath(p string) string {
-	if !utf8.ValidString(p) || strings.ContainsAny(p, "\"\\") || strings.IndexFunc(p, unicode.IsControl) >= 0 {
+	if !utf8.ValidString(p) || strings.ContainsAny(p, "\"\\") || strings.IndexFunc(p, unicode.IsControl) >= 0 || strings.IndexFunc(p, sys.Invisible) >= 0 {
 		return strconv.Quote(p)
 	}
 	return p

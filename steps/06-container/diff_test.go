@@ -165,6 +165,9 @@ func TestChangeQuotesOddNames(t *testing.T) {
 		"/bad\xff\x1b[31mred": `A "/bad\xff\x1b[31mred"`,
 		`/quote"d`:            `A "/quote\"d"`,
 		"/é":                  "A /é",
+		// Shown raw, it reads "/invoiceexe.pdf".
+		"/invoice\u202efdp.exe": `A "/invoice\u202efdp.exe"`,
+		"/a\u2028b\u200bc":      `A "/a\u2028b\u200bc"`,
 	} {
 		if got := (Change{'A', path}).String(); got != want {
 			t.Errorf("Change %q = %s, want %s", path, got, want)
