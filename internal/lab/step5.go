@@ -197,7 +197,7 @@ func runFromArchive(ctx context.Context, stateDir, tarPath, shell string) (strin
 	}
 	defer f.Close()
 	dest := filepath.Join(tmp, "root")
-	if _, err := imagetar.Unpack(ctx, sys.Discard(), f, dest, imagetar.UnpackOptions{RefuseDevices: true}); err != nil {
+	if _, err := imagetar.Unpack(ctx, sys.Discard(), f, dest, imagetar.UnpackOptions{RefuseDevices: "this unpack refuses device nodes"}); err != nil {
 		if diskTrouble(err) {
 			return "", &CheckError{What: "unpack your archive in " + parent, Err: err}
 		}

@@ -767,7 +767,12 @@ func (s *Store) copyTar(ctx context.Context, n *sys.Narrator, img Image, w io.Wr
 // it leaves room on dir's filesystem for the rest of the machine: the
 // image's size is known, so a root that would not fit is refused before
 // anything is written.
-func (s *Store) Unpack(ctx context.Context, n *sys.Narrator, ref, dir string) (Image, Stats, error) {
+//
+// Device nodes are made only when devices is set. In the store, whose
+// directory only root may enter, an image's /dev/sda 0666 reaches no one,
+// and a container's overlay is mounted nodev; in dir, anywhere on the
+// host, it would give the disk itself to anyone who may reach dir.
+func (s *Store) Unpack(ctx context.Context, n *sys.Narrator, ref, dir string, devices bool) (Image, Stats, error) {
 	var st Stats
 	// DIR may be made, not the directories on its way: a typo in them
 	// would plant a tree anywhere on the host (export refuses the same).
@@ -786,7 +791,11 @@ func (s *Store) Unpack(ctx context.Context, n *sys.Narrator, ref, dir string) (I
 			return err
 		}
 		defer n.Close(in)
-		st, err = Unpack(ctx, n, in, dir, UnpackOptions{Progress: s.Progress})
+		opts := UnpackOptions{Progress: s.Progress}
+		if !devices {
+			opts.RefuseDevices = "image unpack makes none unless given --devices: in " + dir + ", outside the image store, it would give anyone who may reach it the device itself (a node of the disk is the disk)"
+		}
+		st, err = Unpack(ctx, n, in, dir, opts)
 		return err
 	})
 	return img, st, err

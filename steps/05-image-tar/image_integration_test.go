@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/workshop-dev/workshop/internal/testbin"
+	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
 )
 
 // The image commands and step 5, run as the student runs them: the real
@@ -691,5 +692,35 @@ func TestImageRmSeveral(t *testing.T) {
 	}
 	if r := testbin.Run(t, "", "--state-dir", state, "image", "ls"); strings.Contains(r.Stdout, "a ") || strings.Contains(r.Stdout, "b ") {
 		t.Errorf("after rm, image ls:\n%s", r.Stdout)
+	}
+}
+
+// image unpack makes an image's device nodes only when given --devices:
+// in a directory anyone may reach, a /dev/sda 0666 from an image is the
+// disk given to all (in the store, only root may enter).
+func TestImageUnpackDevices(t *testing.T) {
+	testbin.NeedRoot(t)
+	if !imagetar.DevicesAllowed() {
+		t.Fatal("this test needs real root outside a user namespace, which may make device nodes")
+	}
+	state := t.TempDir()
+	dev := writeTemp(t, "dev.tar", tarOf(t, [3]string{"dev/", "5", ""}, [3]string{"dev/zero", "3", ""}))
+	if r := testbin.Run(t, "", "--state-dir", state, "image", "import", dev, "dev:1"); r.Code != 0 {
+		t.Fatalf("import of an archive with a device node = %d %s", r.Code, r.Stderr)
+	}
+	refused := filepath.Join(t.TempDir(), "root")
+	r := testbin.Run(t, "", "--state-dir", state, "image", "unpack", "dev:1", refused)
+	if r.Code != 125 || !strings.Contains(r.Stderr, `entry "./dev/zero": it is a character device (0:0), and image unpack makes none unless given --devices`) {
+		t.Errorf("image unpack of an image with a device node = %d, %q; want 125 and a sentence naming it and --devices", r.Code, r.Stderr)
+	}
+	if _, err := os.Lstat(refused); err == nil {
+		t.Errorf("the refused unpack left %s", refused)
+	}
+	made := filepath.Join(t.TempDir(), "root")
+	if r := testbin.Run(t, "", "--state-dir", state, "image", "unpack", "--devices", "dev:1", made); r.Code != 0 {
+		t.Fatalf("image unpack --devices = %d %s", r.Code, r.Stderr)
+	}
+	if fi, err := os.Lstat(filepath.Join(made, "dev", "zero")); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		t.Errorf("image unpack --devices made dev/zero: %v, %v", fi, err)
 	}
 }

@@ -240,7 +240,7 @@ func TestStoreSaysWhatIsWrong(t *testing.T) {
 	mustDo(t, os.Mkdir(target, 0o755))
 	link := filepath.Join(tmp, "link")
 	mustDo(t, os.Symlink(target, link))
-	if _, _, err := s.Unpack(bg, sys.Discard(), "demo:2", link); err == nil || !strings.Contains(err.Error(), "is a symlink") {
+	if _, _, err := s.Unpack(bg, sys.Discard(), "demo:2", link, false); err == nil || !strings.Contains(err.Error(), "is a symlink") {
 		t.Errorf("Unpack into a symlink to an empty directory = %v, want it said to be a symlink", err)
 	}
 	if !gzipWanted(filepath.Join(tmp, "X.TAR.GZ")) || !gzipWanted("x.TGZ") || gzipWanted("x.tar") {

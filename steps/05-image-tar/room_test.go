@@ -213,7 +213,7 @@ func TestUnpackLeavesRoomOnTheDisk(t *testing.T) {
 	t.Cleanup(func() { unix.Unmount(disk, unix.MNT_DETACH) })
 
 	into := filepath.Join(disk, "root")
-	_, _, err := s.Unpack(bg, n, "big", into)
+	_, _, err := s.Unpack(bg, n, "big", into, false)
 	if !errors.Is(err, ErrNoRoom) {
 		t.Fatalf("unpacking 15.5 MiB onto a 16 MiB tmpfs: %v, want a refusal for want of room", err)
 	}
@@ -221,13 +221,13 @@ func TestUnpackLeavesRoomOnTheDisk(t *testing.T) {
 		t.Errorf("the refused unpack made %s (%v)", into, err)
 	}
 	// DIR may be made, not the directories on its way.
-	if _, _, err := s.Unpack(bg, n, "small", filepath.Join(disk, "a", "root")); err == nil || !strings.Contains(err.Error(), "the directory "+filepath.Join(disk, "a")+" does not exist: make it first") {
+	if _, _, err := s.Unpack(bg, n, "small", filepath.Join(disk, "a", "root"), false); err == nil || !strings.Contains(err.Error(), "the directory "+filepath.Join(disk, "a")+" does not exist: make it first") {
 		t.Errorf("unpacking into a directory whose parent is missing: %v, want a refusal", err)
 	}
 	if _, err := os.Lstat(filepath.Join(disk, "a")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the refused unpack made %s/a (%v)", disk, err)
 	}
-	if _, _, err := s.Unpack(bg, n, "small", into); err != nil {
+	if _, _, err := s.Unpack(bg, n, "small", into, false); err != nil {
 		t.Errorf("unpacking 1 KiB onto a 16 MiB tmpfs: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(into, "etc", "small")); err != nil {

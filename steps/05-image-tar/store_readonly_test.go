@@ -31,7 +31,7 @@ func TestReadingMakesNoStore(t *testing.T) {
 	if _, err := s.Export(bg, sys.Discard(), "demo", out); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Export = %v, want ErrNotFound", err)
 	}
-	if _, _, err := s.Unpack(bg, sys.Discard(), "demo", filepath.Join(t.TempDir(), "copy")); !errors.Is(err, ErrNotFound) {
+	if _, _, err := s.Unpack(bg, sys.Discard(), "demo", filepath.Join(t.TempDir(), "copy"), false); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Unpack = %v, want ErrNotFound", err)
 	}
 	if entries, _ := os.ReadDir(state); len(entries) != 0 {

@@ -447,7 +447,7 @@ func TestStoreTagRemoveUnpack(t *testing.T) {
 		t.Fatalf("List = %+v, %v; want demo:1 and other:2, one id", list, err)
 	}
 	dest := filepath.Join(t.TempDir(), "copy")
-	if _, _, err := s.Unpack(bg, sys.Discard(), "other:2", dest); err != nil {
+	if _, _, err := s.Unpack(bg, sys.Discard(), "other:2", dest, false); err != nil {
 		t.Fatalf("Unpack = %v", err)
 	}
 	if got, want := describe(t, dest), describe(t, root); got != want {
@@ -729,7 +729,7 @@ func TestUnpackAndExportWhereNothingCanBeMade(t *testing.T) {
 	if _, err := s.Pack(bg, sys.Discard(), makeTree(t), "demo:1"); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err := s.Unpack(bg, sys.Discard(), "demo:1", "/proc/sys/x")
+	_, _, err := s.Unpack(bg, sys.Discard(), "demo:1", "/proc/sys/x", false)
 	if err == nil || !strings.Contains(err.Error(), "cannot make a directory in /proc/sys, beside x") || strings.Contains(err.Error(), ".unpack-") {
 		t.Errorf("Unpack into /proc/sys/x = %v", err)
 	}

@@ -25,10 +25,11 @@ type UnpackOptions struct {
 	// Strip is a top-level directory removed from the front of every name
 	// (see TopDir): "my-new-root" turns my-new-root/bin/bash into bin/bash.
 	Strip string
-	// RefuseDevices refuses device nodes even where they could be made.
-	// By default they are made only by real root in the initial user
+	// RefuseDevices, when not empty, is why device nodes are refused even
+	// where they could be made: the end of the refusal's sentence. By
+	// default they are made only by real root in the initial user
 	// namespace (DevicesAllowed) and refused elsewhere.
-	RefuseDevices bool
+	RefuseDevices string
 	// Progress, when not nil, is a terminal on which a long unpack shows
 	// how far it got (see ProgressTo).
 	Progress io.Writer
@@ -206,12 +207,12 @@ func unpackInto(ctx context.Context, r io.Reader, dir string, opts UnpackOptions
 		root:     root,
 		rootPath: filepath.Clean(dir),
 		strip:    opts.Strip,
-		devices:  !opts.RefuseDevices && DevicesAllowed(),
+		devices:  opts.RefuseDevices == "" && DevicesAllowed(),
 		chown:    os.Geteuid() == 0,
 		noDev:    "only real root outside a user namespace may make one: this process is not",
 	}
-	if opts.RefuseDevices {
-		x.noDev = "this unpack refuses device nodes"
+	if opts.RefuseDevices != "" {
+		x.noDev = opts.RefuseDevices
 	}
 	tr, _, err := Decompress(r)
 	if err != nil {
