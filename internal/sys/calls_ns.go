@@ -142,22 +142,47 @@ func (n *Narrator) ReadersGone(fd int) (bool, error) {
 // it; calls is how many were made (more than one when a signal interrupted
 // one), for the watch to count the others in a note.
 func (n *Narrator) TerminalHungUp(fd int) (hup bool, calls int, err error) {
-	fds := []unix.PollFd{{Fd: int32(fd)}}
+	found, calls, err := n.pollNow([]int{fd}, unix.POLLHUP)
+	return found >= 0, calls, err
+}
+
+// OutputReaderGone polls the container's outputs on fds, the write ends of
+// pipes (or sockets, which ksh93 joins a pipeline with), without waiting,
+// and reports the first whose reader has gone: a pipe's last read end
+// closed (POLLERR), a socket's peer (POLLHUP). found is -1 for none. As
+// TerminalHungUp, only the call that finds one is printed.
+func (n *Narrator) OutputReaderGone(fds []int) (found, calls int, err error) {
+	return n.pollNow(fds, unix.POLLERR|unix.POLLHUP)
+}
+
+// pollNow is ppoll of fds for no event, without waiting, until it is not
+// interrupted by a signal: the first fd the kernel flagged with one of
+// flagged (or -1), and the number of calls made. The call that finds one
+// is printed.
+func (n *Narrator) pollNow(fds []int, flagged int16) (found, calls int, err error) {
+	pfds := make([]unix.PollFd, len(fds))
+	args := make([]string, len(fds))
+	for i, fd := range fds {
+		pfds[i] = unix.PollFd{Fd: int32(fd)}
+		args[i] = fmt.Sprintf("{fd=%d, events=0}", fd)
+	}
 	for {
 		var got int
-		got, err = unix.Ppoll(fds, &unix.Timespec{}, nil)
+		got, err = unix.Ppoll(pfds, &unix.Timespec{}, nil)
 		calls++
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
-		hup = err == nil && got > 0 && fds[0].Revents&unix.POLLHUP != 0
-		if hup {
-			n.line("ppoll", fmt.Sprintf("[{fd=%d, events=0}], 1, {tv_sec=0, tv_nsec=0}, NULL, 0", fd), pollResult(got, err, fds))
-		}
 		if err != nil {
-			return false, calls, fmt.Errorf("ppoll: %w", err)
+			return -1, calls, fmt.Errorf("ppoll: %w", err)
 		}
-		return hup, calls, nil
+		for _, f := range pfds {
+			if got > 0 && f.Revents&flagged != 0 {
+				n.line("ppoll", fmt.Sprintf("[%s], %d, {tv_sec=0, tv_nsec=0}, NULL, 0", strings.Join(args, ", "), len(fds)), pollResult(got, err, pfds))
+				return int(f.Fd), calls, nil
+			}
+		}
+		return -1, calls, nil
 	}
 }
 

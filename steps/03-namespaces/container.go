@@ -60,6 +60,14 @@ type Container struct {
 	// piped are the pipes its output goes to the terminal through, when
 	// it was not handed the terminal (pipeOutputs).
 	piped []*outputPipe
+	// readers are the container's outputs that are pipes (… | head),
+	// watched while its command is a PID 1, which SIGPIPE does not end
+	// (watchReaders); readerNames say which ("standard output").
+	// readerKilled: their reader went, the container went on, and
+	// workshop ended it.
+	readers      []int
+	readerNames  []string
+	readerKilled bool
 	// hungUp: the terminal hung up while the container had it
 	// (watchTerminal): there is nothing to take back. hangupKilled: the
 	// container outlived it, and workshop killed it.
@@ -366,6 +374,9 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 	default:
 		n.Note("no PID namespace and no mount namespace: what the command leaves running is found and killed when it ends only while it stays in its process group; a shell's background jobs and setsid daemons leave it, and may outlive the step")
 	}
+	if c.pidNS && !cfg.Init {
+		c.readers, c.readerNames = pipedOutputs(child.Cmd.Stdout, child.Cmd.Stderr, cfg.Stdout, cfg.Stderr)
+	}
 	c.forwardSignals(sigs)
 	if flags&unix.CLONE_NEWPID != 0 {
 		n.Note("the child is pid %d on the host; in its new PID namespace it is pid 1", c.Pid())
@@ -472,6 +483,11 @@ func (c *Container) Wait() (int, error) {
 	if c.tty >= 0 {
 		go func() { watched <- c.watchTerminal(waited) }()
 	}
+	var readersWatched chan int
+	if len(c.readers) > 0 {
+		readersWatched = make(chan int, 1)
+		go func() { readersWatched <- c.watchReaders(waited) }()
+	}
 	c.awaitEnd()
 	if !c.pidNS && c.stopGrace == 0 {
 		// Ended, not yet collected: its process group keeps its number
@@ -481,6 +497,14 @@ func (c *Container) Wait() (int, error) {
 	status, err := c.child.Wait()
 	c.finishOutput()
 	close(waited)
+	if readersWatched != nil {
+		if calls := <-readersWatched; calls > 0 {
+			c.n.Note("… %s while it ran, one every tenth of a second, to see whether the reader of its %s had gone", units.Count(calls, "ppoll call", "ppoll calls"), strings.Join(c.readerNames, " and "))
+		}
+		if c.readerKilled && status == exit.SignalBase+int(unix.SIGKILL) {
+			status = exit.SignalBase + int(unix.SIGPIPE)
+		}
+	}
 	if c.tty >= 0 {
 		calls := <-watched
 		if calls.waitid > 0 {
@@ -780,6 +804,87 @@ func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 	}
 }
 
+// readerGrace is how long a container whose output lost its reader may
+// go on before workshop ends it: a program that ends on EPIPE (cat, a
+// SIGPIPE handler's) does so at once, and one that does not, a shell's
+// loop of echo, writes an error a time meanwhile.
+const readerGrace = 300 * time.Millisecond
+
+// pipedOutputs are the descriptors of the container's outputs, out and
+// errOut, that are pipes or sockets given to it as they are (the caller's
+// own, given: not a pipe workshop copies to a terminal), each once, and
+// what they are.
+func pipedOutputs(out, errOut, given, givenErr io.Writer) (fds []int, names []string) {
+	var files []*os.File
+	for _, o := range []struct {
+		w, given io.Writer
+		name     string
+	}{{out, given, "standard output"}, {errOut, givenErr, "standard error"}} {
+		f, ok := o.w.(*os.File)
+		if !ok || o.w != o.given || !writesToPipe(f) {
+			continue
+		}
+		if len(files) == 1 && sameFile(files[0], f) {
+			names[0] = "standard output and error"
+			continue
+		}
+		files = append(files, f)
+		fds = append(fds, int(f.Fd()))
+		names = append(names, o.name)
+	}
+	return fds, names
+}
+
+// watchReaders watches the container's outputs that are pipes while it
+// runs, every tenth of a second: with a PID namespace and no init, the
+// command is a PID 1, and the kernel sends a PID 1 no signal it has no
+// handler for, SIGPIPE included. Where any other process writing to a
+// pipe whose reader has gone (workshop full run -- yes | head) is ended at
+// its next write, a PID 1 gets EPIPE and may go on for ever. So once the
+// reader is gone, workshop sends SIGPIPE (for a handler it may have), and
+// kills the container readerGrace later if it still runs. It returns the
+// calls made and not printed.
+func (c *Container) watchReaders(waited <-chan struct{}) (calls int) {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-waited:
+			return calls
+		case <-tick.C:
+		}
+		fd, made, err := c.n.OutputReaderGone(c.readers)
+		calls += made
+		if err != nil {
+			return calls
+		}
+		if fd < 0 {
+			continue
+		}
+		calls-- // the call that found it is printed
+		what := c.readerNames[slices.Index(c.readers, fd)]
+		c.unlessEnded(func() {
+			c.n.Together(func(n *sys.Narrator) {
+				n.Note("the reader of the container's %s has gone (as head goes once it has its lines): any other process would be ended by SIGPIPE at its next write, "+
+					"but the kernel sends a PID 1 no signal it has no handler for; workshop sends SIGPIPE, for a handler it may have, and ends the container %s later if it goes on", what, readerGrace)
+				n.Kill(c.Pid(), unix.SIGPIPE)
+			})
+		})
+		t := time.NewTimer(readerGrace)
+		defer t.Stop()
+		select {
+		case <-waited:
+			return calls
+		case <-t.C:
+		}
+		c.unlessEnded(func() {
+			c.n.Note("the container went on without the reader of its %s: workshop kills its PID 1, and with it its PID namespace, and exits 141, as a shell reports a writer that SIGPIPE ended", what)
+			c.readerKilled = c.n.Kill(c.Pid(), unix.SIGKILL) == nil
+		})
+		return calls
+	}
+}
+
 // killLeftByTerminal kills a container that has not ended hangupGrace
 // after its terminal hung up. With a PID namespace, its PID 1 takes every
 // process of it along. Without, its process group, and with --init the
@@ -840,6 +945,11 @@ func stoppedHoldingTerminal(resume, end string) string {
 // was ended by a signal (Wait's status is then 128+n) rather than exiting
 // with a code of its own.
 func (c *Container) Signaled() bool { return c.child.Signaled() }
+
+// EndedReaderless reports whether workshop killed the container because
+// the reader of its output had gone and its PID 1 went on (watchReaders):
+// Wait's status is then 141, as for a writer SIGPIPE ended.
+func (c *Container) EndedReaderless() bool { return c.readerKilled }
 
 // Run starts the container, releases it and waits for it.
 func Run(n *sys.Narrator, cfg Config) (int, error) {

@@ -807,3 +807,59 @@ func awaitStopped(t *testing.T, pid int, stopped bool, out fmt.Stringer) {
 		}
 	}
 }
+
+// A PID 1 is not ended by SIGPIPE: in a pipe whose reader goes (… | head),
+// a shell's loop of echo as PID 1 got EPIPE, wrote an error a time, and
+// never ended. workshop sees the reader go and ends it, 141 as for any
+// writer SIGPIPE ends; a command that ends by itself on EPIPE (cat) keeps
+// its own status; with --init the command is no PID 1, and SIGPIPE ends it.
+func TestContainerEndsWhenTheReaderOfItsOutputGoes(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		status   string
+		want     []string
+		wantNone string
+	}{
+		{"a PID 1 that goes on", []string{"--", "/bin/sh", "-c", "while :; do echo xxxxxxxx; done"}, "141",
+			[]string{"the reader of the container's standard output has gone", "kill(%d, SIGPIPE) = 0", "the container went on without the reader of its standard output", "kill(%d, SIGKILL) = 0"}, ""},
+		{"a PID 1 that ends on EPIPE", []string{"--", "/bin/cat", "/bin/busybox", "/bin/busybox", "/bin/busybox"}, "1",
+			nil, "the container went on without"},
+		{"the command under an init", []string{"--init", "--", "/bin/sh", "-c", "while :; do echo xxxxxxxx; done"}, "141",
+			nil, "the reader of the container's standard output has gone"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			errFile := filepath.Join(t.TempDir(), "stderr")
+			// The harness's hang guard, not a measure of time.
+			shell := []string{"60", "bash", "-c", `"$0" "$@" 2>"$ERR" | head -c 10 >/dev/null; echo "${PIPESTATUS[0]}"`, testbin.Bin(t)}
+			cmd := exec.Command("timeout", append(shell, step3Args(t, root, tc.args...)...)...)
+			cmd.Env = append(os.Environ(), "ERR="+errFile)
+			out, err := cmd.CombinedOutput()
+			stderr, _ := os.ReadFile(errFile)
+			if err != nil || strings.TrimSpace(string(out)) != tc.status {
+				t.Fatalf("workshop step 3 %q | head = %q (%v), want status %s; stderr ends:\n%s", tc.args, out, err, tc.status, tail(stderr))
+			}
+			pid := regexp.MustCompile(`the child is pid (\d+) on the host`).FindSubmatch(stderr)
+			if pid == nil {
+				t.Fatalf("no pid in stderr:\n%s", tail(stderr))
+			}
+			for _, w := range tc.want {
+				if w = strings.ReplaceAll(w, "%d", string(pid[1])); !strings.Contains(string(stderr), w) {
+					t.Errorf("stderr lacks %q; it ends:\n%s", w, tail(stderr))
+				}
+			}
+			if tc.wantNone != "" && strings.Contains(string(stderr), tc.wantNone) {
+				t.Errorf("stderr has %q; it ends:\n%s", tc.wantNone, tail(stderr))
+			}
+		})
+	}
+}
+
+// tail is the last lines of a run's stderr, for a failure's message: the
+// first of them are its narration's start, and a loop's errors many.
+func tail(b []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return strings.Join(lines[max(0, len(lines)-15):], "\n")
+}

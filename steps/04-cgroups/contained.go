@@ -81,6 +81,10 @@ type Outcome struct {
 	// Signaled is true when a signal ended the command (Status is then
 	// 128+n); a command that exits with 130 by itself is not Signaled.
 	Signaled bool
+	// Readerless is true when workshop ended the container because the
+	// reader of its output had gone (Status 141: see
+	// namespaces.Container.EndedReaderless).
+	Readerless bool
 	// SentBy names who sent the signal that ended the command, when
 	// workshop knows ("'workshop kill'"), or is "".
 	SentBy string
@@ -287,7 +291,7 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 	if r.Ended != nil && empty {
 		r.Ended()
 	}
-	out := Outcome{Status: status, Signaled: c.Signaled(), Init: r.Container.Init, ProcessesLeft: !empty}
+	out := Outcome{Status: status, Signaled: c.Signaled(), Init: r.Container.Init, ProcessesLeft: !empty, Readerless: c.EndedReaderless()}
 	if r.Record != nil && out.Signaled {
 		if sig, ok := r.Record.KillSent(); ok && status == exit.SignalBase+sig {
 			// Who sent it, not a command to type: no quotes (hint.Rewrite
@@ -483,6 +487,8 @@ func (o Outcome) Verdict(n *sys.Narrator, l Limits) error {
 		return o.oomKilled(l)
 	case o.KilledBecause != "":
 		n.Note("%s just as the container ended: its first process had exited by itself, with status 0", o.KilledBecause)
+	case o.Readerless:
+		n.Note("the container ended as workshop ended it, once the reader of its output had gone: exit status %d, as a shell reports a writer SIGPIPE ended", o.Status)
 	case o.Signaled:
 		sig := unix.Signal(o.Status - exit.SignalBase)
 		n.Note("the command was killed by signal %d (%s), not by a limit: the cgroup counted no OOM kill", int(sig), sys.SignalName(sig))

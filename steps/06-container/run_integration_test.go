@@ -1088,3 +1088,25 @@ func TestFullRunInAUserNamespaceWithoutItsOwnMounts(t *testing.T) {
 		t.Errorf("the refused run left %d entries in containers/", len(entries))
 	}
 }
+
+// In a pipe whose reader goes (… | head), a shell's loop as the
+// container's PID 1, which SIGPIPE does not end, is ended by workshop: 141,
+// said as such (not "killed by signal 13"), and nothing is left.
+func TestFullRunInAPipeWhoseReaderGoes(t *testing.T) {
+	h := newHost(t)
+	errFile := filepath.Join(t.TempDir(), "stderr")
+	// timeout is the harness's hang guard, not a measure of time.
+	shell := []string{"60", "bash", "-c", `"$0" "$@" 2>"$ERR" | head -c 10 >/dev/null; echo "${PIPESTATUS[0]}"`, testbin.Bin(t)}
+	cmd := exec.Command("timeout", append(shell, h.args("full", "run", "--", "/bin/sh", "-c", "while :; do echo xxxxxxxx; done")...)...)
+	cmd.Env = append(os.Environ(), "ERR="+errFile)
+	out, err := cmd.CombinedOutput()
+	b, _ := os.ReadFile(errFile)
+	stderr := string(b)
+	if err != nil || strings.TrimSpace(string(out)) != "141" {
+		t.Fatalf("workshop full run … | head = %q (%v), want 141; stderr:\n%.3000s", out, err, stderr)
+	}
+	if !strings.Contains(stderr, "once the reader of its output had gone: exit status 141") || strings.Contains(stderr, "killed by signal") {
+		t.Errorf("the verdict does not say workshop ended it for its reader's going:\n%.3000s", stderr)
+	}
+	h.nothingLeft(startedOf(t, stderr).ID)
+}
