@@ -130,17 +130,17 @@ step 2) the first time it is used.`,
 func unpackCmd() *cobra.Command {
 	var devices bool
 	c := imageCmd("unpack NAME[:TAG] DIR", "Unpack a fresh copy of an image's root into DIR (which must not exist, or be empty)", 2, "",
-			func(ctx context.Context, s *imagetar.Store, _ io.Writer, args []string) error {
-				n := narrator()
-				if _, err := s.Find(ctx, n, args[0]); err != nil {
-					return err
-				}
-				if err := checkImageFileOutsideKept("unpack into", args[1]); err != nil {
-					return err
-				}
-				_, _, err := s.Unpack(ctx, n, args[0], args[1], devices)
+		func(ctx context.Context, s *imagetar.Store, _ io.Writer, args []string) error {
+			n := narrator()
+			if _, err := s.Find(ctx, n, args[0]); err != nil {
 				return err
-			})
+			}
+			if err := checkImageFileOutsideKept("unpack into", args[1]); err != nil {
+				return err
+			}
+			_, _, err := s.Unpack(ctx, n, args[0], args[1], devices)
+			return err
+		})
 	c.Flags().BoolVar(&devices, "devices", false, "make the image's device nodes too (only real root outside a user namespace can): anyone who may reach DIR may then use those devices")
 	return c
 }
