@@ -75,6 +75,8 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"step", "3", "--root", "/etc/../usr", "--", "/bin/true"}, "--root /etc/../usr is /usr, one of this machine's own"},
 		{[]string{"step", "5", "--root", "/home/student", "--", "/bin/true"}, "--root /home/student is a home directory (/home/student)"},
 		{[]string{"step", "4", "--root", "/root", "--", "/bin/true"}, "--root /root is /root, one of this machine's own"},
+		{[]string{"step", "2", "--root", "/proc", "--", "/bin/true"}, "--root /proc is under /proc, the kernel's view of itself, where no root can be made"},
+		{[]string{"step", "3", "--root", "/sys/fs/cgroup/x", "--", "/bin/true"}, "--root /sys/fs/cgroup/x is under /sys"},
 		{[]string{"-q", "--explain", "step", "2", "--", "/bin/true"}, "--quiet and --explain ask for opposite things"},
 		{[]string{"steps", "extra"}, `steps takes no arguments, only its flags: "extra" is one too many (see 'workshop steps --help')`},
 		{[]string{"ps", "extra"}, `ps takes no arguments, only its flags: "extra" is one too many`},

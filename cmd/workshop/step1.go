@@ -81,6 +81,9 @@ func checkRootOutsideKept(root string) error {
 	if state.Resolve(root) == "/" {
 		return usageError("--root %s is the host's own root: a container's root is a directory of its own, which the steps fill (give a new path, and workshop makes it)", root)
 	}
+	if kernel := kernelTree(state.Resolve(root)); kernel != "" {
+		return usageError("--root %s is under %s, the kernel's view of itself, where no root can be made: give a directory on a disk (give a new path, and workshop makes it)", root, kernel)
+	}
 	if what := hostsOwn(root); what != "" {
 		return usageError("--root %s is %s: the steps would copy programs and libraries into it (bin/bash, lib64/…) and make directories there; "+
 			"a container's root is a directory of its own (give a new path, and workshop makes it)", root, what)
@@ -113,7 +116,7 @@ func keptPlaceOf(p string) (keptPlace, bool) {
 // hostDirs are directories of the machine's own that a careless --root
 // (a --root . typed in the wrong place) could name.
 var hostDirs = []string{"/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/media", "/mnt", "/opt",
-	"/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/usr/bin", "/usr/lib", "/usr/lib64", "/usr/local", "/usr/local/bin",
+	"/root", "/run", "/sbin", "/srv", "/tmp", "/usr", "/usr/bin", "/usr/lib", "/usr/lib64", "/usr/local", "/usr/local/bin",
 	"/usr/sbin", "/usr/share", "/usr/src", "/var", "/var/lib", "/var/tmp"}
 
 // hostsOwn says what dir is when it is one of the machine's own

@@ -10,8 +10,10 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/workshop-dev/workshop/internal/elfinterp"
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/reexec"
+	"github.com/workshop-dev/workshop/internal/regfile"
 	"github.com/workshop-dev/workshop/internal/sys"
 	"golang.org/x/sys/unix"
 )
@@ -223,7 +225,7 @@ func failed(name string, err error) int {
 		errno = unix.ENOENT
 	}
 	msg := errno.Error()
-	fmt.Fprintf(reexec.Stderr(), "workshop: failed to run command %q inside the root: %s%s\n", name, strings.ToUpper(msg[:1])+msg[1:], DeniedWhy(err))
+	fmt.Fprintf(reexec.Stderr(), "workshop: failed to run command %q inside the root: %s%s%s\n", name, strings.ToUpper(msg[:1])+msg[1:], DeniedWhy(err), MissingWhy(err))
 	if errno == unix.ENOENT || errno == unix.ENOTDIR {
 		return exit.NotFound
 	}
@@ -245,6 +247,45 @@ func DeniedWhy(err error) string {
 	var st unix.Statfs_t
 	if unix.Statfs(pe.Path, &st) == nil && st.Flags&unix.ST_NOEXEC != 0 {
 		return " (its filesystem is mounted noexec, which lets no program on it run: put the state dir on another filesystem (--state-dir), or remount this one without noexec)"
+	}
+	return ""
+}
+
+// MissingWhy says, for an execve refused with ENOENT although the program
+// is there, what is not: the interpreter its #! line names, or the loader
+// it is linked with (step 2's lesson). "" for any other error, and for a
+// program that is not there. err names the path (an *os.PathError).
+func MissingWhy(err error) string {
+	var pe *os.PathError
+	if !errors.Is(err, unix.ENOENT) || !errors.As(err, &pe) {
+		return ""
+	}
+	if fi, serr := os.Stat(pe.Path); serr != nil || !fi.Mode().IsRegular() {
+		return ""
+	}
+	if interp := shebang(pe.Path); interp != "" {
+		return fmt.Sprintf(" (%s is there, but the interpreter its #! line names, %s, is not)", pe.Path, interp)
+	}
+	if loader, lerr := elfinterp.Of(pe.Path); lerr == nil && loader != "" {
+		return fmt.Sprintf(" (%s is there, but the loader it is linked with, %s, is not: step 2 copies it)", pe.Path, loader)
+	}
+	return fmt.Sprintf(" (%s is there: something it needs to start is not)", pe.Path)
+}
+
+// shebang is the interpreter the #! line at the start of the file p names,
+// or "".
+func shebang(p string) string {
+	f, err := regfile.Open(p)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	line := make([]byte, 256)
+	n, _ := io.ReadFull(f, line)
+	first, _, _ := strings.Cut(string(line[:n]), "\n")
+	rest, ok := strings.CutPrefix(first, "#!")
+	if fields := strings.Fields(rest); ok && len(fields) > 0 {
+		return sys.OneLine(fields[0])
 	}
 	return ""
 }

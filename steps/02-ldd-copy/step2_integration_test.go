@@ -143,6 +143,9 @@ func TestExitStatuses(t *testing.T) {
 		// as something the host lacks too; then execve finds nothing.
 		{[]string{"--", "/etc"}, 127, "/etc is a directory on the host, not a program: nothing is copied for it"},
 		{[]string{"--", script}, 127, `execve("` + script + `", ["` + script + `"], …) = -1 ENOENT`},
+		// "No such file or directory" of a file that is there: what is
+		// not there is named.
+		{[]string{"--", script}, 127, `inside the root: No such file or directory (` + script + ` is there, but the interpreter its #! line names, /nonexistent/interp, is not)`},
 		// A file no one may execute (/etc/shadow…): no program, and never
 		// copied, which would carry the host's file into the root and
 		// every image made from it.

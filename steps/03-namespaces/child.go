@@ -567,6 +567,10 @@ func execCommand(n *sys.Narrator, s *spec, rep *sys.ExecReporter) int {
 // execFailed says why the command could not run and returns its exit code:
 // 127 when it is not there, 126 when it cannot be executed.
 func execFailed(name string, err error) int {
+	if why := chroot.MissingWhy(err); why != "" {
+		fmt.Fprintf(reexec.Stderr(), "workshop: %s: cannot start: no such file or directory%s\n", name, why)
+		return exit.NotFound
+	}
 	if errors.Is(err, unix.ENOENT) {
 		fmt.Fprintf(reexec.Stderr(), "workshop: %s: not found in the container's root (or its interpreter or libraries are missing there)\n", name)
 		return exit.NotFound

@@ -1,6 +1,7 @@
 package namespaces_test
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/workshop-dev/workshop/internal/elfinterp"
 	"github.com/workshop-dev/workshop/internal/ids"
 	"github.com/workshop-dev/workshop/internal/testbin"
 	namespaces "github.com/workshop-dev/workshop/steps/03-namespaces"
@@ -184,6 +186,24 @@ func TestExitStatuses(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "bin", "notexec"), []byte("#!/bin/sh\necho no\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(filepath.Join(root, "bin", "badinterp"), []byte("#!/usr/bin/python9 -u\nprint(1)\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A program linked with a loader the root lacks: the host's ls, its
+	// PT_INTERP changed to name one nobody has (the last digit).
+	loader, err := elfinterp.Of("/bin/ls")
+	if err != nil || loader == "" {
+		t.Fatalf("the host's /bin/ls names no loader: %q, %v", loader, err)
+	}
+	linked := loader[:len(loader)-1] + "9"
+	b, err := os.ReadFile("/bin/ls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = bytes.Replace(b, []byte(loader+"\x00"), []byte(linked+"\x00"), 1)
+	if err := os.WriteFile(filepath.Join(root, "bin", "hostls"), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name   string
 		args   []string
@@ -195,9 +215,11 @@ func TestExitStatuses(t *testing.T) {
 		{"missing path", []string{"--", "/bin/nonexistent"}, 127, `execve("/bin/nonexistent", ["/bin/nonexistent"], …) = -1 ENOENT`},
 		{"missing name", []string{"--", "nosuchcommand"}, 127, "nosuchcommand: command not found in the container's root"},
 		{"missing with --init", []string{"--init", "--", "/bin/nonexistent"}, 127, "not found in the container's root"},
+		{"its interpreter missing", []string{"--", "/bin/badinterp"}, 127, "/bin/badinterp: cannot start: no such file or directory (/bin/badinterp is there, but the interpreter its #! line names, /usr/bin/python9, is not)"},
 		{"not executable", []string{"--", "/bin/notexec"}, 126, `execve("/bin/notexec", ["/bin/notexec"], …) = -1 EACCES`},
 		{"not executable with --init", []string{"--init", "--", "/bin/notexec"}, 126, "cannot be executed"},
 		{"killed by a signal", []string{"--init", "--", "/bin/sh", "-c", "kill -USR1 $$"}, 128 + 10, "WTERMSIG(s) == SIGUSR1"},
+		{"its loader missing", []string{"--", "/bin/hostls"}, 127, "/bin/hostls is there, but the loader it is linked with, " + linked + ", is not"},
 	} {
 		r := step3(t, root, "", tc.args...)
 		if r.Code != tc.code || !strings.Contains(r.Stderr, tc.stderr) {
