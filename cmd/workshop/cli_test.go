@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/workshop-dev/workshop/internal/testbin"
+	"golang.org/x/sys/unix"
 )
 
 func TestBadCommandLines(t *testing.T) {
@@ -392,5 +393,34 @@ func TestHelpFlagLeavesATakenShorthand(t *testing.T) {
 	}
 	if f := sub.Flags().Lookup("help"); f == nil || f.Shorthand != "h" {
 		t.Errorf("sub's help flag = %+v, want -h, --help", f)
+	}
+}
+
+// A state dir workshop cannot write in, or cannot reach, is said as such:
+// not a bare "mkdir …: read-only file system" from deep inside a step.
+func TestStateDirReadOnlyOrALoop(t *testing.T) {
+	testbin.NeedRoot(t)
+	ro := t.TempDir()
+	if err := unix.Mount("tmpfs", ro, "tmpfs", unix.MS_RDONLY, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(ro, unix.MNT_DETACH) })
+	loop := filepath.Join(t.TempDir(), "loop")
+	if err := os.Symlink(loop, loop); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--state-dir", ro, "-q", "step", "1"}, "the state dir " + ro + " is on a read-only filesystem, and workshop keeps its roots, images and containers there; give one on a writable filesystem with --state-dir"},
+		{[]string{"--state-dir", ro, "-q", "full", "run", "--", "/bin/true"}, "image store: mkdir " + ro + "/images: read-only file system: the state dir " + ro + " is on a read-only filesystem"},
+		{[]string{"--state-dir", loop, "ps"}, "--state-dir " + loop + ": its symlinks lead round in a loop"},
+		{[]string{"step", "2", "--root", filepath.Join(loop, "x"), "--", "/bin/true"}, "--root " + filepath.Join(loop, "x") + ": its symlinks lead round in a loop"},
+	} {
+		r := testbin.Run(t, "", tc.args...)
+		if r.Code != 125 || !strings.Contains(r.Stderr, tc.want) {
+			t.Errorf("workshop %q = %d, %q; want 125 and %q", tc.args, r.Code, r.Stderr, tc.want)
+		}
 	}
 }

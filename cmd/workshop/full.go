@@ -108,7 +108,7 @@ removed when it ends (the writable layer stays with --keep).`,
 				if exit.Status(err) != exit.ToolFailed || exit.Silent(err) {
 					return err
 				}
-				return exit.Errorf(exit.ToolFailed, "%v", err)
+				return exit.Errorf(exit.ToolFailed, "%w", err)
 			}
 			return res.Verdict(n, limits)
 		},

@@ -23,6 +23,7 @@ import (
 	"github.com/workshop-dev/workshop/internal/hint"
 	"github.com/workshop-dev/workshop/internal/reexec"
 	"github.com/workshop-dev/workshop/internal/sys"
+	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
 
 	// Runs a re-executed child before this package's init builds the
 	// command line (see childinit).
@@ -77,10 +78,22 @@ func run(args []string) (status int) {
 		// 'workshop ps') must carry the --state-dir too.
 		hintStateDir(root.PersistentFlags().Lookup("state-dir"))
 	}
+	err = readOnlyStateDir(err)
 	if err != nil && !exit.Silent(err) {
 		printError(err)
 	}
 	return exit.Status(err)
+}
+
+// readOnlyStateDir is err, a write in the state dir refused because its
+// filesystem is read-only ("mkdir /mnt/ro/step1: read-only file system"),
+// with what that means and what to do; any other err as it is.
+func readOnlyStateDir(err error) error {
+	var pe *os.PathError
+	if err == nil || global.stateDir == "" || !errors.Is(err, syscall.EROFS) || !errors.As(err, &pe) || !imagetar.Holds(global.stateDir, pe.Path) {
+		return err
+	}
+	return exit.Errorf(exit.Status(err), "%v: the state dir %s is on a read-only filesystem, and workshop keeps its roots, images and containers there; give one on a writable filesystem with --state-dir", err, global.stateDir)
 }
 
 // printError writes err as workshop's sentence on stderr: one line,

@@ -157,6 +157,8 @@ func checkDirFlag(flag, dir, why string) error {
 		return usageError("%s %s is not a directory: %s", flag, dir, why)
 	case errors.Is(err, syscall.ENOTDIR):
 		return usageError("%s %s: a part of that path is a file, not a directory", flag, dir)
+	case errors.Is(err, syscall.ELOOP):
+		return usageError("%s %s: its symlinks lead round in a loop (too many levels of symbolic links): give a path that leads to a directory", flag, dir)
 	case errors.Is(err, os.ErrNotExist):
 		// A symlink to nothing: mkdir would say "file exists".
 		if target, lerr := os.Readlink(dir); lerr == nil {

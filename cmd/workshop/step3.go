@@ -64,7 +64,7 @@ and inside sets the hostname, makes mounts private, mounts /proc and a minimal
 			n := narrator()
 			run, err := namespaces.EnsureCommand(n, root, cmdArgs[0])
 			if err != nil {
-				return exit.Errorf(exit.ToolFailed, "step 3: fill the root %s: %v", root, err)
+				return exit.Errorf(exit.ToolFailed, "step 3: fill the root %s: %w", root, err)
 			}
 			cmdArgs = append([]string{run}, cmdArgs[1:]...)
 			status, err := namespaces.Run(n, namespaces.Config{
@@ -83,7 +83,7 @@ and inside sets the hostname, makes mounts private, mounts /proc and a minimal
 				if exit.Status(err) != exit.ToolFailed {
 					return err // interrupted before the command ran: 128+n, said
 				}
-				return exit.Errorf(exit.ToolFailed, "step 3: %v", err)
+				return exit.Errorf(exit.ToolFailed, "step 3: %w", err)
 			}
 			if status != 0 {
 				return exit.Code(status, nil)

@@ -75,7 +75,7 @@ timeout; --demo memhog runs a memory hog that the memory limit kills (exit 137).
 			})
 			var coded *exit.Error
 			if err != nil && !errors.As(err, &coded) {
-				return exit.Errorf(exit.ToolFailed, "step 4: %v", err)
+				return exit.Errorf(exit.ToolFailed, "step 4: %w", err)
 			}
 			return err
 		},

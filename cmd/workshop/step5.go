@@ -73,7 +73,7 @@ dockercontainer.tar.gz.`,
 				return interrupted(sig, "step 5: "+err.Error())
 			}
 			if err != nil {
-				return exit.Errorf(exit.ToolFailed, "step 5: %v", err)
+				return exit.Errorf(exit.ToolFailed, "step 5: %w", err)
 			}
 			if status != 0 {
 				return exit.Code(status, nil)
