@@ -724,3 +724,31 @@ func TestImageUnpackDevices(t *testing.T) {
 		t.Errorf("image unpack --devices made dev/zero: %v, %v", fi, err)
 	}
 }
+
+// An index.json that is no JSON stops every image command: the sentence
+// says how the store begins anew, and that way works.
+func TestImageIndexNotJSON(t *testing.T) {
+	testbin.NeedRoot(t)
+	state := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "root")
+	if err := os.MkdirAll(filepath.Join(dir, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if r := testbin.Run(t, "", "--state-dir", state, "-q", "image", "pack", dir, "tiny:1"); r.Code != 0 {
+		t.Fatalf("image pack = %d %s", r.Code, r.Stderr)
+	}
+	index := filepath.Join(state, "images", imagetar.IndexName)
+	if err := os.WriteFile(index, []byte("{bad"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := testbin.Run(t, "", "--state-dir", state, "image", "ls")
+	if want := index + ", which names the images, is damaged (invalid character 'b' looking for beginning of object key string): 'workshop --state-dir " + state + " clean --images' removes the whole store"; r.Code != 125 || !strings.Contains(r.Stderr, want) {
+		t.Fatalf("image ls with a damaged index = %d, %q; want 125 and %q", r.Code, r.Stderr, want)
+	}
+	if r := testbin.Run(t, "", "--state-dir", state, "-q", "clean", "--images"); r.Code != 0 {
+		t.Fatalf("clean --images = %d %s", r.Code, r.Stderr)
+	}
+	if r := testbin.Run(t, "", "--state-dir", state, "image", "ls"); r.Code != 0 || strings.Contains(r.Stdout, "tiny") {
+		t.Errorf("image ls after clean --images = %d, %q %q; want an empty store", r.Code, r.Stdout, r.Stderr)
+	}
+}

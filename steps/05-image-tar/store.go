@@ -216,7 +216,7 @@ func (s *Store) readIndex() (index, error) {
 		return ix, fmt.Errorf("image store: %w", err)
 	}
 	if err := json.Unmarshal(b, &ix); err != nil {
-		return ix, fmt.Errorf("image store: %s is damaged: %v", filepath.Join(s.dir, IndexName), err)
+		return ix, fmt.Errorf("image store: %s, which names the images, is damaged (%v): 'workshop clean --images' removes the whole store, which begins anew (the base image is made again on first use)", filepath.Join(s.dir, IndexName), err)
 	}
 	if ix.Tags == nil {
 		ix.Tags = map[string]string{}
