@@ -31,8 +31,11 @@ workshop lab N check looks at the machine to see whether you did it, by hand,
 with the walkthrough's own tools: it says what is right, what is missing and a
 hint, and exits 0 only when the exercise is done.`,
 		Args: func(c *cobra.Command, args []string) error {
-			if len(args) == 0 || len(args) > 2 {
+			if len(args) == 0 {
 				return usageError("give a step number, and 'check' to check your work: workshop lab 2 check")
+			}
+			if len(args) > 2 {
+				return usageError("%q: lab takes a step number and 'check', and nothing after them: workshop lab %s check", args[2], args[0])
 			}
 			if len(args) == 2 && args[0] == "check" {
 				// The order the words are said in ("lab check 1").

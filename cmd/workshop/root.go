@@ -141,6 +141,13 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 				return usageError("put the command after --: %s [flags] -- %s", c.CommandPath(), hint.QuoteWords(cmd))
 			}
 		}
+		// "step 3 --memory 80M": a limit is a cgroup's, which step 3
+		// has none of.
+		for _, limit := range []string{"--memory", "--pids", "--cpus", "--timeout"} {
+			if c.Flags().Lookup(limit[2:]) == nil && (err.Error() == "unknown flag: "+limit || strings.HasPrefix(err.Error(), "unknown flag: "+limit+"=")) {
+				return usageError("%s is a limit, which only a cgroup sets: %s has none; step 4 and full run take it (workshop step 4 %s …, workshop full run %s …)", limit, c.CommandPath(), limit, limit)
+			}
+		}
 		if m := badBool.FindStringSubmatch(err.Error()); m != nil {
 			return usageError("%s takes no value, or true or false: %q is neither (see '%s --help')", m[2], m[1], c.CommandPath())
 		}

@@ -67,7 +67,9 @@ bash: interactive on a terminal, reading commands from stdin otherwise.
 			return nil
 		},
 	}
-	// Everything after the command's name is the command's: `step 2 ls -l`.
+	// Flags stop at the first word that is not one: in `step 2 ls -l`,
+	// -l is not read as workshop's, and the missing -- is the sentence
+	// (commandAfterDash), not "unknown shorthand flag: 'l'".
 	c.Flags().SetInterspersed(false)
 	addRunFlags(c, &f, withRoot)
 	c.Flags().StringArrayVar(&bins, "bin", nil, "also copy this program (a name on the host's PATH, or a path) and what it needs")

@@ -17,7 +17,7 @@ func init() {
 	var f runFlags
 	var demo string
 	c := &cobra.Command{
-		Use:   "4 [--memory SIZE] [--pids N] [--cpus N] [--timeout DURATION] [--demo forkbomb|memhog] [-- CMD ARGS…]",
+		Use:   "4 [--memory SIZE] [--pids N] [--cpus N] [--timeout DURATION] [--demo forkbomb|memhog] [--root DIR] [--ns LIST] [--hostname NAME] [-- CMD ARGS…]",
 		Short: "cgroups: limit the container's memory, CPU and processes, so it cannot starve the host",
 		Long: `Step 4 is step 3 plus a cgroup. It tells this machine's cgroup layout (v1, v2
 or hybrid), makes the container's group under a 'workshop' parent, writes each
