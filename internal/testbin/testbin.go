@@ -7,10 +7,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -157,6 +159,48 @@ func RunCmd(t testing.TB, cmd *exec.Cmd, limit time.Duration) Result {
 		t.Fatalf("run %q: %v", cmd.Args, err)
 	}
 	return Result{Stdout: out.String(), Stderr: errb.String(), Code: code}
+}
+
+// IntoHead runs the binary with args, its standard output a pipe of which
+// the test reads the first ten bytes and then closes, as `| head -c 10`
+// does, and returns what it did (Stdout: those bytes). It fails the test
+// if the binary ran past a minute (it is then killed): a run that goes on
+// for ever once its reader is gone is the bug this looks for.
+func IntoHead(t testing.TB, args ...string) Result {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(Bin(t), args...)
+	var errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = w, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("run %q: %v", cmd.Args, err)
+	}
+	w.Close()
+	head := make([]byte, 10)
+	n, _ := io.ReadFull(r, head)
+	r.Close()
+	timer := time.AfterFunc(time.Minute, func() { cmd.Process.Kill() })
+	err = cmd.Wait()
+	if !timer.Stop() {
+		t.Fatalf("%q ran past a minute after the reader of its output had gone; stderr ends:\n%s", cmd.Args, lastLines(errb.String(), 15))
+	}
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run %q: %v", cmd.Args, err)
+	}
+	return Result{Stdout: string(head[:n]), Stderr: errb.String(), Code: code}
+}
+
+// lastLines is the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // RunAsNobody runs the binary as uid and gid 65534, as a student who forgot

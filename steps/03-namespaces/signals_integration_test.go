@@ -819,39 +819,33 @@ func TestContainerEndsWhenTheReaderOfItsOutputGoes(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		args     []string
-		status   string
+		status   int
 		want     []string
 		wantNone string
 	}{
-		{"a PID 1 that goes on", []string{"--", "/bin/sh", "-c", "while :; do echo xxxxxxxx; done"}, "141",
+		{"a PID 1 that goes on", []string{"--", "/bin/sh", "-c", "while :; do echo xxxxxxxx; done"}, 141,
 			[]string{"the reader of the container's standard output has gone", "kill(%d, SIGPIPE) = 0", "the container went on without the reader of its standard output", "kill(%d, SIGKILL) = 0"}, ""},
-		{"a PID 1 that ends on EPIPE", []string{"--", "/bin/cat", "/bin/busybox", "/bin/busybox", "/bin/busybox"}, "1",
+		{"a PID 1 that ends on EPIPE", []string{"--", "/bin/cat", "/bin/busybox", "/bin/busybox", "/bin/busybox"}, 1,
 			nil, "the container went on without"},
-		{"the command under an init", []string{"--init", "--", "/bin/sh", "-c", "while :; do echo xxxxxxxx; done"}, "141",
+		{"the command under an init", []string{"--init", "--", "/bin/sh", "-c", "while :; do echo xxxxxxxx; done"}, 141,
 			nil, "the reader of the container's standard output has gone"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			errFile := filepath.Join(t.TempDir(), "stderr")
-			// The harness's hang guard, not a measure of time.
-			shell := []string{"60", "bash", "-c", `"$0" "$@" 2>"$ERR" | head -c 10 >/dev/null; echo "${PIPESTATUS[0]}"`, testbin.Bin(t)}
-			cmd := exec.Command("timeout", append(shell, step3Args(t, root, tc.args...)...)...)
-			cmd.Env = append(os.Environ(), "ERR="+errFile)
-			out, err := cmd.CombinedOutput()
-			stderr, _ := os.ReadFile(errFile)
-			if err != nil || strings.TrimSpace(string(out)) != tc.status {
-				t.Fatalf("workshop step 3 %q | head = %q (%v), want status %s; stderr ends:\n%s", tc.args, out, err, tc.status, tail(stderr))
+			r := testbin.IntoHead(t, step3Args(t, root, tc.args...)...)
+			if r.Code != tc.status {
+				t.Fatalf("workshop step 3 %q | head = %d, want %d; stderr ends:\n%s", tc.args, r.Code, tc.status, tail(r.Stderr))
 			}
-			pid := regexp.MustCompile(`the child is pid (\d+) on the host`).FindSubmatch(stderr)
+			pid := regexp.MustCompile(`the child is pid (\d+) on the host`).FindStringSubmatch(r.Stderr)
 			if pid == nil {
-				t.Fatalf("no pid in stderr:\n%s", tail(stderr))
+				t.Fatalf("no pid in stderr:\n%s", tail(r.Stderr))
 			}
 			for _, w := range tc.want {
-				if w = strings.ReplaceAll(w, "%d", string(pid[1])); !strings.Contains(string(stderr), w) {
-					t.Errorf("stderr lacks %q; it ends:\n%s", w, tail(stderr))
+				if w = strings.ReplaceAll(w, "%d", pid[1]); !strings.Contains(r.Stderr, w) {
+					t.Errorf("stderr lacks %q; it ends:\n%s", w, tail(r.Stderr))
 				}
 			}
-			if tc.wantNone != "" && strings.Contains(string(stderr), tc.wantNone) {
-				t.Errorf("stderr has %q; it ends:\n%s", tc.wantNone, tail(stderr))
+			if tc.wantNone != "" && strings.Contains(r.Stderr, tc.wantNone) {
+				t.Errorf("stderr has %q; it ends:\n%s", tc.wantNone, tail(r.Stderr))
 			}
 		})
 	}
@@ -859,7 +853,7 @@ func TestContainerEndsWhenTheReaderOfItsOutputGoes(t *testing.T) {
 
 // tail is the last lines of a run's stderr, for a failure's message: the
 // first of them are its narration's start, and a loop's errors many.
-func tail(b []byte) string {
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+func tail(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.Join(lines[max(0, len(lines)-15):], "\n")
 }

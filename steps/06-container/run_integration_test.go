@@ -1094,16 +1094,10 @@ func TestFullRunInAUserNamespaceWithoutItsOwnMounts(t *testing.T) {
 // said as such (not "killed by signal 13"), and nothing is left.
 func TestFullRunInAPipeWhoseReaderGoes(t *testing.T) {
 	h := newHost(t)
-	errFile := filepath.Join(t.TempDir(), "stderr")
-	// timeout is the harness's hang guard, not a measure of time.
-	shell := []string{"60", "bash", "-c", `"$0" "$@" 2>"$ERR" | head -c 10 >/dev/null; echo "${PIPESTATUS[0]}"`, testbin.Bin(t)}
-	cmd := exec.Command("timeout", append(shell, h.args("full", "run", "--", "/bin/sh", "-c", "while :; do echo xxxxxxxx; done")...)...)
-	cmd.Env = append(os.Environ(), "ERR="+errFile)
-	out, err := cmd.CombinedOutput()
-	b, _ := os.ReadFile(errFile)
-	stderr := string(b)
-	if err != nil || strings.TrimSpace(string(out)) != "141" {
-		t.Fatalf("workshop full run … | head = %q (%v), want 141; stderr:\n%.3000s", out, err, stderr)
+	r := testbin.IntoHead(t, h.args("full", "run", "--", "/bin/sh", "-c", "while :; do echo xxxxxxxx; done")...)
+	stderr := r.Stderr
+	if r.Code != 141 || r.Stdout != "xxxxxxxx\nx" {
+		t.Fatalf("workshop full run … | head = %d, %q, want 141; stderr:\n%.3000s", r.Code, r.Stdout, stderr)
 	}
 	if !strings.Contains(stderr, "once the reader of its output had gone: exit status 141") || strings.Contains(stderr, "killed by signal") {
 		t.Errorf("the verdict does not say workshop ended it for its reader's going:\n%.3000s", stderr)
