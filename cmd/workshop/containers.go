@@ -71,6 +71,9 @@ func newPsCmd() *cobra.Command {
 				if running {
 					pid, memory, up = strconv.Itoa(r.Pid), memoryOf(r), time.Since(r.Created).Round(time.Second).String()
 				}
+				if r.OtherPIDNamespace() {
+					pid = "?" // its pid is another namespace's: here, another process's
+				}
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s", r.ID, r.Name, imageOf(store, r), pid,
 					shorten(strings.Join(r.Command, " "), 30), memory, up)
 				if all {
@@ -93,6 +96,8 @@ func newPsCmd() *cobra.Command {
 // runs: its first process is there, the child of its living workshop.
 func statusOf(r *state.Run) (string, bool) {
 	switch {
+	case r.Owned() && r.OtherPIDNamespace():
+		return fmt.Sprintf("running, its workshop in another PID namespace (%s), whose pids the record's are", r.WorkshopPidNS), true
 	case r.Owned() && r.Pid == 0:
 		return "starting, or ending", false
 	case r.Owned() && state.ParentPid(r.Pid) != r.WorkshopPid:
@@ -209,6 +214,8 @@ func runningContainer(ref string) (*state.Run, error) {
 		return nil, exit.Errorf(exit.ToolFailed, "%v", err)
 	}
 	switch {
+	case r.Owned() && r.OtherPIDNamespace():
+		return nil, exit.Errorf(exit.ToolFailed, "container %s was started by a workshop in another PID namespace (%s): its pids are that namespace's, and here name other processes; run this command in that namespace", r.ID, r.WorkshopPidNS)
 	case !r.Owned() && r.EndedWithLayerKept():
 		return nil, exit.Errorf(exit.ToolFailed, "container %s has ended; its writable layer was kept (--keep): "+
 			"'workshop diff %s' lists what it changed, 'workshop clean' removes it", r.ID, r.ID)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -213,5 +214,32 @@ func TestCleanSaysWhenToRetry(t *testing.T) {
 		if got := untilWhen(tc.failed); !strings.Contains(got, tc.want) {
 			t.Errorf("untilWhen(%v) = %q, want %q", tc.failed, got, tc.want)
 		}
+	}
+}
+
+// A run whose workshop lives in another PID namespace (unshare -p) records
+// that namespace's pids: clean, ps and kill in this one must not take it
+// for a killed run (clean killed it and removed its cgroup), nor signal
+// the process its pid names here.
+func TestARunOfAnotherPIDNamespace(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir := t.TempDir()
+	run := testbin.Start(t, "", "unshare", "--pid", "--fork", "--mount-proc", testbin.Bin(t), "--state-dir", dir, "full", "run", "--name", "inns",
+		"--", "/bin/sh", "-c", "sleep 3; echo $((6*7))")
+	run.Stderr.WaitFor(t, `execve("/bin/sh", ["/bin/sh", "-c", `)
+	ps := testbin.Run(t, "", "--state-dir", dir, "ps", "-a")
+	if ps.Code != 0 || !regexp.MustCompile(`inns +base:latest +\? .*running, its workshop in another PID namespace \(pid:\[\d+\]\)`).MatchString(ps.Stdout) {
+		t.Errorf("ps -a = %d, %q; want the run running, its pid ?, its workshop in another PID namespace", ps.Code, ps.Stdout)
+	}
+	clean := testbin.Run(t, "", "--state-dir", dir, "clean")
+	if clean.Code != 0 || !strings.Contains(clean.Stdout, "(inns, step 6): in use by a workshop in another PID namespace (pid:[") {
+		t.Errorf("clean = %d, %q %q; want the run left, in use", clean.Code, clean.Stdout, clean.Stderr)
+	}
+	kill := testbin.Run(t, "", "--state-dir", dir, "kill", "inns")
+	if kill.Code != 125 || !strings.Contains(kill.Stderr, "was started by a workshop in another PID namespace") {
+		t.Errorf("kill = %d, %q; want a refusal", kill.Code, kill.Stderr)
+	}
+	if r := run.Wait(); r.Code != 0 || r.Stdout != "42\n" {
+		t.Errorf("the run = %d, %q; want it to end by itself, 42\n%s", r.Code, r.Stdout, r.Stderr)
 	}
 }

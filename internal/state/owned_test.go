@@ -36,3 +36,34 @@ func TestOwnedIsFalseForAZombie(t *testing.T) {
 		t.Errorf("Owned() of this very process = false, want true")
 	}
 }
+
+// A run's workshop holds a flock on the run's directory for as long as it
+// lives: that tells it lives even where its pid cannot (a workshop in
+// another PID namespace, whose pids mean other processes here), and once
+// it lets go (it ended, however), its run is no one's.
+func TestOwnedByTheLock(t *testing.T) {
+	stateDir := t.TempDir()
+	r := &Run{ID: "0123456789ab", Command: []string{"/bin/true"}}
+	if err := New(stateDir, r); err != nil {
+		t.Fatal(err)
+	}
+	if !r.Owned() {
+		t.Fatal("Owned() of a run this process recorded = false, want true")
+	}
+	// As a workshop in another PID namespace recorded it: pid 1 there.
+	r.WorkshopPid, r.WorkshopPidNS = 1, "pid:[1]"
+	if !r.OtherPIDNamespace() {
+		t.Fatal("OtherPIDNamespace() = false for pid:[1]")
+	}
+	if !r.Owned() {
+		t.Error("Owned() of a live run recorded in another PID namespace = false: its lock is held")
+	}
+	// Two that look at once do not take each other for the owner.
+	if !r.lockHeld() || !r.lockHeld() {
+		t.Error("lockHeld() changed its answer when asked again")
+	}
+	r.LetGo() // as its workshop's end does
+	if r.Owned() {
+		t.Error("Owned() of a run whose workshop let go of its lock, in another PID namespace = true, want false")
+	}
+}

@@ -31,6 +31,10 @@ type Run struct {
 	// time (field 22 of /proc/PID/stat) tells a live owner from a reused pid.
 	WorkshopPid   int    `json:"workshop_pid"`
 	WorkshopStart uint64 `json:"workshop_start"`
+	// WorkshopPidNS is that process's PID namespace (its /proc/self/ns/pid
+	// link, "pid:[4026531836]"): the pids of the record are that
+	// namespace's, and mean another process in any other.
+	WorkshopPidNS string `json:"workshop_pidns,omitempty"`
 	// Pid is the container's first process as the host sees it (0 until started).
 	Pid int `json:"pid"`
 
@@ -57,6 +61,9 @@ type Run struct {
 	RuntimeDirs []string `json:"runtime_dirs,omitempty"`
 
 	dir string
+	// held is the run's directory, open in the workshop in charge of it,
+	// which holds an exclusive flock on it for as long as it lives (Owned).
+	held *os.File
 }
 
 // ContainersDir is where runs are recorded.
@@ -70,6 +77,7 @@ func New(stateDir string, r *Run) error {
 	dir := ContainersDir(stateDir)
 	r.WorkshopPid = os.Getpid()
 	r.WorkshopStart = StartTime(r.WorkshopPid)
+	r.WorkshopPidNS, _ = os.Readlink("/proc/self/ns/pid")
 	if r.Created.IsZero() {
 		r.Created = time.Now()
 	}
@@ -81,12 +89,30 @@ func New(stateDir string, r *Run) error {
 	if err := mkdirIn(dir, r.dir); err != nil {
 		return fmt.Errorf("record the container: %w", err)
 	}
+	// Held before the directory takes the run's id: from then on, until
+	// this process ends however it ends, the lock says it lives.
+	held, err := os.Open(r.dir)
+	for err == nil {
+		if err = unix.Flock(int(held.Fd()), unix.LOCK_EX); !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		if held != nil {
+			held.Close()
+		}
+		os.RemoveAll(r.dir)
+		return fmt.Errorf("record the container: lock %s: %w", r.dir, err)
+	}
+	r.held = held
 	if err := r.Save(); err != nil {
+		r.held.Close()
 		os.RemoveAll(r.dir)
 		return err
 	}
 	final := filepath.Join(dir, r.ID)
 	if err := os.Rename(r.dir, final); err != nil {
+		r.held.Close()
 		os.RemoveAll(r.dir)
 		return fmt.Errorf("record the container: %w", err)
 	}
@@ -217,8 +243,9 @@ func (r *Run) KillSent() (sig int, ok bool) {
 }
 
 // Forget removes the run's record (and its directory, which holds nothing
-// else by then but kill's mark).
+// else by then but kill's mark), and lets go of its lock.
 func (r *Run) Forget() error {
+	defer r.LetGo()
 	if err := os.Rename(r.dir, r.GoneDir()); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil
@@ -226,6 +253,16 @@ func (r *Run) Forget() error {
 		return err
 	}
 	return os.RemoveAll(r.GoneDir())
+}
+
+// LetGo lets go of the lock that says the run's workshop lives (see
+// Owned), as that workshop's end does, however it ends; a no-op for a run
+// this process did not record.
+func (r *Run) LetGo() {
+	if r.held != nil {
+		r.held.Close()
+		r.held = nil
+	}
 }
 
 // Load reads one run by id (or by unique id prefix or name).
@@ -326,9 +363,15 @@ func List(stateDir string) ([]*Run, error) {
 
 // Owned reports whether the workshop process in charge of the run is still
 // alive: if not, the run was killed (SIGKILL, a crash) and `workshop clean`
-// may undo it.
+// may undo it. A live one holds a flock on the run's directory, which the
+// kernel lets go when it ends, however it ends: that tells, in any PID
+// namespace. Its pid and start time tell too, in its own (a record of a
+// workshop that took no lock).
 func (r *Run) Owned() bool {
-	if r.WorkshopPid <= 0 {
+	if r.lockHeld() {
+		return true
+	}
+	if r.WorkshopPid <= 0 || r.OtherPIDNamespace() {
 		return false
 	}
 	// A killed workshop stays a zombie until its parent collects it: dead
@@ -338,6 +381,37 @@ func (r *Run) Owned() bool {
 	}
 	st := StartTime(r.WorkshopPid)
 	return st != 0 && st == r.WorkshopStart
+}
+
+// lockHeld reports whether a process holds the exclusive flock on the
+// run's directory (its workshop, from New on). The try takes a shared one,
+// without waiting, and lets go at once: two that look at once (ps and
+// clean) do not see each other's.
+func (r *Run) lockHeld() bool {
+	if r.dir == "" {
+		return false
+	}
+	d, err := os.Open(r.dir)
+	if err != nil {
+		return false
+	}
+	defer d.Close()
+	err = unix.Flock(int(d.Fd()), unix.LOCK_SH|unix.LOCK_NB)
+	if err == nil {
+		unix.Flock(int(d.Fd()), unix.LOCK_UN)
+	}
+	return errors.Is(err, unix.EWOULDBLOCK)
+}
+
+// OtherPIDNamespace reports whether the workshop in charge of the run
+// lives in another PID namespace than this process: the record's pids are
+// that namespace's, and here name other processes, or none.
+func (r *Run) OtherPIDNamespace() bool {
+	if r.WorkshopPidNS == "" {
+		return false
+	}
+	ours, err := os.Readlink("/proc/self/ns/pid")
+	return err == nil && ours != r.WorkshopPidNS
 }
 
 // StartTime is field 22 of /proc/PID/stat (clock ticks after boot), or 0.

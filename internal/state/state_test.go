@@ -37,6 +37,7 @@ func TestRecordListLoadForget(t *testing.T) {
 		t.Errorf("Load of an unknown id succeeded")
 	}
 	r, _ := Load(dir, "first")
+	a.LetGo()               // as its workshop's end does
 	r.WorkshopPid = 1 << 22 // no such pid
 	if r.Owned() {
 		t.Errorf("a run whose owner is gone is Owned")

@@ -842,6 +842,7 @@ func TestRemoveAnImageAKilledRunUses(t *testing.T) {
 		t.Fatal(err)
 	}
 	run.WorkshopPid = 1 << 22 // killed
+	run.LetGo()
 	if err := run.Save(); err != nil {
 		t.Fatal(err)
 	}

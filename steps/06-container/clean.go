@@ -247,6 +247,10 @@ func (c *cleaner) run(r *state.Run) {
 	if r.Name != "" && r.Name != r.ID {
 		what = fmt.Sprintf("container %s (%s, step %d)", r.ID, r.Name, r.Step)
 	}
+	if r.Owned() && r.OtherPIDNamespace() {
+		c.left(what, fmt.Sprintf("in use by a workshop in another PID namespace (%s; pid %d there)", r.WorkshopPidNS, r.WorkshopPid))
+		return
+	}
 	if r.Owned() {
 		c.left(what, fmt.Sprintf("in use by workshop pid %d", r.WorkshopPid))
 		return

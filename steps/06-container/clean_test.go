@@ -213,7 +213,7 @@ func TestCleanRunForgottenAfterTheList(t *testing.T) {
 	if err := r.Forget(); err != nil { // its run ends, and its workshop exits
 		t.Fatal(err)
 	}
-	listed.WorkshopPid = 1 << 22 // gone
+	listed.WorkshopPid = 1 << 22 // gone (Forget let go of its lock)
 	var out, errs bytes.Buffer
 	c := &cleaner{n: sys.Discard(), out: &out, errOut: &errs, state: dir}
 	c.run(listed)
@@ -259,6 +259,7 @@ func TestCleanRemovesAnUnnamedImageNoLongerUsed(t *testing.T) {
 	// Its workshop killed: the record stays, and so may its overlay, on the
 	// image, until clean undoes the run. The image stays too.
 	run.WorkshopPid = 1 << 22
+	run.LetGo()
 	if err := run.Save(); err != nil {
 		t.Fatal(err)
 	}
