@@ -55,10 +55,22 @@ func Populate(n *sys.Narrator, root string, bins []string) error {
 	// usr/bin) is counted apart at the end.
 	n.Note("copying %s (the programs, their libraries and loader, and the links to the real files) into %s, each to the same path it has on the host", units.Count(len(files), "path", "paths"), root)
 	c := newCopier(n, root)
+	// A stop signal from here on ends the copy between two files or two
+	// chunks, the half-copied one removed: killed by it, as before, the
+	// step left that file in the root, and an image packed from the root
+	// carried it.
+	stop := make(chan os.Signal, 1)
+	exit.Notify(stop, exit.StopSignals...)
+	defer exit.Stop(stop)
+	c.stop = stop
+	c.sweep(destDirs(files))
 	for _, f := range files {
 		if err := c.place(f); err != nil {
 			return err
 		}
+	}
+	if err := c.stopped(); err != nil {
+		return err // after the last file: still the student's Ctrl-C
 	}
 	if c.copied+c.linked+c.made == 0 {
 		n.Note("nothing to copy: all %d files and symlinks are already up to date in %s", c.upToDate, root)
@@ -103,6 +115,21 @@ func Step(n *sys.Narrator, root string, bins, argv []string, stdin io.Reader, st
 		return status, fmt.Errorf("run %s in %s: %w", argv[0], root, err)
 	}
 	return status, nil
+}
+
+// destDirs are the directories the copies of files go to, each once, as
+// their paths are on the host (and will be inside the root).
+func destDirs(files []string) []string {
+	var dirs []string
+	seen := map[string]bool{}
+	for _, f := range files {
+		d := filepath.Dir(filepath.Clean(f))
+		if !seen[d] {
+			seen[d] = true
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs
 }
 
 // count says "1 file", "2 files", "1 directory", "3 directories".

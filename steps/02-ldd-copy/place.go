@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/sys"
 	"golang.org/x/sys/unix"
 )
@@ -28,6 +29,27 @@ type copier struct {
 	dirs map[string]string // host directory -> the same directory in the root
 
 	copied, linked, made, upToDate int
+
+	// stop gets the stop signals (Ctrl-C…) while the copy runs: it ends
+	// at the next file or chunk, its half-made file removed, rather than
+	// be killed with that file left in the root (Populate).
+	stop <-chan os.Signal
+}
+
+// leftoverSuffix ends the name a file is copied to before it is renamed
+// whole onto its own (copyFile): a name with it in the root is a copy a
+// SIGKILL stopped halfway.
+const leftoverSuffix = ".workshop-copy"
+
+// stopped is the error of a copy a stop signal ended, or nil.
+func (c *copier) stopped() error {
+	select {
+	case s := <-c.stop:
+		sig := s.(syscall.Signal)
+		return exit.Errorf(exit.SignalBase+int(sig), "interrupted by %s while copying into %s: the file half copied was removed, and what was copied whole stays (a next step 2 finishes the copy)", sys.SignalName(sig), c.root)
+	default:
+		return nil
+	}
 }
 
 func newCopier(n *sys.Narrator, root string) *copier {
@@ -190,6 +212,9 @@ func (c *copier) copyFile(src, dest string, fi os.FileInfo) error {
 	if c.done[dest] {
 		return nil
 	}
+	if err := c.stopped(); err != nil {
+		return err
+	}
 	c.done[dest] = true
 	st := fi.Sys().(*syscall.Stat_t)
 	old, err := os.Lstat(dest)
@@ -216,7 +241,7 @@ func (c *copier) copyFile(src, dest string, fi os.FileInfo) error {
 	// node (written into, it would be the host's disk), a FIFO (the open
 	// would wait for a reader for ever), a symlink (O_NOFOLLOW alone
 	// refuses it, and the copy would fail).
-	tmp := filepath.Join(filepath.Dir(dest), "."+filepath.Base(dest)+".workshop-copy")
+	tmp := filepath.Join(filepath.Dir(dest), "."+filepath.Base(dest)+leftoverSuffix)
 	const create = unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC
 	out, err := c.n.Openat(tmp, create, mode)
 	if errors.Is(err, unix.EEXIST) {
@@ -244,10 +269,39 @@ func (c *copier) copyFile(src, dest string, fi os.FileInfo) error {
 	}
 	if err != nil {
 		c.n.Unlink(tmp)
+		var stop *exit.Error
+		if errors.As(err, &stop) {
+			return err // the stop's own sentence
+		}
 		return fmt.Errorf("copy %s to %s: %w", src, dest, err)
 	}
 	c.copied++
 	return nil
+}
+
+// sweep removes what copies a SIGKILL stopped halfway left in the
+// directories dirs of the root (the ones this copy writes into, where an
+// earlier copy of the same programs wrote), each resolved inside the root,
+// as copyFile resolves them: names ending in leftoverSuffix, which only
+// copyFile makes, under the root's lock, so no other copy is making one.
+// (One in another directory stays, until the root is removed: 'workshop
+// clean' removes the steps' own.)
+func (c *copier) sweep(dirs []string) {
+	for _, host := range dirs {
+		d, err := securejoin.SecureJoin(c.root, host)
+		if err != nil {
+			continue
+		}
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), ".") && strings.HasSuffix(e.Name(), leftoverSuffix) && e.Type().IsRegular() {
+				c.n.Because("a copy killed halfway left it (the next copy of that program would replace it; this one may copy another)").Unlink(filepath.Join(d, e.Name()))
+			}
+		}
+	}
 }
 
 // copyBytes asks the kernel to copy (copy_file_range), and falls back to
@@ -255,7 +309,11 @@ func (c *copier) copyFile(src, dest string, fi os.FileInfo) error {
 func (c *copier) copyBytes(in, out, size int) error {
 	left := size
 	for left > 0 {
-		k, err := c.n.CopyFileRange(in, out, left)
+		if err := c.stopped(); err != nil {
+			return err
+		}
+		// At most copyChunk a call: a stop signal waits for one chunk.
+		k, err := c.n.CopyFileRange(in, out, min(left, copyChunk))
 		if err != nil {
 			if left == size && cannotCopyRange(err) {
 				return c.readWrite(in, out)
@@ -270,6 +328,9 @@ func (c *copier) copyBytes(in, out, size int) error {
 	return nil
 }
 
+// copyChunk is the most one copy_file_range call copies.
+const copyChunk = 16 << 20
+
 func cannotCopyRange(err error) bool {
 	return errors.Is(err, unix.EXDEV) || errors.Is(err, unix.ENOSYS) ||
 		errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EINVAL)
@@ -278,6 +339,9 @@ func cannotCopyRange(err error) bool {
 func (c *copier) readWrite(in, out int) error {
 	buf := make([]byte, 1<<20)
 	for {
+		if err := c.stopped(); err != nil {
+			return err
+		}
 		r, err := c.n.Read(in, buf)
 		if err != nil {
 			return err

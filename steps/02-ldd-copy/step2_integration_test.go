@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/workshop-dev/workshop/internal/stracecheck"
 	"github.com/workshop-dev/workshop/internal/testbin"
 )
@@ -434,5 +435,55 @@ func TestWaitForTheRootLockIsInterruptible(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(root); len(entries) != 0 {
 		t.Errorf("the root holds %d entries after an interrupted wait", len(entries))
+	}
+}
+
+// A Ctrl-C while step 2 copies ends the copy between two chunks, the file
+// half copied removed: 130 and a sentence. Killed by it, as before, step 2
+// left the half copy in the root (and step 5 packed it into its image).
+// What a SIGKILL leaves there, the next step 2 removes.
+func TestCtrlCDuringTheCopy(t *testing.T) {
+	testbin.NeedRoot(t)
+	state := t.TempDir()
+	root := filepath.Join(state, "my-new-root")
+	// A program large enough that its copy takes several chunks: a script
+	// (its interpreter copied too), sparse on the host.
+	big := filepath.Join(t.TempDir(), "big")
+	if err := os.WriteFile(big, []byte("#!/bin/sh\necho big\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(big, 256<<20); err != nil {
+		t.Fatal(err)
+	}
+	half := filepath.Join(root, big[:len(big)-len("big")]+".big.workshop-copy")
+	r := testbin.Start(t, "", testbin.Bin(t), "--no-color", "--state-dir", state, "step", "2", "--bin", big, "--", "/bin/true")
+	r.Stderr.WaitFor(t, `.big.workshop-copy", O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, 0755) = `)
+	r.Signal(syscall.SIGINT)
+	res := r.Wait()
+	if res.Code != 130 || !strings.Contains(res.Stderr, "interrupted by SIGINT while copying into "+root+": the file half copied was removed") {
+		t.Errorf("Ctrl-C during the copy = exit %d; want 130 and a sentence\n%s", res.Code, res.Stderr)
+	}
+	if _, err := os.Lstat(half); err == nil {
+		t.Errorf("the half copy %s is left in the root", half)
+	}
+	if _, err := os.Lstat(filepath.Join(root, big)); err == nil {
+		t.Errorf("%s is in the root, whole or not, after a Ctrl-C during its copy", big)
+	}
+	// A copy a SIGKILL stopped: its half copy stays, and the next step 2
+	// that writes into its directory removes it, though it copies another
+	// program there.
+	bin, err := securejoin.SecureJoin(root, "/bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	killed := filepath.Join(bin, ".perl.workshop-copy")
+	if err := os.WriteFile(killed, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if res := step2(t, state, "", "--", "/bin/true"); res.Code != 0 || !strings.Contains(res.Stderr, `unlinkat(AT_FDCWD, "`+killed+`", 0) = 0`) {
+		t.Errorf("step 2 after a killed copy = %d; want the half copy removed\n%s", res.Code, res.Stderr)
+	}
+	if _, err := os.Lstat(killed); err == nil {
+		t.Errorf("the killed copy's %s is still in the root", killed)
 	}
 }
