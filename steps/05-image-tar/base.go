@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/sys"
 	lddcopy "github.com/workshop-dev/workshop/steps/02-ldd-copy"
 	"golang.org/x/sys/unix"
@@ -79,6 +80,11 @@ func (s *Store) EnsureBase(ctx context.Context, n *sys.Narrator) (Image, error) 
 	defer n.RemoveTree(work)
 	root := filepath.Join(work, "base-root")
 	if err := makeBaseRoot(n, root); err != nil {
+		// The copy's own stop (Ctrl-C): its sentence is of a step's root,
+		// which stays; this one goes whole.
+		if stop := (*exit.Error)(nil); errors.As(err, &stop) && stop.Code > exit.SignalBase {
+			return Image{}, exit.Errorf(stop.Code, "interrupted by %s while making the base image: the half-made base image was removed; the store is as it was", sys.SignalName(unix.Signal(stop.Code-exit.SignalBase)))
+		}
 		return Image{}, fmt.Errorf("make the base image: %w", err)
 	}
 	// Copying the programs is not cut short by a signal; the pack that
