@@ -566,10 +566,17 @@ func (s *Store) Export(ctx context.Context, n *sys.Narrator, ref, file string) (
 		return Image{}, exit.Errorf(exit.ToolFailed, "export to %s: %v", file, err)
 	}
 	return s.withImage(ref, func(img Image) error {
-		tmp := tempBeside(target, "export")
-		out, err := n.CreateNew(tmp, 0o644)
-		if errors.Is(err, unix.EEXIST) { // 48 random bits met another: once more
+		var out *os.File
+		var tmp string
+		var err error
+		// 48 random bits meeting another's (EEXIST): once more.
+		for try := 0; try < 2 && (try == 0 || errors.Is(err, unix.EEXIST)); try++ {
 			tmp = tempBeside(target, "export")
+			done, terr := s.track(tmp)
+			if terr != nil {
+				return exit.Errorf(exit.ToolFailed, "export to %s: %v", file, terr)
+			}
+			defer done()
 			out, err = n.CreateNew(tmp, 0o644)
 		}
 		if err != nil {
@@ -791,7 +798,7 @@ func (s *Store) Unpack(ctx context.Context, n *sys.Narrator, ref, dir string, de
 			return err
 		}
 		defer n.Close(in)
-		opts := UnpackOptions{Progress: s.Progress}
+		opts := UnpackOptions{Progress: s.Progress, Track: s.track}
 		if !devices {
 			opts.RefuseDevices = "image unpack makes none unless given --devices: in " + dir + ", outside the image store, it would give anyone who may reach it the device itself (a node of the disk is the disk)"
 		}

@@ -131,6 +131,11 @@ func TestImageCommands(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(dest, "etc", "motd")); string(b) != "hello from the image\n" {
 		t.Errorf("unpacked etc/motd = %q", b)
 	}
+	// An export and an unpack that end well forget the temporary names
+	// they recorded for 'workshop clean'.
+	if markers, _ := os.ReadDir(filepath.Join(state, "pending")); len(markers) != 0 {
+		t.Errorf("the export and the unpack left their records: %v", markers)
+	}
 	if r = ws("image", "rm", "demo:1"); r.Code != 0 || r.Stdout != "Untagged: demo:1\n" {
 		t.Errorf("image rm demo:1 = %d %q", r.Code, r.Stdout)
 	}

@@ -1,6 +1,7 @@
 package imagetar
 
 import (
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -14,6 +15,15 @@ const LockName = lockName
 // unpackTemp matches the name of the directory an unpack fills before it is
 // renamed into place (makeTempBeside: ".DEST.unpack-RANDOM").
 var unpackTemp = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\..+\.unpack-[0-9a-f]+$`) })
+
+// besideTemp matches the name of what an unpack or an export makes beside
+// its destination before renaming it there (tempBeside).
+var besideTemp = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\..+\.(unpack|export)-[0-9a-f]{12}$`) })
+
+// IsTempBeside reports whether p is named as an unpack's or an export's
+// temporary directory or file beside its destination
+// (".DIR.unpack-RANDOM", ".FILE.export-RANDOM").
+func IsTempBeside(p string) bool { return besideTemp().MatchString(filepath.Base(p)) }
 
 // IsLeftover reports whether a name in the store's directory, or in an
 // image's, is what an addition or an unpack killed halfway left behind: a

@@ -59,6 +59,22 @@ func OpenStore(stateDir string) *Store {
 // Dir is the store's directory, <state>/images.
 func (s *Store) Dir() string { return s.dir }
 
+// track records tmp, a file or directory made beside an unpack's DIR or an
+// export's FILE, as pending in the state dir the store is in, for
+// 'workshop clean' to remove after a kill -9 (state.TrackPending).
+// Bookkeeping, as the runs' records: not narrated.
+func (s *Store) track(tmp string) (func(), error) {
+	abs, err := filepath.Abs(tmp)
+	if err != nil {
+		return nil, err
+	}
+	p, err := state.TrackPending(filepath.Dir(s.dir), abs)
+	if err != nil {
+		return nil, err
+	}
+	return p.Done, nil
+}
+
 // RootfsOf is where the image id (64 hex digits) is unpacked.
 func (s *Store) RootfsOf(id string) string { return filepath.Join(s.dir, id, rootfsDir) }
 

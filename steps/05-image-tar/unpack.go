@@ -33,6 +33,11 @@ type UnpackOptions struct {
 	// Progress, when not nil, is a terminal on which a long unpack shows
 	// how far it got (see ProgressTo).
 	Progress io.Writer
+	// Track, when not nil, records the temporary directory the root is
+	// unpacked into before it is made, beside dest, outside the state dir,
+	// so that 'workshop clean' finds it after a kill -9 (Store.track);
+	// done forgets it once it is renamed into place or removed.
+	Track func(tmp string) (done func(), err error)
 }
 
 // ErrArchive is the cause of every "this is not a readable archive" error:
@@ -158,10 +163,11 @@ func Unpack(ctx context.Context, n *sys.Narrator, r io.Reader, dest string, opts
 	if err != nil {
 		return Stats{}, err
 	}
-	tmp, err := makeTempBeside(n, dest, "unpack")
+	tmp, done, err := makeTempBeside(n, dest, "unpack", opts.Track)
 	if err != nil {
 		return Stats{}, err
 	}
+	defer done()
 	// The directories an archive does not list (usr/ for usr/lib/x) are
 	// made 0755, as in every image, whatever the umask of the shell that
 	// started workshop: 077 would make them 0700, and the image's root
@@ -333,20 +339,29 @@ func mkdirParents(n *sys.Narrator, dir string) ([]string, error) {
 
 // makeTempBeside makes a new directory next to dest (same filesystem, so a
 // rename moves it into place), named tempBeside(dest, what).
-func makeTempBeside(n *sys.Narrator, dest, what string) (string, error) {
+func makeTempBeside(n *sys.Narrator, dest, what string, track func(string) (func(), error)) (tmp string, done func(), err error) {
+	if track == nil {
+		track = func(string) (func(), error) { return func() {}, nil }
+	}
 	for range 10 {
 		tmp := tempBeside(dest, what)
-		err := n.Mkdir(tmp, 0o700)
+		done, err := track(tmp)
+		if err != nil {
+			return "", nil, err
+		}
+		err = n.Mkdir(tmp, 0o700)
 		if errors.Is(err, unix.EEXIST) {
+			done()
 			continue
 		}
 		if err != nil {
+			done()
 			// Named by what the student gave, not by the temporary name.
-			return "", fmt.Errorf("cannot make a directory in %s, beside %s (it is made there, then renamed into place): %w", filepath.Dir(dest), filepath.Base(dest), unwrapPath(err))
+			return "", nil, fmt.Errorf("cannot make a directory in %s, beside %s (it is made there, then renamed into place): %w", filepath.Dir(dest), filepath.Base(dest), unwrapPath(err))
 		}
-		return tmp, nil
+		return tmp, done, nil
 	}
-	return "", fmt.Errorf("cannot make a temporary directory beside %s", dest)
+	return "", nil, fmt.Errorf("cannot make a temporary directory beside %s", dest)
 }
 
 // tempBeside names a new file or directory next to dest, so that a rename

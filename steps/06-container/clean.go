@@ -137,6 +137,9 @@ func Clean(n *sys.Narrator, o CleanOptions) CleanResult {
 	c.orphanCgroups(recorded)
 	c.doctorLeftovers()
 	if exists {
+		c.pendingPaths()
+	}
+	if exists {
 		c.stepRoots()
 		if o.Images {
 			c.imageStore()
@@ -185,6 +188,29 @@ func (c *cleaner) doctorLeftovers() {
 			continue
 		}
 		c.removed("%s (left by a workshop lab 5 check that was killed)", p)
+	}
+}
+
+// pendingPaths removes what an `image unpack` or `image export` killed
+// halfway left beside its DIR or FILE, wherever that was: the temporary
+// directory or file it recorded under the state dir as it made it
+// (state.TrackPending), named as only those commands name them
+// (.DIR.unpack-RANDOM, .FILE.export-RANDOM). RemoveTree never follows a
+// symlink; a symlink at the name is removed itself.
+func (c *cleaner) pendingPaths() {
+	for _, s := range state.StalePending(c.state) {
+		if s.Path != "" && imagetar.IsTempBeside(s.Path) {
+			if _, err := os.Lstat(s.Path); err == nil {
+				if err := c.n.RemoveTree(s.Path); err != nil {
+					c.fail(s.Path, err)
+					continue
+				}
+				c.removed("%s (what an image unpack or export killed halfway left beside its destination)", s.Path)
+			}
+		}
+		if err := s.Forget(); err != nil && !errors.Is(err, os.ErrNotExist) {
+			c.fail("the record of "+s.Path, err)
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -303,5 +304,77 @@ func TestCleanRemovesAnUnnamedImageNoLongerUsed(t *testing.T) {
 		if img.ID != next.ID {
 			t.Errorf("after clean the store lists %s (%s), want only the named image %s", img.ShortID(), img.Ref, next.ShortID())
 		}
+	}
+}
+
+// trackPendingEnv, set, makes TestTrackPendingAndDie a process that records
+// a pending path and ends without forgetting it, as a kill -9 ends one.
+const trackPendingEnv = "WORKSHOP_TEST_TRACK_PENDING"
+
+func TestTrackPendingAndDie(t *testing.T) {
+	v := os.Getenv(trackPendingEnv)
+	if v == "" {
+		return // only as the helper process below
+	}
+	stateDir, path, _ := strings.Cut(v, "\n")
+	if _, err := state.TrackPending(stateDir, path); err != nil {
+		os.Exit(3)
+	}
+	os.Exit(0)
+}
+
+// What an image unpack or export killed halfway left beside its
+// destination, wherever that was, clean removes: it is recorded under the
+// state dir while it is made. One whose command lives stays; a record that
+// names anything else than such a temporary name removes nothing.
+func TestCleanRemovesWhatAKilledUnpackLeftBesideItsDir(t *testing.T) {
+	stateDir, dest := t.TempDir(), t.TempDir()
+	tmp := filepath.Join(dest, ".root.unpack-0123456789ab")
+	if err := os.MkdirAll(filepath.Join(tmp, "usr", "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(dest, "mine")
+	if err := os.Mkdir(victim, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	clean := func() *cleaner {
+		var out, errs bytes.Buffer
+		c := &cleaner{n: sys.Discard(), out: &out, errOut: &errs, state: stateDir}
+		c.pendingPaths()
+		if errs.Len() > 0 {
+			t.Errorf("clean failed: %s", errs.String())
+		}
+		return c
+	}
+	live, err := state.TrackPending(stateDir, tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := clean(); c.res.Removed != 0 {
+		t.Errorf("clean removed %d things of a live unpack", c.res.Removed)
+	}
+	if _, err := os.Stat(tmp); err != nil {
+		t.Fatalf("clean removed the temporary directory of a live unpack: %v", err)
+	}
+	live.Done()
+	// Killed: its command recorded it, and ended without forgetting it.
+	for _, p := range []string{tmp, victim} {
+		helper := exec.Command(os.Args[0], "-test.run=^TestTrackPendingAndDie$")
+		helper.Env = append(os.Environ(), trackPendingEnv+"="+stateDir+"\n"+p)
+		if out, err := helper.CombinedOutput(); err != nil {
+			t.Fatalf("the helper that records %s: %v\n%s", p, err, out)
+		}
+	}
+	if c := clean(); c.res.Removed != 1 {
+		t.Errorf("clean removed %d things, want the killed unpack's temporary directory", c.res.Removed)
+	}
+	if _, err := os.Lstat(tmp); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the killed unpack's %s is still there (%v)", tmp, err)
+	}
+	if _, err := os.Stat(victim); err != nil {
+		t.Errorf("clean removed %s, which a record named but no unpack makes: %v", victim, err)
+	}
+	if markers, _ := os.ReadDir(state.PendingDir(stateDir)); len(markers) != 0 {
+		t.Errorf("the records are still there: %v", markers)
 	}
 }

@@ -1,0 +1,128 @@
+package state
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// A pending path is a temporary file or directory a command makes outside
+// the state dir, beside what it writes (`image unpack`'s DIR, `image
+// export`'s FILE), and renames into place once whole. A kill -9 leaves it
+// there, where no one would look: so it is recorded under
+// <state>/pending while it is made, in a marker its command holds an
+// exclusive flock on for as long as it lives, and 'workshop clean' removes
+// the path of a marker no one holds (StalePending).
+
+// PendingDir is where the markers are.
+func PendingDir(stateDir string) string { return filepath.Join(stateDir, "pending") }
+
+// Pending is a marker this process holds.
+type Pending struct {
+	f    *os.File
+	path string // the marker's
+}
+
+type pendingRecord struct {
+	Path string `json:"path"`
+}
+
+// TrackPending records path (absolute) as pending, before it is made. The
+// marker is written under a temporary name, locked, then renamed: one a
+// clean sees by its name is held until its command ends.
+func TrackPending(stateDir, path string) (*Pending, error) {
+	dir := PendingDir(stateDir)
+	if err := MkdirPrivate(dir); err != nil {
+		return nil, fmt.Errorf("record %s: %w", path, err)
+	}
+	var b [6]byte
+	rand.Read(b[:])
+	name := hex.EncodeToString(b[:]) + ".json"
+	tmp := filepath.Join(dir, NewPrefix+name)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("record %s: %w", path, err)
+	}
+	data, _ := json.Marshal(pendingRecord{Path: path})
+	for err == nil {
+		if err = unix.Flock(int(f.Fd()), unix.LOCK_EX); !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, name))
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return nil, fmt.Errorf("record %s: %w", path, err)
+	}
+	return &Pending{f: f, path: filepath.Join(dir, name)}, nil
+}
+
+// Done removes the marker: the path was renamed into place, or removed.
+func (p *Pending) Done() {
+	os.Remove(p.path)
+	p.f.Close()
+}
+
+// StalePath is a pending path whose command is gone.
+type StalePath struct {
+	Path   string // what it made, if it is still there
+	marker string
+}
+
+// Forget removes the marker, once the path is gone.
+func (s StalePath) Forget() error { return os.Remove(s.marker) }
+
+// StalePending lists the markers under stateDir that no command holds:
+// their commands were killed. A marker still under its temporary name,
+// unheld, was never renamed: its command died before making its path, and
+// it is listed with no Path.
+func StalePending(stateDir string) []StalePath {
+	dir := PendingDir(stateDir)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var stale []StalePath
+	for _, e := range entries {
+		marker := filepath.Join(dir, e.Name())
+		// One being made is locked a moment after it is created: one
+		// under its temporary name is taken only once it is old.
+		if info, err := e.Info(); err != nil || strings.HasPrefix(e.Name(), NewPrefix) && time.Since(info.ModTime()) < time.Minute {
+			continue
+		}
+		f, err := os.Open(marker)
+		if err != nil {
+			continue
+		}
+		// Held by a live command: not taken. A shared try does not meet
+		// another clean's.
+		err = unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB)
+		if err != nil {
+			f.Close()
+			continue
+		}
+		var rec pendingRecord
+		data, rerr := os.ReadFile(marker)
+		f.Close()
+		s := StalePath{marker: marker}
+		if rerr == nil && json.Unmarshal(data, &rec) == nil && !strings.HasPrefix(e.Name(), NewPrefix) {
+			s.Path = rec.Path
+		}
+		stale = append(stale, s)
+	}
+	return stale
+}
