@@ -205,19 +205,30 @@ func imageCmd(use, short string, nargs int, halfMade string, run func(ctx contex
 			s.Progress = progressTerminal()
 			// Through cobra's writer, which main watches: a report that
 			// cannot be written (a full disk) is a failure, not an exit 0.
-			err := run(ctx, s, c.OutOrStdout(), args)
-			if sig, ok := caughtSignal(ctx); ok && err != nil {
-				var ie *imagetar.InterruptedError
-				switch {
-				case halfMade != "":
-					return interrupted(sig, halfMade)
-				case errors.As(err, &ie):
-					return interrupted(sig, ie.What)
-				}
-			}
-			return imageError(err)
+			return imageOutcome(ctx, run(ctx, s, c.OutOrStdout(), args), halfMade)
 		},
 	}
+}
+
+// imageOutcome is the end of an image command that ran with ctx (see
+// interruptible): err said in the store's words, or, when a stop signal
+// came meanwhile, 128+n and what became of the work, also when the work
+// ended before it looked at ctx again (a Ctrl-C not said is one lost).
+func imageOutcome(ctx context.Context, err error, halfMade string) error {
+	sig, caught := caughtSignal(ctx)
+	if caught && err == nil {
+		return interrupted(sig, "it came as the command ended, and what it did is done, and stays")
+	}
+	if caught {
+		var ie *imagetar.InterruptedError
+		switch {
+		case halfMade != "":
+			return interrupted(sig, halfMade)
+		case errors.As(err, &ie):
+			return interrupted(sig, ie.What)
+		}
+	}
+	return imageError(err)
 }
 
 // signalCause is the cause of a context cancelled by a signal.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/testbin"
 )
 
@@ -46,5 +48,20 @@ func quitByAnotherProcess(t *testing.T, sig syscall.Signal, code int, say string
 	// (strace may add a line of its own about the held call.)
 	if res.Code != code || !strings.Contains(res.Stderr, say) || strings.Contains(res.Stderr, "goroutine") || strings.Contains(res.Stderr, "PC=") {
 		t.Errorf("%s to workshop ps = exit %d; want %d and one sentence, stderr:\n%s", sig, res.Code, code, res.Stderr)
+	}
+}
+
+// A stop signal an image command caught after its work's last look at it
+// (the image committed as Ctrl-C came) is said, with 128+n: it ended 0,
+// silently, and the Ctrl-C was lost.
+func TestImageOutcomeOfASignalAtTheEnd(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(signalCause{syscall.SIGINT})
+	err := imageOutcome(ctx, nil, "")
+	if exit.Status(err) != 130 || err == nil || !strings.Contains(err.Error(), "interrupted by SIGINT: it came as the command ended, and what it did is done, and stays") {
+		t.Errorf("imageOutcome(a SIGINT, no error) = %v (status %d), want 130 and a sentence", err, exit.Status(err))
+	}
+	if err := imageOutcome(context.Background(), nil, ""); err != nil {
+		t.Errorf("imageOutcome(no signal, no error) = %v, want nil", err)
 	}
 }
