@@ -32,6 +32,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
+	"unsafe"
 
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/sys"
@@ -195,12 +197,55 @@ func (c *Child) Start(n *sys.Narrator, spec any) error {
 	if _, err := io.WriteString(c.spec, line); err != nil {
 		// The child died at birth (an OOM kill on a tiny --memory, say):
 		// collect it rather than leave it to the caller.
+		sig, killed := c.killedBy()
 		c.abandon()
 		n.Kill(pid, unix.SIGKILL)
 		c.Wait() // collects it, and closes its status pipe
+		if killed {
+			return killedBeforeCommand(sig)
+		}
 		return fmt.Errorf("send the spec to the child, through its pipe: %w", errnoOf(err))
 	}
 	return nil
+}
+
+// killedBy says whether the child has ended, killed by a signal, and which:
+// waitid with WNOWAIT, which leaves it to be collected. Called when its
+// end of the pipe is closed (EPIPE): it is ending, and a process closes its
+// files a moment before it is a zombie waitid sees, so that moment is
+// given (a tenth of a second at most: a child that closed its end alive
+// is not waited for).
+func (c *Child) killedBy() (unix.Signal, bool) {
+	var info unix.Siginfo
+	for tries := 0; ; tries++ {
+		info = unix.Siginfo{}
+		if err := unix.Waitid(unix.P_PID, c.Pid(), &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil); err != nil {
+			return 0, false
+		}
+		if info.Signo != 0 || tries == 100 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// si_pid, si_uid and si_status follow si_signo, si_errno, si_code and
+	// a pad in the siginfo of a child (<asm-generic/siginfo.h>).
+	child := (*struct {
+		Signo, Errno, Code, _ int32
+		Pid                   int32
+		Uid                   uint32
+		Status                int32
+	})(unsafe.Pointer(&info))
+	const cldKilled, cldDumped = 2, 3
+	if child.Pid != int32(c.Pid()) || child.Code != cldKilled && child.Code != cldDumped {
+		return 0, false
+	}
+	return unix.Signal(child.Status), true
+}
+
+// killedBeforeCommand is the error of a child that a signal killed before
+// it ran its command: 128+n, as for a command killed by signal n.
+func killedBeforeCommand(sig unix.Signal) error {
+	return exit.Errorf(exit.SignalBase+int(sig), "the container's first process was killed by %s before its command ran (sent from outside, or the OOM killer's); nothing of it is left", sys.SignalName(sig))
 }
 
 // StartError is Start's error when the Go runtime could not start the
@@ -237,6 +282,9 @@ func (c *Child) Release() error {
 		err = cerr
 	}
 	if err != nil {
+		if sig, killed := c.killedBy(); killed {
+			return killedBeforeCommand(sig)
+		}
 		return fmt.Errorf("write the go-ahead into the child's pipe: %w", errnoOf(err))
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/sys"
 	"golang.org/x/sys/unix"
 )
@@ -240,5 +241,29 @@ func TestStartErrorSaysWhatEAGAINMeans(t *testing.T) {
 	}
 	if !errors.Is(err, syscall.EAGAIN) {
 		t.Errorf("StartError(EAGAIN) does not wrap EAGAIN")
+	}
+}
+
+// A child killed from outside before its go-ahead (kill -9 of the init
+// as a container starts) is said as such, 128+n: not "write the go-ahead
+// into the child's pipe: broken pipe", a failure of the tool's (125).
+func TestChildKilledBeforeItsGoAhead(t *testing.T) {
+	c, _, _ := start(t)
+	if err := syscall.Kill(c.Pid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// Its end of the pipe closed: it is ending.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if _, killed := c.killedBy(); killed || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	err := c.Release()
+	if exit.Status(err) != 137 || !strings.Contains(fmt.Sprint(err), "the container's first process was killed by SIGKILL before its command ran") {
+		t.Errorf("Release of a child killed by SIGKILL = %v (status %d), want 137 and a sentence", err, exit.Status(err))
+	}
+	if status, _ := c.Wait(); status != 137 {
+		t.Errorf("its status = %d, want 137", status)
 	}
 }
