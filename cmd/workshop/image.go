@@ -59,6 +59,12 @@ step 2) the first time it is used.`,
 		imageCmd("export NAME[:TAG] FILE", "Write an image as a tar (gzipped if FILE ends in .gz or .tgz; - writes standard output)", 2, "",
 			func(ctx context.Context, s *imagetar.Store, _ io.Writer, args []string) error {
 				n := narrator()
+				// Before Find, which may make the base image first.
+				if args[1] != "-" {
+					if err := checkImageFileOutsideKept("export to", args[1]); err != nil {
+						return err
+					}
+				}
 				if _, err := s.Find(ctx, n, args[0]); err != nil {
 					return err
 				}
@@ -75,9 +81,6 @@ step 2) the first time it is used.`,
 						// does; 141 is 128 + SIGPIPE, as a shell reports it.
 						return exit.Errorf(exit.SignalBase+int(syscall.SIGPIPE), "export %s: the reader of standard output closed it before the end of the tar", args[0])
 					}
-					return err
-				}
-				if err := checkImageFileOutsideKept("export to", args[1]); err != nil {
 					return err
 				}
 				_, err := s.Export(ctx, n, args[0], args[1])
@@ -132,10 +135,11 @@ func unpackCmd() *cobra.Command {
 	c := imageCmd("unpack NAME[:TAG] DIR", "Unpack a fresh copy of an image's root into DIR (which must not exist, or be empty)", 2, "",
 		func(ctx context.Context, s *imagetar.Store, _ io.Writer, args []string) error {
 			n := narrator()
-			if _, err := s.Find(ctx, n, args[0]); err != nil {
+			// Before Find, which may make the base image first.
+			if err := checkImageFileOutsideKept("unpack into", args[1]); err != nil {
 				return err
 			}
-			if err := checkImageFileOutsideKept("unpack into", args[1]); err != nil {
+			if _, err := s.Find(ctx, n, args[0]); err != nil {
 				return err
 			}
 			_, _, err := s.Unpack(ctx, n, args[0], args[1], devices)
@@ -154,8 +158,8 @@ func checkImageFileOutsideKept(verb, p string) error {
 	if imagetar.Holds(p, global.stateDir) {
 		return usageError("%s %s: that is workshop's state dir, or holds it; give a path of your own", verb, p)
 	}
-	if k, ok := keptPlaceOf(p); ok {
-		return usageError("%s %s: that is in workshop's %s (%s), which only workshop writes in: %s; give a path of your own", verb, p, k.what, k.dir, k.why)
+	if k, ok := imagetar.OpenStore(global.stateDir).KeptPlace(p); ok {
+		return usageError("%s %s: that is in workshop's %s (%s), which only workshop writes in: %s; give a path of your own", verb, p, k.What, k.Dir, k.Why)
 	}
 	return nil
 }

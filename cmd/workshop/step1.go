@@ -91,26 +91,10 @@ func checkRootOutsideKept(root string) error {
 	if imagetar.Holds(root, global.stateDir) && imagetar.Holds(global.stateDir, root) {
 		return usageError("--root %s is workshop's state dir: give a directory of its own (or leave --root out for the step's default)", root)
 	}
-	if k, ok := keptPlaceOf(root); ok {
-		return usageError("--root %s is in workshop's %s (%s), which no step may write into: %s; give a directory of your own", root, k.what, k.dir, k.why)
+	if k, ok := imagetar.OpenStore(global.stateDir).KeptPlace(root); ok {
+		return usageError("--root %s is in workshop's %s (%s), which no step may write into: %s; give a directory of your own", root, k.What, k.Dir, k.Why)
 	}
 	return nil
-}
-
-// keptPlace is a directory of the state dir that only workshop writes in.
-type keptPlace struct{ dir, what, why string }
-
-// keptPlaceOf is the kept place p lies in, if it lies in one.
-func keptPlaceOf(p string) (keptPlace, bool) {
-	for _, kept := range []keptPlace{
-		{imagetar.OpenStore(global.stateDir).Dir(), "image store", "an image's root is its tar unpacked, shared by every container made from it"},
-		{state.ContainersDir(global.stateDir), "containers' directory", "a container's layers are its run's, made and removed by it, and 'workshop clean' removes what no run records"},
-	} {
-		if imagetar.Holds(kept.dir, p) {
-			return kept, true
-		}
-	}
-	return keptPlace{}, false
 }
 
 // hostDirs are directories of the machine's own that a careless --root

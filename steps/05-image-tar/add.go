@@ -565,23 +565,20 @@ func (s *Store) Export(ctx context.Context, n *sys.Narrator, ref, file string) (
 	if err != nil {
 		return Image{}, exit.Errorf(exit.ToolFailed, "export to %s: %v", file, err)
 	}
+	// Where it leads (a symlink to the store), not only what was given.
+	if k, ok := s.KeptPlace(target); ok {
+		return Image{}, exit.Errorf(exit.ToolFailed, "export to %s: it leads to %s, in workshop's %s (%s), which only workshop writes in: %s; give a path of your own", file, target, k.What, k.Dir, k.Why)
+	}
 	return s.withImage(ref, func(img Image) error {
 		var out *os.File
-		var tmp string
-		var err error
-		// 48 random bits meeting another's (EEXIST): once more.
-		for try := 0; try < 2 && (try == 0 || errors.Is(err, unix.EEXIST)); try++ {
-			tmp = tempBeside(target, "export")
-			done, terr := s.track(tmp)
-			if terr != nil {
-				return exit.Errorf(exit.ToolFailed, "export to %s: %v", file, terr)
-			}
-			defer done()
+		tmp, done, err := newBeside(target, "export", s.track, func(tmp string) (err error) {
 			out, err = n.CreateNew(tmp, 0o644)
-		}
+			return err
+		})
 		if err != nil {
 			return exit.Errorf(exit.ToolFailed, "export to %s: cannot make a file in %s (the tar is written there, then renamed into place): %v", file, filepath.Dir(target), unwrapPath(err))
 		}
+		defer done()
 		err = s.copyTar(ctx, n, img, out, gzipWanted(file))
 		if cerr := n.Close(out); err == nil {
 			err = cerr
@@ -621,14 +618,9 @@ func exportTarget(file string) (string, error) {
 			return "", fmt.Errorf("%s is this command's standard output: give - to write the tar there", file)
 		}
 	}
-	if err := plantedLink(file); err != nil {
+	target, err := followLinks(file)
+	if err != nil {
 		return "", err
-	}
-	target := danglingTarget(file)
-	if fi, err := os.Lstat(file); err == nil && fi.Mode()&os.ModeSymlink != 0 {
-		if t, err := filepath.EvalSymlinks(file); err == nil {
-			target = t
-		}
 	}
 	fi, err := os.Stat(target)
 	switch {
@@ -654,39 +646,50 @@ func exportTarget(file string) (string, error) {
 	return target, nil
 }
 
-// plantedLink refuses to write through a symlink that another user made in
-// a sticky directory anyone may write in (/tmp), unless that user owns the
-// directory: the kernel's own rule (fs.protected_symlinks), which export
-// would not meet, since it follows the links itself and renames its new
-// file onto their target. Without it, anyone could plant
-// /tmp/image.tar -> /etc/shadow for root's export to replace.
-func plantedLink(file string) error {
+// followLinks is where a file written at file is made: file, or, when it
+// is a symlink, what it leads to (through symlinks to symlinks, 40 at
+// most, as the kernel follows them), made there, as `tar -cf link` makes
+// it, the link staying. Each link is looked at once (lstat), and what that
+// look found is both checked and followed: a link removed meanwhile is
+// not followed, and export's rename replaces whatever is at the name, a
+// link put back included, never writing through it.
+//
+// A link another user made in a sticky directory anyone may write in
+// (/tmp), unless that user owns the directory, is refused: the kernel's
+// own rule (fs.protected_symlinks), which export would not meet, since it
+// follows the links itself and renames onto their target. Without it,
+// anyone could plant /tmp/image.tar -> /etc/shadow for root's export to
+// replace.
+func followLinks(file string) (string, error) {
 	cur := file
 	for range 40 {
 		lfi, err := os.Lstat(cur)
 		if err != nil || lfi.Mode()&os.ModeSymlink == 0 {
-			return nil
-		}
-		dir := filepath.Dir(cur)
-		dfi, err := os.Stat(dir)
-		if err != nil {
-			return nil
-		}
-		owner, dirOwner := lfi.Sys().(*syscall.Stat_t).Uid, dfi.Sys().(*syscall.Stat_t).Uid
-		if dfi.Mode()&os.ModeSticky != 0 && dfi.Mode().Perm()&0o002 != 0 && owner != uint32(os.Geteuid()) && owner != dirOwner {
-			return fmt.Errorf("%s is a symlink that user %d made in %s, a sticky directory anyone may write in: export does not write through it, "+
-				"as the kernel refuses to follow it (fs.protected_symlinks); give another name", cur, owner, dir)
+			return cur, nil
 		}
 		dest, err := os.Readlink(cur)
 		if err != nil {
-			return nil
+			return cur, nil // gone since the look: the rename replaces what is there
+		}
+		// Relative to the link's directory as the kernel reaches it:
+		// through its symlinks, before any ".." of dest.
+		dir := filepath.Dir(cur)
+		if real, err := filepath.EvalSymlinks(dir); err == nil {
+			dir = real
+		}
+		if dfi, err := os.Stat(dir); err == nil {
+			owner, dirOwner := lfi.Sys().(*syscall.Stat_t).Uid, dfi.Sys().(*syscall.Stat_t).Uid
+			if dfi.Mode()&os.ModeSticky != 0 && dfi.Mode().Perm()&0o002 != 0 && owner != uint32(os.Geteuid()) && owner != dirOwner {
+				return "", fmt.Errorf("%s is a symlink that user %d made in %s, a sticky directory anyone may write in: export does not write through it, "+
+					"as the kernel refuses to follow it (fs.protected_symlinks); give another name", cur, owner, dir)
+			}
 		}
 		if !filepath.IsAbs(dest) {
 			dest = filepath.Join(dir, dest)
 		}
 		cur = dest
 	}
-	return nil
+	return "", fmt.Errorf("%s: too many levels of symbolic links", file)
 }
 
 // fileOnTheWay is the first thing on the way to dir that exists and is
@@ -711,31 +714,6 @@ func kindOf(p string) string {
 		return "a file"
 	}
 	return regfile.Kind(fi.Mode())
-}
-
-// danglingTarget is where a symlink to nothing leads (through symlinks to
-// symlinks, 40 at most, as the kernel follows them): a file written through
-// it is made there, as `tar -cf link` makes it, and the link stays. For
-// anything else it is file itself.
-func danglingTarget(file string) string {
-	target := file
-	for range 40 {
-		dest, err := os.Readlink(target)
-		if err != nil {
-			return target
-		}
-		if !filepath.IsAbs(dest) {
-			// Relative to the link's directory as the kernel reaches it:
-			// through its symlinks, before any ".." of dest.
-			dir := filepath.Dir(target)
-			if real, err := filepath.EvalSymlinks(dir); err == nil {
-				dir = real
-			}
-			dest = filepath.Join(dir, dest)
-		}
-		target = dest
-	}
-	return file
 }
 
 // ExportTo writes the image ref to w (standard output, for `export NAME -`).

@@ -310,6 +310,20 @@ func TestImageBadInput(t *testing.T) {
 	if err := os.Lchown(planted, 65534, 65534); err != nil {
 		t.Fatal(err)
 	}
+	// A link that leads into the store, to nothing yet.
+	intoStore := filepath.Join(t.TempDir(), "lnk")
+	if err := os.Symlink(filepath.Join(state, "images", "evil.tar"), intoStore); err != nil {
+		t.Fatal(err)
+	}
+	// Root's own link, relative through .., leading to the planted one:
+	// each link on the way is checked.
+	chained := filepath.Join(t.TempDir(), "mine.tar")
+	if filepath.Dir(filepath.Dir(chained)) != filepath.Dir(sticky) {
+		t.Fatalf("%s and %s are not beside each other", chained, sticky)
+	}
+	if err := os.Symlink(filepath.Join("..", filepath.Base(sticky), "image.tar"), chained); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -330,6 +344,8 @@ func TestImageBadInput(t *testing.T) {
 		{[]string{"image", "export", "ok", filepath.Join(state, "images", "x.tar")}, "export to " + filepath.Join(state, "images", "x.tar") + ": that is in workshop's image store"},
 		{[]string{"image", "export", "ok", "/dev/stdout"}, "/dev/stdout is this command's standard output: give - to write the tar there"},
 		{[]string{"image", "export", "ok", planted}, planted + " is a symlink that user 65534 made in " + sticky + ", a sticky directory anyone may write in: export does not write through it"},
+		{[]string{"image", "export", "ok", intoStore}, "export to " + intoStore + ": it leads to " + filepath.Join(state, "images", "evil.tar") + ", in workshop's image store"},
+		{[]string{"image", "export", "ok", chained}, "is a symlink that user 65534 made in " + sticky + ", a sticky directory anyone may write in"},
 		{[]string{"image", "import", truncated, "cut"}, "the archive is truncated"},
 		{[]string{"image", "import", hostile, "evil"}, `entry "../../evil": its name climbs out of the root`},
 		{[]string{"image", "import", "/no/such/file.tar", "x"}, "import /no/such/file.tar: no such file or directory"},
@@ -355,7 +371,7 @@ func TestImageBadInput(t *testing.T) {
 	if _, err := os.Stat("/tmp/never-written.tar"); err == nil {
 		t.Errorf("export of a missing image wrote its file")
 	}
-	for _, p := range []string{"containers/zz", "images/zz", "images/x.tar"} {
+	for _, p := range []string{"containers/zz", "images/zz", "images/x.tar", "images/evil.tar"} {
 		if _, err := os.Stat(filepath.Join(state, p)); err == nil {
 			t.Errorf("an unpack or export into what workshop keeps made %s", p)
 		}

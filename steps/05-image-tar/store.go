@@ -59,6 +59,25 @@ func OpenStore(stateDir string) *Store {
 // Dir is the store's directory, <state>/images.
 func (s *Store) Dir() string { return s.dir }
 
+// Kept is a directory of the state dir that only workshop writes in.
+type Kept struct{ Dir, What, Why string }
+
+// KeptPlace is the directory of the state dir the store is in that p lies
+// in, when it lies in one only workshop writes in: the image store, or the
+// containers' directory. An unpack, an export, a step's root there would
+// be seen by every container of an image, or removed by 'workshop clean'.
+func (s *Store) KeptPlace(p string) (Kept, bool) {
+	for _, k := range []Kept{
+		{s.dir, "image store", "an image's root is its tar unpacked, shared by every container made from it"},
+		{state.ContainersDir(filepath.Dir(s.dir)), "containers' directory", "a container's layers are its run's, made and removed by it, and 'workshop clean' removes what no run records"},
+	} {
+		if Holds(k.Dir, p) {
+			return k, true
+		}
+	}
+	return Kept{}, false
+}
+
 // track records tmp, a file or directory made beside an unpack's DIR or an
 // export's FILE, as pending in the state dir the store is in, for
 // 'workshop clean' to remove after a kill -9 (state.TrackPending).

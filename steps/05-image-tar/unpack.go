@@ -340,6 +340,24 @@ func mkdirParents(n *sys.Narrator, dir string) ([]string, error) {
 // makeTempBeside makes a new directory next to dest (same filesystem, so a
 // rename moves it into place), named tempBeside(dest, what).
 func makeTempBeside(n *sys.Narrator, dest, what string, track func(string) (func(), error)) (tmp string, done func(), err error) {
+	tmp, done, err = newBeside(dest, what, track, func(tmp string) error { return n.Mkdir(tmp, 0o700) })
+	if err != nil && !errors.Is(err, errNoFreeName) {
+		// Named by what the student gave, not by the temporary name.
+		return "", nil, fmt.Errorf("cannot make a directory in %s, beside %s (it is made there, then renamed into place): %w", filepath.Dir(dest), filepath.Base(dest), unwrapPath(err))
+	}
+	return tmp, done, err
+}
+
+// errNoFreeName is newBeside's error when every name it tried was taken.
+var errNoFreeName = errors.New("no free temporary name")
+
+// newBeside makes something new beside dest with make (a mkdir, or a
+// create with O_EXCL), under a fresh name (tempBeside), recorded with
+// track (when not nil) before it is made, so that 'workshop clean' finds
+// it after a kill -9; done forgets it. A name another holds already
+// (EEXIST: 48 random bits met) is given up, its record at once (kept, it
+// would have clean remove another's file), and another one tried.
+func newBeside(dest, what string, track func(string) (func(), error), make func(tmp string) error) (tmp string, done func(), err error) {
 	if track == nil {
 		track = func(string) (func(), error) { return func() {}, nil }
 	}
@@ -349,19 +367,18 @@ func makeTempBeside(n *sys.Narrator, dest, what string, track func(string) (func
 		if err != nil {
 			return "", nil, err
 		}
-		err = n.Mkdir(tmp, 0o700)
+		err = make(tmp)
 		if errors.Is(err, unix.EEXIST) {
 			done()
 			continue
 		}
 		if err != nil {
 			done()
-			// Named by what the student gave, not by the temporary name.
-			return "", nil, fmt.Errorf("cannot make a directory in %s, beside %s (it is made there, then renamed into place): %w", filepath.Dir(dest), filepath.Base(dest), unwrapPath(err))
+			return "", nil, err
 		}
 		return tmp, done, nil
 	}
-	return "", nil, fmt.Errorf("cannot make a temporary directory beside %s", dest)
+	return "", nil, fmt.Errorf("beside %s: %w", dest, errNoFreeName)
 }
 
 // tempBeside names a new file or directory next to dest, so that a rename
