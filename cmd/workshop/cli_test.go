@@ -81,6 +81,7 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"-q", "--explain", "step", "2", "--", "/bin/true"}, "--quiet and --explain ask for opposite things"},
 		{[]string{"step", "3", "--memory", "80M", "--", "/bin/true"}, "--memory is a limit, which only a cgroup sets: workshop step 3 has none; step 4 and full run take it"},
 		{[]string{"step", "5", "--pids=5", "--", "/bin/true"}, "--pids is a limit, which only a cgroup sets: workshop step 5 has none"},
+		{[]string{"lab", "1;touch x", "check", "extra"}, `lab takes a step number and 'check', and nothing after them: workshop lab '1;touch x' check`},
 		{[]string{"lab", "1", "check", "extra"}, `"extra": lab takes a step number and 'check', and nothing after them: workshop lab 1 check`},
 		{[]string{"steps", "extra"}, `steps takes no arguments, only its flags: "extra" is one too many (see 'workshop steps --help')`},
 		{[]string{"ps", "extra"}, `ps takes no arguments, only its flags: "extra" is one too many`},

@@ -35,7 +35,7 @@ hint, and exits 0 only when the exercise is done.`,
 				return usageError("give a step number, and 'check' to check your work: workshop lab 2 check")
 			}
 			if len(args) > 2 {
-				return usageError("%q: lab takes a step number and 'check', and nothing after them: workshop lab %s check", args[2], args[0])
+				return usageError("%q: lab takes a step number and 'check', and nothing after them: workshop lab %s check", args[2], hint.Quote(args[0]))
 			}
 			if len(args) == 2 && args[0] == "check" {
 				// The order the words are said in ("lab check 1").

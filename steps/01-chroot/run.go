@@ -264,12 +264,31 @@ func MissingWhy(err error) string {
 		return ""
 	}
 	if interp := shebang(pe.Path); interp != "" {
-		return fmt.Sprintf(" (%s is there, but the interpreter its #! line names, %s, is not)", pe.Path, interp)
+		if _, err := os.Stat(interp); err != nil {
+			return fmt.Sprintf(" (%s is there, but the interpreter its #! line names, %s, is not)", pe.Path, interp)
+		}
+		if loader := missingLoader(interp); loader != "" {
+			return fmt.Sprintf(" (%s is there, and so is the interpreter its #! line names, %s, but the loader that one is linked with, %s, is not: step 2 copies it)", pe.Path, interp, loader)
+		}
+		return fmt.Sprintf(" (%s is there, and so is its interpreter %s: something that one needs to start is not)", pe.Path, interp)
 	}
-	if loader, lerr := elfinterp.Of(pe.Path); lerr == nil && loader != "" {
+	if loader := missingLoader(pe.Path); loader != "" {
 		return fmt.Sprintf(" (%s is there, but the loader it is linked with, %s, is not: step 2 copies it)", pe.Path, loader)
 	}
 	return fmt.Sprintf(" (%s is there: something it needs to start is not)", pe.Path)
+}
+
+// missingLoader is the ELF loader the program p names when it is not
+// there, or "".
+func missingLoader(p string) string {
+	loader, err := elfinterp.Of(p)
+	if err != nil || loader == "" {
+		return ""
+	}
+	if _, err := os.Stat(loader); err == nil {
+		return ""
+	}
+	return loader
 }
 
 // shebang is the interpreter the #! line at the start of the file p names,

@@ -46,7 +46,7 @@ func (c *copier) stopped() error {
 	select {
 	case s := <-c.stop:
 		sig := s.(syscall.Signal)
-		return exit.Errorf(exit.SignalBase+int(sig), "interrupted by %s while copying into %s: the file half copied was removed, and the files copied whole stay (a next run copies the rest)", sys.SignalName(sig), c.root)
+		return exit.Errorf(exit.SignalBase+int(sig), "interrupted by %s while copying into %s: no file is left half copied, and the files copied whole stay (a next run copies the rest)", sys.SignalName(sig), c.root)
 	default:
 		return nil
 	}

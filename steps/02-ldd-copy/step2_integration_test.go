@@ -460,7 +460,7 @@ func TestCtrlCDuringTheCopy(t *testing.T) {
 	r.Stderr.WaitFor(t, `.big.workshop-copy", O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, 0755) = `)
 	r.Signal(syscall.SIGINT)
 	res := r.Wait()
-	if res.Code != 130 || !strings.Contains(res.Stderr, "interrupted by SIGINT while copying into "+root+": the file half copied was removed") {
+	if res.Code != 130 || !strings.Contains(res.Stderr, "interrupted by SIGINT while copying into "+root+": no file is left half copied") {
 		t.Errorf("Ctrl-C during the copy = exit %d; want 130 and a sentence\n%s", res.Code, res.Stderr)
 	}
 	if _, err := os.Lstat(half); err == nil {

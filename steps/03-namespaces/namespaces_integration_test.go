@@ -204,6 +204,10 @@ func TestExitStatuses(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "bin", "hostls"), b, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// A script whose interpreter is there, and cannot start.
+	if err := os.WriteFile(filepath.Join(root, "bin", "lsscript"), []byte("#!/bin/hostls\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name   string
 		args   []string
@@ -220,6 +224,7 @@ func TestExitStatuses(t *testing.T) {
 		{"not executable with --init", []string{"--init", "--", "/bin/notexec"}, 126, "cannot be executed"},
 		{"killed by a signal", []string{"--init", "--", "/bin/sh", "-c", "kill -USR1 $$"}, 128 + 10, "WTERMSIG(s) == SIGUSR1"},
 		{"its loader missing", []string{"--", "/bin/hostls"}, 127, "/bin/hostls is there, but the loader it is linked with, " + linked + ", is not"},
+		{"its interpreter's loader missing", []string{"--", "/bin/lsscript"}, 127, "/bin/lsscript is there, and so is the interpreter its #! line names, /bin/hostls, but the loader that one is linked with, " + linked + ", is not"},
 	} {
 		r := step3(t, root, "", tc.args...)
 		if r.Code != tc.code || !strings.Contains(r.Stderr, tc.stderr) {

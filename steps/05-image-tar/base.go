@@ -87,8 +87,9 @@ func (s *Store) EnsureBase(ctx context.Context, n *sys.Narrator) (Image, error) 
 		}
 		return Image{}, fmt.Errorf("make the base image: %w", err)
 	}
-	// Copying the programs is not cut short by a signal; the pack that
-	// follows is, and removes what it half made.
+	// A signal that came as the copy ended (after its last look) stops
+	// the pack before it begins; one that comes during the pack stops it,
+	// and it removes what it half made.
 	if ctx.Err() != nil {
 		return Image{}, &InterruptedError{What: "the half-made base image was removed; the store is as it was", Cause: context.Cause(ctx)}
 	}
