@@ -33,7 +33,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/sys"
@@ -222,24 +221,16 @@ func (c *Child) killedBy() (unix.Signal, bool) {
 		if err := unix.Waitid(unix.P_PID, c.Pid(), &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil); err != nil {
 			return 0, false
 		}
-		if info.Signo != 0 || tries == 100 {
+		if pid, _, _ := sys.ChildInfo(&info); pid != 0 || tries == 100 {
 			break
 		}
 		time.Sleep(time.Millisecond)
 	}
-	// si_pid, si_uid and si_status follow si_signo, si_errno, si_code and
-	// a pad in the siginfo of a child (<asm-generic/siginfo.h>).
-	child := (*struct {
-		Signo, Errno, Code, _ int32
-		Pid                   int32
-		Uid                   uint32
-		Status                int32
-	})(unsafe.Pointer(&info))
-	const cldKilled, cldDumped = 2, 3
-	if child.Pid != int32(c.Pid()) || child.Code != cldKilled && child.Code != cldDumped {
+	pid, code, status := sys.ChildInfo(&info)
+	if pid != c.Pid() || code != sys.CLDKilled && code != sys.CLDDumped {
 		return 0, false
 	}
-	return unix.Signal(child.Status), true
+	return unix.Signal(status), true
 }
 
 // killedBeforeCommand is the error of a child that a signal killed before

@@ -258,3 +258,19 @@ func TestEveryNarratedCallHasAGloss(t *testing.T) {
 		t.Errorf("found %d narrated calls in the sources, want the project's (30 and more): the pattern no longer matches them", seen)
 	}
 }
+
+// ChildInfo reads the pid, code and status waitid gives of a child that
+// exited, wherever this machine's siginfo puts them.
+func TestChildInfo(t *testing.T) {
+	cmd := exec.Command("/bin/sh", "-c", "exit 7")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var info unix.Siginfo
+	if err := unix.Waitid(unix.P_PID, cmd.Process.Pid, &info, unix.WEXITED, nil); err != nil {
+		t.Fatal(err)
+	}
+	if pid, code, status := ChildInfo(&info); pid != cmd.Process.Pid || code != CLDExited || status != 7 {
+		t.Errorf("ChildInfo = pid %d, code %d, status %d; want %d, %d, 7", pid, code, status, cmd.Process.Pid, CLDExited)
+	}
+}

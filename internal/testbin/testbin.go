@@ -164,8 +164,9 @@ func RunCmd(t testing.TB, cmd *exec.Cmd, limit time.Duration) Result {
 // IntoHead runs the binary with args, its standard output a pipe of which
 // the test reads the first ten bytes and then closes, as `| head -c 10`
 // does, and returns what it did (Stdout: those bytes). It fails the test
-// if the binary ran past a minute (it is then killed): a run that goes on
-// for ever once its reader is gone is the bug this looks for.
+// if the binary ran past a minute (it is then killed, alone: what its run
+// made is the test's cleanup's to sweep): a run that goes on for ever once
+// its reader is gone is the bug this looks for.
 func IntoHead(t testing.TB, args ...string) Result {
 	t.Helper()
 	r, w, err := os.Pipe()
@@ -179,10 +180,12 @@ func IntoHead(t testing.TB, args ...string) Result {
 		t.Fatalf("run %q: %v", cmd.Args, err)
 	}
 	w.Close()
+	// From the start: a binary that never writes must not hang the test
+	// in its read either (the kill ends its writers, and the read).
+	timer := time.AfterFunc(time.Minute, func() { cmd.Process.Kill() })
 	head := make([]byte, 10)
 	n, _ := io.ReadFull(r, head)
 	r.Close()
-	timer := time.AfterFunc(time.Minute, func() { cmd.Process.Kill() })
 	err = cmd.Wait()
 	if !timer.Stop() {
 		t.Fatalf("%q ran past a minute after the reader of its output had gone; stderr ends:\n%s", cmd.Args, lastLines(errb.String(), 15))

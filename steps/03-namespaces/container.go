@@ -15,7 +15,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/hint"
@@ -630,9 +629,6 @@ func stragglers(leader int, mntNS string) (inGroup, inNS []int) {
 	return inGroup, inNS
 }
 
-// cldStopped is si_code CLD_STOPPED: the child was stopped by a signal.
-const cldStopped = 5
-
 // watchCalls counts the calls watchTerminal made, for the narration.
 // ppoll are the looks at the terminal every tenth of a second, last the
 // calls of the look once the container ended; neither counts the one
@@ -776,25 +772,18 @@ func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 		if err := unix.Waitid(unix.P_PID, pid, &info, unix.WSTOPPED|unix.WNOWAIT|unix.WNOHANG, nil); err != nil {
 			continue // collected meanwhile: waited is closed at once
 		}
-		// si_pid and si_status follow si_signo, si_errno, si_code and a
-		// pad in the siginfo of a child (<asm-generic/siginfo.h>).
-		child := (*struct {
-			Signo, Errno, Code, _ int32
-			Pid                   int32
-			Uid                   uint32
-			Status                int32
-		})(unsafe.Pointer(&info))
+		childPid, code, status := sys.ChildInfo(&info)
 		switch {
-		case child.Pid != int32(pid) || child.Code != cldStopped:
+		case childPid != pid || code != sys.CLDStopped:
 			told = false // running (or resumed): a next stop is said again
-		case child.Status == int32(unix.SIGTSTP):
+		case status == int(unix.SIGTSTP):
 			c.unlessEnded(func() {
 				c.n.Note("the command was stopped by SIGTSTP (Ctrl-Z): there is no shell here to take the terminal back and resume it later, so workshop resumes it now")
 				c.n.Kill(-pid, unix.SIGCONT) // its process group: the whole job
 			})
-		case child.Status == int32(unix.SIGSTOP) && (c.suspending.Load() || c.leftStopped()):
+		case status == int(unix.SIGSTOP) && (c.suspending.Load() || c.leftStopped()):
 			// suspend's own stop, of workshop too: not said.
-		case child.Status == int32(unix.SIGSTOP) && !told:
+		case status == int(unix.SIGSTOP) && !told:
 			told = true
 			// "kill -CONT -- -PID" is refused by dash's and busybox's kill
 			// ("Illegal number"); the signal first, then -PID, is taken by

@@ -74,7 +74,7 @@ func Pack(ctx context.Context, root string, w io.Writer, opts PackOptions) (Stat
 		firstName: map[[2]uint64]string{},
 	}
 	defer pk.prog.done()
-	if err := pk.entry(pinned, real, "."); err != nil {
+	if err := pk.entry(pinned, real, ".", at{-1, ""}); err != nil {
 		return st, fmt.Errorf("pack %s: %w", root, err)
 	}
 	if err := pk.tw.Close(); err != nil {
@@ -111,9 +111,16 @@ type packer struct {
 // test swaps a directory for a symlink.
 var listed func(dir string)
 
-// entry packs the file pinned (an O_PATH descriptor), whose path is p and
-// whose name inside the root is rel, and, for a directory, what it holds.
-func (pk *packer) entry(pinned *os.File, p, rel string) error {
+// at is where a file is: its name in the directory open as dir.
+type at struct {
+	dir  int
+	name string
+}
+
+// entry packs the file pinned (an O_PATH descriptor), whose path is p,
+// whose name inside the root is rel, and which is where (the root: no
+// directory of the walk's), and, for a directory, what it holds.
+func (pk *packer) entry(pinned *os.File, p, rel string, where at) error {
 	if err := pk.ctx.Err(); err != nil {
 		return fmt.Errorf("pack interrupted: %w", err)
 	}
@@ -165,7 +172,7 @@ func (pk *packer) entry(pinned *os.File, p, rel string) error {
 		pk.st.Hardlinks++
 	case hdr.Typeflag == tar.TypeReg:
 		pk.st.Files++
-		if err := copyFile(pk.tw, pinned, p, hdr.Size); err != nil {
+		if err := copyFile(pk.tw, pinned, where, p, hdr.Size); err != nil {
 			return err
 		}
 		pk.st.Bytes += hdr.Size
@@ -208,7 +215,7 @@ func (pk *packer) dir(pinned *os.File, p, rel string) error {
 		if rel != "." {
 			crel = rel + "/" + name
 		}
-		err = pk.entry(child, cp, crel)
+		err = pk.entry(child, cp, crel, at{fd, name})
 		child.Close()
 		if err != nil {
 			return err
@@ -257,11 +264,13 @@ const (
 )
 
 // reopen opens for reading the regular file pinned (an O_PATH descriptor)
-// through /proc/self/fd. Without a /proc (workshop in a chroot), its path
-// p is opened again without waiting (a FIFO put there since opens at
-// once), and must be the pinned file; a lease, whose holder must let go
-// first, is waited out by trying again.
-func reopen(pinned *os.File, p string) (*os.File, error) {
+// through /proc/self/fd. Without a /proc (workshop in a chroot), its name
+// is opened again in its directory's descriptor (where), never by its path
+// (a directory on the way swapped for a symlink would be followed), without
+// waiting (a FIFO put there since opens at once), and must be the pinned
+// file; a lease, whose holder must let go first, is waited out by trying
+// again. p is its path, for messages.
+func reopen(pinned *os.File, where at, p string) (*os.File, error) {
 	f, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", pinned.Fd()), os.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err == nil {
 		return f, nil
@@ -273,14 +282,18 @@ func reopen(pinned *os.File, p string) (*os.File, error) {
 	// that waits: the name could be a FIFO by then. The kernel gives a
 	// lease's holder lease-break-time (45 s by default) to let go.
 	for waited := time.Duration(0); ; waited += leaseRetry {
-		f, err = os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		var fd int
+		fd, err = unix.Openat(where.dir, where.name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		if err == nil {
+			f = os.NewFile(uintptr(fd), p)
+		}
 		if !errors.Is(err, unix.EAGAIN) || waited >= leaseWait {
 			break
 		}
 		time.Sleep(leaseRetry)
 	}
 	if err != nil {
-		return nil, err
+		return nil, &fs.PathError{Op: "open", Path: p, Err: err}
 	}
 	was, werr := pinned.Stat()
 	now, nerr := f.Stat()
@@ -296,8 +309,8 @@ func reopen(pinned *os.File, p string) (*os.File, error) {
 // whatever the name p holds by now, a FIFO whose open would wait for a
 // writer for ever) into the tar. A file that grows or shrinks while it is
 // read would make a corrupt entry, so that is an error.
-func copyFile(w io.Writer, pinned *os.File, p string, size int64) error {
-	f, err := reopen(pinned, p)
+func copyFile(w io.Writer, pinned *os.File, where at, p string, size int64) error {
+	f, err := reopen(pinned, where, p)
 	if err != nil {
 		return err
 	}

@@ -716,7 +716,7 @@ func TestCopyFileOfProc(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pinned.Close()
-	err = copyFile(tw, pinned, "/proc/self/status", 0)
+	err = copyFile(tw, pinned, at{-1, ""}, "/proc/self/status", 0)
 	if err == nil || !strings.Contains(err.Error(), "/proc/self/status says it has 0 bytes, and has more") {
 		t.Errorf("copyFile(/proc/self/status) = %v", err)
 	}
