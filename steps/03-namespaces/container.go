@@ -831,8 +831,12 @@ func pipedOutputs(out, errOut, given, givenErr io.Writer) (fds []int, names []st
 // pipe whose reader has gone (workshop full run -- yes | head) is ended at
 // its next write, a PID 1 gets EPIPE and may go on for ever. So once the
 // reader is gone, workshop sends SIGPIPE (for a handler it may have), and
-// kills the container readerGrace later if it still runs. It returns the
-// calls made and not printed.
+// kills the container readerGrace later if it still runs: also one that
+// would not have written again (sh -c 'work; echo done >&2' | true), which
+// a PID 1 that is not would finish; workshop does not see the container's
+// writes (they go straight to the pipe), and ending a pipeline's writer
+// whose reader went is the pipeline's way. It returns the calls made and
+// not printed.
 func (c *Container) watchReaders(waited <-chan struct{}) (calls int) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -855,7 +859,8 @@ func (c *Container) watchReaders(waited <-chan struct{}) (calls int) {
 		c.unlessEnded(func() {
 			c.n.Together(func(n *sys.Narrator) {
 				n.Note("the reader of the container's %s has gone (as head goes once it has its lines): any other process would be ended by SIGPIPE at its next write, "+
-					"but the kernel sends a PID 1 no signal it has no handler for; workshop sends SIGPIPE, for a handler it may have, and ends the container %s later if it goes on", what, readerGrace)
+					"but the kernel sends a PID 1 no signal it has no handler for; workshop sends SIGPIPE, for a handler it may have, and ends the container if it still runs %s later, "+
+					"whether or not it writes again (workshop does not see its writes, and its output has nowhere to go)", what, readerGrace)
 				n.Kill(c.Pid(), unix.SIGPIPE)
 			})
 		})
