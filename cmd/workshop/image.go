@@ -139,6 +139,11 @@ func unpackCmd() *cobra.Command {
 			if err := checkImageFileOutsideKept("unpack into", args[1]); err != nil {
 				return err
 			}
+			// An empty one of the machine's own (/mnt, /srv) would be
+			// replaced by the image's root.
+			if what := hostsOwn(args[1]); what != "" {
+				return usageError("unpack into %s: that is %s, which the unpack would replace with the image's root; give a new path, and workshop makes it", args[1], what)
+			}
 			if _, err := s.Find(ctx, n, args[0]); err != nil {
 				return err
 			}

@@ -341,6 +341,8 @@ func TestImageBadInput(t *testing.T) {
 		// ('workshop clean' removed a directory unpacked there).
 		{[]string{"image", "unpack", "ok", filepath.Join(state, "containers", "zz")}, "unpack into " + filepath.Join(state, "containers", "zz") + ": that is in workshop's containers' directory"},
 		{[]string{"image", "unpack", "ok", filepath.Join(state, "images", "zz")}, "that is in workshop's image store"},
+		// (Not /mnt itself: should the check go, the test would replace it.)
+		{[]string{"image", "unpack", "ok", "/home/workshop-test-nobody"}, "unpack into /home/workshop-test-nobody: that is a home directory (/home/workshop-test-nobody), which the unpack would replace with the image's root"},
 		{[]string{"image", "export", "ok", filepath.Join(state, "images", "x.tar")}, "export to " + filepath.Join(state, "images", "x.tar") + ": that is in workshop's image store"},
 		{[]string{"image", "export", "ok", "/dev/stdout"}, "/dev/stdout is this command's standard output: give - to write the tar there"},
 		{[]string{"image", "export", "ok", planted}, planted + " is a symlink that user 65534 made in " + sticky + ", a sticky directory anyone may write in: export does not write through it"},
@@ -370,6 +372,10 @@ func TestImageBadInput(t *testing.T) {
 	}
 	if _, err := os.Stat("/tmp/never-written.tar"); err == nil {
 		t.Errorf("export of a missing image wrote its file")
+	}
+	if _, err := os.Stat("/home/workshop-test-nobody"); err == nil {
+		os.RemoveAll("/home/workshop-test-nobody")
+		t.Errorf("unpack into a home directory made it")
 	}
 	for _, p := range []string{"containers/zz", "images/zz", "images/x.tar", "images/evil.tar"} {
 		if _, err := os.Stat(filepath.Join(state, p)); err == nil {
