@@ -269,7 +269,7 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 	watcher.Add(1)
 	go func() {
 		defer watcher.Done()
-		r.watch(n, cg, sigs, &end, stop)
+		r.watch(n, cg, c.Pid(), sigs, &end, stop)
 	}()
 	status, werr := c.Wait()
 	close(stop)
@@ -379,6 +379,17 @@ func (e *ending) get() (string, bool) {
 	return e.why, e.timedOut
 }
 
+// notEndedWhy says why a container whose first process is pid has not
+// ended StopGrace after it was passed the signal got: it ignored it, or,
+// stopped (Ctrl-Z, SIGSTOP), it has not taken it yet: a stopped process
+// takes no signal but SIGKILL and SIGCONT.
+func notEndedWhy(pid int, got string) string {
+	if p, ok := state.Stat(pid); ok && p.State == 'T' {
+		return fmt.Sprintf("the container, stopped (Ctrl-Z, SIGSTOP), has not taken %s in %s: a stopped process takes no signal but SIGKILL and SIGCONT", got, StopGrace)
+	}
+	return fmt.Sprintf("the container ignored %s for %s", got, StopGrace)
+}
+
 // sameSending is how close a second signal of the same kind must follow
 // the first to be taken for the same sending, not a student's second
 // Ctrl-C or kill (which come a tenth of a second apart at the quickest).
@@ -389,7 +400,7 @@ const sameSending = 50 * time.Millisecond
 // SIGTERM (namespaces.Wait passes them on; a PID 1 without a handler
 // ignores them). A second signal kills at once, but for a second SIGHUP. sigs is registered before
 // the container is released, so a signal that comes just after is not lost.
-func (r *Contained) watch(n *sys.Narrator, cg *Cgroup, sigs <-chan os.Signal, end *ending, stop <-chan struct{}) {
+func (r *Contained) watch(n *sys.Narrator, cg *Cgroup, pid int, sigs <-chan os.Signal, end *ending, stop <-chan struct{}) {
 	var expire <-chan time.Time
 	if r.Timeout > 0 {
 		t := time.NewTimer(r.Timeout)
@@ -443,7 +454,7 @@ func (r *Contained) watch(n *sys.Narrator, cg *Cgroup, sigs <-chan os.Signal, en
 			defer t.Stop()
 			grace = t.C
 		case <-grace:
-			kill(fmt.Sprintf("the container ignored %s for %s", got, StopGrace), false)
+			kill(notEndedWhy(pid, got), false)
 		}
 	}
 }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -139,5 +141,30 @@ func TestDemoLimits(t *testing.T) {
 	}
 	if got := (Limits{}).or(d.limits); got != d.limits || d.timeout != 10*time.Second {
 		t.Errorf("no limits with the fork bomb's = %+v (timeout %s); want its own, and 10s", got, d.timeout)
+	}
+}
+
+// A container that has not ended after a stop signal's grace ignored it,
+// unless it was stopped (Ctrl-Z, then a hang-up): then it has not taken it
+// yet, and the kill's sentence says so.
+func TestNotEndedWhy(t *testing.T) {
+	cmd := exec.Command("/bin/sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	if got := notEndedWhy(cmd.Process.Pid, "SIGHUP"); got != "the container ignored SIGHUP for "+StopGrace.String() {
+		t.Errorf("notEndedWhy(a running process) = %q", got)
+	}
+	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if p, ok := state.Stat(cmd.Process.Pid); ok && p.State == 'T' || time.Now().After(deadline) {
+			break
+		}
+	}
+	if got := notEndedWhy(cmd.Process.Pid, "SIGHUP"); !strings.HasPrefix(got, "the container, stopped (Ctrl-Z, SIGSTOP), has not taken SIGHUP in ") {
+		t.Errorf("notEndedWhy(a stopped process) = %q", got)
 	}
 }
