@@ -428,3 +428,16 @@ func TestStateDirReadOnlyOrALoop(t *testing.T) {
 		}
 	}
 }
+
+// workshop -q ps is the global --quiet: the table, as without it; ps -q
+// lists the ids alone.
+func TestGlobalQuietBeforePs(t *testing.T) {
+	testbin.NeedRoot(t)
+	state := t.TempDir()
+	if r := testbin.Run(t, "", "--state-dir", state, "-q", "ps"); r.Code != 0 || !strings.HasPrefix(r.Stdout, "ID  NAME  IMAGE") {
+		t.Errorf("workshop -q ps = %d, %q; want the table", r.Code, r.Stdout)
+	}
+	if r := testbin.Run(t, "", "--state-dir", state, "ps", "-q"); r.Code != 0 || r.Stdout != "" {
+		t.Errorf("workshop ps -q = %d, %q; want the ids alone (none)", r.Code, r.Stdout)
+	}
+}

@@ -44,6 +44,12 @@ func newPsCmd() *cobra.Command {
 			if err != nil {
 				return exit.Errorf(exit.ToolFailed, "read the containers in %s: %v", global.stateDir, err)
 			}
+			if idsOnly && !quietAfter(commandLine, "ps") {
+				// `workshop -q ps`: the global --quiet, which ps, narrating
+				// nothing, has nothing to silence in; cobra gives it to
+				// ps's own -q all the same.
+				idsOnly = false
+			}
 			if idsOnly {
 				for _, r := range runs {
 					if _, running := statusOf(r); running || all && (r.Owned() || r.Recorded()) {
@@ -85,11 +91,33 @@ func newPsCmd() *cobra.Command {
 		},
 	}
 	// -q as docker ps -q: the ids alone (workshop kill $(workshop ps -q)).
-	// Here it takes the place of workshop's own --quiet, which has no
-	// narration to silence in ps.
+	// It shadows workshop's own --quiet, which has no narration to silence
+	// in ps: given before ps (workshop -q ps), it is that one (quietAfter).
 	c.Flags().BoolVarP(&idsOnly, "quiet", "q", false, "print only the containers' ids, one a line")
 	c.Flags().BoolVarP(&all, "all", "a", false, "list every container of the state dir: also those starting or ending, those whose layer was kept (--keep), and those a killed workshop left ('workshop clean' removes them)")
 	return c
+}
+
+// quietAfter reports whether -q or --quiet comes after the word cmd in
+// args (a command line's words, workshop's own left out), where it is
+// cmd's own flag; before cmd, it is workshop's global one. The value of
+// --state-dir, which takes one, is no word of the command line's.
+func quietAfter(args []string, cmd string) bool {
+	seen := false
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return false
+		case a == "--state-dir":
+			i++ // its value
+		case !seen && a == cmd:
+			seen = true
+		case seen && (a == "-q" || a == "--quiet" || strings.HasPrefix(a, "--quiet=") || strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && strings.Contains(a, "q")):
+			return true
+		}
+	}
+	return false
 }
 
 // statusOf is the STATUS column of `ps -a`, and whether the container

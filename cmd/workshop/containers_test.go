@@ -243,3 +243,24 @@ func TestARunOfAnotherPIDNamespace(t *testing.T) {
 		t.Errorf("the run = %d, %q; want it to end by itself, 42\n%s", r.Code, r.Stdout, r.Stderr)
 	}
 }
+
+// -q before ps is workshop's global --quiet (ps has nothing to silence),
+// after it ps's own (the ids alone), as docker ps -q.
+func TestQuietAfter(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"ps", "-q"}, true},
+		{[]string{"ps", "-aq"}, true},
+		{[]string{"-q", "ps"}, false},
+		{[]string{"--quiet", "ps", "-a"}, false},
+		{[]string{"--state-dir", "ps", "ps", "--quiet"}, true},
+		{[]string{"--state-dir", "ps", "-q", "ps"}, false},
+		{[]string{"-q", "ps", "-q"}, true},
+	} {
+		if got := quietAfter(tc.args, "ps"); got != tc.want {
+			t.Errorf("quietAfter(%q) = %v, want %v", tc.args, got, tc.want)
+		}
+	}
+}

@@ -44,9 +44,14 @@ func narrator() *sys.Narrator {
 // subcommands are added by the files of this package in their init().
 var subcommands []*cobra.Command
 
+// commandLine is the command line's words, workshop's own left out, for a
+// command that needs to know where a flag was given (quietAfter).
+var commandLine []string
+
 // newRootCmd is the command tree for the command line args (without the
 // program's name), which a flag's error may look at beyond where pflag stopped.
 func newRootCmd(args []string) *cobra.Command {
+	commandLine = args
 	root := &cobra.Command{
 		Use:   "workshop",
 		Short: "Build a container step by step and see every system call it makes",
