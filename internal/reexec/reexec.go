@@ -215,22 +215,21 @@ func (c *Child) Start(n *sys.Narrator, spec any) error {
 // given (a tenth of a second at most: a child that closed its end alive
 // is not waited for).
 func (c *Child) killedBy() (unix.Signal, bool) {
-	var info unix.Siginfo
 	for tries := 0; ; tries++ {
-		info = unix.Siginfo{}
+		var info unix.Siginfo
 		if err := unix.Waitid(unix.P_PID, c.Pid(), &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil); err != nil {
 			return 0, false
 		}
-		if pid, _, _ := sys.ChildInfo(&info); pid != 0 || tries == 100 {
-			break
+		pid, code, status := sys.ChildInfo(&info)
+		switch {
+		case pid == 0 && tries < 100:
+			time.Sleep(time.Millisecond) // not a zombie yet
+		case pid != c.Pid() || code != sys.CLDKilled && code != sys.CLDDumped:
+			return 0, false
+		default:
+			return unix.Signal(status), true
 		}
-		time.Sleep(time.Millisecond)
 	}
-	pid, code, status := sys.ChildInfo(&info)
-	if pid != c.Pid() || code != sys.CLDKilled && code != sys.CLDDumped {
-		return 0, false
-	}
-	return unix.Signal(status), true
 }
 
 // killedBeforeCommand is the error of a child that a signal killed before

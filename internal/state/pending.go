@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -52,11 +51,7 @@ func TrackPending(stateDir, path string) (*Pending, error) {
 		return nil, fmt.Errorf("record %s: %w", path, err)
 	}
 	data, _ := json.Marshal(pendingRecord{Path: path})
-	for err == nil {
-		if err = unix.Flock(int(f.Fd()), unix.LOCK_EX); !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
+	err = holdExclusive(f)
 	if err == nil {
 		_, err = f.Write(data)
 	}
@@ -104,20 +99,11 @@ func StalePending(stateDir string) []StalePath {
 		if info, err := e.Info(); err != nil || strings.HasPrefix(e.Name(), NewPrefix) && time.Since(info.ModTime()) < time.Minute {
 			continue
 		}
-		f, err := os.Open(marker)
-		if err != nil {
-			continue
-		}
-		// Held by a live command: not taken. A shared try does not meet
-		// another clean's.
-		err = unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB)
-		if err != nil {
-			f.Close()
+		if heldByALiveProcess(marker) {
 			continue
 		}
 		var rec pendingRecord
 		data, rerr := os.ReadFile(marker)
-		f.Close()
 		s := StalePath{marker: marker}
 		if rerr == nil && json.Unmarshal(data, &rec) == nil && !strings.HasPrefix(e.Name(), NewPrefix) {
 			s.Path = rec.Path

@@ -92,10 +92,8 @@ func New(stateDir string, r *Run) error {
 	// Held before the directory takes the run's id: from then on, until
 	// this process ends however it ends, the lock says it lives.
 	held, err := os.Open(r.dir)
-	for err == nil {
-		if err = unix.Flock(int(held.Fd()), unix.LOCK_EX); !errors.Is(err, unix.EINTR) {
-			break
-		}
+	if err == nil {
+		err = holdExclusive(held)
 	}
 	if err != nil {
 		if held != nil {
@@ -384,21 +382,33 @@ func (r *Run) Owned() bool {
 }
 
 // lockHeld reports whether a process holds the exclusive flock on the
-// run's directory (its workshop, from New on). The try takes a shared one,
-// without waiting, and lets go at once: two that look at once (ps and
-// clean) do not see each other's.
-func (r *Run) lockHeld() bool {
-	if r.dir == "" {
-		return false
+// run's directory (its workshop, from New on).
+func (r *Run) lockHeld() bool { return r.dir != "" && heldByALiveProcess(r.dir) }
+
+// holdExclusive takes the exclusive flock on f that says its process
+// lives, for as long as f stays open (the kernel lets go of it when the
+// process ends, however it ends).
+func holdExclusive(f *os.File) error {
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		if !errors.Is(err, unix.EINTR) {
+			return err
+		}
 	}
-	d, err := os.Open(r.dir)
+}
+
+// heldByALiveProcess reports whether a process holds holdExclusive's lock
+// on path. The try takes a shared one, without waiting, and lets go at
+// once: two that look at once (ps and clean) do not see each other's.
+func heldByALiveProcess(path string) bool {
+	f, err := os.Open(path)
 	if err != nil {
 		return false
 	}
-	defer d.Close()
-	err = unix.Flock(int(d.Fd()), unix.LOCK_SH|unix.LOCK_NB)
+	defer f.Close()
+	err = unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB)
 	if err == nil {
-		unix.Flock(int(d.Fd()), unix.LOCK_UN)
+		unix.Flock(int(f.Fd()), unix.LOCK_UN)
 	}
 	return errors.Is(err, unix.EWOULDBLOCK)
 }

@@ -151,14 +151,21 @@ func RunCmd(t testing.TB, cmd *exec.Cmd, limit time.Duration) Result {
 	if !timer.Stop() {
 		t.Fatalf("%q ran past %v; stderr:\n%s", cmd.Args, limit, errb.String())
 	}
-	code := 0
+	return Result{Stdout: out.String(), Stderr: errb.String(), Code: exitCode(t, cmd, err)}
+}
+
+// exitCode is the exit code of cmd, whose Wait returned err; a Wait that
+// failed otherwise fails the test.
+func exitCode(t testing.TB, cmd *exec.Cmd, err error) int {
+	t.Helper()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
+		return ee.ExitCode()
+	}
+	if err != nil {
 		t.Fatalf("run %q: %v", cmd.Args, err)
 	}
-	return Result{Stdout: out.String(), Stderr: errb.String(), Code: code}
+	return 0
 }
 
 // IntoHead runs the binary with args, its standard output a pipe of which
@@ -188,20 +195,14 @@ func IntoHead(t testing.TB, args ...string) Result {
 	r.Close()
 	err = cmd.Wait()
 	if !timer.Stop() {
-		t.Fatalf("%q ran past a minute after the reader of its output had gone; stderr ends:\n%s", cmd.Args, lastLines(errb.String(), 15))
+		t.Fatalf("%q ran past a minute after the reader of its output had gone; stderr ends:\n%s", cmd.Args, LastLines(errb.String(), 15))
 	}
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run %q: %v", cmd.Args, err)
-	}
-	return Result{Stdout: string(head[:n]), Stderr: errb.String(), Code: code}
+	return Result{Stdout: string(head[:n]), Stderr: errb.String(), Code: exitCode(t, cmd, err)}
 }
 
-// lastLines is the last n lines of s.
-func lastLines(s string, n int) string {
+// LastLines is the last n lines of s: of a run's stderr, for a failure's
+// message, where the first are its narration's start.
+func LastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

@@ -11,6 +11,7 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/sys"
+	"github.com/workshop-dev/workshop/internal/units"
 	"golang.org/x/sys/unix"
 )
 
@@ -287,6 +288,13 @@ func (c *copier) copyFile(src, dest string, fi os.FileInfo) error {
 // (One in another directory stays, until the root is removed: 'workshop
 // clean' removes the steps' own.)
 func (c *copier) sweep(dirs []string) {
+	looked := 0
+	defer func() {
+		if looked > 0 {
+			c.n.Note("looked in %s of the root for what a copy killed halfway left (.NAME%s): openat, getdents64 and close of each, summarised here; what it removes is printed",
+				units.Count(looked, "directory", "directories"), leftoverSuffix)
+		}
+	}()
 	for _, host := range dirs {
 		d, err := securejoin.SecureJoin(c.root, host)
 		if err != nil {
@@ -296,6 +304,7 @@ func (c *copier) sweep(dirs []string) {
 		if err != nil {
 			continue
 		}
+		looked++
 		for _, e := range entries {
 			if strings.HasPrefix(e.Name(), ".") && strings.HasSuffix(e.Name(), leftoverSuffix) && e.Type().IsRegular() {
 				c.n.Because("a copy killed halfway left it (the next copy of that program would replace it; this one may copy another)").Unlink(filepath.Join(d, e.Name()))

@@ -488,12 +488,7 @@ func TestTerminalBackToTheContainerAfterFg(t *testing.T) {
 					t.Errorf("workshop is stopped, the container's pid %d is %q", p, st)
 				}
 			}
-			term.Master.Write([]byte("fg\n"))
-			term.Out.WaitFor(t, "continued in the foreground (fg): the terminal came back to its process group; it goes back to the container's process group")
-			term.Master.Write([]byte("echo back-$((1+1)); exit 4\n"))
-			term.Out.WaitFor(t, "back-2")
-			term.Master.Write([]byte("echo \"status $?\"; exit\n"))
-			term.Out.WaitFor(t, "status 4")
+			fgBackToTheContainer(t, term, "; exit")
 			if out := term.Out.String(); strings.Contains(out, "stopped by SIGSTOP") {
 				t.Errorf("the stop workshop made was said as someone's SIGSTOP:\n%s", out)
 			}
@@ -771,11 +766,20 @@ func TestTerminalBackAfterStopBgFg(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	term.Master.Write([]byte("bg\n"))
 	time.Sleep(300 * time.Millisecond)
+	fgBackToTheContainer(t, term, "")
+}
+
+// fgBackToTheContainer brings the stopped job back with bash's fg, waits
+// for workshop to hand the terminal to its container, whose shell then
+// reads a line from it and exits 4, and sees bash report that status;
+// then is what bash is given after it ("; exit").
+func fgBackToTheContainer(t *testing.T, term *testbin.OnTerminal, then string) {
+	t.Helper()
 	term.Master.Write([]byte("fg\n"))
 	term.Out.WaitFor(t, "continued in the foreground (fg): the terminal came back to its process group; it goes back to the container's process group")
 	term.Master.Write([]byte("echo back-$((1+1)); exit 4\n"))
 	term.Out.WaitFor(t, "back-2")
-	term.Master.Write([]byte("echo \"status $?\"\n"))
+	term.Master.Write([]byte("echo \"status $?\"" + then + "\n"))
 	term.Out.WaitFor(t, "status 4")
 }
 
@@ -833,27 +837,20 @@ func TestContainerEndsWhenTheReaderOfItsOutputGoes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := testbin.IntoHead(t, step3Args(t, root, tc.args...)...)
 			if r.Code != tc.status {
-				t.Fatalf("workshop step 3 %q | head = %d, want %d; stderr ends:\n%s", tc.args, r.Code, tc.status, tail(r.Stderr))
+				t.Fatalf("workshop step 3 %q | head = %d, want %d; stderr ends:\n%s", tc.args, r.Code, tc.status, testbin.LastLines(r.Stderr, 15))
 			}
 			pid := regexp.MustCompile(`the child is pid (\d+) on the host`).FindStringSubmatch(r.Stderr)
 			if pid == nil {
-				t.Fatalf("no pid in stderr:\n%s", tail(r.Stderr))
+				t.Fatalf("no pid in stderr:\n%s", testbin.LastLines(r.Stderr, 15))
 			}
 			for _, w := range tc.want {
 				if w = strings.ReplaceAll(w, "%d", pid[1]); !strings.Contains(r.Stderr, w) {
-					t.Errorf("stderr lacks %q; it ends:\n%s", w, tail(r.Stderr))
+					t.Errorf("stderr lacks %q; it ends:\n%s", w, testbin.LastLines(r.Stderr, 15))
 				}
 			}
 			if tc.wantNone != "" && strings.Contains(r.Stderr, tc.wantNone) {
-				t.Errorf("stderr has %q; it ends:\n%s", tc.wantNone, tail(r.Stderr))
+				t.Errorf("stderr has %q; it ends:\n%s", tc.wantNone, testbin.LastLines(r.Stderr, 15))
 			}
 		})
 	}
-}
-
-// tail is the last lines of a run's stderr, for a failure's message: the
-// first of them are its narration's start, and a loop's errors many.
-func tail(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return strings.Join(lines[max(0, len(lines)-15):], "\n")
 }

@@ -12,10 +12,6 @@ import (
 // it too before it removes what an addition left.
 const LockName = lockName
 
-// unpackTemp matches the name of the directory an unpack fills before it is
-// renamed into place (makeTempBeside: ".DEST.unpack-RANDOM").
-var unpackTemp = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\..+\.unpack-[0-9a-f]+$`) })
-
 // besideTemp matches the name of what an unpack or an export makes beside
 // its destination before renaming it there (tempBeside).
 var besideTemp = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\..+\.(unpack|export)-[0-9a-f]{12}$`) })
@@ -31,5 +27,5 @@ func IsTempBeside(p string) bool { return besideTemp().MatchString(filepath.Base
 // Only the store's exclusive lock makes removing one safe: without it, the
 // name may be an addition under way.
 func IsLeftover(name string) bool {
-	return strings.HasPrefix(name, newPrefix) || unpackTemp().MatchString(name) || strings.HasSuffix(name, ".tmp")
+	return strings.HasPrefix(name, newPrefix) || IsTempBeside(name) || strings.HasSuffix(name, ".tmp")
 }
