@@ -135,10 +135,18 @@ func TestBadCommandLines(t *testing.T) {
 	}
 }
 
+// The version is printed whatever the state dir; a word after --version is
+// refused (cobra printed the version first and exited 0).
 func TestVersion(t *testing.T) {
-	r := testbin.Run(t, "", "--version")
-	if r.Code != 0 || !strings.Contains(r.Stdout, "workshop version") {
-		t.Errorf("workshop --version = %d %q", r.Code, r.Stdout)
+	for _, args := range [][]string{{"--version"}, {"-v"}, {"--state-dir", "", "--version"}} {
+		r := testbin.Run(t, "", args...)
+		if r.Code != 0 || !strings.HasPrefix(r.Stdout, "workshop version ") || r.Stderr != "" {
+			t.Errorf("workshop %q = %d %q %q", args, r.Code, r.Stdout, r.Stderr)
+		}
+	}
+	r := testbin.Run(t, "", "--version", "extra")
+	if r.Code != 125 || r.Stdout != "" || !strings.Contains(r.Stderr, "--version takes no words after it") {
+		t.Errorf("workshop --version extra = %d %q %q, want 125 and one sentence", r.Code, r.Stdout, r.Stderr)
 	}
 }
 

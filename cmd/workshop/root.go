@@ -29,6 +29,9 @@ type globals struct {
 
 var global globals
 
+// showVersion is the root's --version.
+var showVersion bool
+
 // defaultStateDir is where workshop keeps its state without --state-dir.
 const defaultStateDir = "/var/lib/workshop"
 
@@ -63,6 +66,9 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 		// (`workshop -- ps`, `workshop ""`: an unknown command, 125)
 		// instead of the help printed with 0.
 		Args: func(c *cobra.Command, args []string) error {
+			if showVersion && len(args) > 0 {
+				return usageError("--version takes no words after it: give 'workshop --version' alone (%s is one word too many)", hint.QuoteWords(args[:1]))
+			}
 			if len(args) > 0 {
 				// cobra's suggestion (by edit distance and prefix), as
 				// its own error would have given: "stpe" is step.
@@ -79,14 +85,23 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 			}
 			return nil
 		},
-		RunE:          func(c *cobra.Command, _ []string) error { return c.Help() },
-		Version:       version,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if showVersion {
+				_, err := fmt.Fprintf(c.OutOrStdout(), "workshop version %s\n", version)
+				return err
+			}
+			return c.Help()
+		},
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		// An empty --state-dir (an unset variable in --state-dir "$DIR")
 		// would be the current directory, where the lessons have the
 		// student build my-new-root by hand, and clean would remove it.
 		PersistentPreRunE: func(c *cobra.Command, _ []string) error {
+			// The version is printed whatever the state dir or the limit.
+			if showVersion && c == c.Root() {
+				return nil
+			}
 			// Help opens nothing: it is given whatever the limit.
 			if !helpOrCompletion(c) {
 				if err := checkOpenFiles(); err != nil {
@@ -121,6 +136,10 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 			return checkFlagValues(c)
 		},
 	}
+	// workshop's own --version, not cobra's: cobra prints its version before
+	// it looks at the arguments, so `workshop --version extra` exited 0.
+	showVersion = false
+	root.Flags().BoolVarP(&showVersion, "version", "v", false, "version for workshop")
 	pf := root.PersistentFlags()
 	pf.BoolVar(&global.explain, "explain", false, "print the lesson first, and a plain-English gloss beside each syscall")
 	pf.BoolVarP(&global.quiet, "quiet", "q", false, "do not narrate the syscalls")
