@@ -99,6 +99,6 @@ func checkStep1(o Options) (*Report, error) {
 		r.missing("run it yourself: sudo chroot my-new-root /bin/busybox ls /", "busybox ran in the jail but ls / printed %q", out)
 		return r, nil
 	}
-	r.ok("chroot my-new-root /bin/busybox ls / works, and sees: %s", strings.Join(strings.Fields(out), " "))
+	r.ok("chroot my-new-root /bin/busybox ls / works (run as nobody, in namespaces of its own), and sees: %s", strings.Join(strings.Fields(out), " "))
 	return r, nil
 }

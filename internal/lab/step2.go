@@ -95,7 +95,7 @@ func checkStep2(o Options) (*Report, error) {
 		r.missing("ls ran but did not list the root: run it yourself with sudo chroot my-new-root "+ls+" /", "ls in my-new-root printed %q", out)
 		return r, nil
 	}
-	r.ok("chroot my-new-root %s / works and lists: %s", ls, strings.Join(strings.Fields(out), " "))
+	r.ok("chroot my-new-root %s / works (run as nobody, in namespaces of its own) and lists: %s", ls, strings.Join(strings.Fields(out), " "))
 	return r, nil
 }
 

@@ -137,7 +137,7 @@ func checkStep5(o Options) (*Report, error) {
 		r.missing(hint, "chroot container-root %s -c 'echo it runs' fails: %s", shell, failure(out, err))
 		return r, nil
 	}
-	r.ok("chroot container-root %s runs", shell)
+	r.ok("chroot container-root %s runs (as nobody, in namespaces of its own)", shell)
 	return r, nil
 }
 

@@ -188,7 +188,8 @@ func init() {
 // calls are counted in one note.
 func (n *Narrator) CloseOnExecFrom(fd int) error {
 	err := unix.CloseRange(uint(fd), ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
-	n.record("close_range", fmt.Sprintf("%d, ~0U, CLOSE_RANGE_CLOEXEC", fd), 0, err)
+	// strace prints ~0U as the number it is.
+	n.record("close_range", fmt.Sprintf("%d, %d, CLOSE_RANGE_CLOEXEC", fd, uint32(^uint32(0))), 0, err)
 	if err == nil {
 		return nil
 	}

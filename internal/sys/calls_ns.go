@@ -52,7 +52,11 @@ func (n *Narrator) Setgroups(gids []int) error {
 	for i, g := range gids {
 		parts[i] = fmt.Sprint(g)
 	}
-	n.record("setgroups", fmt.Sprintf("%d, [%s]", len(gids), strings.Join(parts, ", ")), 0, err)
+	list := "[" + strings.Join(parts, ", ") + "]"
+	if len(gids) == 0 {
+		list = "NULL" // Go passes an empty list as NULL, as strace shows
+	}
+	n.record("setgroups", fmt.Sprintf("%d, %s", len(gids), list), 0, err)
 	if err != nil {
 		return fmt.Errorf("setgroups: %w", err)
 	}
@@ -261,7 +265,8 @@ func (n *Narrator) Wait4(pid int, options int) (int, unix.WaitStatus, error) {
 	if err != nil || wpid == 0 {
 		status = "NULL" // nothing was written (strace shows the pointer)
 	}
-	opts := flagString(uintptr(options), []flagName{{unix.WNOHANG, "WNOHANG"}, {unix.WUNTRACED, "WUNTRACED"}})
+	// WUNTRACED by strace's name for the same bit, WSTOPPED.
+	opts := flagString(uintptr(options), []flagName{{unix.WNOHANG, "WNOHANG"}, {unix.WSTOPPED, "WSTOPPED"}})
 	n.record("wait4", fmt.Sprintf("%d, %s, %s, NULL", pid, status, opts), wpid, err)
 	if err != nil {
 		return wpid, ws, fmt.Errorf("wait4(%d): %w", pid, err)

@@ -304,7 +304,9 @@ func becomeRoot(n *sys.Narrator) error {
 	if os.Getuid() == 0 && os.Getgid() == 0 {
 		return nil
 	}
-	n.Note("this process's host ids are not in the map, so inside it is uid %d: it becomes uid 0 of the namespace", os.Getuid())
+	// Go makes these calls on every thread of the process, so that no
+	// thread keeps the old ids: strace shows each as many times.
+	n.Note("this process's host ids are not in the map, so inside it is uid %d: it becomes uid 0 of the namespace (Go makes each of the calls below on every thread of the process, so that none keeps the old ids: printed once)", os.Getuid())
 	if err := n.Setresgid(0, 0, 0); err != nil {
 		return err
 	}

@@ -179,7 +179,7 @@ func Unpack(ctx context.Context, n *sys.Narrator, r io.Reader, dest string, opts
 	st, err := unpackInto(ctx, r, tmp, opts)
 	if err == nil {
 		n.Note("unpacked %s: %s", filepath.Base(dest), st)
-		n.Note("each entry is made by one call relative to its directory inside the new root (openat, mkdirat, symlinkat, linkat or mknodat), then given its owner, mode and times (fchown, fchmod, utimensat): summarised here, not printed one by one")
+		n.Note("each entry is made by one call relative to its directory inside the new root (openat, mkdirat, symlinkat, linkat or mknodat), then given its owner, mode and times (fchown, or fchownat for a symlink; fchmod, utimensat): summarised here, not printed one by one")
 		if err = n.Rename(tmp, dest); err == nil {
 			return st, nil
 		}
