@@ -220,7 +220,7 @@ func TestHintsCarryTheStateDir(t *testing.T) {
 	if r := testbin.Run(t, "", "--state-dir", real, "diff", "nosuch"); r.Code != 125 || !strings.Contains(r.Stderr, want+"; a container that has ended is there only if it ran with --keep") {
 		t.Errorf("diff nosuch = %d, %q; want 125 and the word on --keep", r.Code, r.Stderr)
 	}
-	if r := testbin.Run(t, "", "--state-dir", real, "lab"); r.Code != 125 || !strings.Contains(r.Stderr, `workshop --state-dir "`+real+`" lab 2 check`) {
+	if r := testbin.Run(t, "", "--state-dir", real, "lab"); r.Code != 125 || !strings.Contains(r.Stderr, `workshop --state-dir "`+real+`" lab 1 check`) {
 		t.Errorf("--state-dir %q lab = %d, %q; want 125 and the check with the --state-dir", real, r.Code, r.Stderr)
 	}
 	// The default, given explicitly, is not repeated (kill of no

@@ -59,6 +59,7 @@ func newPsCmd() *cobra.Command {
 				return nil
 			}
 			store := imagetar.OpenStore(global.stateDir)
+			store.Say = narrator()
 			w := tabwriter.NewWriter(c.OutOrStdout(), 2, 8, 2, ' ', 0)
 			if all {
 				fmt.Fprintln(w, "ID\tNAME\tIMAGE\tPID\tCOMMAND\tMEMORY\tUP\tSTATUS")

@@ -212,6 +212,7 @@ func imageCmd(use, short string, nargs int, halfMade string, run func(ctx contex
 			defer stop()
 			s := imagetar.OpenStore(global.stateDir)
 			s.Progress = progressTerminal()
+			s.Say = narrator()
 			// Through cobra's writer, which main watches: a report that
 			// cannot be written (a full disk) is a failure, not an exit 0.
 			return imageOutcome(ctx, run(ctx, s, c.OutOrStdout(), args), halfMade)

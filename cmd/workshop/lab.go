@@ -32,7 +32,7 @@ with the walkthrough's own tools: it says what is right, what is missing and a
 hint, and exits 0 only when the exercise is done.`,
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				return usageError("give a step number, and 'check' to check your work: workshop lab 2 check")
+				return usageError("give a step number, 1 to 6: 'workshop lab 1' prints step 1's exercise, 'workshop lab 1 check' looks at your work")
 			}
 			if len(args) > 2 {
 				return usageError("%q: lab takes a step number and 'check', and nothing after them: workshop lab %s check", args[2], hint.Quote(args[0]))

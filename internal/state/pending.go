@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -39,14 +40,23 @@ type pendingRecord struct {
 // clean sees by its name is held until its command ends.
 func TrackPending(stateDir, path string) (*Pending, error) {
 	dir := PendingDir(stateDir)
-	if err := MkdirPrivate(dir); err != nil {
-		return nil, fmt.Errorf("record %s: %w", path, err)
-	}
 	var b [6]byte
 	rand.Read(b[:])
 	name := hex.EncodeToString(b[:]) + ".json"
 	tmp := filepath.Join(dir, NewPrefix+name)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_CLOEXEC, 0o600)
+	var f *os.File
+	var err error
+	// clean removes the directory when it is empty: made again if it went
+	// between the mkdir and the open (once the marker is in it, it stays).
+	for try := 0; try < 3; try++ {
+		if err = MkdirPrivate(dir); err != nil {
+			return nil, fmt.Errorf("record %s: %w", path, err)
+		}
+		f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_CLOEXEC, 0o600)
+		if !errors.Is(err, os.ErrNotExist) {
+			break
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("record %s: %w", path, err)
 	}

@@ -43,7 +43,7 @@ var step5Commands = map[string]lessonCommand{
 	"mkdir container-root":                          {},
 	"tar xf dockercontainer.tar -C container-root/": {},
 	"ls container-root":                             {stdout: []string{"my-new-root\n"}},
-	"unshare --mount --uts --ipc --net --pid --fork --user --map-root-user chroot container-root bash": {
+	"sudo unshare --mount --uts --ipc --net --pid --fork --user --map-root-user chroot container-root bash": {
 		code: 127, stderr: []string{"chroot: failed to run command 'bash': No such file or directory"},
 	},
 	"sudo workshop step 5 -- /bin/bash -c 'ls /'": {

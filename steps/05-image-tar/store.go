@@ -48,6 +48,10 @@ type Store struct {
 	// Progress, when not nil, is the terminal on which long packs and
 	// unpacks show how far they got (see ProgressTo).
 	Progress io.Writer
+	// Say, when not nil, is where a wait for the store's lock is said:
+	// the lock of a lookup is taken with no narrator (its calls are the
+	// store's bookkeeping), but a command that waits says why.
+	Say *sys.Narrator
 }
 
 // OpenStore returns the store under stateDir. Nothing is made on disk
@@ -207,9 +211,13 @@ func (s *Store) flock(n *sys.Narrator, f *os.File, exclusive bool) (func(), erro
 		how = unix.LOCK_EX
 	}
 	err := flock.Try(int(f.Fd()), how)
+	say := n
+	if s.Say != nil {
+		say = s.Say
+	}
 	if errors.Is(err, unix.EWOULDBLOCK) {
 		_, err = flock.Wait(int(f.Fd()), how, "the image store's lock", "nothing was made or changed", func() {
-			fmt.Fprintf(os.Stderr, "==> waiting for the image store's lock %s: another workshop holds it (adding an image takes a few seconds); Ctrl-C stops waiting\n", f.Name())
+			say.Note("waiting for the image store's lock %s: another workshop holds it (adding an image takes a few seconds); Ctrl-C stops waiting", f.Name())
 		})
 	}
 	if err != nil {

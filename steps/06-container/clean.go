@@ -212,6 +212,8 @@ func (c *cleaner) pendingPaths() {
 			c.fail("the record of "+s.Path, err)
 		}
 	}
+	// An unpack or export starting now makes it again (TrackPending).
+	c.rmdirIfEmpty(state.PendingDir(c.state))
 }
 
 // lockOutOtherCleans takes a lock on the state directory itself, which

@@ -1040,7 +1040,8 @@ func TestStoreCommandWaitingThroughCleanImages(t *testing.T) {
 	clean := testbin.Start(t, "", strace, args...)
 	clean.Stderr.WaitFor(t, "LOCK_EX|LOCK_NB) = 0") // the state directory's
 	clean.Stderr.WaitFor(t, "unlinkat(")            // the store's index: it holds the store's lock
-	waiter := testbin.Start(t, "", testbin.Bin(t), "--quiet", "--state-dir", dir, "image", "import", tiny, "second")
+	// Not --quiet: the wait is said as a note of the narration.
+	waiter := testbin.Start(t, "", testbin.Bin(t), "--no-color", "--state-dir", dir, "image", "import", tiny, "second")
 	waiter.Stderr.WaitFor(t, "waiting for the image store's lock")
 	if r := clean.Wait(); r.Code != 0 || !strings.Contains(r.Stdout, "removed the image store") {
 		t.Fatalf("workshop clean --images = exit %d:\n%s%s", r.Code, r.Stdout, r.Stderr)

@@ -365,8 +365,8 @@ func TestCleanRemovesWhatAKilledUnpackLeftBesideItsDir(t *testing.T) {
 			t.Fatalf("the helper that records %s: %v\n%s", p, err, out)
 		}
 	}
-	if c := clean(); c.res.Removed != 1 {
-		t.Errorf("clean removed %d things, want the killed unpack's temporary directory", c.res.Removed)
+	if c := clean(); c.res.Removed != 2 {
+		t.Errorf("clean removed %d things, want the killed unpack's temporary directory and the records' directory, empty", c.res.Removed)
 	}
 	if _, err := os.Lstat(tmp); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the killed unpack's %s is still there (%v)", tmp, err)
@@ -374,7 +374,13 @@ func TestCleanRemovesWhatAKilledUnpackLeftBesideItsDir(t *testing.T) {
 	if _, err := os.Stat(victim); err != nil {
 		t.Errorf("clean removed %s, which a record named but no unpack makes: %v", victim, err)
 	}
-	if markers, _ := os.ReadDir(state.PendingDir(stateDir)); len(markers) != 0 {
-		t.Errorf("the records are still there: %v", markers)
+	if markers, err := os.ReadDir(state.PendingDir(stateDir)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the records' directory is still there (%v): %v", err, markers)
 	}
+	// The next unpack or export makes it again.
+	again, err := state.TrackPending(stateDir, tmp)
+	if err != nil {
+		t.Fatalf("recording a pending path after clean removed the records' directory: %v", err)
+	}
+	again.Done()
 }

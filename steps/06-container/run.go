@@ -68,6 +68,7 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 		return Result{}, exit.Errorf(exit.ToolFailed, "the container's root: %v", err)
 	}
 	store := imagetar.OpenStore(o.StateDir)
+	store.Say = n
 	ref := o.Image
 	if ref == "" {
 		ref = imagetar.BaseRef

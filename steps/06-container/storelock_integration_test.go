@@ -6,7 +6,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -31,12 +30,9 @@ func TestCtrlCWhileWaitingForTheStoreLock(t *testing.T) {
 
 	r := h.start("full", "run", "--", "/bin/true")
 	r.Stderr.WaitFor(t, "==> waiting for the image store's lock")
-	sent := time.Now()
+	// The lock stays held: a run that did not stop waiting would not end.
 	r.Signal(syscall.SIGINT)
 	res := r.Wait()
-	if waited := time.Since(sent); waited > 2*time.Second {
-		t.Errorf("the run ended %s after SIGINT; want it to stop waiting at once", waited)
-	}
 	oneSentence(t, "full run interrupted while waiting for the store's lock", res, 130, "interrupted by SIGINT while waiting for the image store's lock")
 	if entries, _ := os.ReadDir(filepath.Join(h.state, "containers")); len(entries) > 0 {
 		t.Errorf("the interrupted run left %d container record(s)", len(entries))
