@@ -183,7 +183,7 @@ func Unpack(ctx context.Context, n *sys.Narrator, r io.Reader, dest string, opts
 		if err = n.Rename(tmp, dest); err == nil {
 			return st, nil
 		}
-		err = fmt.Errorf("move the unpacked root into place: %w", err)
+		err = placeError(dest, err)
 	}
 	// No half-unpacked root is ever left: not on an error, not on Ctrl-C.
 	// RemoveTree never follows a symlink it finds.
@@ -277,6 +277,16 @@ func unpackInto(ctx context.Context, r io.Reader, dir string, opts UnpackOptions
 
 // freshDestination checks that dest can receive a new root: it does not
 // exist, or is an empty directory (which the rename replaces).
+// placeError is the sentence of a rename of the unpacked root onto dest
+// that failed. DIR was empty or absent when the unpack began: another
+// unpack into it at the same moment, or a program, filled it meanwhile.
+func placeError(dest string, err error) error {
+	if errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("%s exists and is not empty: it was filled while this unpack ran (another unpack into it at once?), and unpack makes a fresh root; remove it first or pick another directory", dest)
+	}
+	return fmt.Errorf("move the unpacked root into place: %w", err)
+}
+
 func freshDestination(dest string) error {
 	fi, err := os.Lstat(dest)
 	if errors.Is(err, os.ErrNotExist) {

@@ -668,3 +668,18 @@ func TestWriteInRootStaysInTheRoot(t *testing.T) {
 		}
 	}
 }
+
+// Two unpacks into one DIR at once: both found it empty, the first renamed
+// its root there, and the second's rename onto a directory now full is the
+// sentence of a DIR that is not empty, not rename's errno.
+func TestUnpackIntoADirFilledMeanwhile(t *testing.T) {
+	dir := t.TempDir()
+	mine, dest := filepath.Join(dir, ".u.unpack-0123456789ab"), filepath.Join(dir, "u")
+	for _, d := range []string{filepath.Join(mine, "bin"), filepath.Join(dest, "bin")} {
+		mustDo(t, os.MkdirAll(d, 0o755))
+	}
+	err := placeError(dest, sys.Discard().Rename(mine, dest))
+	if err == nil || !strings.HasPrefix(err.Error(), dest+" exists and is not empty: it was filled while this unpack ran") {
+		t.Errorf("rename onto a directory filled meanwhile = %v, want the sentence of a DIR that is not empty", err)
+	}
+}
