@@ -50,6 +50,13 @@ func newPsCmd() *cobra.Command {
 				// ps's own -q all the same.
 				idsOnly = false
 			}
+			// A record no one can read is not listed: said, so that its
+			// container, which may run, is not lost from sight.
+			defer func() {
+				for _, d := range state.Unreadable(global.stateDir) {
+					fmt.Fprintln(c.ErrOrStderr(), "workshop: "+hint.Rewrite(d.String()))
+				}
+			}()
 			if idsOnly {
 				for _, r := range runs {
 					if _, running := statusOf(r); running || all && (r.Owned() || r.Recorded()) {

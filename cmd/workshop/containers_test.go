@@ -67,6 +67,25 @@ func TestKillOfAStartingContainer(t *testing.T) {
 	}
 }
 
+// A record that cannot be read is not in ps's table, and ps says so, with
+// or without -a and -q: the container it stands for may be running.
+func TestPsSaysWhichRecordItCannotRead(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir := t.TempDir()
+	if err := state.New(dir, &state.Run{ID: "0123456789ab", Name: "damaged", Step: 6}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(state.ContainersDir(dir), "0123456789ab", "state.json"), []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"ps"}, {"ps", "-a"}, {"ps", "-aq"}} {
+		r := testbin.Run(t, "", append([]string{"--state-dir", dir}, args...)...)
+		if r.Code != 0 || strings.Contains(r.Stdout, "0123456789ab") || !strings.Contains(r.Stderr, "workshop: container 0123456789ab: its record is unreadable") {
+			t.Errorf("workshop %q = %d, stdout %q, stderr %q; want the damaged record said on stderr", args, r.Code, r.Stdout, r.Stderr)
+		}
+	}
+}
+
 // A diff of a container whose run ends as diff reads it (its writable
 // layer removed) says it ended, not "no such file or directory".
 func TestDiffOfAContainerEndingNow(t *testing.T) {

@@ -311,6 +311,16 @@ func Load(stateDir, ref string) (*Run, error) {
 			}
 			return nil, fmt.Errorf("container %s: its directory holds no record (left by an older workshop, or emptied by hand): 'workshop clean' removes it", ref)
 		}
+		// A name or id it may hold, which no one can read.
+		if bad := Unreadable(stateDir); len(bad) == 1 {
+			return nil, fmt.Errorf("%w, unless it is container %s, whose record cannot be read ('workshop ps' says more)", noContainerError(ref), bad[0].ID)
+		} else if len(bad) > 1 {
+			ids := make([]string, len(bad))
+			for i, d := range bad {
+				ids[i] = d.ID
+			}
+			return nil, fmt.Errorf("%w, unless it is one of the containers %s, whose records cannot be read ('workshop ps' says more)", noContainerError(ref), strings.Join(ids, ", "))
+		}
 		return nil, noContainerError(ref)
 	default:
 		return nil, fmt.Errorf("%q begins the id of more than one container: give more of it (see 'workshop ps')", ref)
@@ -329,8 +339,46 @@ func (e noContainerError) Error() string {
 }
 func (e noContainerError) Is(target error) bool { return target == ErrNoContainer }
 
+// Damaged is a container directory whose record cannot be read: written
+// whole by a rename, a record is never seen half-written, so one is damaged
+// (by hand, or by a disk that failed).
+type Damaged struct {
+	ID, Dir string
+	Err     error
+}
+
+func (d Damaged) String() string {
+	return fmt.Sprintf("container %s: its record is unreadable (%v): look at %s, and remove it by hand once nothing runs from it", d.ID, d.Err, d.Dir)
+}
+
+// Unreadable lists the container directories whose record List skipped
+// because it cannot be read or parsed (not those being made or removed,
+// nor one removed since List read the directory).
+func Unreadable(stateDir string) []Damaged {
+	entries, _ := os.ReadDir(ContainersDir(stateDir))
+	var bad []Damaged
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") || !e.IsDir() {
+			continue
+		}
+		dir := filepath.Join(ContainersDir(stateDir), e.Name())
+		data, err := os.ReadFile(filepath.Join(dir, recordName))
+		if errors.Is(err, os.ErrNotExist) {
+			continue // gone since, or never recorded: clean's to say
+		}
+		if err == nil {
+			err = json.Unmarshal(data, &Run{})
+		}
+		if err != nil {
+			bad = append(bad, Damaged{ID: e.Name(), Dir: dir, Err: err})
+		}
+	}
+	return bad
+}
+
 // List returns every recorded run, oldest first. A record that cannot be
-// read is skipped: it is a run being written or removed.
+// read is skipped (Unreadable lists them), as is a run being written or
+// removed.
 func List(stateDir string) ([]*Run, error) {
 	entries, err := os.ReadDir(ContainersDir(stateDir))
 	if errors.Is(err, os.ErrNotExist) {

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -186,6 +187,15 @@ func TestLoadDamagedRecord(t *testing.T) {
 	}
 	if _, err := Load(dir, ".."); err == nil || !strings.Contains(err.Error(), `no container ".."`) {
 		t.Errorf("Load(..) = %v, want no container", err)
+	}
+	// By its name, which only the damaged record holds: List cannot see
+	// it, and the sentence says which record may be it.
+	if _, err := Load(dir, "damaged"); err == nil || !errors.Is(err, ErrNoContainer) || !strings.Contains(err.Error(), "unless it is container cccc11112222, whose record cannot be read") {
+		t.Errorf("Load by the name of a damaged record = %v, want no container, and the damaged one named", err)
+	}
+	bad := Unreadable(dir)
+	if len(bad) != 1 || bad[0].ID != "cccc11112222" || bad[0].Err == nil {
+		t.Errorf("Unreadable = %v, want the damaged record alone (not the directory with none)", bad)
 	}
 }
 

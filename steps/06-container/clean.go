@@ -533,7 +533,7 @@ func (c *cleaner) unrecordedDirs(recorded map[string]bool) {
 			if age := time.Since(info.ModTime()); age < staleAge {
 				// A run recording its container right now, or one killed
 				// while it did: not told apart yet, so said, not removed.
-				c.left(p, fmt.Sprintf("a container directory being made (%s old): a run may be recording its container now; clean removes it once it is %s old", age.Round(time.Second), staleAge))
+				c.left(p, fmt.Sprintf("a container directory being made (%s old): a run may be recording its container now; clean removes it once it is %s old", age.Truncate(time.Second), staleAge))
 				continue
 			}
 		default:
@@ -582,7 +582,10 @@ func (c *cleaner) orphanCgroups(recorded map[string]bool) {
 			continue
 		}
 		if len(pids) > 0 {
-			c.left(what, fmt.Sprintf("%s in it and no container of %s records it (another state directory's?)", plural(len(pids), "process"), c.state))
+			if _, err := os.Lstat(filepath.Join(state.ContainersDir(c.state), id)); err == nil {
+				continue // a run that began after the records were read
+			}
+			c.left(what, fmt.Sprintf("%s in it and no container of %s records it (another state directory's, or a run that is starting)", plural(len(pids), "process"), c.state))
 			continue
 		}
 		age := youngest(cg.Paths())
