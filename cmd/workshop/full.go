@@ -1,11 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/hint"
 	namespaces "github.com/workshop-dev/workshop/steps/03-namespaces"
 	container "github.com/workshop-dev/workshop/steps/06-container"
 	"golang.org/x/sys/unix"
@@ -109,6 +111,11 @@ removed when it ends (the writable layer stays with --keep).`,
 					return err
 				}
 				return exit.Errorf(exit.ToolFailed, "%w", err)
+			}
+			if res.RecordErr != nil {
+				// The command's status stays the run's: the tool's failure
+				// after it is said, not put in its place.
+				fmt.Fprintln(os.Stderr, "workshop: "+hint.Rewrite(res.RecordErr.Error()))
 			}
 			return res.Verdict(n, limits)
 		},

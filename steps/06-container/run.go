@@ -48,12 +48,16 @@ type Options struct {
 type Result struct {
 	cgroups.Outcome
 	ID, Name string
+	// RecordErr is a failure to update the container's record as the run
+	// ended (a full disk): everything else was undone, but `workshop ps -a`
+	// will show the record as a killed workshop's. Said whatever --quiet.
+	RecordErr error
 }
 
 // Run runs one container, from its image to its end, and removes everything
 // it made however it ends: its overlay mount, its cgroup, its writable layer
 // (unless Keep) and its record.
-func Run(n *sys.Narrator, o Options) (Result, error) {
+func Run(n *sys.Narrator, o Options) (res Result, err error) {
 	// A Ctrl-C must never kill workshop half-way through making or
 	// removing things: the stop signals (exit.StopSignals: SIGINT,
 	// SIGTERM, SIGHUP, SIGQUIT, a sent SIGABRT…) stay caught here until
@@ -121,7 +125,7 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, exit.Errorf(exit.ToolFailed, "%v", err)
 	}
-	res := Result{ID: id, Name: name}
+	res = Result{ID: id, Name: name}
 	n.Note("container %s (%s) from image %s (%s), unpacked once in %s", id, name, rec.Image, img.ShortID(), img.Rootfs)
 	if commandIsPID1OnTerminal(o) {
 		// A student's Ctrl-C on `full run -- sleep 1000` did nothing, in
@@ -140,7 +144,10 @@ func Run(n *sys.Narrator, o Options) (Result, error) {
 		}
 	}
 	end := &teardown{n: n, rec: rec, layer: layer, keep: o.Keep}
-	defer func() { end.finish(res.Outcome.RemoveErr != nil, res.Outcome.ProcessesLeft) }()
+	defer func() {
+		end.finish(res.Outcome.RemoveErr != nil, res.Outcome.ProcessesLeft)
+		res.RecordErr = end.recordErr
+	}()
 
 	select {
 	case s := <-interrupted:
@@ -249,6 +256,19 @@ type teardown struct {
 	released  bool
 	unmounted bool          // false: the mount is still there, so nothing under it may go
 	notes     chan []string // what the background removal could not remove
+	recordErr error         // the first update of the record that failed
+}
+
+// saved says a failed update of the record: a note, and, the first, the
+// run's RecordErr, which is said whatever --quiet.
+func (t *teardown) saved(err error, then string) {
+	if err == nil {
+		return
+	}
+	t.n.Note("could not update the record of %s: %v (%s)", t.rec.ID, err, then)
+	if t.recordErr == nil {
+		t.recordErr = fmt.Errorf("container %s ended, but its record could not be updated (%v): 'workshop ps -a' may show it as left by a killed workshop; %s", t.rec.ID, err, then)
+	}
 }
 
 func (t *teardown) release() {
@@ -293,9 +313,7 @@ func (t *teardown) finish(cgroupLeft, processesLeft bool) {
 		// and removes the layer only once the group is gone (it detaches
 		// the mount before, lazily: the processes keep their view).
 		t.rec.Pid, t.rec.ProcessesLeft = 0, true
-		if err := t.rec.Save(); err != nil {
-			t.n.Note("could not update the record of %s: %v", t.rec.ID, err)
-		}
+		t.saved(t.rec.Save(), "'workshop clean' kills what is left of it, then removes the rest")
 		t.n.Note("the container's root stays mounted, and its writable layer with it, while processes of it are left: 'workshop clean' kills them, then removes the rest")
 		return
 	}
@@ -309,9 +327,7 @@ func (t *teardown) finish(cgroupLeft, processesLeft bool) {
 		rec.Cgroups = nil
 	}
 	if t.keep {
-		if err := rec.Save(); err != nil {
-			t.n.Note("could not update the record of %s: %v ('workshop clean' removes it)", rec.ID, err)
-		}
+		t.saved(rec.Save(), "'workshop clean' removes it, its kept layer too")
 		if rec.Copied {
 			t.n.Note("--keep: the container's root, a full copy of its image that it wrote in, stays in %s; 'workshop clean' removes it", t.layer.Merged)
 			return
@@ -324,9 +340,7 @@ func (t *teardown) finish(cgroupLeft, processesLeft bool) {
 	}
 	if cgroupLeft {
 		rec.Dirs = nil
-		if err := rec.Save(); err != nil {
-			t.n.Note("could not update the record of %s: %v ('workshop clean' will retry)", rec.ID, err)
-		}
+		t.saved(rec.Save(), "'workshop clean' removes its cgroup and the record")
 		return
 	}
 	if err := rec.Forget(); err != nil {
