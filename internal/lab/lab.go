@@ -15,6 +15,7 @@ import (
 
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/hint"
+	"github.com/workshop-dev/workshop/internal/rootmark"
 	"github.com/workshop-dev/workshop/internal/sys"
 )
 
@@ -85,6 +86,20 @@ func (r *Report) dir(o Options, name, hint string) (string, bool) {
 	}
 	r.ok("%s exists", name)
 	return p, true
+}
+
+// byHand records whether root was filled by hand, as the exercises of
+// steps 1 and 2 ask: not by workshop, whose step 2 marks each root it fills
+// (rootmark), whether given as --root or copied with cp -a. redo is how to
+// start again.
+func (r *Report) byHand(root, redo string) bool {
+	by := rootmark.By(root)
+	if by == "" {
+		return true
+	}
+	r.missing("the exercise is to fill it yourself: "+redo,
+		"%s was %s, not by hand (its directory carries workshop's mark, the extended attribute %s)", filepath.Base(root), by, rootmark.Name)
+	return false
 }
 
 // Print writes the report as the student reads it.

@@ -20,7 +20,7 @@ func checkStep1(o Options) (*Report, error) {
   cp /bin/busybox my-new-root/bin/
   sudo chroot my-new-root /bin/busybox ls /`}
 	root, ok := r.dir(o, "my-new-root", "make it in the directory you run the check from: mkdir my-new-root")
-	if !ok {
+	if !ok || !r.byHand(root, "rm -rf my-new-root; mkdir -p my-new-root/bin; cp /bin/busybox my-new-root/bin/") {
 		return r, nil
 	}
 	// Looked at inside the jail, as chroot will: a bin/ that is a symlink

@@ -24,7 +24,7 @@ func checkStep2(o Options) (*Report, error) {
   mkdir -p my-new-root/lib/x86_64-linux-gnu && cp /lib/x86_64-linux-gnu/libselinux.so.1 my-new-root/lib/x86_64-linux-gnu/   # and so on
   sudo chroot my-new-root /bin/ls /`}
 	root, ok := r.dir(o, "my-new-root", "make it in the directory you run the check from: mkdir my-new-root")
-	if !ok {
+	if !ok || !r.byHand(root, "rm -rf my-new-root; mkdir -p my-new-root/bin; cp /bin/ls my-new-root/bin/; then ldd /bin/ls, and cp each library it names") {
 		return r, nil
 	}
 	// Looked for as `chroot my-new-root ls` looks: in each directory of

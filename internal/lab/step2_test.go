@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/workshop-dev/workshop/internal/rootmark"
 	"github.com/workshop-dev/workshop/internal/testbin"
 	"golang.org/x/sys/unix"
 )
@@ -212,5 +213,37 @@ func TestLab2LoaderDirectoryIsADeadLink(t *testing.T) {
 	want := "is reached through my-new-root" + loaderDir + ", a symlink to usr" + loaderDir + " (cp -r copies a symlink as a symlink)"
 	if text := findingsText(r); r.Done() || !strings.Contains(text, want) {
 		t.Errorf("%s a symlink to usr%s, which the root lacks: report\n%s\nwant %q", loaderDir, loaderDir, text, want)
+	}
+}
+
+// A root workshop's step 2 filled (given as --root my-new-root) is not the
+// exercise of step 1 or 2, which is to fill it by hand: the root carries
+// step 2's mark, which the checks look for. Without the mark, it is judged
+// as any root.
+func TestLab1And2NotWorkshopsOwnRoot(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir := t.TempDir()
+	root := filepath.Join(dir, "my-new-root")
+	if r := testbin.Run(t, "", "--quiet", "--state-dir", t.TempDir(), "step", "2", "--root", root, "--", "/bin/true"); r.Code != 0 {
+		t.Fatalf("workshop step 2 --root %s = %d\n%s", root, r.Code, r.Stderr)
+	}
+	for _, step := range []int{1, 2} {
+		r, err := Check(step, Options{Dir: dir, StateDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if text := findingsText(r); r.Done() || !strings.Contains(text, "my-new-root was filled by workshop step 2, not by hand") {
+			t.Errorf("lab %d check of workshop's own root: report\n%s", step, text)
+		}
+	}
+	if err := unix.Removexattr(root, rootmark.Name); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Check(2, Options{Dir: dir, StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text := findingsText(r); strings.Contains(text, "not by hand") {
+		t.Errorf("lab 2 check of a root without the mark: report\n%s", text)
 	}
 }

@@ -45,7 +45,12 @@ func checkStep3(o Options) (*Report, error) {
 	// two as good, the later started.
 	var best int
 	bestScore := -1
-	tops := topmost(procs)
+	tops, byWorkshop := startedByHand(topmost(procs))
+	if len(tops) == 0 {
+		r.missing("start the shell yourself, as the walkthrough does: sudo unshare --mount --uts --ipc --net --pid --fork --user --map-root-user chroot my-new-root /bin/bash",
+			"process %d runs with my-new-root as its root, but workshop started it (workshop step 3 made its namespaces), not unshare", byWorkshop[0])
+		return r, nil
+	}
 	for _, pid := range tops {
 		score := 0
 		for _, ns := range []string{"pid", "mnt", "uts", "ipc", "net", "user"} {
@@ -122,6 +127,38 @@ func processesRootedAt(root string) ([]int, error) {
 		}
 	}
 	return pids, nil
+}
+
+// startedByHand splits pids into those a student's command started and
+// those workshop did: a workshop step's container, whose first process is
+// workshop's init (with --init), or the command workshop's init became,
+// whose parent is workshop.
+func startedByHand(pids []int) (byHand, byWorkshop []int) {
+	for _, pid := range pids {
+		if isWorkshop(pid) || isWorkshop(state.ParentPid(pid)) {
+			byWorkshop = append(byWorkshop, pid)
+		} else {
+			byHand = append(byHand, pid)
+		}
+	}
+	return byHand, byWorkshop
+}
+
+// isWorkshop reports whether pid runs workshop: this very binary, or one
+// named workshop (another build of it).
+func isWorkshop(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	exe, err := os.Stat(fmt.Sprintf("/proc/%d/exe", pid))
+	if err != nil {
+		return false
+	}
+	if self, err := os.Stat("/proc/self/exe"); err == nil && os.SameFile(exe, self) {
+		return true
+	}
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	return err == nil && strings.TrimSpace(string(comm)) == "workshop"
 }
 
 // topmost returns those of procs whose parent is not one of procs: the

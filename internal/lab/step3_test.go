@@ -148,3 +148,20 @@ func waitForRooted(t *testing.T, root string, n int) {
 	}
 	t.Fatalf("after a minute, fewer than %d processes are rooted at %s", n, root)
 }
+
+// A shell workshop's step 3 started in my-new-root is not the exercise,
+// which is to start one with unshare: its namespaces are all there, but
+// workshop made them.
+func TestLab3NotWorkshopsOwnContainer(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir := t.TempDir()
+	populateBash(t, dir)
+	startShell(t, dir, testbin.Bin(t)+" --quiet --state-dir "+t.TempDir()+" step 3 --root my-new-root -- /bin/bash")
+	r, err := Check(3, Options{Dir: dir, StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text := findingsText(r); r.Done() || !strings.Contains(text, "but workshop started it") {
+		t.Errorf("lab 3 check of workshop's step 3 container: report\n%s", text)
+	}
+}

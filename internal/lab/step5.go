@@ -102,6 +102,22 @@ func checkStep5(o Options) (*Report, error) {
 		return r, nil
 	}
 	r.ok("dockercontainer.tar, unpacked into a fresh directory, runs %s", shell)
+	// The archive is of the student's own root: every file in it is in
+	// my-new-root, the same size (not workshop's step 5 archive copied,
+	// nor an image exported).
+	mine := o.path("my-new-root")
+	if fi, err := os.Stat(mine); err != nil || !fi.IsDir() {
+		r.missing("run the check from the directory that holds my-new-root, the root steps 1 and 2 had you fill, and dockercontainer.tar",
+			"there is no directory my-new-root in %s, the root dockercontainer.tar is to hold", o.Dir)
+		return r, nil
+	}
+	if differ := notUnpacked(tarPath, mine); differ != "" {
+		differ = strings.Replace(strings.Replace(differ, "its ", "my-new-root's ", 1), "it has", "my-new-root has", 1)
+		r.missing("pack your own root, as it is now: tar -C my-new-root -cvf dockercontainer.tar .",
+			"dockercontainer.tar is not my-new-root packed: %s", differ)
+		return r, nil
+	}
+	r.ok("it holds my-new-root's files")
 	root := o.path("container-root")
 	fi, err := os.Lstat(root)
 	switch {

@@ -358,6 +358,10 @@ func TestLab5AppendedArchive(t *testing.T) {
 	tarOfRoot(t, dir, &tar.Header{Typeflag: tar.TypeReg, Name: "./motd", Mode: 0o644, Size: 6},
 		&tar.Header{Typeflag: tar.TypeReg, Name: "./motd", Mode: 0o644, Size: 20})
 	sh(t, dir, "mkdir container-root && tar -xf dockercontainer.tar -C container-root/")
+	// The root holds motd as it was last appended.
+	if err := os.WriteFile(filepath.Join(dir, "my-new-root", "motd"), []byte(strings.Repeat("x", 20)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if r, _ := Check(5, Options{Dir: dir, StateDir: t.TempDir()}); !r.Done() {
 		t.Errorf("an archive with motd appended twice, unpacked with tar -xf: report\n%s", findingsText(r))
 	}
@@ -373,5 +377,20 @@ func TestLab5XzArchive(t *testing.T) {
 	r, _ := Check(5, Options{Dir: dir, StateDir: t.TempDir()})
 	if text := findingsText(r); r.Done() || !strings.Contains(text, "compressed with xz") || !strings.Contains(text, "plain or gzipped (tar -cvf, tar -czvf)") {
 		t.Errorf("an xz archive: report\n%s", text)
+	}
+}
+
+// An archive that is not my-new-root packed (workshop's own step 5 archive
+// copied, an image exported) is refused, though it runs: it holds a file
+// the student's root does not.
+func TestLab5ArchiveOfAnotherRoot(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir := t.TempDir()
+	populateBash(t, dir)
+	tarOfRoot(t, dir, &tar.Header{Typeflag: tar.TypeReg, Name: "./usr/bin/other", Mode: 0o755, Size: 7})
+	sh(t, dir, "mkdir container-root && tar -xf dockercontainer.tar -C container-root/")
+	r, _ := Check(5, Options{Dir: dir, StateDir: t.TempDir()})
+	if text := findingsText(r); r.Done() || !strings.Contains(text, "dockercontainer.tar is not my-new-root packed: my-new-root has no usr/bin/other") {
+		t.Errorf("an archive of another root: report\n%s", text)
 	}
 }

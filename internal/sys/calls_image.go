@@ -98,3 +98,15 @@ func (n *Narrator) Rename(oldpath, newpath string) error {
 func init() {
 	glosses["renameat"] = "move a file or directory to a new name, in one step"
 }
+
+// Setxattr calls setxattr(2): an extended attribute named name, with value,
+// on path (its symlinks followed).
+func (n *Narrator) Setxattr(path, name, value string, flags int) error {
+	err := unix.Setxattr(path, name, []byte(value), flags)
+	n.record("setxattr", fmt.Sprintf("%s, %s, %s, %d, %d", quote(path), quote(name), quote(value), len(value), flags), 0, err)
+	return wrap("setxattr", path, err)
+}
+
+func init() {
+	glosses["setxattr"] = "attach a named value to a file, beside its contents (an extended attribute)"
+}
