@@ -12,8 +12,8 @@ import (
 
 // The arrows of DESIGN.md point one way: cmd -> steps/06 -> steps/01..05
 // -> internal. A step uses only lower-numbered steps; internal uses no
-// step, but for internal/lab, the exercises' checks, which run what the
-// steps do as cmd does.
+// step. steps/lab, the exercises' checks, stands beside step 6: it may use
+// steps 1 to 5, and no step uses it.
 func TestImportsPointOneWay(t *testing.T) {
 	const module = "github.com/workshop-dev/workshop/"
 	root := filepath.Join("..", "..")
@@ -61,7 +61,12 @@ func wrongWay(from, to string) string {
 	switch {
 	case strings.HasPrefix(to, "cmd/") && !strings.HasPrefix(from, "cmd/"):
 		return "nothing but cmd imports cmd"
-	case strings.HasPrefix(from, "internal/lab"):
+	case strings.HasPrefix(to, "steps/lab") && !strings.HasPrefix(from, "cmd/"):
+		return "only cmd uses the exercises' checks"
+	case strings.HasPrefix(from, "steps/lab") && strings.HasPrefix(to, "steps/"):
+		if stepDir(to) >= 6 {
+			return "the exercises' checks use steps 1 to 5 only"
+		}
 		return ""
 	case strings.HasPrefix(from, "internal/") && strings.HasPrefix(to, "steps/"):
 		return "internal imports no step"
@@ -77,4 +82,26 @@ func wrongWay(from, to string) string {
 func stepDir(dir string) int {
 	n, _ := strconv.Atoi(strings.SplitN(strings.TrimPrefix(dir, "steps/"), "-", 2)[0])
 	return n
+}
+
+// The rule itself, on the cases it is there for.
+func TestWrongWay(t *testing.T) {
+	for _, tc := range []struct {
+		from, to string
+		wrong    bool
+	}{
+		{"steps/03-namespaces", "steps/02-ldd-copy", false},
+		{"steps/02-ldd-copy", "steps/03-namespaces", true},
+		{"internal/state", "steps/01-chroot", true},
+		{"steps/lab", "steps/05-image-tar", false},
+		{"steps/lab", "steps/06-container", true},
+		{"steps/06-container", "steps/lab", true},
+		{"internal/doctor", "steps/lab", true},
+		{"cmd/workshop", "steps/lab", false},
+		{"steps/01-chroot", "cmd/workshop", true},
+	} {
+		if why := wrongWay(tc.from, tc.to); (why != "") != tc.wrong {
+			t.Errorf("wrongWay(%s, %s) = %q, want wrong: %v", tc.from, tc.to, why, tc.wrong)
+		}
+	}
 }

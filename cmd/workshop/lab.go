@@ -9,9 +9,9 @@ import (
 	lessons "github.com/workshop-dev/workshop"
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/hint"
-	"github.com/workshop-dev/workshop/internal/lab"
 	"github.com/workshop-dev/workshop/internal/sys"
 	cgroups "github.com/workshop-dev/workshop/steps/04-cgroups"
+	"github.com/workshop-dev/workshop/steps/lab"
 )
 
 func init() { subcommands = append(subcommands, newLabCmd()) }

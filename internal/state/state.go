@@ -178,8 +178,14 @@ func mkdirAllOpen(dir string) error {
 // is made (New) and while it is removed (Forget, `workshop clean`): List
 // skips them, and clean knows them.
 const (
-	NewPrefix  = ".new-"
-	GonePrefix = ".gone-"
+	NewPrefix = ".new-"
+	// LabScratchPrefix starts the name of the directory where lab 5's
+	// check unpacks the student's archive (in the state dir, or the
+	// system's temporary directory), followed by the check's pid: a check
+	// killed with SIGKILL leaves it, and `workshop clean` removes it once
+	// that pid is gone (doctor.StaleByPid).
+	LabScratchPrefix = ".workshop-lab5-"
+	GonePrefix       = ".gone-"
 )
 
 // GoneDir is where the run's directory is renamed to before it is removed:

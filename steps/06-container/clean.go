@@ -16,7 +16,6 @@ import (
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/flock"
 	"github.com/workshop-dev/workshop/internal/hint"
-	"github.com/workshop-dev/workshop/internal/lab"
 	"github.com/workshop-dev/workshop/internal/mountopt"
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
@@ -178,9 +177,9 @@ func (c *cleaner) doctorLeftovers() {
 	}
 	// Lab 5's check unpacks the student's archive in the state dir, or in
 	// the system's temporary directory (lab's scratchParent).
-	stale := doctor.StaleByPid(c.state, lab.ScratchPrefix)
+	stale := doctor.StaleByPid(c.state, state.LabScratchPrefix)
 	if tmp := os.TempDir(); tmp != c.state {
-		stale = append(stale, doctor.StaleByPid(tmp, lab.ScratchPrefix)...)
+		stale = append(stale, doctor.StaleByPid(tmp, state.LabScratchPrefix)...)
 	}
 	for _, p := range stale {
 		if err := c.n.RemoveTree(p); err != nil {

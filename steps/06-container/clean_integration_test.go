@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/workshop-dev/workshop/internal/lab"
 	"github.com/workshop-dev/workshop/internal/mountopt"
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/stracecheck"
@@ -1166,8 +1165,8 @@ func TestCleanRemovesWhatAKilledDoctorLeft(t *testing.T) {
 
 	// A lab 5 check killed halfway leaves its copy of the student's
 	// archive in the state dir: clean removes it once its check is gone.
-	labLeft := filepath.Join(st, fmt.Sprintf("%s%d-321", lab.ScratchPrefix, dead))
-	labLive := filepath.Join(st, fmt.Sprintf("%s%d-654", lab.ScratchPrefix, os.Getpid()))
+	labLeft := filepath.Join(st, fmt.Sprintf("%s%d-321", state.LabScratchPrefix, dead))
+	labLive := filepath.Join(st, fmt.Sprintf("%s%d-654", state.LabScratchPrefix, os.Getpid()))
 	for _, d := range []string{filepath.Join(labLeft, "root", "bin"), labLive} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			t.Fatal(err)
@@ -1180,7 +1179,7 @@ func TestCleanRemovesWhatAKilledDoctorLeft(t *testing.T) {
 	}
 	// Or in the system's temporary directory, where the state dir is not
 	// root's alone.
-	tmpLeft := filepath.Join(os.TempDir(), fmt.Sprintf("%s%d-%d", lab.ScratchPrefix, dead, os.Getpid()))
+	tmpLeft := filepath.Join(os.TempDir(), fmt.Sprintf("%s%d-%d", state.LabScratchPrefix, dead, os.Getpid()))
 	if err := os.MkdirAll(filepath.Join(tmpLeft, "root"), 0o700); err != nil {
 		t.Fatal(err)
 	}

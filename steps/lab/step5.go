@@ -16,6 +16,7 @@ import (
 
 	"github.com/workshop-dev/workshop/internal/doctor"
 	"github.com/workshop-dev/workshop/internal/regfile"
+	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
 	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
 	"golang.org/x/sys/unix"
@@ -174,12 +175,9 @@ func failure(out string, err error) string {
 	return fmt.Sprintf("it printed %q", strings.TrimSpace(out))
 }
 
-// ScratchPrefix starts the name of the directory where lab 5's check
-// unpacks the student's archive (in the state dir, or the system's
-// temporary directory: scratchParent), followed by the check's pid: a
-// check killed with SIGKILL leaves it, and `workshop clean` removes it once
-// that pid is gone (doctor.StaleByPid).
-const ScratchPrefix = ".workshop-lab5-"
+// ScratchPrefix is state.LabScratchPrefix, by the name this package's
+// code and tests know it.
+const ScratchPrefix = state.LabScratchPrefix
 
 // runFromArchive unpacks the archive (safely: image import's unpack) into a
 // temporary directory where only root may change anything (scratchParent:
