@@ -1,0 +1,206 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/state"
+	"github.com/workshop-dev/workshop/internal/sys"
+	"github.com/workshop-dev/workshop/internal/units"
+	cgroups "github.com/workshop-dev/workshop/steps/04-cgroups"
+	"golang.org/x/sys/unix"
+)
+
+// What `workshop ps` and `workshop kill` ask of a recorded container: its
+// status, the memory it uses, and a signal sent to its first process.
+
+// Status is the STATUS column of `ps -a`, and whether the container
+// runs: its first process is there, the child of its living workshop.
+func Status(r *state.Run) (string, bool) {
+	switch {
+	case r.Owned() && r.OtherPIDNamespace():
+		return fmt.Sprintf("running, its workshop in another PID namespace (%s), whose pids the record's are", r.WorkshopPidNS), true
+	case r.Owned() && r.Pid == 0:
+		return "starting, or ending", false
+	case r.Owned() && state.ParentPid(r.Pid) != r.WorkshopPid:
+		return "ending", false
+	case r.Owned():
+		return "running", true
+	// Its run ended and tore down what it could (teardown.finish clears
+	// the pid, the mount and the cgroup it removed); a killed one left
+	// them all.
+	case r.Pid == 0 && r.ProcessesLeft:
+		return "ended, processes left in its cgroup ('workshop clean' kills them, then removes the rest)", false
+	case r.Pid == 0 && len(r.Mounts) == 0 && len(r.Cgroups) > 0:
+		return "ended, its cgroup not removed ('workshop clean' removes it)", false
+	case r.EndedWithLayerKept():
+		return "ended, layer kept", false
+	}
+	return "left by a killed workshop", false
+}
+
+// MemoryInUse reads what the container's cgroup uses now, or "-".
+func MemoryInUse(r *state.Run) string {
+	if len(r.Cgroups) == 0 {
+		return "-"
+	}
+	cg, err := cgroups.Open(r.ID)
+	if err != nil {
+		return "-"
+	}
+	b, err := cg.MemoryCurrent()
+	if err != nil {
+		return "-"
+	}
+	return units.FormatSize(b)
+}
+
+// killsByDefault reports whether sig's default action ends a process (or
+// stops it), so that a PID 1 without a handler drops it: not SIGKILL and
+// SIGSTOP, which the kernel delivers to PID 1 from an ancestor namespace,
+// nor the signals ignored by default or that resume (CHLD, CONT, URG,
+// WINCH).
+func killsByDefault(sig unix.Signal) bool {
+	switch sig {
+	case unix.SIGKILL, unix.SIGSTOP, unix.SIGCHLD, unix.SIGCONT, unix.SIGURG, unix.SIGWINCH:
+		return false
+	}
+	return true
+}
+
+// settingUp reports whether pid, a container's first process, is still
+// workshop's init before the command runs: the same program as this one
+// (it has not exec'd the command), with no child (--init's init has not
+// started it). Unknown (no /proc/PID/task/*/children): false.
+func settingUp(pid int) bool {
+	self, err1 := os.Stat("/proc/self/exe")
+	first, err2 := os.Stat(fmt.Sprintf("/proc/%d/exe", pid))
+	if err1 != nil || err2 != nil || !os.SameFile(self, first) {
+		return false
+	}
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, t := range tasks {
+		children, err := os.ReadFile(t)
+		if err != nil || strings.TrimSpace(string(children)) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// Running finds a running container by id, id prefix or name.
+func Running(stateDir, ref string) (*state.Run, error) {
+	r, err := state.Load(stateDir, ref)
+	if err != nil {
+		return nil, exit.Errorf(exit.ToolFailed, "%v", err)
+	}
+	switch {
+	case r.Owned() && r.OtherPIDNamespace():
+		return nil, exit.Errorf(exit.ToolFailed, "container %s was started by a workshop in another PID namespace (%s): its pids are that namespace's, and here name other processes; run this command in that namespace", r.ID, r.WorkshopPidNS)
+	case !r.Owned() && r.EndedWithLayerKept():
+		return nil, exit.Errorf(exit.ToolFailed, "container %s has ended; its writable layer was kept (--keep): "+
+			"'workshop diff %s' lists what it changed, 'workshop clean' removes it", r.ID, r.ID)
+	case r.Owned() && r.Pid == 0:
+		return nil, exit.Errorf(exit.ToolFailed, "container %s is starting (its first process is not made yet, or its workshop is taking it down): try again in a moment", r.ID)
+	case !r.Owned() || r.Pid == 0:
+		return nil, exit.Errorf(exit.ToolFailed, "container %s is not running (its workshop process is gone; 'workshop clean' removes what it left)", r.ID)
+	}
+	return r, nil
+}
+
+// Kill sends sig to the running container ref, through a pidfd.
+func Kill(n *sys.Narrator, out io.Writer, stateDir, ref string, sig unix.Signal) error {
+	r, err := Running(stateDir, ref)
+	if err != nil {
+		return err
+	}
+	// A pidfd first: the checks below are then of the process the
+	// signal will reach, and a pid reused in between (the
+	// container ended, another process got its number) is never
+	// signalled.
+	pidfd, err := n.Because("a handle on the container's first process: a signal through it reaches that process or none").PidfdOpen(r.Pid)
+	switch {
+	case errors.Is(err, unix.ESRCH):
+		return exit.Errorf(exit.ToolFailed, "container %s has ended", r.ID)
+	case err != nil:
+		// ENOSYS before Linux 5.3; EPERM where a seccomp filter
+		// (an older Docker's, systemd's SystemCallFilter=) refuses
+		// calls it does not know.
+		n.Note("no pidfd (%v): kill(2) by pid instead, checked just before", errors.Unwrap(err))
+		pidfd = -1
+	}
+	closePidfd := func() {
+		if pidfd >= 0 {
+			n.CloseFd(pidfd)
+			pidfd = -1
+		}
+	}
+	defer closePidfd()
+	// The pid in the record is the container's first process while
+	// its workshop lives; check it is still that process's child.
+	if state.ParentPid(r.Pid) != r.WorkshopPid {
+		return exit.Errorf(exit.ToolFailed, "container %s has ended", r.ID)
+	}
+	// Ended already (an OOM kill, its own exit), not yet collected
+	// by its workshop: a signal now would change nothing, and the
+	// mark would make the run blame 'workshop kill' for its end.
+	if st, ok := state.StatusField(r.Pid, "State"); ok && strings.HasPrefix(st, "Z") {
+		return exit.Errorf(exit.ToolFailed, "container %s has ended: its workshop is taking it down", r.ID)
+	}
+	// Still workshop's init, before the command runs: the signal
+	// is the command's, and the init, a Go program, would take it
+	// for itself (a SIGSEGV: a dump of its stacks, the run ended).
+	// SIGKILL and SIGSTOP stop a container at any moment.
+	if sig != unix.SIGKILL && sig != unix.SIGSTOP && settingUp(r.Pid) {
+		return exit.Errorf(exit.ToolFailed, "container %s is being set up: its command does not run yet, and %s is for the command; try again in a moment (SIGKILL stops it now)", r.ID, sys.SignalName(sig))
+	}
+	// From the host, the container's PID 1 is an ordinary pid: a
+	// signal it has no handler for still does nothing, except
+	// SIGKILL and SIGSTOP, which the kernel never lets PID 1 ignore
+	// from an ancestor namespace.
+	caught, known := state.Catches(r.Pid, int(sig))
+	// Marked first, so that the run's workshop, woken by the
+	// death, finds the mark: its verdict names the sender.
+	if err := r.MarkKill(int(sig)); err != nil {
+		n.Note("could not mark the record of %s: %v (its run may give the wrong reason for its end)", r.ID, err)
+	}
+	if pidfd >= 0 {
+		err = n.PidfdSendSignal(pidfd, sig)
+		closePidfd()
+	} else {
+		err = n.Kill(r.Pid, sig)
+	}
+	if err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			// It ended, and its workshop reaped it, between the
+			// checks above and the signal. (The mark stays: taken
+			// back, it could be another kill's, just sent.)
+			return exit.Errorf(exit.ToolFailed, "container %s has ended", r.ID)
+		}
+		return exit.Errorf(exit.ToolFailed, "%v", err)
+	}
+	fmt.Fprintf(out, "sent %s to container %s (pid %d)\n", sys.SignalName(sig), r.ID, r.Pid)
+	// Only a PID 1 drops it: without a PID namespace (--ns
+	// without pid) the default action applies, and kills it.
+	if known && !caught && killsByDefault(sig) && ownPIDNamespace(r.Pid) {
+		n.Note("the container's first process has no handler for %s, and a PID 1 drops such a signal (step 3's lesson): it goes on running; "+
+			"'workshop kill %s' sends SIGKILL, which it cannot ignore", sys.SignalName(sig), r.ID)
+	}
+	return nil
+}
+
+// ownPIDNamespace reports whether process pid is in another PID namespace
+// than workshop's (where it is the first process, PID 1).
+func ownPIDNamespace(pid int) bool {
+	theirs, err1 := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid))
+	ours, err2 := os.Readlink("/proc/self/ns/pid")
+	return err1 == nil && err2 == nil && theirs != ours
+}
