@@ -315,4 +315,3 @@ func newDiffCmd() *cobra.Command {
 		},
 	}
 }
-
