@@ -479,6 +479,11 @@ func (o Outcome) Verdict(n *sys.Narrator, l Limits) error {
 	case o.OOMFirst:
 		n.Note("%s too, and workshop killed what was left of the cgroup; but the kernel's log (/dev/kmsg) names the first process among the OOM killer's victims: the limit ended it first", o.KilledBecause)
 		return o.oomKilled(l)
+	// The first process exited by itself (a shell's own 130 after a
+	// SIGINT) just as workshop's kill came: its status is its own.
+	case o.KilledBecause != "" && o.Status != 0 && !o.Signaled && !o.Init:
+		n.Note("%s just as the container ended: its first process had exited by itself, with status %d", o.KilledBecause, o.Status)
+		return exit.Code(o.Status, nil)
 	case o.KilledBecause != "" && o.Status != 0:
 		return exit.Errorf(o.Status, "%s: workshop killed every process in the container's cgroup (exit status %d)", o.KilledBecause, o.Status)
 	// A signal someone sent with `workshop kill` comes before the OOM

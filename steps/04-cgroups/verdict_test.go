@@ -41,11 +41,11 @@ func TestVerdict(t *testing.T) {
 		// own exit, not a kill.
 		{name: "137 as its own exit after an OOM kill in the group", out: Outcome{Status: 137, Stats: oom}, code: 137,
 			note: "==> the command exited with status 137 by itself, not killed: the limit's OOM killer ended 1 of the container's other processes (--memory 80M)"},
-		{name: "timeout", out: Outcome{Status: 137, Stats: noOOM, KilledBecause: "--timeout 2s expired"}, code: 137,
+		{name: "timeout", out: Outcome{Status: 137, Stats: noOOM, Signaled: true, KilledBecause: "--timeout 2s expired"}, code: 137,
 			sentence: "--timeout 2s expired: workshop killed every process in the container's cgroup (exit status 137)"},
 		// A child of the container was OOM-killed earlier; the timeout
 		// ended the container: the timeout is the reason said.
-		{name: "timeout after an OOM kill in the group", out: Outcome{Status: 137, Stats: oom, KilledBecause: "--timeout 2s expired"}, code: 137,
+		{name: "timeout after an OOM kill in the group", out: Outcome{Status: 137, Stats: oom, Signaled: true, KilledBecause: "--timeout 2s expired"}, code: 137,
 			sentence: "--timeout 2s expired: workshop killed every process in the container's cgroup (exit status 137)"},
 		// The kernel's log names the first process among the OOM
 		// killer's victims: the limit ended it, though the group emptied
@@ -57,6 +57,14 @@ func TestVerdict(t *testing.T) {
 		// 0 by itself, so the run succeeded.
 		{name: "timeout as the container exits 0", out: Outcome{Status: 0, Stats: noOOM, KilledBecause: "--timeout 2s expired"}, code: 0,
 			note: "==> --timeout 2s expired just as the container ended: its first process had exited by itself, with status 0"},
+		// Under --init, the init's status stands for its command's: 137
+		// when the kill ended it.
+		{name: "timeout under --init", out: Outcome{Status: 137, Stats: noOOM, Init: true, KilledBecause: "--timeout 2s expired"}, code: 137,
+			sentence: "--timeout 2s expired: workshop killed every process in the container's cgroup (exit status 137)"},
+		// A shell ended by a SIGINT workshop passed on exits 130 itself;
+		// the grace ran out at that instant: the status is its own.
+		{name: "a stop signal's grace as the command exits by itself", out: Outcome{Status: 130, Stats: noOOM, KilledBecause: "the container ignored SIGINT for 3s"}, code: 130,
+			note: "==> the container ignored SIGINT for 3s just as the container ended: its first process had exited by itself, with status 130"},
 		{name: "signal, not a limit", out: Outcome{Status: 143, Stats: noOOM, Signaled: true}, code: 143,
 			note: "==> the command was killed by signal 15 (SIGTERM), not by a limit"},
 		// `workshop kill` sent SIGKILL after the OOM killer had ended
