@@ -106,16 +106,16 @@ removed when it ends (the writable layer stays with --keep).`,
 				Stdout:      os.Stdout,
 				Stderr:      os.Stderr,
 			})
+			if res.RecordErr != nil {
+				// The run's own status or error stays: the record's
+				// failure after it is said, not put in its place.
+				fmt.Fprintln(os.Stderr, "workshop: "+hint.Rewrite(res.RecordErr.Error()))
+			}
 			if err != nil {
 				if exit.Status(err) != exit.ToolFailed || exit.Silent(err) {
 					return err
 				}
 				return exit.Errorf(exit.ToolFailed, "%w", err)
-			}
-			if res.RecordErr != nil {
-				// The command's status stays the run's: the tool's failure
-				// after it is said, not put in its place.
-				fmt.Fprintln(os.Stderr, "workshop: "+hint.Rewrite(res.RecordErr.Error()))
 			}
 			return res.Verdict(n, limits)
 		},

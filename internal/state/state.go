@@ -361,24 +361,7 @@ func (d Damaged) String() string {
 // because it cannot be read or parsed (not those being made or removed,
 // nor one removed since List read the directory).
 func Unreadable(stateDir string) []Damaged {
-	entries, _ := os.ReadDir(ContainersDir(stateDir))
-	var bad []Damaged
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".") || !e.IsDir() {
-			continue
-		}
-		dir := filepath.Join(ContainersDir(stateDir), e.Name())
-		data, err := os.ReadFile(filepath.Join(dir, recordName))
-		if errors.Is(err, os.ErrNotExist) {
-			continue // gone since, or never recorded: clean's to say
-		}
-		if err == nil {
-			err = json.Unmarshal(data, &Run{})
-		}
-		if err != nil {
-			bad = append(bad, Damaged{ID: e.Name(), Dir: dir, Err: err})
-		}
-	}
+	_, bad, _ := scan(stateDir)
 	return bad
 }
 
@@ -386,31 +369,43 @@ func Unreadable(stateDir string) []Damaged {
 // read is skipped (Unreadable lists them), as is a run being written or
 // removed.
 func List(stateDir string) ([]*Run, error) {
+	runs, _, err := scan(stateDir)
+	return runs, err
+}
+
+// scan reads the records under stateDir: the runs, oldest first, and the
+// records that cannot be read.
+func scan(stateDir string) ([]*Run, []Damaged, error) {
 	entries, err := os.ReadDir(ContainersDir(stateDir))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var runs []*Run
+	var bad []Damaged
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".") {
+		if strings.HasPrefix(e.Name(), ".") || !e.IsDir() {
 			continue // being made or removed (NewPrefix, GonePrefix)
 		}
 		dir := filepath.Join(ContainersDir(stateDir), e.Name())
 		data, err := os.ReadFile(filepath.Join(dir, recordName))
-		if err != nil {
-			continue
+		if errors.Is(err, os.ErrNotExist) {
+			continue // gone since, or never recorded: clean's to say
 		}
 		r := &Run{dir: dir}
-		if json.Unmarshal(data, r) != nil {
+		if err == nil {
+			err = json.Unmarshal(data, r)
+		}
+		if err != nil {
+			bad = append(bad, Damaged{ID: e.Name(), Dir: dir, Err: err})
 			continue
 		}
 		runs = append(runs, r)
 	}
 	sort.Slice(runs, func(i, j int) bool { return runs[i].Created.Before(runs[j].Created) })
-	return runs, nil
+	return runs, bad, nil
 }
 
 // Owned reports whether the workshop process in charge of the run is still
@@ -482,6 +477,14 @@ func (r *Run) OtherPIDNamespace() bool {
 func StartTime(pid int) uint64 {
 	v, _ := strconv.ParseUint(statField(pid, 22), 10, 64)
 	return v
+}
+
+// RunsThisProgram reports whether process pid runs the same program file
+// as this process (/proc/PID/exe): workshop, not a program it exec'd.
+func RunsThisProgram(pid int) bool {
+	self, err1 := os.Stat("/proc/self/exe")
+	theirs, err2 := os.Stat(fmt.Sprintf("/proc/%d/exe", pid))
+	return err1 == nil && err2 == nil && os.SameFile(self, theirs)
 }
 
 // ParentPid is the parent of pid (field 4 of /proc/PID/stat), or 0.

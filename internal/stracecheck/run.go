@@ -17,9 +17,9 @@ import (
 // when the narrator learns a new call.
 var Syscalls = []string{
 	"capget", "capset", "chdir", "chroot", "close", "close_range", "copy_file_range", "execve", "fchdir", "fchmod",
-	"fchown", "flock", "getdents64", "ioctl", "keyctl", "kill", "mkdirat", "mknodat", "mount",
+	"fchown", "flock", "fsetxattr", "getdents64", "ioctl", "keyctl", "kill", "mkdirat", "mknodat", "mount",
 	"newfstatat", "openat", "pidfd_open", "pidfd_send_signal", "pivot_root", "ppoll", "prctl", "read", "renameat", "rt_sigaction",
-	"setgroups", "sethostname", "setns", "setresgid", "setresuid", "setxattr", "symlinkat", "syncfs",
+	"setgroups", "sethostname", "setns", "setresgid", "setresuid", "symlinkat", "syncfs",
 	"umask", "umount2", "unlinkat", "unshare", "utimensat", "wait4", "write",
 	"clone", "clone3", "fork", "vfork",
 }

@@ -99,14 +99,17 @@ func init() {
 	glosses["renameat"] = "move a file or directory to a new name, in one step"
 }
 
-// Setxattr calls setxattr(2): an extended attribute named name, with value,
-// on path (its symlinks followed).
-func (n *Narrator) Setxattr(path, name, value string, flags int) error {
-	err := unix.Setxattr(path, name, []byte(value), flags)
-	n.record("setxattr", fmt.Sprintf("%s, %s, %s, %d, %d", quote(path), quote(name), quote(value), len(value), flags), 0, err)
-	return wrap("setxattr", path, err)
+// Fsetxattr calls fsetxattr(2): an extended attribute named name, with
+// value, on the open file fd.
+func (n *Narrator) Fsetxattr(fd int, name, value string, flags int) error {
+	err := unix.Fsetxattr(fd, name, []byte(value), flags)
+	n.record("fsetxattr", fmt.Sprintf("%d, %s, %s, %d, %d", fd, quote(name), quote(value), len(value), flags), 0, err)
+	if err != nil {
+		return fmt.Errorf("fsetxattr %s: %w", name, err)
+	}
+	return nil
 }
 
 func init() {
-	glosses["setxattr"] = "attach a named value to a file, beside its contents (an extended attribute)"
+	glosses["fsetxattr"] = "attach a named value to an open file, beside its contents (an extended attribute)"
 }

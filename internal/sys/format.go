@@ -35,6 +35,10 @@ func result(ret int, err error) string {
 }
 
 func errnoName(e unix.Errno) string {
+	// Go names 95 by its POSIX alias; strace by the name Linux gives it.
+	if e == unix.EOPNOTSUPP {
+		return "EOPNOTSUPP"
+	}
 	if name := unix.ErrnoName(e); name != "" {
 		return name
 	}

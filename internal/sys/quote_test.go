@@ -3,6 +3,8 @@ package sys
 import (
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestOneLine(t *testing.T) {
@@ -26,5 +28,14 @@ func TestNoteIsOneLine(t *testing.T) {
 	New(&buf, Options{}).Note("in the way: %s", "/evil\nworkshop: forged line \x1b[31mRED")
 	if got := buf.String(); strings.Count(got, "\n") != 1 || strings.Contains(got, "\x1b") {
 		t.Errorf("the note printed %q, want one line without ESC", got)
+	}
+}
+
+// Errnos by strace's names: 95 is EOPNOTSUPP there (Go says ENOTSUP).
+func TestErrnoNamesAreStraces(t *testing.T) {
+	for e, want := range map[unix.Errno]string{unix.EOPNOTSUPP: "EOPNOTSUPP", unix.ENOENT: "ENOENT", unix.EAGAIN: "EAGAIN", unix.Errno(4000): "E4000"} {
+		if got := errnoName(e); got != want {
+			t.Errorf("errnoName(%d) = %q, want %q", int(e), got, want)
+		}
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/flock"
 	"github.com/workshop-dev/workshop/internal/hint"
-	"github.com/workshop-dev/workshop/internal/rootmark"
 	"github.com/workshop-dev/workshop/internal/sys"
 	"github.com/workshop-dev/workshop/internal/units"
 	chroot "github.com/workshop-dev/workshop/steps/01-chroot"
@@ -51,7 +50,6 @@ func Populate(n *sys.Narrator, root string, bins []string) error {
 		return err
 	}
 	defer unlock()
-	rootmark.Put(n, root, "workshop step 2")
 	// The count is of the paths ldd named and the links that lead from
 	// them to the real files; a symlinked directory on the way (bin ->
 	// usr/bin) is counted apart at the end.

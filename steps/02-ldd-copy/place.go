@@ -10,6 +10,7 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/rootmark"
 	"github.com/workshop-dev/workshop/internal/sys"
 	"github.com/workshop-dev/workshop/internal/units"
 	"golang.org/x/sys/unix"
@@ -35,6 +36,24 @@ type copier struct {
 	// at the next file or chunk, its half-made file removed, rather than
 	// be killed with that file left in the root (Populate).
 	stop <-chan os.Signal
+
+	// unmarked: the root's filesystem keeps no extended attribute (the
+	// first copy's fsetxattr failed), and the rest are not tried.
+	unmarked bool
+}
+
+// mark puts workshop's mark on a copy (rootmark): the exercises' checks
+// tell a program workshop copied from one copied by hand. Where the
+// filesystem keeps no such attribute, the copies go unmarked: a copy needs
+// none.
+func (c *copier) mark(fd int) {
+	if c.unmarked {
+		return
+	}
+	if err := c.n.Because("workshop's mark on its copy, so that a lab check tells it from one you copy by hand").Fsetxattr(fd, rootmark.Name, rootmark.Value, 0); err != nil {
+		c.unmarked = true
+		c.n.Note("the copies stay unmarked (%v): a lab check will not tell them from copies made by hand", errors.Unwrap(err))
+	}
 }
 
 // leftoverSuffix ends the name a file is copied to before it is renamed
@@ -256,6 +275,7 @@ func (c *copier) copyFile(src, dest string, fi os.FileInfo) error {
 	}
 	err = c.copyBytes(in, out, int(fi.Size()))
 	if err == nil {
+		c.mark(out)
 		err = c.n.Fchmod(out, mode)
 	}
 	if err == nil {

@@ -275,8 +275,6 @@ func unpackInto(ctx context.Context, r io.Reader, dir string, opts UnpackOptions
 	return x.stats, nil
 }
 
-// freshDestination checks that dest can receive a new root: it does not
-// exist, or is an empty directory (which the rename replaces).
 // placeError is the sentence of a rename of the unpacked root onto dest
 // that failed. DIR was empty or absent when the unpack began: another
 // unpack into it at the same moment, or a program, filled it meanwhile.
@@ -287,6 +285,8 @@ func placeError(dest string, err error) error {
 	return fmt.Errorf("move the unpacked root into place: %w", err)
 }
 
+// freshDestination checks that dest can receive a new root: it does not
+// exist, or is an empty directory (which the rename replaces).
 func freshDestination(dest string) error {
 	fi, err := os.Lstat(dest)
 	if errors.Is(err, os.ErrNotExist) {

@@ -589,7 +589,7 @@ func (c *cleaner) orphanCgroups(recorded map[string]bool) {
 		}
 		age := youngest(cg.Paths())
 		if age < orphanAge {
-			c.left(what, fmt.Sprintf("empty and recorded by no container of %s (another state directory's, or one starting), but its directory's time is only %s ago: a container may be starting in it; run clean again in a minute to remove it", c.state, age.Round(time.Second)))
+			c.left(what, fmt.Sprintf("empty and recorded by no container of %s (another state directory's, or one starting), but its directory's time is only %s ago: a container may be starting in it; run clean again in a minute to remove it", c.state, age.Truncate(time.Second)))
 			continue
 		}
 		if err := cg.With(c.n).Remove(); err != nil {

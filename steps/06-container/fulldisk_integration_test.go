@@ -27,7 +27,7 @@ func TestAFullDiskAtTheEndIsSaid(t *testing.T) {
 	if r.Code != 0 || r.Stdout != "42\n" {
 		t.Fatalf("the run that filled the disk = exit %d, stdout %q, want 0 and its output\n%s", r.Code, r.Stdout, r.Stderr)
 	}
-	if !strings.Contains(r.Stderr, "ended, but its record could not be updated") || !strings.Contains(r.Stderr, "no space left on device") {
+	if !strings.Contains(r.Stderr, "its record could not be updated") || !strings.Contains(r.Stderr, "no space left on device") {
 		t.Errorf("stderr = %q, want the record's failed update said", r.Stderr)
 	}
 	if r := h.run("clean"); r.Code != 0 {

@@ -78,9 +78,7 @@ func killsByDefault(sig unix.Signal) bool {
 // (it has not exec'd the command), with no child (--init's init has not
 // started it). Unknown (no /proc/PID/task/*/children): false.
 func settingUp(pid int) bool {
-	self, err1 := os.Stat("/proc/self/exe")
-	first, err2 := os.Stat(fmt.Sprintf("/proc/%d/exe", pid))
-	if err1 != nil || err2 != nil || !os.SameFile(self, first) {
+	if !state.RunsThisProgram(pid) {
 		return false
 	}
 	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
@@ -96,8 +94,8 @@ func settingUp(pid int) bool {
 	return true
 }
 
-// Running finds a running container by id, id prefix or name.
-func Running(stateDir, ref string) (*state.Run, error) {
+// running finds a running container by id, id prefix or name.
+func running(stateDir, ref string) (*state.Run, error) {
 	r, err := state.Load(stateDir, ref)
 	if err != nil {
 		return nil, exit.Errorf(exit.ToolFailed, "%v", err)
@@ -118,7 +116,7 @@ func Running(stateDir, ref string) (*state.Run, error) {
 
 // Kill sends sig to the running container ref, through a pidfd.
 func Kill(n *sys.Narrator, out io.Writer, stateDir, ref string, sig unix.Signal) error {
-	r, err := Running(stateDir, ref)
+	r, err := running(stateDir, ref)
 	if err != nil {
 		return err
 	}

@@ -137,13 +137,11 @@ func Run(n *sys.Narrator, o Options) (res Result, err error) {
 		(&teardown{n: n, rec: rec}).finish(false, false)
 		return res, exit.Errorf(exit.ToolFailed, "the container's root: %v", err)
 	}
+	end := &teardown{n: n, rec: rec, layer: layer, keep: o.Keep}
 	if layer.Copied {
 		rec.Copied = true
-		if err := rec.Save(); err != nil {
-			n.Note("could not update the record of %s: %v", rec.ID, err)
-		}
+		end.saved(rec.Save(), "'workshop diff' and 'workshop clean' will take its root for an overlay's")
 	}
-	end := &teardown{n: n, rec: rec, layer: layer, keep: o.Keep}
 	defer func() {
 		end.finish(res.Outcome.RemoveErr != nil, res.Outcome.ProcessesLeft)
 		res.RecordErr = end.recordErr
@@ -259,16 +257,17 @@ type teardown struct {
 	recordErr error         // the first update of the record that failed
 }
 
-// saved says a failed update of the record: a note, and, the first, the
-// run's RecordErr, which is said whatever --quiet.
+// saved keeps a failed update of the record: the first is the run's
+// RecordErr, said at its end whatever --quiet; a later one is a note.
 func (t *teardown) saved(err error, then string) {
 	if err == nil {
 		return
 	}
-	t.n.Note("could not update the record of %s: %v (%s)", t.rec.ID, err, then)
 	if t.recordErr == nil {
-		t.recordErr = fmt.Errorf("container %s ended, but its record could not be updated (%v): 'workshop ps -a' may show it as left by a killed workshop; %s", t.rec.ID, err, then)
+		t.recordErr = fmt.Errorf("container %s: its record could not be updated (%v): 'workshop ps -a' may show it wrongly (as left by a killed workshop); %s", t.rec.ID, err, then)
+		return // said at the run's end, whatever --quiet
 	}
+	t.n.Note("could not update the record of %s again: %v (%s)", t.rec.ID, err, then)
 }
 
 func (t *teardown) release() {

@@ -88,17 +88,17 @@ func (r *Report) dir(o Options, name, hint string) (string, bool) {
 	return p, true
 }
 
-// byHand records whether root was filled by hand, as the exercises of
-// steps 1 and 2 ask: not by workshop, whose step 2 marks each root it fills
-// (rootmark), whether given as --root or copied with cp -a. redo is how to
-// start again.
-func (r *Report) byHand(root, redo string) bool {
-	by := rootmark.By(root)
-	if by == "" {
+// byHand records whether the program the exercise is about (shown as
+// name, at path on the host) was copied by hand, as the exercises of steps
+// 1 and 2 ask: not by workshop, whose step 2 marks each file it copies
+// (rootmark), into a root given as --root or one copied with cp -a. redo
+// is how to copy it yourself.
+func (r *Report) byHand(name, path, redo string) bool {
+	if rootmark.Of(path) == "" {
 		return true
 	}
-	r.missing("the exercise is to fill it yourself: "+redo,
-		"%s was %s, not by hand (its directory carries workshop's mark, the extended attribute %s)", filepath.Base(root), by, rootmark.Name)
+	r.missing("the exercise is to copy it yourself: "+redo,
+		"%s was copied by workshop's step 2, not by hand (it carries workshop's mark, the extended attribute %s)", name, rootmark.Name)
 	return false
 }
 

@@ -20,7 +20,7 @@ func checkStep1(o Options) (*Report, error) {
   cp /bin/busybox my-new-root/bin/
   sudo chroot my-new-root /bin/busybox ls /`}
 	root, ok := r.dir(o, "my-new-root", "make it in the directory you run the check from: mkdir my-new-root")
-	if !ok || !r.byHand(root, "rm -rf my-new-root; mkdir -p my-new-root/bin; cp /bin/busybox my-new-root/bin/") {
+	if !ok {
 		return r, nil
 	}
 	// Looked at inside the jail, as chroot will: a bin/ that is a symlink
@@ -67,6 +67,9 @@ func checkStep1(o Options) (*Report, error) {
 	if fi.IsDir() {
 		r.missing("my-new-root/bin/busybox must be the program itself: rm -r my-new-root/bin/busybox, then cp /bin/busybox my-new-root/bin/ (cp into an existing directory puts the file inside it)",
 			"my-new-root/bin/busybox is a directory")
+		return r, nil
+	}
+	if !r.byHand("my-new-root/bin/busybox", bb, "cp /bin/busybox my-new-root/bin/") {
 		return r, nil
 	}
 	link := fi.Mode()&os.ModeSymlink != 0

@@ -24,7 +24,7 @@ func checkStep2(o Options) (*Report, error) {
   mkdir -p my-new-root/lib/x86_64-linux-gnu && cp /lib/x86_64-linux-gnu/libselinux.so.1 my-new-root/lib/x86_64-linux-gnu/   # and so on
   sudo chroot my-new-root /bin/ls /`}
 	root, ok := r.dir(o, "my-new-root", "make it in the directory you run the check from: mkdir my-new-root")
-	if !ok || !r.byHand(root, "rm -rf my-new-root; mkdir -p my-new-root/bin; cp /bin/ls my-new-root/bin/; then ldd /bin/ls, and cp each library it names") {
+	if !ok {
 		return r, nil
 	}
 	// Looked for as `chroot my-new-root ls` looks: in each directory of
@@ -57,6 +57,9 @@ func checkStep2(o Options) (*Report, error) {
 			r.missing("inside the root a symlink is resolved inside the root: copy the program itself to "+ls+" (cp -L), or the files its links name too", "%s", what)
 			return r, nil
 		}
+	}
+	if real, err := securejoin.SecureJoin(root, ls); err == nil && !r.byHand("my-new-root"+ls, real, "cp /bin/ls my-new-root"+ls+"; then ldd /bin/ls, and cp each library it names") {
+		return r, nil
 	}
 	r.ok("my-new-root has %s", ls)
 	// The exercise is the libraries: an ls that needs none (busybox's, a

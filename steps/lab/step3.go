@@ -48,7 +48,7 @@ func checkStep3(o Options) (*Report, error) {
 	tops, byWorkshop := startedByHand(topmost(procs))
 	if len(tops) == 0 {
 		r.missing("start the shell yourself, as the walkthrough does: sudo unshare --mount --uts --ipc --net --pid --fork --user --map-root-user chroot my-new-root /bin/bash",
-			"process %d runs with my-new-root as its root, but workshop started it (workshop step 3 made its namespaces), not unshare", byWorkshop[0])
+			"process %d runs with my-new-root as its root, but a workshop command started it, not unshare", byWorkshop[0])
 		return r, nil
 	}
 	for _, pid := range tops {
@@ -150,11 +150,7 @@ func isWorkshop(pid int) bool {
 	if pid <= 0 {
 		return false
 	}
-	exe, err := os.Stat(fmt.Sprintf("/proc/%d/exe", pid))
-	if err != nil {
-		return false
-	}
-	if self, err := os.Stat("/proc/self/exe"); err == nil && os.SameFile(exe, self) {
+	if state.RunsThisProgram(pid) {
 		return true
 	}
 	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))

@@ -161,7 +161,7 @@ func TestLab3NotWorkshopsOwnContainer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if text := findingsText(r); r.Done() || !strings.Contains(text, "but workshop started it") {
+	if text := findingsText(r); r.Done() || !strings.Contains(text, "but a workshop command started it") {
 		t.Errorf("lab 3 check of workshop's step 3 container: report\n%s", text)
 	}
 }

@@ -104,16 +104,15 @@ func checkStep5(o Options) (*Report, error) {
 	}
 	r.ok("dockercontainer.tar, unpacked into a fresh directory, runs %s", shell)
 	// The archive is of the student's own root: every file in it is in
-	// my-new-root, the same size (not workshop's step 5 archive copied,
-	// nor an image exported).
+	// my-new-root (not workshop's step 5 archive copied, nor an image
+	// exported). Their sizes may differ since: a shell's history grows.
 	mine := o.path("my-new-root")
 	if fi, err := os.Stat(mine); err != nil || !fi.IsDir() {
 		r.missing("run the check from the directory that holds my-new-root, the root steps 1 and 2 had you fill, and dockercontainer.tar",
 			"there is no directory my-new-root in %s, the root dockercontainer.tar is to hold", o.Dir)
 		return r, nil
 	}
-	if differ := notUnpacked(tarPath, mine); differ != "" {
-		differ = strings.Replace(strings.Replace(differ, "its ", "my-new-root's ", 1), "it has", "my-new-root has", 1)
+	if differ := notUnpacked(tarPath, mine, "my-new-root", false); differ != "" {
 		r.missing("pack your own root, as it is now: tar -C my-new-root -cvf dockercontainer.tar .",
 			"dockercontainer.tar is not my-new-root packed: %s", differ)
 		return r, nil
@@ -130,7 +129,7 @@ func checkStep5(o Options) (*Report, error) {
 		r.missing("mkdir container-root, then tar -xf with -C container-root/", "there is no directory container-root in %s", o.Dir)
 		return r, nil
 	}
-	if missing := notUnpacked(tarPath, root); missing != "" {
+	if missing := notUnpacked(tarPath, root, "it", true); missing != "" {
 		r.missing("unpack the archive into it: tar -xf dockercontainer.tar -C container-root/ (into a fresh container-root if an older one is there)",
 			"container-root does not hold what dockercontainer.tar unpacks to: %s", missing)
 		return r, nil
@@ -175,10 +174,6 @@ func failure(out string, err error) string {
 	return fmt.Sprintf("it printed %q", strings.TrimSpace(out))
 }
 
-// ScratchPrefix is state.LabScratchPrefix, by the name this package's
-// code and tests know it.
-const ScratchPrefix = state.LabScratchPrefix
-
 // runFromArchive unpacks the archive (safely: image import's unpack) into a
 // temporary directory where only root may change anything (scratchParent:
 // the state dir, or the system's temporary directory), runs shell -c 'echo
@@ -200,7 +195,7 @@ func runFromArchive(ctx context.Context, stateDir, tarPath, shell string) (strin
 	if err := imagetar.CheckRoom(parent, need); err != nil {
 		return "", &CheckError{What: "unpack your archive", Err: err}
 	}
-	tmp, err := os.MkdirTemp(parent, fmt.Sprintf("%s%d-", ScratchPrefix, os.Getpid()))
+	tmp, err := os.MkdirTemp(parent, fmt.Sprintf("%s%d-", state.LabScratchPrefix, os.Getpid()))
 	if err != nil {
 		return "", &CheckError{What: "make a directory to unpack your archive in", Err: err}
 	}
@@ -342,12 +337,12 @@ func notInArchive(names []string, root string) string {
 	return ""
 }
 
-// notUnpacked names the first regular file of the archive that root lacks
-// or holds with another size ("" when it holds them all): root then is not
-// the archive unpacked (an older root, a copy made another way). A name
-// the archive holds more than once (tar -rf, tar -uf appends) is judged by
-// its last entry, the one tar -xf leaves.
-func notUnpacked(tarPath, root string) string {
+// notUnpacked names the first regular file of the archive that root (named
+// as subject) lacks or, with sameSize, holds with another size ("" when it
+// holds them all): root then is not the archive unpacked (an older root, a
+// copy made another way). A name the archive holds more than once (tar -rf,
+// tar -uf appends) is judged by its last entry, the one tar -xf leaves.
+func notUnpacked(tarPath, root, subject string, sameSize bool) string {
 	tr, closeTar, err := openTar(tarPath)
 	if err != nil {
 		return err.Error()
@@ -366,6 +361,10 @@ func notUnpacked(tarPath, root string) string {
 		}
 		last[name] = h
 	}
+	whose := subject + "'s"
+	if subject == "it" {
+		whose = "its"
+	}
 	for _, name := range order {
 		h := last[name]
 		if h.Typeflag != tar.TypeReg {
@@ -374,9 +373,11 @@ func notUnpacked(tarPath, root string) string {
 		fi, err := os.Lstat(filepath.Join(root, name))
 		switch {
 		case err != nil:
-			return fmt.Sprintf("it has no %s", name)
-		case !fi.Mode().IsRegular() || fi.Size() != h.Size:
-			return fmt.Sprintf("its %s is not the archive's (%d bytes, the archive's %d)", name, fi.Size(), h.Size)
+			return fmt.Sprintf("%s has no %s", subject, name)
+		case !fi.Mode().IsRegular():
+			return fmt.Sprintf("%s %s is not a file, as the archive's is", whose, name)
+		case sameSize && fi.Size() != h.Size:
+			return fmt.Sprintf("%s %s is not the archive's (%d bytes, the archive's %d)", whose, name, fi.Size(), h.Size)
 		}
 	}
 	return ""

@@ -3,6 +3,7 @@ package lab
 import (
 	"archive/tar"
 	"fmt"
+	"github.com/workshop-dev/workshop/internal/state"
 	"os"
 	"path/filepath"
 	"strings"
@@ -154,11 +155,11 @@ func TestLab5FIFO(t *testing.T) {
 // never in the student's directory, where a symlink could stand in for it.
 func TestLab5UnpacksTheArchiveWithoutItsDevicesOrSetuid(t *testing.T) {
 	testbin.NeedRoot(t)
-	dir, state := t.TempDir(), t.TempDir()
+	dir, stateDir := t.TempDir(), t.TempDir()
 	populateBash(t, dir)
 	sh(t, dir, "mkdir container-root")
 	tarOfRoot(t, dir, &tar.Header{Typeflag: tar.TypeChar, Name: "./dev/kmsg", Mode: 0o666, Devmajor: 1, Devminor: 11})
-	r, _ := Check(5, Options{Dir: dir, StateDir: state})
+	r, _ := Check(5, Options{Dir: dir, StateDir: stateDir})
 	text := findingsText(r)
 	if r.Done() || !strings.Contains(text, "refuses device nodes") || !strings.Contains(text, "the check makes no device node from an archive") {
 		t.Errorf("an archive with a device node: report\n%s", text)
@@ -166,7 +167,7 @@ func TestLab5UnpacksTheArchiveWithoutItsDevicesOrSetuid(t *testing.T) {
 	if m, _ := filepath.Glob(filepath.Join(dir, ".workshop-lab5-*")); len(m) > 0 {
 		t.Errorf("the check made %q in the student's directory", m)
 	}
-	if m, _ := filepath.Glob(filepath.Join(state, ScratchPrefix+"*")); len(m) > 0 {
+	if m, _ := filepath.Glob(filepath.Join(stateDir, state.LabScratchPrefix+"*")); len(m) > 0 {
 		t.Errorf("the check left %q in the state dir", m)
 	}
 
@@ -392,5 +393,16 @@ func TestLab5ArchiveOfAnotherRoot(t *testing.T) {
 	r, _ := Check(5, Options{Dir: dir, StateDir: t.TempDir()})
 	if text := findingsText(r); r.Done() || !strings.Contains(text, "dockercontainer.tar is not my-new-root packed: my-new-root has no usr/bin/other") {
 		t.Errorf("an archive of another root: report\n%s", text)
+	}
+	// A file that grew since it was packed (a shell's history) is still
+	// my-new-root's; a check from a directory without my-new-root says
+	// where to run it.
+	sh(t, dir, "mkdir -p my-new-root/usr/bin && echo grown-since > my-new-root/usr/bin/other")
+	if r, _ := Check(5, Options{Dir: dir, StateDir: t.TempDir()}); strings.Contains(findingsText(r), "is not my-new-root packed") {
+		t.Errorf("an archive of my-new-root, a file grown since: report\n%s", findingsText(r))
+	}
+	sh(t, dir, "mv my-new-root elsewhere")
+	if r, _ := Check(5, Options{Dir: dir, StateDir: t.TempDir()}); r.Done() || !strings.Contains(findingsText(r), "there is no directory my-new-root in "+dir) {
+		t.Errorf("a check run where there is no my-new-root: report\n%s", findingsText(r))
 	}
 }
