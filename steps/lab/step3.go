@@ -145,9 +145,11 @@ func startedByHand(pids []int) (byHand, byWorkshop []int) {
 }
 
 // isWorkshop reports whether pid runs workshop: this very binary, or one
-// named workshop (another build of it).
+// named workshop (another build of it). Not this process itself: a shell
+// it started (a test's, as `sh -c 'unshare … chroot …'` whose sh and
+// unshare exec'd) is the student's.
 func isWorkshop(pid int) bool {
-	if pid <= 0 {
+	if pid <= 0 || pid == os.Getpid() {
 		return false
 	}
 	if state.RunsThisProgram(pid) {
