@@ -56,7 +56,10 @@ func checkStep4(o Options) (*Report, error) {
   echo +memory | sudo tee /sys/fs/cgroup/cgroup.subtree_control
   sudo mkdir /sys/fs/cgroup/%[1]s
   echo 80M | sudo tee /sys/fs/cgroup/%[1]s/memory.max
-  echo $$ | sudo tee /sys/fs/cgroup/%[1]s/cgroup.procs`, name)}
+  echo 0 | sudo tee /sys/fs/cgroup/%[1]s/memory.swap.max     # where the machine has swap
+  echo $$ | sudo tee /sys/fs/cgroup/%[1]s/cgroup.procs
+  (then, in that shell, either way)
+  head -c 200M /dev/zero | tail > /dev/null                # Killed: the OOM killer ended tail`, name)}
 	if v2 {
 		limitFile, procsHint = "memory.max", "echo $$ | sudo tee "+filepath.Join(dir, "cgroup.procs")
 	}
@@ -120,5 +123,38 @@ func checkStep4(o Options) (*Report, error) {
 	}
 	comm, _ := os.ReadFile("/proc/" + pids[0] + "/comm")
 	r.ok("pid %s (%s) is in it: it and its children now share 80M", pids[0], strings.TrimSpace(string(comm)))
+
+	// The experiment: a 200M tail in that shell, which the group's OOM
+	// killer ends. The group counts its kills (since Linux 4.13 on v1).
+	counter, swapHint := "memory.oom_control", "sudo cgset -r memory.memsw.limit_in_bytes=80M "+name
+	if v2 {
+		counter, swapHint = "memory.events", "echo 0 | sudo tee "+filepath.Join(dir, "memory.swap.max")
+	}
+	kills, ok := oomKills(filepath.Join(dir, counter))
+	switch {
+	case !ok:
+		// An older kernel's v1 group counts none: nothing to judge by.
+	case kills == 0:
+		r.missing("in the shell you put in it, take more than 80M: head -c 200M /dev/zero | tail > /dev/null; on a machine with swap, shut swap off for the group first ("+swapHint+"), or tail is pushed to swap and succeeds",
+			"the %s group's OOM killer has killed nothing yet (%s says oom_kill 0): the exercise's 200M tail has not run in it", name, counter)
+	default:
+		r.ok("its OOM killer ended %d process(es) (%s says oom_kill %d): the 200M tail, at the limit", kills, counter, kills)
+	}
 	return r, nil
+}
+
+// oomKills reads the "oom_kill N" line of a group's memory.events (v2) or
+// memory.oom_control (v1), and whether there is one.
+func oomKills(file string) (int64, bool) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, found := strings.Cut(line, " "); found && k == "oom_kill" {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return n, err == nil
+		}
+	}
+	return 0, false
 }

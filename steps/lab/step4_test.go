@@ -1,10 +1,12 @@
 package lab
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/workshop-dev/workshop/internal/testbin"
@@ -104,9 +106,50 @@ func TestLab4ByHand(t *testing.T) {
 		sh(t, "/", "cgclassify -g memory:"+name+" "+pid)
 	}
 	r = check()
-	if r.Code != 0 || !strings.Contains(r.Stdout, "is 80M (83886080 bytes)") {
+	if r.Code != 1 || !strings.Contains(r.Stdout, "is 80M (83886080 bytes)") || !strings.Contains(r.Stdout, "OOM killer has killed nothing yet") {
+		t.Fatalf("a process in it, the hog not tried: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	// The experiment: a process of the group takes more than 80M, with
+	// swap shut off for the group, and the OOM killer ends it.
+	if v2 {
+		sh(t, "/", "echo 0 > "+memDir+"/memory.swap.max")
+	} else if _, err := os.Stat(memDir + "/memory.memsw.limit_in_bytes"); err == nil {
+		sh(t, "/", "echo 80M > "+memDir+"/memory.memsw.limit_in_bytes")
+	}
+	hog := exec.Command(os.Args[0], "-test.run=^TestLab4Hog$")
+	hog.Env = append(os.Environ(), hogEnv+"="+memDir+"/cgroup.procs")
+	out, err := hog.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("the hog in the group was not killed: %v\n%s", err, out)
+	}
+	r = check()
+	if r.Code != 0 || !strings.Contains(r.Stdout, "its OOM killer ended 1 process(es)") {
 		t.Fatalf("the exercise is done, but the check says: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
+}
+
+// hogEnv, set to a group's cgroup.procs, makes TestLab4Hog a process that
+// joins that group and takes 200M, as the exercise's tail does.
+const hogEnv = "WORKSHOP_TEST_LAB4_HOG"
+
+func TestLab4Hog(t *testing.T) {
+	procs := os.Getenv(hogEnv)
+	if procs == "" {
+		return // only as the helper process of TestLab4ByHand
+	}
+	if err := os.WriteFile(procs, []byte(fmt.Sprint(os.Getpid())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var held [][]byte
+	for i := 0; i < 200; i++ {
+		b := make([]byte, 1<<20)
+		for j := range b {
+			b[j] = 1
+		}
+		held = append(held, b)
+	}
+	fmt.Println("held", len(held), "MiB: not killed")
 }
 
 func limitFileFor(v2 bool) string {
