@@ -3,8 +3,8 @@
 // check`, `lab 2 check`) does not take a program workshop copied for one
 // the student copied by hand: into a root given to a step as --root
 // my-new-root, or copied from workshop's own with cp -a, which keeps
-// extended attributes. A file the student copies over it (cp, without -a)
-// has no mark.
+// extended attributes. A file the student copies after removing workshop's
+// has none (cp over it writes into the same file, and keeps its mark).
 package rootmark
 
 import "golang.org/x/sys/unix"

@@ -97,7 +97,9 @@ func (r *Report) byHand(name, path, redo string) bool {
 	if rootmark.Of(path) == "" {
 		return true
 	}
-	r.missing("the exercise is to copy it yourself: "+redo,
+	// cp over a file writes into it, which keeps its attributes: the
+	// file is removed first.
+	r.missing("the exercise is to copy it yourself (remove workshop's first: cp over it keeps its mark): "+redo,
 		"%s was copied by workshop's step 2, not by hand (it carries workshop's mark, the extended attribute %s)", name, rootmark.Name)
 	return false
 }

@@ -69,7 +69,7 @@ func checkStep1(o Options) (*Report, error) {
 			"my-new-root/bin/busybox is a directory")
 		return r, nil
 	}
-	if !r.byHand("my-new-root/bin/busybox", bb, "cp /bin/busybox my-new-root/bin/") {
+	if !r.byHand("my-new-root/bin/busybox", bb, "rm my-new-root/bin/busybox; cp /bin/busybox my-new-root/bin/") {
 		return r, nil
 	}
 	link := fi.Mode()&os.ModeSymlink != 0

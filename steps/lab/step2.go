@@ -58,7 +58,7 @@ func checkStep2(o Options) (*Report, error) {
 			return r, nil
 		}
 	}
-	if real, err := securejoin.SecureJoin(root, ls); err == nil && !r.byHand("my-new-root"+ls, real, "cp /bin/ls my-new-root"+ls+"; then ldd /bin/ls, and cp each library it names") {
+	if real, err := securejoin.SecureJoin(root, ls); err == nil && !r.byHand("my-new-root"+ls, real, "rm my-new-root"+ls+"; cp /bin/ls my-new-root"+ls+"; then ldd /bin/ls, and cp each library it names") {
 		return r, nil
 	}
 	r.ok("my-new-root has %s", ls)

@@ -252,7 +252,13 @@ func TestLab1And2NotWorkshopsCopies(t *testing.T) {
 			t.Errorf("lab %d check of workshop's copies: report\n%s", step, text)
 		}
 	}
-	// Copied again by hand, over workshop's copies: no mark.
+	// cp over workshop's copy writes into it, which keeps the mark: the
+	// hint says to remove it first.
+	sh(t, dir, "cp /bin/ls $(readlink -f my-new-root/bin/ls)")
+	if r, _ := Check(2, Options{Dir: dir, StateDir: t.TempDir()}); r.Done() || !strings.Contains(findingsText(r), "remove workshop's first: cp over it keeps its mark): rm my-new-root/") {
+		t.Errorf("lab 2 check of ls copied over workshop's: report\n%s", findingsText(r))
+	}
+	// Removed, then copied by hand: no mark.
 	sh(t, dir, "for p in busybox ls; do f=$(readlink -f my-new-root/bin/$p); rm $f; cp /bin/$p $f; done")
 	for _, step := range []int{1, 2} {
 		r, err := Check(step, Options{Dir: dir, StateDir: t.TempDir()})

@@ -406,3 +406,16 @@ func TestLab5ArchiveOfAnotherRoot(t *testing.T) {
 		t.Errorf("a check run where there is no my-new-root: report\n%s", findingsText(r))
 	}
 }
+
+// The exercise has bash run from container-root: a history file the
+// archive holds grows there, and is still the archive unpacked.
+func TestLab5HistoryGrownInContainerRoot(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir := t.TempDir()
+	populateBash(t, dir)
+	sh(t, dir, "mkdir -p my-new-root/root && echo ls > my-new-root/root/.bash_history && tar -C my-new-root -cf dockercontainer.tar . && mkdir container-root && tar -xf dockercontainer.tar -C container-root/")
+	sh(t, dir, "echo exit >> container-root/root/.bash_history")
+	if r, _ := Check(5, Options{Dir: dir, StateDir: t.TempDir()}); !r.Done() {
+		t.Errorf("container-root whose history grew: report\n%s", findingsText(r))
+	}
+}
