@@ -13,6 +13,8 @@
 //     Caught, the write only fails with EPIPE and the teardown happens.
 //     (Caught, not ignored: an ignored signal stays ignored across execve,
 //     in the container's command too; a caught one is reset there.)
+//   - Signals 32 and 34, which Go leaves deadly and cannot catch: ignored
+//     (rtsig), and put back in every child before it runs a program.
 //
 // Package main imports it. A re-executed child (workshop __init …) has its
 // own handling, and is left alone.
@@ -24,6 +26,7 @@ import (
 	"syscall"
 
 	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/rtsig"
 )
 
 // childArg is reexec.Arg, the first argument of a re-executed child; not
@@ -36,4 +39,5 @@ func init() {
 	}
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	exit.GuardQuit(os.Stderr)
+	rtsig.Ignore()
 }

@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/rtsig"
 	"github.com/workshop-dev/workshop/internal/sys"
 	"golang.org/x/sys/unix"
 )
@@ -72,6 +73,9 @@ func Main() {
 	if len(os.Args) < 3 || os.Args[1] != Arg {
 		return
 	}
+	// Its parent ignores signals 32 and 34 (rtsig), and so, inherited,
+	// would the program this child runs: put back first.
+	rtsig.Default()
 	fn, ok := inits[os.Args[2]]
 	if !ok {
 		fmt.Fprintf(os.Stderr, "workshop: unknown init %q\n", os.Args[2])

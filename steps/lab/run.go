@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/rtsig"
 	"golang.org/x/sys/unix"
 )
 
@@ -87,7 +88,12 @@ func runIn(ctx context.Context, root string, argv ...string) (string, error) {
 	out := &capped{limit: maxOutput, full: tooMuch}
 	errb := &capped{limit: maxOutput, full: tooMuch}
 	cmd.Stdout, cmd.Stderr = out, errb
-	err = cmd.Run()
+	// Started with signals 32 and 34 at their default action, not ignored
+	// as workshop has them (rtsig): the student's program gets what it
+	// would from their shell.
+	if err = rtsig.Unignored(cmd.Start); err == nil {
+		err = cmd.Wait()
+	}
 	if cause := context.Cause(ctx); errors.Is(cause, errTooMuchOutput) {
 		return "", fmt.Errorf("%s printed more than %d kB, and was stopped: %w", argv[0], maxOutput>>10, cause)
 	} else if errors.Is(cause, context.DeadlineExceeded) {
