@@ -485,8 +485,14 @@ func TestTerminalBackToTheContainerAfterFg(t *testing.T) {
 			if flags != nil {
 				stopped = append(stopped, testbin.ChildOf(t, first))
 			}
+			// kill(2) returns before the stop is taken: a process busy
+			// on a CPU shows R a moment longer. Looked at until it stops.
 			for _, p := range stopped {
-				if st := procStatus(t, p, "State"); !strings.HasPrefix(st, "T") {
+				st := procStatus(t, p, "State")
+				for deadline := time.Now().Add(30 * time.Second); !strings.HasPrefix(st, "T") && time.Now().Before(deadline); st = procStatus(t, p, "State") {
+					time.Sleep(10 * time.Millisecond)
+				}
+				if !strings.HasPrefix(st, "T") {
 					t.Errorf("workshop is stopped, the container's pid %d is %q", p, st)
 				}
 			}
