@@ -37,7 +37,7 @@ func newPsCmd() *cobra.Command {
 			if err := requireRootAndProc("ps"); err != nil {
 				return err
 			}
-			runs, err := state.List(global.stateDir)
+			runs, unreadable, err := state.Scan(global.stateDir)
 			if err != nil {
 				return exit.Errorf(exit.ToolFailed, "read the containers in %s: %v", global.stateDir, err)
 			}
@@ -50,7 +50,7 @@ func newPsCmd() *cobra.Command {
 			// A record no one can read is not listed: said, so that its
 			// container, which may run, is not lost from sight.
 			defer func() {
-				for _, d := range state.Unreadable(global.stateDir) {
+				for _, d := range unreadable {
 					fmt.Fprintln(c.ErrOrStderr(), "workshop: "+hint.Rewrite(d.String()))
 				}
 			}()

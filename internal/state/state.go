@@ -271,7 +271,7 @@ func (r *Run) LetGo() {
 
 // Load reads one run by id (or by unique id prefix or name).
 func Load(stateDir, ref string) (*Run, error) {
-	runs, err := List(stateDir)
+	runs, bad, err := Scan(stateDir)
 	if err != nil {
 		return nil, err
 	}
@@ -304,21 +304,23 @@ func Load(stateDir, ref string) (*Run, error) {
 	case 1:
 		return found[0], nil
 	case 0:
-		// A directory of that id whose record List could not read
-		// (damaged by hand, or half written when a crash came).
+		// A directory of that id whose record cannot be read (damaged by
+		// hand, or by a disk that failed).
+		for _, d := range bad {
+			if d.ID == ref {
+				return nil, errors.New(d.String())
+			}
+		}
 		dir := filepath.Join(ContainersDir(stateDir), ref)
 		if fi, err := os.Stat(dir); err == nil && fi.IsDir() && filepath.Base(dir) == ref {
-			if data, err := os.ReadFile(filepath.Join(dir, recordName)); err == nil {
-				if uerr := json.Unmarshal(data, &Run{}); uerr != nil {
-					return nil, fmt.Errorf("container %s: its record is unreadable (%v): look at %s, and remove it by hand once nothing runs from it", ref, uerr, dir)
-				}
-				// Written just after List read the directory.
+			if _, err := os.Stat(filepath.Join(dir, recordName)); err == nil {
+				// Written just after Scan read the directory.
 				return nil, fmt.Errorf("container %s was being recorded as it was looked for: try again", ref)
 			}
 			return nil, fmt.Errorf("container %s: its directory holds no record (left by an older workshop, or emptied by hand): 'workshop clean' removes it", ref)
 		}
 		// A name or id it may hold, which no one can read.
-		if bad := Unreadable(stateDir); len(bad) == 1 {
+		if len(bad) == 1 {
 			return nil, fmt.Errorf("%w, unless it is container %s, whose record cannot be read ('workshop ps' says more)", noContainerError(ref), bad[0].ID)
 		} else if len(bad) > 1 {
 			ids := make([]string, len(bad))
@@ -361,7 +363,7 @@ func (d Damaged) String() string {
 // because it cannot be read or parsed (not those being made or removed,
 // nor one removed since List read the directory).
 func Unreadable(stateDir string) []Damaged {
-	_, bad, _ := scan(stateDir)
+	_, bad, _ := Scan(stateDir)
 	return bad
 }
 
@@ -369,13 +371,13 @@ func Unreadable(stateDir string) []Damaged {
 // read is skipped (Unreadable lists them), as is a run being written or
 // removed.
 func List(stateDir string) ([]*Run, error) {
-	runs, _, err := scan(stateDir)
+	runs, _, err := Scan(stateDir)
 	return runs, err
 }
 
-// scan reads the records under stateDir: the runs, oldest first, and the
-// records that cannot be read.
-func scan(stateDir string) ([]*Run, []Damaged, error) {
+// Scan reads the records under stateDir once: the runs, oldest first (as
+// List), and the records that cannot be read (as Unreadable).
+func Scan(stateDir string) ([]*Run, []Damaged, error) {
 	entries, err := os.ReadDir(ContainersDir(stateDir))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil, nil

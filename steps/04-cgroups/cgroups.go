@@ -545,9 +545,9 @@ func readInt(path string) (int64, error) {
 	return strconv.ParseInt(s, 10, 64)
 }
 
-// readKey reads one field of a flat keyed file such as memory.events:
-// "oom_kill 1" lines.
-func readKey(path, key string) (int64, error) {
+// ReadKey reads one field of a flat keyed file such as memory.events:
+// "oom_kill 1" lines. (Lab 4's check reads the student's group with it.)
+func ReadKey(path, key string) (int64, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0, err

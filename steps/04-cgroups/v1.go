@@ -201,14 +201,14 @@ func (c *Cgroup) statsV1() Stats {
 		if memsw, err := readInt(filepath.Join(dir, v1MemswFailcnt)); err == nil && s.MemoryHits >= 0 {
 			s.MemoryHits += memsw
 		}
-		s.OOMKills = orUnknown(readKey(filepath.Join(dir, v1MemoryOOMControl), "oom_kill"))
+		s.OOMKills = orUnknown(ReadKey(filepath.Join(dir, v1MemoryOOMControl), "oom_kill"))
 		// The OOM killer runs in a group only after a charge went over its
 		// limit; a failcnt of 0 beside it is a count this kernel does not
 		// keep (since Linux 6.13 or so, memory.memsw.failcnt stays 0).
 		s.HitsNotCounted = s.MemoryHits == 0 && s.OOMKills > 0
 	}
 	if dir, ok := c.dirs["pids"]; ok {
-		s.PidsRefused = orUnknown(readKey(filepath.Join(dir, pidsEventsFile), "max"))
+		s.PidsRefused = orUnknown(ReadKey(filepath.Join(dir, pidsEventsFile), "max"))
 	}
 	if dir, ok := c.dirs["cpuacct"]; ok {
 		if ns, err := readInt(filepath.Join(dir, v1CPUAcctUsage)); err == nil {
@@ -216,7 +216,7 @@ func (c *Cgroup) statsV1() Stats {
 		}
 	}
 	if dir, ok := c.dirs["cpu"]; ok {
-		s.Throttled = orUnknown(readKey(filepath.Join(dir, v1CPUStat), "nr_throttled"))
+		s.Throttled = orUnknown(ReadKey(filepath.Join(dir, v1CPUStat), "nr_throttled"))
 	}
 	return s
 }

@@ -181,7 +181,7 @@ func (c *Cgroup) killV2() error {
 		return c.killUntilEmpty()
 	}
 	return c.freezeKillThaw(dir, v2Freeze, "1", "0", func() bool {
-		f, err := readKey(filepath.Join(dir, v2Events), "frozen")
+		f, err := ReadKey(filepath.Join(dir, v2Events), "frozen")
 		return err != nil || f == 1
 	})
 }
@@ -190,13 +190,13 @@ func (c *Cgroup) statsV2() Stats {
 	s := unknownStats(c.mode)
 	dir := c.dirs[v2Key]
 	s.MemoryPeak = orUnknown(readInt(filepath.Join(dir, v2MemoryPeak)))
-	s.MemoryHits = orUnknown(readKey(filepath.Join(dir, v2MemoryEvents), "max"))
-	s.OOMKills = orUnknown(readKey(filepath.Join(dir, v2MemoryEvents), "oom_kill"))
-	s.PidsRefused = orUnknown(readKey(filepath.Join(dir, pidsEventsFile), "max"))
-	if us, err := readKey(filepath.Join(dir, v2CPUStat), "usage_usec"); err == nil {
+	s.MemoryHits = orUnknown(ReadKey(filepath.Join(dir, v2MemoryEvents), "max"))
+	s.OOMKills = orUnknown(ReadKey(filepath.Join(dir, v2MemoryEvents), "oom_kill"))
+	s.PidsRefused = orUnknown(ReadKey(filepath.Join(dir, pidsEventsFile), "max"))
+	if us, err := ReadKey(filepath.Join(dir, v2CPUStat), "usage_usec"); err == nil {
 		s.CPUTime = time.Duration(us) * time.Microsecond
 	}
-	s.Throttled = orUnknown(readKey(filepath.Join(dir, v2CPUStat), "nr_throttled"))
+	s.Throttled = orUnknown(ReadKey(filepath.Join(dir, v2CPUStat), "nr_throttled"))
 	return s
 }
 

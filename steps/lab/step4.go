@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	cgroups "github.com/workshop-dev/workshop/steps/04-cgroups"
 	"golang.org/x/sys/unix"
 )
 
@@ -130,9 +131,9 @@ func checkStep4(o Options) (*Report, error) {
 	if v2 {
 		counter, swapHint = "memory.events", "echo 0 | sudo tee "+filepath.Join(dir, "memory.swap.max")
 	}
-	kills, ok := oomKills(filepath.Join(dir, counter))
+	kills, err := cgroups.ReadKey(filepath.Join(dir, counter), "oom_kill")
 	switch {
-	case !ok:
+	case err != nil:
 		// An older kernel's v1 group counts none: nothing to judge by.
 	case kills == 0:
 		r.missing("in the shell you put in it, take more than 80M: head -c 200M /dev/zero | tail > /dev/null; on a machine with swap, shut swap off for the group first ("+swapHint+"), or tail is pushed to swap and succeeds",
@@ -141,20 +142,4 @@ func checkStep4(o Options) (*Report, error) {
 		r.ok("its OOM killer ended %d process(es) (%s says oom_kill %d): the 200M tail, at the limit", kills, counter, kills)
 	}
 	return r, nil
-}
-
-// oomKills reads the "oom_kill N" line of a group's memory.events (v2) or
-// memory.oom_control (v1), and whether there is one.
-func oomKills(file string) (int64, bool) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return 0, false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, found := strings.Cut(line, " "); found && k == "oom_kill" {
-			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			return n, err == nil
-		}
-	}
-	return 0, false
 }
