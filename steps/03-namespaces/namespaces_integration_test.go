@@ -219,6 +219,10 @@ func TestExitStatuses(t *testing.T) {
 		{"missing path", []string{"--", "/bin/nonexistent"}, 127, `execve("/bin/nonexistent", ["/bin/nonexistent"], …) = -1 ENOENT`},
 		{"missing name", []string{"--", "nosuchcommand"}, 127, "nosuchcommand: command not found in the container's root"},
 		{"missing with --init", []string{"--init", "--", "/bin/nonexistent"}, 127, "not found in the container's root"},
+		// A name with a newline and a terminal's escape: still one line,
+		// the escape not sent to the terminal.
+		{"missing, its name unprintable", []string{"--", "/bin/no\nsuch\x1b[31m"}, 127, "workshop: /bin/no\\nsuch\\x1b[31m: not found in the container's root"},
+		{"missing with --init, its name unprintable", []string{"--init", "--", "/bin/no\nsuch\x1b[31m"}, 127, "workshop: /bin/no\\nsuch\\x1b[31m: not found in the container's root"},
 		{"its interpreter missing", []string{"--", "/bin/badinterp"}, 127, "/bin/badinterp: cannot start: no such file or directory (/bin/badinterp is there, but the interpreter its #! line names, /usr/bin/python9, is not)"},
 		{"not executable", []string{"--", "/bin/notexec"}, 126, `execve("/bin/notexec", ["/bin/notexec"], …) = -1 EACCES`},
 		{"not executable with --init", []string{"--init", "--", "/bin/notexec"}, 126, "cannot be executed"},
