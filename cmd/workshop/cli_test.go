@@ -32,6 +32,10 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"step", "01"}, `"01": write the step's number as 1: 'workshop step 1'`},
 		{[]string{"step", "+6"}, `"+6": write the step's number as 6`},
 		{[]string{"step", "0"}, "there is no step 0"},
+		// A negative number is the step's word, not a flag: not the
+		// word after it.
+		{[]string{"step", "-1", "--state-dir", "/tmp/x"}, "there is no step -1"},
+		{[]string{"step", "-1", "--", "/bin/true"}, "there is no step -1"},
 		{[]string{"step", "1", "--", "/bin/true"}, "step 1 runs no command of yours"},
 		{[]string{"--state-dir", "", "ps"}, "--state-dir is empty"},
 		{[]string{"--state-dir", " ", "step", "1"}, "--state-dir is empty"},
@@ -263,7 +267,10 @@ func TestOutputThatCannotBeWritten(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer full.Close()
-	for _, args := range [][]string{{"steps"}, {"--help"}} {
+	// A lab check's report too, whose status (1, not done yet) says no
+	// more than that.
+	lab := []string{"--state-dir", t.TempDir(), "lab", "1", "check", "--dir", t.TempDir()}
+	for _, args := range [][]string{{"steps"}, {"--help"}, lab} {
 		cmd := exec.Command(testbin.Bin(t), args...)
 		cmd.Stdout = full
 		var stderr strings.Builder

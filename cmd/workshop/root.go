@@ -309,6 +309,8 @@ func stepWord(parsed, line []string) string {
 		switch {
 		case w == "--":
 			return ""
+		case negative.MatchString(w):
+			return w // step -1: a number, not a flag (none is a digit)
 		case strings.HasPrefix(w, "-"):
 			if takesValue(w) {
 				i++ // its value
@@ -319,6 +321,9 @@ func stepWord(parsed, line []string) string {
 	}
 	return ""
 }
+
+// negative is a word that reads as a negative number.
+var negative = regexp.MustCompile(`^-[0-9.]`)
 
 // takesValue reports whether the flag w is followed by its value: one
 // written without "=" that is not one of the flags, global or a step's,
