@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"fmt"
 	"io"
-	"strings"
 )
 
 // endMark counts the bytes tar.Reader reads of an archive, to tell its
@@ -53,13 +52,12 @@ func (e *endMark) entry(hdr *tar.Header) {
 	switch hdr.Typeflag {
 	case tar.TypeLink, tar.TypeSymlink, tar.TypeChar, tar.TypeBlock, tar.TypeDir, tar.TypeFifo, tar.TypeXGlobalHeader:
 		size = 0 // archive/tar reads no data for these, whatever Size says
-	case tar.TypeGNUSparse:
-		e.unknown = true
-	}
-	for k := range hdr.PAXRecords {
-		if strings.HasPrefix(k, "GNU.sparse.") {
-			e.unknown = true
-		}
+	case tar.TypeReg, tar.TypeGNUSparse:
+		// Only a file's data may be stored sparse (archive/tar refuses
+		// a sparse map on any other type): a GNU.sparse record on a
+		// directory, a link or a global header changes no size, and
+		// must not turn the check off.
+		e.unknown = sparse(hdr)
 	}
 	e.entryEnd = e.n + (size+511)/512*512
 	e.afterN = 0

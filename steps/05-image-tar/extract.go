@@ -202,7 +202,11 @@ func nameTooLong(parent, rootPath string, err error) error {
 		}
 	}
 	// The root's own path counts too: the kernel takes the whole.
-	return fmt.Errorf("its directory's path, inside the root's, is %d bytes, longer than the kernel takes (%d): %w", len(rootPath)+1+len(parent), unix.PathMax, err)
+	if whole := len(rootPath) + 1 + len(parent); whole > unix.PathMax {
+		return fmt.Errorf("its directory's path, inside the root's, is %d bytes, longer than the kernel takes (%d): %w", whole, unix.PathMax, err)
+	}
+	// Neither: a symlink on the way, an earlier entry, leads there.
+	return fmt.Errorf("its directory's path goes through a symlink an earlier entry made, whose target is too long a path or holds too long a name (over %d bytes, or a name over %d): %w", unix.PathMax, unix.NAME_MAX, err)
 }
 
 // parentDir returns a handle on the directory that will hold entry p,

@@ -52,6 +52,10 @@ func TestImportRefusalsNameTheArchivesEntry(t *testing.T) {
 		// One part longer than a name can be (NAME_MAX, 255 bytes).
 		{"a name part longer than a name", buildTar(t, file("bin/x", "x"), file(strings.Repeat("a", 300)+"/f", "x")),
 			`a part of its directory's path, "` + strings.Repeat("a", 60) + `"…"` + strings.Repeat("a", 60) + `" (a name of 300 bytes), is 300 bytes, longer than a name can be (255)`},
+		// A symlink whose target holds a name too long: the length is
+		// the symlink's, not the entry's own short path's.
+		{"a symlink to a name too long", buildTar(t, symlink("s", "/"+strings.Repeat("a", 300)), file("s/q", "x")),
+			`entry "s/q": its directory's path goes through a symlink an earlier entry made, whose target is too long a path or holds too long a name`},
 		// Its own name too, not said as the fstatat's "file name too long".
 		{"a last name longer than a name", buildTar(t, file("bin/"+strings.Repeat("b", 300), "x")),
 			`entry "bin/` + strings.Repeat("b", 56) + `"…"` + strings.Repeat("b", 60) + `" (a name of 304 bytes): its own name, "` + strings.Repeat("b", 60) + `"…"` + strings.Repeat("b", 60) + `" (a name of 300 bytes), is 300 bytes, longer than a name can be (255)`},

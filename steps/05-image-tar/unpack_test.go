@@ -284,6 +284,19 @@ func TestBrokenArchives(t *testing.T) {
 	comment := "comment=" + strings.Repeat("x", 26)
 	badPAX := bytes.Replace(withHeaders(tar.FormatPAX, &tar.Header{Name: "a"}, &tar.Header{Name: "b", PAXRecords: map[string]string{"comment": strings.Repeat("x", 26)}}),
 		[]byte(comment), []byte("mtime=-"+strings.Repeat("9", 25)+".5"), 1)
+	// A GNU.sparse record on a directory (made as badPAX is: Go's writer
+	// drops such records), which makes no entry sparse: the archive cut
+	// after the file that follows is as truncated as any.
+	var sparseNote bytes.Buffer
+	tw := tar.NewWriter(&sparseNote)
+	tw.WriteHeader(&tar.Header{Name: "bin/", Typeflag: tar.TypeDir, Mode: 0o755, Format: tar.FormatPAX, PAXRecords: map[string]string{"comment": strings.Repeat("x", 9)}})
+	for _, name := range []string{"bin/sh", "etc/passwd"} {
+		tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: 5})
+		tw.Write([]byte("hello"))
+	}
+	tw.Close()
+	dirSparseNote := bytes.Replace(sparseNote.Bytes(), []byte("comment="+strings.Repeat("x", 9)), []byte("GNU.sparse.note=1"), 1)
+	shAt := bytes.Index(dirSparseNote, []byte("bin/sh\x00"))
 	gzFlipped := append([]byte(nil), gz...)
 	gzFlipped[len(gzFlipped)/2] ^= 0xff
 	for _, tc := range []struct {
@@ -299,6 +312,7 @@ func TestBrokenArchives(t *testing.T) {
 		{"cut at an entry's end", good[:512+512+3072], `truncated, after entry "bin/a"`},
 		{"gzip of a tar cut at an entry's end", gzipped(t, good[:512+512+3072]), `truncated, after entry "bin/a"`},
 		{"cut after a PAX header", pax[:2048], `truncated, after entry "a"`},
+		{"cut at an entry's end, after a GNU.sparse record on a directory", dirSparseNote[:shAt/512*512+1024], `truncated, after entry "bin/sh"`},
 		{"cut after the first entry's PAX header", paxFirst[:1024], "truncated, before its first entry"},
 		{"cut after the first entry's GNU long name", gnuFirst[:1024], "truncated, before its first entry"},
 		{"bad header checksum", badSum, "corrupt"},
