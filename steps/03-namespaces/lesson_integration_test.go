@@ -1,6 +1,7 @@
 package namespaces_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	lessons "github.com/workshop-dev/workshop"
 	"github.com/workshop-dev/workshop/internal/lessontest"
@@ -125,7 +127,7 @@ func TestLessonCommands(t *testing.T) {
 			// Every syscall line the lesson shows after this command was
 			// printed by it, in that order (numbers and ids aside).
 			printed := strings.ReplaceAll(r.Stderr, state, lessontest.StateInLessons)
-			if err := lessontest.CheckSyscalls(lessontest.Shown(text)[line], printed); err != nil {
+			if err := lessontest.CheckNarration(lessontest.Shown(text)[line], printed); err != nil {
 				t.Errorf("%s: %v\nit printed:\n%s", line, err, r.Stderr)
 			}
 			if !strings.Contains(r.Stderr, "namespace  workshop (pid ") {
@@ -185,38 +187,37 @@ func TestLessonCommands(t *testing.T) {
 			}
 		},
 		"sudo workshop step 3 --init -- /bin/sleep 1000": func(line string) {
-			r := l.start(line)
-			r.Stderr.WaitFor(t, `execve("/bin/sleep", ["/bin/sleep", "1000"], …) = 0`)
-			r.Cmd.Process.Signal(syscall.SIGINT)
-			if code := r.Wait().Code; code != 130 {
-				t.Errorf("%s exited %d after SIGINT, want 130; stderr:\n%s", line, code, r.Stderr)
-			}
-			// The lesson's excerpt is from a terminal, where workshop takes
-			// the terminal back at the end, after a look at whose it is,
-			// with its settings (ioctl TIOCGPGRP, TIOCSPGRP, TCSETSW), and
-			// SIGTTOU's disposition; in this pipe
-			// there is no terminal, and
-			// every other line must be there. Nor does the SIGINT come from
-			// a terminal: sent to workshop, it goes the long way the lesson
-			// tells of (kill from workshop to the init, from the init to the
-			// command), calls between the execve and the wait4.
-			var shown []string
-			for _, s := range lessontest.Shown(text)[line] {
-				if strings.HasPrefix(s, "^C") {
-					shown = append(shown, "…")
+			// On a terminal, as the lesson's excerpt is, and stopped with
+			// a Ctrl-C typed on it: the terminal's process group, the
+			// child put in the foreground, the look at whose the terminal
+			// is and the taking of it back are the lesson's lines.
+			term := testbin.StartOnTerminal(t, "bash", "-c", "cd "+l.state+" && exec "+l.rewrite(line))
+			term.Out.WaitFor(t, `execve("/bin/sleep", ["/bin/sleep", "1000"], …) = 0`)
+			term.Out.WaitFor(t, "passes signals on to it and reaps zombies")
+			// A second, as a student reading the lines takes, for the
+			// looks at the terminal the lesson counts to be made.
+			time.Sleep(time.Second)
+			term.Master.Write([]byte{3}) // Ctrl-C
+			select {
+			case err := <-term.Done:
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+					t.Errorf("%s ended with %v after a Ctrl-C, want exit 130; it printed:\n%s", line, err, term.Out)
 				}
-				if !strings.Contains(s, "TIOCGPGRP") && !strings.Contains(s, "TIOCSPGRP") && !strings.Contains(s, "TCSETSW") && !strings.Contains(s, "SIGTTOU") {
-					shown = append(shown, strings.TrimPrefix(s, "^C"))
-				}
+			case <-time.After(time.Minute):
+				t.Fatalf("%s still ran a minute after a Ctrl-C; it printed:\n%s", line, term.Out)
 			}
-			// The lines left out above end the lesson's block: what this
-			// run prints after the init's wait4 stands in their place. (So
-			// may workshop's own kill of the init, narrated once made: on
-			// a loaded machine the init's forwarding and the command's end
-			// are narrated first.)
-			shown = append(shown, "…")
-			if err := lessontest.CheckSyscalls(shown, r.Stderr.String()); err != nil {
-				t.Errorf("%s: %v\nit printed:\n%s", line, err, r.Stderr)
+			// The terminal shows ^C where the line after it starts.
+			tidy := func(lines []string) []string {
+				var out []string
+				for _, s := range lines {
+					out = append(out, strings.TrimPrefix(strings.TrimSuffix(s, "\r"), "^C"))
+				}
+				return out
+			}
+			printed := strings.Join(tidy(strings.Split(term.Out.String(), "\n")), "\n")
+			if err := lessontest.CheckNarration(tidy(lessontest.Shown(text)[line]), printed); err != nil {
+				t.Errorf("%s: %v\nit printed:\n%s", line, err, printed)
 			}
 		},
 		`sudo ls -l /proc/*/root 2>/dev/null | grep "$PWD/my-new-root"`: func(line string) {
