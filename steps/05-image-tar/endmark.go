@@ -57,7 +57,7 @@ func (e *endMark) entry(hdr *tar.Header) {
 		// a sparse map on any other type): a GNU.sparse record on a
 		// directory, a link or a global header changes no size, and
 		// must not turn the check off.
-		e.unknown = sparse(hdr)
+		e.unknown = Sparse(hdr)
 	}
 	e.entryEnd = e.n + (size+511)/512*512
 	e.afterN = 0

@@ -158,7 +158,7 @@ const maxDepth = 128
 func checkEntry(hdr *tar.Header, p string) error {
 	switch hdr.Typeflag {
 	case tar.TypeReg, tar.TypeGNUSparse:
-		if sparse(hdr) {
+		if Sparse(hdr) {
 			// Go's reader would hand over the holes as zeros: a 1 TB
 			// sparse entry in a tiny archive would fill the disk.
 			return errors.New("it is a sparse file, which workshop does not unpack (no root filesystem needs one)")
@@ -543,9 +543,9 @@ func timespec(t time.Time) unix.Timespec {
 	return unix.Timespec{Sec: t.Unix(), Nsec: int64(t.Nanosecond())}
 }
 
-// sparse reports whether an entry is a GNU sparse file (old GNU format, or
-// the PAX records GNU tar writes).
-func sparse(hdr *tar.Header) bool {
+// Sparse reports whether an entry is a GNU sparse file (old GNU format, or
+// the PAX records GNU tar writes), which workshop does not unpack.
+func Sparse(hdr *tar.Header) bool {
 	if hdr.Typeflag == tar.TypeGNUSparse {
 		return true
 	}

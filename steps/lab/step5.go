@@ -277,7 +277,10 @@ func unpackedSize(tarPath string) (int64, error) {
 			return need, nil // the end, or damage the unpack reports
 		}
 		need += 4096
-		if h.Typeflag == tar.TypeReg {
+		// A sparse file's Size is the size it unpacks to, holes and all
+		// (a 1 TB file in a tiny archive): the unpack refuses it and
+		// names it, which room for it would never reach.
+		if h.Typeflag == tar.TypeReg && !imagetar.Sparse(h) {
 			need += h.Size
 		}
 	}
@@ -399,7 +402,7 @@ func tarNames(p string) ([]string, error) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("after %d entries: %w", len(names), err)
+			return nil, tarDamage(len(names), err)
 		}
 		names = append(names, h.Name)
 	}
@@ -407,6 +410,22 @@ func tarNames(p string) ([]string, error) {
 		return nil, fmt.Errorf("it is empty")
 	}
 	return names, nil
+}
+
+// tarDamage says in the check's words why the archive could not be read
+// after n entries: archive/tar's own ("archive/tar: invalid tar header",
+// "unexpected EOF") name no cause a student knows.
+func tarDamage(n int, err error) error {
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("it is cut short, after %s: a copy or a download that stopped early", entries(n))
+	case errors.Is(err, tar.ErrHeader):
+		if n == 0 {
+			return errors.New("it is not a tar archive: its first block is no tar header")
+		}
+		return fmt.Errorf("it is damaged: after %s come bytes that are no tar header", entries(n))
+	}
+	return fmt.Errorf("after %s: %w", entries(n), err)
 }
 
 // shells are the programs the check runs the root with, by the path an
@@ -476,20 +495,26 @@ func wrappedUnder(names []string) (under, shell string) {
 
 func cleanName(n string) string { return strings.TrimPrefix(path.Clean("/"+n), "/") }
 
-// commonTop is the first path element every entry shares, or "".
+// commonTop is the first path element every entry shares, a directory
+// that holds some of them, or "" (an archive of one file, "h", has no
+// top directory).
 func commonTop(names []string) string {
-	top := ""
+	top, holds := "", false
 	for _, n := range names {
 		c := cleanName(n)
 		if c == "" {
 			continue // "./" itself
 		}
-		first, _, _ := strings.Cut(c, "/")
+		first, rest, _ := strings.Cut(c, "/")
 		if top == "" {
 			top = first
 		} else if top != first {
 			return ""
 		}
+		holds = holds || rest != ""
+	}
+	if !holds {
+		return ""
 	}
 	return top
 }

@@ -419,3 +419,45 @@ func TestLab5HistoryGrownInContainerRoot(t *testing.T) {
 		t.Errorf("container-root whose history grew: report\n%s", findingsText(r))
 	}
 }
+
+// An archive the check cannot read, or of one file, or with a sparse
+// entry: said in the check's words, not Go's, and not as a wrapped root
+// or a lack of room.
+func TestLab5OddArchives(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir := t.TempDir()
+	populateBash(t, dir)
+	write := func(data []byte) {
+		if err := os.WriteFile(filepath.Join(dir, "dockercontainer.tar"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write([]byte(strings.Repeat("not a tar\n", 100)))
+	r, _ := Check(5, Options{Dir: dir, StateDir: t.TempDir()})
+	if text := findingsText(r); r.Done() || !strings.Contains(text, "it is not a tar archive") || strings.Contains(text, "archive/tar") {
+		t.Errorf("a file of text: report\n%s", text)
+	}
+
+	var one strings.Builder
+	tw := tar.NewWriter(&one)
+	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "h", Mode: 0o644, Size: 1})
+	tw.Write([]byte("x"))
+	tw.Close()
+	write([]byte(one.String()))
+	r, _ = Check(5, Options{Dir: dir, StateDir: t.TempDir()})
+	if text := findingsText(r); r.Done() || strings.Contains(text, "sits under") || !strings.Contains(text, "has no bin/bash") {
+		t.Errorf("an archive of one file: report\n%s", text)
+	}
+	write([]byte(one.String()[:512+512+100])) // cut inside the end marker, read as a header
+	r, _ = Check(5, Options{Dir: dir, StateDir: t.TempDir()})
+	if text := findingsText(r); r.Done() || !strings.Contains(text, "it is cut short, after 1 entry") {
+		t.Errorf("an archive cut short: report\n%s", text)
+	}
+
+	tarOfRoot(t, dir, &tar.Header{Typeflag: tar.TypeReg, Name: "sparse", Size: 4, Mode: 0o644,
+		PAXRecords: map[string]string{"GNU.sparse.major": "1", "GNU.sparse.minor": "0", "GNU.sparse.name": "sparse", "GNU.sparse.realsize": "1099511627776"}})
+	r, err := Check(5, Options{Dir: dir, StateDir: t.TempDir()})
+	if text := findingsText(r); err != nil || r.Done() || !strings.Contains(text, "sparse") || strings.Contains(text, "room") {
+		t.Errorf("an archive with a 1 TB sparse file: %v, report\n%s", err, text)
+	}
+}
