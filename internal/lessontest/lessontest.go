@@ -293,6 +293,17 @@ func FindBlocks(blocks [][]string, got []string) (missing []string, end int) {
 	return nil, end
 }
 
+// InProse fails the test unless the lesson's text tells the student to
+// type cmd in its prose (in backquotes, wherever a line breaks it): the
+// exercises' commands are not "$ " lines, and each test that runs one
+// first checks that the text still names it.
+func InProse(t testing.TB, text, cmd string) {
+	t.Helper()
+	if !strings.Contains(strings.Join(strings.Fields(text), " "), "`"+cmd+"`") {
+		t.Errorf("the lesson no longer tells the student to type `%s`: its test runs it for nothing", cmd)
+	}
+}
+
 // Coverage fails the test unless the commands a test knows how to run are
 // exactly the commands the text shows: a command added to the lesson
 // without a test, or a test left for a command the lesson dropped, is a

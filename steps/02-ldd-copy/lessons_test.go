@@ -94,3 +94,22 @@ func TestLessonCommands(t *testing.T) {
 		}
 	}
 }
+
+// Step 1's text tells the student to run the empty root's chroot under
+// `strace -f` to see each execve of the PATH fail: run, and seen.
+func TestLessonStraceOfTheEmptyRoot(t *testing.T) {
+	testbin.NeedRoot(t)
+	testbin.NeedTool(t, "strace")
+	text, err := lessons.Lesson(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lessontest.InProse(t, text, "strace -f")
+	dir := t.TempDir()
+	r := lessontest.Shell(t, dir, t.TempDir(), "mkdir my-new-root && strace -f chroot my-new-root bash", "")
+	for _, tried := range []string{"/usr/local/sbin/bash", "/usr/local/bin/bash", "/bin/bash"} {
+		if !strings.Contains(r.Stderr, fmt.Sprintf(`execve("%s", ["bash"], `, tried)) || !strings.Contains(r.Stderr, "= -1 ENOENT (No such file or directory)") {
+			t.Errorf("strace -f chroot my-new-root bash = exit %d, no failed execve of %s:\n%s", r.Code, tried, r.Stderr)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -72,6 +73,67 @@ func (l *lesson) start(line string) *testbin.Running {
 	l.t.Helper()
 	r := testbin.Start(l.t, l.state, "bash", "-c", "exec "+l.rewrite(line))
 	return r
+}
+
+// prose runs what the lesson's prose tells the student to type beside a
+// running container (l.pid): its exercise's look at a shell's namespaces,
+// and its further reading's nsenter into the container, without and with
+// its root (each with a command, for the interactive shell they start).
+func (l *lesson) prose(text string) {
+	t := l.t
+	lessontest.InProse(t, text, "ls -l /proc/$$/ns")
+	r := l.sh("ls -l /proc/$$/ns", "")
+	for _, ns := range []string{"cgroup", "ipc", "mnt", "net", "pid", "user", "uts"} {
+		if !regexp.MustCompile(`(?m) ` + ns + ` -> '?` + ns + `:\[\d+\]'?$`).MatchString(r.Stdout) {
+			t.Errorf("`ls -l /proc/$$/ns` = exit %d, no %s link:\n%s%s", r.Code, ns, r.Stdout, r.Stderr)
+		}
+	}
+	lessontest.InProse(t, text, "sudo nsenter -t 4242 -a")
+	var theirs []string
+	for _, ns := range []string{"uts", "pid"} {
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", l.pid, ns))
+		if err != nil {
+			t.Fatal(err)
+		}
+		theirs = append(theirs, link)
+	}
+	// -a enters every namespace of the container's (the pid one for the
+	// shell it starts), but not its root: the host's / is still where
+	// paths start.
+	r = l.sh("sudo nsenter -t 4242 -a sh -c 'readlink /proc/self/ns/uts /proc/self/ns/pid; echo /*'", "")
+	if want := strings.Join(theirs, "\n") + "\n" + names("/"); r.Code != 0 || sortedLast(r.Stdout) != want {
+		t.Errorf("nsenter -t PID -a = exit %d, %q; want the container's namespaces and the host's / (%q)\n%s", r.Code, r.Stdout, want, r.Stderr)
+	}
+	if !strings.Contains(text, "its root too with `-r -w`") {
+		t.Errorf("the lesson no longer tells of nsenter's -r -w: its test runs it for nothing")
+	}
+	r = l.sh("sudo nsenter -t 4242 -a -r -w /bin/bash -c 'echo /*'", "")
+	if want := names(filepath.Join(l.state, "my-new-root")); r.Code != 0 || sortedLast(r.Stdout) != want {
+		t.Errorf("nsenter -t PID -a -r -w = exit %d, %q; want the container's root (%q)\n%s", r.Code, r.Stdout, want, r.Stderr)
+	}
+}
+
+// sortedLast is out with the words of its last line sorted: echo /*
+// sorts them by the locale's collation, names by their bytes.
+func sortedLast(out string) string {
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	last := strings.Fields(lines[len(lines)-1])
+	slices.Sort(last)
+	lines[len(lines)-1] = strings.Join(last, " ")
+	return strings.Join(lines, "\n")
+}
+
+// names is what `echo /*` says of dir, as the root: its names but dot
+// ones, each after a /, sorted by their bytes.
+func names(dir string) string {
+	entries, _ := os.ReadDir(dir)
+	var out []string
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), ".") {
+			out = append(out, "/"+e.Name())
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 func (l *lesson) stopShell() {
@@ -177,6 +239,7 @@ func TestLessonCommands(t *testing.T) {
 			if state := procStatus(t, l.pid, "State"); strings.HasPrefix(state, "Z") {
 				t.Errorf("sleep as PID 1 died of SIGINT")
 			}
+			l.prose(text)
 		},
 		"sudo kill -KILL 4242": func(line string) {
 			if r := l.sh(line, ""); r.Code != 0 {

@@ -31,6 +31,9 @@ type lessonCommand struct {
 	exact  bool
 	stderr []string // what stderr must contain
 	before string   // runs first: the student's part
+	// prose: commands the lesson's prose tells the student to type at
+	// this point, run after it, each with what its stdout must start with.
+	prose map[string]string
 }
 
 var step5Commands = map[string]lessonCommand{
@@ -39,6 +42,8 @@ var step5Commands = map[string]lessonCommand{
 		// The root the student built by hand in step 2 (its lesson's commands).
 		before: "mkdir -p my-new-root/bin my-new-root/lib/x86_64-linux-gnu my-new-root/lib64 && cp /bin/bash my-new-root/bin/ && " +
 			"cp /lib/x86_64-linux-gnu/libtinfo.so.6 /lib/x86_64-linux-gnu/libc.so.6 my-new-root/lib/x86_64-linux-gnu/ && cp /lib64/ld-linux-x86-64.so.2 my-new-root/lib64/",
+		// The exercise's look at why chroot found no bash.
+		prose: map[string]string{"tar tf dockercontainer.tar | head": "my-new-root/\nmy-new-root/"},
 	},
 	"mkdir container-root":                          {},
 	"tar xf dockercontainer.tar -C container-root/": {},
@@ -117,6 +122,12 @@ func TestLessonCommands(t *testing.T) {
 		if strings.HasPrefix(c, "sudo workshop") {
 			if err := lessontest.CheckNarration(shown[c], r.Stderr); err != nil {
 				t.Errorf("`%s`: %v\nit printed:\n%s", c, err, r.Stderr)
+			}
+		}
+		for p, want := range lc.prose {
+			lessontest.InProse(t, section, p)
+			if r := lessontest.Shell(t, dir, state, p, ""); r.Code != 0 || !strings.HasPrefix(r.Stdout, want) {
+				t.Errorf("`%s` = %d, stdout %q, stderr:\n%s\nwant 0, stdout starting %q", p, r.Code, r.Stdout, r.Stderr, want)
 			}
 		}
 	}

@@ -154,6 +154,15 @@ func TestLessonCommands(t *testing.T) {
 				t.Errorf("`%s`: %v\nit printed:\n%s", line, err, r.Stderr)
 			}
 			h.nothingLeft(startedOf(t, r.Stderr).ID)
+			// What the text tells the student to read inside such a
+			// container: the limit step 4 wrote, read-only.
+			limit := map[string]string{"v1": "cat /sys/fs/cgroup/memory/memory.limit_in_bytes", "v2": "cat /sys/fs/cgroup/memory.max"}[cgroupLayout(t)]
+			lessontest.InProse(t, text, limit)
+			file := strings.TrimPrefix(limit, "cat ")
+			r = h.full("--quiet", "--memory", "80M", "--", "/bin/sh", "-c", limit+"; echo 1 > "+file)
+			if r.Code == 0 || r.Stdout != "83886080\n" || !strings.Contains(r.Stderr, "Read-only file system") {
+				t.Errorf("`%s` in a container of --memory 80M, then a write = exit %d, %q, stderr %q; want 83886080, and the write refused", limit, r.Code, r.Stdout, r.Stderr)
+			}
 		},
 		"sudo workshop full run --name sleeper --memory 80M -- /bin/sleep 1000": func(line string) {
 			l.startContainer(line, `[pid 1] execve("/bin/sleep", ["/bin/sleep", "1000"], …) = 0`)
@@ -227,6 +236,12 @@ func TestLessonCommands(t *testing.T) {
 			mine := regexp.MustCompile(strings.ReplaceAll(fmt.Sprintf(`(?m)^overlay STATE/containers/%s/rootfs overlay rw,.*lowerdir=STATE/images/[0-9a-f]{64}/rootfs,upperdir=STATE/containers/%[1]s/upper,workdir=STATE/containers/%[1]s/work.* 0 0$`, l.id), "STATE", regexp.QuoteMeta(l.h.state)))
 			if r.Code != 0 || !mine.MatchString(r.Stdout) {
 				t.Errorf("`%s` = exit %d:\n%s\nwant the line of container %s's root", line, r.Code, r.Stdout, l.id)
+			}
+			// "(`findmnt -t overlay` shows the same)"
+			lessontest.InProse(t, text, "findmnt -t overlay")
+			r = l.sh("findmnt -t overlay")
+			if rootfs := filepath.Join(l.h.state, "containers", l.id, "rootfs"); r.Code != 0 || !regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(rootfs)+` +overlay +overlay `).MatchString(r.Stdout) {
+				t.Errorf("`findmnt -t overlay` = exit %d:\n%s\nwant the line of %s", r.Code, r.Stdout, rootfs)
 			}
 		},
 		"cat /proc/4242/cgroup": func(line string) {
