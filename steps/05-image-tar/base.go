@@ -85,6 +85,11 @@ func (s *Store) EnsureBase(ctx context.Context, n *sys.Narrator) (Image, error) 
 		if stop := (*exit.Error)(nil); errors.As(err, &stop) && stop.Code > exit.SignalBase {
 			return Image{}, exit.Errorf(stop.Code, "interrupted by %s while making the base image: the half-made base image was removed; the store is as it was", sys.SignalName(unix.Signal(stop.Code-exit.SignalBase)))
 		}
+		if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
+			// Said as an import that would not fit is (ErrNoRoom): the
+			// copy's own error names a temporary root, gone by now.
+			return Image{}, fmt.Errorf("make the base image: %w in %s for a copy of this machine's shell and tools (the image takes a few tens of MB): free some room there, or give workshop another --state-dir", ErrNoRoom, filepath.Dir(s.dir))
+		}
 		return Image{}, fmt.Errorf("make the base image: %w", err)
 	}
 	// A signal that came as the copy ended (after its last look) stops

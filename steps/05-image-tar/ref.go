@@ -28,16 +28,20 @@ func ParseRef(s string) (Ref, error) {
 	if i := strings.LastIndex(s, ":"); i > strings.LastIndex(s, "/") {
 		name, tag = s[:i], s[i+1:]
 	}
+	// Quoted short (quoteShort): a name of kilobytes is not said whole.
 	if len(name) > maxNameLen {
-		return Ref{}, fmt.Errorf("%q… is not an image name: a name has at most %d characters", s[:32], maxNameLen)
+		return Ref{}, fmt.Errorf("%s is not an image name: a name has at most %d characters", quoteShort(s), maxNameLen)
 	}
 	if !validName(name) {
-		return Ref{}, fmt.Errorf("%q is not an image name: use lower-case letters, digits and . _ - (and / between parts), e.g. demo or demo:1", s)
+		return Ref{}, fmt.Errorf("%s is not an image name: use lower-case letters, digits and . _ - (and / between parts), e.g. demo or demo:1", quoteShort(s))
 	}
 	if idPrefix(name) != "" {
 		return Ref{}, fmt.Errorf("%q cannot be an image name: 12 or 64 hex digits are how an image's id is written", s)
 	}
 	if !validTag(tag) {
+		if len(tag) > 128 {
+			return Ref{}, fmt.Errorf("%s has a tag of %d characters: a tag has at most 128, e.g. demo:1", quoteShort(s), len(tag))
+		}
 		return Ref{}, fmt.Errorf("%q has a bad tag %q: use letters, digits, _ . and - (up to 128), e.g. demo:1", s, tag)
 	}
 	return Ref{Name: name, Tag: tag}, nil

@@ -234,3 +234,25 @@ func TestUnpackLeavesRoomOnTheDisk(t *testing.T) {
 		t.Errorf("the small image's file is not there: %v", err)
 	}
 }
+
+// The built-in image made where there is no room for it: said as a lack
+// of room, and the store's directory left as it was.
+func TestBaseImageWithoutRoom(t *testing.T) {
+	testbin.NeedRoot(t) // the tmpfs
+	state := filepath.Join(t.TempDir(), "state")
+	if err := os.Mkdir(state, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", state, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(state, unix.MNT_DETACH) })
+	s := OpenStore(state)
+	_, err := s.EnsureBase(bg, sys.New(io.Discard, sys.Options{}))
+	if !errors.Is(err, ErrNoRoom) || !strings.Contains(err.Error(), "make the base image: not enough room in "+state+" for a copy of this machine's shell") {
+		t.Errorf("EnsureBase on a 1 MiB tmpfs = %v, want a lack of room said", err)
+	}
+	if images, err := s.List(); err != nil || len(images) != 0 {
+		t.Errorf("after it, the store lists %v, %v; want nothing", images, err)
+	}
+}

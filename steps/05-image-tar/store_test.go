@@ -208,7 +208,9 @@ func TestStoreImportFailuresLeaveNothing(t *testing.T) {
 		data []byte
 		want string
 	}{
-		{"truncated", good[:1500], "truncated"},
+		// Cut inside bin/sh's data: the first pass, which reads no data,
+		// finds it on its way to the next header.
+		{"truncated", good[:1500], `truncated, in or right after entry "bin/sh": it ends too early, inside that entry's data or the header after it`},
 		{"cut at an entry's end", good[:512+512+5120], `truncated, after entry "bin/sh"`},
 		{"not a tar", []byte("just text\n"), "not a tar archive"},
 		{"empty", nil, "holds no entries"},
@@ -694,9 +696,13 @@ func TestParseRefRefusesIDsAndLongNames(t *testing.T) {
 		{"0b57c9b8d913", "12 or 64 hex digits are how an image's id is written"},
 		{strings.Repeat("0123456789abcdef", 4) + ":1", "12 or 64 hex digits"},
 		{strings.Repeat("a", 256), "a name has at most 255 characters"},
+		// A long tag, or a long bad name: not said whole.
+		{"a:" + strings.Repeat("b", 300), `"a:bbb`},
+		{"a:" + strings.Repeat("b", 300), "(a name of 302 bytes) has a tag of 300 characters: a tag has at most 128"},
+		{"A" + strings.Repeat("b", 199), "(a name of 200 bytes) is not an image name: use lower-case letters"},
 	} {
-		if _, err := ParseRef(tc.ref); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("ParseRef(%.40q) = %v, want an error with %q", tc.ref, err, tc.want)
+		if _, err := ParseRef(tc.ref); err == nil || !strings.Contains(err.Error(), tc.want) || len(err.Error()) > 300 {
+			t.Errorf("ParseRef(%.40q) = %v, want an error with %q, of at most 300 bytes", tc.ref, err, tc.want)
 		}
 	}
 	if _, err := ParseRef(strings.Repeat("a", 255)); err != nil {

@@ -122,9 +122,15 @@ func headerError(err error, last string) error {
 	if !ok {
 		return ae
 	}
-	if last == "" {
+	switch {
+	case last == "":
 		a.Reason = "is not a tar archive, or is " + strings.TrimPrefix(a.Reason, "is ") + " from its start"
-	} else {
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		// archive/tar skips what was not read of an entry's data on its
+		// way to the next header: the cut may be in either.
+		a.Where = "in or right after entry " + quoteShort(last)
+		a.Err = errors.New("it ends too early, inside that entry's data or the header after it")
+	default:
 		a.Where = "after entry " + quoteShort(last)
 	}
 	return a
