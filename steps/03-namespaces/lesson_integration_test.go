@@ -309,6 +309,18 @@ func TestLessonCommands(t *testing.T) {
 			if r.Code != 0 || !strings.Contains(r.Stdout, fmt.Sprintf("process %d has its own PID namespace", l.pid)) {
 				t.Errorf("%s = %d, %q; want the exercise found done; stderr:\n%s", line, r.Code, r.Stdout, r.Stderr)
 			}
+			// Every line of the report the lesson shows, but for its pid
+			// and the namespaces' inode numbers.
+			nsID := regexp.MustCompile(`:\[\d+\]`)
+			got := map[string]bool{}
+			for _, g := range strings.Split(r.Stdout, "\n") {
+				got[nsID.ReplaceAllString(lessontest.Normal(g, strconv.Itoa(l.pid)), ":[N]")] = true
+			}
+			for _, s := range lessontest.Shown(text)[line] {
+				if !got[nsID.ReplaceAllString(lessontest.Normal(s, "4242"), ":[N]")] {
+					t.Errorf("%s does not print the lesson's line %q; it printed:\n%s", line, s, r.Stdout)
+				}
+			}
 		},
 	}
 	seen := map[string]bool{}
