@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 
+	lessons "github.com/workshop-dev/workshop"
+	"github.com/workshop-dev/workshop/internal/lessontest"
 	"github.com/workshop-dev/workshop/internal/testbin"
 	"golang.org/x/sys/unix"
 )
@@ -109,47 +112,66 @@ func TestLab4ByHand(t *testing.T) {
 	if r.Code != 1 || !strings.Contains(r.Stdout, "is 80M (83886080 bytes)") || !strings.Contains(r.Stdout, "OOM killer has killed nothing yet") {
 		t.Fatalf("a process in it, the hog not tried: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
-	// The experiment: a process of the group takes more than 80M, with
-	// swap shut off for the group, and the OOM killer ends it.
-	if _, err := os.Stat(memDir + "/memory.swap.max"); v2 && err == nil {
-		sh(t, "/", "echo 0 > "+memDir+"/memory.swap.max")
-	} else if _, err := os.Stat(memDir + "/memory.memsw.limit_in_bytes"); err == nil {
-		sh(t, "/", "echo 80M > "+memDir+"/memory.memsw.limit_in_bytes")
+	// The experiment, with the lesson's own commands (the test's group
+	// for sandbox): swap shut off for the group, then a shell of the
+	// group takes more than 80M, and the OOM killer ends its tail.
+	text, err := lessons.Lesson(4)
+	if err != nil {
+		t.Fatal(err)
 	}
-	hog := exec.Command(os.Args[0], "-test.run=^TestLab4Hog$")
-	hog.Env = append(os.Environ(), hogEnv+"="+memDir+"/cgroup.procs")
-	out, err := hog.CombinedOutput()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-		t.Fatalf("the hog in the group was not killed: %v\n%s", err, out)
+	typed := func(cmd, dir string) string {
+		t.Helper()
+		lessontest.InProse(t, text, cmd)
+		return "cd " + dir + " && " + strings.ReplaceAll(cmd, "sandbox", name)
+	}
+	if _, err := os.Stat(memDir + "/memory.swap.max"); v2 && err == nil {
+		sh(t, "/", typed("echo 0 > memory.swap.max", memDir))
+	} else if _, err := os.Stat(memDir + "/memory.memsw.limit_in_bytes"); err == nil {
+		sh(t, "/", typed("cgset -r memory.memsw.limit_in_bytes=80M sandbox", "/"))
+	}
+	hog := exec.Command("bash", "-c", "echo $$ > "+memDir+"/cgroup.procs && "+typed("head -c 200M /dev/zero | tail > /dev/null", "/"))
+	if out, err := hog.CombinedOutput(); exitCode(err) != 128+int(syscall.SIGKILL) {
+		t.Fatalf("the 200M tail in the group was not killed: %v\n%s", err, out)
 	}
 	r = check()
 	if r.Code != 0 || !strings.Contains(r.Stdout, "its OOM killer ended 1 process(es)") {
 		t.Fatalf("the exercise is done, but the check says: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
+
+	// The bonus: pids.max 5 for the same group (on v1, a group of that
+	// name in the pids hierarchy, made and joined the lesson's way), and
+	// a pipeline of five in a shell of it. bash retries the refused
+	// forks, and the pipeline ends late; pids.events counts the refusals.
+	pidsDir := memDir
+	join := "echo $$ > " + memDir + "/cgroup.procs"
+	if v2 {
+		sh(t, "/", "echo +pids > /sys/fs/cgroup/cgroup.subtree_control")
+	} else {
+		pidsDir = "/sys/fs/cgroup/pids/" + name
+		t.Cleanup(func() { os.Remove(pidsDir) })
+		sh(t, "/", typed("cgcreate -g pids:/sandbox", "/"))
+		join = typed("cgclassify -g pids:sandbox $$", "/")
+	}
+	lessontest.InProse(t, text, "pids.max")
+	sh(t, "/", "echo 5 > "+pidsDir+"/pids.max")
+	pipeline := exec.Command("bash", "-c", join+" && "+typed("ls | cat | cat | cat | cat", "/"))
+	out, _ := pipeline.CombinedOutput()
+	events, _ := os.ReadFile(pidsDir + "/pids.events")
+	if !strings.Contains(string(out), "fork: retry: Resource temporarily unavailable") || !regexp.MustCompile(`(?m)^max [1-9]`).Match(events) {
+		t.Errorf("the bonus's pipeline in a group of pids.max 5: %s\npids.events: %s\nwant bash's retry and a count of refused forks", out, events)
+	}
 }
 
-// hogEnv, set to a group's cgroup.procs, makes TestLab4Hog a process that
-// joins that group and takes 200M, as the exercise's tail does.
-const hogEnv = "WORKSHOP_TEST_LAB4_HOG"
-
-func TestLab4Hog(t *testing.T) {
-	procs := os.Getenv(hogEnv)
-	if procs == "" {
-		return // only as the helper process of TestLab4ByHand
+// exitCode is the status a shell gives a command that ended with err.
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return 0
 	}
-	if err := os.WriteFile(procs, []byte(fmt.Sprint(os.Getpid())), 0o644); err != nil {
-		t.Fatal(err)
+	if ws := ee.Sys().(syscall.WaitStatus); ws.Signaled() {
+		return 128 + int(ws.Signal())
 	}
-	var held [][]byte
-	for i := 0; i < 200; i++ {
-		b := make([]byte, 1<<20)
-		for j := range b {
-			b[j] = 1
-		}
-		held = append(held, b)
-	}
-	fmt.Println("held", len(held), "MiB: not killed")
+	return ee.ExitCode()
 }
 
 func limitFileFor(v2 bool) string {
