@@ -64,7 +64,12 @@ and inside sets the hostname, makes mounts private, mounts /proc and a minimal
 			n := narrator()
 			run, err := namespaces.EnsureCommand(n, root, cmdArgs[0])
 			if err != nil {
-				return exit.Errorf(exit.ToolFailed, "step 3: fill the root %s: %w", root, err)
+				// A copy stopped by a signal keeps its 128+n.
+				code := exit.ToolFailed
+				if st := exit.Status(err); st > exit.SignalBase {
+					code = st
+				}
+				return exit.Errorf(code, "step 3: fill the root %s: %w", root, err)
 			}
 			cmdArgs = append([]string{run}, cmdArgs[1:]...)
 			status, err := namespaces.Run(n, namespaces.Config{

@@ -487,3 +487,24 @@ func TestCtrlCDuringTheCopy(t *testing.T) {
 		t.Errorf("the killed copy's %s is still in the root", killed)
 	}
 }
+
+// Step 3 fills its root with step 2's copy when the command is not there:
+// a Ctrl-C during that copy is 130 too (it was 125, the copy's status
+// wrapped in step 3's failure to fill the root).
+func TestCtrlCDuringStep3sCopy(t *testing.T) {
+	testbin.NeedRoot(t)
+	state := t.TempDir()
+	big := filepath.Join(t.TempDir(), "big")
+	if err := os.WriteFile(big, []byte("#!/bin/sh\necho big\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(big, 256<<20); err != nil {
+		t.Fatal(err)
+	}
+	r := testbin.Start(t, "", testbin.Bin(t), "--no-color", "--state-dir", state, "step", "3", "--", big)
+	r.Stderr.WaitFor(t, `.big.workshop-copy", O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, 0755) = `)
+	r.Signal(syscall.SIGINT)
+	if res := r.Wait(); res.Code != 130 || !strings.Contains(res.Stderr, "interrupted by SIGINT while copying into ") {
+		t.Errorf("Ctrl-C during step 3's copy = exit %d; want 130 and a sentence\n%s", res.Code, res.Stderr)
+	}
+}
