@@ -100,6 +100,11 @@ hint, and exits 0 only when the exercise is done.`,
 				fmt.Fprintf(c.OutOrStdout(), "Step %d's exercise, in %s:\n", n, sys.OneLine(displayDir(dir)))
 			}
 			report.Print(c.OutOrStdout(), solution)
+			// A stop signal that came as the check ended is still said,
+			// with its 128+n (the catching lasts until this returns).
+			if sig, ok := caughtSignal(ctx); ok {
+				return interrupted(sig, "it came as the check ended: its report above is whole")
+			}
 			if !report.Done() {
 				return exit.Code(notDone, nil)
 			}

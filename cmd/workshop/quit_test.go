@@ -65,3 +65,19 @@ func TestImageOutcomeOfASignalAtTheEnd(t *testing.T) {
 		t.Errorf("imageOutcome(no signal, no error) = %v, want nil", err)
 	}
 }
+
+// A Ctrl-C that comes as a lab check prints its report (held here in its
+// first write) is said, with 130: the check's signal catching lasts to its
+// end, and the signal was swallowed (exit 1, not done, nothing said).
+func TestLabCheckSaysALateCtrlC(t *testing.T) {
+	testbin.NeedRoot(t)
+	strace, args := testbin.Holding(t, "write", time.Second, "--state-dir", t.TempDir(), "lab", "1", "check", "--dir", t.TempDir())
+	r := testbin.Start(t, "", strace, args...)
+	time.Sleep(500 * time.Millisecond) // the check is done: its report's write is held
+	if err := syscall.Kill(testbin.ChildOf(t, r.Cmd.Process.Pid), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if res := r.Wait(); res.Code != 130 || !strings.Contains(res.Stderr, "interrupted by SIGINT") {
+		t.Errorf("a Ctrl-C as lab 1 check printed its report = exit %d; want 130 and a sentence\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+}
