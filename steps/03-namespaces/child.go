@@ -204,7 +204,11 @@ func setUp(n *sys.Narrator, s *spec) error {
 	}
 	switch {
 	case s.Flags&^unix.CLONE_NEWCGROUP == 0 && len(s.KeepCaps) == 0: // a cgroup namespace guards nothing
-		n.Note("no namespace at all: a plain chroot, run as the host's root, with every capability the host's root has (mknod a disk, mount, load a module): only the chroot stands between it and the host, and step 1's escape climbs out of that")
+		what := "no namespace at all: a plain chroot"
+		if s.has(unix.CLONE_NEWCGROUP) {
+			what = "no namespace but the cgroup one, which changes only how the command reads its cgroup's path: in effect a plain chroot"
+		}
+		n.Note("%s, run as the host's root, with every capability the host's root has (mknod a disk, mount, load a module): only the chroot stands between it and the host, and step 1's escape climbs out of that", what)
 	case !s.has(unix.CLONE_NEWUSER) && len(s.KeepCaps) == 0:
 		n.Note("no user namespace: root in the container is the host's root, with every capability the host's root has (mknod a disk, mount, load a module): only the other namespaces stand between it and the host")
 	case !s.has(unix.CLONE_NEWUSER):

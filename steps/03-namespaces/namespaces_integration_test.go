@@ -835,3 +835,13 @@ func TestNoPIDNamespaceLeavesNoProcess(t *testing.T) {
 		t.Errorf("step 3 --ns uts -- true = %d, without the word on what may outlive it:\n%s", r.Code, r.Stderr)
 	}
 }
+
+// A cgroup namespace alone guards nothing, and the step says so, but not
+// as "no namespace at all": it makes one, and narrates it.
+func TestCgroupNamespaceAloneIsSaidAsMade(t *testing.T) {
+	testbin.NeedRoot(t)
+	r := step3(t, busyboxRoot(t), "", "--ns", "cgroup", "--", "/bin/true")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "unshare(CLONE_NEWCGROUP) = 0") || !strings.Contains(r.Stderr, "==> no namespace but the cgroup one, which changes only how the command reads its cgroup's path: in effect a plain chroot") || strings.Contains(r.Stderr, "no namespace at all") {
+		t.Errorf("step 3 --ns cgroup = exit %d; want the cgroup namespace made and said\n%s", r.Code, r.Stderr)
+	}
+}
