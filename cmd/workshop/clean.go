@@ -27,7 +27,9 @@ old; the roots steps 1 to 5 made (step1/, my-new-root/, step5/); what an image
 addition killed halfway left in the image store, and what an image unpack or
 export killed halfway left beside its DIR or FILE (.DIR.unpack-…,
 .FILE.export-…, wherever that was: recorded under the state directory's
-pending/ while it is made); the images no name points to any more (<none>)
+pending/ while it is made), and the half copy a step's copy of a program
+killed halfway left in a root (.NAME.workshop-copy, recorded likewise);
+the images no name points to any more (<none>)
 once no container runs from them. A container
 still run by a live workshop process is left alone, and so is anything a
 process still runs in.

@@ -16,6 +16,7 @@ import (
 	"github.com/workshop-dev/workshop/internal/hint"
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
+	lddcopy "github.com/workshop-dev/workshop/steps/02-ldd-copy"
 	"golang.org/x/sys/unix"
 )
 
@@ -133,6 +134,7 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 			if global.quiet && global.explain {
 				return usageError("--quiet and --explain ask for opposite things: --explain prints the lesson and a gloss beside each syscall, --quiet prints no syscalls; give one of them")
 			}
+			lddcopy.TrackCopy = trackCopy
 			return checkFlagValues(c)
 		},
 	}
@@ -256,6 +258,18 @@ func hintStateDir(f *pflag.Flag) {
 	if abs := state.Resolve(f.Value.String()); abs != state.Resolve(defaultStateDir) {
 		hint.SetStateDir(abs)
 	}
+}
+
+// trackCopy records a half copy step 2 makes under the state dir while it
+// is made, for 'workshop clean' to remove after a kill -9 (lddcopy.TrackCopy).
+// Where the record cannot be made, the copy goes on: a state dir that
+// takes no file fails the command elsewhere, said.
+func trackCopy(path string) (done func()) {
+	p, err := state.TrackPending(global.stateDir, path)
+	if err != nil {
+		return func() {}
+	}
+	return p.Done
 }
 
 // helpOrCompletion reports whether c is help, or a shell's completion (the

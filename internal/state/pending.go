@@ -80,6 +80,9 @@ func TrackPending(stateDir, path string) (*Pending, error) {
 func (p *Pending) Done() {
 	os.Remove(p.path)
 	p.f.Close()
+	// And the directory, when this was its last marker (a marker made
+	// meanwhile makes it again: TrackPending tries its mkdir again).
+	os.Remove(filepath.Dir(p.path))
 }
 
 // StalePath is a pending path whose command is gone.

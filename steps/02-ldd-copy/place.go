@@ -61,6 +61,21 @@ func (c *copier) mark(fd int) {
 // SIGKILL stopped halfway.
 const leftoverSuffix = ".workshop-copy"
 
+// IsHalfCopy reports whether p names a copy under way (or what a killed
+// one left): .NAME.workshop-copy.
+func IsHalfCopy(p string) bool {
+	b := filepath.Base(p)
+	return strings.HasPrefix(b, ".") && strings.HasSuffix(b, leftoverSuffix) && len(b) > 1+len(leftoverSuffix)
+}
+
+// TrackCopy, when set, records each half copy's path while it is made,
+// and the done it returns forgets it: workshop's command line records it
+// under the state dir (state.TrackPending), so that 'workshop clean'
+// removes what a kill -9 leaves in a root wherever the root is (the next
+// copy into that directory would, but an image packed from the root
+// before would carry it). Bookkeeping, as a run's record: not narrated.
+var TrackCopy func(path string) (done func())
+
 // stopped is the error of a copy a stop signal ended, or nil.
 func (c *copier) stopped() error {
 	select {
@@ -262,6 +277,9 @@ func (c *copier) copyFile(src, dest string, fi os.FileInfo) error {
 	// would wait for a reader for ever), a symlink (O_NOFOLLOW alone
 	// refuses it, and the copy would fail).
 	tmp := filepath.Join(filepath.Dir(dest), "."+filepath.Base(dest)+leftoverSuffix)
+	if TrackCopy != nil {
+		defer TrackCopy(tmp)()
+	}
 	const create = unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC
 	out, err := c.n.Openat(tmp, create, mode)
 	if errors.Is(err, unix.EEXIST) {

@@ -508,3 +508,46 @@ func TestCtrlCDuringStep3sCopy(t *testing.T) {
 		t.Errorf("Ctrl-C during step 3's copy = exit %d; want 130 and a sentence\n%s", res.Code, res.Stderr)
 	}
 }
+
+// What a kill -9 in the middle of a copy leaves in a root outside the
+// state dir (--root), where clean looks at no root: the half copy, recorded
+// while it was made, and removed by 'workshop clean' (an image packed from
+// the root carried it). A copy that ends leaves no record.
+func TestCleanRemovesAKilledCopy(t *testing.T) {
+	testbin.NeedRoot(t)
+	state, root := t.TempDir(), filepath.Join(t.TempDir(), "root")
+	big := filepath.Join(t.TempDir(), "big")
+	if err := os.WriteFile(big, []byte("#!/bin/sh\necho big\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(big, 256<<20); err != nil {
+		t.Fatal(err)
+	}
+	if res := step2(t, state, "", "--root", root, "--", "/bin/true"); res.Code != 0 {
+		t.Fatalf("step 2 --root = %d\n%s", res.Code, res.Stderr)
+	}
+	if _, err := os.Stat(filepath.Join(state, "pending")); !os.IsNotExist(err) {
+		t.Errorf("a step 2 that ended left its records' directory: %v", err)
+	}
+	half, err := securejoin.SecureJoin(root, filepath.Join(filepath.Dir(big), ".big.workshop-copy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := testbin.Start(t, "", testbin.Bin(t), "--no-color", "--state-dir", state, "step", "2", "--root", root, "--bin", big, "--", "/bin/true")
+	r.Stderr.WaitFor(t, `.big.workshop-copy", O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, 0755) = `)
+	r.Signal(syscall.SIGKILL)
+	r.Wait()
+	if _, err := os.Lstat(half); err != nil {
+		t.Fatalf("the killed copy left no %s to clean: %v", half, err)
+	}
+	res := testbin.Run(t, "", "--no-color", "--state-dir", state, "clean")
+	if res.Code != 0 || !strings.Contains(res.Stdout+res.Stderr, half+" (what a copy of step 2 killed halfway left in a root)") {
+		t.Errorf("clean after a killed copy = %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	if _, err := os.Lstat(half); err == nil {
+		t.Errorf("clean left the half copy %s", half)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(state, "pending")); len(entries) != 0 {
+		t.Errorf("clean left records in pending/: %v", entries)
+	}
+}

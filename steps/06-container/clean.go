@@ -20,6 +20,7 @@ import (
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
 	"github.com/workshop-dev/workshop/internal/units"
+	lddcopy "github.com/workshop-dev/workshop/steps/02-ldd-copy"
 	cgroups "github.com/workshop-dev/workshop/steps/04-cgroups"
 	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
 	"golang.org/x/sys/unix"
@@ -198,13 +199,21 @@ func (c *cleaner) doctorLeftovers() {
 // symlink; a symlink at the name is removed itself.
 func (c *cleaner) pendingPaths() {
 	for _, s := range state.StalePending(c.state) {
-		if s.Path != "" && imagetar.IsTempBeside(s.Path) {
+		what := ""
+		switch {
+		case s.Path == "":
+		case imagetar.IsTempBeside(s.Path):
+			what = "what an image unpack or export killed halfway left beside its destination"
+		case lddcopy.IsHalfCopy(s.Path):
+			what = "what a copy of step 2 killed halfway left in a root"
+		}
+		if what != "" {
 			if _, err := os.Lstat(s.Path); err == nil {
 				if err := c.n.RemoveTree(s.Path); err != nil {
 					c.fail(s.Path, err)
 					continue
 				}
-				c.removed("%s (what an image unpack or export killed halfway left beside its destination)", s.Path)
+				c.removed("%s (%s)", s.Path, what)
 			}
 		}
 		if err := s.Forget(); err != nil && !errors.Is(err, os.ErrNotExist) {
