@@ -33,21 +33,32 @@ func StaleScratch(dir string) []string { return StaleByPid(dir, scratchPrefix) }
 // more, that a workshop killed halfway left: a minute old, and the
 // process of that pid gone (doctor's probe's, lab 5's copy of an archive).
 func StaleByPid(dir, prefix string) []string {
+	stale, _ := byPid(dir, prefix)
+	return stale
+}
+
+// YoungByPid lists those whose process is gone too, but that are not a
+// minute old yet: left by a workshop killed moments ago, or made by one
+// in another PID namespace (whose pid means nothing here) still at work.
+// 'workshop clean' says them, to be removed by a clean a minute later.
+func YoungByPid(dir, prefix string) []string {
+	_, young := byPid(dir, prefix)
+	return young
+}
+
+func byPid(dir, prefix string) (stale, young []string) {
 	entries, _ := os.ReadDir(dir)
-	var stale []string
 	for _, e := range entries {
 		rest, ok := strings.CutPrefix(e.Name(), prefix)
 		if !ok || !e.IsDir() {
 			continue
 		}
-		// PID-RANDOM; before names carried a pid, RANDOM alone (digits
-		// too, which are no pid).
-		// A minute old at least, whatever its pid says: a doctor in
-		// another PID namespace sharing the state dir has a pid that
-		// means nothing here (its probe takes a second at most).
-		if fi, err := e.Info(); err != nil || time.Since(fi.ModTime()) < time.Minute {
+		fi, err := e.Info()
+		if err != nil {
 			continue
 		}
+		// PID-RANDOM; before names carried a pid, RANDOM alone (digits
+		// too, which are no pid).
 		pidPart, _, withPid := strings.Cut(rest, "-")
 		if pid, err := strconv.Atoi(pidPart); withPid && err == nil && pid > 0 {
 			// Signal 0 checks that a process is there; EPERM means one
@@ -56,7 +67,14 @@ func StaleByPid(dir, prefix string) []string {
 				continue
 			}
 		}
+		// A minute old at least, whatever its pid says: a doctor in
+		// another PID namespace sharing the state dir has a pid that
+		// means nothing here (its probe takes a second at most).
+		if time.Since(fi.ModTime()) < time.Minute {
+			young = append(young, filepath.Join(dir, e.Name()))
+			continue
+		}
 		stale = append(stale, filepath.Join(dir, e.Name()))
 	}
-	return stale
+	return stale, young
 }

@@ -32,10 +32,10 @@ func TestStaleScratch(t *testing.T) {
 	dead := mk(fmt.Sprintf("%s%d-1", scratchPrefix, ended.Process.Pid), true)
 	mk(fmt.Sprintf("%s%d-2", scratchPrefix, os.Getpid()), true) // a probe under way
 	old := mk(scratchPrefix+"3", true)                          // no pid, an hour old
-	mk(scratchPrefix+"4", false)                                // no pid, new: maybe an older doctor's, under way
+	noPidNew := mk(scratchPrefix+"4", false)                    // no pid, new: maybe an older doctor's, under way
 	// Its pid is gone, but it is new: maybe a doctor's in another PID
 	// namespace, whose pid means nothing here.
-	mk(fmt.Sprintf("%s%d-7", scratchPrefix, ended.Process.Pid), false)
+	goneNew := mk(fmt.Sprintf("%s%d-7", scratchPrefix, ended.Process.Pid), false)
 	mk("workshop-doctor-5", true) // not ours
 	if err := os.WriteFile(filepath.Join(dir, scratchPrefix+"6"), nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -46,6 +46,15 @@ func TestStaleScratch(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("StaleScratch = %v, want %v", got, want)
+	}
+	// The new ones no live process here holds: said by clean, left for
+	// a minute.
+	young := YoungByPid(dir, scratchPrefix)
+	slices.Sort(young)
+	want = []string{noPidNew, goneNew}
+	slices.Sort(want)
+	if !slices.Equal(young, want) {
+		t.Errorf("YoungByPid = %v, want %v", young, want)
 	}
 }
 

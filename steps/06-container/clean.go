@@ -189,6 +189,13 @@ func (c *cleaner) doctorLeftovers() {
 		}
 		c.removed("%s (left by a workshop lab 5 check that was killed)", p)
 	}
+	young := doctor.YoungByPid(c.state, state.LabScratchPrefix)
+	if tmp := os.TempDir(); tmp != c.state {
+		young = append(young, doctor.YoungByPid(tmp, state.LabScratchPrefix)...)
+	}
+	for _, p := range young {
+		c.left(p, "a lab 5 check's copy of an archive, whose check is gone, but made less than a minute ago: a check in another PID namespace may be using it; run clean again in a minute to remove it")
+	}
 }
 
 // pendingPaths removes what an `image unpack` or `image export` killed

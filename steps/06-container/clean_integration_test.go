@@ -1196,4 +1196,15 @@ func TestCleanRemovesWhatAKilledDoctorLeft(t *testing.T) {
 	if !pathExists(labLive) {
 		t.Errorf("clean removed a running lab 5 check's copy")
 	}
+	// One whose check is gone, made moments ago: said, left for a minute
+	// (its check may be in another PID namespace), not passed over as
+	// "nothing to remove".
+	labYoung := filepath.Join(st, fmt.Sprintf("%s%d-987", state.LabScratchPrefix, dead))
+	if err := os.MkdirAll(labYoung, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	r = runClean(t, st)
+	if want := "left " + labYoung + ": a lab 5 check's copy of an archive, whose check is gone, but made less than a minute ago"; r.Code != 0 || !strings.Contains(r.Stdout, want) || !pathExists(labYoung) {
+		t.Errorf("clean beside a lab 5 check's copy made moments ago: exit %d\n%s%s\nwant %q, and it there", r.Code, r.Stdout, r.Stderr, want)
+	}
 }
