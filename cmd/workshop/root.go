@@ -260,12 +260,12 @@ func hintStateDir(f *pflag.Flag) {
 	}
 }
 
-// trackCopy records a half copy step 2 makes under the state dir while it
-// is made, for 'workshop clean' to remove after a kill -9 (lddcopy.TrackCopy).
-// Where the record cannot be made, the copy goes on: a state dir that
-// takes no file fails the command elsewhere, said.
-func trackCopy(path string) (done func()) {
-	p, err := state.TrackPending(global.stateDir, path)
+// trackCopy records a half copy step 2 makes in root under the state dir
+// while it is made, for 'workshop clean' to remove after a kill -9
+// (lddcopy.TrackCopy). Where the record cannot be made, the copy goes on: a
+// state dir that takes no file fails the command elsewhere, said.
+func trackCopy(root, path string) (done func()) {
+	p, err := state.TrackPendingLocked(global.stateDir, path, root)
 	if err != nil {
 		return func() {}
 	}

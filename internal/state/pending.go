@@ -20,7 +20,9 @@ import (
 // there, where no one would look: so it is recorded under
 // <state>/pending while it is made, in a marker its command holds an
 // exclusive flock on for as long as it lives, and 'workshop clean' removes
-// the path of a marker no one holds (StalePending).
+// the path of a marker no one holds (StalePending). Step 2's half copies
+// (.NAME.workshop-copy, in a root wherever it is) are recorded too, with
+// the root whose lock their copier holds (TrackPendingLocked).
 
 // PendingDir is where the markers are.
 func PendingDir(stateDir string) string { return filepath.Join(stateDir, "pending") }
@@ -33,12 +35,28 @@ type Pending struct {
 
 type pendingRecord struct {
 	Path string `json:"path"`
+	// Lock, when set, is a directory whose flock the path's writer
+	// holds while it works there (a root step 2 fills): one made again at
+	// the same name by a later writer is in use while it is held.
+	Lock string `json:"lock,omitempty"`
 }
 
 // TrackPending records path (absolute) as pending, before it is made. The
 // marker is written under a temporary name, locked, then renamed: one a
 // clean sees by its name is held until its command ends.
 func TrackPending(stateDir, path string) (*Pending, error) {
+	return track(stateDir, pendingRecord{Path: path})
+}
+
+// TrackPendingLocked is TrackPending of a path whose name a later writer
+// may use again, and which a writer makes only while it holds an flock on
+// lockDir: clean removes it only while holding that lock itself.
+func TrackPendingLocked(stateDir, path, lockDir string) (*Pending, error) {
+	return track(stateDir, pendingRecord{Path: path, Lock: lockDir})
+}
+
+func track(stateDir string, rec pendingRecord) (*Pending, error) {
+	path := rec.Path
 	dir := PendingDir(stateDir)
 	var b [6]byte
 	rand.Read(b[:])
@@ -46,8 +64,9 @@ func TrackPending(stateDir, path string) (*Pending, error) {
 	tmp := filepath.Join(dir, NewPrefix+name)
 	var f *os.File
 	var err error
-	// clean removes the directory when it is empty: made again if it went
-	// between the mkdir and the open (once the marker is in it, it stays).
+	// clean, and Done, remove the directory when it is empty: made again
+	// if it went between the mkdir and the open (once the marker is in it,
+	// it stays).
 	for try := 0; try < 3; try++ {
 		if err = MkdirPrivate(dir); err != nil {
 			return nil, fmt.Errorf("record %s: %w", path, err)
@@ -60,7 +79,7 @@ func TrackPending(stateDir, path string) (*Pending, error) {
 	if err != nil {
 		return nil, fmt.Errorf("record %s: %w", path, err)
 	}
-	data, _ := json.Marshal(pendingRecord{Path: path})
+	data, _ := json.Marshal(rec)
 	err = holdExclusive(f)
 	if err == nil {
 		_, err = f.Write(data)
@@ -88,6 +107,7 @@ func (p *Pending) Done() {
 // StalePath is a pending path whose command is gone.
 type StalePath struct {
 	Path   string // what it made, if it is still there
+	Lock   string // see TrackPendingLocked; "" for most
 	marker string
 }
 
@@ -119,7 +139,7 @@ func StalePending(stateDir string) []StalePath {
 		data, rerr := os.ReadFile(marker)
 		s := StalePath{marker: marker}
 		if rerr == nil && json.Unmarshal(data, &rec) == nil && !strings.HasPrefix(e.Name(), NewPrefix) {
-			s.Path = rec.Path
+			s.Path, s.Lock = rec.Path, rec.Lock
 		}
 		stale = append(stale, s)
 	}

@@ -68,13 +68,14 @@ func IsHalfCopy(p string) bool {
 	return strings.HasPrefix(b, ".") && strings.HasSuffix(b, leftoverSuffix) && len(b) > 1+len(leftoverSuffix)
 }
 
-// TrackCopy, when set, records each half copy's path while it is made,
-// and the done it returns forgets it: workshop's command line records it
-// under the state dir (state.TrackPending), so that 'workshop clean'
-// removes what a kill -9 leaves in a root wherever the root is (the next
-// copy into that directory would, but an image packed from the root
-// before would carry it). Bookkeeping, as a run's record: not narrated.
-var TrackCopy func(path string) (done func())
+// TrackCopy, when set, records each half copy's path while it is made in
+// root (whose lock the copier holds: lockRoot), and the done it returns
+// forgets it: workshop's command line records it under the state dir
+// (state.TrackPendingLocked), so that 'workshop clean' removes what a
+// kill -9 leaves in a root wherever the root is (the next copy into that
+// directory would, but an image packed from the root before would carry
+// it). Bookkeeping, as a run's record: not narrated.
+var TrackCopy func(root, path string) (done func())
 
 // stopped is the error of a copy a stop signal ended, or nil.
 func (c *copier) stopped() error {
@@ -278,7 +279,7 @@ func (c *copier) copyFile(src, dest string, fi os.FileInfo) error {
 	// refuses it, and the copy would fail).
 	tmp := filepath.Join(filepath.Dir(dest), "."+filepath.Base(dest)+leftoverSuffix)
 	if TrackCopy != nil {
-		defer TrackCopy(tmp)()
+		defer TrackCopy(c.root, tmp)()
 	}
 	const create = unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC
 	out, err := c.n.Openat(tmp, create, mode)

@@ -3,6 +3,7 @@ package lddcopy_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -549,5 +550,35 @@ func TestCleanRemovesAKilledCopy(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(filepath.Join(state, "pending")); len(entries) != 0 {
 		t.Errorf("clean left records in pending/: %v", entries)
+	}
+}
+
+// A half copy's name is the next copy's too: clean removes one a killed
+// copy left only under the root's lock, and leaves it while a copy into
+// that root (holding the lock) may be writing at that very name.
+func TestCleanLeavesAHalfCopyNameInUse(t *testing.T) {
+	testbin.NeedRoot(t)
+	state, root := t.TempDir(), filepath.Join(t.TempDir(), "root")
+	release := testbin.LockedDir(t, root, 0o755) // a copy into it, under way
+	half := filepath.Join(root, ".bash.workshop-copy")
+	if err := os.WriteFile(half, []byte("half"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The record a killed copy left: held by no process.
+	if err := os.MkdirAll(filepath.Join(state, "pending"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	rec := fmt.Sprintf(`{"path":%q,"lock":%q}`, half, root)
+	if err := os.WriteFile(filepath.Join(state, "pending", "0123456789ab.json"), []byte(rec), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res := testbin.Run(t, "", "--no-color", "--state-dir", state, "clean")
+	if _, err := os.Lstat(half); err != nil || res.Code != 0 || !strings.Contains(res.Stdout, "left "+half+": a copy into "+root+" is under way, at that name") {
+		t.Errorf("clean while the root is locked = %d, the half copy: %v\n%s%s", res.Code, err, res.Stdout, res.Stderr)
+	}
+	release()
+	res = testbin.Run(t, "", "--no-color", "--state-dir", state, "clean")
+	if _, err := os.Lstat(half); err == nil || res.Code != 0 || !strings.Contains(res.Stdout, "removed "+half+" (what a copy of step 2 killed halfway left in a root)") {
+		t.Errorf("clean once the root's lock is free = %d, the half copy still there: %v\n%s%s", res.Code, err == nil, res.Stdout, res.Stderr)
 	}
 }

@@ -199,11 +199,14 @@ func (c *cleaner) doctorLeftovers() {
 }
 
 // pendingPaths removes what an `image unpack` or `image export` killed
-// halfway left beside its DIR or FILE, wherever that was: the temporary
-// directory or file it recorded under the state dir as it made it
+// halfway left beside its DIR or FILE, and what a copy of step 2 killed
+// halfway left in a root, wherever that was: the temporary directory or
+// file it recorded under the state dir as it made it
 // (state.TrackPending), named as only those commands name them
-// (.DIR.unpack-RANDOM, .FILE.export-RANDOM). RemoveTree never follows a
-// symlink; a symlink at the name is removed itself.
+// (.DIR.unpack-RANDOM, .FILE.export-RANDOM, .NAME.workshop-copy: the last,
+// a name the next copy uses again, only under the root's lock).
+// RemoveTree never follows a symlink; a symlink at the name is removed
+// itself.
 func (c *cleaner) pendingPaths() {
 	for _, s := range state.StalePending(c.state) {
 		what := ""
@@ -211,12 +214,20 @@ func (c *cleaner) pendingPaths() {
 		case s.Path == "":
 		case imagetar.IsTempBeside(s.Path):
 			what = "what an image unpack or export killed halfway left beside its destination"
-		case lddcopy.IsHalfCopy(s.Path):
+		case lddcopy.IsHalfCopy(s.Path) && s.Lock != "":
 			what = "what a copy of step 2 killed halfway left in a root"
 		}
 		if what != "" {
 			if _, err := os.Lstat(s.Path); err == nil {
-				if err := c.n.RemoveTree(s.Path); err != nil {
+				unlock, busy := c.lockWriters(s.Lock)
+				if busy {
+					// A copy into that root now writes at the same name.
+					c.left(s.Path, "a copy into "+s.Lock+" is under way, at that name; run clean again once it is done")
+					continue
+				}
+				err := c.n.RemoveTree(s.Path)
+				unlock()
+				if err != nil {
 					c.fail(s.Path, err)
 					continue
 				}
@@ -227,8 +238,28 @@ func (c *cleaner) pendingPaths() {
 			c.fail("the record of "+s.Path, err)
 		}
 	}
-	// An unpack or export starting now makes it again (TrackPending).
+	// An unpack, export or copy starting now makes it again (TrackPending).
 	c.rmdirIfEmpty(state.PendingDir(c.state))
+}
+
+// lockWriters takes, without waiting, the lock a writer of a pending path
+// holds while it works (dir's flock: the root step 2 fills, whose half
+// copies have a name the next copy uses again), so that none starts while
+// clean removes what a killed one left; busy when one holds it now. No
+// dir, or one gone: nothing to take.
+func (c *cleaner) lockWriters(dir string) (unlock func(), busy bool) {
+	if dir == "" {
+		return func() {}, false
+	}
+	fd, err := c.n.Openat(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return func() {}, false
+	}
+	if err := c.n.Because("the root's lock, which a copy into it holds (LOCK_NB: a copy under way is left alone)").Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		c.n.CloseFd(fd)
+		return func() {}, errors.Is(err, unix.EWOULDBLOCK)
+	}
+	return func() { c.n.CloseFd(fd) }, false // closing it releases the lock
 }
 
 // lockOutOtherCleans takes a lock on the state directory itself, which
