@@ -76,55 +76,58 @@ var (
 	// the random suffix of a temporary directory:
 	containerID  = regexp.MustCompile(`\b[0-9a-f]{64}\b|\b[0-9a-f]{12}\b`)
 	randomSuffix = regexp.MustCompile(`\.(unpack|new)-[0-9a-f]{12}`)
-	// the pids a narration names: in the [pid N] of a child's calls, as
-	// clone's result, and in the note that gives the child's host pid
-	// (pid 1, the same in every container, is not one of them);
-	pidOfCalls = regexp.MustCompile(`^\[pid (\d+)\] `)
-	pidCloned  = regexp.MustCompile(`^(?:\[pid \d+\] )?clone3?\(.*\) = (\d+)$`)
-	pidOnHost  = regexp.MustCompile(`\bpid (\d+) on the host`)
-	// the pid Go's os package probes pidfds with (its own, in a note);
-	pidProbed = regexp.MustCompile(`pidfd_open\(\d+, 0\)`)
-	// a pid written into a file, whose length is the pid's;
-	pidWrite = regexp.MustCompile(`"PID", \d+\) = \d+$`)
+	// the pids: in the [pid N] of a child's calls, as clone's or wait4's
+	// result, as the first argument of kill or pidfd_open, in /proc/N/,
+	// and where a note says "pid N" (inside a container they are small,
+	// and vary too: 8 one run, 9 the next); a number elsewhere is kept,
+	// whatever pid it equals;
+	pidAt = []*regexp.Regexp{
+		regexp.MustCompile(`^(\[pid )\d+(\] )`),
+		regexp.MustCompile(`^((?:\[pid \w+\] )?(?:clone3?|wait4|waitid)\(.*\) = )\d+()$`),
+		regexp.MustCompile(`(\b(?:kill|tgkill|pidfd_open)\()(?:[2-9]|\d\d+)(, )`),
+		regexp.MustCompile(`(/proc/)\d+(/)`),
+		regexp.MustCompile(`(\bpid )\d+(\b)`),
+	}
+	// a pid written into a file (cgroup.procs), whose length is the pid's;
+	pidWrite = regexp.MustCompile(`(^(?:\[pid \w+\] )?write\(\w+, ")(\d+)(", )\d+(\) = )\d+$`)
 	// the file descriptors a call returns and the calls that take one
-	// first: which number the kernel gives depends on what else is open.
-	fdResult = regexp.MustCompile(`^((?:\[pid \w+\] )?(?:openat|open|pidfd_open|dup|epoll_create1|memfd_create|socket|open_tree|fsmount)\(.*\) = )\d+`)
-	fdArg    = regexp.MustCompile(`^((?:\[pid \w+\] )?(?:read|write|pread64|pwrite64|close|fstat|fstatfs|fsetxattr|fgetxattr|ioctl|getdents64|lseek|fchown|fchmod|fchdir|fsync|ftruncate|flock|fcntl|dup3|dup2|pidfd_send_signal|sendfile|copy_file_range|splice|openat|mkdirat|unlinkat|symlinkat|linkat|mknodat|fchownat|fchmodat|utimensat|readlinkat|newfstatat|renameat|renameat2|statx|faccessat|faccessat2|move_mount)\()\d+`)
+	// first: which number the kernel gives depends on what else is open
+	// (0, 1 and 2, the standard ones, are what they are: kept).
+	fdResult = regexp.MustCompile(`^((?:\[pid \w+\] )?(?:openat|open|pidfd_open|dup|epoll_create1|memfd_create|socket|open_tree|fsmount)\(.*\) = )(?:[3-9]|\d\d+)$`)
+	fdArg    = regexp.MustCompile(`^((?:\[pid \w+\] )?(?:read|write|pread64|pwrite64|close|fstat|fstatfs|fsetxattr|fgetxattr|ioctl|getdents64|lseek|fchown|fchmod|fchdir|fsync|ftruncate|flock|fcntl|dup3|dup2|pidfd_send_signal|sendfile|copy_file_range|splice|openat|mkdirat|unlinkat|symlinkat|linkat|mknodat|fchownat|fchmodat|utimensat|readlinkat|newfstatat|renameat|renameat2|statx|faccessat|faccessat2|move_mount)\()(?:[3-9]|\d\d+)\b`)
 	fdPair   = regexp.MustCompile(`\[\d+, \d+\]`)
 	fdGroup  = regexp.MustCompile(`\bcgroup=\d+`) // clone3's, into a v2 group
 	// and the device and inode numbers of a stat, which are the
-	// machine's; inode 2, a filesystem's root, is the same everywhere.
+	// machine's; inode 2, a filesystem's root, is the same everywhere;
 	statDev = regexp.MustCompile(`st_dev=makedev\(0x[0-9a-f]+, 0x[0-9a-f]+\)`)
 	statIno = regexp.MustCompile(`st_ino=(?:[013-9]|\d\d+)\b`)
-	// and a file's times and size as the host's copy of it has them
-	// (step 2 copies the host's bash, whose size is its version's).
-	times = regexp.MustCompile(`tv_sec=\d+, tv_nsec=\d+`)
+	// and the host's files' times and sizes, which step 2 copies and
+	// step 5 packs (a bash of another version is another size): a copy's
+	// times, its copy_file_range's length (not 0: a copy of nothing is
+	// a drift), the sizes a note sums up;
+	fileTimes = regexp.MustCompile(`^((?:\[pid \w+\] )?(?:utimensat|futimens)\(.*)`)
+	times     = regexp.MustCompile(`tv_sec=\d+, tv_nsec=\d+`)
+	copySize  = regexp.MustCompile(`^((?:\[pid \w+\] )?copy_file_range\()\d+, NULL, \d+, NULL, [1-9]\d*, 0\) = [1-9]\d*$`)
+	noteSize  = regexp.MustCompile(`\b\d+(?:\.\d+)? (?:B|kB|MB|GB|TB)\b`)
 	// and a keyring's serial number, and a process group's (a pid);
-	keyring  = regexp.MustCompile(`(keyctl\(KEYCTL_JOIN_SESSION_KEYRING, NULL\) = )\d+`)
-	pgrp     = regexp.MustCompile(`(TIOC[GS]PGRP, \[)\d+\]`)
-	copySize = regexp.MustCompile(`^((?:\[pid \w+\] )?copy_file_range\()\d+, NULL, \d+, NULL, \d+, 0\) = \d+$`)
+	keyring = regexp.MustCompile(`(keyctl\(KEYCTL_JOIN_SESSION_KEYRING, NULL\) = )\d+`)
+	pgrp    = regexp.MustCompile(`(TIOC[GS]PGRP, \[)\d+\]`)
+	// and how many looks a watch made every tenth of a second while the
+	// command ran: as many as it ran tenths (see TimingNote).
+	timingCount = regexp.MustCompile(`^==> … \d+ `)
 )
 
-// pidsIn is a pattern of the pids lines name (see pidOfCalls) and of also
-// (when not ""), or nil when there are none.
-func pidsIn(lines []string, also string) *regexp.Regexp {
-	var pids []string
-	if also != "" {
-		pids = append(pids, also)
-	}
+// pidsIn is the set of the pids lines name where a pid stands (pidAt).
+func pidsIn(lines []string) map[string]bool {
+	pids := map[string]bool{}
 	for _, l := range lines {
-		for _, re := range []*regexp.Regexp{pidOfCalls, pidCloned, pidOnHost} {
-			for _, m := range re.FindAllStringSubmatch(l, -1) {
-				if m[1] != "1" && !slices.Contains(pids, m[1]) {
-					pids = append(pids, m[1])
-				}
+		for _, re := range pidAt {
+			for _, m := range re.FindAllStringSubmatchIndex(l, -1) {
+				pids[l[m[3]:m[4]]] = true // between the two groups
 			}
 		}
 	}
-	if len(pids) == 0 {
-		return nil
-	}
-	return regexp.MustCompile(`\b(?:` + strings.Join(pids, "|") + `)\b`)
+	return pids
 }
 
 // MachineNeutral takes out of a line what depends on the machine, not on
@@ -156,37 +159,54 @@ func MachineOnly(l string) bool {
 	return false
 }
 
-// Normal is a line as the checks compare it, pid the one pid it may name
-// (or ""): what differs from run to run named, every other number kept.
-func Normal(l, pid string) string { return normal(l, pidsIn(nil, pid)) }
+// Normal is a line as the checks compare it, pid a pid it may name
+// anywhere (a host pid the caller knows, or ""): what differs from run to
+// run named, every other number kept.
+func Normal(l, pid string) string { return normal(l, pidsIn([]string{l}), pid) }
 
-func normal(l string, pids *regexp.Regexp) string {
+func normal(l string, pids map[string]bool, explicit string) string {
 	l = MachineNeutral(l)
 	l = randomSuffix.ReplaceAllString(l, ".$1-X")
 	l = containerID.ReplaceAllString(l, "ID")
-	if pids != nil {
-		l = pids.ReplaceAllString(l, "PID")
+	if explicit != "" {
+		l = regexp.MustCompile(`\b`+regexp.QuoteMeta(explicit)+`\b`).ReplaceAllString(l, "PID")
 	}
-	l = pidProbed.ReplaceAllString(l, "pidfd_open(PID, 0)")
-	l = pidWrite.ReplaceAllString(l, `"PID", LEN) = LEN`)
+	for _, re := range pidAt {
+		l = re.ReplaceAllString(l, "${1}PID${2}")
+	}
+	if m := pidWrite.FindStringSubmatch(l); m != nil && (pids[m[2]] || m[2] == "PID") {
+		l = m[1] + "PID" + m[3] + "LEN" + m[4] + "LEN"
+	}
 	l = copySize.ReplaceAllString(l, "${1}FD, NULL, FD, NULL, SIZE, 0) = SIZE")
 	l = fdResult.ReplaceAllString(l, "${1}FD")
 	l = fdArg.ReplaceAllString(l, "${1}FD")
 	l = statDev.ReplaceAllString(l, "st_dev=DEV")
 	l = statIno.ReplaceAllString(l, "st_ino=INO")
-	l = times.ReplaceAllString(l, "tv_sec=T, tv_nsec=T")
+	if fileTimes.MatchString(l) {
+		l = times.ReplaceAllString(l, "tv_sec=T, tv_nsec=T")
+	}
+	if strings.HasPrefix(l, "==> ") {
+		l = noteSize.ReplaceAllString(l, "SIZE")
+		if TimingNote(l) {
+			l = timingCount.ReplaceAllString(l, "==> … N ")
+		}
+	}
 	l = keyring.ReplaceAllString(l, "${1}KEY")
 	l = pgrp.ReplaceAllString(l, "${1}PGID]")
 	l = fdGroup.ReplaceAllString(l, "cgroup=FD")
 	return fdPair.ReplaceAllString(l, "[FD, FD]")
 }
 
-// TimingOnly reports whether a printed line is there or not by how long a
-// command ran: the notes that count the looks workshop takes every tenth
-// of a second while it runs ("==> … 38 ioctl(0, TIOCGPGRP, […]) calls
-// while it ran"), none for a command that ran less. A lesson may show
-// them; they are not compared.
-func TimingOnly(l string) bool { return strings.HasPrefix(l, "==> … ") }
+// TimingNote reports whether a line is a note that counts the looks a
+// watch took every tenth of a second while the command ran ("==> … 38
+// ioctl(0, TIOCGPGRP, […]) calls while it ran, about one every tenth of a
+// second"): how many is how long it ran, and a command that ran less than
+// a tenth of a second took none, and has no such note. Compared, when a
+// lesson shows one, with its count taken out; one the lesson does not
+// show is not looked for.
+func TimingNote(l string) bool {
+	return strings.HasPrefix(l, "==> … ") && (strings.Contains(l, "every tenth of a second") || strings.Contains(l, "once the container ended"))
+}
 
 // NarrationLine reports whether a printed line is narration: a system
 // call in strace's notation, or a "==> " note of workshop's.
@@ -199,33 +219,59 @@ func NarrationLine(l string) bool {
 // transcript cut into blocks by "…" lines must show each block as one
 // unbroken run of the narration printed (a call the command made between
 // two shown lines, and left out without a "…", is a call the lesson
-// hides). Other shown lines (the command's output) are skipped. The pids
-// each side names are matched to each other; every other number must be
-// the same.
+// hides), the first block from the first line printed and the last to
+// the last, unless a "…" stands before or after them. Other shown lines
+// (the command's output) are skipped. What differs from run to run (pids,
+// file descriptors, ids, the host's files' times and sizes) is named on
+// both sides; every other number must be the same.
 func CheckNarration(shown []string, printed string) error {
 	return CheckNarrationPids(shown, printed, "", "")
 }
 
 // CheckNarrationPids is CheckNarration for a command whose narration names
-// a pid in none of the places pidsIn looks (workshop kill's kill(2)): the
-// pid the lesson shows and the pid printed are given.
+// a pid where pidAt does not look (workshop kill's kill(2) of the
+// container, given as 4242 by the lesson): the pid the lesson shows and
+// the pid printed are given, and named wherever they stand.
 func CheckNarrationPids(shown []string, printed, shownPid, printedPid string) error {
 	printedLines := strings.Split(printed, "\n")
-	printedPids, shownPids := pidsIn(printedLines, printedPid), pidsIn(shown, shownPid)
-	compared := func(l string) bool { return NarrationLine(l) && !MachineOnly(l) && !TimingOnly(l) }
-	var got []string
-	for _, l := range printedLines {
-		if compared(l) {
-			got = append(got, normal(l, printedPids))
+	printedPids, shownPids := pidsIn(printedLines), pidsIn(shown)
+	compared := func(l string) bool { return NarrationLine(l) && !MachineOnly(l) }
+	blocks := Blocks(shown, compared, func(l string) string { return normal(l, shownPids, shownPid) })
+	timingShown := map[string]bool{}
+	for _, b := range blocks {
+		for _, l := range b {
+			if TimingNote(l) {
+				timingShown[l] = true
+			}
 		}
 	}
-	blocks := Blocks(shown, compared, func(l string) string { return normal(l, shownPids) })
+	var got []string
+	for _, l := range printedLines {
+		if !compared(l) {
+			continue
+		}
+		n := normal(l, printedPids, printedPid)
+		if TimingNote(n) && !timingShown[n] {
+			continue // a look the lesson's run took or not, by its timing
+		}
+		got = append(got, n)
+	}
 	// Nor before the first shown line, nor after the last, unless a "…"
 	// says so there.
-	if first := blocks[0]; len(first) > 0 && len(got) > 0 && got[0] != first[0] {
-		return fmt.Errorf("the command printed %q before the first line the lesson shows (%q): a line left out needs a \"…\" line", got[0], first[0])
+	start := 0
+	if first := blocks[0]; len(first) > 0 {
+		for i, l := range first {
+			switch {
+			case i >= len(got):
+				return fmt.Errorf("the command printed no more than %d lines, where the lesson shows %q", len(got), l)
+			case got[i] != l:
+				return fmt.Errorf("where the lesson shows %q, the command printed %q (a line left out needs a \"…\" line)", l, got[i])
+			}
+		}
+		start = len(first)
 	}
-	missing, end := FindBlocks(blocks, got)
+	missing, end := FindBlocks(blocks[1:], got[start:])
+	end += start
 	if missing != nil {
 		return fmt.Errorf("the lesson shows these lines, which the command did not print in that order, as one run with nothing between them (a line left out needs a \"…\" line): %s\n%s", firstDifference(missing, got[end:]), strings.Join(missing, "\n"))
 	}

@@ -95,3 +95,54 @@ func (f *fakeT) Helper() {}
 func (f *fakeT) Errorf(format string, args ...any) {
 	f.errs = append(f.errs, strings.TrimSpace(fmt.Sprintf(format, args...)))
 }
+
+// A pid is named only where a pid stands: inside a container pids are
+// small and vary, and a number that equals one elsewhere is still
+// compared. The standard descriptors, a poll's timeout and a timing
+// note's presence are compared too; the host's sizes in a note are not.
+func TestCheckNarrationNamesOnlyWhatVaries(t *testing.T) {
+	printed := "==> packed x: 7 files (4.5 MB)\n" +
+		"[pid 1] clone(flags=SIGCHLD) = 8\n" +
+		"[pid 8] rt_sigaction(SIGTTOU, {sa_handler=SIG_DFL, …}, NULL, 8) = 0\n" +
+		"ioctl(0, TIOCSPGRP, [4237]) = 0\n" +
+		"ppoll([{fd=0, events=0}], 1, {tv_sec=0, tv_nsec=0}, NULL, 0) = 0\n" +
+		"==> … 12 ppoll calls while it ran, one every tenth of a second\n"
+	ok := []string{"==> packed x: 7 files (4.6 MB)",
+		"[pid 1] clone(flags=SIGCHLD) = 10",
+		"[pid 10] rt_sigaction(SIGTTOU, {sa_handler=SIG_DFL, …}, NULL, 8) = 0",
+		"ioctl(0, TIOCSPGRP, [4251]) = 0",
+		"ppoll([{fd=0, events=0}], 1, {tv_sec=0, tv_nsec=0}, NULL, 0) = 0",
+		"==> … 38 ppoll calls while it ran, one every tenth of a second"}
+	if err := CheckNarration(ok, printed); err != nil {
+		t.Errorf("CheckNarration(the same run, other pids and sizes) = %v", err)
+	}
+	for i, drift := range []string{
+		"[pid 10] rt_sigaction(SIGTTOU, {sa_handler=SIG_DFL, …}, NULL, 10) = 0", // a number that is no pid
+		"ioctl(2, TIOCSPGRP, [4251]) = 0",                                       // another standard descriptor
+		"ppoll([{fd=0, events=0}], 1, {tv_sec=1, tv_nsec=0}, NULL, 0) = 0",      // a poll that waits
+		"==> … 38 ppoll calls while the container had the terminal",             // another note
+	} {
+		shown := append([]string{}, ok...)
+		shown[[]int{2, 3, 4, 5}[i]] = drift
+		if err := CheckNarration(shown, printed); err == nil {
+			t.Errorf("CheckNarration with %q = nil, want the drift caught", drift)
+		}
+	}
+	// A timing note the lesson shows must be printed; one it does not
+	// show is not looked for.
+	if err := CheckNarration(ok[:5], printed); err != nil {
+		t.Errorf("CheckNarration without the timing note = %v", err)
+	}
+	if err := CheckNarration(ok, strings.TrimSuffix(printed, "==> … 12 ppoll calls while it ran, one every tenth of a second\n")); err == nil {
+		t.Errorf("CheckNarration of a shown timing note not printed = nil")
+	}
+	// The first block is the first lines printed, not a run of the same
+	// lines later on.
+	twice := "close(3) = 0\nchdir(\"/\") = 0\nclose(3) = 0\n"
+	if err := CheckNarration([]string{"close(5) = 0", "…"}, twice); err != nil {
+		t.Errorf("CheckNarration(the first line) = %v", err)
+	}
+	if err := CheckNarration([]string{"close(5) = 0"}, "chdir(\"/\") = 0\nclose(3) = 0\n"); err == nil {
+		t.Errorf("CheckNarration of a first line printed second = nil")
+	}
+}
