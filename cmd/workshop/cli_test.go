@@ -269,8 +269,11 @@ func TestOutputThatCannotBeWritten(t *testing.T) {
 	defer full.Close()
 	// A lab check's report too, whose status (1, not done yet) says no
 	// more than that.
-	lab := []string{"--state-dir", t.TempDir(), "lab", "1", "check", "--dir", t.TempDir()}
-	for _, args := range [][]string{{"steps"}, {"--help"}, lab} {
+	runs := [][]string{{"steps"}, {"--help"}}
+	if os.Geteuid() == 0 { // a check needs root
+		runs = append(runs, []string{"--state-dir", t.TempDir(), "lab", "1", "check", "--dir", t.TempDir()})
+	}
+	for _, args := range runs {
 		cmd := exec.Command(testbin.Bin(t), args...)
 		cmd.Stdout = full
 		var stderr strings.Builder

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/testbin"
 )
 
@@ -73,11 +75,23 @@ func TestLabCheckSaysALateCtrlC(t *testing.T) {
 	testbin.NeedRoot(t)
 	strace, args := testbin.Holding(t, "write", time.Second, "--state-dir", t.TempDir(), "lab", "1", "check", "--dir", t.TempDir())
 	r := testbin.Start(t, "", strace, args...)
-	time.Sleep(500 * time.Millisecond) // the check is done: its report's write is held
-	if err := syscall.Kill(testbin.ChildOf(t, r.Cmd.Process.Pid), syscall.SIGINT); err != nil {
+	// The check is done once its report's first write (to fd 1) is held.
+	pid := 0
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		if kids := state.Children(r.Cmd.Process.Pid); len(kids) > 0 {
+			pid = kids[0] // workshop, strace's child
+			if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/syscall", pid)); strings.HasPrefix(string(b), fmt.Sprintf("%d 0x1 ", syscall.SYS_WRITE)) {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("lab 1 check never wrote its report")
+		}
+	}
+	if err := syscall.Kill(pid, syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	if res := r.Wait(); res.Code != 130 || !strings.Contains(res.Stderr, "interrupted by SIGINT") {
-		t.Errorf("a Ctrl-C as lab 1 check printed its report = exit %d; want 130 and a sentence\n%s%s", res.Code, res.Stdout, res.Stderr)
+	if res := r.Wait(); res.Code != 130 || !strings.Contains(res.Stderr, "interrupted by SIGINT: it came as the check ended: its report above is whole") {
+		t.Errorf("a Ctrl-C as lab 1 check printed its report = exit %d; want 130 and its sentence\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}
 }

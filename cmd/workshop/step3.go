@@ -64,12 +64,10 @@ and inside sets the hostname, makes mounts private, mounts /proc and a minimal
 			n := narrator()
 			run, err := namespaces.EnsureCommand(n, root, cmdArgs[0])
 			if err != nil {
-				// A copy stopped by a signal keeps its 128+n.
-				code := exit.ToolFailed
-				if st := exit.Status(err); st > exit.SignalBase {
-					code = st
+				if exit.Status(err) > exit.SignalBase {
+					return err // a copy stopped by a signal: its 128+n, and its sentence, which names the root
 				}
-				return exit.Errorf(code, "step 3: fill the root %s: %w", root, err)
+				return exit.Errorf(exit.ToolFailed, "step 3: fill the root %s: %w", root, err)
 			}
 			cmdArgs = append([]string{run}, cmdArgs[1:]...)
 			status, err := namespaces.Run(n, namespaces.Config{

@@ -127,6 +127,12 @@ func TestExitStatuses(t *testing.T) {
 	if err := os.WriteFile(script, []byte("#!/nonexistent/interp\necho never\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// Its interpreter's name with a terminal's escape: the sentence
+	// stays one line, the escape written as one, not sent.
+	escaped := filepath.Join(t.TempDir(), "esc.sh")
+	if err := os.WriteFile(escaped, []byte("#!/nonexistent/\x1b[31mred\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	secret := filepath.Join(t.TempDir(), "shadow")
 	if err := os.WriteFile(secret, []byte("root:secret\n"), 0o640); err != nil {
 		t.Fatal(err)
@@ -148,6 +154,7 @@ func TestExitStatuses(t *testing.T) {
 		// "No such file or directory" of a file that is there: what is
 		// not there is named.
 		{[]string{"--", script}, 127, `inside the root: No such file or directory (` + script + ` is there, but the interpreter its #! line names, /nonexistent/interp, is not)`},
+		{[]string{"--", escaped}, 127, `is there, but the interpreter its #! line names, /nonexistent/\x1b[31mred, is not)`},
 		// A file no one may execute (/etc/shadow…): no program, and never
 		// copied, which would carry the host's file into the root and
 		// every image made from it.

@@ -49,14 +49,15 @@ func (e *endMark) Read(p []byte) (int, error) {
 func (e *endMark) entry(hdr *tar.Header) {
 	e.entries++
 	size := hdr.Size
+	// Only a file's data may be stored sparse (archive/tar refuses a
+	// sparse map on any other type): a GNU.sparse record on a directory,
+	// a link or a global header changes no size, and must not turn the
+	// check off; nor may a sparse file before the last entry.
+	e.unknown = false
 	switch hdr.Typeflag {
 	case tar.TypeLink, tar.TypeSymlink, tar.TypeChar, tar.TypeBlock, tar.TypeDir, tar.TypeFifo, tar.TypeXGlobalHeader:
 		size = 0 // archive/tar reads no data for these, whatever Size says
 	case tar.TypeReg, tar.TypeGNUSparse:
-		// Only a file's data may be stored sparse (archive/tar refuses
-		// a sparse map on any other type): a GNU.sparse record on a
-		// directory, a link or a global header changes no size, and
-		// must not turn the check off.
 		e.unknown = Sparse(hdr)
 	}
 	e.entryEnd = e.n + (size+511)/512*512

@@ -36,7 +36,7 @@ func ParseRef(s string) (Ref, error) {
 		return Ref{}, fmt.Errorf("%s is not an image name: use lower-case letters, digits and . _ - (and / between parts), e.g. demo or demo:1", quoteShort(s))
 	}
 	if idPrefix(name) != "" {
-		return Ref{}, fmt.Errorf("%q cannot be an image name: 12 or 64 hex digits are how an image's id is written", s)
+		return Ref{}, fmt.Errorf("%s cannot be an image name: 12 or 64 hex digits are how an image's id is written", quoteShort(s))
 	}
 	if !validTag(tag) {
 		if len(tag) > 128 {

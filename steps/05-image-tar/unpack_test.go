@@ -697,3 +697,18 @@ func TestUnpackIntoADirFilledMeanwhile(t *testing.T) {
 		t.Errorf("rename onto a directory filled meanwhile = %v, want the sentence of a DIR that is not empty", err)
 	}
 }
+
+// A sparse file before the last entry does not turn the check for the
+// end-of-archive blocks off for the entries after it.
+func TestEndMarkSparseThenMore(t *testing.T) {
+	e := newEndMark(bytes.NewReader(nil))
+	e.n = 2048 // two entries' headers and data read, and no block after
+	e.entry(&tar.Header{Typeflag: tar.TypeReg, Name: "s", PAXRecords: map[string]string{"GNU.sparse.major": "1", "GNU.sparse.minor": "0"}})
+	if e.check("s") != nil {
+		t.Errorf("after a sparse last entry, check = an error: its stored size is not known")
+	}
+	e.entry(&tar.Header{Typeflag: tar.TypeDir, Name: "d/"})
+	if err := e.check("d/"); err == nil || !strings.Contains(err.Error(), `truncated, after entry "d/"`) {
+		t.Errorf("a directory after a sparse file, and no end blocks: check = %v, want it truncated", err)
+	}
+}

@@ -130,6 +130,7 @@ func TestLab4ByHand(t *testing.T) {
 		sh(t, "/", typed("cgset -r memory.memsw.limit_in_bytes=80M sandbox", "/"))
 	}
 	hog := exec.Command("bash", "-c", "echo $$ > "+memDir+"/cgroup.procs && "+typed("head -c 200M /dev/zero | tail > /dev/null", "/"))
+	hog.Env = append(os.Environ(), "LC_ALL=C") // bash's words, below, in English
 	if out, err := hog.CombinedOutput(); exitCode(err) != 128+int(syscall.SIGKILL) {
 		t.Fatalf("the 200M tail in the group was not killed: %v\n%s", err, out)
 	}
@@ -155,6 +156,7 @@ func TestLab4ByHand(t *testing.T) {
 	lessontest.InProse(t, text, "pids.max")
 	sh(t, "/", "echo 5 > "+pidsDir+"/pids.max")
 	pipeline := exec.Command("bash", "-c", join+" && "+typed("ls | cat | cat | cat | cat", "/"))
+	pipeline.Env = append(os.Environ(), "LC_ALL=C")
 	out, _ := pipeline.CombinedOutput()
 	events, _ := os.ReadFile(pidsDir + "/pids.events")
 	if !strings.Contains(string(out), "fork: retry: Resource temporarily unavailable") || !regexp.MustCompile(`(?m)^max [1-9]`).Match(events) {
