@@ -454,15 +454,7 @@ func TestCtrlCDuringTheCopy(t *testing.T) {
 	testbin.NeedRoot(t)
 	state := t.TempDir()
 	root := filepath.Join(state, "my-new-root")
-	// A program large enough that its copy takes several chunks: a script
-	// (its interpreter copied too), sparse on the host.
-	big := filepath.Join(t.TempDir(), "big")
-	if err := os.WriteFile(big, []byte("#!/bin/sh\necho big\nexit 0\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(big, 256<<20); err != nil {
-		t.Fatal(err)
-	}
+	big := bigProgram(t)
 	half := filepath.Join(root, big[:len(big)-len("big")]+".big.workshop-copy")
 	r := testbin.Start(t, "", testbin.Bin(t), "--no-color", "--state-dir", state, "step", "2", "--bin", big, "--", "/bin/true")
 	r.Stderr.WaitFor(t, `.big.workshop-copy", O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, 0755) = `)
@@ -502,13 +494,7 @@ func TestCtrlCDuringTheCopy(t *testing.T) {
 func TestCtrlCDuringStep3sCopy(t *testing.T) {
 	testbin.NeedRoot(t)
 	state := t.TempDir()
-	big := filepath.Join(t.TempDir(), "big")
-	if err := os.WriteFile(big, []byte("#!/bin/sh\necho big\nexit 0\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(big, 256<<20); err != nil {
-		t.Fatal(err)
-	}
+	big := bigProgram(t)
 	r := testbin.Start(t, "", testbin.Bin(t), "--no-color", "--state-dir", state, "step", "3", "--", big)
 	r.Stderr.WaitFor(t, `.big.workshop-copy", O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, 0755) = `)
 	r.Signal(syscall.SIGINT)
@@ -524,13 +510,7 @@ func TestCtrlCDuringStep3sCopy(t *testing.T) {
 func TestCleanRemovesAKilledCopy(t *testing.T) {
 	testbin.NeedRoot(t)
 	state, root := t.TempDir(), filepath.Join(t.TempDir(), "root")
-	big := filepath.Join(t.TempDir(), "big")
-	if err := os.WriteFile(big, []byte("#!/bin/sh\necho big\nexit 0\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(big, 256<<20); err != nil {
-		t.Fatal(err)
-	}
+	big := bigProgram(t)
 	if res := step2(t, state, "", "--root", root, "--", "/bin/true"); res.Code != 0 {
 		t.Fatalf("step 2 --root = %d\n%s", res.Code, res.Stderr)
 	}
@@ -588,4 +568,19 @@ func TestCleanLeavesAHalfCopyNameInUse(t *testing.T) {
 	if _, err := os.Lstat(half); err == nil || res.Code != 0 || !strings.Contains(res.Stdout, "removed "+half+" (what a copy of step 2 killed halfway left in a root)") {
 		t.Errorf("clean once the root's lock is free = %d, the half copy still there: %v\n%s%s", res.Code, err == nil, res.Stdout, res.Stderr)
 	}
+}
+
+// bigProgram is a program large enough that its copy takes several chunks
+// (a window to signal the copy in): a script, its interpreter copied too,
+// of 256 MiB, sparse on the host.
+func bigProgram(t *testing.T) string {
+	t.Helper()
+	big := filepath.Join(t.TempDir(), "big")
+	if err := os.WriteFile(big, []byte("#!/bin/sh\necho big\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(big, 256<<20); err != nil {
+		t.Fatal(err)
+	}
+	return big
 }

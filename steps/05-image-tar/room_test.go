@@ -57,14 +57,7 @@ func bomb(t *testing.T, size int64) string {
 // Measured on a 16 MiB tmpfs (it used to fill it, then fail with ENOSPC).
 func TestAdditionsLeaveRoomOnTheDisk(t *testing.T) {
 	testbin.NeedRoot(t) // the tmpfs
-	store := filepath.Join(t.TempDir(), "state")
-	if err := os.Mkdir(store, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Mount("tmpfs", store, "tmpfs", 0, "size=16m"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Unmount(store, unix.MNT_DETACH) })
+	store := smallState(t, "16m")
 	free := func() int64 {
 		var fs unix.Statfs_t
 		if err := unix.Statfs(store, &fs); err != nil {
@@ -239,14 +232,7 @@ func TestUnpackLeavesRoomOnTheDisk(t *testing.T) {
 // of room, and the store's directory left as it was.
 func TestBaseImageWithoutRoom(t *testing.T) {
 	testbin.NeedRoot(t) // the tmpfs
-	state := filepath.Join(t.TempDir(), "state")
-	if err := os.Mkdir(state, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Mount("tmpfs", state, "tmpfs", 0, "size=1m"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Unmount(state, unix.MNT_DETACH) })
+	state := smallState(t, "1m")
 	s := OpenStore(state)
 	_, err := s.EnsureBase(bg, sys.New(io.Discard, sys.Options{}))
 	if !errors.Is(err, ErrNoRoom) || !strings.Contains(err.Error(), "make the base image: not enough room in "+state+" for a copy of this machine's shell") {
@@ -255,4 +241,19 @@ func TestBaseImageWithoutRoom(t *testing.T) {
 	if images, err := s.List(); err != nil || len(images) != 0 {
 		t.Errorf("after it, the store lists %v, %v; want nothing", images, err)
 	}
+}
+
+// smallState is a state dir on a tmpfs of size (mount's size=), unmounted
+// when the test ends: a filesystem to fill.
+func smallState(t *testing.T, size string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "state")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	return dir
 }
