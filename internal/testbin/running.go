@@ -215,11 +215,15 @@ func (r *Running) Wait() Result {
 	}
 	err := r.Cmd.Wait()
 	code := 0
+	var sig syscall.Signal
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		code = ee.ExitCode()
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			sig = ws.Signal()
+		}
 	} else if err != nil {
 		r.T.Fatalf("wait for %s: %v", r.Cmd.Path, err)
 	}
-	return Result{Stdout: r.Stdout.String(), Stderr: r.Stderr.String(), Code: code}
+	return Result{Stdout: r.Stdout.String(), Stderr: r.Stderr.String(), Code: code, Signal: sig}
 }

@@ -117,6 +117,9 @@ func NeedTool(t testing.TB, name string) string {
 type Result struct {
 	Stdout, Stderr string
 	Code           int
+	// Signal is what killed the program when Code is -1 (a signal it did
+	// not catch), for a failing test to say.
+	Signal syscall.Signal
 }
 
 // Run runs the binary with args, stdin from the given string (not a

@@ -460,7 +460,7 @@ func TestFullRunCtrlCStormLeavesNothing(t *testing.T) {
 		}
 		h.noContainers()
 		if t.Failed() {
-			t.Logf("round %d: exit %d, stderr:\n%s", round, res.Code, res.Stderr)
+			t.Logf("round %d: exit %d (killed by %v), stderr:\n%s", round, res.Code, res.Signal, res.Stderr)
 			break
 		}
 	}
