@@ -88,8 +88,9 @@ var (
 		regexp.MustCompile(`(/proc/)\d+(/)`),
 		regexp.MustCompile(`(\bpid )\d+(\b)`),
 	}
-	// a pid written into a file (cgroup.procs), whose length is the pid's;
-	pidWrite = regexp.MustCompile(`(^(?:\[pid \w+\] )?write\(\w+, ")(\d+)(", )\d+(\) = )\d+$`)
+	// a pid written into a file (cgroup.procs), whose length is the pid's
+	// (already PID when the caller named it: CheckNarrationPids);
+	pidWrite = regexp.MustCompile(`(^(?:\[pid \w+\] )?write\(\w+, ")(\d+|PID)(", )\d+(\) = )\d+$`)
 	// the file descriptors a call returns and the calls that take one
 	// first: which number the kernel gives depends on what else is open
 	// (0, 1 and 2, the standard ones, are what they are: kept).

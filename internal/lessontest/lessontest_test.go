@@ -146,3 +146,15 @@ func TestCheckNarrationNamesOnlyWhatVaries(t *testing.T) {
 		t.Errorf("CheckNarration of a first line printed second = nil")
 	}
 }
+
+// A pid the caller names (workshop kill's, 4242 in the lesson) written
+// into a file: its length is the pid's too.
+func TestCheckNarrationPidsWrittenPid(t *testing.T) {
+	printed := "write(5, \"31555\", 5) = 5\n"
+	if err := CheckNarrationPids([]string{"write(5, \"4242\", 4) = 4"}, printed, "4242", "31555"); err != nil {
+		t.Errorf("CheckNarrationPids(the pid written, of another length) = %v", err)
+	}
+	if err := CheckNarrationPids([]string{"write(5, \"4243\", 4) = 4"}, printed, "4242", "31555"); err == nil {
+		t.Errorf("CheckNarrationPids(another number written) = nil, want it caught")
+	}
+}

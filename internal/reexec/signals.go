@@ -84,3 +84,11 @@ func Stderr() *os.File {
 	})
 	return stderr
 }
+
+// Say prints a sentence of a re-executed child on its stderr (Stderr), as
+// "workshop: …" on one line whatever a name in it holds (a command named
+// with a newline or a terminal's escape, an interpreter's path from a #!
+// line): as the parent prints its own (sys.OneLine).
+func Say(format string, args ...any) {
+	fmt.Fprintf(Stderr(), "workshop: %s\n", sys.OneLine(fmt.Sprintf(format, args...)))
+}

@@ -150,13 +150,13 @@ func childMain(enter func(n *sys.Narrator, root string) error) int {
 	stderr := reexec.Stderr()    // a closed narration pipe must not kill the child
 	var s spec
 	if err := reexec.ReadSpec(&s); err != nil {
-		fmt.Fprintf(stderr, "workshop: %s\n", sys.OneLine(err.Error()))
+		reexec.Say("%v", err)
 		return exit.ToolFailed
 	}
 	rep := reexec.ExecReporter()
 	n := sys.New(stderr, s.Narration).WithPid(os.Getpid())
 	if err := enter(n, s.Root); err != nil {
-		fmt.Fprintf(stderr, "workshop: %s\n", sys.OneLine(err.Error()))
+		reexec.Say("%v", err)
 		return exit.ToolFailed
 	}
 	if status, stopped := held.Stopped(); stopped {
@@ -225,9 +225,7 @@ func failed(name string, err error) int {
 		errno = unix.ENOENT
 	}
 	msg := errno.Error()
-	// On one line whatever the names hold: an interpreter's path comes
-	// from a #! line in the root (sys.OneLine).
-	fmt.Fprintf(reexec.Stderr(), "workshop: %s\n", sys.OneLine(fmt.Sprintf("failed to run command %q inside the root: %s%s%s", name, strings.ToUpper(msg[:1])+msg[1:], DeniedWhy(err), MissingWhy(err))))
+	reexec.Say("failed to run command %q inside the root: %s%s%s", name, strings.ToUpper(msg[:1])+msg[1:], DeniedWhy(err), MissingWhy(err))
 	if errno == unix.ENOENT || errno == unix.ENOTDIR {
 		return exit.NotFound
 	}

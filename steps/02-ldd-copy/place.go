@@ -345,7 +345,7 @@ func (c *copier) sweep(dirs []string) {
 		}
 		looked++
 		for _, e := range entries {
-			if strings.HasPrefix(e.Name(), ".") && strings.HasSuffix(e.Name(), leftoverSuffix) && e.Type().IsRegular() {
+			if IsHalfCopy(e.Name()) && e.Type().IsRegular() {
 				c.n.Because("a copy killed halfway left it (the next copy of that program would replace it; this one may copy another)").Unlink(filepath.Join(d, e.Name()))
 			}
 		}

@@ -90,21 +90,21 @@ func containerInit() int {
 	var s spec
 	if err := reexec.ReadSpec(&s); err != nil {
 		// The parent died or gave up before releasing us.
-		sayFailed("the container's init got no spec: %v", err)
+		reexec.Say("the container's init got no spec: %v", err)
 		return exit.ToolFailed
 	}
 	hint.SetStateDir(s.HintStateDir)
 	rep := reexec.ExecReporter()
 	n := sys.New(reexec.Stderr(), s.Narration).WithPid(os.Getpid())
 	if err := n.Because("PID 1 gets no signal it has no handler for: until the command sets its own, Ctrl-C and kill pass it by").ReportSet(defaulted); err != nil {
-		sayFailed("setting up the container: %s", hint.Rewrite(err.Error()))
+		reexec.Say("setting up the container: %s", hint.Rewrite(err.Error()))
 		return exit.ToolFailed
 	}
 	if err := setUp(n, &s); errors.Is(err, errParentGone) {
-		sayFailed("%s", hint.Rewrite(err.Error()))
+		reexec.Say("%s", hint.Rewrite(err.Error()))
 		return exit.ToolFailed
 	} else if err != nil {
-		sayFailed("setting up the container: %s", hint.Rewrite(err.Error()))
+		reexec.Say("setting up the container: %s", hint.Rewrite(err.Error()))
 		return exit.ToolFailed
 	}
 	if status, stopped := held.Stopped(); stopped {
@@ -115,7 +115,7 @@ func containerInit() int {
 		// handlers go back in place for os/signal to use.
 		held.Release()
 		if err := n.RestoreSignals(defaulted); err != nil {
-			sayFailed("%v", err)
+			reexec.Say("%v", err)
 			return exit.ToolFailed
 		}
 		return runInit(n, &s, rep)
@@ -563,31 +563,24 @@ func enterRoot(n *sys.Narrator, s *spec) error {
 func execCommand(n *sys.Narrator, s *spec, rep *sys.ExecReporter) int {
 	path, err := lookPath(s.Args[0], pathOf(s.Env))
 	if err != nil {
-		sayFailed("%v", err)
+		reexec.Say("%v", err)
 		return exit.NotFound
 	}
 	err = n.Execve(path, s.Args, s.Env, rep)
 	return execFailed(s.Args[0], err)
 }
 
-// sayFailed prints a sentence of the container's init on its stderr, on
-// one line whatever a name in it holds (a command named with a newline or
-// a terminal's escape), as the parent prints its own (sys.OneLine).
-func sayFailed(format string, args ...any) {
-	fmt.Fprintf(reexec.Stderr(), "workshop: %s\n", sys.OneLine(fmt.Sprintf(format, args...)))
-}
-
 // execFailed says why the command could not run and returns its exit code:
 // 127 when it is not there, 126 when it cannot be executed.
 func execFailed(name string, err error) int {
 	if why := chroot.MissingWhy(err); why != "" {
-		sayFailed("%s: cannot start: no such file or directory%s", name, why)
+		reexec.Say("%s: cannot start: no such file or directory%s", name, why)
 		return exit.NotFound
 	}
 	if errors.Is(err, unix.ENOENT) {
-		sayFailed("%s: not found in the container's root (or its interpreter or libraries are missing there)", name)
+		reexec.Say("%s: not found in the container's root (or its interpreter or libraries are missing there)", name)
 		return exit.NotFound
 	}
-	sayFailed("%s: cannot be executed: %v%s", name, errors.Unwrap(err), chroot.DeniedWhy(err))
+	reexec.Say("%s: cannot be executed: %v%s", name, errors.Unwrap(err), chroot.DeniedWhy(err))
 	return exit.CannotInvoke
 }

@@ -88,13 +88,13 @@ func runInit(n *sys.Narrator, s *spec, rep *sys.ExecReporter) int {
 		// Not PID 1: orphans would go to the host's init. A subreaper gets
 		// them instead, as PID 1 would.
 		if err := n.SetChildSubreaper(); err != nil {
-			sayFailed("%v", err)
+			reexec.Say("%v", err)
 			return exit.ToolFailed
 		}
 	}
 	path, err := lookPath(s.Args[0], pathOf(s.Env))
 	if err != nil {
-		sayFailed("%v", err)
+		reexec.Say("%v", err)
 		return exit.NotFound
 	}
 	cmd := &exec.Cmd{
@@ -151,7 +151,7 @@ func runInit(n *sys.Narrator, s *spec, rep *sys.ExecReporter) int {
 			n.Kill(child, sig.(syscall.Signal))
 		case r := <-done:
 			if r.err != nil {
-				sayFailed("the init lost its command: %v", r.err)
+				reexec.Say("the init lost its command: %v", r.err)
 				return exit.ToolFailed
 			}
 			switch {

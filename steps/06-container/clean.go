@@ -209,30 +209,8 @@ func (c *cleaner) doctorLeftovers() {
 // itself.
 func (c *cleaner) pendingPaths() {
 	for _, s := range state.StalePending(c.state) {
-		what := ""
-		switch {
-		case s.Path == "":
-		case imagetar.IsTempBeside(s.Path):
-			what = "what an image unpack or export killed halfway left beside its destination"
-		case lddcopy.IsHalfCopy(s.Path) && s.Lock != "":
-			what = "what a copy of step 2 killed halfway left in a root"
-		}
-		if what != "" {
-			if _, err := os.Lstat(s.Path); err == nil {
-				unlock, busy := c.lockWriters(s.Lock)
-				if busy {
-					// A copy into that root now writes at the same name.
-					c.left(s.Path, "a copy into "+s.Lock+" is under way, at that name; run clean again once it is done")
-					continue
-				}
-				err := c.n.RemoveTree(s.Path)
-				unlock()
-				if err != nil {
-					c.fail(s.Path, err)
-					continue
-				}
-				c.removed("%s (%s)", s.Path, what)
-			}
+		if !c.removePending(s) {
+			continue // its record stays, for a later clean
 		}
 		if err := s.Forget(); err != nil && !errors.Is(err, os.ErrNotExist) {
 			c.fail("the record of "+s.Path, err)
@@ -240,6 +218,40 @@ func (c *cleaner) pendingPaths() {
 	}
 	// An unpack, export or copy starting now makes it again (TrackPending).
 	c.rmdirIfEmpty(state.PendingDir(c.state))
+}
+
+// removePending removes the path of a stale record, if it is one only
+// those commands name and is still there; done is false when it is left
+// (a copy under way at its name, or a removal that failed).
+func (c *cleaner) removePending(s state.StalePath) (done bool) {
+	what := ""
+	switch {
+	case s.Path == "":
+	case imagetar.IsTempBeside(s.Path):
+		what = "what an image unpack or export killed halfway left beside its destination"
+	case lddcopy.IsHalfCopy(s.Path) && s.Lock != "":
+		what = "what a copy of step 2 killed halfway left in a root"
+	}
+	if what == "" {
+		return true
+	}
+	if _, err := os.Lstat(s.Path); err != nil {
+		return true // gone already
+	}
+	unlock, busy := c.lockWriters(s.Lock)
+	if busy {
+		// A copy into that root now writes at the same name.
+		c.left(s.Path, "a copy into "+s.Lock+" is under way, at that name; run clean again once it is done")
+		return false
+	}
+	err := c.n.RemoveTree(s.Path)
+	unlock()
+	if err != nil {
+		c.fail(s.Path, err)
+		return false
+	}
+	c.removed("%s (%s)", s.Path, what)
+	return true
 }
 
 // lockWriters takes, without waiting, the lock a writer of a pending path

@@ -3,13 +3,13 @@ package lab
 import (
 	"archive/tar"
 	"fmt"
-	"github.com/workshop-dev/workshop/internal/state"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/testbin"
 	"golang.org/x/sys/unix"
 )
