@@ -5,65 +5,206 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// The code that catches the stop signals (a run that has something to undo)
-// registers its channel here rather than with signal.Notify directly, so
-// that GuardQuit knows whether anyone handles a SIGQUIT.
+// Workshop receives the stop signals (StopSignals: SIGINT, SIGTERM,
+// SIGHUP, SIGQUIT, a sent SIGABRT…) from its first milliseconds on (Route,
+// from package guard's init), and one goroutine, under one lock, decides
+// what each does: it goes to the channels of the code that catches it
+// (Notify), which has something to make or undo, or, with none, its default
+// is carried out there and then, the lock kept until the process is gone.
+//
+// Not os/signal alone, as before: a Ctrl-C that came before a run's
+// signal.Notify was Go's to answer, and Go decides in its signal handler to
+// end the program, then ends it: a thread descheduled between the two (a
+// busy machine, a slow VM) let the run go on, catch signals, make its
+// overlay mount, cgroup and record, and die with them left behind. Here,
+// the decision and the catchers' registration take the same lock: a signal
+// is either carried out before any code that makes something has
+// registered, or handed to that code; and one that Go took before Route
+// is carried out before the first catcher registers (settle).
 var (
-	catchersMu sync.Mutex
-	catchers   = map[chan<- os.Signal]bool{}
+	routeMu sync.Mutex
+	// routed are the stop signals Route receives; nil before Route and in
+	// a re-executed child, where Notify is signal.Notify.
+	routed   map[os.Signal]bool
+	catchers = map[chan<- os.Signal][]os.Signal{}
+	settled  sync.Once
 )
 
-// Notify is signal.Notify(c, sigs...), noted as a catcher of the signals.
-func Notify(c chan<- os.Signal, sigs ...os.Signal) {
-	catchersMu.Lock()
-	catchers[c] = true
-	catchersMu.Unlock()
-	signal.Notify(c, sigs...)
-}
-
-// Stop is signal.Stop(c); c is no longer a catcher. Stopping twice is
-// harmless.
-func Stop(c chan<- os.Signal) {
-	signal.Stop(c)
-	catchersMu.Lock()
-	delete(catchers, c)
-	catchersMu.Unlock()
-}
-
-func caught() bool {
-	catchersMu.Lock()
-	defer catchersMu.Unlock()
-	return len(catchers) > 0
-}
-
-// GuardQuit keeps Ctrl-\ (SIGQUIT), and the fault signals kill(1) can send
-// (FaultSignals: kill -ABRT, kill -SEGV…), from showing a Go stack dump:
-// left to the Go runtime, they print every goroutine's stack and exit 2, in
-// every command and moment where no code of workshop catches them
-// (`workshop ps`, a lab check, a run before it makes anything). Guarded,
-// workshop quits as any program does, with 128+n and a sentence on w,
-// unless a catcher (Notify) is registered: that one stops its run, and
-// undoes what it made.
-func GuardQuit(w io.Writer) {
-	c := make(chan os.Signal, 1)
-	signal.Notify(c, append([]os.Signal{unix.SIGQUIT}, FaultSignals...)...)
+// Route starts receiving the stop signals and dispatching them, w being
+// where a quit's sentence is said. Called once, before any code catches a
+// stop signal. A SIGINT or SIGHUP ignored when workshop started (a
+// background job of a script, nohup) is not received: left ignored while
+// nothing catches it, as Go leaves it, and caught with os/signal directly.
+func Route(w io.Writer) {
+	var sigs []os.Signal
+	routeMu.Lock()
+	routed = map[os.Signal]bool{}
+	for _, s := range StopSignals {
+		if signal.Ignored(s) {
+			continue
+		}
+		routed[s] = true
+		sigs = append(sigs, s)
+	}
+	routeMu.Unlock()
+	ch := make(chan os.Signal, 16)
+	signal.Notify(ch, sigs...)
 	go func() {
-		for s := range c {
-			if caught() {
-				continue
-			}
-			sig := s.(unix.Signal)
-			if sig == unix.SIGQUIT {
-				fmt.Fprintln(w, "workshop: quit (SIGQUIT)")
-			} else {
-				fmt.Fprintf(w, "workshop: stopped by %s, sent by another process\n", unix.SignalName(sig))
-			}
-			os.Exit(SignalBase + int(sig))
+		for s := range ch {
+			dispatch(s.(unix.Signal), w)
 		}
 	}()
+}
+
+// settle waits until no thread of workshop is in a signal handler: one that
+// took a stop signal before Route and decided, as Go does with a signal
+// nobody catches, to end the program, ends it before the first catcher
+// registers (Notify), not later with a run's mount and cgroup made. (Not
+// in Route: a command that catches nothing need not pay the look, a tenth
+// of a millisecond or two.) A Go handler runs with every signal blocked
+// (but the one it raises again to end the program), which no other thread
+// of a Go program has (the one os/signal keeps waiting has the signals it
+// catches unblocked, the stop signals among them, and Go's own); a handler
+// that is not ending the program is done in microseconds. It gives up after
+// a fifth of a second, so that a mask nobody foresaw cannot hold every
+// command up.
+func settle() {
+	if self, err := blockedSignals("/proc/thread-self/status"); err != nil || inHandler(self) {
+		return // started with every signal blocked: nothing to tell
+	}
+	for deadline := time.Now().Add(200 * time.Millisecond); time.Now().Before(deadline); time.Sleep(50 * time.Microsecond) {
+		if n, err := threadsInHandler(); err != nil || n == 0 {
+			return
+		}
+	}
+}
+
+// threadsInHandler counts the threads of this process that run a signal
+// handler now, as far as their masks tell (inHandler).
+func threadsInHandler() (int, error) {
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, t := range tasks {
+		if m, err := blockedSignals("/proc/self/task/" + t.Name() + "/status"); err == nil && inHandler(m) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// inHandler tells a Go signal handler's mask: every signal blocked that
+// can be (not SIGKILL nor SIGSTOP), but maybe a stop signal the handler
+// unblocked to raise it again.
+func inHandler(blocked uint64) bool {
+	var stop uint64
+	for _, s := range StopSignals {
+		stop |= sigBit(s.(unix.Signal))
+	}
+	all := ^uint64(0) &^ (sigBit(unix.SIGKILL) | sigBit(unix.SIGSTOP))
+	return blocked|stop == all
+}
+
+func sigBit(s unix.Signal) uint64 { return 1 << (uint(s) - 1) }
+
+// blockedSignals is the SigBlk line of a /proc status file (proc(5)): the
+// thread's blocked signals, signal n as bit n-1.
+func blockedSignals(status string) (uint64, error) {
+	b, err := os.ReadFile(status)
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "SigBlk:"); ok {
+			return strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		}
+	}
+	return 0, fmt.Errorf("%s: no SigBlk line", status)
+}
+
+// dispatch hands sig to its catchers, or carries out its default.
+func dispatch(sig unix.Signal, w io.Writer) {
+	routeMu.Lock()
+	caught := false
+	for c, sigs := range catchers {
+		if slices.Contains(sigs, os.Signal(sig)) {
+			caught = true
+			select {
+			case c <- sig:
+			default: // as os/signal: a full channel has one waiting already
+			}
+		}
+	}
+	if caught {
+		routeMu.Unlock()
+		return
+	}
+	// Nothing is being made or undone, and nothing can start to be while
+	// the lock is held: it never is released.
+	quit(sig, w)
+}
+
+// quit ends workshop as sig's default would, and never returns. Ctrl-\
+// (SIGQUIT) and the fault signals kill(1) can send (FaultSignals: kill
+// -ABRT, kill -SEGV…), which Go answers with a dump of every goroutine's
+// stack and exit 2, end it with 128+n and a sentence on w. SIGINT, SIGTERM
+// and SIGHUP end it as Go does, without a word, killed by the signal: a
+// shell that started it sees it so.
+func quit(sig unix.Signal, w io.Writer) {
+	switch {
+	case sig == unix.SIGQUIT:
+		fmt.Fprintln(w, "workshop: quit (SIGQUIT)")
+	case slices.Contains(FaultSignals, os.Signal(sig)):
+		fmt.Fprintf(w, "workshop: stopped by %s, sent by another process\n", unix.SignalName(sig))
+	default:
+		signal.Reset(sig)
+		unix.Kill(unix.Getpid(), sig)
+		// Go's handler ends the program, from another thread maybe:
+		// given the moment it takes.
+		time.Sleep(time.Second)
+	}
+	os.Exit(SignalBase + int(sig))
+}
+
+// Notify is signal.Notify(c, sigs...) for code that has something to make
+// or undo: from its return on, every stop signal among sigs comes to c,
+// also one that came before it and was not carried out yet.
+func Notify(c chan<- os.Signal, sigs ...os.Signal) {
+	var direct []os.Signal
+	routeMu.Lock()
+	if routed != nil {
+		settled.Do(settle)
+	}
+	for _, s := range sigs {
+		switch {
+		case !routed[s]:
+			direct = append(direct, s)
+		case !slices.Contains(catchers[c], s):
+			catchers[c] = append(catchers[c], s)
+		}
+	}
+	routeMu.Unlock()
+	if len(direct) > 0 {
+		signal.Notify(c, direct...)
+	}
+}
+
+// Stop is signal.Stop(c): no signal comes to c once it returns. Stopping
+// twice is harmless.
+func Stop(c chan<- os.Signal) {
+	routeMu.Lock()
+	delete(catchers, c)
+	routeMu.Unlock()
+	signal.Stop(c)
 }

@@ -2,12 +2,16 @@
 // function that runs before those of most packages), workshop's answer to
 // signals that Go answers badly for a student:
 //
-//   - SIGQUIT (Ctrl-\), and the fault signals kill(1) can send (SIGABRT,
-//     SIGSEGV…: exit.FaultSignals): Go prints every goroutine's stack and
-//     exits 2. Guarded (exit.GuardQuit), workshop quits with 128+n and a
-//     sentence, unless code that has something to undo catches it itself.
-//     (In the first milliseconds of a process, before this init has run,
-//     Go's answer stands.)
+//   - The stop signals (exit.StopSignals) are received from here on and
+//     dispatched under one lock (exit.Route): to the code that catches
+//     them, which has something to undo, or, with none, carried out there
+//     and then. Left to Go, a Ctrl-C that came before a run caught it could
+//     end workshop late, the run's mount and cgroup made and left. And
+//     SIGQUIT (Ctrl-\) and the fault signals kill(1) can send (SIGABRT,
+//     SIGSEGV…: exit.FaultSignals), which Go answers with every goroutine's
+//     stack and exit 2, quit with 128+n and a sentence. (In the first
+//     milliseconds of a process, before this init has run, Go's answer
+//     stands.)
 //   - SIGPIPE from a closed narration pipe (workshop … 2>&1 | head): Go ends
 //     the program where it stands, its mount, cgroup and layer left behind.
 //     Caught, the write only fails with EPIPE and the teardown happens.
@@ -38,6 +42,6 @@ func init() {
 		return
 	}
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
-	exit.GuardQuit(os.Stderr)
+	exit.Route(os.Stderr)
 	rtsig.Ignore()
 }

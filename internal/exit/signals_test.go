@@ -1,0 +1,162 @@
+package exit
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The tests below run this test binary again as a small program of their
+// own (helperEnv names which): Route's default ends the process.
+const helperEnv = "WORKSHOP_EXIT_SIGNALS_HELPER"
+
+func TestMain(m *testing.M) {
+	if name := os.Getenv(helperEnv); name != "" {
+		helpers[name]()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+var helpers = map[string]func(){
+	// A SIGINT that came before its catcher registered, while the
+	// dispatcher was not yet deciding (held here on its lock, as a
+	// descheduled thread would hold it), goes to the catcher: it is not
+	// carried out late, with the catcher's work under way.
+	"early": func() {
+		Route(os.Stderr)
+		routeMu.Lock()
+		unix.Kill(unix.Getpid(), unix.SIGINT)
+		time.Sleep(100 * time.Millisecond) // received, waiting on the lock
+		c := make(chan os.Signal, 1)
+		// Notify's registration, made while the lock is held.
+		catchers[c] = append(catchers[c], unix.SIGINT)
+		routeMu.Unlock()
+		say(c)
+	},
+	// A SIGINT after Notify comes to the channel; after Stop, it ends the
+	// process as Go's default does: killed by the signal, nothing said.
+	"notify-stop": func() {
+		Route(os.Stderr)
+		c := make(chan os.Signal, 1)
+		Notify(c, StopSignals...)
+		unix.Kill(unix.Getpid(), unix.SIGINT)
+		say(c)
+		Stop(c)
+		unix.Kill(unix.Getpid(), unix.SIGINT)
+		time.Sleep(5 * time.Second)
+		fmt.Println("alive after Stop")
+	},
+	// SIGTERM with no catcher at all.
+	"uncaught-term": func() {
+		Route(os.Stderr)
+		unix.Kill(unix.Getpid(), unix.SIGTERM)
+		time.Sleep(5 * time.Second)
+		fmt.Println("alive")
+	},
+	// SIGQUIT with no catcher: a sentence and 131, not Go's stack dump.
+	"uncaught-quit": func() {
+		Route(os.Stderr)
+		unix.Kill(unix.Getpid(), unix.SIGQUIT)
+		time.Sleep(5 * time.Second)
+		fmt.Println("alive")
+	},
+}
+
+func say(c chan os.Signal) {
+	select {
+	case s := <-c:
+		fmt.Printf("caught %v\n", s)
+	case <-time.After(5 * time.Second):
+		fmt.Println("lost")
+	}
+}
+
+type helperResult struct {
+	stdout, stderr string
+	code           int
+	signal         unix.Signal // 0 unless killed by a signal
+}
+
+func runHelper(t *testing.T, name string) helperResult {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"="+name)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := helperResult{stdout: stdout.String(), stderr: stderr.String()}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			r.signal = ws.Signal()
+		}
+	default:
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestSignalBeforeItsCatcherGoesToTheCatcher(t *testing.T) {
+	r := runHelper(t, "early")
+	if r.stdout != "caught interrupt\n" || r.code != 0 {
+		t.Errorf("a SIGINT received before its catcher registered: exit %d (signal %v), stdout %q; want it caught", r.code, r.signal, r.stdout)
+	}
+}
+
+func TestNotifyThenStop(t *testing.T) {
+	r := runHelper(t, "notify-stop")
+	if !strings.HasPrefix(r.stdout, "caught interrupt\n") {
+		t.Errorf("a SIGINT after Notify: stdout %q, want it caught", r.stdout)
+	}
+	if r.signal != unix.SIGINT || strings.Contains(r.stdout, "alive") || r.stderr != "" {
+		t.Errorf("a SIGINT after Stop: exit %d, signal %v, stdout %q, stderr %q; want killed by SIGINT, nothing said", r.code, r.signal, r.stdout, r.stderr)
+	}
+}
+
+func TestUncaughtStopSignals(t *testing.T) {
+	if r := runHelper(t, "uncaught-term"); r.signal != unix.SIGTERM || r.stdout != "" || r.stderr != "" {
+		t.Errorf("an uncaught SIGTERM: exit %d, signal %v, stdout %q, stderr %q; want killed by SIGTERM, nothing said", r.code, r.signal, r.stdout, r.stderr)
+	}
+	if r := runHelper(t, "uncaught-quit"); r.code != 131 || r.stderr != "workshop: quit (SIGQUIT)\n" || r.stdout != "" {
+		t.Errorf("an uncaught SIGQUIT: exit %d, signal %v, stdout %q, stderr %q; want 131 and one sentence", r.code, r.signal, r.stdout, r.stderr)
+	}
+}
+
+// A Go signal handler's mask is told from the others a Go program's threads
+// have: none, and os/signal's waiting thread's (every signal blocked but
+// those it catches and Go's own), here for real in this process.
+func TestInHandler(t *testing.T) {
+	all := ^uint64(0) &^ (sigBit(unix.SIGKILL) | sigBit(unix.SIGSTOP))
+	for _, tc := range []struct {
+		mask uint64
+		want bool
+	}{
+		{0, false},
+		{all, true},
+		{all &^ sigBit(unix.SIGINT), true}, // raising SIGINT again
+		{all &^ sigBit(unix.SIGINT) &^ sigBit(unix.SIGURG), false},
+	} {
+		if got := inHandler(tc.mask); got != tc.want {
+			t.Errorf("inHandler(%#x) = %v, want %v", tc.mask, got, tc.want)
+		}
+	}
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, unix.SIGINT) // os/signal's waiting thread exists
+	defer signal.Stop(c)
+	if n, err := threadsInHandler(); err != nil || n != 0 {
+		t.Errorf("threadsInHandler() = %d, %v in a test at rest, want 0", n, err)
+	}
+}
