@@ -89,12 +89,22 @@ func checkGroup(group string, lines []Narrated, procs map[int][]Record, root int
 		pids = append(pids, p)
 	}
 	sort.Ints(pids)
+	best, bestAt, bestWhy := 0, -1, ""
 	for _, p := range pids {
-		if i, _ := match(lines, procs[p]); i < 0 {
+		i, why := match(lines, procs[p])
+		if i < 0 {
 			return nil
 		}
+		if i > bestAt {
+			best, bestAt, bestWhy = p, i, why
+		}
 	}
-	return fmt.Errorf("no process in strace's record made the calls %s narrated, in that order (first: %q)", groupName(group), lines[0].Line)
+	if bestAt < 0 {
+		return fmt.Errorf("no process in strace's record made the calls %s narrated (first: %q): strace recorded none", groupName(group), lines[0].Line)
+	}
+	// The process that made the most of them, and where it parted: what
+	// tells a lost record from a line made up.
+	return fmt.Errorf("no process in strace's record made the calls %s narrated, in that order (first: %q); process %d made the first %d, then not %q:\n%s", groupName(group), lines[0].Line, best, bestAt, lines[bestAt].Line, bestWhy)
 }
 
 func groupName(group string) string {

@@ -205,3 +205,32 @@ func TestCheckTellsRtSigactionsApart(t *testing.T) {
 		t.Errorf("topLevel = %q", got)
 	}
 }
+
+// A child narrated under a pid strace does not know (its own PID
+// namespace's) is found among all processes; where none made all its
+// calls, the error names the one that made the most, and the line where it
+// parted, which tells a lost record from a made-up line.
+func TestCheckChildOfAnotherPIDNamespace(t *testing.T) {
+	narration, log := readTestdata(t)
+	child := ""
+	for _, c := range ParseNarration(narration) {
+		if c.Group != "" {
+			child = c.Group
+			break
+		}
+	}
+	renamed := strings.ReplaceAll(narration, child, "[pid 1]")
+	if err := Check(renamed, log, nil); err != nil {
+		t.Fatalf("Check(the child renamed [pid 1]) = %v, want nil", err)
+	}
+	lines := strings.Split(renamed, "\n")
+	i := indexOf(lines, `chroot("escape") = 0`)
+	if i < 0 {
+		t.Fatal("testdata narration lacks the child's chroot")
+	}
+	lines = append(lines[:i], append([]string{`[pid 1] mkdirat(AT_FDCWD, "/etc/evil", 0755) = 0`}, lines[i:]...)...)
+	err := Check(strings.Join(lines, "\n"), log, nil)
+	if err == nil || !strings.Contains(err.Error(), `then not "[pid 1] mkdirat(AT_FDCWD, \"/etc/evil\", 0755) = 0"`) {
+		t.Errorf("Check(a made-up line of [pid 1]) = %v, want an error naming where the nearest process parted", err)
+	}
+}
