@@ -139,9 +139,9 @@ func TestUncaughtStopSignals(t *testing.T) {
 // have: none, and os/signal's waiting thread's (every signal blocked but
 // those it catches and Go's own), here for real in this process.
 func TestInHandler(t *testing.T) {
-	all := ^uint64(0) &^ (sigBit(unix.SIGKILL) | sigBit(unix.SIGSTOP))
+	all := ^uint32(0) &^ (sigBit(unix.SIGKILL) | sigBit(unix.SIGSTOP))
 	for _, tc := range []struct {
-		mask uint64
+		mask uint32
 		want bool
 	}{
 		{0, false},
@@ -158,5 +158,24 @@ func TestInHandler(t *testing.T) {
 	defer signal.Stop(c)
 	if n, err := threadsInHandler(); err != nil || n != 0 {
 		t.Errorf("threadsInHandler() = %d, %v in a test at rest, want 0", n, err)
+	}
+	// The field read is the mask: os/signal's thread has SIGINT unblocked
+	// and most others blocked.
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waiter := false
+	for _, task := range tasks {
+		m, err := blockedSignals("/proc/self/task/" + task.Name() + "/stat")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m&sigBit(unix.SIGINT) == 0 && m&sigBit(unix.SIGUSR1) != 0 {
+			waiter = true
+		}
+	}
+	if !waiter {
+		t.Errorf("no thread of this process blocks SIGUSR1 and not SIGINT: os/signal's waiting thread was not seen in the blocked fields")
 	}
 }
