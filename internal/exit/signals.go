@@ -34,8 +34,10 @@ var (
 	routeMu sync.Mutex
 	// routed are the stop signals Route receives; nil before Route and in
 	// a re-executed child, where Notify is signal.Notify.
-	routed   map[os.Signal]bool
-	catchers = map[chan<- os.Signal][]os.Signal{}
+	routed     map[os.Signal]bool
+	received   chan os.Signal // where os/signal delivers them, for the dispatcher
+	routedList []os.Signal
+	catchers   = map[chan<- os.Signal][]os.Signal{}
 	// settled is closed once settle has looked, after Route.
 	settled = make(chan struct{})
 )
@@ -56,19 +58,30 @@ func Route(w io.Writer) {
 		routed[s] = true
 		sigs = append(sigs, s)
 	}
+	received, routedList = make(chan os.Signal, 16), sigs
 	routeMu.Unlock()
-	ch := make(chan os.Signal, 16)
-	signal.Notify(ch, sigs...)
+	signal.Notify(received, sigs...)
 	go func() {
-		for s := range ch {
+		for s := range received {
+			if f, ok := s.(flushed); ok {
+				close(f)
+				continue
+			}
 			dispatch(s.(unix.Signal), w)
 		}
 	}()
 	go func() {
-		settle()
+		settle(time.Second)
 		close(settled)
 	}()
 }
+
+// flushed goes through the dispatcher's queue behind the signals already
+// in it, and is closed when it comes out (Stop).
+type flushed chan struct{}
+
+func (flushed) String() string { return "flush" }
+func (flushed) Signal()        {}
 
 // settle waits until no thread of workshop is in a signal handler: one that
 // took a stop signal before Route and decided, as Go does with a signal
@@ -77,17 +90,14 @@ func Route(w io.Writer) {
 // cgroup made. It looks on a goroutine of its own, started by Route, while
 // the command line is parsed: a tenth of a millisecond or two of the
 // other CPU's, not of the run's. A Go handler runs with every signal blocked
-// (but the one it raises again to end the program), which no other thread
-// of a Go program has (the one os/signal keeps waiting has the signals it
-// catches unblocked, the stop signals among them, and Go's own); a handler
-// that is not ending the program is done in microseconds. It gives up after
-// a fifth of a second, so that a mask nobody foresaw cannot hold every
-// command up.
-func settle() {
-	if self, err := blockedSignals("/proc/thread-self/stat"); err != nil || inHandler(self) {
-		return // started with every signal blocked: nothing to tell
-	}
-	for deadline := time.Now().Add(200 * time.Millisecond); time.Now().Before(deadline); time.Sleep(50 * time.Microsecond) {
+// but the one it raises again to end the program (inHandler); so, for a
+// moment, does a thread the runtime is starting, and one that forks until
+// its child's execve, which at this point of a run none does. It gives up
+// after limit, so that a mask nobody foresaw cannot hold every command up
+// for longer; a thread told to end the program and held off the CPU longer
+// than that would still end it late.
+func settle(limit time.Duration) {
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(50 * time.Microsecond) {
 		if n, err := threadsInHandler(); err != nil || n == 0 {
 			return
 		}
@@ -182,11 +192,24 @@ func dispatch(sig unix.Signal, w io.Writer) {
 // and SIGHUP end it as Go does, without a word, killed by the signal: a
 // shell that started it sees it so.
 func quit(sig unix.Signal, w io.Writer) {
+	say := func(format string, args ...any) {
+		// Not held for ever by a stderr nobody reads (a full pipe), with
+		// the lock taken.
+		done := make(chan struct{})
+		go func() {
+			fmt.Fprintf(w, format, args...)
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(time.Second):
+		}
+	}
 	switch {
 	case sig == unix.SIGQUIT:
-		fmt.Fprintln(w, "workshop: quit (SIGQUIT)")
+		say("workshop: quit (SIGQUIT)\n")
 	case slices.Contains(FaultSignals, os.Signal(sig)):
-		fmt.Fprintf(w, "workshop: stopped by %s, sent by another process\n", unix.SignalName(sig))
+		say("workshop: stopped by %s, sent by another process\n", unix.SignalName(sig))
 	default:
 		signal.Reset(sig)
 		unix.Kill(unix.Getpid(), sig)
@@ -220,9 +243,26 @@ func Notify(c chan<- os.Signal, sigs ...os.Signal) {
 	}
 }
 
-// Stop is signal.Stop(c): no signal comes to c once it returns. Stopping
-// twice is harmless.
+// Stop is signal.Stop(c): no signal comes to c once it returns, and every
+// one that came before has (or its channel was full). Stopping twice is
+// harmless.
 func Stop(c chan<- os.Signal) {
+	routeMu.Lock()
+	_, catching := catchers[c]
+	routeMu.Unlock()
+	if catching {
+		// A signal received before Stop may wait in os/signal or in the
+		// dispatcher's queue: handed on to c before c goes, not met by no
+		// catcher and carried out. signal.Stop of a channel of its own
+		// returns once os/signal has delivered what it had, and the flush
+		// comes out of the queue behind it.
+		tmp := make(chan os.Signal, 1)
+		signal.Notify(tmp, routedList...)
+		signal.Stop(tmp)
+		f := make(flushed)
+		received <- f
+		<-f
+	}
 	routeMu.Lock()
 	delete(catchers, c)
 	routeMu.Unlock()

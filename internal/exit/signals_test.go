@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -55,6 +57,23 @@ var helpers = map[string]func(){
 		unix.Kill(unix.Getpid(), unix.SIGINT)
 		time.Sleep(5 * time.Second)
 		fmt.Println("alive after Stop")
+	},
+	// A signal received as its catcher stops (sent to this very thread, so
+	// in Go's hands before Stop starts) goes to the catcher: it is not met
+	// by no catcher in the dispatcher's queue, and carried out.
+	"stop-keeps": func() {
+		Route(os.Stderr)
+		runtime.LockOSThread()
+		for range 200 {
+			c := make(chan os.Signal, 1)
+			Notify(c, StopSignals...)
+			unix.Tgkill(unix.Getpid(), unix.Gettid(), unix.SIGTERM)
+			Stop(c)
+			if len(c) != 1 {
+				fmt.Println("lost")
+			}
+		}
+		fmt.Println("alive")
 	},
 	// SIGTERM with no catcher at all.
 	"uncaught-term": func() {
@@ -126,6 +145,12 @@ func TestNotifyThenStop(t *testing.T) {
 	}
 }
 
+func TestStopHandsOnWhatCameBefore(t *testing.T) {
+	if r := runHelper(t, "stop-keeps"); r.stdout != "alive\n" || r.code != 0 {
+		t.Errorf("SIGTERM then Stop, 200 times: exit %d (signal %v), stdout %q; want every one caught", r.code, r.signal, r.stdout)
+	}
+}
+
 func TestUncaughtStopSignals(t *testing.T) {
 	if r := runHelper(t, "uncaught-term"); r.signal != unix.SIGTERM || r.stdout != "" || r.stderr != "" {
 		t.Errorf("an uncaught SIGTERM: exit %d, signal %v, stdout %q, stderr %q; want killed by SIGTERM, nothing said", r.code, r.signal, r.stdout, r.stderr)
@@ -136,8 +161,9 @@ func TestUncaughtStopSignals(t *testing.T) {
 }
 
 // A Go signal handler's mask is told from the others a Go program's threads
-// have: none, and os/signal's waiting thread's (every signal blocked but
-// those it catches and Go's own), here for real in this process.
+// have: none, and that of the runtime's thread that waits for signals
+// (every signal blocked but those caught and SIGCHLD, SIGPROF and SIGURG),
+// here for real in this process.
 func TestInHandler(t *testing.T) {
 	all := ^uint32(0) &^ (sigBit(unix.SIGKILL) | sigBit(unix.SIGSTOP))
 	for _, tc := range []struct {
@@ -154,13 +180,19 @@ func TestInHandler(t *testing.T) {
 		}
 	}
 	c := make(chan os.Signal, 1)
-	signal.Notify(c, unix.SIGINT) // os/signal's waiting thread exists
+	signal.Notify(c, unix.SIGINT) // the runtime's thread that waits for signals exists
 	defer signal.Stop(c)
-	if n, err := threadsInHandler(); err != nil || n != 0 {
+	// A thread the runtime is starting blocks every signal for a moment:
+	// at rest is once none does.
+	n, err := threadsInHandler()
+	for deadline := time.Now().Add(time.Second); err == nil && n != 0 && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		n, err = threadsInHandler()
+	}
+	if err != nil || n != 0 {
 		t.Errorf("threadsInHandler() = %d, %v in a test at rest, want 0", n, err)
 	}
-	// The field read is the mask: os/signal's thread has SIGINT unblocked
-	// and most others blocked.
+	// The field read is the mask: the runtime's thread that waits for
+	// signals has SIGINT unblocked (caught) and most others blocked.
 	tasks, err := os.ReadDir("/proc/self/task")
 	if err != nil {
 		t.Fatal(err)
@@ -177,5 +209,47 @@ func TestInHandler(t *testing.T) {
 	}
 	if !waiter {
 		t.Errorf("no thread of this process blocks SIGUSR1 and not SIGINT: os/signal's waiting thread was not seen in the blocked fields")
+	}
+}
+
+// settle waits while a thread has every signal blocked, as a Go handler
+// ending the program has (here a thread of the test's, locked, that blocks
+// them all for a while), and returns once it has none blocked; or at its
+// limit, if it keeps them.
+func TestSettleWaitsForAThreadInAHandler(t *testing.T) {
+	blocked, release, restored := make(chan struct{}), make(chan struct{}), atomic.Bool{}
+	go func() {
+		runtime.LockOSThread() // ended with the goroutine, its mask with it
+		var all, old unix.Sigset_t
+		for i := range all.Val {
+			all.Val[i] = ^uint64(0)
+		}
+		if err := unix.PthreadSigmask(unix.SIG_BLOCK, &all, &old); err != nil {
+			t.Error(err)
+		}
+		close(blocked)
+		<-release
+		restored.Store(true)
+		unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
+	}()
+	<-blocked
+	if n, err := threadsInHandler(); err != nil || n < 1 {
+		t.Fatalf("threadsInHandler() = %d, %v with a thread blocking every signal, want 1 or more", n, err)
+	}
+	start := time.Now()
+	settle(50 * time.Millisecond)
+	if waited := time.Since(start); waited < 50*time.Millisecond {
+		t.Errorf("settle(50ms) returned after %v with a thread blocking every signal, want its limit", waited)
+	}
+	done := make(chan struct{})
+	go func() {
+		settle(time.Minute)
+		close(done)
+	}()
+	time.Sleep(100 * time.Millisecond)
+	close(release)
+	<-done
+	if !restored.Load() {
+		t.Error("settle returned while a thread still blocked every signal")
 	}
 }
