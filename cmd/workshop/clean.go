@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"os"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -36,7 +37,9 @@ process still runs in.
 
 The images stay, unless --images: then the whole image store goes too, but
 for its lock file, on which other workshop commands may be waiting.
-Running it again finds nothing to remove.`,
+Running it again finds nothing to remove. Interrupted (Ctrl-C), it stops
+once the thing it is removing is removed, and says so (exit 128+n): running
+it again removes the rest.`,
 		Example: `  sudo workshop clean
   sudo workshop clean --images`,
 		Args: func(c *cobra.Command, args []string) error {
@@ -49,11 +52,18 @@ Running it again finds nothing to remove.`,
 			if err := requireRootAndProc("clean"); err != nil {
 				return err
 			}
+			// A Ctrl-C stops clean between two things it removes, not
+			// half-way through one (a container's record renamed, its
+			// layer half removed).
+			interrupt := make(chan os.Signal, 1)
+			exit.Notify(interrupt, exit.StopSignals...)
+			defer exit.Stop(interrupt)
 			res := container.Clean(narrator(), container.CleanOptions{
-				StateDir: global.stateDir,
-				Images:   images,
-				Out:      c.OutOrStdout(),
-				Err:      c.ErrOrStderr(),
+				StateDir:  global.stateDir,
+				Images:    images,
+				Out:       c.OutOrStdout(),
+				Err:       c.ErrOrStderr(),
+				Interrupt: interrupt,
 			})
 			if res.Stopped != nil {
 				return res.Stopped

@@ -54,6 +54,10 @@ type CleanOptions struct {
 	// one line for each thing that could not be removed. The syscalls go
 	// to the narrator.
 	Out, Err io.Writer
+	// Interrupt, when a stop signal comes on it, stops Clean once the
+	// thing it is removing is removed (a container: its processes, mount,
+	// cgroup, layer and record), not half-way through it.
+	Interrupt <-chan os.Signal
 }
 
 // CleanResult counts what Clean did.
@@ -61,8 +65,9 @@ type CleanResult struct {
 	Removed int     // things removed (a container and all it made count once)
 	Left    int     // things left alone on purpose: something still uses them
 	Failed  []error // things that could not be removed; a later clean retries
-	// Stopped is why Clean did nothing: interrupted while it waited for
-	// another clean of the same state directory (an error with 128+n).
+	// Stopped is why Clean stopped before its end: interrupted while it
+	// waited for another clean of the same state directory, or between two
+	// things it removed (an error with 128+n).
 	Stopped error
 }
 
@@ -95,7 +100,7 @@ var (
 // It does not stop at the first failure: everything it can remove, it
 // removes, and it reports each failure.
 func Clean(n *sys.Narrator, o CleanOptions) CleanResult {
-	c := &cleaner{n: n, out: o.Out, errOut: o.Err}
+	c := &cleaner{n: n, out: o.Out, errOut: o.Err, interrupt: o.Interrupt}
 	if c.out == nil {
 		c.out = io.Discard
 	}
@@ -128,25 +133,34 @@ func Clean(n *sys.Narrator, o CleanOptions) CleanResult {
 			c.fail("the records in "+state.ContainersDir(dir), err)
 		}
 		for _, r := range runs {
+			if c.interrupted() {
+				return c.res
+			}
 			recorded[r.ID] = true
 			c.run(r)
 		}
-		c.leftoverMounts()
-		c.unrecordedDirs(recorded)
-	}
-	c.orphanCgroups(recorded)
-	c.doctorLeftovers()
-	if exists {
-		c.pendingPaths()
-	}
-	if exists {
-		c.stepRoots()
-		if o.Images {
-			c.imageStore()
-		} else {
-			c.imageLeftovers()
+		for _, step := range []func(){c.leftoverMounts, func() { c.unrecordedDirs(recorded) }} {
+			if c.interrupted() {
+				return c.res
+			}
+			step()
 		}
-		c.removeContainersDir(state.ContainersDir(dir))
+	}
+	steps := []func(){func() { c.orphanCgroups(recorded) }, c.doctorLeftovers}
+	if exists {
+		steps = append(steps, c.pendingPaths, c.stepRoots)
+		if o.Images {
+			steps = append(steps, c.imageStore)
+		} else {
+			steps = append(steps, c.imageLeftovers)
+		}
+		steps = append(steps, func() { c.removeContainersDir(state.ContainersDir(dir)) })
+	}
+	for _, step := range steps {
+		if c.interrupted() {
+			return c.res
+		}
+		step()
 	}
 	if c.res.Removed == 0 && len(c.res.Failed) == 0 {
 		// After "left …" lines, "nothing to remove" read as if those
@@ -309,6 +323,23 @@ type cleaner struct {
 	out, errOut io.Writer
 	state       string // the state directory, absolute, symlinks resolved
 	res         CleanResult
+	interrupt   <-chan os.Signal
+}
+
+// interrupted reports whether a stop signal came (CleanOptions.Interrupt),
+// and then sets res.Stopped: looked at between two things removed.
+func (c *cleaner) interrupted() bool {
+	if c.res.Stopped != nil {
+		return true
+	}
+	select {
+	case s := <-c.interrupt:
+		sig, _ := s.(unix.Signal)
+		c.res.Stopped = exit.Errorf(exit.SignalBase+int(sig), "clean interrupted by %s: it stopped after the last thing it said it removed; 'workshop clean' again removes the rest", sys.SignalName(sig))
+		return true
+	default:
+		return false
+	}
 }
 
 func (c *cleaner) removed(format string, args ...any) {

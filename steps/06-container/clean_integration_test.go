@@ -192,9 +192,11 @@ func runningRecord(t *testing.T, stateDir, command string, b *bgWorkshop) *state
 			t.Fatalf("workshop ended early:\n%s", b.narration())
 		}
 		runs, _ := state.List(stateDir)
-		if len(runs) == 1 && runs[0].Pid != 0 && cmdline(runs[0].Pid) == command {
-			rec = runs[0]
-			return true
+		for _, r := range runs {
+			if r.Pid != 0 && cmdline(r.Pid) == command {
+				rec = r
+				return true
+			}
 		}
 		return false
 	})
@@ -1207,4 +1209,76 @@ func TestCleanRemovesWhatAKilledDoctorLeft(t *testing.T) {
 	if want := "left " + labYoung + ": a lab 5 check's copy of an archive, whose check is gone, but made less than a minute ago"; r.Code != 0 || !strings.Contains(r.Stdout, want) || !pathExists(labYoung) {
 		t.Errorf("clean beside a lab 5 check's copy made moments ago: exit %d\n%s%s\nwant %q, and it there", r.Code, r.Stdout, r.Stderr, want)
 	}
+}
+
+// A Ctrl-C that comes while clean removes a container (held here in its
+// umount2) stops clean once that container is removed whole, with 130 and
+// a sentence: not half-way through it, its record renamed and its layer
+// half removed, and not before the next either. The other container is
+// left as the killed run left it, for the next clean.
+func TestCleanInterruptedStopsBetweenContainers(t *testing.T) {
+	dir := cleanState(t)
+	var recs []*state.Run
+	for _, cmd := range []string{"300", "301"} {
+		b := startWorkshop(t, dir, "full", "run", "--", "/bin/sleep", cmd)
+		rec := runningRecord(t, dir, "/bin/sleep "+cmd, b)
+		sleep := processOf(t, rec.Pid)
+		b.sigkill(t)
+		eventually(t, "the container's sleep dies with its workshop", func() bool { return !sleep.alive() })
+		recs = append(recs, rec)
+	}
+	strace, args := testbin.Holding(t, "umount2", 2*time.Second, "--no-color", "--state-dir", dir, "clean")
+	r := testbin.Start(t, "", strace, args...)
+	pid := 0
+	eventually(t, "clean is held in its first umount2", func() bool {
+		if kids := state.Children(r.Cmd.Process.Pid); len(kids) > 0 {
+			pid = kids[0] // workshop, strace's child
+		}
+		return pid != 0 && inSyscall(pid, unix.SYS_UMOUNT2)
+	})
+	if err := unix.Kill(pid, unix.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	res := r.Wait()
+	if res.Code != 130 || !strings.Contains(res.Stderr, "clean interrupted by SIGINT: it stopped after the last thing it said it removed") {
+		t.Fatalf("clean interrupted in its first umount2 = exit %d; want 130 and a sentence\nstdout:\n%s\nstderr:\n%s", res.Code, res.Stdout, res.Stderr)
+	}
+	var gone, left []*state.Run
+	for _, rec := range recs {
+		if pathExists(rec.Dir()) {
+			left = append(left, rec)
+		} else {
+			gone = append(gone, rec)
+		}
+	}
+	if len(gone) != 1 || len(left) != 1 {
+		t.Fatalf("after an interrupted clean, %d of the two containers' records are gone, want 1\nstdout:\n%s", len(gone), res.Stdout)
+	}
+	if d := cgroupDirs(gone[0].ID); len(d) > 0 || !strings.Contains(res.Stdout, "removed container "+gone[0].ID) {
+		t.Errorf("the container clean was removing, %s: cgroups left %q, or no line for it\nstdout:\n%s", gone[0].ID, d, res.Stdout)
+	}
+	if m := testbin.MountsUnder(t, dir); len(m) != 1 || m[0] != filepath.Join(left[0].Dir(), "rootfs") || len(cgroupDirs(left[0].ID)) == 0 {
+		t.Errorf("the other container, %s, was touched: mounts under the state dir %q, cgroups %q", left[0].ID, m, cgroupDirs(left[0].ID))
+	}
+	entries, _ := os.ReadDir(state.ContainersDir(dir))
+	for _, e := range entries {
+		if e.Name() != left[0].ID {
+			t.Errorf("after an interrupted clean, %s is in the containers directory (half-removed?)", e.Name())
+		}
+	}
+	again := runClean(t, dir)
+	cleanedUp(t, dir, again, left[0])
+	nothingToRemove(t, dir, recs[0].ID, recs[1].ID)
+}
+
+// inSyscall reports whether a thread of process pid is in syscall nr now
+// (/proc/PID/task/*/syscall: held there by strace, say).
+func inSyscall(pid int, nr uintptr) bool {
+	threads, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/syscall", pid))
+	for _, p := range threads {
+		if b, _ := os.ReadFile(p); strings.HasPrefix(string(b), fmt.Sprintf("%d ", nr)) {
+			return true
+		}
+	}
+	return false
 }
