@@ -51,8 +51,12 @@ func Route(w io.Writer) {
 	var sigs []os.Signal
 	routeMu.Lock()
 	routed = map[os.Signal]bool{}
-	for _, s := range StopSignals {
-		if signal.Ignored(s) {
+	// SIGQUIT and the fault signals first: os/signal turns them on one by
+	// one, a few microseconds each, and until then Go answers those with
+	// every goroutine's stack (SIGINT, SIGTERM and SIGHUP only end the
+	// program, as their default does).
+	for _, s := range append(append([]os.Signal{unix.SIGQUIT}, FaultSignals...), TerminalSignals...) {
+		if slices.Contains(sigs, s) || signal.Ignored(s) {
 			continue
 		}
 		routed[s] = true

@@ -10,8 +10,10 @@
 //     SIGQUIT (Ctrl-\) and the fault signals kill(1) can send (SIGABRT,
 //     SIGSEGV…: exit.FaultSignals), which Go answers with every goroutine's
 //     stack and exit 2, quit with 128+n and a sentence. (In the first
-//     milliseconds of a process, before this init has run, Go's answer
-//     stands.)
+//     millisecond or two of a process, before this init has run, the
+//     runtime's start and the inits of the packages it imports, Go's
+//     answer stands: the stack for a SIGQUIT, the end for a SIGINT, which
+//     comes before any run makes anything.)
 //   - SIGPIPE from a closed narration pipe (workshop … 2>&1 | head): Go ends
 //     the program where it stands, its mount, cgroup and layer left behind.
 //     Caught, the write only fails with EPIPE and the teardown happens.
