@@ -175,6 +175,14 @@ func Clean(n *sys.Narrator, o CleanOptions) CleanResult {
 			fmt.Fprintf(c.out, "%s: %s does not exist\n", nothing, dir)
 		}
 	}
+	// One that came during the last removal, after the last look: said,
+	// not swallowed with exit 0.
+	select {
+	case s := <-c.interrupt:
+		sig, _ := s.(unix.Signal)
+		c.res.Stopped = exit.Errorf(exit.SignalBase+int(sig), "clean interrupted by %s as it ended: everything it said it removed is removed", sys.SignalName(sig))
+	default:
+	}
 	return c.res
 }
 

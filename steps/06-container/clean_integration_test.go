@@ -1282,3 +1282,31 @@ func inSyscall(pid int, nr uintptr) bool {
 	}
 	return false
 }
+
+// A Ctrl-C that comes during clean's last removal (held here in the
+// rmdir of an empty containers directory, its only unlinkat) is said, with
+// 130: it came after clean's last look between removals, and was
+// swallowed, clean ending 0.
+func TestCleanSaysACtrlCAtItsEnd(t *testing.T) {
+	dir := cleanState(t)
+	if err := os.Mkdir(state.ContainersDir(dir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	strace, args := testbin.Holding(t, "unlinkat", 2*time.Second, "--no-color", "--state-dir", dir, "clean")
+	r := testbin.Start(t, "", strace, args...)
+	pid := 0
+	eventually(t, "clean is held in an unlinkat", func() bool {
+		if kids := state.Children(r.Cmd.Process.Pid); len(kids) > 0 {
+			pid = kids[0] // workshop, strace's child
+		}
+		return pid != 0 && inSyscall(pid, unix.SYS_UNLINKAT)
+	})
+	if err := unix.Kill(pid, unix.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	// (An old empty cgroup of another test's, removed before, would take
+	// the signal between two removals instead: 130 and a sentence too.)
+	if res := r.Wait(); res.Code != 130 || !strings.Contains(res.Stderr, "clean interrupted by SIGINT") {
+		t.Errorf("clean interrupted in its last removal = exit %d; want 130 and a sentence\nstdout:\n%s\nstderr:\n%s", res.Code, res.Stdout, res.Stderr)
+	}
+}
