@@ -95,8 +95,9 @@ func (flushed) Signal()        {}
 // the command line is parsed: a tenth of a millisecond or two of the
 // other CPU's, not of the run's. A Go handler runs with every signal blocked
 // but the one it raises again to end the program (inHandler); so, for a
-// moment, does a thread the runtime is starting, and one that forks until
-// its child's execve, which at this point of a run none does. It gives up
+// moment, does a thread the runtime is starting, and one that forks, until
+// its child's execve (step 2 asks the loader before it catches a signal:
+// the look may wait that millisecond). It gives up
 // after limit, so that a mask nobody foresaw cannot hold every command up
 // for longer; a thread told to end the program and held off the CPU longer
 // than that would still end it late.
