@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/workshop-dev/workshop/internal/exit"
-	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/testbin"
 )
 
@@ -73,37 +71,12 @@ func TestImageOutcomeOfASignalAtTheEnd(t *testing.T) {
 // end, and the signal was swallowed (exit 1, not done, nothing said).
 func TestLabCheckSaysALateCtrlC(t *testing.T) {
 	testbin.NeedRoot(t)
-	strace, args := testbin.Holding(t, "write", time.Second, "--state-dir", t.TempDir(), "lab", "1", "check", "--dir", t.TempDir())
-	r := testbin.Start(t, "", strace, args...)
 	// The check is done once its report's first write (to fd 1) is held.
-	pid := 0
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
-		if kids := state.Children(r.Cmd.Process.Pid); len(kids) > 0 {
-			pid = kids[0] // workshop, strace's child
-			if writing(pid, 1) {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("lab 1 check never wrote its report")
-		}
-	}
+	r, pid := testbin.StartHeldIn(t, "write", syscall.SYS_WRITE, time.Second, []uintptr{1}, "--state-dir", t.TempDir(), "lab", "1", "check", "--dir", t.TempDir())
 	if err := syscall.Kill(pid, syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
 	if res := r.Wait(); res.Code != 130 || !strings.Contains(res.Stderr, "interrupted by SIGINT: it came as the check ended: its report above is whole") {
 		t.Errorf("a Ctrl-C as lab 1 check printed its report = exit %d; want 130 and its sentence\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}
-}
-
-// writing reports whether a thread of process pid is in a write(2) to fd
-// (held there by strace): the goroutine that writes runs on any thread.
-func writing(pid, fd int) bool {
-	threads, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/syscall", pid))
-	for _, p := range threads {
-		if b, _ := os.ReadFile(p); strings.HasPrefix(string(b), fmt.Sprintf("%d %#x ", syscall.SYS_WRITE, fd)) {
-			return true
-		}
-	}
-	return false
 }

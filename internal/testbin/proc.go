@@ -39,6 +39,40 @@ func Holding(t *testing.T, call string, delay time.Duration, args ...string) (st
 		"-e", fmt.Sprintf("inject=%s:delay_enter=%d", call, delay.Microseconds()), Bin(t)}, args...)
 }
 
+// StartHeldIn starts workshop ARGS… under strace, holding every call of
+// that name for delay (Holding), and waits until workshop is held in one
+// whose system call number is nr and whose first arguments are args. It
+// returns strace running and workshop's pid, to signal it there.
+func StartHeldIn(t *testing.T, call string, nr uintptr, delay time.Duration, args []uintptr, workshopArgs ...string) (*Running, int) {
+	t.Helper()
+	strace, sargs := Holding(t, call, delay, workshopArgs...)
+	r := Start(t, "", strace, sargs...)
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if kids := state.Children(r.Cmd.Process.Pid); len(kids) > 0 && InSyscall(kids[0], nr, args...) {
+			return r, kids[0] // workshop, strace's child
+		}
+	}
+	t.Fatalf("workshop %s was never held in %s", strings.Join(workshopArgs, " "), call)
+	return nil, 0
+}
+
+// InSyscall reports whether a thread of process pid is in system call nr
+// now, its first arguments args (/proc/PID/task/*/syscall): any thread, as
+// a goroutine runs on any.
+func InSyscall(pid int, nr uintptr, args ...uintptr) bool {
+	want := fmt.Sprintf("%d ", nr)
+	for _, a := range args {
+		want += fmt.Sprintf("%#x ", a)
+	}
+	threads, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/syscall", pid))
+	for _, p := range threads {
+		if b, _ := os.ReadFile(p); strings.HasPrefix(string(b), want) {
+			return true
+		}
+	}
+	return false
+}
+
 // ClosedPipe runs workshop ARGS… with its stdout and stderr on one pipe,
 // reads lines lines of it, then closes the pipe, as `workshop … 2>&1 |
 // head -N` does, and returns how workshop ended: the test of a narration

@@ -1227,15 +1227,7 @@ func TestCleanInterruptedStopsBetweenContainers(t *testing.T) {
 		eventually(t, "the container's sleep dies with its workshop", func() bool { return !sleep.alive() })
 		recs = append(recs, rec)
 	}
-	strace, args := testbin.Holding(t, "umount2", 2*time.Second, "--no-color", "--state-dir", dir, "clean")
-	r := testbin.Start(t, "", strace, args...)
-	pid := 0
-	eventually(t, "clean is held in its first umount2", func() bool {
-		if kids := state.Children(r.Cmd.Process.Pid); len(kids) > 0 {
-			pid = kids[0] // workshop, strace's child
-		}
-		return pid != 0 && inSyscall(pid, unix.SYS_UMOUNT2)
-	})
+	r, pid := testbin.StartHeldIn(t, "umount2", unix.SYS_UMOUNT2, 2*time.Second, nil, "--no-color", "--state-dir", dir, "clean")
 	if err := unix.Kill(pid, unix.SIGINT); err != nil {
 		t.Fatal(err)
 	}
@@ -1271,18 +1263,6 @@ func TestCleanInterruptedStopsBetweenContainers(t *testing.T) {
 	nothingToRemove(t, dir, recs[0].ID, recs[1].ID)
 }
 
-// inSyscall reports whether a thread of process pid is in syscall nr now
-// (/proc/PID/task/*/syscall: held there by strace, say).
-func inSyscall(pid int, nr uintptr) bool {
-	threads, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/syscall", pid))
-	for _, p := range threads {
-		if b, _ := os.ReadFile(p); strings.HasPrefix(string(b), fmt.Sprintf("%d ", nr)) {
-			return true
-		}
-	}
-	return false
-}
-
 // A Ctrl-C that comes during clean's last removal (held here in the
 // rmdir of an empty containers directory, its only unlinkat) is said, with
 // 130: it came after clean's last look between removals, and was
@@ -1292,15 +1272,7 @@ func TestCleanSaysACtrlCAtItsEnd(t *testing.T) {
 	if err := os.Mkdir(state.ContainersDir(dir), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	strace, args := testbin.Holding(t, "unlinkat", 2*time.Second, "--no-color", "--state-dir", dir, "clean")
-	r := testbin.Start(t, "", strace, args...)
-	pid := 0
-	eventually(t, "clean is held in an unlinkat", func() bool {
-		if kids := state.Children(r.Cmd.Process.Pid); len(kids) > 0 {
-			pid = kids[0] // workshop, strace's child
-		}
-		return pid != 0 && inSyscall(pid, unix.SYS_UNLINKAT)
-	})
+	r, pid := testbin.StartHeldIn(t, "unlinkat", unix.SYS_UNLINKAT, 2*time.Second, nil, "--no-color", "--state-dir", dir, "clean")
 	if err := unix.Kill(pid, unix.SIGINT); err != nil {
 		t.Fatal(err)
 	}
