@@ -33,20 +33,16 @@ func StaleScratch(dir string) []string { return StaleByPid(dir, scratchPrefix) }
 // more, that a workshop killed halfway left: a minute old, and the
 // process of that pid gone (doctor's probe's, lab 5's copy of an archive).
 func StaleByPid(dir, prefix string) []string {
-	stale, _ := byPid(dir, prefix)
+	stale, _ := ByPid(dir, prefix)
 	return stale
 }
 
-// YoungByPid lists those whose process is gone too, but that are not a
-// minute old yet: left by a workshop killed moments ago, or made by one
-// in another PID namespace (whose pid means nothing here) still at work.
-// 'workshop clean' says them, to be removed by a clean a minute later.
-func YoungByPid(dir, prefix string) []string {
-	_, young := byPid(dir, prefix)
-	return young
-}
-
-func byPid(dir, prefix string) (stale, young []string) {
+// ByPid is StaleByPid's list, and those whose process is gone too but
+// that are not a minute old yet (young): left by a workshop killed moments
+// ago, or made by one in another PID namespace (whose pid means nothing
+// here) still at work. 'workshop clean' removes the first and says the
+// second, to be removed by a clean a minute later.
+func ByPid(dir, prefix string) (stale, young []string) {
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		rest, ok := strings.CutPrefix(e.Name(), prefix)

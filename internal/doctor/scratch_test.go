@@ -49,12 +49,12 @@ func TestStaleScratch(t *testing.T) {
 	}
 	// The new ones no live process here holds: said by clean, left for
 	// a minute.
-	young := YoungByPid(dir, scratchPrefix)
+	_, young := ByPid(dir, scratchPrefix)
 	slices.Sort(young)
 	want = []string{noPidNew, goneNew}
 	slices.Sort(want)
 	if !slices.Equal(young, want) {
-		t.Errorf("YoungByPid = %v, want %v", young, want)
+		t.Errorf("ByPid's young = %v, want %v", young, want)
 	}
 }
 

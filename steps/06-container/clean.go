@@ -200,9 +200,10 @@ func (c *cleaner) doctorLeftovers() {
 	}
 	// Lab 5's check unpacks the student's archive in the state dir, or in
 	// the system's temporary directory (lab's scratchParent).
-	stale := doctor.StaleByPid(c.state, state.LabScratchPrefix)
+	stale, young := doctor.ByPid(c.state, state.LabScratchPrefix)
 	if tmp := os.TempDir(); tmp != c.state {
-		stale = append(stale, doctor.StaleByPid(tmp, state.LabScratchPrefix)...)
+		s, y := doctor.ByPid(tmp, state.LabScratchPrefix)
+		stale, young = append(stale, s...), append(young, y...)
 	}
 	for _, p := range stale {
 		if err := c.n.RemoveTree(p); err != nil {
@@ -210,10 +211,6 @@ func (c *cleaner) doctorLeftovers() {
 			continue
 		}
 		c.removed("%s (left by a workshop lab 5 check that was killed)", p)
-	}
-	young := doctor.YoungByPid(c.state, state.LabScratchPrefix)
-	if tmp := os.TempDir(); tmp != c.state {
-		young = append(young, doctor.YoungByPid(tmp, state.LabScratchPrefix)...)
 	}
 	for _, p := range young {
 		c.left(p, "a lab 5 check's copy of an archive, whose check is gone, but made less than a minute ago: a check in another PID namespace may be using it; run clean again in a minute to remove it")
