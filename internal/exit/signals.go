@@ -42,11 +42,41 @@ var (
 	settled = make(chan struct{})
 )
 
+// ignoredAtStart are the signals this process was started with ignored, as
+// the Go runtime found them before any package's init: SIGINT and SIGHUP
+// only, the two whose inherited SIG_IGN Go respects (a script's background
+// job ignores SIGINT, nohup ignores SIGHUP); on every other it installs its
+// handler.
+var ignoredAtStart = func() map[os.Signal]bool {
+	m := map[os.Signal]bool{}
+	for sig := unix.Signal(1); sig <= 64; sig++ {
+		if signal.Ignored(sig) {
+			m[sig] = true
+		}
+	}
+	return m
+}()
+
+// Heeded returns sigs without those this process was started with ignored.
+// Workshop and its re-executed children leave those ignored throughout, as
+// a Unix program is expected to: caught, the Ctrl-C a shell keeps from a
+// script's background job, or the hang-up `nohup` was asked to shield a run
+// from, would stop the run. The container's command then starts with them
+// ignored too, as under `nohup unshare … chroot …`.
+func Heeded(sigs ...os.Signal) []os.Signal {
+	var heeded []os.Signal
+	for _, s := range sigs {
+		if !ignoredAtStart[s] {
+			heeded = append(heeded, s)
+		}
+	}
+	return heeded
+}
+
 // Route starts receiving the stop signals and dispatching them, w being
 // where a quit's sentence is said. Called once, before any code catches a
-// stop signal. A SIGINT or SIGHUP ignored when workshop started (a
-// background job of a script, nohup) is not received: left ignored while
-// nothing catches it, as Go leaves it, and caught with os/signal directly.
+// stop signal. A SIGINT or SIGHUP ignored when workshop started is neither
+// received nor caught (Heeded).
 func Route(w io.Writer) {
 	var sigs []os.Signal
 	routeMu.Lock()
@@ -55,8 +85,8 @@ func Route(w io.Writer) {
 	// one, a few microseconds each, and until then Go answers those with
 	// every goroutine's stack (SIGINT, SIGTERM and SIGHUP only end the
 	// program, as their default does).
-	for _, s := range append(append([]os.Signal{unix.SIGQUIT}, FaultSignals...), TerminalSignals...) {
-		if slices.Contains(sigs, s) || signal.Ignored(s) {
+	for _, s := range Heeded(append(append([]os.Signal{unix.SIGQUIT}, FaultSignals...), TerminalSignals...)...) {
+		if slices.Contains(sigs, s) {
 			continue
 		}
 		routed[s] = true
@@ -227,14 +257,15 @@ func quit(sig unix.Signal, w io.Writer) {
 
 // Notify is signal.Notify(c, sigs...) for code that has something to make
 // or undo: from its return on, every stop signal among sigs comes to c,
-// also one that came before it and was not carried out yet.
+// also one that came before it and was not carried out yet. A signal the
+// process was started with ignored is left ignored (Heeded).
 func Notify(c chan<- os.Signal, sigs ...os.Signal) {
 	var direct []os.Signal
 	routeMu.Lock()
 	if routed != nil {
 		<-settled
 	}
-	for _, s := range sigs {
+	for _, s := range Heeded(sigs...) {
 		switch {
 		case !routed[s]:
 			direct = append(direct, s)

@@ -26,6 +26,15 @@ func TestMain(m *testing.M) {
 		helpers[name]()
 		os.Exit(0)
 	}
+	// The helpers send themselves SIGINT, and leave it ignored if they
+	// were started so (Heeded): under a harness that ignores it, this
+	// binary catches it instead, and its helpers start with the default
+	// (as internal/testbin's init does for the other packages' tests).
+	for _, s := range []os.Signal{unix.SIGINT, unix.SIGHUP} {
+		if signal.Ignored(s) {
+			signal.Notify(make(chan os.Signal, 1), s)
+		}
+	}
 	os.Exit(m.Run())
 }
 
@@ -75,6 +84,20 @@ var helpers = map[string]func(){
 		}
 		fmt.Println("alive")
 	},
+	// Started with SIGINT ignored (runHelperIgnoringINT): Notify leaves it
+	// ignored, and catches SIGTERM.
+	"ignored-at-start": func() {
+		Route(os.Stderr)
+		c := make(chan os.Signal, 1)
+		Notify(c, StopSignals...)
+		unix.Kill(unix.Getpid(), unix.SIGINT)
+		time.Sleep(200 * time.Millisecond)
+		if signal.Ignored(unix.SIGINT) && len(c) == 0 {
+			fmt.Println("SIGINT still ignored")
+		}
+		unix.Kill(unix.Getpid(), unix.SIGTERM)
+		say(c)
+	},
 	// SIGTERM with no catcher at all.
 	"uncaught-term": func() {
 		Route(os.Stderr)
@@ -108,7 +131,18 @@ type helperResult struct {
 
 func runHelper(t *testing.T, name string) helperResult {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	return runHelperCmd(t, name, exec.Command(os.Args[0], "-test.run=^$"))
+}
+
+// runHelperIgnoringINT runs the helper with SIGINT ignored, as a shell
+// starts a script's background job.
+func runHelperIgnoringINT(t *testing.T, name string) helperResult {
+	t.Helper()
+	return runHelperCmd(t, name, exec.Command("/bin/sh", "-c", `trap '' INT; exec "$0" -test.run='^$'`, os.Args[0]))
+}
+
+func runHelperCmd(t *testing.T, name string, cmd *exec.Cmd) helperResult {
+	t.Helper()
 	cmd.Env = append(os.Environ(), helperEnv+"="+name)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -148,6 +182,13 @@ func TestNotifyThenStop(t *testing.T) {
 func TestStopHandsOnWhatCameBefore(t *testing.T) {
 	if r := runHelper(t, "stop-keeps"); r.stdout != "alive\n" || r.code != 0 {
 		t.Errorf("SIGTERM then Stop, 200 times: exit %d (signal %v), stdout %q; want every one caught", r.code, r.signal, r.stdout)
+	}
+}
+
+func TestSignalIgnoredAtStartStaysIgnored(t *testing.T) {
+	r := runHelperIgnoringINT(t, "ignored-at-start")
+	if r.stdout != "SIGINT still ignored\ncaught terminated\n" || r.code != 0 {
+		t.Errorf("started with SIGINT ignored, Notify for every stop signal, then SIGINT and SIGTERM: exit %d (signal %v), stdout %q, stderr %q; want SIGINT left ignored and SIGTERM caught", r.code, r.signal, r.stdout, r.stderr)
 	}
 }
 

@@ -20,10 +20,11 @@ import (
 // are reset by execve: the student's command gets the default dispositions.
 type Held struct{ ch chan os.Signal }
 
-// HoldSignals starts holding the stop signals (exit.StopSignals).
+// HoldSignals starts holding the stop signals (exit.StopSignals), but
+// those the child was started with ignored, which stay ignored (exit.Heeded).
 func HoldSignals() *Held {
 	h := &Held{ch: make(chan os.Signal, 4)}
-	signal.Notify(h.ch, exit.StopSignals...)
+	signal.Notify(h.ch, exit.Heeded(exit.StopSignals...)...)
 	return h
 }
 

@@ -34,11 +34,12 @@ import (
 // dump: none reaches it then. workshop stops a container not set up yet
 // with SIGKILL, and `workshop kill` sends nothing but SIGKILL and SIGSTOP
 // before the command runs (cmd/workshop's settingUp). Defaulting them too
-// would cost eight more calls, and lines, in every run.
+// would cost eight more calls, and lines, in every run. One the process
+// was started with ignored stays ignored, for the command too (exit.Heeded).
 var stopSignals = func() []unix.Signal {
-	sigs := make([]unix.Signal, len(exit.TerminalSignals))
-	for i, s := range exit.TerminalSignals {
-		sigs[i] = s.(unix.Signal)
+	var sigs []unix.Signal
+	for _, s := range exit.Heeded(exit.TerminalSignals...) {
+		sigs = append(sigs, s.(unix.Signal))
 	}
 	return sigs
 }()
@@ -77,9 +78,11 @@ type reaped struct {
 // status the init ends with.
 func runInit(n *sys.Narrator, s *spec, rep *sys.ExecReporter) int {
 	// Handlers first: a signal that came before them would be dropped (we are
-	// PID 1) or would end this Go program.
+	// PID 1) or would end this Go program. Not for one the init was started
+	// with ignored: caught, it would reach the command, which would start
+	// with it at its default (exit.Heeded).
 	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, initSignals...)
+	signal.Notify(sigs, exit.Heeded(initSignals...)...)
 	// From here on the init passes signals on itself: tell workshop, which
 	// until now stopped the container on one instead of passing it on.
 	rep.Done()

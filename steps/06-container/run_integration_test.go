@@ -1106,3 +1106,37 @@ func TestFullRunInAPipeWhoseReaderGoes(t *testing.T) {
 	}
 	h.nothingLeft(startedOf(t, stderr).ID)
 }
+
+// workshop started with SIGINT ignored, as a shell starts a script's
+// background job (or nohup, SIGHUP): it leaves it ignored, so a Ctrl-C
+// meant for the script does not stop the run, and the container's command
+// starts with it ignored too, as under `unshare … chroot`. workshop used to
+// catch it, and stop the run.
+func TestFullRunStartedIgnoringSIGINTLeavesItIgnored(t *testing.T) {
+	h := newHost(t)
+	if r := h.full("--quiet", "--", "/bin/true"); r.Code != 0 { // the base image, made first
+		t.Fatalf("the first run = exit %d\n%s", r.Code, r.Stderr)
+	}
+	for _, init := range []bool{false, true} {
+		args := h.args("full", "run", "--quiet")
+		if init {
+			args = append(args, "--init")
+		}
+		args = append(args, "--", "/bin/sh", "-c", "cat /proc/self/status; sleep 0.5; echo done")
+		r := testbin.Start(t, "", "/bin/sh", append([]string{"-c", `trap '' INT; exec "$0" "$@"`, testbin.Bin(t)}, args...)...)
+		line := r.Stdout.WaitFor(t, "SigIgn:")
+		ignored, err := strconv.ParseUint(strings.TrimSpace(strings.TrimPrefix(line, "SigIgn:")), 16, 64)
+		if err != nil {
+			t.Fatalf("the command's %q: %v", line, err)
+		}
+		r.Signal(syscall.SIGINT) // workshop, which the shell became
+		res := r.Wait()
+		if ignored&(1<<(syscall.SIGINT-1)) == 0 {
+			t.Errorf("--init %v: the command's SigIgn is %#x: SIGINT, ignored when workshop started, is not ignored in the container", init, ignored)
+		}
+		if res.Code != 0 || !strings.Contains(res.Stdout, "done") {
+			t.Errorf("--init %v: a SIGINT sent to a workshop started ignoring it: exit %d, stdout ending %q, stderr %q; want the run to go on to its end", init, res.Code, testbin.LastLines(res.Stdout, 1), res.Stderr)
+		}
+	}
+	h.noContainers()
+}
