@@ -623,6 +623,9 @@ func (c *cleaner) unrecordedDirs(recorded map[string]bool) {
 		}
 		switch {
 		case strings.HasPrefix(e.Name(), state.GonePrefix):
+			if state.HeldByALiveProcess(p) {
+				continue // its run's workshop removing it now
+			}
 		case strings.HasPrefix(e.Name(), state.NewPrefix):
 			if age := time.Since(info.ModTime()); age < staleAge {
 				// A run recording its container right now, or one killed
@@ -653,18 +656,27 @@ func (c *cleaner) unrecordedDirs(recorded map[string]bool) {
 }
 
 // orphanCgroups removes the cgroups under workshop/ that no run of this
-// state directory records, when they are empty and old: groups with
-// processes in them belong to running containers (another state
-// directory's, another test's) and are never touched.
+// state directory records, when they are empty and old, and no workshop
+// that lives runs them: groups with processes in them belong to running
+// containers (another state directory's, another test's) and are never
+// touched, nor is the empty group of a container that just ended, whose
+// workshop, in another state directory, is about to read and remove it.
 func (c *cleaner) orphanCgroups(recorded map[string]bool) {
 	ids, err := cgroups.List()
 	if err != nil {
 		c.n.Note("cannot look for workshop's cgroups: %v", err)
 		return
 	}
+	var live map[string]bool
 	for _, id := range ids {
 		if recorded[id] {
 			continue // done with its run, or left with it
+		}
+		if live == nil {
+			if live, err = state.LiveRunIDs(); err != nil {
+				c.n.Note("cannot tell the runs of other state directories from killed ones (%v): no cgroup recorded by no container here is removed", err)
+				return
+			}
 		}
 		cg, err := cgroups.Open(id)
 		if err != nil {
@@ -680,6 +692,10 @@ func (c *cleaner) orphanCgroups(recorded map[string]bool) {
 				continue // a run that began after the records were read
 			}
 			c.left(what, fmt.Sprintf("%s in it and no container of %s records it (another state directory's, or a run that is starting)", plural(len(pids), "process"), c.state))
+			continue
+		}
+		if live[id] {
+			c.left(what, fmt.Sprintf("empty, and its run's workshop, of another state directory than %s, lives: it removes the group itself", c.state))
 			continue
 		}
 		age := youngest(cg.Paths())

@@ -679,9 +679,17 @@ func TestCleanOrphanCgroups(t *testing.T) {
 			}
 		}
 	}
-	old, young, busy := newGroup("old"), newGroup("young"), newGroup("busy")
+	old, young, busy, ended := newGroup("old"), newGroup("young"), newGroup("busy"), newGroup("ended")
 	backdate(old)
 	backdate(busy)
+	// The group of a run of another state directory whose container just
+	// ended, its workshop (here, this test) alive: not an orphan, however old.
+	other := &state.Run{ID: ended.ID()}
+	if err := state.New(t.TempDir(), other); err != nil {
+		t.Fatal(err)
+	}
+	defer other.LetGo()
+	backdate(ended)
 	sleep := exec.Command("/bin/sleep", "300")
 	if err := sleep.Start(); err != nil {
 		t.Fatal(err)
@@ -701,6 +709,7 @@ func TestCleanOrphanCgroups(t *testing.T) {
 		"removed cgroup workshop/" + old.ID() + " (empty, its directory's time ",
 		"left cgroup workshop/" + young.ID() + ": empty and recorded by no container of " + dir + " (another state directory's, or one starting), but its directory's time is only ",
 		"left cgroup workshop/" + busy.ID() + ": 1 process in it",
+		"left cgroup workshop/" + ended.ID() + ": empty, and its run's workshop, of another state directory than " + dir + ", lives",
 	} {
 		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("clean said:\n%s\nwant a line with %q", r.Stdout, want)
@@ -709,8 +718,8 @@ func TestCleanOrphanCgroups(t *testing.T) {
 	if d := cgroupDirs(old.ID()); len(d) > 0 {
 		t.Errorf("the old empty group is still there: %q", d)
 	}
-	if len(cgroupDirs(young.ID())) == 0 || len(cgroupDirs(busy.ID())) == 0 {
-		t.Errorf("clean removed a young or a busy group")
+	if len(cgroupDirs(young.ID())) == 0 || len(cgroupDirs(busy.ID())) == 0 || len(cgroupDirs(ended.ID())) == 0 {
+		t.Errorf("clean removed a young, a busy or a live run's group")
 	}
 	if !p.alive() {
 		t.Errorf("clean killed a process of a cgroup no run here records")

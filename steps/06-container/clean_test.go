@@ -136,8 +136,8 @@ func TestCleanRunKeptAndOwned(t *testing.T) {
 // A container directory with no record is removed at once when it cannot
 // be a run writing its record: one being removed (.gone-, left by a run or
 // a clean killed during the removal) or named by an id (state.New renames
-// it to the id with its record in it). One being made (.new-) is removed
-// only once it is old.
+// it to the id with its record in it), unless the workshop removing it
+// lives. One being made (.new-) is removed only once it is old.
 func TestUnrecordedDirs(t *testing.T) {
 	dir := t.TempDir()
 	containers := state.ContainersDir(dir)
@@ -156,10 +156,23 @@ func TestUnrecordedDirs(t *testing.T) {
 	past := time.Now().Add(-2 * staleAge)
 	os.Chtimes(oldNew, past, past)
 	os.Chtimes(damaged, past, past)
+	// A run's workshop removing its directory now (Forget renamed it, and
+	// holds its lock): not clean's to remove, nor to claim.
+	removing := &state.Run{ID: "ffffffffffff"}
+	if err := state.New(dir, removing); err != nil {
+		t.Fatal(err)
+	}
+	defer removing.LetGo()
+	if err := os.Rename(removing.Dir(), removing.GoneDir()); err != nil {
+		t.Fatal(err)
+	}
 
 	var out bytes.Buffer
 	c := &cleaner{n: sys.Discard(), out: &out, errOut: &out, state: dir}
 	c.unrecordedDirs(map[string]bool{})
+	if _, err := os.Stat(removing.GoneDir()); err != nil || strings.Contains(out.String(), removing.GoneDir()) {
+		t.Errorf("%s, which a live run's workshop is removing: %v, and clean said:\n%s", removing.GoneDir(), err, out.String())
+	}
 	for _, d := range []string{unrecorded, gone, oldNew} {
 		if _, err := os.Lstat(d); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s, with no record, is still there:\n%s", d, out.String())
