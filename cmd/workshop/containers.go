@@ -75,7 +75,7 @@ func newPsCmd() *cobra.Command {
 				if !running && !all {
 					continue
 				}
-				if !running && !r.Owned() && !r.Recorded() {
+				if !running && r.Forgotten() {
 					continue // ended, and forgotten by its workshop, after the list was read
 				}
 				pid, memory, up := "-", "-", "-"

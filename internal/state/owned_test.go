@@ -78,3 +78,27 @@ func TestOwnedByTheLock(t *testing.T) {
 		t.Error("Owned() = true while another process looked: it took the looker for the owner")
 	}
 }
+
+// A run whose workshop is gone is forgotten once its record is gone too
+// (it ended by itself, after the record was read), and not before (its
+// workshop was killed, and left the record).
+func TestForgotten(t *testing.T) {
+	r := &Run{ID: "0123456789ab", Command: []string{"/bin/true"}}
+	if err := New(t.TempDir(), r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Forgotten() {
+		t.Fatal("Forgotten() of a run this process holds = true")
+	}
+	r.LetGo()
+	r.WorkshopPid = 0 // as a workshop that is gone, its lock let go
+	if r.Owned() || r.Forgotten() {
+		t.Errorf("a record left by a workshop that is gone: Owned() = %v, Forgotten() = %v, want false, false (killed)", r.Owned(), r.Forgotten())
+	}
+	if err := r.Forget(); err != nil {
+		t.Fatal(err)
+	}
+	if !r.Forgotten() {
+		t.Error("Forgotten() = false once the record is gone with its workshop")
+	}
+}

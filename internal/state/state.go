@@ -211,6 +211,12 @@ func (r *Run) Recorded() bool {
 	return err == nil
 }
 
+// Forgotten reports whether the run ended by itself after its record was
+// read: its workshop is gone, and its record with it. A killed workshop's
+// record stays (Owned alone would take the one for the other). Asked in
+// this order: a workshop forgets its record before it exits.
+func (r *Run) Forgotten() bool { return !r.Owned() && !r.Recorded() }
+
 // Save writes the record atomically (a reader never sees half of it).
 func (r *Run) Save() error {
 	data, err := json.MarshalIndent(r, "", "  ")

@@ -608,16 +608,20 @@ func (s *Store) Remove(n *sys.Narrator, ref string) (img Image, removed bool, er
 		}
 	}
 	if s.lastTag(ix, img) {
-		if users := s.users(img.ID); len(users) > 0 {
-			r := users[0]
-			what := img.Ref.String()
-			if img.Ref.Name == "" {
-				what = img.ShortID()
-			}
-			if !r.Owned() && r.EndedWithLayerKept() {
+		what := img.Ref.String()
+		if img.Ref.Name == "" {
+			what = img.ShortID()
+		}
+		for _, r := range s.users(img.ID) {
+			// Asked once: a run that ends meanwhile is not taken for a
+			// killed one.
+			owned := r.Owned()
+			switch {
+			case !owned && !r.Recorded():
+				continue // ended since users read it
+			case !owned && r.EndedWithLayerKept():
 				return Image{}, false, exit.Errorf(exit.ToolFailed, "image %s is in use by container %s (%s), which has ended and whose writable layer was kept (--keep): 'workshop clean' removes that layer", what, r.ID, r.Name)
-			}
-			if !r.Owned() {
+			case !owned:
 				return Image{}, false, exit.Errorf(exit.ToolFailed, "image %s is in use by container %s (%s), whose workshop was killed: its overlay may still be mounted on the image; 'workshop clean' undoes that container", what, r.ID, r.Name)
 			}
 			return Image{}, false, exit.Errorf(exit.ToolFailed, "image %s is in use by container %s (%s): stop it first (workshop kill %s)", what, r.ID, r.Name, r.ID)
@@ -651,7 +655,7 @@ func (s *Store) users(id string) []*state.Run {
 	rootfs := filepath.Join(s.dir, id, rootfsDir)
 	var out []*state.Run
 	for _, r := range runs {
-		if r.Lower == rootfs {
+		if r.Lower == rootfs && !r.Forgotten() {
 			out = append(out, r)
 		}
 	}

@@ -100,15 +100,21 @@ func running(stateDir, ref string) (*state.Run, error) {
 	if err != nil {
 		return nil, exit.Errorf(exit.ToolFailed, "%v", err)
 	}
+	// Asked once, then whether the record is still there: a run that ends
+	// meanwhile (its workshop forgets the record, then exits) is not taken
+	// for a killed one.
+	owned := r.Owned()
 	switch {
-	case r.Owned() && r.OtherPIDNamespace():
+	case owned && r.OtherPIDNamespace():
 		return nil, exit.Errorf(exit.ToolFailed, "container %s was started by a workshop in another PID namespace (%s): its pids are that namespace's, and here name other processes; run this command in that namespace", r.ID, r.WorkshopPidNS)
-	case !r.Owned() && r.EndedWithLayerKept():
+	case !owned && r.EndedWithLayerKept():
 		return nil, exit.Errorf(exit.ToolFailed, "container %s has ended; its writable layer was kept (--keep): "+
 			"'workshop diff %s' lists what it changed, 'workshop clean' removes it", r.ID, r.ID)
-	case r.Owned() && r.Pid == 0:
+	case !owned && !r.Recorded():
+		return nil, exit.Errorf(exit.ToolFailed, "container %s has ended", r.ID)
+	case owned && r.Pid == 0:
 		return nil, exit.Errorf(exit.ToolFailed, "container %s is starting (its first process is not made yet, or its workshop is taking it down): try again in a moment", r.ID)
-	case !r.Owned() || r.Pid == 0:
+	case !owned || r.Pid == 0:
 		return nil, exit.Errorf(exit.ToolFailed, "container %s is not running (its workshop process is gone; 'workshop clean' removes what it left)", r.ID)
 	}
 	return r, nil

@@ -437,7 +437,12 @@ func nameFree(stateDir, name string) error {
 		if r.Name != name {
 			continue
 		}
-		if r.Owned() {
+		// Asked once: a run that ends meanwhile is not taken for a killed one.
+		owned := r.Owned()
+		if !owned && !r.Recorded() {
+			continue // ended since the list was read: the name is free
+		}
+		if owned {
 			return exit.Errorf(exit.ToolFailed, "the name %q is taken by running container %s: choose another with --name", name, r.ID)
 		}
 		if r.Keep {
