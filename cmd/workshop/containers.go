@@ -290,9 +290,10 @@ func newDiffCmd() *cobra.Command {
 				return exit.Errorf(exit.ToolFailed, "container %s has no overlay to compare (only step 6 containers have one)", r.ID)
 			}
 			changes, err := container.Diff(r.Lower, r.Upper)
-			if _, lerr := os.Lstat(r.Upper); errors.Is(err, fs.ErrNotExist) && errors.Is(lerr, fs.ErrNotExist) {
+			if container.LayerGone(global.stateDir, r) {
 				// Its run ended while diff read (or just before): the
-				// layer goes with it, unless --keep.
+				// layer goes with it, unless --keep, and the walk saw a
+				// part of it.
 				return exit.Errorf(exit.ToolFailed, "container %s has ended, and its writable layer was removed with it ('workshop full run --keep' keeps it for diff)", r.ID)
 			}
 			if _, lerr := os.Lstat(r.Lower); errors.Is(err, fs.ErrNotExist) && errors.Is(lerr, fs.ErrNotExist) {

@@ -10,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
 	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
 	"golang.org/x/sys/unix"
@@ -69,6 +70,28 @@ func Diff(lower, upper string) ([]Change, error) {
 	err = diffDir(ufd, lfd, upper, "", &changes)
 	sort.Slice(changes.list, func(i, j int) bool { return changes.list[i].Path < changes.list[j].Path })
 	return changes.list, err
+}
+
+// LayerGone reports whether r's writable layer was removed, or is being
+// removed, by the time a Diff of it ended: then what the walk found is a
+// part of it, whatever it listed. Its run's workshop removes the layer in
+// place once the container's first process has ended (unless --keep), and
+// then forgets the record; clean renames a layer away before it removes it.
+// r is the record as it was read before the walk; it is read again.
+func LayerGone(stateDir string, r *state.Run) bool {
+	if _, err := os.Lstat(r.Upper); err != nil {
+		return true
+	}
+	now, err := state.Load(stateDir, r.ID)
+	if errors.Is(err, state.ErrNoContainer) {
+		return true
+	}
+	if err != nil || now.Keep || now.Pid == 0 || now.OtherPIDNamespace() {
+		// Kept, starting, or a pid that means another process here: its
+		// workshop removes nothing now.
+		return false
+	}
+	return now.Owned() && state.ParentPid(now.Pid) != now.WorkshopPid
 }
 
 // maxListed is how many bytes of names a diff gathers at most. A container

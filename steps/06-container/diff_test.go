@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/testbin"
 	"golang.org/x/sys/unix"
 )
@@ -182,4 +183,58 @@ func changeLines(changes []Change) []string {
 		lines = append(lines, c.String())
 	}
 	return lines
+}
+
+// A diff's walk is of a layer being removed once its run's container has
+// ended (its workshop removes the layer in place, then forgets the record):
+// then it listed a part, and LayerGone says so. A running container's, a
+// starting one's and a kept one's layer is not going.
+func TestLayerGone(t *testing.T) {
+	stateDir := t.TempDir()
+	r := &state.Run{ID: "0123456789ab", Command: []string{"/bin/sh"}}
+	if err := state.New(stateDir, r); err != nil {
+		t.Fatal(err)
+	}
+	defer r.LetGo()
+	r.Upper = filepath.Join(r.Dir(), "upper")
+	if err := os.Mkdir(r.Upper, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The container's first process: a child of this test, its workshop.
+	child := exec.Command("/bin/sleep", "60")
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer child.Process.Kill()
+	save := func(pid int, keep bool) {
+		t.Helper()
+		r.Pid, r.Keep = pid, keep
+		if err := r.Save(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	save(0, false)
+	if LayerGone(stateDir, r) {
+		t.Error("LayerGone() of a starting container (no pid yet) = true")
+	}
+	save(child.Process.Pid, false)
+	if LayerGone(stateDir, r) {
+		t.Error("LayerGone() of a running container = true")
+	}
+	child.Process.Kill()
+	child.Wait()
+	if !LayerGone(stateDir, r) {
+		t.Error("LayerGone() once the container's first process has ended, its workshop alive and removing the layer = false")
+	}
+	save(child.Process.Pid, true)
+	if LayerGone(stateDir, r) {
+		t.Error("LayerGone() of a container run with --keep = true: its workshop removes nothing")
+	}
+	save(child.Process.Pid, false)
+	if err := r.Forget(); err != nil {
+		t.Fatal(err)
+	}
+	if !LayerGone(stateDir, r) {
+		t.Error("LayerGone() once the record and the layer are gone = false")
+	}
 }
