@@ -62,6 +62,8 @@ type Container struct {
 	readers      []int
 	readerNames  []string
 	readerKilled bool
+	// execed: the command's execve happened (Wait sets it).
+	execed bool
 	// hungUp: the terminal hung up while the container had it
 	// (watchTerminal): there is nothing to take back. hangupKilled: the
 	// container outlived it, and workshop killed it.
@@ -464,6 +466,11 @@ func (c *Container) Signaled() bool { return c.child.Signaled() }
 // the reader of its output had gone and its PID 1 went on (watchReaders):
 // Wait's status is then 141, as for a writer SIGPIPE ended.
 func (c *Container) EndedReaderless() bool { return c.readerKilled }
+
+// Execed reports, once Wait has returned, whether the command's execve
+// happened: not for a container killed while it was set up, nor for one
+// whose init (--init) runs the command as its child, never exec'ing it.
+func (c *Container) Execed() bool { return c.execed }
 
 // Run starts the container, releases it and waits for it.
 func Run(n *sys.Narrator, cfg Config) (int, error) {

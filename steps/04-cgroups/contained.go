@@ -88,6 +88,10 @@ type Outcome struct {
 	// SentBy names who sent the signal that ended the command, when
 	// workshop knows ("'workshop kill'"), or is "".
 	SentBy string
+	// InSetup is true when the signal ended the container while it was
+	// set up, before its command's execve (a SIGKILL, which `workshop
+	// kill` alone may send then): the command never ran.
+	InSetup bool
 	// RemoveErr is the failure to remove the cgroup, if any; it is set
 	// also when Run returns an error after the group was made.
 	RemoveErr error
@@ -292,6 +296,8 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 		r.Ended()
 	}
 	out := Outcome{Status: status, Signaled: c.Signaled(), Init: r.Container.Init, ProcessesLeft: !empty, Readerless: c.EndedReaderless()}
+	// An init (--init) runs its command without an execve of its own.
+	out.InSetup = out.Signaled && !out.Init && !c.Execed()
 	if r.Record != nil && out.Signaled {
 		if sig, ok := r.Record.KillSent(); ok && status == exit.SignalBase+sig {
 			// Who sent it, not a command to type: no quotes (hint.Rewrite
@@ -488,6 +494,9 @@ func (o Outcome) Verdict(n *sys.Narrator, l Limits) error {
 		return exit.Errorf(o.Status, "%s: workshop killed every process in the container's cgroup (exit status %d)", o.KilledBecause, o.Status)
 	// A signal someone sent with `workshop kill` comes before the OOM
 	// kill count for the same reason.
+	case o.SentBy != "" && o.InSetup:
+		sig := unix.Signal(o.Status - exit.SignalBase)
+		n.Note("the container was killed by signal %d (%s), which %s sent, while it was set up: its command never ran", int(sig), sys.SignalName(sig), o.SentBy)
 	case o.SentBy != "":
 		sig := unix.Signal(o.Status - exit.SignalBase)
 		n.Note("the command was killed by signal %d (%s), which %s sent", int(sig), sys.SignalName(sig), o.SentBy)
@@ -505,6 +514,9 @@ func (o Outcome) Verdict(n *sys.Narrator, l Limits) error {
 		n.Note("%s just as the container ended: its first process had exited by itself, with status 0", o.KilledBecause)
 	case o.Readerless:
 		n.Note("the container ended as workshop ended it, once the reader of its output had gone: exit status %d, as a shell reports a writer SIGPIPE ended", o.Status)
+	case o.Signaled && o.InSetup:
+		sig := unix.Signal(o.Status - exit.SignalBase)
+		n.Note("the container was killed by signal %d (%s) while it was set up, not by a limit: its command never ran", int(sig), sys.SignalName(sig))
 	case o.Signaled:
 		sig := unix.Signal(o.Status - exit.SignalBase)
 		n.Note("the command was killed by signal %d (%s), not by a limit: the cgroup counted no OOM kill", int(sig), sys.SignalName(sig))

@@ -71,6 +71,12 @@ func TestVerdict(t *testing.T) {
 		// another process of the group: the kill is the reason said.
 		{name: "workshop kill after an OOM kill in the group", out: Outcome{Status: 137, Stats: oom, Signaled: true, SentBy: "a workshop kill"}, code: 137,
 			note: "==> the command was killed by signal 9 (SIGKILL), which a workshop kill sent"},
+		// `workshop kill` (SIGKILL) reached the container before its
+		// command's execve: the command never ran.
+		{name: "workshop kill during the setup", out: Outcome{Status: 137, Stats: noOOM, Signaled: true, SentBy: "a workshop kill", InSetup: true}, code: 137,
+			note: "==> the container was killed by signal 9 (SIGKILL), which a workshop kill sent, while it was set up: its command never ran"},
+		{name: "a SIGKILL from elsewhere during the setup", out: Outcome{Status: 137, Stats: noOOM, Signaled: true, InSetup: true}, code: 137,
+			note: "==> the container was killed by signal 9 (SIGKILL) while it was set up, not by a limit: its command never ran"},
 		{name: "a code above 128 of its own, not a signal", out: Outcome{Status: 200, Stats: noOOM}, code: 200},
 		{name: "group left, status 0", out: Outcome{Status: 0, Stats: noOOM, RemoveErr: removeErr}, code: exit.ToolFailed,
 			note: "==> could not remove the container's cgroup: " + removeErr.Error() + " ('workshop clean' will retry)"},
