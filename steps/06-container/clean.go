@@ -992,11 +992,17 @@ func (c *cleaner) imageStore() {
 		c.fail("the image store "+dir, err)
 		return
 	}
-	images := 0
+	images, others := 0, 0
 	for _, e := range entries {
 		if e.IsDir() && len(e.Name()) == 64 && !strings.HasPrefix(e.Name(), ".") {
 			images++
 		}
+		if e.Name() != imagetar.LockName {
+			others++
+		}
+	}
+	if others == 0 {
+		return // the lock alone, which stays: what a clean --images left
 	}
 	// The index goes first: should the removal stop half-way, the store
 	// left names no image it lost, and works (empty) until the next

@@ -589,6 +589,11 @@ func TestCleanImages(t *testing.T) {
 		t.Errorf("clean --images did not remove %s first:\n%s", filepath.Join(images, "index.json"), r.Stderr)
 	}
 	nothingToRemove(t, dir)
+	// Again with --images: the lock it left is not a store to remove (it
+	// said it removed the store again, with 0 images, every time).
+	if r := runClean(t, dir, "--images"); r.Code != 0 || !removedNothing(r.Stdout, "nothing to remove in "+dir+"\n", nil) {
+		t.Errorf("a second workshop clean --images = exit %d; want 0 and 'nothing to remove'\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
 }
 
 // A root a process still works in is left, and said so; a mount left under
