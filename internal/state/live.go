@@ -85,3 +85,18 @@ func LiveRunIDs() (map[string]bool, error) {
 // dir, a run's directory under any of its names: its run lives, and is
 // being made or removed by that workshop if the name is .new- or .gone-.
 func HeldByALiveProcess(dir string) bool { return heldByALiveProcess(dir) }
+
+// KilledWhileRecording reports whether dir, a run's directory being made
+// (.new-ID), was left by a workshop killed while it recorded the run: its
+// record's temporary file is there, which New writes only once it holds the
+// directory's lock, and no process holds that lock. (Without the file, a
+// directory just made and not yet locked cannot be told from a killed one
+// but by its age.)
+func KilledWhileRecording(dir string) bool {
+	if _, err := os.Lstat(filepath.Join(dir, recordTemp)); err != nil {
+		if _, err := os.Lstat(filepath.Join(dir, recordName)); err != nil {
+			return false
+		}
+	}
+	return !heldByALiveProcess(dir)
+}

@@ -199,8 +199,12 @@ func (r *Run) GoneDir() string { return filepath.Join(filepath.Dir(r.dir), GoneP
 // still names them.
 func (r *Run) EndedWithLayerKept() bool { return r.Keep && r.Pid == 0 && len(r.Mounts) == 0 }
 
-// recordName is the run's record in its directory.
-const recordName = "state.json"
+// recordName is the run's record in its directory, and recordTemp the
+// file Save writes it to first.
+const (
+	recordName = "state.json"
+	recordTemp = ".state.json.tmp"
+)
 
 // Recorded reports whether the run's record is still there. A record read
 // by List whose workshop is gone by the time Owned looks was, most likely,
@@ -223,7 +227,7 @@ func (r *Run) Save() error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(r.dir, ".state.json.tmp")
+	tmp := filepath.Join(r.dir, recordTemp)
 	if err := os.WriteFile(tmp, data, 0o600); err != nil {
 		return fmt.Errorf("record the container: %w", err)
 	}

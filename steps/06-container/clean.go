@@ -627,6 +627,9 @@ func (c *cleaner) unrecordedDirs(recorded map[string]bool) {
 				continue // its run's workshop removing it now
 			}
 		case strings.HasPrefix(e.Name(), state.NewPrefix):
+			if state.KilledWhileRecording(p) {
+				break // removed at once, whatever its age
+			}
 			if age := time.Since(info.ModTime()); age < staleAge {
 				// A run recording its container right now, or one killed
 				// while it did: not told apart yet, so said, not removed.

@@ -17,6 +17,7 @@ import (
 	"github.com/workshop-dev/workshop/internal/mountopt"
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
+	"github.com/workshop-dev/workshop/internal/testbin"
 	imagetar "github.com/workshop-dev/workshop/steps/05-image-tar"
 	"golang.org/x/sys/unix"
 )
@@ -137,7 +138,8 @@ func TestCleanRunKeptAndOwned(t *testing.T) {
 // be a run writing its record: one being removed (.gone-, left by a run or
 // a clean killed during the removal) or named by an id (state.New renames
 // it to the id with its record in it), unless the workshop removing it
-// lives. One being made (.new-) is removed only once it is old.
+// lives. One being made (.new-) is removed once it is old, or at once if its
+// record was being written and no workshop holds it any more.
 func TestUnrecordedDirs(t *testing.T) {
 	dir := t.TempDir()
 	containers := state.ContainersDir(dir)
@@ -152,10 +154,20 @@ func TestUnrecordedDirs(t *testing.T) {
 		}
 	}
 	os.WriteFile(filepath.Join(damaged, "state.json"), []byte("{half"), 0o600)
+	// A run recording its container now: its workshop holds the lock.
+	testbin.LockedFile(t, young)
 	os.WriteFile(filepath.Join(young, ".state.json.tmp"), nil, 0o600)
 	past := time.Now().Add(-2 * staleAge)
 	os.Chtimes(oldNew, past, past)
 	os.Chtimes(damaged, past, past)
+	// A workshop killed while it recorded its run: its record's temporary
+	// file is written under the lock, which no one holds now. Removed at
+	// once, however young (it was said "left" for a minute).
+	killed := filepath.Join(containers, state.NewPrefix+"999999999999")
+	if err := os.MkdirAll(killed, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(killed, ".state.json.tmp"), []byte("{"), 0o600)
 	// A run's workshop removing its directory now (Forget renamed it, and
 	// holds its lock): not clean's to remove, nor to claim.
 	removing := &state.Run{ID: "ffffffffffff"}
@@ -173,7 +185,7 @@ func TestUnrecordedDirs(t *testing.T) {
 	if _, err := os.Stat(removing.GoneDir()); err != nil || strings.Contains(out.String(), removing.GoneDir()) {
 		t.Errorf("%s, which a live run's workshop is removing: %v, and clean said:\n%s", removing.GoneDir(), err, out.String())
 	}
-	for _, d := range []string{unrecorded, gone, oldNew} {
+	for _, d := range []string{unrecorded, gone, oldNew, killed} {
 		if _, err := os.Lstat(d); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s, with no record, is still there:\n%s", d, out.String())
 		}
