@@ -264,7 +264,7 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 	}
 	if err := c.Release(); err != nil {
 		c.Abort()
-		return Outcome{RemoveErr: cg.Remove()}, err
+		return Outcome{RemoveErr: cg.Remove()}, killedInSetupBy(r.Record, err)
 	}
 
 	var end ending
@@ -329,6 +329,19 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 	}
 	out.RemoveErr = cg.Remove()
 	return out, werr
+}
+
+// killedInSetupBy is err, the child's death before its release, told as
+// `workshop kill`'s where the run's record holds its mark for the signal
+// that killed it (128+n): the kill landed before the container was let go.
+func killedInSetupBy(rec *state.Run, err error) error {
+	if rec == nil {
+		return err
+	}
+	if sig, ok := rec.KillSent(); ok && exit.Status(err) == exit.SignalBase+sig {
+		return exit.Errorf(exit.SignalBase+sig, "the container was killed by signal %d (%s), which a workshop kill sent, while it was set up: its command never ran", sig, sys.SignalName(unix.Signal(sig)))
+	}
+	return err
 }
 
 // newCgroup makes the container's group with the limits and notes its

@@ -182,3 +182,29 @@ func TestNotEndedWhy(t *testing.T) {
 		t.Errorf("notEndedWhy(a stopped process) = %q", got)
 	}
 }
+
+// A child killed before its release, by the SIGKILL `workshop kill` marked
+// in the run's record, is said to be workshop kill's; another death, or
+// one with no mark, keeps its own sentence.
+func TestKilledInSetupBy(t *testing.T) {
+	rec := &state.Run{ID: "0123456789ab"}
+	if err := state.New(t.TempDir(), rec); err != nil {
+		t.Fatal(err)
+	}
+	defer rec.LetGo()
+	died := exit.Errorf(137, "the container's first process was killed by SIGKILL before its command ran (sent from outside, or the OOM killer's); nothing of it is left")
+	if got := killedInSetupBy(rec, died); got != died {
+		t.Errorf("no mark: killedInSetupBy = %v, want the death's own error", got)
+	}
+	if err := rec.MarkKill(9); err != nil {
+		t.Fatal(err)
+	}
+	got := killedInSetupBy(rec, died)
+	if exit.Status(got) != 137 || !strings.Contains(got.Error(), "the container was killed by signal 9 (SIGKILL), which a workshop kill sent, while it was set up: its command never ran") {
+		t.Errorf("marked SIGKILL: killedInSetupBy = %v (status %d), want 137 and workshop kill named", got, exit.Status(got))
+	}
+	other := exit.Errorf(125, "release the container's init: broken pipe")
+	if got := killedInSetupBy(rec, other); got != other {
+		t.Errorf("another failure: killedInSetupBy = %v, want it unchanged", got)
+	}
+}
