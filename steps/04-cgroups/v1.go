@@ -160,9 +160,14 @@ func (c *Cgroup) freezeKillThaw(dir, file, freeze, thaw string, isFrozen func() 
 	if err := c.write(dir, file, freeze, "stop every process in the group: none can fork while we kill"); err != nil {
 		return err
 	}
+	// Looked at every millisecond: while the group is frozen, a workshop
+	// killed with SIGKILL would leave it so (on v1 a frozen process does
+	// not die of a SIGKILL, its parent-death one included, until thawed;
+	// `workshop clean` kills its processes and thaws it): the window is
+	// kept short.
 	deadline := time.Now().Add(drainWait)
 	for time.Now().Before(deadline) && !isFrozen() {
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(time.Millisecond)
 	}
 	kerr := c.killEach()
 	if err := c.write(dir, file, thaw, "let them run again: the SIGKILLs take effect"); err != nil {
