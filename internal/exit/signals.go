@@ -42,20 +42,24 @@ var (
 	settled = make(chan struct{})
 )
 
-// ignoredAtStart are the signals this process was started with ignored, as
-// the Go runtime found them before any package's init: SIGINT and SIGHUP
-// only, the two whose inherited SIG_IGN Go respects (a script's background
-// job ignores SIGINT, nohup ignores SIGHUP); on every other it installs its
-// handler.
+// ignoredAtStart are the stop signals this process was started with
+// ignored, as the Go runtime found them before any package's init: SIGINT
+// and SIGHUP only, the two whose inherited SIG_IGN Go respects (a script's
+// background job ignores SIGINT, nohup ignores SIGHUP); on SIGTERM, SIGQUIT
+// and the fault signals it installs its handler whatever it inherited.
 var ignoredAtStart = func() map[os.Signal]bool {
 	m := map[os.Signal]bool{}
-	for sig := unix.Signal(1); sig <= 64; sig++ {
+	for _, sig := range []os.Signal{unix.SIGINT, unix.SIGHUP} {
 		if signal.Ignored(sig) {
 			m[sig] = true
 		}
 	}
 	return m
 }()
+
+// IgnoredAtStart reports whether this process was started with sig ignored
+// (SIGINT or SIGHUP: see Heeded).
+func IgnoredAtStart(sig os.Signal) bool { return ignoredAtStart[sig] }
 
 // Heeded returns sigs without those this process was started with ignored.
 // Workshop and its re-executed children leave those ignored throughout, as

@@ -573,8 +573,9 @@ func RuntimeSteps(attr *syscall.SysProcAttr) string {
 		steps = append(steps, fmt.Sprintf("ioctl(%d, TIOCSPGRP, …)", attr.Ctty))
 	}
 	// The handlers Go's parent had are no handlers in the child: each
-	// signal goes back to its default, then the signal mask is cleared.
-	steps = append(steps, "rt_sigaction(…, SIG_DFL) for each signal", "rt_sigprocmask(SIG_SETMASK, [])")
+	// signal it handles goes back to its default (one ignored, as nohup's
+	// SIGHUP, stays ignored), then the signal mask is cleared.
+	steps = append(steps, "rt_sigaction(…, SIG_DFL) for each signal it handles", "rt_sigprocmask(SIG_SETMASK, [])")
 	if n := len(attr.AmbientCaps); n > 0 {
 		steps = append(steps, "capget(…)", "capset(…)",
 			fmt.Sprintf("%d × prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_…) (its capabilities, kept through the execve of /proc/self/exe)", n))

@@ -205,7 +205,7 @@ func TestCloneGloss(t *testing.T) {
 // order syscall/exec_linux.go makes them.
 func TestRuntimeStepsInGosOrder(t *testing.T) {
 	got := RuntimeSteps(&syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, AmbientCaps: []uintptr{0, 1}})
-	want := "prctl(PR_SET_KEEPCAPS, 1), setpgid(0, 0), rt_sigaction(…, SIG_DFL) for each signal, rt_sigprocmask(SIG_SETMASK, []), capget(…), capset(…), " +
+	want := "prctl(PR_SET_KEEPCAPS, 1), setpgid(0, 0), rt_sigaction(…, SIG_DFL) for each signal it handles, rt_sigprocmask(SIG_SETMASK, []), capget(…), capset(…), " +
 		"2 × prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_…) (its capabilities, kept through the execve of /proc/self/exe), prctl(PR_SET_PDEATHSIG, SIGKILL), getppid(), " +
 		"fcntl(F_SETFD) and dup3 of the descriptors it hands on"
 	if got != want {

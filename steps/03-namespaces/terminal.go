@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"time"
 
+	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
 	"golang.org/x/sys/unix"
@@ -36,7 +37,8 @@ type watchCalls struct{ waitid, ppoll, last int }
 //     which ends the container as any stop signal does (passed on, then,
 //     where a cgroup watch is, its group killed StopGrace later); with no
 //     such watch (steps 3 and 5), it kills the container hangupGrace later:
-//     nobody can reach it any more.
+//     nobody can reach it any more. Unless workshop was started with SIGHUP
+//     ignored (nohup): then the container goes on, as nohup promises.
 //   - With resumeCtrlZ, a Ctrl-Z: a shell would take the terminal back and
 //     resume the job later; here nothing would, and the terminal would stay
 //     with a stopped program. os/exec's wait does not report stops: they
@@ -124,6 +126,11 @@ func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 			c.endMu.Unlock()
 			// time.Time keeps the monotonic clock, which a change of
 			// the wall clock (NTP, a VM resumed) does not move.
+			if exit.IgnoredAtStart(unix.SIGHUP) {
+				// nohup's promise: the run goes on without its terminal.
+				c.n.Note("the terminal hung up; workshop was started with SIGHUP ignored (nohup), so the container goes on without it ('workshop kill' stops it)")
+				continue
+			}
 			if !passed.IsZero() && time.Since(passed) < hangupSIGHUPWindow {
 				c.n.Note("the terminal hung up; workshop got a SIGHUP just before (a shell passes its own on to its jobs), and passed it on")
 			} else {

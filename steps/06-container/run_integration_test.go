@@ -773,6 +773,30 @@ func TestTerminalHangupEndsTheRun(t *testing.T) {
 	}
 }
 
+// Under nohup (workshop started with SIGHUP ignored) the terminal's
+// hang-up does not end the run: the container goes on, and the run ends
+// with its command, as nohup promises. workshop sent itself a SIGHUP that
+// did nothing, and said it would end the container.
+func TestTerminalHangupUnderNohupGoesOn(t *testing.T) {
+	h := newHost(t)
+	dir := t.TempDir()
+	narration, status := filepath.Join(dir, "narration"), filepath.Join(dir, "status")
+	line := fmt.Sprintf("trap '' HUP; %q --no-color --state-dir %q full run -- /bin/sleep 3 2>%q; echo $? >%q", testbin.Bin(t), h.state, narration, status)
+	term := testbin.StartOnTerminal(t, "/bin/sh", "-c", line)
+	id := startedOf(t, testbin.FileHolds(t, narration, `execve("/bin/sleep"`, time.Minute)).ID
+	workshop := testbin.DescendantNamed(t, term.Cmd.Process.Pid, "workshop", time.Minute)
+	term.Master.Close() // the window closes
+	testbin.FileHolds(t, narration, "==> the terminal hung up; workshop was started with SIGHUP ignored (nohup), so the container goes on", 15*time.Second)
+	testbin.GoneWithin(t, workshop, "workshop", 15*time.Second)
+	if got := testbin.FileHolds(t, status, "\n", 5*time.Second); got != "0\n" {
+		t.Errorf("the run under nohup after the hang-up = exit %q, want 0 (sleep ran to its end)", got)
+	}
+	if b, _ := os.ReadFile(narration); strings.Contains(string(b), "SIGHUP) = 0") || strings.Contains(string(b), "killing every process") {
+		t.Errorf("the run under nohup sent a SIGHUP or killed the container:\n%s", b)
+	}
+	h.nothingLeft(id)
+}
+
 // With no command, a run starts the image's bash (the base image has the
 // host's): line editing and history, as step 3's default. It started sh,
 // whose Up arrow ran "^[[A" as a command.
