@@ -215,11 +215,23 @@ func (r *Run) Recorded() bool {
 	return err == nil
 }
 
-// Forgotten reports whether the run ended by itself after its record was
-// read: its workshop is gone, and its record with it. A killed workshop's
-// record stays (Owned alone would take the one for the other). Asked in
-// this order: a workshop forgets its record before it exits.
-func (r *Run) Forgotten() bool { return !r.Owned() && !r.Recorded() }
+// Ownership reports whether the run's workshop lives (Owned) and, if not,
+// whether the run ended by itself after its record was read (forgotten:
+// its workshop is gone, and its record with it). A killed workshop's
+// record stays: Owned alone would take the one for the other. Owned is
+// asked once, then the record looked at: a workshop forgets its record
+// before it exits, so a run that ends meanwhile is never taken for a
+// killed one.
+func (r *Run) Ownership() (owned, forgotten bool) {
+	owned = r.Owned()
+	return owned, !owned && !r.Recorded()
+}
+
+// Forgotten is Ownership's second answer.
+func (r *Run) Forgotten() bool {
+	_, forgotten := r.Ownership()
+	return forgotten
+}
 
 // Save writes the record atomically (a reader never sees half of it).
 func (r *Run) Save() error {
@@ -543,8 +555,15 @@ func childrenByParent(pid int) []int {
 // in SigCgt of /proc/PID/status (proc(5)). A PID 1 drops every signal it
 // has no handler for, but SIGKILL and SIGSTOP from an ancestor namespace.
 // ok is false when the status could not be read (the process is gone).
-func Catches(pid, sig int) (caught, ok bool) {
-	v, found := StatusField(pid, "SigCgt")
+func Catches(pid, sig int) (caught, ok bool) { return signalBit(pid, "SigCgt", sig) }
+
+// Ignores reports whether process pid ignores signal sig (SIG_IGN): its bit
+// in SigIgn. ok as for Catches.
+func Ignores(pid, sig int) (ignored, ok bool) { return signalBit(pid, "SigIgn", sig) }
+
+// signalBit is sig's bit in the signal mask key of /proc/PID/status.
+func signalBit(pid int, key string, sig int) (set, ok bool) {
+	v, found := StatusField(pid, key)
 	if !found {
 		return false, false
 	}

@@ -2,6 +2,7 @@ package container_test
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -217,6 +218,38 @@ func TestKillSignalPID1Drops(t *testing.T) {
 		t.Errorf("sleep after SIGKILL = exit %d, want 137\n%s", res.Code, res.Stderr)
 	}
 	h.nothingLeft(rec.ID)
+}
+
+// A first process that ignores the signal (SIG_IGN: a shell's empty trap,
+// or workshop started with it ignored) goes on running: kill says so,
+// without a PID namespace too, where "no handler" would not hold.
+func TestKillSignalTheCommandIgnores(t *testing.T) {
+	for _, ns := range []string{"mount,uts,ipc,net,pid,user,cgroup", "mount,uts,ipc,net,user"} {
+		h := newHost(t)
+		r := h.start("full", "run", "--ns", ns, "--", "/bin/sh", "-c", "trap '' TERM; exec /bin/sleep 600")
+		rec := h.record(r)
+		// sh's own exec of sleep, which workshop does not make: seen in
+		// the process's name.
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+			if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", rec.Pid)); string(b) == "sleep\n" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("--ns %s: the container's first process never became sleep", ns)
+			}
+		}
+		k := h.run("kill", "--signal", "TERM", rec.ID)
+		if k.Code != 0 || !strings.Contains(k.Stderr, "the container's first process ignores SIGTERM (SIG_IGN") {
+			t.Errorf("--ns %s: kill --signal TERM of a command that ignores it = exit %d; want 0 and the note\n%s", ns, k.Code, k.Stderr)
+		}
+		if k := h.run("kill", rec.ID); k.Code != 0 {
+			t.Errorf("--ns %s: kill (SIGKILL) = exit %d\n%s", ns, k.Code, k.Stderr)
+		}
+		if res := r.Wait(); res.Code != 137 {
+			t.Errorf("--ns %s: the run after SIGKILL = exit %d, want 137 (SIGTERM ignored)\n%s", ns, res.Code, res.Stderr)
+		}
+		h.nothingLeft(rec.ID)
+	}
 }
 
 func TestKillAndDiffUnknown(t *testing.T) {

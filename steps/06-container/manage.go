@@ -100,17 +100,14 @@ func running(stateDir, ref string) (*state.Run, error) {
 	if err != nil {
 		return nil, exit.Errorf(exit.ToolFailed, "%v", err)
 	}
-	// Asked once, then whether the record is still there: a run that ends
-	// meanwhile (its workshop forgets the record, then exits) is not taken
-	// for a killed one.
-	owned := r.Owned()
+	owned, forgotten := r.Ownership()
 	switch {
 	case owned && r.OtherPIDNamespace():
 		return nil, exit.Errorf(exit.ToolFailed, "container %s was started by a workshop in another PID namespace (%s): its pids are that namespace's, and here name other processes; run this command in that namespace", r.ID, r.WorkshopPidNS)
 	case !owned && r.EndedWithLayerKept():
 		return nil, exit.Errorf(exit.ToolFailed, "container %s has ended; its writable layer was kept (--keep): "+
 			"'workshop diff %s' lists what it changed, 'workshop clean' removes it", r.ID, r.ID)
-	case !owned && !r.Recorded():
+	case forgotten:
 		return nil, exit.Errorf(exit.ToolFailed, "container %s has ended", r.ID)
 	case owned && r.Pid == 0:
 		return nil, exit.Errorf(exit.ToolFailed, "container %s is starting (its first process is not made yet, or its workshop is taking it down): try again in a moment", r.ID)
@@ -171,6 +168,7 @@ func Kill(n *sys.Narrator, out io.Writer, stateDir, ref string, sig unix.Signal)
 	// SIGKILL and SIGSTOP, which the kernel never lets PID 1 ignore
 	// from an ancestor namespace.
 	caught, known := state.Catches(r.Pid, int(sig))
+	ignored, _ := state.Ignores(r.Pid, int(sig))
 	// Marked first, so that the run's workshop, woken by the
 	// death, finds the mark: its verdict names the sender.
 	if err := r.MarkKill(int(sig)); err != nil {
@@ -194,6 +192,11 @@ func Kill(n *sys.Narrator, out io.Writer, stateDir, ref string, sig unix.Signal)
 	fmt.Fprintf(out, "sent %s to container %s (pid %d)\n", sys.SignalName(sig), r.ID, r.Pid)
 	// Only a PID 1 drops it: without a PID namespace (--ns
 	// without pid) the default action applies, and kills it.
+	if ignored {
+		n.Note("the container's first process ignores %s (SIG_IGN: it was started so, or set it): it goes on running; "+
+			"'workshop kill %s' sends SIGKILL, which it cannot ignore", sys.SignalName(sig), r.ID)
+		return nil
+	}
 	if known && !caught && killsByDefault(sig) && ownPIDNamespace(r.Pid) {
 		n.Note("the container's first process has no handler for %s, and a PID 1 drops such a signal (step 3's lesson): it goes on running; "+
 			"'workshop kill %s' sends SIGKILL, which it cannot ignore", sys.SignalName(sig), r.ID)
