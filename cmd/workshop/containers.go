@@ -56,7 +56,7 @@ func newPsCmd() *cobra.Command {
 			}()
 			if idsOnly {
 				for _, r := range runs {
-					if _, running := container.Status(r); running || all && (r.Owned() || r.Recorded()) {
+					if _, running := container.Status(r); running || all && !r.Forgotten() {
 						fmt.Fprintln(c.OutOrStdout(), r.ID)
 					}
 				}
@@ -294,6 +294,9 @@ func newDiffCmd() *cobra.Command {
 				// Its run ended while diff read (or just before): the
 				// layer goes with it, unless --keep, and the walk saw a
 				// part of it.
+				if r.Keep {
+					return exit.Errorf(exit.ToolFailed, "the kept writable layer of container %s was removed (by 'workshop clean') while diff read it", r.ID)
+				}
 				return exit.Errorf(exit.ToolFailed, "container %s has ended, and its writable layer was removed with it ('workshop full run --keep' keeps it for diff)", r.ID)
 			}
 			if _, lerr := os.Lstat(r.Lower); errors.Is(err, fs.ErrNotExist) && errors.Is(lerr, fs.ErrNotExist) {

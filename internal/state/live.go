@@ -7,39 +7,44 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
-// LiveRunIDs are the ids of the runs whose workshop lives now, in every
-// state directory of this machine: the runs whose directory
+// LiveRunIDs are the runs whose workshop lives now, in every state
+// directory, each by its id with its directory: the runs whose directory
 // (<state>/containers/ID, or .new-ID and .gone-ID while it is made and
-// removed) a process holds New's exclusive flock on. /proc/locks lists
-// every flock of the machine, by its holder's pid and the inode locked; the
-// holder's descriptors name the path.
+// removed) a process holds New's exclusive flock on. /proc/locks lists the
+// flocks of the machine by the pid that took each (in this PID namespace,
+// or an ancestor's: a workshop in an ancestor's or a sibling's shows no pid,
+// and is not found) and the inode locked; that process's descriptors name
+// the path.
 //
 // `workshop clean` in one state directory reads no record of another's, and
 // a run's cgroup is named by its id: without this, an old, empty group
 // (its container just ended, its workshop about to read and remove it) was
 // taken for one a killed run of another state directory left, and removed
 // under the live run.
-func LiveRunIDs() (map[string]bool, error) {
+func LiveRunIDs() (map[string]string, error) {
 	f, err := os.Open("/proc/locks")
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	// The holders' pids, and the inodes each holds an exclusive flock on.
+	// The lockers' pids, and the inodes each holds an exclusive flock on.
 	held := map[int]map[uint64]bool{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		// "1: FLOCK  ADVISORY  WRITE 4242 00:2d:131078 0 EOF"; a waiter's
-		// line has "->" after the number, and holds nothing.
+		// "1: FLOCK  ADVISORY  WRITE 4242 00:2d:131078 0 EOF" (the device
+		// in hex, the inode in decimal); a waiter's line has "->" after
+		// the number, and holds nothing.
 		fields := strings.Fields(sc.Text())
 		if len(fields) < 6 || fields[1] != "FLOCK" || fields[3] != "WRITE" {
 			continue
 		}
 		pid, err := strconv.Atoi(fields[4])
 		if err != nil || pid <= 0 {
-			continue // held by a process of another PID namespace
+			continue // taken in a PID namespace this one cannot see
 		}
 		dev := strings.Split(fields[5], ":")
 		ino, err := strconv.ParseUint(dev[len(dev)-1], 10, 64)
@@ -54,7 +59,7 @@ func LiveRunIDs() (map[string]bool, error) {
 	if err := sc.Err(); err != nil {
 		return nil, err
 	}
-	live := map[string]bool{}
+	live := map[string]string{}
 	for pid, inodes := range held {
 		fdDir := "/proc/" + strconv.Itoa(pid) + "/fd"
 		fds, err := os.ReadDir(fdDir)
@@ -64,6 +69,8 @@ func LiveRunIDs() (map[string]bool, error) {
 		for _, fd := range fds {
 			path := filepath.Join(fdDir, fd.Name())
 			target, err := os.Readlink(path)
+			// A directory removed while open reads back with this.
+			target = strings.TrimSuffix(target, " (deleted)")
 			if err != nil || filepath.Base(filepath.Dir(target)) != "containers" {
 				continue
 			}
@@ -75,28 +82,37 @@ func LiveRunIDs() (map[string]bool, error) {
 			for _, prefix := range []string{NewPrefix, GonePrefix} {
 				id = strings.TrimPrefix(id, prefix)
 			}
-			live[id] = true
+			live[id] = target
 		}
 	}
 	return live, nil
 }
 
-// HeldByALiveProcess reports whether a workshop holds the flock of New on
-// dir, a run's directory under any of its names: its run lives, and is
-// being made or removed by that workshop if the name is .new- or .gone-.
-func HeldByALiveProcess(dir string) bool { return heldByALiveProcess(dir) }
-
-// KilledWhileRecording reports whether dir, a run's directory being made
-// (.new-ID), was left by a workshop killed while it recorded the run: its
-// record's temporary file is there, which New writes only once it holds the
-// directory's lock, and no process holds that lock. (Without the file, a
-// directory just made and not yet locked cannot be told from a killed one
-// but by its age.)
-func KilledWhileRecording(dir string) bool {
-	if _, err := os.Lstat(filepath.Join(dir, recordTemp)); err != nil {
-		if _, err := os.Lstat(filepath.Join(dir, recordName)); err != nil {
+// Abandoned reports whether dir, a run's directory, is there and no
+// workshop holds New's lock on it: its workshop was killed (or was never
+// one, for a directory an older workshop left). With withRecord, only if
+// the record, or the temporary file Save writes it to, is in it too: New
+// writes it only once it holds the lock, so a directory just made and not
+// locked yet is never taken for one. All is looked at through one
+// descriptor: a directory its workshop renames or removes meanwhile is
+// never taken for an abandoned one.
+func Abandoned(dir string, withRecord bool) bool {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	if withRecord {
+		var st unix.Stat_t
+		if unix.Fstatat(fd, recordTemp, &st, unix.AT_SYMLINK_NOFOLLOW) != nil && unix.Fstatat(fd, recordName, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
 			return false
 		}
 	}
-	return !heldByALiveProcess(dir)
+	if err := unix.Flock(fd, unix.LOCK_SH|unix.LOCK_NB); err != nil {
+		return false // held (EWOULDBLOCK), or cannot tell
+	}
+	defer unix.Flock(fd, unix.LOCK_UN)
+	// Its workshop lets go of the lock once it has removed it.
+	var st unix.Stat_t
+	return unix.Fstat(fd, &st) == nil && st.Nlink > 0
 }

@@ -339,9 +339,15 @@ func killedInSetupBy(rec *state.Run, err error) error {
 		return err
 	}
 	if sig, ok := rec.KillSent(); ok && exit.Status(err) == exit.SignalBase+sig {
-		return exit.Errorf(exit.SignalBase+sig, "the container was killed by signal %d (%s), which a workshop kill sent, while it was set up: its command never ran", sig, sys.SignalName(unix.Signal(sig)))
+		return exit.Errorf(exit.SignalBase+sig, "%s", killedInSetup(unix.Signal(sig), "a workshop kill"))
 	}
 	return err
+}
+
+// killedInSetup says that sig, which by sent, killed the container before
+// its command ran.
+func killedInSetup(sig unix.Signal, by string) string {
+	return fmt.Sprintf("the container was killed by signal %d (%s), which %s sent, while it was set up: its command never ran", int(sig), sys.SignalName(sig), by)
 }
 
 // newCgroup makes the container's group with the limits and notes its
@@ -508,8 +514,7 @@ func (o Outcome) Verdict(n *sys.Narrator, l Limits) error {
 	// A signal someone sent with `workshop kill` comes before the OOM
 	// kill count for the same reason.
 	case o.SentBy != "" && o.InSetup:
-		sig := unix.Signal(o.Status - exit.SignalBase)
-		n.Note("the container was killed by signal %d (%s), which %s sent, while it was set up: its command never ran", int(sig), sys.SignalName(sig), o.SentBy)
+		n.Note("%s", killedInSetup(unix.Signal(o.Status-exit.SignalBase), o.SentBy))
 	case o.SentBy != "":
 		sig := unix.Signal(o.Status - exit.SignalBase)
 		n.Note("the command was killed by signal %d (%s), which %s sent", int(sig), sys.SignalName(sig), o.SentBy)

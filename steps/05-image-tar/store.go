@@ -613,11 +613,9 @@ func (s *Store) Remove(n *sys.Narrator, ref string) (img Image, removed bool, er
 			what = img.ShortID()
 		}
 		for _, r := range s.users(img.ID) {
-			// Asked once: a run that ends meanwhile is not taken for a
-			// killed one.
-			owned := r.Owned()
+			owned, forgotten := r.Ownership()
 			switch {
-			case !owned && !r.Recorded():
+			case forgotten:
 				continue // ended since users read it
 			case !owned && r.EndedWithLayerKept():
 				return Image{}, false, exit.Errorf(exit.ToolFailed, "image %s is in use by container %s (%s), which has ended and whose writable layer was kept (--keep): 'workshop clean' removes that layer", what, r.ID, r.Name)

@@ -602,10 +602,11 @@ func (c *cleaner) inUse(m mountopt.Entry) bool {
 
 // unrecordedDirs removes container directories that hold no record: a
 // run's directory that a run or a clean was killed while removing
-// (state.GonePrefix), one a run was killed while making (state.NewPrefix;
-// after a minute: it may be being made now), and a directory named by an
-// id with no record in it (made by an older workshop, which wrote the
-// record into the directory after making it).
+// (state.GonePrefix; not while a live workshop removes it), one a run was
+// killed while making (state.NewPrefix; at once if it was killed as it
+// wrote the record, otherwise after a minute: it may be being made now),
+// and a directory named by an id with no record in it (made by an older
+// workshop, which wrote the record into the directory after making it).
 func (c *cleaner) unrecordedDirs(recorded map[string]bool) {
 	dir := state.ContainersDir(c.state)
 	entries, err := os.ReadDir(dir)
@@ -623,12 +624,12 @@ func (c *cleaner) unrecordedDirs(recorded map[string]bool) {
 		}
 		switch {
 		case strings.HasPrefix(e.Name(), state.GonePrefix):
-			if state.HeldByALiveProcess(p) {
-				continue // its run's workshop removing it now
+			if !state.Abandoned(p, false) {
+				continue // its run's workshop removing it now, or done
 			}
 		case strings.HasPrefix(e.Name(), state.NewPrefix):
-			if state.KilledWhileRecording(p) {
-				break // removed at once, whatever its age
+			if state.Abandoned(p, true) {
+				break // its workshop killed as it wrote the record: removed at once
 			}
 			if age := time.Since(info.ModTime()); age < staleAge {
 				// A run recording its container right now, or one killed
@@ -670,14 +671,14 @@ func (c *cleaner) orphanCgroups(recorded map[string]bool) {
 		c.n.Note("cannot look for workshop's cgroups: %v", err)
 		return
 	}
-	var live map[string]bool
+	var live map[string]string
 	for _, id := range ids {
 		if recorded[id] {
 			continue // done with its run, or left with it
 		}
 		if live == nil {
 			if live, err = state.LiveRunIDs(); err != nil {
-				c.n.Note("cannot tell the runs of other state directories from killed ones (%v): no cgroup recorded by no container here is removed", err)
+				c.left("the cgroups under "+cgroups.Parent+"/ that no container of "+c.state+" records", fmt.Sprintf("without /proc/locks (%v), a live run of another state directory cannot be told from a killed one", err))
 				return
 			}
 		}
@@ -697,8 +698,8 @@ func (c *cleaner) orphanCgroups(recorded map[string]bool) {
 			c.left(what, fmt.Sprintf("%s in it and no container of %s records it (another state directory's, or a run that is starting)", plural(len(pids), "process"), c.state))
 			continue
 		}
-		if live[id] {
-			c.left(what, fmt.Sprintf("empty, and its run's workshop, of another state directory than %s, lives: it removes the group itself", c.state))
+		if dir, ok := live[id]; ok {
+			c.left(what, fmt.Sprintf("empty, and the workshop of its run (%s) lives: it removes the group itself", dir))
 			continue
 		}
 		age := youngest(cg.Paths())

@@ -714,7 +714,7 @@ func TestCleanOrphanCgroups(t *testing.T) {
 		"removed cgroup workshop/" + old.ID() + " (empty, its directory's time ",
 		"left cgroup workshop/" + young.ID() + ": empty and recorded by no container of " + dir + " (another state directory's, or one starting), but its directory's time is only ",
 		"left cgroup workshop/" + busy.ID() + ": 1 process in it",
-		"left cgroup workshop/" + ended.ID() + ": empty, and its run's workshop, of another state directory than " + dir + ", lives",
+		"left cgroup workshop/" + ended.ID() + ": empty, and the workshop of its run (" + other.Dir() + ") lives",
 	} {
 		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("clean said:\n%s\nwant a line with %q", r.Stdout, want)

@@ -79,19 +79,26 @@ func Diff(lower, upper string) ([]Change, error) {
 // then forgets the record; clean renames a layer away before it removes it.
 // r is the record as it was read before the walk; it is read again.
 func LayerGone(stateDir string, r *state.Run) bool {
-	if _, err := os.Lstat(r.Upper); err != nil {
-		return true
-	}
 	now, err := state.Load(stateDir, r.ID)
 	if errors.Is(err, state.ErrNoContainer) {
 		return true
 	}
-	if err != nil || now.Keep || now.Pid == 0 || now.OtherPIDNamespace() {
-		// Kept, starting, or a pid that means another process here: its
-		// workshop removes nothing now.
+	if err != nil {
+		_, lerr := os.Lstat(r.Upper)
+		return lerr != nil
+	}
+	owned, forgotten := now.Ownership()
+	// The layer looked at after its workshop: one that was removing it
+	// and has ended since removed it, and its record, by then.
+	if _, err := os.Lstat(r.Upper); err != nil || forgotten {
+		return true
+	}
+	if !owned || now.Keep || now.Pid == 0 || now.OtherPIDNamespace() {
+		// Killed (its layer stays for clean), kept, starting, or a pid
+		// that means another process here: nothing removes it now.
 		return false
 	}
-	return now.Owned() && state.ParentPid(now.Pid) != now.WorkshopPid
+	return state.ParentPid(now.Pid) != now.WorkshopPid
 }
 
 // maxListed is how many bytes of names a diff gathers at most. A container

@@ -437,9 +437,8 @@ func nameFree(stateDir, name string) error {
 		if r.Name != name {
 			continue
 		}
-		// Asked once: a run that ends meanwhile is not taken for a killed one.
-		owned := r.Owned()
-		if !owned && !r.Recorded() {
+		owned, forgotten := r.Ownership()
+		if forgotten {
 			continue // ended since the list was read: the name is free
 		}
 		if owned {
