@@ -121,11 +121,13 @@ type Child struct {
 	status  *os.File // parent's read end of fd 4
 	ends    []*os.File
 
-	mu       sync.Mutex // guards released and statusDone
+	mu       sync.Mutex // guards released, statusDone and handedOver
 	released bool       // "go" was sent, or the pipe was closed without it
 	// statusDone: the status pipe is AwaitExec's, or closed by Wait where
 	// AwaitExec never ran (a child abandoned or killed before it).
 	statusDone bool
+	// handedOver: AwaitExec read that the child went on without an execve.
+	handedOver bool
 
 	// stoppedBy is the stop signal for which workshop killed the child
 	// before its command ran (StopBeforeExec), or 0.
@@ -306,7 +308,20 @@ func (c *Child) AwaitExec(n *sys.Narrator) bool {
 		return false // waited for already: it ended
 	}
 	defer c.status.Close()
-	return n.AwaitExec(c.status, c.Pid())
+	execed, handedOver := n.AwaitSetup(c.status, c.Pid())
+	c.mu.Lock()
+	c.handedOver = handedOver
+	c.mu.Unlock()
+	return execed
+}
+
+// HandedOver reports, once AwaitExec has returned, whether the child went
+// on past its setup without an execve (an init that runs the command as its
+// own child: sys.ExecReporter.Done).
+func (c *Child) HandedOver() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.handedOver
 }
 
 // PastSetup reports, without waiting, whether the child is past its setup:

@@ -30,11 +30,13 @@ func (r *ExecReporter) pending(prefix, args string) {
 
 // Done closes the child's end without an execve to report: the child is
 // past its setup and goes on otherwise (an init that runs the command as
-// its own child). The parent's AwaitExec returns false at once.
+// its own child). The parent's AwaitExec returns false at once; the line
+// written first tells AwaitSetup it was handed over, not killed.
 func (r *ExecReporter) Done() {
 	if r == nil || r.f == nil {
 		return
 	}
+	fmt.Fprintln(r.f, "D")
 	r.f.Close()
 	r.f = nil
 }
@@ -53,6 +55,14 @@ func (r *ExecReporter) failed() {
 // the kernel ran it closes the pipe too, and only its name, which a
 // successful execve changes, tells the two apart.
 func (n *Narrator) AwaitExec(r *os.File, pid int) bool {
+	execed, _ := n.AwaitSetup(r, pid)
+	return execed
+}
+
+// AwaitSetup is AwaitExec, and reports too whether the child was handed
+// over without an execve (ExecReporter.Done): past its setup either way. A
+// child that is neither was killed, or gave up, while it set up.
+func (n *Narrator) AwaitSetup(r *os.File, pid int) (execed, handedOver bool) {
 	sc := bufio.NewScanner(r)
 	var pending string
 	var prefix string
@@ -63,16 +73,18 @@ func (n *Narrator) AwaitExec(r *os.File, pid int) bool {
 			prefix, pending, _ = strings.Cut(line[1:], "\t")
 		case line == "F":
 			pending = ""
+		case line == "D":
+			handedOver = true
 		}
 	}
 	if pending == "" || !execedAs(pid, pending) {
-		return false
+		return false, handedOver
 	}
 	c := *n
 	c.prefix = prefix
 	c.gloss = ""
 	c.line("execve", pending, "= 0")
-	return true
+	return true, handedOver
 }
 
 // execedAs reports whether process pid (alive, or a zombie not yet waited

@@ -129,6 +129,22 @@ func TestExecReporter(t *testing.T) {
 		t.Errorf("a failed exec was reported as done: %q", buf.String())
 	}
 
+	// Handed over (an init that runs the command as its child), and, for
+	// a child killed while it set up, neither that nor an exec.
+	for _, handOver := range []bool{true, false} {
+		r, w, _ = os.Pipe()
+		rep = NewExecReporter(w)
+		if handOver {
+			rep.Done()
+		} else {
+			w.Close()
+		}
+		buf.Reset()
+		if execed, handedOver := New(&buf, Options{}).AwaitSetup(r, 0); execed || handedOver != handOver || buf.Len() != 0 {
+			t.Errorf("Done called: %v; AwaitSetup = %v, %v, printed %q; want false, %v, nothing", handOver, execed, handedOver, buf.String(), handOver)
+		}
+	}
+
 	// A child killed after it wrote the call, before the kernel ran it: the
 	// pipe closes as for a successful exec, but the child still bears the
 	// name of a re-executed workshop, "exe". A program named exe stands in

@@ -62,8 +62,9 @@ type Container struct {
 	readers      []int
 	readerNames  []string
 	readerKilled bool
-	// execed: the command's execve happened (Wait sets it).
-	execed bool
+	// setUp: the command's execve happened, or the init (--init) took
+	// over (Wait sets it).
+	setUp bool
 	// hungUp: the terminal hung up while the container had it
 	// (watchTerminal): there is nothing to take back. hangupKilled: the
 	// container outlived it, and workshop killed it.
@@ -467,10 +468,11 @@ func (c *Container) Signaled() bool { return c.child.Signaled() }
 // Wait's status is then 141, as for a writer SIGPIPE ended.
 func (c *Container) EndedReaderless() bool { return c.readerKilled }
 
-// Execed reports, once Wait has returned, whether the command's execve
-// happened: not for a container killed while it was set up, nor for one
-// whose init (--init) runs the command as its child, never exec'ing it.
-func (c *Container) Execed() bool { return c.execed }
+// SetUp reports, once Wait has returned, whether the container got past
+// its setup: its command's execve happened, or its init (--init), which
+// runs the command as its child, took over. Not for a container killed
+// while it was set up.
+func (c *Container) SetUp() bool { return c.setUp }
 
 // Run starts the container, releases it and waits for it.
 func Run(n *sys.Narrator, cfg Config) (int, error) {

@@ -50,7 +50,7 @@ func (c *Container) Wait() (int, error) {
 
 	c.child.Release() // Wait means go: a no-op if Release was called
 	execed := c.child.AwaitExec(c.n)
-	c.execed = execed
+	c.setUp = execed || c.child.HandedOver()
 	waited := make(chan struct{})
 	watched := make(chan watchCalls, 1)
 	if c.tty >= 0 {

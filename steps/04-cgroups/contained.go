@@ -296,8 +296,7 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 		r.Ended()
 	}
 	out := Outcome{Status: status, Signaled: c.Signaled(), Init: r.Container.Init, ProcessesLeft: !empty, Readerless: c.EndedReaderless()}
-	// An init (--init) runs its command without an execve of its own.
-	out.InSetup = out.Signaled && !out.Init && !c.Execed()
+	out.InSetup = out.Signaled && !c.SetUp()
 	if r.Record != nil && out.Signaled {
 		if sig, ok := r.Record.KillSent(); ok && status == exit.SignalBase+sig {
 			// Who sent it, not a command to type: no quotes (hint.Rewrite

@@ -185,18 +185,24 @@ func TestKillWhileSettingUp(t *testing.T) {
 // pivot_root): the run says the container was killed before its command
 // ran. It said "the command was killed", of a command that never ran.
 func TestKillDuringSetUpIsSaid(t *testing.T) {
-	h := newHost(t)
-	strace, sargs := testbin.Holding(t, "pivot_root", 2*time.Second, h.args("full", "run", "--", "/bin/sh", "-c", "echo ran")...)
-	r := testbin.Start(t, "", strace, sargs...)
-	rec := h.record(r)
-	if k := h.run("kill", rec.ID); k.Code != 0 {
-		t.Fatalf("kill during set-up = exit %d\n%s", k.Code, k.Stderr)
+	for _, init := range []bool{false, true} {
+		h := newHost(t)
+		args := []string{"full", "run", "--", "/bin/sh", "-c", "echo ran"}
+		if init {
+			args = slices.Insert(args, 2, "--init")
+		}
+		strace, sargs := testbin.Holding(t, "pivot_root", 2*time.Second, h.args(args...)...)
+		r := testbin.Start(t, "", strace, sargs...)
+		rec := h.record(r)
+		if k := h.run("kill", rec.ID); k.Code != 0 {
+			t.Fatalf("kill during set-up (--init %v) = exit %d\n%s", init, k.Code, k.Stderr)
+		}
+		res := r.Wait()
+		if res.Code != 137 || res.Stdout != "" || !strings.Contains(res.Stderr, "==> the container was killed by signal 9 (SIGKILL), which a workshop kill sent, while it was set up: its command never ran") {
+			t.Errorf("the run killed during set-up (--init %v) = exit %d, stdout %q; want 137, nothing run, and the sentence\n%s", init, res.Code, res.Stdout, res.Stderr)
+		}
+		h.nothingLeft(rec.ID)
 	}
-	res := r.Wait()
-	if res.Code != 137 || res.Stdout != "" || !strings.Contains(res.Stderr, "==> the container was killed by signal 9 (SIGKILL), which a workshop kill sent, while it was set up: its command never ran") {
-		t.Errorf("the run killed during set-up = exit %d, stdout %q; want 137, nothing run, and the sentence\n%s", res.Code, res.Stdout, res.Stderr)
-	}
-	h.nothingLeft(rec.ID)
 }
 
 // A PID 1 with no handler drops the signal: kill says so, and how to stop
