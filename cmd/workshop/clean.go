@@ -24,7 +24,9 @@ containers whose workshop process is gone (killed with SIGKILL, say): what is
 left in their cgroup is killed, their overlay mount detached, their cgroup,
 writable layer and record removed; any mount left under the state directory;
 empty cgroups under workshop/ that no container records, once they are a minute
-old; the roots steps 1 to 5 made (step1/, my-new-root/, step5/); what an image
+old; the roots steps 1 to 5 made (step1/, my-new-root/, step5/), after killing
+what the command of a step 3 or 5 run without a PID namespace left running in
+its root when that step was killed (stragglers/ marks it while it runs); what an image
 addition killed halfway left in the image store, and what an image unpack or
 export killed halfway left beside its DIR or FILE (.DIR.unpack-…,
 .FILE.export-…, wherever that was: recorded under the state directory's

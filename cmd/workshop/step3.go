@@ -78,6 +78,7 @@ and inside sets the hostname, makes mounts private, mounts /proc and a minimal
 				UIDMap:     uidMap,
 				GIDMap:     gidMap,
 				Init:       initFlag,
+				StateDir:   global.stateDir,
 				Stdin:      os.Stdin,
 				Stdout:     os.Stdout,
 				Stderr:     os.Stderr,

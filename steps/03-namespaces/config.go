@@ -60,6 +60,12 @@ type Config struct {
 	// 4's watch, which also kills at once on a second stop signal): the
 	// note of the first says so, and a second is left to the watch.
 	StopGrace time.Duration
+	// StateDir, where set (steps 3 and 5), is where a container with no
+	// PID namespace and no StopGrace marks its process group and mount
+	// namespace while it runs (state.TrackStragglers): a workshop killed
+	// with SIGKILL cannot kill what its command left running, and
+	// `workshop clean` does, by the marker.
+	StateDir string
 	// PivotRoot swaps the root mount with pivot_root(2) and detaches the old
 	// one, instead of chroot (step 6). It needs the mount namespace.
 	PivotRoot bool

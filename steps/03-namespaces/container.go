@@ -17,6 +17,7 @@ import (
 	"github.com/workshop-dev/workshop/internal/hint"
 	"github.com/workshop-dev/workshop/internal/ids"
 	"github.com/workshop-dev/workshop/internal/reexec"
+	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
@@ -79,6 +80,9 @@ type Container struct {
 	// link) where no PID namespace and no cgroup ends what its command
 	// leaves running: endStragglers finds those by it.
 	mntNS string
+	// stragglers is the marker of how to find what the command leaves,
+	// for clean should workshop be killed (Config.StateDir); nil if none.
+	stragglers *state.Stragglers
 
 	stopForwarding chan struct{}
 	forwardingDone chan struct{}
@@ -371,6 +375,13 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 	default:
 		n.Note("no PID namespace and no mount namespace: what the command leaves running is found and killed when it ends only while it stays in its process group; a shell's background jobs and setsid daemons leave it, and may outlive the step")
 	}
+	if !c.pidNS && cfg.StopGrace == 0 && cfg.StateDir != "" {
+		m, err := state.TrackStragglers(cfg.StateDir, state.Stragglers{Pgid: c.Pid(), MntNS: c.mntNS, Root: cfg.Root})
+		if err != nil {
+			n.Note("could not mark the container's process group for 'workshop clean' (%v): were workshop killed, what its command leaves running would outlive it unfound", err)
+		}
+		c.stragglers = m
+	}
 	if c.pidNS && !cfg.Init {
 		c.readers, c.readerNames = pipedOutputs(child.Cmd.Stdout, child.Cmd.Stderr, cfg.Stdout, cfg.Stderr)
 	}
@@ -498,6 +509,7 @@ func (c *Container) Abort() {
 	c.ended = true
 	c.endMu.Unlock()
 	c.child.Wait()
+	c.stragglers.Done() // killed before its command ran: it left nothing
 	c.finishOutput()
 	c.stopSignals()
 	c.takeTerminalBack()

@@ -66,6 +66,7 @@ func (c *Container) Wait() (int, error) {
 		// Ended, not yet collected: its process group keeps its number
 		// until then, so the kill below reaches no other group.
 		c.endStragglers()
+		c.stragglers.Done()
 	}
 	status, err := c.child.Wait()
 	c.finishOutput()

@@ -125,6 +125,7 @@ func Step(ctx context.Context, n *sys.Narrator, cfg StepConfig) (int, error) {
 		Args:       args,
 		Namespaces: cfg.NS,
 		Hostname:   cfg.Hostname,
+		StateDir:   cfg.StateDir,
 		Stdin:      cfg.Stdin,
 		Stdout:     cfg.Stdout,
 		Stderr:     cfg.Stderr,

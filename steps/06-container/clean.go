@@ -788,7 +788,9 @@ func (c *cleaner) stepRoots() {
 		}
 	}
 	lock := filepath.Join(c.state, state.StepsLockName)
-	if _, err := os.Lstat(lock); len(there) == 0 && err != nil {
+	_, lerr := os.Lstat(lock)
+	_, serr := os.Lstat(state.StragglersDir(c.state))
+	if len(there) == 0 && lerr != nil && serr != nil {
 		return
 	}
 	fd, err := c.n.Openat(lock, unix.O_RDONLY|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
@@ -809,6 +811,7 @@ func (c *cleaner) stepRoots() {
 		}
 		return
 	}
+	c.stepStragglers()
 	for _, root := range stepRoots {
 		if slices.Contains(there, root.rel) {
 			c.stepRoot(filepath.Join(c.state, root.rel), root.what)
@@ -818,6 +821,80 @@ func (c *cleaner) stepRoots() {
 	// it has the lock, and makes it anew (state.HoldSteps).
 	if err := c.n.Because("the steps' lock file: no step runs, and the next one makes it anew").Unlink(lock); err != nil {
 		c.fail(lock, err)
+	}
+}
+
+// stepStragglers kills what the command of a step 3 or 5 container with no
+// PID namespace left running when its workshop was killed with SIGKILL,
+// which would have killed it at the command's end, as a PID namespace's
+// end does: the processes of its process group, or of its mount namespace,
+// that run chrooted in its root (state.Stragglers). No step runs (the
+// caller holds the steps lock): every marker is a killed step's.
+func (c *cleaner) stepStragglers() {
+	for _, s := range state.StaleStragglers(c.state) {
+		what := fmt.Sprintf("the marker %s of a killed step's container", s.Path())
+		var pids []int
+		if s.Pgid > 0 {
+			pids = stragglersOf(s)
+		}
+		for _, pid := range pids {
+			c.n.Because("left running by a killed step's command, chrooted in its root").Kill(pid, unix.SIGKILL)
+		}
+		if left := stillThere(pids, time.Second); len(left) > 0 {
+			c.left(what, fmt.Sprintf("%s it marks still there a second after SIGKILL (pid %v)", plural(len(left), "process"), left))
+			continue
+		}
+		if err := c.n.Because("what the killed step's command left is gone").Unlink(s.Path()); err != nil && !errors.Is(err, unix.ENOENT) {
+			c.fail(what, err)
+			continue
+		}
+		switch {
+		case len(pids) > 0:
+			c.removed("%s, after killing %s its command left running, chrooted in %s", what, plural(len(pids), "process"), s.Root)
+		default:
+			c.removed("%s (nothing it marks runs any more)", what)
+		}
+	}
+	c.rmdirIfEmpty(state.StragglersDir(c.state))
+}
+
+// stragglersOf lists the living processes of s's process group or mount
+// namespace that run chrooted in s's root.
+func stragglersOf(s state.Stragglers) []int {
+	var st unix.Stat_t
+	if err := unix.Stat(s.Root, &st); err != nil {
+		return nil
+	}
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		p, ok := state.Stat(pid)
+		if !ok || p.Ended() {
+			continue
+		}
+		ns, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid))
+		if (p.Group == s.Pgid || s.MntNS != "" && ns == s.MntNS) && linkIn(fmt.Sprintf("/proc/%d/root", pid), s.Root, st) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// stillThere waits, up to limit, until none of pids runs, and returns
+// those that still do.
+func stillThere(pids []int, limit time.Duration) []int {
+	for deadline := time.Now().Add(limit); ; time.Sleep(10 * time.Millisecond) {
+		left := slices.DeleteFunc(slices.Clone(pids), func(pid int) bool {
+			p, ok := state.Stat(pid)
+			return !ok || p.Ended()
+		})
+		if len(left) == 0 || time.Now().After(deadline) {
+			return left
+		}
 	}
 }
 
@@ -861,25 +938,24 @@ func usersOf(dir string) []string {
 		if err != nil || pid == os.Getpid() {
 			continue
 		}
-		uses := false
-		for _, link := range []string{"root", "cwd"} {
-			p := fmt.Sprintf("/proc/%d/%s", pid, link)
-			if target, err := os.Readlink(p); err == nil && within(target, dir) {
-				uses = true
-			}
-			// A root reached through another mount namespace may read as
-			// "/": compare the directory itself.
-			var ps unix.Stat_t
-			if unix.Stat(p, &ps) == nil && ps.Dev == st.Dev && ps.Ino == st.Ino {
-				uses = true
-			}
-		}
-		if uses {
+		if linkIn(fmt.Sprintf("/proc/%d/root", pid), dir, st) || linkIn(fmt.Sprintf("/proc/%d/cwd", pid), dir, st) {
 			comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 			users = append(users, fmt.Sprintf("pid %d (%s)", pid, strings.TrimSpace(string(comm))))
 		}
 	}
 	return users
+}
+
+// linkIn reports whether the /proc link p (a process's root or working
+// directory) is dir, whose stat is st, or inside it.
+func linkIn(p, dir string, st unix.Stat_t) bool {
+	if target, err := os.Readlink(p); err == nil && within(target, dir) {
+		return true
+	}
+	// A root reached through another mount namespace may read as "/":
+	// compare the directory itself.
+	var ps unix.Stat_t
+	return unix.Stat(p, &ps) == nil && ps.Dev == st.Dev && ps.Ino == st.Ino
 }
 
 // storeLock takes the image store's lock exclusively, as every store

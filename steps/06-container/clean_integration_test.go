@@ -1296,3 +1296,66 @@ func TestCleanSaysACtrlCAtItsEnd(t *testing.T) {
 		t.Errorf("clean interrupted in its last removal = exit %d; want 130 and a sentence\nstdout:\n%s\nstderr:\n%s", res.Code, res.Stdout, res.Stderr)
 	}
 }
+
+// A step 3 container with no PID namespace whose workshop was killed with
+// SIGKILL: the processes its command left running (here the two sleeps of
+// a pipeline, in its process group and, with a mount namespace, in that
+// namespace) are killed by clean, from the marker the step left, and the
+// root, which they held in use, goes; a process of the same root that is
+// not the step's (chrooted there by hand) is not touched. Without a mount
+// namespace, by the process group alone. clean named them, and left them
+// and the root, for ever.
+func TestCleanKillsWhatAKilledStepLeft(t *testing.T) {
+	for _, ns := range []string{"mount,uts,ipc,net,user", "uts,ipc,net,user"} {
+		dir := cleanState(t)
+		root := filepath.Join(dir, "my-new-root")
+		if r := testbin.Run(t, "", "--no-color", "--state-dir", dir, "step", "2", "--bin", "sleep", "--bin", "sh", "--", "/bin/true"); r.Code != 0 {
+			t.Fatalf("step 2 = exit %d\n%s", r.Code, r.Stderr)
+		}
+		// Not the step's: a process chrooted in the same root by hand.
+		mine := exec.Command(testbin.NeedTool(t, "chroot"), root, "/bin/sleep", "300")
+		if err := mine.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { mine.Process.Kill(); mine.Wait() })
+		w := startWorkshop(t, dir, "step", "3", "--ns", ns, "--", "/bin/sh", "-c", "sleep 300 | sleep 301")
+		var sleeps []int
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+			sleeps = slices.DeleteFunc(append(testbin.Living("sleep\x00300\x00"), testbin.Living("sleep\x00301\x00")...), func(pid int) bool {
+				return !sameFile(fmt.Sprintf("/proc/%d/root", pid), root) // another test's
+			})
+			if len(sleeps) == 2 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("--ns %s: the step's two sleeps are not both running (%v):\n%s", ns, sleeps, w.narration())
+			}
+		}
+		w.sigkill(t)
+		t.Cleanup(func() {
+			for _, pid := range sleeps {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		})
+		r := runClean(t, dir)
+		if r.Code != 0 || !strings.Contains(r.Stdout, "of a killed step's container, after killing 2 processes its command left running, chrooted in "+root) {
+			t.Errorf("--ns %s: clean after a killed step 3 = exit %d; want the two sleeps killed\nstdout:\n%s\nstderr:\n%s", ns, r.Code, r.Stdout, r.Stderr)
+		}
+		for _, pid := range sleeps {
+			testbin.GoneWithin(t, pid, "sleep", 5*time.Second)
+		}
+		if p, ok := state.Stat(mine.Process.Pid); !ok || p.Ended() {
+			t.Errorf("--ns %s: clean killed a process chrooted in the root that was not the step's", ns)
+		}
+		// The root is in use by that one still: left, and said so.
+		if !strings.Contains(r.Stdout, "left "+root) {
+			t.Errorf("--ns %s: clean did not say it left the root in use:\n%s", ns, r.Stdout)
+		}
+		mine.Process.Kill()
+		mine.Wait()
+		if r := runClean(t, dir); r.Code != 0 || pathExists(root) {
+			t.Errorf("--ns %s: clean once nothing runs in the root = exit %d, root there: %v\n%s%s", ns, r.Code, pathExists(root), r.Stdout, r.Stderr)
+		}
+		nothingToRemove(t, dir)
+	}
+}

@@ -1,0 +1,102 @@
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Stragglers names, while a container of step 3 or 5 with no PID namespace
+// runs, how to find the processes its command starts: its process group
+// and its mount namespace. The step kills those that outlive the command
+// when it ends (as a PID namespace's end would); a step killed with
+// SIGKILL cannot, and its marker stays for `workshop clean`, which kills
+// them by it, and only those chrooted in the step's root: a pid or a
+// namespace's number taken again since by another program is not enough.
+type Stragglers struct {
+	Pgid  int    `json:"pgid"`             // the command's process group: its first process's pid
+	MntNS string `json:"mnt_ns,omitempty"` // its mount namespace (/proc/PID/ns/mnt), if it has one
+	Root  string `json:"root"`             // the root it runs chrooted in
+
+	path string
+}
+
+// StragglersDir is where the markers are kept.
+func StragglersDir(stateDir string) string { return filepath.Join(stateDir, "stragglers") }
+
+// TrackStragglers writes s's marker, named by its process group, until
+// Done.
+func TrackStragglers(stateDir string, s Stragglers) (*Stragglers, error) {
+	dir := StragglersDir(stateDir)
+	data, err := json.Marshal(s)
+	if err != nil {
+		return nil, err
+	}
+	s.path = filepath.Join(dir, strconv.Itoa(s.Pgid)+".json")
+	tmp := s.path + ".tmp"
+	// Another step's Done may remove the directory, empty, between the
+	// mkdir and the write: then it is made again.
+	for tries := 0; ; tries++ {
+		if err := MkdirPrivate(dir); err != nil {
+			return nil, err
+		}
+		err = os.WriteFile(tmp, data, 0o600)
+		if !errors.Is(err, os.ErrNotExist) || tries == 4 {
+			break
+		}
+	}
+	if err == nil {
+		err = os.Rename(tmp, s.path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return nil, err
+	}
+	return &s, nil
+}
+
+// Done removes the marker, and its directory if no other is in it: the
+// step found and killed what its command left itself. A nil marker is
+// none.
+func (s *Stragglers) Done() {
+	if s != nil && s.path != "" {
+		os.Remove(s.path)
+		os.Remove(filepath.Dir(s.path)) // fails, as it should, while another is in it
+	}
+}
+
+// Path is the marker's file.
+func (s Stragglers) Path() string { return s.path }
+
+// StaleStragglers reads the markers left in stateDir: those of steps that
+// were killed, when no step runs (the caller holds the steps lock
+// exclusively). A marker that cannot be read is returned with no process
+// group, to be removed.
+func StaleStragglers(stateDir string) []Stragglers {
+	dir := StragglersDir(stateDir)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var out []Stragglers
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".json") && !strings.HasSuffix(e.Name(), ".json.tmp") {
+			continue
+		}
+		s := Stragglers{path: filepath.Join(dir, e.Name())}
+		data, err := os.ReadFile(s.path)
+		if err == nil && strings.HasSuffix(e.Name(), ".json") {
+			if err := json.Unmarshal(data, &s); err != nil {
+				s.Pgid = 0
+			}
+		}
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
