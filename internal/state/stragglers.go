@@ -19,7 +19,14 @@ import (
 type Stragglers struct {
 	Pgid  int    `json:"pgid"`             // the command's process group: its first process's pid
 	MntNS string `json:"mnt_ns,omitempty"` // its mount namespace (/proc/PID/ns/mnt), if it has one
-	Root  string `json:"root"`             // the root it runs chrooted in
+	Root  string `json:"root"`             // the root it runs chrooted in, absolute
+	// Namespaces are those the clone made, by name ("uts": "uts:[…]"):
+	// every process of the container is in all of them. A process group's
+	// number, or a mount namespace's, can be taken again once all of its
+	// processes are gone (a shell chrooted in the same root by hand, in a
+	// group of its own); the set of them all, made new together, cannot
+	// be by chance.
+	Namespaces map[string]string `json:"namespaces,omitempty"`
 
 	path string
 }

@@ -833,14 +833,23 @@ func (c *cleaner) stepRoots() {
 func (c *cleaner) stepStragglers() {
 	for _, s := range state.StaleStragglers(c.state) {
 		what := fmt.Sprintf("the marker %s of a killed step's container", s.Path())
-		var pids []int
-		if s.Pgid > 0 {
-			pids = stragglersOf(s)
+		// Killed, then looked for again until none is found: one may fork
+		// between the look and its kill.
+		killed := map[int]bool{}
+		var left []int
+		for deadline := time.Now().Add(time.Second); s.Pgid > 0; time.Sleep(10 * time.Millisecond) {
+			left = stragglersOf(s)
+			if len(left) == 0 || time.Now().After(deadline) {
+				break
+			}
+			for _, pid := range left {
+				if !killed[pid] {
+					c.n.Because("left running by a killed step's command, chrooted in its root").Kill(pid, unix.SIGKILL)
+					killed[pid] = true
+				}
+			}
 		}
-		for _, pid := range pids {
-			c.n.Because("left running by a killed step's command, chrooted in its root").Kill(pid, unix.SIGKILL)
-		}
-		if left := stillThere(pids, time.Second); len(left) > 0 {
+		if len(left) > 0 {
 			c.left(what, fmt.Sprintf("%s it marks still there a second after SIGKILL (pid %v)", plural(len(left), "process"), left))
 			continue
 		}
@@ -849,8 +858,8 @@ func (c *cleaner) stepStragglers() {
 			continue
 		}
 		switch {
-		case len(pids) > 0:
-			c.removed("%s, after killing %s its command left running, chrooted in %s", what, plural(len(pids), "process"), s.Root)
+		case len(killed) > 0:
+			c.removed("%s, after killing %s its command left running, chrooted in %s", what, plural(len(killed), "process"), s.Root)
 		default:
 			c.removed("%s (nothing it marks runs any more)", what)
 		}
@@ -859,10 +868,14 @@ func (c *cleaner) stepStragglers() {
 }
 
 // stragglersOf lists the living processes of s's process group or mount
-// namespace that run chrooted in s's root.
+// namespace that run chrooted in s's root, in every namespace s's
+// container was made with.
 func stragglersOf(s state.Stragglers) []int {
+	// A root removed by hand since: its processes still run in it, and
+	// the namespaces alone tell them (a plain chroot has none to tell by).
 	var st unix.Stat_t
-	if err := unix.Stat(s.Root, &st); err != nil {
+	rootGone := unix.Stat(s.Root, &st) != nil
+	if rootGone && len(s.Namespaces) == 0 {
 		return nil
 	}
 	entries, _ := os.ReadDir("/proc")
@@ -877,25 +890,20 @@ func stragglersOf(s state.Stragglers) []int {
 			continue
 		}
 		ns, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid))
-		if (p.Group == s.Pgid || s.MntNS != "" && ns == s.MntNS) && linkIn(fmt.Sprintf("/proc/%d/root", pid), s.Root, st) {
+		if !(p.Group == s.Pgid || s.MntNS != "" && ns == s.MntNS) || !rootGone && !linkIn(fmt.Sprintf("/proc/%d/root", pid), s.Root, st) {
+			continue
+		}
+		in := true
+		for name, id := range s.Namespaces {
+			if got, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, name)); got != id {
+				in = false
+			}
+		}
+		if in {
 			pids = append(pids, pid)
 		}
 	}
 	return pids
-}
-
-// stillThere waits, up to limit, until none of pids runs, and returns
-// those that still do.
-func stillThere(pids []int, limit time.Duration) []int {
-	for deadline := time.Now().Add(limit); ; time.Sleep(10 * time.Millisecond) {
-		left := slices.DeleteFunc(slices.Clone(pids), func(pid int) bool {
-			p, ok := state.Stat(pid)
-			return !ok || p.Ended()
-		})
-		if len(left) == 0 || time.Now().After(deadline) {
-			return left
-		}
-	}
 }
 
 // stepRoot removes a root a step made, never through a mount and never

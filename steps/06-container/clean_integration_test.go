@@ -1331,6 +1331,12 @@ func TestCleanKillsWhatAKilledStepLeft(t *testing.T) {
 				t.Fatalf("--ns %s: the step's two sleeps are not both running (%v):\n%s", ns, sleeps, w.narration())
 			}
 		}
+		// The marker names the root as an absolute path, and the
+		// namespaces the clone made.
+		if b, err := os.ReadFile(filepath.Join(dir, "stragglers", fmt.Sprint(testbin.ChildOf(t, w.cmd.Process.Pid))+".json")); err != nil ||
+			!strings.Contains(string(b), `"root":"`+root+`"`) || !strings.Contains(string(b), `"uts":"uts:[`) {
+			t.Errorf("--ns %s: the step's marker = %s (%v), want its root %s and its namespaces", ns, b, err, root)
+		}
 		w.sigkill(t)
 		t.Cleanup(func() {
 			for _, pid := range sleeps {

@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -408,4 +411,30 @@ func TestCleanRemovesWhatAKilledUnpackLeftBesideItsDir(t *testing.T) {
 		t.Fatalf("recording a pending path after clean removed the records' directory: %v", err)
 	}
 	again.Done()
+}
+
+// stragglersOf finds a killed step's processes by its process group (or
+// mount namespace) and root, and only in every namespace its container was
+// made with: a group whose number was taken again by a program of the
+// host's namespaces (a shell chrooted in the same root by hand, in a group
+// of its own) is not the step's.
+func TestStragglersOfNeedsTheContainersNamespaces(t *testing.T) {
+	sleep := exec.Command("/bin/sleep", "60")
+	sleep.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // a group of its own, numbered by its pid
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { sleep.Process.Kill(); sleep.Wait() }()
+	uts, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/uts", sleep.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker := state.Stragglers{Pgid: sleep.Process.Pid, Root: "/", Namespaces: map[string]string{"uts": "uts:[1]"}}
+	if got := stragglersOf(marker); len(got) != 0 {
+		t.Errorf("stragglersOf(%+v) = %v for a group in other namespaces than the container's, want none", marker, got)
+	}
+	marker.Namespaces["uts"] = uts
+	if got := stragglersOf(marker); !slices.Equal(got, []int{sleep.Process.Pid}) {
+		t.Errorf("stragglersOf(%+v) = %v, want the group's process %d", marker, got, sleep.Process.Pid)
+	}
 }
