@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 )
 
@@ -17,16 +16,18 @@ import (
 // them by it, and only those chrooted in the step's root: a pid or a
 // namespace's number taken again since by another program is not enough.
 type Stragglers struct {
-	Pgid  int    `json:"pgid"`             // the command's process group: its first process's pid
-	MntNS string `json:"mnt_ns,omitempty"` // its mount namespace (/proc/PID/ns/mnt), if it has one
-	Root  string `json:"root"`             // the root it runs chrooted in, absolute
-	// Namespaces are those the clone made, by name ("uts": "uts:[…]"):
-	// every process of the container is in all of them. A process group's
-	// number, or a mount namespace's, can be taken again once all of its
-	// processes are gone (a shell chrooted in the same root by hand, in a
-	// group of its own); the set of them all, made new together, cannot
-	// be by chance.
-	Namespaces map[string]string `json:"namespaces,omitempty"`
+	Pgid int    `json:"pgid"` // the command's process group: its first process's pid
+	Root string `json:"root"` // the root it runs chrooted in, absolute
+	// Namespaces are the container's, by name ("uts": "uts:[…]"): mnt,
+	// uts, ipc, net, user and pid, those the clone made (Own) and those it
+	// shares with the host. Every process the command starts is in all of
+	// them, whatever its process group (an --init's command has one of its
+	// own, a daemon calls setsid); a shell chrooted in the same root by
+	// hand is not, unless it made the same set anew, with the same numbers
+	// (the kernel gives a freed number out again), once every process of
+	// the container had ended.
+	Namespaces map[string]string `json:"namespaces"`
+	Own        []string          `json:"own,omitempty"`
 
 	path string
 }
@@ -34,15 +35,15 @@ type Stragglers struct {
 // StragglersDir is where the markers are kept.
 func StragglersDir(stateDir string) string { return filepath.Join(stateDir, "stragglers") }
 
-// TrackStragglers writes s's marker, named by its process group, until
+// TrackStragglers writes s's marker, named by its container's id, until
 // Done.
-func TrackStragglers(stateDir string, s Stragglers) (*Stragglers, error) {
+func TrackStragglers(stateDir, id string, s Stragglers) (*Stragglers, error) {
 	dir := StragglersDir(stateDir)
 	data, err := json.Marshal(s)
 	if err != nil {
 		return nil, err
 	}
-	s.path = filepath.Join(dir, strconv.Itoa(s.Pgid)+".json")
+	s.path = filepath.Join(dir, id+".json")
 	tmp := s.path + ".tmp"
 	// Another step's Done may remove the directory, empty, between the
 	// mkdir and the write: then it is made again.

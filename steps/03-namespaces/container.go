@@ -376,7 +376,8 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		n.Note("no PID namespace and no mount namespace: what the command leaves running is found and killed when it ends only while it stays in its process group; a shell's background jobs and setsid daemons leave it, and may outlive the step")
 	}
 	if !c.pidNS && cfg.StopGrace == 0 && cfg.StateDir != "" {
-		m, err := state.TrackStragglers(cfg.StateDir, state.Stragglers{Pgid: c.Pid(), MntNS: c.mntNS, Root: root, Namespaces: newNamespaces(c.Pid(), flags)})
+		ns, own := namespacesOf(c.Pid(), flags)
+		m, err := state.TrackStragglers(cfg.StateDir, id, state.Stragglers{Pgid: c.Pid(), Root: root, Namespaces: ns, Own: own})
 		if err != nil {
 			n.Note("could not mark the container's process group for 'workshop clean' (%v): were workshop killed, what its command leaves running would outlive it unfound", err)
 		}
@@ -409,22 +410,23 @@ func (c *Container) Pid() int { return c.child.Pid() }
 // ID is the container's id.
 func (c *Container) ID() string { return c.id }
 
-// newNamespaces are the namespaces the clone made for process pid, by name,
-// as /proc/PID/ns names them: every process of the container is in them
-// (but the cgroup one, which the child makes itself, later).
-func newNamespaces(pid int, flags uintptr) map[string]string {
-	ns := map[string]string{}
+// namespacesOf are process pid's namespaces, by name, as /proc/PID/ns
+// names them (not its cgroup one, which the child makes itself, later),
+// and own, those of them the clone made (flags).
+func namespacesOf(pid int, flags uintptr) (ns map[string]string, own []string) {
+	ns = map[string]string{}
 	for _, f := range []struct {
 		flag uintptr
 		name string
-	}{{unix.CLONE_NEWNS, "mnt"}, {unix.CLONE_NEWUTS, "uts"}, {unix.CLONE_NEWIPC, "ipc"}, {unix.CLONE_NEWNET, "net"}, {unix.CLONE_NEWUSER, "user"}} {
+	}{{unix.CLONE_NEWNS, "mnt"}, {unix.CLONE_NEWUTS, "uts"}, {unix.CLONE_NEWIPC, "ipc"}, {unix.CLONE_NEWNET, "net"}, {unix.CLONE_NEWUSER, "user"}, {unix.CLONE_NEWPID, "pid"}} {
+		if id, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, f.name)); err == nil {
+			ns[f.name] = id
+		}
 		if flags&f.flag != 0 {
-			if id, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, f.name)); err == nil {
-				ns[f.name] = id
-			}
+			own = append(own, f.name)
 		}
 	}
-	return ns
+	return ns, own
 }
 
 // Release lets the child go on: hostname, mounts, /dev, chroot, exec.

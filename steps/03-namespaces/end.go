@@ -65,8 +65,9 @@ func (c *Container) Wait() (int, error) {
 	if !c.pidNS && c.stopGrace == 0 {
 		// Ended, not yet collected: its process group keeps its number
 		// until then, so the kill below reaches no other group.
-		c.endStragglers()
-		c.stragglers.Done()
+		if c.endStragglers() {
+			c.stragglers.Done()
+		} // else kept, for clean to kill them by
 	}
 	status, err := c.child.Wait()
 	c.finishOutput()
@@ -123,7 +124,7 @@ func (c *Container) Wait() (int, error) {
 // command's process group, and, with a mount namespace, in that namespace
 // (a shell's job has a group of its own; so has a setsid daemon). Called
 // once the first process has ended, before it is collected.
-func (c *Container) endStragglers() {
+func (c *Container) endStragglers() (none bool) {
 	leader := c.Pid()
 	// Found, killed, looked for again: a process found in the group may
 	// leave it (setsid) before the group's kill, and is then found in the
@@ -132,7 +133,7 @@ func (c *Container) endStragglers() {
 	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		inGroup, inNS := stragglers(leader, c.mntNS)
 		if len(inGroup)+len(inNS) == 0 {
-			return
+			return true
 		}
 		newInGroup := slices.ContainsFunc(inGroup, func(pid int) bool { return !inKilledGroup[pid] })
 		inNS = slices.DeleteFunc(inNS, func(pid int) bool { return killedByPid[pid] })
@@ -168,9 +169,11 @@ func (c *Container) endStragglers() {
 		}
 	}
 	if g, ns := stragglers(leader, c.mntNS); len(g)+len(ns) > 0 {
-		c.n.Note("%s the command left still there a second after the kill: 'workshop clean' leaves a root in use; ps -o pid,stat,cmd -p %s shows them",
+		c.n.Note("%s the command left still there a second after the kill: 'workshop clean' kills them again, then removes the root; ps -o pid,stat,cmd -p %s shows them",
 			units.Count(len(g)+len(ns), "process", "processes"), strings.Trim(strings.ReplaceAll(fmt.Sprint(append(g, ns...)), " ", ","), "[]"))
+		return false
 	}
+	return true
 }
 
 // stragglers lists the living processes, other than leader, in leader's

@@ -835,9 +835,19 @@ func (c *cleaner) stepStragglers() {
 		what := fmt.Sprintf("the marker %s of a killed step's container", s.Path())
 		// Killed, then looked for again until none is found: one may fork
 		// between the look and its kill.
+		if len(s.Own) == 0 {
+			// A plain chroot, or a marker that cannot be read: nothing
+			// tells its processes from one chrooted there by hand.
+			if err := c.n.Because("nothing marks the killed step's processes apart").Unlink(s.Path()); err != nil && !errors.Is(err, unix.ENOENT) {
+				c.fail(what, err)
+				continue
+			}
+			c.removed("%s (it names no namespace the container had of its own: what it left running, if anything, cannot be told from a program chrooted in %s by hand)", what, s.Root)
+			continue
+		}
 		killed := map[int]bool{}
 		var left []int
-		for deadline := time.Now().Add(time.Second); s.Pgid > 0; time.Sleep(10 * time.Millisecond) {
+		for deadline := time.Now().Add(time.Second); ; time.Sleep(10 * time.Millisecond) {
 			left = stragglersOf(s)
 			if len(left) == 0 || time.Now().After(deadline) {
 				break
@@ -867,17 +877,13 @@ func (c *cleaner) stepStragglers() {
 	c.rmdirIfEmpty(state.StragglersDir(c.state))
 }
 
-// stragglersOf lists the living processes of s's process group or mount
-// namespace that run chrooted in s's root, in every namespace s's
-// container was made with.
+// stragglersOf lists the living processes in every namespace s's
+// container was in (Stragglers.Namespaces), chrooted in its root, or in
+// any directory if the root was removed by hand since: its processes run on
+// in the removed one.
 func stragglersOf(s state.Stragglers) []int {
-	// A root removed by hand since: its processes still run in it, and
-	// the namespaces alone tell them (a plain chroot has none to tell by).
 	var st unix.Stat_t
 	rootGone := unix.Stat(s.Root, &st) != nil
-	if rootGone && len(s.Namespaces) == 0 {
-		return nil
-	}
 	entries, _ := os.ReadDir("/proc")
 	var pids []int
 	for _, e := range entries {
@@ -885,15 +891,13 @@ func stragglersOf(s state.Stragglers) []int {
 		if err != nil || pid == os.Getpid() {
 			continue
 		}
-		p, ok := state.Stat(pid)
-		if !ok || p.Ended() {
+		if p, ok := state.Stat(pid); !ok || p.Ended() {
 			continue
 		}
-		ns, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid))
-		if !(p.Group == s.Pgid || s.MntNS != "" && ns == s.MntNS) || !rootGone && !linkIn(fmt.Sprintf("/proc/%d/root", pid), s.Root, st) {
+		if !rootGone && !linkIn(fmt.Sprintf("/proc/%d/root", pid), s.Root, st) {
 			continue
 		}
-		in := true
+		in := len(s.Namespaces) > 0
 		for name, id := range s.Namespaces {
 			if got, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, name)); got != id {
 				in = false

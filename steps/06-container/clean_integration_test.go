@@ -1306,7 +1306,11 @@ func TestCleanSaysACtrlCAtItsEnd(t *testing.T) {
 // namespace, by the process group alone. clean named them, and left them
 // and the root, for ever.
 func TestCleanKillsWhatAKilledStepLeft(t *testing.T) {
-	for _, ns := range []string{"mount,uts,ipc,net,user", "uts,ipc,net,user"} {
+	for _, c := range []struct {
+		ns   string
+		init bool
+	}{{"mount,uts,ipc,net,user", false}, {"uts,ipc,net,user", false}, {"uts,ipc,net,user", true}} {
+		ns := c.ns
 		dir := cleanState(t)
 		root := filepath.Join(dir, "my-new-root")
 		if r := testbin.Run(t, "", "--no-color", "--state-dir", dir, "step", "2", "--bin", "sleep", "--bin", "sh", "--", "/bin/true"); r.Code != 0 {
@@ -1318,7 +1322,13 @@ func TestCleanKillsWhatAKilledStepLeft(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { mine.Process.Kill(); mine.Wait() })
-		w := startWorkshop(t, dir, "step", "3", "--ns", ns, "--", "/bin/sh", "-c", "sleep 300 | sleep 301")
+		args := []string{"step", "3", "--ns", ns, "--", "/bin/sh", "-c", "sleep 300 | sleep 301"}
+		if c.init {
+			// The init's command in a process group of its own.
+			args = slices.Insert(args, 2, "--init")
+			ns += " --init"
+		}
+		w := startWorkshop(t, dir, args...)
 		var sleeps []int
 		for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
 			sleeps = slices.DeleteFunc(append(testbin.Living("sleep\x00300\x00"), testbin.Living("sleep\x00301\x00")...), func(pid int) bool {
@@ -1333,8 +1343,11 @@ func TestCleanKillsWhatAKilledStepLeft(t *testing.T) {
 		}
 		// The marker names the root as an absolute path, and the
 		// namespaces the clone made.
-		if b, err := os.ReadFile(filepath.Join(dir, "stragglers", fmt.Sprint(testbin.ChildOf(t, w.cmd.Process.Pid))+".json")); err != nil ||
-			!strings.Contains(string(b), `"root":"`+root+`"`) || !strings.Contains(string(b), `"uts":"uts:[`) {
+		markers, _ := filepath.Glob(filepath.Join(dir, "stragglers", "*.json"))
+		if len(markers) != 1 {
+			t.Fatalf("--ns %s: the step's markers = %q, want one", ns, markers)
+		}
+		if b, err := os.ReadFile(markers[0]); err != nil || !strings.Contains(string(b), `"root":"`+root+`"`) || !strings.Contains(string(b), `"uts":"uts:[`) {
 			t.Errorf("--ns %s: the step's marker = %s (%v), want its root %s and its namespaces", ns, b, err, root)
 		}
 		w.sigkill(t)

@@ -413,28 +413,31 @@ func TestCleanRemovesWhatAKilledUnpackLeftBesideItsDir(t *testing.T) {
 	again.Done()
 }
 
-// stragglersOf finds a killed step's processes by its process group (or
-// mount namespace) and root, and only in every namespace its container was
-// made with: a group whose number was taken again by a program of the
-// host's namespaces (a shell chrooted in the same root by hand, in a group
-// of its own) is not the step's.
+// stragglersOf finds a killed step's processes by the namespaces its
+// container was in, all of them, and its root: a process in the same
+// namespaces but one (a shell chrooted in the same root by hand, which made
+// a namespace or two of its own) is not the step's.
 func TestStragglersOfNeedsTheContainersNamespaces(t *testing.T) {
 	sleep := exec.Command("/bin/sleep", "60")
-	sleep.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // a group of its own, numbered by its pid
+	sleep.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUTS} // a namespace of its own, as a container's
 	if err := sleep.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { sleep.Process.Kill(); sleep.Wait() }()
-	uts, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/uts", sleep.Process.Pid))
-	if err != nil {
-		t.Fatal(err)
+	ns := map[string]string{}
+	for _, name := range []string{"uts", "pid"} {
+		id, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", sleep.Process.Pid, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns[name] = id
 	}
-	marker := state.Stragglers{Pgid: sleep.Process.Pid, Root: "/", Namespaces: map[string]string{"uts": "uts:[1]"}}
-	if got := stragglersOf(marker); len(got) != 0 {
-		t.Errorf("stragglersOf(%+v) = %v for a group in other namespaces than the container's, want none", marker, got)
-	}
-	marker.Namespaces["uts"] = uts
+	marker := state.Stragglers{Root: "/", Namespaces: ns, Own: []string{"uts"}}
 	if got := stragglersOf(marker); !slices.Equal(got, []int{sleep.Process.Pid}) {
-		t.Errorf("stragglersOf(%+v) = %v, want the group's process %d", marker, got, sleep.Process.Pid)
+		t.Errorf("stragglersOf(%+v) = %v, want the container's process %d", marker, got, sleep.Process.Pid)
+	}
+	marker.Namespaces["pid"] = "pid:[1]"
+	if got := stragglersOf(marker); len(got) != 0 {
+		t.Errorf("stragglersOf(%+v) = %v for a process in another PID namespace than the container's, want none", marker, got)
 	}
 }
