@@ -542,13 +542,29 @@ func Children(pid int) []int {
 // /proc/PID/stat.
 func childrenByParent(pid int) []int {
 	var kids []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		if k, err := strconv.Atoi(e.Name()); err == nil && ParentPid(k) == pid {
+	all, _ := Pids()
+	for _, k := range all {
+		if ParentPid(k) == pid {
 			kids = append(kids, k)
 		}
 	}
 	return kids
+}
+
+// Pids lists the processes /proc shows now (this one among them): the
+// numbered entries of /proc.
+func Pids() ([]int, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, e := range entries {
+		if pid, err := strconv.Atoi(e.Name()); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
 }
 
 // Catches reports whether process pid has a handler for signal sig: its bit

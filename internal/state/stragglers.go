@@ -9,14 +9,11 @@ import (
 )
 
 // Stragglers names, while a container of step 3 or 5 with no PID namespace
-// runs, how to find the processes its command starts: its process group
-// and its mount namespace. The step kills those that outlive the command
-// when it ends (as a PID namespace's end would); a step killed with
-// SIGKILL cannot, and its marker stays for `workshop clean`, which kills
-// them by it, and only those chrooted in the step's root: a pid or a
-// namespace's number taken again since by another program is not enough.
+// runs, how to find the processes its command starts: its root and its
+// namespaces. The step kills those that outlive the command when it ends
+// (as a PID namespace's end would); a step killed with SIGKILL cannot, and
+// its marker stays for `workshop clean`, which kills them by it.
 type Stragglers struct {
-	Pgid int    `json:"pgid"` // the command's process group: its first process's pid
 	Root string `json:"root"` // the root it runs chrooted in, absolute
 	// Namespaces are the container's, by name ("uts": "uts:[…]"): mnt,
 	// uts, ipc, net, user and pid, those the clone made (Own) and those it
@@ -81,8 +78,8 @@ func (s Stragglers) Path() string { return s.path }
 
 // StaleStragglers reads the markers left in stateDir: those of steps that
 // were killed, when no step runs (the caller holds the steps lock
-// exclusively). A marker that cannot be read is returned with no process
-// group, to be removed.
+// exclusively). A marker that cannot be read, or one still under its
+// temporary name, is returned naming no namespace, to be removed.
 func StaleStragglers(stateDir string) []Stragglers {
 	dir := StragglersDir(stateDir)
 	entries, err := os.ReadDir(dir)
@@ -96,10 +93,8 @@ func StaleStragglers(stateDir string) []Stragglers {
 		}
 		s := Stragglers{path: filepath.Join(dir, e.Name())}
 		data, err := os.ReadFile(s.path)
-		if err == nil && strings.HasSuffix(e.Name(), ".json") {
-			if err := json.Unmarshal(data, &s); err != nil {
-				s.Pgid = 0
-			}
+		if err == nil && strings.HasSuffix(e.Name(), ".json") && json.Unmarshal(data, &s) != nil {
+			s = Stragglers{path: s.path}
 		}
 		if errors.Is(err, os.ErrNotExist) {
 			continue

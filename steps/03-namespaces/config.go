@@ -61,10 +61,10 @@ type Config struct {
 	// note of the first says so, and a second is left to the watch.
 	StopGrace time.Duration
 	// StateDir, where set (steps 3 and 5), is where a container with no
-	// PID namespace and no StopGrace marks its process group and mount
-	// namespace while it runs (state.TrackStragglers): a workshop killed
-	// with SIGKILL cannot kill what its command left running, and
-	// `workshop clean` does, by the marker.
+	// PID namespace and no StopGrace marks its root and namespaces while
+	// it runs (state.TrackStragglers): a workshop killed with SIGKILL
+	// cannot kill what its command left running, and `workshop clean`
+	// does, by the marker.
 	StateDir string
 	// PivotRoot swaps the root mount with pivot_root(2) and detaches the old
 	// one, instead of chroot (step 6). It needs the mount namespace.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/units"
 	"golang.org/x/sys/unix"
 )
@@ -179,13 +180,12 @@ func (c *Container) endStragglers() (none bool) {
 // stragglers lists the living processes, other than leader, in leader's
 // process group, and (mntNS not "") those in the mount namespace mntNS.
 func stragglers(leader int, mntNS string) (inGroup, inNS []int) {
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == leader {
+	all, _ := state.Pids()
+	for _, pid := range all {
+		if pid == leader {
 			continue
 		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 		if err != nil {
 			continue // ended meanwhile
 		}
@@ -199,7 +199,7 @@ func stragglers(leader int, mntNS string) (inGroup, inNS []int) {
 			continue
 		}
 		if mntNS != "" {
-			if ns, err := os.Readlink("/proc/" + e.Name() + "/ns/mnt"); err == nil && ns == mntNS {
+			if ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid)); err == nil && ns == mntNS {
 				inNS = append(inNS, pid)
 			}
 		}

@@ -177,15 +177,11 @@ func orphanedGroup() bool {
 	if s, err := unix.Getsid(0); err == nil {
 		sid = s
 	}
-	entries, err := os.ReadDir("/proc")
+	all, err := state.Pids()
 	if err != nil {
 		return false // unknown: stopped as usual
 	}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
+	for _, pid := range all {
 		p, ok := state.Stat(pid)
 		if !ok || p.Group != own {
 			continue

@@ -827,8 +827,8 @@ func (c *cleaner) stepRoots() {
 // stepStragglers kills what the command of a step 3 or 5 container with no
 // PID namespace left running when its workshop was killed with SIGKILL,
 // which would have killed it at the command's end, as a PID namespace's
-// end does: the processes of its process group, or of its mount namespace,
-// that run chrooted in its root (state.Stragglers). No step runs (the
+// end does: the processes in every namespace of its container that run
+// chrooted in its root (state.Stragglers, stragglersOf). No step runs (the
 // caller holds the steps lock): every marker is a killed step's.
 func (c *cleaner) stepStragglers() {
 	for _, s := range state.StaleStragglers(c.state) {
@@ -884,11 +884,10 @@ func (c *cleaner) stepStragglers() {
 func stragglersOf(s state.Stragglers) []int {
 	var st unix.Stat_t
 	rootGone := unix.Stat(s.Root, &st) != nil
-	entries, _ := os.ReadDir("/proc")
+	all, _ := state.Pids()
 	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
+	for _, pid := range all {
+		if pid == os.Getpid() {
 			continue
 		}
 		if p, ok := state.Stat(pid); !ok || p.Ended() {
@@ -943,11 +942,10 @@ func usersOf(dir string) []string {
 	if err := unix.Stat(dir, &st); err != nil {
 		return nil
 	}
-	entries, _ := os.ReadDir("/proc")
+	all, _ := state.Pids()
 	var users []string
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
+	for _, pid := range all {
+		if pid == os.Getpid() {
 			continue
 		}
 		if linkIn(fmt.Sprintf("/proc/%d/root", pid), dir, st) || linkIn(fmt.Sprintf("/proc/%d/cwd", pid), dir, st) {

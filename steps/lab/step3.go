@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/workshop-dev/workshop/internal/state"
@@ -111,16 +110,12 @@ func processesRootedAt(root string) ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	entries, err := os.ReadDir("/proc")
+	all, err := state.Pids()
 	if err != nil {
 		return nil, err
 	}
 	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
+	for _, pid := range all {
 		link, err := os.Readlink(fmt.Sprintf("/proc/%d/root", pid))
 		if err == nil && link == want {
 			pids = append(pids, pid)
