@@ -245,6 +245,12 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		// interactive shell can do job control.
 		attr.Foreground = true
 		attr.Ctty = tty
+		if exit.IgnoredAtStart(unix.SIGINT) {
+			// Left ignored (exit.Heeded), as a shell leaves it for a
+			// script's background job: the student's Ctrl-C did nothing,
+			// in silence.
+			n.Note("workshop was started with SIGINT ignored (a script's background job, or trap '' INT), so the command starts with it ignored too: a Ctrl-C on this terminal does nothing to it, as under trap '' INT; unshare … chroot …. It ends when it exits, or by a signal sent from another terminal")
+		}
 		// From the clone on, workshop is in the background of the
 		// terminal it narrates on: with the terminal's tostop set (stty
 		// tostop), its first line would stop it with SIGTTOU, the

@@ -797,6 +797,34 @@ func TestTerminalHangupUnderNohupGoesOn(t *testing.T) {
 	h.nothingLeft(id)
 }
 
+// On a terminal, a run started with SIGINT ignored says that a Ctrl-C will
+// do nothing to its command, and it does nothing: the run goes on to its
+// end. The Ctrl-C was dead, in silence.
+func TestTerminalRunStartedIgnoringSIGINTSaysCtrlCDoesNothing(t *testing.T) {
+	h := newHost(t)
+	dir := t.TempDir()
+	narration, status := filepath.Join(dir, "narration"), filepath.Join(dir, "status")
+	line := fmt.Sprintf("trap '' INT; %q --no-color --state-dir %q full run -- /bin/sh -c 'echo ready; sleep 1; echo done' 2>%q; echo $? >%q", testbin.Bin(t), h.state, narration, status)
+	term := testbin.StartOnTerminal(t, "/bin/sh", "-c", line)
+	term.Out.WaitFor(t, "ready")
+	id := startedOf(t, testbin.FileHolds(t, narration, "a Ctrl-C on this terminal does nothing to it", time.Minute)).ID
+	term.Master.Write([]byte{3}) // Ctrl-C
+	term.Out.WaitFor(t, "done")
+	if got := testbin.FileHolds(t, status, "\n", time.Minute); got != "0\n" {
+		b, _ := os.ReadFile(narration)
+		t.Errorf("a run started ignoring SIGINT, after a Ctrl-C = exit %q, want 0 (the command ran to its end):\n%s", got, b)
+	}
+	h.nothingLeft(id)
+
+	// Started with the default, it says nothing of the kind.
+	line = fmt.Sprintf("%q --no-color --state-dir %q full run -- /bin/true 2>%q", testbin.Bin(t), h.state, narration)
+	term = testbin.StartOnTerminal(t, "/bin/sh", "-c", line)
+	<-term.Done
+	if b, _ := os.ReadFile(narration); !strings.Contains(string(b), `execve("/bin/true"`) || strings.Contains(string(b), "SIGINT ignored") {
+		t.Errorf("a run on a terminal with SIGINT at its default: want its narration, and no word of SIGINT ignored:\n%s", b)
+	}
+}
+
 // With no command, a run starts the image's bash (the base image has the
 // host's): line editing and history, as step 3's default. It started sh,
 // whose Up arrow ran "^[[A" as a command.
