@@ -4,14 +4,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // A pending path is a temporary file or directory a command makes outside
@@ -62,20 +59,7 @@ func track(stateDir string, rec pendingRecord) (*Pending, error) {
 	rand.Read(b[:])
 	name := hex.EncodeToString(b[:]) + ".json"
 	tmp := filepath.Join(dir, NewPrefix+name)
-	var f *os.File
-	var err error
-	// clean, and Done, remove the directory when it is empty: made again
-	// if it went between the mkdir and the open (once the marker is in it,
-	// it stays).
-	for try := 0; try < 3; try++ {
-		if err = MkdirPrivate(dir); err != nil {
-			return nil, fmt.Errorf("record %s: %w", path, err)
-		}
-		f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_CLOEXEC, 0o600)
-		if !errors.Is(err, os.ErrNotExist) {
-			break
-		}
-	}
+	f, err := createMarker(dir, NewPrefix+name)
 	if err != nil {
 		return nil, fmt.Errorf("record %s: %w", path, err)
 	}

@@ -151,6 +151,25 @@ func MkdirPrivate(dir string) error {
 	return nil
 }
 
+// createMarker creates the file name, new, in dir: a directory of markers
+// (pending/, stragglers/) that clean and the last marker's Done remove
+// when it is empty. One removed between its mkdir and the create is made
+// again: once the file is in it, it stays.
+func createMarker(dir, name string) (*os.File, error) {
+	var f *os.File
+	var err error
+	for try := 0; try < 3; try++ {
+		if err = MkdirPrivate(dir); err != nil {
+			return nil, err
+		}
+		f, err = os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_CLOEXEC, 0o600)
+		if !errors.Is(err, os.ErrNotExist) {
+			break
+		}
+	}
+	return f, err
+}
+
 // mkdirAllOpen is mkdir -p with mode 0755 for each directory it makes, the
 // umask notwithstanding; the directories that exist keep their modes.
 func mkdirAllOpen(dir string) error {

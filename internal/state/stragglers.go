@@ -41,23 +41,19 @@ func TrackStragglers(stateDir, id string, s Stragglers) (*Stragglers, error) {
 		return nil, err
 	}
 	s.path = filepath.Join(dir, id+".json")
-	tmp := s.path + ".tmp"
-	// Another step's Done may remove the directory, empty, between the
-	// mkdir and the write: then it is made again.
-	for tries := 0; ; tries++ {
-		if err := MkdirPrivate(dir); err != nil {
-			return nil, err
-		}
-		err = os.WriteFile(tmp, data, 0o600)
-		if !errors.Is(err, os.ErrNotExist) || tries == 4 {
-			break
-		}
+	f, err := createMarker(dir, id+".json.tmp")
+	if err != nil {
+		return nil, err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, s.path)
+		err = os.Rename(f.Name(), s.path)
 	}
 	if err != nil {
-		os.Remove(tmp)
+		os.Remove(f.Name())
 		return nil, err
 	}
 	return &s, nil
@@ -88,17 +84,20 @@ func StaleStragglers(stateDir string) []Stragglers {
 	}
 	var out []Stragglers
 	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), ".json") && !strings.HasSuffix(e.Name(), ".json.tmp") {
+		complete := strings.HasSuffix(e.Name(), ".json")
+		if !complete && !strings.HasSuffix(e.Name(), ".json.tmp") {
 			continue
 		}
-		s := Stragglers{path: filepath.Join(dir, e.Name())}
-		data, err := os.ReadFile(s.path)
-		if err == nil && strings.HasSuffix(e.Name(), ".json") && json.Unmarshal(data, &s) != nil {
-			s = Stragglers{path: s.path}
-		}
+		path := filepath.Join(dir, e.Name())
+		data, err := os.ReadFile(path)
 		if errors.Is(err, os.ErrNotExist) {
-			continue
+			continue // removed since the listing
 		}
+		s := Stragglers{}
+		if err != nil || !complete || json.Unmarshal(data, &s) != nil {
+			s = Stragglers{} // names nothing: only removed
+		}
+		s.path = path
 		out = append(out, s)
 	}
 	return out

@@ -833,8 +833,6 @@ func (c *cleaner) stepRoots() {
 func (c *cleaner) stepStragglers() {
 	for _, s := range state.StaleStragglers(c.state) {
 		what := fmt.Sprintf("the marker %s of a killed step's container", s.Path())
-		// Killed, then looked for again until none is found: one may fork
-		// between the look and its kill.
 		if len(s.Own) == 0 {
 			// A plain chroot, or a marker that cannot be read: nothing
 			// tells its processes from one chrooted there by hand.
@@ -845,6 +843,8 @@ func (c *cleaner) stepStragglers() {
 			c.removed("%s (it names no namespace the container had of its own: what it left running, if anything, cannot be told from a program chrooted in %s by hand)", what, s.Root)
 			continue
 		}
+		// Killed, then looked for again until none is found: one may fork
+		// between the look and its kill.
 		killed := map[int]bool{}
 		var left []int
 		for deadline := time.Now().Add(time.Second); ; time.Sleep(10 * time.Millisecond) {
@@ -867,10 +867,9 @@ func (c *cleaner) stepStragglers() {
 			c.fail(what, err)
 			continue
 		}
-		switch {
-		case len(killed) > 0:
+		if len(killed) > 0 {
 			c.removed("%s, after killing %s its command left running, chrooted in %s", what, plural(len(killed), "process"), s.Root)
-		default:
+		} else {
 			c.removed("%s (nothing it marks runs any more)", what)
 		}
 	}
@@ -896,17 +895,22 @@ func stragglersOf(s state.Stragglers) []int {
 		if !rootGone && !linkIn(fmt.Sprintf("/proc/%d/root", pid), s.Root, st) {
 			continue
 		}
-		in := len(s.Namespaces) > 0
-		for name, id := range s.Namespaces {
-			if got, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, name)); got != id {
-				in = false
-			}
-		}
-		if in {
+		if inNamespaces(pid, s.Namespaces) {
 			pids = append(pids, pid)
 		}
 	}
 	return pids
+}
+
+// inNamespaces reports whether process pid is in every one of ns (by name,
+// as /proc/PID/ns names them), which names at least one.
+func inNamespaces(pid int, ns map[string]string) bool {
+	for name, id := range ns {
+		if got, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, name)); got != id {
+			return false
+		}
+	}
+	return len(ns) > 0
 }
 
 // stepRoot removes a root a step made, never through a mount and never

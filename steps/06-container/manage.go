@@ -190,13 +190,13 @@ func Kill(n *sys.Narrator, out io.Writer, stateDir, ref string, sig unix.Signal)
 		return exit.Errorf(exit.ToolFailed, "%v", err)
 	}
 	fmt.Fprintf(out, "sent %s to container %s (pid %d)\n", sys.SignalName(sig), r.ID, r.Pid)
-	// Only a PID 1 drops it: without a PID namespace (--ns
-	// without pid) the default action applies, and kills it.
 	if ignored {
 		n.Note("the container's first process ignores %s (SIG_IGN: it was started so, or set it): it goes on running; "+
 			"'workshop kill %s' sends SIGKILL, which it cannot ignore", sys.SignalName(sig), r.ID)
 		return nil
 	}
+	// Only a PID 1 drops it: without a PID namespace (--ns
+	// without pid) the default action applies, and kills it.
 	if known && !caught && killsByDefault(sig) && ownPIDNamespace(r.Pid) {
 		n.Note("the container's first process has no handler for %s, and a PID 1 drops such a signal (step 3's lesson): it goes on running; "+
 			"'workshop kill %s' sends SIGKILL, which it cannot ignore", sys.SignalName(sig), r.ID)

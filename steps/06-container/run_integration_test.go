@@ -773,16 +773,24 @@ func TestTerminalHangupEndsTheRun(t *testing.T) {
 	}
 }
 
+// fullRunOnTerminalIgnoring starts workshop full run -- COMMAND (COMMAND
+// as sh reads it) on a terminal with SIG ignored, as a script's background
+// job or nohup starts it (sh's trap with an empty action), its narration and
+// exit status written to the files it returns.
+func (h *host) fullRunOnTerminalIgnoring(t *testing.T, sig, command string) (term *testbin.OnTerminal, narration, status string) {
+	dir := t.TempDir()
+	narration, status = filepath.Join(dir, "narration"), filepath.Join(dir, "status")
+	line := fmt.Sprintf("trap '' %s; %q --no-color --state-dir %q full run -- %s 2>%q; echo $? >%q", sig, testbin.Bin(t), h.state, command, narration, status)
+	return testbin.StartOnTerminal(t, "/bin/sh", "-c", line), narration, status
+}
+
 // Under nohup (workshop started with SIGHUP ignored) the terminal's
 // hang-up does not end the run: the container goes on, and the run ends
 // with its command, as nohup promises. workshop sent itself a SIGHUP that
 // did nothing, and said it would end the container.
 func TestTerminalHangupUnderNohupGoesOn(t *testing.T) {
 	h := newHost(t)
-	dir := t.TempDir()
-	narration, status := filepath.Join(dir, "narration"), filepath.Join(dir, "status")
-	line := fmt.Sprintf("trap '' HUP; %q --no-color --state-dir %q full run -- /bin/sleep 3 2>%q; echo $? >%q", testbin.Bin(t), h.state, narration, status)
-	term := testbin.StartOnTerminal(t, "/bin/sh", "-c", line)
+	term, narration, status := h.fullRunOnTerminalIgnoring(t, "HUP", "/bin/sleep 3")
 	id := startedOf(t, testbin.FileHolds(t, narration, `execve("/bin/sleep"`, time.Minute)).ID
 	workshop := testbin.DescendantNamed(t, term.Cmd.Process.Pid, "workshop", time.Minute)
 	term.Master.Close() // the window closes
@@ -802,10 +810,7 @@ func TestTerminalHangupUnderNohupGoesOn(t *testing.T) {
 // end. The Ctrl-C was dead, in silence.
 func TestTerminalRunStartedIgnoringSIGINTSaysCtrlCDoesNothing(t *testing.T) {
 	h := newHost(t)
-	dir := t.TempDir()
-	narration, status := filepath.Join(dir, "narration"), filepath.Join(dir, "status")
-	line := fmt.Sprintf("trap '' INT; %q --no-color --state-dir %q full run -- /bin/sh -c 'echo ready; sleep 1; echo done' 2>%q; echo $? >%q", testbin.Bin(t), h.state, narration, status)
-	term := testbin.StartOnTerminal(t, "/bin/sh", "-c", line)
+	term, narration, status := h.fullRunOnTerminalIgnoring(t, "INT", "/bin/sh -c 'echo ready; sleep 1; echo done'")
 	term.Out.WaitFor(t, "ready")
 	id := startedOf(t, testbin.FileHolds(t, narration, "a Ctrl-C on this terminal does nothing to it", time.Minute)).ID
 	term.Master.Write([]byte{3}) // Ctrl-C
@@ -817,7 +822,7 @@ func TestTerminalRunStartedIgnoringSIGINTSaysCtrlCDoesNothing(t *testing.T) {
 	h.nothingLeft(id)
 
 	// Started with the default, it says nothing of the kind.
-	line = fmt.Sprintf("%q --no-color --state-dir %q full run -- /bin/true 2>%q", testbin.Bin(t), h.state, narration)
+	line := fmt.Sprintf("%q --no-color --state-dir %q full run -- /bin/true 2>%q", testbin.Bin(t), h.state, narration)
 	term = testbin.StartOnTerminal(t, "/bin/sh", "-c", line)
 	<-term.Done
 	if b, _ := os.ReadFile(narration); !strings.Contains(string(b), `execve("/bin/true"`) || strings.Contains(string(b), "SIGINT ignored") {
