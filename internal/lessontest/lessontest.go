@@ -5,6 +5,7 @@
 package lessontest
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -376,4 +377,87 @@ func Coverage(t testing.TB, what, markdown string, known []string) {
 	for _, c := range gone {
 		t.Errorf("the test runs `%s`, which %s no longer shows", c, what)
 	}
+}
+
+// bashPrompt is an interactive bash's prompt as root where no PS1 is set
+// (a chroot, a container): "bash-5.2# ", its version the host's.
+var bashPrompt = regexp.MustCompile(`bash-\d+\.\d+# `)
+
+// BashPrompt writes a screen's bash prompts as the lessons show them,
+// whatever bash this host has: "bash-5.2# ".
+func BashPrompt(screen string) string { return bashPrompt.ReplaceAllString(screen, "bash-5.2# ") }
+
+// Typed runs a lesson's command line that starts an interactive bash (the
+// walkthrough's `chroot my-new-root bash`, `workshop step 3`…) the way a
+// student does: on a terminal of its own, rewritten as Shell rewrites it.
+// At each prompt it types the next of typed and Enter, as a student would,
+// and `exit` after the last unless that was it. It returns what the
+// terminal showed, carriage returns gone and bash's prompts as the lessons
+// show them (BashPrompt), and the exit status.
+func Typed(t testing.TB, dir, state, line string, typed ...string) (screen string, code int) {
+	t.Helper()
+	line = strings.ReplaceAll(line, StateInLessons, state)
+	line = strings.ReplaceAll(line, "sudo workshop", testbin.Bin(t)+" --no-color --state-dir "+state)
+	line = strings.ReplaceAll(line, "sudo ", "")
+	if len(typed) == 0 || typed[len(typed)-1] != "exit" {
+		typed = append(typed, "exit")
+	}
+	term := testbin.StartOnTerminal(t, "bash", "-c", "cd "+shellQuote(dir)+" && export LC_ALL=C && "+line)
+	at := 0
+	for _, s := range typed {
+		at = term.Screen.WaitMatch(t, bashPrompt, at)
+		if _, err := term.Master.Write([]byte(s + "\r")); err != nil {
+			t.Fatalf("type %q: %v", s, err)
+		}
+	}
+	select {
+	case err := <-term.Done:
+		var ee *exec.ExitError
+		switch {
+		case err == nil:
+		case errors.As(err, &ee):
+			code = ee.ExitCode()
+		default:
+			t.Fatalf("`%s` on a terminal: %v", line, err)
+		}
+	case <-time.After(5 * time.Minute):
+		t.Fatalf("`%s` still ran 5 minutes after %q was typed:\n%s", line, typed[len(typed)-1], term.Screen)
+	}
+	// What is left on its way from the terminal: the program has ended.
+	term.Out.WaitEOF(10 * time.Second)
+	screen = strings.ReplaceAll(term.Screen.String(), "\r", "")
+	return BashPrompt(strings.ReplaceAll(screen, state, StateInLessons)), code
+}
+
+// TypedAt is what a lesson's transcript of an interactive bash shows typed
+// at its prompts ("bash-5.2# pwd": pwd), in order.
+func TypedAt(shown []string) []string {
+	var typed []string
+	for _, l := range shown {
+		if s, ok := strings.CutPrefix(l, "bash-5.2# "); ok {
+			typed = append(typed, s)
+		}
+	}
+	return typed
+}
+
+// shellQuote is s quoted for bash.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// Lacks is the first of want (lines of a lesson's transcript) that the
+// screen does not hold as a whole line after the one before it, and false
+// when it holds them all, in order.
+func Lacks(screen string, want []string) (string, bool) {
+	lines := strings.Split(screen, "\n")
+	i := 0
+	for _, w := range want {
+		for i < len(lines) && lines[i] != w {
+			i++
+		}
+		if i == len(lines) {
+			return w, true
+		}
+		i++
+	}
+	return "", false
 }

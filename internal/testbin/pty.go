@@ -2,9 +2,12 @@ package testbin
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -55,7 +58,10 @@ func OpenPty(t testing.TB) (master, slave *os.File) {
 type OnTerminal struct {
 	Cmd    *exec.Cmd
 	Master *os.File // the terminal's other end: what is typed goes here
-	Out    *Lines   // what the program wrote on the terminal
+	Out    *Lines   // what the program wrote on the terminal, line by line
+	// Screen is the same, as it arrives: a shell's prompt, which no
+	// newline ends, is there as soon as it is written.
+	Screen *Screen
 	Done   <-chan error
 }
 
@@ -69,7 +75,10 @@ func StartOnTerminal(t testing.TB, name string, args ...string) *OnTerminal {
 	cmd := exec.Command(name, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	out := NewLines(master)
+	screen := &Screen{more: make(chan struct{})}
+	lines, feed := io.Pipe()
+	out := NewLines(lines)
+	go screen.collect(master, feed)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +86,74 @@ func StartOnTerminal(t testing.TB, name string, args ...string) *OnTerminal {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	t.Cleanup(func() { cmd.Process.Kill() })
-	return &OnTerminal{Cmd: cmd, Master: master, Out: out, Done: done}
+	return &OnTerminal{Cmd: cmd, Master: master, Out: out, Screen: screen, Done: done}
+}
+
+// Screen collects what a program writes on a terminal, byte by byte.
+type Screen struct {
+	mu   sync.Mutex
+	buf  []byte
+	more chan struct{} // closed and replaced at every read
+	eof  bool
+}
+
+// collect reads the terminal's master until it fails (EIO once no process
+// holds the terminal), keeping what it reads and passing it on to lines.
+func (s *Screen) collect(master io.Reader, lines *io.PipeWriter) {
+	b := make([]byte, 4096)
+	for {
+		n, err := master.Read(b)
+		s.mu.Lock()
+		s.buf = append(s.buf, b[:n]...)
+		if err != nil {
+			s.eof = true
+		}
+		close(s.more)
+		s.more = make(chan struct{})
+		s.mu.Unlock()
+		if n > 0 {
+			lines.Write(b[:n])
+		}
+		if err != nil {
+			lines.Close()
+			return
+		}
+	}
+}
+
+// String is everything written so far.
+func (s *Screen) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return string(s.buf)
+}
+
+// WaitMatch waits until what was written from byte from on matches re and
+// returns where the match ends. The deadline only keeps a broken run from
+// hanging the suite.
+func (s *Screen) WaitMatch(t testing.TB, re *regexp.Regexp, from int) int {
+	t.Helper()
+	deadline := time.After(2 * time.Minute)
+	for {
+		s.mu.Lock()
+		var loc []int
+		if from <= len(s.buf) {
+			loc = re.FindIndex(s.buf[from:])
+		}
+		more, eof, all := s.more, s.eof, string(s.buf)
+		s.mu.Unlock()
+		if loc != nil {
+			return from + loc[1]
+		}
+		if eof {
+			t.Fatalf("the terminal was let go of without %q after byte %d:\n%s", re, from, all)
+		}
+		select {
+		case <-more:
+		case <-deadline:
+			t.Fatalf("no %q on the terminal after 2 minutes:\n%s", re, all)
+		}
+	}
 }
 
 // FileHolds waits up to d for the file at path (a narration written by a

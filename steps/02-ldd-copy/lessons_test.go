@@ -21,7 +21,10 @@ import (
 
 // lessonCommand is what a command of the lesson must do.
 type lessonCommand struct {
-	stdin  string
+	// typed: the command starts an interactive bash, which runs on a
+	// terminal; the commands the lesson shows at its prompts are typed
+	// there, and the terminal must show the lesson's lines, in order.
+	typed  bool
 	code   int
 	stdout string // what stdout must contain
 	stderr string // what stderr must contain
@@ -48,7 +51,7 @@ var lessonCommands = map[int]map[string]lessonCommand{
 		"cp /bin/bash my-new-root/bin/":                                                                            {},
 		"cp /lib/x86_64-linux-gnu/libtinfo.so.6 /lib/x86_64-linux-gnu/libc.so.6 my-new-root/lib/x86_64-linux-gnu/": {},
 		"cp /lib64/ld-linux-x86-64.so.2 my-new-root/lib64/":                                                        {},
-		"sudo chroot my-new-root bash":                                                                             {stdin: "pwd\n", stdout: "/\n"},
+		"sudo chroot my-new-root bash":                                                                             {typed: true},
 		"sudo workshop step 2 -- /bin/bash -c pwd":                                                                 {stdout: "/\n"},
 		"sudo workshop step 2 --bin ls --bin cat -- /bin/ls /":                                                     {stdout: "bin\nlib\nlib64\nusr\n"},
 		"sudo chroot my-new-root ls /": {stdout: "bin\nlib\nlib64\n",
@@ -85,7 +88,14 @@ func TestLessonCommands(t *testing.T) {
 					t.Fatalf("the exercise's solution failed: %d\n%s", r.Code, r.Stderr)
 				}
 			}
-			r := lessontest.Shell(t, dir, state, c, lc.stdin)
+			if lc.typed {
+				screen, code := lessontest.Typed(t, dir, state, c, lessontest.TypedAt(shown[c])...)
+				if missing, lacks := lessontest.Lacks(screen, shown[c]); code != lc.code || lacks {
+					t.Errorf("step %d's `%s` on a terminal = %d, want %d; the lesson's line %q is not where it shows it:\n%s", step, c, code, lc.code, missing, screen)
+				}
+				continue
+			}
+			r := lessontest.Shell(t, dir, state, c, "")
 			if r.Code != lc.code || !strings.Contains(r.Stdout, lc.stdout) || !strings.Contains(r.Stderr, lc.stderr) {
 				t.Errorf("step %d's `%s` = %d, stdout %q, stderr:\n%s\nwant %d, stdout with %q, stderr with %q", step, c, r.Code, r.Stdout, r.Stderr, lc.code, lc.stdout, lc.stderr)
 				continue

@@ -203,9 +203,12 @@ func TestLessonCommands(t *testing.T) {
 			}
 		},
 		"sudo workshop step 3": func(line string) {
-			r := l.sh(line, "echo $$\nexit\n")
-			if r.Code != 0 || r.Stdout != "1\n" {
-				t.Errorf("%s with 'echo $$' typed in = %d, %q; want 0 and 1", line, r.Code, r.Stdout)
+			// On a terminal, as a student types it: the lesson's
+			// transcript is typed at the shell's prompts and shown.
+			shown := lessontest.Shown(text)[line]
+			screen, code := lessontest.Typed(t, l.state, l.state, line, lessontest.TypedAt(shown)...)
+			if missing, lacks := lessontest.Lacks(screen, shown); code != 0 || lacks {
+				t.Errorf("%s on a terminal = %d, want 0; the lesson's line %q is not where it shows it:\n%s", line, code, missing, screen)
 			}
 		},
 		"sudo workshop step 3 -- /bin/bash -c 'exit 3'; echo $?": func(line string) {

@@ -30,7 +30,11 @@ const (
 
 // lessonCommand is what a command of the lesson must do.
 type lessonCommand struct {
-	stdin  string
+	// typed: the command starts an interactive bash, which runs on a
+	// terminal, as the student's does: these are typed at its prompts,
+	// and the terminal must show the lines of screen, in order.
+	typed  []string
+	screen []string
 	code   int
 	stdout string // what stdout must contain
 	stderr string // what stderr must contain
@@ -45,7 +49,7 @@ var lessonCommands = map[string]map[string]lessonCommand{
 		// A hybrid or v1 machine's tmpfs of hierarchies, or v2's one tree.
 		"stat -fc %T /sys/fs/cgroup": {oneOf: []string{"tmpfs\n", "cgroup2fs\n"}},
 		"sudo workshop step 4 --memory 30M --pids 64 --cpus 0.5 --timeout 10s -- cat /proc/self/cgroup": {stdout: ":/\n"},
-		"sudo workshop step 4 --memory 80M -- /bin/bash":                                                {stdin: "echo $$\n", stdout: "1\n"},
+		"sudo workshop step 4 --memory 80M -- /bin/bash":                                                {typed: []string{"echo $$"}, screen: []string{"bash-5.2# echo $$", "1", "bash-5.2# exit"}},
 		"sudo workshop step 4 --demo forkbomb":                                                          {stderr: "==> the fork bomb was contained: pids.max held it to 64 processes and refused "},
 		`sudo workshop step 4 --demo memhog; echo "exit status $?"`:                                     {stdout: "holding 1M of memory\n", stderr: "workshop: the container was killed by its memory limit (--memory 80M)"},
 	},
@@ -122,7 +126,14 @@ func TestLessonCommands(t *testing.T) {
 			if !ok {
 				continue
 			}
-			r := lessontest.Shell(t, t.TempDir(), state, c, lc.stdin)
+			if lc.typed != nil {
+				screen, code := lessontest.Typed(t, t.TempDir(), state, c, lc.typed...)
+				if missing, lacks := lessontest.Lacks(screen, lc.screen); code != lc.code || lacks {
+					t.Errorf("`%s` on a terminal = exit %d, want %d; no line %q where it should be:\n%s", c, code, lc.code, missing, screen)
+				}
+				continue
+			}
+			r := lessontest.Shell(t, t.TempDir(), state, c, "")
 			wantStdout := lc.stdout
 			if strings.Contains(c, "exit status $?") {
 				if !strings.HasSuffix(r.Stdout, exitStatusShown) {

@@ -1,14 +1,17 @@
 package container_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	lessons "github.com/workshop-dev/workshop"
 	"github.com/workshop-dev/workshop/internal/lessontest"
@@ -31,6 +34,9 @@ type lesson6 struct {
 	h    *host
 	work string // the by-hand part's directory
 	bg   *testbin.Running
+	// term is the lab's container, left open on a terminal of its own
+	// (the student's first terminal) while the next commands look at it.
+	term *testbin.OnTerminal
 	pid  int    // the host pid the lesson calls 4242
 	id   string // the container the commands look at
 }
@@ -85,8 +91,13 @@ var (
 	childPid = regexp.MustCompile(`==> the child is pid (\d+) on the host`)
 	// A whiteout as `ls -l` shows it: coreutils pads "root root 0, 0",
 	// busybox (the test VM's ls) "root     root        0,   0".
-	whiteout  = regexp.MustCompile(`(?m)^c--------- +\d+ +root +root +0, +0 .* (\S+)$`)
-	lessonRun = "sudo workshop full run --name hello --memory 80M --pids 64 --hostname box -- /bin/sh -c 'echo hi; hostname'"
+	whiteout = regexp.MustCompile(`(?m)^c--------- +\d+ +root +root +0, +0 .* (\S+)$`)
+	// The prompt of the base image's sh as root, at a line's start:
+	// dash's "# ", or busybox's "/ # " (the test VM's sh is busybox's).
+	shPrompt = regexp.MustCompile(`(^|\n)(/\S* )?# `)
+	// What either says of a fork that failed.
+	cannotFork = regexp.MustCompile(`(?i)can(no|')t fork[^\n]*\n`)
+	lessonRun  = "sudo workshop full run --name hello --memory 80M --pids 64 --hostname box -- /bin/sh -c 'echo hi; hostname'"
 )
 
 func TestLessonCommands(t *testing.T) {
@@ -229,7 +240,13 @@ func TestLessonCommands(t *testing.T) {
 			}
 		},
 		"sudo workshop full run --name lab6 -- /bin/sh": func(line string) {
-			l.startContainer(line, `[pid 1] execve("/bin/sh", ["/bin/sh"], …) = 0`)
+			// On a terminal, as the student leaves it open: the shell is
+			// interactive there, which the bonus's status depends on.
+			l.term = testbin.StartOnTerminal(t, "bash", "-c", "cd "+l.work+" && exec "+l.rewrite(line))
+			l.id = containerLine.FindStringSubmatch(l.term.Out.WaitFor(t, "==> container "))[1]
+			m := childPid.FindStringSubmatch(l.term.Out.WaitFor(t, "==> the child is pid "))
+			l.pid, _ = strconv.Atoi(m[1])
+			l.term.Out.WaitFor(t, `[pid 1] execve("/bin/sh", ["/bin/sh"], …) = 0`)
 		},
 		"grep overlay /proc/mounts": func(line string) {
 			r := l.sh(line)
@@ -260,8 +277,9 @@ func TestLessonCommands(t *testing.T) {
 				set = `g=$(grep ^0:: /proc/4242/cgroup | cut -d: -f3) && [ -n "$g" ] && [ "$g" != / ] && echo 42 > /sys/fs/cgroup$g/pids.max`
 			}
 			l.ok(set, "")
-			l.bg.Stdin.Write([]byte("cat /from-the-host\n"))
-			l.bg.Stdout.WaitFor(t, "hello")
+			at := l.term.Screen.WaitMatch(t, shPrompt, 0)
+			l.term.Master.Write([]byte("cat /from-the-host\r"))
+			l.term.Screen.WaitMatch(t, regexp.MustCompile(`\nhello\r\n`), at)
 			r := l.sh(line)
 			if r.Code != 0 {
 				t.Errorf("`%s` = exit %d:\n%s%s", line, r.Code, r.Stdout, r.Stderr)
@@ -281,13 +299,23 @@ func TestLessonCommands(t *testing.T) {
 					t.Errorf("`%s` does not print the lesson's line %q; it printed:\n%s", line, s, r.Stdout)
 				}
 			}
-			// The bonus: more processes than pids.max lets in. The shell
-			// says it cannot fork; fed by a pipe, not interactive, it
-			// stops there with 2, the status the lesson has after exit.
-			l.bg.Stdin.Write([]byte("i=0; while [ $i -lt 50 ]; do sleep 100 & i=$((i+1)); done\nexit\n"))
-			r = l.bg.Wait()
-			if r.Code != 2 || !regexp.MustCompile(`(?i)can(no|')t fork`).MatchString(r.Stderr) {
-				t.Errorf("the lab6 container, past its pids.max = exit %d; want 2 and the shell saying it cannot fork\n%s", r.Code, r.Stderr)
+			// The bonus, typed at the shell's prompt: more processes than
+			// pids.max lets in. The shell says it cannot fork and the loop
+			// stops there, back at the prompt; `exit` then ends the
+			// container, and workshop exits 2, the failed fork's status.
+			at = l.term.Screen.WaitMatch(t, shPrompt, at)
+			l.term.Master.Write([]byte("i=0; while [ $i -lt 50 ]; do sleep 100 & i=$((i+1)); done\r"))
+			at = l.term.Screen.WaitMatch(t, cannotFork, at)
+			l.term.Screen.WaitMatch(t, shPrompt, at)
+			l.term.Master.Write([]byte("exit\r"))
+			select {
+			case err := <-l.term.Done:
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+					t.Errorf("the lab6 container, past its pids.max, ended with %v after exit; want exit status 2:\n%s", err, l.term.Screen)
+				}
+			case <-time.After(2 * time.Minute):
+				t.Fatalf("the lab6 container still ran 2 minutes after exit was typed:\n%s", l.term.Screen)
 			}
 			h.nothingLeft(l.id)
 		},
