@@ -426,8 +426,16 @@ func Typed(t testing.TB, dir, state, line string, typed ...string) (screen strin
 	// What is left on its way from the terminal: the program has ended.
 	term.Out.WaitEOF(10 * time.Second)
 	screen = strings.ReplaceAll(term.Screen.String(), "\r", "")
+	screen = execveBeforePrompt.ReplaceAllString(screen, "$2\n$1")
 	return BashPrompt(strings.ReplaceAll(screen, state, StateInLessons)), code
 }
+
+// execveBeforePrompt is a prompt with the narration's line of the execve
+// that started the shell printed after it: workshop prints that line once
+// the execve has happened, as bash starts, and on a loaded machine bash's
+// prompt is sometimes first (a student may see it so too). Put back in the
+// order the two happened in, the screen reads as the lessons show it.
+var execveBeforePrompt = regexp.MustCompile(`(bash-\d+\.\d+# )(\[pid 1\] execve\([^\n]*\) = 0)\n`)
 
 // TypedAt is what a lesson's transcript of an interactive bash shows typed
 // at its prompts ("bash-5.2# pwd": pwd), in order.

@@ -158,3 +158,20 @@ func TestCheckNarrationPidsWrittenPid(t *testing.T) {
 		t.Errorf("CheckNarrationPids(another number written) = nil, want it caught")
 	}
 }
+
+// A prompt bash printed before workshop's line of its execve (as CI once
+// had it) reads as the two happened, as the lessons show them.
+func TestExecveBeforePrompt(t *testing.T) {
+	screen := "[pid 1] chdir(\"/\") = 0\nbash-5.1# [pid 1] execve(\"/bin/bash\", [\"/bin/bash\"], …) = 0\necho $$\n1\nbash-5.1# exit\n"
+	got := BashPrompt(execveBeforePrompt.ReplaceAllString(screen, "$2\n$1"))
+	want := "[pid 1] chdir(\"/\") = 0\n[pid 1] execve(\"/bin/bash\", [\"/bin/bash\"], …) = 0\nbash-5.2# echo $$\n1\nbash-5.2# exit\n"
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	if _, lacks := Lacks(got, []string{"bash-5.2# echo $$", "1", "bash-5.2# exit"}); lacks {
+		t.Errorf("the lesson's transcript is not in\n%s", got)
+	}
+	if missing, lacks := Lacks(got, []string{"bash-5.2# exit", "1"}); !lacks || missing != "1" {
+		t.Errorf("Lacks of lines out of order = %q, %v; want \"1\", true", missing, lacks)
+	}
+}

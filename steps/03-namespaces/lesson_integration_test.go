@@ -273,6 +273,8 @@ func TestLessonCommands(t *testing.T) {
 			case <-time.After(time.Minute):
 				t.Fatalf("%s still ran a minute after a Ctrl-C; it printed:\n%s", line, term.Out)
 			}
+			// Its last lines may still be on their way from the terminal.
+			term.Out.WaitEOF(10 * time.Second)
 			// The terminal shows ^C where the line after it starts.
 			tidy := func(lines []string) []string {
 				var out []string
