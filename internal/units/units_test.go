@@ -149,3 +149,19 @@ func TestCount(t *testing.T) {
 		}
 	}
 }
+
+// FormatFlag gives the bytes exactly, as a flag ParseSize reads back to them.
+func TestFormatFlag(t *testing.T) {
+	for b, want := range map[int64]string{
+		80 * MiB: "80M", 1536 * KiB: "1536K", 100000000: "100000000", 2 * GiB: "2G",
+		3 * TiB: "3T", 1000: "1000", 9223372036854775807: "9223372036854775807",
+	} {
+		got := FormatFlag(b)
+		if got != want {
+			t.Errorf("FormatFlag(%d) = %q, want %q", b, got, want)
+		}
+		if back, err := ParseSize(got); err != nil || back != b {
+			t.Errorf("ParseSize(FormatFlag(%d)) = %d, %v", b, back, err)
+		}
+	}
+}

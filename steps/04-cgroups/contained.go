@@ -123,7 +123,7 @@ func (o Outcome) oomKilled(l Limits) error {
 	}
 	return exit.Errorf(exit.OOMKilled, "the container was killed by its memory limit (--memory %s): "+
 		"the kernel's OOM killer ended it when it could reclaim no more (%s %d); exit status 137 is 128 + SIGKILL",
-		units.FormatSize(l.Memory), what, o.Stats.OOMKills)
+		units.FormatFlag(l.Memory), what, o.Stats.OOMKills)
 }
 
 // Check refuses limits a container cannot start under (an error with
@@ -174,7 +174,7 @@ func (l Limits) noteBeyondTheMachine(n *sys.Narrator, cg *Cgroup) {
 	}
 	if uint64(l.Memory) > most {
 		n.Note("--memory %s is more than this machine has (%s): the limit never acts; the machine runs out first, and then its own OOM killer, not the cgroup's, picks a process to kill",
-			units.FormatSize(l.Memory), of)
+			units.FormatFlag(l.Memory), of)
 	}
 }
 
@@ -521,7 +521,7 @@ func (o Outcome) Verdict(n *sys.Narrator, l Limits) error {
 		// 137 as an exit status, not as a death by SIGKILL: a shell that
 		// ran a child the OOM killer ended passes on the 137 it saw.
 		n.Note("the command exited with status 137 by itself, not killed: the limit's OOM killer ended %d of the container's other processes (--memory %s), "+
-			"and a shell gives a child killed by SIGKILL as 137", o.Stats.OOMKills, units.FormatSize(l.Memory))
+			"and a shell gives a child killed by SIGKILL as 137", o.Stats.OOMKills, units.FormatFlag(l.Memory))
 	case o.Status == exit.OOMKilled && o.OOMElsewhere:
 		n.Note("the command was killed by signal 9 (SIGKILL), not by its memory limit: the limit's OOM killer did end %d of the container's processes, "+
 			"but the kernel's log (/dev/kmsg) names other ones, not its first process; the SIGKILL came from outside (kill -9?)", o.Stats.OOMKills)

@@ -1093,6 +1093,12 @@ func TestMemoryLimitBeyondTheMachine(t *testing.T) {
 	if r := h.full("--memory", "80M", "--", "/bin/true"); r.Code != 0 || strings.Contains(r.Stderr, "more than this machine has") {
 		t.Errorf("full run --memory 80M = exit %d\n%s\nwant 0 and no such note", r.Code, r.Stderr)
 	}
+	// A size no suffix gives exactly is quoted as given: rounded, it was
+	// --memory 8589934592G, a size workshop refuses as too large.
+	r = h.full("--memory", "9223372036854775807", "--", "/bin/true")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "==> --memory 9223372036854775807 is more than this machine has (") {
+		t.Errorf("full run --memory 9223372036854775807 = exit %d\n%s\nwant 0 and a note that quotes the flag as given", r.Code, r.Stderr)
+	}
 }
 
 // The base image has the host's terminfo entries for the common terminals:
