@@ -210,7 +210,7 @@ func nameHelpFlags(c *cobra.Command) {
 		// -h too, unless a flag of the command has it (as cobra's own
 		// checks): pflag panics at a shorthand given twice.
 		short := "h"
-		if c.Flags().ShorthandLookup("h") != nil || c.InheritedFlags().ShorthandLookup("h") != nil {
+		if c.Flags().ShorthandLookup("h") != nil || persistentShorthand(c, "h") {
 			short = ""
 		}
 		c.Flags().BoolP("help", short, false, "help for '"+c.CommandPath()+"'")
@@ -218,6 +218,19 @@ func nameHelpFlags(c *cobra.Command) {
 	for _, sub := range c.Commands() {
 		nameHelpFlags(sub)
 	}
+}
+
+// persistentShorthand says whether a persistent flag of c or of a command
+// above it has the shorthand: a flag c inherits. (Not c.InheritedFlags(),
+// which merges every such flag into a new set, for each command, at every
+// start of workshop: a tenth of its start.)
+func persistentShorthand(c *cobra.Command, short string) bool {
+	for p := c; p != nil; p = p.Parent() {
+		if p.PersistentFlags().ShorthandLookup(short) != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // commandWords are the words of line from the first that is neither one
