@@ -379,13 +379,25 @@ func Coverage(t testing.TB, what, markdown string, known []string) {
 	}
 }
 
-// bashPrompt is an interactive bash's prompt as root where no PS1 is set
-// (a chroot, a container): "bash-5.2# ", its version the host's.
-var bashPrompt = regexp.MustCompile(`bash-\d+\.\d+# `)
+// BashPromptRE is an interactive bash's prompt as root where no PS1 is
+// set (a chroot, a container): "bash-5.2# ", its version the host's.
+var BashPromptRE = regexp.MustCompile(`bash-\d+\.\d+# `)
 
 // BashPrompt writes a screen's bash prompts as the lessons show them,
 // whatever bash this host has: "bash-5.2# ".
-func BashPrompt(screen string) string { return bashPrompt.ReplaceAllString(screen, "bash-5.2# ") }
+func BashPrompt(screen string) string { return BashPromptRE.ReplaceAllString(screen, "bash-5.2# ") }
+
+// TerminalScreen is what a terminal showed, as a lesson's transcript reads:
+// carriage returns gone, bash's prompts as the lessons show them, state
+// as the lessons' /var/lib/workshop.
+func TerminalScreen(term *testbin.OnTerminal, state string) string {
+	screen := strings.ReplaceAll(term.Screen.String(), "\r", "")
+	screen = execveBeforePrompt.ReplaceAllString(screen, "$2\n$1")
+	if state != "" {
+		screen = strings.ReplaceAll(screen, state, StateInLessons)
+	}
+	return BashPrompt(screen)
+}
 
 // Typed runs a lesson's command line that starts an interactive bash (the
 // walkthrough's `chroot my-new-root bash`, `workshop step 3`…) the way a
@@ -403,9 +415,17 @@ func Typed(t testing.TB, dir, state, line string, typed ...string) (screen strin
 		typed = append(typed, "exit")
 	}
 	term := testbin.StartOnTerminal(t, "bash", "-c", "cd "+shellQuote(dir)+" && export LC_ALL=C && "+line)
-	at := 0
-	for _, s := range typed {
-		at = term.Screen.WaitMatch(t, bashPrompt, at)
+	at := term.Screen.WaitMatch(t, BashPromptRE, 0)
+	if strings.Contains(line, testbin.Bin(t)) {
+		// workshop's line of the shell's execve, which may come after
+		// the prompt (execveBeforePrompt), is on the screen before the
+		// first key is typed: not in the middle of what is typed.
+		at = max(at, term.Screen.WaitMatch(t, execveLine, 0))
+	}
+	for i, s := range typed {
+		if i > 0 {
+			at = term.Screen.WaitMatch(t, BashPromptRE, at)
+		}
 		if _, err := term.Master.Write([]byte(s + "\r")); err != nil {
 			t.Fatalf("type %q: %v", s, err)
 		}
@@ -424,11 +444,15 @@ func Typed(t testing.TB, dir, state, line string, typed ...string) (screen strin
 		t.Fatalf("`%s` still ran 5 minutes after %q was typed:\n%s", line, typed[len(typed)-1], term.Screen)
 	}
 	// What is left on its way from the terminal: the program has ended.
-	term.Out.WaitEOF(10 * time.Second)
-	screen = strings.ReplaceAll(term.Screen.String(), "\r", "")
-	screen = execveBeforePrompt.ReplaceAllString(screen, "$2\n$1")
-	return BashPrompt(strings.ReplaceAll(screen, state, StateInLessons)), code
+	if !term.Out.WaitEOF(10 * time.Second) {
+		t.Fatalf("`%s` ended, but something still held its terminal 10 s later:\n%s", line, term.Screen)
+	}
+	return TerminalScreen(term, state), code
 }
+
+// execveLine is workshop's line of the execve of a container's first
+// program, ended.
+var execveLine = regexp.MustCompile(`\[pid 1\] execve\([^\n]*\) = 0\r?\n`)
 
 // execveBeforePrompt is a prompt with the narration's line of the execve
 // that started the shell printed after it: workshop prints that line once

@@ -41,6 +41,10 @@ func NewLines(r io.Reader) *Lines {
 		l.eof = true
 		close(l.more)
 		l.mu.Unlock()
+		// A line too long for the scanner stops it: what follows is
+		// read and dropped, so that the writer is never held (a
+		// terminal's Screen, a program writing to its pipe).
+		io.Copy(io.Discard, r)
 	}()
 	return l
 }

@@ -74,10 +74,11 @@ func FormatSize(b int64) string {
 	return strconv.FormatInt(b, 10) + "B"
 }
 
-// FormatFlag prints bytes as a --memory flag that gives them exactly, with
-// the largest suffix that divides them: 83886080 -> "80M", 1572864 ->
-// "1536K", 100000000 -> "100000000". FormatSize's "1.5M" and "95.4M" are
-// near, not what was given: a sentence that quotes the flag uses this one.
+// FormatFlag prints bytes (more than 0, as ParseSize gives them) as a
+// --memory flag that gives them exactly, with the largest suffix that
+// divides them: 83886080 -> "80M", 1572864 -> "1536K", 100000000 ->
+// "100000000". FormatSize's "1.5M" and "95.4M" are near, not what was
+// given: a sentence that quotes the flag uses this one.
 func FormatFlag(b int64) string {
 	for _, u := range []struct {
 		size   int64

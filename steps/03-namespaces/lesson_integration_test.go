@@ -30,9 +30,10 @@ type lesson struct {
 	// pid is the host pid of the process the lesson calls 4242: the
 	// container the last commands started.
 	pid int
-	// shell is the walkthrough's unshare container, left running for the
-	// exercise.
-	shell *testbin.Running
+	// shell is the walkthrough's unshare container, on a terminal, left
+	// running for the exercise; shellShown is what the lesson shows of it.
+	shell      *testbin.OnTerminal
+	shellShown []string
 	// bg is a workshop run the next command looks at.
 	bg *testbin.Running
 }
@@ -140,9 +141,23 @@ func (l *lesson) stopShell() {
 	if l.shell == nil {
 		return
 	}
-	l.shell.Stdin.Write([]byte("exit\n"))
-	if code := l.shell.Wait().Code; code != 0 {
-		l.t.Errorf("the unshare shell exited %d; stderr:\n%s", code, l.shell.Stderr)
+	l.shell.Master.Write([]byte("exit\r"))
+	select {
+	case err := <-l.shell.Done:
+		if err != nil {
+			l.t.Errorf("the unshare shell ended with %v after exit:\n%s", err, l.shell.Screen)
+		}
+	case <-time.After(time.Minute):
+		l.t.Fatalf("the unshare shell still ran a minute after exit:\n%s", l.shell.Screen)
+	}
+	if !l.shell.Out.WaitEOF(10 * time.Second) {
+		l.t.Fatalf("the unshare shell ended, but something still held its terminal 10 s later:\n%s", l.shell.Screen)
+	}
+	// The lesson's transcript: the prompt, echo $$ and 1, exit.
+	if screen := lessontest.TerminalScreen(l.shell, ""); len(l.shellShown) > 0 {
+		if missing, lacks := lessontest.Lacks(screen, l.shellShown); lacks {
+			l.t.Errorf("the unshare shell's terminal lacks the lesson's line %q where it shows it:\n%s", missing, screen)
+		}
 	}
 	l.shell = nil
 }
@@ -173,13 +188,20 @@ func TestLessonCommands(t *testing.T) {
 				}
 			}
 			l.stopShell()
-			l.shell = l.start(line)
-			l.shell.Stdin.Write([]byte("echo $$\n"))
-			l.shell.Stdout.WaitFor(t, "1")
-			if got := l.shell.Stdout.String(); got != "1\n" {
-				t.Errorf("echo $$ in the unshare shell = %q, want 1", got)
+			// On a terminal, as the student types it: what the lesson
+			// shows at the prompt is typed there (exit when the shell is
+			// stopped: at the next unshare, or at the end).
+			l.shell = testbin.StartOnTerminal(t, "bash", "-c", "cd "+l.state+" && exec "+l.rewrite(line))
+			l.shellShown = lessontest.Shown(text)[line]
+			typed := lessontest.TypedAt(l.shellShown)
+			if len(typed) != 2 || typed[0] != "echo $$" || typed[1] != "exit" {
+				t.Fatalf("the lesson types %q in the unshare shell; this test types echo $$, then exit", typed)
 			}
-			l.pid = containerPid(l.shell)
+			at := l.shell.Screen.WaitMatch(t, lessontest.BashPromptRE, 0)
+			l.shell.Master.Write([]byte("echo $$\r"))
+			l.shell.Screen.WaitMatch(t, regexp.MustCompile(`\r\n1\r\n`), at)
+			// unshare (bash's exec) forked the shell, PID 1.
+			l.pid = testbin.ChildOf(t, l.shell.Cmd.Process.Pid)
 		},
 		"sudo workshop step 3 -- /bin/bash -c 'echo $$ $HOSTNAME'": func(line string) {
 			r := l.sh(line, "")
@@ -274,7 +296,9 @@ func TestLessonCommands(t *testing.T) {
 				t.Fatalf("%s still ran a minute after a Ctrl-C; it printed:\n%s", line, term.Out)
 			}
 			// Its last lines may still be on their way from the terminal.
-			term.Out.WaitEOF(10 * time.Second)
+			if !term.Out.WaitEOF(10 * time.Second) {
+				t.Fatalf("%s ended, but something still held its terminal 10 s later:\n%s", line, term.Out)
+			}
 			// The terminal shows ^C where the line after it starts.
 			tidy := func(lines []string) []string {
 				var out []string

@@ -166,7 +166,9 @@ func TestCtrlCOnTheTerminalDuringSetup(t *testing.T) {
 	if err := <-done; !errors.As(err, &ee) || ee.ExitCode() != 128+int(syscall.SIGINT) {
 		t.Errorf("Ctrl-C on the terminal during setup: %v, want exit 130\n%s", err, out)
 	}
-	out.WaitEOF(10 * time.Second) // what is still on its way from the terminal
+	if !out.WaitEOF(10 * time.Second) { // what is still on its way from the terminal
+		t.Fatalf("workshop ended, but something still held its terminal 10 s later:\n%s", out)
+	}
 	if strings.Contains(out.String(), "the command ran") {
 		t.Errorf("the command ran after the Ctrl-C:\n%s", out)
 	}

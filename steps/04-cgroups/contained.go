@@ -121,6 +121,12 @@ func (o Outcome) oomKilled(l Limits) error {
 	if o.Stats.Mode == V2 {
 		what = "memory.events says oom_kill"
 	}
+	if l.Memory <= 0 {
+		// No limit of its own: the group counts any OOM killer's kills
+		// (v2's memory.events does), the machine's own too.
+		return exit.Errorf(exit.OOMKilled, "the container was killed by the kernel's OOM killer, with no --memory limit of its own: "+
+			"the machine ran out of memory (%s %d); exit status 137 is 128 + SIGKILL", what, o.Stats.OOMKills)
+	}
 	return exit.Errorf(exit.OOMKilled, "the container was killed by its memory limit (--memory %s): "+
 		"the kernel's OOM killer ended it when it could reclaim no more (%s %d); exit status 137 is 128 + SIGKILL",
 		units.FormatFlag(l.Memory), what, o.Stats.OOMKills)
@@ -520,8 +526,11 @@ func (o Outcome) Verdict(n *sys.Narrator, l Limits) error {
 	case o.Status == exit.OOMKilled && !o.Signaled && !o.Init && o.Stats.OOMKilled():
 		// 137 as an exit status, not as a death by SIGKILL: a shell that
 		// ran a child the OOM killer ended passes on the 137 it saw.
-		n.Note("the command exited with status 137 by itself, not killed: the limit's OOM killer ended %d of the container's other processes (--memory %s), "+
-			"and a shell gives a child killed by SIGKILL as 137", o.Stats.OOMKills, units.FormatFlag(l.Memory))
+		limit := "the limit's OOM killer ended %d of the container's other processes (--memory " + units.FormatFlag(l.Memory) + ")"
+		if l.Memory <= 0 {
+			limit = "the kernel's OOM killer ended %d of the container's other processes (no --memory limit: the machine ran out of memory)"
+		}
+		n.Note("the command exited with status 137 by itself, not killed: "+limit+", and a shell gives a child killed by SIGKILL as 137", o.Stats.OOMKills)
 	case o.Status == exit.OOMKilled && o.OOMElsewhere:
 		n.Note("the command was killed by signal 9 (SIGKILL), not by its memory limit: the limit's OOM killer did end %d of the container's processes, "+
 			"but the kernel's log (/dev/kmsg) names other ones, not its first process; the SIGKILL came from outside (kill -9?)", o.Stats.OOMKills)

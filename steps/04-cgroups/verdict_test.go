@@ -3,6 +3,7 @@ package cgroups
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,6 +29,7 @@ func TestVerdict(t *testing.T) {
 		code     int
 		sentence string // what the error says; "" is no sentence (silent or nil)
 		note     string // what the narration says; "" is nothing asked
+		noLimit  bool   // run without --memory (else --memory 80M)
 	}{
 		{name: "success", out: Outcome{Status: 0, Stats: noOOM}, code: 0},
 		{name: "the command's own status", out: Outcome{Status: 7, Stats: noOOM}, code: 7},
@@ -41,6 +43,12 @@ func TestVerdict(t *testing.T) {
 		// own exit, not a kill.
 		{name: "137 as its own exit after an OOM kill in the group", out: Outcome{Status: 137, Stats: oom}, code: 137,
 			note: "==> the command exited with status 137 by itself, not killed: the limit's OOM killer ended 1 of the container's other processes (--memory 80M)"},
+		// With no --memory, the group counts the machine's OOM kills too
+		// (v2's memory.events does): no limit of its own is blamed.
+		{name: "OOM kill with no limit", out: Outcome{Status: 137, Stats: oom, Signaled: true}, code: 137, noLimit: true,
+			sentence: "the container was killed by the kernel's OOM killer, with no --memory limit of its own: the machine ran out of memory (memory.events says oom_kill 1)"},
+		{name: "137 as its own exit after an OOM kill in the group, with no limit", out: Outcome{Status: 137, Stats: oom}, code: 137, noLimit: true,
+			note: "==> the command exited with status 137 by itself, not killed: the kernel's OOM killer ended 1 of the container's other processes (no --memory limit: the machine ran out of memory)"},
 		{name: "timeout", out: Outcome{Status: 137, Stats: noOOM, Signaled: true, KilledBecause: "--timeout 2s expired"}, code: 137,
 			sentence: "--timeout 2s expired: workshop killed every process in the container's cgroup (exit status 137)"},
 		// A child of the container was OOM-killed earlier; the timeout
@@ -87,7 +95,14 @@ func TestVerdict(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var narration bytes.Buffer
-			err := tc.out.Verdict(sys.New(&narration, sys.Options{}), Limits{Memory: 80 << 20})
+			l := Limits{Memory: 80 << 20}
+			if tc.noLimit {
+				l = Limits{}
+			}
+			err := tc.out.Verdict(sys.New(&narration, sys.Options{}), l)
+			if strings.Contains(narration.String()+fmt.Sprint(err), "--memory 0") {
+				t.Errorf("Verdict(%+v) quotes --memory 0: %q, %v", tc.out, narration.String(), err)
+			}
 			if got := exit.Status(err); got != tc.code {
 				t.Errorf("Verdict(%+v) = %v, exit status %d; want %d", tc.out, err, got, tc.code)
 			}

@@ -127,8 +127,8 @@ func run() int {
 			return 125
 		}
 	}
-	// The links a booted system has in /dev (udev makes them; devtmpfs
-	// does not): a test writes to /dev/stdout, as a student may.
+	// The links a booted system has in /dev (systemd makes them at boot;
+	// devtmpfs does not): a test writes to /dev/stdout, as a student may.
 	for name, target := range map[string]string{"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2"} {
 		if err := os.Symlink(target, "/dev/"+name); err != nil && !os.IsExist(err) {
 			fmt.Printf("==> vm: link /dev/%s: %v\n", name, err)
