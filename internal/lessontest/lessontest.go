@@ -5,7 +5,6 @@
 package lessontest
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -31,21 +30,26 @@ const StateInLessons = "/var/lib/workshop"
 // narration) state reads /var/lib/workshop again, as the lesson shows it,
 // and the commands workshop suggests lose the --state-dir it gives them
 // (hint.Rewrite), as a student who gave none sees them; in its stdout too.
-func Shell(t testing.TB, dir, state, line, stdin string) testbin.Result {
+func Shell(t testing.TB, dir, state, line string) testbin.Result {
 	t.Helper()
-	line = strings.ReplaceAll(line, StateInLessons, state)
-	line = strings.ReplaceAll(line, "sudo workshop", testbin.Bin(t)+" --no-color --state-dir "+state)
-	line = strings.ReplaceAll(line, "sudo ", "")
-	cmd := exec.Command("bash", "-c", line)
+	cmd := exec.Command("bash", "-c", forTest(t, line, state))
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
-	cmd.Stdin = strings.NewReader(stdin)
 	r := testbin.RunCmd(t, cmd, 5*time.Minute)
 	for _, out := range []*string{&r.Stderr, &r.Stdout} {
 		*out = strings.ReplaceAll(*out, "workshop --state-dir "+state+" ", "workshop ")
 	}
 	r.Stderr = strings.ReplaceAll(r.Stderr, state, StateInLessons)
 	return r
+}
+
+// forTest is a lesson's line as the tests run it: "sudo workshop" is the
+// binary under test with state as its state dir (and no colour), "sudo "
+// is dropped, and the lessons' /var/lib/workshop is state.
+func forTest(t testing.TB, line, state string) string {
+	line = strings.ReplaceAll(line, StateInLessons, state)
+	line = strings.ReplaceAll(line, "sudo workshop", testbin.Bin(t)+" --no-color --state-dir "+state)
+	return strings.ReplaceAll(line, "sudo ", "")
 }
 
 // Shown maps each command of a text's fenced blocks to the lines shown
@@ -408,9 +412,7 @@ func TerminalScreen(term *testbin.OnTerminal, state string) string {
 // show them (BashPrompt), and the exit status.
 func Typed(t testing.TB, dir, state, line string, typed ...string) (screen string, code int) {
 	t.Helper()
-	line = strings.ReplaceAll(line, StateInLessons, state)
-	line = strings.ReplaceAll(line, "sudo workshop", testbin.Bin(t)+" --no-color --state-dir "+state)
-	line = strings.ReplaceAll(line, "sudo ", "")
+	line = forTest(t, line, state)
 	if len(typed) == 0 || typed[len(typed)-1] != "exit" {
 		typed = append(typed, "exit")
 	}
@@ -430,23 +432,7 @@ func Typed(t testing.TB, dir, state, line string, typed ...string) (screen strin
 			t.Fatalf("type %q: %v", s, err)
 		}
 	}
-	select {
-	case err := <-term.Done:
-		var ee *exec.ExitError
-		switch {
-		case err == nil:
-		case errors.As(err, &ee):
-			code = ee.ExitCode()
-		default:
-			t.Fatalf("`%s` on a terminal: %v", line, err)
-		}
-	case <-time.After(5 * time.Minute):
-		t.Fatalf("`%s` still ran 5 minutes after %q was typed:\n%s", line, typed[len(typed)-1], term.Screen)
-	}
-	// What is left on its way from the terminal: the program has ended.
-	if !term.Out.WaitEOF(10 * time.Second) {
-		t.Fatalf("`%s` ended, but something still held its terminal 10 s later:\n%s", line, term.Screen)
-	}
+	code = term.End(t, 5*time.Minute)
 	return TerminalScreen(term, state), code
 }
 

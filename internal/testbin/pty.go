@@ -1,6 +1,7 @@
 package testbin
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -87,6 +88,34 @@ func StartOnTerminal(t testing.TB, name string, args ...string) *OnTerminal {
 	go func() { done <- cmd.Wait() }()
 	t.Cleanup(func() { cmd.Process.Kill() })
 	return &OnTerminal{Cmd: cmd, Master: master, Out: out, Screen: screen, Done: done}
+}
+
+// End waits, at most limit, for the program to end, then for what it wrote
+// to come off the terminal, and returns its exit status (-1 when a signal
+// ended it, as exec.ExitError says); the test fails if it still runs, if
+// it could not be waited for, or
+// if something still holds the terminal 10 s later (its output would be
+// cut short).
+func (o *OnTerminal) End(t testing.TB, limit time.Duration) int {
+	t.Helper()
+	code := 0
+	select {
+	case err := <-o.Done:
+		var ee *exec.ExitError
+		switch {
+		case err == nil:
+		case errors.As(err, &ee):
+			code = ee.ExitCode()
+		default:
+			t.Fatalf("%s on a terminal: %v", o.Cmd, err)
+		}
+	case <-time.After(limit):
+		t.Fatalf("%s still ran %v later:\n%s", o.Cmd, limit, o.Screen)
+	}
+	if !o.Out.WaitEOF(10 * time.Second) {
+		t.Fatalf("%s ended, but something still held its terminal 10 s later:\n%s", o.Cmd, o.Screen)
+	}
+	return code
 }
 
 // Screen collects what a program writes on a terminal, byte by byte.

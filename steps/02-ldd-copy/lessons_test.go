@@ -84,7 +84,7 @@ func TestLessonCommands(t *testing.T) {
 				continue
 			}
 			if lc.before != "" {
-				if r := lessontest.Shell(t, dir, state, lc.before, ""); r.Code != 0 {
+				if r := lessontest.Shell(t, dir, state, lc.before); r.Code != 0 {
 					t.Fatalf("the exercise's solution failed: %d\n%s", r.Code, r.Stderr)
 				}
 			}
@@ -95,7 +95,7 @@ func TestLessonCommands(t *testing.T) {
 				}
 				continue
 			}
-			r := lessontest.Shell(t, dir, state, c, "")
+			r := lessontest.Shell(t, dir, state, c)
 			if r.Code != lc.code || !strings.Contains(r.Stdout, lc.stdout) || !strings.Contains(r.Stderr, lc.stderr) {
 				t.Errorf("step %d's `%s` = %d, stdout %q, stderr:\n%s\nwant %d, stdout with %q, stderr with %q", step, c, r.Code, r.Stdout, r.Stderr, lc.code, lc.stdout, lc.stderr)
 				continue
@@ -120,7 +120,7 @@ func TestLessonStraceOfTheEmptyRoot(t *testing.T) {
 	}
 	lessontest.InProse(t, text, "strace -f")
 	dir := t.TempDir()
-	r := lessontest.Shell(t, dir, t.TempDir(), "mkdir my-new-root && strace -f chroot my-new-root bash", "")
+	r := lessontest.Shell(t, dir, t.TempDir(), "mkdir my-new-root && strace -f chroot my-new-root bash")
 	// chroot(1) tries bash in each directory of its PATH (this test's).
 	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
 		if dir == "" {

@@ -1,7 +1,6 @@
 package namespaces_test
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -51,11 +50,10 @@ func (l *lesson) rewrite(line string) string {
 }
 
 // sh runs a lesson line to its end.
-func (l *lesson) sh(line, stdin string) testbin.Result {
+func (l *lesson) sh(line string) testbin.Result {
 	l.t.Helper()
 	cmd := exec.Command("bash", "-c", l.rewrite(line))
 	cmd.Dir = l.state
-	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -66,6 +64,13 @@ func (l *lesson) sh(line, stdin string) testbin.Result {
 		l.t.Fatalf("run %q: %v", line, err)
 	}
 	return testbin.Result{Stdout: out.String(), Stderr: errb.String(), Code: code}
+}
+
+// onTerminal starts a lesson line on a terminal of its own, as a student
+// types it, and leaves it running.
+func (l *lesson) onTerminal(line string) *testbin.OnTerminal {
+	l.t.Helper()
+	return testbin.StartOnTerminal(l.t, "bash", "-c", "cd "+l.state+" && exec "+l.rewrite(line))
 }
 
 // start starts a lesson line and leaves it running; exec makes the command
@@ -83,7 +88,7 @@ func (l *lesson) start(line string) *testbin.Running {
 func (l *lesson) prose(text string) {
 	t := l.t
 	lessontest.InProse(t, text, "ls -l /proc/$$/ns")
-	r := l.sh("ls -l /proc/$$/ns", "")
+	r := l.sh("ls -l /proc/$$/ns")
 	for _, ns := range []string{"cgroup", "ipc", "mnt", "net", "pid", "user", "uts"} {
 		if !regexp.MustCompile(`(?m) ` + ns + ` -> '?` + ns + `:\[\d+\]'?$`).MatchString(r.Stdout) {
 			t.Errorf("`ls -l /proc/$$/ns` = exit %d, no %s link:\n%s%s", r.Code, ns, r.Stdout, r.Stderr)
@@ -101,14 +106,14 @@ func (l *lesson) prose(text string) {
 	// -a enters every namespace of the container's (the pid one for the
 	// shell it starts), but not its root: the host's / is still where
 	// paths start.
-	r = l.sh("sudo nsenter -t 4242 -a sh -c 'readlink /proc/self/ns/uts /proc/self/ns/pid; echo /*'", "")
+	r = l.sh("sudo nsenter -t 4242 -a sh -c 'readlink /proc/self/ns/uts /proc/self/ns/pid; echo /*'")
 	if want := strings.Join(theirs, "\n") + "\n" + names("/"); r.Code != 0 || sortedLast(r.Stdout) != want {
 		t.Errorf("nsenter -t PID -a = exit %d, %q; want the container's namespaces and the host's / (%q)\n%s", r.Code, r.Stdout, want, r.Stderr)
 	}
 	if !strings.Contains(text, "its root too with `-r -w`") {
 		t.Errorf("the lesson no longer tells of nsenter's -r -w: its test runs it for nothing")
 	}
-	r = l.sh("sudo nsenter -t 4242 -a -r -w /bin/bash -c 'echo /*'", "")
+	r = l.sh("sudo nsenter -t 4242 -a -r -w /bin/bash -c 'echo /*'")
 	if want := names(filepath.Join(l.state, "my-new-root")); r.Code != 0 || sortedLast(r.Stdout) != want {
 		t.Errorf("nsenter -t PID -a -r -w = exit %d, %q; want the container's root (%q)\n%s", r.Code, r.Stdout, want, r.Stderr)
 	}
@@ -142,16 +147,8 @@ func (l *lesson) stopShell() {
 		return
 	}
 	l.shell.Master.Write([]byte("exit\r"))
-	select {
-	case err := <-l.shell.Done:
-		if err != nil {
-			l.t.Errorf("the unshare shell ended with %v after exit:\n%s", err, l.shell.Screen)
-		}
-	case <-time.After(time.Minute):
-		l.t.Fatalf("the unshare shell still ran a minute after exit:\n%s", l.shell.Screen)
-	}
-	if !l.shell.Out.WaitEOF(10 * time.Second) {
-		l.t.Fatalf("the unshare shell ended, but something still held its terminal 10 s later:\n%s", l.shell.Screen)
+	if code := l.shell.End(l.t, time.Minute); code != 0 {
+		l.t.Errorf("the unshare shell exited %d after exit:\n%s", code, l.shell.Screen)
 	}
 	// The lesson's transcript: the prompt, echo $$ and 1, exit.
 	if screen := lessontest.TerminalScreen(l.shell, ""); len(l.shellShown) > 0 {
@@ -183,7 +180,7 @@ func TestLessonCommands(t *testing.T) {
 		unshare: func(line string) {
 			// The root of step 2: bash and its libraries.
 			if _, err := os.Stat(filepath.Join(state, "my-new-root", "bin", "bash")); err != nil {
-				if r := l.sh("sudo workshop --quiet step 2 -- /bin/true", ""); r.Code != 0 {
+				if r := l.sh("sudo workshop --quiet step 2 -- /bin/true"); r.Code != 0 {
 					t.Fatalf("step 2 to fill my-new-root: %d\n%s", r.Code, r.Stderr)
 				}
 			}
@@ -191,7 +188,7 @@ func TestLessonCommands(t *testing.T) {
 			// On a terminal, as the student types it: what the lesson
 			// shows at the prompt is typed there (exit when the shell is
 			// stopped: at the next unshare, or at the end).
-			l.shell = testbin.StartOnTerminal(t, "bash", "-c", "cd "+l.state+" && exec "+l.rewrite(line))
+			l.shell = l.onTerminal(line)
 			l.shellShown = lessontest.Shown(text)[line]
 			typed := lessontest.TypedAt(l.shellShown)
 			if len(typed) != 2 || typed[0] != "echo $$" || typed[1] != "exit" {
@@ -204,7 +201,7 @@ func TestLessonCommands(t *testing.T) {
 			l.pid = testbin.ChildOf(t, l.shell.Cmd.Process.Pid)
 		},
 		"sudo workshop step 3 -- /bin/bash -c 'echo $$ $HOSTNAME'": func(line string) {
-			r := l.sh(line, "")
+			r := l.sh(line)
 			if f := strings.Fields(r.Stdout); r.Code != 0 || len(f) != 2 || f[0] != "1" || !strings.Contains(r.Stderr, fmt.Sprintf("sethostname(%q", f[1])) {
 				t.Errorf("%s = %d, %q; want 0 and \"1 <hostname it set>\"; stderr:\n%s", line, r.Code, r.Stdout, r.Stderr)
 			}
@@ -219,7 +216,7 @@ func TestLessonCommands(t *testing.T) {
 			}
 		},
 		"sudo workshop step 3 --ns uts,pid -- /bin/bash -c 'echo $$'": func(line string) {
-			r := l.sh(line, "")
+			r := l.sh(line)
 			if r.Code != 0 || r.Stdout != "1\n" || strings.Contains(r.Stderr, "mount(") {
 				t.Errorf("%s = %d, %q; want 0, 1 and no mount; stderr:\n%s", line, r.Code, r.Stdout, r.Stderr)
 			}
@@ -234,7 +231,7 @@ func TestLessonCommands(t *testing.T) {
 			}
 		},
 		"sudo workshop step 3 -- /bin/bash -c 'exit 3'; echo $?": func(line string) {
-			if r := l.sh(line, ""); r.Stdout != "3\n" {
+			if r := l.sh(line); r.Stdout != "3\n" {
 				t.Errorf("%s printed %q, want 3", line, r.Stdout)
 			}
 		},
@@ -244,7 +241,7 @@ func TestLessonCommands(t *testing.T) {
 			l.pid = containerPid(l.bg)
 		},
 		"ps -o user,pid,args -C bash": func(line string) {
-			r := l.sh(line, "")
+			r := l.sh(line)
 			want := regexp.MustCompile(fmt.Sprintf(`(?m)^100000 +%d /bin/bash -c echo "uid \$UID inside"; read$`, l.pid))
 			if !want.MatchString(r.Stdout) {
 				t.Errorf("%s = %q, want a line %q", line, r.Stdout, want)
@@ -267,7 +264,7 @@ func TestLessonCommands(t *testing.T) {
 			l.prose(text)
 		},
 		"sudo kill -KILL 4242": func(line string) {
-			if r := l.sh(line, ""); r.Code != 0 {
+			if r := l.sh(line); r.Code != 0 {
 				t.Errorf("%s = %d: %s", line, r.Code, r.Stderr)
 			}
 			if code := l.bg.Wait().Code; code != 137 {
@@ -279,25 +276,15 @@ func TestLessonCommands(t *testing.T) {
 			// a Ctrl-C typed on it: the terminal's process group, the
 			// child put in the foreground, the look at whose the terminal
 			// is and the taking of it back are the lesson's lines.
-			term := testbin.StartOnTerminal(t, "bash", "-c", "cd "+l.state+" && exec "+l.rewrite(line))
+			term := l.onTerminal(line)
 			term.Out.WaitFor(t, `execve("/bin/sleep", ["/bin/sleep", "1000"], …) = 0`)
 			term.Out.WaitFor(t, "passes signals on to it and reaps zombies")
 			// A second, as a student reading the lines takes, for the
 			// looks at the terminal the lesson counts to be made.
 			time.Sleep(time.Second)
 			term.Master.Write([]byte{3}) // Ctrl-C
-			select {
-			case err := <-term.Done:
-				var ee *exec.ExitError
-				if !errors.As(err, &ee) || ee.ExitCode() != 130 {
-					t.Errorf("%s ended with %v after a Ctrl-C, want exit 130; it printed:\n%s", line, err, term.Out)
-				}
-			case <-time.After(time.Minute):
-				t.Fatalf("%s still ran a minute after a Ctrl-C; it printed:\n%s", line, term.Out)
-			}
-			// Its last lines may still be on their way from the terminal.
-			if !term.Out.WaitEOF(10 * time.Second) {
-				t.Fatalf("%s ended, but something still held its terminal 10 s later:\n%s", line, term.Out)
+			if code := term.End(t, time.Minute); code != 130 {
+				t.Errorf("%s ended with status %d after a Ctrl-C, want exit 130; it printed:\n%s", line, code, term.Out)
 			}
 			// The terminal shows ^C where the line after it starts.
 			tidy := func(lines []string) []string {
@@ -313,28 +300,28 @@ func TestLessonCommands(t *testing.T) {
 			}
 		},
 		`sudo ls -l /proc/*/root 2>/dev/null | grep "$PWD/my-new-root"`: func(line string) {
-			r := l.sh(line, "")
+			r := l.sh(line)
 			if want := fmt.Sprintf("/proc/%d/root -> %s/my-new-root", l.pid, state); !strings.Contains(r.Stdout, want) {
 				t.Errorf("%s = %q, want a line with %q", line, r.Stdout, want)
 			}
 		},
 		"grep NSpid /proc/4242/status": func(line string) {
-			if r, want := l.sh(line, ""), fmt.Sprintf("NSpid:\t%d\t1\n", l.pid); r.Stdout != want {
+			if r, want := l.sh(line), fmt.Sprintf("NSpid:\t%d\t1\n", l.pid); r.Stdout != want {
 				t.Errorf("%s = %q, want %q", line, r.Stdout, want)
 			}
 		},
 		"sudo ls -l /proc/4242/ns": func(line string) {
-			if r := l.sh(line, ""); !strings.Contains(r.Stdout, "mnt -> mnt:[") || !strings.Contains(r.Stdout, "pid -> pid:[") {
+			if r := l.sh(line); !strings.Contains(r.Stdout, "mnt -> mnt:[") || !strings.Contains(r.Stdout, "pid -> pid:[") {
 				t.Errorf("%s = %q, want the namespace links", line, r.Stdout)
 			}
 		},
 		"cat /proc/4242/uid_map": func(line string) {
-			if r := l.sh(line, ""); strings.Join(strings.Fields(r.Stdout), " ") != "0 0 1" {
+			if r := l.sh(line); strings.Join(strings.Fields(r.Stdout), " ") != "0 0 1" {
 				t.Errorf("%s = %q, want 0 0 1", line, r.Stdout)
 			}
 		},
 		"sudo workshop lab 3 check": func(line string) {
-			r := l.sh(line, "")
+			r := l.sh(line)
 			if r.Code != 0 || !strings.Contains(r.Stdout, fmt.Sprintf("process %d has its own PID namespace", l.pid)) {
 				t.Errorf("%s = %d, %q; want the exercise found done; stderr:\n%s", line, r.Code, r.Stdout, r.Stderr)
 			}

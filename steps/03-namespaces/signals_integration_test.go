@@ -154,7 +154,7 @@ func TestCtrlCOnTheTerminalDuringSetup(t *testing.T) {
 	// Its own session, with the terminal as its controlling one: workshop
 	// then owns the terminal, and hands it to the container.
 	term := testbin.StartOnTerminal(t, strace, args...)
-	master, out, done := term.Master, term.Out, term.Done
+	master, out := term.Master, term.Out
 	out.WaitFor(t, `execve("/proc/self/exe", ["workshop", "__init", "namespaces", "terminal"], …) = 0`)
 	out.WaitFor(t, "[pid 1] prctl(PR_SET_PDEATHSIG, SIGKILL) = 0")
 	// The init is in its held sethostname: Ctrl-C.
@@ -162,12 +162,8 @@ func TestCtrlCOnTheTerminalDuringSetup(t *testing.T) {
 		t.Fatal(err)
 	}
 	out.WaitFor(t, "workshop: interrupted by SIGINT before the container's command ran; it never ran")
-	var ee *exec.ExitError
-	if err := <-done; !errors.As(err, &ee) || ee.ExitCode() != 128+int(syscall.SIGINT) {
-		t.Errorf("Ctrl-C on the terminal during setup: %v, want exit 130\n%s", err, out)
-	}
-	if !out.WaitEOF(10 * time.Second) { // what is still on its way from the terminal
-		t.Fatalf("workshop ended, but something still held its terminal 10 s later:\n%s", out)
+	if code := term.End(t, 2*time.Minute); code != 128+int(syscall.SIGINT) {
+		t.Errorf("Ctrl-C on the terminal during setup: exit %d, want 130\n%s", code, out)
 	}
 	if strings.Contains(out.String(), "the command ran") {
 		t.Errorf("the command ran after the Ctrl-C:\n%s", out)

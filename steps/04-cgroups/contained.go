@@ -526,11 +526,12 @@ func (o Outcome) Verdict(n *sys.Narrator, l Limits) error {
 	case o.Status == exit.OOMKilled && !o.Signaled && !o.Init && o.Stats.OOMKilled():
 		// 137 as an exit status, not as a death by SIGKILL: a shell that
 		// ran a child the OOM killer ended passes on the 137 it saw.
-		limit := "the limit's OOM killer ended %d of the container's other processes (--memory " + units.FormatFlag(l.Memory) + ")"
+		killer, limit := "the limit's", "--memory "+units.FormatFlag(l.Memory)
 		if l.Memory <= 0 {
-			limit = "the kernel's OOM killer ended %d of the container's other processes (no --memory limit: the machine ran out of memory)"
+			killer, limit = "the kernel's", "no --memory limit: the machine ran out of memory"
 		}
-		n.Note("the command exited with status 137 by itself, not killed: "+limit+", and a shell gives a child killed by SIGKILL as 137", o.Stats.OOMKills)
+		n.Note("the command exited with status 137 by itself, not killed: %s OOM killer ended %d of the container's other processes (%s), "+
+			"and a shell gives a child killed by SIGKILL as 137", killer, o.Stats.OOMKills, limit)
 	case o.Status == exit.OOMKilled && o.OOMElsewhere:
 		n.Note("the command was killed by signal 9 (SIGKILL), not by its memory limit: the limit's OOM killer did end %d of the container's processes, "+
 			"but the kernel's log (/dev/kmsg) names other ones, not its first process; the SIGKILL came from outside (kill -9?)", o.Stats.OOMKills)

@@ -133,7 +133,7 @@ func TestLessonCommands(t *testing.T) {
 				}
 				continue
 			}
-			r := lessontest.Shell(t, t.TempDir(), state, c, "")
+			r := lessontest.Shell(t, t.TempDir(), state, c)
 			wantStdout := lc.stdout
 			if strings.Contains(c, "exit status $?") {
 				if !strings.HasSuffix(r.Stdout, exitStatusShown) {

@@ -100,11 +100,11 @@ func TestLessonCommands(t *testing.T) {
 	for _, c := range cmds {
 		lc := step5Commands[c]
 		if lc.before != "" {
-			if r := lessontest.Shell(t, dir, state, lc.before, ""); r.Code != 0 {
+			if r := lessontest.Shell(t, dir, state, lc.before); r.Code != 0 {
 				t.Fatalf("the student's part before `%s` failed: %d\n%s", c, r.Code, r.Stderr)
 			}
 		}
-		r := lessontest.Shell(t, dir, state, c, "")
+		r := lessontest.Shell(t, dir, state, c)
 		ok := r.Code == lc.code
 		if lc.exact {
 			ok = ok && r.Stdout == strings.Join(lc.stdout, "")
@@ -126,7 +126,7 @@ func TestLessonCommands(t *testing.T) {
 		}
 		for p, want := range lc.prose {
 			lessontest.InProse(t, section, p)
-			if r := lessontest.Shell(t, dir, state, p, ""); r.Code != 0 || !strings.HasPrefix(r.Stdout, want) {
+			if r := lessontest.Shell(t, dir, state, p); r.Code != 0 || !strings.HasPrefix(r.Stdout, want) {
 				t.Errorf("`%s` = %d, stdout %q, stderr:\n%s\nwant 0, stdout starting %q", p, r.Code, r.Stdout, r.Stderr, want)
 			}
 		}

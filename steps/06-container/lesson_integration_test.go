@@ -1,10 +1,8 @@
 package container_test
 
 import (
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -57,7 +55,7 @@ func (l *lesson6) rewrite(line string) string {
 func (l *lesson6) sh(line string) testbin.Result {
 	l.t.Helper()
 	line = strings.ReplaceAll(line, "4242", strconv.Itoa(l.pid))
-	return lessontest.Shell(l.t, l.work, l.h.state, line, "")
+	return lessontest.Shell(l.t, l.work, l.h.state, line)
 }
 
 // start starts a lesson line and leaves it running (a first terminal).
@@ -308,14 +306,8 @@ func TestLessonCommands(t *testing.T) {
 			at = l.term.Screen.WaitMatch(t, cannotFork, at)
 			l.term.Screen.WaitMatch(t, shPrompt, at)
 			l.term.Master.Write([]byte("exit\r"))
-			select {
-			case err := <-l.term.Done:
-				var ee *exec.ExitError
-				if !errors.As(err, &ee) || ee.ExitCode() != 2 {
-					t.Errorf("the lab6 container, past its pids.max, ended with %v after exit; want exit status 2:\n%s", err, l.term.Screen)
-				}
-			case <-time.After(2 * time.Minute):
-				t.Fatalf("the lab6 container still ran 2 minutes after exit was typed:\n%s", l.term.Screen)
+			if code := l.term.End(t, 2*time.Minute); code != 2 {
+				t.Errorf("the lab6 container, past its pids.max, exited %d after exit; want exit status 2:\n%s", code, l.term.Screen)
 			}
 			h.nothingLeft(l.id)
 		},
