@@ -44,24 +44,40 @@ var stopSignals = func() []unix.Signal {
 	return sigs
 }()
 
-// initSignals are the signals the init passes on to the command: every
-// one it can catch, as tini does, except those that are the init's own
-// business or would be mistaken for it: SIGCHLD (its children ending),
-// SIGURG (Go's runtime preempts goroutines with it), SIGPIPE and SIGXFSZ
-// (raised by the init's own writes: a closed narration pipe must not end
-// the command), SIGTTIN and SIGTTOU (a background read or write on the
-// terminal), and 32 and 33, which glibc keeps for itself. The fault signals (SIGSEGV, SIGABRT…) are passed on
-// too: os/signal hands the init only those another process sent (`workshop
+// initKept are the signals the init does not pass on to the command, and
+// why: those that are the init's own business or would be mistaken for it.
+// The rest it passes on, every one it can catch, as tini does. (SIGKILL
+// and SIGSTOP can be neither caught nor passed on: they act on the init
+// itself.) The fault signals (SIGSEGV, SIGABRT…) are passed on too:
+// os/signal hands the init only those another process sent (`workshop
 // kill --signal ABRT`), which Go would otherwise answer with a stack dump;
 // a fault of the init's own is still Go's panic.
+var initKept = map[unix.Signal]string{
+	unix.SIGCHLD: "it tells the init that one of its children ended, which the init then reaps",
+	unix.SIGURG:  "the Go runtime the init is written in interrupts its own goroutines with it",
+	unix.SIGPIPE: "the init's own writes raise it (passed on, a closed narration pipe would end the command)",
+	unix.SIGXFSZ: "the init's own writes raise it (passed on, a file of the init's grown to its size limit would end the command)",
+	unix.SIGTTIN: "a read of the terminal from the background raises it, the init's own too",
+	unix.SIGTTOU: "a write to the terminal from the background raises it, the init's own too",
+	// glibc keeps 32 and 33 for its threads, musl 34; Go reserves all
+	// three (internal/rtsig), and os/signal cannot catch 32 and 34.
+	32: "the Go runtime the init is written in reserves it and cannot catch it, and a PID 1 drops a signal it has no handler for",
+	33: "the Go runtime the init is written in takes it for itself (it makes setuid and its kin reach every thread)",
+	34: "the Go runtime the init is written in reserves it and cannot catch it, and a PID 1 drops a signal it has no handler for",
+}
+
+// InitKeeps reports whether workshop's init (--init) keeps sig from its
+// command, and why (a clause), for `workshop kill` to say.
+func InitKeeps(sig unix.Signal) (why string, kept bool) {
+	why, kept = initKept[sig]
+	return why, kept
+}
+
+// initSignals are the signals the init passes on to the command.
 var initSignals = func() []os.Signal {
-	skip := map[unix.Signal]bool{
-		unix.SIGKILL: true, unix.SIGSTOP: true, unix.SIGCHLD: true, unix.SIGURG: true,
-		unix.SIGPIPE: true, unix.SIGXFSZ: true, unix.SIGTTIN: true, unix.SIGTTOU: true, 32: true, 33: true,
-	}
 	var sigs []os.Signal
 	for sig := unix.Signal(1); sig <= 64; sig++ {
-		if !skip[sig] {
+		if _, kept := initKept[sig]; !kept && sig != unix.SIGKILL && sig != unix.SIGSTOP {
 			sigs = append(sigs, sig)
 		}
 	}

@@ -154,6 +154,39 @@ func TestKillFaultSignalUnderInit(t *testing.T) {
 	h.nothingLeft(rec.ID)
 }
 
+// Under --init, a signal the init keeps from its command (signal 34, which
+// Go reserves; SIGPIPE, the init's own business) and SIGSTOP, which stops
+// the init alone, reach the command not at all: kill says so and why, where
+// it said nothing, or that a PID 1 drops it, to a student who chose --init
+// to have signals passed on.
+func TestKillSignalTheInitKeeps(t *testing.T) {
+	h := newHost(t)
+	r := h.start("full", "run", "--init", "--", "/bin/sh", "-c", `trap 'echo got PIPE' PIPE; trap 'echo got 34' 34; echo ready; while :; do sleep 1000 & wait $!; done`)
+	rec := h.record(r)
+	r.Stdout.WaitFor(t, "ready")
+	for _, c := range []struct{ sig, want string }{
+		{"34", "passes signals on to its command, but not SIGRT_2: the Go runtime the init is written in reserves it and cannot catch it"},
+		{"PIPE", "passes signals on to its command, but not SIGPIPE: the init's own writes raise it"},
+		{"STOP", "SIGSTOP stopped workshop's init (--init), the container's first process, not its command, which goes on running"},
+	} {
+		k := h.run("kill", "--signal", c.sig, rec.ID)
+		if k.Code != 0 || !strings.Contains(k.Stderr, c.want) || strings.Contains(k.Stderr, "drops such a signal") {
+			t.Errorf("kill --signal %s of an --init container = exit %d; want 0 and %q\n%s", c.sig, k.Code, c.want, k.Stderr)
+		}
+	}
+	if k := h.run("kill", "--signal", "CONT", rec.ID); k.Code != 0 || strings.Contains(k.Stderr, "==>") {
+		t.Errorf("kill --signal CONT = exit %d; want 0 and no note\n%s", k.Code, k.Stderr)
+	}
+	// The command still runs, untouched: TERM, passed on, ends it now.
+	if k := h.run("kill", "--signal", "TERM", rec.ID); k.Code != 0 || strings.Contains(k.Stderr, "==>") {
+		t.Errorf("kill --signal TERM = exit %d; want 0 and no note\n%s", k.Code, k.Stderr)
+	}
+	if res := r.Wait(); res.Code != 143 || res.Stdout != "ready\n" {
+		t.Errorf("the shell under --init after 34, PIPE, STOP, CONT and TERM = exit %d, stdout %q; want 143 and no trap's line\n%s", res.Code, res.Stdout, res.Stderr)
+	}
+	h.nothingLeft(rec.ID)
+}
+
 // A signal other than SIGKILL and SIGSTOP, sent while the container is set
 // up (held here in its pivot_root for two seconds), is the command's, which
 // does not run yet: kill says so, where the init, a Go program, took a

@@ -12,6 +12,7 @@ import (
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
 	"github.com/workshop-dev/workshop/internal/units"
+	namespaces "github.com/workshop-dev/workshop/steps/03-namespaces"
 	cgroups "github.com/workshop-dev/workshop/steps/04-cgroups"
 	"golang.org/x/sys/unix"
 )
@@ -169,6 +170,9 @@ func Kill(n *sys.Narrator, out io.Writer, stateDir, ref string, sig unix.Signal)
 	// from an ancestor namespace.
 	caught, known := state.Catches(r.Pid, int(sig))
 	ignored, _ := state.Ignores(r.Pid, int(sig))
+	// Past its set-up, a first process that still runs workshop is the
+	// init of --init, which passes signals on to its command, or not.
+	underInit := state.RunsThisProgram(r.Pid)
 	// Marked first, so that the run's workshop, woken by the
 	// death, finds the mark: its verdict names the sender.
 	if err := r.MarkKill(int(sig)); err != nil {
@@ -190,6 +194,19 @@ func Kill(n *sys.Narrator, out io.Writer, stateDir, ref string, sig unix.Signal)
 		return exit.Errorf(exit.ToolFailed, "%v", err)
 	}
 	fmt.Fprintf(out, "sent %s to container %s (pid %d)\n", sys.SignalName(sig), r.ID, r.Pid)
+	if underInit {
+		if why, kept := namespaces.InitKeeps(sig); kept {
+			n.Note("the container's first process is workshop's init (--init), which passes signals on to its command, but not %s: %s. "+
+				"The command does not get it; 'workshop kill %s' sends SIGKILL, which ends the container", sys.SignalName(sig), why, r.ID)
+			return nil
+		}
+		if sig == unix.SIGSTOP {
+			n.Note("SIGSTOP stopped workshop's init (--init), the container's first process, not its command, which goes on running: "+
+				"no process can catch SIGSTOP to pass it on. Stopped, the init reaps nothing and passes nothing on; "+
+				"'workshop kill --signal CONT %s' resumes it", r.ID)
+			return nil
+		}
+	}
 	if ignored {
 		n.Note("the container's first process ignores %s (SIG_IGN: it was started so, or set it): it goes on running; "+
 			"'workshop kill %s' sends SIGKILL, which it cannot ignore", sys.SignalName(sig), r.ID)
