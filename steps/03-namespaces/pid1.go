@@ -99,9 +99,6 @@ func runInit(n *sys.Narrator, s *spec, rep *sys.ExecReporter) int {
 	// with it at its default (exit.Heeded).
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, exit.Heeded(initSignals...)...)
-	// From here on the init passes signals on itself: tell workshop, which
-	// until now stopped the container on one instead of passing it on.
-	rep.Done()
 
 	if !s.has(unix.CLONE_NEWPID) {
 		// Not PID 1: orphans would go to the host's init. A subreaper gets
@@ -147,6 +144,13 @@ func runInit(n *sys.Narrator, s *spec, rep *sys.ExecReporter) int {
 		return execFailed(s.Args[0], err)
 	}
 	child := cmd.Process.Pid
+	// From here on the init passes signals on itself, to a command that
+	// runs: tell workshop, which until now stopped the container on one
+	// instead of passing it on, and takes a kill before this for one
+	// during the set-up, the command never run. (Told before the start,
+	// a kill while the init looked the command up and forked was said as
+	// the command's.)
+	rep.Done()
 	reexec.ReportStarted(n, cmd)
 	n.Note("the init (pid %d) runs the command as pid %d, passes signals on to it and reaps zombies", os.Getpid(), child)
 

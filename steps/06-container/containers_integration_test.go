@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/workshop-dev/workshop/internal/testbin"
+	"golang.org/x/sys/unix"
 )
 
 // `workshop ps` from another process lists a running container; `workshop
@@ -236,6 +237,31 @@ func TestKillDuringSetUpIsSaid(t *testing.T) {
 		}
 		h.nothingLeft(rec.ID)
 	}
+}
+
+// Under --init, a kill after the init's set-up and before it has started
+// the command (held here in the check Go's os/exec makes before its first
+// fork, a pidfd_send_signal, which nothing else of the init calls) is a
+// kill in the set-up too: the command never ran. It was said as the
+// command's ("the command was killed by signal 9").
+func TestKillBeforeTheInitStartsTheCommand(t *testing.T) {
+	h := newHost(t)
+	strace, sargs := testbin.Holding(t, "pidfd_send_signal", 2*time.Second, h.args("full", "run", "--init", "--", "/bin/sh", "-c", "echo ran")...)
+	r := testbin.Start(t, "", strace, sargs...)
+	rec := h.record(r)
+	for deadline := time.Now().Add(time.Minute); !testbin.InSyscall(rec.Pid, unix.SYS_PIDFD_SEND_SIGNAL); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the init (pid %d) was never held in pidfd_send_signal before it started its command", rec.Pid)
+		}
+	}
+	if k := h.run("kill", rec.ID); k.Code != 0 {
+		t.Fatalf("kill before the init started its command = exit %d\n%s", k.Code, k.Stderr)
+	}
+	res := r.Wait()
+	if res.Code != 137 || res.Stdout != "" || !strings.Contains(res.Stderr, "==> the container was killed by signal 9 (SIGKILL), which a workshop kill sent, while it was set up: its command never ran") {
+		t.Errorf("the run killed before the init started its command = exit %d, stdout %q; want 137, nothing run, and the sentence\n%s", res.Code, res.Stdout, res.Stderr)
+	}
+	h.nothingLeft(rec.ID)
 }
 
 // A PID 1 with no handler drops the signal: kill says so, and how to stop
