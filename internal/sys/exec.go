@@ -29,9 +29,9 @@ func (r *ExecReporter) pending(prefix, args string) {
 }
 
 // Done closes the child's end without an execve to report: the child is
-// past its setup and goes on otherwise (an init that runs the command as
-// its own child). The parent's AwaitExec returns false at once; the line
-// written first tells AwaitSetup it was handed over, not killed.
+// past its setup and goes on otherwise (an init that has started the
+// command as its own child). The parent's AwaitExec returns false at once;
+// the line written first tells AwaitSetup it was handed over, not killed.
 func (r *ExecReporter) Done() {
 	if r == nil || r.f == nil {
 		return
