@@ -4,11 +4,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // A pending path is a temporary file or directory a command makes outside
@@ -39,8 +42,8 @@ type pendingRecord struct {
 }
 
 // TrackPending records path (absolute) as pending, before it is made. The
-// marker is written under a temporary name, locked, then renamed: one a
-// clean sees by its name is held until its command ends.
+// marker appears in the pending directory whole and locked (trackUnnamed):
+// one a clean sees there is held until its command ends.
 func TrackPending(stateDir, path string) (*Pending, error) {
 	return track(stateDir, pendingRecord{Path: path})
 }
@@ -53,17 +56,81 @@ func TrackPendingLocked(stateDir, path, lockDir string) (*Pending, error) {
 }
 
 func track(stateDir string, rec pendingRecord) (*Pending, error) {
-	path := rec.Path
 	dir := PendingDir(stateDir)
 	var b [6]byte
 	rand.Read(b[:])
 	name := hex.EncodeToString(b[:]) + ".json"
+	data, _ := json.Marshal(rec)
+	p, err := trackUnnamed(dir, name, data)
+	if errors.Is(err, errNoTmpfile) {
+		p, err = trackRenamed(dir, name, data)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("record %s: %w", rec.Path, err)
+	}
+	return p, nil
+}
+
+// errNoTmpfile: the filesystem cannot make an unnamed file (O_TMPFILE).
+var errNoTmpfile = errors.New("no O_TMPFILE here")
+
+// trackUnnamed makes the marker unnamed (O_TMPFILE), locks it, writes it,
+// and only then links it into dir: it appears there whole and held, and a
+// command killed before the link leaves nothing. (Under a temporary name,
+// a kill before the lock left one clean could not tell from a marker
+// being made by a live command: it left it for a minute.)
+func trackUnnamed(dir, name string, data []byte) (*Pending, error) {
+	var f *os.File
+	for try := 0; ; try++ {
+		if err := MkdirPrivate(dir); err != nil {
+			return nil, err
+		}
+		fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, 0o600)
+		if err == nil {
+			f = os.NewFile(uintptr(fd), filepath.Join(dir, name))
+			break
+		}
+		// Removed between the mkdir and the open (clean, or the last
+		// marker's Done, removes it empty): made again.
+		if errors.Is(err, unix.ENOENT) && try < 2 {
+			continue
+		}
+		if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EINVAL) {
+			return nil, errNoTmpfile
+		}
+		return nil, &os.PathError{Op: "open", Path: dir, Err: err}
+	}
+	err := holdExclusive(f)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	final := filepath.Join(dir, name)
+	for try := 0; err == nil; try++ {
+		// The unnamed file is no entry of dir, which may be removed
+		// empty meanwhile: made again, the link goes into the new one.
+		err = unix.Linkat(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", f.Fd()), unix.AT_FDCWD, final, unix.AT_SYMLINK_FOLLOW)
+		if !errors.Is(err, unix.ENOENT) || try == 2 {
+			break
+		}
+		err = MkdirPrivate(dir)
+	}
+	if err != nil {
+		f.Close()
+		return nil, &os.LinkError{Op: "link", Old: f.Name(), New: final, Err: err}
+	}
+	return &Pending{f: f, path: final}, nil
+}
+
+// trackRenamed makes the marker under a temporary name, locks it, writes
+// it, then renames it: where O_TMPFILE is missing. A clean sees one by its
+// final name held until its command ends; one under its temporary name, it
+// takes for a marker being made until it is a minute old.
+func trackRenamed(dir, name string, data []byte) (*Pending, error) {
 	tmp := filepath.Join(dir, NewPrefix+name)
 	f, err := createMarker(dir, NewPrefix+name)
 	if err != nil {
-		return nil, fmt.Errorf("record %s: %w", path, err)
+		return nil, err
 	}
-	data, _ := json.Marshal(rec)
 	err = holdExclusive(f)
 	if err == nil {
 		_, err = f.Write(data)
@@ -74,7 +141,7 @@ func track(stateDir string, rec pendingRecord) (*Pending, error) {
 	if err != nil {
 		f.Close()
 		os.Remove(tmp)
-		return nil, fmt.Errorf("record %s: %w", path, err)
+		return nil, err
 	}
 	return &Pending{f: f, path: filepath.Join(dir, name)}, nil
 }

@@ -464,6 +464,12 @@ func (r *Run) Owned() bool {
 	if r.WorkshopPid <= 0 || r.OtherPIDNamespace() {
 		return false
 	}
+	return r.workshopAlive()
+}
+
+// workshopAlive reports whether the run's workshop, a pid of this PID
+// namespace, lives: the process of that pid, started when it was.
+func (r *Run) workshopAlive() bool {
 	// A killed workshop stays a zombie until its parent collects it: dead
 	// already, it will undo nothing.
 	if s := statField(r.WorkshopPid, 3); s == "Z" || s == "X" {
@@ -471,6 +477,15 @@ func (r *Run) Owned() bool {
 	}
 	st := StartTime(r.WorkshopPid)
 	return st != 0 && st == r.WorkshopStart
+}
+
+// LockOutlivesWorkshop reports whether the run's lock is held though its
+// workshop, a pid of this PID namespace, is dead: a process it forked
+// holds it then, with a copy of the lock's descriptor, until its execve
+// (the descriptor is close-on-exec) or its end, a moment later. A workshop
+// killed (SIGKILL) while it started the container leaves one so.
+func (r *Run) LockOutlivesWorkshop() bool {
+	return r.WorkshopPid > 0 && !r.OtherPIDNamespace() && !r.workshopAlive() && r.lockHeld()
 }
 
 // lockHeld reports whether a process holds the exclusive flock on the

@@ -363,6 +363,25 @@ func (c *cleaner) fail(what string, err error) {
 	fmt.Fprintln(c.errOut, sys.OneLine(hint.Rewrite(err.Error())))
 }
 
+// lockOutlivesWait is how long clean waits for the child of a dead
+// workshop to let go of its run's lock (state.Run.LockOutlivesWorkshop):
+// the child's execve, or its end, which takes a millisecond on an idle
+// machine.
+const lockOutlivesWait = 2 * time.Second
+
+// awaitLockReleased waits, up to lockOutlivesWait, for nobody to hold the
+// lock of r, whose workshop is dead: a workshop killed as it started the
+// container leaves its child holding a copy until the child's execve. It
+// reports whether nobody holds it; a stop signal ends the wait.
+func (c *cleaner) awaitLockReleased(r *state.Run) bool {
+	for deadline := time.Now().Add(lockOutlivesWait); r.LockOutlivesWorkshop(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) || c.interrupted() {
+			return false
+		}
+	}
+	return true
+}
+
 // run undoes one recorded run whose workshop process is gone.
 func (c *cleaner) run(r *state.Run) {
 	what := fmt.Sprintf("container %s (step %d)", r.ID, r.Step)
@@ -371,6 +390,12 @@ func (c *cleaner) run(r *state.Run) {
 	}
 	if r.Owned() && r.OtherPIDNamespace() {
 		c.left(what, fmt.Sprintf("in use by a workshop in another PID namespace (%s; pid %d there)", r.WorkshopPidNS, r.WorkshopPid))
+		return
+	}
+	if r.LockOutlivesWorkshop() && !c.awaitLockReleased(r) {
+		if c.res.Stopped == nil {
+			c.left(what, fmt.Sprintf("its workshop (pid %d) is dead, but a process it had just started still holds the run's lock, %s later; 'workshop clean' again removes it once that process has gone", r.WorkshopPid, lockOutlivesWait))
+		}
 		return
 	}
 	if r.Owned() {

@@ -360,6 +360,57 @@ func TestCleanAfterFullRunKilled(t *testing.T) {
 	nothingToRemove(t, dir, rec.ID)
 }
 
+// A workshop killed while the child it forked for the container has not
+// made its execve yet (held in it here): the child holds a copy of the
+// run's lock, whose descriptor goes only at the execve, and clean took
+// the lock for the dead workshop's ("left container …: in use by workshop
+// pid N", the whole container left). clean waits for the lock to go, then
+// removes the container.
+func TestCleanAfterAWorkshopKilledAsItsChildStarts(t *testing.T) {
+	dir := cleanState(t)
+	// The base image first: it is made with execs of its own.
+	if first := testbin.Run(t, "", "--state-dir", dir, "full", "run", "--quiet", "--", "/bin/true"); first.Code != 0 {
+		t.Fatalf("a first run = exit %d\n%s", first.Code, first.Stderr)
+	}
+	strace, sargs := testbin.Holding(t, "execve", 1500*time.Millisecond, "--no-color", "--state-dir", dir, "full", "run", "--", "/bin/true")
+	r := testbin.Start(t, "", strace, sargs...)
+	var workshop, child int
+	eventually(t, "workshop's child held in its execve", func() bool {
+		kids := state.Children(r.Cmd.Process.Pid)
+		if len(kids) == 0 {
+			return false
+		}
+		workshop = kids[0] // strace's child
+		for _, k := range state.Children(workshop) {
+			if testbin.InSyscall(k, unix.SYS_EXECVE) {
+				child = k
+				return true
+			}
+		}
+		return false
+	})
+	childProc := processOf(t, child)
+	if err := unix.Kill(workshop, unix.SIGKILL); err != nil {
+		t.Fatalf("SIGKILL workshop: %v", err)
+	}
+	eventually(t, "workshop dead", func() bool { st, _, ok := procStat(workshop); return !ok || st == "Z" })
+	entries, err := os.ReadDir(state.ContainersDir(dir))
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("records in %s = %v (%v), want the run's one", state.ContainersDir(dir), entries, err)
+	}
+	rec, err := state.Load(dir, entries[0].Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rec.LockOutlivesWorkshop() {
+		t.Fatalf("the run's lock is not held by workshop's child (pid %d) after workshop's death: the test missed its window", child)
+	}
+	res := runClean(t, dir)
+	cleanedUp(t, dir, res, rec, childProc)
+	r.Wait()
+	nothingToRemove(t, dir, rec.ID)
+}
+
 // A --keep run killed with its workshop is no container that ended with its
 // layer kept: its mount and cgroup are still there, and ps -a says so.
 func TestPsAllOfAKilledKeepRun(t *testing.T) {
