@@ -298,6 +298,21 @@ func TestLessonCommands(t *testing.T) {
 			if err := lessontest.CheckNarration(tidy(lessontest.Shown(text)[line]), printed); err != nil {
 				t.Errorf("%s: %v\nit printed:\n%s", line, err, printed)
 			}
+			// Both looks are made once a tick, "about one every tenth of
+			// a second", as the lesson's counts show (the foreground group
+			// was read twice a tick).
+			count := func(re string) int {
+				m := regexp.MustCompile(re).FindStringSubmatch(printed)
+				if m == nil {
+					t.Fatalf("%s printed no count %s:\n%s", line, re, printed)
+				}
+				n, _ := strconv.Atoi(m[1])
+				return n
+			}
+			pgrp, polls := count(`… (\d+) ioctl\(0, TIOCGPGRP, \[…\]\) calls? while it ran`), count(`… (\d+) ppoll\(\[\{fd=0, `)
+			if pgrp < polls-2 || pgrp > polls+1 {
+				t.Errorf("%s counted %d TIOCGPGRP looks and %d ppoll looks, want one of each a tick", line, pgrp, polls)
+			}
 		},
 		`sudo ls -l /proc/*/root 2>/dev/null | grep "$PWD/my-new-root"`: func(line string) {
 			r := l.sh(line)

@@ -83,7 +83,9 @@ func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 			// A container suspend stopped goes on once workshop has
 			// the terminal again; the terminal goes back to it first.
 			c.resumeIfForeground()
-			c.handBack(containerFg)
+			if now, err := c.foregroundGroup(); err == nil {
+				c.handBack(containerFg, now)
+			}
 			continue
 		case <-waited:
 			// The command may have ended of the terminal's own SIGHUP,
@@ -112,10 +114,14 @@ func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 		// bash's fg of a job it runs in the background sends no SIGCONT:
 		// the terminal handed back is seen here.
 		c.resumeIfForeground()
-		c.handBack(containerFg)
-		if fg, err := c.foregroundGroup(); err == nil && c.ownsGroup(fg) {
-			containerFg = fg // the container's (never the shell's, which has it while workshop is stopped)
-			c.lastFg.Store(int64(fg))
+		// One read of the terminal's foreground group a tick (the count
+		// said after says so).
+		if now, err := c.foregroundGroup(); err == nil {
+			c.handBack(containerFg, now)
+			if c.ownsGroup(now) {
+				containerFg = now // the container's (never the shell's, which has it while workshop is stopped)
+				c.lastFg.Store(int64(now))
+			}
 		}
 		if look(&calls.ppoll) {
 			// A SIGHUP passed on within the window came with the
@@ -289,11 +295,12 @@ func NoTerminalFor(stdin *os.File, stdout io.Writer) string {
 // -TSTP, -STOP), where an interactive PID 1 could not read it (and spun).
 // On SIGCONT, and at each tick: bash's fg of a job it had continued in the
 // background (bg) sends no SIGCONT.
-func (c *Container) handBack(fg int) {
+// now is the terminal's foreground group, just read.
+func (c *Container) handBack(fg, now int) {
 	if fg <= 0 || c.hungUp || c.leftStopped() {
 		return // suspend's stop: resumeIfForeground hands it back
 	}
-	if now, err := c.foregroundGroup(); err != nil || now != unix.Getpgrp() {
+	if now != unix.Getpgrp() {
 		return
 	}
 	c.unlessEnded(func() {
