@@ -50,7 +50,7 @@ var lessonCommands = map[string]map[string]lessonCommand{
 		"stat -fc %T /sys/fs/cgroup": {oneOf: []string{"tmpfs\n", "cgroup2fs\n"}},
 		"sudo workshop step 4 --memory 30M --pids 64 --cpus 0.5 --timeout 10s -- cat /proc/self/cgroup": {stdout: ":/\n"},
 		"sudo workshop step 4 --memory 80M -- /bin/bash":                                                {typed: []string{"echo $$"}, screen: []string{"bash-5.2# echo $$", "1", "bash-5.2# exit"}},
-		"sudo workshop step 4 --demo forkbomb":                                                          {stderr: "==> the fork bomb was contained: pids.max held it to 64 processes and refused "},
+		"sudo workshop step 4 --demo forkbomb":                                                          {stderr: "==> the fork bomb was contained: pids.max held it to at most 64 processes at a time and refused "},
 		`sudo workshop step 4 --demo memhog; echo "exit status $?"`:                                     {stdout: "holding 1M of memory\n", stderr: "workshop: the container was killed by its memory limit (--memory 80M)"},
 	},
 	v1Part: {

@@ -207,7 +207,7 @@ func Step(n *sys.Narrator, cfg StepConfig) error {
 			n.Note("pids.events could not be read: whether pids.max refused forks is not known")
 			return out.Verdict(n, limits)
 		}
-		n.Note("the fork bomb was contained: pids.max held it to %d processes and refused %d forks; "+
+		n.Note("the fork bomb was contained: pids.max held it to at most %d processes at a time and refused %d forks; "+
 			"the rest of the machine kept its processes, and %s", limits.Pids, out.Stats.PidsRefused, out.KilledBecause)
 		if out.RemoveErr != nil {
 			return exit.Errorf(exit.ToolFailed, "could not remove the container's cgroup: %v ('workshop clean' will retry)", out.RemoveErr)
