@@ -31,7 +31,7 @@ func checkStep3(o Options) (*Report, error) {
 		return nil, err
 	}
 	if len(procs) == 0 {
-		r.missing("start a shell with unshare … chroot my-new-root /bin/bash in another terminal and leave it running; then check again",
+		r.missing("in another terminal, from the directory that holds my-new-root, start a shell with sudo unshare --mount --uts --ipc --net --pid --fork --user --map-root-user chroot my-new-root /bin/bash and leave it running; then check again",
 			"no running process has my-new-root as its root")
 		return r, nil
 	}

@@ -84,7 +84,8 @@ func TestLab3ByHand(t *testing.T) {
 		done                bool
 		notSays             string
 	}{
-		{"nothing running", "", "no running process", false, ""},
+		// The hint is the whole command, as the student can paste it.
+		{"nothing running", "", "start a shell with sudo unshare --mount --uts --ipc --net --pid --fork --user --map-root-user chroot my-new-root /bin/bash and leave it running", false, ""},
 		// No unshare at all: its --pid is not said to need --fork.
 		{"chroot without unshare", "chroot my-new-root /bin/bash", "unshare --mount", false, "needs --fork too"},
 		{"pid without fork", "unshare --mount --pid chroot my-new-root /bin/bash", "needs --fork too", false, ""},
