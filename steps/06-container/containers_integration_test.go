@@ -186,6 +186,20 @@ func TestKillSignalTheInitKeeps(t *testing.T) {
 		t.Errorf("the shell under --init after 34, PIPE, STOP, CONT and TERM = exit %d, stdout %q; want 143 and no trap's line\n%s", res.Code, res.Stdout, res.Stderr)
 	}
 	h.nothingLeft(rec.ID)
+
+	// Without a PID namespace the init is no PID 1: signal 34, which it
+	// cannot catch, ends it (and the command with it), and kill says
+	// nothing of a signal kept.
+	r = h.start("full", "run", "--init", "--ns", "mount,uts,ipc,net,user", "--", "/bin/sh", "-c", `echo ready; while :; do sleep 1000 & wait $!; done`)
+	rec = h.record(r)
+	r.Stdout.WaitFor(t, "ready")
+	if k := h.run("kill", "--signal", "34", rec.ID); k.Code != 0 || strings.Contains(k.Stderr, "==>") {
+		t.Errorf("kill --signal 34 of an --init container without a PID namespace = exit %d; want 0 and no note\n%s", k.Code, k.Stderr)
+	}
+	if res := r.Wait(); res.Code != 128+34 {
+		t.Errorf("the run after kill --signal 34 of its init, no PID 1 = exit %d, want %d\n%s", res.Code, 128+34, res.Stderr)
+	}
+	h.nothingLeft(rec.ID)
 }
 
 // A signal other than SIGKILL and SIGSTOP, sent while the container is set

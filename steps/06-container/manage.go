@@ -194,7 +194,9 @@ func Kill(n *sys.Narrator, out io.Writer, stateDir, ref string, sig unix.Signal)
 		return exit.Errorf(exit.ToolFailed, "%v", err)
 	}
 	fmt.Fprintf(out, "sent %s to container %s (pid %d)\n", sys.SignalName(sig), r.ID, r.Pid)
-	if underInit {
+	// An init that is no PID 1 (--ns without pid) and has no handler
+	// for the signal takes its default action itself: it ends, or stops.
+	if underInit && !(known && !caught && killsByDefault(sig) && !ownPIDNamespace(r.Pid)) {
 		if why, kept := namespaces.InitKeeps(sig); kept {
 			n.Note("the container's first process is workshop's init (--init), which passes signals on to its command, but not %s: %s. "+
 				"The command does not get it; 'workshop kill %s' sends SIGKILL, which ends the container", sys.SignalName(sig), why, r.ID)
