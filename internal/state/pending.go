@@ -80,6 +80,11 @@ var errNoTmpfile = errors.New("no O_TMPFILE here")
 // a kill before the lock left one clean could not tell from a marker
 // being made by a live command: it left it for a minute.)
 func trackUnnamed(dir, name string, data []byte) (*Pending, error) {
+	// The link is made through /proc/self/fd (any user may; AT_EMPTY_PATH
+	// needs CAP_DAC_READ_SEARCH): without a /proc, the other way.
+	if _, err := os.Stat("/proc/self/fd"); err != nil {
+		return nil, errNoTmpfile
+	}
 	var f *os.File
 	for try := 0; ; try++ {
 		if err := MkdirPrivate(dir); err != nil {
@@ -105,10 +110,14 @@ func trackUnnamed(dir, name string, data []byte) (*Pending, error) {
 		_, err = f.Write(data)
 	}
 	final := filepath.Join(dir, name)
+	unnamed := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
 	for try := 0; err == nil; try++ {
 		// The unnamed file is no entry of dir, which may be removed
 		// empty meanwhile: made again, the link goes into the new one.
-		err = unix.Linkat(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", f.Fd()), unix.AT_FDCWD, final, unix.AT_SYMLINK_FOLLOW)
+		err = unix.Linkat(unix.AT_FDCWD, unnamed, unix.AT_FDCWD, final, unix.AT_SYMLINK_FOLLOW)
+		if err != nil {
+			err = &os.LinkError{Op: "link", Old: unnamed, New: final, Err: err}
+		}
 		if !errors.Is(err, unix.ENOENT) || try == 2 {
 			break
 		}
@@ -116,7 +125,7 @@ func trackUnnamed(dir, name string, data []byte) (*Pending, error) {
 	}
 	if err != nil {
 		f.Close()
-		return nil, &os.LinkError{Op: "link", Old: f.Name(), New: final, Err: err}
+		return nil, err
 	}
 	return &Pending{f: f, path: final}, nil
 }

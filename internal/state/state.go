@@ -456,7 +456,8 @@ func Scan(stateDir string) ([]*Run, []Damaged, error) {
 // may undo it. A live one holds a flock on the run's directory, which the
 // kernel lets go when it ends, however it ends: that tells, in any PID
 // namespace. Its pid and start time tell too, in its own (a record of a
-// workshop that took no lock).
+// workshop that took no lock). (A child it forked holds the lock too, for
+// the moment until its execve: LockOutlivesWorkshop.)
 func (r *Run) Owned() bool {
 	if r.lockHeld() {
 		return true

@@ -221,6 +221,16 @@ func TestKillWhileSettingUp(t *testing.T) {
 		if k.Code != 125 || !strings.Contains(k.Stderr, "is being set up: its command does not run yet") {
 			t.Errorf("kill --signal SEGV during set-up (--init %v) = exit %d; want 125 and the sentence\n%s", init, k.Code, k.Stderr)
 		}
+		// SIGSTOP stops it where it is, and is said so (not as an
+		// init's that left its command running); SIGCONT resumes it.
+		k = h.run("kill", "--signal", "STOP", rec.ID)
+		if k.Code != 0 || !strings.Contains(k.Stderr, "SIGSTOP stopped the container while it was being set up, before its command ran") || strings.Contains(k.Stderr, "(--init)") {
+			t.Errorf("kill --signal STOP during set-up (--init %v) = exit %d; want 0 and the note on the set-up\n%s", init, k.Code, k.Stderr)
+		}
+		if k := h.run("kill", "--signal", "CONT", rec.ID); k.Code != 0 || strings.Contains(k.Stderr, "==>") {
+			t.Errorf("kill --signal CONT during set-up (--init %v) = exit %d; want 0 and no note\n%s", init, k.Code, k.Stderr)
+			h.run("kill", rec.ID) // not left stopped: the run would never end
+		}
 		res := r.Wait()
 		if res.Code != 0 || res.Stdout != "ran\n" || strings.Contains(res.Stderr, "goroutine") {
 			t.Errorf("the run (--init %v) = exit %d, stdout %q; want it run, no dump\n%s", init, res.Code, res.Stdout, res.Stderr)

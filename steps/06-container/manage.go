@@ -160,8 +160,10 @@ func Kill(n *sys.Narrator, out io.Writer, stateDir, ref string, sig unix.Signal)
 	// Still workshop's init, before the command runs: the signal
 	// is the command's, and the init, a Go program, would take it
 	// for itself (a SIGSEGV: a dump of its stacks, the run ended).
-	// SIGKILL and SIGSTOP stop a container at any moment.
-	if sig != unix.SIGKILL && sig != unix.SIGSTOP && settingUp(r.Pid) {
+	// SIGKILL and SIGSTOP stop a container at any moment, and SIGCONT
+	// resumes one SIGSTOP stopped.
+	inSetUp := settingUp(r.Pid)
+	if sig != unix.SIGKILL && sig != unix.SIGSTOP && sig != unix.SIGCONT && inSetUp {
 		return exit.Errorf(exit.ToolFailed, "container %s is being set up: its command does not run yet, and %s is for the command; try again in a moment (SIGKILL stops it now)", r.ID, sys.SignalName(sig))
 	}
 	// From the host, the container's PID 1 is an ordinary pid: a
@@ -172,7 +174,7 @@ func Kill(n *sys.Narrator, out io.Writer, stateDir, ref string, sig unix.Signal)
 	ignored, _ := state.Ignores(r.Pid, int(sig))
 	// Past its set-up, a first process that still runs workshop is the
 	// init of --init, which passes signals on to its command, or not.
-	underInit := state.RunsThisProgram(r.Pid)
+	underInit := !inSetUp && state.RunsThisProgram(r.Pid)
 	// Marked first, so that the run's workshop, woken by the
 	// death, finds the mark: its verdict names the sender.
 	if err := r.MarkKill(int(sig)); err != nil {
@@ -194,6 +196,11 @@ func Kill(n *sys.Narrator, out io.Writer, stateDir, ref string, sig unix.Signal)
 		return exit.Errorf(exit.ToolFailed, "%v", err)
 	}
 	fmt.Fprintf(out, "sent %s to container %s (pid %d)\n", sys.SignalName(sig), r.ID, r.Pid)
+	if inSetUp && sig == unix.SIGSTOP {
+		n.Note("SIGSTOP stopped the container while it was being set up, before its command ran: it waits, stopped, "+
+			"until 'workshop kill --signal CONT %s' resumes it", r.ID)
+		return nil
+	}
 	// An init that is no PID 1 (--ns without pid) and has no handler
 	// for the signal takes its default action itself: it ends, or stops.
 	if underInit && !(known && !caught && killsByDefault(sig) && !ownPIDNamespace(r.Pid)) {
