@@ -79,9 +79,10 @@ func LiveRunIDs() (map[string]string, error) {
 				continue
 			}
 			id := filepath.Base(target)
-			for _, prefix := range []string{NewPrefix, GonePrefix} {
+			for _, prefix := range []string{MakingPrefix, NewPrefix, GonePrefix} {
 				id = strings.TrimPrefix(id, prefix)
 			}
+			id, _, _ = strings.Cut(id, ".") // makingName's pid and the rest
 			live[id] = target
 		}
 	}

@@ -84,8 +84,10 @@ func New(stateDir string, r *Run) error {
 	// Made under a temporary name with its record in it, then renamed: a
 	// directory named by an id always holds its record, so that one
 	// without is never a run being recorded, and `workshop clean` removes
-	// it at once.
-	r.dir = filepath.Join(dir, NewPrefix+r.ID)
+	// it at once. The temporary name names this process (makingName): in
+	// the moment between the mkdir and the lock below, clean tells one
+	// being made from one whose workshop was killed there.
+	r.dir = filepath.Join(dir, makingName(r.ID))
 	if err := mkdirIn(dir, r.dir); err != nil {
 		return fmt.Errorf("record the container: %w", err)
 	}
@@ -193,11 +195,50 @@ func mkdirAllOpen(dir string) error {
 	return os.Chmod(dir, 0o755)
 }
 
-// NewPrefix and GonePrefix begin the names of a run's directory while it
-// is made (New) and while it is removed (Forget, `workshop clean`): List
+// makingName is the name New makes a run's directory under: MakingPrefix,
+// the id, and this process's pid, start time and PID namespace (the inode
+// of /proc/self/ns/pid), dot-separated.
+func makingName(id string) string {
+	return fmt.Sprintf("%s%s.%d.%d.%d", MakingPrefix, id, os.Getpid(), StartTime(os.Getpid()), pidNamespace())
+}
+
+// pidNamespace is the inode number of this process's PID namespace, or 0.
+func pidNamespace() uint64 {
+	var st unix.Stat_t
+	if unix.Stat("/proc/self/ns/pid", &st) != nil {
+		return 0
+	}
+	return st.Ino
+}
+
+// MakerGone reports, of a run's directory named as New makes it
+// (makingName), whether the workshop that made it is known to be dead: its
+// pid, in this PID namespace, is no process started when it was, or a
+// zombie. Made in another PID namespace, or not named so: false, unknown.
+func MakerGone(name string) bool {
+	fields := strings.Split(strings.TrimPrefix(name, MakingPrefix), ".")
+	if !strings.HasPrefix(name, MakingPrefix) || len(fields) != 4 {
+		return false
+	}
+	pid, err1 := strconv.Atoi(fields[1])
+	start, err2 := strconv.ParseUint(fields[2], 10, 64)
+	ns, err3 := strconv.ParseUint(fields[3], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil || pid <= 0 || ns == 0 || ns != pidNamespace() {
+		return false
+	}
+	if s := statField(pid, 3); s == "Z" || s == "X" {
+		return true
+	}
+	return StartTime(pid) != start
+}
+
+// MakingPrefix, NewPrefix and GonePrefix begin the names of a run's
+// directory while it is made (New: MakingPrefix; NewPrefix by older
+// workshops) and while it is removed (Forget, `workshop clean`): List
 // skips them, and clean knows them.
 const (
-	NewPrefix = ".new-"
+	MakingPrefix = ".mk-"
+	NewPrefix    = ".new-"
 	// LabScratchPrefix starts the name of the directory where lab 5's
 	// check unpacks the student's archive (in the state dir, or the
 	// system's temporary directory), followed by the check's pid: a check

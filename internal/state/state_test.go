@@ -281,3 +281,35 @@ func TestChildren(t *testing.T) {
 		}
 	}
 }
+
+// A run's directory is made under a name that names its maker: clean
+// removes one whose maker is dead at once, and leaves one whose maker
+// lives, or cannot be looked at (another PID namespace).
+func TestMakerGone(t *testing.T) {
+	ours := makingName("abcdefabcdef")
+	if !strings.HasPrefix(ours, MakingPrefix+"abcdefabcdef.") || MakerGone(ours) {
+		t.Errorf("MakerGone(%q), this process's = true, or the name is not New's", ours)
+	}
+	ns := pidNamespace()
+	for name, want := range map[string]bool{
+		fmt.Sprintf("%sabcdefabcdef.%d.%d.%d", MakingPrefix, 1<<22+1, 1, ns):     true,  // no such pid
+		fmt.Sprintf("%sabcdefabcdef.%d.%d.%d", MakingPrefix, os.Getpid(), 1, ns): true,  // another process of that pid, since
+		fmt.Sprintf("%sabcdefabcdef.%d.%d.%d", MakingPrefix, 1<<22+1, 1, ns+1):   false, // another PID namespace: unknown
+		fmt.Sprintf("%sabcdefabcdef.%d.%d", MakingPrefix, 1<<22+1, 1):            false, // not New's name
+		NewPrefix + "abcdefabcdef": false,
+	} {
+		if got := MakerGone(name); got != want {
+			t.Errorf("MakerGone(%q) = %v, want %v", name, got, want)
+		}
+	}
+	// New leaves none behind: the directory ends under the run's id.
+	dir := t.TempDir()
+	r := &Run{ID: "abcdefabcdef"}
+	if err := New(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	defer r.LetGo()
+	if entries, _ := os.ReadDir(ContainersDir(dir)); len(entries) != 1 || entries[0].Name() != r.ID {
+		t.Errorf("after New, %s holds %v, want the run's id alone", ContainersDir(dir), entries)
+	}
+}

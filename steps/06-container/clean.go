@@ -628,8 +628,9 @@ func (c *cleaner) inUse(m mountopt.Entry) bool {
 // unrecordedDirs removes container directories that hold no record: a
 // run's directory that a run or a clean was killed while removing
 // (state.GonePrefix; not while a live workshop removes it), one a run was
-// killed while making (state.NewPrefix; at once if it was killed as it
-// wrote the record, otherwise after a minute: it may be being made now),
+// killed while making (state.MakingPrefix: at once, its maker named and
+// dead; state.NewPrefix, an older workshop's: at once if it was killed as
+// it wrote the record, otherwise after a minute: it may be being made now),
 // and a directory named by an id with no record in it (made by an older
 // workshop, which wrote the record into the directory after making it).
 func (c *cleaner) unrecordedDirs(recorded map[string]bool) {
@@ -651,6 +652,23 @@ func (c *cleaner) unrecordedDirs(recorded map[string]bool) {
 		case strings.HasPrefix(e.Name(), state.GonePrefix):
 			if !state.Abandoned(p, false) {
 				continue // its run's workshop removing it now, or done
+			}
+		case strings.HasPrefix(e.Name(), state.MakingPrefix):
+			// Its name names the workshop making it (state.New): one
+			// killed between its mkdir and its lock is told from one
+			// about to lock it, and removed at once.
+			if !state.Abandoned(p, false) {
+				continue // held: a run recording its container now
+			}
+			if state.MakerGone(e.Name()) {
+				break
+			}
+			if age := time.Since(info.ModTime()); age < staleAge {
+				// Its maker lives (about to lock it), or lives in
+				// another PID namespace, where its pid cannot be
+				// looked at: said, not removed.
+				c.left(p, fmt.Sprintf("a container directory being made (%s old): a run may be recording its container now; clean removes it once it is %s old", age.Truncate(time.Second), staleAge))
+				continue
 			}
 		case strings.HasPrefix(e.Name(), state.NewPrefix):
 			if state.Abandoned(p, true) {

@@ -182,9 +182,37 @@ func TestUnrecordedDirs(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Made under a name that names its maker (state.New): one whose maker
+	// is dead (a pid no process has) is removed at once, however young
+	// (a kill -9 between the mkdir and the lock left it for a minute);
+	// one whose maker lives, not yet locked, is left and said so; one
+	// locked, a run recording its container, is left without a word.
+	var ns unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/pid", &ns); err != nil {
+		t.Fatal(err)
+	}
+	deadMaker := filepath.Join(containers, fmt.Sprintf("%s777777777777.%d.%d.%d", state.MakingPrefix, 1<<22+1, 12345, ns.Ino))
+	liveMaker := filepath.Join(containers, fmt.Sprintf("%s666666666666.%d.%d.%d", state.MakingPrefix, os.Getpid(), state.StartTime(os.Getpid()), ns.Ino))
+	locked := filepath.Join(containers, fmt.Sprintf("%s555555555555.%d.%d.%d", state.MakingPrefix, 1<<22+1, 12345, ns.Ino))
+	for _, d := range []string{deadMaker, liveMaker, locked} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testbin.LockedFile(t, locked)
+
 	var out bytes.Buffer
 	c := &cleaner{n: sys.Discard(), out: &out, errOut: &out, state: dir}
 	c.unrecordedDirs(map[string]bool{})
+	if _, err := os.Lstat(deadMaker); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s, being made by a workshop that is dead, is still there:\n%s", deadMaker, out.String())
+	}
+	if _, err := os.Stat(liveMaker); err != nil || !strings.Contains(out.String(), "left "+liveMaker+": a container directory being made") {
+		t.Errorf("%s, being made by a live workshop: %v, and clean said:\n%s", liveMaker, err, out.String())
+	}
+	if _, err := os.Stat(locked); err != nil || strings.Contains(out.String(), locked) {
+		t.Errorf("%s, locked by the run making it: %v, and clean said:\n%s", locked, err, out.String())
+	}
 	if _, err := os.Stat(removing.GoneDir()); err != nil || strings.Contains(out.String(), removing.GoneDir()) {
 		t.Errorf("%s, which a live run's workshop is removing: %v, and clean said:\n%s", removing.GoneDir(), err, out.String())
 	}
