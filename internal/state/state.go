@@ -471,7 +471,7 @@ func Scan(stateDir string) ([]*Run, []Damaged, error) {
 	var bad []Damaged
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), ".") || !e.IsDir() {
-			continue // being made or removed (NewPrefix, GonePrefix)
+			continue // being made or removed (MakingPrefix, NewPrefix, GonePrefix)
 		}
 		dir := filepath.Join(ContainersDir(stateDir), e.Name())
 		data, err := os.ReadFile(filepath.Join(dir, recordName))

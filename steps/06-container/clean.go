@@ -77,7 +77,7 @@ type CleanResult struct {
 // mkdir and the write of its first pid; so has `workshop doctor`.
 const orphanAge = time.Minute
 
-// staleAge is how old a container directory being made (state.NewPrefix)
+// staleAge is how old a container directory being made (state.MakingPrefix, NewPrefix)
 // must be before clean removes it: state.New makes it, writes the record
 // into it, and renames it to the container's id.
 const staleAge = time.Minute
