@@ -226,10 +226,7 @@ func MakerGone(name string) bool {
 	if err1 != nil || err2 != nil || err3 != nil || pid <= 0 || ns == 0 || ns != pidNamespace() {
 		return false
 	}
-	if s := statField(pid, 3); s == "Z" || s == "X" {
-		return true
-	}
-	return StartTime(pid) != start
+	return start != 0 && !startedAt(pid, start)
 }
 
 // MakingPrefix, NewPrefix and GonePrefix begin the names of a run's
@@ -511,14 +508,18 @@ func (r *Run) Owned() bool {
 
 // workshopAlive reports whether the run's workshop, a pid of this PID
 // namespace, lives: the process of that pid, started when it was.
-func (r *Run) workshopAlive() bool {
-	// A killed workshop stays a zombie until its parent collects it: dead
+func (r *Run) workshopAlive() bool { return startedAt(r.WorkshopPid, r.WorkshopStart) }
+
+// startedAt reports whether process pid lives and was started at start
+// (StartTime): the same process, not another that reused its pid.
+func startedAt(pid int, start uint64) bool {
+	// A killed process stays a zombie until its parent collects it: dead
 	// already, it will undo nothing.
-	if s := statField(r.WorkshopPid, 3); s == "Z" || s == "X" {
+	if s := statField(pid, 3); s == "Z" || s == "X" {
 		return false
 	}
-	st := StartTime(r.WorkshopPid)
-	return st != 0 && st == r.WorkshopStart
+	st := StartTime(pid)
+	return st != 0 && st == start
 }
 
 // LockOutlivesWorkshop reports whether the run's lock is held though its
