@@ -487,8 +487,28 @@ func TestStep4TimeoutKillsWhileTheTerminalTakesNothing(t *testing.T) {
 	if r := step4(t, "--", "sleep", "0"); r.Code != 0 {
 		t.Fatalf("step 4 -- sleep 0 = %d\n%s", r.Code, r.Stderr)
 	}
+	// The timeout counts from the container's start, and on a slow
+	// machine (the emulated arm64 VM, loaded) bash may not have reached
+	// its sleep a second later: killed before it filled the terminal, the
+	// container would not test what this test is for. A longer timeout
+	// is tried then.
+	for _, timeout := range []string{"1s", "4s", "15s"} {
+		if timeoutKillsWithTheTerminalFull(t, timeout) {
+			return
+		}
+	}
+	t.Fatal("even with --timeout 15s, the container was killed before its sleep 4321 ran")
+}
+
+// timeoutKillsWithTheTerminalFull runs step 4 with --timeout on a pty
+// nobody reads, the container filling it. It reports false, having
+// checked nothing, when the timeout killed the container before its sleep
+// was seen to start.
+func timeoutKillsWithTheTerminalFull(t *testing.T, timeout string) bool {
+	t.Helper()
 	master, slave := testbin.OpenPty(t)
-	cmd := exec.Command(testbin.Bin(t), "--no-color", "--state-dir", stateDir, "step", "4", "--timeout", "1s", "--",
+	defer master.Close()
+	cmd := exec.Command(testbin.Bin(t), "--no-color", "--state-dir", stateDir, "step", "4", "--timeout", timeout, "--",
 		"/bin/bash", "-c", "sleep 4321 & while :; do echo 0123456789abcdef; done")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(""), slave, slave
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 1}
@@ -498,14 +518,36 @@ func TestStep4TimeoutKillsWhileTheTerminalTakesNothing(t *testing.T) {
 	slave.Close()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	exitCode := func(err error) int {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		return -1
+	}
 	// Nobody reads the terminal. The container starts (waited for, not
 	// given a fixed time: the emulated arm64 VM took more than half a
 	// second), and its --timeout must kill it all the same: its sleep
 	// goes, within a generous bound, before anyone reads.
 	sleeps := func() []int { return testbin.Living("sleep\x004321\x00") }
 	for deadline := time.Now().Add(time.Minute); len(sleeps()) == 0; time.Sleep(20 * time.Millisecond) {
+		select {
+		case err := <-done:
+			out := testbin.NewLines(master)
+			out.WaitEOF(10 * time.Second)
+			if code := exitCode(err); code != 137 {
+				t.Fatalf("step 4 --timeout %s ended (%v) before its container's sleep 4321 was seen to run; want it killed by its timeout, 137\n%s", timeout, err, out)
+			}
+			t.Logf("--timeout %s killed the container before its sleep 4321 was seen to run (a slow machine?); trying a longer one", timeout)
+			return false
+		default:
+		}
 		if time.Now().After(deadline) {
-			t.Fatal("a minute later, the container's sleep 4321 does not run")
+			cmd.Process.Kill()
+			<-done
+			out := testbin.NewLines(master)
+			out.WaitEOF(10 * time.Second)
+			t.Fatalf("a minute later, the container's sleep 4321 does not run, and workshop still ran (--timeout %s); its terminal:\n%s", timeout, out)
 		}
 	}
 	left := sleeps()
@@ -515,8 +557,7 @@ func TestStep4TimeoutKillsWhileTheTerminalTakesNothing(t *testing.T) {
 	out := testbin.NewLines(master)
 	select {
 	case err := <-done:
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 137 {
+		if code := exitCode(err); code != 137 {
 			t.Errorf("workshop = %v, want 137 (its --timeout)", err)
 		}
 	case <-time.After(time.Minute):
@@ -525,7 +566,8 @@ func TestStep4TimeoutKillsWhileTheTerminalTakesNothing(t *testing.T) {
 		t.Fatal("a minute later, workshop still runs")
 	}
 	if len(left) > 0 {
-		t.Errorf("30 s past --timeout 1s, the terminal taking nothing, the container's sleep ran on (pids %v)", left)
+		t.Errorf("30 s past --timeout %s, the terminal taking nothing, the container's sleep ran on (pids %v)", timeout, left)
 	}
-	out.WaitFor(t, "--timeout 1s expired: killing every process in the container's cgroup")
+	out.WaitFor(t, "--timeout "+timeout+" expired: killing every process in the container's cgroup")
+	return true
 }
