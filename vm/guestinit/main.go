@@ -185,6 +185,12 @@ func run() int {
 			fmt.Printf("==> vm: %s failed: %v\n", filepath.Base(bin), err)
 		}
 		fmt.Printf("==> vm: %s exit %d after %s\n", filepath.Base(bin), status, time.Since(start).Round(time.Second))
+		// What a test binary left running slows the ones after it (the
+		// guest is emulated, one CPU's worth): said, so that a test that
+		// fails on time after it can be read so.
+		for _, p := range leftRunning() {
+			fmt.Printf("==> vm: left running after %s: %s\n", filepath.Base(bin), p)
+		}
 		if status > worst {
 			worst = status
 		}
@@ -210,6 +216,30 @@ func report(status int) {
 	if _, err := f.WriteAt([]byte{byte(status)}, debugExitPort); err != nil {
 		fmt.Printf("==> vm: write port %#x: %v\n", debugExitPort, err)
 	}
+}
+
+// leftRunning lists the processes other than this one (kernel threads
+// have an empty command line), zombies left out: reaped here first, as
+// their init.
+func leftRunning() []string {
+	for {
+		pid, err := unix.Wait4(-1, nil, unix.WNOHANG, nil)
+		if err != nil || pid <= 0 {
+			break
+		}
+	}
+	var left []string
+	for _, d := range globs("/proc/[0-9]*") {
+		if d == "/proc/1" {
+			continue
+		}
+		cmdline := strings.TrimRight(strings.ReplaceAll(readFile(d+"/cmdline"), "\x00", " "), " ")
+		if cmdline == "" {
+			continue
+		}
+		left = append(left, fmt.Sprintf("pid %s: %s", filepath.Base(d), cmdline))
+	}
+	return left
 }
 
 func globs(pattern string) []string {
