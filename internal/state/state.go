@@ -211,22 +211,38 @@ func pidNamespace() uint64 {
 	return st.Ino
 }
 
-// MakerGone reports, of a run's directory named as New makes it
-// (makingName), whether the workshop that made it is known to be dead: its
-// pid, in this PID namespace, is no process started when it was, or a
-// zombie. Made in another PID namespace, or not named so: false, unknown.
-func MakerGone(name string) bool {
+// Maker tells, of a run's directory named as New makes it (makingName),
+// whether the workshop that made it is known to be dead, known to live, or
+// neither.
+type Maker int
+
+const (
+	// MakerUnknown: made in another PID namespace, where its pid cannot
+	// be looked at, or not named so.
+	MakerUnknown Maker = iota
+	// MakerGone: its pid, in this PID namespace, is no process started
+	// when it was, or a zombie.
+	MakerGone
+	// MakerAlive: the process that made it lives.
+	MakerAlive
+)
+
+// MakerOf reads the maker of a run's directory from its name.
+func MakerOf(name string) Maker {
 	fields := strings.Split(strings.TrimPrefix(name, MakingPrefix), ".")
 	if !strings.HasPrefix(name, MakingPrefix) || len(fields) != 4 {
-		return false
+		return MakerUnknown
 	}
 	pid, err1 := strconv.Atoi(fields[1])
 	start, err2 := strconv.ParseUint(fields[2], 10, 64)
 	ns, err3 := strconv.ParseUint(fields[3], 10, 64)
-	if err1 != nil || err2 != nil || err3 != nil || pid <= 0 || ns == 0 || ns != pidNamespace() {
-		return false
+	if err1 != nil || err2 != nil || err3 != nil || pid <= 0 || ns == 0 || ns != pidNamespace() || start == 0 {
+		return MakerUnknown
 	}
-	return start != 0 && !startedAt(pid, start)
+	if startedAt(pid, start) {
+		return MakerAlive
+	}
+	return MakerGone
 }
 
 // MakingPrefix, NewPrefix and GonePrefix begin the names of a run's

@@ -285,21 +285,22 @@ func TestChildren(t *testing.T) {
 // A run's directory is made under a name that names its maker: clean
 // removes one whose maker is dead at once, and leaves one whose maker
 // lives, or cannot be looked at (another PID namespace).
-func TestMakerGone(t *testing.T) {
+func TestMakerOf(t *testing.T) {
 	ours := makingName("abcdefabcdef")
-	if !strings.HasPrefix(ours, MakingPrefix+"abcdefabcdef.") || MakerGone(ours) {
-		t.Errorf("MakerGone(%q), this process's = true, or the name is not New's", ours)
+	if !strings.HasPrefix(ours, MakingPrefix+"abcdefabcdef.") || MakerOf(ours) != MakerAlive {
+		t.Errorf("MakerOf(%q), this process's = %v, want MakerAlive, or the name is not New's", ours, MakerOf(ours))
 	}
 	ns := pidNamespace()
-	for name, want := range map[string]bool{
-		fmt.Sprintf("%sabcdefabcdef.%d.%d.%d", MakingPrefix, 1<<22+1, 1, ns):     true,  // no such pid
-		fmt.Sprintf("%sabcdefabcdef.%d.%d.%d", MakingPrefix, os.Getpid(), 1, ns): true,  // another process of that pid, since
-		fmt.Sprintf("%sabcdefabcdef.%d.%d.%d", MakingPrefix, 1<<22+1, 1, ns+1):   false, // another PID namespace: unknown
-		fmt.Sprintf("%sabcdefabcdef.%d.%d", MakingPrefix, 1<<22+1, 1):            false, // not New's name
-		NewPrefix + "abcdefabcdef": false,
+	for name, want := range map[string]Maker{
+		fmt.Sprintf("%sabcdefabcdef.%d.%d.%d", MakingPrefix, 1<<22+1, 1, ns):     MakerGone,    // no such pid
+		fmt.Sprintf("%sabcdefabcdef.%d.%d.%d", MakingPrefix, os.Getpid(), 1, ns): MakerGone,    // another process of that pid, since
+		fmt.Sprintf("%sabcdefabcdef.%d.%d.%d", MakingPrefix, 1<<22+1, 1, ns+1):   MakerUnknown, // another PID namespace
+		fmt.Sprintf("%sabcdefabcdef.%d.%d", MakingPrefix, 1<<22+1, 1):            MakerUnknown, // not New's name
+		fmt.Sprintf("%sabcdefabcdef.%d.%d.%d", MakingPrefix, os.Getpid(), 0, ns): MakerUnknown, // no start time
+		NewPrefix + "abcdefabcdef": MakerUnknown,
 	} {
-		if got := MakerGone(name); got != want {
-			t.Errorf("MakerGone(%q) = %v, want %v", name, got, want)
+		if got := MakerOf(name); got != want {
+			t.Errorf("MakerOf(%q) = %v, want %v", name, got, want)
 		}
 	}
 	// New leaves none behind: the directory ends under the run's id.

@@ -629,7 +629,8 @@ func (c *cleaner) inUse(m mountopt.Entry) bool {
 // run's directory that a run or a clean was killed while removing
 // (state.GonePrefix; not while a live workshop removes it), one a run was
 // killed while making (state.MakingPrefix: at once, its maker named and
-// dead; state.NewPrefix, an older workshop's: at once if it was killed as
+// dead, never while its maker lives, after a minute where its maker cannot
+// be looked at; state.NewPrefix, an older workshop's: at once if it was killed as
 // it wrote the record, otherwise after a minute: it may be being made now),
 // and a directory named by an id with no record in it (made by an older
 // workshop, which wrote the record into the directory after making it).
@@ -660,15 +661,22 @@ func (c *cleaner) unrecordedDirs(recorded map[string]bool) {
 			if !state.Abandoned(p, false) {
 				continue // held: a run recording its container now
 			}
-			if state.MakerGone(e.Name()) {
-				break
-			}
-			if age := time.Since(info.ModTime()); age < staleAge {
-				// Its maker lives (about to lock it), or lives in
-				// another PID namespace, where its pid cannot be
-				// looked at: said, not removed.
-				c.left(p, fmt.Sprintf("a container directory being made (%s old): a run may be recording its container now; clean removes it once it is %s old", age.Truncate(time.Second), staleAge))
+			switch state.MakerOf(e.Name()) {
+			case state.MakerGone:
+			case state.MakerAlive:
+				// About to lock it, however long that takes (a
+				// workshop stopped, or traced, between the two): left,
+				// at any age, and removed once its maker is dead.
+				c.left(p, "a container directory being made by a workshop that runs: clean removes it once that workshop has ended without it")
 				continue
+			default:
+				// Its maker lives in another PID namespace, where its
+				// pid cannot be looked at: said, not removed, for a
+				// minute.
+				if age := time.Since(info.ModTime()); age < staleAge {
+					c.left(p, fmt.Sprintf("a container directory being made (%s old): a run may be recording its container now; clean removes it once it is %s old", age.Truncate(time.Second), staleAge))
+					continue
+				}
 			}
 		case strings.HasPrefix(e.Name(), state.NewPrefix):
 			if state.Abandoned(p, true) {

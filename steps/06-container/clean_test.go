@@ -200,6 +200,13 @@ func TestUnrecordedDirs(t *testing.T) {
 		}
 	}
 	testbin.LockedFile(t, locked)
+	// However old: a maker stopped (Ctrl-Z, a tracer) between its mkdir
+	// and its lock for longer than a minute lives all the same. (Clean
+	// removed it at a minute, and the run, resumed, failed to lock it.)
+	old := time.Now().Add(-2 * time.Minute)
+	if err := os.Chtimes(liveMaker, old, old); err != nil {
+		t.Fatal(err)
+	}
 
 	var out bytes.Buffer
 	c := &cleaner{n: sys.Discard(), out: &out, errOut: &out, state: dir}
@@ -208,7 +215,7 @@ func TestUnrecordedDirs(t *testing.T) {
 		t.Errorf("%s, being made by a workshop that is dead, is still there:\n%s", deadMaker, out.String())
 	}
 	if _, err := os.Stat(liveMaker); err != nil || !strings.Contains(out.String(), "left "+liveMaker+": a container directory being made") {
-		t.Errorf("%s, being made by a live workshop: %v, and clean said:\n%s", liveMaker, err, out.String())
+		t.Errorf("%s, being made by a live workshop, two minutes old: %v, and clean said:\n%s", liveMaker, err, out.String())
 	}
 	if _, err := os.Stat(locked); err != nil || strings.Contains(out.String(), locked) {
 		t.Errorf("%s, locked by the run making it: %v, and clean said:\n%s", locked, err, out.String())
