@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/testbin"
 	"golang.org/x/sys/unix"
 )
@@ -193,6 +194,12 @@ func TestKillSignalTheInitKeeps(t *testing.T) {
 	r = h.start("full", "run", "--init", "--ns", "mount,uts,ipc,net,user", "--", "/bin/sh", "-c", `echo ready; while :; do sleep 1000 & wait $!; done`)
 	rec = h.record(r)
 	r.Stdout.WaitFor(t, "ready")
+	if k := h.run("kill", "--signal", "TTIN", rec.ID); k.Code != 0 || !strings.Contains(k.Stderr, "passes signals on to its command, but not SIGTTIN") {
+		t.Errorf("kill --signal TTIN of an --init container without a PID namespace or a terminal = exit %d; want 0 and the note that the init keeps it\n%s", k.Code, k.Stderr)
+	}
+	if st, _ := state.StatusField(rec.Pid, "State"); strings.HasPrefix(st, "T") {
+		t.Errorf("SIGTTIN, with no terminal, stopped the init: %s", st)
+	}
 	if k := h.run("kill", "--signal", "34", rec.ID); k.Code != 0 || strings.Contains(k.Stderr, "==>") {
 		t.Errorf("kill --signal 34 of an --init container without a PID namespace = exit %d; want 0 and no note\n%s", k.Code, k.Stderr)
 	}
@@ -200,6 +207,36 @@ func TestKillSignalTheInitKeeps(t *testing.T) {
 		t.Errorf("the run after kill --signal 34 of its init, no PID 1 = exit %d, want %d\n%s", res.Code, 128+34, res.Stderr)
 	}
 	h.nothingLeft(rec.ID)
+
+	// On a terminal (workshop a session's leader, as under a login
+	// shell), SIGTTIN stops such an init: its process group has a
+	// parent, workshop, in its session, in another group, and the kernel
+	// acts on the stop. kill said nothing, the init stopped, its command
+	// on. Without a terminal (above: no session of its own) the kernel
+	// discards it, and kill says the init keeps it.
+	term := testbin.StartOnTerminal(t, testbin.Bin(t), h.args("--no-color", "full", "run", "--init", "--ns", "mount,uts,ipc,net", "--",
+		"/bin/sh", "-c", `echo ready; while :; do sleep 1000 & wait $!; done`)...)
+	term.Out.WaitFor(t, "ready")
+	runs, err := state.List(h.state)
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("the run on a terminal: records %v, %v; want one", runs, err)
+	}
+	id, initPid := runs[0].ID, runs[0].Pid
+	k := h.run("kill", "--signal", "TTIN", id)
+	st, _ := state.StatusField(initPid, "State")
+	if k.Code != 0 || !strings.Contains(k.Stderr, "SIGTTIN stopped workshop's init (--init), the container's first process, not its command") || !strings.HasPrefix(st, "T") {
+		t.Errorf("kill --signal TTIN of an --init init, no PID 1, on a terminal = exit %d, the init %q; want 0, it stopped, and the note\n%s", k.Code, st, k.Stderr)
+	}
+	if k := h.run("kill", "--signal", "CONT", id); k.Code != 0 {
+		t.Errorf("kill --signal CONT = exit %d\n%s", k.Code, k.Stderr)
+	}
+	if k := h.run("kill", "--signal", "TERM", id); k.Code != 0 {
+		t.Errorf("kill --signal TERM = exit %d\n%s", k.Code, k.Stderr)
+	}
+	if code := term.End(t, time.Minute); code != 143 {
+		t.Errorf("the run on a terminal after TTIN, CONT and TERM = exit %d, want 143", code)
+	}
+	h.nothingLeft(id)
 }
 
 // A signal other than SIGKILL and SIGSTOP, sent while the container is set

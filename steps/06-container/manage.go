@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/state"
@@ -202,8 +203,20 @@ func Kill(n *sys.Narrator, out io.Writer, stateDir, ref string, sig unix.Signal)
 		return nil
 	}
 	// An init that is no PID 1 (--ns without pid) and has no handler
-	// for the signal takes its default action itself: it ends, or stops.
-	if underInit && !(known && !caught && killsByDefault(sig) && !ownPIDNamespace(r.Pid)) {
+	// for the signal takes its default action itself: it ends (the run
+	// says so), or stops. A stop is looked for, not foretold: the kernel
+	// discards SIGTTIN and SIGTTOU (and SIGTSTP) for a process group no
+	// parent in its session could resume (POSIX's orphaned group: the
+	// init's, without a terminal), and the init keeps them from its
+	// command then.
+	defaultApplies := underInit && known && !caught && killsByDefault(sig) && !ownPIDNamespace(r.Pid)
+	if defaultApplies && !ignored && stopsByDefault(sig) && stoppedSoon(r.Pid) {
+		n.Note("%s stopped workshop's init (--init), the container's first process, not its command, which goes on running: "+
+			"with no PID namespace (--ns without pid) the init is no PID 1, and it has no handler for %s, whose default action is to stop. "+
+			"Stopped, the init reaps nothing and passes nothing on; 'workshop kill --signal CONT %s' resumes it", sys.SignalName(sig), sys.SignalName(sig), r.ID)
+		return nil
+	}
+	if underInit && !(defaultApplies && (ignored || !stopsByDefault(sig))) {
 		if why, kept := namespaces.InitKeeps(sig); kept {
 			n.Note("the container's first process is workshop's init (--init), which passes signals on to its command, but not %s: %s. "+
 				"The command does not get it; 'workshop kill %s' sends SIGKILL, which ends the container", sys.SignalName(sig), why, r.ID)
@@ -228,6 +241,26 @@ func Kill(n *sys.Narrator, out io.Writer, stateDir, ref string, sig unix.Signal)
 			"'workshop kill %s' sends SIGKILL, which it cannot ignore", sys.SignalName(sig), r.ID)
 	}
 	return nil
+}
+
+// stopsByDefault reports whether sig's default action stops a process
+// (signal(7)): the terminal's stop signals. SIGSTOP, which no process can
+// catch, is said apart.
+func stopsByDefault(sig unix.Signal) bool {
+	return sig == unix.SIGTSTP || sig == unix.SIGTTIN || sig == unix.SIGTTOU
+}
+
+// stoppedSoon reports whether process pid is stopped within a fifth of a
+// second: a signal just sent is acted on when the process next runs.
+func stoppedSoon(pid int) bool {
+	for deadline := time.Now().Add(200 * time.Millisecond); ; time.Sleep(2 * time.Millisecond) {
+		if st, ok := state.StatusField(pid, "State"); ok && strings.HasPrefix(st, "T") {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
 }
 
 // ownPIDNamespace reports whether process pid is in another PID namespace
