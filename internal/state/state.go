@@ -42,6 +42,10 @@ type Run struct {
 	Mounts  []string `json:"mounts,omitempty"`  // mount points on the host, to unmount
 	Dirs    []string `json:"dirs,omitempty"`    // directories to remove (upper, work, rootfs)
 	Keep    bool     `json:"keep,omitempty"`    // --keep: the writable layer stays after the run
+	// Init: the container's first process is workshop's init (--init),
+	// which runs the command as its child (for kill, which would
+	// otherwise guess it from /proc).
+	Init bool `json:"init,omitempty"`
 
 	// Lower and Upper are the overlay's layers (step 6): the image's rootfs
 	// and the container's writable layer, which `workshop diff` compares.

@@ -33,7 +33,7 @@ import (
 // (exit.FaultSignals) are left to Go, which would answer one with a stack
 // dump: none reaches it then. workshop stops a container not set up yet
 // with SIGKILL, and `workshop kill` sends nothing but SIGKILL and SIGSTOP
-// before the command runs (cmd/workshop's settingUp). Defaulting them too
+// before the command runs (steps/06-container's settingUp). Defaulting them too
 // would cost eight more calls, and lines, in every run. One the process
 // was started with ignored stays ignored, for the command too (exit.Heeded).
 var stopSignals = func() []unix.Signal {

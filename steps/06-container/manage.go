@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -75,25 +74,15 @@ func killsByDefault(sig unix.Signal) bool {
 	return true
 }
 
-// settingUp reports whether pid, a container's first process, is still
-// workshop's init before the command runs: the same program as this one
-// (it has not exec'd the command), with no child (--init's init has not
-// started it). Unknown (no /proc/PID/task/*/children): false.
-func settingUp(pid int) bool {
-	if !state.RunsThisProgram(pid) {
+// settingUp reports whether the container's first process is still
+// workshop's before its command runs: the same program as this one (it has
+// not exec'd the command) and, under --init, with no child yet (its init
+// has not started the command).
+func settingUp(r *state.Run) bool {
+	if !state.RunsThisProgram(r.Pid) {
 		return false
 	}
-	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
-	if err != nil || len(tasks) == 0 {
-		return false
-	}
-	for _, t := range tasks {
-		children, err := os.ReadFile(t)
-		if err != nil || strings.TrimSpace(string(children)) != "" {
-			return false
-		}
-	}
-	return true
+	return !r.Init || len(state.Children(r.Pid)) == 0
 }
 
 // running finds a running container by id, id prefix or name.
@@ -163,7 +152,7 @@ func Kill(n *sys.Narrator, out io.Writer, stateDir, ref string, sig unix.Signal)
 	// for itself (a SIGSEGV: a dump of its stacks, the run ended).
 	// SIGKILL and SIGSTOP stop a container at any moment, and SIGCONT
 	// resumes one SIGSTOP stopped.
-	inSetUp := settingUp(r.Pid)
+	inSetUp := settingUp(r)
 	if sig != unix.SIGKILL && sig != unix.SIGSTOP && sig != unix.SIGCONT && inSetUp {
 		return exit.Errorf(exit.ToolFailed, "container %s is being set up: its command does not run yet, and %s is for the command; try again in a moment (SIGKILL stops it now)", r.ID, sys.SignalName(sig))
 	}
@@ -173,9 +162,9 @@ func Kill(n *sys.Narrator, out io.Writer, stateDir, ref string, sig unix.Signal)
 	// from an ancestor namespace.
 	caught, known := state.Catches(r.Pid, int(sig))
 	ignored, _ := state.Ignores(r.Pid, int(sig))
-	// Past its set-up, a first process that still runs workshop is the
-	// init of --init, which passes signals on to its command, or not.
-	underInit := !inSetUp && state.RunsThisProgram(r.Pid)
+	// Past its set-up, under --init, the first process is workshop's
+	// init, which passes signals on to its command, or not.
+	underInit := r.Init && !inSetUp && state.RunsThisProgram(r.Pid)
 	// Marked first, so that the run's workshop, woken by the
 	// death, finds the mark: its verdict names the sender.
 	if err := r.MarkKill(int(sig)); err != nil {

@@ -105,7 +105,7 @@ func Run(n *sys.Narrator, o Options) (res Result, err error) {
 	// before they are made: if workshop is killed from here on, `workshop
 	// clean` finds what it made (and skips what was not made yet).
 	dir := filepath.Join(state.ContainersDir(o.StateDir), id)
-	rec := &state.Run{ID: id, Name: name, Step: 6, Image: refString(img), Command: o.Args, Keep: o.Keep, Lower: img.Rootfs,
+	rec := &state.Run{ID: id, Name: name, Step: 6, Image: refString(img), Command: o.Args, Keep: o.Keep, Init: o.Init, Lower: img.Rootfs,
 		Upper:  filepath.Join(dir, "upper"),
 		Mounts: []string{filepath.Join(dir, "rootfs")},
 		Dirs:   []string{filepath.Join(dir, "upper"), filepath.Join(dir, "work"), filepath.Join(dir, "rootfs")},
