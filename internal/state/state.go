@@ -664,6 +664,41 @@ func Pids() ([]int, error) {
 	return pids, nil
 }
 
+// Opening lists the processes other than this one that have the file at
+// path open (a descriptor on its inode, in /proc/PID/fd). The holder of a
+// run's lock is among them: /proc/locks names the process that took a
+// flock, which may be dead, not a child that holds it through a copy of
+// the descriptor.
+func Opening(path string) []int {
+	var want unix.Stat_t
+	if unix.Stat(path, &want) != nil {
+		return nil
+	}
+	all, _ := Pids()
+	var pids []int
+	for _, pid := range all {
+		if pid == os.Getpid() {
+			continue
+		}
+		fdDir := "/proc/" + strconv.Itoa(pid) + "/fd/"
+		fds, err := os.ReadDir(fdDir)
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			// The path first (a readlink), the inode only for a match.
+			target, err := os.Readlink(fdDir + fd.Name())
+			var st unix.Stat_t
+			if err != nil || strings.TrimSuffix(target, " (deleted)") != path || unix.Stat(fdDir+fd.Name(), &st) != nil || st.Dev != want.Dev || st.Ino != want.Ino {
+				continue
+			}
+			pids = append(pids, pid)
+			break
+		}
+	}
+	return pids
+}
+
 // Catches reports whether process pid has a handler for signal sig: its bit
 // in SigCgt of /proc/PID/status (proc(5)). A PID 1 drops every signal it
 // has no handler for, but SIGKILL and SIGSTOP from an ancestor namespace.

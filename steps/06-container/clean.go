@@ -374,12 +374,36 @@ const lockOutlivesWait = 2 * time.Second
 // container leaves its child holding a copy until the child's execve. It
 // reports whether nobody holds it; a stop signal ends the wait.
 func (c *cleaner) awaitLockReleased(r *state.Run) bool {
-	for deadline := time.Now().Add(lockOutlivesWait); r.LockOutlivesWorkshop(); time.Sleep(5 * time.Millisecond) {
+	start, looks := time.Now(), 0
+	holders := lockHolders(r)
+	for deadline := start.Add(lockOutlivesWait); r.LockOutlivesWorkshop(); time.Sleep(5 * time.Millisecond) {
+		looks++
 		if time.Now().After(deadline) || c.interrupted() {
 			return false
 		}
 	}
+	if looks > 0 {
+		// Bookkeeping, as state's calls are, but a pause to explain.
+		c.n.Note("the workshop of container %s (pid %d) is dead, and %s still held the run's lock, as a process the workshop forked does until its execve: "+
+			"clean waited %s for it to let go (%d looks, each an open, a flock and a close of %s, not shown)",
+			r.ID, r.WorkshopPid, holders, time.Since(start).Round(time.Millisecond), looks, r.Dir())
+	}
 	return true
+}
+
+// lockHolders names the processes that have r's directory open, its
+// lock's holder among them: "pid N (name)", or "a process" where none can
+// be seen (in a PID namespace of its own).
+func lockHolders(r *state.Run) string {
+	var who []string
+	for _, pid := range state.Opening(r.Dir()) {
+		name, _ := state.StatusField(pid, "Name")
+		who = append(who, fmt.Sprintf("pid %d (%s)", pid, name))
+	}
+	if len(who) == 0 {
+		return "a process"
+	}
+	return strings.Join(who, ", ")
 }
 
 // run undoes one recorded run whose workshop process is gone.
@@ -394,7 +418,9 @@ func (c *cleaner) run(r *state.Run) {
 	}
 	if r.LockOutlivesWorkshop() && !c.awaitLockReleased(r) {
 		if c.res.Stopped == nil {
-			c.left(what, fmt.Sprintf("its workshop (pid %d) is dead, but a process it had just started still holds the run's lock, %s later; 'workshop clean' again removes it once that process has gone", r.WorkshopPid, lockOutlivesWait))
+			c.left(what, fmt.Sprintf("its workshop (pid %d) is dead, but %s still holds the run's lock, %s later "+
+				"(a process the workshop forked holds it until its execve; or one took it by hand, with flock(1)); "+
+				"'workshop clean' again removes the container once nobody holds it", r.WorkshopPid, lockHolders(r), lockOutlivesWait))
 		}
 		return
 	}

@@ -476,3 +476,50 @@ func TestStragglersOfNeedsTheContainersNamespaces(t *testing.T) {
 		t.Errorf("stragglersOf(%+v) = %v for a process in another PID namespace than the container's, want none", marker, got)
 	}
 }
+
+// A run's lock held though its workshop is dead, 2 s on (a forked child
+// stopped before its execve; here a sleep given the locked descriptor):
+// clean leaves the run and names who holds the lock. It said "a process
+// it had just started", of whatever held it.
+func TestCleanNamesWhoHoldsADeadRunsLock(t *testing.T) {
+	dir := t.TempDir()
+	held := &state.Run{ID: "abababababab", Step: 6}
+	if err := state.New(dir, held); err != nil {
+		t.Fatal(err)
+	}
+	const dead = 1<<22 + 1 // above pid_max: no process
+	held.WorkshopPid, held.WorkshopStart = dead, 1
+	if err := held.Save(); err != nil {
+		t.Fatal(err)
+	}
+	held.LetGo()
+	lock, err := os.Open(held.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	sleep := exec.Command("sleep", "60")
+	sleep.ExtraFiles = []*os.File{lock}
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lock.Close()
+	defer func() { sleep.Process.Kill(); sleep.Wait() }()
+
+	r, err := state.Load(dir, held.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	c := &cleaner{n: sys.Discard(), out: &out, errOut: &out, state: dir}
+	c.run(r)
+	want := fmt.Sprintf("left container %s (step 6): its workshop (pid %d) is dead, but pid %d (sleep) still holds the run's lock, 2s later", r.ID, dead, sleep.Process.Pid)
+	if !strings.Contains(out.String(), want) {
+		t.Errorf("clean of a run whose lock a sleep holds, its workshop dead, said:\n%s\nwant %q", out.String(), want)
+	}
+	if _, err := os.Stat(r.Dir()); err != nil {
+		t.Errorf("the run's directory, its lock held: %v", err)
+	}
+}
