@@ -477,12 +477,45 @@ func TestStragglersOfNeedsTheContainersNamespaces(t *testing.T) {
 	}
 }
 
-// A run's lock held though its workshop is dead, 2 s on (a forked child
-// stopped before its execve; here a sleep given the locked descriptor):
-// clean leaves the run and names who holds the lock. It said "a process
-// it had just started", of whatever held it.
+// A run's lock held though its workshop is dead (a forked child before
+// its execve; here a sleep given the locked descriptor): clean waits for it,
+// saying so, and names who holds it; 2 s on, it leaves the run, naming the
+// holder. It waited in silence, and then said "a process it had just
+// started", of whatever held it.
 func TestCleanNamesWhoHoldsADeadRunsLock(t *testing.T) {
-	dir := t.TempDir()
+	for _, letGo := range []bool{true, false} {
+		dir := t.TempDir()
+		r, sleep := deadRunLockedBy(t, dir)
+		if letGo {
+			go func() {
+				time.Sleep(300 * time.Millisecond)
+				sleep.Process.Kill()
+			}()
+		}
+		var narration, out bytes.Buffer
+		c := &cleaner{n: sys.New(&narration, sys.Options{}), out: &out, errOut: &out, state: dir}
+		c.run(r)
+		holder := fmt.Sprintf("pid %d (sleep)", sleep.Process.Pid)
+		if letGo {
+			if !strings.Contains(narration.String(), "is dead, and "+holder+" still held the run's lock") || !strings.Contains(narration.String(), "clean waited") {
+				t.Errorf("clean, which waited for %s to let go of a dead run's lock, said:\n%s", holder, narration.String())
+			}
+			continue
+		}
+		want := fmt.Sprintf("left container %s (step 6): its workshop (pid %d) is dead, but %s still holds the run's lock, 2s later", r.ID, r.WorkshopPid, holder)
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("clean of a run whose lock a sleep holds, its workshop dead, said:\n%s\nwant %q", out.String(), want)
+		}
+		if _, err := os.Stat(r.Dir()); err != nil {
+			t.Errorf("the run's directory, its lock held: %v", err)
+		}
+	}
+}
+
+// deadRunLockedBy records a run in dir whose workshop is dead and whose
+// lock a sleep holds, through a copy of the locked descriptor.
+func deadRunLockedBy(t *testing.T, dir string) (*state.Run, *exec.Cmd) {
+	t.Helper()
 	held := &state.Run{ID: "abababababab", Step: 6}
 	if err := state.New(dir, held); err != nil {
 		t.Fatal(err)
@@ -497,6 +530,7 @@ func TestCleanNamesWhoHoldsADeadRunsLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer lock.Close()
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
 		t.Fatal(err)
 	}
@@ -505,21 +539,10 @@ func TestCleanNamesWhoHoldsADeadRunsLock(t *testing.T) {
 	if err := sleep.Start(); err != nil {
 		t.Fatal(err)
 	}
-	lock.Close()
-	defer func() { sleep.Process.Kill(); sleep.Wait() }()
-
+	t.Cleanup(func() { sleep.Process.Kill(); sleep.Wait() })
 	r, err := state.Load(dir, held.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	c := &cleaner{n: sys.Discard(), out: &out, errOut: &out, state: dir}
-	c.run(r)
-	want := fmt.Sprintf("left container %s (step 6): its workshop (pid %d) is dead, but pid %d (sleep) still holds the run's lock, 2s later", r.ID, dead, sleep.Process.Pid)
-	if !strings.Contains(out.String(), want) {
-		t.Errorf("clean of a run whose lock a sleep holds, its workshop dead, said:\n%s\nwant %q", out.String(), want)
-	}
-	if _, err := os.Stat(r.Dir()); err != nil {
-		t.Errorf("the run's directory, its lock held: %v", err)
-	}
+	return r, sleep
 }
