@@ -434,7 +434,7 @@ func TestWaitForTheRootLockIsInterruptible(t *testing.T) {
 	testbin.LockedDir(t, root, 0o755) // another workshop filling it
 	r := testbin.Start(t, "", testbin.Bin(t), "--no-color", "--state-dir", state, "step", "4", "--", "/bin/true")
 	r.Stderr.WaitFor(t, "trying again every")
-	time.Sleep(200 * time.Millisecond) // a few tries, each refused
+	time.Sleep(time.Second) // a few tries (one every 20 ms), each refused, also on a slow machine
 	r.Signal(syscall.SIGINT)
 	res := r.Wait()
 	if res.Code != 130 || !strings.Contains(res.Stderr, "interrupted by SIGINT while waiting for another workshop to fill "+root+"; nothing was copied") ||

@@ -545,9 +545,9 @@ func TestSIGTSTPStopsTheContainerWithWorkshop(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitUntil("workshop stopped", func() bool { return strings.HasPrefix(state(workshop), "T") })
-	if st := state(pid); !strings.HasPrefix(st, "T") {
-		t.Errorf("workshop is stopped, its container's first process is %q", st)
-	}
+	// Stopped too: kill(2) returns before the stop is taken, which on one
+	// slow CPU may come after workshop's own.
+	waitUntil("the container's first process stopped with workshop", func() bool { return strings.HasPrefix(state(pid), "T") })
 	before := read()
 	time.Sleep(300 * time.Millisecond)
 	if after := read(); after != before {

@@ -3,6 +3,7 @@ package container_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/workshop-dev/workshop/internal/testbin"
 )
@@ -42,24 +43,35 @@ func TestFullRunNameIsTakenOnce(t *testing.T) {
 	if r := testbin.Run(t, "", "--state-dir", state, "-q", "full", "run", "--", "/bin/true"); r.Code != 0 {
 		t.Fatalf("making the base image: %d\n%s", r.Code, r.Stderr)
 	}
+	// The winner runs until it is killed, however long the others take
+	// to reach the name (on a slow machine, longer than a second).
 	const runs = 6
 	codes := make(chan int, runs)
 	for i := 0; i < runs; i++ {
 		go func() {
-			r := testbin.Run(t, "", "--state-dir", state, "-q", "full", "run", "--name", "same", "--", "/bin/sh", "-c", "sleep 1")
-			if r.Code != 0 && !strings.Contains(r.Stderr, `the name "same" is taken`) {
+			r := testbin.Run(t, "", "--state-dir", state, "-q", "full", "run", "--name", "same", "--", "/bin/sleep", "600")
+			if r.Code != 137 && !strings.Contains(r.Stderr, `the name "same" is taken`) {
 				t.Errorf("a refused run said %q (exit %d)", r.Stderr, r.Code)
 			}
 			codes <- r.Code
 		}()
 	}
-	ok := 0
-	for i := 0; i < runs; i++ {
-		if <-codes == 0 {
-			ok++
+	refused := 0
+	for deadline := time.After(2 * time.Minute); refused < runs-1; {
+		select {
+		case code := <-codes:
+			if code != 125 {
+				t.Fatalf("a run named \"same\" ended with %d while the others were refused (%d so far); want %d refused with 125, one running", code, refused, runs-1)
+			}
+			refused++
+		case <-deadline:
+			t.Fatalf("2 minutes on, %d of %d runs named \"same\" at once were refused; want all but one", refused, runs)
 		}
 	}
-	if ok != 1 {
-		t.Errorf("%d of %d runs named \"same\" at once ran; want exactly 1", ok, runs)
+	if k := testbin.Run(t, "", "--state-dir", state, "kill", "same"); k.Code != 0 {
+		t.Fatalf("kill same = exit %d\n%s", k.Code, k.Stderr)
+	}
+	if code := <-codes; code != 137 {
+		t.Errorf("the one run named \"same\" = exit %d after its kill, want 137", code)
 	}
 }
