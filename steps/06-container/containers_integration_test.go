@@ -215,8 +215,10 @@ func TestKillSignalTheInitKeeps(t *testing.T) {
 	// on. Without a terminal (above: no session of its own) the kernel
 	// discards it, and kill says the init keeps it.
 	term := testbin.StartOnTerminal(t, testbin.Bin(t), h.args("--no-color", "full", "run", "--init", "--ns", "mount,uts,ipc,net", "--",
-		"/bin/sh", "-c", `echo ready; while :; do sleep 1000 & wait $!; done`)...)
-	term.Out.WaitFor(t, "ready")
+		"/bin/sh", "-c", `echo "ready: $((6*7))"; while :; do sleep 1000 & wait $!; done`)...)
+	// Its own line, not the narration's (which says "already", and
+	// shows the command as given, unexpanded).
+	term.Out.WaitFor(t, "ready: 42")
 	runs, err := state.List(h.state)
 	if err != nil || len(runs) != 1 {
 		t.Fatalf("the run on a terminal: records %v, %v; want one", runs, err)
