@@ -540,6 +540,16 @@ func deadRunLockedBy(t *testing.T, dir string) (*state.Run, *exec.Cmd) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sleep.Process.Kill(); sleep.Wait() })
+	// Start returns once the execve is past its point of no return, a
+	// moment before the kernel names the process after its new program.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
+		if name, _ := state.StatusField(sleep.Process.Pid, "Name"); name == "sleep" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a minute on, pid %d is not named sleep", sleep.Process.Pid)
+		}
+	}
 	r, err := state.Load(dir, held.ID)
 	if err != nil {
 		t.Fatal(err)
