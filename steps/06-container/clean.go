@@ -375,7 +375,7 @@ const lockOutlivesWait = 2 * time.Second
 // reports whether nobody holds it; a stop signal ends the wait.
 func (c *cleaner) awaitLockReleased(r *state.Run) bool {
 	start, looks := time.Now(), 0
-	holders := lockHolders(r)
+	holders, forked := lockHolders(r)
 	for deadline := start.Add(lockOutlivesWait); r.LockOutlivesWorkshop(); time.Sleep(5 * time.Millisecond) {
 		looks++
 		if time.Now().After(deadline) || c.interrupted() {
@@ -384,26 +384,38 @@ func (c *cleaner) awaitLockReleased(r *state.Run) bool {
 	}
 	if looks > 0 {
 		// Bookkeeping, as state's calls are, but a pause to explain.
-		c.n.Note("the workshop of container %s (pid %d) is dead, and %s still held the run's lock, as a process the workshop forked does until its execve: "+
+		c.n.Note("the workshop of container %s (pid %d) is dead, and %s still held the run's lock, %s: "+
 			"clean waited %s for it to let go (%d looks, each an open, a flock and a close of %s, not shown)",
-			r.ID, r.WorkshopPid, holders, time.Since(start).Round(time.Millisecond), looks, r.Dir())
+			r.ID, r.WorkshopPid, holders, whyHeld(forked), time.Since(start).Round(time.Millisecond), looks, r.Dir())
 	}
 	return true
 }
 
 // lockHolders names the processes that have r's directory open, its
 // lock's holder among them: "pid N (name)", or "a process" where none can
-// be seen (in a PID namespace of its own).
-func lockHolders(r *state.Run) string {
-	var who []string
+// be seen (in a PID namespace of its own). forked reports whether each
+// runs workshop's program, as the child a workshop forks does until its
+// execve; a holder that does not was given the lock, or took it by hand.
+func lockHolders(r *state.Run) (who string, forked bool) {
+	var names []string
+	forked = true
 	for _, pid := range state.Opening(r.Dir()) {
 		name, _ := state.StatusField(pid, "Name")
-		who = append(who, fmt.Sprintf("pid %d (%s)", pid, name))
+		names = append(names, fmt.Sprintf("pid %d (%s)", pid, name))
+		forked = forked && state.RunsThisProgram(pid)
 	}
-	if len(who) == 0 {
-		return "a process"
+	if len(names) == 0 {
+		return "a process", true
 	}
-	return strings.Join(who, ", ")
+	return strings.Join(names, ", "), forked
+}
+
+// whyHeld says why a dead workshop's lock is held, from lockHolders.
+func whyHeld(forked bool) string {
+	if forked {
+		return "as a process the workshop forked does until its execve"
+	}
+	return "though not workshop's program (a process the workshop forks holds it only until its execve): one given the lock, or that took it with flock(1)"
 }
 
 // run undoes one recorded run whose workshop process is gone.
@@ -418,9 +430,9 @@ func (c *cleaner) run(r *state.Run) {
 	}
 	if r.LockOutlivesWorkshop() && !c.awaitLockReleased(r) {
 		if c.res.Stopped == nil {
-			c.left(what, fmt.Sprintf("its workshop (pid %d) is dead, but %s still holds the run's lock, %s later "+
-				"(a process the workshop forked holds it until its execve; or one took it by hand, with flock(1)); "+
-				"'workshop clean' again removes the container once nobody holds it", r.WorkshopPid, lockHolders(r), lockOutlivesWait))
+			holders, forked := lockHolders(r)
+			c.left(what, fmt.Sprintf("its workshop (pid %d) is dead, but %s still holds the run's lock, %s later, %s; "+
+				"'workshop clean' again removes the container once nobody holds it", r.WorkshopPid, holders, lockOutlivesWait, whyHeld(forked)))
 		}
 		return
 	}

@@ -479,9 +479,10 @@ func TestStragglersOfNeedsTheContainersNamespaces(t *testing.T) {
 
 // A run's lock held though its workshop is dead (a forked child before
 // its execve; here a sleep given the locked descriptor): clean waits for it,
-// saying so, and names who holds it; 2 s on, it leaves the run, naming the
-// holder. It waited in silence, and then said "a process it had just
-// started", of whatever held it.
+// saying so, and names who holds it, a program not workshop's (so no child
+// of it before its execve); 2 s on, it leaves the run, naming the holder.
+// It waited in silence, and then said "a process it had just started", of
+// whatever held it; later it took every holder for a forked child.
 func TestCleanNamesWhoHoldsADeadRunsLock(t *testing.T) {
 	for _, letGo := range []bool{true, false} {
 		dir := t.TempDir()
@@ -497,12 +498,12 @@ func TestCleanNamesWhoHoldsADeadRunsLock(t *testing.T) {
 		c.run(r)
 		holder := fmt.Sprintf("pid %d (sleep)", sleep.Process.Pid)
 		if letGo {
-			if !strings.Contains(narration.String(), "is dead, and "+holder+" still held the run's lock") || !strings.Contains(narration.String(), "clean waited") {
+			if !strings.Contains(narration.String(), "is dead, and "+holder+" still held the run's lock, though not workshop's program") || !strings.Contains(narration.String(), "clean waited") {
 				t.Errorf("clean, which waited for %s to let go of a dead run's lock, said:\n%s", holder, narration.String())
 			}
 			continue
 		}
-		want := fmt.Sprintf("left container %s (step 6): its workshop (pid %d) is dead, but %s still holds the run's lock, 2s later", r.ID, r.WorkshopPid, holder)
+		want := fmt.Sprintf("left container %s (step 6): its workshop (pid %d) is dead, but %s still holds the run's lock, 2s later, though not workshop's program", r.ID, r.WorkshopPid, holder)
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("clean of a run whose lock a sleep holds, its workshop dead, said:\n%s\nwant %q", out.String(), want)
 		}

@@ -191,31 +191,40 @@ func Kill(n *sys.Narrator, out io.Writer, stateDir, ref string, sig unix.Signal)
 			"until 'workshop kill --signal CONT %s' resumes it", r.ID)
 		return nil
 	}
-	// An init that is no PID 1 (--ns without pid) and has no handler
-	// for the signal takes its default action itself: it ends (the run
-	// says so), or stops. A stop is looked for, not foretold: the kernel
-	// discards SIGTTIN and SIGTTOU (and SIGTSTP) for a process group no
-	// parent in its session could resume (POSIX's orphaned group: the
-	// init's, without a terminal), and the init keeps them from its
-	// command then.
-	defaultApplies := underInit && known && !caught && killsByDefault(sig) && !ownPIDNamespace(r.Pid)
-	if defaultApplies && !ignored && stopsByDefault(sig) && stoppedSoon(r.Pid) {
-		n.Note("%s stopped workshop's init (--init), the container's first process, not its command, which goes on running: "+
-			"with no PID namespace (--ns without pid) the init is no PID 1, and it has no handler for %s, whose default action is to stop. "+
-			"Stopped, the init reaps nothing and passes nothing on; 'workshop kill --signal CONT %s' resumes it", sys.SignalName(sig), sys.SignalName(sig), r.ID)
-		return nil
-	}
-	if underInit && !(defaultApplies && (ignored || !stopsByDefault(sig))) {
-		if why, kept := namespaces.InitKeeps(sig); kept {
-			n.Note("the container's first process is workshop's init (--init), which passes signals on to its command, but not %s: %s. "+
-				"The command does not get it; 'workshop kill %s' sends SIGKILL, which ends the container", sys.SignalName(sig), why, r.ID)
+	if underInit {
+		// Past its set-up, the init passes signals on to its command,
+		// but not all (namespaces.InitKeeps). With no PID namespace
+		// (--ns without pid) it is no PID 1, and a signal it has no
+		// handler for takes its default action on the init itself.
+		defaultApplies := known && !caught && killsByDefault(sig) && !ownPIDNamespace(r.Pid)
+		switch {
+		case defaultApplies && ignored:
+			// Said below, as of any first process that ignores it.
+		case defaultApplies && !stopsByDefault(sig):
+			// The init ends, and its run says by what.
 			return nil
-		}
-		if sig == unix.SIGSTOP {
-			n.Note("SIGSTOP stopped workshop's init (--init), the container's first process, not its command, which goes on running: "+
-				"no process can catch SIGSTOP to pass it on. Stopped, the init reaps nothing and passes nothing on; "+
-				"'workshop kill --signal CONT %s' resumes it", r.ID)
+		case defaultApplies && stoppedSoon(r.Pid):
+			// A stop is looked for, not foretold: the kernel discards
+			// SIGTTIN and SIGTTOU (and SIGTSTP) for a process group
+			// no parent in its session could resume (POSIX's orphaned
+			// group: the init's, without a terminal), and the init
+			// keeps them from its command then (the next case).
+			n.Note("%s stopped workshop's init (--init), the container's first process, not its command, which goes on running: "+
+				"with no PID namespace (--ns without pid) the init is no PID 1, and it has no handler for %s, whose default action is to stop. "+
+				"Stopped, the init reaps nothing and passes nothing on; 'workshop kill --signal CONT %s' resumes it", sys.SignalName(sig), sys.SignalName(sig), r.ID)
 			return nil
+		default:
+			if why, kept := namespaces.InitKeeps(sig); kept {
+				n.Note("the container's first process is workshop's init (--init), which passes signals on to its command, but not %s: %s. "+
+					"The command does not get it; 'workshop kill %s' sends SIGKILL, which ends the container", sys.SignalName(sig), why, r.ID)
+				return nil
+			}
+			if sig == unix.SIGSTOP {
+				n.Note("SIGSTOP stopped workshop's init (--init), the container's first process, not its command, which goes on running: "+
+					"no process can catch SIGSTOP to pass it on. Stopped, the init reaps nothing and passes nothing on; "+
+					"'workshop kill --signal CONT %s' resumes it", r.ID)
+				return nil
+			}
 		}
 	}
 	if ignored {
