@@ -20,16 +20,16 @@ func TestBadCommandLines(t *testing.T) {
 		want string
 	}{
 		{[]string{"step", "9"}, "there is no step 9"},
-		{[]string{"stpe", "1"}, `unknown command "stpe" for "workshop": did you mean 'workshop step 1'?`},
+		{[]string{"stpe", "1"}, `unknown command "stpe" for "workshop": did you mean 'sudo workshop step 1'?`},
 		// The command's own flags before a -- that is missing.
-		{[]string{"full", "run", "/bin/sh", "-c", "echo hi"}, "put the command after --: workshop full run [flags] -- /bin/sh -c 'echo hi'"},
-		{[]string{"step", "3", "--hostname", "x", "/bin/echo", "-n", "hi"}, "put the command after --: workshop step 3 [flags] -- /bin/echo -n hi"},
+		{[]string{"full", "run", "/bin/sh", "-c", "echo hi"}, "put the command after --: sudo workshop full run [flags] -- /bin/sh -c 'echo hi'"},
+		{[]string{"step", "3", "--hostname", "x", "/bin/echo", "-n", "hi"}, "put the command after --: sudo workshop step 3 [flags] -- /bin/echo -n hi"},
 		// A flag's value that is the command's word too is the flag's.
-		{[]string{"step", "3", "--hostname", "sh", "sh", "-c", "it's"}, `put the command after --: workshop step 3 [flags] -- sh -c 'it'\''s'`},
+		{[]string{"step", "3", "--hostname", "sh", "sh", "-c", "it's"}, `put the command after --: sudo workshop step 3 [flags] -- sh -c 'it'\''s'`},
 		// A blank word begins every command: no suggestion for it.
 		{[]string{" "}, `unknown command " " for "workshop" (see 'workshop --help')`},
 		{[]string{"step", "one"}, `"one" is not a step number`},
-		{[]string{"step", "01"}, `"01": write the step's number as 1: 'workshop step 1'`},
+		{[]string{"step", "01"}, `"01": write the step's number as 1: 'sudo workshop step 1'`},
 		{[]string{"step", "+6"}, `"+6": write the step's number as 6`},
 		{[]string{"step", "0"}, "there is no step 0"},
 		// A negative number is the step's word, not a flag: not the
@@ -46,9 +46,9 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"step", "2", "/bin/ls"}, "put the command after --"},
 		// The suggestion is pasted into a root shell: each word quoted,
 		// whichever check made it.
-		{[]string{"step", "2", "/bin/bash", "-c", "echo two"}, "put the command after --: workshop step 2 [flags] -- /bin/bash -c 'echo two'"},
-		{[]string{"step", "3", "/bin/echo", "a b;rm x"}, "put the command after --: workshop step 3 [flags] -- /bin/echo 'a b;rm x'"},
-		{[]string{"step", "1", "echo", "a;b"}, "step 2 runs a command (workshop step 2 -- echo 'a;b')"},
+		{[]string{"step", "2", "/bin/bash", "-c", "echo two"}, "put the command after --: sudo workshop step 2 [flags] -- /bin/bash -c 'echo two'"},
+		{[]string{"step", "3", "/bin/echo", "a b;rm x"}, "put the command after --: sudo workshop step 3 [flags] -- /bin/echo 'a b;rm x'"},
+		{[]string{"step", "1", "echo", "a;b"}, "step 2 runs a command (sudo workshop step 2 -- echo 'a;b')"},
 		{[]string{"full", "run", "--hostname", "a b", "--", "/bin/true"}, `--hostname "a b" is not a hostname`},
 		{[]string{"--state-dir", "/dev/null/state", "ps"}, "--state-dir /dev/null/state: a part of that path is a file"},
 		{[]string{"--bogus"}, "unknown flag: --bogus"},
@@ -83,10 +83,10 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"step", "2", "--root", "/proc", "--", "/bin/true"}, "--root /proc is under /proc, the kernel's view of itself, where no root can be made"},
 		{[]string{"step", "3", "--root", "/sys/fs/cgroup/x", "--", "/bin/true"}, "--root /sys/fs/cgroup/x is under /sys"},
 		{[]string{"-q", "--explain", "step", "2", "--", "/bin/true"}, "--quiet and --explain ask for opposite things"},
-		{[]string{"step", "3", "--memory", "80M", "--", "/bin/true"}, "--memory is a limit, which only a cgroup sets: workshop step 3 has none; step 4 and full run take it"},
-		{[]string{"step", "5", "--pids=5", "--", "/bin/true"}, "--pids is a limit, which only a cgroup sets: workshop step 5 has none"},
-		{[]string{"lab", "1;touch x", "check", "extra"}, `lab takes a step number and 'check', and nothing after them: workshop lab '1;touch x' check`},
-		{[]string{"lab", "1", "check", "extra"}, `"extra": lab takes a step number and 'check', and nothing after them: workshop lab 1 check`},
+		{[]string{"step", "3", "--memory", "80M", "--", "/bin/true"}, "--memory is a limit, which only a cgroup sets, and workshop step 3 has none; step 4 and full run take it"},
+		{[]string{"step", "5", "--pids=5", "--", "/bin/true"}, "--pids is a limit, which only a cgroup sets, and workshop step 5 has none"},
+		{[]string{"lab", "1;touch x", "check", "extra"}, `lab takes a step number and 'check', and nothing after them: sudo workshop lab '1;touch x' check`},
+		{[]string{"lab", "1", "check", "extra"}, `"extra": lab takes a step number and 'check', and nothing after them: sudo workshop lab 1 check`},
 		{[]string{"steps", "extra"}, `steps takes no arguments, only its flags: "extra" is one too many (see 'workshop steps --help')`},
 		{[]string{"ps", "extra"}, `ps takes no arguments, only its flags: "extra" is one too many`},
 		{[]string{"doctor", "extra"}, `doctor takes no arguments, only its flags`},
@@ -97,9 +97,9 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"full", "run", "--memory", "", "--", "/bin/true"}, "--memory is empty: give it a value"},
 		{[]string{"step", "4", "--timeout", " ", "--", "/bin/true"}, "--timeout is empty"},
 		{[]string{"lab", "1", "check", "--dir", ""}, "--dir is empty"},
-		{[]string{"lab", "1", "--solution"}, "--solution goes with check, which shows it beside what is missing: workshop lab 1 check --solution"},
+		{[]string{"lab", "1", "--solution"}, "--solution goes with check, which shows it beside what is missing: sudo workshop lab 1 check --solution"},
 		{[]string{"lab", "9"}, "there is no step 9"},
-		{[]string{"lab", "check", "1"}, "the step number comes first: workshop lab 1 check"},
+		{[]string{"lab", "check", "1"}, "the step number comes first: sudo workshop lab 1 check"},
 		{[]string{"completion", "bogus"}, `completion "bogus": give a shell`},
 		// A flag without its value takes the -- after it.
 		{[]string{"full", "run", "--name", "--", "/bin/true"}, "--name needs a value: it took the -- that follows it"},
@@ -126,8 +126,8 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"full", "run", "--hostname", strings.Repeat("a", 65), "--", "/bin/true"}, "longer than the kernel's 64 characters"},
 		{[]string{"step", "2", "--bin", "/etc", "--", "/bin/true"}, "--bin /etc: it is a directory on the host, not a program"},
 		{[]string{"step", "2", "--bin", "/dev/null", "--", "/bin/true"}, "--bin /dev/null: it is not a regular file on the host"},
-		{[]string{"image", "export", "base", ""}, "the FILE of 'workshop image export NAME[:TAG] FILE' is empty"},
-		{[]string{"image", "import", " ", "y"}, "the FILE of 'workshop image import FILE NAME[:TAG]' is empty"},
+		{[]string{"image", "export", "base", ""}, "the FILE of 'sudo workshop image export NAME[:TAG] FILE' is empty"},
+		{[]string{"image", "import", " ", "y"}, "the FILE of 'sudo workshop image import FILE NAME[:TAG]' is empty"},
 	} {
 		r := testbin.Run(t, "", tc.args...)
 		if r.Code != 125 {
@@ -204,7 +204,7 @@ func TestHintsCarryTheStateDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	// In double quotes, inside the sentence's single ones.
-	want := "(see 'workshop --state-dir \"" + real + "\" ps')"
+	want := "(see 'sudo workshop --state-dir \"" + real + "\" ps')"
 	for _, given := range []string{real, filepath.Join(dir, "link"), "my state"} {
 		// Run from dir: "my state" is relative to it. kill with no id is
 		// refused by cobra's check of the arguments, which runs before
@@ -229,8 +229,8 @@ func TestHintsCarryTheStateDir(t *testing.T) {
 	}
 	// The default, given explicitly, is not repeated (kill of no
 	// container only reads the state dir, and makes nothing).
-	if r := testbin.Run(t, "", "--state-dir", "/var/lib//workshop/", "kill", "nosuch"); r.Code != 125 || !strings.Contains(r.Stderr, "(see 'workshop ps')") {
-		t.Errorf("--state-dir /var/lib//workshop/ kill nosuch = %d, %q; want 125 and (see 'workshop ps')", r.Code, r.Stderr)
+	if r := testbin.Run(t, "", "--state-dir", "/var/lib//workshop/", "kill", "nosuch"); r.Code != 125 || !strings.Contains(r.Stderr, "(see 'sudo workshop ps')") {
+		t.Errorf("--state-dir /var/lib//workshop/ kill nosuch = %d, %q; want 125 and (see 'sudo workshop ps')", r.Code, r.Stderr)
 	}
 }
 

@@ -1,7 +1,8 @@
 // Package hint makes the workshop commands that notes, errors and the lab
-// checks suggest read as the student must type them: with the --state-dir
-// they gave, or the suggested `workshop ps` would look in the default state
-// dir and find nothing of theirs.
+// checks suggest read as the student must type them: with sudo, as every
+// command of the lessons is (pasted without it, one would only say it needs
+// root), and with the --state-dir they gave, or the suggested `workshop ps`
+// would look in the default state dir and find nothing of theirs.
 package hint
 
 import (
@@ -31,29 +32,43 @@ var mention = sync.OnceValue(func() *regexp.Regexp {
 })
 
 // Rewrite gives each workshop command a sentence suggests ('workshop
-// clean', `sudo workshop step 2`, workshop kill ID) the --state-dir given,
-// so that the notes, errors and checks written once, without one, send the
-// student to their own state dir. Without a --state-dir it returns s.
+// clean', `sudo workshop step 2`, workshop kill ID) the sudo and the
+// --state-dir the student must type, so that the notes, errors and checks,
+// written once, send them to their own state dir, as root. Where workshop
+// runs as root without sudo (a root shell), sudo is still given: the
+// lessons type every command so, and sudo runs a root shell's command too.
 func Rewrite(s string) string {
-	if stateDir == "" {
+	if !strings.Contains(s, "workshop ") {
 		return s
 	}
-	flag := " --state-dir " + QuoteInQuotes(stateDir) + " "
 	var b strings.Builder
 	last := 0
 	for _, m := range mention().FindAllStringSubmatchIndex(s, -1) {
-		// m[5] is where "workshop" (or "sudo workshop") ends. A usage
-		// line ("usage: workshop image pack DIR NAME") is the command's
+		// m[4]:m[5] is "workshop" or "sudo workshop". A usage line
+		// ("usage: workshop image pack DIR NAME") is the command's
 		// syntax, not a command to type: left as it is.
 		if strings.HasSuffix(s[:m[3]], "usage: ") {
 			continue
 		}
-		b.WriteString(s[last:m[5]])
-		b.WriteString(strings.TrimSuffix(flag, " "))
+		b.WriteString(s[last:m[4]])
+		if !strings.HasPrefix(s[m[4]:m[5]], "sudo ") && !asksForHelp(s[m[5]:]) {
+			b.WriteString("sudo ")
+		}
+		b.WriteString(s[m[4]:m[5]])
+		if stateDir != "" {
+			b.WriteString(" --state-dir " + QuoteInQuotes(stateDir))
+		}
 		last = m[5]
 	}
 	b.WriteString(s[last:])
 	return b.String()
+}
+
+// asksForHelp reports whether the quoted command that rest begins is one
+// asking for its help ('workshop step 3 --help'), which needs no root.
+func asksForHelp(rest string) bool {
+	end := strings.IndexAny(rest, "'`)")
+	return end >= 0 && strings.HasSuffix(rest[:end], " --help")
 }
 
 // Quote writes s so that a shell reads it back as one word: as it is when

@@ -5,20 +5,27 @@ import "testing"
 func TestRewrite(t *testing.T) {
 	defer SetStateDir("")
 	for _, tc := range []struct{ dir, in, want string }{
-		{"", "'workshop clean' removes it", "'workshop clean' removes it"},
-		{"/tmp/st", "'workshop clean' removes it", "'workshop --state-dir /tmp/st clean' removes it"},
+		// Every suggested command gets sudo, as the lessons type it.
+		{"", "'workshop clean' removes it", "'sudo workshop clean' removes it"},
+		{"", "next: `sudo workshop step 2` copies bash", "next: `sudo workshop step 2` copies bash"},
+		{"", "stop it first (workshop kill abc)", "stop it first (sudo workshop kill abc)"},
+		{"", "(workshop kill $(workshop ps -q))", "(sudo workshop kill $(sudo workshop ps -q))"},
+		{"", "its workshop process is gone", "its workshop process is gone"},
+		// Help needs no root.
+		{"", "(see 'workshop step 3 --help')", "(see 'workshop step 3 --help')"},
+		{"/tmp/st", "'workshop clean' removes it", "'sudo workshop --state-dir /tmp/st clean' removes it"},
 		{"/tmp/st", "next: `sudo workshop step 2` copies bash", "next: `sudo workshop --state-dir /tmp/st step 2` copies bash"},
 		{"/tmp/st", "When you are done: sudo workshop lab 2 check", "When you are done: sudo workshop --state-dir /tmp/st lab 2 check"},
-		{"/tmp/st", "stop it first (workshop kill abc)", "stop it first (workshop --state-dir /tmp/st kill abc)"},
+		{"/tmp/st", "stop it first (workshop kill abc)", "stop it first (sudo workshop --state-dir /tmp/st kill abc)"},
 		{"/tmp/st", "'workshop diff x' shows it, 'workshop clean' removes it",
-			"'workshop --state-dir /tmp/st diff x' shows it, 'workshop --state-dir /tmp/st clean' removes it"},
+			"'sudo workshop --state-dir /tmp/st diff x' shows it, 'sudo workshop --state-dir /tmp/st clean' removes it"},
 		// A path that needs quoting, and a dollar sign that is no group.
 		// In double quotes inside the sentence's single ones.
-		{"/tmp/my $dir", "'workshop ps'", `'workshop --state-dir "/tmp/my \$dir" ps'`},
-		{"/tmp/it's", "'workshop ps'", `'workshop --state-dir "/tmp/it's" ps'`},
-		{`/tmp/a"b\c`, "'workshop ps'", `'workshop --state-dir "/tmp/a\"b\\c" ps'`},
+		{"/tmp/my $dir", "'workshop ps'", `'sudo workshop --state-dir "/tmp/my \$dir" ps'`},
+		{"/tmp/it's", "'workshop ps'", `'sudo workshop --state-dir "/tmp/it's" ps'`},
+		{`/tmp/a"b\c`, "'workshop ps'", `'sudo workshop --state-dir "/tmp/a\"b\\c" ps'`},
 		// A "!" would be expanded by an interactive bash in double quotes.
-		{"/tmp/wow!", "'workshop ps'", `'workshop --state-dir '/tmp/wow!' ps'`},
+		{"/tmp/wow!", "'workshop ps'", `'sudo workshop --state-dir '/tmp/wow!' ps'`},
 		{"/tmp/st", "$ sudo workshop full run --name lab6 -- /bin/sh", "$ sudo workshop --state-dir /tmp/st full run --name lab6 -- /bin/sh"},
 		// Not a suggestion: workshop is a word of the sentence.
 		{"/tmp/st", "left by a workshop lab 5 check that was killed", "left by a workshop lab 5 check that was killed"},
@@ -27,7 +34,7 @@ func TestRewrite(t *testing.T) {
 		// A usage line is syntax, not a command to type.
 		{"/tmp/st", "usage: workshop image pack DIR NAME[:TAG]", "usage: workshop image pack DIR NAME[:TAG]"},
 		{"/tmp/st", "usage: workshop image pack DIR NAME (see 'workshop image --help')", "usage: workshop image pack DIR NAME (see 'workshop --state-dir /tmp/st image --help')"},
-		{"/tmp/st", "run 'workshop doctor' to see", "run 'workshop --state-dir /tmp/st doctor' to see"},
+		{"/tmp/st", "run 'workshop doctor' to see", "run 'sudo workshop --state-dir /tmp/st doctor' to see"},
 		// Already given one (lab 6's solution): left alone.
 		// (Rewriting twice changes nothing.)
 		{"/tmp/st", "'sudo workshop --state-dir /tmp/st full run'", "'sudo workshop --state-dir /tmp/st full run'"},

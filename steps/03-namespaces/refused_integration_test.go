@@ -39,7 +39,7 @@ func TestKernelRefusesNamespaces(t *testing.T) {
 		if !ok || ee.ExitCode() != 125 {
 			t.Fatalf("step 3 without %s namespaces: %v, want exit 125\n%s", kind, err, out)
 		}
-		if !strings.Contains(string(out), "'workshop --state-dir "+state+" doctor'") ||
+		if !strings.Contains(string(out), "'sudo workshop --state-dir "+state+" doctor'") ||
 			!strings.Contains(string(out), "ENOSPC here: the limit on namespaces of one of these kinds is reached, or is 0") ||
 			strings.Contains(string(out), "goroutine") || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 {
 			t.Errorf("without %s namespaces, want one sentence that says what ENOSPC means and points to workshop doctor, got:\n%s", kind, out)

@@ -99,7 +99,7 @@ func TestStep4GroupNotRemovedKeepsTheRecord(t *testing.T) {
 	if rec := runs[0]; rec.Pid != 0 || !contains(rec.Cgroups, h.group) || rec.Owned() {
 		t.Errorf("the record kept: pid %d, cgroups %q, owned %v; want pid 0, %s among the cgroups, its workshop gone", rec.Pid, rec.Cgroups, rec.Owned(), h.group)
 	}
-	if !strings.Contains(r.Stderr, "'workshop --state-dir "+h.state+" clean'") {
+	if !strings.Contains(r.Stderr, "'sudo workshop --state-dir "+h.state+" clean'") {
 		t.Errorf("the narration does not say 'workshop clean' (with this --state-dir) will remove the group:\n%s", r.Stderr)
 	}
 

@@ -87,7 +87,7 @@ func TestVerdict(t *testing.T) {
 			note: "==> the container was killed by signal 9 (SIGKILL) while it was set up, not by a limit: its command never ran"},
 		{name: "a code above 128 of its own, not a signal", out: Outcome{Status: 200, Stats: noOOM}, code: 200},
 		{name: "group left, status 0", out: Outcome{Status: 0, Stats: noOOM, RemoveErr: removeErr}, code: exit.ToolFailed,
-			note: "==> could not remove the container's cgroup: " + removeErr.Error() + " ('workshop clean' will retry)"},
+			note: "==> could not remove the container's cgroup: " + removeErr.Error() + " ('sudo workshop clean' will retry)"},
 		{name: "group left, status 3", out: Outcome{Status: 3, Stats: noOOM, RemoveErr: removeErr}, code: 3,
 			note: "==> could not remove the container's cgroup: "},
 		{name: "group left after a timeout at exit 0", out: Outcome{Status: 0, Stats: noOOM, KilledBecause: "--timeout 2s expired", RemoveErr: removeErr}, code: exit.ToolFailed,
@@ -147,7 +147,7 @@ func TestKeepOrForget(t *testing.T) {
 	if kept.Pid != 0 || strings.Join(kept.Cgroups, " ") != strings.Join(paths, " ") {
 		t.Errorf("kept record: pid %d, cgroups %q; want pid 0 and %q", kept.Pid, kept.Cgroups, paths)
 	}
-	if !strings.Contains(narration.String(), "'workshop clean'") {
+	if !strings.Contains(narration.String(), "'sudo workshop clean'") {
 		t.Errorf("keeping the record is not said: %q", narration.String())
 	}
 

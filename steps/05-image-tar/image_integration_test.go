@@ -654,7 +654,7 @@ func TestImageDamagedStore(t *testing.T) {
 		}
 		for _, args := range [][]string{{"image", "ls"}, {"--quiet", "full", "run", "--image", tc.use, "--", "/bin/true"}, {"image", "export", tc.use, filepath.Join(t.TempDir(), "x.tar")}} {
 			r := ws(args...)
-			if r.Code != 125 || !strings.Contains(r.Stderr, tc.want) || !strings.Contains(r.Stderr, "'workshop --state-dir "+state+" image rm "+tc.key+"' removes the name") || strings.Contains(r.Stderr, "internal error") {
+			if r.Code != 125 || !strings.Contains(r.Stderr, tc.want) || !strings.Contains(r.Stderr, "'sudo workshop --state-dir "+state+" image rm "+tc.key+"' removes the name") || strings.Contains(r.Stderr, "internal error") {
 				t.Errorf("%s: workshop %q = %d, stderr %q; want 125 and %q", tc.key, args, r.Code, r.Stderr, tc.want)
 			}
 		}
@@ -769,7 +769,7 @@ func TestImageIndexNotJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := testbin.Run(t, "", "--state-dir", state, "image", "ls")
-	if want := index + ", which names the images, is damaged (invalid character 'b' looking for beginning of object key string): 'workshop --state-dir " + state + " clean --images' removes the whole store"; r.Code != 125 || !strings.Contains(r.Stderr, want) {
+	if want := index + ", which names the images, is damaged (invalid character 'b' looking for beginning of object key string): 'sudo workshop --state-dir " + state + " clean --images' removes the whole store"; r.Code != 125 || !strings.Contains(r.Stderr, want) {
 		t.Fatalf("image ls with a damaged index = %d, %q; want 125 and %q", r.Code, r.Stderr, want)
 	}
 	if r := testbin.Run(t, "", "--state-dir", state, "-q", "clean", "--images"); r.Code != 0 {

@@ -336,7 +336,7 @@ func TestKillSignalPID1Drops(t *testing.T) {
 	r.Stderr.WaitFor(t, `[pid 1] execve("/bin/sleep", ["/bin/sleep", "600"], …) = 0`)
 	k := h.run("kill", "--signal", "TERM", rec.ID)
 	if k.Code != 0 || !strings.Contains(k.Stderr, "has no handler for SIGTERM, and a PID 1 drops such a signal") ||
-		!strings.Contains(k.Stderr, "'workshop --state-dir "+h.state+" kill "+rec.ID+"' sends SIGKILL") {
+		!strings.Contains(k.Stderr, "'sudo workshop --state-dir "+h.state+" kill "+rec.ID+"' sends SIGKILL") {
 		t.Errorf("kill --signal TERM of sleep as PID 1 = exit %d, stdout %q; want the note on PID 1\n%s", k.Code, k.Stdout, k.Stderr)
 	}
 	if k := h.run("kill", rec.ID); k.Code != 0 || strings.Contains(k.Stderr, "no handler") {
@@ -438,7 +438,7 @@ func TestDiffOfAKeptContainer(t *testing.T) {
 	if ps := h.run("ps"); strings.Contains(ps.Stdout, "differ") {
 		t.Errorf("ps lists a kept container that has ended:\n%s", ps.Stdout)
 	}
-	oneSentence(t, "kill of a kept, ended container", h.run("kill", "differ"), 125, "has ended; its writable layer was kept (--keep): 'workshop --state-dir "+h.state+" diff "+c.ID+"' lists what it changed")
+	oneSentence(t, "kill of a kept, ended container", h.run("kill", "differ"), 125, "has ended; its writable layer was kept (--keep): 'sudo workshop --state-dir "+h.state+" diff "+c.ID+"' lists what it changed")
 }
 
 // A relative --state-dir: the record names the layers by absolute paths, so

@@ -190,11 +190,11 @@ func TestLessonCommands(t *testing.T) {
 			}
 			// It says why nothing happens, as the lesson shows (with the
 			// lesson's own id).
-			const why = "==> the container's first process has no handler for SIGTERM, and a PID 1 drops such a signal (step 3's lesson): it goes on running; 'workshop kill %s' sends SIGKILL, which it cannot ignore"
+			const why = "==> the container's first process has no handler for SIGTERM, and a PID 1 drops such a signal (step 3's lesson): it goes on running; 'sudo workshop kill %s' sends SIGKILL, which it cannot ignore"
 			if !strings.Contains(r.Stderr, fmt.Sprintf(why, l.id)) {
 				t.Errorf("`%s` does not say that PID 1 drops SIGTERM:\n%s", line, r.Stderr)
 			}
-			if !slices.ContainsFunc(shown[line], func(s string) bool { return strings.HasPrefix(s, strings.Split(why, "'workshop kill")[0]) }) {
+			if !slices.ContainsFunc(shown[line], func(s string) bool { return strings.HasPrefix(s, strings.Split(why, "%s")[0]) }) {
 				t.Errorf("the lesson does not show what `%s` says of PID 1: %q", line, shown[line])
 			}
 			// sleep as PID 1 ignores it: the container still runs.

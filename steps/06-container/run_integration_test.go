@@ -425,7 +425,7 @@ func TestFullRunLeavesNothing(t *testing.T) {
 		if b, err := os.ReadFile(filepath.Join(upper, "etc", "kept")); err != nil || string(b) != "kept\n" {
 			t.Errorf("--keep: the writable layer lacks /etc/kept: %q, %v", b, err)
 		}
-		if !strings.Contains(r.Stderr, "'workshop --state-dir "+h.state+" diff "+c.ID+"'") {
+		if !strings.Contains(r.Stderr, "'sudo workshop --state-dir "+h.state+" diff "+c.ID+"'") {
 			t.Errorf("--keep does not say how to look at the layer:\n%s", r.Stderr)
 		}
 		if ps := h.run("ps", "-a"); ps.Code != 0 || !regexp.MustCompile(`(?m)^`+c.ID+` .* ended, layer kept$`).MatchString(ps.Stdout) {
@@ -890,7 +890,7 @@ func TestCommandAsPID1OnTheTerminalIsTold(t *testing.T) {
 		if told := strings.Contains(string(b), note); told != c.told {
 			t.Errorf("%q: told %v, want %v:\n%s", c.args, told, c.told, b)
 		}
-		if c.told && !strings.Contains(string(b), "To stop such a command: 'workshop --state-dir "+h.state+" kill told' from another terminal, or run it with --init") {
+		if c.told && !strings.Contains(string(b), "To stop such a command: 'sudo workshop --state-dir "+h.state+" kill told' from another terminal, or run it with --init") {
 			t.Errorf("%q: the note does not say how to stop it:\n%s", c.args, b)
 		}
 	}
