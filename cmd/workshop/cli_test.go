@@ -83,7 +83,7 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"step", "2", "--root", "/proc", "--", "/bin/true"}, "--root /proc is under /proc, the kernel's view of itself, where no root can be made"},
 		{[]string{"step", "3", "--root", "/sys/fs/cgroup/x", "--", "/bin/true"}, "--root /sys/fs/cgroup/x is under /sys"},
 		{[]string{"-q", "--explain", "step", "2", "--", "/bin/true"}, "--quiet and --explain ask for opposite things"},
-		{[]string{"step", "3", "--memory", "80M", "--", "/bin/true"}, "--memory is a limit, which only a cgroup sets, and workshop step 3 has none; step 4 and full run take it"},
+		{[]string{"step", "3", "--memory", "80M", "--", "/bin/true"}, "--memory is a limit, which only a cgroup sets, and workshop step 3 has none; step 4 and full run take it ('sudo workshop step 4 --memory …', 'sudo workshop full run --memory …')"},
 		{[]string{"step", "5", "--pids=5", "--", "/bin/true"}, "--pids is a limit, which only a cgroup sets, and workshop step 5 has none"},
 		{[]string{"lab", "1;touch x", "check", "extra"}, `lab takes a step number and 'check', and nothing after them: sudo workshop lab '1;touch x' check`},
 		{[]string{"lab", "1", "check", "extra"}, `"extra": lab takes a step number and 'check', and nothing after them: sudo workshop lab 1 check`},

@@ -171,7 +171,7 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 		// has none of.
 		for _, limit := range []string{"--memory", "--pids", "--cpus", "--timeout"} {
 			if c.Flags().Lookup(limit[2:]) == nil && (err.Error() == "unknown flag: "+limit || strings.HasPrefix(err.Error(), "unknown flag: "+limit+"=")) {
-				return usageError("%s is a limit, which only a cgroup sets, and %s has none; step 4 and full run take it (workshop step 4 %s …, workshop full run %s …)", limit, c.CommandPath(), limit, limit)
+				return usageError("%s is a limit, which only a cgroup sets, and %s has none; step 4 and full run take it ('workshop step 4 %s …', 'workshop full run %s …')", limit, c.CommandPath(), limit, limit)
 			}
 		}
 		if m := badBool.FindStringSubmatch(err.Error()); m != nil {
