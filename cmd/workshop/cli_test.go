@@ -126,8 +126,8 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"full", "run", "--hostname", strings.Repeat("a", 65), "--", "/bin/true"}, "longer than the kernel's 64 characters"},
 		{[]string{"step", "2", "--bin", "/etc", "--", "/bin/true"}, "--bin /etc: it is a directory on the host, not a program"},
 		{[]string{"step", "2", "--bin", "/dev/null", "--", "/bin/true"}, "--bin /dev/null: it is not a regular file on the host"},
-		{[]string{"image", "export", "base", ""}, "the FILE of 'sudo workshop image export NAME[:TAG] FILE' is empty"},
-		{[]string{"image", "import", " ", "y"}, "the FILE of 'sudo workshop image import FILE NAME[:TAG]' is empty"},
+		{[]string{"image", "export", "base", ""}, "FILE is empty (an unset variable?); usage: workshop image export NAME[:TAG] FILE"},
+		{[]string{"image", "import", " ", "y"}, "FILE is empty (an unset variable?); usage: workshop image import FILE NAME[:TAG]"},
 	} {
 		r := testbin.Run(t, "", tc.args...)
 		if r.Code != 125 {

@@ -295,7 +295,7 @@ func newDiffCmd() *cobra.Command {
 				// layer goes with it, unless --keep, and the walk saw a
 				// part of it.
 				if r.Keep {
-					return exit.Errorf(exit.ToolFailed, "the kept writable layer of container %s was removed (by 'workshop clean') while diff read it", r.ID)
+					return exit.Errorf(exit.ToolFailed, "the kept writable layer of container %s was removed (by a workshop clean) while diff read it", r.ID)
 				}
 				return exit.Errorf(exit.ToolFailed, "container %s has ended, and its writable layer was removed with it ('workshop full run --keep' keeps it for diff)", r.ID)
 			}

@@ -60,7 +60,7 @@ func commandAfterDash(c *cobra.Command, args []string) error {
 		return usageError("put the command after --: %s [flags] -- %s", c.CommandPath(), hint.QuoteWords(args))
 	}
 	if len(args) > 0 && strings.TrimSpace(args[0]) == "" {
-		return usageError("the command after -- is empty: give a program, as in %s -- /bin/ls /", c.CommandPath())
+		return usageError("the command after -- is empty: give a program, as in '%s -- /bin/ls /'", c.CommandPath())
 	}
 	return nil
 }

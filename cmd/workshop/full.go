@@ -27,7 +27,7 @@ func init() {
 		Short: "All the layers together: 'workshop full run' (the same as step 6)",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return usageError("'workshop full' needs a subcommand: workshop full run [flags] -- CMD ARGS…")
+			return usageError("full needs a subcommand (usage: workshop full run [flags] -- CMD ARGS…)")
 		},
 	}
 	run := newFullRunCmd("run")

@@ -197,7 +197,7 @@ func imageCmd(use, short string, nargs int, halfMade string, run func(ctx contex
 			words := strings.Fields(use)[1:]
 			for i, a := range args {
 				if strings.TrimSpace(a) == "" {
-					return usageError("the %s of 'workshop image %s' is empty (an unset variable?)", strings.TrimSuffix(words[min(i, len(words)-1)], "…"), use)
+					return usageError("%s is empty (an unset variable?); usage: workshop image %s", strings.TrimSuffix(words[min(i, len(words)-1)], "…"), use)
 				}
 			}
 			return nil

@@ -51,7 +51,7 @@ func Rewrite(s string) string {
 			continue
 		}
 		b.WriteString(s[last:m[4]])
-		if !strings.HasPrefix(s[m[4]:m[5]], "sudo ") && !asksForHelp(s[m[5]:]) {
+		if !strings.HasPrefix(s[m[4]:m[5]], "sudo ") && !needsNoRoot(s[m[2]:m[3]], s[m[6]:m[7]], s[m[5]:]) {
 			b.WriteString("sudo ")
 		}
 		b.WriteString(s[m[4]:m[5]])
@@ -64,11 +64,20 @@ func Rewrite(s string) string {
 	return b.String()
 }
 
-// asksForHelp reports whether the quoted command that rest begins is one
-// asking for its help ('workshop step 3 --help'), which needs no root.
-func asksForHelp(rest string) bool {
-	end := strings.IndexAny(rest, "'`)")
-	return end >= 0 && strings.HasSuffix(rest[:end], " --help")
+// needsNoRoot reports whether the quoted command that rest begins, of
+// workshop's subcommand sub, opened by open, needs no root, and so no sudo:
+// one asking for its help ('workshop step 3 --help'), or a lab's exercise
+// ('workshop lab 1'), which only its check ('workshop lab 1 check') needs
+// root for. A command not in quotes or parentheses runs on to who knows
+// where: it gets its sudo.
+func needsNoRoot(open, sub, rest string) bool {
+	closer := map[string]string{"'": "'", "`": "`", "(": ")"}[open]
+	end := strings.Index(rest, closer)
+	if closer == "" || end < 0 {
+		return false
+	}
+	cmd := rest[:end]
+	return strings.HasSuffix(cmd, " --help") || sub == "lab" && !strings.Contains(cmd, " check")
 }
 
 // Quote writes s so that a shell reads it back as one word: as it is when

@@ -13,6 +13,12 @@ func TestRewrite(t *testing.T) {
 		{"", "its workshop process is gone", "its workshop process is gone"},
 		// Help needs no root.
 		{"", "(see 'workshop step 3 --help')", "(see 'workshop step 3 --help')"},
+		// Nor does a lab's exercise; its check does.
+		{"", "'workshop lab 1' prints step 1's exercise, 'workshop lab 1 check' looks at your work",
+			"'workshop lab 1' prints step 1's exercise, 'sudo workshop lab 1 check' looks at your work"},
+		{"", "When you are done: workshop lab 2 check", "When you are done: sudo workshop lab 2 check"},
+		{"", "nothing after them: workshop lab '1;touch x' check", "nothing after them: sudo workshop lab '1;touch x' check"},
+		{"", "(workshop lab 3 check)", "(sudo workshop lab 3 check)"},
 		{"/tmp/st", "'workshop clean' removes it", "'sudo workshop --state-dir /tmp/st clean' removes it"},
 		{"/tmp/st", "next: `sudo workshop step 2` copies bash", "next: `sudo workshop --state-dir /tmp/st step 2` copies bash"},
 		{"/tmp/st", "When you are done: sudo workshop lab 2 check", "When you are done: sudo workshop --state-dir /tmp/st lab 2 check"},

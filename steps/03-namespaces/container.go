@@ -385,7 +385,7 @@ func Start(n *sys.Narrator, cfg Config) (*Container, error) {
 		ns, own := namespacesOf(c.Pid(), flags)
 		m, err := state.TrackStragglers(cfg.StateDir, id, state.Stragglers{Root: root, Namespaces: ns, Own: own})
 		if err != nil {
-			n.Note("could not mark the container for 'workshop clean' (%v): were workshop killed, what its command leaves running would outlive it unfound", err)
+			n.Note("could not mark the container for clean (%v): were workshop killed, what its command leaves running would outlive it unfound", err)
 		} else {
 			// Bookkeeping, as a run's record is: said, not shown call by call.
 			n.Note("no PID namespace: workshop keeps %s, naming this container's root and namespaces (a mkdir, a write and a rename, not shown), and removes it at the end; were workshop killed, 'workshop clean' kills by it what the command left running", m.Path())

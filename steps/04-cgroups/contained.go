@@ -382,7 +382,7 @@ func (r *Contained) recordPid(n *sys.Narrator, pid int) {
 	}
 	r.Record.Pid = pid
 	if err := r.Record.Save(); err != nil {
-		n.Note("could not record pid %d in %s: %v ('workshop ps' will not list this container)", pid, r.Record.Dir(), err)
+		n.Note("could not record pid %d in %s: %v (so ps will not list this container)", pid, r.Record.Dir(), err)
 	}
 }
 

@@ -241,7 +241,7 @@ func keepOrForget(n *sys.Narrator, rec *state.Run, removeErr error) error {
 	}
 	rec.Pid = 0
 	if err := rec.Save(); err != nil {
-		return exit.Errorf(exit.ToolFailed, "could not remove the container's cgroup (%v), nor keep its record for 'workshop clean': %v", removeErr, err)
+		return exit.Errorf(exit.ToolFailed, "could not remove the container's cgroup (%v), nor keep its record for a later clean: %v", removeErr, err)
 	}
 	n.Note("the record %s stays, with the group's paths, so that 'workshop clean' can remove it later", rec.Dir())
 	return nil

@@ -73,7 +73,7 @@ type Kept struct{ Dir, What, Why string }
 func (s *Store) KeptPlace(p string) (Kept, bool) {
 	for _, k := range []Kept{
 		{s.dir, "image store", "an image's root is its tar unpacked, shared by every container made from it"},
-		{state.ContainersDir(filepath.Dir(s.dir)), "containers' directory", "a container's layers are its run's, made and removed by it, and 'workshop clean' removes what no run records"},
+		{state.ContainersDir(filepath.Dir(s.dir)), "containers' directory", "a container's layers are its run's, made and removed by it, and a workshop clean removes what no run records"},
 	} {
 		if Holds(k.Dir, p) {
 			return k, true

@@ -446,7 +446,7 @@ func (c *cleaner) run(r *state.Run) {
 	kept := r.EndedWithLayerKept()
 	if kept {
 		// Ended by itself, its layer kept on purpose: no crash to undo.
-		c.n.Note("%s: it ended, and its writable layer was kept (--keep) for 'workshop diff': removing it", what)
+		c.n.Note("%s: it ended, and its writable layer was kept (--keep) for diff: removing it", what)
 	} else {
 		c.n.Note("%s: its workshop process %d is gone, so nobody will undo what it made", what, r.WorkshopPid)
 	}

@@ -140,7 +140,7 @@ func Run(n *sys.Narrator, o Options) (res Result, err error) {
 	end := &teardown{n: n, rec: rec, layer: layer, keep: o.Keep}
 	if layer.Copied {
 		rec.Copied = true
-		end.saved(rec.Save(), "'workshop diff' and 'workshop clean' will take its root for an overlay's")
+		end.saved(rec.Save(), "diff and clean will take its root for an overlay's")
 	}
 	defer func() {
 		end.finish(res.Outcome.RemoveErr != nil, res.Outcome.ProcessesLeft)
@@ -264,7 +264,7 @@ func (t *teardown) saved(err error, then string) {
 		return
 	}
 	if t.recordErr == nil {
-		t.recordErr = fmt.Errorf("container %s: its record could not be updated (%v): 'workshop ps -a' may show it wrongly (as left by a killed workshop); %s", t.rec.ID, err, then)
+		t.recordErr = fmt.Errorf("container %s: its record could not be updated (%v): ps -a may show it wrongly (as left by a killed workshop); %s", t.rec.ID, err, then)
 		return // said at the run's end, whatever --quiet
 	}
 	t.n.Note("could not update the record of %s again: %v (%s)", t.rec.ID, err, then)
