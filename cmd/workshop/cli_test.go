@@ -459,3 +459,23 @@ func TestGlobalQuietBeforePs(t *testing.T) {
 		t.Errorf("workshop ps -q = %d, %q; want the ids alone (none)", r.Code, r.Stdout)
 	}
 }
+
+// Under --explain, a mistake in the flags is one sentence: the lesson
+// waits until the step has checked them (it came first, and the sentence
+// after its 300 lines).
+func TestExplainAfterTheFlagsAreChecked(t *testing.T) {
+	for _, args := range [][]string{
+		{"--explain", "step", "4", "--memory", "80Q", "--", "/bin/true"},
+		{"--explain", "full", "run", "--pids", "-1", "--", "/bin/true"},
+		{"--explain", "step", "6", "--ns", "uts", "--", "/bin/true"},
+		{"--explain", "step", "3", "--ns", "nosuch", "--", "/bin/true"},
+		{"--explain", "step", "1", "--demo", "nosuch"},
+		{"--explain", "step", "2", "--root", "/proc", "--", "/bin/true"},
+		{"--explain", "step", "5", "--root", "/usr", "--", "/bin/true"},
+	} {
+		r := testbin.Run(t, "", append([]string{"--state-dir", t.TempDir()}, args...)...)
+		if r.Code != 125 || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 || !strings.HasPrefix(r.Stderr, "workshop: ") {
+			t.Errorf("workshop %q = exit %d, stderr:\n%s\nwant 125 and one sentence, no lesson", args, r.Code, r.Stderr)
+		}
+	}
+}

@@ -89,6 +89,9 @@ removed when it ends (the writable layer stays with --keep).`,
 					interactive = true
 				}
 			}
+			if err := explainNow(); err != nil {
+				return err
+			}
 			n := narrator()
 			res, err := container.Run(n, container.Options{
 				StateDir:    global.stateDir,

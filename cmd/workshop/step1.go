@@ -47,6 +47,9 @@ inside a chroot climbs out and lists the host's /.`,
 			if demo != "" && demo != "escape" {
 				return usageError("--demo %q: step 1 has one demo, 'escape'", demo)
 			}
+			if err := explainNow(); err != nil {
+				return err
+			}
 			defer holdSteps()()
 			n := narrator()
 			if demo == "escape" {

@@ -53,6 +53,9 @@ bash: interactive on a terminal, reading commands from stdin otherwise.
 					return usageError("--bin %s: no such program on the host (give a name on the PATH, or a path)", b)
 				}
 			}
+			if err := explainNow(); err != nil {
+				return err
+			}
 			defer holdSteps()()
 			status, err := lddcopy.Step(narrator(), root, bins, args, os.Stdin, os.Stdout, os.Stderr)
 			var nf *lddcopy.NotFoundError

@@ -60,6 +60,9 @@ and inside sets the hostname, makes mounts private, mounts /proc and a minimal
 				// commands from stdin, so the step works in a pipe.
 				cmdArgs = []string{"/bin/bash"}
 			}
+			if err := explainNow(); err != nil {
+				return err
+			}
 			defer holdSteps()()
 			n := narrator()
 			run, err := namespaces.EnsureCommand(n, root, cmdArgs[0])

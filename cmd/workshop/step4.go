@@ -59,6 +59,9 @@ timeout; --demo memhog runs a memory hog that the memory limit kills (exit 137).
 					return err
 				}
 			}
+			if err := explainNow(); err != nil {
+				return err
+			}
 			defer holdSteps()()
 			err = cgroups.Step(narrator(), cgroups.StepConfig{
 				StateDir: global.stateDir,

@@ -43,6 +43,9 @@ dockercontainer.tar.gz.`,
 					return err
 				}
 			}
+			if err := explainNow(); err != nil {
+				return err
+			}
 			// Ctrl-C while packing or unpacking removes the half-made tar
 			// or root, and workshop exits 128+n; once the command runs,
 			// step 3 passes the signal on to it. (Step 5 itself says at

@@ -92,20 +92,40 @@ func holdSteps() (release func()) {
 }
 
 // withLesson makes run print the lesson of step n first, from LESSONS.md,
-// under --explain: every `step N`, and `full run`, which is step 6.
+// under --explain: every `step N`, and `full run`, which is step 6. First
+// of what the step does, not of what it says: the lesson waits until the
+// step has checked its flags and calls explainNow, so
+// that a mistake is one sentence, not one after the 300 lines of a
+// lesson.
 func withLesson(n int, run func(*cobra.Command, []string) error) func(*cobra.Command, []string) error {
 	return func(c *cobra.Command, args []string) error {
 		if global.explain && !global.quiet {
-			text, err := lessons.Lesson(n)
-			if err != nil {
-				return err
-			}
-			// Framed, so that the lesson's transcripts (another run,
-			// on another machine) are never taken for this run's calls.
-			narrator().Lesson(n, lessons.ForTerminal(text))
+			pendingLesson = n
+			defer func() { pendingLesson = 0 }()
 		}
 		return run(c, args)
 	}
+}
+
+// pendingLesson is the step whose lesson explainNow prints, or 0.
+var pendingLesson int
+
+// explainNow prints the pending lesson (withLesson), once: a step calls it
+// when its flags are checked, before it makes or prints anything.
+func explainNow() error {
+	n := pendingLesson
+	if n == 0 {
+		return nil
+	}
+	pendingLesson = 0
+	text, err := lessons.Lesson(n)
+	if err != nil {
+		return err
+	}
+	// Framed, so that the lesson's transcripts (another run, on another
+	// machine) are never taken for this run's calls.
+	narrator().Lesson(n, lessons.ForTerminal(text))
+	return nil
 }
 
 // unknownStep is the sentence for "workshop step 9".
