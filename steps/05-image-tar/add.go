@@ -169,13 +169,14 @@ var openNameless = func(dir string) (int, error) {
 }
 
 // spool copies in to the file spool, then goes back to its start for the
-// import to read.
+// import to read. A stream whose first block begins no archive is refused
+// there (headRefusal), before the rest is read.
 func (s *Store) spool(ctx context.Context, spool *os.File, in io.Reader, name string) error {
 	space, err := roomIn(s.dir)
 	if err != nil {
 		return err
 	}
-	if err := copyUntilDone(ctx, space.writer(spool), in); err != nil {
+	if err := copyUntilDone(ctx, &headChecked{w: space.writer(spool)}, in); err != nil {
 		if isStop(ctx, err) {
 			return stoppedAdding(ctx)
 		}

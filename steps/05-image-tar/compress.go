@@ -7,6 +7,7 @@ import (
 	"compress/gzip"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -128,4 +129,78 @@ func (g *gzipMembers) zeros() error {
 			return err // io.EOF: zeros to the end
 		}
 	}
+}
+
+// blockSize is the size of a tar header, and of every tar block.
+const blockSize = 512
+
+// headRefusal says why the first block of a stream, head (up to
+// blockSize bytes), begins no archive that workshop reads, or is nil where
+// it may: the magic of a compressed stream Go reads (gzip, bzip2), or a tar
+// header whose checksum holds. A shorter head is left to the full read to
+// judge. It lets a stream be refused at its first block (a text file, or
+// /dev/urandom, piped in by mistake), not after all of it is saved, which
+// for an endless one would never come.
+func headRefusal(head []byte) error {
+	for _, m := range magics {
+		if bytes.HasPrefix(head, m.prefix) {
+			if c := Compression(m.name); c == Gzip || c == Bzip2 {
+				return nil
+			}
+			return &UnreadableCompression{Name: m.name}
+		}
+	}
+	if len(head) < blockSize {
+		return nil
+	}
+	if bytes.Count(head[:blockSize], []byte{0}) == blockSize {
+		return fmt.Errorf("the archive holds no entries: it begins with a block of zeros, which ends a tar")
+	}
+	if !tarChecksumHolds(head[:blockSize]) {
+		return fmt.Errorf("it is no archive: its first %d bytes are neither a tar header nor the start of a gzip or bzip2 stream", blockSize)
+	}
+	return nil
+}
+
+// tarChecksumHolds reports whether block is a tar header by its checksum
+// (POSIX ustar, and the GNU and v7 headers before it): the octal number at
+// bytes 148 to 155 is the sum of the block's bytes, those eight counted as
+// spaces. Old writers summed them as signed bytes: either is taken.
+func tarChecksumHolds(block []byte) bool {
+	field := strings.Trim(string(block[148:156]), " \x00")
+	want, err := strconv.ParseInt(field, 8, 64)
+	if field == "" || err != nil {
+		return false
+	}
+	var unsigned, signed int64
+	for i, b := range block {
+		if i >= 148 && i < 156 {
+			b = ' '
+		}
+		unsigned += int64(b)
+		signed += int64(int8(b))
+	}
+	return want == unsigned || want == signed
+}
+
+// headChecked passes what is written on to w, but refuses, with
+// headRefusal's error, a stream whose first block begins no archive.
+type headChecked struct {
+	w       io.Writer
+	head    []byte
+	checked bool
+}
+
+func (h *headChecked) Write(p []byte) (int, error) {
+	if !h.checked {
+		take := min(blockSize-len(h.head), len(p))
+		h.head = append(h.head, p[:take]...)
+		if len(h.head) == blockSize {
+			h.checked = true
+			if err := headRefusal(h.head); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return h.w.Write(p)
 }

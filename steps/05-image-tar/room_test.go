@@ -98,7 +98,13 @@ func TestAdditionsLeaveRoomOnTheDisk(t *testing.T) {
 	}{
 		{"a gzip bomb", func() error { _, err := s.Import(bg, n, bomb(t, 64<<20), "bomb"); return err }},
 		{"an endless standard input", func() error {
-			_, err := s.ImportFrom(bg, n, io.LimitReader(zeros{}, 64<<20), "endless")
+			// A tar header of a file of a terabyte, then zeros: an
+			// archive, by its first block, that goes on and on.
+			var hdr bytes.Buffer
+			if err := tar.NewWriter(&hdr).WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "endless", Mode: 0o644, Size: 1 << 40}); err != nil {
+				t.Fatal(err)
+			}
+			_, err := s.ImportFrom(bg, n, io.LimitReader(io.MultiReader(&hdr, zeros{}), 64<<20), "endless")
 			return err
 		}},
 		{"a root that would not fit beside its tar", func() error { _, err := s.Import(bg, n, unpacked, "big"); return err }},
