@@ -113,7 +113,10 @@ func TestParsePids(t *testing.T) {
 		{"6.4", "not a number of processes"},
 		{"4194305", "at most 4194304 process ids"},
 		{"9223372036854775807", "at most 4194304 process ids"},
-		{"9223372036854775808", "not a number of processes"},
+		// Whole numbers past int64 are too many, not no number.
+		{"9223372036854775808", "at most 4194304 process ids"},
+		{"99999999999999999999", "at most 4194304 process ids"},
+		{"-99999999999999999999", "1 or more"},
 	} {
 		_, err := ParsePids(tc.in)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
