@@ -109,8 +109,10 @@ step 2) the first time it is used.`,
 		imageCmd("rm NAME[:TAG]…", "Remove names; an image goes with its last name", -1, "",
 			func(_ context.Context, s *imagetar.Store, out io.Writer, args []string) error {
 				// Each in turn, as docker rmi does: one that cannot go
-				// is said, and the others still go.
-				return eachOf(args, "names", "not removed", func(ref string) error {
+				// is said, and the others still go. A name given twice
+				// (x and x:latest too) is removed once: its second turn
+				// would find it gone, and say to make it.
+				return eachOf(distinctRefs(args), "names", "not removed", func(ref string) error {
 					img, removed, err := s.Remove(narrator(), ref)
 					if err != nil {
 						return err
@@ -127,6 +129,25 @@ step 2) the first time it is used.`,
 		unpackCmd(),
 	)
 	return img
+}
+
+// distinctRefs is refs without the repeats of a name already in it, in
+// order: x:latest repeats x. A word that is no name stays, for its
+// command to refuse.
+func distinctRefs(refs []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, word := range refs {
+		key := word
+		if r, err := imagetar.ParseRef(word); err == nil {
+			key = r.String()
+		}
+		if !seen[key] {
+			seen[key] = true
+			out = append(out, word)
+		}
+	}
+	return out
 }
 
 // unpackCmd is `image unpack NAME[:TAG] DIR [--devices]`.
