@@ -97,6 +97,8 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"full", "run", "--memory", "", "--", "/bin/true"}, "--memory is empty: give it a value"},
 		{[]string{"step", "4", "--timeout", " ", "--", "/bin/true"}, "--timeout is empty"},
 		{[]string{"lab", "1", "check", "--dir", ""}, "--dir is empty"},
+		{[]string{"lab", "4", "check", "--cgroup", "a b"}, `--cgroup "a b": the check's hints put the name in commands to paste as it is`},
+		{[]string{"lab", "4", "check", "--cgroup", "x;rm"}, `--cgroup "x;rm": the check's hints put the name in commands to paste as it is`},
 		{[]string{"lab", "1", "--solution"}, "--solution goes with check, which shows it beside what is missing: sudo workshop lab 1 check --solution"},
 		{[]string{"lab", "9"}, "there is no step 9"},
 		{[]string{"lab", "check", "1"}, "the step number comes first: sudo workshop lab 1 check"},

@@ -75,6 +75,11 @@ hint, and exits 0 only when the exercise is done.`,
 			if c.Flags().Changed("cgroup") && (cgroup == "" || strings.Contains(cgroup, "/") || cgroup == "." || cgroup == "..") {
 				return usageError("--cgroup %q: give the name of the group you made at the top of the hierarchy, e.g. sandbox", cgroup)
 			}
+			if hint.Quote(cgroup) != cgroup {
+				// The check's hints and solution put the name in
+				// commands to paste, as it is.
+				return usageError("--cgroup %q: the check's hints put the name in commands to paste as it is, where a shell would split it or read its symbols: name your group with letters, digits and . _ - only, e.g. sandbox", cgroup)
+			}
 			if err := requireRootAndProc("checking a lab"); err != nil {
 				return err
 			}
