@@ -48,6 +48,7 @@ func TestBadCommandLines(t *testing.T) {
 		// whichever check made it.
 		{[]string{"step", "2", "/bin/bash", "-c", "echo two"}, "put the command after --: sudo workshop step 2 [flags] -- /bin/bash -c 'echo two'"},
 		{[]string{"step", "3", "/bin/echo", "a b;rm x"}, "put the command after --: sudo workshop step 3 [flags] -- /bin/echo 'a b;rm x'"},
+		{[]string{"step", "1", "2"}, `"2": one step at a time: 'sudo workshop step 2' runs step 2 (step 1 takes no command)`},
 		{[]string{"step", "1", "echo", "a;b"}, "step 2 runs a command (sudo workshop step 2 -- echo 'a;b')"},
 		{[]string{"full", "run", "--hostname", "a b", "--", "/bin/true"}, `--hostname "a b" is not a hostname`},
 		{[]string{"--state-dir", "/dev/null/state", "ps"}, "--state-dir /dev/null/state: a part of that path is a file"},

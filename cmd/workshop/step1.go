@@ -28,6 +28,10 @@ after chroot every path is looked up inside the root, and the root is empty.
 --demo escape shows that chroot is not a security boundary: a root process
 inside a chroot climbs out and lists the host's /.`,
 		Args: func(c *cobra.Command, args []string) error {
+			if len(args) == 1 && len(args[0]) == 1 && args[0] >= "2" && args[0] <= "6" {
+				// "step 1 2": two steps, not a command named 2.
+				return usageError("%q: one step at a time: 'workshop step %s' runs step %s (step 1 takes no command)", args[0], args[0], args[0])
+			}
 			if len(args) > 0 {
 				return usageError("step 1 runs no command of yours: it always tries /bin/bash in an empty root, to show why that fails; "+
 					"step 2 runs a command (workshop step 2 -- %s)", hint.QuoteWords(args))
