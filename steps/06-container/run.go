@@ -99,6 +99,13 @@ func Run(n *sys.Narrator, o Options) (res Result, err error) {
 
 	if o.Args == nil {
 		o.Args = ImageShell(img.Rootfs, o.Interactive)
+		if !programIn(img.Rootfs, o.Args[0]) {
+			// Said before anything is made: the shell's execve, at the
+			// end of the set-up, would only say /bin/sh is not there.
+			unlock()
+			releaseImage()
+			return Result{}, exit.Errorf(exit.NotFound, "image %s has neither /bin/bash nor /bin/sh, the shells a run without a command starts: give the command to run after --", refString(img))
+		}
 	}
 	id := ids.New()
 	// The record comes first, naming the layer's directories and mount
@@ -459,15 +466,25 @@ func nameFree(stateDir, name string) error {
 // symlink on the way (bin -> /usr/bin) resolves there, not on the host.
 func ImageShell(rootfs string, interactive bool) []string {
 	shell := "/bin/sh"
-	if p, err := securejoin.SecureJoin(rootfs, "bin/bash"); err == nil {
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
-			shell = "/bin/bash"
-		}
+	if programIn(rootfs, "/bin/bash") {
+		shell = "/bin/bash"
 	}
 	if interactive {
 		return []string{shell, "-i"}
 	}
 	return []string{shell}
+}
+
+// programIn reports whether the image root rootfs holds an executable
+// file at path, its symlinks resolved inside the root, as the container
+// will see them (bin -> usr/bin, sh -> busybox).
+func programIn(rootfs, path string) bool {
+	p, err := securejoin.SecureJoin(rootfs, path)
+	if err != nil {
+		return false
+	}
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0
 }
 
 // commandIsPID1OnTerminal reports whether the command given (not the

@@ -1,6 +1,7 @@
 package container_test
 
 import (
+	"archive/tar"
 	"bytes"
 	"fmt"
 	"os"
@@ -1207,6 +1208,34 @@ func TestFullRunStartedIgnoringSIGINTLeavesItIgnored(t *testing.T) {
 		if res.Code != 0 || !strings.Contains(res.Stdout, "done") {
 			t.Errorf("--init %v: a SIGINT sent to a workshop started ignoring it: exit %d, stdout ending %q, stderr %q; want the run to go on to its end", init, res.Code, testbin.LastLines(res.Stdout, 1), res.Stderr)
 		}
+	}
+	h.noContainers()
+}
+
+// A run without a command, from an image with no shell to start, is one
+// sentence and 127 before anything is made: it made the container, and the
+// shell's execve said only that /bin/sh was not in the root.
+func TestFullRunWithoutACommandFromAnImageWithNoShell(t *testing.T) {
+	h := newHost(t)
+	tiny := filepath.Join(t.TempDir(), "tiny.tar")
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	tw.WriteHeader(&tar.Header{Name: "bin/", Mode: 0o755, Typeflag: tar.TypeDir})
+	tw.WriteHeader(&tar.Header{Name: "bin/ls", Mode: 0o755, Size: 3, Typeflag: tar.TypeReg})
+	tw.Write([]byte("#!\n"))
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tiny, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.run("--quiet", "image", "import", tiny, "noshell:1"); r.Code != 0 {
+		t.Fatalf("image import = %d:\n%s", r.Code, r.Stderr)
+	}
+	r := h.run("full", "run", "--image", "noshell:1")
+	want := "workshop: image noshell:1 has neither /bin/bash nor /bin/sh, the shells a run without a command starts: give the command to run after --\n"
+	if r.Code != 127 || r.Stderr != want {
+		t.Errorf("full run --image noshell:1 = %d, stderr:\n%s\nwant 127 and %q alone", r.Code, r.Stderr, want)
 	}
 	h.noContainers()
 }
