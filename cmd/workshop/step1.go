@@ -6,6 +6,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -28,9 +29,11 @@ after chroot every path is looked up inside the root, and the root is empty.
 --demo escape shows that chroot is not a security boundary: a root process
 inside a chroot climbs out and lists the host's /.`,
 		Args: func(c *cobra.Command, args []string) error {
-			if len(args) == 1 && len(args[0]) == 1 && args[0] >= "2" && args[0] <= "6" {
+			if len(args) == 1 {
 				// "step 1 2": two steps, not a command named 2.
-				return usageError("%q: one step at a time: 'workshop step %s' runs step %s (step 1 takes no command)", args[0], args[0], args[0])
+				if n, err := strconv.Atoi(args[0]); err == nil && n >= 2 && n <= len(stepList) {
+					return usageError("%q: one step at a time: 'workshop step %d' runs step %d (step 1 takes no command)", args[0], n, n)
+				}
 			}
 			if len(args) > 0 {
 				return usageError("step 1 runs no command of yours: it always tries /bin/bash in an empty root, to show why that fails; "+

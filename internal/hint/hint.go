@@ -71,9 +71,16 @@ func Rewrite(s string) string {
 // root for. A command not in quotes or parentheses runs on to who knows
 // where: it gets its sudo.
 func needsNoRoot(open, sub, rest string) bool {
-	closer := map[string]string{"'": "'", "`": "`", "(": ")"}[open]
+	closer := open
+	switch open {
+	case "(":
+		closer = ")"
+	case "'", "`":
+	default:
+		return false
+	}
 	end := strings.Index(rest, closer)
-	if closer == "" || end < 0 {
+	if end < 0 {
 		return false
 	}
 	cmd := rest[:end]

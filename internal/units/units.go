@@ -132,12 +132,12 @@ const MaxPids = 4 << 20
 func ParsePids(s string) (int64, error) {
 	s = strings.TrimSpace(s)
 	v, err := strconv.ParseInt(s, 10, 64)
-	if errors.Is(err, strconv.ErrRange) {
-		v = math.MaxInt64 // a whole number, past int64: too many, said so below
-		if strings.HasPrefix(s, "-") {
-			v = 0
-		}
-	} else if err != nil {
+	switch {
+	case errors.Is(err, strconv.ErrRange) && strings.HasPrefix(s, "-"):
+		v = 0 // a whole number below int64's: too few, said below
+	case errors.Is(err, strconv.ErrRange):
+		v = MaxPids + 1 // past int64's: too many, said below
+	case err != nil:
 		return 0, fmt.Errorf("%q is not a number of processes: write a whole number such as 64", s)
 	}
 	if v < 1 {

@@ -1,8 +1,6 @@
 package container
 
 import (
-	"archive/tar"
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -1093,17 +1091,7 @@ func TestCleansTakeTurns(t *testing.T) {
 // (125), or, with a newcomer on a new lock file, worked beside it.
 func TestStoreCommandWaitingThroughCleanImages(t *testing.T) {
 	dir := cleanState(t)
-	tiny := filepath.Join(t.TempDir(), "tiny.tar")
-	var b bytes.Buffer
-	tw := tar.NewWriter(&b)
-	tw.WriteHeader(&tar.Header{Name: "hello", Mode: 0o644, Size: 3, Typeflag: tar.TypeReg})
-	tw.Write([]byte("hi\n"))
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(tiny, b.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	tiny := testbin.TarFile(t, [2]string{"hello", "hi\n"})
 	if r := testbin.Run(t, "", "--quiet", "--state-dir", dir, "image", "import", tiny, "first"); r.Code != 0 {
 		t.Fatalf("workshop image import = %d:\n%s", r.Code, r.Stderr)
 	}

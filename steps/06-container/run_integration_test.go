@@ -1,7 +1,6 @@
 package container_test
 
 import (
-	"archive/tar"
 	"bytes"
 	"fmt"
 	"os"
@@ -1217,18 +1216,7 @@ func TestFullRunStartedIgnoringSIGINTLeavesItIgnored(t *testing.T) {
 // shell's execve said only that /bin/sh was not in the root.
 func TestFullRunWithoutACommandFromAnImageWithNoShell(t *testing.T) {
 	h := newHost(t)
-	tiny := filepath.Join(t.TempDir(), "tiny.tar")
-	var b bytes.Buffer
-	tw := tar.NewWriter(&b)
-	tw.WriteHeader(&tar.Header{Name: "bin/", Mode: 0o755, Typeflag: tar.TypeDir})
-	tw.WriteHeader(&tar.Header{Name: "bin/ls", Mode: 0o755, Size: 3, Typeflag: tar.TypeReg})
-	tw.Write([]byte("#!\n"))
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(tiny, b.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	tiny := testbin.TarFile(t, [2]string{"bin/", ""}, [2]string{"bin/ls", "#!\n"})
 	if r := h.run("--quiet", "image", "import", tiny, "noshell:1"); r.Code != 0 {
 		t.Fatalf("image import = %d:\n%s", r.Code, r.Stderr)
 	}
