@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/workshop-dev/workshop/internal/hint"
 	"github.com/workshop-dev/workshop/internal/sys"
@@ -371,13 +372,8 @@ func CheckHostname(name string) error {
 	if len(name) > 64 {
 		return fmt.Errorf("the hostname %q is longer than the kernel's 64 characters", name)
 	}
-	if !validHostname(name) {
-		for _, label := range strings.Split(name, ".") {
-			if len(label) > 63 {
-				return fmt.Errorf("--hostname %q is not a hostname: each part between dots has at most 63 characters (RFC 1123), and %q has %d", name, label[:12]+"…", len(label))
-			}
-		}
-		return fmt.Errorf("--hostname %q is not a hostname: use letters, digits and hyphens, with dots between parts, none starting or ending with a hyphen (as in box or web-1.lab)", name)
+	if fault := hostnameFault(name); fault != "" {
+		return fmt.Errorf("--hostname %q is not a hostname: %s; use letters, digits and hyphens, with dots between parts, none starting or ending with a hyphen (as in box or web-1.lab)", name, fault)
 	}
 	return nil
 }
@@ -385,16 +381,31 @@ func CheckHostname(name string) error {
 // validHostname reports whether name is a hostname by RFC 1123: labels of
 // 1 to 63 letters, digits and hyphens, not starting or ending with a
 // hyphen, joined by dots.
-func validHostname(name string) bool {
+func validHostname(name string) bool { return hostnameFault(name) == "" }
+
+// hostnameFault says which of validHostname's rules name breaks first, or
+// "": "use letters" alone left the student to find the é or the space.
+func hostnameFault(name string) string {
+	if name == "" {
+		return "it is empty"
+	}
 	for _, label := range strings.Split(name, ".") {
-		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
+		switch {
+		case label == "":
+			return "a part between dots is empty (no dot at the start or end, none doubled)"
+		case len(label) > 63:
+			return fmt.Sprintf("each part between dots has at most 63 characters (RFC 1123), and %q has %d", label[:12]+"…", len(label))
+		case label[0] == '-' || label[len(label)-1] == '-':
+			return fmt.Sprintf("%q starts or ends with a hyphen", label)
 		}
-		for _, c := range label {
+		for i, c := range label {
 			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
-				return false
+				if c == utf8.RuneError {
+					return fmt.Sprintf("it holds the byte %#02x, which a hostname may not", label[i])
+				}
+				return fmt.Sprintf("it holds %q, which a hostname may not", c)
 			}
 		}
 	}
-	return true
+	return ""
 }

@@ -188,6 +188,25 @@ func TestValidHostname(t *testing.T) {
 	}
 }
 
+// A refused hostname says which rule it breaks, not only what is allowed.
+func TestCheckHostnameSaysWhichRule(t *testing.T) {
+	for _, tc := range []struct{ name, want string }{
+		{"héllo", `it holds 'é', which a hostname may not`},
+		{"a b", `it holds ' ', which a hostname may not`},
+		{"x_y", `it holds '_', which a hostname may not`},
+		{"a\xffb", "it holds the byte 0xff, which a hostname may not"},
+		{"-x", `"-x" starts or ends with a hyphen`},
+		{"web.lab-", `"lab-" starts or ends with a hyphen`},
+		{"a..b", "a part between dots is empty"},
+		{".box", "a part between dots is empty"},
+		{strings.Repeat("h", 64), "each part between dots has at most 63 characters (RFC 1123), and \"hhhhhhhhhhhh…\" has 64"},
+	} {
+		if err := CheckHostname(tc.name); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("CheckHostname(%q) = %v, want an error saying %q", tc.name, err, tc.want)
+		}
+	}
+}
+
 // A root the mapped root may reach: every directory on the way lets
 // others (or its group, or its owner, where that is the mapped id) search
 // it.

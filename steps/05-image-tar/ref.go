@@ -3,6 +3,7 @@ package imagetar
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // DefaultTag is the tag of a reference written without one, as in Docker.
@@ -32,17 +33,22 @@ func ParseRef(s string) (Ref, error) {
 	if len(name) > maxNameLen {
 		return Ref{}, fmt.Errorf("%s is not an image name: a name has at most %d characters", quoteShort(s), maxNameLen)
 	}
-	if !validName(name) {
-		return Ref{}, fmt.Errorf("%s is not an image name: use lower-case letters, digits and . _ - (and / between parts), e.g. demo or demo:1", quoteShort(s))
+	if fault := nameFault(name); fault != "" {
+		// The name lowered is suggested where that is enough, and short
+		// enough to say whole (the refusal quotes the name given already).
+		if lower := strings.ToLower(name); fault == "names are lower-case" && validName(lower) && len(s) <= 60 {
+			fault += fmt.Sprintf(" (%s would do)", quoteShort(lower+s[len(name):]))
+		}
+		return Ref{}, fmt.Errorf("%s is not an image name: %s; use lower-case letters, digits and . _ - (and / between parts), e.g. demo or demo:1", quoteShort(s), fault)
 	}
 	if idPrefix(name) != "" {
 		return Ref{}, fmt.Errorf("%s cannot be an image name: 12 or 64 hex digits are how an image's id is written", quoteShort(s))
 	}
-	if !validTag(tag) {
-		if len(tag) > 128 {
-			return Ref{}, fmt.Errorf("%s has a tag of %d characters: a tag has at most 128, e.g. demo:1", quoteShort(s), len(tag))
-		}
-		return Ref{}, fmt.Errorf("%q has a bad tag %q: use letters, digits, _ . and - (up to 128), e.g. demo:1", s, tag)
+	if len(tag) > 128 {
+		return Ref{}, fmt.Errorf("%s has a tag of %d characters: a tag has at most 128, e.g. demo:1", quoteShort(s), len(tag))
+	}
+	if fault := tagFault(tag); fault != "" {
+		return Ref{}, fmt.Errorf("%q has a bad tag %q: %s; use letters, digits, _ . and - (up to 128), e.g. demo:1", s, tag, fault)
 	}
 	return Ref{Name: name, Tag: tag}, nil
 }
@@ -64,32 +70,66 @@ func idPrefix(s string) string {
 
 // validName: parts separated by /, each of lower-case letters and digits,
 // with runs of . _ - only between them.
-func validName(s string) bool {
+func validName(s string) bool { return nameFault(s) == "" }
+
+// nameFault says which of validName's rules s breaks first, or "" when it
+// keeps them all: a refusal that only listed the allowed characters left
+// the student to find what was wrong with ".hidden" or "a//b".
+func nameFault(s string) string {
+	if s == "" {
+		return "it has no name before the tag"
+	}
 	for _, part := range strings.Split(s, "/") {
-		if part == "" || !lowerAlnum(part[0]) || !lowerAlnum(part[len(part)-1]) {
-			return false
+		if part == "" {
+			return "a part between slashes is empty (no / at the start or end, none doubled)"
 		}
 		for i := 0; i < len(part); i++ {
-			if c := part[i]; !lowerAlnum(c) && c != '.' && c != '_' && c != '-' {
-				return false
+			c := part[i]
+			switch {
+			case lowerAlnum(c):
+			case c >= 'A' && c <= 'Z':
+				return "names are lower-case"
+			case c == ':':
+				return "it has more than one : (the last one begins the tag)"
+			case c != '.' && c != '_' && c != '-':
+				return fmt.Sprintf("it holds %s, which a name may not", describeByte(part, i))
 			}
 		}
+		if !lowerAlnum(part[0]) || !lowerAlnum(part[len(part)-1]) {
+			return fmt.Sprintf("%s begins or ends with . _ or -, which go only between letters and digits", quoteShort(part))
+		}
 	}
-	return true
+	return ""
+}
+
+// describeByte names the character at s[i], whole if it is valid UTF-8.
+func describeByte(s string, i int) string {
+	r, size := utf8.DecodeRuneInString(s[i:])
+	if r == utf8.RuneError && size <= 1 {
+		return fmt.Sprintf("the byte %#02x", s[i])
+	}
+	return fmt.Sprintf("%q", r)
 }
 
 // validTag: 1 to 128 letters, digits, _ . -, the first not . or -.
-func validTag(s string) bool {
-	if len(s) == 0 || len(s) > 128 || s[0] == '.' || s[0] == '-' {
-		return false
+func validTag(s string) bool { return len(s) <= 128 && tagFault(s) == "" }
+
+// tagFault says which of validTag's rules (but its length) s breaks first,
+// or "".
+func tagFault(s string) string {
+	if s == "" {
+		return "nothing follows the :"
+	}
+	if s[0] == '.' || s[0] == '-' {
+		return fmt.Sprintf("a tag may not begin with %c", s[0])
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
-			return false
+			return fmt.Sprintf("it holds %s, which a tag may not", describeByte(s, i))
 		}
 	}
-	return true
+	return ""
 }
 
 func lowerAlnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }

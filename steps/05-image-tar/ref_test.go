@@ -49,3 +49,36 @@ func TestRefRulesAgreeWithExpressions(t *testing.T) {
 		checkRefRules(t, s)
 	}
 }
+
+// A refused name or tag says which rule it breaks, not only what is
+// allowed: ".hidden", "a//b" and ":tag" each read as plausible names.
+func TestParseRefSaysWhichRule(t *testing.T) {
+	for _, tc := range []struct{ ref, want string }{
+		{".hidden", `".hidden" begins or ends with . _ or -`},
+		{"a/../b", `".." begins or ends with . _ or -`},
+		{"web_", `"web_" begins or ends with . _ or -`},
+		{"a//b", "a part between slashes is empty"},
+		{"/a", "a part between slashes is empty"},
+		{"a/", "a part between slashes is empty"},
+		{":tag", "it has no name before the tag"},
+		{"Demo:1", `names are lower-case ("demo:1" would do)`},
+		{"My_App/X", `names are lower-case ("my_app/x" would do)`},
+		{"x:y:z", "it has more than one : (the last one begins the tag)"},
+		{"héllo", `it holds 'é', which a name may not`},
+		{"a b", `it holds ' ', which a name may not`},
+		{"a\xffb", "it holds the byte 0xff, which a name may not"},
+		{"a:", "nothing follows the :"},
+		{"a:-x", "a tag may not begin with -"},
+		{"a:.x", "a tag may not begin with ."},
+		{"a:x!", "it holds '!', which a tag may not"},
+	} {
+		_, err := ParseRef(tc.ref)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ParseRef(%q) = %v, want an error saying %q", tc.ref, err, tc.want)
+		}
+	}
+	// The upper-case advice is given only where lowering is enough.
+	if _, err := ParseRef("A."); err == nil || strings.Contains(err.Error(), "would do") {
+		t.Errorf(`ParseRef("A.") = %v, want a refusal without a suggestion that would be refused too`, err)
+	}
+}

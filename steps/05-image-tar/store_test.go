@@ -699,7 +699,7 @@ func TestParseRefRefusesIDsAndLongNames(t *testing.T) {
 		// A long tag, or a long bad name: not said whole.
 		{"a:" + strings.Repeat("b", 300), `"a:bbb`},
 		{"a:" + strings.Repeat("b", 300), "(a name of 302 bytes) has a tag of 300 characters: a tag has at most 128"},
-		{"A" + strings.Repeat("b", 199), "(a name of 200 bytes) is not an image name: use lower-case letters"},
+		{"A" + strings.Repeat("b", 199), "(a name of 200 bytes) is not an image name: names are lower-case; use lower-case letters"},
 	} {
 		if _, err := ParseRef(tc.ref); err == nil || !strings.Contains(err.Error(), tc.want) || len(err.Error()) > 300 {
 			t.Errorf("ParseRef(%.40q) = %v, want an error with %q, of at most 300 bytes", tc.ref, err, tc.want)
