@@ -250,6 +250,20 @@ func isStop(ctx context.Context, err error) bool {
 }
 
 func (s *Store) importFile(ctx context.Context, n *sys.Narrator, f *os.File, name string, r Ref, source string) (Image, error) {
+	// A file that begins no archive (a text file, a program, named by
+	// mistake) is said so by its first block, as a stream is, not by the
+	// tar reader's longer guess at its first header.
+	head := make([]byte, blockSize)
+	k, err := f.ReadAt(head, 0)
+	if err != nil && err != io.EOF {
+		return Image{}, fmt.Errorf("import %s: %w", name, err)
+	}
+	if err := wholeHeadRefusal(head[:k]); err != nil {
+		return Image{}, fmt.Errorf("import %s: %w", name, err)
+	}
+	if err := innerHeadRefusal(io.NewSectionReader(f, 0, 1<<62)); err != nil {
+		return Image{}, fmt.Errorf("import %s: %w", name, err)
+	}
 	// Both passes read f through ctxReader: Ctrl-C stops them at their
 	// next read, not at the end of the archive.
 	top, entries, err := topDir(ctx, ctxReader{ctx, f})

@@ -162,6 +162,57 @@ func headRefusal(head []byte) error {
 	return nil
 }
 
+// wholeHeadRefusal is headRefusal for the first block of an archive read
+// whole (a named file, or a stream once saved), which may be all there is:
+// a few bytes that begin no compressed stream are no archive either. Empty
+// is left to the read, which says the archive holds no entries.
+func wholeHeadRefusal(head []byte) error {
+	if len(head) == 0 {
+		return nil
+	}
+	if err := headRefusal(head); err != nil || len(head) == blockSize {
+		return err
+	}
+	for _, m := range magics {
+		if bytes.HasPrefix(head, m.prefix) {
+			return nil
+		}
+	}
+	return fmt.Errorf("it is no archive: it has %d bytes, fewer than one tar header's %d, and they begin no gzip or bzip2 stream", len(head), blockSize)
+}
+
+// innerHeadRefusal looks inside a compressed archive, read whole from r,
+// at the first block of what it holds: a gzipped text file is a gzip
+// stream but no tar archive. A stream that cannot be decompressed, or is
+// not compressed, is left to the full read.
+func innerHeadRefusal(r io.Reader) error {
+	dr, c, err := Decompress(r)
+	if err != nil || c == Uncompressed {
+		return nil
+	}
+	// Not io.ReadFull: it says io.ErrUnexpectedEOF both for a stream that
+	// ended cleanly before a block, and for a truncated one (gzip's own
+	// error), which the full read says is truncated.
+	head := make([]byte, blockSize)
+	k := 0
+	for k < blockSize && err == nil {
+		var m int
+		m, err = dr.Read(head[k:])
+		k += m
+	}
+	switch {
+	case err != nil && err != io.EOF:
+		return nil
+	case k < blockSize:
+		return fmt.Errorf("it is no archive: it is a %s stream of %d bytes, fewer than one tar header's %d", c, k, blockSize)
+	case bytes.Count(head, []byte{0}) == blockSize:
+		return nil // an archive of no entries: the read says so
+	case !tarChecksumHolds(head):
+		return fmt.Errorf("it is no archive: it is a %s stream, but the first %d bytes it holds are not a tar header", c, blockSize)
+	}
+	return nil
+}
+
 // tarChecksumHolds reports whether block is a tar header by its checksum
 // (POSIX ustar, and the GNU and v7 headers before it): the octal number at
 // bytes 148 to 155 is the sum of the block's bytes, those eight counted as

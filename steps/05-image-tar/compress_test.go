@@ -3,7 +3,10 @@ package imagetar
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -87,4 +90,53 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	k, err := c.r.Read(p)
 	c.n += int64(k)
 	return k, err
+}
+
+// A named file is judged by its first block as a stream is, and a short
+// one, or a compressed one, by what it is: a text file, a program or a
+// gzipped text file named by mistake got the tar reader's long guess at a
+// corrupt first header ("… or a header with an extended (PAX) record it
+// cannot be …").
+func TestImportSaysAFileIsNoArchive(t *testing.T) {
+	dir := t.TempDir()
+	gz := func(b []byte) []byte {
+		var out bytes.Buffer
+		z := gzip.NewWriter(&out)
+		z.Write(b)
+		z.Close()
+		return out.Bytes()
+	}
+	text := []byte(strings.Repeat("hello, this is not a tar archive\n", 40))
+	var tarred bytes.Buffer
+	tw := tar.NewWriter(&tarred)
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: "bin/", Mode: 0o755}); err != nil {
+		t.Fatal(err)
+	}
+	tw.Close()
+	for _, c := range []struct {
+		name    string
+		content []byte
+		want    string // "" for an import that works
+	}{
+		{"notes.txt", text, "import notes.txt: it is no archive: its first 512 bytes are neither a tar header nor the start of a gzip or bzip2 stream"},
+		{"short.txt", text[:30], "import short.txt: it is no archive: it has 30 bytes, fewer than one tar header's 512, and they begin no gzip or bzip2 stream"},
+		{"notes.txt.gz", gz(text), "import notes.txt.gz: it is no archive: it is a gzip stream, but the first 512 bytes it holds are not a tar header"},
+		{"short.txt.gz", gz(text[:30]), "import short.txt.gz: it is no archive: it is a gzip stream of 30 bytes, fewer than one tar header's 512"},
+		// A truncated gzip is said truncated by the full read, not
+		// taken for a short stream.
+		{"cut.tar.gz", gz(tarred.Bytes())[:20], "truncated"},
+		{"ok.tar.gz", gz(tarred.Bytes()), ""},
+		{"ok.tar", tarred.Bytes(), ""},
+	} {
+		path := filepath.Join(dir, c.name)
+		if err := os.WriteFile(path, c.content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s := OpenStore(filepath.Join(dir, "store"))
+		t.Chdir(dir)
+		_, err := s.Import(bg, sys.Discard(), c.name, "x")
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("Import(%s) = %v, want %q", c.name, err, c.want)
+		}
+	}
 }

@@ -212,7 +212,7 @@ func TestStoreImportFailuresLeaveNothing(t *testing.T) {
 		// finds it on its way to the next header.
 		{"truncated", good[:1500], `truncated, in or right after entry "bin/sh": it ends too early, inside that entry's data or the header after it`},
 		{"cut at an entry's end", good[:512+512+5120], `truncated, after entry "bin/sh"`},
-		{"not a tar", []byte("just text\n"), "not a tar archive"},
+		{"not a tar", []byte("just text\n"), "it is no archive: it has 10 bytes"},
 		{"empty", nil, "holds no entries"},
 		{"hostile name", buildTar(t, file("../../etc/evil", "x")), `entry "../../etc/evil"`},
 		{"hostile link", buildTar(t, symlink("up", "/"), hardlink("x", "up/etc/passwd")), `entry "x"`},
