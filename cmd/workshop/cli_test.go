@@ -73,6 +73,10 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"--state-dir", "/tmp/st", "step", "1", "--root", "/tmp/st/images/0123/rootfs"}, "--root /tmp/st/images/0123/rootfs is in workshop's image store (/tmp/st/images), which no step may write into"},
 		{[]string{"--state-dir", "/tmp/st", "step", "3", "--root", "/tmp/st/containers/x/rootfs/", "--", "/bin/true"}, "is in workshop's containers' directory (/tmp/st/containers)"},
 		{[]string{"--state-dir", "/tmp/st", "step", "4", "--root", "/tmp/st/./images", "--", "/bin/true"}, "in workshop's image store"},
+		// Nor a directory that holds it: the container would see the
+		// images and records.
+		{[]string{"--state-dir", "/tmp/st/state", "step", "2", "--root", "/tmp/st", "--", "/bin/true"}, "--root /tmp/st holds workshop's state dir (/tmp/st/state): a container there would see workshop's images and records"},
+		{[]string{"--state-dir", "/tmp/st/a/b", "step", "3", "--root", "/tmp/st/a/", "--", "/bin/true"}, "--root /tmp/st/a/ holds workshop's state dir"},
 		// Nor is the host's own root.
 		{[]string{"step", "3", "--root", "/", "--", "/bin/true"}, "--root / is the host's own root: a container's root is a directory of its own"},
 		{[]string{"step", "2", "--root", "/tmp/..", "--", "/bin/true"}, "--root /tmp/.. is the host's own root"},
@@ -81,6 +85,9 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"step", "3", "--root", "/etc/../usr", "--", "/bin/true"}, "--root /etc/../usr is /usr, one of this machine's own"},
 		{[]string{"step", "5", "--root", "/home/student", "--", "/bin/true"}, "--root /home/student is a home directory (/home/student)"},
 		{[]string{"step", "4", "--root", "/root", "--", "/bin/true"}, "--root /root is /root, one of this machine's own"},
+		{[]string{"step", "2", "--root", "/dev/shm", "--", "/bin/true"}, "--root /dev/shm is /dev/shm, one of this machine's own directories"},
+		{[]string{"step", "2", "--root", "/dev/mqueue/r", "--", "/bin/true"}, "--root /dev/mqueue/r is under /dev, among the machine's device nodes"},
+		{[]string{"step", "1", "--root", "/dev/pts"}, "--root /dev/pts is under /dev, among the machine's device nodes"},
 		{[]string{"step", "2", "--root", "/proc", "--", "/bin/true"}, "--root /proc is under /proc, the kernel's view of itself, where no root can be made"},
 		{[]string{"step", "3", "--root", "/sys/fs/cgroup/x", "--", "/bin/true"}, "--root /sys/fs/cgroup/x is under /sys"},
 		{[]string{"-q", "--explain", "step", "2", "--", "/bin/true"}, "--quiet and --explain ask for opposite things"},

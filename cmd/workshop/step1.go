@@ -94,12 +94,23 @@ func checkRootOutsideKept(root string) error {
 	if kernel := kernelTree(state.Resolve(root)); kernel != "" {
 		return usageError("--root %s is under %s, the kernel's view of itself, where no root can be made: give a directory on a disk (give a new path, and workshop makes it)", root, kernel)
 	}
+	// /dev itself is one of hostDirs; below it are the device nodes, which
+	// the steps would write among (/dev/shm, a tmpfs for anyone, is
+	// refused only itself: a root in a directory of it is a root in RAM).
+	if real := state.Resolve(root); strings.HasPrefix(real, "/dev/") && real != "/dev/shm" && !strings.HasPrefix(real, "/dev/shm/") {
+		return usageError("--root %s is under /dev, among the machine's device nodes: give a directory on a disk (give a new path, and workshop makes it)", root)
+	}
 	if what := hostsOwn(root); what != "" {
 		return usageError("--root %s is %s: the steps would copy programs and libraries into it (bin/bash, lib64/…) and make directories there; "+
 			"a container's root is a directory of its own (give a new path, and workshop makes it)", root, what)
 	}
 	if imagetar.Holds(root, global.stateDir) && imagetar.Holds(global.stateDir, root) {
 		return usageError("--root %s is workshop's state dir: give a directory of its own (or leave --root out for the step's default)", root)
+	}
+	// A root that holds the state dir would show the container workshop's
+	// images and records, to change at will, and step 5 would pack them.
+	if imagetar.Holds(root, global.stateDir) {
+		return usageError("--root %s holds workshop's state dir (%s): a container there would see workshop's images and records, and could change them; give a directory of its own (or leave --root out for the step's default)", root, state.Resolve(global.stateDir))
 	}
 	if k, ok := imagetar.OpenStore(global.stateDir).KeptPlace(root); ok {
 		return usageError("--root %s is in workshop's %s (%s), which no step may write into: %s; give a directory of your own", root, k.What, k.Dir, k.Why)
@@ -110,7 +121,7 @@ func checkRootOutsideKept(root string) error {
 // hostDirs are directories of the machine's own that a careless --root
 // (a --root . typed in the wrong place) could name.
 var hostDirs = []string{"/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/media", "/mnt", "/opt",
-	"/root", "/run", "/sbin", "/srv", "/tmp", "/usr", "/usr/bin", "/usr/lib", "/usr/lib64", "/usr/local", "/usr/local/bin",
+	"/dev/shm", "/root", "/run", "/sbin", "/srv", "/tmp", "/usr", "/usr/bin", "/usr/lib", "/usr/lib64", "/usr/local", "/usr/local/bin",
 	"/usr/sbin", "/usr/share", "/usr/src", "/var", "/var/lib", "/var/tmp"}
 
 // hostsOwn says what dir is when it is one of the machine's own
