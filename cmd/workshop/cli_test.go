@@ -31,6 +31,7 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"step", "one"}, `"one" is not a step number`},
 		{[]string{"step", "01"}, `"01": write the step's number as 1: 'sudo workshop step 1'`},
 		{[]string{"step", "+6"}, `"+6": write the step's number as 6`},
+		{[]string{"step", " 3 "}, `" 3 ": write the step's number as 3`},
 		{[]string{"step", "0"}, "there is no step 0"},
 		// A negative number is the step's word, not a flag: not the
 		// word after it.
@@ -161,6 +162,16 @@ func TestVersion(t *testing.T) {
 	r := testbin.Run(t, "", "--version", "extra")
 	if r.Code != 125 || r.Stdout != "" || !strings.Contains(r.Stderr, "--version takes no words after it") {
 		t.Errorf("workshop --version extra = %d %q %q, want 125 and one sentence", r.Code, r.Stdout, r.Stderr)
+	}
+}
+
+// A lab's number with spaces around it (a quoted "$N ") is its number, as
+// a size or a count is.
+func TestLabNumberWithSpaces(t *testing.T) {
+	want := testbin.Run(t, "", "lab", "2")
+	r := testbin.Run(t, "", "lab", " 2 ")
+	if r.Code != 0 || want.Code != 0 || r.Stdout != want.Stdout || !strings.Contains(r.Stdout, "Exercise") {
+		t.Errorf("lab ' 2 ' = %d %q %q; want lab 2's exercise, as 'lab 2' prints it", r.Code, r.Stdout, r.Stderr)
 	}
 }
 

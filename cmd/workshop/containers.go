@@ -216,12 +216,15 @@ func newKillCmd() *cobra.Command {
 // real-time ones as RTMIN, RTMIN+3, RTMAX-1 (glibc's SIGRTMIN is 34: it
 // keeps 32 and 33 for itself) or SIGRT_2 as strace names them; and the
 // old names IOT, CLD and POLL.
-func parseSignal(s string) (unix.Signal, error) {
+func parseSignal(given string) (unix.Signal, error) {
+	// Spaces around it are dropped, as around a size or a count (a
+	// quoted "$SIG " from a script); the refusals quote it as given.
+	s := strings.TrimSpace(given)
 	if n, err := strconv.Atoi(s); err == nil {
 		if n > 0 && n < 65 {
 			return unix.Signal(n), nil
 		}
-		return 0, usageError("--signal %s: not a signal; signals are numbered 1 to 64", s)
+		return 0, usageError("--signal %s: not a signal; signals are numbered 1 to 64", given)
 	}
 	name := strings.TrimPrefix(strings.ToUpper(s), "SIG")
 	aliases := map[string]string{"IOT": "ABRT", "CLD": "CHLD", "POLL": "IO"}
@@ -257,7 +260,7 @@ func parseSignal(s string) (unix.Signal, error) {
 			return unix.Signal(32 + n), nil
 		}
 	}
-	return 0, usageError("--signal %s: not a signal; give a name such as TERM or KILL (RTMIN+n for a real-time one), or a number", s)
+	return 0, usageError("--signal %q: not a signal; give a name such as TERM or KILL (RTMIN+n for a real-time one), or a number", given)
 }
 
 func newDiffCmd() *cobra.Command {

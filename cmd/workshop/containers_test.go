@@ -124,15 +124,21 @@ func TestParseSignal(t *testing.T) {
 	for in, want := range map[string]unix.Signal{
 		"KILL": unix.SIGKILL, "sigterm": unix.SIGTERM, "9": unix.SIGKILL, "IOT": unix.SIGABRT, "CLD": unix.SIGCHLD, "POLL": unix.SIGIO,
 		"RTMIN": 34, "RTMIN+1": 35, "SIGRTMAX-1": 63, "RTMAX": 64, "SIGRT_2": 34, "34": 34,
+		// Spaces around it, as around a size or a count, are dropped.
+		" TERM": unix.SIGTERM, "9\n": unix.SIGKILL,
 	} {
 		if got, err := parseSignal(in); err != nil || got != want {
 			t.Errorf("parseSignal(%q) = %v, %v; want %d", in, got, err, int(want))
 		}
 	}
-	for _, bad := range []string{"0", "65", "-9", "RTMIN+31", "RTMAX-31", "NOPE", "RTMIN+x", "RTMIN+", "RTMAX-"} {
+	for _, bad := range []string{"0", "65", "-9", "RTMIN+31", "RTMAX-31", "NOPE", "RTMIN+x", "RTMIN+", "RTMAX-", "T ERM"} {
 		if _, err := parseSignal(bad); err == nil {
 			t.Errorf("parseSignal(%q) took it", bad)
 		}
+	}
+	// The refusal quotes what was given, spaces and all.
+	if _, err := parseSignal(" NOPE "); err == nil || !strings.Contains(err.Error(), `--signal " NOPE ": not a signal`) {
+		t.Errorf(`parseSignal(" NOPE ") = %v`, err)
 	}
 	for sig, want := range map[unix.Signal]string{32: "SIGRTMIN", 33: "SIGRT_1", 34: "SIGRT_2", 64: "SIGRT_32"} {
 		if got := sys.SignalName(sig); got != want {

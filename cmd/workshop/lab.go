@@ -47,7 +47,7 @@ hint, and exits 0 only when the exercise is done.`,
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
-			n, err := strconv.Atoi(args[0])
+			n, err := strconv.Atoi(strings.TrimSpace(args[0]))
 			if err != nil {
 				return usageError("%q is not a step number: steps are numbered 1 to 6 (see 'workshop steps')", args[0])
 			}

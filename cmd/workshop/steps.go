@@ -7,6 +7,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 	lessons "github.com/workshop-dev/workshop"
@@ -130,11 +131,11 @@ func explainNow() error {
 
 // unknownStep is the sentence for "workshop step 9".
 func unknownStep(arg string) error {
-	n, err := strconv.Atoi(arg)
+	n, err := strconv.Atoi(strings.TrimSpace(arg))
 	if err != nil {
 		return usageError("%q is not a step number: steps are numbered 1 to %d (see 'workshop steps')", arg, len(stepList))
 	}
-	if n >= 1 && n <= len(stepList) { // "01", "+1": a step, written another way
+	if n >= 1 && n <= len(stepList) { // "01", "+1", " 1": a step, written another way
 		return usageError("%q: write the step's number as %d: 'workshop step %d'", arg, n, n)
 	}
 	return usageError("there is no step %d: steps are numbered 1 to %d (see 'workshop steps')", n, len(stepList))
