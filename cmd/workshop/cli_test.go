@@ -95,6 +95,8 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"step", "3", "--memory", "80M", "--", "/bin/true"}, "--memory is a limit, which only a cgroup sets, and workshop step 3 has none; step 4 and full run take it ('sudo workshop step 4 --memory …', 'sudo workshop full run --memory …')"},
 		{[]string{"step", "5", "--pids=5", "--", "/bin/true"}, "--pids is a limit, which only a cgroup sets, and workshop step 5 has none"},
 		{[]string{"lab", "1;touch x", "check", "extra"}, `lab takes a step number and 'check', and nothing after them: sudo workshop lab '1;touch x' check`},
+		{[]string{"lab", "-1"}, "there is no step -1: steps are numbered 1 to 6"},
+		{[]string{"lab", "-2", "check"}, "there is no step -2"},
 		{[]string{"lab", "1", "check", "extra"}, `"extra": lab takes a step number and 'check', and nothing after them: sudo workshop lab 1 check`},
 		{[]string{"steps", "extra"}, `steps takes no arguments, only its flags: "extra" is one too many (see 'workshop steps --help')`},
 		{[]string{"ps", "extra"}, `ps takes no arguments, only its flags: "extra" is one too many`},

@@ -159,6 +159,14 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 				}
 			}
 		}
+		// "lab -1": pflag reads -1 as a shorthand flag; it is the step.
+		if c.Name() == "lab" && c.Parent() == root {
+			for _, w := range args {
+				if negative.MatchString(w) && strings.HasSuffix(err.Error(), " in "+w) {
+					return usageError("there is no step %s: steps are numbered 1 to %d (see 'workshop steps')", w, len(stepList))
+				}
+			}
+		}
 		// "full run /bin/sh -c 'echo hi'": the command's own flag (-c)
 		// is the unknown one, after words pflag took as arguments. The
 		// mistake is the missing --, as for a command without flags.
