@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"os/exec"
@@ -293,8 +294,18 @@ func TestOutputThatCannotBeWritten(t *testing.T) {
 	// A lab check's report too, whose status (1, not done yet) says no
 	// more than that.
 	runs := [][]string{{"steps"}, {"--help"}}
-	if os.Geteuid() == 0 { // a check needs root
+	if os.Geteuid() == 0 { // a check needs root, and so does the store
 		runs = append(runs, []string{"--state-dir", t.TempDir(), "lab", "1", "check", "--dir", t.TempDir()})
+		// An export to -, whose own write fails (it said "write
+		// /dev/stdout: …" alone).
+		st, root := t.TempDir(), t.TempDir()
+		if err := os.WriteFile(filepath.Join(root, "hello"), bytes.Repeat([]byte("x"), 64<<10), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if r := testbin.Run(t, "", "--state-dir", st, "-q", "image", "pack", root, "tiny"); r.Code != 0 {
+			t.Fatalf("image pack = %d %q", r.Code, r.Stderr)
+		}
+		runs = append(runs, []string{"--state-dir", st, "-q", "image", "export", "tiny", "-"})
 	}
 	for _, args := range runs {
 		cmd := exec.Command(testbin.Bin(t), args...)
@@ -303,7 +314,7 @@ func TestOutputThatCannotBeWritten(t *testing.T) {
 		cmd.Stderr = &stderr
 		err := cmd.Run()
 		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 125 || !strings.Contains(stderr.String(), "workshop: write to standard output: ") {
+		if !errors.As(err, &ee) || ee.ExitCode() != 125 || !strings.Contains(stderr.String(), "workshop: write to standard output: no space left on device\n") {
 			t.Errorf("workshop %q >/dev/full = %v, stderr %q; want 125 and a sentence", args, err, stderr.String())
 		}
 	}

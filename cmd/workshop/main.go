@@ -71,7 +71,11 @@ func run(args []string) (status int) {
 		// (A command that returned the write's own error, as image ls
 		// does, gets the same sentence; so does one whose status says
 		// all its report had to say, as lab N check's 1, not done yet.)
-		err = exit.Errorf(exit.ToolFailed, "write to standard output: %v", out.err)
+		err = exit.Errorf(exit.ToolFailed, "write to standard output: %v", stdoutCause(out.err))
+	} else if pe != nil && pe.Path == os.Stdout.Name() && pe.Op == "write" {
+		// An export to -, whose own write failed: said the same way,
+		// not "write /dev/stdout: …".
+		err = exit.Errorf(exit.ToolFailed, "write to standard output: %v", pe.Err)
 	}
 	if err != nil && hint.StateDir() == "" {
 		// cobra checks the arguments before PersistentPreRunE reads the
@@ -84,6 +88,17 @@ func run(args []string) (status int) {
 		printError(err)
 	}
 	return exit.Status(err)
+}
+
+// stdoutCause is what a failed write to standard output says without its
+// path: "no space left on device", not "write /dev/stdout: no space left
+// on device" after "write to standard output:".
+func stdoutCause(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) && pe.Path == os.Stdout.Name() {
+		return pe.Err
+	}
+	return err
 }
 
 // readOnlyStateDir is err, a write in the state dir refused because its
