@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/workshop-dev/workshop/internal/sys"
 	"github.com/workshop-dev/workshop/internal/testbin"
 	cgroups "github.com/workshop-dev/workshop/steps/04-cgroups"
 )
@@ -570,4 +571,24 @@ func timeoutKillsWithTheTerminalFull(t *testing.T, timeout string) bool {
 	}
 	out.WaitFor(t, "--timeout "+timeout+" expired: killing every process in the container's cgroup")
 	return true
+}
+
+// --explain prints step 4's lesson, framed, before the run's own calls
+// (each step calls explainNow once its flags are checked: one that forgot
+// would run without its lesson).
+func TestStep4Explain(t *testing.T) {
+	testbin.NeedRoot(t)
+	r := testbin.Run(t, "", "--no-color", "--explain", "--state-dir", stateDir, "step", "4", "--memory", "80M", "--", "/bin/true")
+	if r.Code != 0 {
+		t.Fatalf("--explain step 4 = %d; stderr:\n%s", r.Code, r.Stderr)
+	}
+	begins := strings.Index(r.Stderr, sys.LessonBegins+"4")
+	ends := strings.Index(r.Stderr, sys.LessonEnds)
+	if begins < 0 || ends < begins || !strings.Contains(r.Stderr[begins:ends], "\nStep 4: cgroups\n") {
+		t.Fatalf("--explain step 4: want its lesson, framed; stderr:\n%s", r.Stderr)
+	}
+	// The lesson's transcripts make groups too: this run's is after it.
+	if !groupDir.MatchString(r.Stderr[ends:]) {
+		t.Errorf("--explain step 4: no group made after the lesson; stderr:\n%s", r.Stderr)
+	}
 }
