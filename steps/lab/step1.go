@@ -89,7 +89,7 @@ func checkStep1(o Options) (*Report, error) {
 		case closed != "" && permissionDenied(err):
 			hint = closedHint(closed, root)
 		case link && (errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ELOOP) || strings.Contains(err.Error(), "no such file")):
-			hint = "inside the jail a symlink is resolved inside the jail, and this one leads to no program there (a link to the host's /bin/busybox names itself): copy the file itself (cp /bin/busybox my-new-root/bin/)"
+			hint = "inside the jail a symlink is resolved inside the jail, and this one leads to no program there (a link to the host's /bin/busybox names itself): copy the file itself in its place (rm my-new-root/bin/busybox; cp /bin/busybox my-new-root/bin/): a cp onto the link would follow it to the host's file"
 		case errors.Is(err, syscall.EACCES):
 			hint = "the file is not executable: cp keeps the mode, or chmod +x my-new-root/bin/busybox"
 		case errors.Is(err, syscall.ENOENT) || strings.Contains(err.Error(), "no such file"):

@@ -3,6 +3,7 @@ package lab
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -32,6 +33,16 @@ func TestLab1ByHand(t *testing.T) {
 	r, _ = Check(1, Options{Dir: dir, StateDir: t.TempDir()})
 	if text := findingsText(r); r.Done() || !strings.Contains(text, "is a symlink") || !strings.Contains(text, "copy the file itself") {
 		t.Fatalf("symlinked busybox: report\n%s", text)
+	}
+	// Its hint, pasted, works: a cp onto the link alone would follow it
+	// and fail ("are the same file"), or write the host's file.
+	m := regexp.MustCompile(`\((rm my-new-root/bin/busybox; cp /bin/busybox my-new-root/bin/)\)`).FindStringSubmatch(findingsText(r))
+	if m == nil {
+		t.Fatalf("symlinked busybox: no command to paste in the report\n%s", findingsText(r))
+	}
+	sh(t, dir, m[1])
+	if r, _ = Check(1, Options{Dir: dir, StateDir: t.TempDir()}); !r.Done() {
+		t.Fatalf("after the symlinked busybox's hint %q: report\n%s", m[1], findingsText(r))
 	}
 
 	sh(t, dir, "rm my-new-root/bin/busybox && cp "+busybox+" my-new-root/bin/ && chmod -x my-new-root/bin/busybox")

@@ -43,10 +43,25 @@ func checkStep2(o Options) (*Report, error) {
 		r.missing("which ls tells where the host keeps it; copy it to the same place inside the root", "there is no ls in my-new-root (looked for %s, the PATH's directories)", strings.Join(looked, ", "))
 		return r, nil
 	}
+	// A copy onto a symlink follows it (to busybox, which ls -> busybox
+	// would overwrite; or nowhere, which cp refuses): where ls is a link,
+	// each hint that copies removes it first.
+	replace := ""
+	if fi, err := os.Lstat(filepath.Join(root, ls)); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		replace = "rm my-new-root" + ls + "; "
+	}
 	// A symlink resolves inside the root there, as the kernel's execve
 	// will: one that leads to nothing (bin/ls -> /usr/bin/ls, the root
-	// without it) is said so, not as a missing loader.
-	if real, err := securejoin.SecureJoin(root, ls); err == nil {
+	// without it) is said so, not as a missing loader; one that leads
+	// round in a loop (bin/ls -> /bin/ls names itself there) too.
+	real, err := securejoin.SecureJoin(root, ls)
+	if errors.Is(err, syscall.ELOOP) {
+		target, _ := os.Readlink(filepath.Join(root, ls))
+		r.missing("inside the root a symlink is resolved inside the root, where a link to the host's "+target+" names itself: copy the program itself ("+replace+"cp /bin/ls my-new-root"+ls+")",
+			"my-new-root%s leads round in a loop of symlinks inside the root (it is a symlink to %s)", ls, target)
+		return r, nil
+	}
+	if err == nil {
 		if _, err := os.Stat(real); err != nil {
 			what := fmt.Sprintf("my-new-root%s, looked up inside the root as the kernel will, leads to no file: a directory on its way is a symlink that leads out of the root (ls -l my-new-root%s)", ls, filepath.Dir(ls))
 			if link, target := deadLinkOnTheWay(root, ls); link == ls {
@@ -54,18 +69,18 @@ func checkStep2(o Options) (*Report, error) {
 			} else if link != "" {
 				what = fmt.Sprintf("my-new-root%s, looked up inside the root as the kernel will, leads to no file: my-new-root%s is a symlink to %s, which leads to nothing inside the root", ls, link, target)
 			}
-			r.missing("inside the root a symlink is resolved inside the root: copy the program itself to "+ls+" (cp -L), or the files its links name too", "%s", what)
+			r.missing("inside the root a symlink is resolved inside the root: copy the program itself to "+ls+" ("+replace+"cp -L /bin/ls my-new-root"+ls+"), or the files its links name too", "%s", what)
 			return r, nil
 		}
 	}
-	if real, err := securejoin.SecureJoin(root, ls); err == nil && !r.byHand("my-new-root"+ls, real, "rm my-new-root"+ls+"; cp /bin/ls my-new-root"+ls+"; then ldd /bin/ls, and cp each library it names") {
+	if err == nil && !r.byHand("my-new-root"+ls, real, "rm my-new-root"+ls+"; cp /bin/ls my-new-root"+ls+"; then ldd /bin/ls, and cp each library it names") {
 		return r, nil
 	}
 	r.ok("my-new-root has %s", ls)
 	// The exercise is the libraries: an ls that needs none (busybox's, a
 	// static one, a script) would work without them.
 	if why := notDynamic(root, ls); why != "" {
-		r.missing("the exercise is the host's ls and the libraries ldd lists for it: cp /bin/ls my-new-root"+ls+", then copy what ldd /bin/ls names",
+		r.missing("the exercise is the host's ls and the libraries ldd lists for it: "+replace+"cp /bin/ls my-new-root"+ls+", then copy what ldd /bin/ls names",
 			"the %s in my-new-root needs no library: %s", ls, why)
 		return r, nil
 	}

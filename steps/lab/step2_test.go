@@ -113,6 +113,37 @@ func TestLab2BusyboxIsNotTheExercise(t *testing.T) {
 	if text := findingsText(r); r.Done() || !strings.Contains(text, "needs no library: it is a link to busybox") {
 		t.Fatalf("busybox as ls: report\n%s", text)
 	}
+	// The hint, pasted, replaces the link: a cp onto it wrote GNU ls over
+	// my-new-root/bin/busybox, lab 1's work.
+	pasteHint(t, dir, r, `(rm my-new-root/bin/ls; cp /bin/ls my-new-root/bin/ls),`)
+	sh(t, dir, "cmp -s "+bb+" my-new-root/bin/busybox && test ! -L my-new-root/bin/ls && cmp -s /bin/ls my-new-root/bin/ls")
+}
+
+// pasteHint runs the command the report's hint gives (the first match of
+// the expression's group) in dir, as a student pastes it: it fails the
+// test if the report has none, or the command fails.
+func pasteHint(t *testing.T, dir string, r *Report, expr string) {
+	t.Helper()
+	m := regexp.MustCompile(expr).FindStringSubmatch(findingsText(r))
+	if m == nil {
+		t.Fatalf("no command %s in the report\n%s", expr, findingsText(r))
+	}
+	sh(t, dir, m[1])
+}
+
+// bin/ls -> /bin/ls names itself inside the root: a loop, said so (it was
+// "has /bin/ls", then a hint about libraries), with a command that works.
+func TestLab2SymlinkLoop(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir := t.TempDir()
+	sh(t, dir, "mkdir -p my-new-root/bin && ln -s /bin/ls my-new-root/bin/ls")
+	r, _ := Check(2, Options{Dir: dir, StateDir: t.TempDir()})
+	text := findingsText(r)
+	if r.Done() || !strings.Contains(text, "my-new-root/bin/ls leads round in a loop of symlinks inside the root (it is a symlink to /bin/ls)") || strings.Contains(text, "has /bin/ls") {
+		t.Fatalf("bin/ls -> /bin/ls: report\n%s", text)
+	}
+	pasteHint(t, dir, r, `\((rm my-new-root/bin/ls; cp /bin/ls my-new-root/bin/ls)\)`)
+	sh(t, dir, "test ! -L my-new-root/bin/ls && cmp -s /bin/ls my-new-root/bin/ls")
 }
 
 // A device node where the check looks for a program is named for what it
@@ -139,8 +170,11 @@ func TestLab2SymlinkToTheHostsLs(t *testing.T) {
 	sh(t, dir, "mkdir -p my-new-root/bin && ln -s /usr/bin/ls my-new-root/bin/ls")
 	r, _ := Check(2, Options{Dir: dir, StateDir: t.TempDir()})
 	if text := findingsText(r); r.Done() || !strings.Contains(text, "my-new-root/bin/ls is a symlink to /usr/bin/ls, which my-new-root does not hold") {
-		t.Errorf("bin/ls -> /usr/bin/ls: report\n%s", text)
+		t.Fatalf("bin/ls -> /usr/bin/ls: report\n%s", text)
 	}
+	// cp onto a link that leads nowhere is refused: the hint removes it.
+	pasteHint(t, dir, r, `\((rm my-new-root/bin/ls; cp -L /bin/ls my-new-root/bin/ls)\)`)
+	sh(t, dir, "test ! -L my-new-root/bin/ls && cmp -s /bin/ls my-new-root/bin/ls")
 }
 
 // The loader copied as the host has it, an absolute symlink (cp -a of

@@ -157,7 +157,10 @@ func lab6Pids(r *Report, rec *state.Run, group, stateDir string) {
 			n, err := units.ParsePids(v)
 			return err == nil && strconv.FormatInt(n, 10) == lab6PidsMax
 		}) {
-			r.missing("end that container (exit its shell), start it again without --pids (sudo workshop full run --name lab6 -- /bin/sh), then write 42 into "+file+" yourself",
+			// The new container has a new id, and so a new group: the
+			// old one's path would be gone when pasted.
+			r.missing("end that container (exit its shell), start it again without --pids (sudo workshop full run --name lab6 -- /bin/sh), then write 42 yourself into "+
+				filepath.Join(filepath.Dir(group), "NEW-ID", "pids.max")+", NEW-ID being the new container's id (sudo workshop ps shows it): the old id's group goes with the old container",
 				"pids.max of its cgroup is %s, but the run set it itself (its command line has --pids %s): the exercise is to set it by hand", lab6PidsMax, lab6PidsMax)
 			return
 		}

@@ -303,16 +303,25 @@ func TestLab6WhichContainer(t *testing.T) {
 // exercise, which is to set it by hand.
 func TestLab6PidsSetByTheFlag(t *testing.T) {
 	testbin.NeedRoot(t)
-	state := t.TempDir()
-	lab := startLab6(t, state, "--name", "lab6", "--pids", "042") // 42, written another way
-	mnt := byHand(t, state, lab.pid, mountPoint)
-	byHand(t, state, lab.pid, "echo hello > "+mnt+"/from-the-host")
-	r, err := Check(6, Options{StateDir: state})
+	dir := t.TempDir()
+	lab := startLab6(t, dir, "--name", "lab6", "--pids", "042") // 42, written another way
+	mnt := byHand(t, dir, lab.pid, mountPoint)
+	byHand(t, dir, lab.pid, "echo hello > "+mnt+"/from-the-host")
+	r, err := Check(6, Options{StateDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if text := findingsText(r); r.Done() || !strings.Contains(text, "the run set it itself (its command line has --pids 42)") {
 		t.Errorf("pids.max 42 from the run's own --pids 42: the report\n%s", text)
+	}
+	// The hint names the new container's group, not this one's, which
+	// goes with it (it said to write into this one's path).
+	runs, err := state.List(dir)
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("the runs recorded: %v, %v", runs, err)
+	}
+	if text := findingsText(r); strings.Contains(text, "/workshop/"+runs[0].ID+"/pids.max") || !strings.Contains(text, "/workshop/NEW-ID/pids.max, NEW-ID being the new container's id") {
+		t.Errorf("the hint after --pids 42 names the old container's group, or none: the report\n%s", text)
 	}
 }
 
