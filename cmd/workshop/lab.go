@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 
@@ -103,6 +104,20 @@ hint, and exits 0 only when the exercise is done.`,
 				fmt.Fprintf(c.OutOrStdout(), "Step 6's exercise, on the containers of %s:\n", sys.OneLine(global.stateDir))
 			default:
 				fmt.Fprintf(c.OutOrStdout(), "Step %d's exercise, in %s:\n", n, sys.OneLine(displayDir(dir)))
+				if elsewhere(dir) {
+					// Its hints name my-new-root and the like as they
+					// are seen from there.
+					fmt.Fprintf(c.OutOrStdout(), "(the paths in its hints are relative to that directory: cd %s before you paste one)\n", sys.OneLine(hint.Quote(dir)))
+				}
+			}
+			// The flag the check looked at, repeated in the command its
+			// report suggests (lab 4 reads no --dir, the others no
+			// --cgroup, and lab 6 neither).
+			switch {
+			case n == 4 && c.Flags().Changed("cgroup"):
+				report.Flags = " --cgroup " + hint.Quote(cgroup)
+			case n != 4 && n != 6 && elsewhere(dir):
+				report.Flags = " --dir " + hint.Quote(dir)
 			}
 			report.Print(c.OutOrStdout(), solution)
 			// A stop signal that came as the check ended is still said,
@@ -126,6 +141,14 @@ hint, and exits 0 only when the exercise is done.`,
 func locateCgroup(controller, name string) (string, bool, error) {
 	dir, mode, err := cgroups.Locate(controller, name)
 	return dir, mode == cgroups.V2, err
+}
+
+// elsewhere reports whether the --dir d is another directory than the
+// current one.
+func elsewhere(d string) bool {
+	here, err := os.Stat(".")
+	there, terr := os.Stat(d)
+	return err == nil && terr == nil && !os.SameFile(here, there)
 }
 
 func displayDir(d string) string {

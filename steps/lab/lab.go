@@ -30,7 +30,11 @@ type Finding struct {
 type Report struct {
 	Findings []Finding
 	Solution string // printed only with --solution
-	step     int
+	// Flags are the check's own flags as given (--dir, --cgroup), which
+	// the command it suggests repeats: without them it checks another
+	// directory, or another group.
+	Flags string
+	step  int
 }
 
 // Done reports whether every finding is right.
@@ -75,6 +79,11 @@ func (r *Report) dir(o Options, name, hint string) (string, bool) {
 		return p, false
 	}
 	if err != nil {
+		// Checked from inside the root: its mkdir would make a second
+		// one in it.
+		if h := fromInside(o); h != "" {
+			hint = h
+		}
 		r.missing(hint, "there is no directory %s in %s", name, o.Dir)
 		return p, false
 	}
@@ -86,6 +95,21 @@ func (r *Report) dir(o Options, name, hint string) (string, bool) {
 	}
 	r.ok("%s exists", name)
 	return p, true
+}
+
+// fromInside is the hint for a check run from inside one of the
+// exercises' roots (cd my-new-root, then the check), or "": the work it
+// looks for is in the directory that holds the root.
+func fromInside(o Options) string {
+	abs, err := filepath.Abs(o.Dir)
+	if err != nil {
+		return ""
+	}
+	switch base := filepath.Base(abs); base {
+	case "my-new-root", "container-root":
+		return "this directory is " + base + " itself: run the check from the directory that holds it (cd ..), or give that one with --dir"
+	}
+	return ""
 }
 
 // byHand records whether the program the exercise is about (shown as
@@ -121,7 +145,7 @@ func (r *Report) Print(w io.Writer, solution bool) {
 	if r.Done() {
 		fmt.Fprintln(w, "Well done: the exercise is complete.")
 	} else if !solution {
-		fmt.Fprintln(w, hint.Rewrite(fmt.Sprintf("Not done yet. Stuck? 'sudo workshop lab %d check --solution' shows one way to do it.", r.step)))
+		fmt.Fprintln(w, hint.Rewrite(fmt.Sprintf("Not done yet. Stuck? 'sudo workshop lab %d check%s --solution' shows one way to do it.", r.step, r.Flags)))
 	}
 	if solution && r.Solution != "" {
 		// Line by line: it may name the student's --dir or --cgroup.

@@ -93,3 +93,46 @@ func TestLabCheckFromARemovedDirectory(t *testing.T) {
 		t.Errorf("lab 1 check from a removed directory = %d, stderr %q; want 125 and %q", r.Code, r.Stderr, want)
 	}
 }
+
+// The command a report suggests repeats the flag the check looked at, and
+// a check from elsewhere says its hints' paths are relative to --dir: the
+// suggestion checked "sandbox", or this directory, instead.
+func TestLabReportKeepsItsFlags(t *testing.T) {
+	testbin.NeedRoot(t)
+	dir := t.TempDir()
+	r := testbin.Run(t, "", "--state-dir", t.TempDir(), "lab", "1", "check", "--dir", dir)
+	if r.Code != 1 || !strings.Contains(r.Stdout, "(the paths in its hints are relative to that directory: cd "+dir+" before you paste one)") ||
+		!strings.Contains(r.Stdout, "'sudo workshop --state-dir ") || !strings.Contains(r.Stdout, " lab 1 check --dir "+dir+" --solution'") {
+		t.Errorf("lab 1 check --dir %s = %d, stdout:\n%s", dir, r.Code, r.Stdout)
+	}
+	r = testbin.Run(t, "", "lab", "4", "check", "--cgroup", "no-such-group-lab4", "--dir", dir)
+	if r.Code != 1 || !strings.Contains(r.Stdout, "'sudo workshop lab 4 check --cgroup no-such-group-lab4 --solution'") || strings.Contains(r.Stdout, "relative to") {
+		t.Errorf("lab 4 check --cgroup no-such-group-lab4 = %d, stdout:\n%s", r.Code, r.Stdout)
+	}
+	// Run from the directory itself: no word about --dir.
+	r = testbin.Run(t, "", "lab", "2", "check", "--dir", ".")
+	if strings.Contains(r.Stdout, "relative to") || strings.Contains(r.Stdout, "--dir") {
+		t.Errorf("lab 2 check --dir . = %d, stdout:\n%s", r.Code, r.Stdout)
+	}
+}
+
+// Checked from inside the root itself, the hint says to go up, not to make
+// a root in the root.
+func TestLabCheckedFromInsideTheRoot(t *testing.T) {
+	for _, c := range []struct {
+		n    int
+		name string
+	}{{1, "my-new-root"}, {2, "my-new-root"}, {3, "my-new-root"}, {5, "container-root"}, {5, "my-new-root"}} {
+		inside := filepath.Join(t.TempDir(), c.name)
+		if err := os.Mkdir(inside, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		r, err := Check(c.n, Options{Dir: inside, StateDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if text := findingsText(r); r.Done() || !strings.Contains(text, "this directory is "+c.name+" itself: run the check from the directory that holds it (cd ..)") {
+			t.Errorf("lab %d checked from inside %s: the report\n%s", c.n, c.name, text)
+		}
+	}
+}

@@ -37,7 +37,11 @@ func checkStep5(o Options) (*Report, error) {
 	tarPath := o.path("dockercontainer.tar")
 	names, err := tarNames(tarPath)
 	if errors.Is(err, os.ErrNotExist) {
-		r.missing("tar -cvf dockercontainer.tar … makes it, in the directory you run the check from", "there is no dockercontainer.tar in %s", o.Dir)
+		hint := "tar -cvf dockercontainer.tar … makes it, in the directory you run the check from"
+		if h := fromInside(o); h != "" {
+			hint = h
+		}
+		r.missing(hint, "there is no dockercontainer.tar in %s", o.Dir)
 		return r, nil
 	}
 	if err != nil {
