@@ -68,7 +68,8 @@ func Decompress(r io.Reader) (io.Reader, Compression, error) {
 type UnreadableCompression struct{ Name string }
 
 func (e *UnreadableCompression) Error() string {
-	return fmt.Sprintf("the archive is compressed with %s, which workshop does not read: decompress it first (%s -d)", e.Name, e.Name)
+	// -c: "xz -d dockercontainer.tar" refuses a name without its suffix.
+	return fmt.Sprintf("the archive is compressed with %s, which workshop does not read: decompress it first (%s -dc ARCHIVE > archive.tar)", e.Name, e.Name)
 }
 
 // gzipWanted says whether a file name asks for a gzipped archive.

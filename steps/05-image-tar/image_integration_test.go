@@ -576,9 +576,14 @@ func TestStep5(t *testing.T) {
 		t.Errorf("step 5 --root .../bin with a top-level bash = %d; want the pitfall skipped, said why, and its bash not run\n%s", r.Code, r.Stderr)
 	}
 	// A root that holds step 5's own directory: one sentence, nothing
-	// packed. (The state dir itself is refused before, as no step's root.)
-	r = testbin.Run(t, "", "--state-dir", state, "--quiet", "step", "5", "--root", filepath.Dir(state), "--", "/bin/true")
+	// packed. (The state dir itself, and a directory that holds it, are
+	// refused before, as no step's root.)
+	r = testbin.Run(t, "", "--state-dir", state, "--quiet", "step", "5", "--root", filepath.Join(state, "step5"), "--", "/bin/true")
 	if r.Code != 125 || !strings.Contains(r.Stderr, "holds step 5's directory") {
+		t.Errorf("step 5 --root STATEDIR/step5 = %d, want 125 and a sentence\n%s", r.Code, r.Stderr)
+	}
+	r = testbin.Run(t, "", "--state-dir", state, "--quiet", "step", "5", "--root", filepath.Dir(state), "--", "/bin/true")
+	if r.Code != 125 || !strings.Contains(r.Stderr, "holds workshop's state dir") {
 		t.Errorf("step 5 --root PARENT-OF-STATEDIR = %d, want 125 and a sentence\n%s", r.Code, r.Stderr)
 	}
 	r = testbin.Run(t, "", "--state-dir", state, "--quiet", "step", "5", "--root", state, "--", "/bin/true")
