@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -221,7 +222,30 @@ func dispatch(sig unix.Signal, w io.Writer) {
 	}
 	// Nothing is being made or undone, and nothing can start to be while
 	// the lock is held: it never is released.
+	quitting.Store(true)
 	quit(sig, w)
+}
+
+// quitting is set once dispatch carries out a stop signal's default: the
+// process is ending.
+var quitting atomic.Bool
+
+// AwaitOwnStop is for a child of workshop's that died of sig, a stop
+// signal, before any code that catches it registered: a Ctrl-C at a
+// terminal goes to workshop's whole process group, and the dispatcher may
+// not have ended workshop yet when its wait for the child returns, so
+// the caller would say the child's death instead (as a failure, 125).
+// It waits up to limit for the dispatcher: where it ends workshop, this
+// never returns; it returns where the signal came to the child alone.
+func AwaitOwnStop(sig os.Signal, limit time.Duration) {
+	if !slices.Contains(StopSignals, sig) {
+		return
+	}
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if quitting.Load() {
+			select {} // quit ends the process
+		}
+	}
 }
 
 // quit ends workshop as sig's default would, and never returns. Ctrl-\

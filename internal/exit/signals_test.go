@@ -294,3 +294,15 @@ func TestSettleWaitsForAThreadInAHandler(t *testing.T) {
 		t.Error("settle returned while a thread still blocked every signal")
 	}
 }
+
+// AwaitOwnStop returns at once for a signal that is no stop signal, and
+// after its limit where no stop came to this process: the child's was sent
+// to it alone.
+func TestAwaitOwnStopReturns(t *testing.T) {
+	start := time.Now()
+	AwaitOwnStop(unix.SIGKILL, time.Hour)
+	AwaitOwnStop(unix.SIGINT, 30*time.Millisecond)
+	if took := time.Since(start); took < 30*time.Millisecond || took > 10*time.Second {
+		t.Errorf("AwaitOwnStop took %v, want its limit of 30ms (and no hour for SIGKILL)", took)
+	}
+}

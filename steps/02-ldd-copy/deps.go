@@ -11,9 +11,13 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/u-root/u-root/pkg/ldd"
 	"github.com/workshop-dev/workshop/internal/elfinterp"
+	"github.com/workshop-dev/workshop/internal/exit"
+	"github.com/workshop-dev/workshop/internal/sys"
 	chroot "github.com/workshop-dev/workshop/steps/01-chroot"
 )
 
@@ -180,6 +184,16 @@ func inspect(path string) (Program, error) {
 	// ldd.List runs the loader with --list, as ldd(1) does, and returns the
 	// interpreter and the libraries in no particular order.
 	all, err := ldd.List(path)
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			// A Ctrl-C at the terminal reached the loader and workshop
+			// both: workshop ends by it, as it would have without the
+			// loader (no error of the loader's in its place, as 125).
+			exit.AwaitOwnStop(ws.Signal(), 250*time.Millisecond)
+			return prog, fmt.Errorf("list the libraries of %s: the dynamic loader, run with --list to name them, was killed by %s (sent to it alone)", path, sys.SignalName(ws.Signal()))
+		}
+	}
 	if err != nil {
 		return prog, fmt.Errorf("list the libraries of %s: %w", path, err)
 	}

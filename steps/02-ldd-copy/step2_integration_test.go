@@ -10,12 +10,14 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/workshop-dev/workshop/internal/elfinterp"
 	"github.com/workshop-dev/workshop/internal/stracecheck"
 	"github.com/workshop-dev/workshop/internal/testbin"
 )
@@ -583,4 +585,86 @@ func bigProgram(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return big
+}
+
+// slowLoaderProgram is a copy of /bin/true whose ELF interpreter is a
+// script, of a path as long as the real one's, that writes its pid to
+// pidFile and sleeps: asked by step 2 what the program needs, it takes its
+// time, as a loader on a slow disk may.
+func slowLoaderProgram(t *testing.T) (prog, pidFile string) {
+	t.Helper()
+	interp, err := elfinterp.Of("/bin/true")
+	if err != nil || interp == "" {
+		t.Skipf("/bin/true has no ELF interpreter (%v)", err)
+	}
+	dir, err := os.MkdirTemp("/tmp", "w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	pad := len(interp) - len(dir) - len("/l")
+	if pad < 1 {
+		t.Skipf("the loader's path %s is too short to stand in for", interp)
+	}
+	script := dir + "/l" + strings.Repeat("d", pad)
+	pidFile = filepath.Join(dir, "pid")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho $$ > "+pidFile+"\nexec sleep 30\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, err := os.ReadFile("/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Count(code, []byte(interp+"\x00")) != 1 {
+		t.Skipf("/bin/true names its loader %s other than once", interp)
+	}
+	prog = filepath.Join(dir, "slow")
+	if err := os.WriteFile(prog, bytes.Replace(code, []byte(interp), []byte(script), 1), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return prog, pidFile
+}
+
+// loaderPid waits for the slow loader to write its pid.
+func loaderPid(t *testing.T, pidFile string) int {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if b, err := os.ReadFile(pidFile); err == nil && strings.HasSuffix(string(b), "\n") {
+			pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+			if err == nil {
+				return pid
+			}
+		}
+	}
+	t.Fatal("the slow loader never started")
+	return 0
+}
+
+// A Ctrl-C at the terminal while the loader lists a program's libraries
+// reaches the loader and workshop both: workshop ends by it (nothing is
+// made yet), not with the loader's death as a failure (it said "list the
+// libraries of …: signal: interrupt: " and 125, when it lost the race). A
+// signal to the loader alone is said so, with 125.
+func TestStopSignalWhileTheLoaderLists(t *testing.T) {
+	testbin.NeedRoot(t)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGHUP} {
+		prog, pidFile := slowLoaderProgram(t)
+		r := testbin.StartWithAttr(t, &syscall.SysProcAttr{Setpgid: true}, testbin.Bin(t), "--no-color", "--state-dir", t.TempDir(), "step", "2", "--bin", prog, "--", "/bin/true")
+		loaderPid(t, pidFile)
+		// As a terminal sends it: to the whole process group.
+		if err := syscall.Kill(-r.Cmd.Process.Pid, sig); err != nil {
+			t.Fatal(err)
+		}
+		if res := r.Wait(); res.Signal != sig || strings.Contains(res.Stderr, "list the libraries") {
+			t.Errorf("%s to the group while the loader lists = exit %d, signal %v; want workshop ended by it, no error of the loader's\n%s", sig, res.Code, res.Signal, res.Stderr)
+		}
+	}
+	prog, pidFile := slowLoaderProgram(t)
+	r := testbin.Start(t, "", testbin.Bin(t), "--no-color", "--state-dir", t.TempDir(), "step", "2", "--bin", prog, "--", "/bin/true")
+	if err := syscall.Kill(loaderPid(t, pidFile), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if res := r.Wait(); res.Code != 125 || !strings.Contains(res.Stderr, "the dynamic loader, run with --list to name them, was killed by SIGTERM (sent to it alone)") {
+		t.Errorf("SIGTERM to the loader alone = exit %d; want 125 and a sentence\n%s", res.Code, res.Stderr)
+	}
 }
