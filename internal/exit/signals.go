@@ -205,6 +205,9 @@ func blockedSignals(stat string) (uint32, error) {
 
 // dispatch hands sig to its catchers, or carries out its default.
 func dispatch(sig unix.Signal, w io.Writer) {
+	seenMu.Lock()
+	seenAt[sig] = time.Now()
+	seenMu.Unlock()
 	routeMu.Lock()
 	caught := false
 	for c, sigs := range catchers {
@@ -230,20 +233,36 @@ func dispatch(sig unix.Signal, w io.Writer) {
 // process is ending.
 var quitting atomic.Bool
 
-// AwaitOwnStop is for a child of workshop's that died of sig, a stop
-// signal, before any code that catches it registered: a Ctrl-C at a
-// terminal goes to workshop's whole process group, and the dispatcher may
-// not have ended workshop yet when its wait for the child returns, so
-// the caller would say the child's death instead (as a failure, 125).
-// It waits up to limit for the dispatcher: where it ends workshop, this
-// never returns; it returns where the signal came to the child alone.
-func AwaitOwnStop(sig os.Signal, limit time.Duration) {
-	if !slices.Contains(StopSignals, sig) {
-		return
+// seenAt is when dispatch last had each stop signal, caught or not.
+var (
+	seenMu sync.Mutex
+	seenAt = map[os.Signal]time.Time{}
+)
+
+// AwaitOwnStop is for a child of workshop's, started at since, that died
+// of sig: a Ctrl-C at a terminal goes to workshop's whole process group,
+// and workshop's wait for the child may return before its own signal is
+// dispatched. It waits up to limit for that dispatch. Where it carries out
+// the signal's default (no code catches it), workshop ends and this never
+// returns; where code catches it, it returns true: the caller is being
+// stopped, and says so, not the child's death. False: no such signal came
+// to workshop (the child's was sent to it alone, or is not a terminal's).
+func AwaitOwnStop(sig os.Signal, since time.Time, limit time.Duration) bool {
+	if !slices.Contains(TerminalSignals, sig) {
+		return false
 	}
-	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(limit); ; time.Sleep(time.Millisecond) {
 		if quitting.Load() {
 			select {} // quit ends the process
+		}
+		seenMu.Lock()
+		at, ok := seenAt[sig]
+		seenMu.Unlock()
+		if ok && !at.Before(since) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
 		}
 	}
 }

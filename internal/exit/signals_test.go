@@ -295,13 +295,17 @@ func TestSettleWaitsForAThreadInAHandler(t *testing.T) {
 	}
 }
 
-// AwaitOwnStop returns at once for a signal that is no stop signal, and
-// after its limit where no stop came to this process: the child's was sent
-// to it alone.
+// AwaitOwnStop returns at once for a signal that is no terminal's (a
+// crash's SIGSEGV, SIGKILL), and false after its limit where no such
+// signal came to this process: the child's was sent to it alone.
 func TestAwaitOwnStopReturns(t *testing.T) {
 	start := time.Now()
-	AwaitOwnStop(unix.SIGKILL, time.Hour)
-	AwaitOwnStop(unix.SIGINT, 30*time.Millisecond)
+	if AwaitOwnStop(unix.SIGKILL, start, time.Hour) || AwaitOwnStop(unix.SIGSEGV, start, time.Hour) {
+		t.Error("AwaitOwnStop(SIGKILL or SIGSEGV) = true")
+	}
+	if AwaitOwnStop(unix.SIGINT, start, 30*time.Millisecond) {
+		t.Error("AwaitOwnStop(SIGINT) = true, with no SIGINT come")
+	}
 	if took := time.Since(start); took < 30*time.Millisecond || took > 10*time.Second {
 		t.Errorf("AwaitOwnStop took %v, want its limit of 30ms (and no hour for SIGKILL)", took)
 	}

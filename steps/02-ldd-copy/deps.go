@@ -183,15 +183,24 @@ func inspect(path string) (Program, error) {
 	prog.Interp = interp
 	// ldd.List runs the loader with --list, as ldd(1) does, and returns the
 	// interpreter and the libraries in no particular order.
+	started := time.Now()
 	all, err := ldd.List(path)
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			// A Ctrl-C at the terminal reached the loader and workshop
-			// both: workshop ends by it, as it would have without the
-			// loader (no error of the loader's in its place, as 125).
-			exit.AwaitOwnStop(ws.Signal(), 250*time.Millisecond)
-			return prog, fmt.Errorf("list the libraries of %s: the dynamic loader, run with --list to name them, was killed by %s (sent to it alone)", path, sys.SignalName(ws.Signal()))
+			sig := ws.Signal()
+			// A Ctrl-C at the terminal reaches the loader and workshop
+			// both: workshop is stopped by it, as it would have been
+			// without the loader, and says so (not the loader's death,
+			// as a failure, 125).
+			if exit.AwaitOwnStop(sig, started, 250*time.Millisecond) {
+				return prog, exit.Errorf(exit.SignalBase+int(sig), "interrupted by %s while the loader listed the libraries of %s, before anything was copied", sys.SignalName(sig), path)
+			}
+			how := "was killed by " + sys.SignalName(sig)
+			if slices.Contains(exit.FaultSignals, os.Signal(sig)) {
+				how = "crashed with " + sys.SignalName(sig)
+			}
+			return prog, fmt.Errorf("list the libraries of %s: the dynamic loader, run with --list to name them, %s", path, how)
 		}
 	}
 	if err != nil {
