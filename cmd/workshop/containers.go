@@ -224,7 +224,7 @@ func parseSignal(given string) (unix.Signal, error) {
 		if n > 0 && n < 65 {
 			return unix.Signal(n), nil
 		}
-		return 0, usageError("--signal %s: not a signal; signals are numbered 1 to 64", given)
+		return 0, usageError("--signal %q: not a signal; signals are numbered 1 to 64", given)
 	}
 	name := strings.TrimPrefix(strings.ToUpper(s), "SIG")
 	aliases := map[string]string{"IOT": "ABRT", "CLD": "CHLD", "POLL": "IO"}

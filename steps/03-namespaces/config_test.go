@@ -195,6 +195,7 @@ func TestCheckHostnameSaysWhichRule(t *testing.T) {
 		{"a b", `it holds ' ', which a hostname may not`},
 		{"x_y", `it holds '_', which a hostname may not`},
 		{"a\xffb", "it holds the byte 0xff, which a hostname may not"},
+		{"a\ufffdb", "it holds '\ufffd', which a hostname may not"},
 		{"-x", `"-x" starts or ends with a hyphen`},
 		{"web.lab-", `"lab-" starts or ends with a hyphen`},
 		{"a..b", "a part between dots is empty"},

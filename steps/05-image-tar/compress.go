@@ -9,6 +9,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/workshop-dev/workshop/internal/units"
 )
 
 // Compression is how an archive's bytes are wrapped around the tar.
@@ -179,7 +181,7 @@ func wholeHeadRefusal(head []byte) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("it is no archive: it has %d bytes, fewer than one tar header's %d, and they begin no gzip or bzip2 stream", len(head), blockSize)
+	return fmt.Errorf("it is no archive: it has %s, fewer than one tar header's %d, and they begin no gzip or bzip2 stream", units.Count(len(head), "byte", "bytes"), blockSize)
 }
 
 // innerHeadRefusal looks inside a compressed archive, read whole from r,
@@ -205,7 +207,7 @@ func innerHeadRefusal(r io.Reader) error {
 	case err != nil && err != io.EOF:
 		return nil
 	case k < blockSize:
-		return fmt.Errorf("it is no archive: it is a %s stream of %d bytes, fewer than one tar header's %d", c, k, blockSize)
+		return fmt.Errorf("it is no archive: it is a %s stream of %s, fewer than one tar header's %d", c, units.Count(k, "byte", "bytes"), blockSize)
 	case bytes.Count(head, []byte{0}) == blockSize:
 		return nil // an archive of no entries: the read says so
 	case !tarChecksumHolds(head):

@@ -120,6 +120,7 @@ func TestImportSaysAFileIsNoArchive(t *testing.T) {
 	}{
 		{"notes.txt", text, "import notes.txt: it is no archive: its first 512 bytes are neither a tar header nor the start of a gzip or bzip2 stream"},
 		{"short.txt", text[:30], "import short.txt: it is no archive: it has 30 bytes, fewer than one tar header's 512, and they begin no gzip or bzip2 stream"},
+		{"one.txt", text[:1], "import one.txt: it is no archive: it has 1 byte, fewer than one tar header's 512"},
 		{"notes.txt.gz", gz(text), "import notes.txt.gz: it is no archive: it is a gzip stream, but the first 512 bytes it holds are not a tar header"},
 		{"short.txt.gz", gz(text[:30]), "import short.txt.gz: it is no archive: it is a gzip stream of 30 bytes, fewer than one tar header's 512"},
 		// A truncated gzip is said truncated by the full read, not

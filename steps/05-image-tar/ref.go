@@ -36,8 +36,12 @@ func ParseRef(s string) (Ref, error) {
 	if fault := nameFault(name); fault != "" {
 		// The name lowered is suggested where that is enough, and short
 		// enough to say whole (the refusal quotes the name given already).
-		if lower := strings.ToLower(name); fault == "names are lower-case" && validName(lower) && len(s) <= 60 {
-			fault += fmt.Sprintf(" (%s would do)", quoteShort(lower+s[len(name):]))
+		// Only where the whole reference lowered is taken (its tag, and
+		// the rule against ids, too).
+		if lower := strings.ToLower(name) + s[len(name):]; fault == "names are lower-case" && len(s) <= 60 {
+			if _, err := ParseRef(lower); err == nil {
+				fault += fmt.Sprintf(" (%s would do)", quoteShort(lower))
+			}
 		}
 		return Ref{}, fmt.Errorf("%s is not an image name: %s; use lower-case letters, digits and . _ - (and / between parts), e.g. demo or demo:1", quoteShort(s), fault)
 	}
@@ -90,7 +94,9 @@ func nameFault(s string) string {
 			case c >= 'A' && c <= 'Z':
 				return "names are lower-case"
 			case c == ':':
-				return "it has more than one : (the last one begins the tag)"
+				// x:y:z, or a registry's host:port (localhost:5000/demo):
+				// only the tag follows a :, after the name's last /.
+				return "a : may only begin the tag, after the name's last part (no registry's host:port)"
 			case c != '.' && c != '_' && c != '-':
 				return fmt.Sprintf("it holds %s, which a name may not", describeByte(part, i))
 			}

@@ -63,7 +63,8 @@ func TestParseRefSaysWhichRule(t *testing.T) {
 		{":tag", "it has no name before the tag"},
 		{"Demo:1", `names are lower-case ("demo:1" would do)`},
 		{"My_App/X", `names are lower-case ("my_app/x" would do)`},
-		{"x:y:z", "it has more than one : (the last one begins the tag)"},
+		{"x:y:z", "a : may only begin the tag, after the name's last part"},
+		{"localhost:5000/demo", "a : may only begin the tag, after the name's last part (no registry's host:port)"},
 		{"héllo", `it holds 'é', which a name may not`},
 		{"a b", `it holds ' ', which a name may not`},
 		{"a\xffb", "it holds the byte 0xff, which a name may not"},
@@ -77,8 +78,11 @@ func TestParseRefSaysWhichRule(t *testing.T) {
 			t.Errorf("ParseRef(%q) = %v, want an error saying %q", tc.ref, err, tc.want)
 		}
 	}
-	// The upper-case advice is given only where lowering is enough.
-	if _, err := ParseRef("A."); err == nil || strings.Contains(err.Error(), "would do") {
-		t.Errorf(`ParseRef("A.") = %v, want a refusal without a suggestion that would be refused too`, err)
+	// The upper-case advice is given only where lowering is enough: not
+	// where the name, the tag or the rule against ids refuses it still.
+	for _, ref := range []string{"A.", "Demo:-x", "Demo:.x", "ABCDEF012345:1"} {
+		if _, err := ParseRef(ref); err == nil || strings.Contains(err.Error(), "would do") {
+			t.Errorf(`ParseRef(%q) = %v, want a refusal without a suggestion that would be refused too`, ref, err)
+		}
 	}
 }
