@@ -98,6 +98,9 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"lab", "1;touch x", "check", "extra"}, `lab takes a step number and 'check', and nothing after them: sudo workshop lab '1;touch x' check`},
 		{[]string{"lab", "-1"}, "there is no step -1: steps are numbered 1 to 6"},
 		{[]string{"lab", "-2", "check"}, "there is no step -2"},
+		{[]string{"lab", "--solution", "-3", "check"}, "there is no step -3"},
+		// A negative word after the step is not the step.
+		{[]string{"lab", "2", "-1"}, "unknown shorthand flag: '1' in -1"},
 		{[]string{"lab", "1", "check", "extra"}, `"extra": lab takes a step number and 'check', and nothing after them: sudo workshop lab 1 check`},
 		{[]string{"steps", "extra"}, `steps takes no arguments, only its flags: "extra" is one too many (see 'workshop steps --help')`},
 		{[]string{"ps", "extra"}, `ps takes no arguments, only its flags: "extra" is one too many`},

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -117,7 +118,12 @@ hint, and exits 0 only when the exercise is done.`,
 			case n == 4 && c.Flags().Changed("cgroup"):
 				report.Flags = " --cgroup " + hint.Quote(cgroup)
 			case n != 4 && n != 6 && elsewhere(dir):
-				report.Flags = " --dir " + hint.Quote(dir)
+				// Whole: the header says to cd there before pasting.
+				abs, err := filepath.Abs(dir)
+				if err != nil {
+					abs = dir
+				}
+				report.Flags = " --dir " + hint.Quote(abs)
 			}
 			report.Print(c.OutOrStdout(), solution)
 			// A stop signal that came as the check ended is still said,

@@ -153,7 +153,7 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 		// "step 7 --timeout 1s": the step command knows no step's flags,
 		// and the number is the mistake to name.
 		if c.Name() == "step" && c.Parent() == root {
-			if n := stepWord(c.Flags().Args(), args); n != "" {
+			if n := commandWord("step", c.Flags().Args(), args); n != "" {
 				if serr := unknownStep(n); serr != nil {
 					return serr
 				}
@@ -161,10 +161,9 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 		}
 		// "lab -1": pflag reads -1 as a shorthand flag; it is the step.
 		if c.Name() == "lab" && c.Parent() == root {
-			for _, w := range args {
-				if negative.MatchString(w) && strings.HasSuffix(err.Error(), " in "+w) {
-					return usageError("there is no step %s: steps are numbered 1 to %d (see 'workshop steps')", w, len(stepList))
-				}
+			// Its first word, not any later one (lab 2 -1).
+			if w := commandWord("lab", nil, args); negative.MatchString(w) && strings.HasSuffix(err.Error(), " in "+w) {
+				return usageError("there is no step %s: steps are numbered 1 to %d (see 'workshop steps')", w, len(stepList))
 			}
 		}
 		// "full run /bin/sh -c 'echo hi'": the command's own flag (-c)
@@ -320,18 +319,18 @@ func checkOpenFiles() error {
 	return usageError("this process may have only %d files open at once ('ulimit -n', whose hard limit is %d), and workshop needs %d: run it from a shell with a higher limit ('ulimit -n 1024' as root)", lim.Cur, lim.Max, minOpenFiles)
 }
 
-// stepWord is the word a `workshop step` command line gives as its step,
-// when its flags failed to parse: the first of the parsed arguments, or,
-// where pflag stopped at a flag before reaching any ("step --timeout 1s
-// 7"), the first word of the whole line after "step" that no flag takes
-// as its value (a flag written without "=" is taken to have one). "" if
-// there is none.
-func stepWord(parsed, line []string) string {
+// commandWord is the word a `workshop step` (or `lab`: name) command line
+// gives as its step, when its flags failed to parse: the first of the
+// parsed arguments, or, where pflag stopped at a flag before reaching any
+// ("step --timeout 1s 7"), the first word of the whole line after name
+// that no flag takes as its value (a flag written without "=" is taken to
+// have one). "" if there is none.
+func commandWord(name string, parsed, line []string) string {
 	if len(parsed) > 0 {
 		return parsed[0]
 	}
 	i := 0
-	for ; i < len(line) && line[i] != "step"; i++ {
+	for ; i < len(line) && line[i] != name; i++ {
 		switch w := line[i]; {
 		case w == "--":
 			return ""
@@ -368,7 +367,7 @@ func takesValue(w string) bool {
 		return false
 	}
 	switch w {
-	case "--explain", "--quiet", "-q", "--no-color", "-h", "--help", "--init", "--gzip", "--keep":
+	case "--explain", "--quiet", "-q", "--no-color", "-h", "--help", "--init", "--gzip", "--keep", "--solution":
 		return false
 	}
 	return true

@@ -109,6 +109,20 @@ func TestLabReportKeepsItsFlags(t *testing.T) {
 	if r.Code != 1 || !strings.Contains(r.Stdout, "'sudo workshop lab 4 check --cgroup no-such-group-lab4 --solution'") || strings.Contains(r.Stdout, "relative to") {
 		t.Errorf("lab 4 check --cgroup no-such-group-lab4 = %d, stdout:\n%s", r.Code, r.Stdout)
 	}
+	// A relative --dir is repeated whole: after the cd the header asks
+	// for, the relative one would name another directory.
+	here, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := filepath.Rel(here, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = testbin.Run(t, "", "lab", "1", "check", "--dir", rel)
+	if !strings.Contains(r.Stdout, "cd "+rel+" before you paste one") || !strings.Contains(r.Stdout, " lab 1 check --dir "+dir+" --solution'") {
+		t.Errorf("lab 1 check --dir %s = %d, stdout:\n%s", rel, r.Code, r.Stdout)
+	}
 	// Run from the directory itself: no word about --dir.
 	r = testbin.Run(t, "", "lab", "2", "check", "--dir", ".")
 	if strings.Contains(r.Stdout, "relative to") || strings.Contains(r.Stdout, "--dir") {

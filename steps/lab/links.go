@@ -42,3 +42,24 @@ func deadLinkOnTheWay(root, p string) (link, target string) {
 	}
 	return "", ""
 }
+
+// firstLink is the first path on the way to p inside root (p itself last)
+// that is a symlink, as it lies on the host, unresolved ("/bin" for a
+// root whose bin is a link, "/bin/ls" for a link ls), or "".
+func firstLink(root, p string) string {
+	at := "/"
+	for _, elem := range strings.Split(strings.TrimPrefix(filepath.Clean("/"+p), "/"), "/") {
+		if elem == "" {
+			continue
+		}
+		at = filepath.Join(at, elem)
+		fi, err := os.Lstat(filepath.Join(root, at))
+		if err != nil {
+			return ""
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			return at
+		}
+	}
+	return ""
+}

@@ -45,29 +45,42 @@ func checkStep2(o Options) (*Report, error) {
 	}
 	// A copy onto a symlink follows it (to busybox, which ls -> busybox
 	// would overwrite; or nowhere, which cp refuses): where ls is a link,
-	// each hint that copies removes it first.
+	// each hint that copies removes it first. Where a directory on its
+	// way is one (bin -> /bin), a copy would go through it, on the host:
+	// the directory is made anew instead.
+	link := firstLink(root, ls)
 	replace := ""
-	if fi, err := os.Lstat(filepath.Join(root, ls)); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+	switch {
+	case link == ls:
 		replace = "rm my-new-root" + ls + "; "
+	case link != "":
+		replace = "rm my-new-root" + link + "; mkdir my-new-root" + link + "; "
 	}
+	linkTarget, _ := os.Readlink(filepath.Join(root, link))
 	// A symlink resolves inside the root there, as the kernel's execve
 	// will: one that leads to nothing (bin/ls -> /usr/bin/ls, the root
 	// without it) is said so, not as a missing loader; one that leads
 	// round in a loop (bin/ls -> /bin/ls names itself there) too.
 	real, err := securejoin.SecureJoin(root, ls)
 	if errors.Is(err, syscall.ELOOP) {
-		target, _ := os.Readlink(filepath.Join(root, ls))
-		r.missing("inside the root a symlink is resolved inside the root, where a link to the host's "+target+" names itself: copy the program itself ("+replace+"cp /bin/ls my-new-root"+ls+")",
-			"my-new-root%s leads round in a loop of symlinks inside the root (it is a symlink to %s)", ls, target)
+		what := fmt.Sprintf("my-new-root%s leads round in a loop of symlinks inside the root", ls)
+		why := "inside the root a symlink is resolved inside the root"
+		if link != "" {
+			what += fmt.Sprintf(" (my-new-root%s is a symlink to %s)", link, linkTarget)
+			if filepath.IsAbs(linkTarget) {
+				why += ", where a link to " + linkTarget + " is looked up inside the root too"
+			}
+		}
+		r.missing(why+": put the program itself there ("+replace+"cp /bin/ls my-new-root"+ls+")", "%s", what)
 		return r, nil
 	}
 	if err == nil {
 		if _, err := os.Stat(real); err != nil {
 			what := fmt.Sprintf("my-new-root%s, looked up inside the root as the kernel will, leads to no file: a directory on its way is a symlink that leads out of the root (ls -l my-new-root%s)", ls, filepath.Dir(ls))
-			if link, target := deadLinkOnTheWay(root, ls); link == ls {
+			if dead, target := deadLinkOnTheWay(root, ls); dead == ls {
 				what = fmt.Sprintf("my-new-root%s is a symlink to %s, which my-new-root does not hold", ls, target)
-			} else if link != "" {
-				what = fmt.Sprintf("my-new-root%s, looked up inside the root as the kernel will, leads to no file: my-new-root%s is a symlink to %s, which leads to nothing inside the root", ls, link, target)
+			} else if dead != "" {
+				what = fmt.Sprintf("my-new-root%s, looked up inside the root as the kernel will, leads to no file: my-new-root%s is a symlink to %s, which leads to nothing inside the root", ls, dead, target)
 			}
 			r.missing("inside the root a symlink is resolved inside the root: copy the program itself to "+ls+" ("+replace+"cp -L /bin/ls my-new-root"+ls+"), or the files its links name too", "%s", what)
 			return r, nil

@@ -139,11 +139,30 @@ func TestLab2SymlinkLoop(t *testing.T) {
 	sh(t, dir, "mkdir -p my-new-root/bin && ln -s /bin/ls my-new-root/bin/ls")
 	r, _ := Check(2, Options{Dir: dir, StateDir: t.TempDir()})
 	text := findingsText(r)
-	if r.Done() || !strings.Contains(text, "my-new-root/bin/ls leads round in a loop of symlinks inside the root (it is a symlink to /bin/ls)") || strings.Contains(text, "has /bin/ls") {
+	if r.Done() || !strings.Contains(text, "my-new-root/bin/ls leads round in a loop of symlinks inside the root (my-new-root/bin/ls is a symlink to /bin/ls)") || strings.Contains(text, "has /bin/ls") {
 		t.Fatalf("bin/ls -> /bin/ls: report\n%s", text)
 	}
 	pasteHint(t, dir, r, `\((rm my-new-root/bin/ls; cp /bin/ls my-new-root/bin/ls)\)`)
 	sh(t, dir, "test ! -L my-new-root/bin/ls && cmp -s /bin/ls my-new-root/bin/ls")
+
+	// The loop in a directory on the way (bin -> /bin), where a cp to
+	// my-new-root/bin/ls would go through the link to the host's own
+	// /bin/ls: the hint makes bin anew (it spoke of "a link to the
+	// host's " and nothing, and its cp failed: "the same file").
+	sh(t, dir, "rm -r my-new-root/bin && ln -s /bin my-new-root/bin")
+	r, _ = Check(2, Options{Dir: dir, StateDir: t.TempDir()})
+	if text := findingsText(r); r.Done() || !strings.Contains(text, "my-new-root/bin/ls leads round in a loop of symlinks inside the root (my-new-root/bin is a symlink to /bin)") {
+		t.Fatalf("bin -> /bin: report\n%s", text)
+	}
+	pasteHint(t, dir, r, `\((rm my-new-root/bin; mkdir my-new-root/bin; cp /bin/ls my-new-root/bin/ls)\)`)
+	sh(t, dir, "test ! -L my-new-root/bin && test ! -L my-new-root/bin/ls && cmp -s /bin/ls my-new-root/bin/ls")
+
+	// A loop of relative links inside the root is not called the host's.
+	sh(t, dir, "rm my-new-root/bin/ls && ln -s a my-new-root/bin/ls && ln -s b my-new-root/bin/a && ln -s a my-new-root/bin/b")
+	r, _ = Check(2, Options{Dir: dir, StateDir: t.TempDir()})
+	if text := findingsText(r); r.Done() || !strings.Contains(text, "(my-new-root/bin/ls is a symlink to a)") || strings.Contains(text, "link to a ") {
+		t.Fatalf("bin/ls -> a -> b -> a: report\n%s", text)
+	}
 }
 
 // A device node where the check looks for a program is named for what it
