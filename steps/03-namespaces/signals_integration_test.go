@@ -457,6 +457,40 @@ func (p *ptyRun) end(t *testing.T, limit time.Duration, stuck string, out fmt.St
 	}
 }
 
+// The terminal's settings the container's program made (no echo, no
+// lines: a shell's line editing, top) are put back when fg resumes it: its
+// SIGSTOP let it neither undo them nor redo them after, and the shell's
+// own, cooked, were left (top then waited for Enter; bash's first line was
+// echoed twice).
+func TestTerminalSettingsBackAfterFg(t *testing.T) {
+	testbin.NeedRoot(t)
+	root := busyboxRoot(t)
+	term, pid := jobOnATerminal(t, step3Args(t, root, "--", "/bin/sh", "-c", `'stty -icanon -echo; echo ready; read x; stty -a; exit 4'`)...)
+	term.Out.WaitFor(t, "ready")
+	if err := syscall.Kill(pid, syscall.SIGTSTP); err != nil {
+		t.Fatal(err)
+	}
+	term.Out.WaitFor(t, "Stopped")
+	// The shell's own settings meanwhile, as an interactive bash puts
+	// back when its job stops: made sure of here, by a command of the
+	// shell's.
+	term.Master.Write([]byte("stty icanon echo; echo cooked-$((1+1))\n"))
+	term.Out.WaitFor(t, "cooked-2")
+	term.Master.Write([]byte("fg\n"))
+	term.Out.WaitFor(t, "continued in the foreground (fg)")
+	term.Master.Write([]byte("go\n"))
+	// stty -a's line of local modes (iexten is on no other line, nor in
+	// the command line the shell echoed, which holds -icanon).
+	settings := term.Out.WaitFor(t, "iexten")
+	if !regexp.MustCompile(`(^|\s)-icanon(\s|$)`).MatchString(settings) || !regexp.MustCompile(`(^|\s)-echo(\s|$)`).MatchString(settings) {
+		t.Errorf("after fg, the container's program has the terminal as the shell set it, not as it set it itself (-icanon -echo): %q\n%s", settings, term.Out)
+	}
+	term.Master.Write([]byte("echo \"status $?\"\n"))
+	term.Out.WaitFor(t, "status 4")
+	term.Master.Write([]byte("exit\n"))
+	term.End(t, 30*time.Second)
+}
+
 // workshop stopped from outside (kill -TSTP of its pid) while its
 // container has the terminal: the shell takes the terminal back, and its
 // fg gave it to workshop's process group, not the container's, whose

@@ -41,11 +41,12 @@ func (c *Container) suspend() {
 	c.suspending.Store(true)
 	defer c.suspending.Store(false)
 	var groups []int
-	fg := 0 // the terminal's foreground group, where it is the container's
+	var settings *unix.Termios // the terminal's, as the container had it
+	fg := 0                    // the terminal's foreground group, where it is the container's
 	if p := c.stopped; p != nil {
 		// Stopped already, and still (workshop was continued in the
 		// background, bg): only workshop stops now.
-		groups, fg = p.groups, p.fg
+		groups, fg, settings = p.groups, p.fg, p.settings
 		c.n.Note("workshop got SIGTSTP: its container is stopped already; it stops itself")
 	} else if !c.ended && !c.firstIsZombie() {
 		if c.tty >= 0 {
@@ -55,6 +56,16 @@ func (c *Container) suspend() {
 		}
 		groups = c.groups(fg)
 		c.n.Note("workshop got SIGTSTP: it stops the container first (SIGSTOP to its process groups: a PID 1 cannot ignore that one from outside), then itself; fg goes on with both")
+		if fg > 0 {
+			// A program that has the terminal set it as it needs it
+			// (a shell's line editing, top: no echo, no lines). A
+			// SIGSTOP gives it no chance to undo that before the shell
+			// takes the terminal back and sets its own, nor to redo it
+			// after fg: workshop keeps the settings for it.
+			if t, err := c.n.Because("the settings the container's program set (its line editing, no echo), put back before it goes on: SIGSTOP lets it neither undo nor redo them, and the shell sets its own meanwhile").TerminalSettings(c.tty); err == nil {
+				settings = t
+			}
+		}
 		for i, g := range groups {
 			c.n.Kill(-g, unix.SIGSTOP)
 			if i == 0 && len(groups) > 1 {
@@ -79,7 +90,7 @@ func (c *Container) suspend() {
 	if len(groups) == 0 {
 		return
 	}
-	c.stopped = &stoppedContainer{groups: groups, fg: fg}
+	c.stopped = &stoppedContainer{groups: groups, fg: fg, settings: settings}
 	if !c.resumeIfForegroundLocked() {
 		c.n.Note("workshop goes on in the background (bg): the container, which had the terminal, stays stopped until workshop is in the foreground again (fg); an interactive program there could not read the terminal")
 	}
@@ -89,8 +100,9 @@ func (c *Container) suspend() {
 // container's process groups, and the terminal's foreground group among
 // them (0: none).
 type stoppedContainer struct {
-	groups []int
-	fg     int
+	groups   []int
+	fg       int
+	settings *unix.Termios // the terminal's, as the container had it (nil: not read)
 }
 
 // resumeIfForeground continues the container suspend stopped, once
@@ -128,6 +140,9 @@ func (c *Container) resumeIfForegroundLocked() bool {
 		// interactive program of the container's needs it back before
 		// it goes on.
 		c.n.Note("workshop was continued in the foreground (fg): the terminal came back to its process group; it goes back to the container's process group %d, which had it", p.fg)
+		if p.settings != nil {
+			c.n.Because("put back the settings the container's program had when it was stopped (the shell set its own meanwhile)").RestoreTerminalSettings(c.tty, p.settings)
+		}
 		c.n.SetForegroundGroup(c.tty, p.fg)
 	}
 	c.n.Note("workshop goes on, and so does the container (SIGCONT to its process groups)")
