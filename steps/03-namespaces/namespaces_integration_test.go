@@ -576,6 +576,13 @@ func TestInitResumesACommandStoppedByCtrlZ(t *testing.T) {
 	if r.Code != 0 || r.Stdout != "resumed\n" || !strings.Contains(r.Stderr, "the command was stopped by SIGTSTP (Ctrl-Z)") {
 		t.Errorf("a command stopped by SIGTSTP under --init = exit %d, stdout %q\n%s", r.Code, r.Stdout, r.Stderr)
 	}
+	// A program that catches Ctrl-Z's SIGTSTP and stops itself with
+	// SIGSTOP (top, once it has put the terminal back) is resumed too: it
+	// was left stopped, holding the terminal, said as a stop on purpose.
+	r = step3(t, root, "", "--init", "--", "/bin/sh", "-c", `trap 'kill -STOP $$' TSTP; kill -TSTP $$; echo resumed`)
+	if r.Code != 0 || r.Stdout != "resumed\n" || !strings.Contains(r.Stderr, "the command was stopped by SIGSTOP, and it catches SIGTSTP") {
+		t.Errorf("a command that stops itself with SIGSTOP on SIGTSTP, under --init = exit %d, stdout %q\n%s", r.Code, r.Stdout, r.Stderr)
+	}
 	run := start(t, step3Args(t, root, "--init", "--", "/bin/sh", "-c", "kill -STOP $$; echo resumed")...)
 	run.Stderr.WaitFor(t, "WIFSTOPPED")
 	time.Sleep(200 * time.Millisecond)
@@ -600,6 +607,13 @@ func TestCtrlZWithoutAPIDNamespaceIsResumed(t *testing.T) {
 	b, _ := os.ReadFile(narration)
 	if !strings.Contains(out, "resumed") || !strings.Contains(string(b), ", SIGCONT) = 0") || !strings.Contains(string(b), "WSTOPPED|WNOWAIT|WNOHANG) calls while it ran") {
 		t.Errorf("a Ctrl-Z'd command without a PID namespace: %q\n%s", out, b)
+	}
+	// And one that stops itself with SIGSTOP on Ctrl-Z, as top does.
+	run = strings.Join(append([]string{testbin.Bin(t)}, step3Args(t, root, "--ns", "mount,uts,user", "--", "/bin/sh", "-c", `'trap "kill -STOP \$\$" TSTP; kill -TSTP $$; echo resumed'`)...), " ")
+	out = inTerminal(t, "timeout --foreground -s KILL 30 "+run+" 2>"+narration)
+	b, _ = os.ReadFile(narration)
+	if !strings.Contains(out, "resumed") || !strings.Contains(string(b), "the command was stopped by SIGSTOP, and it catches SIGTSTP") {
+		t.Errorf("a command that stops itself with SIGSTOP on Ctrl-Z, without a PID namespace: %q\n%s", out, b)
 	}
 }
 

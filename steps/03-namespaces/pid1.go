@@ -193,6 +193,12 @@ func runInit(n *sys.Narrator, s *spec, rep *sys.ExecReporter) int {
 					n.Kill(r.pid, unix.SIGCONT)
 				}
 				continue
+			case r.ws.Stopped() && r.ws.StopSignal() == unix.SIGSTOP && r.pid == child && suspendedItself(r.pid):
+				// top on Ctrl-Z (its /proc is this PID namespace's, or
+				// the host's without one: pids as the init sees them).
+				n.Note("%s, so the init resumes it now", selfSuspendNote(r.pid))
+				n.Kill(-r.pid, unix.SIGCONT)
+				continue
 			case r.ws.Stopped():
 				// Reported; it stays stopped until someone resumes it.
 				if r.pid == child && s.Terminal && r.ws.StopSignal() == unix.SIGSTOP {

@@ -173,6 +173,12 @@ func (c *Container) watchTerminal(waited <-chan struct{}) (calls watchCalls) {
 			})
 		case status == int(unix.SIGSTOP) && (c.suspending.Load() || c.leftStopped()):
 			// suspend's own stop, of workshop too: not said.
+		case status == int(unix.SIGSTOP) && suspendedItself(pid):
+			// top on Ctrl-Z: not a stop on purpose, left held.
+			c.unlessEnded(func() {
+				c.n.Note("%s, so workshop resumes it now", selfSuspendNote(pid))
+				c.n.Kill(-pid, unix.SIGCONT)
+			})
 		case status == int(unix.SIGSTOP) && !told:
 			told = true
 			// "kill -CONT -- -PID" is refused by dash's and busybox's kill
@@ -228,6 +234,22 @@ func groupLeadersAmong(pids []int) []int {
 		}
 	}
 	return leaders
+}
+
+// suspendedItself reports whether pid, stopped by SIGSTOP, catches
+// SIGTSTP (SigCgt in its /proc/PID/status, of the /proc the caller sees,
+// whose pids it uses): a program that has set the terminal (top) catches
+// Ctrl-Z's SIGTSTP, puts the terminal back, then stops itself with
+// SIGSTOP. Nothing would resume it but a shell's fg, and there is none.
+// A kill -STOP on purpose of such a program is taken for the same.
+func suspendedItself(pid int) bool {
+	caught, ok := state.Catches(pid, int(unix.SIGTSTP))
+	return ok && caught
+}
+
+// selfSuspendNote says what suspendedItself saw (and read, to see it).
+func selfSuspendNote(pid int) string {
+	return fmt.Sprintf("the command was stopped by SIGSTOP, and it catches SIGTSTP (SigCgt in /proc/%d/status, read to see it): that is how a program that sets the terminal, as top does, suspends itself on Ctrl-Z; there is no shell here to resume it later", pid)
 }
 
 // stoppedHoldingTerminal is the note for a command stopped by SIGSTOP
