@@ -163,7 +163,7 @@ Start with "workshop steps", then "sudo workshop step 1 --explain".`,
 		if c.Name() == "lab" && c.Parent() == root {
 			// Its first word, not any later one (lab 2 -1).
 			if w := commandWord("lab", nil, args); negative.MatchString(w) && strings.HasSuffix(err.Error(), " in "+w) {
-				return usageError("there is no step %s: steps are numbered 1 to %d (see 'workshop steps')", w, len(stepList))
+				return unknownStep(w)
 			}
 		}
 		// "full run /bin/sh -c 'echo hi'": the command's own flag (-c)

@@ -88,16 +88,17 @@ func checkRootFlag(root string) error {
 func checkRootOutsideKept(root string) error {
 	// The host's own /: step 2 would copy programs over the host's, and a
 	// "container" chrooted there is in no jail at all.
-	if state.Resolve(root) == "/" {
+	real := state.Resolve(root)
+	if real == "/" {
 		return usageError("--root %s is the host's own root: a container's root is a directory of its own, which the steps fill (give a new path, and workshop makes it)", root)
 	}
-	if kernel := kernelTree(state.Resolve(root)); kernel != "" {
+	if kernel := kernelTree(real); kernel != "" {
 		return usageError("--root %s is under %s, the kernel's view of itself, where no root can be made: give a directory on a disk (give a new path, and workshop makes it)", root, kernel)
 	}
 	// /dev itself is one of hostDirs; below it are the device nodes, which
 	// the steps would write among (/dev/shm, a tmpfs for anyone, is
 	// refused only itself: a root in a directory of it is a root in RAM).
-	if real := state.Resolve(root); strings.HasPrefix(real, "/dev/") && real != "/dev/shm" && !strings.HasPrefix(real, "/dev/shm/") {
+	if strings.HasPrefix(real, "/dev/") && real != "/dev/shm" && !strings.HasPrefix(real, "/dev/shm/") {
 		return usageError("--root %s is under /dev, among the machine's device nodes: give a directory on a disk (give a new path, and workshop makes it)", root)
 	}
 	if what := hostsOwn(root); what != "" {

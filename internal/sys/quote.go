@@ -55,3 +55,14 @@ func Invisible(r rune) bool {
 func isControl(r rune) bool {
 	return r != '\t' && (r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0)
 }
+
+// CharAt names the character that begins at s[i] for a refusal: quoted
+// whole where it is valid UTF-8 ('é', and a written U+FFFD as itself),
+// else as the byte it is (0xff).
+func CharAt(s string, i int) string {
+	r, size := utf8.DecodeRuneInString(s[i:])
+	if r == utf8.RuneError && size <= 1 {
+		return fmt.Sprintf("the byte %#02x", s[i])
+	}
+	return fmt.Sprintf("%q", r)
+}

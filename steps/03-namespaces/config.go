@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/workshop-dev/workshop/internal/hint"
 	"github.com/workshop-dev/workshop/internal/sys"
@@ -400,12 +399,7 @@ func hostnameFault(name string) string {
 		}
 		for i, c := range label {
 			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
-				// A byte that begins no UTF-8 character is said as a
-				// byte; a written U+FFFD as itself.
-				if _, size := utf8.DecodeRuneInString(label[i:]); c == utf8.RuneError && size <= 1 {
-					return fmt.Sprintf("it holds the byte %#02x, which a hostname may not", label[i])
-				}
-				return fmt.Sprintf("it holds %q, which a hostname may not", c)
+				return fmt.Sprintf("it holds %s, which a hostname may not", sys.CharAt(label, i))
 			}
 		}
 	}

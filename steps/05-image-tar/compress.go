@@ -44,11 +44,8 @@ func Decompress(r io.Reader) (io.Reader, Compression, error) {
 	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
 		return nil, "", err
 	}
-	for _, m := range magics {
-		if !bytes.HasPrefix(head, m.prefix) {
-			continue
-		}
-		switch Compression(m.name) {
+	if name := magicOf(head); name != "" {
+		switch Compression(name) {
 		case Gzip:
 			gz, err := gzip.NewReader(br)
 			if err != nil {
@@ -59,10 +56,21 @@ func Decompress(r io.Reader) (io.Reader, Compression, error) {
 		case Bzip2:
 			return bzip2.NewReader(br), Bzip2, nil
 		default:
-			return nil, "", &UnreadableCompression{Name: m.name}
+			return nil, "", &UnreadableCompression{Name: name}
 		}
 	}
 	return br, Uncompressed, nil
+}
+
+// magicOf is the name of the compression whose magic head begins with, or
+// "" for none (a tar, or no archive).
+func magicOf(head []byte) string {
+	for _, m := range magics {
+		if bytes.HasPrefix(head, m.prefix) {
+			return m.name
+		}
+	}
+	return ""
 }
 
 // UnreadableCompression is Decompress's error for an archive compressed in
@@ -145,13 +153,11 @@ const blockSize = 512
 // /dev/urandom, piped in by mistake), not after all of it is saved, which
 // for an endless one would never come.
 func headRefusal(head []byte) error {
-	for _, m := range magics {
-		if bytes.HasPrefix(head, m.prefix) {
-			if c := Compression(m.name); c == Gzip || c == Bzip2 {
-				return nil
-			}
-			return &UnreadableCompression{Name: m.name}
+	if name := magicOf(head); name != "" {
+		if c := Compression(name); c == Gzip || c == Bzip2 {
+			return nil
 		}
+		return &UnreadableCompression{Name: name}
 	}
 	if len(head) < blockSize {
 		return nil
@@ -170,16 +176,8 @@ func headRefusal(head []byte) error {
 // a few bytes that begin no compressed stream are no archive either. Empty
 // is left to the read, which says the archive holds no entries.
 func wholeHeadRefusal(head []byte) error {
-	if len(head) == 0 {
-		return nil
-	}
-	if err := headRefusal(head); err != nil || len(head) == blockSize {
-		return err
-	}
-	for _, m := range magics {
-		if bytes.HasPrefix(head, m.prefix) {
-			return nil
-		}
+	if len(head) == 0 || len(head) >= blockSize || magicOf(head) != "" {
+		return headRefusal(head)
 	}
 	return fmt.Errorf("it is no archive: it has %s, fewer than one tar header's %d, and they begin no gzip or bzip2 stream", units.Count(len(head), "byte", "bytes"), blockSize)
 }

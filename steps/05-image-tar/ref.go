@@ -3,7 +3,8 @@ package imagetar
 import (
 	"fmt"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/workshop-dev/workshop/internal/sys"
 )
 
 // DefaultTag is the tag of a reference written without one, as in Docker.
@@ -98,7 +99,7 @@ func nameFault(s string) string {
 				// only the tag follows a :, after the name's last /.
 				return "a : may only begin the tag, after the name's last part (no registry's host:port)"
 			case c != '.' && c != '_' && c != '-':
-				return fmt.Sprintf("it holds %s, which a name may not", describeByte(part, i))
+				return fmt.Sprintf("it holds %s, which a name may not", sys.CharAt(part, i))
 			}
 		}
 		if !lowerAlnum(part[0]) || !lowerAlnum(part[len(part)-1]) {
@@ -106,15 +107,6 @@ func nameFault(s string) string {
 		}
 	}
 	return ""
-}
-
-// describeByte names the character at s[i], whole if it is valid UTF-8.
-func describeByte(s string, i int) string {
-	r, size := utf8.DecodeRuneInString(s[i:])
-	if r == utf8.RuneError && size <= 1 {
-		return fmt.Sprintf("the byte %#02x", s[i])
-	}
-	return fmt.Sprintf("%q", r)
 }
 
 // validTag: 1 to 128 letters, digits, _ . -, the first not . or -.
@@ -132,7 +124,7 @@ func tagFault(s string) string {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
-			return fmt.Sprintf("it holds %s, which a tag may not", describeByte(s, i))
+			return fmt.Sprintf("it holds %s, which a tag may not", sys.CharAt(s, i))
 		}
 	}
 	return ""

@@ -56,7 +56,6 @@ func checkStep2(o Options) (*Report, error) {
 	case link != "":
 		replace = "rm my-new-root" + link + "; mkdir my-new-root" + link + "; "
 	}
-	linkTarget, _ := os.Readlink(filepath.Join(root, link))
 	// A symlink resolves inside the root there, as the kernel's execve
 	// will: one that leads to nothing (bin/ls -> /usr/bin/ls, the root
 	// without it) is said so, not as a missing loader; one that leads
@@ -66,6 +65,7 @@ func checkStep2(o Options) (*Report, error) {
 		what := fmt.Sprintf("my-new-root%s leads round in a loop of symlinks inside the root", ls)
 		why := "inside the root a symlink is resolved inside the root"
 		if link != "" {
+			linkTarget, _ := os.Readlink(filepath.Join(root, link))
 			what += fmt.Sprintf(" (my-new-root%s is a symlink to %s)", link, linkTarget)
 			if filepath.IsAbs(linkTarget) {
 				why += ", where a link to " + linkTarget + " is looked up inside the root too"
