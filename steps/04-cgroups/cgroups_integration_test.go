@@ -531,17 +531,39 @@ func timeoutKillsWithTheTerminalFull(t *testing.T, timeout string) bool {
 	// second), and its --timeout must kill it all the same: its sleep
 	// goes, within a generous bound, before anyone reads.
 	sleeps := func() []int { return testbin.Living("sleep\x004321\x00") }
+	shells := func() []int { return testbin.Living(strings.Join(cmd.Args[len(cmd.Args)-3:], "\x00") + "\x00") }
+	// killedEarly is said when the timeout came before the sleep ran:
+	// workshop then narrates its kill to the terminal nobody reads, and
+	// ends only once it is read.
+	killedEarly := func(err error, ended bool) bool {
+		out := testbin.NewLines(master)
+		if !ended {
+			select {
+			case err = <-done:
+			case <-time.After(time.Minute):
+				cmd.Process.Kill()
+				<-done
+				t.Fatalf("--timeout %s: the container's shell gone before its sleep 4321 ran, workshop ran on a minute with its terminal read\n%s", timeout, out)
+			}
+		}
+		out.WaitEOF(10 * time.Second)
+		if code := exitCode(err); code != 137 {
+			t.Fatalf("step 4 --timeout %s ended (%v) before its container's sleep 4321 was seen to run; want it killed by its timeout, 137\n%s", timeout, err, out)
+		}
+		t.Logf("--timeout %s killed the container before its sleep 4321 was seen to run (a slow machine?); trying a longer one", timeout)
+		return false
+	}
+	shellSeen := false
 	for deadline := time.Now().Add(time.Minute); len(sleeps()) == 0; time.Sleep(20 * time.Millisecond) {
 		select {
 		case err := <-done:
-			out := testbin.NewLines(master)
-			out.WaitEOF(10 * time.Second)
-			if code := exitCode(err); code != 137 {
-				t.Fatalf("step 4 --timeout %s ended (%v) before its container's sleep 4321 was seen to run; want it killed by its timeout, 137\n%s", timeout, err, out)
-			}
-			t.Logf("--timeout %s killed the container before its sleep 4321 was seen to run (a slow machine?); trying a longer one", timeout)
-			return false
+			return killedEarly(err, true)
 		default:
+		}
+		if len(shells()) > 0 {
+			shellSeen = true
+		} else if shellSeen && len(sleeps()) == 0 {
+			return killedEarly(nil, false)
 		}
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
