@@ -709,6 +709,11 @@ func Catches(pid, sig int) (caught, ok bool) { return signalBit(pid, "SigCgt", s
 // in SigIgn. ok as for Catches.
 func Ignores(pid, sig int) (ignored, ok bool) { return signalBit(pid, "SigIgn", sig) }
 
+// SignalPending reports whether signal sig, sent to process pid as a
+// whole (kill(2)), waits for one of its threads to take it: its bit in
+// ShdPnd. ok as for Catches.
+func SignalPending(pid, sig int) (pending, ok bool) { return signalBit(pid, "ShdPnd", sig) }
+
 // signalBit is sig's bit in the signal mask key of /proc/PID/status.
 func signalBit(pid int, key string, sig int) (set, ok bool) {
 	v, found := StatusField(pid, key)

@@ -136,6 +136,39 @@ func TestCatches(t *testing.T) {
 	}
 }
 
+// SignalPending reads ShdPnd: a stopped process takes no signal but
+// SIGKILL and SIGCONT, and one sent to it waits there.
+func TestSignalPending(t *testing.T) {
+	sleep := exec.Command("sleep", "60")
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { sleep.Process.Kill(); sleep.Wait() }()
+	pid := sleep.Process.Pid
+	if pending, ok := SignalPending(pid, int(syscall.SIGUSR2)); !ok || pending {
+		t.Fatalf("SignalPending(sleep, SIGUSR2) before any = %v, %v; want false, true", pending, ok)
+	}
+	syscall.Kill(pid, syscall.SIGSTOP)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Millisecond) {
+		if st, _ := StatusField(pid, "State"); strings.HasPrefix(st, "T") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("sleep never stopped")
+		}
+	}
+	syscall.Kill(pid, syscall.SIGUSR2)
+	if pending, ok := SignalPending(pid, int(syscall.SIGUSR2)); !ok || !pending {
+		t.Errorf("SignalPending(stopped sleep, SIGUSR2) once sent = %v, %v; want true, true", pending, ok)
+	}
+	if pending, _ := SignalPending(pid, int(syscall.SIGUSR1)); pending {
+		t.Error("SignalPending(stopped sleep, SIGUSR1), never sent, = true")
+	}
+	if _, ok := SignalPending(1<<30, int(syscall.SIGTERM)); ok {
+		t.Error("SignalPending of a pid that does not exist says it knows")
+	}
+}
+
 // The mark `workshop kill` leaves is read back by the run's own workshop,
 // which holds its record from before the mark was written.
 func TestMarkKill(t *testing.T) {

@@ -45,15 +45,37 @@ func Holding(t *testing.T, call string, delay time.Duration, args ...string) (st
 // returns strace running and workshop's pid, to signal it there.
 func StartHeldIn(t *testing.T, call string, nr uintptr, delay time.Duration, args []uintptr, workshopArgs ...string) (*Running, int) {
 	t.Helper()
+	r, pid, ok := TryStartHeldIn(t, call, nr, delay, args, workshopArgs...)
+	if !ok {
+		t.Fatalf("workshop %s ended, never seen held in %s\n%s", strings.Join(workshopArgs, " "), call, r.Wait().Stderr)
+	}
+	return r, pid
+}
+
+// TryStartHeldIn is StartHeldIn, which reports false, with strace
+// running or ended, where workshop ended before it was seen held: on a
+// machine that stalls longer than the hold, a window missed.
+func TryStartHeldIn(t *testing.T, call string, nr uintptr, delay time.Duration, args []uintptr, workshopArgs ...string) (*Running, int, bool) {
+	t.Helper()
 	strace, sargs := Holding(t, call, delay, workshopArgs...)
 	r := Start(t, "", strace, sargs...)
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if kids := state.Children(r.Cmd.Process.Pid); len(kids) > 0 && InSyscall(kids[0], nr, args...) {
-			return r, kids[0] // workshop, strace's child
+			return r, kids[0], true // workshop, strace's child
+		}
+		if Ended(r.Cmd.Process.Pid) {
+			return r, 0, false
 		}
 	}
 	t.Fatalf("workshop %s was never held in %s", strings.Join(workshopArgs, " "), call)
-	return nil, 0
+	return nil, 0, false
+}
+
+// Ended reports whether process pid has ended: gone, or a zombie its
+// parent has not waited for yet.
+func Ended(pid int) bool {
+	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	return err != nil || deadState.Match(st)
 }
 
 // InSyscall reports whether a thread of process pid is in system call nr

@@ -2,6 +2,7 @@ package chroot_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/workshop-dev/workshop/internal/testbin"
+	"golang.org/x/sys/unix"
 )
 
 // A Ctrl-C to workshop before bash's execve stops step 1 (and its escape
@@ -20,18 +22,33 @@ import (
 func TestStep1InterruptedBeforeBash(t *testing.T) {
 	testbin.NeedRoot(t)
 	for _, demo := range [][]string{nil, {"--demo", "escape"}} {
-		strace, args := testbin.Holding(t, "chroot", time.Second, append([]string{"--state-dir", t.TempDir(), "step", "1"}, demo...)...)
-		r := testbin.Start(t, "", strace, args...)
-		r.Stderr.WaitFor(t, `execve("/proc/self/exe"`)
-		time.Sleep(200 * time.Millisecond) // the child is in its held chroot
-		if err := syscall.Kill(testbin.ChildOf(t, r.Cmd.Process.Pid), syscall.SIGINT); err != nil {
-			t.Fatal(err)
-		}
-		res := r.Wait()
-		if res.Code != 130 || !strings.Contains(res.Stderr, "interrupted by SIGINT before the container's command ran") ||
-			strings.Contains(res.Stderr, "not empty") || strings.Contains(res.Stderr, "did not work") {
-			t.Errorf("step 1 %q, SIGINT before the exec = %d; want 130 and the child's sentence only:\n%s", demo, res.Code, res.Stderr)
-		}
+		testbin.InWindow(t, []time.Duration{time.Second, 10 * time.Second}, func(hold time.Duration) ([]string, bool) {
+			strace, args := testbin.Holding(t, "chroot", hold, append([]string{"--state-dir", t.TempDir(), "step", "1"}, demo...)...)
+			r := testbin.Start(t, "", strace, args...)
+			r.Stderr.WaitFor(t, `execve("/proc/self/exe"`)
+			workshop := testbin.ChildOf(t, r.Cmd.Process.Pid)
+			child := testbin.ChildOf(t, workshop)
+			for deadline := time.Now().Add(time.Minute); !testbin.InSyscall(child, unix.SYS_CHROOT); time.Sleep(5 * time.Millisecond) {
+				if testbin.Ended(child) {
+					res := r.Wait()
+					return []string{fmt.Sprintf("step 1 %q: its child (pid %d) ended, never seen held in its chroot (exit %d)\n%s", demo, child, res.Code, res.Stderr)}, true
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("step 1 %q: its child (pid %d) was never held in its chroot", demo, child)
+				}
+			}
+			if err := syscall.Kill(workshop, syscall.SIGINT); err != nil {
+				t.Fatal(err)
+			}
+			res := r.Wait()
+			if res.Code != 130 || !strings.Contains(res.Stderr, "interrupted by SIGINT before the container's command ran") ||
+				strings.Contains(res.Stderr, "not empty") || strings.Contains(res.Stderr, "did not work") {
+				// Passed on after the hold, the signal came after the exec.
+				return []string{fmt.Sprintf("step 1 %q, SIGINT before the exec = %d; want 130 and the child's sentence only:\n%s", demo, res.Code, res.Stderr)},
+					strings.Contains(res.Stderr, `] execve("/bin/`)
+			}
+			return nil, false
+		})
 	}
 }
 

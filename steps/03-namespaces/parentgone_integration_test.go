@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/workshop-dev/workshop/internal/testbin"
+	"golang.org/x/sys/unix"
 )
 
 // If workshop dies after it released the container's init but before the
@@ -22,28 +23,48 @@ import (
 func TestParentDiesBeforeTheDeathSignal(t *testing.T) {
 	testbin.NeedRoot(t)
 	root := busyboxRoot(t)
-	strace, args := testbin.Holding(t, "getuid", time.Second, step3Args(t, root, "--", "/bin/sh", "-c", "echo the command ran; exec sleep 600")...)
-	r := testbin.Start(t, "", strace, args...)
-	m := regexp.MustCompile(`the child is pid (\d+) on the host`).FindStringSubmatch(r.Stderr.WaitFor(t, "the child is pid"))
-	if m == nil {
-		t.Fatal("no pid in the narration")
-	}
-	initPid, _ := strconv.Atoi(m[1])
-	// If the init does run the command, it must not outlive the test.
-	t.Cleanup(func() { syscall.Kill(initPid, syscall.SIGKILL) })
-	r.Stderr.WaitFor(t, "/gid_map")
-	// workshop released the init a few microseconds after that line; the
-	// init is now in its held getuid, for most of a second.
-	time.Sleep(200 * time.Millisecond)
-	if err := syscall.Kill(testbin.ChildOf(t, r.Cmd.Process.Pid), syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	r.Stderr.WaitFor(t, "workshop: workshop died while the container was being set up: the command never ran")
-	res := r.Wait()
-	if strings.Contains(res.Stdout, "the command ran") {
-		t.Errorf("the command ran after workshop died:\n%s", res.Stdout)
-	}
-	if !strings.Contains(res.Stderr, "[pid 1] ppoll([{fd=4, events=0}], 1, {tv_sec=0, tv_nsec=0}, NULL, 0) = 1 ([{fd=4, revents=POLLERR}], left {tv_sec=0, tv_nsec=0})") {
-		t.Errorf("the init's check of the status pipe is not narrated as it happened:\n%s", res.Stderr)
-	}
+	testbin.InWindow(t, []time.Duration{time.Second, 10 * time.Second}, func(hold time.Duration) (faults []string, missed bool) {
+		strace, args := testbin.Holding(t, "getuid", hold, step3Args(t, root, "--", "/bin/sh", "-c", "echo the command ran; exec sleep 600")...)
+		r := testbin.Start(t, "", strace, args...)
+		m := regexp.MustCompile(`the child is pid (\d+) on the host`).FindStringSubmatch(r.Stderr.WaitFor(t, "the child is pid"))
+		if m == nil {
+			t.Fatal("no pid in the narration")
+		}
+		initPid, _ := strconv.Atoi(m[1])
+		// If the init does run the command, it must not outlive the test.
+		t.Cleanup(func() { syscall.Kill(initPid, syscall.SIGKILL) })
+		r.Stderr.WaitFor(t, "/gid_map")
+		// workshop released the init a few microseconds after that
+		// line; the init comes to its held getuid.
+		for deadline := time.Now().Add(time.Minute); !testbin.InSyscall(initPid, unix.SYS_GETUID); time.Sleep(5 * time.Millisecond) {
+			if strings.Contains(r.Stderr.String(), "[pid 1] prctl(PR_SET_PDEATHSIG") {
+				// Past its getuid, unseen: the window was missed.
+				syscall.Kill(initPid, syscall.SIGKILL)
+				res := r.Wait()
+				return []string{"the init was never seen held in its getuid:\n" + res.Stderr}, true
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the init (pid %d) was never held in its getuid", initPid)
+			}
+		}
+		if err := syscall.Kill(testbin.ChildOf(t, r.Cmd.Process.Pid), syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		res := r.Wait()
+		if !strings.Contains(res.Stderr, "workshop: workshop died while the container was being set up: the command never ran") {
+			faults = append(faults, "the init does not say that workshop died while it set up:\n"+res.Stderr)
+		}
+		if strings.Contains(res.Stdout, "the command ran") {
+			faults = append(faults, "the command ran after workshop died:\n"+res.Stdout)
+		}
+		if !strings.Contains(res.Stderr, "[pid 1] ppoll([{fd=4, events=0}], 1, {tv_sec=0, tv_nsec=0}, NULL, 0) = 1 ([{fd=4, revents=POLLERR}], left {tv_sec=0, tv_nsec=0})") {
+			faults = append(faults, "the init's check of the status pipe is not narrated as it happened:\n"+res.Stderr)
+		}
+		// The kill was late, after the hold, where the init looked at the
+		// pipe while workshop lived (and died with it, by its death
+		// signal), or ran the command.
+		late := strings.Contains(res.Stderr, "[pid 1] ppoll(") && !strings.Contains(res.Stderr, "revents=POLLERR") ||
+			strings.Contains(res.Stdout, "the command ran")
+		return faults, late
+	})
 }

@@ -84,7 +84,9 @@ func TestStep4ChildBornInGroupAndWorkshopSteppedBack(t *testing.T) {
 	run.waitFor(t, "workshop got SIGTERM: passing it on to the container; if it has not ended in 3s, its whole cgroup is killed (send SIGTERM again to kill it now)")
 	// As a student sends it again: not within sameSending, which is
 	// one sending arriving twice.
-	time.Sleep(100 * time.Millisecond)
+	// Half a second, not less: the watch goroutine marks the first's
+	// arrival, and may come after the note on a slow machine.
+	time.Sleep(500 * time.Millisecond)
 	run.Signal(syscall.SIGTERM)
 	r := run.Wait()
 	if r.Code != 137 {
@@ -109,20 +111,31 @@ func TestStep4ChildBornInGroupAndWorkshopSteppedBack(t *testing.T) {
 // it ignored the signal (sleep as PID 1 does), not "came twice".
 func TestStep4OneSignalArrivingTwice(t *testing.T) {
 	testbin.NeedRoot(t)
-	run := start(t, "--memory", "30M", "--", "sleep", "600")
-	run.waitFor(t, `sleep", "600"], …) = 0`)
-	run.Signal(syscall.SIGINT)
 	// A few ms apart, as timeout(1)'s two are: sent back to back, the
 	// kernel may merge them into one pending signal, and the test would
-	// not see the second.
-	time.Sleep(5 * time.Millisecond)
-	run.Signal(syscall.SIGINT)
-	r := run.Wait()
-	if r.Code != 137 || strings.Contains(r.Stderr, "came twice") ||
-		!strings.HasSuffix(r.Stderr, "workshop: the container ignored SIGINT for 3s: workshop killed every process in the container's cgroup (exit status 137)\n") {
-		t.Errorf("SIGINT twice at once = exit %d; want 137 after the grace, not \"came twice\":\n%s", r.Code, r.Stderr)
+	// not see the second. A stall between them (the emulated VM's) may
+	// make them two sendings: only a gap well inside workshop's window
+	// for one sending (50 ms) tests it, and another try is made.
+	for try := 1; ; try++ {
+		run := start(t, "--memory", "30M", "--", "sleep", "600")
+		run.waitFor(t, `sleep", "600"], …) = 0`)
+		sent := time.Now()
+		run.Signal(syscall.SIGINT)
+		time.Sleep(5 * time.Millisecond)
+		run.Signal(syscall.SIGINT)
+		gap := time.Since(sent)
+		r := run.Wait()
+		noGroupLeft(t, r.Stderr)
+		if strings.Contains(r.Stderr, "came twice") && gap > 25*time.Millisecond && try < 3 {
+			t.Logf("the two SIGINTs were sent %v apart (a slow machine?): trying again", gap)
+			continue
+		}
+		if r.Code != 137 || strings.Contains(r.Stderr, "came twice") ||
+			!strings.HasSuffix(r.Stderr, "workshop: the container ignored SIGINT for 3s: workshop killed every process in the container's cgroup (exit status 137)\n") {
+			t.Errorf("SIGINT twice at once (%v apart) = exit %d; want 137 after the grace, not \"came twice\":\n%s", gap, r.Code, r.Stderr)
+		}
+		return
 	}
-	noGroupLeft(t, r.Stderr)
 }
 
 // A kill takes the group's CPU limit away first: a process must run to

@@ -248,33 +248,40 @@ func TestKillSignalTheInitKeeps(t *testing.T) {
 // init has started the command.
 func TestKillWhileSettingUp(t *testing.T) {
 	for _, init := range []bool{false, true} {
-		h := newHost(t)
-		args := []string{"--state-dir", h.state, "full", "run", "--", "/bin/sh", "-c", "echo ran"}
-		if init {
-			args = slices.Insert(args, 4, "--init")
-		}
-		strace, sargs := testbin.Holding(t, "pivot_root", 2*time.Second, args...)
-		r := testbin.Start(t, "", strace, sargs...)
-		rec := h.record(r)
-		k := h.run("kill", "--signal", "SEGV", rec.ID)
-		if k.Code != 125 || !strings.Contains(k.Stderr, "is being set up: its command does not run yet") {
-			t.Errorf("kill --signal SEGV during set-up (--init %v) = exit %d; want 125 and the sentence\n%s", init, k.Code, k.Stderr)
-		}
-		// SIGSTOP stops it where it is, and is said so (not as an
-		// init's that left its command running); SIGCONT resumes it.
-		k = h.run("kill", "--signal", "STOP", rec.ID)
-		if k.Code != 0 || !strings.Contains(k.Stderr, "SIGSTOP stopped the container while it was being set up, before its command ran") || strings.Contains(k.Stderr, "(--init)") {
-			t.Errorf("kill --signal STOP during set-up (--init %v) = exit %d; want 0 and the note on the set-up\n%s", init, k.Code, k.Stderr)
-		}
-		if k := h.run("kill", "--signal", "CONT", rec.ID); k.Code != 0 || strings.Contains(k.Stderr, "==>") {
-			t.Errorf("kill --signal CONT during set-up (--init %v) = exit %d; want 0 and no note\n%s", init, k.Code, k.Stderr)
-			h.run("kill", rec.ID) // not left stopped: the run would never end
-		}
-		res := r.Wait()
-		if res.Code != 0 || res.Stdout != "ran\n" || strings.Contains(res.Stderr, "goroutine") {
-			t.Errorf("the run (--init %v) = exit %d, stdout %q; want it run, no dump\n%s", init, res.Code, res.Stdout, res.Stderr)
-		}
-		h.nothingLeft(rec.ID)
+		testbin.InWindow(t, []time.Duration{2 * time.Second, 15 * time.Second}, func(hold time.Duration) (faults []string, missed bool) {
+			fault := func(format string, args ...any) { faults = append(faults, fmt.Sprintf(format, args...)) }
+			h := newHost(t)
+			args := []string{"--state-dir", h.state, "full", "run", "--", "/bin/sh", "-c", "echo ran"}
+			if init {
+				args = slices.Insert(args, 4, "--init")
+			}
+			strace, sargs := testbin.Holding(t, "pivot_root", hold, args...)
+			r := testbin.Start(t, "", strace, sargs...)
+			rec := h.record(r)
+			k := h.run("kill", "--signal", "SEGV", rec.ID)
+			if k.Code != 125 || !strings.Contains(k.Stderr, "is being set up: its command does not run yet") {
+				fault("kill --signal SEGV during set-up (--init %v) = exit %d; want 125 and the sentence\n%s", init, k.Code, k.Stderr)
+			}
+			// SIGSTOP stops it where it is, and is said so (not as an
+			// init's that left its command running); SIGCONT resumes it.
+			k = h.run("kill", "--signal", "STOP", rec.ID)
+			if k.Code != 0 || !strings.Contains(k.Stderr, "SIGSTOP stopped the container while it was being set up, before its command ran") || strings.Contains(k.Stderr, "(--init)") {
+				fault("kill --signal STOP during set-up (--init %v) = exit %d; want 0 and the note on the set-up\n%s", init, k.Code, k.Stderr)
+			}
+			// Still held in its pivot_root (stopped there), both kills
+			// came in the set-up: a fault then is workshop's.
+			missed = !testbin.InSyscall(rec.Pid, unix.SYS_PIVOT_ROOT)
+			if k := h.run("kill", "--signal", "CONT", rec.ID); k.Code != 0 || strings.Contains(k.Stderr, "==>") {
+				fault("kill --signal CONT during set-up (--init %v) = exit %d; want 0 and no note\n%s", init, k.Code, k.Stderr)
+				h.run("kill", rec.ID) // not left stopped: the run would never end
+			}
+			res := r.Wait()
+			if res.Code != 0 || res.Stdout != "ran\n" || strings.Contains(res.Stderr, "goroutine") {
+				fault("the run (--init %v) = exit %d, stdout %q; want it run, no dump\n%s", init, res.Code, res.Stdout, res.Stderr)
+			}
+			h.nothingLeft(rec.ID)
+			return faults, missed
+		})
 	}
 }
 
@@ -283,23 +290,33 @@ func TestKillWhileSettingUp(t *testing.T) {
 // ran. It said "the command was killed", of a command that never ran.
 func TestKillDuringSetUpIsSaid(t *testing.T) {
 	for _, init := range []bool{false, true} {
-		h := newHost(t)
-		args := []string{"full", "run", "--", "/bin/sh", "-c", "echo ran"}
-		if init {
-			args = slices.Insert(args, 2, "--init")
-		}
-		strace, sargs := testbin.Holding(t, "pivot_root", 2*time.Second, h.args(args...)...)
-		r := testbin.Start(t, "", strace, sargs...)
-		rec := h.record(r)
-		if k := h.run("kill", rec.ID); k.Code != 0 {
-			t.Fatalf("kill during set-up (--init %v) = exit %d\n%s", init, k.Code, k.Stderr)
-		}
-		res := r.Wait()
-		if res.Code != 137 || res.Stdout != "" || !strings.Contains(res.Stderr, "==> the container was killed by signal 9 (SIGKILL), which a workshop kill sent, while it was set up: its command never ran") {
-			t.Errorf("the run killed during set-up (--init %v) = exit %d, stdout %q; want 137, nothing run, and the sentence\n%s", init, res.Code, res.Stdout, res.Stderr)
-		}
-		h.nothingLeft(rec.ID)
+		testbin.InWindow(t, []time.Duration{2 * time.Second, 15 * time.Second}, func(hold time.Duration) ([]string, bool) {
+			h := newHost(t)
+			args := []string{"full", "run", "--", "/bin/sh", "-c", "echo ran"}
+			if init {
+				args = slices.Insert(args, 2, "--init")
+			}
+			strace, sargs := testbin.Holding(t, "pivot_root", hold, h.args(args...)...)
+			r := testbin.Start(t, "", strace, sargs...)
+			rec := h.record(r)
+			if k := h.run("kill", rec.ID); k.Code != 0 {
+				t.Fatalf("kill during set-up (--init %v) = exit %d\n%s", init, k.Code, k.Stderr)
+			}
+			res := r.Wait()
+			h.nothingLeft(rec.ID)
+			if res.Code != 137 || res.Stdout != "" || !strings.Contains(res.Stderr, "==> the container was killed by signal 9 (SIGKILL), which a workshop kill sent, while it was set up: its command never ran") {
+				// The kill gone after the hold, the command ran first.
+				return []string{fmt.Sprintf("the run killed during set-up (--init %v) = exit %d, stdout %q; want 137, nothing run, and the sentence\n%s", init, res.Code, res.Stdout, res.Stderr)}, commandRan(res.Stderr)
+			}
+			return nil, false
+		})
 	}
+}
+
+// commandRan reports whether a run's narration shows the container's
+// command /bin/sh started: a kill meant for the set-up came after it.
+func commandRan(narration string) bool {
+	return strings.Contains(narration, `execve("/bin/sh", ["/bin/sh", "-c", "echo ran"]`)
 }
 
 // Under --init, a kill after the init's set-up and before it has started
@@ -308,23 +325,30 @@ func TestKillDuringSetUpIsSaid(t *testing.T) {
 // kill in the set-up too: the command never ran. It was said as the
 // command's ("the command was killed by signal 9").
 func TestKillBeforeTheInitStartsTheCommand(t *testing.T) {
-	h := newHost(t)
-	strace, sargs := testbin.Holding(t, "pidfd_send_signal", 2*time.Second, h.args("full", "run", "--init", "--", "/bin/sh", "-c", "echo ran")...)
-	r := testbin.Start(t, "", strace, sargs...)
-	rec := h.record(r)
-	for deadline := time.Now().Add(time.Minute); !testbin.InSyscall(rec.Pid, unix.SYS_PIDFD_SEND_SIGNAL); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the init (pid %d) was never held in pidfd_send_signal before it started its command", rec.Pid)
+	testbin.InWindow(t, []time.Duration{2 * time.Second, 15 * time.Second}, func(hold time.Duration) ([]string, bool) {
+		h := newHost(t)
+		strace, sargs := testbin.Holding(t, "pidfd_send_signal", hold, h.args("full", "run", "--init", "--", "/bin/sh", "-c", "echo ran")...)
+		r := testbin.Start(t, "", strace, sargs...)
+		rec := h.record(r)
+		for deadline := time.Now().Add(time.Minute); !testbin.InSyscall(rec.Pid, unix.SYS_PIDFD_SEND_SIGNAL); time.Sleep(10 * time.Millisecond) {
+			if testbin.Ended(rec.Pid) {
+				res := r.Wait()
+				return []string{fmt.Sprintf("the init (pid %d) ended, never seen held in pidfd_send_signal (exit %d)\n%s", rec.Pid, res.Code, res.Stderr)}, true
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the init (pid %d) was never held in pidfd_send_signal before it started its command", rec.Pid)
+			}
 		}
-	}
-	if k := h.run("kill", rec.ID); k.Code != 0 {
-		t.Fatalf("kill before the init started its command = exit %d\n%s", k.Code, k.Stderr)
-	}
-	res := r.Wait()
-	if res.Code != 137 || res.Stdout != "" || !strings.Contains(res.Stderr, "==> the container was killed by signal 9 (SIGKILL), which a workshop kill sent, while it was set up: its command never ran") {
-		t.Errorf("the run killed before the init started its command = exit %d, stdout %q; want 137, nothing run, and the sentence\n%s", res.Code, res.Stdout, res.Stderr)
-	}
-	h.nothingLeft(rec.ID)
+		if k := h.run("kill", rec.ID); k.Code != 0 {
+			t.Fatalf("kill before the init started its command = exit %d\n%s", k.Code, k.Stderr)
+		}
+		res := r.Wait()
+		h.nothingLeft(rec.ID)
+		if res.Code != 137 || res.Stdout != "" || !strings.Contains(res.Stderr, "==> the container was killed by signal 9 (SIGKILL), which a workshop kill sent, while it was set up: its command never ran") {
+			return []string{fmt.Sprintf("the run killed before the init started its command = exit %d, stdout %q; want 137, nothing run, and the sentence\n%s", res.Code, res.Stdout, res.Stderr)}, commandRan(res.Stderr)
+		}
+		return nil, false
+	})
 }
 
 // A PID 1 with no handler drops the signal: kill says so, and how to stop

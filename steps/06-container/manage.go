@@ -203,7 +203,7 @@ func Kill(n *sys.Narrator, out io.Writer, stateDir, ref string, sig unix.Signal)
 		case defaultApplies && !stopsByDefault(sig):
 			// The init ends, and its run says by what.
 			return nil
-		case defaultApplies && stoppedSoon(r.Pid):
+		case defaultApplies && stoppedSoon(r.Pid, sig):
 			// A stop is looked for, not foretold: the kernel discards
 			// SIGTTIN and SIGTTOU (and SIGTSTP) for a process group
 			// no parent in its session could resume (POSIX's orphaned
@@ -248,13 +248,26 @@ func stopsByDefault(sig unix.Signal) bool {
 	return sig == unix.SIGTSTP || sig == unix.SIGTTIN || sig == unix.SIGTTOU
 }
 
-// stoppedSoon reports whether process pid is stopped within a second: a
-// signal just sent is acted on when each of its threads next runs, which
-// on a slow, loaded machine (the emulated arm64 test VM) takes a while.
-// Only a stop the kernel discards waits the whole second.
-func stoppedSoon(pid int) bool {
+// stoppedSoon reports whether process pid stops by sig, just sent. A
+// signal is acted on when one of the process's threads next runs, which
+// on a slow, loaded machine (the emulated arm64 test VM) takes a while:
+// the answer waits while sig is still pending, and then a second more for
+// the stop to reach every thread. A stop the kernel discards (an orphaned
+// group's) is discarded as it is taken, and waits that second.
+func stoppedSoon(pid int, sig unix.Signal) bool {
+	stopped := func() bool {
+		st, ok := state.StatusField(pid, "State")
+		return ok && strings.HasPrefix(st, "T")
+	}
+	// A process that never runs again (a bound, not a wait a student
+	// meets) is not waited on for ever.
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		if pending, ok := state.SignalPending(pid, int(sig)); !ok || !pending || stopped() {
+			break
+		}
+	}
 	for deadline := time.Now().Add(time.Second); ; time.Sleep(2 * time.Millisecond) {
-		if st, ok := state.StatusField(pid, "State"); ok && strings.HasPrefix(st, "T") {
+		if stopped() {
 			return true
 		}
 		if time.Now().After(deadline) {

@@ -797,14 +797,20 @@ func (h *host) fullRunOnTerminalIgnoring(t *testing.T, sig, command string) (ter
 // did nothing, and said it would end the container.
 func TestTerminalHangupUnderNohupGoesOn(t *testing.T) {
 	h := newHost(t)
-	term, narration, status := h.fullRunOnTerminalIgnoring(t, "HUP", "/bin/sleep 3")
-	id := startedOf(t, testbin.FileHolds(t, narration, `execve("/bin/sleep"`, time.Minute)).ID
+	// The command waits for the test, not for a time a slow machine
+	// could pass before the hang-up.
+	term, narration, status := h.fullRunOnTerminalIgnoring(t, "HUP", "/bin/sh -c 'while [ ! -e /go-on ]; do sleep 0.1; done'")
+	id := startedOf(t, testbin.FileHolds(t, narration, `execve("/bin/sh"`, time.Minute)).ID
 	workshop := testbin.DescendantNamed(t, term.Cmd.Process.Pid, "workshop", time.Minute)
 	term.Master.Close() // the window closes
 	testbin.FileHolds(t, narration, "==> the terminal hung up; workshop was started with SIGHUP ignored (nohup), so the container goes on", 15*time.Second)
-	testbin.GoneWithin(t, workshop, "workshop", 15*time.Second)
+	// Written through the container's overlay mount on the host.
+	if err := os.WriteFile(filepath.Join(h.state, "containers", id, "rootfs", "go-on"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testbin.GoneWithin(t, workshop, "workshop", time.Minute)
 	if got := testbin.FileHolds(t, status, "\n", 5*time.Second); got != "0\n" {
-		t.Errorf("the run under nohup after the hang-up = exit %q, want 0 (sleep ran to its end)", got)
+		t.Errorf("the run under nohup after the hang-up = exit %q, want 0 (its command ran to its end)", got)
 	}
 	if b, _ := os.ReadFile(narration); strings.Contains(string(b), "SIGHUP) = 0") || strings.Contains(string(b), "killing every process") {
 		t.Errorf("the run under nohup sent a SIGHUP or killed the container:\n%s", b)
