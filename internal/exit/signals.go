@@ -116,7 +116,7 @@ func Route(w io.Writer) {
 }
 
 // flushed goes through the dispatcher's queue behind the signals already
-// in it, and is closed when it comes out (Stop).
+// in it, and is closed when it comes out (Flush).
 type flushed chan struct{}
 
 func (flushed) String() string { return "flush" }
@@ -326,6 +326,24 @@ func Notify(c chan<- os.Signal, sigs ...os.Signal) {
 	}
 }
 
+// Flush returns once every signal workshop has received so far (that the
+// kernel has handed to one of its threads) has been handed on to the
+// channels that catch it (Notify): a last look at such a channel, after
+// Flush, misses none that came before. signal.Stop of a channel of its own
+// returns once os/signal has delivered what it had, and the flush comes
+// out of the dispatcher's queue behind it. Without Route, it does nothing.
+func Flush() {
+	if received == nil {
+		return
+	}
+	tmp := make(chan os.Signal, 1)
+	signal.Notify(tmp, routedList...)
+	signal.Stop(tmp)
+	f := make(flushed)
+	received <- f
+	<-f
+}
+
 // Stop is signal.Stop(c): no signal comes to c once it returns, and every
 // one that came before has (or its channel was full). Stopping twice is
 // harmless.
@@ -336,15 +354,8 @@ func Stop(c chan<- os.Signal) {
 	if catching {
 		// A signal received before Stop may wait in os/signal or in the
 		// dispatcher's queue: handed on to c before c goes, not met by no
-		// catcher and carried out. signal.Stop of a channel of its own
-		// returns once os/signal has delivered what it had, and the flush
-		// comes out of the queue behind it.
-		tmp := make(chan os.Signal, 1)
-		signal.Notify(tmp, routedList...)
-		signal.Stop(tmp)
-		f := make(flushed)
-		received <- f
-		<-f
+		// catcher and carried out.
+		Flush()
 	}
 	routeMu.Lock()
 	delete(catchers, c)

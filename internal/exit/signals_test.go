@@ -84,6 +84,26 @@ var helpers = map[string]func(){
 		}
 		fmt.Println("alive")
 	},
+	// A signal in Go's hands (sent to this very thread) is on its
+	// catcher's channel once Flush returns: a last look misses none, as
+	// clean's at its end.
+	"flush": func() {
+		Route(os.Stderr)
+		runtime.LockOSThread()
+		c := make(chan os.Signal, 1)
+		Notify(c, StopSignals...)
+		for range 200 {
+			unix.Tgkill(unix.Getpid(), unix.Gettid(), unix.SIGTERM)
+			Flush()
+			select {
+			case <-c:
+			default:
+				fmt.Println("missed")
+				<-c
+			}
+		}
+		fmt.Println("alive")
+	},
 	// Started with SIGINT ignored (runHelperIgnoringINT): Notify leaves it
 	// ignored, and catches SIGTERM.
 	"ignored-at-start": func() {
@@ -182,6 +202,12 @@ func TestNotifyThenStop(t *testing.T) {
 func TestStopHandsOnWhatCameBefore(t *testing.T) {
 	if r := runHelper(t, "stop-keeps"); r.stdout != "alive\n" || r.code != 0 {
 		t.Errorf("SIGTERM then Stop, 200 times: exit %d (signal %v), stdout %q; want every one caught", r.code, r.signal, r.stdout)
+	}
+}
+
+func TestFlushHandsOnWhatCameBefore(t *testing.T) {
+	if r := runHelper(t, "flush"); r.stdout != "alive\n" || r.code != 0 {
+		t.Errorf("SIGTERM then Flush, 200 times: exit %d (signal %v), stdout %q; want every one on the channel after Flush", r.code, r.signal, r.stdout)
 	}
 }
 

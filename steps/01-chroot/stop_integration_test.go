@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/testbin"
 	"golang.org/x/sys/unix"
 )
@@ -26,19 +27,31 @@ func TestStep1InterruptedBeforeBash(t *testing.T) {
 			strace, args := testbin.Holding(t, "chroot", hold, append([]string{"--state-dir", t.TempDir(), "step", "1"}, demo...)...)
 			r := testbin.Start(t, "", strace, args...)
 			r.Stderr.WaitFor(t, `execve("/proc/self/exe"`)
-			workshop := testbin.ChildOf(t, r.Cmd.Process.Pid)
-			child := testbin.ChildOf(t, workshop)
+			// Gone already (a stall past the hold), they are a window
+			// missed.
+			missed := func(what string) ([]string, bool) {
+				res := r.Wait()
+				return []string{fmt.Sprintf("step 1 %q: %s (exit %d)\n%s", demo, what, res.Code, res.Stderr)}, true
+			}
+			kids := state.Children(r.Cmd.Process.Pid)
+			if len(kids) == 0 {
+				return missed("workshop ended before its child was seen")
+			}
+			workshop := kids[0]
+			if kids = state.Children(workshop); len(kids) == 0 {
+				return missed("workshop's child ended before it was seen")
+			}
+			child := kids[0]
 			for deadline := time.Now().Add(time.Minute); !testbin.InSyscall(child, unix.SYS_CHROOT); time.Sleep(5 * time.Millisecond) {
 				if testbin.Ended(child) {
-					res := r.Wait()
-					return []string{fmt.Sprintf("step 1 %q: its child (pid %d) ended, never seen held in its chroot (exit %d)\n%s", demo, child, res.Code, res.Stderr)}, true
+					return missed(fmt.Sprintf("its child (pid %d) ended, never seen held in its chroot", child))
 				}
 				if time.Now().After(deadline) {
 					t.Fatalf("step 1 %q: its child (pid %d) was never held in its chroot", demo, child)
 				}
 			}
 			if err := syscall.Kill(workshop, syscall.SIGINT); err != nil {
-				t.Fatal(err)
+				return missed(fmt.Sprintf("SIGINT to workshop: %v", err))
 			}
 			res := r.Wait()
 			if res.Code != 130 || !strings.Contains(res.Stderr, "interrupted by SIGINT before the container's command ran") ||

@@ -748,9 +748,9 @@ func TestTerminalHangupEndsTheContainer(t *testing.T) {
 		if c.hupFirst {
 			syscall.Kill(workshop, syscall.SIGHUP)
 			// Workshop's window for a SIGHUP that comes with a hang-up
-			// (1 s) counts from its passing it on: from the note, which
-			// a slow machine may write late.
-			testbin.FileHolds(t, narration, "==> workshop got SIGHUP: passing it on to the container", time.Minute)
+			// (1 s) counts from its passing it on: from the kill after
+			// the note, which a slow machine may make late.
+			testbin.FileHolds(t, narration, "==> workshop got SIGHUP: passing it on to the container\nkill(", time.Minute)
 			time.Sleep(3 * time.Second / 2)
 		}
 		term.Master.Close() // the window closes

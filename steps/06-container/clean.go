@@ -176,7 +176,9 @@ func Clean(n *sys.Narrator, o CleanOptions) CleanResult {
 		}
 	}
 	// One that came during the last removal, after the last look: said,
-	// not swallowed with exit 0.
+	// not swallowed with exit 0. One the kernel has handed to workshop
+	// may still be on its way to the channel: flushed there first.
+	exit.Flush()
 	select {
 	case s := <-c.interrupt:
 		sig, _ := s.(unix.Signal)

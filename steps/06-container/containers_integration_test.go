@@ -300,7 +300,9 @@ func TestKillDuringSetUpIsSaid(t *testing.T) {
 			r := testbin.Start(t, "", strace, sargs...)
 			rec := h.record(r)
 			if k := h.run("kill", rec.ID); k.Code != 0 {
-				t.Fatalf("kill during set-up (--init %v) = exit %d\n%s", init, k.Code, k.Stderr)
+				// The run over before the kill came, after a stall.
+				res := r.Wait()
+				return []string{fmt.Sprintf("kill during set-up (--init %v) = exit %d\n%s", init, k.Code, k.Stderr)}, commandRan(res.Stderr)
 			}
 			res := r.Wait()
 			h.nothingLeft(rec.ID)
@@ -340,7 +342,8 @@ func TestKillBeforeTheInitStartsTheCommand(t *testing.T) {
 			}
 		}
 		if k := h.run("kill", rec.ID); k.Code != 0 {
-			t.Fatalf("kill before the init started its command = exit %d\n%s", k.Code, k.Stderr)
+			res := r.Wait()
+			return []string{fmt.Sprintf("kill before the init started its command = exit %d\n%s", k.Code, k.Stderr)}, commandRan(res.Stderr)
 		}
 		res := r.Wait()
 		h.nothingLeft(rec.ID)

@@ -251,18 +251,21 @@ func stopsByDefault(sig unix.Signal) bool {
 // stoppedSoon reports whether process pid stops by sig, just sent. A
 // signal is acted on when one of the process's threads next runs, which
 // on a slow, loaded machine (the emulated arm64 test VM) takes a while:
-// the answer waits while sig is still pending, and then a second more for
-// the stop to reach every thread. A stop the kernel discards (an orphaned
+// the answer waits while sig is still pending (a few seconds at most), and
+// then a second more for the stop to reach every thread. A stop the kernel discards (an orphaned
 // group's) is discarded as it is taken, and waits that second.
 func stoppedSoon(pid int, sig unix.Signal) bool {
-	stopped := func() bool {
-		st, ok := state.StatusField(pid, "State")
-		return ok && strings.HasPrefix(st, "T")
+	status := func() string {
+		st, _ := state.StatusField(pid, "State")
+		return st
 	}
-	// A process that never runs again (a bound, not a wait a student
-	// meets) is not waited on for ever.
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
-		if pending, ok := state.SignalPending(pid, int(sig)); !ok || !pending || stopped() {
+	stopped := func() bool { return strings.HasPrefix(status(), "T") }
+	// Not for a process that does not take signals now (stopped by a
+	// tracer, dying), nor for long: one that never runs again (a frozen
+	// cgroup) is not waited on past a few seconds.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		pending, ok := state.SignalPending(pid, int(sig))
+		if st := status(); !ok || !pending || st == "" || strings.ContainsAny(st[:1], "TtZX") {
 			break
 		}
 	}
