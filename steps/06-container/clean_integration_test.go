@@ -1112,30 +1112,39 @@ func TestCleansTakeTurns(t *testing.T) {
 // file no one else could open, and failed on the store's directory, gone
 // (125), or, with a newcomer on a new lock file, worked beside it.
 func TestStoreCommandWaitingThroughCleanImages(t *testing.T) {
-	dir := cleanState(t)
-	tiny := testbin.TarFile(t, [2]string{"hello", "hi\n"})
-	if r := testbin.Run(t, "", "--quiet", "--state-dir", dir, "image", "import", tiny, "first"); r.Code != 0 {
-		t.Fatalf("workshop image import = %d:\n%s", r.Code, r.Stderr)
-	}
-	// Each of clean's unlinks held a moment: a window while it holds the
-	// store's lock.
-	strace, args := testbin.Holding(t, "unlinkat", time.Second, "--no-color", "--state-dir", dir, "clean", "--images")
-	clean := testbin.Start(t, "", strace, args...)
-	clean.Stderr.WaitFor(t, "LOCK_EX|LOCK_NB) = 0") // the state directory's
-	clean.Stderr.WaitFor(t, "unlinkat(")            // the store's index: it holds the store's lock
-	// Not --quiet: the wait is said as a note of the narration.
-	waiter := testbin.Start(t, "", testbin.Bin(t), "--no-color", "--state-dir", dir, "image", "import", tiny, "second")
-	waiter.Stderr.WaitFor(t, "waiting for the image store's lock")
-	if r := clean.Wait(); r.Code != 0 || !strings.Contains(r.Stdout, "removed the image store") {
-		t.Fatalf("workshop clean --images = exit %d:\n%s%s", r.Code, r.Stdout, r.Stderr)
-	}
-	if r := waiter.Wait(); r.Code != 0 {
-		t.Fatalf("the import that waited through clean --images = exit %d:\n%s", r.Code, r.Stderr)
-	}
-	r := testbin.Run(t, "", "--state-dir", dir, "image", "ls")
-	if r.Code != 0 || !strings.Contains(r.Stdout, "second") || strings.Contains(r.Stdout, "first") {
-		t.Errorf("workshop image ls = %d, want the image imported after the clean alone:\n%s%s", r.Code, r.Stdout, r.Stderr)
-	}
+	// The waiter must come while clean holds the store's lock, through
+	// its held unlinks; one that found clean over (a stall longer than
+	// them, in the emulated VM) did not wait: tried again, held longer.
+	testbin.InWindow(t, []time.Duration{time.Second, 5 * time.Second}, func(hold time.Duration) ([]string, bool) {
+		dir := cleanState(t)
+		tiny := testbin.TarFile(t, [2]string{"hello", "hi\n"})
+		if r := testbin.Run(t, "", "--quiet", "--state-dir", dir, "image", "import", tiny, "first"); r.Code != 0 {
+			t.Fatalf("workshop image import = %d:\n%s", r.Code, r.Stderr)
+		}
+		// Each of clean's unlinks held a moment: a window while it holds
+		// the store's lock.
+		strace, args := testbin.Holding(t, "unlinkat", hold, "--no-color", "--state-dir", dir, "clean", "--images")
+		clean := testbin.Start(t, "", strace, args...)
+		clean.Stderr.WaitFor(t, "LOCK_EX|LOCK_NB) = 0") // the state directory's
+		clean.Stderr.WaitFor(t, "unlinkat(")            // the store's index: it holds the store's lock
+		// Not --quiet: the wait is said as a note of the narration.
+		waiter := testbin.Start(t, "", testbin.Bin(t), "--no-color", "--state-dir", dir, "image", "import", tiny, "second")
+		if r := clean.Wait(); r.Code != 0 || !strings.Contains(r.Stdout, "removed the image store") {
+			t.Fatalf("workshop clean --images = exit %d:\n%s%s", r.Code, r.Stdout, r.Stderr)
+		}
+		w := waiter.Wait()
+		if w.Code != 0 {
+			t.Fatalf("the import that waited through clean --images = exit %d:\n%s", w.Code, w.Stderr)
+		}
+		if !strings.Contains(w.Stderr, "waiting for the image store's lock") {
+			return []string{"the import started while clean --images held the store's lock never said it waited for it:\n" + w.Stderr}, true
+		}
+		r := testbin.Run(t, "", "--state-dir", dir, "image", "ls")
+		if r.Code != 0 || !strings.Contains(r.Stdout, "second") || strings.Contains(r.Stdout, "first") {
+			return []string{fmt.Sprintf("workshop image ls = %d, want the image imported after the clean alone:\n%s%s", r.Code, r.Stdout, r.Stderr)}, false
+		}
+		return nil, false
+	})
 }
 
 // A run that reached the state dir by another path (a bind mount of it)
