@@ -71,6 +71,24 @@ func TryStartHeldIn(t *testing.T, call string, nr uintptr, delay time.Duration, 
 	return nil, 0, false
 }
 
+// AwaitHeld waits until a thread of process pid is in system call nr
+// (InSyscall), held there by Holding, and reports true; false where past
+// says first that the process went by it unseen (ended, or narrated a
+// later call): on a machine that stalls longer than the hold, a window
+// missed. A minute of neither fails the test.
+func AwaitHeld(t testing.TB, pid int, nr uintptr, past func() bool) bool {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !InSyscall(pid, nr); time.Sleep(5 * time.Millisecond) {
+		if past() {
+			return false
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pid %d was never held in system call %d", pid, nr)
+		}
+	}
+	return true
+}
+
 // Ended reports whether process pid has ended: gone, or a zombie its
 // parent has not waited for yet.
 func Ended(pid int) bool {

@@ -11,8 +11,9 @@ import (
 // a second or more now and then, and a hold of two seconds may end before
 // the case's own workshop commands have landed in it: a case that finds
 // its faults and its window missed (the held call over, or the outcome
-// one that only a late act gives) is run again with the next, longer
-// hold. Its faults are reported from a window it did not miss, or from
+// one that only a late act gives) is run again with the next hold: a
+// longer one, or the same again where a longer one would change what the
+// case tests. Its faults are reported from a window it did not miss, or from
 // the last hold: a real fault fails every time.
 func InWindow(t testing.TB, holds []time.Duration, run func(hold time.Duration) (faults []string, missed bool)) {
 	t.Helper()

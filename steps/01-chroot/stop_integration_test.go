@@ -42,13 +42,8 @@ func TestStep1InterruptedBeforeBash(t *testing.T) {
 				return missed("workshop's child ended before it was seen")
 			}
 			child := kids[0]
-			for deadline := time.Now().Add(time.Minute); !testbin.InSyscall(child, unix.SYS_CHROOT); time.Sleep(5 * time.Millisecond) {
-				if testbin.Ended(child) {
-					return missed(fmt.Sprintf("its child (pid %d) ended, never seen held in its chroot", child))
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("step 1 %q: its child (pid %d) was never held in its chroot", demo, child)
-				}
+			if !testbin.AwaitHeld(t, child, unix.SYS_CHROOT, func() bool { return testbin.Ended(child) }) {
+				return missed(fmt.Sprintf("its child (pid %d) ended, never seen held in its chroot", child))
 			}
 			if err := syscall.Kill(workshop, syscall.SIGINT); err != nil {
 				return missed(fmt.Sprintf("SIGINT to workshop: %v", err))

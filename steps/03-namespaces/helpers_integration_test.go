@@ -3,6 +3,7 @@ package namespaces_test
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -51,6 +52,21 @@ func step3(t *testing.T, root, stdin string, args ...string) testbin.Result {
 func start(t *testing.T, args ...string) *testbin.Running {
 	t.Helper()
 	return testbin.Start(t, "", testbin.Bin(t), args...)
+}
+
+// childPidLine is the narration's note of the container's first process.
+var childPidLine = regexp.MustCompile(`the child is pid (\d+) on the host`)
+
+// childPid is the pid the narration says the container's first process
+// has on the host.
+func childPid(t *testing.T, narration string) int {
+	t.Helper()
+	m := childPidLine.FindStringSubmatch(narration)
+	if m == nil {
+		t.Fatalf("the narration names no child's pid; it ends:\n%s", testbin.LastLines(narration, 15))
+	}
+	pid, _ := strconv.Atoi(m[1])
+	return pid
 }
 
 // containerPid finds the container's first process: the child of workshop.

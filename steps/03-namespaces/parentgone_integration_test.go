@@ -1,8 +1,6 @@
 package namespaces_test
 
 import (
-	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -26,26 +24,17 @@ func TestParentDiesBeforeTheDeathSignal(t *testing.T) {
 	testbin.InWindow(t, []time.Duration{time.Second, 10 * time.Second}, func(hold time.Duration) (faults []string, missed bool) {
 		strace, args := testbin.Holding(t, "getuid", hold, step3Args(t, root, "--", "/bin/sh", "-c", "echo the command ran; exec sleep 600")...)
 		r := testbin.Start(t, "", strace, args...)
-		m := regexp.MustCompile(`the child is pid (\d+) on the host`).FindStringSubmatch(r.Stderr.WaitFor(t, "the child is pid"))
-		if m == nil {
-			t.Fatal("no pid in the narration")
-		}
-		initPid, _ := strconv.Atoi(m[1])
+		initPid := childPid(t, r.Stderr.WaitFor(t, "the child is pid"))
 		// If the init does run the command, it must not outlive the test.
 		t.Cleanup(func() { syscall.Kill(initPid, syscall.SIGKILL) })
 		r.Stderr.WaitFor(t, "/gid_map")
 		// workshop released the init a few microseconds after that
 		// line; the init comes to its held getuid.
-		for deadline := time.Now().Add(time.Minute); !testbin.InSyscall(initPid, unix.SYS_GETUID); time.Sleep(5 * time.Millisecond) {
-			if strings.Contains(r.Stderr.String(), "[pid 1] prctl(PR_SET_PDEATHSIG") {
-				// Past its getuid, unseen: the window was missed.
-				syscall.Kill(initPid, syscall.SIGKILL)
-				res := r.Wait()
-				return []string{"the init was never seen held in its getuid:\n" + res.Stderr}, true
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the init (pid %d) was never held in its getuid", initPid)
-			}
+		pastIt := func() bool { return strings.Contains(r.Stderr.String(), "[pid 1] prctl(PR_SET_PDEATHSIG") }
+		if !testbin.AwaitHeld(t, initPid, unix.SYS_GETUID, pastIt) {
+			syscall.Kill(initPid, syscall.SIGKILL)
+			res := r.Wait()
+			return []string{"the init was never seen held in its getuid:\n" + res.Stderr}, true
 		}
 		if err := syscall.Kill(testbin.ChildOf(t, r.Cmd.Process.Pid), syscall.SIGKILL); err != nil {
 			t.Fatal(err)

@@ -158,11 +158,7 @@ func TestCtrlCOnTheTerminalDuringSetup(t *testing.T) {
 		master, out := term.Master, term.Out
 		out.WaitFor(t, `execve("/proc/self/exe", ["workshop", "__init", "namespaces", "terminal"], …) = 0`)
 		out.WaitFor(t, "[pid 1] prctl(PR_SET_PDEATHSIG, SIGKILL) = 0")
-		m := regexp.MustCompile(`the child is pid (\d+) on the host`).FindStringSubmatch(out.String())
-		if m == nil {
-			t.Fatalf("no pid in the narration:\n%s", out)
-		}
-		initPid, _ := strconv.Atoi(m[1])
+		initPid := childPid(t, out.String())
 		// The init is in its held sethostname: Ctrl-C.
 		if _, err := master.Write([]byte{0x03}); err != nil {
 			t.Fatal(err)
@@ -899,12 +895,9 @@ func TestContainerEndsWhenTheReaderOfItsOutputGoes(t *testing.T) {
 			if r.Code != tc.status {
 				t.Fatalf("workshop step 3 %q | head = %d, want %d; stderr ends:\n%s", tc.args, r.Code, tc.status, testbin.LastLines(r.Stderr, 15))
 			}
-			pid := regexp.MustCompile(`the child is pid (\d+) on the host`).FindStringSubmatch(r.Stderr)
-			if pid == nil {
-				t.Fatalf("no pid in stderr:\n%s", testbin.LastLines(r.Stderr, 15))
-			}
+			pid := strconv.Itoa(childPid(t, r.Stderr))
 			for _, w := range tc.want {
-				if w = strings.ReplaceAll(w, "%d", pid[1]); !strings.Contains(r.Stderr, w) {
+				if w = strings.ReplaceAll(w, "%d", pid); !strings.Contains(r.Stderr, w) {
 					t.Errorf("stderr lacks %q; it ends:\n%s", w, testbin.LastLines(r.Stderr, 15))
 				}
 			}

@@ -372,33 +372,33 @@ func TestCleanAfterAWorkshopKilledAsItsChildStarts(t *testing.T) {
 	}
 	// The window is the child's held execve: on a slow machine (the
 	// emulated arm64 VM stalls a second now and then) it may end before
-	// the test has seen workshop dead, and a longer hold is tried.
-	var (
-		r         *testbin.Running
-		workshop  int
-		child     int
-		childProc liveProcess
-		rec       *state.Run
-		holds     = []time.Duration{1500 * time.Millisecond, 10 * time.Second}
-	)
-	for i, hold := range holds {
+	// the test has seen workshop dead, and it is tried again. Not held
+	// longer: clean waits for the child's lock only 2 s (lockOutlivesWait),
+	// and would leave the container to a child held past them.
+	hold := 1500 * time.Millisecond
+	testbin.InWindow(t, []time.Duration{hold, hold, hold}, func(hold time.Duration) ([]string, bool) {
 		strace, sargs := testbin.Holding(t, "execve", hold, "--no-color", "--state-dir", dir, "full", "run", "--", "/bin/true")
-		r = testbin.Start(t, "", strace, sargs...)
+		r := testbin.Start(t, "", strace, sargs...)
+		var workshop, child int
+		ended := false // the run over, its child never seen held
 		eventually(t, "workshop's child held in its execve", func() bool {
-			kids := state.Children(r.Cmd.Process.Pid)
-			if len(kids) == 0 {
-				return false
-			}
-			workshop = kids[0] // strace's child
-			for _, k := range state.Children(workshop) {
-				if testbin.InSyscall(k, unix.SYS_EXECVE) {
-					child = k
-					return true
+			if kids := state.Children(r.Cmd.Process.Pid); len(kids) > 0 {
+				workshop = kids[0] // strace's child
+				for _, k := range state.Children(workshop) {
+					if testbin.InSyscall(k, unix.SYS_EXECVE) {
+						child = k
+						return true
+					}
 				}
 			}
-			return false
+			ended = testbin.Ended(r.Cmd.Process.Pid)
+			return ended
 		})
-		childProc = processOf(t, child)
+		if ended {
+			res := r.Wait()
+			return []string{fmt.Sprintf("the run (exit %d) ended, its child never seen held in its execve (held %v)\n%s", res.Code, hold, res.Stderr)}, true
+		}
+		childProc := processOf(t, child)
 		if err := unix.Kill(workshop, unix.SIGKILL); err != nil {
 			t.Fatalf("SIGKILL workshop: %v", err)
 		}
@@ -407,35 +407,32 @@ func TestCleanAfterAWorkshopKilledAsItsChildStarts(t *testing.T) {
 		if err != nil || len(entries) != 1 {
 			t.Fatalf("records in %s = %v (%v), want the run's one", state.ContainersDir(dir), entries, err)
 		}
-		if rec, err = state.Load(dir, entries[0].Name()); err != nil {
+		rec, err := state.Load(dir, entries[0].Name())
+		if err != nil {
 			t.Fatal(err)
 		}
-		if rec.LockOutlivesWorkshop() {
-			break
+		if !rec.LockOutlivesWorkshop() {
+			// Missed where the child has left its execve.
+			missed := !testbin.InSyscall(child, unix.SYS_EXECVE)
+			if c := runClean(t, dir); c.Code != 0 {
+				t.Fatalf("clean after the lock was found gone = exit %d\n%s", c.Code, c.Stderr)
+			}
+			r.Wait()
+			return []string{fmt.Sprintf("the run's lock is not held by workshop's child (pid %d) after workshop's death (held %v)", child, hold)}, missed
 		}
-		if testbin.InSyscall(child, unix.SYS_EXECVE) {
-			t.Fatalf("the run's lock is not held by workshop's child (pid %d), still held in its execve, after workshop's death", child)
-		}
-		if i == len(holds)-1 {
-			t.Fatalf("the run's lock is not held by workshop's child (pid %d) after workshop's death: the test missed its window, held %v", child, hold)
-		}
-		t.Logf("the child's execve, held %v, was over before workshop was seen dead (a slow machine?): trying a hold of %v", hold, holds[i+1])
-		if c := runClean(t, dir); c.Code != 0 {
-			t.Fatalf("clean after the missed window = exit %d\n%s", c.Code, c.Stderr)
+		res := runClean(t, dir)
+		cleanedUp(t, dir, res, rec, childProc)
+		// The pause is said, with who held the lock: the child, by its
+		// pid. (Where the child's execve ended before clean looked, on a
+		// slow machine, clean did not wait:
+		// TestCleanNamesWhoHoldsADeadRunsLock sees the note every time.)
+		if strings.Contains(res.Stderr, "clean waited") && !strings.Contains(res.Stderr, fmt.Sprintf("and pid %d (", child)) || strings.Contains(res.Stderr, "not workshop's program") {
+			t.Errorf("clean, which waited for workshop's child (pid %d) to let go of the lock, does not name it, or takes it for another program:\n%s", child, res.Stderr)
 		}
 		r.Wait()
-	}
-	res := runClean(t, dir)
-	cleanedUp(t, dir, res, rec, childProc)
-	// The pause is said, with who held the lock: the child, by its pid.
-	// (Where the child's execve ended before clean looked, on a slow
-	// machine, clean did not wait: TestCleanNamesWhoHoldsADeadRunsLock
-	// sees the note every time.)
-	if strings.Contains(res.Stderr, "clean waited") && !strings.Contains(res.Stderr, fmt.Sprintf("and pid %d (", child)) || strings.Contains(res.Stderr, "not workshop's program") {
-		t.Errorf("clean, which waited for workshop's child (pid %d) to let go of the lock, does not name it, or takes it for another program:\n%s", child, res.Stderr)
-	}
-	r.Wait()
-	nothingToRemove(t, dir, rec.ID)
+		nothingToRemove(t, dir, rec.ID)
+		return nil, false
+	})
 }
 
 // A --keep run killed with its workshop is no container that ended with its

@@ -249,29 +249,24 @@ func stopsByDefault(sig unix.Signal) bool {
 }
 
 // stoppedSoon reports whether process pid stops by sig, just sent. A
-// signal is acted on when one of the process's threads next runs, which
-// on a slow, loaded machine (the emulated arm64 test VM) takes a while:
-// the answer waits while sig is still pending (a few seconds at most), and
-// then a second more for the stop to reach every thread. A stop the kernel discards (an orphaned
-// group's) is discarded as it is taken, and waits that second.
+// signal is acted on when one of the process's threads next takes it,
+// which on a slow, loaded machine (the emulated arm64 test VM) takes a
+// while: the answer waits a second after sig is no longer pending, for
+// the stop to reach every thread. A stop the kernel discards (an orphaned
+// group's) is discarded as it is taken. A process that takes no signal
+// now (stopped by a tracer, dying, in a frozen cgroup) is not waited on
+// past a few seconds.
 func stoppedSoon(pid int, sig unix.Signal) bool {
-	status := func() string {
-		st, _ := state.StatusField(pid, "State")
-		return st
-	}
-	stopped := func() bool { return strings.HasPrefix(status(), "T") }
-	// Not for a process that does not take signals now (stopped by a
-	// tracer, dying), nor for long: one that never runs again (a frozen
-	// cgroup) is not waited on past a few seconds.
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
-		pending, ok := state.SignalPending(pid, int(sig))
-		if st := status(); !ok || !pending || st == "" || strings.ContainsAny(st[:1], "TtZX") {
-			break
-		}
-	}
+	pendingLimit := time.Now().Add(5 * time.Second)
 	for deadline := time.Now().Add(time.Second); ; time.Sleep(2 * time.Millisecond) {
-		if stopped() {
+		st, _ := state.StatusField(pid, "State")
+		if strings.HasPrefix(st, "T") {
 			return true
+		}
+		// Running, or asleep: it takes the signal when it next runs.
+		takes := st != "" && strings.ContainsAny(st[:1], "RSD")
+		if pending, _ := state.SignalPending(pid, int(sig)); pending && takes && time.Now().Before(pendingLimit) {
+			deadline = time.Now().Add(time.Second)
 		}
 		if time.Now().After(deadline) {
 			return false
