@@ -16,9 +16,6 @@ import (
 //go:embed LESSONS.md
 var lessons string
 
-// LessonsMarkdown is the whole of LESSONS.md.
-func LessonsMarkdown() string { return lessons }
-
 // stepHeading is compiled on first use: every workshop process, the
 // container's init too, would otherwise pay for it at start.
 var stepHeading = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^## Step (\d+):`) })

@@ -151,14 +151,6 @@ func (n *Narrator) Lesson(step int, text string) {
 	n.Note("%s; what follows is this run: every syscall line below is one it really makes", LessonEnds)
 }
 
-// Explain prints text only under --explain (the lesson, a longer aside).
-func (n *Narrator) Explain(text string) {
-	if n.opts.Quiet || !n.opts.Explain {
-		return
-	}
-	n.emit(strings.TrimRight(text, "\n"))
-}
-
 // record prints one syscall line: name(args) = result, and a gloss under --explain.
 func (n *Narrator) record(name, args string, ret int, err error) {
 	n.line(name, args, result(ret, err))

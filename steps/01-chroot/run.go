@@ -36,19 +36,15 @@ type spec struct {
 	Narration sys.Options
 }
 
-// Run runs argv inside root as chroot(1) does: a child process calls
-// chroot(root), chdir("/") and execve. When argv[0] has no slash it is
-// looked up in PATH inside the root, trying each directory as execvp(3)
-// does. It returns the command's exit status: its own code, 128+n when a
-// signal killed it, 127 when it is not in the root, 126 when it cannot be
-// executed. err is set only when the tool itself failed.
-func Run(n *sys.Narrator, root string, argv []string, stdin io.Reader, stdout, stderr io.Writer) (status int, err error) {
-	return RunProgram(n, root, "", argv, stdin, stdout, stderr)
-}
-
-// RunProgram is Run with the program's path given apart from argv, as
-// execve takes them: RunProgram(n, root, "/bin/bash", []string{"bash"}, …)
-// makes execve("/bin/bash", ["bash"], …). An empty path means Run's lookup.
+// RunProgram runs argv inside root as chroot(1) does: a child process
+// calls chroot(root), chdir("/") and execve(path, argv, …), path given apart
+// from argv as execve takes them: RunProgram(n, root, "/bin/bash",
+// []string{"bash"}, …) makes execve("/bin/bash", ["bash"], …). An empty path
+// means argv[0], looked up in PATH inside the root when it has no slash,
+// trying each directory as execvp(3) does. It returns the command's exit
+// status: its own code, 128+n when a signal killed it, 127 when it is not
+// in the root, 126 when it cannot be executed. err is set only when the
+// tool itself failed.
 func RunProgram(n *sys.Narrator, root, path string, argv []string, stdin io.Reader, stdout, stderr io.Writer) (status int, err error) {
 	if len(argv) == 0 {
 		return exit.ToolFailed, errors.New("no command to run in the root")
@@ -62,7 +58,7 @@ func RunProgram(n *sys.Narrator, root, path string, argv []string, stdin io.Read
 	return status, err
 }
 
-// runChild is the parent's side of both of this step's children (Run's
+// runChild is the parent's side of both of this step's children (RunProgram's
 // and the escape's): start the child named name with its spec, pass
 // signals on to it, let it go, report its final execve and wait for it.
 // execed says whether that execve succeeded; status is the child's exit

@@ -121,7 +121,7 @@ func TestNamespaceTable(t *testing.T) {
 	if marks["time"] != "same" {
 		t.Errorf("the table marks time %q, want same (workshop does not make one)", marks["time"])
 	}
-	header := fmt.Sprintf("namespace  workshop (pid ")
+	header := "namespace  workshop (pid "
 	if !strings.Contains(r.Stderr, header) || !strings.Contains(r.Stderr, "container (pid 1)") {
 		t.Errorf("the table has no header naming workshop and the container's pid 1:\n%s", r.Stderr)
 	}

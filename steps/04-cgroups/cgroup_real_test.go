@@ -45,7 +45,7 @@ func TestRealCgroupLifecycle(t *testing.T) {
 		}
 	})
 
-	want := map[string]string{}
+	var want map[string]string
 	if mode == cgroups.V2 {
 		want = map[string]string{"memory/memory.max": "83886080", "pids/pids.max": "16", "cpu/cpu.max": "50000 100000"}
 	} else {

@@ -67,7 +67,6 @@ func TestAdditionsLeaveRoomOnTheDisk(t *testing.T) {
 	}
 	s := OpenStore(store)
 	n := sys.New(io.Discard, sys.Options{})
-	before := free()
 
 	fits := filepath.Join(t.TempDir(), "fits.tar")
 	if err := os.WriteFile(fits, buildTar(t, dir("etc/"), file("etc/motd", "hello\n")), 0o644); err != nil {
@@ -76,7 +75,7 @@ func TestAdditionsLeaveRoomOnTheDisk(t *testing.T) {
 	if _, err := s.Import(bg, n, fits, "fits"); err != nil {
 		t.Fatalf("a small import on a 16 MiB tmpfs: %v", err)
 	}
-	before = free() // the small image stays
+	before := free() // the small image stays
 
 	unpacked := filepath.Join(t.TempDir(), "unpacked.tar")
 	f, err := os.Create(unpacked)
