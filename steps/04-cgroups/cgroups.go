@@ -377,24 +377,38 @@ func (c *Cgroup) killEach() error {
 		return err
 	}
 	// A fork bomb's group holds thousands: the first few kills are
-	// printed, the rest counted, as a tree's unlinkat calls are.
-	hidden := 0
+	// printed, the rest counted, as a tree's unlinkat calls are. A process
+	// that ended since the group was read fails with ESRCH: that call was
+	// made too, so it is counted, and said apart.
+	hidden, gone := 0, 0
 	for i, pid := range pids {
 		if i < shownKills {
 			err = c.n.Kill(pid, unix.SIGKILL)
-		} else if err = unix.Kill(pid, unix.SIGKILL); err == nil {
+		} else {
 			hidden++
-		} else if !errors.Is(err, unix.ESRCH) {
-			err = fmt.Errorf("kill %d: %w", pid, err)
+			if err = unix.Kill(pid, unix.SIGKILL); errors.Is(err, unix.ESRCH) {
+				gone++
+			} else if err != nil {
+				err = fmt.Errorf("kill %d: %w", pid, err)
+			}
 		}
 		if err != nil && !errors.Is(err, unix.ESRCH) {
 			return err
 		}
 	}
 	if hidden > 0 {
-		c.n.Note("… and %s, one for each other process of the group, not shown", units.Count(hidden, "more kill(PID, SIGKILL) call", "more kill(PID, SIGKILL) calls"))
+		c.n.Note("… and %s, one for each other process of the group, not shown%s", units.Count(hidden, "more kill(PID, SIGKILL) call", "more kill(PID, SIGKILL) calls"), hiddenKillsGone(gone))
 	}
 	return nil
+}
+
+// hiddenKillsGone says how many of the counted kill calls failed because
+// their process had already ended.
+func hiddenKillsGone(gone int) string {
+	if gone == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d of them = -1 ESRCH: the process had already ended)", gone)
 }
 
 // shownKills is how many of a group's kill calls are printed one by one.
