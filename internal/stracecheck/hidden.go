@@ -35,6 +35,16 @@ import (
 // note sys.Narrator.BeforeFirstChild prints; for the loader runs of u-root's
 // ldd, which workshop does not make itself, by step 2's note of how many
 // there were.
+//
+// A cgroup's kill of many processes prints its first few kill calls and
+// counts the rest in a note ("… and N more kill(PID, SIGKILL) calls …, M of
+// them = -1 ESRCH"): exactly that many unprinted SIGKILLs, with those
+// results, must be in the record, no more and no fewer.
+//
+// A process is a workshop process when workshop made it: the first one, and
+// any a workshop process made before its own execve of another program. The
+// processes the container's command forks (a fork bomb's subshells) are the
+// command's business, as its calls are.
 func CheckNothingHidden(narration, straceLog string) error {
 	records, root := ParseStrace(straceLog)
 	if root == 0 {
@@ -45,8 +55,10 @@ func CheckNothingHidden(narration, straceLog string) error {
 		narrated[key(l.Call)]++
 	}
 	probes, loaderRuns := childNotes(narration)
-	for _, recs := range groupByProcess(records) {
-		for _, r := range workshopPhase(recs) {
+	counted := countedKills(narration)
+	procs := groupByProcess(records)
+	for _, p := range workshopProcesses(procs, root) {
+		for _, r := range workshopPhase(procs[p]) {
 			if makesProcess(r) {
 				switch {
 				case pidfdProbe(r):
@@ -67,13 +79,85 @@ func CheckNothingHidden(narration, straceLog string) error {
 				continue
 			}
 			k := key(r.Call)
-			if narrated[k] == 0 {
+			switch {
+			case narrated[k] > 0:
+				narrated[k]--
+			case r.Name == "kill" && strings.Contains(r.Line, ", SIGKILL)") && counted[r.Errno] > 0:
+				counted[r.Errno]--
+			default:
 				return fmt.Errorf("strace saw %q in a workshop process, and the narration has no line for it", r.Line)
 			}
-			narrated[k]--
+		}
+	}
+	for errno, n := range counted {
+		if n > 0 {
+			return fmt.Errorf("the narration counts %d more unprinted kill(PID, SIGKILL) calls %s than strace saw", n, resultName(errno))
 		}
 	}
 	return nil
+}
+
+// resultName names a call's result for a message: "= 0" or "= -1 ESRCH".
+func resultName(errno string) string {
+	if errno == "" {
+		return "= 0"
+	}
+	return "= -1 " + errno
+}
+
+var countedKillsRe = regexp.MustCompile(`^… and (\d+) more kill\(PID, SIGKILL\) calls?, .*?(?:\((\d+) of them = -1 ESRCH\b.*)?$`)
+
+// countedKills adds up, by result ("" for success, "ESRCH"), the kill calls
+// the narration's notes count instead of printing.
+func countedKills(narration string) map[string]int {
+	counted := map[string]int{}
+	for _, note := range notes(narration) {
+		m := countedKillsRe.FindStringSubmatch(note)
+		if m == nil {
+			continue
+		}
+		all, _ := strconv.Atoi(m[1])
+		gone, _ := strconv.Atoi(m[2])
+		counted[""] += all - gone
+		counted["ESRCH"] += gone
+	}
+	return counted
+}
+
+// workshopProcesses lists, from the first one, the processes workshop made:
+// root, and each process whose clone a workshop process made in its
+// workshop phase. A process whose making strace did not show is counted as
+// workshop's, which checks more, never less.
+func workshopProcesses(procs map[int][]Record, root int) []int {
+	type birth struct{ parent, at int }
+	born := map[int]birth{}
+	for p, recs := range procs {
+		for i, r := range recs {
+			if makesProcess(r) {
+				born[int(r.Ret)] = birth{p, i}
+			}
+		}
+	}
+	phaseEnd := map[int]int{}
+	for p, recs := range procs {
+		phaseEnd[p] = len(workshopPhase(recs))
+	}
+	var isWorkshop func(p, depth int) bool
+	isWorkshop = func(p, depth int) bool {
+		b, ok := born[p]
+		if p == root || !ok || depth > 10000 {
+			return true
+		}
+		return b.at < phaseEnd[b.parent] && isWorkshop(b.parent, depth+1)
+	}
+	var ps []int
+	for p := range procs {
+		if isWorkshop(p, 0) {
+			ps = append(ps, p)
+		}
+	}
+	slices.Sort(ps)
+	return ps
 }
 
 // makesProcess says whether a record made a new process: a clone without
@@ -102,6 +186,24 @@ var loaderRunsRe = regexp.MustCompile(`^ldd ran the loader in (?:a child process
 // childNotes counts, in a narration's notes, those of Go's pidfd probe and
 // the children in which u-root's ldd ran the loader.
 func childNotes(narration string) (probes, loaderRuns int) {
+	for _, note := range notes(narration) {
+		if strings.Contains(note, sys.PidfdProbe) {
+			probes++
+		} else if m := loaderRunsRe.FindStringSubmatch(note); m != nil {
+			n := 1
+			if m[1] != "" {
+				n, _ = strconv.Atoi(m[1])
+			}
+			loaderRuns += n
+		}
+	}
+	return probes, loaderRuns
+}
+
+// notes returns the narration's notes ("==> " lines, without it), but those
+// of a lesson printed under --explain.
+func notes(narration string) []string {
+	var out []string
 	inLesson := false
 	for _, line := range strings.Split(narration, "\n") {
 		note, ok := strings.CutPrefix(ansi.ReplaceAllString(strings.TrimRight(line, "\r"), ""), "==> ")
@@ -111,20 +213,11 @@ func childNotes(narration string) (probes, loaderRuns int) {
 			inLesson = true
 		case strings.HasPrefix(note, sys.LessonEnds):
 			inLesson = false
-		case inLesson:
-		case strings.Contains(note, sys.PidfdProbe):
-			probes++
-		default:
-			if m := loaderRunsRe.FindStringSubmatch(note); m != nil {
-				n := 1
-				if m[1] != "" {
-					n, _ = strconv.Atoi(m[1])
-				}
-				loaderRuns += n
-			}
+		case !inLesson:
+			out = append(out, note)
 		}
 	}
-	return probes, loaderRuns
+	return out
 }
 
 // key is what a record and a narrated line must share.

@@ -121,3 +121,58 @@ func TestHiddenProcessIsCaught(t *testing.T) {
 		}
 	}
 }
+
+// The processes the command forks after its execve (a fork bomb's
+// subshells, which exec nothing) are the command's: their calls and their
+// children are not workshop's to narrate. A process workshop's child made
+// before its own execve still is workshop's.
+func TestProcessesOfTheCommandAreNotWorkshops(t *testing.T) {
+	log := "100 execve(\"/usr/bin/workshop\", [\"workshop\"], 0x7ff /* 3 vars */) = 0\n" +
+		"100 clone(child_stack=NULL, flags=CLONE_VM|CLONE_VFORK|SIGCHLD) = 101\n" +
+		"101 execve(\"/bin/bash\", [\"bash\"], 0x7ff /* 3 vars */) = 0\n" +
+		"101 clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, child_tidptr=0x7f) = 102\n" +
+		"102 clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, child_tidptr=0x7f) = 103\n" +
+		"102 kill(103, SIGTERM) = 0\n"
+	const narration = "clone(flags=CLONE_VM|CLONE_VFORK|SIGCHLD) = 101\n"
+	for range 20 { // the processes are looked at in a map's order
+		if err := CheckNothingHidden(narration, log); err != nil {
+			t.Fatalf("a subshell of the command that forks and kills = %v, want it left alone", err)
+		}
+	}
+	// The same subshell made by workshop's child before its execve.
+	early := strings.Replace(log, "101 execve(\"/bin/bash\", [\"bash\"], 0x7ff /* 3 vars */) = 0\n", "", 1) +
+		"101 execve(\"/bin/bash\", [\"bash\"], 0x7ff /* 3 vars */) = 0\n"
+	if err := CheckNothingHidden(narration, early); err == nil || !strings.Contains(err.Error(), "make a process") {
+		t.Errorf("a process made by workshop's child before its execve, not told of = %v, want its clone named", err)
+	}
+}
+
+// A group's kill of many processes prints ten kill calls and counts the
+// rest in a note: exactly that many unprinted SIGKILLs, with the results the
+// note gives, must be in the record.
+func TestCountedKillsMustAddUp(t *testing.T) {
+	head := "100 execve(\"/usr/bin/workshop\", [\"workshop\"], 0x7ff /* 3 vars */) = 0\n" +
+		"100 kill(201, SIGKILL) = 0\n"
+	const shown = "kill(201, SIGKILL) = 0\n"
+	ok := "100 kill(202, SIGKILL) = 0\n"
+	gone := "100 kill(203, SIGKILL) = -1 ESRCH (No such process)\n"
+	note := func(n string) string {
+		return "==> … and " + n + ", one for each other process of the group, not shown"
+	}
+	for _, tc := range []struct {
+		name, narration, log string
+		ok                   bool
+	}{
+		{"one counted", shown + note("1 more kill(PID, SIGKILL) call") + "\n", head + ok, true},
+		{"two counted, one gone", shown + note("2 more kill(PID, SIGKILL) calls") + " (1 of them = -1 ESRCH: the process had already ended)\n", head + ok + gone, true},
+		{"none counted", shown, head + ok, false},
+		{"counted more than made", shown + note("2 more kill(PID, SIGKILL) calls") + "\n", head + ok, false},
+		{"counted fewer than made", shown + note("1 more kill(PID, SIGKILL) call") + "\n", head + ok + ok, false},
+		{"a gone one counted as sent", shown + note("2 more kill(PID, SIGKILL) calls") + "\n", head + ok + gone, false},
+		{"a SIGTERM counted as a SIGKILL", shown + note("1 more kill(PID, SIGKILL) call") + "\n", head + "100 kill(202, SIGTERM) = 0\n", false},
+	} {
+		if err := CheckNothingHidden(tc.narration, tc.log); (err == nil) != tc.ok {
+			t.Errorf("%s: CheckNothingHidden = %v, want ok %v", tc.name, err, tc.ok)
+		}
+	}
+}
