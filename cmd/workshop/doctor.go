@@ -33,7 +33,10 @@ user namespaces, cgroups (v1, v2 or hybrid) and the memory, cpu and pids
 limits, overlayfs, pivot_root, strace and busybox, free space in the state dir.
 
 Each check prints ok, warn, fail or skip, and what to do when it is not ok.
---explain says why each check matters.
+--explain says why each check matters. The checks are not a lesson, and
+their system calls are not narrated: a child in each namespace, a throwaway
+cgroup per controller, an overlay, a pivot_root into a small tmpfs, each
+removed once tried (strace -f shows them).
 
 Exit status: 0 when everything the steps need is there (warnings do not
 fail), 1 when a check failed, 125 on a bad command line.`,

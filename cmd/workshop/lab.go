@@ -31,7 +31,10 @@ func newLabCmd() *cobra.Command {
 		Long: `workshop lab N prints the exercise of step N, from LESSONS.md.
 workshop lab N check looks at the machine to see whether you did it, by hand,
 with the walkthrough's own tools: it says what is right, what is missing and a
-hint, and exits 0 only when the exercise is done.`,
+hint, and exits 0 only when the exercise is done. To see that a root works,
+it runs the root's own programs chrooted into it, as the host's nobody in
+namespaces of their own; that checking is not a lesson, and its system calls
+are not narrated.`,
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usageError("give a step number, 1 to 6: 'workshop lab 1' prints step 1's exercise, 'workshop lab 1 check' looks at your work")
