@@ -329,20 +329,33 @@ func (r *Run) Save() error {
 // from the OOM killer: the mark tells it which it was.
 const killMark = "kill"
 
-// MarkKill notes that `workshop kill` is sending sig to the run's first process.
+// MarkKill notes that `workshop kill` is sending sig to the run's first
+// process. Each kill adds a line (an append of a few bytes is written
+// whole): two kills at once, a SIGKILL and a SIGTERM, are both known,
+// where a file written over kept the last and the run blamed its SIGKILL
+// on another cause.
 func (r *Run) MarkKill(sig int) error {
-	return os.WriteFile(filepath.Join(r.dir, killMark), []byte(strconv.Itoa(sig)), 0o600)
+	f, err := os.OpenFile(filepath.Join(r.dir, killMark), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(f, "%d\n", sig)
+	return errors.Join(err, f.Close())
 }
 
-// KillSent is the signal `workshop kill` last sent the run's first process,
-// if it sent one.
-func (r *Run) KillSent() (sig int, ok bool) {
+// KillSent reports whether `workshop kill` sent sig to the run's first
+// process.
+func (r *Run) KillSent(sig int) bool {
 	b, err := os.ReadFile(filepath.Join(r.dir, killMark))
-	if err != nil {
-		return 0, false
+	if err != nil || sig <= 0 {
+		return false
 	}
-	sig, err = strconv.Atoi(strings.TrimSpace(string(b)))
-	return sig, err == nil && sig > 0
+	for _, f := range strings.Fields(string(b)) {
+		if n, err := strconv.Atoi(f); err == nil && n == sig {
+			return true
+		}
+	}
+	return false
 }
 
 // Forget removes the run's record (and its directory, which holds nothing

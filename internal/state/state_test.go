@@ -177,8 +177,8 @@ func TestMarkKill(t *testing.T) {
 	if err := New(dir, own); err != nil {
 		t.Fatal(err)
 	}
-	if sig, ok := own.KillSent(); ok {
-		t.Errorf("KillSent of a run nobody signalled = %d, true", sig)
+	if own.KillSent(int(syscall.SIGKILL)) {
+		t.Errorf("KillSent(SIGKILL) of a run nobody signalled = true")
 	}
 	other, err := Load(dir, "marked")
 	if err != nil {
@@ -187,8 +187,18 @@ func TestMarkKill(t *testing.T) {
 	if err := other.MarkKill(int(syscall.SIGKILL)); err != nil {
 		t.Fatal(err)
 	}
-	if sig, ok := own.KillSent(); !ok || sig != int(syscall.SIGKILL) {
-		t.Errorf("KillSent after MarkKill(SIGKILL) = %d, %v; want 9, true", sig, ok)
+	if !own.KillSent(int(syscall.SIGKILL)) || own.KillSent(int(syscall.SIGTERM)) {
+		t.Errorf("after MarkKill(SIGKILL): KillSent(SIGKILL) = %v, KillSent(SIGTERM) = %v; want true, false", own.KillSent(int(syscall.SIGKILL)), own.KillSent(int(syscall.SIGTERM)))
+	}
+	// A second kill, sent at the same moment, and its mark written
+	// last: the SIGKILL is still known (the run would have blamed
+	// another cause for its 137).
+	if err := other.MarkKill(int(syscall.SIGTERM)); err != nil {
+		t.Fatal(err)
+	}
+	if !own.KillSent(int(syscall.SIGKILL)) || !own.KillSent(int(syscall.SIGTERM)) || own.KillSent(int(syscall.SIGINT)) {
+		t.Errorf("after MarkKill(SIGKILL) and MarkKill(SIGTERM): KillSent of SIGKILL %v, SIGTERM %v, SIGINT %v; want true, true, false",
+			own.KillSent(int(syscall.SIGKILL)), own.KillSent(int(syscall.SIGTERM)), own.KillSent(int(syscall.SIGINT)))
 	}
 	if runs, _ := List(dir); len(runs) != 1 {
 		t.Errorf("the mark broke the record: List has %d runs, want 1", len(runs))

@@ -304,7 +304,7 @@ func (r *Contained) Run(n *sys.Narrator) (Outcome, error) {
 	out := Outcome{Status: status, Signaled: c.Signaled(), Init: r.Container.Init, ProcessesLeft: !empty, Readerless: c.EndedReaderless()}
 	out.InSetup = out.Signaled && !c.SetUp()
 	if r.Record != nil && out.Signaled {
-		if sig, ok := r.Record.KillSent(); ok && status == exit.SignalBase+sig {
+		if r.Record.KillSent(status - exit.SignalBase) {
 			// Who sent it, not a command to type: no quotes (hint.Rewrite
 			// gives a quoted one the --state-dir).
 			out.SentBy = "a workshop kill"
@@ -343,7 +343,7 @@ func killedInSetupBy(rec *state.Run, err error) error {
 	if rec == nil {
 		return err
 	}
-	if sig, ok := rec.KillSent(); ok && exit.Status(err) == exit.SignalBase+sig {
+	if sig := exit.Status(err) - exit.SignalBase; rec.KillSent(sig) {
 		return exit.Errorf(exit.SignalBase+sig, "%s", killedInSetup(unix.Signal(sig), "a workshop kill"))
 	}
 	return err

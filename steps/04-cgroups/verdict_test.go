@@ -214,6 +214,10 @@ func TestKilledInSetupBy(t *testing.T) {
 	if err := rec.MarkKill(9); err != nil {
 		t.Fatal(err)
 	}
+	// Another kill's mark, written after: the SIGKILL's is still read.
+	if err := rec.MarkKill(15); err != nil {
+		t.Fatal(err)
+	}
 	got := killedInSetupBy(rec, died)
 	if exit.Status(got) != 137 || !strings.Contains(got.Error(), "the container was killed by signal 9 (SIGKILL), which a workshop kill sent, while it was set up: its command never ran") {
 		t.Errorf("marked SIGKILL: killedInSetupBy = %v (status %d), want 137 and workshop kill named", got, exit.Status(got))

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -167,8 +168,8 @@ func Kill(n *sys.Narrator, out io.Writer, stateDir, ref string, sig unix.Signal)
 	underInit := r.Init && !inSetUp && state.RunsThisProgram(r.Pid)
 	// Marked first, so that the run's workshop, woken by the
 	// death, finds the mark: its verdict names the sender.
-	if err := r.MarkKill(int(sig)); err != nil {
-		n.Note("could not mark the record of %s: %v (its run may give the wrong reason for its end)", r.ID, err)
+	if err := markKill(n, r, sig); err != nil {
+		return err
 	}
 	if pidfd >= 0 {
 		err = n.PidfdSendSignal(pidfd, sig)
@@ -186,6 +187,13 @@ func Kill(n *sys.Narrator, out io.Writer, stateDir, ref string, sig unix.Signal)
 		return exit.Errorf(exit.ToolFailed, "%v", err)
 	}
 	fmt.Fprintf(out, "sent %s to container %s (pid %d)\n", sys.SignalName(sig), r.ID, r.Pid)
+	if sig != unix.SIGKILL && endingAnyway(r) {
+		// What follows would say how the process takes the signal:
+		// that it goes on running, while a SIGKILL (another workshop
+		// kill's, sent at the same moment) ends it.
+		n.Note("the container is ending anyway: another workshop kill sent it SIGKILL, which no process survives")
+		return nil
+	}
 	if inSetUp && sig == unix.SIGSTOP {
 		n.Note("SIGSTOP stopped the container while it was being set up, before its command ran: it waits, stopped, "+
 			"until 'workshop kill --signal CONT %s' resumes it", r.ID)
@@ -240,6 +248,27 @@ func Kill(n *sys.Narrator, out io.Writer, stateDir, ref string, sig unix.Signal)
 	}
 	return nil
 }
+
+// markKill notes in the run's record that workshop kill sends sig. A
+// record gone since kill read it is a container its workshop took down
+// meanwhile: it has ended, and nothing is sent. A mark that cannot be
+// written otherwise is said, and the signal still sent.
+func markKill(n *sys.Narrator, r *state.Run, sig unix.Signal) error {
+	err := r.MarkKill(int(sig))
+	if errors.Is(err, fs.ErrNotExist) {
+		return exit.Errorf(exit.ToolFailed, "container %s has ended", r.ID)
+	}
+	if err != nil {
+		n.Note("could not mark the record of %s: %v (its run may give the wrong reason for its end)", r.ID, err)
+	}
+	return nil
+}
+
+// endingAnyway reports whether another workshop kill has sent, or is
+// sending, SIGKILL to the container's first process: its mark in the
+// record, written just before the signal. A SIGKILL from an ancestor
+// namespace ends any process, a PID 1 too.
+func endingAnyway(r *state.Run) bool { return r.KillSent(int(unix.SIGKILL)) }
 
 // stopsByDefault reports whether sig's default action stops a process
 // (signal(7)): the terminal's stop signals. SIGSTOP, which no process can

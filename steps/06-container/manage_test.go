@@ -1,8 +1,10 @@
 package container
 
 import (
+	"strings"
 	"testing"
 
+	"github.com/workshop-dev/workshop/internal/exit"
 	"github.com/workshop-dev/workshop/internal/state"
 	"github.com/workshop-dev/workshop/internal/sys"
 	"golang.org/x/sys/unix"
@@ -41,5 +43,28 @@ func TestStatusOfEndedRuns(t *testing.T) {
 		if got, running := Status(&tc.run); got != tc.want || running {
 			t.Errorf("%s: Status = %q, %v; want %q, not running", tc.name, got, running, tc.want)
 		}
+	}
+}
+
+// A kill whose container's record went since kill read it (its workshop
+// took it down meanwhile) says the container has ended, and sends nothing:
+// it said it could not mark the record, then tried the signal.
+func TestMarkKillOfARecordGone(t *testing.T) {
+	dir := t.TempDir()
+	r := &state.Run{ID: "0123456789ab", Name: "gone", Step: 6}
+	if err := state.New(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := state.Load(dir, "gone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Forget(); err != nil {
+		t.Fatal(err)
+	}
+	var narration strings.Builder
+	err = markKill(sys.New(&narration, sys.Options{}), loaded, unix.SIGTERM)
+	if exit.Status(err) != exit.ToolFailed || err.Error() != "container 0123456789ab has ended" || narration.Len() != 0 {
+		t.Errorf("markKill of a forgotten record = %v (status %d), narration %q; want 125, \"has ended\", nothing said", err, exit.Status(err), narration.String())
 	}
 }
