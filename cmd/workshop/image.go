@@ -93,10 +93,7 @@ step 2) the first time it is used.`,
 		imageCmd("tag SRC DST", "Give the image SRC another name DST", 2, "",
 			func(ctx context.Context, s *imagetar.Store, out io.Writer, args []string) error {
 				n := narrator()
-				if _, err := s.Find(ctx, n, args[0]); err != nil {
-					return err
-				}
-				img, moved, err := s.Tag(n, args[0], args[1])
+				img, moved, err := tagFound(ctx, s, n, args[0], args[1])
 				if err != nil {
 					return err
 				}
@@ -202,6 +199,30 @@ const halfImage = "the half-made image was removed; the store is as it was"
 // workshop exits 128+n, as a container killed by the signal would;
 // halfMade, when not empty, is what the command says then (unpack's own
 // error says it, an *imagetar.InterruptedError).
+// tagFound gives the image src the name dst: Find first, which makes the
+// built-in base image where it is missing, then Tag, which takes the
+// store's lock apart. An image removed in between (an 'image rm' or a
+// 'clean --images' at the same moment) is looked for once more, so that
+// the built-in one is made again, as a tag alone would have, rather than
+// said missing with a hint to pack it.
+func tagFound(ctx context.Context, s *imagetar.Store, n *sys.Narrator, src, dst string) (imagetar.Image, imagetar.Moved, error) {
+	for attempt := 1; ; attempt++ {
+		if _, err := s.Find(ctx, n, src); err != nil {
+			return imagetar.Image{}, imagetar.Moved{}, err
+		}
+		betweenFindAndTag(s)
+		img, moved, err := s.Tag(n, src, dst)
+		if errors.Is(err, imagetar.ErrNotFound) && attempt == 1 {
+			continue
+		}
+		return img, moved, err
+	}
+}
+
+// betweenFindAndTag lets a test remove the image where a concurrent rm
+// would.
+var betweenFindAndTag = func(*imagetar.Store) {}
+
 func imageCmd(use, short string, nargs int, halfMade string, run func(ctx context.Context, s *imagetar.Store, out io.Writer, args []string) error) *cobra.Command {
 	name := strings.Fields(use)[0]
 	return &cobra.Command{
