@@ -561,19 +561,6 @@ func TestUnpackNarratesTheBracketsAndASummary(t *testing.T) {
 	}
 }
 
-func TestInitialUIDMap(t *testing.T) {
-	for m, want := range map[string]bool{
-		"         0          0 4294967295\n": true,
-		"         0       1000          1\n": false,
-		"0 0 4294967295\n1 1 1\n":            false,
-		"":                                   false,
-	} {
-		if got := initialUIDMap(m); got != want {
-			t.Errorf("initialUIDMap(%q) = %v, want %v", m, got, want)
-		}
-	}
-}
-
 func TestEntryPath(t *testing.T) {
 	for _, tc := range []struct{ name, strip, want string }{
 		{"./bin/bash", "", "bin/bash"},
