@@ -21,7 +21,7 @@ func TestOneEndBlockIsEnoughAfterADirectory(t *testing.T) {
 	if err != nil {
 		t.Errorf("Unpack of an archive ending with a directory and one block of zeros = %v, want it whole", err)
 	}
-	if _, _, err := TopDir(bytes.NewReader(good[:len(good)-512])); err != nil {
-		t.Errorf("TopDir of an archive ending with a directory and one block of zeros = %v", err)
+	if _, _, err := topDir(bg, bytes.NewReader(good[:len(good)-512])); err != nil {
+		t.Errorf("topDir of an archive ending with a directory and one block of zeros = %v", err)
 	}
 }

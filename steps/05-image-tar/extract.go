@@ -37,7 +37,6 @@ import (
 type extractor struct {
 	root     *os.File // the new root, opened O_DIRECTORY
 	rootPath string   // its path, clean
-	strip    string   // a top-level directory removed from every name
 	devices  bool     // device nodes may be made (real root, initial user namespace)
 	noDev    string   // why not, when they may not
 	chown    bool     // owners are set from the archive (only root can)
@@ -84,7 +83,7 @@ func (x *extractor) place(hdr *tar.Header, body io.Reader) error {
 	if aboutTheArchive(hdr) {
 		return nil
 	}
-	p, err := entryPath(hdr.Name, x.strip)
+	p, err := entryPath(hdr.Name, "")
 	if err != nil {
 		return err
 	}
@@ -383,7 +382,7 @@ func (x *extractor) symlink(dfd int, base string, hdr *tar.Header) error {
 // hardlink links base to an earlier entry. Its target is an archive path
 // (not something to follow), resolved inside the root like any other.
 func (x *extractor) hardlink(dfd int, base, p string, hdr *tar.Header) error {
-	t, err := linkTarget(hdr.Linkname, x.strip)
+	t, err := linkTarget(hdr.Linkname, "")
 	if err != nil {
 		return err
 	}

@@ -137,18 +137,13 @@ func (f *topDirFinder) result() string {
 	return f.top
 }
 
-// TopDir reads an archive (tar or tar.gz) through and returns the single
+// topDir reads an archive (tar or tar.gz) through and returns the single
 // top-level directory all its entries sit under, as in an archive made
 // the walkthrough's way (`tar cvf dockercontainer.tar my-new-root`), or ""
 // for an archive whose entries are relative to the root. It also tells the
 // number of entries, and fails as Unpack would on a truncated or corrupt
-// archive, before anything is written.
-func TopDir(r io.Reader) (top string, entries int, err error) {
-	return topDir(context.Background(), r)
-}
-
-// topDir is TopDir stopping at the next entry once ctx is cancelled (give
-// it a ctxReader to stop inside a long entry too).
+// archive, before anything is written. It stops at the next entry once ctx
+// is cancelled (give it a ctxReader to stop inside a long entry too).
 func topDir(ctx context.Context, r io.Reader) (top string, entries int, err error) {
 	tr, _, err := Decompress(r)
 	if err != nil {

@@ -22,9 +22,6 @@ import (
 
 // UnpackOptions are the choices of an unpack.
 type UnpackOptions struct {
-	// Strip is a top-level directory removed from the front of every name
-	// (see TopDir): "my-new-root" turns my-new-root/bin/bash into bin/bash.
-	Strip string
 	// RefuseDevices, when not empty, is why device nodes are refused even
 	// where they could be made: the end of the refusal's sentence. By
 	// default they are made only by real root in the initial user
@@ -218,7 +215,6 @@ func unpackInto(ctx context.Context, r io.Reader, dir string, opts UnpackOptions
 	x := &extractor{
 		root:     root,
 		rootPath: filepath.Clean(dir),
-		strip:    opts.Strip,
 		devices:  opts.RefuseDevices == "" && DevicesAllowed(),
 		chown:    os.Geteuid() == 0,
 		noDev:    "only real root outside a user namespace may make one: this process is not",
@@ -261,7 +257,7 @@ func unpackInto(ctx context.Context, r io.Reader, dir string, opts UnpackOptions
 			}
 			return x.stats, &EntryError{Name: hdr.Name, Err: err}
 		}
-		if p, _ := entryPath(hdr.Name, x.strip); p == "." {
+		if p, _ := entryPath(hdr.Name, ""); p == "." {
 			rootSeen = true
 		}
 		x.stats.Entries++
