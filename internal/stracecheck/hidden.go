@@ -20,6 +20,8 @@ import (
 //	mount, umount2, chroot, pivot_root, sethostname, setns, unshare, kill,
 //	pidfd_send_signal (but Go's probe's, of signal 0);
 //	mkdirat and unlinkat under /sys/fs/cgroup (making, removing a cgroup);
+//	mknodat by a path (the init's /dev; an unpack's, relative to a
+//	directory, are counted in its summary);
 //	openat for writing under /sys/fs/cgroup, or of /proc/PID/uid_map,
 //	gid_map and setgroups (every limit, every cgroup.procs or tasks write,
 //	every id map).
@@ -248,6 +250,13 @@ func lessonCall(r Record) bool {
 		return !strings.Contains(r.Line, ", 0, NULL, 0)")
 	case "mkdirat", "unlinkat":
 		return strings.HasPrefix(r.Str, "/sys/fs/cgroup/")
+	case "mknod":
+		return true
+	case "mknodat":
+		// A device node by its path: the init's /dev. An unpack or a
+		// copy makes its nodes relative to a directory's descriptor,
+		// counted in its summary of the file work.
+		return strings.HasPrefix(r.Line, "mknodat(AT_FDCWD, ")
 	case "openat":
 		writes := strings.Contains(r.Line, "O_WRONLY") || strings.Contains(r.Line, "O_RDWR")
 		return writes && (strings.HasPrefix(r.Str, "/sys/fs/cgroup/") || procIDMap.MatchString(r.Str))

@@ -176,3 +176,21 @@ func TestCountedKillsMustAddUp(t *testing.T) {
 		}
 	}
 }
+
+// A device node made by its path (the init's /dev) is a lesson call; an
+// unpack's, made relative to a directory's descriptor, is counted in its
+// summary of the file work.
+func TestHiddenMknodIsCaught(t *testing.T) {
+	head := "100 execve(\"/usr/bin/workshop\", [\"workshop\"], 0x7ff /* 3 vars */) = 0\n"
+	byPath := "100 mknodat(AT_FDCWD, \"/root/dev/null\", S_IFCHR|0666, makedev(0x1, 0x3)) = 0\n"
+	inDir := "100 mknodat(15, \"null\", S_IFCHR|0600, makedev(0x1, 0x3)) = 0\n"
+	if err := CheckNothingHidden("", head+byPath); err == nil || !strings.Contains(err.Error(), "mknodat(AT_FDCWD") {
+		t.Errorf("an unnarrated mknodat of /root/dev/null = %v, want it named", err)
+	}
+	if err := CheckNothingHidden("mknodat(AT_FDCWD, \"/root/dev/null\", S_IFCHR|0666, makedev(0x1, 0x3)) = 0\n", head+byPath); err != nil {
+		t.Errorf("a narrated mknodat = %v", err)
+	}
+	if err := CheckNothingHidden("", head+inDir); err != nil {
+		t.Errorf("an unpack's mknodat relative to its directory = %v, want it left to the summary", err)
+	}
+}
