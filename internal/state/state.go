@@ -333,29 +333,42 @@ const killMark = "kill"
 // process. Each kill adds a line (an append of a few bytes is written
 // whole): two kills at once, a SIGKILL and a SIGTERM, are both known,
 // where a file written over kept the last and the run blamed its SIGKILL
-// on another cause.
-func (r *Run) MarkKill(sig int) error {
+// on another cause. The line starts with a newline too, so that it never
+// runs into a mark an older workshop wrote without one.
+func (r *Run) MarkKill(sig int) error { return r.appendMark(sig) }
+
+// UnmarkKill takes back one MarkKill(sig) whose signal could not be sent:
+// a mark left standing would blame a later death on a kill that never
+// happened (an OOM kill said to be workshop kill's SIGKILL).
+func (r *Run) UnmarkKill(sig int) error { return r.appendMark(-sig) }
+
+func (r *Run) appendMark(mark int) error {
 	f, err := os.OpenFile(filepath.Join(r.dir, killMark), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(f, "%d\n", sig)
+	_, err = fmt.Fprintf(f, "\n%d\n", mark)
 	return errors.Join(err, f.Close())
 }
 
 // KillSent reports whether `workshop kill` sent sig to the run's first
-// process.
+// process: marked more times than taken back.
 func (r *Run) KillSent(sig int) bool {
 	b, err := os.ReadFile(filepath.Join(r.dir, killMark))
 	if err != nil || sig <= 0 {
 		return false
 	}
+	sent := 0
 	for _, f := range strings.Fields(string(b)) {
-		if n, err := strconv.Atoi(f); err == nil && n == sig {
-			return true
+		switch n, err := strconv.Atoi(f); {
+		case err != nil:
+		case n == sig:
+			sent++
+		case n == -sig:
+			sent--
 		}
 	}
-	return false
+	return sent > 0
 }
 
 // Forget removes the run's record (and its directory, which holds nothing

@@ -200,6 +200,25 @@ func TestMarkKill(t *testing.T) {
 		t.Errorf("after MarkKill(SIGKILL) and MarkKill(SIGTERM): KillSent of SIGKILL %v, SIGTERM %v, SIGINT %v; want true, true, false",
 			own.KillSent(int(syscall.SIGKILL)), own.KillSent(int(syscall.SIGTERM)), own.KillSent(int(syscall.SIGINT)))
 	}
+	// A SIGKILL that could not be sent is taken back: the other kill's
+	// SIGTERM stays.
+	if err := other.UnmarkKill(int(syscall.SIGKILL)); err != nil {
+		t.Fatal(err)
+	}
+	if own.KillSent(int(syscall.SIGKILL)) || !own.KillSent(int(syscall.SIGTERM)) {
+		t.Errorf("after UnmarkKill(SIGKILL): KillSent of SIGKILL %v, SIGTERM %v; want false, true", own.KillSent(int(syscall.SIGKILL)), own.KillSent(int(syscall.SIGTERM)))
+	}
+	// A mark an older workshop wrote ("9", no newline), then one of
+	// this one's: both are read.
+	if err := os.WriteFile(filepath.Join(ContainersDir(dir), own.ID, killMark), []byte("9"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.MarkKill(int(syscall.SIGTERM)); err != nil {
+		t.Fatal(err)
+	}
+	if !own.KillSent(int(syscall.SIGKILL)) || !own.KillSent(int(syscall.SIGTERM)) {
+		t.Errorf("after an older workshop's mark \"9\" and MarkKill(SIGTERM): KillSent of SIGKILL %v, SIGTERM %v; want true, true", own.KillSent(int(syscall.SIGKILL)), own.KillSent(int(syscall.SIGTERM)))
+	}
 	if runs, _ := List(dir); len(runs) != 1 {
 		t.Errorf("the mark broke the record: List has %d runs, want 1", len(runs))
 	}

@@ -180,9 +180,14 @@ func Kill(n *sys.Narrator, out io.Writer, stateDir, ref string, sig unix.Signal)
 	if err != nil {
 		if errors.Is(err, unix.ESRCH) {
 			// It ended, and its workshop reaped it, between the
-			// checks above and the signal. (The mark stays: taken
-			// back, it could be another kill's, just sent.)
+			// checks above and the signal: it may be reading the
+			// marks now, and one taken back is no matter.
 			return exit.Errorf(exit.ToolFailed, "container %s has ended", r.ID)
+		}
+		// Not sent (an LSM's EPERM): the mark is taken back, or the
+		// run would blame its end, whatever it is, on this kill.
+		if uerr := r.UnmarkKill(int(sig)); uerr != nil {
+			n.Note("could not take back the mark in the record of %s: %v (its run may say this kill ended it)", r.ID, uerr)
 		}
 		return exit.Errorf(exit.ToolFailed, "%v", err)
 	}
