@@ -380,8 +380,11 @@ func (c *Cgroup) killEach() error {
 	// printed, the rest counted, as a tree's unlinkat calls are. A process
 	// that ended since the group was read fails with ESRCH: that call was
 	// made too, so it is counted, and said apart.
-	hidden, gone := 0, 0
+	// A call that fails otherwise stops the kills: the ones not shown
+	// so far are still counted, the failed one among them.
+	hidden, gone, failed := 0, 0, error(nil)
 	for i, pid := range pids {
+		var err error
 		if i < shownKills {
 			err = c.n.Kill(pid, unix.SIGKILL)
 		} else {
@@ -393,13 +396,14 @@ func (c *Cgroup) killEach() error {
 			}
 		}
 		if err != nil && !errors.Is(err, unix.ESRCH) {
-			return err
+			failed = err
+			break
 		}
 	}
 	if hidden > 0 {
 		c.n.Note("… and %s, one for each other process of the group, not shown%s", units.Count(hidden, "more kill(PID, SIGKILL) call", "more kill(PID, SIGKILL) calls"), hiddenKillsGone(gone))
 	}
-	return nil
+	return failed
 }
 
 // hiddenKillsGone says how many of the counted kill calls failed because

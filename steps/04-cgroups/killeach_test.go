@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -31,14 +32,17 @@ func TestKillEachCountsTheCallsThatFoundNoProcess(t *testing.T) {
 			c.Wait()
 		}
 	}()
-	var gone []int
-	for range 3 {
-		c := exec.Command("true")
-		if err := c.Run(); err != nil {
-			t.Fatal(err)
-		}
-		gone = append(gone, c.Process.Pid) // reaped: no process has it now
+	// Pids past pid_max, which no process can have: a reaped child's
+	// pid could be another's by the time of the kill.
+	b, err := os.ReadFile("/proc/sys/kernel/pid_max")
+	if err != nil {
+		t.Fatal(err)
 	}
+	pidMax, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := []int{pidMax + 1, pidMax + 2, pidMax + 3}
 	var procs strings.Builder
 	for _, c := range live {
 		fmt.Fprintln(&procs, c.Process.Pid)
