@@ -193,12 +193,6 @@ func checkImageFileOutsideKept(verb, p string) error {
 // complete.
 const halfImage = "the half-made image was removed; the store is as it was"
 
-// imageCmd makes one `workshop image` subcommand with exactly nargs
-// arguments. A stop signal (exit.StopSignals: Ctrl-C, SIGTERM, SIGHUP,
-// SIGQUIT) cancels the work, and what it half made is removed before
-// workshop exits 128+n, as a container killed by the signal would;
-// halfMade, when not empty, is what the command says then (unpack's own
-// error says it, an *imagetar.InterruptedError).
 // tagFound gives the image src the name dst: Find first, which makes the
 // built-in base image where it is missing, then Tag, which takes the
 // store's lock apart. An image removed in between (an 'image rm' or a
@@ -223,6 +217,12 @@ func tagFound(ctx context.Context, s *imagetar.Store, n *sys.Narrator, src, dst 
 // would.
 var betweenFindAndTag = func(*imagetar.Store) {}
 
+// imageCmd makes one `workshop image` subcommand with exactly nargs
+// arguments. A stop signal (exit.StopSignals: Ctrl-C, SIGTERM, SIGHUP,
+// SIGQUIT) cancels the work, and what it half made is removed before
+// workshop exits 128+n, as a container killed by the signal would;
+// halfMade, when not empty, is what the command says then (unpack's own
+// error says it, an *imagetar.InterruptedError).
 func imageCmd(use, short string, nargs int, halfMade string, run func(ctx context.Context, s *imagetar.Store, out io.Writer, args []string) error) *cobra.Command {
 	name := strings.Fields(use)[0]
 	return &cobra.Command{

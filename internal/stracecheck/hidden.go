@@ -20,8 +20,9 @@ import (
 //	mount, umount2, chroot, pivot_root, sethostname, setns, unshare, kill,
 //	pidfd_send_signal (but Go's probe's, of signal 0);
 //	mkdirat and unlinkat under /sys/fs/cgroup (making, removing a cgroup);
-//	mknodat by a path (the init's /dev; an unpack's, relative to a
-//	directory, are counted in its summary);
+//	mknodat of a device by its path (the init's /dev; an unpack's,
+//	relative to a directory, and a copy's FIFOs are counted in their
+//	summaries);
 //	openat for writing under /sys/fs/cgroup, or of /proc/PID/uid_map,
 //	gid_map and setgroups (every limit, every cgroup.procs or tasks write,
 //	every id map).
@@ -253,10 +254,11 @@ func lessonCall(r Record) bool {
 	case "mknod":
 		return true
 	case "mknodat":
-		// A device node by its path: the init's /dev. An unpack or a
-		// copy makes its nodes relative to a directory's descriptor,
-		// counted in its summary of the file work.
-		return strings.HasPrefix(r.Line, "mknodat(AT_FDCWD, ")
+		// A device node by its path: the init's /dev. An unpack makes
+		// its nodes relative to a directory's descriptor, and the copy
+		// of an image where overlayfs is missing its FIFOs (mkfifo),
+		// both counted in their summaries of the file work.
+		return strings.HasPrefix(r.Line, "mknodat(AT_FDCWD, ") && !strings.Contains(r.Line, "S_IFIFO")
 	case "openat":
 		writes := strings.Contains(r.Line, "O_WRONLY") || strings.Contains(r.Line, "O_RDWR")
 		return writes && (strings.HasPrefix(r.Str, "/sys/fs/cgroup/") || procIDMap.MatchString(r.Str))

@@ -193,4 +193,8 @@ func TestHiddenMknodIsCaught(t *testing.T) {
 	if err := CheckNothingHidden("", head+inDir); err != nil {
 		t.Errorf("an unpack's mknodat relative to its directory = %v, want it left to the summary", err)
 	}
+	fifo := "100 mknodat(AT_FDCWD, \"/state/containers/1/rootfs/run/pipe\", S_IFIFO|0600) = 0\n"
+	if err := CheckNothingHidden("", head+fifo); err != nil {
+		t.Errorf("a copy's mkfifo = %v, want it left to the summary", err)
+	}
 }
