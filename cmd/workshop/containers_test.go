@@ -30,6 +30,8 @@ func TestShorten(t *testing.T) {
 		{"sh -c sleep 1000\n\techo x", 30, `sh -c sleep 1000\n\techo x`},
 		{"echo ééééééééé", 8, "echo éé…"},
 		{"bad \xff byte", 30, `bad \xff byte`},
+		// Exactly as long as the column: whole, not cut a character short.
+		{"sleep 1000", 10, "sleep 1000"},
 	} {
 		if got := shorten(tc.in, tc.max); got != tc.want {
 			t.Errorf("shorten(%q, %d) = %q, want %q", tc.in, tc.max, got, tc.want)
@@ -126,12 +128,17 @@ func TestParseSignal(t *testing.T) {
 		"RTMIN": 34, "RTMIN+1": 35, "SIGRTMAX-1": 63, "RTMAX": 64, "SIGRT_2": 34, "34": 34,
 		// Spaces around it, as around a size or a count, are dropped.
 		" TERM": unix.SIGTERM, "9\n": unix.SIGKILL,
+		// The last signal, in each spelling: refused, `workshop kill
+		// --signal 64` could not reach a program that waits for it.
+		"64": 64, "SIGRT_32": 64, "RT_32": 64, "RTMIN+30": 64, "RT_0": 32,
 	} {
 		if got, err := parseSignal(in); err != nil || got != want {
 			t.Errorf("parseSignal(%q) = %v, %v; want %d", in, got, err, int(want))
 		}
 	}
-	for _, bad := range []string{"0", "65", "-9", "RTMIN+31", "RTMAX-31", "NOPE", "RTMIN+x", "RTMIN+", "RTMAX-", "T ERM"} {
+	for _, bad := range []string{"0", "65", "-9", "RTMIN+31", "RTMAX-31", "NOPE", "RTMIN+x", "RTMIN+", "RTMAX-", "T ERM",
+		// Below SIGRTMIN: RT_-1 would be 31, SIGSYS, under a real-time name.
+		"SIGRT_-1", "RT_-1", "RT_33"} {
 		if _, err := parseSignal(bad); err == nil {
 			t.Errorf("parseSignal(%q) took it", bad)
 		}

@@ -85,6 +85,35 @@ func TestParentPid(t *testing.T) {
 	if got := ParentPid(1 << 22); got != 0 {
 		t.Errorf("ParentPid(no such pid) = %d, want 0", got)
 	}
+	// A command name with a ')' and a space in it (/proc/PID/stat gives
+	// it as "(x) y)"): the fields are counted from the name's last ')'.
+	// Counted from its first, the parent would be read off the wrong
+	// field, and a running container taken for one ending (its first
+	// process not its workshop's child).
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep:", err)
+	}
+	data, err := os.ReadFile(sleep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	odd := filepath.Join(t.TempDir(), "x) y")
+	if err := os.WriteFile(odd, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	child := exec.Command(odd, "60")
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		child.Process.Kill()
+		child.Wait()
+	}()
+	if got := ParentPid(child.Process.Pid); got != os.Getpid() {
+		stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", child.Process.Pid))
+		t.Errorf("ParentPid of a process named \"x) y\" = %d, want %d (its stat: %q)", got, os.Getpid(), stat)
+	}
 }
 
 func TestLoadRefusesEmptyAndAmbiguousRefs(t *testing.T) {
@@ -130,6 +159,12 @@ func TestCatches(t *testing.T) {
 	}
 	if caught, ok := Catches(pid, int(syscall.SIGKILL)); !ok || caught {
 		t.Errorf("Catches(self, SIGKILL) = %v, %v; want false, true", caught, ok)
+	}
+	// 64, the last real-time signal, is the last bit of SigCgt: refused
+	// as out of range, kill would not know whether a container catches
+	// signal 64.
+	if _, ok := Catches(pid, 64); !ok {
+		t.Errorf("Catches(self, 64) does not know; want it read from SigCgt")
 	}
 	if _, ok := Catches(1<<30, int(syscall.SIGTERM)); ok {
 		t.Error("Catches of a pid that does not exist says it knows")
@@ -374,5 +409,62 @@ func TestMakerOf(t *testing.T) {
 	defer r.LetGo()
 	if entries, _ := os.ReadDir(ContainersDir(dir)); len(entries) != 1 || entries[0].Name() != r.ID {
 		t.Errorf("after New, %s holds %v, want the run's id alone", ContainersDir(dir), entries)
+	}
+}
+
+// Load takes a whole id first: a container named as another's full id is
+// reached by its name only where no container has that id. Were the id
+// not looked at first, "workshop kill <id>" could signal the wrong
+// container, one whose name was picked to look like a victim's id.
+func TestLoadWholeIDBeforeName(t *testing.T) {
+	dir := t.TempDir()
+	for i, r := range []*Run{{ID: "aaaa00000001", Name: "first"}, {ID: "bbbb00000002", Name: "aaaa00000001"}} {
+		r.Created = time.Unix(int64(i), 0)
+		if err := New(dir, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r, err := Load(dir, "aaaa00000001"); err != nil || r.ID != "aaaa00000001" {
+		t.Errorf("Load(a full id that is also another's name) = %v, %v; want aaaa00000001", r, err)
+	}
+}
+
+// A stray regular file in the containers directory (a note someone left,
+// an editor's backup) is no record: Scan skips it. Without the check ps
+// would report it as a container whose record is unreadable, to be
+// removed by hand.
+func TestScanSkipsStrayFiles(t *testing.T) {
+	dir := t.TempDir()
+	r := &Run{ID: "dddd11112222", Name: "d", Step: 6}
+	if err := New(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ContainersDir(dir), "notes.txt"), []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runs, bad, err := Scan(dir)
+	if err != nil || len(runs) != 1 || runs[0].ID != r.ID || len(bad) != 0 {
+		t.Errorf("Scan = %v, %v, %v; want the one run, nothing unreadable", runs, bad, err)
+	}
+}
+
+// A run ended with its layer kept (--keep) only once its pid is cleared
+// and its mounts are gone: a --keep run killed while its overlay was
+// still mounted is not one, and ps must not offer to diff it as ended.
+func TestEndedWithLayerKept(t *testing.T) {
+	for _, tc := range []struct {
+		run  Run
+		want bool
+	}{
+		{Run{Keep: true}, true},
+		{Run{Keep: true, Cgroups: []string{"/c"}}, true},
+		{Run{}, false},
+		{Run{Keep: true, Pid: 42}, false},
+		{Run{Keep: true, Mounts: []string{"/m"}}, false},
+		{Run{Keep: true, Mounts: []string{"/m"}, Cgroups: []string{"/c"}}, false},
+	} {
+		if got := tc.run.EndedWithLayerKept(); got != tc.want {
+			t.Errorf("%+v.EndedWithLayerKept() = %v, want %v", tc.run, got, tc.want)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package sys
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -37,5 +38,23 @@ func TestErrnoNamesAreStraces(t *testing.T) {
 		if got := errnoName(e); got != want {
 			t.Errorf("errnoName(%d) = %q, want %q", int(e), got, want)
 		}
+	}
+}
+
+// A narrated path is quoted as strace quotes it: a directory named with an
+// ESC and a newline prints on one line, both spelled out. Were quote to
+// wrap the bytes in double quotes as they are, a name could move the
+// terminal's cursor or forge a line of narration.
+func TestNarratedPathIsEscaped(t *testing.T) {
+	var buf strings.Builder
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a\x1b[31m\nb")
+	if err := New(&buf, Options{}).Mkdir(path, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	got := buf.String()
+	want := `mkdirat(AT_FDCWD, "` + dir + `/a\x1b[31m\nb", 0755) = 0` + "\n"
+	if got != want || strings.Contains(got, "\x1b") {
+		t.Errorf("Mkdir narrated %q, want %q", got, want)
 	}
 }

@@ -3,6 +3,7 @@ package namespaces
 import (
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/workshop-dev/workshop/internal/rtsig"
@@ -27,6 +28,28 @@ func TestInitPassesOnAllButWhatItKeeps(t *testing.T) {
 	for _, sig := range []unix.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGABRT, unix.SIGSEGV, unix.SIGCONT, unix.SIGUSR1, unix.SIGWINCH, 35, 64} {
 		if _, kept := InitKeeps(sig); kept || !slices.Contains(initSignals, os.Signal(sig)) {
 			t.Errorf("%v is not passed on", sig)
+		}
+	}
+	// The signals that are the init's own business: passed on, SIGCHLD
+	// would tell the command of children it never had, SIGURG would
+	// pester it with each of the Go runtime's preemptions, and the init's
+	// own SIGPIPE, SIGXFSZ, SIGTTIN or SIGTTOU (its narration's pipe
+	// closed, a file of its own at its size limit, a read or write of the
+	// terminal from the background) would end or stop the command.
+	for sig, reason := range map[unix.Signal]string{
+		unix.SIGCHLD: "one of its children ended",
+		unix.SIGURG:  "the Go runtime",
+		unix.SIGPIPE: "the init's own writes raise it",
+		unix.SIGXFSZ: "the init's own writes raise it",
+		unix.SIGTTIN: "a read of the terminal from the background",
+		unix.SIGTTOU: "a write to the terminal from the background",
+	} {
+		why, kept := InitKeeps(sig)
+		if !kept || !strings.Contains(why, reason) {
+			t.Errorf("InitKeeps(%v) = %q, %v; want kept, because %s", sig, why, kept, reason)
+		}
+		if slices.Contains(initSignals, os.Signal(sig)) {
+			t.Errorf("%v, which the init keeps, is passed on", sig)
 		}
 	}
 	for _, sig := range []unix.Signal{unix.SIGKILL, unix.SIGSTOP} {

@@ -280,4 +280,23 @@ func TestResolveUnifiedControllers(t *testing.T) {
 	if mode, err := kept.resolve().detect(); err != nil || mode != Hybrid {
 		t.Errorf("detect() = %v, %v; want hybrid", mode, err)
 	}
+
+	// Either limit controller in v1 keeps the machine hybrid: pids alone
+	// there, memory in the unified tree. Moved to the unified tree, which
+	// cannot have the controller v1 holds, a --pids limit would be
+	// refused.
+	pidsInV1 := fakeHost(t, map[string]int64{".": tmpfsMagic, "unified": cgroup2Magic, "pids": cgroupMagic, "systemd": cgroupMagic},
+		map[string]string{"unified/cgroup.controllers": "memory\n"})
+	if h := pidsInV1.resolve(); h.root != pidsInV1.root {
+		t.Errorf("a hybrid machine with v1 pids (memory in unified) resolved to %s", h.root)
+	}
+
+	// Either limit controller in the unified tree, none in v1, makes it
+	// the tree to use: pids alone there. Kept hybrid, the machine would
+	// have no v1 hierarchy for any limit.
+	onlyPids := fakeHost(t, map[string]int64{".": tmpfsMagic, "unified": cgroup2Magic, "systemd": cgroupMagic},
+		map[string]string{"unified/cgroup.controllers": "pids\n"})
+	if h := onlyPids.resolve(); h.root != filepath.Join(onlyPids.root, "unified") {
+		t.Errorf("resolve() root = %s with only pids in the unified tree and no v1 limit controller, want the unified tree", h.root)
+	}
 }

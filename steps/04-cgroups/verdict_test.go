@@ -79,6 +79,13 @@ func TestVerdict(t *testing.T) {
 		// another process of the group: the kill is the reason said.
 		{name: "workshop kill after an OOM kill in the group", out: Outcome{Status: 137, Stats: oom, Signaled: true, SentBy: "a workshop kill"}, code: 137,
 			note: "==> the command was killed by signal 9 (SIGKILL), which a workshop kill sent"},
+		// The limit's OOM killer ended other processes of the group, but
+		// the kernel's log does not name the first process among them: the
+		// SIGKILL that ended it came from outside. Without this case the
+		// limit would be blamed for a kill -9 someone else sent.
+		{name: "SIGKILL from outside after an OOM kill in the group", out: Outcome{Status: 137, Stats: oom, Signaled: true, OOMElsewhere: true}, code: 137,
+			note: "==> the command was killed by signal 9 (SIGKILL), not by its memory limit: the limit's OOM killer did end 1 of the container's processes, " +
+				"but the kernel's log (/dev/kmsg) names other ones, not its first process; the SIGKILL came from outside (kill -9?)"},
 		// `workshop kill` (SIGKILL) reached the container before its
 		// command's execve: the command never ran.
 		{name: "workshop kill during the setup", out: Outcome{Status: 137, Stats: noOOM, Signaled: true, SentBy: "a workshop kill", InSetup: true}, code: 137,
