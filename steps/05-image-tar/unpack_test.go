@@ -694,3 +694,47 @@ func TestEndMarkSparseThenMore(t *testing.T) {
 		t.Errorf("a directory after a sparse file, and no end blocks: check = %v, want it truncated", err)
 	}
 }
+
+// TestOneEndBlockIsEnough with a directory last: an entry with no data
+// ends at its header, and the one block of zeros right after it is the
+// end marker. Were a size of 0 rounded up to a whole block, the marker
+// would be looked for a block later, and a whole archive with one end
+// block (as some writers make) refused as truncated.
+func TestOneEndBlockIsEnoughAfterADirectory(t *testing.T) {
+	good := buildTar(t, file("a", "a"), dir("bin/"))
+	if !bytes.Equal(good[len(good)-1024:], make([]byte, 1024)) {
+		t.Fatal("the test archive does not end with two blocks of zeros")
+	}
+	s := newScene(t)
+	_, err := unpackBytes(s, good[:len(good)-512], UnpackOptions{})
+	s.check(t, err)
+	if err != nil {
+		t.Errorf("Unpack of an archive ending with a directory and one block of zeros = %v, want it whole", err)
+	}
+	if _, _, err := topDir(bg, bytes.NewReader(good[:len(good)-512])); err != nil {
+		t.Errorf("topDir of an archive ending with a directory and one block of zeros = %v", err)
+	}
+}
+
+// A destination holding a single file is refused before the unpack, with
+// the sentence that says to remove it. Were one entry let through, the
+// whole archive would be unpacked beside it, and only the rename at the end
+// would fail, saying the directory "was filled while this unpack ran",
+// which is false and sends the student looking for another unpack.
+func TestUnpackIntoADirectoryOfOneFileSaysRemoveIt(t *testing.T) {
+	full := filepath.Join(t.TempDir(), "full")
+	mustDo(t, os.MkdirAll(full, 0o755))
+	mustDo(t, os.WriteFile(filepath.Join(full, "keep"), []byte("mine"), 0o644))
+	_, err := Unpack(context.Background(), sys.Discard(), bytes.NewReader(buildTar(t, file("x", "x"))), full, UnpackOptions{})
+	want := full + " exists and is not empty: unpack makes a fresh root, remove it first or pick another directory"
+	if err == nil || err.Error() != want {
+		t.Errorf("Unpack into a directory holding one file = %v\nwant %q", err, want)
+	}
+	if err != nil && strings.Contains(err.Error(), "filled while this unpack ran") {
+		t.Errorf("Unpack into a directory holding one file = %v: it was full before the unpack began", err)
+	}
+	wantFile(t, filepath.Join(full, "keep"), "mine")
+	if _, err := os.Lstat(filepath.Join(full, "x")); err == nil {
+		t.Errorf("the archive's x was unpacked into the refused destination")
+	}
+}
