@@ -55,8 +55,10 @@ var (
 	hybridTree = with(v1Tree, map[string]int64{"unified": cgroup2Magic})
 )
 
-func with(a, b map[string]int64) map[string]int64 {
-	m := map[string]int64{}
+// with is a with b's entries added (b's win): a fake tree's mounts, or the
+// files of its directories.
+func with[V any](a, b map[string]V) map[string]V {
+	m := map[string]V{}
 	for k, v := range a {
 		m[k] = v
 	}

@@ -60,7 +60,7 @@ func TestLimitsWritten(t *testing.T) {
 		want   map[string]string // controller/file -> what was written
 		absent []string          // controller/file: not there, so not written
 	}{
-		{name: "v1 with swap accounting", mounts: v1Tree, made: withFiles(v1Files, map[string]string{v1MemswLimit: ""}),
+		{name: "v1 with swap accounting", mounts: v1Tree, made: with(v1Files, map[string]string{v1MemswLimit: ""}),
 			want: map[string]string{"memory/" + v1MemoryLimit: "83886080", "memory/" + v1MemswLimit: "83886080",
 				"pids/" + pidsMaxFile: "64", "cpu/" + v1CPUQuota: "29000", "cpu/" + v1CPUPeriod: "100000"}},
 		{name: "v1 without swap accounting", mounts: v1Tree, made: v1Files,
@@ -68,7 +68,7 @@ func TestLimitsWritten(t *testing.T) {
 				"cpu/" + v1CPUQuota: "29000", "cpu/" + v1CPUPeriod: "100000"},
 			absent: []string{"memory/" + v1MemswLimit}},
 		{name: "v2 with swap accounting", mounts: v2Tree, files: map[string]string{v2Controllers: "cpu memory pids\n", v2SubtreeControl: ""},
-			made: withFiles(v2Files, map[string]string{v2MemorySwapMax: ""}),
+			made: with(v2Files, map[string]string{v2MemorySwapMax: ""}),
 			want: map[string]string{"memory/" + v2MemoryMax: "83886080", "memory/" + v2MemorySwapMax: "0",
 				"pids/" + pidsMaxFile: "64", "cpu/" + v2CPUMax: "29000 100000"}},
 		{name: "v2 without swap accounting", mounts: v2Tree, files: map[string]string{v2Controllers: "cpu memory pids\n", v2SubtreeControl: ""},
@@ -102,16 +102,4 @@ func TestLimitsWritten(t *testing.T) {
 			}
 		})
 	}
-}
-
-// withFiles is with, for file contents.
-func withFiles(a, b map[string]string) map[string]string {
-	m := map[string]string{}
-	for k, v := range a {
-		m[k] = v
-	}
-	for k, v := range b {
-		m[k] = v
-	}
-	return m
 }

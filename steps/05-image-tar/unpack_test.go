@@ -432,20 +432,31 @@ func TestGzipMembersAndPadding(t *testing.T) {
 }
 
 // The end-of-archive marker is two blocks of zeros; some writers leave out
-// the second, and an archive with one is whole.
+// the second, and an archive with one is whole: after a file's data, and
+// after an entry of no data (a directory), which ends at its header. Were a
+// size of 0 rounded up to a whole block, the marker would be looked for a
+// block later, and the archive refused as truncated.
 func TestOneEndBlockIsEnough(t *testing.T) {
-	good := buildTar(t, dir("bin/"), file("bin/a", "a"))
-	if !bytes.Equal(good[len(good)-1024:], make([]byte, 1024)) {
-		t.Fatal("the test archive does not end with two blocks of zeros")
-	}
-	s := newScene(t)
-	_, err := unpackBytes(s, good[:len(good)-512], UnpackOptions{})
-	s.check(t, err)
-	if err != nil {
-		t.Errorf("Unpack of an archive ending with one block of zeros = %v, want it whole", err)
-	}
-	if _, _, err := topDir(bg, bytes.NewReader(good[:len(good)-512])); err != nil {
-		t.Errorf("topDir of an archive ending with one block of zeros = %v", err)
+	for _, tc := range []struct {
+		name string
+		good []byte
+	}{
+		{"a file last", buildTar(t, dir("bin/"), file("bin/a", "a"))},
+		{"a directory last", buildTar(t, file("a", "a"), dir("bin/"))},
+	} {
+		good := tc.good
+		if !bytes.Equal(good[len(good)-1024:], make([]byte, 1024)) {
+			t.Fatalf("%s: the test archive does not end with two blocks of zeros", tc.name)
+		}
+		s := newScene(t)
+		_, err := unpackBytes(s, good[:len(good)-512], UnpackOptions{})
+		s.check(t, err)
+		if err != nil {
+			t.Errorf("%s: Unpack of an archive ending with one block of zeros = %v, want it whole", tc.name, err)
+		}
+		if _, _, err := topDir(bg, bytes.NewReader(good[:len(good)-512])); err != nil {
+			t.Errorf("%s: topDir of an archive ending with one block of zeros = %v", tc.name, err)
+		}
 	}
 }
 
@@ -692,27 +703,6 @@ func TestEndMarkSparseThenMore(t *testing.T) {
 	e.entry(&tar.Header{Typeflag: tar.TypeDir, Name: "d/"})
 	if err := e.check("d/"); err == nil || !strings.Contains(err.Error(), `truncated, after entry "d/"`) {
 		t.Errorf("a directory after a sparse file, and no end blocks: check = %v, want it truncated", err)
-	}
-}
-
-// TestOneEndBlockIsEnough with a directory last: an entry with no data
-// ends at its header, and the one block of zeros right after it is the
-// end marker. Were a size of 0 rounded up to a whole block, the marker
-// would be looked for a block later, and a whole archive with one end
-// block (as some writers make) refused as truncated.
-func TestOneEndBlockIsEnoughAfterADirectory(t *testing.T) {
-	good := buildTar(t, file("a", "a"), dir("bin/"))
-	if !bytes.Equal(good[len(good)-1024:], make([]byte, 1024)) {
-		t.Fatal("the test archive does not end with two blocks of zeros")
-	}
-	s := newScene(t)
-	_, err := unpackBytes(s, good[:len(good)-512], UnpackOptions{})
-	s.check(t, err)
-	if err != nil {
-		t.Errorf("Unpack of an archive ending with a directory and one block of zeros = %v, want it whole", err)
-	}
-	if _, _, err := topDir(bg, bytes.NewReader(good[:len(good)-512])); err != nil {
-		t.Errorf("topDir of an archive ending with a directory and one block of zeros = %v", err)
 	}
 }
 
