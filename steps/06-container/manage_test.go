@@ -63,7 +63,6 @@ func TestStatusOfEndedRuns(t *testing.T) {
 		// mounts are there too) nor "layer kept" (the layer is still
 		// mounted), which would send the student to diff a live overlay.
 		{"killed in its teardown, --keep", state.Run{WorkshopPid: gone, Keep: true, Mounts: []string{"/m"}, Cgroups: []string{"/c"}}, "left by a killed workshop"},
-
 		{"ended, cgroup left", state.Run{WorkshopPid: gone, Cgroups: []string{"/c"}}, "ended, its cgroup not removed ('workshop clean' removes it)"},
 		{"ended, --keep, cgroup left", state.Run{WorkshopPid: gone, Keep: true, Cgroups: []string{"/c"}}, "ended, its cgroup not removed ('workshop clean' removes it)"},
 		{"ended, processes left", state.Run{WorkshopPid: gone, ProcessesLeft: true, Mounts: []string{"/m"}, Dirs: []string{"/d"}, Cgroups: []string{"/c"}}, "ended, processes left in its cgroup ('workshop clean' kills them, then removes the rest)"},
