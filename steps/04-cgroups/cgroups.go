@@ -379,9 +379,8 @@ func (c *Cgroup) killEach() error {
 	// A fork bomb's group holds thousands: the first few kills are
 	// printed, the rest counted, as a tree's unlinkat calls are. A process
 	// that ended since the group was read fails with ESRCH: that call was
-	// made too, so it is counted, and said apart.
-	// A call that fails otherwise stops the kills: the ones not shown
-	// so far are still counted, the failed one among them.
+	// made too, so it is counted, and said apart. A call that fails
+	// otherwise stops the kills; the ones made so far are still counted.
 	hidden, gone, failed := 0, 0, error(nil)
 	for i, pid := range pids {
 		var err error
