@@ -381,7 +381,8 @@ func (c *Cgroup) killEach() error {
 	// that ended since the group was read fails with ESRCH: that call was
 	// made too, so it is counted, and said apart. A call that fails
 	// otherwise stops the kills; the ones made so far are still counted.
-	hidden, gone, failed := 0, 0, error(nil)
+	hidden, gone := 0, 0
+	var failed error
 	for i, pid := range pids {
 		var err error
 		if i < shownKills {

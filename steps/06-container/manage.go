@@ -100,7 +100,7 @@ func running(stateDir, ref string) (*state.Run, error) {
 		return nil, exit.Errorf(exit.ToolFailed, "container %s has ended; its writable layer was kept (--keep): "+
 			"'workshop diff %s' lists what it changed, 'workshop clean' removes it", r.ID, r.ID)
 	case forgotten:
-		return nil, exit.Errorf(exit.ToolFailed, "container %s has ended", r.ID)
+		return nil, hasEnded(r.ID)
 	case owned && r.Pid == 0:
 		return nil, exit.Errorf(exit.ToolFailed, "container %s is starting (its first process is not made yet, or its workshop is taking it down): try again in a moment", r.ID)
 	case !owned || r.Pid == 0:
@@ -122,7 +122,7 @@ func Kill(n *sys.Narrator, out io.Writer, stateDir, ref string, sig unix.Signal)
 	pidfd, err := n.Because("a handle on the container's first process: a signal through it reaches that process or none").PidfdOpen(r.Pid)
 	switch {
 	case errors.Is(err, unix.ESRCH):
-		return exit.Errorf(exit.ToolFailed, "container %s has ended", r.ID)
+		return hasEnded(r.ID)
 	case err != nil:
 		// ENOSYS before Linux 5.3; EPERM where a seccomp filter
 		// (an older Docker's, systemd's SystemCallFilter=) refuses
@@ -140,7 +140,7 @@ func Kill(n *sys.Narrator, out io.Writer, stateDir, ref string, sig unix.Signal)
 	// The pid in the record is the container's first process while
 	// its workshop lives; check it is still that process's child.
 	if state.ParentPid(r.Pid) != r.WorkshopPid {
-		return exit.Errorf(exit.ToolFailed, "container %s has ended", r.ID)
+		return hasEnded(r.ID)
 	}
 	// Ended already (an OOM kill, its own exit), not yet collected
 	// by its workshop: a signal now would change nothing, and the
@@ -182,7 +182,7 @@ func Kill(n *sys.Narrator, out io.Writer, stateDir, ref string, sig unix.Signal)
 			// It ended, and its workshop reaped it, between the
 			// checks above and the signal: it may be reading the
 			// marks now, and one taken back is no matter.
-			return exit.Errorf(exit.ToolFailed, "container %s has ended", r.ID)
+			return hasEnded(r.ID)
 		}
 		// Not sent (an LSM's EPERM): the mark is taken back, or the
 		// run would blame its end, whatever it is, on this kill.
@@ -254,6 +254,10 @@ func Kill(n *sys.Narrator, out io.Writer, stateDir, ref string, sig unix.Signal)
 	return nil
 }
 
+// hasEnded is kill's answer for a container that ended before its signal
+// could reach it, however kill found out.
+func hasEnded(id string) error { return exit.Errorf(exit.ToolFailed, "container %s has ended", id) }
+
 // markKill notes in the run's record that workshop kill sends sig. A
 // record gone since kill read it is a container its workshop took down
 // meanwhile: it has ended, and nothing is sent. A mark that cannot be
@@ -261,7 +265,7 @@ func Kill(n *sys.Narrator, out io.Writer, stateDir, ref string, sig unix.Signal)
 func markKill(n *sys.Narrator, r *state.Run, sig unix.Signal) error {
 	err := r.MarkKill(int(sig))
 	if errors.Is(err, fs.ErrNotExist) {
-		return exit.Errorf(exit.ToolFailed, "container %s has ended", r.ID)
+		return hasEnded(r.ID)
 	}
 	if err != nil {
 		n.Note("could not mark the record of %s: %v (its run may give the wrong reason for its end)", r.ID, err)
